@@ -1,0 +1,440 @@
+"""A/B tests: events, commands, state, and the pure decision function.
+
+Stream: ``ab:<name>``. A test is created with two or more variants (one the
+control); results are added for its variants; archiving hides it without
+destroying anything, and restoring undoes that.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import singledispatch
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from domain.commands import Command
+from domain.errors import AlreadyExists, InvalidCommand, NotFound, StateConflict
+from domain.events import Event, Value, upcaster
+from domain.metrics import CUSTOM_METRIC_RE, METRICS
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+NAME_RULE = "use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+Difficulty = Literal["easy", "medium", "hard"]
+
+
+def stream_for(name: str) -> str:
+    """The stream id of the A/B test called ``name``."""
+    return f"ab:{name}"
+
+
+def check_name(value: str, what: str = "name") -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError(f"{what} is empty; {NAME_RULE}")
+    if not NAME_RE.match(value):
+        raise ValueError(f"{what} {value!r} is not valid; {NAME_RULE}")
+    return value
+
+
+def _finite(value: float | None, field: str) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"must be a finite number, not {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- values
+
+
+class Guardrail(Value):
+    """A limit a winning variant must not break: ``completion_time:+10%``.
+
+    ``limit`` is the largest allowed worsening against control, relative (a
+    fraction) when ``relative`` else in the metric's units.
+    """
+
+    metric: str
+    limit: float = Field(ge=0)
+    relative: bool = True
+
+    @classmethod
+    def parse(cls, text: str) -> Guardrail:
+        """Parse ``metric:+10%`` or ``metric:+2.5`` (units of the metric)."""
+        m = re.fullmatch(r"\s*([a-z][a-z0-9_]*)\s*:\s*\+?\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text)
+        if not m:
+            raise ValueError(
+                f"guardrail {text!r} is not valid; write METRIC:+N% or METRIC:+N, e.g. completion_time:+10%"
+            )
+        name, number, pct = m.groups()
+        if name not in METRICS and not CUSTOM_METRIC_RE.match(name):
+            raise ValueError(f"guardrail metric {name!r} is unknown")
+        value = float(number)
+        return cls(metric=name, limit=value / 100 if pct else value, relative=bool(pct))
+
+    def __str__(self) -> str:
+        return f"{self.metric}:+{self.limit * 100:g}%" if self.relative else f"{self.metric}:+{self.limit:g}"
+
+
+class ResultFields(Value):
+    """One observed session of one variant, as typed by a user or imported from JSONL."""
+
+
+    variant: str
+    session_id: str | None = None
+    success: bool | None = None
+    tool_calls: int | None = Field(default=None, ge=0)
+    successful_calls: int | None = Field(default=None, ge=0)
+    errors: int | None = Field(default=None, ge=0)
+    error_messages: tuple[str, ...] = ()
+    completion_time: float | None = Field(default=None, ge=0)
+    messages: int | None = Field(default=None, ge=0)
+    corrections: int | None = Field(default=None, ge=0)
+    tokens: int | None = Field(default=None, ge=0)
+    cost: float | None = Field(default=None, ge=0)
+    score: float | None = None
+    case_id: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    notes: str | None = None
+
+    @field_validator("completion_time", "cost", "score")
+    @classmethod
+    def _finite_numbers(cls, v: float | None, info: Any) -> float | None:
+        return _finite(v, info.field_name)
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_values(cls, v: dict[str, float]) -> dict[str, float]:
+        for key, value in v.items():
+            if not CUSTOM_METRIC_RE.match(key):
+                raise ValueError(f"metric name {key!r} is not valid; use lowercase letters, digits and '_'")
+            if not math.isfinite(value):
+                raise ValueError(f"metric {key} must be a finite number, not {value!r}")
+        return v
+
+    @field_validator("variant")
+    @classmethod
+    def _variant_given(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("variant is empty; name one of the test's variants")
+        return v
+
+    @model_validator(mode="after")
+    def _calls_consistent(self) -> ResultFields:
+        if self.successful_calls is not None:
+            if self.tool_calls is None:
+                raise ValueError("successful_calls needs tool_calls too")
+            if self.successful_calls > self.tool_calls:
+                raise ValueError(
+                    f"successful_calls ({self.successful_calls}) is more than tool_calls ({self.tool_calls})"
+                )
+        if self.errors is not None and self.error_messages and self.errors != len(self.error_messages):
+            raise ValueError("give either an error count or error messages, not both")
+        return self
+
+
+# --------------------------------------------------------------------------- events
+
+
+class TestCreated(Event):
+    """An A/B test was defined."""
+
+    __test__ = False  # not a pytest test class
+    name: str
+    variants: tuple[str, ...]
+    control: str
+    metric: str = "success"
+    guardrails: tuple[Guardrail, ...] = ()
+    #: planned share of results per variant (sums to 1); equal split when absent
+    split: dict[str, float] | None = None
+    task_id: str | None = None
+    description: str | None = None
+    prompt: str | None = None
+    category: str | None = None
+    difficulty: Difficulty | None = None
+
+
+class ResultAdded(ResultFields, Event):
+    """One session's result was recorded for a variant.
+
+    Schema v1 (the scripts trialbook grew from) named the variant ``session_type``.
+    """
+
+    schema_version = 2
+
+
+@upcaster("ResultAdded", 1)
+def _result_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 stored the variant as ``session_type`` (``cold``/``warm``); v2 calls it ``variant``."""
+    if "session_type" in data:
+        data["variant"] = data.pop("session_type")
+    return data
+
+
+class TestArchived(Event):
+    """A test was archived: hidden from lists, nothing destroyed."""
+
+    __test__ = False
+    reason: str | None = None
+
+
+class TestRestored(Event):
+    """An archived test was brought back."""
+
+    __test__ = False
+
+
+# --------------------------------------------------------------------------- commands
+
+
+class CreateTest(Command):
+    """Define a new A/B test."""
+
+    name: str
+    variants: tuple[str, ...] = ("control", "treatment")
+    control: str | None = None
+    metric: str = "success"
+    guardrails: tuple[Guardrail, ...] = ()
+    split: dict[str, float] | None = None
+    task_id: str | None = None
+    description: str | None = None
+    prompt: str | None = None
+    category: str | None = None
+    difficulty: Difficulty | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v, "test name")
+
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(check_name(x, "variant name") for x in v)
+        if len(names) < 2:
+            raise ValueError("a test needs at least two variants, e.g. --variants cold,warm")
+        dupes = sorted({x for x in names if names.count(x) > 1})
+        if dupes:
+            raise ValueError(f"variant {dupes[0]!r} is listed twice; variants must be distinct")
+        return names
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str) -> str:
+        if v not in METRICS and not CUSTOM_METRIC_RE.match(v):
+            raise ValueError(f"metric {v!r} is unknown; use one of {', '.join(METRICS)} or a custom name")
+        return v
+
+    @model_validator(mode="after")
+    def _control_and_split(self) -> CreateTest:
+        if self.control is not None and self.control not in self.variants:
+            raise ValueError(
+                f"control {self.control!r} is not one of the variants ({', '.join(self.variants)})"
+            )
+        if self.split is not None:
+            unknown = sorted(set(self.split) - set(self.variants))
+            if unknown:
+                raise ValueError(f"split names {unknown[0]!r}, which is not a variant")
+            if any(not math.isfinite(w) or w <= 0 for w in self.split.values()) or set(self.split) != set(
+                self.variants
+            ):
+                raise ValueError("split needs a positive weight for every variant, e.g. cold=1,warm=1")
+        return self
+
+    def stream_id(self) -> str:
+        return stream_for(self.name)
+
+
+class AddResults(Command):
+    """Record one or more results for a test's variants, all or nothing."""
+
+    test: str
+    results: tuple[ResultFields, ...]
+
+    def stream_id(self) -> str:
+        return stream_for(self.test)
+
+
+class ArchiveTest(Command):
+    """Hide a test from lists (the 'delete' of older scripts), keeping every event."""
+
+    test: str
+    reason: str | None = None
+
+    def stream_id(self) -> str:
+        return stream_for(self.test)
+
+
+class RestoreTest(Command):
+    """Bring an archived test back."""
+
+    test: str
+
+    def stream_id(self) -> str:
+        return stream_for(self.test)
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass(frozen=True)
+class ABTestState:
+    """What the decision function needs to know about one test."""
+
+    name: str | None = None
+    variants: tuple[str, ...] = ()
+    control: str | None = None
+    archived: bool = False
+    results: int = 0
+
+    @property
+    def exists(self) -> bool:
+        return self.name is not None
+
+
+@singledispatch
+def evolve(event: Event, state: ABTestState) -> ABTestState:
+    """Fold one event into the state; events of other families leave it alone."""
+    return state
+
+
+@evolve.register
+def _(event: TestCreated, state: ABTestState) -> ABTestState:
+    return ABTestState(name=event.name, variants=event.variants, control=event.control)
+
+
+@evolve.register
+def _(event: ResultAdded, state: ABTestState) -> ABTestState:
+    return replace(state, results=state.results + 1)
+
+
+@evolve.register
+def _(event: TestArchived, state: ABTestState) -> ABTestState:
+    return replace(state, archived=True)
+
+
+@evolve.register
+def _(event: TestRestored, state: ABTestState) -> ABTestState:
+    return replace(state, archived=False)
+
+
+def _require(state: ABTestState, name: str) -> None:
+    if not state.exists:
+        raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`, or create it with `ab create {name}`")
+
+
+def _require_active(state: ABTestState, name: str) -> None:
+    _require(state, name)
+    if state.archived:
+        raise StateConflict(f"test {name!r} is archived; restore it first with `trialbook ab restore {name}`")
+
+
+@singledispatch
+def decide(command: Command, state: ABTestState) -> Sequence[Event]:
+    """The events a command produces in the given state, or a DomainError."""
+    raise TypeError(f"no A/B handler for {type(command).__name__}")
+
+
+@decide.register
+def _(command: CreateTest, state: ABTestState) -> Sequence[Event]:
+    if state.exists:
+        hint = (
+            f" (archived; bring it back with `trialbook ab restore {command.name}`)" if state.archived else ""
+        )
+        raise AlreadyExists(f"an A/B test named {command.name!r} already exists{hint}; choose another name")
+    for g in command.guardrails:
+        if g.metric == command.metric:
+            raise InvalidCommand(f"guardrail metric {g.metric!r} is the primary metric; pick another metric")
+    split = None
+    if command.split is not None:
+        total = sum(command.split.values())
+        split = {k: command.split[k] / total for k in command.variants}
+    return [
+        TestCreated(
+            name=command.name,
+            variants=command.variants,
+            control=command.control or command.variants[0],
+            metric=command.metric,
+            guardrails=command.guardrails,
+            split=split,
+            task_id=command.task_id,
+            description=command.description,
+            prompt=command.prompt,
+            category=command.category,
+            difficulty=command.difficulty,
+        )
+    ]
+
+
+@decide.register
+def _(command: AddResults, state: ABTestState) -> Sequence[Event]:
+    _require_active(state, command.test)
+    if not command.results:
+        raise InvalidCommand("no results to add")
+    events = []
+    for i, r in enumerate(command.results, start=1):
+        if r.variant not in state.variants:
+            where = f"result {i}: " if len(command.results) > 1 else ""
+            raise InvalidCommand(
+                f"{where}variant {r.variant!r} is not in test {command.test!r}; "
+                f"use one of: {', '.join(state.variants)}"
+            )
+        events.append(ResultAdded(**r.model_dump()))
+    return events
+
+
+@decide.register
+def _(command: ArchiveTest, state: ABTestState) -> Sequence[Event]:
+    _require(state, command.test)
+    if state.archived:
+        raise StateConflict(f"test {command.test!r} is already archived")
+    return [TestArchived(reason=command.reason)]
+
+
+@decide.register
+def _(command: RestoreTest, state: ABTestState) -> Sequence[Event]:
+    _require(state, command.test)
+    if not state.archived:
+        raise StateConflict(f"test {command.test!r} is not archived")
+    return [TestRestored()]
+
+
+class ABTestAggregate:
+    """The A/B test aggregate, as the ledger sees it."""
+
+    state_version = 1
+
+    def initial(self) -> ABTestState:
+        return ABTestState()
+
+    def evolve(self, state: ABTestState, event: Event) -> ABTestState:
+        return evolve(event, state)
+
+    def decide(self, state: ABTestState, command: Command) -> Sequence[Event]:
+        return decide(command, state)
+
+    def snapshot(self, state: ABTestState) -> dict[str, Any]:
+        return {
+            "name": state.name,
+            "variants": list(state.variants),
+            "control": state.control,
+            "archived": state.archived,
+            "results": state.results,
+        }
+
+    def restore(self, data: dict[str, Any]) -> ABTestState:
+        return ABTestState(
+            name=data["name"],
+            variants=tuple(data["variants"]),
+            control=data["control"],
+            archived=data["archived"],
+            results=data["results"],
+        )
+
+
+AB_TESTS = ABTestAggregate()
+for _cmd in (CreateTest, AddResults, ArchiveTest, RestoreTest):
+    _cmd.aggregate = AB_TESTS

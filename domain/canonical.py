@@ -1,0 +1,98 @@
+"""Deterministic serialisation helpers: canonical JSON, hashes and event ids.
+
+These are the pieces the hash chain depends on, so their output must never
+change for the same input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical_json(value: Any) -> str:
+    """Serialise ``value`` as canonical JSON.
+
+    Contract: keys sorted, compact separators, non-ASCII kept as UTF-8, and
+    NaN/Infinity refused (``ValueError``), so that equal values always produce
+    the same text and therefore the same hash.
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def content_hash(text: str) -> str:
+    """Hex SHA-256 of ``text`` encoded as UTF-8."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def envelope_json(
+    *,
+    position: int,
+    event_id: str,
+    stream_id: str,
+    version: int,
+    type: str,
+    schema_version: int,
+    data_json: str,
+    metadata_json: str,
+    recorded_at: str,
+    prev_hash: str,
+) -> str:
+    """Canonical JSON of an event envelope without its hash.
+
+    ``data_json`` and ``metadata_json`` must already be canonical JSON; they are
+    spliced in as they are, which gives exactly ``canonical_json`` of the whole
+    envelope (keys are in sorted order below) without parsing them again. The
+    hash chain covers the stored text, so any edit of it is detected.
+    """
+    d = json.dumps
+    return (
+        '{"data":' + data_json
+        + ',"event_id":' + d(event_id, ensure_ascii=False)
+        + ',"metadata":' + metadata_json
+        + ',"position":' + str(int(position))
+        + ',"prev_hash":' + d(prev_hash)
+        + ',"recorded_at":' + d(recorded_at)
+        + ',"schema_version":' + str(int(schema_version))
+        + ',"stream_id":' + d(stream_id, ensure_ascii=False)
+        + ',"type":' + d(type, ensure_ascii=False)
+        + ',"version":' + str(int(version))
+        + "}"
+    )
+
+
+def chain_hash(prev_hash: str, envelope: str) -> str:
+    """The hash chain link: ``sha256(prev_hash + envelope)``."""
+    return hashlib.sha256((prev_hash + envelope).encode("utf-8")).hexdigest()
+
+
+_last_ms = 0
+_seq = 0
+
+
+def new_event_id() -> str:
+    """A new UUIDv7 (RFC 9562) as a string: time-ordered, 74 random bits.
+
+    Ids made by one process are strictly increasing: within the same
+    millisecond a 12-bit counter (``rand_a``) is used before the clock moves on.
+    """
+    global _last_ms, _seq
+    ms = time.time_ns() // 1_000_000
+    if ms <= _last_ms:
+        _seq += 1
+        if _seq > 0xFFF:
+            _last_ms += 1
+            _seq = 0
+        ms = _last_ms
+    else:
+        _last_ms = ms
+        _seq = 0
+    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | _seq << 64 | 0b10 << 62 | rand_b
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

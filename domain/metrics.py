@@ -1,0 +1,101 @@
+"""The catalogue of A/B metrics: what each one measures, its kind and its good direction.
+
+Kinds:
+- ``binary``: 0/1 per result (success); two-proportion methods.
+- ``continuous``: one number per result (time, tokens, cost, score …); Welch.
+- ``rate``: a per-session rate averaged over sessions (mean of per-session error rates).
+- ``ratio``: a pooled ratio of two per-result sums (failed calls / all calls,
+  cost per success); the delta method, from :class:`~domain.stats.moments.CoMoments`.
+
+Custom metrics recorded with ``--metric key=value`` are continuous and higher-is-better
+unless the test's definition says otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Kind = Literal["binary", "continuous", "rate", "ratio"]
+
+CUSTOM_METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measurable quantity of a result."""
+
+    name: str
+    kind: Kind
+    lower_is_better: bool
+    description: str
+    #: for ratio metrics: the names of the per-result numerator and denominator values
+    numerator: str | None = None
+    denominator: str | None = None
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("success", "binary", False, "share of sessions that succeeded"),
+        Metric("error_rate", "rate", True, "mean of per-session failed-call rates (failed / tool calls)"),
+        Metric("failed_call_ratio", "ratio", True, "all failed calls / all tool calls (pooled)",
+               numerator="failed_calls", denominator="tool_calls"),
+        Metric("completion_time", "continuous", True, "seconds to complete a session"),
+        Metric("tool_calls", "continuous", True, "tool calls per session"),
+        Metric("errors", "continuous", True, "errors per session"),
+        Metric("messages", "continuous", True, "messages per session"),
+        Metric("corrections", "continuous", True, "user corrections per session"),
+        Metric("tokens", "continuous", True, "tokens per session"),
+        Metric("cost", "continuous", True, "USD per session"),
+        Metric("score", "continuous", False, "score per session"),
+        Metric("cost_per_success", "ratio", True, "all cost / all successes (pooled)",
+               numerator="cost", denominator="success"),
+    ]
+}
+
+#: the pooled ratios whose co-moments the A/B projection keeps, as (numerator, denominator)
+RATIO_PAIRS: tuple[tuple[str, str], ...] = tuple(
+    (m.numerator, m.denominator) for m in METRICS.values() if m.kind == "ratio"  # type: ignore[misc]
+)
+
+
+def metric_named(name: str, lower_is_better: Mapping[str, bool] | None = None) -> Metric:
+    """The metric called ``name``: a built-in, or a custom continuous metric."""
+    if name in METRICS:
+        return METRICS[name]
+    if not CUSTOM_METRIC_RE.match(name):
+        raise ValueError(f"{name!r} is not a metric name")
+    lower = bool((lower_is_better or {}).get(name, False))
+    return Metric(name, "continuous", lower, f"custom metric {name}")
+
+
+def observations(result: Mapping[str, Any]) -> dict[str, float]:
+    """The per-result values every metric is computed from, for one result's data.
+
+    Missing values are left out (a result without tool calls has no error rate).
+    Custom metrics appear under their own names.
+    """
+    obs: dict[str, float] = {}
+    success = result.get("success")
+    if success is not None:
+        obs["success"] = 1.0 if success else 0.0
+    tool_calls = result.get("tool_calls")
+    ok_calls = result.get("successful_calls")
+    if tool_calls is not None:
+        obs["tool_calls"] = float(tool_calls)
+        if ok_calls is not None:
+            failed = tool_calls - ok_calls
+            obs["failed_calls"] = float(failed)
+            if tool_calls > 0:
+                obs["error_rate"] = failed / tool_calls
+    for name in ("errors", "completion_time", "messages", "corrections", "tokens", "cost", "score"):
+        value = result.get(name)
+        if value is not None:
+            obs[name] = float(value)
+    for name, value in (result.get("metrics") or {}).items():
+        if name not in obs:
+            obs[name] = float(value)
+    return obs

@@ -1,0 +1,441 @@
+"""The embedded SQLite event log.
+
+One file holds the log (``events``), the snapshot cache, content-addressed
+blobs and the projections' read-model tables, so a projection's rows commit in
+the same transaction as the events they fold. Every write transaction starts
+with ``BEGIN IMMEDIATE``; the file runs in WAL mode with ``synchronous=FULL``
+unless told otherwise, so an acknowledged append survives a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from domain.canonical import GENESIS_HASH, canonical_json, chain_hash, envelope_json, new_event_id
+from store.base import InTransaction, NewEvent, RecordedEvent
+from store.errors import (
+    AppendOnlyViolation,
+    ConcurrencyError,
+    IdempotencyConflict,
+    NotATrialbookDatabase,
+    StoreError,
+    StoreUnavailable,
+)
+from store.migrations import APPLICATION_ID, MIGRATIONS
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+COLUMNS = (
+    "position, event_id, stream_id, version, type, schema_version, data, metadata, "
+    "recorded_at, prev_hash, hash"
+)
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def utc_now() -> str:
+    """The current UTC time as fixed-width ISO 8601 with microseconds (sorts as text)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _row(r: tuple[Any, ...]) -> RecordedEvent:
+    return RecordedEvent(*r)
+
+
+def translate(error: sqlite3.Error, path: str) -> StoreError:
+    """Turn a driver error into a store error whose message says how to fix it."""
+    text = str(error)
+    if "append-only" in text or "immutable" in text:
+        return AppendOnlyViolation(text)
+    if "file is not a database" in text or "file is encrypted" in text:
+        return NotATrialbookDatabase(
+            f"{path} is not a trialbook database (not SQLite); pass another file with --db"
+        )
+    if "readonly" in text or "read-only" in text:
+        return StoreUnavailable(f"cannot write to {path}: the file or its directory is read-only; "
+                                "fix the permissions or pass another file with --db")
+    if "unable to open" in text:
+        return StoreUnavailable(f"cannot open {path}; check that its directory exists and is writable")
+    if "locked" in text or "busy" in text:
+        return StoreUnavailable(f"{path} is busy: another trialbook is writing to it; try again")
+    return StoreError(f"{path}: {text}")
+
+
+class SQLiteEventStore:
+    """An append-only, hash-chained event log in one SQLite file."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "FULL",
+        busy_timeout: float = 10.0,
+    ) -> None:
+        self.path = str(path)
+        if synchronous.upper() not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS}")
+        self._check_file()
+        try:
+            self.conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=busy_timeout, check_same_thread=False
+            )
+        except sqlite3.Error as e:
+            raise translate(e, self.path) from e
+        self.lock = threading.RLock()
+        try:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self._check_application_id()
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal" and self.path != ":memory:":
+                raise StoreUnavailable(f"cannot switch {self.path} to WAL mode (got {mode})")
+            self.conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            self.db = sqlite_utils.Database(self.conn)
+            self._migrate()
+        except sqlite3.Error as e:
+            self.conn.close()
+            raise translate(e, self.path) from e
+        except StoreError:
+            self.conn.close()
+            raise
+
+    # ------------------------------------------------------------------ opening
+
+    def _check_file(self) -> None:
+        p = Path(self.path)
+        if self.path == ":memory:":
+            return
+        if p.is_dir():
+            raise StoreUnavailable(f"{self.path} is a directory; pass a file path with --db")
+        if not p.parent.exists():
+            raise StoreUnavailable(
+                f"directory {p.parent} does not exist; create it (mkdir -p {p.parent}) or pass another --db"
+            )
+        if p.exists() and p.stat().st_size > 0:
+            try:
+                with open(p, "rb") as f:
+                    header = f.read(len(SQLITE_HEADER))
+            except OSError as e:
+                raise StoreUnavailable(f"cannot read {self.path}: {e.strerror}") from e
+            if header != SQLITE_HEADER:
+                raise NotATrialbookDatabase(
+                    f"{self.path} is not a trialbook database (not SQLite); pass another file with --db"
+                )
+        elif not os.access(p.parent, os.W_OK):
+            raise StoreUnavailable(
+                f"cannot create {self.path}: directory {p.parent} is read-only; pass another --db"
+            )
+
+    def _check_application_id(self) -> None:
+        app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
+        if app_id == APPLICATION_ID:
+            return
+        tables = self.conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+        ).fetchone()[0]
+        if app_id != 0 or tables:
+            raise NotATrialbookDatabase(
+                f"{self.path} is a SQLite database but not a trialbook database; "
+                "pass a new or trialbook file with --db"
+            )
+
+    def _migrate(self) -> None:
+        with self.lock:
+            applied = set()
+            if self.db["_trialbook_migrations"].exists():
+                applied = {r[0] for r in self.conn.execute("SELECT name FROM _trialbook_migrations")}
+            pending = [(n, fn) for n, fn in MIGRATIONS if n not in applied]
+            if not pending:
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute(
+                    "CREATE TABLE IF NOT EXISTS _trialbook_migrations "
+                    "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+                )
+                # another process may have migrated while we waited for the lock
+                applied = {r[0] for r in self.conn.execute("SELECT name FROM _trialbook_migrations")}
+                for name, fn in MIGRATIONS:
+                    if name in applied:
+                        continue
+                    fn(self.db)
+                    self.conn.execute(
+                        "INSERT INTO _trialbook_migrations (name, applied_at) VALUES (?, ?)",
+                        (name, utc_now()),
+                    )
+                self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def append(
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        events: Sequence[NewEvent],
+        *,
+        in_transaction: InTransaction | None = None,
+    ) -> list[RecordedEvent]:
+        if not events:
+            return []
+        prepared = [
+            (e, e.event_id or new_event_id(), canonical_json(e.data), canonical_json(e.metadata))
+            for e in events
+        ]
+        supplied = [eid for (e, eid, _, _) in prepared if e.event_id]
+        with self.lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise translate(e, self.path) from e
+            try:
+                if supplied:
+                    existing = self._existing(prepared, stream_id)
+                    if existing is not None:
+                        self.conn.execute("ROLLBACK")
+                        return existing
+                recorded = self._insert(stream_id, expected_version, prepared)
+                if in_transaction is not None:
+                    in_transaction(self.conn, recorded)
+                self.conn.execute("COMMIT")
+                return recorded
+            except BaseException as e:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                if isinstance(e, sqlite3.Error):
+                    raise translate(e, self.path) from e
+                raise
+
+    def _existing(
+        self, prepared: list[tuple[NewEvent, str, str, str]], stream_id: str
+    ) -> list[RecordedEvent] | None:
+        """The recorded events if this batch was appended before; None if none of it was."""
+        ids = [eid for (_, eid, _, _) in prepared]
+        marks = ",".join("?" * len(ids))
+        rows = {
+            r[1]: _row(r)
+            for r in self.conn.execute(f"SELECT {COLUMNS} FROM events WHERE event_id IN ({marks})", ids)
+        }
+        if not rows:
+            return None
+        out = []
+        for e, eid, data_json, _ in prepared:
+            old = rows.get(eid)
+            if old is None:
+                raise IdempotencyConflict(
+                    f"part of this batch is already recorded (event {next(iter(rows))}); "
+                    "a batch is appended whole or not at all"
+                )
+            if (old.stream_id, old.type, old.schema_version, old.data_json) != (
+                stream_id, e.type, e.schema_version, data_json
+            ):
+                raise IdempotencyConflict(
+                    f"event id {eid} is already recorded at position {old.position} with different content"
+                )
+            out.append(old)
+        return out
+
+    def _insert(
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        prepared: list[tuple[NewEvent, str, str, str]],
+    ) -> list[RecordedEvent]:
+        row = self.conn.execute(
+            "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1", (stream_id,)
+        ).fetchone()
+        current = row[0] if row else 0
+        if expected_version is not None and current != expected_version:
+            raise ConcurrencyError(
+                f"stream {stream_id} is at version {current}, not {expected_version}: "
+                "another writer appended first; reload and try again"
+            )
+        head = self.conn.execute(
+            "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        position, prev_hash, last_at = head if head else (0, GENESIS_HASH, "")
+        # recorded_at never goes backwards, so "as of T" is a prefix of the log
+        recorded_at = max(utc_now(), last_at)
+        rows: list[tuple[Any, ...]] = []
+        for i, (e, eid, data_json, meta_json) in enumerate(prepared, start=1):
+            env = envelope_json(
+                position=position + i, event_id=eid, stream_id=stream_id, version=current + i,
+                type=e.type, schema_version=e.schema_version, data_json=data_json,
+                metadata_json=meta_json, recorded_at=recorded_at, prev_hash=prev_hash,
+            )
+            h = chain_hash(prev_hash, env)
+            rows.append((
+                position + i, eid, stream_id, current + i, e.type, e.schema_version,
+                data_json, meta_json, recorded_at, prev_hash, h,
+            ))
+            prev_hash = h
+        try:
+            self.conn.executemany(
+                f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+        except sqlite3.IntegrityError as e:
+            if "event_id" in str(e):
+                raise IdempotencyConflict(
+                    "an event id in this batch is already recorded elsewhere; event ids must be unique"
+                ) from e
+            raise ConcurrencyError(f"stream {stream_id} moved on while appending; try again") from e
+        return [RecordedEvent(*r) for r in rows]
+
+    # ------------------------------------------------------------------ snapshots and blobs
+
+    def load_snapshot(self, stream_id: str) -> tuple[int, int, dict[str, Any]] | None:
+        """``(version, state_version, state)`` of the stream's cached state, if any."""
+        row = self.conn.execute(
+            "SELECT version, state_version, state FROM snapshots WHERE stream_id = ?", (stream_id,)
+        ).fetchone()
+        return (row[0], row[1], json.loads(row[2])) if row else None
+
+    def save_snapshot(self, stream_id: str, version: int, state_version: int, state: dict[str, Any]) -> None:
+        """Cache a stream's state; call it inside an append's ``in_transaction`` to keep it consistent."""
+        self.conn.execute(
+            "INSERT INTO snapshots (stream_id, version, state_version, state) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(stream_id) DO UPDATE SET version = excluded.version, "
+            "state_version = excluded.state_version, state = excluded.state",
+            (stream_id, version, state_version, canonical_json(state)),
+        )
+
+    def clear_snapshots(self) -> None:
+        with self.lock:
+            self.conn.execute("DELETE FROM snapshots")
+
+    def put_blob(self, content: bytes, content_type: str = "application/octet-stream") -> str:
+        """Store ``content`` once under its SHA-256 and return the hash (safe inside a transaction)."""
+        digest = hashlib.sha256(content).hexdigest()
+        with self.lock:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO blobs (hash, size, content_type, content) VALUES (?, ?, ?, ?)",
+                (digest, len(content), content_type, content),
+            )
+        return digest
+
+    def get_blob(self, digest: str) -> bytes | None:
+        row = self.conn.execute("SELECT content FROM blobs WHERE hash = ?", (digest,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    # ------------------------------------------------------------------ reading
+
+    def stream_version(self, stream_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1", (stream_id,)
+        ).fetchone()
+        return row[0] if row else 0
+
+    def read_stream(self, stream_id: str, after_version: int = 0) -> Iterator[RecordedEvent]:
+        cur = self.conn.execute(
+            f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND version > ? ORDER BY version",
+            (stream_id, after_version),
+        )
+        while batch := cur.fetchmany(1000):
+            yield from (_row(r) for r in batch)
+
+    def read_all(
+        self,
+        after_position: int = 0,
+        *,
+        until_position: int | None = None,
+        stream_id: str | None = None,
+        types: Sequence[str] | None = None,
+        batch_size: int = 10_000,
+    ) -> Iterator[RecordedEvent]:
+        where, params = ["position > ?"], [after_position]
+        if until_position is not None:
+            where.append("position <= ?")
+            params.append(until_position)
+        if stream_id is not None:
+            where.append("stream_id = ?")
+            params.append(stream_id)  # type: ignore[arg-type]
+        if types:
+            where.append(f"type IN ({','.join('?' * len(types))})")
+            params.extend(types)  # type: ignore[arg-type]
+        # a dedicated cursor reads one consistent snapshot, batch by batch
+        cur = self.conn.cursor()
+        cur.execute(f"SELECT {COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position", params)
+        try:
+            while batch := cur.fetchmany(batch_size):
+                yield from (_row(r) for r in batch)
+        finally:
+            cur.close()
+
+    def read_all_raw(self, after_position: int = 0, until_position: int | None = None,
+                     batch_size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        """Batches of raw rows in the column order of ``COLUMNS`` (for verify and replay)."""
+        cur = self.conn.cursor()
+        if until_position is None:
+            cur.execute(f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position",
+                        (after_position,))
+        else:
+            cur.execute(
+                f"SELECT {COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position",
+                (after_position, until_position),
+            )
+        try:
+            while batch := cur.fetchmany(batch_size):
+                yield batch
+        finally:
+            cur.close()
+
+    def head(self) -> tuple[int, str]:
+        row = self.conn.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+    def get(self, key: int | str) -> RecordedEvent | None:
+        if isinstance(key, int):
+            row = self.conn.execute(f"SELECT {COLUMNS} FROM events WHERE position = ?", (key,)).fetchone()
+        else:
+            row = self.conn.execute(f"SELECT {COLUMNS} FROM events WHERE event_id = ?", (key,)).fetchone()
+        return _row(row) if row else None
+
+    def position_at(self, timestamp: str) -> int:
+        """The largest position recorded at or before ``timestamp`` (ISO 8601 UTC), 0 if none."""
+        row = self.conn.execute(
+            "SELECT max(position) FROM events WHERE recorded_at <= ?", (timestamp,)
+        ).fetchone()
+        return row[0] or 0
+
+    def count(self) -> int:
+        return self.head()[0]
+
+    def transaction(self) -> _Transaction:
+        """A ``BEGIN IMMEDIATE`` write transaction for non-log tables (projections, snapshots)."""
+        return _Transaction(self)
+
+
+class _Transaction:
+    def __init__(self, store: SQLiteEventStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.store.lock.acquire()
+        try:
+            self.store.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            self.store.lock.release()
+            raise translate(e, self.store.path) from e
+        return self.store.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                self.store.conn.execute("COMMIT")
+            elif self.store.conn.in_transaction:
+                self.store.conn.execute("ROLLBACK")
+        finally:
+            self.store.lock.release()
