@@ -253,6 +253,8 @@ class AddResults(Command):
 
     test: str
     results: tuple[ResultFields, ...]
+    #: where each result came from ("line 7"), to name it in errors
+    sources: tuple[str, ...] | None = None
 
     def stream_id(self) -> str:
         return stream_for(self.test)
@@ -377,7 +379,10 @@ def _(command: AddResults, state: ABTestState) -> Sequence[Event]:
     events = []
     for i, r in enumerate(command.results, start=1):
         if r.variant not in state.variants:
-            where = f"result {i}: " if len(command.results) > 1 else ""
+            if command.sources:
+                where = f"{command.sources[i - 1]}: "
+            else:
+                where = f"result {i}: " if len(command.results) > 1 else ""
             raise InvalidCommand(
                 f"{where}variant {r.variant!r} is not in test {command.test!r}; "
                 f"use one of: {', '.join(state.variants)}"

@@ -1,0 +1,14 @@
+"""Read models folded from the event log."""
+
+from __future__ import annotations
+
+from projections.base import Projection, Projector
+
+__all__ = ["Projection", "Projector", "default_projections"]
+
+
+def default_projections() -> list[Projection]:
+    """Every read model trialbook keeps, in the order they are folded."""
+    from projections.ab import ABProjection
+
+    return [ABProjection()]

@@ -1,0 +1,154 @@
+"""The ledger ties the layers together for one database file.
+
+``execute(command)`` loads the command's stream state (from a snapshot plus
+the events after it), calls the pure ``decide``, and appends the events with
+the projections folded in the same transaction. A concurrency clash reloads
+the state and decides again, a few times, before giving up with a clear error.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import Sequence
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from domain.commands import Command
+from domain.events import Event, load_event
+from projections import Projector, default_projections
+from store.base import NewEvent, RecordedEvent
+from store.errors import ConcurrencyError
+from store.sqlite import SQLiteEventStore
+
+#: snapshot a stream's state when this many events were appended since the last one
+SNAPSHOT_EVERY = 50
+MAX_ATTEMPTS = 5
+
+
+def tool_version() -> str:
+    try:
+        return importlib_metadata.version("trialbook")
+    except importlib_metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
+        return "0+unknown"
+
+
+def default_actor() -> str:
+    """``$TRIALBOOK_ACTOR``, else ``user@host``."""
+    actor = os.environ.get("TRIALBOOK_ACTOR")
+    if actor:
+        return actor
+    try:
+        user = getpass.getuser()
+    except Exception:  # pragma: no cover - no user database in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+class Ledger:
+    """One trialbook database: its event log, its read models, and command handling."""
+
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self.store = SQLiteEventStore(self.path, synchronous=synchronous)
+        self.projector = Projector(default_projections())
+        #: merged into every event's metadata (the shell sets command text and parser tier)
+        self.metadata: dict[str, Any] = {"actor": default_actor(), "tool_version": tool_version()}
+        head = self.store.head()[0]
+        if not self.projector.is_current(self.store.conn, head):
+            with self.store.transaction() as conn:
+                self.projector.ensure(conn, self.store.head()[0])
+
+    @property
+    def conn(self) -> Any:
+        """The connection read models are queried through."""
+        return self.store.conn
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ commands
+
+    def load(self, command: Command) -> tuple[Any, int, int]:
+        """``(state, version, snapshot_version)`` of the command's stream."""
+        aggregate = command.aggregate
+        stream_id = command.stream_id()
+        state, version = aggregate.initial(), 0
+        snap = self.store.load_snapshot(stream_id)
+        if snap is not None and snap[1] == aggregate.state_version:
+            version, state = snap[0], aggregate.restore(snap[2])
+        snapshot_version = version
+        for e in self.store.read_stream(stream_id, after_version=version):
+            state = aggregate.evolve(state, load_event(e.type, e.schema_version, e.data))
+            version = e.version
+        return state, version, snapshot_version
+
+    def execute(
+        self,
+        command: Command,
+        *,
+        metadata: dict[str, Any] | None = None,
+        event_ids: Sequence[str] | None = None,
+    ) -> list[RecordedEvent]:
+        """Decide and append the events of ``command``; returns what was recorded.
+
+        ``event_ids`` (one per produced event) make the append idempotent. Raises
+        ``DomainError`` when the command is refused: nothing is appended then.
+        """
+        aggregate = command.aggregate
+        stream_id = command.stream_id()
+        meta = {**self.metadata, **(metadata or {})}
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            state, version, snapshot_version = self.load(command)
+            events = list(aggregate.decide(state, command))
+            if not events:
+                return []
+            new = [
+                NewEvent(
+                    type=e.event_type,
+                    data=e.to_data(),
+                    schema_version=e.schema_version,
+                    metadata=meta,
+                    event_id=event_ids[i] if event_ids else None,
+                )
+                for i, e in enumerate(events)
+            ]
+            final_state = state
+            for e in events:
+                final_state = aggregate.evolve(final_state, e)
+            final_version = version + len(events)
+
+            def in_transaction(conn: Any, recorded: Sequence[RecordedEvent]) -> None:
+                self.projector.in_transaction(conn, recorded)
+                if final_version - snapshot_version >= SNAPSHOT_EVERY:
+                    self.store.save_snapshot(
+                        stream_id, final_version, aggregate.state_version, aggregate.snapshot(final_state)
+                    )
+
+            try:
+                return self.store.append(stream_id, version, new, in_transaction=in_transaction)
+            except ConcurrencyError:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def decide_only(self, command: Command) -> list[Event]:
+        """The events ``command`` would append now, without appending (a dry run)."""
+        state, _, _ = self.load(command)
+        return list(command.aggregate.decide(state, command))
+
+    # ------------------------------------------------------------------ read models
+
+    def rebuild_projections(self, names: Sequence[str] | None = None) -> dict[str, int]:
+        """Drop and rebuild read models (and the snapshot cache) from the log."""
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM snapshots")
+            return self.projector.rebuild(conn, names)

@@ -1,0 +1,172 @@
+"""The projection protocol and the projector that keeps read models in step with the log.
+
+A projection is a fold of events into ordinary SQLite tables. Its rows and its
+checkpoint are written in the same transaction as the events they fold (see
+:meth:`Projector.in_transaction`), so a read model is never ahead of or behind
+the log it was committed with. Projections are disposable: ``rebuild`` drops
+their tables and folds the whole log again, which must give identical tables.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from store.base import RecordedEvent
+
+CHECKPOINTS_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection_checkpoints "
+    "(name TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL)"
+)
+
+
+class Projection(Protocol):
+    """A read model folded from events into its own tables."""
+
+    #: unique name, also the prefix of its tables
+    name: str
+    #: bump when tables or fold change; a stored checkpoint of another version triggers a rebuild
+    version: int
+    #: the event types it folds (others are skipped without decoding)
+    handles: frozenset[str]
+
+    def create(self, conn: sqlite3.Connection) -> None:
+        """Create its tables and indexes if they do not exist."""
+
+    def drop(self, conn: sqlite3.Connection) -> None:
+        """Drop its tables."""
+
+    def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
+        """Fold ``events`` (already filtered to ``handles``, in position order) into its tables."""
+
+
+class Projector:
+    """Keeps a set of projections up to date with one event log."""
+
+    def __init__(self, projections: Iterable[Projection]) -> None:
+        self.projections = list(projections)
+
+    # -------------------------------------------------------------- inside an append
+
+    def in_transaction(self, conn: sqlite3.Connection, recorded: Sequence[RecordedEvent]) -> None:
+        """Fold freshly appended events; called by the store inside the append transaction."""
+        if not recorded:
+            return
+        first, last = recorded[0].position, recorded[-1].position
+        checkpoints = self._checkpoints(conn)
+        for p in self.projections:
+            at = checkpoints.get(p.name)
+            if at is None or at[0] != p.version or at[1] != first - 1:
+                # behind (another tool wrote to the log) or never built: catch up first
+                self._catch_up(conn, p, at, until=first - 1)
+            self._fold(conn, p, recorded)
+            self._set_checkpoint(conn, p, last)
+
+    # -------------------------------------------------------------- opening and rebuilding
+
+    def ensure(self, conn: sqlite3.Connection, head: int) -> None:
+        """Bring every projection up to ``head`` (call inside a write transaction)."""
+        conn.execute(CHECKPOINTS_DDL)
+        checkpoints = self._checkpoints(conn)
+        for p in self.projections:
+            at = checkpoints.get(p.name)
+            if at is None or at[0] != p.version or at[1] != head:
+                self._catch_up(conn, p, at, until=head)
+
+    def is_current(self, conn: sqlite3.Connection, head: int) -> bool:
+        """True if every projection's checkpoint is at ``head`` with its current version."""
+        try:
+            checkpoints = self._checkpoints(conn)
+        except sqlite3.OperationalError:
+            return False
+        return all(checkpoints.get(p.name) == (p.version, head) for p in self.projections)
+
+    def rebuild(self, conn: sqlite3.Connection, names: Iterable[str] | None = None) -> dict[str, int]:
+        """Drop and rebuild projections from the whole log (inside a write transaction).
+
+        Returns the number of events each projection folded.
+        """
+        conn.execute(CHECKPOINTS_DDL)
+        wanted = set(names) if names is not None else None
+        counts = {}
+        for p in self.projections:
+            if wanted is not None and p.name not in wanted:
+                continue
+            counts[p.name] = self._catch_up(conn, p, None, until=None)
+        return counts
+
+    def replay(self, conn: sqlite3.Connection, events: Iterable[RecordedEvent], batch: int = 10_000) -> None:
+        """Fold ``events`` into fresh tables on ``conn`` (for point-in-time reads on a scratch database)."""
+        conn.execute(CHECKPOINTS_DDL)
+        for p in self.projections:
+            p.drop(conn)
+            p.create(conn)
+        chunk: list[RecordedEvent] = []
+        for e in events:
+            chunk.append(e)
+            if len(chunk) >= batch:
+                for p in self.projections:
+                    self._fold(conn, p, chunk)
+                chunk = []
+        for p in self.projections:
+            if chunk:
+                self._fold(conn, p, chunk)
+
+    # -------------------------------------------------------------- internals
+
+    @staticmethod
+    def _checkpoints(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+        return {r[0]: (r[1], r[2]) for r in conn.execute("SELECT name, version, position FROM projection_checkpoints")}
+
+    @staticmethod
+    def _set_checkpoint(conn: sqlite3.Connection, p: Projection, position: int) -> None:
+        conn.execute(
+            "INSERT INTO projection_checkpoints (name, version, position) VALUES (?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET version = excluded.version, position = excluded.position",
+            (p.name, p.version, position),
+        )
+
+    @staticmethod
+    def _fold(conn: sqlite3.Connection, p: Projection, events: Sequence[RecordedEvent]) -> None:
+        mine = [e for e in events if e.type in p.handles]
+        if mine:
+            p.apply(conn, mine)
+
+    def _catch_up(
+        self,
+        conn: sqlite3.Connection,
+        p: Projection,
+        at: tuple[int, int] | None,
+        until: int | None,
+        batch: int = 10_000,
+    ) -> int:
+        if at is None or at[0] != p.version:
+            p.drop(conn)
+            p.create(conn)
+            start = 0
+        else:
+            start = at[1]
+        types = sorted(p.handles)
+        where = f"position > ? AND type IN ({','.join('?' * len(types))})"
+        params: list[object] = [start, *types]
+        if until is not None:
+            where += " AND position <= ?"
+            params.append(until)
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, "
+            f"recorded_at, prev_hash, hash FROM events WHERE {where} ORDER BY position",
+            params,
+        )
+        folded = 0
+        while rows := cur.fetchmany(batch):
+            p.apply(conn, [RecordedEvent(*r) for r in rows])
+            folded += len(rows)
+        cur.close()
+        if until is None:
+            head = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
+        else:
+            head = until
+        self._set_checkpoint(conn, p, head)
+        return folded

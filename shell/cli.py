@@ -1,0 +1,121 @@
+"""The ``trialbook`` command: one click group, the single registry of commands.
+
+Command families live in ``shell/commands/*`` and are imported only when used,
+so ``trialbook --help`` and write commands start fast. The REPL, completion,
+help and the plain-language parser are all built from this group.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from shell.app import App
+
+#: command name -> "module:attribute" of its click command or group
+COMMANDS: dict[str, str] = {
+    "ab": "shell.commands.ab:ab",
+    "events": "shell.commands.events:events",
+    "projections": "shell.commands.events:projections",
+    "demo": "shell.commands.demo:demo",
+}
+
+INTERNAL_ERROR = (
+    "internal error: {kind}: {message}. This is a bug in trialbook; "
+    "run again with TRIALBOOK_DEBUG=1 for details and report it"
+)
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes whose message is meant for the user (imported lazily)."""
+    from domain.errors import DomainError
+    from store.errors import StoreError
+
+    return (DomainError, StoreError)
+
+
+class TrialbookGroup(click.Group):
+    """A group whose subcommands are imported on first use, and whose errors are one line."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, _, attr = self.lazy[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            raise
+        except Exception as e:
+            if isinstance(e, user_errors()):
+                raise click.ClickException(str(e)) from e
+            raise
+
+
+@click.group(
+    cls=TrialbookGroup,
+    lazy=COMMANDS,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Database file (default: $TRIALBOOK_DB, else ~/.local/share/trialbook/trialbook.db).",
+)
+@click.version_option(package_name="trialbook", prog_name="trialbook")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """Record A/B tests and evals of LLM agents as an immutable event log, and read honest results.
+
+    With no command, opens an interactive shell.
+
+    \b
+    Examples:
+      trialbook demo
+      trialbook ab create checkout-flow --variants cold,warm
+      trialbook ab add-result checkout-flow --variant warm --tool-calls 12 --successful-calls 11 --success
+      trialbook ab summary checkout-flow
+    """
+    if isinstance(ctx.obj, App):
+        # inside the REPL: the session's App is reused line after line
+        if db is not None:
+            raise click.UsageError("--db cannot be changed inside the shell; restart trialbook with --db")
+        return
+    ctx.obj = App(db)
+    ctx.call_on_close(ctx.obj.close)
+    if ctx.invoked_subcommand is None:
+        from shell.repl import run_repl
+
+        ctx.obj.interactive = True
+        run_repl(ctx.obj)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI, never showing a traceback unless asked."""
+    try:
+        cli.main(args=argv, prog_name="trialbook", standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except Exception as e:  # pragma: no cover - the last line of defence
+        if os.environ.get("TRIALBOOK_DEBUG"):
+            raise
+        click.secho("Error: " + INTERNAL_ERROR.format(kind=type(e).__name__, message=e), fg="red", err=True)
+        sys.exit(1)

@@ -1,0 +1,279 @@
+"""``trialbook ab``: create A/B tests, record results, read summaries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from shell.app import App
+from shell.commands.common import json_option, parse_key_values, parse_list, pass_app
+from shell.render import echo_json, fmt, pct, table
+
+METRIC_HELP = (
+    "Primary metric: success, error_rate, failed_call_ratio, completion_time, tool_calls, errors, "
+    "messages, corrections, tokens, cost, score, cost_per_success, or a custom metric name."
+)
+IMPORT_KEYS = (
+    "variant, session_id, success, tool_calls, successful_calls, errors, error (list of messages), "
+    "completion_time, messages, corrections, tokens, cost, score, case_id, metrics (object), notes"
+)
+
+
+@click.group()
+def ab() -> None:
+    """A/B tests: variants of an agent or model compared on recorded sessions.
+
+    \b
+    Examples:
+      trialbook ab create checkout-flow --variants cold,warm
+      trialbook ab add-result checkout-flow --variant warm --tool-calls 12 --successful-calls 11 \\
+          --completion-time 40 --success
+      trialbook ab summary checkout-flow
+    """
+
+
+def _require_test(app: App, name: str) -> dict[str, Any]:
+    from domain.errors import NotFound
+    from projections import ab_queries
+
+    test = ab_queries.get_test(app.ledger.conn, name)
+    if test is None:
+        raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`")
+    return test
+
+
+@ab.command("create")
+@click.argument("name")
+@click.option("--variants", default="control,treatment", show_default=True,
+              help="Comma-separated variant names; the first is the control unless --control says otherwise.")
+@click.option("--control", help="The control variant (default: the first variant).")
+@click.option("--metric", default="success", show_default=True, help=METRIC_HELP)
+@click.option("--guardrail", "guardrails", multiple=True, metavar="METRIC:+N%",
+              help="A limit a winner must not break, e.g. completion_time:+10%. Repeatable.")
+@click.option("--split", help="Planned share of results per variant, e.g. cold=1,warm=1 (default: equal).")
+@click.option("--task-id", help="The task under test.")
+@click.option("--description", help="What the test is about.")
+@click.option("--prompt", help="The prompt or task given to every variant.")
+@click.option("--category", help="A category to group tests by.")
+@click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]), help="How hard the task is.")
+@pass_app
+def create(app: App, name: str, variants: str, control: str | None, metric: str, guardrails: tuple[str, ...],
+           split: str | None, **fields: Any) -> None:
+    """Create an A/B test called NAME.
+
+    \b
+    Example:
+      trialbook ab create checkout-flow --variants cold,warm --metric success \\
+          --guardrail completion_time:+10%
+    """
+    from domain import ab as d
+    from domain.commands import build
+    from domain.errors import InvalidCommand
+
+    try:
+        rails = tuple(d.Guardrail.parse(g) for g in guardrails)
+    except ValueError as e:
+        raise InvalidCommand(str(e)) from None
+    weights = parse_key_values(tuple(parse_list(split)), "--split") if split else None
+    command = build(d.CreateTest, name=name, variants=parse_list(variants), control=control, metric=metric,
+                    guardrails=rails, split=weights, **fields)
+    recorded = app.ledger.execute(command)
+    created = json.loads(recorded[0].data_json)
+    click.echo(
+        f"Created A/B test {created['name']} with variants {', '.join(created['variants'])} "
+        f"(control: {created['control']}, metric: {created['metric']})."
+    )
+
+
+def result_fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Map ``add-result`` options to result fields (the keys of an import line)."""
+    from domain.canonical import new_event_id
+
+    errors_list = options.pop("error_messages")
+    fields = {k: v for k, v in options.items() if v is not None}
+    if errors_list:
+        fields["error_messages"] = tuple(errors_list)
+    fields["metrics"] = parse_key_values(options.get("metrics") or (), "--metric")
+    fields.setdefault("session_id", new_event_id())
+    return fields
+
+
+@ab.command("add-result")
+@click.argument("name")
+@click.option("--variant", required=True, help="The variant this session ran.")
+@click.option("--session-id", help="The session's id (default: a new unique id).")
+@click.option("--tool-calls", type=int, help="Tool calls made.")
+@click.option("--successful-calls", type=int, help="Tool calls that succeeded.")
+@click.option("--errors", type=int, help="Number of errors (or list them with --error).")
+@click.option("--error", "error_messages", multiple=True, metavar="TEXT", help="An error message. Repeatable.")
+@click.option("--completion-time", type=float, metavar="SECONDS", help="Seconds to complete.")
+@click.option("--messages", type=int, help="Messages exchanged.")
+@click.option("--corrections", type=int, help="User corrections needed.")
+@click.option("--tokens", type=int, help="Tokens used.")
+@click.option("--cost", type=float, metavar="USD", help="Cost in USD.")
+@click.option("--score", type=float, help="A score for the session.")
+@click.option("--success/--failure", default=None, help="Whether the session succeeded.")
+@click.option("--case-id", help="The task instance, so results can be paired across variants.")
+@click.option("--metric", "metrics", multiple=True, metavar="KEY=VALUE", help="A custom metric. Repeatable.")
+@click.option("--notes", help="Free-form notes.")
+@pass_app
+def add_result(app: App, name: str, **options: Any) -> None:
+    """Record one session's result for a variant of test NAME.
+
+    \b
+    Example:
+      trialbook ab add-result checkout-flow --variant warm --tool-calls 12 \\
+          --successful-calls 11 --completion-time 40 --success
+    """
+    from domain import ab as d
+    from domain.commands import build
+
+    fields = result_fields_from_options(options)
+    result = build(d.ResultFields, **fields)
+    recorded = app.ledger.execute(build(d.AddResults, test=name, results=(result,)))
+    click.echo(f"Recorded a result for variant {result.variant} of {name} (event #{recorded[0].position}).")
+
+
+@ab.command("import")
+@click.argument("name")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
+@pass_app
+def import_(app: App, name: str, file: Path) -> None:
+    """Import many results for test NAME from a JSONL FILE ('-' for stdin), all or nothing.
+
+    Each line is one JSON object with the keys of `ab add-result`'s options, with
+    underscores: variant, session_id, tool_calls, successful_calls, completion_time,
+    success (true/false), case_id, metrics ({"name": number}), …  Every line is
+    checked first; one bad line means an error naming it, and nothing is recorded.
+
+    \b
+    Example line:
+      {"variant": "warm", "tool_calls": 12, "successful_calls": 11, "completion_time": 40, "success": true}
+    """
+    from domain import ab as d
+    from domain.commands import build
+    from shell.importing import read_results
+
+    results, sources = read_results(file)
+    recorded = app.ledger.execute(build(d.AddResults, test=name, results=results, sources=sources))
+    click.echo(f"Imported {len(recorded)} results into {name} (events #{recorded[0].position}-#{recorded[-1].position}).")
+
+
+@ab.command("list")
+@click.option("--all", "include_archived", is_flag=True, help="Include archived tests.")
+@json_option
+@pass_app
+def list_(app: App, include_archived: bool, as_json: bool) -> None:
+    """List A/B tests (archived ones with --all)."""
+    from projections import ab_queries
+
+    tests = ab_queries.list_tests(app.ledger.conn, include_archived)
+    if as_json:
+        echo_json(tests)
+        return
+    if not tests:
+        click.echo("No A/B tests yet. Create one with: trialbook ab create NAME --variants a,b")
+        return
+    rows = [
+        [t["name"] + (" (archived)" if t["archived"] else ""), ",".join(t["variants"]), t["control"],
+         t["metric"], t["results"], t["created_at"][:16].replace("T", " ")]
+        for t in tests
+    ]
+    click.echo(table(rows, ["test", "variants", "control", "metric", "results", "created (UTC)"]))
+
+
+@ab.command("show")
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Show the last N results (0 for all).")
+@json_option
+@pass_app
+def show(app: App, name: str, limit: int, as_json: bool) -> None:
+    """Show test NAME's definition and its results."""
+    from projections import ab_queries
+
+    test = _require_test(app, name)
+    rows = ab_queries.results(app.ledger.conn, name, limit or None)
+    if as_json:
+        echo_json({"test": test, "results": rows})
+        return
+    for label, key in [("test", "name"), ("description", "description"), ("task", "task_id"),
+                       ("prompt", "prompt"), ("category", "category"), ("difficulty", "difficulty")]:
+        if test[key]:
+            click.echo(f"{label:12} {test[key]}")
+    click.echo(f"{'variants':12} {', '.join(test['variants'])} (control: {test['control']})")
+    click.echo(f"{'metric':12} {test['metric']}")
+    if test["guardrails"]:
+        from domain.ab import Guardrail
+
+        click.echo(f"{'guardrails':12} {', '.join(str(Guardrail(**g)) for g in test['guardrails'])}")
+    click.echo(f"{'status':12} {'archived' if test['archived'] else 'active'}, {test['results']} results, "
+               f"created {test['created_at'][:19].replace('T', ' ')} UTC")
+    if not rows:
+        click.echo("\nNo results yet. Add one with: trialbook ab add-result " + name + " --variant V …")
+        return
+    click.echo()
+    body = [
+        [r["position"], r["variant"], r["case_id"], r["success"], r["tool_calls"], r["successful_calls"],
+         r["errors"], r["completion_time"], r["messages"], r["tokens"], r["cost"], r["score"]]
+        for r in rows
+    ]
+    click.echo(table(body, ["#", "variant", "case", "success", "calls", "ok", "errors", "time s", "msgs",
+                            "tokens", "cost", "score"]))
+    if limit and test["results"] > len(rows):
+        click.echo(f"({test['results'] - len(rows)} earlier results not shown; use --limit 0 for all)")
+
+
+@ab.command("summary")
+@click.argument("name")
+@json_option
+@pass_app
+def summary(app: App, name: str, as_json: bool) -> None:
+    """Descriptive figures per variant of test NAME (no inference: see `ab analyze`)."""
+    from projections import ab_queries
+
+    test = _require_test(app, name)
+    rows = ab_queries.summary(app.ledger.conn, name)
+    if as_json:
+        echo_json({"test": name, "metric": test["metric"], "variants": rows})
+        return
+    body = [
+        [r["variant"] + (" (control)" if r["control"] else ""), r["results"], r["successes"],
+         pct(r["success_rate"]), pct(r["mean_error_rate"]), r["mean_completion_time"], r["mean_messages"],
+         r["total_tokens"], r["total_cost"]]
+        for r in rows
+    ]
+    click.echo(f"{name}: {test['results']} results" + (" (archived)" if test["archived"] else ""))
+    click.echo(table(body, ["variant", "results", "successes", "success rate", "error rate", "mean time s",
+                            "mean msgs", "tokens", "cost USD"], align="lrrrrrrrr"))
+
+
+@ab.command("archive")
+@click.argument("name")
+@click.option("--reason", help="Why it is archived.")
+@pass_app
+def archive(app: App, name: str, reason: str | None) -> None:
+    """Archive test NAME: hidden from `ab list`, nothing destroyed (`ab restore` undoes it)."""
+    from domain import ab as d
+    from domain.commands import build
+
+    app.ledger.execute(build(d.ArchiveTest, test=name, reason=reason))
+    click.echo(f"Archived {name}. Its events are kept; bring it back with: trialbook ab restore {name}")
+
+
+@ab.command("restore")
+@click.argument("name")
+@pass_app
+def restore(app: App, name: str) -> None:
+    """Restore archived test NAME."""
+    from domain import ab as d
+    from domain.commands import build
+
+    app.ledger.execute(build(d.RestoreTest, test=name))
+    click.echo(f"Restored {name}.")
+
+
+__all__ = ["ab", "fmt"]

@@ -1,0 +1,36 @@
+"""Small helpers shared by the command modules: options, parsing and output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from shell.app import App
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+pass_app = click.make_pass_decorator(App)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys) instead of a table.")
+
+
+def parse_key_values(values: tuple[str, ...], option: str) -> dict[str, float]:
+    """``("a=1", "b=2.5")`` → ``{"a": 1.0, "b": 2.5}``; a usage error names the bad item."""
+    out: dict[str, float] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE, e.g. {option} latency_p95=1.2", param_hint=option)
+        try:
+            out[key] = float(raw)
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: {raw!r} is not a number", param_hint=option) from None
+    return out
+
+
+def parse_list(value: str) -> tuple[str, ...]:
+    """``"cold, warm"`` → ``("cold", "warm")`` (empty items dropped)."""
+    return tuple(x.strip() for x in value.split(",") if x.strip())

@@ -1,0 +1,62 @@
+"""Rendering of read results for the terminal: aligned tables, numbers and JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """A cell: '-' for missing, compact floats, yes/no for booleans."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "-"
+        if value == int(value) and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.{digits}g}" if abs(value) < 1e-3 or abs(value) >= 1e6 else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    if isinstance(value, (list, tuple)):
+        return ",".join(fmt(v) for v in value)
+    return str(value)
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], align: str | None = None) -> str:
+    """A plain aligned table; ``align`` is a string of 'l'/'r' per column (numbers right by default)."""
+    cells = [[fmt(c) if not isinstance(c, str) else c for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], len(c))
+    if align is None:
+        align = "".join(
+            "r" if rows and all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) else "l"
+            for i in range(len(headers))
+        )
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if a == "r" else v.ljust(w) for v, w, a in zip(values, widths, align)]
+        return "  ".join(parts).rstrip()
+
+    out = [click.style(line(list(headers)), bold=True), line(["-" * w for w in widths])]
+    out.extend(line(r) for r in cells)
+    return "\n".join(out)
+
+
+def to_json(value: Any) -> str:
+    """Pretty JSON for ``--json`` output (stable key order as built)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(to_json(value))
