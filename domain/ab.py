@@ -40,12 +40,6 @@ def check_name(value: str, what: str = "name") -> str:
     return value
 
 
-def _finite(value: float | None, field: str) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise ValueError(f"must be a finite number, not {value!r}")
-    return value
-
-
 # --------------------------------------------------------------------------- values
 
 
@@ -99,19 +93,12 @@ class ResultFields(Value):
     metrics: dict[str, float] = Field(default_factory=dict)
     notes: str | None = None
 
-    @field_validator("completion_time", "cost", "score")
-    @classmethod
-    def _finite_numbers(cls, v: float | None, info: Any) -> float | None:
-        return _finite(v, info.field_name)
-
     @field_validator("metrics")
     @classmethod
     def _metric_values(cls, v: dict[str, float]) -> dict[str, float]:
-        for key, value in v.items():
+        for key in v:
             if not CUSTOM_METRIC_RE.match(key):
                 raise ValueError(f"metric name {key!r} is not valid; use lowercase letters, digits and '_'")
-            if not math.isfinite(value):
-                raise ValueError(f"metric {key} must be a finite number, not {value!r}")
         return v
 
     @field_validator("variant")

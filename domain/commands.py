@@ -35,7 +35,7 @@ class Aggregate(Protocol[S]):
 class Command(BaseModel):
     """Base of all commands: immutable, strict about unknown fields."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     aggregate: ClassVar[Any]
 
@@ -50,7 +50,7 @@ def explain(error: ValidationError) -> str:
     msg = first.get("msg", "is invalid")
     msg = msg.removeprefix("Value error, ")
     given = first.get("input")
-    shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {given!r})"
+    shown = f" (got {given!r})" if isinstance(given, (str, int, float)) else ""
     return f"{where}: {msg}{shown}" if where else f"{msg}{shown}"
 
 

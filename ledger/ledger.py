@@ -2,8 +2,10 @@
 
 ``execute(command)`` loads the command's stream state (from a snapshot plus
 the events after it), calls the pure ``decide``, and appends the events with
-the projections folded in the same transaction. A concurrency clash reloads
-the state and decides again, a few times, before giving up with a clear error.
+the projections folded in the same transaction. Loading, deciding and
+appending happen inside one write transaction, so on SQLite a second writer
+waits rather than clashes; a backend that reports a clash anyway gets the state
+reloaded and the command decided again, a few times, before a clear error.
 """
 
 from __future__ import annotations
@@ -103,42 +105,48 @@ class Ledger:
         ``event_ids`` (one per produced event) make the append idempotent. Raises
         ``DomainError`` when the command is refused: nothing is appended then.
         """
-        aggregate = command.aggregate
-        stream_id = command.stream_id()
         meta = {**self.metadata, **(metadata or {})}
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            state, version, snapshot_version = self.load(command)
-            events = list(aggregate.decide(state, command))
-            if not events:
-                return []
-            new = [
-                NewEvent(
-                    type=e.event_type,
-                    data=e.to_data(),
-                    schema_version=e.schema_version,
-                    metadata=meta,
-                    event_id=event_ids[i] if event_ids else None,
-                )
-                for i, e in enumerate(events)
-            ]
-            final_state = state
-            for e in events:
-                final_state = aggregate.evolve(final_state, e)
-            final_version = version + len(events)
-
-            def in_transaction(conn: Any, recorded: Sequence[RecordedEvent]) -> None:
-                self.projector.in_transaction(conn, recorded)
-                if final_version - snapshot_version >= SNAPSHOT_EVERY:
-                    self.store.save_snapshot(
-                        stream_id, final_version, aggregate.state_version, aggregate.snapshot(final_state)
-                    )
-
             try:
-                return self.store.append(stream_id, version, new, in_transaction=in_transaction)
+                with self.store.transaction():
+                    return self._execute_once(command, meta, event_ids)
             except ConcurrencyError:
                 if attempt == MAX_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _execute_once(
+        self, command: Command, meta: dict[str, Any], event_ids: Sequence[str] | None
+    ) -> list[RecordedEvent]:
+        aggregate = command.aggregate
+        stream_id = command.stream_id()
+        state, version, snapshot_version = self.load(command)
+        events = list(aggregate.decide(state, command))
+        if not events:
+            return []
+        new = [
+            NewEvent(
+                type=e.event_type,
+                data=e.to_data(),
+                schema_version=e.schema_version,
+                metadata=meta,
+                event_id=event_ids[i] if event_ids else None,
+            )
+            for i, e in enumerate(events)
+        ]
+        final_state = state
+        for e in events:
+            final_state = aggregate.evolve(final_state, e)
+        final_version = version + len(events)
+
+        def in_transaction(conn: Any, recorded: Sequence[RecordedEvent]) -> None:
+            self.projector.in_transaction(conn, recorded)
+            if final_version - snapshot_version >= SNAPSHOT_EVERY:
+                self.store.save_snapshot(
+                    stream_id, final_version, aggregate.state_version, aggregate.snapshot(final_state)
+                )
+
+        return self.store.append(stream_id, version, new, in_transaction=in_transaction)
 
     def decide_only(self, command: Command) -> list[Event]:
         """The events ``command`` would append now, without appending (a dry run)."""

@@ -90,6 +90,7 @@ class SQLiteEventStore:
         except sqlite3.Error as e:
             raise translate(e, self.path) from e
         self.lock = threading.RLock()
+        self._depth = 0
         try:
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self._check_application_id()
@@ -179,6 +180,12 @@ class SQLiteEventStore:
     def close(self) -> None:
         self.conn.close()
 
+    def __enter__(self) -> SQLiteEventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ------------------------------------------------------------------ writing
 
     def append(
@@ -196,28 +203,15 @@ class SQLiteEventStore:
             for e in events
         ]
         supplied = [eid for (e, eid, _, _) in prepared if e.event_id]
-        with self.lock:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as e:
-                raise translate(e, self.path) from e
-            try:
-                if supplied:
-                    existing = self._existing(prepared, stream_id)
-                    if existing is not None:
-                        self.conn.execute("ROLLBACK")
-                        return existing
-                recorded = self._insert(stream_id, expected_version, prepared)
-                if in_transaction is not None:
-                    in_transaction(self.conn, recorded)
-                self.conn.execute("COMMIT")
-                return recorded
-            except BaseException as e:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                if isinstance(e, sqlite3.Error):
-                    raise translate(e, self.path) from e
-                raise
+        with self.transaction() as conn:
+            if supplied:
+                existing = self._existing(prepared, stream_id)
+                if existing is not None:
+                    return existing
+            recorded = self._insert(stream_id, expected_version, prepared)
+            if in_transaction is not None:
+                in_transaction(conn, recorded)
+            return recorded
 
     def _existing(
         self, prepared: list[tuple[NewEvent, str, str, str]], stream_id: str
@@ -414,28 +408,46 @@ class SQLiteEventStore:
         return self.head()[0]
 
     def transaction(self) -> _Transaction:
-        """A ``BEGIN IMMEDIATE`` write transaction for non-log tables (projections, snapshots)."""
+        """A ``BEGIN IMMEDIATE`` write transaction; appends inside it join it.
+
+        The ledger reads a stream's state and appends inside one such transaction,
+        so on SQLite a concurrent writer waits instead of clashing.
+        """
         return _Transaction(self)
 
 
 class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error); nested uses join the outer one."""
+
     def __init__(self, store: SQLiteEventStore) -> None:
         self.store = store
 
     def __enter__(self) -> sqlite3.Connection:
-        self.store.lock.acquire()
-        try:
-            self.store.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as e:
-            self.store.lock.release()
-            raise translate(e, self.store.path) from e
-        return self.store.conn
+        store = self.store
+        store.lock.acquire()
+        if store._depth == 0:
+            try:
+                store.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                store.lock.release()
+                raise translate(e, store.path) from e
+        store._depth += 1
+        return store.conn
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        store = self.store
+        store._depth -= 1
         try:
-            if exc_type is None:
-                self.store.conn.execute("COMMIT")
-            elif self.store.conn.in_transaction:
-                self.store.conn.execute("ROLLBACK")
+            if store._depth == 0:
+                if exc_type is None:
+                    try:
+                        store.conn.execute("COMMIT")
+                    except sqlite3.Error as e:
+                        store.conn.execute("ROLLBACK")
+                        raise translate(e, store.path) from e
+                elif store.conn.in_transaction:
+                    store.conn.execute("ROLLBACK")
         finally:
-            self.store.lock.release()
+            store.lock.release()
+        if isinstance(exc, sqlite3.Error):
+            raise translate(exc, store.path) from exc

@@ -1,0 +1,204 @@
+"""Property-based tests: serialization, canonical JSON, idempotency, and projections."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from domain import ab
+from domain.canonical import canonical_json, envelope_json, new_event_id
+from domain.commands import build
+from domain.errors import DomainError
+from domain.events import EVENT_TYPES, load_event
+from ledger import Ledger
+from store.base import NewEvent
+from store.sqlite import SQLiteEventStore
+
+names = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
+finite = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
+counts = st.integers(min_value=0, max_value=50)
+
+
+@st.composite
+def result_fields(draw: Any, variants: tuple[str, ...]) -> ab.ResultFields:
+    calls = draw(st.none() | counts)
+    ok = None if calls is None else draw(st.none() | st.integers(0, calls))
+    return ab.ResultFields(
+        variant=draw(st.sampled_from(variants)),
+        session_id=draw(st.none() | names),
+        success=draw(st.none() | st.booleans()),
+        tool_calls=calls,
+        successful_calls=ok,
+        completion_time=draw(st.none() | finite),
+        messages=draw(st.none() | counts),
+        tokens=draw(st.none() | st.integers(0, 10**6)),
+        cost=draw(st.none() | finite),
+        score=draw(st.none() | st.floats(-100, 100, allow_nan=False)),
+        case_id=draw(st.none() | st.sampled_from(["c1", "c2", "c3"])),
+        metrics=draw(st.dictionaries(st.sampled_from(["m_a", "m_b"]), st.floats(-1e3, 1e3, allow_nan=False),
+                                     max_size=2)),
+    )
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_canonical_json_is_stable_under_a_round_trip(value: Any) -> None:
+    text = canonical_json(value)
+    assert canonical_json(json.loads(text)) == text
+
+
+@given(st.dictionaries(st.text(max_size=5), json_values, max_size=5), st.dictionaries(st.text(max_size=5),
+       st.text(max_size=10), max_size=3), st.text(max_size=20), st.integers(1, 10**9))
+def test_the_envelope_text_equals_canonical_json_of_the_whole_envelope(
+    data: dict[str, Any], meta: dict[str, Any], stream: str, position: int
+) -> None:
+    fields = dict(position=position, event_id=new_event_id(), stream_id=stream, version=3, type="T",
+                  schema_version=2, recorded_at="2026-11-23T10:00:00.000000Z", prev_hash="ab" * 32)
+    spliced = envelope_json(data_json=canonical_json(data), metadata_json=canonical_json(meta), **fields)
+    assert spliced == canonical_json({**fields, "data": data, "metadata": meta})
+
+
+def test_event_ids_are_time_ordered_uuid7() -> None:
+    ids = [new_event_id() for _ in range(5000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(i[14] == "7" and i[19] in "89ab" for i in ids)
+
+
+@given(st.data())
+def test_every_event_round_trips_through_its_stored_form(data: st.DataObject) -> None:
+    variants = ("cold", "warm")
+    event = data.draw(st.one_of(
+        st.builds(lambda r: ab.ResultAdded(**r.model_dump()), result_fields(variants)),
+        st.builds(lambda n, m: ab.TestCreated(name=n, variants=variants, control="cold", metric=m),
+                  names, st.sampled_from(["success", "cost", "custom_x"])),
+        st.builds(ab.TestArchived, reason=st.none() | st.text(max_size=10)),
+    ))
+    stored = canonical_json(event.to_data())
+    assert EVENT_TYPES[event.event_type] is type(event)
+    assert load_event(event.event_type, event.schema_version, json.loads(stored)) == event
+
+
+def test_a_v1_result_with_session_type_reads_as_a_v2_variant() -> None:
+    v1 = {"session_type": "warm", "tool_calls": 10, "successful_calls": 9, "success": True}
+    e = load_event("ResultAdded", 1, v1)
+    assert isinstance(e, ab.ResultAdded) and e.variant == "warm" and e.tool_calls == 10
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 3)), min_size=1, max_size=10))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None, max_examples=30)
+def test_appending_the_same_event_id_twice_is_a_no_op(batch: list[tuple[str, int]]) -> None:
+    with tempfile.TemporaryDirectory() as d, SQLiteEventStore(Path(d) / "x.db") as store:
+        ids = [new_event_id() for _ in batch]
+        events = [NewEvent("T", {"v": v}, event_id=i) for (_, v), i in zip(batch, ids)]
+        first = store.append("s", 0, events)
+        again = store.append("s", None, events)
+        assert again == first and store.head()[0] == len(batch)
+
+
+# --------------------------------------------------------------------------- projections
+
+
+@st.composite
+def command_sequences(draw: Any) -> list[Any]:
+    """A random sequence of A/B commands, valid or not (refused ones simply append nothing)."""
+    tests = draw(st.lists(names, min_size=1, max_size=3, unique=True))
+    variants = ("cold", "warm", "hot")
+    seq: list[Any] = []
+    for _ in range(draw(st.integers(1, 25))):
+        test = draw(st.sampled_from(tests))
+        kind = draw(st.sampled_from(["create", "result", "result", "results", "archive", "restore"]))
+        if kind == "create":
+            seq.append(build(ab.CreateTest, name=test, variants=variants[: draw(st.integers(2, 3))]))
+        elif kind in ("result", "results"):
+            k = 1 if kind == "result" else draw(st.integers(2, 6))
+            rs = tuple(draw(result_fields(variants)) for _ in range(k))
+            seq.append(build(ab.AddResults, test=test, results=rs))
+        elif kind == "archive":
+            seq.append(build(ab.ArchiveTest, test=test))
+        else:
+            seq.append(build(ab.RestoreTest, test=test))
+    return seq
+
+
+TABLES = ["ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments"]
+
+
+def dump(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall() for t in TABLES}
+
+
+@given(command_sequences())
+@settings(deadline=None, max_examples=60)
+def test_incremental_projection_equals_a_rebuild_and_a_replay_in_any_batches(commands: list[Any]) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        ledger = Ledger(Path(d) / "p.db", synchronous="OFF")
+        for c in commands:
+            try:
+                ledger.execute(c)
+            except DomainError:
+                pass
+        incremental = dump(ledger.conn)
+        ledger.rebuild_projections()
+        assert dump(ledger.conn) == incremental
+        # a replay into a scratch database, in small batches, folds to the same tables
+        scratch = sqlite3.connect(":memory:")
+        ledger.projector.replay(scratch, ledger.store.read_all(), batch=3)
+        assert dump(scratch) == incremental
+        scratch.close()
+        ledger.close()
+
+
+@given(command_sequences(), st.data())
+@settings(deadline=None, max_examples=40)
+def test_replaying_to_any_point_then_continuing_equals_a_full_replay(commands: list[Any], data: st.DataObject) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        ledger = Ledger(Path(d) / "p.db", synchronous="OFF")
+        for c in commands:
+            try:
+                ledger.execute(c)
+            except DomainError:
+                pass
+        head = ledger.store.head()[0]
+        cut = data.draw(st.integers(0, head))
+        partial = sqlite3.connect(":memory:")
+        proj = ledger.projector
+        proj.replay(partial, ledger.store.read_all(until_position=cut))
+        for p in proj.projections:
+            rest = [e for e in ledger.store.read_all(after_position=cut) if e.type in p.handles]
+            if rest:
+                p.apply(partial, rest)
+        assert dump(partial) == dump(ledger.conn)
+        partial.close()
+        ledger.close()
+
+
+@given(st.lists(st.floats(0, 1e4, allow_nan=False), min_size=1, max_size=40))
+@settings(deadline=None, max_examples=30)
+def test_projected_moments_match_numpy(values: list[float]) -> None:
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as d:
+        ledger = Ledger(Path(d) / "m.db", synchronous="OFF")
+        ledger.execute(build(ab.CreateTest, name="t", variants=("a", "b")))
+        ledger.execute(build(ab.AddResults, test="t",
+                             results=tuple(ab.ResultFields(variant="a", completion_time=v) for v in values)))
+        n, mean, m2 = ledger.conn.execute(
+            "SELECT n, mean, m2 FROM ab_moments WHERE metric = 'completion_time'").fetchone()
+        ledger.close()
+    arr = np.array(values)
+    assert n == len(values)
+    assert abs(mean - arr.mean()) <= 1e-9 * max(1.0, abs(arr.mean()))
+    assert abs(m2 - ((arr - arr.mean()) ** 2).sum()) <= 1e-6 * max(1.0, ((arr - arr.mean()) ** 2).sum())
