@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import time
+from json.encoder import encode_basestring  # the C escaper, as json.dumps(ensure_ascii=False) uses
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -50,19 +51,12 @@ def envelope_json(
     envelope (keys are in sorted order below) without parsing them again. The
     hash chain covers the stored text, so any edit of it is detected.
     """
-    d = json.dumps
+    e = encode_basestring
     return (
-        '{"data":' + data_json
-        + ',"event_id":' + d(event_id, ensure_ascii=False)
-        + ',"metadata":' + metadata_json
-        + ',"position":' + str(int(position))
-        + ',"prev_hash":' + d(prev_hash)
-        + ',"recorded_at":' + d(recorded_at)
-        + ',"schema_version":' + str(int(schema_version))
-        + ',"stream_id":' + d(stream_id, ensure_ascii=False)
-        + ',"type":' + d(type, ensure_ascii=False)
-        + ',"version":' + str(int(version))
-        + "}"
+        f'{{"data":{data_json},"event_id":{e(event_id)},"metadata":{metadata_json},'
+        f'"position":{int(position)},"prev_hash":{e(prev_hash)},"recorded_at":{e(recorded_at)},'
+        f'"schema_version":{int(schema_version)},"stream_id":{e(stream_id)},"type":{e(type)},'
+        f'"version":{int(version)}}}'
     )
 
 

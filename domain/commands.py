@@ -35,7 +35,7 @@ class Aggregate(Protocol[S]):
 class Command(BaseModel):
     """Base of all commands: immutable, strict about unknown fields."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, defer_build=True)
 
     aggregate: ClassVar[Any]
 

@@ -28,7 +28,7 @@ class UnknownEventType(DomainError):
 class Value(BaseModel):
     """Base of immutable value objects carried inside events and commands."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, defer_build=True)
 
 
 class Event(BaseModel):
@@ -39,7 +39,7 @@ class Event(BaseModel):
     change (bump ``schema_version`` and register an upcaster).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, defer_build=True)
 
     #: the stored type name; defaults to the class name
     event_type: ClassVar[str] = ""

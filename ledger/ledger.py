@@ -56,6 +56,8 @@ class Ledger:
         self.path = Path(path)
         self.store = SQLiteEventStore(self.path, synchronous=synchronous)
         self.projector = Projector(default_projections())
+        #: stream id -> (aggregate, version, state, version of its stored snapshot)
+        self._states: dict[str, tuple[Any, int, Any, int]] = {}
         #: merged into every event's metadata (the shell sets command text and parser tier)
         self.metadata: dict[str, Any] = {"actor": default_actor(), "tool_version": tool_version()}
         head = self.store.head()[0]
@@ -80,14 +82,24 @@ class Ledger:
     # ------------------------------------------------------------------ commands
 
     def load(self, command: Command) -> tuple[Any, int, int]:
-        """``(state, version, snapshot_version)`` of the command's stream."""
+        """``(state, version, snapshot_version)`` of the command's stream.
+
+        State comes from this process's cache, else the stored snapshot, else the
+        initial state; then the events appended after it are folded in.
+        """
         aggregate = command.aggregate
         stream_id = command.stream_id()
-        state, version = aggregate.initial(), 0
-        snap = self.store.load_snapshot(stream_id)
-        if snap is not None and snap[1] == aggregate.state_version:
-            version, state = snap[0], aggregate.restore(snap[2])
-        snapshot_version = version
+        cached = self._states.get(stream_id)
+        if cached is not None and cached[0] is aggregate:
+            _, version, state, snapshot_version = cached
+        else:
+            state, version = aggregate.initial(), 0
+            snap = self.store.load_snapshot(stream_id)
+            if snap is not None and snap[1] == aggregate.state_version:
+                version, state = snap[0], aggregate.restore(snap[2])
+            snapshot_version = version
+        if self.store.stream_version(stream_id) == version:
+            return state, version, snapshot_version
         for e in self.store.read_stream(stream_id, after_version=version):
             state = aggregate.evolve(state, load_event(e.type, e.schema_version, e.data))
             version = e.version
@@ -138,15 +150,23 @@ class Ledger:
         for e in events:
             final_state = aggregate.evolve(final_state, e)
         final_version = version + len(events)
+        saved = snapshot_version
 
         def in_transaction(conn: Any, recorded: Sequence[RecordedEvent]) -> None:
+            nonlocal saved
             self.projector.in_transaction(conn, recorded)
             if final_version - snapshot_version >= SNAPSHOT_EVERY:
                 self.store.save_snapshot(
                     stream_id, final_version, aggregate.state_version, aggregate.snapshot(final_state)
                 )
+                saved = final_version
 
-        return self.store.append(stream_id, version, new, in_transaction=in_transaction)
+        recorded = self.store.append(stream_id, version, new, in_transaction=in_transaction)
+        if recorded and recorded[-1].version == final_version:
+            self._states[stream_id] = (aggregate, final_version, final_state, saved)
+        else:  # an idempotent re-append returned earlier events: forget what we assumed
+            self._states.pop(stream_id, None)
+        return recorded
 
     def decide_only(self, command: Command) -> list[Event]:
         """The events ``command`` would append now, without appending (a dry run)."""
@@ -157,6 +177,7 @@ class Ledger:
 
     def rebuild_projections(self, names: Sequence[str] | None = None) -> dict[str, int]:
         """Drop and rebuild read models (and the snapshot cache) from the log."""
+        self._states.clear()
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM snapshots")
             return self.projector.rebuild(conn, names)

@@ -88,7 +88,7 @@ class ABProjection:
 
     def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
         results: list[tuple[Any, ...]] = []
-        moments: dict[tuple[str, str, str], list[float]] = {}
+        moments: dict[tuple[str, str], dict[str, list[float]]] = {}
         comoments: dict[tuple[str, str, str, str], list[float]] = {}
         counts: dict[tuple[str, str], int] = {}
         last: dict[str, int] = {}
@@ -96,7 +96,7 @@ class ABProjection:
             if e.type == RESULT_TYPE:
                 # results arrive in runs: fold a run in memory, write it once
                 test = test_name(e.stream_id)
-                data = json.loads(e.data_json)
+                data = e.data
                 if e.schema_version != RESULT_VERSION:
                     data = upcast(RESULT_TYPE, e.schema_version, data)
                 self._fold_result(conn, test, e, data, results, moments, comoments)
@@ -153,7 +153,7 @@ class ABProjection:
         e: RecordedEvent,
         d: dict[str, Any],
         results: list[tuple[Any, ...]],
-        moments: dict[tuple[str, str, str], list[float]],
+        moments: dict[tuple[str, str], dict[str, list[float]]],
         comoments: dict[tuple[str, str, str, str], list[float]],
     ) -> None:
         variant = d["variant"]
@@ -169,16 +169,21 @@ class ABProjection:
             d.get("notes"), e.recorded_at,
         ))
         obs = observations(d)
+        group = moments.get((test, variant))
+        if group is None:
+            group = moments[(test, variant)] = _load_moments(conn, test, variant)
         for metric, x in obs.items():
-            key = (test, variant, metric)
-            acc = moments.get(key)
+            acc = group.get(metric)
             if acc is None:
-                acc = moments[key] = _load_moments(conn, key)
+                acc = group[metric] = [0, 0.0, 0.0]
             # Welford's update, in position order
             n = acc[0] + 1
-            delta = x - acc[1]
-            mean = acc[1] + delta / n
-            acc[0], acc[1], acc[2] = n, mean, acc[2] + delta * (x - mean)
+            mean = acc[1]
+            delta = x - mean
+            mean += delta / n
+            acc[0] = n
+            acc[1] = mean
+            acc[2] += delta * (x - mean)
         for num, den in RATIO_PAIRS:
             if num in obs and den in obs:
                 ckey = (test, variant, num, den)
@@ -198,7 +203,7 @@ class ABProjection:
     def _flush(
         conn: sqlite3.Connection,
         results: list[tuple[Any, ...]],
-        moments: dict[tuple[str, str, str], list[float]],
+        moments: dict[tuple[str, str], dict[str, list[float]]],
         comoments: dict[tuple[str, str, str, str], list[float]],
         counts: dict[tuple[str, str], int],
         last: dict[str, int],
@@ -208,7 +213,7 @@ class ABProjection:
         conn.executemany(_INSERT_RESULT, results)
         conn.executemany(
             "INSERT OR REPLACE INTO ab_moments (test, variant, metric, n, mean, m2) VALUES (?, ?, ?, ?, ?, ?)",
-            [(*k, int(v[0]), v[1], v[2]) for k, v in moments.items()],
+            [(t, v, metric, int(a[0]), a[1], a[2]) for (t, v), group in moments.items() for metric, a in group.items()],
         )
         conn.executemany(
             "INSERT OR REPLACE INTO ab_comoments (test, variant, numerator, denominator, n, mean_x, mean_y, "
@@ -228,11 +233,13 @@ class ABProjection:
         )
 
 
-def _load_moments(conn: sqlite3.Connection, key: tuple[str, str, str]) -> list[float]:
-    row = conn.execute(
-        "SELECT n, mean, m2 FROM ab_moments WHERE test = ? AND variant = ? AND metric = ?", key
-    ).fetchone()
-    return [row[0], row[1], row[2]] if row else [0, 0.0, 0.0]
+def _load_moments(conn: sqlite3.Connection, test: str, variant: str) -> dict[str, list[float]]:
+    return {
+        r[0]: [r[1], r[2], r[3]]
+        for r in conn.execute(
+            "SELECT metric, n, mean, m2 FROM ab_moments WHERE test = ? AND variant = ?", (test, variant)
+        )
+    }
 
 
 def _load_comoments(conn: sqlite3.Connection, key: tuple[str, str, str, str]) -> list[float]:

@@ -44,7 +44,9 @@ class RecordedEvent:
 
     @property
     def data(self) -> dict[str, Any]:
-        return json.loads(self.data_json)  # type: ignore[no-any-return]
+        """The parsed body (the writer's own dict for events just appended: do not mutate it)."""
+        cached = self.__dict__.get("_data")
+        return cached if cached is not None else json.loads(self.data_json)  # type: ignore[no-any-return]
 
     @property
     def metadata(self) -> dict[str, Any]:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
-Migration = Callable[[sqlite_utils.Database], None]
+if TYPE_CHECKING:
+    import sqlite_utils
+
+Migration = Callable[["sqlite_utils.Database"], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
 
 #: ``PRAGMA application_id`` of trialbook files ("TBK1")
 APPLICATION_ID = 0x54424B31
+#: the newest migration's name: a file that has it needs no migrating (keep it equal to the last one)
+LATEST = "m003_blobs"
 
 
 def migration(name: str) -> Callable[[Migration], Migration]:
@@ -29,7 +34,7 @@ def migration(name: str) -> Callable[[Migration], Migration]:
 
 
 @migration("m001_events")
-def m001_events(db: sqlite_utils.Database) -> None:
+def m001_events(db: Any) -> None:
     db["events"].create(  # type: ignore[union-attr]
         {
             "position": int,
@@ -66,7 +71,7 @@ def m001_events(db: sqlite_utils.Database) -> None:
 
 
 @migration("m002_snapshots")
-def m002_snapshots(db: sqlite_utils.Database) -> None:
+def m002_snapshots(db: Any) -> None:
     # A cache of aggregate state; disposable, rebuilt from the log when missing.
     db["snapshots"].create(  # type: ignore[union-attr]
         {"stream_id": str, "version": int, "state_version": int, "state": str},
@@ -75,7 +80,7 @@ def m002_snapshots(db: sqlite_utils.Database) -> None:
 
 
 @migration("m003_blobs")
-def m003_blobs(db: sqlite_utils.Database) -> None:
+def m003_blobs(db: Any) -> None:
     # Large outputs and traces, stored once and referenced from events by hash.
     db["blobs"].create(  # type: ignore[union-attr]
         {"hash": str, "size": int, "content_type": str, "content": bytes},
@@ -89,3 +94,6 @@ def m003_blobs(db: sqlite_utils.Database) -> None:
         "CREATE TRIGGER blobs_append_only_delete BEFORE DELETE ON blobs "
         "BEGIN SELECT RAISE(ABORT, 'trialbook blobs are immutable: deletes are refused'); END"
     )
+
+
+assert MIGRATIONS[-1][0] == LATEST, "update LATEST when adding a migration"

@@ -19,8 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from domain.canonical import GENESIS_HASH, canonical_json, chain_hash, envelope_json, new_event_id
 from store.base import InTransaction, NewEvent, RecordedEvent
 from store.errors import (
@@ -31,7 +29,7 @@ from store.errors import (
     StoreError,
     StoreUnavailable,
 )
-from store.migrations import APPLICATION_ID, MIGRATIONS
+from store.migrations import APPLICATION_ID
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 COLUMNS = (
@@ -98,7 +96,6 @@ class SQLiteEventStore:
             if mode.lower() != "wal" and self.path != ":memory:":
                 raise StoreUnavailable(f"cannot switch {self.path} to WAL mode (got {mode})")
             self.conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-            self.db = sqlite_utils.Database(self.conn)
             self._migrate()
         except sqlite3.Error as e:
             self.conn.close()
@@ -147,14 +144,27 @@ class SQLiteEventStore:
                 "pass a new or trialbook file with --db"
             )
 
+    @property
+    def db(self) -> Any:
+        """A ``sqlite_utils.Database`` on this connection (imported on first use: it is slow to import)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
     def _migrate(self) -> None:
+        from store.migrations import LATEST
+
         with self.lock:
-            applied = set()
-            if self.db["_trialbook_migrations"].exists():
-                applied = {r[0] for r in self.conn.execute("SELECT name FROM _trialbook_migrations")}
-            pending = [(n, fn) for n, fn in MIGRATIONS if n not in applied]
-            if not pending:
-                return
+            exists = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_trialbook_migrations'"
+            ).fetchone()
+            if exists and self.conn.execute(
+                "SELECT 1 FROM _trialbook_migrations WHERE name = ?", (LATEST,)
+            ).fetchone():
+                return  # up to date: the common case costs two indexed lookups
+            from store.migrations import MIGRATIONS
+
+            db = self.db
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 self.conn.execute(
@@ -166,7 +176,7 @@ class SQLiteEventStore:
                 for name, fn in MIGRATIONS:
                     if name in applied:
                         continue
-                    fn(self.db)
+                    fn(db)
                     self.conn.execute(
                         "INSERT INTO _trialbook_migrations (name, applied_at) VALUES (?, ?)",
                         (name, utc_now()),
@@ -198,10 +208,14 @@ class SQLiteEventStore:
     ) -> list[RecordedEvent]:
         if not events:
             return []
-        prepared = [
-            (e, e.event_id or new_event_id(), canonical_json(e.data), canonical_json(e.metadata))
-            for e in events
-        ]
+        # a batch usually shares one metadata dict: serialise it once
+        metas: dict[int, str] = {}
+        prepared = []
+        for e in events:
+            meta = metas.get(id(e.metadata))
+            if meta is None:
+                meta = metas[id(e.metadata)] = canonical_json(e.metadata)
+            prepared.append((e, e.event_id or new_event_id(), canonical_json(e.data), meta))
         supplied = [eid for (e, eid, _, _) in prepared if e.event_id]
         with self.transaction() as conn:
             if supplied:
@@ -286,7 +300,12 @@ class SQLiteEventStore:
                     "an event id in this batch is already recorded elsewhere; event ids must be unique"
                 ) from e
             raise ConcurrencyError(f"stream {stream_id} moved on while appending; try again") from e
-        return [RecordedEvent(*r) for r in rows]
+        recorded = []
+        for row, (e, _, _, _) in zip(rows, prepared):
+            r = RecordedEvent(*row)
+            object.__setattr__(r, "_data", e.data)  # spare the projections a parse
+            recorded.append(r)
+        return recorded
 
     # ------------------------------------------------------------------ snapshots and blobs
 

@@ -1,0 +1,70 @@
+"""Start-up cost of the commands people type most, beside a bare Python start in the same run.
+
+Reports wall time (median of several runs) of ``trialbook --help`` and of one
+``trialbook ab add-result``, and whether either imported scipy, numpy or
+prompt_toolkit (they must not).
+
+    python bench/startup.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("scipy", "numpy", "prompt_toolkit")
+PROBE = (
+    "import sys, runpy; sys.argv = ['trialbook', *sys.argv[1:]]\n"
+    "try:\n    runpy.run_module('shell', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    "heavy = sorted({m.split('.')[0] for m in sys.modules} & set(%r))\n"
+    "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n" % (HEAVY,)
+)
+
+
+def timed(args: list[str], runs: int) -> tuple[float, str]:
+    times, heavy = [], ""
+    for _ in range(runs):
+        t = time.perf_counter()
+        r = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=ROOT)
+        times.append(time.perf_counter() - t)
+        heavy = r.stderr.strip().rsplit("HEAVY=", 1)[-1]
+        if r.returncode != 0:
+            raise SystemExit(f"{args} failed: {r.stderr}")
+    return statistics.median(times), heavy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        db = str(Path(d) / "s.db")
+        subprocess.run([sys.executable, "-m", "shell", "--db", db, "ab", "create", "t"], check=True, cwd=ROOT,
+                       capture_output=True)
+        base = statistics.median(
+            _time([sys.executable, "-c", "pass"]) for _ in range(args.runs)
+        )
+        help_s, help_heavy = timed(["--help"], args.runs)
+        add_s, add_heavy = timed(["--db", db, "ab", "add-result", "t", "--variant", "control", "--success"],
+                                 args.runs)
+    print(f"bare python start   : {base * 1000:6.0f} ms")
+    print(f"trialbook --help    : {help_s * 1000:6.0f} ms  ({help_s / base:.1f}x bare)  heavy imports: "
+          f"{help_heavy or 'none'}")
+    print(f"trialbook ab add-result: {add_s * 1000:6.0f} ms  ({add_s / base:.1f}x bare)  heavy imports: "
+          f"{add_heavy or 'none'}")
+
+
+def _time(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - t
+
+
+if __name__ == "__main__":
+    main()
