@@ -1,0 +1,275 @@
+"""Accuracy of the plain-language parser, by command family.
+
+Run from the repository root::
+
+    .venv/bin/python bench/plain_accuracy.py
+
+Three sets of requests, all against the vocabulary of ``tests/test_plain.py``:
+
+- ``table``: the test table (``CASES`` in ``tests/test_plain.py``). The rules were
+  developed against it, so it measures coverage, not generalisation; it must be 100 %.
+- ``held-out 1``: 80 requests written *before* the parser existed. First run: 74/80
+  (92.5 %); the six misses were then fixed, so it is no longer blind.
+- ``held-out 2``: 65 requests written after the table passed and run once, blind:
+  61/65 (93.8 %), none of the four misses a wrong write. Three were then fixed.
+
+Besides exact accuracy it counts the two kinds of miss: *declined* (a command was
+expected, the parser said incomplete or refused: the user retypes, nothing runs)
+and *wrong command* (the parser produced a different command: the dangerous kind,
+split into writes and reads; writes are still echoed and need confirmation).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shell.plain import is_write, translate  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("test_plain", ROOT / "tests" / "test_plain.py")
+assert _spec is not None and _spec.loader is not None
+tp = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tp)
+
+# text | focus | expected (a command line, INCOMPLETE or REFUSED)
+HELD_OUT_1 = """
+record a warm session for checkout-flow: 9 tool calls, 8 successful, finished in 35 seconds||ab add-result checkout-flow --variant warm --tool-calls 9 --successful-calls 8 --completion-time 35
+cold result on checkout-flow, failed after 2 minutes, 3 errors||ab add-result checkout-flow --variant cold --errors 3 --completion-time 120 --failure
+log one for treatment in onboarding: success, 1,200 tokens, cost $0.02||ab add-result onboarding --variant treatment --tokens 1200 --cost 0.02 --success
+warm: twelve calls, eleven ok, 40s|checkout-flow|ab add-result checkout-flow --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40
+another cold one, 7 of 10 calls worked, 2 corrections|checkout-flow|ab add-result checkout-flow --variant cold --tool-calls 10 --successful-calls 7 --corrections 2
+add result to search-v2 for variant b, score 0.7||ab add-result search-v2 --variant b --score 0.7
+add a result for search-v2||INCOMPLETE
+add a warm result||ab add-result checkout-flow --variant warm
+add a hot result to checkout-flow||REFUSED
+add a warm result to checkout-flow with a few errors||INCOMPLETE
+add a warm result to checkout-flow, 12 calls, 1 failed||INCOMPLETE
+new a/b test pricing-page comparing monthly vs annual||ab create pricing-page --variants monthly,annual
+set up an experiment named tool-hints with arms none, short and long, control none||ab create tool-hints --variants none,short,long --control none
+create a test called latency-test with variants fast and slow, primary metric completion time||ab create latency-test --variants fast,slow --metric completion_time
+create a test with variants x and y||INCOMPLETE
+create test checkout-flow with variants a and b||REFUSED
+make a new test called faq-bot||INCOMPLETE
+import results.jsonl into checkout-flow||ab import checkout-flow results.jsonl
+load data/run3.jsonl for onboarding||ab import onboarding data/run3.jsonl
+what tests are there?||ab list
+list all tests including archived ones||ab list --all
+show me onboarding||ab show onboarding
+give me a summary of prompt-style||ab summary prompt-style
+how's checkout-flow looking||ab summary checkout-flow
+which arm is ahead?|search-v2|ab analyze search-v2
+is warm significantly faster than cold?||ab analyze checkout-flow --metric completion_time
+analyze onboarding on error rate at alpha 0.01||ab analyze onboarding --metric error_rate --alpha 0.01
+show the recommendation history for checkout-flow||ab analyze checkout-flow --history
+how many more sessions do we need for onboarding to detect a 5% lift||ab analyze onboarding --mde 0.05
+ship warm||ab conclude checkout-flow --ship warm
+for onboarding, keep the control, note: no clear gain||ab conclude onboarding --keep-control --note 'no clear gain'
+stop the prompt-style test||ab conclude prompt-style --stop
+ship it|checkout-flow|INCOMPLETE
+ship warm or cold||REFUSED
+should we ship warm?||ab analyze checkout-flow
+remove prompt-style||ab archive prompt-style
+permanently delete onboarding||REFUSED
+bring old-pricing back||ab restore old-pricing
+undelete the old-pricing test||ab restore old-pricing
+delete everything||REFUSED
+what's been happening lately||events log
+show the last 5 events||events log --limit 5
+events for checkout-flow||events log --stream ab:checkout-flow
+show only result events||events log --type ResultAdded
+is the ledger intact?||events verify
+check that nobody tampered with the log||events verify
+show event number 17||events show 17
+dump the event log||events export
+rebuild the read models||projections rebuild
+register cases/smoke2.yaml as a suite called smoke||eval suite add cases/smoke2.yaml --name smoke
+which suites do I have||eval suite list
+show the regression suite||eval suite show regression
+run smoke against http://127.0.0.1:8080/task with 3 epochs||eval run smoke --target http://127.0.0.1:8080/task --epochs 3
+evaluate the regression suite on openai:gpt-4o-mini, 10 at a time, scored by exact and judge||eval run regression --target openai:gpt-4o-mini --concurrency 10 --scorer exact --scorer judge
+run the smoke suite||INCOMPLETE
+run smoke against gpt-4o||INCOMPLETE
+resume baseline-0401||eval resume baseline-0401
+continue the interrupted run candidate-0402||eval resume candidate-0402
+list eval runs||eval list
+show results of run baseline-0401||eval show baseline-0401
+compare baseline-0401 with candidate-0402||eval compare baseline-0401 candidate-0402
+baseline-0401 vs candidate-0402||eval compare baseline-0401 candidate-0402
+rescore candidate-0402 with the judge||eval rescore candidate-0402 --scorer judge
+rescore candidate-0402||INCOMPLETE
+why did we ship warm?||audit checkout-flow
+would we still make the same call on onboarding?||audit onboarding
+write an audit report for checkout-flow in markdown||audit report checkout-flow --format markdown
+audit report for onboarding||INCOMPLETE
+what's the weather in Paris||REFUSED
+drop table events||REFUSED
+summarize chekout-flow||REFUSED
+show run baseline-0501||REFUSED
+compare the two runs||INCOMPLETE
+add a warm result with 12 calls and 3 retries||REFUSED
+add a b result to search-v2: 4 calls all succeeded||ab add-result search-v2 --variant b --tool-calls 4 --successful-calls 4
+a did not succeed on search-v2, took 1m30s||ab add-result search-v2 --variant a --completion-time 90 --failure
+record an unsuccessful verbose session, 3.2k tokens, 4 cents||ab add-result prompt-style --variant verbose --tokens 3200 --cost 0.04 --failure
+create test and archive it||REFUSED
+restore checkout-flow||REFUSED
+archive old-pricing||REFUSED
+"""
+
+HELD_OUT_2 = """
+please record a cold session: 6 tool calls, 5 succeeded, 22 seconds, 800 tokens||ab add-result checkout-flow --variant cold --tool-calls 6 --successful-calls 5 --completion-time 22 --tokens 800
+warm run on checkout-flow was successful; 10 calls with 10 ok||ab add-result checkout-flow --variant warm --tool-calls 10 --successful-calls 10 --success
+cold: 3 calls, 2 good, 1 bad, 14s||ab add-result checkout-flow --variant cold --tool-calls 3 --successful-calls 2 --completion-time 14
+add verbose result for prompt-style with 2 user corrections and 9 messages||ab add-result prompt-style --variant verbose --messages 9 --corrections 2
+terse session failed, 0.8 cents||ab add-result prompt-style --variant terse --cost 0.008 --failure
+log a treatment result: passed, 45 sec, 2.1k tokens||ab add-result onboarding --variant treatment --completion-time 45 --tokens 2100 --success
+add a control result to onboarding that took three minutes||ab add-result onboarding --variant control --completion-time 180
+add a result for c on search-v2: scored 0.9, case q-12||ab add-result search-v2 --variant c --score 0.9 --case-id q-12
+add a warm result: 10 calls, 9 ok|onboarding|REFUSED
+add a cold result with lots of tokens||INCOMPLETE
+cold took ages||INCOMPLETE
+add a cold result: 5 calls, 7 ok||REFUSED
+add a warm result with 3 tool calls, 2 successful and 1 error, done in 12.5s||ab add-result checkout-flow --variant warm --tool-calls 3 --successful-calls 2 --errors 1 --completion-time 12.5
+create an experiment called reranker comparing bm25 vs dense vs hybrid||ab create reranker --variants bm25,dense,hybrid
+new test prompt-v4 with variants short and long, measuring tokens||ab create prompt-v4 --variants short,long --metric tokens
+create a test called cache-test with arms off and on, off is the control||ab create cache-test --variants off,on --control off
+create an a/b test||INCOMPLETE
+make a test named onboarding with variants a and b||REFUSED
+import /data/sessions.jsonl into prompt-style||ab import prompt-style /data/sessions.jsonl
+load the results in batch-7.jsonl into onboarding||ab import onboarding batch-7.jsonl
+show all my tests||ab list
+list every test, archived too||ab list --all
+tell me about search-v2||ab show search-v2
+what does the onboarding test look like?||ab show onboarding
+give me an overview of checkout-flow||ab summary checkout-flow
+how are things going with prompt-style?||ab summary prompt-style
+which is winning in search-v2?||ab analyze search-v2
+is verbose beating terse on completion time?||ab analyze prompt-style --metric completion_time
+analyze checkout-flow by cost with alpha 0.1||ab analyze checkout-flow --metric cost --alpha 0.1
+do we have enough data on onboarding yet?||ab analyze onboarding
+show how the recommendation for search-v2 evolved after each result||ab analyze search-v2 --history
+go with terse||ab conclude prompt-style --ship terse
+we're done with onboarding, keep the control||ab conclude onboarding --keep-control
+abandon the search-v2 test||ab conclude search-v2 --stop
+ship b||ab conclude search-v2 --ship b
+ship the winner|checkout-flow|INCOMPLETE
+trash prompt-style||ab archive prompt-style
+get rid of the onboarding test||ab archive onboarding
+wipe checkout-flow||REFUSED
+restore the old-pricing experiment||ab restore old-pricing
+show me recent events||events log
+show the 15 latest events for search-v2||events log --stream ab:search-v2 --limit 15
+what happened to prompt-style?||events log --stream ab:prompt-style
+has the event log been tampered with?||events verify
+check the integrity of the ledger||events verify
+show me event 3||events show 3
+export everything||events export
+recompute the projections||projections rebuild
+register suite from evals/qa.jsonl||eval suite add evals/qa.jsonl
+what's in the regression suite?||eval suite show regression
+list the suites||eval suite list
+run regression against http://127.0.0.1:7000/agent with 4 epochs at concurrency 8 using the judge scorer||eval run regression --target http://127.0.0.1:7000/agent --epochs 4 --concurrency 8 --scorer judge
+evaluate smoke||INCOMPLETE
+resume run 20250131-142502-7f3a9c||eval resume 20250131-142502-7f3a9c
+what runs have we done?||eval list
+show the results table for candidate-0402||eval show candidate-0402
+how does candidate-0402 compare to baseline-0401?||eval compare candidate-0402 baseline-0401
+re-grade baseline-0401 with contains||eval rescore baseline-0401 --scorer contains
+why did we keep the control on onboarding?||audit onboarding
+produce a markdown audit report for search-v2||audit report search-v2 --format markdown
+does the prompt-style decision still hold?||audit prompt-style
+send the summary to slack||REFUSED
+add 5 warm results||REFUSED
+compare smoke and regression||REFUSED
+archive checkout-flow and onboarding||REFUSED
+"""
+
+
+def _family(expected: str) -> str:
+    if expected in ("INCOMPLETE", "REFUSED"):
+        return expected.lower()
+    words = shlex.split(expected)
+    if words[0] == "eval" and words[1] == "suite":
+        return " ".join(words[:3])
+    if words[0] == "audit":
+        return "audit report" if words[1] == "report" else "audit"
+    return " ".join(words[:2])
+
+
+def _parse(block: str) -> list[tuple[str, str, str | None, str]]:
+    rows = []
+    for line in block.strip().splitlines():
+        text, focus, expected = line.split("|")
+        rows.append((_family(expected), text, focus or None, expected))
+    return rows
+
+
+def _outcome(text: str, focus: str | None, expected: str) -> str:
+    """ok, declined, wrong-write, wrong-read or accepted-bad (a command where none was expected)."""
+    t = translate(text, tp.VOCAB, focus)
+    if expected.startswith(("!", "?")):  # the test table's notation
+        good = tp.matches(t, expected)
+        want_command = False
+    elif expected in ("INCOMPLETE", "REFUSED"):
+        good = t.status == expected.lower()
+        want_command = False
+    else:
+        good = t.status == "command" and tp._canon(t.argv) == tp._canon(shlex.split(expected))
+        want_command = True
+    if good:
+        return "ok"
+    if t.status != "command":
+        return "declined" if want_command else "other-refusal"
+    return "wrong-write" if is_write(t.argv) else "wrong-read"
+
+
+def report(name: str, rows: list[tuple[str, str, str | None, str]]) -> None:
+    by_family: dict[str, dict[str, int]] = {}
+    misses = []
+    for family, text, focus, expected in rows:
+        outcome = _outcome(text, focus, expected)
+        counts = by_family.setdefault(family, {})
+        counts[outcome] = counts.get(outcome, 0) + 1
+        if outcome != "ok":
+            misses.append((outcome, text, expected))
+    total = len(rows)
+    ok = sum(c.get("ok", 0) for c in by_family.values())
+    print(f"\n== {name}: {ok}/{total} = {ok / total:.1%}")
+    print(f"   {'family':<22}{'ok':>8}  misses")
+    for family in sorted(by_family):
+        c = by_family[family]
+        n = sum(c.values())
+        extra = ", ".join(f"{k} {v}" for k, v in sorted(c.items()) if k != "ok")
+        print(f"   {family:<22}{c.get('ok', 0):>4}/{n:<3}  {extra}")
+    kinds: dict[str, int] = {}
+    for outcome, _, _ in misses:
+        kinds[outcome] = kinds.get(outcome, 0) + 1
+    if misses:
+        print("   misses by kind:", ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+        for outcome, text, expected in misses:
+            print(f"     [{outcome}] {text!r} -> expected {expected}")
+
+
+def main() -> None:
+    report("table (tests/test_plain.py)", tp.CASES)
+    report("held-out 1 (written before the parser)", _parse(HELD_OUT_1))
+    report("held-out 2 (blind run: 61/65 before fixes)", _parse(HELD_OUT_2))
+    texts = [c[1] for c in tp.CASES]
+    start = time.perf_counter()
+    rounds = 20
+    for _ in range(rounds):
+        for text in texts:
+            translate(text, tp.VOCAB)
+    per = (time.perf_counter() - start) / (rounds * len(texts))
+    print(
+        f"\nmean translate time: {per * 1e3:.2f} ms per request ({len(texts)} requests x {rounds})"
+    )
+
+
+if __name__ == "__main__":
+    main()

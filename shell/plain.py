@@ -1,0 +1,510 @@
+"""Plain requests to exactly one trialbook command line, by deterministic rules.
+
+    >>> vocab = Vocabulary(tests={"checkout-flow": ("cold", "warm")})
+    >>> translate("add a warm result: 12 calls, 11 ok, 40s", vocab).line
+    'ab add-result checkout-flow --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40'
+
+Contract (what the shell relies on):
+
+- :func:`translate` is pure: no terminal, no database, no network, no clock.
+- A ``command`` translation's numbers all come from number tokens of the text
+  (``2 min`` → 120 and ``3 cents`` → 0.03 are unit conversions, never arithmetic
+  between numbers); its names are names from the :class:`Vocabulary`, or for a new
+  test or suite, names typed in the request.
+- A required value that is not in the request gives ``incomplete`` (an editable,
+  pre-filled line); ambiguity, unknown names and anything out of scope give
+  ``refused`` with a one-line reason and "did you mean" suggestions, which are
+  never run.
+- ``tier`` is ``"rules"`` for everything produced here; an optional LLM tier
+  would produce the same :class:`Translation` with ``tier="llm"``.
+"""
+
+from __future__ import annotations
+
+from shell import plain_ab as ab
+from shell import plain_eval as ev
+from shell import plain_ledger as ledger
+from shell.plain_lex import name_parts
+from shell.plain_request import Request
+from shell.plain_types import Translation, Vocabulary, command, command_path, is_write, refused
+from shell.plain_words import (
+    ADD_VERBS,
+    ANALYZE_WORDS,
+    ARCHIVE_VERBS,
+    AUDIT_WORDS,
+    CALL_NOUNS,
+    CANARY_WORDS,
+    COMPARE_WORDS,
+    CORRECTION_NOUNS,
+    COST_WORDS,
+    DESTROY_WORDS,
+    ERROR_NOUNS,
+    EXPORT_WORDS,
+    FAIL_WORDS,
+    FORMAT_WORDS,
+    KEEP_CONTROL,
+    LOG_WORDS,
+    MESSAGE_NOUNS,
+    OK_WORDS,
+    OUT_OF_SCOPE,
+    PROJECTION_WORDS,
+    REBUILD_WORDS,
+    REPORT_WORDS,
+    RESCORE_WORDS,
+    RESTORE_VERBS,
+    RESULT_WORDS,
+    RESUME_WORDS,
+    RUN_VERBS,
+    SCORE_WORDS,
+    SHIP_VERBS,
+    SHOW_WORDS,
+    STOP_WORDS,
+    SUCCESS_NEG,
+    SUCCESS_POS,
+    SUITE_WORDS,
+    SUMMARY_WORDS,
+    TEST_WORDS,
+    TOKEN_NOUNS,
+    VERIFY_WORDS,
+    _w,
+)
+
+__all__ = [
+    "EXAMPLES",
+    "EXAMPLE_VOCABULARY",
+    "Translation",
+    "Vocabulary",
+    "command_path",
+    "examples",
+    "is_write",
+    "translate",
+]
+
+#: words that only lead into a request ("please", "can you", "I want to")
+_LEAD = _w(
+    "please pls can could would you i we want wanna to let us let's lets now ok okay hey hi so just kindly go ahead and"
+)
+_VERIFY_STRONG = VERIFY_WORDS - {"chain", "hash", "hashes", "consistent"}
+_EDIT_VERBS = _w("edit modify update change fix correct rename overwrite amend alter rewrite")
+_WRITE_GROUPS: tuple[frozenset[str], ...] = (
+    frozenset({"create", "setup", "define"}),
+    ARCHIVE_VERBS - {"drop", "hide"},
+    RESTORE_VERBS,
+    frozenset({"ship", "conclude", "deploy"}),
+    RESCORE_WORDS,
+    frozenset({"resume"}),
+    frozenset({"import"}),
+    frozenset({"add", "record"}),
+    frozenset({"verify"}),
+    frozenset({"rebuild", "reindex"}),
+    frozenset({"export", "dump"}),
+)
+_MAX_LEN = 2000
+
+
+def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Translation:
+    """Translate one plain request into one command line of the trialbook CLI.
+
+    ``vocab`` holds the names that exist in the store; ``focus`` is the test or run
+    chosen with ``use NAME`` (used when the request names none).
+    """
+    text = text.strip()
+    if not text:
+        return refused(text, "say what you want to do; `help examples` lists requests I understand")
+    if len(text) > _MAX_LEN:
+        return refused(
+            text[:80], f"that request is longer than {_MAX_LEN} characters; say one thing at a time"
+        )
+    req = Request(text, vocab, focus)
+    return _route(req)
+
+
+def _first(req: Request) -> int:
+    """Index of the first token after leading politeness ("please", "can you", "let's")."""
+    i = 0
+    while i < len(req.tokens) and req.w(i) in _LEAD and i not in req.in_name:
+        i += 1
+    return i
+
+
+def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of rules
+    text = req.text
+    ws = set(req.words())
+    first = _first(req)
+    fw = req.w(first)
+    question = req.is_question()
+    tests = req.named("test", "archived")
+    runs = req.named("run")
+    suites = req.named("suite")
+    variants = ab.variant_mentions(req)
+    has_path = any(t.kind == "path" for t in req.tokens)
+
+    # ---- out of scope, destructive, several requests at once
+    if (
+        req.words()
+        and req.words()[0] in ("ab", "eval", "events", "audit", "projections")
+        and "--" in text
+    ):
+        return refused(
+            text, "that looks like a command line, not a request; check it with `help COMMAND`"
+        )
+    if ws & DESTROY_WORDS or req.seq("hard", "delete") >= 0 or req.seq("for", "good") >= 0:
+        return refused(
+            text,
+            "trialbook never destroys recorded data; `ab archive NAME` hides a test and `ab restore NAME` brings it back",
+        )
+    if (
+        ws & OUT_OF_SCOPE
+        or req.seq("drop", {"table", "tables", "database", "db"}) >= 0
+        or "sql" in ws
+    ):
+        return refused(
+            text,
+            "that is outside what trialbook does (A/B tests, evals, the event log)",
+            _close_examples(req),
+        )
+    if ws & CANARY_WORDS:
+        return refused(text, "canary rollouts are not available yet")
+    if fw in _EDIT_VERBS:
+        return refused(
+            text,
+            "recorded results and events are never edited; add a corrected result, or conclude again",
+        )
+    if (fw in ARCHIVE_VERBS or fw in ("clear", "empty", "reset")) and (
+        ws & {"event", "events", "log", "ledger", "database", "db", "history", "result", "results"}
+    ):
+        return refused(
+            text,
+            "the event log is append-only: events and results cannot be deleted (a test can be archived)",
+        )
+    if ";" in text or "then" in ws or req.seq("after", "that") >= 0:
+        return refused(text, "one request at a time, please")
+    groups = [g for g in _WRITE_GROUPS if ws & g]
+    if len(groups) > 1 and not _same_family(groups):
+        return refused(text, "that asks for more than one change; one request at a time, please")
+    if fw in ("use", "focus") and len(req.tokens) <= 3:
+        return refused(text, "`use NAME` is a shell command: type it as a command")
+
+    # ---- audit and the log's integrity
+    audit_cue = (
+        "audit" in ws
+        or "audits" in ws
+        or req.seq("why", {"did", "was", "were", "have", "had"}) >= 0
+        or req.seq("would", "we", "still") >= 0
+        or req.seq("did", "we", {"ship", "conclude", "decide", "stop", "keep"}) >= 0
+        or bool(ws & (AUDIT_WORDS - {"audit", "audits", "auditing", "replay"}))
+        or req.seq("how", "did", "we", {"decide", "conclude"}) >= 0
+        or ("decision" in ws and ws & {"still", "hold", "holds", "valid", "stand", "stands"})
+    )
+    if audit_cue and (
+        "trail" in ws
+        or (ws & {"log", "chain", "ledger", "events", "hash"} and not tests and not variants)
+    ):
+        if "trail" in ws:
+            return ledger.events_log(req)
+        return ledger.events_verify(req)
+    if audit_cue:
+        report = bool(ws & REPORT_WORDS) or bool(set(FORMAT_WORDS) & ws)
+        return ledger.audit(req, report)
+    if (
+        ws & REPORT_WORDS
+        and set(FORMAT_WORDS) & ws
+        and (tests or req.focus)
+        and not ws & RESULT_WORDS
+    ):
+        return ledger.audit(req, True)
+    if (
+        ws & _VERIFY_STRONG
+        or (
+            ws & {"check", "validate", "test"}
+            and ws & {"log", "chain", "ledger", "hashes", "hash"}
+            and not tests
+        )
+        or req.seq("hash", "chain") >= 0
+    ):
+        return ledger.events_verify(req)
+
+    # ---- single events, export, rebuild
+    if ws & EXPORT_WORDS or req.seq("back", "up") >= 0:
+        if ws & (SUITE_WORDS | {"run", "runs", "eval", "evals"}):
+            return refused(text, "only the event log can be exported here (`events export`)")
+        return ledger.events_export(req)
+    if (
+        (ws & {"event", "position"} or req.p(first) == "#")
+        and not ws & {"last", "latest", "recent", "events", "log", "logs"}
+        and (any(t.is_int for t in req.tokens) or ("event" in ws and not tests and not runs))
+    ):
+        return ledger.events_show(req)
+    if ws & REBUILD_WORDS and (ws & PROJECTION_WORDS or not (tests or runs or suites)):
+        return ledger.rebuild(req)
+
+    # ---- evals
+    if (
+        ws & RESCORE_WORDS
+        or req.seq("score", "again") >= 0
+        or req.seq({"re-run", "rerun"}, {"scorer", "scorers", "judge"}) >= 0
+    ):
+        return ev.rescore(req)
+    run_names = req.names_of("run")
+    if len(run_names) >= 2 or (
+        ws & {"compare", "comparison", "diff", "vs", "versus"}
+        and (run_names or ws & {"runs", "evals"})
+        and not tests
+        and not variants
+    ):
+        return ev.compare(req)
+    if (
+        ws & RESUME_WORDS
+        and (
+            runs or ws & {"run", "eval", "evaluation", "interrupted"} or req.focus in req.vocab.runs
+        )
+        and not tests
+    ):
+        return ev.resume(req)
+    if has_path:
+        path = next(t for t in req.tokens if t.kind == "path")
+        suite_like = (
+            bool(ws & SUITE_WORDS)
+            or path.text.lower().endswith((".yaml", ".yml"))
+            or "case" in path.text.lower()
+        )
+        if suite_like and not (tests and ws & RESULT_WORDS):
+            return ev.suite_add(req)
+        return ab.import_results(req)
+    if fw in ("import", "load", "ingest", "upload", "bulk") or (
+        fw in ("add", "register") and ws & SUITE_WORDS and not variants
+    ):
+        return ev.suite_add(req) if ws & SUITE_WORDS else ab.import_results(req)
+    target = any(t.kind in ("url", "spec") for t in req.tokens)
+    run_verb = (
+        fw in RUN_VERBS
+        or (fw in ("evaluate", "eval") and not question)
+        or req.seq("kick", "off") >= 0
+    )
+    if target or (
+        run_verb and (suites or ws & SUITE_WORDS) and not runs and not (tests and not suites)
+    ):
+        return ev.run(req)
+    if ws & {"suites", "datasets"} and not suites:
+        return _command(text, ["eval", "suite", "list"])
+    if runs and not tests and ws & STOP_WORDS:
+        return refused(text, "a running eval stops with Ctrl-C; `eval resume RUN` continues it")
+
+    # ---- A/B tests: writes
+    if (
+        ws & RESTORE_VERBS
+        or (req.seq("bring") >= 0 and "back" in ws)
+        or req.seq("undo", {"archive", "archiving", "delete"}) >= 0
+    ):
+        return ab.restore(req)
+    if (
+        fw in ARCHIVE_VERBS
+        or (ws & (ARCHIVE_VERBS - {"drop", "bin"}) and not question)
+        or req.seq("get", "rid", "of") >= 0
+    ):
+        if ws & {"all", "everything", "every"}:
+            return refused(text, "archive one test at a time, by name")
+        if variants and ws & {"variant", "variants", "arm", "arms"}:
+            return refused(
+                text,
+                "variants cannot be removed from a test; archive the whole test, or create a new one",
+            )
+        if not tests and (runs or suites):
+            return refused(text, "only A/B tests can be archived")
+        return ab.archive(req)
+    if not question and (
+        ws & SHIP_VERBS
+        or req.seq(KEEP_CONTROL, {"the", "with"}, {"control", "baseline"}) >= 0
+        or req.seq(KEEP_CONTROL, {"control", "baseline"}) >= 0
+        or req.seq("go", "with") >= 0
+        or req.seq("roll", "out") >= 0
+        or req.seq("switch", "to") >= 0
+        or req.seq({"pick", "choose", "select", "promote"}) >= 0
+        and variants
+        or (fw in STOP_WORDS and not runs)
+    ):
+        return ab.conclude(req)
+    create_verb = (
+        fw in ("create", "make", "setup", "define", "start", "begin", "new", "launch", "open")
+        or bool(ws & {"create", "define"})
+        or req.seq("set", "up") >= 0
+    )
+    if create_verb and not (ws & RESULT_WORDS and variants):
+        if req.seq("set", "up") >= 0:
+            req.use(req.seq("set", "up"), req.seq("set", "up") + 1)
+        return ab.create(req)
+    if "new" in ws and ws & TEST_WORDS and not question and not ws & RESULT_WORDS:
+        return ab.create(req)
+    if not question and _adds_result(req, ws, fw, first, variants):
+        return ab.add_result(req)
+
+    # ---- reads
+    if ws & {
+        "events",
+        "log",
+        "logs",
+        "history",
+        "happened",
+        "happening",
+        "timeline",
+        "activity",
+    } and not (ws & ANALYZE_WORDS or ws & SUMMARY_WORDS - {"going"}):
+        return ledger.events_log(req)
+    if suites and not runs and not tests:
+        return ev.suite_show(req)
+    if ws & SUITE_WORDS and (ws & SHOW_WORDS or question) and not tests:
+        return ev.suite_show(req)
+    if runs and not tests:
+        return ev.show(req)
+    if ws & {"runs", "evals", "evaluations"} and not tests:
+        return _command(text, ["eval", "list"])
+    if ws & {"run", "eval", "evaluation"} and ws & SHOW_WORDS and not tests:
+        return ev.show(req)
+    if (
+        ws & ANALYZE_WORDS
+        or req.seq("should", "we") >= 0
+        or req.seq("how", {"many", "much"}, {"more", "longer"}) >= 0
+        or (ws & {"enough", "power"})
+        or (ws & (COMPARE_WORDS | {"compare"}) and (tests or variants or req.focus))
+    ):
+        return ab.analyze(req)
+    if ws & {"run", "eval", "evaluation"} and not tests:
+        return ev.show(req)
+    if (
+        ws & SUMMARY_WORDS
+        or req.seq("how", {"is", "are", "did", "does"}) >= 0
+        or (fw == "how" and tests)
+    ):
+        return ab.read_test(req, "summary")
+    if (ws & {"tests", "experiments"} or (fw in ("list", "ls") and not tests)) and not tests:
+        return ab.list_tests(req)
+    if ws & SHOW_WORDS and req.focus in req.vocab.runs and not tests:
+        return ev.show(req)
+    if tests or (
+        ws & SHOW_WORDS and (ws & TEST_WORDS or ws & RESULT_WORDS or req.focus in req.vocab.tests)
+    ):
+        if ws & LOG_WORDS - {"recorded"} and not ws & RESULT_WORDS:
+            return ledger.events_log(req)
+        return ab.read_test(req, "show")
+    if ws & LOG_WORDS or req.seq("what", {"happened", "changed"}) >= 0:
+        return ledger.events_log(req)
+    if ws & {"test", "experiment"} and ws & {"list", "what", "which"}:
+        return ab.list_tests(req)
+    return _not_understood(req)
+
+
+def _same_family(groups: list[frozenset[str]]) -> bool:
+    """ "import … add …" (a suite or results) is one request, not two."""
+    return {min(g) for g in groups} <= {"import", "add"}
+
+
+def _adds_result(req: Request, ws: set[str], fw: str, first: int, variants: list) -> bool:
+    """Whether a statement records a result: a verb like "add"/"record"/"log", or a variant with numbers."""
+    if fw in ADD_VERBS - {"log", "note", "report", "store", "register"}:
+        return True
+    if (
+        fw in ("log", "register", "report", "store", "track")
+        and req.w(first + 1) not in ("for", "of", "since", "")
+        or (fw in ("log", "register") and variants)
+    ):
+        return True
+    if (ws & {"add", "record"}) and (ws & RESULT_WORDS or variants):
+        return True
+    signals = ws & (
+        CALL_NOUNS
+        | TOKEN_NOUNS
+        | ERROR_NOUNS
+        | SUCCESS_POS
+        | SUCCESS_NEG
+        | FAIL_WORDS
+        | COST_WORDS
+        | SCORE_WORDS
+        | MESSAGE_NOUNS
+        | CORRECTION_NOUNS
+        | OK_WORDS
+        | {"took", "succeed", "pass"}
+    )
+    units = any(t.kind == "num" and t.unit in ("s", "usd") for t in req.tokens) or any(
+        t.kind == "frac" for t in req.tokens
+    )
+    return bool(variants or ws & RESULT_WORDS or req.focus in req.vocab.tests) and bool(
+        signals or units
+    )
+
+
+def _command(text: str, argv: list[str]) -> Translation:
+    return command(text, argv)
+
+
+def _close_examples(req: Request, n: int = 3) -> list[str]:
+    words = set(req.words())
+    scored = []
+    for request, cmd in EXAMPLES:
+        overlap = len(words & set(name_parts(request.replace(",", " ").replace(":", " "))))
+        if overlap:
+            scored.append((-overlap, request, cmd))
+    scored.sort()
+    return [f"{r}  →  {c}" for _, r, c in scored[:n]]
+
+
+def _not_understood(req: Request) -> Translation:
+    close = req.close_names()
+    if close:
+        word, names = close[0]
+        return refused(
+            req.text, f"I don't know {word!r}; did you mean {' or '.join(names)}?", names
+        )
+    return refused(
+        req.text,
+        "I did not understand that; `help examples` lists requests I understand",
+        _close_examples(req),
+    )
+
+
+#: (plain request, command) pairs for ``help examples``; each translates exactly so (tested)
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    (
+        "create a test pricing comparing monthly vs annual",
+        "ab create pricing --variants monthly,annual",
+    ),
+    (
+        "add a warm result: 12 calls, 11 ok, took 40s",
+        "ab add-result checkout-flow --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40",
+    ),
+    (
+        "cold did not succeed, 2 min, 1.5k tokens, $0.03",
+        "ab add-result checkout-flow --variant cold --completion-time 120 --tokens 1500 --cost 0.03 --failure",
+    ),
+    ("import results.jsonl into checkout-flow", "ab import checkout-flow results.jsonl"),
+    ("what tests do I have?", "ab list"),
+    ("summarize checkout-flow", "ab summary checkout-flow"),
+    ("which variant is winning?", "ab analyze checkout-flow"),
+    ("is warm faster than cold?", "ab analyze checkout-flow --metric completion_time"),
+    (
+        "ship warm because it is faster",
+        "ab conclude checkout-flow --ship warm --note 'it is faster'",
+    ),
+    ("delete checkout-flow", "ab archive checkout-flow"),
+    ("why did we ship warm?", "audit checkout-flow"),
+    ("show me the log", "events log"),
+    ("is the log intact?", "events verify"),
+    (
+        "run smoke against http://127.0.0.1:8000/task with 3 epochs",
+        "eval run smoke --target http://127.0.0.1:8000/task --epochs 3",
+    ),
+    ("compare baseline with candidate", "eval compare baseline candidate"),
+    ("rescore candidate with judge", "eval rescore candidate --scorer judge"),
+)
+
+#: the store the examples are written against
+EXAMPLE_VOCABULARY = Vocabulary(
+    tests={"checkout-flow": ("cold", "warm")},
+    suites={"smoke"},
+    runs={"baseline", "candidate"},
+    scorers={"exact", "judge"},
+)
+
+
+def examples() -> list[tuple[str, str]]:
+    """(plain request, command) pairs for ``help examples``."""
+    return list(EXAMPLES)

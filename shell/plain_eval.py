@@ -1,0 +1,266 @@
+"""Rules for the ``eval`` commands: suites, runs, resume, show, compare, rescore."""
+
+from __future__ import annotations
+
+from shell.plain_ab import _skip
+from shell.plain_lex import fmt
+from shell.plain_request import Request, number_refusal, suggest, unknown_refusal
+from shell.plain_types import Translation, command, incomplete, refused
+from shell.plain_words import (
+    CONCURRENCY_WORDS,
+    KNOWN,
+    SCORER_WORDS,
+    TARGET_CUES,
+)
+
+_BE = frozenset({"is", "are", "of", "to", "at", "set", "with"})
+
+
+def resolve(
+    req: Request, kind: str, argv: list[str], *, single: bool = True, label: str = "", pick: int = 0
+) -> str | Translation:
+    """A suite or run named in the request (or in focus, or the only one), or why not."""
+    pool = sorted(req.vocab.suites if kind == "suite" else req.vocab.runs)
+    label = label or kind
+    names = req.names_of(kind)
+    if len(names) > 1 and pick == 0:
+        return refused(req.text, f"which {label}: {' or '.join(names)}?", names)
+    if names:
+        for m in req.named(kind):
+            req.use_match(m)
+        return names[0]
+    cue = req.index({kind, f"{kind}s"} | ({"eval", "evaluation"} if kind == "run" else {"cases"}))
+    misspelt = req.close_names(pool)
+    if misspelt:
+        word, close = misspelt[0]
+        return refused(
+            req.text,
+            f"there is no {label} named {word!r}; did you mean {' or '.join(close)}?",
+            close,
+        )
+    if cue >= 0:
+        j = _skip(req, cue + 1, frozenset({"called", "named", "id"}), ":#")
+        t = req.tokens[j] if j < len(req.tokens) else None
+        if t is not None and req.free(j) and t.kind == "word" and t.norm not in KNOWN:
+            return refused(req.text, f"there is no {label} named {t.text!r}", pool[:5])
+    if req.focus and req.focus in pool:
+        return req.focus
+    if single and len(pool) == 1:
+        return pool[0]
+    if not pool:
+        hint = (
+            "register one with `eval suite add FILE`"
+            if kind == "suite"
+            else "start one with `eval run SUITE --target SPEC`"
+        )
+        return refused(req.text, f"there are no {label}s yet; {hint}")
+    return incomplete(req.text, argv, [kind.upper()], f"which {label}?", pool)
+
+
+def suite_add(req: Request) -> Translation:
+    path = next((i for i, t in enumerate(req.tokens) if t.kind == "path"), -1)
+    opts: list[str] = []
+    for i in req.indexes({"called", "named", "as", "name"}):
+        j = _skip(req, i + 1, frozenset({"the", "a", "suite", "is"}), ":=")
+        if j >= len(req.tokens):
+            continue
+        t = req.tokens[j]
+        if j in req.in_name and any(m.kind == "suite" for m in req.in_name[j]):
+            m = next(m for m in req.in_name[j] if m.kind == "suite")
+            opts = ["--name", m.name]
+            req.use(i, *range(m.start, m.end))
+            break
+        if req.free(j) and t.kind in ("word", "quote") and t.norm not in KNOWN:
+            opts = ["--name", t.norm]
+            req.use(i, j)
+            break
+    if path < 0:
+        return incomplete(
+            req.text, ["eval", "suite", "add", *opts], ["FILE"], "which file? (JSONL or YAML cases)"
+        )
+    req.use(path)
+    refusal = number_refusal(req) or unknown_refusal(req)
+    if refusal:
+        return refusal
+    return command(req.text, ["eval", "suite", "add", req.tokens[path].text, *opts])
+
+
+def suite_show(req: Request) -> Translation:
+    suite = resolve(req, "suite", ["eval", "suite", "show"])
+    if isinstance(suite, Translation):
+        return suite
+    return command(req.text, ["eval", "suite", "show", suite])
+
+
+def run(req: Request) -> Translation:
+    """``eval run SUITE --target SPEC [--epochs N] [--concurrency K] [--scorer S]…``."""
+    toks = req.tokens
+    opts: list[str] = []
+    epochs = None
+    for i, t in enumerate(toks):
+        if not (req.free(i) and t.is_int):
+            continue
+        w1 = req.w(i + 1)
+        if w1 in ("epoch", "epochs", "repeats", "repetitions", "passes", "times"):
+            epochs = (i, i + 2)
+        elif req.w(i - 1) in ("epochs", "epoch", "repeat") and req.free(i - 1):
+            epochs = (i - 1, i + 1 + (w1 == "times"))
+        if epochs:
+            start = epochs[0] - (req.w(epochs[0] - 1) in ("repeat", "for", "with"))
+            req.use(*range(start, epochs[1]))
+            opts += ["--epochs", fmt(t.value)]  # type: ignore[arg-type]
+            break
+    for i, t in enumerate(toks):
+        if not (req.free(i) and t.is_int):
+            continue
+        w1 = req.w(i + 1)
+        span = None
+        if w1 in CONCURRENCY_WORDS or (
+            w1 == "at" and req.w(i + 2) == "a" and req.w(i + 3) == "time"
+        ):
+            span = (i, i + (4 if w1 == "at" else 2))
+            if w1 == "in" and req.w(i + 2) == "parallel":
+                span = (i, i + 3)
+        elif w1 == "in" and req.w(i + 2) == "parallel":
+            span = (i, i + 3)
+        elif req.w(i - 1) in ("concurrency", "parallelism", "workers") and req.free(i - 1):
+            span = (i - 1, i + 1)
+        elif req.p(i - 1) in (":", "=") and req.w(i - 2) in ("concurrency", "parallelism"):
+            span = (i - 2, i + 1)
+        if span:
+            req.use(*range(span[0], span[1]))
+            for k in (span[1], span[1] + 1):
+                if req.w(k) in ("requests", "calls", "workers", "concurrent", "parallel"):
+                    req.use(k)
+            opts += ["--concurrency", fmt(t.value)]  # type: ignore[arg-type]
+            break
+    scorers = [m for m in req.named("scorer")]
+    for m in scorers:
+        req.use_match(m)
+    for i in req.indexes(SCORER_WORDS):
+        b = i - 1
+        if (
+            req.free(b)
+            and toks[b].kind == "word"
+            and toks[b].norm not in KNOWN
+            and req.w(i) in ("scorer", "judge", "grader")
+        ):
+            close = suggest(toks[b].norm, req.vocab.scorers)
+            return refused(
+                req.text,
+                f"there is no scorer named {toks[b].text!r}",
+                close or sorted(req.vocab.scorers),
+            )
+        j = _skip(req, i + 1, frozenset({"by", "with", "the", "using", "is"}), ":=")
+        after = toks[j] if j < len(toks) else None
+        if after is not None and req.free(j) and after.kind == "word" and after.norm not in KNOWN:
+            close = suggest(after.norm, req.vocab.scorers)
+            return refused(
+                req.text,
+                f"there is no scorer named {after.text!r}"
+                + (f"; did you mean {' or '.join(close)}?" if close else ""),
+                close or sorted(req.vocab.scorers),
+            )
+        req.use(i)
+    target = next((i for i, t in enumerate(toks) if t.kind in ("url", "spec")), -1)
+    suite = resolve(req, "suite", ["eval", "run"])
+    if isinstance(suite, Translation):
+        return suite
+    argv = ["eval", "run", suite]
+    scorer_opts = [x for m in dict.fromkeys(m.name for m in scorers) for x in ("--scorer", m)]
+    if target < 0:
+        cue = next((i for i in req.indexes(TARGET_CUES) if req.free(i)), -1)
+        hint = ""
+        if cue >= 0 and cue + 1 < len(toks) and toks[cue + 1].kind == "word" and req.free(cue + 1):
+            hint = f" ({toks[cue + 1].text!r} is not a target spec)"
+        return incomplete(
+            req.text,
+            [*argv, *opts, *scorer_opts],
+            ["--target SPEC"],
+            f"which target? e.g. http://127.0.0.1:8000/task or openai:MODEL{hint}",
+        )
+    req.use(target, *[i for i in req.indexes(TARGET_CUES) if i < target])
+    refusal = number_refusal(req)
+    if refusal:
+        return refusal
+    refusal = unknown_refusal(req)
+    if refusal:
+        return refusal
+    return command(req.text, [*argv, "--target", toks[target].text, *opts, *scorer_opts])
+
+
+def resume(req: Request) -> Translation:
+    r = resolve(req, "run", ["eval", "resume"], single=False, label="run")
+    if isinstance(r, Translation):
+        return r
+    refusal = number_refusal(req)
+    return refusal or command(req.text, ["eval", "resume", r])
+
+
+def show(req: Request) -> Translation:
+    r = resolve(req, "run", ["eval", "show"], single=False)
+    if isinstance(r, Translation):
+        return r
+    return command(req.text, ["eval", "show", r])
+
+
+def compare(req: Request) -> Translation:
+    names = req.names_of("run")
+    for m in req.named("run"):
+        req.use_match(m)
+    if (
+        len(names) == 1
+        and req.focus is not None
+        and req.focus in req.vocab.runs
+        and req.focus != names[0]
+    ):
+        names = [req.focus, names[0]]
+    if len(names) > 2:
+        return refused(req.text, f"compare two runs at a time, not {len(names)}", names)
+    if len(names) < 2:
+        misspelt = req.close_names(req.vocab.runs)
+        if misspelt:
+            word, close = misspelt[0]
+            return refused(
+                req.text,
+                f"there is no run named {word!r}; did you mean {' or '.join(close)}?",
+                close,
+            )
+        return incomplete(
+            req.text,
+            ["eval", "compare", *names],
+            ["RUN_A RUN_B"[len(names) * 6 :]],
+            "compare which two runs?",
+            sorted(req.vocab.runs),
+        )
+    return command(req.text, ["eval", "compare", names[0], names[1]])
+
+
+def rescore(req: Request) -> Translation:
+    r = resolve(req, "run", ["eval", "rescore"], single=False)
+    if isinstance(r, Translation):
+        return r
+    scorers = req.names_of("scorer")
+    if len(scorers) > 1:
+        return refused(
+            req.text, f"rescore with one scorer at a time: {' or '.join(scorers)}?", scorers
+        )
+    if not scorers:
+        for i in req.indexes(SCORER_WORDS | {"with", "using", "by"}):
+            j = _skip(req, i + 1, frozenset({"the", "a"}))
+            t = req.tokens[j] if j < len(req.tokens) else None
+            if t is not None and req.free(j) and t.kind == "word" and t.norm not in KNOWN:
+                close = suggest(t.norm, req.vocab.scorers)
+                return refused(
+                    req.text,
+                    f"there is no scorer named {t.text!r}",
+                    close or sorted(req.vocab.scorers),
+                )
+        return incomplete(
+            req.text,
+            ["eval", "rescore", r],
+            ["--scorer S"],
+            "rescore with which scorer?",
+            sorted(req.vocab.scorers),
+        )
+    return command(req.text, ["eval", "rescore", r, "--scorer", scorers[0]])

@@ -1,0 +1,141 @@
+"""Rules for the log and audit commands: ``events …``, ``projections rebuild``, ``audit …``."""
+
+from __future__ import annotations
+
+import re
+
+from shell.plain_ab import variant_mentions
+from shell.plain_lex import fmt
+from shell.plain_request import Request, number_refusal, resolve_test
+from shell.plain_types import Translation, command, incomplete, refused
+from shell.plain_words import EVENT_TYPE_WORDS, FORMAT_WORDS
+
+_CAMEL = re.compile(r"^[A-Z][a-z]+(?:[A-Z][a-z]+)+$")
+
+
+def events_log(req: Request) -> Translation:
+    """``events log [--stream S] [--type T] [--limit N]``."""
+    toks = req.tokens
+    opts: list[str] = []
+    streams: list[str] = []
+    for m in req.matches:
+        if m.kind in ("test", "archived"):
+            streams.append(f"ab:{m.name}")
+        elif m.kind == "run":
+            streams.append(f"eval-run:{m.name}")
+        elif m.kind == "suite":
+            streams.append(f"suite:{m.name}")
+        else:
+            continue
+        req.use_match(m)
+    streams = list(dict.fromkeys(streams))
+    if len(streams) > 1:
+        return refused(req.text, f"one stream at a time: {' or '.join(streams)}?", streams)
+    if streams:
+        opts += ["--stream", streams[0]]
+    types: list[str] = []
+    for i, t in enumerate(toks):
+        if t.kind == "word" and _CAMEL.match(t.text) and req.free(i):
+            types.append(t.text)
+            req.use(i)
+    for i in req.indexes({"event", "events", "type"}):
+        for k in (i - 1, i + 1, i + 2):
+            w = req.w(k)
+            if (
+                w in EVENT_TYPE_WORDS
+                and req.free(k)
+                and (k < i or req.w(i) == "type" or req.w(i + 1) in ("of", "type"))
+            ):
+                types.append(EVENT_TYPE_WORDS[w])
+                req.use(k)
+    types = list(dict.fromkeys(types))
+    if len(types) > 1:
+        return refused(req.text, f"one event type at a time: {' or '.join(types)}?", types)
+    if types:
+        opts += ["--type", types[0]]
+    for i, t in enumerate(toks):
+        if not (req.free(i) and t.is_int):
+            continue
+        before, after = req.w(i - 1), req.w(i + 1)
+        if before in ("last", "latest", "limit", "recent", "top", "newest") or after in (
+            "events",
+            "event",
+            "entries",
+            "lines",
+            "most",
+            "latest",
+            "recent",
+            "last",
+        ):
+            opts += ["--limit", fmt(t.value)]  # type: ignore[arg-type]
+            req.use(i)
+            break
+    refusal = number_refusal(req)
+    if refusal:
+        return refused(
+            req.text, refusal.reason + " (events log filters by --stream, --type and --limit only)"
+        )
+    return command(req.text, ["events", "log", *opts])
+
+
+def events_show(req: Request) -> Translation:
+    toks = req.tokens
+    for i, t in enumerate(toks):
+        if req.free(i) and t.is_int:
+            req.use(i)
+            refusal = number_refusal(req)
+            if refusal:
+                return refused(req.text, "which event? give one position")
+            return command(req.text, ["events", "show", fmt(t.value)])  # type: ignore[arg-type]
+    for i, t in enumerate(toks):
+        if (
+            req.free(i)
+            and t.kind == "word"
+            and re.fullmatch(r"[0-9a-f]{8}-[0-9a-f-]{27,}|[0-9A-HJKMNP-TV-Z]{26}", t.text, re.I)
+        ):
+            return command(req.text, ["events", "show", t.text])
+    return incomplete(req.text, ["events", "show"], ["POSITION"], "which event? give its position")
+
+
+def events_export(req: Request) -> Translation:
+    path = next((t for t in req.tokens if t.kind == "path"), None)
+    if path is not None:
+        return refused(
+            req.text,
+            f"`events export` writes JSONL to standard output; run `trialbook events export > {path.text}` in your shell",
+            [f"trialbook events export > {path.text}"],
+        )
+    refusal = number_refusal(req)
+    if refusal:
+        return refused(req.text, refusal.reason + " (events export takes no options here)")
+    return command(req.text, ["events", "export"])
+
+
+def events_verify(req: Request) -> Translation:
+    return command(req.text, ["events", "verify"])
+
+
+def rebuild(req: Request) -> Translation:
+    return command(req.text, ["projections", "rebuild"])
+
+
+def audit(req: Request, report: bool) -> Translation:
+    """``audit NAME`` or ``audit report NAME --format markdown|json``."""
+    argv = ["audit", "report"] if report else ["audit"]
+    test = resolve_test(req, argv, archived=True, variants=[m.name for m in variant_mentions(req)])
+    if isinstance(test, Translation):
+        return test
+    if not report:
+        return command(req.text, ["audit", test])
+    formats = list(dict.fromkeys(FORMAT_WORDS[w] for w in req.words() if w in FORMAT_WORDS))
+    if len(formats) > 1:
+        return refused(req.text, "one format at a time: markdown or json?", ["markdown", "json"])
+    if not formats:
+        return incomplete(
+            req.text,
+            ["audit", "report", test],
+            ["--format markdown|json"],
+            "markdown or json?",
+            ["markdown", "json"],
+        )
+    return command(req.text, ["audit", "report", test, "--format", formats[0]])

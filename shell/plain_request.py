@@ -1,0 +1,332 @@
+"""One request being parsed: its tokens, the store names found in it, and what has been used.
+
+Rules read the request through :class:`Request`; every token a rule turns into
+part of a command is marked used, so what is left over can be checked (a number
+nobody understood means the request is refused, never dropped).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shell.plain_lex import Token, name_parts, tokenize
+from shell.plain_types import Translation, Vocabulary, incomplete, refused
+from shell.plain_words import KNOWN, QUESTION_START
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """A name from the store found at tokens ``start:end``."""
+
+    kind: str  # test archived suite run scorer variant
+    name: str
+    start: int
+    end: int
+    owner: str = ""  # for a variant: its test
+
+
+_Index = dict[str, list[tuple[tuple[str, ...], str, str, str]]]
+
+
+def _name_index(vocab: Vocabulary) -> _Index:
+    """Store names by their first piece, built once per vocabulary and kept on it."""
+    cached: _Index | None = vocab.__dict__.get("_name_index")
+    if cached is not None:
+        return cached
+    cands: list[tuple[str, str, str]] = [("test", n, "") for n in vocab.tests]
+    cands += [("archived", n, "") for n in vocab.archived]
+    cands += [("suite", n, "") for n in vocab.suites]
+    cands += [("run", n, "") for n in vocab.runs]
+    cands += [("scorer", n, "") for n in vocab.scorers]
+    for owner, variants in [*vocab.tests.items(), *vocab.archived.items()]:
+        cands += [("variant", v, owner) for v in variants]
+    index: _Index = {}
+    for kind, name, owner in cands:
+        parts = name_parts(name)
+        if parts:
+            index.setdefault(parts[0], []).append((parts, kind, name, owner))
+    object.__setattr__(vocab, "_name_index", index)
+    return index
+
+
+def find_names(tokens: list[Token], vocab: Vocabulary) -> list[NameMatch]:
+    """Every store name that whole tokens spell (``checkout flow`` matches ``checkout-flow``).
+
+    A longer match hides shorter ones inside it; equal spans are all kept (the same
+    variant name in two tests).
+    """
+    index = _name_index(vocab)
+    found: list[NameMatch] = []
+    for i, tok in enumerate(tokens):
+        if not tok.parts or tok.kind not in ("word", "num", "quote"):
+            continue
+        for parts, kind, name, owner in index.get(tok.parts[0], ()):
+            k, j = 0, i
+            while k < len(parts) and j < len(tokens):
+                tp = tokens[j].parts if tokens[j].kind in ("word", "num", "quote") else ()
+                if not tp or tuple(parts[k : k + len(tp)]) != tp:
+                    break
+                k, j = k + len(tp), j + 1
+            if k == len(parts):
+                found.append(NameMatch(kind, name, i, j, owner))
+    found.sort(key=lambda m: (m.start - m.end, m.start))
+    spans: set[tuple[int, int]] = set()
+    kept: list[NameMatch] = []
+    for m in found:
+        if (m.start, m.end) in spans or all(m.end <= a or m.start >= b for a, b in spans):
+            spans.add((m.start, m.end))
+            kept.append(m)
+    return sorted(kept, key=lambda m: m.start)
+
+
+def suggest(word: str, names: Iterable[str], n: int = 3) -> list[str]:
+    """Names close to ``word`` ("did you mean"), best first; prefixes and pieces count too."""
+    pool = sorted(set(names))
+    low = word.lower()
+    close = difflib.get_close_matches(low, pool, n=n, cutoff=0.72)
+    pieces = [x for x in pool if low in name_parts(x) or (len(low) >= 4 and x.startswith(low))]
+    return list(dict.fromkeys([*close, *pieces]))[:n]
+
+
+class Request:
+    """A tokenized request with the store names found in it."""
+
+    def __init__(self, text: str, vocab: Vocabulary, focus: str | None) -> None:
+        self.text = text
+        self.vocab = vocab
+        self.focus = focus
+        self.tokens = tokenize(text)
+        for t in self.tokens:
+            if t.kind == "quote":
+                t.parts = name_parts(t.text)
+        self.matches = find_names(self.tokens, vocab)
+        self.in_name: dict[int, list[NameMatch]] = {}
+        for m in self.matches:
+            for i in range(m.start, m.end):
+                self.in_name.setdefault(i, []).append(m)
+        self.used: set[int] = set()
+
+    # ----------------------------------------------------------------- reading
+    def w(self, i: int) -> str:
+        """The lowercase word at ``i`` ('' for other tokens or out of range)."""
+        if 0 <= i < len(self.tokens) and self.tokens[i].kind == "word":
+            return self.tokens[i].norm
+        return ""
+
+    def p(self, i: int) -> str:
+        """The punctuation at ``i`` ('' otherwise)."""
+        if 0 <= i < len(self.tokens) and self.tokens[i].kind in ("punct", "other"):
+            return self.tokens[i].norm
+        return ""
+
+    def words(self) -> list[str]:
+        return [t.norm for t in self.tokens if t.kind == "word"]
+
+    def index(self, words: Iterable[str], start: int = 0, *, names_too: bool = False) -> int:
+        """The first word token in ``words`` (outside store names unless ``names_too``), or -1."""
+        ws = set(words)
+        for i in range(start, len(self.tokens)):
+            if (
+                self.tokens[i].kind == "word"
+                and self.tokens[i].norm in ws
+                and (names_too or i not in self.in_name)
+            ):
+                return i
+        return -1
+
+    def indexes(self, words: Iterable[str], *, names_too: bool = False) -> list[int]:
+        ws = set(words)
+        return [
+            i
+            for i, t in enumerate(self.tokens)
+            if t.kind == "word" and t.norm in ws and (names_too or i not in self.in_name)
+        ]
+
+    def has(self, words: Iterable[str]) -> bool:
+        return self.index(words) >= 0
+
+    def seq(self, *items: str | Iterable[str], start: int = 0) -> int:
+        """The index where consecutive word tokens match ``items`` (a word or a set), or -1."""
+        sets = [frozenset([x]) if isinstance(x, str) else frozenset(x) for x in items]
+        for i in range(start, len(self.tokens) - len(sets) + 1):
+            if all(self.w(i + k) in s for k, s in enumerate(sets)):
+                return i
+        return -1
+
+    def named(self, *kinds: str) -> list[NameMatch]:
+        return [m for m in self.matches if m.kind in kinds]
+
+    def names_of(self, *kinds: str) -> list[str]:
+        return list(dict.fromkeys(m.name for m in self.named(*kinds)))
+
+    def is_question(self) -> bool:
+        ws = self.words()
+        if self.text.rstrip().endswith("?"):
+            return True
+        return bool(ws) and ws[0] in QUESTION_START and (len(ws) < 2 or ws[1] != "not")
+
+    # ----------------------------------------------------------------- using
+    def use(self, *indices: int) -> None:
+        self.used.update(i for i in indices if i >= 0)
+
+    def use_match(self, m: NameMatch) -> None:
+        self.used.update(range(m.start, m.end))
+
+    def free(self, i: int) -> bool:
+        return 0 <= i < len(self.tokens) and i not in self.used and i not in self.in_name
+
+    def leftover_numbers(self) -> list[Token]:
+        """Numbers no rule used ("one" alone is left out: it is as often a pronoun)."""
+        out = []
+        for i, t in enumerate(self.tokens):
+            if t.kind in ("num", "frac") and self.free(i) and not (t.spelled and t.norm == "one"):
+                out.append(t)
+        return out
+
+    def unknown_words(self) -> list[Token]:
+        """Words no rule used that are neither known words nor store names."""
+        return [
+            t
+            for i, t in enumerate(self.tokens)
+            if t.kind in ("word", "kv", "quote", "path", "url", "spec")
+            and self.free(i)
+            and (t.kind != "word" or t.norm not in KNOWN)
+        ]
+
+    def all_names(self) -> list[str]:
+        v = self.vocab
+        names = [*v.tests, *v.archived, *v.suites, *v.runs, *v.scorers]
+        for variants in [*v.tests.values(), *v.archived.values()]:
+            names.extend(variants)
+        return names
+
+    def close_names(self, pool: Iterable[str] | None = None) -> list[tuple[str, list[str]]]:
+        """Unknown words that look like a misspelt store name, with what they are close to."""
+        names = list(pool) if pool is not None else self.all_names()
+        out = []
+        for t in self.unknown_words():
+            if t.kind != "word" or len(t.norm) < 3:
+                continue
+            close = suggest(t.norm, names)
+            if close:
+                out.append((t.text, close))
+        return out
+
+
+# --------------------------------------------------------------------- names
+
+
+def resolve_test(
+    req: Request,
+    argv_so_far: list[str],
+    *,
+    archived: bool = False,
+    only_archived: bool = False,
+    variants: Iterable[str] = (),
+    single: bool = True,
+    focus: bool = True,
+) -> str | Translation:
+    """The A/B test a request is about, or why it cannot be told.
+
+    In order: a test named in the text; the test in focus (``use NAME``); the one test
+    owning the variants mentioned; the only active test (when ``single``). Two named
+    tests are ambiguous; none gives ``incomplete`` (or "did you mean" for a misspelling).
+    """
+    kinds = ("archived",) if only_archived else ("test", "archived") if archived else ("test",)
+    named = [m for m in req.named("test", "archived")]
+    names = list(dict.fromkeys(m.name for m in named))
+    if len(names) > 1:
+        return refused(req.text, f"which test: {' or '.join(names)}? name one at a time", names)
+    if names:
+        m = named[0]
+        if m.kind not in kinds:
+            if m.kind == "archived":
+                return refused(
+                    req.text,
+                    f"test {m.name!r} is archived; restore it first with `ab restore {m.name}`",
+                    [f"ab restore {m.name}"],
+                )
+            if only_archived:
+                return refused(req.text, f"test {m.name!r} is not archived")
+        for x in named:
+            req.use_match(x)
+        return m.name
+    choices = list(req.vocab.archived if only_archived else req.vocab.tests)
+    if archived and not only_archived:
+        choices += list(req.vocab.archived)
+    other = req.named("suite", "run")
+    misspelt = req.close_names([*req.vocab.tests, *req.vocab.archived])
+    if misspelt:
+        word, close = misspelt[0]
+        return refused(
+            req.text, f"there is no test named {word!r}; did you mean {' or '.join(close)}?", close
+        )
+    wanted = list(dict.fromkeys(variants))
+    if other:
+        m = other[0]
+        return refused(req.text, f"{m.name!r} is a {m.kind}, not an A/B test", sorted(choices)[:5])
+    if (
+        focus
+        and req.focus
+        and (req.focus in req.vocab.tests or (archived and req.focus in req.vocab.archived))
+    ):
+        if only_archived and req.focus not in req.vocab.archived:
+            return refused(req.text, f"test {req.focus!r} is not archived")
+        bad = [v for v in wanted if v not in req.vocab.variants_of(req.focus)]
+        if bad:
+            owners = [t for t, vs in req.vocab.tests.items() if bad[0] in vs]
+            hint = f" (it is a variant of {', '.join(owners)})" if owners else ""
+            return refused(req.text, f"{bad[0]!r} is not a variant of {req.focus}{hint}", owners)
+        return req.focus
+    if wanted:
+        pool = {**req.vocab.tests, **(req.vocab.archived if archived else {})}
+        owners = [t for t, vs in pool.items() if all(v in vs for v in wanted)]
+        if len(owners) == 1:
+            return owners[0]
+        if len(owners) > 1:
+            return refused(
+                req.text,
+                f"{', '.join(wanted)} is a variant of {' and '.join(owners)}: name the test",
+                owners,
+            )
+    if other and not choices:
+        m = other[0]
+        return refused(req.text, f"{m.name!r} is a {m.kind}, not an A/B test")
+    if single and len(choices) == 1 and not other:
+        return choices[0]
+    if other:
+        m = other[0]
+        return refused(req.text, f"{m.name!r} is a {m.kind}, not an A/B test", choices[:5])
+    if not choices:
+        return refused(
+            req.text, "there are no A/B tests yet; create one with `ab create NAME --variants A,B`"
+        )
+    return incomplete(req.text, argv_so_far, ["NAME"], "which test?", sorted(choices))
+
+
+def unknown_refusal(req: Request, what: str = "") -> Translation | None:
+    """Refuse when words are left that nothing understood (for commands that write)."""
+    unknown = req.unknown_words()
+    if not unknown:
+        return None
+    t = unknown[0]
+    close = suggest(t.norm, req.all_names()) if t.kind == "word" else []
+    if close:
+        return refused(
+            req.text, f"I don't know {t.text!r}; did you mean {' or '.join(close)}?", close
+        )
+    hint = f" {what}" if what else ""
+    return refused(req.text, f"I don't understand {t.text!r} here; nothing was guessed.{hint}")
+
+
+def number_refusal(req: Request) -> Translation | None:
+    """Refuse when a number is left that no rule placed: never drop or guess a number."""
+    left = req.leftover_numbers()
+    if not left:
+        return None
+    return refused(
+        req.text,
+        f"I could not tell what {left[0].text!r} refers to; say it with its unit or option name",
+    )

@@ -1,0 +1,940 @@
+"""The plain-language parser: a table of requests, the safety properties, and the API.
+
+Expected values in :data:`CASES`:
+
+- ``"ab summary checkout-flow"``: a command; options compare in any order.
+- ``"? ab add-result search-v2 [--variant]"``: ``incomplete``; the understood part of
+  the line and the first missing value (an option flag or ``NAME``/``FILE``…).
+- ``"! did you mean"``: ``refused``; the text after ``!`` must appear in the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shell.plain import (
+    EXAMPLE_VOCABULARY,
+    Translation,
+    Vocabulary,
+    command_path,
+    examples,
+    is_write,
+    translate,
+)
+
+VOCAB = Vocabulary(
+    tests={
+        "checkout-flow": ("cold", "warm"),
+        "onboarding": ("control", "treatment"),
+        "search-v2": ("a", "b", "c"),
+        "prompt-style": ("terse", "verbose"),
+    },
+    archived={"old-pricing": ("monthly", "annual")},
+    suites={"smoke", "regression"},
+    runs={"baseline-0401", "candidate-0402", "20250131-142502-7f3a9c"},
+    scorers={"exact", "contains", "judge", "regex"},
+)
+CF = "checkout-flow"
+AR = f"ab add-result {CF}"
+
+# (family, request, focus, expected)
+# fmt: off
+CASES: list[tuple[str, str, str | None, str]] = [
+    # ------------------------------------------------------------------ ab create
+    ("ab create", "create a test checkout-v3 comparing cold vs warm", None, "ab create checkout-v3 --variants cold,warm"),
+    ("ab create", "create an a/b test called pricing with variants monthly and annual", None, "ab create pricing --variants monthly,annual"),
+    ("ab create", "new test tool-hints: none vs short vs long", None, "ab create tool-hints --variants none,short,long"),
+    ("ab create", "set up an experiment named retries with arms zero, one, two", None, "ab create retries --variants zero,one,two"),
+    ("ab create", "new a/b test pricing-page comparing monthly vs annual", None, "ab create pricing-page --variants monthly,annual"),
+    ("ab create", "set up an experiment named tool-hints with arms none, short and long, control none", None, "ab create tool-hints --variants none,short,long --control none"),
+    ("ab create", "create a test called latency-test with variants fast and slow, primary metric completion time", None, "ab create latency-test --variants fast,slow --metric completion_time"),
+    ("ab create", "create a test called onb-2 with variants old and new, new as the control", None, "ab create onb-2 --variants old,new --control new"),
+    ("ab create", "create a test checkout-v3 comparing cold vs warm with cold as the baseline", None, "ab create checkout-v3 --variants cold,warm --control cold"),
+    ("ab create", "create test hints with variants a, b and c, control b", None, "ab create hints --variants a,b,c --control b"),
+    ("ab create", "create test tone with variants formal,casual and a guardrail on completion time of +10%", None, "ab create tone --variants formal,casual --guardrail completion_time:+10%"),
+    ("ab create", "create test tone with variants formal, casual, guardrail cost:+5%", None, "ab create tone --variants formal,casual --guardrail cost:+5%"),
+    ("ab create", "create test tone with variants formal and casual, description: compare tone of the greeting", None, "ab create tone --variants formal,casual --description 'compare tone of the greeting'"),
+    ("ab create", "create test sql-fix with variants v1 and v2 for task id T-42, category coding, difficulty hard", None, "ab create sql-fix --variants v1,v2 --task-id T-42 --category coding --difficulty hard"),
+    ("ab create", "create test ux with variants cold and warm, metric happiness", None, "ab create ux --variants cold,warm --metric happiness"),
+    ("ab create", "start a new a/b test called greet comparing hi vs hello", None, "ab create greet --variants hi,hello"),
+    ("ab create", "create test easy-one with variants a and b, easy difficulty", None, "ab create easy-one --variants a,b --difficulty easy"),
+    ("ab create", "create test speed with variants a and b, optimize for error rate", None, "ab create speed --variants a,b --metric error_rate"),
+    ("ab create", "create a test called faq-bot", None, "? ab create faq-bot [--variants]"),
+    ("ab create", "make a new experiment called faq-bot", None, "? ab create faq-bot [--variants]"),
+    ("ab create", "create a test with variants x and y", None, "? ab create --variants x,y [NAME]"),
+    ("ab create", "create test checkout-flow with variants a and b", None, "! already a test named 'checkout-flow'"),
+    ("ab create", "create test old-pricing with variants a and b", None, "! already an archived test"),
+    ("ab create", "create test dup with variants a and a", None, "! listed twice"),
+    ("ab create", "create a test called Checkout Flow with variants a and b", None, "! already a test named 'checkout-flow'"),
+    ("ab create", "create a test called Pricing Page with variants a and b", None, "? ab create [NAME]"),
+    ("ab create", "create test ux with variants cold and warm, control hot", None, "! not one of the variants"),
+    ("ab create", "create test gr with variants a and b and a guardrail on cost", None, "? ab create gr --variants a,b [--guardrail]"),
+    ("ab create", "create test solo with variants only-one", None, "? ab create solo [--variants]"),
+    ("ab create", "create test gr with variants a and b, 3 guardrails", None, "! '3'"),
+    # ------------------------------------------------------------------ ab add-result
+    ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
+    ("ab add-result", "add a cold result to checkout-flow: 11 of 12 calls ok", None, f"{AR} --variant cold --tool-calls 12 --successful-calls 11"),
+    ("ab add-result", "warm: twelve tool calls, eleven successful calls, 40 seconds", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
+    ("ab add-result", "record a warm session with 12 calls of which 11 succeeded", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11"),
+    ("ab add-result", "warm session, 11/12 calls succeeded, 2 min", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 120"),
+    ("ab add-result", "cold failed after 1m30s with 3 errors", None, f"{AR} --variant cold --errors 3 --completion-time 90 --failure"),
+    ("ab add-result", "cold did not succeed", None, f"{AR} --variant cold --failure"),
+    ("ab add-result", "cold didn't succeed, 5 messages, 2 corrections", None, f"{AR} --variant cold --messages 5 --corrections 2 --failure"),
+    ("ab add-result", "log an unsuccessful cold session", None, f"{AR} --variant cold --failure"),
+    ("ab add-result", "add a successful warm result", None, f"{AR} --variant warm --success"),
+    ("ab add-result", "warm succeeded in 35s using 1.5k tokens costing $0.03", None, f"{AR} --variant warm --completion-time 35 --tokens 1500 --cost 0.03 --success"),
+    ("ab add-result", "warm: 2,400 tokens, 3 cents", None, f"{AR} --variant warm --tokens 2400 --cost 0.03"),
+    ("ab add-result", "warm, cost 0.05 dollars", None, f"{AR} --variant warm --cost 0.05"),
+    ("ab add-result", "add a warm result that cost 0.5 usd", None, f"{AR} --variant warm --cost 0.5"),
+    ("ab add-result", "add a warm result, score 0.8", None, f"{AR} --variant warm --score 0.8"),
+    ("ab add-result", "warm, scored 7", None, f"{AR} --variant warm --score 7"),
+    ("ab add-result", "add a warm result for case 17", None, f"{AR} --variant warm --case-id 17"),
+    ("ab add-result", "add a warm result, case id login-3, session id s-99", None, f"{AR} --variant warm --session-id s-99 --case-id login-3"),
+    ("ab add-result", "add a warm result with helpfulness=4", None, f"{AR} --variant warm --metric helpfulness=4"),
+    ("ab add-result", "add a warm result, tool_calls=9 successful_calls=8", None, f"{AR} --variant warm --tool-calls 9 --successful-calls 8"),
+    ("ab add-result", "add a warm result, success=false", None, f"{AR} --variant warm --failure"),
+    ("ab add-result", "add a warm result, 12 calls, all ok", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 12"),
+    ("ab add-result", "warm: 4 calls, all succeeded", None, f"{AR} --variant warm --tool-calls 4 --successful-calls 4"),
+    ("ab add-result", "warm: 5 tool calls, none failed", None, f"{AR} --variant warm --tool-calls 5 --successful-calls 5"),
+    ("ab add-result", "warm: 5 calls, no failed calls", None, f"{AR} --variant warm --tool-calls 5 --successful-calls 5"),
+    ("ab add-result", "warm: 12 calls, 0 failed", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 12"),
+    ("ab add-result", "warm, no errors", None, f"{AR} --variant warm --errors 0"),
+    ("ab add-result", "warm with zero corrections", None, f"{AR} --variant warm --corrections 0"),
+    ("ab add-result", "warm: 12 calls, 11 ok, 1 failed", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11"),
+    ("ab add-result", "warm session on checkout-flow: 9 calls, 9 successful, 800ms", None, f"{AR} --variant warm --tool-calls 9 --successful-calls 9 --completion-time 0.8"),
+    ("ab add-result", "add a warm result, 1 min 30 s", None, f"{AR} --variant warm --completion-time 90"),
+    ("ab add-result", "add a warm result: messages 6, corrections 1, tokens 900", None, f"{AR} --variant warm --messages 6 --corrections 1 --tokens 900"),
+    ("ab add-result", "add a warm result: one hundred tokens", None, f"{AR} --variant warm --tokens 100"),
+    ("ab add-result", "warm: twenty-one calls, twenty ok", None, f"{AR} --variant warm --tool-calls 21 --successful-calls 20"),
+    ("ab add-result", "add a warm result, took 40", None, f"{AR} --variant warm --completion-time 40"),
+    ("ab add-result", "add a warm result noting that the user gave up early", None, f"{AR} --variant warm --notes 'the user gave up early'"),
+    ("ab add-result", "add a warm result, note: 12 retries happened", None, f"{AR} --variant warm --notes '12 retries happened'"),
+    ("ab add-result", 'add a warm result with error "timeout"', None, f"{AR} --variant warm --error timeout"),
+    ("ab add-result", "warm failed with error 'rate limited'", None, f"{AR} --variant warm --error 'rate limited' --failure"),
+    ("ab add-result", "add a warm result, 2m tokens", None, f"{AR} --variant warm --tokens 2000000"),
+    ("ab add-result", "add a warm result", None, f"{AR} --variant warm"),
+    ("ab add-result", "record a warm session for checkout-flow: 9 tool calls, 8 successful, finished in 35 seconds", None, f"{AR} --variant warm --tool-calls 9 --successful-calls 8 --completion-time 35"),
+    ("ab add-result", "cold result on checkout-flow, failed after 2 minutes, 3 errors", None, f"{AR} --variant cold --errors 3 --completion-time 120 --failure"),
+    ("ab add-result", "log one for treatment in onboarding: success, 1,200 tokens, cost $0.02", None, "ab add-result onboarding --variant treatment --tokens 1200 --cost 0.02 --success"),
+    ("ab add-result", "warm: twelve calls, eleven ok, 40s", CF, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
+    ("ab add-result", "another cold one, 7 of 10 calls worked, 2 corrections", CF, f"{AR} --variant cold --tool-calls 10 --successful-calls 7 --corrections 2"),
+    ("ab add-result", "add result to search-v2 for variant b, score 0.7", None, "ab add-result search-v2 --variant b --score 0.7"),
+    ("ab add-result", "add a result for b in search-v2", None, "ab add-result search-v2 --variant b"),
+    ("ab add-result", "add a b result to search-v2: 4 calls all succeeded", None, "ab add-result search-v2 --variant b --tool-calls 4 --successful-calls 4"),
+    ("ab add-result", "a did not succeed on search-v2, took 1m30s", None, "ab add-result search-v2 --variant a --completion-time 90 --failure"),
+    ("ab add-result", "add a result for search-v2 variant a, 3 calls, 3 ok", None, "ab add-result search-v2 --variant a --tool-calls 3 --successful-calls 3"),
+    ("ab add-result", "search-v2 A: 7 calls, 6 ok", None, "ab add-result search-v2 --variant a --tool-calls 7 --successful-calls 6"),
+    ("ab add-result", "add a result to search-v2 for a, 2 errors", None, "ab add-result search-v2 --variant a --errors 2"),
+    ("ab add-result", "add a treatment result: 3 calls, 2 ok", "onboarding", "ab add-result onboarding --variant treatment --tool-calls 3 --successful-calls 2"),
+    ("ab add-result", "record an unsuccessful verbose session, 3.2k tokens, 4 cents", None, "ab add-result prompt-style --variant verbose --tokens 3200 --cost 0.04 --failure"),
+    ("ab add-result", "terse passed", None, "ab add-result prompt-style --variant terse --success"),
+    ("ab add-result", "verbose did not pass, 3 errors", None, "ab add-result prompt-style --variant verbose --errors 3 --failure"),
+    ("ab add-result", "add a warm result: 12 calls, 1 failed", None, f"? {AR} --variant warm --tool-calls 12 [--successful-calls]"),
+    ("ab add-result", "add a result for search-v2", None, "? ab add-result search-v2 [--variant]"),
+    ("ab add-result", "add a result: 12 calls", None, "? ab add-result --tool-calls 12 [NAME]"),
+    ("ab add-result", "add a warm result with a few errors", None, f"? {AR} --variant warm [--errors]"),
+    ("ab add-result", "add a warm result with some tool calls", None, f"? {AR} --variant warm [--tool-calls]"),
+    ("ab add-result", "add a warm result, it took a while", None, f"? {AR} --variant warm [--completion-time]"),
+    ("ab add-result", "add a warm result: 11 ok calls", None, f"? {AR} --variant warm --successful-calls 11 [--tool-calls]"),
+    ("ab add-result", "add a warm result with 12 calls and 3 retries", None, "! '3'"),
+    ("ab add-result", "warm: 12 calls, 10 ok, 1 failed", None, "! do not make 12 calls"),
+    ("ab add-result", "add a warm result, 12 calls, 13 ok", None, "! more than 12"),
+    ("ab add-result", "warm: 11 ok", None, "! '11'"),
+    ("ab add-result", "add a hot result to checkout-flow", None, "! no variant 'hot'"),
+    ("ab add-result", "add a wram result to checkout-flow", None, "! did you mean warm"),
+    ("ab add-result", "add a warm result", "onboarding", "! not a variant of onboarding"),
+    ("ab add-result", "warm succeeded but failed", None, "! both"),
+    ("ab add-result", "add a warm result: 12 calls and a cold result: 10 calls", None, "! which variant"),
+    ("ab add-result", "add a warm result: 12.5 calls", None, "!"),
+    ("ab add-result", "add a warm result, 3 turns", None, "! '3'"),
+    ("ab add-result", "add a warm result, cost 3 euros", None, "! 'euros'"),
+    ("ab add-result", "add a warm result with 40", None, "! '40'"),
+    ("ab add-result", "add a warm result with -3 errors", None, "! cannot be negative"),
+    ("ab add-result", "add a warm result, the user was happy", None, "! 'happy'"),
+    ("ab add-result", "add a result for variant hot in checkout-flow", None, "! no variant 'hot'"),
+    ("ab add-result", "add a warm result to smoke", None, "! 'smoke' is a suite"),
+    ("ab add-result", "warm: 11 of 12 calls", None, "! succeeded or failed"),
+    # ------------------------------------------------------------------ ab import
+    ("ab import", "import results.jsonl into checkout-flow", None, "ab import checkout-flow results.jsonl"),
+    ("ab import", "load data/run3.jsonl for onboarding", None, "ab import onboarding data/run3.jsonl"),
+    ("ab import", "import ./batch.jsonl", CF, "ab import checkout-flow ./batch.jsonl"),
+    ("ab import", "bulk import results from /tmp/warm.jsonl into search-v2", None, "ab import search-v2 /tmp/warm.jsonl"),
+    ("ab import", "import results.jsonl", None, "? ab import [NAME]"),
+    ("ab import", "import results into checkout-flow", None, "? ab import checkout-flow [FILE]"),
+    # ------------------------------------------------------------------ ab list / show / summary
+    ("ab list", "what tests are there?", None, "ab list"),
+    ("ab list", "list tests", None, "ab list"),
+    ("ab list", "list all tests including archived ones", None, "ab list --all"),
+    ("ab list", "show archived tests", None, "ab list --all"),
+    ("ab list", "which experiments do I have", None, "ab list"),
+    ("ab list", "what tests do I have?", None, "ab list"),
+    ("ab show", "show me onboarding", None, "ab show onboarding"),
+    ("ab show", "show checkout-flow", None, "ab show checkout-flow"),
+    ("ab show", "details of prompt-style", None, "ab show prompt-style"),
+    ("ab show", "describe the search-v2 test", None, "ab show search-v2"),
+    ("ab show", "show results for checkout-flow", None, "ab show checkout-flow"),
+    ("ab show", "show the test", CF, "ab show checkout-flow"),
+    ("ab show", "show old-pricing", None, "ab show old-pricing"),
+    ("ab show", "onboarding", None, "ab show onboarding"),
+    ("ab summary", "summarize checkout-flow", None, "ab summary checkout-flow"),
+    ("ab summary", "give me a summary of prompt-style", None, "ab summary prompt-style"),
+    ("ab summary", "how is onboarding doing?", None, "ab summary onboarding"),
+    ("ab summary", "how's checkout-flow looking", None, "ab summary checkout-flow"),
+    ("ab summary", "status", CF, "ab summary checkout-flow"),
+    ("ab summary", "stats for search-v2", None, "ab summary search-v2"),
+    ("ab summary", "summary", None, "? ab summary [NAME]"),
+    ("ab summary", "summarize chekout-flow", None, "! did you mean checkout-flow"),
+    ("ab summary", "summary of onbording", CF, "! did you mean onboarding"),
+    # ------------------------------------------------------------------ ab analyze
+    ("ab analyze", "which variant is winning?", CF, "ab analyze checkout-flow"),
+    ("ab analyze", "which variant is winning?", None, "? ab analyze [NAME]"),
+    ("ab analyze", "which arm is ahead?", "search-v2", "ab analyze search-v2"),
+    ("ab analyze", "is warm better than cold?", None, "ab analyze checkout-flow"),
+    ("ab analyze", "is warm significantly faster than cold?", None, "ab analyze checkout-flow --metric completion_time"),
+    ("ab analyze", "analyze onboarding on error rate at alpha 0.01", None, "ab analyze onboarding --metric error_rate --alpha 0.01"),
+    ("ab analyze", "analyze checkout-flow at the 5% significance level", None, "ab analyze checkout-flow --alpha 0.05"),
+    ("ab analyze", "analyze onboarding with 95% confidence", None, "? ab analyze onboarding [--alpha]"),
+    ("ab analyze", "analyze onboarding with alpha", None, "? ab analyze onboarding [--alpha]"),
+    ("ab analyze", "show the recommendation history for checkout-flow", None, "ab analyze checkout-flow --history"),
+    ("ab analyze", "how many more sessions do we need for onboarding to detect a 5% lift", None, "ab analyze onboarding --mde 0.05"),
+    ("ab analyze", "should we ship warm?", None, "ab analyze checkout-flow"),
+    ("ab analyze", "is treatment winning on cost?", None, "ab analyze onboarding --metric cost"),
+    ("ab analyze", "which is cheaper, terse or verbose?", None, "ab analyze prompt-style --metric cost"),
+    ("ab analyze", "analyze search-v2 on tokens and cost", None, "! which metric"),
+    ("ab analyze", "analyze checkout-flow", None, "ab analyze checkout-flow"),
+    ("ab analyze", "is there a significant difference in checkout-flow?", None, "ab analyze checkout-flow"),
+    ("ab analyze", "compare warm and cold", None, "ab analyze checkout-flow"),
+    ("ab analyze", "analyze prompt-style with mde 0.1", None, "ab analyze prompt-style --mde 0.1"),
+    ("ab analyze", "is warm winning in onboarding?", None, "! not a variant of onboarding"),
+    ("ab analyze", "which variant has the best success rate in search-v2 over time", None, "ab analyze search-v2 --metric success --history"),
+    ("ab analyze", "how much longer should onboarding run?", None, "ab analyze onboarding"),
+    ("ab analyze", "analyze checkout-flow at alpha 0.05 and 0.01", None, "! '0.01'"),
+    # ------------------------------------------------------------------ ab conclude
+    ("ab conclude", "ship warm", None, "ab conclude checkout-flow --ship warm"),
+    ("ab conclude", "ship warm because it is faster", None, "ab conclude checkout-flow --ship warm --note 'it is faster'"),
+    ("ab conclude", "for onboarding, keep the control, note: no clear gain", None, "ab conclude onboarding --keep-control --note 'no clear gain'"),
+    ("ab conclude", "stop the prompt-style test", None, "ab conclude prompt-style --stop"),
+    ("ab conclude", "let's go with verbose", None, "ab conclude prompt-style --ship verbose"),
+    ("ab conclude", "conclude search-v2: ship b", None, "ab conclude search-v2 --ship b"),
+    ("ab conclude", "keep control on onboarding", None, "ab conclude onboarding --keep-control"),
+    ("ab conclude", "don't ship anything on checkout-flow", None, "ab conclude checkout-flow --keep-control"),
+    ("ab conclude", "stop the test", CF, "ab conclude checkout-flow --stop"),
+    ("ab conclude", "ship treatment", None, "ab conclude onboarding --ship treatment"),
+    ("ab conclude", "roll out warm on checkout-flow", None, "ab conclude checkout-flow --ship warm"),
+    ("ab conclude", "ship it", CF, "? ab conclude checkout-flow [--ship]"),
+    ("ab conclude", "conclude onboarding", None, "? ab conclude onboarding [--ship]"),
+    ("ab conclude", "ship warm or cold", None, "! which variant"),
+    ("ab conclude", "ship warm to onboarding", None, "! not a variant of onboarding"),
+    ("ab conclude", "ship hot", CF, "! no variant 'hot'"),
+    ("ab conclude", "ship warm and archive checkout-flow", None, "! one request at a time"),
+    ("ab conclude", "ship warm and keep the control", None, "! ambiguous"),
+    # ------------------------------------------------------------------ ab archive / restore
+    ("ab archive", "archive checkout-flow", None, "ab archive checkout-flow"),
+    ("ab archive", "delete the onboarding test", None, "ab archive onboarding"),
+    ("ab archive", "remove prompt-style", None, "ab archive prompt-style"),
+    ("ab archive", "hide search-v2", None, "ab archive search-v2"),
+    ("ab archive", "delete it", CF, "ab archive checkout-flow"),
+    ("ab archive", "archive checkout-flow because we are done with it", None, "ab archive checkout-flow"),
+    ("ab archive", "delete checkout-flow permanently", None, "! never destroys"),
+    ("ab archive", "delete all tests", None, "! one test at a time"),
+    ("ab archive", "archive old-pricing", None, "! already archived"),
+    ("ab archive", "archive", None, "? ab archive [NAME]"),
+    ("ab archive", "delete the warm variant", None, "! variants cannot be removed"),
+    ("ab archive", "archive smoke", None, "! only A/B tests"),
+    ("ab archive", "remove prompt-style and onboarding", None, "! which test"),
+    ("ab restore", "restore old-pricing", None, "ab restore old-pricing"),
+    ("ab restore", "bring old-pricing back", None, "ab restore old-pricing"),
+    ("ab restore", "undelete the old-pricing test", None, "ab restore old-pricing"),
+    ("ab restore", "unarchive old-pricing", None, "ab restore old-pricing"),
+    ("ab restore", "restore checkout-flow", None, "! not archived"),
+    ("ab restore", "archive or restore old-pricing", None, "! more than one change"),
+    # ------------------------------------------------------------------ events
+    ("events log", "show me the log", None, "events log"),
+    ("events log", "what happened?", None, "events log"),
+    ("events log", "what's been happening lately", None, "events log"),
+    ("events log", "show the last 5 events", None, "events log --limit 5"),
+    ("events log", "last twenty events", None, "events log --limit 20"),
+    ("events log", "events for checkout-flow", None, "events log --stream ab:checkout-flow"),
+    ("events log", "show the log for run baseline-0401", None, "events log --stream eval-run:baseline-0401"),
+    ("events log", "show only result events", None, "events log --type ResultAdded"),
+    ("events log", "show TestArchived events", None, "events log --type TestArchived"),
+    ("events log", "history of onboarding", None, "events log --stream ab:onboarding"),
+    ("events log", "show the audit trail", None, "events log"),
+    ("events log", "recent activity on checkout-flow, last 10", None, "events log --stream ab:checkout-flow --limit 10"),
+    ("events log", "show events since position 100", None, "! '100'"),
+    ("events log", "events for checkout-flow and onboarding", None, "! one stream at a time"),
+    ("events verify", "is the ledger intact?", None, "events verify"),
+    ("events verify", "check that nobody tampered with the log", None, "events verify"),
+    ("events verify", "verify the hash chain", None, "events verify"),
+    ("events verify", "has anyone edited the log?", None, "events verify"),
+    ("events verify", "verify", None, "events verify"),
+    ("events verify", "audit the log", None, "events verify"),
+    ("events show", "show event 17", None, "events show 17"),
+    ("events show", "show event number 17", None, "events show 17"),
+    ("events show", "what is event #42", None, "events show 42"),
+    ("events show", "show event", None, "? events show [POSITION]"),
+    ("events export", "dump the event log", None, "events export"),
+    ("events export", "export the events", None, "events export"),
+    ("events export", "export the log to log.jsonl", None, "! standard output"),
+    ("projections rebuild", "rebuild the read models", None, "projections rebuild"),
+    ("projections rebuild", "rebuild projections", None, "projections rebuild"),
+    ("projections rebuild", "refresh the tables", None, "projections rebuild"),
+    # ------------------------------------------------------------------ eval
+    ("eval suite add", "register cases/smoke2.yaml as a suite called smoke", None, "eval suite add cases/smoke2.yaml --name smoke"),
+    ("eval suite add", "add suite cases.jsonl", None, "eval suite add cases.jsonl"),
+    ("eval suite add", "add the cases in qa.yaml as a suite named qa", None, "eval suite add qa.yaml --name qa"),
+    ("eval suite add", "add a suite", None, "? eval suite add [FILE]"),
+    ("eval suite list", "which suites do I have", None, "eval suite list"),
+    ("eval suite list", "list suites", None, "eval suite list"),
+    ("eval suite show", "show the regression suite", None, "eval suite show regression"),
+    ("eval suite show", "what's in smoke?", None, "eval suite show smoke"),
+    ("eval suite show", "show suite smok", None, "! did you mean smoke"),
+    ("eval run", "run smoke against http://127.0.0.1:8080/task with 3 epochs", None, "eval run smoke --target http://127.0.0.1:8080/task --epochs 3"),
+    ("eval run", "evaluate the regression suite on openai:gpt-4o-mini, 10 at a time, scored by exact and judge", None, "eval run regression --target openai:gpt-4o-mini --concurrency 10 --scorer exact --scorer judge"),
+    ("eval run", "run smoke against http://127.0.0.1:9/t 5 times with concurrency 20", None, "eval run smoke --target http://127.0.0.1:9/t --epochs 5 --concurrency 20"),
+    ("eval run", "run smoke on python:agents.main:solve with the contains scorer", None, "eval run smoke --target python:agents.main:solve --scorer contains"),
+    ("eval run", "run regression against command:./agent.sh, 8 in parallel", None, "eval run regression --target command:./agent.sh --concurrency 8"),
+    ("eval run", "run the smoke suite", None, "? eval run smoke [--target]"),
+    ("eval run", "run smoke against gpt-4o", None, "? eval run smoke [--target]"),
+    ("eval run", "run the evals against http://127.0.0.1:9/t", None, "? eval run [SUITE]"),
+    ("eval run", "run smoke against http://127.0.0.1:9/t with the fancy scorer", None, "! no scorer named 'fancy'"),
+    ("eval run", "run smoke against http://127.0.0.1:9/t with 3", None, "! '3'"),
+    ("eval resume", "resume baseline-0401", None, "eval resume baseline-0401"),
+    ("eval resume", "continue the interrupted run candidate-0402", None, "eval resume candidate-0402"),
+    ("eval resume", "resume", "candidate-0402", "eval resume candidate-0402"),
+    ("eval resume", "resume the run", None, "? eval resume [RUN]"),
+    ("eval list", "list eval runs", None, "eval list"),
+    ("eval list", "what runs are there?", None, "eval list"),
+    ("eval show", "show results of run baseline-0401", None, "eval show baseline-0401"),
+    ("eval show", "show run 20250131-142502-7f3a9c", None, "eval show 20250131-142502-7f3a9c"),
+    ("eval show", "how did candidate-0402 do?", None, "eval show candidate-0402"),
+    ("eval show", "show run baseline-0501", None, "! did you mean baseline-0401"),
+    ("eval compare", "compare baseline-0401 with candidate-0402", None, "eval compare baseline-0401 candidate-0402"),
+    ("eval compare", "baseline-0401 vs candidate-0402", None, "eval compare baseline-0401 candidate-0402"),
+    ("eval compare", "diff the runs baseline-0401 and candidate-0402", None, "eval compare baseline-0401 candidate-0402"),
+    ("eval compare", "compare with candidate-0402", "baseline-0401", "eval compare baseline-0401 candidate-0402"),
+    ("eval compare", "compare the two runs", None, "? eval compare [RUN_A]"),
+    ("eval rescore", "rescore candidate-0402 with the judge", None, "eval rescore candidate-0402 --scorer judge"),
+    ("eval rescore", "re-score baseline-0401 using exact", None, "eval rescore baseline-0401 --scorer exact"),
+    ("eval rescore", "rescore candidate-0402", None, "? eval rescore candidate-0402 [--scorer]"),
+    ("eval rescore", "rescore candidate-0402 with exact and judge", None, "! one scorer at a time"),
+    # ------------------------------------------------------------------ audit
+    ("audit", "why did we ship warm?", None, "audit checkout-flow"),
+    ("audit", "would we still make the same call on onboarding?", None, "audit onboarding"),
+    ("audit", "audit checkout-flow", None, "audit checkout-flow"),
+    ("audit", "audit the decision on prompt-style", None, "audit prompt-style"),
+    ("audit", "does the onboarding decision reproduce?", None, "audit onboarding"),
+    ("audit", "did we ship warm?", None, "audit checkout-flow"),
+    ("audit", "why did we stop?", CF, "audit checkout-flow"),
+    ("audit report", "write an audit report for checkout-flow in markdown", None, "audit report checkout-flow --format markdown"),
+    ("audit report", "audit report for onboarding as json", None, "audit report onboarding --format json"),
+    ("audit report", "audit report for onboarding", None, "? audit report onboarding [--format]"),
+    ("audit report", "audit report for onboarding in markdown and json", None, "! one format"),
+    # ------------------------------------------------------------------ out of scope and nonsense
+    ("refused", "what's the weather in Paris", None, "! outside"),
+    ("refused", "drop table events", None, "! outside"),
+    ("refused", "tell me a joke", None, "! outside"),
+    ("refused", "delete the event log", None, "! append-only"),
+    ("refused", "edit result 5", None, "! never edited"),
+    ("refused", "change the variant of the last result to cold", None, "! never edited"),
+    ("refused", "create test x with variants a,b and then add a result", None, "! one request at a time"),
+    ("refused", "hello", None, "! did not understand"),
+    ("refused", "asdf qwerty", None, "! did not understand"),
+    ("refused", "rm -rf /", None, "! outside"),
+    ("refused", "purge old-pricing", None, "! never destroys"),
+    ("refused", "start a canary of warm at 10%", None, "! canary"),
+    ("refused", "ab list --all", None, "! looks like a command"),
+    ("refused", "", None, "! say what you want"),
+    ("refused", "use checkout-flow", None, "! shell command"),
+    ("refused", "stop the run baseline-0401", None, "! Ctrl-C"),
+]
+# fmt: on
+
+
+def _canon(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Positional words in order, options as a sorted list (option order does not matter to click)."""
+    pos: list[str] = []
+    opts: list[tuple[str, ...]] = []
+    i = 0
+    while i < len(argv):
+        if argv[i].startswith("--"):
+            if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                opts.append((argv[i], argv[i + 1]))
+                i += 2
+            else:
+                opts.append((argv[i],))
+                i += 1
+        else:
+            pos.append(argv[i])
+            i += 1
+    return pos, sorted(opts)
+
+
+def matches(t: Translation, expected: str) -> bool:
+    """Whether a translation is what the table expects (see the module docstring)."""
+    if expected.startswith("!"):
+        return t.status == "refused" and expected[1:].strip() in t.reason
+    if expected.startswith("?"):
+        m = re.fullmatch(r"\?\s*(.*?)\s*\[(\S+)\]", expected)
+        assert m, expected
+        line, first_missing = m.groups()
+        return (
+            t.status == "incomplete"
+            and _canon(t.argv) == _canon(shlex.split(line))
+            and bool(t.missing)
+            and t.missing[0].split()[0] == first_missing
+        )
+    return t.status == "command" and _canon(t.argv) == _canon(shlex.split(expected))
+
+
+def accuracy(
+    cases: list[tuple[str, str, str | None, str]] = CASES, vocab: Vocabulary = VOCAB
+) -> dict[str, tuple[int, int]]:
+    """(correct, total) per family; used by ``bench/plain_accuracy.py``."""
+    out: dict[str, tuple[int, int]] = {}
+    for family, text, focus, expected in cases:
+        good, total = out.get(family, (0, 0))
+        out[family] = (good + matches(translate(text, vocab, focus), expected), total + 1)
+    return out
+
+
+# ---------------------------------------------------------------------- the table
+
+
+def test_the_table_has_at_least_200_requests_across_all_families() -> None:
+    families = {c[0] for c in CASES}
+    assert len(CASES) >= 200
+    assert {
+        "ab create",
+        "ab add-result",
+        "ab import",
+        "ab list",
+        "ab show",
+        "ab summary",
+        "ab analyze",
+        "ab conclude",
+        "ab archive",
+        "ab restore",
+        "events log",
+        "events verify",
+        "events show",
+        "events export",
+        "projections rebuild",
+        "eval suite add",
+        "eval suite list",
+        "eval suite show",
+        "eval run",
+        "eval resume",
+        "eval list",
+        "eval show",
+        "eval compare",
+        "eval rescore",
+        "audit",
+        "audit report",
+        "refused",
+    } <= families
+    refusals = [c for c in CASES if c[3].startswith(("!", "?"))]
+    assert len(refusals) >= 60
+
+
+@pytest.mark.parametrize("family", sorted({c[0] for c in CASES}))
+def test_every_request_translates_as_the_table_says_and_fits_the_grammar(family: str) -> None:
+    wrong = []
+    for fam, text, focus, expected in CASES:
+        if fam != family:
+            continue
+        t = translate(text, VOCAB, focus)
+        problem = None
+        if not matches(t, expected):
+            problem = (
+                f"expected {expected!r}, got {t.status}: {t.line} | reason={t.reason!r} "
+                f"missing={t.missing} suggestions={t.suggestions}"
+            )
+        elif t.status != "refused":
+            problem = conforms(t.argv, complete=t.status == "command")
+        if problem:
+            wrong.append(f"{text!r} (focus {focus}): {problem}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_accuracy_on_the_table_is_printed_and_complete(capsys: pytest.CaptureFixture[str]) -> None:
+    result = accuracy()
+    good = sum(g for g, _ in result.values())
+    total = sum(n for _, n in result.values())
+    with capsys.disabled():
+        print(f"\nplain-language table accuracy: {good}/{total} = {good / total:.1%}")
+    assert good == total
+
+
+# ---------------------------------------------------------------------- the API
+
+
+class TestTranslationValues:
+    def test_a_command_says_whether_it_writes_and_which_tier_understood_it(self) -> None:
+        t = translate("add a warm result: 12 calls, 11 ok", VOCAB)
+        assert (t.status, t.writes, t.tier) == ("command", True, "rules")
+        assert t.command == ("ab", "add-result")
+        r = translate("summarize checkout-flow", VOCAB)
+        assert (r.status, r.writes, r.tier) == ("command", False, "rules")
+
+    def test_an_incomplete_request_gives_an_editable_line_ending_at_the_missing_option(
+        self,
+    ) -> None:
+        t = translate("add a result for search-v2: 3 calls", VOCAB)
+        assert t.status == "incomplete"
+        assert t.prefill == "ab add-result search-v2 --tool-calls 3 --variant "
+        assert t.suggestions == ("a", "b", "c")
+
+    def test_an_incomplete_name_leaves_the_cursor_after_the_known_options(self) -> None:
+        t = translate("which variant is winning?", VOCAB)
+        assert t.prefill == "ab analyze "
+        assert set(t.suggestions) == {*VOCAB.tests, *VOCAB.archived}
+
+    def test_a_refusal_has_a_one_line_reason_and_suggestions_that_are_not_run(self) -> None:
+        t = translate("summarize chekout-flow", VOCAB)
+        assert t.status == "refused" and "\n" not in t.reason
+        assert t.argv == () and t.suggestions == ("checkout-flow",)
+
+    def test_the_line_is_shell_quoted(self) -> None:
+        t = translate("ship warm because it is faster", VOCAB)
+        assert t.line == "ab conclude checkout-flow --ship warm --note 'it is faster'"
+
+    def test_the_vocabulary_is_frozen_and_hashable(self) -> None:
+        v = Vocabulary(tests={"x": ("a", "b")}, archived={"y": ()}, suites={"s"})
+        assert v.tests["x"] == ("a", "b") and v.archived["y"] == ()
+        assert hash(v) == hash(
+            Vocabulary(tests={"x": ("a", "b")}, archived={"y": ()}, suites=frozenset({"s"}))
+        )
+        with pytest.raises(TypeError):
+            v.tests["z"] = ()  # type: ignore[index]
+
+    def test_translate_does_not_import_click(self) -> None:
+        import subprocess
+        import sys
+
+        code = "import sys, shell.plain; shell.plain.translate('ship warm', shell.plain.Vocabulary()); print('click' in sys.modules)"
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("argv", "writes"),
+    [
+        (["ab", "create", "x", "--variants", "a,b"], True),
+        (["ab", "add-result", "x", "--variant", "a"], True),
+        (["ab", "import", "x", "f.jsonl"], True),
+        (["ab", "conclude", "x", "--stop"], True),
+        (["ab", "archive", "x"], True),
+        (["ab", "restore", "x"], True),
+        (["projections", "rebuild"], True),
+        (["eval", "suite", "add", "f.yaml"], True),
+        (["eval", "run", "s", "--target", "t"], True),
+        (["eval", "resume", "r"], True),
+        (["eval", "rescore", "r", "--scorer", "s"], True),
+        (["ab", "list"], False),
+        (["ab", "show", "x"], False),
+        (["ab", "summary", "x"], False),
+        (["ab", "analyze", "x"], False),
+        (["events", "log"], False),
+        (["events", "verify"], False),
+        (["events", "show", "1"], False),
+        (["events", "export"], False),
+        (["eval", "suite", "list"], False),
+        (["eval", "suite", "show", "s"], False),
+        (["eval", "list"], False),
+        (["eval", "show", "r"], False),
+        (["eval", "compare", "a", "b"], False),
+        (["audit", "x"], False),
+        (["audit", "report", "x", "--format", "json"], False),
+        ([], False),
+    ],
+)
+def test_is_write_knows_every_command(argv: list[str], writes: bool) -> None:
+    assert is_write(argv) is writes
+
+
+def test_every_help_example_translates_to_its_command() -> None:
+    pairs = examples()
+    assert len(pairs) >= 10
+    for request, cmd in pairs:
+        t = translate(request, EXAMPLE_VOCABULARY)
+        assert t.status == "command" and _canon(t.argv) == _canon(shlex.split(cmd)), (request, t)
+
+
+#: the CLI grammar the parser targets: command -> (positional arguments, options that take a value, flags)
+GRAMMAR: dict[tuple[str, ...], tuple[int, set[str], set[str]]] = {
+    ("ab", "create"): (
+        1,
+        {
+            "--variants",
+            "--control",
+            "--metric",
+            "--guardrail",
+            "--description",
+            "--task-id",
+            "--category",
+            "--difficulty",
+        },
+        set(),
+    ),
+    ("ab", "add-result"): (
+        1,
+        {
+            "--variant",
+            "--session-id",
+            "--tool-calls",
+            "--successful-calls",
+            "--errors",
+            "--error",
+            "--completion-time",
+            "--messages",
+            "--corrections",
+            "--tokens",
+            "--cost",
+            "--score",
+            "--case-id",
+            "--metric",
+            "--notes",
+        },
+        {"--success", "--failure"},
+    ),
+    ("ab", "import"): (2, set(), set()),
+    ("ab", "list"): (0, set(), {"--all"}),
+    ("ab", "show"): (1, set(), set()),
+    ("ab", "summary"): (1, set(), set()),
+    ("ab", "analyze"): (1, {"--metric", "--alpha", "--mde"}, {"--history"}),
+    ("ab", "conclude"): (1, {"--ship", "--note"}, {"--keep-control", "--stop"}),
+    ("ab", "archive"): (1, set(), set()),
+    ("ab", "restore"): (1, set(), set()),
+    ("events", "log"): (0, {"--stream", "--type", "--limit"}, set()),
+    ("events", "verify"): (0, set(), set()),
+    ("events", "show"): (1, set(), set()),
+    ("events", "export"): (0, set(), set()),
+    ("projections", "rebuild"): (0, set(), set()),
+    ("eval", "suite", "add"): (1, {"--name"}, set()),
+    ("eval", "suite", "list"): (0, set(), set()),
+    ("eval", "suite", "show"): (1, set(), set()),
+    ("eval", "run"): (1, {"--target", "--epochs", "--concurrency", "--scorer"}, set()),
+    ("eval", "resume"): (1, set(), set()),
+    ("eval", "list"): (0, set(), set()),
+    ("eval", "show"): (1, set(), set()),
+    ("eval", "compare"): (2, set(), set()),
+    ("eval", "rescore"): (1, {"--scorer"}, set()),
+    ("audit",): (1, set(), set()),
+    ("audit", "report"): (1, {"--format"}, set()),
+}
+_REPEATABLE = {"--guardrail", "--error", "--metric", "--scorer"}
+
+
+def conforms(argv: tuple[str, ...], complete: bool = True) -> str | None:
+    """Why ``argv`` breaks :data:`GRAMMAR` (``None`` if it fits); ``complete=False`` allows missing parts."""
+    path = command_path(argv)
+    if path not in GRAMMAR:
+        return f"unknown command {path}"
+    npos, valued, flags = GRAMMAR[path]
+    rest, positional, seen = list(argv[len(path) :]), 0, []
+    while rest:
+        arg = rest.pop(0)
+        if arg in flags:
+            seen.append(arg)
+        elif arg in valued:
+            if not rest:
+                return f"{arg} has no value"
+            rest.pop(0)
+            seen.append(arg)
+        elif arg.startswith("--"):
+            return f"unknown option {arg}"
+        else:
+            positional += 1
+    if positional > npos or (complete and positional != npos):
+        return f"{positional} arguments, expected {npos}"
+    dupes = {o for o in seen if seen.count(o) > 1 and o not in _REPEATABLE}
+    if dupes:
+        return f"repeated {dupes}"
+    if (
+        len(set(seen) & {"--success", "--failure"}) > 1
+        or len(set(seen) & {"--ship", "--keep-control", "--stop"}) > 1
+    ):
+        return "exclusive options together"
+    if (
+        path == ("ab", "conclude")
+        and complete
+        and not set(seen) & {"--ship", "--keep-control", "--stop"}
+    ):
+        return "conclude needs --ship, --keep-control or --stop"
+    if path == ("ab", "add-result") and complete and "--variant" not in seen:
+        return "add-result needs --variant"
+    if path == ("eval", "run") and complete and "--target" not in seen:
+        return "eval run needs --target"
+    return None
+
+
+# ---------------------------------------------------------------------- safety properties
+
+_NUMBER_WORDS = {
+    "twelve": 12,
+    "eleven": 11,
+    "forty": 40,
+    "two": 2,
+    "three": 3,
+    "zero": 0,
+    "ten": 10,
+    "twenty-one": 21,
+    "one hundred": 100,
+    "hundred": 100,
+    "seven": 7,
+    "one": 1,
+    "twenty": 20,
+}
+_UNITS = (Decimal(1), Decimal(60), Decimal(3600), Decimal("0.01"), Decimal("0.001"))
+#: a unit times an optional k/thousand/million multiplier ("1.5k tokens", "2k min")
+_FACTORS = {u * m for u in _UNITS for m in (Decimal(1), Decimal(1000), Decimal(1_000_000))}
+_NAME_OPTIONS = {"--variant", "--control", "--ship", "--scorer"}
+
+
+def _mentions(text: str) -> set[Decimal]:
+    """Every number written in ``text`` (digits, the number words above, "no"/"none" as 0)."""
+    low = text.lower()
+    found = {Decimal(m.replace(",", "")) for m in re.findall(r"\d[\d,]*(?:\.\d+)?|\.\d+", low)}
+    found |= {
+        Decimal(m.replace(",", "")) for m in re.findall(r"(?<![\w.])-\d[\d,]*(?:\.\d+)?", low)
+    }
+    for word, value in _NUMBER_WORDS.items():
+        if re.search(rf"\b{word}\b", low):
+            found.add(Decimal(value))
+    # spelled compounds: "twelve hundred", "one hundred and eleven", "twenty-one"
+    words = re.findall(r"[a-z-]+", low)
+    small = {k: v for k, v in _NUMBER_WORDS.items() if " " not in k and v < 100}
+    for i in range(len(words)):
+        total = None
+        for x in words[i:]:
+            if x in small:
+                total = (total or 0) + small[x]
+            elif x == "hundred":
+                total = (total or 1) * 100
+            elif x == "and" and total is not None:
+                continue
+            else:
+                break
+            found.add(Decimal(total))
+    if re.search(r"\b(no|none|without|zero)\b", low):
+        found.add(Decimal(0))
+    return found
+
+
+def _grounded(value: Decimal, mentions: set[Decimal]) -> bool:
+    """``value`` is a mention times a unit factor, or a compound duration (1m30s, 2 min 800 ms)."""
+    if value in {m * f for m in mentions for f in _FACTORS}:
+        return True
+    times = (Decimal(3600), Decimal(60), Decimal(1), Decimal("0.001"))
+    return any(
+        a * big + b * small == value
+        for a in mentions
+        for b in mentions
+        for big in times
+        for small in times
+        if big > small
+    )
+
+
+_NUMERIC_OPTIONS = {
+    "--tool-calls",
+    "--successful-calls",
+    "--errors",
+    "--completion-time",
+    "--messages",
+    "--corrections",
+    "--tokens",
+    "--cost",
+    "--score",
+    "--alpha",
+    "--mde",
+    "--epochs",
+    "--concurrency",
+    "--limit",
+}
+
+
+def _numbers_in(argv: tuple[str, ...]) -> list[Decimal]:
+    """The numbers of numeric options, ``--metric k=N``, ``--guardrail m:+N%`` and ``events show N``."""
+    out: list[Decimal] = []
+    for i, arg in enumerate(argv):
+        prev = argv[i - 1] if i else ""
+        if prev in _NUMERIC_OPTIONS:
+            out.append(Decimal(arg))
+        elif prev == "--metric" and "=" in arg:
+            out.append(Decimal(arg.split("=", 1)[1]))
+        elif prev == "--guardrail":
+            out.append(Decimal(arg.split(":+", 1)[1].rstrip("%")))
+    if argv[:2] == ("events", "show") and len(argv) > 2 and argv[2].isdigit():
+        out.append(Decimal(argv[2]))
+    return out
+
+
+def _names_in(argv: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if argv[i - 1] in _NAME_OPTIONS if i else False:
+            out.append(arg)
+        if i > 0 and argv[i - 1] == "--variants":
+            out.extend(arg.split(","))
+    head = list(argv[:3])
+    if head[:1] == ["ab"] and len(argv) > 2 and head[1] not in ("list",):
+        out.append(argv[2])
+    if (
+        head[:1] == ["eval"]
+        and len(argv) > 2
+        and head[1] in ("run", "resume", "show", "rescore", "compare")
+    ):
+        out.extend(argv[2:4])
+    if head[:1] == ["audit"] and len(argv) > 1:
+        out.append(argv[2] if argv[1] == "report" and len(argv) > 2 else argv[1])
+    return [name for name in out if not name.startswith("--")]
+
+
+def _known_name(name: str, text: str, vocab: Vocabulary) -> bool:
+    pool = {*vocab.tests, *vocab.archived, *vocab.suites, *vocab.runs, *vocab.scorers}
+    for variants in [*vocab.tests.values(), *vocab.archived.values()]:
+        pool.update(variants)
+    return name in pool or name.lower() in text.lower()
+
+
+_WORDS = shlex.split(
+    "add a the warm cold result results for to checkout-flow onboarding search-v2 b c calls tool ok "
+    "successful failed did not succeed succeeded errors error tokens took s seconds min 40s 2 min "
+    "1.5k $0.03 3 cents of 12 11 twelve eleven 7 0.5 ship keep control stop archive delete restore "
+    "analyze which variant is winning summary show log events last verify run smoke against "
+    "http://127.0.0.1:9/t epochs concurrency exact judge compare baseline-0401 candidate-0402 "
+    "rescore audit why we create test called new-test variants vs alpha mde 5% history note: "
+    "all none no , : ? and or with in at one hundred forty ten zero score case id import x.jsonl "
+    "suite regression treatment a/b hot wram -3 1m30s 800ms 2m 1,200 twenty-one"
+)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    words=st.lists(st.sampled_from(_WORDS), min_size=1, max_size=14),
+    focus=st.sampled_from([None, CF, "search-v2", "baseline-0401"]),
+)
+def test_no_request_gets_a_number_or_a_name_that_is_not_in_it_or_in_the_store(
+    words: list[str], focus: str | None
+) -> None:
+    text = " ".join(words)
+    t = translate(text, VOCAB, focus)
+    assert t.status in ("command", "incomplete", "refused")
+    if t.status == "refused":
+        assert t.argv == ()
+        return
+    assert conforms(t.argv, complete=t.status == "command") is None, (text, t.argv)
+    mentions = _mentions(text)
+    for value in _numbers_in(t.argv):
+        assert _grounded(value, mentions), (text, t.argv, value)
+    for name in _names_in(t.argv):
+        assert _known_name(name, text, VOCAB) or name == focus, (text, t.argv, name)
+
+
+_COUNT = st.integers(min_value=0, max_value=400)
+
+
+@st.composite
+def _result_request(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
+    """A request for a result written in one of many ways, and the options it must give."""
+    variant = draw(st.sampled_from(["cold", "warm"]))
+    parts: list[str] = []
+    want: dict[str, str] = {"--variant": variant}
+    if draw(st.booleans()):
+        total = draw(_COUNT)
+        ok = draw(st.integers(min_value=0, max_value=total))
+        style = draw(
+            st.sampled_from(
+                [
+                    "{t} calls, {o} ok",
+                    "{o} of {t} calls succeeded",
+                    "{o}/{t} tool calls ok",
+                    "{t} tool calls, {o} successful",
+                    "{t} calls of which {o} succeeded",
+                ]
+            )
+        )
+        parts.append(style.format(t=total, o=ok))
+        want["--tool-calls"], want["--successful-calls"] = str(total), str(ok)
+    if draw(st.booleans()):
+        secs = draw(st.integers(min_value=1, max_value=3000))
+        unit = draw(st.sampled_from(["s", " seconds", " sec", "min", " minutes"]))
+        parts.append(f"took {secs}{unit}")
+        want["--completion-time"] = str(secs * 60 if "min" in unit else secs)
+    if draw(st.booleans()):
+        tokens = draw(st.integers(min_value=1, max_value=999))
+        if draw(st.booleans()):
+            parts.append(f"{tokens}k tokens")
+            want["--tokens"] = str(tokens * 1000)
+        else:
+            parts.append(f"{tokens} tokens")
+            want["--tokens"] = str(tokens)
+    if draw(st.booleans()):
+        cents = draw(st.integers(min_value=1, max_value=99))
+        if draw(st.booleans()):
+            parts.append(f"{cents} cents")
+        else:
+            parts.append(f"${cents / 100:.2f}")
+        want["--cost"] = (
+            str(Decimal(cents) / 100).rstrip("0").rstrip(".") if cents % 100 else str(cents // 100)
+        )
+    if draw(st.booleans()):
+        errors = draw(st.integers(min_value=0, max_value=50))
+        parts.append(f"{errors} errors")
+        want["--errors"] = str(errors)
+    outcome = draw(
+        st.sampled_from(
+            [None, "succeeded", "failed", "did not succeed", "was unsuccessful", "passed"]
+        )
+    )
+    if outcome:
+        parts.append(outcome)
+        want["--success" if outcome in ("succeeded", "passed") else "--failure"] = ""
+    if not parts:
+        parts.append("succeeded")
+        want["--success"] = ""
+    order = draw(st.permutations(parts))
+    lead = draw(
+        st.sampled_from(
+            ["add a {v} result: ", "{v}: ", "record a {v} session, ", "log a {v} result with "]
+        )
+    )
+    return lead.format(v=variant) + ", ".join(order), want
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=_result_request())
+def test_results_written_any_way_give_exactly_their_numbers(
+    case: tuple[str, dict[str, str]],
+) -> None:
+    text, want = case
+    t = translate(text, VOCAB)
+    assert t.status == "command", (text, t.reason, t.missing)
+    got: dict[str, str] = {}
+    argv = list(t.argv[3:])
+    i = 0
+    while i < len(argv):
+        if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+            got[argv[i]] = argv[i + 1]
+            i += 2
+        else:
+            got[argv[i]] = ""
+            i += 1
+    assert got == want, text
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(max_size=60))
+def test_arbitrary_text_never_raises(text: str) -> None:
+    t = translate(text, VOCAB)
+    assert t.status in ("command", "incomplete", "refused")
