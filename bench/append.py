@@ -42,7 +42,9 @@ def full_batch(path: Path, results: list[dict], synchronous: str) -> float:
     ledger = Ledger(path, synchronous=synchronous)
     ledger.execute(build(ab.CreateTest, name="bench", variants=("cold", "warm")))
     started = time.perf_counter()
-    parsed = tuple(ab.ResultFields.model_validate(f) for f in results)  # what `ab import` does per line
+    parsed = tuple(
+        ab.ResultFields.model_validate(f) for f in results
+    )  # what `ab import` does per line
     ledger.execute(build(ab.AddResults, test="bench", results=parsed))
     seconds = time.perf_counter() - started
     ledger.close()
@@ -54,7 +56,21 @@ def raw_rows(results: list[dict]) -> list[tuple]:
     for i, fields in enumerate(results, start=1):
         data = canonical_json(fields)
         h = chain_hash(prev, data)  # precomputed: the baseline pays for no Python work at all
-        rows.append((i, new_event_id(), "ab:bench", i, "ResultAdded", 2, data, "{}", "2026-01-01T00:00:00Z", prev, h))
+        rows.append(
+            (
+                i,
+                new_event_id(),
+                "ab:bench",
+                i,
+                "ResultAdded",
+                2,
+                data,
+                "{}",
+                "2026-01-01T00:00:00Z",
+                prev,
+                h,
+            )
+        )
         prev = h
     return rows
 
@@ -85,7 +101,9 @@ def raw_batch(path: Path, rows: list[tuple], synchronous: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=1000, help="single appends (default 1000)")
-    parser.add_argument("--batch", type=int, default=50_000, help="results in the batched import (default 50000)")
+    parser.add_argument(
+        "--batch", type=int, default=50_000, help="results in the batched import (default 50000)"
+    )
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL", "OFF"])
     args = parser.parse_args()
     rng = random.Random(1)
@@ -98,10 +116,14 @@ def main() -> None:
         raw_b = raw_batch(tmp / "raw2.db", raw_rows(batch), args.synchronous)
         full_b = full_batch(tmp / "full2.db", batch, args.synchronous)
     print(f"synchronous={args.synchronous}")
-    print(f"single appends : trialbook {full_s:10,.0f}/s   raw sqlite3 {raw_s:10,.0f}/s   "
-          f"ratio {full_s / raw_s:5.2f}  (goal >= 0.60)")
-    print(f"batched import : trialbook {full_b:10,.0f}/s   raw executemany {raw_b:10,.0f}/s   "
-          f"ratio {full_b / raw_b:5.2f}  (goal >= 0.50)")
+    print(
+        f"single appends : trialbook {full_s:10,.0f}/s   raw sqlite3 {raw_s:10,.0f}/s   "
+        f"ratio {full_s / raw_s:5.2f}  (goal >= 0.60)"
+    )
+    print(
+        f"batched import : trialbook {full_b:10,.0f}/s   raw executemany {raw_b:10,.0f}/s   "
+        f"ratio {full_b / raw_b:5.2f}  (goal >= 0.50)"
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ def raw_connection(path: Path, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
-def sample_result(rng: random.Random, variants: tuple[str, ...] = ("cold", "warm"), i: int = 0) -> dict[str, Any]:
+def sample_result(
+    rng: random.Random, variants: tuple[str, ...] = ("cold", "warm"), i: int = 0
+) -> dict[str, Any]:
     """One realistic result, as the fields a user would type or import."""
     calls = rng.randint(6, 16)
     return {

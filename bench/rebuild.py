@@ -61,7 +61,9 @@ def child(mode: str, path: str) -> None:
         ledger = Ledger(path, synchronous="OFF")
         counts = ledger.rebuild_projections(["ab"])
         seconds = time.perf_counter() - started
-        rows = ledger.conn.execute("SELECT variant, results FROM ab_variants ORDER BY variant").fetchall()
+        rows = ledger.conn.execute(
+            "SELECT variant, results FROM ab_variants ORDER BY variant"
+        ).fetchall()
         ledger.close()
         folded = counts["ab"]
     else:
@@ -70,12 +72,21 @@ def child(mode: str, path: str) -> None:
         seconds = time.perf_counter() - started
         folded = sum(r[2] for r in rows)
         conn.close()
-    print(json.dumps({"seconds": seconds, "events": folded, "peak_rss_mb": peak_rss_mb(), "rows": len(rows)}))
+    print(
+        json.dumps(
+            {"seconds": seconds, "events": folded, "peak_rss_mb": peak_rss_mb(), "rows": len(rows)}
+        )
+    )
 
 
 def run_child(mode: str, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path)], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     return json.loads(out.stdout)
 
 
@@ -91,15 +102,23 @@ def main() -> None:
         path = Path(d) / "rebuild.db"
         t = time.perf_counter()
         build_log(path, args.events)
-        print(f"built a log of {args.events:,} result events in {time.perf_counter() - t:.1f} s "
-              f"({path.stat().st_size / 1e6:.0f} MB)")
+        print(
+            f"built a log of {args.events:,} result events in {time.perf_counter() - t:.1f} s "
+            f"({path.stat().st_size / 1e6:.0f} MB)"
+        )
         raw = run_child("raw", path)
         rebuild = run_child("rebuild", path)
-    print(f"raw SQL aggregate : {raw['seconds']:7.2f} s  {raw['events'] / raw['seconds']:12,.0f} events/s  "
-          f"peak RSS {raw['peak_rss_mb']:6.0f} MB")
-    print(f"projection rebuild: {rebuild['seconds']:7.2f} s  {rebuild['events'] / rebuild['seconds']:12,.0f} events/s  "
-          f"peak RSS {rebuild['peak_rss_mb']:6.0f} MB")
-    print(f"rebuild / raw     : {rebuild['seconds'] / raw['seconds']:.2f}x  (goal <= 3x, peak RSS <= 250 MB)")
+    print(
+        f"raw SQL aggregate : {raw['seconds']:7.2f} s  {raw['events'] / raw['seconds']:12,.0f} events/s  "
+        f"peak RSS {raw['peak_rss_mb']:6.0f} MB"
+    )
+    print(
+        f"projection rebuild: {rebuild['seconds']:7.2f} s  {rebuild['events'] / rebuild['seconds']:12,.0f} events/s  "
+        f"peak RSS {rebuild['peak_rss_mb']:6.0f} MB"
+    )
+    print(
+        f"rebuild / raw     : {rebuild['seconds'] / raw['seconds']:.2f}x  (goal <= 3x, peak RSS <= 250 MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ HEAVY = ("scipy", "numpy", "prompt_toolkit")
 PROBE = (
     "import sys, runpy; sys.argv = ['trialbook', *sys.argv[1:]]\n"
     "try:\n    runpy.run_module('shell', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-    "heavy = sorted({m.split('.')[0] for m in sys.modules} & set(%r))\n"
-    "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n" % (HEAVY,)
+    f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
+    "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
 )
 
 
@@ -31,7 +31,9 @@ def timed(args: list[str], runs: int) -> tuple[float, str]:
     times, heavy = [], ""
     for _ in range(runs):
         t = time.perf_counter()
-        r = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=ROOT)
+        r = subprocess.run(
+            [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=ROOT
+        )
         times.append(time.perf_counter() - t)
         heavy = r.stderr.strip().rsplit("HEAVY=", 1)[-1]
         if r.returncode != 0:
@@ -45,19 +47,26 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as d:
         db = str(Path(d) / "s.db")
-        subprocess.run([sys.executable, "-m", "shell", "--db", db, "ab", "create", "t"], check=True, cwd=ROOT,
-                       capture_output=True)
-        base = statistics.median(
-            _time([sys.executable, "-c", "pass"]) for _ in range(args.runs)
+        subprocess.run(
+            [sys.executable, "-m", "shell", "--db", db, "ab", "create", "t"],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
         )
+        base = statistics.median(_time([sys.executable, "-c", "pass"]) for _ in range(args.runs))
         help_s, help_heavy = timed(["--help"], args.runs)
-        add_s, add_heavy = timed(["--db", db, "ab", "add-result", "t", "--variant", "control", "--success"],
-                                 args.runs)
+        add_s, add_heavy = timed(
+            ["--db", db, "ab", "add-result", "t", "--variant", "control", "--success"], args.runs
+        )
     print(f"bare python start   : {base * 1000:6.0f} ms")
-    print(f"trialbook --help    : {help_s * 1000:6.0f} ms  ({help_s / base:.1f}x bare)  heavy imports: "
-          f"{help_heavy or 'none'}")
-    print(f"trialbook ab add-result: {add_s * 1000:6.0f} ms  ({add_s / base:.1f}x bare)  heavy imports: "
-          f"{add_heavy or 'none'}")
+    print(
+        f"trialbook --help    : {help_s * 1000:6.0f} ms  ({help_s / base:.1f}x bare)  heavy imports: "
+        f"{help_heavy or 'none'}"
+    )
+    print(
+        f"trialbook ab add-result: {add_s * 1000:6.0f} ms  ({add_s / base:.1f}x bare)  heavy imports: "
+        f"{add_heavy or 'none'}"
+    )
 
 
 def _time(cmd: list[str]) -> float:

@@ -23,7 +23,9 @@ def canonical_json(value: Any) -> str:
     NaN/Infinity refused (``ValueError``), so that equal values always produce
     the same text and therefore the same hash.
     """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def content_hash(text: str) -> str:

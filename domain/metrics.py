@@ -40,9 +40,20 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
         Metric("success", "binary", False, "share of sessions that succeeded"),
-        Metric("error_rate", "rate", True, "mean of per-session failed-call rates (failed / tool calls)"),
-        Metric("failed_call_ratio", "ratio", True, "all failed calls / all tool calls (pooled)",
-               numerator="failed_calls", denominator="tool_calls"),
+        Metric(
+            "error_rate",
+            "rate",
+            True,
+            "mean of per-session failed-call rates (failed / tool calls)",
+        ),
+        Metric(
+            "failed_call_ratio",
+            "ratio",
+            True,
+            "all failed calls / all tool calls (pooled)",
+            numerator="failed_calls",
+            denominator="tool_calls",
+        ),
         Metric("completion_time", "continuous", True, "seconds to complete a session"),
         Metric("tool_calls", "continuous", True, "tool calls per session"),
         Metric("errors", "continuous", True, "errors per session"),
@@ -51,14 +62,22 @@ METRICS: dict[str, Metric] = {
         Metric("tokens", "continuous", True, "tokens per session"),
         Metric("cost", "continuous", True, "USD per session"),
         Metric("score", "continuous", False, "score per session"),
-        Metric("cost_per_success", "ratio", True, "all cost / all successes (pooled)",
-               numerator="cost", denominator="success"),
+        Metric(
+            "cost_per_success",
+            "ratio",
+            True,
+            "all cost / all successes (pooled)",
+            numerator="cost",
+            denominator="success",
+        ),
     ]
 }
 
 #: the pooled ratios whose co-moments the A/B projection keeps, as (numerator, denominator)
 RATIO_PAIRS: tuple[tuple[str, str], ...] = tuple(
-    (m.numerator, m.denominator) for m in METRICS.values() if m.kind == "ratio"  # type: ignore[misc]
+    (m.numerator, m.denominator)
+    for m in METRICS.values()
+    if m.numerator is not None and m.denominator is not None
 )
 
 

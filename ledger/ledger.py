@@ -157,7 +157,10 @@ class Ledger:
             self.projector.in_transaction(conn, recorded)
             if final_version - snapshot_version >= SNAPSHOT_EVERY:
                 self.store.save_snapshot(
-                    stream_id, final_version, aggregate.state_version, aggregate.snapshot(final_state)
+                    stream_id,
+                    final_version,
+                    aggregate.state_version,
+                    aggregate.snapshot(final_state),
                 )
                 saved = final_version
 

@@ -57,13 +57,27 @@ DDL = [
 ]
 
 RESULT_COLUMNS = (
-    "position", "test", "variant", "session_id", "case_id", "success", "tool_calls", "successful_calls",
-    "errors", "completion_time", "messages", "corrections", "tokens", "cost", "score", "metrics",
-    "error_messages", "notes", "recorded_at",
+    "position",
+    "test",
+    "variant",
+    "session_id",
+    "case_id",
+    "success",
+    "tool_calls",
+    "successful_calls",
+    "errors",
+    "completion_time",
+    "messages",
+    "corrections",
+    "tokens",
+    "cost",
+    "score",
+    "metrics",
+    "error_messages",
+    "notes",
+    "recorded_at",
 )
-_INSERT_RESULT = (
-    f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
-)
+_INSERT_RESULT = f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
 
 
 def test_name(stream_id: str) -> str:
@@ -87,28 +101,21 @@ class ABProjection:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
 
     def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
-        results: list[tuple[Any, ...]] = []
-        moments: dict[tuple[str, str], dict[str, list[float]]] = {}
-        comoments: dict[tuple[str, str, str, str], list[float]] = {}
-        counts: dict[tuple[str, str], int] = {}
-        last: dict[str, int] = {}
+        run: list[tuple[RecordedEvent, str, dict[str, Any]]] = []
         for e in events:
             if e.type == RESULT_TYPE:
-                # results arrive in runs: fold a run in memory, write it once
-                test = test_name(e.stream_id)
+                # results arrive in runs: collect a run, fold it in one pass, write it once
                 data = e.data
                 if e.schema_version != RESULT_VERSION:
                     data = upcast(RESULT_TYPE, e.schema_version, data)
-                self._fold_result(conn, test, e, data, results, moments, comoments)
-                key = (test, data["variant"])
-                counts[key] = counts.get(key, 0) + 1
-                last[test] = e.position
+                run.append((e, test_name(e.stream_id), data))
                 continue
-            # a definition change: flush what was folded so far, in order
-            self._flush(conn, results, moments, comoments, counts, last)
-            results, moments, comoments, counts, last = [], {}, {}, {}, {}
+            if run:
+                self._fold_results(conn, run)
+                run = []
             self._apply_definition(conn, e)
-        self._flush(conn, results, moments, comoments, counts, last)
+        if run:
+            self._fold_results(conn, run)
 
     # ------------------------------------------------------------------ definitions
 
@@ -122,11 +129,21 @@ class ABProjection:
                 "description, prompt, category, difficulty, archived, results, created_at, created_position, "
                 "last_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
                 (
-                    test, e.stream_id, canonical_json(d["variants"]), d["control"], d.get("metric", "success"),
+                    test,
+                    e.stream_id,
+                    canonical_json(d["variants"]),
+                    d["control"],
+                    d.get("metric", "success"),
                     canonical_json(d.get("guardrails", [])),
                     canonical_json(d["split"]) if d.get("split") is not None else None,
-                    d.get("task_id"), d.get("description"), d.get("prompt"), d.get("category"),
-                    d.get("difficulty"), e.recorded_at, e.position, e.position,
+                    d.get("task_id"),
+                    d.get("description"),
+                    d.get("prompt"),
+                    d.get("category"),
+                    d.get("difficulty"),
+                    e.recorded_at,
+                    e.position,
+                    e.position,
                 ),
             )
             split = d.get("split") or {}
@@ -147,78 +164,96 @@ class ABProjection:
     # ------------------------------------------------------------------ results
 
     @staticmethod
-    def _fold_result(
-        conn: sqlite3.Connection,
-        test: str,
-        e: RecordedEvent,
-        d: dict[str, Any],
-        results: list[tuple[Any, ...]],
-        moments: dict[tuple[str, str], dict[str, list[float]]],
-        comoments: dict[tuple[str, str, str, str], list[float]],
+    def _fold_results(
+        conn: sqlite3.Connection, run: list[tuple[RecordedEvent, str, dict[str, Any]]]
     ) -> None:
-        variant = d["variant"]
-        success = d.get("success")
-        metrics = d.get("metrics")
-        errors = d.get("error_messages")
-        results.append((
-            e.position, test, variant, d.get("session_id"), d.get("case_id"),
-            None if success is None else int(success), d.get("tool_calls"), d.get("successful_calls"),
-            d.get("errors", len(errors) if errors else None), d.get("completion_time"), d.get("messages"),
-            d.get("corrections"), d.get("tokens"), d.get("cost"), d.get("score"),
-            canonical_json(metrics) if metrics else None, canonical_json(errors) if errors else None,
-            d.get("notes"), e.recorded_at,
-        ))
-        obs = observations(d)
-        group = moments.get((test, variant))
-        if group is None:
-            group = moments[(test, variant)] = _load_moments(conn, test, variant)
-        for metric, x in obs.items():
-            acc = group.get(metric)
-            if acc is None:
-                acc = group[metric] = [0, 0.0, 0.0]
-            # Welford's update, in position order
-            n = acc[0] + 1
-            mean = acc[1]
-            delta = x - mean
-            mean += delta / n
-            acc[0] = n
-            acc[1] = mean
-            acc[2] += delta * (x - mean)
-        for num, den in RATIO_PAIRS:
-            if num in obs and den in obs:
-                ckey = (test, variant, num, den)
-                c = comoments.get(ckey)
-                if c is None:
-                    c = comoments[ckey] = _load_comoments(conn, ckey)
-                x, y = obs[num], obs[den]
-                n = c[0] + 1
-                dx, dy = x - c[1], y - c[2]
-                mx, my = c[1] + dx / n, c[2] + dy / n
-                c[0], c[1], c[2] = n, mx, my
-                c[3] += dx * (x - mx)
-                c[4] += dy * (y - my)
-                c[5] += dx * (y - my)
+        rows: list[tuple[Any, ...]] = []
+        # (test, variant) -> metric -> values in position order; the same for ratio pairs
+        values: dict[tuple[str, str], dict[str, list[float]]] = {}
+        pairs: dict[tuple[str, str], dict[tuple[str, str], list[tuple[float, float]]]] = {}
+        counts: dict[tuple[str, str], int] = {}
+        last: dict[str, int] = {}
+        for e, test, d in run:
+            get = d.get
+            variant = d["variant"]
+            success = get("success")
+            metrics = get("metrics")
+            errors = get("error_messages")
+            rows.append(
+                (
+                    e.position,
+                    test,
+                    variant,
+                    get("session_id"),
+                    get("case_id"),
+                    None if success is None else int(success),
+                    get("tool_calls"),
+                    get("successful_calls"),
+                    get("errors", len(errors) if errors else None),
+                    get("completion_time"),
+                    get("messages"),
+                    get("corrections"),
+                    get("tokens"),
+                    get("cost"),
+                    get("score"),
+                    canonical_json(metrics) if metrics else None,
+                    canonical_json(errors) if errors else None,
+                    get("notes"),
+                    e.recorded_at,
+                )
+            )
+            key = (test, variant)
+            counts[key] = counts.get(key, 0) + 1
+            last[test] = e.position
+            group = values.get(key)
+            if group is None:
+                group = values[key] = {}
+            obs = observations(d)
+            for metric, x in obs.items():
+                xs = group.get(metric)
+                if xs is None:
+                    group[metric] = [x]
+                else:
+                    xs.append(x)
+            for num, den in RATIO_PAIRS:
+                if num in obs and den in obs:
+                    pgroup = pairs.setdefault(key, {})
+                    pgroup.setdefault((num, den), []).append((obs[num], obs[den]))
 
-    @staticmethod
-    def _flush(
-        conn: sqlite3.Connection,
-        results: list[tuple[Any, ...]],
-        moments: dict[tuple[str, str], dict[str, list[float]]],
-        comoments: dict[tuple[str, str, str, str], list[float]],
-        counts: dict[tuple[str, str], int],
-        last: dict[str, int],
-    ) -> None:
-        if not results:
-            return
-        conn.executemany(_INSERT_RESULT, results)
+        moment_rows = []
+        for (test, variant), group in values.items():
+            stored = _load_moments(conn, test, variant)
+            for metric, xs in group.items():
+                n, mean, m2 = stored.get(metric, (0, 0.0, 0.0))
+                for x in xs:  # Welford's update, in position order
+                    n += 1
+                    delta = x - mean
+                    mean += delta / n
+                    m2 += delta * (x - mean)
+                moment_rows.append((test, variant, metric, n, mean, m2))
+        comoment_rows = []
+        for (test, variant), pgroup in pairs.items():
+            for (num, den), xys in pgroup.items():
+                n, mx, my, sx, sy, cxy = _load_comoments(conn, (test, variant, num, den))
+                for x, y in xys:
+                    n += 1
+                    dx, dy = x - mx, y - my
+                    mx += dx / n
+                    my += dy / n
+                    sx += dx * (x - mx)
+                    sy += dy * (y - my)
+                    cxy += dx * (y - my)
+                comoment_rows.append((test, variant, num, den, n, mx, my, sx, sy, cxy))
+
+        conn.executemany(_INSERT_RESULT, rows)
         conn.executemany(
             "INSERT OR REPLACE INTO ab_moments (test, variant, metric, n, mean, m2) VALUES (?, ?, ?, ?, ?, ?)",
-            [(t, v, metric, int(a[0]), a[1], a[2]) for (t, v), group in moments.items() for metric, a in group.items()],
+            moment_rows,
         )
         conn.executemany(
             "INSERT OR REPLACE INTO ab_comoments (test, variant, numerator, denominator, n, mean_x, mean_y, "
             "m2_x, m2_y, c_xy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*k, int(v[0]), *v[1:]) for k, v in comoments.items()],
+            comoment_rows,
         )
         conn.executemany(
             "UPDATE ab_variants SET results = results + ? WHERE test = ? AND variant = ?",
@@ -233,19 +268,22 @@ class ABProjection:
         )
 
 
-def _load_moments(conn: sqlite3.Connection, test: str, variant: str) -> dict[str, list[float]]:
+def _load_moments(
+    conn: sqlite3.Connection, test: str, variant: str
+) -> dict[str, tuple[int, float, float]]:
     return {
-        r[0]: [r[1], r[2], r[3]]
+        r[0]: (r[1], r[2], r[3])
         for r in conn.execute(
-            "SELECT metric, n, mean, m2 FROM ab_moments WHERE test = ? AND variant = ?", (test, variant)
+            "SELECT metric, n, mean, m2 FROM ab_moments WHERE test = ? AND variant = ?",
+            (test, variant),
         )
     }
 
 
-def _load_comoments(conn: sqlite3.Connection, key: tuple[str, str, str, str]) -> list[float]:
+def _load_comoments(conn: sqlite3.Connection, key: tuple[str, str, str, str]) -> tuple[Any, ...]:
     row = conn.execute(
         "SELECT n, mean_x, mean_y, m2_x, m2_y, c_xy FROM ab_comoments "
         "WHERE test = ? AND variant = ? AND numerator = ? AND denominator = ?",
         key,
     ).fetchone()
-    return list(row) if row else [0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    return tuple(row) if row else (0, 0.0, 0.0, 0.0, 0.0, 0.0)

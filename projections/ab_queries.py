@@ -42,7 +42,10 @@ def _rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> l
 def list_tests(conn: sqlite3.Connection, include_archived: bool = False) -> list[dict[str, Any]]:
     """Every test, oldest first; archived ones only when asked."""
     where = "" if include_archived else "WHERE archived = 0"
-    return [_test_row(r) for r in _rows(conn, f"SELECT * FROM ab_tests {where} ORDER BY created_position")]
+    return [
+        _test_row(r)
+        for r in _rows(conn, f"SELECT * FROM ab_tests {where} ORDER BY created_position")
+    ]
 
 
 def get_test(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:

@@ -94,7 +94,9 @@ def cli(ctx: click.Context, db: str | None) -> None:
     if isinstance(ctx.obj, App):
         # inside the REPL: the session's App is reused line after line
         if db is not None:
-            raise click.UsageError("--db cannot be changed inside the shell; restart trialbook with --db")
+            raise click.UsageError(
+                "--db cannot be changed inside the shell; restart trialbook with --db"
+            )
         return
     ctx.obj = App(db)
     ctx.call_on_close(ctx.obj.close)
@@ -117,5 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as e:  # pragma: no cover - the last line of defence
         if os.environ.get("TRIALBOOK_DEBUG"):
             raise
-        click.secho("Error: " + INTERNAL_ERROR.format(kind=type(e).__name__, message=e), fg="red", err=True)
+        click.secho(
+            "Error: " + INTERNAL_ERROR.format(kind=type(e).__name__, message=e), fg="red", err=True
+        )
         sys.exit(1)

@@ -38,7 +38,7 @@ def parse_result_line(obj: Any, where: str) -> Any:
     from domain.commands import explain
 
     if not isinstance(obj, dict):
-        raise InvalidCommand(f"{where}: expected a JSON object like {{\"variant\": \"warm\", ...}}")
+        raise InvalidCommand(f'{where}: expected a JSON object like {{"variant": "warm", ...}}')
     fields = {ALIASES.get(k, k): v for k, v in obj.items()}
     if isinstance(fields.get("error_messages"), str):
         fields["error_messages"] = [fields["error_messages"]]

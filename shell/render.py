@@ -21,7 +21,11 @@ def fmt(value: Any, digits: int = 3) -> str:
             return "-"
         if value == int(value) and abs(value) < 1e15:
             return str(int(value))
-        return f"{value:.{digits}g}" if abs(value) < 1e-3 or abs(value) >= 1e6 else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        return (
+            f"{value:.{digits}g}"
+            if abs(value) < 1e-3 or abs(value) >= 1e6
+            else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        )
     if isinstance(value, (list, tuple)):
         return ",".join(fmt(v) for v in value)
     return str(value)
@@ -40,12 +44,17 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], align: str | No
             widths[i] = max(widths[i], len(c))
     if align is None:
         align = "".join(
-            "r" if rows and all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) else "l"
+            "r"
+            if rows and all(isinstance(r[i], (int, float)) or r[i] is None for r in rows)
+            else "l"
             for i in range(len(headers))
         )
 
     def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(w) if a == "r" else v.ljust(w) for v, w, a in zip(values, widths, align)]
+        parts = [
+            v.rjust(w) if a == "r" else v.ljust(w)
+            for v, w, a in zip(values, widths, align, strict=False)
+        ]
         return "  ".join(parts).rstrip()
 
     out = [click.style(line(list(headers)), bold=True), line(["-" * w for w in widths])]

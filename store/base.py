@@ -7,12 +7,16 @@ into streams with a per-stream ``version``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from domain.canonical import chain_hash, envelope_json
+
+try:  # orjson parses the log ~5x faster than json (replays parse every event); output is identical
+    from orjson import loads as parse_json
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    from json import loads as parse_json  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -26,9 +30,13 @@ class NewEvent:
     event_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RecordedEvent:
-    """An event as committed to the log. ``data_json``/``metadata_json`` are the stored canonical text."""
+    """An event as committed to the log. ``data_json``/``metadata_json`` are the stored canonical text.
+
+    Treat it as immutable. (It is not a frozen dataclass only because replays
+    build millions of them and a frozen ``__init__`` is ten times slower.)
+    """
 
     position: int
     event_id: str
@@ -41,16 +49,19 @@ class RecordedEvent:
     recorded_at: str
     prev_hash: str
     hash: str
+    #: the writer's own parsed body for events just appended (spares projections a parse)
+    _data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def data(self) -> dict[str, Any]:
-        """The parsed body (the writer's own dict for events just appended: do not mutate it)."""
-        cached = self.__dict__.get("_data")
-        return cached if cached is not None else json.loads(self.data_json)  # type: ignore[no-any-return]
+        """The parsed body (for events just appended, the writer's own dict: do not mutate it)."""
+        if self._data is not None:
+            return self._data
+        return parse_json(self.data_json)  # type: ignore[no-any-return]
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return json.loads(self.metadata_json)  # type: ignore[no-any-return]
+        return parse_json(self.metadata_json)  # type: ignore[no-any-return]
 
     def envelope(self) -> str:
         """Canonical JSON of the envelope without its hash (what the hash covers)."""

@@ -1,11 +1,11 @@
 """Errors raised by event log backends.
 
-    StoreError
-     ├── NotATrialbookDatabase   the file exists but is not a trialbook log
-     ├── StoreUnavailable        the file or its directory cannot be opened or written
-     ├── ConcurrencyError        the stream moved on since its state was read
-     ├── IdempotencyConflict     an event id was reused with different content
-     └── AppendOnlyViolation     an UPDATE or DELETE of the log was attempted
+StoreError
+ ├── NotATrialbookDatabase   the file exists but is not a trialbook log
+ ├── StoreUnavailable        the file or its directory cannot be opened or written
+ ├── ConcurrencyError        the stream moved on since its state was read
+ ├── IdempotencyConflict     an event id was reused with different content
+ └── AppendOnlyViolation     an UPDATE or DELETE of the log was attempted
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ edit a released migration: add a new one.
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -51,8 +50,16 @@ def m001_events(db: Any) -> None:
         },
         pk="position",
         not_null={
-            "event_id", "stream_id", "version", "type", "schema_version",
-            "data", "metadata", "recorded_at", "prev_hash", "hash",
+            "event_id",
+            "stream_id",
+            "version",
+            "type",
+            "schema_version",
+            "data",
+            "metadata",
+            "recorded_at",
+            "prev_hash",
+            "hash",
         },
     )
     db["events"].create_index(["event_id"], unique=True, index_name="events_event_id")  # type: ignore[union-attr]

@@ -58,10 +58,14 @@ def translate(error: sqlite3.Error, path: str) -> StoreError:
             f"{path} is not a trialbook database (not SQLite); pass another file with --db"
         )
     if "readonly" in text or "read-only" in text:
-        return StoreUnavailable(f"cannot write to {path}: the file or its directory is read-only; "
-                                "fix the permissions or pass another file with --db")
+        return StoreUnavailable(
+            f"cannot write to {path}: the file or its directory is read-only; "
+            "fix the permissions or pass another file with --db"
+        )
     if "unable to open" in text:
-        return StoreUnavailable(f"cannot open {path}; check that its directory exists and is writable")
+        return StoreUnavailable(
+            f"cannot open {path}; check that its directory exists and is writable"
+        )
     if "locked" in text or "busy" in text:
         return StoreUnavailable(f"{path} is busy: another trialbook is writing to it; try again")
     return StoreError(f"{path}: {text}")
@@ -158,9 +162,12 @@ class SQLiteEventStore:
             exists = self.conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_trialbook_migrations'"
             ).fetchone()
-            if exists and self.conn.execute(
-                "SELECT 1 FROM _trialbook_migrations WHERE name = ?", (LATEST,)
-            ).fetchone():
+            if (
+                exists
+                and self.conn.execute(
+                    "SELECT 1 FROM _trialbook_migrations WHERE name = ?", (LATEST,)
+                ).fetchone()
+            ):
                 return  # up to date: the common case costs two indexed lookups
             from store.migrations import MIGRATIONS
 
@@ -172,7 +179,9 @@ class SQLiteEventStore:
                     "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
                 )
                 # another process may have migrated while we waited for the lock
-                applied = {r[0] for r in self.conn.execute("SELECT name FROM _trialbook_migrations")}
+                applied = {
+                    r[0] for r in self.conn.execute("SELECT name FROM _trialbook_migrations")
+                }
                 for name, fn in MIGRATIONS:
                     if name in applied:
                         continue
@@ -235,7 +244,9 @@ class SQLiteEventStore:
         marks = ",".join("?" * len(ids))
         rows = {
             r[1]: _row(r)
-            for r in self.conn.execute(f"SELECT {COLUMNS} FROM events WHERE event_id IN ({marks})", ids)
+            for r in self.conn.execute(
+                f"SELECT {COLUMNS} FROM events WHERE event_id IN ({marks})", ids
+            )
         }
         if not rows:
             return None
@@ -248,7 +259,10 @@ class SQLiteEventStore:
                     "a batch is appended whole or not at all"
                 )
             if (old.stream_id, old.type, old.schema_version, old.data_json) != (
-                stream_id, e.type, e.schema_version, data_json
+                stream_id,
+                e.type,
+                e.schema_version,
+                data_json,
             ):
                 raise IdempotencyConflict(
                     f"event id {eid} is already recorded at position {old.position} with different content"
@@ -263,7 +277,8 @@ class SQLiteEventStore:
         prepared: list[tuple[NewEvent, str, str, str]],
     ) -> list[RecordedEvent]:
         row = self.conn.execute(
-            "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1", (stream_id,)
+            "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1",
+            (stream_id,),
         ).fetchone()
         current = row[0] if row else 0
         if expected_version is not None and current != expected_version:
@@ -280,15 +295,33 @@ class SQLiteEventStore:
         rows: list[tuple[Any, ...]] = []
         for i, (e, eid, data_json, meta_json) in enumerate(prepared, start=1):
             env = envelope_json(
-                position=position + i, event_id=eid, stream_id=stream_id, version=current + i,
-                type=e.type, schema_version=e.schema_version, data_json=data_json,
-                metadata_json=meta_json, recorded_at=recorded_at, prev_hash=prev_hash,
+                position=position + i,
+                event_id=eid,
+                stream_id=stream_id,
+                version=current + i,
+                type=e.type,
+                schema_version=e.schema_version,
+                data_json=data_json,
+                metadata_json=meta_json,
+                recorded_at=recorded_at,
+                prev_hash=prev_hash,
             )
             h = chain_hash(prev_hash, env)
-            rows.append((
-                position + i, eid, stream_id, current + i, e.type, e.schema_version,
-                data_json, meta_json, recorded_at, prev_hash, h,
-            ))
+            rows.append(
+                (
+                    position + i,
+                    eid,
+                    stream_id,
+                    current + i,
+                    e.type,
+                    e.schema_version,
+                    data_json,
+                    meta_json,
+                    recorded_at,
+                    prev_hash,
+                    h,
+                )
+            )
             prev_hash = h
         try:
             self.conn.executemany(
@@ -301,9 +334,9 @@ class SQLiteEventStore:
                 ) from e
             raise ConcurrencyError(f"stream {stream_id} moved on while appending; try again") from e
         recorded = []
-        for row, (e, _, _, _) in zip(rows, prepared):
+        for row, (new, _, _, _) in zip(rows, prepared, strict=True):
             r = RecordedEvent(*row)
-            object.__setattr__(r, "_data", e.data)  # spare the projections a parse
+            r._data = new.data
             recorded.append(r)
         return recorded
 
@@ -316,7 +349,9 @@ class SQLiteEventStore:
         ).fetchone()
         return (row[0], row[1], json.loads(row[2])) if row else None
 
-    def save_snapshot(self, stream_id: str, version: int, state_version: int, state: dict[str, Any]) -> None:
+    def save_snapshot(
+        self, stream_id: str, version: int, state_version: int, state: dict[str, Any]
+    ) -> None:
         """Cache a stream's state; call it inside an append's ``in_transaction`` to keep it consistent."""
         self.conn.execute(
             "INSERT INTO snapshots (stream_id, version, state_version, state) VALUES (?, ?, ?, ?) "
@@ -347,7 +382,8 @@ class SQLiteEventStore:
 
     def stream_version(self, stream_id: str) -> int:
         row = self.conn.execute(
-            "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1", (stream_id,)
+            "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1",
+            (stream_id,),
         ).fetchone()
         return row[0] if row else 0
 
@@ -380,20 +416,25 @@ class SQLiteEventStore:
             params.extend(types)  # type: ignore[arg-type]
         # a dedicated cursor reads one consistent snapshot, batch by batch
         cur = self.conn.cursor()
-        cur.execute(f"SELECT {COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position", params)
+        cur.execute(
+            f"SELECT {COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position", params
+        )
         try:
             while batch := cur.fetchmany(batch_size):
                 yield from (_row(r) for r in batch)
         finally:
             cur.close()
 
-    def read_all_raw(self, after_position: int = 0, until_position: int | None = None,
-                     batch_size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+    def read_all_raw(
+        self, after_position: int = 0, until_position: int | None = None, batch_size: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
         """Batches of raw rows in the column order of ``COLUMNS`` (for verify and replay)."""
         cur = self.conn.cursor()
         if until_position is None:
-            cur.execute(f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position",
-                        (after_position,))
+            cur.execute(
+                f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position",
+                (after_position,),
+            )
         else:
             cur.execute(
                 f"SELECT {COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position",
@@ -406,14 +447,20 @@ class SQLiteEventStore:
             cur.close()
 
     def head(self) -> tuple[int, str]:
-        row = self.conn.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").fetchone()
+        row = self.conn.execute(
+            "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+        ).fetchone()
         return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
     def get(self, key: int | str) -> RecordedEvent | None:
         if isinstance(key, int):
-            row = self.conn.execute(f"SELECT {COLUMNS} FROM events WHERE position = ?", (key,)).fetchone()
+            row = self.conn.execute(
+                f"SELECT {COLUMNS} FROM events WHERE position = ?", (key,)
+            ).fetchone()
         else:
-            row = self.conn.execute(f"SELECT {COLUMNS} FROM events WHERE event_id = ?", (key,)).fetchone()
+            row = self.conn.execute(
+                f"SELECT {COLUMNS} FROM events WHERE event_id = ?", (key,)
+            ).fetchone()
         return _row(row) if row else None
 
     def position_at(self, timestamp: str) -> int:

@@ -13,11 +13,17 @@ from shell.cli import cli
 
 
 @pytest.fixture(autouse=True)
-def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Point every user path at a temp dir so no test touches real user data."""
     home = tmp_path_factory.mktemp("home")
-    for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_STATE_HOME", "state"), ("XDG_CONFIG_HOME", "config"),
-                     ("XDG_CACHE_HOME", "cache")):
+    for var, sub in (
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_CACHE_HOME", "cache"),
+    ):
         (home / sub).mkdir()
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.setenv("HOME", str(home))
@@ -54,6 +60,8 @@ def invoke(db_path: Path) -> Invoke:
     runner = CliRunner()
 
     def run(*args: str, input: str | None = None, db: Path | None = None) -> Result:
-        return runner.invoke(cli, ["--db", str(db or db_path), *args], input=input, catch_exceptions=False)
+        return runner.invoke(
+            cli, ["--db", str(db or db_path), *args], input=input, catch_exceptions=False
+        )
 
     return run

@@ -38,12 +38,16 @@ class EventStoreContract:
         assert [e.data["n"] for e in store.read_stream("a", after_version=2)] == [4]
 
     def test_data_and_metadata_are_stored_as_canonical_json(self, store: Any) -> None:
-        (e,) = store.append("s", 0, [NewEvent("T", {"b": 1, "a": "é"}, metadata={"z": 1, "y": [2]})])
+        (e,) = store.append(
+            "s", 0, [NewEvent("T", {"b": 1, "a": "é"}, metadata={"z": 1, "y": [2]})]
+        )
         assert e.data_json == '{"a":"é","b":1}'
         assert e.metadata_json == canonical_json({"y": [2], "z": 1})
         assert store.get(e.position) == e
 
-    def test_a_version_clash_raises_a_concurrency_error_and_appends_nothing(self, store: Any) -> None:
+    def test_a_version_clash_raises_a_concurrency_error_and_appends_nothing(
+        self, store: Any
+    ) -> None:
         store.append("s", 0, [ev(1)])
         with pytest.raises(ConcurrencyError, match="another writer"):
             store.append("s", 0, [ev(2)])
@@ -66,7 +70,9 @@ class EventStoreContract:
 
     def test_reappending_the_same_event_id_returns_the_original(self, store: Any) -> None:
         first = store.append("s", 0, [NewEvent("T", {"x": 1}, event_id="id-1")])
-        again = store.append("s", 0, [NewEvent("T", {"x": 1}, event_id="id-1", metadata={"retry": True})])
+        again = store.append(
+            "s", 0, [NewEvent("T", {"x": 1}, event_id="id-1", metadata={"retry": True})]
+        )
         assert again == first
         assert store.head()[0] == 1
 
@@ -79,7 +85,11 @@ class EventStoreContract:
     def test_a_partly_recorded_batch_is_refused_whole(self, store: Any) -> None:
         store.append("s", 0, [NewEvent("T", {"x": 1}, event_id="id-1")])
         with pytest.raises(IdempotencyConflict, match="whole or not at all"):
-            store.append("s", 1, [NewEvent("T", {"x": 1}, event_id="id-1"), NewEvent("T", {}, event_id="id-2")])
+            store.append(
+                "s",
+                1,
+                [NewEvent("T", {"x": 1}, event_id="id-1"), NewEvent("T", {}, event_id="id-2")],
+            )
         assert store.head()[0] == 1
 
     def test_a_failure_inside_the_transaction_appends_nothing(self, store: Any) -> None:

@@ -27,47 +27,111 @@ def seeded(invoke: Invoke, db_path: Path) -> int:
 
 CASES = [
     # (arguments, exit code, the error line)
-    (["ab", "add-result", "nope", "--variant", "warm"], 1,
-     "Error: no A/B test named 'nope'; see `trialbook ab list`, or create it with `ab create nope`"),
-    (["ab", "add-result", "checkout-flow", "--variant", "hot"], 1,
-     "Error: variant 'hot' is not in test 'checkout-flow'; use one of: cold, warm"),
-    (["ab", "create", "checkout-flow", "--variants", "a,b"], 1,
-     "Error: an A/B test named 'checkout-flow' already exists; choose another name"),
-    (["ab", "create", "old"], 1,
-     "Error: an A/B test named 'old' already exists (archived; bring it back with `trialbook ab restore old`); "
-     "choose another name"),
-    (["ab", "add-result", "checkout-flow", "--variant", "warm", "--tool-calls", "3", "--successful-calls", "5"], 1,
-     "Error: successful_calls (5) is more than tool_calls (3)"),
-    (["ab", "add-result", "checkout-flow", "--variant", "warm", "--tool-calls", "-1"], 1,
-     "Error: tool_calls: Input should be greater than or equal to 0 (got -1)"),
-    (["ab", "add-result", "checkout-flow", "--variant", "warm", "--completion-time", "-2.5"], 1,
-     "Error: completion_time: Input should be greater than or equal to 0 (got -2.5)"),
-    (["ab", "add-result", "checkout-flow", "--variant", "warm", "--completion-time", "nan"], 1,
-     "Error: completion_time: Input should be a finite number (got nan)"),
-    (["ab", "add-result", "checkout-flow", "--variant", "warm", "--score", "inf"], 1,
-     "Error: score: Input should be a finite number (got inf)"),
-    (["ab", "add-result", "checkout-flow", "--variant", "warm", "--metric", "x=inf"], 1,
-     "Error: metrics.x: Input should be a finite number (got inf)"),
-    (["ab", "add-result", "old", "--variant", "a"], 1,
-     "Error: test 'old' is archived; restore it first with `trialbook ab restore old`"),
-    (["ab", "create", ""], 1,
-     "Error: name: test name is empty; use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a "
-     "letter or digit (got '')"),
-    (["ab", "create", "Bad Name"], 1,
-     "Error: name: test name 'Bad Name' is not valid; use 1-64 lowercase letters, digits, '.', '_' or '-', "
-     "starting with a letter or digit (got 'Bad Name')"),
-    (["ab", "create", "t", "--variants", "solo"], 1,
-     "Error: variants: a test needs at least two variants, e.g. --variants cold,warm"),
-    (["ab", "create", "t", "--variants", "a,a"], 1,
-     "Error: variants: variant 'a' is listed twice; variants must be distinct"),
-    (["ab", "create", "t", "--variants", "a,b", "--control", "c"], 1,
-     "Error: control 'c' is not one of the variants (a, b)"),
-    (["ab", "create", "t", "--guardrail", "speed"], 1,
-     "Error: guardrail 'speed' is not valid; write METRIC:+N% or METRIC:+N, e.g. completion_time:+10%"),
-    (["ab", "create", "t", "--metric", "Bad-Metric"], 1,
-     "Error: metric: metric 'Bad-Metric' is unknown; use one of success, error_rate, failed_call_ratio, "
-     "completion_time, tool_calls, errors, messages, corrections, tokens, cost, score, cost_per_success or a "
-     "custom name (got 'Bad-Metric')"),
+    (
+        ["ab", "add-result", "nope", "--variant", "warm"],
+        1,
+        "Error: no A/B test named 'nope'; see `trialbook ab list`, or create it with `ab create nope`",
+    ),
+    (
+        ["ab", "add-result", "checkout-flow", "--variant", "hot"],
+        1,
+        "Error: variant 'hot' is not in test 'checkout-flow'; use one of: cold, warm",
+    ),
+    (
+        ["ab", "create", "checkout-flow", "--variants", "a,b"],
+        1,
+        "Error: an A/B test named 'checkout-flow' already exists; choose another name",
+    ),
+    (
+        ["ab", "create", "old"],
+        1,
+        "Error: an A/B test named 'old' already exists (archived; bring it back with `trialbook ab restore old`); "
+        "choose another name",
+    ),
+    (
+        [
+            "ab",
+            "add-result",
+            "checkout-flow",
+            "--variant",
+            "warm",
+            "--tool-calls",
+            "3",
+            "--successful-calls",
+            "5",
+        ],
+        1,
+        "Error: successful_calls (5) is more than tool_calls (3)",
+    ),
+    (
+        ["ab", "add-result", "checkout-flow", "--variant", "warm", "--tool-calls", "-1"],
+        1,
+        "Error: tool_calls: Input should be greater than or equal to 0 (got -1)",
+    ),
+    (
+        ["ab", "add-result", "checkout-flow", "--variant", "warm", "--completion-time", "-2.5"],
+        1,
+        "Error: completion_time: Input should be greater than or equal to 0 (got -2.5)",
+    ),
+    (
+        ["ab", "add-result", "checkout-flow", "--variant", "warm", "--completion-time", "nan"],
+        1,
+        "Error: completion_time: Input should be a finite number (got nan)",
+    ),
+    (
+        ["ab", "add-result", "checkout-flow", "--variant", "warm", "--score", "inf"],
+        1,
+        "Error: score: Input should be a finite number (got inf)",
+    ),
+    (
+        ["ab", "add-result", "checkout-flow", "--variant", "warm", "--metric", "x=inf"],
+        1,
+        "Error: metrics.x: Input should be a finite number (got inf)",
+    ),
+    (
+        ["ab", "add-result", "old", "--variant", "a"],
+        1,
+        "Error: test 'old' is archived; restore it first with `trialbook ab restore old`",
+    ),
+    (
+        ["ab", "create", ""],
+        1,
+        "Error: name: test name is empty; use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a "
+        "letter or digit (got '')",
+    ),
+    (
+        ["ab", "create", "Bad Name"],
+        1,
+        "Error: name: test name 'Bad Name' is not valid; use 1-64 lowercase letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit (got 'Bad Name')",
+    ),
+    (
+        ["ab", "create", "t", "--variants", "solo"],
+        1,
+        "Error: variants: a test needs at least two variants, e.g. --variants cold,warm",
+    ),
+    (
+        ["ab", "create", "t", "--variants", "a,a"],
+        1,
+        "Error: variants: variant 'a' is listed twice; variants must be distinct",
+    ),
+    (
+        ["ab", "create", "t", "--variants", "a,b", "--control", "c"],
+        1,
+        "Error: control 'c' is not one of the variants (a, b)",
+    ),
+    (
+        ["ab", "create", "t", "--guardrail", "speed"],
+        1,
+        "Error: guardrail 'speed' is not valid; write METRIC:+N% or METRIC:+N, e.g. completion_time:+10%",
+    ),
+    (
+        ["ab", "create", "t", "--metric", "Bad-Metric"],
+        1,
+        "Error: metric: metric 'Bad-Metric' is unknown; use one of success, error_rate, failed_call_ratio, "
+        "completion_time, tool_calls, errors, messages, corrections, tokens, cost, score, cost_per_success or a "
+        "custom name (got 'Bad-Metric')",
+    ),
     (["ab", "archive", "old"], 1, "Error: test 'old' is already archived"),
     (["ab", "restore", "checkout-flow"], 1, "Error: test 'checkout-flow' is not archived"),
     (["ab", "summary", "nope"], 1, "Error: no A/B test named 'nope'; see `trialbook ab list`"),
@@ -94,7 +158,9 @@ USAGE = [
 
 
 @pytest.mark.parametrize("args", USAGE, ids=[" ".join(a) for a in USAGE])
-def test_usage_errors_exit_2_and_append_nothing(invoke: Invoke, db_path: Path, seeded: int, args: list[str]) -> None:
+def test_usage_errors_exit_2_and_append_nothing(
+    invoke: Invoke, db_path: Path, seeded: int, args: list[str]
+) -> None:
     r = invoke(*args)
     assert r.exit_code == 2
     assert "Error:" in r.output and "Traceback" not in r.output
@@ -107,23 +173,58 @@ class TestImportErrors:
         f.write_bytes(content if isinstance(content, bytes) else content.encode())
         return f
 
-    @pytest.mark.parametrize("content,message", [
-        ('{"variant": "warm"}\n{"variant": "warm", \n', "Error: line 2: not valid JSON (Expecting property name "
-         "enclosed in double quotes at column 21)"),
-        ('{"variant": "warm"}\n\n{"variant": "hot"}\n', "Error: line 3: variant 'hot' is not in test "
-         "'checkout-flow'; use one of: cold, warm"),
-        ('{"variant": "warm", "tool_calls": -3}\n', "Error: line 1: tool_calls: Input should be greater than or "
-         "equal to 0 (got -3)"),
-        ('{"variant": "warm", "completion_time": NaN}\n', "Error: line 1: completion_time: Input should be a finite "
-         "number (got nan)"),
-        ('[1, 2]\n', 'Error: line 1: expected a JSON object like {"variant": "warm", ...}'),
-        ('{"variant": "warm", "colour": "red"}\n', "Error: line 1: colour: Extra inputs are not permitted (got 'red')"),
-        ("\n\n", "Error: {path} has no results; write one JSON object per line"),
-        (b'{"variant": "warm"}\n{"variant": "w\xe9"}\n', "Error: {path} is not UTF-8 text (bad byte at line 2); "
-         "save it as UTF-8 and import again"),
-    ], ids=["bad-json", "unknown-variant", "negative", "nan", "not-object", "unknown-key", "empty", "not-utf8"])
+    @pytest.mark.parametrize(
+        "content,message",
+        [
+            (
+                '{"variant": "warm"}\n{"variant": "warm", \n',
+                "Error: line 2: not valid JSON (Expecting property name "
+                "enclosed in double quotes at column 21)",
+            ),
+            (
+                '{"variant": "warm"}\n\n{"variant": "hot"}\n',
+                "Error: line 3: variant 'hot' is not in test "
+                "'checkout-flow'; use one of: cold, warm",
+            ),
+            (
+                '{"variant": "warm", "tool_calls": -3}\n',
+                "Error: line 1: tool_calls: Input should be greater than or equal to 0 (got -3)",
+            ),
+            (
+                '{"variant": "warm", "completion_time": NaN}\n',
+                "Error: line 1: completion_time: Input should be a finite number (got nan)",
+            ),
+            ("[1, 2]\n", 'Error: line 1: expected a JSON object like {"variant": "warm", ...}'),
+            (
+                '{"variant": "warm", "colour": "red"}\n',
+                "Error: line 1: colour: Extra inputs are not permitted (got 'red')",
+            ),
+            ("\n\n", "Error: {path} has no results; write one JSON object per line"),
+            (
+                b'{"variant": "warm"}\n{"variant": "w\xe9"}\n',
+                "Error: {path} is not UTF-8 text (bad byte at line 2); "
+                "save it as UTF-8 and import again",
+            ),
+        ],
+        ids=[
+            "bad-json",
+            "unknown-variant",
+            "negative",
+            "nan",
+            "not-object",
+            "unknown-key",
+            "empty",
+            "not-utf8",
+        ],
+    )
     def test_one_bad_line_names_it_and_nothing_is_appended(
-        self, invoke: Invoke, db_path: Path, seeded: int, tmp_path: Path, content: str | bytes, message: str
+        self,
+        invoke: Invoke,
+        db_path: Path,
+        seeded: int,
+        tmp_path: Path,
+        content: str | bytes,
+        message: str,
     ) -> None:
         f = self.write(tmp_path, content)
         r = invoke("ab", "import", "checkout-flow", str(f))
@@ -131,9 +232,15 @@ class TestImportErrors:
         assert r.output == message.replace("{path}", str(f)) + "\n"
         assert count_events(db_path) == seeded
 
-    def test_a_missing_file_is_named(self, invoke: Invoke, db_path: Path, seeded: int, tmp_path: Path) -> None:
+    def test_a_missing_file_is_named(
+        self, invoke: Invoke, db_path: Path, seeded: int, tmp_path: Path
+    ) -> None:
         r = invoke("ab", "import", "checkout-flow", str(tmp_path / "nope.jsonl"))
-        assert r.exit_code == 1 and r.output == f"Error: file {tmp_path / 'nope.jsonl'} does not exist; check the path\n"
+        assert (
+            r.exit_code == 1
+            and r.output
+            == f"Error: file {tmp_path / 'nope.jsonl'} does not exist; check the path\n"
+        )
         assert count_events(db_path) == seeded
 
 
@@ -143,15 +250,20 @@ class TestDatabaseFiles:
         f.write_text("shopping list\n")
         r = invoke("ab", "list", db=f)
         assert r.exit_code == 1
-        assert r.output == f"Error: {f} is not a trialbook database (not SQLite); pass another file with --db\n"
+        assert (
+            r.output
+            == f"Error: {f} is not a trialbook database (not SQLite); pass another file with --db\n"
+        )
         assert f.read_text() == "shopping list\n"
 
     def test_a_missing_directory(self, invoke: Invoke, tmp_path: Path) -> None:
         f = tmp_path / "missing" / "t.db"
         r = invoke("ab", "create", "t", db=f)
         assert r.exit_code == 1
-        assert r.output == (f"Error: directory {f.parent} does not exist; create it (mkdir -p {f.parent}) "
-                            "or pass another --db\n")
+        assert r.output == (
+            f"Error: directory {f.parent} does not exist; create it (mkdir -p {f.parent}) "
+            "or pass another --db\n"
+        )
         assert not f.parent.exists()
 
 
@@ -177,8 +289,13 @@ def read_only(*paths: Path) -> Iterator[None]:
 
 
 def run_cli(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shell", *args], capture_output=True, text=True,
-                          cwd=Path(__file__).parent.parent, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "shell", *args],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        timeout=60,
+    )
 
 
 def test_a_read_only_directory(tmp_path: Path) -> None:
@@ -188,12 +305,17 @@ def test_a_read_only_directory(tmp_path: Path) -> None:
     with read_only(ro):
         r = run_cli(["--db", str(target), "ab", "create", "t"])
     assert r.returncode == 1, r.stderr
-    assert r.stderr == f"Error: cannot create {target}: directory {ro} is read-only; pass another --db\n"
+    assert (
+        r.stderr
+        == f"Error: cannot create {target}: directory {ro} is read-only; pass another --db\n"
+    )
     assert "Traceback" not in r.stdout + r.stderr
     assert not target.exists()
 
 
-def test_a_read_only_database_refuses_writes_with_one_line(invoke: Invoke, db_path: Path, tmp_path: Path) -> None:
+def test_a_read_only_database_refuses_writes_with_one_line(
+    invoke: Invoke, db_path: Path, tmp_path: Path
+) -> None:
     invoke("ab", "create", "t")
     ro_dir = tmp_path / "ro"
     ro_dir.mkdir()

@@ -14,10 +14,15 @@ def create(invoke: Invoke, name: str = "checkout-flow", *extra: str) -> None:
 
 
 class TestCreate:
-    def test_create_prints_the_test_and_records_one_event(self, invoke: Invoke, db_path: Path) -> None:
+    def test_create_prints_the_test_and_records_one_event(
+        self, invoke: Invoke, db_path: Path
+    ) -> None:
         r = invoke("ab", "create", "checkout-flow", "--variants", "cold,warm")
         assert r.exit_code == 0
-        assert r.output == "Created A/B test checkout-flow with variants cold, warm (control: cold, metric: success).\n"
+        assert (
+            r.output
+            == "Created A/B test checkout-flow with variants cold, warm (control: cold, metric: success).\n"
+        )
         assert count_events(db_path) == 1
 
     def test_variants_default_to_control_and_treatment(self, invoke: Invoke) -> None:
@@ -26,8 +31,23 @@ class TestCreate:
         assert t["variants"] == ["control", "treatment"] and t["control"] == "control"
 
     def test_control_option_picks_the_control(self, invoke: Invoke) -> None:
-        invoke("ab", "create", "t", "--variants", "a,b,c", "--control", "b", "--metric", "completion_time",
-               "--guardrail", "cost:+5%", "--description", "desc", "--difficulty", "hard")
+        invoke(
+            "ab",
+            "create",
+            "t",
+            "--variants",
+            "a,b,c",
+            "--control",
+            "b",
+            "--metric",
+            "completion_time",
+            "--guardrail",
+            "cost:+5%",
+            "--description",
+            "desc",
+            "--difficulty",
+            "hard",
+        )
         t = json.loads(invoke("ab", "show", "t", "--json").output)["test"]
         assert t["control"] == "b" and t["variants"] == ["a", "b", "c"]
         assert t["metric"] == "completion_time" and t["difficulty"] == "hard"
@@ -37,15 +57,47 @@ class TestCreate:
 class TestAddResult:
     def test_add_result_records_all_fields(self, invoke: Invoke) -> None:
         create(invoke)
-        r = invoke("ab", "add-result", "checkout-flow", "--variant", "warm", "--tool-calls", "12",
-                   "--successful-calls", "11", "--completion-time", "40", "--success", "--messages", "6",
-                   "--corrections", "1", "--tokens", "1500", "--cost", "0.03", "--score", "8.5",
-                   "--case-id", "c1", "--metric", "latency_p95=1.5", "--error", "timeout", "--notes", "hi")
+        r = invoke(
+            "ab",
+            "add-result",
+            "checkout-flow",
+            "--variant",
+            "warm",
+            "--tool-calls",
+            "12",
+            "--successful-calls",
+            "11",
+            "--completion-time",
+            "40",
+            "--success",
+            "--messages",
+            "6",
+            "--corrections",
+            "1",
+            "--tokens",
+            "1500",
+            "--cost",
+            "0.03",
+            "--score",
+            "8.5",
+            "--case-id",
+            "c1",
+            "--metric",
+            "latency_p95=1.5",
+            "--error",
+            "timeout",
+            "--notes",
+            "hi",
+        )
         assert r.exit_code == 0, r.output
         assert r.output.startswith("Recorded a result for variant warm of checkout-flow")
         (res,) = json.loads(invoke("ab", "show", "checkout-flow", "--json").output)["results"]
         assert res["variant"] == "warm" and res["success"] is True and res["tool_calls"] == 12
-        assert res["successful_calls"] == 11 and res["completion_time"] == 40.0 and res["case_id"] == "c1"
+        assert (
+            res["successful_calls"] == 11
+            and res["completion_time"] == 40.0
+            and res["case_id"] == "c1"
+        )
         assert res["metrics"] == {"latency_p95": 1.5} and res["error_messages"] == ["timeout"]
         assert res["errors"] == 1 and res["notes"] == "hi" and res["session_id"]
 
@@ -68,18 +120,48 @@ class TestAddResult:
 class TestSummary:
     def test_summary_matches_the_results(self, invoke: Invoke) -> None:
         create(invoke)
-        rows = [("cold", 10, 9, 30, True), ("cold", 10, 7, 50, False), ("warm", 12, 12, 20, True),
-                ("warm", 8, 6, 25, True)]
+        rows = [
+            ("cold", 10, 9, 30, True),
+            ("cold", 10, 7, 50, False),
+            ("warm", 12, 12, 20, True),
+            ("warm", 8, 6, 25, True),
+        ]
         for variant, calls, ok, secs, success in rows:
-            invoke("ab", "add-result", "checkout-flow", "--variant", variant, "--tool-calls", str(calls),
-                   "--successful-calls", str(ok), "--completion-time", str(secs),
-                   "--success" if success else "--failure", "--tokens", "100", "--cost", "0.5", "--messages", "3")
+            invoke(
+                "ab",
+                "add-result",
+                "checkout-flow",
+                "--variant",
+                variant,
+                "--tool-calls",
+                str(calls),
+                "--successful-calls",
+                str(ok),
+                "--completion-time",
+                str(secs),
+                "--success" if success else "--failure",
+                "--tokens",
+                "100",
+                "--cost",
+                "0.5",
+                "--messages",
+                "3",
+            )
         s = json.loads(invoke("ab", "summary", "checkout-flow", "--json").output)
         cold, warm = s["variants"]
-        assert cold == {"variant": "cold", "control": True, "results": 2, "successes": 1, "success_known": 2,
-                        "success_rate": 0.5, "mean_error_rate": (0.1 + 0.3) / 2,
-                        "mean_completion_time": 40.0, "mean_messages": 3.0, "total_tokens": 200,
-                        "total_cost": 1.0}
+        assert cold == {
+            "variant": "cold",
+            "control": True,
+            "results": 2,
+            "successes": 1,
+            "success_known": 2,
+            "success_rate": 0.5,
+            "mean_error_rate": (0.1 + 0.3) / 2,
+            "mean_completion_time": 40.0,
+            "mean_messages": 3.0,
+            "total_tokens": 200,
+            "total_cost": 1.0,
+        }
         assert warm["successes"] == 2 and warm["success_rate"] == 1.0
         assert abs(warm["mean_error_rate"] - 0.125) < 1e-12
         text = invoke("ab", "summary", "checkout-flow").output
@@ -93,11 +175,22 @@ class TestSummary:
 
 
 class TestImport:
-    def test_import_appends_every_line_in_one_go(self, invoke: Invoke, db_path: Path, tmp_path: Path) -> None:
+    def test_import_appends_every_line_in_one_go(
+        self, invoke: Invoke, db_path: Path, tmp_path: Path
+    ) -> None:
         create(invoke)
         f = tmp_path / "r.jsonl"
-        lines = [{"variant": "cold" if i % 2 else "warm", "tool_calls": 10, "successful_calls": 9, "success": True,
-                  "case_id": f"c{i // 2}", "completion_time": 30 + i} for i in range(10)]
+        lines = [
+            {
+                "variant": "cold" if i % 2 else "warm",
+                "tool_calls": 10,
+                "successful_calls": 9,
+                "success": True,
+                "case_id": f"c{i // 2}",
+                "completion_time": 30 + i,
+            }
+            for i in range(10)
+        ]
         f.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
         r = invoke("ab", "import", "checkout-flow", str(f))
         assert r.exit_code == 0, r.output
@@ -106,7 +199,9 @@ class TestImport:
         s = json.loads(invoke("ab", "summary", "checkout-flow", "--json").output)
         assert [v["results"] for v in s["variants"]] == [5, 5]
 
-    def test_import_accepts_the_older_session_type_key(self, invoke: Invoke, tmp_path: Path) -> None:
+    def test_import_accepts_the_older_session_type_key(
+        self, invoke: Invoke, tmp_path: Path
+    ) -> None:
         create(invoke)
         f = tmp_path / "r.jsonl"
         f.write_text('{"session_type": "warm", "success": true}\n')
@@ -114,12 +209,16 @@ class TestImport:
 
     def test_import_reads_stdin(self, invoke: Invoke) -> None:
         create(invoke)
-        r = invoke("ab", "import", "checkout-flow", "-", input='{"variant": "cold"}\n{"variant": "warm"}\n')
+        r = invoke(
+            "ab", "import", "checkout-flow", "-", input='{"variant": "cold"}\n{"variant": "warm"}\n'
+        )
         assert r.exit_code == 0 and "Imported 2 results" in r.output
 
 
 class TestListArchiveRestore:
-    def test_archive_hides_restore_brings_back_and_nothing_is_deleted(self, invoke: Invoke, db_path: Path) -> None:
+    def test_archive_hides_restore_brings_back_and_nothing_is_deleted(
+        self, invoke: Invoke, db_path: Path
+    ) -> None:
         create(invoke, "a")
         create(invoke, "b")
         invoke("ab", "add-result", "a", "--variant", "cold")
@@ -141,7 +240,17 @@ class TestListArchiveRestore:
 
     def test_show_prints_definition_and_results(self, invoke: Invoke) -> None:
         create(invoke, "t", "--description", "Cold vs warm")
-        invoke("ab", "add-result", "t", "--variant", "warm", "--tool-calls", "3", "--successful-calls", "2")
+        invoke(
+            "ab",
+            "add-result",
+            "t",
+            "--variant",
+            "warm",
+            "--tool-calls",
+            "3",
+            "--successful-calls",
+            "2",
+        )
         out = invoke("ab", "show", "t").output
         assert "Cold vs warm" in out and "cold, warm (control: cold)" in out and "warm" in out
         assert "1 results" in out
@@ -155,9 +264,21 @@ class TestEventsAndProjections:
             invoke("ab", "add-result", "a", "--variant", "warm")
         log = json.loads(invoke("events", "log", "--json").output)
         assert [e["position"] for e in log] == [1, 2, 3, 4, 5]
-        assert set(log[0]) >= {"position", "event_id", "stream_id", "version", "type", "data", "metadata",
-                               "recorded_at", "prev_hash", "hash"}
-        only_a = json.loads(invoke("events", "log", "--stream", "ab:a", "--limit", "2", "--json").output)
+        assert set(log[0]) >= {
+            "position",
+            "event_id",
+            "stream_id",
+            "version",
+            "type",
+            "data",
+            "metadata",
+            "recorded_at",
+            "prev_hash",
+            "hash",
+        }
+        only_a = json.loads(
+            invoke("events", "log", "--stream", "ab:a", "--limit", "2", "--json").output
+        )
         assert [e["position"] for e in only_a] == [4, 5]
         created = json.loads(invoke("events", "log", "--type", "TestCreated", "--json").output)
         assert [e["data"]["name"] for e in created] == ["a", "b"]
@@ -167,15 +288,28 @@ class TestEventsAndProjections:
     def test_projections_rebuild_gives_the_same_answers(self, invoke: Invoke) -> None:
         create(invoke)
         for i in range(7):
-            invoke("ab", "add-result", "checkout-flow", "--variant", ["cold", "warm"][i % 2], "--tool-calls", "5",
-                   "--successful-calls", str(i % 5), "--completion-time", f"{i * 1.7}")
+            invoke(
+                "ab",
+                "add-result",
+                "checkout-flow",
+                "--variant",
+                ["cold", "warm"][i % 2],
+                "--tool-calls",
+                "5",
+                "--successful-calls",
+                str(i % 5),
+                "--completion-time",
+                f"{i * 1.7}",
+            )
         before = invoke("ab", "summary", "checkout-flow", "--json").output
         r = invoke("projections", "rebuild")
         assert r.exit_code == 0 and "Rebuilt ab: 8 events folded." in r.output
         assert invoke("ab", "summary", "checkout-flow", "--json").output == before
 
 
-def test_demo_records_a_sample_test_in_its_own_file(invoke: Invoke, isolated_user_dirs: Path) -> None:
+def test_demo_records_a_sample_test_in_its_own_file(
+    invoke: Invoke, isolated_user_dirs: Path
+) -> None:
     from click.testing import CliRunner
 
     from shell.cli import cli

@@ -34,8 +34,16 @@ def test_two_writers_lose_and_duplicate_nothing(tmp_path: Path) -> None:
         ledger.execute(build(ab.CreateTest, name="race", variants=("a", "b")))
     n = 60
     root = Path(__file__).parent.parent
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), v, str(n)], cwd=root,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for v in ("a", "b")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), v, str(n)],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for v in ("a", "b")
+    ]
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
@@ -53,7 +61,9 @@ def test_two_writers_lose_and_duplicate_nothing(tmp_path: Path) -> None:
             per_variant.setdefault(e.data["variant"], []).append(e.data["tool_calls"])
         assert per_variant == {"a": list(range(n)), "b": list(range(n))}
     with Ledger(path) as ledger:
-        counts = dict(ledger.conn.execute("SELECT variant, results FROM ab_variants WHERE test = 'race'"))
+        counts = dict(
+            ledger.conn.execute("SELECT variant, results FROM ab_variants WHERE test = 'race'")
+        )
         assert counts == {"a": n, "b": n}
 
 

@@ -56,7 +56,9 @@ def test_the_readme_documents_commands() -> None:
     assert ("ab", "add-result") in paths and ("demo",) in paths and () in paths
 
 
-@pytest.mark.parametrize("path", sorted(documented_command_paths()), ids=lambda p: " ".join(p) or "trialbook")
+@pytest.mark.parametrize(
+    "path", sorted(documented_command_paths()), ids=lambda p: " ".join(p) or "trialbook"
+)
 def test_help_of_every_documented_command_runs(path: tuple[str, ...]) -> None:
     r = CliRunner().invoke(cli, [*path, "--help"])
     assert r.exit_code == 0, r.output
@@ -71,7 +73,9 @@ def test_every_command_has_help_text_and_is_in_the_readme(path: tuple[str, ...])
         assert isinstance(cmd, click.Group)
         cmd = cmd.get_command(ctx, name)
     assert cmd is not None and cmd.help and len(cmd.help.strip()) > 10
-    assert "trialbook " + " ".join(path) in README, f"`trialbook {' '.join(path)}` is not documented in README.md"
+    assert "trialbook " + " ".join(path) in README, (
+        f"`trialbook {' '.join(path)}` is not documented in README.md"
+    )
 
 
 def test_the_quick_start_commands_are_the_ones_ci_runs() -> None:

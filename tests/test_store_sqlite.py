@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -72,7 +71,9 @@ class TestOpening:
 
 
 class TestAppendOnly:
-    def test_updates_and_deletes_of_events_are_refused_by_the_engine(self, store: SQLiteEventStore) -> None:
+    def test_updates_and_deletes_of_events_are_refused_by_the_engine(
+        self, store: SQLiteEventStore
+    ) -> None:
         store.append("s", 0, [ev(1)])
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             store.conn.execute("UPDATE events SET data = '{}'")
@@ -116,8 +117,12 @@ WRITER = textwrap.dedent(
 def test_every_acknowledged_append_survives_a_kill_9(tmp_path: Path) -> None:
     path = tmp_path / "crash.db"
     for _ in range(3):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True,
-                                cwd=Path(__file__).parent.parent)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+        )
         acked = []
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -130,7 +135,7 @@ def test_every_acknowledged_append_survives_a_kill_9(tmp_path: Path) -> None:
         s = SQLiteEventStore(path)
         stored = [e.data["i"] for e in s.read_all(stream_id="crash")]
         # everything acknowledged in this run is there, whole and chained
-        run_values = stored[-len(acked) - 1:]
+        run_values = stored[-len(acked) - 1 :]
         assert set(acked) <= set(run_values)
         prev = None
         for e in s.read_all():

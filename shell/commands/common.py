@@ -13,7 +13,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 pass_app = click.make_pass_decorator(App)
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys) instead of a table.")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (stable keys) instead of a table."
+)
 
 
 def parse_key_values(values: tuple[str, ...], option: str) -> dict[str, float]:
@@ -23,11 +25,15 @@ def parse_key_values(values: tuple[str, ...], option: str) -> dict[str, float]:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE, e.g. {option} latency_p95=1.2", param_hint=option)
+            raise click.BadParameter(
+                f"{item!r} is not KEY=VALUE, e.g. {option} latency_p95=1.2", param_hint=option
+            )
         try:
             out[key] = float(raw)
         except ValueError:
-            raise click.BadParameter(f"{item!r}: {raw!r} is not a number", param_hint=option) from None
+            raise click.BadParameter(
+                f"{item!r}: {raw!r} is not a number", param_hint=option
+            ) from None
     return out
 
 

@@ -24,12 +24,20 @@ def record_demo(app: App, sessions: int = 40, seed: int = 7) -> None:
 
     rng = random.Random(seed)
     ledger = app.ledger
-    ledger.execute(build(
-        d.CreateTest, name=DEMO_TEST, variants=("cold", "warm"), metric="success",
-        guardrails=(d.Guardrail.parse("completion_time:+10%"),),
-        description="Checkout agent: cold start vs a warm session with cached tool schemas",
-        task_id="checkout", category="agents", difficulty="medium",
-    ))
+    ledger.execute(
+        build(
+            d.CreateTest,
+            name=DEMO_TEST,
+            variants=("cold", "warm"),
+            metric="success",
+            guardrails=(d.Guardrail.parse("completion_time:+10%"),),
+            description="Checkout agent: cold start vs a warm session with cached tool schemas",
+            task_id="checkout",
+            category="agents",
+            difficulty="medium",
+            expected_results=2 * sessions,
+        )
+    )
     results = []
     for case in range(sessions):
         hardness = rng.random()
@@ -38,24 +46,38 @@ def record_demo(app: App, sessions: int = 40, seed: int = 7) -> None:
             fail_p = max(0.02, 0.18 - skill / 2 + 0.1 * hardness)
             ok = sum(rng.random() > fail_p for _ in range(calls))
             success = rng.random() < 0.55 + skill + 0.3 * (1 - hardness) - 0.15
-            results.append(d.ResultFields(
-                variant=variant, session_id=f"{variant}-{case:03d}", case_id=f"case-{case:03d}",
-                success=success, tool_calls=calls, successful_calls=ok,
-                completion_time=round(rng.gauss(42 - 6 * skill * 10 / 1.2, 6) + 10 * hardness, 1),
-                messages=rng.randint(4, 12), corrections=rng.choice([0, 0, 0, 1, 2]),
-                tokens=rng.randint(9_000, 16_000) - (1500 if variant == "warm" else 0),
-                cost=round(rng.uniform(0.02, 0.05), 4),
-            ))
+            results.append(
+                d.ResultFields(
+                    variant=variant,
+                    session_id=f"{variant}-{case:03d}",
+                    case_id=f"case-{case:03d}",
+                    success=success,
+                    tool_calls=calls,
+                    successful_calls=ok,
+                    completion_time=round(
+                        rng.gauss(42 - 6 * skill * 10 / 1.2, 6) + 10 * hardness, 1
+                    ),
+                    messages=rng.randint(4, 12),
+                    corrections=rng.choice([0, 0, 0, 1, 2]),
+                    tokens=rng.randint(9_000, 16_000) - (1500 if variant == "warm" else 0),
+                    cost=round(rng.uniform(0.02, 0.05), 4),
+                )
+            )
     ledger.execute(build(d.AddResults, test=DEMO_TEST, results=tuple(results)))
 
 
 @click.command()
-@click.option("--sessions", type=click.IntRange(min=3, max=10_000), default=40, show_default=True,
-              help="Sessions per variant.")
+@click.option(
+    "--sessions",
+    type=click.IntRange(min=3, max=10_000),
+    default=40,
+    show_default=True,
+    help="Sessions per variant.",
+)
 @click.pass_context
 @pass_app
 def demo(app: App, ctx: click.Context, sessions: int) -> None:
-    """Record a sample A/B test in a fresh database file and show its summary.
+    """Record a sample A/B test in a fresh database file and show its summary and analysis.
 
     Without --db it writes ~/.local/share/trialbook/demo.db (replacing an older
     demo file), never your main database.
@@ -72,13 +94,21 @@ def demo(app: App, ctx: click.Context, sessions: int) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(str(app.db_path) + suffix).unlink(missing_ok=True)
     elif app.db_path.exists() and app.ledger.store.head()[0] > 0:
-        raise StateConflict(f"{app.db_path} already has events; the demo needs a fresh file (pass a new --db)")
+        raise StateConflict(
+            f"{app.db_path} already has events; the demo needs a fresh file (pass a new --db)"
+        )
     record_demo(app, sessions=sessions)
-    click.echo(f"Recorded a sample A/B test '{DEMO_TEST}' with {2 * sessions} sessions in {app.db_path}\n")
+    click.echo(
+        f"Recorded a sample A/B test '{DEMO_TEST}' with {2 * sessions} sessions in {app.db_path}\n"
+    )
     from shell.commands.ab import summary
 
     ctx.invoke(summary, name=DEMO_TEST, as_json=False)
+    from shell.commands.ab_analysis import analyze_test, render_report
+
+    click.echo("\n" + render_report(analyze_test(app.ledger, DEMO_TEST)))
     click.echo(
         f"\nExplore it:\n  trialbook --db {app.db_path} ab show {DEMO_TEST}\n"
+        f"  trialbook --db {app.db_path} ab analyze {DEMO_TEST} --history\n"
         f"  trialbook --db {app.db_path} events log\n  trialbook --db {app.db_path}   (the interactive shell)"
     )
