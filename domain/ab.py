@@ -142,6 +142,9 @@ class TestCreated(Event):
     prompt: str | None = None
     category: str | None = None
     difficulty: Difficulty | None = None
+    #: total results (all variants) the always-valid boundary is tuned for; fixed before the
+    #: test starts so nobody re-tunes it while watching; None means the statistics' default
+    expected_results: int | None = None
 
 
 class ResultAdded(ResultFields, Event):
@@ -151,6 +154,25 @@ class ResultAdded(ResultFields, Event):
     """
 
     schema_version = 2
+
+    @classmethod
+    def of(cls, fields: ResultFields) -> ResultAdded:
+        """The event for already-validated fields, without validating them a second time.
+
+        Same result as ``model_construct`` (which is several times slower): the
+        fields were checked when ``fields`` was built, and the two classes share them.
+        """
+        event = cls.__new__(cls)
+        object.__setattr__(event, "__dict__", dict(fields.__dict__))
+        object.__setattr__(event, "__pydantic_fields_set__", set(fields.__pydantic_fields_set__))
+        object.__setattr__(event, "__pydantic_extra__", None)
+        object.__setattr__(event, "__pydantic_private__", None)
+        return event
+
+    def to_data(self) -> dict[str, Any]:
+        # every field is a JSON primitive, a tuple of strings or a str->float dict:
+        # the same output as model_dump(mode="json", exclude_none=True), several times faster
+        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 @upcaster("ResultAdded", 1)
@@ -191,6 +213,7 @@ class CreateTest(Command):
     prompt: str | None = None
     category: str | None = None
     difficulty: Difficulty | None = None
+    expected_results: int | None = Field(default=None, ge=2)
 
     @field_validator("name")
     @classmethod
@@ -354,6 +377,7 @@ def _(command: CreateTest, state: ABTestState) -> Sequence[Event]:
             prompt=command.prompt,
             category=command.category,
             difficulty=command.difficulty,
+            expected_results=command.expected_results,
         )
     ]
 
@@ -374,7 +398,7 @@ def _(command: AddResults, state: ABTestState) -> Sequence[Event]:
                 f"{where}variant {r.variant!r} is not in test {command.test!r}; "
                 f"use one of: {', '.join(state.variants)}"
             )
-        events.append(ResultAdded(**r.model_dump()))
+        events.append(ResultAdded.of(r))
     return events
 
 
@@ -430,3 +454,128 @@ class ABTestAggregate:
 AB_TESTS = ABTestAggregate()
 for _cmd in (CreateTest, AddResults, ArchiveTest, RestoreTest):
     _cmd.aggregate = AB_TESTS
+
+
+# =========================================================================== decisions (`ab conclude`)
+# A person's conclusion of a test, recorded with the analysis they were shown and the
+# log position it was computed at, so an audit can replay the log to that position,
+# recompute the analysis with the same method version and check it reproduces.
+
+Choice = Literal["ship", "keep_control", "stop"]
+
+
+def against_recommendation(choice: str, variant: str | None, recommendation: dict[str, Any]) -> bool:
+    """Whether a choice goes against the analysis's recommendation.
+
+    Shipping is against it unless the recommendation was to ship that same variant;
+    keeping control is against it only when the recommendation was to ship a variant;
+    stopping says nothing about which variant is better, so it never is.
+    """
+    decision = recommendation.get("decision")
+    if choice == "ship":
+        return not (decision == "ship" and recommendation.get("variant") == variant)
+    if choice == "keep_control":
+        return decision == "ship"
+    return False
+
+
+def analysed_results(analysis: dict[str, Any]) -> int:
+    """How many results an ``ab analyze --json`` document counted (all variants)."""
+    return sum(int(v.get("results", 0)) for v in analysis.get("variants", ()))
+
+
+class TestConcluded(Event):
+    """A person concluded a test: ship a variant, keep control, or stop without a choice.
+
+    ``analysis`` is the ``ab analyze --json`` document shown at that moment,
+    ``method_version`` the version of the statistics that produced it and
+    ``position`` the log head it was computed at (before this event).
+    ``variant`` is the shipped variant, the control for ``keep_control``, None for ``stop``.
+    """
+
+    __test__ = False
+    choice: Choice
+    variant: str | None = None
+    note: str | None = None
+    against_recommendation: bool = False
+    method_version: str
+    position: int = Field(ge=0)
+    analysis: dict[str, Any]
+
+    def to_data(self) -> dict[str, Any]:
+        # drop only top-level None fields: the analysis is stored exactly as shown, nulls included
+        return {k: v for k, v in self.model_dump(mode="json").items() if v is not None}
+
+
+class ConcludeTest(Command):
+    """Record a person's decision on a test, with the analysis it was based on."""
+
+    test: str
+    choice: Choice
+    variant: str | None = None
+    note: str | None = None
+    analysis: dict[str, Any]
+    method_version: str
+    position: int = Field(ge=0)
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, v: str | None) -> str | None:
+        return (v.strip() or None) if v is not None else None
+
+    def stream_id(self) -> str:
+        return stream_for(self.test)
+
+
+@evolve.register
+def _(event: TestConcluded, state: ABTestState) -> ABTestState:
+    return state  # a decision is a record; results may still be added and it may be concluded again
+
+
+@decide.register
+def _(command: ConcludeTest, state: ABTestState) -> Sequence[Event]:
+    _require_active(state, command.test)
+    if command.analysis.get("test") != command.test:
+        raise InvalidCommand(f"the analysis given is not of test {command.test!r}")
+    if command.choice == "ship":
+        if command.variant is None:
+            raise InvalidCommand(f"ship which variant? use one of: {', '.join(state.variants)}")
+        if command.variant not in state.variants:
+            raise InvalidCommand(
+                f"variant {command.variant!r} is not in test {command.test!r}; use one of: {', '.join(state.variants)}"
+            )
+        if command.variant == state.control:
+            raise InvalidCommand(
+                f"{command.variant!r} is the control of {command.test!r}; to keep it use --keep-control"
+            )
+        variant: str | None = command.variant
+    else:
+        if command.variant is not None:
+            raise InvalidCommand(f"a variant is named only when shipping, not with {command.choice}")
+        variant = state.control if command.choice == "keep_control" else None
+    seen = analysed_results(command.analysis)
+    if seen < state.results:
+        raise StateConflict(
+            f"{state.results - seen} more results were recorded for {command.test!r} after the analysis; "
+            "run the command again to decide on all of them"
+        )
+    if seen > state.results:
+        raise InvalidCommand(
+            f"the analysis counts {seen} results but test {command.test!r} has {state.results}"
+        )
+    return [
+        TestConcluded(
+            choice=command.choice,
+            variant=variant,
+            note=command.note,
+            against_recommendation=against_recommendation(
+                command.choice, variant, command.analysis.get("recommendation") or {}
+            ),
+            method_version=command.method_version,
+            position=command.position,
+            analysis=command.analysis,
+        )
+    ]
+
+
+ConcludeTest.aggregate = AB_TESTS

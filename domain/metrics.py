@@ -110,7 +110,12 @@ def observations(result: Mapping[str, Any]) -> dict[str, float]:
             obs["failed_calls"] = float(failed)
             if tool_calls > 0:
                 obs["error_rate"] = failed / tool_calls
-    for name in ("errors", "completion_time", "messages", "corrections", "tokens", "cost", "score"):
+    errors = result.get("errors")
+    if errors is None and result.get("error_messages"):
+        errors = len(result["error_messages"])  # messages given without a count: count them
+    if errors is not None:
+        obs["errors"] = float(errors)
+    for name in ("completion_time", "messages", "corrections", "tokens", "cost", "score"):
         value = result.get(name)
         if value is not None:
             obs[name] = float(value)

@@ -10,5 +10,6 @@ __all__ = ["Projection", "Projector", "default_projections"]
 def default_projections() -> list[Projection]:
     """Every read model trialbook keeps, in the order they are folded."""
     from projections.ab import ABProjection
+    from projections.ab_decisions import ABDecisionsProjection
 
-    return [ABProjection()]
+    return [ABProjection(), ABDecisionsProjection()]

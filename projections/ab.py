@@ -89,7 +89,8 @@ class ABProjection:
     """Folds A/B events into the ``ab_*`` tables."""
 
     name = "ab"
-    version = 1
+    #: 2: the errors metric counts error messages given without a count
+    version = 2
     handles = frozenset({"TestCreated", "ResultAdded", "TestArchived", "TestRestored"})
 
     def create(self, conn: sqlite3.Connection) -> None:
@@ -250,11 +251,12 @@ class ABProjection:
             "INSERT OR REPLACE INTO ab_moments (test, variant, metric, n, mean, m2) VALUES (?, ?, ?, ?, ?, ?)",
             moment_rows,
         )
-        conn.executemany(
-            "INSERT OR REPLACE INTO ab_comoments (test, variant, numerator, denominator, n, mean_x, mean_y, "
-            "m2_x, m2_y, c_xy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            comoment_rows,
-        )
+        if comoment_rows:
+            conn.executemany(
+                "INSERT OR REPLACE INTO ab_comoments (test, variant, numerator, denominator, n, mean_x, mean_y, "
+                "m2_x, m2_y, c_xy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                comoment_rows,
+            )
         conn.executemany(
             "UPDATE ab_variants SET results = results + ? WHERE test = ? AND variant = ?",
             [(n, t, v) for (t, v), n in counts.items()],

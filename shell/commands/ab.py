@@ -59,6 +59,9 @@ def _require_test(app: App, name: str) -> dict[str, Any]:
 @click.option("--prompt", help="The prompt or task given to every variant.")
 @click.option("--category", help="A category to group tests by.")
 @click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]), help="How hard the task is.")
+@click.option("--expected-results", type=int, metavar="N",
+              help="Total results you plan to collect; tunes the always-valid boundary of `ab analyze` "
+                   "(default 500). Fixed at creation so it cannot be re-tuned while watching.")
 @pass_app
 def create(app: App, name: str, variants: str, control: str | None, metric: str, guardrails: tuple[str, ...],
            split: str | None, **fields: Any) -> None:
@@ -82,9 +85,10 @@ def create(app: App, name: str, variants: str, control: str | None, metric: str,
                     guardrails=rails, split=weights, **fields)
     recorded = app.ledger.execute(command)
     created = json.loads(recorded[0].data_json)
+    planned = f", planned results: {created['expected_results']}" if created.get("expected_results") else ""
     click.echo(
         f"Created A/B test {created['name']} with variants {', '.join(created['variants'])} "
-        f"(control: {created['control']}, metric: {created['metric']})."
+        f"(control: {created['control']}, metric: {created['metric']}{planned})."
     )
 
 
@@ -172,7 +176,10 @@ def list_(app: App, include_archived: bool, as_json: bool) -> None:
 
     tests = ab_queries.list_tests(app.ledger.conn, include_archived)
     if as_json:
-        echo_json(tests)
+        from projections.ab_decisions import latest_decisions
+
+        decided = latest_decisions(app.ledger.conn)
+        echo_json([{**t, "decision": decided.get(t["name"])} for t in tests])
         return
     if not tests:
         click.echo("No A/B tests yet. Create one with: trialbook ab create NAME --variants a,b")
@@ -194,11 +201,13 @@ def list_(app: App, include_archived: bool, as_json: bool) -> None:
 def show(app: App, name: str, limit: int, as_json: bool) -> None:
     """Show test NAME's definition and its results."""
     from projections import ab_queries
+    from projections.ab_decisions import describe, latest_decision
 
     test = _require_test(app, name)
     rows = ab_queries.results(app.ledger.conn, name, limit or None)
+    decision = latest_decision(app.ledger.conn, name)
     if as_json:
-        echo_json({"test": test, "results": rows})
+        echo_json({"test": test, "results": rows, "decision": decision})
         return
     for label, key in [("test", "name"), ("description", "description"), ("task", "task_id"),
                        ("prompt", "prompt"), ("category", "category"), ("difficulty", "difficulty")]:
@@ -212,6 +221,8 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
         click.echo(f"{'guardrails':12} {', '.join(str(Guardrail(**g)) for g in test['guardrails'])}")
     click.echo(f"{'status':12} {'archived' if test['archived'] else 'active'}, {test['results']} results, "
                f"created {test['created_at'][:19].replace('T', ' ')} UTC")
+    if decision:
+        click.echo(f"{'decision':12} {describe(decision)}")
     if not rows:
         click.echo("\nNo results yet. Add one with: trialbook ab add-result " + name + " --variant V …")
         return
@@ -277,3 +288,6 @@ def restore(app: App, name: str) -> None:
 
 
 __all__ = ["ab", "fmt"]
+
+# `ab analyze` and `ab conclude` live in their own module, which adds them to the group above
+from shell.commands import ab_analysis  # noqa: E402,F401

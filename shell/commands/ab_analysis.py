@@ -1,0 +1,687 @@
+"""``trialbook ab analyze`` and ``ab conclude``: the statistics of a test, and the decisions taken on them.
+
+Registered on the ``ab`` group (this module is imported at the end of
+``shell/commands/ab.py``). numpy and scipy are imported only when an analysis
+is computed, never for ``--help`` or the other ``ab`` commands.
+
+The read side is a few plain functions the REPL and other front ends can reuse:
+:func:`read_snapshot` (one consistent read of a test's read model and the log
+head), :func:`analysis_input`, :func:`analysis_document` (the ``--json``
+document, the one ``ab conclude`` records) and :func:`render_report`.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from shell.app import App
+from shell.commands.ab import ab
+from shell.commands.common import json_option, pass_app
+from shell.render import echo_json, table
+
+if TYPE_CHECKING:
+    from domain.ab import TestCreated
+    from domain.stats import AnalysisInput, ResultRow, VariantData
+    from ledger import Ledger
+
+DECISION_TITLES = {
+    "ship": "SHIP {variant}",
+    "keep_control": "KEEP CONTROL ({variant})",
+    "continue": "KEEP COLLECTING",
+    "no_difference": "NO MEANINGFUL DIFFERENCE",
+    "blocked": "BLOCKED BY A DATA-QUALITY ALERT",
+}
+FIXED_HORIZON_LABEL = "Fixed-horizon (valid for one look at a sample size fixed in advance, not when you keep checking):"
+WIDTH = 100
+
+
+# --------------------------------------------------------------------------- reading the read model
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What an analysis of one test reads, all from one consistent read of the database.
+
+    ``rows`` is None when per-result rows were not read (no paired data and no
+    history asked for); for an analysis of paired data they are the results with
+    a case id, for a history all results. ``position`` is the log head the read saw.
+    """
+
+    test: dict[str, Any]
+    definition: TestCreated
+    variants: tuple[VariantData, ...]
+    rows: tuple[ResultRow, ...] | None
+    paired: bool
+    position: int
+
+
+@contextmanager
+def _one_read(ledger: Ledger) -> Iterator[None]:
+    """A read transaction: every query inside sees the same committed state of the file."""
+    store = ledger.store
+    with store.lock:
+        if store.conn.in_transaction:  # already inside one (a write transaction of this process)
+            yield
+            return
+        store.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            store.conn.execute("COMMIT")
+
+
+def has_pairs(conn: Any, name: str, control: str) -> bool:
+    """Whether some case id of test ``name`` has results in control and in another variant.
+
+    The first query stops at the first result with a case id; only when there is
+    one does the (costlier) join look for a case shared with control.
+    """
+    if (
+        conn.execute(
+            "SELECT 1 FROM ab_results WHERE test = ? AND case_id IS NOT NULL LIMIT 1", (name,)
+        ).fetchone()
+        is None
+    ):
+        return False
+    return (
+        conn.execute(
+            "SELECT 1 FROM ab_results c JOIN ab_results v ON v.case_id = c.case_id "
+            "WHERE c.test = ? AND c.variant = ? AND c.case_id IS NOT NULL AND v.test = ? AND v.variant <> ? LIMIT 1",
+            (name, control, name, control),
+        ).fetchone()
+        is not None
+    )
+
+
+#: the ``ab_results`` columns a result's metric values are derived from (``domain.metrics.observations``)
+VALUE_COLUMNS = (
+    "success",
+    "tool_calls",
+    "successful_calls",
+    "errors",
+    "completion_time",
+    "messages",
+    "corrections",
+    "tokens",
+    "cost",
+    "score",
+)
+
+
+def read_rows(conn: Any, name: str, *, with_case_only: bool = False) -> tuple[ResultRow, ...]:
+    """Test ``name``'s results in recording order, as the rows paired methods and ``history`` read.
+
+    Reads only the columns metric values come from (faster than ``ab_queries.results``,
+    which returns every column for display). ``with_case_only`` keeps the results
+    that carry a case id: all the paired methods use (``history`` needs them all).
+    """
+    import json
+
+    from domain.metrics import observations
+    from domain.stats import ResultRow
+
+    cur = conn.execute(
+        f"SELECT variant, case_id, metrics, {', '.join(VALUE_COLUMNS)} FROM ab_results WHERE test = ? "
+        + ("AND case_id IS NOT NULL " if with_case_only else "")
+        + "ORDER BY position",
+        (name,),
+    )
+    out = []
+    try:
+        while batch := cur.fetchmany(10_000):
+            for variant, case_id, metrics, *values in batch:
+                fields = {k: v for k, v in zip(VALUE_COLUMNS, values, strict=True) if v is not None}
+                if metrics:
+                    fields["metrics"] = json.loads(metrics)
+                out.append(ResultRow(variant, observations(fields), case_id))
+    finally:
+        cur.close()
+    return tuple(out)
+
+
+def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
+    """Read test ``name``'s sufficient statistics (and its rows if paired or ``rows``) and the log head.
+
+    Per-result rows are read only when the analysis needs them: when results
+    pair up by case id across control and another variant, or when ``rows`` is
+    true (``--history``). Otherwise everything comes from the per-variant moments
+    and the only per-result work is SQLite looking for one case id.
+    """
+    from domain.ab import TestCreated
+    from domain.errors import NotFound
+    from domain.events import load_event
+    from domain.stats import VariantData
+    from projections import ab_queries
+
+    conn = ledger.conn
+    with _one_read(ledger):
+        test = ab_queries.get_test(conn, name)
+        if test is None:
+            raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`")
+        created = ledger.store.get(test["created_position"])
+        definition = created and load_event(created.type, created.schema_version, created.data)
+        if not isinstance(
+            definition, TestCreated
+        ):  # pragma: no cover - a read model out of step with its log
+            raise AssertionError(
+                f"ab_tests names position {test['created_position']} as {name!r}'s creation"
+            )
+        moments = ab_queries.moments(conn, name)
+        comoments = ab_queries.comoments(conn, name)
+        variants = tuple(
+            VariantData(
+                v["variant"],
+                v["results"],
+                moments.get(v["variant"], {}),
+                comoments.get(v["variant"], {}),
+            )
+            for v in ab_queries.variant_counts(conn, name)
+        )
+        paired = has_pairs(conn, name, test["control"])
+        result_rows = read_rows(conn, name, with_case_only=not rows) if paired or rows else None
+        position = ledger.store.head()[0]
+    return Snapshot(test, definition, variants, result_rows, paired, position)
+
+
+def analysis_input(
+    snap: Snapshot,
+    *,
+    metric: str | None = None,
+    alpha: float = 0.05,
+    mde: str | None = None,
+    margin: str | None = None,
+) -> AnalysisInput:
+    """The :class:`AnalysisInput` of a snapshot; bad options raise a one-line ``InvalidCommand``.
+
+    The always-valid boundary is tuned for the test's ``expected_results``
+    (recorded at creation), else the statistics' default.
+    """
+    from domain.errors import InvalidCommand
+    from domain.metrics import CUSTOM_METRIC_RE, METRICS, RATIO_PAIRS
+    from domain.stats import AnalysisInput, Effect
+
+    if not (math.isfinite(alpha) and 0 < alpha < 0.5):
+        raise InvalidCommand(
+            f"--alpha must lie between 0 and 0.5 (exclusive), e.g. 0.05; got {alpha:g}"
+        )
+    effects = {}
+    for option, text in (("--mde", mde), ("--margin", margin)):
+        if text is not None:
+            try:
+                effects[option] = Effect.parse(text)
+            except ValueError as e:
+                raise InvalidCommand(f"{option}: {e}") from None
+    name = snap.test["name"]
+    chosen = metric or snap.definition.metric
+    if chosen not in METRICS:
+        if not CUSTOM_METRIC_RE.match(chosen):
+            raise InvalidCommand(
+                f"metric {chosen!r} is unknown; use one of {', '.join(METRICS)} or a custom name"
+            )
+        parts = {part for pair in RATIO_PAIRS for part in pair}
+        recorded = sorted(
+            {k for v in snap.variants for k in v.moments if k not in METRICS and k not in parts}
+        )
+        if all(chosen not in v.moments for v in snap.variants):
+            known = f"; its custom metrics are: {', '.join(recorded)}" if recorded else ""
+            raise InvalidCommand(f"test {name!r} has no values of metric {chosen!r}{known}")
+    options: dict[str, Any] = {"metric": chosen, "alpha": alpha}
+    if "--mde" in effects:
+        options["mde"] = effects["--mde"]
+    if "--margin" in effects:
+        options["equivalence_margin"] = effects["--margin"]
+    if snap.definition.expected_results is not None:
+        options["tuning"] = float(snap.definition.expected_results)
+    try:
+        return AnalysisInput.from_definition(snap.definition, snap.variants, snap.rows, **options)
+    except ValueError as e:
+        raise InvalidCommand(str(e)) from None
+
+
+def analysis_document(analysis: Any, position: int) -> dict[str, Any]:
+    """``Analysis.to_json()`` with the log ``position`` it was computed at, after ``method_version``."""
+    out: dict[str, Any] = {}
+    for key, value in analysis.to_json().items():
+        out[key] = value
+        if key == "method_version":
+            out["position"] = position
+    out.setdefault("position", position)
+    return out
+
+
+def analyze_test(ledger: Ledger, name: str, **options: Any) -> dict[str, Any]:
+    """The ``ab analyze --json`` document of test ``name`` now (options as :func:`analysis_input`)."""
+    from domain.stats import analyze
+
+    snap = read_snapshot(ledger, name)
+    return analysis_document(analyze(analysis_input(snap, **options)), snap.position)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _pct(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x * 100:.{digits}f}%"
+
+
+def _signed_pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:+.1f}%"
+
+
+class _Units:
+    """How to print values and differences of one metric (proportions in %, points for differences)."""
+
+    def __init__(self, kind: str) -> None:
+        self.binary = kind == "binary"
+
+    def value(self, x: float | None) -> str:
+        if x is None:
+            return "-"
+        return f"{x * 100:.1f}%" if self.binary else f"{x:.4g}"
+
+    def diff(self, d: float | None) -> str:
+        if d is None:
+            return "-"
+        return f"{d * 100:+.1f} pts" if self.binary else f"{d:+.4g}"
+
+    def interval(self, ci: list[float] | None) -> str:
+        if ci is None:
+            return "not yet defined"
+        if self.binary:
+            return f"{ci[0] * 100:+.1f} to {ci[1] * 100:+.1f} pts"
+        return f"{ci[0]:+.4g} to {ci[1]:+.4g}"
+
+    def effect(self, x: float | None) -> str:
+        if x is None:
+            return "-"
+        return f"{x * 100:.1f} pts" if self.binary else f"{x:.4g}"
+
+    def target(self, text: str) -> str:
+        """An effect as recorded (``10%`` relative, else a number in the metric's units)."""
+        return text if text.endswith("%") else self.effect(float(text))
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    return textwrap.fill(text, width=WIDTH, initial_indent=indent, subsequent_indent=indent)
+
+
+def render_report(doc: dict[str, Any]) -> str:
+    """The terminal report of an ``ab analyze --json`` document."""
+    u = _Units(doc["kind"])
+    variants = doc["variants"]
+    control = doc["control"]
+    level = f"{doc['ci_level'] * 100:.4g}%"
+    results = sum(v["results"] for v in variants)
+    direction = "lower" if doc["lower_is_better"] else "higher"
+    holm = doc["settings"].get("holm_family", 1) > 1
+    lines = [
+        f"{doc['test']}: {doc['metric']} ({doc['kind']}, {direction} is better), control {control}",
+        f"{results} results, analysed at log position {doc['position']}; alpha {doc['alpha']:g}; "
+        f"always-valid boundary tuned for {doc['settings']['tuning']:g} results; method version "
+        f"{doc['method_version']}",
+        "",
+    ]
+    headers = [
+        "variant",
+        "n",
+        doc["metric"],
+        f"lift vs {control}",
+        f"always-valid {level} CI",
+        "p",
+        *(["p (Holm)"] if holm else []),
+        f"P(beats {control})",
+        "P(best)",
+        "status",
+    ]
+    body = []
+    for v in variants:
+        name = v["name"] + (" (control)" if v["is_control"] else "")
+        if v["is_control"]:
+            body.append(
+                [
+                    name,
+                    str(v["n"]),
+                    u.value(v["estimate"]),
+                    "-",
+                    "-",
+                    "-",
+                    *(["-"] if holm else []),
+                    "-",
+                    _pct(v["p_best"]),
+                    "-",
+                ]
+            )
+            continue
+        lift = u.diff(v["lift"]) + (
+            "" if v["relative_lift"] is None else f" ({_signed_pct(v['relative_lift'])})"
+        )
+        body.append(
+            [
+                name,
+                str(v["n"]),
+                u.value(v["estimate"]),
+                lift,
+                u.interval(v["ci"]),
+                _p(v["p_value"]),
+                *([_p(v["p_value_adjusted"])] if holm else []),
+                _pct(v["p_beats_control"]),
+                _pct(v["p_best"]),
+                v["status"] or "-",
+            ]
+        )
+    lines.append(table(body, headers, align="lrrrrr" + "r" * holm + "rrl"))
+    lines += ["", textwrap.fill("Method: " + doc["method"], width=WIDTH, subsequent_indent="  ")]
+
+    others = [v for v in variants if not v["is_control"]]
+    paired = [v for v in others if v["paired"]]
+    if paired:
+        lines += ["", "Paired by case id:"]
+        for v in paired:
+            pr = v["paired"]
+            use = (
+                "used for the decision"
+                if pr["used_for_decision"]
+                else "not used (too few results pair up)"
+            )
+            clustered = (
+                ", results averaged per case (cases repeat)" if pr["clustered_by_case"] else ""
+            )
+            fh = pr["fixed_horizon"]
+            lines.append(
+                _wrap(
+                    f"{v['name']} vs {control}: {pr['pairs']} pairs, {use}{clustered}; mean difference "
+                    f"{u.diff(pr['lift'])}, always-valid {level} CI {u.interval(pr['ci'])}, p {_p(pr['p_value'])}; "
+                    f"fixed-horizon {fh['method']}: p {_p(fh['p_value'])}; Wilcoxon signed-rank p {_p(pr['wilcoxon_p'])}"
+                )
+            )
+    lines += ["", FIXED_HORIZON_LABEL]
+    for v in others:
+        fh = v["fixed_horizon"]
+        lines.append(
+            _wrap(
+                f"{v['name']}: {fh['method']}: {u.diff(fh['lift'])}, {level} CI {u.interval(fh['ci'])}, p {_p(fh['p_value'])}"
+            )
+        )
+    powers = [(v["name"], v["power"]) for v in others if v["power"]]
+    if powers:
+        lines += ["", f"Power ({doc['settings']['power'] * 100:g}%):"]
+        for name, pw in powers:
+            text = (
+                f"{name}: smallest detectable difference now about {u.effect(pw['mde_always_valid'])} "
+                f"always-valid ({u.effect(pw['mde_fixed_horizon'])} fixed-horizon)"
+            )
+            if pw["target_mde"] is not None:
+                target = u.target(pw["target_mde"])
+                if pw["needed_always_valid"] is not None:
+                    text += (
+                        f"; to detect {target}: about {pw['needed_always_valid']} {pw['basis']} "
+                        f"always-valid ({pw['needed_fixed_horizon']} fixed-horizon), "
+                        f"{pw['more_per_variant']} more"
+                    )
+                else:
+                    text += f"; cannot yet estimate how many {pw['basis']} detect {target}"
+            lines.append(_wrap(text))
+    if doc["guardrails"]:
+        lines += ["", "Guardrails:"]
+        for g in doc["guardrails"]:
+
+            def amount(x: float | None, relative: bool = g["relative"]) -> str:
+                if x is None:
+                    return "-"
+                return f"{x * 100:+.1f}%" if relative else f"{x:+.4g}"
+
+            ci = (
+                "not yet defined"
+                if g["ci"] is None
+                else f"{amount(g['ci'][0])} to {amount(g['ci'][1])}"
+            )
+            limit = f"+{g['limit'] * 100:g}%" if g["relative"] else f"+{g['limit']:g}"
+            lines.append(
+                _wrap(
+                    f"{g['metric']} for {g['variant']}: {g['status']}; worsening {amount(g['worsening'])} "
+                    f"(always-valid CI {ci}), limit {limit}"
+                )
+            )
+    lines += ["", "Alerts: " + ("none" if not doc["alerts"] else "")]
+    for a in doc["alerts"]:
+        lines.append(_wrap(("BLOCKING: " if a["blocking"] else "") + a["message"]))
+    rec = doc["recommendation"]
+    lines += [
+        "",
+        "Recommendation: " + DECISION_TITLES[rec["decision"]].format(variant=rec["variant"]),
+        _wrap(rec["reason"]),
+    ]
+    return "\n".join(lines)
+
+
+def history_runs(trajectory: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
+    """Consecutive results with the same recommendation: ``(first n, last n, text)``."""
+    runs: list[tuple[int, int, str]] = []
+    for step in trajectory:
+        text = step["decision"] + (f" {step['variant']}" if step["decision"] == "ship" else "")
+        if runs and runs[-1][2] == text:
+            runs[-1] = (runs[-1][0], step["n"], text)
+        else:
+            runs.append((step["n"], step["n"], text))
+    return runs
+
+
+def render_history(name: str, trajectory: list[dict[str, Any]]) -> str:
+    """The trajectory as runs of identical recommendations."""
+    if not trajectory:
+        return f"{name} has no results yet: nothing to replay."
+    runs = history_runs(trajectory)
+    body = [[f"{a}" if a == b else f"{a}-{b}", text] for a, b, text in runs]
+    changes = len(runs) - 1
+    ships = sorted({t for _, _, t in runs if t.startswith("ship")})
+    tail = f"; it named a winner: {', '.join(ships)}" if ships else "; it never named a winner"
+    return "\n".join(
+        [
+            f"{name}: the recommendation after each of {len(trajectory)} results, as you would have seen it "
+            "checking after every result",
+            table(body, ["results", "recommendation"], align="ll"),
+            f"{changes} change{'s' if changes != 1 else ''} of recommendation{tail}.",
+        ]
+    )
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def analysis_options(fn: Any) -> Any:
+    """The options shared by ``analyze`` and ``conclude``."""
+    for option in reversed(
+        [
+            click.option(
+                "--metric", help="Analyze this metric instead of the test's primary metric."
+            ),
+            click.option(
+                "--alpha",
+                type=float,
+                default=0.05,
+                show_default=True,
+                help="Significance level, between 0 and 0.5 (fix it before the test starts).",
+            ),
+            click.option(
+                "--mde",
+                metavar="EFFECT",
+                help="Smallest effect worth detecting: 10% (relative), 5pp (points) or 2.5 (units); "
+                "gives 'how many more' and is the default equivalence margin.",
+            ),
+            click.option(
+                "--margin",
+                metavar="EFFECT",
+                help="Equivalence margin for 'no meaningful difference' (default: --mde).",
+            ),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+@ab.command("analyze")
+@click.argument("name")
+@analysis_options
+@click.option(
+    "--history",
+    "show_history",
+    is_flag=True,
+    help="Show the recommendation after each result in order (what checking every time shows).",
+)
+@json_option
+@pass_app
+def analyze_cmd(
+    app: App,
+    name: str,
+    metric: str | None,
+    alpha: float,
+    mde: str | None,
+    margin: str | None,
+    show_history: bool,
+    as_json: bool,
+) -> None:
+    """Analyze test NAME: each variant against control, and a recommendation you can re-check any time.
+
+    The decision uses always-valid inference, so running this after every new
+    result does not inflate false winners. Results with a case id in control and
+    a variant are compared pair by pair. Fixed-horizon numbers are shown beside,
+    labelled. --json prints the document `ab conclude` records (see docs/statistics.md).
+
+    \b
+    Examples:
+      trialbook ab analyze checkout-flow
+      trialbook ab analyze checkout-flow --metric completion_time --mde 10%
+      trialbook ab analyze checkout-flow --history
+    """
+    from domain.stats import analyze, history
+
+    snap = read_snapshot(app.ledger, name, rows=show_history)
+    inp = analysis_input(snap, metric=metric, alpha=alpha, mde=mde, margin=margin)
+    if show_history:
+        trajectory = history(inp)
+        if as_json:
+            echo_json(trajectory)
+        else:
+            click.echo(render_history(name, trajectory))
+        return
+    doc = analysis_document(analyze(inp), snap.position)
+    if as_json:
+        echo_json(doc)
+    else:
+        click.echo(render_report(doc))
+
+
+@ab.command("conclude")
+@click.argument("name")
+@click.option("--ship", "ship", metavar="VARIANT", help="Ship this variant.")
+@click.option("--keep-control", is_flag=True, help="Keep the control.")
+@click.option("--stop", is_flag=True, help="Stop the test without choosing a variant.")
+@click.option("--note", help="Why: recorded with the decision.")
+@analysis_options
+@json_option
+@pass_app
+def conclude(
+    app: App,
+    name: str,
+    ship: str | None,
+    keep_control: bool,
+    stop: bool,
+    note: str | None,
+    metric: str | None,
+    alpha: float,
+    mde: str | None,
+    margin: str | None,
+    as_json: bool,
+) -> None:
+    """Record your decision on test NAME with the analysis it is based on.
+
+    Give exactly one of --ship VARIANT, --keep-control or --stop. The current
+    analysis (with the same options as `ab analyze`) and the log position it was
+    computed at are recorded with the decision, so an audit can replay the log
+    to that position and check it. Shipping against the recommendation is allowed, recorded as
+    such, and warned about.
+
+    \b
+    Examples:
+      trialbook ab conclude checkout-flow --ship warm --note "faster, same success"
+      trialbook ab conclude checkout-flow --keep-control
+    """
+    from domain import ab as d
+    from domain.commands import build
+    from domain.stats import METHOD_VERSION, analyze
+
+    given = [
+        flag
+        for flag, on in (
+            ("--ship", ship is not None),
+            ("--keep-control", keep_control),
+            ("--stop", stop),
+        )
+        if on
+    ]
+    if len(given) != 1:
+        raise click.UsageError(
+            "give exactly one of --ship VARIANT, --keep-control or --stop"
+            + (f" (got {' and '.join(given)})" if given else "")
+        )
+    choice = "ship" if ship is not None else "keep_control" if keep_control else "stop"
+    snap = read_snapshot(app.ledger, name)
+    doc = analysis_document(
+        analyze(analysis_input(snap, metric=metric, alpha=alpha, mde=mde, margin=margin)),
+        snap.position,
+    )
+    command = build(
+        d.ConcludeTest,
+        test=name,
+        choice=choice,
+        variant=ship,
+        note=note,
+        analysis=doc,
+        method_version=METHOD_VERSION,
+        position=snap.position,
+    )
+    (recorded,) = app.ledger.execute(command)
+    data = recorded.data
+    rec = doc["recommendation"]
+    said = rec["decision"] + (f" {rec['variant']}" if rec["decision"] == "ship" else "")
+    if as_json:
+        echo_json(
+            {
+                "test": name,
+                "position": recorded.position,
+                "choice": choice,
+                "variant": data.get("variant"),
+                "against_recommendation": data["against_recommendation"],
+                "recommendation": rec,
+                "analysis_position": snap.position,
+                "method_version": METHOD_VERSION,
+            }
+        )
+    else:
+        what = {
+            "ship": f"ship {ship}",
+            "keep_control": f"keep control ({data.get('variant')})",
+            "stop": "stop without a choice",
+        }[choice]
+        click.echo(
+            f"Concluded {name}: {what} (event #{recorded.position}); the analysis at log position "
+            f"{snap.position} recommended: {said}."
+        )
+    if data["against_recommendation"]:
+        click.echo(
+            f"Warning: this goes against the recommendation ({said}); it is recorded as such.",
+            err=True,
+        )
