@@ -122,8 +122,10 @@ class Ledger:
             try:
                 with self.store.transaction():
                     return self._execute_once(command, meta, event_ids)
-            except ConcurrencyError:
-                if attempt == MAX_ATTEMPTS:
+            except BaseException as e:
+                # aggregates may evolve state in place: a failed command leaves no cached state behind
+                self._states.pop(command.stream_id(), None)
+                if not isinstance(e, ConcurrencyError) or attempt == MAX_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
