@@ -1,0 +1,227 @@
+"""Eval throughput: trialbook's executor beside a minimal asyncio + semaphore + httpx loop.
+
+Both run in this process against the same task server, which runs in its own
+process (``tests/servers.py``) with a fixed latency, so neither client competes
+with the server for the GIL. For each scenario (cases × concurrency) it prints:
+
+- request span: first request sent → last response received (client side);
+- wall: the whole in-process run (target start, rollouts, event batches written,
+  target closed), and the full process time of ``python bench/eval_throughput.py
+  --child …`` (interpreter start and imports included), as peers are measured;
+- recorded latency p50 against the server's true handling time p50 (from ``/_stats``),
+  and their ratio;
+- how the batching writer grouped the outcomes.
+
+Usage::
+
+    .venv/bin/python bench/eval_throughput.py [--latency 0.05] [--repeat 3] [--quick]
+
+Outcomes go to ``write_batch``: today it converts each batch to the domain's
+``RecordRollouts`` command (with blobs) and appends it to a list. The SQLite
+ledger plugs in at :func:`ledger_write_batch` (search for ``LEDGER HOOK``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from domain.suites import Case  # noqa: E402
+from runners.executor import BatchWriter, RolloutOutcome, make_jobs, run_rollouts, to_record_command  # noqa: E402
+from runners.targets import make_target  # noqa: E402
+
+SCENARIOS = [(200, 20), (2000, 100)]
+
+
+def make_cases(n: int) -> list[Case]:
+    return [Case(id=f"case-{i:05d}", input=f"What is {i} plus {i}?", expected=f"{2 * i}") for i in range(n)]
+
+
+def ledger_write_batch(run_id: str, sink: list[Any]) -> Callable[[list[RolloutOutcome]], None]:
+    """The ``write_batch`` the executor's BatchWriter calls with each batch of outcomes.
+
+    LEDGER HOOK: replace the body with the ledger call once it exists, e.g.::
+
+        command, blobs = to_record_command(run_id, batch)
+        for content in blobs.values():
+            store.put_blob(content)
+        ledger.handle(command)          # one append transaction per batch
+    """
+
+    def write_batch(batch: list[RolloutOutcome]) -> None:
+        command, blobs = to_record_command(run_id, batch)
+        sink.append((command, blobs))
+
+    return write_batch
+
+
+# --------------------------------------------------------------------------- server process
+
+
+class ServerProcess:
+    """``tests/servers.py task`` in a child process."""
+
+    def __init__(self, latency: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "servers.py"), "task", "--latency", str(latency)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("READY "):
+            self.proc.kill()
+            raise RuntimeError(f"the bench server did not start: {line!r}")
+        self.url = line.split(" ", 1)[1]
+
+    def stats(self) -> dict[str, Any]:
+        return httpx.get(f"{self.url}/_stats", timeout=10).json()  # type: ignore[no-any-return]
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_reset", timeout=10)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+# --------------------------------------------------------------------------- the two clients
+
+
+@dataclass
+class Result:
+    span_s: float
+    wall_s: float
+    latencies: list[float]
+    failed: int
+    batches: int = 0
+    largest_batch: int = 0
+    write_s: float = 0.0
+
+
+async def run_trialbook(url: str, cases: list[Case], concurrency: int) -> Result:
+    t0 = time.perf_counter()
+    target = make_target(f"http:{url}/run")
+    sink: list[Any] = []
+    outcomes: list[RolloutOutcome] = []
+
+    def write_batch(batch: list[RolloutOutcome]) -> None:
+        outcomes.extend(batch)
+        ledger_write_batch("bench", sink)(batch)
+
+    async with BatchWriter(write_batch) as writer:
+        report = await run_rollouts(make_jobs(cases), target, run_id="bench", on_result=writer,
+                                    concurrency=concurrency, timeout=30, retries=3)
+    wall = time.perf_counter() - t0
+    written = sum(len(c.rollouts) for c, _ in sink)
+    assert written == len(cases), (written, len(cases))
+    return Result(report.span_s, wall, [o.latency_s for o in outcomes if o.ok and o.latency_s is not None],
+                  report.failed, writer.stats.batches, writer.stats.largest_batch, writer.stats.write_seconds)
+
+
+async def run_baseline(url: str, cases: list[Case], concurrency: int) -> Result:
+    """The minimal asyncio loop: a semaphore, one httpx client, gather."""
+    t0 = time.perf_counter()
+    sem = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+    marks: list[tuple[float, float]] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def one(case: Case) -> None:
+            async with sem:
+                sent = time.perf_counter()
+                r = await client.post(f"{url}/run", json={"run_id": "base", "case": case.model_dump(mode="json"),
+                                                          "epoch": 1, "seed": 0, "policy": {}})
+                got = time.perf_counter()
+                r.json()
+                latencies.append(got - sent)
+                marks.append((sent, got))
+
+        await asyncio.gather(*(one(c) for c in cases))
+    wall = time.perf_counter() - t0
+    span = max(g for _, g in marks) - min(s for s, _ in marks)
+    return Result(span, wall, latencies, 0)
+
+
+def child(kind: str, url: str, n: int, concurrency: int) -> None:
+    """Run one client in this (fresh) process and print its result as JSON."""
+    fn = run_trialbook if kind == "trialbook" else run_baseline
+    r = asyncio.run(fn(url, make_cases(n), concurrency))
+    print(json.dumps({"span_s": r.span_s, "wall_s": r.wall_s}))
+
+
+def process_time(kind: str, url: str, n: int, concurrency: int) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, __file__, "--child", kind, url, str(n), str(concurrency)],
+                   check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per client and scenario; the median is shown")
+    parser.add_argument("--quick", action="store_true", help="only the first scenario, one repeat")
+    parser.add_argument("--child", nargs=4, metavar=("KIND", "URL", "N", "K"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, url, n, k = args.child
+        child(kind, url, int(n), int(k))
+        return
+    scenarios = SCENARIOS[:1] if args.quick else SCENARIOS
+    repeat = 1 if args.quick else args.repeat
+    server = ServerProcess(args.latency)
+    print(f"python {sys.version.split()[0]} · {os.cpu_count()} cpu · server latency {args.latency * 1000:.0f} ms "
+          f"(separate process) · median of {repeat} · load average {os.getloadavg()[0]:.2f}")
+    try:
+        for n, k in scenarios:
+            ideal = n / k * args.latency
+            print(f"\n{n} cases at concurrency {k}  (ideal span {ideal:.2f} s)")
+            print(f"  {'client':<10} {'span s':>7} {'×base':>6} {'wall s':>7} {'proc s':>7} "
+                  f"{'p50 ms':>7} {'true ms':>8} {'ratio':>6} {'p95 ms':>7}  batches")
+            rows: dict[str, list[tuple[Result, float]]] = {"baseline": [], "trialbook": []}
+            for _ in range(repeat):
+                for kind, fn in (("baseline", run_baseline), ("trialbook", run_trialbook)):
+                    server.reset()
+                    r = asyncio.run(fn(server.url, make_cases(n), k))
+                    true_p50 = statistics.median(server.stats()["durations"])
+                    rows[kind].append((r, true_p50))
+            base_span = statistics.median(r.span_s for r, _ in rows["baseline"])
+            for kind in ("baseline", "trialbook"):
+                results = rows[kind]
+                span = statistics.median(r.span_s for r, _ in results)
+                wall = statistics.median(r.wall_s for r, _ in results)
+                p50 = statistics.median(pct(r.latencies, 0.5) for r, _ in results)
+                p95 = statistics.median(pct(r.latencies, 0.95) for r, _ in results)
+                true = statistics.median(t for _, t in results)
+                proc = process_time(kind, server.url, n, k)
+                last = results[-1][0]
+                batches = f"{last.batches} (max {last.largest_batch}, {last.write_s * 1000:.0f} ms)" if last.batches else "-"
+                print(f"  {kind:<10} {span:7.3f} {span / base_span:6.2f} {wall:7.3f} {proc:7.2f} "
+                      f"{p50 * 1000:7.1f} {true * 1000:8.1f} {p50 / true:6.2f} {p95 * 1000:7.1f}  {batches}")
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()

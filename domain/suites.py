@@ -1,0 +1,361 @@
+"""Eval suites: parsing case files into validated cases, and the suite's content hash.
+
+Pure: text in, cases out, no file or network I/O (the caller reads the file).
+
+A case is one thing to send to a target::
+
+    {"id": "q1", "input": "What is 2+2?", "expected": "4", "criteria": ["answers 4"],
+     "metadata": {"topic": "math"}, "scorers": ["exact"]}
+
+- ``id``: unique within the suite (a string; integer ids are accepted and turned into strings).
+- ``input``: a string, or a list of chat messages ``{"role": ..., "content": ...}``.
+- ``expected`` (optional): any JSON value, for scorers that compare against it.
+- ``criteria`` (optional): plain-language criteria for LLM judges.
+- ``metadata`` (optional): free-form JSON object, carried along untouched.
+- ``scorers`` (optional): per-case scorer specs (names or objects), interpreted by the scorers.
+
+Formats:
+
+- JSONL (``.jsonl``, ``.ndjson``): one case object per line; blank lines and lines
+  starting with ``#`` or ``//`` are skipped. Errors name the line.
+- YAML (``.yaml``, ``.yml``): a list of cases, or a mapping with a ``cases:`` list.
+  Errors name the case index (1-based) and its line.
+- JSON (``.json``): an array of cases, or an object with a ``cases`` array.
+
+The suite's content hash is :func:`suite_hash`: SHA-256 of the canonical JSON of
+the list of cases in :meth:`Case.to_data` form (defaults omitted), so formatting,
+key order and the file format do not change it; any change of content does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from pathlib import PurePath
+from typing import Any, Literal, get_args
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from domain.canonical import canonical_json, content_hash
+from domain.commands import explain
+from domain.errors import InvalidCommand
+from domain.events import Value
+
+SuiteFormat = Literal["jsonl", "yaml", "json"]
+Role = Literal["system", "user", "assistant", "tool", "developer"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+MAX_ID_LENGTH = 200
+SUITE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+SUITE_NAME_RULE = "use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+CASE_FIELDS = ("id", "input", "expected", "criteria", "metadata", "scorers")
+_SUFFIXES: dict[str, SuiteFormat] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".json": "json",
+}
+
+
+class SuiteFileError(InvalidCommand):
+    """A suite file cannot be read as cases; the message names the line or case and the fix."""
+
+
+class Message(Value):
+    """One chat message of a case's input."""
+
+    role: Role
+    content: str
+    name: str | None = None
+
+
+class Case(Value):
+    """One validated eval case."""
+
+    id: str
+    input: str | tuple[Message, ...]
+    expected: Any = None
+    criteria: tuple[str, ...] = ()
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    scorers: tuple[str | dict[str, Any], ...] = ()
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, (str, int)):
+            raise ValueError(f'must be a string, not {type(v).__name__}; write e.g. "id": "q1"')
+        v = str(v)
+        if not v.strip():
+            raise ValueError("is empty; give each case a unique non-empty id")
+        if v != v.strip():
+            raise ValueError("has leading or trailing spaces; remove them")
+        if len(v) > MAX_ID_LENGTH:
+            raise ValueError(f"is longer than {MAX_ID_LENGTH} characters; shorten it")
+        if any(ord(ch) < 32 for ch in v):
+            raise ValueError("contains control characters; remove them")
+        return v
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _input(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            if not v.strip():
+                raise ValueError("is empty; give the prompt text or a list of chat messages")
+            return v
+        if isinstance(v, (list, tuple)):
+            if not v:
+                raise ValueError('is an empty list; give at least one {"role", "content"} message')
+            return tuple(_message(m, i) for i, m in enumerate(v, start=1))
+        raise ValueError(
+            'must be a string or a list of {"role": ..., "content": ...} messages, '
+            f"not {type(v).__name__}"
+        )
+
+    @field_validator("criteria", mode="before")
+    @classmethod
+    def _criteria(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return (v,)
+        return v
+
+    @field_validator("scorers", mode="before")
+    @classmethod
+    def _scorers(cls, v: Any) -> Any:
+        if isinstance(v, (str, dict)):
+            return (v,)
+        return v
+
+    @model_validator(mode="after")
+    def _json_values(self) -> Case:
+        for field in ("expected", "metadata"):
+            value = getattr(self, field)
+            try:
+                canonical_json(value)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f'"{field}" must hold plain JSON values (no NaN or Infinity): {e}') from None
+        return self
+
+    def to_data(self) -> dict[str, Any]:
+        """The case as plain JSON, omitting fields left at their defaults (the hashed form)."""
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+    @property
+    def text(self) -> str:
+        """The input as one string: the text itself, or the last user message's content."""
+        if isinstance(self.input, str):
+            return self.input
+        for m in reversed(self.input):
+            if m.role == "user":
+                return m.content
+        return self.input[-1].content
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The input as a chat message list (a string input becomes one user message)."""
+        if isinstance(self.input, str):
+            return [{"role": "user", "content": self.input}]
+        return [m.model_dump(exclude_none=True) for m in self.input]
+
+
+def _message(raw: Any, index: int) -> Message:
+    """Validate one chat message, with an error naming its position in the list."""
+    where = f"message {index}"
+    if isinstance(raw, Message):
+        return raw
+    if not isinstance(raw, dict):
+        raise ValueError(f'{where} must be an object {{"role": ..., "content": ...}}, not {type(raw).__name__}')
+    roles = ", ".join(ROLES)
+    role = raw.get("role")
+    if role not in ROLES:
+        raise ValueError(f"{where} has role {role!r}; use one of {roles}")
+    if not isinstance(raw.get("content"), str):
+        raise ValueError(f'{where} needs "content" as a string')
+    extra = [k for k in raw if k not in ("role", "content", "name")]
+    if extra:
+        raise ValueError(f"{where} has unknown field {extra[0]!r}; a message has role, content and name")
+    return Message.model_validate(raw)
+
+
+def cases_data(cases: Sequence[Case]) -> list[dict[str, Any]]:
+    """The cases as plain JSON, in order (what :func:`suite_hash` covers)."""
+    return [c.to_data() for c in cases]
+
+
+def suite_hash(cases: Sequence[Case]) -> str:
+    """Contract: hex SHA-256 of ``canonical_json(cases_data(cases))``.
+
+    Equal content gives an equal hash whatever the file format, key order or
+    whitespace; reordering cases or changing any value changes it.
+    """
+    return content_hash(canonical_json(cases_data(cases)))
+
+
+def detect_format(filename: str) -> SuiteFormat:
+    """The suite format implied by a file name's suffix."""
+    suffix = PurePath(filename).suffix.lower()
+    fmt = _SUFFIXES.get(suffix)
+    if fmt is None:
+        raise SuiteFileError(
+            f"cannot tell the format of {filename!r} from its suffix; "
+            "name it .jsonl, .yaml/.yml or .json"
+        )
+    return fmt
+
+
+def suite_name_from_filename(filename: str) -> str:
+    """A suite name from a file name: ``evals/Math QA.v2.jsonl`` -> ``math-qa.v2``."""
+    stem = PurePath(filename).stem.lower()
+    name = re.sub(r"[^a-z0-9._-]+", "-", stem).strip("-._")[:64]
+    if not name or not SUITE_NAME_RE.match(name):
+        raise SuiteFileError(f"cannot make a suite name from {filename!r}; pass one with --name")
+    return name
+
+
+def parse_suite(text: str, *, filename: str = "suite.jsonl", format: SuiteFormat | None = None) -> tuple[Case, ...]:
+    """Parse suite text as ``format`` (or the format ``filename``'s suffix implies).
+
+    Raises :class:`SuiteFileError` naming the file and the line (JSONL) or case
+    index and line (YAML, JSON) of the first problem, and how to fix it.
+    """
+    fmt = format or detect_format(filename)
+    if fmt == "jsonl":
+        return parse_jsonl(text, filename=filename)
+    if fmt == "yaml":
+        return parse_yaml(text, filename=filename)
+    return parse_json(text, filename=filename)
+
+
+def parse_jsonl(text: str, *, filename: str = "suite.jsonl") -> tuple[Case, ...]:
+    """Parse JSONL: one case object per line (blank and ``#``/``//`` comment lines skipped)."""
+    raws: list[tuple[str, Any]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "//")):
+            continue
+        where = f"{filename} line {lineno}"
+        try:
+            raw = json.loads(stripped, parse_constant=_refuse_constant)
+        except json.JSONDecodeError as e:
+            raise SuiteFileError(
+                f"{where}: not valid JSON ({e.msg} at column {e.colno}); "
+                "each line must be one complete JSON object"
+            ) from None
+        except ValueError as e:
+            raise SuiteFileError(f"{where}: {e}") from None
+        raws.append((where, raw))
+    return _build_cases(raws, filename)
+
+
+def parse_json(text: str, *, filename: str = "suite.json") -> tuple[Case, ...]:
+    """Parse a JSON array of cases, or an object with a ``cases`` array."""
+    try:
+        doc = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as e:
+        raise SuiteFileError(
+            f"{filename} line {e.lineno}: not valid JSON ({e.msg} at column {e.colno})"
+        ) from None
+    except ValueError as e:
+        raise SuiteFileError(f"{filename}: {e}") from None
+    items = _case_list(doc, filename)
+    return _build_cases([(f"{filename} case {i}", raw) for i, raw in enumerate(items, start=1)], filename)
+
+
+def parse_yaml(text: str, *, filename: str = "suite.yaml") -> tuple[Case, ...]:
+    """Parse YAML: a list of cases, or a mapping with a ``cases:`` list."""
+    try:
+        doc = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SuiteFileError(f"{filename}{line}: not valid YAML ({problem})") from None
+    items = _case_list(doc, filename)
+    lines = _yaml_item_lines(node)
+    raws = []
+    for i, raw in enumerate(items, start=1):
+        line = f" (line {lines[i - 1]})" if i - 1 < len(lines) else ""
+        raws.append((f"{filename} case {i}{line}", raw))
+    return _build_cases(raws, filename)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in a suite; use a finite number or null")
+
+
+def _case_list(doc: Any, filename: str) -> list[Any]:
+    if isinstance(doc, dict):
+        if "cases" not in doc:
+            raise SuiteFileError(
+                f"{filename}: expected a list of cases or a mapping with a 'cases' list; "
+                f"found a mapping with keys {', '.join(map(str, doc)) or '(none)'}"
+            )
+        doc = doc["cases"]
+    if doc is None:
+        return []
+    if not isinstance(doc, list):
+        raise SuiteFileError(f"{filename}: expected a list of cases, found {type(doc).__name__}")
+    return doc
+
+
+def _yaml_item_lines(node: Any) -> list[int]:
+    """1-based start lines of the case items in a composed YAML document."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "cases":
+                node = value
+                break
+    if isinstance(node, yaml.SequenceNode):
+        return [item.start_mark.line + 1 for item in node.value]
+    return []
+
+
+def _build_cases(raws: list[tuple[str, Any]], filename: str) -> tuple[Case, ...]:
+    if not raws:
+        raise SuiteFileError(f"{filename}: the suite has no cases; add at least one case")
+    cases: list[Case] = []
+    seen: dict[str, str] = {}
+    for where, raw in raws:
+        case = _build_case(raw, where)
+        if case.id in seen:
+            raise SuiteFileError(
+                f"{where}: case id {case.id!r} is already used ({seen[case.id]}); case ids must be unique"
+            )
+        seen[case.id] = where.removeprefix(f"{filename} ")
+        cases.append(case)
+    return tuple(cases)
+
+
+def _build_case(raw: Any, where: str) -> Case:
+    if not isinstance(raw, dict):
+        raise SuiteFileError(
+            f"{where}: a case must be an object with \"id\" and \"input\", not {type(raw).__name__}"
+        )
+    unknown = [k for k in raw if k not in CASE_FIELDS]
+    if unknown:
+        raise SuiteFileError(
+            f"{where}: unknown field {str(unknown[0])!r}; a case has {', '.join(CASE_FIELDS)} "
+            "(put anything else under \"metadata\")"
+        )
+    for required in ("id", "input"):
+        if required not in raw:
+            raise SuiteFileError(f'{where}: the case has no "{required}"; add one')
+    _check_finite(raw, where)
+    try:
+        return Case.model_validate(raw)
+    except ValidationError as e:
+        raise SuiteFileError(f"{where}: {explain(e)}") from None
+
+
+def _check_finite(value: Any, where: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SuiteFileError(f"{where}: {value!r} is not allowed; use a finite number or null")
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_finite(v, where)
+    elif isinstance(value, list):
+        for v in value:
+            _check_finite(v, where)

@@ -1,0 +1,141 @@
+"""Run configs: ``eval run --config FILE`` in TOML or YAML.
+
+Parsing is pure (text in, :class:`RunConfig` out); building the target from its
+table is :func:`runners.targets.make_target`'s job. Example (TOML)::
+
+    suite = "qa"              # optional when given on the command line
+    suite_version = 2         # optional: the latest by default
+    name = "gpt-4o-mini baseline"
+    epochs = 3
+    concurrency = 20
+    timeout = 30              # seconds per request
+    retries = 3
+    budget = 5.0              # USD
+    seed = 7
+
+    [target]
+    kind = "openai"
+    model = "gpt-4o-mini"
+    api_key_env = "OPENAI_API_KEY"
+    temperature = 0
+
+    [prices]                  # USD per million tokens, input/output
+    "gpt-4o-mini" = "0.15/0.6"
+    "*" = { input = 1.0, output = 2.0 }
+
+    [policy]                  # passed through to HTTP task apps
+    model = "gpt-4o-mini"
+
+``target`` may also be a spec string: ``target = "http:http://127.0.0.1:8000/run"``.
+The same keys work in YAML. Command-line options override the file's values
+(:meth:`RunConfig.settings` takes the overrides).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from domain.commands import explain
+from domain.errors import InvalidCommand
+from domain.evals import Price, RunSettings, parse_price
+from runners.eval_errors import TargetConfigError
+
+#: config key → RunSettings field
+SETTING_KEYS = {
+    "epochs": "epochs", "concurrency": "concurrency", "timeout": "timeout_s", "retries": "retries",
+    "budget": "budget_usd", "seed": "seed", "policy": "policy", "prices": "prices",
+}
+OTHER_KEYS = ("suite", "suite_version", "name", "target")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A parsed run config."""
+
+    target: str | Mapping[str, Any] | None = None
+    suite: str | None = None
+    suite_version: int | None = None
+    name: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def settings(self, **overrides: Any) -> RunSettings:
+        """The run settings: the file's values, then ``overrides`` (RunSettings field names; None = unset)."""
+        data = {**self.values, **{k: v for k, v in overrides.items() if v is not None}}
+        try:
+            return RunSettings(**data)
+        except ValidationError as e:
+            raise TargetConfigError(f"run config: {explain(e)}") from None
+
+
+def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
+    """Parse a TOML (``.toml``) or YAML (``.yaml``/``.yml``) run config."""
+    suffix = PurePath(filename).suffix.lower()
+    if suffix == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            raise TargetConfigError("TOML run configs need Python 3.11 or later; use YAML") from None
+        try:
+            doc: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise TargetConfigError(f"{filename}: not valid TOML ({e})") from None
+    elif suffix in (".yaml", ".yml"):
+        try:
+            doc = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise TargetConfigError(f"{filename}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    else:
+        raise TargetConfigError(f"cannot tell the format of {filename!r}; name it .toml, .yaml or .yml")
+    if not isinstance(doc, dict):
+        raise TargetConfigError(f"{filename}: a run config is a table of settings, not {type(doc).__name__}")
+    unknown = sorted(set(doc) - set(SETTING_KEYS) - set(OTHER_KEYS))
+    if unknown:
+        raise TargetConfigError(
+            f"{filename}: unknown key {unknown[0]!r}; keys are {', '.join((*OTHER_KEYS, *SETTING_KEYS))}"
+        )
+    values: dict[str, Any] = {}
+    for key, name in SETTING_KEYS.items():
+        if key in doc:
+            values[name] = _prices(doc[key], filename) if key == "prices" else doc[key]
+    target = doc.get("target")
+    if target is not None and not isinstance(target, (str, dict)):
+        raise TargetConfigError(f"{filename}: target must be a spec string or a table with a kind")
+    version = doc.get("suite_version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+        raise TargetConfigError(f"{filename}: suite_version must be a whole number ≥ 1")
+    config = RunConfig(target=target, suite=doc.get("suite"), suite_version=version, name=doc.get("name"),
+                       values=values)
+    config.settings()  # validate now, naming the key
+    return config
+
+
+def _prices(table: Any, filename: str) -> dict[str, Price]:
+    if not isinstance(table, dict):
+        raise TargetConfigError(f"{filename}: prices must be a table of MODEL = \"INPUT/OUTPUT\"")
+    out: dict[str, Price] = {}
+    for model, value in table.items():
+        try:
+            if isinstance(value, str):
+                out[str(model)] = parse_price(f"{model}={value}")[1]
+            elif isinstance(value, dict) and set(value) == {"input", "output"}:
+                numbers = [float(value["input"]), float(value["output"])]
+                if not all(math.isfinite(n) and n >= 0 for n in numbers):
+                    raise ValueError
+                out[str(model)] = Price(input_per_million=numbers[0], output_per_million=numbers[1])
+            else:
+                raise ValueError
+        except (InvalidCommand, ValueError, TypeError, ValidationError):
+            raise TargetConfigError(
+                f"{filename}: price of {model!r} is not valid; write \"INPUT/OUTPUT\" in USD per million "
+                "tokens (e.g. \"0.15/0.6\") or {{ input = 0.15, output = 0.6 }}"
+            ) from None
+    return out
