@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "events": "shell.commands.events:events",
     "projections": "shell.commands.events:projections",
     "demo": "shell.commands.demo:demo",
+    "audit": "shell.commands.audit:audit",
 }
 
 INTERNAL_ERROR = (

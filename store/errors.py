@@ -33,3 +33,7 @@ class IdempotencyConflict(StoreError):
 
 class AppendOnlyViolation(StoreError):
     """The log refuses updates and deletes."""
+
+
+class ChainError(StoreError):
+    """Envelopes do not form a valid hash chain, or do not continue this log's chain."""

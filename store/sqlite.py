@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from domain.canonical import GENESIS_HASH, canonical_json, chain_hash, envelope_
 from store.base import InTransaction, NewEvent, RecordedEvent
 from store.errors import (
     AppendOnlyViolation,
+    ChainError,
     ConcurrencyError,
     IdempotencyConflict,
     NotATrialbookDatabase,
@@ -30,6 +31,7 @@ from store.errors import (
     StoreUnavailable,
 )
 from store.migrations import APPLICATION_ID
+from store.verify import ChainChecker, raw_bytes_row
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 COLUMNS = (
@@ -37,6 +39,8 @@ COLUMNS = (
     "recorded_at, prev_hash, hash"
 )
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+#: why an export file may skip positions (see ``import_envelopes``)
+MISSING_HINT = "; a file exported with --stream, or with lines removed, cannot be imported"
 
 
 def utc_now() -> str:
@@ -472,6 +476,122 @@ class SQLiteEventStore:
 
     def count(self) -> int:
         return self.head()[0]
+
+    # ------------------------------------------------------------------ importing (`events import`)
+
+    def import_envelopes(
+        self,
+        rows: Iterable[Sequence[Any]],
+        *,
+        in_transaction: Callable[[sqlite3.Connection, int], None] | None = None,
+        batch_size: int = 5_000,
+    ) -> tuple[int, int]:
+        """Insert pre-hashed envelopes as they are (positions, ids, times and hashes kept).
+
+        ``rows`` are raw rows in the column order of ``COLUMNS``, in position
+        order (``store.verify.parse_line`` of ``events export`` lines). Rows at
+        positions the log already has must be the same events (same hash): they
+        are skipped, so importing twice changes nothing. The rest must continue
+        this log: the first follows the head, each one's hash matches its
+        content and links to the one before, and stream versions continue.
+        Everything happens in one write transaction, with
+        ``in_transaction(conn, new_head)`` called before it commits; on any
+        problem nothing is written and ``ChainError`` names the position.
+        Returns ``(skipped, inserted)``.
+        """
+        skipped = inserted = 0
+        with self.transaction() as conn:
+            head = self.head()[0]
+            checker: ChainChecker | None = None
+            first = 0
+            batch: list[Sequence[Any]] = []
+            for row in rows:
+                if checker is None:
+                    first = int(row[0])
+                    checker = self._import_checker(first, head)
+                batch.append(row)
+                if len(batch) >= batch_size:
+                    skipped += len(batch)
+                    n = self._import_batch(checker, batch, first, head)
+                    inserted, skipped, batch = inserted + n, skipped - n, []
+            if batch and checker is not None:
+                skipped += len(batch)
+                n = self._import_batch(checker, batch, first, head)
+                inserted, skipped = inserted + n, skipped - n
+            if inserted and in_transaction is not None:
+                in_transaction(conn, head + inserted)
+        return skipped, inserted
+
+    def _import_checker(self, first: int, head: int) -> ChainChecker:
+        """A checker that continues this log just before position ``first``."""
+        if first > head + 1:
+            raise ChainError(
+                f"the file starts at position {first} but this log ends at position {head}: "
+                f"positions {head + 1}-{first - 1} are missing; export with --since {head}"
+            )
+        row = self.conn.execute(
+            "SELECT hash FROM events WHERE position = ?", (first - 1,)
+        ).fetchone()
+
+        def version_before(stream: str) -> int:
+            found = self.conn.execute(
+                "SELECT max(version) FROM events WHERE stream_id = ? AND position < ?",
+                (stream, first),
+            ).fetchone()
+            return int(found[0] or 0)
+
+        prev_hash = row[0] if row else GENESIS_HASH
+        return ChainChecker(first - 1, prev_hash, version_before=version_before, max_problems=1)
+
+    def _import_batch(
+        self, checker: ChainChecker, batch: list[Sequence[Any]], first: int, head: int
+    ) -> int:
+        """Check one batch, then insert its rows beyond ``head``; returns how many were inserted."""
+        checker.feed([raw_bytes_row(r) for r in batch])
+        problems = [
+            (p.position, p.message + (MISSING_HINT if p.kind == "missing position" else ""))
+            for p in checker.problems
+        ]
+        if problems and problems[0][0] == first and "does not follow" in problems[0][1]:
+            problems[0] = (
+                first,
+                f"conflicting history: position {first} of the file does not follow position "
+                f"{first - 1} of this log (the two logs diverged before it)",
+            )
+        old = [r for r in batch if r[0] <= head]
+        if old:
+            stored = dict(
+                self.conn.execute(
+                    "SELECT position, hash FROM events WHERE position BETWEEN ? AND ?",
+                    (old[0][0], old[-1][0]),
+                ).fetchall()
+            )
+            differs = next((r for r in old if stored.get(r[0]) != r[10]), None)
+            if differs is not None:
+                problems.append((differs[0], self._conflict(differs, head)))
+        if problems:
+            raise ChainError(min(problems)[1])
+        new = [tuple(r) for r in batch if r[0] > head]
+        if new:
+            try:
+                self.conn.executemany(
+                    f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new
+                )
+            except sqlite3.IntegrityError as e:
+                raise ChainError(
+                    f"conflicting history: an event id of positions {new[0][0]}-{new[-1][0]} "
+                    "is already recorded at another position of this log"
+                ) from e
+        return len(new)
+
+    def _conflict(self, row: Sequence[Any], head: int) -> str:
+        mine = self.get(int(row[0]))
+        theirs = f"event {row[1]} ({row[4]} of {row[2]})"
+        ours = f"event {mine.event_id} ({mine.type} of {mine.stream_id})" if mine else "nothing"
+        return (
+            f"conflicting history: position {row[0]} of the file is {theirs} but this log has "
+            f"{ours} there; the two logs diverged (this log ends at position {head})"
+        )
 
     def transaction(self) -> _Transaction:
         """A ``BEGIN IMMEDIATE`` write transaction; appends inside it join it.

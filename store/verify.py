@@ -23,21 +23,33 @@ triggers and the unique indexes of the ``events`` table are still in place.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
+import os
+import re
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from domain.canonical import GENESIS_HASH, canonical_json
-from store.errors import StoreError
+from store.errors import NotATrialbookDatabase
+from store.migrations import APPLICATION_ID
+
+if TYPE_CHECKING:
+    import subprocess
 
 #: stop collecting after this many problems (the first one is what matters)
 MAX_PROBLEMS = 20
+#: below this many events a file is verified in one process (starting workers costs more)
+PARALLEL_MIN_EVENTS = 100_000
+MAX_WORKERS = 4
 
+#: marks a line of ``events export --upcast`` (data as it reads today, no hashes)
+UPCAST_KEY = "stored_schema_version"
 EXPORT_KEYS = (
     "data",
     "event_id",
@@ -51,10 +63,6 @@ EXPORT_KEYS = (
     "type",
     "version",
 )
-
-
-class ChainError(StoreError):
-    """Envelopes do not form a valid hash chain, or do not continue this log's chain."""
 
 
 @dataclass(frozen=True)
@@ -109,25 +117,37 @@ def envelope_of_row(row: Sequence[Any]) -> str:
     )
 
 
-def checked_row(row: Sequence[Any]) -> tuple[Any, ...]:
-    """A raw row as :class:`ChainChecker` takes it: ``(position, stream_id, version, prev_hash, hash, hashed)``.
-
-    ``hashed`` is the UTF-8 of ``prev_hash`` + envelope, the bytes whose SHA-256 the hash must be.
-    """
-    return (row[0], row[2], row[3], row[9], row[10], (row[9] + envelope_of_row(row)).encode("utf-8"))
-
-
-#: the rows of the log as :class:`ChainChecker` takes them, the hashed text built by SQLite:
-#: ``json_quote`` escapes exactly as ``json.encoder.encode_basestring`` (tests check it), and
-#: the text is read as a blob, so a column that is not UTF-8 is a mismatch, not a decoding error
-CHECKED_ROWS_SQL = (
-    "SELECT position, stream_id, version, prev_hash, hash, CAST(prev_hash || '{\"data\":' || data "
-    "|| ',\"event_id\":' || json_quote(event_id) || ',\"metadata\":' || metadata "
-    "|| ',\"position\":' || position || ',\"prev_hash\":' || json_quote(prev_hash) "
-    "|| ',\"recorded_at\":' || json_quote(recorded_at) || ',\"schema_version\":' || schema_version "
-    "|| ',\"stream_id\":' || json_quote(stream_id) || ',\"type\":' || json_quote(type) "
-    "|| ',\"version\":' || version || '}' AS BLOB) FROM events WHERE position > ? ORDER BY position"
+#: the envelope of a raw row whose text columns are bytes, for fields that need no JSON escaping
+ENVELOPE_BYTES = (
+    b'{"data":%s,"event_id":"%s","metadata":%s,"position":%d,"prev_hash":"%s","recorded_at":"%s",'
+    b'"schema_version":%d,"stream_id":"%s","type":"%s","version":%d}'
 )
+#: bytes that JSON escapes inside a string (``encode_basestring`` with ``ensure_ascii=False``)
+_NEEDS_ESCAPING = re.compile(rb'[\x00-\x1f"\\]').search
+_HEX_HASH = re.compile(rb"[0-9a-f]{64}")
+
+#: the log's rows, oldest first; read with ``text_factory = bytes`` (see :func:`read_raw_rows`)
+RAW_ROWS_SQL = (
+    "SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, "
+    "recorded_at, prev_hash, hash FROM events WHERE position > ? ORDER BY position"
+)
+
+
+def raw_bytes_row(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A raw row with its text columns as UTF-8 bytes (how :class:`ChainChecker` takes rows)."""
+    return tuple(x.encode("utf-8") if isinstance(x, str) else x for x in row)
+
+
+def hashed_bytes(row: Sequence[Any]) -> bytes | None:
+    """``prev_hash`` + canonical envelope of a bytes row, exactly as the writer hashed it; None if it cannot be.
+
+    The slow, general path: text is decoded and escaped as ``envelope_json`` does.
+    """
+    try:
+        text = tuple(x.decode("utf-8") if isinstance(x, bytes) else x for x in row)
+        return (text[9] + envelope_of_row(text)).encode("utf-8")
+    except (UnicodeError, TypeError, ValueError):
+        return None
 
 
 def _text(value: Any) -> str:
@@ -137,25 +157,35 @@ def _text(value: Any) -> str:
 class ChainChecker:
     """Checks rows fed in position order against the hash chain and the stream version rules.
 
-    Rows come as :func:`checked_row` makes them (or :data:`CHECKED_ROWS_SQL`
-    reads them). Start it after ``position`` whose hash is ``prev_hash`` (0 and
-    the genesis hash for a whole log). ``version_before(stream)`` gives a
-    stream's version before the first row fed (0 for a whole log). After a
-    problem, checking goes on from the row as stored, so later, independent
-    problems are found too.
+    Rows are raw rows with text columns as bytes (:func:`raw_bytes_row`, or
+    :func:`read_raw_rows` from a file). Start it after ``position`` whose hash
+    is ``prev_hash`` (0 and the genesis hash for a whole log).
+    ``version_before(stream)`` gives a stream's version before the first row
+    fed (0 for a whole log); when it returns None the version is unknown, and
+    the stream's first version and position are kept in ``firsts`` for the
+    caller to check (a part of a log checked on its own). After a problem,
+    checking goes on from the row as stored, so later, independent problems are
+    found too.
     """
 
     def __init__(
         self,
         position: int = 0,
-        prev_hash: str = GENESIS_HASH,
-        version_before: Callable[[str], int] | None = None,
+        prev_hash: str | bytes = GENESIS_HASH,
+        version_before: Callable[[str], int | None] | None = None,
         max_problems: int = MAX_PROBLEMS,
     ) -> None:
         self.position = position
-        self.hash = prev_hash
+        self.hash = prev_hash.encode("ascii") if isinstance(prev_hash, str) else prev_hash
+        # prev_hash is trusted as a link only when it looks like a hash (see feed)
+        self._last_good = (
+            isinstance(self.hash, bytes) and _HEX_HASH.fullmatch(self.hash) is not None
+        )
+        self._safe: set[bytes] = set()
         self.count = 0
         self.versions: dict[Any, int] = {}
+        #: stream -> (its first version, at position) when its earlier versions were unknown
+        self.firsts: dict[Any, tuple[Any, int]] = {}
         self.version_before = version_before or (lambda stream: 0)
         self.problems: list[Problem] = []
         self.max_problems = max_problems
@@ -166,62 +196,125 @@ class ChainChecker:
         return len(self.problems) >= self.max_problems
 
     def feed(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Check ``rows`` following those fed before (the loop is the hot path of ``events verify``)."""
+        """Check raw rows (text columns as bytes) following those fed before.
+
+        The hot path of ``events verify``: the envelope is formatted as bytes
+        without escaping, which is exact when no field needs escaping; stream
+        ids, types and timestamps repeat, so each distinct value is checked once,
+        and ``prev_hash`` is safe when it equals the previous row's verified hash.
+        Any other row takes the general path (:func:`hashed_bytes`).
+        """
         sha256 = hashlib.sha256
+        needs_escaping = _NEEDS_ESCAPING
+        envelope = ENVELOPE_BYTES
         versions = self.versions
+        safe = self._safe
         expected = self.position + 1
         last_hash = self.hash
+        last_good = self._last_good
         count = 0
         try:
-            for pos, sid, ver, prev, h, hashed in rows:
+            for row in rows:
                 count += 1
+                pos, eid, sid, ver, typ, sv, data, meta, at, prev, h = row
+                try:
+                    if (
+                        needs_escaping(eid) is None
+                        and (sid in safe or self._is_safe(sid))
+                        and (typ in safe or self._is_safe(typ))
+                        and (at in safe or self._is_safe(at, remember=False))
+                        and prev == last_hash
+                        and last_good
+                    ):
+                        hashed: bytes | None = prev + envelope % (
+                            data,
+                            eid,
+                            meta,
+                            pos,
+                            prev,
+                            at,
+                            sv,
+                            sid,
+                            typ,
+                            ver,
+                        )
+                    else:
+                        hashed = hashed_bytes(row)
+                    good = hashed is not None and sha256(hashed).hexdigest().encode() == h
+                except TypeError:  # a value of another type (written by another tool)
+                    good = False
                 before = versions.get(sid)
                 if before is None:
-                    before = self.version_before(sid)
-                try:
-                    good = sha256(hashed).hexdigest() == h
-                except TypeError:  # a NULL or a value of another type (written by another tool)
-                    good = False
+                    before = self.version_before(_text(sid))
+                    if before is None:
+                        self.firsts[sid] = (ver, pos)
+                        before = ver - 1 if isinstance(ver, int) else 0
                 if pos != expected or prev != last_hash or not good or ver != before + 1:
                     self._classify(pos, sid, ver, prev, expected, last_hash, good, before)
                 versions[sid] = ver
                 expected = pos + 1
                 last_hash = h
+                last_good = good
         finally:
             self.position = expected - 1
             self.hash = last_hash
+            self._last_good = last_good
             self.count += count
 
+    def _is_safe(self, value: Any, remember: bool = True) -> bool:
+        if not isinstance(value, bytes) or _NEEDS_ESCAPING(value) is not None:
+            return False
+        if remember or len(self._safe) < 1000:
+            self._safe.add(value)
+        return True
+
     def _classify(
-        self, pos: int, sid: Any, ver: Any, prev: Any, expected: int, last_hash: str, good: bool, before: int
+        self,
+        pos: int,
+        sid: Any,
+        ver: Any,
+        prev: Any,
+        expected: int,
+        last_hash: bytes,
+        good: bool,
+        before: int,
     ) -> None:
         if pos != expected:
             if pos > expected:
                 one = pos == expected + 1
                 span = f"position {expected}" if one else f"positions {expected}-{pos - 1}"
-                after = f"from {expected - 1} to {pos}" if expected > 1 else f"from the start to {pos}"
-                self._add(expected, "missing position",
-                          f"{span} {'is' if one else 'are'} missing: the log jumps {after} (a row was deleted)")
+                after = (
+                    f"from {expected - 1} to {pos}" if expected > 1 else f"from the start to {pos}"
+                )
+                self._add(
+                    expected,
+                    "missing position",
+                    f"{span} {'is' if one else 'are'} missing: the log jumps {after} (a row was deleted)",
+                )
             else:
-                self._add(pos, "out of order", f"position {pos} comes after position {expected - 1}")
+                self._add(
+                    pos, "out of order", f"position {pos} comes after position {expected - 1}"
+                )
             return
         if not good:
-            self._add(pos, "changed content",
-                      f"the stored hash of position {pos} does not match its content "
-                      "(the row was edited after it was written)")
+            self._add(
+                pos,
+                "changed content",
+                f"the stored hash of position {pos} does not match its content "
+                "(the row was edited after it was written)",
+            )
             return
         if prev != last_hash:
             where = f"position {pos - 1}" if pos > 1 else "the start of the log"
-            self._add(pos, "broken link",
-                      f"position {pos} does not follow {where}: its prev_hash {_text(prev)[:12]}... is not "
-                      f"{_text(last_hash)[:12]}... (the row before was rewritten and re-hashed, or this one was)")
+            self._add(
+                pos,
+                "broken link",
+                f"position {pos} does not follow {where}: its prev_hash {_text(prev)[:12]}... is not "
+                f"{_text(last_hash)[:12]}... (the row before was rewritten and re-hashed, or this one was)",
+            )
             return
-        stream = _text(sid)
-        if isinstance(ver, int) and ver <= before:
-            self._add(pos, "duplicate version",
-                      f"stream {stream} has version {ver} again at position {pos} (it was at version {before})")
-        else:
-            self._add(pos, "version gap", f"stream {stream} jumps from version {before} to {ver} at position {pos}")
+        if len(self.problems) < self.max_problems:
+            self.problems.append(_version_problem(pos, _text(sid), ver, before))
 
     def _add(self, position: int, kind: str, message: str) -> None:
         if len(self.problems) < self.max_problems:
@@ -229,13 +322,18 @@ class ChainChecker:
 
     def report(self) -> Report:
         return Report(
-            events=self.count, head_position=self.position, head_hash=_text(self.hash),
-            streams=len(self.versions), problems=list(self.problems),
+            events=self.count,
+            head_position=self.position,
+            head_hash=_text(self.hash),
+            streams=len(self.versions),
+            problems=list(self.problems),
         )
 
 
-def verify_rows(batches: Iterable[Sequence[Sequence[Any]]], *, max_problems: int = MAX_PROBLEMS) -> Report:
-    """Verify a whole log given as batches of checked rows (:func:`checked_row`) in position order."""
+def verify_rows(
+    batches: Iterable[Sequence[Sequence[Any]]], *, max_problems: int = MAX_PROBLEMS
+) -> Report:
+    """Verify a whole log given as batches of raw rows (text as bytes) in position order."""
     checker = ChainChecker(max_problems=max_problems)
     for batch in batches:
         checker.feed(batch)
@@ -244,63 +342,196 @@ def verify_rows(batches: Iterable[Sequence[Sequence[Any]]], *, max_problems: int
     return checker.report()
 
 
-def read_checked_rows(
-    conn: sqlite3.Connection, after: int = 0, batch_size: int = 10_000
+def read_raw_rows(
+    conn: sqlite3.Connection, after: int = 0, until: int | None = None, batch_size: int = 10_000
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Batches of checked rows of the log after position ``after``, read with :data:`CHECKED_ROWS_SQL`.
+    """Batches of the log's raw rows after position ``after`` (up to ``until``), text columns as bytes.
 
-    A text column that is not valid UTF-8 (bytes written by another tool) cannot
-    be decoded by ``sqlite3``; such a batch is re-read with text as bytes, so the
-    row fails its checks instead of the read failing. Call it inside a read
-    transaction for one consistent view.
+    Bytes are what the hash covers, they skip decoding (the larger part of the
+    cost of reading), and text that is not valid UTF-8 (written by another
+    tool) fails its hash check instead of failing the read. Sets the
+    connection's ``text_factory`` while reading: give it a connection of its own.
     """
-    while True:
-        cur = conn.cursor()
-        try:
-            cur.execute(CHECKED_ROWS_SQL, (after,))
-            while rows := cur.fetchmany(batch_size):
-                after = rows[-1][0]
-                yield rows
-            return
-        except sqlite3.OperationalError as e:
-            if "decode" not in str(e):
-                raise
-        finally:
-            cur.close()
-        factory = conn.text_factory
-        conn.text_factory = bytes
-        try:
-            rows = conn.execute(CHECKED_ROWS_SQL + " LIMIT ?", (after, batch_size)).fetchall()
-        finally:
-            conn.text_factory = factory
-        if not rows:  # pragma: no cover - the row that failed to decode was there a moment ago
-            return
-        after = rows[-1][0]
-        yield rows
-
-
-def verify_connection(conn: sqlite3.Connection, *, max_problems: int = MAX_PROBLEMS) -> Report:
-    """Verify the log of a trialbook file: its chain, versions, recorded head and schema guards.
-
-    Reads one consistent snapshot of the file (a read transaction). Problems
-    the rows show come first, in position order; then a truncated tail; then
-    missing guards (at position 0: they concern the whole file).
-    """
-    began = not conn.in_transaction
-    if began:
-        conn.execute("BEGIN")
+    factory = conn.text_factory
+    conn.text_factory = bytes
+    cur = conn.cursor()
     try:
-        report = verify_rows(read_checked_rows(conn), max_problems=max_problems)
+        if until is None:
+            cur.execute(RAW_ROWS_SQL, (after,))
+        else:
+            cur.execute(
+                RAW_ROWS_SQL.replace("ORDER BY", "AND position <= ? ORDER BY"), (after, until)
+            )
+        while rows := cur.fetchmany(batch_size):
+            yield rows
+    finally:
+        cur.close()
+        conn.text_factory = factory
+
+
+def open_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A plain read-only connection to a trialbook file, for verifying it without writing anything."""
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    return sqlite3.connect(uri, uri=True, isolation_level=None)
+
+
+def _last_at_or_before(conn: sqlite3.Connection, position: int) -> tuple[int, bytes]:
+    factory = conn.text_factory
+    conn.text_factory = bytes
+    try:
+        row = conn.execute(
+            "SELECT position, hash FROM events WHERE position <= ? ORDER BY position DESC LIMIT 1",
+            (position,),
+        ).fetchone()
+    finally:
+        conn.text_factory = factory
+    return (row[0], row[1]) if row else (0, GENESIS_HASH.encode("ascii"))
+
+
+def verify_range(
+    path: str, after: int, until: int, max_problems: int = MAX_PROBLEMS
+) -> dict[str, Any]:
+    """Check positions ``after`` < p <= ``until`` of a file on their own (one part of a parallel verify).
+
+    The link into the range is checked against the stored hash of the row
+    before it (that row's own hash is checked by the range before). Stream
+    versions are checked within the range; each stream's first version in it
+    is returned in ``firsts`` for :func:`verify_file` to check across ranges.
+    """
+    conn = open_read_only(path)
+    try:
+        conn.execute("BEGIN")
+        start, start_hash = _last_at_or_before(conn, after)
+        checker = ChainChecker(
+            start, start_hash, version_before=lambda s: None, max_problems=max_problems
+        )
+        for batch in read_raw_rows(conn, after, until):
+            checker.feed(batch)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return {
+        "count": checker.count,
+        "problems": checker.problems,
+        "firsts": {_text(k): (_plain(v), p) for k, (v, p) in checker.firsts.items()},
+        "lasts": {_text(k): _plain(v) for k, v in checker.versions.items()},
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, int) else _text(value)
+
+
+def _start_worker(path: str, after: int, until: int, max_problems: int) -> subprocess.Popen[str]:
+    import subprocess
+
+    args = [sys.executable, "-m", "store.verify", path, str(after), str(until), str(max_problems)]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def _part_of(out: str) -> dict[str, Any]:
+    part = json.loads(out)
+    part["problems"] = [Problem(**p) for p in part["problems"]]
+    part["firsts"] = {k: tuple(v) for k, v in part["firsts"].items()}
+    return part
+
+
+def _version_problem(position: int, stream: str, version: Any, before: int) -> Problem:
+    if isinstance(version, int) and version <= before:
+        return Problem(
+            position,
+            "duplicate version",
+            f"stream {stream} has version {version} again at position {position} "
+            f"(it was at version {before})",
+        )
+    return Problem(
+        position,
+        "version gap",
+        f"stream {stream} jumps from version {before} to {version} at position {position}",
+    )
+
+
+def _workers(events: int) -> int:
+    if events < PARALLEL_MIN_EVENTS:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_WORKERS))
+
+
+def verify_file(
+    path: str | os.PathLike[str], *, workers: int | None = None, max_problems: int = MAX_PROBLEMS
+) -> Report:
+    """Verify a trialbook file: its hash chain, stream versions, recorded head and schema guards.
+
+    Reads only, through connections of its own. Positions up to the head at
+    the start are checked (rows never change once written, so later appends do
+    not disturb it); a large log is split into ranges checked in parallel by
+    ``workers`` processes (default: one per CPU, one process below
+    :data:`PARALLEL_MIN_EVENTS`). Problems come in position order, the file's
+    missing guards (position 0) last.
+    """
+    path = str(path)
+    try:
+        conn = open_read_only(path)
+    except sqlite3.Error as e:
+        raise NotATrialbookDatabase(
+            f"cannot open {path} ({e}); pass a trialbook file with --db"
+        ) from e
+    try:
+        conn.execute("BEGIN")
+        if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            raise NotATrialbookDatabase(
+                f"{path} is not a trialbook database; pass a trialbook file with --db"
+            )
+        head, head_hash = _last_at_or_before(conn, 2**62)
         heads = recorded_heads(conn)
         guards = schema_problems(conn)
+        conn.execute("COMMIT")
+    except sqlite3.DatabaseError as e:
+        raise NotATrialbookDatabase(
+            f"{path} is not a trialbook database ({e}); pass a trialbook file with --db"
+        ) from e
     finally:
-        if began:
-            conn.execute("COMMIT")
+        conn.close()
+    n = max(1, workers if workers is not None else _workers(head))
+    bounds = [head * i // n for i in range(n + 1)]
+    ranges = [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a] or [(0, 0)]
+    # the other ranges run in worker processes (plain subprocesses: nothing is forked or re-imported)
+    procs = [_start_worker(path, a, b, max_problems) for a, b in ranges[1:]]
+    parts = [verify_range(path, *ranges[0], max_problems)]
+    for proc, (a, b) in zip(procs, ranges[1:], strict=True):
+        out, _ = proc.communicate()
+        parts.append(
+            _part_of(out) if proc.returncode == 0 else verify_range(path, a, b, max_problems)
+        )
+    problems: list[Problem] = []
+    last: dict[str, int] = {}
+    for part in parts:
+        seen = {p.position for p in part["problems"]}
+        problems.extend(part["problems"])
+        for stream, (version, position) in part["firsts"].items():
+            before = last.get(stream, 0)
+            if version != before + 1 and position not in seen:
+                problems.append(_version_problem(position, stream, version, before))
+        last.update(part["lasts"])
+    problems.sort(key=lambda p: p.position)
+    report = Report(
+        events=sum(p["count"] for p in parts),
+        head_position=head,
+        head_hash=_text(head_hash),
+        streams=len(last),
+        problems=problems[:max_problems],
+    )
     cut = truncation_problem(report, heads)
     if cut is not None:
         report.problems.append(cut)
     for text in guards:
-        report.problems.append(Problem(0, "unguarded file", text + " (the file no longer refuses edits)"))
+        report.problems.append(
+            Problem(0, "unguarded file", text + " (the file no longer refuses edits)")
+        )
     return report
 
 
@@ -423,6 +654,8 @@ def parse_line(text: str) -> tuple[Any, ...]:
         raise ValueError(f"not JSON ({e.msg} at column {e.colno})") from None
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
+    if UPCAST_KEY in obj:
+        raise ValueError("it was exported with --upcast, which is for reading, not importing")
     missing = [k for k in EXPORT_KEYS if k not in obj]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
@@ -449,3 +682,9 @@ def parse_line(text: str) -> tuple[Any, ...]:
         _need_text(obj["prev_hash"], "prev_hash"),
         _need_text(obj["hash"], "hash"),
     )
+
+
+if __name__ == "__main__":  # a worker of verify_file: check one range, print it as JSON
+    _part = verify_range(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    _part["problems"] = [p.to_dict() for p in _part["problems"]]
+    print(json.dumps(_part))

@@ -24,6 +24,7 @@ import click
 from shell.app import App
 from shell.commands.ab import ab
 from shell.commands.common import json_option, pass_app
+from shell.commands.events import ISO_TIME
 from shell.render import echo_json, table
 
 if TYPE_CHECKING:
@@ -541,6 +542,15 @@ def analysis_options(fn: Any) -> Any:
     is_flag=True,
     help="Show the recommendation after each result in order (what checking every time shows).",
 )
+@click.option("--as-of", "as_of", type=ISO_TIME, help="The analysis as it was at this time (UTC).")
+@click.option(
+    "--at",
+    "at",
+    type=click.IntRange(min=0),
+    metavar="POSITION",
+    help="The analysis as it was right after this log position.",
+)
+@click.option("--diff-now", is_flag=True, help="With --as-of/--at: also show what changed since.")
 @json_option
 @pass_app
 def analyze_cmd(
@@ -551,6 +561,9 @@ def analyze_cmd(
     mde: str | None,
     margin: str | None,
     show_history: bool,
+    as_of: str | None,
+    at: int | None,
+    diff_now: bool,
     as_json: bool,
 ) -> None:
     """Analyze test NAME: each variant against control, and a recommendation you can re-check any time.
@@ -565,10 +578,22 @@ def analyze_cmd(
       trialbook ab analyze checkout-flow
       trialbook ab analyze checkout-flow --metric completion_time --mde 10%
       trialbook ab analyze checkout-flow --history
+      trialbook ab analyze checkout-flow --as-of 2025-03-03T10:00Z --diff-now
     """
     from domain.stats import analyze, history
+    from shell.commands.audit import open_as_of, render_changes
 
-    snap = read_snapshot(app.ledger, name, rows=show_history)
+    if diff_now and as_of is None and at is None:
+        raise click.UsageError("--diff-now needs --as-of TIME or --at POSITION")
+    # --as-of/--at: the test's read model replayed into a private database, closed after reading
+    past = (
+        None if as_of is None and at is None else open_as_of(app.ledger, name, at=at, as_of=as_of)
+    )
+    try:
+        snap = read_snapshot(past or app.ledger, name, rows=show_history)  # type: ignore[arg-type]
+    finally:
+        if past is not None:
+            past.close()
     inp = analysis_input(snap, metric=metric, alpha=alpha, mde=mde, margin=margin)
     if show_history:
         trajectory = history(inp)
@@ -578,10 +603,22 @@ def analyze_cmd(
             click.echo(render_history(name, trajectory))
         return
     doc = analysis_document(analyze(inp), snap.position)
+    now = (
+        analyze_test(app.ledger, name, metric=metric, alpha=alpha, mde=mde, margin=margin)
+        if diff_now
+        else None
+    )
     if as_json:
-        echo_json(doc)
+        echo_json(doc if now is None else {"then": doc, "now": now})
     else:
+        if past is not None:
+            click.echo(
+                f"As of position {past.position} (recorded {past.recorded_at}; "
+                f"the log now ends at {app.ledger.store.head()[0]}):\n"
+            )
         click.echo(render_report(doc))
+        if now is not None:
+            click.echo("\n" + render_changes(doc, now))
 
 
 @ab.command("conclude")

@@ -1,0 +1,213 @@
+"""Point-in-time reads: the read models exactly as they were right after a log position.
+
+:func:`replay_to` folds the events up to a position into a private, temporary
+SQLite database (``sqlite3.connect("")``: deleted when closed) and never
+touches the live read models. The :class:`PointInTime` it returns is shaped
+like a ledger for read-side code: ``.conn`` holds the replayed read-model
+tables and ``.store`` is the log cut at that position (``get``, ``head``,
+``read_all``, ``position_at`` never see a later event), so a function that
+reads ``ledger.conn`` and ``ledger.store`` answers "as of" without change.
+
+"As of T" is the largest position recorded at or before T (the log's
+``recorded_at`` never goes backwards); :func:`resolve_position` turns a
+position or a time into that position and checks it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from domain.canonical import GENESIS_HASH
+from domain.errors import InvalidCommand
+from projections.base import Projection, Projector
+from store.base import RecordedEvent
+from store.sqlite import SQLiteEventStore
+
+BATCH = 10_000
+
+
+def resolve_position(
+    store: SQLiteEventStore, *, at: int | None = None, as_of: str | None = None
+) -> int:
+    """The log position of ``at`` (a position) or ``as_of`` (UTC time text as the log stores it).
+
+    Raises ``InvalidCommand`` for a position beyond the log or a time before
+    its first event; with neither given, the head.
+    """
+    head = store.head()[0]
+    if at is not None and as_of is not None:
+        raise InvalidCommand("give a position or a time, not both")
+    if at is not None:
+        if at < 0 or at > head:
+            raise InvalidCommand(
+                f"position {at} is not in the log; it has positions 1-{head}"
+                if head
+                else f"position {at} is not in the log; the log is empty"
+            )
+        return at
+    if as_of is not None:
+        position = store.position_at(as_of)
+        if position == 0:
+            first = store.get(1)
+            raise InvalidCommand(
+                f"nothing was recorded at or before {as_of}; the log starts at {first.recorded_at}"
+                if first is not None
+                else f"nothing was recorded at or before {as_of}; the log is empty"
+            )
+        return position
+    return head
+
+
+class BoundedLog:
+    """The event log as it was right after ``position``: later events are invisible.
+
+    ``conn`` is the point-in-time database (read-side helpers open their read
+    transactions on it); the events themselves are read from the live store.
+    """
+
+    def __init__(self, store: SQLiteEventStore, position: int, conn: sqlite3.Connection) -> None:
+        self.live = store
+        self.position = position
+        self.conn = conn
+        self.lock = threading.RLock()
+        self.path = store.path
+
+    def get(self, key: int | str) -> RecordedEvent | None:
+        event = self.live.get(key)
+        return event if event is not None and event.position <= self.position else None
+
+    def head(self) -> tuple[int, str]:
+        if self.position == 0:
+            return 0, GENESIS_HASH
+        event = self.live.get(self.position)
+        return (self.position, event.hash) if event is not None else (0, GENESIS_HASH)
+
+    def read_all(
+        self,
+        after_position: int = 0,
+        *,
+        until_position: int | None = None,
+        stream_id: str | None = None,
+        types: Sequence[str] | None = None,
+        batch_size: int = BATCH,
+    ) -> Iterator[RecordedEvent]:
+        until = self.position if until_position is None else min(until_position, self.position)
+        return self.live.read_all(
+            after_position,
+            until_position=until,
+            stream_id=stream_id,
+            types=types,
+            batch_size=batch_size,
+        )
+
+    def read_stream(self, stream_id: str, after_version: int = 0) -> Iterator[RecordedEvent]:
+        for e in self.live.read_stream(stream_id, after_version):
+            if e.position > self.position:
+                return
+            yield e
+
+    def position_at(self, timestamp: str) -> int:
+        return min(self.live.position_at(timestamp), self.position)
+
+
+class PointInTime:
+    """Read models replayed up to ``position`` in a private database; close it when done."""
+
+    def __init__(
+        self, store: SQLiteEventStore, position: int, conn: sqlite3.Connection, folded: int
+    ) -> None:
+        self.position = position
+        self.conn = conn
+        self.store = BoundedLog(store, position, conn)
+        #: how many events the replay folded
+        self.folded = folded
+        event = store.get(position) if position else None
+        #: when the event at ``position`` was recorded (None for position 0)
+        self.recorded_at = event.recorded_at if event is not None else None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> PointInTime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def scratch_database() -> sqlite3.Connection:
+    """A private temporary database (kept in memory until large, then in a temp file; gone on close)."""
+    conn = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA cache_size = -65536")
+    return conn
+
+
+def _events(
+    store: SQLiteEventStore, position: int, types: Iterable[str], stream_id: str | None
+) -> Iterator[RecordedEvent]:
+    """Events up to ``position`` of the given types (hash columns left out: folds never read them)."""
+    kinds = sorted(types)
+    where = f"position <= ? AND type IN ({','.join('?' * len(kinds))})"
+    params: list[Any] = [position, *kinds]
+    if stream_id is not None:
+        where += " AND stream_id = ?"
+        params.append(stream_id)
+    cur = store.conn.cursor()
+    try:
+        cur.execute(
+            "SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, "
+            f"recorded_at, '', '' FROM events WHERE {where} ORDER BY position",
+            params,
+        )
+        while rows := cur.fetchmany(BATCH):
+            yield from (RecordedEvent(*r) for r in rows)
+    finally:
+        cur.close()
+
+
+def replay_to(
+    store: SQLiteEventStore,
+    projections: Sequence[Projection],
+    position: int,
+    *,
+    stream_id: str | None = None,
+) -> PointInTime:
+    """Fold events 1..``position`` into fresh read-model tables in a private database.
+
+    ``projections`` are the read models to build (their tables are created in
+    the private database only). ``stream_id`` folds only that stream's events:
+    exact for read models keyed by stream, such as one A/B test's tables.
+    The events are read in one read transaction of the live file.
+    """
+    conn = scratch_database()
+    projector = Projector(projections)
+    types = set().union(*(p.handles for p in projections)) if projections else set()
+    folded = 0
+
+    def counted(events: Iterable[RecordedEvent]) -> Iterator[RecordedEvent]:
+        nonlocal folded
+        for e in events:
+            folded += 1
+            yield e
+
+    try:
+        conn.execute("BEGIN")
+        with store.lock:
+            began = not store.conn.in_transaction
+            if began:
+                store.conn.execute("BEGIN")
+            try:
+                projector.replay(conn, counted(_events(store, position, types, stream_id)))
+            finally:
+                if began:
+                    store.conn.execute("COMMIT")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.close()
+        raise
+    return PointInTime(store, position, conn, folded)
