@@ -1,18 +1,23 @@
 """State shared by every command of one process: the database path and the open ledger.
 
 The CLI makes one ``App`` per run; the REPL keeps one for the whole session,
-so the ledger is opened once and reused line after line.
+so the ledger is opened once and reused line after line, and the names the
+shell completes and the plain-language parser grounds on (the vocabulary) are
+read once and re-read only after the database changed.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ledger import Ledger
+    from shell.plain_types import Vocabulary
 
 
 def default_db_path() -> Path:
@@ -30,19 +35,114 @@ def state_dir() -> Path:
     return Path(base) / "trialbook"
 
 
+def history_path() -> Path:
+    """The shell's history file: ``$TRIALBOOK_HISTORY``, else ``state_dir()/history``."""
+    env = os.environ.get("TRIALBOOK_HISTORY")
+    return Path(env).expanduser() if env else state_dir() / "history"
+
+
+#: event streams whose ids name suites and eval runs (``suite:NAME``, ``eval-run:ID``)
+SUITE_PREFIX = "suite:"
+RUN_PREFIX = "eval-run:"
+
+
+def _stream_range(prefix: str) -> tuple[str, str]:
+    """``(low, high)`` bounds selecting stream ids that start with ``prefix`` through the index."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def read_vocabulary(conn: sqlite3.Connection) -> Vocabulary:
+    """The names in the store: tests (active and archived, with variants), suites, runs, scorers.
+
+    Tests come from the A/B read model; suites and runs from their event streams
+    (``suite:NAME``, ``eval-run:ID`` and each run's ``RunStarted`` name), so they
+    are found whether or not an eval read model exists; scorers are the built-in
+    kinds (once eval runs exist) and every scorer named in a recorded verdict.
+    Tables that do not exist yet read as empty.
+    """
+    from shell.plain_types import Vocabulary
+
+    tests: dict[str, tuple[str, ...]] = {}
+    archived: dict[str, tuple[str, ...]] = {}
+    try:
+        from projections import ab_queries
+
+        for t in ab_queries.list_tests(conn, include_archived=True):
+            (archived if t["archived"] else tests)[t["name"]] = tuple(t["variants"])
+    except sqlite3.OperationalError:  # no A/B read model in this file yet
+        pass
+    suites: set[str] = set()
+    runs: set[str] = set()
+    scorers: set[str] = set()
+    try:
+        low, high = _stream_range(SUITE_PREFIX)
+        suites.update(
+            r[0][len(SUITE_PREFIX) :]
+            for r in conn.execute(
+                "SELECT stream_id FROM events WHERE stream_id >= ? AND stream_id < ? AND version = 1",
+                (low, high),
+            )
+        )
+        low, high = _stream_range(RUN_PREFIX)
+        for stream_id, name in conn.execute(
+            "SELECT stream_id, CASE WHEN type = 'RunStarted' THEN json_extract(data, '$.name') END "
+            "FROM events WHERE stream_id >= ? AND stream_id < ? AND version = 1",
+            (low, high),
+        ):
+            runs.add(stream_id[len(RUN_PREFIX) :])
+            if isinstance(name, str) and name:
+                runs.add(name)
+        if runs:
+            scorers.update(_builtin_scorers())
+            scorers.update(
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT json_extract(data, '$.scorer') FROM events "
+                    "WHERE stream_id >= ? AND stream_id < ? AND type = 'VerdictRecorded'",
+                    (low, high),
+                )
+                if isinstance(r[0], str) and r[0]
+            )
+    except sqlite3.OperationalError:  # not a trialbook log (yet)
+        pass
+    return Vocabulary(tests=tests, archived=archived, suites=suites, runs=runs, scorers=scorers)
+
+
+def _builtin_scorers() -> tuple[str, ...]:
+    """The scorer kinds that need no definition (``equals``, ``contains``, …, ``judge``)."""
+    try:
+        from runners.scorers import BUILTINS
+    except (ImportError, AttributeError):  # pragma: no cover - a build without eval runners
+        return ()
+    return (*BUILTINS, "judge")
+
+
 class App:
     """The database a session works on, opened on first use."""
 
-    def __init__(self, db: str | os.PathLike[str] | None = None, *, interactive: bool = False) -> None:
+    def __init__(
+        self, db: str | os.PathLike[str] | None = None, *, interactive: bool = False
+    ) -> None:
         self.explicit_db = db is not None or bool(os.environ.get("TRIALBOOK_DB"))
         self.db_path = Path(db).expanduser() if db is not None else default_db_path()
         self.interactive = interactive
         self._ledger: Ledger | None = None
-        #: what the user typed for the current command, and which parser understood it
+        #: the exact command line being run, and where it came from (cli, repl, stdin, ask)
         self.command_text: str = " ".join(["trialbook", *sys.argv[1:]])
         self.tier = "cli"
+        #: from the shell: the raw text typed, and which parser understood it
+        #: (``command`` for a typed command, ``rules``, ``rules+edited``, ``llm``, ``llm+edited``)
+        self.input_text: str | None = None
+        self.parser_tier: str | None = None
         #: the test or run in focus (REPL `use NAME`)
         self.focus: str | None = None
+        #: a write awaiting confirmation in the shell (its command line), for the toolbar
+        self.pending: str | None = None
+        self._names_lock = threading.Lock()
+        self._names_conn: sqlite3.Connection | None = None
+        self._vocabulary: Vocabulary | None = None
+        self._vocabulary_key: tuple[int, int] | None = None
+        self._names_generation = 0
 
     @property
     def ledger(self) -> Ledger:
@@ -53,14 +153,91 @@ class App:
                 # the default location is ours to create
                 self.db_path.parent.mkdir(parents=True, exist_ok=True)
             self._ledger = Ledger(self.db_path)
-        self._ledger.metadata["command"] = self.command_text
-        self._ledger.metadata["tier"] = self.tier
+        meta = self._ledger.metadata
+        for key in ("input", "parser_tier"):
+            meta.pop(key, None)
+        meta.update(self.event_metadata())
         return self._ledger
 
     def event_metadata(self) -> dict[str, Any]:
-        return {"command": self.command_text, "tier": self.tier}
+        """What the shell records in every event's metadata for the command being run."""
+        meta: dict[str, Any] = {"command": self.command_text, "tier": self.tier}
+        if self.input_text is not None:
+            meta["input"] = self.input_text
+        if self.parser_tier is not None:
+            meta["parser_tier"] = self.parser_tier
+        return meta
+
+    def set_command(
+        self,
+        command: str,
+        *,
+        tier: str,
+        input_text: str | None = None,
+        parser_tier: str | None = None,
+    ) -> None:
+        """Say which command line runs next and where it came from (recorded in its events)."""
+        self.command_text = command
+        self.tier = tier
+        self.input_text = input_text
+        self.parser_tier = parser_tier
+
+    # ------------------------------------------------------------------ names in the store
+
+    def vocabulary(self) -> Vocabulary:
+        """The names in the store, cached; re-read when the database changed. Thread-safe.
+
+        Read through a separate read-only connection, so the completion thread can
+        call it while the main thread runs commands; SQLite's ``data_version`` tells
+        when another connection (this process's ledger included) committed.
+        """
+        with self._names_lock:
+            conn = self._open_names_conn()
+            if conn is None:
+                from shell.plain_types import Vocabulary
+
+                return Vocabulary()
+            try:
+                key = (conn.execute("PRAGMA data_version").fetchone()[0], self._names_generation)
+                if self._vocabulary is None or key != self._vocabulary_key:
+                    self._vocabulary = read_vocabulary(conn)
+                    self._vocabulary_key = key
+            except sqlite3.DatabaseError:
+                self._close_names_conn()
+                from shell.plain_types import Vocabulary
+
+                return Vocabulary()
+            return self._vocabulary
+
+    def invalidate_vocabulary(self) -> None:
+        """Forget the cached names (the next :meth:`vocabulary` re-reads them)."""
+        with self._names_lock:
+            self._names_generation += 1
+
+    def _open_names_conn(self) -> sqlite3.Connection | None:
+        if self._names_conn is None:
+            if not self.db_path.is_file():
+                return None
+            try:
+                self._names_conn = sqlite3.connect(
+                    self.db_path.resolve().as_uri() + "?mode=ro",
+                    uri=True,
+                    check_same_thread=False,  # guarded by _names_lock
+                    isolation_level=None,
+                )
+            except sqlite3.Error:
+                return None
+        return self._names_conn
+
+    def _close_names_conn(self) -> None:
+        if self._names_conn is not None:
+            self._names_conn.close()
+            self._names_conn = None
+            self._vocabulary = None
 
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
+        with self._names_lock:
+            self._close_names_conn()

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "projections": "shell.commands.events:projections",
     "demo": "shell.commands.demo:demo",
     "audit": "shell.commands.audit:audit",
+    "ask": "shell.commands.ask:ask",
 }
 
 INTERNAL_ERROR = (

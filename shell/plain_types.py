@@ -25,6 +25,8 @@ WRITE_COMMANDS: frozenset[tuple[str, ...]] = frozenset(
         ("eval", "run"),
         ("eval", "resume"),
         ("eval", "rescore"),
+        ("eval", "retry-failed"),
+        ("events", "import"),
     }
 )
 

@@ -28,12 +28,15 @@ def test_the_repl_runs_commands_keeps_going_after_errors_and_exits(
     db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = App(db_path, interactive=True)
-    status = drive(app, "ab create checkout-flow --variants cold,warm\r"
-                        "ab add-result checkout-flow --variant hot\r"
-                        "ab add-result checkout-flow --variant warm --success\r"
-                        "help\r"
-                        "ab summary checkout-flow\r"
-                        "exit\r")
+    status = drive(
+        app,
+        "ab create checkout-flow --variants cold,warm\r"
+        "ab add-result checkout-flow --variant hot\r"
+        "ab add-result checkout-flow --variant warm --success\r"
+        "help\r"
+        "ab summary checkout-flow\r"
+        "exit\r",
+    )
     app.close()
     out, err = capsys.readouterr()
     assert status == 0
@@ -47,7 +50,9 @@ def test_the_repl_runs_commands_keeps_going_after_errors_and_exits(
 
 def test_events_from_the_repl_record_the_typed_line(db_path: Path) -> None:
     app = App(db_path, interactive=True)
-    drive(app, "ab create t\rab add-result t --variant treatment --tool-calls 3\r\x04")  # Ctrl-D ends it
+    drive(
+        app, "ab create t\rab add-result t --variant treatment --tool-calls 3\r\x04"
+    )  # Ctrl-D ends it
     app.close()
     from store.sqlite import SQLiteEventStore
 
@@ -58,13 +63,17 @@ def test_events_from_the_repl_record_the_typed_line(db_path: Path) -> None:
     assert e.metadata["tier"] == "repl"
 
 
-def test_a_broken_quote_or_unknown_command_is_one_red_line(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_broken_quote_or_unknown_command_is_one_red_line(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     app = App(db_path, interactive=True)
-    drive(app, 'ab create "unclosed\rfrobnicate\rab list\rexit\r')
+    # a line that does not start with a command is a plain request: not understood, nothing run
+    drive(app, 'ab create "unclosed\rfrobnicate\rab sumary t\rab list\rexit\r')
     app.close()
     out, err = capsys.readouterr()
     assert "Error: cannot read that line (No closing quotation); check the quotes" in err
-    assert "Error: No such command 'frobnicate'." in err
+    assert "Error: I did not understand that; `help examples` lists requests I understand" in err
+    assert "Error: No such command 'sumary'." in err and "Did you mean 'summary'?" in err
     assert "No A/B tests yet" in out
 
 
@@ -78,7 +87,8 @@ def test_help_for_one_command(db_path: Path, capsys: pytest.CaptureFixture[str])
 def test_completion_offers_command_names_then_subcommands_then_options() -> None:
     tree = command_tree(cli)
     assert {"ab", "events", "projections", "demo", "help", "exit"} <= set(completions(tree, ""))
-    assert completions(tree, "a") == ["ab"]
+    assert completions(tree, "a") == sorted(name for name in tree if name.startswith("a"))
+    assert "ab" in completions(tree, "a") and completions(tree, "ab") == ["ab"]
     assert "add-result" in completions(tree, "ab ")
     assert completions(tree, "ab add") == ["add-result"]
     assert "--tool-calls" in completions(tree, "ab add-result checkout --t")
@@ -87,8 +97,14 @@ def test_completion_offers_command_names_then_subcommands_then_options() -> None
 
 def test_piped_lines_run_in_order_and_stop_at_the_first_error(db_path: Path) -> None:
     lines = "ab create t --variants a,b\nab add-result t --variant c\nab add-result t --variant a\n"
-    r = subprocess.run([sys.executable, "-m", "shell", "--db", str(db_path)], input=lines, capture_output=True,
-                       text=True, cwd=Path(__file__).parent.parent, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "shell", "--db", str(db_path)],
+        input=lines,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        timeout=60,
+    )
     assert r.returncode == 1
     assert r.stderr == "Error: variant 'c' is not in test 't'; use one of: a, b\n"
     assert count_events(db_path) == 1
@@ -96,8 +112,14 @@ def test_piped_lines_run_in_order_and_stop_at_the_first_error(db_path: Path) -> 
 
 def test_piped_lines_all_good_exit_0(db_path: Path) -> None:
     lines = "ab create t --variants a,b\nab add-result t --variant a\nab list --json\n"
-    r = subprocess.run([sys.executable, "-m", "shell", "--db", str(db_path)], input=lines, capture_output=True,
-                       text=True, cwd=Path(__file__).parent.parent, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "shell", "--db", str(db_path)],
+        input=lines,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
-    listed = json.loads(r.stdout[r.stdout.index("["):])
+    listed = json.loads(r.stdout[r.stdout.index("[") :])
     assert listed[0]["results"] == 1

@@ -47,24 +47,49 @@ def _require_test(app: App, name: str) -> dict[str, Any]:
 
 @ab.command("create")
 @click.argument("name")
-@click.option("--variants", default="control,treatment", show_default=True,
-              help="Comma-separated variant names; the first is the control unless --control says otherwise.")
+@click.option(
+    "--variants",
+    default="control,treatment",
+    show_default=True,
+    help="Comma-separated variant names; the first is the control unless --control says otherwise.",
+)
 @click.option("--control", help="The control variant (default: the first variant).")
 @click.option("--metric", default="success", show_default=True, help=METRIC_HELP)
-@click.option("--guardrail", "guardrails", multiple=True, metavar="METRIC:+N%",
-              help="A limit a winner must not break, e.g. completion_time:+10%. Repeatable.")
-@click.option("--split", help="Planned share of results per variant, e.g. cold=1,warm=1 (default: equal).")
+@click.option(
+    "--guardrail",
+    "guardrails",
+    multiple=True,
+    metavar="METRIC:+N%",
+    help="A limit a winner must not break, e.g. completion_time:+10%. Repeatable.",
+)
+@click.option(
+    "--split", help="Planned share of results per variant, e.g. cold=1,warm=1 (default: equal)."
+)
 @click.option("--task-id", help="The task under test.")
 @click.option("--description", help="What the test is about.")
 @click.option("--prompt", help="The prompt or task given to every variant.")
 @click.option("--category", help="A category to group tests by.")
-@click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]), help="How hard the task is.")
-@click.option("--expected-results", type=int, metavar="N",
-              help="Total results you plan to collect; tunes the always-valid boundary of `ab analyze` "
-                   "(default 500). Fixed at creation so it cannot be re-tuned while watching.")
+@click.option(
+    "--difficulty", type=click.Choice(["easy", "medium", "hard"]), help="How hard the task is."
+)
+@click.option(
+    "--expected-results",
+    type=int,
+    metavar="N",
+    help="Total results you plan to collect; tunes the always-valid boundary of `ab analyze` "
+    "(default 500). Fixed at creation so it cannot be re-tuned while watching.",
+)
 @pass_app
-def create(app: App, name: str, variants: str, control: str | None, metric: str, guardrails: tuple[str, ...],
-           split: str | None, **fields: Any) -> None:
+def create(
+    app: App,
+    name: str,
+    variants: str,
+    control: str | None,
+    metric: str,
+    guardrails: tuple[str, ...],
+    split: str | None,
+    **fields: Any,
+) -> None:
     """Create an A/B test called NAME.
 
     \b
@@ -81,11 +106,23 @@ def create(app: App, name: str, variants: str, control: str | None, metric: str,
     except ValueError as e:
         raise InvalidCommand(str(e)) from None
     weights = parse_key_values(tuple(parse_list(split)), "--split") if split else None
-    command = build(d.CreateTest, name=name, variants=parse_list(variants), control=control, metric=metric,
-                    guardrails=rails, split=weights, **fields)
+    command = build(
+        d.CreateTest,
+        name=name,
+        variants=parse_list(variants),
+        control=control,
+        metric=metric,
+        guardrails=rails,
+        split=weights,
+        **fields,
+    )
     recorded = app.ledger.execute(command)
     created = json.loads(recorded[0].data_json)
-    planned = f", planned results: {created['expected_results']}" if created.get("expected_results") else ""
+    planned = (
+        f", planned results: {created['expected_results']}"
+        if created.get("expected_results")
+        else ""
+    )
     click.echo(
         f"Created A/B test {created['name']} with variants {', '.join(created['variants'])} "
         f"(control: {created['control']}, metric: {created['metric']}{planned})."
@@ -112,7 +149,9 @@ def result_fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
 @click.option("--tool-calls", type=int, help="Tool calls made.")
 @click.option("--successful-calls", type=int, help="Tool calls that succeeded.")
 @click.option("--errors", type=int, help="Number of errors (or list them with --error).")
-@click.option("--error", "error_messages", multiple=True, metavar="TEXT", help="An error message. Repeatable.")
+@click.option(
+    "--error", "error_messages", multiple=True, metavar="TEXT", help="An error message. Repeatable."
+)
 @click.option("--completion-time", type=float, metavar="SECONDS", help="Seconds to complete.")
 @click.option("--messages", type=int, help="Messages exchanged.")
 @click.option("--corrections", type=int, help="User corrections needed.")
@@ -121,7 +160,9 @@ def result_fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
 @click.option("--score", type=float, help="A score for the session.")
 @click.option("--success/--failure", default=None, help="Whether the session succeeded.")
 @click.option("--case-id", help="The task instance, so results can be paired across variants.")
-@click.option("--metric", "metrics", multiple=True, metavar="KEY=VALUE", help="A custom metric. Repeatable.")
+@click.option(
+    "--metric", "metrics", multiple=True, metavar="KEY=VALUE", help="A custom metric. Repeatable."
+)
 @click.option("--notes", help="Free-form notes.")
 @pass_app
 def add_result(app: App, name: str, **options: Any) -> None:
@@ -138,7 +179,9 @@ def add_result(app: App, name: str, **options: Any) -> None:
     fields = result_fields_from_options(options)
     result = build(d.ResultFields, **fields)
     recorded = app.ledger.execute(build(d.AddResults, test=name, results=(result,)))
-    click.echo(f"Recorded a result for variant {result.variant} of {name} (event #{recorded[0].position}).")
+    click.echo(
+        f"Recorded a result for variant {result.variant} of {name} (event #{recorded[0].position})."
+    )
 
 
 @ab.command("import")
@@ -163,7 +206,9 @@ def import_(app: App, name: str, file: Path) -> None:
 
     results, sources = read_results(file)
     recorded = app.ledger.execute(build(d.AddResults, test=name, results=results, sources=sources))
-    click.echo(f"Imported {len(recorded)} results into {name} (events #{recorded[0].position}-#{recorded[-1].position}).")
+    click.echo(
+        f"Imported {len(recorded)} results into {name} (events #{recorded[0].position}-#{recorded[-1].position})."
+    )
 
 
 @ab.command("list")
@@ -185,8 +230,14 @@ def list_(app: App, include_archived: bool, as_json: bool) -> None:
         click.echo("No A/B tests yet. Create one with: trialbook ab create NAME --variants a,b")
         return
     rows = [
-        [t["name"] + (" (archived)" if t["archived"] else ""), ",".join(t["variants"]), t["control"],
-         t["metric"], t["results"], t["created_at"][:16].replace("T", " ")]
+        [
+            t["name"] + (" (archived)" if t["archived"] else ""),
+            ",".join(t["variants"]),
+            t["control"],
+            t["metric"],
+            t["results"],
+            t["created_at"][:16].replace("T", " "),
+        ]
         for t in tests
     ]
     click.echo(table(rows, ["test", "variants", "control", "metric", "results", "created (UTC)"]))
@@ -194,8 +245,13 @@ def list_(app: App, include_archived: bool, as_json: bool) -> None:
 
 @ab.command("show")
 @click.argument("name")
-@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Show the last N results (0 for all).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Show the last N results (0 for all).",
+)
 @json_option
 @pass_app
 def show(app: App, name: str, limit: int, as_json: bool) -> None:
@@ -209,8 +265,14 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
     if as_json:
         echo_json({"test": test, "results": rows, "decision": decision})
         return
-    for label, key in [("test", "name"), ("description", "description"), ("task", "task_id"),
-                       ("prompt", "prompt"), ("category", "category"), ("difficulty", "difficulty")]:
+    for label, key in [
+        ("test", "name"),
+        ("description", "description"),
+        ("task", "task_id"),
+        ("prompt", "prompt"),
+        ("category", "category"),
+        ("difficulty", "difficulty"),
+    ]:
         if test[key]:
             click.echo(f"{label:12} {test[key]}")
     click.echo(f"{'variants':12} {', '.join(test['variants'])} (control: {test['control']})")
@@ -218,24 +280,61 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
     if test["guardrails"]:
         from domain.ab import Guardrail
 
-        click.echo(f"{'guardrails':12} {', '.join(str(Guardrail(**g)) for g in test['guardrails'])}")
-    click.echo(f"{'status':12} {'archived' if test['archived'] else 'active'}, {test['results']} results, "
-               f"created {test['created_at'][:19].replace('T', ' ')} UTC")
+        click.echo(
+            f"{'guardrails':12} {', '.join(str(Guardrail(**g)) for g in test['guardrails'])}"
+        )
+    click.echo(
+        f"{'status':12} {'archived' if test['archived'] else 'active'}, {test['results']} results, "
+        f"created {test['created_at'][:19].replace('T', ' ')} UTC"
+    )
     if decision:
         click.echo(f"{'decision':12} {describe(decision)}")
     if not rows:
-        click.echo("\nNo results yet. Add one with: trialbook ab add-result " + name + " --variant V …")
+        click.echo(
+            "\nNo results yet. Add one with: trialbook ab add-result " + name + " --variant V …"
+        )
         return
     click.echo()
     body = [
-        [r["position"], r["variant"], r["case_id"], r["success"], r["tool_calls"], r["successful_calls"],
-         r["errors"], r["completion_time"], r["messages"], r["tokens"], r["cost"], r["score"]]
+        [
+            r["position"],
+            r["variant"],
+            r["case_id"],
+            r["success"],
+            r["tool_calls"],
+            r["successful_calls"],
+            r["errors"],
+            r["completion_time"],
+            r["messages"],
+            r["tokens"],
+            r["cost"],
+            r["score"],
+        ]
         for r in rows
     ]
-    click.echo(table(body, ["#", "variant", "case", "success", "calls", "ok", "errors", "time s", "msgs",
-                            "tokens", "cost", "score"]))
+    click.echo(
+        table(
+            body,
+            [
+                "#",
+                "variant",
+                "case",
+                "success",
+                "calls",
+                "ok",
+                "errors",
+                "time s",
+                "msgs",
+                "tokens",
+                "cost",
+                "score",
+            ],
+        )
+    )
     if limit and test["results"] > len(rows):
-        click.echo(f"({test['results'] - len(rows)} earlier results not shown; use --limit 0 for all)")
+        click.echo(
+            f"({test['results'] - len(rows)} earlier results not shown; use --limit 0 for all)"
+        )
 
 
 @ab.command("summary")
@@ -252,14 +351,37 @@ def summary(app: App, name: str, as_json: bool) -> None:
         echo_json({"test": name, "metric": test["metric"], "variants": rows})
         return
     body = [
-        [r["variant"] + (" (control)" if r["control"] else ""), r["results"], r["successes"],
-         pct(r["success_rate"]), pct(r["mean_error_rate"]), r["mean_completion_time"], r["mean_messages"],
-         r["total_tokens"], r["total_cost"]]
+        [
+            r["variant"] + (" (control)" if r["control"] else ""),
+            r["results"],
+            r["successes"],
+            pct(r["success_rate"]),
+            pct(r["mean_error_rate"]),
+            r["mean_completion_time"],
+            r["mean_messages"],
+            r["total_tokens"],
+            r["total_cost"],
+        ]
         for r in rows
     ]
     click.echo(f"{name}: {test['results']} results" + (" (archived)" if test["archived"] else ""))
-    click.echo(table(body, ["variant", "results", "successes", "success rate", "error rate", "mean time s",
-                            "mean msgs", "tokens", "cost USD"], align="lrrrrrrrr"))
+    click.echo(
+        table(
+            body,
+            [
+                "variant",
+                "results",
+                "successes",
+                "success rate",
+                "error rate",
+                "mean time s",
+                "mean msgs",
+                "tokens",
+                "cost USD",
+            ],
+            align="lrrrrrrrr",
+        )
+    )
 
 
 @ab.command("archive")
@@ -272,7 +394,9 @@ def archive(app: App, name: str, reason: str | None) -> None:
     from domain.commands import build
 
     app.ledger.execute(build(d.ArchiveTest, test=name, reason=reason))
-    click.echo(f"Archived {name}. Its events are kept; bring it back with: trialbook ab restore {name}")
+    click.echo(
+        f"Archived {name}. Its events are kept; bring it back with: trialbook ab restore {name}"
+    )
 
 
 @ab.command("restore")

@@ -1,0 +1,168 @@
+"""Every translation (rules or LLM) is checked against the click group and the request before it runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from shell.plain import Translation, Vocabulary, is_write, translate
+from shell.repl import check, command_exists, grounded, mentioned_numbers
+from tests.test_plain import CASES
+from tests.test_plain import VOCAB as PARSER_VOCAB
+
+VOCAB = Vocabulary(
+    tests={"checkout-flow": ("cold", "warm"), "onboarding": ("control", "treatment")},
+    runs={"baseline"},
+    scorers={"exact"},
+)
+
+
+def proposed(text: str, line: str, vocab: Vocabulary = VOCAB) -> Translation:
+    """A translation as the LLM tier would hand it over (unchecked)."""
+    argv = tuple(line.split())
+    return Translation("command", text, argv, writes=is_write(argv), tier="llm")
+
+
+def test_every_rules_translation_of_the_parser_table_passes_unchanged() -> None:
+    checked = 0
+    for _, text, focus, _ in CASES:
+        t = translate(text, PARSER_VOCAB, focus)
+        if t.status == "refused" or not command_exists(t.argv):
+            continue
+        assert check(t, PARSER_VOCAB, focus) == t, (text, t.line)
+        checked += 1
+    assert checked >= 150  # the A/B and log families, at least
+
+
+class TestNumbers:
+    @pytest.mark.parametrize(
+        "text, value",
+        [
+            ("took 2 min", "120"),
+            ("3 cents", "0.03"),
+            ("alpha 5%", "0.05"),
+            ("1.5k tokens", "1500"),
+            ("twelve calls", "12"),
+            ("1m30s", "90"),
+            ("no errors", "0"),
+        ],
+    )
+    def test_a_number_written_with_a_unit_is_grounded(self, text: str, value: str) -> None:
+        from decimal import Decimal
+
+        assert grounded(Decimal(value), mentioned_numbers(text))
+
+    @pytest.mark.parametrize(
+        "text, value", [("12 calls, 11 ok", "23"), ("12 calls", "13"), ("took 40s", "41")]
+    )
+    def test_arithmetic_and_invention_are_not(self, text: str, value: str) -> None:
+        from decimal import Decimal
+
+        assert not grounded(Decimal(value), mentioned_numbers(text))
+
+    def test_an_invented_number_is_refused(self) -> None:
+        t = check(
+            proposed(
+                "warm: a dozen calls, eleven fine",
+                "ab add-result checkout-flow --variant warm --tool-calls 12 --successful-calls 11",
+            ),
+            VOCAB,
+        )
+        assert t.status == "refused"
+        assert t.reason.endswith("12 (for --tool-calls) is not a number in your request")
+        assert t.tier == "llm"
+
+    def test_numbers_inside_text_values_are_checked_too(self) -> None:
+        t = check(
+            proposed(
+                "make t with a guardrail on completion time",
+                "ab create t --guardrail completion_time:+10%",
+            ),
+            VOCAB,
+        )
+        assert t.status == "refused" and "10 is not a number in your request" in t.reason
+
+
+class TestNames:
+    def test_an_unknown_test_is_refused_with_a_suggestion(self) -> None:
+        t = check(proposed("summarize checkout", "ab summary checkout"), VOCAB)
+        assert t.status == "refused"
+        assert t.reason.endswith("there is no test named 'checkout'; did you mean checkout-flow?")
+
+    def test_a_variant_must_belong_to_the_test(self) -> None:
+        t = check(
+            proposed("hot result for checkout-flow", "ab add-result checkout-flow --variant hot"),
+            VOCAB,
+        )
+        assert t.status == "refused" and "there is no variant named 'hot'" in t.reason
+
+    def test_a_new_name_must_be_written_in_the_request(self) -> None:
+        ok = check(proposed("start pricing-v2 please", "ab create pricing-v2"), VOCAB)
+        assert ok.status == "command"
+        invented = check(proposed("start a pricing test", "ab create pricing-v2"), VOCAB)
+        assert (
+            invented.status == "refused"
+            and "'pricing-v2' is neither in your request" in invented.reason
+        )
+
+    def test_free_text_must_come_from_the_request(self) -> None:
+        t = check(
+            proposed(
+                "ship warm, it is faster", "ab conclude checkout-flow --ship warm --note because"
+            ),
+            VOCAB,
+        )
+        assert t.status == "refused" and "'because'" in t.reason
+
+
+class TestTheCommandLine:
+    def test_a_command_this_version_lacks_is_refused(self) -> None:
+        t = check(proposed("frobnicate the log", "events frobnicate"), VOCAB)
+        assert t.status == "refused"
+        assert "`events frobnicate` is not a command of this version of trialbook" in t.reason
+
+    def test_a_line_click_refuses_is_refused(self) -> None:
+        t = check(proposed("summarize checkout-flow", "ab summary checkout-flow --colour"), VOCAB)
+        assert t.status == "refused" and "No such option '--colour'" in t.reason
+
+    @pytest.mark.parametrize("opt", ["--help", "--db", "--version"])
+    def test_help_version_and_another_database_are_never_run(self, opt: str) -> None:
+        t = check(proposed("summarize checkout-flow", f"ab summary checkout-flow {opt}"), VOCAB)
+        assert t.status == "refused"
+
+    def test_a_required_value_click_finds_missing_becomes_a_prefilled_line(self) -> None:
+        t = check(
+            proposed(
+                "add 12 calls to checkout-flow", "ab add-result checkout-flow --tool-calls 12"
+            ),
+            VOCAB,
+        )
+        assert t.status == "incomplete"
+        assert t.prefill == "ab add-result checkout-flow --tool-calls 12 --variant "
+        assert t.suggestions == ("cold", "warm") and t.tier == "llm"
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            "events import backup.jsonl",  # appends events, though the parser never says so
+            "events export --output backup.jsonl",  # writes a file
+            "events export -o backup.jsonl",
+        ],
+    )
+    def test_anything_but_a_known_read_to_stdout_is_confirmed(self, line: str) -> None:
+        t = check(proposed("put the log in backup.jsonl", line), VOCAB)
+        assert t.status == "command" and t.writes
+
+    def test_known_reads_are_not_confirmed(self) -> None:
+        t = check(proposed("dump the log", "events export"), VOCAB)
+        assert t.status == "command" and not t.writes
+
+    def test_a_request_cannot_become_another_request(self) -> None:
+        t = check(proposed("what tests do I have", "ask what tests do I have"), VOCAB)
+        assert t.status == "refused" and "cannot become another request" in t.reason
+
+    def test_close_examples_for_missing_commands_are_dropped(self) -> None:
+        rules = translate("bananas are yellow", VOCAB)
+        assert rules.status == "refused"
+        kept = check(rules, VOCAB).suggestions
+        for s in kept:
+            assert command_exists(s.split("  →  ")[1].split())
