@@ -168,7 +168,7 @@ class TestAnalyze:
         assert rounded(doc) == rounded(expected)
         assert (
             doc["alpha"] == 0.01
-            and doc["settings"]["mde"] == "0.1"
+            and doc["settings"]["mde"] == "10pp"  # recorded as typed, so an audit re-parses it exactly
             and doc["settings"]["equivalence_margin"] == "30%"
         )
         assert doc["variants"][1]["power"]["more_per_variant"] is not None

@@ -36,6 +36,8 @@ class Effect:
 
     value: float
     relative: bool = False
+    #: the text it was parsed from, kept so a recorded analysis re-parses to exactly this effect
+    source: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.value) and self.value > 0):
@@ -53,14 +55,27 @@ class Effect:
             )
         number, unit = m.groups()
         value = float(number)
+        source = text.strip()
         if unit == "%":
-            return cls(value / 100, relative=True)
+            return cls(value / 100, relative=True, source=source)
         if unit:
-            return cls(value / 100, relative=False)
-        return cls(value, relative=False)
+            return cls(value / 100, relative=False, source=source)
+        return cls(value, relative=False, source=source)
 
     def __str__(self) -> str:
-        return f"{self.value * 100:g}%" if self.relative else f"{self.value:g}"
+        """Text that :meth:`parse` reads back as this effect: the parsed text itself if any.
+
+        Recorded analyses store it, and an audit re-parses it: a rounded form
+        (``:g`` keeps 6 digits) would make a precise ``--mde`` fail to reproduce.
+        """
+        if self.source is not None:
+            return self.source
+        for digits in range(6, 18):
+            text = f"{self.value * 100:.{digits}g}%" if self.relative else f"{self.value:.{digits}g}"
+            if Effect.parse(text) == self:
+                return text
+        # no decimal text divides back to exactly this fraction: the closest one
+        return f"{self.value * 100:.17g}%" if self.relative else f"{self.value!r}"
 
 
 @dataclass(frozen=True)
