@@ -24,7 +24,7 @@ from domain.ab import ResultAdded
 from domain.canonical import canonical_json
 from domain.events import upcast
 from domain.metrics import RATIO_PAIRS, observations
-from store.base import RecordedEvent
+from store.base import RecordedEvent, parse_json
 
 RESULT_TYPE = ResultAdded.event_type
 RESULT_VERSION = ResultAdded.schema_version
@@ -265,9 +265,165 @@ class ABProjection:
         for (t, _), n in counts.items():
             per_test[t] = per_test.get(t, 0) + n
         conn.executemany(
-            "UPDATE ab_tests SET results = results + ?, last_position = ? WHERE name = ?",
+            "UPDATE ab_tests SET results = results + ?, last_position = max(last_position, ?) WHERE name = ?",
             [(n, last[t], t) for t, n in per_test.items()],
         )
+
+    # ------------------------------------------------------------------ bulk catch-up
+
+    def catch_up(self, conn: sqlite3.Connection, after: int, until: int | None) -> int | None:
+        """Fold the events in (after, until] in bulk: SQLite extracts the result rows itself.
+
+        Gives exactly the tables :meth:`apply` gives (the property tests compare a
+        rebuild with event-by-event appends): definitions go through ``apply``, the
+        per-result rows are extracted with ``json_extract`` in one statement, and the
+        statistics are folded from those rows with the same Welford update in
+        position order. Logs holding results of an older schema version, which need
+        upcasting in code, return None and are folded by ``apply``.
+        """
+        bound = "position > ?" + ("" if until is None else " AND position <= ?")
+        params: tuple[int, ...] = (after,) if until is None else (after, until)
+        old = conn.execute(
+            f"SELECT 1 FROM events WHERE {bound} AND type = ? AND schema_version != ? LIMIT 1",
+            (*params, RESULT_TYPE, RESULT_VERSION),
+        ).fetchone()
+        if old:
+            return None
+        definitions = [
+            RecordedEvent(*r)
+            for r in conn.execute(
+                "SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, "
+                f"recorded_at, '', '' FROM events WHERE {bound} AND type IN (?, ?, ?) ORDER BY position",
+                (*params, "TestCreated", "TestArchived", "TestRestored"),
+            )
+        ]
+        if definitions:
+            self.apply(conn, definitions)
+        first = conn.execute("SELECT coalesce(max(position), 0) FROM ab_results").fetchone()[0]
+        conn.execute(_BULK_RESULTS.replace("{bound}", bound), (RESULT_TYPE, *params))
+        folded = len(definitions)
+        counts: dict[tuple[str, str], int] = {}
+        last: dict[str, int] = {}
+        state: dict[tuple[str, str], dict[str, list[Any]]] = {}
+        pstate: dict[tuple[str, str, str, str], list[Any]] = {}
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT position, test, variant, success, tool_calls, successful_calls, errors, completion_time, "
+            "messages, corrections, tokens, cost, score, metrics FROM ab_results WHERE position > ? "
+            "ORDER BY position",
+            (max(first, after),),
+        )
+        while rows := cur.fetchmany(10_000):
+            folded += len(rows)
+            for (
+                position,
+                test,
+                variant,
+                success,
+                tool_calls,
+                ok_calls,
+                errors,
+                ctime,
+                messages,
+                corrections,
+                tokens,
+                cost,
+                score,
+                metrics,
+            ) in rows:
+                key = (test, variant)
+                counts[key] = counts.get(key, 0) + 1
+                last[test] = position
+                obs = observations(
+                    {
+                        "success": success,
+                        "tool_calls": tool_calls,
+                        "successful_calls": ok_calls,
+                        "errors": errors,
+                        "completion_time": ctime,
+                        "messages": messages,
+                        "corrections": corrections,
+                        "tokens": tokens,
+                        "cost": cost,
+                        "score": score,
+                        "metrics": parse_json(metrics) if metrics else None,
+                    }
+                )
+                group = state.get(key)
+                if group is None:
+                    group = state[key] = {
+                        m: list(v) for m, v in _load_moments(conn, test, variant).items()
+                    }
+                for metric, x in obs.items():
+                    acc = group.get(metric)
+                    if acc is None:
+                        acc = group[metric] = [0, 0.0, 0.0]
+                    n = acc[0] + 1
+                    mean = acc[1]
+                    delta = x - mean
+                    mean += delta / n
+                    acc[0] = n
+                    acc[1] = mean
+                    acc[2] += delta * (x - mean)
+                for num, den in RATIO_PAIRS:
+                    if num in obs and den in obs:
+                        ckey = (test, variant, num, den)
+                        c = pstate.get(ckey)
+                        if c is None:
+                            c = pstate[ckey] = list(_load_comoments(conn, ckey))
+                        x, y = obs[num], obs[den]
+                        n = c[0] + 1
+                        dx, dy = x - c[1], y - c[2]
+                        c[0] = n
+                        c[1] += dx / n
+                        c[2] += dy / n
+                        c[3] += dx * (x - c[1])
+                        c[4] += dy * (y - c[2])
+                        c[5] += dx * (y - c[2])
+        cur.close()
+        conn.executemany(
+            "INSERT OR REPLACE INTO ab_moments (test, variant, metric, n, mean, m2) VALUES (?, ?, ?, ?, ?, ?)",
+            [(t, v, m, a[0], a[1], a[2]) for (t, v), g in state.items() for m, a in g.items()],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO ab_comoments (test, variant, numerator, denominator, n, mean_x, mean_y, "
+            "m2_x, m2_y, c_xy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*k, *c) for k, c in pstate.items()],
+        )
+        conn.executemany(
+            "UPDATE ab_variants SET results = results + ? WHERE test = ? AND variant = ?",
+            [(n, t, v) for (t, v), n in counts.items()],
+        )
+        per_test: dict[str, int] = {}
+        for (t, _), n in counts.items():
+            per_test[t] = per_test.get(t, 0) + n
+        conn.executemany(
+            "UPDATE ab_tests SET results = results + ?, last_position = max(last_position, ?) WHERE name = ?",
+            [(n, last[t], t) for t, n in per_test.items()],
+        )
+        return folded
+
+
+def _json_or_null(path: str) -> str:
+    """SQL for a JSON container at ``path`` as text, or NULL when absent or empty (as apply() stores it)."""
+    return (
+        f"CASE WHEN coalesce(json_array_length(data, '{path}'), 0) = 0 "
+        f"AND coalesce(json_extract(data, '{path}'), '{{}}') IN ('{{}}', '[]') THEN NULL "
+        f"ELSE json_extract(data, '{path}') END"
+    )
+
+
+_BULK_RESULTS = (
+    f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) SELECT position, substr(stream_id, 4), "
+    "json_extract(data, '$.variant'), json_extract(data, '$.session_id'), json_extract(data, '$.case_id'), "
+    "json_extract(data, '$.success'), json_extract(data, '$.tool_calls'), "
+    "json_extract(data, '$.successful_calls'), "
+    "coalesce(json_extract(data, '$.errors'), nullif(json_array_length(data, '$.error_messages'), 0)), "
+    "json_extract(data, '$.completion_time'), json_extract(data, '$.messages'), "
+    "json_extract(data, '$.corrections'), json_extract(data, '$.tokens'), json_extract(data, '$.cost'), "
+    f"json_extract(data, '$.score'), {_json_or_null('$.metrics')}, {_json_or_null('$.error_messages')}, "
+    "json_extract(data, '$.notes'), recorded_at FROM events WHERE type = ? AND {bound} ORDER BY position"
+)
 
 
 def _load_moments(

@@ -40,6 +40,10 @@ class Projection(Protocol):
     def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
         """Fold ``events`` (already filtered to ``handles``, in position order) into its tables."""
 
+    # Optional: ``catch_up(conn, after, until) -> int | None`` folds the events in
+    # (after, until] straight from the ``events`` table on ``conn`` (a rebuild or a
+    # catch-up), giving exactly the tables ``apply`` would; None means "use apply".
+
 
 class Projector:
     """Keeps a set of projections up to date with one event log."""
@@ -154,6 +158,14 @@ class Projector:
             start = 0
         else:
             start = at[1]
+        bulk = getattr(p, "catch_up", None)
+        if bulk is not None:
+            # a projection may fold a range straight from the events table in bulk;
+            # it must give the same tables as apply() (property-tested), or return None
+            folded = bulk(conn, start, until)
+            if folded is not None:
+                self._set_checkpoint(conn, p, self._head(conn) if until is None else until)
+                return int(folded)
         types = sorted(p.handles)
         where = f"position > ? AND type IN ({','.join('?' * len(types))})"
         params: list[object] = [start, *types]
@@ -172,9 +184,9 @@ class Projector:
             p.apply(conn, [RecordedEvent(*r) for r in rows])
             folded += len(rows)
         cur.close()
-        if until is None:
-            head = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
-        else:
-            head = until
-        self._set_checkpoint(conn, p, head)
+        self._set_checkpoint(conn, p, self._head(conn) if until is None else until)
         return folded
+
+    @staticmethod
+    def _head(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0])

@@ -246,3 +246,36 @@ def test_projected_moments_match_numpy(values: list[float]) -> None:
     assert abs(m2 - ((arr - arr.mean()) ** 2).sum()) <= 1e-6 * max(
         1.0, ((arr - arr.mean()) ** 2).sum()
     )
+
+
+def test_the_bulk_rebuild_reproduces_awkward_values_exactly(tmp_path: Path) -> None:
+    """Floats in exponent form, negative zero, escapes and non-ASCII text survive the SQL extraction."""
+    ledger = Ledger(tmp_path / "awkward.db", synchronous="OFF")
+    ledger.execute(build(ab.CreateTest, name="t", variants=("a", "b")))
+    awkward = [
+        ab.ResultFields(
+            variant="a",
+            metrics={"m_a": 1e-05, "m_b": -0.0},
+            completion_time=5e-324,
+            error_messages=('quote " and \\ backslash', "é ünïcode ✓", "tab\tnew\nline"),
+            notes="naïve — “quotes”",
+            score=1e20,
+            cost=0.1 + 0.2,
+        ),
+        ab.ResultFields(
+            variant="b",
+            metrics={"m_a": 123456789.123456789, "z_9": 1e300},
+            errors=2,
+            error_messages=("x", "y"),
+            success=False,
+            tool_calls=0,
+            successful_calls=0,
+        ),
+        ab.ResultFields(variant="a", error_messages=(), metrics={}, tokens=10**15),
+    ]
+    for r in awkward:
+        ledger.execute(build(ab.AddResults, test="t", results=(r,)))
+    incremental = dump(ledger.conn)
+    ledger.rebuild_projections()
+    assert dump(ledger.conn) == incremental
+    ledger.close()
