@@ -271,7 +271,9 @@ class ABProjection:
 
     # ------------------------------------------------------------------ bulk catch-up
 
-    def catch_up(self, conn: sqlite3.Connection, after: int, until: int | None) -> int | None:
+    def catch_up(
+        self, conn: sqlite3.Connection, after: int, until: int | None, stream_id: str | None = None
+    ) -> int | None:
         """Fold the events in (after, until] in bulk: SQLite extracts the result rows itself.
 
         Gives exactly the tables :meth:`apply` gives (the property tests compare a
@@ -279,10 +281,14 @@ class ABProjection:
         per-result rows are extracted with ``json_extract`` in one statement, and the
         statistics are folded from those rows with the same Welford update in
         position order. Logs holding results of an older schema version, which need
-        upcasting in code, return None and are folded by ``apply``.
+        upcasting in code, return None and are folded by ``apply``. ``stream_id``
+        limits the fold to one test's stream.
         """
         bound = "position > ?" + ("" if until is None else " AND position <= ?")
-        params: tuple[int, ...] = (after,) if until is None else (after, until)
+        params: tuple[Any, ...] = (after,) if until is None else (after, until)
+        if stream_id is not None:  # one test's tables only (point-in-time reads of one test)
+            bound += " AND stream_id = ?"
+            params = (*params, stream_id)
         old = conn.execute(
             f"SELECT 1 FROM events WHERE {bound} AND type = ? AND schema_version != ? LIMIT 1",
             (*params, RESULT_TYPE, RESULT_VERSION),

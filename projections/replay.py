@@ -15,8 +15,10 @@ position or a time into that position and checks it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -140,7 +142,7 @@ class PointInTime:
 
 def scratch_database() -> sqlite3.Connection:
     """A private temporary database (kept in memory until large, then in a temp file; gone on close)."""
-    conn = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect("", isolation_level=None, check_same_thread=False, uri=True)
     conn.execute("PRAGMA journal_mode = OFF")
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("PRAGMA cache_size = -65536")
@@ -170,6 +172,80 @@ def _events(
         cur.close()
 
 
+def _bulk_replay(
+    conn: sqlite3.Connection,
+    store: SQLiteEventStore,
+    projections: Sequence[Projection],
+    position: int,
+    stream_id: str | None,
+) -> int | None:
+    """Fold 1..``position`` into the private tables, reading the live file attached read-only.
+
+    Projections with a bulk ``catch_up`` use it; the others fold event by event.
+    The live file is attached read-only *after* the private tables exist, so the
+    unqualified names of a fold resolve to the private tables, ``events`` to the
+    live log, and nothing can write to the live file. Returns the number of
+    events folded, or None (the private tables dropped) when a bulk path declines
+    this log; the caller then replays event by event.
+    """
+    conn.execute("BEGIN")
+    for p in projections:
+        p.drop(conn)
+        p.create(conn)
+    conn.execute("COMMIT")
+    uri = "file:" + urllib.parse.quote(os.path.abspath(store.path)) + "?mode=ro"
+    conn.execute("ATTACH DATABASE ? AS live", (uri,))
+    declined = False
+    folded = 0
+    try:
+        conn.execute("BEGIN")
+        for p in projections:
+            bulk = getattr(p, "catch_up", None)
+            if bulk is not None:
+                n = bulk(conn, 0, position, stream_id)
+            else:
+                n = _fold_each(conn, p, position, stream_id)
+            if n is None:
+                declined = True
+                break
+            folded += int(n)
+        conn.execute("ROLLBACK" if declined else "COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.execute("DETACH DATABASE live")
+    if declined:
+        for p in projections:  # only the private tables exist now
+            p.drop(conn)
+        return None
+    return folded
+
+
+def _fold_each(
+    conn: sqlite3.Connection, p: Projection, position: int, stream_id: str | None
+) -> int:
+    kinds = sorted(p.handles)
+    where = f"position <= ? AND type IN ({','.join('?' * len(kinds))})"
+    params: list[Any] = [position, *kinds]
+    if stream_id is not None:
+        where += " AND stream_id = ?"
+        params.append(stream_id)
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, "
+        f"recorded_at, '', '' FROM live.events WHERE {where} ORDER BY position",
+        params,
+    )
+    folded = 0
+    while rows := cur.fetchmany(BATCH):
+        p.apply(conn, [RecordedEvent(*r) for r in rows])
+        folded += len(rows)
+    cur.close()
+    return folded
+
+
 def replay_to(
     store: SQLiteEventStore,
     projections: Sequence[Projection],
@@ -195,6 +271,10 @@ def replay_to(
             folded += 1
             yield e
 
+    if store.path != ":memory:":
+        bulk = _bulk_replay(conn, store, projections, position, stream_id)
+        if bulk is not None:
+            return PointInTime(store, position, conn, bulk)
     try:
         conn.execute("BEGIN")
         with store.lock:
