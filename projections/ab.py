@@ -169,14 +169,9 @@ class ABProjection:
         conn: sqlite3.Connection, run: list[tuple[RecordedEvent, str, dict[str, Any]]]
     ) -> None:
         rows: list[tuple[Any, ...]] = []
-        # (test, variant) -> metric -> values in position order; the same for ratio pairs
-        values: dict[tuple[str, str], dict[str, list[float]]] = {}
-        pairs: dict[tuple[str, str], dict[tuple[str, str], list[tuple[float, float]]]] = {}
-        counts: dict[tuple[str, str], int] = {}
-        last: dict[str, int] = {}
+        stats = _Statistics(conn)
         for e, test, d in run:
             get = d.get
-            variant = d["variant"]
             success = get("success")
             metrics = get("metrics")
             errors = get("error_messages")
@@ -184,7 +179,7 @@ class ABProjection:
                 (
                     e.position,
                     test,
-                    variant,
+                    d["variant"],
                     get("session_id"),
                     get("case_id"),
                     None if success is None else int(success),
@@ -203,71 +198,9 @@ class ABProjection:
                     e.recorded_at,
                 )
             )
-            key = (test, variant)
-            counts[key] = counts.get(key, 0) + 1
-            last[test] = e.position
-            group = values.get(key)
-            if group is None:
-                group = values[key] = {}
-            obs = observations(d)
-            for metric, x in obs.items():
-                xs = group.get(metric)
-                if xs is None:
-                    group[metric] = [x]
-                else:
-                    xs.append(x)
-            for num, den in RATIO_PAIRS:
-                if num in obs and den in obs:
-                    pgroup = pairs.setdefault(key, {})
-                    pgroup.setdefault((num, den), []).append((obs[num], obs[den]))
-
-        moment_rows = []
-        for (test, variant), group in values.items():
-            stored = _load_moments(conn, test, variant)
-            for metric, xs in group.items():
-                n, mean, m2 = stored.get(metric, (0, 0.0, 0.0))
-                for x in xs:  # Welford's update, in position order
-                    n += 1
-                    delta = x - mean
-                    mean += delta / n
-                    m2 += delta * (x - mean)
-                moment_rows.append((test, variant, metric, n, mean, m2))
-        comoment_rows = []
-        for (test, variant), pgroup in pairs.items():
-            for (num, den), xys in pgroup.items():
-                n, mx, my, sx, sy, cxy = _load_comoments(conn, (test, variant, num, den))
-                for x, y in xys:
-                    n += 1
-                    dx, dy = x - mx, y - my
-                    mx += dx / n
-                    my += dy / n
-                    sx += dx * (x - mx)
-                    sy += dy * (y - my)
-                    cxy += dx * (y - my)
-                comoment_rows.append((test, variant, num, den, n, mx, my, sx, sy, cxy))
-
+            stats.add(test, d["variant"], e.position, observations(d))
         conn.executemany(_INSERT_RESULT, rows)
-        conn.executemany(
-            "INSERT OR REPLACE INTO ab_moments (test, variant, metric, n, mean, m2) VALUES (?, ?, ?, ?, ?, ?)",
-            moment_rows,
-        )
-        if comoment_rows:
-            conn.executemany(
-                "INSERT OR REPLACE INTO ab_comoments (test, variant, numerator, denominator, n, mean_x, mean_y, "
-                "m2_x, m2_y, c_xy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                comoment_rows,
-            )
-        conn.executemany(
-            "UPDATE ab_variants SET results = results + ? WHERE test = ? AND variant = ?",
-            [(n, t, v) for (t, v), n in counts.items()],
-        )
-        per_test: dict[str, int] = {}
-        for (t, _), n in counts.items():
-            per_test[t] = per_test.get(t, 0) + n
-        conn.executemany(
-            "UPDATE ab_tests SET results = results + ?, last_position = max(last_position, ?) WHERE name = ?",
-            [(n, last[t], t) for t, n in per_test.items()],
-        )
+        stats.write()
 
     # ------------------------------------------------------------------ bulk catch-up
 
@@ -308,106 +241,123 @@ class ABProjection:
         first = conn.execute("SELECT coalesce(max(position), 0) FROM ab_results").fetchone()[0]
         conn.execute(_BULK_RESULTS.replace("{bound}", bound), (RESULT_TYPE, *params))
         folded = len(definitions)
-        counts: dict[tuple[str, str], int] = {}
-        last: dict[str, int] = {}
-        state: dict[tuple[str, str], dict[str, list[Any]]] = {}
-        pstate: dict[tuple[str, str, str, str], list[Any]] = {}
+        stats = _Statistics(conn)
         cur = conn.cursor()
         cur.execute(
-            "SELECT position, test, variant, success, tool_calls, successful_calls, errors, completion_time, "
-            "messages, corrections, tokens, cost, score, metrics FROM ab_results WHERE position > ? "
-            "ORDER BY position",
+            "SELECT position, test, variant, success, tool_calls, successful_calls, errors, "
+            "completion_time, messages, corrections, tokens, cost, score, metrics FROM ab_results "
+            "WHERE position > ? ORDER BY position",
             (max(first, after),),
         )
         while rows := cur.fetchmany(10_000):
             folded += len(rows)
-            for (
-                position,
-                test,
-                variant,
-                success,
-                tool_calls,
-                ok_calls,
-                errors,
-                ctime,
-                messages,
-                corrections,
-                tokens,
-                cost,
-                score,
-                metrics,
-            ) in rows:
-                key = (test, variant)
-                counts[key] = counts.get(key, 0) + 1
-                last[test] = position
-                obs = observations(
-                    {
-                        "success": success,
-                        "tool_calls": tool_calls,
-                        "successful_calls": ok_calls,
-                        "errors": errors,
-                        "completion_time": ctime,
-                        "messages": messages,
-                        "corrections": corrections,
-                        "tokens": tokens,
-                        "cost": cost,
-                        "score": score,
-                        "metrics": parse_json(metrics) if metrics else None,
-                    }
-                )
-                group = state.get(key)
-                if group is None:
-                    group = state[key] = {
-                        m: list(v) for m, v in _load_moments(conn, test, variant).items()
-                    }
-                for metric, x in obs.items():
-                    acc = group.get(metric)
-                    if acc is None:
-                        acc = group[metric] = [0, 0.0, 0.0]
-                    n = acc[0] + 1
-                    mean = acc[1]
+            for (position, test, variant, success, calls, ok_calls, errors, ctime, messages,
+                 corrections, tokens, cost, score, metrics) in rows:  # fmt: skip
+                obs = observations({
+                    "success": success, "tool_calls": calls, "successful_calls": ok_calls,
+                    "errors": errors, "completion_time": ctime, "messages": messages,
+                    "corrections": corrections, "tokens": tokens, "cost": cost, "score": score,
+                    "metrics": parse_json(metrics) if metrics else None,
+                })  # fmt: skip
+                stats.add(test, variant, position, obs)
+            stats.fold()  # keep memory bounded: fold each batch into the running state
+        cur.close()
+        stats.write()
+        return folded
+
+
+class _Statistics:
+    """Per test × variant statistics folded from results in position order, then written once.
+
+    Values are collected per metric and folded with Welford's update in a tight
+    loop; the order of updates is the position order whatever the batching, so
+    every path (appends, rebuilds, replays) stores bit-identical numbers.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.values: dict[tuple[str, str], dict[str, list[float]]] = {}
+        self.pairs: dict[tuple[str, str, str, str], list[tuple[float, float]]] = {}
+        self.moments: dict[tuple[str, str], dict[str, list[Any]]] = {}
+        self.comoments: dict[tuple[str, str, str, str], list[Any]] = {}
+        self.counts: dict[tuple[str, str], int] = {}
+        self.last: dict[str, int] = {}
+
+    def add(self, test: str, variant: str, position: int, obs: dict[str, float]) -> None:
+        key = (test, variant)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.last[test] = position
+        group = self.values.get(key)
+        if group is None:
+            group = self.values[key] = {}
+        for metric, x in obs.items():
+            xs = group.get(metric)
+            if xs is None:
+                group[metric] = [x]
+            else:
+                xs.append(x)
+        for num, den in RATIO_PAIRS:
+            if num in obs and den in obs:
+                self.pairs.setdefault((test, variant, num, den), []).append((obs[num], obs[den]))
+
+    def fold(self) -> None:
+        """Fold the collected values into the running statistics, in position order."""
+        for (test, variant), group in self.values.items():
+            state = self.moments.get((test, variant))
+            if state is None:
+                state = self.moments[(test, variant)] = {
+                    m: list(v) for m, v in _load_moments(self.conn, test, variant).items()
+                }
+            for metric, xs in group.items():
+                n, mean, m2 = state.get(metric, (0, 0.0, 0.0))
+                for x in xs:  # Welford's update
+                    n += 1
                     delta = x - mean
                     mean += delta / n
-                    acc[0] = n
-                    acc[1] = mean
-                    acc[2] += delta * (x - mean)
-                for num, den in RATIO_PAIRS:
-                    if num in obs and den in obs:
-                        ckey = (test, variant, num, den)
-                        c = pstate.get(ckey)
-                        if c is None:
-                            c = pstate[ckey] = list(_load_comoments(conn, ckey))
-                        x, y = obs[num], obs[den]
-                        n = c[0] + 1
-                        dx, dy = x - c[1], y - c[2]
-                        c[0] = n
-                        c[1] += dx / n
-                        c[2] += dy / n
-                        c[3] += dx * (x - c[1])
-                        c[4] += dy * (y - c[2])
-                        c[5] += dx * (y - c[2])
-        cur.close()
+                    m2 += delta * (x - mean)
+                state[metric] = [n, mean, m2]
+        for key, xys in self.pairs.items():
+            c = self.comoments.get(key)
+            if c is None:
+                c = self.comoments[key] = list(_load_comoments(self.conn, key))
+            n, mx, my, sx, sy, cxy = c
+            for x, y in xys:
+                n += 1
+                dx, dy = x - mx, y - my
+                mx += dx / n
+                my += dy / n
+                sx += dx * (x - mx)
+                sy += dy * (y - my)
+                cxy += dx * (y - my)
+            c[:] = [n, mx, my, sx, sy, cxy]
+        self.values, self.pairs = {}, {}
+
+    def write(self) -> None:
+        """Fold what is left and write statistics, counts and last positions."""
+        self.fold()
+        conn = self.conn
         conn.executemany(
             "INSERT OR REPLACE INTO ab_moments (test, variant, metric, n, mean, m2) VALUES (?, ?, ?, ?, ?, ?)",
-            [(t, v, m, a[0], a[1], a[2]) for (t, v), g in state.items() for m, a in g.items()],
+            [(t, v, m, *a) for (t, v), g in self.moments.items() for m, a in g.items()],
         )
-        conn.executemany(
-            "INSERT OR REPLACE INTO ab_comoments (test, variant, numerator, denominator, n, mean_x, mean_y, "
-            "m2_x, m2_y, c_xy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*k, *c) for k, c in pstate.items()],
-        )
+        if self.comoments:
+            conn.executemany(
+                "INSERT OR REPLACE INTO ab_comoments (test, variant, numerator, denominator, n, mean_x, "
+                "mean_y, m2_x, m2_y, c_xy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*k, *c) for k, c in self.comoments.items()],
+            )
         conn.executemany(
             "UPDATE ab_variants SET results = results + ? WHERE test = ? AND variant = ?",
-            [(n, t, v) for (t, v), n in counts.items()],
+            [(n, t, v) for (t, v), n in self.counts.items()],
         )
         per_test: dict[str, int] = {}
-        for (t, _), n in counts.items():
+        for (t, _), n in self.counts.items():
             per_test[t] = per_test.get(t, 0) + n
         conn.executemany(
-            "UPDATE ab_tests SET results = results + ?, last_position = max(last_position, ?) WHERE name = ?",
-            [(n, last[t], t) for t, n in per_test.items()],
+            "UPDATE ab_tests SET results = results + ?, last_position = max(last_position, ?) "
+            "WHERE name = ?",
+            [(n, self.last[t], t) for t, n in per_test.items()],
         )
-        return folded
 
 
 def _json_or_null(path: str) -> str:
