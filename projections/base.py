@@ -166,27 +166,48 @@ class Projector:
             if folded is not None:
                 self._set_checkpoint(conn, p, self._head(conn) if until is None else until)
                 return int(folded)
-        types = sorted(p.handles)
-        where = f"position > ? AND type IN ({','.join('?' * len(types))})"
-        params: list[object] = [start, *types]
-        if until is not None:
-            where += " AND position <= ?"
-            params.append(until)
-        cur = conn.cursor()
-        # folds read bodies, not hashes: leave the chain columns out of a rebuild's read
-        cur.execute(
-            "SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, "
-            f"recorded_at, '', '' FROM events WHERE {where} ORDER BY position",
-            params,
-        )
-        folded = 0
-        while rows := cur.fetchmany(batch):
-            p.apply(conn, [RecordedEvent(*r) for r in rows])
-            folded += len(rows)
-        cur.close()
+        folded = fold_range(conn, p, start, until, batch=batch)
         self._set_checkpoint(conn, p, self._head(conn) if until is None else until)
         return folded
 
     @staticmethod
     def _head(conn: sqlite3.Connection) -> int:
         return int(conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0])
+
+
+def fold_range(
+    conn: sqlite3.Connection,
+    p: Projection,
+    after: int,
+    until: int | None,
+    *,
+    stream_id: str | None = None,
+    source: str = "events",
+    batch: int = 10_000,
+) -> int:
+    """Fold the events in (after, until] of ``source`` through ``p.apply``, batch by batch.
+
+    Folds read bodies, not hashes, so the chain columns are left out of the read.
+    Returns how many events were folded.
+    """
+    types = sorted(p.handles)
+    where = f"position > ? AND type IN ({','.join('?' * len(types))})"
+    params: list[object] = [after, *types]
+    if until is not None:
+        where += " AND position <= ?"
+        params.append(until)
+    if stream_id is not None:
+        where += " AND stream_id = ?"
+        params.append(stream_id)
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, "
+        f"recorded_at, '', '' FROM {source} WHERE {where} ORDER BY position",
+        params,
+    )
+    folded = 0
+    while rows := cur.fetchmany(batch):
+        p.apply(conn, [RecordedEvent(*r) for r in rows])
+        folded += len(rows)
+    cur.close()
+    return folded

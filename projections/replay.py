@@ -24,7 +24,7 @@ from typing import Any
 
 from domain.canonical import GENESIS_HASH
 from domain.errors import InvalidCommand
-from projections.base import Projection, Projector
+from projections.base import Projection, Projector, fold_range
 from store.base import RecordedEvent
 from store.sqlite import SQLiteEventStore
 
@@ -226,24 +226,7 @@ def _bulk_replay(
 def _fold_each(
     conn: sqlite3.Connection, p: Projection, position: int, stream_id: str | None
 ) -> int:
-    kinds = sorted(p.handles)
-    where = f"position <= ? AND type IN ({','.join('?' * len(kinds))})"
-    params: list[Any] = [position, *kinds]
-    if stream_id is not None:
-        where += " AND stream_id = ?"
-        params.append(stream_id)
-    cur = conn.cursor()
-    cur.execute(
-        "SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, "
-        f"recorded_at, '', '' FROM live.events WHERE {where} ORDER BY position",
-        params,
-    )
-    folded = 0
-    while rows := cur.fetchmany(BATCH):
-        p.apply(conn, [RecordedEvent(*r) for r in rows])
-        folded += len(rows)
-    cur.close()
-    return folded
+    return fold_range(conn, p, 0, position, stream_id=stream_id, source="live.events", batch=BATCH)
 
 
 def replay_to(
