@@ -9,6 +9,7 @@ read once and re-read only after the database changed.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import sys
 import threading
@@ -27,6 +28,40 @@ def default_db_path() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "trialbook" / "trialbook.db"
+
+
+_SECRET_KEY = re.compile(
+    r"(^|[_-])(api[_-]?key|apikey|token|secret|password|passwd|authorization|auth|key)$", re.I
+)
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s;'\"]+", re.I)
+_ASSIGNMENT = re.compile(r"(?<![\w/])([A-Za-z_][\w-]*)=([^\s;&'\"]+)")
+REDACTED = "<redacted>"
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with URL passwords and secret-looking ``key=value`` values replaced by ``<redacted>``.
+
+    Event metadata records the command line typed; a secret in it would be in
+    the append-only log forever.
+    """
+
+    def url(m: re.Match[str]) -> str:
+        value = m.group(0)
+        scheme, sep, rest = value.partition("://")
+        authority, slash, path = rest.partition("/")
+        if "@" in authority:
+            userinfo, host = authority.rsplit("@", 1)
+            if ":" in userinfo:
+                authority = f"{userinfo.split(':', 1)[0]}:{REDACTED}@{host}"
+        return scheme + sep + authority + slash + _ASSIGNMENT.sub(assignment, path)
+
+    def assignment(m: re.Match[str]) -> str:
+        key = m.group(1)
+        return f"{key}={REDACTED}" if _SECRET_KEY.search(key) else m.group(0)
+
+    return (
+        _ASSIGNMENT.sub(assignment, _URL.sub(url, text)) if ("=" in text or "@" in text) else text
+    )
 
 
 def state_dir() -> Path:
@@ -160,10 +195,13 @@ class App:
         return self._ledger
 
     def event_metadata(self) -> dict[str, Any]:
-        """What the shell records in every event's metadata for the command being run."""
-        meta: dict[str, Any] = {"command": self.command_text, "tier": self.tier}
+        """What the shell records in every event's metadata for the command being run.
+
+        Secrets typed into the line (a password in a URL, ``api_key=…``) are redacted.
+        """
+        meta: dict[str, Any] = {"command": redact_secrets(self.command_text), "tier": self.tier}
         if self.input_text is not None:
-            meta["input"] = self.input_text
+            meta["input"] = redact_secrets(self.input_text)
         if self.parser_tier is not None:
             meta["parser_tier"] = self.parser_tier
         return meta

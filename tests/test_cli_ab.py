@@ -317,12 +317,13 @@ def test_demo_records_a_sample_test_in_its_own_file(
     r = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     demo_db = isolated_user_dirs / "data" / "trialbook" / "demo.db"
-    assert demo_db.exists() and count_events(demo_db) == 81
+    assert demo_db.exists() and count_events(demo_db) == 132
     assert "cold (control)" in r.output and "warm" in r.output
+    assert "Recorded a sample eval run" in r.output  # 81 A/B events + a 12-case x 2-epoch eval run
     assert not (isolated_user_dirs / "data" / "trialbook" / "trialbook.db").exists()
     # running it again starts from a fresh file
     again = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
-    assert again.exit_code == 0 and count_events(demo_db) == 81
+    assert again.exit_code == 0 and count_events(demo_db) == 132
 
 
 def test_demo_refuses_a_database_that_already_has_events(invoke: Invoke, db_path: Path) -> None:
@@ -330,3 +331,26 @@ def test_demo_refuses_a_database_that_already_has_events(invoke: Invoke, db_path
     r = invoke("demo")
     assert r.exit_code == 1 and "needs a fresh file" in r.output
     assert count_events(db_path) == 1
+
+
+def test_secrets_typed_into_a_command_line_are_not_recorded(invoke: Invoke) -> None:
+    from shell.app import redact_secrets
+
+    assert redact_secrets("run --target http://me:hunter2@host/x?api_key=sk-1&n=2") == (
+        "run --target http://me:<redacted>@host/x?api_key=<redacted>&n=2"
+    )
+    assert redact_secrets("OPENAI_API_KEY=sk-1 monkey=3 token=t") == (
+        "OPENAI_API_KEY=<redacted> monkey=3 token=<redacted>"
+    )
+    create(invoke)
+    invoke(
+        "ab",
+        "add-result",
+        "checkout-flow",
+        "--variant",
+        "warm",
+        "--notes",
+        "see http://u:pw@h/?token=zz",
+    )
+    (e,) = json.loads(invoke("events", "log", "--type", "ResultAdded", "--json").output)
+    assert "pw" not in e["metadata"]["command"] and "zz" not in e["metadata"]["command"]
