@@ -16,9 +16,10 @@ Usage::
 
     .venv/bin/python bench/eval_throughput.py [--latency 0.05] [--repeat 3] [--quick]
 
-Outcomes go to ``write_batch``: today it converts each batch to the domain's
-``RecordRollouts`` command (with blobs) and appends it to a list. The SQLite
-ledger plugs in at :func:`ledger_write_batch` (search for ``LEDGER HOOK``).
+Outcomes go to ``write_batch``, which appends each batch as one ``RecordRollouts``
+command through the real SQLite ledger in a fresh temporary database (see
+:func:`ledger_write_batch`); the suite and ``RunStarted`` are recorded first,
+inside the measured wall time.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,33 +43,34 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from domain.evals import RegisterSuite, RunSettings, plan_run  # noqa: E402
 from domain.suites import Case  # noqa: E402
-from runners.executor import BatchWriter, RolloutOutcome, make_jobs, run_rollouts, to_record_command  # noqa: E402
+from ledger import Ledger  # noqa: E402
+from runners.eval_session import record_batch  # noqa: E402
+from runners.executor import BatchWriter, RolloutOutcome, make_jobs, run_rollouts  # noqa: E402
+from runners.ledger_recorder import LedgerRecorder  # noqa: E402
 from runners.targets import make_target  # noqa: E402
 
 SCENARIOS = [(200, 20), (2000, 100)]
 
 
 def make_cases(n: int) -> list[Case]:
-    return [Case(id=f"case-{i:05d}", input=f"What is {i} plus {i}?", expected=f"{2 * i}") for i in range(n)]
+    return [
+        Case(id=f"case-{i:05d}", input=f"What is {i} plus {i}?", expected=f"{2 * i}")
+        for i in range(n)
+    ]
 
 
-def ledger_write_batch(run_id: str, sink: list[Any]) -> Callable[[list[RolloutOutcome]], None]:
+def ledger_write_batch(
+    recorder: LedgerRecorder, run_id: str
+) -> Callable[[list[RolloutOutcome]], None]:
     """The ``write_batch`` the executor's BatchWriter calls with each batch of outcomes.
 
-    LEDGER HOOK: replace the body with the ledger call once it exists, e.g.::
-
-        command, blobs = to_record_command(run_id, batch)
-        for content in blobs.values():
-            store.put_blob(content)
-        ledger.handle(command)          # one append transaction per batch
+    LEDGER HOOK (done): blobs first, then one ``RecordRollouts`` command appended
+    through the real SQLite ledger (``synchronous=FULL``, projections folded in
+    the same transaction) — one append transaction per batch.
     """
-
-    def write_batch(batch: list[RolloutOutcome]) -> None:
-        command, blobs = to_record_command(run_id, batch)
-        sink.append((command, blobs))
-
-    return write_batch
+    return record_batch(recorder, run_id)
 
 
 # --------------------------------------------------------------------------- server process
@@ -79,7 +82,8 @@ class ServerProcess:
     def __init__(self, latency: float) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "tests" / "servers.py"), "task", "--latency", str(latency)],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
@@ -116,21 +120,51 @@ class Result:
 async def run_trialbook(url: str, cases: list[Case], concurrency: int) -> Result:
     t0 = time.perf_counter()
     target = make_target(f"http:{url}/run")
-    sink: list[Any] = []
     outcomes: list[RolloutOutcome] = []
+    with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "bench.db") as ledger:
+        recorder = LedgerRecorder(ledger)
+        recorder.handle(RegisterSuite(name="bench", cases=tuple(cases)))
+        recorder.handle(
+            plan_run(
+                recorder.suite_state("bench"),
+                run_id="bench",
+                target=target.describe(),
+                trialbook_version="bench",
+                settings=RunSettings(concurrency=concurrency, timeout_s=30, retries=3),
+            )
+        )
+        write = ledger_write_batch(recorder, "bench")
 
-    def write_batch(batch: list[RolloutOutcome]) -> None:
-        outcomes.extend(batch)
-        ledger_write_batch("bench", sink)(batch)
+        def write_batch(batch: list[RolloutOutcome]) -> None:
+            outcomes.extend(batch)
+            write(batch)
 
-    async with BatchWriter(write_batch) as writer:
-        report = await run_rollouts(make_jobs(cases), target, run_id="bench", on_result=writer,
-                                    concurrency=concurrency, timeout=30, retries=3)
+        async with BatchWriter(write_batch) as writer:
+            report = await run_rollouts(
+                make_jobs(cases),
+                target,
+                run_id="bench",
+                on_result=writer,
+                concurrency=concurrency,
+                timeout=30,
+                retries=3,
+            )
+        state = recorder.run_state("bench")
+        assert state.completed + state.failed == len(cases), (
+            state.completed,
+            state.failed,
+            len(cases),
+        )
     wall = time.perf_counter() - t0
-    written = sum(len(c.rollouts) for c, _ in sink)
-    assert written == len(cases), (written, len(cases))
-    return Result(report.span_s, wall, [o.latency_s for o in outcomes if o.ok and o.latency_s is not None],
-                  report.failed, writer.stats.batches, writer.stats.largest_batch, writer.stats.write_seconds)
+    return Result(
+        report.span_s,
+        wall,
+        [o.latency_s for o in outcomes if o.ok and o.latency_s is not None],
+        report.failed,
+        writer.stats.batches,
+        writer.stats.largest_batch,
+        writer.stats.write_seconds,
+    )
 
 
 async def run_baseline(url: str, cases: list[Case], concurrency: int) -> Result:
@@ -145,8 +179,16 @@ async def run_baseline(url: str, cases: list[Case], concurrency: int) -> Result:
         async def one(case: Case) -> None:
             async with sem:
                 sent = time.perf_counter()
-                r = await client.post(f"{url}/run", json={"run_id": "base", "case": case.model_dump(mode="json"),
-                                                          "epoch": 1, "seed": 0, "policy": {}})
+                r = await client.post(
+                    f"{url}/run",
+                    json={
+                        "run_id": "base",
+                        "case": case.model_dump(mode="json"),
+                        "epoch": 1,
+                        "seed": 0,
+                        "policy": {},
+                    },
+                )
                 got = time.perf_counter()
                 r.json()
                 latencies.append(got - sent)
@@ -167,8 +209,11 @@ def child(kind: str, url: str, n: int, concurrency: int) -> None:
 
 def process_time(kind: str, url: str, n: int, concurrency: int) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, __file__, "--child", kind, url, str(n), str(concurrency)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, __file__, "--child", kind, url, str(n), str(concurrency)],
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - t0
 
 
@@ -180,9 +225,13 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per client and scenario; the median is shown")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per client and scenario; the median is shown"
+    )
     parser.add_argument("--quick", action="store_true", help="only the first scenario, one repeat")
-    parser.add_argument("--child", nargs=4, metavar=("KIND", "URL", "N", "K"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=4, metavar=("KIND", "URL", "N", "K"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         kind, url, n, k = args.child
@@ -191,14 +240,18 @@ def main() -> None:
     scenarios = SCENARIOS[:1] if args.quick else SCENARIOS
     repeat = 1 if args.quick else args.repeat
     server = ServerProcess(args.latency)
-    print(f"python {sys.version.split()[0]} · {os.cpu_count()} cpu · server latency {args.latency * 1000:.0f} ms "
-          f"(separate process) · median of {repeat} · load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"python {sys.version.split()[0]} · {os.cpu_count()} cpu · server latency {args.latency * 1000:.0f} ms "
+        f"(separate process) · median of {repeat} · load average {os.getloadavg()[0]:.2f}"
+    )
     try:
         for n, k in scenarios:
             ideal = n / k * args.latency
             print(f"\n{n} cases at concurrency {k}  (ideal span {ideal:.2f} s)")
-            print(f"  {'client':<10} {'span s':>7} {'×base':>6} {'wall s':>7} {'proc s':>7} "
-                  f"{'p50 ms':>7} {'true ms':>8} {'ratio':>6} {'p95 ms':>7}  batches")
+            print(
+                f"  {'client':<10} {'span s':>7} {'×base':>6} {'wall s':>7} {'proc s':>7} "
+                f"{'p50 ms':>7} {'true ms':>8} {'ratio':>6} {'p95 ms':>7}  batches"
+            )
             rows: dict[str, list[tuple[Result, float]]] = {"baseline": [], "trialbook": []}
             for _ in range(repeat):
                 for kind, fn in (("baseline", run_baseline), ("trialbook", run_trialbook)):
@@ -216,9 +269,15 @@ def main() -> None:
                 true = statistics.median(t for _, t in results)
                 proc = process_time(kind, server.url, n, k)
                 last = results[-1][0]
-                batches = f"{last.batches} (max {last.largest_batch}, {last.write_s * 1000:.0f} ms)" if last.batches else "-"
-                print(f"  {kind:<10} {span:7.3f} {span / base_span:6.2f} {wall:7.3f} {proc:7.2f} "
-                      f"{p50 * 1000:7.1f} {true * 1000:8.1f} {p50 / true:6.2f} {p95 * 1000:7.1f}  {batches}")
+                batches = (
+                    f"{last.batches} (max {last.largest_batch}, {last.write_s * 1000:.0f} ms)"
+                    if last.batches
+                    else "-"
+                )
+                print(
+                    f"  {kind:<10} {span:7.3f} {span / base_span:6.2f} {wall:7.3f} {proc:7.2f} "
+                    f"{p50 * 1000:7.1f} {true * 1000:8.1f} {p50 / true:6.2f} {p95 * 1000:7.1f}  {batches}"
+                )
     finally:
         server.close()
 

@@ -8,7 +8,10 @@ Streams:
 - ``eval-run:<run_id>``: :class:`RunStarted`, then :class:`RolloutCompleted` /
   :class:`RolloutFailed` per rollout attempt, :class:`RunInterrupted` /
   :class:`RunResumed` as a run stops and resumes, and :class:`RunFinished` when
-  every (case, epoch) pair has an outcome.
+  every (case, epoch) pair has an outcome. :class:`~domain.verdicts.VerdictRecorded`
+  events (command :class:`RecordVerdicts`) judge completed rollouts, as the run
+  goes or later by a rescore; :func:`event_ids_for` gives them ids derived from
+  (run, scoring session, scorer, case, epoch, repeat).
 
 A rollout is one (case, epoch) pair sent to the target; its ``attempt`` is 1 the
 first time and grows by one each time the pair is run again (resume after a
@@ -42,6 +45,7 @@ from domain.commands import Command
 from domain.errors import InvalidCommand, NotFound, StateConflict
 from domain.events import Event, Value
 from domain.suites import SUITE_NAME_RE, SUITE_NAME_RULE, Case, suite_hash
+from domain.verdicts import VerdictRecorded
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 RUN_ID_RULE = "use 1-80 letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -50,6 +54,7 @@ INLINE_OUTPUT_LIMIT = 8192
 #: the value that replaces a secret in a target description
 REDACTED = "<redacted>"
 ROLLOUT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://trialbook.dev/ns/rollout")
+VERDICT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://trialbook.dev/ns/verdict")
 
 RunStatus = Literal["none", "running", "interrupted", "finished"]
 ResumeMode = Literal["resume", "retry-failed"]
@@ -83,6 +88,29 @@ def rollout_event_id(run_id: str, case_id: str, epoch: int, attempt: int) -> str
     return str(uuid.uuid5(ROLLOUT_NAMESPACE, f"{run_id}\x1f{case_id}\x1f{epoch}\x1f{attempt}"))
 
 
+def verdict_event_id(run_id: str, session: str, event: VerdictRecorded) -> str:
+    """Contract: the same (run, scoring session, scorer, case, epoch, repeat) always gives the same id.
+
+    ``session`` names one scoring pass: ``attempt-N`` while a run scores rollout
+    attempt N as it completes, a fresh id per ``eval rescore``.
+    """
+    key = "\x1f".join(
+        (run_id, session, event.scorer, event.case_id, str(event.epoch), str(event.repeat))
+    )
+    return str(uuid.uuid5(VERDICT_NAMESPACE, key))
+
+
+def event_ids_for(command: Command, events: Sequence[Event]) -> list[str | None]:
+    """The deterministic ids of the events ``command`` produced (``None`` where the store picks one)."""
+    run_id = command.stream_id().removeprefix("eval-run:")
+    if isinstance(command, RecordVerdicts):
+        return [
+            verdict_event_id(run_id, command.session, e) if isinstance(e, VerdictRecorded) else None
+            for e in events
+        ]
+    return [event_id_for(run_id, e) for e in events]
+
+
 def event_id_for(run_id: str, event: Event) -> str | None:
     """The deterministic event id of a rollout event; ``None`` for other events (the store picks one)."""
     if isinstance(event, (RolloutCompleted, RolloutFailed)):
@@ -102,7 +130,9 @@ def blob_of(value: Any) -> tuple[str, bytes]:
     return hashlib.sha256(data).hexdigest(), data
 
 
-def inline_or_blob(value: Any, limit: int = INLINE_OUTPUT_LIMIT) -> tuple[Any, str | None, bytes | None]:
+def inline_or_blob(
+    value: Any, limit: int = INLINE_OUTPUT_LIMIT
+) -> tuple[Any, str | None, bytes | None]:
     """``(value, None, None)`` if its canonical JSON fits in ``limit`` bytes, else ``(None, hash, bytes)``."""
     digest, data = blob_of(value)
     if len(data) <= limit:
@@ -141,7 +171,9 @@ def parse_price(text: str) -> tuple[str, Price]:
             f"price {text!r} is not valid; write MODEL=INPUT/OUTPUT in USD per million tokens, "
             "e.g. gpt-4o-mini=0.15/0.6"
         )
-    return m.group(1), Price(input_per_million=float(m.group(2)), output_per_million=float(m.group(3)))
+    return m.group(1), Price(
+        input_per_million=float(m.group(2)), output_per_million=float(m.group(3))
+    )
 
 
 def price_for(prices: PriceTable, model: str | None) -> Price | None:
@@ -153,7 +185,10 @@ def price_for(prices: PriceTable, model: str | None) -> Price | None:
 
 def token_cost(prompt_tokens: int | None, completion_tokens: int | None, price: Price) -> float:
     """Contract: USD = prompt_tokens × input price / 1e6 + completion_tokens × output price / 1e6."""
-    return ((prompt_tokens or 0) * price.input_per_million + (completion_tokens or 0) * price.output_per_million) / 1e6
+    return (
+        (prompt_tokens or 0) * price.input_per_million
+        + (completion_tokens or 0) * price.output_per_million
+    ) / 1e6
 
 
 def rollout_cost(
@@ -176,8 +211,18 @@ def rollout_cost(
 
 # --------------------------------------------------------------------------- secrets
 
-_SECRET_PARTS = {"secret", "secrets", "password", "passwd", "token", "authorization", "cookie",
-                 "credential", "credentials", "bearer"}
+_SECRET_PARTS = {
+    "secret",
+    "secrets",
+    "password",
+    "passwd",
+    "token",
+    "authorization",
+    "cookie",
+    "credential",
+    "credentials",
+    "bearer",
+}
 _SECRET_KEYS = {"apikey", "xapikey", "key", "accesskey", "privatekey", "auth", "proxyauthorization"}
 
 
@@ -224,6 +269,9 @@ class RunSettings(Value):
     seed: int = 0
     #: passed through to HTTP task apps as ``policy`` (e.g. the model an agent should use)
     policy: dict[str, Any] = Field(default_factory=dict)
+    #: scorer specs (``--scorer``) run on each rollout as it completes; resume uses them again
+    scorers: tuple[str, ...] = ()
+    judge_repeats: int = Field(default=1, ge=1, le=100)
 
     @field_validator("timeout_s")
     @classmethod
@@ -305,6 +353,8 @@ class RunStarted(Event):
     settings: RunSettings
     trialbook_version: str
     git_sha: str | None = None
+    #: each scorer's description (``Scorer.describe()``), without secrets
+    scorers: tuple[dict[str, Any], ...] = ()
 
 
 class RolloutCompleted(CompletedRollout, Event):
@@ -402,6 +452,7 @@ class StartRun(Command):
     settings: RunSettings = Field(default_factory=RunSettings)
     trialbook_version: str
     git_sha: str | None = None
+    scorers: tuple[dict[str, Any], ...] = ()
 
     @field_validator("run_id")
     @classmethod
@@ -419,7 +470,7 @@ class StartRun(Command):
             raise ValueError("the run has no cases; register a suite with cases first")
         if len(set(self.case_ids)) != len(self.case_ids):
             raise ValueError("case ids must be unique")
-        secrets = find_secrets(self.target)
+        secrets = find_secrets({"target": self.target, "scorers": list(self.scorers)})
         if secrets:
             raise ValueError(
                 f"the target description holds a secret at {secrets[0]!r}; "
@@ -465,6 +516,20 @@ class ResumeRun(Command):
     budget_usd: float | None = Field(default=None, ge=0)
     trialbook_version: str | None = None
     git_sha: str | None = None
+
+    def stream_id(self) -> str:
+        return run_stream(self.run_id)
+
+
+class RecordVerdicts(Command):
+    """Record scorers' verdicts on a run's rollouts (as a run goes, or by ``eval rescore``).
+
+    ``session`` names the scoring pass; with :func:`event_ids_for` it makes re-recording harmless.
+    """
+
+    run_id: str
+    session: str
+    verdicts: tuple[VerdictRecorded, ...]
 
     def stream_id(self) -> str:
         return run_stream(self.run_id)
@@ -577,8 +642,13 @@ class SuiteAggregate:
         return {
             "name": state.name,
             "versions": [
-                {"version": v.version, "hash": v.hash, "cases": [c.to_data() for c in v.cases],
-                 "source": v.source, "description": v.description}
+                {
+                    "version": v.version,
+                    "hash": v.hash,
+                    "cases": [c.to_data() for c in v.cases],
+                    "source": v.source,
+                    "description": v.description,
+                }
                 for v in state.versions
             ],
         }
@@ -587,8 +657,13 @@ class SuiteAggregate:
         return SuiteState(
             name=data["name"],
             versions=tuple(
-                SuiteVersion(v["version"], v["hash"], tuple(Case.model_validate(c) for c in v["cases"]),
-                             v.get("source"), v.get("description"))
+                SuiteVersion(
+                    v["version"],
+                    v["hash"],
+                    tuple(Case.model_validate(c) for c in v["cases"]),
+                    v.get("source"),
+                    v.get("description"),
+                )
                 for v in data["versions"]
             ),
         )
@@ -647,6 +722,7 @@ class EvalRunState:
     attempts_total: int = 0
     interruptions: int = 0
     last_interrupt_reason: str | None = None
+    scorers: tuple[dict[str, Any], ...] = ()
     _case_set: frozenset[str] = frozenset()
 
     @property
@@ -680,8 +756,11 @@ class EvalRunState:
 
     def copy(self) -> EvalRunState:
         """An independent copy (the fold updates states in place)."""
-        return replace(self, rollouts={k: replace(v) for k, v in self.rollouts.items()},
-                       attempts=dict(self.attempts))
+        return replace(
+            self,
+            rollouts={k: replace(v) for k, v in self.rollouts.items()},
+            attempts=dict(self.attempts),
+        )
 
 
 def pending_rollouts(state: EvalRunState, *, only_failed: bool = False) -> list[PendingRollout]:
@@ -714,9 +793,17 @@ def evolve_run(event: Event, state: EvalRunState) -> EvalRunState:
 @evolve_run.register
 def _(event: RunStarted, state: EvalRunState) -> EvalRunState:
     return EvalRunState(
-        run_id=event.run_id, name=event.name, suite=event.suite, suite_version=event.suite_version,
-        suite_hash=event.suite_hash, case_ids=event.case_ids, target=dict(event.target),
-        settings=event.settings, status="running", _case_set=frozenset(event.case_ids),
+        run_id=event.run_id,
+        name=event.name,
+        suite=event.suite,
+        suite_version=event.suite_version,
+        suite_hash=event.suite_hash,
+        case_ids=event.case_ids,
+        target=dict(event.target),
+        settings=event.settings,
+        status="running",
+        scorers=event.scorers,
+        _case_set=frozenset(event.case_ids),
     )
 
 
@@ -730,9 +817,16 @@ def _(event: RolloutCompleted, state: EvalRunState) -> EvalRunState:
     key = (event.case_id, event.epoch)
     _note_attempt(state, key, event.attempt)
     state.rollouts[key] = RolloutRecord(
-        case_id=event.case_id, epoch=event.epoch, attempt=event.attempt, ok=True,
-        latency_s=event.latency_s, score=event.score, reward=event.reward, cost_usd=event.cost_usd,
-        prompt_tokens=event.prompt_tokens, completion_tokens=event.completion_tokens,
+        case_id=event.case_id,
+        epoch=event.epoch,
+        attempt=event.attempt,
+        ok=True,
+        latency_s=event.latency_s,
+        score=event.score,
+        reward=event.reward,
+        cost_usd=event.cost_usd,
+        prompt_tokens=event.prompt_tokens,
+        completion_tokens=event.completion_tokens,
     )
     return state
 
@@ -744,8 +838,13 @@ def _(event: RolloutFailed, state: EvalRunState) -> EvalRunState:
     current = state.rollouts.get(key)
     if current is None or not current.ok:  # a completed pair stays completed
         state.rollouts[key] = RolloutRecord(
-            case_id=event.case_id, epoch=event.epoch, attempt=event.attempt, ok=False,
-            latency_s=event.latency_s, error=event.error, error_kind=event.error_kind,
+            case_id=event.case_id,
+            epoch=event.epoch,
+            attempt=event.attempt,
+            ok=False,
+            latency_s=event.latency_s,
+            error=event.error,
+            error_kind=event.error_kind,
         )
     return state
 
@@ -791,10 +890,17 @@ def _(command: StartRun, state: EvalRunState) -> Sequence[Event]:
         )
     return [
         RunStarted(
-            run_id=command.run_id, name=command.name or command.run_id, suite=command.suite,
-            suite_version=command.suite_version, suite_hash=command.suite_hash,
-            case_ids=command.case_ids, target=command.target, settings=command.settings,
-            trialbook_version=command.trialbook_version, git_sha=command.git_sha,
+            run_id=command.run_id,
+            name=command.name or command.run_id,
+            suite=command.suite,
+            suite_version=command.suite_version,
+            suite_hash=command.suite_hash,
+            case_ids=command.case_ids,
+            target=command.target,
+            settings=command.settings,
+            trialbook_version=command.trialbook_version,
+            git_sha=command.git_sha,
+            scorers=command.scorers,
         )
     ]
 
@@ -835,10 +941,32 @@ def _(command: RecordRollouts, state: EvalRunState) -> Sequence[Event]:
 
 
 @decide_run.register
+def _(command: RecordVerdicts, state: EvalRunState) -> Sequence[Event]:
+    _require_run(state, command.run_id)
+    for v in command.verdicts:
+        if v.run_id != command.run_id:
+            raise InvalidCommand(
+                f"a verdict of run {v.run_id!r} cannot be recorded in run {command.run_id!r}"
+            )
+        if not state.has_case(v.case_id) or not 1 <= v.epoch <= state.settings.epochs:
+            raise InvalidCommand(
+                f"run {command.run_id!r} has no rollout of case {v.case_id!r} epoch {v.epoch}"
+            )
+        record = state.rollouts.get((v.case_id, v.epoch))
+        if record is None or not record.ok:
+            raise InvalidCommand(
+                f"case {v.case_id!r} epoch {v.epoch} of run {command.run_id!r} has no completed rollout to score"
+            )
+    return list(command.verdicts)
+
+
+@decide_run.register
 def _(command: InterruptRun, state: EvalRunState) -> Sequence[Event]:
     _require_run(state, command.run_id)
     if state.status == "finished":
-        raise StateConflict(f"eval run {command.run_id!r} is finished; there is nothing to interrupt")
+        raise StateConflict(
+            f"eval run {command.run_id!r} is finished; there is nothing to interrupt"
+        )
     if state.status == "interrupted":
         return []
     return [RunInterrupted(reason=command.reason)]
@@ -851,10 +979,21 @@ def _(command: ResumeRun, state: EvalRunState) -> Sequence[Event]:
         if state.failed == 0:
             raise StateConflict(f"eval run {command.run_id!r} has no failed rollouts to retry")
     elif state.status == "finished":
-        hint = f"; re-run its failed rollouts with `trialbook eval retry-failed {command.run_id}`" if state.failed else ""
+        hint = (
+            f"; re-run its failed rollouts with `trialbook eval retry-failed {command.run_id}`"
+            if state.failed
+            else ""
+        )
         raise StateConflict(f"eval run {command.run_id!r} is finished: nothing is pending{hint}")
-    return [RunResumed(mode=command.mode, concurrency=command.concurrency, budget_usd=command.budget_usd,
-                       trialbook_version=command.trialbook_version, git_sha=command.git_sha)]
+    return [
+        RunResumed(
+            mode=command.mode,
+            concurrency=command.concurrency,
+            budget_usd=command.budget_usd,
+            trialbook_version=command.trialbook_version,
+            git_sha=command.git_sha,
+        )
+    ]
 
 
 @decide_run.register
@@ -870,7 +1009,9 @@ def _(command: FinishRun, state: EvalRunState) -> Sequence[Event]:
     records = state.rollouts.values()
     return [
         RunFinished(
-            completed=state.completed, failed=state.failed, attempts=state.attempts_total,
+            completed=state.completed,
+            failed=state.failed,
+            attempts=state.attempts_total,
             cost_usd=state.cost_usd,
             prompt_tokens=sum(r.prompt_tokens or 0 for r in records),
             completion_tokens=sum(r.completion_tokens or 0 for r in records),
@@ -888,13 +1029,22 @@ def plan_run(
     settings: RunSettings | None = None,
     name: str | None = None,
     git_sha: str | None = None,
+    scorers: Sequence[Mapping[str, Any]] = (),
 ) -> StartRun:
     """The :class:`StartRun` command for running ``suite`` (its latest or given version)."""
     v = suite.version(version)
     return StartRun(
-        run_id=run_id, name=name, suite=suite.name or "", suite_version=v.version, suite_hash=v.hash,
-        case_ids=tuple(c.id for c in v.cases), target=target, settings=settings or RunSettings(),
-        trialbook_version=trialbook_version, git_sha=git_sha,
+        run_id=run_id,
+        name=name,
+        suite=suite.name or "",
+        suite_version=v.version,
+        suite_hash=v.hash,
+        case_ids=tuple(c.id for c in v.cases),
+        target=target,
+        settings=settings or RunSettings(),
+        trialbook_version=trialbook_version,
+        git_sha=git_sha,
+        scorers=tuple(dict(s) for s in scorers),
     )
 
 
@@ -917,27 +1067,41 @@ class EvalRunAggregate:
 
     def snapshot(self, state: EvalRunState) -> dict[str, Any]:
         return {
-            "run_id": state.run_id, "name": state.name, "suite": state.suite,
-            "suite_version": state.suite_version, "suite_hash": state.suite_hash,
-            "case_ids": list(state.case_ids), "target": state.target,
-            "settings": state.settings.model_dump(mode="json"), "status": state.status,
+            "run_id": state.run_id,
+            "name": state.name,
+            "suite": state.suite,
+            "suite_version": state.suite_version,
+            "suite_hash": state.suite_hash,
+            "case_ids": list(state.case_ids),
+            "target": state.target,
+            "settings": state.settings.model_dump(mode="json"),
+            "status": state.status,
             "rollouts": [vars(r) for r in state.rollouts.values()],
             "attempts": [[c, e, a] for (c, e), a in state.attempts.items()],
-            "attempts_total": state.attempts_total, "interruptions": state.interruptions,
+            "attempts_total": state.attempts_total,
+            "interruptions": state.interruptions,
             "last_interrupt_reason": state.last_interrupt_reason,
+            "scorers": list(state.scorers),
         }
 
     def restore(self, data: dict[str, Any]) -> EvalRunState:
         rollouts = [RolloutRecord(**r) for r in data["rollouts"]]
         return EvalRunState(
-            run_id=data["run_id"], name=data["name"], suite=data["suite"],
-            suite_version=data["suite_version"], suite_hash=data["suite_hash"],
-            case_ids=tuple(data["case_ids"]), target=data["target"],
-            settings=RunSettings.model_validate(data["settings"]), status=data["status"],
+            run_id=data["run_id"],
+            name=data["name"],
+            suite=data["suite"],
+            suite_version=data["suite_version"],
+            suite_hash=data["suite_hash"],
+            case_ids=tuple(data["case_ids"]),
+            target=data["target"],
+            settings=RunSettings.model_validate(data["settings"]),
+            status=data["status"],
             rollouts={(r.case_id, r.epoch): r for r in rollouts},
             attempts={(c, e): a for c, e, a in data["attempts"]},
-            attempts_total=data["attempts_total"], interruptions=data["interruptions"],
+            attempts_total=data["attempts_total"],
+            interruptions=data["interruptions"],
             last_interrupt_reason=data["last_interrupt_reason"],
+            scorers=tuple(data.get("scorers", ())),
             _case_set=frozenset(data["case_ids"]),
         )
 
@@ -945,5 +1109,5 @@ class EvalRunAggregate:
 SUITES = SuiteAggregate()
 EVAL_RUNS = EvalRunAggregate()
 RegisterSuite.aggregate = SUITES
-for _cmd in (StartRun, RecordRollouts, InterruptRun, ResumeRun, FinishRun):
+for _cmd in (StartRun, RecordRollouts, RecordVerdicts, InterruptRun, ResumeRun, FinishRun):
     _cmd.aggregate = EVAL_RUNS

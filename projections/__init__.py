@@ -11,5 +11,6 @@ def default_projections() -> list[Projection]:
     """Every read model trialbook keeps, in the order they are folded."""
     from projections.ab import ABProjection
     from projections.ab_decisions import ABDecisionsProjection
+    from projections.evals import EvalsProjection
 
-    return [ABProjection(), ABDecisionsProjection()]
+    return [ABProjection(), ABDecisionsProjection(), EvalsProjection()]

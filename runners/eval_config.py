@@ -49,8 +49,14 @@ from runners.eval_errors import TargetConfigError
 
 #: config key → RunSettings field
 SETTING_KEYS = {
-    "epochs": "epochs", "concurrency": "concurrency", "timeout": "timeout_s", "retries": "retries",
-    "budget": "budget_usd", "seed": "seed", "policy": "policy", "prices": "prices",
+    "epochs": "epochs",
+    "concurrency": "concurrency",
+    "timeout": "timeout_s",
+    "retries": "retries",
+    "budget": "budget_usd",
+    "seed": "seed",
+    "policy": "policy",
+    "prices": "prices",
 }
 OTHER_KEYS = ("suite", "suite_version", "name", "target")
 
@@ -81,7 +87,9 @@ def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
         try:
             import tomllib
         except ImportError:  # Python 3.10
-            raise TargetConfigError("TOML run configs need Python 3.11 or later; use YAML") from None
+            raise TargetConfigError(
+                "TOML run configs need Python 3.11 or later; use YAML"
+            ) from None
         try:
             doc: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
@@ -92,11 +100,17 @@ def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""
-            raise TargetConfigError(f"{filename}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+            raise TargetConfigError(
+                f"{filename}{where}: not valid YAML ({getattr(e, 'problem', e)})"
+            ) from None
     else:
-        raise TargetConfigError(f"cannot tell the format of {filename!r}; name it .toml, .yaml or .yml")
+        raise TargetConfigError(
+            f"cannot tell the format of {filename!r}; name it .toml, .yaml or .yml"
+        )
     if not isinstance(doc, dict):
-        raise TargetConfigError(f"{filename}: a run config is a table of settings, not {type(doc).__name__}")
+        raise TargetConfigError(
+            f"{filename}: a run config is a table of settings, not {type(doc).__name__}"
+        )
     unknown = sorted(set(doc) - set(SETTING_KEYS) - set(OTHER_KEYS))
     if unknown:
         raise TargetConfigError(
@@ -110,17 +124,24 @@ def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
     if target is not None and not isinstance(target, (str, dict)):
         raise TargetConfigError(f"{filename}: target must be a spec string or a table with a kind")
     version = doc.get("suite_version")
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
         raise TargetConfigError(f"{filename}: suite_version must be a whole number ≥ 1")
-    config = RunConfig(target=target, suite=doc.get("suite"), suite_version=version, name=doc.get("name"),
-                       values=values)
+    config = RunConfig(
+        target=target,
+        suite=doc.get("suite"),
+        suite_version=version,
+        name=doc.get("name"),
+        values=values,
+    )
     config.settings()  # validate now, naming the key
     return config
 
 
 def _prices(table: Any, filename: str) -> dict[str, Price]:
     if not isinstance(table, dict):
-        raise TargetConfigError(f"{filename}: prices must be a table of MODEL = \"INPUT/OUTPUT\"")
+        raise TargetConfigError(f'{filename}: prices must be a table of MODEL = "INPUT/OUTPUT"')
     out: dict[str, Price] = {}
     for model, value in table.items():
         try:
@@ -135,7 +156,7 @@ def _prices(table: Any, filename: str) -> dict[str, Price]:
                 raise ValueError
         except (InvalidCommand, ValueError, TypeError, ValidationError):
             raise TargetConfigError(
-                f"{filename}: price of {model!r} is not valid; write \"INPUT/OUTPUT\" in USD per million "
-                "tokens (e.g. \"0.15/0.6\") or {{ input = 0.15, output = 0.6 }}"
+                f'{filename}: price of {model!r} is not valid; write "INPUT/OUTPUT" in USD per million '
+                'tokens (e.g. "0.15/0.6") or {{ input = 0.15, output = 0.6 }}'
             ) from None
     return out

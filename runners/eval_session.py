@@ -32,6 +32,7 @@ from domain.evals import (
     EvalRunState,
     FinishRun,
     InterruptRun,
+    RecordVerdicts,
     ResumeMode,
     ResumeRun,
     RunSettings,
@@ -43,6 +44,8 @@ from domain.evals import (
 )
 from domain.events import Event
 from domain.suites import Case
+from domain.verdicts import Verdict
+from runners.eval_scoring import RunScorers, scoring_context, verdict_events
 from runners.executor import (
     BatchWriter,
     Progress,
@@ -52,6 +55,7 @@ from runners.executor import (
     run_rollouts,
     to_record_command,
 )
+from runners.scorers import score_rollout
 from runners.targets import Target
 
 
@@ -128,16 +132,103 @@ class MemoryRecorder:
         return [s.event for s in self.events if s.stream_id == stream_id]
 
 
-def record_batch(recorder: Recorder, run_id: str) -> Callable[[list[RolloutOutcome]], None]:
-    """The ``write_batch`` for a :class:`BatchWriter`: blobs first, then one RecordRollouts command."""
+def record_batch(
+    recorder: Recorder,
+    run_id: str,
+    verdicts: dict[tuple[str, int, int], list[Verdict]] | None = None,
+) -> Callable[[list[RolloutOutcome]], None]:
+    """The ``write_batch`` for a :class:`BatchWriter`: blobs first, then one RecordRollouts command.
+
+    With ``verdicts`` (keyed by case, epoch, attempt), the batch's verdicts follow
+    as one RecordVerdicts command, in the same transaction when the recorder has
+    ``handle_many``.
+    """
 
     def write_batch(batch: list[RolloutOutcome]) -> None:
         command, blobs = to_record_command(run_id, batch)
         for content in blobs.values():
             recorder.put_blob(content)
-        recorder.handle(command)
+        commands: list[Command] = [command]
+        if verdicts is not None:
+            events = []
+            for o in batch:
+                found = verdicts.pop((o.case_id, o.job.epoch, o.job.attempt), None)
+                if found:
+                    events.extend(
+                        verdict_events(recorder.put_blob, run_id, o.case_id, o.job.epoch, found)
+                    )
+            if events:
+                commands.append(
+                    RecordVerdicts(run_id=run_id, session="run", verdicts=tuple(events))
+                )
+        many = getattr(recorder, "handle_many", None)
+        if many is not None:
+            many(commands)
+        else:
+            for c in commands:
+                recorder.handle(c)
 
     return write_batch
+
+
+class _ScoringSink:
+    """``on_result`` that scores each completed rollout before handing it to the writer.
+
+    Scoring runs in its own task, so a slow judge never holds a target slot; a
+    rollout is written only together with its verdicts (cancelled scoring leaves
+    the rollout pending, and resume runs it again).
+    """
+
+    def __init__(
+        self,
+        writer: BatchWriter,
+        scoring: RunScorers,
+        run_id: str,
+        verdicts: dict[tuple[str, int, int], list[Verdict]],
+        system_prompt: str | None,
+    ) -> None:
+        self.writer = writer
+        self.scoring = scoring
+        self.run_id = run_id
+        self.verdicts = verdicts
+        self.system_prompt = system_prompt
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.error: BaseException | None = None
+
+    def __call__(self, outcome: RolloutOutcome) -> None:
+        if self.error is not None:
+            raise self.error
+        if outcome.reply is None:
+            self.writer(outcome)
+            return
+        task = asyncio.create_task(self._score(outcome))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _score(self, outcome: RolloutOutcome) -> None:
+        job = outcome.job
+        assert outcome.reply is not None
+        try:
+            found = await score_rollout(
+                self.scoring.for_case(job.case.id),
+                job.case.model_dump(mode="json"),
+                outcome.reply.output,
+                scoring_context(self.run_id, job.case, job.epoch, self.system_prompt),
+            )
+            self.verdicts[(job.case.id, job.epoch, job.attempt)] = found
+            self.writer(outcome)
+        except Exception as e:
+            self.error = e
+
+    async def drain(self) -> None:
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        if self.error is not None:
+            raise self.error
+
+    def cancel(self) -> None:
+        for task in self.tasks:
+            task.cancel()
 
 
 @dataclass
@@ -150,6 +241,8 @@ class SessionOptions:
     max_batch: int = 256
     max_delay_s: float = 0.2
     preflight: bool = True
+    #: scorers run on each completed rollout (verdicts recorded with it)
+    scorers: RunScorers | None = None
 
 
 async def start_run(
@@ -168,14 +261,23 @@ async def start_run(
     """Preflight the target, record ``RunStarted`` and run every rollout of ``suite``."""
     options = options or SessionOptions()
     command: StartRun = plan_run(
-        suite, run_id=run_id, target=target.describe(), trialbook_version=trialbook_version,
-        version=version, settings=settings, name=name, git_sha=git_sha,
+        suite,
+        run_id=run_id,
+        target=target.describe(),
+        trialbook_version=trialbook_version,
+        version=version,
+        settings=settings,
+        name=name,
+        git_sha=git_sha,
+        scorers=options.scorers.describe() if options.scorers else (),
     )
     EVAL_RUNS.decide(recorder.run_state(run_id), command)  # refuse before touching the network
     if options.preflight:
         await target.preflight()
     recorder.handle(command)
-    return await _execute(recorder, run_id, suite.version(command.suite_version).cases, target, options)
+    return await _execute(
+        recorder, run_id, suite.version(command.suite_version).cases, target, options
+    )
 
 
 async def resume_run(
@@ -197,16 +299,29 @@ async def resume_run(
     replaces the run's total budget from now on (recorded in the event).
     """
     options = options or SessionOptions()
-    command = ResumeRun(run_id=run_id, mode=mode, concurrency=concurrency, budget_usd=budget_usd,
-                        trialbook_version=trialbook_version, git_sha=git_sha)
+    command = ResumeRun(
+        run_id=run_id,
+        mode=mode,
+        concurrency=concurrency,
+        budget_usd=budget_usd,
+        trialbook_version=trialbook_version,
+        git_sha=git_sha,
+    )
     EVAL_RUNS.decide(recorder.run_state(run_id), command)  # refuse before touching the network
     if options.preflight:
         await target.preflight()
     recorder.handle(command)
     state = recorder.run_state(run_id)
     cases = suite.version(state.suite_version).cases
-    return await _execute(recorder, run_id, cases, target, options, only_failed=mode == "retry-failed",
-                          concurrency=concurrency)
+    return await _execute(
+        recorder,
+        run_id,
+        cases,
+        target,
+        options,
+        only_failed=mode == "retry-failed",
+        concurrency=concurrency,
+    )
 
 
 async def _execute(
@@ -221,16 +336,43 @@ async def _execute(
 ) -> RunReport:
     state = recorder.run_state(run_id)
     s = state.settings
-    jobs = jobs_for_pending(cases, pending_rollouts(state, only_failed=only_failed), base_seed=s.seed)
+    jobs = jobs_for_pending(
+        cases, pending_rollouts(state, only_failed=only_failed), base_seed=s.seed
+    )
+    scoring = options.scorers if options.scorers else None
+    verdicts: dict[tuple[str, int, int], list[Verdict]] | None = {} if scoring is not None else None
     try:
-        async with BatchWriter(record_batch(recorder, run_id), max_batch=options.max_batch,
-                               max_delay_s=options.max_delay_s) as writer:
-            report = await run_rollouts(
-                jobs, target, run_id=run_id, on_result=writer, concurrency=concurrency or s.concurrency,
-                timeout=s.timeout_s, retries=s.retries, should_stop=options.should_stop,
-                budget_usd=_remaining_budget(state), prices=s.prices, policy=s.policy,
-                on_progress=options.on_progress, progress_interval=options.progress_interval,
-            )
+        async with BatchWriter(
+            record_batch(recorder, run_id, verdicts),
+            max_batch=options.max_batch,
+            max_delay_s=options.max_delay_s,
+        ) as writer:
+            sink: _ScoringSink | None = None
+            if scoring is not None and verdicts is not None:
+                sink = _ScoringSink(
+                    writer, scoring, run_id, verdicts, target.describe().get("system_prompt")
+                )
+            try:
+                report = await run_rollouts(
+                    jobs,
+                    target,
+                    run_id=run_id,
+                    on_result=sink or writer,
+                    concurrency=concurrency or s.concurrency,
+                    timeout=s.timeout_s,
+                    retries=s.retries,
+                    should_stop=options.should_stop,
+                    budget_usd=_remaining_budget(state),
+                    prices=s.prices,
+                    policy=s.policy,
+                    on_progress=options.on_progress,
+                    progress_interval=options.progress_interval,
+                )
+                if sink is not None:
+                    await sink.drain()
+            finally:
+                if sink is not None:
+                    sink.cancel()
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):  # the original cancellation matters more
             _interrupt(recorder, run_id, "interrupted (cancelled or Ctrl-C)")
@@ -244,7 +386,8 @@ async def _execute(
         recorder.handle(FinishRun(run_id=run_id))
     else:
         reason = {"budget": f"budget of ${s.budget_usd:g} spent", "stopped": "stopped"}.get(
-            report.stopped or "", "interrupted")
+            report.stopped or "", "interrupted"
+        )
         _interrupt(recorder, run_id, reason)
     return report
 
@@ -262,4 +405,11 @@ def _interrupt(recorder: Recorder, run_id: str, reason: str) -> None:
         recorder.handle(InterruptRun(run_id=run_id, reason=reason))
 
 
-__all__ = ["MemoryRecorder", "Recorder", "SessionOptions", "record_batch", "resume_run", "start_run"]
+__all__ = [
+    "MemoryRecorder",
+    "Recorder",
+    "SessionOptions",
+    "record_batch",
+    "resume_run",
+    "start_run",
+]

@@ -60,8 +60,19 @@ from runners.eval_errors import EvalRunnerError, RetryableError, RolloutError, R
 from runners.targets import RolloutRequest, Target, TargetReply
 
 __all__ = [
-    "Backoff", "BatchWriter", "Progress", "RolloutJob", "RolloutOutcome", "RunReport", "WriterFailed",
-    "WriterStats", "jobs_for_pending", "make_jobs", "run_one", "run_rollouts", "to_record_command",
+    "Backoff",
+    "BatchWriter",
+    "Progress",
+    "RolloutJob",
+    "RolloutOutcome",
+    "RunReport",
+    "WriterFailed",
+    "WriterStats",
+    "jobs_for_pending",
+    "make_jobs",
+    "run_one",
+    "run_rollouts",
+    "to_record_command",
 ]
 
 StopReason = Literal["budget", "stopped"]
@@ -92,7 +103,9 @@ def jobs_for_pending(
     """Jobs for :func:`domain.evals.pending_rollouts` (resume / retry-failed), same seeds as the first run."""
     by_id = {c.id: c for c in cases}
     return [
-        RolloutJob(by_id[p.case_id], p.epoch, p.attempt, rollout_seed(base_seed, p.case_id, p.epoch))
+        RolloutJob(
+            by_id[p.case_id], p.epoch, p.attempt, rollout_seed(base_seed, p.case_id, p.epoch)
+        )
         for p in pending
     ]
 
@@ -122,7 +135,9 @@ class RolloutOutcome:
     def case_id(self) -> str:
         return self.job.case.id
 
-    def to_rollout(self, *, inline_limit: int = INLINE_OUTPUT_LIMIT) -> tuple[CompletedRollout | FailedRollout, dict[str, bytes]]:
+    def to_rollout(
+        self, *, inline_limit: int = INLINE_OUTPUT_LIMIT
+    ) -> tuple[CompletedRollout | FailedRollout, dict[str, bytes]]:
         """The domain value to record, and the blobs (hash → bytes) it references.
 
         Outputs larger than ``inline_limit`` bytes of canonical JSON and all traces
@@ -131,9 +146,14 @@ class RolloutOutcome:
         job = self.job
         if self.reply is None:
             return FailedRollout(
-                case_id=job.case.id, epoch=job.epoch, attempt=job.attempt,
-                error=self.error or "failed", error_kind=self.error_kind or "target_error",  # type: ignore[arg-type]
-                tries=self.tries, latency_s=self.latency_s, status_code=self.status_code,
+                case_id=job.case.id,
+                epoch=job.epoch,
+                attempt=job.attempt,
+                error=self.error or "failed",
+                error_kind=self.error_kind or "target_error",  # type: ignore[arg-type]
+                tries=self.tries,
+                latency_s=self.latency_s,
+                status_code=self.status_code,
             ), {}
         r = self.reply
         blobs: dict[str, bytes] = {}
@@ -145,10 +165,20 @@ class RolloutOutcome:
             trace_blob, trace_data = blob_of(r.trace)
             blobs[trace_blob] = trace_data
         return CompletedRollout(
-            case_id=job.case.id, epoch=job.epoch, attempt=job.attempt, output=output,
-            output_blob=output_blob, latency_s=r.latency_s, prompt_tokens=r.prompt_tokens,
-            completion_tokens=r.completion_tokens, cost_usd=self.cost_usd, score=r.score,
-            reward=r.reward, trace_blob=trace_blob, model=r.model, tries=self.tries,
+            case_id=job.case.id,
+            epoch=job.epoch,
+            attempt=job.attempt,
+            output=output,
+            output_blob=output_blob,
+            latency_s=r.latency_s,
+            prompt_tokens=r.prompt_tokens,
+            completion_tokens=r.completion_tokens,
+            cost_usd=self.cost_usd,
+            score=r.score,
+            reward=r.reward,
+            trace_blob=trace_blob,
+            model=r.model,
+            tries=self.tries,
         ), blobs
 
 
@@ -176,7 +206,9 @@ class Backoff:
     max_s: float = 30.0
     jitter: float = 0.5
 
-    def delay(self, tries: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+    def delay(
+        self, tries: int, retry_after: float | None = None, rng: random.Random | None = None
+    ) -> float:
         """Seconds to wait after the ``tries``-th failed try."""
         r = (rng or random).random()
         if retry_after is not None:
@@ -219,8 +251,10 @@ class Progress:
         """A one-line summary: ``120/200 done · 3 failed · 20 in flight · 38.1/s · ETA 2s``."""
         eta = f"{self.eta_s:.0f}s" if self.eta_s is not None else "?"
         cost = f" · ${self.cost_usd:.4f}" if self.cost_usd else ""
-        return (f"{self.done}/{self.total} done · {self.failed} failed · {self.in_flight} in flight · "
-                f"{self.rate:.1f}/s · ETA {eta}{cost}")
+        return (
+            f"{self.done}/{self.total} done · {self.failed} failed · {self.in_flight} in flight · "
+            f"{self.rate:.1f}/s · ETA {eta}{cost}"
+        )
 
 
 @dataclass
@@ -243,7 +277,9 @@ def _timeout_ctx(seconds: float) -> Any:
     return asyncio.timeout(seconds) if hasattr(asyncio, "timeout") else None
 
 
-async def _call_with_timeout(target: Target, request: RolloutRequest, timeout: float) -> TargetReply:
+async def _call_with_timeout(
+    target: Target, request: RolloutRequest, timeout: float
+) -> TargetReply:
     ctx = _timeout_ctx(timeout)
     if ctx is None:  # Python 3.10
         return await asyncio.wait_for(target.call(request), timeout)
@@ -280,17 +316,37 @@ async def run_one(
         except Exception as e:  # a bug in a target must not end the run
             err = RolloutRefused(f"{type(e).__name__}: {e}", kind="target_error")
         else:
-            cost = rollout_cost(reply.prompt_tokens, reply.completion_tokens, reply.model or target.model,
-                                prices or {}, reply.cost_usd)
-            return RolloutOutcome(job, reply, tries=tries, latency_s=reply.latency_s, cost_usd=cost,
-                                  started_at=started, finished_at=time.perf_counter())
+            cost = rollout_cost(
+                reply.prompt_tokens,
+                reply.completion_tokens,
+                reply.model or target.model,
+                prices or {},
+                reply.cost_usd,
+            )
+            return RolloutOutcome(
+                job,
+                reply,
+                tries=tries,
+                latency_s=reply.latency_s,
+                cost_usd=cost,
+                started_at=started,
+                finished_at=time.perf_counter(),
+            )
         if err.retryable and tries <= retries:
             await asyncio.sleep(backoff.delay(tries, err.retry_after, rng))
             continue
         message = str(err) if tries == 1 else f"{err} (after {tries} tries)"
-        return RolloutOutcome(job, None, error=message, error_kind=err.kind, status_code=err.status_code,
-                              tries=tries, latency_s=err.latency_s, started_at=started,
-                              finished_at=time.perf_counter())
+        return RolloutOutcome(
+            job,
+            None,
+            error=message,
+            error_kind=err.kind,
+            status_code=err.status_code,
+            tries=tries,
+            latency_s=err.latency_s,
+            started_at=started,
+            finished_at=time.perf_counter(),
+        )
 
 
 async def run_rollouts(
@@ -329,8 +385,14 @@ async def run_rollouts(
     stop_reason: list[StopReason] = []
 
     def progress() -> Progress:
-        return Progress(report.total, report.completed, report.failed, in_flight,
-                        time.perf_counter() - t0, report.cost_usd)
+        return Progress(
+            report.total,
+            report.completed,
+            report.failed,
+            in_flight,
+            time.perf_counter() - t0,
+            report.cost_usd,
+        )
 
     def stopping() -> bool:
         if stop_reason:
@@ -351,8 +413,17 @@ async def run_rollouts(
             if first_sent is None:
                 first_sent = time.perf_counter()
             try:
-                outcome = await run_one(job, target, run_id=run_id, timeout=timeout, retries=retries,
-                                        policy=policy, prices=prices, backoff=backoff, rng=rng)
+                outcome = await run_one(
+                    job,
+                    target,
+                    run_id=run_id,
+                    timeout=timeout,
+                    retries=retries,
+                    policy=policy,
+                    prices=prices,
+                    backoff=backoff,
+                    rng=rng,
+                )
             finally:
                 in_flight -= 1
             last_done = outcome.finished_at
@@ -372,7 +443,9 @@ async def run_rollouts(
             on_progress(progress())
 
     await target.start(concurrency=concurrency, timeout=timeout)
-    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, max(len(job_list), 1)))]
+    workers = [
+        asyncio.create_task(worker()) for _ in range(min(concurrency, max(len(job_list), 1)))
+    ]
     tick = asyncio.create_task(ticker()) if on_progress is not None else None
     try:
         done, pending = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
@@ -509,7 +582,9 @@ class BatchWriter:
         started = time.perf_counter()
         try:
             if self._pool is not None:
-                await asyncio.get_running_loop().run_in_executor(self._pool, self.write_batch, batch)
+                await asyncio.get_running_loop().run_in_executor(
+                    self._pool, self.write_batch, batch
+                )
             else:
                 result = self.write_batch(batch)
                 if inspect.isawaitable(result):

@@ -126,10 +126,22 @@ def _without_userinfo(url: str) -> str:
 # --------------------------------------------------------------------------- configuration
 
 _OPTION_TYPES: dict[str, type] = {
-    "base_url": str, "model": str, "key_env": str, "temperature": float, "max_tokens": int,
-    "timeout": float, "retries": int, "backoff": float, "max_backoff": float, "json_mode": str,
-    "repeats": int, "pass_score": float, "price_in": float, "price_out": float,
-    "criteria": tuple, "system_prompt": str,
+    "base_url": str,
+    "model": str,
+    "key_env": str,
+    "temperature": float,
+    "max_tokens": int,
+    "timeout": float,
+    "retries": int,
+    "backoff": float,
+    "max_backoff": float,
+    "json_mode": str,
+    "repeats": int,
+    "pass_score": float,
+    "price_in": float,
+    "price_out": float,
+    "criteria": tuple,
+    "system_prompt": str,
 }
 _INLINE_ONLY_SIMPLE = {"criteria", "system_prompt"}
 
@@ -149,7 +161,9 @@ def parse_judge_spec(spec: str) -> tuple[str, dict[str, str]]:
         if not eq or not key:
             raise ScorerConfigError(f"scorer {spec!r}: option {part!r} is not KEY=VALUE")
         if key in _INLINE_ONLY_SIMPLE:
-            raise ScorerConfigError(f"scorer {spec!r}: set {key} in the run config's judge table, not inline")
+            raise ScorerConfigError(
+                f"scorer {spec!r}: set {key} in the run config's judge table, not inline"
+            )
         options[key] = value.strip()
     return name, options
 
@@ -212,7 +226,9 @@ def judge_config(
             f"or give it in the run config's judge table"
         )
     if not re.match(r"^https?://[^/\s]+", base_url):
-        raise ScorerConfigError(f"judge {name!r}: base_url {base_url!r} must start with http:// or https://")
+        raise ScorerConfigError(
+            f"judge {name!r}: base_url {base_url!r} must start with http:// or https://"
+        )
     if not values.get("model"):
         raise ScorerConfigError(f"judge {name!r} has no model; add model=NAME")
     key_env = values.get("key_env")
@@ -228,7 +244,9 @@ def judge_config(
         if not api_key:
             raise ScorerConfigError(f"judge {name!r}: environment variable {key_env} is not set")
     if values.get("json_mode", "auto") not in ("auto", "on", "off"):
-        raise ScorerConfigError(f"judge {name!r}: json_mode must be auto, on or off, not {values['json_mode']!r}")
+        raise ScorerConfigError(
+            f"judge {name!r}: json_mode must be auto, on or off, not {values['json_mode']!r}"
+        )
     checks = [
         ("temperature", lambda v: 0 <= v <= 2, "between 0 and 2"),
         ("max_tokens", lambda v: v >= 1, "at least 1"),
@@ -260,9 +278,13 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
-def judge_criteria(config: JudgeConfig, case: Mapping[str, Any], context: Mapping[str, Any]) -> list[str]:
+def judge_criteria(
+    config: JudgeConfig, case: Mapping[str, Any], context: Mapping[str, Any]
+) -> list[str]:
     """The criteria given to the judge: the judge's own, then the suite's (context), then the case's."""
-    found = list(config.criteria) + _as_list(context.get("criteria")) + _as_list(case.get("criteria"))
+    found = (
+        list(config.criteria) + _as_list(context.get("criteria")) + _as_list(case.get("criteria"))
+    )
     return list(dict.fromkeys(c.strip() for c in found))
 
 
@@ -270,7 +292,9 @@ def _content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # chat content parts
-        return "\n".join(str(p.get("text", "")) if isinstance(p, Mapping) else str(p) for p in content)
+        return "\n".join(
+            str(p.get("text", "")) if isinstance(p, Mapping) else str(p) for p in content
+        )
     return "" if content is None else str(content)
 
 
@@ -292,8 +316,12 @@ def prompts_of(case: Mapping[str, Any], context: Mapping[str, Any]) -> tuple[str
     system prompt and the rest, labelled by role, to the user prompt; an
     explicit ``system_prompt`` in the context or the case's metadata comes first.
     """
-    metadata: Mapping[str, Any] = case["metadata"] if isinstance(case.get("metadata"), Mapping) else {}
-    system_parts = [str(x) for x in (context.get("system_prompt"), metadata.get("system_prompt")) if x]
+    metadata: Mapping[str, Any] = (
+        case["metadata"] if isinstance(case.get("metadata"), Mapping) else {}
+    )
+    system_parts = [
+        str(x) for x in (context.get("system_prompt"), metadata.get("system_prompt")) if x
+    ]
     data = case.get("input")
     if isinstance(data, (list, tuple)) and data and all(isinstance(m, Mapping) for m in data):
         turns = [m for m in data if m.get("role") != "system"]
@@ -301,7 +329,9 @@ def prompts_of(case: Mapping[str, Any], context: Mapping[str, Any]) -> tuple[str
         if len(turns) == 1:
             user = _content_text(turns[0].get("content"))
         else:  # a conversation: label each turn with its role
-            user = "\n\n".join(f"[{m.get('role', 'user')}] {_content_text(m.get('content'))}" for m in turns)
+            user = "\n\n".join(
+                f"[{m.get('role', 'user')}] {_content_text(m.get('content'))}" for m in turns
+            )
     else:
         user = _output_text(data)
     return "\n\n".join(dict.fromkeys(system_parts)), user
@@ -313,7 +343,9 @@ def judge_messages(
     """The chat messages asking the judge to grade ``output``, and the criteria given."""
     system_prompt, user_prompt = prompts_of(case, context)
     criteria = judge_criteria(config, case, context)
-    listed = "\n".join(f"{i}. {c}" for i, c in enumerate(criteria, 1)) or "(none given: choose your own)"
+    listed = (
+        "\n".join(f"{i}. {c}" for i, c in enumerate(criteria, 1)) or "(none given: choose your own)"
+    )
     user = (
         f"<agent_system_prompt>\n{system_prompt or '(none given)'}\n</agent_system_prompt>\n\n"
         f"<user_prompt>\n{user_prompt}\n</user_prompt>\n\n"
@@ -321,7 +353,10 @@ def judge_messages(
         f"<agent_result>\n{_output_text(output)}\n</agent_result>\n\n"
         "Grade the result now. Reply with the JSON object only."
     )
-    return [{"role": "system", "content": config.system_prompt}, {"role": "user", "content": user}], criteria
+    return [
+        {"role": "system", "content": config.system_prompt},
+        {"role": "user", "content": user},
+    ], criteria
 
 
 # --------------------------------------------------------------------------- the scorer
@@ -363,7 +398,11 @@ class JudgeScorer:
     kind = "judge"
 
     def __init__(
-        self, config: JudgeConfig, api_key: str | None = None, *, client: httpx.AsyncClient | None = None
+        self,
+        config: JudgeConfig,
+        api_key: str | None = None,
+        *,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
         self.config = config
         self.name = f"judge:{config.name}"
@@ -403,27 +442,43 @@ class JudgeScorer:
         """Ask the judge ``repeats`` times (concurrently); one verdict per asking, repeat 0…K-1."""
         context = context or {}
         messages, criteria = judge_messages(self.config, case, output, context)
-        return list(await asyncio.gather(*(self._ask(messages, criteria, r) for r in range(self.config.repeats))))
+        return list(
+            await asyncio.gather(
+                *(self._ask(messages, criteria, r) for r in range(self.config.repeats))
+            )
+        )
 
-    async def _ask(self, messages: list[dict[str, str]], criteria: Sequence[str], repeat: int) -> Verdict:
+    async def _ask(
+        self, messages: list[dict[str, str]], criteria: Sequence[str], repeat: int
+    ) -> Verdict:
         cfg = self.config
         attempts = [0]
         started = time.perf_counter()
 
         def usage(**fields: Any) -> JudgeUsage:
-            return JudgeUsage(model=cfg.model, attempts=max(attempts[0], 1),
-                              latency_s=time.perf_counter() - started, **fields)
+            return JudgeUsage(
+                model=cfg.model,
+                attempts=max(attempts[0], 1),
+                latency_s=time.perf_counter() - started,
+                **fields,
+            )
 
         try:
             response = await self._complete(messages, attempts)
         except _Failed as e:
-            return Verdict.failure(self.name, str(e), scale=JUDGE_SCALE, repeat=repeat, usage=usage())
+            return Verdict.failure(
+                self.name, str(e), scale=JUDGE_SCALE, repeat=repeat, usage=usage()
+            )
         try:
             body = response.json()
         except ValueError:
             return Verdict.failure(
-                self.name, f"judge returned a body that is not JSON: {_short(response.text)}",
-                scale=JUDGE_SCALE, repeat=repeat, usage=usage(), raw=response.text,
+                self.name,
+                f"judge returned a body that is not JSON: {_short(response.text)}",
+                scale=JUDGE_SCALE,
+                repeat=repeat,
+                usage=usage(),
+                raw=response.text,
             )
         tokens = self._usage_fields(body)
         try:
@@ -432,18 +487,28 @@ class JudgeScorer:
                 raise TypeError
         except (KeyError, IndexError, TypeError):
             return Verdict.failure(
-                self.name, f"judge answer has no choices[0].message: {_short(response.text)}",
-                scale=JUDGE_SCALE, repeat=repeat, usage=usage(**tokens), raw=response.text,
+                self.name,
+                f"judge answer has no choices[0].message: {_short(response.text)}",
+                scale=JUDGE_SCALE,
+                repeat=repeat,
+                usage=usage(**tokens),
+                raw=response.text,
             )
         refusal = message.get("refusal")
         content = _content_text(message.get("content"))
         if refusal and not content.strip():
             return Verdict.failure(
-                self.name, f"the judge refused: {_short(str(refusal))}",
-                scale=JUDGE_SCALE, repeat=repeat, usage=usage(**tokens), raw=str(refusal),
+                self.name,
+                f"the judge refused: {_short(str(refusal))}",
+                scale=JUDGE_SCALE,
+                repeat=repeat,
+                usage=usage(**tokens),
+                raw=str(refusal),
             )
         threshold = cfg.pass_score / JUDGE_SCALE[1]
-        verdict = parse_judge_answer(content, scorer=self.name, criteria=criteria, threshold=threshold)
+        verdict = parse_judge_answer(
+            content, scorer=self.name, criteria=criteria, threshold=threshold
+        )
         return verdict.model_copy(update={"repeat": repeat, "usage": usage(**tokens)})
 
     def _usage_fields(self, body: Any) -> dict[str, Any]:
@@ -469,14 +534,20 @@ class JudgeScorer:
 
     def _body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         cfg = self.config
-        body: dict[str, Any] = {"model": cfg.model, "messages": messages, "temperature": cfg.temperature}
+        body: dict[str, Any] = {
+            "model": cfg.model,
+            "messages": messages,
+            "temperature": cfg.temperature,
+        }
         if cfg.max_tokens is not None:
             body["max_tokens"] = cfg.max_tokens
         if self._json_mode:
             body["response_format"] = {"type": "json_object"}
         return body
 
-    async def _complete(self, messages: list[dict[str, str]], attempts: list[int]) -> httpx.Response:
+    async def _complete(
+        self, messages: list[dict[str, str]], attempts: list[int]
+    ) -> httpx.Response:
         """POST to the endpoint with retries; a 2xx response, or :class:`_Failed` saying why not."""
         cfg = self.config
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
@@ -498,7 +569,9 @@ class JudgeScorer:
                 if 200 <= status < 300:
                     return response
                 if status == 400 and sent_json_mode and cfg.json_mode == "auto":
-                    self._json_mode = False  # the server refuses response_format: ask again without it
+                    self._json_mode = (
+                        False  # the server refuses response_format: ask again without it
+                    )
                     continue
                 if status != 429 and status < 500:
                     raise _Failed(f"judge returned HTTP {status}: {_short(response.text)}")

@@ -86,8 +86,27 @@ __all__ = [
 
 DEFAULT_EVALUATOR_TIMEOUT = 30.0
 #: context keys a code evaluator may accept by name
-CONTEXT_KEYS = ("case", "case_id", "expected", "criteria", "metadata", "system_prompt", "flags", "epoch", "run_id")
-BUILTINS = ("equals", "contains", "icontains", "regex", "json_valid", "json_field", "numeric", "length")
+CONTEXT_KEYS = (
+    "case",
+    "case_id",
+    "expected",
+    "criteria",
+    "metadata",
+    "system_prompt",
+    "flags",
+    "epoch",
+    "run_id",
+)
+BUILTINS = (
+    "equals",
+    "contains",
+    "icontains",
+    "regex",
+    "json_valid",
+    "json_field",
+    "numeric",
+    "length",
+)
 KINDS = BUILTINS + ("python", "judge")
 
 
@@ -212,12 +231,20 @@ def _equals(arg: str | None) -> CheckFn:
             ok = output.strip() == target.strip()
         elif isinstance(target, str):
             parsed, _ = _as_json(target)
-            ok = _same(output, parsed) if parsed is not None else _text(output).strip() == target.strip()
+            ok = (
+                _same(output, parsed)
+                if parsed is not None
+                else _text(output).strip() == target.strip()
+            )
         else:
             value, problem = _as_json(output)
             ok = problem is None and _same(value, target)
         what = "the given value" if arg is not None else "the expected value"
-        reason = f"the output equals {what}" if ok else f"the output {_short(output)} differs from {_short(target)}"
+        reason = (
+            f"the output equals {what}"
+            if ok
+            else f"the output {_short(output)} differs from {_short(target)}"
+        )
         return Check(1.0 if ok else 0.0, ok, f"output equals {what}", reason)
 
     return check
@@ -228,8 +255,11 @@ def _contains(arg: str | None, ignore_case: bool) -> CheckFn:
 
     def check(case: Mapping[str, Any], output: Any) -> Check:
         target = arg if arg is not None else _expected(case, name)
-        needles = [str(x) if isinstance(x, str) else _text(x) for x in target] if isinstance(
-            target, (list, tuple)) else [target if isinstance(target, str) else _text(target)]
+        needles = (
+            [str(x) if isinstance(x, str) else _text(x) for x in target]
+            if isinstance(target, (list, tuple))
+            else [target if isinstance(target, str) else _text(target)]
+        )
         if not needles:
             raise _NoExpected(f"case {case.get('id', '?')!r} has an empty expected list for {name}")
         hay = _text(output)
@@ -243,8 +273,11 @@ def _contains(arg: str | None, ignore_case: bool) -> CheckFn:
         if ok:
             reason = f"found {'it' if len(needles) == 1 else f'all {len(needles)}'}"
         else:
-            reason = "missing " + ", ".join(_short(n, 40) for n in missing[:5]) + (
-                f" ({found} of {len(needles)} found)" if len(needles) > 1 else "")
+            reason = (
+                "missing "
+                + ", ".join(_short(n, 40) for n in missing[:5])
+                + (f" ({found} of {len(needles)} found)" if len(needles) > 1 else "")
+            )
         return Check(found / len(needles), ok, criterion, reason)
 
     return check
@@ -256,7 +289,9 @@ def _regex(arg: str | None, spec: str) -> CheckFn:
         try:
             compiled = re.compile(arg)
         except re.error as e:
-            raise ScorerConfigError(f"scorer {spec!r}: the pattern is not a valid regular expression ({e})") from None
+            raise ScorerConfigError(
+                f"scorer {spec!r}: the pattern is not a valid regular expression ({e})"
+            ) from None
 
     def check(case: Mapping[str, Any], output: Any) -> Check:
         pattern = compiled
@@ -265,7 +300,9 @@ def _regex(arg: str | None, spec: str) -> CheckFn:
             try:
                 pattern = re.compile(str(expected))
             except re.error as e:
-                raise ValueError(f"the expected value {_short(expected)} is not a valid regular expression ({e})") from None
+                raise ValueError(
+                    f"the expected value {_short(expected)} is not a valid regular expression ({e})"
+                ) from None
         m = pattern.search(_text(output))
         ok = m is not None
         reason = f"matched {_short(m.group(0), 40)}" if m is not None else "no match in the output"
@@ -276,7 +313,12 @@ def _regex(arg: str | None, spec: str) -> CheckFn:
 
 def _json_valid(case: Mapping[str, Any], output: Any) -> Check:
     _, problem = _as_json(output)
-    return Check(0.0 if problem else 1.0, problem is None, "output is valid JSON", problem or "the output parses as JSON")
+    return Check(
+        0.0 if problem else 1.0,
+        problem is None,
+        "output is valid JSON",
+        problem or "the output parses as JSON",
+    )
 
 
 _SEGMENT_RE = re.compile(r"^([^\[\]]*)((?:\[\d+\])*)$")
@@ -318,7 +360,9 @@ def _walk(value: Any, steps: Sequence[str | int]) -> tuple[bool, Any]:
 
 def _json_field(arg: str | None, spec: str) -> CheckFn:
     if not arg:
-        raise ScorerConfigError(f"scorer {spec!r}: give a path, e.g. json_field:answer.id=7 (or json_field:answer to compare with expected)")
+        raise ScorerConfigError(
+            f"scorer {spec!r}: give a path, e.g. json_field:answer.id=7 (or json_field:answer to compare with expected)"
+        )
     path, eq, raw_value = arg.partition("=")
     path = path.strip()
     steps = _parse_path(path, spec)
@@ -338,8 +382,11 @@ def _json_field(arg: str | None, spec: str) -> CheckFn:
         found, actual = _walk(value, steps)
         if not found:
             return Check(0.0, False, criterion, f"the output has no field {path}")
-        ok = _same(actual, target) or (isinstance(target, str) and not isinstance(actual, (str, Mapping, list))
-                                       and _text(actual) == target)
+        ok = _same(actual, target) or (
+            isinstance(target, str)
+            and not isinstance(actual, (str, Mapping, list))
+            and _text(actual) == target
+        )
         reason = f"{path} is {_short(actual, 40)}"
         return Check(1.0 if ok else 0.0, ok, criterion, reason)
 
@@ -371,8 +418,14 @@ def _numeric(arg: str | None, spec: str) -> CheckFn:
             actual = _number(numbers[-1]) if numbers else None
         if actual is None:
             return Check(0.0, False, criterion, "no number in the output")
-        ok = abs(actual - expected) <= limit if limit > 0 else math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-12)
-        reason = f"the output's number is {actual:g}" + ("" if ok else f", off by {abs(actual - expected):g}")
+        ok = (
+            abs(actual - expected) <= limit
+            if limit > 0
+            else math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-12)
+        )
+        reason = f"the output's number is {actual:g}" + (
+            "" if ok else f", off by {abs(actual - expected):g}"
+        )
         return Check(1.0 if ok else 0.0, ok, criterion, reason)
 
     return check
@@ -393,9 +446,16 @@ def _length(arg: str | None, spec: str) -> CheckFn:
     def check(case: Mapping[str, Any], output: Any) -> Check:
         n = len(_text(output))
         if low is not None and n < low:
-            return Check(0.0, False, f"output length is {bounds}", f"{n} characters, below the minimum {low}")
+            return Check(
+                0.0, False, f"output length is {bounds}", f"{n} characters, below the minimum {low}"
+            )
         if high is not None and n > high:
-            return Check(0.0, False, f"output length is {bounds}", f"{n} characters, above the maximum {high}")
+            return Check(
+                0.0,
+                False,
+                f"output length is {bounds}",
+                f"{n} characters, above the maximum {high}",
+            )
         return Check(1.0, True, f"output length is {bounds}", f"{n} characters")
 
     return check
@@ -422,7 +482,11 @@ class BuiltinScorer:
         except Exception as e:
             return [Verdict.failure(self.name, f"{type(e).__name__}: {e}")]
         row = Criterion(criteria=found.criterion, passed=found.passed, reason=found.reason)
-        return [Verdict.scored(self.name, found.score, passed=found.passed, evaluation=(row,), result=found.reason)]
+        return [
+            Verdict.scored(
+                self.name, found.score, passed=found.passed, evaluation=(row,), result=found.reason
+            )
+        ]
 
     async def aclose(self) -> None:
         return None
@@ -432,7 +496,9 @@ def _builtin(spec: str, kind: str, arg: str | None) -> BuiltinScorer:
     if kind == "json_valid" and arg is not None:
         raise ScorerConfigError(f"scorer {spec!r}: {kind} takes no argument")
     if kind == "regex" and arg == "":
-        raise ScorerConfigError(f"scorer {spec!r}: give a pattern after 'regex:' (or bare 'regex' to use expected)")
+        raise ScorerConfigError(
+            f"scorer {spec!r}: give a pattern after 'regex:' (or bare 'regex' to use expected)"
+        )
     factories: dict[str, Callable[[], CheckFn]] = {
         "equals": lambda: _equals(arg),
         "contains": lambda: _contains(arg, ignore_case=False),
@@ -448,7 +514,9 @@ def _builtin(spec: str, kind: str, arg: str | None) -> BuiltinScorer:
 
 # --------------------------------------------------------------------------- code evaluators
 
-_PYTHON_RE = re.compile(r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*):([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)$")
+_PYTHON_RE = re.compile(
+    r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*):([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)$"
+)
 
 
 def _import_evaluator(spec: str, target: str) -> Callable[..., Any]:
@@ -481,7 +549,9 @@ def _import_evaluator(spec: str, target: str) -> Callable[..., Any]:
         value = getattr(value, part)
         walked = f"{walked}:{part}" if walked == module_name else f"{walked}.{part}"
     if not callable(value):
-        raise ScorerConfigError(f"scorer {spec!r}: {walked!r} is a {type(value).__name__}, not a function")
+        raise ScorerConfigError(
+            f"scorer {spec!r}: {walked!r} is a {type(value).__name__}, not a function"
+        )
     return value  # type: ignore[no-any-return]
 
 
@@ -513,7 +583,9 @@ def _accepted_keys(spec: str, fn: Callable[..., Any]) -> frozenset[str] | None:
     return frozenset(p.name for p in extra if p.kind is not p.POSITIONAL_ONLY)
 
 
-async def _in_thread(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
+async def _in_thread(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], name: str
+) -> Any:
     """Run ``fn`` in a daemon thread and await its result; a thread that hangs is abandoned, never joined."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
@@ -553,18 +625,27 @@ class PythonScorer:
     kind: str = "python"
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "timeout": self.timeout, "threshold": self.threshold}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "timeout": self.timeout,
+            "threshold": self.threshold,
+        }
 
     async def aclose(self) -> None:
         return None
 
     def _kwargs(self, case: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
-        metadata: Mapping[str, Any] = case["metadata"] if isinstance(case.get("metadata"), Mapping) else {}
+        metadata: Mapping[str, Any] = (
+            case["metadata"] if isinstance(case.get("metadata"), Mapping) else {}
+        )
         available: dict[str, Any] = {
             "case": case,
             "case_id": case.get("id"),
             "expected": case.get("expected"),
-            "criteria": case.get("criteria") if case.get("criteria") is not None else context.get("criteria"),
+            "criteria": case.get("criteria")
+            if case.get("criteria") is not None
+            else context.get("criteria"),
             "metadata": metadata,
             "system_prompt": context.get("system_prompt") or metadata.get("system_prompt"),
             "flags": context.get("flags") if context.get("flags") is not None else {},
@@ -599,7 +680,11 @@ class PythonScorer:
         try:
             value, error = await asyncio.wait_for(call(), self.timeout)
         except asyncio.TimeoutError:
-            return [Verdict.failure(self.name, f"the evaluator did not finish within {self.timeout:g} s")]
+            return [
+                Verdict.failure(
+                    self.name, f"the evaluator did not finish within {self.timeout:g} s"
+                )
+            ]
         if error is not None:
             where = ""
             tb = error.__traceback__
@@ -607,7 +692,11 @@ class PythonScorer:
                 tb = tb.tb_next
             if tb is not None:
                 where = f" (at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno})"
-            return [Verdict.failure(self.name, f"the evaluator raised {type(error).__name__}: {error}{where}")]
+            return [
+                Verdict.failure(
+                    self.name, f"the evaluator raised {type(error).__name__}: {error}{where}"
+                )
+            ]
         return [self.verdict_of(value)]
 
     def verdict_of(self, value: Any) -> Verdict:
@@ -626,29 +715,54 @@ class PythonScorer:
         raw = d["score"]
         score = float(raw) if isinstance(raw, bool) else _number(raw)
         if score is None:
-            return Verdict.failure(self.name, f"the evaluator's score {raw!r} is not a finite number")
+            return Verdict.failure(
+                self.name, f"the evaluator's score {raw!r} is not a finite number"
+            )
         scale = self._scale(d.get("scale"))
         if isinstance(scale, str):
             return Verdict.failure(self.name, scale)
         low, high = scale
         if not low <= score <= high:
-            hint = " or give its range with \"scale\": HIGH or [LOW, HIGH]" if "scale" not in d else ""
-            return Verdict.failure(self.name, f"the evaluator's score {score:g} is outside {low:g}–{high:g}{hint}")
+            hint = (
+                ' or give its range with "scale": HIGH or [LOW, HIGH]' if "scale" not in d else ""
+            )
+            return Verdict.failure(
+                self.name, f"the evaluator's score {score:g} is outside {low:g}–{high:g}{hint}"
+            )
         passed: bool | None = None
         for key in ("passed", "pass"):
             if d.get(key) is not None:
                 passed = parse_bool(d[key])
                 if passed is None:
-                    return Verdict.failure(self.name, f"the evaluator's {key} {d[key]!r} is not true or false")
+                    return Verdict.failure(
+                        self.name, f"the evaluator's {key} {d[key]!r} is not true or false"
+                    )
                 break
-        rows, problems = read_criteria(d.get("evaluation")) if d.get("evaluation") is not None else ([], [])
-        flags = (Flag(code="unreadable_rows", detail=f"{len(problems)} row(s) dropped: " + "; ".join(problems[:3])),) \
-            if problems else ()
+        rows, problems = (
+            read_criteria(d.get("evaluation")) if d.get("evaluation") is not None else ([], [])
+        )
+        flags = (
+            (
+                Flag(
+                    code="unreadable_rows",
+                    detail=f"{len(problems)} row(s) dropped: " + "; ".join(problems[:3]),
+                ),
+            )
+            if problems
+            else ()
+        )
         result = d.get("result")
         return Verdict.scored(
-            self.name, score, scale=(low, high), passed=passed, threshold=self.threshold,
-            evaluation=tuple(rows), flags=flags,
-            result=None if result is None else (result if isinstance(result, str) else _text(result)),
+            self.name,
+            score,
+            scale=(low, high),
+            passed=passed,
+            threshold=self.threshold,
+            evaluation=tuple(rows),
+            flags=flags,
+            result=None
+            if result is None
+            else (result if isinstance(result, str) else _text(result)),
         )
 
     @staticmethod
@@ -687,14 +801,18 @@ def resolve_scorer(
     """One scorer from its spec, checked; raises :class:`ScorerConfigError` naming the problem."""
     spec = spec.strip()
     if not spec:
-        raise ScorerConfigError("a scorer spec is empty; write e.g. --scorer equals or --scorer judge:openai")
+        raise ScorerConfigError(
+            "a scorer spec is empty; write e.g. --scorer equals or --scorer judge:openai"
+        )
     kind, colon, arg = spec.partition(":")
     kind = kind.strip()
     if kind in BUILTINS:
         return _builtin(spec, kind, arg if colon else None)
     if kind == "python":
         fn = _import_evaluator(spec, arg.strip())
-        return PythonScorer(name=spec, fn=fn, accepts=_accepted_keys(spec, fn), timeout=timeout, threshold=threshold)
+        return PythonScorer(
+            name=spec, fn=fn, accepts=_accepted_keys(spec, fn), timeout=timeout, threshold=threshold
+        )
     if kind == "judge":
         name, inline = parse_judge_spec(spec)
         table = dict((judges or {}).get(name) or {})
@@ -743,17 +861,27 @@ def resolve_scorers(
     seen: set[str] = set()
     for spec in specs:
         scorer = resolve_scorer(
-            spec, env, judges=judges, judge_repeats=judge_repeats, timeout=timeout, threshold=threshold
+            spec,
+            env,
+            judges=judges,
+            judge_repeats=judge_repeats,
+            timeout=timeout,
+            threshold=threshold,
         )
         if scorer.name in seen:
-            raise ScorerConfigError(f"scorer {scorer.name!r} is listed twice; name judges apart (judge:a, judge:b)")
+            raise ScorerConfigError(
+                f"scorer {scorer.name!r} is listed twice; name judges apart (judge:a, judge:b)"
+            )
         seen.add(scorer.name)
         scorers.append(scorer)
     return scorers
 
 
 async def score_rollout(
-    scorers: Sequence[Scorer], case: Mapping[str, Any], output: Any, context: Mapping[str, Any] | None = None
+    scorers: Sequence[Scorer],
+    case: Mapping[str, Any],
+    output: Any,
+    context: Mapping[str, Any] | None = None,
 ) -> list[Verdict]:
     """Every scorer's verdicts on one rollout, scorers run concurrently; a scorer that raises yields a failed verdict."""
 
@@ -770,4 +898,3 @@ async def score_rollout(
 async def close_scorers(scorers: Sequence[Scorer]) -> None:
     """Close every scorer's connections (judges' HTTP clients)."""
     await asyncio.gather(*(s.aclose() for s in scorers))
-

@@ -90,9 +90,21 @@ from domain.suites import Case
 from runners.eval_errors import RetryableError, RolloutRefused, TargetConfigError, TargetUnavailable
 
 __all__ = [
-    "CommandTarget", "HttpTarget", "OpenAITarget", "PythonTarget", "RolloutRequest", "Target", "TargetReply",
-    "make_target", "parse_retry_after", "parse_target_spec", "redact_headers", "redact_url", "reply_from_json",
-    "resolve_callable", "target_from_config",
+    "CommandTarget",
+    "HttpTarget",
+    "OpenAITarget",
+    "PythonTarget",
+    "RolloutRequest",
+    "Target",
+    "TargetReply",
+    "make_target",
+    "parse_retry_after",
+    "parse_target_spec",
+    "redact_headers",
+    "redact_url",
+    "reply_from_json",
+    "resolve_callable",
+    "target_from_config",
 ]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -181,34 +193,46 @@ def reply_from_json(data: Any, latency_s: float, *, what: str = "the response") 
     if not isinstance(data, dict):
         raise RolloutRefused(
             f'{what} is a JSON {_json_type(data)}, not an object with an "output" field',
-            kind="bad_response", latency_s=latency_s,
+            kind="bad_response",
+            latency_s=latency_s,
         )
     if "output" not in data:
         keys = ", ".join(sorted(map(str, data))) or "none"
         raise RolloutRefused(
             f'{what} has no "output" field (its fields: {keys}); answer {{"output": ...}}',
-            kind="bad_response", latency_s=latency_s,
+            kind="bad_response",
+            latency_s=latency_s,
         )
     reply = TargetReply(output=data["output"], latency_s=latency_s, trace=data.get("trace"))
     for name in ("score", "reward"):
         setattr(reply, name, _number(data.get(name), name, what, latency_s))
     cost = _number(data.get("cost_usd"), "cost_usd", what, latency_s)
     if cost is not None and cost < 0:
-        raise RolloutRefused(f"{what} has a negative cost_usd", kind="bad_response", latency_s=latency_s)
+        raise RolloutRefused(
+            f"{what} has a negative cost_usd", kind="bad_response", latency_s=latency_s
+        )
     reply.cost_usd = cost
     usage = data.get("usage")
     if usage is not None:
         reply.prompt_tokens, reply.completion_tokens = _usage(usage, what, latency_s)
     model = data.get("model")
     if model is not None and not isinstance(model, str):
-        raise RolloutRefused(f'{what} has a non-text "model"', kind="bad_response", latency_s=latency_s)
+        raise RolloutRefused(
+            f'{what} has a non-text "model"', kind="bad_response", latency_s=latency_s
+        )
     reply.model = model
     return reply
 
 
 def _json_type(value: Any) -> str:
-    return {list: "array", str: "string", int: "number", float: "number", bool: "boolean",
-            type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        list: "array",
+        str: "string",
+        int: "number",
+        float: "number",
+        bool: "boolean",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def _number(value: Any, name: str, what: str, latency_s: float) -> float | None:
@@ -217,7 +241,8 @@ def _number(value: Any, name: str, what: str, latency_s: float) -> float | None:
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise RolloutRefused(
             f'{what} has "{name}": {value!r}; it must be a finite number or absent',
-            kind="bad_response", latency_s=latency_s,
+            kind="bad_response",
+            latency_s=latency_s,
         )
     return float(value)
 
@@ -226,15 +251,17 @@ def _usage(usage: Any, what: str, latency_s: float) -> tuple[int | None, int | N
     if not isinstance(usage, dict):
         raise RolloutRefused(
             f'{what} has "usage" that is not an object {{"prompt_tokens", "completion_tokens"}}',
-            kind="bad_response", latency_s=latency_s,
+            kind="bad_response",
+            latency_s=latency_s,
         )
     out: list[int | None] = []
     for name, alias in (("prompt_tokens", "input_tokens"), ("completion_tokens", "output_tokens")):
         v = usage.get(name, usage.get(alias))
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
             raise RolloutRefused(
-                f'{what} has usage.{name} = {v!r}; it must be a whole number ≥ 0',
-                kind="bad_response", latency_s=latency_s,
+                f"{what} has usage.{name} = {v!r}; it must be a whole number ≥ 0",
+                kind="bad_response",
+                latency_s=latency_s,
             )
         out.append(v)
     return out[0], out[1]
@@ -273,10 +300,13 @@ def _error_from_status(response: httpx.Response, latency_s: float, url: str) -> 
             detail = _snippet(err["message"])
         elif isinstance(err, str):
             detail = _snippet(err)
-    message = f"HTTP {status} from {url}" + (f": {detail}" if detail else "")
+    message = f"HTTP {status} from {redact_url(url)}" + (f": {detail}" if detail else "")
     if status >= 500 or status in RETRY_STATUSES:
         return RetryableError(
-            message, kind="http_status", status_code=status, latency_s=latency_s,
+            message,
+            kind="http_status",
+            status_code=status,
+            latency_s=latency_s,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
     return RolloutRefused(message, kind="http_status", status_code=status, latency_s=latency_s)
@@ -284,9 +314,9 @@ def _error_from_status(response: httpx.Response, latency_s: float, url: str) -> 
 
 def _transport_error(e: httpx.TransportError, url: str) -> RetryableError:
     if isinstance(e, httpx.TimeoutException):
-        return RetryableError(f"timed out waiting for {url}", kind="timeout")
+        return RetryableError(f"timed out waiting for {redact_url(url)}", kind="timeout")
     reason = str(e) or type(e).__name__
-    return RetryableError(f"connection to {url} failed: {reason}", kind="connection")
+    return RetryableError(f"connection to {redact_url(url)} failed: {reason}", kind="connection")
 
 
 def redact_url(url: str) -> str:
@@ -345,12 +375,12 @@ async def _preflight_url(url: str, what: str, timeout: float) -> httpx.Response:
             return await client.request("HEAD" if what == "http" else "GET", url)
     except httpx.TimeoutException:
         raise TargetUnavailable(
-            f"the {what} target at {url} did not answer within {timeout:g} s; is it running and reachable?"
+            f"the {what} target at {redact_url(url)} did not answer within {timeout:g} s; is it running and reachable?"
         ) from None
     except httpx.TransportError as e:
         reason = str(e) or type(e).__name__
         raise TargetUnavailable(
-            f"cannot reach the {what} target at {url} ({reason}); is it running?"
+            f"cannot reach the {what} target at {redact_url(url)} ({reason}); is it running?"
         ) from None
 
 
@@ -391,7 +421,9 @@ class _HttpClientMixin:
         if self._clients is not None:
             return
         shards = max(1, -(-concurrency // POOL_SHARD_SIZE))
-        sizes = [concurrency // shards + (1 if i < concurrency % shards else 0) for i in range(shards)]
+        sizes = [
+            concurrency // shards + (1 if i < concurrency % shards else 0) for i in range(shards)
+        ]
         ssl_context = httpx.create_ssl_context()  # one for all shards: each costs ~50 ms to load
         self._clients = [
             httpx.AsyncClient(
@@ -493,10 +525,11 @@ class HttpTarget(_HttpClientMixin, Target):
             data = response.json()
         except ValueError:
             raise RolloutRefused(
-                f"the response from {self.url} is not JSON: {_snippet(response.text, 80)!r}",
-                kind="bad_response", latency_s=latency,
+                f"the response from {redact_url(self.url)} is not JSON: {_snippet(response.text, 80)!r}",
+                kind="bad_response",
+                latency_s=latency,
             ) from None
-        return reply_from_json(data, latency, what=f"the response from {self.url}")
+        return reply_from_json(data, latency, what=f"the response from {redact_url(self.url)}")
 
 
 # --------------------------------------------------------------------------- openai
@@ -506,8 +539,16 @@ class OpenAITarget(_HttpClientMixin, Target):
     """An OpenAI-compatible ``/chat/completions`` endpoint."""
 
     kind = "openai"
-    OPTIONS = ("model", "base_url", "api_key_env", "temperature", "max_tokens", "system_prompt",
-               "seed", "headers")
+    OPTIONS = (
+        "model",
+        "base_url",
+        "api_key_env",
+        "temperature",
+        "max_tokens",
+        "system_prompt",
+        "seed",
+        "headers",
+    )
 
     def __init__(
         self,
@@ -529,10 +570,16 @@ class OpenAITarget(_HttpClientMixin, Target):
         if api_key_env is None and urlsplit(self.base_url).hostname == "api.openai.com":
             api_key_env = "OPENAI_API_KEY"
         self.api_key_env = api_key_env
-        if temperature is not None and (not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2):
-            raise TargetConfigError(f"openai target: temperature {temperature!r} must be between 0 and 2")
+        if temperature is not None and (
+            not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2
+        ):
+            raise TargetConfigError(
+                f"openai target: temperature {temperature!r} must be between 0 and 2"
+            )
         if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-            raise TargetConfigError(f"openai target: max_tokens {max_tokens!r} must be a whole number ≥ 1")
+            raise TargetConfigError(
+                f"openai target: max_tokens {max_tokens!r} must be a whole number ≥ 1"
+            )
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.system_prompt = system_prompt
@@ -545,7 +592,11 @@ class OpenAITarget(_HttpClientMixin, Target):
         self.url = f"{self.base_url}/chat/completions"
 
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "model": self.model, "base_url": redact_url(self.base_url)}
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "model": self.model,
+            "base_url": redact_url(self.base_url),
+        }
         for name in ("api_key_env", "temperature", "max_tokens", "system_prompt"):
             value = getattr(self, name)
             if value is not None:
@@ -563,16 +614,16 @@ class OpenAITarget(_HttpClientMixin, Target):
                 response = await client.get(url)
         except httpx.TimeoutException:
             raise TargetUnavailable(
-                f"the openai target at {self.base_url} did not answer within {timeout:g} s; is it reachable?"
+                f"the openai target at {redact_url(self.base_url)} did not answer within {timeout:g} s; is it reachable?"
             ) from None
         except httpx.TransportError as e:
             raise TargetUnavailable(
-                f"cannot reach the openai target at {self.base_url} ({e or type(e).__name__}); is it running?"
+                f"cannot reach the openai target at {redact_url(self.base_url)} ({e or type(e).__name__}); is it running?"
             ) from None
         if response.status_code in (401, 403):
             source = f"${self.api_key_env}" if self.api_key_env else "no key (set api_key_env)"
             raise TargetConfigError(
-                f"the openai target at {self.base_url} refused the API key from {source} "
+                f"the openai target at {redact_url(self.base_url)} refused the API key from {source} "
                 f"(HTTP {response.status_code}); check the key"
             )
 
@@ -590,12 +641,14 @@ class OpenAITarget(_HttpClientMixin, Target):
         response, latency = await self._post(self.url, payload)
         if response.status_code >= 300:
             raise _error_from_status(response, latency, self.url)
-        what = f"the chat completion from {self.url}"
+        what = f"the chat completion from {redact_url(self.url)}"
         try:
             data = response.json()
         except ValueError:
             raise RolloutRefused(
-                f"{what} is not JSON: {_snippet(response.text, 80)!r}", kind="bad_response", latency_s=latency
+                f"{what} is not JSON: {_snippet(response.text, 80)!r}",
+                kind="bad_response",
+                latency_s=latency,
             ) from None
         try:
             message = data["choices"][0]["message"]
@@ -603,11 +656,16 @@ class OpenAITarget(_HttpClientMixin, Target):
         except (KeyError, IndexError, TypeError, AttributeError):
             raise RolloutRefused(
                 f"{what} has no choices[0].message; is this an OpenAI-compatible endpoint?",
-                kind="bad_response", latency_s=latency,
+                kind="bad_response",
+                latency_s=latency,
             ) from None
         if content is not None and not isinstance(content, str):
-            raise RolloutRefused(f"{what} has non-text message content", kind="bad_response", latency_s=latency)
-        reply = TargetReply(output=content, latency_s=latency, model=data.get("model") or self.model)
+            raise RolloutRefused(
+                f"{what} has non-text message content", kind="bad_response", latency_s=latency
+            )
+        reply = TargetReply(
+            output=content, latency_s=latency, model=data.get("model") or self.model
+        )
         if data.get("usage") is not None:
             reply.prompt_tokens, reply.completion_tokens = _usage(data["usage"], what, latency)
         if message.get("tool_calls"):
@@ -647,7 +705,9 @@ def resolve_callable(ref: str) -> Callable[..., Any]:
             ) from None
         raise TargetConfigError(f"python target: importing {module_name!r} failed: {e}") from None
     except Exception as e:  # the module's own import-time error
-        raise TargetConfigError(f"python target: importing {module_name!r} raised {type(e).__name__}: {e}") from None
+        raise TargetConfigError(
+            f"python target: importing {module_name!r} raised {type(e).__name__}: {e}"
+        ) from None
     obj: Any = module
     for part in attr_path.split("."):
         try:
@@ -684,7 +744,9 @@ class PythonTarget(Target):
 
     async def start(self, *, concurrency: int = 10, timeout: float = 60.0) -> None:
         if self._pool is None and not self.is_async:
-            self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="trialbook-target")
+            self._pool = ThreadPoolExecutor(
+                max_workers=concurrency, thread_name_prefix="trialbook-target"
+            )
 
     async def aclose(self) -> None:
         if self._pool is not None:
@@ -707,7 +769,8 @@ class PythonTarget(Target):
         except Exception as e:
             raise RolloutRefused(
                 f"{self.ref} raised {type(e).__name__}: {_snippet(str(e), 300)}",
-                kind="target_error", latency_s=time.perf_counter() - started,
+                kind="target_error",
+                latency_s=time.perf_counter() - started,
             ) from None
         latency = time.perf_counter() - started
         if isinstance(result, dict) and "output" in result:
@@ -721,7 +784,8 @@ class PythonTarget(Target):
             raise RolloutRefused(
                 f"{self.ref} returned a {type(reply.output).__name__}, which is not JSON; "
                 "return text, a number, a list or a dict",
-                kind="bad_response", latency_s=latency,
+                kind="bad_response",
+                latency_s=latency,
             ) from None
         return reply
 
@@ -772,25 +836,44 @@ class CommandTarget(Target):
         except ValueError as e:
             raise TargetConfigError(f"command target: cannot parse {self.command!r}: {e}") from None
         first = next((w for w in words if "=" not in w), None)
-        if first and not any(ch in first for ch in "$`|;&<>(){}") and shutil.which(first, path=None) is None \
-                and not os.path.exists(os.path.join(self.cwd or ".", first)):
-            raise TargetUnavailable(f"command target: {first!r} is not found on PATH; check the command")
+        if (
+            first
+            and not any(ch in first for ch in "$`|;&<>(){}")
+            and shutil.which(first, path=None) is None
+            and not os.path.exists(os.path.join(self.cwd or ".", first))
+        ):
+            raise TargetUnavailable(
+                f"command target: {first!r} is not found on PATH; check the command"
+            )
 
     async def call(self, request: RolloutRequest) -> TargetReply:
         case = request.case
-        stdin = case.input if isinstance(case.input, str) else json.dumps(case.messages(), ensure_ascii=False)
+        stdin = (
+            case.input
+            if isinstance(case.input, str)
+            else json.dumps(case.messages(), ensure_ascii=False)
+        )
         if not stdin.endswith("\n"):
             stdin += "\n"
         env = {
-            **os.environ, **self.env,
-            "TRIALBOOK_RUN_ID": request.run_id, "TRIALBOOK_CASE_ID": case.id,
-            "TRIALBOOK_EPOCH": str(request.epoch), "TRIALBOOK_ATTEMPT": str(request.attempt),
-            "TRIALBOOK_SEED": str(request.seed), "TRIALBOOK_CASE": canonical_json(request.case_dict()),
+            **os.environ,
+            **self.env,
+            "TRIALBOOK_RUN_ID": request.run_id,
+            "TRIALBOOK_CASE_ID": case.id,
+            "TRIALBOOK_EPOCH": str(request.epoch),
+            "TRIALBOOK_ATTEMPT": str(request.attempt),
+            "TRIALBOOK_SEED": str(request.seed),
+            "TRIALBOOK_CASE": canonical_json(request.case_dict()),
         }
         started = time.perf_counter()
         proc = await asyncio.create_subprocess_shell(
-            self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env, cwd=self.cwd, start_new_session=True,
+            self.command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=self.cwd,
+            start_new_session=True,
         )
         try:
             out, err = await proc.communicate(stdin.encode("utf-8"))
@@ -805,7 +888,9 @@ class CommandTarget(Target):
             lines = err.decode("utf-8", "replace").strip().splitlines()
             tail = f": {_snippet(lines[-1], 200)}" if lines else ""
             raise RolloutRefused(
-                f"command exited with status {proc.returncode}{tail}", kind="target_error", latency_s=latency
+                f"command exited with status {proc.returncode}{tail}",
+                kind="target_error",
+                latency_s=latency,
             )
         text = out.decode("utf-8", "replace")
         if text.endswith("\n"):
@@ -815,7 +900,8 @@ class CommandTarget(Target):
                 data = json.loads(text)
             except ValueError:
                 raise RolloutRefused(
-                    f"the command's stdout is not JSON: {_snippet(text, 80)!r}", kind="bad_response",
+                    f"the command's stdout is not JSON: {_snippet(text, 80)!r}",
+                    kind="bad_response",
                     latency_s=latency,
                 ) from None
             return reply_from_json(data, latency, what="the command's stdout")
@@ -825,7 +911,10 @@ class CommandTarget(Target):
 # --------------------------------------------------------------------------- specs
 
 TARGET_KINDS: dict[str, type[Target]] = {
-    "http": HttpTarget, "openai": OpenAITarget, "python": PythonTarget, "command": CommandTarget,
+    "http": HttpTarget,
+    "openai": OpenAITarget,
+    "python": PythonTarget,
+    "command": CommandTarget,
 }
 SPEC_HELP = (
     "write http:URL, openai:MODEL[@BASE_URL], python:MODULE:FUNCTION or command:SHELL COMMAND"
@@ -858,7 +947,9 @@ def parse_target_spec(spec: str) -> dict[str, Any]:
     elif kind == "openai":
         model, at, base = body.partition("@")
         if at and not base.startswith(("http://", "https://")):
-            raise TargetConfigError(f"target {spec!r}: after '@' comes the base URL, e.g. openai:MODEL@http://127.0.0.1:8000/v1")
+            raise TargetConfigError(
+                f"target {spec!r}: after '@' comes the base URL, e.g. openai:MODEL@http://127.0.0.1:8000/v1"
+            )
         config["model"] = model.strip()
         if at:
             config["base_url"] = base.strip()
@@ -874,15 +965,21 @@ def parse_target_spec(spec: str) -> dict[str, Any]:
     return config
 
 
-def target_from_config(config: Mapping[str, Any], *, env: Mapping[str, str] | None = None) -> Target:
+def target_from_config(
+    config: Mapping[str, Any], *, env: Mapping[str, str] | None = None
+) -> Target:
     """Build a target from a config mapping with a ``kind`` key (a TOML/YAML ``[target]`` table)."""
     if not isinstance(config, Mapping):
         raise TargetConfigError(f"a target config must be a table with a 'kind'; {SPEC_HELP}")
     options = dict(config)
     kind = options.pop("kind", None)
     if kind is None:
-        for candidate, key in (("http", "url"), ("openai", "base_url"), ("python", "callable"),
-                               ("command", "command")):
+        for candidate, key in (
+            ("http", "url"),
+            ("openai", "base_url"),
+            ("python", "callable"),
+            ("command", "command"),
+        ):
             if key in options:
                 kind = candidate
                 break
@@ -898,8 +995,11 @@ def target_from_config(config: Mapping[str, Any], *, env: Mapping[str, str] | No
     allowed: tuple[str, ...] = cls.OPTIONS  # type: ignore[attr-defined]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        hint = " (keys are read from environment variables: use api_key_env)" if any(
-            looks_secret(k) for k in unknown) else ""
+        hint = (
+            " (keys are read from environment variables: use api_key_env)"
+            if any(looks_secret(k) for k in unknown)
+            else ""
+        )
         raise TargetConfigError(
             f"{cls.kind} target: unknown option {unknown[0]!r}{hint}; options are {', '.join(allowed)}"
         )

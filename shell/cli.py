@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "demo": "shell.commands.demo:demo",
     "audit": "shell.commands.audit:audit",
     "ask": "shell.commands.ask:ask",
+    "eval": "shell.commands.eval:eval_",
 }
 
 INTERNAL_ERROR = (

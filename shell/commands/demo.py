@@ -11,6 +11,8 @@ from shell.app import App, default_db_path
 from shell.commands.common import pass_app
 
 DEMO_TEST = "checkout-flow"
+DEMO_SUITE = "arithmetic"
+DEMO_RUN = "demo-arithmetic"
 
 
 def demo_path() -> Path:
@@ -66,6 +68,45 @@ def record_demo(app: App, sessions: int = 40, seed: int = 7) -> None:
     ledger.execute(build(d.AddResults, test=DEMO_TEST, results=tuple(results)))
 
 
+def record_eval_demo(app: App) -> None:
+    """Record a small eval run: a suite of arithmetic questions against the Python target in the package."""
+    import asyncio
+
+    from domain.evals import RegisterSuite, RunSettings, parse_price
+    from domain.suites import Case
+    from ledger.ledger import tool_version
+    from runners.demo_target import DEMO_CASES
+    from runners.eval_scoring import resolve_run_scorers
+    from runners.eval_session import SessionOptions, start_run
+    from runners.ledger_recorder import LedgerRecorder
+    from runners.targets import make_target
+
+    recorder = LedgerRecorder(app.ledger)
+    cases = tuple(Case(id=cid, input=q, expected=e) for cid, q, e in DEMO_CASES)
+    recorder.handle(RegisterSuite(name=DEMO_SUITE, cases=cases, source="runners/demo_target.py"))
+    scoring = resolve_run_scorers(["equals"], cases, {})
+    model, price = parse_price("*=0.15/0.6")
+    settings = RunSettings(
+        epochs=2, concurrency=4, timeout_s=10, retries=0, prices={model: price}, scorers=("equals",)
+    )
+
+    async def run() -> None:
+        try:
+            await start_run(
+                recorder,
+                recorder.suite_state(DEMO_SUITE),
+                make_target("python:runners.demo_target:answer"),
+                run_id=DEMO_RUN,
+                trialbook_version=tool_version(),
+                settings=settings,
+                options=SessionOptions(scorers=scoring, preflight=False),
+            )
+        finally:
+            await scoring.aclose()
+
+    asyncio.run(run())
+
+
 @click.command()
 @click.option(
     "--sessions",
@@ -74,9 +115,16 @@ def record_demo(app: App, sessions: int = 40, seed: int = 7) -> None:
     show_default=True,
     help="Sessions per variant.",
 )
+@click.option(
+    "--eval/--no-eval",
+    "with_eval",
+    default=True,
+    show_default=True,
+    help="Also record a small eval run (a Python target shipped with trialbook) and show its table.",
+)
 @click.pass_context
 @pass_app
-def demo(app: App, ctx: click.Context, sessions: int) -> None:
+def demo(app: App, ctx: click.Context, sessions: int, with_eval: bool) -> None:
     """Record a sample A/B test in a fresh database file and show its summary and analysis.
 
     Without --db it writes ~/.local/share/trialbook/demo.db (replacing an older
@@ -107,8 +155,21 @@ def demo(app: App, ctx: click.Context, sessions: int) -> None:
     from shell.commands.ab_analysis import analyze_test, render_report
 
     click.echo("\n" + render_report(analyze_test(app.ledger, DEMO_TEST)))
+    if with_eval:
+        record_eval_demo(app)
+        from shell.commands.eval import show
+
+        click.echo(
+            f"\nRecorded a sample eval run '{DEMO_RUN}' (suite '{DEMO_SUITE}', a Python target, 2 epochs):\n"
+        )
+        ctx.invoke(show, run_id=DEMO_RUN)
     click.echo(
         f"\nExplore it:\n  trialbook --db {app.db_path} ab show {DEMO_TEST}\n"
         f"  trialbook --db {app.db_path} ab analyze {DEMO_TEST} --history\n"
-        f"  trialbook --db {app.db_path} events log\n  trialbook --db {app.db_path}   (the interactive shell)"
+        + (
+            f"  trialbook --db {app.db_path} eval show {DEMO_RUN} --case arith-00\n"
+            if with_eval
+            else ""
+        )
+        + f"  trialbook --db {app.db_path} events log\n  trialbook --db {app.db_path}   (the interactive shell)"
     )

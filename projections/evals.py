@@ -1,0 +1,295 @@
+"""The eval read model: suites, runs, rollouts and verdicts as browsable tables.
+
+Tables:
+
+- ``eval_suites``: one row per suite version (name, version, hash, number of
+  cases, source file, registered_at, position).
+- ``eval_runs``: one row per run: name, suite and version, target description
+  and settings (JSON), scorer descriptions (JSON), status (``running``,
+  ``interrupted``, ``finished``), total / completed / failed pairs, attempts,
+  cost, tokens, started_at / finished_at, the last interruption reason.
+- ``eval_rollouts``: one row per rollout attempt (run, case, epoch, attempt),
+  with ``case_index`` (the case's place in the suite), ``status``
+  (``completed`` / ``failed``), the output as JSON when small or its
+  ``output_blob`` hash, latency, tokens, cost, score, reward, error, tries, and
+  ``is_latest``: 1 on the attempt that is the pair's outcome (a completed
+  attempt stays the outcome), so ``WHERE is_latest = 1`` gives one row per
+  (case, epoch).
+- ``eval_verdicts``: one row per verdict event (keyed by its position), with
+  ``is_latest`` 1 on the last verdict per (run, scorer, case, epoch, repeat):
+  a rescore replaces the earlier one there, and both stay in the table.
+
+Counts and sums in ``eval_runs`` are recomputed with SQL from the rollout rows
+after each fold, so incremental folding and a rebuild give identical tables.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from domain.canonical import canonical_json
+from store.base import RecordedEvent
+
+TABLES = ("eval_suites", "eval_runs", "eval_rollouts", "eval_verdicts")
+
+DDL = [
+    """CREATE TABLE IF NOT EXISTS eval_suites (
+        name TEXT NOT NULL, version INTEGER NOT NULL, hash TEXT NOT NULL, cases INTEGER NOT NULL,
+        source TEXT, description TEXT, registered_at TEXT NOT NULL, position INTEGER NOT NULL,
+        PRIMARY KEY (name, version))""",
+    """CREATE TABLE IF NOT EXISTS eval_runs (
+        run_id TEXT PRIMARY KEY, name TEXT NOT NULL, suite TEXT NOT NULL, suite_version INTEGER NOT NULL,
+        suite_hash TEXT NOT NULL, case_ids TEXT NOT NULL, target TEXT NOT NULL, settings TEXT NOT NULL,
+        scorers TEXT NOT NULL, status TEXT NOT NULL, epochs INTEGER NOT NULL, total INTEGER NOT NULL,
+        completed INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0, cost_usd REAL, prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0, verdicts INTEGER NOT NULL DEFAULT 0,
+        trialbook_version TEXT, git_sha TEXT, started_at TEXT NOT NULL, finished_at TEXT,
+        interrupt_reason TEXT, last_position INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS eval_rollouts (
+        run_id TEXT NOT NULL, case_id TEXT NOT NULL, epoch INTEGER NOT NULL, attempt INTEGER NOT NULL,
+        case_index INTEGER NOT NULL, status TEXT NOT NULL, is_latest INTEGER NOT NULL,
+        output TEXT, output_blob TEXT, trace_blob TEXT, latency_s REAL, prompt_tokens INTEGER,
+        completion_tokens INTEGER, cost_usd REAL, score REAL, reward REAL, model TEXT, error TEXT,
+        error_kind TEXT, status_code INTEGER, tries INTEGER NOT NULL, position INTEGER NOT NULL,
+        recorded_at TEXT NOT NULL, PRIMARY KEY (run_id, case_id, epoch, attempt))""",
+    "CREATE INDEX IF NOT EXISTS eval_rollouts_latest ON eval_rollouts (run_id, is_latest, epoch, case_index)",
+    """CREATE TABLE IF NOT EXISTS eval_verdicts (
+        position INTEGER PRIMARY KEY, run_id TEXT NOT NULL, case_id TEXT NOT NULL, epoch INTEGER NOT NULL,
+        scorer TEXT NOT NULL, repeat INTEGER NOT NULL, score REAL, raw_score REAL, passed INTEGER,
+        abstained INTEGER NOT NULL, error TEXT, evaluation TEXT NOT NULL, result TEXT, flags TEXT NOT NULL,
+        usage TEXT, judge_prompt_tokens INTEGER, judge_completion_tokens INTEGER, judge_cost_usd REAL,
+        raw_blob TEXT, is_latest INTEGER NOT NULL, recorded_at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS eval_verdicts_run ON eval_verdicts (run_id, is_latest, scorer)",
+]
+
+ROLLOUT_TYPES = ("RolloutCompleted", "RolloutFailed")
+RUN_STATUS = {"RunInterrupted": "interrupted", "RunResumed": "running", "RunFinished": "finished"}
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else canonical_json(value)
+
+
+class EvalsProjection:
+    """Suites, runs, rollouts and verdicts (see the module docstring)."""
+
+    name = "evals"
+    version = 1
+    handles = frozenset(
+        {
+            "SuiteRegistered",
+            "RunStarted",
+            *ROLLOUT_TYPES,
+            "RunInterrupted",
+            "RunResumed",
+            "RunFinished",
+            "VerdictRecorded",
+        }
+    )
+
+    def create(self, conn: sqlite3.Connection) -> None:
+        for statement in DDL:
+            conn.execute(statement)
+
+    def drop(self, conn: sqlite3.Connection) -> None:
+        for table in TABLES:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
+        touched: dict[str, int] = {}
+        case_index: dict[str, dict[str, int]] = {}
+
+        def index_of(run_id: str) -> dict[str, int]:
+            found = case_index.get(run_id)
+            if found is None:
+                row = conn.execute(
+                    "SELECT case_ids FROM eval_runs WHERE run_id = ?", (run_id,)
+                ).fetchone()
+                found = {c: i for i, c in enumerate(json.loads(row[0]))} if row else {}
+                case_index[run_id] = found
+            return found
+
+        for e in events:
+            data = e.data
+            if e.type == "SuiteRegistered":
+                conn.execute(
+                    "INSERT OR REPLACE INTO eval_suites (name, version, hash, cases, source, description, "
+                    "registered_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        data["name"],
+                        data["version"],
+                        data["hash"],
+                        len(data["cases"]),
+                        data.get("source"),
+                        data.get("description"),
+                        e.recorded_at,
+                        e.position,
+                    ),
+                )
+                continue
+            run_id = e.stream_id.removeprefix("eval-run:")
+            touched[run_id] = e.position
+            if e.type == "RunStarted":
+                settings = data["settings"]
+                epochs = int(settings.get("epochs", 1))
+                conn.execute(
+                    "INSERT OR REPLACE INTO eval_runs (run_id, name, suite, suite_version, suite_hash, case_ids, "
+                    "target, settings, scorers, status, epochs, total, trialbook_version, git_sha, started_at, "
+                    "last_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        data["name"],
+                        data["suite"],
+                        data["suite_version"],
+                        data["suite_hash"],
+                        _json(data["case_ids"]),
+                        _json(data["target"]),
+                        _json(settings),
+                        _json(data.get("scorers") or []),
+                        epochs,
+                        epochs * len(data["case_ids"]),
+                        data.get("trialbook_version"),
+                        data.get("git_sha"),
+                        e.recorded_at,
+                        e.position,
+                    ),
+                )
+                case_index.pop(run_id, None)
+            elif e.type in ROLLOUT_TYPES:
+                self._rollout(conn, e, run_id, data, index_of(run_id))
+            elif e.type == "VerdictRecorded":
+                self._verdict(conn, e, run_id, data)
+            else:
+                status = RUN_STATUS[e.type]
+                if e.type == "RunInterrupted":
+                    conn.execute(
+                        "UPDATE eval_runs SET status = ?, interrupt_reason = ? WHERE run_id = ?",
+                        (status, data.get("reason"), run_id),
+                    )
+                elif e.type == "RunFinished":
+                    conn.execute(
+                        "UPDATE eval_runs SET status = ?, finished_at = ? WHERE run_id = ?",
+                        (status, e.recorded_at, run_id),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE eval_runs SET status = ?, finished_at = NULL WHERE run_id = ?",
+                        (status, run_id),
+                    )
+        for run_id, position in touched.items():
+            conn.execute(
+                """UPDATE eval_runs SET
+                    completed = (SELECT count(*) FROM eval_rollouts r
+                                 WHERE r.run_id = ?1 AND r.is_latest = 1 AND r.status = 'completed'),
+                    failed = (SELECT count(*) FROM eval_rollouts r
+                              WHERE r.run_id = ?1 AND r.is_latest = 1 AND r.status = 'failed'),
+                    attempts = (SELECT count(*) FROM eval_rollouts r WHERE r.run_id = ?1),
+                    cost_usd = (SELECT sum(cost_usd) FROM eval_rollouts r WHERE r.run_id = ?1),
+                    prompt_tokens = (SELECT coalesce(sum(prompt_tokens), 0) FROM eval_rollouts r WHERE r.run_id = ?1),
+                    completion_tokens = (SELECT coalesce(sum(completion_tokens), 0) FROM eval_rollouts r
+                                         WHERE r.run_id = ?1),
+                    verdicts = (SELECT count(*) FROM eval_verdicts v WHERE v.run_id = ?1),
+                    last_position = ?2
+                WHERE run_id = ?1""",
+                (run_id, position),
+            )
+
+    @staticmethod
+    def _rollout(
+        conn: sqlite3.Connection,
+        e: RecordedEvent,
+        run_id: str,
+        d: dict[str, Any],
+        index: dict[str, int],
+    ) -> None:
+        completed = e.type == "RolloutCompleted"
+        case_id, epoch, attempt = d["case_id"], d["epoch"], d.get("attempt", 1)
+        latest = 1
+        if attempt > 1:
+            row = conn.execute(
+                "SELECT status FROM eval_rollouts WHERE run_id = ? AND case_id = ? AND epoch = ? AND is_latest = 1",
+                (run_id, case_id, epoch),
+            ).fetchone()
+            if row is not None and row[0] == "completed" and not completed:
+                latest = 0  # a completed pair stays completed
+            elif row is not None:
+                conn.execute(
+                    "UPDATE eval_rollouts SET is_latest = 0 WHERE run_id = ? AND case_id = ? AND epoch = ?",
+                    (run_id, case_id, epoch),
+                )
+        conn.execute(
+            "INSERT OR REPLACE INTO eval_rollouts (run_id, case_id, epoch, attempt, case_index, status, is_latest, "
+            "output, output_blob, trace_blob, latency_s, prompt_tokens, completion_tokens, cost_usd, score, "
+            "reward, model, error, error_kind, status_code, tries, position, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                case_id,
+                epoch,
+                attempt,
+                index.get(case_id, -1),
+                "completed" if completed else "failed",
+                latest,
+                _json(d.get("output")) if completed else None,
+                d.get("output_blob"),
+                d.get("trace_blob"),
+                d.get("latency_s"),
+                d.get("prompt_tokens"),
+                d.get("completion_tokens"),
+                d.get("cost_usd"),
+                d.get("score"),
+                d.get("reward"),
+                d.get("model"),
+                d.get("error"),
+                d.get("error_kind"),
+                d.get("status_code"),
+                d.get("tries", 1),
+                e.position,
+                e.recorded_at,
+            ),
+        )
+
+    @staticmethod
+    def _verdict(
+        conn: sqlite3.Connection, e: RecordedEvent, run_id: str, d: dict[str, Any]
+    ) -> None:
+        key = (run_id, d["scorer"], d["case_id"], d["epoch"], d.get("repeat", 0))
+        conn.execute(
+            "UPDATE eval_verdicts SET is_latest = 0 WHERE run_id = ? AND scorer = ? AND case_id = ? "
+            "AND epoch = ? AND repeat = ? AND is_latest = 1",
+            key,
+        )
+        usage = d.get("usage") or {}
+        passed = d.get("passed")
+        conn.execute(
+            "INSERT OR REPLACE INTO eval_verdicts (position, run_id, case_id, epoch, scorer, repeat, score, "
+            "raw_score, passed, abstained, error, evaluation, result, flags, usage, judge_prompt_tokens, "
+            "judge_completion_tokens, judge_cost_usd, raw_blob, is_latest, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            (
+                e.position,
+                run_id,
+                d["case_id"],
+                d["epoch"],
+                d["scorer"],
+                d.get("repeat", 0),
+                d.get("score"),
+                d.get("raw_score"),
+                None if passed is None else int(bool(passed)),
+                int(bool(d.get("abstained"))),
+                d.get("error"),
+                _json(d.get("evaluation") or []),
+                d.get("result"),
+                _json(d.get("flags") or []),
+                _json(d.get("usage")),
+                usage.get("prompt_tokens"),
+                usage.get("completion_tokens"),
+                usage.get("cost_usd"),
+                d.get("raw_blob"),
+                e.recorded_at,
+            ),
+        )

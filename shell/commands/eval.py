@@ -1,0 +1,1161 @@
+"""``trialbook eval``: suites, eval runs against real targets, scoring, tables.
+
+Thin commands: each opens the ledger, calls the runner or a read-model query,
+and renders. Errors meant for users become one line (``Error: …``), exit 1,
+and nothing is appended (every check runs before ``RunStarted``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from shell.app import App
+from shell.commands.common import json_option, pass_app
+from shell.render import echo_json, fmt, pct, table
+
+RESUME_HINT = "resume it with `trialbook eval resume {run}`"
+
+
+@click.group("eval")
+def eval_() -> None:
+    """Eval runs: send a suite of cases to a target, record every rollout, score and compare.
+
+    \b
+    Examples:
+      trialbook eval suite add qa.jsonl
+      trialbook eval run qa --target http://127.0.0.1:8000/run --epochs 3 --scorer equals
+      trialbook eval show RUN
+      trialbook eval compare RUN_A RUN_B
+    """
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _user_error(e: BaseException) -> click.ClickException:
+    return click.ClickException(str(e))
+
+
+def _runner_errors() -> tuple[type[BaseException], ...]:
+    from runners.eval_errors import EvalRunnerError
+
+    return (EvalRunnerError,)
+
+
+def redact_command(text: str) -> str:
+    """The command line with passwords and secret-looking query values in URLs redacted."""
+    import re
+
+    from runners.targets import redact_url
+
+    return re.sub(r"https?://[^\s;'\"]+", lambda m: redact_url(m.group(0)), text)
+
+
+def _recorder(app: App) -> Any:
+    """The ledger recorder; the command line recorded in metadata has secrets in URLs redacted."""
+    from runners.ledger_recorder import LedgerRecorder
+
+    ledger = app.ledger
+    command = ledger.metadata.get("command")
+    metadata = {"command": redact_command(command)} if isinstance(command, str) else None
+    return LedgerRecorder(ledger, metadata=metadata)
+
+
+def _require_run(app: App, run_id: str) -> dict[str, Any]:
+    from domain.errors import NotFound
+    from shell.commands import eval_report
+
+    run = eval_report.get_run(app.ledger.conn, run_id)
+    if run is None:
+        raise NotFound(f"no eval run {run_id!r}; see `trialbook eval list`")
+    return run
+
+
+def _require_suite(recorder: Any, name: str) -> Any:
+    from domain.errors import NotFound
+
+    suite = recorder.suite_state(name)
+    if not suite.versions:
+        raise NotFound(
+            f"no suite named {name!r}; add one with `trialbook eval suite add FILE --name {name}`"
+        )
+    return suite
+
+
+def git_sha(cwd: Path | None = None) -> str | None:
+    """The working directory's git commit, if it is a git checkout (else None)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=2
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and len(sha) == 40 else None
+
+
+class ProgressLine:
+    """The live progress line: redrawn in place on a TTY; otherwise only the final line is printed."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.last: Any = None
+
+    def __call__(self, progress: Any) -> None:
+        self.last = progress
+        if self.tty:
+            self.stream.write("\r\x1b[K" + progress.line())
+            self.stream.flush()
+
+    def close(self) -> None:
+        """End the line (TTY) or print the final line (not a TTY); a second call does nothing."""
+        if self.last is None:
+            return
+        last, self.last = self.last, None
+        if self.tty:
+            self.stream.write("\n")
+        else:
+            self.stream.write(last.line() + "\n")
+        self.stream.flush()
+
+
+async def _closing(coro: Any, scoring: Any) -> Any:
+    try:
+        return await coro
+    finally:
+        if scoring:
+            await scoring.aclose()
+
+
+def _execute(
+    app: App, run_id: str, coro_factory: Any, progress: ProgressLine, scoring: Any = None
+) -> Any:
+    """Run the session; on Ctrl-C record the interruption, say how to resume, exit 130."""
+    from domain.evals import InterruptRun
+
+    try:
+        return asyncio.run(_closing(coro_factory(), scoring))
+    except KeyboardInterrupt:
+        progress.close()
+        recorder = _recorder(app)
+        state = recorder.run_state(run_id)
+        if state.exists and state.status == "running":
+            recorder.handle(InterruptRun(run_id=run_id, reason="interrupted (Ctrl-C)"))
+            state = recorder.run_state(run_id)
+        click.echo(
+            f"Interrupted: {state.completed} completed, {state.failed} failed, {state.pending} pending. "
+            f"{RESUME_HINT.format(run=run_id).capitalize()}.",
+            err=True,
+        )
+        sys.exit(130)
+    except _runner_errors() as e:
+        progress.close()
+        raise _user_error(e) from e
+
+
+def _finish_message(app: App, run_id: str) -> None:
+    recorder = _recorder(app)
+    state = recorder.run_state(run_id)
+    cost = f" · ${state.cost_usd:.4f}" if state.cost_usd else ""
+    if state.status == "finished":
+        click.echo(
+            f"Run {run_id} finished: {state.completed} completed, {state.failed} failed{cost}. "
+            f"See `trialbook eval show {run_id}`."
+        )
+    else:
+        reason = state.last_interrupt_reason or "stopped"
+        click.echo(
+            f"Run {run_id} stopped ({reason}): {state.completed} completed, {state.failed} failed, "
+            f"{state.pending} pending{cost}; {RESUME_HINT.format(run=run_id)}."
+        )
+
+
+def _scorers(specs: tuple[str, ...], cases: Any, judge_repeats: int) -> Any:
+    from runners.eval_scoring import resolve_run_scorers
+
+    return resolve_run_scorers(
+        specs, cases, os.environ, judge_repeats=judge_repeats, paths=[os.getcwd()]
+    )
+
+
+# --------------------------------------------------------------------------- suites
+
+
+@eval_.group("suite")
+def suite() -> None:
+    """Versioned suites of eval cases (JSONL or YAML).
+
+    \b
+    Examples:
+      trialbook eval suite add qa.jsonl --name qa
+      trialbook eval suite list
+      trialbook eval suite show qa --version 1
+    """
+
+
+@suite.command("add")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--name", help="Suite name (default: the file name without extension).")
+@click.option("--description", help="What the suite covers.")
+@pass_app
+def suite_add(app: App, file: str, name: str | None, description: str | None) -> None:
+    """Register FILE as a suite's next version ("unchanged" when identical to the latest).
+
+    \b
+    Example:
+      trialbook eval suite add qa.jsonl --name qa
+    """
+    from domain.commands import build
+    from domain.evals import RegisterSuite
+    from domain.suites import parse_suite, suite_name_from_filename
+
+    path = Path(file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise click.ClickException(f"no such file: {file}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise click.ClickException(f"cannot read {file}: {e}") from None
+    cases = parse_suite(text, filename=path.name)
+    suite_name = name or suite_name_from_filename(path.name)
+    command = build(
+        RegisterSuite, name=suite_name, cases=cases, source=path.name, description=description
+    )
+    recorded = app.ledger.execute(command)
+    state = _recorder(app).suite_state(command.name)
+    latest = state.latest
+    assert latest is not None
+    if not recorded:
+        click.echo(
+            f"Suite {command.name} unchanged (version {latest.version}, {len(latest.cases)} cases)."
+        )
+    else:
+        click.echo(
+            f"Suite {command.name} version {latest.version}: {len(latest.cases)} cases "
+            f"(hash {latest.hash[:12]})."
+        )
+
+
+@suite.command("list")
+@json_option
+@pass_app
+def suite_list(app: App, as_json: bool) -> None:
+    """List suites with their latest version.
+
+    \b
+    Example:
+      trialbook eval suite list --json
+    """
+    from shell.commands import eval_report
+
+    suites = eval_report.list_suites(app.ledger.conn)
+    if as_json:
+        echo_json(suites)
+        return
+    if not suites:
+        click.echo("No suites yet; add one with `trialbook eval suite add FILE`.")
+        return
+    click.echo(
+        table(
+            [
+                [
+                    s["name"],
+                    s["version"],
+                    s["cases"],
+                    s["hash"][:12],
+                    s["source"] or "-",
+                    s["registered_at"],
+                ]
+                for s in suites
+            ],
+            ["suite", "version", "cases", "hash", "source", "registered"],
+        )
+    )
+
+
+@suite.command("show")
+@click.argument("name")
+@click.option(
+    "--version",
+    "version",
+    type=click.IntRange(min=1),
+    help="A version number (default: the latest).",
+)
+@json_option
+@pass_app
+def suite_show(app: App, name: str, version: int | None, as_json: bool) -> None:
+    """Show a suite version's cases.
+
+    \b
+    Example:
+      trialbook eval suite show qa --version 2
+    """
+    state = _require_suite(_recorder(app), name)
+    v = state.version(version)
+    if as_json:
+        echo_json(
+            {
+                "name": name,
+                "version": v.version,
+                "versions": len(state.versions),
+                "hash": v.hash,
+                "source": v.source,
+                "description": v.description,
+                "cases": [c.model_dump(mode="json") for c in v.cases],
+            }
+        )
+        return
+    click.echo(
+        f"Suite {name} version {v.version} of {len(state.versions)} · {len(v.cases)} cases · "
+        f"hash {v.hash[:12]}" + (f" · from {v.source}" if v.source else "")
+    )
+    rows = []
+    for c in v.cases:
+        text = c.input if isinstance(c.input, str) else c.input[-1].content
+        rows.append(
+            [
+                c.id,
+                _short(text, 60),
+                _short(json.dumps(c.expected), 30) if c.expected is not None else "-",
+                len(c.criteria),
+                ",".join(str(s) for s in c.scorers) or "-",
+            ]
+        )
+    click.echo(table(rows, ["case", "input", "expected", "criteria", "scorers"], align="lllrl"))
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------- running
+
+
+@eval_.command("run")
+@click.argument("suite_name", metavar="SUITE", required=False)
+@click.option(
+    "--target",
+    "target_spec",
+    metavar="SPEC",
+    help="http:URL, openai:MODEL[@BASE_URL][;api_key_env=VAR], python:MODULE:FUNCTION or "
+    "command:SHELL COMMAND (or `target` in --config).",
+)
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="A TOML or YAML run config."
+)
+@click.option(
+    "--version",
+    "suite_version",
+    type=click.IntRange(min=1),
+    help="Suite version (default: latest).",
+)
+@click.option("--epochs", type=click.IntRange(min=1), help="Times each case is run (default 1).")
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), help="Rollouts in flight at once (default 10)."
+)
+@click.option("--timeout", type=float, help="Seconds per request (default 60).")
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    help="Retries of timeouts, connection errors, 429, 5xx (default 3).",
+)
+@click.option(
+    "--name", "run_name", metavar="RUN", help="The run's id (default: a new time-ordered id)."
+)
+@click.option(
+    "--price",
+    "prices",
+    multiple=True,
+    metavar="MODEL=IN/OUT",
+    help="USD per million input/output tokens, e.g. gpt-4o-mini=0.15/0.6 ('*' for any model). Repeatable.",
+)
+@click.option(
+    "--budget", type=float, metavar="USD", help="Stop the run cleanly once this much is spent."
+)
+@click.option("--seed", type=int, help="Base seed sent to task apps (per case and epoch).")
+@click.option(
+    "--scorer",
+    "scorer_specs",
+    multiple=True,
+    metavar="SPEC",
+    help="Score each rollout as it completes: equals, contains:TEXT, regex:RE, json_field:PATH=V, "
+    "python:MODULE:FUNCTION, judge:NAME… Repeatable.",
+)
+@click.option(
+    "--judge-repeats",
+    type=click.IntRange(min=1, max=100),
+    default=1,
+    show_default=True,
+    help="Ask each LLM judge this many times per rollout.",
+)
+@pass_app
+def run(
+    app: App,
+    suite_name: str | None,
+    target_spec: str | None,
+    config_file: str | None,
+    suite_version: int | None,
+    epochs: int | None,
+    concurrency: int | None,
+    timeout: float | None,
+    retries: int | None,
+    run_name: str | None,
+    prices: tuple[str, ...],
+    budget: float | None,
+    seed: int | None,
+    scorer_specs: tuple[str, ...],
+    judge_repeats: int,
+) -> None:
+    """Run every case of SUITE (× epochs) against a target and record each rollout.
+
+    Ctrl-C stops the run; it stays resumable with `trialbook eval resume RUN`.
+
+    \b
+    Examples:
+      trialbook eval run qa --target http://127.0.0.1:8000/run --epochs 3 --concurrency 20
+      trialbook eval run qa --target 'openai:gpt-4o-mini;api_key_env=OPENAI_API_KEY' --price gpt-4o-mini=0.15/0.6
+      trialbook eval run qa --config run.toml --scorer equals --scorer judge:openai
+    """
+    from domain.errors import InvalidCommand
+    from domain.evals import RUN_ID_RE, RUN_ID_RULE, new_run_id, parse_price
+    from ledger.ledger import tool_version
+    from runners.eval_config import RunConfig, parse_run_config
+    from runners.eval_session import SessionOptions, start_run
+    from runners.targets import make_target
+
+    try:
+        config = RunConfig()
+        if config_file is not None:
+            try:
+                text = Path(config_file).read_text(encoding="utf-8")
+            except OSError as e:
+                raise click.ClickException(
+                    f"cannot read {config_file}: {e.strerror or e}"
+                ) from None
+            config = parse_run_config(text, filename=config_file)
+        suite_name = suite_name or config.suite
+        if not suite_name:
+            raise click.UsageError("name the suite: trialbook eval run SUITE --target SPEC")
+        spec = target_spec or config.target
+        if spec is None:
+            raise click.UsageError("give a target with --target SPEC (or `target` in --config)")
+        price_table = dict(config.values.get("prices") or {})
+        for p in prices:
+            model, price = parse_price(p)
+            price_table[model] = price
+        run_id = run_name or config.name or new_run_id()
+        if not RUN_ID_RE.match(run_id):
+            raise InvalidCommand(f"run name {run_id!r} is not valid; {RUN_ID_RULE}")
+        settings = config.settings(
+            epochs=epochs,
+            concurrency=concurrency,
+            timeout_s=timeout,
+            retries=retries,
+            budget_usd=budget,
+            seed=seed,
+            prices=price_table or None,
+            scorers=tuple(scorer_specs) or None,
+            judge_repeats=judge_repeats if judge_repeats != 1 else None,
+        )
+        recorder = _recorder(app)
+        suite_state = _require_suite(recorder, suite_name)
+        version = suite_version or config.suite_version
+        cases = suite_state.version(version).cases
+        target = make_target(spec, env=os.environ)
+        scoring = _scorers(settings.scorers, cases, settings.judge_repeats)
+    except _runner_errors() as e:
+        raise _user_error(e) from e
+    progress = ProgressLine()
+    options = SessionOptions(on_progress=progress, scorers=scoring if scoring else None)
+
+    def session() -> Any:
+        return start_run(
+            recorder,
+            suite_state,
+            target,
+            run_id=run_id,
+            trialbook_version=tool_version(),
+            settings=settings,
+            version=version,
+            name=run_name or config.name,
+            git_sha=git_sha(),
+            options=options,
+        )
+
+    _execute(app, run_id, session, progress, scoring)
+    progress.close()
+    _finish_message(app, run_id)
+
+
+def _holds_redacted(value: Any) -> bool:
+    """Whether a recorded target description had a secret replaced by the redaction marker."""
+    from domain.evals import REDACTED
+
+    if isinstance(value, dict):
+        return any(_holds_redacted(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_redacted(v) for v in value)
+    return isinstance(value, str) and REDACTED in value
+
+
+def _resume(
+    app: App, run_id: str, mode: str, concurrency: int | None, budget: float | None
+) -> None:
+    from ledger.ledger import tool_version
+    from runners.eval_session import SessionOptions, resume_run
+    from runners.targets import make_target
+
+    recorder = _recorder(app)
+    state = recorder.run_state(run_id)
+    if not state.exists:
+        _require_run(app, run_id)
+    try:
+        suite_state = _require_suite(recorder, state.suite or "")
+        cases = suite_state.version(state.suite_version).cases
+        if _holds_redacted(state.target):
+            raise click.ClickException(
+                f"eval run {run_id!r} was started with a secret written in its target (a header or URL), "
+                "which was not recorded, so its target cannot be rebuilt; start runs with the key in an "
+                "environment variable (api_key_env) to make them resumable"
+            )
+        target = make_target(state.target, env=os.environ)
+        scoring = _scorers(state.settings.scorers, cases, state.settings.judge_repeats)
+    except _runner_errors() as e:
+        raise _user_error(e) from e
+    progress = ProgressLine()
+    options = SessionOptions(on_progress=progress, scorers=scoring if scoring else None)
+
+    def session() -> Any:
+        return resume_run(
+            recorder,
+            suite_state,
+            target,
+            run_id=run_id,
+            mode=mode,  # type: ignore[arg-type]
+            concurrency=concurrency,
+            budget_usd=budget,
+            trialbook_version=tool_version(),
+            git_sha=git_sha(),
+            options=options,
+        )
+
+    _execute(app, run_id, session, progress, scoring)
+    progress.close()
+    _finish_message(app, run_id)
+
+
+@eval_.command("resume")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), help="Rollouts in flight (default: the run's)."
+)
+@click.option("--budget", type=float, metavar="USD", help="A new total budget for the run.")
+@pass_app
+def resume(app: App, run_id: str, concurrency: int | None, budget: float | None) -> None:
+    """Run exactly the rollouts of RUN that have no completed outcome (in flight when it stopped, never run, failed).
+
+    \b
+    Example:
+      trialbook eval resume 20250131-142502-7f3a9c --concurrency 20
+    """
+    _resume(app, run_id, "resume", concurrency, budget)
+
+
+@eval_.command("retry-failed")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), help="Rollouts in flight (default: the run's)."
+)
+@pass_app
+def retry_failed(app: App, run_id: str, concurrency: int | None) -> None:
+    """Run the failed rollouts of RUN again, as new attempts (earlier attempts stay in the log).
+
+    \b
+    Example:
+      trialbook eval retry-failed 20250131-142502-7f3a9c
+    """
+    _resume(app, run_id, "retry-failed", concurrency, None)
+
+
+@eval_.command("rescore")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--scorer",
+    "scorer_specs",
+    multiple=True,
+    required=True,
+    metavar="SPEC",
+    help="A scorer spec (as for `eval run`). Repeatable.",
+)
+@click.option(
+    "--judge-repeats",
+    type=click.IntRange(min=1, max=100),
+    default=1,
+    show_default=True,
+    help="Ask each LLM judge this many times per rollout.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Rollouts scored at once.",
+)
+@pass_app
+def rescore(
+    app: App, run_id: str, scorer_specs: tuple[str, ...], judge_repeats: int, concurrency: int
+) -> None:
+    """Score RUN's stored outputs again without calling the target (new verdict events; old ones stay).
+
+    \b
+    Example:
+      trialbook eval rescore RUN --scorer judge:openai --judge-repeats 3
+    """
+    from runners.eval_scoring import new_session
+    from runners.eval_scoring import rescore as do_rescore
+    from shell.commands import eval_report
+
+    run_ = _require_run(app, run_id)
+    recorder = _recorder(app)
+    state = recorder.run_state(run_id)
+    suite_state = _require_suite(recorder, state.suite or "")
+    cases = {c.id: c for c in suite_state.version(state.suite_version).cases}
+    scoring = _scorers(scorer_specs, [], judge_repeats)
+    items = []
+    for r in eval_report.rollout_rows(app.ledger.conn, run_id):
+        if r["status"] != "completed":
+            continue
+        output = r["output"]
+        if r["output_blob"]:
+            blob = recorder.get_blob(r["output_blob"])
+            output = json.loads(blob) if blob is not None else None
+        items.append((cases[r["case_id"]], r["epoch"], output))
+    if not items:
+        raise click.ClickException(f"eval run {run_id!r} has no completed rollouts to score")
+    n = asyncio.run(
+        do_rescore(
+            recorder.handle,
+            recorder.put_blob,
+            run_id,
+            items,
+            scoring,
+            session=new_session(),
+            concurrency=concurrency,
+            system_prompt=(run_["target"] or {}).get("system_prompt"),
+        )
+    )
+    click.echo(
+        f"Recorded {n} verdicts on {len(items)} rollouts of {run_id}. See `trialbook eval show {run_id}`."
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@eval_.command("list")
+@json_option
+@pass_app
+def list_(app: App, as_json: bool) -> None:
+    """List eval runs with their status.
+
+    \b
+    Example:
+      trialbook eval list --json
+    """
+    from shell.commands import eval_report
+
+    runs = eval_report.list_runs(app.ledger.conn)
+    if as_json:
+        echo_json(runs)
+        return
+    if not runs:
+        click.echo("No eval runs yet; start one with `trialbook eval run SUITE --target SPEC`.")
+        return
+    rows = [
+        [
+            r["run_id"],
+            f"{r['suite']} v{r['suite_version']}",
+            r["status"],
+            f"{r['completed']}/{r['total']}",
+            r["failed"],
+            r["cost_usd"],
+            r["started_at"],
+        ]
+        for r in runs
+    ]
+    click.echo(
+        table(
+            rows,
+            ["run", "suite", "status", "completed", "failed", "cost", "started"],
+            align="lllrrrl",
+        )
+    )
+
+
+def _usd(value: float | None) -> str:
+    """A rollout's cost: six decimals (fractions of a cent are common), '-' when unknown."""
+    return "-" if value is None else f"{value:.6f}"
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f}ms"
+
+
+def _scorer_cell(v: dict[str, Any] | None) -> str:
+    if not v:
+        return "-"
+    mark = {True: "pass", False: "FAIL", None: "abst"}[v["passed"]]
+    score = "-" if v["score"] is None else fmt(v["score"])
+    return f"{score} {mark}"
+
+
+def _table_rows(data: dict[str, Any]) -> tuple[list[list[Any]], list[str]]:
+    names = data["scorer_names"]
+    headers = ["case", "epoch", "score", "reward", "latency", "tokens", "cost", *names, "error"]
+    rows = []
+    for r in data["rollouts"]:
+        outcome = r["status"] if r["status"] == "failed" else "ok"
+        rows.append(
+            [
+                r["case_id"],
+                r["epoch"],
+                fmt(r["score"]),
+                fmt(r["reward"]),
+                _ms(r["latency_s"]),
+                fmt(r["tokens"]),
+                _usd(r["cost_usd"]),
+                *(_scorer_cell(r["verdicts"].get(n)) for n in names),
+                _short(r["error"], 60) if r["error"] else ("-" if outcome == "ok" else outcome),
+            ]
+        )
+    s = data["summary"]
+    rows.append(
+        [
+            "average",
+            "",
+            fmt(s["mean_score"]),
+            fmt(s["mean_reward"]),
+            _ms(s["mean_latency_s"]),
+            fmt(
+                (s["prompt_tokens"] + s["completion_tokens"]) / s["rollouts"]
+                if s["rollouts"]
+                else None
+            ),
+            _usd(
+                s["cost_usd"] / s["rollouts"]
+                if s["rollouts"] and s["cost_usd"] is not None
+                else None
+            ),
+            *(fmt(data["scorers"][n]["mean"]) for n in names),
+            "",
+        ]
+    )
+    return rows, headers
+
+
+def _footer(data: dict[str, Any]) -> list[str]:
+    s = data["summary"]
+    run_ = data["run"]
+    lines = [
+        f"{s['completed']} completed, {s['failed']} failed"
+        + (f", {s['pending']} pending" if s["pending"] else "")
+        + f" of {run_['total']} · status {run_['status']}",
+        f"target pass rate (score ≥ 0.7): {pct(s['target_pass_rate'])}"
+        if s["mean_score"] is not None
+        else "target pass rate: - (the target reported no scores)",
+        f"latency p50 {_ms(s['latency_p50_s'])} · p95 {_ms(s['latency_p95_s'])} · p99 {_ms(s['latency_p99_s'])}",
+        f"tokens {s['prompt_tokens']} in + {s['completion_tokens']} out · cost "
+        + ("-" if s["cost_usd"] is None else f"${s['cost_usd']:.4f}"),
+    ]
+    for name in data["scorer_names"]:
+        sc = data["scorers"][name]
+        lo, hi = sc["pass_interval"]
+        line = (
+            f"{name}: mean {fmt(sc['mean'])} · pass {pct(sc['pass_rate'])} "
+            f"(95% CI {pct(lo)}–{pct(hi)}, n={sc['rollouts'] - sc['abstained']})"
+        )
+        if sc["abstained"]:
+            line += f" · {sc['abstained']} abstained"
+        if sc["errors"]:
+            line += f" · {sc['errors']} scoring errors"
+        if sc["repeat_sd"] is not None:
+            line += f" · repeat sd {fmt(sc['repeat_sd'])}"
+        pk = sc.get("pass_at_k")
+        if pk and pk["k"] > 1:
+            line += (
+                f" · pass@{pk['k']} {pct(pk['pass_at_k'])} · pass^{pk['k']} {pct(pk['pass_hat_k'])}"
+            )
+        if sc["judge_prompt_tokens"] or sc["judge_completion_tokens"] or sc["judge_cost_usd"]:
+            line += (
+                f" · judge tokens {sc['judge_prompt_tokens']}+{sc['judge_completion_tokens']}"
+                f" · judge cost ${sc['judge_cost_usd']:.4f}"
+            )
+        lines.append(line)
+    failed_by_case: dict[str, set[str]] = {}
+    for r in data["rollouts"]:
+        for name, v in r["verdicts"].items():
+            if v["failed_criteria"]:
+                failed_by_case.setdefault(r["case_id"], set()).update(
+                    f"{name}: {c}" for c in v["failed_criteria"]
+                )
+    for case_id, crit in failed_by_case.items():
+        lines.append(f"failed criteria of {case_id}: " + "; ".join(sorted(crit)))
+    if data["flaky_cases"]:
+        lines.append(
+            "flaky cases: "
+            + ", ".join(
+                f"{c['case_id']} ({c['scorer']}: passed epochs {fmt(c['passed_epochs'])}, failed {fmt(c['failed_epochs'])})"
+                for c in data["flaky_cases"]
+            )
+        )
+    if data["judge_disagreements"]:
+        lines.append(
+            "judge repeats disagree on: "
+            + ", ".join(
+                f"{d['case_id']}#{d['epoch']} ({d['scorer']} {d['passes']} pass/{d['fails']} fail)"
+                for d in data["judge_disagreements"]
+            )
+        )
+    for a in data["agreements"]:
+        lines.append(
+            f"agreement {a['scorer_a']} vs {a['scorer_b']}: {pct(a['percent'])} of {a['n']} · "
+            f"kappa {fmt(a['kappa'])}"
+        )
+    return lines
+
+
+def _csv(rows: list[dict[str, Any]], names: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    keys = [
+        "case_id",
+        "epoch",
+        "attempt",
+        "status",
+        "score",
+        "reward",
+        "latency_s",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "error",
+        "error_kind",
+        "tries",
+    ]
+    w.writerow([*keys, *(f"{n}:score" for n in names), *(f"{n}:passed" for n in names)])
+    for r in rows:
+        vs = r["verdicts"]
+        w.writerow(
+            [("" if r[k] is None else r[k]) for k in keys]
+            + [("" if vs.get(n, {}).get("score") is None else vs[n]["score"]) for n in names]
+            + [("" if vs.get(n, {}).get("passed") is None else vs[n]["passed"]) for n in names]
+        )
+    return buf.getvalue()
+
+
+def _markdown(rows: list[list[Any]], headers: list[str]) -> str:
+    def cell(v: Any) -> str:
+        return (v if isinstance(v, str) else fmt(v)).replace("|", "\\|")
+
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out.extend("| " + " | ".join(cell(v) for v in r) + " |" for r in rows)
+    return "\n".join(out)
+
+
+@eval_.command("show")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--case", "case_id", metavar="ID", help="One case: every criterion row with its reason."
+)
+@click.option(
+    "--all-verdicts", is_flag=True, help="Include every verdict, also those a rescore replaced."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the rollouts as CSV.")
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print the table as Markdown.")
+@pass_app
+def show(
+    app: App,
+    run_id: str,
+    case_id: str | None,
+    all_verdicts: bool,
+    as_json: bool,
+    as_csv: bool,
+    as_markdown: bool,
+) -> None:
+    """Show RUN's rollouts, their scores and verdicts, and the run's totals.
+
+    \b
+    Examples:
+      trialbook eval show RUN
+      trialbook eval show RUN --case q1
+      trialbook eval show RUN --csv > run.csv
+    """
+    from shell.commands import eval_report
+
+    if sum((as_json, as_csv, as_markdown)) > 1:
+        raise click.UsageError("choose one of --json, --csv and --markdown")
+    run_ = _require_run(app, run_id)
+    conn = app.ledger.conn
+    if case_id is not None:
+        detail = eval_report.case_report(conn, run_, case_id, all_verdicts=all_verdicts)
+        if not detail["rollouts"]:
+            raise click.ClickException(f"eval run {run_id!r} has no rollout of case {case_id!r}")
+        if as_json:
+            echo_json(detail)
+            return
+        for r in detail["rollouts"]:
+            click.echo(
+                f"{case_id} epoch {r['epoch']} (attempt {r['attempt']}): {r['status']} · "
+                f"latency {_ms(r['latency_s'])} · score {fmt(r['score'])}"
+                + (f" · error {r['error']}" if r["error"] else "")
+            )
+            if r["output"] is not None:
+                click.echo(f"  output: {_short(json.dumps(r['output'], ensure_ascii=False), 200)}")
+        rows = []
+        for v in detail["verdicts"]:
+            head = [v["scorer"], v["epoch"], v["repeat"], fmt(v["score"]), fmt(v["passed"])]
+            if not v["evaluation"]:
+                rows.append([*head, "-", "-", v["error"] or v["result"] or ""])
+            for c in v["evaluation"]:
+                rows.append([*head, c["criteria"], fmt(c["passed"]), c["reason"]])
+        if rows:
+            click.echo(
+                table(
+                    rows,
+                    ["scorer", "epoch", "repeat", "score", "passed", "criterion", "ok", "reason"],
+                    align="lrrrllll",
+                )
+            )
+        return
+    data = eval_report.report(conn, run_, all_verdicts=all_verdicts)
+    if as_json:
+        echo_json(data)
+        return
+    if as_csv:
+        click.echo(_csv(data["rollouts"], data["scorer_names"]), nl=False)
+        return
+    rows, headers = _table_rows(data)
+    if as_markdown:
+        click.echo(_markdown(rows, headers))
+        click.echo("")
+        for line in _footer(data):
+            click.echo(f"- {line}")
+        return
+    click.echo(
+        f"Run {run_id} · suite {run_['suite']} v{run_['suite_version']} · target "
+        f"{run_['target'].get('kind', '?')} · {run_['epochs']} epoch(s)"
+    )
+    click.echo(table(rows, headers, align="lr" + "r" * 5 + "l" * (len(headers) - 7)))
+    for line in _footer(data):
+        click.echo(line)
+    if all_verdicts and data.get("verdicts"):
+        click.echo("")
+        click.echo(
+            table(
+                [
+                    [
+                        v["position"],
+                        v["scorer"],
+                        v["case_id"],
+                        v["epoch"],
+                        v["repeat"],
+                        fmt(v["score"]),
+                        fmt(v["passed"]),
+                        "yes" if v["latest"] else "no",
+                        v["recorded_at"],
+                    ]
+                    for v in data["verdicts"]
+                ],
+                [
+                    "position",
+                    "scorer",
+                    "case",
+                    "epoch",
+                    "repeat",
+                    "score",
+                    "passed",
+                    "latest",
+                    "recorded",
+                ],
+            )
+        )
+
+
+@eval_.command("export")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--traces",
+    "traces_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write outputs and traces to (created if missing).",
+)
+@pass_app
+def export(app: App, run_id: str, traces_dir: str) -> None:
+    """Write RUN's rollouts (rollouts.jsonl) and their stored traces and large outputs (blobs) to a directory.
+
+    \b
+    Example:
+      trialbook eval export RUN --traces ./traces
+    """
+    from shell.commands import eval_report
+
+    _require_run(app, run_id)
+    out = Path(traces_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    store = app.ledger.store
+    rows = eval_report.rollout_rows(app.ledger.conn, run_id)
+    written = 0
+    with (out / "rollouts.jsonl").open("w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
+            for kind in ("trace_blob", "output_blob"):
+                digest = r[kind]
+                if not digest:
+                    continue
+                content = store.get_blob(digest)
+                if content is None:
+                    continue
+                name = f"{r['case_id']}.e{r['epoch']}.{kind.removesuffix('_blob')}.json"
+                (out / _safe(name)).write_bytes(content)
+                written += 1
+    click.echo(f"Wrote {len(rows)} rollouts and {written} blobs to {out}.")
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+
+
+@eval_.command("compare")
+@click.argument("run_a", metavar="RUN_A")
+@click.argument("run_b", metavar="RUN_B")
+@click.option(
+    "--scorer",
+    help="The scorer to compare on (default: the first both runs have; else the target's score).",
+)
+@click.option(
+    "--into-ab",
+    "into_ab",
+    metavar="NAME",
+    help="Create (or feed) the A/B test NAME with the paired rollouts, so `ab analyze` compares them.",
+)
+@json_option
+@pass_app
+def compare(
+    app: App, run_a: str, run_b: str, scorer: str | None, into_ab: str | None, as_json: bool
+) -> None:
+    """Pair RUN_B's rollouts with RUN_A's by case and epoch: wins, losses, regressions and paired statistics.
+
+    \b
+    Examples:
+      trialbook eval compare baseline candidate
+      trialbook eval compare baseline candidate --into-ab model-swap
+    """
+    from shell.commands import eval_compare
+
+    _require_run(app, run_a)
+    _require_run(app, run_b)
+    conn = app.ledger.conn
+    data = eval_compare.compare(conn, run_a, run_b, scorer)
+    if into_ab is not None:
+        data["into_ab"] = _feed_ab(app, into_ab, data, eval_compare.ab_results(data, conn))
+    if as_json:
+        echo_json(data)
+        return
+    va, vb = data["variants"]
+    click.echo(
+        f"{run_b} against {run_a} on {data['basis']} · {data['pairs']} pairs"
+        + (
+            f" ({data['only_in_a']} only in {run_a}, {data['only_in_b']} only in {run_b})"
+            if data["only_in_a"] or data["only_in_b"]
+            else ""
+        )
+    )
+    click.echo(
+        f"wins {data['wins']} · losses {data['losses']} · ties {data['ties']} · pass rate "
+        f"{pct(data['a_pass_rate'])} → {pct(data['b_pass_rate'])}"
+    )
+    for label in ("regressions", "improvements"):
+        items = data[label]
+        if items:
+            click.echo(f"{label}: " + ", ".join(f"{p['case_id']}#{p['epoch']}" for p in items))
+    analysis = data["analysis"]
+    if analysis is not None:
+        b_row = next(v for v in analysis["variants"] if not v["is_control"])
+        paired = b_row.get("paired") or {}
+        ci = paired.get("ci") or b_row.get("ci")
+        click.echo(
+            f"paired {analysis['metric']}: lift {fmt(paired.get('lift', b_row.get('lift')))} "
+            f"(CI {fmt(ci[0]) if ci else '-'} to {fmt(ci[1]) if ci else '-'}) · "
+            f"p {fmt(paired.get('p_value', b_row.get('p_value')))} · {b_row.get('method') or ''}".rstrip(
+                " ·"
+            )
+        )
+        rec = analysis["recommendation"]
+        click.echo(
+            f"recommendation: {rec['decision']}"
+            + (f" {rec['variant']}" if rec.get("variant") else "")
+            + f" — {rec['reason']}"
+        )
+    if into_ab is not None:
+        fed = data["into_ab"]
+        click.echo(
+            f"A/B test {into_ab}: {fed['added']} results added ({fed['skipped']} already there); "
+            f"see `trialbook ab analyze {into_ab}`."
+        )
+
+
+def _feed_ab(
+    app: App, name: str, data: dict[str, Any], results: list[dict[str, Any]]
+) -> dict[str, Any]:
+    from domain import ab as d
+    from domain.commands import build
+    from domain.errors import StateConflict
+    from projections import ab_queries
+
+    va, vb = data["variants"]
+    conn = app.ledger.conn
+    test = ab_queries.get_test(conn, name)
+    created = test is None
+    if test is None:
+        metric = "success" if data["basis"] == "completion" else "score"
+        app.ledger.execute(
+            build(
+                d.CreateTest,
+                name=name,
+                variants=(va, vb),
+                control=va,
+                metric=metric,
+                description=f"eval compare {data['run_a']} vs {data['run_b']} ({data['basis']})",
+            )
+        )
+    elif not {va, vb} <= set(test["variants"]):
+        raise StateConflict(
+            f"A/B test {name!r} has variants {', '.join(test['variants'])}, not {va} and {vb}; "
+            "choose another --into-ab name"
+        )
+    seen = {r["session_id"] for r in ab_queries.results(conn, name)} if not created else set()
+    fresh = [r for r in results if r["session_id"] not in seen]
+    if fresh:
+        app.ledger.execute(
+            build(d.AddResults, test=name, results=tuple(d.ResultFields(**r) for r in fresh))
+        )
+    return {
+        "test": name,
+        "created": created,
+        "added": len(fresh),
+        "skipped": len(results) - len(fresh),
+    }

@@ -1,0 +1,379 @@
+"""Reading eval runs back from the ``eval_*`` read model: the data behind ``eval show`` and ``eval list``.
+
+Everything here reads tables and returns plain dicts and lists (the JSON of
+``--json``); rendering stays in :mod:`shell.commands.eval`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from domain.verdicts import (
+    DEFAULT_PASS_THRESHOLD,
+    Criterion,
+    Flag,
+    JudgeUsage,
+    agreements,
+    flaky_cases,
+    pass_k,
+    repeat_disagreements,
+    rollouts,
+    summarize,
+)
+
+ROLLOUT_KEYS = (
+    "case_id",
+    "epoch",
+    "attempt",
+    "status",
+    "score",
+    "reward",
+    "latency_s",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "error",
+    "error_kind",
+    "tries",
+    "output",
+    "output_blob",
+    "trace_blob",
+    "model",
+)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0–1) by linear interpolation between order statistics; None when empty."""
+    if not values:
+        return None
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def list_suites(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every suite's latest version with its number of versions."""
+    rows = conn.execute(
+        "SELECT name, max(version), count(*) FROM eval_suites GROUP BY name ORDER BY name"
+    ).fetchall()
+    out = []
+    for name, version, versions in rows:
+        r = conn.execute(
+            "SELECT hash, cases, source, registered_at FROM eval_suites WHERE name = ? AND version = ?",
+            (name, version),
+        ).fetchone()
+        out.append(
+            {
+                "name": name,
+                "version": version,
+                "versions": versions,
+                "hash": r[0],
+                "cases": r[1],
+                "source": r[2],
+                "registered_at": r[3],
+            }
+        )
+    return out
+
+
+RUN_COLUMNS = (
+    "run_id",
+    "name",
+    "suite",
+    "suite_version",
+    "status",
+    "epochs",
+    "total",
+    "completed",
+    "failed",
+    "attempts",
+    "cost_usd",
+    "prompt_tokens",
+    "completion_tokens",
+    "verdicts",
+    "started_at",
+    "finished_at",
+    "interrupt_reason",
+    "target",
+    "settings",
+    "scorers",
+    "trialbook_version",
+    "git_sha",
+)
+
+
+def _run_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    d = dict(zip(RUN_COLUMNS, row, strict=True))
+    for key in ("target", "settings", "scorers"):
+        d[key] = _loads(d[key])
+    return d
+
+
+def list_runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every run, oldest first."""
+    rows = conn.execute(
+        f"SELECT {', '.join(RUN_COLUMNS)} FROM eval_runs ORDER BY started_at, run_id"
+    ).fetchall()
+    return [_run_dict(r) for r in rows]
+
+
+def get_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        f"SELECT {', '.join(RUN_COLUMNS)} FROM eval_runs WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    return _run_dict(row) if row else None
+
+
+def rollout_rows(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
+    """The outcome (latest attempt) of every (case, epoch) pair, epoch by epoch in suite order."""
+    rows = conn.execute(
+        f"SELECT {', '.join(ROLLOUT_KEYS)} FROM eval_rollouts WHERE run_id = ? AND is_latest = 1 "
+        "ORDER BY epoch, case_index, case_id",
+        (run_id,),
+    ).fetchall()
+    out = []
+    for r in rows:
+        d = dict(zip(ROLLOUT_KEYS, r, strict=True))
+        d["output"] = _loads(d["output"])
+        out.append(d)
+    return out
+
+
+@dataclass(frozen=True)
+class StoredVerdict:
+    """A verdict row read back (fits :class:`domain.verdicts.ScoredRollout`)."""
+
+    position: int
+    scorer: str
+    case_id: str
+    epoch: int
+    repeat: int
+    score: float | None
+    raw_score: float | None
+    passed: bool | None
+    abstained: bool
+    error: str | None
+    evaluation: tuple[Criterion, ...]
+    result: str | None
+    flags: tuple[Flag, ...]
+    usage: JudgeUsage | None
+    raw_blob: str | None
+    is_latest: bool
+    recorded_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "scorer": self.scorer,
+            "case_id": self.case_id,
+            "epoch": self.epoch,
+            "repeat": self.repeat,
+            "score": self.score,
+            "raw_score": self.raw_score,
+            "passed": self.passed,
+            "abstained": self.abstained,
+            "error": self.error,
+            "evaluation": [c.model_dump() for c in self.evaluation],
+            "result": self.result,
+            "flags": [f.model_dump() for f in self.flags],
+            "usage": self.usage.model_dump() if self.usage else None,
+            "raw_blob": self.raw_blob,
+            "latest": self.is_latest,
+            "recorded_at": self.recorded_at,
+        }
+
+
+def verdicts(
+    conn: sqlite3.Connection, run_id: str, *, all_verdicts: bool = False
+) -> list[StoredVerdict]:
+    """The run's verdicts in log order: the latest per (scorer, case, epoch, repeat), or all of them."""
+    where = "" if all_verdicts else " AND is_latest = 1"
+    rows = conn.execute(
+        "SELECT position, scorer, case_id, epoch, repeat, score, raw_score, passed, abstained, error, evaluation, "
+        f"result, flags, usage, raw_blob, is_latest, recorded_at FROM eval_verdicts WHERE run_id = ?{where} "
+        "ORDER BY position",
+        (run_id,),
+    ).fetchall()
+    out = []
+    for r in rows:
+        usage = _loads(r[13])
+        out.append(
+            StoredVerdict(
+                position=r[0],
+                scorer=r[1],
+                case_id=r[2],
+                epoch=r[3],
+                repeat=r[4],
+                score=r[5],
+                raw_score=r[6],
+                passed=None if r[7] is None else bool(r[7]),
+                abstained=bool(r[8]),
+                error=r[9],
+                evaluation=tuple(Criterion.model_validate(c) for c in json.loads(r[10])),
+                result=r[11],
+                flags=tuple(Flag.model_validate(f) for f in json.loads(r[12])),
+                usage=JudgeUsage.model_validate(usage) if usage else None,
+                raw_blob=r[14],
+                is_latest=bool(r[15]),
+                recorded_at=r[16],
+            )
+        )
+    return out
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def report(
+    conn: sqlite3.Connection, run: dict[str, Any], *, all_verdicts: bool = False
+) -> dict[str, Any]:
+    """Everything ``eval show`` prints, as JSON-ready data."""
+    run_id = run["run_id"]
+    rows = rollout_rows(conn, run_id)
+    latest = verdicts(conn, run_id)
+    scorer_names = list(dict.fromkeys(v.scorer for v in latest))
+    per_rollout: dict[tuple[str, int], dict[str, Any]] = defaultdict(dict)
+    failed_rows: dict[tuple[str, str, int], set[str]] = defaultdict(set)
+    for v in latest:
+        failed_rows[(v.scorer, v.case_id, v.epoch)].update(
+            c.criteria for c in v.evaluation if not c.passed
+        )
+    for rv in rollouts(latest):
+        failed = sorted(failed_rows.get((rv.scorer, rv.case_id, rv.epoch), ()))
+        per_rollout[(rv.case_id, rv.epoch)][rv.scorer] = {
+            "score": rv.score,
+            "passed": rv.passed,
+            "repeats": rv.repeats,
+            "score_sd": rv.score_sd,
+            "errors": rv.errors,
+            "failed_criteria": failed,
+        }
+    out_rows = []
+    for r in rows:
+        d = {k: r[k] for k in ROLLOUT_KEYS if k not in ("output", "trace_blob", "model")}
+        d["tokens"] = (
+            (r["prompt_tokens"] or 0) + (r["completion_tokens"] or 0)
+            if (r["prompt_tokens"] is not None or r["completion_tokens"] is not None)
+            else None
+        )
+        d["verdicts"] = per_rollout.get((r["case_id"], r["epoch"]), {})
+        out_rows.append(d)
+    done = [r for r in rows if r["status"] == "completed"]
+    latencies = [r["latency_s"] for r in done if r["latency_s"] is not None]
+    scores = [r["score"] for r in done if r["score"] is not None]
+    rewards = [r["reward"] for r in done if r["reward"] is not None]
+    costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
+    target_pass = [s >= DEFAULT_PASS_THRESHOLD for s in scores]
+    summary = {
+        "rollouts": len(rows),
+        "completed": len(done),
+        "failed": len(rows) - len(done),
+        "pending": max(0, run["total"] - len(rows)),
+        "mean_score": _mean(scores),
+        "mean_reward": _mean(rewards),
+        "target_pass_rate": _mean([1.0 if p else 0.0 for p in target_pass]),
+        "mean_latency_s": _mean(latencies),
+        "latency_p50_s": percentile(latencies, 0.5),
+        "latency_p95_s": percentile(latencies, 0.95),
+        "latency_p99_s": percentile(latencies, 0.99),
+        "prompt_tokens": sum(r["prompt_tokens"] or 0 for r in rows),
+        "completion_tokens": sum(r["completion_tokens"] or 0 for r in rows),
+        "cost_usd": sum(costs) if costs else None,
+    }
+    scorers: dict[str, Any] = {}
+    for name, s in summarize(latest).items():
+        scorers[name] = {
+            "rollouts": s.rollouts,
+            "abstained": s.abstained,
+            "errors": s.errors,
+            "mean": s.mean,
+            "sd": s.sd,
+            "repeat_sd": s.repeat_sd,
+            "passed": s.passed,
+            "pass_rate": s.pass_rate,
+            "pass_interval": [s.pass_low, s.pass_high],
+            "disagreements": s.disagreements,
+            "flags": s.flags,
+            "judge_prompt_tokens": s.prompt_tokens,
+            "judge_completion_tokens": s.completion_tokens,
+            "judge_cost_usd": s.cost_usd,
+        }
+    epochs = int(run["epochs"])
+    pk = pass_k(latest, epochs) if latest else {}
+    for name, p in pk.items():
+        scorers[name]["pass_at_k"] = {
+            "k": p.k,
+            "pass_at_k": p.pass_at_k,
+            "pass_hat_k": p.pass_hat_k,
+            "cases": p.cases,
+            "skipped": p.skipped,
+        }
+    data: dict[str, Any] = {
+        "run": run,
+        "rollouts": out_rows,
+        "summary": summary,
+        "scorers": scorers,
+        "scorer_names": scorer_names,
+        "flaky_cases": [
+            {
+                "scorer": c.scorer,
+                "case_id": c.case_id,
+                "passed_epochs": list(c.passed_epochs),
+                "failed_epochs": list(c.failed_epochs),
+            }
+            for c in flaky_cases(latest)
+        ],
+        "judge_disagreements": [
+            {
+                "scorer": r.scorer,
+                "case_id": r.case_id,
+                "epoch": r.epoch,
+                "passes": r.passes,
+                "fails": r.fails,
+            }
+            for r in repeat_disagreements(latest)
+        ],
+        "agreements": [
+            {
+                "scorer_a": a.scorer_a,
+                "scorer_b": a.scorer_b,
+                "n": a.n,
+                "percent": a.percent,
+                "kappa": a.kappa,
+                "disagreements": [list(k) for k in a.disagreements],
+            }
+            for a in agreements(latest)
+        ]
+        if len(scorer_names) > 1
+        else [],
+    }
+    if all_verdicts:
+        data["verdicts"] = [v.to_json() for v in verdicts(conn, run_id, all_verdicts=True)]
+    return data
+
+
+def case_report(
+    conn: sqlite3.Connection, run: dict[str, Any], case_id: str, *, all_verdicts: bool = False
+) -> dict[str, Any]:
+    """One case of a run: its rollouts and every verdict with each criterion row and reason."""
+    rows = [r for r in rollout_rows(conn, run["run_id"]) if r["case_id"] == case_id]
+    vs = [
+        v for v in verdicts(conn, run["run_id"], all_verdicts=all_verdicts) if v.case_id == case_id
+    ]
+    return {
+        "run_id": run["run_id"],
+        "case_id": case_id,
+        "rollouts": rows,
+        "verdicts": [v.to_json() for v in vs],
+    }
