@@ -69,12 +69,15 @@ class Guardrail(Value):
         return cls(metric=name, limit=value / 100 if pct else value, relative=bool(pct))
 
     def __str__(self) -> str:
-        return f"{self.metric}:+{self.limit * 100:g}%" if self.relative else f"{self.metric}:+{self.limit:g}"
+        return (
+            f"{self.metric}:+{self.limit * 100:g}%"
+            if self.relative
+            else f"{self.metric}:+{self.limit:g}"
+        )
 
 
 class ResultFields(Value):
     """One observed session of one variant, as typed by a user or imported from JSONL."""
-
 
     variant: str
     session_id: str | None = None
@@ -98,7 +101,9 @@ class ResultFields(Value):
     def _metric_values(cls, v: dict[str, float]) -> dict[str, float]:
         for key in v:
             if not CUSTOM_METRIC_RE.match(key):
-                raise ValueError(f"metric name {key!r} is not valid; use lowercase letters, digits and '_'")
+                raise ValueError(
+                    f"metric name {key!r} is not valid; use lowercase letters, digits and '_'"
+                )
         return v
 
     @field_validator("variant")
@@ -118,7 +123,11 @@ class ResultFields(Value):
                 raise ValueError(
                     f"successful_calls ({self.successful_calls}) is more than tool_calls ({self.tool_calls})"
                 )
-        if self.errors is not None and self.error_messages and self.errors != len(self.error_messages):
+        if (
+            self.errors is not None
+            and self.error_messages
+            and self.errors != len(self.error_messages)
+        ):
             raise ValueError("give either an error count or error messages, not both")
         return self
 
@@ -235,7 +244,9 @@ class CreateTest(Command):
     @classmethod
     def _metric(cls, v: str) -> str:
         if v not in METRICS and not CUSTOM_METRIC_RE.match(v):
-            raise ValueError(f"metric {v!r} is unknown; use one of {', '.join(METRICS)} or a custom name")
+            raise ValueError(
+                f"metric {v!r} is unknown; use one of {', '.join(METRICS)} or a custom name"
+            )
         return v
 
     @model_validator(mode="after")
@@ -248,10 +259,12 @@ class CreateTest(Command):
             unknown = sorted(set(self.split) - set(self.variants))
             if unknown:
                 raise ValueError(f"split names {unknown[0]!r}, which is not a variant")
-            if any(not math.isfinite(w) or w <= 0 for w in self.split.values()) or set(self.split) != set(
-                self.variants
-            ):
-                raise ValueError("split needs a positive weight for every variant, e.g. cold=1,warm=1")
+            if any(not math.isfinite(w) or w <= 0 for w in self.split.values()) or set(
+                self.split
+            ) != set(self.variants):
+                raise ValueError(
+                    "split needs a positive weight for every variant, e.g. cold=1,warm=1"
+                )
         return self
 
     def stream_id(self) -> str:
@@ -335,13 +348,17 @@ def _(event: TestRestored, state: ABTestState) -> ABTestState:
 
 def _require(state: ABTestState, name: str) -> None:
     if not state.exists:
-        raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`, or create it with `ab create {name}`")
+        raise NotFound(
+            f"no A/B test named {name!r}; see `trialbook ab list`, or create it with `ab create {name}`"
+        )
 
 
 def _require_active(state: ABTestState, name: str) -> None:
     _require(state, name)
     if state.archived:
-        raise StateConflict(f"test {name!r} is archived; restore it first with `trialbook ab restore {name}`")
+        raise StateConflict(
+            f"test {name!r} is archived; restore it first with `trialbook ab restore {name}`"
+        )
 
 
 @singledispatch
@@ -354,12 +371,18 @@ def decide(command: Command, state: ABTestState) -> Sequence[Event]:
 def _(command: CreateTest, state: ABTestState) -> Sequence[Event]:
     if state.exists:
         hint = (
-            f" (archived; bring it back with `trialbook ab restore {command.name}`)" if state.archived else ""
+            f" (archived; bring it back with `trialbook ab restore {command.name}`)"
+            if state.archived
+            else ""
         )
-        raise AlreadyExists(f"an A/B test named {command.name!r} already exists{hint}; choose another name")
+        raise AlreadyExists(
+            f"an A/B test named {command.name!r} already exists{hint}; choose another name"
+        )
     for g in command.guardrails:
         if g.metric == command.metric:
-            raise InvalidCommand(f"guardrail metric {g.metric!r} is the primary metric; pick another metric")
+            raise InvalidCommand(
+                f"guardrail metric {g.metric!r} is the primary metric; pick another metric"
+            )
     split = None
     if command.split is not None:
         total = sum(command.split.values())
@@ -464,7 +487,9 @@ for _cmd in (CreateTest, AddResults, ArchiveTest, RestoreTest):
 Choice = Literal["ship", "keep_control", "stop"]
 
 
-def against_recommendation(choice: str, variant: str | None, recommendation: dict[str, Any]) -> bool:
+def against_recommendation(
+    choice: str, variant: str | None, recommendation: dict[str, Any]
+) -> bool:
     """Whether a choice goes against the analysis's recommendation.
 
     Shipping is against it unless the recommendation was to ship that same variant;
@@ -551,7 +576,9 @@ def _(command: ConcludeTest, state: ABTestState) -> Sequence[Event]:
         variant: str | None = command.variant
     else:
         if command.variant is not None:
-            raise InvalidCommand(f"a variant is named only when shipping, not with {command.choice}")
+            raise InvalidCommand(
+                f"a variant is named only when shipping, not with {command.choice}"
+            )
         variant = state.control if command.choice == "keep_control" else None
     seen = analysed_results(command.analysis)
     if seen < state.results:

@@ -50,7 +50,9 @@ ROLES: tuple[str, ...] = get_args(Role)
 
 MAX_ID_LENGTH = 200
 SUITE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-SUITE_NAME_RULE = "use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+SUITE_NAME_RULE = (
+    "use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+)
 CASE_FIELDS = ("id", "input", "expected", "criteria", "metadata", "scorers")
 _SUFFIXES: dict[str, SuiteFormat] = {
     ".jsonl": "jsonl",
@@ -136,7 +138,9 @@ class Case(Value):
             try:
                 canonical_json(value)
             except (TypeError, ValueError) as e:
-                raise ValueError(f'"{field}" must hold plain JSON values (no NaN or Infinity): {e}') from None
+                raise ValueError(
+                    f'"{field}" must hold plain JSON values (no NaN or Infinity): {e}'
+                ) from None
         return self
 
     def to_data(self) -> dict[str, Any]:
@@ -166,7 +170,9 @@ def _message(raw: Any, index: int) -> Message:
     if isinstance(raw, Message):
         return raw
     if not isinstance(raw, dict):
-        raise ValueError(f'{where} must be an object {{"role": ..., "content": ...}}, not {type(raw).__name__}')
+        raise ValueError(
+            f'{where} must be an object {{"role": ..., "content": ...}}, not {type(raw).__name__}'
+        )
     roles = ", ".join(ROLES)
     role = raw.get("role")
     if role not in ROLES:
@@ -175,7 +181,9 @@ def _message(raw: Any, index: int) -> Message:
         raise ValueError(f'{where} needs "content" as a string')
     extra = [k for k in raw if k not in ("role", "content", "name")]
     if extra:
-        raise ValueError(f"{where} has unknown field {extra[0]!r}; a message has role, content and name")
+        raise ValueError(
+            f"{where} has unknown field {extra[0]!r}; a message has role, content and name"
+        )
     return Message.model_validate(raw)
 
 
@@ -214,7 +222,9 @@ def suite_name_from_filename(filename: str) -> str:
     return name
 
 
-def parse_suite(text: str, *, filename: str = "suite.jsonl", format: SuiteFormat | None = None) -> tuple[Case, ...]:
+def parse_suite(
+    text: str, *, filename: str = "suite.jsonl", format: SuiteFormat | None = None
+) -> tuple[Case, ...]:
     """Parse suite text as ``format`` (or the format ``filename``'s suffix implies).
 
     Raises :class:`SuiteFileError` naming the file and the line (JSONL) or case
@@ -260,7 +270,9 @@ def parse_json(text: str, *, filename: str = "suite.json") -> tuple[Case, ...]:
     except ValueError as e:
         raise SuiteFileError(f"{filename}: {e}") from None
     items = _case_list(doc, filename)
-    return _build_cases([(f"{filename} case {i}", raw) for i, raw in enumerate(items, start=1)], filename)
+    return _build_cases(
+        [(f"{filename} case {i}", raw) for i, raw in enumerate(items, start=1)], filename
+    )
 
 
 def parse_yaml(text: str, *, filename: str = "suite.yaml") -> tuple[Case, ...]:
@@ -332,13 +344,13 @@ def _build_cases(raws: list[tuple[str, Any]], filename: str) -> tuple[Case, ...]
 def _build_case(raw: Any, where: str) -> Case:
     if not isinstance(raw, dict):
         raise SuiteFileError(
-            f"{where}: a case must be an object with \"id\" and \"input\", not {type(raw).__name__}"
+            f'{where}: a case must be an object with "id" and "input", not {type(raw).__name__}'
         )
     unknown = [k for k in raw if k not in CASE_FIELDS]
     if unknown:
         raise SuiteFileError(
             f"{where}: unknown field {str(unknown[0])!r}; a case has {', '.join(CASE_FIELDS)} "
-            "(put anything else under \"metadata\")"
+            '(put anything else under "metadata")'
         )
     for required in ("id", "input"):
         if required not in raw:

@@ -160,7 +160,9 @@ class Verdict(VerdictFields):
         score = normalise(raw_score, scale)
         if passed is None:
             passed = score >= threshold
-        return cls(scorer=scorer, score=score, raw_score=raw_score, scale=scale, passed=passed, **fields)
+        return cls(
+            scorer=scorer, score=score, raw_score=raw_score, scale=scale, passed=passed, **fields
+        )
 
     @classmethod
     def failure(
@@ -168,7 +170,13 @@ class Verdict(VerdictFields):
     ) -> Verdict:
         """A failed verdict with score 0 and ``reason`` as its error."""
         return cls(
-            scorer=scorer, score=0.0, raw_score=scale[0], scale=scale, passed=False, error=reason, **fields
+            scorer=scorer,
+            score=0.0,
+            raw_score=scale[0],
+            scale=scale,
+            passed=False,
+            error=reason,
+            **fields,
         )
 
     @classmethod
@@ -222,13 +230,52 @@ class VerdictRecorded(VerdictFields, Event):
 # --------------------------------------------------------------------------- string booleans
 
 _TRUE = {
-    "true", "t", "yes", "y", "pass", "passed", "passes", "ok", "okay", "correct", "met",
-    "success", "succeeded", "successful", "satisfied", "good", "right", "1", "✓", "✔", "✅",
+    "true",
+    "t",
+    "yes",
+    "y",
+    "pass",
+    "passed",
+    "passes",
+    "ok",
+    "okay",
+    "correct",
+    "met",
+    "success",
+    "succeeded",
+    "successful",
+    "satisfied",
+    "good",
+    "right",
+    "1",
+    "✓",
+    "✔",
+    "✅",
 }
 _FALSE = {
-    "false", "f", "no", "n", "fail", "failed", "fails", "failure", "incorrect", "not met",
-    "unmet", "unsatisfied", "wrong", "bad", "missing", "partial", "partially", "partially met",
-    "0", "✗", "✘", "❌", "x",
+    "false",
+    "f",
+    "no",
+    "n",
+    "fail",
+    "failed",
+    "fails",
+    "failure",
+    "incorrect",
+    "not met",
+    "unmet",
+    "unsatisfied",
+    "wrong",
+    "bad",
+    "missing",
+    "partial",
+    "partially",
+    "partially met",
+    "0",
+    "✗",
+    "✘",
+    "❌",
+    "x",
 }
 
 
@@ -293,22 +340,87 @@ def _json_candidates(text: str) -> Iterator[Any]:
 # --------------------------------------------------------------------------- reading an answer
 
 _SCORE_KEYS = ("score", "rating", "grade", "overall_score", "final_score", "total_score", "points")
-_ROWS_KEYS = ("evaluation", "evaluations", "criteria", "criteria_results", "criteria_evaluation",
-              "checks", "rubric", "assessment", "results")
-_RESULT_KEYS = ("result", "summary", "explanation", "reasoning", "rationale", "reason",
-                "feedback", "comment", "comments", "justification")
-_VERDICT_KEYS = ("verdict", "pass", "passed", "decision", "outcome", "success", "judgement", "judgment")
+_ROWS_KEYS = (
+    "evaluation",
+    "evaluations",
+    "criteria",
+    "criteria_results",
+    "criteria_evaluation",
+    "checks",
+    "rubric",
+    "assessment",
+    "results",
+)
+_RESULT_KEYS = (
+    "result",
+    "summary",
+    "explanation",
+    "reasoning",
+    "rationale",
+    "reason",
+    "feedback",
+    "comment",
+    "comments",
+    "justification",
+)
+_VERDICT_KEYS = (
+    "verdict",
+    "pass",
+    "passed",
+    "decision",
+    "outcome",
+    "success",
+    "judgement",
+    "judgment",
+)
 _HITS_KEYS = ("hits", "passed_criteria", "met_criteria")
 _MISSES_KEYS = ("misses", "failed_criteria", "unmet_criteria")
 _LEGACY_KEYS = _VERDICT_KEYS + _HITS_KEYS + _MISSES_KEYS
-_WRAPPER_KEYS = ("response", "answer", "output", "judgement", "judgment", "evaluation_result", "data",
-                 "result")
-_ROW_NAME_KEYS = ("criteria", "criterion", "name", "check", "title", "description", "requirement",
-                  "question", "item")
-_ROW_PASS_KEYS = ("passed", "pass", "met", "ok", "satisfied", "success", "verdict", "status",
-                  "result", "value", "score")
-_ROW_REASON_KEYS = ("reason", "reasoning", "explanation", "why", "comment", "rationale",
-                    "justification", "evidence", "notes")
+_WRAPPER_KEYS = (
+    "response",
+    "answer",
+    "output",
+    "judgement",
+    "judgment",
+    "evaluation_result",
+    "data",
+    "result",
+)
+_ROW_NAME_KEYS = (
+    "criteria",
+    "criterion",
+    "name",
+    "check",
+    "title",
+    "description",
+    "requirement",
+    "question",
+    "item",
+)
+_ROW_PASS_KEYS = (
+    "passed",
+    "pass",
+    "met",
+    "ok",
+    "satisfied",
+    "success",
+    "verdict",
+    "status",
+    "result",
+    "value",
+    "score",
+)
+_ROW_REASON_KEYS = (
+    "reason",
+    "reasoning",
+    "explanation",
+    "why",
+    "comment",
+    "rationale",
+    "justification",
+    "evidence",
+    "notes",
+)
 _KNOWN_KEYS = set(_SCORE_KEYS + _ROWS_KEYS + _LEGACY_KEYS)
 
 _REFUSAL_RE = re.compile(
@@ -434,7 +546,10 @@ def _row_from(item: Any, name_hint: str | None = None) -> tuple[Criterion | None
         passed = parse_bool(item)
     label = _short(name_text or "?", 60)
     if passed is None:
-        return None, f"{label!r}: pass/fail {_short(_text(seen), 30) if seen is not None else 'missing'}"
+        return (
+            None,
+            f"{label!r}: pass/fail {_short(_text(seen), 30) if seen is not None else 'missing'}",
+        )
     if not name_text:
         name_text = "(unnamed criterion)"
     return Criterion(criteria=name_text, passed=passed, reason=reason_text), None
@@ -482,8 +597,13 @@ def _named(value: Any, passed: bool) -> tuple[list[Criterion], int | None]:
                 d = _norm_dict(item)
                 _, name = _first(d, _ROW_NAME_KEYS)
                 _, reason = _first(d, _ROW_REASON_KEYS)
-                rows.append(Criterion(criteria=_text(name) if name is not None else "(unnamed criterion)",
-                                      passed=passed, reason=_text(reason) if reason is not None else ""))
+                rows.append(
+                    Criterion(
+                        criteria=_text(name) if name is not None else "(unnamed criterion)",
+                        passed=passed,
+                        reason=_text(reason) if reason is not None else "",
+                    )
+                )
             else:
                 rows.append(Criterion(criteria=_text(item), passed=passed))
     return rows, None
@@ -491,8 +611,10 @@ def _named(value: Any, passed: bool) -> tuple[list[Criterion], int | None]:
 
 def _matches(given: str, rows: Sequence[Criterion]) -> bool:
     g = given.strip().lower()
-    return any(g in r.criteria.lower() or (r.criteria.strip() and r.criteria.strip().lower() in g)
-               for r in rows)
+    return any(
+        g in r.criteria.lower() or (r.criteria.strip() and r.criteria.strip().lower() in g)
+        for r in rows
+    )
 
 
 def parse_judge_answer(
@@ -527,13 +649,19 @@ def parse_judge_answer(
         return _parse(raw, answer, scorer, tuple(str(c) for c in criteria), threshold)
     except Exception as e:  # the contract is never to raise; report the parser's own fault
         return Verdict.failure(
-            scorer, f"judge answer could not be read ({type(e).__name__}: {_short(str(e), 80)})",
-            scale=JUDGE_SCALE, raw=raw,
+            scorer,
+            f"judge answer could not be read ({type(e).__name__}: {_short(str(e), 80)})",
+            scale=JUDGE_SCALE,
+            raw=raw,
         )
 
 
 def _parse(
-    raw: str, given_answer: Mapping[str, Any] | None, scorer: str, criteria: tuple[str, ...], threshold: float
+    raw: str,
+    given_answer: Mapping[str, Any] | None,
+    scorer: str,
+    criteria: tuple[str, ...],
+    threshold: float,
 ) -> Verdict:
     def fail(reason: str) -> Verdict:
         return Verdict.failure(scorer, reason, scale=JUDGE_SCALE, raw=raw)
@@ -565,14 +693,22 @@ def _parse(
         hit_rows, hit_count = _named(hits, True) if hits_key else ([], 0)
         miss_rows, miss_count = _named(misses, False) if misses_key else ([], 0)
         rows.extend(hit_rows + miss_rows)
-        if (not (hit_rows or miss_rows) and hit_count is not None and miss_count is not None
-                and hit_count + miss_count > 0):  # bare counts: {"hits": 4, "misses": 1}
+        if (
+            not (hit_rows or miss_rows)
+            and hit_count is not None
+            and miss_count is not None
+            and hit_count + miss_count > 0
+        ):  # bare counts: {"hits": 4, "misses": 1}
             share = hit_count / (hit_count + miss_count)
     if rows:
         share = sum(r.passed for r in rows) / len(rows)
     if problems:
-        flags.append(Flag(code="unreadable_rows",
-                          detail=f"{len(problems)} row(s) dropped: " + "; ".join(problems[:3])))
+        flags.append(
+            Flag(
+                code="unreadable_rows",
+                detail=f"{len(problems)} row(s) dropped: " + "; ".join(problems[:3]),
+            )
+        )
 
     verdict_key, verdict_value = _first(answer, _VERDICT_KEYS)
     explicit: bool | None = None
@@ -588,13 +724,20 @@ def _parse(
     if score_key:
         score, score_problem = _read_score(score_value)
         if score is not None and 0 < score < 1:
-            flags.append(Flag(code="fraction_scale", detail=f"score {score:g} read as {score * 10:g} of 10"))
+            flags.append(
+                Flag(code="fraction_scale", detail=f"score {score:g} read as {score * 10:g} of 10")
+            )
             score *= 10
     if score is None:
         if share is not None:
             score = 10 * share
             why = f"; {score_problem}" if score_problem else ""
-            flags.append(Flag(code="derived_score", detail=f"score taken from the share of passed criteria{why}"))
+            flags.append(
+                Flag(
+                    code="derived_score",
+                    detail=f"score taken from the share of passed criteria{why}",
+                )
+            )
         elif explicit is not None:
             score = JUDGE_MAX if explicit else JUDGE_MIN
             why = f"; {score_problem}" if score_problem else ""
@@ -607,30 +750,53 @@ def _parse(
 
     if not JUDGE_MIN <= score <= JUDGE_MAX:
         clamped = min(JUDGE_MAX, max(JUDGE_MIN, score))
-        flags.append(Flag(code="clamped", detail=f"score {score:g} is outside 1–10; clamped to {clamped:g}"))
+        flags.append(
+            Flag(code="clamped", detail=f"score {score:g} is outside 1–10; clamped to {clamped:g}")
+        )
         score = clamped
 
     passed = normalise(score, JUDGE_SCALE) >= threshold
     if explicit is not None and explicit != passed:
-        flags.append(Flag(code="verdict_vs_score",
-                          detail=f"the judge said {'pass' if explicit else 'fail'} but scored {score:g}"))
+        flags.append(
+            Flag(
+                code="verdict_vs_score",
+                detail=f"the judge said {'pass' if explicit else 'fail'} but scored {score:g}",
+            )
+        )
     if share is not None and abs(score - 10 * share) > ADJUSTMENT_LIMIT + 1e-9:
-        counted = f"{sum(r.passed for r in rows)} of {len(rows)} criteria passed" if rows else \
-            f"{share:.0%} of criteria passed"
-        flags.append(Flag(code="score_vs_criteria",
-                          detail=f"score {score:g} but {counted} ({10 * share:.1f}); "
-                                 f"more than {ADJUSTMENT_LIMIT:g} points apart"))
+        counted = (
+            f"{sum(r.passed for r in rows)} of {len(rows)} criteria passed"
+            if rows
+            else f"{share:.0%} of criteria passed"
+        )
+        flags.append(
+            Flag(
+                code="score_vs_criteria",
+                detail=f"score {score:g} but {counted} ({10 * share:.1f}); "
+                f"more than {ADJUSTMENT_LIMIT:g} points apart",
+            )
+        )
     if rows_key and len(rows) < len(criteria) + OWN_CRITERIA_MIN:
-        flags.append(Flag(code="few_criteria",
-                          detail=f"{len(rows)} criteria; asked for the {len(criteria)} given "
-                                 f"plus at least {OWN_CRITERIA_MIN} of its own"))
+        flags.append(
+            Flag(
+                code="few_criteria",
+                detail=f"{len(rows)} criteria; asked for the {len(criteria)} given "
+                f"plus at least {OWN_CRITERIA_MIN} of its own",
+            )
+        )
     if criteria and rows:
         missing = [c for c in criteria if not _matches(c, rows)]
         if missing:
-            flags.append(Flag(code="missing_criteria",
-                              detail="no row for: " + "; ".join(_short(c, 60) for c in missing[:5])))
+            flags.append(
+                Flag(
+                    code="missing_criteria",
+                    detail="no row for: " + "; ".join(_short(c, 60) for c in missing[:5]),
+                )
+            )
     if legacy:
-        flags.append(Flag(code="legacy_shape", detail="read older keys: " + ", ".join(dict.fromkeys(legacy))))
+        flags.append(
+            Flag(code="legacy_shape", detail="read older keys: " + ", ".join(dict.fromkeys(legacy)))
+        )
 
     _, result_value = _first(answer, _RESULT_KEYS)
     result = _text(result_value) if result_value is not None else None
@@ -731,13 +897,21 @@ def rollouts(verdicts: Iterable[ScoredRollout]) -> list[RolloutVerdict]:
         scores = [float(v.score) for v in scored if v.score is not None]
         passes = sum(1 for v in scored if v.passed)
         fails = len(scored) - passes
-        out.append(RolloutVerdict(
-            scorer=scorer, case_id=case_id, epoch=epoch, repeats=len(vs),
-            abstained=len(vs) - len(scored), errors=sum(1 for v in vs if v.error),
-            passes=passes, fails=fails,
-            score=sum(scores) / len(scores) if scores else None,
-            score_sd=_sd(scores), passed=(passes > fails) if scored else None,
-        ))
+        out.append(
+            RolloutVerdict(
+                scorer=scorer,
+                case_id=case_id,
+                epoch=epoch,
+                repeats=len(vs),
+                abstained=len(vs) - len(scored),
+                errors=sum(1 for v in vs if v.error),
+                passes=passes,
+                fails=fails,
+                score=sum(scores) / len(scores) if scores else None,
+                score_sd=_sd(scores),
+                passed=(passes > fails) if scored else None,
+            )
+        )
     return out
 
 
@@ -792,7 +966,9 @@ class ScorerSummary:
     cost_usd: float
 
 
-def summarize(verdicts: Iterable[ScoredRollout], confidence: float = 0.95) -> dict[str, ScorerSummary]:
+def summarize(
+    verdicts: Iterable[ScoredRollout], confidence: float = 0.95
+) -> dict[str, ScorerSummary]:
     """A :class:`ScorerSummary` per scorer, in first-seen order."""
     items = list(verdicts)
     by_scorer: dict[str, list[RolloutVerdict]] = defaultdict(list)
@@ -816,13 +992,22 @@ def summarize(verdicts: Iterable[ScoredRollout], confidence: float = 0.95) -> di
         low, high = wilson_interval(passed, len(scored), confidence)
         repeat_sds = [r.score_sd for r in scored if r.score_sd is not None]
         out[scorer] = ScorerSummary(
-            scorer=scorer, rollouts=len(rs), abstained=len(rs) - len(scored),
-            errors=sum(1 for r in rs if r.errors), mean=sum(scores) / len(scores) if scores else None,
-            sd=_sd(scores), repeat_sd=sum(repeat_sds) / len(repeat_sds) if repeat_sds else None,
-            passed=passed, pass_rate=passed / len(scored) if scored else None,
-            pass_low=low, pass_high=high, disagreements=sum(1 for r in rs if r.disagrees),
-            flags=dict(flags[scorer]), prompt_tokens=tokens[scorer][0],
-            completion_tokens=tokens[scorer][1], cost_usd=cost[scorer],
+            scorer=scorer,
+            rollouts=len(rs),
+            abstained=len(rs) - len(scored),
+            errors=sum(1 for r in rs if r.errors),
+            mean=sum(scores) / len(scores) if scores else None,
+            sd=_sd(scores),
+            repeat_sd=sum(repeat_sds) / len(repeat_sds) if repeat_sds else None,
+            passed=passed,
+            pass_rate=passed / len(scored) if scored else None,
+            pass_low=low,
+            pass_high=high,
+            disagreements=sum(1 for r in rs if r.disagrees),
+            flags=dict(flags[scorer]),
+            prompt_tokens=tokens[scorer][0],
+            completion_tokens=tokens[scorer][1],
+            cost_usd=cost[scorer],
         )
     return out
 
@@ -874,7 +1059,9 @@ def case_epochs(verdicts: Iterable[ScoredRollout]) -> list[CaseEpochs]:
             continue
         ok, bad = acc.setdefault((r.scorer, r.case_id), ([], []))
         (ok if r.passed else bad).append(r.epoch)
-    return [CaseEpochs(s, c, tuple(sorted(ok)), tuple(sorted(bad))) for (s, c), (ok, bad) in acc.items()]
+    return [
+        CaseEpochs(s, c, tuple(sorted(ok)), tuple(sorted(bad))) for (s, c), (ok, bad) in acc.items()
+    ]
 
 
 def flaky_cases(verdicts: Iterable[ScoredRollout]) -> list[CaseEpochs]:
@@ -907,8 +1094,12 @@ def pass_k(verdicts: Iterable[ScoredRollout], k: int) -> dict[str, PassK]:
         at = [pass_at_k(c.n, len(c.passed_epochs), k) for c in usable]
         hat = [pass_hat_k(c.n, len(c.passed_epochs), k) for c in usable]
         out[scorer] = PassK(
-            scorer=scorer, k=k, cases=len(usable), skipped=len(cases) - len(usable),
-            pass_at_k=sum(at) / len(at) if at else None, pass_hat_k=sum(hat) / len(hat) if hat else None,
+            scorer=scorer,
+            k=k,
+            cases=len(usable),
+            skipped=len(cases) - len(usable),
+            pass_at_k=sum(at) / len(at) if at else None,
+            pass_hat_k=sum(hat) / len(hat) if hat else None,
         )
     return out
 
@@ -969,15 +1160,28 @@ def agreement(verdicts: Iterable[ScoredRollout], scorer_a: str, scorer_b: str) -
             b[(r.case_id, r.epoch)] = r.passed
     keys = [k for k in a if k in b]
     counts = Counter((a[k], b[k]) for k in keys)
-    tt, tf, ft, ff = counts[(True, True)], counts[(True, False)], counts[(False, True)], counts[(False, False)]
+    tt, tf, ft, ff = (
+        counts[(True, True)],
+        counts[(True, False)],
+        counts[(False, True)],
+        counts[(False, False)],
+    )
     return Agreement(
-        scorer_a=scorer_a, scorer_b=scorer_b, n=len(keys), both_pass=tt, a_only=tf, b_only=ft,
-        both_fail=ff, kappa=cohens_kappa(tt, tf, ft, ff),
+        scorer_a=scorer_a,
+        scorer_b=scorer_b,
+        n=len(keys),
+        both_pass=tt,
+        a_only=tf,
+        b_only=ft,
+        both_fail=ff,
+        kappa=cohens_kappa(tt, tf, ft, ff),
         disagreements=tuple(sorted(k for k in keys if a[k] != b[k])),
     )
 
 
-def agreements(verdicts: Iterable[ScoredRollout], scorers: Sequence[str] | None = None) -> list[Agreement]:
+def agreements(
+    verdicts: Iterable[ScoredRollout], scorers: Sequence[str] | None = None
+) -> list[Agreement]:
     """:func:`agreement` for every pair of ``scorers`` (default: every scorer seen, in first-seen order)."""
     items = list(verdicts)
     names = list(scorers) if scorers is not None else list(dict.fromkeys(v.scorer for v in items))

@@ -80,7 +80,11 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.delay and self.server.owner._stopping.wait(reply.delay):
             return
         if reply.body is not None or reply.status != 200:
-            body = reply.body if reply.body is not None else json.dumps({"error": {"message": "scripted failure"}})
+            body = (
+                reply.body
+                if reply.body is not None
+                else json.dumps({"error": {"message": "scripted failure"}})
+            )
             self._send(reply.status, body, reply.headers)
             return
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
@@ -112,7 +116,9 @@ class JudgeServer:
         self._stopping = threading.Event()
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="judge server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="judge server", daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -135,14 +141,20 @@ class JudgeServer:
 
     def _record(self, model: str, body: dict[str, Any], headers: dict[str, str]) -> Reply | None:
         with self._lock:
-            self._requests[model].append({"body": body, "headers": {k.lower(): v for k, v in headers.items()}})
+            self._requests[model].append(
+                {"body": body, "headers": {k.lower(): v for k, v in headers.items()}}
+            )
             replies = self._scripts.get(model)
             if not replies:
                 return None
             reply = replies[0]
             if reply.reject_json_mode and "response_format" in body:
-                return Reply(status=400, body=json.dumps(
-                    {"error": {"message": "response_format is not supported by this model"}}))
+                return Reply(
+                    status=400,
+                    body=json.dumps(
+                        {"error": {"message": "response_format is not supported by this model"}}
+                    ),
+                )
             if len(replies) > 1:
                 replies.pop(0)
             return reply

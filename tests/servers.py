@@ -51,9 +51,19 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-           408: "Request Timeout", 429: "Too Many Requests", 500: "Internal Server Error",
-           502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 @dataclass
@@ -85,7 +95,9 @@ def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) 
 class _HttpServer:
     """A minimal HTTP/1.1 server on an asyncio loop in a background thread."""
 
-    def __init__(self, behaviour: Behaviour | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, behaviour: Behaviour | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.behaviour = behaviour or Behaviour()
         self.host = host
         self.port = port
@@ -111,8 +123,12 @@ class _HttpServer:
         self.headers_seen: list[dict[str, str]] = []
 
     def stats(self) -> dict[str, Any]:
-        return {"requests": self.requests, "max_in_flight": self.max_in_flight,
-                "durations": list(self.durations), "hits": dict(self.hits)}
+        return {
+            "requests": self.requests,
+            "max_in_flight": self.max_in_flight,
+            "durations": list(self.durations),
+            "hits": dict(self.hits),
+        }
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -161,9 +177,12 @@ class _HttpServer:
 
     def serve_forever(self) -> None:
         """Run on the current thread until interrupted (subprocess mode)."""
+
         async def main() -> None:
             self._stopped = asyncio.Event()
-            self._server = await asyncio.start_server(self._connection, self.host, self.port, backlog=1024)
+            self._server = await asyncio.start_server(
+                self._connection, self.host, self.port, backlog=1024
+            )
             self.port = self._server.sockets[0].getsockname()[1]
             print(f"READY {self.url}", flush=True)
             await self._stopped.wait()
@@ -203,9 +222,11 @@ class _HttpServer:
                     return
                 extra = "".join(f"{k}: {v}\r\n" for k, v in (reply.headers or {}).items())
                 payload = b"" if method == "HEAD" else reply.body
-                head = (f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}\r\n"
-                        f"Content-Type: {reply.content_type}\r\nContent-Length: {len(reply.body)}\r\n"
-                        f"{extra}\r\n")
+                head = (
+                    f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}\r\n"
+                    f"Content-Type: {reply.content_type}\r\nContent-Length: {len(reply.body)}\r\n"
+                    f"{extra}\r\n"
+                )
                 writer.write(head.encode("latin-1") + payload)
                 await writer.drain()
                 if not target.startswith("/_"):
@@ -292,7 +313,10 @@ class TaskServer(_HttpServer):
         answer: dict[str, Any] = {
             "output": f"echo: {text}",
             "score": 1.0 if case.get("expected") in (None, f"echo: {text}") else 0.0,
-            "usage": {"prompt_tokens": len(text.split()), "completion_tokens": len(text.split()) + 1},
+            "usage": {
+                "prompt_tokens": len(text.split()),
+                "completion_tokens": len(text.split()) + 1,
+            },
         }
         if "reward" in metadata:
             answer["reward"] = metadata["reward"]
@@ -306,13 +330,23 @@ class TaskServer(_HttpServer):
 class ChatServer(_HttpServer):
     """An OpenAI-compatible chat-completions server."""
 
-    def __init__(self, behaviour: Behaviour | None = None, *, api_key: str | None = None, **kw: Any) -> None:
+    def __init__(
+        self, behaviour: Behaviour | None = None, *, api_key: str | None = None, **kw: Any
+    ) -> None:
         super().__init__(behaviour, **kw)
         self.api_key = api_key
 
     async def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
-            return _json({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}, 401)
+            return _json(
+                {
+                    "error": {
+                        "message": "Incorrect API key provided",
+                        "type": "invalid_request_error",
+                    }
+                },
+                401,
+            )
         if path.endswith("/models") and method == "GET":
             return _json({"object": "list", "data": [{"id": "echo-1", "object": "model"}]})
         if not path.endswith("/chat/completions") or method != "POST":
@@ -330,14 +364,26 @@ class ChatServer(_HttpServer):
             return scripted
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
         content = f"echo: {last}"
-        return _json({
-            "id": f"chatcmpl-{self.requests}", "object": "chat.completion", "created": int(time.time()),
-            "model": request.get("model", "echo-1"),
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content.split()),
-                      "total_tokens": prompt_tokens + len(content.split())},
-        })
+        return _json(
+            {
+                "id": f"chatcmpl-{self.requests}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": request.get("model", "echo-1"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": content},
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": len(content.split()),
+                    "total_tokens": prompt_tokens + len(content.split()),
+                },
+            }
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -349,7 +395,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--failure-rate", type=float, default=0.0)
     parser.add_argument("--api-key")
     args = parser.parse_args(argv)
-    behaviour = Behaviour(latency_s=args.latency, jitter_s=args.jitter, failure_rate=args.failure_rate)
+    behaviour = Behaviour(
+        latency_s=args.latency, jitter_s=args.jitter, failure_rate=args.failure_rate
+    )
     server: _HttpServer
     if args.app == "task":
         server = TaskServer(behaviour, port=args.port)

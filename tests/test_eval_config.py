@@ -38,8 +38,10 @@ def test_a_toml_config_gives_settings_and_a_target():
     assert (config.suite, config.suite_version, config.name) == ("qa", 2, "baseline")
     s = config.settings()
     assert (s.epochs, s.concurrency, s.timeout_s, s.retries, s.budget_usd) == (3, 20, 30.0, 3, 5.0)
-    assert s.prices == {"gpt-4o-mini": Price(input_per_million=0.15, output_per_million=0.6),
-                        "*": Price(input_per_million=1.0, output_per_million=2.0)}
+    assert s.prices == {
+        "gpt-4o-mini": Price(input_per_million=0.15, output_per_million=0.6),
+        "*": Price(input_per_million=1.0, output_per_million=2.0),
+    }
     assert s.policy == {"model": "gpt-4o-mini"}
     assert isinstance(make_target(config.target, env={}), OpenAITarget)
 
@@ -50,17 +52,23 @@ def test_command_line_overrides_win():
 
 
 def test_a_yaml_config_with_a_target_string():
-    config = parse_run_config("target: http:http://127.0.0.1:8000/run\nretries: 0\n", filename="run.yaml")
+    config = parse_run_config(
+        "target: http:http://127.0.0.1:8000/run\nretries: 0\n", filename="run.yaml"
+    )
     assert config.target == "http:http://127.0.0.1:8000/run" and config.settings().retries == 0
 
 
 @pytest.mark.parametrize(
     ("text", "filename", "message"),
     [
-        ("epochs = 0", "run.toml", "run config: epochs: Input should be greater than or equal to 1"),
+        (
+            "epochs = 0",
+            "run.toml",
+            "run config: epochs: Input should be greater than or equal to 1",
+        ),
         ("colour = 1", "run.toml", "unknown key 'colour'; keys are suite"),
         ("epochs = ", "run.toml", "run.toml: not valid TOML"),
-        ("[prices]\nm = \"cheap\"", "run.toml", "price of 'm' is not valid"),
+        ('[prices]\nm = "cheap"', "run.toml", "price of 'm' is not valid"),
         ("target = 3", "run.toml", "target must be a spec string or a table"),
         ("- a", "run.yaml", "a run config is a table of settings"),
         ("epochs: 1", "run.ini", "name it .toml, .yaml or .yml"),

@@ -64,18 +64,27 @@ def registered(cases=CASES, name="qa") -> SuiteState:
 
 
 def started(epochs=2, **settings_kw) -> EvalRunState:
-    cmd = plan_run(registered(), run_id="r1", target={"kind": "http", "url": "http://x"},
-                   trialbook_version="0.1.0", settings=RunSettings(epochs=epochs, **settings_kw))
+    cmd = plan_run(
+        registered(),
+        run_id="r1",
+        target={"kind": "http", "url": "http://x"},
+        trialbook_version="0.1.0",
+        settings=RunSettings(epochs=epochs, **settings_kw),
+    )
     state, _ = handle(EVAL_RUNS, EVAL_RUNS.initial(), cmd)
     return state
 
 
 def ok(case_id, epoch=1, attempt=1, **kw) -> CompletedRollout:
-    return CompletedRollout(case_id=case_id, epoch=epoch, attempt=attempt, output="out", latency_s=0.1, **kw)
+    return CompletedRollout(
+        case_id=case_id, epoch=epoch, attempt=attempt, output="out", latency_s=0.1, **kw
+    )
 
 
 def bad(case_id, epoch=1, attempt=1) -> FailedRollout:
-    return FailedRollout(case_id=case_id, epoch=epoch, attempt=attempt, error="HTTP 500", error_kind="http_status")
+    return FailedRollout(
+        case_id=case_id, epoch=epoch, attempt=attempt, error="HTTP 500", error_kind="http_status"
+    )
 
 
 def record(state, *rollouts):
@@ -84,7 +93,9 @@ def record(state, *rollouts):
 
 class TestSuites:
     def test_first_registration_is_version_1_with_the_content_hash(self):
-        _, events = handle(SUITES, SUITES.initial(), RegisterSuite(name="qa", cases=CASES, source="qa.jsonl"))
+        _, events = handle(
+            SUITES, SUITES.initial(), RegisterSuite(name="qa", cases=CASES, source="qa.jsonl")
+        )
         (e,) = events
         assert isinstance(e, SuiteRegistered)
         assert (e.name, e.version, e.hash, e.source) == ("qa", 1, suite_hash(CASES), "qa.jsonl")
@@ -92,7 +103,9 @@ class TestSuites:
 
     def test_registering_identical_content_again_is_a_noop(self):
         state = registered()
-        state, events = handle(SUITES, state, RegisterSuite(name="qa", cases=CASES, source="other.yaml"))
+        state, events = handle(
+            SUITES, state, RegisterSuite(name="qa", cases=CASES, source="other.yaml")
+        )
         assert events == []
         assert len(state.versions) == 1
 
@@ -101,7 +114,9 @@ class TestSuites:
         changed = (*CASES[:2], Case(id="c", input="changed"))
         state, (e,) = handle(SUITES, state, RegisterSuite(name="qa", cases=changed))
         assert e.version == 2
-        state, (e3,) = handle(SUITES, state, RegisterSuite(name="qa", cases=CASES))  # back to v1 content
+        state, (e3,) = handle(
+            SUITES, state, RegisterSuite(name="qa", cases=CASES)
+        )  # back to v1 content
         assert e3.version == 3 and e3.hash == state.version(1).hash
         assert state.version(2).cases == changed
         assert state.latest.version == 3
@@ -132,7 +147,13 @@ class TestSuites:
 
 class TestStartingRuns:
     def test_plan_run_records_the_suite_version_hash_and_case_ids(self):
-        cmd = plan_run(registered(), run_id="r1", target={"kind": "http"}, trialbook_version="0.1.0", name="base")
+        cmd = plan_run(
+            registered(),
+            run_id="r1",
+            target={"kind": "http"},
+            trialbook_version="0.1.0",
+            name="base",
+        )
         _, (e,) = handle(EVAL_RUNS, EVAL_RUNS.initial(), cmd)
         assert isinstance(e, RunStarted)
         assert (e.suite, e.suite_version, e.case_ids, e.name) == ("qa", 1, ("a", "b", "c"), "base")
@@ -155,12 +176,28 @@ class TestStartingRuns:
     )
     def test_secrets_in_the_target_description_are_refused(self, target):
         with pytest.raises(InvalidCommand, match="holds a secret"):
-            build(StartRun, run_id="r1", suite="qa", suite_version=1, suite_hash="h", case_ids=("a",),
-                  target=target, trialbook_version="0.1.0")
+            build(
+                StartRun,
+                run_id="r1",
+                suite="qa",
+                suite_version=1,
+                suite_hash="h",
+                case_ids=("a",),
+                target=target,
+                trialbook_version="0.1.0",
+            )
 
     def test_names_of_secrets_and_redacted_values_are_fine(self):
-        assert find_secrets({"api_key_env": "OPENAI_API_KEY", "max_tokens": 10,
-                             "headers": {"Authorization": "<redacted>", "X-Team": "a"}}) == []
+        assert (
+            find_secrets(
+                {
+                    "api_key_env": "OPENAI_API_KEY",
+                    "max_tokens": 10,
+                    "headers": {"Authorization": "<redacted>", "X-Team": "a"},
+                }
+            )
+            == []
+        )
 
 
 class TestRecordingRollouts:
@@ -209,7 +246,9 @@ class TestPendingAndResume:
     def test_retry_failed_runs_only_failed_pairs_as_new_attempts(self):
         state, _ = record(started(), ok("a"), bad("b"))
         state, _ = record(state, bad("b", attempt=2))
-        assert [(p.case_id, p.epoch, p.attempt) for p in pending_rollouts(state, only_failed=True)] == [("b", 1, 3)]
+        assert [
+            (p.case_id, p.epoch, p.attempt) for p in pending_rollouts(state, only_failed=True)
+        ] == [("b", 1, 3)]
 
     def test_a_failed_pair_that_completes_on_retry_counts_as_completed(self):
         state, _ = record(started(epochs=1), bad("a"))
@@ -220,10 +259,13 @@ class TestPendingAndResume:
         state = started(epochs=1)
         with pytest.raises(StateConflict, match="still has 3 pending rollout"):
             EVAL_RUNS.decide(state, FinishRun(run_id="r1"))
-        state, _ = record(state, ok("a", prompt_tokens=10, completion_tokens=5, cost_usd=0.25), bad("b"), ok("c"))
+        state, _ = record(
+            state, ok("a", prompt_tokens=10, completion_tokens=5, cost_usd=0.25), bad("b"), ok("c")
+        )
         state, (e,) = handle(EVAL_RUNS, state, FinishRun(run_id="r1"))
-        assert e == RunFinished(completed=2, failed=1, attempts=3, cost_usd=0.25, prompt_tokens=10,
-                                completion_tokens=5)
+        assert e == RunFinished(
+            completed=2, failed=1, attempts=3, cost_usd=0.25, prompt_tokens=10, completion_tokens=5
+        )
         assert state.status == "finished"
         assert handle(EVAL_RUNS, state, FinishRun(run_id="r1"))[1] == []
 
@@ -265,8 +307,17 @@ class TestIdsSeedsBlobs:
         a = rollout_event_id("r1", "a", 1, 1)
         assert a == rollout_event_id("r1", "a", 1, 1)
         assert uuid.UUID(a).version == 5
-        assert len({a, rollout_event_id("r1", "a", 1, 2), rollout_event_id("r1", "a", 2, 1),
-                    rollout_event_id("r2", "a", 1, 1)}) == 4
+        assert (
+            len(
+                {
+                    a,
+                    rollout_event_id("r1", "a", 1, 2),
+                    rollout_event_id("r1", "a", 2, 1),
+                    rollout_event_id("r2", "a", 1, 1),
+                }
+            )
+            == 4
+        )
         assert event_id_for("r1", RolloutCompleted(**ok("a").model_dump())) == a
         assert event_id_for("r1", RunInterrupted(reason="x")) is None
 
@@ -284,7 +335,10 @@ class TestIdsSeedsBlobs:
 class TestCosts:
     def test_prices_parse_and_the_wildcard_prices_other_models(self):
         model, price = parse_price("gpt-4o-mini=0.15/0.6")
-        assert (model, price) == ("gpt-4o-mini", Price(input_per_million=0.15, output_per_million=0.6))
+        assert (model, price) == (
+            "gpt-4o-mini",
+            Price(input_per_million=0.15, output_per_million=0.6),
+        )
         table = {model: price, "*": Price(input_per_million=1, output_per_million=2)}
         assert price_for(table, "gpt-4o-mini") == price
         assert price_for(table, "other").input_per_million == 1
@@ -305,13 +359,32 @@ finite = st.floats(min_value=0, max_value=1e6, allow_nan=False)
 
 @settings(max_examples=50, deadline=None)
 @given(
-    output=st.one_of(st.none(), st.text(max_size=20), st.dictionaries(st.text(max_size=4), st.integers(), max_size=3)),
-    latency=finite, tokens=st.none() | st.integers(0, 10**6), cost=st.none() | finite,
-    score=st.none() | st.floats(allow_nan=False, allow_infinity=False), tries=st.integers(1, 10),
+    output=st.one_of(
+        st.none(),
+        st.text(max_size=20),
+        st.dictionaries(st.text(max_size=4), st.integers(), max_size=3),
+    ),
+    latency=finite,
+    tokens=st.none() | st.integers(0, 10**6),
+    cost=st.none() | finite,
+    score=st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    tries=st.integers(1, 10),
 )
 def test_rollout_events_round_trip_through_stored_data(output, latency, tokens, cost, score, tries):
-    e = RolloutCompleted(case_id="a", epoch=1, attempt=2, output=output, latency_s=latency, prompt_tokens=tokens,
-                         completion_tokens=tokens, cost_usd=cost, score=score, tries=tries)
+    e = RolloutCompleted(
+        case_id="a",
+        epoch=1,
+        attempt=2,
+        output=output,
+        latency_s=latency,
+        prompt_tokens=tokens,
+        completion_tokens=tokens,
+        cost_usd=cost,
+        score=score,
+        tries=tries,
+    )
     assert load_event("RolloutCompleted", 1, e.to_data()) == e
-    f = RolloutFailed(case_id="a", epoch=3, error="boom", error_kind="timeout", tries=tries, latency_s=latency)
+    f = RolloutFailed(
+        case_id="a", epoch=3, error="boom", error_kind="timeout", tries=tries, latency_s=latency
+    )
     assert load_event("RolloutFailed", 1, f.to_data()) == f

@@ -33,7 +33,9 @@ FAST = Backoff(base_s=0.01, max_s=0.05)
 
 
 def cases(n: int, prefix: str = "c", **metadata) -> list[Case]:
-    return [Case(id=f"{prefix}{i}", input=f"question {i}", metadata=dict(metadata)) for i in range(n)]
+    return [
+        Case(id=f"{prefix}{i}", input=f"question {i}", metadata=dict(metadata)) for i in range(n)
+    ]
 
 
 def scripted(case_id: str, *steps: str) -> Case:
@@ -119,7 +121,10 @@ class TestRetries:
     def test_backoff_grows_exponentially_with_jitter_and_caps(self):
         b = Backoff(base_s=1, factor=2, max_s=5, jitter=0.5)
         rng = random.Random(3)
-        assert [round(b.delay(n, rng=random.Random(0)) / b.delay(1, rng=random.Random(0))) for n in (1, 2, 3)] == [1, 2, 4]
+        assert [
+            round(b.delay(n, rng=random.Random(0)) / b.delay(1, rng=random.Random(0)))
+            for n in (1, 2, 3)
+        ] == [1, 2, 4]
         delays = [b.delay(10, rng=rng) for _ in range(50)]
         assert all(2.5 <= d <= 5 for d in delays) and len(set(delays)) > 1
         assert 3 <= b.delay(1, retry_after=3, rng=rng) <= 3.15
@@ -139,10 +144,14 @@ class TestConcurrencyAndLatency:
         recorded = statistics.median(o.latency_s for o in outcomes)
         true = statistics.median(slow_server.durations)
         assert true <= recorded <= true * 1.3 + 0.01  # the benchmark checks the 10 % goal unloaded
-        assert max(o.latency_s for o in outcomes) < 0.19  # queue wait would add ≥ 0.1 s to half of them
+        assert (
+            max(o.latency_s for o in outcomes) < 0.19
+        )  # queue wait would add ≥ 0.1 s to half of them
 
     def test_latency_excludes_backoff(self, slow_server):
-        (o,), _ = run_cases(slow_server, [scripted("a", "503")], backoff=Backoff(base_s=0.3, jitter=0))
+        (o,), _ = run_cases(
+            slow_server, [scripted("a", "503")], backoff=Backoff(base_s=0.3, jitter=0)
+        )
         assert o.ok and o.tries == 2
         assert 0.1 <= o.latency_s < 0.2
 
@@ -158,8 +167,16 @@ class TestStopping:
 
         async def main():
             target = make_target(f"{server.url}/run")
-            task = asyncio.create_task(run_rollouts(make_jobs(case_list), target, run_id="r1",
-                                                    on_result=delivered.append, concurrency=4, timeout=30))
+            task = asyncio.create_task(
+                run_rollouts(
+                    make_jobs(case_list),
+                    target,
+                    run_id="r1",
+                    on_result=delivered.append,
+                    concurrency=4,
+                    timeout=30,
+                )
+            )
             while server.requests < 12:  # 8 answered, 4 in flight
                 await asyncio.sleep(0.005)
             task.cancel()
@@ -174,12 +191,16 @@ class TestStopping:
         assert server.requests == 12  # nothing was sent after the cancel
 
     def test_the_budget_stops_new_rollouts(self, server):
-        outcomes, report = run_cases(server, cases(10, cost_usd=0.01), concurrency=1, budget_usd=0.03)
+        outcomes, report = run_cases(
+            server, cases(10, cost_usd=0.01), concurrency=1, budget_usd=0.03
+        )
         assert len(outcomes) == 3 and report.stopped == "budget"
         assert report.not_started == 7 and report.cost_usd == pytest.approx(0.03)
 
     def test_cost_from_usage_and_the_price_table(self, server):
-        (o,), report = run_cases(server, cases(1), prices={"*": Price(input_per_million=1e6, output_per_million=0)})
+        (o,), report = run_cases(
+            server, cases(1), prices={"*": Price(input_per_million=1e6, output_per_million=0)}
+        )
         assert o.cost_usd == pytest.approx(2.0)  # "question 0" is 2 prompt tokens at $1 each
 
     def test_should_stop_stops_before_the_next_rollout(self, server):
@@ -187,8 +208,15 @@ class TestStopping:
 
         async def main():
             target = make_target(f"{server.url}/run")
-            return await run_rollouts(make_jobs(cases(10)), target, run_id="r1", on_result=seen.append,
-                                      concurrency=1, should_stop=lambda: len(seen) >= 2)
+            return await run_rollouts(
+                make_jobs(cases(10)),
+                target,
+                run_id="r1",
+                on_result=seen.append,
+                concurrency=1,
+                should_stop=lambda: len(seen) >= 2,
+            )
+
         report = asyncio.run(main())
         assert len(seen) == 2 and report.stopped == "stopped" and report.not_started == 8
 
@@ -198,7 +226,9 @@ class TestStopping:
 
         async def main():
             target = make_target(f"{server.url}/run")
-            await run_rollouts(make_jobs(cases(10)), target, run_id="r1", on_result=explode, concurrency=2)
+            await run_rollouts(
+                make_jobs(cases(10)), target, run_id="r1", on_result=explode, concurrency=2
+            )
 
         with pytest.raises(RuntimeError, match="disk full"):
             asyncio.run(main())
@@ -207,10 +237,18 @@ class TestStopping:
     def test_progress_reports_done_failed_in_flight_rate_and_eta(self, slow_server):
         seen: list[Progress] = []
         case_list = [*cases(5), scripted("x", "400")]
-        run_cases(slow_server, case_list, concurrency=2, on_progress=seen.append, progress_interval=0.05)
+        run_cases(
+            slow_server, case_list, concurrency=2, on_progress=seen.append, progress_interval=0.05
+        )
         assert any(p.in_flight > 0 for p in seen)
         final = seen[-1]
-        assert (final.total, final.completed, final.failed, final.in_flight, final.remaining) == (6, 5, 1, 0, 0)
+        assert (final.total, final.completed, final.failed, final.in_flight, final.remaining) == (
+            6,
+            5,
+            1,
+            0,
+            0,
+        )
         assert final.rate > 0 and final.eta_s == 0
         assert "6/6 done · 1 failed · 0 in flight" in final.line()
 
@@ -227,7 +265,9 @@ class TestBatchWriter:
         async def main():
             target = make_target(f"{slow_server.url}/run")
             async with BatchWriter(write_batch, max_batch=5, max_delay_s=5) as writer:
-                await run_rollouts(make_jobs(cases(12)), target, run_id="r1", on_result=writer, concurrency=12)
+                await run_rollouts(
+                    make_jobs(cases(12)), target, run_id="r1", on_result=writer, concurrency=12
+                )
             return writer
 
         writer = asyncio.run(main())
@@ -239,9 +279,12 @@ class TestBatchWriter:
 
         async def main():
             target = make_target(f"{slow_server.url}/run")
-            async with BatchWriter(lambda b: times.append(time.perf_counter()), max_batch=100,
-                                   max_delay_s=0.05) as writer:
-                await run_rollouts(make_jobs(cases(6)), target, run_id="r1", on_result=writer, concurrency=2)
+            async with BatchWriter(
+                lambda b: times.append(time.perf_counter()), max_batch=100, max_delay_s=0.05
+            ) as writer:
+                await run_rollouts(
+                    make_jobs(cases(6)), target, run_id="r1", on_result=writer, concurrency=2
+                )
 
         asyncio.run(main())
         assert len(times) >= 2  # waves 0.1 s apart do not wait for a full batch
@@ -253,7 +296,9 @@ class TestBatchWriter:
         async def main():
             target = make_target(f"{slow_server.url}/run")
             async with BatchWriter(write_batch, max_batch=1, max_delay_s=0) as writer:
-                await run_rollouts(make_jobs(cases(20)), target, run_id="r1", on_result=writer, concurrency=2)
+                await run_rollouts(
+                    make_jobs(cases(20)), target, run_id="r1", on_result=writer, concurrency=2
+                )
 
         with pytest.raises(WriterFailed, match="recording rollouts failed: database is locked"):
             asyncio.run(main())
@@ -266,8 +311,16 @@ class TestBatchWriter:
         async def main():
             target = make_target(f"{server.url}/run")
             async with BatchWriter(written.extend, max_batch=1000, max_delay_s=60) as writer:
-                task = asyncio.create_task(run_rollouts(make_jobs(case_list), target, run_id="r1",
-                                                        on_result=writer, concurrency=4, timeout=30))
+                task = asyncio.create_task(
+                    run_rollouts(
+                        make_jobs(case_list),
+                        target,
+                        run_id="r1",
+                        on_result=writer,
+                        concurrency=4,
+                        timeout=30,
+                    )
+                )
                 while server.requests < 12:
                     await asyncio.sleep(0.005)
                 task.cancel()
@@ -279,7 +332,10 @@ class TestBatchWriter:
         assert len(written) == 8
 
     def test_outcomes_convert_to_one_record_command_with_blobs(self, server):
-        case_list = [Case(id="t", input="x", metadata={"trace": {"steps": [1, 2]}}), scripted("f", "400")]
+        case_list = [
+            Case(id="t", input="x", metadata={"trace": {"steps": [1, 2]}}),
+            scripted("f", "400"),
+        ]
         outcomes, _ = run_cases(server, case_list)
         command, blobs = to_record_command("r1", outcomes)
         by_id = {r.case_id: r for r in command.rollouts}
@@ -311,9 +367,13 @@ class TestOtherTargetsThroughTheExecutor:
         assert o.error_kind == "timeout" and time.perf_counter() - started < 2
 
     def test_python_targets_run_concurrently_in_threads(self, tmp_path, monkeypatch):
-        (tmp_path / "eval_slow_mod.py").write_text("import time\ndef f(case):\n    time.sleep(0.1)\n    return case['id']\n")
+        (tmp_path / "eval_slow_mod.py").write_text(
+            "import time\ndef f(case):\n    time.sleep(0.1)\n    return case['id']\n"
+        )
         monkeypatch.syspath_prepend(str(tmp_path))
         started = time.perf_counter()
-        outcomes, _ = asyncio.run(collect(make_jobs(cases(8)), make_target("python:eval_slow_mod:f"), concurrency=8))
+        outcomes, _ = asyncio.run(
+            collect(make_jobs(cases(8)), make_target("python:eval_slow_mod:f"), concurrency=8)
+        )
         assert sorted(o.reply.output for o in outcomes) == [f"c{i}" for i in range(8)]
         assert time.perf_counter() - started < 0.6  # one after another would take 0.8 s

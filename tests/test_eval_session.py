@@ -54,30 +54,55 @@ def plain(n: int, **metadata) -> list[Case]:
 
 
 def rollout_events(recorder: MemoryRecorder, run_id: str):
-    return [e for e in recorder.stream(f"eval-run:{run_id}") if isinstance(e, (RolloutCompleted, RolloutFailed))]
+    return [
+        e
+        for e in recorder.stream(f"eval-run:{run_id}")
+        if isinstance(e, (RolloutCompleted, RolloutFailed))
+    ]
 
 
 def start(recorder, s, target, **settings):
-    return asyncio.run(start_run(recorder, s, target, run_id="r1", trialbook_version="0.1.0",
-                                 settings=RunSettings(**settings), git_sha="abc123"))
+    return asyncio.run(
+        start_run(
+            recorder,
+            s,
+            target,
+            run_id="r1",
+            trialbook_version="0.1.0",
+            settings=RunSettings(**settings),
+            git_sha="abc123",
+        )
+    )
 
 
 def test_a_run_records_start_every_rollout_and_finish(server):
     rec = MemoryRecorder()
     s = suite(rec, plain(6))
-    target = make_target({"kind": "http", "url": f"{server.url}/run", "api_key_env": "K"}, env={"K": "sk-secret"})
+    target = make_target(
+        {"kind": "http", "url": f"{server.url}/run", "api_key_env": "K"}, env={"K": "sk-secret"}
+    )
     report = start(rec, s, target, epochs=2, concurrency=4)
     events = rec.stream("eval-run:r1")
     assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
-    assert events[0].target == {"kind": "http", "url": f"{server.url}/run", "api_key_env": "K",
-                                "api_key_header": "Authorization"}
+    assert events[0].target == {
+        "kind": "http",
+        "url": f"{server.url}/run",
+        "api_key_env": "K",
+        "api_key_header": "Authorization",
+    }
     assert "sk-secret" not in json.dumps([e.to_data() for e in events])
-    assert (events[0].suite_version, events[0].git_sha, events[0].case_ids) == (1, "abc123", tuple(f"c{i}" for i in range(6)))
+    assert (events[0].suite_version, events[0].git_sha, events[0].case_ids) == (
+        1,
+        "abc123",
+        tuple(f"c{i}" for i in range(6)),
+    )
     assert report.completed == 12
     assert Counter((e.case_id, e.epoch) for e in rollout_events(rec, "r1")) == {
-        (f"c{i}", ep): 1 for i in range(6) for ep in (1, 2)}
-    assert events[-1] == RunFinished(completed=12, failed=0, attempts=12, cost_usd=None,
-                                     prompt_tokens=24, completion_tokens=36)
+        (f"c{i}", ep): 1 for i in range(6) for ep in (1, 2)
+    }
+    assert events[-1] == RunFinished(
+        completed=12, failed=0, attempts=12, cost_usd=None, prompt_tokens=24, completion_tokens=36
+    )
     assert rec.run_state("r1").status == "finished"
 
 
@@ -98,9 +123,17 @@ def test_an_interrupted_run_resumes_exactly_the_rollouts_without_an_outcome(serv
     target = make_target(f"{server.url}/run")
 
     async def interrupted():
-        task = asyncio.create_task(start_run(rec, s, target, run_id="r1", trialbook_version="0.1.0",
-                                             settings=RunSettings(concurrency=4, timeout_s=30),
-                                             options=SessionOptions(max_batch=1, max_delay_s=0)))
+        task = asyncio.create_task(
+            start_run(
+                rec,
+                s,
+                target,
+                run_id="r1",
+                trialbook_version="0.1.0",
+                settings=RunSettings(concurrency=4, timeout_s=30),
+                options=SessionOptions(max_batch=1, max_delay_s=0),
+            )
+        )
         while server.requests < 12:  # 8 answered, 4 in flight
             await asyncio.sleep(0.005)
         task.cancel()
@@ -109,7 +142,9 @@ def test_an_interrupted_run_resumes_exactly_the_rollouts_without_an_outcome(serv
 
     asyncio.run(interrupted())
     state = rec.run_state("r1")
-    assert state.status == "interrupted" and isinstance(rec.stream("eval-run:r1")[-1], RunInterrupted)
+    assert state.status == "interrupted" and isinstance(
+        rec.stream("eval-run:r1")[-1], RunInterrupted
+    )
     assert {e.case_id for e in rollout_events(rec, "r1")} == {f"c{i}" for i in range(8)}
     assert (state.completed, state.pending) == (8, 12)
     in_flight = {k for k in server.hits if k.startswith("h")}
@@ -117,7 +152,9 @@ def test_an_interrupted_run_resumes_exactly_the_rollouts_without_an_outcome(serv
 
     report = asyncio.run(resume_run(rec, s, target, run_id="r1", concurrency=8))
     assert report.completed == 12
-    assert Counter(e.case_id for e in rollout_events(rec, "r1")) == {c.id: 1 for c in s.version().cases}
+    assert Counter(e.case_id for e in rollout_events(rec, "r1")) == {
+        c.id: 1 for c in s.version().cases
+    }
     assert all(server.hits[f"c{i}"] == 1 for i in range(8))  # completed: never re-run
     assert all(server.hits[k] == 2 for k in in_flight)  # in flight at the interrupt: run again
     assert all(server.hits[c.id] == 1 for c in later)
@@ -138,7 +175,10 @@ def test_retry_failed_reruns_only_failed_rollouts_as_new_attempts(server):
 
     asyncio.run(resume_run(rec, s, target, run_id="r1", mode="retry-failed"))
     flaky = [e for e in rollout_events(rec, "r1") if e.case_id == "flaky"]
-    assert [(type(e).__name__, e.attempt) for e in flaky] == [("RolloutFailed", 1), ("RolloutCompleted", 2)]
+    assert [(type(e).__name__, e.attempt) for e in flaky] == [
+        ("RolloutFailed", 1),
+        ("RolloutCompleted", 2),
+    ]
     assert event_id_for("r1", flaky[0]) != event_id_for("r1", flaky[1])
     assert server.hits["c0"] == 1 and server.hits["flaky"] == 2
     assert rec.run_state("r1").failed == 0 and rec.run_state("r1").status == "finished"
@@ -153,7 +193,9 @@ def test_the_budget_interrupts_and_a_raised_budget_resumes(server):
     assert events[-1] == RunInterrupted(reason="budget of $0.5 spent")
     assert rec.run_state("r1").completed == 2
     asyncio.run(resume_run(rec, s, target, run_id="r1", budget_usd=10))
-    assert rec.run_state("r1").status == "finished" and rec.run_state("r1").cost_usd == pytest.approx(1.5)
+    assert rec.run_state("r1").status == "finished" and rec.run_state(
+        "r1"
+    ).cost_usd == pytest.approx(1.5)
 
 
 def test_writing_the_same_batch_twice_is_harmless(server):
@@ -162,7 +204,9 @@ def test_writing_the_same_batch_twice_is_harmless(server):
     target = make_target(f"{server.url}/run")
     rec.handle(plan_run(s, run_id="r1", target=target.describe(), trialbook_version="0.1.0"))
     outcomes = []
-    asyncio.run(run_rollouts(make_jobs(s.version().cases), target, run_id="r1", on_result=outcomes.append))
+    asyncio.run(
+        run_rollouts(make_jobs(s.version().cases), target, run_id="r1", on_result=outcomes.append)
+    )
     write = record_batch(rec, "r1")
     write(outcomes)
     count = len(rec.events)

@@ -49,7 +49,9 @@ class TestJsonl:
         assert cases[1].text == "Hi"
 
     def test_invalid_json_names_the_line(self):
-        msg = error_of(parse_jsonl, '{"id": "a", "input": "x"}\n{"id": "b", "input": }\n', filename="s.jsonl")
+        msg = error_of(
+            parse_jsonl, '{"id": "a", "input": "x"}\n{"id": "b", "input": }\n', filename="s.jsonl"
+        )
         assert msg.startswith("s.jsonl line 2: not valid JSON")
         assert "one complete JSON object" in msg
 
@@ -60,7 +62,10 @@ class TestJsonl:
             ('{"id": "a"}', 'line 1: the case has no "input"; add one'),
             ('{"id": "a", "input": ""}', "line 1: input: is empty"),
             ('{"id": "a", "input": 3}', "line 1: input: must be a string or a list"),
-            ('{"id": "a", "input": [{"role": "bot", "content": "x"}]}', "message 1 has role 'bot'; use one of"),
+            (
+                '{"id": "a", "input": [{"role": "bot", "content": "x"}]}',
+                "message 1 has role 'bot'; use one of",
+            ),
             ('{"id": "a", "input": [{"role": "user"}]}', 'message 1 needs "content" as a string'),
             ('{"id": "a", "input": "x", "answer": "y"}', "unknown field 'answer'"),
             ('{"id": true, "input": "x"}', "id: must be a string, not bool"),
@@ -72,12 +77,16 @@ class TestJsonl:
         assert expected in error_of(parse_jsonl, line)
 
     def test_unknown_fields_point_to_metadata(self):
-        assert 'put anything else under "metadata"' in error_of(parse_jsonl, '{"id": "a", "input": "x", "k": 1}')
+        assert 'put anything else under "metadata"' in error_of(
+            parse_jsonl, '{"id": "a", "input": "x", "k": 1}'
+        )
 
     def test_duplicate_case_ids_are_refused_naming_both_lines(self):
         text = '{"id": "a", "input": "x"}\n{"id": "b", "input": "y"}\n{"id": "a", "input": "z"}\n'
         msg = error_of(parse_jsonl, text, filename="s.jsonl")
-        assert msg == "s.jsonl line 3: case id 'a' is already used (line 1); case ids must be unique"
+        assert (
+            msg == "s.jsonl line 3: case id 'a' is already used (line 1); case ids must be unique"
+        )
 
     def test_an_empty_suite_is_refused(self):
         assert "has no cases" in error_of(parse_jsonl, "\n\n# nothing\n")
@@ -86,7 +95,9 @@ class TestJsonl:
 class TestYamlAndJson:
     def test_yaml_list_and_cases_mapping_give_the_same_cases(self):
         listed = "- id: a\n  input: hello\n- id: b\n  input: bye\n  criteria: polite\n"
-        mapped = "name: greetings\ncases:\n" + "".join("  " + line + "\n" for line in listed.splitlines())
+        mapped = "name: greetings\ncases:\n" + "".join(
+            "  " + line + "\n" for line in listed.splitlines()
+        )
         assert parse_yaml(listed) == parse_yaml(mapped)
         assert parse_yaml(listed)[1].criteria == ("polite",)
 
@@ -114,7 +125,7 @@ class TestYamlAndJson:
         assert detect_format("evals/x.JSONL") == "jsonl"
         assert detect_format("x.yml") == "yaml"
         assert "name it .jsonl, .yaml/.yml or .json" in error_of(detect_format, "cases.txt")
-        assert parse_suite('- {id: a, input: x}', filename="s.yaml")[0].id == "a"
+        assert parse_suite("- {id: a, input: x}", filename="s.yaml")[0].id == "a"
 
     def test_suite_names_from_file_names(self):
         assert suite_name_from_filename("evals/Math QA.v2.jsonl") == "math-qa.v2"
@@ -138,9 +149,14 @@ class TestHash:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=8,
 )
 case_dicts = st.fixed_dictionaries(

@@ -35,7 +35,9 @@ CASE = Case(id="c1", input="hello world", expected="echo: hello world", metadata
 
 
 def request(case: Case = CASE, **kw) -> RolloutRequest:
-    return RolloutRequest(run_id="r1", case=case, epoch=1, attempt=1, seed=42, policy={"model": "m"}, **kw)
+    return RolloutRequest(
+        run_id="r1", case=case, epoch=1, attempt=1, seed=42, policy={"model": "m"}, **kw
+    )
 
 
 def run(coro):
@@ -79,14 +81,28 @@ class TestSpecs:
     @pytest.mark.parametrize(
         ("spec", "config"),
         [
-            ("http:http://127.0.0.1:8000/run", {"kind": "http", "url": "http://127.0.0.1:8000/run"}),
+            (
+                "http:http://127.0.0.1:8000/run",
+                {"kind": "http", "url": "http://127.0.0.1:8000/run"},
+            ),
             ("https://tasks.example/run", {"kind": "http", "url": "https://tasks.example/run"}),
             ("openai:gpt-4o-mini", {"kind": "openai", "model": "gpt-4o-mini"}),
-            ("openai:llama3@http://127.0.0.1:9/v1;api_key_env=LOCAL_KEY;temperature=0;max_tokens=64",
-             {"kind": "openai", "model": "llama3", "base_url": "http://127.0.0.1:9/v1",
-              "api_key_env": "LOCAL_KEY", "temperature": 0, "max_tokens": 64}),
+            (
+                "openai:llama3@http://127.0.0.1:9/v1;api_key_env=LOCAL_KEY;temperature=0;max_tokens=64",
+                {
+                    "kind": "openai",
+                    "model": "llama3",
+                    "base_url": "http://127.0.0.1:9/v1",
+                    "api_key_env": "LOCAL_KEY",
+                    "temperature": 0,
+                    "max_tokens": 64,
+                },
+            ),
             ("python:my_pkg.agent:solve", {"kind": "python", "callable": "my_pkg.agent:solve"}),
-            ("command:python agent.py; echo done", {"kind": "command", "command": "python agent.py; echo done"}),
+            (
+                "command:python agent.py; echo done",
+                {"kind": "command", "command": "python agent.py; echo done"},
+            ),
         ],
     )
     def test_spec_strings(self, spec, config):
@@ -117,8 +133,16 @@ class TestSpecs:
             make_target({"kind": "grpc"}, env={})
 
     def test_config_tables_build_targets(self):
-        t = make_target({"kind": "openai", "model": "m", "base_url": "http://127.0.0.1:1/v1",
-                         "system": "Be brief.", "temperature": 0.2}, env={})
+        t = make_target(
+            {
+                "kind": "openai",
+                "model": "m",
+                "base_url": "http://127.0.0.1:1/v1",
+                "system": "Be brief.",
+                "temperature": 0.2,
+            },
+            env={},
+        )
         assert isinstance(t, OpenAITarget) and t.system_prompt == "Be brief."
         assert isinstance(make_target({"url": "http://127.0.0.1:1/run"}, env={}), HttpTarget)
 
@@ -133,8 +157,15 @@ class TestSpecs:
 class TestSecrets:
     def test_api_keys_and_secret_headers_never_reach_describe(self):
         env = {"TASK_KEY": "sk-live-abcdef"}
-        t = make_target({"kind": "http", "url": "http://user:hunter2@127.0.0.1:1/run?token=xyz&team=a",
-                         "api_key_env": "TASK_KEY", "headers": {"X-Api-Key": "k-123", "X-Team": "evals"}}, env=env)
+        t = make_target(
+            {
+                "kind": "http",
+                "url": "http://user:hunter2@127.0.0.1:1/run?token=xyz&team=a",
+                "api_key_env": "TASK_KEY",
+                "headers": {"X-Api-Key": "k-123", "X-Team": "evals"},
+            },
+            env=env,
+        )
         described = json.dumps(t.describe())
         for secret in ("sk-live-abcdef", "hunter2", "xyz", "k-123"):
             assert secret not in described
@@ -144,13 +175,18 @@ class TestSecrets:
         assert "sk-openai-zzz" not in json.dumps(o.describe())
 
     def test_a_missing_api_key_variable_is_named_before_anything_runs(self):
-        with pytest.raises(TargetConfigError, match="environment variable OPENAI_API_KEY is not set"):
+        with pytest.raises(
+            TargetConfigError, match="environment variable OPENAI_API_KEY is not set"
+        ):
             make_target("openai:gpt-4o-mini", env={})
         with pytest.raises(TargetConfigError, match="environment variable TASK_KEY is not set"):
             make_target({"kind": "http", "url": "http://x/run", "api_key_env": "TASK_KEY"}, env={})
 
     def test_redact_url(self):
-        assert redact_url("http://u:p@h/x?api_key=1&q=2") == "http://u:<redacted>@h/x?api_key=<redacted>&q=2"
+        assert (
+            redact_url("http://u:p@h/x?api_key=1&q=2")
+            == "http://u:<redacted>@h/x?api_key=<redacted>&q=2"
+        )
 
 
 class TestPreflight:
@@ -159,7 +195,9 @@ class TestPreflight:
         started = time.perf_counter()
         with pytest.raises(TargetUnavailable, match=f"cannot reach the http target at {url}"):
             run(make_target(url).preflight())
-        with pytest.raises(TargetUnavailable, match="cannot reach the openai target at http://127.0.0.1"):
+        with pytest.raises(
+            TargetUnavailable, match="cannot reach the openai target at http://127.0.0.1"
+        ):
             run(make_target(f"openai:m@http://127.0.0.1:{free_port()}/v1", env={}).preflight())
         assert time.perf_counter() - started < 3
 
@@ -170,7 +208,11 @@ class TestPreflight:
         t = make_target(f"openai:m@{chat_server.url}/v1;api_key_env=K", env={"K": "wrong"})
         with pytest.raises(TargetConfigError, match=r"refused the API key from \$K \(HTTP 401\)"):
             run(t.preflight())
-        run(make_target(f"openai:m@{chat_server.url}/v1;api_key_env=K", env={"K": "sk-test-123"}).preflight())
+        run(
+            make_target(
+                f"openai:m@{chat_server.url}/v1;api_key_env=K", env={"K": "sk-test-123"}
+            ).preflight()
+        )
 
     def test_a_missing_command_is_named(self):
         with pytest.raises(TargetUnavailable, match="'no-such-tool-xyz' is not found on PATH"):
@@ -179,15 +221,28 @@ class TestPreflight:
 
 class TestHttpTarget:
     def test_posts_the_rollout_and_reads_the_reply(self, task_server):
-        t = make_target({"kind": "http", "url": f"{task_server.url}/run", "api_key_env": "K",
-                         "headers": {"X-Team": "evals"}}, env={"K": "secret-1"})
+        t = make_target(
+            {
+                "kind": "http",
+                "url": f"{task_server.url}/run",
+                "api_key_env": "K",
+                "headers": {"X-Team": "evals"},
+            },
+            env={"K": "secret-1"},
+        )
         reply = run(call_once(t))
         assert reply.output == "echo: hello world"
         assert (reply.score, reply.prompt_tokens, reply.completion_tokens) == (1.0, 2, 3)
         assert 0 < reply.latency_s < 1
         (body,) = task_server.bodies
-        assert body == {"run_id": "r1", "case": CASE.model_dump(mode="json"), "epoch": 1, "attempt": 1,
-                        "seed": 42, "policy": {"model": "m"}}
+        assert body == {
+            "run_id": "r1",
+            "case": CASE.model_dump(mode="json"),
+            "epoch": 1,
+            "attempt": 1,
+            "seed": 42,
+            "policy": {"model": "m"},
+        }
         headers = task_server.headers_seen[0]
         assert headers["authorization"] == "Bearer secret-1" and headers["x-team"] == "evals"
 
@@ -212,27 +267,47 @@ class TestHttpTarget:
 
     def test_wrong_types_in_the_reply_are_named(self, task_server):
         case = Case(id="r", input="x", metadata={"reward": "high"})
-        with pytest.raises(RolloutRefused, match='"reward": \'high\'; it must be a finite number'):
+        with pytest.raises(RolloutRefused, match="\"reward\": 'high'; it must be a finite number"):
             run(call_once(make_target(f"{task_server.url}/run"), request(case)))
 
 
 class TestOpenAITarget:
     def test_chat_completion_with_system_prompt_usage_and_key(self, chat_server):
-        t = make_target({"kind": "openai", "model": "echo-1", "base_url": f"{chat_server.url}/v1",
-                         "api_key_env": "K", "system_prompt": "Be brief.", "temperature": 0, "max_tokens": 9,
-                         "seed": True}, env={"K": "sk-test-123"})
+        t = make_target(
+            {
+                "kind": "openai",
+                "model": "echo-1",
+                "base_url": f"{chat_server.url}/v1",
+                "api_key_env": "K",
+                "system_prompt": "Be brief.",
+                "temperature": 0,
+                "max_tokens": 9,
+                "seed": True,
+            },
+            env={"K": "sk-test-123"},
+        )
         reply = run(call_once(t))
         assert reply.output == "echo: hello world"
         assert (reply.prompt_tokens, reply.completion_tokens, reply.model) == (4, 3, "echo-1")
         (body,) = chat_server.bodies
-        assert body["messages"] == [{"role": "system", "content": "Be brief."},
-                                    {"role": "user", "content": "hello world"}]
+        assert body["messages"] == [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "hello world"},
+        ]
         assert (body["temperature"], body["max_tokens"], body["seed"]) == (0, 9, 42)
 
     def test_chat_messages_input_is_sent_as_is(self, chat_server):
-        case = Case(id="m", input=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-                                   {"role": "user", "content": "c d"}])
-        t = make_target(f"openai:echo-1@{chat_server.url}/v1;api_key_env=K", env={"K": "sk-test-123"})
+        case = Case(
+            id="m",
+            input=[
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b"},
+                {"role": "user", "content": "c d"},
+            ],
+        )
+        t = make_target(
+            f"openai:echo-1@{chat_server.url}/v1;api_key_env=K", env={"K": "sk-test-123"}
+        )
         assert run(call_once(t, request(case))).output == "echo: c d"
 
     def test_a_rejected_key_is_a_refused_rollout_with_the_server_message(self, chat_server):
@@ -243,7 +318,8 @@ class TestOpenAITarget:
 
 @pytest.fixture
 def agent_module(tmp_path, monkeypatch):
-    (tmp_path / "eval_agent_mod.py").write_text(textwrap.dedent("""
+    (tmp_path / "eval_agent_mod.py").write_text(
+        textwrap.dedent("""
         import asyncio
 
         def solve(case):
@@ -261,7 +337,8 @@ def agent_module(tmp_path, monkeypatch):
         async def asolve(case):
             await asyncio.sleep(0)
             return ["async", case["id"]]
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     yield "eval_agent_mod"
     sys.modules.pop("eval_agent_mod", None)
@@ -298,8 +375,13 @@ class TestCommandTarget:
         assert run(call_once(t)).output == "c1:42"
 
     def test_json_format_reads_the_reply_shape(self):
-        t = make_target({"kind": "command", "format": "json",
-                         "command": """echo '{"output": "x", "reward": 2}'"""})
+        t = make_target(
+            {
+                "kind": "command",
+                "format": "json",
+                "command": """echo '{"output": "x", "reward": 2}'""",
+            }
+        )
         reply = run(call_once(t))
         assert (reply.output, reply.reward) == ("x", 2.0)
 
@@ -310,5 +392,8 @@ class TestCommandTarget:
 
     def test_describe_redacts_secret_env(self):
         t = CommandTarget("agent", env={"API_TOKEN": "t-1", "MODE": "eval"})
-        assert t.describe() == {"kind": "command", "command": "agent",
-                                "env": {"API_TOKEN": "<redacted>", "MODE": "eval"}}
+        assert t.describe() == {
+            "kind": "command",
+            "command": "agent",
+            "env": {"API_TOKEN": "<redacted>", "MODE": "eval"},
+        }

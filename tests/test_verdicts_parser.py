@@ -62,38 +62,83 @@ class TestReadingAnswers:
 
     @pytest.mark.parametrize(
         ("value", "expected"),
-        [("yes", True), ("Pass", True), ("TRUE", True), ("met", True), ("1", True), ("✅", True),
-         ("no", False), ("FAILED", False), ("not met", False), ("partially", False), (0, False),
-         ("maybe", None), (0.5, None), (None, None), ([], None)],
+        [
+            ("yes", True),
+            ("Pass", True),
+            ("TRUE", True),
+            ("met", True),
+            ("1", True),
+            ("✅", True),
+            ("no", False),
+            ("FAILED", False),
+            ("not met", False),
+            ("partially", False),
+            (0, False),
+            ("maybe", None),
+            (0.5, None),
+            (None, None),
+            ([], None),
+        ],
     )
     def test_string_booleans(self, value: object, expected: bool | None) -> None:
         assert parse_bool(value) is expected
 
     def test_rows_with_string_booleans_are_read(self) -> None:
-        evaluation = [{"criterion": "a", "pass": "yes", "explanation": "ok"},
-                      {"name": "b", "passed": "No", "reason": "bad"},
-                      {"criteria": "c", "result": "PASS"}]
+        evaluation = [
+            {"criterion": "a", "pass": "yes", "explanation": "ok"},
+            {"name": "b", "passed": "No", "reason": "bad"},
+            {"criteria": "c", "result": "PASS"},
+        ]
         v = parse_judge_answer(answer(7, evaluation))
         assert [(r.criteria, r.passed, r.reason) for r in v.evaluation] == [
-            ("a", True, "ok"), ("b", False, "bad"), ("c", True, "")]
+            ("a", True, "ok"),
+            ("b", False, "bad"),
+            ("c", True, ""),
+        ]
 
     def test_unreadable_rows_are_dropped_and_flagged(self) -> None:
-        v = parse_judge_answer(answer(5, [{"criteria": "a", "passed": "perhaps"}, {"criteria": "b", "passed": True}]))
+        v = parse_judge_answer(
+            answer(5, [{"criteria": "a", "passed": "perhaps"}, {"criteria": "b", "passed": True}])
+        )
         assert [r.criteria for r in v.evaluation] == ["b"]
         assert "unreadable_rows" in codes(v)
         assert "perhaps" in next(f.detail for f in v.flags if f.code == "unreadable_rows")
 
     def test_criteria_given_as_a_mapping(self) -> None:
-        v = parse_judge_answer(json.dumps({"score": 5, "evaluation": {"accurate": "yes", "concise": {"passed": False, "reason": "long"}}}))
-        assert [(r.criteria, r.passed, r.reason) for r in v.evaluation] == [("accurate", True, ""), ("concise", False, "long")]
+        v = parse_judge_answer(
+            json.dumps(
+                {
+                    "score": 5,
+                    "evaluation": {
+                        "accurate": "yes",
+                        "concise": {"passed": False, "reason": "long"},
+                    },
+                }
+            )
+        )
+        assert [(r.criteria, r.passed, r.reason) for r in v.evaluation] == [
+            ("accurate", True, ""),
+            ("concise", False, "long"),
+        ]
 
     @pytest.mark.parametrize(
         ("score", "raw", "flag"),
-        [(14, 10.0, "clamped"), (-3, 1.0, "clamped"), (0, 1.0, "clamped"), (10, 10.0, None),
-         ("8/10", 8.0, None), ("4 out of 5", 8.0, None), ("70%", 7.0, None), ("9 - excellent", 9.0, None),
-         (0.8, 8.0, "fraction_scale"), ("7.5", 7.5, None)],
+        [
+            (14, 10.0, "clamped"),
+            (-3, 1.0, "clamped"),
+            (0, 1.0, "clamped"),
+            (10, 10.0, None),
+            ("8/10", 8.0, None),
+            ("4 out of 5", 8.0, None),
+            ("70%", 7.0, None),
+            ("9 - excellent", 9.0, None),
+            (0.8, 8.0, "fraction_scale"),
+            ("7.5", 7.5, None),
+        ],
     )
-    def test_scores_are_read_and_clamped_to_one_to_ten(self, score: object, raw: float, flag: str | None) -> None:
+    def test_scores_are_read_and_clamped_to_one_to_ten(
+        self, score: object, raw: float, flag: str | None
+    ) -> None:
         v = parse_judge_answer(json.dumps({"score": score, "result": "r"}))
         assert v.error is None
         assert v.raw_score == pytest.approx(raw)
@@ -126,9 +171,14 @@ class TestLegacyShapes:
         assert {"derived_score", "legacy_shape"} <= codes(passed)
 
     def test_hits_and_misses_as_names(self) -> None:
-        v = parse_judge_answer('{"hits": ["cites a source", "answers"], "misses": ["too long"], "score": 7}')
+        v = parse_judge_answer(
+            '{"hits": ["cites a source", "answers"], "misses": ["too long"], "score": 7}'
+        )
         assert [(r.criteria, r.passed) for r in v.evaluation] == [
-            ("cites a source", True), ("answers", True), ("too long", False)]
+            ("cites a source", True),
+            ("answers", True),
+            ("too long", False),
+        ]
         assert v.raw_score == 7.0 and "legacy_shape" in codes(v)
 
     def test_hits_and_misses_as_counts(self) -> None:
@@ -165,7 +215,9 @@ class TestTheRubricChecks:
         assert "few_criteria" not in codes(enough)
 
     def test_a_given_criterion_without_a_row_is_flagged(self) -> None:
-        v = parse_judge_answer(answer(10, rows(*[True] * 7)), criteria=["c1", "mentions the refund policy"])
+        v = parse_judge_answer(
+            answer(10, rows(*[True] * 7)), criteria=["c1", "mentions the refund policy"]
+        )
         flag = next(f for f in v.flags if f.code == "missing_criteria")
         assert "refund policy" in flag.detail and "c1" not in flag.detail
 
@@ -192,7 +244,9 @@ class TestUnusableAnswers:
             ("[" * 100_000, "no JSON"),
         ],
     )
-    def test_becomes_a_failed_verdict_with_score_zero_and_the_reason(self, text: str, reason: str) -> None:
+    def test_becomes_a_failed_verdict_with_score_zero_and_the_reason(
+        self, text: str, reason: str
+    ) -> None:
         v = parse_judge_answer(text, scorer="judge:x")
         assert (v.scorer, v.score, v.raw_score, v.passed) == ("judge:x", 0.0, 0.0, False)
         assert v.error is not None and reason in v.error
@@ -205,13 +259,38 @@ class TestUnusableAnswers:
 
 # --------------------------------------------------------------------------- properties
 
-_keys = st.sampled_from(["score", "evaluation", "result", "verdict", "hits", "misses", "passed",
-                         "criteria", "reason", "rating", "response", "pass", "Score", "x"])
-_scalars = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=20) \
+_keys = st.sampled_from(
+    [
+        "score",
+        "evaluation",
+        "result",
+        "verdict",
+        "hits",
+        "misses",
+        "passed",
+        "criteria",
+        "reason",
+        "rating",
+        "response",
+        "pass",
+        "Score",
+        "x",
+    ]
+)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=20)
     | st.sampled_from(["yes", "no", "8/10", "70%", "pass", "fail", "0.5", "-1", "1e309"])
+)
 _json_like = st.recursive(
     _scalars,
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(_keys | st.text(max_size=8), children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(_keys | st.text(max_size=8), children, max_size=6)
+    ),
     max_leaves=30,
 )
 
@@ -270,17 +349,30 @@ class TestVerdictValues:
         assert Verdict.scored("s", 3, scale=(1, 5)).score == 0.5
 
     def test_the_event_round_trips_through_stored_data_without_the_raw_answer(self) -> None:
-        v = parse_judge_answer("```json\n" + answer(14, [*rows(True, False), {"criteria": "c2", "passed": "yes"}]) + "\n```", scorer="judge:a")
+        v = parse_judge_answer(
+            "```json\n"
+            + answer(14, [*rows(True, False), {"criteria": "c2", "passed": "yes"}])
+            + "\n```",
+            scorer="judge:a",
+        )
         v = v.model_copy(update={"repeat": 2})
         blob = content_hash(v.raw or "")
         event = VerdictRecorded.of(v, run_id="r1", case_id="q1", epoch=1, raw_blob=blob)
         data = event.to_data()
         assert "raw" not in data and data["raw_blob"] == blob
-        loaded = load_event("VerdictRecorded", VerdictRecorded.schema_version, json.loads(json.dumps(data)))
+        loaded = load_event(
+            "VerdictRecorded", VerdictRecorded.schema_version, json.loads(json.dumps(data))
+        )
         assert loaded == event
         assert isinstance(loaded, VerdictRecorded)
-        assert (loaded.repeat, loaded.raw_score, [f.code for f in loaded.flags]) == (2, 10.0, ["clamped", "score_vs_criteria", "few_criteria"])
+        assert (loaded.repeat, loaded.raw_score, [f.code for f in loaded.flags]) == (
+            2,
+            10.0,
+            ["clamped", "score_vs_criteria", "few_criteria"],
+        )
 
     def test_the_event_refuses_a_raw_blob_that_is_not_a_hash(self) -> None:
         with pytest.raises(ValidationError, match="SHA-256"):
-            VerdictRecorded.of(Verdict.abstention("s"), run_id="r", case_id="c", epoch=1, raw_blob="nothex")
+            VerdictRecorded.of(
+                Verdict.abstention("s"), run_id="r", case_id="c", epoch=1, raw_blob="nothex"
+            )

@@ -26,8 +26,13 @@ from runners.scorers import (
 ENV = {"OPENAI_API_KEY": "sk-test", "LOCAL_KEY": "k"}
 
 
-def score(spec: str, case: Mapping[str, Any], output: Any, context: Mapping[str, Any] | None = None,
-          **options: Any) -> list[Verdict]:
+def score(
+    spec: str,
+    case: Mapping[str, Any],
+    output: Any,
+    context: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> list[Verdict]:
     scorers = resolve_scorers([spec], ENV, **options)
 
     async def run() -> list[Verdict]:
@@ -59,7 +64,13 @@ CASES: list[tuple[str, dict[str, Any], Any, float, bool]] = [
     ("contains", {"id": "a", "expected": "Paris"}, "It is Paris.", 1.0, True),
     ("contains", {"id": "a", "expected": "paris"}, "It is Paris.", 0.0, False),
     ("icontains", {"id": "a", "expected": "paris"}, "It is PARIS.", 1.0, True),
-    ("contains", {"id": "a", "expected": ["Paris", "France", "Seine", "Loire"]}, "Paris, France, on the Seine", 0.75, False),
+    (
+        "contains",
+        {"id": "a", "expected": ["Paris", "France", "Seine", "Loire"]},
+        "Paris, France, on the Seine",
+        0.75,
+        False,
+    ),
     ("contains:refund", {"id": "a"}, "We issued a refund.", 1.0, True),
     ("icontains:ÉTÉ", {"id": "a"}, "un été chaud", 1.0, True),
     (r"regex:^\d{3}-\d{4}$", {"id": "a"}, "555-1234", 1.0, True),
@@ -97,29 +108,57 @@ CASES: list[tuple[str, dict[str, Any], Any, float, bool]] = [
 
 class TestBuiltinScorers:
     @pytest.mark.parametrize(("spec", "case", "output", "expected_score", "expected_pass"), CASES)
-    def test_fixed_examples(self, spec: str, case: dict[str, Any], output: Any, expected_score: float,
-                            expected_pass: bool) -> None:
+    def test_fixed_examples(
+        self,
+        spec: str,
+        case: dict[str, Any],
+        output: Any,
+        expected_score: float,
+        expected_pass: bool,
+    ) -> None:
         v = one(spec, case, output)
-        assert (v.scorer, v.score, v.passed, v.error) == (spec, pytest.approx(expected_score), expected_pass, None)
+        assert (v.scorer, v.score, v.passed, v.error) == (
+            spec,
+            pytest.approx(expected_score),
+            expected_pass,
+            None,
+        )
         assert len(v.evaluation) == 1 and v.evaluation[0].passed is expected_pass
         assert v.result == v.evaluation[0].reason
 
     def test_reasons_name_what_went_wrong(self) -> None:
-        assert one("contains", {"id": "a", "expected": ["x", "y"]}, "x alone").result == "missing 'y' (1 of 2 found)"
-        assert one("length:3-5", {"id": "a"}, "abcdef").result == "6 characters, above the maximum 5"
-        assert one("numeric", {"id": "a", "expected": 4}, "5").result == "the output's number is 5, off by 1"
-        assert one("json_field:a.b=1", {"id": "a"}, '{"a": {}}').result == "the output has no field a.b"
+        assert (
+            one("contains", {"id": "a", "expected": ["x", "y"]}, "x alone").result
+            == "missing 'y' (1 of 2 found)"
+        )
+        assert (
+            one("length:3-5", {"id": "a"}, "abcdef").result == "6 characters, above the maximum 5"
+        )
+        assert (
+            one("numeric", {"id": "a", "expected": 4}, "5").result
+            == "the output's number is 5, off by 1"
+        )
+        assert (
+            one("json_field:a.b=1", {"id": "a"}, '{"a": {}}').result
+            == "the output has no field a.b"
+        )
         assert "not JSON" in (one("json_valid", {"id": "a"}, "{nope").result or "")
 
-    @pytest.mark.parametrize("spec", ["equals", "contains", "icontains", "regex", "numeric", "json_field:a"])
-    def test_a_case_without_expected_gives_a_failed_verdict_naming_the_case(self, spec: str) -> None:
+    @pytest.mark.parametrize(
+        "spec", ["equals", "contains", "icontains", "regex", "numeric", "json_field:a"]
+    )
+    def test_a_case_without_expected_gives_a_failed_verdict_naming_the_case(
+        self, spec: str
+    ) -> None:
         v = one(spec, {"id": "q7", "input": "hi"}, "anything")
         assert (v.score, v.passed) == (0.0, False)
         assert v.error is not None and "'q7' has no expected value" in v.error
 
     def test_an_expected_value_that_cannot_be_used_gives_a_failed_verdict(self) -> None:
         assert "not a number" in (one("numeric", {"id": "a", "expected": "many"}, "3").error or "")
-        assert "regular expression" in (one("regex", {"id": "a", "expected": "(unclosed"}, "x").error or "")
+        assert "regular expression" in (
+            one("regex", {"id": "a", "expected": "(unclosed"}, "x").error or ""
+        )
 
 
 # --------------------------------------------------------------------------- spec validation
@@ -149,10 +188,19 @@ class TestSpecValidation:
             ("python:math:pi", "is a float, not a function"),
             ("judge:local", "judge 'local' is not configured"),
             ("judge:local,model=m,key_env=LOCAL_KEY", "judge 'local' has no base URL"),
-            ("judge:local,base_url=http://127.0.0.1:1/v1,key_env=LOCAL_KEY", "judge 'local' has no model"),
+            (
+                "judge:local,base_url=http://127.0.0.1:1/v1,key_env=LOCAL_KEY",
+                "judge 'local' has no model",
+            ),
             ("judge:local,base_url=http://127.0.0.1:1/v1,model=m", "names no API-key variable"),
-            ("judge:local,base_url=http://h/v1,model=m,key_env=UNSET_KEY_VAR", "environment variable UNSET_KEY_VAR is not set"),
-            ("judge:local,base_url=ftp://h,model=m,key_env=none", "must start with http:// or https://"),
+            (
+                "judge:local,base_url=http://h/v1,model=m,key_env=UNSET_KEY_VAR",
+                "environment variable UNSET_KEY_VAR is not set",
+            ),
+            (
+                "judge:local,base_url=ftp://h,model=m,key_env=none",
+                "must start with http:// or https://",
+            ),
             ("judge:openai,colour=red", "unknown option 'colour'"),
             ("judge:openai,temperature=hot", "temperature must be a number"),
             ("judge:openai,temperature=3", "temperature must be between 0 and 2"),
@@ -170,7 +218,9 @@ class TestSpecValidation:
         assert "\n" not in str(e.value)
 
     def test_openai_needs_its_key_variable(self) -> None:
-        with pytest.raises(ScorerConfigError, match="environment variable OPENAI_API_KEY is not set"):
+        with pytest.raises(
+            ScorerConfigError, match="environment variable OPENAI_API_KEY is not set"
+        ):
             resolve_scorers(["judge:openai"], {})
 
     def test_the_same_scorer_twice_is_refused(self) -> None:
@@ -183,20 +233,42 @@ class TestSpecValidation:
         with pytest.raises(ScorerConfigError, match="timeout must be positive"):
             resolve_scorers(["equals"], ENV, timeout=0)
 
-    def test_judge_settings_come_from_defaults_config_and_inline_options_in_that_order(self) -> None:
+    def test_judge_settings_come_from_defaults_config_and_inline_options_in_that_order(
+        self,
+    ) -> None:
         env = {**ENV, "OPENAI_BASE_URL": "http://gateway.local/v1"}
-        judges: dict[str, dict[str, Any]] = {"openai": {"model": "from-config", "temperature": 0.5, "criteria": ["is polite"]},
-                  "local": {"base_url": "http://user:secret@127.0.0.1:9/v1?token=abc", "model": "m", "key_env": "none"}}
-        openai, local = resolve_scorers(["judge:openai,temperature=0.2", "judge:local,repeats=2"], env,
-                                        judges=judges, judge_repeats=3)
+        judges: dict[str, dict[str, Any]] = {
+            "openai": {"model": "from-config", "temperature": 0.5, "criteria": ["is polite"]},
+            "local": {
+                "base_url": "http://user:secret@127.0.0.1:9/v1?token=abc",
+                "model": "m",
+                "key_env": "none",
+            },
+        }
+        openai, local = resolve_scorers(
+            ["judge:openai,temperature=0.2", "judge:local,repeats=2"],
+            env,
+            judges=judges,
+            judge_repeats=3,
+        )
         assert isinstance(openai, JudgeScorer) and isinstance(local, JudgeScorer)
         assert (openai.config.base_url, openai.config.model, openai.config.temperature) == (
-            "http://gateway.local/v1", "from-config", 0.2)
+            "http://gateway.local/v1",
+            "from-config",
+            0.2,
+        )
         assert (openai.config.key_env, openai.config.repeats, openai.config.criteria) == (
-            "OPENAI_API_KEY", 3, ("is polite",))
+            "OPENAI_API_KEY",
+            3,
+            ("is polite",),
+        )
         assert (local.config.key_env, local.config.repeats) == (None, 2)
         described = repr(local.describe()) + repr(openai.describe())
-        assert "sk-test" not in described and "secret" not in described and "token=abc" not in described
+        assert (
+            "sk-test" not in described
+            and "secret" not in described
+            and "token=abc" not in described
+        )
         assert local.describe()["base_url"] == "http://127.0.0.1:9/v1"
         assert len(openai.describe()["system_prompt_sha256"]) == 64
 
@@ -216,7 +288,8 @@ _counter = itertools.count()
 def evaluators(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh module of code evaluators on a private path; yields its (unique) name."""
     name = f"tb_evaluators_{next(_counter)}"
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent('''
+    (tmp_path / f"{name}.py").write_text(
+        textwrap.dedent("""
         import asyncio
         import threading
 
@@ -274,7 +347,9 @@ def evaluators(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
 
         def one_arg(output):
             return {"score": 1}
-    '''), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     yield name
     module = sys.modules.pop(name, None)
@@ -282,14 +357,23 @@ def evaluators(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
         module.RELEASE.set()  # lets an abandoned evaluator thread finish
 
 
-CASE = {"id": "q1", "input": "What is 2+2?", "expected": "4", "criteria": ["says 4"], "metadata": {"topic": "math"}}
+CASE = {
+    "id": "q1",
+    "input": "What is 2+2?",
+    "expected": "4",
+    "criteria": ["says 4"],
+    "metadata": {"topic": "math"},
+}
 
 
 class TestCodeEvaluators:
     def test_a_dict_gives_score_rows_and_result(self, evaluators: str) -> None:
         v = one(f"python:{evaluators}:good", CASE, "4")
         assert (v.score, v.passed, v.result) == (1.0, True, "compared")
-        assert [(r.criteria, r.passed) for r in v.evaluation] == [("matches expected", True), ("is short", True)]
+        assert [(r.criteria, r.passed) for r in v.evaluation] == [
+            ("matches expected", True),
+            ("is short", True),
+        ]
         wrong = one(f"python:{evaluators}:good", CASE, "5")
         assert (wrong.score, wrong.passed) == (0.25, False)
         assert [r.criteria for r in wrong.failed_criteria] == ["matches expected"]
@@ -297,13 +381,32 @@ class TestCodeEvaluators:
     def test_only_the_context_keys_the_function_accepts_are_passed(self, evaluators: str) -> None:
         spec = f"python:{evaluators}:picky"
         v = score(spec, CASE, "4", {"flags": {"strict": True}, "epoch": 2})[0]
-        assert (v.raw_score, v.scale, v.score, v.passed) == (7.0, (0.0, 10.0), 0.7, False)  # "passed": "no" wins
+        assert (v.raw_score, v.scale, v.score, v.passed) == (
+            7.0,
+            (0.0, 10.0),
+            0.7,
+            False,
+        )  # "passed": "no" wins
         assert sys.modules[evaluators].CALLS == [("picky", "What is 2+2?", "4", {"strict": True})]
 
     def test_a_function_taking_kwargs_gets_every_context_key(self, evaluators: str) -> None:
         one(f"python:{evaluators}:everything", CASE, "4")
-        assert sys.modules[evaluators].CALLS == [("everything", [
-            "case", "case_id", "criteria", "epoch", "expected", "flags", "metadata", "run_id", "system_prompt"])]
+        assert sys.modules[evaluators].CALLS == [
+            (
+                "everything",
+                [
+                    "case",
+                    "case_id",
+                    "criteria",
+                    "epoch",
+                    "expected",
+                    "flags",
+                    "metadata",
+                    "run_id",
+                    "system_prompt",
+                ],
+            )
+        ]
 
     def test_none_records_an_abstention(self, evaluators: str) -> None:
         v = one(f"python:{evaluators}:abstain", CASE, "4")
@@ -313,20 +416,30 @@ class TestCodeEvaluators:
         ("function", "reason"),
         [
             ("boom", "the evaluator raised KeyError: 'missing' (at tb_evaluators_"),
-            ("listy", "the evaluator returned a list; return a dict with 'score' (or None to abstain)"),
+            (
+                "listy",
+                "the evaluator returned a list; return a dict with 'score' (or None to abstain)",
+            ),
             ("no_score", "the evaluator's dict has no 'score' (keys: result)"),
-            ("too_big", 'the evaluator\'s score 7 is outside 0–1 or give its range with "scale": HIGH or [LOW, HIGH]'),
+            (
+                "too_big",
+                'the evaluator\'s score 7 is outside 0–1 or give its range with "scale": HIGH or [LOW, HIGH]',
+            ),
             ("bad_passed", "the evaluator's passed 'perhaps' is not true or false"),
             ("exits", "the evaluator raised RuntimeError: SystemExit: 3"),
         ],
     )
-    def test_anything_else_is_a_failed_verdict_with_the_reason(self, evaluators: str, function: str, reason: str) -> None:
+    def test_anything_else_is_a_failed_verdict_with_the_reason(
+        self, evaluators: str, function: str, reason: str
+    ) -> None:
         v = one(f"python:{evaluators}:{function}", CASE, "4")
         assert (v.score, v.passed, v.abstained) == (0.0, False, False)
         assert v.error is not None and v.error.startswith(reason)
 
     @pytest.mark.parametrize("function", ["hangs", "hangs_async"])
-    def test_an_evaluator_that_hangs_times_out_and_the_rollout_completes(self, evaluators: str, function: str) -> None:
+    def test_an_evaluator_that_hangs_times_out_and_the_rollout_completes(
+        self, evaluators: str, function: str
+    ) -> None:
         specs = [f"python:{evaluators}:{function}", "equals", f"python:{evaluators}:good"]
         scorers = resolve_scorers(specs, ENV, timeout=0.2)
         started = time.perf_counter()
@@ -340,28 +453,45 @@ class TestCodeEvaluators:
         v = one(f"python:{evaluators}:async_good", CASE, "4")
         assert (v.score, v.result) == (1.0, "q1")
 
-    def test_signatures_that_cannot_be_called_are_refused_before_the_run(self, evaluators: str) -> None:
-        with pytest.raises(ScorerConfigError, match="parameter 'database' is required but is not a context key"):
+    def test_signatures_that_cannot_be_called_are_refused_before_the_run(
+        self, evaluators: str
+    ) -> None:
+        with pytest.raises(
+            ScorerConfigError, match="parameter 'database' is required but is not a context key"
+        ):
             resolve_scorers([f"python:{evaluators}:needs_unknown"], ENV)
         with pytest.raises(ScorerConfigError, match=r"must accept \(prompt, output, \*\*context\)"):
             resolve_scorers([f"python:{evaluators}:one_arg"], ENV)
 
-    def test_a_module_that_fails_to_import_says_why(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        (tmp_path / "tb_broken_dep.py").write_text("import tb_not_installed_anywhere\n", encoding="utf-8")
+    def test_a_module_that_fails_to_import_says_why(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "tb_broken_dep.py").write_text(
+            "import tb_not_installed_anywhere\n", encoding="utf-8"
+        )
         (tmp_path / "tb_broken_syntax.py").write_text("def f(:\n", encoding="utf-8")
         monkeypatch.syspath_prepend(str(tmp_path))
         try:
-            with pytest.raises(ScorerConfigError, match="importing 'tb_broken_dep' failed: it needs module 'tb_not_installed_anywhere'"):
+            with pytest.raises(
+                ScorerConfigError,
+                match="importing 'tb_broken_dep' failed: it needs module 'tb_not_installed_anywhere'",
+            ):
                 resolve_scorers(["python:tb_broken_dep:f"], ENV)
-            with pytest.raises(ScorerConfigError, match="importing 'tb_broken_syntax' failed: SyntaxError"):
+            with pytest.raises(
+                ScorerConfigError, match="importing 'tb_broken_syntax' failed: SyntaxError"
+            ):
                 resolve_scorers(["python:tb_broken_syntax:f"], ENV)
         finally:
             sys.modules.pop("tb_broken_dep", None)
             sys.modules.pop("tb_broken_syntax", None)
 
-    def test_paths_put_the_users_project_on_the_import_path(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_paths_put_the_users_project_on_the_import_path(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setattr(sys, "path", list(sys.path))
-        (tmp_path / "tb_project_evals.py").write_text("def f(prompt, output):\n    return {'score': 1}\n", encoding="utf-8")
+        (tmp_path / "tb_project_evals.py").write_text(
+            "def f(prompt, output):\n    return {'score': 1}\n", encoding="utf-8"
+        )
         try:
             with pytest.raises(ScorerConfigError, match="no module named 'tb_project_evals'"):
                 resolve_scorers(["python:tb_project_evals:f"], ENV)
@@ -374,7 +504,11 @@ class TestCodeEvaluators:
         v = one(f"python:{evaluators}:good", CASE, "5")
         event = VerdictRecorded.of(v, run_id="r", case_id="q1", epoch=1)
         assert (event.scorer, event.score, event.passed, len(event.evaluation)) == (
-            f"python:{evaluators}:good", 0.25, False, 2)
+            f"python:{evaluators}:good",
+            0.25,
+            False,
+            2,
+        )
 
 
 class TestScoringARollout:
@@ -386,8 +520,9 @@ class TestScoringARollout:
             def describe(self) -> dict[str, Any]:
                 return {}
 
-            async def score(self, case: Mapping[str, Any], output: Any,
-                            context: Mapping[str, Any] | None = None) -> list[Verdict]:
+            async def score(
+                self, case: Mapping[str, Any], output: Any, context: Mapping[str, Any] | None = None
+            ) -> list[Verdict]:
                 raise RuntimeError("bug")
 
             async def aclose(self) -> None:

@@ -35,8 +35,17 @@ from domain.verdicts import (
 )
 
 
-def rec(scorer: str, case: str, epoch: int, score: float | None, *, passed: bool | None = None,
-        repeat: int = 0, error: str | None = None, **fields: Any) -> VerdictRecorded:
+def rec(
+    scorer: str,
+    case: str,
+    epoch: int,
+    score: float | None,
+    *,
+    passed: bool | None = None,
+    repeat: int = 0,
+    error: str | None = None,
+    **fields: Any,
+) -> VerdictRecorded:
     """A recorded verdict; ``score=None`` records an abstention."""
     if score is None:
         v = Verdict.abstention(scorer, repeat=repeat)
@@ -52,7 +61,9 @@ def rec(scorer: str, case: str, epoch: int, score: float | None, *, passed: bool
 
 class TestWilsonInterval:
     @pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
-    @pytest.mark.parametrize(("k", "n"), [(0, 1), (1, 1), (0, 10), (3, 10), (10, 10), (47, 200), (1, 1000), (999, 1000)])
+    @pytest.mark.parametrize(
+        ("k", "n"), [(0, 1), (1, 1), (0, 10), (3, 10), (10, 10), (47, 200), (1, 1000), (999, 1000)]
+    )
     def test_matches_statsmodels(self, k: int, n: int, confidence: float) -> None:
         low, high = wilson_interval(k, n, confidence)
         ref_low, ref_high = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
@@ -87,8 +98,18 @@ def _sm_kappa(tt: int, tf: int, ft: int, ff: int) -> float:
 
 
 class TestCohensKappa:
-    @pytest.mark.parametrize("table", [(20, 5, 10, 15), (45, 15, 25, 15), (25, 35, 5, 35), (10, 0, 0, 10),
-                                       (0, 10, 10, 0), (3, 1, 2, 9), (1, 0, 0, 0 + 1)])
+    @pytest.mark.parametrize(
+        "table",
+        [
+            (20, 5, 10, 15),
+            (45, 15, 25, 15),
+            (25, 35, 5, 35),
+            (10, 0, 0, 10),
+            (0, 10, 10, 0),
+            (3, 1, 2, 9),
+            (1, 0, 0, 0 + 1),
+        ],
+    )
     def test_matches_statsmodels(self, table: tuple[int, int, int, int]) -> None:
         assert cohens_kappa(*table) == pytest.approx(_sm_kappa(*table), abs=1e-12)
 
@@ -146,7 +167,11 @@ def _enumerated(n: int, c: int, k: int) -> tuple[float, float]:
 
 class TestPassAtK:
     @settings(max_examples=120, deadline=None)
-    @given(st.integers(1, 10).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(1, n))))
+    @given(
+        st.integers(1, 10).flatmap(
+            lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(1, n))
+        )
+    )
     def test_equals_the_share_of_k_subsets(self, nck: tuple[int, int, int]) -> None:
         n, c, k = nck
         any_pass, all_pass = _enumerated(n, c, k)
@@ -155,7 +180,9 @@ class TestPassAtK:
 
     def test_large_counts_stay_exact(self) -> None:
         # C(n-c, k) / C(n, k) = prod over i < c of (n-k-i) / (n-i)
-        assert pass_at_k(2000, 3, 1000) == pytest.approx(1 - (1000 * 999 * 998) / (2000 * 1999 * 1998), rel=1e-12)
+        assert pass_at_k(2000, 3, 1000) == pytest.approx(
+            1 - (1000 * 999 * 998) / (2000 * 1999 * 1998), rel=1e-12
+        )
         assert pass_hat_k(2000, 1999, 1) == pytest.approx(1999 / 2000, rel=1e-12)
 
     def test_bad_arguments_are_refused(self) -> None:
@@ -196,7 +223,10 @@ class TestSummaries:
         assert s.repeat_sd is None and s.disagreements == 0
 
     def test_failed_verdicts_count_as_zero_and_are_counted_as_errors(self) -> None:
-        vs = [rec("python:m:f", "a", 1, 1.0), rec("python:m:f", "b", 1, 0.0, error="raised KeyError")]
+        vs = [
+            rec("python:m:f", "a", 1, 1.0),
+            rec("python:m:f", "b", 1, 0.0, error="raised KeyError"),
+        ]
         s = summarize(vs)["python:m:f"]
         assert (s.mean, s.errors, s.passed, s.pass_rate) == (0.5, 1, 1, 0.5)
 
@@ -214,15 +244,23 @@ class TestSummaries:
         ]
         q1, q2 = rollouts(vs)
         assert (q1.passes, q1.fails, q1.passed, q1.disagrees) == (2, 1, True, True)
-        assert q1.score == pytest.approx(0.7) and q1.score_sd == pytest.approx(statistics.stdev([0.8, 0.4, 0.9]))
+        assert q1.score == pytest.approx(0.7) and q1.score_sd == pytest.approx(
+            statistics.stdev([0.8, 0.4, 0.9])
+        )
         assert (q2.passed, q2.disagrees) == (False, False)
         assert [(r.case_id, r.epoch) for r in repeat_disagreements(vs)] == [("q1", 1)]
         s = summarize(vs)["judge:a"]
         assert (s.rollouts, s.passed, s.disagreements) == (2, 1, 1)
         assert s.mean == pytest.approx((0.7 + 0.7 / 3) / 2)
-        assert s.repeat_sd == pytest.approx((statistics.stdev([0.8, 0.4, 0.9]) + statistics.stdev([0.3, 0.2, 0.2])) / 2)
+        assert s.repeat_sd == pytest.approx(
+            (statistics.stdev([0.8, 0.4, 0.9]) + statistics.stdev([0.3, 0.2, 0.2])) / 2
+        )
         assert s.flags == {"score_vs_criteria": 1}
-        assert (s.prompt_tokens, s.completion_tokens, s.cost_usd) == (600, 120, pytest.approx(0.006))
+        assert (s.prompt_tokens, s.completion_tokens, s.cost_usd) == (
+            600,
+            120,
+            pytest.approx(0.006),
+        )
 
     def test_a_tie_between_repeats_counts_as_failed(self) -> None:
         vs = [rec("judge:a", "q", 1, 1.0, repeat=0), rec("judge:a", "q", 1, 0.0, repeat=1)]
@@ -243,5 +281,12 @@ class TestFlakyCases:
         vs += [rec("equals", "broken", e, 0.0) for e in (1, 2)]
         vs += [rec("equals", "half-abstained", 1, 1.0), rec("equals", "half-abstained", 2, None)]
         flaky = flaky_cases(vs)
-        assert [(c.case_id, c.passed_epochs, c.failed_epochs) for c in flaky] == [("flaky", (1, 3), (2,))]
-        assert {c.case_id: c.n for c in case_epochs(vs)} == {"steady": 3, "flaky": 3, "broken": 2, "half-abstained": 1}
+        assert [(c.case_id, c.passed_epochs, c.failed_epochs) for c in flaky] == [
+            ("flaky", (1, 3), (2,))
+        ]
+        assert {c.case_id: c.n for c in case_epochs(vs)} == {
+            "steady": 3,
+            "flaky": 3,
+            "broken": 2,
+            "half-abstained": 1,
+        }

@@ -71,7 +71,9 @@ class Effect:
         if self.source is not None:
             return self.source
         for digits in range(6, 18):
-            text = f"{self.value * 100:.{digits}g}%" if self.relative else f"{self.value:.{digits}g}"
+            text = (
+                f"{self.value * 100:.{digits}g}%" if self.relative else f"{self.value:.{digits}g}"
+            )
             if Effect.parse(text) == self:
                 return text
         # no decimal text divides back to exactly this fraction: the closest one
