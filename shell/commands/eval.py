@@ -71,6 +71,23 @@ def _recorder(app: App) -> Any:
     return LedgerRecorder(ledger, metadata=metadata)
 
 
+def _run_as_of(app: App, run_id: str, *, at: int | None, as_of: str | None) -> Any:
+    """RUN's read model replayed up to a position or time in a private database (live tables untouched)."""
+    from domain.errors import NotFound
+    from domain.evals import run_stream
+    from projections.evals import EvalsProjection
+    from projections.replay import replay_to, resolve_position
+    from shell.commands import eval_report
+
+    store = app.ledger.store
+    position = resolve_position(store, at=at, as_of=as_of)
+    view = replay_to(store, [EvalsProjection()], position, stream_id=run_stream(run_id))
+    if eval_report.get_run(view.conn, run_id) is None:
+        view.close()
+        raise NotFound(f"eval run {run_id!r} had not started yet at position {position}")
+    return view
+
+
 def _require_run(app: App, run_id: str) -> dict[str, Any]:
     from domain.errors import NotFound
     from shell.commands import eval_report
@@ -885,6 +902,16 @@ def _markdown(rows: list[list[Any]], headers: list[str]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the rollouts as CSV.")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the table as Markdown.")
+@click.option(
+    "--as-of", "as_of", metavar="TIME", help="The run as it was at this time (ISO 8601, UTC)."
+)
+@click.option(
+    "--at",
+    "at",
+    type=click.IntRange(min=0),
+    metavar="POSITION",
+    help="The run as it was at this log position.",
+)
 @pass_app
 def show(
     app: App,
@@ -894,6 +921,8 @@ def show(
     as_json: bool,
     as_csv: bool,
     as_markdown: bool,
+    as_of: str | None,
+    at: int | None,
 ) -> None:
     """Show RUN's rollouts, their scores and verdicts, and the run's totals.
 
@@ -907,8 +936,15 @@ def show(
 
     if sum((as_json, as_csv, as_markdown)) > 1:
         raise click.UsageError("choose one of --json, --csv and --markdown")
+    if as_of is not None and at is not None:
+        raise click.UsageError("give --as-of or --at, not both")
     run_ = _require_run(app, run_id)
     conn = app.ledger.conn
+    if as_of is not None or at is not None:
+        view = _run_as_of(app, run_id, at=at, as_of=as_of)
+        click.get_current_context().call_on_close(view.close)
+        conn = view.conn
+        run_ = eval_report.get_run(conn, run_id) or run_
     if case_id is not None:
         detail = eval_report.case_report(conn, run_, case_id, all_verdicts=all_verdicts)
         if not detail["rollouts"]:
