@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 import sys
 from typing import Any
 
@@ -57,6 +58,12 @@ class TrialbookGroup(click.Group):
             self.add_command(getattr(importlib.import_module(module), attr), name)
         return super().get_command(ctx, name)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            # the command line as given (not sys.argv: CliRunner and the REPL pass their own)
+            ctx.meta["trialbook.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -102,6 +109,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
             )
         return
     ctx.obj = App(db)
+    ctx.obj.command_text = shlex.join(["trialbook", *ctx.meta.get("trialbook.argv", [])])
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
         from shell.repl import run_repl

@@ -264,7 +264,7 @@ class TestAudit:
         assert r.output.count("  Reproduces: replayed to position") == 2
         assert (
             "  Evidence: 12 ResultAdded events at positions 2-13; recorded by tester@example "
-            "(12, cli: trialbook "
+            "(12, cli: 12 different commands)"
         ) in r.output
         doc = json.loads(invoke("audit", "checkout-flow", "--json").output)
         assert (doc["reproduced"], doc["not_reproduced"]) == (2, 0)

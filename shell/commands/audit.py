@@ -375,12 +375,16 @@ def _what(d: dict[str, Any]) -> str:
 
 
 def _recorders(ev: dict[str, Any]) -> str:
-    return (
-        "; ".join(
-            f"{r['actor']} ({r['results']}, {r['tier']}: {r['command']})" for r in ev["recorders"]
-        )
-        or "nobody"
-    )
+    """Who recorded the evidence, one entry per actor and tier (the full list is in `audit report`)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in ev["recorders"]:
+        groups.setdefault((r["actor"], r["tier"]), []).append(r)
+    parts = []
+    for (actor, tier), rs in groups.items():
+        results = sum(r["results"] for r in rs)
+        how = rs[0]["command"] if len(rs) == 1 else f"{len(rs)} different commands"
+        parts.append(f"{actor} ({results}, {tier}: {how})")
+    return "; ".join(parts) or "nobody"
 
 
 def render_text(doc: dict[str, Any]) -> str:
