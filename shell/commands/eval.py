@@ -7,7 +7,6 @@ and nothing is appended (every check runs before ``RunStarted``).
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -162,6 +161,8 @@ def _execute(
     from domain.evals import InterruptRun
 
     try:
+        import asyncio
+
         return asyncio.run(_closing(coro_factory(), scoring))
     except KeyboardInterrupt:
         progress.close()
@@ -661,6 +662,8 @@ def rescore(
         items.append((cases[r["case_id"]], r["epoch"], output))
     if not items:
         raise click.ClickException(f"eval run {run_id!r} has no completed rollouts to score")
+    import asyncio
+
     n = asyncio.run(
         do_rescore(
             recorder.handle,
