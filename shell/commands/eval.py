@@ -859,21 +859,10 @@ def _footer(data: dict[str, Any]) -> list[str]:
 def _csv(rows: list[dict[str, Any]], names: list[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    keys = [
-        "case_id",
-        "epoch",
-        "attempt",
-        "status",
-        "score",
-        "reward",
-        "latency_s",
-        "prompt_tokens",
-        "completion_tokens",
-        "cost_usd",
-        "error",
-        "error_kind",
-        "tries",
-    ]
+    from shell.commands.eval_report import ROLLOUT_KEYS
+
+    # every rollout column but the payloads (outputs, blobs, the model name)
+    keys = [k for k in ROLLOUT_KEYS if k not in ("output", "output_blob", "trace_blob", "model")]
     w.writerow([*keys, *(f"{n}:score" for n in names), *(f"{n}:passed" for n in names)])
     for r in rows:
         vs = r["verdicts"]
