@@ -52,22 +52,17 @@ def _runner_errors() -> tuple[type[BaseException], ...]:
 
 
 def redact_command(text: str) -> str:
-    """The command line with passwords and secret-looking query values in URLs redacted."""
-    import re
+    """The command line with passwords and secret-looking values redacted (see ``shell.app.redact_secrets``)."""
+    from shell.app import redact_secrets
 
-    from runners.targets import redact_url
-
-    return re.sub(r"https?://[^\s;'\"]+", lambda m: redact_url(m.group(0)), text)
+    return redact_secrets(text)
 
 
 def _recorder(app: App) -> Any:
-    """The ledger recorder; the command line recorded in metadata has secrets in URLs redacted."""
+    """The ledger recorder (the shell already redacts secrets from the command line it records)."""
     from runners.ledger_recorder import LedgerRecorder
 
-    ledger = app.ledger
-    command = ledger.metadata.get("command")
-    metadata = {"command": redact_command(command)} if isinstance(command, str) else None
-    return LedgerRecorder(ledger, metadata=metadata)
+    return LedgerRecorder(app.ledger)
 
 
 def _run_as_of(app: App, run_id: str, *, at: int | None, as_of: str | None) -> Any:
