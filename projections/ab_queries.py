@@ -6,7 +6,6 @@ import json
 import sqlite3
 from typing import Any
 
-from domain.metrics import METRICS
 from domain.stats.moments import CoMoments, Moments
 
 SUMMARY_METRICS = ("error_rate", "completion_time", "messages")
@@ -52,11 +51,6 @@ def get_test(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
     """One test's definition, or None."""
     rows = _rows(conn, "SELECT * FROM ab_tests WHERE name = ?", (name,))
     return _test_row(rows[0]) if rows else None
-
-
-def test_names(conn: sqlite3.Connection) -> dict[str, list[str]]:
-    """Test name → its variants (archived included), for completion and the plain-language parser."""
-    return {r[0]: json.loads(r[1]) for r in conn.execute("SELECT name, variants FROM ab_tests")}
 
 
 def results(conn: sqlite3.Connection, name: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -144,9 +138,3 @@ def summary(conn: sqlite3.Connection, name: str) -> list[dict[str, Any]]:
             row[f"total_{metric}"] = round(total) if metric == "tokens" else round(total, 10)
         out.append(row)
     return out
-
-
-def lower_is_better(metric: str) -> bool:
-    """Whether smaller values of ``metric`` are better (custom metrics: no)."""
-    m = METRICS.get(metric)
-    return bool(m and m.lower_is_better)

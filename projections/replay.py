@@ -20,13 +20,14 @@ import sqlite3
 import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from domain.canonical import GENESIS_HASH
 from domain.errors import InvalidCommand
 from projections.base import Projection, Projector, fold_range
 from store.base import RecordedEvent
-from store.sqlite import SQLiteEventStore
+from store.sqlite import SQLiteEventStore, read_transaction
 
 BATCH = 10_000
 
@@ -113,6 +114,9 @@ class BoundedLog:
 
     def position_at(self, timestamp: str) -> int:
         return min(self.live.position_at(timestamp), self.position)
+
+    def read_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return read_transaction(self.conn, self.lock)
 
 
 class PointInTime:
@@ -260,15 +264,8 @@ def replay_to(
             return PointInTime(store, position, conn, bulk)
     try:
         conn.execute("BEGIN")
-        with store.lock:
-            began = not store.conn.in_transaction
-            if began:
-                store.conn.execute("BEGIN")
-            try:
-                projector.replay(conn, counted(_events(store, position, types, stream_id)))
-            finally:
-                if began:
-                    store.conn.execute("COMMIT")
+        with store.read_transaction():
+            projector.replay(conn, counted(_events(store, position, types, stream_id)))
         conn.execute("COMMIT")
     except BaseException:
         conn.close()

@@ -15,6 +15,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -364,10 +365,6 @@ class SQLiteEventStore:
             (stream_id, version, state_version, canonical_json(state)),
         )
 
-    def clear_snapshots(self) -> None:
-        with self.lock:
-            self.conn.execute("DELETE FROM snapshots")
-
     def put_blob(self, content: bytes, content_type: str = "application/octet-stream") -> str:
         """Store ``content`` once under its SHA-256 and return the hash (safe inside a transaction)."""
         digest = hashlib.sha256(content).hexdigest()
@@ -429,27 +426,6 @@ class SQLiteEventStore:
         finally:
             cur.close()
 
-    def read_all_raw(
-        self, after_position: int = 0, until_position: int | None = None, batch_size: int = 10_000
-    ) -> Iterator[list[tuple[Any, ...]]]:
-        """Batches of raw rows in the column order of ``COLUMNS`` (for verify and replay)."""
-        cur = self.conn.cursor()
-        if until_position is None:
-            cur.execute(
-                f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position",
-                (after_position,),
-            )
-        else:
-            cur.execute(
-                f"SELECT {COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position",
-                (after_position, until_position),
-            )
-        try:
-            while batch := cur.fetchmany(batch_size):
-                yield batch
-        finally:
-            cur.close()
-
     def head(self) -> tuple[int, str]:
         row = self.conn.execute(
             "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
@@ -473,11 +449,6 @@ class SQLiteEventStore:
             "SELECT max(position) FROM events WHERE recorded_at <= ?", (timestamp,)
         ).fetchone()
         return row[0] or 0
-
-    def count(self) -> int:
-        return self.head()[0]
-
-    # ------------------------------------------------------------------ importing (`events import`)
 
     def import_envelopes(
         self,
@@ -593,6 +564,10 @@ class SQLiteEventStore:
             f"{ours} there; the two logs diverged (this log ends at position {head})"
         )
 
+    def read_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A read transaction: every query inside sees one committed state of the file."""
+        return read_transaction(self.conn, self.lock)
+
     def transaction(self) -> _Transaction:
         """A ``BEGIN IMMEDIATE`` write transaction; appends inside it join it.
 
@@ -600,6 +575,20 @@ class SQLiteEventStore:
         so on SQLite a concurrent writer waits instead of clashing.
         """
         return _Transaction(self)
+
+
+@contextmanager
+def read_transaction(conn: sqlite3.Connection, lock: Any) -> Iterator[sqlite3.Connection]:
+    """``BEGIN`` … ``COMMIT`` on ``conn`` under ``lock``; inside a transaction already open, join it."""
+    with lock:
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
 
 
 class _Transaction:

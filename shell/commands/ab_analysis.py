@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -61,21 +59,6 @@ class Snapshot:
     rows: tuple[ResultRow, ...] | None
     paired: bool
     position: int
-
-
-@contextmanager
-def _one_read(ledger: Ledger) -> Iterator[None]:
-    """A read transaction: every query inside sees the same committed state of the file."""
-    store = ledger.store
-    with store.lock:
-        if store.conn.in_transaction:  # already inside one (a write transaction of this process)
-            yield
-            return
-        store.conn.execute("BEGIN")
-        try:
-            yield
-        finally:
-            store.conn.execute("COMMIT")
 
 
 def has_pairs(conn: Any, name: str, control: str) -> bool:
@@ -162,7 +145,7 @@ def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
     from projections import ab_queries
 
     conn = ledger.conn
-    with _one_read(ledger):
+    with ledger.store.read_transaction():
         test = ab_queries.get_test(conn, name)
         if test is None:
             raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`")
