@@ -13,7 +13,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,9 @@ from projections import Projector, default_projections
 from store.base import NewEvent, RecordedEvent
 from store.errors import ConcurrencyError
 from store.sqlite import SQLiteEventStore
+
+#: event ids for the events a command produces: a list, or a function of the decided events
+EventIds = Sequence[str | None] | Callable[[Sequence[Event]], Sequence[str | None]]
 
 #: snapshot a stream's state when this many events were appended since the last one
 SNAPSHOT_EVERY = 50
@@ -110,12 +113,13 @@ class Ledger:
         command: Command,
         *,
         metadata: dict[str, Any] | None = None,
-        event_ids: Sequence[str] | None = None,
+        event_ids: EventIds | None = None,
     ) -> list[RecordedEvent]:
         """Decide and append the events of ``command``; returns what was recorded.
 
-        ``event_ids`` (one per produced event) make the append idempotent. Raises
-        ``DomainError`` when the command is refused: nothing is appended then.
+        ``event_ids`` (one per produced event, or a function of the decided events
+        giving them) make the append idempotent. Raises ``DomainError`` when the
+        command is refused: nothing is appended then.
         """
         meta = {**self.metadata, **(metadata or {})}
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -130,7 +134,7 @@ class Ledger:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _execute_once(
-        self, command: Command, meta: dict[str, Any], event_ids: Sequence[str] | None
+        self, command: Command, meta: dict[str, Any], event_ids: EventIds | None
     ) -> list[RecordedEvent]:
         aggregate = command.aggregate
         stream_id = command.stream_id()
@@ -138,13 +142,14 @@ class Ledger:
         events = list(aggregate.decide(state, command))
         if not events:
             return []
+        ids = event_ids(events) if callable(event_ids) else event_ids
         new = [
             NewEvent(
                 type=e.event_type,
                 data=e.to_data(),
                 schema_version=e.schema_version,
                 metadata=meta,
-                event_id=event_ids[i] if event_ids else None,
+                event_id=ids[i] if ids else None,
             )
             for i, e in enumerate(events)
         ]
@@ -172,11 +177,6 @@ class Ledger:
         else:  # an idempotent re-append returned earlier events: forget what we assumed
             self._states.pop(stream_id, None)
         return recorded
-
-    def decide_only(self, command: Command) -> list[Event]:
-        """The events ``command`` would append now, without appending (a dry run)."""
-        state, _, _ = self.load(command)
-        return list(command.aggregate.decide(state, command))
 
     # ------------------------------------------------------------------ read models
 

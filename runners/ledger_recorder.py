@@ -44,19 +44,17 @@ class LedgerRecorder:
 
         Returns the events appended now; ``[]`` when nothing was new.
         """
+        decided: list[Event] = []
+
+        def ids(events: Sequence[Event]) -> Sequence[str | None]:
+            decided[:] = events  # decided once, inside the append's transaction
+            return event_ids_for(command, events)
+
         with self.ledger.store.transaction():
-            events = self.ledger.decide_only(command)
-            if not events:
-                return []
-            ids = event_ids_for(command, events)
             before = self.ledger.store.stream_version(command.stream_id())
-            recorded = self.ledger.execute(
-                command,
-                metadata=self.metadata or None,
-                event_ids=ids if any(i is not None for i in ids) else None,  # type: ignore[arg-type]
-            )
+            recorded = self.ledger.execute(command, metadata=self.metadata or None, event_ids=ids)
         # an idempotent re-append returns the events recorded earlier: nothing new then
-        return events if recorded and recorded[0].version > before else []
+        return decided if recorded and recorded[0].version > before else []
 
     def handle_many(self, commands: Sequence[Command]) -> list[Event]:
         """``handle`` each command in turn, all in one write transaction (all or nothing)."""
