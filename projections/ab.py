@@ -24,7 +24,8 @@ from domain.ab import ResultAdded
 from domain.canonical import canonical_json
 from domain.events import upcast
 from domain.metrics import RATIO_PAIRS, observations
-from store.base import RecordedEvent, parse_json
+from projections.ab_queries import VALUE_COLUMNS, row_observations
+from store.base import RecordedEvent
 
 RESULT_TYPE = ResultAdded.event_type
 RESULT_VERSION = ResultAdded.schema_version
@@ -244,22 +245,14 @@ class ABProjection:
         stats = _Statistics(conn)
         cur = conn.cursor()
         cur.execute(
-            "SELECT position, test, variant, success, tool_calls, successful_calls, errors, "
-            "completion_time, messages, corrections, tokens, cost, score, metrics FROM ab_results "
+            f"SELECT position, test, variant, metrics, {', '.join(VALUE_COLUMNS)} FROM ab_results "
             "WHERE position > ? ORDER BY position",
             (max(first, after),),
         )
         while rows := cur.fetchmany(10_000):
             folded += len(rows)
-            for (position, test, variant, success, calls, ok_calls, errors, ctime, messages,
-                 corrections, tokens, cost, score, metrics) in rows:  # fmt: skip
-                obs = observations({
-                    "success": success, "tool_calls": calls, "successful_calls": ok_calls,
-                    "errors": errors, "completion_time": ctime, "messages": messages,
-                    "corrections": corrections, "tokens": tokens, "cost": cost, "score": score,
-                    "metrics": parse_json(metrics) if metrics else None,
-                })  # fmt: skip
-                stats.add(test, variant, position, obs)
+            for position, test, variant, metrics, *values in rows:
+                stats.add(test, variant, position, row_observations(values, metrics))
             stats.fold()  # keep memory bounded: fold each batch into the running state
         cur.close()
         stats.write()

@@ -4,9 +4,43 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
+from domain.metrics import observations
 from domain.stats.moments import CoMoments, Moments
+from store.base import parse_json
+
+if TYPE_CHECKING:
+    from domain.stats import ResultRow
+
+#: the ``ab_results`` columns a result's metric values come from, in this order, then ``metrics``
+VALUE_COLUMNS = (
+    "success",
+    "tool_calls",
+    "successful_calls",
+    "errors",
+    "completion_time",
+    "messages",
+    "corrections",
+    "tokens",
+    "cost",
+    "score",
+)
+
+
+def row_observations(values: Sequence[Any], metrics: str | None) -> dict[str, float]:
+    """The metric values (``domain.metrics.observations``) of an ``ab_results`` row.
+
+    ``values`` are the row's :data:`VALUE_COLUMNS`, ``metrics`` its custom-metrics JSON.
+    """
+    fields: dict[str, Any] = {
+        k: v for k, v in zip(VALUE_COLUMNS, values, strict=True) if v is not None
+    }
+    if metrics:
+        fields["metrics"] = parse_json(metrics)
+    return observations(fields)
+
 
 SUMMARY_METRICS = ("error_rate", "completion_time", "messages")
 
@@ -138,3 +172,54 @@ def summary(conn: sqlite3.Connection, name: str) -> list[dict[str, Any]]:
             row[f"total_{metric}"] = round(total) if metric == "tokens" else round(total, 10)
         out.append(row)
     return out
+
+
+def has_pairs(conn: sqlite3.Connection, name: str, control: str) -> bool:
+    """Whether some case id of test ``name`` has results in control and in another variant.
+
+    The first query stops at the first result with a case id; only when there is
+    one does the (costlier) join look for a case shared with control.
+    """
+    if (
+        conn.execute(
+            "SELECT 1 FROM ab_results WHERE test = ? AND case_id IS NOT NULL LIMIT 1", (name,)
+        ).fetchone()
+        is None
+    ):
+        return False
+    return (
+        conn.execute(
+            "SELECT 1 FROM ab_results c JOIN ab_results v ON v.case_id = c.case_id "
+            "WHERE c.test = ? AND c.variant = ? AND c.case_id IS NOT NULL AND v.test = ? "
+            "AND v.variant <> ? LIMIT 1",
+            (name, control, name, control),
+        ).fetchone()
+        is not None
+    )
+
+
+def read_rows(
+    conn: sqlite3.Connection, name: str, *, with_case_only: bool = False
+) -> tuple[ResultRow, ...]:
+    """Test ``name``'s results in recording order, as the paired methods and ``history`` read them.
+
+    Reads only the columns metric values come from (faster than :func:`results`,
+    which returns every column for display). ``with_case_only`` keeps the results
+    that carry a case id: all the paired methods use (``history`` needs them all).
+    """
+    from domain.stats import ResultRow
+
+    cur = conn.execute(
+        f"SELECT variant, case_id, metrics, {', '.join(VALUE_COLUMNS)} FROM ab_results WHERE test = ? "
+        + ("AND case_id IS NOT NULL " if with_case_only else "")
+        + "ORDER BY position",
+        (name,),
+    )
+    out = []
+    try:
+        while batch := cur.fetchmany(10_000):
+            for variant, case_id, metrics, *values in batch:
+                out.append(ResultRow(variant, row_observations(values, metrics), case_id))
+    finally:
+        cur.close()
+    return tuple(out)

@@ -61,73 +61,11 @@ class Snapshot:
     position: int
 
 
-def has_pairs(conn: Any, name: str, control: str) -> bool:
-    """Whether some case id of test ``name`` has results in control and in another variant.
-
-    The first query stops at the first result with a case id; only when there is
-    one does the (costlier) join look for a case shared with control.
-    """
-    if (
-        conn.execute(
-            "SELECT 1 FROM ab_results WHERE test = ? AND case_id IS NOT NULL LIMIT 1", (name,)
-        ).fetchone()
-        is None
-    ):
-        return False
-    return (
-        conn.execute(
-            "SELECT 1 FROM ab_results c JOIN ab_results v ON v.case_id = c.case_id "
-            "WHERE c.test = ? AND c.variant = ? AND c.case_id IS NOT NULL AND v.test = ? AND v.variant <> ? LIMIT 1",
-            (name, control, name, control),
-        ).fetchone()
-        is not None
-    )
-
-
-#: the ``ab_results`` columns a result's metric values are derived from (``domain.metrics.observations``)
-VALUE_COLUMNS = (
-    "success",
-    "tool_calls",
-    "successful_calls",
-    "errors",
-    "completion_time",
-    "messages",
-    "corrections",
-    "tokens",
-    "cost",
-    "score",
-)
-
-
 def read_rows(conn: Any, name: str, *, with_case_only: bool = False) -> tuple[ResultRow, ...]:
-    """Test ``name``'s results in recording order, as the rows paired methods and ``history`` read.
+    """``projections.ab_queries.read_rows`` (the one seam the analysis reads per-result rows through)."""
+    from projections import ab_queries
 
-    Reads only the columns metric values come from (faster than ``ab_queries.results``,
-    which returns every column for display). ``with_case_only`` keeps the results
-    that carry a case id: all the paired methods use (``history`` needs them all).
-    """
-    import json
-
-    from domain.metrics import observations
-    from domain.stats import ResultRow
-
-    cur = conn.execute(
-        f"SELECT variant, case_id, metrics, {', '.join(VALUE_COLUMNS)} FROM ab_results WHERE test = ? "
-        + ("AND case_id IS NOT NULL " if with_case_only else "")
-        + "ORDER BY position",
-        (name,),
-    )
-    out = []
-    try:
-        while batch := cur.fetchmany(10_000):
-            for variant, case_id, metrics, *values in batch:
-                fields = {k: v for k, v in zip(VALUE_COLUMNS, values, strict=True) if v is not None}
-                if metrics:
-                    fields["metrics"] = json.loads(metrics)
-                out.append(ResultRow(variant, observations(fields), case_id))
-    finally:
-        cur.close()
-    return tuple(out)
+    return ab_queries.read_rows(conn, name, with_case_only=with_case_only)
 
 
 def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
@@ -168,7 +106,7 @@ def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
             )
             for v in ab_queries.variant_counts(conn, name)
         )
-        paired = has_pairs(conn, name, test["control"])
+        paired = ab_queries.has_pairs(conn, name, test["control"])
         result_rows = read_rows(conn, name, with_case_only=not rows) if paired or rows else None
         position = ledger.store.head()[0]
     return Snapshot(test, definition, variants, result_rows, paired, position)
