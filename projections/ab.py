@@ -24,6 +24,7 @@ from domain.ab import ResultAdded
 from domain.canonical import canonical_json
 from domain.events import upcast
 from domain.metrics import RATIO_PAIRS, observations
+from domain.stats.moments import welford
 from projections.ab_queries import VALUE_COLUMNS, row_observations
 from store.base import RecordedEvent
 
@@ -302,13 +303,7 @@ class _Statistics:
                     m: list(v) for m, v in _load_moments(self.conn, test, variant).items()
                 }
             for metric, xs in group.items():
-                n, mean, m2 = state.get(metric, (0, 0.0, 0.0))
-                for x in xs:  # Welford's update
-                    n += 1
-                    delta = x - mean
-                    mean += delta / n
-                    m2 += delta * (x - mean)
-                state[metric] = [n, mean, m2]
+                state[metric] = list(welford(*state.get(metric, (0, 0.0, 0.0)), xs))
         for key, xys in self.pairs.items():
             c = self.comoments.get(key)
             if c is None:

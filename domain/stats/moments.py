@@ -12,6 +12,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
+def welford(n: int, mean: float, m2: float, values: Iterable[float]) -> tuple[int, float, float]:
+    """Welford's update of (count, mean, M2) by ``values``, one at a time, in order.
+
+    The read models fold with it in log position order, so the same events give
+    bit-identical numbers however they are batched.
+    """
+    for x in values:
+        n += 1
+        delta = x - mean
+        mean += delta / n
+        m2 += delta * (x - mean)
+    return n, mean, m2
+
+
 @dataclass(frozen=True)
 class Moments:
     """Count, mean and sum of squared deviations (M2) of a set of finite values."""
@@ -23,12 +37,7 @@ class Moments:
     @classmethod
     def of(cls, values: Iterable[float]) -> Moments:
         """Moments of ``values`` by Welford's single pass."""
-        n, mean, m2 = 0, 0.0, 0.0
-        for x in values:
-            n += 1
-            delta = x - mean
-            mean += delta / n
-            m2 += delta * (x - mean)
+        n, mean, m2 = welford(0, 0.0, 0.0, values)
         return cls(n, mean, max(m2, 0.0))
 
     def merge(self, other: Moments) -> Moments:
