@@ -266,6 +266,67 @@ class AnalysisInput:
             **options,
         )
 
+    @classmethod
+    def from_request(
+        cls,
+        definition: Any,
+        variants: Iterable[VariantData],
+        rows: Iterable[ResultRow] | None = None,
+        *,
+        metric: str | None = None,
+        alpha: float = 0.05,
+        mde: str | None = None,
+        margin: str | None = None,
+    ) -> AnalysisInput:
+        """The input of an analysis a user asked for, with its options checked.
+
+        ``mde``/``margin`` are effect texts (``10%``, ``5pp``, ``2.5``); the metric must
+        be known or have recorded values; the always-valid boundary is tuned for the
+        test's ``expected_results`` (recorded at creation), else the default. Bad
+        options raise a one-line ``InvalidCommand``.
+        """
+        from domain.errors import InvalidCommand
+        from domain.metrics import CUSTOM_METRIC_RE, METRICS, RATIO_PAIRS
+
+        variants = tuple(variants)
+        if not (math.isfinite(alpha) and 0 < alpha < 0.5):
+            raise InvalidCommand(
+                f"--alpha must lie between 0 and 0.5 (exclusive), e.g. 0.05; got {alpha:g}"
+            )
+        effects = {}
+        for option, text in (("--mde", mde), ("--margin", margin)):
+            if text is not None:
+                try:
+                    effects[option] = Effect.parse(text)
+                except ValueError as e:
+                    raise InvalidCommand(f"{option}: {e}") from None
+        chosen = metric or definition.metric
+        if chosen not in METRICS:
+            if not CUSTOM_METRIC_RE.match(chosen):
+                raise InvalidCommand(
+                    f"metric {chosen!r} is unknown; use one of {', '.join(METRICS)} or a custom name"
+                )
+            parts = {part for pair in RATIO_PAIRS for part in pair}
+            recorded = sorted(
+                {k for v in variants for k in v.moments if k not in METRICS and k not in parts}
+            )
+            if all(chosen not in v.moments for v in variants):
+                known = f"; its custom metrics are: {', '.join(recorded)}" if recorded else ""
+                raise InvalidCommand(
+                    f"test {definition.name!r} has no values of metric {chosen!r}{known}"
+                )
+        options: dict[str, Any] = {"metric": chosen, "alpha": alpha}
+        if "--mde" in effects:
+            options["mde"] = effects["--mde"]
+        if "--margin" in effects:
+            options["equivalence_margin"] = effects["--margin"]
+        if getattr(definition, "expected_results", None) is not None:
+            options["tuning"] = float(definition.expected_results)
+        try:
+            return cls.from_definition(definition, variants, rows, **options)
+        except ValueError as e:
+            raise InvalidCommand(str(e)) from None
+
     @property
     def names(self) -> tuple[str, ...]:
         """Variant names in order."""

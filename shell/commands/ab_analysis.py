@@ -12,7 +12,6 @@ document, the one ``ab conclude`` records) and :func:`render_report`.
 
 from __future__ import annotations
 
-import math
 import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -125,46 +124,17 @@ def analysis_input(
     The always-valid boundary is tuned for the test's ``expected_results``
     (recorded at creation), else the statistics' default.
     """
-    from domain.errors import InvalidCommand
-    from domain.metrics import CUSTOM_METRIC_RE, METRICS, RATIO_PAIRS
-    from domain.stats import AnalysisInput, Effect
+    from domain.stats import AnalysisInput
 
-    if not (math.isfinite(alpha) and 0 < alpha < 0.5):
-        raise InvalidCommand(
-            f"--alpha must lie between 0 and 0.5 (exclusive), e.g. 0.05; got {alpha:g}"
-        )
-    effects = {}
-    for option, text in (("--mde", mde), ("--margin", margin)):
-        if text is not None:
-            try:
-                effects[option] = Effect.parse(text)
-            except ValueError as e:
-                raise InvalidCommand(f"{option}: {e}") from None
-    name = snap.test["name"]
-    chosen = metric or snap.definition.metric
-    if chosen not in METRICS:
-        if not CUSTOM_METRIC_RE.match(chosen):
-            raise InvalidCommand(
-                f"metric {chosen!r} is unknown; use one of {', '.join(METRICS)} or a custom name"
-            )
-        parts = {part for pair in RATIO_PAIRS for part in pair}
-        recorded = sorted(
-            {k for v in snap.variants for k in v.moments if k not in METRICS and k not in parts}
-        )
-        if all(chosen not in v.moments for v in snap.variants):
-            known = f"; its custom metrics are: {', '.join(recorded)}" if recorded else ""
-            raise InvalidCommand(f"test {name!r} has no values of metric {chosen!r}{known}")
-    options: dict[str, Any] = {"metric": chosen, "alpha": alpha}
-    if "--mde" in effects:
-        options["mde"] = effects["--mde"]
-    if "--margin" in effects:
-        options["equivalence_margin"] = effects["--margin"]
-    if snap.definition.expected_results is not None:
-        options["tuning"] = float(snap.definition.expected_results)
-    try:
-        return AnalysisInput.from_definition(snap.definition, snap.variants, snap.rows, **options)
-    except ValueError as e:
-        raise InvalidCommand(str(e)) from None
+    return AnalysisInput.from_request(
+        snap.definition,
+        snap.variants,
+        snap.rows,
+        metric=metric,
+        alpha=alpha,
+        mde=mde,
+        margin=margin,
+    )
 
 
 def analysis_document(analysis: Any, position: int) -> dict[str, Any]:
