@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -445,7 +446,7 @@ def run(
     from domain.evals import RUN_ID_RE, RUN_ID_RULE, new_run_id, parse_price
     from ledger.ledger import tool_version
     from runners.eval_config import RunConfig, parse_run_config
-    from runners.eval_session import SessionOptions, start_run
+    from runners.eval_session import start_run
     from runners.targets import make_target
 
     try:
@@ -490,11 +491,11 @@ def run(
         scoring = _scorers(settings.scorers, cases, settings.judge_repeats)
     except _runner_errors() as e:
         raise _user_error(e) from e
-    progress = ProgressLine()
-    options = SessionOptions(on_progress=progress, scorers=scoring if scoring else None)
-
-    def session() -> Any:
-        return start_run(
+    _run_session(
+        app,
+        run_id,
+        scoring,
+        lambda options: start_run(
             recorder,
             suite_state,
             target,
@@ -505,9 +506,17 @@ def run(
             name=run_name or config.name,
             git_sha=git_sha(),
             options=options,
-        )
+        ),
+    )
 
-    _execute(app, run_id, session, progress, scoring)
+
+def _run_session(app: App, run_id: str, scoring: Any, call: Callable[[Any], Any]) -> None:
+    """Run ``call(options)`` (a start or a resume) with the progress line, then say how it ended."""
+    from runners.eval_session import SessionOptions
+
+    progress = ProgressLine()
+    options = SessionOptions(on_progress=progress, scorers=scoring if scoring else None)
+    _execute(app, run_id, lambda: call(options), progress, scoring)
     progress.close()
     _finish_message(app, run_id)
 
@@ -527,7 +536,7 @@ def _resume(
     app: App, run_id: str, mode: str, concurrency: int | None, budget: float | None
 ) -> None:
     from ledger.ledger import tool_version
-    from runners.eval_session import SessionOptions, resume_run
+    from runners.eval_session import resume_run
     from runners.targets import make_target
 
     recorder = _recorder(app)
@@ -547,11 +556,11 @@ def _resume(
         scoring = _scorers(state.settings.scorers, cases, state.settings.judge_repeats)
     except _runner_errors() as e:
         raise _user_error(e) from e
-    progress = ProgressLine()
-    options = SessionOptions(on_progress=progress, scorers=scoring if scoring else None)
-
-    def session() -> Any:
-        return resume_run(
+    _run_session(
+        app,
+        run_id,
+        scoring,
+        lambda options: resume_run(
             recorder,
             suite_state,
             target,
@@ -562,11 +571,8 @@ def _resume(
             trialbook_version=tool_version(),
             git_sha=git_sha(),
             options=options,
-        )
-
-    _execute(app, run_id, session, progress, scoring)
-    progress.close()
-    _finish_message(app, run_id)
+        ),
+    )
 
 
 @eval_.command("resume")
