@@ -148,6 +148,27 @@ class TestConcurrencyAndLatency:
             max(o.latency_s for o in outcomes) < 0.19
         )  # queue wait would add ≥ 0.1 s to half of them
 
+    def test_latency_is_timed_on_the_wire_not_around_httpx(self, slow_server, monkeypatch):
+        """The clock starts when httpcore writes (or connects) and stops at the last body byte."""
+        from runners import targets
+
+        clocks: list[targets._WireClock] = []
+        real = targets._WireClock
+
+        def spy() -> targets._WireClock:
+            clocks.append(real())
+            return clocks[-1]
+
+        monkeypatch.setattr(targets, "_WireClock", spy)
+        outcomes, _ = run_cases(slow_server, cases(3), concurrency=1)
+        assert len(clocks) == 3
+        for clock, outcome in zip(clocks, outcomes, strict=True):
+            # the hook fired: neither end fell back to the time around client.post
+            assert clock.started is not None and clock.finished is not None
+            assert clock.called < clock.started < clock.finished
+            assert outcome.latency_s == pytest.approx(clock.finished - clock.started)
+            assert 0.1 <= outcome.latency_s < 0.19
+
     def test_latency_excludes_backoff(self, slow_server):
         (o,), _ = run_cases(
             slow_server, [scripted("a", "503")], backoff=Backoff(base_s=0.3, jitter=0)
