@@ -161,7 +161,7 @@ class Ledger:
 
         def in_transaction(conn: Any, recorded: Sequence[RecordedEvent]) -> None:
             nonlocal saved
-            self.projector.in_transaction(conn, recorded)
+            self.projector.in_transaction(conn, recorded, generation=self.store.generation)
             if final_version - snapshot_version >= SNAPSHOT_EVERY:
                 self.store.save_snapshot(
                     stream_id,

@@ -2,7 +2,7 @@
 
 Tables (browsable with sqlite-utils or Datasette):
 
-- ``ab_tests``: one row per test (definition, archived flag, result count, positions).
+- ``ab_tests``: one row per test (definition, archived flag, positions of its definition events).
 - ``ab_variants``: one row per test × variant (control flag, planned share, result count).
 - ``ab_results``: one row per result, keyed by its log position.
 - ``ab_moments``: count, mean and M2 per test × variant × metric.
@@ -11,6 +11,13 @@ Tables (browsable with sqlite-utils or Datasette):
 Statistics are folded with Welford's sequential update, one event at a time in
 position order, so the stored numbers are bit-for-bit the same however the log
 is split into batches (incremental appends and a rebuild agree exactly).
+
+A result append is the hot path, and on a fast disk its cost is mostly the
+pages the commit writes: the small tables are ``WITHOUT ROWID`` (one b-tree
+each, not a table and a key index), a result touches its row, its variant's
+statistics and its variant's count and nothing per test (a test's result count
+and last position are derived when read), and the statistics of the variants
+written last are kept in memory between appends (see :meth:`ABProjection.forget`).
 """
 
 from __future__ import annotations
@@ -38,11 +45,12 @@ DDL = [
         name TEXT PRIMARY KEY, stream_id TEXT NOT NULL, variants TEXT NOT NULL, control TEXT NOT NULL,
         metric TEXT NOT NULL, guardrails TEXT NOT NULL, split TEXT, task_id TEXT, description TEXT,
         prompt TEXT, category TEXT, difficulty TEXT, archived INTEGER NOT NULL DEFAULT 0,
-        results INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, created_position INTEGER NOT NULL,
-        last_position INTEGER NOT NULL)""",
+        created_at TEXT NOT NULL, created_position INTEGER NOT NULL,
+        defined_position INTEGER NOT NULL) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS ab_variants (
         test TEXT NOT NULL, variant TEXT NOT NULL, ord INTEGER NOT NULL, is_control INTEGER NOT NULL,
-        planned_share REAL, results INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (test, variant))""",
+        planned_share REAL, results INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (test, variant))
+        WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS ab_results (
         position INTEGER PRIMARY KEY, test TEXT NOT NULL, variant TEXT NOT NULL, session_id TEXT,
         case_id TEXT, success INTEGER, tool_calls INTEGER, successful_calls INTEGER, errors INTEGER,
@@ -51,11 +59,12 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS ab_results_test ON ab_results (test)",
     """CREATE TABLE IF NOT EXISTS ab_moments (
         test TEXT NOT NULL, variant TEXT NOT NULL, metric TEXT NOT NULL, n INTEGER NOT NULL,
-        mean REAL NOT NULL, m2 REAL NOT NULL, PRIMARY KEY (test, variant, metric))""",
+        mean REAL NOT NULL, m2 REAL NOT NULL, PRIMARY KEY (test, variant, metric)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS ab_comoments (
         test TEXT NOT NULL, variant TEXT NOT NULL, numerator TEXT NOT NULL, denominator TEXT NOT NULL,
         n INTEGER NOT NULL, mean_x REAL NOT NULL, mean_y REAL NOT NULL, m2_x REAL NOT NULL,
-        m2_y REAL NOT NULL, c_xy REAL NOT NULL, PRIMARY KEY (test, variant, numerator, denominator))""",
+        m2_y REAL NOT NULL, c_xy REAL NOT NULL, PRIMARY KEY (test, variant, numerator, denominator))
+        WITHOUT ROWID""",
 ]
 
 RESULT_COLUMNS = (
@@ -91,9 +100,22 @@ class ABProjection:
     """Folds A/B events into the ``ab_*`` tables."""
 
     name = "ab"
-    #: 2: the errors metric counts error messages given without a count
-    version = 2
+    #: 2: the errors metric counts error messages given without a count;
+    #: 3: WITHOUT ROWID tables, test result counts derived when read
+    version = 3
     handles = frozenset({"TestCreated", "ResultAdded", "TestArchived", "TestRestored"})
+
+    def __init__(self) -> None:
+        self._cache: _Cache | None = None
+
+    def forget(self) -> None:
+        """Drop the statistics kept between appends (the projector calls this, see base)."""
+        self._cache = None
+
+    def _cache_for(self, conn: sqlite3.Connection) -> _Cache:
+        if self._cache is None or self._cache.conn is not conn:
+            self._cache = _Cache(conn)
+        return self._cache
 
     def create(self, conn: sqlite3.Connection) -> None:
         for statement in DDL:
@@ -129,8 +151,8 @@ class ABProjection:
             d = json.loads(e.data_json)
             conn.execute(
                 "INSERT INTO ab_tests (name, stream_id, variants, control, metric, guardrails, split, task_id, "
-                "description, prompt, category, difficulty, archived, results, created_at, created_position, "
-                "last_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
+                "description, prompt, category, difficulty, archived, created_at, created_position, "
+                "defined_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
                 (
                     test,
                     e.stream_id,
@@ -160,18 +182,17 @@ class ABProjection:
             )
         elif e.type in ("TestArchived", "TestRestored"):
             conn.execute(
-                "UPDATE ab_tests SET archived = ?, last_position = ? WHERE name = ?",
+                "UPDATE ab_tests SET archived = ?, defined_position = ? WHERE name = ?",
                 (int(e.type == "TestArchived"), e.position, test),
             )
 
     # ------------------------------------------------------------------ results
 
-    @staticmethod
     def _fold_results(
-        conn: sqlite3.Connection, run: list[tuple[RecordedEvent, str, dict[str, Any]]]
+        self, conn: sqlite3.Connection, run: list[tuple[RecordedEvent, str, dict[str, Any]]]
     ) -> None:
         rows: list[tuple[Any, ...]] = []
-        stats = _Statistics(conn)
+        stats = _Statistics(conn, self._cache_for(conn))
         for e, test, d in run:
             get = d.get
             success = get("success")
@@ -243,7 +264,7 @@ class ABProjection:
         first = conn.execute("SELECT coalesce(max(position), 0) FROM ab_results").fetchone()[0]
         conn.execute(_BULK_RESULTS.replace("{bound}", bound), (RESULT_TYPE, *params))
         folded = len(definitions)
-        stats = _Statistics(conn)
+        stats = _Statistics(conn, self._cache_for(conn))
         cur = conn.cursor()
         cur.execute(
             f"SELECT position, test, variant, metrics, {', '.join(VALUE_COLUMNS)} FROM ab_results "
@@ -260,6 +281,34 @@ class ABProjection:
         return folded
 
 
+class _Cache:
+    """Statistics rows of one connection as last written, kept between appends.
+
+    Only valid while nothing else writes the tables: the projector drops it
+    (``ABProjection.forget``) when another connection commits, a transaction
+    rolls back, or a catch-up rewrites the tables. Values are the floats that
+    were written, so a fold continuing from the cache stores the same numbers
+    as one continuing from the rows.
+    """
+
+    LIMIT = 256  # test × variant groups kept; more are read from the tables again
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.moments: dict[tuple[str, str], dict[str, list[Any]]] = {}
+        self.comoments: dict[tuple[str, str, str, str], list[Any]] = {}
+
+    def keep(
+        self,
+        moments: dict[tuple[str, str], dict[str, list[Any]]],
+        comoments: dict[tuple[str, str, str, str], list[Any]],
+    ) -> None:
+        self.moments.update(moments)
+        self.comoments.update(comoments)
+        if len(self.moments) > self.LIMIT:  # a rebuild of many tests: keep nothing
+            self.moments, self.comoments = {}, {}
+
+
 class _Statistics:
     """Per test × variant statistics folded from results in position order, then written once.
 
@@ -268,19 +317,21 @@ class _Statistics:
     every path (appends, rebuilds, replays) stores bit-identical numbers.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, cache: _Cache) -> None:
         self.conn = conn
+        self.cache = cache
         self.values: dict[tuple[str, str], dict[str, list[float]]] = {}
         self.pairs: dict[tuple[str, str, str, str], list[tuple[float, float]]] = {}
         self.moments: dict[tuple[str, str], dict[str, list[Any]]] = {}
         self.comoments: dict[tuple[str, str, str, str], list[Any]] = {}
+        #: metrics and ratio pairs folded since the last write (only these are written)
+        self.changed: set[tuple[str, str, str]] = set()
+        self.changed_pairs: set[tuple[str, str, str, str]] = set()
         self.counts: dict[tuple[str, str], int] = {}
-        self.last: dict[str, int] = {}
 
     def add(self, test: str, variant: str, position: int, obs: dict[str, float]) -> None:
         key = (test, variant)
         self.counts[key] = self.counts.get(key, 0) + 1
-        self.last[test] = position
         group = self.values.get(key)
         if group is None:
             group = self.values[key] = {}
@@ -296,18 +347,30 @@ class _Statistics:
 
     def fold(self) -> None:
         """Fold the collected values into the running statistics, in position order."""
+        cache = self.cache
         for (test, variant), group in self.values.items():
             state = self.moments.get((test, variant))
             if state is None:
-                state = self.moments[(test, variant)] = {
-                    m: list(v) for m, v in _load_moments(self.conn, test, variant).items()
-                }
+                known = cache.moments.get((test, variant))
+                state = self.moments[(test, variant)] = (
+                    {m: list(v) for m, v in known.items()}
+                    if known is not None
+                    else {m: list(v) for m, v in _load_moments(self.conn, test, variant).items()}
+                )
             for metric, xs in group.items():
-                state[metric] = list(welford(*state.get(metric, (0, 0.0, 0.0)), xs))
+                n, mean, m2 = state.get(metric) or (0, 0.0, 0.0)
+                state[metric] = list(welford(n, mean, m2, xs))
+                self.changed.add((test, variant, metric))
         for key, xys in self.pairs.items():
+            self.changed_pairs.add(key)
             c = self.comoments.get(key)
             if c is None:
-                c = self.comoments[key] = list(_load_comoments(self.conn, key))
+                known_pair = cache.comoments.get(key)
+                c = self.comoments[key] = (
+                    list(known_pair)
+                    if known_pair is not None
+                    else list(_load_comoments(self.conn, key))
+                )
             n, mx, my, sx, sy, cxy = c
             for x, y in xys:
                 n += 1
@@ -324,28 +387,28 @@ class _Statistics:
         """Fold what is left and write statistics, counts and last positions."""
         self.fold()
         conn = self.conn
+        moments = self.moments
         conn.executemany(
-            "INSERT OR REPLACE INTO ab_moments (test, variant, metric, n, mean, m2) VALUES (?, ?, ?, ?, ?, ?)",
-            [(t, v, m, *a) for (t, v), g in self.moments.items() for m, a in g.items()],
+            "INSERT INTO ab_moments (test, variant, metric, n, mean, m2) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (test, variant, metric) DO UPDATE SET n = excluded.n, mean = excluded.mean, "
+            "m2 = excluded.m2",
+            [(t, v, m, *moments[(t, v)][m]) for t, v, m in sorted(self.changed)],
         )
-        if self.comoments:
+        if self.changed_pairs:
             conn.executemany(
-                "INSERT OR REPLACE INTO ab_comoments (test, variant, numerator, denominator, n, mean_x, "
-                "mean_y, m2_x, m2_y, c_xy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*k, *c) for k, c in self.comoments.items()],
+                "INSERT INTO ab_comoments (test, variant, numerator, denominator, n, mean_x, "
+                "mean_y, m2_x, m2_y, c_xy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (test, variant, numerator, denominator) DO UPDATE SET n = excluded.n, "
+                "mean_x = excluded.mean_x, mean_y = excluded.mean_y, m2_x = excluded.m2_x, "
+                "m2_y = excluded.m2_y, c_xy = excluded.c_xy",
+                [(*k, *self.comoments[k]) for k in sorted(self.changed_pairs)],
             )
         conn.executemany(
             "UPDATE ab_variants SET results = results + ? WHERE test = ? AND variant = ?",
             [(n, t, v) for (t, v), n in self.counts.items()],
         )
-        per_test: dict[str, int] = {}
-        for (t, _), n in self.counts.items():
-            per_test[t] = per_test.get(t, 0) + n
-        conn.executemany(
-            "UPDATE ab_tests SET results = results + ?, last_position = max(last_position, ?) "
-            "WHERE name = ?",
-            [(n, self.last[t], t) for t, n in per_test.items()],
-        )
+        self.cache.keep(moments, self.comoments)
+        self.changed, self.changed_pairs, self.counts = set(), set(), {}
 
 
 def _json_or_null(path: str) -> str:

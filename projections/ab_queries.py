@@ -66,6 +66,14 @@ def _test_row(r: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+#: a test's result count and last position are derived, not kept per append
+_TESTS = (
+    "SELECT *, (SELECT coalesce(sum(v.results), 0) FROM ab_variants v WHERE v.test = t.name) "
+    "AS results, max(defined_position, coalesce((SELECT max(r.position) FROM ab_results r "
+    "WHERE r.test = t.name), 0)) AS last_position FROM ab_tests t"
+)
+
+
 def _rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
     cur = conn.cursor()
     cur.row_factory = sqlite3.Row
@@ -75,15 +83,12 @@ def _rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> l
 def list_tests(conn: sqlite3.Connection, include_archived: bool = False) -> list[dict[str, Any]]:
     """Every test, oldest first; archived ones only when asked."""
     where = "" if include_archived else "WHERE archived = 0"
-    return [
-        _test_row(r)
-        for r in _rows(conn, f"SELECT * FROM ab_tests {where} ORDER BY created_position")
-    ]
+    return [_test_row(r) for r in _rows(conn, f"{_TESTS} {where} ORDER BY created_position")]
 
 
 def get_test(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
     """One test's definition, or None."""
-    rows = _rows(conn, "SELECT * FROM ab_tests WHERE name = ?", (name,))
+    rows = _rows(conn, f"{_TESTS} WHERE name = ?", (name,))
     return _test_row(rows[0]) if rows else None
 
 

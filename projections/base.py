@@ -17,7 +17,11 @@ from store.base import RecordedEvent
 
 CHECKPOINTS_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_checkpoints "
-    "(name TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL)"
+    "(name TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL) WITHOUT ROWID"
+)
+_SET_CHECKPOINT = (
+    "INSERT INTO projection_checkpoints (name, version, position) VALUES (?, ?, ?) "
+    "ON CONFLICT(name) DO UPDATE SET version = excluded.version, position = excluded.position"
 )
 
 
@@ -43,6 +47,11 @@ class Projection(Protocol):
     # Optional: ``catch_up(conn, after, until) -> int | None`` folds the events in
     # (after, until] straight from the ``events`` table on ``conn`` (a rebuild or a
     # catch-up), giving exactly the tables ``apply`` would; None means "use apply".
+    #
+    # Optional: ``forget()`` drops whatever the projection cached of its own tables
+    # between appends. The projector calls it whenever those tables may have changed
+    # behind its back: another connection committed, a transaction rolled back, or
+    # a catch-up or rebuild rewrote them.
 
 
 class Projector:
@@ -50,28 +59,60 @@ class Projector:
 
     def __init__(self, projections: Iterable[Projection]) -> None:
         self.projections = list(projections)
+        #: the checkpoints as this projector last wrote them, and the store
+        #: generation they belong to (see ``in_transaction``)
+        self._known: dict[str, tuple[int, int]] | None = None
+        self._generation: int | None = None
 
     # -------------------------------------------------------------- inside an append
 
-    def in_transaction(self, conn: sqlite3.Connection, recorded: Sequence[RecordedEvent]) -> None:
-        """Fold freshly appended events; called by the store inside the append transaction."""
+    def in_transaction(
+        self,
+        conn: sqlite3.Connection,
+        recorded: Sequence[RecordedEvent],
+        *,
+        generation: int | None = None,
+    ) -> None:
+        """Fold freshly appended events; called by the store inside the append transaction.
+
+        ``generation`` is the store's cache generation (``SQLiteEventStore.generation``):
+        while it stays the same, nothing but this projector wrote the read models,
+        so the checkpoints it wrote last time and what projections cached are
+        still true and need not be read back. None reads everything afresh.
+        """
         if not recorded:
             return
         first, last = recorded[0].position, recorded[-1].position
-        checkpoints = self._checkpoints(conn)
+        if generation is not None and generation == self._generation and self._known is not None:
+            checkpoints = self._known
+        else:
+            self.forget()
+            checkpoints = self._checkpoints(conn)
         for p in self.projections:
             at = checkpoints.get(p.name)
             if at is None or at[0] != p.version or at[1] != first - 1:
                 # behind (another tool wrote to the log) or never built: catch up first
                 self._catch_up(conn, p, at, until=first - 1)
             self._fold(conn, p, recorded)
-            self._set_checkpoint(conn, p, last)
+        conn.executemany(_SET_CHECKPOINT, [(p.name, p.version, last) for p in self.projections])
+        if generation is not None:
+            self._known = {p.name: (p.version, last) for p in self.projections}
+            self._generation = generation
+
+    def forget(self) -> None:
+        """Drop the checkpoints and projection caches kept between appends."""
+        self._known = self._generation = None
+        for p in self.projections:
+            forget = getattr(p, "forget", None)
+            if forget is not None:
+                forget()
 
     # -------------------------------------------------------------- opening and rebuilding
 
     def ensure(self, conn: sqlite3.Connection, head: int) -> None:
         """Bring every projection up to ``head`` (call inside a write transaction)."""
         conn.execute(CHECKPOINTS_DDL)
+        self.forget()
         checkpoints = self._checkpoints(conn)
         for p in self.projections:
             at = checkpoints.get(p.name)
@@ -94,6 +135,7 @@ class Projector:
         Returns the number of events each projection folded.
         """
         conn.execute(CHECKPOINTS_DDL)
+        self.forget()
         wanted = set(names) if names is not None else None
         counts = {}
         for p in self.projections:
@@ -107,6 +149,7 @@ class Projector:
     ) -> None:
         """Fold ``events`` into fresh tables on ``conn`` (for point-in-time reads on a scratch database)."""
         conn.execute(CHECKPOINTS_DDL)
+        self.forget()
         for p in self.projections:
             p.drop(conn)
             p.create(conn)
@@ -132,11 +175,7 @@ class Projector:
 
     @staticmethod
     def _set_checkpoint(conn: sqlite3.Connection, p: Projection, position: int) -> None:
-        conn.execute(
-            "INSERT INTO projection_checkpoints (name, version, position) VALUES (?, ?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET version = excluded.version, position = excluded.position",
-            (p.name, p.version, position),
-        )
+        conn.execute(_SET_CHECKPOINT, (p.name, p.version, position))
 
     @staticmethod
     def _fold(conn: sqlite3.Connection, p: Projection, events: Sequence[RecordedEvent]) -> None:
@@ -152,6 +191,10 @@ class Projector:
         until: int | None,
         batch: int = 10_000,
     ) -> int:
+        self._known = None
+        forget = getattr(p, "forget", None)
+        if forget is not None:
+            forget()
         if at is None or at[0] != p.version:
             p.drop(conn)
             p.create(conn)

@@ -98,6 +98,16 @@ class SQLiteEventStore:
             raise translate(e, self.path) from e
         self.lock = threading.RLock()
         self._depth = 0
+        #: bumped whenever what this connection cached may be stale: another
+        #: connection committed (``PRAGMA data_version`` moved), or a write
+        #: transaction rolled back. Caches keyed by it are only used inside a
+        #: write transaction, where nothing else can commit.
+        self.generation = 0
+        self._data_version: int | None = None
+        #: (position, hash, recorded_at) of the last event, and stream versions,
+        #: as of this generation (None/absent: ask the file)
+        self._head: tuple[int, str, str] | None = None
+        self._versions: dict[str, int] = {}
         try:
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self._check_application_id()
@@ -281,20 +291,18 @@ class SQLiteEventStore:
         expected_version: int | None,
         prepared: list[tuple[NewEvent, str, str, str]],
     ) -> list[RecordedEvent]:
-        row = self.conn.execute(
-            "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1",
-            (stream_id,),
-        ).fetchone()
-        current = row[0] if row else 0
+        current = self.stream_version(stream_id)
         if expected_version is not None and current != expected_version:
             raise ConcurrencyError(
                 f"stream {stream_id} is at version {current}, not {expected_version}: "
                 "another writer appended first; reload and try again"
             )
-        head = self.conn.execute(
-            "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1"
-        ).fetchone()
-        position, prev_hash, last_at = head if head else (0, GENESIS_HASH, "")
+        head = self._head
+        if head is None:
+            head = self.conn.execute(
+                "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1"
+            ).fetchone() or (0, GENESIS_HASH, "")
+        position, prev_hash, last_at = head
         # recorded_at never goes backwards, so "as of T" is a prefix of the log
         recorded_at = max(utc_now(), last_at)
         rows: list[tuple[Any, ...]] = []
@@ -338,6 +346,9 @@ class SQLiteEventStore:
                     "an event id in this batch is already recorded elsewhere; event ids must be unique"
                 ) from e
             raise ConcurrencyError(f"stream {stream_id} moved on while appending; try again") from e
+        # valid until this transaction ends: a rollback forgets them (see _Transaction)
+        self._head = (rows[-1][0], rows[-1][10], recorded_at)
+        self._versions[stream_id] = rows[-1][3]
         recorded = []
         for row, (new, _, _, _) in zip(rows, prepared, strict=True):
             r = RecordedEvent(*row)
@@ -382,11 +393,24 @@ class SQLiteEventStore:
     # ------------------------------------------------------------------ reading
 
     def stream_version(self, stream_id: str) -> int:
+        if self._depth:  # inside a write transaction the cached versions are current
+            cached = self._versions.get(stream_id)
+            if cached is not None:
+                return cached
         row = self.conn.execute(
             "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1",
             (stream_id,),
         ).fetchone()
-        return row[0] if row else 0
+        version = row[0] if row else 0
+        if self._depth:
+            self._versions[stream_id] = version
+        return version
+
+    def forget(self) -> None:
+        """Drop what this connection cached about the file and start a new generation."""
+        self.generation += 1
+        self._head = None
+        self._versions.clear()
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> Iterator[RecordedEvent]:
         cur = self.conn.execute(
@@ -472,6 +496,7 @@ class SQLiteEventStore:
         """
         skipped = inserted = 0
         with self.transaction() as conn:
+            self.forget()  # the rows go in behind the append path's back
             head = self.head()[0]
             checker: ChainChecker | None = None
             first = 0
@@ -489,6 +514,7 @@ class SQLiteEventStore:
                 skipped += len(batch)
                 n = self._import_batch(checker, batch, first, head)
                 inserted, skipped = inserted + n, skipped - n
+            self.forget()
             if inserted and in_transaction is not None:
                 in_transaction(conn, head + inserted)
         return skipped, inserted
@@ -603,9 +629,16 @@ class _Transaction:
         if store._depth == 0:
             try:
                 store.conn.execute("BEGIN IMMEDIATE")
+                # another connection committed since our last transaction: caches are stale
+                version = store.conn.execute("PRAGMA data_version").fetchone()[0]
             except sqlite3.Error as e:
+                if store.conn.in_transaction:
+                    store.conn.execute("ROLLBACK")
                 store.lock.release()
                 raise translate(e, store.path) from e
+            if version != store._data_version:
+                store._data_version = version
+                store.forget()
         store._depth += 1
         return store.conn
 
@@ -618,10 +651,13 @@ class _Transaction:
                     try:
                         store.conn.execute("COMMIT")
                     except sqlite3.Error as e:
+                        store.forget()
                         store.conn.execute("ROLLBACK")
                         raise translate(e, store.path) from e
-                elif store.conn.in_transaction:
-                    store.conn.execute("ROLLBACK")
+                else:
+                    store.forget()
+                    if store.conn.in_transaction:
+                        store.conn.execute("ROLLBACK")
         finally:
             store.lock.release()
         if isinstance(exc, sqlite3.Error):

@@ -79,5 +79,5 @@ def test_the_bulk_path_is_the_one_taken(tmp_path: Path, monkeypatch) -> None:
 
     monkeypatch.setattr(Projector, "replay", refuse)
     with replay_to(ledger.store, default_projections(), 2) as view:
-        assert view.conn.execute("SELECT results FROM ab_tests").fetchone() == (1,)
+        assert view.conn.execute("SELECT sum(results) FROM ab_variants").fetchone() == (1,)
     ledger.close()
