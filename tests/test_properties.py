@@ -30,7 +30,15 @@ counts = st.integers(min_value=0, max_value=50)
 def result_fields(draw: Any, variants: tuple[str, ...]) -> ab.ResultFields:
     calls = draw(st.none() | counts)
     ok = None if calls is None else draw(st.none() | st.integers(0, calls))
+    errors = draw(st.sampled_from(["none", "count", "messages"]))
     return ab.ResultFields(
+        errors=draw(counts) if errors == "count" else None,
+        error_messages=(
+            tuple(draw(st.lists(st.sampled_from(["timeout", "404"]), min_size=0, max_size=3)))
+            if errors == "messages"
+            else ()
+        ),
+        corrections=draw(st.none() | counts),
         variant=draw(st.sampled_from(variants)),
         session_id=draw(st.none() | names),
         success=draw(st.none() | st.booleans()),
@@ -44,7 +52,10 @@ def result_fields(draw: Any, variants: tuple[str, ...]) -> ab.ResultFields:
         case_id=draw(st.none() | st.sampled_from(["c1", "c2", "c3"])),
         metrics=draw(
             st.dictionaries(
-                st.sampled_from(["m_a", "m_b"]), st.floats(-1e3, 1e3, allow_nan=False), max_size=2
+                # custom names, and built-in names a custom metric may reuse
+                st.sampled_from(["m_a", "m_b", "score", "error_rate"]),
+                st.floats(-1e3, 1e3, allow_nan=False),
+                max_size=2,
             )
         ),
     )

@@ -1,0 +1,82 @@
+"""The column-at-a-time fold of rebuilds and replays equals the row-by-row fold of appends."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.canonical import canonical_json
+from projections.ab import ABProjection, _Cache, _Statistics
+from projections.ab_queries import row_observations
+
+small = st.none() | st.integers(0, 6)
+real = st.none() | st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def result_rows(draw: Any) -> list[tuple[Any, ...]]:
+    rows = []
+    for position in range(1, draw(st.integers(0, 40)) + 1):
+        calls = draw(small)
+        ok = None if calls is None else draw(st.none() | st.integers(0, calls))
+        custom = draw(
+            st.dictionaries(
+                st.sampled_from(["m_a", "m_b", "score", "cost", "failed_calls", "success"]),
+                st.floats(-1e3, 1e3, allow_nan=False),
+                max_size=2,
+            )
+        )
+        rows.append(
+            (
+                position,
+                draw(st.sampled_from(["t1", "t2"])),
+                draw(st.sampled_from(["a", "b"])),
+                canonical_json(custom) if custom else None,
+                draw(st.none() | st.integers(0, 1)),  # success
+                calls,
+                ok,
+                draw(small),  # errors
+                draw(real),  # completion_time
+                draw(small),  # messages
+                draw(small),  # corrections
+                draw(st.none() | st.integers(0, 10**9)),  # tokens
+                draw(real),  # cost
+                draw(real),  # score
+            )
+        )
+    return rows
+
+
+def folded(rows: list[tuple[Any, ...]], columnar: bool, split: int) -> tuple[Any, ...]:
+    conn = sqlite3.connect(":memory:")
+    ABProjection().create(conn)
+    stats = _Statistics(conn, _Cache(conn))
+    for chunk in (rows[:split], rows[split:]):
+        if columnar:
+            stats.add_rows(chunk)
+        else:
+            for row in chunk:
+                stats.add(row[1], row[2], row[0], row_observations(row[4:], row[3]))
+        stats.fold()
+    return stats.moments, stats.comoments, stats.counts
+
+
+@given(result_rows(), st.integers(0, 40))
+@settings(max_examples=300, deadline=None)
+def test_columns_fold_to_the_same_numbers_as_rows(rows: list[tuple[Any, ...]], split: int) -> None:
+    assert folded(rows, columnar=True, split=split) == folded(rows, columnar=False, split=split)
+
+
+def test_zero_calls_have_no_error_rate_and_three_calls_do() -> None:
+    rows = [
+        (1, "t", "a", None, 1, 0, 0, None, None, None, None, None, None, None),
+        (2, "t", "a", None, 0, 3, 1, None, None, None, None, None, 0.5, None),
+    ]
+    moments, comoments, counts = folded(rows, columnar=True, split=1)
+    assert moments[("t", "a")]["error_rate"] == [1, 2 / 3, 0.0]
+    assert moments[("t", "a")]["failed_calls"][0] == 2
+    assert comoments[("t", "a", "cost", "success")][0] == 1
+    assert counts == {("t", "a"): 2}
