@@ -61,8 +61,13 @@ class Ledger:
         self.projector = Projector(default_projections())
         #: stream id -> (aggregate, version, state, version of its stored snapshot)
         self._states: dict[str, tuple[Any, int, Any, int]] = {}
-        #: merged into every event's metadata (the shell sets command text and parser tier)
-        self.metadata: dict[str, Any] = {"actor": default_actor(), "tool_version": tool_version()}
+        #: merged into every event's metadata (the shell sets command text and parser tier);
+        #: ``process`` lets readers tell whether the process that started a run still lives
+        self.metadata: dict[str, Any] = {
+            "actor": default_actor(),
+            "tool_version": tool_version(),
+            "process": {"host": socket.gethostname(), "pid": os.getpid()},
+        }
         head = self.store.head()[0]
         if not self.projector.is_current(self.store.conn, head):
             with self.store.transaction() as conn:

@@ -142,3 +142,44 @@ def test_a_killed_run_resumes_exactly_the_missing_pairs(
         1,
         "Error: eval run 'killed' is finished: nothing is pending\n",
     )
+
+
+def test_a_run_whose_process_died_shows_as_stalled_with_the_resume_hint(
+    invoke: Invoke, db_path: Path, suite_file: Path, slow_server: TaskServer
+) -> None:
+    assert invoke("eval", "suite", "add", str(suite_file)).exit_code == 0
+    slow_server.reset()
+    proc = start_run(db_path, f"{slow_server.url}/run", "crashy")
+    try:
+        wait_for_rollouts(proc, db_path, 4)
+        # while its process lives the run is running, whoever asks
+        alive = json.loads(invoke("eval", "list", "--json").output)
+        assert [(r["run_id"], r["status"], r["runner"]) for r in alive] == [
+            ("crashy", "running", "alive")
+        ]
+        proc.kill()
+        proc.communicate(timeout=20)  # reaps it and closes its pipes
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    listed = invoke("eval", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "stalled" in listed.output
+    assert (
+        "Run crashy is marked running but the process running it has ended (crashed or killed): "
+        "resume it with `trialbook eval resume crashy`." in listed.output
+    )
+    shown = json.loads(invoke("eval", "show", "crashy", "--json").output)
+    assert (shown["run"]["status"], shown["run"]["runner"]) == ("running", "gone")
+    assert "· stalled" in invoke("eval", "show", "crashy").output
+    # the log says which process started it
+    conn = sqlite3.connect(db_path)
+    (meta,) = conn.execute("SELECT metadata FROM events WHERE type = 'RunStarted'").fetchone()
+    conn.close()
+    assert json.loads(meta)["process"]["pid"] == proc.pid
+
+    r = invoke("eval", "resume", "crashy", "--concurrency", "8")
+    assert r.exit_code == 0, r.output
+    finished = json.loads(invoke("eval", "list", "--json").output)
+    assert [(r["status"], r["runner"]) for r in finished] == [("finished", None)]

@@ -77,7 +77,7 @@ def _run_as_of(app: App, run_id: str, *, at: int | None, as_of: str | None) -> A
     store = app.ledger.store
     position = resolve_position(store, at=at, as_of=as_of)
     view = replay_to(store, [EvalsProjection()], position, stream_id=run_stream(run_id))
-    if eval_report.get_run(view.conn, run_id) is None:
+    if eval_report.get_run(view.conn, run_id, live=False) is None:
         view.close()
         raise NotFound(f"eval run {run_id!r} had not started yet at position {position}")
     return view
@@ -708,7 +708,7 @@ def list_(app: App, as_json: bool) -> None:
         [
             r["run_id"],
             f"{r['suite']} v{r['suite_version']}",
-            r["status"],
+            _status(r),
             f"{r['completed']}/{r['total']}",
             r["failed"],
             r["cost_usd"],
@@ -722,6 +722,20 @@ def list_(app: App, as_json: bool) -> None:
             ["run", "suite", "status", "completed", "failed", "cost", "started"],
             align="lllrrrl",
         )
+    )
+    for r in runs:
+        if r["runner"] == "gone":
+            click.echo(_stalled(r["run_id"]))
+
+
+def _status(run_: dict[str, Any]) -> str:
+    return "stalled" if run_.get("runner") == "gone" else str(run_["status"])
+
+
+def _stalled(run_id: str) -> str:
+    return (
+        f"Run {run_id} is marked running but the process running it has ended "
+        f"(crashed or killed): {RESUME_HINT.format(run=run_id)}."
     )
 
 
@@ -937,7 +951,7 @@ def show(
         view = _run_as_of(app, run_id, at=at, as_of=as_of)
         click.get_current_context().call_on_close(view.close)
         conn = view.conn
-        run_ = eval_report.get_run(conn, run_id) or run_
+        run_ = eval_report.get_run(conn, run_id, live=False) or run_
     if case_id is not None:
         detail = eval_report.case_report(conn, run_, case_id, all_verdicts=all_verdicts)
         if not detail["rollouts"]:
@@ -985,8 +999,10 @@ def show(
         return
     click.echo(
         f"Run {run_id} · suite {run_['suite']} v{run_['suite_version']} · target "
-        f"{run_['target'].get('kind', '?')} · {run_['epochs']} epoch(s)"
+        f"{run_['target'].get('kind', '?')} · {run_['epochs']} epoch(s) · {_status(run_)}"
     )
+    if run_.get("runner") == "gone" and as_of is None and at is None:
+        click.echo(_stalled(run_id))
     click.echo(table(rows, headers, align="lr" + "r" * 5 + "l" * (len(headers) - 7)))
     for line in _footer(data):
         click.echo(line)

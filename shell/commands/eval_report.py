@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
@@ -124,14 +126,58 @@ def list_runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     rows = conn.execute(
         f"SELECT {', '.join(RUN_COLUMNS)} FROM eval_runs ORDER BY started_at, run_id"
     ).fetchall()
-    return [_run_dict(r) for r in rows]
+    return [_with_runner(conn, _run_dict(r)) for r in rows]
 
 
-def get_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
+def get_run(conn: sqlite3.Connection, run_id: str, *, live: bool = True) -> dict[str, Any] | None:
+    """The run's row; ``live=False`` for a point-in-time view (no process to look up)."""
     row = conn.execute(
         f"SELECT {', '.join(RUN_COLUMNS)} FROM eval_runs WHERE run_id = ?", (run_id,)
     ).fetchone()
-    return _run_dict(row) if row else None
+    if not row:
+        return None
+    run = _run_dict(row)
+    if not live:
+        run["runner"] = None
+        return run
+    return _with_runner(conn, run)
+
+
+def _with_runner(conn: sqlite3.Connection, run: dict[str, Any]) -> dict[str, Any]:
+    run["runner"] = runner_state(conn, run["run_id"]) if run["status"] == "running" else None
+    return run
+
+
+def runner_state(conn: sqlite3.Connection, run_id: str) -> str | None:
+    """Whether the process running ``run_id`` still lives: "alive", "gone" or None (can't tell).
+
+    A run is "running" in the log until its process records how it ended; a
+    process killed outright (a crash, ``kill -9``, a closed laptop) records
+    nothing. The process that started or last resumed the run is in that
+    event's metadata; on the same host, whether that pid exists says if the
+    run is really still going. Another host's run, or an event recorded before
+    trialbook kept the process, gives None.
+    """
+    from domain.evals import run_stream
+
+    row = conn.execute(
+        "SELECT metadata FROM events WHERE stream_id = ? AND type IN ('RunStarted', 'RunResumed') "
+        "ORDER BY version DESC LIMIT 1",
+        (run_stream(run_id),),
+    ).fetchone()
+    process = json.loads(row[0]).get("process") if row else None
+    if not isinstance(process, dict) or process.get("host") != socket.gethostname():
+        return None
+    pid = process.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "gone"
+    except OSError:  # exists, owned by someone else
+        return "alive"
+    return "alive"
 
 
 def rollout_rows(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
