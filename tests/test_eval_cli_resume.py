@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -100,21 +101,30 @@ def wait_for_rollouts(
     raise AssertionError(f"fewer than {at_least} rollouts were recorded in {timeout}s")
 
 
+@contextmanager
+def run_process(
+    invoke: Invoke, db: Path, suite_file: Path, server: TaskServer, run_id: str
+) -> Iterator[subprocess.Popen[str]]:
+    """A real ``eval run`` process of the suite against ``server``; killed and reaped at the end."""
+    assert invoke("eval", "suite", "add", str(suite_file)).exit_code == 0
+    server.reset()
+    proc = start_run(db, f"{server.url}/run", run_id)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
 def test_a_killed_run_resumes_exactly_the_missing_pairs(
     invoke: Invoke, db_path: Path, suite_file: Path, slow_server: TaskServer, sig: signal.Signals
 ) -> None:
-    assert invoke("eval", "suite", "add", str(suite_file)).exit_code == 0
-    slow_server.reset()
-    proc = start_run(db_path, f"{slow_server.url}/run", "killed")
-    try:
+    with run_process(invoke, db_path, suite_file, slow_server, "killed") as proc:
         wait_for_rollouts(proc, db_path, 8)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     done_before, types = rollout_counts(db_path)
     assert 0 < sum(done_before.values()) < 2 * CASES
     if sig == signal.SIGINT:
@@ -147,10 +157,7 @@ def test_a_killed_run_resumes_exactly_the_missing_pairs(
 def test_a_run_whose_process_died_shows_as_stalled_with_the_resume_hint(
     invoke: Invoke, db_path: Path, suite_file: Path, slow_server: TaskServer
 ) -> None:
-    assert invoke("eval", "suite", "add", str(suite_file)).exit_code == 0
-    slow_server.reset()
-    proc = start_run(db_path, f"{slow_server.url}/run", "crashy")
-    try:
+    with run_process(invoke, db_path, suite_file, slow_server, "crashy") as proc:
         wait_for_rollouts(proc, db_path, 4)
         # while its process lives the run is running, whoever asks
         alive = json.loads(invoke("eval", "list", "--json").output)
@@ -159,10 +166,6 @@ def test_a_run_whose_process_died_shows_as_stalled_with_the_resume_hint(
         ]
         proc.kill()
         proc.communicate(timeout=20)  # reaps it and closes its pipes
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     listed = invoke("eval", "list")
     assert listed.exit_code == 0, listed.output
     assert "stalled" in listed.output
