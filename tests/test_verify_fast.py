@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.canonical import GENESIS_HASH, chain_hash, envelope_json
+from store.sqlite import COLUMNS as STORED_COLUMNS
 from store.sqlite import SQLiteEventStore
 from store.verify import (
     _RAW_OF_ENVELOPE_ROW,
@@ -94,18 +95,8 @@ def write_log(path: Path, events: list[dict[str, Any]]) -> list[str]:
     return [r[10] for r in rows]
 
 
-COLUMNS = (
-    "position",
-    "event_id",
-    "stream_id",
-    "version",
-    "type",
-    "schema_version",
-    "data",
-    "metadata",
-    "recorded_at",
-    "prev_hash",
-)
+#: the envelope's columns: every stored column but ``hash``
+COLUMNS = tuple(STORED_COLUMNS.split(", "))[:-1]
 #: the values of ``ENVELOPE_BYTES`` from a raw row
 _FORMAT_ORDER = itemgetter(6, 1, 7, 0, 9, 8, 5, 2, 4, 3)
 
