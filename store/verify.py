@@ -175,7 +175,7 @@ def hashed_bytes(row: Sequence[Any]) -> bytes | None:
     try:
         text = tuple(x.decode("utf-8") if isinstance(x, bytes) else x for x in row)
         return (text[9] + envelope_of_row(text)).encode("utf-8")
-    except (UnicodeError, TypeError, ValueError):
+    except (UnicodeError, TypeError, ValueError, OverflowError):  # e.g. an infinite REAL version
         return None
 
 
@@ -270,7 +270,11 @@ class ChainChecker:
                     else:
                         hashed = hashed_bytes(row)
                     good = hashed is not None and sha256(hashed).hexdigest().encode() == h
-                except TypeError:  # a value of another type (written by another tool)
+                except (
+                    TypeError,
+                    ValueError,
+                    OverflowError,
+                ):  # a value of another type (another tool)
                     good = False
                 before = versions.get(sid)
                 if before is None:
@@ -280,7 +284,9 @@ class ChainChecker:
                         before = ver - 1 if isinstance(ver, int) else 0
                 if pos != expected or prev != last_hash or not good or ver != before + 1:
                     self._classify(pos, sid, ver, prev, expected, last_hash, good, before)
-                versions[sid] = ver
+                # a version that is not a number (text, written by another tool) was reported
+                # above; the stream's later rows are judged from where it should be
+                versions[sid] = ver if isinstance(ver, int | float) else before + 1
                 expected = pos + 1
                 last_hash = h
                 last_good = good

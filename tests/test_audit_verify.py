@@ -502,3 +502,17 @@ def test_appends_of_another_stream_type_verify_too(tmp_path: Path) -> None:
         s.append("x", 0, [NewEvent("Tick", {"i": i, "s": "é\u2028\x01"}) for i in range(5)])
         s.append("y", 0, [NewEvent("Tock", {})])
     assert verify_file(tmp_path / "s.db").ok
+
+
+@pytest.mark.parametrize("version", ["'x'", "9e999", "2.5", "-9223372036854775808"])
+def test_a_version_that_is_not_a_whole_number_is_reported_not_crashed_on(
+    pristine: tuple[Path, int], tmp_path: Path, version: str
+) -> None:
+    path = tmp_path / "odd.db"
+    shutil.copy(pristine[0], path)
+    # position 2 is the first result of a stream that has later rows
+    tamper(path, f"UPDATE events SET version = {version} WHERE position = 2", restore=True)
+    r = run_verify(path)
+    assert r.exit_code == 1
+    assert "verification failed at position 2" in r.output
+    assert "internal error" not in r.output and "Traceback" not in r.output
