@@ -286,7 +286,7 @@ class ChainChecker:
                     self._classify(pos, sid, ver, prev, expected, last_hash, good, before)
                 # a version that is not a number (text, written by another tool) was reported
                 # above; the stream's later rows are judged from where it should be
-                versions[sid] = ver if isinstance(ver, int | float) else before + 1
+                versions[sid] = ver if isinstance(ver, int | float) else before + 1  # type: ignore[assignment]
                 expected = pos + 1
                 last_hash = h
                 last_good = good
