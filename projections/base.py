@@ -103,9 +103,7 @@ class Projector:
         """Drop the checkpoints and projection caches kept between appends."""
         self._known = self._generation = None
         for p in self.projections:
-            forget = getattr(p, "forget", None)
-            if forget is not None:
-                forget()
+            _forget(p)
 
     # -------------------------------------------------------------- opening and rebuilding
 
@@ -192,9 +190,7 @@ class Projector:
         batch: int = 10_000,
     ) -> int:
         self._known = None
-        forget = getattr(p, "forget", None)
-        if forget is not None:
-            forget()
+        _forget(p)
         if at is None or at[0] != p.version:
             p.drop(conn)
             p.create(conn)
@@ -216,6 +212,13 @@ class Projector:
     @staticmethod
     def _head(conn: sqlite3.Connection) -> int:
         return int(conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0])
+
+
+def _forget(p: Projection) -> None:
+    """Call the projection's optional ``forget()`` (see the Projection protocol)."""
+    forget = getattr(p, "forget", None)
+    if forget is not None:
+        forget()
 
 
 def fold_range(

@@ -40,7 +40,7 @@ def fail_after_folding(ledger: Ledger) -> None:
 
     def once(conn: Any, recorded: Any, **kw: Any) -> None:
         real(conn, recorded, **kw)
-        projector.in_transaction = real  # type: ignore[method-assign]
+        del projector.in_transaction  # the class's method again
         raise Boom
 
     projector.in_transaction = once  # type: ignore[method-assign]
@@ -73,9 +73,8 @@ def test_two_connections_and_rollbacks_leave_read_models_equal_to_a_rebuild(
                 fail_after_folding(ledger)
             with contextlib.suppress(DomainError, Boom):
                 ledger.execute(c)
-            ledger.projector.in_transaction = type(ledger.projector).in_transaction.__get__(
-                ledger.projector
-            )
+            # a command refused before folding leaves the failure armed: disarm it
+            vars(ledger.projector).pop("in_transaction", None)
         check_log(ledgers[0])
         # both connections, whichever wrote last, see read models equal to a rebuild
         seen = [dump(led.conn) for led in ledgers]
