@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from domain.ab import ResultAdded
@@ -33,7 +34,9 @@ from domain.events import upcast
 from domain.metrics import RATIO_PAIRS, observations
 from domain.stats.moments import welford
 from projections.ab_queries import VALUE_COLUMNS, row_observations
+from projections.base import Extract, Extraction, Statement
 from store.base import RecordedEvent, parse_json
+from store.errors import ChainError
 
 RESULT_TYPE = ResultAdded.event_type
 RESULT_VERSION = ResultAdded.schema_version
@@ -228,56 +231,124 @@ class ABProjection:
     # ------------------------------------------------------------------ bulk catch-up
 
     def catch_up(
-        self, conn: sqlite3.Connection, after: int, until: int | None, stream_id: str | None = None
+        self,
+        conn: sqlite3.Connection,
+        after: int,
+        until: int | None,
+        stream_id: str | None = None,
+        *,
+        extract: Extract | None = None,
     ) -> int | None:
         """Fold the events in (after, until] in bulk: SQLite extracts the result rows itself.
 
         Gives exactly the tables :meth:`apply` gives (the property tests compare a
-        rebuild with event-by-event appends): definitions go through ``apply``, the
-        per-result rows are extracted with ``json_extract`` in one statement, and the
-        statistics are folded from those rows with the same Welford update in
-        position order. Logs holding results of an older schema version, which need
-        upcasting in code, return None and are folded by ``apply``. ``stream_id``
-        limits the fold to one test's stream.
+        rebuild with event-by-event appends): the per-result rows are extracted with
+        ``json_extract`` by ``INSERT … SELECT``, the statistics are folded from those
+        rows with the same Welford update in position order, and definitions go
+        through ``apply``. Logs holding results of an older schema version, which
+        need upcasting in code, return None and are folded by ``apply``.
+        ``stream_id`` limits the fold to one test's stream.
+
+        Without ``extract`` the rows are extracted in one statement inside the
+        caller's transaction. With it (a point-in-time replay passes
+        :class:`projections.pipeline.Background`) the extraction runs in chunks of
+        ``EXTRACT_CHUNK`` events on another connection to the same file, each chunk
+        committed, while this thread folds the chunks committed so far: SQLite's
+        work and Python's overlap on two cores. The caller then holds no
+        transaction on ``conn``; definitions and statistics are written in one
+        transaction at the end.
         """
         bound = "position > ?" + ("" if until is None else " AND position <= ?")
         params: tuple[Any, ...] = (after,) if until is None else (after, until)
         if stream_id is not None:  # one test's tables only (point-in-time reads of one test)
             bound += " AND stream_id = ?"
             params = (*params, stream_id)
-        old = conn.execute(
-            f"SELECT 1 FROM events WHERE {bound} AND type = ? AND schema_version != ? LIMIT 1",
-            (*params, RESULT_TYPE, RESULT_VERSION),
-        ).fetchone()
-        if old:
-            return None
-        definitions = [
-            RecordedEvent(*r)
-            for r in conn.execute(
-                "SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, "
-                f"recorded_at, '', '' FROM events WHERE {bound} AND type IN (?, ?, ?) ORDER BY position",
-                (*params, "TestCreated", "TestArchived", "TestRestored"),
-            )
-        ]
-        if definitions:
-            self.apply(conn, definitions)
         first = conn.execute("SELECT coalesce(max(position), 0) FROM ab_results").fetchone()[0]
-        conn.execute(_BULK_RESULTS.replace("{bound}", bound), (RESULT_TYPE, *params))
-        folded = len(definitions)
-        stats = _Statistics(conn, self._cache_for(conn))
-        cur = conn.cursor()
-        cur.execute(
-            f"SELECT position, test, variant, metrics, {', '.join(VALUE_COLUMNS)} FROM ab_results "
-            "WHERE position > ? ORDER BY position",
-            (max(first, after),),
-        )
-        while rows := cur.fetchmany(20_000):
-            folded += len(rows)
-            stats.add_rows(rows)
-            stats.fold()  # keep memory bounded: fold each batch into the running state
-        cur.close()
-        stats.write()
-        return folded
+        if extract is None:
+            sql = _BULK_RESULTS.replace("{bound}", bound) + " ORDER BY position"
+            extraction: Extraction = (
+                conn.execute(sql, (RESULT_TYPE, *params)).rowcount for _ in range(1)
+            )
+        else:
+            extraction = extract(_chunks(conn, bound, params, stream_id))
+        try:
+            # one scan finds the definitions and any result needing an upcast
+            found = [
+                RecordedEvent(*r)
+                for r in conn.execute(
+                    "SELECT position, event_id, stream_id, version, type, schema_version, data, "
+                    f"metadata, recorded_at, '', '' FROM events WHERE {bound} AND "
+                    "(type IN (?, ?, ?) OR (type = ? AND schema_version != ?)) ORDER BY position",
+                    (*params, "TestCreated", "TestArchived", "TestRestored")
+                    + (RESULT_TYPE, RESULT_VERSION),
+                )
+            ]
+            if any(e.type == RESULT_TYPE for e in found):
+                return None
+            stats = _Statistics(conn, self._cache_for(conn))
+            extracted = folded = 0
+            last = max(first, after)
+            for count in extraction:
+                extracted += count
+                cur = conn.execute(
+                    f"SELECT position, test, variant, metrics, {', '.join(VALUE_COLUMNS)} "
+                    "FROM ab_results WHERE position > ? ORDER BY position",
+                    (last,),
+                )
+                while rows := cur.fetchmany(20_000):
+                    folded += len(rows)
+                    last = rows[-1][0]
+                    stats.add_rows(rows)
+                    stats.fold()  # keep memory bounded: fold each batch into the running state
+                cur.close()
+        finally:
+            extraction.close()
+        if folded != extracted:  # chunks are by version: a chunk behind the last position read
+            raise ChainError(
+                f"stream {stream_id}'s versions are not in position order; "
+                "run `trialbook events verify` to find where the log was changed"
+            )
+        with nullcontext() if extract is None else _transaction(conn):
+            if found:
+                self.apply(conn, found)
+            stats.write()
+        return folded + len(found)
+
+
+#: events per extraction chunk when the extraction runs in the background
+EXTRACT_CHUNK = 20_000
+
+
+def _chunks(
+    conn: sqlite3.Connection, bound: str, params: tuple[Any, ...], stream_id: str | None
+) -> list[Statement]:
+    """The result extraction of (``bound``) as statements of ``EXTRACT_CHUNK`` events each.
+
+    One stream is cut by version (its index finds a chunk's rows wherever they
+    lie in the log); the whole log by position.
+    """
+    key = "position" if stream_id is None else "version"
+    low, high = conn.execute(
+        f"SELECT min({key}), max({key}) FROM events WHERE {bound}", params
+    ).fetchone()
+    if low is None:
+        return []
+    sql = _BULK_RESULTS.replace("{bound}", f"{bound} AND {key} >= ? AND {key} < ?")
+    return [
+        (sql, (RESULT_TYPE, *params, start, start + EXTRACT_CHUNK))
+        for start in range(low, high + 1, EXTRACT_CHUNK)
+    ]
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class _Cache:
@@ -510,7 +581,7 @@ _BULK_RESULTS = (
     "json_extract(data, '$.completion_time'), json_extract(data, '$.messages'), "
     "json_extract(data, '$.corrections'), json_extract(data, '$.tokens'), json_extract(data, '$.cost'), "
     f"json_extract(data, '$.score'), {_json_or_null('$.metrics')}, {_json_or_null('$.error_messages')}, "
-    "json_extract(data, '$.notes'), recorded_at FROM events WHERE type = ? AND {bound} ORDER BY position"
+    "json_extract(data, '$.notes'), recorded_at FROM events WHERE type = ? AND {bound}"
 )
 
 

@@ -10,10 +10,26 @@ their tables and folds the whole log again, which must give identical tables.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 from store.base import RecordedEvent
+
+#: one SQL statement and its parameters
+Statement = tuple[str, Sequence[Any]]
+
+
+class Extraction(Protocol):
+    """Statements being run: iterating yields each one's changed-row count once it
+    committed; ``close()`` stops what is left (see ``projections.pipeline``)."""
+
+    def __iter__(self) -> Iterator[int]: ...
+
+    def close(self) -> None: ...
+
+
+#: starts running extraction statements, each committed on its own
+Extract = Callable[[Sequence[Statement]], Extraction]
 
 CHECKPOINTS_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_checkpoints "
@@ -47,6 +63,8 @@ class Projection(Protocol):
     # Optional: ``catch_up(conn, after, until) -> int | None`` folds the events in
     # (after, until] straight from the ``events`` table on ``conn`` (a rebuild or a
     # catch-up), giving exactly the tables ``apply`` would; None means "use apply".
+    # A point-in-time replay also passes ``stream_id`` and ``extract`` (an
+    # ``Extract``) to a catch_up that accepts them.
     #
     # Optional: ``forget()`` drops whatever the projection cached of its own tables
     # between appends. The projector calls it whenever those tables may have changed

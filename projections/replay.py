@@ -16,16 +16,20 @@ position or a time into that position and checks it.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from domain.canonical import GENESIS_HASH
 from domain.errors import InvalidCommand
-from projections.base import Projection, Projector, fold_range
+from projections.base import Projection, Projector, Statement, fold_range
+from projections.pipeline import Background
 from store.base import RecordedEvent
 from store.sqlite import SQLiteEventStore, read_transaction
 
@@ -123,11 +127,12 @@ class PointInTime:
     """Read models replayed up to ``position`` in a private database; close it when done."""
 
     def __init__(
-        self, store: SQLiteEventStore, position: int, conn: sqlite3.Connection, folded: int
+        self, store: SQLiteEventStore, position: int, scratch: Scratch, folded: int
     ) -> None:
         self.position = position
-        self.conn = conn
-        self.store = BoundedLog(store, position, conn)
+        self.conn = scratch.conn
+        self._scratch = scratch
+        self.store = BoundedLog(store, position, self.conn)
         #: how many events the replay folded
         self.folded = folded
         event = store.get(position) if position else None
@@ -135,7 +140,7 @@ class PointInTime:
         self.recorded_at = event.recorded_at if event is not None else None
 
     def close(self) -> None:
-        self.conn.close()
+        self._scratch.close()
 
     def __enter__(self) -> PointInTime:
         return self
@@ -144,13 +149,36 @@ class PointInTime:
         self.close()
 
 
-def scratch_database() -> sqlite3.Connection:
-    """A private temporary database (kept in memory until large, then in a temp file; gone on close)."""
-    conn = sqlite3.connect("", isolation_level=None, check_same_thread=False, uri=True)
-    conn.execute("PRAGMA journal_mode = OFF")
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute("PRAGMA cache_size = -65536")
-    return conn
+class Scratch:
+    """A private database file in a new temporary directory, removed on close.
+
+    A file rather than SQLite's anonymous temporary database because a bulk
+    replay writes it from a second connection (see ``projections.pipeline``):
+    in WAL mode this connection reads the chunks that one commits. Nothing in it
+    has to survive a crash, so it is never synced. A scratch its owner forgets
+    to close is removed when it is collected or at exit.
+    """
+
+    def __init__(self) -> None:
+        self.directory = tempfile.mkdtemp(prefix="trialbook-replay-")
+        self.path = os.path.join(self.directory, "replay.db")
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._finalizer = weakref.finalize(self, _remove, self.conn, self.directory)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        for pragma in SCRATCH_PRAGMAS:
+            self.conn.execute(pragma)
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+#: settings of every connection to a scratch file
+SCRATCH_PRAGMAS = ("PRAGMA synchronous = OFF", "PRAGMA cache_size = -65536")
+
+
+def _remove(conn: sqlite3.Connection, directory: str) -> None:
+    conn.close()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _events(
@@ -177,7 +205,7 @@ def _events(
 
 
 def _bulk_replay(
-    conn: sqlite3.Connection,
+    scratch: Scratch,
     store: SQLiteEventStore,
     projections: Sequence[Projection],
     position: int,
@@ -185,45 +213,50 @@ def _bulk_replay(
 ) -> int | None:
     """Fold 1..``position`` into the private tables, reading the live file attached read-only.
 
-    Projections with a bulk ``catch_up`` use it; the others fold event by event.
-    The live file is attached read-only *after* the private tables exist, so the
-    unqualified names of a fold resolve to the private tables, ``events`` to the
-    live log, and nothing can write to the live file. Returns the number of
-    events folded, or None (the private tables dropped) when a bulk path declines
-    this log; the caller then replays event by event.
+    Projections with a bulk ``catch_up`` use it, with their extraction running
+    on a second connection in the background (:class:`Background`) while this
+    one folds; the others fold event by event. The live file is attached
+    read-only *after* the private tables exist, so the unqualified names of a
+    fold resolve to the private tables, ``events`` to the live log, and nothing
+    can write to the live file. Returns the number of events folded, or None
+    (the private tables dropped) when a bulk path declines this log; the caller
+    then replays event by event.
     """
+    conn = scratch.conn
     conn.execute("BEGIN")
     for p in projections:
         p.drop(conn)
         p.create(conn)
     conn.execute("COMMIT")
     uri = "file:" + urllib.parse.quote(os.path.abspath(store.path)) + "?mode=ro"
-    conn.execute("ATTACH DATABASE ? AS live", (uri,))
-    declined = False
+    attach = ("ATTACH DATABASE ? AS live", (uri,))
+    setup = [(pragma, ()) for pragma in SCRATCH_PRAGMAS] + [attach]
+    conn.execute(*attach)
+
+    def extract(statements: Sequence[Statement]) -> Background:
+        return Background(scratch.path, statements, setup=setup)
+
     folded = 0
     try:
-        conn.execute("BEGIN")
         for p in projections:
             bulk = getattr(p, "catch_up", None)
-            if bulk is not None:
-                n = bulk(conn, 0, position, stream_id)
+            if bulk is not None:  # it commits what it writes (see ABProjection.catch_up)
+                n = bulk(conn, 0, position, stream_id, extract=extract)
+                if n is None:
+                    for q in projections:  # only the private tables exist on this connection
+                        q.drop(conn)
+                    return None
             else:
-                n = _fold_each(conn, p, position, stream_id)
-            if n is None:
-                declined = True
-                break
+                conn.execute("BEGIN")
+                try:
+                    n = _fold_each(conn, p, position, stream_id)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
             folded += int(n)
-        conn.execute("ROLLBACK" if declined else "COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     finally:
         conn.execute("DETACH DATABASE live")
-    if declined:
-        for p in projections:  # only the private tables exist now
-            p.drop(conn)
-        return None
     return folded
 
 
@@ -245,29 +278,31 @@ def replay_to(
     ``projections`` are the read models to build (their tables are created in
     the private database only). ``stream_id`` folds only that stream's events:
     exact for read models keyed by stream, such as one A/B test's tables.
-    The events are read in one read transaction of the live file.
+    Only positions up to ``position`` are read, and the log is append-only, so
+    what is read does not depend on when it is read.
     """
-    conn = scratch_database()
-    projector = Projector(projections)
-    types = set().union(*(p.handles for p in projections)) if projections else set()
-    folded = 0
-
-    def counted(events: Iterable[RecordedEvent]) -> Iterator[RecordedEvent]:
-        nonlocal folded
-        for e in events:
-            folded += 1
-            yield e
-
-    if store.path != ":memory:":
-        bulk = _bulk_replay(conn, store, projections, position, stream_id)
-        if bulk is not None:
-            return PointInTime(store, position, conn, bulk)
+    scratch = Scratch()
     try:
+        if store.path != ":memory:":
+            bulk = _bulk_replay(scratch, store, projections, position, stream_id)
+            if bulk is not None:
+                return PointInTime(store, position, scratch, bulk)
+        conn = scratch.conn
+        projector = Projector(projections)
+        types = set().union(*(p.handles for p in projections)) if projections else set()
+        folded = 0
+
+        def counted(events: Iterable[RecordedEvent]) -> Iterator[RecordedEvent]:
+            nonlocal folded
+            for e in events:
+                folded += 1
+                yield e
+
         conn.execute("BEGIN")
         with store.read_transaction():
             projector.replay(conn, counted(_events(store, position, types, stream_id)))
         conn.execute("COMMIT")
     except BaseException:
-        conn.close()
+        scratch.close()
         raise
-    return PointInTime(store, position, conn, folded)
+    return PointInTime(store, position, scratch, folded)

@@ -8,6 +8,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -88,8 +89,12 @@ def test_replaying_to_any_position_then_the_rest_equals_the_live_read_models(
         play(ledger, steps)
         head = ledger.store.head()[0]
         cut = data.draw(st.integers(0, head), label="cut")
+        chunk = data.draw(st.integers(1, 4), label="extraction chunk")
         live_before = dump(ledger.conn)
-        with replay_to(ledger.store, default_projections(), cut) as view:
+        with (
+            mock.patch("projections.ab.EXTRACT_CHUNK", chunk),
+            replay_to(ledger.store, default_projections(), cut) as view,
+        ):
             assert view.store.head()[0] == cut and view.folded == cut
             for p in default_projections():
                 rest = [e for e in ledger.store.read_all(after_position=cut) if e.type in p.handles]
@@ -105,11 +110,13 @@ def test_replaying_to_any_position_then_the_rest_equals_the_live_read_models(
         st.lists(result_fields(("cold", "warm")), min_size=1, max_size=4), min_size=1, max_size=6
     ),
     st.booleans(),
+    st.integers(1, 5),
 )
 @settings(deadline=None, max_examples=15, suppress_health_check=[HealthCheck.too_slow])
 def test_the_analysis_at_a_position_is_what_a_user_saw_right_after_it(
-    batches: list[list[ab.ResultFields]], with_cases: bool
+    batches: list[list[ab.ResultFields]], with_cases: bool, chunk: int
 ) -> None:
+    """Replays extract in chunks of ``chunk`` events (EXTRACT_CHUNK) to cross many chunk edges."""
     with tempfile.TemporaryDirectory() as d:
         ledger = Ledger(Path(d) / "a.db", synchronous="OFF")
         ledger.execute(build(ab.CreateTest, name="t", variants=("cold", "warm")))
@@ -123,7 +130,10 @@ def test_the_analysis_at_a_position_is_what_a_user_saw_right_after_it(
                 with contextlib.suppress(DomainError):
                     conclude(ledger, "t")
         for position, doc in seen.items():
-            with open_as_of(ledger, "t", at=position) as view:
+            with (
+                mock.patch("projections.ab.EXTRACT_CHUNK", chunk),
+                open_as_of(ledger, "t", at=position) as view,
+            ):
                 from domain.stats import analyze
                 from shell.commands.ab_analysis import analysis_document, analysis_input
 
