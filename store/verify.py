@@ -215,6 +215,9 @@ class ChainChecker:
         self.versions: dict[Any, int] = {}
         #: stream -> (its first version, at position) when its earlier versions were unknown
         self.firsts: dict[Any, tuple[Any, int]] = {}
+        #: streams of ``firsts`` whose first row was reported for another problem (a
+        #: missing position before it, a changed hash …): its version is not judged again
+        self.reported_firsts: set[Any] = set()
         self.version_before = version_before or (lambda stream: 0)
         self.problems: list[Problem] = []
         self.max_problems = max_problems
@@ -284,6 +287,8 @@ class ChainChecker:
                         before = ver - 1 if isinstance(ver, int) else 0
                 if pos != expected or prev != last_hash or not good or ver != before + 1:
                     self._classify(pos, sid, ver, prev, expected, last_hash, good, before)
+                    if self.firsts.get(sid, (None, None))[1] == pos:
+                        self.reported_firsts.add(sid)
                 # a version that is not a number (text, written by another tool) was reported
                 # above; the stream's later rows are judged from where it should be
                 versions[sid] = ver if isinstance(ver, int | float) else before + 1  # type: ignore[assignment]
@@ -570,6 +575,7 @@ def verify_range(
         "count": checker.count,
         "problems": checker.problems,
         "firsts": {_text(k): (_plain(v), p) for k, (v, p) in checker.firsts.items()},
+        "reported_firsts": sorted(_text(k) for k in checker.reported_firsts),
         "lasts": {_text(k): _plain(v) for k, v in checker.versions.items()},
     }
 
@@ -666,11 +672,13 @@ def verify_file(
     problems: list[Problem] = []
     last: dict[str, int] = {}
     for part in parts:
-        seen = {p.position for p in part["problems"]}
         problems.extend(part["problems"])
+        reported = set(part["reported_firsts"])
         for stream, (version, position) in part["firsts"].items():
             before = last.get(stream, 0)
-            if version != before + 1 and position not in seen:
+            # a row already reported (e.g. the one after a deleted row) gets one problem, as in
+            # a single pass; only a clean first row is judged against the range before
+            if version != before + 1 and stream not in reported:
                 problems.append(_version_problem(position, stream, version, before))
         last.update(part["lasts"])
     problems.sort(key=lambda p: p.position)

@@ -216,6 +216,34 @@ def test_deleting_any_row_is_caught_at_its_position(
         )
 
 
+@given(data=st.data())
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_a_parallel_verify_reports_exactly_what_one_process_reports(
+    pristine: tuple[Path, int], data: st.DataObject
+) -> None:
+    """Whatever is deleted or renumbered, and wherever the worker ranges start."""
+    head = pristine[1]
+    deleted = data.draw(st.sets(st.integers(1, head), min_size=1, max_size=3), label="deleted")
+    renumbered = data.draw(st.none() | st.integers(1, head), label="renumbered")
+    with tempfile.TemporaryDirectory() as d:
+        path = _copy(pristine, d)
+        for position in deleted:
+            tamper(path, "DELETE FROM events WHERE position = ?", (position,), restore=True)
+        if renumbered is not None:
+            tamper(
+                path,
+                "UPDATE events SET version = version + 1000 WHERE position = ?",
+                (renumbered,),
+                restore=True,
+            )
+        one = verify_file(path, workers=1).to_dict()
+        assert not one["ok"]
+        for workers in (2, 3):
+            assert verify_file(path, workers=workers).to_dict() == one, workers
+
+
 def test_a_row_rewritten_and_rehashed_breaks_the_link_of_the_next_one(
     pristine: tuple[Path, int], tmp_path: Path
 ) -> None:
