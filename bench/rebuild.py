@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -49,6 +50,7 @@ def build_log(path: Path, n: int, batch: int = 20_000) -> None:
         ledger.execute(build(ab.AddResults, test="bench", results=results))
         done += k
     ledger.close()
+    os.sync()  # write the new file out now, not while the timed runs read it
 
 
 def child(mode: str, path: str) -> None:
