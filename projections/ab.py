@@ -34,7 +34,7 @@ from domain.events import upcast
 from domain.metrics import RATIO_PAIRS, observations
 from domain.stats.moments import welford
 from projections.ab_queries import VALUE_COLUMNS, row_observations
-from projections.base import Extract, Extraction, Statement
+from projections.base import Extract, Extraction
 from store.base import RecordedEvent, parse_json
 from store.errors import ChainError
 
@@ -264,22 +264,35 @@ class ABProjection:
             bound += " AND stream_id = ?"
             params = (*params, stream_id)
         first = conn.execute("SELECT coalesce(max(position), 0) FROM ab_results").fetchone()[0]
+        scan, scan_params = bound, params
         if extract is None:
             sql = _BULK_RESULTS.replace("{bound}", bound) + " ORDER BY position"
             extraction: Extraction = (
                 conn.execute(sql, (RESULT_TYPE, *params)).rowcount for _ in range(1)
             )
         else:
-            extraction = extract(_chunks(conn, bound, params, stream_id))
+            # one stream is cut by version (its index finds a chunk wherever it lies in the
+            # log), the whole log by position
+            key = "position" if stream_id is None else "version"
+            low, high = _extent(conn, bound, params, key)
+            # (one range per statement: given two, SQLite may walk the wider one)
+            sql = _BULK_RESULTS.replace("{bound}", f"{bound} AND {key} >= ? AND {key} < ?")
+            extraction = extract(
+                [
+                    (sql, (RESULT_TYPE, *params, start, start + EXTRACT_CHUNK))
+                    for start in range(low, high + 1, EXTRACT_CHUNK)
+                ]
+            )
+            scan, scan_params = f"{bound} AND {key} >= ? AND {key} <= ?", (*params, low, high)
         try:
             # one scan finds the definitions and any result needing an upcast
             found = [
                 RecordedEvent(*r)
                 for r in conn.execute(
                     "SELECT position, event_id, stream_id, version, type, schema_version, data, "
-                    f"metadata, recorded_at, '', '' FROM events WHERE {bound} AND "
+                    f"metadata, recorded_at, '', '' FROM events WHERE {scan} AND "
                     "(type IN (?, ?, ?) OR (type = ? AND schema_version != ?)) ORDER BY position",
-                    (*params, "TestCreated", "TestArchived", "TestRestored")
+                    (*scan_params, "TestCreated", "TestArchived", "TestRestored")
                     + (RESULT_TYPE, RESULT_VERSION),
                 )
             ]
@@ -319,25 +332,30 @@ class ABProjection:
 EXTRACT_CHUNK = 20_000
 
 
-def _chunks(
-    conn: sqlite3.Connection, bound: str, params: tuple[Any, ...], stream_id: str | None
-) -> list[Statement]:
-    """The result extraction of (``bound``) as statements of ``EXTRACT_CHUNK`` events each.
+def _extent(
+    conn: sqlite3.Connection, bound: str, params: tuple[Any, ...], key: str
+) -> tuple[int, int]:
+    """The lowest and highest ``key`` (position or version) of the events in ``bound``.
 
-    One stream is cut by version (its index finds a chunk's rows wherever they
-    lie in the log); the whole log by position.
+    Each is found by walking the key's order from one end, so only what lies
+    outside the bound is skipped (``min()``/``max()`` with the bound would read
+    a whole stream's index). ``(1, 0)`` when nothing is in the bound.
     """
-    key = "position" if stream_id is None else "version"
-    low, high = conn.execute(
-        f"SELECT min({key}), max({key}) FROM events WHERE {bound}", params
-    ).fetchone()
-    if low is None:
-        return []
-    sql = _BULK_RESULTS.replace("{bound}", f"{bound} AND {key} >= ? AND {key} < ?")
-    return [
-        (sql, (RESULT_TYPE, *params, start, start + EXTRACT_CHUNK))
-        for start in range(low, high + 1, EXTRACT_CHUNK)
+    ends = [
+        conn.execute(
+            f"SELECT {key} FROM events WHERE {bound} ORDER BY {key} {order} LIMIT 1", params
+        ).fetchone()
+        for order in ("ASC", "DESC")
     ]
+    if ends[0] is None:
+        return 1, 0
+    low, high = ends[0][0], ends[1][0]
+    if not (type(low) is int and type(high) is int):
+        raise ChainError(
+            f"the log holds a {key} that is not a whole number ({high!r}); "
+            "run `trialbook events verify` to find where it was changed"
+        )
+    return low, high
 
 
 @contextmanager

@@ -165,6 +165,20 @@ def test_versions_edited_out_of_position_order_are_an_error_not_a_silent_fold(
     assert len(r.output.strip().splitlines()) == 1
 
 
+def test_a_version_edited_to_text_is_an_error_naming_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "live.db"
+    ledger = log_of_two_tests(path, 10)
+    last = ledger.conn.execute(
+        "SELECT max(position) FROM events WHERE stream_id = 'ab:a'"
+    ).fetchone()[0]
+    raw = drop_guards(path)
+    raw.execute("UPDATE events SET version = 'nine' WHERE position = ?", (last,))
+    raw.close()
+    with pytest.raises(ChainError, match="not a whole number .*events verify"):
+        replay_to(ledger.store, default_projections(), last, stream_id="ab:a")
+    ledger.close()
+
+
 def replay_directories() -> set[str]:
     import tempfile
 
