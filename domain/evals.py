@@ -272,6 +272,9 @@ class RunSettings(Value):
     #: scorer specs (``--scorer``) run on each rollout as it completes; resume uses them again
     scorers: tuple[str, ...] = ()
     judge_repeats: int = Field(default=1, ge=1, le=100)
+    #: the run config's ``[judges.NAME]`` tables (``judge:NAME`` scorers read them; resume
+    #: and rescore use them again); checked by ``runners.judge_openai.judge_config``
+    judges: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("timeout_s")
     @classmethod

@@ -26,6 +26,12 @@ table is :func:`runners.targets.make_target`'s job. Example (TOML)::
     [policy]                  # passed through to HTTP task apps
     model = "gpt-4o-mini"
 
+    [judges.strict]           # the settings of --scorer judge:strict
+    base_url = "http://127.0.0.1:8001/v1"
+    model = "llama-3.1-8b"
+    key_env = "none"
+    criteria = ["cites a source", "no made-up numbers"]
+
 ``target`` may also be a spec string: ``target = "http:http://127.0.0.1:8000/run"``.
 The same keys work in YAML. Command-line options override the file's values
 (:meth:`RunConfig.settings` takes the overrides).
@@ -57,6 +63,7 @@ SETTING_KEYS = {
     "seed": "seed",
     "policy": "policy",
     "prices": "prices",
+    "judges": "judges",
 }
 OTHER_KEYS = ("suite", "suite_version", "name", "target")
 
@@ -119,7 +126,13 @@ def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
     values: dict[str, Any] = {}
     for key, name in SETTING_KEYS.items():
         if key in doc:
-            values[name] = _prices(doc[key], filename) if key == "prices" else doc[key]
+            values[name] = (
+                _prices(doc[key], filename)
+                if key == "prices"
+                else _judges(doc[key], filename)
+                if key == "judges"
+                else doc[key]
+            )
     target = doc.get("target")
     if target is not None and not isinstance(target, (str, dict)):
         raise TargetConfigError(f"{filename}: target must be a spec string or a table with a kind")
@@ -137,6 +150,16 @@ def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
     )
     config.settings()  # validate now, naming the key
     return config
+
+
+def _judges(table: Any, filename: str) -> dict[str, dict[str, Any]]:
+    """``[judges.NAME]`` tables as given (their options are checked when a scorer uses them)."""
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise TargetConfigError(
+            f"{filename}: judges must be a table of judge tables, e.g. "
+            '[judges.strict] with base_url = "http://HOST/v1", model = "…", key_env = "VAR"'
+        )
+    return {str(name): dict(options) for name, options in table.items()}
 
 
 def _prices(table: Any, filename: str) -> dict[str, Price]:

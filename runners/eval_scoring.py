@@ -93,10 +93,16 @@ def resolve_run_scorers(
     env: Mapping[str, str],
     *,
     judge_repeats: int = 1,
+    judges: Mapping[str, Mapping[str, Any]] | None = None,
     paths: Sequence[str | os.PathLike[str]] = (),
 ) -> RunScorers:
-    """Check and build every scorer a run uses; :class:`ScorerConfigError` names the first problem."""
-    common = resolve_scorers(list(specs), env, judge_repeats=judge_repeats, paths=paths)
+    """Check and build every scorer a run uses; :class:`ScorerConfigError` names the first problem.
+
+    ``judges`` are the run config's judge tables (``judge:NAME`` reads ``judges[NAME]``).
+    """
+    common = resolve_scorers(
+        list(specs), env, judge_repeats=judge_repeats, judges=judges, paths=paths
+    )
     by_spec: dict[str, Scorer] = {s.name: s for s in common}
     per_case: dict[str, list[str]] = {}
     for case in cases:
@@ -104,7 +110,9 @@ def resolve_run_scorers(
         for spec in own:
             if spec not in by_spec:
                 try:
-                    found = resolve_scorers([spec], env, judge_repeats=judge_repeats, paths=paths)
+                    found = resolve_scorers(
+                        [spec], env, judge_repeats=judge_repeats, judges=judges, paths=paths
+                    )
                 except ScorerConfigError as e:
                     raise ScorerConfigError(f"case {case.id!r}: {e}") from None
                 by_spec[spec] = found[0]

@@ -26,10 +26,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from domain.canonical import content_hash
+from domain.evals import looks_secret
 from domain.verdicts import (
     DEFAULT_PASS_THRESHOLD,
     JUDGE_SCALE,
@@ -170,6 +172,11 @@ def parse_judge_spec(spec: str) -> tuple[str, dict[str, str]]:
 
 def _coerce(judge: str, key: str, value: Any) -> Any:
     kind = _OPTION_TYPES.get(key)
+    if kind is None and looks_secret(key):
+        raise ScorerConfigError(
+            f"judge {judge!r}: {key} would write a secret into the log; put it in an environment "
+            "variable and name that with key_env=VAR"
+        )
     if kind is None:
         known = ", ".join(sorted(_OPTION_TYPES))
         raise ScorerConfigError(f"judge {judge!r}: unknown option {key!r}; known options: {known}")
@@ -228,6 +235,12 @@ def judge_config(
     if not re.match(r"^https?://[^/\s]+", base_url):
         raise ScorerConfigError(
             f"judge {name!r}: base_url {base_url!r} must start with http:// or https://"
+        )
+    url = urlsplit(base_url)
+    if url.password is not None or any(looks_secret(k) for k, _ in parse_qsl(url.query)):
+        raise ScorerConfigError(
+            f"judge {name!r}: base_url carries a secret, which would be written into the log; "
+            "put the key in an environment variable and name that with key_env=VAR"
         )
     if not values.get("model"):
         raise ScorerConfigError(f"judge {name!r} has no model; add model=NAME")

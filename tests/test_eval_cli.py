@@ -563,6 +563,83 @@ class TestConfigAndBudget:
         listed = json.loads(invoke("eval", "list", "--json").output)
         assert listed[0]["cost_usd"] == pytest.approx(3.0) and listed[0]["status"] == "finished"
 
+    def test_a_judge_table_in_the_run_config_is_used_recorded_and_reused_by_rescore(
+        self,
+        invoke: Invoke,
+        tmp_path: Path,
+        suite_file: Path,
+        task_server: TaskServer,
+        db_path: Path,
+    ) -> None:
+        answer = {
+            "score": 9,
+            "evaluation": [{"criteria": "cites a source", "passed": True, "reason": "it does"}],
+            "result": "good",
+        }
+        with JudgeServer() as judge:
+            model = judge.script("strict-table", JudgeReply(content=json.dumps(answer)))
+            config = tmp_path / "run.toml"
+            config.write_text(
+                f'suite = "qa"\nname = "judged"\ntarget = "http:{task_server.url}/run"\n'
+                f"retries = 0\n\n[judges.strict]\n"
+                f'base_url = "{judge.base_url}"\nmodel = "{model}"\nkey_env = "none"\n'
+                'criteria = ["cites a source"]\nsystem_prompt = "You are a strict grader."\n'
+            )
+            invoke("eval", "suite", "add", str(suite_file))
+            r = invoke("eval", "run", "--config", str(config), "--scorer", "judge:strict")
+            assert r.exit_code == 0, r.output
+            sent = judge.requests(model)
+            assert len(sent) == 2  # one per completed rollout
+            messages = sent[0]["body"]["messages"]
+            assert messages[0] == {"role": "system", "content": "You are a strict grader."}
+            assert "cites a source" in messages[-1]["content"]
+            started = events_of(db_path, "RunStarted")[0]
+            assert started["settings"]["judges"]["strict"]["model"] == model
+            # rescoring the run later finds judge:strict in what the run recorded
+            r = invoke("eval", "rescore", "judged", "--scorer", "judge:strict")
+            assert r.exit_code == 0, r.output
+            assert len(judge.requests(model)) == 4
+        data = json.loads(invoke("eval", "show", "judged", "--json").output)
+        assert data["scorers"]["judge:strict"]["mean"] == pytest.approx(0.9)
+
+    @pytest.mark.parametrize(
+        ("table", "message"),
+        [
+            ('judges = "strict"', "judges must be a table of judge tables"),
+            (
+                '[judges.strict]\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\n'
+                'key_env = "none"\napi_key = "sk-live-123"',
+                "judge 'strict': api_key would write a secret into the log; put it in an "
+                "environment variable and name that with key_env=VAR",
+            ),
+            (
+                '[judges.strict]\nbase_url = "http://me:pw@127.0.0.1:9/v1"\nmodel = "m"\n'
+                'key_env = "none"',
+                "judge 'strict': base_url carries a secret",
+            ),
+            ('[judges.strict]\nmodel = "m"\nkey_env = "none"', "judge 'strict' has no base URL"),
+        ],
+    )
+    def test_a_bad_judge_table_is_one_line_and_appends_nothing(
+        self,
+        invoke: Invoke,
+        tmp_path: Path,
+        suite_file: Path,
+        task_server: TaskServer,
+        db_path: Path,
+        table: str,
+        message: str,
+    ) -> None:
+        invoke("eval", "suite", "add", str(suite_file))
+        before = count_events(db_path)
+        config = tmp_path / "run.toml"
+        config.write_text(f'suite = "qa"\ntarget = "http:{task_server.url}/run"\n{table}\n')
+        r = invoke("eval", "run", "--config", str(config), "--scorer", "judge:strict")
+        assert r.exit_code == 1
+        assert message in r.output and len(r.output.strip().splitlines()) == 1
+        assert "sk-live-123" not in r.output and "pw@" not in r.output
+        assert count_events(db_path) == before
+
     def test_a_bad_run_config_is_one_line(
         self, invoke: Invoke, tmp_path: Path, db_path: Path
     ) -> None:

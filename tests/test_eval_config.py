@@ -58,6 +58,23 @@ def test_a_yaml_config_with_a_target_string():
     assert config.target == "http:http://127.0.0.1:8000/run" and config.settings().retries == 0
 
 
+def test_judge_tables_are_kept_for_the_scorers():
+    config = parse_run_config(
+        '[judges.strict]\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\nkey_env = "none"\n'
+        'criteria = ["cites a source"]\n',
+        filename="run.toml",
+    )
+    assert config.settings().judges == {
+        "strict": {
+            "base_url": "http://127.0.0.1:9/v1",
+            "model": "m",
+            "key_env": "none",
+            "criteria": ["cites a source"],
+        }
+    }
+    assert parse_run_config("epochs: 2", filename="run.yaml").settings().judges == {}
+
+
 @pytest.mark.parametrize(
     ("text", "filename", "message"),
     [
@@ -70,6 +87,8 @@ def test_a_yaml_config_with_a_target_string():
         ("epochs = ", "run.toml", "run.toml: not valid TOML"),
         ('[prices]\nm = "cheap"', "run.toml", "price of 'm' is not valid"),
         ("target = 3", "run.toml", "target must be a spec string or a table"),
+        ("judges = 3", "run.toml", "judges must be a table of judge tables"),
+        ("[judges]\nstrict = 1", "run.toml", "judges must be a table of judge tables"),
         ("- a", "run.yaml", "a run config is a table of settings"),
         ("epochs: 1", "run.ini", "name it .toml, .yaml or .yml"),
     ],

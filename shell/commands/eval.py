@@ -195,11 +195,11 @@ def _finish_message(app: App, run_id: str) -> None:
         )
 
 
-def _scorers(specs: tuple[str, ...], cases: Any, judge_repeats: int) -> Any:
+def _scorers(specs: tuple[str, ...], cases: Any, judge_repeats: int, judges: dict[str, Any]) -> Any:
     from runners.eval_scoring import resolve_run_scorers
 
     return resolve_run_scorers(
-        specs, cases, os.environ, judge_repeats=judge_repeats, paths=[os.getcwd()]
+        specs, cases, os.environ, judge_repeats=judge_repeats, judges=judges, paths=[os.getcwd()]
     )
 
 
@@ -488,7 +488,7 @@ def run(
         version = suite_version or config.suite_version
         cases = suite_state.version(version).cases
         target = make_target(spec, env=os.environ)
-        scoring = _scorers(settings.scorers, cases, settings.judge_repeats)
+        scoring = _scorers(settings.scorers, cases, settings.judge_repeats, settings.judges)
     except _runner_errors() as e:
         raise _user_error(e) from e
     _run_session(
@@ -553,7 +553,9 @@ def _resume(
                 "environment variable (api_key_env) to make them resumable"
             )
         target = make_target(state.target, env=os.environ)
-        scoring = _scorers(state.settings.scorers, cases, state.settings.judge_repeats)
+        scoring = _scorers(
+            state.settings.scorers, cases, state.settings.judge_repeats, state.settings.judges
+        )
     except _runner_errors() as e:
         raise _user_error(e) from e
     _run_session(
@@ -651,7 +653,7 @@ def rescore(
     state = recorder.run_state(run_id)
     suite_state = _require_suite(recorder, state.suite or "")
     cases = {c.id: c for c in suite_state.version(state.suite_version).cases}
-    scoring = _scorers(scorer_specs, [], judge_repeats)
+    scoring = _scorers(scorer_specs, [], judge_repeats, state.settings.judges)
     items = []
     for r in eval_report.rollout_rows(app.ledger.conn, run_id):
         if r["status"] != "completed":
