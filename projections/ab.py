@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -264,26 +264,7 @@ class ABProjection:
             bound += " AND stream_id = ?"
             params = (*params, stream_id)
         first = conn.execute("SELECT coalesce(max(position), 0) FROM ab_results").fetchone()[0]
-        scan, scan_params = bound, params
-        if extract is None:
-            sql = _BULK_RESULTS.replace("{bound}", bound) + " ORDER BY position"
-            extraction: Extraction = (
-                conn.execute(sql, (RESULT_TYPE, *params)).rowcount for _ in range(1)
-            )
-        else:
-            # one stream is cut by version (its index finds a chunk wherever it lies in the
-            # log), the whole log by position
-            key = "position" if stream_id is None else "version"
-            low, high = _extent(conn, bound, params, key)
-            # (one range per statement: given two, SQLite may walk the wider one)
-            sql = _BULK_RESULTS.replace("{bound}", f"{bound} AND {key} >= ? AND {key} < ?")
-            extraction = extract(
-                [
-                    (sql, (RESULT_TYPE, *params, start, start + EXTRACT_CHUNK))
-                    for start in range(low, high + 1, EXTRACT_CHUNK)
-                ]
-            )
-            scan, scan_params = f"{bound} AND {key} >= ? AND {key} <= ?", (*params, low, high)
+        extraction, scan, scan_params = _start_extraction(conn, bound, params, stream_id, extract)
         try:
             # one scan finds the definitions and any result needing an upcast
             found = [
@@ -301,19 +282,10 @@ class ABProjection:
             stats = _Statistics(conn, self._cache_for(conn))
             extracted = folded = 0
             last = max(first, after)
-            for count in extraction:
+            for count in extraction:  # each chunk's rows, once committed
                 extracted += count
-                cur = conn.execute(
-                    f"SELECT position, test, variant, metrics, {', '.join(VALUE_COLUMNS)} "
-                    "FROM ab_results WHERE position > ? ORDER BY position",
-                    (last,),
-                )
-                while rows := cur.fetchmany(20_000):
-                    folded += len(rows)
-                    last = rows[-1][0]
-                    stats.add_rows(rows)
-                    stats.fold()  # keep memory bounded: fold each batch into the running state
-                cur.close()
+                last, n = _fold_rows_after(conn, stats, last)
+                folded += n
         finally:
             extraction.close()
         if folded != extracted:  # chunks are by version: a chunk behind the last position read
@@ -330,6 +302,59 @@ class ABProjection:
 
 #: events per extraction chunk when the extraction runs in the background
 EXTRACT_CHUNK = 20_000
+
+
+def _start_extraction(
+    conn: sqlite3.Connection,
+    bound: str,
+    params: tuple[Any, ...],
+    stream_id: str | None,
+    extract: Extract | None,
+) -> tuple[Extraction, str, tuple[Any, ...]]:
+    """Start extracting the result rows of ``bound`` into ``ab_results``.
+
+    Returns the extraction and the bound (SQL, parameters) that other scans of
+    the same events should use. Without ``extract``: one statement on ``conn``,
+    run when first iterated. With it: statements of ``EXTRACT_CHUNK`` events,
+    one stream cut by version (its index finds a chunk wherever it lies in the
+    log), the whole log by position; the key's range then also bounds the scans.
+    """
+    if extract is None:
+        sql = _BULK_RESULTS.replace("{bound}", bound) + " ORDER BY position"
+        return _inline(conn, sql, (RESULT_TYPE, *params)), bound, params
+    key = "position" if stream_id is None else "version"
+    low, high = _extent(conn, bound, params, key)
+    # one range per statement: given the outer range too, SQLite may walk the wider one
+    sql = _BULK_RESULTS.replace("{bound}", f"{bound} AND {key} >= ? AND {key} < ?")
+    chunks = [
+        (sql, (RESULT_TYPE, *params, start, start + EXTRACT_CHUNK))
+        for start in range(low, high + 1, EXTRACT_CHUNK)
+    ]
+    return extract(chunks), f"{bound} AND {key} >= ? AND {key} <= ?", (*params, low, high)
+
+
+def _inline(
+    conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]
+) -> Generator[int, None, None]:
+    yield conn.execute(sql, params).rowcount
+
+
+def _fold_rows_after(conn: sqlite3.Connection, stats: _Statistics, last: int) -> tuple[int, int]:
+    """Fold the ``ab_results`` rows after position ``last``; returns the new last position and
+    how many rows were folded."""
+    cur = conn.execute(
+        f"SELECT position, test, variant, metrics, {', '.join(VALUE_COLUMNS)} "
+        "FROM ab_results WHERE position > ? ORDER BY position",
+        (last,),
+    )
+    folded = 0
+    while rows := cur.fetchmany(20_000):
+        folded += len(rows)
+        last = rows[-1][0]
+        stats.add_rows(rows)
+        stats.fold()  # keep memory bounded: fold each batch into the running state
+    cur.close()
+    return last, folded
 
 
 def _extent(
