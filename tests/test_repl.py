@@ -14,7 +14,8 @@ from prompt_toolkit.output import DummyOutput
 
 from shell.app import App
 from shell.cli import cli
-from shell.repl import command_tree, completions, repl
+from shell.command_tree import command_tree, completions
+from shell.repl import repl
 from tests.conftest import count_events
 
 

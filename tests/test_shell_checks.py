@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from shell.line_checks import check, command_exists, grounded, mentioned_numbers
 from shell.plain import Translation, Vocabulary, is_write, translate
-from shell.repl import check, command_exists, grounded, mentioned_numbers
 from tests.test_plain import CASES
 from tests.test_plain import VOCAB as PARSER_VOCAB
 

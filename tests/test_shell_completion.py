@@ -10,8 +10,9 @@ from prompt_toolkit.document import Document
 
 from shell.app import App
 from shell.cli import cli
+from shell.command_tree import Leaf, command_tree, completions
 from shell.plain import Vocabulary
-from shell.repl import Leaf, _completer, command_tree, completions
+from shell.repl import _completer
 from tests.conftest import Invoke
 
 VOCAB = Vocabulary(

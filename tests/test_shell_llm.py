@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from shell.app import App
 from shell.cli import cli
+from shell.llm_tier import LLMConfig, LLMError, interpret, llm_line
 from shell.plain import Vocabulary
-from shell.repl import LLMConfig, LLMError, interpret, llm_line
 from tests.conftest import Invoke, count_events
 from tests.test_shell_repl import drive, events
 

@@ -18,7 +18,8 @@ from prompt_toolkit.output import DummyOutput
 
 from shell.app import App
 from shell.cli import cli
-from shell.repl import PagedStdout, repl, toolbar_text
+from shell.command_tree import toolbar_text
+from shell.repl import PagedStdout, repl
 from tests.conftest import Invoke, count_events
 
 ROOT = Path(__file__).parent.parent
@@ -136,7 +137,7 @@ class TestPlainRequests:
 
 
 def _has_command(*path: str) -> bool:
-    from shell.repl import command_exists
+    from shell.line_checks import command_exists
 
     return command_exists(path)
 

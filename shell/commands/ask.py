@@ -41,7 +41,9 @@ def ask(app: App, request: tuple[str, ...], yes: bool, as_json: bool) -> None:
       trialbook ask "summarize checkout-flow" --json
       trialbook ask "add a warm result to checkout-flow: 12 calls, 11 ok, took 40s" --yes
     """
-    from shell.repl import interpret, invoke, refusal_hints, resolve_command
+    from shell.line_checks import resolve_command
+    from shell.llm_tier import interpret
+    from shell.repl import invoke, refusal_hints
 
     text = " ".join(request).strip()
     t = interpret(text, app.vocabulary())
