@@ -7,7 +7,9 @@ Tables:
 - ``eval_runs``: one row per run: name, suite and version, target description
   and settings (JSON), scorer descriptions (JSON), status (``running``,
   ``interrupted``, ``finished``), total / completed / failed pairs, attempts,
-  cost, tokens, started_at / finished_at, the last interruption reason.
+  cost, tokens, started_at / finished_at, the last interruption reason, and
+  ``runner``: the process (``{"host", "pid"}`` as JSON) that started or last
+  resumed the run, from that event's metadata (NULL if it did not say).
 - ``eval_rollouts``: one row per rollout attempt (run, case, epoch, attempt),
   with ``case_index`` (the case's place in the suite), ``status``
   (``completed`` / ``failed``), the output as JSON when small or its
@@ -48,7 +50,7 @@ DDL = [
         attempts INTEGER NOT NULL DEFAULT 0, cost_usd REAL, prompt_tokens INTEGER NOT NULL DEFAULT 0,
         completion_tokens INTEGER NOT NULL DEFAULT 0, verdicts INTEGER NOT NULL DEFAULT 0,
         trialbook_version TEXT, git_sha TEXT, started_at TEXT NOT NULL, finished_at TEXT,
-        interrupt_reason TEXT, last_position INTEGER NOT NULL)""",
+        interrupt_reason TEXT, runner TEXT, last_position INTEGER NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS eval_rollouts (
         run_id TEXT NOT NULL, case_id TEXT NOT NULL, epoch INTEGER NOT NULL, attempt INTEGER NOT NULL,
         case_index INTEGER NOT NULL, status TEXT NOT NULL, is_latest INTEGER NOT NULL,
@@ -74,11 +76,18 @@ def _json(value: Any) -> str | None:
     return None if value is None else canonical_json(value)
 
 
+def _runner(e: RecordedEvent) -> str | None:
+    """The process that recorded ``e`` (metadata ``process``), as JSON, if it said."""
+    process = e.metadata.get("process")
+    return _json(process) if isinstance(process, dict) else None
+
+
 class EvalsProjection:
     """Suites, runs, rollouts and verdicts (see the module docstring)."""
 
     name = "evals"
-    version = 1
+    #: 2: eval_runs.runner (the process running the run)
+    version = 2
     handles = frozenset(
         {
             "SuiteRegistered",
@@ -139,7 +148,7 @@ class EvalsProjection:
                 conn.execute(
                     "INSERT OR REPLACE INTO eval_runs (run_id, name, suite, suite_version, suite_hash, case_ids, "
                     "target, settings, scorers, status, epochs, total, trialbook_version, git_sha, started_at, "
-                    "last_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                    "runner, last_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
                         data["name"],
@@ -155,6 +164,7 @@ class EvalsProjection:
                         data.get("trialbook_version"),
                         data.get("git_sha"),
                         e.recorded_at,
+                        _runner(e),
                         e.position,
                     ),
                 )
@@ -177,8 +187,9 @@ class EvalsProjection:
                     )
                 else:
                     conn.execute(
-                        "UPDATE eval_runs SET status = ?, finished_at = NULL WHERE run_id = ?",
-                        (status, run_id),
+                        "UPDATE eval_runs SET status = ?, finished_at = NULL, runner = ? "
+                        "WHERE run_id = ?",
+                        (status, _runner(e), run_id),
                     )
         for run_id, position in touched.items():
             conn.execute(

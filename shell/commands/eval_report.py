@@ -111,12 +111,13 @@ RUN_COLUMNS = (
     "scorers",
     "trialbook_version",
     "git_sha",
+    "runner",
 )
 
 
 def _run_dict(row: tuple[Any, ...]) -> dict[str, Any]:
     d = dict(zip(RUN_COLUMNS, row, strict=True))
-    for key in ("target", "settings", "scorers"):
+    for key in ("target", "settings", "scorers", "runner"):
         d[key] = _loads(d[key])
     return d
 
@@ -126,7 +127,7 @@ def list_runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     rows = conn.execute(
         f"SELECT {', '.join(RUN_COLUMNS)} FROM eval_runs ORDER BY started_at, run_id"
     ).fetchall()
-    return [_with_runner(conn, _run_dict(r)) for r in rows]
+    return [_with_runner(_run_dict(r)) for r in rows]
 
 
 def get_run(conn: sqlite3.Connection, run_id: str, *, live: bool = True) -> dict[str, Any] | None:
@@ -140,32 +141,26 @@ def get_run(conn: sqlite3.Connection, run_id: str, *, live: bool = True) -> dict
     if not live:
         run["runner"] = None
         return run
-    return _with_runner(conn, run)
+    return _with_runner(run)
 
 
-def _with_runner(conn: sqlite3.Connection, run: dict[str, Any]) -> dict[str, Any]:
-    run["runner"] = runner_state(conn, run["run_id"]) if run["status"] == "running" else None
+def _with_runner(run: dict[str, Any]) -> dict[str, Any]:
+    """``runner`` as shown: whether the run's process lives (see :func:`runner_state`)."""
+    run["runner"] = runner_state(run["runner"]) if run["status"] == "running" else None
     return run
 
 
-def runner_state(conn: sqlite3.Connection, run_id: str) -> str | None:
-    """Whether the process running ``run_id`` still lives: "alive", "gone" or None (can't tell).
+def runner_state(process: Any) -> str | None:
+    """Whether a run's process still lives: "alive", "gone" or None (can't tell).
 
     A run is "running" in the log until its process records how it ended; a
     process killed outright (a crash, ``kill -9``, a closed laptop) records
-    nothing. The process that started or last resumed the run is in that
-    event's metadata; on the same host, whether that pid exists says if the
-    run is really still going. Another host's run, or an event recorded before
-    trialbook kept the process, gives None.
+    nothing. ``process`` is the read model's ``runner``: the ``{host, pid}``
+    that started or last resumed the run, from that event's metadata. On the
+    same host, whether that pid exists says if the run is really still going.
+    Another host's run, or an event recorded before trialbook kept the
+    process, gives None.
     """
-    from domain.evals import run_stream
-
-    row = conn.execute(
-        "SELECT metadata FROM events WHERE stream_id = ? AND type IN ('RunStarted', 'RunResumed') "
-        "ORDER BY version DESC LIMIT 1",
-        (run_stream(run_id),),
-    ).fetchone()
-    process = json.loads(row[0]).get("process") if row else None
     if not isinstance(process, dict) or process.get("host") != socket.gethostname():
         return None
     pid = process.get("pid")
