@@ -25,6 +25,8 @@ from projections.base import Statement
 class Background:
     """``statements`` executed in order by a background thread; iterate for each one's row count.
 
+    ``uri`` is the database as a ``file:`` URI (opened with URIs on).
+
     The thread starts at once. Iterating yields the number of rows each
     statement changed, as soon as it committed; an error in the thread is
     raised by the iteration. :meth:`close` (also on leaving a ``with`` block)
@@ -34,14 +36,14 @@ class Background:
     """
 
     def __init__(
-        self, path: str, statements: Sequence[Statement], *, setup: Sequence[Statement] = ()
+        self, uri: str, statements: Sequence[Statement], *, setup: Sequence[Statement] = ()
     ) -> None:
         self._done: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._finished = False
         # opened here and closed by close(), after the thread has ended, so
         # interrupt() can never meet a closed connection
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn = sqlite3.connect(uri, isolation_level=None, check_same_thread=False, uri=True)
         try:
             for sql, params in setup:
                 self._conn.execute(sql, params)

@@ -24,6 +24,7 @@ import urllib.parse
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from domain.canonical import GENESIS_HASH
@@ -162,7 +163,12 @@ class Scratch:
     def __init__(self) -> None:
         self.directory = tempfile.mkdtemp(prefix="trialbook-replay-")
         self.path = os.path.join(self.directory, "replay.db")
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        #: what both connections open; URIs on, so ATTACH reads the live file with ?mode=ro
+        #: even where SQLite was built without SQLITE_USE_URI
+        self.uri = Path(self.path).as_uri()
+        self.conn = sqlite3.connect(
+            self.uri, isolation_level=None, check_same_thread=False, uri=True
+        )
         self._finalizer = weakref.finalize(self, _remove, self.conn, self.directory)
         self.conn.execute("PRAGMA journal_mode = WAL")
         for pragma in SCRATCH_PRAGMAS:
@@ -234,7 +240,7 @@ def _bulk_replay(
     conn.execute(*attach)
 
     def extract(statements: Sequence[Statement]) -> Background:
-        return Background(scratch.path, statements, setup=setup)
+        return Background(scratch.uri, statements, setup=setup)
 
     folded = 0
     try:
