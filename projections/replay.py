@@ -32,6 +32,7 @@ from domain.errors import InvalidCommand
 from projections.base import Projection, Projector, Statement, fold_range
 from projections.pipeline import Background
 from store.base import RecordedEvent
+from store.errors import StoreUnavailable
 from store.sqlite import SQLiteEventStore, read_transaction
 
 BATCH = 10_000
@@ -161,7 +162,13 @@ class Scratch:
     """
 
     def __init__(self) -> None:
-        self.directory = tempfile.mkdtemp(prefix="trialbook-replay-")
+        try:
+            self.directory = tempfile.mkdtemp(prefix="trialbook-replay-")
+        except OSError as e:
+            raise StoreUnavailable(
+                f"cannot create a scratch database for the replay in {tempfile.gettempdir()} "
+                f"({e.strerror or e}); set TMPDIR to a writable directory"
+            ) from None
         self.path = os.path.join(self.directory, "replay.db")
         #: what both connections open; URIs on, so ATTACH reads the live file with ?mode=ro
         #: even where SQLite was built without SQLITE_USE_URI

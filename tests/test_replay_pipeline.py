@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import sqlite3
+import tempfile
 import threading
 from pathlib import Path
 from unittest import mock
@@ -180,8 +181,6 @@ def test_a_version_edited_to_text_is_an_error_naming_the_fix(tmp_path: Path) -> 
 
 
 def replay_directories() -> set[str]:
-    import tempfile
-
     root = tempfile.gettempdir()
     return {d for d in os.listdir(root) if d.startswith("trialbook-replay-")}
 
@@ -207,3 +206,24 @@ def test_scratch_files_are_removed_on_close_on_error_and_when_forgotten(tmp_path
     gc.collect()
     assert replay_directories() == before
     ledger.close()
+
+
+def test_an_unwritable_temporary_directory_is_a_one_line_error(
+    db_path: Path, invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = log_of_two_tests(db_path, 4)
+    ledger.close()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    monkeypatch.setattr(tempfile, "tempdir", str(locked))
+    try:
+        if os.access(locked, os.W_OK):  # running as a user who can write anywhere (root)
+            monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+        r = invoke("ab", "analyze", "a", "--at", "3")
+    finally:
+        locked.chmod(0o700)
+    assert r.exit_code == 1
+    assert r.output.startswith("Error: cannot create a scratch database for the replay in ")
+    assert r.output.rstrip().endswith("set TMPDIR to a writable directory")
+    assert len(r.output.strip().splitlines()) == 1
