@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Generator, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Generator, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from domain.ab import ResultAdded
@@ -34,7 +34,7 @@ from domain.events import upcast
 from domain.metrics import RATIO_PAIRS, observations
 from domain.stats.moments import welford
 from projections.ab_queries import VALUE_COLUMNS, row_observations
-from projections.base import Extract, Extraction
+from projections.base import Extract, Extraction, write_transaction
 from store.base import RecordedEvent, parse_json
 from store.errors import ChainError
 
@@ -293,7 +293,7 @@ class ABProjection:
                 f"stream {stream_id}'s versions are not in position order; "
                 "run `trialbook events verify` to find where the log was changed"
             )
-        with nullcontext() if extract is None else _transaction(conn):
+        with nullcontext() if extract is None else write_transaction(conn):
             if found:
                 self.apply(conn, found)
             stats.write()
@@ -381,17 +381,6 @@ def _extent(
             "run `trialbook events verify` to find where it was changed"
         )
     return low, high
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 class _Cache:

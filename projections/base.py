@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from store.base import RecordedEvent
@@ -30,6 +31,20 @@ class Extraction(Protocol):
 
 #: starts running extraction statements, each committed on its own
 Extract = Callable[[Sequence[Statement]], Extraction]
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` on a connection in autocommit mode, ``ROLLBACK`` on error
+    (scratch databases; the live file's transactions belong to its store)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
 
 CHECKPOINTS_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_checkpoints "

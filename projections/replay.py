@@ -29,7 +29,7 @@ from typing import Any
 
 from domain.canonical import GENESIS_HASH
 from domain.errors import InvalidCommand
-from projections.base import Projection, Projector, Statement, fold_range
+from projections.base import Projection, Projector, Statement, fold_range, write_transaction
 from projections.pipeline import Background
 from store.base import RecordedEvent
 from store.errors import StoreUnavailable
@@ -236,11 +236,10 @@ def _bulk_replay(
     then replays event by event.
     """
     conn = scratch.conn
-    conn.execute("BEGIN")
-    for p in projections:
-        p.drop(conn)
-        p.create(conn)
-    conn.execute("COMMIT")
+    with write_transaction(conn):
+        for p in projections:
+            p.drop(conn)
+            p.create(conn)
     uri = "file:" + urllib.parse.quote(os.path.abspath(store.path)) + "?mode=ro"
     attach = ("ATTACH DATABASE ? AS live", (uri,))
     setup = [(pragma, ()) for pragma in SCRATCH_PRAGMAS] + [attach]
@@ -260,13 +259,8 @@ def _bulk_replay(
                         q.drop(conn)
                     return None
             else:
-                conn.execute("BEGIN")
-                try:
+                with write_transaction(conn):
                     n = _fold_each(conn, p, position, stream_id)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
             folded += int(n)
     finally:
         conn.execute("DETACH DATABASE live")
@@ -311,10 +305,8 @@ def replay_to(
                 folded += 1
                 yield e
 
-        conn.execute("BEGIN")
-        with store.read_transaction():
+        with write_transaction(conn), store.read_transaction():
             projector.replay(conn, counted(_events(store, position, types, stream_id)))
-        conn.execute("COMMIT")
     except BaseException:
         scratch.close()
         raise

@@ -490,21 +490,10 @@ def read_raw_rows(
     tool) fails its hash check instead of failing the read. Sets the
     connection's ``text_factory`` while reading: give it a connection of its own.
     """
-    factory = conn.text_factory
-    conn.text_factory = bytes
-    cur = conn.cursor()
-    try:
-        if until is None:
-            cur.execute(RAW_ROWS_SQL, (after,))
-        else:
-            cur.execute(
-                RAW_ROWS_SQL.replace("ORDER BY", "AND position <= ? ORDER BY"), (after, until)
-            )
-        while rows := cur.fetchmany(batch_size):
-            yield rows
-    finally:
-        cur.close()
-        conn.text_factory = factory
+    if until is None:
+        return _byte_batches(conn, RAW_ROWS_SQL, (after,), batch_size)
+    sql = RAW_ROWS_SQL.replace("ORDER BY", "AND position <= ? ORDER BY")
+    return _byte_batches(conn, sql, (after, until), batch_size)
 
 
 def read_envelope_rows(
@@ -518,11 +507,19 @@ def read_envelope_rows(
     Read like :func:`read_raw_rows` (text as bytes), in the order of
     :data:`ENVELOPE_ROWS_SQL`. Give it a connection of its own.
     """
+    params = (after, _NO_END if until is None else until)
+    return _byte_batches(conn, ENVELOPE_ROWS_SQL, params, batch_size)
+
+
+def _byte_batches(
+    conn: sqlite3.Connection, sql: str, params: tuple[Any, ...], batch_size: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Batches of ``sql``'s rows with text read as bytes (``text_factory`` set while reading)."""
     factory = conn.text_factory
     conn.text_factory = bytes
     cur = conn.cursor()
     try:
-        cur.execute(ENVELOPE_ROWS_SQL, (after, _NO_END if until is None else until))
+        cur.execute(sql, params)
         while rows := cur.fetchmany(batch_size):
             yield rows
     finally:
