@@ -224,7 +224,7 @@ class ABProjection:
                     e.recorded_at,
                 )
             )
-            stats.add(test, d["variant"], e.position, observations(d))
+            stats.add(test, d["variant"], observations(d))
         conn.executemany(_INSERT_RESULT, rows)
         stats.write()
 
@@ -431,7 +431,7 @@ class _Statistics:
         self.changed_pairs: set[tuple[str, str, str, str]] = set()
         self.counts: dict[tuple[str, str], int] = {}
 
-    def add(self, test: str, variant: str, position: int, obs: dict[str, float]) -> None:
+    def add(self, test: str, variant: str, obs: dict[str, float]) -> None:
         key = (test, variant)
         self.counts[key] = self.counts.get(key, 0) + 1
         group = self.values.get(key)
@@ -469,7 +469,7 @@ class _Statistics:
             customs = [parse_json(row[3]) for row in group if row[3]]
             if any(BUILT_IN_OBSERVATIONS.intersection(c) for c in customs):
                 for row in group:
-                    self.add(key[0], key[1], row[0], row_observations(row[4:], row[3]))
+                    self.add(key[0], key[1], row_observations(row[4:], row[3]))
                 continue
             self.counts[key] = self.counts.get(key, 0) + len(group)
             _, _, _, _, success, calls, ok_calls, errors, *plain = zip(*group, strict=True)
@@ -556,7 +556,7 @@ class _Statistics:
         self.values, self.pairs = {}, {}
 
     def write(self) -> None:
-        """Fold what is left and write statistics, counts and last positions."""
+        """Fold what is left and write the changed statistics and the result counts."""
         self.fold()
         conn = self.conn
         moments = self.moments

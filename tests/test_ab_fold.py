@@ -59,7 +59,7 @@ def folded(rows: list[tuple[Any, ...]], columnar: bool, split: int) -> tuple[Any
             stats.add_rows(chunk)
         else:
             for row in chunk:
-                stats.add(row[1], row[2], row[0], row_observations(row[4:], row[3]))
+                stats.add(row[1], row[2], row_observations(row[4:], row[3]))
         stats.fold()
     return stats.moments, stats.comoments, stats.counts
 
