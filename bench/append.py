@@ -2,9 +2,17 @@
 
 Full path: validation of the typed fields, the pure decision, canonical JSON,
 the hash chain, the A/B projection and snapshot, in one BEGIN IMMEDIATE
-transaction. Raw baseline: the same rows into an equally indexed table with
-plain sqlite3, one row per BEGIN IMMEDIATE transaction (single) and one
-executemany in one transaction (batch), at the same synchronous setting.
+transaction. Raw baseline: the same event rows trialbook records (read back
+from an untimed run, so ids, metadata, times and hashes are real) into an
+equally indexed table with plain sqlite3, one row per BEGIN IMMEDIATE
+transaction (single) and one executemany in one transaction (batch), at the
+same synchronous setting.
+
+Also printed: the SQL floor, the rate at which plain sqlite3 writes the same
+event rows *and* the same ``ab_results`` rows (the per-result read-model row
+every design that keeps one writes in the append's transaction) into a
+trialbook file, with no Python work at all. No implementation of the full
+path can beat it; its ratio to the raw baseline bounds what the goals can ask.
 
     python bench/append.py [--single N] [--batch N] [--synchronous FULL|NORMAL|OFF]
 """
@@ -13,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -24,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import raw_connection, sample_result  # noqa: E402
 from domain import ab  # noqa: E402
-from domain.canonical import canonical_json, chain_hash, new_event_id  # noqa: E402
 from domain.commands import build  # noqa: E402
 from ledger import Ledger  # noqa: E402
 
@@ -55,28 +63,64 @@ def full_batch(path: Path, results: list[dict], synchronous: str) -> float:
     return len(results) / seconds
 
 
-def raw_rows(results: list[dict]) -> list[tuple]:
-    rows, prev = [], "0" * 64
-    for i, fields in enumerate(results, start=1):
-        data = canonical_json(fields)
-        h = chain_hash(prev, data)  # precomputed: the baseline pays for no Python work at all
-        rows.append(
-            (
-                i,
-                new_event_id(),
-                "ab:bench",
-                i,
-                "ResultAdded",
-                2,
-                data,
-                "{}",
-                "2026-01-01T00:00:00Z",
-                prev,
-                h,
-            )
-        )
-        prev = h
-    return rows
+def recorded_rows(path: Path) -> tuple[list[tuple], list[tuple]]:
+    """The result events a full-path run recorded in ``path`` and their ``ab_results`` rows."""
+    conn = sqlite3.connect(path)
+    try:
+        events = conn.execute(
+            "SELECT * FROM events WHERE type = 'ResultAdded' ORDER BY position"
+        ).fetchall()
+        results = conn.execute("SELECT * FROM ab_results ORDER BY position").fetchall()
+    finally:
+        conn.close()
+    return events, results
+
+
+def floor_file(path: Path, synchronous: str) -> sqlite3.Connection:
+    """A trialbook file with the bench test created, opened with plain sqlite3."""
+    ledger = Ledger(path, synchronous=synchronous)  # schema, migrations, read-model tables
+    ledger.execute(build(ab.CreateTest, name="bench", variants=("cold", "warm")))
+    ledger.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+_INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _insert_result(rows: list[tuple]) -> str:
+    return f"INSERT INTO ab_results VALUES ({', '.join('?' * len(rows[0]))})"
+
+
+def floor_single(path: Path, rows: tuple[list[tuple], list[tuple]], synchronous: str) -> float:
+    """Each result's event row and ``ab_results`` row in one BEGIN IMMEDIATE transaction."""
+    events, results = rows
+    conn = floor_file(path, synchronous)
+    insert_result = _insert_result(results)
+    started = time.perf_counter()
+    for event, result in zip(events, results, strict=True):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(_INSERT_EVENT, event)
+        conn.execute(insert_result, result)
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return len(events) / seconds
+
+
+def floor_batch(path: Path, rows: tuple[list[tuple], list[tuple]], synchronous: str) -> float:
+    """All event rows and ``ab_results`` rows, two executemany in one transaction."""
+    events, results = rows
+    conn = floor_file(path, synchronous)
+    started = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(_INSERT_EVENT, events)
+    conn.executemany(_insert_result(results), results)
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return len(events) / seconds
 
 
 def raw_single(path: Path, rows: list[tuple], synchronous: str) -> float:
@@ -84,7 +128,7 @@ def raw_single(path: Path, rows: list[tuple], synchronous: str) -> float:
     started = time.perf_counter()
     for row in rows:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        conn.execute(_INSERT_EVENT, row)
         conn.execute("COMMIT")
     seconds = time.perf_counter() - started
     conn.close()
@@ -95,7 +139,7 @@ def raw_batch(path: Path, rows: list[tuple], synchronous: str) -> float:
     conn = raw_connection(path, synchronous)
     started = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
-    conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany(_INSERT_EVENT, rows)
     conn.execute("COMMIT")
     seconds = time.perf_counter() - started
     conn.close()
@@ -132,11 +176,11 @@ def pages_raw(path: Path, rows: list[tuple], synchronous: str) -> float:
     conn = raw_connection(path, synchronous)
     conn.execute("PRAGMA wal_autocheckpoint = 0")
     for row in rows[:50]:
-        conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        conn.execute(_INSERT_EVENT, row)
 
     def one(i: int) -> None:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows[50 + i])
+        conn.execute(_INSERT_EVENT, rows[50 + i])
         conn.execute("COMMIT")
 
     try:
@@ -164,33 +208,45 @@ def main() -> None:
     rng = random.Random(1)
     singles = [sample_result(rng, i=i) for i in range(max(args.single, 300))]
     batch = [sample_result(rng, i=i) for i in range(args.batch)]
-    single_rates: list[tuple[float, float]] = []
-    batch_rates: list[tuple[float, float]] = []
+    # (trialbook, raw, floor) per round
+    single_rates: list[tuple[float, float, float]] = []
+    batch_rates: list[tuple[float, float, float]] = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        raw_single_rows, raw_batch_rows = raw_rows(singles), raw_rows(batch)
+        # untimed runs whose recorded rows the baselines insert (and a warm-up)
+        full_single(tmp / "rows1.db", singles, args.synchronous)
+        full_batch(tmp / "rows2.db", batch, args.synchronous)
+        rows1, rows2 = recorded_rows(tmp / "rows1.db"), recorded_rows(tmp / "rows2.db")
+        some = (rows1[0][: args.single], rows1[1][: args.single])
         for r in range(args.rounds):
-            raw_s = raw_single(
-                tmp / f"raw1-{r}.db", raw_single_rows[: args.single], args.synchronous
-            )
+            raw_s = raw_single(tmp / f"raw1-{r}.db", some[0], args.synchronous)
             full_s = full_single(tmp / f"full1-{r}.db", singles[: args.single], args.synchronous)
-            single_rates.append((full_s, raw_s))
-            raw_b = raw_batch(tmp / f"raw2-{r}.db", raw_batch_rows, args.synchronous)
+            floor_s = floor_single(tmp / f"floor1-{r}.db", some, args.synchronous)
+            single_rates.append((full_s, raw_s, floor_s))
+            raw_b = raw_batch(tmp / f"raw2-{r}.db", rows2[0], args.synchronous)
             full_b = full_batch(tmp / f"full2-{r}.db", batch, args.synchronous)
-            batch_rates.append((full_b, raw_b))
+            floor_b = floor_batch(tmp / f"floor2-{r}.db", rows2, args.synchronous)
+            batch_rates.append((full_b, raw_b, floor_b))
         full_pages = pages_full(tmp / "pages-full.db", singles, args.synchronous)
-        raw_pages = pages_raw(tmp / "pages-raw.db", raw_single_rows, args.synchronous)
+        raw_pages = pages_raw(tmp / "pages-raw.db", rows1[0], args.synchronous)
     print(f"synchronous={args.synchronous} · median of {args.rounds} alternating rounds")
     for label, base, rates, goal in (
         ("single appends", "raw sqlite3    ", single_rates, 0.60),
         ("batched import", "raw executemany", batch_rates, 0.50),
     ):
-        full = statistics.median(f for f, _ in rates)
-        raw = statistics.median(r for _, r in rates)
-        ratio = statistics.median(f / r for f, r in rates)
+        full = statistics.median(f for f, _, _ in rates)
+        raw = statistics.median(r for _, r, _ in rates)
+        floor = statistics.median(x for _, _, x in rates)
+        ratio = statistics.median(f / r for f, r, _ in rates)
+        floor_ratio = statistics.median(x / r for _, r, x in rates)
         print(
             f"{label} : trialbook {full:10,.0f}/s   {base} {raw:10,.0f}/s   "
-            f"ratio {ratio:5.2f}  (goal >= {goal:.2f}; rounds {', '.join(f'{f / r:.2f}' for f, r in rates)})"
+            f"ratio {ratio:5.2f}  (goal >= {goal:.2f}; rounds "
+            f"{', '.join(f'{f / r:.2f}' for f, r, _ in rates)})"
+        )
+        print(
+            f"  SQL floor (same event + ab_results rows, no Python) {floor:10,.0f}/s   "
+            f"ratio {floor_ratio:5.2f}  (rounds {', '.join(f'{x / r:.2f}' for _, r, x in rates)})"
         )
     print(
         f"pages written per single append (WAL frames of {PAGE} bytes): trialbook {full_pages:.1f}, "
