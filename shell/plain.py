@@ -45,6 +45,7 @@ from shell.plain_words import (
     KEEP_CONTROL,
     LOG_WORDS,
     MESSAGE_NOUNS,
+    NEGATORS,
     OK_WORDS,
     OUT_OF_SCOPE,
     PROJECTION_WORDS,
@@ -116,7 +117,30 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
             text[:80], f"that request is longer than {_MAX_LEN} characters; say one thing at a time"
         )
     req = Request(text, vocab, focus)
-    return _route(req)
+    return _unnegated(req, _route(req))
+
+
+def _unnegated(req: Request, translation: Translation) -> Translation:
+    """Refuse a change whose request holds a "not", "never" or "no" that no rule read.
+
+    Rules that understand a negation ("did not succeed", "no errors", "don't ship
+    warm") mark its word as used; any other negation could mean the opposite of
+    the line (``never ship warm`` is not ``ab conclude --ship warm``), so a write
+    is never made from it.
+    """
+    if translation.status == "refused" or not is_write(translation.argv):
+        return translation
+    for i, t in enumerate(req.tokens):
+        if t.kind == "word" and t.norm in NEGATORS and req.free(i):
+            before = req.tokens[i - 1] if i else None
+            joined = before is not None and before.end == t.start  # "don't" lexed as do + not
+            said = req.text[before.start if joined and before else t.start : t.end]
+            return refused(
+                req.text,
+                f"the request says {said!r}, and I do not turn a negated request into a change; "
+                "say what to do without it, or type the command",
+            )
+    return translation
 
 
 def _first(req: Request) -> int:

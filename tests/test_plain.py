@@ -353,6 +353,16 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("refused", "", None, "! say what you want"),
     ("refused", "use checkout-flow", None, "! shell command"),
     ("refused", "stop the run baseline-0401", None, "! Ctrl-C"),
+    # a negation no rule read never becomes a change (it could mean the opposite of the line)
+    ("refused", "never ship warm in checkout-flow", None, "! says 'never'"),
+    ("refused", "don't archive checkout-flow", None, "! says \"don't\""),
+    ("refused", "do not archive checkout-flow", None, "! says 'not'"),
+    ("refused", "ship warm in checkout-flow? no", None, "! says 'no'"),
+    ("refused", "don't add a warm result to checkout-flow: 12 calls", None, "! says \"don't\""),
+    ("refused", "don't create a test pricing comparing monthly vs annual", None, "! says \"don't\""),
+    ("refused", "don't keep the control in checkout-flow", None, "! says \"don't\""),
+    ("refused", "add a warm result to checkout-flow: 5 calls, not done", None, "! says 'not'"),
+    ("refused", "never restore old-pricing", None, "! says 'never'"),
 ]
 # fmt: on
 

@@ -76,6 +76,18 @@ class TestAsk:
             "Error: there is no test named 'chekout-flow'; did you mean checkout-flow?\n"
         )
 
+    @pytest.mark.parametrize(
+        "request_text",
+        ["never ship warm in checkout-flow", "don't archive checkout-flow", "ship warm? no"],
+    )
+    def test_a_negated_change_is_refused_even_with_yes(
+        self, store: Path, request_text: str
+    ) -> None:
+        code, out, err = ask(store, request_text, "--yes")
+        assert code == 1 and out == ""
+        assert err.startswith("Error: the request says ") and err.count("\n") == 1
+        assert count_events(store) == 1
+
     def test_a_destructive_request_is_refused(self, store: Path) -> None:
         code, _, err = ask(store, "delete all events", "--yes")
         assert code == 1 and "append-only" in err
