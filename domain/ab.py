@@ -19,7 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from domain.commands import Command
 from domain.errors import AlreadyExists, InvalidCommand, NotFound, StateConflict
 from domain.events import Event, Value, upcaster
-from domain.metrics import CUSTOM_METRIC_RE, METRICS
+from domain.metrics import CUSTOM_METRIC_RE, METRICS, RESERVED_METRIC_NAMES
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 NAME_RULE = "use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -76,20 +76,24 @@ class Guardrail(Value):
         )
 
 
+#: the largest count a result may hold: a 64-bit signed integer, what the read models store
+MAX_COUNT = 2**63 - 1
+
+
 class ResultFields(Value):
     """One observed session of one variant, as typed by a user or imported from JSONL."""
 
     variant: str
     session_id: str | None = None
     success: bool | None = None
-    tool_calls: int | None = Field(default=None, ge=0)
-    successful_calls: int | None = Field(default=None, ge=0)
-    errors: int | None = Field(default=None, ge=0)
+    tool_calls: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    successful_calls: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    errors: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     error_messages: tuple[str, ...] = ()
     completion_time: float | None = Field(default=None, ge=0)
-    messages: int | None = Field(default=None, ge=0)
-    corrections: int | None = Field(default=None, ge=0)
-    tokens: int | None = Field(default=None, ge=0)
+    messages: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    corrections: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     cost: float | None = Field(default=None, ge=0)
     score: float | None = None
     case_id: str | None = None
@@ -413,16 +417,25 @@ def _(command: AddResults, state: ABTestState) -> Sequence[Event]:
     events = []
     for i, r in enumerate(command.results, start=1):
         if r.variant not in state.variants:
-            if command.sources:
-                where = f"{command.sources[i - 1]}: "
-            else:
-                where = f"result {i}: " if len(command.results) > 1 else ""
             raise InvalidCommand(
-                f"{where}variant {r.variant!r} is not in test {command.test!r}; "
+                f"{_where(command, i)}variant {r.variant!r} is not in test {command.test!r}; "
                 f"use one of: {', '.join(state.variants)}"
+            )
+        taken = sorted(RESERVED_METRIC_NAMES.intersection(r.metrics))
+        if taken:
+            raise InvalidCommand(
+                f"{_where(command, i)}custom metric {taken[0]!r} has the name of a built-in "
+                "metric; record that value with its own field or option, or name it otherwise"
             )
         events.append(ResultAdded.of(r))
     return events
+
+
+def _where(command: AddResults, i: int) -> str:
+    """Where result ``i`` (from 1) of ``command`` came from, as an error message prefix."""
+    if command.sources:
+        return f"{command.sources[i - 1]}: "
+    return f"result {i}: " if len(command.results) > 1 else ""
 
 
 @decide.register

@@ -81,6 +81,11 @@ RATIO_PAIRS: tuple[tuple[str, str], ...] = tuple(
 )
 
 
+#: names a custom ``--metric key=value`` may not take: the catalogue's metrics and the
+#: per-result values they are computed from (a custom value would be read as the built-in)
+RESERVED_METRIC_NAMES: frozenset[str] = frozenset(METRICS) | {"failed_calls", "successful_calls"}
+
+
 def metric_named(name: str, lower_is_better: Mapping[str, bool] | None = None) -> Metric:
     """The metric called ``name``: a built-in, or a custom continuous metric."""
     if name in METRICS:

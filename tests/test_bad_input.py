@@ -132,6 +132,23 @@ CASES = [
         "completion_time, tool_calls, errors, messages, corrections, tokens, cost, score, cost_per_success or a "
         "custom name (got 'Bad-Metric')",
     ),
+    (
+        ["ab", "add-result", "checkout-flow", "--variant", "warm", "--metric", "success=7"],
+        1,
+        "Error: custom metric 'success' has the name of a built-in metric; record that value with "
+        "its own field or option, or name it otherwise",
+    ),
+    (
+        ["ab", "add-result", "checkout-flow", "--variant", "warm", "--metric", "failed_calls=2"],
+        1,
+        "Error: custom metric 'failed_calls' has the name of a built-in metric; record that value "
+        "with its own field or option, or name it otherwise",
+    ),
+    (
+        ["ab", "add-result", "checkout-flow", "--variant", "warm", "--tokens", "9" * 23],
+        1,
+        f"Error: tokens: Input should be less than or equal to 9223372036854775807 (got {'9' * 23})",
+    ),
     (["ab", "archive", "old"], 1, "Error: test 'old' is already archived"),
     (["ab", "restore", "checkout-flow"], 1, "Error: test 'checkout-flow' is not archived"),
     (["ab", "summary", "nope"], 1, "Error: no A/B test named 'nope'; see `trialbook ab list`"),
@@ -196,6 +213,16 @@ class TestImportErrors:
             ),
             ("[1, 2]\n", 'Error: line 1: expected a JSON object like {"variant": "warm", ...}'),
             (
+                '{"variant": "warm"}\n{"variant": "cold", "metrics": {"success": 0.5}}\n',
+                "Error: line 2: custom metric 'success' has the name of a built-in metric; "
+                "record that value with its own field or option, or name it otherwise",
+            ),
+            (
+                '{"variant": "warm", "tool_calls": 99999999999999999999999}\n',
+                "Error: line 1: tool_calls: Input should be less than or equal to "
+                "9223372036854775807 (got 99999999999999999999999)",
+            ),
+            (
                 '{"variant": "warm", "colour": "red"}\n',
                 "Error: line 1: colour: Extra inputs are not permitted (got 'red')",
             ),
@@ -212,6 +239,8 @@ class TestImportErrors:
             "negative",
             "nan",
             "not-object",
+            "built-in-metric-name",
+            "too-large",
             "unknown-key",
             "empty",
             "not-utf8",
