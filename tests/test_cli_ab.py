@@ -53,6 +53,27 @@ class TestCreate:
         assert t["metric"] == "completion_time" and t["difficulty"] == "hard"
         assert t["guardrails"] == [{"metric": "cost", "limit": 0.05, "relative": True}]
 
+    def test_a_metric_that_is_not_built_in_gets_a_note_with_the_close_name(
+        self, invoke: Invoke, db_path: Path
+    ) -> None:
+        r = invoke(
+            "ab", "create", "t", "--variants", "a,b", "--metric", "sucess",
+            "--guardrail", "latency:+10%",
+        )  # fmt: skip
+        assert r.exit_code == 0 and count_events(db_path) == 1
+        assert r.stderr == (
+            "Note: 'sucess' is not a built-in metric: its values come from results recorded with "
+            "--metric sucess=VALUE; did you mean success?\n"
+            "Note: 'latency' is not a built-in metric: its values come from results recorded with "
+            "--metric latency=VALUE\n"
+        )
+        assert invoke("ab", "create", "u", "--metric", "tokens").stderr == ""
+        # a test whose metric never gets values can still be concluded on another metric
+        invoke("ab", "add-result", "t", "--variant", "a", "--success")
+        assert invoke("ab", "conclude", "t", "--stop").exit_code == 1
+        r = invoke("ab", "conclude", "t", "--stop", "--metric", "success")
+        assert r.exit_code == 0 and r.output.startswith("Concluded t: stop without a choice")
+
 
 class TestAddResult:
     def test_add_result_records_all_fields(self, invoke: Invoke) -> None:
@@ -213,6 +234,8 @@ class TestImport:
             "ab", "import", "checkout-flow", "-", input='{"variant": "cold"}\n{"variant": "warm"}\n'
         )
         assert r.exit_code == 0 and "Imported 2 results" in r.output
+        r = invoke("ab", "import", "checkout-flow", "-", input='{"variant": "cold"}\n')
+        assert r.output == "Imported 1 result into checkout-flow (event #4).\n"
 
 
 class TestListArchiveRestore:
@@ -237,6 +260,14 @@ class TestListArchiveRestore:
         r = invoke("ab", "list")
         assert r.exit_code == 0 and "trialbook ab create" in r.output
         assert json.loads(invoke("ab", "list", "--json").output) == []
+
+    def test_list_with_every_test_archived_points_to_all(self, invoke: Invoke) -> None:
+        create(invoke, "a")
+        invoke("ab", "archive", "a")
+        r = invoke("ab", "list")
+        assert (
+            r.output == "No active A/B tests (1 archived: `trialbook ab list --all` shows them).\n"
+        )
 
     def test_show_prints_definition_and_results(self, invoke: Invoke) -> None:
         create(invoke, "t", "--description", "Cold vs warm")

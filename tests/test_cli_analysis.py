@@ -697,7 +697,8 @@ BAD = [
     ),
     (
         ["ab", "analyze", "t", "--metric", "latency"],
-        "Error: test 't' has no values of metric 'latency'",
+        "Error: test 't' has no values of metric 'latency'; name another with --metric "
+        "(e.g. --metric success)",
     ),
     (
         ["ab", "create", "u", "--expected-results", "1"],

@@ -313,7 +313,8 @@ class AnalysisInput:
             if all(chosen not in v.moments for v in variants):
                 known = f"; its custom metrics are: {', '.join(recorded)}" if recorded else ""
                 raise InvalidCommand(
-                    f"test {definition.name!r} has no values of metric {chosen!r}{known}"
+                    f"test {definition.name!r} has no values of metric {chosen!r}{known}; "
+                    "name another with --metric (e.g. --metric success)"
                 )
         options: dict[str, Any] = {"metric": chosen, "alpha": alpha}
         if "--mde" in effects:

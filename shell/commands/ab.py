@@ -127,6 +127,26 @@ def create(
         f"Created A/B test {created['name']} with variants {', '.join(created['variants'])} "
         f"(control: {created['control']}, metric: {created['metric']}{planned})."
     )
+    for custom in _custom_metrics(created):
+        click.echo(custom, err=True)
+
+
+def _custom_metrics(created: dict[str, Any]) -> list[str]:
+    """A note for each metric of a new test that is not built in (a typo reads as a custom one)."""
+    import difflib
+
+    from domain.metrics import METRICS
+
+    names = [created["metric"], *(g["metric"] for g in created.get("guardrails", ()))]
+    notes = []
+    for name in dict.fromkeys(n for n in names if n not in METRICS):
+        close = difflib.get_close_matches(name, METRICS, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        notes.append(
+            f"Note: {name!r} is not a built-in metric: its values come from results recorded "
+            f"with --metric {name}=VALUE{hint}"
+        )
+    return notes
 
 
 def result_fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -206,8 +226,11 @@ def import_(app: App, name: str, file: Path) -> None:
 
     results, sources = read_results(file)
     recorded = app.ledger.execute(build(d.AddResults, test=name, results=results, sources=sources))
+    first, last = recorded[0].position, recorded[-1].position
     click.echo(
-        f"Imported {len(recorded)} results into {name} (events #{recorded[0].position}-#{recorded[-1].position})."
+        f"Imported 1 result into {name} (event #{first})."
+        if first == last
+        else f"Imported {len(recorded)} results into {name} (events #{first}-#{last})."
     )
 
 
@@ -227,7 +250,12 @@ def list_(app: App, include_archived: bool, as_json: bool) -> None:
         echo_json([{**t, "decision": decided.get(t["name"])} for t in tests])
         return
     if not tests:
-        click.echo("No A/B tests yet. Create one with: trialbook ab create NAME --variants a,b")
+        archived = 0 if include_archived else len(ab_queries.list_tests(app.ledger.conn, True))
+        click.echo(
+            f"No active A/B tests ({archived} archived: `trialbook ab list --all` shows them)."
+            if archived
+            else "No A/B tests yet. Create one with: trialbook ab create NAME --variants a,b"
+        )
         return
     rows = [
         [
