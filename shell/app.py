@@ -35,6 +35,10 @@ _SECRET_KEY = re.compile(
 )
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s;'\"]+", re.I)
 _ASSIGNMENT = re.compile(r"(?<![\w/])([A-Za-z_][\w-]*)=([^\s;&'\"]+)")
+#: a JSON (or YAML flow) pair such as ``"Authorization": "Bearer …"`` in an option value
+_PAIR = re.compile(
+    r"""(["']?)([A-Za-z_][\w-]*)\1(\s*:(?!//)\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^,}\s][^,}]*)"""
+)
 REDACTED = "<redacted>"
 
 
@@ -59,9 +63,16 @@ def redact_secrets(text: str) -> str:
         key = m.group(1)
         return f"{key}={REDACTED}" if _SECRET_KEY.search(key) else m.group(0)
 
-    return (
-        _ASSIGNMENT.sub(assignment, _URL.sub(url, text)) if ("=" in text or "@" in text) else text
-    )
+    def pair(m: re.Match[str]) -> str:
+        quote, key, colon, value = m.groups()
+        if not _SECRET_KEY.search(key):
+            return m.group(0)
+        q = value[0] if value[0] in "\"'" else ""
+        return f"{quote}{key}{quote}{colon}{q}{REDACTED}{q}"
+
+    if "=" in text or "@" in text:
+        text = _ASSIGNMENT.sub(assignment, _URL.sub(url, text))
+    return _PAIR.sub(pair, text) if ":" in text else text
 
 
 def state_dir() -> Path:
