@@ -21,13 +21,18 @@ if TYPE_CHECKING:
     from shell.plain_types import Vocabulary
 
 
+def data_dir() -> Path:
+    """``$XDG_DATA_HOME/trialbook`` (``~/.local/share/trialbook`` by default)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "trialbook"
+
+
 def default_db_path() -> Path:
-    """``$TRIALBOOK_DB``, else ``$XDG_DATA_HOME/trialbook/trialbook.db`` (``~/.local/share`` by default)."""
+    """``$TRIALBOOK_DB``, else ``data_dir()/trialbook.db``."""
     env = os.environ.get("TRIALBOOK_DB")
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "trialbook" / "trialbook.db"
+    return data_dir() / "trialbook.db"
 
 
 _SECRET_KEY = re.compile(
@@ -169,7 +174,10 @@ class App:
     def __init__(
         self, db: str | os.PathLike[str] | None = None, *, interactive: bool = False
     ) -> None:
+        #: the file was named (--db or $TRIALBOOK_DB), so it is not ours to create
         self.explicit_db = db is not None or bool(os.environ.get("TRIALBOOK_DB"))
+        #: named with --db for this command (the demo writes elsewhere unless it is)
+        self.db_option = db is not None
         self.db_path = Path(db).expanduser() if db is not None else default_db_path()
         self.interactive = interactive
         self._ledger: Ledger | None = None

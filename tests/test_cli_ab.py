@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Invoke, count_events
 
 
@@ -355,6 +357,21 @@ def test_demo_records_a_sample_test_in_its_own_file(
     # running it again starts from a fresh file
     again = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
     assert again.exit_code == 0 and count_events(demo_db) == 132
+
+
+def test_demo_leaves_the_database_named_by_trialbook_db_alone(
+    isolated_user_dirs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from shell.cli import cli
+
+    main = tmp_path / "main.db"
+    monkeypatch.setenv("TRIALBOOK_DB", str(main))
+    r = CliRunner().invoke(cli, ["demo", "--no-eval"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert not main.exists()
+    assert count_events(isolated_user_dirs / "data" / "trialbook" / "demo.db") == 81
 
 
 def test_demo_refuses_a_database_that_already_has_events(invoke: Invoke, db_path: Path) -> None:

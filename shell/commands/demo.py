@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from shell.app import App, default_db_path
+from shell.app import App, data_dir
 from shell.commands.common import pass_app
 
 DEMO_TEST = "checkout-flow"
@@ -16,7 +16,7 @@ DEMO_RUN = "demo-arithmetic"
 
 
 def demo_path() -> Path:
-    return default_db_path().parent / "demo.db"
+    return data_dir() / "demo.db"
 
 
 def record_demo(app: App, sessions: int = 40, seed: int = 7) -> None:
@@ -128,7 +128,7 @@ def demo(app: App, ctx: click.Context, sessions: int, with_eval: bool) -> None:
     """Record a sample A/B test in a fresh database file and show its summary and analysis.
 
     Without --db it writes ~/.local/share/trialbook/demo.db (replacing an older
-    demo file), never your main database.
+    demo file), never your main database (not $TRIALBOOK_DB either).
 
     \b
     Example:
@@ -136,8 +136,8 @@ def demo(app: App, ctx: click.Context, sessions: int, with_eval: bool) -> None:
     """
     from domain.errors import StateConflict
 
-    if not app.explicit_db:
-        app.db_path = demo_path()
+    if not app.db_option:
+        app.db_path, app.explicit_db = demo_path(), False
         app.db_path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(str(app.db_path) + suffix).unlink(missing_ok=True)
