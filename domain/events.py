@@ -56,6 +56,15 @@ class Event(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+def all_event_types() -> dict[str, type[Event]]:
+    """Every event type trialbook defines (importing the modules that define them)."""
+    import domain.ab
+    import domain.evals
+    import domain.verdicts  # noqa: F401
+
+    return EVENT_TYPES
+
+
 def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
     """Register a function turning ``event_type`` data at ``from_version`` into the next version."""
 

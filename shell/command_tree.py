@@ -75,10 +75,10 @@ def value_kind(path: Sequence[str], param: click.Parameter) -> Kind:
     if name == "stream":
         return "stream"
     if name in ("type", "type_") and family == "events":
-        from domain.events import EVENT_TYPES
+        from domain.events import all_event_types
         from shell.plain_words import EVENT_TYPE_WORDS
 
-        return tuple(sorted({*EVENT_TYPE_WORDS.values(), *EVENT_TYPES}))
+        return tuple(sorted({*EVENT_TYPE_WORDS.values(), *all_event_types()}))
     if name == "metric" and leaf != "add-result":
         from domain.metrics import METRICS
 

@@ -149,6 +149,11 @@ CASES = [
         1,
         f"Error: tokens: Input should be less than or equal to 9223372036854775807 (got {'9' * 23})",
     ),
+    (
+        ["events", "log", "--type", "resultadded"],
+        1,
+        "Error: --type: no event type is called 'resultadded'; did you mean ResultAdded?",
+    ),
     (["ab", "archive", "old"], 1, "Error: test 'old' is already archived"),
     (["ab", "restore", "checkout-flow"], 1, "Error: test 'checkout-flow' is not archived"),
     (["ab", "summary", "nope"], 1, "Error: no A/B test named 'nope'; see `trialbook ab list`"),

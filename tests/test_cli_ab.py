@@ -316,7 +316,10 @@ class TestEventsAndProjections:
         created = json.loads(invoke("events", "log", "--type", "TestCreated", "--json").output)
         assert [e["data"]["name"] for e in created] == ["a", "b"]
         assert "ResultAdded" in invoke("events", "log").output
-        assert invoke("events", "log", "--type", "Nope").output == "No events match.\n"
+        assert invoke("events", "log", "--type", "TestArchived").output == "No events match.\n"
+        assert invoke("events", "log", "--type", "Nope").output.startswith(
+            "Error: --type: no event type is called 'Nope'; one of: ResultAdded, "
+        )
 
     def test_projections_rebuild_gives_the_same_answers(self, invoke: Invoke) -> None:
         create(invoke)
