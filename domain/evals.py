@@ -176,6 +176,10 @@ def parse_price(text: str) -> tuple[str, Price]:
     )
 
 
+#: relative float-rounding tolerance of :func:`budget_spent`
+BUDGET_TOLERANCE = 1e-9
+
+
 def price_for(prices: PriceTable, model: str | None) -> Price | None:
     """The price of ``model``: its own entry, else the ``*`` entry, else ``None``."""
     if model is not None and model in prices:
@@ -207,6 +211,16 @@ def rollout_cost(
     if price is None:
         return None
     return token_cost(prompt_tokens, completion_tokens, price)
+
+
+def budget_spent(spent_usd: float, budget_usd: float) -> bool:
+    """Contract: whether ``spent_usd`` has reached ``budget_usd``, up to float rounding.
+
+    Costs are sums of floats (ten rollouts of $0.005 add up to 0.049999…), so a
+    budget counts as spent within a billionth of it (of a dollar, or of the budget
+    when it is larger); otherwise one more rollout would overshoot it.
+    """
+    return spent_usd >= budget_usd - BUDGET_TOLERANCE * max(1.0, abs(budget_usd))
 
 
 # --------------------------------------------------------------------------- secrets

@@ -66,6 +66,18 @@ SETTING_KEYS = {
     "judges": "judges",
 }
 OTHER_KEYS = ("suite", "suite_version", "name", "target")
+#: RunSettings field → the ``eval run`` option that sets it
+OPTION_NAMES = {
+    "epochs": "--epochs",
+    "concurrency": "--concurrency",
+    "timeout_s": "--timeout",
+    "retries": "--retries",
+    "budget_usd": "--budget",
+    "seed": "--seed",
+    "prices": "--price",
+    "scorers": "--scorer",
+    "judge_repeats": "--judge-repeats",
+}
 
 
 @dataclass(frozen=True)
@@ -77,14 +89,38 @@ class RunConfig:
     suite_version: int | None = None
     name: str | None = None
     values: Mapping[str, Any] = field(default_factory=dict)
+    #: the file the config was read from (named in errors)
+    filename: str | None = None
 
     def settings(self, **overrides: Any) -> RunSettings:
-        """The run settings: the file's values, then ``overrides`` (RunSettings field names; None = unset)."""
-        data = {**self.values, **{k: v for k, v in overrides.items() if v is not None}}
+        """The run settings: the file's values, then ``overrides`` (RunSettings field names; None = unset).
+
+        An invalid value is named by where it came from: the command-line option
+        (``--timeout: …``) for an override, else the config key and file.
+        """
+        given = {k: v for k, v in overrides.items() if v is not None}
         try:
-            return RunSettings(**data)
+            return RunSettings(**{**self.values, **given})
         except ValidationError as e:
-            raise TargetConfigError(f"run config: {explain(e)}") from None
+            raise TargetConfigError(self._explain(e, given)) from None
+
+    def _explain(self, error: ValidationError, overrides: Mapping[str, Any]) -> str:
+        loc = [str(p) for p in error.errors()[0].get("loc", ()) if p != "__root__"]
+        detail = explain(error)
+        if not loc:
+            return f"run config: {detail}"
+        what = loc[0]
+        rest = detail.removeprefix(".".join(loc) + ": ")
+        inner = ".".join(loc[1:])
+        if what in overrides and what in OPTION_NAMES:
+            return f"{OPTION_NAMES[what]}: {inner + ': ' if inner else ''}{rest}"
+        key = ".".join([_CONFIG_KEYS.get(what, what), *loc[1:]])
+        where = f" (set in {self.filename})" if self.filename else ""
+        return f"run config: {key}: {rest}{where}"
+
+
+#: RunSettings field → its key in a run config
+_CONFIG_KEYS = {name: key for key, name in SETTING_KEYS.items()}
 
 
 def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
@@ -147,6 +183,7 @@ def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
         suite_version=version,
         name=doc.get("name"),
         values=values,
+        filename=filename,
     )
     config.settings()  # validate now, naming the key
     return config
@@ -180,6 +217,6 @@ def _prices(table: Any, filename: str) -> dict[str, Price]:
         except (InvalidCommand, ValueError, TypeError, ValidationError):
             raise TargetConfigError(
                 f'{filename}: price of {model!r} is not valid; write "INPUT/OUTPUT" in USD per million '
-                'tokens (e.g. "0.15/0.6") or {{ input = 0.15, output = 0.6 }}'
+                'tokens (e.g. "0.15/0.6") or { input = 0.15, output = 0.6 }'
             ) from None
     return out

@@ -38,6 +38,7 @@ from domain.evals import (
     RunSettings,
     StartRun,
     SuiteState,
+    budget_spent,
     event_id_for,
     pending_rollouts,
     plan_run,
@@ -385,18 +386,27 @@ async def _execute(
     if state.pending == 0:
         recorder.handle(FinishRun(run_id=run_id))
     else:
-        reason = {"budget": f"budget of ${s.budget_usd:g} spent", "stopped": "stopped"}.get(
-            report.stopped or "", "interrupted"
-        )
-        _interrupt(recorder, run_id, reason)
+        _interrupt(recorder, run_id, _stop_reason(report, s.budget_usd, only_failed=only_failed))
     return report
+
+
+def _stop_reason(report: RunReport, budget_usd: float | None, *, only_failed: bool) -> str:
+    """Why a session ended with rollouts still pending (recorded in ``RunInterrupted``)."""
+    if report.stopped == "budget":
+        return "budget spent" if budget_usd is None else f"budget of ${budget_usd:g} spent"
+    if report.stopped == "stopped":
+        return "stopped"
+    if only_failed:
+        return "failed rollouts retried; rollouts never run are still pending"
+    return "interrupted"
 
 
 def _remaining_budget(state: EvalRunState) -> float | None:
     budget = state.settings.budget_usd
     if budget is None:
         return None
-    return max(0.0, budget - (state.cost_usd or 0.0))
+    spent = state.cost_usd or 0.0
+    return 0.0 if budget_spent(spent, budget) else budget - spent
 
 
 def _interrupt(recorder: Recorder, run_id: str, reason: str) -> None:

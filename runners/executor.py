@@ -51,6 +51,7 @@ from domain.evals import (
     PriceTable,
     RecordRollouts,
     blob_of,
+    budget_spent,
     inline_or_blob,
     rollout_cost,
     rollout_seed,
@@ -399,7 +400,7 @@ async def run_rollouts(
             return True
         if should_stop is not None and should_stop():
             stop_reason.append("stopped")
-        elif budget_usd is not None and report.cost_usd >= budget_usd:
+        elif budget_usd is not None and budget_spent(report.cost_usd, budget_usd):
             stop_reason.append("budget")
         return bool(stop_reason)
 

@@ -236,7 +236,13 @@ def judge_config(
         raise ScorerConfigError(
             f"judge {name!r}: base_url {base_url!r} must start with http:// or https://"
         )
-    url = urlsplit(base_url)
+    try:
+        url = urlsplit(base_url)
+        url.port  # noqa: B018  (raises ValueError for a port outside 0-65535)
+    except ValueError as e:
+        raise ScorerConfigError(
+            f"judge {name!r}: base_url {base_url!r} is not valid ({e}); write http://HOST:PORT/v1"
+        ) from None
     if url.password is not None or any(looks_secret(k) for k, _ in parse_qsl(url.query)):
         raise ScorerConfigError(
             f"judge {name!r}: base_url carries a secret, which would be written into the log; "

@@ -341,7 +341,13 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 def _check_url(url: Any, what: str) -> str:
     if not isinstance(url, str) or not url:
         raise TargetConfigError(f"{what} needs a URL, e.g. http://127.0.0.1:8000/run")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port outside 0-65535)
+    except ValueError as e:
+        raise TargetConfigError(
+            f"{what} URL {url!r} is not valid ({e}); write http://HOST:PORT/PATH"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetConfigError(f"{what} URL {url!r} is not valid; write http://HOST:PORT/PATH")
     return url

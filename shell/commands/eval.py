@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import click
 
 from shell.app import App
 from shell.commands.common import json_option, pass_app
+from shell.commands.events import ISO_TIME
 from shell.render import echo_json, fmt, pct, table
 
 RESUME_HINT = "resume it with `trialbook eval resume {run}`"
@@ -539,10 +541,13 @@ def _resume(
     from runners.eval_session import resume_run
     from runners.targets import make_target
 
+    if budget is not None and not (math.isfinite(budget) and budget >= 0):
+        raise click.ClickException(f"--budget: must be a number of USD ≥ 0 (got {budget})")
     recorder = _recorder(app)
     state = recorder.run_state(run_id)
     if not state.exists:
         _require_run(app, run_id)
+    _refuse_live_runner(app, run_id, mode)
     try:
         suite_state = _require_suite(recorder, state.suite or "")
         cases = suite_state.version(state.suite_version).cases
@@ -574,6 +579,27 @@ def _resume(
             git_sha=git_sha(),
             options=options,
         ),
+    )
+
+
+def _refuse_live_runner(app: App, run_id: str, mode: str) -> None:
+    """Refuse to take up a run that another process on this host is still running.
+
+    Resuming it would send its in-flight rollouts again (calls and costs twice),
+    and the other process would then fail to record its own outcomes.
+    """
+    from shell.commands import eval_report
+
+    row = app.ledger.conn.execute(
+        "SELECT runner FROM eval_runs WHERE run_id = ? AND status = 'running'", (run_id,)
+    ).fetchone()
+    process = json.loads(row[0]) if row and row[0] else None
+    if eval_report.runner_state(process) != "alive" or process["pid"] == os.getpid():
+        return
+    raise click.ClickException(
+        f"eval run {run_id!r} is still being run by process {process['pid']} on "
+        f"{process['host']}; wait for it to finish, or stop it (Ctrl-C, or `kill "
+        f"{process['pid']}`) and then run `trialbook eval {mode} {run_id}`"
     )
 
 
@@ -912,7 +938,10 @@ def _markdown(rows: list[list[Any]], headers: list[str]) -> str:
 @click.option("--csv", "as_csv", is_flag=True, help="Print the rollouts as CSV.")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the table as Markdown.")
 @click.option(
-    "--as-of", "as_of", metavar="TIME", help="The run as it was at this time (ISO 8601, UTC)."
+    "--as-of",
+    "as_of",
+    type=ISO_TIME,
+    help="The run as it was at this time (ISO 8601; a time without a zone is UTC).",
 )
 @click.option(
     "--at",
@@ -1076,14 +1105,25 @@ def export(app: App, run_id: str, traces_dir: str) -> None:
                 content = store.get_blob(digest)
                 if content is None:
                     continue
-                name = f"{r['case_id']}.e{r['epoch']}.{kind.removesuffix('_blob')}.json"
-                (out / _safe(name)).write_bytes(content)
+                name = f"{_file_stem(r['case_id'])}.e{r['epoch']}.{kind.removesuffix('_blob')}.json"
+                (out / name).write_bytes(content)
                 written += 1
     click.echo(f"Wrote {len(rows)} rollouts and {written} blobs to {out}.")
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+def _file_stem(case_id: str) -> str:
+    """A case id as a file name: itself when it is safe, else sanitised plus a hash of the id.
+
+    Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``;
+    then 8 hex digits of the id's SHA-256 are appended, so ids that sanitise
+    alike (``a/b`` and ``a_b``) still get distinct files.
+    """
+    import hashlib
+
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in case_id)
+    if safe == case_id:
+        return safe
+    return f"{safe}-{hashlib.sha256(case_id.encode('utf-8')).hexdigest()[:8]}"
 
 
 @eval_.command("compare")
