@@ -6,6 +6,12 @@ rows with reasons, a result text, an error reason when scoring failed, and
 checks the parser raised (``flags``). An abstention (a code evaluator returning
 ``None``) has no score and no pass/fail and is left out of every average.
 
+A scoring error (a verdict with ``error`` set: the judge was unreachable or
+answered something unusable, a code evaluator raised or returned an invalid
+value) is recorded with score 0 and ``passed=False`` so that every event keeps
+the same shape, but it is not a judgement of the output: the statistics here
+leave it out of means, pass rates, pass@k and agreement, and count it apart.
+
 LLM judges answer ``{"score": 1-10, "evaluation": [{"criteria", "passed",
 "reason"}, …], "result": "…"}``. Their scale is recorded as 0–10: usable
 answers are clamped to 1–10, and 0 is reserved for an unusable answer, so the
@@ -168,7 +174,11 @@ class Verdict(VerdictFields):
     def failure(
         cls, scorer: str, reason: str, *, scale: tuple[float, float] = (0.0, 1.0), **fields: Any
     ) -> Verdict:
-        """A failed verdict with score 0 and ``reason`` as its error."""
+        """A scoring error: ``reason`` as its error (score 0 and not passed, read as no verdict).
+
+        Readers tell it by ``error``; the statistics below leave it out of every
+        mean, pass rate and agreement and count it as a scoring error.
+        """
         return cls(
             scorer=scorer,
             score=0.0,
@@ -855,9 +865,11 @@ def latest(verdicts: Iterable[ScoredRollout]) -> list[ScoredRollout]:
 class RolloutVerdict:
     """One scorer's verdicts on one rollout, its repeats combined.
 
-    ``score`` is the mean over repeats that did not abstain; ``passed`` is the
-    majority of their pass/fail votes, a tie counting as failed; ``None`` when
-    every repeat abstained.
+    ``score`` is the mean over repeats that neither abstained nor failed to
+    score (``error``); ``passed`` is the majority of their pass/fail votes, a
+    tie counting as failed; both ``None`` when no repeat gave a usable verdict.
+    ``abstained`` and ``errors`` count the repeats left out; ``error`` is the
+    first scoring error's reason.
     """
 
     scorer: str
@@ -871,6 +883,12 @@ class RolloutVerdict:
     score: float | None
     score_sd: float | None
     passed: bool | None
+    error: str | None = None
+
+    @property
+    def scoring_error(self) -> bool:
+        """No repeat gave a usable verdict and at least one failed to score."""
+        return self.passed is None and self.errors > 0
 
     @property
     def disagrees(self) -> bool:
@@ -893,7 +911,8 @@ def rollouts(verdicts: Iterable[ScoredRollout]) -> list[RolloutVerdict]:
         groups[(v.scorer, v.case_id, v.epoch)].append(v)
     out = []
     for (scorer, case_id, epoch), vs in groups.items():
-        scored = [v for v in vs if not v.abstained and v.score is not None]
+        errors = [v.error for v in vs if v.error and not v.abstained]
+        scored = [v for v in vs if not v.abstained and not v.error and v.score is not None]
         scores = [float(v.score) for v in scored if v.score is not None]
         passes = sum(1 for v in scored if v.passed)
         fails = len(scored) - passes
@@ -903,13 +922,14 @@ def rollouts(verdicts: Iterable[ScoredRollout]) -> list[RolloutVerdict]:
                 case_id=case_id,
                 epoch=epoch,
                 repeats=len(vs),
-                abstained=len(vs) - len(scored),
-                errors=sum(1 for v in vs if v.error),
+                abstained=len(vs) - len(scored) - len(errors),
+                errors=len(errors),
                 passes=passes,
                 fails=fails,
                 score=sum(scores) / len(scores) if scores else None,
                 score_sd=_sd(scores),
                 passed=(passes > fails) if scored else None,
+                error=errors[0] if errors else None,
             )
         )
     return out
@@ -941,10 +961,13 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 class ScorerSummary:
     """One scorer over a run: mean and spread of scores, pass rate with its Wilson interval.
 
-    Rollouts whose every repeat abstained are counted in ``abstained`` and left
-    out of ``mean``, ``sd`` and the pass rate; failed verdicts (``errors``) count
-    as score 0 and failed. ``sd`` is the spread across rollouts; ``repeat_sd``
-    the mean spread between a judge's repeats of the same rollout (``None``
+    Rollouts without a usable verdict are left out of ``mean``, ``sd``, the
+    pass rate and its interval: counted in ``errors`` when scoring failed (a
+    scoring error, see :meth:`Verdict.failure`), else in ``abstained``.
+    ``scored`` is what is left, the ``n`` of the pass rate. ``error_verdicts``
+    counts every verdict with a scoring error, also a judge repeat whose other
+    repeats did score. ``sd`` is the spread across rollouts; ``repeat_sd`` the
+    mean spread between a judge's repeats of the same rollout (``None``
     without repeats).
     """
 
@@ -964,6 +987,8 @@ class ScorerSummary:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+    scored: int = 0
+    error_verdicts: int = 0
 
 
 def summarize(
@@ -991,11 +1016,12 @@ def summarize(
         passed = sum(1 for r in scored if r.passed)
         low, high = wilson_interval(passed, len(scored), confidence)
         repeat_sds = [r.score_sd for r in scored if r.score_sd is not None]
+        errors = sum(1 for r in rs if r.scoring_error)
         out[scorer] = ScorerSummary(
             scorer=scorer,
             rollouts=len(rs),
-            abstained=len(rs) - len(scored),
-            errors=sum(1 for r in rs if r.errors),
+            abstained=len(rs) - len(scored) - errors,
+            errors=errors,
             mean=sum(scores) / len(scores) if scores else None,
             sd=_sd(scores),
             repeat_sd=sum(repeat_sds) / len(repeat_sds) if repeat_sds else None,
@@ -1008,6 +1034,8 @@ def summarize(
             prompt_tokens=tokens[scorer][0],
             completion_tokens=tokens[scorer][1],
             cost_usd=cost[scorer],
+            scored=len(scored),
+            error_verdicts=sum(r.errors for r in rs),
         )
     return out
 
@@ -1034,7 +1062,7 @@ def _check_nck(n: int, c: int, k: int) -> None:
 
 @dataclass(frozen=True)
 class CaseEpochs:
-    """One scorer's pass/fail on one case over its epochs (rollouts that abstained left out)."""
+    """One scorer's pass/fail on one case over its epochs (abstentions and scoring errors left out)."""
 
     scorer: str
     case_id: str
@@ -1128,7 +1156,11 @@ def cohens_kappa(both_pass: int, a_only: int, b_only: int, both_fail: int) -> fl
 
 @dataclass(frozen=True)
 class Agreement:
-    """Two scorers' pass/fail on the rollouts both judged: counts, percent agreement, Cohen's kappa."""
+    """Two scorers' pass/fail on the rollouts both judged: counts, percent agreement, Cohen's kappa.
+
+    A rollout where either scorer had a scoring error is left out and counted
+    in ``scoring_errors``.
+    """
 
     scorer_a: str
     scorer_b: str
@@ -1140,6 +1172,8 @@ class Agreement:
     kappa: float | None
     #: rollouts where they disagree, as (case_id, epoch)
     disagreements: tuple[tuple[str, int], ...]
+    #: rollouts left out because one scorer or both failed to score them
+    scoring_errors: int = 0
 
     @property
     def percent(self) -> float | None:
@@ -1148,10 +1182,17 @@ class Agreement:
 
 
 def agreement(verdicts: Iterable[ScoredRollout], scorer_a: str, scorer_b: str) -> Agreement:
-    """Agreement of two scorers on pass/fail over rollouts both scored (repeats combined by majority)."""
+    """Agreement of two scorers on pass/fail over rollouts both scored (repeats combined by majority).
+
+    Abstentions and scoring errors are no pass/fail, so those rollouts are left
+    out; the ones left out for a scoring error are counted.
+    """
     a: dict[tuple[str, int], bool] = {}
     b: dict[tuple[str, int], bool] = {}
+    errored: set[tuple[str, int]] = set()
     for r in rollouts(verdicts):
+        if r.scoring_error and r.scorer in (scorer_a, scorer_b):
+            errored.add((r.case_id, r.epoch))
         if r.passed is None:
             continue
         if r.scorer == scorer_a:
@@ -1176,6 +1217,7 @@ def agreement(verdicts: Iterable[ScoredRollout], scorer_a: str, scorer_b: str) -
         both_fail=ff,
         kappa=cohens_kappa(tt, tf, ft, ff),
         disagreements=tuple(sorted(k for k in keys if a[k] != b[k])),
+        scoring_errors=len(errored),
     )
 
 

@@ -22,6 +22,7 @@ when the script runs out, requests succeed. Steps:
     "malformed"     200 with a truncated JSON body
     "shape"         200 with JSON of the wrong shape
     "text"          200 with a plain-text body
+    "answer:TEXT"   200 with TEXT as the output (a wrong answer, for regressions)
     "drop"          close the connection without answering
 
 Statistics (server side): ``hits[key]`` (requests per key), ``requests``,
@@ -285,6 +286,8 @@ class _HttpServer:
             return _json({"result": "no output field here"})
         if kind == "text":
             return Reply(200, b"Internal things happened", content_type="text/plain")
+        if kind == "answer":
+            return _json({"output": arg})
         status = int(kind)
         extra = {"Retry-After": arg} if arg else None
         return _json({"error": {"message": f"scripted {status}"}}, status, extra)

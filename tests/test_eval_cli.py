@@ -471,10 +471,9 @@ class TestCompareExportDemo:
         invoke("eval", "suite", "add", str(suite))
         url = f"{task_server.url}/run"
         invoke("eval", "run", "reg", "--target", url, "--name", "good", "--scorer", "equals")
-        task_server.scripts["k1"] = [
-            "ok",
-            "shape",
-        ]  # k1 answers the wrong shape on its second request
+        # k1 answers wrongly on its second request (a regression); k2 fails (no output to score)
+        task_server.scripts["k1"] = ["ok", "answer:wrong"]
+        task_server.scripts["k2"] = ["ok", "shape"]
         invoke(
             "eval",
             "run",
@@ -490,8 +489,16 @@ class TestCompareExportDemo:
         )
         data = json.loads(invoke("eval", "compare", "good", "worse", "--json").output)
         assert [(p["case_id"], p["outcome"]) for p in data["regressions"]] == [("k1", "loss")]
-        assert (data["wins"], data["losses"], data["ties"]) == (0, 1, 2)
-        assert "regressions: k1#1" in invoke("eval", "compare", "good", "worse").output
+        assert (data["wins"], data["losses"], data["ties"]) == (0, 1, 1)
+        assert [(f["case_id"], f["failed_in"]) for f in data["failed_rollouts"]] == [
+            ("k2", "worse")
+        ]
+        text = invoke("eval", "compare", "good", "worse").output
+        assert "regressions: k1#1" in text
+        assert (
+            "failed rollouts (target errors, not scored, left out of the pairs): k2#1 in worse"
+            in text
+        )
 
     def test_export_writes_rollouts_and_trace_blobs(
         self, invoke: Invoke, tmp_path: Path, task_server: TaskServer

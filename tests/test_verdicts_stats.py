@@ -222,13 +222,13 @@ class TestSummaries:
         assert (s.pass_low, s.pass_high) == pytest.approx(proportion_confint(3, 6, method="wilson"))
         assert s.repeat_sd is None and s.disagreements == 0
 
-    def test_failed_verdicts_count_as_zero_and_are_counted_as_errors(self) -> None:
+    def test_scoring_errors_are_counted_apart_and_left_out_of_the_statistics(self) -> None:
         vs = [
             rec("python:m:f", "a", 1, 1.0),
             rec("python:m:f", "b", 1, 0.0, error="raised KeyError"),
         ]
         s = summarize(vs)["python:m:f"]
-        assert (s.mean, s.errors, s.passed, s.pass_rate) == (0.5, 1, 1, 0.5)
+        assert (s.mean, s.errors, s.passed, s.pass_rate, s.scored) == (1.0, 1, 1, 1.0, 1)
 
     def test_judge_repeats_are_combined_per_rollout_and_their_disagreement_flagged(self) -> None:
         scale = (0.0, 10.0)

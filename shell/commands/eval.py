@@ -693,6 +693,7 @@ def rescore(
         raise click.ClickException(f"eval run {run_id!r} has no completed rollouts to score")
     import asyncio
 
+    before = app.ledger.conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
     n = asyncio.run(
         do_rescore(
             recorder.handle,
@@ -705,8 +706,15 @@ def rescore(
             system_prompt=(run_["target"] or {}).get("system_prompt"),
         )
     )
+    errors = eval_report.verdict_counts(app.ledger.conn, run_id, before)["scoring_errors"]
     click.echo(
-        f"Recorded {n} verdicts on {len(items)} rollouts of {run_id}. See `trialbook eval show {run_id}`."
+        f"Recorded {n} verdicts on {len(items)} rollouts of {run_id}"
+        + (
+            f" ({errors} of them scoring errors: no verdict, see the error column)"
+            if errors
+            else ""
+        )
+        + f". See `trialbook eval show {run_id}`."
     )
 
 
@@ -779,6 +787,8 @@ def _ms(seconds: float | None) -> str:
 def _scorer_cell(v: dict[str, Any] | None) -> str:
     if not v:
         return "-"
+    if v.get("scoring_error"):
+        return f"ERROR {_short(v['error'] or '', 40)}".rstrip()
     mark = {True: "pass", False: "FAIL", None: "abst"}[v["passed"]]
     score = "-" if v["score"] is None else fmt(v["score"])
     return f"{score} {mark}"
@@ -811,16 +821,8 @@ def _table_rows(data: dict[str, Any]) -> tuple[list[list[Any]], list[str]]:
             fmt(s["mean_score"]),
             fmt(s["mean_reward"]),
             _ms(s["mean_latency_s"]),
-            fmt(
-                (s["prompt_tokens"] + s["completion_tokens"]) / s["rollouts"]
-                if s["rollouts"]
-                else None
-            ),
-            _usd(
-                s["cost_usd"] / s["rollouts"]
-                if s["rollouts"] and s["cost_usd"] is not None
-                else None
-            ),
+            fmt(s["mean_tokens"]),
+            _usd(s["mean_cost_usd"]),
             *(fmt(data["scorers"][n]["mean"]) for n in names),
             "",
         ]
@@ -847,7 +849,7 @@ def _footer(data: dict[str, Any]) -> list[str]:
         lo, hi = sc["pass_interval"]
         line = (
             f"{name}: mean {fmt(sc['mean'])} · pass {pct(sc['pass_rate'])} "
-            f"(95% CI {pct(lo)}–{pct(hi)}, n={sc['rollouts'] - sc['abstained']})"
+            f"(95% CI {pct(lo)}–{pct(hi)}, n={sc['scored']})"
         )
         if sc["abstained"]:
             line += f" · {sc['abstained']} abstained"
@@ -895,6 +897,7 @@ def _footer(data: dict[str, Any]) -> list[str]:
         lines.append(
             f"agreement {a['scorer_a']} vs {a['scorer_b']}: {pct(a['percent'])} of {a['n']} · "
             f"kappa {fmt(a['kappa'])}"
+            + (f" · {a['scoring_errors']} scoring errors left out" if a["scoring_errors"] else "")
         )
     return lines
 
@@ -906,13 +909,21 @@ def _csv(rows: list[dict[str, Any]], names: list[str]) -> str:
 
     # every rollout column but the payloads (outputs, blobs, the model name)
     keys = [k for k in ROLLOUT_KEYS if k not in ("output", "output_blob", "trace_blob", "model")]
-    w.writerow([*keys, *(f"{n}:score" for n in names), *(f"{n}:passed" for n in names)])
+    w.writerow(
+        [
+            *keys,
+            *(f"{n}:score" for n in names),
+            *(f"{n}:passed" for n in names),
+            *(f"{n}:error" for n in names),
+        ]
+    )
     for r in rows:
         vs = r["verdicts"]
         w.writerow(
             [("" if r[k] is None else r[k]) for k in keys]
             + [("" if vs.get(n, {}).get("score") is None else vs[n]["score"]) for n in names]
             + [("" if vs.get(n, {}).get("passed") is None else vs[n]["passed"]) for n in names]
+            + [(vs[n]["error"] or "") if vs.get(n, {}).get("scoring_error") else "" for n in names]
         )
     return buf.getvalue()
 
@@ -1173,19 +1184,41 @@ def compare(
     )
     click.echo(
         f"wins {data['wins']} · losses {data['losses']} · ties {data['ties']} · pass rate "
-        f"{pct(data['a_pass_rate'])} → {pct(data['b_pass_rate'])}"
+        f"{pct(data['a_pass_rate'])} (n={data['a_scored']}) → "
+        f"{pct(data['b_pass_rate'])} (n={data['b_scored']})"
     )
     for label in ("regressions", "improvements"):
         items = data[label]
         if items:
             click.echo(f"{label}: " + ", ".join(f"{p['case_id']}#{p['epoch']}" for p in items))
+    if data["failed_rollouts"]:
+        click.echo(
+            "failed rollouts (target errors, not scored, left out of the pairs): "
+            + ", ".join(
+                f"{f['case_id']}#{f['epoch']} in {f['failed_in']}" for f in data["failed_rollouts"]
+            )
+        )
+    errs = data["scoring_errors"]
+    if errs["a"] or errs["b"]:
+        click.echo(f"scoring errors left out: {errs['a']} in {run_a}, {errs['b']} in {run_b}")
+    fixed = data["paired"]
+    if fixed["pairs"]:
+        ci = fixed["ci"]
+        click.echo(
+            f"paired difference: {fmt(fixed['lift'])} over {fixed['pairs']} pairs · "
+            + (
+                f"{fixed['level']:.0%} CI {fmt(ci[0])} to {fmt(ci[1])} (paired t, fixed-horizon)"
+                if ci
+                else f"CI - ({fixed['note']})"
+            )
+        )
     analysis = data["analysis"]
     if analysis is not None:
         b_row = next(v for v in analysis["variants"] if not v["is_control"])
         paired = b_row.get("paired") or {}
         ci = paired.get("ci") or b_row.get("ci")
         click.echo(
-            f"paired {analysis['metric']}: lift {fmt(paired.get('lift', b_row.get('lift')))} "
+            f"always-valid {analysis['metric']}: lift {fmt(paired.get('lift', b_row.get('lift')))} "
             f"(CI {fmt(ci[0]) if ci else '-'} to {fmt(ci[1]) if ci else '-'}) · "
             f"p {fmt(paired.get('p_value', b_row.get('p_value')))} · {b_row.get('method') or ''}".rstrip(
                 " ·"

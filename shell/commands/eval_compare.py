@@ -3,14 +3,23 @@
 The measure compared is, in order of preference: a scorer both runs have
 verdicts from (``--scorer`` picks one; default the first shared), else the
 target's own score, else completion (1 completed, 0 failed). A pair "passes"
-by the scorer's pass/fail, else a target score ≥ 0.7, else completion. A
-rollout that failed counts as score 0 and not passed.
+by the scorer's pass/fail, else a target score ≥ 0.7, else completion.
+
+On a scorer or the target's score, a rollout that failed (the target erred:
+no output to score) is not a judgement of the output: such pairs are listed
+apart (``failed_rollouts``), as are rollouts whose verdict is a scoring error
+or an abstention; wins, losses, regressions and the paired statistics are
+over the pairs scored on both sides. Each run's pass rate is over all its own
+scored rollouts, as ``eval show`` gives it. On completion, failing is what is
+measured, so every pair counts.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +28,8 @@ from domain.verdicts import DEFAULT_PASS_THRESHOLD, rollouts
 from shell.commands import eval_report
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+#: confidence level of the fixed-horizon paired interval
+CI_LEVEL = 0.95
 
 
 @dataclass(frozen=True)
@@ -28,33 +39,103 @@ class Side:
     row: dict[str, Any]
 
 
-def _measure(conn: sqlite3.Connection, run_id: str, basis: str) -> dict[tuple[str, int], Side]:
+@dataclass(frozen=True)
+class Measured:
+    """One run measured on a basis: the scored rollouts, and those left out and why."""
+
+    scored: dict[tuple[str, int], Side]
+    #: rollouts that failed (no output to score), with their error
+    failed: dict[tuple[str, int], dict[str, Any]]
+    #: rollouts whose verdict is a scoring error, with its reason
+    scoring_errors: dict[tuple[str, int], str | None]
+    #: completed rollouts without a score or pass/fail (abstained, or never scored)
+    unscored: set[tuple[str, int]]
+
+    @property
+    def pass_rate(self) -> float | None:
+        """Share of the scored rollouts that passed (what ``eval show`` gives)."""
+        n = len(self.scored)
+        return sum(s.passed for s in self.scored.values()) / n if n else None
+
+    def keys(self) -> set[tuple[str, int]]:
+        return set(self.scored) | set(self.failed) | set(self.scoring_errors) | self.unscored
+
+
+def _measure(conn: sqlite3.Connection, run_id: str, basis: str) -> Measured:
     rows = eval_report.rollout_rows(conn, run_id)
     by_pair: dict[tuple[str, int], Any] = {}
     if basis.startswith("scorer:"):
         name = basis.removeprefix("scorer:")
         for r in rollouts(v for v in eval_report.verdicts(conn, run_id) if v.scorer == name):
             by_pair[(r.case_id, r.epoch)] = r
-    out = {}
+    out = Measured({}, {}, {}, set())
     for row in rows:
         key = (row["case_id"], row["epoch"])
         ok = row["status"] == "completed"
+        if basis == "completion":
+            out.scored[key] = Side(1.0 if ok else 0.0, ok, row)
+            continue
+        if not ok:
+            out.failed[key] = row
+            continue
         if basis.startswith("scorer:"):
             v = by_pair.get(key)
-            if ok and (v is None or v.passed is None):
-                continue  # not scored (or abstained): not comparable
-            score, passed = (
-                (float(v.score or 0.0), bool(v.passed)) if ok and v is not None else (0.0, False)
-            )
-        elif basis == "target_score":
-            if ok and row["score"] is None:
-                continue
-            score = float(row["score"]) if ok else 0.0
-            passed = ok and score >= DEFAULT_PASS_THRESHOLD
+            if v is not None and v.scoring_error:
+                out.scoring_errors[key] = v.error
+            elif v is None or v.passed is None or v.score is None:
+                out.unscored.add(key)  # not scored (or abstained): not comparable
+            else:
+                out.scored[key] = Side(float(v.score), bool(v.passed), row)
+        elif row["score"] is None:
+            out.unscored.add(key)
         else:
-            score, passed = (1.0, True) if ok else (0.0, False)
-        out[key] = Side(score, passed, row)
+            score = float(row["score"])
+            out.scored[key] = Side(score, score >= DEFAULT_PASS_THRESHOLD, row)
     return out
+
+
+def paired_interval(
+    diffs: Sequence[float],
+    level: float = CI_LEVEL,
+    bounds: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """The fixed-horizon paired t interval for the mean of ``diffs`` (B − A per pair).
+
+    ``mean ± t(level, n − 1) · sd / √n``, as ``scipy.stats.ttest_rel(b, a)
+    .confidence_interval(level)`` gives it, then limited to ``bounds`` (the
+    range a mean difference can take, e.g. −1 to 1 for scores in [0, 1]; the
+    true difference always lies there, so coverage is kept). ``ci`` is
+    ``None`` with fewer than 2 pairs or when the differences do not vary.
+    """
+    from scipy.stats import t
+
+    n = len(diffs)
+    mean = sum(diffs) / n if n else None
+    sd = None
+    ci: list[float] | None = None
+    note = None
+    if n < 2:
+        note = "fewer than 2 pairs scored on both sides"
+    else:
+        assert mean is not None
+        sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+        if sd == 0.0:
+            note = "the differences do not vary"
+        else:
+            half = float(t.ppf(1 - (1 - level) / 2, n - 1)) * sd / math.sqrt(n)
+            lo, hi = mean - half, mean + half
+            if bounds is not None:
+                lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+            ci = [lo, hi]
+    return {
+        "method": "paired t interval (fixed-horizon)",
+        "pairs": n,
+        "level": level,
+        "lift": mean,
+        "sd": sd,
+        "ci": ci,
+        "note": note,
+    }
 
 
 def choose_basis(conn: sqlite3.Connection, run_a: str, run_b: str, scorer: str | None) -> str:
@@ -88,7 +169,8 @@ def compare(
 ) -> dict[str, Any]:
     """Pairs, wins/losses/ties, regressions, improvements, and the paired analysis (B against A)."""
     basis = choose_basis(conn, run_a, run_b, scorer)
-    a, b = _measure(conn, run_a, basis), _measure(conn, run_b, basis)
+    ma, mb = _measure(conn, run_a, basis), _measure(conn, run_b, basis)
+    a, b = ma.scored, mb.scored
     keys = [k for k in a if k in b]
     pairs = []
     wins = losses = ties = 0
@@ -109,22 +191,44 @@ def compare(
                 "outcome": outcome,
             }
         )
+    both = ma.keys() & mb.keys()
+    failed = []
+    for k in sorted(both, key=lambda k: (k[1], k[0])):
+        in_a, in_b = k in ma.failed, k in mb.failed
+        if in_a or in_b:
+            failed.append(
+                {
+                    "case_id": k[0],
+                    "epoch": k[1],
+                    "failed_in": "both" if in_a and in_b else run_a if in_a else run_b,
+                    "a_error": ma.failed[k]["error"] if in_a else None,
+                    "b_error": mb.failed[k]["error"] if in_b else None,
+                }
+            )
     va, vb = variant_names(run_a, run_b)
+    bounds = None if basis == "target_score" else (-1.0, 1.0)
     data: dict[str, Any] = {
         "run_a": run_a,
         "run_b": run_b,
         "basis": basis,
         "variants": [va, vb],
         "pairs": len(keys),
-        "only_in_a": len(set(a) - set(b)),
-        "only_in_b": len(set(b) - set(a)),
+        "only_in_a": len(ma.keys() - mb.keys()),
+        "only_in_b": len(mb.keys() - ma.keys()),
         "wins": wins,
         "losses": losses,
         "ties": ties,
-        "a_pass_rate": sum(a[k].passed for k in keys) / len(keys) if keys else None,
-        "b_pass_rate": sum(b[k].passed for k in keys) / len(keys) if keys else None,
+        # each run's own pass rate over its scored rollouts, as `eval show` gives it
+        "a_pass_rate": ma.pass_rate,
+        "b_pass_rate": mb.pass_rate,
+        "a_scored": len(a),
+        "b_scored": len(b),
         "regressions": [p for p in pairs if p["a_passed"] and not p["b_passed"]],
         "improvements": [p for p in pairs if p["b_passed"] and not p["a_passed"]],
+        "failed_rollouts": failed,
+        "scoring_errors": {"a": len(ma.scoring_errors), "b": len(mb.scoring_errors)},
+        "unscored": {"a": len(ma.unscored), "b": len(mb.unscored)},
+        "paired": paired_interval([b[k].score - a[k].score for k in keys], bounds=bounds),
         "rows": pairs,
         "analysis": None,
     }
@@ -160,7 +264,8 @@ def compare(
 def ab_results(data: dict[str, Any], conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """A/B results for every paired rollout of both runs, with ``case_id`` so ``ab analyze`` pairs them."""
     basis = data["basis"]
-    a, b = _measure(conn, data["run_a"], basis), _measure(conn, data["run_b"], basis)
+    a = _measure(conn, data["run_a"], basis).scored
+    b = _measure(conn, data["run_b"], basis).scored
     out = []
     for p in data["rows"]:
         k = (p["case_id"], p["epoch"])

@@ -272,6 +272,15 @@ def verdicts(
     return out
 
 
+def verdict_counts(conn: sqlite3.Connection, run_id: str, after: int = 0) -> dict[str, int]:
+    """How many of the run's verdicts recorded after log position ``after`` there are, and how many are scoring errors."""
+    n, errors = conn.execute(
+        "SELECT count(*), count(error) FROM eval_verdicts WHERE run_id = ? AND position > ?",
+        (run_id, after),
+    ).fetchone()
+    return {"verdicts": n, "scoring_errors": errors}
+
+
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -298,6 +307,8 @@ def report(
             "repeats": rv.repeats,
             "score_sd": rv.score_sd,
             "errors": rv.errors,
+            "scoring_error": rv.scoring_error,
+            "error": rv.error,
             "failed_criteria": failed,
         }
     out_rows = []
@@ -315,6 +326,8 @@ def report(
     scores = [r["score"] for r in done if r["score"] is not None]
     rewards = [r["reward"] for r in done if r["reward"] is not None]
     costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
+    # averages are over the rollouts that reported the value (a failed rollout usually reports none)
+    tokens = [r["tokens"] for r in out_rows if r["tokens"] is not None]
     target_pass = [s >= DEFAULT_PASS_THRESHOLD for s in scores]
     summary = {
         "rollouts": len(rows),
@@ -331,6 +344,10 @@ def report(
         "prompt_tokens": sum(r["prompt_tokens"] or 0 for r in rows),
         "completion_tokens": sum(r["completion_tokens"] or 0 for r in rows),
         "cost_usd": sum(costs) if costs else None,
+        "mean_tokens": _mean(tokens),
+        "tokens_reported": len(tokens),
+        "mean_cost_usd": _mean(costs),
+        "cost_reported": len(costs),
     }
     scorers: dict[str, Any] = {}
     for name, s in summarize(latest).items():
@@ -338,6 +355,8 @@ def report(
             "rollouts": s.rollouts,
             "abstained": s.abstained,
             "errors": s.errors,
+            "error_verdicts": s.error_verdicts,
+            "scored": s.scored,
             "mean": s.mean,
             "sd": s.sd,
             "repeat_sd": s.repeat_sd,
@@ -392,6 +411,7 @@ def report(
                 "n": a.n,
                 "percent": a.percent,
                 "kappa": a.kappa,
+                "scoring_errors": a.scoring_errors,
                 "disagreements": [list(k) for k in a.disagreements],
             }
             for a in agreements(latest)
