@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -52,6 +54,20 @@ def count_events(path: Path) -> int:
 
 
 Invoke = Callable[..., Result]
+
+
+def add_suite(invoke: Invoke, path: Path, cases: list[dict[str, Any]]) -> None:
+    """Write ``cases`` to ``path`` as JSONL and register the suite (named after the file)."""
+    path.write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
+    r = invoke("eval", "suite", "add", str(path))
+    assert r.exit_code == 0, r.output
+
+
+def show_json(invoke: Invoke, run: str) -> dict[str, Any]:
+    """``eval show RUN --json``, parsed."""
+    r = invoke("eval", "show", run, "--json")
+    assert r.exit_code == 0, r.output
+    return dict(json.loads(r.output))
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ Real SQLite files and a real code target (a module written to a temp dir).
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Invoke
+from tests.conftest import Invoke, add_suite, show_json
 
 TARGET = textwrap.dedent(
     """
@@ -36,18 +35,6 @@ def target_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     (tmp_path / "tb_numbers_avg_target.py").write_text(TARGET, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     return "python:tb_numbers_avg_target:answer"
-
-
-def add_suite(invoke: Invoke, path: Path, cases: list[dict]) -> None:
-    path.write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
-    r = invoke("eval", "suite", "add", str(path))
-    assert r.exit_code == 0, r.output
-
-
-def show_json(invoke: Invoke, run: str) -> dict:
-    r = invoke("eval", "show", run, "--json")
-    assert r.exit_code == 0, r.output
-    return json.loads(r.output)
 
 
 class TestAveragesAreOverRolloutsThatReportedTheValue:

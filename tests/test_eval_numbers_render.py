@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import socket
 import textwrap
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Invoke
+from tests.conftest import Invoke, add_suite
 from tests.servers import Behaviour, TaskServer
 
 TARGET = textwrap.dedent(
@@ -39,11 +38,6 @@ def target_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     (tmp_path / "tb_numbers_render_target.py").write_text(TARGET, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     return "python:tb_numbers_render_target:answer"
-
-
-def add_suite(invoke: Invoke, path: Path, cases: list[dict]) -> None:
-    path.write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
-    assert invoke("eval", "suite", "add", str(path)).exit_code == 0
 
 
 def average_row(text: str) -> list[str]:

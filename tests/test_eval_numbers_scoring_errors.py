@@ -24,7 +24,7 @@ from domain.verdicts import (
     rollouts,
     summarize,
 )
-from tests.conftest import Invoke
+from tests.conftest import Invoke, show_json
 from tests.servers import Behaviour, TaskServer
 
 
@@ -166,12 +166,6 @@ def run_qa(
     )
     assert r.exit_code == 0, r.output
     return "qa"
-
-
-def show_json(invoke: Invoke, run: str) -> dict:
-    r = invoke("eval", "show", run, "--json")
-    assert r.exit_code == 0, r.output
-    return json.loads(r.output)
 
 
 class TestScoringErrorsInEvalShow:
