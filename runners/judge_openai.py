@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import httpx
 
@@ -40,6 +40,7 @@ from domain.verdicts import (
     Verdict,
     parse_judge_answer,
 )
+from runners.targets import split_url
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
@@ -237,8 +238,7 @@ def judge_config(
             f"judge {name!r}: base_url {base_url!r} must start with http:// or https://"
         )
     try:
-        url = urlsplit(base_url)
-        url.port  # noqa: B018  (raises ValueError for a port outside 0-65535)
+        url = split_url(base_url)
     except ValueError as e:
         raise ScorerConfigError(
             f"judge {name!r}: base_url {base_url!r} is not valid ({e}); write http://HOST:PORT/v1"

@@ -80,7 +80,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -102,6 +102,7 @@ __all__ = [
     "parse_target_spec",
     "redact_headers",
     "redact_url",
+    "split_url",
     "reply_from_json",
     "resolve_callable",
     "target_from_config",
@@ -338,12 +339,19 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: (REDACTED if looks_secret(k) else v) for k, v in headers.items()}
 
 
+def split_url(url: str) -> SplitResult:
+    """``urlsplit`` that also reads the port: ValueError for a malformed URL or a port
+    outside 0-65535 (which ``urlsplit`` alone lets through until the port is used)."""
+    parts = urlsplit(url)
+    parts.port  # noqa: B018
+    return parts
+
+
 def _check_url(url: Any, what: str) -> str:
     if not isinstance(url, str) or not url:
         raise TargetConfigError(f"{what} needs a URL, e.g. http://127.0.0.1:8000/run")
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError for a port outside 0-65535)
+        parts = split_url(url)
     except ValueError as e:
         raise TargetConfigError(
             f"{what} URL {url!r} is not valid ({e}); write http://HOST:PORT/PATH"

@@ -1,43 +1,27 @@
-"""The text, CSV and Markdown of `eval show`, `eval rescore` and `eval compare` (needs the eval.py patch)."""
+"""The text, CSV and Markdown of `eval show`, `eval rescore` and `eval compare`."""
 
 from __future__ import annotations
 
 import csv
 import io
 import socket
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import test_eval_numbers_averages as averages
 from tests.conftest import Invoke, add_suite
 from tests.servers import Behaviour, TaskServer
 
-TARGET = textwrap.dedent(
-    """
-    def answer(case):
-        meta = case.get("metadata") or {}
-        if meta.get("fail"):
-            raise RuntimeError("the target is down")
-        if meta.get("usage"):
-            return {"output": "ok", "usage": {"prompt_tokens": 1, "completion_tokens": 2}, "cost_usd": 0.5}
-        return "ok"
-    """
-)
+#: the code target of the averages tests (a fixture)
+target_module = averages.target_module
 
 
 @pytest.fixture(scope="module")
 def task_server() -> Iterator[TaskServer]:
     with TaskServer(Behaviour()) as server:
         yield server
-
-
-@pytest.fixture
-def target_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    (tmp_path / "tb_numbers_render_target.py").write_text(TARGET, encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return "python:tb_numbers_render_target:answer"
 
 
 def average_row(text: str) -> list[str]:

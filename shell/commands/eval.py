@@ -590,11 +590,8 @@ def _refuse_live_runner(app: App, run_id: str, mode: str) -> None:
     """
     from shell.commands import eval_report
 
-    row = app.ledger.conn.execute(
-        "SELECT runner FROM eval_runs WHERE run_id = ? AND status = 'running'", (run_id,)
-    ).fetchone()
-    process = json.loads(row[0]) if row and row[0] else None
-    if eval_report.runner_state(process) != "alive" or process["pid"] == os.getpid():
+    process = eval_report.live_runner(app.ledger.conn, run_id)
+    if process is None or process["pid"] == os.getpid():
         return
     raise click.ClickException(
         f"eval run {run_id!r} is still being run by process {process['pid']} on "
@@ -693,7 +690,7 @@ def rescore(
         raise click.ClickException(f"eval run {run_id!r} has no completed rollouts to score")
     import asyncio
 
-    before = app.ledger.conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
+    before = app.ledger.store.head()[0]
     n = asyncio.run(
         do_rescore(
             recorder.handle,

@@ -130,18 +130,30 @@ def list_runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return [_with_runner(_run_dict(r)) for r in rows]
 
 
-def get_run(conn: sqlite3.Connection, run_id: str, *, live: bool = True) -> dict[str, Any] | None:
-    """The run's row; ``live=False`` for a point-in-time view (no process to look up)."""
+def _stored_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
     row = conn.execute(
         f"SELECT {', '.join(RUN_COLUMNS)} FROM eval_runs WHERE run_id = ?", (run_id,)
     ).fetchone()
-    if not row:
+    return _run_dict(row) if row else None
+
+
+def get_run(conn: sqlite3.Connection, run_id: str, *, live: bool = True) -> dict[str, Any] | None:
+    """The run's row; ``live=False`` for a point-in-time view (no process to look up)."""
+    run = _stored_run(conn, run_id)
+    if run is None:
         return None
-    run = _run_dict(row)
     if not live:
         run["runner"] = None
         return run
     return _with_runner(run)
+
+
+def live_runner(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
+    """The ``{host, pid}`` of the process on this host still running RUN, else None."""
+    run = _stored_run(conn, run_id)
+    if run is None or run["status"] != "running" or runner_state(run["runner"]) != "alive":
+        return None
+    return dict(run["runner"])
 
 
 def _with_runner(run: dict[str, Any]) -> dict[str, Any]:
