@@ -7,7 +7,9 @@ import os
 import sqlite3
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -138,6 +140,32 @@ def drop_guards(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class LockStep(Background):
+    """A Background whose thread runs each statement only once the reader took the last count.
+
+    The real thread may run ahead of the fold: then every chunk is committed before the
+    first read and the fold, ordered by position, is right. In lock step the fold reads each
+    chunk as it lands, which is where versions out of position order would skip rows.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.turn = threading.Semaphore(1)
+        super().__init__(*args, **kwargs)
+
+    def _work(self, statements: list[Any]) -> None:
+        def gated() -> Iterator[Any]:
+            for statement in statements:
+                self.turn.acquire()
+                yield statement
+
+        super()._work(gated())  # type: ignore[arg-type]
+
+    def __next__(self) -> int:
+        count = super().__next__()
+        self.turn.release()
+        return count
+
+
 def test_versions_edited_out_of_position_order_are_an_error_not_a_silent_fold(
     db_path: Path, invoke: Invoke
 ) -> None:
@@ -155,11 +183,15 @@ def test_versions_edited_out_of_position_order_are_an_error_not_a_silent_fold(
     head = ledger.store.head()[0]
     with (
         mock.patch("projections.ab.EXTRACT_CHUNK", 3),
+        mock.patch("projections.replay.Background", LockStep),
         pytest.raises(ChainError, match="events verify"),
     ):
         replay_to(ledger.store, default_projections(), head, stream_id="ab:a")
     ledger.close()
-    with mock.patch("projections.ab.EXTRACT_CHUNK", 3):
+    with (
+        mock.patch("projections.ab.EXTRACT_CHUNK", 3),
+        mock.patch("projections.replay.Background", LockStep),
+    ):
         r = invoke("ab", "analyze", "a", "--at", str(head))
     assert r.exit_code == 1
     assert r.output.startswith("Error: stream ab:a's versions are not in position order")
