@@ -41,7 +41,8 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # an error such as a full disk may have rolled back already
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 

@@ -34,7 +34,6 @@ from store.errors import (
 from store.migrations import APPLICATION_ID
 from store.verify import ChainChecker, raw_bytes_row
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 COLUMNS = (
     "position, event_id, stream_id, version, type, schema_version, data, metadata, "
     "recorded_at, prev_hash, hash"
@@ -70,6 +69,13 @@ def translate(error: sqlite3.Error, path: str) -> StoreError:
     if "unable to open" in text:
         return StoreUnavailable(
             f"cannot open {path}; check that its directory exists and is writable"
+        )
+    if "disk is full" in text or "disk I/O error" in text:
+        where = Path(path).resolve().parent
+        cause = "is full" if "full" in text else "could not be written (an I/O error)"
+        return StoreUnavailable(
+            f"the disk holding {where} {cause}; nothing was recorded: "
+            "free some space (or pass a --db on another disk) and run the command again"
         )
     if "locked" in text or "busy" in text:
         return StoreUnavailable(f"{path} is busy: another trialbook is writing to it; try again")
@@ -135,17 +141,11 @@ class SQLiteEventStore:
             raise StoreUnavailable(
                 f"directory {p.parent} does not exist; create it (mkdir -p {p.parent}) or pass another --db"
             )
-        if p.exists() and p.stat().st_size > 0:
-            try:
-                with open(p, "rb") as f:
-                    header = f.read(len(SQLITE_HEADER))
-            except OSError as e:
-                raise StoreUnavailable(f"cannot read {self.path}: {e.strerror}") from e
-            if header != SQLITE_HEADER:
-                raise NotATrialbookDatabase(
-                    f"{self.path} is not a trialbook database (not SQLite); pass another file with --db"
-                )
-        elif not os.access(p.parent, os.W_OK):
+        # The header is read by SQLite itself ("file is not a database", translated below),
+        # never through a descriptor of our own: closing any descriptor on a file drops every
+        # POSIX lock this process holds on it, so another process would take a connection
+        # open here for the last one and delete the WAL it is writing into.
+        if not p.exists() and not os.access(p.parent, os.W_OK):
             raise StoreUnavailable(
                 f"cannot create {self.path}: directory {p.parent} is read-only; pass another --db"
             )
@@ -208,7 +208,8 @@ class SQLiteEventStore:
                 self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
 
     def close(self) -> None:
@@ -652,7 +653,9 @@ class _Transaction:
                         store.conn.execute("COMMIT")
                     except sqlite3.Error as e:
                         store.forget()
-                        store.conn.execute("ROLLBACK")
+                        # a failed COMMIT (disk full, I/O error) may have rolled back already
+                        if store.conn.in_transaction:
+                            store.conn.execute("ROLLBACK")
                         raise translate(e, store.path) from e
                 else:
                     store.forget()
