@@ -14,8 +14,11 @@ leave it out of means, pass rates, pass@k and agreement, and count it apart.
 
 LLM judges answer ``{"score": 1-10, "evaluation": [{"criteria", "passed",
 "reason"}, …], "result": "…"}``. Their scale is recorded as 0–10: usable
-answers are clamped to 1–10, and 0 is reserved for an unusable answer, so the
+answers score 1–10, and 0 is reserved for an unusable answer, so the
 normalised score is ``raw_score / 10`` and tracks the share of passed criteria.
+A score outside 1–10 or one that is not a number is a scoring error, unless
+the judge reads scores leniently (``lenient_scores``: clamp it, or derive it
+from the criteria).
 
 Pure: the standard library and pydantic only (no I/O, no HTTP).
 """
@@ -38,7 +41,7 @@ from pydantic import Field, field_validator, model_validator
 from domain.errors import InvalidCommand
 from domain.events import Event, Value
 
-#: the judge's recorded scale; answers are clamped to JUDGE_MIN–JUDGE_MAX, 0 marks an unusable answer
+#: the judge's recorded scale; answers score JUDGE_MIN–JUDGE_MAX, 0 marks an unusable answer
 JUDGE_SCALE: tuple[float, float] = (0.0, 10.0)
 JUDGE_MIN = 1.0
 JUDGE_MAX = 10.0
@@ -48,11 +51,13 @@ ADJUSTMENT_LIMIT = 2.0
 OWN_CRITERIA_MIN = 5
 #: a normalised score at or above this passes, unless the scorer decides pass/fail itself
 DEFAULT_PASS_THRESHOLD = 0.7
+#: how to keep today's lenient reading of a bad judge score (ends a scoring-error reason)
+LENIENT_HINT = "(set lenient_scores = true on the judge to clamp or derive it instead)"
 
 FlagCode = Literal[
-    "clamped",  # the score was outside 1–10 and was clamped
+    "clamped",  # the score was outside 1–10 and was clamped (lenient scores only)
     "fraction_scale",  # a score between 0 and 1 was read as a fraction of 10
-    "derived_score",  # no score given; it was derived from the criteria or the verdict
+    "derived_score",  # no usable score; it was derived from the criteria or the verdict
     "score_vs_criteria",  # the score is more than ADJUSTMENT_LIMIT away from 10 × share passed
     "verdict_vs_score",  # an explicit pass/fail disagrees with the pass decided from the score
     "few_criteria",  # fewer criteria than the given ones plus OWN_CRITERIA_MIN
@@ -633,6 +638,7 @@ def parse_judge_answer(
     scorer: str = "judge",
     criteria: Sequence[str] = (),
     threshold: float = DEFAULT_PASS_THRESHOLD,
+    lenient_scores: bool = False,
 ) -> Verdict:
     """Read an LLM judge's answer into a verdict; never raises.
 
@@ -643,9 +649,12 @@ def parse_judge_answer(
       ``hits``/``misses`` (names or counts), criteria given as a mapping.
     - Pass/fail values may be booleans, 0/1 or words ("yes", "pass", "not met" …).
     - The score may be a number or text ("8", "8/10", "80%"); a value strictly
-      between 0 and 1 is read as a fraction of 10; the result is clamped to
-      1–10 (flag ``clamped``). With no score, it is derived from the share of
-      passed criteria, else from the verdict (pass 10, fail 1).
+      between 0 and 1 is read as a fraction of 10. With no score, it is derived
+      from the share of passed criteria, else from the verdict (pass 10, fail 1).
+    - A score outside 1–10, or one given but not readable as a number
+      (``"eight"``, ``true``), is a failed verdict naming it. With
+      ``lenient_scores`` it is read as before instead: clamped to 1–10 (flag
+      ``clamped``), or derived like a missing one (flag ``derived_score``).
     - ``passed`` is ``score / 10 >= threshold``; a disagreeing explicit verdict,
       a score more than 2 points away from 10 × share passed, fewer criteria
       than ``len(criteria) + 5`` and given criteria without a row are flagged.
@@ -656,7 +665,9 @@ def parse_judge_answer(
     raw = text if isinstance(text, str) else _text(text)
     try:
         answer = text if isinstance(text, Mapping) else None
-        return _parse(raw, answer, scorer, tuple(str(c) for c in criteria), threshold)
+        return _parse(
+            raw, answer, scorer, tuple(str(c) for c in criteria), threshold, lenient_scores
+        )
     except Exception as e:  # the contract is never to raise; report the parser's own fault
         return Verdict.failure(
             scorer,
@@ -672,6 +683,7 @@ def _parse(
     scorer: str,
     criteria: tuple[str, ...],
     threshold: float,
+    lenient_scores: bool,
 ) -> Verdict:
     def fail(reason: str) -> Verdict:
         return Verdict.failure(scorer, reason, scale=JUDGE_SCALE, raw=raw)
@@ -738,6 +750,12 @@ def _parse(
                 Flag(code="fraction_scale", detail=f"score {score:g} read as {score * 10:g} of 10")
             )
             score *= 10
+    if score_problem and not lenient_scores:
+        return fail(f"unusable judge answer: {score_problem} {LENIENT_HINT}")
+    if score is not None and not lenient_scores and not JUDGE_MIN <= score <= JUDGE_MAX:
+        return fail(
+            f"unusable judge answer: score {score:g} is outside {JUDGE_MIN:g}–{JUDGE_MAX:g} {LENIENT_HINT}"
+        )
     if score is None:
         if share is not None:
             score = 10 * share

@@ -11,7 +11,9 @@ with exponential backoff and jitter, honouring ``Retry-After``; any other
 status fails the verdict at once. JSON mode (``response_format``) is sent when
 ``json_mode`` is ``auto`` or ``on``; in ``auto`` a 400 answer to it makes the
 judge ask again without it and stop sending it. Whatever goes wrong, the
-result is a failed verdict naming the reason, never an exception.
+result is a failed verdict naming the reason, never an exception; that
+includes a score outside 1–10 or not a number, unless ``lenient_scores=true``
+(clamp it, or derive it from the criteria, as :func:`parse_judge_answer` says).
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ class JudgeConfig:
     repeats: int = 1
     #: a judge score (1–10) at or above this passes
     pass_score: float = 10 * DEFAULT_PASS_THRESHOLD
+    #: clamp a score outside 1–10 and derive an unreadable one from the criteria,
+    #: instead of recording a scoring error
+    lenient_scores: bool = False
     #: USD per million prompt / completion tokens, for judge cost
     price_in: float | None = None
     price_out: float | None = None
@@ -141,6 +146,7 @@ _OPTION_TYPES: dict[str, type] = {
     "json_mode": str,
     "repeats": int,
     "pass_score": float,
+    "lenient_scores": bool,
     "price_in": float,
     "price_out": float,
     "criteria": tuple,
@@ -181,6 +187,8 @@ def _coerce(judge: str, key: str, value: Any) -> Any:
     if kind is None:
         known = ", ".join(sorted(_OPTION_TYPES))
         raise ScorerConfigError(f"judge {judge!r}: unknown option {key!r}; known options: {known}")
+    if kind is bool:
+        return _flag(judge, key, value)
     try:
         if kind is tuple:
             if isinstance(value, str):
@@ -200,6 +208,22 @@ def _coerce(judge: str, key: str, value: Any) -> Any:
         raise ScorerConfigError(
             f"judge {judge!r}: {key} must be {'a number' if kind in (int, float) else kind.__name__}, not {value!r}"
         ) from None
+
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def _flag(judge: str, key: str, value: Any) -> bool:
+    """A yes/no option: a TOML/YAML boolean, or its text inline (``lenient_scores=true``)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ScorerConfigError(f"judge {judge!r}: {key} must be true or false, not {value!r}")
 
 
 def judge_config(
@@ -526,7 +550,11 @@ class JudgeScorer:
             )
         threshold = cfg.pass_score / JUDGE_SCALE[1]
         verdict = parse_judge_answer(
-            content, scorer=self.name, criteria=criteria, threshold=threshold
+            content,
+            scorer=self.name,
+            criteria=criteria,
+            threshold=threshold,
+            lenient_scores=cfg.lenient_scores,
         )
         return verdict.model_copy(update={"repeat": repeat, "usage": usage(**tokens)})
 

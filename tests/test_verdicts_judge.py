@@ -135,8 +135,6 @@ class TestMisbehavingJudges:
         ("name", "content", "raw_score", "passed", "flag"),
         [
             ("fenced", "Here you go:\n```json\n" + good_answer(7) + "\n```", 7.0, True, None),
-            ("too-high", good_answer(score=15, passed=7), 10.0, True, "clamped"),
-            ("too-low", good_answer(score=-2, passed=0), 1.0, False, "clamped"),
             (
                 "string-bools",
                 json.dumps(

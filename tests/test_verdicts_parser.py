@@ -136,10 +136,10 @@ class TestReadingAnswers:
             ("7.5", 7.5, None),
         ],
     )
-    def test_scores_are_read_and_clamped_to_one_to_ten(
+    def test_lenient_scores_are_read_and_clamped_to_one_to_ten(
         self, score: object, raw: float, flag: str | None
     ) -> None:
-        v = parse_judge_answer(json.dumps({"score": score, "result": "r"}))
+        v = parse_judge_answer(json.dumps({"score": score, "result": "r"}), lenient_scores=True)
         assert v.error is None
         assert v.raw_score == pytest.approx(raw)
         assert v.score == pytest.approx(raw / 10)
@@ -252,8 +252,8 @@ class TestUnusableAnswers:
         assert v.error is not None and reason in v.error
         assert v.raw == text
 
-    def test_a_boolean_score_falls_back_to_the_rows(self) -> None:
-        v = parse_judge_answer(answer(True, rows(True, False)))
+    def test_with_lenient_scores_a_boolean_score_falls_back_to_the_rows(self) -> None:
+        v = parse_judge_answer(answer(True, rows(True, False)), lenient_scores=True)
         assert v.raw_score == 5.0 and "derived_score" in codes(v)
 
 
@@ -354,6 +354,7 @@ class TestVerdictValues:
             + answer(14, [*rows(True, False), {"criteria": "c2", "passed": "yes"}])
             + "\n```",
             scorer="judge:a",
+            lenient_scores=True,
         )
         v = v.model_copy(update={"repeat": 2})
         blob = content_hash(v.raw or "")
