@@ -52,6 +52,7 @@ from domain.commands import explain
 from domain.errors import InvalidCommand
 from domain.evals import Price, RunSettings, parse_price
 from runners.eval_errors import TargetConfigError
+from runners.targets import parse_target_spec, secret_options
 
 #: config key → RunSettings field
 SETTING_KEYS = {
@@ -66,6 +67,12 @@ SETTING_KEYS = {
     "judges": "judges",
 }
 OTHER_KEYS = ("suite", "suite_version", "name", "target")
+#: a key written into the config's target (the option is named, never its value)
+TARGET_SECRET_HELP = (
+    "{filename}: target option {option!r} would hold the key itself, which a run config never "
+    "accepts (even when --target is given); put the key in an environment variable and name "
+    'that with api_key_env = "VAR"'
+)
 #: RunSettings field → the ``eval run`` option that sets it
 OPTION_NAMES = {
     "epochs": "--epochs",
@@ -172,6 +179,8 @@ def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
     target = doc.get("target")
     if target is not None and not isinstance(target, (str, dict)):
         raise TargetConfigError(f"{filename}: target must be a spec string or a table with a kind")
+    if target is not None:
+        _refuse_target_secrets(target, filename)
     version = doc.get("suite_version")
     if version is not None and (
         isinstance(version, bool) or not isinstance(version, int) or version < 1
@@ -187,6 +196,24 @@ def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
     )
     config.settings()  # validate now, naming the key
     return config
+
+
+def _refuse_target_secrets(target: str | dict[str, Any], filename: str) -> None:
+    """Refuse a key written into the config's target, even when ``--target`` replaces that target.
+
+    The config file is what the user keeps (and shares); a key in it is refused
+    whether or not the run would use it, naming the option, never its value.
+    """
+    if isinstance(target, str):
+        try:
+            options = parse_target_spec(target)
+        except TargetConfigError:
+            return  # not a spec at all: named when the target is built
+    else:
+        options = target
+    found = secret_options(options)
+    if found:
+        raise TargetConfigError(TARGET_SECRET_HELP.format(filename=filename, option=found[0]))
 
 
 def _judges(table: Any, filename: str) -> dict[str, dict[str, Any]]:

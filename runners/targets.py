@@ -1011,6 +1011,16 @@ def parse_target_spec(spec: str) -> dict[str, Any]:
     return config
 
 
+def secret_options(config: Mapping[str, Any]) -> list[str]:
+    """The options of a target config that would hold a key itself (``api_key``), sorted.
+
+    Options naming where a key lives (``api_key_env``, ``api_key_header``) and
+    every option some target kind takes are not counted.
+    """
+    known = {name for cls in TARGET_KINDS.values() for name in cls.OPTIONS}  # type: ignore[attr-defined]
+    return sorted(str(k) for k in config if str(k) not in known and looks_secret(str(k)))
+
+
 def target_from_config(
     config: Mapping[str, Any], *, env: Mapping[str, str] | None = None
 ) -> Target:
