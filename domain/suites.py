@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import PurePath
 from typing import Any, Literal, get_args
 
@@ -222,23 +222,36 @@ def suite_name_from_filename(filename: str) -> str:
     return name
 
 
+#: checks one parsed case beyond its shape (e.g. that its scorers exist); raises InvalidCommand
+CaseCheck = Callable[[Case], None]
+
+
 def parse_suite(
-    text: str, *, filename: str = "suite.jsonl", format: SuiteFormat | None = None
+    text: str,
+    *,
+    filename: str = "suite.jsonl",
+    format: SuiteFormat | None = None,
+    check_case: CaseCheck | None = None,
 ) -> tuple[Case, ...]:
     """Parse suite text as ``format`` (or the format ``filename``'s suffix implies).
 
     Raises :class:`SuiteFileError` naming the file and the line (JSONL) or case
     index and line (YAML, JSON) of the first problem, and how to fix it.
+    ``check_case`` is called on every case as it is read (the shell passes the
+    check that its scorers exist); the :class:`InvalidCommand` it raises is
+    reported the same way, after the line.
     """
     fmt = format or detect_format(filename)
     if fmt == "jsonl":
-        return parse_jsonl(text, filename=filename)
+        return parse_jsonl(text, filename=filename, check_case=check_case)
     if fmt == "yaml":
-        return parse_yaml(text, filename=filename)
-    return parse_json(text, filename=filename)
+        return parse_yaml(text, filename=filename, check_case=check_case)
+    return parse_json(text, filename=filename, check_case=check_case)
 
 
-def parse_jsonl(text: str, *, filename: str = "suite.jsonl") -> tuple[Case, ...]:
+def parse_jsonl(
+    text: str, *, filename: str = "suite.jsonl", check_case: CaseCheck | None = None
+) -> tuple[Case, ...]:
     """Parse JSONL: one case object per line (blank and ``#``/``//`` comment lines skipped)."""
     raws: list[tuple[str, Any]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -256,10 +269,12 @@ def parse_jsonl(text: str, *, filename: str = "suite.jsonl") -> tuple[Case, ...]
         except ValueError as e:
             raise SuiteFileError(f"{where}: {e}") from None
         raws.append((where, raw))
-    return _build_cases(raws, filename)
+    return _build_cases(raws, filename, check_case)
 
 
-def parse_json(text: str, *, filename: str = "suite.json") -> tuple[Case, ...]:
+def parse_json(
+    text: str, *, filename: str = "suite.json", check_case: CaseCheck | None = None
+) -> tuple[Case, ...]:
     """Parse a JSON array of cases, or an object with a ``cases`` array."""
     try:
         doc = json.loads(text, parse_constant=_refuse_constant)
@@ -271,11 +286,15 @@ def parse_json(text: str, *, filename: str = "suite.json") -> tuple[Case, ...]:
         raise SuiteFileError(f"{filename}: {e}") from None
     items = _case_list(doc, filename)
     return _build_cases(
-        [(f"{filename} case {i}", raw) for i, raw in enumerate(items, start=1)], filename
+        [(f"{filename} case {i}", raw) for i, raw in enumerate(items, start=1)],
+        filename,
+        check_case,
     )
 
 
-def parse_yaml(text: str, *, filename: str = "suite.yaml") -> tuple[Case, ...]:
+def parse_yaml(
+    text: str, *, filename: str = "suite.yaml", check_case: CaseCheck | None = None
+) -> tuple[Case, ...]:
     """Parse YAML: a list of cases, or a mapping with a ``cases:`` list."""
     try:
         doc = yaml.safe_load(text)
@@ -291,7 +310,7 @@ def parse_yaml(text: str, *, filename: str = "suite.yaml") -> tuple[Case, ...]:
     for i, raw in enumerate(items, start=1):
         line = f" (line {lines[i - 1]})" if i - 1 < len(lines) else ""
         raws.append((f"{filename} case {i}{line}", raw))
-    return _build_cases(raws, filename)
+    return _build_cases(raws, filename, check_case)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -325,7 +344,9 @@ def _yaml_item_lines(node: Any) -> list[int]:
     return []
 
 
-def _build_cases(raws: list[tuple[str, Any]], filename: str) -> tuple[Case, ...]:
+def _build_cases(
+    raws: list[tuple[str, Any]], filename: str, check_case: CaseCheck | None = None
+) -> tuple[Case, ...]:
     if not raws:
         raise SuiteFileError(f"{filename}: the suite has no cases; add at least one case")
     cases: list[Case] = []
@@ -337,6 +358,11 @@ def _build_cases(raws: list[tuple[str, Any]], filename: str) -> tuple[Case, ...]
                 f"{where}: case id {case.id!r} is already used ({seen[case.id]}); case ids must be unique"
             )
         seen[case.id] = where.removeprefix(f"{filename} ")
+        if check_case is not None:
+            try:
+                check_case(case)
+            except InvalidCommand as e:
+                raise SuiteFileError(f"{where}: {e}") from None
         cases.append(case)
     return tuple(cases)
 

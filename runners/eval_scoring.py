@@ -1,5 +1,7 @@
 """Scoring inside eval runs: which scorers judge which case, verdict events, rescoring.
 
+- :func:`check_case_scorers` checks, when a suite is added, that every scorer a
+  case names exists (and its argument is valid); it needs no environment.
 - :func:`resolve_run_scorers` checks every scorer a run will use before it
   starts: the ``--scorer`` specs and every case's own ``scorers`` (a spec string,
   or an object ``{"scorer": SPEC}``). A problem raises
@@ -24,11 +26,18 @@ from typing import Any
 from domain.evals import RecordVerdicts
 from domain.suites import Case
 from domain.verdicts import ScorerConfigError, Verdict, VerdictRecorded
-from runners.scorers import Scorer, close_scorers, resolve_scorers, score_rollout
+from runners.scorers import (
+    Scorer,
+    check_scorer_spec,
+    close_scorers,
+    resolve_scorers,
+    score_rollout,
+)
 
 __all__ = [
     "RunScorers",
     "case_scorer_specs",
+    "check_case_scorers",
     "new_session",
     "rescore",
     "resolve_run_scorers",
@@ -53,6 +62,19 @@ def case_scorer_specs(case: Case) -> list[str]:
                 'or an object {"scorer": "equals"}'
             )
     return specs
+
+
+def check_case_scorers(case: Case) -> None:
+    """Refuse a case whose own scorers do not exist; :class:`ScorerConfigError` names the case.
+
+    For ``eval suite add``: only what needs no environment is checked (see
+    :func:`~runners.scorers.check_scorer_spec`); the run checks the rest.
+    """
+    for spec in case_scorer_specs(case):
+        try:
+            check_scorer_spec(spec)
+        except ScorerConfigError as e:
+            raise ScorerConfigError(f"case {case.id!r}: {e}") from None
 
 
 @dataclass

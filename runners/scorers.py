@@ -519,13 +519,18 @@ _PYTHON_RE = re.compile(
 )
 
 
-def _import_evaluator(spec: str, target: str) -> Callable[..., Any]:
+def _python_target(spec: str, target: str) -> tuple[str, str]:
+    """``package.module:function`` split in two; raises :class:`ScorerConfigError` when malformed."""
     m = _PYTHON_RE.match(target)
     if not m:
         raise ScorerConfigError(
             f"scorer {spec!r}: write python:package.module:function (e.g. python:evals.checks:has_citation)"
         )
-    module_name, attr_path = m.groups()
+    return m.group(1), m.group(2)
+
+
+def _import_evaluator(spec: str, target: str) -> Callable[..., Any]:
+    module_name, attr_path = _python_target(spec, target)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
@@ -787,6 +792,29 @@ def _unknown(spec: str, kind: str) -> ScorerConfigError:
     return ScorerConfigError(
         f"unknown scorer {spec!r}{hint} Known: {', '.join(BUILTINS)}, python:MODULE:FUNCTION, judge:NAME"
     )
+
+
+def check_scorer_spec(spec: str) -> None:
+    """Check what a spec says without the environment; raises :class:`ScorerConfigError`.
+
+    The kind must exist and a built-in's argument must be valid; a ``python:``
+    spec must name MODULE:FUNCTION and a ``judge:`` spec a valid name and
+    KEY=VALUE options. Nothing is imported and no judge is configured: that
+    waits for the run (:func:`resolve_scorer`), where the code and keys are.
+    """
+    spec = spec.strip()
+    if not spec:
+        raise ScorerConfigError('a scorer spec is empty; write e.g. "equals" or "judge:openai"')
+    kind, colon, arg = spec.partition(":")
+    kind = kind.strip()
+    if kind in BUILTINS:
+        _builtin(spec, kind, arg if colon else None)
+    elif kind == "python":
+        _python_target(spec, arg.strip())
+    elif kind == "judge":
+        parse_judge_spec(spec)
+    else:
+        raise _unknown(spec, kind)
 
 
 def resolve_scorer(

@@ -349,7 +349,20 @@ class TestBadInput:
             + json.dumps({"id": "b", "input": "y", "scorers": ["bogus"]})
             + "\n"
         )
-        invoke("eval", "suite", "add", str(path))
+        r = invoke("eval", "suite", "add", str(path))
+        assert r.exit_code == 1
+        assert r.output.startswith("Error: cs.jsonl line 2: case 'b': unknown scorer 'bogus'. ")
+        assert count_events(db_path) == 0
+        # a suite recorded before `suite add` checked its scorers is still refused by the run
+        from domain.evals import RegisterSuite
+        from domain.suites import parse_suite
+        from ledger import Ledger
+        from runners.ledger_recorder import LedgerRecorder
+
+        with Ledger(db_path) as ledger:
+            LedgerRecorder(ledger).handle(
+                RegisterSuite(name="cs", cases=parse_suite(path.read_text(), filename=path.name))
+            )
         r = invoke("eval", "run", "cs", "--target", "python:runners.demo_target:answer")
         assert r.exit_code == 1
         assert r.output.startswith("Error: case 'b': unknown scorer 'bogus'. Known: equals, ")

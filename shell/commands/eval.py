@@ -235,6 +235,7 @@ def suite_add(app: App, file: str, name: str | None, description: str | None) ->
     from domain.commands import build
     from domain.evals import RegisterSuite
     from domain.suites import parse_suite, suite_name_from_filename
+    from runners.eval_scoring import check_case_scorers
 
     path = Path(file)
     try:
@@ -243,7 +244,7 @@ def suite_add(app: App, file: str, name: str | None, description: str | None) ->
         raise click.ClickException(f"no such file: {file}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise click.ClickException(f"cannot read {file}: {e}") from None
-    cases = parse_suite(text, filename=path.name)
+    cases = parse_suite(text, filename=path.name, check_case=check_case_scorers)
     suite_name = name or suite_name_from_filename(path.name)
     command = build(
         RegisterSuite, name=suite_name, cases=cases, source=path.name, description=description
