@@ -19,7 +19,7 @@ MIGRATIONS: list[tuple[str, Migration]] = []
 #: ``PRAGMA application_id`` of trialbook files ("TBK1")
 APPLICATION_ID = 0x54424B31
 #: the newest migration's name: a file that has it needs no migrating (keep it equal to the last one)
-LATEST = "m003_blobs"
+LATEST = "m004_events_insert_guard"
 
 
 def migration(name: str) -> Callable[[Migration], Migration]:
@@ -100,6 +100,32 @@ def m003_blobs(db: Any) -> None:
     db.execute(
         "CREATE TRIGGER blobs_append_only_delete BEFORE DELETE ON blobs "
         "BEGIN SELECT RAISE(ABORT, 'trialbook blobs are immutable: deletes are refused'); END"
+    )
+
+
+@migration("m004_events_insert_guard")
+def m004_events_insert_guard(db: Any) -> None:
+    # INSERT OR REPLACE (and REPLACE INTO) over a taken key deletes the row holding it
+    # without firing the delete trigger (unless recursive_triggers is on, which no
+    # connection promises), then inserts its own. Refuse any insert whose position,
+    # stream version or event id is taken, before the conflict clause gets to act; each
+    # check is a lookup in the key's unique index. A plain insert of a taken key fails as
+    # before, now with this message: the append path tells a reused event id by "event_id".
+    # REPLACE deletes only through a unique index, so the version check applies while
+    # events_stream_version exists (a file without it is damaged: `events verify` says so).
+    db.execute(
+        "CREATE TRIGGER events_append_only_insert BEFORE INSERT ON events BEGIN SELECT CASE "
+        "WHEN EXISTS (SELECT 1 FROM events WHERE position = NEW.position) "
+        "THEN RAISE(ABORT, 'trialbook events are append-only: an event is already recorded "
+        "at this position, and inserts may not replace it') "
+        "WHEN EXISTS (SELECT 1 FROM events WHERE stream_id = NEW.stream_id AND version = NEW.version) "
+        "AND EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_stream_version') "
+        "THEN RAISE(ABORT, 'trialbook events are append-only: this stream version is already "
+        "recorded, and inserts may not replace it') "
+        "WHEN EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id) "
+        "THEN RAISE(ABORT, 'trialbook events are append-only: this event_id is already "
+        "recorded, and inserts may not replace it') "
+        "END; END"
     )
 
 
