@@ -14,10 +14,17 @@ from dataclasses import dataclass, replace
 from functools import singledispatch
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from domain.commands import Command
-from domain.errors import AlreadyExists, InvalidCommand, NotFound, StateConflict
+from domain.commands import Command, explain
+from domain.errors import AlreadyExists, DomainError, InvalidCommand, NotFound, StateConflict
 from domain.events import Event, Value, upcaster
 from domain.metrics import CUSTOM_METRIC_RE, METRICS, RESERVED_METRIC_NAMES
 
@@ -38,6 +45,29 @@ def check_name(value: str, what: str = "name") -> str:
     if not NAME_RE.match(value):
         raise ValueError(f"{what} {value!r} is not valid; {NAME_RULE}")
     return value
+
+
+def check_text(value: str, what: str | None = None) -> str:
+    """``value`` if it is text the log can store (UTF-8), else a ``ValueError`` (naming ``what``).
+
+    A lone surrogate (a byte of a command line that is not UTF-8, or half of a
+    ``\\ud83d\\ude00`` pair in JSON) cannot be encoded, so it cannot be hashed or stored.
+    """
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(
+            f"{what + ': ' if what else ''}not valid text: character {e.start + 1} "
+            f"({value[e.start]!r}) is a byte that is not UTF-8 or half of a surrogate pair; "
+            "give the text as UTF-8"
+        ) from None
+    return value
+
+
+class UnreadableEvent(DomainError):
+    """A stored event holds a value outside the bounds this trialbook reads events with."""
 
 
 # --------------------------------------------------------------------------- values
@@ -66,6 +96,11 @@ class Guardrail(Value):
         if name not in METRICS and not CUSTOM_METRIC_RE.match(name):
             raise ValueError(f"guardrail metric {name!r} is unknown")
         value = float(number)
+        if not math.isfinite(value):
+            raise ValueError(
+                f"guardrail {name}: its limit is too large to be a number; write a limit like "
+                f"{name}:+10%"
+            )
         return cls(metric=name, limit=value / 100 if pct else value, relative=bool(pct))
 
     def __str__(self) -> str:
@@ -76,12 +111,19 @@ class Guardrail(Value):
         )
 
 
-#: the largest count a result may hold: a 64-bit signed integer, what the read models store
+#: the largest count a result (or a test's planned total) may hold: a 64-bit signed
+#: integer, what the read models store and the largest whole number the log is read back as
 MAX_COUNT = 2**63 - 1
 
 
 class ResultFields(Value):
-    """One observed session of one variant, as typed by a user or imported from JSONL."""
+    """One observed session of one variant, as typed by a user or imported from JSONL.
+
+    Strict: ``"success": "yes"`` or ``"tool_calls": true`` is refused, not coerced
+    (the stored :class:`ResultAdded` read back from the log stays lax).
+    """
+
+    model_config = ConfigDict(strict=True)
 
     variant: str
     session_id: str | None = None
@@ -89,7 +131,8 @@ class ResultFields(Value):
     tool_calls: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     successful_calls: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     errors: int | None = Field(default=None, ge=0, le=MAX_COUNT)
-    error_messages: tuple[str, ...] = ()
+    #: a JSON list of strings is accepted for the tuple (its items must still be strings)
+    error_messages: tuple[str, ...] = Field(default=(), strict=False)
     completion_time: float | None = Field(default=None, ge=0)
     messages: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     corrections: int | None = Field(default=None, ge=0, le=MAX_COUNT)
@@ -120,6 +163,12 @@ class ResultFields(Value):
 
     @model_validator(mode="after")
     def _calls_consistent(self) -> ResultFields:
+        for name in ("session_id", "case_id", "notes"):
+            text = getattr(self, name)
+            if text is not None:
+                check_text(text, name)
+        for i, message in enumerate(self.error_messages, start=1):
+            check_text(message, f"error message {i}")
         if self.successful_calls is not None:
             if self.tool_calls is None:
                 raise ValueError("successful_calls needs tool_calls too")
@@ -157,16 +206,45 @@ class TestCreated(Event):
     difficulty: Difficulty | None = None
     #: total results (all variants) the always-valid boundary is tuned for; fixed before the
     #: test starts so nobody re-tunes it while watching; None means the statistics' default
-    expected_results: int | None = None
+    expected_results: int | None = Field(default=None, ge=2, le=MAX_COUNT)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _readable(cls, data: Any, handler: ModelWrapValidatorHandler[TestCreated]) -> TestCreated:
+        try:
+            return handler(data)
+        except ValidationError as e:
+            name = data.get("name") if isinstance(data, dict) else None
+            raise UnreadableEvent(
+                f"test {name!r} cannot be read: its stored definition has {explain(e, plain=True)}; "
+                "stored events are never rewritten, so create a new test with `trialbook ab "
+                "create` and record its results there"
+            ) from None
 
 
 class ResultAdded(ResultFields, Event):
     """One session's result was recorded for a variant.
 
     Schema v1 (the scripts trialbook grew from) named the variant ``session_type``.
+    Read back lax (what older versions stored loads as it did); new results are
+    checked strictly as :class:`ResultFields`.
     """
 
+    model_config = ConfigDict(strict=False)
     schema_version = 2
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _readable(cls, data: Any, handler: ModelWrapValidatorHandler[ResultAdded]) -> ResultAdded:
+        try:
+            return handler(data)
+        except ValidationError as e:
+            variant = data.get("variant") if isinstance(data, dict) else None
+            raise UnreadableEvent(
+                f"a stored result of variant {variant!r} has {explain(e, plain=True)}; stored "
+                "events are never rewritten, so create a new test with `trialbook ab create` and "
+                "import the results there"
+            ) from None
 
     @classmethod
     def of(cls, fields: ResultFields) -> ResultAdded:
@@ -226,16 +304,27 @@ class CreateTest(Command):
     prompt: str | None = None
     category: str | None = None
     difficulty: Difficulty | None = None
-    expected_results: int | None = Field(default=None, ge=2)
+    #: the same bounds as :class:`TestCreated` reads it with; a whole number, never a float or bool
+    expected_results: int | None = Field(default=None, ge=2, le=MAX_COUNT, strict=True)
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         return check_name(v, "test name")
 
+    @field_validator("task_id", "description", "prompt", "category")
+    @classmethod
+    def _text(cls, v: str | None) -> str | None:
+        return v if v is None else check_text(v)
+
     @field_validator("variants")
     @classmethod
     def _variants(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for i, x in enumerate(v, start=1):
+            if not x.strip():
+                raise ValueError(
+                    f"variant {i} of {len(v)} is empty; name every variant, e.g. --variants cold,warm"
+                )
         names = tuple(check_name(x, "variant name") for x in v)
         if len(names) < 2:
             raise ValueError("a test needs at least two variants, e.g. --variants cold,warm")
@@ -387,10 +476,7 @@ def _(command: CreateTest, state: ABTestState) -> Sequence[Event]:
             raise InvalidCommand(
                 f"guardrail metric {g.metric!r} is the primary metric; pick another metric"
             )
-    split = None
-    if command.split is not None:
-        total = sum(command.split.values())
-        split = {k: command.split[k] / total for k in command.variants}
+    split = None if command.split is None else _shares(command.split, command.variants)
     return [
         TestCreated(
             name=command.name,
@@ -407,6 +493,23 @@ def _(command: CreateTest, state: ABTestState) -> Sequence[Event]:
             expected_results=command.expected_results,
         )
     ]
+
+
+def _shares(weights: dict[str, float], variants: tuple[str, ...]) -> dict[str, float]:
+    """The planned share of each variant: its weight over the sum, every share above zero."""
+    total = sum(weights.values())
+    if not math.isfinite(total):  # weights near the float limit: scale them down first
+        top = max(weights.values())
+        weights = {k: w / top for k, w in weights.items()}
+        total = sum(weights.values())
+    split = {k: weights[k] / total for k in variants}
+    for k, share in split.items():
+        if not share > 0:
+            raise InvalidCommand(
+                f"split weight of {k!r} is too small next to the others to give it a share; "
+                "use weights of a similar size, e.g. cold=1,warm=1"
+            )
+    return split
 
 
 @decide.register
@@ -559,7 +662,7 @@ class ConcludeTest(Command):
     @field_validator("note")
     @classmethod
     def _note(cls, v: str | None) -> str | None:
-        return (v.strip() or None) if v is not None else None
+        return (check_text(v, "note").strip() or None) if v is not None else None
 
     def stream_id(self) -> str:
         return stream_for(self.test)

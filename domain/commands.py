@@ -43,14 +43,37 @@ class Command(BaseModel):
         raise NotImplementedError
 
 
-def explain(error: ValidationError) -> str:
-    """One line naming the first invalid field and what it must be."""
+#: plain words for pydantic's "wrong type" errors, for values written in JSON (``plain=True``)
+PLAIN_TYPE_ERRORS = {
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "int_parsing_size": "expected a whole number of at most 9223372036854775807",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "string_type": "expected text",
+}
+
+
+def explain(error: ValidationError, *, plain: bool = False) -> str:
+    """One line naming the first invalid field and what it must be.
+
+    With ``plain``, a value of the wrong type is described in JSON's words
+    (``success: expected true or false (got 'yes')``, ``(got true)``) rather than pydantic's.
+    """
     first = error.errors()[0]
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
     msg = first.get("msg", "is invalid")
     msg = msg.removeprefix("Value error, ")
     given = first.get("input")
-    shown = f" (got {given!r})" if isinstance(given, (str, int, float)) else ""
+    if plain:
+        msg = PLAIN_TYPE_ERRORS.get(first.get("type", ""), msg)
+    if plain and isinstance(given, bool):
+        shown = f" (got {'true' if given else 'false'})"
+    else:
+        shown = f" (got {given!r})" if isinstance(given, (str, int, float)) else ""
     return f"{where}: {msg}{shown}" if where else f"{msg}{shown}"
 
 

@@ -47,7 +47,7 @@ def parse_result_line(obj: Any, where: str) -> Any:
     try:
         return ResultFields.model_validate(fields)
     except ValidationError as e:
-        raise InvalidCommand(f"{where}: {explain(e)}") from None
+        raise InvalidCommand(f"{where}: {explain(e, plain=True)}") from None
 
 
 def read_results(path: Path) -> tuple[tuple[Any, ...], tuple[str, ...]]:

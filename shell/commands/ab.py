@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from shell.app import App
-from shell.commands.common import json_option, parse_key_values, parse_list, pass_app
+from shell.commands.common import json_option, parse_key_values, pass_app
 from shell.render import echo_json, fmt, pct, table
 
 METRIC_HELP = (
@@ -105,11 +105,11 @@ def create(
         rails = tuple(d.Guardrail.parse(g) for g in guardrails)
     except ValueError as e:
         raise InvalidCommand(str(e)) from None
-    weights = parse_key_values(tuple(parse_list(split)), "--split") if split else None
+    weights = parse_key_values(_items(split), "--split") if split else None
     command = build(
         d.CreateTest,
         name=name,
-        variants=parse_list(variants),
+        variants=_items(variants),
         control=control,
         metric=metric,
         guardrails=rails,
@@ -129,6 +129,11 @@ def create(
     )
     for custom in _custom_metrics(created):
         click.echo(custom, err=True)
+
+
+def _items(text: str) -> tuple[str, ...]:
+    """``"cold, warm"`` → ``("cold", "warm")``; an empty item stays, for the check to name it."""
+    return tuple(x.strip() for x in text.split(","))
 
 
 def _custom_metrics(created: dict[str, Any]) -> list[str]:
