@@ -3,17 +3,22 @@
 Every class here carries a message written for the person at the terminal: it
 names what was wrong and how to fix it, on one line.
 
-    DomainError
-     ├── InvalidCommand   the command's values break a rule (negative count, unknown variant …)
-     ├── NotFound         the named test, suite or run does not exist
-     ├── AlreadyExists    a create command names something that exists
-     └── StateConflict    the thing exists but its state forbids the command (archived …)
+    TrialbookError           the base of every error meant for the user (store errors too)
+     └── DomainError
+          ├── InvalidCommand   the command's values break a rule (negative count, unknown variant …)
+          ├── NotFound         the named test, suite or run does not exist
+          ├── AlreadyExists    a create command names something that exists
+          └── StateConflict    the thing exists but its state forbids the command (archived …)
 """
 
 from __future__ import annotations
 
 
-class DomainError(Exception):
+class TrialbookError(Exception):
+    """The base of every error trialbook raises for its user: the message is the CLI's one line."""
+
+
+class DomainError(TrialbookError):
     """A command was refused; the message says why and how to fix it."""
 
 

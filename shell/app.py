@@ -16,24 +16,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ledger.paths import data_dir, default_db_path
+
 if TYPE_CHECKING:
     from ledger import Ledger
     from shell.plain_types import Vocabulary
-
-
-def data_dir() -> Path:
-    """``$XDG_DATA_HOME/trialbook`` (``~/.local/share/trialbook`` by default)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "trialbook"
-
-
-def default_db_path() -> Path:
-    """``$TRIALBOOK_DB``, else ``data_dir()/trialbook.db``."""
-    env = os.environ.get("TRIALBOOK_DB")
-    if env:
-        return Path(env).expanduser()
-    return data_dir() / "trialbook.db"
-
 
 _SECRET_KEY = re.compile(
     r"(^|[_-])(api[_-]?key|apikey|token|secret|password|passwd|authorization|auth|key)$", re.I

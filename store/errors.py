@@ -1,17 +1,21 @@
 """Errors raised by event log backends.
 
-StoreError
- ├── NotATrialbookDatabase   the file exists but is not a trialbook log
- ├── StoreUnavailable        the file or its directory cannot be opened or written
- ├── ConcurrencyError        the stream moved on since its state was read
- ├── IdempotencyConflict     an event id was reused with different content
- └── AppendOnlyViolation     an UPDATE or DELETE of the log was attempted
+TrialbookError (domain.errors)
+ └── StoreError
+      ├── NotATrialbookDatabase   the file exists but is not a trialbook log
+      ├── StoreUnavailable        the file or its directory cannot be opened or written
+      ├── ConcurrencyError        the stream moved on since its state was read
+      ├── IdempotencyConflict     an event id was reused with different content
+      ├── AppendOnlyViolation     an UPDATE or DELETE of the log was attempted
+      └── ChainError              the hash chain or stream versions do not check out
 """
 
 from __future__ import annotations
 
+from domain.errors import TrialbookError
 
-class StoreError(Exception):
+
+class StoreError(TrialbookError):
     """An event log operation failed; the message says why and how to fix it."""
 
 

@@ -21,8 +21,8 @@ from domain.stats import METHOD_VERSION
 from ledger import Ledger
 from projections import default_projections
 from projections.replay import replay_to
-from shell.commands.ab_analysis import analyze_test, read_snapshot
-from shell.commands.audit import audit_test, compare, open_as_of, spans
+from ledger.analysis import analyze_test, open_as_of, read_snapshot
+from shell.commands.audit import audit_test, compare, spans
 from tests.conftest import Invoke, count_events
 from tests.test_properties import names, result_fields
 
@@ -135,7 +135,7 @@ def test_the_analysis_at_a_position_is_what_a_user_saw_right_after_it(
                 open_as_of(ledger, "t", at=position) as view,
             ):
                 from domain.stats import analyze
-                from shell.commands.ab_analysis import analysis_document, analysis_input
+                from ledger.analysis import analysis_document, analysis_input
 
                 snap = read_snapshot(view, "t")  # type: ignore[arg-type]
                 assert analysis_document(analyze(analysis_input(snap)), snap.position) == doc

@@ -398,7 +398,7 @@ class TestPaired:
         self, invoke: Invoke, db_path: Path, tmp_path: Path
     ) -> None:
         from ledger import Ledger
-        from shell.commands.ab_analysis import read_snapshot
+        from ledger.analysis import read_snapshot
 
         load(invoke, tmp_path, "paired", paired_scores(with_cases=True))
         load(invoke, tmp_path, "plain", paired_scores(with_cases=False))
@@ -774,8 +774,7 @@ def test_a_large_test_is_analyzed_from_moments_without_reading_rows(
     big_db: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from domain.stats import AnalysisInput, Moments, VariantData, analyze
-    from ledger import Ledger
-    from shell.commands import ab_analysis
+    from ledger import Ledger, analysis as ab_analysis
 
     with Ledger(big_db) as ledger:
         snap = ab_analysis.read_snapshot(ledger, "big")

@@ -13,8 +13,7 @@ document, the one ``ab conclude`` records) and :func:`render_report`.
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -24,10 +23,8 @@ from shell.commands.common import json_option, pass_app
 from shell.commands.events import ISO_TIME
 from shell.render import echo_json, table
 
-if TYPE_CHECKING:
-    from domain.ab import TestCreated
-    from domain.stats import AnalysisInput, ResultRow, VariantData
-    from ledger import Ledger
+from ledger.analysis import analysis_document, analysis_input, analyze_test, read_snapshot
+
 
 DECISION_TITLES = {
     "ship": "SHIP {variant}",
@@ -41,119 +38,6 @@ WIDTH = 100
 
 
 # --------------------------------------------------------------------------- reading the read model
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What an analysis of one test reads, all from one consistent read of the database.
-
-    ``rows`` is None when per-result rows were not read (no paired data and no
-    history asked for); for an analysis of paired data they are the results with
-    a case id, for a history all results. ``position`` is the log head the read saw.
-    """
-
-    test: dict[str, Any]
-    definition: TestCreated
-    variants: tuple[VariantData, ...]
-    rows: tuple[ResultRow, ...] | None
-    paired: bool
-    position: int
-
-
-def read_rows(conn: Any, name: str, *, with_case_only: bool = False) -> tuple[ResultRow, ...]:
-    """``projections.ab_queries.read_rows`` (the one seam the analysis reads per-result rows through)."""
-    from projections import ab_queries
-
-    return ab_queries.read_rows(conn, name, with_case_only=with_case_only)
-
-
-def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
-    """Read test ``name``'s sufficient statistics (and its rows if paired or ``rows``) and the log head.
-
-    Per-result rows are read only when the analysis needs them: when results
-    pair up by case id across control and another variant, or when ``rows`` is
-    true (``--history``). Otherwise everything comes from the per-variant moments
-    and the only per-result work is SQLite looking for one case id.
-    """
-    from domain.ab import TestCreated
-    from domain.errors import NotFound
-    from domain.events import load_event
-    from domain.stats import VariantData
-    from projections import ab_queries
-
-    conn = ledger.conn
-    with ledger.store.read_transaction():
-        test = ab_queries.get_test(conn, name)
-        if test is None:
-            raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`")
-        created = ledger.store.get(test["created_position"])
-        definition = created and load_event(created.type, created.schema_version, created.data)
-        if not isinstance(
-            definition, TestCreated
-        ):  # pragma: no cover - a read model out of step with its log
-            raise AssertionError(
-                f"ab_tests names position {test['created_position']} as {name!r}'s creation"
-            )
-        moments = ab_queries.moments(conn, name)
-        comoments = ab_queries.comoments(conn, name)
-        variants = tuple(
-            VariantData(
-                v["variant"],
-                v["results"],
-                moments.get(v["variant"], {}),
-                comoments.get(v["variant"], {}),
-            )
-            for v in ab_queries.variant_counts(conn, name)
-        )
-        paired = ab_queries.has_pairs(conn, name, test["control"])
-        result_rows = read_rows(conn, name, with_case_only=not rows) if paired or rows else None
-        position = ledger.store.head()[0]
-    return Snapshot(test, definition, variants, result_rows, paired, position)
-
-
-def analysis_input(
-    snap: Snapshot,
-    *,
-    metric: str | None = None,
-    alpha: float = 0.05,
-    mde: str | None = None,
-    margin: str | None = None,
-) -> AnalysisInput:
-    """The :class:`AnalysisInput` of a snapshot; bad options raise a one-line ``InvalidCommand``.
-
-    The always-valid boundary is tuned for the test's ``expected_results``
-    (recorded at creation), else the statistics' default.
-    """
-    from domain.stats import AnalysisInput
-
-    return AnalysisInput.from_request(
-        snap.definition,
-        snap.variants,
-        snap.rows,
-        metric=metric,
-        alpha=alpha,
-        mde=mde,
-        margin=margin,
-    )
-
-
-def analysis_document(analysis: Any, position: int) -> dict[str, Any]:
-    """``Analysis.to_json()`` with the log ``position`` it was computed at, after ``method_version``."""
-    out: dict[str, Any] = {}
-    for key, value in analysis.to_json().items():
-        out[key] = value
-        if key == "method_version":
-            out["position"] = position
-    out.setdefault("position", position)
-    return out
-
-
-def analyze_test(ledger: Ledger, name: str, **options: Any) -> dict[str, Any]:
-    """The ``ab analyze --json`` document of test ``name`` now (options as :func:`analysis_input`)."""
-    from domain.stats import analyze
-
-    snap = read_snapshot(ledger, name)
-    return analysis_document(analyze(analysis_input(snap, **options)), snap.position)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -472,19 +356,14 @@ def analyze_cmd(
       trialbook ab analyze checkout-flow --as-of 2025-03-03T10:00Z --diff-now
     """
     from domain.stats import analyze, history
-    from shell.commands.audit import open_as_of, render_changes
+    from ledger.analysis import snapshot
+    from shell.commands.audit import render_changes
 
     if diff_now and as_of is None and at is None:
         raise click.UsageError("--diff-now needs --as-of TIME or --at POSITION")
     # --as-of/--at: the test's read model replayed into a private database, closed after reading
-    past = (
-        None if as_of is None and at is None else open_as_of(app.ledger, name, at=at, as_of=as_of)
-    )
-    try:
-        snap = read_snapshot(past or app.ledger, name, rows=show_history)  # type: ignore[arg-type]
-    finally:
-        if past is not None:
-            past.close()
+    snap = snapshot(app.ledger, name, at=at, as_of=as_of, rows=show_history)
+    past = None if as_of is None and at is None else snap
     inp = analysis_input(snap, metric=metric, alpha=alpha, mde=mde, margin=margin)
     if show_history:
         trajectory = history(inp)
@@ -547,68 +426,33 @@ def conclude(
       trialbook ab conclude checkout-flow --ship warm --note "faster, same success"
       trialbook ab conclude checkout-flow --keep-control
     """
-    from domain import ab as d
-    from domain.commands import build
-    from domain.stats import METHOD_VERSION, analyze
+    from domain.errors import InvalidCommand
+    from ledger.analysis import conclude as record_decision
 
-    given = [
-        flag
-        for flag, on in (
-            ("--ship", ship is not None),
-            ("--keep-control", keep_control),
-            ("--stop", stop),
-        )
-        if on
-    ]
-    if len(given) != 1:
-        raise click.UsageError(
-            "give exactly one of --ship VARIANT, --keep-control or --stop"
-            + (f" (got {' and '.join(given)})" if given else "")
-        )
-    choice = "ship" if ship is not None else "keep_control" if keep_control else "stop"
-    snap = read_snapshot(app.ledger, name)
-    doc = analysis_document(
-        analyze(analysis_input(snap, metric=metric, alpha=alpha, mde=mde, margin=margin)),
-        snap.position,
-    )
-    command = build(
-        d.ConcludeTest,
-        test=name,
-        choice=choice,
-        variant=ship,
-        note=note,
-        analysis=doc,
-        method_version=METHOD_VERSION,
-        position=snap.position,
-    )
-    (recorded,) = app.ledger.execute(command)
-    data = recorded.data
+    try:
+        doc = record_decision(
+            app.ledger, name, ship=ship, keep_control=keep_control, stop=stop, note=note,
+            metric=metric, alpha=alpha, mde=mde, margin=margin,
+        )  # fmt: skip
+    except InvalidCommand as e:
+        if str(e).startswith("give exactly one of"):
+            raise click.UsageError(str(e)) from None
+        raise
     rec = doc["recommendation"]
     said = rec["decision"] + (f" {rec['variant']}" if rec["decision"] == "ship" else "")
     if as_json:
-        echo_json(
-            {
-                "test": name,
-                "position": recorded.position,
-                "choice": choice,
-                "variant": data.get("variant"),
-                "against_recommendation": data["against_recommendation"],
-                "recommendation": rec,
-                "analysis_position": snap.position,
-                "method_version": METHOD_VERSION,
-            }
-        )
+        echo_json(doc)
     else:
         what = {
             "ship": f"ship {ship}",
-            "keep_control": f"keep control ({data.get('variant')})",
+            "keep_control": f"keep control ({doc['variant']})",
             "stop": "stop without a choice",
-        }[choice]
+        }[doc["choice"]]
         click.echo(
-            f"Concluded {name}: {what} (event #{recorded.position}); the analysis at log position "
-            f"{snap.position} recommended: {said}."
+            f"Concluded {name}: {what} (event #{doc['position']}); the analysis at log position "
+            f"{doc['analysis_position']} recommended: {said}."
         )
-    if data["against_recommendation"]:
+    if doc["against_recommendation"]:
         click.echo(
             f"Warning: this goes against the recommendation ({said}); it is recorded as such.",
             err=True,

@@ -10,8 +10,7 @@ chain of the whole file verifies. :func:`render_text` and
 :func:`render_markdown` turn that document into a terminal summary and a
 report that cites an event position for every number.
 
-:func:`open_as_of` and :func:`render_changes` serve ``ab analyze --as-of/--at``
-and ``--diff-now``.
+:func:`render_changes` serves ``ab analyze --diff-now``.
 """
 
 from __future__ import annotations
@@ -37,35 +36,6 @@ MAX_SHOWN_DIFFERENCES = 6
 
 
 # --------------------------------------------------------------------------- point in time
-
-
-def open_as_of(
-    ledger: Ledger, name: str, *, at: int | None = None, as_of: str | None = None
-) -> PointInTime:
-    """Test ``name``'s read model replayed up to a position or time, in a private database.
-
-    Only the test's own stream is folded (its tables are keyed by test, so this
-    is exact). Raises ``NotFound`` if the test did not exist yet at that point.
-    """
-    from domain.ab import stream_for
-    from domain.errors import NotFound
-    from projections import ab_queries
-    from projections.ab import ABProjection
-    from projections.replay import replay_to, resolve_position
-
-    store = ledger.store
-    position = resolve_position(store, at=at, as_of=as_of)
-    view = replay_to(store, [ABProjection()], position, stream_id=stream_for(name))
-    if ab_queries.get_test(view.conn, name) is None:
-        view.close()
-        live = ab_queries.get_test(ledger.conn, name)
-        if live is None:
-            raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`")
-        raise NotFound(
-            f"test {name!r} did not exist yet at position {position}; "
-            f"it was created at position {live['created_position']}"
-        )
-    return view
 
 
 # --------------------------------------------------------------------------- comparing documents
@@ -221,7 +191,7 @@ def _audit_decision(
     from domain.ab import against_recommendation
     from domain.errors import DomainError
     from domain.stats import METHOD_VERSION, analyze
-    from shell.commands.ab_analysis import analysis_document, analysis_input, read_snapshot
+    from ledger.analysis import analysis_document, analysis_input, open_as_of, read_snapshot
 
     data = event.data
     meta = event.metadata
@@ -285,7 +255,7 @@ def audit_test(ledger: Ledger, name: str, *, verify: bool = True) -> dict[str, A
     from domain.errors import DomainError, NotFound
     from domain.stats import METHOD_VERSION
     from projections import ab_queries
-    from shell.commands.ab_analysis import analyze_test
+    from ledger.analysis import analyze_test
     from store.verify import verify_file
 
     test = ab_queries.get_test(ledger.conn, name)
@@ -732,4 +702,4 @@ def report(app: App, name: str, fmt: str, output: str | None) -> None:
         raise click.ClickException("; ".join(problems))
 
 
-__all__ = ["audit", "audit_test", "compare", "open_as_of", "render_changes", "spans"]
+__all__ = ["audit", "audit_test", "compare", "render_changes", "spans"]

@@ -1,0 +1,255 @@
+"""The analysis of an A/B test, read from its read model (now or replayed), and decisions on it.
+
+The application side of ``ab analyze``, ``ab conclude`` and the audit: the CLI,
+the shell and the Python API call these and only render what they return.
+
+- :func:`read_snapshot`: one consistent read of a test's statistics and the log head;
+- :func:`open_as_of`: the test's read model replayed to a position or time;
+- :func:`analysis_input`, :func:`analysis_document`, :func:`analyze_test`: the
+  ``ab analyze --json`` document;
+- :func:`conclude`: record a decision with the analysis it rests on.
+
+numpy and scipy are imported only when an analysis is computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from domain.ab import TestCreated
+    from domain.stats import AnalysisInput, ResultRow, VariantData
+    from ledger import Ledger
+    from projections.replay import PointInTime
+
+
+def require_test(ledger: Ledger, name: str) -> dict[str, Any]:
+    """Test ``name``'s definition from the read model; ``NotFound`` naming the fix if none."""
+    from domain.errors import NotFound
+    from projections import ab_queries
+
+    test = ab_queries.get_test(ledger.conn, name)
+    if test is None:
+        raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`")
+    return test
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What an analysis of one test reads, all from one consistent read of the database.
+
+    ``rows`` is None when per-result rows were not read (no paired data and no
+    history asked for); for an analysis of paired data they are the results with
+    a case id, for a history all results. ``position`` is the log head the read saw.
+    """
+
+    test: dict[str, Any]
+    definition: TestCreated
+    variants: tuple[VariantData, ...]
+    rows: tuple[ResultRow, ...] | None
+    paired: bool
+    position: int
+    #: when the event at ``position`` was recorded, for a snapshot of the past
+    recorded_at: str | None = None
+
+
+def read_rows(conn: Any, name: str, *, with_case_only: bool = False) -> tuple[ResultRow, ...]:
+    """``projections.ab_queries.read_rows`` (the one seam the analysis reads per-result rows through)."""
+    from projections import ab_queries
+
+    return ab_queries.read_rows(conn, name, with_case_only=with_case_only)
+
+
+def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
+    """Read test ``name``'s sufficient statistics (and its rows if paired or ``rows``) and the log head.
+
+    Per-result rows are read only when the analysis needs them: when results
+    pair up by case id across control and another variant, or when ``rows`` is
+    true (``--history``). Otherwise everything comes from the per-variant moments
+    and the only per-result work is SQLite looking for one case id.
+    """
+    from domain.ab import TestCreated
+    from domain.errors import NotFound
+    from domain.events import load_event
+    from domain.stats import VariantData
+    from projections import ab_queries
+
+    conn = ledger.conn
+    with ledger.store.read_transaction():
+        test = ab_queries.get_test(conn, name)
+        if test is None:
+            raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`")
+        created = ledger.store.get(test["created_position"])
+        definition = created and load_event(created.type, created.schema_version, created.data)
+        if not isinstance(
+            definition, TestCreated
+        ):  # pragma: no cover - a read model out of step with its log
+            raise AssertionError(
+                f"ab_tests names position {test['created_position']} as {name!r}'s creation"
+            )
+        moments = ab_queries.moments(conn, name)
+        comoments = ab_queries.comoments(conn, name)
+        variants = tuple(
+            VariantData(
+                v["variant"],
+                v["results"],
+                moments.get(v["variant"], {}),
+                comoments.get(v["variant"], {}),
+            )
+            for v in ab_queries.variant_counts(conn, name)
+        )
+        paired = ab_queries.has_pairs(conn, name, test["control"])
+        result_rows = read_rows(conn, name, with_case_only=not rows) if paired or rows else None
+        position = ledger.store.head()[0]
+    return Snapshot(test, definition, variants, result_rows, paired, position)
+
+
+def analysis_input(
+    snap: Snapshot,
+    *,
+    metric: str | None = None,
+    alpha: float = 0.05,
+    mde: str | None = None,
+    margin: str | None = None,
+) -> AnalysisInput:
+    """The :class:`AnalysisInput` of a snapshot; bad options raise a one-line ``InvalidCommand``.
+
+    The always-valid boundary is tuned for the test's ``expected_results``
+    (recorded at creation), else the statistics' default.
+    """
+    from domain.stats import AnalysisInput
+
+    return AnalysisInput.from_request(
+        snap.definition,
+        snap.variants,
+        snap.rows,
+        metric=metric,
+        alpha=alpha,
+        mde=mde,
+        margin=margin,
+    )
+
+
+def analysis_document(analysis: Any, position: int) -> dict[str, Any]:
+    """``Analysis.to_json()`` with the log ``position`` it was computed at, after ``method_version``."""
+    out: dict[str, Any] = {}
+    for key, value in analysis.to_json().items():
+        out[key] = value
+        if key == "method_version":
+            out["position"] = position
+    out.setdefault("position", position)
+    return out
+
+
+def analyze_test(
+    ledger: Ledger, name: str, *, at: int | None = None, as_of: str | None = None, **options: Any
+) -> dict[str, Any]:
+    """The ``ab analyze --json`` document of test ``name`` (options as :func:`analysis_input`).
+
+    Now, or replayed to log position ``at`` or time ``as_of`` (see :func:`open_as_of`).
+    """
+    from domain.stats import analyze
+
+    snap = snapshot(ledger, name, at=at, as_of=as_of)
+    return analysis_document(analyze(analysis_input(snap, **options)), snap.position)
+
+
+def snapshot(
+    ledger: Ledger, name: str, *, at: int | None = None, as_of: str | None = None, rows: bool = False
+) -> Snapshot:
+    """:func:`read_snapshot` now, or of the log replayed to ``at``/``as_of`` (closed after reading)."""
+    if at is None and as_of is None:
+        return read_snapshot(ledger, name, rows=rows)
+    past = open_as_of(ledger, name, at=at, as_of=as_of)
+    try:
+        snap = read_snapshot(past, name, rows=rows)  # type: ignore[arg-type]
+    finally:
+        past.close()
+    return replace(snap, recorded_at=past.recorded_at)
+
+
+def open_as_of(
+    ledger: Ledger, name: str, *, at: int | None = None, as_of: str | None = None
+) -> PointInTime:
+    """Test ``name``'s read model replayed up to a position or time, in a private database.
+
+    Only the test's own stream is folded (its tables are keyed by test, so this
+    is exact). Raises ``NotFound`` if the test did not exist yet at that point.
+    """
+    from domain.ab import stream_for
+    from domain.errors import NotFound
+    from projections import ab_queries
+    from projections.ab import ABProjection
+    from projections.replay import replay_to, resolve_position
+
+    store = ledger.store
+    position = resolve_position(store, at=at, as_of=as_of)
+    view = replay_to(store, [ABProjection()], position, stream_id=stream_for(name))
+    if ab_queries.get_test(view.conn, name) is None:
+        view.close()
+        live = ab_queries.get_test(ledger.conn, name)
+        if live is None:
+            raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`")
+        raise NotFound(
+            f"test {name!r} did not exist yet at position {position}; "
+            f"it was created at position {live['created_position']}"
+        )
+    return view
+
+
+def conclude(
+    ledger: Ledger,
+    name: str,
+    *,
+    ship: str | None = None,
+    keep_control: bool = False,
+    stop: bool = False,
+    note: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Record a decision on test ``name`` with the current analysis (``ab conclude --json``).
+
+    Exactly one of ``ship``, ``keep_control`` and ``stop``; ``options`` as
+    :func:`analysis_input`. Returns the ``ab conclude --json`` document.
+    """
+    from domain import ab as d
+    from domain.commands import build
+    from domain.errors import InvalidCommand
+    from domain.stats import METHOD_VERSION, analyze
+
+    given = [
+        flag
+        for flag, on in (("ship", ship is not None), ("keep_control", keep_control), ("stop", stop))
+        if on
+    ]
+    if len(given) != 1:
+        raise InvalidCommand(
+            "give exactly one of --ship VARIANT, --keep-control or --stop"
+            + (f" (got {' and '.join('--' + g.replace('_', '-') for g in given)})" if given else "")
+        )
+    choice = given[0]
+    snap = read_snapshot(ledger, name)
+    doc = analysis_document(analyze(analysis_input(snap, **options)), snap.position)
+    command = build(
+        d.ConcludeTest,
+        test=name,
+        choice=choice,
+        variant=ship,
+        note=note,
+        analysis=doc,
+        method_version=METHOD_VERSION,
+        position=snap.position,
+    )
+    (recorded,) = ledger.execute(command)
+    data = recorded.data
+    return {
+        "test": name,
+        "position": recorded.position,
+        "choice": choice,
+        "variant": data.get("variant"),
+        "against_recommendation": data["against_recommendation"],
+        "recommendation": doc["recommendation"],
+        "analysis_position": snap.position,
+        "method_version": METHOD_VERSION,
+    }
