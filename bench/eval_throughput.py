@@ -42,14 +42,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-
-from domain.evals import RegisterSuite, RunSettings, plan_run  # noqa: E402
-from domain.suites import Case  # noqa: E402
-from ledger import Ledger  # noqa: E402
-from runners.eval_session import record_batch  # noqa: E402
-from runners.executor import BatchWriter, RolloutOutcome, make_jobs, run_rollouts  # noqa: E402
-from runners.ledger_recorder import LedgerRecorder  # noqa: E402
-from runners.targets import make_target  # noqa: E402
+from trialbook.domain.evals import RegisterSuite, RunSettings, plan_run  # noqa: E402
+from trialbook.domain.suites import Case  # noqa: E402
+from trialbook.ledger import Ledger  # noqa: E402
+from trialbook.runners.eval_session import record_batch  # noqa: E402
+from trialbook.runners.executor import BatchWriter, RolloutOutcome, make_jobs, run_rollouts  # noqa: E402
+from trialbook.runners.ledger_recorder import LedgerRecorder  # noqa: E402
+from trialbook.runners.targets import make_target  # noqa: E402
 
 SCENARIOS = [(200, 20), (2000, 100)]
 

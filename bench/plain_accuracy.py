@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shell.plain import is_write, translate  # noqa: E402
+from trialbook.plain.translate import is_write, translate  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("test_plain", ROOT / "tests" / "test_plain.py")
 assert _spec is not None and _spec.loader is not None

@@ -36,9 +36,9 @@ FROM events WHERE type = 'ResultAdded' GROUP BY 1, 2
 
 
 def build_log(path: Path, n: int, batch: int = 20_000) -> None:
-    from domain import ab
-    from domain.commands import build
-    from ledger import Ledger
+    from trialbook.domain import ab
+    from trialbook.domain.commands import build
+    from trialbook.ledger import Ledger
 
     rng = random.Random(3)
     ledger = Ledger(path, synchronous="OFF")
@@ -58,7 +58,7 @@ def child(mode: str, path: str) -> None:
 
     started = time.perf_counter()
     if mode == "rebuild":
-        from ledger import Ledger
+        from trialbook.ledger import Ledger
 
         ledger = Ledger(path, synchronous="OFF")
         counts = ledger.rebuild_projections(["ab"])

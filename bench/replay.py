@@ -64,10 +64,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args()
 
-    from projections.ab import ABProjection
-    from projections.replay import replay_to
-    from store.sqlite import SQLiteEventStore
-    from store.verify import _workers, verify_file
+    from trialbook.projections.ab import ABProjection
+    from trialbook.projections.replay import replay_to
+    from trialbook.store.sqlite import SQLiteEventStore
+    from trialbook.store.verify import _workers, verify_file
 
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "replay.db"

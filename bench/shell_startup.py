@@ -32,7 +32,7 @@ GOAL_S = 0.5
 def trialbook_command() -> list[str]:
     """The console script next to this interpreter, else ``python -m shell``."""
     script = Path(sys.executable).with_name("trialbook")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "shell"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "trialbook"]
 
 
 def env_for(home: Path) -> dict[str, str]:

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("scipy", "numpy", "prompt_toolkit")
 PROBE = (
     "import sys, runpy; sys.argv = ['trialbook', *sys.argv[1:]]\n"
-    "try:\n    runpy.run_module('shell', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    "try:\n    runpy.run_module('trialbook', run_name='__main__')\nexcept SystemExit:\n    pass\n"
     f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
     "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
 )
@@ -48,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         db = str(Path(d) / "s.db")
         subprocess.run(
-            [sys.executable, "-m", "shell", "--db", db, "ab", "create", "t"],
+            [sys.executable, "-m", "trialbook", "--db", db, "ab", "create", "t"],
             check=True,
             cwd=ROOT,
             capture_output=True,

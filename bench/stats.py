@@ -41,7 +41,7 @@ def speed() -> None:
         text=True,
         check=True,
     ).stdout.split()
-    from domain.stats import (
+    from trialbook.domain.stats import (
         AnalysisInput,
         Moments,
         ResultRow,
@@ -90,7 +90,7 @@ def speed() -> None:
         print(f"{n:>20,} {b2 * 1000:>17.1f} ms {b3 * 1000:>17.1f} ms {c2 * 1000:>9.1f} ms")
     print()
     print("history (decision after every result; rows with case ids and a guardrail):")
-    from domain.ab import Guardrail
+    from trialbook.domain.ab import Guardrail
 
     rng = np.random.default_rng(1)
     for total in (1_000, 10_000, 100_000):
@@ -118,8 +118,8 @@ def speed() -> None:
 
 
 def false_winners(sims: int, seed: int, per: int) -> None:
-    from domain.stats import simulate
-    from domain.stats.engine import KEEP_CONTROL, SHIP
+    from trialbook.domain.stats import simulate
+    from trialbook.domain.stats.engine import KEEP_CONTROL, SHIP
 
     print(
         f"## A/A tests: false winners ({sims} simulated tests, up to {per} results per variant, alpha 0.05)"
@@ -163,9 +163,8 @@ def false_winners(sims: int, seed: int, per: int) -> None:
 
 def time_to_ship(sims: int, seed: int, per: int) -> None:
     from scipy.special import ndtr
-
-    from domain.stats import frequentist, simulate
-    from domain.stats.engine import SHIP
+    from trialbook.domain.stats import frequentist, simulate
+    from trialbook.domain.stats.engine import SHIP
 
     p0, p1 = 0.60, 0.75
     print(

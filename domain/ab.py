@@ -22,11 +22,16 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from domain.commands import Command, explain
-from domain.errors import AlreadyExists, DomainError, InvalidCommand, NotFound, StateConflict
-from domain.events import Event, Value, upcaster
-from domain.metrics import CUSTOM_METRIC_RE, METRICS, RESERVED_METRIC_NAMES
+from trialbook.domain.commands import Command, explain
+from trialbook.domain.errors import (
+    AlreadyExists,
+    DomainError,
+    InvalidCommand,
+    NotFound,
+    StateConflict,
+)
+from trialbook.domain.events import Event, Value, upcaster
+from trialbook.domain.metrics import CUSTOM_METRIC_RE, METRICS, RESERVED_METRIC_NAMES
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 NAME_RULE = "use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-
-from domain.errors import InvalidCommand
-from domain.events import Event
+from trialbook.domain.errors import InvalidCommand
+from trialbook.domain.events import Event
 
 S = TypeVar("S")
 C = TypeVar("C", bound="Command")

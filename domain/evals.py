@@ -39,13 +39,12 @@ from functools import singledispatch
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-
-from domain.canonical import canonical_json
-from domain.commands import Command
-from domain.errors import InvalidCommand, NotFound, StateConflict
-from domain.events import Event, Value
-from domain.suites import SUITE_NAME_RE, SUITE_NAME_RULE, Case, suite_hash
-from domain.verdicts import VerdictRecorded
+from trialbook.domain.canonical import canonical_json
+from trialbook.domain.commands import Command
+from trialbook.domain.errors import InvalidCommand, NotFound, StateConflict
+from trialbook.domain.events import Event, Value
+from trialbook.domain.suites import SUITE_NAME_RE, SUITE_NAME_RULE, Case, suite_hash
+from trialbook.domain.verdicts import VerdictRecorded
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 RUN_ID_RULE = "use 1-80 letters, digits, '.', '_' or '-', starting with a letter or digit"

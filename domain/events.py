@@ -12,8 +12,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
-
-from domain.errors import DomainError
+from trialbook.domain.errors import DomainError
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -58,9 +57,9 @@ class Event(BaseModel):
 
 def all_event_types() -> dict[str, type[Event]]:
     """Every event type trialbook defines (importing the modules that define them)."""
-    import domain.ab
-    import domain.evals
-    import domain.verdicts  # noqa: F401
+    import trialbook.domain.ab
+    import trialbook.domain.evals
+    import trialbook.domain.verdicts  # noqa: F401
 
     return EVENT_TYPES
 

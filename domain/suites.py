@@ -38,11 +38,10 @@ from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
-
-from domain.canonical import canonical_json, content_hash
-from domain.commands import explain
-from domain.errors import InvalidCommand
-from domain.events import Value
+from trialbook.domain.canonical import canonical_json, content_hash
+from trialbook.domain.commands import explain
+from trialbook.domain.errors import InvalidCommand
+from trialbook.domain.events import Value
 
 SuiteFormat = Literal["jsonl", "yaml", "json"]
 Role = Literal["system", "user", "assistant", "tool", "developer"]

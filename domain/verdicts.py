@@ -37,9 +37,8 @@ from statistics import NormalDist
 from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
-
-from domain.errors import InvalidCommand
-from domain.events import Event, Value
+from trialbook.domain.errors import InvalidCommand
+from trialbook.domain.events import Event, Value
 
 #: the judge's recorded scale; answers score JUDGE_MIN–JUDGE_MAX, 0 marks an unusable answer
 JUDGE_SCALE: tuple[float, float] = (0.0, 10.0)

@@ -13,14 +13,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ledger.ledger import Ledger
+    from trialbook.ledger.ledger import Ledger
 
 __all__ = ["Ledger"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "Ledger":
-        from ledger.ledger import Ledger
+        from trialbook.ledger.ledger import Ledger
 
         return Ledger
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

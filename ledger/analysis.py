@@ -18,16 +18,16 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from domain.ab import TestCreated
-    from domain.stats import AnalysisInput, ResultRow, VariantData
-    from ledger import Ledger
-    from projections.replay import PointInTime
+    from trialbook.domain.ab import TestCreated
+    from trialbook.domain.stats import AnalysisInput, ResultRow, VariantData
+    from trialbook.ledger import Ledger
+    from trialbook.projections.replay import PointInTime
 
 
 def require_test(ledger: Ledger, name: str) -> dict[str, Any]:
     """Test ``name``'s definition from the read model; ``NotFound`` naming the fix if none."""
-    from domain.errors import NotFound
-    from projections import ab_queries
+    from trialbook.domain.errors import NotFound
+    from trialbook.projections import ab_queries
 
     test = ab_queries.get_test(ledger.conn, name)
     if test is None:
@@ -56,7 +56,7 @@ class Snapshot:
 
 def read_rows(conn: Any, name: str, *, with_case_only: bool = False) -> tuple[ResultRow, ...]:
     """``projections.ab_queries.read_rows`` (the one seam the analysis reads per-result rows through)."""
-    from projections import ab_queries
+    from trialbook.projections import ab_queries
 
     return ab_queries.read_rows(conn, name, with_case_only=with_case_only)
 
@@ -69,11 +69,11 @@ def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
     true (``--history``). Otherwise everything comes from the per-variant moments
     and the only per-result work is SQLite looking for one case id.
     """
-    from domain.ab import TestCreated
-    from domain.errors import NotFound
-    from domain.events import load_event
-    from domain.stats import VariantData
-    from projections import ab_queries
+    from trialbook.domain.ab import TestCreated
+    from trialbook.domain.errors import NotFound
+    from trialbook.domain.events import load_event
+    from trialbook.domain.stats import VariantData
+    from trialbook.projections import ab_queries
 
     conn = ledger.conn
     with ledger.store.read_transaction():
@@ -118,7 +118,7 @@ def analysis_input(
     The always-valid boundary is tuned for the test's ``expected_results``
     (recorded at creation), else the statistics' default.
     """
-    from domain.stats import AnalysisInput
+    from trialbook.domain.stats import AnalysisInput
 
     return AnalysisInput.from_request(
         snap.definition,
@@ -149,7 +149,7 @@ def analyze_test(
 
     Now, or replayed to log position ``at`` or time ``as_of`` (see :func:`open_as_of`).
     """
-    from domain.stats import analyze
+    from trialbook.domain.stats import analyze
 
     snap = snapshot(ledger, name, at=at, as_of=as_of)
     return analysis_document(analyze(analysis_input(snap, **options)), snap.position)
@@ -177,11 +177,11 @@ def open_as_of(
     Only the test's own stream is folded (its tables are keyed by test, so this
     is exact). Raises ``NotFound`` if the test did not exist yet at that point.
     """
-    from domain.ab import stream_for
-    from domain.errors import NotFound
-    from projections import ab_queries
-    from projections.ab import ABProjection
-    from projections.replay import replay_to, resolve_position
+    from trialbook.domain.ab import stream_for
+    from trialbook.domain.errors import NotFound
+    from trialbook.projections import ab_queries
+    from trialbook.projections.ab import ABProjection
+    from trialbook.projections.replay import replay_to, resolve_position
 
     store = ledger.store
     position = resolve_position(store, at=at, as_of=as_of)
@@ -213,10 +213,10 @@ def conclude(
     Exactly one of ``ship``, ``keep_control`` and ``stop``; ``options`` as
     :func:`analysis_input`. Returns the ``ab conclude --json`` document.
     """
-    from domain import ab as d
-    from domain.commands import build
-    from domain.errors import InvalidCommand
-    from domain.stats import METHOD_VERSION, analyze
+    from trialbook.domain import ab as d
+    from trialbook.domain.commands import build
+    from trialbook.domain.errors import InvalidCommand
+    from trialbook.domain.stats import METHOD_VERSION, analyze
 
     given = [
         flag

@@ -18,12 +18,12 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from domain.commands import Command
-from domain.events import Event, load_event
-from projections import Projector, default_projections
-from store.base import NewEvent, RecordedEvent
-from store.errors import ConcurrencyError
-from store.sqlite import SQLiteEventStore
+from trialbook.domain.commands import Command
+from trialbook.domain.events import Event, load_event
+from trialbook.projections import Projector, default_projections
+from trialbook.store.base import NewEvent, RecordedEvent
+from trialbook.store.errors import ConcurrencyError
+from trialbook.store.sqlite import SQLiteEventStore
 
 #: event ids for the events a command produces: a list, or a function of the decided events
 EventIds = Sequence[str | None] | Callable[[Sequence[Event]], Sequence[str | None]]

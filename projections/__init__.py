@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from projections.base import Projection, Projector
+from trialbook.projections.base import Projection, Projector
 
 __all__ = ["Projection", "Projector", "default_projections"]
 
 
 def default_projections() -> list[Projection]:
     """Every read model trialbook keeps, in the order they are folded."""
-    from projections.ab import ABProjection
-    from projections.ab_decisions import ABDecisionsProjection
-    from projections.evals import EvalsProjection
+    from trialbook.projections.ab import ABProjection
+    from trialbook.projections.ab_decisions import ABDecisionsProjection
+    from trialbook.projections.evals import EvalsProjection
 
     return [ABProjection(), ABDecisionsProjection(), EvalsProjection()]

@@ -28,15 +28,15 @@ from collections.abc import Generator, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from domain.ab import ResultAdded
-from domain.canonical import canonical_json
-from domain.events import upcast
-from domain.metrics import RATIO_PAIRS, observations
-from domain.stats.moments import welford
-from projections.ab_queries import VALUE_COLUMNS, row_observations
-from projections.base import Extract, Extraction, write_transaction
-from store.base import RecordedEvent, parse_json
-from store.errors import ChainError
+from trialbook.domain.ab import ResultAdded
+from trialbook.domain.canonical import canonical_json
+from trialbook.domain.events import upcast
+from trialbook.domain.metrics import RATIO_PAIRS, observations
+from trialbook.domain.stats.moments import welford
+from trialbook.projections.ab_queries import VALUE_COLUMNS, row_observations
+from trialbook.projections.base import Extract, Extraction, write_transaction
+from trialbook.store.base import RecordedEvent, parse_json
+from trialbook.store.errors import ChainError
 
 RESULT_TYPE = ResultAdded.event_type
 RESULT_VERSION = ResultAdded.schema_version

@@ -18,8 +18,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from domain.canonical import canonical_json
-from store.base import RecordedEvent
+from trialbook.domain.canonical import canonical_json
+from trialbook.store.base import RecordedEvent
 
 TABLES = ("ab_decisions",)
 

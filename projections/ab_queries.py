@@ -7,12 +7,12 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from domain.metrics import observations
-from domain.stats.moments import CoMoments, Moments
-from store.base import parse_json
+from trialbook.domain.metrics import observations
+from trialbook.domain.stats.moments import CoMoments, Moments
+from trialbook.store.base import parse_json
 
 if TYPE_CHECKING:
-    from domain.stats import ResultRow
+    from trialbook.domain.stats import ResultRow
 
 #: the ``ab_results`` columns a result's metric values come from, in this order, then ``metrics``
 VALUE_COLUMNS = (
@@ -212,7 +212,7 @@ def read_rows(
     which returns every column for display). ``with_case_only`` keeps the results
     that carry a case id: all the paired methods use (``history`` needs them all).
     """
-    from domain.stats import ResultRow
+    from trialbook.domain.stats import ResultRow
 
     cur = conn.execute(
         f"SELECT variant, case_id, metrics, {', '.join(VALUE_COLUMNS)} FROM ab_results WHERE test = ? "

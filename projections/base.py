@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from store.base import RecordedEvent
+from trialbook.store.base import RecordedEvent
 
 #: one SQL statement and its parameters
 Statement = tuple[str, Sequence[Any]]

@@ -32,8 +32,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from domain.canonical import canonical_json
-from store.base import RecordedEvent
+from trialbook.domain.canonical import canonical_json
+from trialbook.store.base import RecordedEvent
 
 TABLES = ("eval_suites", "eval_runs", "eval_rollouts", "eval_verdicts")
 

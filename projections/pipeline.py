@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from projections.base import Statement
+from trialbook.projections.base import Statement
 
 
 class Background:

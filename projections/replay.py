@@ -27,13 +27,19 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from domain.canonical import GENESIS_HASH
-from domain.errors import InvalidCommand
-from projections.base import Projection, Projector, Statement, fold_range, write_transaction
-from projections.pipeline import Background
-from store.base import RecordedEvent
-from store.errors import StoreUnavailable
-from store.sqlite import SQLiteEventStore, read_transaction
+from trialbook.domain.canonical import GENESIS_HASH
+from trialbook.domain.errors import InvalidCommand
+from trialbook.projections.base import (
+    Projection,
+    Projector,
+    Statement,
+    fold_range,
+    write_transaction,
+)
+from trialbook.projections.pipeline import Background
+from trialbook.store.base import RecordedEvent
+from trialbook.store.errors import StoreUnavailable
+from trialbook.store.sqlite import SQLiteEventStore, read_transaction
 
 BATCH = 10_000
 

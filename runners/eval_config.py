@@ -47,12 +47,11 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-
-from domain.commands import explain
-from domain.errors import InvalidCommand
-from domain.evals import Price, RunSettings, parse_price
-from runners.eval_errors import TargetConfigError
-from runners.targets import parse_target_spec, secret_options
+from trialbook.domain.commands import explain
+from trialbook.domain.errors import InvalidCommand
+from trialbook.domain.evals import Price, RunSettings, parse_price
+from trialbook.runners.eval_errors import TargetConfigError
+from trialbook.runners.targets import parse_target_spec, secret_options
 
 #: config key → RunSettings field
 SETTING_KEYS = {

@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.evals import RecordVerdicts
-from domain.suites import Case
-from domain.verdicts import ScorerConfigError, Verdict, VerdictRecorded
-from runners.scorers import (
+from trialbook.domain.evals import RecordVerdicts
+from trialbook.domain.suites import Case
+from trialbook.domain.verdicts import ScorerConfigError, Verdict, VerdictRecorded
+from trialbook.runners.scorers import (
     Scorer,
     check_scorer_spec,
     close_scorers,

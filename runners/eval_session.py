@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from domain.commands import Command
-from domain.evals import (
+from trialbook.domain.commands import Command
+from trialbook.domain.evals import (
     EVAL_RUNS,
     SUITES,
     EvalRunState,
@@ -43,11 +43,11 @@ from domain.evals import (
     pending_rollouts,
     plan_run,
 )
-from domain.events import Event
-from domain.suites import Case
-from domain.verdicts import Verdict
-from runners.eval_scoring import RunScorers, scoring_context, verdict_events
-from runners.executor import (
+from trialbook.domain.events import Event
+from trialbook.domain.suites import Case
+from trialbook.domain.verdicts import Verdict
+from trialbook.runners.eval_scoring import RunScorers, scoring_context, verdict_events
+from trialbook.runners.executor import (
     BatchWriter,
     Progress,
     RolloutOutcome,
@@ -56,8 +56,8 @@ from runners.executor import (
     run_rollouts,
     to_record_command,
 )
-from runners.scorers import score_rollout
-from runners.targets import Target
+from trialbook.runners.scorers import score_rollout
+from trialbook.runners.targets import Target
 
 
 class Recorder(Protocol):

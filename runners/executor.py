@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from domain.evals import (
+from trialbook.domain.evals import (
     INLINE_OUTPUT_LIMIT,
     CompletedRollout,
     FailedRollout,
@@ -56,9 +56,14 @@ from domain.evals import (
     rollout_cost,
     rollout_seed,
 )
-from domain.suites import Case
-from runners.eval_errors import EvalRunnerError, RetryableError, RolloutError, RolloutRefused
-from runners.targets import RolloutRequest, Target, TargetReply
+from trialbook.domain.suites import Case
+from trialbook.runners.eval_errors import (
+    EvalRunnerError,
+    RetryableError,
+    RolloutError,
+    RolloutRefused,
+)
+from trialbook.runners.targets import RolloutRequest, Target, TargetReply
 
 __all__ = [
     "Backoff",

@@ -31,10 +31,9 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import httpx
-
-from domain.canonical import content_hash
-from domain.evals import looks_secret
-from domain.verdicts import (
+from trialbook.domain.canonical import content_hash
+from trialbook.domain.evals import looks_secret
+from trialbook.domain.verdicts import (
     DEFAULT_PASS_THRESHOLD,
     JUDGE_SCALE,
     JudgeUsage,
@@ -42,7 +41,7 @@ from domain.verdicts import (
     Verdict,
     parse_judge_answer,
 )
-from runners.targets import split_url
+from trialbook.runners.targets import split_url
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"

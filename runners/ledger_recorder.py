@@ -17,16 +17,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from domain.commands import Command
-from domain.evals import (
+from trialbook.domain.commands import Command
+from trialbook.domain.evals import (
     EvalRunState,
     FinishRun,
     RegisterSuite,
     SuiteState,
     event_ids_for,
 )
-from domain.events import Event
-from ledger import Ledger
+from trialbook.domain.events import Event
+from trialbook.ledger import Ledger
 
 __all__ = ["LedgerRecorder"]
 

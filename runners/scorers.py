@@ -57,7 +57,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from domain.verdicts import (
+from trialbook.domain.verdicts import (
     DEFAULT_PASS_THRESHOLD,
     Criterion,
     Flag,
@@ -66,7 +66,7 @@ from domain.verdicts import (
     parse_bool,
     read_criteria,
 )
-from runners.judge_openai import JudgeConfig, JudgeScorer, judge_config, parse_judge_spec
+from trialbook.runners.judge_openai import JudgeConfig, JudgeScorer, judge_config, parse_judge_spec
 
 __all__ = [
     "BUILTINS",

@@ -83,11 +83,15 @@ from typing import Any, ClassVar
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
-
-from domain.canonical import canonical_json
-from domain.evals import REDACTED, looks_secret
-from domain.suites import Case
-from runners.eval_errors import RetryableError, RolloutRefused, TargetConfigError, TargetUnavailable
+from trialbook.domain.canonical import canonical_json
+from trialbook.domain.evals import REDACTED, looks_secret
+from trialbook.domain.suites import Case
+from trialbook.runners.eval_errors import (
+    RetryableError,
+    RolloutRefused,
+    TargetConfigError,
+    TargetUnavailable,
+)
 
 __all__ = [
     "CommandTarget",

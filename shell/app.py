@@ -16,11 +16,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ledger.paths import data_dir, default_db_path
+from trialbook.ledger.paths import data_dir, default_db_path  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
-    from ledger import Ledger
-    from shell.plain_types import Vocabulary
+    from trialbook.ledger import Ledger
+    from trialbook.plain.types import Vocabulary
 
 _SECRET_KEY = re.compile(
     r"(^|[_-])(api[_-]?key|apikey|token|secret|password|passwd|authorization|auth|key)$", re.I
@@ -98,12 +98,12 @@ def read_vocabulary(conn: sqlite3.Connection) -> Vocabulary:
     kinds (once eval runs exist) and every scorer named in a recorded verdict.
     Tables that do not exist yet read as empty.
     """
-    from shell.plain_types import Vocabulary
+    from trialbook.plain.types import Vocabulary
 
     tests: dict[str, tuple[str, ...]] = {}
     archived: dict[str, tuple[str, ...]] = {}
     try:
-        from projections import ab_queries
+        from trialbook.projections import ab_queries
 
         for t in ab_queries.list_tests(conn, include_archived=True):
             (archived if t["archived"] else tests)[t["name"]] = tuple(t["variants"])
@@ -149,7 +149,7 @@ def read_vocabulary(conn: sqlite3.Connection) -> Vocabulary:
 def _builtin_scorers() -> tuple[str, ...]:
     """The scorer kinds that need no definition (``equals``, ``contains``, …, ``judge``)."""
     try:
-        from runners.scorers import BUILTINS
+        from trialbook.runners.scorers import BUILTINS
     except (ImportError, AttributeError):  # pragma: no cover - a build without eval runners
         return ()
     return (*BUILTINS, "judge")
@@ -188,7 +188,7 @@ class App:
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
-            from ledger import Ledger
+            from trialbook.ledger import Ledger
 
             if not self.explicit_db:
                 # the default location is ours to create
@@ -238,7 +238,7 @@ class App:
         with self._names_lock:
             conn = self._open_names_conn()
             if conn is None:
-                from shell.plain_types import Vocabulary
+                from trialbook.plain.types import Vocabulary
 
                 return Vocabulary()
             try:
@@ -248,7 +248,7 @@ class App:
                     self._vocabulary_key = key
             except sqlite3.DatabaseError:
                 self._close_names_conn()
-                from shell.plain_types import Vocabulary
+                from trialbook.plain.types import Vocabulary
 
                 return Vocabulary()
             return self._vocabulary

@@ -14,18 +14,17 @@ import sys
 from typing import Any
 
 import click
-
-from shell.app import App
+from trialbook.shell.app import App
 
 #: command name -> "module:attribute" of its click command or group
 COMMANDS: dict[str, str] = {
-    "ab": "shell.commands.ab:ab",
-    "events": "shell.commands.events:events",
-    "projections": "shell.commands.events:projections",
-    "demo": "shell.commands.demo:demo",
-    "audit": "shell.commands.audit:audit",
-    "ask": "shell.commands.ask:ask",
-    "eval": "shell.commands.eval:eval_",
+    "ab": "trialbook.shell.commands.ab:ab",
+    "events": "trialbook.shell.commands.events:events",
+    "projections": "trialbook.shell.commands.events:projections",
+    "demo": "trialbook.shell.commands.demo:demo",
+    "audit": "trialbook.shell.commands.audit:audit",
+    "ask": "trialbook.shell.commands.ask:ask",
+    "eval": "trialbook.shell.commands.eval:eval_",
 }
 
 INTERNAL_ERROR = (
@@ -36,8 +35,8 @@ INTERNAL_ERROR = (
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """The exception classes whose message is meant for the user (imported lazily)."""
-    from domain.errors import DomainError
-    from store.errors import StoreError
+    from trialbook.domain.errors import DomainError
+    from trialbook.store.errors import StoreError
 
     return (DomainError, StoreError)
 
@@ -112,7 +111,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
     ctx.obj.command_text = shlex.join(["trialbook", *ctx.meta.get("trialbook.argv", [])])
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
-        from shell.repl import run_repl
+        from trialbook.shell.repl import run_repl
 
         ctx.obj.interactive = True
         run_repl(ctx.obj)

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from shell.app import App
-    from shell.plain_types import Vocabulary
+    from trialbook.plain.types import Vocabulary
+    from trialbook.shell.app import App
 
 EXIT_WORDS = {"exit", "quit", ":q"}
 HELP_WORDS = {"help", "?"}
@@ -75,12 +75,12 @@ def value_kind(path: Sequence[str], param: click.Parameter) -> Kind:
     if name == "stream":
         return "stream"
     if name in ("type", "type_") and family == "events":
-        from domain.events import all_event_types
-        from shell.plain_words import EVENT_TYPE_WORDS
+        from trialbook.domain.events import all_event_types
+        from trialbook.plain.words import EVENT_TYPE_WORDS
 
         return tuple(sorted({*EVENT_TYPE_WORDS.values(), *all_event_types()}))
     if name == "metric" and leaf != "add-result":
-        from domain.metrics import METRICS
+        from trialbook.domain.metrics import METRICS
 
         return tuple(METRICS)
     return None

@@ -16,11 +16,10 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import click
-
-from shell.command_tree import is_number, names_for, store_names, takes_value, value_kind
+from trialbook.shell.command_tree import is_number, names_for, store_names, takes_value, value_kind
 
 if TYPE_CHECKING:
-    from shell.plain_types import Translation, Vocabulary
+    from trialbook.plain.types import Translation, Vocabulary
 
 #: options a translated command line may never carry
 FORBIDDEN_OPTIONS = {"--help", "-h"}
@@ -67,7 +66,7 @@ def resolve_command(
     Each group parses its part of the line itself, exactly as when the line runs (a
     group may, for instance, supply a default subcommand: ``audit NAME``).
     """
-    from shell.cli import cli
+    from trialbook.shell.cli import cli
 
     group: click.Group = cli
     ctx: click.Context | None = None
@@ -105,7 +104,7 @@ def command_exists(argv: Sequence[str]) -> bool:
 
 def needs_confirmation(argv: Sequence[str]) -> bool:
     """Whether a translated command line must be confirmed: anything but a known read to stdout."""
-    from shell.plain_types import command_path, is_write
+    from trialbook.plain.types import command_path, is_write
 
     if is_write(argv) or command_path(argv) not in READ_ONLY_COMMANDS:
         return True
@@ -129,7 +128,7 @@ def parse_command(argv: Sequence[str]) -> tuple[tuple[str, ...], click.Command, 
 
 def mentioned_numbers(text: str) -> set[Decimal]:
     """Every number written in ``text``: digits, number words, units applied or not."""
-    from shell.plain_lex import tokenize
+    from trialbook.plain.lex import tokenize
 
     found: set[Decimal] = set()
     for m in _NUMBER_RE.finditer(text):
@@ -217,8 +216,8 @@ def ungrounded(t: Translation, vocab: Vocabulary, focus: str | None = None) -> s
     a value naming a test, run or suite must exist, a variant must belong to the test;
     other text must be a name in the store or written in the request.
     """
-    from shell.plain_lex import name_parts
-    from shell.plain_request import suggest
+    from trialbook.plain.lex import name_parts
+    from trialbook.plain.request import suggest
 
     path, cmd, _, args = resolve_command(t.argv)
     text = t.text
@@ -269,7 +268,7 @@ def check(t: Translation, vocab: Vocabulary, focus: str | None = None) -> Transl
     missing from becomes ``incomplete`` (pre-filled). Example suggestions for
     commands this version lacks are dropped.
     """
-    from shell.plain_types import Translation, incomplete, refused
+    from trialbook.plain.types import Translation, incomplete, refused
 
     if t.status == "refused":
         kept = [

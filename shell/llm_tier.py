@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
-
-from shell.command_tree import Leaf, command_tree, takes_value
-from shell.line_checks import check, command_exists, resolve_command, with_tier
+from trialbook.shell.command_tree import Leaf, command_tree, takes_value
+from trialbook.shell.line_checks import check, command_exists, resolve_command, with_tier
 
 if TYPE_CHECKING:
-    from shell.plain_types import Translation, Vocabulary
+    from trialbook.plain.types import Translation, Vocabulary
 
 #: the start of the rules' reason for a request they could not parse at all
 NOT_UNDERSTOOD = "I did not understand"
@@ -90,7 +89,7 @@ def _usage(path: Sequence[str], cmd: click.Command) -> str:
 
 def llm_messages(text: str, vocab: Vocabulary, focus: str | None) -> list[dict[str, str]]:
     """The chat messages sent to the LLM tier: the rules, the commands, the store's names."""
-    from shell.plain import examples
+    from trialbook.plain.translate import examples
 
     lines = [LLM_RULES, "", "Commands:"]
     for argv in _leaf_paths():
@@ -115,7 +114,7 @@ def llm_messages(text: str, vocab: Vocabulary, focus: str | None) -> list[dict[s
 
 
 def _leaf_paths() -> list[list[str]]:
-    from shell.cli import cli
+    from trialbook.shell.cli import cli
 
     out: list[list[str]] = []
 
@@ -148,8 +147,7 @@ def llm_translate(
 ) -> Translation:
     """Ask the configured endpoint for one command line; the result is unchecked (see :func:`check`)."""
     import httpx
-
-    from shell.plain_types import Translation, is_write, refused
+    from trialbook.plain.types import Translation, is_write, refused
 
     headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
     body = {
@@ -196,7 +194,7 @@ def interpret(
     is configured (``llm`` and ``TRIALBOOK_LLM_BASE_URL``). Either way the result
     passes :func:`check` before anyone sees it as runnable.
     """
-    from shell.plain import translate
+    from trialbook.plain.translate import translate
 
     t = translate(text, vocab, focus)
     if llm and t.status == "refused" and t.reason.startswith(LLM_FALLBACK):
@@ -216,7 +214,7 @@ def interpret(
 
 
 def _refusal(text: str, reason: str) -> Translation:
-    from shell.plain_types import refused
+    from trialbook.plain.types import refused
 
     return refused(text, reason)
 

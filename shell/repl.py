@@ -3,7 +3,7 @@
 A line whose first word is a command (or ``help``, ``?``, ``use``, ``exit``,
 ``quit``) runs through ``shell.cli.cli`` with the session's :class:`App`, so the
 REPL and the CLI cannot drift apart. Any other line is a plain request: the
-deterministic parser (``shell.plain``) turns it into one command line, which is
+deterministic parser (``trialbook.plain.translate``) turns it into one command line, which is
 checked against the click group (it must parse; its numbers must be written in
 the request; its names must exist in the store or be written in it), echoed as
 ``→ LINE``, and run: reads at once, writes after ``[y/N]`` (default No; EOF is
@@ -32,9 +32,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
-
-from shell.app import App, history_path
-from shell.command_tree import (
+from trialbook.shell.app import App, history_path
+from trialbook.shell.command_tree import (
     EXIT_WORDS,
     HELP_WORDS,
     SHELL_WORDS,
@@ -45,11 +44,16 @@ from shell.command_tree import (
     toolbar_text,
     value_kind,
 )
-from shell.line_checks import command_exists, needs_confirmation, parse_command, resolve_command
-from shell.llm_tier import NOT_UNDERSTOOD, interpret
+from trialbook.shell.line_checks import (
+    command_exists,
+    needs_confirmation,
+    parse_command,
+    resolve_command,
+)
+from trialbook.shell.llm_tier import NOT_UNDERSTOOD, interpret
 
 if TYPE_CHECKING:
-    from shell.plain_types import Translation, Vocabulary
+    from trialbook.plain.types import Translation, Vocabulary
 
 PROMPT = "trialbook> "
 CONTINUATION = "...       > "
@@ -84,14 +88,14 @@ PIPED_WRITE = (
 
 def invoke(app: App, argv: Sequence[str]) -> None:
     """Run one command line through the click group with the session's App; errors propagate."""
-    from shell.cli import cli
+    from trialbook.shell.cli import cli
 
     cli.main(args=list(argv), prog_name="trialbook", standalone_mode=False, obj=app)
 
 
 def examples_text() -> str:
     """``help examples``: plain requests beside the command each becomes (available commands only)."""
-    from shell.plain import examples
+    from trialbook.plain.translate import examples
 
     lines = ["Plain requests and the command each becomes (names from a sample store):", ""]
     for request, command in examples():
@@ -191,7 +195,7 @@ class PagedStdout:
 
 def refusal_hints(t: Translation, width: int = 100) -> list[str]:
     """The lines under a refusal: "did you mean" (a command word or names) and a few close examples."""
-    from shell.cli import cli
+    from trialbook.shell.cli import cli
 
     lines: list[str] = []
     if t.reason.startswith(NOT_UNDERSTOOD) and t.text.split():
@@ -255,7 +259,7 @@ class Shell:
 
     @staticmethod
     def is_command(word: str) -> bool:
-        from shell.cli import cli
+        from trialbook.shell.cli import cli
 
         return word in cli.list_commands(click.Context(cli))
 
@@ -294,7 +298,7 @@ class Shell:
             self.app.focus = None
             click.echo("Focus cleared.")
             return True
-        from shell.plain_request import suggest
+        from trialbook.plain.request import suggest
 
         close = suggest(name, names_for("test-or-run", vocab))
         hint = f"; did you mean {' or '.join(close)}?" if close else "; see `ab list`"
@@ -373,7 +377,7 @@ class Shell:
     # ---------------------------------------------------------------- running
     def run(self, argv: list[str]) -> bool:
         """Run ``argv``; errors become one red line; Ctrl-C cancels it and says so."""
-        from shell.cli import user_errors
+        from trialbook.shell.cli import user_errors
 
         held: PagedStdout | None = None
         real = sys.stdout
@@ -444,7 +448,7 @@ def _completer(app: App) -> Any:
     def tree() -> dict[str, Any]:
         with lock:
             if "tree" not in cache:
-                from shell.cli import cli
+                from trialbook.shell.cli import cli
 
                 cache["tree"] = command_tree(cli)
             return cache["tree"]
@@ -529,10 +533,10 @@ def _sessions(app: App, input: Any = None, output: Any = None) -> tuple[Any, Any
 def warm_up(app: App) -> None:
     """Load what the first plain request and completion need (parser, commands, names, ledger code)."""
     try:
-        import ledger  # noqa: F401 - imported for its side effect: loaded before first use
-        import shell.plain  # noqa: F401
-        from projections import default_projections
-        from shell.cli import cli
+        import trialbook.ledger  # noqa: F401 - imported for its side effect: loaded before first use
+        import trialbook.plain.translate  # noqa: F401
+        from trialbook.projections import default_projections
+        from trialbook.shell.cli import cli
 
         default_projections()
         command_tree(cli)

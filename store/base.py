@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from domain.canonical import chain_hash, envelope_json
+from trialbook.domain.canonical import chain_hash, envelope_json
 
 try:  # orjson parses the log ~5x faster than json (replays parse every event); output is identical
     from orjson import loads as parse_json

@@ -12,7 +12,7 @@ TrialbookError (domain.errors)
 
 from __future__ import annotations
 
-from domain.errors import TrialbookError
+from trialbook.domain.errors import TrialbookError
 
 
 class StoreError(TrialbookError):

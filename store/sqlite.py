@@ -20,9 +20,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from domain.canonical import GENESIS_HASH, canonical_json, chain_hash, envelope_json, new_event_id
-from store.base import InTransaction, NewEvent, RecordedEvent
-from store.errors import (
+from trialbook.domain.canonical import (
+    GENESIS_HASH,
+    canonical_json,
+    chain_hash,
+    envelope_json,
+    new_event_id,
+)
+from trialbook.store.base import InTransaction, NewEvent, RecordedEvent
+from trialbook.store.errors import (
     AppendOnlyViolation,
     ChainError,
     ConcurrencyError,
@@ -31,8 +37,8 @@ from store.errors import (
     StoreError,
     StoreUnavailable,
 )
-from store.migrations import APPLICATION_ID
-from store.verify import ChainChecker, raw_bytes_row
+from trialbook.store.migrations import APPLICATION_ID
+from trialbook.store.verify import ChainChecker, raw_bytes_row
 
 COLUMNS = (
     "position, event_id, stream_id, version, type, schema_version, data, metadata, "
@@ -171,7 +177,7 @@ class SQLiteEventStore:
         return sqlite_utils.Database(self.conn)
 
     def _migrate(self) -> None:
-        from store.migrations import LATEST
+        from trialbook.store.migrations import LATEST
 
         with self.lock:
             exists = self.conn.execute(
@@ -184,7 +190,7 @@ class SQLiteEventStore:
                 ).fetchone()
             ):
                 return  # up to date: the common case costs two indexed lookups
-            from store.migrations import MIGRATIONS
+            from trialbook.store.migrations import MIGRATIONS
 
             db = self.db
             self.conn.execute("BEGIN IMMEDIATE")

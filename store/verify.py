@@ -39,9 +39,9 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from domain.canonical import GENESIS_HASH, canonical_json
-from store.errors import NotATrialbookDatabase
-from store.migrations import APPLICATION_ID
+from trialbook.domain.canonical import GENESIS_HASH, canonical_json
+from trialbook.store.errors import NotATrialbookDatabase
+from trialbook.store.migrations import APPLICATION_ID
 
 if TYPE_CHECKING:
     import subprocess
@@ -584,7 +584,7 @@ def _plain(value: Any) -> Any:
 def _start_worker(path: str, after: int, until: int, max_problems: int) -> subprocess.Popen[str]:
     import subprocess
 
-    args = [sys.executable, "-m", "store.verify", path, str(after), str(until), str(max_problems)]
+    args = [sys.executable, "-m", "trialbook.store.verify", path, str(after), str(until), str(max_problems)]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 

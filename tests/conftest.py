@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-
-from shell.cli import cli
+from trialbook.shell.cli import cli
 
 
 @pytest.fixture(autouse=True)

@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from domain.canonical import GENESIS_HASH, canonical_json
-from store.base import NewEvent
-from store.errors import ConcurrencyError, IdempotencyConflict
+from trialbook.domain.canonical import GENESIS_HASH, canonical_json
+from trialbook.store.base import NewEvent
+from trialbook.store.errors import ConcurrencyError, IdempotencyConflict
 
 
 def ev(n: int = 0, type: str = "Thing", **data: Any) -> NewEvent:

@@ -7,10 +7,9 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from domain.canonical import canonical_json
-from projections.ab import ABProjection, _Cache, _Statistics
-from projections.ab_queries import row_observations
+from trialbook.domain.canonical import canonical_json
+from trialbook.projections.ab import ABProjection, _Cache, _Statistics
+from trialbook.projections.ab_queries import row_observations
 
 small = st.none() | st.integers(0, 6)
 real = st.none() | st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)

@@ -11,12 +11,12 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 from hypothesis import given, settings
+from trialbook.domain.errors import DomainError
+from trialbook.ledger import Ledger
+from trialbook.shell.cli import cli
+from trialbook.store.base import NewEvent
+from trialbook.store.verify import verify_file
 
-from domain.errors import DomainError
-from ledger import Ledger
-from shell.cli import cli
-from store.base import NewEvent
-from store.verify import verify_file
 from tests.conftest import Invoke, count_events
 from tests.test_properties import command_sequences
 
@@ -124,7 +124,7 @@ class TestExportImport:
     def test_each_line_is_the_canonical_envelope_with_its_hash(
         self, invoke: Invoke, db_path: Path
     ) -> None:
-        from domain.canonical import canonical_json
+        from trialbook.domain.canonical import canonical_json
 
         sample(invoke)
         log = json.loads(invoke("events", "log", "--json").output)

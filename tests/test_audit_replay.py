@@ -13,16 +13,16 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from trialbook.domain import ab
+from trialbook.domain.commands import build
+from trialbook.domain.errors import DomainError
+from trialbook.domain.stats import METHOD_VERSION
+from trialbook.ledger import Ledger
+from trialbook.ledger.analysis import analyze_test, open_as_of, read_snapshot
+from trialbook.projections import default_projections
+from trialbook.projections.replay import replay_to
+from trialbook.shell.commands.audit import audit_test, compare, spans
 
-from domain import ab
-from domain.commands import build
-from domain.errors import DomainError
-from domain.stats import METHOD_VERSION
-from ledger import Ledger
-from projections import default_projections
-from projections.replay import replay_to
-from ledger.analysis import analyze_test, open_as_of, read_snapshot
-from shell.commands.audit import audit_test, compare, spans
 from tests.conftest import Invoke, count_events
 from tests.test_properties import names, result_fields
 
@@ -92,7 +92,7 @@ def test_replaying_to_any_position_then_the_rest_equals_the_live_read_models(
         chunk = data.draw(st.integers(1, 4), label="extraction chunk")
         live_before = dump(ledger.conn)
         with (
-            mock.patch("projections.ab.EXTRACT_CHUNK", chunk),
+            mock.patch("trialbook.projections.ab.EXTRACT_CHUNK", chunk),
             replay_to(ledger.store, default_projections(), cut) as view,
         ):
             assert view.store.head()[0] == cut and view.folded == cut
@@ -131,11 +131,11 @@ def test_the_analysis_at_a_position_is_what_a_user_saw_right_after_it(
                     conclude(ledger, "t")
         for position, doc in seen.items():
             with (
-                mock.patch("projections.ab.EXTRACT_CHUNK", chunk),
+                mock.patch("trialbook.projections.ab.EXTRACT_CHUNK", chunk),
                 open_as_of(ledger, "t", at=position) as view,
             ):
-                from domain.stats import analyze
-                from ledger.analysis import analysis_document, analysis_input
+                from trialbook.domain.stats import analyze
+                from trialbook.ledger.analysis import analysis_document, analysis_input
 
                 snap = read_snapshot(view, "t")  # type: ignore[arg-type]
                 assert analysis_document(analyze(analysis_input(snap)), snap.position) == doc
@@ -321,7 +321,7 @@ class TestAudit:
         invoke("ab", "conclude", "checkout-flow", "--stop")
         import dataclasses
 
-        import domain.stats.analysis as analysis
+        import trialbook.domain.stats.analysis as analysis
 
         real = analysis.analyze  # a newer method: same code here, a new version number
         monkeypatch.setattr(

@@ -17,21 +17,21 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from domain import ab
-from domain.canonical import canonical_json, envelope_json
-from domain.commands import build
-from ledger import Ledger
-from shell.cli import cli
-from store.base import NewEvent
-from store.sqlite import SQLiteEventStore
-from store.verify import (
+from trialbook.domain import ab
+from trialbook.domain.canonical import canonical_json, envelope_json
+from trialbook.domain.commands import build
+from trialbook.ledger import Ledger
+from trialbook.shell.cli import cli
+from trialbook.store.base import NewEvent
+from trialbook.store.sqlite import SQLiteEventStore
+from trialbook.store.verify import (
     ChainChecker,
     raw_bytes_row,
     read_raw_rows,
     verify_file,
     verify_rows,
 )
+
 from tests.conftest import Invoke
 
 DROP_TRIGGERS = "DROP TRIGGER events_append_only_update; DROP TRIGGER events_append_only_delete;"
@@ -264,7 +264,7 @@ def test_a_row_rewritten_and_rehashed_breaks_the_link_of_the_next_one(
         recorded_at=e.recorded_at,
         prev_hash=e.prev_hash,
     )
-    from domain.canonical import chain_hash
+    from trialbook.domain.canonical import chain_hash
 
     tamper(
         path,
@@ -342,7 +342,7 @@ def test_a_truncated_tail_is_caught_by_the_projection_checkpoint(
 class TestStreamVersions:
     def rows(self, versions: list[tuple[str, int]]) -> list[tuple[Any, ...]]:
         """A well-chained log whose stream versions are as given."""
-        from domain.canonical import GENESIS_HASH, chain_hash
+        from trialbook.domain.canonical import GENESIS_HASH, chain_hash
 
         prev, out = GENESIS_HASH, []
         for i, (stream, version) in enumerate(versions, start=1):
@@ -407,7 +407,7 @@ def test_the_fast_path_hashes_exactly_what_the_writer_hashed(
     stream: str, type_: str, event_id: str
 ) -> None:
     """Any text in the envelope's string fields (quotes, backslashes, control characters, unicode)."""
-    from domain.canonical import GENESIS_HASH, chain_hash
+    from trialbook.domain.canonical import GENESIS_HASH, chain_hash
 
     env = envelope_json(
         position=1,

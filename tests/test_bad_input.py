@@ -324,7 +324,7 @@ def read_only(*paths: Path) -> Iterator[None]:
 
 def run_cli(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shell", *args],
+        [sys.executable, "-m", "trialbook", *args],
         capture_output=True,
         text=True,
         cwd=Path(__file__).parent.parent,

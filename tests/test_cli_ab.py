@@ -347,8 +347,7 @@ def test_demo_records_a_sample_test_in_its_own_file(
     invoke: Invoke, isolated_user_dirs: Path
 ) -> None:
     from click.testing import CliRunner
-
-    from shell.cli import cli
+    from trialbook.shell.cli import cli
 
     r = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
@@ -366,8 +365,7 @@ def test_demo_leaves_the_database_named_by_trialbook_db_alone(
     isolated_user_dirs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from click.testing import CliRunner
-
-    from shell.cli import cli
+    from trialbook.shell.cli import cli
 
     main = tmp_path / "main.db"
     monkeypatch.setenv("TRIALBOOK_DB", str(main))
@@ -385,7 +383,7 @@ def test_demo_refuses_a_database_that_already_has_events(invoke: Invoke, db_path
 
 
 def test_secrets_typed_into_a_command_line_are_not_recorded(invoke: Invoke) -> None:
-    from shell.app import redact_secrets
+    from trialbook.shell.app import redact_secrets
 
     assert redact_secrets("run --target http://me:hunter2@host/x?api_key=sk-1&n=2") == (
         "run --target http://me:<redacted>@host/x?api_key=<redacted>&n=2"

@@ -81,7 +81,12 @@ def reference(
     results: list[dict[str, Any]], metric: str = "success", rows: bool = False, **options: Any
 ) -> dict[str, Any]:
     """The analysis computed straight from the results with ``domain.stats``, without the database."""
-    from domain.stats import AnalysisInput, analyze, rows_from_results, variant_data_from_rows
+    from trialbook.domain.stats import (
+        AnalysisInput,
+        analyze,
+        rows_from_results,
+        variant_data_from_rows,
+    )
 
     all_rows = rows_from_results(results)
     inp = AnalysisInput(
@@ -125,7 +130,7 @@ class TestAnalyze:
     def test_the_json_has_the_documented_keys_and_the_position_it_was_computed_at(
         self, invoke: Invoke, db_path: Path, tmp_path: Path
     ) -> None:
-        from domain.stats import METHOD_VERSION
+        from trialbook.domain.stats import METHOD_VERSION
 
         load(invoke, tmp_path, "t", binary_results((5, 10), (8, 10)))
         doc = analysis(invoke, "t")
@@ -156,7 +161,7 @@ class TestAnalyze:
         )
 
     def test_options_reach_the_analysis(self, invoke: Invoke, tmp_path: Path) -> None:
-        from domain.stats import Effect
+        from trialbook.domain.stats import Effect
 
         results = binary_results((18, 40), (22, 40))
         load(invoke, tmp_path, "t", results)
@@ -279,7 +284,7 @@ class TestExpectedResults:
     def test_expected_results_are_recorded_at_creation_and_tune_the_boundary(
         self, invoke: Invoke, db_path: Path, tmp_path: Path
     ) -> None:
-        from domain.stats import AnalysisInput
+        from trialbook.domain.stats import AnalysisInput
 
         results = binary_results((18, 40), (26, 40))
         load(invoke, tmp_path, "planned", results, "--expected-results", "80")
@@ -316,7 +321,12 @@ class TestHistory:
     def test_history_json_is_the_recommendation_after_each_result(
         self, invoke: Invoke, tmp_path: Path
     ) -> None:
-        from domain.stats import AnalysisInput, history, rows_from_results, variant_data_from_rows
+        from trialbook.domain.stats import (
+            AnalysisInput,
+            history,
+            rows_from_results,
+            variant_data_from_rows,
+        )
 
         results = binary_results((18, 60), (54, 60))
         load(invoke, tmp_path, "t", results)
@@ -397,8 +407,8 @@ class TestPaired:
     def test_rows_are_read_only_when_cases_pair_up(
         self, invoke: Invoke, db_path: Path, tmp_path: Path
     ) -> None:
-        from ledger import Ledger
-        from ledger.analysis import read_snapshot
+        from trialbook.ledger import Ledger
+        from trialbook.ledger.analysis import read_snapshot
 
         load(invoke, tmp_path, "paired", paired_scores(with_cases=True))
         load(invoke, tmp_path, "plain", paired_scores(with_cases=False))
@@ -546,14 +556,14 @@ class TestConcludeRules:
     """The pure decide rules of ``ConcludeTest``."""
 
     def state(self, **kw: Any) -> Any:
-        from domain.ab import ABTestState
+        from trialbook.domain.ab import ABTestState
 
         return ABTestState(
             **{"name": "t", "variants": ("cold", "warm"), "control": "cold", "results": 4, **kw}
         )
 
     def command(self, **kw: Any) -> Any:
-        from domain.ab import ConcludeTest
+        from trialbook.domain.ab import ConcludeTest
 
         doc = {
             "test": "t",
@@ -573,8 +583,8 @@ class TestConcludeRules:
         )
 
     def test_a_stale_analysis_is_refused(self) -> None:
-        from domain.ab import decide
-        from domain.errors import StateConflict
+        from trialbook.domain.ab import decide
+        from trialbook.domain.errors import StateConflict
 
         with pytest.raises(
             StateConflict, match="2 more results were recorded for 't' after the analysis"
@@ -602,8 +612,8 @@ class TestConcludeRules:
         ],
     )
     def test_refusals(self, kw: dict[str, Any], state: dict[str, Any], error: str) -> None:
-        from domain.ab import decide
-        from domain.errors import DomainError
+        from trialbook.domain.ab import decide
+        from trialbook.domain.errors import DomainError
 
         with pytest.raises(DomainError) as e:
             decide(self.command(**kw), self.state(**state))
@@ -623,7 +633,7 @@ class TestConcludeRules:
     def test_against_the_recommendation(
         self, choice: str, variant: str | None, recommended: dict[str, Any], against: bool
     ) -> None:
-        from domain.ab import against_recommendation
+        from trialbook.domain.ab import against_recommendation
 
         assert against_recommendation(choice, variant, recommended) is against
 
@@ -755,9 +765,9 @@ def test_usage_errors_exit_2_and_append_nothing(
 @pytest.fixture(scope="module")
 def big_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A test with 200,000 results (no case ids) recorded by one AddResults."""
-    from domain import ab as d
-    from domain.commands import build
-    from ledger import Ledger
+    from trialbook.domain import ab as d
+    from trialbook.domain.commands import build
+    from trialbook.ledger import Ledger
 
     path = tmp_path_factory.mktemp("big") / "big.db"
     shapes = [d.ResultFields(variant=v, success=s) for v in ("cold", "warm") for s in (True, False)]
@@ -773,8 +783,9 @@ def big_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_large_test_is_analyzed_from_moments_without_reading_rows(
     big_db: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from domain.stats import AnalysisInput, Moments, VariantData, analyze
-    from ledger import Ledger, analysis as ab_analysis
+    from trialbook.domain.stats import AnalysisInput, Moments, VariantData, analyze
+    from trialbook.ledger import Ledger
+    from trialbook.ledger import analysis as ab_analysis
 
     with Ledger(big_db) as ledger:
         snap = ab_analysis.read_snapshot(ledger, "big")
@@ -816,8 +827,8 @@ def test_help_and_write_commands_do_not_load_the_statistics(tmp_path: Path) -> N
     probe = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from shell.cli import cli\n"
-        "heavy = ('numpy', 'scipy', 'domain.stats.analysis')\n"
+        "from trialbook.shell.cli import cli\n"
+        "heavy = ('numpy', 'scipy', 'trialbook.domain.stats.analysis')\n"
         f"db = {str(tmp_path / 'p.db')!r}\n"
         "for args in (['ab', 'analyze', '--help'], ['ab', 'conclude', '--help'], ['ab', '--help']):\n"
         "    assert CliRunner().invoke(cli, args).exit_code == 0\n"
@@ -841,8 +852,7 @@ def test_help_and_write_commands_do_not_load_the_statistics(tmp_path: Path) -> N
 
 def test_the_demo_prints_the_analysis(isolated_user_dirs: Path) -> None:
     from click.testing import CliRunner
-
-    from shell.cli import cli
+    from trialbook.shell.cli import cli
 
     r = CliRunner().invoke(cli, ["demo", "--no-eval"], catch_exceptions=False)
     assert r.exit_code == 0, r.output

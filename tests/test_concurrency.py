@@ -7,18 +7,18 @@ import sys
 import textwrap
 from pathlib import Path
 
-from domain import ab
-from domain.commands import build
-from ledger import Ledger
-from store.errors import ConcurrencyError
-from store.sqlite import SQLiteEventStore
+from trialbook.domain import ab
+from trialbook.domain.commands import build
+from trialbook.ledger import Ledger
+from trialbook.store.errors import ConcurrencyError
+from trialbook.store.sqlite import SQLiteEventStore
 
 WRITER = textwrap.dedent(
     """
     import sys
-    from domain import ab
-    from domain.commands import build
-    from ledger import Ledger
+    from trialbook.domain import ab
+    from trialbook.domain.commands import build
+    from trialbook.ledger import Ledger
     ledger = Ledger(sys.argv[1])
     variant, n = sys.argv[2], int(sys.argv[3])
     for i in range(n):
@@ -70,7 +70,7 @@ def test_two_writers_lose_and_duplicate_nothing(tmp_path: Path) -> None:
 def test_the_loser_of_a_race_gets_a_clear_concurrency_error(tmp_path: Path) -> None:
     path = tmp_path / "race.db"
     with SQLiteEventStore(path) as one, SQLiteEventStore(path) as two:
-        from store.base import NewEvent
+        from trialbook.store.base import NewEvent
 
         assert one.stream_version("s") == two.stream_version("s") == 0
         one.append("s", 0, [NewEvent("T", {"who": 1})])

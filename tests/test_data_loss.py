@@ -15,7 +15,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from tests.test_shell_pty import ROOT, spawn
 def outside_write(db: Path, session: str) -> None:
     """One ``trialbook ab add-result`` in a process of its own, like another terminal."""
     done = subprocess.run(
-        [sys.executable, "-m", "shell", "--db", str(db), "ab", "add-result", "r",
+        [sys.executable, "-m", "trialbook", "--db", str(db), "ab", "add-result", "r",
          "--variant", "b", "--session-id", session, "--success"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
@@ -144,7 +144,7 @@ def no_raw_descriptor_opened(path: Path) -> Iterator[None]:
 
 
 def test_opening_a_second_store_on_a_live_file_opens_no_raw_descriptor(db_path: Path) -> None:
-    from ledger import Ledger
+    from trialbook.ledger import Ledger
 
     first = Ledger(db_path)
     try:

@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-
-from shell.cli import cli
+from trialbook.shell.cli import cli
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

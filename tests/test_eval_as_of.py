@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shell.commands.demo import DEMO_RUN
+from trialbook.shell.commands.demo import DEMO_RUN
+
 from tests.conftest import Invoke, count_events
 
 

@@ -354,10 +354,10 @@ class TestBadInput:
         assert r.output.startswith("Error: cs.jsonl line 2: case 'b': unknown scorer 'bogus'. ")
         assert count_events(db_path) == 0
         # a suite recorded before `suite add` checked its scorers is still refused by the run
-        from domain.evals import RegisterSuite
-        from domain.suites import parse_suite
-        from ledger import Ledger
-        from runners.ledger_recorder import LedgerRecorder
+        from trialbook.domain.evals import RegisterSuite
+        from trialbook.domain.suites import parse_suite
+        from trialbook.ledger import Ledger
+        from trialbook.runners.ledger_recorder import LedgerRecorder
 
         with Ledger(db_path) as ledger:
             LedgerRecorder(ledger).handle(
@@ -672,18 +672,18 @@ class TestConfigAndBudget:
 
 
 def test_verdicts_for_a_rollout_that_did_not_complete_are_refused(db_path: Path) -> None:
-    from domain.errors import InvalidCommand
-    from domain.evals import (
+    from trialbook.domain.errors import InvalidCommand
+    from trialbook.domain.evals import (
         CompletedRollout,
         RecordRollouts,
         RecordVerdicts,
         RegisterSuite,
         StartRun,
     )
-    from domain.suites import Case
-    from domain.verdicts import Verdict, VerdictRecorded
-    from ledger import Ledger
-    from runners.ledger_recorder import LedgerRecorder
+    from trialbook.domain.suites import Case
+    from trialbook.domain.verdicts import Verdict, VerdictRecorded
+    from trialbook.ledger import Ledger
+    from trialbook.runners.ledger_recorder import LedgerRecorder
 
     with Ledger(db_path) as ledger:
         rec = LedgerRecorder(ledger)
@@ -734,8 +734,8 @@ class _Stream(io.StringIO):
 
 @pytest.mark.parametrize("tty", [True, False], ids=["tty", "pipe"])
 def test_the_progress_line_is_live_on_a_terminal_and_one_final_line_otherwise(tty: bool) -> None:
-    from runners.executor import Progress
-    from shell.commands.eval import ProgressLine
+    from trialbook.runners.executor import Progress
+    from trialbook.shell.commands.eval import ProgressLine
 
     stream = _Stream(tty)
     line = ProgressLine(stream)
@@ -770,7 +770,7 @@ def test_a_run_whose_target_held_an_inline_secret_cannot_be_resumed(
 
 
 def test_secrets_in_urls_are_redacted_from_the_recorded_command_line() -> None:
-    from shell.commands.eval import redact_command
+    from trialbook.shell.commands.eval import redact_command
 
     text = "trialbook eval run qa --target 'http://u:pw@h:1/run?api_key=zz&x=1;timeout=3' --name r"
     assert redact_command(text) == (

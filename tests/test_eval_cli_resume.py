@@ -61,7 +61,7 @@ def start_run(db: Path, url: str, run_id: str) -> subprocess.Popen[str]:
         [
             sys.executable,
             "-m",
-            "shell",
+            "trialbook",
             "--db",
             str(db),
             "eval",

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from domain.evals import Price
-from runners.eval_config import parse_run_config
-from runners.eval_errors import TargetConfigError
-from runners.targets import OpenAITarget, make_target
+from trialbook.domain.evals import Price
+from trialbook.runners.eval_config import parse_run_config
+from trialbook.runners.eval_errors import TargetConfigError
+from trialbook.runners.targets import OpenAITarget, make_target
 
 TOML = """
 suite = "qa"

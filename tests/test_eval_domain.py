@@ -7,10 +7,9 @@ import uuid
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from domain.commands import build
-from domain.errors import InvalidCommand, NotFound, StateConflict
-from domain.evals import (
+from trialbook.domain.commands import build
+from trialbook.domain.errors import InvalidCommand, NotFound, StateConflict
+from trialbook.domain.evals import (
     EVAL_RUNS,
     SUITES,
     CompletedRollout,
@@ -45,8 +44,8 @@ from domain.evals import (
     run_stream,
     suite_stream,
 )
-from domain.events import load_event
-from domain.suites import Case, suite_hash
+from trialbook.domain.events import load_event
+from trialbook.domain.suites import Case, suite_hash
 
 CASES = (Case(id="a", input="x"), Case(id="b", input="y"), Case(id="c", input="z"))
 

@@ -9,10 +9,9 @@ import threading
 import time
 
 import pytest
-
-from domain.evals import Price
-from domain.suites import Case
-from runners.executor import (
+from trialbook.domain.evals import Price
+from trialbook.domain.suites import Case
+from trialbook.runners.executor import (
     Backoff,
     BatchWriter,
     Progress,
@@ -22,7 +21,7 @@ from runners.executor import (
     run_rollouts,
     to_record_command,
 )
-from runners.targets import make_target
+from trialbook.runners.targets import make_target
 
 try:
     from tests.servers import Behaviour, ChatServer, TaskServer
@@ -150,7 +149,7 @@ class TestConcurrencyAndLatency:
 
     def test_latency_is_timed_on_the_wire_not_around_httpx(self, slow_server, monkeypatch):
         """The clock starts when httpcore writes (or connects) and stops at the last body byte."""
-        from runners import targets
+        from trialbook.runners import targets
 
         clocks: list[targets._WireClock] = []
         real = targets._WireClock

@@ -53,7 +53,7 @@ def event_types(db: Path, run_id: str) -> list[str]:
 def spawn_run(db: Path, *args: str) -> subprocess.Popen[str]:
     """``trialbook --db DB eval run ARGS…`` as a separate process."""
     return subprocess.Popen(
-        [sys.executable, "-m", "shell", "--db", str(db), "eval", "run", *args],
+        [sys.executable, "-m", "trialbook", "--db", str(db), "eval", "run", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from domain.verdicts import (
+from trialbook.domain.verdicts import (
     Verdict,
     VerdictRecorded,
     agreement,
@@ -24,6 +23,7 @@ from domain.verdicts import (
     rollouts,
     summarize,
 )
+
 from tests.conftest import Invoke, show_json
 from tests.servers import Behaviour, TaskServer
 
@@ -228,7 +228,7 @@ class TestScoringErrorsInEvalShow:
     ) -> None:
         import sqlite3
 
-        from shell.commands.eval_report import verdict_counts
+        from trialbook.shell.commands.eval_report import verdict_counts
 
         conn = sqlite3.connect(db_path)
         try:

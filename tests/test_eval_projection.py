@@ -8,12 +8,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from trialbook.domain.evals import (
+    CompletedRollout,
+    FailedRollout,
+    RecordRollouts,
+    RegisterSuite,
+    StartRun,
+)
+from trialbook.domain.suites import Case
+from trialbook.ledger import Ledger
+from trialbook.projections.evals import TABLES
+from trialbook.runners.ledger_recorder import LedgerRecorder
 
-from domain.evals import CompletedRollout, FailedRollout, RecordRollouts, RegisterSuite, StartRun
-from domain.suites import Case
-from ledger import Ledger
-from projections.evals import TABLES
-from runners.ledger_recorder import LedgerRecorder
 from tests.conftest import Invoke, count_events
 from tests.servers import TaskServer
 

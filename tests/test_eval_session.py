@@ -7,9 +7,8 @@ import json
 from collections import Counter
 
 import pytest
-
-from domain.errors import NotFound, StateConflict
-from domain.evals import (
+from trialbook.domain.errors import NotFound, StateConflict
+from trialbook.domain.evals import (
     RegisterSuite,
     RolloutCompleted,
     RolloutFailed,
@@ -21,11 +20,17 @@ from domain.evals import (
     event_id_for,
     plan_run,
 )
-from domain.suites import Case
-from runners.eval_errors import TargetUnavailable
-from runners.eval_session import MemoryRecorder, SessionOptions, record_batch, resume_run, start_run
-from runners.executor import make_jobs, run_rollouts
-from runners.targets import make_target
+from trialbook.domain.suites import Case
+from trialbook.runners.eval_errors import TargetUnavailable
+from trialbook.runners.eval_session import (
+    MemoryRecorder,
+    SessionOptions,
+    record_batch,
+    resume_run,
+    start_run,
+)
+from trialbook.runners.executor import make_jobs, run_rollouts
+from trialbook.runners.targets import make_target
 
 try:
     from tests.servers import Behaviour, TaskServer

@@ -10,10 +10,14 @@ import textwrap
 import time
 
 import pytest
-
-from domain.suites import Case
-from runners.eval_errors import RetryableError, RolloutRefused, TargetConfigError, TargetUnavailable
-from runners.targets import (
+from trialbook.domain.suites import Case
+from trialbook.runners.eval_errors import (
+    RetryableError,
+    RolloutRefused,
+    TargetConfigError,
+    TargetUnavailable,
+)
+from trialbook.runners.targets import (
     MAX_RETRY_AFTER,
     CommandTarget,
     HttpTarget,

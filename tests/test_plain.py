@@ -17,8 +17,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from shell.plain import (
+from trialbook.plain.translate import (
     EXAMPLE_VOCABULARY,
     Translation,
     Vocabulary,
@@ -528,7 +527,7 @@ class TestTranslationValues:
         import subprocess
         import sys
 
-        code = "import sys, shell.plain; shell.plain.translate('ship warm', shell.plain.Vocabulary()); print('click' in sys.modules)"
+        code = "import sys, trialbook.plain.translate as t; t.translate('ship warm', t.Vocabulary()); print('click' in sys.modules)"
         out = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )

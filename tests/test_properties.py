@@ -11,15 +11,14 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from domain import ab
-from domain.canonical import canonical_json, envelope_json, new_event_id
-from domain.commands import build
-from domain.errors import DomainError
-from domain.events import EVENT_TYPES, load_event
-from ledger import Ledger
-from store.base import NewEvent
-from store.sqlite import SQLiteEventStore
+from trialbook.domain import ab
+from trialbook.domain.canonical import canonical_json, envelope_json, new_event_id
+from trialbook.domain.commands import build
+from trialbook.domain.errors import DomainError
+from trialbook.domain.events import EVENT_TYPES, load_event
+from trialbook.ledger import Ledger
+from trialbook.store.base import NewEvent
+from trialbook.store.sqlite import SQLiteEventStore
 
 names = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
 finite = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)

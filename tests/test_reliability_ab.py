@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from trialbook.domain import ab
+from trialbook.ledger import Ledger
+from trialbook.store.base import NewEvent
 
-from domain import ab
-from ledger import Ledger
-from store.base import NewEvent
 from tests.conftest import Invoke, count_events
 
 MAX = 2**63 - 1

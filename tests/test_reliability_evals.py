@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trialbook.domain.verdicts import LENIENT_HINT, ScorerConfigError, Verdict, parse_judge_answer
+from trialbook.runners.scorers import JudgeScorer, resolve_scorers
 
-from domain.verdicts import LENIENT_HINT, ScorerConfigError, Verdict, parse_judge_answer
-from runners.scorers import JudgeScorer, resolve_scorers
 from tests.conftest import Invoke, add_suite, count_events, show_json
 from tests.judge_server import JudgeServer
 from tests.judge_server import Reply as JudgeReply

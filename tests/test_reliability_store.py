@@ -7,10 +7,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from trialbook.store.base import NewEvent
+from trialbook.store.errors import IdempotencyConflict
+from trialbook.store.sqlite import SQLiteEventStore
 
-from store.base import NewEvent
-from store.errors import IdempotencyConflict
-from store.sqlite import SQLiteEventStore
 from tests.conftest import Invoke, count_events
 
 

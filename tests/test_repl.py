@@ -11,11 +11,11 @@ import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from trialbook.shell.app import App
+from trialbook.shell.cli import cli
+from trialbook.shell.command_tree import command_tree, completions
+from trialbook.shell.repl import repl
 
-from shell.app import App
-from shell.cli import cli
-from shell.command_tree import command_tree, completions
-from shell.repl import repl
 from tests.conftest import count_events
 
 
@@ -55,7 +55,7 @@ def test_events_from_the_repl_record_the_typed_line(db_path: Path) -> None:
         app, "ab create t\rab add-result t --variant treatment --tool-calls 3\r\x04"
     )  # Ctrl-D ends it
     app.close()
-    from store.sqlite import SQLiteEventStore
+    from trialbook.store.sqlite import SQLiteEventStore
 
     with SQLiteEventStore(db_path) as s:
         e = s.get(2)
@@ -99,7 +99,7 @@ def test_completion_offers_command_names_then_subcommands_then_options() -> None
 def test_piped_lines_run_in_order_and_stop_at_the_first_error(db_path: Path) -> None:
     lines = "ab create t --variants a,b\nab add-result t --variant c\nab add-result t --variant a\n"
     r = subprocess.run(
-        [sys.executable, "-m", "shell", "--db", str(db_path)],
+        [sys.executable, "-m", "trialbook", "--db", str(db_path)],
         input=lines,
         capture_output=True,
         text=True,
@@ -114,7 +114,7 @@ def test_piped_lines_run_in_order_and_stop_at_the_first_error(db_path: Path) -> 
 def test_piped_lines_all_good_exit_0(db_path: Path) -> None:
     lines = "ab create t --variants a,b\nab add-result t --variant a\nab list --json\n"
     r = subprocess.run(
-        [sys.executable, "-m", "shell", "--db", str(db_path)],
+        [sys.executable, "-m", "trialbook", "--db", str(db_path)],
         input=lines,
         capture_output=True,
         text=True,

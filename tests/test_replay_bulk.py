@@ -6,11 +6,12 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
-from domain import ab
-from domain.commands import build
-from ledger import Ledger
-from projections import default_projections
-from projections.replay import replay_to
+from trialbook.domain import ab
+from trialbook.domain.commands import build
+from trialbook.ledger import Ledger
+from trialbook.projections import default_projections
+from trialbook.projections.replay import replay_to
+
 from tests.test_properties import dump
 
 
@@ -66,7 +67,7 @@ def test_a_bulk_replay_equals_the_live_tables_at_that_point_and_writes_nothing_l
 
 
 def test_the_bulk_path_is_the_one_taken(tmp_path: Path, monkeypatch) -> None:
-    from projections.base import Projector
+    from trialbook.projections.base import Projector
 
     ledger = Ledger(tmp_path / "live.db", synchronous="OFF")
     ledger.execute(build(ab.CreateTest, name="a", variants=("x", "y")))

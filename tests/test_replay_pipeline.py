@@ -13,14 +13,14 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from trialbook.domain import ab
+from trialbook.domain.commands import build
+from trialbook.ledger import Ledger
+from trialbook.projections import default_projections
+from trialbook.projections.pipeline import Background
+from trialbook.projections.replay import replay_to
+from trialbook.store.errors import ChainError
 
-from domain import ab
-from domain.commands import build
-from ledger import Ledger
-from projections import default_projections
-from projections.pipeline import Background
-from projections.replay import replay_to
-from store.errors import ChainError
 from tests.conftest import Invoke
 from tests.test_replay_bulk import file_digest
 
@@ -118,7 +118,7 @@ def test_a_chunked_replay_equals_one_in_a_single_chunk(tmp_path: Path, chunk: in
                     for t in ("ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments")
                 }
             with (
-                mock.patch("projections.ab.EXTRACT_CHUNK", chunk),
+                mock.patch("trialbook.projections.ab.EXTRACT_CHUNK", chunk),
                 replay_to(
                     ledger.store, default_projections(), position, stream_id=stream_id
                 ) as view,
@@ -182,15 +182,15 @@ def test_versions_edited_out_of_position_order_are_an_error_not_a_silent_fold(
     raw.close()
     head = ledger.store.head()[0]
     with (
-        mock.patch("projections.ab.EXTRACT_CHUNK", 3),
-        mock.patch("projections.replay.Background", LockStep),
+        mock.patch("trialbook.projections.ab.EXTRACT_CHUNK", 3),
+        mock.patch("trialbook.projections.replay.Background", LockStep),
         pytest.raises(ChainError, match="events verify"),
     ):
         replay_to(ledger.store, default_projections(), head, stream_id="ab:a")
     ledger.close()
     with (
-        mock.patch("projections.ab.EXTRACT_CHUNK", 3),
-        mock.patch("projections.replay.Background", LockStep),
+        mock.patch("trialbook.projections.ab.EXTRACT_CHUNK", 3),
+        mock.patch("trialbook.projections.replay.Background", LockStep),
     ):
         r = invoke("ab", "analyze", "a", "--at", str(head))
     assert r.exit_code == 1
@@ -226,7 +226,7 @@ def test_scratch_files_are_removed_on_close_on_error_and_when_forgotten(tmp_path
     assert replay_directories() == before
 
     with (
-        mock.patch("projections.ab._BULK_RESULTS", "INSERT INTO nowhere {bound}"),
+        mock.patch("trialbook.projections.ab._BULK_RESULTS", "INSERT INTO nowhere {bound}"),
         pytest.raises(sqlite3.OperationalError),
     ):
         replay_to(ledger.store, default_projections(), 4)

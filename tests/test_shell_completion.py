@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
+from trialbook.plain.translate import Vocabulary
+from trialbook.shell.app import App
+from trialbook.shell.cli import cli
+from trialbook.shell.command_tree import Leaf, command_tree, completions
+from trialbook.shell.repl import _completer
 
-from shell.app import App
-from shell.cli import cli
-from shell.command_tree import Leaf, command_tree, completions
-from shell.plain import Vocabulary
-from shell.repl import _completer
 from tests.conftest import Invoke
 
 VOCAB = Vocabulary(
@@ -131,7 +131,7 @@ class TestVocabulary:
             app.close()
 
     def test_writes_through_the_sessions_own_ledger_refresh_it_too(self, db_path: Path) -> None:
-        from shell.repl import run_line
+        from trialbook.shell.repl import run_line
 
         app = App(db_path, interactive=True)
         try:
@@ -145,7 +145,7 @@ class TestVocabulary:
     def test_suites_and_runs_come_from_their_streams(self, db_path: Path) -> None:
         import sqlite3
 
-        from shell.app import read_vocabulary
+        from trialbook.shell.app import read_vocabulary
 
         conn = sqlite3.connect(db_path)
         conn.execute(

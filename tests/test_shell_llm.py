@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from trialbook.plain.translate import Vocabulary
+from trialbook.shell.app import App
+from trialbook.shell.cli import cli
+from trialbook.shell.llm_tier import LLMConfig, LLMError, interpret, llm_line
 
-from shell.app import App
-from shell.cli import cli
-from shell.llm_tier import LLMConfig, LLMError, interpret, llm_line
-from shell.plain import Vocabulary
 from tests.conftest import Invoke, count_events
 from tests.test_shell_repl import drive, events
 

@@ -26,7 +26,7 @@ def spawn(db: Path) -> pexpect.spawn:
     }
     return pexpect.spawn(
         sys.executable,
-        ["-m", "shell", "--db", str(db)],
+        ["-m", "trialbook", "--db", str(db)],
         env=env,
         cwd=str(ROOT),
         encoding="utf-8",
@@ -89,7 +89,7 @@ def test_declining_in_the_terminal_records_nothing(db_path: Path, invoke: Invoke
 PROBE = (
     "import sys, runpy\n"
     "sys.argv = ['trialbook', *sys.argv[1:]]\n"
-    "try:\n    runpy.run_module('shell', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
+    "try:\n    runpy.run_module('trialbook', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
     f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
     "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
 )

@@ -15,11 +15,11 @@ import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from trialbook.shell.app import App
+from trialbook.shell.cli import cli
+from trialbook.shell.command_tree import toolbar_text
+from trialbook.shell.repl import PagedStdout, repl
 
-from shell.app import App
-from shell.cli import cli
-from shell.command_tree import toolbar_text
-from shell.repl import PagedStdout, repl
 from tests.conftest import Invoke, count_events
 
 ROOT = Path(__file__).parent.parent
@@ -137,7 +137,7 @@ class TestPlainRequests:
 
 
 def _has_command(*path: str) -> bool:
-    from shell.line_checks import command_exists
+    from trialbook.shell.line_checks import command_exists
 
     return command_exists(path)
 
@@ -270,7 +270,7 @@ class TestPagedOutput:
 class TestPipedInput:
     def run(self, db: Path, lines: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "shell", "--db", str(db)],
+            [sys.executable, "-m", "trialbook", "--db", str(db)],
             input=lines,
             capture_output=True,
             text=True,

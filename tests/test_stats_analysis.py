@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from domain.ab import Guardrail, TestCreated
-from domain.stats import (
+from trialbook.domain.ab import Guardrail, TestCreated
+from trialbook.domain.stats import (
     METHOD_VERSION,
     AnalysisInput,
     CoMoments,
@@ -424,7 +423,7 @@ class TestInputs:
 
 class TestRowsFromResults:
     def test_stored_results_become_rows_and_moments(self) -> None:
-        from domain.stats import rows_from_results
+        from trialbook.domain.stats import rows_from_results
 
         stored = [
             {
@@ -507,7 +506,7 @@ class TestImportCost:
     def test_analyzing_from_moments_does_not_load_scipy_stats(self) -> None:
         code = (
             "import sys\n"
-            "from domain.stats import AnalysisInput, VariantData, Moments, analyze\n"
+            "from trialbook.domain.stats import AnalysisInput, VariantData, Moments, analyze\n"
             "m = lambda p: Moments(10**6, p, 10**6 * p * (1 - p))\n"
             "inp = AnalysisInput(test='t', control='a', variants=(VariantData('a', 10**6, {'success': m(0.6)}),"
             " VariantData('b', 10**6, {'success': m(0.601)})))\n"

@@ -15,9 +15,8 @@ from statsmodels.stats.proportion import (
     proportion_confint,
     proportions_ztest,
 )
-
-from domain.stats import bayes, frequentist, sequential
-from domain.stats.moments import CoMoments, Moments
+from trialbook.domain.stats import bayes, frequentist, sequential
+from trialbook.domain.stats.moments import CoMoments, Moments
 
 RNG = np.random.default_rng(20240917)
 A = RNG.normal(10.0, 2.0, 37)
@@ -160,7 +159,7 @@ class TestMultiplicityAndQuality:
         )
 
     def test_holm_arrays_match_the_scalar_version_per_look(self) -> None:
-        from domain.stats.engine import holm_arrays
+        from trialbook.domain.stats.engine import holm_arrays
 
         p = RNG.random((4, 50)) ** 3
         got = holm_arrays(p)

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from domain.ab import Guardrail
-from domain.stats import (
+from trialbook.domain.ab import Guardrail
+from trialbook.domain.stats import (
     AnalysisInput,
     CoMoments,
     Effect,

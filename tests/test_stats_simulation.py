@@ -7,8 +7,7 @@ import time
 
 import numpy as np
 import pytest
-
-from domain.stats import (
+from trialbook.domain.stats import (
     AnalysisInput,
     ResultRow,
     analyze,
@@ -16,7 +15,7 @@ from domain.stats import (
     simulate,
     variant_data_from_rows,
 )
-from domain.stats.engine import KEEP_CONTROL, SHIP
+from trialbook.domain.stats.engine import KEEP_CONTROL, SHIP
 
 ALPHA = 0.05
 
@@ -190,7 +189,7 @@ class TestHistorySpeed:
             )
             for i in range(6000)
         ]
-        from domain.ab import Guardrail
+        from trialbook.domain.ab import Guardrail
 
         inp = AnalysisInput(
             test="speed",

@@ -9,9 +9,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from trialbook.store.errors import AppendOnlyViolation, NotATrialbookDatabase, StoreUnavailable
+from trialbook.store.sqlite import SQLiteEventStore
 
-from store.errors import AppendOnlyViolation, NotATrialbookDatabase, StoreUnavailable
-from store.sqlite import SQLiteEventStore
 from tests.store_contract import EventStoreContract, ev
 
 
@@ -82,7 +82,7 @@ class TestAppendOnly:
         assert store.get(1).data == {"n": 1}
 
     def test_the_refusal_is_translated_at_the_boundary(self, store: SQLiteEventStore) -> None:
-        from store.sqlite import translate
+        from trialbook.store.sqlite import translate
 
         store.append("s", 0, [ev(1)])
         try:
@@ -102,8 +102,8 @@ class TestAppendOnly:
 WRITER = textwrap.dedent(
     """
     import sys
-    from store.sqlite import SQLiteEventStore
-    from store.base import NewEvent
+    from trialbook.store.sqlite import SQLiteEventStore
+    from trialbook.store.base import NewEvent
     s = SQLiteEventStore(sys.argv[1])
     i = 0
     while True:

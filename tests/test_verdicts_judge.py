@@ -9,10 +9,16 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+from trialbook.domain.verdicts import (
+    JUDGE_SCALE,
+    Verdict,
+    VerdictRecorded,
+    repeat_disagreements,
+    summarize,
+)
+from trialbook.runners.judge_openai import JUDGE_SYSTEM_PROMPT
+from trialbook.runners.scorers import JudgeScorer, close_scorers, resolve_scorers, score_rollout
 
-from domain.verdicts import JUDGE_SCALE, Verdict, VerdictRecorded, repeat_disagreements, summarize
-from runners.judge_openai import JUDGE_SYSTEM_PROMPT
-from runners.scorers import JudgeScorer, close_scorers, resolve_scorers, score_rollout
 from tests.judge_server import JudgeServer, Reply
 
 ENV = {"JUDGE_KEY": "sk-local-test"}

@@ -9,10 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-
-from domain.canonical import content_hash
-from domain.events import load_event
-from domain.verdicts import (
+from trialbook.domain.canonical import content_hash
+from trialbook.domain.events import load_event
+from trialbook.domain.verdicts import (
     JUDGE_SCALE,
     Criterion,
     Verdict,

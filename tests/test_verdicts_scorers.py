@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from domain.verdicts import ScorerConfigError, Verdict, VerdictRecorded
-from runners.scorers import (
+from trialbook.domain.verdicts import ScorerConfigError, Verdict, VerdictRecorded
+from trialbook.runners.scorers import (
     JudgeScorer,
     PythonScorer,
     Scorer,

@@ -21,11 +21,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from domain.canonical import GENESIS_HASH, chain_hash, envelope_json
-from store.sqlite import COLUMNS as STORED_COLUMNS
-from store.sqlite import SQLiteEventStore
-from store.verify import (
+from trialbook.domain.canonical import GENESIS_HASH, chain_hash, envelope_json
+from trialbook.store.sqlite import COLUMNS as STORED_COLUMNS
+from trialbook.store.sqlite import SQLiteEventStore
+from trialbook.store.verify import (
     _RAW_OF_ENVELOPE_ROW,
     ENVELOPE_BYTES,
     ChainChecker,

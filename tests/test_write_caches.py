@@ -17,11 +17,10 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from domain import ab
-from domain.commands import build
-from domain.errors import DomainError
-from ledger import Ledger
+from trialbook.domain import ab
+from trialbook.domain.commands import build
+from trialbook.domain.errors import DomainError
+from trialbook.ledger import Ledger
 
 try:
     from tests.test_properties import command_sequences, dump

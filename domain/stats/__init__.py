@@ -4,7 +4,7 @@ Importing this package is cheap: the moments are loaded at once, the analysis
 (numpy, and scipy inside functions) only when one of its names is first used,
 so the CLI's write commands never pay for it.
 
-    from domain.stats import AnalysisInput, VariantData, Moments, analyze
+    from trialbook.domain.stats import AnalysisInput, VariantData, Moments, analyze
     analysis = analyze(AnalysisInput(test="t", variants=(...), control="cold", metric="success"))
     analysis.to_json()["recommendation"]
 """
@@ -14,11 +14,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from domain.stats.moments import CoMoments, Moments
+from trialbook.domain.stats.moments import CoMoments, Moments
 
 if TYPE_CHECKING:
-    from domain.stats.analysis import METHOD_VERSION, Analysis, analyze, history
-    from domain.stats.model import (
+    from trialbook.domain.stats.analysis import METHOD_VERSION, Analysis, analyze, history
+    from trialbook.domain.stats.model import (
         AnalysisInput,
         Effect,
         ResultRow,
@@ -43,16 +43,16 @@ __all__ = [
 ]
 
 _LAZY = {
-    "METHOD_VERSION": "domain.stats.analysis",
-    "Analysis": "domain.stats.analysis",
-    "analyze": "domain.stats.analysis",
-    "history": "domain.stats.analysis",
-    "AnalysisInput": "domain.stats.model",
-    "Effect": "domain.stats.model",
-    "ResultRow": "domain.stats.model",
-    "VariantData": "domain.stats.model",
-    "variant_data_from_rows": "domain.stats.model",
-    "rows_from_results": "domain.stats.model",
+    "METHOD_VERSION": "trialbook.domain.stats.analysis",
+    "Analysis": "trialbook.domain.stats.analysis",
+    "analyze": "trialbook.domain.stats.analysis",
+    "history": "trialbook.domain.stats.analysis",
+    "AnalysisInput": "trialbook.domain.stats.model",
+    "Effect": "trialbook.domain.stats.model",
+    "ResultRow": "trialbook.domain.stats.model",
+    "VariantData": "trialbook.domain.stats.model",
+    "variant_data_from_rows": "trialbook.domain.stats.model",
+    "rows_from_results": "trialbook.domain.stats.model",
 }
 
 

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from domain.metrics import Metric
-from domain.stats import bayes, engine, frequentist
-from domain.stats.engine import DECISIONS, Evaluation, Spec
-from domain.stats.frequentist import FixedResult
-from domain.stats.model import AnalysisInput, Effect
-from domain.stats.moments import CoMoments, Moments
+from trialbook.domain.metrics import Metric
+from trialbook.domain.stats import bayes, engine, frequentist
+from trialbook.domain.stats.engine import DECISIONS, Evaluation, Spec
+from trialbook.domain.stats.frequentist import FixedResult
+from trialbook.domain.stats.model import AnalysisInput, Effect
+from trialbook.domain.stats.moments import CoMoments, Moments
 
 #: recorded with every analysis so an audit knows which rules produced it; bump on any change of method
 METHOD_VERSION = "1.0"
@@ -522,7 +521,7 @@ def _metric_result(
 
 
 def _power(inp: AnalysisInput, spec: Spec, ev: Evaluation, metric: Metric, i: int) -> Power:
-    from domain.stats.sequential import z_boundary
+    from trialbook.domain.stats.sequential import z_boundary
 
     c = spec.control
     cmp = ev.comparisons[metric.name][i]

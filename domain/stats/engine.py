@@ -33,10 +33,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
-
-from domain.metrics import Metric, metric_named
-from domain.stats import sequential
-from domain.stats.model import AnalysisInput, Effect, ResultRow
+from trialbook.domain.metrics import Metric, metric_named
+from trialbook.domain.stats import sequential
+from trialbook.domain.stats.model import AnalysisInput, Effect, ResultRow
 
 DECISIONS = ("continue", "ship", "keep_control", "no_difference", "blocked")
 CONTINUE, SHIP, KEEP_CONTROL, NO_DIFFERENCE, BLOCKED = range(5)
@@ -458,7 +457,7 @@ def evaluate(spec: Spec, data: StepData) -> Evaluation:
        breaking a guardrail (its worsening interval lies wholly beyond the limit);
     5. else *continue*.
     """
-    from domain.stats.frequentist import homogeneity_p, srm_p
+    from trialbook.domain.stats.frequentist import homogeneity_p, srm_p
 
     others = spec.others
     looks = data.results.shape[1]
@@ -596,7 +595,7 @@ def _one(x: float) -> Array:
 
 def step_data_of_input(spec: Spec, inp: AnalysisInput) -> StepData:
     """One look: the current sufficient statistics, plus pairs from the rows when present."""
-    from domain.stats.moments import CoMoments, Moments
+    from trialbook.domain.stats.moments import CoMoments, Moments
 
     stats: dict[str, list[MomentArrays | CoMomentArrays]] = {}
     for m in spec.tracked:

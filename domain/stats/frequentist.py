@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from domain.stats.moments import CoMoments, Moments
+from trialbook.domain.stats.moments import CoMoments, Moments
 
 Interval = tuple[float, float]
 
@@ -402,7 +401,7 @@ def required_n_sequential(
     under the alternative (so the chance to have stopped by then is at least that).
     ``arms`` is 2 for two independent arms (the boundary counts both), 1 for pairs.
     """
-    from domain.stats.sequential import z_boundary
+    from trialbook.domain.stats.sequential import z_boundary
 
     if not (delta and var_sum > 0 and math.isfinite(var_sum)):
         return None

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from domain.stats.moments import CoMoments, Moments
+from trialbook.domain.stats.moments import CoMoments, Moments
 
 
 class GuardrailLike(Protocol):
@@ -121,7 +121,7 @@ def rows_from_results(results: Iterable[Mapping[str, Any]]) -> tuple[ResultRow, 
     Values come from ``domain.metrics.observations``; a result whose ``failed`` key is
     true is marked failed.
     """
-    from domain.metrics import observations
+    from trialbook.domain.metrics import observations
 
     return tuple(
         ResultRow(
@@ -142,7 +142,7 @@ def variant_data_from_rows(
     Ratio co-moments are kept for every pair in ``domain.metrics.RATIO_PAIRS``
     whose numerator and denominator a result carries.
     """
-    from domain.metrics import RATIO_PAIRS
+    from trialbook.domain.metrics import RATIO_PAIRS
 
     results = dict.fromkeys(variants, 0)
     failed = dict.fromkeys(variants, 0)
@@ -285,8 +285,8 @@ class AnalysisInput:
         test's ``expected_results`` (recorded at creation), else the default. Bad
         options raise a one-line ``InvalidCommand``.
         """
-        from domain.errors import InvalidCommand
-        from domain.metrics import CUSTOM_METRIC_RE, METRICS, RATIO_PAIRS
+        from trialbook.domain.errors import InvalidCommand
+        from trialbook.domain.metrics import CUSTOM_METRIC_RE, METRICS, RATIO_PAIRS
 
         variants = tuple(variants)
         if not (math.isfinite(alpha) and 0 < alpha < 0.5):

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from domain.stats import engine
-from domain.stats.model import AnalysisInput, VariantData
+from trialbook.domain.stats import engine
+from trialbook.domain.stats.model import AnalysisInput, VariantData
 
 
 @dataclass

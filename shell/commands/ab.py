@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-
-from shell.app import App
-from shell.commands.common import json_option, parse_key_values, pass_app
-from shell.render import echo_json, fmt, pct, table
+from trialbook.shell.app import App
+from trialbook.shell.commands.common import json_option, parse_key_values, pass_app
+from trialbook.shell.render import echo_json, fmt, pct, table
 
 METRIC_HELP = (
     "Primary metric: success, error_rate, failed_call_ratio, completion_time, tool_calls, errors, "
@@ -36,8 +35,8 @@ def ab() -> None:
 
 
 def _require_test(app: App, name: str) -> dict[str, Any]:
-    from domain.errors import NotFound
-    from projections import ab_queries
+    from trialbook.domain.errors import NotFound
+    from trialbook.projections import ab_queries
 
     test = ab_queries.get_test(app.ledger.conn, name)
     if test is None:
@@ -97,9 +96,9 @@ def create(
       trialbook ab create checkout-flow --variants cold,warm --metric success \\
           --guardrail completion_time:+10%
     """
-    from domain import ab as d
-    from domain.commands import build
-    from domain.errors import InvalidCommand
+    from trialbook.domain import ab as d
+    from trialbook.domain.commands import build
+    from trialbook.domain.errors import InvalidCommand
 
     try:
         rails = tuple(d.Guardrail.parse(g) for g in guardrails)
@@ -140,7 +139,7 @@ def _custom_metrics(created: dict[str, Any]) -> list[str]:
     """A note for each metric of a new test that is not built in (a typo reads as a custom one)."""
     import difflib
 
-    from domain.metrics import METRICS
+    from trialbook.domain.metrics import METRICS
 
     names = [created["metric"], *(g["metric"] for g in created.get("guardrails", ()))]
     notes = []
@@ -156,7 +155,7 @@ def _custom_metrics(created: dict[str, Any]) -> list[str]:
 
 def result_fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
     """Map ``add-result`` options to result fields (the keys of an import line)."""
-    from domain.canonical import new_event_id
+    from trialbook.domain.canonical import new_event_id
 
     errors_list = options.pop("error_messages")
     fields = {k: v for k, v in options.items() if v is not None}
@@ -198,8 +197,8 @@ def add_result(app: App, name: str, **options: Any) -> None:
       trialbook ab add-result checkout-flow --variant warm --tool-calls 12 \\
           --successful-calls 11 --completion-time 40 --success
     """
-    from domain import ab as d
-    from domain.commands import build
+    from trialbook.domain import ab as d
+    from trialbook.domain.commands import build
 
     fields = result_fields_from_options(options)
     result = build(d.ResultFields, **fields)
@@ -225,9 +224,9 @@ def import_(app: App, name: str, file: Path) -> None:
     Example line:
       {"variant": "warm", "tool_calls": 12, "successful_calls": 11, "completion_time": 40, "success": true}
     """
-    from domain import ab as d
-    from domain.commands import build
-    from shell.importing import read_results
+    from trialbook.domain import ab as d
+    from trialbook.domain.commands import build
+    from trialbook.ledger.importing import read_results
 
     results, sources = read_results(file)
     recorded = app.ledger.execute(build(d.AddResults, test=name, results=results, sources=sources))
@@ -245,11 +244,11 @@ def import_(app: App, name: str, file: Path) -> None:
 @pass_app
 def list_(app: App, include_archived: bool, as_json: bool) -> None:
     """List A/B tests (archived ones with --all)."""
-    from projections import ab_queries
+    from trialbook.projections import ab_queries
 
     tests = ab_queries.list_tests(app.ledger.conn, include_archived)
     if as_json:
-        from projections.ab_decisions import latest_decisions
+        from trialbook.projections.ab_decisions import latest_decisions
 
         decided = latest_decisions(app.ledger.conn)
         echo_json([{**t, "decision": decided.get(t["name"])} for t in tests])
@@ -289,8 +288,8 @@ def list_(app: App, include_archived: bool, as_json: bool) -> None:
 @pass_app
 def show(app: App, name: str, limit: int, as_json: bool) -> None:
     """Show test NAME's definition and its results."""
-    from projections import ab_queries
-    from projections.ab_decisions import describe, latest_decision
+    from trialbook.projections import ab_queries
+    from trialbook.projections.ab_decisions import describe, latest_decision
 
     test = _require_test(app, name)
     rows = ab_queries.results(app.ledger.conn, name, limit or None)
@@ -311,7 +310,7 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
     click.echo(f"{'variants':12} {', '.join(test['variants'])} (control: {test['control']})")
     click.echo(f"{'metric':12} {test['metric']}")
     if test["guardrails"]:
-        from domain.ab import Guardrail
+        from trialbook.domain.ab import Guardrail
 
         click.echo(
             f"{'guardrails':12} {', '.join(str(Guardrail(**g)) for g in test['guardrails'])}"
@@ -376,7 +375,7 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
 @pass_app
 def summary(app: App, name: str, as_json: bool) -> None:
     """Descriptive figures per variant of test NAME (no inference: see `ab analyze`)."""
-    from projections import ab_queries
+    from trialbook.projections import ab_queries
 
     test = _require_test(app, name)
     rows = ab_queries.summary(app.ledger.conn, name)
@@ -423,8 +422,8 @@ def summary(app: App, name: str, as_json: bool) -> None:
 @pass_app
 def archive(app: App, name: str, reason: str | None) -> None:
     """Archive test NAME: hidden from `ab list`, nothing destroyed (`ab restore` undoes it)."""
-    from domain import ab as d
-    from domain.commands import build
+    from trialbook.domain import ab as d
+    from trialbook.domain.commands import build
 
     app.ledger.execute(build(d.ArchiveTest, test=name, reason=reason))
     click.echo(
@@ -437,8 +436,8 @@ def archive(app: App, name: str, reason: str | None) -> None:
 @pass_app
 def restore(app: App, name: str) -> None:
     """Restore archived test NAME."""
-    from domain import ab as d
-    from domain.commands import build
+    from trialbook.domain import ab as d
+    from trialbook.domain.commands import build
 
     app.ledger.execute(build(d.RestoreTest, test=name))
     click.echo(f"Restored {name}.")
@@ -447,4 +446,4 @@ def restore(app: App, name: str) -> None:
 __all__ = ["ab", "fmt"]
 
 # `ab analyze` and `ab conclude` live in their own module, which adds them to the group above
-from shell.commands import ab_analysis  # noqa: E402,F401
+from trialbook.shell.commands import ab_analysis  # noqa: E402,F401

@@ -16,15 +16,12 @@ import textwrap
 from typing import Any
 
 import click
-
-from shell.app import App
-from shell.commands.ab import ab
-from shell.commands.common import json_option, pass_app
-from shell.commands.events import ISO_TIME
-from shell.render import echo_json, table
-
-from ledger.analysis import analysis_document, analysis_input, analyze_test, read_snapshot
-
+from trialbook.ledger.analysis import analysis_document, analysis_input, analyze_test
+from trialbook.shell.app import App
+from trialbook.shell.commands.ab import ab
+from trialbook.shell.commands.common import json_option, pass_app
+from trialbook.shell.commands.events import ISO_TIME
+from trialbook.shell.render import echo_json, table
 
 DECISION_TITLES = {
     "ship": "SHIP {variant}",
@@ -355,9 +352,9 @@ def analyze_cmd(
       trialbook ab analyze checkout-flow --history
       trialbook ab analyze checkout-flow --as-of 2025-03-03T10:00Z --diff-now
     """
-    from domain.stats import analyze, history
-    from ledger.analysis import snapshot
-    from shell.commands.audit import render_changes
+    from trialbook.domain.stats import analyze, history
+    from trialbook.ledger.analysis import snapshot
+    from trialbook.shell.commands.audit import render_changes
 
     if diff_now and as_of is None and at is None:
         raise click.UsageError("--diff-now needs --as-of TIME or --at POSITION")
@@ -426,8 +423,8 @@ def conclude(
       trialbook ab conclude checkout-flow --ship warm --note "faster, same success"
       trialbook ab conclude checkout-flow --keep-control
     """
-    from domain.errors import InvalidCommand
-    from ledger.analysis import conclude as record_decision
+    from trialbook.domain.errors import InvalidCommand
+    from trialbook.ledger.analysis import conclude as record_decision
 
     try:
         doc = record_decision(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import click
-
-from shell.app import App
-from shell.commands.common import pass_app
+from trialbook.shell.app import App
+from trialbook.shell.commands.common import pass_app
 
 WRITE_REFUSED = "this writes: → {line}; re-run with --yes"
 INCOMPLETE = (
@@ -41,9 +40,9 @@ def ask(app: App, request: tuple[str, ...], yes: bool, as_json: bool) -> None:
       trialbook ask "summarize checkout-flow" --json
       trialbook ask "add a warm result to checkout-flow: 12 calls, 11 ok, took 40s" --yes
     """
-    from shell.line_checks import resolve_command
-    from shell.llm_tier import interpret
-    from shell.repl import invoke, refusal_hints
+    from trialbook.shell.line_checks import resolve_command
+    from trialbook.shell.llm_tier import interpret
+    from trialbook.shell.repl import invoke, refusal_hints
 
     text = " ".join(request).strip()
     t = interpret(text, app.vocabulary())

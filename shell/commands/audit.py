@@ -21,14 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-
-from shell.app import App
-from shell.commands.common import json_option, pass_app
-from shell.render import echo_json
+from trialbook.shell.app import App
+from trialbook.shell.commands.common import json_option, pass_app
+from trialbook.shell.render import echo_json
 
 if TYPE_CHECKING:
-    from ledger import Ledger
-    from projections.replay import PointInTime
+    from trialbook.ledger import Ledger
 
 #: the per-variant figures shown side by side (recorded, recomputed, now)
 FIGURES = ("n", "estimate", "lift", "ci", "p_value", "status")
@@ -81,7 +79,7 @@ def compare(recorded: Any, recomputed: Any, path: str = "") -> list[dict[str, An
 
 def _plain(doc: dict[str, Any]) -> Any:
     """A document as it reads back from the log (through canonical JSON: tuples become lists)."""
-    from domain.canonical import canonical_json
+    from trialbook.domain.canonical import canonical_json
 
     return json.loads(canonical_json(doc))
 
@@ -108,8 +106,8 @@ def spans(positions: Iterable[int]) -> str:
 
 def evidence(ledger: Ledger, name: str, until: int) -> dict[str, Any]:
     """The result events of test ``name`` up to ``until``: per variant and per recorder, with positions."""
-    from domain.ab import stream_for
-    from shell.commands.events import read_as
+    from trialbook.domain.ab import stream_for
+    from trialbook.shell.commands.events import read_as
 
     by_variant: dict[str, list[int]] = {}
     recorders: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -188,10 +186,15 @@ def _said(rec: dict[str, Any]) -> str:
 def _audit_decision(
     ledger: Ledger, name: str, event: Any, now: dict[str, Any] | None, now_error: str | None
 ) -> dict[str, Any]:
-    from domain.ab import against_recommendation
-    from domain.errors import DomainError
-    from domain.stats import METHOD_VERSION, analyze
-    from ledger.analysis import analysis_document, analysis_input, open_as_of, read_snapshot
+    from trialbook.domain.ab import against_recommendation
+    from trialbook.domain.errors import DomainError
+    from trialbook.domain.stats import METHOD_VERSION, analyze
+    from trialbook.ledger.analysis import (
+        analysis_document,
+        analysis_input,
+        open_as_of,
+        read_snapshot,
+    )
 
     data = event.data
     meta = event.metadata
@@ -251,12 +254,12 @@ def _audit_decision(
 
 def audit_test(ledger: Ledger, name: str, *, verify: bool = True) -> dict[str, Any]:
     """The audit document of test ``name``: every decision replayed, recomputed and compared."""
-    from domain.ab import stream_for
-    from domain.errors import DomainError, NotFound
-    from domain.stats import METHOD_VERSION
-    from projections import ab_queries
-    from ledger.analysis import analyze_test
-    from store.verify import verify_file
+    from trialbook.domain.ab import stream_for
+    from trialbook.domain.errors import DomainError, NotFound
+    from trialbook.domain.stats import METHOD_VERSION
+    from trialbook.ledger.analysis import analyze_test
+    from trialbook.projections import ab_queries
+    from trialbook.store.verify import verify_file
 
     test = ab_queries.get_test(ledger.conn, name)
     if test is None:
@@ -688,7 +691,7 @@ def report(app: App, name: str, fmt: str, output: str | None) -> None:
       trialbook audit report checkout-flow > audit.md
       trialbook audit report checkout-flow --format json --output audit.json
     """
-    from shell.render import to_json
+    from trialbook.shell.render import to_json
 
     doc = audit_test(app.ledger, name)
     text = render_markdown(doc) if fmt == "markdown" else to_json(doc) + "\n"

@@ -6,9 +6,8 @@ import random
 from pathlib import Path
 
 import click
-
-from shell.app import App, data_dir
-from shell.commands.common import pass_app
+from trialbook.shell.app import App, data_dir
+from trialbook.shell.commands.common import pass_app
 
 DEMO_TEST = "checkout-flow"
 DEMO_SUITE = "arithmetic"
@@ -21,8 +20,8 @@ def demo_path() -> Path:
 
 def record_demo(app: App, sessions: int = 40, seed: int = 7) -> None:
     """Record a realistic cold-vs-warm agent test: paired cases, warm slightly better."""
-    from domain import ab as d
-    from domain.commands import build
+    from trialbook.domain import ab as d
+    from trialbook.domain.commands import build
 
     rng = random.Random(seed)
     ledger = app.ledger
@@ -72,14 +71,14 @@ def record_eval_demo(app: App) -> None:
     """Record a small eval run: a suite of arithmetic questions against the Python target in the package."""
     import asyncio
 
-    from domain.evals import RegisterSuite, RunSettings, parse_price
-    from domain.suites import Case
-    from ledger.ledger import tool_version
-    from runners.demo_target import DEMO_CASES
-    from runners.eval_scoring import resolve_run_scorers
-    from runners.eval_session import SessionOptions, start_run
-    from runners.ledger_recorder import LedgerRecorder
-    from runners.targets import make_target
+    from trialbook.domain.evals import RegisterSuite, RunSettings, parse_price
+    from trialbook.domain.suites import Case
+    from trialbook.ledger.ledger import tool_version
+    from trialbook.runners.demo_target import DEMO_CASES
+    from trialbook.runners.eval_scoring import resolve_run_scorers
+    from trialbook.runners.eval_session import SessionOptions, start_run
+    from trialbook.runners.ledger_recorder import LedgerRecorder
+    from trialbook.runners.targets import make_target
 
     recorder = LedgerRecorder(app.ledger)
     cases = tuple(Case(id=cid, input=q, expected=e) for cid, q, e in DEMO_CASES)
@@ -134,7 +133,7 @@ def demo(app: App, ctx: click.Context, sessions: int, with_eval: bool) -> None:
     Example:
       trialbook demo
     """
-    from domain.errors import StateConflict
+    from trialbook.domain.errors import StateConflict
 
     if not app.db_option:
         app.db_path, app.explicit_db = demo_path(), False
@@ -149,15 +148,15 @@ def demo(app: App, ctx: click.Context, sessions: int, with_eval: bool) -> None:
     click.echo(
         f"Recorded a sample A/B test '{DEMO_TEST}' with {2 * sessions} sessions in {app.db_path}\n"
     )
-    from shell.commands.ab import summary
+    from trialbook.shell.commands.ab import summary
 
     ctx.invoke(summary, name=DEMO_TEST, as_json=False)
-    from shell.commands.ab_analysis import analyze_test, render_report
+    from trialbook.shell.commands.ab_analysis import analyze_test, render_report
 
     click.echo("\n" + render_report(analyze_test(app.ledger, DEMO_TEST)))
     if with_eval:
         record_eval_demo(app)
-        from shell.commands.eval import show
+        from trialbook.shell.commands.eval import show
 
         click.echo(
             f"\nRecorded a sample eval run '{DEMO_RUN}' (suite '{DEMO_SUITE}', a Python target, 2 epochs):\n"

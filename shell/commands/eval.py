@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-
-from shell.app import App
-from shell.commands.common import json_option, pass_app
-from shell.commands.events import ISO_TIME
-from shell.render import echo_json, fmt, pct, table
+from trialbook.shell.app import App
+from trialbook.shell.commands.common import json_option, pass_app
+from trialbook.shell.commands.events import ISO_TIME
+from trialbook.shell.render import echo_json, fmt, pct, table
 
 RESUME_HINT = "resume it with `trialbook eval resume {run}`"
 
@@ -49,32 +48,32 @@ def _user_error(e: BaseException) -> click.ClickException:
 
 
 def _runner_errors() -> tuple[type[BaseException], ...]:
-    from runners.eval_errors import EvalRunnerError
+    from trialbook.runners.eval_errors import EvalRunnerError
 
     return (EvalRunnerError,)
 
 
 def redact_command(text: str) -> str:
     """The command line with passwords and secret-looking values redacted (see ``shell.app.redact_secrets``)."""
-    from shell.app import redact_secrets
+    from trialbook.shell.app import redact_secrets
 
     return redact_secrets(text)
 
 
 def _recorder(app: App) -> Any:
     """The ledger recorder (the shell already redacts secrets from the command line it records)."""
-    from runners.ledger_recorder import LedgerRecorder
+    from trialbook.runners.ledger_recorder import LedgerRecorder
 
     return LedgerRecorder(app.ledger)
 
 
 def _run_as_of(app: App, run_id: str, *, at: int | None, as_of: str | None) -> Any:
     """RUN's read model replayed up to a position or time in a private database (live tables untouched)."""
-    from domain.errors import NotFound
-    from domain.evals import run_stream
-    from projections.evals import EvalsProjection
-    from projections.replay import replay_to, resolve_position
-    from shell.commands import eval_report
+    from trialbook.domain.errors import NotFound
+    from trialbook.domain.evals import run_stream
+    from trialbook.projections.evals import EvalsProjection
+    from trialbook.projections.replay import replay_to, resolve_position
+    from trialbook.shell.commands import eval_report
 
     store = app.ledger.store
     position = resolve_position(store, at=at, as_of=as_of)
@@ -86,8 +85,8 @@ def _run_as_of(app: App, run_id: str, *, at: int | None, as_of: str | None) -> A
 
 
 def _require_run(app: App, run_id: str) -> dict[str, Any]:
-    from domain.errors import NotFound
-    from shell.commands import eval_report
+    from trialbook.domain.errors import NotFound
+    from trialbook.shell.commands import eval_report
 
     run = eval_report.get_run(app.ledger.conn, run_id)
     if run is None:
@@ -96,7 +95,7 @@ def _require_run(app: App, run_id: str) -> dict[str, Any]:
 
 
 def _require_suite(recorder: Any, name: str) -> Any:
-    from domain.errors import NotFound
+    from trialbook.domain.errors import NotFound
 
     suite = recorder.suite_state(name)
     if not suite.versions:
@@ -156,7 +155,7 @@ def _execute(
     app: App, run_id: str, coro_factory: Any, progress: ProgressLine, scoring: Any = None
 ) -> Any:
     """Run the session; on Ctrl-C record the interruption, say how to resume, exit 130."""
-    from domain.evals import InterruptRun
+    from trialbook.domain.evals import InterruptRun
 
     try:
         import asyncio
@@ -198,7 +197,7 @@ def _finish_message(app: App, run_id: str) -> None:
 
 
 def _scorers(specs: tuple[str, ...], cases: Any, judge_repeats: int, judges: dict[str, Any]) -> Any:
-    from runners.eval_scoring import resolve_run_scorers
+    from trialbook.runners.eval_scoring import resolve_run_scorers
 
     return resolve_run_scorers(
         specs, cases, os.environ, judge_repeats=judge_repeats, judges=judges, paths=[os.getcwd()]
@@ -232,10 +231,10 @@ def suite_add(app: App, file: str, name: str | None, description: str | None) ->
     Example:
       trialbook eval suite add qa.jsonl --name qa
     """
-    from domain.commands import build
-    from domain.evals import RegisterSuite
-    from domain.suites import parse_suite, suite_name_from_filename
-    from runners.eval_scoring import check_case_scorers
+    from trialbook.domain.commands import build
+    from trialbook.domain.evals import RegisterSuite
+    from trialbook.domain.suites import parse_suite, suite_name_from_filename
+    from trialbook.runners.eval_scoring import check_case_scorers
 
     path = Path(file)
     try:
@@ -274,7 +273,7 @@ def suite_list(app: App, as_json: bool) -> None:
     Example:
       trialbook eval suite list --json
     """
-    from shell.commands import eval_report
+    from trialbook.shell.commands import eval_report
 
     suites = eval_report.list_suites(app.ledger.conn)
     if as_json:
@@ -445,12 +444,12 @@ def run(
       trialbook eval run qa --target 'openai:gpt-4o-mini;api_key_env=OPENAI_API_KEY' --price gpt-4o-mini=0.15/0.6
       trialbook eval run qa --config run.toml --scorer equals --scorer judge:openai
     """
-    from domain.errors import InvalidCommand
-    from domain.evals import RUN_ID_RE, RUN_ID_RULE, new_run_id, parse_price
-    from ledger.ledger import tool_version
-    from runners.eval_config import RunConfig, parse_run_config
-    from runners.eval_session import start_run
-    from runners.targets import make_target
+    from trialbook.domain.errors import InvalidCommand
+    from trialbook.domain.evals import RUN_ID_RE, RUN_ID_RULE, new_run_id, parse_price
+    from trialbook.ledger.ledger import tool_version
+    from trialbook.runners.eval_config import RunConfig, parse_run_config
+    from trialbook.runners.eval_session import start_run
+    from trialbook.runners.targets import make_target
 
     try:
         config = RunConfig()
@@ -515,7 +514,7 @@ def run(
 
 def _run_session(app: App, run_id: str, scoring: Any, call: Callable[[Any], Any]) -> None:
     """Run ``call(options)`` (a start or a resume) with the progress line, then say how it ended."""
-    from runners.eval_session import SessionOptions
+    from trialbook.runners.eval_session import SessionOptions
 
     progress = ProgressLine()
     options = SessionOptions(on_progress=progress, scorers=scoring if scoring else None)
@@ -526,7 +525,7 @@ def _run_session(app: App, run_id: str, scoring: Any, call: Callable[[Any], Any]
 
 def _holds_redacted(value: Any) -> bool:
     """Whether a recorded target description had a secret replaced by the redaction marker."""
-    from domain.evals import REDACTED
+    from trialbook.domain.evals import REDACTED
 
     if isinstance(value, dict):
         return any(_holds_redacted(v) for v in value.values())
@@ -538,9 +537,9 @@ def _holds_redacted(value: Any) -> bool:
 def _resume(
     app: App, run_id: str, mode: str, concurrency: int | None, budget: float | None
 ) -> None:
-    from ledger.ledger import tool_version
-    from runners.eval_session import resume_run
-    from runners.targets import make_target
+    from trialbook.ledger.ledger import tool_version
+    from trialbook.runners.eval_session import resume_run
+    from trialbook.runners.targets import make_target
 
     if budget is not None and not (math.isfinite(budget) and budget >= 0):
         raise click.ClickException(f"--budget: must be a number of USD ≥ 0 (got {budget})")
@@ -589,7 +588,7 @@ def _refuse_live_runner(app: App, run_id: str, mode: str) -> None:
     Resuming it would send its in-flight rollouts again (calls and costs twice),
     and the other process would then fail to record its own outcomes.
     """
-    from shell.commands import eval_report
+    from trialbook.shell.commands import eval_report
 
     process = eval_report.live_runner(app.ledger.conn, run_id)
     if process is None or process["pid"] == os.getpid():
@@ -668,9 +667,9 @@ def rescore(
     Example:
       trialbook eval rescore RUN --scorer judge:openai --judge-repeats 3
     """
-    from runners.eval_scoring import new_session
-    from runners.eval_scoring import rescore as do_rescore
-    from shell.commands import eval_report
+    from trialbook.runners.eval_scoring import new_session
+    from trialbook.runners.eval_scoring import rescore as do_rescore
+    from trialbook.shell.commands import eval_report
 
     run_ = _require_run(app, run_id)
     recorder = _recorder(app)
@@ -729,7 +728,7 @@ def list_(app: App, as_json: bool) -> None:
     Example:
       trialbook eval list --json
     """
-    from shell.commands import eval_report
+    from trialbook.shell.commands import eval_report
 
     runs = eval_report.list_runs(app.ledger.conn)
     if as_json:
@@ -903,7 +902,7 @@ def _footer(data: dict[str, Any]) -> list[str]:
 def _csv(rows: list[dict[str, Any]], names: list[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    from shell.commands.eval_report import ROLLOUT_KEYS
+    from trialbook.shell.commands.eval_report import ROLLOUT_KEYS
 
     # every rollout column but the payloads (outputs, blobs, the model name)
     keys = [k for k in ROLLOUT_KEYS if k not in ("output", "output_blob", "trace_blob", "model")]
@@ -979,7 +978,7 @@ def show(
       trialbook eval show RUN --case q1
       trialbook eval show RUN --csv > run.csv
     """
-    from shell.commands import eval_report
+    from trialbook.shell.commands import eval_report
 
     if sum((as_json, as_csv, as_markdown)) > 1:
         raise click.UsageError("choose one of --json, --csv and --markdown")
@@ -1096,7 +1095,7 @@ def export(app: App, run_id: str, traces_dir: str) -> None:
     Example:
       trialbook eval export RUN --traces ./traces
     """
-    from shell.commands import eval_report
+    from trialbook.shell.commands import eval_report
 
     _require_run(app, run_id)
     out = Path(traces_dir)
@@ -1160,7 +1159,7 @@ def compare(
       trialbook eval compare baseline candidate
       trialbook eval compare baseline candidate --into-ab model-swap
     """
-    from shell.commands import eval_compare
+    from trialbook.shell.commands import eval_compare
 
     _require_run(app, run_a)
     _require_run(app, run_b)
@@ -1239,10 +1238,10 @@ def compare(
 def _feed_ab(
     app: App, name: str, data: dict[str, Any], results: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    from domain import ab as d
-    from domain.commands import build
-    from domain.errors import StateConflict
-    from projections import ab_queries
+    from trialbook.domain import ab as d
+    from trialbook.domain.commands import build
+    from trialbook.domain.errors import StateConflict
+    from trialbook.projections import ab_queries
 
     va, vb = data["variants"]
     conn = app.ledger.conn

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from domain.errors import InvalidCommand
-from domain.verdicts import DEFAULT_PASS_THRESHOLD, rollouts
-from shell.commands import eval_report
+from trialbook.domain.errors import InvalidCommand
+from trialbook.domain.verdicts import DEFAULT_PASS_THRESHOLD, rollouts
+from trialbook.shell.commands import eval_report
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: confidence level of the fixed-horizon paired interval
@@ -233,7 +233,7 @@ def compare(
         "analysis": None,
     }
     if len(keys) >= 2:
-        from domain.stats import AnalysisInput, ResultRow, analyze, variant_data_from_rows
+        from trialbook.domain.stats import AnalysisInput, ResultRow, analyze, variant_data_from_rows
 
         rows = []
         for k in keys:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from domain.verdicts import (
+from trialbook.domain.verdicts import (
     DEFAULT_PASS_THRESHOLD,
     Criterion,
     Flag,

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 import click
-
-from shell.app import App
-from shell.commands.common import json_option, pass_app
-from shell.render import echo_json, table
+from trialbook.shell.app import App
+from trialbook.shell.commands.common import json_option, pass_app
+from trialbook.shell.render import echo_json, table
 
 EXPORT_BATCH = 10_000
 NO_DATABASE = "no trialbook database at {path}; pass one with --db"
@@ -87,7 +86,7 @@ def _brief(data: dict[str, Any], width: int = 60) -> str:
 
 
 def _line(env: dict[str, Any]) -> str:
-    from domain.canonical import canonical_json
+    from trialbook.domain.canonical import canonical_json
 
     return canonical_json(env)
 
@@ -96,8 +95,8 @@ def _check_event_type(conn: sqlite3.Connection, name: str) -> None:
     """Refuse an event type that is neither known here nor in the log, suggesting the one meant."""
     import difflib
 
-    from domain.errors import InvalidCommand
-    from domain.events import all_event_types
+    from trialbook.domain.errors import InvalidCommand
+    from trialbook.domain.events import all_event_types
 
     known = all_event_types()
     if name in known or conn.execute("SELECT 1 FROM events WHERE type = ?", (name,)).fetchone():
@@ -196,7 +195,7 @@ def read_as(
     event_type: str, schema_version: int, data: dict[str, Any]
 ) -> tuple[int, dict[str, Any]]:
     """``(schema version, data)`` of a stored event as readers see it today (upcast if it is older)."""
-    from domain.events import EVENT_TYPES, UnknownEventType, upcast
+    from trialbook.domain.events import EVENT_TYPES, UnknownEventType, upcast
 
     cls = EVENT_TYPES.get(event_type)
     if cls is None or schema_version >= cls.schema_version:
@@ -270,7 +269,7 @@ def show(app: App, key: str, as_json: bool) -> None:
 
 
 def _pretty(value: Any) -> str:
-    from shell.render import to_json
+    from trialbook.shell.render import to_json
 
     return "\n".join("  " + line for line in to_json(value).splitlines())
 
@@ -295,7 +294,7 @@ def verify(app: App, as_json: bool) -> None:
       trialbook events verify
       trialbook events verify --json
     """
-    from store.verify import verify_file
+    from trialbook.store.verify import verify_file
 
     path = app.db_path
     if not path.is_file():
@@ -369,7 +368,7 @@ def export(app: App, after: int, stream: str | None, upcast: bool, output: str |
       trialbook events export --since 1200 --output new.jsonl
       trialbook events export --stream ab:checkout-flow --upcast
     """
-    from store.verify import export_line
+    from trialbook.store.verify import export_line
 
     store = app.ledger.store
     head = store.head()[0]
@@ -419,8 +418,8 @@ def _write(f: TextIO, chunks: Iterator[str]) -> int:
 
 def _upcast_line(row: tuple[Any, ...]) -> str:
     """An event as it reads today: data upgraded to the current schema, no hashes."""
-    from store.base import RecordedEvent
-    from store.verify import UPCAST_KEY
+    from trialbook.store.base import RecordedEvent
+    from trialbook.store.verify import UPCAST_KEY
 
     e = RecordedEvent(*row)
     version, data = read_as(e.type, e.schema_version, e.data)
@@ -449,7 +448,7 @@ def import_(app: App, file: str, as_json: bool) -> None:
       trialbook --db copy.db events import log.jsonl
       trialbook events export | trialbook --db copy.db events import -
     """
-    from store.verify import parse_line
+    from trialbook.store.verify import parse_line
 
     name = "standard input" if file == "-" else file
     if file != "-" and not Path(file).is_file():
@@ -470,7 +469,7 @@ def import_(app: App, file: str, as_json: bool) -> None:
     def refold(conn: Any, head: int) -> None:
         ledger.projector.ensure(conn, head)
 
-    from store.errors import ChainError
+    from trialbook.store.errors import ChainError
 
     started = time.perf_counter()
     try:

@@ -1,8 +1,8 @@
 """Rules for the ``ab`` commands: create, add-result, import, list, show, summary, analyze,
 conclude, archive, restore.
 
-Each rule reads a :class:`~shell.plain_request.Request` and returns one
-:class:`~shell.plain_types.Translation`. Numbers come only from number tokens of
+Each rule reads a :class:`~trialbook.plain.request.Request` and returns one
+:class:`~trialbook.plain.types.Translation`. Numbers come only from number tokens of
 the request; names only from the store or, for a new test, from the request.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from shell.plain_lex import Token, fmt, tokenize
-from shell.plain_request import (
+from trialbook.plain.lex import Token, fmt, tokenize
+from trialbook.plain.request import (
     NameMatch,
     Request,
     number_refusal,
@@ -20,8 +20,8 @@ from shell.plain_request import (
     suggest,
     unknown_refusal,
 )
-from shell.plain_types import Translation, command, incomplete, refused
-from shell.plain_words import (
+from trialbook.plain.types import Translation, command, incomplete, refused
+from trialbook.plain.words import (
     BECAUSE,
     CALL_MODIFIERS,
     CALL_NOUNS,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from shell.plain_ab import variant_mentions
-from shell.plain_lex import fmt
-from shell.plain_request import Request, number_refusal, resolve_test
-from shell.plain_types import Translation, command, incomplete, refused
-from shell.plain_words import EVENT_TYPE_WORDS, FORMAT_WORDS
+from trialbook.plain.ab import variant_mentions
+from trialbook.plain.lex import fmt
+from trialbook.plain.request import Request, number_refusal, resolve_test
+from trialbook.plain.types import Translation, command, incomplete, refused
+from trialbook.plain.words import EVENT_TYPE_WORDS, FORMAT_WORDS
 
 _CAMEL = re.compile(r"^[A-Z][a-z]+(?:[A-Z][a-z]+)+$")
 

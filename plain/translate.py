@@ -21,13 +21,13 @@ Contract (what the shell relies on):
 
 from __future__ import annotations
 
-from shell import plain_ab as ab
-from shell import plain_eval as ev
-from shell import plain_ledger as ledger
-from shell.plain_lex import name_parts
-from shell.plain_request import Request
-from shell.plain_types import Translation, Vocabulary, command, command_path, is_write, refused
-from shell.plain_words import (
+from trialbook.plain import ab as ab
+from trialbook.plain import evals as ev
+from trialbook.plain import ledger as ledger
+from trialbook.plain.lex import name_parts
+from trialbook.plain.request import Request
+from trialbook.plain.types import Translation, Vocabulary, command, command_path, is_write, refused
+from trialbook.plain.words import (
     ADD_VERBS,
     ANALYZE_WORDS,
     ARCHIVE_VERBS,

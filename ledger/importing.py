@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from domain.errors import InvalidCommand
+from trialbook.domain.errors import InvalidCommand
 
 #: JSONL keys accepted besides the result fields themselves
 ALIASES = {"error": "error_messages", "errors_list": "error_messages"}
@@ -33,9 +33,8 @@ def read_text(path: Path) -> str:
 def parse_result_line(obj: Any, where: str) -> Any:
     """Validate one decoded JSON value as result fields, naming ``where`` in errors."""
     from pydantic import ValidationError
-
-    from domain.ab import ResultFields
-    from domain.commands import explain
+    from trialbook.domain.ab import ResultFields
+    from trialbook.domain.commands import explain
 
     if not isinstance(obj, dict):
         raise InvalidCommand(f'{where}: expected a JSON object like {{"variant": "warm", ...}}')

@@ -11,9 +11,9 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from shell.plain_lex import Token, name_parts, tokenize
-from shell.plain_types import Translation, Vocabulary, incomplete, refused
-from shell.plain_words import KNOWN, QUESTION_START
+from trialbook.plain.lex import Token, name_parts, tokenize
+from trialbook.plain.types import Translation, Vocabulary, incomplete, refused
+from trialbook.plain.words import KNOWN, QUESTION_START
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from shell.plain_ab import _skip
-from shell.plain_lex import fmt
-from shell.plain_request import Request, number_refusal, suggest, unknown_refusal
-from shell.plain_types import Translation, command, incomplete, refused
-from shell.plain_words import (
+from trialbook.plain.ab import _skip
+from trialbook.plain.lex import fmt
+from trialbook.plain.request import Request, number_refusal, suggest, unknown_refusal
+from trialbook.plain.types import Translation, command, incomplete, refused
+from trialbook.plain.words import (
     CONCURRENCY_WORDS,
     KNOWN,
     SCORER_WORDS,

@@ -1,0 +1,110 @@
+"""trialbook: an event-sourced record of A/B tests, canaries and evals of LLM agents and models.
+
+The public Python API is what ``__all__`` lists; everything else is private.
+
+    import trialbook
+    tb = trialbook.open()                        # a path, $TRIALBOOK_DB, or the XDG default
+    tb.ab.create("checkout-flow", variants=["cold", "warm"])
+    tb.ab.add_result("checkout-flow", variant="warm", success=True, completion_time=40)
+    with tb.ab.session("checkout-flow", variant="warm", case_id="t-17") as s:
+        s.tool_call(ok=True)
+    print(tb.ab.analyze("checkout-flow").recommendation.reason)
+
+See docs/python.md. The CLI (``trialbook``) and the shell are clients of this API.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from trialbook._client import Trialbook, open
+from trialbook.domain.errors import (
+    AlreadyExists,
+    DomainError,
+    InvalidCommand,
+    NotFound,
+    StateConflict,
+    TrialbookError,
+)
+from trialbook.store.errors import (
+    AppendOnlyViolation,
+    ChainError,
+    ConcurrencyError,
+    IdempotencyConflict,
+    NotATrialbookDatabase,
+    StoreError,
+    StoreUnavailable,
+)
+
+if TYPE_CHECKING:
+    from trialbook._ab import ABTests, Session
+    from trialbook._evals import Evals
+    from trialbook._events import Events
+    from trialbook._models import (
+        Analysis,
+        Decision,
+        Event,
+        Recommendation,
+        Recorded,
+        Test,
+        VariantAnalysis,
+        VerifyReport,
+    )
+
+__all__ = [
+    "open",
+    "Trialbook",
+    "ABTests",
+    "Session",
+    "Events",
+    "Evals",
+    "Analysis",
+    "VariantAnalysis",
+    "Recommendation",
+    "Decision",
+    "Event",
+    "Recorded",
+    "Test",
+    "VerifyReport",
+    "TrialbookError",
+    "DomainError",
+    "InvalidCommand",
+    "NotFound",
+    "AlreadyExists",
+    "StateConflict",
+    "StoreError",
+    "StoreUnavailable",
+    "NotATrialbookDatabase",
+    "ConcurrencyError",
+    "IdempotencyConflict",
+    "AppendOnlyViolation",
+    "ChainError",
+]
+
+#: names imported on first use, so ``import trialbook`` stays light for the CLI
+_LAZY = {
+    "ABTests": "trialbook._ab",
+    "Session": "trialbook._ab",
+    "Events": "trialbook._events",
+    "Evals": "trialbook._evals",
+    **dict.fromkeys(
+        ("Analysis", "VariantAnalysis", "Recommendation", "Decision", "Event", "Recorded",
+         "Test", "VerifyReport"),
+        "trialbook._models",
+    ),
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trialbook' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,426 @@
+"""``tb.ab``: A/B tests from code: create, record results (one, many, or a measured session),
+analyse, conclude."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from trialbook._models import Analysis, Decision, Recorded, Test
+
+if TYPE_CHECKING:
+    from trialbook._client import Trialbook
+    from trialbook.store.base import RecordedEvent
+
+Difficulty = Literal["easy", "medium", "hard"]
+
+
+def _recorded(e: RecordedEvent) -> Recorded:
+    return Recorded(
+        position=e.position, event_id=e.event_id, stream_id=e.stream_id, version=e.version, type=e.type
+    )
+
+
+def _result(fields: Any) -> Any:
+    """A ``ResultFields`` from a mapping (the keys of an ``ab import`` line) or one already built."""
+    from trialbook.domain import ab as d
+    from trialbook.domain.canonical import new_event_id
+    from trialbook.domain.commands import build
+
+    if isinstance(fields, d.ResultFields):
+        return fields
+    if not isinstance(fields, Mapping):
+        from trialbook.domain.errors import InvalidCommand
+
+        raise InvalidCommand(
+            f"a result is a mapping of result fields (variant, success, …), not {type(fields).__name__}"
+        )
+    values = {k: v for k, v in fields.items() if v is not None}
+    if "error_messages" in values:
+        values["error_messages"] = tuple(values["error_messages"])
+    values.setdefault("session_id", new_event_id())
+    return build(d.ResultFields, **values)
+
+
+class ABTests:
+    """The A/B tests of one database. Names are the CLI's: ``create`` is ``ab create``, …"""
+
+    def __init__(self, tb: Trialbook) -> None:
+        self._tb = tb
+
+    # ------------------------------------------------------------------ writing
+
+    def create(
+        self,
+        name: str,
+        *,
+        variants: Sequence[str] = ("control", "treatment"),
+        control: str | None = None,
+        metric: str = "success",
+        guardrails: Sequence[str] = (),
+        split: Mapping[str, float] | None = None,
+        task_id: str | None = None,
+        description: str | None = None,
+        prompt: str | None = None,
+        category: str | None = None,
+        difficulty: Difficulty | None = None,
+        expected_results: int | None = None,
+    ) -> Test:
+        """Create test ``name`` (``trialbook ab create``); returns its definition.
+
+        ``guardrails`` are ``"metric:+10%"`` or ``"metric:+2.5"`` limits a winner
+        must not break; ``expected_results`` tunes the always-valid boundary and is
+        fixed here so it cannot be re-tuned while watching. Raises
+        ``AlreadyExists`` or ``InvalidCommand`` (nothing recorded then).
+        """
+        from trialbook.domain import ab as d
+        from trialbook.domain.commands import build
+        from trialbook.domain.errors import InvalidCommand
+
+        if isinstance(variants, str):
+            variants = tuple(v.strip() for v in variants.split(","))
+        try:
+            rails = tuple(d.Guardrail.parse(g) for g in guardrails)
+        except ValueError as e:
+            raise InvalidCommand(str(e)) from None
+        command = build(
+            d.CreateTest,
+            name=name,
+            variants=tuple(variants),
+            control=control,
+            metric=metric,
+            guardrails=rails,
+            split=dict(split) if split is not None else None,
+            task_id=task_id,
+            description=description,
+            prompt=prompt,
+            category=category,
+            difficulty=difficulty,
+            expected_results=expected_results,
+        )
+        with self._tb._use("ab.create") as ledger:
+            ledger.execute(command)
+        return self.get(command.name)
+
+    def add_result(
+        self,
+        test: str,
+        *,
+        variant: str,
+        session_id: str | None = None,
+        success: bool | None = None,
+        tool_calls: int | None = None,
+        successful_calls: int | None = None,
+        errors: int | None = None,
+        error_messages: Sequence[str] = (),
+        completion_time: float | None = None,
+        messages: int | None = None,
+        corrections: int | None = None,
+        tokens: int | None = None,
+        cost: float | None = None,
+        score: float | None = None,
+        case_id: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        notes: str | None = None,
+        event_id: str | None = None,
+    ) -> Recorded:
+        """Record one session's result for ``variant`` of ``test`` (``ab add-result``).
+
+        Durable when it returns. ``case_id`` pairs results across variants;
+        ``metrics`` holds custom metrics. Pass your own ``event_id`` (a UUID) to make
+        a retry safe: the same id with the same content returns the first recording.
+        Raises ``NotFound``, ``InvalidCommand`` or ``StateConflict`` (nothing recorded).
+        """
+        fields = {
+            "variant": variant,
+            "session_id": session_id,
+            "success": success,
+            "tool_calls": tool_calls,
+            "successful_calls": successful_calls,
+            "errors": errors,
+            "error_messages": tuple(error_messages) or None,
+            "completion_time": completion_time,
+            "messages": messages,
+            "corrections": corrections,
+            "tokens": tokens,
+            "cost": cost,
+            "score": score,
+            "case_id": case_id,
+            "metrics": dict(metrics) if metrics else None,
+            "notes": notes,
+        }
+        (recorded,) = self._add(test, [fields], "ab.add_result", [event_id] if event_id else None)
+        return recorded
+
+    def add_results(self, test: str, rows: Iterable[Mapping[str, Any]]) -> list[Recorded]:
+        """Record many results at once, all or nothing, in one transaction (``ab import``).
+
+        Each row is a mapping with the keys of ``add_result`` (``variant``,
+        ``success``, ``tool_calls``, …). One bad row raises ``InvalidCommand``
+        naming it ("result 3: …") and nothing is recorded.
+        """
+        from trialbook.domain.errors import InvalidCommand
+
+        built = []
+        for i, row in enumerate(rows, 1):
+            try:
+                built.append(_result(row))
+            except InvalidCommand as e:
+                raise InvalidCommand(f"result {i}: {e}") from None
+        return self._add(test, built, "ab.add_results", None)
+
+    def _add(
+        self, test: str, rows: Sequence[Any], call: str, event_ids: list[str] | None
+    ) -> list[Recorded]:
+        from trialbook.domain import ab as d
+        from trialbook.domain.commands import build
+
+        results = tuple(_result(r) for r in rows)
+        command = build(d.AddResults, test=test, results=results)
+        with self._tb._use(call) as ledger:
+            recorded = ledger.execute(command, event_ids=event_ids)
+        return [_recorded(e) for e in recorded]
+
+    def import_file(self, test: str, path: str | Path) -> list[Recorded]:
+        """Import a JSONL file of results (``ab import``): all or nothing, errors name the line."""
+        from trialbook.domain import ab as d
+        from trialbook.domain.commands import build
+        from trialbook.ledger.importing import read_results
+
+        results, sources = read_results(Path(path))
+        command = build(d.AddResults, test=test, results=results, sources=sources)
+        with self._tb._use("ab.import_file") as ledger:
+            return [_recorded(e) for e in ledger.execute(command)]
+
+    def session(
+        self,
+        test: str,
+        *,
+        variant: str,
+        case_id: str | None = None,
+        session_id: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        notes: str | None = None,
+    ) -> Session:
+        """A context manager that measures one session and records it as one result on leaving.
+
+        Inside the block, count what happens (``s.tool_call(ok=...)``,
+        ``s.usage(tokens=..., cost=...)``, ``s.message()``, ``s.correction()``,
+        ``s.metric(name, value)``, ``s.score(x)``, ``s.fail()``). On leaving, the
+        completion time is measured and the result recorded: a success unless an
+        exception escaped the block (recorded as a failure with its message, then
+        re-raised) or ``s.fail()`` was called. Works with ``with`` and ``async with``.
+        """
+        return Session(self, test, variant, case_id, session_id, metrics, notes)
+
+    def conclude(
+        self,
+        test: str,
+        *,
+        ship: str | None = None,
+        keep_control: bool = False,
+        stop: bool = False,
+        note: str | None = None,
+        metric: str | None = None,
+        alpha: float = 0.05,
+        mde: str | None = None,
+        margin: str | None = None,
+    ) -> Decision:
+        """Record a decision on ``test`` with the analysis it rests on (``ab conclude``).
+
+        Give exactly one of ``ship=VARIANT``, ``keep_control=True`` or ``stop=True``.
+        The current analysis and the log position it saw are recorded with it, so an
+        audit can replay and check it. Going against the recommendation is allowed and
+        recorded as such (``Decision.against_recommendation``).
+        """
+        from trialbook.ledger.analysis import conclude
+
+        with self._tb._use("ab.conclude") as ledger:
+            doc = conclude(
+                ledger, test, ship=ship, keep_control=keep_control, stop=stop, note=note,
+                metric=metric, alpha=alpha, mde=mde, margin=margin,
+            )  # fmt: skip
+        return Decision.model_validate(doc)
+
+    def archive(self, test: str) -> Recorded:
+        """Hide ``test`` from lists and refuse new results (``ab archive``); nothing is deleted."""
+        return self._lifecycle(test, "ArchiveTest", "ab.archive")
+
+    def restore(self, test: str) -> Recorded:
+        """Undo ``archive`` (``ab restore``)."""
+        return self._lifecycle(test, "RestoreTest", "ab.restore")
+
+    def _lifecycle(self, test: str, command_name: str, call: str) -> Recorded:
+        from trialbook.domain import ab as d
+        from trialbook.domain.commands import build
+
+        with self._tb._use(call) as ledger:
+            (recorded,) = ledger.execute(build(getattr(d, command_name), test=test))
+        return _recorded(recorded)
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, test: str) -> Test:
+        """Test ``test``'s definition and result count; ``NotFound`` if there is none."""
+        from trialbook.ledger.analysis import require_test
+
+        with self._tb._use() as ledger:
+            return Test.model_validate(require_test(ledger, test))
+
+    def list(self, *, include_archived: bool = False) -> list[Test]:
+        """Every test, oldest first (archived ones only with ``include_archived``)."""
+        from trialbook.projections import ab_queries
+
+        with self._tb._use() as ledger, ledger.store.read_transaction() as conn:
+            return [Test.model_validate(t) for t in ab_queries.list_tests(conn, include_archived)]
+
+    def results(self, test: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """``test``'s results in recording order (the last ``limit`` if given), as ``ab show --json``."""
+        from trialbook.ledger.analysis import require_test
+        from trialbook.projections import ab_queries
+
+        with self._tb._use() as ledger, ledger.store.read_transaction() as conn:
+            require_test(ledger, test)
+            return ab_queries.results(conn, test, limit)
+
+    def summary(self, test: str) -> list[dict[str, Any]]:
+        """Descriptive per-variant figures, no inference (``ab summary --json``)."""
+        from trialbook.ledger.analysis import require_test
+        from trialbook.projections import ab_queries
+
+        with self._tb._use() as ledger, ledger.store.read_transaction() as conn:
+            require_test(ledger, test)
+            return ab_queries.summary(conn, test)
+
+    def analyze(
+        self,
+        test: str,
+        *,
+        metric: str | None = None,
+        alpha: float = 0.05,
+        mde: str | None = None,
+        margin: str | None = None,
+        as_of: str | None = None,
+        at: int | None = None,
+    ) -> Analysis:
+        """The analysis of ``test`` (``ab analyze --json``, typed): each variant against
+        control with always-valid intervals, fixed-horizon figures beside, and a
+        recommendation. ``as_of`` (an ISO time, UTC) or ``at`` (a log position) replays the
+        log to that point first. ``mde``/``margin`` are ``"10%"``, ``"5pp"`` or ``"2.5"``.
+        """
+        from trialbook.ledger.analysis import analyze_test
+
+        with self._tb._use() as ledger:
+            doc = analyze_test(
+                ledger, test, metric=metric, alpha=alpha, mde=mde, margin=margin, as_of=as_of, at=at
+            )
+        return Analysis.model_validate(doc)
+
+
+class Session:
+    """One measured session of one variant; see :meth:`ABTests.session`."""
+
+    def __init__(
+        self,
+        tests: ABTests,
+        test: str,
+        variant: str,
+        case_id: str | None,
+        session_id: str | None,
+        metrics: Mapping[str, float] | None,
+        notes: str | None,
+    ) -> None:
+        self._tests, self.test, self.variant = tests, test, variant
+        self.case_id, self.session_id, self.notes = case_id, session_id, notes
+        self.tool_calls = self.successful_calls = 0
+        self.messages = self.corrections = 0
+        self.tokens: int | None = None
+        self.cost: float | None = None
+        self._score: float | None = None
+        self.error_messages: list[str] = []
+        self.metrics: dict[str, float] = dict(metrics or {})
+        self.failed = False
+        self.recorded: Recorded | None = None
+        self._started: float | None = None
+
+    def tool_call(self, ok: bool = True, *, error: str | None = None) -> None:
+        """Count one tool call; a failed one (``ok=False``) may say why (``error``)."""
+        self.tool_calls += 1
+        if ok:
+            self.successful_calls += 1
+        if error is not None:
+            self.error_messages.append(error)
+
+    def usage(self, *, tokens: int = 0, cost: float = 0.0) -> None:
+        """Add the tokens and cost (USD) of one model call."""
+        self.tokens = (self.tokens or 0) + tokens
+        self.cost = (self.cost or 0.0) + cost
+
+    def message(self, n: int = 1) -> None:
+        """Count messages exchanged."""
+        self.messages += n
+
+    def correction(self, n: int = 1) -> None:
+        """Count corrections the user had to make."""
+        self.corrections += n
+
+    def metric(self, name: str, value: float) -> None:
+        """Set a custom metric of this session."""
+        self.metrics[name] = value
+
+    def score(self, value: float) -> None:
+        """Set the session's score."""
+        self._score = value
+
+    def fail(self, reason: str | None = None) -> None:
+        """Record this session as a failure (the block may still end normally)."""
+        self.failed = True
+        if reason is not None:
+            self.error_messages.append(reason)
+
+    def __enter__(self) -> Session:
+        self._started = time.perf_counter()
+        return self
+
+    def _fields(self, exc: BaseException | None) -> dict[str, Any]:
+        assert self._started is not None, "use the session in a with block"
+        errors = list(self.error_messages)
+        if exc is not None:
+            errors.append(f"{type(exc).__name__}: {exc}"[:500])
+        return {
+            "variant": self.variant,
+            "session_id": self.session_id,
+            "case_id": self.case_id,
+            "success": not (self.failed or exc is not None),
+            "tool_calls": self.tool_calls if self.tool_calls else None,
+            "successful_calls": self.successful_calls if self.tool_calls else None,
+            "error_messages": errors or None,
+            "completion_time": time.perf_counter() - self._started,
+            "messages": self.messages or None,
+            "corrections": self.corrections or None,
+            "tokens": self.tokens,
+            "cost": self.cost,
+            "score": self._score,
+            "metrics": self.metrics or None,
+            "notes": self.notes,
+        }
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        (self.recorded,) = self._tests._add(self.test, [self._fields(exc)], "ab.session", None)
+
+    async def __aenter__(self) -> Session:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        fields = self._fields(exc)
+        (self.recorded,) = await asyncio.to_thread(
+            self._tests._add, self.test, [fields], "ab.session", None
+        )

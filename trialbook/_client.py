@@ -1,0 +1,126 @@
+"""``trialbook.open()`` and the :class:`Trialbook` handle every other call hangs off."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trialbook.ledger.paths import default_db_path
+
+if TYPE_CHECKING:
+    from trialbook._ab import ABTests
+    from trialbook._evals import Evals
+    from trialbook._events import Events
+    from trialbook.ledger import Ledger
+
+
+class Trialbook:
+    """One trialbook database, opened for use from code.
+
+    Every method is safe to call from several threads at once (calls on one
+    handle run one at a time, each in its own transaction), and several
+    processes may use the same file at once through the API and the CLI: each
+    write is one SQLite transaction, durable (``synchronous=FULL``) when the
+    call returns. Close it when done (or use it as a context manager).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, synchronous: str = "FULL"):
+        from trialbook.ledger import Ledger
+
+        self.path = Path(path).expanduser() if path is not None else default_db_path()
+        if path is None and not os.environ.get("TRIALBOOK_DB"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # the default location is ours
+        self._lock = threading.RLock()
+        self._ledger: Ledger | None = Ledger(self.path, synchronous=synchronous)
+        self._ledger.metadata["tier"] = "api"
+        self._ab: ABTests | None = None
+        self._events: Events | None = None
+        self._evals: Evals | None = None
+
+    # ------------------------------------------------------------------ the parts
+
+    @property
+    def ab(self) -> ABTests:
+        """A/B tests: create, record results, analyse, conclude (:class:`trialbook.ABTests`)."""
+        if self._ab is None:
+            from trialbook._ab import ABTests
+
+            self._ab = ABTests(self)
+        return self._ab
+
+    @property
+    def events(self) -> Events:
+        """The log itself: read, follow, verify (:class:`trialbook.Events`)."""
+        if self._events is None:
+            from trialbook._events import Events
+
+            self._events = Events(self)
+        return self._events
+
+    @property
+    def evals(self) -> Evals:
+        """Suites and eval runs (:class:`trialbook.Evals`)."""
+        if self._evals is None:
+            from trialbook._evals import Evals
+
+            self._evals = Evals(self)
+        return self._evals
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _use(self, call: str | None = None) -> Iterator[Ledger]:
+        """The ledger, held for one call; ``call`` (``"ab.add_result"``) is recorded in the
+        metadata of what the call appends."""
+        with self._lock:
+            ledger = self._ledger
+            if ledger is None:
+                from trialbook.store.errors import StoreUnavailable
+
+                raise StoreUnavailable(f"{self.path} was closed; open it again with trialbook.open()")
+            if call is not None:
+                ledger.metadata["command"] = f"trialbook.{call}"
+            try:
+                yield ledger
+            finally:
+                ledger.metadata.pop("command", None)
+
+    @property
+    def position(self) -> int:
+        """The position of the last event in the log (0 when it is empty)."""
+        with self._use() as ledger:
+            return int(ledger.store.head()[0])
+
+    def close(self) -> None:
+        """Close the database (idempotent). Calls after it raise ``StoreUnavailable``."""
+        with self._lock:
+            if self._ledger is not None:
+                self._ledger.close()
+                self._ledger = None
+
+    def __enter__(self) -> Trialbook:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<trialbook.Trialbook {str(self.path)!r}>"
+
+
+def open(path: str | os.PathLike[str] | None = None, *, synchronous: str = "FULL") -> Trialbook:  # noqa: A001
+    """Open (creating if needed) the trialbook database at ``path``.
+
+    With no path: ``$TRIALBOOK_DB`` if set, else the default file in the XDG data
+    directory (``~/.local/share/trialbook/trialbook.db``), as the CLI does.
+    ``synchronous`` is SQLite's setting: ``FULL`` (the default) makes every
+    acknowledged write survive a power cut; ``NORMAL`` survives a crash of the
+    process only. Raises :class:`trialbook.StoreError` subclasses with the
+    CLI's one-line messages (a directory that does not exist, a file that is
+    not a trialbook database, …).
+    """
+    return Trialbook(path, synchronous=synchronous)
