@@ -37,6 +37,21 @@ class Trialbook:
         self._lock = threading.RLock()
         self._ledger: Ledger | None = Ledger(self.path, synchronous=synchronous)
         self._ledger.metadata["tier"] = "api"
+        #: record which API call appended each event (``metadata.call``)
+        self._record_calls = True
+        self._ab: ABTests | None = None
+        self._events: Events | None = None
+        self._evals: Evals | None = None
+
+    @classmethod
+    def _around(cls, ledger: Ledger) -> Trialbook:
+        """A handle on a ledger someone else opened and closes (the CLI's, whose events
+        record the command line instead of the API call)."""
+        tb = cls.__new__(cls)
+        tb.path = ledger.path
+        tb._lock = threading.RLock()
+        tb._ledger = ledger
+        tb._record_calls = False
         self._ab: ABTests | None = None
         self._events: Events | None = None
         self._evals: Evals | None = None
@@ -82,12 +97,14 @@ class Trialbook:
                 from trialbook.store.errors import StoreUnavailable
 
                 raise StoreUnavailable(f"{self.path} was closed; open it again with trialbook.open()")
-            if call is not None:
-                ledger.metadata["command"] = f"trialbook.{call}"
+            recorded = call is not None and self._record_calls
+            if recorded:
+                ledger.metadata["call"] = f"trialbook.{call}"
             try:
                 yield ledger
             finally:
-                ledger.metadata.pop("command", None)
+                if recorded:
+                    ledger.metadata.pop("call", None)
 
     @property
     def position(self) -> int:
