@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from trialbook.ledger.paths import data_dir, default_db_path  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
+    from trialbook._client import Trialbook
     from trialbook.ledger import Ledger
     from trialbook.plain.types import Vocabulary
 
@@ -168,6 +169,7 @@ class App:
         self.db_path = Path(db).expanduser() if db is not None else default_db_path()
         self.interactive = interactive
         self._ledger: Ledger | None = None
+        self._tb: Trialbook | None = None
         #: the exact command line being run, and where it came from (cli, repl, stdin, ask)
         self.command_text: str = " ".join(["trialbook", *sys.argv[1:]])
         self.tier = "cli"
@@ -199,6 +201,16 @@ class App:
             meta.pop(key, None)
         meta.update(self.event_metadata())
         return self._ledger
+
+    @property
+    def tb(self) -> Trialbook:
+        """The Python API on this session's ledger: the commands are its clients."""
+        from trialbook._client import Trialbook
+
+        ledger = self.ledger
+        if self._tb is None or self._tb._ledger is not ledger:
+            self._tb = Trialbook._around(ledger)
+        return self._tb
 
     def event_metadata(self) -> dict[str, Any]:
         """What the shell records in every event's metadata for the command being run.
