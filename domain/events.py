@@ -4,6 +4,10 @@ Every event is a frozen pydantic model whose class name is its type, in the
 past tense (``TestCreated``, ``ResultAdded``). Stored events carry their type
 name and ``schema_version``; :func:`load_event` upgrades old versions with the
 registered upcasters before validating, so stored rows are never rewritten.
+
+Each subclass registers itself in ``EVENT_TYPES`` when its module is imported;
+this module imports none of them. Code that must know every type asks
+:func:`trialbook.domain.catalog.all_event_types`.
 """
 
 from __future__ import annotations
@@ -53,15 +57,6 @@ class Event(BaseModel):
     def to_data(self) -> dict[str, Any]:
         """The JSON-ready body stored in the log, without ``None`` fields."""
         return self.model_dump(mode="json", exclude_none=True)
-
-
-def all_event_types() -> dict[str, type[Event]]:
-    """Every event type trialbook defines (importing the modules that define them)."""
-    import trialbook.domain.ab
-    import trialbook.domain.evals
-    import trialbook.domain.verdicts  # noqa: F401
-
-    return EVENT_TYPES
 
 
 def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:

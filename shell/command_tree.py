@@ -1,6 +1,6 @@
 """The command tree: what completion and the checks know about the click group.
 
-:func:`command_tree` reads every visible command of ``shell.cli.cli`` into a
+:func:`command_tree` reads every visible command of ``shell.group.cli`` into a
 :class:`Leaf`: its options and what each value names (a test, a variant, a run, a
 suite, a scorer, a fixed choice, or free text), so a command added to the CLI is
 completed and checked with no extra code. :func:`completions` offers command and
@@ -75,7 +75,7 @@ def value_kind(path: Sequence[str], param: click.Parameter) -> Kind:
     if name == "stream":
         return "stream"
     if name in ("type", "type_") and family == "events":
-        from trialbook.domain.events import all_event_types
+        from trialbook.domain.catalog import all_event_types
         from trialbook.plain.words import EVENT_TYPE_WORDS
 
         return tuple(sorted({*EVENT_TYPE_WORDS.values(), *all_event_types()}))

@@ -95,8 +95,8 @@ def _check_event_type(conn: sqlite3.Connection, name: str) -> None:
     """Refuse an event type that is neither known here nor in the log, suggesting the one meant."""
     import difflib
 
+    from trialbook.domain.catalog import all_event_types
     from trialbook.domain.errors import InvalidCommand
-    from trialbook.domain.events import all_event_types
 
     known = all_event_types()
     if name in known or conn.execute("SELECT 1 FROM events WHERE type = ?", (name,)).fetchone():
@@ -195,9 +195,10 @@ def read_as(
     event_type: str, schema_version: int, data: dict[str, Any]
 ) -> tuple[int, dict[str, Any]]:
     """``(schema version, data)`` of a stored event as readers see it today (upcast if it is older)."""
-    from trialbook.domain.events import EVENT_TYPES, UnknownEventType, upcast
+    from trialbook.domain.catalog import all_event_types
+    from trialbook.domain.events import UnknownEventType, upcast
 
-    cls = EVENT_TYPES.get(event_type)
+    cls = all_event_types().get(event_type)
     if cls is None or schema_version >= cls.schema_version:
         return schema_version, data
     try:

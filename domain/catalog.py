@@ -1,0 +1,21 @@
+"""Every event type trialbook defines, for the code that must know them all.
+
+The registry itself is ``EVENT_TYPES`` in :mod:`trialbook.domain.events`: each
+``Event`` subclass adds itself there when its module is imported. This module
+imports every module that defines events, so asking it for the types never
+misses one that nothing else has imported yet; ``events.py`` need not import
+its own subclasses (which would be an import cycle).
+"""
+
+from __future__ import annotations
+
+# importing a module registers its event types
+import trialbook.domain.ab
+import trialbook.domain.evals
+import trialbook.domain.verdicts  # noqa: F401
+from trialbook.domain.events import EVENT_TYPES, Event
+
+
+def all_event_types() -> dict[str, type[Event]]:
+    """Every event type trialbook defines, by stored type name."""
+    return EVENT_TYPES
