@@ -1,120 +1,32 @@
-"""The ``trialbook`` command: one click group, the single registry of commands.
+"""The ``trialbook`` command's entry point: ``main()``, and the REPL when no command is given.
 
-Command families live in ``shell/commands/*`` and are imported only when used,
-so ``trialbook --help`` and write commands start fast. The REPL, completion,
-help and the plain-language parser are all built from this group.
+The commands themselves are the click group in ``shell/group.py``, the single
+registry the REPL, completion, help and the plain-language checks are built
+from. This module gives that group its interactive shell (imported only when it
+opens, so ``trialbook --help`` and write commands start fast) and is what the
+console script and ``python -m trialbook`` run.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import shlex
 import sys
-from typing import Any
 
 import click
 from trialbook.shell.app import App
+from trialbook.shell.group import INTERNAL_ERROR, cli
 
-#: command name -> "module:attribute" of its click command or group
-COMMANDS: dict[str, str] = {
-    "ab": "trialbook.shell.commands.ab:ab",
-    "events": "trialbook.shell.commands.events:events",
-    "projections": "trialbook.shell.commands.events:projections",
-    "demo": "trialbook.shell.commands.demo:demo",
-    "audit": "trialbook.shell.commands.audit:audit",
-    "ask": "trialbook.shell.commands.ask:ask",
-    "eval": "trialbook.shell.commands.eval:eval_",
-}
-
-INTERNAL_ERROR = (
-    "internal error: {kind}: {message}. This is a bug in trialbook; "
-    "run again with TRIALBOOK_DEBUG=1 for details and report it"
-)
+__all__ = ["cli", "main", "run_shell"]
 
 
-def user_errors() -> tuple[type[BaseException], ...]:
-    """The exception classes whose message is meant for the user (imported lazily)."""
-    from trialbook.domain.errors import DomainError
-    from trialbook.store.errors import StoreError
+def run_shell(app: App) -> None:
+    """Open the interactive shell on ``app`` (prompt_toolkit is imported only now)."""
+    from trialbook.shell.repl import run_repl
 
-    return (DomainError, StoreError)
-
-
-class TrialbookGroup(click.Group):
-    """A group whose subcommands are imported on first use, and whose errors are one line."""
-
-    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lazy = dict(lazy or {})
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy})
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.lazy and name not in self.commands:
-            module, _, attr = self.lazy[name].partition(":")
-            self.add_command(getattr(importlib.import_module(module), attr), name)
-        return super().get_command(ctx, name)
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if ctx.parent is None:
-            # the command line as given (not sys.argv: CliRunner and the REPL pass their own)
-            ctx.meta["trialbook.argv"] = list(args)
-        return super().parse_args(ctx, args)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except click.ClickException:
-            raise
-        except Exception as e:
-            if isinstance(e, user_errors()):
-                raise click.ClickException(str(e)) from e
-            raise
+    run_repl(app)
 
 
-@click.group(
-    cls=TrialbookGroup,
-    lazy=COMMANDS,
-    invoke_without_command=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Database file (default: $TRIALBOOK_DB, else ~/.local/share/trialbook/trialbook.db).",
-)
-@click.version_option(package_name="trialbook", prog_name="trialbook")
-@click.pass_context
-def cli(ctx: click.Context, db: str | None) -> None:
-    """Record A/B tests and evals of LLM agents as an immutable event log, and read honest results.
-
-    With no command, opens an interactive shell.
-
-    \b
-    Examples:
-      trialbook demo
-      trialbook ab create checkout-flow --variants cold,warm
-      trialbook ab add-result checkout-flow --variant warm --tool-calls 12 --successful-calls 11 --success
-      trialbook ab summary checkout-flow
-    """
-    if isinstance(ctx.obj, App):
-        # inside the REPL: the session's App is reused line after line
-        if db is not None:
-            raise click.UsageError(
-                "--db cannot be changed inside the shell; restart trialbook with --db"
-            )
-        return
-    ctx.obj = App(db)
-    ctx.obj.command_text = shlex.join(["trialbook", *ctx.meta.get("trialbook.argv", [])])
-    ctx.call_on_close(ctx.obj.close)
-    if ctx.invoked_subcommand is None:
-        from trialbook.shell.repl import run_repl
-
-        ctx.obj.interactive = True
-        run_repl(ctx.obj)
+cli.repl = run_shell
 
 
 def main(argv: list[str] | None = None) -> None:

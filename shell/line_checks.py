@@ -66,7 +66,7 @@ def resolve_command(
     Each group parses its part of the line itself, exactly as when the line runs (a
     group may, for instance, supply a default subcommand: ``audit NAME``).
     """
-    from trialbook.shell.cli import cli
+    from trialbook.shell.group import cli
 
     group: click.Group = cli
     ctx: click.Context | None = None

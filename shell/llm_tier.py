@@ -114,7 +114,7 @@ def llm_messages(text: str, vocab: Vocabulary, focus: str | None) -> list[dict[s
 
 
 def _leaf_paths() -> list[list[str]]:
-    from trialbook.shell.cli import cli
+    from trialbook.shell.group import cli
 
     out: list[list[str]] = []
 

@@ -1,7 +1,7 @@
 """The interactive shell: the same click group one line at a time, and plain requests.
 
 A line whose first word is a command (or ``help``, ``?``, ``use``, ``exit``,
-``quit``) runs through ``shell.cli.cli`` with the session's :class:`App`, so the
+``quit``) runs through ``shell.group.cli`` with the session's :class:`App`, so the
 REPL and the CLI cannot drift apart. Any other line is a plain request: the
 deterministic parser (``trialbook.plain.translate``) turns it into one command line, which is
 checked against the click group (it must parse; its numbers must be written in
@@ -88,7 +88,7 @@ PIPED_WRITE = (
 
 def invoke(app: App, argv: Sequence[str]) -> None:
     """Run one command line through the click group with the session's App; errors propagate."""
-    from trialbook.shell.cli import cli
+    from trialbook.shell.group import cli
 
     cli.main(args=list(argv), prog_name="trialbook", standalone_mode=False, obj=app)
 
@@ -195,7 +195,7 @@ class PagedStdout:
 
 def refusal_hints(t: Translation, width: int = 100) -> list[str]:
     """The lines under a refusal: "did you mean" (a command word or names) and a few close examples."""
-    from trialbook.shell.cli import cli
+    from trialbook.shell.group import cli
 
     lines: list[str] = []
     if t.reason.startswith(NOT_UNDERSTOOD) and t.text.split():
@@ -259,7 +259,7 @@ class Shell:
 
     @staticmethod
     def is_command(word: str) -> bool:
-        from trialbook.shell.cli import cli
+        from trialbook.shell.group import cli
 
         return word in cli.list_commands(click.Context(cli))
 
@@ -377,7 +377,7 @@ class Shell:
     # ---------------------------------------------------------------- running
     def run(self, argv: list[str]) -> bool:
         """Run ``argv``; errors become one red line; Ctrl-C cancels it and says so."""
-        from trialbook.shell.cli import user_errors
+        from trialbook.shell.group import user_errors
 
         held: PagedStdout | None = None
         real = sys.stdout
@@ -448,7 +448,7 @@ def _completer(app: App) -> Any:
     def tree() -> dict[str, Any]:
         with lock:
             if "tree" not in cache:
-                from trialbook.shell.cli import cli
+                from trialbook.shell.group import cli
 
                 cache["tree"] = command_tree(cli)
             return cache["tree"]
@@ -536,7 +536,7 @@ def warm_up(app: App) -> None:
         import trialbook.ledger  # noqa: F401 - imported for its side effect: loaded before first use
         import trialbook.plain.translate  # noqa: F401
         from trialbook.projections import default_projections
-        from trialbook.shell.cli import cli
+        from trialbook.shell.group import cli
 
         default_projections()
         command_tree(cli)

@@ -1,1 +1,1 @@
-"""Command families of the ``trialbook`` CLI (imported lazily by ``shell.cli``)."""
+"""Command families of the ``trialbook`` CLI (imported lazily by ``shell.group``)."""
