@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 from trialbook.shell.app import App
+from trialbook.shell.commands.ab_analysis import analyze_cmd, conclude
 from trialbook.shell.commands.common import json_option, parse_key_values, pass_app
 from trialbook.shell.render import echo_json, fmt, pct, table
 
@@ -443,7 +444,8 @@ def restore(app: App, name: str) -> None:
     click.echo(f"Restored {name}.")
 
 
-__all__ = ["ab", "fmt"]
+# `ab analyze` and `ab conclude` live in their own module
+ab.add_command(analyze_cmd)
+ab.add_command(conclude)
 
-# `ab analyze` and `ab conclude` live in their own module, which adds them to the group above
-from trialbook.shell.commands import ab_analysis  # noqa: E402,F401
+__all__ = ["ab", "fmt"]

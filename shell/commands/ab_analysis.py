@@ -1,8 +1,8 @@
 """``trialbook ab analyze`` and ``ab conclude``: the statistics of a test, and the decisions taken on them.
 
-Registered on the ``ab`` group (this module is imported at the end of
-``shell/commands/ab.py``). numpy and scipy are imported only when an analysis
-is computed, never for ``--help`` or the other ``ab`` commands.
+Plain click commands that ``shell/commands/ab.py`` adds to the ``ab`` group
+(this module does not import that one back). numpy and scipy are imported only
+when an analysis is computed, never for ``--help`` or the other ``ab`` commands.
 
 The read side is a few plain functions the REPL and other front ends can reuse:
 :func:`read_snapshot` (one consistent read of a test's read model and the log
@@ -18,7 +18,6 @@ from typing import Any
 import click
 from trialbook.ledger.analysis import analysis_document, analysis_input, analyze_test
 from trialbook.shell.app import App
-from trialbook.shell.commands.ab import ab
 from trialbook.shell.commands.common import json_option, pass_app
 from trialbook.shell.commands.events import ISO_TIME
 from trialbook.shell.render import echo_json, table
@@ -305,7 +304,7 @@ def analysis_options(fn: Any) -> Any:
     return fn
 
 
-@ab.command("analyze")
+@click.command("analyze")
 @click.argument("name")
 @analysis_options
 @click.option(
@@ -388,7 +387,7 @@ def analyze_cmd(
             click.echo("\n" + render_changes(doc, now))
 
 
-@ab.command("conclude")
+@click.command("conclude")
 @click.argument("name")
 @click.option("--ship", "ship", metavar="VARIANT", help="Ship this variant.")
 @click.option("--keep-control", is_flag=True, help="Keep the control.")
