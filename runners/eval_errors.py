@@ -1,23 +1,29 @@
 """Errors raised by eval targets and the rollout executor.
 
-    EvalRunnerError
-     ├── TargetConfigError   a target spec or config is wrong, or its API-key variable is unset
-     ├── TargetUnavailable   the preflight check could not reach the target (names the URL)
-     └── RolloutError        one rollout try failed; the executor retries or records it
-          ├── RetryableError    timeout, connection error, HTTP 429/408/5xx (may carry Retry-After)
-          └── RolloutRefused    any other failure: bad status, non-JSON, wrong shape, target raised
+    TrialbookError (domain.errors)
+     └── EvalRunnerError
+          ├── TargetConfigError   a target spec or config is wrong, or its API-key variable is
+          │                       unset (also an InvalidCommand: a value breaks a rule)
+          ├── TargetUnavailable   the preflight check could not reach the target (names the URL)
+          └── RolloutError        one rollout try failed; the executor retries or records it
+               ├── RetryableError    timeout, connection error, HTTP 429/408/5xx (may carry Retry-After)
+               └── RolloutRefused    any other failure: bad status, non-JSON, wrong shape, target raised
 
 The first two stop a run before it starts; rollout errors never stop a run.
+Each is a ``TrialbookError``: a caller of the Python API catches the ones that
+reach it like any other error meant for a user, with the CLI's message.
 """
 
 from __future__ import annotations
 
+from trialbook.domain.errors import InvalidCommand, TrialbookError
 
-class EvalRunnerError(Exception):
+
+class EvalRunnerError(TrialbookError):
     """Base of the eval runner's errors; messages say what was wrong and how to fix it."""
 
 
-class TargetConfigError(EvalRunnerError):
+class TargetConfigError(EvalRunnerError, InvalidCommand):
     """A target spec or config is invalid, or a required environment variable is missing."""
 
 
