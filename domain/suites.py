@@ -21,6 +21,7 @@ Formats:
 - YAML (``.yaml``, ``.yml``): a list of cases, or a mapping with a ``cases:`` list.
   Errors name the case index (1-based) and its line.
 - JSON (``.json``): an array of cases, or an object with a ``cases`` array.
+- In memory (:func:`parse_cases`): a list of case mappings. Errors name the case index.
 
 The suite's content hash is :func:`suite_hash`: SHA-256 of the canonical JSON of
 the list of cases in :meth:`Case.to_data` form (defaults omitted), so formatting,
@@ -32,7 +33,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePath
 from typing import Any, Literal, get_args
 
@@ -310,6 +311,25 @@ def parse_yaml(
         line = f" (line {lines[i - 1]})" if i - 1 < len(lines) else ""
         raws.append((f"{filename} case {i}{line}", raw))
     return _build_cases(raws, filename, check_case)
+
+
+def parse_cases(items: Any, *, check_case: CaseCheck | None = None) -> tuple[Case, ...]:
+    """Validate cases given as a list of mappings (the Python API's in-memory suites).
+
+    Each item is checked as a line of a suite file is; errors name the case by
+    its position (``case 2: the case has no "input"; add one``).
+    """
+    if isinstance(items, (str, bytes, Mapping)) or not hasattr(items, "__iter__"):
+        raise SuiteFileError(
+            f'a suite is a list of cases ({{"id": …, "input": …}} mappings), not {type(items).__name__}'
+        )
+    raws = [
+        (f"case {i}", dict(raw) if isinstance(raw, Mapping) else raw)
+        for i, raw in enumerate(items, start=1)
+    ]
+    if not raws:
+        raise SuiteFileError("the suite has no cases; add at least one case")
+    return _build_cases(raws, "", check_case)
 
 
 def _refuse_constant(name: str) -> Any:

@@ -34,7 +34,9 @@ Four kinds, each built from a spec string (``--target``) or a config mapping
   usage …); anything else is the output. Sync functions run in a thread pool
   sized to the run's concurrency (a timed-out call cannot be killed and runs to
   its end in its thread); ``async def`` functions are awaited. The working
-  directory is importable.
+  directory is importable. From the Python API the callable itself may be
+  given (``{"kind": "python", "callable": fn}``); it is recorded by its name
+  (:func:`callable_ref`).
 
 ``command`` — a shell command; the case input goes to stdin (a string input as
 text plus a newline, chat messages as JSON), the output is stdout without its
@@ -101,6 +103,7 @@ __all__ = [
     "RolloutRequest",
     "Target",
     "TargetReply",
+    "callable_ref",
     "make_target",
     "parse_retry_after",
     "parse_target_spec",
@@ -771,16 +774,36 @@ def resolve_callable(ref: str) -> Callable[..., Any]:
     return obj  # type: ignore[no-any-return]
 
 
+def callable_ref(fn: Callable[..., Any]) -> str:
+    """``module:qualified.name`` of a callable, as a ``python:`` spec names it (recorded for the run).
+
+    Importing it back gives the same function only for one defined at a
+    module's top level (or a class's); a closure or lambda is named all the
+    same (``mod:outer.<locals>.inner``), but must be handed over again to resume.
+    """
+    module = getattr(fn, "__module__", None) or type(fn).__module__
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return f"{module}:{name}"
+
+
 class PythonTarget(Target):
-    """A Python callable taking the case as a dict."""
+    """A Python callable taking the case as a dict: imported from ``ref``, or given itself."""
 
     kind = "python"
     OPTIONS = ("callable", "model")
 
-    def __init__(self, ref: str, *, model: str | None = None) -> None:
-        self.ref = ref
+    def __init__(self, ref: str | Callable[..., Any], *, model: str | None = None) -> None:
+        if isinstance(ref, str):
+            self.ref = ref
+            self.fn = resolve_callable(ref)
+        elif callable(ref):  # an in-process callable (the Python API): recorded by its name
+            self.ref = callable_ref(ref)
+            self.fn = ref
+        else:
+            raise TargetConfigError(
+                f"python target: {ref!r} is not callable; give a function or MODULE:FUNCTION"
+            )
         self.model = model
-        self.fn = resolve_callable(ref)
         self.is_async = inspect.iscoroutinefunction(self.fn) or (
             not inspect.isroutine(self.fn) and inspect.iscoroutinefunction(type(self.fn).__call__)
         )
