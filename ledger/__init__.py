@@ -2,6 +2,8 @@
 
 - ``ledger.ledger``: :class:`Ledger`, commands in one write transaction;
 - ``ledger.analysis``: A/B analyses (now or replayed) and decisions;
+- ``ledger.evals``: suites, eval runs, resume, rescore, reports, compare, export
+  (the application side of ``eval ...``); ``ledger.eval_compare``: two runs paired;
 - ``ledger.importing``: result files read into commands;
 - ``ledger.paths``: where the database lives when none is named.
 

@@ -129,7 +129,7 @@ class TestPairedInterval:
     )
     @pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
     def test_matches_scipy(self, diffs: list[float], level: float) -> None:
-        from trialbook.shell.commands.eval_compare import paired_interval
+        from trialbook.ledger.eval_compare import paired_interval
 
         ref = stats.ttest_1samp(diffs, 0.0).confidence_interval(level)
         out = paired_interval(diffs, level)
@@ -137,7 +137,7 @@ class TestPairedInterval:
         assert out["pairs"] == len(diffs)
 
     def test_fewer_than_two_pairs_or_no_spread_give_no_interval(self) -> None:
-        from trialbook.shell.commands.eval_compare import paired_interval
+        from trialbook.ledger.eval_compare import paired_interval
 
         assert paired_interval([])["ci"] is None
         one = paired_interval([-1.0])
@@ -146,7 +146,7 @@ class TestPairedInterval:
         assert paired_interval([0.0, 0.0, 0.0])["ci"] is None
 
     def test_with_few_pairs_it_stays_within_what_a_difference_of_scores_can_be(self) -> None:
-        from trialbook.shell.commands.eval_compare import paired_interval
+        from trialbook.ledger.eval_compare import paired_interval
 
         # two pairs: t with 1 degree of freedom gives -6.85 to 5.85 for scores in [0, 1]
         ref = stats.ttest_1samp([0.0, -1.0], 0.0).confidence_interval(0.95)

@@ -228,7 +228,7 @@ class TestScoringErrorsInEvalShow:
     ) -> None:
         import sqlite3
 
-        from trialbook.shell.commands.eval_report import verdict_counts
+        from trialbook.projections.eval_queries import verdict_counts
 
         conn = sqlite3.connect(db_path)
         try:

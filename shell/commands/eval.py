@@ -1,8 +1,9 @@
 """``trialbook eval``: suites, eval runs against real targets, scoring, tables.
 
-Thin commands: each opens the ledger, calls the runner or a read-model query,
-and renders. Errors meant for users become one line (``Error: …``), exit 1,
-and nothing is appended (every check runs before ``RunStarted``).
+Thin commands: each opens the ledger, calls one function of the application
+layer (:mod:`ledger.evals`, which the Python API's ``tb.evals`` calls too), and
+renders what it returns. Errors meant for users become one line (``Error: …``),
+exit 1, and nothing is appended (every check runs before ``RunStarted``).
 """
 
 from __future__ import annotations
@@ -10,15 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-import os
-import subprocess
 import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
+from trialbook.ledger import evals
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, pass_app
 from trialbook.shell.commands.events import ISO_TIME
@@ -60,63 +57,6 @@ def redact_command(text: str) -> str:
     return redact_secrets(text)
 
 
-def _recorder(app: App) -> Any:
-    """The ledger recorder (the shell already redacts secrets from the command line it records)."""
-    from trialbook.runners.ledger_recorder import LedgerRecorder
-
-    return LedgerRecorder(app.ledger)
-
-
-def _run_as_of(app: App, run_id: str, *, at: int | None, as_of: str | None) -> Any:
-    """RUN's read model replayed up to a position or time in a private database (live tables untouched)."""
-    from trialbook.domain.errors import NotFound
-    from trialbook.domain.evals import run_stream
-    from trialbook.projections.evals import EvalsProjection
-    from trialbook.projections.replay import replay_to, resolve_position
-    from trialbook.shell.commands import eval_report
-
-    store = app.ledger.store
-    position = resolve_position(store, at=at, as_of=as_of)
-    view = replay_to(store, [EvalsProjection()], position, stream_id=run_stream(run_id))
-    if eval_report.get_run(view.conn, run_id, live=False) is None:
-        view.close()
-        raise NotFound(f"eval run {run_id!r} had not started yet at position {position}")
-    return view
-
-
-def _require_run(app: App, run_id: str) -> dict[str, Any]:
-    from trialbook.domain.errors import NotFound
-    from trialbook.shell.commands import eval_report
-
-    run = eval_report.get_run(app.ledger.conn, run_id)
-    if run is None:
-        raise NotFound(f"no eval run {run_id!r}; see `trialbook eval list`")
-    return run
-
-
-def _require_suite(recorder: Any, name: str) -> Any:
-    from trialbook.domain.errors import NotFound
-
-    suite = recorder.suite_state(name)
-    if not suite.versions:
-        raise NotFound(
-            f"no suite named {name!r}; add one with `trialbook eval suite add FILE --name {name}`"
-        )
-    return suite
-
-
-def git_sha(cwd: Path | None = None) -> str | None:
-    """The working directory's git commit, if it is a git checkout (else None)."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=2
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sha = out.stdout.strip()
-    return sha if out.returncode == 0 and len(sha) == 40 else None
-
-
 class ProgressLine:
     """The live progress line: redrawn in place on a TTY; otherwise only the final line is printed."""
 
@@ -143,31 +83,15 @@ class ProgressLine:
         self.stream.flush()
 
 
-async def _closing(coro: Any, scoring: Any) -> Any:
-    try:
-        return await coro
-    finally:
-        if scoring:
-            await scoring.aclose()
-
-
-def _execute(
-    app: App, run_id: str, coro_factory: Any, progress: ProgressLine, scoring: Any = None
-) -> Any:
+def _execute(app: App, run_id: str, prepared: evals.PreparedRun, progress: ProgressLine) -> None:
     """Run the session; on Ctrl-C record the interruption, say how to resume, exit 130."""
-    from trialbook.domain.evals import InterruptRun
+    import asyncio
 
     try:
-        import asyncio
-
-        return asyncio.run(_closing(coro_factory(), scoring))
+        asyncio.run(prepared.execute(on_progress=progress))
     except KeyboardInterrupt:
         progress.close()
-        recorder = _recorder(app)
-        state = recorder.run_state(run_id)
-        if state.exists and state.status == "running":
-            recorder.handle(InterruptRun(run_id=run_id, reason="interrupted (Ctrl-C)"))
-            state = recorder.run_state(run_id)
+        state = evals.interrupt_if_running(app.ledger, run_id, "interrupted (Ctrl-C)")
         click.echo(
             f"Interrupted: {state.completed} completed, {state.failed} failed, {state.pending} pending. "
             f"{RESUME_HINT.format(run=run_id).capitalize()}.",
@@ -180,8 +104,7 @@ def _execute(
 
 
 def _finish_message(app: App, run_id: str) -> None:
-    recorder = _recorder(app)
-    state = recorder.run_state(run_id)
+    state = evals.run_state(app.ledger, run_id)
     cost = f" · ${state.cost_usd:.4f}" if state.cost_usd else ""
     if state.status == "finished":
         click.echo(
@@ -194,14 +117,6 @@ def _finish_message(app: App, run_id: str) -> None:
             f"Run {run_id} stopped ({reason}): {state.completed} completed, {state.failed} failed, "
             f"{state.pending} pending{cost}; {RESUME_HINT.format(run=run_id)}."
         )
-
-
-def _scorers(specs: tuple[str, ...], cases: Any, judge_repeats: int, judges: dict[str, Any]) -> Any:
-    from trialbook.runners.eval_scoring import resolve_run_scorers
-
-    return resolve_run_scorers(
-        specs, cases, os.environ, judge_repeats=judge_repeats, judges=judges, paths=[os.getcwd()]
-    )
 
 
 # --------------------------------------------------------------------------- suites
@@ -231,35 +146,15 @@ def suite_add(app: App, file: str, name: str | None, description: str | None) ->
     Example:
       trialbook eval suite add qa.jsonl --name qa
     """
-    from trialbook.domain.commands import build
-    from trialbook.domain.evals import RegisterSuite
-    from trialbook.domain.suites import parse_suite, suite_name_from_filename
-    from trialbook.runners.eval_scoring import check_case_scorers
-
-    path = Path(file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise click.ClickException(f"no such file: {file}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise click.ClickException(f"cannot read {file}: {e}") from None
-    cases = parse_suite(text, filename=path.name, check_case=check_case_scorers)
-    suite_name = name or suite_name_from_filename(path.name)
-    command = build(
-        RegisterSuite, name=suite_name, cases=cases, source=path.name, description=description
-    )
-    recorded = app.ledger.execute(command)
-    state = _recorder(app).suite_state(command.name)
-    latest = state.latest
-    assert latest is not None
-    if not recorded:
+    added = evals.add_suite_file(app.ledger, file, name=name, description=description)
+    if not added["changed"]:
         click.echo(
-            f"Suite {command.name} unchanged (version {latest.version}, {len(latest.cases)} cases)."
+            f"Suite {added['name']} unchanged (version {added['version']}, {added['cases']} cases)."
         )
     else:
         click.echo(
-            f"Suite {command.name} version {latest.version}: {len(latest.cases)} cases "
-            f"(hash {latest.hash[:12]})."
+            f"Suite {added['name']} version {added['version']}: {added['cases']} cases "
+            f"(hash {added['hash'][:12]})."
         )
 
 
@@ -273,9 +168,7 @@ def suite_list(app: App, as_json: bool) -> None:
     Example:
       trialbook eval suite list --json
     """
-    from trialbook.shell.commands import eval_report
-
-    suites = eval_report.list_suites(app.ledger.conn)
+    suites = evals.list_suites(app.ledger)
     if as_json:
         echo_json(suites)
         return
@@ -317,35 +210,24 @@ def suite_show(app: App, name: str, version: int | None, as_json: bool) -> None:
     Example:
       trialbook eval suite show qa --version 2
     """
-    state = _require_suite(_recorder(app), name)
-    v = state.version(version)
+    doc = evals.suite_document(app.ledger, name, version)
     if as_json:
-        echo_json(
-            {
-                "name": name,
-                "version": v.version,
-                "versions": len(state.versions),
-                "hash": v.hash,
-                "source": v.source,
-                "description": v.description,
-                "cases": [c.model_dump(mode="json") for c in v.cases],
-            }
-        )
+        echo_json(doc)
         return
     click.echo(
-        f"Suite {name} version {v.version} of {len(state.versions)} · {len(v.cases)} cases · "
-        f"hash {v.hash[:12]}" + (f" · from {v.source}" if v.source else "")
+        f"Suite {name} version {doc['version']} of {doc['versions']} · {len(doc['cases'])} cases · "
+        f"hash {doc['hash'][:12]}" + (f" · from {doc['source']}" if doc["source"] else "")
     )
     rows = []
-    for c in v.cases:
-        text = c.input if isinstance(c.input, str) else c.input[-1].content
+    for c in doc["cases"]:
+        text = c["input"] if isinstance(c["input"], str) else c["input"][-1]["content"]
         rows.append(
             [
-                c.id,
+                c["id"],
                 _short(text, 60),
-                _short(json.dumps(c.expected), 30) if c.expected is not None else "-",
-                len(c.criteria),
-                ",".join(str(s) for s in c.scorers) or "-",
+                _short(json.dumps(c["expected"]), 30) if c["expected"] is not None else "-",
+                len(c["criteria"]),
+                ",".join(str(s) for s in c["scorers"]) or "-",
             ]
         )
     click.echo(table(rows, ["case", "input", "expected", "criteria", "scorers"], align="lllrl"))
@@ -444,160 +326,49 @@ def run(
       trialbook eval run qa --target 'openai:gpt-4o-mini;api_key_env=OPENAI_API_KEY' --price gpt-4o-mini=0.15/0.6
       trialbook eval run qa --config run.toml --scorer equals --scorer judge:openai
     """
-    from trialbook.domain.errors import InvalidCommand
-    from trialbook.domain.evals import RUN_ID_RE, RUN_ID_RULE, new_run_id, parse_price
-    from trialbook.ledger.ledger import tool_version
-    from trialbook.runners.eval_config import RunConfig, parse_run_config
-    from trialbook.runners.eval_session import start_run
-    from trialbook.runners.targets import make_target
-
     try:
-        config = RunConfig()
-        if config_file is not None:
-            try:
-                text = Path(config_file).read_text(encoding="utf-8")
-            except OSError as e:
-                raise click.ClickException(
-                    f"cannot read {config_file}: {e.strerror or e}"
-                ) from None
-            config = parse_run_config(text, filename=config_file)
-        suite_name = suite_name or config.suite
-        if not suite_name:
-            raise click.UsageError("name the suite: trialbook eval run SUITE --target SPEC")
-        spec = target_spec or config.target
-        if spec is None:
-            raise click.UsageError("give a target with --target SPEC (or `target` in --config)")
-        price_table = dict(config.values.get("prices") or {})
-        for p in prices:
-            model, price = parse_price(p)
-            price_table[model] = price
-        run_id = run_name or config.name or new_run_id()
-        if not RUN_ID_RE.match(run_id):
-            raise InvalidCommand(f"run name {run_id!r} is not valid; {RUN_ID_RULE}")
-        settings = config.settings(
+        prepared = evals.prepare_run(
+            app.ledger,
+            suite_name,
+            target_spec,
+            config_file=config_file,
+            suite_version=suite_version,
             epochs=epochs,
             concurrency=concurrency,
-            timeout_s=timeout,
+            timeout=timeout,
             retries=retries,
-            budget_usd=budget,
+            name=run_name,
+            prices=prices,
+            budget=budget,
             seed=seed,
-            prices=price_table or None,
-            scorers=tuple(scorer_specs) or None,
-            judge_repeats=judge_repeats if judge_repeats != 1 else None,
+            scorers=scorer_specs,
+            judge_repeats=judge_repeats,
         )
-        recorder = _recorder(app)
-        suite_state = _require_suite(recorder, suite_name)
-        version = suite_version or config.suite_version
-        cases = suite_state.version(version).cases
-        target = make_target(spec, env=os.environ)
-        scoring = _scorers(settings.scorers, cases, settings.judge_repeats, settings.judges)
+    except evals.MissingRunOption as e:
+        raise click.UsageError(str(e)) from None
     except _runner_errors() as e:
         raise _user_error(e) from e
-    _run_session(
-        app,
-        run_id,
-        scoring,
-        lambda options: start_run(
-            recorder,
-            suite_state,
-            target,
-            run_id=run_id,
-            trialbook_version=tool_version(),
-            settings=settings,
-            version=version,
-            name=run_name or config.name,
-            git_sha=git_sha(),
-            options=options,
-        ),
-    )
+    _run_session(app, prepared)
 
 
-def _run_session(app: App, run_id: str, scoring: Any, call: Callable[[Any], Any]) -> None:
-    """Run ``call(options)`` (a start or a resume) with the progress line, then say how it ended."""
-    from trialbook.runners.eval_session import SessionOptions
-
+def _run_session(app: App, prepared: evals.PreparedRun) -> None:
+    """Start or resume the prepared run with the progress line, then say how it ended."""
     progress = ProgressLine()
-    options = SessionOptions(on_progress=progress, scorers=scoring if scoring else None)
-    _execute(app, run_id, lambda: call(options), progress, scoring)
+    _execute(app, prepared.run_id, prepared, progress)
     progress.close()
-    _finish_message(app, run_id)
-
-
-def _holds_redacted(value: Any) -> bool:
-    """Whether a recorded target description had a secret replaced by the redaction marker."""
-    from trialbook.domain.evals import REDACTED
-
-    if isinstance(value, dict):
-        return any(_holds_redacted(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_redacted(v) for v in value)
-    return isinstance(value, str) and REDACTED in value
+    _finish_message(app, prepared.run_id)
 
 
 def _resume(
     app: App, run_id: str, mode: str, concurrency: int | None, budget: float | None
 ) -> None:
-    from trialbook.ledger.ledger import tool_version
-    from trialbook.runners.eval_session import resume_run
-    from trialbook.runners.targets import make_target
-
-    if budget is not None and not (math.isfinite(budget) and budget >= 0):
-        raise click.ClickException(f"--budget: must be a number of USD ≥ 0 (got {budget})")
-    recorder = _recorder(app)
-    state = recorder.run_state(run_id)
-    if not state.exists:
-        _require_run(app, run_id)
-    _refuse_live_runner(app, run_id, mode)
     try:
-        suite_state = _require_suite(recorder, state.suite or "")
-        cases = suite_state.version(state.suite_version).cases
-        if _holds_redacted(state.target):
-            raise click.ClickException(
-                f"eval run {run_id!r} was started with a secret written in its target (a header or URL), "
-                "which was not recorded, so its target cannot be rebuilt; start runs with the key in an "
-                "environment variable (api_key_env) to make them resumable"
-            )
-        target = make_target(state.target, env=os.environ)
-        scoring = _scorers(
-            state.settings.scorers, cases, state.settings.judge_repeats, state.settings.judges
+        prepared = evals.prepare_resume(
+            app.ledger, run_id, mode, concurrency=concurrency, budget=budget
         )
     except _runner_errors() as e:
         raise _user_error(e) from e
-    _run_session(
-        app,
-        run_id,
-        scoring,
-        lambda options: resume_run(
-            recorder,
-            suite_state,
-            target,
-            run_id=run_id,
-            mode=mode,  # type: ignore[arg-type]
-            concurrency=concurrency,
-            budget_usd=budget,
-            trialbook_version=tool_version(),
-            git_sha=git_sha(),
-            options=options,
-        ),
-    )
-
-
-def _refuse_live_runner(app: App, run_id: str, mode: str) -> None:
-    """Refuse to take up a run that another process on this host is still running.
-
-    Resuming it would send its in-flight rollouts again (calls and costs twice),
-    and the other process would then fail to record its own outcomes.
-    """
-    from trialbook.shell.commands import eval_report
-
-    process = eval_report.live_runner(app.ledger.conn, run_id)
-    if process is None or process["pid"] == os.getpid():
-        return
-    raise click.ClickException(
-        f"eval run {run_id!r} is still being run by process {process['pid']} on "
-        f"{process['host']}; wait for it to finish, or stop it (Ctrl-C, or `kill "
-        f"{process['pid']}`) and then run `trialbook eval {mode} {run_id}`"
-    )
+    _run_session(app, prepared)
 
 
 @eval_.command("resume")
@@ -667,45 +438,16 @@ def rescore(
     Example:
       trialbook eval rescore RUN --scorer judge:openai --judge-repeats 3
     """
-    from trialbook.runners.eval_scoring import new_session
-    from trialbook.runners.eval_scoring import rescore as do_rescore
-    from trialbook.shell.commands import eval_report
-
-    run_ = _require_run(app, run_id)
-    recorder = _recorder(app)
-    state = recorder.run_state(run_id)
-    suite_state = _require_suite(recorder, state.suite or "")
-    cases = {c.id: c for c in suite_state.version(state.suite_version).cases}
-    scoring = _scorers(scorer_specs, [], judge_repeats, state.settings.judges)
-    items = []
-    for r in eval_report.rollout_rows(app.ledger.conn, run_id):
-        if r["status"] != "completed":
-            continue
-        output = r["output"]
-        if r["output_blob"]:
-            blob = recorder.get_blob(r["output_blob"])
-            output = json.loads(blob) if blob is not None else None
-        items.append((cases[r["case_id"]], r["epoch"], output))
-    if not items:
-        raise click.ClickException(f"eval run {run_id!r} has no completed rollouts to score")
     import asyncio
 
-    before = app.ledger.store.head()[0]
-    n = asyncio.run(
-        do_rescore(
-            recorder.handle,
-            recorder.put_blob,
-            run_id,
-            items,
-            scoring,
-            session=new_session(),
-            concurrency=concurrency,
-            system_prompt=(run_["target"] or {}).get("system_prompt"),
+    done = asyncio.run(
+        evals.rescore(
+            app.ledger, run_id, scorer_specs, judge_repeats=judge_repeats, concurrency=concurrency
         )
     )
-    errors = eval_report.verdict_counts(app.ledger.conn, run_id, before)["scoring_errors"]
+    errors = done["scoring_errors"]
     click.echo(
-        f"Recorded {n} verdicts on {len(items)} rollouts of {run_id}"
+        f"Recorded {done['verdicts']} verdicts on {done['rollouts']} rollouts of {run_id}"
         + (
             f" ({errors} of them scoring errors: no verdict, see the error column)"
             if errors
@@ -728,9 +470,7 @@ def list_(app: App, as_json: bool) -> None:
     Example:
       trialbook eval list --json
     """
-    from trialbook.shell.commands import eval_report
-
-    runs = eval_report.list_runs(app.ledger.conn)
+    runs = evals.list_runs(app.ledger)
     if as_json:
         echo_json(runs)
         return
@@ -902,7 +642,7 @@ def _footer(data: dict[str, Any]) -> list[str]:
 def _csv(rows: list[dict[str, Any]], names: list[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    from trialbook.shell.commands.eval_report import ROLLOUT_KEYS
+    from trialbook.projections.eval_queries import ROLLOUT_KEYS
 
     # every rollout column but the payloads (outputs, blobs, the model name)
     keys = [k for k in ROLLOUT_KEYS if k not in ("output", "output_blob", "trace_blob", "model")]
@@ -978,23 +718,14 @@ def show(
       trialbook eval show RUN --case q1
       trialbook eval show RUN --csv > run.csv
     """
-    from trialbook.shell.commands import eval_report
-
     if sum((as_json, as_csv, as_markdown)) > 1:
         raise click.UsageError("choose one of --json, --csv and --markdown")
     if as_of is not None and at is not None:
         raise click.UsageError("give --as-of or --at, not both")
-    run_ = _require_run(app, run_id)
-    conn = app.ledger.conn
-    if as_of is not None or at is not None:
-        view = _run_as_of(app, run_id, at=at, as_of=as_of)
-        click.get_current_context().call_on_close(view.close)
-        conn = view.conn
-        run_ = eval_report.get_run(conn, run_id, live=False) or run_
     if case_id is not None:
-        detail = eval_report.case_report(conn, run_, case_id, all_verdicts=all_verdicts)
-        if not detail["rollouts"]:
-            raise click.ClickException(f"eval run {run_id!r} has no rollout of case {case_id!r}")
+        detail = evals.case_report(
+            app.ledger, run_id, case_id, all_verdicts=all_verdicts, at=at, as_of=as_of
+        )
         if as_json:
             echo_json(detail)
             return
@@ -1022,7 +753,8 @@ def show(
                 )
             )
         return
-    data = eval_report.report(conn, run_, all_verdicts=all_verdicts)
+    data = evals.run_report(app.ledger, run_id, all_verdicts=all_verdicts, at=at, as_of=as_of)
+    run_ = data["run"]
     if as_json:
         echo_json(data)
         return
@@ -1095,43 +827,10 @@ def export(app: App, run_id: str, traces_dir: str) -> None:
     Example:
       trialbook eval export RUN --traces ./traces
     """
-    from trialbook.shell.commands import eval_report
-
-    _require_run(app, run_id)
-    out = Path(traces_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    store = app.ledger.store
-    rows = eval_report.rollout_rows(app.ledger.conn, run_id)
-    written = 0
-    with (out / "rollouts.jsonl").open("w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
-            for kind in ("trace_blob", "output_blob"):
-                digest = r[kind]
-                if not digest:
-                    continue
-                content = store.get_blob(digest)
-                if content is None:
-                    continue
-                name = f"{_file_stem(r['case_id'])}.e{r['epoch']}.{kind.removesuffix('_blob')}.json"
-                (out / name).write_bytes(content)
-                written += 1
-    click.echo(f"Wrote {len(rows)} rollouts and {written} blobs to {out}.")
-
-
-def _file_stem(case_id: str) -> str:
-    """A case id as a file name: itself when it is safe, else sanitised plus a hash of the id.
-
-    Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``;
-    then 8 hex digits of the id's SHA-256 are appended, so ids that sanitise
-    alike (``a/b`` and ``a_b``) still get distinct files.
-    """
-    import hashlib
-
-    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in case_id)
-    if safe == case_id:
-        return safe
-    return f"{safe}-{hashlib.sha256(case_id.encode('utf-8')).hexdigest()[:8]}"
+    done = evals.export_run(app.ledger, run_id, traces_dir)
+    click.echo(
+        f"Wrote {done['rollouts']} rollouts and {done['blobs']} blobs to {done['directory']}."
+    )
 
 
 @eval_.command("compare")
@@ -1159,14 +858,7 @@ def compare(
       trialbook eval compare baseline candidate
       trialbook eval compare baseline candidate --into-ab model-swap
     """
-    from trialbook.shell.commands import eval_compare
-
-    _require_run(app, run_a)
-    _require_run(app, run_b)
-    conn = app.ledger.conn
-    data = eval_compare.compare(conn, run_a, run_b, scorer)
-    if into_ab is not None:
-        data["into_ab"] = _feed_ab(app, into_ab, data, eval_compare.ab_results(data, conn))
+    data = evals.compare_runs(app.ledger, run_a, run_b, scorer=scorer, into_ab=into_ab)
     if as_json:
         echo_json(data)
         return
@@ -1233,46 +925,3 @@ def compare(
             f"A/B test {into_ab}: {fed['added']} results added ({fed['skipped']} already there); "
             f"see `trialbook ab analyze {into_ab}`."
         )
-
-
-def _feed_ab(
-    app: App, name: str, data: dict[str, Any], results: list[dict[str, Any]]
-) -> dict[str, Any]:
-    from trialbook.domain import ab as d
-    from trialbook.domain.commands import build
-    from trialbook.domain.errors import StateConflict
-    from trialbook.projections import ab_queries
-
-    va, vb = data["variants"]
-    conn = app.ledger.conn
-    test = ab_queries.get_test(conn, name)
-    created = test is None
-    if test is None:
-        metric = "success" if data["basis"] == "completion" else "score"
-        app.ledger.execute(
-            build(
-                d.CreateTest,
-                name=name,
-                variants=(va, vb),
-                control=va,
-                metric=metric,
-                description=f"eval compare {data['run_a']} vs {data['run_b']} ({data['basis']})",
-            )
-        )
-    elif not {va, vb} <= set(test["variants"]):
-        raise StateConflict(
-            f"A/B test {name!r} has variants {', '.join(test['variants'])}, not {va} and {vb}; "
-            "choose another --into-ab name"
-        )
-    seen = {r["session_id"] for r in ab_queries.results(conn, name)} if not created else set()
-    fresh = [r for r in results if r["session_id"] not in seen]
-    if fresh:
-        app.ledger.execute(
-            build(d.AddResults, test=name, results=tuple(d.ResultFields(**r) for r in fresh))
-        )
-    return {
-        "test": name,
-        "created": created,
-        "added": len(fresh),
-        "skipped": len(results) - len(fresh),
-    }

@@ -1,7 +1,10 @@
-"""Reading eval runs back from the ``eval_*`` read model: the data behind ``eval show`` and ``eval list``.
+"""Reads of the eval read model (``eval_*`` tables), returning plain dicts with stable keys.
 
-Everything here reads tables and returns plain dicts and lists (the JSON of
-``--json``); rendering stays in :mod:`shell.commands.eval`.
+The data behind ``eval suite list``, ``eval list``, ``eval show`` and ``eval
+export`` (their ``--json``), beside :mod:`projections.ab_queries` for A/B tests.
+Everything here reads tables through a connection it is given (the live
+database, or a point-in-time replay) and writes nothing; rendering stays in
+:mod:`shell.commands.eval`, the application side in :mod:`ledger.evals`.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from typing import Any
 
 from trialbook.domain.errors import InvalidCommand
 from trialbook.domain.verdicts import DEFAULT_PASS_THRESHOLD, rollouts
-from trialbook.shell.commands import eval_report
+from trialbook.projections import eval_queries
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: confidence level of the fixed-horizon paired interval
@@ -62,11 +62,11 @@ class Measured:
 
 
 def _measure(conn: sqlite3.Connection, run_id: str, basis: str) -> Measured:
-    rows = eval_report.rollout_rows(conn, run_id)
+    rows = eval_queries.rollout_rows(conn, run_id)
     by_pair: dict[tuple[str, int], Any] = {}
     if basis.startswith("scorer:"):
         name = basis.removeprefix("scorer:")
-        for r in rollouts(v for v in eval_report.verdicts(conn, run_id) if v.scorer == name):
+        for r in rollouts(v for v in eval_queries.verdicts(conn, run_id) if v.scorer == name):
             by_pair[(r.case_id, r.epoch)] = r
     out = Measured({}, {}, {}, set())
     for row in rows:
@@ -139,8 +139,8 @@ def paired_interval(
 
 
 def choose_basis(conn: sqlite3.Connection, run_a: str, run_b: str, scorer: str | None) -> str:
-    names_a = {v.scorer for v in eval_report.verdicts(conn, run_a)}
-    names_b = {v.scorer for v in eval_report.verdicts(conn, run_b)}
+    names_a = {v.scorer for v in eval_queries.verdicts(conn, run_a)}
+    names_b = {v.scorer for v in eval_queries.verdicts(conn, run_b)}
     if scorer is not None:
         if scorer not in names_a or scorer not in names_b:
             raise InvalidCommand(
@@ -148,11 +148,11 @@ def choose_basis(conn: sqlite3.Connection, run_a: str, run_b: str, scorer: str |
                 f"{', '.join(sorted(names_a & names_b)) or 'none'}"
             )
         return f"scorer:{scorer}"
-    shared = [v.scorer for v in eval_report.verdicts(conn, run_a) if v.scorer in names_b]
+    shared = [v.scorer for v in eval_queries.verdicts(conn, run_a) if v.scorer in names_b]
     if shared:
         return f"scorer:{shared[0]}"
-    a_scores = any(r["score"] is not None for r in eval_report.rollout_rows(conn, run_a))
-    b_scores = any(r["score"] is not None for r in eval_report.rollout_rows(conn, run_b))
+    a_scores = any(r["score"] is not None for r in eval_queries.rollout_rows(conn, run_a))
+    b_scores = any(r["score"] is not None for r in eval_queries.rollout_rows(conn, run_b))
     return "target_score" if a_scores and b_scores else "completion"
 
 
