@@ -181,7 +181,9 @@ class TestABFromCode:
         d = tb.ab.conclude("t", ship="b", note="why not")
         assert (d.choice, d.variant, d.analysis_position) == ("ship", "b", 11)
         assert d.against_recommendation is True  # 5 results each: the analysis says continue
-        assert cli_json(invoke, "ab", "show", "t")["decision"]["choice"] == "ship"
+        shown = cli_json(invoke, "ab", "show", "t")
+        assert shown["decision"] == tb.ab.decision("t") and shown["decision"]["choice"] == "ship"
+        assert tb.ab.decisions() == {"t": shown["decision"]}
         tb.ab.archive("t")
         assert tb.ab.list() == [] and tb.ab.list(include_archived=True)[0].archived
         with pytest.raises(trialbook.StateConflict):
@@ -195,6 +197,16 @@ class TestABFromCode:
         meta = [e.metadata for e in tb.events.read()]
         assert [m["call"] for m in meta] == ["trialbook.ab.create", "trialbook.ab.add_result"]
         assert all(m["tier"] == "api" and "actor" in m for m in meta)
+
+
+    def test_the_cli_records_its_command_line_not_an_api_call(
+        self, db_path: Path, invoke: Invoke
+    ) -> None:
+        assert invoke("ab", "create", "t", "--variants", "a,b").exit_code == 0
+        assert invoke("ab", "add-result", "t", "--variant", "a", "--success").exit_code == 0
+        with trialbook.open(db_path) as tb:
+            meta = [e.metadata for e in tb.events.read()]
+        assert all("call" not in m and m["tier"] == "cli" for m in meta)
 
 
 class TestSessions:

@@ -497,7 +497,7 @@ class TestHistory:
 
 class TestImportCost:
     def test_importing_the_package_loads_neither_numpy_nor_scipy(self) -> None:
-        code = "import sys, domain.stats; print('numpy' in sys.modules, 'scipy' in sys.modules)"
+        code = "import sys, trialbook.domain.stats; print('numpy' in sys.modules, 'scipy' in sys.modules)"
         out = subprocess.run(
             [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
         )

@@ -4,6 +4,7 @@ analyse, conclude."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -246,20 +247,23 @@ class ABTests:
             )  # fmt: skip
         return Decision.model_validate(doc)
 
-    def archive(self, test: str) -> Recorded:
+    def archive(self, test: str, *, reason: str | None = None) -> Recorded:
         """Hide ``test`` from lists and refuse new results (``ab archive``); nothing is deleted."""
-        return self._lifecycle(test, "ArchiveTest", "ab.archive")
-
-    def restore(self, test: str) -> Recorded:
-        """Undo ``archive`` (``ab restore``)."""
-        return self._lifecycle(test, "RestoreTest", "ab.restore")
-
-    def _lifecycle(self, test: str, command_name: str, call: str) -> Recorded:
         from trialbook.domain import ab as d
         from trialbook.domain.commands import build
 
+        return self._one(build(d.ArchiveTest, test=test, reason=reason), "ab.archive")
+
+    def restore(self, test: str) -> Recorded:
+        """Undo ``archive`` (``ab restore``)."""
+        from trialbook.domain import ab as d
+        from trialbook.domain.commands import build
+
+        return self._one(build(d.RestoreTest, test=test), "ab.restore")
+
+    def _one(self, command: Any, call: str) -> Recorded:
         with self._tb._use(call) as ledger:
-            (recorded,) = ledger.execute(build(getattr(d, command_name), test=test))
+            (recorded,) = ledger.execute(command)
         return _recorded(recorded)
 
     # ------------------------------------------------------------------ reading
@@ -271,14 +275,14 @@ class ABTests:
         with self._tb._use() as ledger:
             return Test.model_validate(require_test(ledger, test))
 
-    def list(self, *, include_archived: bool = False) -> list[Test]:
+    def list(self, *, include_archived: bool = False) -> builtins.list[Test]:
         """Every test, oldest first (archived ones only with ``include_archived``)."""
         from trialbook.projections import ab_queries
 
         with self._tb._use() as ledger, ledger.store.read_transaction() as conn:
             return [Test.model_validate(t) for t in ab_queries.list_tests(conn, include_archived)]
 
-    def results(self, test: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+    def results(self, test: str, *, limit: int | None = None) -> builtins.list[dict[str, Any]]:
         """``test``'s results in recording order (the last ``limit`` if given), as ``ab show --json``."""
         from trialbook.ledger.analysis import require_test
         from trialbook.projections import ab_queries
@@ -287,7 +291,23 @@ class ABTests:
             require_test(ledger, test)
             return ab_queries.results(conn, test, limit)
 
-    def summary(self, test: str) -> list[dict[str, Any]]:
+    def decision(self, test: str) -> dict[str, Any] | None:
+        """The latest decision recorded on ``test`` (as ``ab show --json`` prints it), or None."""
+        from trialbook.ledger.analysis import require_test
+        from trialbook.projections.ab_decisions import latest_decision
+
+        with self._tb._use() as ledger, ledger.store.read_transaction() as conn:
+            require_test(ledger, test)
+            return latest_decision(conn, test)
+
+    def decisions(self) -> dict[str, dict[str, Any]]:
+        """The latest decision of every test that has one, by test name."""
+        from trialbook.projections.ab_decisions import latest_decisions
+
+        with self._tb._use() as ledger, ledger.store.read_transaction() as conn:
+            return latest_decisions(conn)
+
+    def summary(self, test: str) -> builtins.list[dict[str, Any]]:
         """Descriptive per-variant figures, no inference (``ab summary --json``)."""
         from trialbook.ledger.analysis import require_test
         from trialbook.projections import ab_queries

@@ -52,9 +52,8 @@ class Trialbook:
         tb._lock = threading.RLock()
         tb._ledger = ledger
         tb._record_calls = False
-        self._ab: ABTests | None = None
-        self._events: Events | None = None
-        self._evals: Evals | None = None
+        tb._ab = tb._events = tb._evals = None
+        return tb
 
     # ------------------------------------------------------------------ the parts
 

@@ -35,16 +35,6 @@ def ab() -> None:
     """
 
 
-def _require_test(app: App, name: str) -> dict[str, Any]:
-    from trialbook.domain.errors import NotFound
-    from trialbook.projections import ab_queries
-
-    test = ab_queries.get_test(app.ledger.conn, name)
-    if test is None:
-        raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`")
-    return test
-
-
 @ab.command("create")
 @click.argument("name")
 @click.option(
@@ -198,14 +188,11 @@ def add_result(app: App, name: str, **options: Any) -> None:
       trialbook ab add-result checkout-flow --variant warm --tool-calls 12 \\
           --successful-calls 11 --completion-time 40 --success
     """
-    from trialbook.domain import ab as d
-    from trialbook.domain.commands import build
-
     fields = result_fields_from_options(options)
-    result = build(d.ResultFields, **fields)
-    recorded = app.ledger.execute(build(d.AddResults, test=name, results=(result,)))
+    recorded = app.tb.ab.add_result(name, **fields)
     click.echo(
-        f"Recorded a result for variant {result.variant} of {name} (event #{recorded[0].position})."
+        f"Recorded a result for variant {fields['variant'].strip()} of {name} "
+        f"(event #{recorded.position})."
     )
 
 
@@ -225,12 +212,7 @@ def import_(app: App, name: str, file: Path) -> None:
     Example line:
       {"variant": "warm", "tool_calls": 12, "successful_calls": 11, "completion_time": 40, "success": true}
     """
-    from trialbook.domain import ab as d
-    from trialbook.domain.commands import build
-    from trialbook.ledger.importing import read_results
-
-    results, sources = read_results(file)
-    recorded = app.ledger.execute(build(d.AddResults, test=name, results=results, sources=sources))
+    recorded = app.tb.ab.import_file(name, file)
     first, last = recorded[0].position, recorded[-1].position
     click.echo(
         f"Imported 1 result into {name} (event #{first})."
@@ -245,17 +227,13 @@ def import_(app: App, name: str, file: Path) -> None:
 @pass_app
 def list_(app: App, include_archived: bool, as_json: bool) -> None:
     """List A/B tests (archived ones with --all)."""
-    from trialbook.projections import ab_queries
-
-    tests = ab_queries.list_tests(app.ledger.conn, include_archived)
+    tests = [t.model_dump() for t in app.tb.ab.list(include_archived=include_archived)]
     if as_json:
-        from trialbook.projections.ab_decisions import latest_decisions
-
-        decided = latest_decisions(app.ledger.conn)
+        decided = app.tb.ab.decisions()
         echo_json([{**t, "decision": decided.get(t["name"])} for t in tests])
         return
     if not tests:
-        archived = 0 if include_archived else len(ab_queries.list_tests(app.ledger.conn, True))
+        archived = 0 if include_archived else len(app.tb.ab.list(include_archived=True))
         click.echo(
             f"No active A/B tests ({archived} archived: `trialbook ab list --all` shows them)."
             if archived
@@ -289,12 +267,11 @@ def list_(app: App, include_archived: bool, as_json: bool) -> None:
 @pass_app
 def show(app: App, name: str, limit: int, as_json: bool) -> None:
     """Show test NAME's definition and its results."""
-    from trialbook.projections import ab_queries
-    from trialbook.projections.ab_decisions import describe, latest_decision
+    from trialbook.projections.ab_decisions import describe
 
-    test = _require_test(app, name)
-    rows = ab_queries.results(app.ledger.conn, name, limit or None)
-    decision = latest_decision(app.ledger.conn, name)
+    test = app.tb.ab.get(name).model_dump()
+    rows = app.tb.ab.results(name, limit=limit or None)
+    decision = app.tb.ab.decision(name)
     if as_json:
         echo_json({"test": test, "results": rows, "decision": decision})
         return
@@ -376,10 +353,8 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
 @pass_app
 def summary(app: App, name: str, as_json: bool) -> None:
     """Descriptive figures per variant of test NAME (no inference: see `ab analyze`)."""
-    from trialbook.projections import ab_queries
-
-    test = _require_test(app, name)
-    rows = ab_queries.summary(app.ledger.conn, name)
+    test = app.tb.ab.get(name).model_dump()
+    rows = app.tb.ab.summary(name)
     if as_json:
         echo_json({"test": name, "metric": test["metric"], "variants": rows})
         return
@@ -423,10 +398,7 @@ def summary(app: App, name: str, as_json: bool) -> None:
 @pass_app
 def archive(app: App, name: str, reason: str | None) -> None:
     """Archive test NAME: hidden from `ab list`, nothing destroyed (`ab restore` undoes it)."""
-    from trialbook.domain import ab as d
-    from trialbook.domain.commands import build
-
-    app.ledger.execute(build(d.ArchiveTest, test=name, reason=reason))
+    app.tb.ab.archive(name, reason=reason)
     click.echo(
         f"Archived {name}. Its events are kept; bring it back with: trialbook ab restore {name}"
     )
@@ -437,10 +409,7 @@ def archive(app: App, name: str, reason: str | None) -> None:
 @pass_app
 def restore(app: App, name: str) -> None:
     """Restore archived test NAME."""
-    from trialbook.domain import ab as d
-    from trialbook.domain.commands import build
-
-    app.ledger.execute(build(d.RestoreTest, test=name))
+    app.tb.ab.restore(name)
     click.echo(f"Restored {name}.")
 
 
