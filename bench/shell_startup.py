@@ -30,7 +30,7 @@ GOAL_S = 0.5
 
 
 def trialbook_command() -> list[str]:
-    """The console script next to this interpreter, else ``python -m shell``."""
+    """The console script next to this interpreter, else ``python -m trialbook``."""
     script = Path(sys.executable).with_name("trialbook")
     return [str(script)] if script.exists() else [sys.executable, "-m", "trialbook"]
 

@@ -363,7 +363,7 @@ class TestBadInput:
             LedgerRecorder(ledger).handle(
                 RegisterSuite(name="cs", cases=parse_suite(path.read_text(), filename=path.name))
             )
-        r = invoke("eval", "run", "cs", "--target", "python:runners.demo_target:answer")
+        r = invoke("eval", "run", "cs", "--target", "python:trialbook.runners.demo_target:answer")
         assert r.exit_code == 1
         assert r.output.startswith("Error: case 'b': unknown scorer 'bogus'. Known: equals, ")
         assert count_events(db_path) == 1

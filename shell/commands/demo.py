@@ -94,7 +94,7 @@ def record_eval_demo(app: App) -> None:
             await start_run(
                 recorder,
                 recorder.suite_state(DEMO_SUITE),
-                make_target("python:runners.demo_target:answer"),
+                make_target("python:trialbook.runners.demo_target:answer"),
                 run_id=DEMO_RUN,
                 trialbook_version=tool_version(),
                 settings=settings,
