@@ -11,7 +11,7 @@ a usage error.
   :func:`suite_document`;
 - runs: :func:`prepare_run` and :func:`prepare_resume` check everything and
   record nothing; the :class:`PreparedRun` they return starts (or resumes) the
-  run when awaited; :func:`rescore`; :func:`interrupt_if_running`;
+  run when awaited; :func:`prepare_rescore` likewise; :func:`interrupt_if_running`;
 - reads: :func:`require_run`, :func:`list_runs`, :func:`run_report` and
   :func:`case_report` (now, or replayed to a position or time), :func:`rollouts`;
 - :func:`compare_runs` (optionally feeding an A/B test), :func:`export_run`.
@@ -504,7 +504,51 @@ def interrupt_if_running(ledger: Ledger, run_id: str, reason: str) -> EvalRunSta
     return state
 
 
-async def rescore(
+@dataclass
+class PreparedRescore:
+    """A rescore checked and ready: nothing is recorded until :meth:`execute` is awaited."""
+
+    ledger: Ledger
+    recorder: LedgerRecorder
+    run_id: str
+    #: (case, epoch, stored output) of every completed rollout
+    items: list[tuple[Any, int, Any]]
+    scoring: RunScorers
+    concurrency: int
+    system_prompt: str | None
+
+    async def execute(self) -> dict[str, Any]:
+        """Score the outputs and record the verdicts; the scorers are closed after.
+
+        Returns ``{run_id, session, verdicts, rollouts, scoring_errors}``.
+        """
+        from trialbook.projections import eval_queries
+        from trialbook.runners.eval_scoring import new_session
+        from trialbook.runners.eval_scoring import rescore as score_again
+
+        session = new_session()
+        before = self.ledger.store.head()[0]
+        n = await score_again(
+            self.recorder.handle,
+            self.recorder.put_blob,
+            self.run_id,
+            self.items,
+            self.scoring,
+            session=session,
+            concurrency=self.concurrency,
+            system_prompt=self.system_prompt,
+        )
+        counts = eval_queries.verdict_counts(self.ledger.conn, self.run_id, before)
+        return {
+            "run_id": self.run_id,
+            "session": session,
+            "verdicts": n,
+            "rollouts": len(self.items),
+            "scoring_errors": counts["scoring_errors"],
+        }
+
+
+def prepare_rescore(
     ledger: Ledger,
     run_id: str,
     scorers: Sequence[str],
@@ -512,15 +556,13 @@ async def rescore(
     judge_repeats: int = 1,
     concurrency: int = 8,
     metadata: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Score run ``run_id``'s stored outputs again (``eval rescore``); the target is not called.
+) -> PreparedRescore:
+    """Check everything ``eval rescore`` needs and read the stored outputs; record nothing.
 
-    New ``VerdictRecorded`` events under a fresh scoring session; earlier ones
-    stay. Returns ``{run_id, session, verdicts, rollouts, scoring_errors}``.
+    Executed, it scores the outputs again without calling the target: new
+    ``VerdictRecorded`` events under a fresh scoring session; earlier ones stay.
     """
     from trialbook.projections import eval_queries
-    from trialbook.runners.eval_scoring import new_session
-    from trialbook.runners.eval_scoring import rescore as score_again
 
     run = require_run(ledger, run_id)
     rec = recorder(ledger, metadata)
@@ -537,29 +579,17 @@ async def rescore(
             blob = rec.get_blob(r["output_blob"])
             output = json.loads(blob) if blob is not None else None
         items.append((cases[r["case_id"]], r["epoch"], output))
-    if not items:
-        await scoring.aclose()
+    if not items:  # (judges open their HTTP clients when they first score: nothing to close)
         raise StateConflict(f"eval run {run_id!r} has no completed rollouts to score")
-    session = new_session()
-    before = ledger.store.head()[0]
-    n = await score_again(
-        rec.handle,
-        rec.put_blob,
+    return PreparedRescore(
+        ledger,
+        rec,
         run_id,
         items,
         scoring,
-        session=session,
-        concurrency=concurrency,
-        system_prompt=(run["target"] or {}).get("system_prompt"),
+        concurrency,
+        (run["target"] or {}).get("system_prompt"),
     )
-    errors = eval_queries.verdict_counts(ledger.conn, run_id, before)["scoring_errors"]
-    return {
-        "run_id": run_id,
-        "session": session,
-        "verdicts": n,
-        "rollouts": len(items),
-        "scoring_errors": errors,
-    }
 
 
 # --------------------------------------------------------------------------- reading

@@ -440,11 +440,10 @@ def rescore(
     """
     import asyncio
 
-    done = asyncio.run(
-        evals.rescore(
-            app.ledger, run_id, scorer_specs, judge_repeats=judge_repeats, concurrency=concurrency
-        )
+    prepared = evals.prepare_rescore(
+        app.ledger, run_id, scorer_specs, judge_repeats=judge_repeats, concurrency=concurrency
     )
+    done = asyncio.run(prepared.execute())
     errors = done["scoring_errors"]
     click.echo(
         f"Recorded {done['verdicts']} verdicts on {done['rollouts']} rollouts of {run_id}"
