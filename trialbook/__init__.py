@@ -38,6 +38,31 @@ from trialbook.store.errors import (
 
 if TYPE_CHECKING:
     from trialbook._ab import ABTests, Session
+    from trialbook._eval_models import (
+        Agreement,
+        CaseReport,
+        ComparedPair,
+        Comparison,
+        EvalReport,
+        EvalRun,
+        Export,
+        FailedPair,
+        FedToAB,
+        FlakyCase,
+        JudgeDisagreement,
+        PairedInterval,
+        PassAtK,
+        Rescore,
+        Rollout,
+        RolloutResult,
+        RolloutScore,
+        RunSummary,
+        ScorerSummary,
+        Suite,
+        SuiteAdded,
+        SuiteInfo,
+        Verdict,
+    )
     from trialbook._evals import Evals
     from trialbook._events import Events
     from trialbook._models import (
@@ -50,6 +75,7 @@ if TYPE_CHECKING:
         VariantAnalysis,
         VerifyReport,
     )
+    from trialbook.runners.eval_errors import TargetUnavailable
 
 __all__ = [
     "open",
@@ -66,6 +92,29 @@ __all__ = [
     "Recorded",
     "Test",
     "VerifyReport",
+    "SuiteAdded",
+    "SuiteInfo",
+    "Suite",
+    "EvalRun",
+    "EvalReport",
+    "RolloutResult",
+    "RolloutScore",
+    "Rollout",
+    "RunSummary",
+    "ScorerSummary",
+    "PassAtK",
+    "FlakyCase",
+    "JudgeDisagreement",
+    "Agreement",
+    "Verdict",
+    "CaseReport",
+    "Rescore",
+    "Export",
+    "Comparison",
+    "ComparedPair",
+    "FailedPair",
+    "PairedInterval",
+    "FedToAB",
     "TrialbookError",
     "DomainError",
     "InvalidCommand",
@@ -79,6 +128,7 @@ __all__ = [
     "IdempotencyConflict",
     "AppendOnlyViolation",
     "ChainError",
+    "TargetUnavailable",
 ]
 
 #: names imported on first use, so ``import trialbook`` stays light for the CLI
@@ -92,6 +142,14 @@ _LAZY = {
          "Test", "VerifyReport"),
         "trialbook._models",
     ),
+    **dict.fromkeys(
+        ("SuiteAdded", "SuiteInfo", "Suite", "EvalRun", "EvalReport", "RolloutResult",
+         "RolloutScore", "Rollout", "RunSummary", "ScorerSummary", "PassAtK", "FlakyCase",
+         "JudgeDisagreement", "Agreement", "Verdict", "CaseReport", "Rescore", "Export",
+         "Comparison", "ComparedPair", "FailedPair", "PairedInterval", "FedToAB"),
+        "trialbook._eval_models",
+    ),
+    "TargetUnavailable": "trialbook.runners.eval_errors",
 }  # fmt: skip
 
 
