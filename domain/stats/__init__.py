@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 from trialbook.domain.stats.moments import CoMoments, Moments
 
 if TYPE_CHECKING:
-    from trialbook.domain.stats.analysis import METHOD_VERSION, Analysis, analyze, history
+    from trialbook.domain.stats.analysis import (
+        METHOD_VERSION,
+        Analysis,
+        analyze,
+        history,
+        interval_history,
+    )
     from trialbook.domain.stats.model import (
         AnalysisInput,
         Effect,
@@ -38,6 +44,7 @@ __all__ = [
     "VariantData",
     "analyze",
     "history",
+    "interval_history",
     "rows_from_results",
     "variant_data_from_rows",
 ]
@@ -47,6 +54,7 @@ _LAZY = {
     "Analysis": "trialbook.domain.stats.analysis",
     "analyze": "trialbook.domain.stats.analysis",
     "history": "trialbook.domain.stats.analysis",
+    "interval_history": "trialbook.domain.stats.analysis",
     "AnalysisInput": "trialbook.domain.stats.model",
     "Effect": "trialbook.domain.stats.model",
     "ResultRow": "trialbook.domain.stats.model",

@@ -353,6 +353,52 @@ def history(inp: AnalysisInput) -> list[dict[str, Any]]:
     ]
 
 
+def interval_history(inp: AnalysisInput, max_looks: int | None = None) -> dict[str, Any]:
+    """Each variant's lift on the primary metric and its always-valid interval after every result.
+
+    The looks of :func:`history` (one after each result in recording order), evaluated
+    by the same rule, with the figures ``analyze`` reports for the lift: the same
+    comparison (paired where the analysis pairs), the same interval level (Holm's
+    family) and, for proportions, the same clipping to [-1, 1]; at the last look they
+    are ``analyze``'s. ``max_looks`` keeps that many evenly spaced looks (always the
+    first and the last) for a plot. Returns ``{"n": [...], "decision": [...],
+    "variant": [...], "variants": {name: {"lift": [...], "ci": [[lo, hi] | None, ...]}}}``
+    (``None`` where a figure is not yet defined). Needs ``inp.rows``.
+    """
+    if inp.rows is None:
+        raise ValueError("interval_history needs the per-result rows (AnalysisInput.rows)")
+    spec = engine.spec_of(inp)
+    t = len(inp.rows)
+    out: dict[str, Any] = {"n": [], "decision": [], "variant": [], "variants": {}}
+    if not t:
+        for i in spec.others:
+            out["variants"][spec.names[i]] = {"lift": [], "ci": []}
+        return out
+    ev = engine.evaluate(spec, engine.step_data_of_rows(spec, inp.rows))
+    if max_looks is None or max_looks >= t:
+        looks = np.arange(t)
+    else:
+        looks = np.unique(np.linspace(0, t - 1, max(2, max_looks)).round().astype(np.int64))
+    binary = spec.primary.kind == "binary"
+    out["n"] = (looks + 1).tolist()
+    out["decision"] = [DECISIONS[d] for d in ev.decision[looks].tolist()]
+    out["variant"] = [spec.names[c] if c >= 0 else None for c in ev.chosen[looks].tolist()]
+    for i in spec.others:
+        cmp = ev.comparisons[spec.primary.name][i]
+        lo, hi, _, _ = ev.bounds[spec.primary.name][i]
+        cis: list[list[float] | None] = []
+        for a, b in zip(lo[looks].tolist(), hi[looks].tolist(), strict=True):
+            ci = _interval(a, b)
+            if ci is not None and binary:
+                ci = (max(ci[0], -1.0), min(ci[1], 1.0))
+            cis.append(None if ci is None else [ci[0], ci[1]])
+        out["variants"][spec.names[i]] = {
+            "lift": [_num(x) for x in cmp.diff[looks].tolist()],
+            "ci": cis,
+        }
+    return out
+
+
 # --------------------------------------------------------------------------- pieces
 
 
