@@ -27,11 +27,12 @@ import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trialbook.domain.errors import InvalidCommand, NotFound, StateConflict
+from trialbook.ledger.times import utc_text
 
 if TYPE_CHECKING:
     from trialbook.domain.evals import EvalRunState, RunSettings, SuiteState
@@ -94,29 +95,6 @@ def git_sha(cwd: Path | None = None) -> str | None:
         return None
     sha = out.stdout.strip()
     return sha if out.returncode == 0 and len(sha) == 40 else None
-
-
-def utc_text(value: str | datetime) -> str:
-    """A time as the log stores it (ISO 8601, UTC, fixed width); a time without a zone is UTC.
-
-    ``InvalidCommand`` (the message of the CLI's ``--as-of``) if it is not an ISO time.
-    """
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        text = str(value).strip()
-        if text.endswith(("z", "Z")):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise InvalidCommand(
-                f"{value!r} is not an ISO time; write e.g. 2025-03-03T10:12:00Z "
-                "(a time without a zone is UTC)"
-            ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def build_target(spec: TargetSpec, env: Mapping[str, str] | None = None) -> Target:

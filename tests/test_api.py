@@ -117,6 +117,14 @@ class TestABFromCode:
         assert past.position == 7
         assert past.model_dump(mode="json") == cli_json(invoke, "ab", "analyze", "t", "--at", "7")
         assert tb.ab.analyze("t").position == 13
+        seventh = tb.events.get(7).recorded_at
+        from datetime import datetime
+
+        as_datetime = datetime.fromisoformat(seventh.replace("Z", "+00:00"))
+        for when in (seventh, seventh.replace("Z", "+00:00"), as_datetime):
+            assert tb.ab.analyze("t", as_of=when).position == 7
+        with pytest.raises(trialbook.InvalidCommand, match="is not an ISO time"):
+            tb.ab.analyze("t", as_of="yesterday")
 
     def test_add_results_is_all_or_nothing_and_names_the_bad_row(
         self, tb: Any, db_path: Path

@@ -7,6 +7,7 @@ import asyncio
 import builtins
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -186,16 +187,22 @@ class ABTests:
             recorded = ledger.execute(command, event_ids=event_ids)
         return [_recorded(e) for e in recorded]
 
-    def import_file(self, test: str, path: str | Path) -> list[Recorded]:
-        """Import a JSONL file of results (``ab import``): all or nothing, errors name the line."""
-        from trialbook.domain import ab as d
-        from trialbook.domain.commands import build
-        from trialbook.ledger.importing import read_results
+    def import_file(self, test: str | None, path: str | Path) -> builtins.list[Recorded]:
+        """Import a file of results (``ab import``): all or nothing, errors name the line and field.
 
-        results, sources = read_results(Path(path))
-        command = build(d.AddResults, test=test, results=results, sources=sources)
+        ``path`` is JSONL (one result per line, trialbook's keys or the warm-session
+        framework's ``SessionResult`` keys) into the existing test ``test``; or a test
+        file the warm-session framework saved (``~/.hermes/ab_tests/<test_id>.json``),
+        which creates ``test`` (its test id when ``test`` is None) with variants
+        cold/warm, or adds only its new sessions when imported again; or (with
+        ``test=None``) a directory of such files. Returns what was recorded (the
+        ``TestCreated`` first for a new test; nothing when all was recorded before).
+        """
+        from trialbook.ledger.importing import import_batches, read_import
+
+        batches = read_import(Path(path).expanduser(), test)
         with self._tb._use("ab.import_file") as ledger:
-            return [_recorded(e) for e in ledger.execute(command)]
+            return [_recorded(e) for e in import_batches(ledger, batches).recorded]
 
     def session(
         self,
@@ -324,16 +331,19 @@ class ABTests:
         alpha: float = 0.05,
         mde: str | None = None,
         margin: str | None = None,
-        as_of: str | None = None,
+        as_of: str | datetime | None = None,
         at: int | None = None,
     ) -> Analysis:
         """The analysis of ``test`` (``ab analyze --json``, typed): each variant against
         control with always-valid intervals, fixed-horizon figures beside, and a
         recommendation. ``as_of`` (an ISO time, UTC) or ``at`` (a log position) replays the
-        log to that point first. ``mde``/``margin`` are ``"10%"``, ``"5pp"`` or ``"2.5"``.
+        log to that point first (a time without a zone is UTC). ``mde``/``margin`` are ``"10%"``, ``"5pp"`` or ``"2.5"``.
         """
         from trialbook.ledger.analysis import analyze_test
+        from trialbook.ledger.times import utc_text
 
+        if as_of is not None:
+            as_of = utc_text(as_of)
         with self._tb._use() as ledger:
             doc = analyze_test(
                 ledger, test, metric=metric, alpha=alpha, mde=mde, margin=margin, as_of=as_of, at=at

@@ -12,11 +12,11 @@ import sqlite3
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, TextIO
 
 import click
+from trialbook.ledger.times import utc_text
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, pass_app
 from trialbook.shell.render import echo_json, table
@@ -28,35 +28,18 @@ NO_DATABASE = "no trialbook database at {path}; pass one with --db"
 # --------------------------------------------------------------------------- time options
 
 
-def utc_text(value: str) -> str:
-    """An ISO 8601 time as the log stores it (UTC, fixed width); naive times are taken as UTC.
-
-    ``ValueError`` if ``value`` is not an ISO time.
-    """
-    text = value.strip()
-    if text.endswith(("z", "Z")):
-        text = text[:-1] + "+00:00"
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class IsoTime(click.ParamType):
     """A click type for ISO 8601 times (``2025-03-03``, ``2025-03-03T10:12``, ``…Z``, ``…+01:00``)."""
 
     name = "TIME"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from trialbook.domain.errors import InvalidCommand
+
         try:
             return utc_text(str(value))
-        except ValueError:
-            self.fail(
-                f"{value!r} is not an ISO time; write e.g. 2025-03-03T10:12:00Z "
-                "(a time without a zone is UTC)",
-                param,
-                ctx,
-            )
+        except InvalidCommand as e:
+            self.fail(str(e), param, ctx)
 
 
 ISO_TIME = IsoTime()
@@ -295,13 +278,13 @@ def verify(app: App, as_json: bool) -> None:
       trialbook events verify
       trialbook events verify --json
     """
-    from trialbook.store.verify import verify_file
+    from trialbook.store.backends import verify_database
 
     path = app.db_path
-    if not path.is_file():
+    if app.db_url is None and not path.is_file():
         raise click.ClickException(NO_DATABASE.format(path=path))
     started = time.perf_counter()
-    report = verify_file(path)
+    report = verify_database(app.db_url or path)  # a file, or the log on the PostgreSQL server
     seconds = time.perf_counter() - started
     if as_json:
         echo_json({**report.to_dict(), "seconds": round(seconds, 3)})
