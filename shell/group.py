@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "audit": "trialbook.shell.commands.audit:audit",
     "ask": "trialbook.shell.commands.ask:ask",
     "eval": "trialbook.shell.commands.eval:eval_",
+    "view": "trialbook.shell.commands.view:view",
 }
 
 INTERNAL_ERROR = (
