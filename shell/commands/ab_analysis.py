@@ -270,6 +270,29 @@ def render_history(name: str, trajectory: list[dict[str, Any]]) -> str:
     )
 
 
+PLOT_LOOKS = 16
+
+
+def render_plot(doc: dict[str, Any], inp: Any, encoding: str | None = None) -> str:
+    """Each variant's lift and always-valid interval at evenly spaced looks, as text lines."""
+    import sys
+
+    from trialbook.domain.stats import interval_history
+    from trialbook.shell.textplot import can_draw, interval_lines
+
+    hist = interval_history(inp, max_looks=PLOT_LOOKS)
+    u = _Units(doc["kind"])
+    drawable = can_draw(encoding if encoding is not None else sys.stdout.encoding)
+    level = f"{doc['ci_level'] * 100:.4g}%"
+    out: list[str] = []
+    for name in hist["variants"]:
+        out.append(
+            f"{name} vs {doc['control']}: lift and always-valid {level} interval after the results"
+        )
+        out += ["  " + line for line in interval_lines(hist, name, u.diff, unicode=drawable)]
+    return "\n".join(out)
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -322,6 +345,12 @@ def analysis_options(fn: Any) -> Any:
     help="The analysis as it was right after this log position.",
 )
 @click.option("--diff-now", is_flag=True, help="With --as-of/--at: also show what changed since.")
+@click.option(
+    "--plot",
+    "show_plot",
+    is_flag=True,
+    help="Also draw each variant's lift and always-valid interval over the results (text).",
+)
 @json_option
 @pass_app
 def analyze_cmd(
@@ -335,6 +364,7 @@ def analyze_cmd(
     as_of: str | None,
     at: int | None,
     diff_now: bool,
+    show_plot: bool,
     as_json: bool,
 ) -> None:
     """Analyze test NAME: each variant against control, and a recommendation you can re-check any time.
@@ -349,6 +379,7 @@ def analyze_cmd(
       trialbook ab analyze checkout-flow
       trialbook ab analyze checkout-flow --metric completion_time --mde 10%
       trialbook ab analyze checkout-flow --history
+      trialbook ab analyze checkout-flow --plot
       trialbook ab analyze checkout-flow --as-of 2025-03-03T10:00Z --diff-now
     """
     from trialbook.domain.stats import analyze, history
@@ -358,7 +389,11 @@ def analyze_cmd(
     if diff_now and as_of is None and at is None:
         raise click.UsageError("--diff-now needs --as-of TIME or --at POSITION")
     # --as-of/--at: the test's read model replayed into a private database, closed after reading
-    snap = snapshot(app.ledger, name, at=at, as_of=as_of, rows=show_history)
+    if show_plot and (as_json or show_history):
+        raise click.UsageError(
+            "--plot draws beside the report: give it without --json or --history"
+        )
+    snap = snapshot(app.ledger, name, at=at, as_of=as_of, rows=show_history or show_plot)
     past = None if as_of is None and at is None else snap
     inp = analysis_input(snap, metric=metric, alpha=alpha, mde=mde, margin=margin)
     if show_history:
@@ -383,6 +418,8 @@ def analyze_cmd(
                 f"the log now ends at {app.ledger.store.head()[0]}):\n"
             )
         click.echo(render_report(doc))
+        if show_plot:
+            click.echo("\n" + render_plot(doc, inp))
         if now is not None:
             click.echo("\n" + render_changes(doc, now))
 
