@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import singledispatch
 from typing import Any, Literal
 
@@ -69,6 +70,52 @@ def check_text(value: str, what: str | None = None) -> str:
             "give the text as UTF-8"
         ) from None
     return value
+
+
+TIME_RULE = "an ISO 8601 time like 2025-01-14T15:30:12 or a number of seconds since the epoch"
+
+
+def instant(value: Any) -> datetime | float:
+    """A session's start or end time: ISO 8601 text as a ``datetime``, a number as epoch seconds.
+
+    Anything else (true/false, a list, text that is not ISO 8601, a number that is
+    not finite) is a ``ValueError`` saying what is expected.
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError(f"expected {TIME_RULE}")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected {TIME_RULE}")
+    check_text(value)
+    text = value.strip()
+    try:  # Python 3.10 reads no "Z"; it means UTC
+        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        raise ValueError(f"expected {TIME_RULE}") from None
+
+
+def seconds_between(start: Any, end: Any) -> float:
+    """Seconds from ``start`` to ``end`` (read by :func:`instant`); a ``ValueError`` when the
+    two are not of one kind (both numbers, or both texts with or both without a UTC offset)
+    or ``end`` comes first."""
+    a, b = instant(start), instant(end)
+    if isinstance(a, float) and isinstance(b, float):
+        seconds = b - a
+    elif (
+        isinstance(a, datetime)
+        and isinstance(b, datetime)
+        and (a.tzinfo is None) == (b.tzinfo is None)
+    ):
+        seconds = (b - a).total_seconds()
+    else:
+        raise ValueError(
+            "start_time and end_time are written in different ways; give both as ISO 8601 "
+            "times (both with or both without a UTC offset) or both as seconds since the epoch"
+        )
+    if seconds < 0:
+        raise ValueError(f"end_time ({end}) is before start_time ({start})")
+    return seconds
 
 
 class UnreadableEvent(DomainError):
@@ -139,6 +186,10 @@ class ResultFields(Value):
     #: a JSON list of strings is accepted for the tuple (its items must still be strings)
     error_messages: tuple[str, ...] = Field(default=(), strict=False)
     completion_time: float | None = Field(default=None, ge=0)
+    #: when the session started and ended, kept as recorded (ISO 8601 text or seconds since
+    #: the epoch); completion_time is derived from them when it is not given
+    start_time: str | int | float | None = None
+    end_time: str | int | float | None = None
     messages: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     corrections: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
@@ -165,6 +216,23 @@ class ResultFields(Value):
         if not v:
             raise ValueError("variant is empty; name one of the test's variants")
         return v
+
+    @field_validator("start_time", "end_time", mode="before")
+    @classmethod
+    def _time_readable(cls, v: Any) -> Any:
+        if v is not None:
+            instant(v)
+        return v
+
+    @model_validator(mode="after")
+    def _completion_from_times(self) -> ResultFields:
+        if self.start_time is None or self.end_time is None:
+            return self
+        seconds = seconds_between(self.start_time, self.end_time)
+        if self.completion_time is None:  # frozen: set the derived value the way pydantic would
+            object.__setattr__(self, "completion_time", seconds)
+            self.__pydantic_fields_set__.add("completion_time")
+        return self
 
     @model_validator(mode="after")
     def _calls_consistent(self) -> ResultFields:
@@ -212,6 +280,10 @@ class TestCreated(Event):
     #: total results (all variants) the always-valid boundary is tuned for; fixed before the
     #: test starts so nobody re-tunes it while watching; None means the statistics' default
     expected_results: int | None = Field(default=None, ge=2, le=MAX_COUNT)
+    #: the tools the task is expected to use, and what counts as doing it well (both as the
+    #: warm-session framework's task defines them)
+    expected_tools: tuple[str, ...] | None = None
+    success_criteria: tuple[str, ...] | None = None
 
     @model_validator(mode="wrap")
     @classmethod
@@ -295,6 +367,14 @@ class TestRestored(Event):
 # --------------------------------------------------------------------------- commands
 
 
+#: why ``--metric success_rate`` is refused: the words mean two things
+SUCCESS_RATE_IS_AMBIGUOUS = (
+    "'success_rate' means two things, so name one: success is the share of sessions that "
+    "succeeded (trialbook's success rate); error_rate is the mean share of a session's tool "
+    "calls that failed, one minus the warm-session framework's success_rate"
+)
+
+
 class CreateTest(Command):
     """Define a new A/B test."""
 
@@ -311,6 +391,8 @@ class CreateTest(Command):
     difficulty: Difficulty | None = None
     #: the same bounds as :class:`TestCreated` reads it with; a whole number, never a float or bool
     expected_results: int | None = Field(default=None, ge=2, le=MAX_COUNT, strict=True)
+    expected_tools: tuple[str, ...] | None = None
+    success_criteria: tuple[str, ...] | None = None
 
     @field_validator("name")
     @classmethod
@@ -321,6 +403,13 @@ class CreateTest(Command):
     @classmethod
     def _text(cls, v: str | None) -> str | None:
         return v if v is None else check_text(v)
+
+    @field_validator("expected_tools", "success_criteria")
+    @classmethod
+    def _texts(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for i, item in enumerate(v or (), start=1):
+            check_text(item, f"item {i}")
+        return v
 
     @field_validator("variants")
     @classmethod
@@ -341,6 +430,8 @@ class CreateTest(Command):
     @field_validator("metric")
     @classmethod
     def _metric(cls, v: str) -> str:
+        if v == "success_rate":
+            raise ValueError(SUCCESS_RATE_IS_AMBIGUOUS)
         if v not in METRICS and not CUSTOM_METRIC_RE.match(v):
             raise ValueError(
                 f"metric {v!r} is unknown; use one of {', '.join(METRICS)} or a custom name"
@@ -496,6 +587,8 @@ def _(command: CreateTest, state: ABTestState) -> Sequence[Event]:
             category=command.category,
             difficulty=command.difficulty,
             expected_results=command.expected_results,
+            expected_tools=command.expected_tools,
+            success_criteria=command.success_criteria,
         )
     ]
 
