@@ -1,16 +1,87 @@
-"""Reading result files for ``ab import``: every line checked before anything is recorded."""
+"""Reading result files for ``ab import``: everything checked before anything is recorded.
+
+Three shapes are read, told apart by their content:
+
+- JSONL, one result per line, with the keys of ``ab add-result``'s options, into a
+  test that exists;
+- the warm-session framework's ``SessionResult`` objects written one per line (the
+  framework this project grew from; its words are mapped, see :data:`SEED_KEYS`);
+- that framework's saved tests, ``~/.hermes/ab_tests/<test_id>.json`` as its
+  ``save_test`` writes them (``task``, ``cold_results``, ``warm_results``,
+  ``summary``), one file or a directory of them. Each creates a test (variants
+  ``cold``/``warm``, control ``cold``, metric ``error_rate``, the task's fields on the
+  definition) and records its sessions with event ids derived from their session ids,
+  so importing a file again records only what is new.
+
+An import is one transaction: a bad line, file or field raises one
+:class:`InvalidCommand` naming it, and nothing is recorded.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trialbook.domain.errors import InvalidCommand
 
+if TYPE_CHECKING:
+    from trialbook.ledger.ledger import Ledger
+    from trialbook.store.base import RecordedEvent
+
 #: JSONL keys accepted besides the result fields themselves
 ALIASES = {"error": "error_messages", "errors_list": "error_messages"}
+
+#: the warm-session framework's ``SessionResult`` keys, as result fields. Its ``errors`` is
+#: a list of messages (trialbook's ``errors`` is a count): a list there is read as messages
+#: and their count. Its ``task_id`` names the task a session ran, which is what a result's
+#: ``case_id`` names (sessions of one task are paired across variants by it).
+SEED_KEYS = {
+    "session_type": "variant",
+    "successful_tool_calls": "successful_calls",
+    "completion_time_seconds": "completion_time",
+    "message_count": "messages",
+    "user_corrections": "corrections",
+    "task_id": "case_id",
+}
+
+#: per-session figures the framework derives from others (``successful_tool_calls /
+#: tool_calls`` and its complement): read, never stored; trialbook computes its own
+DERIVED_KEYS = ("error_rate", "success_rate")
+
+#: the keys of a saved test file, of its task, and its lists of sessions by variant
+TEST_FILE_KEYS = ("task", "cold_results", "warm_results", "summary", "test_id")
+TASK_KEYS = (
+    "task_id",
+    "description",
+    "prompt",
+    "expected_tools",
+    "success_criteria",
+    "category",
+    "difficulty",
+)
+SESSION_LISTS = {"cold_results": "cold", "warm_results": "warm"}
+
+#: how a saved test is defined here: warm sessions against cold ones, on the framework's metric
+SEED_VARIANTS = ("cold", "warm")
+SEED_METRIC = "error_rate"
+
+#: the framework's rule: warm sessions win when their mean error rate is this much lower
+SEED_IMPROVEMENT = 0.20
+
+#: event ids of imported tests and sessions are uuid5 names in this namespace
+IMPORT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://trialbook.dev/ns/warm-session-import")
+
+NAME_FOR_JSONL = (
+    "name the test to import these results into: trialbook ab import NAME {file} "
+    "(create it first with `trialbook ab create NAME`)"
+)
 
 
 def read_text(path: Path) -> str:
@@ -19,6 +90,8 @@ def read_text(path: Path) -> str:
         raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
     except FileNotFoundError:
         raise InvalidCommand(f"file {path} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise InvalidCommand(f"{path} is a directory; name a file") from None
     except OSError as e:
         raise InvalidCommand(f"cannot read {path}: {e.strerror}") from None
     try:
@@ -30,29 +103,148 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def parse_result_line(obj: Any, where: str) -> Any:
-    """Validate one decoded JSON value as result fields, naming ``where`` in errors."""
+# --------------------------------------------------------------------------- one result
+
+
+def result_fields(obj: Any, where: str) -> tuple[Any, tuple[str, ...]]:
+    """One decoded JSON value as ``ResultFields``, and the derived keys it held (not kept).
+
+    Reads trialbook's keys and the warm-session framework's (:data:`SEED_KEYS`); a key
+    given twice under two names with two values, or a bad value, raises naming ``where``
+    and the key as the file spells it.
+    """
     from pydantic import ValidationError
     from trialbook.domain.ab import ResultFields
     from trialbook.domain.commands import explain
 
     if not isinstance(obj, dict):
         raise InvalidCommand(f'{where}: expected a JSON object like {{"variant": "warm", ...}}')
-    fields = {ALIASES.get(k, k): v for k, v in obj.items()}
+    fields: dict[str, Any] = {}
+    spelled: dict[str, str] = {}  # result field -> the key the file gave it under
+    derived: list[str] = []
+    seed_errors: list[Any] | None = None
+    for key, value in obj.items():
+        if key in DERIVED_KEYS:
+            derived.append(key)
+            continue
+        if key == "errors" and isinstance(value, list):
+            seed_errors, target = value, "error_messages"
+        else:
+            target = SEED_KEYS.get(key) or ALIASES.get(key) or key
+        if target in fields:
+            if fields[target] != value:
+                raise InvalidCommand(
+                    f"{where}: {spelled[target]} and {key} name the same value but differ "
+                    f"({fields[target]!r} and {value!r}); give one"
+                )
+            continue
+        fields[target], spelled[target] = value, key
+    seed = bool(derived) or seed_errors is not None or any(k in SEED_KEYS for k in obj)
     if isinstance(fields.get("error_messages"), str):
         fields["error_messages"] = [fields["error_messages"]]
-    if "session_type" in fields and "variant" not in fields:
-        fields["variant"] = fields.pop("session_type")  # the older scripts' name
+    if seed_errors is not None and "errors" not in fields:
+        fields["errors"] = len(seed_errors)  # an empty list is a known zero, not a missing count
+    if seed and fields.get("notes") == "":
+        del fields["notes"]  # the framework's default: no notes
+    if seed and "variant" not in fields:
+        raise InvalidCommand(f"{where}: session_type is missing; give the variant (cold or warm)")
     try:
-        return ResultFields.model_validate(fields)
+        return ResultFields.model_validate(fields), tuple(derived)
     except ValidationError as e:
-        raise InvalidCommand(f"{where}: {explain(e, plain=True)}") from None
+        message = explain(e, plain=True)
+        target = message.partition(":")[0].partition(".")[0]  # "error_messages.0: …"
+        if target in spelled and (spelled[target] in SEED_KEYS or spelled[target] == "errors"):
+            message = spelled[target] + message[len(target) :]  # the framework's word for it
+        raise InvalidCommand(f"{where}: {message}") from None
+
+
+def parse_result_line(obj: Any, where: str) -> Any:
+    """Validate one decoded JSON value as result fields, naming ``where`` in errors."""
+    return result_fields(obj, where)[0]
+
+
+# --------------------------------------------------------------------------- what a file holds
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one file asks to record in one test, checked and ready to decide."""
+
+    #: the test it goes to, and the file (for messages)
+    test: str
+    source: str
+    #: the ``CreateTest`` a saved test file defines (None for JSONL: the test must exist)
+    create: Any | None
+    results: tuple[Any, ...]
+    #: where each result came from ("line 7", "cold_results[2]")
+    sources: tuple[str, ...]
+    #: the results' event ids, derived from their session ids (saved test files only)
+    event_ids: tuple[str, ...] | None = None
+    #: sessions that held the framework's derived figures (not stored), and whether a
+    #: ``summary`` block was read (not stored either)
+    derived: int = 0
+    summary: bool = False
+    #: the framework's test id, when the test's name had to differ from it
+    test_id: str | None = None
+
+
+def read_import(path: Path, test: str | None = None) -> list[Batch]:
+    """Every batch of an ``ab import``: a JSONL file, a saved test file, or a directory of those.
+
+    ``test`` names the test for JSONL (required) and for one saved test file (its
+    test id otherwise); a directory takes none. Raises naming the file, line and field.
+    """
+    if str(path) != "-" and path.is_dir():
+        if test is not None:
+            raise InvalidCommand(
+                f"{path} is a directory: each test file in it is imported under its own test "
+                f"id; import one file to name its test (trialbook ab import NAME FILE)"
+            )
+        files = sorted(p for p in path.iterdir() if p.suffix == ".json" and p.is_file())
+        if not files:
+            raise InvalidCommand(f"{path} holds no test files (*.json) to import")
+        batches: dict[str, Batch] = {}
+        for f in files:
+            obj = _whole_json(read_text(f))
+            if not is_test_file(obj):
+                raise InvalidCommand(f"{f}: {_not_a_test_file(obj)}")
+            batch = test_file_batch(obj, f, None)
+            same = batches.get(batch.test)
+            if same is not None and (same.create, same.results) != (batch.create, batch.results):
+                raise InvalidCommand(
+                    f"{f}: test {batch.test!r} is also defined by {same.source}, with other "
+                    "content; move one of them out and import it under another name"
+                )
+            batches.setdefault(batch.test, batch)
+        return list(batches.values())
+    text = read_text(path)
+    obj = _whole_json(text)
+    if is_test_file(obj):
+        return [test_file_batch(obj, path, test)]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if obj is not None and len(lines) > 1:
+        raise InvalidCommand(f"{path}: {_not_a_test_file(obj)}")
+    if obj is None and len(lines) > 1 and lines[0] in ("{", "["):
+        try:  # one JSON value written over many lines, as save_test writes: say where it breaks
+            json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InvalidCommand(
+                f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
+            ) from None
+    results, sources, derived = _jsonl(text, path)
+    if test is None:
+        raise InvalidCommand(NAME_FOR_JSONL.format(file=path))
+    return [Batch(test, str(path), None, results, sources, derived=derived)]
 
 
 def read_results(path: Path) -> tuple[tuple[Any, ...], tuple[str, ...]]:
     """All results of a JSONL file with their line labels; the first bad line raises."""
-    text = read_text(path)
-    results, sources = [], []
+    results, sources, _ = _jsonl(read_text(path), path)
+    return results, sources
+
+
+def _jsonl(text: str, path: Path) -> tuple[tuple[Any, ...], tuple[str, ...], int]:
+    results, sources, derived = [], [], 0
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -61,8 +253,346 @@ def read_results(path: Path) -> tuple[tuple[Any, ...], tuple[str, ...]]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise InvalidCommand(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-        results.append(parse_result_line(obj, where))
+        fields, seen = result_fields(obj, where)
+        results.append(fields)
         sources.append(where)
+        derived += bool(seen)
     if not results:
         raise InvalidCommand(f"{path} has no results; write one JSON object per line")
-    return tuple(results), tuple(sources)
+    return tuple(results), tuple(sources), derived
+
+
+def _whole_json(text: str) -> Any:
+    """The text as one JSON value, or None when it is not one (JSONL, or not JSON at all)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
+
+
+def is_test_file(obj: Any) -> bool:
+    """Whether a decoded JSON value is a saved warm-session test (it lists cold or warm sessions)."""
+    return isinstance(obj, dict) and any(k in obj for k in SESSION_LISTS)
+
+
+def _not_a_test_file(obj: Any) -> str:
+    what = (
+        f"a JSON object with keys {', '.join(list(obj)[:6]) or 'none'}"
+        if isinstance(obj, dict)
+        else f"a JSON {type(obj).__name__.replace('dict', 'object').replace('list', 'array')}"
+    )
+    return (
+        f"{what}, neither a warm-session test file (an object with task, cold_results, "
+        "warm_results and summary) nor results in JSONL (one JSON object per line)"
+    )
+
+
+def seed_test_name(test_id: str) -> str:
+    """A test name for the framework's test id: lowercase, runs of other characters as '-'.
+
+    ``test_3f2a9c1d`` stays as it is; ``Test 7/B`` becomes ``test-7-b``. Empty when
+    nothing is left.
+    """
+    name = re.sub(r"[^a-z0-9._-]+", "-", test_id.strip().lower())
+    return name.lstrip("._-")[:64].rstrip("-")
+
+
+def session_event_id(test: str, session_id: str) -> str:
+    """The event id of session ``session_id`` imported into ``test``: the same on every import."""
+    return str(uuid.uuid5(IMPORT_NAMESPACE, f"{test}\x1f{session_id}"))
+
+
+def test_event_id(test: str) -> str:
+    """The event id of the ``TestCreated`` that importing a saved test file as ``test`` records."""
+    return str(uuid.uuid5(IMPORT_NAMESPACE, f"{test}\x1fTestCreated"))
+
+
+def test_file_batch(obj: dict[str, Any], path: Path, test: str | None) -> Batch:
+    """The batch of one saved test file (already decoded): its test and its sessions."""
+    from trialbook.domain import ab as d
+    from trialbook.domain.commands import build
+
+    file = str(path)
+    unknown = [k for k in obj if k not in TEST_FILE_KEYS]
+    if unknown:
+        raise InvalidCommand(
+            f"{file}: {unknown[0]!r} is not a key of a warm-session test file "
+            f"({', '.join(TEST_FILE_KEYS[:4])})"
+        )
+    test_id = obj.get("test_id")
+    if test_id is not None and not isinstance(test_id, str):
+        raise InvalidCommand(f"{file}: test_id: expected text (got {test_id!r})")
+    if test_id is None and file != "-":
+        test_id = path.stem  # save_test names the file <test_id>.json
+    name = test or seed_test_name(test_id or "")
+    if not name:
+        raise InvalidCommand(
+            f"{file}: no test id to name the test by; name it: trialbook ab import NAME {file}"
+        )
+    task = obj.get("task")
+    if not isinstance(task, dict):
+        raise InvalidCommand(
+            f"{file}: task: expected an object with {', '.join(TASK_KEYS)} (got {task!r})"
+        )
+    definition: dict[str, Any] = {}
+    for key, value in task.items():
+        if key not in TASK_KEYS:
+            raise InvalidCommand(
+                f"{file}: task.{key} is not a field of the framework's task ({', '.join(TASK_KEYS)})"
+            )
+        if key in ("expected_tools", "success_criteria"):
+            value = [value] if key == "success_criteria" and isinstance(value, str) else value
+            if not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+                raise InvalidCommand(
+                    f"{file}: task.{key}: expected a list of texts (got {value!r})"
+                )
+            value = tuple(value)
+        elif value is not None and not isinstance(value, str):
+            raise InvalidCommand(f"{file}: task.{key}: expected text (got {value!r})")
+        definition[key] = value
+    try:
+        create = build(
+            d.CreateTest,
+            name=name,
+            variants=SEED_VARIANTS,
+            control=SEED_VARIANTS[0],
+            metric=SEED_METRIC,
+            **definition,
+        )
+    except InvalidCommand as e:
+        message = str(e)
+        message = message[6:] if message.startswith("name: ") else "task." + message
+        raise InvalidCommand(f"{file}: {message}") from None
+    results, sources, ids, derived = [], [], [], 0
+    seen: dict[str, str] = {}
+    for key, variant in SESSION_LISTS.items():
+        sessions = obj.get(key, [])
+        if not isinstance(sessions, list):
+            raise InvalidCommand(f"{file}: {key}: expected a list of sessions (got {sessions!r})")
+        for i, session in enumerate(sessions):
+            where = f"{file}: {key}[{i}]"
+            if isinstance(session, dict):
+                kind = session.get("session_type", variant)
+                if kind != variant:
+                    raise InvalidCommand(
+                        f"{where}: session_type {kind!r} "
+                        + (
+                            f"is listed in {key}; a session in {key} is {variant}"
+                            if kind in SEED_VARIANTS
+                            else "is unknown; a warm-session test has cold and warm sessions"
+                        )
+                    )
+                session = {**session, "session_type": variant}
+            fields, held = result_fields(session, where)
+            sid = fields.session_id
+            if sid is None:
+                raise InvalidCommand(
+                    f"{where}: session_id is missing; it is what makes importing again safe"
+                )
+            if sid in seen:
+                raise InvalidCommand(f"{where}: session_id {sid!r} is also {seen[sid]}")
+            seen[sid] = f"{key}[{i}]"
+            results.append(fields)
+            sources.append(f"{key}[{i}]")
+            ids.append(session_event_id(name, sid))
+            derived += bool(held)
+    return Batch(
+        test=name,
+        source=file,
+        create=create,
+        results=tuple(results),
+        sources=tuple(sources),
+        event_ids=tuple(ids),
+        derived=derived,
+        summary="summary" in obj,
+        test_id=test_id if test is None and test_id != name else None,
+    )
+
+
+# --------------------------------------------------------------------------- recording
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one batch recorded."""
+
+    batch: Batch
+    #: the ``TestCreated`` recorded for it (None: JSONL, or the test existed)
+    created: RecordedEvent | None
+    results: list[RecordedEvent]
+    #: its results an earlier import had recorded (skipped)
+    before: int = 0
+
+
+@dataclass
+class Imported:
+    """What an import recorded, batch by batch, and notes for the reader."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def recorded(self) -> list[RecordedEvent]:
+        """Every event recorded, in order."""
+        return [e for o in self.outcomes for e in ([o.created] if o.created else []) + o.results]
+
+
+def import_batches(ledger: Ledger, batches: Sequence[Batch]) -> Imported:
+    """Record every batch in one transaction: all of them, or (on any error) none.
+
+    A saved test file creates its test, or finds the test an earlier import (or an
+    identical ``ab create``) defined; its sessions already recorded are skipped.
+    """
+    from trialbook.domain import ab as d
+
+    out = Imported(notes=_notes(batches))
+    with _one_transaction(ledger, [d.stream_for(b.test) for b in batches]):
+        for b in batches:
+            if b.create is None:
+                recorded = _execute_results(ledger, b, b.results, b.sources, None)
+                out.outcomes.append(Outcome(b, None, recorded))
+                continue
+            created = None
+            if _existing_definition(ledger, b) is None:
+                (created,) = ledger.execute(b.create, event_ids=[test_event_id(b.test)])
+            fresh = _not_yet_recorded(ledger, b)
+            recorded = _execute_results(
+                ledger,
+                b,
+                tuple(b.results[i] for i in fresh),
+                tuple(b.sources[i] for i in fresh),
+                [b.event_ids[i] for i in fresh] if b.event_ids else None,
+            )
+            out.outcomes.append(Outcome(b, created, recorded, len(b.results) - len(fresh)))
+    return out
+
+
+@contextmanager
+def _one_transaction(ledger: Ledger, streams: Sequence[str]) -> Iterator[None]:
+    """One write transaction around several commands; a rollback forgets what they cached."""
+    try:
+        with ledger.store.transaction():
+            yield
+    except BaseException:
+        for stream in streams:  # the ledger cached the state of appends that were rolled back
+            ledger._states.pop(stream, None)
+        raise
+
+
+def _execute_results(
+    ledger: Ledger,
+    b: Batch,
+    results: tuple[Any, ...],
+    sources: tuple[str, ...],
+    event_ids: list[str] | None,
+) -> list[RecordedEvent]:
+    from trialbook.domain import ab as d
+    from trialbook.domain.commands import build
+    from trialbook.domain.errors import DomainError
+
+    if not results:
+        return []
+    command = build(d.AddResults, test=b.test, results=results, sources=sources)
+    try:
+        return ledger.execute(command, event_ids=event_ids)
+    except DomainError as e:
+        if b.create is None:
+            raise
+        raise type(e)(f"{b.source}: {e}") from None
+
+
+def _existing_definition(ledger: Ledger, b: Batch) -> dict[str, Any] | None:
+    """The stored definition of ``b``'s test, None if there is none; raises if it differs."""
+    from trialbook.domain import ab as d
+
+    stream = d.stream_for(b.test)
+    first = next(iter(ledger.store.read_stream(stream)), None)
+    if first is None:
+        return None
+    old = first.data
+    new = d.decide(b.create, d.ABTestState())[0].to_data()
+    if old == new:
+        return old
+    order = ["variants", "control", "metric", *TASK_KEYS, *sorted(set(old) | set(new))]
+    key = next(k for k in order if old.get(k) != new.get(k))
+    spelled = f"task.{key}" if key in TASK_KEYS else key
+    raise InvalidCommand(
+        f"{b.source}: test {b.test!r} already exists with another {spelled} "
+        f"({_short(old.get(key))} there, {_short(new.get(key))} in the file); import the file "
+        f"under another name: trialbook ab import NAME {b.source}"
+    )
+
+
+def _not_yet_recorded(ledger: Ledger, b: Batch) -> list[int]:
+    """Indexes of ``b``'s results whose event ids are not in the log; one recorded with
+    other content raises."""
+    from trialbook.domain import ab as d
+    from trialbook.domain.canonical import canonical_json
+
+    assert b.event_ids is not None
+    stream = d.stream_for(b.test)
+    fresh = []
+    for i, (result, event_id) in enumerate(zip(b.results, b.event_ids, strict=True)):
+        old = ledger.store.get(event_id)
+        if old is None:
+            fresh.append(i)
+        elif old.stream_id != stream or old.data_json != canonical_json(
+            d.ResultAdded.of(result).to_data()
+        ):
+            raise InvalidCommand(
+                f"{b.source}: {b.sources[i]}: session {result.session_id!r} was imported before "
+                f"(event #{old.position}) with other values; import the file under another name: "
+                f"trialbook ab import NAME {b.source}"
+            )
+    return fresh
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _notes(batches: Sequence[Batch]) -> list[str]:
+    notes = [
+        f"Note: {b.source}: test id {b.test_id!r} is named {b.test!r} here."
+        for b in batches
+        if b.test_id
+    ]
+    derived = sum(b.derived for b in batches)
+    if derived:
+        notes.append(
+            f"Note: error_rate and success_rate of {derived} session{'s' * (derived != 1)} were "
+            "not stored: the framework derives them from tool_calls and successful_tool_calls, "
+            "and trialbook computes its own from those (metric error_rate)."
+        )
+    summaries = [b for b in batches if b.summary]
+    if summaries:
+        names = ", ".join(b.test for b in summaries[:3]) + (", …" if len(summaries) > 3 else "")
+        notes.append(
+            "Note: the summary block of the file was not stored: `trialbook ab summary "
+            f"{summaries[0].test}` computes its counts and averages from the results"
+            if len(summaries) == 1
+            else f"Note: the summary blocks were not stored: `trialbook ab summary NAME` "
+            f"({names}) computes their counts and averages from the results"
+        )
+        notes[-1] += " (the framework's avg_success_rate is 1 - mean error rate there)."
+    return notes
+
+
+# --------------------------------------------------------------------------- the framework's rule
+
+
+def seed_recommendation(cold_error_rate: float | None, warm_error_rate: float | None) -> str | None:
+    """What the warm-session framework's rule concludes from the two mean error rates.
+
+    ``"warm"`` when warm's mean error rate is at least :data:`SEED_IMPROVEMENT` (20 %)
+    below cold's, ``"cold"`` otherwise (no improvement), None without both rates. The
+    rule looks at no sample size: it is how the framework decided, not how trialbook does.
+    """
+    if cold_error_rate is None or warm_error_rate is None:
+        return None
+    if cold_error_rate > 0 and (cold_error_rate - warm_error_rate) / cold_error_rate >= (
+        SEED_IMPROVEMENT - 1e-12
+    ):
+        return "warm"
+    return "cold"

@@ -196,29 +196,144 @@ def add_result(app: App, name: str, **options: Any) -> None:
     )
 
 
+#: why trialbook and the warm-session framework's rule part ways, by what each concluded
+DISAGREES_ON_SHIPPING = (
+    "Why trialbook disagrees: the framework's rule takes a 20 % lower mean error rate as "
+    "real however few sessions it rests on (in simulated A/A tests re-checked after every "
+    "result it names a false winner about 99 % of the time); trialbook ships only when its "
+    "always-valid interval (alpha 0.05) rules out no difference."
+)
+DISAGREES_ON_WAITING = (
+    "Why trialbook disagrees: the framework's rule reads less than 20 % lower as no "
+    "improvement however few sessions it rests on; trialbook says these sessions cannot "
+    "tell yet."
+)
+DISAGREES_ON_KEEPING = (
+    "Why trialbook disagrees: the difference is smaller than the rule's 20 %, but with "
+    "these sessions it is unlikely to be chance (always-valid interval, alpha 0.05)."
+)
+
+
 @ab.command("import")
-@click.argument("name")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
+@click.argument("name", required=False, metavar="[NAME]")
+@click.argument(
+    "file", required=False, metavar="FILE|DIR", type=click.Path(path_type=Path, allow_dash=True)
+)
 @pass_app
-def import_(app: App, name: str, file: Path) -> None:
-    """Import many results for test NAME from a JSONL FILE ('-' for stdin), all or nothing.
+def import_(app: App, name: str | None, file: Path | None) -> None:
+    """Import results from FILE ('-' for stdin) into test NAME, all or nothing.
 
-    Each line is one JSON object with the keys of `ab add-result`'s options, with
-    underscores: variant, session_id, tool_calls, successful_calls, completion_time,
-    success (true/false), case_id, metrics ({"name": number}), …  Every line is
-    checked first; one bad line means an error naming it, and nothing is recorded.
+    FILE is JSONL: one JSON object per line with the keys of `ab add-result`'s
+    options, with underscores: variant, session_id, tool_calls, successful_calls,
+    completion_time, success (true/false), case_id, metrics ({"name": number}), …
+    The warm-session framework's SessionResult keys are read too: session_type
+    (the variant), successful_tool_calls, completion_time_seconds, message_count,
+    user_corrections, errors (a list of messages), task_id (the case), start_time,
+    end_time, notes; its derived error_rate and success_rate are not stored.
 
+    FILE may also be a test the warm-session framework saved
+    (~/.hermes/ab_tests/<test_id>.json): it creates test NAME (default: its test
+    id) with variants cold and warm (control cold, metric error_rate) and the
+    task's fields, and records its sessions. Importing it again records only
+    sessions not recorded before. A DIR imports every such *.json file in it,
+    each under its test id (give no NAME).
+
+    Everything is checked first; a bad line, file or field is named and nothing
+    is recorded.
+
+    \b
+    Examples:
+      trialbook ab import checkout-flow results.jsonl
+      trialbook ab import ~/.hermes/ab_tests/test_3f2a9c1d.json
+      trialbook ab import ~/.hermes/ab_tests
     \b
     Example line:
       {"variant": "warm", "tool_calls": 12, "successful_calls": 11, "completion_time": 40, "success": true}
     """
-    recorded = app.tb.ab.import_file(name, file)
+    from trialbook.ledger.importing import import_batches, read_import
+
+    if file is None:
+        if name is None:
+            raise click.UsageError("Missing argument 'FILE|DIR'.")
+        name, file = None, Path(name)
+    imported = import_batches(app.ledger, read_import(file.expanduser(), name))
+    for o in imported.outcomes:
+        b = o.batch
+        span = _positions(o.results)
+        if o.created is not None:
+            click.echo(
+                f"Created test {b.test} from {b.source} (variants cold, warm; control: cold; "
+                f"metric: error_rate; event #{o.created.position}) and imported "
+                f"{_results(len(o.results))}{span}."
+            )
+        elif b.create is None:
+            click.echo(f"Imported {_results(len(o.results))} into {b.test}{span}.")
+        elif o.results:
+            click.echo(
+                f"Imported {_results(len(o.results), 'new ')} from {b.source} into {b.test}{span}; "
+                f"{o.before} {'was' if o.before == 1 else 'were'} imported before."
+            )
+        else:
+            click.echo(
+                f"Nothing new in {b.source}: test {b.test} and its {_results(o.before)} "
+                "were imported before."
+            )
+    for note in imported.notes if imported.recorded else ():
+        click.echo(note, err=True)
+    for o in imported.outcomes:
+        if o.created is not None:
+            _beside_the_framework(app, o.batch.test)
+
+
+def _results(n: int, adjective: str = "") -> str:
+    return f"{n} {adjective}result{'s' * (n != 1)}"
+
+
+def _positions(recorded: list[Any]) -> str:
+    if not recorded:
+        return ""
     first, last = recorded[0].position, recorded[-1].position
-    click.echo(
-        f"Imported 1 result into {name} (event #{first})."
-        if first == last
-        else f"Imported {len(recorded)} results into {name} (events #{first}-#{last})."
+    return f" (event #{first})" if first == last else f" (events #{first}-#{last})"
+
+
+def _beside_the_framework(app: App, name: str) -> None:
+    """Once, when a saved test is imported: the framework's rule beside trialbook's analysis."""
+    from trialbook.domain.errors import TrialbookError
+    from trialbook.ledger.importing import SEED_IMPROVEMENT, seed_recommendation
+
+    rates = {r["variant"]: r["mean_error_rate"] for r in app.tb.ab.summary(name)}
+    cold, warm = rates.get("cold"), rates.get("warm")
+    seed = seed_recommendation(cold, warm)
+    if seed is None or cold is None or warm is None:
+        return
+    try:
+        rec = app.tb.ab.analyze(name).recommendation
+    except TrialbookError as e:  # recorded already: say why there is no comparison, no error
+        click.echo(f"{name}: no analysis to compare with the framework's rule ({e}).")
+        return
+    change = (warm - cold) / cold * 100 if cold > 0 else None
+    lower = (
+        "cold failed no calls"
+        if change is None
+        else f"{abs(change):.0f} % {'lower' if change < 0 else 'higher'} for warm"
     )
+    click.echo(
+        f"{name}: the warm-session framework's rule (warm wins when its mean error rate is "
+        f"{SEED_IMPROVEMENT * 100:.0f} % lower) picks {seed}: mean error rate {cold:.3f} cold, "
+        f"{warm:.3f} warm ({lower})."
+    )
+    chosen = rec.decision + (f" {rec.variant}" if rec.variant else "")
+    click.echo(f"{name}: trialbook's analysis (ab analyze {name}) says {chosen}: {rec.reason}")
+    ships_warm = rec.decision == "ship" and rec.variant == "warm"
+    keeps_cold = rec.decision in ("keep_control", "no_difference")
+    if (seed == "warm") == ships_warm and (seed == "warm" or keeps_cold):
+        click.echo(f"{name}: they agree.")
+    elif seed == "warm":
+        click.echo(f"{name}: {DISAGREES_ON_SHIPPING}")
+    elif ships_warm:
+        click.echo(f"{name}: {DISAGREES_ON_KEEPING}")
+    else:
+        click.echo(f"{name}: {DISAGREES_ON_WAITING}")
 
 
 @ab.command("list")
