@@ -63,6 +63,7 @@ from trialbook.runners.eval_errors import (
     RolloutError,
     RolloutRefused,
 )
+from trialbook.runners.http_client import Backoff
 from trialbook.runners.targets import RolloutRequest, Target, TargetReply
 
 __all__ = [
@@ -82,6 +83,8 @@ __all__ = [
 ]
 
 StopReason = Literal["budget", "stopped"]
+#: how long a rollout waits before its next try (a frozen value, shared by default)
+DEFAULT_BACKOFF = Backoff()
 
 
 @dataclass(frozen=True)
@@ -202,28 +205,6 @@ def to_record_command(
 
 
 @dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with jitter: try n waits ``min(max_s, base_s × factor^(n-1))``,
-    shortened by up to ``jitter`` of itself at random; a ``Retry-After`` is waited in
-    full (plus up to ``jitter`` × 10 % more, so retries of many rollouts spread out)."""
-
-    base_s: float = 0.5
-    factor: float = 2.0
-    max_s: float = 30.0
-    jitter: float = 0.5
-
-    def delay(
-        self, tries: int, retry_after: float | None = None, rng: random.Random | None = None
-    ) -> float:
-        """Seconds to wait after the ``tries``-th failed try."""
-        r = (rng or random).random()
-        if retry_after is not None:
-            return retry_after * (1 + 0.1 * self.jitter * r)
-        d = min(self.max_s, self.base_s * self.factor ** (tries - 1))
-        return d * (1 - self.jitter * r)
-
-
-@dataclass(frozen=True)
 class Progress:
     """A snapshot of a run for progress bars: done / failed / in flight / rate / ETA."""
 
@@ -302,7 +283,7 @@ async def run_one(
     retries: int,
     policy: Mapping[str, Any] | None = None,
     prices: PriceTable | None = None,
-    backoff: Backoff = Backoff(),
+    backoff: Backoff = DEFAULT_BACKOFF,
     rng: random.Random | None = None,
 ) -> RolloutOutcome:
     """Run one job to an outcome, retrying retryable failures. Cancellation propagates."""
@@ -368,7 +349,7 @@ async def run_rollouts(
     budget_usd: float | None = None,
     prices: PriceTable | None = None,
     policy: Mapping[str, Any] | None = None,
-    backoff: Backoff = Backoff(),
+    backoff: Backoff = DEFAULT_BACKOFF,
     on_progress: Callable[[Progress], None] | None = None,
     progress_interval: float = 0.25,
     rng: random.Random | None = None,

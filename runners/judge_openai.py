@@ -6,11 +6,15 @@ key in ``$OPENAI_API_KEY`` and model ``$OPENAI_MODEL`` (else gpt-4o-mini);
 any other name needs its base URL, model and key variable from the run config
 (``judges={"NAME": {...}}``) or inline options.
 
-Every request retries transport errors (including timeouts), 429 and 5xx
-with exponential backoff and jitter, honouring ``Retry-After``; any other
-status fails the verdict at once. JSON mode (``response_format``) is sent when
-``json_mode`` is ``auto`` or ``on``; in ``auto`` a 400 answer to it makes the
-judge ask again without it and stop sending it. Whatever goes wrong, the
+Every request retries transport errors (including timeouts), 408, 429 and
+5xx with exponential backoff and jitter, honouring ``Retry-After`` (capped at
+120 s, and at ``max_backoff``); any other status fails the verdict at once.
+These rules, the client and the chat-completions body are the runners' shared
+HTTP layer (:mod:`trialbook.runners.http_client`), the ``openai:`` target's too.
+
+JSON mode (``response_format``) is sent when ``json_mode`` is ``auto`` or
+``on``; in ``auto`` a 400 answer to it makes the judge ask again without it
+and stop sending it. Whatever goes wrong, the
 result is a failed verdict naming the reason, never an exception; that
 includes a score outside 1–10 or not a number, unless ``lenient_scores=true``
 (clamp it, or derive it from the criteria, as :func:`parse_judge_answer` says).
@@ -19,10 +23,8 @@ includes a score outside 1–10 or not a number, unless ``lenient_scores=true``
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import math
-import random
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -41,9 +43,20 @@ from trialbook.domain.verdicts import (
     Verdict,
     parse_judge_answer,
 )
-from trialbook.runners.targets import split_url
+from trialbook.runners.http_client import (
+    OPENAI_BASE_URL,
+    Backoff,
+    chat_body,
+    chat_message,
+    chat_url,
+    new_client,
+    parse_retry_after,
+    retryable_status,
+    snippet,
+    split_url,
+    without_credentials,
+)
 
-DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 JsonMode = Literal["auto", "on", "off"]
@@ -111,23 +124,21 @@ class JudgeConfig:
 
     @property
     def url(self) -> str:
-        return self.base_url.rstrip("/") + "/chat/completions"
+        return chat_url(self.base_url)
+
+    @property
+    def backoff_policy(self) -> Backoff:
+        """The wait between tries: from ``backoff`` doubling per try, at most ``max_backoff``."""
+        return Backoff(base_s=self.backoff, max_s=self.max_backoff)
 
     def describe(self) -> dict[str, Any]:
         """The settings to record with a run: no secrets, the prompt by hash."""
         d = asdict(self)
         d.pop("system_prompt")
-        d["base_url"] = _without_userinfo(self.base_url)
+        d["base_url"] = without_credentials(self.base_url)
         d["criteria"] = list(self.criteria)
         d["system_prompt_sha256"] = content_hash(self.system_prompt)
         return {k: v for k, v in d.items() if v is not None}
-
-
-def _without_userinfo(url: str) -> str:
-    try:
-        return str(httpx.URL(url).copy_with(username=None, password=None, query=None))
-    except (httpx.InvalidURL, TypeError, ValueError):
-        return url
 
 
 # --------------------------------------------------------------------------- configuration
@@ -242,7 +253,7 @@ def judge_config(
     values: dict[str, Any] = {}
     if name == "openai":
         values.update(
-            base_url=env.get("OPENAI_BASE_URL") or DEFAULT_OPENAI_BASE_URL,
+            base_url=env.get("OPENAI_BASE_URL") or OPENAI_BASE_URL,
             model=env.get("OPENAI_MODEL") or DEFAULT_OPENAI_MODEL,
             key_env="OPENAI_API_KEY",
         )
@@ -404,24 +415,8 @@ def judge_messages(
 # --------------------------------------------------------------------------- the scorer
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _short(text: str, limit: int = 200) -> str:
-    flat = re.sub(r"\s+", " ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+def _short(text: str) -> str:
+    return snippet(text, 200)
 
 
 def _number(value: Any) -> float | None:
@@ -475,7 +470,7 @@ class JudgeScorer:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.config.timeout)
+            self._client = new_client(self.config.timeout)
         return self._client
 
     async def score(
@@ -505,48 +500,38 @@ class JudgeScorer:
                 **fields,
             )
 
-        try:
-            response = await self._complete(messages, attempts)
-        except _Failed as e:
-            return Verdict.failure(
-                self.name, str(e), scale=JUDGE_SCALE, repeat=repeat, usage=usage()
-            )
-        try:
-            body = response.json()
-        except ValueError:
+        tokens: dict[str, Any] = {}
+
+        def failed(reason: str, raw: str | None = None) -> Verdict:
             return Verdict.failure(
                 self.name,
-                f"judge returned a body that is not JSON: {_short(response.text)}",
-                scale=JUDGE_SCALE,
-                repeat=repeat,
-                usage=usage(),
-                raw=response.text,
-            )
-        tokens = self._usage_fields(body)
-        try:
-            message = body["choices"][0]["message"]
-            if not isinstance(message, Mapping):
-                raise TypeError
-        except (KeyError, IndexError, TypeError):
-            return Verdict.failure(
-                self.name,
-                f"judge answer has no choices[0].message: {_short(response.text)}",
+                reason,
                 scale=JUDGE_SCALE,
                 repeat=repeat,
                 usage=usage(**tokens),
-                raw=response.text,
+                raw=raw,
+            )
+
+        try:
+            response = await self._complete(messages, attempts)
+        except _Failed as e:
+            return failed(str(e))
+        try:
+            body = response.json()
+        except ValueError:
+            return failed(
+                f"judge returned a body that is not JSON: {_short(response.text)}", response.text
+            )
+        tokens = self._usage_fields(body)
+        message = chat_message(body)
+        if message is None:
+            return failed(
+                f"judge answer has no choices[0].message: {_short(response.text)}", response.text
             )
         refusal = message.get("refusal")
         content = _content_text(message.get("content"))
         if refusal and not content.strip():
-            return Verdict.failure(
-                self.name,
-                f"the judge refused: {_short(str(refusal))}",
-                scale=JUDGE_SCALE,
-                repeat=repeat,
-                usage=usage(**tokens),
-                raw=str(refusal),
-            )
+            return failed(f"the judge refused: {_short(str(refusal))}", str(refusal))
         threshold = cfg.pass_score / JUDGE_SCALE[1]
         verdict = parse_judge_answer(
             content,
@@ -580,16 +565,13 @@ class JudgeScorer:
 
     def _body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         cfg = self.config
-        body: dict[str, Any] = {
-            "model": cfg.model,
-            "messages": messages,
-            "temperature": cfg.temperature,
-        }
-        if cfg.max_tokens is not None:
-            body["max_tokens"] = cfg.max_tokens
-        if self._json_mode:
-            body["response_format"] = {"type": "json_object"}
-        return body
+        return chat_body(
+            cfg.model,
+            messages,
+            temperature=cfg.temperature,
+            max_tokens=cfg.max_tokens,
+            json_mode=self._json_mode,
+        )
 
     async def _complete(
         self, messages: list[dict[str, str]], attempts: list[int]
@@ -609,7 +591,7 @@ class JudgeScorer:
             except httpx.TimeoutException:
                 problem = f"the judge did not answer within {cfg.timeout:g} s"
             except httpx.TransportError as e:
-                problem = f"cannot reach the judge at {_without_userinfo(cfg.url)} ({type(e).__name__}: {e})"
+                problem = f"cannot reach the judge at {without_credentials(cfg.url)} ({type(e).__name__}: {e})"
             else:
                 status = response.status_code
                 if 200 <= status < 300:
@@ -619,13 +601,11 @@ class JudgeScorer:
                         False  # the server refuses response_format: ask again without it
                     )
                     continue
-                if status != 429 and status < 500:
+                if not retryable_status(status):
                     raise _Failed(f"judge returned HTTP {status}: {_short(response.text)}")
                 problem = f"judge returned HTTP {status}: {_short(response.text)}"
-                wait = _retry_after(response)
+                wait = parse_retry_after(response.headers.get("retry-after"))
             failures += 1
             if failures > cfg.retries:
                 raise _Failed(f"{problem} (gave up after {attempts[0]} attempts)")
-            if wait is None:
-                wait = cfg.backoff * 2 ** (failures - 1) * (0.5 + random.random())
-            await asyncio.sleep(min(wait, cfg.max_backoff))
+            await asyncio.sleep(min(cfg.backoff_policy.delay(failures, wait), cfg.max_backoff))

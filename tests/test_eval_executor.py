@@ -149,16 +149,16 @@ class TestConcurrencyAndLatency:
 
     def test_latency_is_timed_on_the_wire_not_around_httpx(self, slow_server, monkeypatch):
         """The clock starts when httpcore writes (or connects) and stops at the last body byte."""
-        from trialbook.runners import targets
+        from trialbook.runners import http_client
 
-        clocks: list[targets._WireClock] = []
-        real = targets._WireClock
+        clocks: list[http_client._WireClock] = []
+        real = http_client._WireClock
 
-        def spy() -> targets._WireClock:
+        def spy() -> http_client._WireClock:
             clocks.append(real())
             return clocks[-1]
 
-        monkeypatch.setattr(targets, "_WireClock", spy)
+        monkeypatch.setattr(http_client, "_WireClock", spy)
         outcomes, _ = run_cases(slow_server, cases(3), concurrency=1)
         assert len(clocks) == 3
         for clock, outcome in zip(clocks, outcomes, strict=True):
