@@ -47,7 +47,8 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS ab_tests (
         name TEXT PRIMARY KEY, stream_id TEXT NOT NULL, variants TEXT NOT NULL, control TEXT NOT NULL,
         metric TEXT NOT NULL, guardrails TEXT NOT NULL, split TEXT, task_id TEXT, description TEXT,
-        prompt TEXT, category TEXT, difficulty TEXT, archived INTEGER NOT NULL DEFAULT 0,
+        prompt TEXT, category TEXT, difficulty TEXT, expected_tools TEXT, success_criteria TEXT,
+        archived INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL, created_position INTEGER NOT NULL,
         defined_position INTEGER NOT NULL) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS ab_variants (
@@ -94,6 +95,10 @@ RESULT_COLUMNS = (
 _INSERT_RESULT = f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
 
 
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else canonical_json(value)
+
+
 def test_name(stream_id: str) -> str:
     """The test name of an ``ab:<name>`` stream."""
     return stream_id[3:]
@@ -104,8 +109,9 @@ class ABProjection:
 
     name = "ab"
     #: 2: the errors metric counts error messages given without a count;
-    #: 3: WITHOUT ROWID tables, test result counts derived when read
-    version = 3
+    #: 3: WITHOUT ROWID tables, test result counts derived when read;
+    #: 4: tests keep expected_tools and success_criteria
+    version = 4
     handles = frozenset({"TestCreated", "ResultAdded", "TestArchived", "TestRestored"})
 
     def __init__(self) -> None:
@@ -154,8 +160,9 @@ class ABProjection:
             d = json.loads(e.data_json)
             conn.execute(
                 "INSERT INTO ab_tests (name, stream_id, variants, control, metric, guardrails, split, task_id, "
-                "description, prompt, category, difficulty, archived, created_at, created_position, "
-                "defined_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                "description, prompt, category, difficulty, expected_tools, success_criteria, "
+                "archived, created_at, created_position, defined_position) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
                 (
                     test,
                     e.stream_id,
@@ -169,6 +176,8 @@ class ABProjection:
                     d.get("prompt"),
                     d.get("category"),
                     d.get("difficulty"),
+                    _json_or_none(d.get("expected_tools")),
+                    _json_or_none(d.get("success_criteria")),
                     e.recorded_at,
                     e.position,
                     e.position,

@@ -58,6 +58,8 @@ def _test_row(r: sqlite3.Row) -> dict[str, Any]:
         "prompt": r["prompt"],
         "category": r["category"],
         "difficulty": r["difficulty"],
+        "expected_tools": json.loads(r["expected_tools"]) if r["expected_tools"] else None,
+        "success_criteria": json.loads(r["success_criteria"]) if r["success_criteria"] else None,
         "archived": bool(r["archived"]),
         "results": r["results"],
         "created_at": r["created_at"],

@@ -689,17 +689,25 @@ class TestPythonAPI:
             assert tb.ab.results("t")[0]["completion_time"] == 2.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the A/B read model (projections/ab.py, ab_queries, trialbook.Test) has no columns "
-    "for expected_tools, success_criteria, start_time and end_time yet; they are in the log",
-)
-def test_ab_show_gives_back_the_fields_the_read_model_does_not_hold_yet(
+def test_ab_show_gives_back_the_tasks_expected_tools_and_success_criteria(
     invoke: Invoke, saved: tuple[Any, Path]
 ) -> None:
     _, path = saved
     import_ok(invoke, str(path))
     shown = cli_json(invoke, "ab", "show", TEST_ID)
-    assert shown["test"]["expected_tools"] == DEBUG_TASK.expected_tools
-    assert shown["test"]["success_criteria"] == DEBUG_TASK.success_criteria
+    assert shown["test"]["expected_tools"] == list(DEBUG_TASK.expected_tools)
+    assert shown["test"]["success_criteria"] == list(DEBUG_TASK.success_criteria)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ab_results has no start_time/end_time columns yet (they are in the log; adding them "
+    "touches the bulk extraction of projections/ab.py)",
+)
+def test_ab_show_gives_back_each_sessions_start_and_end_time(
+    invoke: Invoke, saved: tuple[Any, Path]
+) -> None:
+    _, path = saved
+    import_ok(invoke, str(path))
+    shown = cli_json(invoke, "ab", "show", TEST_ID)
     assert "start_time" in shown["results"][0] and "end_time" in shown["results"][0]

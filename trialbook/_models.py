@@ -51,6 +51,8 @@ class Test(_Model):
     prompt: str | None
     category: str | None
     difficulty: str | None
+    expected_tools: list[str] | None
+    success_criteria: list[str] | None
     archived: bool
     results: int
     created_at: str
