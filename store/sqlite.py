@@ -16,42 +16,36 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from trialbook.domain.canonical import (
-    GENESIS_HASH,
-    canonical_json,
-    chain_hash,
-    envelope_json,
-    new_event_id,
-)
+from trialbook.domain.canonical import GENESIS_HASH, canonical_json
 from trialbook.store.base import InTransaction, NewEvent, RecordedEvent
 from trialbook.store.errors import (
     AppendOnlyViolation,
-    ChainError,
     ConcurrencyError,
     IdempotencyConflict,
     NotATrialbookDatabase,
     StoreError,
     StoreUnavailable,
 )
+from trialbook.store.imports import conflicting_ids, import_rows
 from trialbook.store.migrations import APPLICATION_ID
-from trialbook.store.verify import ChainChecker, raw_bytes_row
+from trialbook.store.rows import (
+    Prepared,
+    already_recorded,
+    chain_rows,
+    check_version,
+    prepare,
+    records,
+    utc_now,
+)
 
 COLUMNS = (
     "position, event_id, stream_id, version, type, schema_version, data, metadata, "
     "recorded_at, prev_hash, hash"
 )
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
-#: why an export file may skip positions (see ``import_envelopes``)
-MISSING_HINT = "; a file exported with --stream, or with lines removed, cannot be imported"
-
-
-def utc_now() -> str:
-    """The current UTC time as fixed-width ISO 8601 with microseconds (sorts as text)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _row(r: tuple[Any, ...]) -> RecordedEvent:
@@ -239,14 +233,7 @@ class SQLiteEventStore:
     ) -> list[RecordedEvent]:
         if not events:
             return []
-        # a batch usually shares one metadata dict: serialise it once
-        metas: dict[int, str] = {}
-        prepared = []
-        for e in events:
-            meta = metas.get(id(e.metadata))
-            if meta is None:
-                meta = metas[id(e.metadata)] = canonical_json(e.metadata)
-            prepared.append((e, e.event_id or new_event_id(), canonical_json(e.data), meta))
+        prepared = prepare(events)
         supplied = [eid for (e, eid, _, _) in prepared if e.event_id]
         with self.transaction() as conn:
             if supplied:
@@ -258,91 +245,32 @@ class SQLiteEventStore:
                 in_transaction(conn, recorded)
             return recorded
 
-    def _existing(
-        self, prepared: list[tuple[NewEvent, str, str, str]], stream_id: str
-    ) -> list[RecordedEvent] | None:
+    def _existing(self, prepared: list[Prepared], stream_id: str) -> list[RecordedEvent] | None:
         """The recorded events if this batch was appended before; None if none of it was."""
         ids = [eid for (_, eid, _, _) in prepared]
         marks = ",".join("?" * len(ids))
-        rows = {
+        found = {
             r[1]: _row(r)
             for r in self.conn.execute(
                 f"SELECT {COLUMNS} FROM events WHERE event_id IN ({marks})", ids
             )
         }
-        if not rows:
-            return None
-        out = []
-        for e, eid, data_json, _ in prepared:
-            old = rows.get(eid)
-            if old is None:
-                raise IdempotencyConflict(
-                    f"part of this batch is already recorded (event {next(iter(rows))}); "
-                    "a batch is appended whole or not at all"
-                )
-            if (old.stream_id, old.type, old.schema_version, old.data_json) != (
-                stream_id,
-                e.type,
-                e.schema_version,
-                data_json,
-            ):
-                raise IdempotencyConflict(
-                    f"event id {eid} is already recorded at position {old.position} with different content"
-                )
-            out.append(old)
-        return out
+        return already_recorded(prepared, stream_id, found)
 
     def _insert(
         self,
         stream_id: str,
         expected_version: int | None,
-        prepared: list[tuple[NewEvent, str, str, str]],
+        prepared: list[Prepared],
     ) -> list[RecordedEvent]:
         current = self.stream_version(stream_id)
-        if expected_version is not None and current != expected_version:
-            raise ConcurrencyError(
-                f"stream {stream_id} is at version {current}, not {expected_version}: "
-                "another writer appended first; reload and try again"
-            )
+        check_version(stream_id, current, expected_version)
         head = self._head
         if head is None:
             head = self.conn.execute(
                 "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1"
             ).fetchone() or (0, GENESIS_HASH, "")
-        position, prev_hash, last_at = head
-        # recorded_at never goes backwards, so "as of T" is a prefix of the log
-        recorded_at = max(utc_now(), last_at)
-        rows: list[tuple[Any, ...]] = []
-        for i, (e, eid, data_json, meta_json) in enumerate(prepared, start=1):
-            env = envelope_json(
-                position=position + i,
-                event_id=eid,
-                stream_id=stream_id,
-                version=current + i,
-                type=e.type,
-                schema_version=e.schema_version,
-                data_json=data_json,
-                metadata_json=meta_json,
-                recorded_at=recorded_at,
-                prev_hash=prev_hash,
-            )
-            h = chain_hash(prev_hash, env)
-            rows.append(
-                (
-                    position + i,
-                    eid,
-                    stream_id,
-                    current + i,
-                    e.type,
-                    e.schema_version,
-                    data_json,
-                    meta_json,
-                    recorded_at,
-                    prev_hash,
-                    h,
-                )
-            )
-            prev_hash = h
+        rows = chain_rows(stream_id, current, head, prepared)
         try:
             self.conn.executemany(
                 f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
@@ -353,15 +281,15 @@ class SQLiteEventStore:
                     "an event id in this batch is already recorded elsewhere; event ids must be unique"
                 ) from e
             raise ConcurrencyError(f"stream {stream_id} moved on while appending; try again") from e
+        self._also_write(rows)
         # valid until this transaction ends: a rollback forgets them (see _Transaction)
-        self._head = (rows[-1][0], rows[-1][10], recorded_at)
+        self._head = (rows[-1][0], rows[-1][10], rows[-1][8])
         self._versions[stream_id] = rows[-1][3]
-        recorded = []
-        for row, (new, _, _, _) in zip(rows, prepared, strict=True):
-            r = RecordedEvent(*row)
-            r._data = new.data
-            recorded.append(r)
-        return recorded
+        return records(rows, prepared)
+
+    def _also_write(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Called with the rows just inserted, inside the write transaction (a replica
+        writes them to its authoritative log here; a plain file has nothing to do)."""
 
     # ------------------------------------------------------------------ snapshots and blobs
 
@@ -412,6 +340,21 @@ class SQLiteEventStore:
         if self._depth:
             self._versions[stream_id] = version
         return version
+
+    def refresh(self) -> None:
+        """Make reads reflect every committed event: a no-op, this file is the log itself
+        (a replica of a PostgreSQL log catches up here)."""
+
+    @property
+    def name(self) -> str:
+        """The database as messages name it."""
+        return self.path
+
+    def verify(self) -> Any:
+        """``store.verify.verify_file`` of this file (a ``Report``): reads only."""
+        from trialbook.store.verify import verify_file
+
+        return verify_file(self.path)
 
     def forget(self) -> None:
         """Drop what this connection cached about the file and start a new generation."""
@@ -501,101 +444,14 @@ class SQLiteEventStore:
         problem nothing is written and ``ChainError`` names the position.
         Returns ``(skipped, inserted)``.
         """
-        skipped = inserted = 0
         with self.transaction() as conn:
             self.forget()  # the rows go in behind the append path's back
             head = self.head()[0]
-            checker: ChainChecker | None = None
-            first = 0
-            batch: list[Sequence[Any]] = []
-            for row in rows:
-                if checker is None:
-                    first = int(row[0])
-                    checker = self._import_checker(first, head)
-                batch.append(row)
-                if len(batch) >= batch_size:
-                    skipped += len(batch)
-                    n = self._import_batch(checker, batch, first, head)
-                    inserted, skipped, batch = inserted + n, skipped - n, []
-            if batch and checker is not None:
-                skipped += len(batch)
-                n = self._import_batch(checker, batch, first, head)
-                inserted, skipped = inserted + n, skipped - n
+            skipped, inserted = import_rows(_ImportInto(self), head, rows, batch_size)
             self.forget()
             if inserted and in_transaction is not None:
                 in_transaction(conn, head + inserted)
         return skipped, inserted
-
-    def _import_checker(self, first: int, head: int) -> ChainChecker:
-        """A checker that continues this log just before position ``first``."""
-        if first > head + 1:
-            raise ChainError(
-                f"the file starts at position {first} but this log ends at position {head}: "
-                f"positions {head + 1}-{first - 1} are missing; export with --since {head}"
-            )
-        row = self.conn.execute(
-            "SELECT hash FROM events WHERE position = ?", (first - 1,)
-        ).fetchone()
-
-        def version_before(stream: str) -> int:
-            found = self.conn.execute(
-                "SELECT max(version) FROM events WHERE stream_id = ? AND position < ?",
-                (stream, first),
-            ).fetchone()
-            return int(found[0] or 0)
-
-        prev_hash = row[0] if row else GENESIS_HASH
-        return ChainChecker(first - 1, prev_hash, version_before=version_before, max_problems=1)
-
-    def _import_batch(
-        self, checker: ChainChecker, batch: list[Sequence[Any]], first: int, head: int
-    ) -> int:
-        """Check one batch, then insert its rows beyond ``head``; returns how many were inserted."""
-        checker.feed([raw_bytes_row(r) for r in batch])
-        problems = [
-            (p.position, p.message + (MISSING_HINT if p.kind == "missing position" else ""))
-            for p in checker.problems
-        ]
-        if problems and problems[0][0] == first and "does not follow" in problems[0][1]:
-            problems[0] = (
-                first,
-                f"conflicting history: position {first} of the file does not follow position "
-                f"{first - 1} of this log (the two logs diverged before it)",
-            )
-        old = [r for r in batch if r[0] <= head]
-        if old:
-            stored = dict(
-                self.conn.execute(
-                    "SELECT position, hash FROM events WHERE position BETWEEN ? AND ?",
-                    (old[0][0], old[-1][0]),
-                ).fetchall()
-            )
-            differs = next((r for r in old if stored.get(r[0]) != r[10]), None)
-            if differs is not None:
-                problems.append((differs[0], self._conflict(differs, head)))
-        if problems:
-            raise ChainError(min(problems)[1])
-        new = [tuple(r) for r in batch if r[0] > head]
-        if new:
-            try:
-                self.conn.executemany(
-                    f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new
-                )
-            except sqlite3.IntegrityError as e:
-                raise ChainError(
-                    f"conflicting history: an event id of positions {new[0][0]}-{new[-1][0]} "
-                    "is already recorded at another position of this log"
-                ) from e
-        return len(new)
-
-    def _conflict(self, row: Sequence[Any], head: int) -> str:
-        mine = self.get(int(row[0]))
-        theirs = f"event {row[1]} ({row[4]} of {row[2]})"
-        ours = f"event {mine.event_id} ({mine.type} of {mine.stream_id})" if mine else "nothing"
-        return (
-            f"conflicting history: position {row[0]} of the file is {theirs} but this log has "
-            f"{ours} there; the two logs diverged (this log ends at position {head})"
-        )
 
     def read_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """A read transaction: every query inside sees one committed state of the file."""
@@ -608,6 +464,44 @@ class SQLiteEventStore:
         so on SQLite a concurrent writer waits instead of clashing.
         """
         return _Transaction(self)
+
+
+class _ImportInto:
+    """The reads ``store.imports.import_rows`` needs, on a file inside its write transaction."""
+
+    def __init__(self, store: SQLiteEventStore) -> None:
+        self.store = store
+        self.conn = store.conn
+        self.get = store.get
+
+    def hash_at(self, position: int) -> str | None:
+        row = self.conn.execute(
+            "SELECT hash FROM events WHERE position = ?", (position,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def version_before(self, stream_id: str, position: int) -> int:
+        found = self.conn.execute(
+            "SELECT max(version) FROM events WHERE stream_id = ? AND position < ?",
+            (stream_id, position),
+        ).fetchone()
+        return int(found[0] or 0)
+
+    def hashes_between(self, first: int, last: int) -> dict[int, str]:
+        return dict(
+            self.conn.execute(
+                "SELECT position, hash FROM events WHERE position BETWEEN ? AND ?", (first, last)
+            ).fetchall()
+        )
+
+    def insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            self.conn.executemany(
+                f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+        except sqlite3.IntegrityError as e:
+            raise conflicting_ids(rows[0][0], rows[-1][0]) from e
+        self.store._also_write(rows)
 
 
 @contextmanager
