@@ -22,8 +22,8 @@ from trialbook.domain.commands import Command
 from trialbook.domain.events import Event, load_event
 from trialbook.projections import Projector, default_projections
 from trialbook.store.base import NewEvent, RecordedEvent
+from trialbook.store.backends import open_store
 from trialbook.store.errors import ConcurrencyError
-from trialbook.store.sqlite import SQLiteEventStore
 
 #: event ids for the events a command produces: a list, or a function of the decided events
 EventIds = Sequence[str | None] | Callable[[Sequence[Event]], Sequence[str | None]]
@@ -56,9 +56,11 @@ class Ledger:
     """One trialbook database: its event log, its read models, and command handling."""
 
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "FULL") -> None:
-        self.path = Path(path)
-        self.store = SQLiteEventStore(self.path, synchronous=synchronous)
         self.projector = Projector(default_projections())
+        # a file path, or a postgresql:// URL (the log there, read models in a local replica)
+        self.store = open_store(path, synchronous=synchronous, projector=self.projector)
+        #: the SQLite file read models are queried in (for PostgreSQL, the local replica)
+        self.path = Path(self.store.path)
         #: stream id -> (aggregate, version, state, version of its stored snapshot)
         self._states: dict[str, tuple[Any, int, Any, int]] = {}
         #: merged into every event's metadata (the shell sets command text and parser tier);
@@ -75,8 +77,18 @@ class Ledger:
 
     @property
     def conn(self) -> Any:
-        """The connection read models are queried through."""
+        """The connection read models are queried through (caught up with the log first)."""
+        self.store.refresh()
         return self.store.conn
+
+    @property
+    def name(self) -> str:
+        """The database as messages name it: the file, or the PostgreSQL URL without its password."""
+        return str(self.store.name)
+
+    def verify(self) -> Any:
+        """``events verify`` of this database (a ``store.verify.Report``): reads only."""
+        return self.store.verify()
 
     def close(self) -> None:
         self.store.close()

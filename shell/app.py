@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trialbook.ledger.paths import data_dir, default_db_path  # noqa: F401 - re-exported
+from trialbook.ledger.paths import data_dir, default_db_path, resolve_db  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from trialbook._client import Trialbook
@@ -166,7 +166,8 @@ class App:
         self.explicit_db = db is not None or bool(os.environ.get("TRIALBOOK_DB"))
         #: named with --db for this command (the demo writes elsewhere unless it is)
         self.db_option = db is not None
-        self.db_path = Path(db).expanduser() if db is not None else default_db_path()
+        #: a PostgreSQL URL when --db or $TRIALBOOK_DB names one; ``db_path`` is then its local replica
+        self.db_url, self.db_path = resolve_db(db)
         self.interactive = interactive
         self._ledger: Ledger | None = None
         self._tb: Trialbook | None = None
@@ -195,8 +196,15 @@ class App:
             if not self.explicit_db:
                 # the default location is ours to create
                 self.db_path.parent.mkdir(parents=True, exist_ok=True)
-            self._ledger = Ledger(self.db_path)
+            self._ledger = Ledger(self.db_url or self.db_path)
         meta = self._ledger.metadata
+    @property
+    def db_name(self) -> str:
+        """The database as the shell shows it: the file, or the PostgreSQL URL without its password."""
+        from trialbook.store.urls import redact_url
+
+        return redact_url(self.db_url) if self.db_url else str(self.db_path)
+
         for key in ("input", "parser_tier"):
             meta.pop(key, None)
         meta.update(self.event_metadata())

@@ -262,7 +262,7 @@ def split_line(line: str) -> list[str]:
 
 def toolbar_text(app: App) -> str:
     """The bottom toolbar: the database, the focus, a write awaiting confirmation."""
-    parts = [f" db: {app.db_path}"]
+    parts = [f" db: {app.db_name}"]
     if app.focus:
         parts.append(f"focus: {app.focus}")
     if app.pending:

@@ -6,10 +6,9 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trialbook.ledger.paths import default_db_path
+from trialbook.ledger.paths import resolve_db
 
 if TYPE_CHECKING:
     from trialbook._ab import ABTests
@@ -31,11 +30,12 @@ class Trialbook:
     def __init__(self, path: str | os.PathLike[str] | None = None, *, synchronous: str = "FULL"):
         from trialbook.ledger import Ledger
 
-        self.path = Path(path).expanduser() if path is not None else default_db_path()
+        #: a ``postgresql://`` URL when one was given (or is $TRIALBOOK_DB); ``path`` is then its local replica
+        self.url, self.path = resolve_db(path)
         if path is None and not os.environ.get("TRIALBOOK_DB"):
             self.path.parent.mkdir(parents=True, exist_ok=True)  # the default location is ours
         self._lock = threading.RLock()
-        self._ledger: Ledger | None = Ledger(self.path, synchronous=synchronous)
+        self._ledger: Ledger | None = Ledger(self.url or self.path, synchronous=synchronous)
         self._ledger.metadata["tier"] = "api"
         #: record which API call appended each event (``metadata.call``)
         self._record_calls = True
@@ -50,6 +50,7 @@ class Trialbook:
         tb = cls.__new__(cls)
         tb.path = ledger.path
         tb._lock = threading.RLock()
+        tb.url = getattr(ledger.store, "url", None)
         tb._ledger = ledger
         tb._record_calls = False
         tb._ab = tb._events = tb._evals = None
@@ -129,7 +130,7 @@ class Trialbook:
 
 
 def open(path: str | os.PathLike[str] | None = None, *, synchronous: str = "FULL") -> Trialbook:  # noqa: A001
-    """Open (creating if needed) the trialbook database at ``path``.
+    """Open (creating if needed) the trialbook database at ``path`` (a file, or a ``postgresql://`` URL).
 
     With no path: ``$TRIALBOOK_DB`` if set, else the default file in the XDG data
     directory (``~/.local/share/trialbook/trialbook.db``), as the CLI does.

@@ -126,6 +126,6 @@ class Events:
     def verify(self) -> VerifyReport:
         """Check the hash chain, every stream's versions and the append-only guards
         (what ``trialbook events verify`` checks); reads only."""
-        from trialbook.store.verify import verify_file
-
-        return VerifyReport(**verify_file(self._tb.path).to_dict())
+        with self._tb._use() as ledger:
+            report = ledger.verify()  # the file, or the log on the PostgreSQL server
+        return VerifyReport(**report.to_dict())

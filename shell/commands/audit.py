@@ -259,7 +259,6 @@ def audit_test(ledger: Ledger, name: str, *, verify: bool = True) -> dict[str, A
     from trialbook.domain.stats import METHOD_VERSION
     from trialbook.ledger.analysis import analyze_test
     from trialbook.projections import ab_queries
-    from trialbook.store.verify import verify_file
 
     test = ab_queries.get_test(ledger.conn, name)
     if test is None:
@@ -267,7 +266,7 @@ def audit_test(ledger: Ledger, name: str, *, verify: bool = True) -> dict[str, A
     head, head_hash = ledger.store.head()
     chain: dict[str, Any] = {"verified": False}
     if verify:
-        report = verify_file(ledger.path)
+        report = ledger.verify()
         first = report.first
         chain = {
             "verified": True,
@@ -290,7 +289,7 @@ def audit_test(ledger: Ledger, name: str, *, verify: bool = True) -> dict[str, A
         decisions.append(_audit_decision(ledger, name, event, *nows[key]))
     return {
         "test": name,
-        "database": str(ledger.path),
+        "database": ledger.name,
         "audited_at_position": head,
         "head_hash": head_hash,
         "created_position": test["created_position"],

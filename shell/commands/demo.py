@@ -136,13 +136,13 @@ def demo(app: App, ctx: click.Context, sessions: int, with_eval: bool) -> None:
     from trialbook.domain.errors import StateConflict
 
     if not app.db_option:
-        app.db_path, app.explicit_db = demo_path(), False
+        app.db_path, app.explicit_db, app.db_url = demo_path(), False, None
         app.db_path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(str(app.db_path) + suffix).unlink(missing_ok=True)
-    elif app.db_path.exists() and app.ledger.store.head()[0] > 0:
+    elif (app.db_url or app.db_path.exists()) and app.ledger.store.head()[0] > 0:
         raise StateConflict(
-            f"{app.db_path} already has events; the demo needs a fresh file (pass a new --db)"
+            f"{app.db_name} already has events; the demo needs a fresh file (pass a new --db)"
         )
     record_demo(app, sessions=sessions)
     click.echo(
