@@ -12,6 +12,8 @@ import pytest
 from click.testing import CliRunner, Result
 from trialbook.shell.cli import cli
 
+from tests.pg import pg_database, pg_url  # noqa: F401 - PostgreSQL fixtures (tests/pg.py)
+
 
 @pytest.fixture(autouse=True)
 def isolated_user_dirs(
