@@ -33,9 +33,8 @@ from trialbook.domain.errors import (
 )
 from trialbook.domain.events import Event, Value, upcaster
 from trialbook.domain.metrics import CUSTOM_METRIC_RE, METRICS, RESERVED_METRIC_NAMES
+from trialbook.domain.names import NAME_RE, NAME_RULE
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-NAME_RULE = "use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
 Difficulty = Literal["easy", "medium", "hard"]
 
 

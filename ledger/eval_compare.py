@@ -17,17 +17,16 @@ measured, so every pair counts.
 from __future__ import annotations
 
 import math
-import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from trialbook.domain.errors import InvalidCommand
+from trialbook.domain.names import NAME_RE
 from trialbook.domain.verdicts import DEFAULT_PASS_THRESHOLD, rollouts
 from trialbook.projections import eval_queries
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: confidence level of the fixed-horizon paired interval
 CI_LEVEL = 0.95
 
@@ -159,7 +158,7 @@ def choose_basis(conn: sqlite3.Connection, run_a: str, run_b: str, scorer: str |
 def variant_names(run_a: str, run_b: str) -> tuple[str, str]:
     """A/B variant names for the two runs: their ids when they are distinct slugs, else ``a``/``b``."""
     a, b = run_a.lower(), run_b.lower()
-    if SLUG_RE.match(a) and SLUG_RE.match(b) and a != b:
+    if NAME_RE.match(a) and NAME_RE.match(b) and a != b:
         return a, b
     return "a", "b"
 

@@ -8,9 +8,10 @@ the request; names only from the store or, for a new test, from the request.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
+from trialbook.domain.metrics import CUSTOM_METRIC_RE
+from trialbook.domain.names import NAME_RE
 from trialbook.plain.lex import Token, fmt, tokenize
 from trialbook.plain.request import (
     NameMatch,
@@ -52,8 +53,6 @@ from trialbook.plain.words import (
     _w,
 )
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-CUSTOM_METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 BE = frozenset({"is", "are", "was", "were", "be", "had", "have", "has"})
 #: words after a lone "a" that make it a variant ("a succeeded") rather than an article
 _AFTER_VARIANT = _w(
