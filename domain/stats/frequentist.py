@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from trialbook.domain.stats.moments import CoMoments, Moments
+from trialbook.domain.stats.proportions import wilson_bounds
 
 Interval = tuple[float, float]
 
@@ -134,13 +135,8 @@ def _rel(variant: Moments, control: Moments) -> float | None:
 
 
 def wilson_interval(successes: float, n: float, alpha: float) -> Interval:
-    """Wilson's score interval for one proportion (Wilson 1927)."""
-    z = z_quantile(1 - alpha / 2)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    """Wilson's score interval for one proportion (Wilson 1927), at level ``1 - alpha``."""
+    return wilson_bounds(successes, n, z_quantile(1 - alpha / 2))
 
 
 def newcombe_interval(s1: float, n1: float, s2: float, n2: float, alpha: float) -> Interval:
