@@ -1,10 +1,10 @@
-"""Eval suites and eval runs: events, commands, state, and the pure decision functions.
+"""Eval runs: events, commands, state, and the pure decision functions.
 
 Streams:
 
-- ``suite:<name>``: one :class:`SuiteRegistered` per version. Registering content
-  identical to the latest version is a no-op (``decide`` returns no events), so
-  ``eval suite add`` is safe to repeat; changed content becomes version N+1.
+- ``suite:<name>``: one :class:`SuiteRegistered` per version (the suite's event,
+  command and state live beside suite parsing in :mod:`trialbook.domain.suites`;
+  this module re-exports them).
 - ``eval-run:<run_id>``: :class:`RunStarted`, then :class:`RolloutCompleted` /
   :class:`RolloutFailed` per rollout attempt, :class:`RunInterrupted` /
   :class:`RunResumed` as a run stops and resumes, and :class:`RunFinished` when
@@ -43,7 +43,18 @@ from trialbook.domain.canonical import canonical_json
 from trialbook.domain.commands import Command
 from trialbook.domain.errors import InvalidCommand, NotFound, StateConflict
 from trialbook.domain.events import Event, Value
-from trialbook.domain.suites import SUITE_NAME_RE, SUITE_NAME_RULE, Case, suite_hash
+from trialbook.domain.suites import (  # noqa: F401 - the suite names are re-exported
+    SUITES,
+    RegisterSuite,
+    SuiteAggregate,
+    SuiteRegistered,
+    SuiteState,
+    SuiteVersion,
+    check_suite_name,
+    decide_suite,
+    evolve_suite,
+    suite_stream,
+)
 from trialbook.domain.verdicts import VerdictRecorded
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -61,11 +72,6 @@ ResumeMode = Literal["resume", "retry-failed"]
 #: ``http_status`` (an HTTP error status), ``bad_response`` (non-JSON or the wrong shape),
 #: ``target_error`` (the callable raised, the command exited non-zero)
 ErrorKind = Literal["timeout", "connection", "http_status", "bad_response", "target_error"]
-
-
-def suite_stream(name: str) -> str:
-    """The stream id of the suite called ``name``."""
-    return f"suite:{name}"
 
 
 def run_stream(run_id: str) -> str:
@@ -343,17 +349,6 @@ class FailedRollout(Value):
 # --------------------------------------------------------------------------- events
 
 
-class SuiteRegistered(Event):
-    """A version of a suite was registered; the event holds its full content."""
-
-    name: str
-    version: int = Field(ge=1)
-    hash: str
-    cases: tuple[Case, ...]
-    source: str | None = None
-    description: str | None = None
-
-
 class RunStarted(Event):
     """An eval run was started: what is evaluated, on which suite version, how."""
 
@@ -412,47 +407,11 @@ class RunFinished(Event):
 # --------------------------------------------------------------------------- commands
 
 
-def _check_suite_name(v: str) -> str:
-    v = v.strip()
-    if not SUITE_NAME_RE.match(v):
-        raise ValueError(f"suite name {v!r} is not valid; {SUITE_NAME_RULE}")
-    return v
-
-
 def _check_run_id(v: str) -> str:
     v = v.strip()
     if not RUN_ID_RE.match(v):
         raise ValueError(f"run id {v!r} is not valid; {RUN_ID_RULE}")
     return v
-
-
-class RegisterSuite(Command):
-    """Register a suite's cases as its next version (a no-op if identical to the latest)."""
-
-    name: str
-    cases: tuple[Case, ...]
-    source: str | None = None
-    description: str | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _check_suite_name(v)
-
-    @field_validator("cases")
-    @classmethod
-    def _cases(cls, v: tuple[Case, ...]) -> tuple[Case, ...]:
-        if not v:
-            raise ValueError("a suite needs at least one case")
-        seen: set[str] = set()
-        for c in v:
-            if c.id in seen:
-                raise ValueError(f"case id {c.id!r} is used twice; case ids must be unique")
-            seen.add(c.id)
-        return v
-
-    def stream_id(self) -> str:
-        return suite_stream(self.name)
 
 
 class StartRun(Command):
@@ -478,7 +437,7 @@ class StartRun(Command):
     @field_validator("suite")
     @classmethod
     def _suite(cls, v: str) -> str:
-        return _check_suite_name(v)
+        return check_suite_name(v)
 
     @model_validator(mode="after")
     def _checks(self) -> StartRun:
@@ -558,131 +517,6 @@ class FinishRun(Command):
 
     def stream_id(self) -> str:
         return run_stream(self.run_id)
-
-
-# --------------------------------------------------------------------------- suite state
-
-
-@dataclass(frozen=True)
-class SuiteVersion:
-    """One registered version of a suite."""
-
-    version: int
-    hash: str
-    cases: tuple[Case, ...]
-    source: str | None = None
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class SuiteState:
-    """Every version of one suite."""
-
-    name: str | None = None
-    versions: tuple[SuiteVersion, ...] = ()
-
-    @property
-    def exists(self) -> bool:
-        return self.name is not None
-
-    @property
-    def latest(self) -> SuiteVersion | None:
-        return self.versions[-1] if self.versions else None
-
-    def version(self, number: int | None = None) -> SuiteVersion:
-        """Version ``number`` (the latest when ``None``), or :class:`NotFound` naming the fix."""
-        if not self.versions:
-            raise NotFound(
-                f"no suite named {self.name!r}; add one with `trialbook eval suite add FILE --name {self.name}`"
-            )
-        if number is None:
-            return self.versions[-1]
-        if not 1 <= number <= len(self.versions):
-            raise NotFound(
-                f"suite {self.name!r} has no version {number}; it has versions 1 to {len(self.versions)}"
-            )
-        return self.versions[number - 1]
-
-
-@singledispatch
-def evolve_suite(event: Event, state: SuiteState) -> SuiteState:
-    """Fold one event into a suite's state."""
-    return state
-
-
-@evolve_suite.register
-def _(event: SuiteRegistered, state: SuiteState) -> SuiteState:
-    v = SuiteVersion(event.version, event.hash, event.cases, event.source, event.description)
-    return SuiteState(name=event.name, versions=(*state.versions, v))
-
-
-@singledispatch
-def decide_suite(command: Command, state: SuiteState) -> Sequence[Event]:
-    """The events a suite command produces."""
-    raise TypeError(f"no suite handler for {type(command).__name__}")
-
-
-@decide_suite.register
-def _(command: RegisterSuite, state: SuiteState) -> Sequence[Event]:
-    digest = suite_hash(command.cases)
-    latest = state.latest
-    if latest is not None and latest.hash == digest:
-        return []  # identical to the latest version: nothing to record
-    return [
-        SuiteRegistered(
-            name=command.name,
-            version=(latest.version + 1) if latest else 1,
-            hash=digest,
-            cases=command.cases,
-            source=command.source,
-            description=command.description,
-        )
-    ]
-
-
-class SuiteAggregate:
-    """The suite aggregate, as the ledger sees it."""
-
-    state_version = 1
-
-    def initial(self) -> SuiteState:
-        return SuiteState()
-
-    def evolve(self, state: SuiteState, event: Event) -> SuiteState:
-        return evolve_suite(event, state)
-
-    def decide(self, state: SuiteState, command: Command) -> Sequence[Event]:
-        return decide_suite(command, state)
-
-    def snapshot(self, state: SuiteState) -> dict[str, Any]:
-        return {
-            "name": state.name,
-            "versions": [
-                {
-                    "version": v.version,
-                    "hash": v.hash,
-                    "cases": [c.to_data() for c in v.cases],
-                    "source": v.source,
-                    "description": v.description,
-                }
-                for v in state.versions
-            ],
-        }
-
-    def restore(self, data: dict[str, Any]) -> SuiteState:
-        return SuiteState(
-            name=data["name"],
-            versions=tuple(
-                SuiteVersion(
-                    v["version"],
-                    v["hash"],
-                    tuple(Case.model_validate(c) for c in v["cases"]),
-                    v.get("source"),
-                    v.get("description"),
-                )
-                for v in data["versions"]
-            ),
-        )
 
 
 # --------------------------------------------------------------------------- run state
@@ -1122,8 +956,6 @@ class EvalRunAggregate:
         )
 
 
-SUITES = SuiteAggregate()
 EVAL_RUNS = EvalRunAggregate()
-RegisterSuite.aggregate = SUITES
 for _cmd in (StartRun, RecordRollouts, RecordVerdicts, InterruptRun, ResumeRun, FinishRun):
     _cmd.aggregate = EVAL_RUNS

@@ -1,4 +1,5 @@
-"""Eval suites: parsing case files into validated cases, and the suite's content hash.
+"""Eval suites: parsing case files into validated cases, the suite's content hash, and
+the suite aggregate (its event, command and state).
 
 Pure: text in, cases out, no file or network I/O (the caller reads the file).
 
@@ -26,6 +27,11 @@ Formats:
 The suite's content hash is :func:`suite_hash`: SHA-256 of the canonical JSON of
 the list of cases in :meth:`Case.to_data` form (defaults omitted), so formatting,
 key order and the file format do not change it; any change of content does.
+
+Stream ``suite:<name>``: one :class:`SuiteRegistered` per version. Registering
+content identical to the latest version is a no-op (``decide`` returns no
+events), so ``eval suite add`` is safe to repeat; changed content becomes
+version N+1. :mod:`trialbook.domain.evals` re-exports the aggregate's names.
 """
 
 from __future__ import annotations
@@ -34,25 +40,27 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import singledispatch
 from pathlib import PurePath
 from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 from trialbook.domain.canonical import canonical_json, content_hash
-from trialbook.domain.commands import explain
-from trialbook.domain.errors import InvalidCommand
-from trialbook.domain.events import Value
+from trialbook.domain.commands import Command, explain
+from trialbook.domain.errors import InvalidCommand, NotFound
+from trialbook.domain.events import Event, Value
+from trialbook.domain.names import NAME_RE, NAME_RULE
 
 SuiteFormat = Literal["jsonl", "yaml", "json"]
 Role = Literal["system", "user", "assistant", "tool", "developer"]
 ROLES: tuple[str, ...] = get_args(Role)
 
 MAX_ID_LENGTH = 200
-SUITE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-SUITE_NAME_RULE = (
-    "use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
-)
+#: a suite's name follows the rule for every name (:mod:`trialbook.domain.names`)
+SUITE_NAME_RE = NAME_RE
+SUITE_NAME_RULE = NAME_RULE
 CASE_FIELDS = ("id", "input", "expected", "criteria", "metadata", "scorers")
 _SUFFIXES: dict[str, SuiteFormat] = {
     ".jsonl": "jsonl",
@@ -416,3 +424,191 @@ def _check_finite(value: Any, where: str) -> None:
     elif isinstance(value, list):
         for v in value:
             _check_finite(v, where)
+
+
+# --------------------------------------------------------------------------- suite streams
+
+
+def suite_stream(name: str) -> str:
+    """The stream id of the suite called ``name``."""
+    return f"suite:{name}"
+
+
+def check_suite_name(v: str) -> str:
+    """``v`` stripped, if it is a valid suite name; ``ValueError`` naming the rule else."""
+    v = v.strip()
+    if not SUITE_NAME_RE.match(v):
+        raise ValueError(f"suite name {v!r} is not valid; {SUITE_NAME_RULE}")
+    return v
+
+
+# --------------------------------------------------------------------------- suite event and command
+
+
+class SuiteRegistered(Event):
+    """A version of a suite was registered; the event holds its full content."""
+
+    name: str
+    version: int = Field(ge=1)
+    hash: str
+    cases: tuple[Case, ...]
+    source: str | None = None
+    description: str | None = None
+
+
+class RegisterSuite(Command):
+    """Register a suite's cases as its next version (a no-op if identical to the latest)."""
+
+    name: str
+    cases: tuple[Case, ...]
+    source: str | None = None
+    description: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_suite_name(v)
+
+    @field_validator("cases")
+    @classmethod
+    def _cases(cls, v: tuple[Case, ...]) -> tuple[Case, ...]:
+        if not v:
+            raise ValueError("a suite needs at least one case")
+        seen: set[str] = set()
+        for c in v:
+            if c.id in seen:
+                raise ValueError(f"case id {c.id!r} is used twice; case ids must be unique")
+            seen.add(c.id)
+        return v
+
+    def stream_id(self) -> str:
+        return suite_stream(self.name)
+
+
+# --------------------------------------------------------------------------- suite state
+
+
+@dataclass(frozen=True)
+class SuiteVersion:
+    """One registered version of a suite."""
+
+    version: int
+    hash: str
+    cases: tuple[Case, ...]
+    source: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class SuiteState:
+    """Every version of one suite."""
+
+    name: str | None = None
+    versions: tuple[SuiteVersion, ...] = ()
+
+    @property
+    def exists(self) -> bool:
+        return self.name is not None
+
+    @property
+    def latest(self) -> SuiteVersion | None:
+        return self.versions[-1] if self.versions else None
+
+    def version(self, number: int | None = None) -> SuiteVersion:
+        """Version ``number`` (the latest when ``None``), or :class:`NotFound` naming the fix."""
+        if not self.versions:
+            raise NotFound(
+                f"no suite named {self.name!r}; add one with `trialbook eval suite add FILE --name {self.name}`"
+            )
+        if number is None:
+            return self.versions[-1]
+        if not 1 <= number <= len(self.versions):
+            raise NotFound(
+                f"suite {self.name!r} has no version {number}; it has versions 1 to {len(self.versions)}"
+            )
+        return self.versions[number - 1]
+
+
+@singledispatch
+def evolve_suite(event: Event, state: SuiteState) -> SuiteState:
+    """Fold one event into a suite's state."""
+    return state
+
+
+@evolve_suite.register
+def _(event: SuiteRegistered, state: SuiteState) -> SuiteState:
+    v = SuiteVersion(event.version, event.hash, event.cases, event.source, event.description)
+    return SuiteState(name=event.name, versions=(*state.versions, v))
+
+
+@singledispatch
+def decide_suite(command: Command, state: SuiteState) -> Sequence[Event]:
+    """The events a suite command produces."""
+    raise TypeError(f"no suite handler for {type(command).__name__}")
+
+
+@decide_suite.register
+def _(command: RegisterSuite, state: SuiteState) -> Sequence[Event]:
+    digest = suite_hash(command.cases)
+    latest = state.latest
+    if latest is not None and latest.hash == digest:
+        return []  # identical to the latest version: nothing to record
+    return [
+        SuiteRegistered(
+            name=command.name,
+            version=(latest.version + 1) if latest else 1,
+            hash=digest,
+            cases=command.cases,
+            source=command.source,
+            description=command.description,
+        )
+    ]
+
+
+class SuiteAggregate:
+    """The suite aggregate, as the ledger sees it."""
+
+    state_version = 1
+
+    def initial(self) -> SuiteState:
+        return SuiteState()
+
+    def evolve(self, state: SuiteState, event: Event) -> SuiteState:
+        return evolve_suite(event, state)
+
+    def decide(self, state: SuiteState, command: Command) -> Sequence[Event]:
+        return decide_suite(command, state)
+
+    def snapshot(self, state: SuiteState) -> dict[str, Any]:
+        return {
+            "name": state.name,
+            "versions": [
+                {
+                    "version": v.version,
+                    "hash": v.hash,
+                    "cases": [c.to_data() for c in v.cases],
+                    "source": v.source,
+                    "description": v.description,
+                }
+                for v in state.versions
+            ],
+        }
+
+    def restore(self, data: dict[str, Any]) -> SuiteState:
+        return SuiteState(
+            name=data["name"],
+            versions=tuple(
+                SuiteVersion(
+                    v["version"],
+                    v["hash"],
+                    tuple(Case.model_validate(c) for c in v["cases"]),
+                    v.get("source"),
+                    v.get("description"),
+                )
+                for v in data["versions"]
+            ),
+        )
+
+
+SUITES = SuiteAggregate()
+RegisterSuite.aggregate = SUITES
