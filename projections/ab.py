@@ -34,7 +34,7 @@ from trialbook.domain.events import upcast
 from trialbook.domain.metrics import RATIO_PAIRS, observations
 from trialbook.domain.stats.moments import welford
 from trialbook.projections.ab_queries import VALUE_COLUMNS, row_observations
-from trialbook.projections.base import Extract, Extraction, write_transaction
+from trialbook.projections.base import Extract, Extraction, TableProjection, write_transaction
 from trialbook.store.base import RecordedEvent, parse_json
 from trialbook.store.errors import ChainError
 
@@ -71,22 +71,14 @@ DDL = [
         WITHOUT ROWID""",
 ]
 
+#: the ``ab_results`` columns a result is inserted with; its values as ``ab_queries`` reads them
 RESULT_COLUMNS = (
     "position",
     "test",
     "variant",
     "session_id",
     "case_id",
-    "success",
-    "tool_calls",
-    "successful_calls",
-    "errors",
-    "completion_time",
-    "messages",
-    "corrections",
-    "tokens",
-    "cost",
-    "score",
+    *VALUE_COLUMNS,
     "metrics",
     "error_messages",
     "notes",
@@ -104,7 +96,7 @@ def test_name(stream_id: str) -> str:
     return stream_id[3:]
 
 
-class ABProjection:
+class ABProjection(TableProjection):
     """Folds A/B events into the ``ab_*`` tables."""
 
     name = "ab"
@@ -113,6 +105,8 @@ class ABProjection:
     #: 4: tests keep expected_tools and success_criteria
     version = 4
     handles = frozenset({"TestCreated", "ResultAdded", "TestArchived", "TestRestored"})
+    ddl = DDL
+    tables = TABLES
 
     def __init__(self) -> None:
         self._cache: _Cache | None = None
@@ -125,14 +119,6 @@ class ABProjection:
         if self._cache is None or self._cache.conn is not conn:
             self._cache = _Cache(conn)
         return self._cache
-
-    def create(self, conn: sqlite3.Connection) -> None:
-        for statement in DDL:
-            conn.execute(statement)
-
-    def drop(self, conn: sqlite3.Connection) -> None:
-        for table in TABLES:
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
 
     def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
         run: list[tuple[RecordedEvent, str, dict[str, Any]]] = []

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trialbook.domain.canonical import canonical_json
+from trialbook.projections.base import TableProjection
 from trialbook.store.base import RecordedEvent
 
 TABLES = ("ab_decisions",)
@@ -49,20 +50,14 @@ COLUMNS = (
 )
 
 
-class ABDecisionsProjection:
+class ABDecisionsProjection(TableProjection):
     """Folds ``TestConcluded`` events into ``ab_decisions``."""
 
     name = "ab_decisions"
     version = 1
     handles = frozenset({"TestConcluded"})
-
-    def create(self, conn: sqlite3.Connection) -> None:
-        for statement in DDL:
-            conn.execute(statement)
-
-    def drop(self, conn: sqlite3.Connection) -> None:
-        for table in TABLES:
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
+    ddl = DDL
+    tables = TABLES
 
     def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
         rows = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from trialbook.store.base import RecordedEvent
 
@@ -86,6 +86,27 @@ class Projection(Protocol):
     # between appends. The projector calls it whenever those tables may have changed
     # behind its back: another connection committed, a transaction rolled back, or
     # a catch-up or rebuild rewrote them.
+
+
+class TableProjection:
+    """``create`` and ``drop`` for a projection whose read model is the tables of its DDL.
+
+    A subclass sets ``ddl`` (its ``CREATE … IF NOT EXISTS`` statements, run in order)
+    and ``tables`` (the tables ``drop`` removes); it still defines the fold itself.
+    """
+
+    ddl: ClassVar[Sequence[str]]
+    tables: ClassVar[Sequence[str]]
+
+    def create(self, conn: sqlite3.Connection) -> None:
+        """Create its tables and indexes if they do not exist."""
+        for statement in self.ddl:
+            conn.execute(statement)
+
+    def drop(self, conn: sqlite3.Connection) -> None:
+        """Drop its tables."""
+        for table in self.tables:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 class Projector:

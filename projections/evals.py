@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trialbook.domain.canonical import canonical_json
+from trialbook.projections.base import TableProjection
 from trialbook.store.base import RecordedEvent
 
 TABLES = ("eval_suites", "eval_runs", "eval_rollouts", "eval_verdicts")
@@ -82,7 +83,7 @@ def _runner(e: RecordedEvent) -> str | None:
     return _json(process) if isinstance(process, dict) else None
 
 
-class EvalsProjection:
+class EvalsProjection(TableProjection):
     """Suites, runs, rollouts and verdicts (see the module docstring)."""
 
     name = "evals"
@@ -99,14 +100,8 @@ class EvalsProjection:
             "VerdictRecorded",
         }
     )
-
-    def create(self, conn: sqlite3.Connection) -> None:
-        for statement in DDL:
-            conn.execute(statement)
-
-    def drop(self, conn: sqlite3.Connection) -> None:
-        for table in TABLES:
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
+    ddl = DDL
+    tables = TABLES
 
     def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
         touched: dict[str, int] = {}
