@@ -80,16 +80,6 @@ def history_path() -> Path:
     return Path(env).expanduser() if env else state_dir() / "history"
 
 
-#: event streams whose ids name suites and eval runs (``suite:NAME``, ``eval-run:ID``)
-SUITE_PREFIX = "suite:"
-RUN_PREFIX = "eval-run:"
-
-
-def _stream_range(prefix: str) -> tuple[str, str]:
-    """``(low, high)`` bounds selecting stream ids that start with ``prefix`` through the index."""
-    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
 def read_vocabulary(conn: sqlite3.Connection) -> Vocabulary:
     """The names in the store: tests (active and archived, with variants), suites, runs, scorers.
 
@@ -114,34 +104,13 @@ def read_vocabulary(conn: sqlite3.Connection) -> Vocabulary:
     runs: set[str] = set()
     scorers: set[str] = set()
     try:
-        low, high = _stream_range(SUITE_PREFIX)
-        suites.update(
-            r[0][len(SUITE_PREFIX) :]
-            for r in conn.execute(
-                "SELECT stream_id FROM events WHERE stream_id >= ? AND stream_id < ? AND version = 1",
-                (low, high),
-            )
-        )
-        low, high = _stream_range(RUN_PREFIX)
-        for stream_id, name in conn.execute(
-            "SELECT stream_id, CASE WHEN type = 'RunStarted' THEN json_extract(data, '$.name') END "
-            "FROM events WHERE stream_id >= ? AND stream_id < ? AND version = 1",
-            (low, high),
-        ):
-            runs.add(stream_id[len(RUN_PREFIX) :])
-            if isinstance(name, str) and name:
-                runs.add(name)
+        from trialbook.projections import log_queries
+
+        suites = log_queries.stream_names(conn, log_queries.SUITE_PREFIX)
+        runs = log_queries.run_names(conn)
         if runs:
             scorers.update(_builtin_scorers())
-            scorers.update(
-                r[0]
-                for r in conn.execute(
-                    "SELECT DISTINCT json_extract(data, '$.scorer') FROM events "
-                    "WHERE stream_id >= ? AND stream_id < ? AND type = 'VerdictRecorded'",
-                    (low, high),
-                )
-                if isinstance(r[0], str) and r[0]
-            )
+            scorers.update(log_queries.verdict_scorers(conn))
     except sqlite3.OperationalError:  # not a trialbook log (yet)
         pass
     return Vocabulary(tests=tests, archived=archived, suites=suites, runs=runs, scorers=scorers)

@@ -80,9 +80,10 @@ def _check_event_type(conn: sqlite3.Connection, name: str) -> None:
 
     from trialbook.domain.catalog import all_event_types
     from trialbook.domain.errors import InvalidCommand
+    from trialbook.projections import log_queries
 
     known = all_event_types()
-    if name in known or conn.execute("SELECT 1 FROM events WHERE type = ?", (name,)).fetchone():
+    if name in known or log_queries.has_event_type(conn, name):
         return  # a log written by a newer trialbook may hold types this one does not define
     by_lower = {t.lower(): t for t in known}
     close = [by_lower[name.lower()]] if name.lower() in by_lower else []
@@ -122,27 +123,16 @@ def log(
 
     Times are compared with the recorded UTC time; a time without a zone is UTC.
     """
+    from trialbook.projections import log_queries
+
     if as_json and as_jsonl:
         raise click.UsageError("give --json or --jsonl, not both")
     store = app.ledger.store
     if type_ is not None:
         _check_event_type(store.conn, type_)
-    where, params = [], []
-    for clause, value in (
-        ("stream_id = ?", stream),
-        ("type = ?", type_),
-        ("recorded_at >= ?", since),
-        ("recorded_at <= ?", until),
-        ("json_extract(metadata, '$.actor') = ?", actor),
-    ):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    sql = f"SELECT position FROM events {clause} ORDER BY position DESC"
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    positions = sorted(r[0] for r in store.conn.execute(sql, params))
+    positions = log_queries.matching_positions(
+        store.conn, stream=stream, type_=type_, since=since, until=until, actor=actor, limit=limit
+    )
     found = [store.get(p) for p in positions]
     recorded = [e for e in found if e is not None]
     if as_json:
@@ -153,7 +143,8 @@ def log(
             click.echo(_line(e.to_dict()))
         return
     if not recorded:
-        click.echo("No events match." if where else "The log is empty.")
+        filtered = any(v is not None for v in (stream, type_, since, until, actor))
+        click.echo("No events match." if filtered else "The log is empty.")
         return
     rows = [
         [
@@ -352,6 +343,7 @@ def export(app: App, after: int, stream: str | None, upcast: bool, output: str |
       trialbook events export --since 1200 --output new.jsonl
       trialbook events export --stream ab:checkout-flow --upcast
     """
+    from trialbook.projections import log_queries
     from trialbook.store.verify import export_line
 
     store = app.ledger.store
@@ -362,20 +354,10 @@ def export(app: App, after: int, stream: str | None, upcast: bool, output: str |
         )
 
     def lines() -> Iterator[str]:
-        where = "position > ?" + (" AND stream_id = ?" if stream else "")
-        params: list[Any] = [after, stream] if stream else [after]
-        cur = store.conn.cursor()
-        try:
-            cur.execute(
-                "SELECT position, event_id, stream_id, version, type, schema_version, data, "
-                f"metadata, recorded_at, prev_hash, hash FROM events WHERE {where} "
-                "ORDER BY position",
-                params,
-            )
-            while rows := cur.fetchmany(EXPORT_BATCH):
-                yield "".join((_upcast_line(r) if upcast else export_line(r)) + "\n" for r in rows)
-        finally:
-            cur.close()
+        for rows in log_queries.envelope_batches(
+            store.conn, after=after, stream=stream, size=EXPORT_BATCH
+        ):
+            yield "".join((_upcast_line(r) if upcast else export_line(r)) + "\n" for r in rows)
 
     if output is None:
         sys.stdout.flush()
