@@ -11,6 +11,7 @@ from __future__ import annotations
 
 # importing a module registers its event types
 import trialbook.domain.ab
+import trialbook.domain.canary
 import trialbook.domain.evals
 import trialbook.domain.verdicts  # noqa: F401
 from trialbook.domain.events import EVENT_TYPES, Event
