@@ -11,6 +11,7 @@ def default_projections() -> list[Projection]:
     """Every read model trialbook keeps, in the order they are folded."""
     from trialbook.projections.ab import ABProjection
     from trialbook.projections.ab_decisions import ABDecisionsProjection
+    from trialbook.projections.canary import CanaryProjection
     from trialbook.projections.evals import EvalsProjection
 
-    return [ABProjection(), ABDecisionsProjection(), EvalsProjection()]
+    return [ABProjection(), ABDecisionsProjection(), EvalsProjection(), CanaryProjection()]
