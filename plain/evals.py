@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trialbook.plain.ab import _skip
+from trialbook.plain.ab_common import skip
 from trialbook.plain.lex import fmt
 from trialbook.plain.request import Request, number_refusal, suggest, unknown_refusal
 from trialbook.plain.types import Translation, command, incomplete, refused
@@ -39,7 +39,7 @@ def resolve(
             close,
         )
     if cue >= 0:
-        j = _skip(req, cue + 1, frozenset({"called", "named", "id"}), ":#")
+        j = skip(req, cue + 1, frozenset({"called", "named", "id"}), ":#")
         t = req.tokens[j] if j < len(req.tokens) else None
         if t is not None and req.free(j) and t.kind == "word" and t.norm not in KNOWN:
             return refused(req.text, f"there is no {label} named {t.text!r}", pool[:5])
@@ -61,7 +61,7 @@ def suite_add(req: Request) -> Translation:
     path = next((i for i, t in enumerate(req.tokens) if t.kind == "path"), -1)
     opts: list[str] = []
     for i in req.indexes({"called", "named", "as", "name"}):
-        j = _skip(req, i + 1, frozenset({"the", "a", "suite", "is"}), ":=")
+        j = skip(req, i + 1, frozenset({"the", "a", "suite", "is"}), ":=")
         if j >= len(req.tokens):
             continue
         t = req.tokens[j]
@@ -151,7 +151,7 @@ def run(req: Request) -> Translation:
                 f"there is no scorer named {toks[b].text!r}",
                 close or sorted(req.vocab.scorers),
             )
-        j = _skip(req, i + 1, frozenset({"by", "with", "the", "using", "is"}), ":=")
+        j = skip(req, i + 1, frozenset({"by", "with", "the", "using", "is"}), ":=")
         after = toks[j] if j < len(toks) else None
         if after is not None and req.free(j) and after.kind == "word" and after.norm not in KNOWN:
             close = suggest(after.norm, req.vocab.scorers)
@@ -247,7 +247,7 @@ def rescore(req: Request) -> Translation:
         )
     if not scorers:
         for i in req.indexes(SCORER_WORDS | {"with", "using", "by"}):
-            j = _skip(req, i + 1, frozenset({"the", "a"}))
+            j = skip(req, i + 1, frozenset({"the", "a"}))
             t = req.tokens[j] if j < len(req.tokens) else None
             if t is not None and req.free(j) and t.kind == "word" and t.norm not in KNOWN:
                 close = suggest(t.norm, req.vocab.scorers)

@@ -1,0 +1,444 @@
+"""The ``ab create`` rule: a new test from a sentence such as "create a test called
+checkout comparing cold vs warm, control cold, metric success, guardrail cost +10%".
+"""
+
+from __future__ import annotations
+
+from trialbook.domain.metrics import CUSTOM_METRIC_RE
+from trialbook.domain.names import NAME_RE
+from trialbook.plain.ab_common import (
+    BE,
+    find_metric,
+    note_text,
+    skip,
+)
+from trialbook.plain.lex import Token, fmt
+from trialbook.plain.request import (
+    Request,
+    number_refusal,
+    suggest,
+)
+from trialbook.plain.types import Translation, command, incomplete, refused
+from trialbook.plain.words import (
+    FILLER,
+    KNOWN,
+    TEST_WORDS,
+    _w,
+)
+
+_CREATE_STOP = _w(
+    """with control baseline metric primary measuring measure optimize optimise goal guardrail
+    guardrails description described category difficulty task where and for comparing"""
+)
+_LIST_SEP = frozenset({"and", "or", "vs", "versus", "v", "against"})
+
+
+def _list_items(req: Request, j: int) -> tuple[list[str], int]:
+    """Names separated by commas, "and", "vs", "/": ``cold, warm and hot``. Returns (items, end)."""
+    items: list[str] = []
+    toks = req.tokens
+    while j < len(toks):
+        t = toks[j]
+        if (
+            t.kind not in ("word", "quote", "num")
+            or t.unit is not None
+            or (t.kind == "num" and not t.spelled)
+        ):
+            break
+        nxt = req.tokens[j + 1] if j + 1 < len(toks) else None
+        if (
+            items
+            and t.norm in ("control", "baseline")
+            and nxt is not None
+            and ((nxt.kind == "word" and nxt.norm not in _LIST_SEP) or req.p(j + 1) in (":", "="))
+        ):
+            break
+        if items and t.norm in _CREATE_STOP - {"and", "control", "baseline"}:
+            break
+        if t.norm in items and req.w(j + 1) in ("as", "is"):
+            break
+        if t.norm in ("a", "an", "the") and req.w(j + 1) in (_CREATE_STOP - {"and"}) | {
+            "primary",
+            "main",
+            "new",
+        }:
+            break
+        if req.w(j + 1) == "difficulty":
+            break
+        items.append(t.norm if t.kind != "quote" else t.text.lower())
+        req.use(j)
+        k = j + 1
+        if req.p(k) in (",", "/", "&", "+"):
+            k += 1
+            if req.w(k) in ("and", "or"):
+                k += 1
+        elif req.w(k) in _LIST_SEP:
+            k += 1
+        else:
+            return items, k
+        req.use(*range(j + 1, k))
+        j = k
+    return items, j
+
+
+def create(req: Request) -> Translation:
+    """``ab create NAME --variants A,B …`` from "create a test called x comparing cold vs warm".
+
+    Reads, in order: a description ("description: …"), the name (:func:`_new_name`),
+    the variants ("variants cold, warm and hot", "comparing a vs b", "cold vs warm",
+    ``variants=a,b``), the control ("control cold", "cold is the control", "with warm as
+    baseline"), the metric (:func:`_create_metric`), guardrails (:func:`_guardrails`),
+    "task t-1", "category search", and "difficulty hard" / "a hard task".
+    """
+    toks = req.tokens
+    description, _ = note_text(req, frozenset({"description", "desc", "described"}))
+    name_tok = _new_name(req)
+    if isinstance(name_tok, Translation):
+        return name_tok
+    variants: list[str] = []
+    for i, t in enumerate(toks):
+        if t.kind == "kv" and t.text.lower().startswith("variants="):
+            variants = [x for x in t.text.split("=", 1)[1].lower().split(",") if x]
+            req.use(i)
+    cue = req.index(
+        {"variants", "arms", "groups", "variations", "comparing", "between", "versus", "testing"}
+    )
+    if not variants and cue >= 0:
+        req.use(cue)
+        j = skip(req, cue + 1, BE | {"of", "called", "named"}, ":=")
+        variants, _ = _list_items(req, j)
+    if not variants:
+        for i in range(len(toks)):
+            if (
+                i not in req.used
+                and toks[i].kind == "word"
+                and req.w(i + 1) in ("vs", "versus", "v")
+            ):
+                variants, _ = _list_items(req, i)
+                break
+    control = None
+    for i in req.indexes({"control", "baseline"}, names_too=True):
+        if i in req.used:
+            continue
+        j = skip(req, i + 1, BE | {"variant", "arm", "group"}, ":=")
+        if (
+            j < len(toks)
+            and toks[j].kind == "word"
+            and j not in req.used
+            and toks[j].norm in variants
+        ):
+            control = toks[j].norm
+            req.use(*range(i, j + 1))
+            continue
+        k = i - 1
+        while k >= 0 and req.w(k) in ("the", "is", "as", "be", "our") and req.free(k):
+            k -= 1
+        if (
+            k >= 0
+            and toks[k].kind == "word"
+            and toks[k].norm in variants
+            and k not in req.used - set(range(k, k + 1))
+        ):
+            control = toks[k].norm
+            req.use(*range(k, i + 1))
+            w = req.w(k - 1)
+            if w == "with":
+                req.use(k - 1)
+    if control is None and any(
+        i not in req.used for i in req.indexes({"control", "baseline"}, names_too=True)
+    ):
+        i = next(
+            i for i in req.indexes({"control", "baseline"}, names_too=True) if i not in req.used
+        )
+        j = skip(req, i + 1, BE, ":=")
+        if j < len(toks) and toks[j].kind == "word" and j not in req.used and variants:
+            return refused(
+                req.text,
+                f"control {toks[j].text!r} is not one of the variants ({', '.join(variants)})",
+                variants,
+            )
+    metric = _create_metric(req)
+    guardrails = _guardrails(req)
+    extras: list[str] = []
+    for words, opt in (({"task"}, "--task-id"), ({"category"}, "--category")):
+        for i in req.indexes(words):
+            j = skip(req, i + 1, frozenset({"id", "is"}) if opt == "--task-id" else BE, ":=")
+            if (
+                j < len(toks)
+                and toks[j].kind in ("word", "num", "quote")
+                and req.free(j)
+                and toks[j].norm not in KNOWN
+            ):
+                extras += [opt, toks[j].text]
+                req.use(*range(i, j + 1))
+                if req.w(i - 1) == "in" and opt == "--category":
+                    req.use(i - 1)
+    difficulty = None
+    for i in req.indexes({"easy", "medium", "hard"}):
+        if (
+            req.w(i - 1) == "difficulty"
+            or req.w(i + 1) in ("difficulty", "task", "one")
+            or (req.p(i - 1) == ":" and req.w(i - 2) == "difficulty")
+        ):
+            difficulty = req.w(i)
+            req.use(
+                i,
+                *[
+                    k
+                    for k in (i - 1, i + 1, i - 2)
+                    if req.w(k) in ("difficulty", "task", "one") or req.p(k) == ":"
+                ],
+            )
+    if (
+        req.index({"difficulty"}) >= 0
+        and difficulty is None
+        and req.free(req.index({"difficulty"}))
+    ):
+        return incomplete(
+            req.text,
+            ["ab", "create"],
+            ["--difficulty easy|medium|hard"],
+            "which difficulty?",
+            ["easy", "medium", "hard"],
+        )
+    refusal = number_refusal(req)
+    if refusal:
+        return refusal
+    leftover_unknown = [t for t in req.unknown_words() if t is not name_tok]
+    name = (
+        name_tok.norm
+        if name_tok is not None and name_tok.kind != "quote"
+        else (name_tok.text.lower() if name_tok is not None else None)
+    )
+    req.use(*[i for i, t in enumerate(toks) if t is name_tok])
+    if leftover_unknown:
+        t = leftover_unknown[0]
+        if name is None and t.kind == "word" and NAME_RE.match(t.norm):
+            return incomplete(
+                req.text,
+                ["ab", "create"],
+                ["NAME"],
+                f"is {t.text!r} the test's name? say 'called {t.norm}'",
+                [t.norm],
+            )
+        return refused(
+            req.text, f"I don't understand {t.text!r} in this test definition; nothing was guessed"
+        )
+    for v in variants:
+        if not NAME_RE.match(v):
+            return refused(
+                req.text,
+                f"variant name {v!r} is not valid: use lowercase letters, digits, '.', '_' or '-'",
+            )
+    if len(set(variants)) != len(variants):
+        return refused(req.text, "a variant is listed twice; variants must be distinct")
+    opts: list[str] = []
+    if control:
+        opts += ["--control", control]
+    if isinstance(metric, str):
+        opts += ["--metric", metric]
+    for g in guardrails:
+        if not g.startswith("?"):
+            opts += ["--guardrail", g]
+    if description:
+        opts += ["--description", description]
+    opts += extras
+    if difficulty:
+        opts += ["--difficulty", difficulty]
+    var_opt = ["--variants", ",".join(variants)] if variants else []
+    if name is None:
+        return incomplete(
+            req.text, ["ab", "create", *var_opt, *opts], ["NAME"], "what should the test be called?"
+        )
+    if not NAME_RE.match(name):
+        return refused(
+            req.text,
+            f"test name {name!r} is not valid: use 1-64 lowercase letters, digits, '.', '_' or '-'",
+        )
+    head = ["ab", "create", name, *var_opt, *opts]
+    if isinstance(metric, Translation):
+        return incomplete(req.text, head, metric.missing, metric.reason, metric.suggestions)
+    for g in guardrails:
+        if g.startswith("?"):
+            missing, _, reason = g[1:].partition("|")
+            return incomplete(req.text, head, [missing], reason)
+    if len(variants) == 1:
+        return incomplete(
+            req.text,
+            ["ab", "create", name, *opts],
+            ["--variants A,B"],
+            f"a test needs at least two variants; only {variants[0]!r} was given",
+        )
+    if not variants:
+        return incomplete(
+            req.text,
+            ["ab", "create", name, *opts],
+            ["--variants A,B"],
+            "which variants? e.g. --variants cold,warm (the first is the control)",
+        )
+    return command(req.text, ["ab", "create", name, *var_opt, *opts])
+
+
+_NAME_BLOCK = (
+    FILLER
+    | TEST_WORDS
+    | _CREATE_STOP
+    | _w(
+        """variants arms groups variations comparing between versus vs testing called named titled name
+    test experiment a/b ab"""
+    )
+)
+
+
+def _new_name(req: Request) -> Token | None | Translation:
+    """The new test's name: after "called"/"named", after "test", or right after the verb."""
+    toks = req.tokens
+    cands: list[int] = []
+    for i in req.indexes({"called", "named", "titled", "name"}):
+        j = skip(req, i + 1, BE, ":=")
+        cands.append(j)
+    for i in req.indexes(TEST_WORDS):
+        cands.append(i + 1)
+    for i in req.indexes({"create", "make", "setup", "define", "start", "new"}):
+        cands.append(skip(req, i + 1, frozenset({"a", "an", "new", "the"})))
+    for i, t in enumerate(toks):
+        if t.kind == "kv" and t.text.lower().startswith("name="):
+            req.use(i)
+            return Token("word", t.text[5:], t.start + 5, t.end, norm=t.text[5:].lower())
+    for j in cands:
+        if j >= len(toks):
+            continue
+        t = toks[j]
+        if j in req.in_name:
+            kinds = {m.kind for m in req.in_name[j]}
+            if kinds & {"test", "archived"}:
+                m = next(m for m in req.in_name[j] if m.kind in ("test", "archived"))
+                state = "an archived test" if m.kind == "archived" else "a test"
+                return refused(
+                    req.text,
+                    f"there is already {state} named {m.name!r}; pick another name",
+                    [f"ab show {m.name}"],
+                )
+            continue
+        if not req.free(j):
+            continue
+        if t.kind == "quote" or (t.kind == "word" and t.norm not in _NAME_BLOCK):
+            nxt = j + 1
+            if (
+                nxt < len(toks)
+                and toks[nxt].kind == "word"
+                and toks[nxt].norm not in KNOWN
+                and t.kind == "word"
+            ):
+                return incomplete(
+                    req.text,
+                    ["ab", "create"],
+                    ["NAME"],
+                    f"name the test with one word, e.g. {t.norm}-{toks[nxt].norm}",
+                )
+            return t
+    return None
+
+
+def _create_metric(req: Request) -> str | None | Translation:
+    """The primary metric: "metric success", "primary metric: error rate", "measuring
+    completion time", "optimize for cost", "goal: tokens", "judged on score"; "metric
+    my_metric" names a custom one. A cue without a metric asks for one; an unknown word
+    after it is refused with the closest metrics."""
+    for i in req.indexes(
+        {
+            "metric",
+            "measuring",
+            "measure",
+            "optimize",
+            "optimise",
+            "goal",
+            "optimizing",
+            "optimising",
+            "judged",
+        }
+    ):
+        if not req.free(i):
+            continue
+        j = skip(req, i + 1, BE | {"for", "on", "by", "of", "the", "to"}, ":=")
+        found = find_metric(req, j, anywhere=False)
+        if found:
+            metric, a, b = found
+            start = i - 1 if req.w(i - 1) in ("primary", "main") else i
+            req.use(*range(start, b))
+            return metric
+        if (
+            j < len(req.tokens)
+            and req.tokens[j].kind == "word"
+            and req.free(j)
+            and req.tokens[j].norm not in KNOWN
+        ):
+            if CUSTOM_METRIC_RE.match(req.tokens[j].norm) and req.w(i) == "metric":
+                req.use(i, j, i - 1 if req.w(i - 1) in ("primary", "main") else i)
+                return req.tokens[j].norm
+            return refused(
+                req.text,
+                f"metric {req.tokens[j].text!r} is unknown",
+                suggest(
+                    req.tokens[j].norm,
+                    ["success", "error_rate", "completion_time", "tokens", "cost", "score"],
+                ),
+            )
+        return incomplete(req.text, ["ab", "create"], ["--metric M"], "which metric?")
+    return None
+
+
+def _guardrails(req: Request) -> list[str]:
+    """``METRIC:+N%`` limits from "guardrail cost +10%", "guardrail on completion time: no
+    more than 10% worse", "guardrails: tokens up to 500"; a missing part is returned as
+    ``"?OPTION|reason"`` (the rule turns it into an incomplete line asking for it)."""
+    out: list[str] = []
+    for i in req.indexes({"guardrail", "guardrails"}):
+        if not req.free(i):
+            continue
+        j = skip(req, i + 1, BE | {"on", "of", "for", "that", "the", "a"}, ":=")
+        found = find_metric(req, j, anywhere=False)
+        if found is None:
+            out.append("?--guardrail METRIC:+N%|which metric and limit? e.g. completion_time:+10%")
+            req.use(i)
+            continue
+        metric, _, k = found
+        k = skip(
+            req,
+            k,
+            BE
+            | {
+                "of",
+                "at",
+                "no",
+                "not",
+                "more",
+                "than",
+                "by",
+                "within",
+                "worse",
+                "up",
+                "to",
+                "max",
+                "maximum",
+                "must",
+                "get",
+                "should",
+                "increase",
+                "rise",
+            },
+            ":=+",
+        )
+        if k < len(req.tokens) and req.tokens[k].kind == "num" and req.free(k):
+            t = req.tokens[k]
+            assert t.value is not None
+            limit = f"{metric}:+{fmt(t.value)}%" if t.unit == "%" else f"{metric}:+{fmt(t.value)}"
+            out.append(limit)
+            end = skip(req, k + 1, frozenset({"worse", "more", "higher", "increase"}))
+            req.use(*range(i, end))
+        else:
+            out.append(
+                f"?--guardrail {metric}:+N%|how much worse may {metric} get? e.g. {metric}:+10%"
+            )
+            req.use(*range(i, k))
+    return out
