@@ -38,6 +38,14 @@ from trialbook.store.errors import (
 
 if TYPE_CHECKING:
     from trialbook._ab import ABTests, Session
+    from trialbook._canary import (
+        Canaries,
+        Canary,
+        CanaryDecision,
+        CanaryInfo,
+        CanarySession,
+        CanaryStatus,
+    )
     from trialbook._eval_models import (
         Agreement,
         CaseReport,
@@ -82,6 +90,12 @@ __all__ = [
     "Trialbook",
     "ABTests",
     "Session",
+    "Canaries",
+    "Canary",
+    "CanarySession",
+    "CanaryInfo",
+    "CanaryStatus",
+    "CanaryDecision",
     "Events",
     "Evals",
     "Analysis",
@@ -135,6 +149,10 @@ __all__ = [
 _LAZY = {
     "ABTests": "trialbook._ab",
     "Session": "trialbook._ab",
+    **dict.fromkeys(
+        ("Canaries", "Canary", "CanarySession", "CanaryInfo", "CanaryStatus", "CanaryDecision"),
+        "trialbook._canary",
+    ),
     "Events": "trialbook._events",
     "Evals": "trialbook._evals",
     **dict.fromkeys(

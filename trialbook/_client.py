@@ -12,6 +12,7 @@ from trialbook.ledger.paths import resolve_db
 
 if TYPE_CHECKING:
     from trialbook._ab import ABTests
+    from trialbook._canary import Canaries, Canary
     from trialbook._evals import Evals
     from trialbook._events import Events
     from trialbook.ledger import Ledger
@@ -84,6 +85,30 @@ class Trialbook:
 
             self._evals = Evals(self)
         return self._evals
+
+    @property
+    def canaries(self) -> Canaries:
+        """Canary rollouts: plan them and list them (:class:`trialbook.Canaries`)."""
+        found = self.__dict__.get("_canaries")
+        if found is None:
+            from trialbook._canary import Canaries
+
+            found = self.__dict__["_canaries"] = Canaries(self)
+        return found
+
+    def canary(self, name: str) -> Canary:
+        """The handle of canary ``name`` (:class:`trialbook.Canary`): assign, record, decide.
+
+        One handle per name and database handle, kept: calling ``tb.canary(name)``
+        per request costs a dictionary lookup. ``NotFound`` if there is no such canary.
+        """
+        handles = self.__dict__.setdefault("_canary_handles", {})
+        handle = handles.get(name)
+        if handle is None:
+            from trialbook._canary import Canary
+
+            handle = handles[name] = Canary(self, name)
+        return handle
 
     # ------------------------------------------------------------------ plumbing
 
