@@ -21,6 +21,7 @@ from trialbook.shell.app import App
 #: command name -> "module:attribute" of its click command or group
 COMMANDS: dict[str, str] = {
     "ab": "trialbook.shell.commands.ab:ab",
+    "canary": "trialbook.shell.commands.canary:canary",
     "events": "trialbook.shell.commands.events:events",
     "projections": "trialbook.shell.commands.events:projections",
     "demo": "trialbook.shell.commands.demo:demo",

@@ -630,7 +630,7 @@ class AuditGroup(click.Group):
 
 @click.group(cls=AuditGroup)
 def audit() -> None:
-    """Check that every recorded decision on an A/B test reproduces from the log.
+    """Check that every recorded decision on an A/B test (or a canary) reproduces from the log.
 
     For each `ab conclude` of test NAME: replay the log to the position the
     decision's analysis saw, recompute it with the recorded options, and compare
@@ -652,7 +652,12 @@ def audit() -> None:
 @json_option
 @pass_app
 def check(app: App, name: str, as_json: bool) -> None:
-    """Audit test NAME's decisions (what `trialbook audit NAME` runs)."""
+    """Audit test NAME's decisions (what `trialbook audit NAME` runs); a canary's too."""
+    from trialbook.shell.commands.canary import is_canary_only, run_audit
+
+    if is_canary_only(app, name):  # no A/B test of that name: the canary's decisions
+        run_audit(app, name, "json" if as_json else "text", None)
+        return
     doc = audit_test(app.ledger, name)
     if as_json:
         echo_json(doc)
@@ -690,8 +695,12 @@ def report(app: App, name: str, fmt: str, output: str | None) -> None:
       trialbook audit report checkout-flow > audit.md
       trialbook audit report checkout-flow --format json --output audit.json
     """
+    from trialbook.shell.commands.canary import is_canary_only, run_audit
     from trialbook.shell.render import to_json
 
+    if is_canary_only(app, name):  # no A/B test of that name: the canary's decisions
+        run_audit(app, name, fmt, output)
+        return
     doc = audit_test(app.ledger, name)
     text = render_markdown(doc) if fmt == "markdown" else to_json(doc) + "\n"
     if output is None:
