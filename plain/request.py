@@ -20,7 +20,7 @@ from trialbook.plain.words import KNOWN, QUESTION_START
 class NameMatch:
     """A name from the store found at tokens ``start:end``."""
 
-    kind: str  # test archived suite run scorer variant
+    kind: str  # test archived suite run scorer variant canary
     name: str
     start: int
     end: int
@@ -40,6 +40,7 @@ def _name_index(vocab: Vocabulary) -> _Index:
     cands += [("suite", n, "") for n in vocab.suites]
     cands += [("run", n, "") for n in vocab.runs]
     cands += [("scorer", n, "") for n in vocab.scorers]
+    cands += [("canary", n, "") for n in vocab.canaries]
     for owner, variants in [*vocab.tests.items(), *vocab.archived.items()]:
         cands += [("variant", v, owner) for v in variants]
     index: _Index = {}
@@ -197,7 +198,7 @@ class Request:
 
     def all_names(self) -> list[str]:
         v = self.vocab
-        names = [*v.tests, *v.archived, *v.suites, *v.runs, *v.scorers]
+        names = [*v.tests, *v.archived, *v.suites, *v.runs, *v.scorers, *v.canaries]
         for variants in [*v.tests.values(), *v.archived.values()]:
             names.extend(variants)
         return names

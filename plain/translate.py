@@ -22,6 +22,7 @@ Contract (what the shell relies on):
 from __future__ import annotations
 
 from trialbook.plain import ab as ab
+from trialbook.plain import canary as canary
 from trialbook.plain import evals as ev
 from trialbook.plain import ledger as ledger
 from trialbook.plain.lex import name_parts
@@ -33,7 +34,6 @@ from trialbook.plain.words import (
     ARCHIVE_VERBS,
     AUDIT_WORDS,
     CALL_NOUNS,
-    CANARY_WORDS,
     COMPARE_WORDS,
     CORRECTION_NOUNS,
     COST_WORDS,
@@ -187,8 +187,10 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             "that is outside what trialbook does (A/B tests, evals, the event log)",
             _close_examples(req),
         )
-    if ws & CANARY_WORDS:
-        return refused(text, "canary rollouts are not available yet")
+    if canary.is_canary_request(req):
+        routed = canary.route(req)
+        if routed is not None:
+            return routed
     if fw in _EDIT_VERBS:
         return refused(
             text,

@@ -27,6 +27,15 @@ WRITE_COMMANDS: frozenset[tuple[str, ...]] = frozenset(
         ("eval", "rescore"),
         ("eval", "retry-failed"),
         ("events", "import"),
+        ("canary", "create"),
+        ("canary", "add-result"),
+        ("canary", "import"),
+        ("canary", "advance"),
+        ("canary", "halt"),
+        ("canary", "rollback"),
+        ("canary", "complete"),
+        # `canary watch --auto` records decisions: confirmed like a write, with or without --auto
+        ("canary", "watch"),
     }
 )
 
@@ -62,7 +71,8 @@ class Vocabulary:
 
     ``tests`` maps each active A/B test to its variants; ``archived`` does the same
     for archived tests (a plain list of names is accepted). ``suites``, ``runs`` and
-    ``scorers`` are names (run ids or run names).
+    ``scorers`` are names (run ids or run names). ``canaries`` maps each canary to its
+    stages (percentages; a plain list of names is accepted).
     """
 
     tests: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -70,10 +80,12 @@ class Vocabulary:
     suites: AbstractSet[str] = frozenset()
     runs: AbstractSet[str] = frozenset()
     scorers: AbstractSet[str] = frozenset()
+    canaries: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tests", _frozen_map(self.tests))
         object.__setattr__(self, "archived", _frozen_map(self.archived))
+        object.__setattr__(self, "canaries", _frozen_map(self.canaries))  # type: ignore[arg-type]
         for name in ("suites", "runs", "scorers"):
             object.__setattr__(self, name, frozenset(getattr(self, name)))
 
@@ -85,6 +97,7 @@ class Vocabulary:
                 self.suites,
                 self.runs,
                 self.scorers,
+                tuple(sorted(self.canaries.items())),
             )
         )
 

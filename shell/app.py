@@ -81,7 +81,8 @@ def history_path() -> Path:
 
 
 def read_vocabulary(conn: sqlite3.Connection) -> Vocabulary:
-    """The names in the store: tests (active and archived, with variants), suites, runs, scorers.
+    """The names in the store: tests (active and archived, with variants), suites, runs, scorers,
+    canaries (with their stages).
 
     Tests come from the A/B read model; suites and runs from their event streams
     (``suite:NAME``, ``eval-run:ID`` and each run's ``RunStarted`` name), so they
@@ -113,7 +114,16 @@ def read_vocabulary(conn: sqlite3.Connection) -> Vocabulary:
             scorers.update(log_queries.verdict_scorers(conn))
     except sqlite3.OperationalError:  # not a trialbook log (yet)
         pass
-    return Vocabulary(tests=tests, archived=archived, suites=suites, runs=runs, scorers=scorers)
+    canaries: dict[str, tuple[float, ...]] = {}
+    try:
+        from trialbook.projections import canary as canary_queries
+
+        canaries = {c["name"]: tuple(c["stages"]) for c in canary_queries.list_canaries(conn)}
+    except sqlite3.OperationalError:  # no canary read model in this file yet
+        pass
+    return Vocabulary(
+        tests=tests, archived=archived, suites=suites, runs=runs, scorers=scorers, canaries=canaries
+    )
 
 
 def _builtin_scorers() -> tuple[str, ...]:

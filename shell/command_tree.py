@@ -27,7 +27,7 @@ HELP_WORDS = {"help", "?"}
 SHELL_WORDS = (*sorted(HELP_WORDS), "use", "exit", "quit")
 
 #: what a value of a parameter names: a store kind ("test", "variant", "suite", "run",
-#: "scorer", "stream", "test-or-run"), a fixed tuple of choices, or None (free text)
+#: "scorer", "stream", "test-or-run", "canary"), a fixed tuple of choices, or None (free text)
 Kind = str | tuple[str, ...] | None
 
 
@@ -55,6 +55,8 @@ def value_kind(path: Sequence[str], param: click.Parameter) -> Kind:
             return "test"
         if family == "audit" and name in ("name", "test"):
             return "test"
+        if family == "canary" and name == "name" and not creates:
+            return "canary"
         if family == "eval" and name in ("suite", "suite_name") and not creates:
             return "suite"
         if tuple(path[:2]) == ("eval", "suite") and name == "name" and not creates:
@@ -174,6 +176,8 @@ def names_for(kind: Kind, vocab: Vocabulary | None, test: str | None = None) -> 
         return sorted(vocab.scorers)
     if kind == "test-or-run":
         return [*tests, *sorted(vocab.runs)]
+    if kind == "canary":
+        return sorted(vocab.canaries)
     if kind == "stream":
         return [
             *(f"ab:{t}" for t in tests),
@@ -185,6 +189,7 @@ def names_for(kind: Kind, vocab: Vocabulary | None, test: str | None = None) -> 
 
 def store_names(vocab: Vocabulary) -> list[str]:
     names = [*names_for("test-or-run", vocab), *names_for("variant", vocab), *sorted(vocab.suites)]
+    names += names_for("canary", vocab)
     return list(dict.fromkeys(names))
 
 
