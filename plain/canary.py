@@ -137,7 +137,7 @@ def _resolve(req: Request, argv: list[str]) -> str | Translation:
 
 def _note(req: Request) -> str | None:
     """A reason given with ``because …`` or ``note: …`` (the rest of the request)."""
-    from trialbook.plain.ab import note_text
+    from trialbook.plain.ab_common import note_text
 
     note, _ = note_text(req, NOTE_CUES, because=True)
     return note
