@@ -349,13 +349,7 @@ def archive(req: Request) -> Translation:
             req.text,
             f"test {gone[0].name!r} is already archived (`ab restore {gone[0].name}` brings it back)",
         )
-    test = resolve_test(req, ["ab", "archive"], archived=False, single=False)
-    if isinstance(test, Translation):
-        return test
-    refusal = number_refusal(req) or unknown_refusal(req)
-    if refusal:
-        return refusal
-    return command(req.text, ["ab", "archive", test])
+    return _one_test(req, "archive", archived=False, single=False)
 
 
 def restore(req: Request) -> Translation:
@@ -363,10 +357,20 @@ def restore(req: Request) -> Translation:
     named = req.named("test")
     if named and not req.named("archived"):
         return refused(req.text, f"test {named[0].name!r} is not archived; nothing to restore")
-    test = resolve_test(req, ["ab", "restore"], only_archived=True, single=True)
+    return _one_test(req, "restore", archived=False, only_archived=True, single=True)
+
+
+def _one_test(
+    req: Request, verb: str, *, archived: bool, only_archived: bool = False, single: bool
+) -> Translation:
+    """``ab VERB NAME`` for the one test the request names (the options are
+    :func:`resolve_test`'s); any number or unknown word left over is refused."""
+    test = resolve_test(
+        req, ["ab", verb], archived=archived, only_archived=only_archived, single=single
+    )
     if isinstance(test, Translation):
         return test
     refusal = number_refusal(req) or unknown_refusal(req)
     if refusal:
         return refusal
-    return command(req.text, ["ab", "restore", test])
+    return command(req.text, ["ab", verb, test])

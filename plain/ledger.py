@@ -13,6 +13,19 @@ from trialbook.plain.words import EVENT_TYPE_WORDS, FORMAT_WORDS
 _CAMEL = re.compile(r"^[A-Z][a-z]+(?:[A-Z][a-z]+)+$")
 
 
+def _at_most_one(
+    req: Request, found: list[str], what: str, option: str, opts: list[str]
+) -> Translation | None:
+    """Refuse two different ``what``s ("one stream at a time: a or b?"); add ``option`` with
+    the one found (if any) to ``opts``."""
+    distinct = list(dict.fromkeys(found))
+    if len(distinct) > 1:
+        return refused(req.text, f"one {what} at a time: {' or '.join(distinct)}?", distinct)
+    if distinct:
+        opts += [option, distinct[0]]
+    return None
+
+
 def events_log(req: Request) -> Translation:
     """``events log [--stream S] [--type T] [--limit N]``."""
     toks = req.tokens
@@ -28,11 +41,9 @@ def events_log(req: Request) -> Translation:
         else:
             continue
         req.use_match(m)
-    streams = list(dict.fromkeys(streams))
-    if len(streams) > 1:
-        return refused(req.text, f"one stream at a time: {' or '.join(streams)}?", streams)
-    if streams:
-        opts += ["--stream", streams[0]]
+    refusal = _at_most_one(req, streams, "stream", "--stream", opts)
+    if refusal:
+        return refusal
     types: list[str] = []
     for i, t in enumerate(toks):
         if t.kind == "word" and _CAMEL.match(t.text) and req.free(i):
@@ -48,11 +59,9 @@ def events_log(req: Request) -> Translation:
             ):
                 types.append(EVENT_TYPE_WORDS[w])
                 req.use(k)
-    types = list(dict.fromkeys(types))
-    if len(types) > 1:
-        return refused(req.text, f"one event type at a time: {' or '.join(types)}?", types)
-    if types:
-        opts += ["--type", types[0]]
+    refusal = _at_most_one(req, types, "event type", "--type", opts)
+    if refusal:
+        return refusal
     for i, t in enumerate(toks):
         if not (req.free(i) and t.is_int):
             continue

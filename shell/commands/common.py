@@ -15,6 +15,13 @@ pass_app = click.make_pass_decorator(App)
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print JSON (stable keys) instead of a table."
 )
+#: ``--output/-o FILE`` for commands that write a file or standard output
+output_option = click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of standard output.",
+)
 
 
 def parse_key_values(values: tuple[str, ...], option: str) -> dict[str, float]:

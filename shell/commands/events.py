@@ -18,7 +18,7 @@ from typing import IO, Any, TextIO
 import click
 from trialbook.ledger.times import utc_text
 from trialbook.shell.app import App
-from trialbook.shell.commands.common import json_option, pass_app
+from trialbook.shell.commands.common import json_option, output_option, pass_app
 from trialbook.shell.render import echo_json, table
 
 EXPORT_BATCH = 10_000
@@ -323,12 +323,7 @@ def verify(app: App, as_json: bool) -> None:
     is_flag=True,
     help="Write data as it reads today (old schemas upgraded), without hashes: for reading, not importing.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write to this file instead of standard output.",
-)
+@output_option
 @pass_app
 def export(app: App, after: int, stream: str | None, upcast: bool, output: str | None) -> None:
     """Write the log as JSONL: one event per line, in position order, with its hashes.
