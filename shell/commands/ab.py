@@ -255,7 +255,7 @@ def import_(app: App, name: str | None, file: Path | None) -> None:
     if file is None:
         if name is None:
             raise click.UsageError("Missing argument 'FILE|DIR'.")
-        name, file = None, Path(name)
+        file, name = Path(name), None
     imported = import_batches(app.ledger, read_import(file.expanduser(), name))
     for o in imported.outcomes:
         b = o.batch
