@@ -93,6 +93,7 @@ class SQLiteEventStore:
         busy_timeout: float = 10.0,
     ) -> None:
         self.path = str(path)
+        self.busy_timeout_ms = int(busy_timeout * 1000)
         if synchronous.upper() not in SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {SYNCHRONOUS}")
         self._check_file()
@@ -341,6 +342,10 @@ class SQLiteEventStore:
             self._versions[stream_id] = version
         return version
 
+    def _begin_immediate(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to the busy timeout for another writer to finish."""
+        self.conn.execute("BEGIN IMMEDIATE")
+
     def refresh(self) -> None:
         """Make reads reflect every committed event: a no-op, this file is the log itself
         (a replica of a PostgreSQL log catches up here)."""
@@ -529,7 +534,7 @@ class _Transaction:
         store.lock.acquire()
         if store._depth == 0:
             try:
-                store.conn.execute("BEGIN IMMEDIATE")
+                store._begin_immediate()
                 # another connection committed since our last transaction: caches are stale
                 version = store.conn.execute("PRAGMA data_version").fetchone()[0]
             except sqlite3.Error as e:
