@@ -376,12 +376,38 @@ class CreateCanary(Command):
     stages: tuple[int | float, ...] = DEFAULT_STAGES
     guardrails: tuple[Guardrail, ...] = ()
     metric: str = "success"
-    min_results: int = Field(default=DEFAULT_MIN_RESULTS, ge=2, le=MAX_COUNT, strict=True)
+    min_results: int = Field(default=DEFAULT_MIN_RESULTS, strict=True)
     unit: str = "user"
     salt: str
-    alpha: float = Field(default=0.05, gt=0, lt=0.5)
-    expected_results: int | None = Field(default=None, ge=2, le=MAX_COUNT, strict=True)
+    alpha: float = 0.05
+    expected_results: int | None = Field(default=None, strict=True)
     description: str | None = None
+
+    @field_validator("min_results")
+    @classmethod
+    def _min_results(cls, v: int) -> int:
+        if not 2 <= v <= MAX_COUNT:
+            raise ValueError(
+                "must be at least 2: the candidate results each stage needs before it moves on, "
+                "e.g. --min-results 400"
+            )
+        return v
+
+    @field_validator("alpha")
+    @classmethod
+    def _alpha(cls, v: float) -> float:
+        if not (math.isfinite(v) and 0 < v < 0.5):
+            raise ValueError("must lie between 0 and 0.5 (exclusive), e.g. --alpha 0.05")
+        return v
+
+    @field_validator("expected_results")
+    @classmethod
+    def _expected(cls, v: int | None) -> int | None:
+        if v is not None and not 2 <= v <= MAX_COUNT:
+            raise ValueError(
+                "must be a number of results of at least 2, e.g. --expected-results 5000"
+            )
+        return v
 
     @field_validator("name")
     @classmethod

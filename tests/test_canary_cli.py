@@ -55,8 +55,11 @@ def feed(db: Path, n: int, *, bad: bool = False, start: int = 0, stage: int | No
             "Error: guardrail completion_time: percentage points are for rates",
         ),
         (("--metric", "happiness"), "Error: metric 'happiness' is unknown"),
-        (("--min-results", "1"), "Error: min_results: Input should be greater than or equal to 2"),
-        (("--alpha", "0.7"), "Error: alpha: Input should be less than 0.5"),
+        (("--min-results", "1"), "Error: min_results: must be at least 2: the candidate results"),
+        (
+            ("--alpha", "0.7"),
+            "Error: alpha: must lie between 0 and 0.5 (exclusive), e.g. --alpha 0.05 (got 0.7)",
+        ),
     ],
 )
 def test_a_bad_plan_is_one_line_naming_the_fix_and_appends_nothing(
