@@ -102,6 +102,7 @@ class TestAssignment:
         other.complete()
         assert {other.assign(f"x{i}") for i in range(200)} == {"b"}
 
+    @pytest.mark.slow
     def test_a_decision_made_elsewhere_reaches_the_handle_within_its_refresh(
         self, tb: Any, db_path: Path
     ) -> None:

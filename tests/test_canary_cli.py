@@ -318,6 +318,7 @@ def test_every_canary_command_has_help(invoke: Invoke) -> None:
         assert r.exit_code == 0 and "Usage: " in r.output, cmd
 
 
+@pytest.mark.slow
 def test_write_commands_do_not_import_numpy(tmp_path: Path) -> None:
     db = tmp_path / "w.db"
     # an existing file (creating one runs migrations, whose sqlite-utils may import pandas)
