@@ -520,6 +520,8 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ),
     ("compare baseline with candidate", "eval compare baseline candidate"),
     ("rescore candidate with judge", "eval rescore candidate --scorer judge"),
+    ("how is the canary doing?", "canary status router-v2"),
+    ("move router-v2 to 50%", "canary advance router-v2 --to 50"),
 )
 
 #: the store the examples are written against
@@ -528,6 +530,7 @@ EXAMPLE_VOCABULARY = Vocabulary(
     suites={"smoke"},
     runs={"baseline", "candidate"},
     scorers={"exact", "judge"},
+    canaries={"router-v2": (10, 50, 100)},
 )
 
 
