@@ -1,0 +1,908 @@
+"""The decision rule, vectorised over looks.
+
+Everything the recommendation depends on is computed here from arrays whose
+last axis is "look" (one column per point in time). ``analyze`` evaluates one
+look (the current data), ``history`` one look per recorded result, and the
+simulations in the tests and in ``bench/stats.py`` millions of looks at once,
+all through :func:`evaluate`, so the three can never disagree.
+
+Per comparison of a variant with control, the statistic is:
+
+- binary: difference of proportions; its standard error uses Agresti–Caffo
+  adjusted proportions ``(s + 1) / (n + 2)`` (Agresti & Caffo 2000), which keeps
+  it positive at 0 % or 100 % and makes small samples conservative;
+- continuous and per-session rates: difference of means with Welch's standard
+  error and degrees of freedom; the t statistic is mapped to the normal scale
+  through its tail probability before the always-valid boundary is applied,
+  which keeps the boundary honest at small n;
+- pooled ratios: difference of ratios with delta-method standard errors;
+- paired (when results share case ids across the two variants): the mean of
+  per-case differences of per-case means (clustering repeated results of a
+  case), with the paired standard error and ``pairs - 1`` degrees of freedom.
+
+The always-valid p-value and interval then come from
+:mod:`domain.stats.sequential`; Holm's procedure adjusts the p-values across
+variants × goal metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from trialbook.domain.metrics import Metric, metric_named
+from trialbook.domain.stats.model import AnalysisInput, Effect, ResultRow
+from trialbook.domain.stats.v1 import sequential
+
+DECISIONS = ("continue", "ship", "keep_control", "no_difference", "blocked")
+CONTINUE, SHIP, KEEP_CONTROL, NO_DIFFERENCE, BLOCKED = range(5)
+GUARD_OK, GUARD_UNCLEAR, GUARD_BROKEN = 0, 1, 2
+#: a paired analysis replaces the unpaired one when at least this share of both arms' results is paired
+PAIRED_COVERAGE = 0.5
+
+
+Array = np.ndarray
+
+
+# --------------------------------------------------------------------------- per-arm statistics
+
+
+@dataclass
+class MomentArrays:
+    """Moments (n, mean, M2) of one arm, one entry per look."""
+
+    n: Array
+    mean: Array
+    m2: Array
+
+
+@dataclass
+class CoMomentArrays:
+    """Co-moments of (x, y) pairs, one entry per look."""
+
+    n: Array
+    mean_x: Array
+    mean_y: Array
+    m2_x: Array
+    m2_y: Array
+    c_xy: Array
+
+
+@dataclass
+class PairArrays(CoMomentArrays):
+    """Co-moments of per-case (variant mean, control mean) over the cases both variants have.
+
+    ``cover_x`` / ``cover_y``: how many of the variant's / control's results
+    belong to those cases; ``repeated``: whether some case has several results
+    in one variant (then per-case means are compared: clustering by case).
+    """
+
+    cover_x: Array
+    cover_y: Array
+    repeated: Array
+
+
+@dataclass
+class Arm:
+    """One arm's estimate and variances, one entry per look (nan where undefined)."""
+
+    n: Array
+    est: Array
+    var_est: Array  # variance of the estimate
+    var_obs: Array  # variance of one result (for power)
+
+
+def _f(x: Any) -> Array:
+    return np.asarray(x, dtype=float)
+
+
+def binary_arm(m: MomentArrays) -> Arm:
+    """A success rate; the variance uses the Agresti–Caffo adjusted proportion."""
+    n = _f(m.n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_adj = (m.mean * n + 1.0) / (n + 2.0)
+        var_obs = p_adj * (1.0 - p_adj)
+        est = np.where(n > 0, m.mean, np.nan)
+    return Arm(
+        n, est, np.where(n > 0, var_obs / (n + 2.0), np.nan), np.where(n > 0, var_obs, np.nan)
+    )
+
+
+def mean_arm(m: MomentArrays) -> Arm:
+    """A mean of per-result values (continuous metrics and per-session rates)."""
+    n = _f(m.n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var_obs = np.where(n >= 2, np.maximum(m.m2, 0.0) / (n - 1.0), np.nan)
+        return Arm(n, np.where(n > 0, m.mean, np.nan), var_obs / n, var_obs)
+
+
+def ratio_arm(c: CoMomentArrays) -> Arm:
+    """A pooled ratio ``sum(x) / sum(y)`` with its delta-method variance (see ``frequentist.ratio_delta``)."""
+    n = _f(c.n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = (n >= 1) & (c.mean_y != 0)
+        r = np.where(ok, c.mean_x / c.mean_y, np.nan)
+        vx = np.maximum(c.m2_x, 0.0) / (n - 1.0)
+        vy = np.maximum(c.m2_y, 0.0) / (n - 1.0)
+        cov = c.c_xy / (n - 1.0)
+        var_obs = np.maximum(vx - 2 * r * cov + r * r * vy, 0.0) / (c.mean_y * c.mean_y)
+        var_obs = np.where(ok & (n >= 2), var_obs, np.nan)
+        return Arm(n, r, var_obs / n, var_obs)
+
+
+def arm_of(metric: Metric, stats: MomentArrays | CoMomentArrays) -> Arm:
+    """The arm statistics of ``metric`` from its moments (co-moments for ratios)."""
+    if metric.kind == "ratio":
+        assert isinstance(stats, CoMomentArrays)
+        return ratio_arm(stats)
+    assert isinstance(stats, MomentArrays)
+    return binary_arm(stats) if metric.kind == "binary" else mean_arm(stats)
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+@dataclass
+class Comparison:
+    """A variant against control, one entry per look.
+
+    ``n_obs`` is the sample size the boundary counts (both arms, or pairs);
+    ``z`` the statistic on the normal scale; ``p`` the always-valid p-value
+    (1 where not ``valid``).
+    """
+
+    n_obs: Array
+    diff: Array
+    se: Array
+    df: Array
+    z: Array
+    p: Array
+    rel: Array
+    rel_se: Array
+    valid: Array
+    paired: Array
+    rho: Array
+    n_v: Array
+    n_c: Array
+
+    def bounds(self, level: float) -> tuple[Array, Array, Array, Array]:
+        """Always-valid interval at ``level`` (an alpha) for the lift and the relative lift."""
+        from scipy.special import ndtr, stdtrit
+
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            zb = np.where(
+                self.rho > 0,
+                _z_boundary_by_rho(self.n_obs, level, self.rho),
+                np.nan,
+            )
+            tb = -stdtrit(self.df, ndtr(-zb))
+            half = tb * self.se
+            rhalf = tb * self.rel_se
+            lo = np.where(self.valid, self.diff - half, np.nan)
+            hi = np.where(self.valid, self.diff + half, np.nan)
+            rlo = np.where(self.valid, self.rel - rhalf, np.nan)
+            rhi = np.where(self.valid, self.rel + rhalf, np.nan)
+        return lo, hi, rlo, rhi
+
+
+def _z_boundary_by_rho(n: Array, level: float, rho: Array) -> Array:
+    # rho varies per look only between paired and unpaired comparisons: at most two values
+    out = np.full(np.shape(n), np.nan)
+    for r in np.unique(rho[np.isfinite(rho)]):
+        sel = rho == r
+        out[sel] = sequential.z_boundary(n[sel], level, float(r))
+    return out
+
+
+def _finish(
+    diff: Array,
+    var: Array,
+    df: Array,
+    n_obs: Array,
+    rel: Array,
+    rel_var: Array,
+    valid: Array,
+    rho: float,
+    paired: bool,
+    n_v: Array,
+    n_c: Array,
+    scale: Array,
+) -> Comparison:
+    from scipy.special import ndtri, stdtr
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        se = np.sqrt(np.maximum(var, 0.0))
+        # no spread at all (identical values in each arm, up to rounding): a sample shows nothing
+        # about a spread it never exhibited, so no call is made from it rather than an infinite z
+        degenerate = se <= 1e-10 * scale
+        t = np.abs(diff) / se
+        z = -ndtri(stdtr(df, -t))
+        valid = valid & ~degenerate & np.isfinite(diff) & np.isfinite(se)
+        p = np.where(valid, sequential.p_value(z, n_obs, rho), 1.0)
+        rel_se = np.sqrt(np.maximum(rel_var, 0.0))
+    shape = np.shape(diff)
+    return Comparison(
+        n_obs=n_obs,
+        diff=diff,
+        se=np.where(degenerate, 0.0, se),
+        df=df,
+        z=np.where(valid, z, 0.0),
+        p=p,
+        rel=rel,
+        rel_se=rel_se,
+        valid=valid,
+        paired=np.full(shape, paired),
+        rho=np.full(shape, rho),
+        n_v=n_v,
+        n_c=n_c,
+    )
+
+
+def compare_arms(kind: str, v: Arm, c: Arm, rho: float, min_n: int) -> Comparison:
+    """Variant ``v`` against control ``c`` from independent arms."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        diff = v.est - c.est
+        a, b = v.var_est, c.var_est
+        var = a + b
+        if kind in ("continuous", "rate"):
+            den = a * a / (v.n - 1.0) + b * b / (c.n - 1.0)
+            df = np.where(den > 0, var * var / den, v.n + c.n - 2.0)
+        else:
+            df = np.full(np.shape(diff), np.inf)
+        rel = v.est / c.est - 1.0
+        rel_var = a / c.est**2 + v.est**2 * b / c.est**4
+        rel = np.where(c.est != 0, rel, np.nan)
+        valid = (v.n >= min_n) & (c.n >= min_n) & np.isfinite(var) & (df > 0)
+        scale = np.abs(v.est) + np.abs(c.est) + 1e-300
+    return _finish(diff, var, df, v.n + c.n, rel, rel_var, valid, rho, False, v.n, c.n, scale)
+
+
+def compare_pairs(p: PairArrays, rho: float, min_n: int, binary: bool = False) -> Comparison:
+    """Variant against control from per-case pairs (x = variant, y = control).
+
+    For binary metrics the variance of the differences is taken as if one more
+    pair had gone each way (d = +1 and d = -1), in the spirit of Agresti & Min
+    (2005) for paired proportions: it keeps a run of identical discordant pairs
+    from looking infinitely certain and makes small samples conservative.
+    """
+    k = _f(p.n)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        vx = np.maximum(p.m2_x, 0.0) / (k - 1.0)
+        vy = np.maximum(p.m2_y, 0.0) / (k - 1.0)
+        cov = p.c_xy / (k - 1.0)
+        diff = p.mean_x - p.mean_y
+        var = np.maximum(vx + vy - 2 * cov, 0.0) / k
+        if binary:
+            m2_d = np.maximum(p.m2_x + p.m2_y - 2 * p.c_xy, 0.0)
+            # Chan's merge with the pseudo-sample {+1, -1} (mean 0, M2 2)
+            m2_adj = m2_d + 2.0 + diff * diff * k * 2.0 / (k + 2.0)
+            var = m2_adj / ((k + 1.0) * (k + 2.0))
+        r = p.mean_x / p.mean_y
+        rel = np.where(p.mean_y != 0, r - 1.0, np.nan)
+        rel_var = np.maximum(vx - 2 * r * cov + r * r * vy, 0.0) / (k * p.mean_y**2)
+        valid = k >= min_n
+        scale = np.abs(p.mean_x) + np.abs(p.mean_y) + 1e-300
+    return _finish(diff, var, k - 1.0, k, rel, rel_var, valid, rho, True, k, k, scale)
+
+
+def choose(use_b: Array, a: Comparison, b: Comparison) -> Comparison:
+    """Field by field: ``b`` where ``use_b``, else ``a``."""
+    return Comparison(
+        **{f.name: np.where(use_b, getattr(b, f.name), getattr(a, f.name)) for f in fields(a)}
+    )
+
+
+def holm_arrays(p: Array) -> Array:
+    """Holm-adjusted p-values along axis 0 (hypotheses), independently per look."""
+    m = p.shape[0]
+    order = np.argsort(p, axis=0, kind="stable")
+    sorted_p = np.take_along_axis(p, order, axis=0)
+    factors = (m - np.arange(m)).reshape((m,) + (1,) * (p.ndim - 1))
+    adj = np.maximum.accumulate(np.minimum(1.0, sorted_p * factors), axis=0)
+    out = np.empty_like(adj)
+    np.put_along_axis(out, order, adj, axis=0)
+    return out
+
+
+# --------------------------------------------------------------------------- the specification
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A guardrail resolved against the metric catalogue."""
+
+    metric: Metric
+    limit: float
+    relative: bool
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The settings of an analysis, resolved (metrics looked up, rho computed)."""
+
+    names: tuple[str, ...]
+    control: int
+    primary: Metric
+    goals: tuple[Metric, ...]
+    guards: tuple[Guard, ...]
+    shares: tuple[float, ...]
+    alpha: float
+    rho: float
+    rho_pairs: float
+    margin: Effect | None
+    min_n: int
+    alert_p: float
+
+    @property
+    def others(self) -> list[int]:
+        """Indices of the non-control variants."""
+        return [i for i in range(len(self.names)) if i != self.control]
+
+    @property
+    def family(self) -> int:
+        """Number of hypotheses in the Holm family: variants × goal metrics."""
+        return len(self.others) * len(self.goals)
+
+    @property
+    def tracked(self) -> tuple[Metric, ...]:
+        """Every metric the decision reads: goal metrics then guardrail metrics, once each."""
+        seen: dict[str, Metric] = {}
+        for m in (*self.goals, *(g.metric for g in self.guards)):
+            seen.setdefault(m.name, m)
+        return tuple(seen.values())
+
+
+def spec_of(inp: AnalysisInput) -> Spec:
+    """Resolve an :class:`AnalysisInput`'s settings."""
+    lib = dict(inp.lower_is_better)
+    names = inp.names
+    goal_names = list(dict.fromkeys((inp.metric, *inp.secondary_metrics)))
+    split = inp.split or dict.fromkeys(names, 1.0)
+    return Spec(
+        names=names,
+        control=names.index(inp.control),
+        primary=metric_named(inp.metric, lib),
+        goals=tuple(metric_named(m, lib) for m in goal_names),
+        guards=tuple(
+            Guard(metric_named(g.metric, lib), float(g.limit), bool(g.relative))
+            for g in inp.guardrails
+        ),
+        shares=tuple(float(split[n]) for n in names),
+        alpha=inp.alpha,
+        rho=sequential.rho(inp.alpha, inp.tuning),
+        rho_pairs=sequential.rho(inp.alpha, inp.tuning / 2),
+        margin=inp.equivalence_margin or inp.mde,
+        min_n=inp.min_results,
+        alert_p=inp.alert_p,
+    )
+
+
+# --------------------------------------------------------------------------- step data
+
+
+@dataclass
+class StepData:
+    """Per-look inputs of the decision rule.
+
+    ``results`` and ``failed``: arrays (variants × looks). ``stats``: metric name →
+    per-variant moments (co-moments for ratios). ``pairs``: metric name →
+    variant index → :class:`PairArrays` (only where cases pair up).
+    """
+
+    results: Array
+    failed: Array
+    stats: dict[str, list[MomentArrays | CoMomentArrays]]
+    pairs: dict[str, dict[int, PairArrays]]
+
+
+@dataclass
+class Evaluation:
+    """Everything :func:`evaluate` computed, one entry per look."""
+
+    spec: Spec
+    arms: dict[str, list[Arm]]
+    comparisons: dict[str, dict[int, Comparison]]
+    p_adjusted: dict[str, dict[int, Array]]
+    ci_level: float
+    bounds: dict[str, dict[int, tuple[Array, Array, Array, Array]]]
+    guard_status: list[dict[int, Array]]
+    guard_bounds: list[dict[int, tuple[Array, Array]]]
+    srm_p: Array
+    missing_p: Array
+    failed_p: Array
+    blocking: Array
+    better: dict[int, Array]
+    worse: dict[int, Array]
+    equivalent: dict[int, Array]
+    decision: Array
+    chosen: Array
+
+
+def _comparison(
+    spec: Spec, metric: Metric, arms: list[Arm], pairs: dict[int, PairArrays], i: int
+) -> Comparison:
+    c = spec.control
+    unpaired = compare_arms(metric.kind, arms[i], arms[c], spec.rho, spec.min_n)
+    pa = pairs.get(i)
+    if pa is None or metric.kind == "ratio":
+        return unpaired
+    paired = compare_pairs(pa, spec.rho_pairs, spec.min_n, binary=metric.kind == "binary")
+    use = (
+        (pa.n >= spec.min_n)
+        & (pa.cover_x >= PAIRED_COVERAGE * arms[i].n)
+        & (pa.cover_y >= PAIRED_COVERAGE * arms[c].n)
+    )
+    return choose(use, unpaired, paired)
+
+
+def _worsening(lower_is_better: bool, lo: Array, hi: Array) -> tuple[Array, Array]:
+    return (lo, hi) if lower_is_better else (-hi, -lo)
+
+
+def evaluate(spec: Spec, data: StepData) -> Evaluation:
+    """Apply the decision rule at every look.
+
+    1. *blocked* when a data-quality alert fires (sample-ratio mismatch, or an
+       imbalance of missing or failed results, at p < ``alert_p``);
+    2. else *ship* the best variant that is better than control on the primary
+       metric (Holm-adjusted always-valid p < alpha, interval outside the
+       equivalence margin) and whose every guardrail is shown within its limit
+       (the always-valid interval of the worsening lies below the limit);
+    3. else *no meaningful difference* when every variant's interval lies inside
+       the equivalence margin and no guardrail is broken;
+    4. else *keep control* when every variant is settled as worse, equivalent, or
+       breaking a guardrail (its worsening interval lies wholly beyond the limit);
+    5. else *continue*.
+    """
+    from trialbook.domain.stats.v1.frequentist import homogeneity_p, srm_p
+
+    others = spec.others
+    looks = data.results.shape[1]
+    arms = {m.name: [arm_of(m, s) for s in data.stats[m.name]] for m in spec.tracked}
+    comps = {
+        m.name: {
+            i: _comparison(spec, m, arms[m.name], data.pairs.get(m.name, {}), i) for i in others
+        }
+        for m in spec.tracked
+    }
+    # Holm across variants × goal metrics
+    keys = [(m.name, i) for m in spec.goals for i in others]
+    adj = holm_arrays(np.vstack([comps[name][i].p for name, i in keys]))
+    p_adjusted: dict[str, dict[int, Array]] = {m.name: {} for m in spec.goals}
+    for row, (name, i) in enumerate(keys):
+        p_adjusted[name][i] = adj[row]
+    ci_level = spec.alpha / max(1, spec.family)
+    bounds = {m.name: {i: comps[m.name][i].bounds(ci_level) for i in others} for m in spec.goals}
+
+    # guardrails: the always-valid interval (level alpha) of the worsening against the limit
+    guard_status: list[dict[int, Array]] = []
+    guard_bounds: list[dict[int, tuple[Array, Array]]] = []
+    for g in spec.guards:
+        st: dict[int, Array] = {}
+        gb: dict[int, tuple[Array, Array]] = {}
+        for i in others:
+            lo, hi, rlo, rhi = comps[g.metric.name][i].bounds(spec.alpha)
+            wlo, whi = _worsening(
+                g.metric.lower_is_better, *((rlo, rhi) if g.relative else (lo, hi))
+            )
+            ok = whi <= g.limit
+            broken = wlo > g.limit
+            st[i] = np.where(ok, GUARD_OK, np.where(broken, GUARD_BROKEN, GUARD_UNCLEAR))
+            gb[i] = (wlo, whi)
+        guard_status.append(st)
+        guard_bounds.append(gb)
+
+    # data quality
+    srm = srm_p(data.results, spec.shares)
+    primary_n = np.vstack([_f(s.n) for s in data.stats[spec.primary.name]])
+    missing = homogeneity_p(data.results - primary_n, data.results)
+    failed = homogeneity_p(data.failed, data.results)
+    with np.errstate(invalid="ignore"):
+        blocking = (srm < spec.alert_p) | (missing < spec.alert_p) | (failed < spec.alert_p)
+
+    # per-variant status on the primary metric
+    prim = spec.primary
+    better: dict[int, Array] = {}
+    worse: dict[int, Array] = {}
+    equivalent: dict[int, Array] = {}
+    ship_ready: dict[int, Array] = {}
+    excluded: dict[int, Array] = {}
+    broken_any: dict[int, Array] = {}
+    for i in others:
+        cmp = comps[prim.name][i]
+        lo, hi, rlo, rhi = bounds[prim.name][i]
+        with np.errstate(invalid="ignore"):
+            if spec.margin is None:
+                eq = np.zeros(looks, dtype=bool)
+            elif spec.margin.relative:
+                eq = cmp.valid & (rlo > -spec.margin.value) & (rhi < spec.margin.value)
+            else:
+                eq = cmp.valid & (lo > -spec.margin.value) & (hi < spec.margin.value)
+            good = cmp.diff < 0 if prim.lower_is_better else cmp.diff > 0
+            bad = cmp.diff > 0 if prim.lower_is_better else cmp.diff < 0
+        sig = cmp.valid & (p_adjusted[prim.name][i] < spec.alpha)
+        better[i] = sig & good & ~eq
+        worse[i] = sig & bad & ~eq
+        equivalent[i] = eq
+        statuses = [st[i] for st in guard_status]
+        all_ok = (
+            np.all(np.vstack(statuses) == GUARD_OK, axis=0)
+            if statuses
+            else np.ones(looks, dtype=bool)
+        )
+        brk = (
+            np.any(np.vstack(statuses) == GUARD_BROKEN, axis=0)
+            if statuses
+            else np.zeros(looks, dtype=bool)
+        )
+        broken_any[i] = brk
+        ship_ready[i] = better[i] & all_ok
+        excluded[i] = worse[i] | brk
+
+    any_ship = np.any(np.vstack([ship_ready[i] for i in others]), axis=0)
+    all_equiv = np.all(np.vstack([equivalent[i] & ~broken_any[i] for i in others]), axis=0)
+    all_settled = np.all(np.vstack([excluded[i] | equivalent[i] for i in others]), axis=0)
+    decision = np.where(
+        blocking,
+        BLOCKED,
+        np.where(
+            any_ship,
+            SHIP,
+            np.where(all_equiv, NO_DIFFERENCE, np.where(all_settled, KEEP_CONTROL, CONTINUE)),
+        ),
+    )
+    # the variant to ship: the largest improvement among the ready ones
+    sign = -1.0 if prim.lower_is_better else 1.0
+    gains = np.vstack(
+        [np.where(ship_ready[i], sign * comps[prim.name][i].diff, -np.inf) for i in others]
+    )
+    best = np.asarray(others)[np.argmax(gains, axis=0)]
+    chosen = np.where(
+        decision == SHIP,
+        best,
+        np.where((decision == KEEP_CONTROL) | (decision == NO_DIFFERENCE), spec.control, -1),
+    )
+    return Evaluation(
+        spec=spec,
+        arms=arms,
+        comparisons=comps,
+        p_adjusted=p_adjusted,
+        ci_level=ci_level,
+        bounds=bounds,
+        guard_status=guard_status,
+        guard_bounds=guard_bounds,
+        srm_p=srm,
+        missing_p=missing,
+        failed_p=failed,
+        blocking=blocking,
+        better=better,
+        worse=worse,
+        equivalent=equivalent,
+        decision=decision,
+        chosen=chosen,
+    )
+
+
+# --------------------------------------------------------------------------- building step data
+
+
+def _one(x: float) -> Array:
+    return np.array([float(x)])
+
+
+def step_data_of_input(spec: Spec, inp: AnalysisInput) -> StepData:
+    """One look: the current sufficient statistics, plus pairs from the rows when present."""
+    from trialbook.domain.stats.moments import CoMoments, Moments
+
+    stats: dict[str, list[MomentArrays | CoMomentArrays]] = {}
+    for m in spec.tracked:
+        per: list[MomentArrays | CoMomentArrays] = []
+        for v in inp.variants:
+            if m.kind == "ratio":
+                co = v.comoments.get((m.numerator or "", m.denominator or ""), CoMoments())
+                per.append(
+                    CoMomentArrays(
+                        _one(co.n),
+                        _one(co.mean_x),
+                        _one(co.mean_y),
+                        _one(co.m2_x),
+                        _one(co.m2_y),
+                        _one(co.c_xy),
+                    )
+                )
+            else:
+                mo = v.moments.get(m.name, Moments())
+                per.append(MomentArrays(_one(mo.n), _one(mo.mean), _one(mo.m2)))
+        stats[m.name] = per
+    pairs = batch_pairs(spec, inp.rows) if inp.rows else {}
+    return StepData(
+        results=np.array([[float(v.results)] for v in inp.variants]),
+        failed=np.array([[float(v.failed)] for v in inp.variants]),
+        stats=stats,
+        pairs={name: {i: pa for i, (pa, _) in per_v.items()} for name, per_v in pairs.items()},
+    )
+
+
+@dataclass
+class PairDetail:
+    """The per-case values behind a paired comparison (for the exact and rank tests)."""
+
+    x: Array  # per-case mean of the variant
+    y: Array  # per-case mean of control
+    repeated: bool
+
+
+def batch_pairs(
+    spec: Spec, rows: Sequence[ResultRow]
+) -> dict[str, dict[int, tuple[PairArrays, PairDetail]]]:
+    """Pairs of per-case means for every non-ratio tracked metric, from all rows at once."""
+    cases = [r.case_id for r in rows]
+    if not any(c is not None for c in cases):
+        return {}
+    k = len(spec.names)
+    index = {name: i for i, name in enumerate(spec.names)}
+    vi = np.fromiter((index[r.variant] for r in rows), dtype=np.int64, count=len(rows))
+    codes: dict[str, int] = {}
+    ci = np.fromiter(
+        (codes.setdefault(c, len(codes)) if c is not None else -1 for c in cases),
+        dtype=np.int64,
+        count=len(rows),
+    )
+    n_cases = len(codes)
+    out: dict[str, dict[int, tuple[PairArrays, PairDetail]]] = {}
+    for m in spec.tracked:
+        if m.kind == "ratio":
+            continue
+        vals = np.fromiter(
+            (r.values.get(m.name, math.nan) for r in rows), dtype=float, count=len(rows)
+        )
+        ok = np.isfinite(vals) & (ci >= 0)
+        cell = ci[ok] * k + vi[ok]
+        sums = np.bincount(cell, weights=vals[ok], minlength=n_cases * k).reshape(n_cases, k)
+        counts = np.bincount(cell, minlength=n_cases * k).reshape(n_cases, k)
+        c = spec.control
+        per: dict[int, tuple[PairArrays, PairDetail]] = {}
+        for i in spec.others:
+            both = (counts[:, i] > 0) & (counts[:, c] > 0)
+            if not both.any():
+                continue
+            x = sums[both, i] / counts[both, i]
+            y = sums[both, c] / counts[both, c]
+            kk = len(x)
+            mx, my = x.mean(), y.mean()
+            repeated = bool((counts[both, i] > 1).any() or (counts[both, c] > 1).any())
+            pa = PairArrays(
+                n=_one(kk),
+                mean_x=_one(mx),
+                mean_y=_one(my),
+                m2_x=_one(((x - mx) ** 2).sum()),
+                m2_y=_one(((y - my) ** 2).sum()),
+                c_xy=_one(((x - mx) * (y - my)).sum()),
+                cover_x=_one(counts[both, i].sum()),
+                cover_y=_one(counts[both, c].sum()),
+                repeated=np.array([repeated]),
+            )
+            per[i] = (pa, PairDetail(x, y, repeated))
+        if per:
+            out[m.name] = per
+    return out
+
+
+def step_data_of_rows(spec: Spec, rows: Sequence[ResultRow]) -> StepData:
+    """One look after every row: cumulative moments by prefix sums, pairs by one pass."""
+    k = len(spec.names)
+    t = len(rows)
+    index = {name: i for i, name in enumerate(spec.names)}
+    vi = np.fromiter((index[r.variant] for r in rows), dtype=np.int64, count=t)
+    onehot = vi[None, :] == np.arange(k)[:, None]
+    results = np.cumsum(onehot, axis=1).astype(float)
+    failed_rows = np.fromiter((bool(r.failed) for r in rows), dtype=bool, count=t)
+    failed = np.cumsum(onehot & failed_rows[None, :], axis=1).astype(float)
+
+    def column(key: str) -> Array:
+        return np.fromiter((r.values.get(key, math.nan) for r in rows), dtype=float, count=t)
+
+    stats: dict[str, list[MomentArrays | CoMomentArrays]] = {}
+    for m in spec.tracked:
+        if m.kind == "ratio":
+            x, y = column(m.numerator or ""), column(m.denominator or "")
+            present = np.isfinite(x) & np.isfinite(y)
+            stats[m.name] = [_cum_co(x, y, present & onehot[j]) for j in range(k)]
+        else:
+            x = column(m.name)
+            present = np.isfinite(x)
+            stats[m.name] = [_cum_moments(x, present & onehot[j]) for j in range(k)]
+    pairs = incremental_pairs(spec, rows) if any(r.case_id is not None for r in rows) else {}
+    return StepData(results=results, failed=failed, stats=stats, pairs=pairs)
+
+
+def _cum_moments(x: Array, mask: Array) -> MomentArrays:
+    shift = float(np.mean(x[mask])) if mask.any() else 0.0
+    d = np.where(mask, x - shift, 0.0)
+    n = np.cumsum(mask).astype(float)
+    s1 = np.cumsum(d)
+    s2 = np.cumsum(d * d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(n > 0, shift + s1 / n, 0.0)
+        m2 = np.where(n > 0, np.maximum(s2 - s1 * s1 / n, 0.0), 0.0)
+    return MomentArrays(n, mean, m2)
+
+
+def _cum_co(x: Array, y: Array, mask: Array) -> CoMomentArrays:
+    sx = float(np.mean(x[mask])) if mask.any() else 0.0
+    sy = float(np.mean(y[mask])) if mask.any() else 0.0
+    dx = np.where(mask, x - sx, 0.0)
+    dy = np.where(mask, y - sy, 0.0)
+    n = np.cumsum(mask).astype(float)
+    a, b = np.cumsum(dx), np.cumsum(dy)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return CoMomentArrays(
+            n,
+            np.where(n > 0, sx + a / n, 0.0),
+            np.where(n > 0, sy + b / n, 0.0),
+            np.where(n > 0, np.maximum(np.cumsum(dx * dx) - a * a / n, 0.0), 0.0),
+            np.where(n > 0, np.maximum(np.cumsum(dy * dy) - b * b / n, 0.0), 0.0),
+            np.where(n > 0, np.cumsum(dx * dy) - a * b / n, 0.0),
+        )
+
+
+def incremental_pairs(spec: Spec, rows: Sequence[ResultRow]) -> dict[str, dict[int, PairArrays]]:
+    """Per-case pair co-moments after every row, in one pass.
+
+    When a result arrives for a case, only that case's per-case means change: its
+    old contribution to the running sums is taken out and the new one put in.
+    Sums are kept around a shift (the metric's overall mean) for precision.
+    """
+    t = len(rows)
+    c = spec.control
+    index = {name: i for i, name in enumerate(spec.names)}
+    out: dict[str, dict[int, PairArrays]] = {}
+    for m in spec.tracked:
+        if m.kind == "ratio":
+            continue
+        vals = [r.values.get(m.name) for r in rows]
+        finite = [float(v) for v in vals if v is not None and math.isfinite(v)]
+        if not finite:
+            continue
+        shift = sum(finite) / len(finite)
+        cells: dict[tuple[str, int], list[float]] = {}  # (case, variant) -> [sum, count]
+        contrib: dict[
+            tuple[str, int], tuple[float, float]
+        ] = {}  # (case, variant) -> pair (x, y) in sums
+        # per variant: k, sx, sy, sxx, syy, sxy, cover_x, cover_y, repeated
+        acc = {i: [0.0] * 8 + [False] for i in spec.others}
+        rec = {i: np.full((9, t), np.nan) for i in spec.others}
+        for step, row in enumerate(rows):
+            v = vals[step]
+            case = row.case_id
+            if v is not None and math.isfinite(v) and case is not None:
+                u = index[row.variant]
+                cell = cells.setdefault((case, u), [0.0, 0.0])
+                cell[0] += float(v) - shift
+                cell[1] += 1
+                targets = [u] if u != c else [i for i in spec.others if (case, i) in cells]
+                ctrl = cells.get((case, c))
+                for i in targets:
+                    if i == c or ctrl is None or (case, i) not in cells:
+                        continue
+                    a = acc[i]
+                    vx, vy = cells[(case, i)], ctrl
+                    old = contrib.get((case, i))
+                    if old is None:
+                        a[0] += 1
+                        a[6] += vx[1]
+                        a[7] += vy[1]
+                    else:
+                        a[1] -= old[0]
+                        a[2] -= old[1]
+                        a[3] -= old[0] * old[0]
+                        a[4] -= old[1] * old[1]
+                        a[5] -= old[0] * old[1]
+                        if u == c:
+                            a[7] += 1
+                        else:
+                            a[6] += 1
+                    x, y = vx[0] / vx[1], vy[0] / vy[1]
+                    a[1] += x
+                    a[2] += y
+                    a[3] += x * x
+                    a[4] += y * y
+                    a[5] += x * y
+                    contrib[(case, i)] = (x, y)
+                    if vx[1] > 1 or vy[1] > 1:
+                        a[8] = True
+                    rec[i][:, step] = a
+        per: dict[int, PairArrays] = {}
+        for i in spec.others:
+            r = rec[i]
+            filled = _forward_fill(r)
+            k, sx, sy, sxx, syy, sxy, cx, cy, rep = filled
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per[i] = PairArrays(
+                    n=k,
+                    mean_x=np.where(k > 0, shift + sx / k, 0.0),
+                    mean_y=np.where(k > 0, shift + sy / k, 0.0),
+                    m2_x=np.where(k > 0, np.maximum(sxx - sx * sx / k, 0.0), 0.0),
+                    m2_y=np.where(k > 0, np.maximum(syy - sy * sy / k, 0.0), 0.0),
+                    c_xy=np.where(k > 0, sxy - sx * sy / k, 0.0),
+                    cover_x=cx,
+                    cover_y=cy,
+                    repeated=rep > 0,
+                )
+        out[m.name] = per
+    return out
+
+
+def _forward_fill(r: Array) -> Array:
+    """Carry each column's last recorded values forward; zeros before the first record."""
+    t = r.shape[1]
+    has = ~np.isnan(r[0])
+    idx = np.where(has, np.arange(t), -1)
+    np.maximum.accumulate(idx, out=idx)
+    filled = np.where(idx >= 0, r[:, np.maximum(idx, 0)], 0.0)
+    return filled
+
+
+def step_data_of_arrays(
+    spec: Spec, values: dict[str, Array], failed: Array | None = None
+) -> tuple[StepData, tuple[int, int]]:
+    """Looks after every result of simulated tests whose variants take turns (round robin).
+
+    ``values[metric]`` has shape (variants, simulations, results per variant)
+    (ratio metrics: a pair ``(numerator, denominator)`` of such arrays stacked on
+    a leading axis of length 2). Returns the step data flattened to
+    simulations × looks, and that shape, so ``evaluate(spec, data).decision``
+    reshapes to it. For simulation studies (tests and ``bench/stats.py``).
+    """
+    first = next(iter(values.values()))
+    k, sims, per = first.shape[-3:]
+    looks = k * per
+    t = np.arange(looks)
+    # results of variant j after look t (round robin: variant t % k gets result t)
+    counts = np.vstack([np.where(t >= j, (t - j) // k + 1, 0) for j in range(k)])  # (k, looks)
+
+    def at_looks(cum: Array, j: int) -> Array:
+        # cum: (sims, per) prefix statistic after 1..per results; -> (sims, looks), 0 before the first
+        padded = np.concatenate([np.zeros((sims, 1)), cum], axis=1)
+        return padded[:, counts[j]].reshape(-1)
+
+    stats: dict[str, list[MomentArrays | CoMomentArrays]] = {}
+    for m in spec.tracked:
+        arr = values[m.name]
+        per_v: list[MomentArrays | CoMomentArrays] = []
+        for j in range(k):
+            n = np.broadcast_to(np.arange(1, per + 1, dtype=float), (sims, per))
+            if m.kind == "ratio":
+                x, y = arr[0, j], arr[1, j]
+                sx, sy = np.cumsum(x, 1), np.cumsum(y, 1)
+                mx, my = sx / n, sy / n
+                per_v.append(
+                    CoMomentArrays(
+                        at_looks(n, j),
+                        at_looks(mx, j),
+                        at_looks(my, j),
+                        at_looks(np.maximum(np.cumsum(x * x, 1) - sx * mx, 0.0), j),
+                        at_looks(np.maximum(np.cumsum(y * y, 1) - sy * my, 0.0), j),
+                        at_looks(np.cumsum(x * y, 1) - sx * my, j),
+                    )
+                )
+            else:
+                x = arr[j]
+                shift = x[:, :1]
+                d = x - shift
+                s1 = np.cumsum(d, 1)
+                mean = shift + s1 / n
+                m2 = np.maximum(np.cumsum(d * d, 1) - s1 * s1 / n, 0.0)
+                per_v.append(MomentArrays(at_looks(n, j), at_looks(mean, j), at_looks(m2, j)))
+        stats[m.name] = per_v
+    results = np.repeat(counts[:, None, :], sims, axis=1).reshape(k, -1).astype(float)
+    if failed is None:
+        failed_looks = np.zeros_like(results)
+    else:
+        failed_looks = np.vstack(
+            [at_looks(np.cumsum(failed[j], 1).astype(float), j) for j in range(k)]
+        )
+    return StepData(results=results, failed=failed_looks, stats=stats, pairs={}), (sims, looks)
