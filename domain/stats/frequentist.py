@@ -84,6 +84,8 @@ def welch(variant: Moments, control: Moments, alpha: float) -> FixedResult:
     b = control.variance / control.n
     diff = variant.mean - control.mean
     se = math.sqrt(a + b)
+    if not (math.isfinite(se) and math.isfinite(diff)):  # values too large for doubles
+        return FixedResult(method, _finite(diff), None, None, _rel(variant, control), None)
     if _degenerate(se, variant.mean, control.mean):
         return _undefined(method, diff, _rel(variant, control))
     den = a * a / (variant.n - 1) + b * b / (control.n - 1)
@@ -95,7 +97,12 @@ def welch(variant: Moments, control: Moments, alpha: float) -> FixedResult:
     if rel is not None and rel_se is not None:
         rel_ci = _interval(rel - tq * rel_se, rel + tq * rel_se)
     return FixedResult(
-        method, diff, t_two_sided_p(diff / se, df), (diff - tq * se, diff + tq * se), rel, rel_ci
+        method,
+        diff,
+        _finite(t_two_sided_p(diff / se, df)),
+        _interval(diff - tq * se, diff + tq * se),
+        rel,
+        rel_ci,
     )
 
 
@@ -238,8 +245,15 @@ def ratio_difference(variant: CoMoments, control: CoMoments, alpha: float) -> Fi
         rel_ci = _interval(rel - z * rel_se, rel + z * rel_se)
     if _degenerate(se, r1, r0):
         return _undefined(method, diff, rel, rel_ci)
+    if not math.isfinite(se):
+        return FixedResult(method, _finite(diff), None, None, rel, rel_ci)
     return FixedResult(
-        method, diff, normal_two_sided_p(diff / se), (diff - z * se, diff + z * se), rel, rel_ci
+        method,
+        diff,
+        normal_two_sided_p(diff / se),
+        _interval(diff - z * se, diff + z * se),
+        rel,
+        rel_ci,
     )
 
 
@@ -267,9 +281,11 @@ def paired_t(diffs: CoMoments | Moments, alpha: float) -> FixedResult:
     scale = abs(diffs.mean_x) + abs(diffs.mean_y) if isinstance(diffs, CoMoments) else abs(mean)
     if _degenerate(se, scale, 0.0):
         return _undefined(method, mean, None)
+    if not (math.isfinite(se) and math.isfinite(mean)):
+        return FixedResult(method, _finite(mean), None, None)
     tq = -float(stdtrit(n - 1, alpha / 2))
     return FixedResult(
-        method, mean, t_two_sided_p(mean / se, n - 1), (mean - tq * se, mean + tq * se)
+        method, mean, t_two_sided_p(mean / se, n - 1), _interval(mean - tq * se, mean + tq * se)
     )
 
 
@@ -367,6 +383,38 @@ def homogeneity_p(hits: Any, totals: Any) -> np.ndarray:
         stat = ((observed - expected) ** 2 / expected).sum(axis=0)
     ok = (hs > 0) & (hs < n) & _cochran(np.nan_to_num(expected, nan=0.0))
     return np.where(ok, chdtrc(h.shape[0] - 1, stat), np.nan)
+
+
+def multinomial_sequential_p(
+    counts: Any, shares: Sequence[float], concentration: float = 100.0
+) -> np.ndarray:
+    """Always-valid p-value that ``counts`` follow the planned ``shares`` (Lindon & Malek 2020).
+
+    The reciprocal of the Dirichlet-multinomial Bayes factor against the null
+    multinomial, with prior ``Dirichlet(concentration * shares)``:
+    ``BF = [Gamma(c) / Gamma(c + n)] prod_i [Gamma(c w_i + x_i) / Gamma(c w_i)] / prod_i w_i^{x_i}``.
+    The Bayes factor is a nonnegative martingale under the null, so by Ville's
+    inequality the chance that ``p <= a`` at *any* look is at most ``a``: it may be
+    re-checked after every result (unlike a chi-square test at a fixed threshold).
+    Lindon, Malek (2020), "Anytime-valid inference for multinomial count data"
+    (arXiv:2011.03567); Optimizely's ``ssrm`` and ``savvi`` use ``concentration = 100``.
+    ``counts`` has one row per category (any trailing shape: one column per look).
+    """
+    from scipy.special import gammaln
+
+    x = np.asarray(counts, dtype=float)
+    w = np.asarray(shares, dtype=float) / float(np.sum(shares))
+    w = w.reshape((-1,) + (1,) * (x.ndim - 1))
+    a = concentration * w
+    n = x.sum(axis=0)
+    log_bf = (
+        gammaln(concentration)
+        - gammaln(concentration + n)
+        + (gammaln(a + x) - gammaln(a)).sum(axis=0)
+        - (x * np.log(w)).sum(axis=0)
+    )
+    with np.errstate(over="ignore"):
+        return np.minimum(1.0, np.exp(-log_bf))
 
 
 # --------------------------------------------------------------------------- power
