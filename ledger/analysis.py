@@ -64,10 +64,13 @@ def read_rows(conn: Any, name: str, *, with_case_only: bool = False) -> tuple[Re
 def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
     """Read test ``name``'s sufficient statistics (and its rows if paired or ``rows``) and the log head.
 
-    Per-result rows are read only when the analysis needs them: when results
-    pair up by case id across control and another variant, or when ``rows`` is
-    true (``--history``). Otherwise everything comes from the per-variant moments
-    and the only per-result work is SQLite looking for one case id.
+    Per-result rows are read only when the analysis needs them: all of them when
+    ``rows`` is true (``--history``) or the test has at most
+    ``domain.stats.analysis.ROWS_FOR_ALL_LOOKS`` results (so that ``analyze``
+    intersects its intervals over every look, as ``--history`` does); those with a
+    case id when results pair up by case id across control and another variant.
+    Otherwise everything comes from the per-variant moments and the only per-result
+    work is SQLite looking for one case id.
     """
     from trialbook.domain.ab import TestCreated
     from trialbook.domain.errors import NotFound
@@ -100,9 +103,16 @@ def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
             for v in ab_queries.variant_counts(conn, name)
         )
         paired = ab_queries.has_pairs(conn, name, test["control"])
-        result_rows = read_rows(conn, name, with_case_only=not rows) if paired or rows else None
+        every = rows or sum(v.results for v in variants) <= _rows_for_all_looks()
+        result_rows = read_rows(conn, name, with_case_only=not every) if paired or every else None
         position = ledger.store.head()[0]
     return Snapshot(test, definition, variants, result_rows, paired, position)
+
+
+def _rows_for_all_looks() -> int:
+    from trialbook.domain.stats.analysis import ROWS_FOR_ALL_LOOKS
+
+    return ROWS_FOR_ALL_LOOKS
 
 
 def analysis_input(
@@ -112,11 +122,13 @@ def analysis_input(
     alpha: float = 0.05,
     mde: str | None = None,
     margin: str | None = None,
+    method_version: str | None = None,
 ) -> AnalysisInput:
     """The :class:`AnalysisInput` of a snapshot; bad options raise a one-line ``InvalidCommand``.
 
-    The always-valid boundary is tuned for the test's ``expected_results``
-    (recorded at creation), else the statistics' default.
+    The always-valid design is planned for the test's ``expected_results``
+    (recorded at creation), else the statistics' default. ``method_version``
+    computes with an older method (an audit of a decision recorded with it).
     """
     from trialbook.domain.stats import AnalysisInput
 
@@ -128,6 +140,7 @@ def analysis_input(
         alpha=alpha,
         mde=mde,
         margin=margin,
+        method_version=method_version,
     )
 
 
@@ -156,7 +169,12 @@ def analyze_test(
 
 
 def snapshot(
-    ledger: Ledger, name: str, *, at: int | None = None, as_of: str | None = None, rows: bool = False
+    ledger: Ledger,
+    name: str,
+    *,
+    at: int | None = None,
+    as_of: str | None = None,
+    rows: bool = False,
 ) -> Snapshot:
     """:func:`read_snapshot` now, or of the log replayed to ``at``/``as_of`` (closed after reading)."""
     if at is None and as_of is None:

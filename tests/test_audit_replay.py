@@ -263,7 +263,7 @@ class TestAudit:
         lines = r.output.splitlines()
         assert (
             lines[0]
-            == "Audit of checkout-flow: 2 decisions, log at position 16, method version 1.0."
+            == f"Audit of checkout-flow: 2 decisions, log at position 16, method version {METHOD_VERSION}."
         )
         assert lines[1].startswith("Hash chain verified up to position 16 (head hash ")
         assert "Decision #14: stop without a choice, by tester@example at " in r.output
@@ -305,7 +305,7 @@ class TestAudit:
         r = invoke("audit", "checkout-flow")
         assert r.exit_code == 1
         assert (
-            "  DOES NOT REPRODUCE with method 1.0: 3 figures differ (recorded -> recomputed): "
+            f"  DOES NOT REPRODUCE with method {METHOD_VERSION}: 3 figures differ (recorded -> recomputed): "
             in r.stdout
         )
         assert (
@@ -325,13 +325,16 @@ class TestAudit:
 
         real = analysis.analyze  # a newer method: same code here, a new version number
         monkeypatch.setattr(
-            analysis, "analyze", lambda inp: dataclasses.replace(real(inp), method_version="2.0")
+            analysis, "analyze", lambda inp: dataclasses.replace(real(inp), method_version="9.9")
         )
-        monkeypatch.setattr(analysis, "METHOD_VERSION", "2.0")
+        monkeypatch.setattr(analysis, "METHOD_VERSION", "9.9")
         r = invoke("audit", "checkout-flow")
         assert r.exit_code == 1
-        assert "(recorded with 1.0: differences may come from the method change)" in r.stdout
-        assert "method_version 1.0 -> 2.0" in r.stdout
+        assert (
+            f"(recorded with {METHOD_VERSION}: differences may come from the method change)"
+            in r.stdout
+        )
+        assert f"method_version {METHOD_VERSION} -> 9.9" in r.stdout
 
     def test_the_report_cites_positions_for_every_number(
         self, invoke: Invoke, tmp_path: Path

@@ -78,9 +78,13 @@ def analysis(invoke: Invoke, *args: str, db: Path | None = None) -> dict[str, An
 
 
 def reference(
-    results: list[dict[str, Any]], metric: str = "success", rows: bool = False, **options: Any
+    results: list[dict[str, Any]], metric: str = "success", rows: bool = True, **options: Any
 ) -> dict[str, Any]:
-    """The analysis computed straight from the results with ``domain.stats``, without the database."""
+    """The analysis computed straight from the results with ``domain.stats``, without the database.
+
+    With ``rows`` (as the CLI reads them for a test this small) every look is replayed and
+    the intervals are intersected over them.
+    """
     from trialbook.domain.stats import (
         AnalysisInput,
         analyze,
@@ -405,7 +409,7 @@ class TestPaired:
         assert doc["recommendation"]["decision"] == "continue"
 
     def test_rows_are_read_only_when_cases_pair_up(
-        self, invoke: Invoke, db_path: Path, tmp_path: Path
+        self, invoke: Invoke, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         from trialbook.ledger import Ledger
         from trialbook.ledger.analysis import read_snapshot
@@ -421,8 +425,17 @@ class TestPaired:
             assert paired.paired and paired.rows is not None and len(paired.rows) == 60
             for name in ("plain", "one-sided"):
                 snap = read_snapshot(ledger, name)
-                assert not snap.paired and snap.rows is None
+                assert not snap.paired
             assert len(read_snapshot(ledger, "plain", rows=True).rows or ()) == 60
+        # a test this small is read whole (every look is replayed); a large one only when
+        # cases pair up (test_a_large_test_is_analyzed_from_moments_without_reading_rows)
+        from trialbook.domain.stats import analysis as stats
+
+        monkeypatch.setattr(stats, "ROWS_FOR_ALL_LOOKS", 10)
+        with Ledger(db_path) as ledger:
+            assert len(read_snapshot(ledger, "paired").rows or ()) == 60
+            for name in ("plain", "one-sided"):
+                assert read_snapshot(ledger, name).rows is None
 
 
 # --------------------------------------------------------------------------- conclude

@@ -4,16 +4,20 @@ The decision rule itself lives in :mod:`domain.stats.engine` (vectorised over
 looks); this module adds what a person reads beside it — fixed-horizon numbers,
 the paired exact and rank tests, the Bayesian readout, power and "how much
 longer" — and writes the reason in plain English.
+
+``METHOD_VERSION`` names the method; an analysis asked for with an older
+``AnalysisInput.method_version`` is computed by that version's frozen code
+(:mod:`domain.stats.v1`), so recorded decisions stay auditable.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from trialbook.domain.metrics import Metric
+from trialbook.domain.metrics import METRICS, Metric
 from trialbook.domain.stats import bayes, engine, frequentist
 from trialbook.domain.stats.engine import DECISIONS, Evaluation, Spec
 from trialbook.domain.stats.frequentist import FixedResult
@@ -21,7 +25,20 @@ from trialbook.domain.stats.model import AnalysisInput, Effect
 from trialbook.domain.stats.moments import CoMoments, Moments
 
 #: recorded with every analysis so an audit knows which rules produced it; bump on any change of method
-METHOD_VERSION = "1.0"
+METHOD_VERSION = "2.0"
+#: every method version this code can compute (older ones by their frozen copies)
+METHOD_VERSIONS = ("1.0", "2.0")
+#: ``analyze`` intersects intervals over every look when its rows cover the test; the ledger
+#: reads all rows of a test up to this many results (beyond it, the current look alone). Part of
+#: the method: an audit recomputes with it, so changing it changes ``METHOD_VERSION``.
+ROWS_FOR_ALL_LOOKS = 20_000
+
+#: metrics whose values are proportions: differences lie in [-1, 1]
+PROPORTIONS = frozenset({"success", "error_rate", "failed_call_ratio"})
+#: catalogue metrics that cannot be negative: a relative change lies above -100 %
+NONNEGATIVE = frozenset(name for name in METRICS if name != "score")
+#: an interval wider than this many standard deviations of single results says nothing yet
+NO_INFORMATION_SDS = 3.0
 
 Interval = tuple[float, float]
 
@@ -70,7 +87,13 @@ class PairedResult:
 
 @dataclass(frozen=True)
 class Power:
-    """Sensitivity now, and how many results a given effect needs."""
+    """Sensitivity now, and how many results a given effect needs.
+
+    ``median_always_valid`` and ``needed_always_valid``: the results per variant
+    (or pairs) by which half, and a ``power`` share, of tests with an effect of
+    exactly ``target`` decide, given the data so far; ``more`` the median more.
+    ``beyond_plan``: the median lies past the planned ``--expected-results``.
+    """
 
     basis: str  # "pairs" or "results per variant"
     mde_fixed: float | None
@@ -78,7 +101,9 @@ class Power:
     target: Effect | None
     needed_fixed: float | None
     needed_always_valid: float | None
+    median_always_valid: float | None
     more: int | None
+    beyond_plan: bool | None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,13 +113,20 @@ class Power:
             "target_mde": None if self.target is None else str(self.target),
             "needed_fixed_horizon": _ceil(self.needed_fixed),
             "needed_always_valid": _ceil(self.needed_always_valid),
+            "median_always_valid": _ceil(self.median_always_valid),
             "more_per_variant": self.more,
+            "beyond_plan": self.beyond_plan,
         }
 
 
 @dataclass(frozen=True)
 class VariantResult:
-    """One variant on one metric; the lift, interval and p-value are the always-valid ones."""
+    """One variant on one metric; the lift, interval and p-value are the always-valid ones.
+
+    ``notes`` say why a figure is missing or was changed (a relative lift left out,
+    an interval clipped to what the metric can be, no spread in the data), as
+    ``(kind, text)``; the JSON document lists them among the (non-blocking) alerts.
+    """
 
     name: str
     is_control: bool
@@ -115,6 +147,9 @@ class VariantResult:
     expected_loss: float | None = None
     p_best: float | None = None
     power: Power | None = None
+    notes: tuple[tuple[str, str], ...] = field(default=())
+    #: false when the interval is too wide to say anything (the reason prints words, not numbers)
+    informative: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -188,6 +223,8 @@ class Alert:
     message: str
     p_value: float | None
     blocking: bool
+    #: the variant a note is about (None for test-wide alerts)
+    variant: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -195,6 +232,7 @@ class Alert:
             "message": self.message,
             "p_value": _num(self.p_value),
             "blocking": self.blocking,
+            "variant": self.variant,
         }
 
 
@@ -264,7 +302,11 @@ def _clean(x: Any) -> Any:
 
 
 def _json_interval(ci: Interval | None) -> list[float] | None:
-    return None if ci is None else [ci[0], ci[1]]
+    """``[low, high]`` when both ends are finite numbers, else None (never ``[None, None]``)."""
+    if ci is None:
+        return None
+    lo, hi = _num(ci[0]), _num(ci[1])
+    return None if lo is None or hi is None else [lo, hi]
 
 
 def _fixed_json(f: FixedResult | None) -> dict[str, Any] | None:
@@ -288,33 +330,74 @@ def _ceil(x: float | None) -> int | None:
 # --------------------------------------------------------------------------- analyze
 
 
+def _legacy(inp: AnalysisInput) -> Any:
+    """The frozen module of ``inp.method_version`` when it is an older one, else None."""
+    version = inp.method_version
+    if version == "1.0":
+        from trialbook.domain.stats.v1 import analysis as v1
+
+        return v1
+    if version is None or version == METHOD_VERSION or version == METHOD_VERSIONS[-1]:
+        return None
+    raise ValueError(
+        f"unknown statistics method version {version!r}; this trialbook computes "
+        + ", ".join(METHOD_VERSIONS)
+    )
+
+
+def covers_all_results(inp: AnalysisInput) -> bool:
+    """Whether ``inp.rows`` hold every result of the test (so every look can be replayed)."""
+    return inp.rows is not None and len(inp.rows) == sum(v.results for v in inp.variants)
+
+
+def _evaluate(inp: AnalysisInput, spec: Spec, *, all_looks: bool) -> Evaluation:
+    """Evaluate the current look; with ``all_looks``, every look of the rows, the last from the moments."""
+    final = engine.step_data_of_input(spec, inp)
+    if not all_looks:
+        return engine.evaluate(spec, final)
+    assert inp.rows is not None
+    path = engine.step_data_of_rows(spec, inp.rows)
+    return engine.evaluate(spec, engine.with_final_look(path, final))
+
+
 def analyze(inp: AnalysisInput) -> Analysis:
     """The readout and recommendation of a test at its current data.
 
     The decision uses always-valid inference (see :mod:`domain.stats.sequential`),
-    so it may be re-run after every result. Fixed-horizon numbers, paired exact and
-    rank tests, the Bayesian readout and power are reported beside it.
+    so it may be re-run after every result. When ``inp.rows`` hold every result,
+    the intervals are the running intersection over every look (as ``history``
+    shows them), so a call once made sticks; otherwise they are the current look's.
+    Fixed-horizon numbers, paired exact and rank tests, the Bayesian readout and
+    power are reported beside it. ``inp.method_version`` selects an older method.
     """
+    legacy = _legacy(inp)
+    if legacy is not None:
+        return legacy.analyze(inp)  # type: ignore[no-any-return]
     spec = engine.spec_of(inp)
-    data = engine.step_data_of_input(spec, inp)
-    ev = engine.evaluate(spec, data)
+    all_looks = covers_all_results(inp) and bool(inp.rows)
+    ev = _evaluate(inp, spec, all_looks=all_looks)
     details = engine.batch_pairs(spec, inp.rows) if inp.rows else {}
     primary = _metric_result(inp, spec, ev, spec.primary, details, with_power=True)
     secondary = tuple(
         _metric_result(inp, spec, ev, m, details, with_power=False) for m in spec.goals[1:]
     )
     guardrails = _guardrails(spec, ev)
-    alerts = _alerts(inp, spec, ev)
-    decision = DECISIONS[int(ev.decision[0])]
-    chosen = int(ev.chosen[0])
+    alerts = _alerts(inp, spec, ev) + tuple(
+        Alert(kind, f"{v.name}: {text}", None, False, v.name)
+        for v in primary.variants
+        for kind, text in v.notes
+    )
+    decision = DECISIONS[int(ev.decision[-1])]
+    chosen = int(ev.chosen[-1])
     variant = spec.names[chosen] if chosen >= 0 else None
-    reason = _reason(inp, spec, ev, primary, guardrails, alerts, decision, variant)
+    looks = len(inp.rows) if all_looks and inp.rows else 1
+    reason = _reason(inp, spec, ev, primary, guardrails, alerts, decision, variant, looks)
     return Analysis(
         test=inp.test,
         control=inp.control,
         alpha=inp.alpha,
         ci_level=ev.ci_level,
-        method=_method_text(spec, ev, primary),
+        method=_method_text(spec, primary, looks),
         primary=primary,
         secondary=secondary,
         guardrails=guardrails,
@@ -329,6 +412,7 @@ def analyze(inp: AnalysisInput) -> Analysis:
             "equivalence_margin": None if spec.margin is None else str(spec.margin),
             "secondary_metrics": list(inp.secondary_metrics),
             "holm_family": spec.family,
+            "looks_intersected": looks,
         },
     )
 
@@ -338,19 +422,31 @@ def history(inp: AnalysisInput) -> list[dict[str, Any]]:
 
     What a user would have seen had they run ``analyze`` after every result. The
     decision rule is the one ``analyze`` applies, evaluated at every prefix at once
-    from prefix sums, so thousands of results take milliseconds. Needs ``inp.rows``.
+    from prefix sums (intervals intersected along the way), so thousands of results
+    take milliseconds. Needs ``inp.rows``.
     """
     if inp.rows is None:
         raise ValueError("history needs the per-result rows (AnalysisInput.rows)")
+    legacy = _legacy(inp)
+    if legacy is not None:
+        return legacy.history(inp)  # type: ignore[no-any-return]
     if not inp.rows:
         return []
     spec = engine.spec_of(inp)
-    ev = engine.evaluate(spec, engine.step_data_of_rows(spec, inp.rows))
+    ev = _path_evaluation(inp, spec)
     names = spec.names
     return [
         {"n": i + 1, "decision": DECISIONS[d], "variant": names[c] if c >= 0 else None}
         for i, (d, c) in enumerate(zip(ev.decision.tolist(), ev.chosen.tolist(), strict=True))
     ]
+
+
+def _path_evaluation(inp: AnalysisInput, spec: Spec) -> Evaluation:
+    """Every look of ``inp.rows``; the last is the moments' when the rows cover the test."""
+    assert inp.rows is not None
+    if covers_all_results(inp):
+        return _evaluate(inp, spec, all_looks=True)
+    return engine.evaluate(spec, engine.step_data_of_rows(spec, inp.rows))
 
 
 def interval_history(inp: AnalysisInput, max_looks: int | None = None) -> dict[str, Any]:
@@ -359,11 +455,12 @@ def interval_history(inp: AnalysisInput, max_looks: int | None = None) -> dict[s
     The looks of :func:`history` (one after each result in recording order), evaluated
     by the same rule, with the figures ``analyze`` reports for the lift: the same
     comparison (paired where the analysis pairs), the same interval level (Holm's
-    family) and, for proportions, the same clipping to [-1, 1]; at the last look they
-    are ``analyze``'s. ``max_looks`` keeps that many evenly spaced looks (always the
-    first and the last) for a plot. Returns ``{"n": [...], "decision": [...],
-    "variant": [...], "variants": {name: {"lift": [...], "ci": [[lo, hi] | None, ...]}}}``
-    (``None`` where a figure is not yet defined). Needs ``inp.rows``.
+    family), the same running intersection and the same clipping to what the metric
+    can be; at the last look they are ``analyze``'s. ``max_looks`` keeps that many
+    evenly spaced looks (always the first and the last) for a plot. Returns ``{"n":
+    [...], "decision": [...], "variant": [...], "variants": {name: {"lift": [...],
+    "ci": [[lo, hi] | None, ...]}}}`` (``None`` where a figure is not yet defined).
+    Needs ``inp.rows``.
     """
     if inp.rows is None:
         raise ValueError("interval_history needs the per-result rows (AnalysisInput.rows)")
@@ -374,12 +471,11 @@ def interval_history(inp: AnalysisInput, max_looks: int | None = None) -> dict[s
         for i in spec.others:
             out["variants"][spec.names[i]] = {"lift": [], "ci": []}
         return out
-    ev = engine.evaluate(spec, engine.step_data_of_rows(spec, inp.rows))
+    ev = _path_evaluation(inp, spec)
     if max_looks is None or max_looks >= t:
         looks = np.arange(t)
     else:
         looks = np.unique(np.linspace(0, t - 1, max(2, max_looks)).round().astype(np.int64))
-    binary = spec.primary.kind == "binary"
     out["n"] = (looks + 1).tolist()
     out["decision"] = [DECISIONS[d] for d in ev.decision[looks].tolist()]
     out["variant"] = [spec.names[c] if c >= 0 else None for c in ev.chosen[looks].tolist()]
@@ -388,9 +484,7 @@ def interval_history(inp: AnalysisInput, max_looks: int | None = None) -> dict[s
         lo, hi, _, _ = ev.bounds[spec.primary.name][i]
         cis: list[list[float] | None] = []
         for a, b in zip(lo[looks].tolist(), hi[looks].tolist(), strict=True):
-            ci = _interval(a, b)
-            if ci is not None and binary:
-                ci = (max(ci[0], -1.0), min(ci[1], 1.0))
+            ci, _ = _clip_lift(spec.primary, _interval(a, b))
             cis.append(None if ci is None else [ci[0], ci[1]])
         out["variants"][spec.names[i]] = {
             "lift": [_num(x) for x in cmp.diff[looks].tolist()],
@@ -403,11 +497,11 @@ def interval_history(inp: AnalysisInput, max_looks: int | None = None) -> dict[s
 
 
 def _status(ev: Evaluation, i: int) -> str:
-    if ev.better[i][0]:
+    if ev.better[i][-1]:
         return "better"
-    if ev.worse[i][0]:
+    if ev.worse[i][-1]:
         return "worse"
-    if ev.equivalent[i][0]:
+    if ev.equivalent[i][-1]:
         return "equivalent"
     return "unclear"
 
@@ -443,24 +537,59 @@ def _stats_of(metric: Metric, inp: AnalysisInput, name: str) -> Any:
     return v.moments.get(metric.name, Moments())
 
 
+def _clip_lift(metric: Metric, ci: Interval | None) -> tuple[Interval | None, str | None]:
+    """A difference's interval within what the metric allows, and a note when clipped."""
+    if ci is None or metric.name not in PROPORTIONS:
+        return ci, None
+    lo, hi = max(ci[0], -1.0), min(ci[1], 1.0)
+    if (lo, hi) == ci:
+        return ci, None
+    return (lo, hi), (
+        "interval clipped to -100 to +100 points, the range a difference of proportions can take"
+    )
+
+
+def _clip_relative(metric: Metric, ci: Interval | None) -> tuple[Interval | None, str | None]:
+    """A relative change's interval above -100 % for metrics that cannot be negative."""
+    if ci is None or metric.name not in NONNEGATIVE or ci[0] >= -1.0:
+        return ci, None
+    return (-1.0, max(ci[1], -1.0)), (
+        f"relative interval clipped at -100 %: {metric.name} cannot be negative"
+    )
+
+
 def _paired_result(
     metric: Metric,
     spec: Spec,
+    ev: Evaluation,
+    i: int,
     pair: tuple[engine.PairArrays, engine.PairDetail],
     used: bool,
-    level: float,
 ) -> PairedResult:
     pa, detail = pair
-    cmp = engine.compare_pairs(pa, spec.rho_pairs, spec.min_n, binary=metric.kind == "binary")
-    lo, hi, _, _ = cmp.bounds(level)
+    chosen = ev.pairing[metric.name].get(i)
+    if chosen is not None:
+        # the paired confidence sequence itself, intersected over the looks as the decision does
+        cmp = chosen.b
+        paths = None if len(cmp.diff) == 1 else (1, len(cmp.diff))
+        lo, hi, _, _ = engine.running_bounds(cmp, ev.ci_level, paths)
+        p_good, p_bad = engine.running_p(cmp, metric.lower_is_better, paths)
+        p = float(min(p_good[-1], p_bad[-1]))
+        diff, valid = cmp.diff[-1], bool(engine.running_any(cmp.valid, paths)[-1])
+    else:
+        cmp = engine.compare_pairs(
+            pa, spec.horizons[i], spec.rhos[i], spec.min_n, binary=metric.kind == "binary"
+        )
+        lo, hi, _, _ = cmp.bounds(ev.ci_level)
+        p, diff, valid = float(cmp.p[-1]), cmp.diff[-1], bool(cmp.valid[-1])
     x, y = detail.x, detail.y
     co = CoMoments(
-        int(pa.n[0]),
-        float(pa.mean_x[0]),
-        float(pa.mean_y[0]),
-        float(pa.m2_x[0]),
-        float(pa.m2_y[0]),
-        float(pa.c_xy[0]),
+        int(pa.n[-1]),
+        float(pa.mean_x[-1]),
+        float(pa.mean_y[-1]),
+        float(pa.m2_x[-1]),
+        float(pa.m2_y[-1]),
+        float(pa.c_xy[-1]),
     )
     fixed = frequentist.paired_t(co, spec.alpha)
     is01 = bool(np.all((x == 0) | (x == 1)) and np.all((y == 0) | (y == 1)))
@@ -473,13 +602,17 @@ def _paired_result(
             frequentist.mcnemar_exact(b, c),
             fixed.ci,
         )
+    ci = _interval(lo[-1], hi[-1]) if valid else None
+    if ci is not None and ci[0] > ci[1]:
+        ci = None
+    ci, _ = _clip_lift(metric, ci)
     return PairedResult(
-        pairs=int(pa.n[0]),
+        pairs=int(pa.n[-1]),
         repeated=detail.repeated,
         used=used,
-        lift=_num(cmp.diff[0]),
-        ci=_interval(lo[0], hi[0]),
-        p_value=_num(cmp.p[0]) if cmp.valid[0] else None,
+        lift=_num(diff),
+        ci=ci,
+        p_value=_num(p) if valid else None,
         fixed_horizon=fixed,
         wilcoxon_p=frequentist.wilcoxon_p((x - y).tolist()),
     )
@@ -488,14 +621,40 @@ def _paired_result(
 def _posteriors(metric: Metric, ev: Evaluation) -> list[bayes.Posterior | None]:
     out: list[bayes.Posterior | None] = []
     for arm in ev.arms[metric.name]:
-        n, est = float(arm.n[0]), float(arm.est[0])
+        n, est = float(arm.n[-1]), float(arm.est[-1])
         if metric.kind == "binary":
             out.append(bayes.Posterior.of_binary(round(est * n), n) if n >= 1 else None)
         else:
             out.append(
-                bayes.Posterior.of_normal(est, math.sqrt(arm.var_est[0])) if n >= 2 else None
+                bayes.Posterior.of_normal(est, math.sqrt(arm.var_est[-1])) if n >= 2 else None
             )
     return out
+
+
+def _spread_note(
+    metric: Metric, cmp: engine.Comparison, name: str, control: str, repeated: bool
+) -> str | None:
+    """Why a comparison with no spread at all in its values reads as it does."""
+    if metric.kind not in ("continuous", "rate") and not bool(cmp.paired[-1]):
+        return None
+    if bool(cmp.spread[-1]) or min(float(cmp.n_v[-1]), float(cmp.n_c[-1])) < 2:
+        return None
+    if bool(cmp.paired[-1]):
+        what = "every case differs by the same amount"
+    else:
+        what = f"every result of {name} has one value and every result of {control} one value"
+    if not bool(cmp.valid[-1]) and float(cmp.diff[-1]) == 0:
+        return f"no spread in the data: every result has the same value in {name} and {control}, so there is nothing to compare"
+    if not bool(cmp.paired[-1]):
+        floor = "result per variant at their pooled mean"
+    elif metric.kind == "binary" and not bool(repeated):
+        floor = "discordant pair each way"
+    else:
+        floor = "difference of 0"
+    return (
+        f"no spread in the data ({what}); the interval counts one extra {floor}, so it narrows "
+        "only as results accumulate"
+    )
 
 
 def _metric_result(
@@ -512,13 +671,13 @@ def _metric_result(
     out = []
     for i, name in enumerate(spec.names):
         arm = arms[i]
-        n = int(arm.n[0])
+        n = int(arm.n[-1])
         base: dict[str, Any] = {
             "name": name,
             "is_control": i == c,
             "n": n,
             "results": inp.variant(name).results,
-            "estimate": _num(arm.est[0]),
+            "estimate": _num(arm.est[-1]),
             "p_best": readout.p_best[i],
         }
         if i == c:
@@ -526,84 +685,162 @@ def _metric_result(
             continue
         cmp = ev.comparisons[metric.name][i]
         lo, hi, rlo, rhi = ev.bounds[metric.name][i]
-        paired_used = bool(cmp.paired[0])
+        valid = bool(ev.ever_valid[metric.name][i][-1])
+        paired_used = bool(cmp.paired[-1])
         pair = details.get(metric.name, {}).get(i)
-        paired = _paired_result(metric, spec, pair, paired_used, ev.ci_level) if pair else None
+        paired = _paired_result(metric, spec, ev, i, pair, paired_used) if pair else None
+        notes: list[tuple[str, str]] = []
         beats, loss = readout.p_beats_control[i], readout.expected_loss[i]
-        if paired_used:
-            # the paired comparison is the sharper evidence: read the posterior of the mean difference from it
+        if (paired_used or metric.kind != "binary") and bool(cmp.valid[-1]):
+            # the comparison's own standard error (paired, or with the variance floor)
             beats, loss = bayes.normal_beats(
-                float(cmp.diff[0]), float(cmp.se[0]), metric.lower_is_better
+                float(cmp.diff[-1]), float(cmp.se[-1]), metric.lower_is_better
             )
-        ci, rel_ci = _interval(lo[0], hi[0]), _interval(rlo[0], rhi[0])
-        if metric.kind == "binary":
-            # a difference of proportions lies in [-1, 1] and a relative lift above -1: say no more than that
-            ci = None if ci is None else (max(ci[0], -1.0), min(ci[1], 1.0))
-            rel_ci = None if rel_ci is None else (max(rel_ci[0], -1.0), rel_ci[1])
+        ci = _interval(lo[-1], hi[-1]) if valid else None
+        if ci is not None and ci[0] > ci[1]:
+            notes.append((
+                "intervals_disagree",
+                "the intervals of earlier looks and of this one do not overlap: the effect seems "
+                "to have changed during the test, so no interval is given",
+            ))  # fmt: skip
+            ci = None
+        informative = True
+        if ci is not None and metric.name not in PROPORTIONS:
+            spread = math.sqrt(float(arms[i].var_obs[-1] + arms[c].var_obs[-1]))
+            if math.isfinite(spread) and (ci[1] - ci[0]) / 2 > NO_INFORMATION_SDS * spread:
+                informative = False
+                notes.append((
+                    "no_information_yet",
+                    "no information yet: the always-valid interval is wider than "
+                    f"±{NO_INFORMATION_SDS:g} standard deviations of single results",
+                ))  # fmt: skip
+        ci, clipped = _clip_lift(metric, ci)
+        if clipped:
+            notes.append(("interval_clipped", clipped))
+            if ci is not None and ci[0] <= -1.0 and ci[1] >= 1.0:
+                informative = False  # all a difference of proportions can be: nothing learnt yet
+        rel_ok = bool(cmp.rel_meaningful(cmp.multiplier(ev.ci_level))[-1]) and bool(cmp.valid[-1])
+        if rel_ok:
+            rel, rel_ci = _num(cmp.rel[-1]), _interval(rlo[-1], rhi[-1])
+            if rel_ci is not None and rel_ci[0] > rel_ci[1]:
+                rel_ci = None
+            rel_ci, clipped = _clip_relative(metric, rel_ci)
+            if clipped:
+                notes.append(("interval_clipped", clipped))
+        else:
+            rel, rel_ci = None, None
+            base_est = float(cmp.rel_base[-1])
+            if math.isfinite(base_est) and bool(cmp.valid[-1]):
+                if base_est <= 0:
+                    notes.append((
+                        "relative_lift_undefined",
+                        f"no relative lift: {spec.names[c]}'s mean ({base_est:.4g}) is not above "
+                        "zero, so a change relative to it means nothing",
+                    ))  # fmt: skip
+                else:
+                    notes.append((
+                        "relative_lift_undefined",
+                        f"no relative lift: {spec.names[c]}'s own always-valid interval reaches "
+                        "zero, so a change relative to it means nothing yet",
+                    ))  # fmt: skip
+        spread_note = _spread_note(
+            metric, cmp, name, spec.names[c], bool(paired and paired.repeated)
+        )
+        if spread_note:
+            notes.append(("no_spread", spread_note))
+        fixed = _fixed(
+            metric, _stats_of(metric, inp, name), _stats_of(metric, inp, spec.names[c]), inp.alpha
+        )
+        if not rel_ok:
+            fixed = FixedResult(fixed.method, fixed.lift, fixed.p_value, fixed.ci, None, None)
         out.append(
             VariantResult(
                 **base,
-                lift=_num(cmp.diff[0]),
+                lift=_num(cmp.diff[-1]),
                 ci=ci,
-                relative_lift=_num(cmp.rel[0]),
+                relative_lift=rel,
                 relative_ci=rel_ci,
-                p_value=_num(cmp.p[0]) if cmp.valid[0] else None,
-                p_value_adjusted=_num(ev.p_adjusted[metric.name][i][0]) if cmp.valid[0] else None,
+                p_value=_num(ev.p_running[metric.name][i][-1]) if valid else None,
+                p_value_adjusted=_num(ev.p_adjusted[metric.name][i][-1]) if valid else None,
                 status=_status(ev, i) if metric.name == spec.primary.name else None,
                 method=_method_name(metric, paired_used, bool(paired and paired.repeated)),
-                fixed_horizon=_fixed(
-                    metric,
-                    _stats_of(metric, inp, name),
-                    _stats_of(metric, inp, spec.names[c]),
-                    inp.alpha,
-                ),
+                fixed_horizon=fixed,
                 paired=paired,
                 p_beats_control=beats,
                 expected_loss=loss,
                 power=_power(inp, spec, ev, metric, i) if with_power else None,
+                notes=tuple(notes),
+                informative=informative,
             )
         )
     return MetricResult(metric, tuple(out))
 
 
 def _power(inp: AnalysisInput, spec: Spec, ev: Evaluation, metric: Metric, i: int) -> Power:
-    from trialbook.domain.stats.sequential import z_boundary
+    from trialbook.domain.stats.sequential import design_stopping_quantiles
 
     c = spec.control
     cmp = ev.comparisons[metric.name][i]
     arms = ev.arms[metric.name]
-    paired = bool(cmp.paired[0])
-    se = float(cmp.se[0])
+    paired = bool(cmp.paired[-1])
+    se = float(cmp.se[-1])
+    valid = bool(cmp.valid[-1]) and se > 0
     zp = frequentist.z_quantile(inp.power)
-    mde_fixed = frequentist.mde_fixed(se, inp.alpha, inp.power) if cmp.valid[0] else None
-    zb = float(z_boundary(cmp.n_obs[0], ev.ci_level, float(cmp.rho[0])))
-    mde_av = (zb + zp) * se if cmp.valid[0] and se > 0 and math.isfinite(zb) else None
-    current = float(cmp.n_v[0]) if paired else float(min(arms[i].n[0], arms[c].n[0]))
-    needed_fixed = needed_av = None
-    more = None
+    mde_fixed = frequentist.mde_fixed(se, inp.alpha, inp.power) if valid else None
+    # the interval's own (t-scaled) multiplier, so that the figure matches the interval shown
+    zb = float(cmp.multiplier(ev.ci_level)[-1])
+    mde_av = (zb + zp) * se if valid and math.isfinite(zb) else None
+    if metric.name in PROPORTIONS:
+        # no difference of proportions is larger than 1: beyond it there is no information yet
+        mde_fixed = mde_fixed if mde_fixed is not None and mde_fixed <= 1 else None
+        mde_av = mde_av if mde_av is not None and mde_av <= 1 else None
+    pairs = float(cmp.n_v[-1])
+    current = pairs if paired else float(min(arms[i].n[-1], arms[c].n[-1]))
+    needed_fixed = needed_av = median = None
+    more: int | None = None
+    beyond: bool | None = None
     target = inp.mde
-    est_c = float(arms[c].est[0])
+    est_c = float(arms[c].est[-1])
     if target is not None and math.isfinite(est_c):
         delta = target.value * abs(est_c) if target.relative else target.value
+        sign = -1.0 if metric.lower_is_better else 1.0
         if paired:
-            var_sum = float(cmp.se[0]) ** 2 * float(cmp.n_obs[0])
-            arms_count, rho = 1, spec.rho_pairs
+            var_unit = se * se * pairs if valid else math.nan
+            per_unit = float(cmp.n_obs[-1]) / pairs if pairs > 0 else 2.0
         else:
-            arms_count, rho = 2, spec.rho
+            per_unit = 2.0
             if metric.kind == "binary":
-                sign = -1.0 if metric.lower_is_better else 1.0
                 p_c = min(max(est_c, 1e-6), 1 - 1e-6)
                 p_v = min(max(p_c + sign * delta, 1e-6), 1 - 1e-6)
-                var_sum = p_c * (1 - p_c) + p_v * (1 - p_v)
+                var_unit = p_c * (1 - p_c) + p_v * (1 - p_v)
             else:
-                var_sum = float(arms[i].var_obs[0] + arms[c].var_obs[0])
-        if math.isfinite(var_sum) and var_sum > 0 and delta > 0:
-            needed_fixed = frequentist.required_n_fixed(delta, var_sum, inp.alpha, inp.power)
-            needed_av = frequentist.required_n_sequential(
-                delta, var_sum, ev.ci_level, inp.power, rho, arms=arms_count
+                var_unit = float(arms[i].var_obs[-1] + arms[c].var_obs[-1])
+        if math.isfinite(var_unit) and var_unit > 0 and delta > 0:
+            needed_fixed = frequentist.required_n_fixed(delta, var_unit, inp.alpha, inp.power)
+            if valid:
+                info0 = 1.0 / (se * se)
+                s0 = sign * float(cmp.diff[-1]) * info0
+            else:
+                info0 = max(current, 1e-9) / var_unit
+                s0 = delta * info0
+            (mid, at_power), beyond_arr = design_stopping_quantiles(
+                np.array([0.5, inp.power]),
+                s0=s0,
+                info0=info0,
+                unit_var=var_unit,
+                clock0=float(cmp.n_obs[-1]),
+                clock_per_unit=per_unit,
+                horizon=float(cmp.horizon[-1]),
+                level=ev.ci_level,
+                rho_reserve=float(cmp.rho[-1]),
+                effect=delta,
             )
-            if needed_av is not None:
-                more = max(0, int(math.ceil(needed_av - current - 1e-9)))
+            if math.isfinite(mid):
+                median = current + float(mid)
+                more = max(0, int(math.ceil(float(mid) - 1e-9)))
+                beyond = bool(beyond_arr[0])
+            if math.isfinite(at_power):
+                needed_av = current + float(at_power)
     return Power(
         basis="pairs" if paired else "results per variant",
         mde_fixed=mde_fixed,
@@ -611,7 +848,9 @@ def _power(inp: AnalysisInput, spec: Spec, ev: Evaluation, metric: Metric, i: in
         target=target,
         needed_fixed=needed_fixed,
         needed_always_valid=needed_av,
+        median_always_valid=median,
         more=more,
+        beyond_plan=beyond,
     )
 
 
@@ -621,18 +860,20 @@ def _guardrails(spec: Spec, ev: Evaluation) -> tuple[GuardrailResult, ...]:
     for g, status, bounds in zip(spec.guards, ev.guard_status, ev.guard_bounds, strict=True):
         for i in spec.others:
             cmp = ev.comparisons[g.metric.name][i]
-            point = cmp.rel[0] if g.relative else cmp.diff[0]
+            rel_ok = bool(cmp.rel_meaningful(cmp.multiplier(spec.alpha))[-1])
+            point = (cmp.rel[-1] if rel_ok else math.nan) if g.relative else cmp.diff[-1]
             sign = 1.0 if g.metric.lower_is_better else -1.0
             lo, hi = bounds[i]
+            ci = _interval(lo[-1], hi[-1])
             out.append(
                 GuardrailResult(
                     metric=g.metric.name,
                     limit=g.limit,
                     relative=g.relative,
                     variant=spec.names[i],
-                    status=names[int(status[i][0])],
-                    worsening=_num(sign * point) if cmp.valid[0] else None,
-                    ci=_interval(lo[0], hi[0]),
+                    status=names[int(status[i][-1])],
+                    worsening=_num(sign * point) if cmp.valid[-1] else None,
+                    ci=None if ci is None or ci[0] > ci[1] else ci,
                 )
             )
     return tuple(out)
@@ -642,49 +883,51 @@ def _alerts(inp: AnalysisInput, spec: Spec, ev: Evaluation) -> tuple[Alert, ...]
     out: list[Alert] = []
     names = spec.names
     counts = [v.results for v in inp.variants]
-    srm = _num(ev.srm_p[0])
+    total = sum(spec.shares)
+    planned = "/".join(f"{s / total * 100:.0f}%" for s in spec.shares)
+    test = "sequential multinomial test, safe to re-check after every result"
+    srm = _num(ev.srm_p[-1])
     if srm is not None and srm < spec.alert_p:
-        total = sum(spec.shares)
-        planned = "/".join(f"{s / total * 100:.0f}%" for s in spec.shares)
         got = ", ".join(f"{n} {c}" for n, c in zip(names, counts, strict=True))
         out.append(
             Alert(
                 "sample_ratio_mismatch",
                 f"sample-ratio mismatch: results per variant are {got} against a planned {planned} split "
-                f"(chi-square {_p(srm)}); check how sessions are assigned and whether some are lost",
+                f"({test}: {_p(srm)}); check how sessions are assigned and whether some are lost",
                 srm,
                 True,
             )
         )
     prim = spec.primary
-    missing = _num(ev.missing_p[0])
+    missing = _num(ev.missing_p[-1])
     if missing is not None and missing < spec.alert_p:
         arms = ev.arms[prim.name]
         got = ", ".join(
-            f"{n} {c - int(a.n[0])} of {c}" for n, c, a in zip(names, counts, arms, strict=True)
+            f"{n} {c - int(a.n[-1])} of {c}" for n, c, a in zip(names, counts, arms, strict=True)
         )
         out.append(
             Alert(
                 "missing_imbalance",
-                f"results without {prim.name} are unevenly spread: {got} (chi-square {_p(missing)}); "
-                "a variant may be failing silently",
+                f"results without {prim.name} are unevenly spread: {got}, against a planned {planned} "
+                f"split ({test}: {_p(missing)}); a variant may be failing silently",
                 missing,
                 True,
             )
         )
-    failed = _num(ev.failed_p[0])
+    failed = _num(ev.failed_p[-1])
     if failed is not None and failed < spec.alert_p:
         got = ", ".join(f"{v.name} {v.failed} of {v.results}" for v in inp.variants)
         out.append(
             Alert(
                 "failed_imbalance",
-                f"failed results are unevenly spread: {got} (chi-square {_p(failed)})",
+                f"failed results are unevenly spread: {got}, against a planned {planned} split "
+                f"({test}: {_p(failed)})",
                 failed,
                 True,
             )
         )
     for g in spec.guards:
-        empty = [names[i] for i, a in enumerate(ev.arms[g.metric.name]) if a.n[0] == 0]
+        empty = [names[i] for i, a in enumerate(ev.arms[g.metric.name]) if a.n[-1] == 0]
         if empty:
             out.append(
                 Alert(
@@ -698,21 +941,22 @@ def _alerts(inp: AnalysisInput, spec: Spec, ev: Evaluation) -> tuple[Alert, ...]
     return tuple(out)
 
 
-def _method_text(spec: Spec, ev: Evaluation, primary: MetricResult) -> str:
+def _method_text(spec: Spec, primary: MetricResult, looks: int) -> str:
     kinds = sorted({v.method for v in primary.variants if v.method})
     text = "; ".join(kinds) if kinds else "always-valid confidence sequence"
     text += (
-        f" (normal mixture tuned for {1 / (spec.rho**2) * _tuning_factor(spec.alpha):.0f} results;"
-        " Waudby-Smith et al. 2024, Howard et al. 2021)"
+        f" (planned design for {spec.tuning:g} results: a boundary flat on the Brownian scale up to "
+        "the plan, spending 90% of alpha, and a normal-mixture reserve valid after it; "
+        "Lan & DeMets 1983, Howard et al. 2021)"
+    )
+    text += (
+        f"; intervals intersected over all {looks} looks"
+        if looks > 1
+        else "; interval of the current look"
     )
     if spec.family > 1:
         text += f"; Holm-adjusted across {spec.family} comparisons"
     return text
-
-
-def _tuning_factor(alpha: float) -> float:
-    la = -2 * math.log(alpha)
-    return la + math.log(la + 1)
 
 
 # --------------------------------------------------------------------------- the reason
@@ -750,8 +994,16 @@ def _loss(m: Metric, x: float | None) -> str:
     return f"{x * 100:.2g} points" if m.kind == "binary" else f"{x:.3g}"
 
 
+def percent(r: float | None) -> str:
+    """A relative change as a signed percentage, with no more digits than it can carry."""
+    if r is None or not math.isfinite(r):
+        return "n/a"
+    pct = r * 100
+    return f"{pct:+.1f}%" if abs(pct) < 1000 else f"{pct:+.3g}%"
+
+
 def _rel(r: float | None) -> str:
-    return "" if r is None else f", {r * 100:+.1f}%"
+    return "" if r is None else f", {percent(r)}"
 
 
 def _margin(m: Metric, e: Effect) -> str:
@@ -768,10 +1020,22 @@ def _describe(m: Metric, v: VariantResult, c: VariantResult, level: float) -> st
         else f"from {v.n} and {c.n} results"
     )
     adj = f", Holm-adjusted {_p(v.p_value_adjusted)}" if v.p_value_adjusted != v.p_value else ""
+    interval = _ci(m, v.ci) if v.informative else "no information yet (too wide)"
     return (
         f"{v.name} {_val(m, v.estimate)} against {_val(m, c.estimate)} for {c.name} "
         f"({_lift(m, v.lift)}{_rel(v.relative_lift)}; always-valid {100 * (1 - level):.4g}% interval "
-        f"{_ci(m, v.ci)}, {_p(v.p_value)}{adj}; {basis})"
+        f"{interval}, {_p(v.p_value)}{adj}; {basis})"
+    )
+
+
+def _plausible(ev: Evaluation, spec: Spec, power: Power) -> bool:
+    """Whether a detectable difference is within a few standard deviations of single results."""
+    if spec.primary.name in PROPORTIONS or power.mde_always_valid is None:
+        return True
+    arms = ev.arms[spec.primary.name]
+    worst = max(float(arms[i].var_obs[-1] + arms[spec.control].var_obs[-1]) for i in spec.others)
+    return not (
+        math.isfinite(worst) and power.mde_always_valid > NO_INFORMATION_SDS * math.sqrt(worst)
     )
 
 
@@ -784,6 +1048,7 @@ def _reason(
     alerts: tuple[Alert, ...],
     decision: str,
     variant: str | None,
+    looks: int,
 ) -> str:
     m = spec.primary
     level = ev.ci_level
@@ -791,6 +1056,10 @@ def _reason(
     others = [v for v in primary.variants if not v.is_control]
     what = f"{m.name} ({'lower' if m.lower_is_better else 'higher'} is better)"
     always = "These intervals stay valid however often you look."
+    if looks > 1:
+        always += (
+            " Each is the intersection of every look's interval, so a call once made stays made."
+        )
 
     def guards_of(name: str) -> list[GuardrailResult]:
         return [g for g in guardrails if g.variant == name]
@@ -808,6 +1077,10 @@ def _reason(
         if g.status == "broken":
             return f"{g.metric} is broken (at least {least} worse, limit {limit})"
         return f"{g.metric} is not yet shown within its limit (worsening between {least} and {worst}, limit {limit})"
+
+    def notes_of(v: VariantResult) -> str:
+        keep = [t for k, t in v.notes if k in ("no_spread", "intervals_disagree")]
+        return "".join(f" Note for {v.name}: {n}." for n in keep)
 
     if decision == "blocked":
         msgs = "; ".join(a.message for a in alerts if a.blocking)
@@ -829,7 +1102,7 @@ def _reason(
         gs = guards_of(v.name)
         if gs:
             parts.append("Guardrails: " + "; ".join(guard_text(g) for g in gs) + ".")
-        return " ".join(parts)
+        return " ".join(parts) + notes_of(v)
     if decision == "no_difference":
         assert spec.margin is not None
         body = "; ".join(_describe(m, v, ctrl, level) for v in others)
@@ -855,6 +1128,7 @@ def _reason(
             f"Keep {ctrl.name}: no variant is an improvement on {what}. "
             + ". ".join(why)
             + f". {always}"
+            + "".join(notes_of(v) for v in others)
         )
 
     # continue
@@ -873,19 +1147,41 @@ def _reason(
         if v.status == "better":
             pending = [g for g in guards_of(v.name) if g.status != "ok"]
             text += " looks better, but guardrail " + "; ".join(guard_text(g) for g in pending)
-        parts.append(text + ".")
+        parts.append(text + "." + notes_of(v))
+    total = sum(v.results for v in primary.variants)
+    if total > spec.tuning:
+        parts.append(
+            f"The test has passed the {spec.tuning:g} results it was planned for (--expected-results): "
+            "from here the interval narrows only slowly (the design's reserve)."
+        )
     mores = [v.power for v in others if v.power is not None]
     with_more = [p for p in mores if p.more is not None]
     if inp.mde is not None and with_more:
         worst = max(with_more, key=lambda p: p.more or 0)
-        parts.append(
-            f"To detect {_margin(m, inp.mde).lstrip('±')} with {inp.power * 100:.0f}% power you need about "
-            f"{_ceil(worst.needed_always_valid)} {worst.basis} with always-valid monitoring, a conservative "
-            f"figure ({_ceil(worst.needed_fixed)} for one fixed-horizon look): about {worst.more} more."
+        beyond = (
+            f"; that is past the {spec.tuning:g} results planned, where the interval narrows slowly"
+            if worst.beyond_plan
+            else ""
         )
-    elif mores and mores[0].mde_always_valid is not None:
+        at_power = (
+            f", {inp.power * 100:.0f}% by {_ceil(worst.needed_always_valid)}"
+            if worst.needed_always_valid is not None
+            else ""
+        )
+        parts.append(
+            f"If the true difference is {_margin(m, inp.mde).lstrip('±')}, the median test with this "
+            f"design decides at about {_ceil(worst.median_always_valid)} {worst.basis}: about "
+            f"{worst.more} more (a median, not a bound: half of such tests take longer{at_power}; "
+            f"one fixed-horizon look with {inp.power * 100:.0f}% power needs {_ceil(worst.needed_fixed)}){beyond}."
+        )
+    elif mores and mores[0].mde_always_valid is not None and _plausible(ev, spec, mores[0]):
         parts.append(
             f"At this size the smallest difference it can reliably detect is about "
             f"{_lift(m, mores[0].mde_always_valid).lstrip('+')}; give an --mde to estimate how many more results are needed."
+        )
+    elif mores:
+        parts.append(
+            "At this size no difference is reliably detectable yet (no information yet); give an "
+            "--mde to estimate how many more results are needed."
         )
     return " ".join(parts)

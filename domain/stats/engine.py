@@ -1,10 +1,11 @@
 """The decision rule, vectorised over looks.
 
 Everything the recommendation depends on is computed here from arrays whose
-last axis is "look" (one column per point in time). ``analyze`` evaluates one
-look (the current data), ``history`` one look per recorded result, and the
-simulations in the tests and in ``bench/stats.py`` millions of looks at once,
-all through :func:`evaluate`, so the three can never disagree.
+last axis is "look" (one column per point in time). ``analyze`` evaluates the
+current data (one look, or every look of the test when it has the per-result
+rows), ``history`` one look per recorded result, and the simulations in the
+tests and in ``bench/`` millions of looks at once, all through :func:`evaluate`,
+so they can never disagree.
 
 Per comparison of a variant with control, the statistic is:
 
@@ -12,17 +13,27 @@ Per comparison of a variant with control, the statistic is:
   adjusted proportions ``(s + 1) / (n + 2)`` (Agresti & Caffo 2000), which keeps
   it positive at 0 % or 100 % and makes small samples conservative;
 - continuous and per-session rates: difference of means with Welch's standard
-  error and degrees of freedom; the t statistic is mapped to the normal scale
-  through its tail probability before the always-valid boundary is applied,
-  which keeps the boundary honest at small n;
+  error and degrees of freedom, each arm's variance counting one extra result at
+  the two arms' pooled mean (the continuous analogue of Agresti–Caffo: data with no
+  spread give a finite, not an infinite, statistic, and a tiny change in the data a
+  tiny change in the answer); the t statistic is mapped to the normal scale through
+  its tail probability before the always-valid boundary is applied;
 - pooled ratios: difference of ratios with delta-method standard errors;
 - paired (when results share case ids across the two variants): the mean of
   per-case differences of per-case means (clustering repeated results of a
-  case), with the paired standard error and ``pairs - 1`` degrees of freedom.
+  case), with the paired standard error and ``pairs - 1`` degrees of freedom; one
+  extra discordant pair each way when the per-case values are single 0/1 results,
+  one extra difference of 0 otherwise (per-case means are continuous).
 
-The always-valid p-value and interval then come from
-:mod:`domain.stats.sequential`; Holm's procedure adjusts the p-values across
-variants × goal metrics.
+The always-valid p-value and interval come from the planned design of
+:mod:`domain.stats.sequential` (``design_z_boundary``, ``design_p_value``), on a
+clock of results (both arms; for pairs, the results in the pairs) against the
+comparison's planned share of ``--expected-results``. When a test's looks are
+known (``StepData.paths``), intervals are the **running intersection** of every
+look's interval and p-values the running minimum, per direction: a confidence
+sequence stays one when intersected (Howard et al. 2021, §6), and the calls it
+supports stick. Holm's procedure adjusts the p-values across variants × goal
+metrics. The data-quality checks are sequential too (Lindon & Malek 2020).
 """
 
 from __future__ import annotations
@@ -42,9 +53,11 @@ CONTINUE, SHIP, KEEP_CONTROL, NO_DIFFERENCE, BLOCKED = range(5)
 GUARD_OK, GUARD_UNCLEAR, GUARD_BROKEN = 0, 1, 2
 #: a paired analysis replaces the unpaired one when at least this share of both arms' results is paired
 PAIRED_COVERAGE = 0.5
-
+#: the Dirichlet prior concentration of the sequential sample-ratio and imbalance tests
+SRM_CONCENTRATION = 100.0
 
 Array = np.ndarray
+Paths = tuple[int, int] | None
 
 
 # --------------------------------------------------------------------------- per-arm statistics
@@ -87,12 +100,17 @@ class PairArrays(CoMomentArrays):
 
 @dataclass
 class Arm:
-    """One arm's estimate and variances, one entry per look (nan where undefined)."""
+    """One arm's estimate and variances, one entry per look (nan where undefined).
+
+    ``m2`` is the sum of squared deviations of the values (nan for proportions and
+    pooled ratios, whose variances come from their own formulas).
+    """
 
     n: Array
     est: Array
     var_est: Array  # variance of the estimate
     var_obs: Array  # variance of one result (for power)
+    m2: Array
 
 
 def _f(x: Any) -> Array:
@@ -106,23 +124,31 @@ def binary_arm(m: MomentArrays) -> Arm:
         p_adj = (m.mean * n + 1.0) / (n + 2.0)
         var_obs = p_adj * (1.0 - p_adj)
         est = np.where(n > 0, m.mean, np.nan)
+    nan = np.full(np.shape(n), np.nan)
     return Arm(
-        n, est, np.where(n > 0, var_obs / (n + 2.0), np.nan), np.where(n > 0, var_obs, np.nan)
+        n,
+        est,
+        np.where(n > 0, var_obs / (n + 2.0), np.nan),
+        np.where(n > 0, var_obs, np.nan),
+        nan,
     )
 
 
 def mean_arm(m: MomentArrays) -> Arm:
     """A mean of per-result values (continuous metrics and per-session rates)."""
     n = _f(m.n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var_obs = np.where(n >= 2, np.maximum(m.m2, 0.0) / (n - 1.0), np.nan)
-        return Arm(n, np.where(n > 0, m.mean, np.nan), var_obs / n, var_obs)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        m2 = np.maximum(_f(m.m2), 0.0)
+        var_obs = np.where(n >= 2, m2 / (n - 1.0), np.nan)
+        return Arm(
+            n, np.where(n > 0, m.mean, np.nan), var_obs / n, var_obs, np.where(n > 0, m2, np.nan)
+        )
 
 
 def ratio_arm(c: CoMomentArrays) -> Arm:
     """A pooled ratio ``sum(x) / sum(y)`` with its delta-method variance (see ``frequentist.ratio_delta``)."""
     n = _f(c.n)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ok = (n >= 1) & (c.mean_y != 0)
         r = np.where(ok, c.mean_x / c.mean_y, np.nan)
         vx = np.maximum(c.m2_x, 0.0) / (n - 1.0)
@@ -130,7 +156,7 @@ def ratio_arm(c: CoMomentArrays) -> Arm:
         cov = c.c_xy / (n - 1.0)
         var_obs = np.maximum(vx - 2 * r * cov + r * r * vy, 0.0) / (c.mean_y * c.mean_y)
         var_obs = np.where(ok & (n >= 2), var_obs, np.nan)
-        return Arm(n, r, var_obs / n, var_obs)
+        return Arm(n, r, var_obs / n, var_obs, np.full(np.shape(n), np.nan))
 
 
 def arm_of(metric: Metric, stats: MomentArrays | CoMomentArrays) -> Arm:
@@ -142,6 +168,31 @@ def arm_of(metric: Metric, stats: MomentArrays | CoMomentArrays) -> Arm:
     return binary_arm(stats) if metric.kind == "binary" else mean_arm(stats)
 
 
+# --------------------------------------------------------------------------- running (path) operations
+
+
+def _along(x: Array, paths: Paths, op: Any) -> Array:
+    """``op.accumulate`` along each path's looks (identity when the looks are not a path)."""
+    if paths is None:
+        return x
+    return op.accumulate(np.asarray(x).reshape(paths), axis=1).reshape(-1)
+
+
+def running_max(x: Array, paths: Paths) -> Array:
+    """Running maximum along each path, ignoring nan (nan until the first number)."""
+    return _along(x, paths, np.fmax)
+
+
+def running_min(x: Array, paths: Paths) -> Array:
+    """Running minimum along each path, ignoring nan."""
+    return _along(x, paths, np.fmin)
+
+
+def running_any(x: Array, paths: Paths) -> Array:
+    """Whether ``x`` held at this look or any earlier one of its path."""
+    return _along(np.asarray(x, dtype=bool), paths, np.logical_or)
+
+
 # --------------------------------------------------------------------------- comparisons
 
 
@@ -149,9 +200,12 @@ def arm_of(metric: Metric, stats: MomentArrays | CoMomentArrays) -> Arm:
 class Comparison:
     """A variant against control, one entry per look.
 
-    ``n_obs`` is the sample size the boundary counts (both arms, or pairs);
-    ``z`` the statistic on the normal scale; ``p`` the always-valid p-value
-    (1 where not ``valid``).
+    ``n_obs`` is the clock the boundary runs on (results in both arms, or in the
+    pairs), ``horizon`` the results planned for this comparison; ``z`` the statistic
+    on the normal scale; ``p`` the always-valid p-value of this look alone (1 where
+    not ``valid``). ``rel_base_se`` is the standard error of control's estimate (the
+    relative lift is shown only where control's interval lies above zero).
+    ``spread`` is false where neither arm's values vary at all.
     """
 
     n_obs: Array
@@ -162,38 +216,72 @@ class Comparison:
     p: Array
     rel: Array
     rel_se: Array
+    rel_base: Array
+    rel_base_se: Array
     valid: Array
     paired: Array
+    horizon: Array
     rho: Array
     n_v: Array
     n_c: Array
+    spread: Array
 
-    def bounds(self, level: float) -> tuple[Array, Array, Array, Array]:
-        """Always-valid interval at ``level`` (an alpha) for the lift and the relative lift."""
+    def multiplier(self, level: float) -> Array:
+        """The half-width of the level-``level`` interval in standard errors (t-scaled)."""
         from scipy.special import ndtr, stdtrit
 
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            zb = np.where(
-                self.rho > 0,
-                _z_boundary_by_rho(self.n_obs, level, self.rho),
-                np.nan,
-            )
-            tb = -stdtrit(self.df, ndtr(-zb))
+            zb = _design_boundary(self.n_obs, self.horizon, level, self.rho)
+            return -stdtrit(self.df, ndtr(-zb))
+
+    def bounds(self, level: float) -> tuple[Array, Array, Array, Array]:
+        """This look's always-valid interval at ``level`` (an alpha) for the lift and the relative lift.
+
+        The relative interval is nan where control's own interval at that level
+        reaches zero or below (a relative change from "maybe nothing" means nothing).
+        """
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            tb = self.multiplier(level)
             half = tb * self.se
             rhalf = tb * self.rel_se
+            rel_ok = self.valid & self.rel_meaningful(tb)
             lo = np.where(self.valid, self.diff - half, np.nan)
             hi = np.where(self.valid, self.diff + half, np.nan)
-            rlo = np.where(self.valid, self.rel - rhalf, np.nan)
-            rhi = np.where(self.valid, self.rel + rhalf, np.nan)
+            rlo = np.where(rel_ok, self.rel - rhalf, np.nan)
+            rhi = np.where(rel_ok, self.rel + rhalf, np.nan)
         return lo, hi, rlo, rhi
 
+    def rel_meaningful(self, tb: Array) -> Array:
+        """Where the relative lift means something: control's estimate minus ``tb`` standard errors is above 0."""
+        with np.errstate(invalid="ignore"):
+            return (
+                np.isfinite(self.rel)
+                & (self.rel_base > 0)
+                & (self.rel_base - tb * self.rel_base_se > 0)
+            )
 
-def _z_boundary_by_rho(n: Array, level: float, rho: Array) -> Array:
-    # rho varies per look only between paired and unpaired comparisons: at most two values
+
+def _design_boundary(n: Array, horizon: Array, level: float, rho: Array) -> Array:
+    # rho differs between comparisons only through their horizons: few distinct values
+    n = np.asarray(n, dtype=float)
     out = np.full(np.shape(n), np.nan)
+    horizon = np.broadcast_to(horizon, np.shape(n))
+    rho = np.broadcast_to(rho, np.shape(n))
     for r in np.unique(rho[np.isfinite(rho)]):
         sel = rho == r
-        out[sel] = sequential.z_boundary(n[sel], level, float(r))
+        out[sel] = sequential.design_z_boundary(n[sel], horizon[sel], level, float(r))
+    return out
+
+
+def _design_p(z: Array, n: Array, horizon: Array, rho: Array) -> Array:
+    n = np.asarray(n, dtype=float)
+    out = np.ones(np.shape(n))
+    horizon = np.broadcast_to(horizon, np.shape(n))
+    rho = np.broadcast_to(rho, np.shape(n))
+    z = np.broadcast_to(z, np.shape(n))
+    for r in np.unique(rho[np.isfinite(rho)]):
+        sel = rho == r
+        out[sel] = sequential.design_p_value(z[sel], n[sel], horizon[sel], float(r))
     return out
 
 
@@ -204,26 +292,30 @@ def _finish(
     n_obs: Array,
     rel: Array,
     rel_var: Array,
+    rel_base: Array,
+    rel_base_var: Array,
     valid: Array,
+    horizon: float,
     rho: float,
     paired: bool,
     n_v: Array,
     n_c: Array,
     scale: Array,
+    spread: Array,
 ) -> Comparison:
     from scipy.special import ndtri, stdtr
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         se = np.sqrt(np.maximum(var, 0.0))
-        # no spread at all (identical values in each arm, up to rounding): a sample shows nothing
-        # about a spread it never exhibited, so no call is made from it rather than an infinite z
+        # identical values in both arms and the same mean (up to rounding): nothing to compare
         degenerate = se <= 1e-10 * scale
         t = np.abs(diff) / se
         z = -ndtri(stdtr(df, -t))
-        valid = valid & ~degenerate & np.isfinite(diff) & np.isfinite(se)
-        p = np.where(valid, sequential.p_value(z, n_obs, rho), 1.0)
+        valid = valid & ~degenerate & np.isfinite(diff) & np.isfinite(se) & ~np.isnan(z)
+        shape = np.shape(diff)
+        p = np.where(valid, _design_p(z, n_obs, np.full(shape, horizon), np.full(shape, rho)), 1.0)
         rel_se = np.sqrt(np.maximum(rel_var, 0.0))
-    shape = np.shape(diff)
+        rel_base_se = np.sqrt(np.maximum(rel_base_var, 0.0))
     return Comparison(
         n_obs=n_obs,
         diff=diff,
@@ -233,40 +325,58 @@ def _finish(
         p=p,
         rel=rel,
         rel_se=rel_se,
+        rel_base=rel_base,
+        rel_base_se=rel_base_se,
         valid=valid,
         paired=np.full(shape, paired),
+        horizon=np.full(shape, float(horizon)),
         rho=np.full(shape, rho),
         n_v=n_v,
         n_c=n_c,
+        spread=spread,
     )
 
 
-def compare_arms(kind: str, v: Arm, c: Arm, rho: float, min_n: int) -> Comparison:
+def compare_arms(kind: str, v: Arm, c: Arm, horizon: float, rho: float, min_n: int) -> Comparison:
     """Variant ``v`` against control ``c`` from independent arms."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         diff = v.est - c.est
         a, b = v.var_est, c.var_est
-        var = a + b
         if kind in ("continuous", "rate"):
+            # each arm's variance counts one more result at the pooled mean of both arms
+            pooled = (v.n * v.est + c.n * c.est) / (v.n + c.n)
+            a = (v.m2 + v.n / (v.n + 1.0) * (v.est - pooled) ** 2) / (v.n * v.n)
+            b = (c.m2 + c.n / (c.n + 1.0) * (c.est - pooled) ** 2) / (c.n * c.n)
+            var = a + b
             den = a * a / (v.n - 1.0) + b * b / (c.n - 1.0)
             df = np.where(den > 0, var * var / den, v.n + c.n - 2.0)
+            spread = (v.m2 > 0) | (c.m2 > 0)
         else:
+            var = a + b
             df = np.full(np.shape(diff), np.inf)
+            spread = np.ones(np.shape(diff), dtype=bool)
         rel = v.est / c.est - 1.0
         rel_var = a / c.est**2 + v.est**2 * b / c.est**4
         rel = np.where(c.est != 0, rel, np.nan)
         valid = (v.n >= min_n) & (c.n >= min_n) & np.isfinite(var) & (df > 0)
         scale = np.abs(v.est) + np.abs(c.est) + 1e-300
-    return _finish(diff, var, df, v.n + c.n, rel, rel_var, valid, rho, False, v.n, c.n, scale)
+    return _finish(
+        diff, var, df, v.n + c.n, rel, rel_var, c.est, b, valid, horizon, rho, False, v.n, c.n,
+        scale, spread,
+    )  # fmt: skip
 
 
-def compare_pairs(p: PairArrays, rho: float, min_n: int, binary: bool = False) -> Comparison:
+def compare_pairs(
+    p: PairArrays, horizon: float, rho: float, min_n: int, binary: bool = False
+) -> Comparison:
     """Variant against control from per-case pairs (x = variant, y = control).
 
-    For binary metrics the variance of the differences is taken as if one more
-    pair had gone each way (d = +1 and d = -1), in the spirit of Agresti & Min
-    (2005) for paired proportions: it keeps a run of identical discordant pairs
-    from looking infinitely certain and makes small samples conservative.
+    The clock is the number of results in the pairs (``cover_x + cover_y``): with
+    repeated cases the information grows more slowly than that, which only makes the
+    boundary conservative. The variance of the mean difference counts one pseudo-pair
+    more: for single 0/1 results per case, one discordant pair each way (d = +1 and
+    d = -1, in the spirit of Agresti & Min 2005); otherwise one difference of 0. Either
+    keeps a run of identical differences from looking infinitely certain.
     """
     k = _f(p.n)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -274,18 +384,38 @@ def compare_pairs(p: PairArrays, rho: float, min_n: int, binary: bool = False) -
         vy = np.maximum(p.m2_y, 0.0) / (k - 1.0)
         cov = p.c_xy / (k - 1.0)
         diff = p.mean_x - p.mean_y
-        var = np.maximum(vx + vy - 2 * cov, 0.0) / k
+        m2_d = np.maximum(p.m2_x + p.m2_y - 2 * p.c_xy, 0.0)
+        # Chan's merge with the pseudo-sample {0} (mean 0, M2 0)
+        var = (m2_d + diff * diff * k / (k + 1.0)) / (k * k)
         if binary:
-            m2_d = np.maximum(p.m2_x + p.m2_y - 2 * p.c_xy, 0.0)
             # Chan's merge with the pseudo-sample {+1, -1} (mean 0, M2 2)
             m2_adj = m2_d + 2.0 + diff * diff * k * 2.0 / (k + 2.0)
-            var = m2_adj / ((k + 1.0) * (k + 2.0))
+            var = np.where(p.repeated, var, m2_adj / ((k + 1.0) * (k + 2.0)))
         r = p.mean_x / p.mean_y
         rel = np.where(p.mean_y != 0, r - 1.0, np.nan)
         rel_var = np.maximum(vx - 2 * r * cov + r * r * vy, 0.0) / (k * p.mean_y**2)
         valid = k >= min_n
         scale = np.abs(p.mean_x) + np.abs(p.mean_y) + 1e-300
-    return _finish(diff, var, k - 1.0, k, rel, rel_var, valid, rho, True, k, k, scale)
+        spread = m2_d > 0
+        base_var = vy / k
+    n_obs = _f(p.cover_x) + _f(p.cover_y)
+    return _finish(
+        diff, var, k - 1.0, n_obs, rel, rel_var, p.mean_y, base_var, valid, horizon, rho, True,
+        k, k, scale, spread,
+    )  # fmt: skip
+
+
+@dataclass
+class Chosen:
+    """A comparison that is ``b`` where ``use_b`` and ``a`` elsewhere (paired where pairs suffice).
+
+    Running intersections are taken within each of ``a`` and ``b`` (two confidence
+    sequences are not mixed look by look), then chosen.
+    """
+
+    a: Comparison
+    b: Comparison
+    use_b: Array
 
 
 def choose(use_b: Array, a: Comparison, b: Comparison) -> Comparison:
@@ -293,6 +423,44 @@ def choose(use_b: Array, a: Comparison, b: Comparison) -> Comparison:
     return Comparison(
         **{f.name: np.where(use_b, getattr(b, f.name), getattr(a, f.name)) for f in fields(a)}
     )
+
+
+def running_bounds(
+    cmp: Comparison, level: float, paths: Paths, chosen: Chosen | None = None
+) -> tuple[Array, Array, Array, Array]:
+    """The interval at ``level`` intersected over every look so far (this look's alone without paths).
+
+    An empty intersection (the looks' intervals do not overlap) gives ``lo > hi``.
+    """
+    if chosen is not None:
+        a = running_bounds(chosen.a, level, paths)
+        b = running_bounds(chosen.b, level, paths)
+        return tuple(np.where(chosen.use_b, y, x) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+    lo, hi, rlo, rhi = cmp.bounds(level)
+    return (
+        running_max(lo, paths),
+        running_min(hi, paths),
+        running_max(rlo, paths),
+        running_min(rhi, paths),
+    )
+
+
+def running_p(
+    cmp: Comparison, lower_is_better: bool, paths: Paths, chosen: Chosen | None = None
+) -> tuple[Array, Array]:
+    """Running minimum of the p-value on each side: ``(p_good, p_bad)``.
+
+    ``p_good`` counts looks whose difference went the good way, ``p_bad`` the
+    others; each is an always-valid p-value for "no difference".
+    """
+    if chosen is not None:
+        ga, ba = running_p(chosen.a, lower_is_better, paths)
+        gb, bb = running_p(chosen.b, lower_is_better, paths)
+        return np.where(chosen.use_b, gb, ga), np.where(chosen.use_b, bb, ba)
+    with np.errstate(invalid="ignore"):
+        good = cmp.diff < 0 if lower_is_better else cmp.diff > 0
+    p = np.where(cmp.valid, cmp.p, 1.0)
+    return running_min(np.where(good, p, 1.0), paths), running_min(np.where(good, 1.0, p), paths)
 
 
 def holm_arrays(p: Array) -> Array:
@@ -321,7 +489,12 @@ class Guard:
 
 @dataclass(frozen=True)
 class Spec:
-    """The settings of an analysis, resolved (metrics looked up, rho computed)."""
+    """The settings of an analysis, resolved (metrics looked up, horizons and rho computed).
+
+    ``horizons[i]``: the results planned for the comparison of variant ``i`` with
+    control (its arms' share of ``tuning``, the expected total); ``rhos[i]`` the
+    reserve mixture's parameter for it.
+    """
 
     names: tuple[str, ...]
     control: int
@@ -330,8 +503,9 @@ class Spec:
     guards: tuple[Guard, ...]
     shares: tuple[float, ...]
     alpha: float
-    rho: float
-    rho_pairs: float
+    tuning: float
+    horizons: dict[int, float]
+    rhos: dict[int, float]
     margin: Effect | None
     min_n: int
     alert_p: float
@@ -361,19 +535,28 @@ def spec_of(inp: AnalysisInput) -> Spec:
     names = inp.names
     goal_names = list(dict.fromkeys((inp.metric, *inp.secondary_metrics)))
     split = inp.split or dict.fromkeys(names, 1.0)
+    shares = tuple(float(split[n]) for n in names)
+    control = names.index(inp.control)
+    total = sum(shares)
+    horizons = {
+        i: inp.tuning * (shares[i] + shares[control]) / total
+        for i in range(len(names))
+        if i != control
+    }
     return Spec(
         names=names,
-        control=names.index(inp.control),
+        control=control,
         primary=metric_named(inp.metric, lib),
         goals=tuple(metric_named(m, lib) for m in goal_names),
         guards=tuple(
             Guard(metric_named(g.metric, lib), float(g.limit), bool(g.relative))
             for g in inp.guardrails
         ),
-        shares=tuple(float(split[n]) for n in names),
+        shares=shares,
         alpha=inp.alpha,
-        rho=sequential.rho(inp.alpha, inp.tuning),
-        rho_pairs=sequential.rho(inp.alpha, inp.tuning / 2),
+        tuning=inp.tuning,
+        horizons=horizons,
+        rhos={i: sequential.reserve_rho(inp.alpha, h) for i, h in horizons.items()},
         margin=inp.equivalence_margin or inp.mde,
         min_n=inp.min_results,
         alert_p=inp.alert_p,
@@ -389,23 +572,37 @@ class StepData:
 
     ``results`` and ``failed``: arrays (variants × looks). ``stats``: metric name →
     per-variant moments (co-moments for ratios). ``pairs``: metric name →
-    variant index → :class:`PairArrays` (only where cases pair up).
+    variant index → :class:`PairArrays` (only where cases pair up). ``paths``:
+    ``(tests, looks per test)`` when the looks are the successive looks of tests
+    (flattened test by test), so that intervals are intersected along them; None
+    when every look stands alone.
     """
 
     results: Array
     failed: Array
     stats: dict[str, list[MomentArrays | CoMomentArrays]]
     pairs: dict[str, dict[int, PairArrays]]
+    paths: Paths = None
 
 
 @dataclass
 class Evaluation:
-    """Everything :func:`evaluate` computed, one entry per look."""
+    """Everything :func:`evaluate` computed, one entry per look.
+
+    ``bounds`` are the running intersections (level ``ci_level``) of the goal
+    metrics; ``p_running`` the running always-valid p-value (the smaller side),
+    ``conflict`` where the two sides have both been significant (the effect seems to
+    have changed during the test).
+    """
 
     spec: Spec
     arms: dict[str, list[Arm]]
     comparisons: dict[str, dict[int, Comparison]]
+    pairing: dict[str, dict[int, Chosen | None]]
+    p_running: dict[str, dict[int, Array]]
     p_adjusted: dict[str, dict[int, Array]]
+    conflict: dict[str, dict[int, Array]]
+    ever_valid: dict[str, dict[int, Array]]
     ci_level: float
     bounds: dict[str, dict[int, tuple[Array, Array, Array, Array]]]
     guard_status: list[dict[int, Array]]
@@ -423,19 +620,20 @@ class Evaluation:
 
 def _comparison(
     spec: Spec, metric: Metric, arms: list[Arm], pairs: dict[int, PairArrays], i: int
-) -> Comparison:
+) -> tuple[Comparison, Chosen | None]:
     c = spec.control
-    unpaired = compare_arms(metric.kind, arms[i], arms[c], spec.rho, spec.min_n)
+    h, r = spec.horizons[i], spec.rhos[i]
+    unpaired = compare_arms(metric.kind, arms[i], arms[c], h, r, spec.min_n)
     pa = pairs.get(i)
     if pa is None or metric.kind == "ratio":
-        return unpaired
-    paired = compare_pairs(pa, spec.rho_pairs, spec.min_n, binary=metric.kind == "binary")
+        return unpaired, None
+    paired = compare_pairs(pa, h, r, spec.min_n, binary=metric.kind == "binary")
     use = (
         (pa.n >= spec.min_n)
         & (pa.cover_x >= PAIRED_COVERAGE * arms[i].n)
         & (pa.cover_y >= PAIRED_COVERAGE * arms[c].n)
     )
-    return choose(use, unpaired, paired)
+    return choose(use, unpaired, paired), Chosen(unpaired, paired, use)
 
 
 def _worsening(lower_is_better: bool, lo: Array, hi: Array) -> tuple[Array, Array]:
@@ -445,8 +643,9 @@ def _worsening(lower_is_better: bool, lo: Array, hi: Array) -> tuple[Array, Arra
 def evaluate(spec: Spec, data: StepData) -> Evaluation:
     """Apply the decision rule at every look.
 
-    1. *blocked* when a data-quality alert fires (sample-ratio mismatch, or an
-       imbalance of missing or failed results, at p < ``alert_p``);
+    1. *blocked* when a sequential data-quality test fires (sample-ratio mismatch,
+       or missing or failed results unevenly spread over the variants) at an
+       always-valid p < ``alert_p``;
     2. else *ship* the best variant that is better than control on the primary
        metric (Holm-adjusted always-valid p < alpha, interval outside the
        equivalence margin) and whose every guardrail is shown within its limit
@@ -456,26 +655,54 @@ def evaluate(spec: Spec, data: StepData) -> Evaluation:
     4. else *keep control* when every variant is settled as worse, equivalent, or
        breaking a guardrail (its worsening interval lies wholly beyond the limit);
     5. else *continue*.
+
+    With ``data.paths`` every interval is the running intersection along the path
+    and every p-value the running minimum, so a call, once made, stays made unless
+    a later interval contradicts it.
     """
-    from trialbook.domain.stats.frequentist import homogeneity_p, srm_p
+    from trialbook.domain.stats.frequentist import multinomial_sequential_p
 
     others = spec.others
+    paths = data.paths
     looks = data.results.shape[1]
     arms = {m.name: [arm_of(m, s) for s in data.stats[m.name]] for m in spec.tracked}
-    comps = {
+    comps: dict[str, dict[int, Comparison]] = {}
+    chosen: dict[str, dict[int, Chosen | None]] = {}
+    for m in spec.tracked:
+        comps[m.name], chosen[m.name] = {}, {}
+        for i in others:
+            comps[m.name][i], chosen[m.name][i] = _comparison(
+                spec, m, arms[m.name], data.pairs.get(m.name, {}), i
+            )
+    # running p-values per side; Holm across variants × goal metrics on the smaller side
+    sides = {
         m.name: {
-            i: _comparison(spec, m, arms[m.name], data.pairs.get(m.name, {}), i) for i in others
+            i: running_p(comps[m.name][i], m.lower_is_better, paths, chosen[m.name][i])
+            for i in others
         }
-        for m in spec.tracked
+        for m in spec.goals
     }
-    # Holm across variants × goal metrics
+    p_running = {name: {i: np.minimum(*sides[name][i]) for i in per} for name, per in sides.items()}
     keys = [(m.name, i) for m in spec.goals for i in others]
-    adj = holm_arrays(np.vstack([comps[name][i].p for name, i in keys]))
+    adj = holm_arrays(np.vstack([p_running[name][i] for name, i in keys]))
     p_adjusted: dict[str, dict[int, Array]] = {m.name: {} for m in spec.goals}
     for row, (name, i) in enumerate(keys):
         p_adjusted[name][i] = adj[row]
+    conflict = {
+        name: {i: np.maximum(*sides[name][i]) < spec.alpha for i in per}
+        for name, per in sides.items()
+    }
+    ever_valid = {
+        m.name: {i: running_any(comps[m.name][i].valid, paths) for i in others}
+        for m in spec.tracked
+    }
     ci_level = spec.alpha / max(1, spec.family)
-    bounds = {m.name: {i: comps[m.name][i].bounds(ci_level) for i in others} for m in spec.goals}
+    bounds = {
+        m.name: {
+            i: running_bounds(comps[m.name][i], ci_level, paths, chosen[m.name][i]) for i in others
+        }
+        for m in spec.goals
+    }
 
     # guardrails: the always-valid interval (level alpha) of the worsening against the limit
     guard_status: list[dict[int, Array]] = []
@@ -484,24 +711,30 @@ def evaluate(spec: Spec, data: StepData) -> Evaluation:
         st: dict[int, Array] = {}
         gb: dict[int, tuple[Array, Array]] = {}
         for i in others:
-            lo, hi, rlo, rhi = comps[g.metric.name][i].bounds(spec.alpha)
+            lo, hi, rlo, rhi = running_bounds(
+                comps[g.metric.name][i], spec.alpha, paths, chosen[g.metric.name][i]
+            )
             wlo, whi = _worsening(
                 g.metric.lower_is_better, *((rlo, rhi) if g.relative else (lo, hi))
             )
-            ok = whi <= g.limit
-            broken = wlo > g.limit
+            with np.errstate(invalid="ignore"):
+                empty = wlo > whi
+                ok = (whi <= g.limit) & ~empty
+                broken = (wlo > g.limit) & ~empty
             st[i] = np.where(ok, GUARD_OK, np.where(broken, GUARD_BROKEN, GUARD_UNCLEAR))
             gb[i] = (wlo, whi)
         guard_status.append(st)
         guard_bounds.append(gb)
 
-    # data quality
-    srm = srm_p(data.results, spec.shares)
+    # data quality: sequential multinomial tests, re-checkable after every result
+    def seq_p(counts: Array) -> Array:
+        return running_min(multinomial_sequential_p(counts, spec.shares, SRM_CONCENTRATION), paths)
+
+    srm = seq_p(data.results)
     primary_n = np.vstack([_f(s.n) for s in data.stats[spec.primary.name]])
-    missing = homogeneity_p(data.results - primary_n, data.results)
-    failed = homogeneity_p(data.failed, data.results)
-    with np.errstate(invalid="ignore"):
-        blocking = (srm < spec.alert_p) | (missing < spec.alert_p) | (failed < spec.alert_p)
+    missing = seq_p(np.maximum(data.results - primary_n, 0.0))
+    failed = seq_p(data.failed)
+    blocking = (srm < spec.alert_p) | (missing < spec.alert_p) | (failed < spec.alert_p)
 
     # per-variant status on the primary metric
     prim = spec.primary
@@ -512,20 +745,19 @@ def evaluate(spec: Spec, data: StepData) -> Evaluation:
     excluded: dict[int, Array] = {}
     broken_any: dict[int, Array] = {}
     for i in others:
-        cmp = comps[prim.name][i]
         lo, hi, rlo, rhi = bounds[prim.name][i]
+        ok = ever_valid[prim.name][i]
         with np.errstate(invalid="ignore"):
             if spec.margin is None:
                 eq = np.zeros(looks, dtype=bool)
             elif spec.margin.relative:
-                eq = cmp.valid & (rlo > -spec.margin.value) & (rhi < spec.margin.value)
+                eq = ok & (rlo > -spec.margin.value) & (rhi < spec.margin.value) & (rlo <= rhi)
             else:
-                eq = cmp.valid & (lo > -spec.margin.value) & (hi < spec.margin.value)
-            good = cmp.diff < 0 if prim.lower_is_better else cmp.diff > 0
-            bad = cmp.diff > 0 if prim.lower_is_better else cmp.diff < 0
-        sig = cmp.valid & (p_adjusted[prim.name][i] < spec.alpha)
-        better[i] = sig & good & ~eq
-        worse[i] = sig & bad & ~eq
+                eq = ok & (lo > -spec.margin.value) & (hi < spec.margin.value) & (lo <= hi)
+        p_good, p_bad = sides[prim.name][i]
+        sig = ok & (p_adjusted[prim.name][i] < spec.alpha) & ~conflict[prim.name][i]
+        better[i] = sig & (p_good < p_bad) & ~eq
+        worse[i] = sig & (p_bad < p_good) & ~eq
         equivalent[i] = eq
         statuses = [st[i] for st in guard_status]
         all_ok = (
@@ -560,7 +792,7 @@ def evaluate(spec: Spec, data: StepData) -> Evaluation:
         [np.where(ship_ready[i], sign * comps[prim.name][i].diff, -np.inf) for i in others]
     )
     best = np.asarray(others)[np.argmax(gains, axis=0)]
-    chosen = np.where(
+    chosen_variant = np.where(
         decision == SHIP,
         best,
         np.where((decision == KEEP_CONTROL) | (decision == NO_DIFFERENCE), spec.control, -1),
@@ -569,7 +801,11 @@ def evaluate(spec: Spec, data: StepData) -> Evaluation:
         spec=spec,
         arms=arms,
         comparisons=comps,
+        pairing=chosen,
+        p_running=p_running,
         p_adjusted=p_adjusted,
+        conflict=conflict,
+        ever_valid=ever_valid,
         ci_level=ci_level,
         bounds=bounds,
         guard_status=guard_status,
@@ -582,7 +818,7 @@ def evaluate(spec: Spec, data: StepData) -> Evaluation:
         worse=worse,
         equivalent=equivalent,
         decision=decision,
-        chosen=chosen,
+        chosen=chosen_variant,
     )
 
 
@@ -716,7 +952,42 @@ def step_data_of_rows(spec: Spec, rows: Sequence[ResultRow]) -> StepData:
             present = np.isfinite(x)
             stats[m.name] = [_cum_moments(x, present & onehot[j]) for j in range(k)]
     pairs = incremental_pairs(spec, rows) if any(r.case_id is not None for r in rows) else {}
-    return StepData(results=results, failed=failed, stats=stats, pairs=pairs)
+    return StepData(results=results, failed=failed, stats=stats, pairs=pairs, paths=(1, t))
+
+
+def with_final_look(path: StepData, final: StepData) -> StepData:
+    """``path`` (one test's looks) with its last look replaced by ``final`` (a single look).
+
+    ``analyze`` and ``history`` evaluate the looks a test's rows give, but the last
+    look is read from the read model's moments, so the figures at the current look
+    are exactly those of an analysis of the moments alone.
+    """
+
+    def put(a: Any, b: Any) -> Array:
+        out = np.array(a, copy=True)
+        out[..., -1] = np.asarray(b)[..., -1]
+        return out
+
+    def merge(a: Any, b: Any) -> Any:
+        return type(a)(**{f.name: put(getattr(a, f.name), getattr(b, f.name)) for f in fields(a)})
+
+    stats = {
+        name: [merge(a, b) for a, b in zip(per, final.stats[name], strict=True)]
+        for name, per in path.stats.items()
+    }
+    pairs: dict[str, dict[int, PairArrays]] = {}
+    for name, per in path.pairs.items():
+        pairs[name] = {
+            i: merge(pa, final.pairs[name][i]) if i in final.pairs.get(name, {}) else pa
+            for i, pa in per.items()
+        }
+    return StepData(
+        results=put(path.results, final.results),
+        failed=put(path.failed, final.failed),
+        stats=stats,
+        pairs=pairs,
+        paths=path.paths,
+    )
 
 
 def _cum_moments(x: Array, mask: Array) -> MomentArrays:
@@ -847,7 +1118,7 @@ def _forward_fill(r: Array) -> Array:
 
 
 def step_data_of_arrays(
-    spec: Spec, values: dict[str, Array], failed: Array | None = None
+    spec: Spec, values: dict[str, Array], failed: Array | None = None, paired: bool = False
 ) -> tuple[StepData, tuple[int, int]]:
     """Looks after every result of simulated tests whose variants take turns (round robin).
 
@@ -855,7 +1126,9 @@ def step_data_of_arrays(
     (ratio metrics: a pair ``(numerator, denominator)`` of such arrays stacked on
     a leading axis of length 2). Returns the step data flattened to
     simulations × looks, and that shape, so ``evaluate(spec, data).decision``
-    reshapes to it. For simulation studies (tests and ``bench/stats.py``).
+    reshapes to it. For simulation studies (tests and ``bench/``). With ``paired``
+    (two variants), result ``j`` of each variant is case ``j``: a pair is complete
+    once both variants have their ``j``-th result.
     """
     first = next(iter(values.values()))
     k, sims, per = first.shape[-3:]
@@ -905,4 +1178,52 @@ def step_data_of_arrays(
         failed_looks = np.vstack(
             [at_looks(np.cumsum(failed[j], 1).astype(float), j) for j in range(k)]
         )
-    return StepData(results=results, failed=failed_looks, stats=stats, pairs={}), (sims, looks)
+    pairs: dict[str, dict[int, PairArrays]] = {}
+    if paired:
+        if k != 2:
+            raise ValueError("paired simulations take exactly two variants")
+        c = spec.control
+        v = 1 - c
+        both = np.minimum(counts[0], counts[1])  # complete pairs after each look
+        padded = np.concatenate([[0], np.arange(1, per + 1)])
+        for m in spec.tracked:
+            if m.kind == "ratio":
+                continue
+            x, y = values[m.name][v], values[m.name][c]
+            shift = y[:, :1]
+            dx, dy = x - shift, y - shift
+            n = np.arange(1, per + 1, dtype=float)
+            sx, sy = np.cumsum(dx, 1), np.cumsum(dy, 1)
+
+            def at(cum: Array) -> Array:
+                full = np.concatenate([np.zeros((sims, 1)), cum], axis=1)
+                return full[:, both].reshape(-1)
+
+            kk = np.broadcast_to(padded[both].astype(float), (sims, looks)).reshape(-1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean_x = np.where(kk > 0, at(shift + sx / n), 0.0)
+                mean_y = np.where(kk > 0, at(shift + sy / n), 0.0)
+                m2_x = np.where(
+                    kk > 0, at(np.maximum(np.cumsum(dx * dx, 1) - sx * sx / n, 0.0)), 0.0
+                )
+                m2_y = np.where(
+                    kk > 0, at(np.maximum(np.cumsum(dy * dy, 1) - sy * sy / n, 0.0)), 0.0
+                )
+                c_xy = np.where(kk > 0, at(np.cumsum(dx * dy, 1) - sx * sy / n), 0.0)
+            pairs[m.name] = {
+                v: PairArrays(
+                    n=kk,
+                    mean_x=mean_x,
+                    mean_y=mean_y,
+                    m2_x=m2_x,
+                    m2_y=m2_y,
+                    c_xy=c_xy,
+                    cover_x=kk,
+                    cover_y=kk,
+                    repeated=np.zeros(sims * looks, dtype=bool),
+                )
+            }
+    data = StepData(
+        results=results, failed=failed_looks, stats=stats, pairs=pairs, paths=(sims, looks)
+    )
+    return data, (sims, looks)

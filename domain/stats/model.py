@@ -189,7 +189,10 @@ class AnalysisInput:
       changed while watching it.
     - ``min_results``: fewest results (or pairs) per arm before any call is made.
     - ``lower_is_better``: directions of custom metrics.
-    - ``rows``: per-result rows in recording order, for paired methods and ``history``.
+    - ``rows``: per-result rows in recording order, for paired methods and ``history``
+      (when they hold every result, ``analyze`` intersects intervals over every look).
+    - ``method_version``: compute with this version of the method (an audit of a
+      decision recorded with an older one); None for the current one.
     """
 
     test: str
@@ -208,6 +211,7 @@ class AnalysisInput:
     alert_p: float = 0.001
     lower_is_better: Mapping[str, bool] = field(default_factory=dict)
     rows: tuple[ResultRow, ...] | None = None
+    method_version: str | None = None
 
     def __post_init__(self) -> None:
         names = [v.name for v in self.variants]
@@ -277,13 +281,15 @@ class AnalysisInput:
         alpha: float = 0.05,
         mde: str | None = None,
         margin: str | None = None,
+        method_version: str | None = None,
     ) -> AnalysisInput:
         """The input of an analysis a user asked for, with its options checked.
 
         ``mde``/``margin`` are effect texts (``10%``, ``5pp``, ``2.5``); the metric must
-        be known or have recorded values; the always-valid boundary is tuned for the
-        test's ``expected_results`` (recorded at creation), else the default. Bad
-        options raise a one-line ``InvalidCommand``.
+        be known or have recorded values; the always-valid design is planned for the
+        test's ``expected_results`` (recorded at creation), else the default.
+        ``method_version`` selects an older method (for audits). Bad options raise a
+        one-line ``InvalidCommand``.
         """
         from trialbook.domain.errors import InvalidCommand
         from trialbook.domain.metrics import CUSTOM_METRIC_RE, METRICS, RATIO_PAIRS
@@ -317,6 +323,8 @@ class AnalysisInput:
                     "name another with --metric (e.g. --metric success)"
                 )
         options: dict[str, Any] = {"metric": chosen, "alpha": alpha}
+        if method_version is not None:
+            options["method_version"] = method_version
         if "--mde" in effects:
             options["mde"] = effects["--mde"]
         if "--margin" in effects:

@@ -1,7 +1,8 @@
 """Simulation studies of the decision rule under continuous monitoring (tests and ``bench/stats.py``).
 
 Simulated variants take turns (round robin) and the rule is applied after every
-result, exactly as ``history`` applies it, through :func:`engine.evaluate`.
+result, exactly as ``history`` applies it (intervals intersected along each
+test), through :func:`engine.evaluate`.
 Beside it, two rules users run today: a Welch t-test re-checked after every
 result, and the legacy "recommend the variant whose mean error rate is 20 %
 lower once each has 3 results".
@@ -49,14 +50,24 @@ def spec_for(variants: int, metric: str, **options: Any) -> engine.Spec:
     return engine.spec_of(inp)
 
 
-def run(values: dict[str, np.ndarray], metric: str, **options: Any) -> Run:
+def run(
+    values: dict[str, np.ndarray],
+    metric: str,
+    *,
+    paired: bool = False,
+    failed: np.ndarray | None = None,
+    **options: Any,
+) -> Run:
     """Apply the decision rule after every result of simulated tests.
 
-    ``values[metric]`` has shape (variants, simulations, results per variant).
+    ``values[metric]`` has shape (variants, simulations, results per variant); with
+    ``paired`` (two variants) result ``j`` of each variant is case ``j``. ``failed``
+    (same shape, booleans) marks failed results for the imbalance check. Intervals
+    are intersected along each simulated test, as ``history`` does.
     """
     k = values[metric].shape[-3]
     spec = spec_for(k, metric, **options)
-    data, shape = engine.step_data_of_arrays(spec, values)
+    data, shape = engine.step_data_of_arrays(spec, values, failed=failed, paired=paired)
     ev = engine.evaluate(spec, data)
     return Run(spec, ev, ev.decision.reshape(shape), ev.chosen.reshape(shape), k)
 

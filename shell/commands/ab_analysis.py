@@ -50,7 +50,9 @@ def _pct(x: float | None, digits: int = 1) -> str:
 
 
 def _signed_pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:+.1f}%"
+    from trialbook.domain.stats.analysis import percent
+
+    return "-" if x is None else percent(x)
 
 
 class _Units:
@@ -82,8 +84,11 @@ class _Units:
         return f"{x * 100:.1f} pts" if self.binary else f"{x:.4g}"
 
     def target(self, text: str) -> str:
-        """An effect as recorded (``10%`` relative, else a number in the metric's units)."""
-        return text if text.endswith("%") else self.effect(float(text))
+        """An effect as recorded: ``10%``, ``10pp``, ``0.1`` (any form ``--mde`` takes) in words."""
+        from trialbook.domain.stats import Effect
+
+        effect = Effect.parse(text)
+        return f"{effect.value * 100:g}%" if effect.relative else self.effect(effect.value)
 
 
 def _wrap(text: str, indent: str = "  ") -> str:
@@ -191,13 +196,25 @@ def render_report(doc: dict[str, Any]) -> str:
     if powers:
         lines += ["", f"Power ({doc['settings']['power'] * 100:g}%):"]
         for name, pw in powers:
-            text = (
-                f"{name}: smallest detectable difference now about {u.effect(pw['mde_always_valid'])} "
-                f"always-valid ({u.effect(pw['mde_fixed_horizon'])} fixed-horizon)"
-            )
+            if pw["mde_always_valid"] is None:
+                text = f"{name}: no difference is reliably detectable yet (no information yet)"
+            else:
+                text = (
+                    f"{name}: smallest detectable difference now about {u.effect(pw['mde_always_valid'])} "
+                    f"always-valid ({u.effect(pw['mde_fixed_horizon'])} fixed-horizon)"
+                )
             if pw["target_mde"] is not None:
                 target = u.target(pw["target_mde"])
-                if pw["needed_always_valid"] is not None:
+                if pw.get("median_always_valid") is not None:
+                    text += (
+                        f"; if the difference is {target}: the median test decides at about "
+                        f"{pw['median_always_valid']} {pw['basis']}, {pw['more_per_variant']} more "
+                        f"(a median, not a bound; {doc['settings']['power'] * 100:g}% by "
+                        f"{pw['needed_always_valid'] if pw['needed_always_valid'] is not None else '-'}), "
+                        f"one fixed-horizon look {pw['needed_fixed_horizon']}"
+                        + (", past the planned results" if pw.get("beyond_plan") else "")
+                    )
+                elif pw["needed_always_valid"] is not None:  # an analysis recorded with method 1.0
                     text += (
                         f"; to detect {target}: about {pw['needed_always_valid']} {pw['basis']} "
                         f"always-valid ({pw['needed_fixed_horizon']} fixed-horizon), "

@@ -205,9 +205,9 @@ def _audit_decision(
     try:
         with open_as_of(ledger, name, at=seen) as view:
             snap = read_snapshot(view, name)  # type: ignore[arg-type]
-            recomputed = _plain(
-                analysis_document(analyze(analysis_input(snap, **_options(recorded))), seen)
-            )
+            # with the method the decision was recorded with (older ones stay selectable)
+            inp = analysis_input(snap, **_options(recorded), method_version=data["method_version"])
+            recomputed = _plain(analysis_document(analyze(inp), seen))
     except DomainError as e:
         error = str(e)
     differences = compare(recorded, recomputed) if recomputed is not None else []
