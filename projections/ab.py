@@ -32,7 +32,7 @@ from trialbook.domain.ab import ResultAdded
 from trialbook.domain.canonical import canonical_json
 from trialbook.domain.events import upcast
 from trialbook.domain.metrics import RATIO_PAIRS, observations
-from trialbook.domain.stats.moments import welford
+from trialbook.domain.stats.moments import co_welford, welford
 from trialbook.projections.ab_queries import VALUE_COLUMNS, row_observations
 from trialbook.projections.base import Extract, Extraction, TableProjection, write_transaction
 from trialbook.store.base import RecordedEvent, parse_json
@@ -538,16 +538,7 @@ class _Statistics:
                     if known_pair is not None
                     else list(_load_comoments(self.conn, key))
                 )
-            n, mx, my, sx, sy, cxy = c
-            for x, y in xys:
-                n += 1
-                dx, dy = x - mx, y - my
-                mx += dx / n
-                my += dy / n
-                sx += dx * (x - mx)
-                sy += dy * (y - my)
-                cxy += dx * (y - my)
-            c[:] = [n, mx, my, sx, sy, cxy]
+            c[:] = co_welford(*c, xys)
         self.values, self.pairs = {}, {}
 
     def write(self) -> None:

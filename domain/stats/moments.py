@@ -26,6 +26,30 @@ def welford(n: int, mean: float, m2: float, values: Iterable[float]) -> tuple[in
     return n, mean, m2
 
 
+def co_welford(
+    n: int,
+    mean_x: float,
+    mean_y: float,
+    m2_x: float,
+    m2_y: float,
+    c_xy: float,
+    pairs: Iterable[tuple[float, float]],
+) -> tuple[int, float, float, float, float, float]:
+    """Welford's update of paired values' (count, mean_x, mean_y, M2_x, M2_y, C_xy) by
+    ``pairs``, one at a time, in order: :func:`welford` extended to the co-moment
+    ``C = sum((x - mean_x) * (y - mean_y))``, bit-identical however the pairs are batched.
+    """
+    for x, y in pairs:
+        n += 1
+        dx, dy = x - mean_x, y - mean_y
+        mean_x += dx / n
+        mean_y += dy / n
+        m2_x += dx * (x - mean_x)
+        m2_y += dy * (y - mean_y)
+        c_xy += dx * (y - mean_y)
+    return n, mean_x, mean_y, m2_x, m2_y, c_xy
+
+
 @dataclass(frozen=True)
 class Moments:
     """Count, mean and sum of squared deviations (M2) of a set of finite values."""
