@@ -83,11 +83,12 @@ def matching_positions(
     since: str | None = None,
     until: str | None = None,
     actor: str | None = None,
+    before: int | None = None,
     limit: int = 0,
 ) -> list[int]:
     """The positions of the last ``limit`` events (all when 0) matching every filter given,
     in position order. ``since``/``until`` bound the recorded UTC time, both included;
-    ``actor`` is the metadata's actor."""
+    ``actor`` is the metadata's actor; ``before`` a position (excluded), for paging back."""
     where, params = [], []
     for clause, value in (
         ("stream_id = ?", stream),
@@ -95,6 +96,7 @@ def matching_positions(
         ("recorded_at >= ?", since),
         ("recorded_at <= ?", until),
         ("json_extract(metadata, '$.actor') = ?", actor),
+        ("position < ?", before),
     ):
         if value is not None:
             where.append(clause)
