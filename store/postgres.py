@@ -287,7 +287,16 @@ class PostgresEventStore:
                         (name, utc_now()),
                     )
 
-        self.run(migrate)
+        try:
+            self.run(migrate)
+        except StoreUnavailable as e:
+            if "permission denied" not in str(e):
+                raise
+            raise StoreUnavailable(
+                f"{self.name} has no trialbook schema yet, or an older one, and this role may not "
+                "create it: run any trialbook command on it once as the database's owner, then "
+                "grant this role SELECT and INSERT (see docs/postgres.md, Roles)"
+            ) from None
 
     def close(self) -> None:
         with self.lock:

@@ -122,6 +122,25 @@ class TestSchema:
             sql(pg_url, f"DROP OWNED BY {role}")
             sql(pg_url, f"DROP ROLE {role}")
 
+    def test_a_role_that_may_not_create_the_schema_is_told_who_can(
+        self, pg_url: str, pg_database: str
+    ) -> None:
+        role = f"tb_reader_{secrets.token_hex(4)}"
+        sql(pg_url, f"CREATE ROLE {role} LOGIN")
+        try:
+            sql(pg_url, f"REVOKE CREATE ON DATABASE {pg_database} FROM PUBLIC")
+            with pytest.raises(StoreUnavailable) as info:
+                PostgresEventStore(url_for(pg_database, user=role))
+            assert str(info.value) == (
+                f"postgresql://{role}@127.0.0.1:5432/{pg_database} has no trialbook schema yet, or "
+                "an older one, and this role may not create it: run any trialbook command on it "
+                "once as the database's owner, then grant this role SELECT and INSERT (see "
+                "docs/postgres.md, Roles)"
+            )
+        finally:
+            sql(pg_url, f"DROP OWNED BY {role}")
+            sql(pg_url, f"DROP ROLE {role}")
+
     def test_a_foreign_trialbook_schema_is_refused_untouched(self, pg_url: str) -> None:
         sql(pg_url, "CREATE SCHEMA trialbook")
         sql(pg_url, "CREATE TABLE trialbook.people (name text)")
