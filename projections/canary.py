@@ -28,7 +28,7 @@ from trialbook.domain.canary import BUCKETS, CanaryResultAdded, stage_label, thr
 from trialbook.domain.canonical import canonical_json
 from trialbook.domain.events import upcast
 from trialbook.domain.metrics import RATIO_PAIRS, observations
-from trialbook.domain.stats.moments import CoMoments, Moments, welford
+from trialbook.domain.stats.moments import CoMoments, Moments, co_welford, welford
 from trialbook.store.base import RecordedEvent
 
 TABLES = (
@@ -239,16 +239,7 @@ def _fold_results(conn: sqlite3.Connection, run: Sequence[RecordedEvent]) -> Non
             "AND stage = ? AND arm = ? AND numerator = ? AND denominator = ?",
             pair,
         ).fetchone()
-        n, mx, my, sx, sy, cxy = old or (0, 0.0, 0.0, 0.0, 0.0, 0.0)
-        for x, y in xys:  # the co-moment update of projections.ab, one pair at a time
-            n += 1
-            dx, dy = x - mx, y - my
-            mx += dx / n
-            my += dy / n
-            sx += dx * (x - mx)
-            sy += dy * (y - my)
-            cxy += dx * (y - my)
-        co_rows.append((*pair, n, mx, my, sx, sy, cxy))
+        co_rows.append((*pair, *co_welford(*(old or (0, 0.0, 0.0, 0.0, 0.0, 0.0)), xys)))
     conn.executemany(
         "INSERT INTO canary_comoments (canary, stage, arm, numerator, denominator, n, mean_x, "
         "mean_y, m2_x, m2_y, c_xy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
