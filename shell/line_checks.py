@@ -43,6 +43,10 @@ READ_ONLY_COMMANDS: frozenset[tuple[str, ...]] = frozenset(
         ("eval", "suite", "show"),
         ("audit",),
         ("audit", "report"),
+        ("canary", "list"),
+        ("canary", "status"),
+        ("canary", "assign"),
+        ("canary", "audit"),
     }
 )
 _FILE_OPTIONS = ("-o", "--output")

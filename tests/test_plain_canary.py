@@ -141,3 +141,13 @@ def test_the_shell_grounds_canary_names_in_the_store(tmp_path: Path) -> None:
             assert checked.status == "command", (text, checked.reason)
     finally:
         app.close()
+
+
+def test_canary_reads_need_no_confirmation_and_its_writes_do() -> None:
+    from trialbook.shell.line_checks import needs_confirmation
+
+    for read in (["canary", "list"], ["canary", "status", "r"], ["canary", "assign", "r", "u1"],
+                 ["canary", "audit", "r"]):  # fmt: skip
+        assert not needs_confirmation(read), read
+    for write in (["canary", "advance", "r"], ["canary", "halt", "r"], ["canary", "rollback", "r"]):
+        assert needs_confirmation(write), write
