@@ -66,6 +66,8 @@ class ReplicatedEventStore(SQLiteEventStore):
     caches stay true. ``cache`` overrides the replica's file.
     """
 
+    _head: tuple[int, str, str] | None
+
     def __init__(
         self,
         url: str,
