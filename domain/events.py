@@ -52,7 +52,8 @@ class Event(BaseModel):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.event_type = cls.__dict__.get("event_type") or cls.__name__
-        EVENT_TYPES[cls.event_type] = cls
+        if not cls.__name__.startswith("_"):  # a private base of several events is no type
+            EVENT_TYPES[cls.event_type] = cls
 
     def to_data(self) -> dict[str, Any]:
         """The JSON-ready body stored in the log, without ``None`` fields."""

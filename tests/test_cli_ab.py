@@ -317,9 +317,9 @@ class TestEventsAndProjections:
         assert [e["data"]["name"] for e in created] == ["a", "b"]
         assert "ResultAdded" in invoke("events", "log").output
         assert invoke("events", "log", "--type", "TestArchived").output == "No events match.\n"
-        assert invoke("events", "log", "--type", "Nope").output.startswith(
-            "Error: --type: no event type is called 'Nope'; one of: ResultAdded, "
-        )
+        nope = invoke("events", "log", "--type", "Nope").output
+        assert nope.startswith("Error: --type: no event type is called 'Nope'; one of: ")
+        assert " ResultAdded, " in nope and "_Decision" not in nope
 
     def test_projections_rebuild_gives_the_same_answers(self, invoke: Invoke) -> None:
         create(invoke)
