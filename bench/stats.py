@@ -31,7 +31,7 @@ def speed() -> None:
     import subprocess
 
     probe = (
-        "import sys, time; t = time.perf_counter(); import domain.stats; "
+        "import sys, time; t = time.perf_counter(); import trialbook.domain.stats; "
         "print((time.perf_counter() - t) * 1000, 'numpy' in sys.modules or 'scipy' in sys.modules)"
     )
     out = subprocess.run(
@@ -196,12 +196,25 @@ def time_to_ship(sims: int, seed: int, per: int) -> None:
         f"90th percentile {np.percentile(n_first, 90):.0f}"
     )
     print(f"  shipped by {n_fixed} per variant: {(n_first <= n_fixed).mean():.1%}")
-    av_n = frequentist.required_n_sequential(
-        p1 - p0, p0 * (1 - p0) + p1 * (1 - p1), 0.05, 0.8, run.spec.rho
+    from trialbook.domain.stats.sequential import design_stopping_quantiles
+
+    var_unit = p0 * (1 - p0) + p1 * (1 - p1)
+    (median, q80), _ = design_stopping_quantiles(
+        np.array([0.5, 0.8]),
+        s0=0.0,
+        info0=1e-9,
+        unit_var=var_unit,
+        clock0=0.0,
+        clock_per_unit=2.0,
+        horizon=run.spec.horizons[1],
+        level=0.05,
+        rho_reserve=run.spec.rhos[1],
+        effect=p1 - p0,
     )
     print(
-        f"  'how many' estimate for 80% power with always-valid monitoring: {av_n:.0f} per variant "
-        f"(simulated 80th percentile of the stopping n: {np.percentile(n_first, 80):.0f})"
+        f"  'how many' before the first result (design planned for {run.spec.tuning:g} results): median "
+        f"{median:.0f} per variant, 80 % by {q80:.0f} (simulated median {np.median(n_first):.0f}, "
+        f"80th percentile {np.percentile(n_first, 80):.0f})"
     )
     print(
         f"fixed-horizon two-proportion z-test, 80% power, alpha 0.05: needs {n_fixed} per variant "
