@@ -168,6 +168,13 @@ class App:
         self._names_generation = 0
 
     @property
+    def db_name(self) -> str:
+        """The database as the shell shows it: the file, or the PostgreSQL URL without its password."""
+        from trialbook.store.urls import redact_url
+
+        return redact_url(self.db_url) if self.db_url else str(self.db_path)
+
+    @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
             from trialbook.ledger import Ledger
@@ -177,13 +184,6 @@ class App:
                 self.db_path.parent.mkdir(parents=True, exist_ok=True)
             self._ledger = Ledger(self.db_url or self.db_path)
         meta = self._ledger.metadata
-    @property
-    def db_name(self) -> str:
-        """The database as the shell shows it: the file, or the PostgreSQL URL without its password."""
-        from trialbook.store.urls import redact_url
-
-        return redact_url(self.db_url) if self.db_url else str(self.db_path)
-
         for key in ("input", "parser_tier"):
             meta.pop(key, None)
         meta.update(self.event_metadata())
