@@ -35,12 +35,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import trialbook  # noqa: E402
+from bench.common import raw_connection, sample_result  # noqa: E402
 from trialbook.domain import ab  # noqa: E402
 from trialbook.domain.commands import build  # noqa: E402
 from trialbook.ledger import Ledger  # noqa: E402
-
-import trialbook  # noqa: E402
-from bench.common import raw_connection, sample_result  # noqa: E402
 
 PAGE = 4096
 WAL_FRAME = PAGE + 24

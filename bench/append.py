@@ -31,11 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import raw_connection, sample_result  # noqa: E402
 from trialbook.domain import ab  # noqa: E402
 from trialbook.domain.commands import build  # noqa: E402
 from trialbook.ledger import Ledger  # noqa: E402
-
-from bench.common import raw_connection, sample_result  # noqa: E402
 
 PAGE = 4096  # SQLite's default page size, which trialbook files and the raw baseline use
 

@@ -137,6 +137,7 @@ def main() -> None:
 def simulations(sims: int) -> None:
     """The stage rule on simulated canaries, checked after every result (docs/canary.md)."""
     import numpy as np
+
     from trialbook.domain import canary as c
     from trialbook.domain.commands import build
     from trialbook.domain.stats.canary_simulation import Arm, simulate

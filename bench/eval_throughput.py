@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+
 from trialbook.domain.evals import RegisterSuite, RunSettings, plan_run  # noqa: E402
 from trialbook.domain.suites import Case  # noqa: E402
 from trialbook.ledger import Ledger  # noqa: E402

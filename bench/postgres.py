@@ -40,11 +40,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg  # noqa: E402
+
+from bench.common import sample_result  # noqa: E402
 from trialbook.domain import ab  # noqa: E402
 from trialbook.domain.commands import build  # noqa: E402
 from trialbook.ledger import Ledger  # noqa: E402
-
-from bench.common import sample_result  # noqa: E402
 
 RAW_DDL = """
 CREATE TABLE raw_events (

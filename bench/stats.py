@@ -163,6 +163,7 @@ def false_winners(sims: int, seed: int, per: int) -> None:
 
 def time_to_ship(sims: int, seed: int, per: int) -> None:
     from scipy.special import ndtr
+
     from trialbook.domain.stats import frequentist, simulate
     from trialbook.domain.stats.engine import SHIP
 

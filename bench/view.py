@@ -51,12 +51,18 @@ def record(db: Path, results: int, rollouts: int) -> None:
                 for i in range(start, min(results, start + batch))
             ]
             tb.ab.add_results("big", rows)
-        cases = [{"id": f"c{i:05d}", "input": f"question {i}", "expected": f"echo: question {i}"} for i in range(rollouts)]
+        cases = [
+            {"id": f"c{i:05d}", "input": f"question {i}", "expected": f"echo: question {i}"}
+            for i in range(rollouts)
+        ]
         tb.evals.add_suite(cases, name="big")
 
         def target(case: dict) -> dict:
             text = case["input"]
-            return {"output": f"echo: {text}" if hash(text) % 7 else "wrong", "usage": {"prompt_tokens": 3, "completion_tokens": 4}}
+            return {
+                "output": f"echo: {text}" if hash(text) % 7 else "wrong",
+                "usage": {"prompt_tokens": 3, "completion_tokens": 4},
+            }
 
         tb.evals.run("big", target, scorers=["equals"], name="big", concurrency=64)
 
@@ -89,9 +95,14 @@ def main() -> None:
         db = Path(d) / "view.db"
         t = time.perf_counter()
         record(db, args.results, args.rollouts)
-        print(f"recorded {args.results:,} results and {args.rollouts:,} rollouts in {time.perf_counter() - t:.1f} s")
+        print(
+            f"recorded {args.results:,} results and {args.rollouts:,} rollouts in {time.perf_counter() - t:.1f} s"
+        )
         proc = subprocess.Popen(
-            [*TB, "--db", str(db), "view", "--port", "0"], stdout=subprocess.PIPE, text=True, cwd=ROOT
+            [*TB, "--db", str(db), "view", "--port", "0"],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
         )
         try:
             assert proc.stdout is not None
@@ -116,7 +127,9 @@ def main() -> None:
     print(f"{'':32} {'page':>9} {'CLI --json':>11} {'ratio':>7}  goal <= 2x")
     for label, web, ref in rows:
         ratio = web / ref
-        print(f"{label:32} {web:8.2f}s {ref:10.2f}s {ratio:6.2f}x  {'ok' if ratio <= 2 else 'MISSED'}")
+        print(
+            f"{label:32} {web:8.2f}s {ref:10.2f}s {ratio:6.2f}x  {'ok' if ratio <= 2 else 'MISSED'}"
+        )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
 from trialbook.domain.commands import Command, explain
 from trialbook.domain.errors import (
     AlreadyExists,

@@ -37,6 +37,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
 from trialbook.domain.ab import (
     MAX_COUNT,
     Guardrail,

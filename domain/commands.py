@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
 from trialbook.domain.errors import InvalidCommand
 from trialbook.domain.events import Event
 

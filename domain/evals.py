@@ -39,6 +39,7 @@ from functools import singledispatch
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
+
 from trialbook.domain.canonical import canonical_json
 from trialbook.domain.commands import Command
 from trialbook.domain.errors import InvalidCommand, NotFound, StateConflict

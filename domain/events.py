@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
 from trialbook.domain.errors import DomainError
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -47,6 +47,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
+
 from trialbook.domain.canonical import canonical_json, content_hash
 from trialbook.domain.commands import Command, explain
 from trialbook.domain.errors import InvalidCommand, NotFound

@@ -17,6 +17,7 @@ import math
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
+
 from trialbook.domain.errors import InvalidCommand
 from trialbook.domain.events import Value
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import re
 
 from pydantic import Field, field_validator
+
 from trialbook.domain.events import Event
 from trialbook.domain.judge_answer import (
     parse_bool,

@@ -107,6 +107,7 @@ def result_fields(row: Any, where: str | None = None) -> Any:
     from collections.abc import Mapping
 
     from pydantic import ValidationError
+
     from trialbook.domain.canary import CanaryResultFields
     from trialbook.domain.canonical import new_event_id
     from trialbook.domain.commands import explain

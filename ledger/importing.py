@@ -114,6 +114,7 @@ def result_fields(obj: Any, where: str) -> tuple[Any, tuple[str, ...]]:
     and the key as the file spells it.
     """
     from pydantic import ValidationError
+
     from trialbook.domain.ab import ResultFields
     from trialbook.domain.commands import explain
 

@@ -21,8 +21,8 @@ from typing import Any
 from trialbook.domain.commands import Command
 from trialbook.domain.events import Event, load_event
 from trialbook.projections import Projector, default_projections
-from trialbook.store.base import NewEvent, RecordedEvent
 from trialbook.store.backends import open_store
+from trialbook.store.base import NewEvent, RecordedEvent
 from trialbook.store.errors import ConcurrencyError
 
 #: event ids for the events a command produces: a list, or a function of the decided events

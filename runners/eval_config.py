@@ -47,6 +47,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+
 from trialbook.domain.commands import explain
 from trialbook.domain.errors import InvalidCommand
 from trialbook.domain.evals import Price, RunSettings, parse_price

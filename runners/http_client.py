@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+
 from trialbook.domain.evals import REDACTED, looks_secret
 from trialbook.runners.eval_errors import RetryableError, RolloutRefused
 

@@ -33,6 +33,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import httpx
+
 from trialbook.domain.canonical import content_hash
 from trialbook.domain.evals import looks_secret
 from trialbook.domain.verdicts import (

@@ -13,6 +13,7 @@ import os
 import sys
 
 import click
+
 from trialbook.shell.app import App
 from trialbook.shell.group import INTERNAL_ERROR, cli
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+
 from trialbook.shell.app import App
 
 #: command name -> "module:attribute" of its click command or group

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import click
+
 from trialbook.shell.command_tree import is_number, names_for, store_names, takes_value, value_kind
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
+
 from trialbook.shell.command_tree import Leaf, command_tree, takes_value
 from trialbook.shell.line_checks import check, command_exists, resolve_command, with_tier
 
@@ -147,6 +148,7 @@ def llm_translate(
 ) -> Translation:
     """Ask the configured endpoint for one command line; the result is unchecked (see :func:`check`)."""
     import httpx
+
     from trialbook.plain.types import Translation, is_write, refused
 
     headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}

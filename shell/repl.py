@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
+
 from trialbook.shell.app import App, history_path
 from trialbook.shell.command_tree import (
     EXIT_WORDS,

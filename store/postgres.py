@@ -53,6 +53,7 @@ from trialbook.store.urls import password_of, redact_url
 
 if TYPE_CHECKING:
     import psycopg
+
     from trialbook.store.verify import Report
 
 COLUMNS = (

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from trialbook.shell.cli import cli
 
 from tests.pg import pg_database, pg_url  # noqa: F401 - PostgreSQL fixtures (tests/pg.py)
+from trialbook.shell.cli import cli
 
 
 @pytest.fixture(autouse=True)

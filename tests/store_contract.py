@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from trialbook.domain.canonical import GENESIS_HASH, canonical_json
 from trialbook.store.base import NewEvent
 from trialbook.store.errors import ConcurrencyError, IdempotencyConflict

@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from trialbook.domain.canonical import canonical_json
 from trialbook.projections.ab import ABProjection, _Cache, _Statistics
 from trialbook.projections.ab_queries import row_observations

@@ -86,7 +86,11 @@ class TestABFromCode:
     ) -> None:
         created = tb.ab.create("checkout-flow", variants=["cold", "warm"], metric="success",
                                guardrails=["completion_time:+10%"], expected_results=400)  # fmt: skip
-        assert (created.name, created.control, created.variants) == ("checkout-flow", "cold", ["cold", "warm"])
+        assert (created.name, created.control, created.variants) == (
+            "checkout-flow",
+            "cold",
+            ["cold", "warm"],
+        )
         for i in range(40):
             tb.ab.add_result("checkout-flow", variant="warm", tool_calls=12, successful_calls=11,
                              completion_time=40 + i % 7, success=i % 5 != 0, case_id=f"c{i}")  # fmt: skip
@@ -100,7 +104,10 @@ class TestABFromCode:
         assert other.model_dump(mode="json") == cli_json(
             invoke, "ab", "analyze", "checkout-flow", "--metric", "completion_time", "--mde", "10%"
         )
-        assert tb.ab.summary("checkout-flow") == cli_json(invoke, "ab", "summary", "checkout-flow")["variants"]
+        assert (
+            tb.ab.summary("checkout-flow")
+            == cli_json(invoke, "ab", "summary", "checkout-flow")["variants"]
+        )
         shown = cli_json(invoke, "ab", "show", "checkout-flow", "--limit", "0")
         assert tb.ab.results("checkout-flow") == shown["results"]
         assert tb.ab.get("checkout-flow").model_dump() == shown["test"]
@@ -205,7 +212,6 @@ class TestABFromCode:
         meta = [e.metadata for e in tb.events.read()]
         assert [m["call"] for m in meta] == ["trialbook.ab.create", "trialbook.ab.add_result"]
         assert all(m["tier"] == "api" and "actor" in m for m in meta)
-
 
     def test_the_cli_records_its_command_line_not_an_api_call(
         self, db_path: Path, invoke: Invoke

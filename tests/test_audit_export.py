@@ -11,14 +11,14 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 from hypothesis import given, settings
+
+from tests.conftest import Invoke, count_events
+from tests.test_properties import command_sequences
 from trialbook.domain.errors import DomainError
 from trialbook.ledger import Ledger
 from trialbook.shell.cli import cli
 from trialbook.store.base import NewEvent
 from trialbook.store.verify import verify_file
-
-from tests.conftest import Invoke, count_events
-from tests.test_properties import command_sequences
 
 
 def run(db: Path, *args: str, input: str | None = None) -> Result:

@@ -13,6 +13,9 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.conftest import Invoke, count_events
+from tests.test_properties import names, result_fields
 from trialbook.domain import ab
 from trialbook.domain.commands import build
 from trialbook.domain.errors import DomainError
@@ -22,9 +25,6 @@ from trialbook.ledger.analysis import analyze_test, open_as_of, read_snapshot
 from trialbook.projections import default_projections
 from trialbook.projections.replay import replay_to
 from trialbook.shell.commands.audit import audit_test, compare, spans
-
-from tests.conftest import Invoke, count_events
-from tests.test_properties import names, result_fields
 
 TABLES = ["ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments", "ab_decisions"]
 

@@ -17,6 +17,8 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.conftest import Invoke
 from trialbook.domain import ab
 from trialbook.domain.canonical import canonical_json, envelope_json
 from trialbook.domain.commands import build
@@ -31,8 +33,6 @@ from trialbook.store.verify import (
     verify_file,
     verify_rows,
 )
-
-from tests.conftest import Invoke
 
 DROP_TRIGGERS = "DROP TRIGGER events_append_only_update; DROP TRIGGER events_append_only_delete;"
 RESTORE_TRIGGERS = (

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from trialbook.domain import canary as c
 from trialbook.domain.commands import build
 from trialbook.domain.errors import AlreadyExists, InvalidCommand, NotFound, StateConflict

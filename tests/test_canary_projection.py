@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.test_properties import result_fields
 from trialbook.domain import canary as c
 from trialbook.domain.errors import DomainError
 from trialbook.ledger import Ledger
 from trialbook.ledger import canary as app
 from trialbook.projections.canary import TABLES, CanaryProjection
 from trialbook.projections.replay import replay_to
-
-from tests.test_properties import result_fields
 
 ARMS = ("router-v1", "router-v2")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from trialbook.domain import canary as c
 from trialbook.domain.commands import build
 from trialbook.domain.stats.canary_simulation import Arm, Outcome, simulate

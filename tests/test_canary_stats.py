@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from trialbook.domain import canary as c
 from trialbook.domain.commands import build
 from trialbook.domain.metrics import METRICS

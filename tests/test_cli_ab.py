@@ -347,6 +347,7 @@ def test_demo_records_a_sample_test_in_its_own_file(
     invoke: Invoke, isolated_user_dirs: Path
 ) -> None:
     from click.testing import CliRunner
+
     from trialbook.shell.cli import cli
 
     r = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
@@ -365,6 +366,7 @@ def test_demo_leaves_the_database_named_by_trialbook_db_alone(
     isolated_user_dirs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from click.testing import CliRunner
+
     from trialbook.shell.cli import cli
 
     main = tmp_path / "main.db"

@@ -865,6 +865,7 @@ def test_help_and_write_commands_do_not_load_the_statistics(tmp_path: Path) -> N
 
 def test_the_demo_prints_the_analysis(isolated_user_dirs: Path) -> None:
     from click.testing import CliRunner
+
     from trialbook.shell.cli import cli
 
     r = CliRunner().invoke(cli, ["demo", "--no-eval"], catch_exceptions=False)

@@ -124,7 +124,10 @@ def no_raw_descriptor_opened(path: Path) -> Iterator[None]:
     watched = {os.path.realpath(p) for p in (path, f"{path}-wal", f"{path}-shm")}
 
     def note(file: Any) -> None:
-        if isinstance(file, (str, bytes, os.PathLike)) and os.path.realpath(os.fsdecode(file)) in watched:
+        if (
+            isinstance(file, (str, bytes, os.PathLike))
+            and os.path.realpath(os.fsdecode(file)) in watched
+        ):
             opened.append(os.fsdecode(file))
 
     def guarded_open(file: Any, *args: Any, **kwargs: Any) -> Any:
@@ -163,11 +166,12 @@ def test_a_file_that_is_not_sqlite_is_still_refused_by_name(tmp_path: Path, invo
     before = bad.read_bytes()
     r = invoke("ab", "list", db=bad)
     assert r.exit_code == 1
-    assert r.output == f"Error: {bad} is not a trialbook database (not SQLite); pass another file with --db\n"
+    assert (
+        r.output
+        == f"Error: {bad} is not a trialbook database (not SQLite); pass another file with --db\n"
+    )
     assert bad.read_bytes() == before  # never written, no -wal left beside it
     assert not Path(f"{bad}-wal").exists()
-
-
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+
 from trialbook.shell.cli import cli
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -81,3 +82,12 @@ def test_the_quick_start_commands_are_the_ones_ci_runs() -> None:
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
     test_command = ci.strip().splitlines()[-1]
     assert test_command in README
+
+
+def test_ci_runs_exactly_the_readmes_test_command_and_it_runs_every_check() -> None:
+    root = Path(__file__).parent.parent
+    ci = (root / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert f"```bash\n{ci}\n```" in README
+    check = (root / "scripts" / "check").read_text()
+    for step in ('ruff" check .', 'ruff" format --check .', 'mypy"', 'pytest" "$@"'):
+        assert step in check, step

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from trialbook.shell.commands.demo import DEMO_RUN
-
 from tests.conftest import Invoke, count_events
+from trialbook.shell.commands.demo import DEMO_RUN
 
 
 def test_eval_show_at_a_position_replays_the_run_up_to_it(invoke: Invoke, db_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from trialbook.domain.evals import Price
 from trialbook.runners.eval_config import parse_run_config
 from trialbook.runners.eval_errors import TargetConfigError

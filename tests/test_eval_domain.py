@@ -7,6 +7,7 @@ import uuid
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from trialbook.domain.commands import build
 from trialbook.domain.errors import InvalidCommand, NotFound, StateConflict
 from trialbook.domain.evals import (

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+
 from trialbook.domain.evals import Price
 from trialbook.domain.suites import Case
 from trialbook.runners.executor import (

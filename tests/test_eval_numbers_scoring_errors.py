@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import Invoke, show_json
+from tests.servers import Behaviour, TaskServer
 from trialbook.domain.verdicts import (
     Verdict,
     VerdictRecorded,
@@ -23,9 +26,6 @@ from trialbook.domain.verdicts import (
     rollouts,
     summarize,
 )
-
-from tests.conftest import Invoke, show_json
-from tests.servers import Behaviour, TaskServer
 
 
 def rec(

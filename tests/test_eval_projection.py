@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import Invoke, count_events
+from tests.servers import TaskServer
 from trialbook.domain.evals import (
     CompletedRollout,
     FailedRollout,
@@ -19,9 +22,6 @@ from trialbook.domain.suites import Case
 from trialbook.ledger import Ledger
 from trialbook.projections.evals import TABLES
 from trialbook.runners.ledger_recorder import LedgerRecorder
-
-from tests.conftest import Invoke, count_events
-from tests.servers import TaskServer
 
 
 @pytest.fixture(scope="module")

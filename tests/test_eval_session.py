@@ -7,6 +7,7 @@ import json
 from collections import Counter
 
 import pytest
+
 from trialbook.domain.errors import NotFound, StateConflict
 from trialbook.domain.evals import (
     RegisterSuite,

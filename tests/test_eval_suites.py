@@ -8,6 +8,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from trialbook.domain.suites import (
     Case,
     SuiteFileError,

@@ -10,6 +10,7 @@ import textwrap
 import time
 
 import pytest
+
 from trialbook.domain.suites import Case
 from trialbook.runners.eval_errors import (
     RetryableError,

@@ -13,10 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from trialbook.domain import ab as d
-from trialbook.domain.commands import build
-from trialbook.domain.errors import InvalidCommand
-from trialbook.ledger.importing import seed_recommendation, seed_test_name
 
 import trialbook
 from tests.conftest import Invoke, count_events
@@ -27,6 +23,10 @@ from tests.warm_session_framework import (
     saved_test,
     session_lines,
 )
+from trialbook.domain import ab as d
+from trialbook.domain.commands import build
+from trialbook.domain.errors import InvalidCommand
+from trialbook.ledger.importing import seed_recommendation, seed_test_name
 
 TEST_ID = "test_3f2a9c1d"
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from trialbook.plain.translate import (
     EXAMPLE_VOCABULARY,
     Translation,

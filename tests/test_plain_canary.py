@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from trialbook.plain.translate import Vocabulary, is_write, translate
 
 import trialbook
 from tests.test_plain import VOCAB as AB_VOCAB
 from tests.test_plain import matches
+from trialbook.plain.translate import Vocabulary, is_write, translate
 
 VOCAB = Vocabulary(
     tests=dict(AB_VOCAB.tests),

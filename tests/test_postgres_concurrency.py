@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+import trialbook
 from trialbook.domain import ab
 from trialbook.domain.commands import build
 from trialbook.ledger import Ledger
 from trialbook.store.postgres import PostgresEventStore
 from trialbook.store.replica import ReplicatedEventStore
-
-import trialbook
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 ROOT = Path(__file__).parent.parent

@@ -11,6 +11,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from trialbook.domain import ab
 from trialbook.domain.canonical import canonical_json, envelope_json, new_event_id
 from trialbook.domain.commands import build

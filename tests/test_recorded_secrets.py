@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from trialbook.shell.app import redact_secrets
 
 from tests.conftest import Invoke
 from tests.servers import Behaviour, TaskServer
+from trialbook.shell.app import redact_secrets
 
 
 @pytest.fixture(scope="module")

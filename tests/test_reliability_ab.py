@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+
+from tests.conftest import Invoke, count_events
 from trialbook.domain import ab
 from trialbook.ledger import Ledger
 from trialbook.store.base import NewEvent
-
-from tests.conftest import Invoke, count_events
 
 MAX = 2**63 - 1
 

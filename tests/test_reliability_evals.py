@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from trialbook.domain.verdicts import LENIENT_HINT, ScorerConfigError, Verdict, parse_judge_answer
-from trialbook.runners.scorers import JudgeScorer, resolve_scorers
 
 from tests.conftest import Invoke, add_suite, count_events, show_json
 from tests.judge_server import JudgeServer
 from tests.judge_server import Reply as JudgeReply
 from tests.servers import Behaviour, TaskServer
+from trialbook.domain.verdicts import LENIENT_HINT, ScorerConfigError, Verdict, parse_judge_answer
+from trialbook.runners.scorers import JudgeScorer, resolve_scorers
 
 SUITE = [{"id": "q1", "input": "hello"}, {"id": "q2", "input": "two words"}]
 

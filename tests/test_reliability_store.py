@@ -7,11 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import Invoke, count_events
 from trialbook.store.base import NewEvent
 from trialbook.store.errors import IdempotencyConflict
 from trialbook.store.sqlite import SQLiteEventStore
-
-from tests.conftest import Invoke, count_events
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+
+from tests.conftest import count_events
 from trialbook.shell.app import App
 from trialbook.shell.cli import cli
 from trialbook.shell.command_tree import command_tree, completions
 from trialbook.shell.repl import repl
-
-from tests.conftest import count_events
 
 
 def drive(app: App, keys: str) -> int:

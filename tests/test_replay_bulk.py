@@ -6,13 +6,12 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
+from tests.test_properties import dump
 from trialbook.domain import ab
 from trialbook.domain.commands import build
 from trialbook.ledger import Ledger
 from trialbook.projections import default_projections
 from trialbook.projections.replay import replay_to
-
-from tests.test_properties import dump
 
 
 def file_digest(path: Path) -> str:

@@ -13,6 +13,9 @@ from typing import Any
 from unittest import mock
 
 import pytest
+
+from tests.conftest import Invoke
+from tests.test_replay_bulk import file_digest
 from trialbook.domain import ab
 from trialbook.domain.commands import build
 from trialbook.ledger import Ledger
@@ -20,9 +23,6 @@ from trialbook.projections import default_projections
 from trialbook.projections.pipeline import Background
 from trialbook.projections.replay import replay_to
 from trialbook.store.errors import ChainError
-
-from tests.conftest import Invoke
-from tests.test_replay_bulk import file_digest
 
 
 def scratch_file(tmp_path: Path) -> str:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from trialbook.shell.app import App
-from trialbook.shell.cli import cli
 
 from tests.conftest import Invoke, count_events
 from tests.test_shell_repl import WARM, WARM_LINE, drive, events
+from trialbook.shell.app import App
+from trialbook.shell.cli import cli
 
 
 @pytest.fixture
@@ -122,7 +122,11 @@ class TestSameEventsEverywhere:
         assert _data(cli_db) == _data(shell_db)
 
     def test_a_plain_request_gives_the_data_of_the_command_it_echoed(self, tmp_path: Path) -> None:
-        cli_db, shell_db, ask_db = tmp_path / "cli.db", tmp_path / "trialbook.shell.db", tmp_path / "ask.db"
+        cli_db, shell_db, ask_db = (
+            tmp_path / "cli.db",
+            tmp_path / "trialbook.shell.db",
+            tmp_path / "ask.db",
+        )
         runner = CliRunner()
         create = ["ab", "create", "checkout-flow", "--variants", "cold,warm"]
         for db in (cli_db, shell_db, ask_db):

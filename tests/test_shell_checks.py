@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from trialbook.plain.translate import Translation, Vocabulary, is_write, translate
-from trialbook.shell.line_checks import check, command_exists, grounded, mentioned_numbers
 
 from tests.test_plain import CASES
 from tests.test_plain import VOCAB as PARSER_VOCAB
+from trialbook.plain.translate import Translation, Vocabulary, is_write, translate
+from trialbook.shell.line_checks import check, command_exists, grounded, mentioned_numbers
 
 VOCAB = Vocabulary(
     tests={"checkout-flow": ("cold", "warm"), "onboarding": ("control", "treatment")},

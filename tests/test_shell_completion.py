@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
+
+from tests.conftest import Invoke
 from trialbook.plain.translate import Vocabulary
 from trialbook.shell.app import App
 from trialbook.shell.cli import cli
 from trialbook.shell.command_tree import Leaf, command_tree, completions
 from trialbook.shell.repl import _completer
-
-from tests.conftest import Invoke
 
 VOCAB = Vocabulary(
     tests={"checkout-flow": ("cold", "warm"), "onboarding": ("control", "treatment")},

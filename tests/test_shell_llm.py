@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
+from tests.conftest import Invoke, count_events
+from tests.test_shell_repl import drive, events
 from trialbook.plain.translate import Vocabulary
 from trialbook.shell.app import App
 from trialbook.shell.cli import cli
 from trialbook.shell.llm_tier import LLMConfig, LLMError, interpret, llm_line
-
-from tests.conftest import Invoke, count_events
-from tests.test_shell_repl import drive, events
 
 UNKNOWN_TO_RULES = "please pencil in twelve attempts on warm, eleven landed"
 LINE = "ab add-result checkout-flow --variant warm --tool-calls 12 --successful-calls 11"

@@ -15,12 +15,12 @@ import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+
+from tests.conftest import Invoke, count_events
 from trialbook.shell.app import App
 from trialbook.shell.cli import cli
 from trialbook.shell.command_tree import toolbar_text
 from trialbook.shell.repl import PagedStdout, repl
-
-from tests.conftest import Invoke, count_events
 
 ROOT = Path(__file__).parent.parent
 WARM = "add a warm result: 12 calls, 11 ok, took 40s"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from trialbook.domain.ab import Guardrail, TestCreated
 from trialbook.domain.stats import (
     METHOD_VERSION,

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from tests.conftest import Invoke
 from trialbook.domain.stats import (
     METHOD_VERSION,
     AnalysisInput,
@@ -26,8 +28,6 @@ from trialbook.domain.stats import (
 )
 from trialbook.domain.stats import analysis as stats_analysis
 from trialbook.domain.stats.v1 import analysis as v1
-
-from tests.conftest import Invoke
 
 
 def two(control: Moments, variant: Moments, metric: str = "score", **options: Any) -> AnalysisInput:

@@ -15,6 +15,7 @@ from statsmodels.stats.proportion import (
     proportion_confint,
     proportions_ztest,
 )
+
 from trialbook.domain.stats import bayes, frequentist, sequential
 from trialbook.domain.stats.moments import CoMoments, Moments
 

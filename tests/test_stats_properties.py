@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
 from trialbook.domain.ab import Guardrail
 from trialbook.domain.stats import (
     AnalysisInput,

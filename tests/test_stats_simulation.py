@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+
 from trialbook.domain.stats import (
     AnalysisInput,
     Effect,

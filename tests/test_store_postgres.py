@@ -11,6 +11,9 @@ import secrets
 from pathlib import Path
 
 import pytest
+
+from tests.pg import sql, url_for
+from tests.store_contract import EventStoreContract, ev
 from trialbook.domain import ab
 from trialbook.domain.canonical import GENESIS_HASH
 from trialbook.domain.commands import build
@@ -25,9 +28,6 @@ from trialbook.store.errors import (
 from trialbook.store.postgres import PostgresEventStore
 from trialbook.store.replica import ReplicatedEventStore
 from trialbook.store.urls import redact_url, replica_path
-
-from tests.pg import sql, url_for
-from tests.store_contract import EventStoreContract, ev
 
 pytestmark = pytest.mark.postgres
 

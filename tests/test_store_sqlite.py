@@ -9,10 +9,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from trialbook.store.errors import AppendOnlyViolation, NotATrialbookDatabase, StoreUnavailable
-from trialbook.store.sqlite import SQLiteEventStore
 
 from tests.store_contract import EventStoreContract, ev
+from trialbook.store.errors import AppendOnlyViolation, NotATrialbookDatabase, StoreUnavailable
+from trialbook.store.sqlite import SQLiteEventStore
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import random
 
-from trialbook.shell.textplot import can_draw
-
 from tests.conftest import Invoke
+from trialbook.shell.textplot import can_draw
 
 
 def record(invoke: Invoke, db_path) -> None:

@@ -9,6 +9,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+
+from tests.judge_server import JudgeServer, Reply
 from trialbook.domain.verdicts import (
     JUDGE_SCALE,
     Verdict,
@@ -18,8 +20,6 @@ from trialbook.domain.verdicts import (
 )
 from trialbook.runners.judge_openai import JUDGE_SYSTEM_PROMPT
 from trialbook.runners.scorers import JudgeScorer, close_scorers, resolve_scorers, score_rollout
-
-from tests.judge_server import JudgeServer, Reply
 
 ENV = {"JUDGE_KEY": "sk-local-test"}
 CASE: dict[str, Any] = {

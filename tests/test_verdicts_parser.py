@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+
 from trialbook.domain.canonical import content_hash
 from trialbook.domain.events import load_event
 from trialbook.domain.verdicts import (

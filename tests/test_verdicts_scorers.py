@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from trialbook.domain.verdicts import ScorerConfigError, Verdict, VerdictRecorded
 from trialbook.runners.scorers import (
     JudgeScorer,

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from trialbook.domain.canonical import GENESIS_HASH, chain_hash, envelope_json
 from trialbook.store.sqlite import COLUMNS as STORED_COLUMNS
 from trialbook.store.sqlite import SQLiteEventStore

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from trialbook.web.html import url
-from trialbook.web.server import ViewServer, make_server
 
 from tests.web_fixture import NOTE, PAYLOADS, TEST, XSS_CASE, XSS_TEST, WebDb, build, fingerprint
+from trialbook.web.html import url
+from trialbook.web.server import ViewServer, make_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

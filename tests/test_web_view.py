@@ -20,10 +20,6 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
 from click.testing import CliRunner
-from trialbook.shell.cli import cli
-from trialbook.web import svg
-from trialbook.web.html import Safe, el, url
-from trialbook.web.server import View, ViewError, ViewServer, is_loopback, make_server
 
 from tests.web_fixture import (
     NOTE,
@@ -36,6 +32,10 @@ from tests.web_fixture import (
     build,
     fingerprint,
 )
+from trialbook.shell.cli import cli
+from trialbook.web import svg
+from trialbook.web.html import Safe, el, url
+from trialbook.web.server import View, ViewError, ViewServer, is_loopback, make_server
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from trialbook.domain import ab
 from trialbook.domain.commands import build
 from trialbook.domain.errors import DomainError

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from trialbook.shell.cli import cli
 
 from tests.judge_server import JudgeServer
 from tests.judge_server import Reply as JudgeReply
 from tests.servers import Behaviour, TaskServer
+from trialbook.shell.cli import cli
 
 #: markup that would set ``window.__pwned`` if any page let it run
 PAYLOADS = (

@@ -23,7 +23,11 @@ Difficulty = Literal["easy", "medium", "hard"]
 
 def _recorded(e: RecordedEvent) -> Recorded:
     return Recorded(
-        position=e.position, event_id=e.event_id, stream_id=e.stream_id, version=e.version, type=e.type
+        position=e.position,
+        event_id=e.event_id,
+        stream_id=e.stream_id,
+        version=e.version,
+        type=e.type,
     )
 
 
@@ -440,7 +444,10 @@ class Session:
         }
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         (self.recorded,) = self._tests._add(self.test, [self._fields(exc)], "ab.session", None)
 
@@ -448,7 +455,10 @@ class Session:
         return self.__enter__()
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         fields = self._fields(exc)
         (self.recorded,) = await asyncio.to_thread(

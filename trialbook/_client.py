@@ -121,7 +121,9 @@ class Trialbook:
             if ledger is None:
                 from trialbook.store.errors import StoreUnavailable
 
-                raise StoreUnavailable(f"{self.path} was closed; open it again with trialbook.open()")
+                raise StoreUnavailable(
+                    f"{self.path} was closed; open it again with trialbook.open()"
+                )
             recorded = call is not None and self._record_calls
             if recorded:
                 ledger.metadata["call"] = f"trialbook.{call}"

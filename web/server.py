@@ -32,9 +32,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 if TYPE_CHECKING:
-    from trialbook.ledger import Ledger
-
     from trialbook._client import Trialbook
+    from trialbook.ledger import Ledger
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

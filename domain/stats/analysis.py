@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from trialbook.domain.metrics import METRICS, Metric
 from trialbook.domain.stats import bayes, engine, frequentist
 from trialbook.domain.stats.engine import DECISIONS, Evaluation, Spec

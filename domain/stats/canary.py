@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
+
 from trialbook.domain.ab import Guardrail
 from trialbook.domain.canary import (
     ALERT_P,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from trialbook.domain.stats import canary as cs
 from trialbook.domain.stats.engine import MomentArrays
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
+
 from trialbook.domain.metrics import Metric, metric_named
 from trialbook.domain.stats import sequential
 from trialbook.domain.stats.model import AnalysisInput, Effect, ResultRow

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from trialbook.domain.stats import engine
 from trialbook.domain.stats.model import AnalysisInput, VariantData
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import httpx
+
 from trialbook.domain.suites import Case
 from trialbook.runners.eval_errors import RolloutRefused, TargetConfigError, TargetUnavailable
 from trialbook.runners.http_client import new_client, redact_url, snippet, split_url

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from trialbook.shell.app import App
 from trialbook.shell.commands.ab_analysis import analyze_cmd, conclude
 from trialbook.shell.commands.common import json_option, parse_key_values, pass_app

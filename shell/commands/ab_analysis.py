@@ -16,6 +16,7 @@ import textwrap
 from typing import Any
 
 import click
+
 from trialbook.ledger.analysis import analysis_document, analysis_input, analyze_test
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, pass_app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import pass_app
 

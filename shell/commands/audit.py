@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, pass_app
 from trialbook.shell.render import echo_json

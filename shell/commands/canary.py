@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, parse_key_values, pass_app
 from trialbook.shell.commands.events import ISO_TIME

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+
 from trialbook.shell.app import App
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import click
+
 from trialbook.shell.app import App, data_dir
 from trialbook.shell.commands.common import pass_app
 

@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 import click
+
 from trialbook.ledger import evals
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, pass_app

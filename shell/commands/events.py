@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 import click
+
 from trialbook.ledger.times import utc_text
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, output_option, pass_app

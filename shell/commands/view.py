@@ -7,6 +7,7 @@ command runs, so ``trialbook --help`` never pays for it.
 from __future__ import annotations
 
 import click
+
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import pass_app
 
@@ -51,6 +52,12 @@ def view(app: App, port: int, host: str, open_browser: bool, allow_remote: bool)
     """
     from trialbook.web import ViewError, make_server
 
+    if app.db_url:
+        # its connections are query_only, so a PostgreSQL replica could never catch up
+        raise click.ClickException(
+            f"trialbook view reads SQLite files only for now, not {app.db_name}; "
+            "export the log (trialbook events export) into a file and view that"
+        )
     try:
         server = make_server(app.db_path, host, port, allow_remote=allow_remote)
     except ViewError as e:

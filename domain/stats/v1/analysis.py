@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from trialbook.domain.metrics import Metric
 from trialbook.domain.stats.model import AnalysisInput, Effect
 from trialbook.domain.stats.moments import CoMoments, Moments

@@ -33,6 +33,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
+
 from trialbook.domain.metrics import Metric, metric_named
 from trialbook.domain.stats.model import AnalysisInput, Effect, ResultRow
 from trialbook.domain.stats.v1 import sequential

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from trialbook.domain.stats.moments import CoMoments, Moments
 
 Interval = tuple[float, float]

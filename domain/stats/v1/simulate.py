@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from trialbook.domain.stats.model import AnalysisInput, VariantData
 from trialbook.domain.stats.v1 import engine
 
