@@ -584,7 +584,15 @@ def _plain(value: Any) -> Any:
 def _start_worker(path: str, after: int, until: int, max_problems: int) -> subprocess.Popen[str]:
     import subprocess
 
-    args = [sys.executable, "-m", "trialbook.store.verify", path, str(after), str(until), str(max_problems)]
+    args = [
+        sys.executable,
+        "-m",
+        "trialbook.store.verify",
+        path,
+        str(after),
+        str(until),
+        str(max_problems),
+    ]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
