@@ -81,6 +81,16 @@ class TestThePackage:
 
 
 class TestABFromCode:
+    def test_create_takes_expected_tools_and_success_criteria(self, tb: Any, db_path: Path) -> None:
+        created = tb.ab.create("t", variants=["cold", "warm"], expected_tools=["search", "edit"],
+                               success_criteria=["tests pass"])  # fmt: skip
+        assert created.expected_tools == ["search", "edit"]
+        assert created.success_criteria == ["tests pass"]
+        assert tb.ab.create("u", expected_tools="a, b").expected_tools == ["a", "b"]
+        with pytest.raises(trialbook.InvalidCommand, match="expected_tools: item 1 of 1 is empty"):
+            tb.ab.create("v", expected_tools=[""])
+        assert count_events(db_path) == 2
+
     def test_create_add_and_analyze_match_the_cli_on_the_same_file(
         self, tb: Any, invoke: Invoke
     ) -> None:
@@ -199,6 +209,10 @@ class TestABFromCode:
         shown = cli_json(invoke, "ab", "show", "t")
         assert shown["decision"] == tb.ab.decision("t") and shown["decision"]["choice"] == "ship"
         assert tb.ab.decisions() == {"t": shown["decision"]}
+        audit = tb.ab.audit("t")
+        assert audit["problems"] == [] and [d["reproduces"] for d in audit["decisions"]] == [True]
+        cli_audit = cli_json(invoke, "audit", "t")
+        assert {k: v for k, v in audit.items() if k != "problems"} == cli_audit
         tb.ab.archive("t")
         assert tb.ab.list() == [] and tb.ab.list(include_archived=True)[0].archived
         with pytest.raises(trialbook.StateConflict):

@@ -22,9 +22,9 @@ from trialbook.domain.errors import DomainError
 from trialbook.domain.stats import METHOD_VERSION
 from trialbook.ledger import Ledger
 from trialbook.ledger.analysis import analyze_test, open_as_of, read_snapshot
+from trialbook.ledger.audit import audit_test, compare, spans
 from trialbook.projections import default_projections
 from trialbook.projections.replay import replay_to
-from trialbook.shell.commands.audit import audit_test, compare, spans
 
 TABLES = ["ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments", "ab_decisions"]
 

@@ -258,6 +258,21 @@ class ABTests:
             )  # fmt: skip
         return Decision.model_validate(doc)
 
+    def audit(self, test: str, *, verify: bool = True) -> dict[str, Any]:
+        """Does every decision recorded on ``test`` still reproduce from the log? (``audit --json``)
+
+        Each decision's analysis is recomputed on the log replayed to the position it
+        saw, with the options and method version it recorded, and compared number by
+        number; with the evidence it rests on, what the data says now, and (``verify``)
+        whether the file's hash chain checks out. ``doc["problems"]`` lists what failed
+        (the lines ``trialbook audit`` exits 1 with); empty when everything reproduces.
+        """
+        from trialbook.ledger.audit import audit_test, failures
+
+        with self._tb._use() as ledger:
+            doc = audit_test(ledger, test, verify=verify)
+        return {**doc, "problems": failures(doc)}
+
     def archive(self, test: str, *, reason: str | None = None) -> Recorded:
         """Hide ``test`` from lists and refuse new results (``ab archive``); nothing is deleted."""
         from trialbook.domain import ab as d

@@ -15,8 +15,7 @@ report that cites an event position for every number.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,300 +26,18 @@ from trialbook.shell.commands.common import json_option, pass_app
 from trialbook.shell.render import echo_json
 
 if TYPE_CHECKING:
-    from trialbook.ledger import Ledger
+    pass
 
-#: the per-variant figures shown side by side (recorded, recomputed, now)
-FIGURES = ("n", "estimate", "lift", "ci", "p_value", "status")
-MAX_SHOWN_DIFFERENCES = 6
-
-
-# --------------------------------------------------------------------------- point in time
-
-
-# --------------------------------------------------------------------------- comparing documents
-
-
-def _label(item: Any, index: int) -> str:
-    return str(item["name"]) if isinstance(item, dict) and "name" in item else str(index)
-
-
-def compare(recorded: Any, recomputed: Any, path: str = "") -> list[dict[str, Any]]:
-    """Every leaf where two analysis documents differ: ``{"path", "recorded", "recomputed"}``.
-
-    List items are matched by their ``name`` when they have one (variants,
-    metrics), else by index, so a path reads ``variants[warm].p_value``.
-    Numbers must be equal exactly: the same method on the same events gives the
-    same floating-point results.
-    """
-    if isinstance(recorded, dict) and isinstance(recomputed, dict):
-        a, b = recorded, recomputed
-        paths = {k: f"{path}.{k}" if path else str(k) for k in [*a, *b]}
-    elif isinstance(recorded, list) and isinstance(recomputed, list):
-        a = {_label(x, i): x for i, x in enumerate(recorded)}
-        b = {_label(x, i): x for i, x in enumerate(recomputed)}
-        if len(a) != len(recorded) or len(b) != len(recomputed):  # labels repeat: compare whole
-            return (
-                []
-                if recorded == recomputed
-                else [{"path": path, "recorded": recorded, "recomputed": recomputed}]
-            )
-        paths = {k: f"{path}[{k}]" for k in [*a, *b]}
-    elif recorded == recomputed and type(recorded) is type(recomputed):
-        return []
-    else:
-        return [{"path": path, "recorded": recorded, "recomputed": recomputed}]
-    out = []
-    for key, sub in paths.items():
-        if key not in a or key not in b:
-            out.append({"path": sub, "recorded": a.get(key), "recomputed": b.get(key)})
-        else:
-            out.extend(compare(a[key], b[key], sub))
-    return out
-
-
-def _plain(doc: dict[str, Any]) -> Any:
-    """A document as it reads back from the log (through canonical JSON: tuples become lists)."""
-    from trialbook.domain.canonical import canonical_json
-
-    return json.loads(canonical_json(doc))
-
-
-# --------------------------------------------------------------------------- evidence
-
-
-def spans(positions: Iterable[int]) -> str:
-    """Positions as ranges: ``[2, 3, 4, 7, 9, 10]`` -> ``"2-4, 7, 9-10"``."""
-    out: list[str] = []
-    start = prev = None
-    for p in positions:
-        if start is None:
-            start = prev = p
-        elif p == prev + 1:  # type: ignore[operator]
-            prev = p
-        else:
-            out.append(f"{start}" if start == prev else f"{start}-{prev}")
-            start = prev = p
-    if start is not None:
-        out.append(f"{start}" if start == prev else f"{start}-{prev}")
-    return ", ".join(out) if out else "none"
-
-
-def evidence(ledger: Ledger, name: str, until: int) -> dict[str, Any]:
-    """The result events of test ``name`` up to ``until``: per variant and per recorder, with positions."""
-    from trialbook.domain.ab import stream_for
-    from trialbook.shell.commands.events import read_as
-
-    by_variant: dict[str, list[int]] = {}
-    recorders: dict[tuple[str, str, str], dict[str, Any]] = {}
-    count = 0
-    for e in ledger.store.read_all(
-        until_position=until, stream_id=stream_for(name), types=["ResultAdded"]
-    ):
-        count += 1
-        variant = read_as(e.type, e.schema_version, e.data)[1].get("variant", "?")
-        by_variant.setdefault(variant, []).append(e.position)
-        meta = e.metadata
-        key = (
-            str(meta.get("actor", "unknown")),
-            str(meta.get("tier", "-")),
-            str(meta.get("command", "-")),
-        )
-        r = recorders.get(key)
-        if r is None:
-            r = recorders[key] = {
-                "actor": key[0],
-                "tier": key[1],
-                "command": key[2],
-                "results": 0,
-                "positions": [],
-                "first_recorded_at": e.recorded_at,
-                "last_recorded_at": e.recorded_at,
-            }
-        r["results"] += 1
-        r["positions"].append(e.position)
-        r["last_recorded_at"] = e.recorded_at
-    for r in recorders.values():
-        r["positions"] = spans(r["positions"])
-    return {
-        "results": count,
-        "up_to_position": until,
-        "by_variant": {
-            v: {"results": len(ps), "positions": spans(ps)} for v, ps in by_variant.items()
-        },
-        "recorders": list(recorders.values()),
-    }
-
-
-def _figures(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        {"variant": v["name"], **{k: v.get(k) for k in FIGURES}} for v in doc.get("variants", [])
-    ]
-
-
-# --------------------------------------------------------------------------- the audit
-
-
-def _options(doc: dict[str, Any]) -> dict[str, Any]:
-    """The ``analysis_input`` options an analysis document was computed with."""
-    settings = doc.get("settings") or {}
-    return {
-        "metric": doc.get("metric"),
-        "alpha": doc.get("alpha", 0.05),
-        "mde": settings.get("mde"),
-        "margin": settings.get("equivalence_margin"),
-    }
-
-
-def _recommendation(doc: dict[str, Any] | None) -> dict[str, Any]:
-    rec = (doc or {}).get("recommendation") or {}
-    return {"decision": rec.get("decision"), "variant": rec.get("variant")}
-
-
-def _said(rec: dict[str, Any]) -> str:
-    if rec.get("decision") is None:
-        return "nothing"
-    return str(rec["decision"]) + (
-        f" {rec['variant']}" if rec["decision"] == "ship" and rec.get("variant") else ""
-    )
-
-
-def _audit_decision(
-    ledger: Ledger, name: str, event: Any, now: dict[str, Any] | None, now_error: str | None
-) -> dict[str, Any]:
-    from trialbook.domain.ab import against_recommendation
-    from trialbook.domain.errors import DomainError
-    from trialbook.domain.stats import METHOD_VERSION, analyze
-    from trialbook.ledger.analysis import (
-        analysis_document,
-        analysis_input,
-        open_as_of,
-        read_snapshot,
-    )
-
-    data = event.data
-    meta = event.metadata
-    recorded = data["analysis"]
-    seen = int(data["position"])
-    recomputed: dict[str, Any] | None = None
-    error = None
-    try:
-        with open_as_of(ledger, name, at=seen) as view:
-            snap = read_snapshot(view, name)  # type: ignore[arg-type]
-            # with the method the decision was recorded with (older ones stay selectable)
-            inp = analysis_input(snap, **_options(recorded), method_version=data["method_version"])
-            recomputed = _plain(analysis_document(analyze(inp), seen))
-    except DomainError as e:
-        error = str(e)
-    differences = compare(recorded, recomputed) if recomputed is not None else []
-    same_method = data["method_version"] == METHOD_VERSION
-    out = {
-        "position": event.position,
-        "recorded_at": event.recorded_at,
-        "actor": meta.get("actor"),
-        "command": meta.get("command"),
-        "tier": meta.get("tier"),
-        "choice": data["choice"],
-        "variant": data.get("variant"),
-        "note": data.get("note"),
-        "against_recommendation": bool(data.get("against_recommendation")),
-        "analysis_position": seen,
-        "method_version": data["method_version"],
-        "method_version_now": METHOD_VERSION,
-        "same_method": same_method,
-        "reproduces": recomputed is not None and not differences,
-        "error": error,
-        "differences": differences,
-        "recorded": {"recommendation": _recommendation(recorded), "figures": _figures(recorded)},
-        "recomputed": None
-        if recomputed is None
-        else {"recommendation": _recommendation(recomputed), "figures": _figures(recomputed)},
-        "evidence": evidence(ledger, name, seen),
-        "now": None,
-    }
-    if now is not None:
-        rec = _recommendation(now)
-        out["now"] = {
-            "position": now["position"],
-            "results": sum(int(v.get("results", 0)) for v in now.get("variants", [])),
-            "recommendation": rec,
-            "agrees_with_decision": not against_recommendation(
-                data["choice"], data.get("variant"), rec
-            ),
-            "figures": _figures(now),
-        }
-    elif now_error is not None:
-        out["now"] = {"error": now_error}
-    return out
-
-
-def audit_test(ledger: Ledger, name: str, *, verify: bool = True) -> dict[str, Any]:
-    """The audit document of test ``name``: every decision replayed, recomputed and compared."""
-    from trialbook.domain.ab import stream_for
-    from trialbook.domain.errors import DomainError, NotFound
-    from trialbook.domain.stats import METHOD_VERSION
-    from trialbook.ledger.analysis import analyze_test
-    from trialbook.projections import ab_queries
-
-    test = ab_queries.get_test(ledger.conn, name)
-    if test is None:
-        raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`")
-    head, head_hash = ledger.store.head()
-    chain: dict[str, Any] = {"verified": False}
-    if verify:
-        report = ledger.verify()
-        first = report.first
-        chain = {
-            "verified": True,
-            "ok": report.ok,
-            "head_position": report.head_position,
-            "head_hash": report.head_hash,
-            "first_problem": None if first is None else first.to_dict(),
-        }
-    concluded = list(ledger.store.read_all(stream_id=stream_for(name), types=["TestConcluded"]))
-    nows: dict[str, tuple[dict[str, Any] | None, str | None]] = {}
-    decisions = []
-    for event in concluded:
-        options = _options(event.data["analysis"])
-        key = json.dumps(options, sort_keys=True)
-        if key not in nows:
-            try:
-                nows[key] = (_plain(analyze_test(ledger, name, **options)), None)
-            except DomainError as e:
-                nows[key] = (None, str(e))
-        decisions.append(_audit_decision(ledger, name, event, *nows[key]))
-    return {
-        "test": name,
-        "database": ledger.name,
-        "audited_at_position": head,
-        "head_hash": head_hash,
-        "created_position": test["created_position"],
-        "method_version_now": METHOD_VERSION,
-        "chain": chain,
-        "decisions": decisions,
-        "now_evidence": evidence(ledger, name, head) if decisions else None,
-        "reproduced": sum(d["reproduces"] for d in decisions),
-        "not_reproduced": sum(not d["reproduces"] for d in decisions),
-    }
-
-
-def failures(doc: dict[str, Any]) -> list[str]:
-    """Why the audit fails (empty when every decision reproduces and the chain verifies)."""
-    out = []
-    chain = doc["chain"]
-    if chain.get("verified") and not chain["ok"]:
-        p = chain["first_problem"]
-        out.append(f"the log fails verification at position {p['position']} ({p['kind']})")
-    bad = [d for d in doc["decisions"] if not d["reproduces"]]
-    if bad:
-        which = ", ".join(f"#{d['position']}" for d in bad)
-        out.append(
-            f"{len(bad)} of {len(doc['decisions'])} decision{'s' if len(doc['decisions']) != 1 else ''} "
-            f"of {doc['test']} do{'es' if len(bad) == 1 else ''} not reproduce ({which})"
-        )
-    return out
-
-
-# --------------------------------------------------------------------------- rendering
+from trialbook.ledger.audit import (  # noqa: E402 - the audit itself lives in the ledger
+    FIGURES,
+    MAX_SHOWN_DIFFERENCES,
+    audit_test,
+    compare,
+    failures,
+    recommendation_of,
+    said,
+    spans,
+)
 
 
 def _num(x: Any) -> str:
@@ -390,7 +107,7 @@ def render_text(doc: dict[str, Any]) -> str:
             f"({d['tier'] or '-'}: {d['command'] or '-'})"
             + (f": {d['note']}" if d["note"] else ""),
             f"  Saw the log up to position {d['analysis_position']}: {ev['results']} results ({per}); "
-            f"recommendation then: {_said(d['recorded']['recommendation'])}"
+            f"recommendation then: {said(d['recorded']['recommendation'])}"
             + (" (decided against it)" if d["against_recommendation"] else "")
             + ".",
         ]
@@ -435,7 +152,7 @@ def render_text(doc: dict[str, Any]) -> str:
             )
             lines.append(
                 f"  Now (position {now['position']}, {now['results']} results): "
-                f"{_said(now['recommendation'])}; {agrees}."
+                f"{said(now['recommendation'])}; {agrees}."
             )
         elif now:
             lines.append(f"  Now: cannot analyze: {now['error']}")
@@ -508,7 +225,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
             + (f" Note: {d['note']}" if d["note"] else ""),
             f"- The analysis it was based on saw the log up to position {d['analysis_position']} and was "
             f"computed with method version {d['method_version']}.",
-            f"- Recommendation then: {_said(d['recorded']['recommendation'])}"
+            f"- Recommendation then: {said(d['recorded']['recommendation'])}"
             + (" (the decision went against it)." if d["against_recommendation"] else "."),
         ]
         if d["reproduces"]:
@@ -567,7 +284,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
             lines += [
                 "",
                 f"What the data says now (positions 1-{now['position']}, {now['results']} results): "
-                f"{_said(now['recommendation'])}; it "
+                f"{said(now['recommendation'])}; it "
                 + ("agrees with" if now["agrees_with_decision"] else "**disagrees with**")
                 + " the decision.",
                 "",
@@ -598,11 +315,11 @@ def render_changes(then: dict[str, Any], now: dict[str, Any]) -> str:
             if old.get(k) != v.get(k):
                 rows.append(f"  {v['name']} {k}: {_num(old.get(k))} -> {_num(v.get(k))}")
     lines += rows or ["  the figures are unchanged"]
-    r0, r1 = _recommendation(then), _recommendation(now)
+    r0, r1 = recommendation_of(then), recommendation_of(now)
     lines.append(
-        f"  recommendation: {_said(r0)} -> {_said(r1)}"
+        f"  recommendation: {said(r0)} -> {said(r1)}"
         if r0 != r1
-        else f"  recommendation unchanged: {_said(r1)}"
+        else f"  recommendation unchanged: {said(r1)}"
     )
     return "\n".join(lines)
 

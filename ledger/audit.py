@@ -1,0 +1,260 @@
+"""Audits of A/B decisions: does every recorded decision on a test still reproduce from the log?
+
+For each ``TestConcluded`` event of a test, :func:`audit_test` replays the log
+up to the position the decision's analysis saw (into a private database, see
+``projections.replay``), recomputes the analysis with the options and method
+version recorded in it, and compares the two documents number by number. It
+also gathers the evidence (the result events the analysis counted: who
+recorded them, when and with which typed command), what the current data says,
+and whether the hash chain of the whole file verifies. The shell's
+``audit`` commands and ``tb.ab.audit`` render or return the document.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from trialbook.ledger.documents import compare, plain, spans
+
+if TYPE_CHECKING:
+    from trialbook.ledger import Ledger
+
+__all__ = [
+    "FIGURES",
+    "audit_test",
+    "compare",
+    "evidence",
+    "failures",
+    "recommendation_of",
+    "said",
+    "spans",
+]
+
+#: the per-variant figures shown side by side (recorded, recomputed, now)
+FIGURES = ("n", "estimate", "lift", "ci", "p_value", "status")
+MAX_SHOWN_DIFFERENCES = 6
+
+
+# --------------------------------------------------------------------------- point in time
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+def evidence(ledger: Ledger, name: str, until: int) -> dict[str, Any]:
+    """The result events of test ``name`` up to ``until``: per variant and per recorder, with positions."""
+    from trialbook.domain.ab import stream_for
+    from trialbook.shell.commands.events import read_as
+
+    by_variant: dict[str, list[int]] = {}
+    recorders: dict[tuple[str, str, str], dict[str, Any]] = {}
+    count = 0
+    for e in ledger.store.read_all(
+        until_position=until, stream_id=stream_for(name), types=["ResultAdded"]
+    ):
+        count += 1
+        variant = read_as(e.type, e.schema_version, e.data)[1].get("variant", "?")
+        by_variant.setdefault(variant, []).append(e.position)
+        meta = e.metadata
+        key = (
+            str(meta.get("actor", "unknown")),
+            str(meta.get("tier", "-")),
+            str(meta.get("command", "-")),
+        )
+        r = recorders.get(key)
+        if r is None:
+            r = recorders[key] = {
+                "actor": key[0],
+                "tier": key[1],
+                "command": key[2],
+                "results": 0,
+                "positions": [],
+                "first_recorded_at": e.recorded_at,
+                "last_recorded_at": e.recorded_at,
+            }
+        r["results"] += 1
+        r["positions"].append(e.position)
+        r["last_recorded_at"] = e.recorded_at
+    for r in recorders.values():
+        r["positions"] = spans(r["positions"])
+    return {
+        "results": count,
+        "up_to_position": until,
+        "by_variant": {
+            v: {"results": len(ps), "positions": spans(ps)} for v, ps in by_variant.items()
+        },
+        "recorders": list(recorders.values()),
+    }
+
+
+def _figures(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"variant": v["name"], **{k: v.get(k) for k in FIGURES}} for v in doc.get("variants", [])
+    ]
+
+
+# --------------------------------------------------------------------------- the audit
+
+
+def _options(doc: dict[str, Any]) -> dict[str, Any]:
+    """The ``analysis_input`` options an analysis document was computed with."""
+    settings = doc.get("settings") or {}
+    return {
+        "metric": doc.get("metric"),
+        "alpha": doc.get("alpha", 0.05),
+        "mde": settings.get("mde"),
+        "margin": settings.get("equivalence_margin"),
+    }
+
+
+def recommendation_of(doc: dict[str, Any] | None) -> dict[str, Any]:
+    rec = (doc or {}).get("recommendation") or {}
+    return {"decision": rec.get("decision"), "variant": rec.get("variant")}
+
+
+def said(rec: dict[str, Any]) -> str:
+    if rec.get("decision") is None:
+        return "nothing"
+    return str(rec["decision"]) + (
+        f" {rec['variant']}" if rec["decision"] == "ship" and rec.get("variant") else ""
+    )
+
+
+def _audit_decision(
+    ledger: Ledger, name: str, event: Any, now: dict[str, Any] | None, now_error: str | None
+) -> dict[str, Any]:
+    from trialbook.domain.ab import against_recommendation
+    from trialbook.domain.errors import DomainError
+    from trialbook.domain.stats import METHOD_VERSION, analyze
+    from trialbook.ledger.analysis import (
+        analysis_document,
+        analysis_input,
+        open_as_of,
+        read_snapshot,
+    )
+
+    data = event.data
+    meta = event.metadata
+    recorded = data["analysis"]
+    seen = int(data["position"])
+    recomputed: dict[str, Any] | None = None
+    error = None
+    try:
+        with open_as_of(ledger, name, at=seen) as view:
+            snap = read_snapshot(view, name)  # type: ignore[arg-type]
+            # with the method the decision was recorded with (older ones stay selectable)
+            inp = analysis_input(snap, **_options(recorded), method_version=data["method_version"])
+            recomputed = plain(analysis_document(analyze(inp), seen))
+    except DomainError as e:
+        error = str(e)
+    differences = compare(recorded, recomputed) if recomputed is not None else []
+    same_method = data["method_version"] == METHOD_VERSION
+    out = {
+        "position": event.position,
+        "recorded_at": event.recorded_at,
+        "actor": meta.get("actor"),
+        "command": meta.get("command"),
+        "tier": meta.get("tier"),
+        "choice": data["choice"],
+        "variant": data.get("variant"),
+        "note": data.get("note"),
+        "against_recommendation": bool(data.get("against_recommendation")),
+        "analysis_position": seen,
+        "method_version": data["method_version"],
+        "method_version_now": METHOD_VERSION,
+        "same_method": same_method,
+        "reproduces": recomputed is not None and not differences,
+        "error": error,
+        "differences": differences,
+        "recorded": {"recommendation": recommendation_of(recorded), "figures": _figures(recorded)},
+        "recomputed": None
+        if recomputed is None
+        else {"recommendation": recommendation_of(recomputed), "figures": _figures(recomputed)},
+        "evidence": evidence(ledger, name, seen),
+        "now": None,
+    }
+    if now is not None:
+        rec = recommendation_of(now)
+        out["now"] = {
+            "position": now["position"],
+            "results": sum(int(v.get("results", 0)) for v in now.get("variants", [])),
+            "recommendation": rec,
+            "agrees_with_decision": not against_recommendation(
+                data["choice"], data.get("variant"), rec
+            ),
+            "figures": _figures(now),
+        }
+    elif now_error is not None:
+        out["now"] = {"error": now_error}
+    return out
+
+
+def audit_test(ledger: Ledger, name: str, *, verify: bool = True) -> dict[str, Any]:
+    """The audit document of test ``name``: every decision replayed, recomputed and compared."""
+    from trialbook.domain.ab import stream_for
+    from trialbook.domain.errors import DomainError, NotFound
+    from trialbook.domain.stats import METHOD_VERSION
+    from trialbook.ledger.analysis import analyze_test
+    from trialbook.projections import ab_queries
+
+    test = ab_queries.get_test(ledger.conn, name)
+    if test is None:
+        raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`")
+    head, head_hash = ledger.store.head()
+    chain: dict[str, Any] = {"verified": False}
+    if verify:
+        report = ledger.verify()
+        first = report.first
+        chain = {
+            "verified": True,
+            "ok": report.ok,
+            "head_position": report.head_position,
+            "head_hash": report.head_hash,
+            "first_problem": None if first is None else first.to_dict(),
+        }
+    concluded = list(ledger.store.read_all(stream_id=stream_for(name), types=["TestConcluded"]))
+    nows: dict[str, tuple[dict[str, Any] | None, str | None]] = {}
+    decisions = []
+    for event in concluded:
+        options = _options(event.data["analysis"])
+        key = json.dumps(options, sort_keys=True)
+        if key not in nows:
+            try:
+                nows[key] = (plain(analyze_test(ledger, name, **options)), None)
+            except DomainError as e:
+                nows[key] = (None, str(e))
+        decisions.append(_audit_decision(ledger, name, event, *nows[key]))
+    return {
+        "test": name,
+        "database": ledger.name,
+        "audited_at_position": head,
+        "head_hash": head_hash,
+        "created_position": test["created_position"],
+        "method_version_now": METHOD_VERSION,
+        "chain": chain,
+        "decisions": decisions,
+        "now_evidence": evidence(ledger, name, head) if decisions else None,
+        "reproduced": sum(d["reproduces"] for d in decisions),
+        "not_reproduced": sum(not d["reproduces"] for d in decisions),
+    }
+
+
+def failures(doc: dict[str, Any]) -> list[str]:
+    """Why the audit fails (empty when every decision reproduces and the chain verifies)."""
+    out = []
+    chain = doc["chain"]
+    if chain.get("verified") and not chain["ok"]:
+        p = chain["first_problem"]
+        out.append(f"the log fails verification at position {p['position']} ({p['kind']})")
+    bad = [d for d in doc["decisions"] if not d["reproduces"]]
+    if bad:
+        which = ", ".join(f"#{d['position']}" for d in bad)
+        out.append(
+            f"{len(bad)} of {len(doc['decisions'])} decision{'s' if len(doc['decisions']) != 1 else ''} "
+            f"of {doc['test']} do{'es' if len(bad) == 1 else ''} not reproduce ({which})"
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- rendering
