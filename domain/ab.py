@@ -409,6 +409,8 @@ class CreateTest(Command):
     def _texts(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
         for i, item in enumerate(v or (), start=1):
             check_text(item, f"item {i}")
+            if not item.strip():
+                raise ValueError(f"item {i} of {len(v or ())} is empty; give every item as text")
         return v
 
     @field_validator("variants")

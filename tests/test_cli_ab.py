@@ -405,3 +405,41 @@ def test_secrets_typed_into_a_command_line_are_not_recorded(invoke: Invoke) -> N
     )
     (e,) = json.loads(invoke("events", "log", "--type", "ResultAdded", "--json").output)
     assert "pw" not in e["metadata"]["command"] and "zz" not in e["metadata"]["command"]
+
+
+class TestTaskDefinition:
+    """``--expected-tools`` and ``--success-criteria``, as the warm-session framework's task has."""
+
+    def test_create_keeps_them_and_show_prints_them(self, invoke: Invoke, db_path: Path) -> None:
+        create(invoke, "t", "--expected-tools", "search, read_file",
+               "--success-criteria", "finds the bug", "--success-criteria", "under 5 calls")  # fmt: skip
+        assert count_events(db_path) == 1
+        test = json.loads(invoke("ab", "show", "t", "--json").output)["test"]
+        assert test["expected_tools"] == ["search", "read_file"]
+        assert test["success_criteria"] == ["finds the bug", "under 5 calls"]
+        out = invoke("ab", "show", "t").output
+        assert "tools        search, read_file\n" in out
+        assert "criteria     - finds the bug\n             - under 5 calls\n" in out
+
+    def test_absent_they_stay_none_and_show_omits_them(self, invoke: Invoke) -> None:
+        create(invoke, "t")
+        test = json.loads(invoke("ab", "show", "t", "--json").output)["test"]
+        assert test["expected_tools"] is None and test["success_criteria"] is None
+        out = invoke("ab", "show", "t").output
+        assert "tools" not in out and "criteria" not in out
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (("--expected-tools", "a,,b"), "Error: expected_tools: item 2 of 3 is empty"),
+            (("--expected-tools", ""), "Error: expected_tools: item 1 of 1 is empty"),
+            (("--success-criteria", " "), "Error: success_criteria: item 1 of 1 is empty"),
+        ],
+    )
+    def test_an_empty_item_is_one_line_error_and_nothing_recorded(
+        self, invoke: Invoke, db_path: Path, args: tuple[str, ...], message: str
+    ) -> None:
+        r = invoke("ab", "create", "t", "--variants", "cold,warm", *args)
+        assert r.exit_code != 0
+        assert r.output.startswith(message) and r.output.count("\n") == 1, r.output
+        assert count_events(db_path) == 0

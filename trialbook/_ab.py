@@ -75,12 +75,16 @@ class ABTests:
         category: str | None = None,
         difficulty: Difficulty | None = None,
         expected_results: int | None = None,
+        expected_tools: Sequence[str] | None = None,
+        success_criteria: Sequence[str] | None = None,
     ) -> Test:
         """Create test ``name`` (``trialbook ab create``); returns its definition.
 
         ``guardrails`` are ``"metric:+10%"`` or ``"metric:+2.5"`` limits a winner
         must not break; ``expected_results`` tunes the always-valid boundary and is
-        fixed here so it cannot be re-tuned while watching. Raises
+        fixed here so it cannot be re-tuned while watching. ``expected_tools`` (a
+        list, or ``"a,b"``) and ``success_criteria`` (a list of texts) are kept on
+        the test as the warm-session framework's task defines them. Raises
         ``AlreadyExists`` or ``InvalidCommand`` (nothing recorded then).
         """
         from trialbook.domain import ab as d
@@ -89,6 +93,10 @@ class ABTests:
 
         if isinstance(variants, str):
             variants = tuple(v.strip() for v in variants.split(","))
+        if isinstance(expected_tools, str):
+            expected_tools = tuple(t.strip() for t in expected_tools.split(","))
+        if isinstance(success_criteria, str):
+            success_criteria = (success_criteria,)
         try:
             rails = tuple(d.Guardrail.parse(g) for g in guardrails)
         except ValueError as e:
@@ -107,6 +115,8 @@ class ABTests:
             category=category,
             difficulty=difficulty,
             expected_results=expected_results,
+            expected_tools=tuple(expected_tools) if expected_tools else None,
+            success_criteria=tuple(success_criteria) if success_criteria else None,
         )
         with self._tb._use("ab.create") as ledger:
             ledger.execute(command)

@@ -70,6 +70,18 @@ def ab() -> None:
     help="Total results you plan to collect; tunes the always-valid boundary of `ab analyze` "
     "(default 500). Fixed at creation so it cannot be re-tuned while watching.",
 )
+@click.option(
+    "--expected-tools",
+    metavar="A,B",
+    help="Comma-separated tools the task is expected to use, e.g. search,read_file.",
+)
+@click.option(
+    "--success-criteria",
+    "success_criteria",
+    multiple=True,
+    metavar="TEXT",
+    help="What counts as doing the task well. Repeatable.",
+)
 @pass_app
 def create(
     app: App,
@@ -79,6 +91,8 @@ def create(
     metric: str,
     guardrails: tuple[str, ...],
     split: str | None,
+    expected_tools: str | None,
+    success_criteria: tuple[str, ...],
     **fields: Any,
 ) -> None:
     """Create an A/B test called NAME.
@@ -105,6 +119,8 @@ def create(
         metric=metric,
         guardrails=rails,
         split=weights,
+        expected_tools=_items(expected_tools) if expected_tools is not None else None,
+        success_criteria=success_criteria or None,
         **fields,
     )
     recorded = app.ledger.execute(command)
@@ -401,6 +417,10 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
     ]:
         if test[key]:
             click.echo(f"{label:12} {test[key]}")
+    if test.get("expected_tools"):
+        click.echo(f"{'tools':12} {', '.join(test['expected_tools'])}")
+    for i, criterion in enumerate(test.get("success_criteria") or ()):
+        click.echo(f"{'criteria' if i == 0 else '':12} - {criterion}")
     click.echo(f"{'variants':12} {', '.join(test['variants'])} (control: {test['control']})")
     click.echo(f"{'metric':12} {test['metric']}")
     if test["guardrails"]:
