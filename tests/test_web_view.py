@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.web_fixture import (
+    CANARY,
     NOTE,
     PAYLOADS,
     RUNS,
@@ -171,6 +172,93 @@ class TestSameNumbersAsTheCli:
                 assert json.loads(html.unescape(cells["ci"])) == v["ci"]
 
 
+def _cells(row: str) -> dict[str, Any]:
+    """``data-field`` → the raw ``data-value`` (parsed as JSON) of the cells in one table row."""
+    return {
+        f: json.loads(html.unescape(v)) if v else None
+        for v, f in re.findall(r'data-value="([^"]*)" data-field="(\w+)"', row)
+    }
+
+
+class TestCanaries:
+    def test_the_endpoints_are_canary_list_and_status_json(
+        self, server: ViewServer, web_db: WebDb
+    ) -> None:
+        assert get_json(server, "/api/canaries") == web_db.cli("canary", "list")
+        assert get_json(server, url("api", "canaries", CANARY)) == web_db.cli(
+            "canary", "status", CANARY
+        )
+
+    def test_the_list_shows_stage_status_and_results(
+        self, server: ViewServer, web_db: WebDb
+    ) -> None:
+        _, _, body = request(server, "/canaries")
+        page = body.decode()
+        for c in web_db.cli("canary", "list"):
+            row = re.search(rf'<tr data-canary="{c["name"]}">(.*?)</tr>', page, re.S)
+            assert row is not None
+            cells = _cells(row.group(1))
+            assert cells["stage"] == c["stage"] == 2
+            assert cells["results"] == c["results"] == 420
+            assert cells["exposure_percent"] == c["exposure_percent"]
+            assert f">{c['status']}<" in row.group(1) and c["status"] == "halted"
+        assert '<a href="/canaries" class="active">Canaries</a>' in page
+
+    def test_the_page_shows_the_status_numbers_and_each_decision(
+        self, server: ViewServer, web_db: WebDb
+    ) -> None:
+        status, _, body = request(server, url("canaries", CANARY))
+        assert status == 200
+        page = body.decode()
+        doc = web_db.cli("canary", "status", CANARY)
+        for g in doc["guardrails"]:
+            row = re.search(rf'<tr data-guardrail="{re.escape(g["text"])}">(.*?)</tr>', page, re.S)
+            assert row is not None
+            cells = _cells(row.group(1))
+            assert cells["ci"] == g["ci"] and cells["worsening"] == g["worsening"]
+            assert cells["n_candidate"] == g["n_candidate"] and cells["level"] == g["level"]
+        for s in doc["results"]["by_stage"]:
+            row = re.search(rf'<tr data-stage="{s["stage"]}">(.*?)</tr>', page, re.S)
+            assert row is not None
+            cells = _cells(row.group(1))
+            assert (cells["control"], cells["candidate"]) == (s["control"], s["candidate"])
+            assert cells["candidate_share"] == s["candidate_share"]
+        assert 'data-key="exposure_percent">' in page
+        assert re.search(
+            rf'data-value="{json.dumps(doc["exposure_percent"])}" data-key="exposure_percent"', page
+        )
+        # the stages over time: created, advanced, halted, each at its log position
+        info = next(c for c in web_db.cli("canary", "list") if c["name"] == CANARY)
+        log = web_db.cli("events", "log", "--stream", f"canary:{CANARY}", "--limit", "10000")
+        decided = [e for e in log if e["type"].startswith("Canary") and e["type"] in (
+            "CanaryAdvanced", "CanaryHalted", "CanaryRolledBack", "CanaryCompleted")]  # fmt: skip
+        steps = [int(p) for p in re.findall(r'<tr data-step="(\d+)">', page)]
+        assert steps == [info["created_position"], *sorted(e["position"] for e in decided)]
+        assert len(steps) == 3
+        decisions = [int(p) for p in re.findall(r'<tr data-decision="(\d+)">', page)]
+        assert decisions == steps[1:]
+        assert page.count('class="stage-step"') == 3
+        assert f'data-action="{doc["next"]["action"]}"' in page
+
+    def test_user_strings_are_text_and_nothing_is_written(
+        self, server: ViewServer, web_db: WebDb
+    ) -> None:
+        before = fingerprint(web_db.path)
+        for path in ("/canaries", url("canaries", CANARY)):
+            _, _, body = request(server, path)
+            page = body.decode()
+            assert page.count("<script") == 1, path
+        for payload in (PAYLOADS[0], PAYLOADS[2]):  # the description and the notes
+            assert payload not in page
+            assert html.escape(payload, quote=True) in page
+        assert 'onload="' not in page and 'onerror="' not in page
+        for path in ("/api/canaries", url("api", "canaries", CANARY)):
+            get_json(server, path)
+        status, _, _ = request(server, url("canaries", "no-such"))
+        assert status == 404
+        assert fingerprint(web_db.path) == before
+
+
 class TestReadOnly:
     def test_browsing_every_page_changes_nothing_in_the_log(
         self, server: ViewServer, web_db: WebDb
@@ -183,6 +271,7 @@ class TestReadOnly:
             assert needed in kinds, kinds
         assert any(p.startswith("/compare?") for p in pages)
         assert any("/decisions/" in p for p in pages) and any("/cases/" in p for p in pages)
+        assert url("canaries", CANARY) in pages and url("api", "canaries", CANARY) in pages
         assert any(p.startswith("/events/") for p in pages) and any(
             p.startswith("/api/") for p in pages
         )

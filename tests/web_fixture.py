@@ -7,7 +7,10 @@
 - eval runs ``base`` and ``cand`` of suite ``qa`` against a task server on
   127.0.0.1, scored by ``equals`` and by an LLM judge (a scripted judge server)
   whose reasons are payloads too; a case id is a payload; ``cand`` has two
-  regressions and one failed rollout.
+  regressions and one failed rollout;
+- canary ``router-v2`` (stages 10, 50, 100, an error-rate guardrail): results at
+  each of two stages, advanced once and then halted, its description and
+  decision notes payloads.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ NOTE = "faster & same success <script>window.__pwned='note'</script>"
 TEST = "checkout-flow"
 XSS_TEST = "xss-test"
 RUNS = ("base", "cand")
+CANARY = "router-v2"
 
 
 @dataclass(frozen=True)
@@ -147,4 +151,17 @@ def build(directory: Path) -> WebDb:
         _invoke(
             db, "eval", "run", "qa", "--target", url, "--name", "cand", "--retries", "0", *scorers
         )
+    with trialbook.open(db) as tb:
+        c = tb.canaries.create(CANARY, control="router-v1", candidate="router-v2", stages="10,50,100",
+                               guardrails=["error_rate:+2pp"], min_results=20, salt="web",
+                               description=PAYLOADS[0])  # fmt: skip
+        for stage, units in ((1, 300), (2, 120)):
+            c.add_results(
+                {"variant": c.assign(f"u{stage}-{i}"), "success": rng.random() < 0.8,
+                 "tool_calls": 4, "successful_calls": 4 if rng.random() < 0.97 else 3}
+                for i in range(units)
+            )  # fmt: skip
+            if stage == 1:
+                c.advance(note=PAYLOADS[2])
+        c.halt(note=PAYLOADS[0])
     return WebDb(db)

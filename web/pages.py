@@ -149,7 +149,12 @@ def pretty(value: Any) -> str:
 # --------------------------------------------------------------------------- the frame
 
 
-NAV = (("tests", "A/B tests", "/"), ("runs", "Eval runs", "/runs"), ("log", "Log", "/log"))
+NAV = (
+    ("tests", "A/B tests", "/"),
+    ("runs", "Eval runs", "/runs"),
+    ("canaries", "Canaries", "/canaries"),
+    ("log", "Log", "/log"),
+)
 
 
 def layout(
@@ -1044,6 +1049,8 @@ def changed(e: dict[str, Any]) -> tuple[str, str] | None:
         return f"run {key}", url("runs", key)
     if kind == "suite":
         return f"suite {key}", "/runs"
+    if kind == "canary":
+        return f"canary {key}", url("canaries", key)
     return None
 
 
@@ -1128,5 +1135,260 @@ def event_page(e: dict[str, Any], **frame: Any) -> str:
            class_="card"),
         active="log",
         crumbs=[("Log", "/log")],
+        **frame,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- canaries
+
+
+def _share(p: float | None) -> str:
+    return "-" if p is None else f"{p:g}%"
+
+
+def _canary_amount(g: dict[str, Any], x: float | None) -> str:
+    """A guardrail's figure as ``canary status`` prints it (points, percent or units)."""
+    from trialbook.domain.metrics import METRICS
+    from trialbook.domain.stats.canary import amount
+
+    metric = METRICS.get(g["metric"])
+    if metric is None:
+        return num(x)
+    return amount(metric, g["relative"], x)
+
+
+def canaries_page(items: list[dict[str, Any]], **frame: Any) -> str:
+    rows = [
+        el(
+            "tr",
+            el("td", link(url("canaries", c["name"]), c["name"], class_="canary-link")),
+            el("td", f"{c['candidate']} vs {c['control']}"),
+            el("td", badge(c["status"], "running" if c["status"] == "running" else "ok")),
+            fig(f"{c['stage']}/{len(c['stages'])} ({_share(c['percent'])})", c["stage"], data_field="stage"),
+            fig(_share(c["exposure_percent"]), c["exposure_percent"], data_field="exposure_percent"),
+            fig(f"{c['results']:,}", c["results"], data_field="results"),
+            el("td", when(c["created_at"]), class_="small"),
+            data_canary=c["name"],
+        )
+        for c in items
+    ]  # fmt: skip
+    return layout(
+        "Canaries",
+        el("h1", "Canaries"),
+        el("p", f"{len(items)} canar{'ies' if len(items) != 1 else 'y'}, oldest first "
+           "(what `trialbook canary list` prints).", class_="sub"),
+        el("div", table(
+            ["canary", "candidate vs control", "status", "stage", "exposure", "results", "created (UTC)"],
+            rows, id="canaries", sortable=True, numeric=(3, 4, 5),
+            empty="No canaries yet. Plan one with: trialbook canary create NAME --control A --candidate B",
+        ), class_="card"),
+        active="canaries",
+        **frame,
+    )  # fmt: skip
+
+
+DECIDED = {
+    "advanced": "advanced",
+    "halted": "halted",
+    "rolled_back": "rolled back",
+    "completed": "completed",
+}
+
+
+def _stage_plot(info: dict[str, Any], decisions: list[dict[str, Any]], head: int) -> Safe:
+    """The candidate's share after each decision, over log positions: a step line with a dot per decision."""
+    width, height, left, right, top, bottom = 760, 200, 56, 16, 12, 34
+    start, end = info["created_position"], max(head, info["created_position"] + 1)
+    steps: list[tuple[int, float, str]] = [(start, info["stages"][0], "created")]
+    for d in decisions:
+        if d["kind"] == "advanced" and d["to_stage"]:
+            share = info["stages"][d["to_stage"] - 1]
+        elif d["kind"] == "completed":
+            share = 100.0
+        else:
+            share = 0.0
+        steps.append((d["position"], share, d["kind"]))
+    px = (width - left - right) / (end - start)
+    ph = height - top - bottom
+
+    def x(p: int) -> float:
+        return round(left + (p - start) * px, 1)
+
+    def y(v: float) -> float:
+        return round(top + ph * (1 - v / 100), 1)
+
+    parts: list[Any] = []
+    for v in (0, 50, 100):
+        parts.append(el("line", x1=left, x2=width - right, y1=y(v), y2=y(v), stroke="#e2e8f0"))
+        parts.append(el("text", f"{v}%", x=left - 6, y=y(v) + 4, text_anchor="end", class_="tick"))
+    d = f"M{x(steps[0][0])},{y(steps[0][1])}"
+    for p, v, _ in steps[1:]:
+        d += f" H{x(p)} V{y(v)}"
+    d += f" H{x(end)}"
+    parts.append(
+        el("path", d=d, stroke="#2563eb", stroke_width="2", fill="none", class_="stage-line")
+    )
+    for p, v, kind in steps:
+        parts.append(el("circle", el("title", f"#{p}: {DECIDED.get(kind, kind)} → {v:g}%"),
+                        cx=x(p), cy=y(v), r=4, fill="#0f172a", data_position=p, class_="stage-step"))  # fmt: skip
+    parts.append(el("text", f"#{start}", x=left, y=height - 10, class_="tick"))
+    parts.append(
+        el("text", f"#{end}", x=width - right, y=height - 10, text_anchor="end", class_="tick")
+    )
+    parts.append(
+        el(
+            "text",
+            "log position",
+            x=(left + width) / 2,
+            y=height - 10,
+            text_anchor="middle",
+            class_="tick",
+        )
+    )
+    return el("svg", *parts, viewBox=f"0 0 {width} {height}", width="100%", role="img",
+              aria_label="candidate share over log positions", class_="plot")  # fmt: skip
+
+
+def canary_page(data: dict[str, Any], **frame: Any) -> str:
+    info, doc, decisions = data["info"], data["status"], data["decisions"]
+    name = info["name"]
+    stages = info["stages"]
+    res = doc["results"]
+    m = doc["metric"]
+    nxt = doc["next"]
+    # when each stage began and ended: the creation, then each decision
+    entered = [
+        {
+            "stage": 1,
+            "position": info["created_position"],
+            "at": info["created_at"],
+            "how": "created",
+        }
+    ]
+    for d in decisions:
+        entered.append(
+            {
+                "stage": d["to_stage"],
+                "position": d["position"],
+                "at": d["recorded_at"],
+                "how": d["kind"],
+            }
+        )
+    by_stage = {s["stage"]: s for s in res["by_stage"]}
+    stage_rows = []
+    for i, e in enumerate(entered):
+        s = by_stage.get(e["stage"]) if e["stage"] else None
+        after = entered[i + 1] if i + 1 < len(entered) else None
+        share = (
+            _share(stages[e["stage"] - 1])
+            if e["stage"]
+            else ("100%" if e["how"] == "completed" else "0%")
+        )
+        stage_rows.append(el(
+            "tr",
+            el("td", DECIDED.get(e["how"], e["how"])),
+            el("td", f"stage {e['stage']} ({share})" if e["stage"] else share + " (" + ("candidate" if e["how"] == "completed" else "control") + " for every unit)"),
+            el("td", link(url("events", e["position"]), f"#{e['position']}"), class_="num", data_value=e["position"], data_field="position"),
+            el("td", when(e["at"]), class_="small"),
+            el("td", link(url("events", after["position"]), f"#{after['position']}") if after else "now", class_="num"),
+            fig(f"{s['control']:,}" if s else "-", s["control"] if s else None, data_field="control"),
+            fig(f"{s['candidate']:,}" if s else "-", s["candidate"] if s else None, data_field="candidate"),
+            data_step=e["position"],
+        ))  # fmt: skip
+    arm_rows = [
+        el(
+            "tr",
+            el("td", f"stage {s['stage']} ({_share(s['percent'])})"),
+            fig(f"{s['control']:,}", s["control"], data_field="control"),
+            fig(f"{s['candidate']:,}", s["candidate"], data_field="candidate"),
+            fig(pct(s["candidate_share"]), s["candidate_share"], data_field="candidate_share"),
+            fig(p_text(s["srm_p"]), s["srm_p"], data_field="srm_p"),
+            data_stage=s["stage"],
+        )
+        for s in res["by_stage"]
+    ]
+    rails = []
+    for g in doc["guardrails"]:
+        ci = (
+            "not yet defined"
+            if g["ci"] is None
+            else f"{_canary_amount(g, g['ci'][0])} to {_canary_amount(g, g['ci'][1])}"
+        )
+        rails.append(el(
+            "tr",
+            el("td", g["text"]),
+            el("td", badge(g["status"])),
+            fig(_canary_amount(g, g["worsening"]), g["worsening"], data_field="worsening"),
+            fig(ci, g["ci"], data_field="ci"),
+            fig(f"{g['level']:g}", g["level"], data_field="level"),
+            fig(f"{g['n_control']:,}", g["n_control"], data_field="n_control"),
+            fig(f"{g['n_candidate']:,}", g["n_candidate"], data_field="n_candidate"),
+            el("td", g["summary"], class_="small"),
+            data_guardrail=g["text"],
+        ))  # fmt: skip
+    decided = [
+        el(
+            "tr",
+            el("td", link(url("events", d["position"]), f"#{d['position']}", class_="event-link")),
+            el("td", DECIDED.get(d["kind"], d["kind"]), " ", badge("forced", "differs") if d["forced"] else None,
+               " ", badge("automatic", "unclear") if d["automatic"] else None),
+            el("td", f"{d['stage']} → {d['to_stage']}" if d["to_stage"] else str(d["stage"])),
+            el("td", ", ".join(d["breached"]) or "-"),
+            el("td", d["overrode"] or "-", class_="small"),
+            el("td", d["note"] or "-", class_="note"),
+            el("td", d["actor"] or "-"),
+            el("td", when(d["recorded_at"]), class_="small"),
+            fig(f"#{d['analysis_position']}", d["analysis_position"], data_field="analysis_position"),
+            data_decision=d["position"],
+        )
+        for d in decisions
+    ]  # fmt: skip
+    u = Units(m["kind"])
+    alerts = (
+        el("ul", *(el("li", badge("blocking", "blocked") if a.get("blocking") else badge("warning", "unclear"), " ",
+                      a.get("message", ""), data_alert=a.get("kind")) for a in doc["alerts"]))
+        if doc["alerts"] else el("p", "None.", class_="muted")
+    )  # fmt: skip
+    return layout(
+        name,
+        el("h1", name, " ", badge(doc["status"], "running" if doc["status"] == "running" else "ok")),
+        el("p", info["description"], class_="sub") if info["description"] else None,
+        el("p", f"{doc['candidate']} against {doc['control']} · per {doc['unit']} · stages "
+           f"{' → '.join(_share(p) for p in stages)} · {info['min_results']:,} candidate results per stage · "
+           f"alpha {info['alpha']:g} · status at log position {doc['position']} · method version {doc['method_version']}",
+           class_="sub"),
+        el("div", el("div", "Next: ", nxt["action"], class_="title", data_action=nxt["action"]),
+           el("div", nxt["reason"], class_="reason"), class_="card reco", id="next"),
+        el("div", el("h2", "Stages over time"), _stage_plot(info, decisions, doc["position"]),
+           table(["what", "candidate share", "at event", "when (UTC)", "until", "control results", "candidate results"],
+                 stage_rows, id="stages", numeric=(2, 4, 5, 6)), class_="card", id="timeline"),
+        el("div",
+           el("h2", f"Current stage: {doc['stage']} of {len(stages)}"),
+           el("div", stat("exposure", _share(doc["exposure_percent"]), doc["exposure_percent"], "exposure_percent"),
+              stat("control results (this stage)", f"{res['this_stage']['control']:,}", res["this_stage"]["control"], "this_stage.control"),
+              stat("candidate results (this stage)", f"{res['this_stage']['candidate']:,}", res["this_stage"]["candidate"], "this_stage.candidate"),
+              stat("results (all stages)", f"{res['total']:,}", res["total"], "total"), class_="grid"),
+           table(["stage", "control", "candidate", "candidate share", "sample-ratio p"], arm_rows, id="arms", numeric=(1, 2, 3, 4)),
+           class_="card", id="exposure"),
+        el("div", el("h2", f"Primary metric: {m['metric']}"),
+           el("div", stat(doc["control"], u.value(m["control"]), m["control"], "metric.control"),
+              stat(doc["candidate"], u.value(m["candidate"]), m["candidate"], "metric.candidate"),
+              stat("difference", u.diff(m["difference"]), m["difference"], "metric.difference"),
+              stat("always-valid interval", u.interval(m["ci"]), m["ci"], "metric.ci"),
+              stat("status", m["status"].replace("_", " ")), class_="grid"), class_="card", id="metric"),
+        el("div",
+           el("div", el("h2", "Guardrails"), table(
+               ["guardrail", "status", "worsening", "always-valid interval", "level", "control n", "candidate n", "summary"],
+               rails, id="guardrails", numeric=(2, 3, 4, 5, 6), empty="No guardrails on this canary."), class_="card"),
+           el("div", el("h2", "Alerts"), alerts, class_="card", id="alerts"),
+           class_="two"),
+        el("div", el("h2", "Decisions"), table(
+            ["event", "decision", "stage", "breached", "overrode", "note", "by", "recorded (UTC)", "analysis at"],
+            decided, id="decisions", numeric=(8,), empty="No decision recorded yet: `trialbook canary advance` records one."),
+           class_="card"),
+        el("p", link(url("api", "canaries", name), "this status as JSON"), " (what `trialbook canary status ",
+           name, " --json` prints) · method: ", doc["settings"]["method"], class_="small muted"),
+        active="canaries",
+        crumbs=[("Canaries", "/canaries")],
         **frame,
     )  # fmt: skip

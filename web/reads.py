@@ -116,8 +116,8 @@ def decision_audits(ledger: Ledger, name: str) -> list[dict[str, Any]]:
     (the log page shows that): ``reproduces`` says whether the analysis recomputed
     at the position the decision saw equals the one recorded with it.
     """
+    from trialbook.ledger.audit import audit_test
     from trialbook.projections.ab_decisions import decisions
-    from trialbook.shell.commands.audit import audit_test
 
     recorded = decisions(ledger.conn, name)
     if not recorded:
@@ -240,3 +240,37 @@ def event(ledger: Ledger, position: int) -> dict[str, Any]:
     if e is None:
         raise NotFound(f"no event at position {position}; see the log")
     return e.to_dict()
+
+
+# --------------------------------------------------------------------------- canaries
+
+
+def canaries(ledger: Ledger) -> list[dict[str, Any]]:
+    """Every canary, oldest first: ``canary list --json``."""
+    from trialbook._canary import CanaryInfo
+    from trialbook.projections import canary as q
+
+    with ledger.store.read_transaction():
+        return [CanaryInfo.model_validate(c).model_dump() for c in q.list_canaries(ledger.conn)]
+
+
+def canary_status(ledger: Ledger, name: str) -> dict[str, Any]:
+    """``canary status NAME --json``."""
+    from trialbook._canary import CanaryStatus
+    from trialbook.ledger import canary as app
+
+    return CanaryStatus.model_validate(app.status(ledger, name)).model_dump(mode="json")
+
+
+def canary_page(ledger: Ledger, name: str) -> dict[str, Any]:
+    """A canary's page: ``info`` (``canary list``'s row), ``status`` (``canary status --json``)
+    and ``decisions`` (each recorded advance, halt, rollback or completion, oldest first)."""
+    from trialbook._canary import CanaryInfo
+    from trialbook.ledger import canary as app
+    from trialbook.projections import canary as q
+
+    with ledger.store.read_transaction():
+        info = CanaryInfo.model_validate(app.require(ledger, name)).model_dump()
+        status = canary_status(ledger, name)
+        decisions = q.decisions(ledger.conn, name)
+    return {"info": info, "status": status, "decisions": decisions}

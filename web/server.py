@@ -261,6 +261,10 @@ class View:
                 html = pages.compare_page(
                     reads.compare_page(ledger, a, b, query.get("scorer")), **frame
                 )
+            case ["canaries"]:
+                html = pages.canaries_page(reads.canaries(ledger), **frame)
+            case ["canaries", name]:
+                html = pages.canary_page(reads.canary_page(ledger, name), **frame)
             case ["log"]:
                 data = reads.log(ledger, **log_filters(query))
                 html = pages.log_page(data, self.verified(ledger), **frame)
@@ -302,6 +306,10 @@ class View:
                 return reads.compare_page(
                     ledger, _required(query, "a"), _required(query, "b"), query.get("scorer")
                 )
+            case ["canaries"]:  # canary list --json
+                return reads.canaries(ledger)
+            case ["canaries", name]:  # canary status NAME --json
+                return reads.canary_status(ledger, name)
             case ["log"]:
                 return reads.log(ledger, **log_filters(query))
             case ["events", position]:
