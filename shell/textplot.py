@@ -65,3 +65,47 @@ def interval_lines(
             row[col(lift)] = g["dot"]
         lines.append(f"{n:>{max(label, 7)},}  {''.join(row)}  {fmt(ci[0])} to {fmt(ci[1])}")
     return lines
+
+
+BAR = {True: "█", False: "#"}
+
+
+def histogram_lines(
+    values: list[float | None],
+    fmt: Callable[[float], str],
+    *,
+    bins: int = 10,
+    width: int = 40,
+    unicode: bool = True,
+    distinct: int = 12,
+) -> list[str]:
+    """How many ``values`` fall in each bin, one line per bin: its range, a bar and the count.
+
+    With ``distinct`` or fewer different values (pass/fail scores, 1-10 ratings), one
+    line per value instead of ranges. ``None`` and non-finite values are left out.
+    """
+    import math
+
+    xs = sorted(v for v in values if v is not None and math.isfinite(v))
+    if not xs:
+        return ["no values yet"]
+    bar = BAR[unicode]
+    levels = sorted(set(xs))
+    rows: list[tuple[str, int]]
+    if len(levels) <= distinct:
+        rows = [(fmt(v), xs.count(v)) for v in levels]
+    else:
+        lo, hi = xs[0], xs[-1]
+        step = (hi - lo) / bins
+        counts = [0] * bins
+        for v in xs:
+            counts[min(bins - 1, int((v - lo) / step))] += 1
+        rows = [
+            (f"{fmt(lo + i * step)} to {fmt(lo + (i + 1) * step)}", c) for i, c in enumerate(counts)
+        ]
+    top = max(c for _, c in rows)
+    label = max(len(t) for t, _ in rows)
+    return [
+        f"{t:>{label}}  {(bar * max(1 if c else 0, round(c / top * width))):<{width}}  {c:,}"
+        for t, c in rows
+    ]

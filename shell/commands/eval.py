@@ -674,6 +674,25 @@ def _markdown(rows: list[list[Any]], headers: list[str]) -> str:
     return "\n".join(out)
 
 
+def render_plot(data: dict[str, Any], encoding: str | None = None) -> str:
+    """The run's score and latency distributions (``eval show --plot``), as text lines."""
+    import sys
+
+    from trialbook.shell.textplot import can_draw, histogram_lines
+
+    drawable = can_draw(encoding if encoding is not None else sys.stdout.encoding)
+    rollouts = data["rollouts"]
+    scores = [r["score"] for r in rollouts]
+    latencies = [r["latency_s"] for r in rollouts]
+    scored = sum(1 for s in scores if s is not None)
+    timed = sum(1 for s in latencies if s is not None)
+    out = [f"Scores of {scored:,} scored rollout{'s' if scored != 1 else ''}:"]
+    out += ["  " + line for line in histogram_lines(scores, fmt, unicode=drawable)]
+    out.append(f"Latency of {timed:,} rollout{'s' if timed != 1 else ''}:")
+    out += ["  " + line for line in histogram_lines(latencies, _ms, unicode=drawable)]
+    return "\n".join(out)
+
+
 @eval_.command("show")
 @click.argument("run_id", metavar="RUN")
 @click.option(
@@ -685,6 +704,12 @@ def _markdown(rows: list[list[Any]], headers: list[str]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the rollouts as CSV.")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the table as Markdown.")
+@click.option(
+    "--plot",
+    "show_plot",
+    is_flag=True,
+    help="Also draw the score and latency distributions as text (ASCII where the terminal needs it).",
+)
 @click.option(
     "--as-of",
     "as_of",
@@ -707,6 +732,7 @@ def show(
     as_json: bool,
     as_csv: bool,
     as_markdown: bool,
+    show_plot: bool,
     as_of: str | None,
     at: int | None,
 ) -> None:
@@ -715,11 +741,16 @@ def show(
     \b
     Examples:
       trialbook eval show RUN
+      trialbook eval show RUN --plot
       trialbook eval show RUN --case q1
       trialbook eval show RUN --csv > run.csv
     """
     if sum((as_json, as_csv, as_markdown)) > 1:
         raise click.UsageError("choose one of --json, --csv and --markdown")
+    if show_plot and (as_json or as_csv or as_markdown or case_id is not None):
+        raise click.UsageError(
+            "--plot draws beside the run's table: give it without --json, --csv, --markdown or --case"
+        )
     if as_of is not None and at is not None:
         raise click.UsageError("give --as-of or --at, not both")
     if case_id is not None:
@@ -777,6 +808,8 @@ def show(
     click.echo(table(rows, headers, align="lr" + "r" * 5 + "l" * (len(headers) - 7)))
     for line in _footer(data):
         click.echo(line)
+    if show_plot:
+        click.echo("\n" + render_plot(data))
     if all_verdicts and data.get("verdicts"):
         click.echo("")
         click.echo(
