@@ -33,7 +33,12 @@ from trialbook.domain.errors import (
     StateConflict,
 )
 from trialbook.domain.events import Event, Value, upcaster
-from trialbook.domain.metrics import CUSTOM_METRIC_RE, METRICS, RESERVED_METRIC_NAMES
+from trialbook.domain.metrics import (
+    CUSTOM_METRIC_RE,
+    METRICS,
+    RESERVED_METRIC_NAMES,
+    SUCCESS_RATE_IS_AMBIGUOUS,
+)
 from trialbook.domain.names import NAME_RE, NAME_RULE
 
 Difficulty = Literal["easy", "medium", "hard"]
@@ -365,14 +370,6 @@ class TestRestored(Event):
 
 
 # --------------------------------------------------------------------------- commands
-
-
-#: why ``--metric success_rate`` is refused: the words mean two things
-SUCCESS_RATE_IS_AMBIGUOUS = (
-    "'success_rate' means two things, so name one: success is the share of sessions that "
-    "succeeded (trialbook's success rate); error_rate is the mean share of a session's tool "
-    "calls that failed, one minus the warm-session framework's success_rate"
-)
 
 
 class CreateTest(Command):

@@ -81,6 +81,14 @@ RATIO_PAIRS: tuple[tuple[str, str], ...] = tuple(
 )
 
 
+#: why ``--metric success_rate`` is refused (by ``ab create`` and ``ab analyze``): the words
+#: mean two things
+SUCCESS_RATE_IS_AMBIGUOUS = (
+    "'success_rate' means two things, so name one: success is the share of sessions that "
+    "succeeded (trialbook's success rate); error_rate is the mean share of a session's tool "
+    "calls that failed, one minus the warm-session framework's success_rate"
+)
+
 #: names a custom ``--metric key=value`` may not take: the catalogue's metrics and the
 #: per-result values they are computed from (a custom value would be read as the built-in)
 RESERVED_METRIC_NAMES: frozenset[str] = frozenset(METRICS) | {"failed_calls", "successful_calls"}

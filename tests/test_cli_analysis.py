@@ -724,6 +724,18 @@ BAD = [
         "(e.g. --metric success)",
     ),
     (
+        ["ab", "analyze", "t", "--metric", "success_rate"],
+        "Error: --metric: 'success_rate' means two things, so name one: success is the share of "
+        "sessions that succeeded (trialbook's success rate); error_rate is the mean share of a "
+        "session's tool calls that failed, one minus the warm-session framework's success_rate",
+    ),
+    (
+        ["ab", "conclude", "t", "--stop", "--metric", "success_rate"],
+        "Error: --metric: 'success_rate' means two things, so name one: success is the share of "
+        "sessions that succeeded (trialbook's success rate); error_rate is the mean share of a "
+        "session's tool calls that failed, one minus the warm-session framework's success_rate",
+    ),
+    (
         ["ab", "create", "u", "--expected-results", "1"],
         "Error: expected_results: Input should be greater than or equal to 2 (got 1)",
     ),

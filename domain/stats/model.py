@@ -292,7 +292,12 @@ class AnalysisInput:
         one-line ``InvalidCommand``.
         """
         from trialbook.domain.errors import InvalidCommand
-        from trialbook.domain.metrics import CUSTOM_METRIC_RE, METRICS, RATIO_PAIRS
+        from trialbook.domain.metrics import (
+            CUSTOM_METRIC_RE,
+            METRICS,
+            RATIO_PAIRS,
+            SUCCESS_RATE_IS_AMBIGUOUS,
+        )
 
         variants = tuple(variants)
         if not (math.isfinite(alpha) and 0 < alpha < 0.5):
@@ -317,6 +322,8 @@ class AnalysisInput:
                 {k for v in variants for k in v.moments if k not in METRICS and k not in parts}
             )
             if all(chosen not in v.moments for v in variants):
+                if chosen == "success_rate":  # the seed framework's word, not a recorded metric
+                    raise InvalidCommand(f"--metric: {SUCCESS_RATE_IS_AMBIGUOUS}")
                 known = f"; its custom metrics are: {', '.join(recorded)}" if recorded else ""
                 raise InvalidCommand(
                     f"test {definition.name!r} has no values of metric {chosen!r}{known}; "
