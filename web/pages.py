@@ -1142,6 +1142,13 @@ def event_page(e: dict[str, Any], **frame: Any) -> str:
 # --------------------------------------------------------------------------- canaries
 
 
+CANARY_BADGES = {"running": "running", "completed": "ok", "halted": "fail", "rolled_back": "fail"}
+
+
+def _canary_badge(status: str) -> Safe:
+    return badge(status, CANARY_BADGES.get(status, status))
+
+
 def _share(p: float | None) -> str:
     return "-" if p is None else f"{p:g}%"
 
@@ -1163,7 +1170,7 @@ def canaries_page(items: list[dict[str, Any]], **frame: Any) -> str:
             "tr",
             el("td", link(url("canaries", c["name"]), c["name"], class_="canary-link")),
             el("td", f"{c['candidate']} vs {c['control']}"),
-            el("td", badge(c["status"], "running" if c["status"] == "running" else "ok")),
+            el("td", _canary_badge(c["status"])),
             fig(f"{c['stage']}/{len(c['stages'])} ({_share(c['percent'])})", c["stage"], data_field="stage"),
             fig(_share(c["exposure_percent"]), c["exposure_percent"], data_field="exposure_percent"),
             fig(f"{c['results']:,}", c["results"], data_field="results"),
@@ -1218,15 +1225,19 @@ def _stage_plot(info: dict[str, Any], decisions: list[dict[str, Any]], head: int
         return round(top + ph * (1 - v / 100), 1)
 
     parts: list[Any] = []
-    for v in (0, 50, 100):
-        parts.append(el("line", x1=left, x2=width - right, y1=y(v), y2=y(v), stroke="#e2e8f0"))
-        parts.append(el("text", f"{v}%", x=left - 6, y=y(v) + 4, text_anchor="end", class_="tick"))
-    d = f"M{x(steps[0][0])},{y(steps[0][1])}"
+    for tick in (0.0, 50.0, 100.0):
+        parts.append(
+            el("line", x1=left, x2=width - right, y1=y(tick), y2=y(tick), stroke="#e2e8f0")
+        )
+        parts.append(
+            el("text", f"{tick:g}%", x=left - 6, y=y(tick) + 4, text_anchor="end", class_="tick")
+        )
+    line = f"M{x(steps[0][0])},{y(steps[0][1])}"
     for p, v, _ in steps[1:]:
-        d += f" H{x(p)} V{y(v)}"
-    d += f" H{x(end)}"
+        line += f" H{x(p)} V{y(v)}"
+    line += f" H{x(end)}"
     parts.append(
-        el("path", d=d, stroke="#2563eb", stroke_width="2", fill="none", class_="stage-line")
+        el("path", d=line, stroke="#2563eb", stroke_width="2", fill="none", class_="stage-line")
     )
     for p, v, kind in steps:
         parts.append(el("circle", el("title", f"#{p}: {DECIDED.get(kind, kind)} → {v:g}%"),
@@ -1351,7 +1362,7 @@ def canary_page(data: dict[str, Any], **frame: Any) -> str:
     )  # fmt: skip
     return layout(
         name,
-        el("h1", name, " ", badge(doc["status"], "running" if doc["status"] == "running" else "ok")),
+        el("h1", name, " ", _canary_badge(doc["status"])),
         el("p", info["description"], class_="sub") if info["description"] else None,
         el("p", f"{doc['candidate']} against {doc['control']} · per {doc['unit']} · stages "
            f"{' → '.join(_share(p) for p in stages)} · {info['min_results']:,} candidate results per stage · "
