@@ -20,7 +20,17 @@ from typing import Any
 
 import pytest
 
-from tests.web_fixture import NOTE, PAYLOADS, TEST, XSS_CASE, XSS_TEST, WebDb, build, fingerprint
+from tests.web_fixture import (
+    CANARY,
+    NOTE,
+    PAYLOADS,
+    TEST,
+    XSS_CASE,
+    XSS_TEST,
+    WebDb,
+    build,
+    fingerprint,
+)
 from trialbook.web.html import url
 from trialbook.web.server import ViewServer, make_server
 
@@ -308,6 +318,36 @@ class TestEvalPages:
         assert outcomes[: data["losses"]] == ["loss"] * data["losses"]
         assert errors(browser) == []
         screenshot(browser, shots, "compare")
+
+
+class TestCanaryPages:
+    def test_the_list_links_to_a_canary_whose_figures_are_the_clis(
+        self, browser: WebDriver, server: ViewServer, web_db: WebDb, shots: Path
+    ) -> None:
+        load(browser, server, "/canaries")
+        row = browser.find_element(By.CSS_SELECTOR, f'#canaries tr[data-canary="{CANARY}"]')
+        listed = next(c for c in web_db.cli("canary", "list") if c["name"] == CANARY)
+        assert data_values(browser, f'#canaries tr[data-canary="{CANARY}"]') == {
+            "stage": listed["stage"],
+            "exposure_percent": listed["exposure_percent"],
+            "results": listed["results"],
+        }
+        row.find_element(By.CSS_SELECTOR, "a.canary-link").click()
+        WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "guardrails"))
+        doc = web_db.cli("canary", "status", CANARY)
+        for g in doc["guardrails"]:
+            shown = data_values(browser, f'#guardrails tr[data-guardrail="{g["text"]}"]')
+            assert shown["ci"] == g["ci"] and shown["worsening"] == g["worsening"]
+        steps = browser.find_elements(By.CSS_SELECTOR, "svg circle.stage-step")
+        rows = browser.find_elements(By.CSS_SELECTOR, "#stages tbody tr")
+        assert [c.get_attribute("data-position") for c in steps] == [
+            r.get_attribute("data-step") for r in rows
+        ]
+        assert browser.execute_script("return window.__pwned === undefined")
+        main = browser.find_element(By.TAG_NAME, "main").text
+        assert PAYLOADS[0] in main and PAYLOADS[2] in main  # the description and notes, as text
+        assert errors(browser) == []
+        screenshot(browser, shots, "canary")
 
 
 class TestSafety:
