@@ -67,6 +67,10 @@ DDL = [
         usage TEXT, judge_prompt_tokens INTEGER, judge_completion_tokens INTEGER, judge_cost_usd REAL,
         raw_blob TEXT, is_latest INTEGER NOT NULL, recorded_at TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS eval_verdicts_run ON eval_verdicts (run_id, is_latest, scorer)",
+    # each new verdict marks the one it replaces: without the whole key that UPDATE scanned
+    # every earlier verdict of the run (quadratic in the run's size)
+    "CREATE INDEX IF NOT EXISTS eval_verdicts_key "
+    "ON eval_verdicts (run_id, scorer, case_id, epoch, repeat, is_latest)",
 ]
 
 ROLLOUT_TYPES = ("RolloutCompleted", "RolloutFailed")
@@ -87,8 +91,9 @@ class EvalsProjection(TableProjection):
     """Suites, runs, rollouts and verdicts (see the module docstring)."""
 
     name = "evals"
-    #: 2: eval_runs.runner (the process running the run)
-    version = 2
+    #: 2: eval_runs.runner (the process running the run);
+    #: 3: an index on the verdicts' whole key
+    version = 3
     handles = frozenset(
         {
             "SuiteRegistered",

@@ -133,3 +133,20 @@ def test_the_ledger_recorder_appends_a_replayed_batch_once(db_path: Path) -> Non
         assert (state.completed, state.failed, state.pending) == (1, 1, 0)
         assert not LedgerRecorder(other).suite_state("nope").versions
     assert count_events(db_path) == n
+
+
+def test_marking_the_verdict_a_new_one_replaces_uses_the_whole_key_index() -> None:
+    """Issue #25: without it each verdict scanned the run's earlier ones (quadratic runs)."""
+    import sqlite3
+
+    from trialbook.projections.evals import DDL
+
+    conn = sqlite3.connect(":memory:")
+    for statement in DDL:
+        conn.execute(statement)
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN UPDATE eval_verdicts SET is_latest = 0 WHERE run_id = ? AND scorer = ? "
+        "AND case_id = ? AND epoch = ? AND repeat = ? AND is_latest = 1",
+        ("r", "s", "c", 1, 0),
+    ).fetchall()
+    assert any("eval_verdicts_key" in row[-1] for row in plan), plan
