@@ -45,7 +45,7 @@ MAX_SHOWN_DIFFERENCES = 6
 def evidence(ledger: Ledger, name: str, until: int) -> dict[str, Any]:
     """The result events of test ``name`` up to ``until``: per variant and per recorder, with positions."""
     from trialbook.domain.ab import stream_for
-    from trialbook.shell.commands.events import read_as
+    from trialbook.domain.catalog import read_as
 
     by_variant: dict[str, list[int]] = {}
     recorders: dict[tuple[str, str, str], dict[str, Any]] = {}

@@ -17,6 +17,7 @@ from typing import IO, Any, TextIO
 
 import click
 
+from trialbook.domain.catalog import read_as
 from trialbook.ledger.times import utc_text
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, output_option, pass_app
@@ -164,22 +165,6 @@ def log(
             rows, ["#", "recorded (UTC)", "stream", "v", "type", "actor", "data"], align="rllrlll"
         )
     )
-
-
-def read_as(
-    event_type: str, schema_version: int, data: dict[str, Any]
-) -> tuple[int, dict[str, Any]]:
-    """``(schema version, data)`` of a stored event as readers see it today (upcast if it is older)."""
-    from trialbook.domain.catalog import all_event_types
-    from trialbook.domain.events import UnknownEventType, upcast
-
-    cls = all_event_types().get(event_type)
-    if cls is None or schema_version >= cls.schema_version:
-        return schema_version, data
-    try:
-        return cls.schema_version, upcast(event_type, schema_version, data)
-    except UnknownEventType:
-        return schema_version, data
 
 
 @events.command("show")
