@@ -35,11 +35,15 @@ class Trialbook:
         self.url, self.path = resolve_db(path)
         if path is None and not os.environ.get("TRIALBOOK_DB"):
             self.path.parent.mkdir(parents=True, exist_ok=True)  # the default location is ours
+        ledger = Ledger(self.url or self.path, synchronous=synchronous)
+        ledger.metadata["tier"] = "api"
+        self._attach(ledger, record_calls=True)
+
+    def _attach(self, ledger: Ledger, *, record_calls: bool) -> None:
         self._lock = threading.RLock()
-        self._ledger: Ledger | None = Ledger(self.url or self.path, synchronous=synchronous)
-        self._ledger.metadata["tier"] = "api"
+        self._ledger: Ledger | None = ledger
         #: record which API call appended each event (``metadata.call``)
-        self._record_calls = True
+        self._record_calls = record_calls
         self._ab: ABTests | None = None
         self._events: Events | None = None
         self._evals: Evals | None = None
@@ -49,12 +53,8 @@ class Trialbook:
         """A handle on a ledger someone else opened and closes (the CLI's, whose events
         record the command line instead of the API call)."""
         tb = cls.__new__(cls)
-        tb.path = ledger.path
-        tb._lock = threading.RLock()
-        tb.url = getattr(ledger.store, "url", None)
-        tb._ledger = ledger
-        tb._record_calls = False
-        tb._ab = tb._events = tb._evals = None
+        tb.path, tb.url = ledger.path, getattr(ledger.store, "url", None)
+        tb._attach(ledger, record_calls=False)
         return tb
 
     # ------------------------------------------------------------------ the parts
