@@ -53,6 +53,7 @@ def _num(x: Any) -> float | None:
 
 
 def _interval(lo: Any, hi: Any) -> Interval | None:
+    """``(lo, hi)`` as floats when both ends are finite numbers, else None."""
     a, b = _num(lo), _num(hi)
     return (a, b) if a is not None and b is not None else None
 
@@ -74,6 +75,7 @@ class PairedResult:
     wilcoxon_p: float | None
 
     def to_json(self) -> dict[str, Any]:
+        """The ``paired`` block of a variant in ``ab analyze --json``."""
         return {
             "pairs": self.pairs,
             "clustered_by_case": self.repeated,
@@ -107,6 +109,7 @@ class Power:
     beyond_plan: bool | None
 
     def to_json(self) -> dict[str, Any]:
+        """The ``power`` block of a variant in ``ab analyze --json`` (counts rounded up to whole results)."""
         return {
             "basis": self.basis,
             "mde_fixed_horizon": _num(self.mde_fixed),
@@ -153,6 +156,7 @@ class VariantResult:
     informative: bool = True
 
     def to_json(self) -> dict[str, Any]:
+        """One entry of ``variants`` in ``ab analyze --json`` (its ``notes`` go to the document's alerts)."""
         return {
             "name": self.name,
             "is_control": self.is_control,
@@ -184,6 +188,7 @@ class MetricResult:
     variants: tuple[VariantResult, ...]
 
     def to_json(self) -> dict[str, Any]:
+        """One metric with all its variants, as ``secondary_metrics`` lists them in ``ab analyze --json``."""
         return {
             "metric": self.metric.name,
             "kind": self.metric.kind,
@@ -205,6 +210,7 @@ class GuardrailResult:
     ci: Interval | None
 
     def to_json(self) -> dict[str, Any]:
+        """One entry of ``guardrails`` in ``ab analyze --json``."""
         return {
             "metric": self.metric,
             "limit": self.limit,
@@ -228,6 +234,7 @@ class Alert:
     variant: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """One entry of ``alerts`` in ``ab analyze --json``."""
         return {
             "kind": self.kind,
             "message": self.message,
@@ -246,6 +253,7 @@ class Recommendation:
     reason: str
 
     def to_json(self) -> dict[str, Any]:
+        """The ``recommendation`` block of ``ab analyze --json``."""
         return {"decision": self.decision, "variant": self.variant, "reason": self.reason}
 
 
@@ -268,6 +276,7 @@ class Analysis:
 
     @property
     def decision(self) -> str:
+        """The recommended decision, one of :data:`domain.stats.engine.DECISIONS`."""
         return self.recommendation.decision
 
     def to_json(self) -> dict[str, Any]:
@@ -293,6 +302,9 @@ class Analysis:
 
 
 def _clean(x: Any) -> Any:
+    """``x`` with every non-finite float replaced by None, through nested dicts, lists and
+    tuples (tuples become lists), so the JSON document never holds nan or infinity.
+    """
     if isinstance(x, float):
         return x if math.isfinite(x) else None
     if isinstance(x, dict):
@@ -311,6 +323,9 @@ def _json_interval(ci: Interval | None) -> list[float] | None:
 
 
 def _fixed_json(f: FixedResult | None) -> dict[str, Any] | None:
+    """The JSON form of a fixed-horizon result (None for None), with the note that it is valid
+    only for one look at a sample size fixed in advance.
+    """
     if f is None:
         return None
     return {
@@ -325,6 +340,9 @@ def _fixed_json(f: FixedResult | None) -> dict[str, Any] | None:
 
 
 def _ceil(x: float | None) -> int | None:
+    """``x`` rounded up to a whole count (within 1e-9 of an integer counts as that integer,
+    so rounding noise does not add one); None when ``x`` is None or not finite.
+    """
     return None if x is None or not math.isfinite(x) else int(math.ceil(x - 1e-9))
 
 
@@ -498,6 +516,10 @@ def interval_history(inp: AnalysisInput, max_looks: int | None = None) -> dict[s
 
 
 def _status(ev: Evaluation, i: int) -> str:
+    """Variant ``i``'s verdict on the primary metric at the last look of ``ev``: ``"better"``,
+    ``"worse"``, ``"equivalent"`` (inside the equivalence margin) or ``"unclear"``, in that order
+    of precedence.
+    """
     if ev.better[i][-1]:
         return "better"
     if ev.worse[i][-1]:
@@ -508,6 +530,13 @@ def _status(ev: Evaluation, i: int) -> str:
 
 
 def _method_name(metric: Metric, paired: bool, repeated: bool) -> str:
+    """The method label of one comparison, "always-valid confidence sequence on the …".
+
+    On per-case differences when ``paired`` (of case means when ``repeated``: several results per
+    case); otherwise by the metric's kind: a difference of proportions with the Agresti–Caffo
+    variance, a difference of means of per-session rates or of values (Welch), or a difference of
+    pooled ratios (delta method).
+    """
     if paired:
         what = "mean of per-case differences" + (
             " (case means: results clustered by case)" if repeated else ""
@@ -524,6 +553,15 @@ def _method_name(metric: Metric, paired: bool, repeated: bool) -> str:
 
 
 def _fixed(metric: Metric, mv: Any, mc: Any, alpha: float) -> FixedResult:
+    """The fixed-horizon test at ``alpha`` of a variant's statistics ``mv`` against control's ``mc``.
+
+    By the metric's kind: ratio metrics take co-moments and get the delta-method z-test of two
+    pooled ratios (:func:`~domain.stats.frequentist.ratio_difference`); binary metrics take moments
+    and get :func:`~domain.stats.frequentist.two_proportions` (Fisher's exact test at small expected
+    counts, else the pooled z-test; successes are the rounded totals); the rest get Welch's t-test
+    (:func:`~domain.stats.frequentist.welch`). Valid for one look at a sample size fixed in
+    advance only: reported beside the always-valid figures, never used for the decision.
+    """
     if metric.kind == "ratio":
         return frequentist.ratio_difference(mv, mc, alpha)
     if metric.kind == "binary":
@@ -532,6 +570,10 @@ def _fixed(metric: Metric, mv: Any, mc: Any, alpha: float) -> FixedResult:
 
 
 def _stats_of(metric: Metric, inp: AnalysisInput, name: str) -> Any:
+    """The sufficient statistics of ``metric`` for variant ``name``: the co-moments of its
+    (numerator, denominator) for a ratio metric, else the metric's moments; empty ones when the
+    variant has no value of it.
+    """
     v = inp.variant(name)
     if metric.kind == "ratio":
         return v.comoments.get((metric.numerator or "", metric.denominator or ""), CoMoments())
@@ -567,6 +609,17 @@ def _paired_result(
     pair: tuple[engine.PairArrays, engine.PairDetail],
     used: bool,
 ) -> PairedResult:
+    """Variant ``i`` against control on ``metric`` from per-case means; ``pair`` holds the
+    per-look pair arrays and the final per-case values (``detail.x`` variant, ``detail.y`` control).
+
+    The lift, interval and p-value are the always-valid paired confidence sequence's: when the
+    decision rule weighed pairs against independent arms (``ev.pairing``), the paired sequence it
+    computed, intersected over the looks as the decision intersects them; otherwise this look's
+    sequence from ``pair`` alone. The interval is None while undefined or when the looks disagree,
+    and clipped to ±1 for proportions. The fixed-horizon figure is the paired t-test, or McNemar's
+    exact test for binary metrics with a single 0/1 result per case; ``wilcoxon_p`` the Wilcoxon
+    signed-rank test on the differences. ``used`` records whether the decision used the pairs.
+    """
     pa, detail = pair
     chosen = ev.pairing[metric.name].get(i)
     if chosen is not None:
@@ -620,6 +673,11 @@ def _paired_result(
 
 
 def _posteriors(metric: Metric, ev: Evaluation) -> list[bayes.Posterior | None]:
+    """Each arm's posterior on ``metric`` for the Bayesian readout, None where data are too few.
+
+    Binary metrics: Beta(1 + successes, 1 + failures) (a uniform prior; needs one result); the
+    rest: the normal approximation N(estimate, standard error²) (needs two results).
+    """
     out: list[bayes.Posterior | None] = []
     for arm in ev.arms[metric.name]:
         n, est = float(arm.n[-1]), float(arm.est[-1])
@@ -666,6 +724,17 @@ def _metric_result(
     details: dict[str, dict[int, tuple[engine.PairArrays, engine.PairDetail]]],
     with_power: bool,
 ) -> MetricResult:
+    """Every variant on ``metric`` at the last look of ``ev``.
+
+    Control gets its estimate and its chance of being best. Each other variant gets its lift,
+    always-valid interval (the running intersection; None until the comparison has been valid, or
+    when the looks disagree), running p-value and its Holm-adjusted value, relative lift and
+    interval (only where control's own interval lies above zero), status (primary metric only),
+    method, fixed-horizon test, paired comparison (where ``details`` hold pairs for it), Bayesian
+    readout (from the comparison's own standard error when it is paired or not binary), power
+    (``with_power``), and ``notes`` saying why a figure is missing, clipped or uninformative (an
+    interval wider than ``NO_INFORMATION_SDS`` standard deviations of single results).
+    """
     c = spec.control
     arms = ev.arms[metric.name]
     readout = bayes.readout(_posteriors(metric, ev), c, metric.lower_is_better)
@@ -778,6 +847,18 @@ def _metric_result(
 
 
 def _power(inp: AnalysisInput, spec: Spec, ev: Evaluation, metric: Metric, i: int) -> Power:
+    """Sensitivity of variant ``i`` against control on ``metric``, and the results a target effect needs.
+
+    ``mde_fixed`` is the smallest effect one fixed-horizon look at the current standard error
+    detects with ``inp.power`` (``(z_{1-alpha/2} + z_power) * se``); ``mde_always_valid`` the same
+    with the always-valid interval's own multiplier in place of ``z_{1-alpha/2}``; for proportions
+    both are dropped above 1. With ``inp.mde`` (a relative one scales control's estimate):
+    ``needed_fixed`` from the normal formula (:func:`~domain.stats.frequentist.required_n_fixed`),
+    and the median and ``inp.power`` quantiles of the count at which this design decides, from
+    :func:`~domain.stats.sequential.design_stopping_quantiles`, started at the current estimate
+    when the comparison is valid (else at the target effect with the current count's information).
+    Counts are results per variant, or pairs when the comparison is paired.
+    """
     from trialbook.domain.stats.sequential import design_stopping_quantiles
 
     c = spec.control
@@ -856,6 +937,14 @@ def _power(inp: AnalysisInput, spec: Spec, ev: Evaluation, metric: Metric, i: in
 
 
 def _guardrails(spec: Spec, ev: Evaluation) -> tuple[GuardrailResult, ...]:
+    """Each guardrail for each non-control variant at the last look of ``ev``.
+
+    The status (``ok``, ``unclear`` or ``broken``) is the decision rule's; ``worsening`` the point
+    estimate of how much worse the variant is (positive = worse; relative for a relative
+    guardrail; None while the comparison is not valid or the relative change means nothing yet);
+    ``ci`` the always-valid interval of the worsening the status was judged on (None while
+    undefined or when the looks disagree).
+    """
     out = []
     names = {engine.GUARD_OK: "ok", engine.GUARD_UNCLEAR: "unclear", engine.GUARD_BROKEN: "broken"}
     for g, status, bounds in zip(spec.guards, ev.guard_status, ev.guard_bounds, strict=True):
@@ -881,6 +970,13 @@ def _guardrails(spec: Spec, ev: Evaluation) -> tuple[GuardrailResult, ...]:
 
 
 def _alerts(inp: AnalysisInput, spec: Spec, ev: Evaluation) -> tuple[Alert, ...]:
+    """The test-wide data-quality alerts at the last look of ``ev``.
+
+    Blocking, each when its sequential multinomial test (valid at every look) gives p below
+    ``spec.alert_p``: a sample-ratio mismatch of results per variant against the planned shares;
+    results without the primary metric unevenly spread over the variants; failed results unevenly
+    spread. Not blocking: a guardrail with no data for some variant.
+    """
     out: list[Alert] = []
     names = spec.names
     counts = [v.results for v in inp.variants]
@@ -943,6 +1039,11 @@ def _alerts(inp: AnalysisInput, spec: Spec, ev: Evaluation) -> tuple[Alert, ...]
 
 
 def _method_text(spec: Spec, primary: MetricResult, looks: int) -> str:
+    """The ``method`` line of the readout: the primary metric's comparison methods, the design
+    (the results it is planned for, a boundary flat on the Brownian scale up to the plan spending
+    90 % of alpha, a normal-mixture reserve valid after it; Lan & DeMets 1983, Howard et al. 2021),
+    how many ``looks`` the intervals are intersected over, and the Holm family when there is one.
+    """
     kinds = sorted({v.method for v in primary.variants if v.method})
     text = "; ".join(kinds) if kinds else "always-valid confidence sequence"
     text += (
@@ -964,24 +1065,28 @@ def _method_text(spec: Spec, primary: MetricResult, looks: int) -> str:
 
 
 def _p(p: float | None) -> str:
+    """A p-value as the reason prints it: ``p = 0.012``, ``p < 0.001``, or ``p n/a`` for None."""
     if p is None:
         return "p n/a"
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def _val(m: Metric, x: float | None) -> str:
+    """An estimate in the metric's unit: a percentage for binary metrics, else 4 significant digits; ``n/a`` for None."""
     if x is None:
         return "n/a"
     return f"{x * 100:.1f}%" if m.kind == "binary" else f"{x:.4g}"
 
 
 def _lift(m: Metric, d: float | None) -> str:
+    """A difference, signed: percentage points for binary metrics, else 4 significant digits; ``n/a`` for None."""
     if d is None:
         return "n/a"
     return f"{d * 100:+.1f} points" if m.kind == "binary" else f"{d:+.4g}"
 
 
 def _ci(m: Metric, ci: Interval | None) -> str:
+    """An interval of a difference in the units of :func:`_lift`, or "not yet defined" for None."""
     if ci is None:
         return "not yet defined"
     if m.kind == "binary":
@@ -990,6 +1095,7 @@ def _ci(m: Metric, ci: Interval | None) -> str:
 
 
 def _loss(m: Metric, x: float | None) -> str:
+    """An expected loss: percentage points for binary metrics, else 3 significant digits; ``n/a`` for None."""
     if x is None:
         return "n/a"
     return f"{x * 100:.2g} points" if m.kind == "binary" else f"{x:.3g}"
@@ -1004,16 +1110,23 @@ def percent(r: float | None) -> str:
 
 
 def _rel(r: float | None) -> str:
+    """``", +12.3%"``, a relative lift to append after a lift, or nothing for None."""
     return "" if r is None else f", {percent(r)}"
 
 
 def _margin(m: Metric, e: Effect) -> str:
+    """An effect (margin or MDE) for a person: ``±5%`` relative, ``±2 points`` on a binary metric, else ``±0.3``."""
     if e.relative:
         return f"±{e.value * 100:g}%"
     return f"±{e.value * 100:g} points" if m.kind == "binary" else f"±{e.value:g}"
 
 
 def _describe(m: Metric, v: VariantResult, c: VariantResult, level: float) -> str:
+    """Variant ``v`` against control ``c`` on ``m`` in one clause: both estimates, the lift (and
+    relative lift), the always-valid interval at ``level`` (an alpha; "no information yet" when not
+    informative) and p-value (and the Holm-adjusted one when it differs), and what the comparison
+    rests on (paired cases, or the results of each variant).
+    """
     paired = v.paired is not None and v.paired.used
     basis = (
         f"from {v.paired.pairs} paired cases"
@@ -1051,6 +1164,20 @@ def _reason(
     variant: str | None,
     looks: int,
 ) -> str:
+    """The plain-English reason for ``decision`` (naming ``variant``), from the readout's pieces.
+
+    - ``blocked``: the blocking alerts, and the most significant comparison for reference only;
+    - ``ship``: the comparison, the Bayesian readout and the variant's guardrails;
+    - ``no_difference``: every interval inside the equivalence margin;
+    - ``keep_control``: for each variant, the broken guardrail, that it is worse, or that it makes
+      no meaningful difference;
+    - ``continue``: each comparison so far (and which guardrail holds back one that looks better),
+      the minimum results still missing, whether the planned results are passed, and how many more
+      results the ``--mde`` needs (else the smallest difference detectable now).
+
+    ``ship``, ``no_difference`` and ``keep_control`` add that the intervals stay valid however
+    often one looks and, with ``looks`` > 1, that each is the intersection over the looks.
+    """
     m = spec.primary
     level = ev.ci_level
     ctrl = primary.variants[spec.control]
@@ -1063,9 +1190,13 @@ def _reason(
         )
 
     def guards_of(name: str) -> list[GuardrailResult]:
+        """The guardrail results of variant ``name``."""
         return [g for g in guardrails if g.variant == name]
 
     def guard_text(g: GuardrailResult) -> str:
+        """One guardrail in words: holds, broken, not yet shown within its limit, or not
+        checkable yet, with the bound of the worsening that decides it and the limit.
+        """
         unit = "%" if g.relative else ""
         scale = 100 if g.relative else 1
         limit = f"+{g.limit * scale:g}{unit}"
@@ -1080,6 +1211,7 @@ def _reason(
         return f"{g.metric} is not yet shown within its limit (worsening between {least} and {worst}, limit {limit})"
 
     def notes_of(v: VariantResult) -> str:
+        """The notes about ``v`` the reason repeats (no spread, looks that disagree)."""
         keep = [t for k, t in v.notes if k in ("no_spread", "intervals_disagree")]
         return "".join(f" Note for {v.name}: {n}." for n in keep)
 
