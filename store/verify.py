@@ -710,6 +710,8 @@ def verify_file(
 APPEND_ONLY_TRIGGERS = {
     "events_append_only_update": "BEFORE UPDATE ON EVENTS",
     "events_append_only_delete": "BEFORE DELETE ON EVENTS",
+    # m004: INSERT OR REPLACE over a taken key deletes without firing the delete trigger
+    "events_append_only_insert": "BEFORE INSERT ON EVENTS",
 }
 UNIQUE_INDEXES = {
     "events_event_id": ["event_id"],

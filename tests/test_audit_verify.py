@@ -309,6 +309,21 @@ def test_dropped_triggers_alone_fail_verification(
     )
 
 
+def test_a_dropped_insert_guard_fails_verification(
+    pristine: tuple[Path, int], tmp_path: Path
+) -> None:
+    # without it INSERT OR REPLACE over a taken position deletes the row it replaces
+    path = _copy(pristine, str(tmp_path))
+    conn = sqlite3.connect(path)
+    conn.executescript("DROP TRIGGER events_append_only_insert;")
+    conn.close()
+    report = verify_file(path)
+    assert [p.message for p in report.problems] == [
+        "the append-only trigger events_append_only_insert is missing "
+        "(the file no longer refuses edits)"
+    ]
+
+
 def test_a_trigger_replaced_by_a_no_op_is_caught(
     pristine: tuple[Path, int], tmp_path: Path
 ) -> None:
