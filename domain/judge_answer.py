@@ -22,7 +22,8 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from trialbook.domain.verdict_values import (
     ADJUSTMENT_LIMIT,
@@ -37,6 +38,86 @@ from trialbook.domain.verdict_values import (
     Verdict,
     normalise,
 )
+
+#: what a judge's answer without a score becomes (``no_score=``); a number is also accepted
+NO_SCORE_RULES = ("criteria-share", "midpoint", "error")
+#: how "6/10", "60%" and a bare 0.6 are read (``fraction=``)
+FRACTION_RULES = ("share", "scale", "numerator", "error")
+
+
+@dataclass(frozen=True)
+class ScoreRules:
+    """How a judge's score is read: its scale, pass threshold, and the no-score and fraction rules.
+
+    - ``scale``: ``None`` is the judge's default scale (answers 1–10, recorded
+      as 0–10, so the normalised score is ``score / 10``); a declared
+      ``(low, high)`` is both what answers must fall in and what is recorded
+      (normalised ``(score − low) / (high − low)``).
+    - ``pass_score``: pass when the score reaches it (on the scale); ``None``
+      uses the normalised ``threshold`` given to :func:`parse_judge_answer`.
+    - ``no_score``: ``criteria-share`` (the share of passed criteria placed on
+      the scale, else the verdict: pass = top, fail = bottom), ``midpoint``
+      (the middle of the scale), ``error`` (a scoring error), or a number on
+      the scale (7.0 reproduces an evaluator that defaults to 7).
+    - ``fraction``: how "N/D", "P%" and (on a scale starting at 1 or more)
+      a bare number between 0 and 1 are read: ``share`` (N/D of the top:
+      "6/10" is 6, "3/5" is 6 on 1–10), ``scale`` (placed on the range:
+      low + N/D × (high − low), "6/10" is 6.4 on 1–10), ``numerator`` ("6/10"
+      is 6, "3/5" is 3; a percentage is read as ``share``), ``error``
+      (a scoring error).
+    - ``anchored``: the judge was told to start from the share of passed
+      criteria, so a score far from it is flagged (``score_vs_criteria``).
+    """
+
+    scale: tuple[float, float] | None = None
+    pass_score: float | None = None
+    no_score: str | float = "criteria-share"
+    fraction: str = "share"
+    anchored: bool = True
+
+    def __post_init__(self) -> None:
+        low, high = self.answer_range
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError(
+                f"the scale must be two finite numbers, low < high, not {self.scale!r}"
+            )
+        if self.pass_score is not None and not low <= self.pass_score <= high:
+            raise ValueError(
+                f"the pass threshold {self.pass_score:g} is outside the scale {low:g}–{high:g}"
+            )
+        if isinstance(self.no_score, str):
+            if self.no_score not in NO_SCORE_RULES:
+                raise ValueError(
+                    f"no_score {self.no_score!r} is not one of {', '.join(NO_SCORE_RULES)} or a number on the scale"
+                )
+        elif not low <= self.no_score <= high:
+            raise ValueError(f"no_score {self.no_score:g} is outside the scale {low:g}–{high:g}")
+        if self.fraction not in FRACTION_RULES:
+            raise ValueError(
+                f"fraction {self.fraction!r} is not one of {', '.join(FRACTION_RULES)}"
+            )
+
+    @property
+    def recorded_scale(self) -> tuple[float, float]:
+        """The scale recorded with the verdict (what the normalised score is taken on)."""
+        return JUDGE_SCALE if self.scale is None else self.scale
+
+    @property
+    def answer_range(self) -> tuple[float, float]:
+        """The scores an answer may give."""
+        return (JUDGE_MIN, JUDGE_MAX) if self.scale is None else self.scale
+
+    def from_share(self, share: float) -> float:
+        """The share of passed criteria placed on the recorded scale (normalises back to ``share``)."""
+        low, high = self.recorded_scale
+        return low + share * (high - low)
+
+    @property
+    def adjustment_limit(self) -> float:
+        """How far a score may move from :meth:`from_share` before it is flagged (2 points on 10)."""
+        low, high = self.recorded_scale
+        return ADJUSTMENT_LIMIT * (high - low) / 10
+
 
 # --------------------------------------------------------------------------- string booleans
 
@@ -307,8 +388,19 @@ def _unwrap(answer: dict[str, Any], depth: int = 0) -> dict[str, Any]:
     return answer
 
 
-def _read_score(value: Any) -> tuple[float | None, str | None]:
-    """A judge's score as a number on 0–10 (before clamping), or why it could not be read."""
+@dataclass(frozen=True)
+class _Score:
+    """A score as the judge wrote it: a number, a fraction "N/D" or a percentage."""
+
+    value: float
+    form: Literal["number", "fraction", "percent"] = "number"
+    #: N/D, or the percentage / 100
+    share: float | None = None
+    text: str = ""
+
+
+def _read_score(value: Any) -> tuple[_Score | None, str | None]:
+    """A judge's score as written (before the fraction rule and clamping), or why it could not be read."""
     if isinstance(value, bool):
         return None, f"score {value!r} is a boolean, not a number"
     if isinstance(value, Mapping):
@@ -317,23 +409,59 @@ def _read_score(value: Any) -> tuple[float | None, str | None]:
         if nested is None:
             return None, "score is an object without a value"
         return _read_score(nested)
+    found: _Score
     if isinstance(value, (int, float)):
-        number = float(value)
+        found = _Score(float(value))
     elif isinstance(value, str):
         m = _FRACTION_RE.match(value)
         if m and float(m.group(2)) > 0:
-            number = 10.0 * float(m.group(1)) / float(m.group(2))
+            found = _Score(
+                float(m.group(1)), "fraction", float(m.group(1)) / float(m.group(2)), value.strip()
+            )
         elif (m := _PERCENT_RE.match(value)) is not None:
-            number = float(m.group(1)) / 10.0
+            found = _Score(float(m.group(1)), "percent", float(m.group(1)) / 100, value.strip())
         elif (m := _LEADING_NUMBER_RE.match(value)) is not None:
-            number = float(m.group(1))
+            found = _Score(float(m.group(1)))
         else:
             return None, f"score {_short(value, 40)!r} is not a number"
     else:
         return None, f"score of type {type(value).__name__} is not a number"
-    if not math.isfinite(number):
-        return None, f"score {number!r} is not a finite number"
-    return number, None
+    if not math.isfinite(found.value) or (
+        found.share is not None and not math.isfinite(found.share)
+    ):
+        return None, f"score {found.value!r} is not a finite number"
+    return found, None
+
+
+def _on_scale(found: _Score, rules: ScoreRules) -> tuple[float | None, str | None, Flag | None]:
+    """The score a judge wrote, read by the fraction rule (``rules.fraction``): (score, problem, flag)."""
+    low, high = rules.answer_range
+    mode = rules.fraction
+    share = found.share
+    bare = found.form == "number" and low >= 1 and 0 < found.value < 1
+    if bare:
+        share = found.value
+    if share is None:  # a plain number on the scale
+        return found.value, None, None
+    if mode == "error":
+        what = f"{found.value:g}" if bare else repr(found.text)
+        return (
+            None,
+            f"score {what} is a fraction, not a score on {low:g}–{high:g} (fraction=error)",
+            None,
+        )
+    if mode == "numerator" and found.form != "percent":
+        return found.value, None, None
+    score = low + share * (high - low) if mode == "scale" else share * high
+    if bare:
+        return (
+            score,
+            None,
+            Flag(
+                code="fraction_scale", detail=f"score {found.value:g} read as {score:g} of {high:g}"
+            ),
+        )
+    return score, None, None
 
 
 def _row_from(item: Any, name_hint: str | None = None) -> tuple[Criterion | None, str | None]:
@@ -435,40 +563,47 @@ def parse_judge_answer(
     criteria: Sequence[str] = (),
     threshold: float = DEFAULT_PASS_THRESHOLD,
     lenient_scores: bool = False,
+    rules: ScoreRules | None = None,
 ) -> Verdict:
     """Read an LLM judge's answer into a verdict; never raises.
 
-    Contract:
+    Contract (the numbers are for the default scale; ``rules`` (:class:`ScoreRules`)
+    declares another scale, the pass threshold on it, and the no-score and
+    fraction rules):
     - Accepts JSON, JSON in a markdown fence or surrounded by prose, a
       Python-literal dict, trailing commas, answers wrapped one level deep
       (``{"response": {...}}``), and legacy shapes: ``verdict``/``pass``,
       ``hits``/``misses`` (names or counts), criteria given as a mapping.
     - Pass/fail values may be booleans, 0/1 or words ("yes", "pass", "not met" …).
-    - The score may be a number or text ("8", "8/10", "80%"); a value strictly
-      between 0 and 1 is read as a fraction of 10. With no score, it is derived
-      from the share of passed criteria, else from the verdict (pass 10, fail 1).
+    - The score may be a number or text ("8", "8/10", "80%"); "N/D" and "P%"
+      are read as the share N/D (P/100) of the top of the scale, and a value
+      strictly between 0 and 1 as a fraction of 10 (``fraction=share``, the
+      default). With no score, it is derived from the share of passed
+      criteria, else from the verdict (pass 10, fail 1) (``no_score=criteria-share``).
     - A score outside 1–10, or one given but not readable as a number
       (``"eight"``, ``true``), is a failed verdict naming it. With
       ``lenient_scores`` it is read as before instead: clamped to 1–10 (flag
       ``clamped``), or derived like a missing one (flag ``derived_score``).
-    - ``passed`` is ``score / 10 >= threshold``; a disagreeing explicit verdict,
-      a score more than 2 points away from 10 × share passed, fewer criteria
-      than ``len(criteria) + 5`` and given criteria without a row are flagged.
+    - ``passed`` is ``score / 10 >= threshold`` (``score >= rules.pass_score``
+      when given); a disagreeing explicit verdict, a score more than 2 points
+      away from 10 × share passed, fewer criteria than ``len(criteria) + 5``
+      and given criteria without a row are flagged.
     - Anything unusable (empty, refusal, no JSON, no score/criteria/verdict)
       gives a failed verdict: score 0, ``passed=False``, ``error`` saying why,
       and the answer kept in ``raw``.
     """
     raw = text if isinstance(text, str) else _text(text)
+    rules = rules or ScoreRules()
     try:
         answer = text if isinstance(text, Mapping) else None
         return _parse(
-            raw, answer, scorer, tuple(str(c) for c in criteria), threshold, lenient_scores
+            raw, answer, scorer, tuple(str(c) for c in criteria), threshold, lenient_scores, rules
         )
     except Exception as e:  # the contract is never to raise; report the parser's own fault
         return Verdict.failure(
             scorer,
             f"judge answer could not be read ({type(e).__name__}: {_short(str(e), 80)})",
-            scale=JUDGE_SCALE,
+            scale=rules.recorded_scale,
             raw=raw,
         )
 
@@ -480,9 +615,13 @@ def _parse(
     criteria: tuple[str, ...],
     threshold: float,
     lenient_scores: bool,
+    rules: ScoreRules,
 ) -> Verdict:
+    recorded = rules.recorded_scale
+    low, high = rules.answer_range
+
     def fail(reason: str) -> Verdict:
-        return Verdict.failure(scorer, reason, scale=JUDGE_SCALE, raw=raw)
+        return Verdict.failure(scorer, reason, scale=recorded, raw=raw)
 
     stripped = raw.strip()
     if given_answer is not None:
@@ -540,22 +679,38 @@ def _parse(
     score: float | None = None
     score_problem: str | None = None
     if score_key:
-        score, score_problem = _read_score(score_value)
-        if score is not None and 0 < score < 1:
-            flags.append(
-                Flag(code="fraction_scale", detail=f"score {score:g} read as {score * 10:g} of 10")
-            )
-            score *= 10
+        found, score_problem = _read_score(score_value)
+        if found is not None:
+            score, score_problem, fraction_flag = _on_scale(found, rules)
+            if fraction_flag is not None:
+                flags.append(fraction_flag)
     if score_problem and not lenient_scores:
         return fail(f"unusable judge answer: {score_problem} {LENIENT_HINT}")
-    if score is not None and not lenient_scores and not JUDGE_MIN <= score <= JUDGE_MAX:
+    if score is not None and not lenient_scores and not low <= score <= high:
         return fail(
-            f"unusable judge answer: score {score:g} is outside {JUDGE_MIN:g}–{JUDGE_MAX:g} {LENIENT_HINT}"
+            f"unusable judge answer: score {score:g} is outside {low:g}–{high:g} {LENIENT_HINT}"
         )
     if score is None:
-        if share is not None:
-            score = 10 * share
-            why = f"; {score_problem}" if score_problem else ""
+        why = f"; {score_problem}" if score_problem else ""
+        _, result_given = _first(answer, _RESULT_KEYS)
+        judged = share is not None or explicit is not None or result_given is not None
+        if rules.no_score == "error":
+            return fail(
+                f"unusable judge answer: {score_problem or 'the answer has no score'} (no_score=error)"
+            )
+        if rules.no_score == "midpoint" and judged:
+            score = (low + high) / 2
+            flags.append(
+                Flag(
+                    code="derived_score",
+                    detail=f"no score; the middle of the scale (no_score=midpoint){why}",
+                )
+            )
+        elif not isinstance(rules.no_score, str) and judged:
+            score = float(rules.no_score)
+            flags.append(Flag(code="derived_score", detail=f"no score; no_score={score:g}{why}"))
+        elif share is not None:
+            score = rules.from_share(share)
             flags.append(
                 Flag(
                     code="derived_score",
@@ -563,8 +718,7 @@ def _parse(
                 )
             )
         elif explicit is not None:
-            score = JUDGE_MAX if explicit else JUDGE_MIN
-            why = f"; {score_problem}" if score_problem else ""
+            score = high if explicit else low
             flags.append(Flag(code="derived_score", detail=f"score taken from the verdict{why}"))
         elif score_problem:
             return fail(f"unusable judge answer: {score_problem}")
@@ -572,14 +726,21 @@ def _parse(
             keys = ", ".join(sorted(answer)[:8]) or "none"
             return fail(f"the judge's JSON has no score, criteria or verdict (keys: {keys})")
 
-    if not JUDGE_MIN <= score <= JUDGE_MAX:
-        clamped = min(JUDGE_MAX, max(JUDGE_MIN, score))
+    if not low <= score <= high:
+        clamped = min(high, max(low, score))
         flags.append(
-            Flag(code="clamped", detail=f"score {score:g} is outside 1–10; clamped to {clamped:g}")
+            Flag(
+                code="clamped",
+                detail=f"score {score:g} is outside {low:g}–{high:g}; clamped to {clamped:g}",
+            )
         )
         score = clamped
 
-    passed = normalise(score, JUDGE_SCALE) >= threshold
+    passed = (
+        score >= rules.pass_score
+        if rules.pass_score is not None
+        else normalise(score, recorded) >= threshold
+    )
     if explicit is not None and explicit != passed:
         flags.append(
             Flag(
@@ -587,7 +748,12 @@ def _parse(
                 detail=f"the judge said {'pass' if explicit else 'fail'} but scored {score:g}",
             )
         )
-    if share is not None and abs(score - 10 * share) > ADJUSTMENT_LIMIT + 1e-9:
+    anchor = rules.from_share(share) if share is not None else None
+    if (
+        rules.anchored
+        and anchor is not None
+        and abs(score - anchor) > rules.adjustment_limit + 1e-9
+    ):
         counted = (
             f"{sum(r.passed for r in rows)} of {len(rows)} criteria passed"
             if rows
@@ -596,8 +762,8 @@ def _parse(
         flags.append(
             Flag(
                 code="score_vs_criteria",
-                detail=f"score {score:g} but {counted} ({10 * share:.1f}); "
-                f"more than {ADJUSTMENT_LIMIT:g} points apart",
+                detail=f"score {score:g} but {counted} ({anchor:.1f}); "
+                f"more than {rules.adjustment_limit:g} points apart",
             )
         )
     if rows_key and len(rows) < len(criteria) + OWN_CRITERIA_MIN:
@@ -626,9 +792,9 @@ def _parse(
     result = _text(result_value) if result_value is not None else None
     return Verdict(
         scorer=scorer,
-        score=normalise(score, JUDGE_SCALE),
+        score=normalise(score, recorded),
         raw_score=score,
-        scale=JUDGE_SCALE,
+        scale=recorded,
         passed=passed,
         evaluation=tuple(rows),
         result=result or None,

@@ -14,6 +14,7 @@ Pure: the standard library and pydantic only (no I/O, no HTTP).
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -145,12 +146,14 @@ class Verdict(VerdictFields):
         scale: tuple[float, float] = (0.0, 1.0),
         passed: bool | None = None,
         threshold: float = DEFAULT_PASS_THRESHOLD,
+        pass_score: float | None = None,
         **fields: Any,
     ) -> Verdict:
-        """A verdict for ``raw_score`` on ``scale``; pass is ``score >= threshold`` unless given."""
+        """A verdict for ``raw_score`` on ``scale``; pass is given, else ``raw_score >= pass_score``
+        (a threshold on the scale), else ``score >= threshold`` (on the normalised score)."""
         score = normalise(raw_score, scale)
         if passed is None:
-            passed = score >= threshold
+            passed = raw_score >= pass_score if pass_score is not None else score >= threshold
         return cls(
             scorer=scorer, score=score, raw_score=raw_score, scale=scale, passed=passed, **fields
         )
@@ -186,3 +189,65 @@ def normalise(raw: float, scale: tuple[float, float]) -> float:
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ValueError(f"scale must be two finite numbers, low < high, not {scale!r}")
     return min(1.0, max(0.0, (raw - low) / (high - low)))
+
+
+_SCALE_RE = re.compile(
+    r"^\s*([-+]?\d+(?:\.\d+)?)\s*(?:\.\.|-|–|\bto\b)\s*([-+]?\d+(?:\.\d+)?)\s*$", re.I
+)
+SCALE_HINT = "write MIN-MAX or MIN..MAX, e.g. scale=1-10"
+
+
+def parse_scale(text: Any) -> tuple[float, float]:
+    """A scorer's declared scale, ``"1-10"`` or ``"1..10"`` (``"-5..5"``, ``"0-100"``), as (low, high).
+
+    Also takes a ``[low, high]`` pair (from a TOML/YAML table). Raises
+    :class:`ValueError` with one line naming what is wrong: not two numbers,
+    or a low end that is not below the high end (``10-1``, ``5-5``).
+    """
+    if isinstance(text, (list, tuple)) and len(text) == 2:
+        parts = [x for x in text if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        if len(parts) != 2:
+            raise ValueError(f"scale {list(text)!r} is not two numbers; {SCALE_HINT}")
+        low, high = float(parts[0]), float(parts[1])
+        shown = f"{low:g}-{high:g}"
+    else:
+        shown = str(text).strip()
+        m = _SCALE_RE.match(shown)
+        if not m:
+            raise ValueError(f"scale {shown!r} is not MIN-MAX; {SCALE_HINT}")
+        low, high = float(m.group(1)), float(m.group(2))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"scale {shown!r} is not two finite numbers; {SCALE_HINT}")
+    if not low < high:
+        raise ValueError(
+            f"scale {shown!r}: the minimum {low:g} must be below the maximum {high:g}; {SCALE_HINT}"
+        )
+    return low, high
+
+
+def on_scale(raw: float | None, scale: tuple[float, float] | None) -> str:
+    """A score as it is shown: on its scale (``6/10``, ``3 on -5..5``), a 0–1 score as a plain number.
+
+    ``-`` for no score. Rounded to two decimals (a mean over repeats or rollouts
+    need not be whole).
+    """
+    if raw is None:
+        return "-"
+    if scale is None or tuple(scale) == (0.0, 1.0):
+        return _compact(raw, 3)
+    value = _compact(raw, 2)
+    low, high = scale
+    if low >= 0:
+        return f"{value}/{_compact(high, 6)}"
+    return f"{value} on {_compact(low, 6)}..{_compact(high, 6)}"
+
+
+def _compact(value: float, digits: int) -> str:
+    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def from_normalised(score: float, scale: tuple[float, float]) -> float:
+    """The inverse of :func:`normalise`: a [0, 1] score placed back on ``scale``."""
+    low, high = scale
+    return low + score * (high - low)

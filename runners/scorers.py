@@ -20,7 +20,8 @@ expression may itself contain ``:``)::
                               The output's number is the whole output, else the last number in it
     length:MIN-MAX            the output's length in characters is within bounds; either bound
                               may be left out (``length:20-``, ``length:-500``)
-    python:MODULE:FUNCTION    a code evaluator (below)
+    python:MODULE:FUNCTION[,scale=MIN-MAX][,threshold=T]
+                              a code evaluator (below)
     judge:NAME[,KEY=VALUE…]   an LLM judge (runners/judge_openai.py)
 
 Built-in scorers score 0–1 with pass/fail and one evaluation row giving the reason.
@@ -30,8 +31,13 @@ context keys its signature accepts (all of them if it takes ``**kwargs``):
 ``case``, ``case_id``, ``expected``, ``criteria``, ``metadata``,
 ``system_prompt``, ``flags``, ``epoch``, ``run_id``. ``prompt`` is the case's
 input. It returns ``None`` to abstain, or a dict with ``score`` (0–1, or on
-the scale given by ``"scale": HIGH`` or ``[LOW, HIGH]``), optional ``passed``,
-``evaluation`` rows ``{criteria, passed, reason}`` and ``result``. Anything
+the scale the spec declares with ``scale=1-10`` (also ``1..10``), or on the
+scale the dict gives with ``"scale": HIGH`` or ``[LOW, HIGH]``), optional
+``passed``, ``evaluation`` rows ``{criteria, passed, reason}`` and ``result``.
+A score outside its scale is a scoring error. Without ``passed``, the verdict
+passes when the score reaches ``threshold=T`` (given on the scale, e.g.
+``scale=1-10,threshold=7``), else when its normalised score
+``(score − MIN) / (MAX − MIN)`` reaches the run's threshold (0.7). Anything
 else, an exception, or running past the timeout gives a failed verdict naming
 the reason. Plain functions run in a daemon thread, so one that hangs is
 abandoned rather than waited for; ``async def`` evaluators are cancelled.
@@ -57,6 +63,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from trialbook.domain.verdict_values import parse_scale
 from trialbook.domain.verdicts import (
     DEFAULT_PASS_THRESHOLD,
     Criterion,
@@ -519,6 +526,57 @@ _PYTHON_RE = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class EvaluatorOptions:
+    """What a ``python:`` spec says after MODULE:FUNCTION: its declared scale and pass threshold."""
+
+    target: str
+    scale: tuple[float, float] | None = None
+    #: pass when the score (on the scale) reaches this
+    threshold: float | None = None
+
+
+def _python_options(spec: str, arg: str) -> EvaluatorOptions:
+    """``MODULE:FUNCTION[,scale=MIN-MAX][,threshold=T]`` read and checked; :class:`ScorerConfigError` on a bad option."""
+    target, *parts = [p.strip() for p in arg.split(",")]
+    _python_target(spec, target)
+    values: dict[str, str] = {}
+    for part in parts:
+        key, eq, value = part.partition("=")
+        key = key.strip().lower()
+        if not eq or not key:
+            raise ScorerConfigError(
+                f"scorer {spec!r}: option {part!r} is not KEY=VALUE; write e.g. {target},scale=1-10"
+            )
+        if key not in ("scale", "threshold"):
+            raise ScorerConfigError(
+                f"scorer {spec!r}: unknown option {key!r}; a code evaluator takes scale=MIN-MAX and threshold=T"
+            )
+        values[key] = value.strip()
+    scale: tuple[float, float] | None = None
+    if "scale" in values:
+        try:
+            scale = parse_scale(values["scale"])
+        except ValueError as e:
+            raise ScorerConfigError(f"scorer {spec!r}: {e}") from None
+    threshold: float | None = None
+    if "threshold" in values:
+        threshold = _number(values["threshold"])
+        low, high = scale or (0.0, 1.0)
+        if threshold is None:
+            raise ScorerConfigError(
+                f"scorer {spec!r}: threshold {values['threshold']!r} is not a number"
+            )
+        if not low <= threshold <= high:
+            where = (
+                "" if scale else f"; declare the scale first, e.g. {target},scale=1-10,threshold=7"
+            )
+            raise ScorerConfigError(
+                f"scorer {spec!r}: threshold {threshold:g} is outside the scale {low:g}–{high:g}{where}"
+            )
+    return EvaluatorOptions(target=target, scale=scale, threshold=threshold)
+
+
 def _python_target(spec: str, target: str) -> tuple[str, str]:
     """``package.module:function`` split in two; raises :class:`ScorerConfigError` when malformed."""
     m = _PYTHON_RE.match(target)
@@ -628,14 +686,23 @@ class PythonScorer:
     timeout: float = DEFAULT_EVALUATOR_TIMEOUT
     threshold: float = DEFAULT_PASS_THRESHOLD
     kind: str = "python"
+    #: the scale the spec declares (``scale=1-10``); ``None``: 0–1 unless the dict says
+    scale: tuple[float, float] | None = None
+    #: the pass threshold on that scale (``threshold=7``); ``None``: ``threshold`` on the normalised score
+    pass_score: float | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "timeout": self.timeout,
             "threshold": self.threshold,
         }
+        if self.scale is not None:
+            d["scale"] = list(self.scale)
+        if self.pass_score is not None:
+            d["pass_score"] = self.pass_score
+        return d
 
     async def aclose(self) -> None:
         return None
@@ -723,13 +790,24 @@ class PythonScorer:
             return Verdict.failure(
                 self.name, f"the evaluator's score {raw!r} is not a finite number"
             )
-        scale = self._scale(d.get("scale"))
+        scale = self._scale(d.get("scale")) if d.get("scale") is not None else self.scale
         if isinstance(scale, str):
             return Verdict.failure(self.name, scale)
+        if scale is None:
+            scale = (0.0, 1.0)
+        elif self.scale is not None and scale != self.scale:
+            return Verdict.failure(
+                self.name,
+                f"the evaluator's scale {scale[0]:g}–{scale[1]:g} differs from the spec's "
+                f"scale={self.scale[0]:g}-{self.scale[1]:g}; return scores on the declared scale",
+            )
         low, high = scale
         if not low <= score <= high:
             hint = (
-                ' or give its range with "scale": HIGH or [LOW, HIGH]' if "scale" not in d else ""
+                ' or give its range with "scale": HIGH or [LOW, HIGH]'
+                f" (or in the spec: {self.name},scale=MIN-MAX)"
+                if "scale" not in d and self.scale is None
+                else ""
             )
             return Verdict.failure(
                 self.name, f"the evaluator's score {score:g} is outside {low:g}–{high:g}{hint}"
@@ -763,6 +841,7 @@ class PythonScorer:
             scale=(low, high),
             passed=passed,
             threshold=self.threshold,
+            pass_score=self.pass_score,
             evaluation=tuple(rows),
             flags=flags,
             result=None
@@ -810,7 +889,7 @@ def check_scorer_spec(spec: str) -> None:
     if kind in BUILTINS:
         _builtin(spec, kind, arg if colon else None)
     elif kind == "python":
-        _python_target(spec, arg.strip())
+        _python_options(spec, arg.strip())
     elif kind == "judge":
         parse_judge_spec(spec)
     else:
@@ -837,9 +916,16 @@ def resolve_scorer(
     if kind in BUILTINS:
         return _builtin(spec, kind, arg if colon else None)
     if kind == "python":
-        fn = _import_evaluator(spec, arg.strip())
+        options = _python_options(spec, arg.strip())
+        fn = _import_evaluator(spec, options.target)
         return PythonScorer(
-            name=spec, fn=fn, accepts=_accepted_keys(spec, fn), timeout=timeout, threshold=threshold
+            name=f"python:{options.target}",
+            fn=fn,
+            accepts=_accepted_keys(spec, fn),
+            timeout=timeout,
+            threshold=threshold,
+            scale=options.scale,
+            pass_score=options.threshold,
         )
     if kind == "judge":
         name, inline = parse_judge_spec(spec)
