@@ -24,12 +24,14 @@ COMMANDS: dict[str, str] = {
     "ab": "trialbook.shell.commands.ab:ab",
     "canary": "trialbook.shell.commands.canary:canary",
     "events": "trialbook.shell.commands.events:events",
+    "export": "trialbook.shell.commands.export:export",
     "projections": "trialbook.shell.commands.events:projections",
     "demo": "trialbook.shell.commands.demo:demo",
     "audit": "trialbook.shell.commands.audit:audit",
     "ask": "trialbook.shell.commands.ask:ask",
     "eval": "trialbook.shell.commands.eval:eval_",
     "view": "trialbook.shell.commands.view:view",
+    "report": "trialbook.shell.commands.report:report",
 }
 
 INTERNAL_ERROR = (

@@ -83,6 +83,14 @@ if TYPE_CHECKING:
         VariantAnalysis,
         VerifyReport,
     )
+    from trialbook._reports import (
+        ReadinessRow,
+        Report,
+        ReportCheck,
+        ReportFigure,
+        ReportRecommendation,
+        Reports,
+    )
     from trialbook.runners.eval_errors import TargetUnavailable
 
 __all__ = [
@@ -129,6 +137,12 @@ __all__ = [
     "FailedPair",
     "PairedInterval",
     "FedToAB",
+    "Reports",
+    "Report",
+    "ReadinessRow",
+    "ReportFigure",
+    "ReportRecommendation",
+    "ReportCheck",
     "TrialbookError",
     "DomainError",
     "InvalidCommand",
@@ -166,6 +180,10 @@ _LAZY = {
          "JudgeDisagreement", "Agreement", "Verdict", "CaseReport", "Rescore", "Export",
          "Comparison", "ComparedPair", "FailedPair", "PairedInterval", "FedToAB"),
         "trialbook._eval_models",
+    ),
+    **dict.fromkeys(
+        ("Reports", "Report", "ReadinessRow", "ReportFigure", "ReportRecommendation", "ReportCheck"),
+        "trialbook._reports",
     ),
     "TargetUnavailable": "trialbook.runners.eval_errors",
 }  # fmt: skip

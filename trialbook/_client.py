@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from trialbook._canary import Canaries, Canary
     from trialbook._evals import Evals
     from trialbook._events import Events
+    from trialbook._reports import Reports
     from trialbook.ledger import Ledger
 
 
@@ -96,6 +97,16 @@ class Trialbook:
             found = self.__dict__["_canaries"] = Canaries(self)
         return found
 
+    @property
+    def report(self) -> Reports:
+        """Decision reports: ``tb.report("ab", name)``, ``tb.report.eval(run, baseline=…)`` (:class:`trialbook.Reports`)."""
+        found = self.__dict__.get("_reports")
+        if found is None:
+            from trialbook._reports import Reports
+
+            found = self.__dict__["_reports"] = Reports(self)
+        return found
+
     def canary(self, name: str) -> Canary:
         """The handle of canary ``name`` (:class:`trialbook.Canary`): assign, record, decide.
 
@@ -109,6 +120,38 @@ class Trialbook:
 
             handle = handles[name] = Canary(self, name)
         return handle
+
+    def export_dataset(
+        self,
+        source: str,
+        *,
+        format: str = "jsonl",  # noqa: A002 - the CLI option's name
+        output: str | os.PathLike[str] | None = None,
+        min_score: float | None = None,
+        passed_only: bool = False,
+        scorer: str | None = None,
+        split: str | None = None,
+        seed: int | None = None,
+        function_name: str | None = None,
+    ) -> dict[str, Any]:
+        """The recorded sessions of an eval run, A/B test or canary as dataset records
+        (``trialbook export dataset``; see docs/datasets.md). Reads only.
+
+        ``format``: ``openai-chat``, ``tensorzero`` or ``jsonl``. ``split``
+        (``"train=0.9,val=0.1"``) assigns whole cases by a hash of ``seed`` and the
+        case id. Returns ``{source, format, records: [{split, record, provenance,
+        scores}], files, skipped}``; with ``output``, also writes the records there
+        (one file per split). Raises ``NotFound`` or ``InvalidCommand`` with the
+        CLI's one-line messages, having written nothing.
+        """
+        from trialbook.ledger.datasets import export_dataset
+
+        with self._use() as ledger:
+            return export_dataset(
+                ledger, source, format=format, output=output, min_score=min_score,
+                passed_only=passed_only, scorer=scorer, split=split, seed=seed,
+                function_name=function_name,
+            )  # fmt: skip
 
     # ------------------------------------------------------------------ plumbing
 
