@@ -324,6 +324,12 @@ class CompletedRollout(Value):
     model: str | None = None
     #: requests made in this attempt (1 + retries used)
     tries: int = Field(default=1, ge=1)
+    #: further numbers the target reported (a synth-ai task app's outcome_score, events_score,
+    #: verifier_score, reward_mean), by name; absent when it reported none
+    metrics: dict[str, float] | None = None
+    #: True when the reply came from the response cache, not from a call (then ``latency_s``
+    #: is 0 and not a measurement, and ``tries`` is 1); absent (read as False) otherwise
+    cached: bool | None = None
 
     @field_validator("latency_s", "cost_usd", "score", "reward")
     @classmethod
@@ -331,6 +337,19 @@ class CompletedRollout(Value):
         if v is not None and not math.isfinite(v):
             raise ValueError(f"must be a finite number, not {v!r}")
         return v
+
+    @field_validator("metrics")
+    @classmethod
+    def _finite_metrics(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        for name, value in (v or {}).items():
+            if not math.isfinite(value):
+                raise ValueError(f"metric {name!r} must be a finite number, not {value!r}")
+        return v
+
+    @field_validator("cached")
+    @classmethod
+    def _cached(cls, v: bool | None) -> bool | None:
+        return True if v else None
 
 
 class FailedRollout(Value):

@@ -14,6 +14,13 @@ A case is one thing to send to a target::
 - ``criteria`` (optional): plain-language criteria for LLM judges.
 - ``metadata`` (optional): free-form JSON object, carried along untouched.
 - ``scorers`` (optional): per-case scorer specs (names or objects), interpreted by the scorers.
+- ``seed`` (optional): a whole number sent to the target as the rollout's seed, exactly, on
+  every epoch (a task app that indexes its dataset by seed gets that item). Without it the
+  runner derives one per (case, epoch) from the run's base seed
+  (:func:`trialbook.domain.evals.rollout_seed`).
+
+Seed suites (:func:`seed_cases`, :func:`parse_seeds`): a list of seeds, as a synth-ai
+eval config or ``--seeds 0-49`` gives it, becomes one case per seed, id ``seed-N``.
 
 Formats:
 
@@ -62,7 +69,11 @@ MAX_ID_LENGTH = 200
 #: a suite's name follows the rule for every name (:mod:`trialbook.domain.names`)
 SUITE_NAME_RE = NAME_RE
 SUITE_NAME_RULE = NAME_RULE
-CASE_FIELDS = ("id", "input", "expected", "criteria", "metadata", "scorers")
+CASE_FIELDS = ("id", "input", "expected", "criteria", "metadata", "scorers", "seed")
+#: seeds are stored in SQLite and JSON as signed 64-bit integers
+MAX_SEED = 2**63 - 1
+#: at most this many seeds in one seed list (``--seeds 0-49``)
+MAX_SEEDS = 100_000
 _SUFFIXES: dict[str, SuiteFormat] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -93,6 +104,19 @@ class Case(Value):
     criteria: tuple[str, ...] = ()
     metadata: dict[str, Any] = Field(default_factory=dict)
     scorers: tuple[str | dict[str, Any], ...] = ()
+    #: sent to the target exactly when given (see the module docstring)
+    seed: int | None = None
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"must be a whole number, not {type(v).__name__}; write e.g. 7")
+        if abs(v) > MAX_SEED:
+            raise ValueError(f"is too large; a seed is at most {MAX_SEED} in size")
+        return v
 
     @field_validator("id", mode="before")
     @classmethod
@@ -339,6 +363,73 @@ def parse_cases(items: Any, *, check_case: CaseCheck | None = None) -> tuple[Cas
     if not raws:
         raise SuiteFileError("the suite has no cases; add at least one case")
     return _build_cases(raws, "", check_case)
+
+
+SEEDS_HELP = "write seeds as a list or ranges, e.g. 0-49 or 0,3,7 or 0-9,20"
+
+
+def parse_seeds(value: Any, *, what: str = "seeds") -> tuple[int, ...]:
+    """Seeds from ``"0-49"``, ``"0,3,7"``, ``"0-9,20"`` or a list of whole numbers, in the order given.
+
+    Ranges include both ends. Duplicates are an error (each seed is one case);
+    so are an empty list and more than :data:`MAX_SEEDS` seeds.
+    """
+    items: list[Any]
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",")]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise SuiteFileError(f"{what}: {type(value).__name__} is not a seed list; {SEEDS_HELP}")
+    seeds: list[int] = []
+    for item in items:
+        if isinstance(item, bool):
+            raise SuiteFileError(f"{what}: {item!r} is not a seed; {SEEDS_HELP}")
+        if isinstance(item, int):
+            seeds.append(item)
+            continue
+        m = re.fullmatch(r"(-?\d+)(?:\s*-\s*(-?\d+))?", item) if isinstance(item, str) else None
+        if m is None:
+            raise SuiteFileError(f"{what}: {item!r} is not a seed or a range; {SEEDS_HELP}")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi < lo:
+            raise SuiteFileError(f"{what}: the range {item!r} runs backwards; write {hi}-{lo}")
+        if hi - lo >= MAX_SEEDS or len(seeds) + hi - lo >= MAX_SEEDS:
+            raise SuiteFileError(f"{what}: more than {MAX_SEEDS} seeds; split the run")
+        seeds.extend(range(lo, hi + 1))
+    if not seeds:
+        raise SuiteFileError(f"{what}: no seeds given; {SEEDS_HELP}")
+    if len(seeds) > MAX_SEEDS:
+        raise SuiteFileError(f"{what}: more than {MAX_SEEDS} seeds; split the run")
+    big = next((s for s in seeds if abs(s) > MAX_SEED), None)
+    if big is not None:
+        raise SuiteFileError(f"{what}: {big} is too large for a seed")
+    seen: set[int] = set()
+    for s in seeds:
+        if s in seen:
+            raise SuiteFileError(f"{what}: seed {s} is given twice; each seed is one case")
+        seen.add(s)
+    return tuple(seeds)
+
+
+def seed_case_id(seed: int) -> str:
+    """The id of the case that stands for one seed: ``seed-7``."""
+    return f"seed-{seed}"
+
+
+def seed_cases(seeds: Sequence[int], *, env_name: str | None = None) -> tuple[Case, ...]:
+    """One case per seed (id ``seed-N``, ``seed`` N), for targets that pick their task by seed.
+
+    The input names the environment and seed (a case needs one); the target
+    receives the seed itself. ``env_name`` goes into each case's metadata.
+    """
+    metadata = {"env_name": env_name} if env_name else {}
+    where = f"{env_name} " if env_name else ""
+    return tuple(
+        Case(id=seed_case_id(s), input=f"{where}seed {s}", seed=s, metadata=metadata)
+        for s in parse_seeds(list(seeds))
+    )
 
 
 def _refuse_constant(name: str) -> Any:

@@ -37,6 +37,7 @@ from trialbook.ledger.times import utc_text
 if TYPE_CHECKING:
     from trialbook.domain.evals import EvalRunState, RunSettings, SuiteState
     from trialbook.ledger import Ledger
+    from trialbook.runners.cache import ResponseCache
     from trialbook.runners.eval_scoring import RunScorers
     from trialbook.runners.executor import Progress, RunReport
     from trialbook.runners.ledger_recorder import LedgerRecorder
@@ -248,6 +249,10 @@ class PreparedRun:
     #: for a start: settings, suite version and name; for a resume: its mode, concurrency, budget
     start: dict[str, Any] | None = None
     resume: dict[str, Any] | None = None
+    #: a seed suite to register once the target answers its preflight (``--seeds``, a synth-ai config)
+    register: Any = None
+    #: the response cache (``--cache``)
+    cache: ResponseCache | None = None
 
     async def execute(self, on_progress: Callable[[Progress], None] | None = None) -> RunReport:
         """Preflight the target, record ``RunStarted`` (or ``RunResumed``), run, record how it ended.
@@ -259,9 +264,15 @@ class PreparedRun:
         from trialbook.runners.eval_session import SessionOptions, resume_run, start_run
 
         options = SessionOptions(
-            on_progress=on_progress, scorers=self.scoring if self.scoring else None
+            on_progress=on_progress,
+            scorers=self.scoring if self.scoring else None,
+            cache=self.cache,
         )
+        if self.cache is not None and self.start is not None and self._all_cached():
+            options.preflight = False  # every rollout is answered from the cache: no call at all
         try:
+            if self.register is not None:
+                await self._register_seed_suite(options)
             if self.resume is not None:
                 return await resume_run(
                     self.recorder,
@@ -286,6 +297,40 @@ class PreparedRun:
         finally:
             if self.scoring:
                 await self.scoring.aclose()
+            if self.cache is not None:
+                self.cache.close()
+
+    def _all_cached(self) -> bool:
+        from trialbook.runners.executor import all_cached, make_jobs
+
+        assert self.cache is not None and self.start is not None
+        settings = self.start["settings"]
+        cases = self.suite.version(self.start.get("version")).cases
+        jobs = make_jobs(cases, epochs=settings.epochs, base_seed=settings.seed)
+        return all_cached(jobs, self.target, self.cache, run_id=self.run_id, policy=settings.policy)
+
+    async def _register_seed_suite(self, options: Any) -> None:
+        """Check the run would start, preflight the target, then record the seed suite, so a
+        refused run or a target that is down appends nothing."""
+        from trialbook.domain.evals import EVAL_RUNS, plan_run
+        from trialbook.ledger.ledger import tool_version
+
+        start = self.start or {}
+        command = plan_run(
+            self.suite,
+            run_id=self.run_id,
+            target=self.target.describe(),
+            trialbook_version=tool_version(),
+            version=start.get("version"),
+            settings=start.get("settings"),
+            name=start.get("name"),
+            scorers=self.scoring.describe() if self.scoring else (),
+        )
+        EVAL_RUNS.decide(self.recorder.run_state(self.run_id), command)
+        if options.preflight:
+            await self.target.preflight()
+        self.recorder.handle(self.register)
+        options.preflight = False
 
 
 def _config_text(config_file: str | os.PathLike[str]) -> str:
@@ -315,6 +360,9 @@ def prepare_run(
     judges: Mapping[str, Mapping[str, Any]] | None = None,
     policy: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    seeds: str | Sequence[int] | None = None,
+    cache: bool | None = None,
+    cache_ttl: str | float | None = None,
 ) -> PreparedRun:
     """Check everything ``eval run`` needs, in its order, and record nothing.
 
@@ -329,7 +377,7 @@ def prepare_run(
     config = RunConfig()
     if config_file is not None:
         config = parse_run_config(_config_text(config_file), filename=os.fspath(config_file))
-    suite_name = suite or config.suite
+    suite_name = suite or config.suite or ("seeds" if seeds is not None else None)
     if not suite_name:
         raise MissingRunOption("name the suite: trialbook eval run SUITE --target SPEC")
     spec = target if target is not None else config.target
@@ -356,8 +404,13 @@ def prepare_run(
         policy=dict(policy) if policy else None,
     )
     rec = recorder(ledger, metadata)
-    suite_state = require_suite(rec, suite_name)
-    version = suite_version or config.suite_version
+    register = None
+    if seeds is not None or config.seed_suite:
+        register, suite_state = _seed_suite(rec, suite_name, seeds, config)
+        version = suite_state.latest.version if suite_state.latest else None
+    else:
+        suite_state = require_suite(rec, suite_name)
+        version = suite_version or config.suite_version
     cases = suite_state.version(version).cases
     built = build_target(spec)
     scoring = resolve_scorers(settings.scorers, cases, settings.judge_repeats, settings.judges)
@@ -372,7 +425,51 @@ def prepare_run(
             "version": version,
             "name": name or config.name,
         },
+        register=register,
+        cache=_response_cache(config, cache, cache_ttl),
     )
+
+
+def _seed_suite(rec: LedgerRecorder, name: str, seeds: Any, config: Any) -> tuple[Any, SuiteState]:
+    """The RegisterSuite command of a seed suite, and the suite's state as if it were recorded
+    (nothing is: :meth:`PreparedRun.execute` records it after the target's preflight)."""
+    from trialbook.domain.commands import build
+    from trialbook.domain.evals import SUITES, RegisterSuite
+    from trialbook.domain.suites import parse_seeds, seed_cases
+
+    if seeds is not None:
+        chosen = parse_seeds(seeds, what="--seeds")
+    elif config.seeds is not None:
+        chosen = config.seeds
+    else:
+        raise MissingRunOption(
+            f"{config.filename or 'the config'} has no seeds; add seeds = [0, 1, 2] to [eval] "
+            "or give --seeds 0-49"
+        )
+    command = build(
+        RegisterSuite,
+        name=name,
+        cases=seed_cases(chosen, env_name=config.env_name),
+        source=config.filename,
+        description=f"{len(chosen)} seeds",
+    )
+    state = rec.suite_state(command.name)
+    for event in SUITES.decide(state, command):
+        state = SUITES.evolve(state, event)
+    return command, state
+
+
+def _response_cache(
+    config: Any, cache: bool | None, ttl: str | float | None
+) -> ResponseCache | None:
+    """The response cache when asked for (``--cache`` over the config's ``cache``), opened now."""
+    from trialbook.runners.cache import ResponseCache, parse_duration
+
+    on = cache if cache is not None else bool(config.cache)
+    if not on:
+        return None
+    ttl_s = parse_duration(ttl) if ttl is not None else config.cache_ttl_s
+    return ResponseCache(ttl_s=ttl_s).open()
 
 
 def _holds_redacted(value: Any) -> bool:
@@ -626,6 +723,22 @@ def run_report(
         at,
         as_of,
         lambda conn, run: eval_queries.report(conn, run, all_verdicts=all_verdicts),
+    )
+
+
+def seed_report(
+    ledger: Ledger,
+    run_id: str,
+    *,
+    at: int | None = None,
+    as_of: str | datetime | None = None,
+) -> dict[str, Any]:
+    """The seed tool's table of RUN (``eval show RUN --columns synth``; see
+    :mod:`projections.eval_seed_table`): now, or as the run was at ``at``/``as_of``."""
+    from trialbook.projections.eval_seed_table import seed_table
+
+    return _read(
+        ledger, run_id, at, as_of, lambda conn, run: {"run": run, **seed_table(conn, run_id)}
     )
 
 

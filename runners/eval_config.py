@@ -34,7 +34,37 @@ table is :func:`runners.targets.make_target`'s job. Example (TOML)::
 
 ``target`` may also be a spec string: ``target = "http:http://127.0.0.1:8000/run"``.
 The same keys work in YAML. Command-line options override the file's values
-(:meth:`RunConfig.settings` takes the overrides).
+(:meth:`RunConfig.settings` takes the overrides). ``cache = true`` and
+``cache_ttl = "1d"`` turn on the response cache (:mod:`trialbook.runners.cache`).
+
+A synth-ai eval config is read as it is (:func:`parse_synth_eval`): an ``[eval]``
+table (keys from synth-ai's ``synth_ai/cli/commands/eval/config.py``,
+``EvalRunConfig`` and ``_from_legacy_eval``)::
+
+    [eval]
+    app_id = "banking77"
+    task_app_url = "http://127.0.0.1:8103"     # or url
+    env_name = "banking77"
+    seeds = [0, 1, 2, 3, 4]                    # or "0-49"
+    policy_name = "banking77-react"
+    concurrency = 5                            # or max_concurrent
+    timeout = 120
+    return_trace = true
+    trace_format = "compact"
+
+    [eval.policy_config]
+    model = "gpt-4o-mini"
+    provider = "openai"
+
+becomes a suite of seeds (one case per seed, sent exactly; the suite is named
+after ``app_id``, else ``env_name``) and a ``rollout`` target. ``model`` and
+``provider`` go into ``policy_config`` as synth-ai does; ``metadata``,
+``output_txt``, ``output_json``, ``traces_dir``, ``backend_url``,
+``poll_interval`` and ``verifier_config`` are synth-ai's own output and backend
+options, accepted and not used. trialbook's keys (``epochs``, ``retries``,
+``budget``, ``name``, ``suite``, ``prices``, ``judges``, ``cache``, ``cache_ttl``,
+``api_key_env``) may be added in ``[eval]`` or at the top level. Any other key
+is an error naming it.
 """
 
 from __future__ import annotations
@@ -50,7 +80,9 @@ from pydantic import ValidationError
 
 from trialbook.domain.commands import explain
 from trialbook.domain.errors import InvalidCommand
-from trialbook.domain.evals import Price, RunSettings, parse_price
+from trialbook.domain.evals import Price, RunSettings, looks_secret, parse_price
+from trialbook.domain.suites import parse_seeds
+from trialbook.runners.cache import parse_duration
 from trialbook.runners.eval_errors import TargetConfigError
 from trialbook.runners.targets import parse_target_spec, secret_options
 
@@ -66,7 +98,7 @@ SETTING_KEYS = {
     "prices": "prices",
     "judges": "judges",
 }
-OTHER_KEYS = ("suite", "suite_version", "name", "target")
+OTHER_KEYS = ("suite", "suite_version", "name", "target", "cache", "cache_ttl")
 #: a key written into the config's target (the option is named, never its value)
 TARGET_SECRET_HELP = (
     "{filename}: target option {option!r} would hold the key itself, which a run config never "
@@ -98,6 +130,13 @@ class RunConfig:
     values: Mapping[str, Any] = field(default_factory=dict)
     #: the file the config was read from (named in errors)
     filename: str | None = None
+    #: the response cache: on (True), off (False) or not said (None); entries' lifetime in seconds
+    cache: bool | None = None
+    cache_ttl_s: float | None = None
+    #: a seed suite's seeds (a synth-ai config's ``seeds``); ``seed_suite``: the run is one
+    seed_suite: bool = False
+    seeds: tuple[int, ...] | None = None
+    env_name: str | None = None
 
     def settings(self, **overrides: Any) -> RunSettings:
         """The run settings: the file's values, then ``overrides`` (RunSettings field names; None = unset).
@@ -161,6 +200,12 @@ def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
         raise TargetConfigError(
             f"{filename}: a run config is a table of settings, not {type(doc).__name__}"
         )
+    if "eval" in doc:
+        return parse_synth_eval(doc, filename=filename)
+    return _run_config(doc, filename)
+
+
+def _run_config(doc: dict[str, Any], filename: str, **extra: Any) -> RunConfig:
     unknown = sorted(set(doc) - set(SETTING_KEYS) - set(OTHER_KEYS))
     if unknown:
         raise TargetConfigError(
@@ -186,6 +231,10 @@ def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
         isinstance(version, bool) or not isinstance(version, int) or version < 1
     ):
         raise TargetConfigError(f"{filename}: suite_version must be a whole number ≥ 1")
+    cache = doc.get("cache")
+    if cache is not None and not isinstance(cache, bool):
+        raise TargetConfigError(f"{filename}: cache must be true or false")
+    ttl = doc.get("cache_ttl")
     config = RunConfig(
         target=target,
         suite=doc.get("suite"),
@@ -193,9 +242,137 @@ def parse_run_config(text: str, *, filename: str = "run.toml") -> RunConfig:
         name=doc.get("name"),
         values=values,
         filename=filename,
+        cache=cache,
+        cache_ttl_s=None if ttl is None else parse_duration(ttl, what=f"{filename}: cache_ttl"),
+        **extra,
     )
     config.settings()  # validate now, naming the key
     return config
+
+
+#: synth-ai ``[eval]`` key → the rollout target option it sets
+SYNTH_TARGET_KEYS = {
+    "app_id": "app_id",
+    "task_app_url": "url",
+    "url": "url",
+    "env_name": "env_name",
+    "env_config": "env_config",
+    "policy_name": "policy_name",
+    "policy_config": "policy_config",
+    "policy": "policy_config",
+    "return_trace": "return_trace",
+    "trace_format": "trace_format",
+    "mode": "mode",
+    "api_key_env": "api_key_env",
+}
+#: synth-ai ``[eval]`` key → trialbook run config key
+SYNTH_SETTING_KEYS = {
+    "concurrency": "concurrency",
+    "max_concurrent": "concurrency",
+    "timeout": "timeout",
+}
+#: synth-ai's own output/backend options: accepted, not used
+SYNTH_IGNORED_KEYS = (
+    "metadata",
+    "output_txt",
+    "output_json",
+    "traces_dir",
+    "backend_url",
+    "poll_interval",
+    "verifier_config",
+)
+SYNTH_KEYS = (
+    *SYNTH_TARGET_KEYS,
+    "seeds",
+    "model",
+    "provider",
+    *SYNTH_SETTING_KEYS,
+    *SYNTH_IGNORED_KEYS,
+)
+#: trialbook keys a synth-ai config may add (in ``[eval]`` or at the top level)
+SYNTH_EXTRA_KEYS = (
+    "epochs",
+    "retries",
+    "budget",
+    "seed",
+    "prices",
+    "judges",
+    "name",
+    "suite",
+    "suite_version",
+    "cache",
+    "cache_ttl",
+)
+
+
+def parse_synth_eval(doc: Mapping[str, Any], *, filename: str = "synth_eval.toml") -> RunConfig:
+    """A synth-ai eval config (an ``[eval]`` table) as a run of a seed suite against a
+    ``rollout`` target (see the module docstring); unknown keys are one-line errors."""
+    section = doc.get("eval")
+    if not isinstance(section, dict):
+        raise TargetConfigError(f"{filename}: [eval] must be a table of settings")
+    outside = sorted(set(doc) - {"eval"} - set(SYNTH_EXTRA_KEYS))
+    if outside:
+        raise TargetConfigError(
+            f"{filename}: unknown key {outside[0]!r} beside [eval]; "
+            f"keys there are {', '.join(SYNTH_EXTRA_KEYS)}"
+        )
+    unknown = sorted(set(section) - set(SYNTH_KEYS) - set(SYNTH_EXTRA_KEYS))
+    if unknown:
+        hint = (
+            " (the task app's key is read from an environment variable: export "
+            'ENVIRONMENT_API_KEY, or name another with api_key_env = "VAR")'
+            if any(looks_secret(k) for k in unknown)
+            else ""
+        )
+        raise TargetConfigError(
+            f"{filename}: unknown key {unknown[0]!r} in [eval]{hint}; keys are "
+            f"{', '.join((*SYNTH_KEYS, *SYNTH_EXTRA_KEYS))}"
+        )
+    target: dict[str, Any] = {"kind": "rollout"}
+    for key, option in SYNTH_TARGET_KEYS.items():
+        if key in section and section[key] is not None:
+            target[option] = section[key]
+    if "url" not in target:
+        raise TargetConfigError(
+            f'{filename}: [eval] needs task_app_url, e.g. task_app_url = "http://127.0.0.1:8103"'
+        )
+    policy = target.get("policy_config") or {}
+    if not isinstance(policy, dict):
+        raise TargetConfigError(f"{filename}: [eval] policy_config must be a table")
+    policy = dict(policy)
+    for key in ("model", "provider"):
+        value = section.get(key)
+        if value is not None and key not in policy:
+            policy[key] = value
+    if policy:
+        target["policy_config"] = policy
+    _refuse_target_secrets(target, filename)
+    seeds = None
+    if section.get("seeds") is not None:
+        try:
+            seeds = parse_seeds(section["seeds"], what=f"{filename}: seeds")
+        except InvalidCommand as e:
+            raise TargetConfigError(str(e)) from None
+    env_name = target.get("env_name")
+    app_id = target.get("app_id")
+    values: dict[str, Any] = {k: v for k, v in doc.items() if k != "eval"}
+    for key in SYNTH_EXTRA_KEYS:
+        if key in section:
+            values[key] = section[key]
+    for key, setting in SYNTH_SETTING_KEYS.items():
+        if section.get(key) is not None:
+            values[setting] = section[key]
+    values["target"] = target
+    if "suite" not in values:
+        values["suite"] = app_id or env_name or "seeds"
+    return _run_config(
+        values,
+        filename,
+        seed_suite=True,
+        seeds=seeds,
+        env_name=env_name if isinstance(env_name, str) else None,
+    )
 
 
 def _refuse_target_secrets(target: str | dict[str, Any], filename: str) -> None:

@@ -46,6 +46,7 @@ from trialbook.domain.evals import (
 from trialbook.domain.events import Event
 from trialbook.domain.suites import Case
 from trialbook.domain.verdicts import Verdict
+from trialbook.runners.cache import ResponseCache
 from trialbook.runners.eval_scoring import RunScorers, scoring_context, verdict_events
 from trialbook.runners.executor import (
     BatchWriter,
@@ -244,6 +245,8 @@ class SessionOptions:
     preflight: bool = True
     #: scorers run on each completed rollout (verdicts recorded with it)
     scorers: RunScorers | None = None
+    #: the response cache (``--cache``); None: every rollout calls the target
+    cache: ResponseCache | None = None
 
 
 async def start_run(
@@ -368,6 +371,7 @@ async def _execute(
                     policy=s.policy,
                     on_progress=options.on_progress,
                     progress_interval=options.progress_interval,
+                    cache=options.cache,
                 )
                 if sink is not None:
                     await sink.drain()

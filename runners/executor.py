@@ -26,6 +26,8 @@ Data flow::
   budget; started rollouts finish (their cost is already spent). Cancelling the
   task (Ctrl-C under ``asyncio.run``) cancels in-flight rollouts at once: they
   produce no outcome, so they stay pending and ``resume`` runs them again.
+- Cache (optional, :mod:`trialbook.runners.cache`): a stored answer to the same
+  request is used instead of a call, marked ``cached``; successful calls are stored.
 - ``on_result`` is called once per finished rollout, in completion order, on the
   event loop; it may return an awaitable. If it raises, the run stops and the
   error propagates (results that cannot be recorded must not be produced).
@@ -57,6 +59,7 @@ from trialbook.domain.evals import (
     rollout_seed,
 )
 from trialbook.domain.suites import Case
+from trialbook.runners.cache import ResponseCache, cache_key
 from trialbook.runners.eval_errors import (
     EvalRunnerError,
     RetryableError,
@@ -75,6 +78,8 @@ __all__ = [
     "RunReport",
     "WriterFailed",
     "WriterStats",
+    "all_cached",
+    "job_seed",
     "jobs_for_pending",
     "make_jobs",
     "run_one",
@@ -97,10 +102,16 @@ class RolloutJob:
     seed: int = 0
 
 
+def job_seed(case: Case, epoch: int, base_seed: int = 0) -> int:
+    """The seed a rollout sends: the case's own ``seed`` exactly (every epoch), else one derived
+    from the run's base seed, case id and epoch (:func:`domain.evals.rollout_seed`)."""
+    return case.seed if case.seed is not None else rollout_seed(base_seed, case.id, epoch)
+
+
 def make_jobs(cases: Sequence[Case], *, epochs: int = 1, base_seed: int = 0) -> list[RolloutJob]:
     """Every (case, epoch) of a fresh run, epoch by epoch in suite order, attempt 1."""
     return [
-        RolloutJob(case, epoch, 1, rollout_seed(base_seed, case.id, epoch))
+        RolloutJob(case, epoch, 1, job_seed(case, epoch, base_seed))
         for epoch in range(1, epochs + 1)
         for case in cases
     ]
@@ -113,7 +124,7 @@ def jobs_for_pending(
     by_id = {c.id: c for c in cases}
     return [
         RolloutJob(
-            by_id[p.case_id], p.epoch, p.attempt, rollout_seed(base_seed, p.case_id, p.epoch)
+            by_id[p.case_id], p.epoch, p.attempt, job_seed(by_id[p.case_id], p.epoch, base_seed)
         )
         for p in pending
     ]
@@ -188,7 +199,35 @@ class RolloutOutcome:
             trace_blob=trace_blob,
             model=r.model,
             tries=self.tries,
+            metrics=r.metrics,
+            cached=r.cached or None,
         ), blobs
+
+
+#: the TargetReply fields a cache entry keeps (latency is kept for reference only)
+CACHED_FIELDS = (
+    "output",
+    "score",
+    "reward",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "trace",
+    "model",
+    "metrics",
+    "latency_s",
+)
+
+
+def reply_to_cache(reply: TargetReply) -> dict[str, Any]:
+    """A successful reply as a cache entry (plain JSON)."""
+    return {name: getattr(reply, name) for name in CACHED_FIELDS}
+
+
+def reply_from_cache(entry: Mapping[str, Any]) -> TargetReply:
+    """A reply read back from the cache: ``cached``, with latency 0 (it was not measured now)."""
+    fields = {name: entry.get(name) for name in CACHED_FIELDS if name != "latency_s"}
+    return TargetReply(latency_s=0.0, cached=True, **fields)
 
 
 def to_record_command(
@@ -274,6 +313,31 @@ async def _call_with_timeout(
         return await target.call(request)
 
 
+def rollout_cache_key(target: Target, request: RolloutRequest) -> str:
+    """The response-cache key of one rollout request (:func:`runners.cache.cache_key`)."""
+    return cache_key("rollout", target.describe(), target.cache_request(request), request.seed)
+
+
+def all_cached(
+    jobs: Iterable[RolloutJob],
+    target: Target,
+    cache: ResponseCache,
+    *,
+    run_id: str,
+    policy: Mapping[str, Any] | None = None,
+) -> bool:
+    """Whether the cache answers every job (then the run need not reach the target at all)."""
+    return all(
+        cache.has(
+            rollout_cache_key(
+                target,
+                RolloutRequest(run_id, j.case, j.epoch, j.attempt, j.seed, policy or {}),
+            )
+        )
+        for j in jobs
+    )
+
+
 async def run_one(
     job: RolloutJob,
     target: Target,
@@ -285,10 +349,30 @@ async def run_one(
     prices: PriceTable | None = None,
     backoff: Backoff = DEFAULT_BACKOFF,
     rng: random.Random | None = None,
+    cache: ResponseCache | None = None,
 ) -> RolloutOutcome:
-    """Run one job to an outcome, retrying retryable failures. Cancellation propagates."""
+    """Run one job to an outcome, retrying retryable failures. Cancellation propagates.
+
+    With ``cache``, a stored answer to the same request is used instead of calling
+    the target (the outcome's reply is marked ``cached``, latency 0, no cost), and a
+    successful call's answer is stored.
+    """
     request = RolloutRequest(run_id, job.case, job.epoch, job.attempt, job.seed, policy or {})
     started = time.perf_counter()
+    key = None
+    if cache is not None:
+        key = rollout_cache_key(target, request)
+        stored = cache.get(key)
+        if stored is not None:
+            return RolloutOutcome(
+                job,
+                reply_from_cache(stored),
+                tries=1,
+                latency_s=0.0,
+                cost_usd=None,
+                started_at=started,
+                finished_at=time.perf_counter(),
+            )
     tries = 0
     while True:
         tries += 1
@@ -310,6 +394,8 @@ async def run_one(
                 prices or {},
                 reply.cost_usd,
             )
+            if cache is not None and key is not None:
+                cache.put(key, "rollout", reply_to_cache(reply))
             return RolloutOutcome(
                 job,
                 reply,
@@ -353,6 +439,7 @@ async def run_rollouts(
     on_progress: Callable[[Progress], None] | None = None,
     progress_interval: float = 0.25,
     rng: random.Random | None = None,
+    cache: ResponseCache | None = None,
 ) -> RunReport:
     """Run ``jobs`` against ``target`` (see the module docstring for the rules).
 
@@ -410,6 +497,7 @@ async def run_rollouts(
                     prices=prices,
                     backoff=backoff,
                     rng=rng,
+                    cache=cache,
                 )
             finally:
                 in_flight -= 1

@@ -1,6 +1,6 @@
 """Eval targets: what a rollout is sent to, all driven from asyncio.
 
-Four kinds, each built from a spec string (``--target``) or a config mapping
+Five kinds, each built from a spec string (``--target``) or a config mapping
 (a ``[target]`` table of a TOML/YAML run config):
 
 ``http`` — POST JSON to a task app::
@@ -50,8 +50,14 @@ final newline::
   ``TRIALBOOK_ATTEMPT``, ``TRIALBOOK_SEED`` and ``TRIALBOOK_CASE`` (the case as JSON).
   A non-zero exit is a failed rollout; a timeout kills the command's process group.
 
+``rollout`` — a synth-ai task app (``POST /rollout`` with a RolloutRequest, the key
+from ``ENVIRONMENT_API_KEY`` in ``X-API-Key``, ``GET /health`` before the run; see
+:mod:`.rollout`)::
+
+    rollout:http://127.0.0.1:8103;env_name=banking77;api_key_env=ENVIRONMENT_API_KEY
+
 Options in spec strings: ``KIND:BODY;key=value;key=value`` for ``http``,
-``openai`` and ``python`` (values are JSON when they parse as JSON, else text),
+``openai``, ``python`` and ``rollout`` (values are JSON when they parse as JSON, else text),
 e.g. ``openai:qwen@http://127.0.0.1:8000/v1;api_key_env=LOCAL_KEY;temperature=0``.
 A ``command:`` spec takes no options: everything after the colon is the command.
 
@@ -61,7 +67,7 @@ appear in :meth:`Target.describe`, which is what the run's event records;
 secret-looking headers, URL passwords and query parameters are redacted.
 
 Layout: one module per kind (:mod:`.http`, :mod:`.openai`, :mod:`.python`,
-:mod:`.command`), what they share in :mod:`.base`, spec parsing in
+:mod:`.command`, :mod:`.rollout`), what they share in :mod:`.base`, spec parsing in
 :mod:`.specs`; the HTTP layer (clients, retries, redaction, the chat call) is
 :mod:`trialbook.runners.http_client`, shared with the LLM judge.
 """
@@ -89,6 +95,7 @@ from trialbook.runners.targets.command import CommandTarget
 from trialbook.runners.targets.http import HttpTarget
 from trialbook.runners.targets.openai import OpenAITarget
 from trialbook.runners.targets.python import PythonTarget, callable_ref, resolve_callable
+from trialbook.runners.targets.rollout import RolloutTarget
 from trialbook.runners.targets.specs import (
     SPEC_HELP,
     TARGET_KINDS,
@@ -110,6 +117,7 @@ __all__ = [
     "HttpTarget",
     "OpenAITarget",
     "PythonTarget",
+    "RolloutTarget",
     "RolloutRequest",
     "Target",
     "TargetReply",

@@ -47,6 +47,10 @@ class TargetReply:
     cost_usd: float | None = None
     trace: Any = None
     model: str | None = None
+    #: further named numbers the target reported (recorded as the rollout's ``metrics``)
+    metrics: dict[str, float] | None = None
+    #: the reply was read from the response cache (:mod:`trialbook.runners.cache`)
+    cached: bool = False
 
 
 class Target(ABC):
@@ -71,6 +75,16 @@ class Target(ABC):
     async def start(self, *, concurrency: int = 10, timeout: float = 60.0) -> None:
         """Open clients sized for ``concurrency`` requests in flight. Idempotent."""
         return None
+
+    def cache_request(self, request: RolloutRequest) -> dict[str, Any]:
+        """What identifies ``request`` for the response cache: what is sent, without the run's id
+        (so a later run of the same case can hit), with the epoch (epochs stay separate samples)."""
+        return {
+            "case": request.case_dict(),
+            "epoch": request.epoch,
+            "seed": request.seed,
+            "policy": dict(request.policy),
+        }
 
     @abstractmethod
     async def call(self, request: RolloutRequest) -> TargetReply:

@@ -14,15 +14,18 @@ from trialbook.runners.targets.command import CommandTarget
 from trialbook.runners.targets.http import HttpTarget
 from trialbook.runners.targets.openai import OpenAITarget
 from trialbook.runners.targets.python import PythonTarget
+from trialbook.runners.targets.rollout import RolloutTarget
 
 TARGET_KINDS: dict[str, type[Target]] = {
     "http": HttpTarget,
     "openai": OpenAITarget,
     "python": PythonTarget,
     "command": CommandTarget,
+    "rollout": RolloutTarget,
 }
 SPEC_HELP = (
-    "write http:URL, openai:MODEL[@BASE_URL], python:MODULE:FUNCTION or command:SHELL COMMAND"
+    "write http:URL, openai:MODEL[@BASE_URL], python:MODULE:FUNCTION, command:SHELL COMMAND "
+    "or rollout:URL (a synth-ai task app)"
 )
 
 
@@ -47,7 +50,7 @@ def parse_target_spec(spec: str) -> dict[str, Any]:
     body, *options = body.split(";")
     config: dict[str, Any] = {"kind": kind}
     body = body.strip()
-    if kind == "http":
+    if kind in ("http", "rollout"):
         config["url"] = body
     elif kind == "openai":
         model, at, base = body.partition("@")
@@ -122,7 +125,7 @@ def target_from_config(
     if first not in options:
         raise TargetConfigError(f"{cls.kind} target needs {first!r}; {SPEC_HELP}")
     positional = options.pop(first)
-    if cls in (HttpTarget, OpenAITarget):
+    if cls in (HttpTarget, OpenAITarget, RolloutTarget):
         options["env"] = env
     try:
         return cls(positional, **options)  # type: ignore[call-arg]

@@ -1,0 +1,140 @@
+"""The response cache: a target's (or a judge's) answer to an identical request, read back
+instead of calling again. Off unless asked for (``eval run --cache``, ``cache = true``).
+
+- Key: SHA-256 of the canonical JSON of ``{"kind", "target", "request", "seed"}``:
+  ``target`` is the target's description as the run records it (secrets redacted,
+  keys named only by their variable), ``request`` what identifies the call
+  (:meth:`Target.cache_request`: what is sent, without the run's id, with the
+  epoch), ``seed`` the rollout's seed. So another run of the same case, epoch and
+  seed against the same target hits; a different seed, target, policy or case
+  misses. Judges use ``kind = "judge"`` and their own description and request.
+- Only successful answers are stored; failed calls are always made again.
+- Storage: one SQLite file, ``$XDG_CACHE_HOME/trialbook/responses.sqlite``
+  (``~/.cache/trialbook`` by default), table ``responses(key, kind, value, stored_at)``;
+  ``value`` is the answer as canonical JSON. Deleting the file empties the cache.
+- TTL: with ``ttl_s`` an entry older than that is a miss (and is replaced by the
+  fresh answer); ``--cache-ttl 1d`` (:func:`parse_duration`).
+- A hit is recorded as such: the rollout event has ``cached: true``, its latency is
+  0 and not a measurement (reads leave it out of latency figures), its cost is not
+  counted (nothing was paid), and ``eval show`` says how many rollouts were cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from trialbook.domain.canonical import canonical_json
+from trialbook.runners.eval_errors import TargetConfigError
+
+FILENAME = "responses.sqlite"
+DURATION_HELP = "write a duration like 90s, 30m, 12h, 1d or 2w (or a number of seconds)"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def cache_path() -> Path:
+    """``$XDG_CACHE_HOME/trialbook/responses.sqlite`` (``~/.cache`` when the variable is unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "trialbook" / FILENAME
+
+
+def parse_duration(value: Any, *, what: str = "--cache-ttl") -> float:
+    """Seconds in ``"90s"``, ``"30m"``, ``"12h"``, ``"1d"``, ``"2w"`` or a positive number;
+    :class:`TargetConfigError` naming ``what`` otherwise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value.lower())
+        if m is None:
+            raise TargetConfigError(f"{what}: {value!r} is not a duration; {DURATION_HELP}")
+        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    else:
+        raise TargetConfigError(f"{what}: {value!r} is not a duration; {DURATION_HELP}")
+    if not seconds > 0 or seconds == float("inf"):
+        raise TargetConfigError(f"{what}: the duration must be more than 0; {DURATION_HELP}")
+    return seconds
+
+
+def cache_key(kind: str, target: Mapping[str, Any], request: Any, seed: int | None) -> str:
+    """Contract: hex SHA-256 of ``canonical_json({"kind", "target", "request", "seed"})``."""
+    doc = {"kind": kind, "target": dict(target), "request": request, "seed": seed}
+    return hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """The on-disk response cache (see the module docstring). Use from one thread at a time."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, ttl_s: float | None = None):
+        self.path = Path(path) if path is not None else cache_path()
+        self.ttl_s = ttl_s
+        self.hits = 0
+        self.misses = 0
+        self._conn: sqlite3.Connection | None = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                    "value TEXT NOT NULL, stored_at REAL NOT NULL)"
+                )
+                conn.commit()
+            except (OSError, sqlite3.Error) as e:
+                raise TargetConfigError(
+                    f"cannot open the response cache {self.path} ({e}); "
+                    "set XDG_CACHE_HOME to a writable folder or run without --cache"
+                ) from None
+            self._conn = conn
+        return self._conn
+
+    def open(self) -> ResponseCache:
+        """Open (creating) the file now, so a problem shows before the run starts."""
+        self._db()
+        return self
+
+    def has(self, key: str) -> bool:
+        """Whether :meth:`get` would answer ``key`` now (counts neither a hit nor a miss)."""
+        row = self._db().execute("SELECT stored_at FROM responses WHERE key = ?", (key,)).fetchone()
+        return row is not None and (self.ttl_s is None or time.time() - row[0] <= self.ttl_s)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored answer for ``key``, or None (absent, or older than the TTL)."""
+        row = (
+            self._db()
+            .execute("SELECT value, stored_at FROM responses WHERE key = ?", (key,))
+            .fetchone()
+        )
+        if row is None or (self.ttl_s is not None and time.time() - row[1] > self.ttl_s):
+            self.misses += 1
+            return None
+        self.hits += 1
+        value: dict[str, Any] = json.loads(row[0])
+        return value
+
+    def put(self, key: str, kind: str, value: Mapping[str, Any]) -> None:
+        """Store (or replace) the answer for ``key``."""
+        conn = self._db()
+        conn.execute(
+            "INSERT OR REPLACE INTO responses (key, kind, value, stored_at) VALUES (?, ?, ?, ?)",
+            (key, kind, canonical_json(dict(value)), time.time()),
+        )
+        conn.commit()
+
+    def count(self) -> int:
+        """How many answers are stored."""
+        return int(self._db().execute("SELECT count(*) FROM responses").fetchone()[0])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
