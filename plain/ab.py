@@ -21,6 +21,8 @@ other rule modules use.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from trialbook.plain.ab_common import (
     BE,
     find_metric,
@@ -34,7 +36,7 @@ from trialbook.plain.ab_common import (
 )
 from trialbook.plain.ab_create import create
 from trialbook.plain.ab_result import add_result
-from trialbook.plain.lex import fmt
+from trialbook.plain.lex import Token, fmt
 from trialbook.plain.request import (
     Request,
     number_refusal,
@@ -47,6 +49,7 @@ from trialbook.plain.words import (
     SHIP_VERBS,
     STOP_WORDS,
     TEST_WORDS,
+    _w,
 )
 
 __all__ = [
@@ -118,20 +121,7 @@ def analyze(req: Request) -> Translation:
         req, ["ab", "analyze"], archived=True, variants=[m.name for m in variant_mentions(req)]
     )
     opts: list[str] = []
-    alpha = None
-    for i in req.indexes({"alpha", "significance", "level"}):
-        j = skip(req, i + 1, BE | {"of", "at", "level", "="}, ":=")
-        if j < len(toks) and toks[j].kind == "num" and req.free(j) and toks[j].unit in (None, "%"):
-            alpha = toks[j]
-            req.use(*range(i, j + 1))
-            break
-        k = i - 1
-        while k >= 0 and req.w(k) in ("a", "the", "significance"):
-            k -= 1
-        if k >= 0 and toks[k].kind == "num" and req.free(k) and toks[k].unit == "%":
-            alpha = toks[k]
-            req.use(*range(k, i + 1))
-            break
+    alpha = _alpha(req)
     for i in req.indexes({"confidence", "confident"}):
         nums = [
             k
@@ -223,14 +213,48 @@ def analyze(req: Request) -> Translation:
     if metrics:
         opts += ["--metric", metrics[0]]
     if alpha is not None:
-        assert alpha.value is not None
-        opts += ["--alpha", fmt(alpha.value / 100 if alpha.unit == "%" else alpha.value)]
+        level = _alpha_option(req, alpha)
+        if isinstance(level, Translation):
+            return level
+        opts += level
     if history:
         opts.append("--history")
     if mde is not None:
         assert mde.value is not None
         opts += ["--mde", fmt(mde.value / 100 if mde.unit == "%" else mde.value)]
     return command(req.text, ["ab", "analyze", test, *opts])
+
+
+def _alpha(req: Request) -> Token | None:
+    """A significance level: "alpha 0.01", "at 1% significance", "significance level of 0.1"."""
+    toks = req.tokens
+    alpha = None
+    for i in req.indexes({"alpha", "significance", "level"}):
+        j = skip(req, i + 1, BE | {"of", "at", "level", "="}, ":=")
+        if j < len(toks) and toks[j].kind == "num" and req.free(j) and toks[j].unit in (None, "%"):
+            alpha = toks[j]
+            req.use(*range(i, j + 1))
+            break
+        k = i - 1
+        while k >= 0 and req.w(k) in ("a", "the", "significance"):
+            k -= 1
+        if k >= 0 and toks[k].kind == "num" and req.free(k) and toks[k].unit == "%":
+            alpha = toks[k]
+            req.use(*range(k, i + 1))
+            break
+    return alpha
+
+
+def _alpha_option(req: Request, alpha: Token) -> list[str] | Translation:
+    """``--alpha A`` from a level as typed (1% is 0.01); one outside (0, 0.5] is refused."""
+    value = alpha.value / 100 if alpha.unit == "%" else alpha.value
+    if not 0 < value <= Decimal("0.5"):
+        return refused(
+            req.text,
+            f"a significance level of {alpha.text} cannot be right: alpha is between 0 and 0.5 "
+            "(e.g. 0.05 or 5%)",
+        )
+    return ["--alpha", fmt(value)]
 
 
 # --------------------------------------------------------------------- deciding and tidying: conclude, archive, restore
@@ -254,6 +278,39 @@ def conclude(req: Request) -> Translation:
         if k >= 0:
             modes.append("keep-control")
             req.use(*range(k, k + len(words)))
+    test_named = req.names_of("test")
+    owner = test_named[0] if len(test_named) == 1 else req.focus
+    control = (req.vocab.variants_of(owner) or ("",))[0] if owner else ""
+    # "keep cold" where cold is the control: keeping the control
+    for m in variant_mentions(req):
+        if m.name == control and req.w(m.start - 1) in KEEP_CONTROL and req.free(m.start - 1):
+            modes.append("keep-control")
+            req.use(m.start - 1, *range(m.start, m.end))
+    # "we're not going with warm" beside a keep: the variant not shipped
+    for k in [req.seq({"not", "no"}, {"going", "go"}, "with"), req.seq("not", "shipping")]:
+        if k >= 0 and "keep-control" in modes:
+            n = 3 if req.w(k + 2) == "with" else 2
+            req.use(*range(k, k + n))
+            for m in variant_mentions(req):
+                if m.start == k + n:
+                    req.use_match(m)
+    # "stop and keep the control": keeping the control is how this test stops
+    if "keep-control" in modes:
+        for i in req.indexes(STOP_WORDS):
+            if req.free(i) and (req.w(i + 1) == "and" or req.p(i + 1) == ","):
+                req.use(i, i + 1)
+    # "stop … without picking a variant": no variant shipped, said outright
+    k = req.seq("without", {"picking", "choosing", "shipping", "selecting"})
+    if k >= 0:
+        end = skip(req, k + 2, frozenset({"a", "any", "the"}))
+        if req.w(end) in ("variant", "winner", "one", "anything"):
+            end += 1
+        req.use(*range(k, end))
+    # past and present decisions: "we decided on verbose", "we're shipping warm"
+    k = req.seq({"decided", "decide", "settled", "picked", "chose", "choosing"}, {"on", "for"})
+    if k >= 0:
+        modes.append("ship")
+        req.use(k, k + 1)
     for i in req.indexes(STOP_WORDS):
         if req.free(i):
             modes.append("stop")
@@ -329,12 +386,20 @@ def conclude(req: Request) -> Translation:
         req.use_match(m)
     for i in req.indexes(TEST_WORDS | {"it", "this", "experiment"}):
         req.use(i)
+    opts = ["--ship", ship_variant[0]] if mode == "ship" else [f"--{mode}"]
+    alpha = _alpha(req)
+    if alpha is not None:
+        level = _alpha_option(req, alpha)
+        if isinstance(level, Translation):
+            return level
+        opts += level
+        for i in req.indexes({"analyzed", "analysed", "analysis"}):
+            req.use(i)
     refusal = number_refusal(req) or unknown_refusal(
         req, "Put the reason after 'because' or 'note:'."
     )
     if refusal:
         return refusal
-    opts = ["--ship", ship_variant[0]] if mode == "ship" else [f"--{mode}"]
     if note:
         opts += ["--note", note]
     return command(req.text, ["ab", "conclude", test, *opts])
@@ -342,14 +407,17 @@ def conclude(req: Request) -> Translation:
 
 def archive(req: Request) -> Translation:
     """``ab archive NAME``: hides the test; nothing is destroyed."""
-    note_text(req, because=True)
+    reason, _ = note_text(req, _w("reason note notes why"), because=True)
     gone = req.named("archived")
     if gone and not req.named("test"):
         return refused(
             req.text,
             f"test {gone[0].name!r} is already archived (`ab restore {gone[0].name}` brings it back)",
         )
-    return _one_test(req, "archive", archived=False, single=False)
+    archived = _one_test(req, "archive", archived=False, single=False)
+    if reason and archived.status == "command":
+        return command(req.text, [*archived.argv, "--reason", reason])
+    return archived
 
 
 def restore(req: Request) -> Translation:

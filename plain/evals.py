@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trialbook.plain.ab_common import skip
-from trialbook.plain.lex import fmt
+from trialbook.plain.lex import fmt, name_parts
 from trialbook.plain.request import Request, number_refusal, suggest, unknown_refusal
 from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import (
@@ -11,6 +11,7 @@ from trialbook.plain.words import (
     KNOWN,
     SCORER_WORDS,
     TARGET_CUES,
+    _w,
 )
 
 _BE = frozenset({"is", "are", "of", "to", "at", "set", "with"})
@@ -233,7 +234,82 @@ def compare(req: Request) -> Translation:
             "compare which two runs?",
             sorted(req.vocab.runs),
         )
-    return command(req.text, ["eval", "compare", names[0], names[1]])
+    a, b = _baseline_first(req, names[0], names[1])
+    opts = _compare_options(req)
+    if isinstance(opts, Translation):
+        return opts
+    return command(req.text, ["eval", "compare", a, b, *opts])
+
+
+#: words that put the run after them in the baseline's place: "X against Y", "X over Y"
+_BASELINE_AFTER = _w("against over to relative than")
+#: name pieces that say a run is the reference ("baseline-0401", "prod-run")
+_BASELINE_PIECES = _w("baseline base control reference ref prod production old")
+
+
+def _baseline_first(req: Request, first: str, second: str) -> tuple[str, str]:
+    """The two runs as ``eval compare`` wants them: RUN_A the baseline, RUN_B the candidate.
+
+    Roles come from the words, in order: the word "baseline" (or "reference") right
+    before a run ("B vs baseline A"); a word that puts the run after it in the
+    baseline's place ("A against B", "compared to", "over", "relative to", "better
+    than"); a run whose name says it is the reference (``baseline-0401``); and
+    otherwise the order typed ("compare A with B", "A vs B").
+    """
+    spans = {m.name: m for m in req.named("run")}
+    if first not in spans or second not in spans:
+        return first, second  # one of them is the run in focus: it is the one compared against
+    for name, other in ((first, second), (second, first)):
+        m = spans[name]
+        if req.w(m.start - 1) in ("baseline", "reference") or (
+            req.w(m.start - 1) == "the" and req.w(m.start - 2) in ("baseline", "reference")
+        ):
+            return name, other
+    late = second if spans[second].start > spans[first].start else first
+    early = first if late == second else second
+    between = range(spans[early].end, spans[late].start)
+    if any(req.w(i) in _BASELINE_AFTER for i in between):
+        for i in between:
+            if req.w(i) in _BASELINE_AFTER:
+                req.use(i)
+        return late, early
+    roles = [n for n in (first, second) if set(name_parts(n)) & _BASELINE_PIECES]
+    if len(roles) == 1:
+        return roles[0], second if roles[0] == first else first
+    return first, second
+
+
+def _compare_options(req: Request) -> list[str] | Translation:
+    """``--scorer S`` ("on the exact scorer", "on contains") and ``--into-ab NAME``."""
+    opts: list[str] = []
+    scorers = req.names_of("scorer")
+    if len(scorers) > 1:
+        return refused(req.text, f"compare on one scorer at a time: {' or '.join(scorers)}?")
+    if scorers:
+        opts += ["--scorer", scorers[0]]
+        for m in req.named("scorer"):
+            req.use_match(m)
+    k = req.index({"into", "feed", "create"})
+    if k >= 0 and (req.named("test") or req.index({"a/b", "ab", "test", "experiment"}) >= 0):
+        tests = req.names_of("test")
+        called = req.index({"called", "named"})
+        name = ""
+        if tests:
+            name = tests[0]
+            for m in req.named("test"):
+                req.use_match(m)
+        elif called >= 0 and called + 1 < len(req.tokens) and req.tokens[called + 1].kind == "word":
+            name = req.tokens[called + 1].norm
+            req.use(called, called + 1)
+        if not name:
+            return refused(
+                req.text, "feed the pairs into which A/B test? say 'into an A/B test called NAME'"
+            )
+        req.use(k)
+        opts += ["--into-ab", name]
+        for i in req.indexes({"pairs", "paired", "rollouts", "a/b", "ab", "test", "experiment"}):
+            req.use(i)
+    return opts
 
 
 def rescore(req: Request) -> Translation:

@@ -20,8 +20,9 @@ _TOKEN_RE = re.compile(
   | (?P<url>https?://[^\s,;]+)
   | (?P<spec>\b(?:openai|http|https|python|command|cmd|shell):[^\s,;]+)
   | (?P<ab>\ba/b\b)
+  | (?P<date>\b\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{1,2}}:\d{{2}}(?::\d{{2}})?Z?)?(?![\w-]))
   | (?P<frac>\d+\s*/\s*\d+(?![\w/]))
-  | (?P<path>(?<![\w/])(?:~|\.{{1,2}})?/[\w./-]+|[\w./~-]*[\w-]\.(?:jsonl|ndjson|json|ya?ml|csv|toml|txt)\b)
+  | (?P<path>(?<![\w/])(?:~|\.{{1,2}})?/[\w./-]+|[\w./~-]*[\w-]\.(?:jsonl|ndjson|json|ya?ml|csv|toml|txt|md|html)\b)
   | (?P<money>\$\s?(?:{_NUM}|\.\d+)(?P<msuf>k)?(?![\w]))
   | (?P<compound>\d+(?:\.\d+)?(?:h|m|s)(?:\d+(?:\.\d+)?(?:ms|m|s))+(?![\w]))
   | (?P<kv>[a-z_][a-z0-9_-]*=[^\s,;]+)
@@ -99,7 +100,7 @@ _TIME_ORDER = {Decimal(3600): 3, Decimal(60): 2, Decimal(1): 1, Decimal("0.001")
 class Token:
     """One piece of a request, with its place in the original text."""
 
-    kind: str  # word num quote path url spec kv frac punct other
+    kind: str  # word num quote path url spec kv frac date punct other
     text: str  # as typed (for a quote: the inside)
     start: int
     end: int
@@ -189,6 +190,8 @@ def _make(kind: str, m: re.Match[str]) -> list[Token]:
         return [Token("word", s, start, end, norm="a/b", parts=("a/b",))]
     if m.group("word") is not None:
         return _words(s, start)
+    if kind == "date":
+        return [Token("date", s, start, end, norm=s.upper().replace(" ", "T"))]
     if kind in ("url", "spec", "path"):
         trimmed = s.rstrip(".)")
         return [Token(kind, trimmed, start, start + len(trimmed), norm=trimmed.lower())]

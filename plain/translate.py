@@ -25,9 +25,18 @@ from trialbook.plain import ab as ab
 from trialbook.plain import canary as canary
 from trialbook.plain import evals as ev
 from trialbook.plain import ledger as ledger
+from trialbook.plain import options as options
 from trialbook.plain.lex import name_parts
 from trialbook.plain.request import Request
-from trialbook.plain.types import Translation, Vocabulary, command, command_path, is_write, refused
+from trialbook.plain.types import (
+    Translation,
+    Vocabulary,
+    command,
+    command_path,
+    incomplete,
+    is_write,
+    refused,
+)
 from trialbook.plain.words import (
     ADD_VERBS,
     ANALYZE_WORDS,
@@ -117,7 +126,34 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
             text[:80], f"that request is longer than {_MAX_LEN} characters; say one thing at a time"
         )
     req = Request(text, vocab, focus)
-    return _unnegated(req, _route(req))
+    found = options.read(req)
+    translation = options.attach(req, _route(req), found)
+    return _unnegated(req, _accounted(req, translation))
+
+
+def _accounted(req: Request, translation: Translation) -> Translation:
+    """Every token is accounted for: a number or a word no rule read makes the request unsure.
+
+    A command is only given when each number and each word of the request filled a
+    slot of it, is a store name, or is a known filler word. Otherwise the closest
+    command is offered pre-filled for editing (``incomplete``), with what was not
+    understood named: a number the user typed is never dropped, and a word that may
+    change the meaning ("nightly-1203", "yesterday") is never ignored.
+    """
+    if translation.status != "command":
+        return translation
+    left = req.leftover_numbers()
+    unknown = req.unknown_words()
+    if not left and not unknown:
+        return translation
+    what = left[0].text if left else unknown[0].text
+    return incomplete(
+        req.text,
+        translation.argv,
+        [repr(what)],
+        f"I read this much, but not what {what!r} is for; edit the line, or say it with "
+        "its option name",
+    )
 
 
 def _unnegated(req: Request, translation: Translation) -> Translation:
@@ -230,7 +266,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             return ledger.events_log(req)
         return ledger.events_verify(req)
     if audit_cue:
-        report = bool(ws & REPORT_WORDS) or bool(set(FORMAT_WORDS) & ws)
+        report = bool(ws & REPORT_WORDS) or bool({"markdown", "md"} & ws)
         return ledger.audit(req, report)
     if (
         ws & REPORT_WORDS
@@ -348,6 +384,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or req.seq({"pick", "choose", "select", "promote"}) >= 0
         and variants
         or (fw in STOP_WORDS and not runs)
+        or req.seq({"decided", "settled"}, {"on", "for"}) >= 0
+        or any(req.w(m.start - 1) in KEEP_CONTROL for m in variants)
     ):
         return ab.conclude(req)
     create_verb = (

@@ -1,0 +1,208 @@
+"""Options any command may take, read once for every request: output formats, limits,
+dates, log positions, concurrency, an output file.
+
+The phrases here mean the same whatever the command ("as json", "the last 10",
+"since 2026-11-01", "at position 120", "4 at a time", "into audit.md"), so
+:func:`read` takes them out of the request before a rule runs (their tokens are
+marked used) and :func:`attach` adds them to the command the rule chose. A phrase
+whose option the command does not have is never dropped: the request is refused
+with the reason, and nothing runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trialbook.plain.lex import fmt
+from trialbook.plain.request import Request
+from trialbook.plain.types import Translation, command_path, refused
+from trialbook.plain.words import CONCURRENCY_WORDS, _w
+
+#: the generic options each command has (the CLI's; tests/test_plain.py checks them against click)
+TAKES: dict[tuple[str, ...], frozenset[str]] = {
+    ("ab", "list"): _w("--json"),
+    ("ab", "show"): _w("--json --limit"),
+    ("ab", "summary"): _w("--json"),
+    ("ab", "analyze"): _w("--json --plot --as-of --at --diff-now"),
+    ("ab", "conclude"): _w("--json"),
+    ("audit",): _w("--json"),
+    ("audit", "report"): _w("--output"),
+    ("canary", "list"): _w("--json"),
+    ("canary", "status"): _w("--json --as-of --at"),
+    ("canary", "advance"): _w("--json"),
+    ("canary", "halt"): _w("--json"),
+    ("canary", "rollback"): _w("--json"),
+    ("canary", "complete"): _w("--json"),
+    ("canary", "audit"): _w("--output"),
+    ("eval", "list"): _w("--json"),
+    ("eval", "show"): _w("--json --csv --markdown --plot --as-of --at"),
+    ("eval", "compare"): _w("--json"),
+    ("eval", "suite", "list"): _w("--json"),
+    ("eval", "suite", "show"): _w("--json"),
+    ("eval", "run"): _w("--concurrency"),
+    ("eval", "resume"): _w("--concurrency"),
+    ("eval", "retry-failed"): _w("--concurrency"),
+    ("eval", "rescore"): _w("--concurrency"),
+    ("events", "log"): _w("--json --limit --since --until"),
+    ("events", "show"): _w("--json"),
+    ("events", "verify"): _w("--json"),
+    ("events", "export"): _w("--since --output"),
+    ("events", "import"): _w("--json"),
+    ("projections", "rebuild"): _w("--json"),
+}
+
+#: commands that say the output format with ``--format markdown|json``
+_FORMAT_COMMANDS = frozenset({("audit", "report"), ("canary", "audit")})
+_LIMIT_BEFORE = _w("last latest recent newest first top limit")
+_LIMIT_NOUNS = _w("results result sessions session rows events event entries lines rollouts")
+_SINCE = _w("since after from")
+_UNTIL = _w("until till before through")
+_FILE_CUES = _w("into to output file")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A generic option read from the request: the flag, its value (None for a flag), the words."""
+
+    option: str
+    value: str | None
+    said: str
+
+
+def _span(req: Request, a: int, b: int) -> str:
+    return req.text[req.tokens[a].start : req.tokens[b - 1].end]
+
+
+def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase family
+    """Take the generic option phrases out of ``req`` (their tokens become used)."""
+    toks = req.tokens
+    out: list[Found] = []
+
+    def take(option: str, value: str | None, a: int, b: int) -> None:
+        out.append(Found(option, value, _span(req, a, b)))
+        req.use(*range(a, b))
+
+    # formats: "as json", "in json", "json output", "as markdown", "as csv"
+    for i, t in enumerate(toks):
+        if not (req.free(i) and t.kind == "word"):
+            continue
+        flag = {"json": "--json", "markdown": "--markdown", "md": "--markdown", "csv": "--csv"}
+        if t.norm in flag:
+            a = i - 1 if req.w(i - 1) in ("as", "in", "into") and req.free(i - 1) else i
+            b = i + 1 + (req.w(i + 1) in ("output", "format") and req.free(i + 1))
+            if req.w(a - 1) in ("me", "give") or req.w(a - 1) == "and":
+                pass
+            take(flag[t.norm], None, a, b)
+        elif t.norm in ("plot", "chart", "graph", "draw"):
+            take("--plot", None, i, i + 1)
+    # log positions: "at position 120", "right after position 1200", "as of position 7"
+    for i in req.indexes({"position", "pos"}):
+        j = i + 1 + (req.p(i + 1) == "#")
+        if j < len(toks) and toks[j].is_int and req.free(j) and req.free(i):
+            a = i
+            while req.w(a - 1) in ("at", "after", "right", "just", "as", "of") and req.free(a - 1):
+                a -= 1
+            take("--at", fmt(toks[j].value), a, j + 1)
+    # dates: "since D", "until D", "between D and E", "as of D"
+    for i, t in enumerate(toks):
+        if t.kind != "date" or not req.free(i):
+            continue
+        before = req.w(i - 1)
+        if before in _SINCE:
+            take("--since", t.text, i - 1, i + 1)
+        elif before in _UNTIL or (before == "and" and any(f.option == "--since" for f in out)):
+            take("--until", t.text, i - 1, i + 1)
+        elif before == "between":
+            take("--since", t.text, i - 1, i + 1)
+        elif before == "of" and req.w(i - 2) == "as":
+            take("--as-of", t.text, i - 2, i + 1)
+        elif before in ("at", "on"):
+            take("--as-of", t.text, i - 1, i + 1)
+    k = req.seq({"what", "and"}, {"changed", "changes"}, "since")
+    if k < 0:
+        k = req.seq("what", "has", "changed", "since")
+    if k >= 0 and any(f.option in ("--as-of", "--at") for f in out):
+        n = 4 if req.w(k + 1) == "has" else 3
+        take("--diff-now", None, k, k + n)
+    # concurrency: "4 at a time", "at most 5 in flight", "10 in parallel", "concurrency 8"
+    for i, t in enumerate(toks):
+        if not (req.free(i) and t.is_int):
+            continue
+        w1 = req.w(i + 1)
+        span = None
+        if w1 == "at" and req.w(i + 2) == "a" and req.w(i + 3) == "time":
+            span = (i, i + 4)
+        elif w1 == "in" and req.w(i + 2) in ("parallel", "flight"):
+            span = (i, i + 3)
+        elif w1 in CONCURRENCY_WORDS:
+            span = (i, i + 2)
+        elif req.w(i - 1) in ("concurrency", "parallelism") and req.free(i - 1):
+            span = (i - 1, i + 1)
+        elif req.p(i - 1) in (":", "=") and req.w(i - 2) in ("concurrency", "parallelism"):
+            span = (i - 2, i + 1)
+        if span:
+            a = span[0]
+            if req.w(a - 1) == "most" and req.w(a - 2) == "at":
+                a -= 2
+            b = span[1]
+            while req.w(b) in ("requests", "calls", "workers", "concurrent", "parallel"):
+                b += 1
+            take("--concurrency", fmt(t.value), a, b)
+    # limits: "the last 10 results", "20 latest events", "every single result"
+    for i, t in enumerate(toks):
+        if not (req.free(i) and t.is_int):
+            continue
+        if req.w(i - 1) in _LIMIT_BEFORE and req.free(i - 1):
+            b = i + 1 + (req.w(i + 1) in _LIMIT_NOUNS)
+            take("--limit", fmt(t.value), i - 1, b)
+        elif req.w(i + 1) in ("latest", "newest", "recent") and req.free(i + 1):
+            take("--limit", fmt(t.value), i, i + 2)
+    k = req.seq({"every", "all"}, "single", {"result", "results", "session", "sessions"})
+    if k >= 0:
+        take("--limit", "0", k, k + 3)
+    # an output file: "into audit.md", "to log.jsonl", "output report.md"
+    for i, t in enumerate(toks):
+        if t.kind == "path" and req.free(i) and req.w(i - 1) in _FILE_CUES:
+            if t.text.lower().endswith((".md", ".json", ".jsonl", ".html", ".txt")):
+                out.append(Found("--output", t.text, _span(req, i - 1, i + 1)))
+                req.use(i)  # the cue stays free: "import … into" rules still read it
+    return out
+
+
+def attach(req: Request, t: Translation, found: list[Found]) -> Translation:
+    """Add the generic options to ``t``'s command; refuse one the command does not have."""
+    if t.status == "refused" or not found:
+        return t
+    path = command_path(t.argv)
+    takes = TAKES.get(path, frozenset())
+    extra: list[str] = []
+    seen: dict[str, str | None] = {}
+    formats = {"--json": "json", "--markdown": "markdown"}
+    for f in found:
+        if f.option in formats and path in _FORMAT_COMMANDS:
+            if "--format" not in t.argv and "--format" not in extra:
+                extra += ["--format", formats[f.option]]
+            continue
+        if f.option == "--output" and f.option not in takes:
+            continue  # "import x.jsonl into …": a file the rule read itself
+        if f.option not in takes:
+            name = " ".join(path)
+            return refused(
+                req.text,
+                f"`{name}` has no {f.option} option, so I cannot do {f.said!r}; see `help {name}`",
+            )
+        if f.option in seen:
+            if seen[f.option] != f.value:
+                return refused(req.text, f"{f.option} is given twice ({f.said!r}); say it once")
+            continue
+        if f.option in t.argv:
+            continue
+        seen[f.option] = f.value
+        extra += [f.option] if f.value is None else [f.option, f.value]
+    if "--diff-now" in seen and not ({"--as-of", "--at"} & (set(seen) | set(t.argv))):
+        return refused(req.text, "'what changed since' needs a time or position to compare with")
+    if not extra:
+        return t
+    from dataclasses import replace
+
+    return replace(t, argv=(*t.argv, *extra))
