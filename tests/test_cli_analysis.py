@@ -699,19 +699,20 @@ BAD = [
     ),
     (
         ["ab", "analyze", "t", "--mde", "lots"],
-        "Error: --mde: effect 'lots' is not valid; write 10% (relative), 5pp (percentage points) or 2.5 (units)",
+        "Error: --mde: 'lots' is not valid on success; write 5pp or 5 points (percentage points), 5% (relative to control) or 0.05",
     ),
     (
         ["ab", "analyze", "t", "--mde", "0"],
-        "Error: --mde: an effect size must be a positive finite number, not 0.0",
+        "Error: --mde: '0' must be larger than zero; write 5pp or 5 points (percentage points), 5% (relative to control) or 0.05",
     ),
     (
         ["ab", "analyze", "t", "--mde", "-5%"],
-        "Error: --mde: effect '-5%' is not valid; write 10% (relative), 5pp (percentage points) or 2.5 (units)",
+        "Error: --mde: '-5%' is negative; an effect or margin is a size, larger than zero: "
+        "write 5pp or 5 points (percentage points), 5% (relative to control) or 0.05",
     ),
     (
         ["ab", "conclude", "t", "--ship", "warm", "--margin", "x"],
-        "Error: --margin: effect 'x' is not valid; write 10% (relative), 5pp (percentage points) or 2.5 (units)",
+        "Error: --margin: 'x' is not valid on success; write 5pp or 5 points (percentage points), 5% (relative to control) or 0.05",
     ),
     (
         ["ab", "analyze", "t", "--metric", "Bad"],

@@ -80,6 +80,27 @@ class Effect:
         return f"{self.value * 100:.17g}%" if self.relative else f"{self.value!r}"
 
 
+def _effect(option: str, text: str, metric: str, *, new: bool) -> Effect:
+    """The effect ``--mde``/``--margin`` ``text`` asks for on ``metric``.
+
+    A new request is read by :func:`domain.units.parse_margin`, whose rules depend on
+    the metric's kind (``5pp`` and ``0.05`` are five points on a proportion, ``5%`` is
+    relative, a bare ``5`` on a proportion is refused). A recorded analysis replayed
+    with its own method (an audit) re-reads its stored text with :meth:`Effect.parse`,
+    as it was computed, so decisions recorded before the stricter rule still reproduce.
+    """
+    from trialbook.domain.errors import InvalidCommand
+    from trialbook.domain.units import UnitError, parse_margin
+
+    try:
+        if not new:
+            return Effect.parse(text)
+        m = parse_margin(text, metric)
+        return Effect(m.value, relative=m.relative, source=m.text)
+    except (UnitError, ValueError) as e:
+        raise InvalidCommand(f"{option}: {e}") from None
+
+
 @dataclass(frozen=True)
 class ResultRow:
     """One result of one variant: its metric values (``domain.metrics.observations``) and case id.
@@ -304,13 +325,6 @@ class AnalysisInput:
             raise InvalidCommand(
                 f"--alpha must lie between 0 and 0.5 (exclusive), e.g. 0.05; got {alpha:g}"
             )
-        effects = {}
-        for option, text in (("--mde", mde), ("--margin", margin)):
-            if text is not None:
-                try:
-                    effects[option] = Effect.parse(text)
-                except ValueError as e:
-                    raise InvalidCommand(f"{option}: {e}") from None
         chosen = metric or definition.metric
         if chosen not in METRICS:
             if not CUSTOM_METRIC_RE.match(chosen):
@@ -329,6 +343,10 @@ class AnalysisInput:
                     f"test {definition.name!r} has no values of metric {chosen!r}{known}; "
                     "name another with --metric (e.g. --metric success)"
                 )
+        effects = {}
+        for option, text in (("--mde", mde), ("--margin", margin)):
+            if text is not None:
+                effects[option] = _effect(option, text, chosen, new=method_version is None)
         options: dict[str, Any] = {"metric": chosen, "alpha": alpha}
         if method_version is not None:
             options["method_version"] = method_version

@@ -12,6 +12,14 @@ from trialbook.shell.app import App
 from trialbook.shell.commands.ab_analysis import analyze_cmd, conclude
 from trialbook.shell.commands.common import json_option, parse_key_values, pass_app
 from trialbook.shell.render import echo_json, fmt, pct, table
+from trialbook.shell.unit_options import (
+    COMPLETION_TIME_HELP,
+    COST,
+    COST_HELP,
+    DURATION,
+    TOKENS,
+    TOKENS_HELP,
+)
 
 METRIC_HELP = (
     "Primary metric: success, error_rate, failed_call_ratio, completion_time, tool_calls, errors, "
@@ -37,6 +45,32 @@ def ab() -> None:
 
 
 @ab.command("create")
+def _guardrail(text: str) -> Any:
+    """``METRIC:+LIMIT`` with the limit in any form a margin takes on that metric.
+
+    ``completion_time:+10%`` (relative), ``completion_time:+30s``, ``cost:+3c``,
+    ``success:+5pp`` (points); a bare ``success:+5`` is refused (500 points), as
+    :func:`trialbook.domain.units.parse_margin` explains. Raises ``ValueError``.
+    """
+    import re
+
+    from trialbook.domain import ab as d
+    from trialbook.domain.metrics import CUSTOM_METRIC_RE, METRICS
+    from trialbook.domain.units import parse_margin
+
+    m = re.fullmatch(r"\s*([a-z][a-z0-9_]*)\s*:(.*)", text, re.DOTALL)
+    if not m:
+        return d.Guardrail.parse(text)  # its one-line error names the form
+    name, limit = m.group(1), m.group(2)
+    if name not in METRICS and not CUSTOM_METRIC_RE.match(name):
+        raise ValueError(f"guardrail metric {name!r} is unknown")
+    try:
+        parsed = parse_margin(limit, name, allow_zero=True)
+    except ValueError as e:
+        raise ValueError(f"guardrail {text.strip()!r}: {e}") from None
+    return d.Guardrail(metric=name, limit=parsed.value, relative=parsed.relative)
+
+
 @click.argument("name")
 @click.option(
     "--variants",
@@ -50,8 +84,9 @@ def ab() -> None:
     "--guardrail",
     "guardrails",
     multiple=True,
-    metavar="METRIC:+N%",
-    help="A limit a winner must not break, e.g. completion_time:+10%. Repeatable.",
+    metavar="METRIC:+LIMIT",
+    help="A limit a winner must not break: completion_time:+10% (relative), completion_time:+30s, "
+    "cost:+0.02, success:+5pp (points). Repeatable.",
 )
 @click.option(
     "--split", help="Planned share of results per variant, e.g. cold=1,warm=1 (default: equal)."
@@ -107,7 +142,7 @@ def create(
     from trialbook.domain.errors import InvalidCommand
 
     try:
-        rails = tuple(d.Guardrail.parse(g) for g in guardrails)
+        rails = tuple(_guardrail(g) for g in guardrails)
     except ValueError as e:
         raise InvalidCommand(str(e)) from None
     weights = parse_key_values(_items(split), "--split") if split else None
@@ -184,11 +219,11 @@ def result_fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
 @click.option(
     "--error", "error_messages", multiple=True, metavar="TEXT", help="An error message. Repeatable."
 )
-@click.option("--completion-time", type=float, metavar="SECONDS", help="Seconds to complete.")
+@click.option("--completion-time", type=DURATION, metavar="TIME", help=COMPLETION_TIME_HELP)
 @click.option("--messages", type=int, help="Messages exchanged.")
 @click.option("--corrections", type=int, help="User corrections needed.")
-@click.option("--tokens", type=int, help="Tokens used.")
-@click.option("--cost", type=float, metavar="USD", help="Cost in USD.")
+@click.option("--tokens", type=TOKENS, metavar="N", help=TOKENS_HELP)
+@click.option("--cost", type=COST, metavar="USD", help=COST_HELP)
 @click.option("--score", type=float, help="A score for the session.")
 @click.option("--success/--failure", default=None, help="Whether the session succeeded.")
 @click.option("--case-id", help="The task instance, so results can be paired across variants.")

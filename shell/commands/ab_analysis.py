@@ -89,7 +89,9 @@ class _Units:
         from trialbook.domain.stats import Effect
 
         effect = Effect.parse(text)
-        return f"{effect.value * 100:g}%" if effect.relative else self.effect(effect.value)
+        if effect.relative:
+            return f"{effect.value * 100:g}%" + (" of control's rate" if self.binary else "")
+        return self.effect(effect.value)
 
 
 def _wrap(text: str, indent: str = "  ") -> str:
@@ -331,13 +333,17 @@ def analysis_options(fn: Any) -> Any:
             click.option(
                 "--mde",
                 metavar="EFFECT",
-                help="Smallest effect worth detecting: 10% (relative), 5pp (points) or 2.5 (units); "
-                "gives 'how many more' and is the default equivalence margin.",
+                help="Smallest effect worth detecting: 10% (relative to control: on success, 10 % "
+                "of control's rate), 5pp or 5 points (percentage points of a proportion; 0.05 is "
+                "the same), or 2.5 / 30s / $0.01 (the metric's units). A bare 5 on a proportion is "
+                "refused (it would be 500 points). Gives 'how many more' and is the default "
+                "equivalence margin.",
             ),
             click.option(
                 "--margin",
                 metavar="EFFECT",
-                help="Equivalence margin for 'no meaningful difference' (default: --mde).",
+                help="Equivalence margin for 'no meaningful difference', in the forms --mde takes "
+                "(default: --mde).",
             ),
         ]
     ):

@@ -17,6 +17,14 @@ from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, parse_key_values, pass_app
 from trialbook.shell.commands.events import ISO_TIME
 from trialbook.shell.render import echo_json, table
+from trialbook.shell.unit_options import (
+    COMPLETION_TIME_HELP,
+    COST,
+    COST_HELP,
+    DURATION,
+    TOKENS,
+    TOKENS_HELP,
+)
 
 GUARDRAIL_HELP = (
     "A limit on how much worse the candidate may be than the control: error_rate:+2pp "
@@ -152,11 +160,11 @@ RESULT_OPTIONS = [
     click.option("--successful-calls", type=int, help="Tool calls that succeeded."),
     click.option("--errors", type=int, help="Number of errors (or list them with --error)."),
     click.option("--error", "error_messages", multiple=True, metavar="TEXT", help="An error message. Repeatable."),
-    click.option("--completion-time", type=float, metavar="SECONDS", help="Seconds to complete."),
+    click.option("--completion-time", type=DURATION, metavar="TIME", help=COMPLETION_TIME_HELP),
     click.option("--messages", type=int, help="Messages exchanged."),
     click.option("--corrections", type=int, help="User corrections needed."),
-    click.option("--tokens", type=int, help="Tokens used."),
-    click.option("--cost", type=float, metavar="USD", help="Cost in USD."),
+    click.option("--tokens", type=TOKENS, metavar="N", help=TOKENS_HELP),
+    click.option("--cost", type=COST, metavar="USD", help=COST_HELP),
     click.option("--score", type=float, help="A score for the session."),
     click.option("--success/--failure", default=None, help="Whether the session succeeded."),
     click.option("--case-id", help="The task instance, so results can be paired."),
