@@ -317,6 +317,12 @@ def parse_synth_eval(doc: Mapping[str, Any], *, filename: str = "synth_eval.toml
             f"{filename}: unknown key {outside[0]!r} beside [eval]; "
             f"keys there are {', '.join(SYNTH_EXTRA_KEYS)}"
         )
+    if "task_app_api_key" in section:
+        raise TargetConfigError(
+            f"{filename}: [eval] task_app_api_key would hold the task app's key itself, which a "
+            "run config never accepts; export ENVIRONMENT_API_KEY=… (or name another variable "
+            'with api_key_env = "VAR")'
+        )
     unknown = sorted(set(section) - set(SYNTH_KEYS) - set(SYNTH_EXTRA_KEYS))
     if unknown:
         hint = (
