@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from trialbook.domain.verdict_values import from_normalised
 from trialbook.domain.verdicts import (
     DEFAULT_PASS_THRESHOLD,
     Criterion,
@@ -226,6 +227,8 @@ class StoredVerdict:
     raw_blob: str | None
     is_latest: bool
     recorded_at: str
+    #: the scale ``raw_score`` is on (0–1 for an event that recorded none)
+    scale: tuple[float, float] = (0.0, 1.0)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -236,6 +239,7 @@ class StoredVerdict:
             "repeat": self.repeat,
             "score": self.score,
             "raw_score": self.raw_score,
+            "scale": list(self.scale),
             "passed": self.passed,
             "abstained": self.abstained,
             "error": self.error,
@@ -256,7 +260,7 @@ def verdicts(
     where = "" if all_verdicts else " AND is_latest = 1"
     rows = conn.execute(
         "SELECT position, scorer, case_id, epoch, repeat, score, raw_score, passed, abstained, error, evaluation, "
-        f"result, flags, usage, raw_blob, is_latest, recorded_at FROM eval_verdicts WHERE run_id = ?{where} "
+        f"result, flags, usage, raw_blob, is_latest, recorded_at, scale_low, scale_high FROM eval_verdicts WHERE run_id = ?{where} "
         "ORDER BY position",
         (run_id,),
     ).fetchall()
@@ -282,6 +286,7 @@ def verdicts(
                 raw_blob=r[14],
                 is_latest=bool(r[15]),
                 recorded_at=r[16],
+                scale=(float(r[17]), float(r[18])),
             )
         )
     return out
@@ -300,6 +305,31 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _common_scale(vs: list[StoredVerdict]) -> tuple[float, float] | None:
+    """The one scale these verdicts share (abstentions aside), else ``None``."""
+    scales = {v.scale for v in vs if not v.abstained}
+    return next(iter(scales)) if len(scales) == 1 else None
+
+
+def _on_scales(
+    latest: list[StoredVerdict],
+) -> tuple[dict[tuple[str, str, int], Any], dict[str, Any]]:
+    """Scores on their scorers' scales: per (scorer, case, epoch) the mean raw score of the
+    usable repeats and its scale, and per scorer its scale (``None`` when it mixed scales)."""
+    groups: dict[tuple[str, str, int], list[StoredVerdict]] = defaultdict(list)
+    by_scorer: dict[str, list[StoredVerdict]] = defaultdict(list)
+    for v in latest:
+        groups[(v.scorer, v.case_id, v.epoch)].append(v)
+        by_scorer[v.scorer].append(v)
+    cells: dict[tuple[str, str, int], Any] = {}
+    for key, vs in groups.items():
+        usable = [v for v in vs if not v.abstained and not v.error and v.raw_score is not None]
+        scale = _common_scale(vs)
+        raws = [float(v.raw_score) for v in usable if v.raw_score is not None]
+        cells[key] = (_mean(raws) if scale is not None else None, scale)
+    return cells, {name: _common_scale(vs) for name, vs in by_scorer.items()}
+
+
 def report(
     conn: sqlite3.Connection, run: dict[str, Any], *, all_verdicts: bool = False
 ) -> dict[str, Any]:
@@ -314,10 +344,14 @@ def report(
         failed_rows[(v.scorer, v.case_id, v.epoch)].update(
             c.criteria for c in v.evaluation if not c.passed
         )
+    on_scale, scorer_scales = _on_scales(latest)
     for rv in rollouts(latest):
         failed = sorted(failed_rows.get((rv.scorer, rv.case_id, rv.epoch), ()))
+        raw_score, scale = on_scale[(rv.scorer, rv.case_id, rv.epoch)]
         per_rollout[(rv.case_id, rv.epoch)][rv.scorer] = {
             "score": rv.score,
+            "raw_score": raw_score,
+            "scale": None if scale is None else list(scale),
             "passed": rv.passed,
             "repeats": rv.repeats,
             "score_sd": rv.score_sd,
@@ -366,6 +400,7 @@ def report(
     }
     scorers: dict[str, Any] = {}
     for name, s in summarize(latest).items():
+        scale = scorer_scales.get(name)
         scorers[name] = {
             "rollouts": s.rollouts,
             "abstained": s.abstained,
@@ -373,6 +408,11 @@ def report(
             "error_verdicts": s.error_verdicts,
             "scored": s.scored,
             "mean": s.mean,
+            # the statistics are on the normalised score; the mean is also shown on the scale
+            "scale": None if scale is None else list(scale),
+            "mean_on_scale": None
+            if scale is None or s.mean is None
+            else from_normalised(s.mean, scale),
             "sd": s.sd,
             "repeat_sd": s.repeat_sd,
             "passed": s.passed,

@@ -20,6 +20,8 @@ Tables:
 - ``eval_verdicts``: one row per verdict event (keyed by its position), with
   ``is_latest`` 1 on the last verdict per (run, scorer, case, epoch, repeat):
   a rescore replaces the earlier one there, and both stay in the table.
+  ``score`` is normalised to 0–1; ``raw_score`` is on the scorer's scale
+  ``scale_low``–``scale_high`` (0–1 for an event that recorded none).
 
 Counts and sums in ``eval_runs`` are recomputed with SQL from the rollout rows
 after each fold, so incremental folding and a rebuild give identical tables.
@@ -65,6 +67,7 @@ DDL = [
         scorer TEXT NOT NULL, repeat INTEGER NOT NULL, score REAL, raw_score REAL, passed INTEGER,
         abstained INTEGER NOT NULL, error TEXT, evaluation TEXT NOT NULL, result TEXT, flags TEXT NOT NULL,
         usage TEXT, judge_prompt_tokens INTEGER, judge_completion_tokens INTEGER, judge_cost_usd REAL,
+        scale_low REAL NOT NULL DEFAULT 0, scale_high REAL NOT NULL DEFAULT 1,
         raw_blob TEXT, is_latest INTEGER NOT NULL, recorded_at TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS eval_verdicts_run ON eval_verdicts (run_id, is_latest, scorer)",
     # each new verdict marks the one it replaces: without the whole key that UPDATE scanned
@@ -81,6 +84,13 @@ def _json(value: Any) -> str | None:
     return None if value is None else canonical_json(value)
 
 
+def _scale(value: Any) -> tuple[float, float]:
+    """A verdict's recorded scale; an event without one is on 0–1."""
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return float(value[0]), float(value[1])
+    return 0.0, 1.0
+
+
 def _runner(e: RecordedEvent) -> str | None:
     """The process that recorded ``e`` (metadata ``process``), as JSON, if it said."""
     process = e.metadata.get("process")
@@ -92,8 +102,9 @@ class EvalsProjection(TableProjection):
 
     name = "evals"
     #: 2: eval_runs.runner (the process running the run);
-    #: 3: an index on the verdicts' whole key
-    version = 3
+    #: 3: an index on the verdicts' whole key;
+    #: 4: eval_verdicts.scale_low and .scale_high (the scale raw_score is on)
+    version = 4
     handles = frozenset(
         {
             "SuiteRegistered",
@@ -279,8 +290,8 @@ class EvalsProjection(TableProjection):
         conn.execute(
             "INSERT OR REPLACE INTO eval_verdicts (position, run_id, case_id, epoch, scorer, repeat, score, "
             "raw_score, passed, abstained, error, evaluation, result, flags, usage, judge_prompt_tokens, "
-            "judge_completion_tokens, judge_cost_usd, raw_blob, is_latest, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            "judge_completion_tokens, judge_cost_usd, raw_blob, is_latest, recorded_at, scale_low, scale_high) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
             (
                 e.position,
                 run_id,
@@ -302,5 +313,6 @@ class EvalsProjection(TableProjection):
                 usage.get("cost_usd"),
                 d.get("raw_blob"),
                 e.recorded_at,
+                *_scale(d.get("scale")),
             ),
         )

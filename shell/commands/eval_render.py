@@ -11,6 +11,7 @@ import io
 import json
 from typing import Any
 
+from trialbook.domain.verdict_values import on_scale
 from trialbook.shell.render import fmt, pct, table
 
 RESUME_HINT = "resume it with `trialbook eval resume {run}`"
@@ -41,13 +42,29 @@ def ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.0f}ms"
 
 
+def shown_score(v: dict[str, Any]) -> str:
+    """A verdict's score as shown: on its scorer's scale (``6/10``), a 0–1 score as it is."""
+    scale = v.get("scale")
+    if v.get("error") or v.get("raw_score") is None or not scale or list(scale) == [0, 1]:
+        return fmt(v["score"])
+    return on_scale(v["raw_score"], (scale[0], scale[1]))
+
+
+def shown_mean(sc: dict[str, Any]) -> str:
+    """A scorer's mean as shown: on its scale when it has one, else the normalised mean."""
+    scale = sc.get("scale")
+    if sc.get("mean_on_scale") is None or not scale or list(scale) == [0, 1]:
+        return fmt(sc["mean"])
+    return on_scale(sc["mean_on_scale"], (scale[0], scale[1]))
+
+
 def scorer_cell(v: dict[str, Any] | None) -> str:
     if not v:
         return "-"
     if v.get("scoring_error"):
         return f"ERROR {short(v['error'] or '', 40)}".rstrip()
     mark = {True: "pass", False: "FAIL", None: "abst"}[v["passed"]]
-    score = "-" if v["score"] is None else fmt(v["score"])
+    score = "-" if v["score"] is None else shown_score(v)
     return f"{score} {mark}"
 
 
@@ -80,7 +97,7 @@ def table_rows(data: dict[str, Any]) -> tuple[list[list[Any]], list[str]]:
             ms(s["mean_latency_s"]),
             fmt(s["mean_tokens"]),
             usd(s["mean_cost_usd"]),
-            *(fmt(data["scorers"][n]["mean"]) for n in names),
+            *(shown_mean(data["scorers"][n]) for n in names),
             "",
         ]
     )
@@ -105,7 +122,7 @@ def footer_lines(data: dict[str, Any]) -> list[str]:
         sc = data["scorers"][name]
         lo, hi = sc["pass_interval"]
         line = (
-            f"{name}: mean {fmt(sc['mean'])} · pass {pct(sc['pass_rate'])} "
+            f"{name}: mean {shown_mean(sc)} · pass {pct(sc['pass_rate'])} "
             f"(95% CI {pct(lo)}–{pct(hi)}, n={sc['scored']})"
         )
         if sc["abstained"]:
@@ -226,7 +243,7 @@ def case_lines(case_id: str, detail: dict[str, Any]) -> list[str]:
             lines.append(f"  output: {short(json.dumps(r['output'], ensure_ascii=False), 200)}")
     rows = []
     for v in detail["verdicts"]:
-        head = [v["scorer"], v["epoch"], v["repeat"], fmt(v["score"]), fmt(v["passed"])]
+        head = [v["scorer"], v["epoch"], v["repeat"], shown_score(v), fmt(v["passed"])]
         if not v["evaluation"]:
             rows.append([*head, "-", "-", v["error"] or v["result"] or ""])
         for c in v["evaluation"]:
@@ -252,7 +269,7 @@ def verdicts_table(data: dict[str, Any]) -> str:
                 v["case_id"],
                 v["epoch"],
                 v["repeat"],
-                fmt(v["score"]),
+                shown_score(v),
                 fmt(v["passed"]),
                 "yes" if v["latest"] else "no",
                 v["recorded_at"],
