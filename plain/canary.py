@@ -30,6 +30,10 @@ ADVANCE_VERBS = _w(
 HALT_VERBS = _w("halt pause freeze stop suspend")
 ROLLBACK_VERBS = _w("rollback revert abort abandon undo")
 COMPLETE_VERBS = _w("complete finish finalize finalise")
+WATCH_VERBS = _w("watch monitor follow")
+IMPORT_VERBS = _w("import load ingest")
+#: the canary commands that change it: they need the canary named or in focus, never the only one
+WRITES = frozenset({"advance", "halt", "rollback", "complete", "import", "watch"})
 STATUS_WORDS = (
     SUMMARY_WORDS | SHOW_WORDS | _w("stage stages guardrail guardrails healthy safe")
 ) - _w("open")
@@ -82,6 +86,10 @@ def _intent(req: Request) -> str | None:
         ),
         "",
     )
+    if ws & IMPORT_VERBS and any(t.kind == "path" for t in req.tokens):
+        return "import"
+    if ws & WATCH_VERBS:
+        return "watch"
     if req.seq("roll", "back") >= 0 or req.seq("revert", "to") >= 0 or ws & ROLLBACK_VERBS:
         return "rollback"
     if ws & AUDIT_WORDS or req.seq("why", {"did", "was", "were"}) >= 0:
@@ -94,6 +102,8 @@ def _intent(req: Request) -> str | None:
         return "create"
     if ws & ADVANCE_VERBS or req.seq("next", "stage") >= 0 or _percent_tokens(req):
         return "advance"
+    if "canaries" in ws and not req.named("canary"):
+        return "list"
     if req.is_question() or ws & STATUS_WORDS:
         return "status"
     return None
@@ -104,8 +114,12 @@ def _mark_words(req: Request, words: frozenset[str]) -> None:
         req.use(i)
 
 
-def _resolve(req: Request, argv: list[str]) -> str | Translation:
-    """The canary a request is about: named, in focus, or the only one."""
+def _resolve(req: Request, argv: list[str], *, only_one: bool = True) -> str | Translation:
+    """The canary a request is about: named, in focus, or (for a read) the only one.
+
+    A change is never aimed by elimination: "halt the canary" with one canary in the
+    store still asks which (the pre-filled line names it), since the user may have a
+    different one in mind than the store holds."""
     canaries = req.vocab.canaries
     named = req.names_of("canary")
     if len(named) > 1:
@@ -130,7 +144,7 @@ def _resolve(req: Request, argv: list[str]) -> str | Translation:
                 f"there is no canary named {t.text!r}; did you mean {' or '.join(close)}?",
                 close,
             )
-    if len(canaries) == 1:
+    if len(canaries) == 1 and only_one:
         return next(iter(canaries))
     return incomplete(req.text, argv, ["NAME"], "which canary?", sorted(canaries))
 
@@ -155,23 +169,49 @@ def route(req: Request) -> Translation | None:
             )
         return None
     if intent == "create":
-        return refused(req.text, PLAN_HINT)
+        return plan(req)
+    if intent == "list":
+        _mark_words(req, CANARY_WORDS | _CANARY_FILLER | _w("list which what there all"))
+        return command(req.text, ["canary", "list"])
     if intent in ("advance", "halt", "rollback", "complete") and req.is_question():
         intent = (
             "status"  # "should we move router-v2 to 50%?" asks what the rule says: never a write
         )
     verb = intent
     argv = ["canary", verb]
+    opts: list[str] = []
     note = _note(req) if intent in ("advance", "halt", "rollback", "complete") else None
-    name = _resolve(req, argv)
+    name = _resolve(req, argv, only_one=intent not in WRITES)
     if isinstance(name, Translation):
         return name
+    if intent == "import":
+        path = next(i for i, t in enumerate(req.tokens) if t.kind == "path")
+        req.use(path)
+        _mark_words(req, IMPORT_VERBS | _w("results result from into file"))
+        opts.append(req.tokens[path].text)
+    if intent == "watch":
+        _mark_words(req, WATCH_VERBS)
+        for i, t in enumerate(req.tokens):
+            if t.kind == "num" and t.unit == "s" and req.free(i):
+                k = req.seq({"give", "stop"}, "up", "after")
+                if k < 0:
+                    k = req.seq({"timeout", "stop", "quit"}, {"after", "of"})
+                if k >= 0 and k < i:
+                    req.use(*range(k, i + 1))
+                    for j in req.indexes({"without", "no", "new", "results", "result", "but"}):
+                        if j > i or req.w(j) == "but":
+                            req.use(j)
+                    opts += ["--timeout", fmt(t.value)]
+                break
+        k = req.seq({"automatically", "auto", "itself"})
+        if k >= 0:
+            req.use(k)
+            opts.append("--auto")
     _mark_words(
         req,
         ADVANCE_VERBS | HALT_VERBS | ROLLBACK_VERBS | COMPLETE_VERBS | STATUS_WORDS | AUDIT_WORDS
         | CANARY_WORDS | _CANARY_FILLER | BECAUSE | _w("roll out fully completely why did was were how"),
     )  # fmt: skip
-    opts: list[str] = []
     if intent == "status":  # "should we move it to 50%?": the percentage is part of the question
         req.use(*_percent_tokens(req))
     if intent == "advance":
@@ -194,10 +234,122 @@ def route(req: Request) -> Translation | None:
     refusal = number_refusal(req)
     if refusal:
         return refusal
-    if intent in ("advance", "halt", "rollback", "complete"):
+    if intent in WRITES:
         left = unknown_refusal(req, "Put a reason after 'because'.")
         if left:
             return left
     if note:
         opts += ["--note", note]
     return command(req.text, ["canary", verb, name, *opts])
+
+
+def _word_after(req: Request, cues: frozenset[str]) -> tuple[str, int] | None:
+    """The name typed after one of ``cues`` ("control router-v1"): (name, its index)."""
+    from trialbook.plain.ab_common import skip
+
+    for i in req.indexes(cues, names_too=True):
+        j = skip(req, i + 1, _w("is are the a an variant of"), ":=")
+        if j < len(req.tokens) and req.tokens[j].kind in ("word", "quote"):
+            if j in req.in_name and not any(m.kind == "canary" for m in req.in_name[j]):
+                continue
+            req.use(*range(i, j + 1))
+            return req.tokens[j].text.lower(), j
+    return None
+
+
+def plan(req: Request) -> Translation:
+    """``canary create NAME --control A --candidate B [--stages …] [--guardrail …]
+    [--min-results N] [--unit U]`` from "plan a canary model-v2: candidate model-v2 over
+    control model-v1, stages 5, 25 and 100, 200 results per stage, units are sessions".
+
+    The name, the control and the candidate must all be typed; a plan missing one
+    is refused with the command to type (too many parts to guess)."""
+    from trialbook.plain.ab_common import find_metric, skip
+
+    toks = req.tokens
+    _mark_words(req, CREATE_VERBS | _w("plan create define canary rollout"))
+    control = _word_after(req, _w("control"))
+    candidate = _word_after(req, _w("candidate"))
+    name = None
+    for i in req.indexes(_w("canary called named")):
+        j = skip(req, i + 1, frozenset(), ":")
+        if j < len(toks) and toks[j].kind in ("word", "quote"):
+            if j in req.in_name and any(m.kind == "canary" for m in req.in_name[j]):
+                m = next(m for m in req.in_name[j] if m.kind == "canary")
+                return refused(
+                    req.text, f"there is already a canary named {m.name!r}; pick another name"
+                )
+            if req.free(j) or (candidate and candidate[1] == j):
+                name = toks[j].text.lower()
+                req.use(j)
+                break
+    if name is None or control is None or candidate is None:
+        return refused(req.text, PLAN_HINT)
+    opts = ["--control", control[0], "--candidate", candidate[0]]
+    for i in req.indexes(_w("over against versus vs")):
+        req.use(i)
+    k = req.index(_w("stages stage"))
+    if k >= 0:
+        stages: list[str] = []
+        j = skip(req, k + 1, _w("of at are"), ":=")
+        last = False
+        while j < len(toks) and toks[j].kind == "num" and toks[j].unit in (None, "%"):
+            stages.append(fmt(toks[j].value))
+            req.use(j)
+            j += 1
+            if last or not (req.p(j) == "," or req.w(j) == "and"):
+                break
+            last = req.w(j) == "and"
+            req.use(j)
+            j += 1
+            if req.w(j) == "and":
+                last = True
+                req.use(j)
+                j += 1
+        req.use(k)
+        if not stages:
+            return incomplete(
+                req.text, ["canary", "create", name, *opts], ["--stages"], "which stages?"
+            )
+        opts += ["--stages", ",".join(stages)]
+    for i, t in enumerate(toks):
+        if (
+            t.kind == "num"
+            and t.unit is None
+            and req.free(i)
+            and req.w(i + 1) in ("results", "result")
+        ):
+            if req.w(i + 2) == "per" and req.w(i + 3) == "stage":
+                req.use(*range(i, i + 4))
+                opts += ["--min-results", fmt(t.value)]
+    for i in req.indexes(_w("unit units")):
+        j = skip(req, i + 1, _w("is are the"), ":=")
+        w = req.w(j)
+        if w and req.free(j):
+            req.use(*range(i, j + 1))
+            opts += ["--unit", w[:-1] if w.endswith("s") and len(w) > 3 else w]
+    for i in range(len(toks)):
+        found = find_metric(req, i, anywhere=False) if req.free(i) else None
+        if not found:
+            continue
+        metric, a, b = found
+        j = skip(
+            req,
+            b,
+            _w("may must can should rise get grow increase go up worse by at most no more than"),
+        )
+        if j < len(toks) and toks[j].kind == "num" and req.free(j):
+            t = toks[j]
+            end = j + 1
+            if t.unit == "%":
+                limit = f"{fmt(t.value)}%"
+            elif req.w(j + 1) in ("points", "point", "pp"):
+                limit, end = f"{fmt(t.value)}pp", j + 2
+            else:
+                limit = fmt(t.value)
+            req.use(*range(a, end))
+            opts += ["--guardrail", f"{metric}:+{limit}"]
+    refusal = number_refusal(req) or unknown_refusal(req)
+    if refusal:
+        return refusal
+    return command(req.text, ["canary", "create", name, *opts])

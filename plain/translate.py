@@ -22,6 +22,7 @@ Contract (what the shell relies on):
 from __future__ import annotations
 
 from trialbook.plain import ab as ab
+from trialbook.plain import app as app
 from trialbook.plain import canary as canary
 from trialbook.plain import evals as ev
 from trialbook.plain import ledger as ledger
@@ -208,7 +209,12 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return refused(
             text, "that looks like a command line, not a request; check it with `help COMMAND`"
         )
-    if ws & DESTROY_WORDS or req.seq("hard", "delete") >= 0 or req.seq("for", "good") >= 0:
+    rolls_back = req.seq("roll", "back") >= 0 or bool(ws & {"rollback", "revert"})
+    if (
+        ws & DESTROY_WORDS
+        or req.seq("hard", "delete") >= 0
+        or (req.seq("for", "good") >= 0 and not rolls_back)
+    ):
         return refused(
             text,
             "trialbook never destroys recorded data; `ab archive NAME` hides a test and `ab restore NAME` brings it back",
@@ -223,6 +229,16 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             "that is outside what trialbook does (A/B tests, evals, the event log)",
             _close_examples(req),
         )
+    if app.is_help(req):
+        return app.help_request(req)
+    if "demo" in ws and not (tests or runs or suites):
+        return app.demo(req)
+    if (
+        ws & {"view"}
+        and ws & {"web", "serve", "browser", "port"} | {"start", "open", "launch"}
+        and not (tests or runs or suites)
+    ):
+        return app.view(req)
     if canary.is_canary_request(req):
         routed = canary.route(req)
         if routed is not None:

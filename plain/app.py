@@ -1,0 +1,116 @@
+"""Rules for the commands around the store: ``demo``, ``view``, and questions about help.
+
+Help is the shell's own (``help``, ``help ab create``), not a command line of the
+CLI, so a request for it is answered with what to type rather than run.
+"""
+
+from __future__ import annotations
+
+from trialbook.plain.lex import fmt
+from trialbook.plain.request import Request, number_refusal, unknown_refusal
+from trialbook.plain.types import Translation, command, refused
+from trialbook.plain.words import _w
+
+#: the command families `help` knows, for "what options does ab create take?"
+_FAMILIES = {
+    "ab": _w("create add-result import list show summary analyze conclude archive restore"),
+    "eval": _w("run resume retry-failed show list compare rescore export suite"),
+    "events": _w("log show verify export import"),
+    "canary": _w("create status advance halt rollback complete watch audit list import"),
+    "audit": _w("report"),
+    "projections": _w("rebuild"),
+}
+_DEMO_MIN, _DEMO_MAX = 3, 10000
+
+
+def is_help(req: Request) -> bool:
+    """ "help me", "what can you do?", "what options does ab create take?", "how do I …?"."""
+    ws = req.words()
+    if not ws:
+        return False
+    if ws[0] == "help" or req.seq("what", "can", "you", "do") >= 0:
+        return True
+    if req.seq("what", {"options", "flags", "arguments"}) >= 0:
+        return True
+    return req.seq("how", "do", {"i", "we", "you"}) >= 0
+
+
+def help_request(req: Request) -> Translation:
+    """Point at the shell's ``help`` for the command the question names (nothing runs)."""
+    ws = req.words()
+    topic: list[str] = []
+    for w in ws:
+        if w in _FAMILIES:
+            subs = [x for x in ws if x in _FAMILIES[w]]
+            rare = [x for x in subs if x not in ("run", "show", "list")]
+            topic = [w, *(rare or subs)[:1]]
+            break
+    if not topic:
+        for family, subs in _FAMILIES.items():
+            verbs = [w for w in ws if w in subs and w not in ("show", "list", "create", "import")]
+            if verbs and (family != "eval" or {"eval", "run", "runs"} & set(ws)):
+                topic = [family, verbs[0]]
+                break
+    line = " ".join(["help", *topic])
+    return refused(
+        req.text,
+        f"type `{line}` to see {'its options' if topic else 'the commands'}; "
+        "`help examples` lists requests I understand",
+        [line],
+    )
+
+
+def demo(req: Request) -> Translation:
+    """``demo [--sessions N] [--no-eval]`` from "demo with 100 sessions per variant"."""
+    opts: list[str] = []
+    toks = req.tokens
+    for i in req.indexes(_w("demo run try start show")):
+        req.use(i)
+    for i, t in enumerate(toks):
+        if t.is_int and req.free(i) and req.w(i + 1) in ("sessions", "session", "results"):
+            if not _DEMO_MIN <= t.value <= _DEMO_MAX:
+                return refused(
+                    req.text,
+                    f"the demo records {_DEMO_MIN} to {_DEMO_MAX} sessions per variant, not {t.text}",
+                )
+            req.use(i, i + 1)
+            for k in (i + 2, i + 3):
+                if req.w(k) in ("per", "each", "variant", "arm"):
+                    req.use(k)
+            opts += ["--sessions", fmt(t.value)]
+            break
+    k = req.seq({"no", "without", "skip"}, {"eval", "evals", "evaluation"})
+    if k >= 0:
+        req.use(*range(k, k + 2 + (req.w(k + 2) in ("run", "runs"))))
+        opts.append("--no-eval")
+    refusal = number_refusal(req) or unknown_refusal(req)
+    return refusal or command(req.text, ["demo", *opts])
+
+
+def view(req: Request) -> Translation:
+    """``view [--port N] [--open]`` from "serve the view on port 9000 and open it in my browser"."""
+    opts: list[str] = []
+    toks = req.tokens
+    for i in req.indexes(_w("view web serve start launch run")):
+        req.use(i)
+    for i in req.indexes(_w("port")):
+        j = i + 1 + (req.p(i + 1) in (":", "="))
+        if j < len(toks) and toks[j].is_int and req.free(j):
+            if toks[j].value > 65535:
+                return refused(
+                    req.text, f"port {toks[j].text} does not exist: a port is 0 to 65535"
+                )
+            req.use(i, j)
+            if req.w(i - 1) == "on":
+                req.use(i - 1)
+            opts += ["--port", fmt(toks[j].value)]
+    k = req.index(_w("browser open"))
+    if k >= 0:
+        for i in req.indexes(_w("browser open it my in")):
+            req.use(i)
+        opts.append("--open")
+    k = req.seq("so", "it", "picks", "a", "free", "port")
+    if k >= 0:
+        req.use(*range(k, k + 6))
+    refusal = number_refusal(req) or unknown_refusal(req)
+    return refusal or command(req.text, ["view", *opts])
