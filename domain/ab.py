@@ -203,6 +203,9 @@ class ResultFields(Value):
     case_id: str | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
     notes: str | None = None
+    #: the SHA-256 of the session's transcript (chat messages), stored as a blob beside the
+    #: event (:mod:`trialbook.domain.transcripts`); absent when none was recorded
+    transcript_blob: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @field_validator("metrics")
     @classmethod

@@ -187,6 +187,8 @@ class Batch:
     summary: bool = False
     #: the framework's test id, when the test's name had to differ from it
     test_id: str | None = None
+    #: the transcripts its JSONL lines carried, stored with the results (their hashes are in them)
+    blobs: tuple[bytes, ...] = ()
 
 
 def read_import(path: Path, test: str | None = None) -> list[Batch]:
@@ -232,10 +234,11 @@ def read_import(path: Path, test: str | None = None) -> list[Batch]:
             raise InvalidCommand(
                 f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
             ) from None
-    results, sources, derived = _jsonl(text, path)
+    blobs: list[bytes] = []
+    results, sources, derived = _jsonl(text, path, blobs)
     if test is None:
         raise InvalidCommand(NAME_FOR_JSONL.format(file=path))
-    return [Batch(test, str(path), None, results, sources, derived=derived)]
+    return [Batch(test, str(path), None, results, sources, derived=derived, blobs=tuple(blobs))]
 
 
 def read_results(path: Path) -> tuple[tuple[Any, ...], tuple[str, ...]]:
@@ -244,7 +247,12 @@ def read_results(path: Path) -> tuple[tuple[Any, ...], tuple[str, ...]]:
     return results, sources
 
 
-def _jsonl(text: str, path: Path) -> tuple[tuple[Any, ...], tuple[str, ...], int]:
+def _jsonl(
+    text: str, path: Path, blobs: list[bytes] | None = None
+) -> tuple[tuple[Any, ...], tuple[str, ...], int]:
+    """The results of a JSONL file; a line's ``transcript`` becomes its hash, the bytes go to ``blobs``."""
+    from trialbook.domain.transcripts import stash_transcript
+
     results, sources, derived = [], [], 0
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -254,6 +262,10 @@ def _jsonl(text: str, path: Path) -> tuple[tuple[Any, ...], tuple[str, ...], int
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise InvalidCommand(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+        if isinstance(obj, dict) and ("transcript" in obj or "transcript_blob" in obj):
+            obj, blob = stash_transcript(obj, f"{where}: transcript")
+            if blob is not None and blobs is not None:
+                blobs.append(blob)
         fields, seen = result_fields(obj, where)
         results.append(fields)
         sources.append(where)
@@ -449,6 +461,8 @@ def import_batches(ledger: Ledger, batches: Sequence[Batch]) -> Imported:
     out = Imported(notes=_notes(batches))
     with _one_transaction(ledger, [d.stream_for(b.test) for b in batches]):
         for b in batches:
+            for blob in b.blobs:
+                ledger.store.put_blob(blob, "application/json")
             if b.create is None:
                 recorded = _execute_results(ledger, b, b.results, b.sources, None)
                 out.outcomes.append(Outcome(b, None, recorded))

@@ -31,11 +31,16 @@ def _recorded(e: RecordedEvent) -> Recorded:
     )
 
 
-def _result(fields: Any) -> Any:
-    """A ``ResultFields`` from a mapping (the keys of an ``ab import`` line) or one already built."""
+def _result(fields: Any, blobs: list[bytes] | None = None) -> Any:
+    """A ``ResultFields`` from a mapping (the keys of an ``ab import`` line) or one already built.
+
+    A ``transcript`` (chat messages) becomes ``transcript_blob``; its bytes are added to
+    ``blobs``, to be stored in the transaction that records the result.
+    """
     from trialbook.domain import ab as d
     from trialbook.domain.canonical import new_event_id
     from trialbook.domain.commands import build
+    from trialbook.domain.transcripts import stash_transcript
 
     if isinstance(fields, d.ResultFields):
         return fields
@@ -45,7 +50,9 @@ def _result(fields: Any) -> Any:
         raise InvalidCommand(
             f"a result is a mapping of result fields (variant, success, …), not {type(fields).__name__}"
         )
-    values = {k: v for k, v in fields.items() if v is not None}
+    values, blob = stash_transcript({k: v for k, v in fields.items() if v is not None})
+    if blob is not None and blobs is not None:
+        blobs.append(blob)
     if "error_messages" in values:
         values["error_messages"] = tuple(values["error_messages"])
     values.setdefault("session_id", new_event_id())
@@ -142,13 +149,17 @@ class ABTests:
         case_id: str | None = None,
         metrics: Mapping[str, float] | None = None,
         notes: str | None = None,
+        transcript: Sequence[Mapping[str, Any]] | None = None,
         event_id: str | None = None,
     ) -> Recorded:
         """Record one session's result for ``variant`` of ``test`` (``ab add-result``).
 
         Durable when it returns. ``case_id`` pairs results across variants;
-        ``metrics`` holds custom metrics. Pass your own ``event_id`` (a UUID) to make
-        a retry safe: the same id with the same content returns the first recording.
+        ``metrics`` holds custom metrics; ``transcript`` the session's chat messages
+        (``{role, content, tool_calls?, name?, tool_call_id?}``, stored as a blob the
+        event names by hash; ``trialbook export dataset`` writes them out). Pass your
+        own ``event_id`` (a UUID) to make a retry safe: the same id with the same
+        content returns the first recording.
         Raises ``NotFound``, ``InvalidCommand`` or ``StateConflict`` (nothing recorded).
         """
         fields = {
@@ -168,6 +179,7 @@ class ABTests:
             "case_id": case_id,
             "metrics": dict(metrics) if metrics else None,
             "notes": notes,
+            "transcript": transcript,
         }
         (recorded,) = self._add(test, [fields], "ab.add_result", [event_id] if event_id else None)
         return recorded
@@ -181,24 +193,31 @@ class ABTests:
         """
         from trialbook.domain.errors import InvalidCommand
 
-        built = []
+        built, blobs = [], []
         for i, row in enumerate(rows, 1):
             try:
-                built.append(_result(row))
+                built.append(_result(row, blobs))
             except InvalidCommand as e:
                 raise InvalidCommand(f"result {i}: {e}") from None
-        return self._add(test, built, "ab.add_results", None)
+        return self._add(test, built, "ab.add_results", None, blobs)
 
     def _add(
-        self, test: str, rows: Sequence[Any], call: str, event_ids: list[str] | None
+        self,
+        test: str,
+        rows: Sequence[Any],
+        call: str,
+        event_ids: list[str] | None,
+        blobs: list[bytes] | None = None,
     ) -> list[Recorded]:
         from trialbook.domain import ab as d
         from trialbook.domain.commands import build
+        from trialbook.ledger.datasets import execute_with_blobs
 
-        results = tuple(_result(r) for r in rows)
+        blobs = [] if blobs is None else blobs
+        results = tuple(_result(r, blobs) for r in rows)
         command = build(d.AddResults, test=test, results=results)
         with self._tb._use(call) as ledger:
-            recorded = ledger.execute(command, event_ids=event_ids)
+            recorded = execute_with_blobs(ledger, command, blobs, event_ids=event_ids)
         return [_recorded(e) for e in recorded]
 
     def import_file(self, test: str | None, path: str | Path) -> builtins.list[Recorded]:

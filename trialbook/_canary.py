@@ -272,7 +272,8 @@ class Canary:
         event_id: str | None = None,
         **fields: Any,
     ) -> Recorded:
-        """Record one session's result (``canary add-result``); ``fields`` as ``tb.ab.add_result``.
+        """Record one session's result (``canary add-result``); ``fields`` as ``tb.ab.add_result``
+        (``transcript``, the session's chat messages, included).
 
         ``stage`` is the stage the session ran under (default: the current one);
         ``unit_id``, when given, must have been assigned ``variant`` at that stage.
@@ -298,10 +299,26 @@ class Canary:
     def _add(
         self, rows: Sequence[Mapping[str, Any]], call: str, event_ids: list[str] | None
     ) -> list[Recorded]:
+        from trialbook.domain.transcripts import stash_transcript
         from trialbook.ledger import canary as app
 
+        blobs, stashed = [], []
+        for i, row in enumerate(rows, 1):
+            if isinstance(row, Mapping) and ("transcript" in row or "transcript_blob" in row):
+                where = f"result {i}: transcript" if len(rows) > 1 else "transcript"
+                values, blob = stash_transcript(row, where)
+                if blob is not None:
+                    blobs.append(blob)
+                row = values
+            stashed.append(row)
         with self._tb._use(call) as ledger:
-            recorded = app.add_results(ledger, self.name, rows, event_ids=event_ids)
+            if not blobs:
+                recorded = app.add_results(ledger, self.name, stashed, event_ids=event_ids)
+            else:
+                with ledger.store.transaction():  # the blobs are rolled back with the results
+                    for blob in blobs:
+                        ledger.store.put_blob(blob, "application/json")
+                    recorded = app.add_results(ledger, self.name, stashed, event_ids=event_ids)
         return [_recorded(e) for e in recorded]
 
     def session(

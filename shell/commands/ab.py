@@ -196,6 +196,14 @@ def _custom_metrics(created: dict[str, Any]) -> list[str]:
     return notes
 
 
+def read_transcript_file(path: str) -> Any:
+    """The messages of a ``--transcript FILE`` ('-' for stdin); a one-line error names the file."""
+    from trialbook.domain.transcripts import read_transcript
+    from trialbook.ledger.importing import read_text
+
+    return read_transcript(read_text(Path(path).expanduser()), f"--transcript {path}")
+
+
 def result_fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
     """Map ``add-result`` options to result fields (the keys of an import line)."""
     from trialbook.domain.canonical import new_event_id
@@ -231,9 +239,17 @@ def result_fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
     "--metric", "metrics", multiple=True, metavar="KEY=VALUE", help="A custom metric. Repeatable."
 )
 @click.option("--notes", help="Free-form notes.")
+@click.option(
+    "--transcript",
+    metavar="FILE",
+    help="The session's chat messages: a JSON list (or JSONL) of {role, content, tool_calls?}.",
+)
 @pass_app
-def add_result(app: App, name: str, **options: Any) -> None:
+def add_result(app: App, name: str, transcript: str | None, **options: Any) -> None:
     """Record one session's result for a variant of test NAME.
+
+    --transcript stores the session's messages (a blob the result names by hash)
+    for `trialbook export dataset NAME`.
 
     \b
     Example:
@@ -241,6 +257,8 @@ def add_result(app: App, name: str, **options: Any) -> None:
           --successful-calls 11 --completion-time 40 --success
     """
     fields = result_fields_from_options(options)
+    if transcript is not None:
+        fields["transcript"] = read_transcript_file(transcript)
     recorded = app.tb.ab.add_result(name, **fields)
     click.echo(
         f"Recorded a result for variant {fields['variant'].strip()} of {name} "

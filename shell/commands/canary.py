@@ -170,6 +170,7 @@ RESULT_OPTIONS = [
     click.option("--case-id", help="The task instance, so results can be paired."),
     click.option("--metric", "metrics", multiple=True, metavar="KEY=VALUE", help="A custom metric. Repeatable."),
     click.option("--notes", help="Free-form notes."),
+    click.option("--transcript", metavar="FILE", help="The session's chat messages: a JSON list (or JSONL) of {role, content, tool_calls?}."),
 ]  # fmt: skip
 
 
@@ -182,7 +183,15 @@ def _result_options(fn: Any) -> Any:
 def _fields(options: dict[str, Any]) -> dict[str, Any]:
     """``add-result`` options as result fields (the keys of an import line)."""
     errors = options.pop("error_messages")
+    transcript = options.pop("transcript", None)
     fields = {k: v for k, v in options.items() if v is not None}
+    if transcript is not None:
+        from trialbook.domain.transcripts import read_transcript
+        from trialbook.ledger.importing import read_text
+
+        fields["transcript"] = read_transcript(
+            read_text(Path(transcript).expanduser()), f"--transcript {transcript}"
+        )
     if errors:
         fields["error_messages"] = tuple(errors)
     fields["metrics"] = parse_key_values(options.get("metrics") or (), "--metric")
