@@ -36,7 +36,7 @@ from trialbook.runners.eval_errors import TargetConfigError
 
 FILENAME = "responses.sqlite"
 DURATION_HELP = "write a duration like 90s, 30m, 12h, 1d or 2w (or a number of seconds)"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_UNITS = {"d": 86400, "w": 604800}
 
 
 def cache_path() -> Path:
@@ -46,18 +46,21 @@ def cache_path() -> Path:
 
 
 def parse_duration(value: Any, *, what: str = "--cache-ttl") -> float:
-    """Seconds in ``"90s"``, ``"30m"``, ``"12h"``, ``"1d"``, ``"2w"`` or a positive number;
-    :class:`TargetConfigError` naming ``what`` otherwise."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value.lower())
-        if m is None:
-            raise TargetConfigError(f"{what}: {value!r} is not a duration; {DURATION_HELP}")
-        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
-    else:
+    """Seconds in ``"1d"``, ``"2w"`` (days and weeks, for cache lifetimes) or any duration
+    :func:`trialbook.domain.units.parse_duration` reads (``90s``, ``30m``, ``12h``, ``1h30m``,
+    a number of seconds); more than 0. :class:`TargetConfigError` naming ``what`` otherwise."""
+    from trialbook.domain.units import UnitError
+    from trialbook.domain.units import parse_duration as parse_seconds
+
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise TargetConfigError(f"{what}: {value!r} is not a duration; {DURATION_HELP}")
-    if not seconds > 0 or seconds == float("inf"):
+    text = str(value)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(d|days?|w|weeks?)\s*", text.lower())
+    try:
+        seconds = float(m.group(1)) * _UNITS[m.group(2)[0]] if m else parse_seconds(text)
+    except UnitError:
+        raise TargetConfigError(f"{what}: {value!r} is not a duration; {DURATION_HELP}") from None
+    if not 0 < seconds < float("inf"):
         raise TargetConfigError(f"{what}: the duration must be more than 0; {DURATION_HELP}")
     return seconds
 
