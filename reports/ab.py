@@ -202,7 +202,8 @@ def build(
                 else "partial"
             )
             text = (
-                f"{vn} vs {control} on {doc['metric']}: lift {b.text(f'lift.{vn}')}, "
+                f"{vn} vs {control} on {doc['metric']}: {b.text(f'estimate.{vn}')} against "
+                f"{b.text(f'estimate.{control}')}, lift {b.text(f'lift.{vn}')}, "
                 f"always-valid {doc['ci_level'] * 100:g}% interval {b.text(f'ci.{vn}')}, "
                 f"p {b.text(f'p_value.{vn}')} ({v['status'] or 'no call'})"
             )  # fmt: skip

@@ -185,6 +185,11 @@ def build(
         "lift": None,
         "cases": None,
         "latency_unit": "",
+        "stages": {
+            "rows": [{"name": f"stage {st['stage']} ({st['percent']:g}% planned)", "rate": st["candidate_share"],
+                      "planned": st["percent"] / 100} for st in doc["results"]["by_stage"]],
+            "cites": ranges(every), "basis": {"replay": READ, "path": ["results", "by_stage"]},
+        },
         "latency": {a: {"values": [x for _, x in lat[a]], "cites": ranges(p for p, _ in lat[a]),
                         "basis": {"values": "completion_time"}} for a in (control, candidate) if lat[a]},
     }  # fmt: skip

@@ -65,6 +65,9 @@ def _latency(plot: dict[str, Any] | None, unit: str) -> Safe | None:
     return el("div", el("h2", "Latency distribution"), *parts, class_="card", id="plot-latency")
 
 
+ORDER = {"loss": 0, "win": 1, "tie": 2}
+
+
 def _cases(plot: dict[str, Any] | None) -> Safe | None:
     if not plot:
         return None
@@ -73,7 +76,7 @@ def _cases(plot: dict[str, Any] | None) -> Safe | None:
            el("td", fmt_value(r["a"]), class_="num"), el("td", fmt_value(r["b"]), class_="num"),
            el("td", _badge({"win": "ready", "loss": "gap"}.get(r["outcome"], "partial")), " ", r["outcome"]),
            data_case=r["case_id"])
-        for r in plot["rows"] if r["outcome"] != "tie"
+        for r in sorted(plot["rows"], key=lambda r: ORDER.get(r["outcome"], 1))
     ]  # fmt: skip
     return el(
         "div",
@@ -84,6 +87,19 @@ def _cases(plot: dict[str, Any] | None) -> Safe | None:
            el("tbody", *rows), id="case-outcomes") if rows else el("p", "No case changed.", class_="muted"),
         el("p", f"Rests on events {cite_text(plot['cites'])}.", class_="small muted"),
         class_="card", id="plot-cases",
+    )  # fmt: skip
+
+
+def _stages(plot: dict[str, Any] | None) -> Safe | None:
+    if not plot or not plot["rows"]:
+        return None
+    return el(
+        "div",
+        el("h2", "The candidate's share of results per stage"),
+        svg.rate_plot([{"name": r["name"], "rate": r["rate"]} for r in plot["rows"]]),
+        el("p", f"Against the share each stage plans; rests on events {cite_text(plot['cites'])}.",
+           class_="small muted"),
+        class_="card", id="plot-stages",
     )  # fmt: skip
 
 
@@ -155,6 +171,7 @@ def render(doc: dict[str, Any]) -> str:
               class_="card"),
            _lift_plot(plots.get("lift")),
            _cases(plots.get("cases")),
+           _stages(plots.get("stages")),
            _latency(plots.get("latency"), plots.get("latency_unit", "")),
            el("div", el("h2", "Figures"),
               el("p", "Each figure follows from the events it cites (docs/reports.md, basis).", class_="small muted"),

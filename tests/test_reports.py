@@ -1,0 +1,416 @@
+"""Decision reports (``trialbook report``, ``tb.report``) over the rich fixture log of tests/web_fixture.py.
+
+Every figure is recomputed here from the events it cites, read straight from
+the SQLite file: counts, means and quantiles by hand, and the analyses by
+appending exactly the cited events to an empty log and asking the public API
+there. The Markdown is parsed back and must say the same.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import trialbook
+from tests.web_fixture import CANARY, PAYLOADS, TEST, XSS_CASE, XSS_TEST, WebDb, build
+from trialbook.reports.common import cite_text, expand, fmt_value, parse_cites
+from trialbook.shell.cli import cli
+from trialbook.store.base import NewEvent
+
+
+@pytest.fixture(scope="module")
+def web_db(tmp_path_factory: pytest.TempPathFactory) -> WebDb:
+    return build(tmp_path_factory.mktemp("reports-web"))
+
+
+def run(db: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["--db", str(db), "report", *args], catch_exceptions=False)
+
+
+REPORTS = {
+    "ab": ("ab", TEST, {}),
+    "ab-xss": ("ab", XSS_TEST, {}),
+    "eval": ("eval", "cand", {"baseline": "base"}),
+    "canary": ("canary", CANARY, {}),
+}
+
+
+@pytest.fixture(scope="module")
+def docs(web_db: WebDb) -> dict[str, dict[str, Any]]:
+    with trialbook.open(web_db.path) as tb:
+        return {
+            key: tb.report(kind, name, **opts).model_dump(mode="json")
+            for key, (kind, name, opts) in REPORTS.items()
+        }
+
+
+# --------------------------------------------------------------------------- reading the log by hand
+
+
+def read_events(db: Path, positions: list[int]) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(db)
+    try:
+        out = []
+        for a, b in _runs(positions):
+            for row in conn.execute(
+                "SELECT position, stream_id, type, schema_version, data, metadata FROM events "
+                "WHERE position BETWEEN ? AND ? ORDER BY position",
+                (a, b),
+            ):
+                out.append(
+                    dict(
+                        zip(
+                            ("position", "stream_id", "type", "schema_version"),
+                            row[:4],
+                            strict=True,
+                        )
+                    )
+                    | {"data": json.loads(row[4]), "metadata": json.loads(row[5])}
+                )
+        return out
+    finally:
+        conn.close()
+
+
+def _runs(positions: list[int]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for p in sorted(positions):
+        if out and p == out[-1][1] + 1:
+            out[-1][1] = p
+        else:
+            out.append([p, p])
+    return [(a, b) for a, b in out]
+
+
+def selected(events: list[dict[str, Any]], select: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if select is None:
+        return events
+    types = select["type"] if isinstance(select["type"], list) else [select["type"]]
+    return [
+        e
+        for e in events
+        if e["stream_id"] == select["stream"]
+        and e["type"] in types
+        and all(e["data"].get(k) == v for k, v in select["data"].items())
+        and (select.get("has") is None or e["data"].get(select["has"]) is not None)
+    ]
+
+
+def at_path(doc: Any, path: list[Any]) -> Any:
+    for step in path:
+        if isinstance(step, dict):
+            doc = next(x for x in doc if all(x.get(k) == v for k, v in step.items()))
+        else:
+            doc = doc[step]
+    return doc
+
+
+_REPLAYS: dict[tuple[Any, ...], Any] = {}
+
+
+def replayed(
+    tmp: Path, db: Path, positions: list[int], read: str, runs: list[str], subject: str
+) -> Any:
+    """Append exactly the cited events, in order, to an empty log; read ``read`` there."""
+    key = (str(db), tuple(positions), read, tuple(runs), subject)
+    if key not in _REPLAYS:
+        _REPLAYS[key] = _replay(tmp, db, positions, read, runs, subject)
+    return _REPLAYS[key]
+
+
+def _replay(
+    tmp: Path, db: Path, positions: list[int], read: str, runs: list[str], subject: str
+) -> Any:
+    path = tmp / f"replay-{len(list(tmp.iterdir()))}.db"
+    with trialbook.open(path, synchronous="OFF") as tb:
+        store = tb._ledger.store  # type: ignore[union-attr]
+        batch: list[NewEvent] = []
+        stream = None
+        for e in read_events(db, positions):
+            if e["stream_id"] != stream and batch:
+                store.append(stream, None, batch)
+                batch = []
+            stream = e["stream_id"]
+            batch.append(NewEvent(e["type"], e["data"], e["schema_version"], e["metadata"]))
+        if batch:
+            store.append(stream, None, batch)
+    with trialbook.open(path) as tb:
+        if read == "ab.analyze":
+            return tb.ab.analyze(subject).model_dump(mode="json")
+        if read == "ab.history":
+            from trialbook.domain.stats import interval_history
+            from trialbook.ledger.analysis import analysis_input, snapshot
+            from trialbook.web.reads import PLOT_LOOKS
+
+            with tb._use() as ledger:
+                snap = snapshot(ledger, subject, rows=True)
+                return interval_history(analysis_input(snap), max_looks=PLOT_LOOKS)
+        if read == "evals.compare":
+            return tb.evals.compare(runs[0], runs[1]).model_dump(mode="json")
+        if read == "evals.show":
+            from trialbook.ledger.evals import run_report
+
+            with tb._use() as ledger:
+                return run_report(ledger, runs[0])
+        if read == "canary.status":
+            return tb.canary(subject).status().model_dump(mode="json")
+    raise AssertionError(read)
+
+
+def recompute(tmp: Path, db: Path, doc: dict[str, Any], f: dict[str, Any]) -> Any:
+    events = selected(read_events(db, expand(f["cites"])), f["select"])
+    basis = f["basis"]
+    if basis.get("count"):
+        return len(events)
+    if "mean" in basis:
+        return float(np.mean([float(e["data"][basis["mean"]]) for e in events]))
+    if "quantile" in basis:
+        return float(
+            np.quantile([float(e["data"][basis["field"]]) for e in events], basis["quantile"])
+        )
+    if "replay" in basis:
+        got = replayed(
+            tmp, db, expand(f["cites"]), basis["replay"], basis.get("runs", []), doc["subject"]
+        )
+        return at_path(got, basis["path"])
+    raise AssertionError(f"unknown basis {basis}")
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+    return bool(a == b)
+
+
+# --------------------------------------------------------------------------- the reports
+
+
+class TestReportsOfEachKind:
+    def test_each_kind_has_scope_a_matrix_a_recommendation_and_plots(
+        self, docs: dict[str, Any]
+    ) -> None:
+        for key, doc in docs.items():
+            assert doc["schema_version"] == 1 and doc["kind"] == REPORTS[key][0]
+            ids = {r["id"] for r in doc["matrix"]}
+            assert {"enough_results", "primary" if doc["kind"] != "ab" else "sample_ratio",
+                    "latency_budget", "cost_budget", "reproducibility"} <= ids | {"primary"}, ids  # fmt: skip
+            assert all(
+                r["status"] in ("ready", "partial", "gap") and r["summary"] for r in doc["matrix"]
+            )
+            assert doc["scope"]["by"] and doc["scope"]["by"][0]["actor"]
+            assert doc["recommendation"]["reason"] and doc["recommendation"]["would_change"]
+        ab = docs["ab"]
+        assert ab["recommendation"] == {
+            **ab["recommendation"],
+            "decision": "ship",
+            "variant": "warm",
+        }
+        assert {r["id"] for r in ab["matrix"]} >= {
+            "primary.warm",
+            "guardrail.completion_time.warm",
+            "pairing",
+        }
+        assert len(ab["plots"]["lift"]["n"]) > 10 and set(ab["plots"]["latency"]) == {
+            "cold",
+            "warm",
+        }
+        ev = docs["eval"]
+        assert {"judge_agreement", "scoring_errors", "pairing"} <= {r["id"] for r in ev["matrix"]}
+        assert ev["plots"]["cases"]["losses"] == 2 and ev["scope"]["baseline"] == "base"
+        reproducible = next(r for r in ev["matrix"] if r["id"] == "reproducibility")
+        assert (
+            reproducible["status"] == "partial"
+            and "different suite versions" in reproducible["summary"]
+        )
+        assert docs["canary"]["recommendation"]["decision"] == "halt"
+
+    def test_an_eval_run_without_a_baseline_is_a_gap(self, web_db: WebDb) -> None:
+        with trialbook.open(web_db.path) as tb:
+            doc = tb.report.eval("base")
+        assert doc.recommendation.decision == "no_baseline"
+        assert next(r for r in doc.matrix if r.id == "primary").status == "gap"
+        assert not doc.check.passed and doc.check.reason.startswith("gap in primary")
+
+    def test_every_json_figure_recomputes_from_the_events_it_cites(
+        self, docs: dict[str, Any], web_db: WebDb, tmp_path: Path
+    ) -> None:
+        checked = 0
+        for doc in docs.values():
+            for f in doc["figures"]:
+                got = recompute(tmp_path, web_db.path, doc, f)
+                assert same(f["value"], got), (doc["subject"], f["key"], f["value"], got)
+                checked += 1
+            for who in doc["scope"]["by"]:
+                assert len(expand(who["cites"])) == who["events"]
+            for name, plot in (doc["plots"].get("latency") or {}).items():
+                events = read_events(web_db.path, expand(plot["cites"]))
+                assert [e["data"][plot["basis"]["values"]] for e in events] == plot["values"], name
+        assert checked > 40
+
+    def test_the_lift_plot_is_the_replayed_history(
+        self, docs: dict[str, Any], web_db: WebDb, tmp_path: Path
+    ) -> None:
+        plot = docs["ab"]["plots"]["lift"]
+        got = replayed(tmp_path, web_db.path, expand(plot["cites"]), "ab.history", [], TEST)
+        assert got["n"] == plot["n"] and got["decision"] == plot["decision"]
+        assert same(got["variants"]["warm"]["ci"], plot["variants"]["warm"]["ci"])
+
+    def test_every_row_cites_events_that_exist_and_its_figures(self, docs: dict[str, Any]) -> None:
+        for doc in docs.values():
+            keys = {f["key"]: f for f in doc["figures"]}
+            for r in doc["matrix"]:
+                assert all(1 <= p <= doc["position"] for p in expand(r["cites"]))
+                for k in r["figures"]:
+                    assert k in keys, (r["id"], k)
+                    # the numbers a summary quotes are its figures' values, as the report writes them
+                    if keys[k]["value"] is not None and not isinstance(keys[k]["value"], list):
+                        assert fmt_value(keys[k]["value"], keys[k]["unit"]) in r["summary"], (
+                            r["id"],
+                            k,
+                        )
+
+    def test_the_markdown_says_the_same_numbers_and_citations(
+        self, docs: dict[str, Any], web_db: WebDb
+    ) -> None:
+        from trialbook.reports import render
+
+        for doc in docs.values():
+            text = render(doc, "markdown")
+            rows = {}
+            section = text.split("## Figures", 1)[1]
+            for line in section.splitlines():
+                cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+                if len(cells) == 6 and cells[0] not in ("key", "---"):
+                    rows[cells[0].replace("\\|", "|")] = cells
+            assert len(rows) == len(doc["figures"])
+            for f in doc["figures"]:
+                cells = rows[f["key"].replace("<", "&lt;").replace(">", "&gt;")]
+                assert cells[2] == fmt_value(f["value"], f["unit"])
+                assert parse_cites(cells[3]) == f["cites"]
+            for r in doc["matrix"]:
+                assert f"| {cite_text(r['cites'])} |" in text
+
+    def test_as_of_gives_the_report_of_that_time(self, web_db: WebDb) -> None:
+        conn = sqlite3.connect(web_db.path)
+        (when,) = conn.execute("SELECT recorded_at FROM events WHERE position = 300").fetchone()
+        conn.close()
+        r = run(web_db.path, "ab", TEST, "--as-of", when, "--format", "json")
+        assert r.exit_code == 0, r.output
+        doc = json.loads(r.output)
+        past = web_db.cli("ab", "analyze", TEST, "--as-of", when)
+        assert doc["position"] == past["position"] and doc["as_of"] is not None
+        warm = next(v for v in past["variants"] if v["name"] == "warm")
+        figures = {f["key"]: f["value"] for f in doc["figures"]}
+        assert figures["ci.warm"] == warm["ci"] and figures["lift.warm"] == warm["lift"]
+        assert figures["results.cold"] + figures["results.warm"] == sum(
+            v["results"] for v in past["variants"]
+        )
+        assert doc["recommendation"]["reason"] == past["recommendation"]["reason"]
+        at = run(web_db.path, "ab", TEST, "--at", str(past["position"]), "--format", "json")
+        assert json.loads(at.output)["figures"] == doc["figures"]
+
+
+class TestCheck:
+    def test_ship_exits_0(self, web_db: WebDb) -> None:
+        r = run(web_db.path, "ab", TEST, "--check", "--format", "json")
+        assert r.exit_code == 0, r.output
+        assert "check passed: ship warm" in r.stderr
+
+    def test_keep_collecting_exits_1_and_says_why(self, web_db: WebDb) -> None:
+        r = run(web_db.path, "ab", XSS_TEST, "--check")
+        assert r.exit_code == 1
+        assert (
+            r.stderr.strip()
+            .splitlines()[-1]
+            .startswith("check failed: the recommendation is keep collecting, not ship")
+        )
+
+    def test_a_gap_exits_1_even_when_the_recommendation_is_ship(self, web_db: WebDb) -> None:
+        r = run(web_db.path, "ab", TEST, "--check", "--latency-budget", "30", "--format", "json")
+        assert r.exit_code == 1
+        doc = json.loads(r.stdout)
+        assert doc["recommendation"]["decision"] == "ship"
+        assert next(x for x in doc["matrix"] if x["id"] == "latency_budget")["status"] == "gap"
+        assert r.stderr.strip() == "check failed: " + doc["check"]["reason"]
+        assert doc["check"]["reason"].startswith("gap in latency_budget")
+
+    def test_a_halted_canary_and_an_unclear_eval_exit_1(self, web_db: WebDb) -> None:
+        assert run(web_db.path, "canary", CANARY, "--check").exit_code == 1
+        assert run(web_db.path, "eval", "cand", "--baseline", "base", "--check").exit_code == 1
+
+    @pytest.mark.parametrize(
+        "args, message",
+        [
+            (("ab", "nope"), "Error: no A/B test named 'nope'; see `trialbook ab list`"),
+            (("canary", "nope"), "Error: no canary named 'nope'"),
+            (("eval", "nope"), "Error: no eval run"),
+            (("eval", "cand", "--baseline", "cand"), "Error: --baseline 'cand' is the run itself"),
+            (("ab", TEST, "--at", "1", "--as-of", "2020-01-01T00:00:00Z"), "Error: give --as-of"),
+            (("ab", TEST, "--at", "99999"), "Error: position 99999 is not in the log"),
+        ],
+    )
+    def test_errors_are_one_line_and_exit_2(
+        self, web_db: WebDb, args: tuple[str, ...], message: str
+    ) -> None:
+        before = _count(web_db.path)
+        r = run(web_db.path, *args, "--check")
+        assert r.exit_code == 2, r.output
+        assert r.output.startswith(message) and len(r.output.strip().splitlines()) == 1
+        assert _count(web_db.path) == before  # nothing appended
+
+    def test_the_api_raises_the_public_exceptions(self, web_db: WebDb) -> None:
+        with trialbook.open(web_db.path) as tb:
+            with pytest.raises(trialbook.NotFound, match="no A/B test named 'nope'"):
+                tb.report("ab", "nope")
+            with pytest.raises(trialbook.InvalidCommand, match="unknown report kind"):
+                tb.report("survey", TEST)
+
+
+def _count(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    finally:
+        conn.close()
+
+
+class TestFiles:
+    def test_output_writes_the_file_and_html_escapes_every_name(
+        self, web_db: WebDb, tmp_path: Path
+    ) -> None:
+        for args in (("ab", XSS_TEST), ("eval", "cand", "--baseline", "base"), ("canary", CANARY)):
+            out = tmp_path / f"{args[0]}.html"
+            r = run(web_db.path, *args, "--format", "html", "--output", str(out))
+            assert r.exit_code == 0, r.output
+            page = out.read_text(encoding="utf-8")
+            assert page.startswith("<!doctype html>") and "<svg" in page
+            assert "<script" not in page and "onerror=" not in page.replace("onerror=&quot;", "")
+            assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
+                "http://127.0.0.1", ""
+            )
+        eval_page = (tmp_path / "eval.html").read_text(encoding="utf-8")
+        from html import escape
+
+        assert escape(XSS_CASE) in eval_page  # the payload case id is there, as text
+        assert all(p not in eval_page for p in PAYLOADS)
+
+    def test_markdown_cells_cannot_open_html(self, docs: dict[str, Any]) -> None:
+        from trialbook.reports import render
+        from trialbook.reports.markdown import cell
+
+        for doc in docs.values():
+            assert "<script" not in render(doc, "markdown")
+        for payload in (*PAYLOADS, XSS_CASE, "a | b\nc"):
+            text = cell(payload)
+            assert "<" not in text and ">" not in text and "\n" not in text
+            assert re.search(r"(?<!\\)\|", text) is None  # a pipe cannot end the cell
