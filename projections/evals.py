@@ -13,7 +13,9 @@ Tables:
 - ``eval_rollouts``: one row per rollout attempt (run, case, epoch, attempt),
   with ``case_index`` (the case's place in the suite), ``status``
   (``completed`` / ``failed``), the output as JSON when small or its
-  ``output_blob`` hash, latency, tokens, cost, score, reward, error, tries, and
+  ``output_blob`` hash, latency (NULL for a ``cached`` rollout: not measured),
+  tokens, cost, score, reward, error, tries, ``metrics`` (JSON, further numbers
+  the target reported), ``cached`` (1: read from the response cache), and
   ``is_latest``: 1 on the attempt that is the pair's outcome (a completed
   attempt stays the outcome), so ``WHERE is_latest = 1`` gives one row per
   (case, epoch).
@@ -60,7 +62,8 @@ DDL = [
         output TEXT, output_blob TEXT, trace_blob TEXT, latency_s REAL, prompt_tokens INTEGER,
         completion_tokens INTEGER, cost_usd REAL, score REAL, reward REAL, model TEXT, error TEXT,
         error_kind TEXT, status_code INTEGER, tries INTEGER NOT NULL, position INTEGER NOT NULL,
-        recorded_at TEXT NOT NULL, PRIMARY KEY (run_id, case_id, epoch, attempt))""",
+        recorded_at TEXT NOT NULL, cached INTEGER NOT NULL DEFAULT 0, metrics TEXT,
+        PRIMARY KEY (run_id, case_id, epoch, attempt))""",
     "CREATE INDEX IF NOT EXISTS eval_rollouts_latest ON eval_rollouts (run_id, is_latest, epoch, case_index)",
     """CREATE TABLE IF NOT EXISTS eval_verdicts (
         position INTEGER PRIMARY KEY, run_id TEXT NOT NULL, case_id TEXT NOT NULL, epoch INTEGER NOT NULL,
@@ -103,8 +106,9 @@ class EvalsProjection(TableProjection):
     name = "evals"
     #: 2: eval_runs.runner (the process running the run);
     #: 3: an index on the verdicts' whole key;
-    #: 4: eval_verdicts.scale_low and .scale_high (the scale raw_score is on)
-    version = 4
+    #: 4: eval_verdicts.scale_low and .scale_high (the scale raw_score is on);
+    #: 5: eval_rollouts.cached and .metrics (a cached rollout's latency is NULL: not measured)
+    version = 5
     handles = frozenset(
         {
             "SuiteRegistered",
@@ -246,8 +250,8 @@ class EvalsProjection(TableProjection):
         conn.execute(
             "INSERT OR REPLACE INTO eval_rollouts (run_id, case_id, epoch, attempt, case_index, status, is_latest, "
             "output, output_blob, trace_blob, latency_s, prompt_tokens, completion_tokens, cost_usd, score, "
-            "reward, model, error, error_kind, status_code, tries, position, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "reward, model, error, error_kind, status_code, tries, position, recorded_at, cached, metrics) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 case_id,
@@ -259,7 +263,7 @@ class EvalsProjection(TableProjection):
                 _json(d.get("output")) if completed else None,
                 d.get("output_blob"),
                 d.get("trace_blob"),
-                d.get("latency_s"),
+                None if d.get("cached") else d.get("latency_s"),
                 d.get("prompt_tokens"),
                 d.get("completion_tokens"),
                 d.get("cost_usd"),
@@ -272,6 +276,8 @@ class EvalsProjection(TableProjection):
                 d.get("tries", 1),
                 e.position,
                 e.recorded_at,
+                int(bool(d.get("cached"))),
+                _json(d.get("metrics")),
             ),
         )
 
