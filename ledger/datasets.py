@@ -681,7 +681,8 @@ def export_dataset(
     files: list[dict[str, Any]] = []
     if out_path is not None:
         texts: dict[Path, str] = {}
-        for name_ in [s.name for s in splits] or [None]:
+        names: list[str | None] = [s.name for s in splits] or [None]
+        for name_ in names:
             chosen_rows = [r for r in rows if r["split"] == name_]
             path = split_path(out_path, name_) if name_ is not None else out_path
             texts[path] = lines(r["record"] for r in chosen_rows)

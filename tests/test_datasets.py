@@ -9,6 +9,7 @@ datapoint, below), and its provenance against the events it cites.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import textwrap
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import trialbook
@@ -546,6 +549,43 @@ class TestTranscripts:
         tb.ab.create("hash", variants=["a", "b"])
         with pytest.raises(trialbook.InvalidCommand, match="not transcript_blob"):
             tb.ab.add_results("hash", [{"variant": "a", "transcript_blob": "0" * 64}])
+
+
+SCORES = [0.0, 0.1, 1 / 3, 0.5, 0.5, 0.7000000000000001, 0.7, 0.9999999999999999, 1.0, 2.5]
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A/B test ``graded``: one result with a transcript per score in :data:`SCORES`."""
+    handle = trialbook.open(tmp_path_factory.mktemp("scored") / "t.db")
+    handle.ab.create("graded", variants=["a", "b"])
+    handle.ab.add_results(
+        "graded",
+        [
+            {"variant": "ab"[i % 2], "score": x, "case_id": f"c{i}", "transcript": TRANSCRIPT}
+            for i, x in enumerate(SCORES)
+        ],
+    )
+    yield handle
+    handle.close()
+
+
+class TestMinScoreIsExact:
+    """Thresholds drawn at, just below and just above recorded scores: kept iff score >= X."""
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.one_of(
+            st.sampled_from(SCORES),
+            st.sampled_from(SCORES).map(lambda x: math.nextafter(x, -math.inf)),
+            st.sampled_from(SCORES).map(lambda x: math.nextafter(x, math.inf)),
+            st.floats(-1, 3, allow_nan=False),
+        )
+    )
+    def test_keeps_exactly_the_results_scoring_at_least_x(self, scored: Any, x: float) -> None:
+        rows = scored.export_dataset("graded", format="jsonl", min_score=x)["records"]
+        got = sorted(r["provenance"]["case_id"] for r in rows)
+        assert got == sorted(f"c{i}" for i, s in enumerate(SCORES) if s >= x)
 
 
 # --------------------------------------------------------------------------- bad input

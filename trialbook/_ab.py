@@ -193,7 +193,8 @@ class ABTests:
         """
         from trialbook.domain.errors import InvalidCommand
 
-        built, blobs = [], []
+        built: list[Any] = []
+        blobs: list[bytes] = []
         for i, row in enumerate(rows, 1):
             try:
                 built.append(_result(row, blobs))

@@ -302,7 +302,8 @@ class Canary:
         from trialbook.domain.transcripts import stash_transcript
         from trialbook.ledger import canary as app
 
-        blobs, stashed = [], []
+        blobs: list[bytes] = []
+        stashed: list[Any] = []
         for i, row in enumerate(rows, 1):
             if isinstance(row, Mapping) and ("transcript" in row or "transcript_blob" in row):
                 where = f"result {i}: transcript" if len(rows) > 1 else "transcript"
