@@ -60,20 +60,30 @@ def resolve(
 
 def suite_add(req: Request) -> Translation:
     path = next((i for i, t in enumerate(req.tokens) if t.kind == "path"), -1)
+    from trialbook.plain.ab_common import note_text
+
+    description, _ = note_text(req, frozenset({"description", "described", "desc"}))
+    if description is None:
+        k = req.seq("described", "as")
+        if k >= 0 and k + 2 < len(req.tokens) and req.tokens[k + 2].kind == "quote":
+            description = req.tokens[k + 2].text
+            req.use(k, k + 1, k + 2)
     opts: list[str] = []
     for i in req.indexes({"called", "named", "as", "name"}):
-        j = skip(req, i + 1, frozenset({"the", "a", "suite", "is"}), ":=")
+        j = skip(
+            req, i + 1, frozenset({"the", "a", "suite", "is", "next", "new", "version", "of"}), ":="
+        )
         if j >= len(req.tokens):
             continue
         t = req.tokens[j]
         if j in req.in_name and any(m.kind == "suite" for m in req.in_name[j]):
             m = next(m for m in req.in_name[j] if m.kind == "suite")
             opts = ["--name", m.name]
-            req.use(i, *range(m.start, m.end))
+            req.use(*range(i, m.end))
             break
         if req.free(j) and t.kind in ("word", "quote") and t.norm not in KNOWN:
             opts = ["--name", t.norm]
-            req.use(i, j)
+            req.use(*range(i, j + 1))
             break
     if path < 0:
         return incomplete(
@@ -83,14 +93,17 @@ def suite_add(req: Request) -> Translation:
     refusal = number_refusal(req) or unknown_refusal(req)
     if refusal:
         return refusal
+    if description:
+        opts += ["--description", description]
     return command(req.text, ["eval", "suite", "add", req.tokens[path].text, *opts])
 
 
 def suite_show(req: Request) -> Translation:
+    version = _version(req)
     suite = resolve(req, "suite", ["eval", "suite", "show"])
     if isinstance(suite, Translation):
         return suite
-    return command(req.text, ["eval", "suite", "show", suite])
+    return command(req.text, ["eval", "suite", "show", suite, *version])
 
 
 def run(req: Request) -> Translation:
@@ -135,9 +148,19 @@ def run(req: Request) -> Translation:
                     req.use(k)
             opts += ["--concurrency", fmt(t.value)]  # type: ignore[arg-type]
             break
-    scorers = [m for m in req.named("scorer")]
-    for m in scorers:
-        req.use_match(m)
+    if "--epochs" in opts and opts[opts.index("--epochs") + 1] == "0":
+        return refused(req.text, "a run needs at least 1 epoch (each case is run that many times)")
+    if any(
+        t.kind == "num" and t.value == 0 and req.w(i + 1) in ("epochs", "epoch")
+        for i, t in enumerate(toks)
+    ):
+        return refused(req.text, "a run needs at least 1 epoch (each case is run that many times)")
+    extra = _run_extras(req)
+    if isinstance(extra, Translation):
+        return extra
+    opts += extra
+    opts += _version(req)
+    scorer_names = scorer_specs(req)
     for i in req.indexes(SCORER_WORDS):
         b = i - 1
         if (
@@ -168,7 +191,10 @@ def run(req: Request) -> Translation:
     if isinstance(suite, Translation):
         return suite
     argv = ["eval", "run", suite]
-    scorer_opts = [x for m in dict.fromkeys(m.name for m in scorers) for x in ("--scorer", m)]
+    scorer_opts = [x for name in scorer_names for x in ("--scorer", name)]
+    if target < 0 and "--config" in opts:
+        refusal = number_refusal(req) or unknown_refusal(req)
+        return refusal or command(req.text, [*argv, *opts, *scorer_opts])
     if target < 0:
         cue = next((i for i in req.indexes(TARGET_CUES) if req.free(i)), -1)
         hint = ""
@@ -190,6 +216,58 @@ def run(req: Request) -> Translation:
     return command(req.text, [*argv, "--target", toks[target].text, *opts, *scorer_opts])
 
 
+def _run_extras(req: Request) -> list[str] | Translation:
+    """The options of ``eval run`` besides target, epochs and concurrency: ``--budget``
+    ("a $5 budget", "budget of $5", "spend at most $5"), ``--name`` ("call the run X",
+    "name it X"), ``--config`` ("the config run.toml"), ``--retries`` ("2 retries"),
+    ``--seed`` ("seed 7")."""
+    toks = req.tokens
+    opts: list[str] = []
+    for i, t in enumerate(toks):
+        if not (t.kind == "num" and t.unit == "usd" and req.free(i)):
+            continue
+        near = [
+            k for k in (i - 3, i - 2, i - 1, i + 1) if req.w(k) in ("budget", "spend", "spending")
+        ]
+        if near:
+            k = near[0]
+            a, b = min(k, i), max(k, i) + 1
+            while req.w(a - 1) in ("a", "of", "with", "at", "most", "max") and a > 0:
+                a -= 1
+            req.use(*range(a, b))
+            opts += ["--budget", fmt(t.value)]
+    for i in req.indexes({"call", "name", "named", "called"}):
+        j = skip(req, i + 1, frozenset({"the", "run", "it", "as"}))
+        if j < len(toks) and toks[j].kind in ("word", "quote") and req.free(j):
+            if toks[j].norm in KNOWN:
+                continue
+            req.use(*range(i, j + 1))
+            if req.w(i - 1) == "and":
+                req.use(i - 1)
+            opts += ["--name", toks[j].text]
+            break
+    for i in req.indexes({"config", "configuration"}):
+        path = next((k for k in range(i + 1, min(i + 3, len(toks))) if toks[k].kind == "path"), -1)
+        if path >= 0 and req.free(path):
+            req.use(*range(i, path + 1))
+            if req.w(i - 1) == "the" and req.w(i - 2) in ("using", "with", "from"):
+                req.use(i - 1, i - 2)
+            opts += ["--config", toks[path].text]
+    for i, t in enumerate(toks):
+        if not (t.is_int and req.free(i)):
+            continue
+        if req.w(i + 1) in ("retries", "retry", "retry-attempts"):
+            req.use(i, i + 1)
+            opts += ["--retries", fmt(t.value)]
+        elif req.w(i - 1) in ("retries",) and req.free(i - 1):
+            req.use(i - 1, i)
+            opts += ["--retries", fmt(t.value)]
+        elif req.w(i - 1) == "seed" and req.free(i - 1):
+            req.use(i - 1, i)
+            opts += ["--seed", fmt(t.value)]
+    return opts
+
+
 def resume(req: Request) -> Translation:
     r = resolve(req, "run", ["eval", "resume"], single=False, label="run")
     if isinstance(r, Translation):
@@ -199,10 +277,38 @@ def resume(req: Request) -> Translation:
 
 
 def show(req: Request) -> Translation:
+    """``eval show RUN [--case ID] [--all-verdicts]``: "how did run good do on case add-3"."""
     r = resolve(req, "run", ["eval", "show"], single=False)
     if isinstance(r, Translation):
         return r
-    return command(req.text, ["eval", "show", r])
+    opts: list[str] = []
+    for i in req.indexes({"case", "cases"}):
+        j = skip(req, i + 1, frozenset({"id", "called", "named"}), ":=#")
+        if j < len(req.tokens) and req.free(j) and req.tokens[j].kind in ("word", "num", "quote"):
+            req.use(*range(i, j + 1))
+            if req.w(i - 1) in ("on", "for", "of", "in"):
+                req.use(i - 1)
+            opts += ["--case", req.tokens[j].text]
+            break
+    k = req.seq({"every", "all"}, {"verdict", "verdicts"})
+    if k >= 0:
+        req.use(k, k + 1)
+        for i in req.indexes({"including", "replaced", "superseded", "old", "ones", "too"}):
+            req.use(i)
+        opts.append("--all-verdicts")
+    return command(req.text, ["eval", "show", r, *opts])
+
+
+def _version(req: Request) -> list[str]:
+    """``--version N`` from "version 2 of smoke", "smoke v2" is not read (a name may end so)."""
+    for i in req.indexes({"version"}):
+        j = i + 1 + (req.p(i + 1) in (":", "=", "#"))
+        if j < len(req.tokens) and req.tokens[j].is_int and req.free(j):
+            req.use(i, j)
+            if req.w(j + 1) == "of":
+                req.use(j + 1)
+            return ["--version", fmt(req.tokens[j].value)]
+    return []
 
 
 def compare(req: Request) -> Translation:
@@ -312,15 +418,45 @@ def _compare_options(req: Request) -> list[str] | Translation:
     return opts
 
 
+def scorer_specs(req: Request) -> list[str]:
+    """The scorers a request names, in order: store scorers and scorer specs
+    (``judge:openai``, ``regex:^yes``); their tokens become used."""
+    found: list[tuple[int, str]] = []
+    for m in req.named("scorer"):
+        if m.start + 1 < len(req.tokens) and req.tokens[m.start].kind == "scorer":
+            continue
+        found.append((m.start, m.name))
+        req.use_match(m)
+    for i, t in enumerate(req.tokens):
+        if t.kind == "scorer" and req.free(i):
+            found.append((i, t.text))
+            req.use(i)
+    return list(dict.fromkeys(name for _, name in sorted(found)))
+
+
+def _judge_repeats(req: Request) -> list[str]:
+    """``--judge-repeats N`` from "three repeats", "ask the judge 3 times", "judge repeats 3"."""
+    for i, t in enumerate(req.tokens):
+        if not (t.is_int and req.free(i)):
+            continue
+        if req.w(i + 1) in ("repeats", "repeat", "repetitions") or (
+            req.w(i + 1) == "times" and req.index({"judge", "ask"}) >= 0
+        ):
+            req.use(i, i + 1)
+            return ["--judge-repeats", fmt(t.value)]
+        if req.w(i - 1) in ("repeats", "repeat") and req.free(i - 1):
+            req.use(i - 1, i)
+            return ["--judge-repeats", fmt(t.value)]
+    return []
+
+
 def rescore(req: Request) -> Translation:
+    """``eval rescore RUN --scorer S [--scorer S2] [--judge-repeats N]``."""
     r = resolve(req, "run", ["eval", "rescore"], single=False)
     if isinstance(r, Translation):
         return r
-    scorers = req.names_of("scorer")
-    if len(scorers) > 1:
-        return refused(
-            req.text, f"rescore with one scorer at a time: {' or '.join(scorers)}?", scorers
-        )
+    scorers = scorer_specs(req)
+    repeats = _judge_repeats(req)
     if not scorers:
         for i in req.indexes(SCORER_WORDS | {"with", "using", "by"}):
             j = skip(req, i + 1, frozenset({"the", "a"}))
@@ -334,9 +470,41 @@ def rescore(req: Request) -> Translation:
                 )
         return incomplete(
             req.text,
-            ["eval", "rescore", r],
+            ["eval", "rescore", r, *repeats],
             ["--scorer S"],
             "rescore with which scorer?",
             sorted(req.vocab.scorers),
         )
-    return command(req.text, ["eval", "rescore", r, "--scorer", scorers[0]])
+    for i in req.indexes({"stored", "outputs", "output", "again"}):
+        req.use(i)
+    opts = [x for name in scorers for x in ("--scorer", name)]
+    return command(req.text, ["eval", "rescore", r, *opts, *repeats])
+
+
+def retry_failed(req: Request) -> Translation:
+    """``eval retry-failed RUN``: "retry the failed rollouts in X", "re-run the failures of X"."""
+    r = resolve(req, "run", ["eval", "retry-failed"], single=False)
+    if isinstance(r, Translation):
+        return r
+    for i in req.indexes({"retry", "re-run", "rerun", "failed", "failures", "failing", "errored"}):
+        req.use(i)
+    return command(req.text, ["eval", "retry-failed", r])
+
+
+def export(req: Request) -> Translation:
+    """``eval export RUN --traces DIR``: "export X's traces to ./traces"."""
+    r = resolve(req, "run", ["eval", "export"], single=False)
+    if isinstance(r, Translation):
+        return r
+    where = next((i for i, t in enumerate(req.tokens) if t.kind == "path" and req.free(i)), -1)
+    if where < 0:
+        return incomplete(
+            req.text,
+            ["eval", "export", r],
+            ["--traces DIR"],
+            "which directory should the traces go to?",
+        )
+    req.use(where)
+    for i in req.indexes({"traces", "trace", "export", "write", "save", "into", "to"}):
+        req.use(i)
+    return command(req.text, ["eval", "export", r, "--traces", req.tokens[where].text])

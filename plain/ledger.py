@@ -106,8 +106,31 @@ def events_show(req: Request) -> Translation:
     return incomplete(req.text, ["events", "show"], ["POSITION"], "which event? give its position")
 
 
+def events_import(req: Request) -> Translation:
+    """``events import FILE``: another trialbook's exported log, appended to this one."""
+    path = next(i for i, t in enumerate(req.tokens) if t.kind == "path")
+    req.use(path)
+    for i in req.indexes({"import", "load", "ingest", "into", "this", "log", "events", "ledger"}):
+        req.use(i)
+    return command(req.text, ["events", "import", req.tokens[path].text])
+
+
 def events_export(req: Request) -> Translation:
-    path = next((t for t in req.tokens if t.kind == "path"), None)
+    """``events export [--stream S] [--upcast]`` (``--output FILE`` and ``--since`` are read
+    by :mod:`trialbook.plain.options`)."""
+    opts: list[str] = []
+    streams = [f"ab:{m.name}" for m in req.named("test", "archived")]
+    streams += [f"eval-run:{m.name}" for m in req.named("run")]
+    for m in req.named("test", "archived", "run"):
+        req.use_match(m)
+    refusal = _at_most_one(req, streams, "stream", "--stream", opts)
+    if refusal:
+        return refusal
+    for i in req.indexes({"upcast", "upcasted", "upgraded", "upcasting"}):
+        req.use(i)
+        if "--upcast" not in opts:
+            opts.append("--upcast")
+    path = next((t for i, t in enumerate(req.tokens) if t.kind == "path" and req.free(i)), None)
     if path is not None:
         return refused(
             req.text,
@@ -117,7 +140,7 @@ def events_export(req: Request) -> Translation:
     refusal = number_refusal(req)
     if refusal:
         return refused(req.text, refusal.reason + " (events export takes no options here)")
-    return command(req.text, ["events", "export"])
+    return command(req.text, ["events", "export", *opts])
 
 
 def events_verify(req: Request) -> Translation:

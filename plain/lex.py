@@ -19,6 +19,7 @@ _TOKEN_RE = re.compile(
     (?P<quote>"[^"]*"|'[^']*'(?!\w))
   | (?P<url>https?://[^\s,;]+)
   | (?P<spec>\b(?:openai|http|https|python|command|cmd|shell):[^\s,;]+)
+  | (?P<scorer>\b(?:equals|contains|icontains|regex|json_field|numeric|length|judge):[^\s,;]+)
   | (?P<ab>\ba/b\b)
   | (?P<date>\b\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{1,2}}:\d{{2}}(?::\d{{2}})?Z?)?(?![\w-]))
   | (?P<frac>\d+\s*/\s*\d+(?![\w/]))
@@ -100,7 +101,7 @@ _TIME_ORDER = {Decimal(3600): 3, Decimal(60): 2, Decimal(1): 1, Decimal("0.001")
 class Token:
     """One piece of a request, with its place in the original text."""
 
-    kind: str  # word num quote path url spec kv frac date punct other
+    kind: str  # word num quote path url spec scorer kv frac date punct other
     text: str  # as typed (for a quote: the inside)
     start: int
     end: int
@@ -192,7 +193,7 @@ def _make(kind: str, m: re.Match[str]) -> list[Token]:
         return _words(s, start)
     if kind == "date":
         return [Token("date", s, start, end, norm=s.upper().replace(" ", "T"))]
-    if kind in ("url", "spec", "path"):
+    if kind in ("url", "spec", "path", "scorer"):
         trimmed = s.rstrip(".)")
         return [Token(kind, trimmed, start, start + len(trimmed), norm=trimmed.lower())]
     if kind == "kv":

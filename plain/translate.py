@@ -302,6 +302,18 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     ):
         return ledger.events_verify(req)
 
+    # ---- eval traces, failed rollouts
+    if ws & {"traces", "trace"} and (runs or req.focus in req.vocab.runs) and not tests:
+        return ev.export(req)
+    if ws & {"traces", "trace"} and ws & (EXPORT_WORDS | {"write", "save"}):
+        return ev.export(req)
+    if (
+        ws & {"retry", "re-run", "rerun"} and ws & {"failed", "failures", "failing", "errored"}
+    ) and (runs or req.focus in req.vocab.runs or ws & {"rollouts", "run", "eval"}):
+        return ev.retry_failed(req)
+    if ws & EXPORT_WORDS and runs and not tests:
+        return ev.export(req)
+
     # ---- single events, export, rebuild
     if ws & EXPORT_WORDS or req.seq("back", "up") >= 0:
         if ws & (SUITE_WORDS | {"run", "runs", "eval", "evals"}):
@@ -310,7 +322,10 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if (
         (ws & {"event", "position"} or req.p(first) == "#")
         and not ws & {"last", "latest", "recent", "events", "log", "logs"}
-        and (any(t.is_int for t in req.tokens) or ("event" in ws and not tests and not runs))
+        and (
+            any(t.is_int and req.free(i) for i, t in enumerate(req.tokens))
+            or ("event" in ws and not tests and not runs)
+        )
     ):
         return ledger.events_show(req)
     if ws & REBUILD_WORDS and (ws & PROJECTION_WORDS or not (tests or runs or suites)):
@@ -339,10 +354,19 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         and not tests
     ):
         return ev.resume(req)
+    if (
+        has_path
+        and ws & {"import", "load", "ingest"}
+        and ws & {"log", "events", "ledger"}
+        and not (tests or ws & SUITE_WORDS or ws & RESULT_WORDS)
+    ):
+        return ledger.events_import(req)
     if has_path:
         path = next(t for t in req.tokens if t.kind == "path")
         suite_like = (
             bool(ws & SUITE_WORDS)
+            or bool(suites)
+            or ("described" in ws or "description" in ws)
             or path.text.lower().endswith((".yaml", ".yml"))
             or "case" in path.text.lower()
         )

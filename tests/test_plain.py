@@ -281,7 +281,7 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("events show", "show event", None, "? events show [POSITION]"),
     ("events export", "dump the event log", None, "events export"),
     ("events export", "export the events", None, "events export"),
-    ("events export", "export the log to log.jsonl", None, "! standard output"),
+    ("events export", "export the log to log.jsonl", None, "events export --output log.jsonl"),
     ("projections rebuild", "rebuild the read models", None, "projections rebuild"),
     ("projections rebuild", "rebuild projections", None, "projections rebuild"),
     ("projections rebuild", "refresh the tables", None, "projections rebuild"),
@@ -323,7 +323,7 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval rescore", "rescore candidate-0402 with the judge", None, "eval rescore candidate-0402 --scorer judge"),
     ("eval rescore", "re-score baseline-0401 using exact", None, "eval rescore baseline-0401 --scorer exact"),
     ("eval rescore", "rescore candidate-0402", None, "? eval rescore candidate-0402 [--scorer]"),
-    ("eval rescore", "rescore candidate-0402 with exact and judge", None, "! one scorer at a time"),
+    ("eval rescore", "rescore candidate-0402 with exact and judge", None, "eval rescore candidate-0402 --scorer exact --scorer judge"),
     # ------------------------------------------------------------------ audit
     ("audit", "why did we ship warm?", None, "audit checkout-flow"),
     ("audit", "would we still make the same call on onboarding?", None, "audit onboarding"),
