@@ -17,16 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from statsmodels.stats.proportion import proportion_confint
 
 from tests.conftest import Invoke, add_suite, count_events, show_json
 from tests.judge_server import JudgeServer, Reply
 from trialbook.domain.judge_answer import ScoreRules, parse_judge_answer
-from trialbook.domain.verdict_values import on_scale, parse_scale
+from trialbook.domain.verdict_values import from_normalised, normalise, on_scale, parse_scale
+from trialbook.domain.verdicts import Verdict, VerdictRecorded, agreements, pass_k, summarize
 from trialbook.runners.judge_openai import BANDED_SYSTEM_PROMPT, JUDGE_SYSTEM_PROMPT
 
 MODULE = "tb_scale_evaluators"
-EVALUATORS = f'''
+EVALUATORS = """
 import re
 
 
@@ -43,16 +46,16 @@ def answer_b(case):
 
 
 def ten(prompt, output):
-    return {{"score": _n(output)}}
+    return {"score": _n(output)}
 
 
 def unit(prompt, output):
-    return {{"score": (_n(output) - 1) / 9}}
+    return {"score": (_n(output) - 1) / 9}
 
 
 def eleven(prompt, output):
-    return {{"score": 11}}
-'''
+    return {"score": 11}
+"""
 #: run "a" answers the input, run "b" the metadata's "b": c1 and c4 go up, c2 and c6 down
 A_SCORES = [6, 8, 3, 7, 10, 9, 1, 5]
 B_SCORES = [8, 4, 3, 9, 10, 6, 1, 5]
@@ -263,7 +266,13 @@ class TestBadScalesAndOutOfScaleScores:
         ],
     )
     def test_a_bad_evaluator_option_is_one_line(
-        self, invoke: Invoke, tmp_path: Path, db_path: Path, evaluators: str, spec: str, message: str
+        self,
+        invoke: Invoke,
+        tmp_path: Path,
+        db_path: Path,
+        evaluators: str,
+        spec: str,
+        message: str,
     ) -> None:
         add_suite(invoke, tmp_path / "sc.jsonl", CASES)
         before = count_events(db_path)
@@ -410,3 +419,60 @@ class TestScaleSpecsAndRubrics:
         assert "1-3 critical failure" in system and "10 complete match" in system
         cell = show_json(invoke, "banded")["rollouts"][0]["verdicts"]["judge:ten"]
         assert (cell["raw_score"], cell["scale"], cell["passed"]) == (6, [1, 10], True)
+
+
+def _recorded(v: Verdict, case: int, epoch: int) -> VerdictRecorded:
+    return VerdictRecorded.of(v, run_id="r", case_id=f"c{case}", epoch=epoch)
+
+
+ends = st.integers(min_value=-50, max_value=50)
+
+
+class TestStatisticsIgnoreTheScale:
+    @settings(max_examples=60, deadline=None)
+    @given(
+        low=ends,
+        span=st.integers(min_value=1, max_value=100),
+        steps=st.lists(
+            st.lists(st.integers(min_value=0, max_value=20), min_size=2, max_size=2),
+            min_size=1,
+            max_size=12,
+        ),
+        cut=st.integers(min_value=0, max_value=20),
+    )
+    def test_a_rescaled_scorer_has_the_same_statistics(
+        self, low: int, span: int, steps: list[list[int]], cut: int
+    ) -> None:
+        """Scores k/20 of the way up a scale and the same on 0–1, with the same threshold."""
+        scale = (float(low), float(low + span))
+        threshold = from_normalised(cut / 20, scale)
+        scaled, unit = [], []
+        for case, epochs in enumerate(steps):
+            for epoch, k in enumerate(epochs, 1):
+                raw = from_normalised(k / 20, scale)
+                a = Verdict.scored("a", raw, scale=scale, pass_score=threshold)
+                b = Verdict.scored("b", a.score or 0.0, passed=a.passed)
+                scaled.append(_recorded(a, case, epoch))
+                unit.append(_recorded(b, case, epoch))
+                assert a.score == pytest.approx(k / 20, abs=1e-12)
+                assert a.passed is (k >= cut)  # the threshold on the scale decides as on 0–1
+        sa, sb = summarize(scaled)["a"], summarize(unit)["b"]
+        assert {**vars(sa), "scorer": "-"} == {**vars(sb), "scorer": "-"}
+        assert vars(pass_k(scaled, 2)["a"]) | {"scorer": "-"} == vars(pass_k(unit, 2)["b"]) | {
+            "scorer": "-"
+        }
+        (agreement,) = agreements(scaled + unit)
+        assert agreement.percent == 1.0
+
+    @given(low=ends, span=st.integers(min_value=1, max_value=100), share=st.floats(0, 1))
+    def test_normalising_and_placing_back_are_inverse(
+        self, low: int, span: int, share: float
+    ) -> None:
+        scale = (float(low), float(low + span))
+        assert normalise(from_normalised(share, scale), scale) == pytest.approx(share, abs=1e-12)
+
+    def test_an_event_without_a_scale_reads_as_0_1(self) -> None:
+        data = _recorded(Verdict.scored("a", 0.4), 1, 1).model_dump(mode="json")
+        data.pop("scale")
+        old = VerdictRecorded.model_validate(data)
+        assert (old.scale, old.raw_score, old.score) == ((0.0, 1.0), 0.4, 0.4)
