@@ -1,7 +1,9 @@
 """Verdict values: one scorer's judgement of one rollout, its criteria rows, flags and usage.
 
-A verdict carries a score normalised to [0, 1] (``score``) beside the score
-on the scorer's own scale (``raw_score`` on ``scale``), pass/fail, per-criterion
+A verdict carries a score normalised to [0, 1] (``score``, which every
+statistic reads) beside the score on the scorer's own scale (``raw_score`` on
+``scale``, what is shown: :func:`on_scale` gives "6/10"; a scale is declared
+with ``scale=1-10``, read by :func:`parse_scale`), pass/fail, per-criterion
 rows with reasons, a result text, an error reason when scoring failed, and
 checks the parser raised (``flags``). An abstention (a code evaluator returning
 ``None``) has no score and no pass/fail. The event recording a verdict is
@@ -79,6 +81,9 @@ class JudgeUsage(Value):
     cost_usd: float | None = Field(default=None, ge=0)
     attempts: int = Field(default=1, ge=1)
     latency_s: float | None = Field(default=None, ge=0)
+    #: True when the answer was read from the response cache (not asked now: no cost, no
+    #: latency); absent (read as False) otherwise
+    cached: bool | None = None
 
 
 class VerdictFields(Value):

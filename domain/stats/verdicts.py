@@ -6,6 +6,10 @@ judgement of the output: these statistics leave it out of means, pass rates,
 pass@k and agreement, and count it apart. Abstentions are left out likewise.
 :mod:`trialbook.domain.verdicts` re-exports every name here.
 
+Every statistic here reads the normalised score (``score``, on 0–1), never the
+raw score on a scorer's own scale (``raw_score`` on ``scale``, e.g. 6 on 1–10):
+a scorer on 1–10 and the same scorer rescaled to 0–1 give identical results.
+
 Pure: the standard library only (the eval report imports it without numpy).
 """
 
