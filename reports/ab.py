@@ -311,8 +311,9 @@ def build(
     hist = interval_history(analysis_input(snap), max_looks=PLOT_LOOKS)
     b.doc["plots"] = {
         "lift": {**hist, "results": len(snap.rows or ()), "metric": doc["metric"], "kind": doc["kind"],
-                 "basis": {"replay": HISTORY}, "cites": [[everything[0], position]] if everything else []},
-        "latency": {vn: {"values": [x for _, x in lat[vn]], "cites": ranges([p for p, _ in lat[vn]]),
+                 "basis": {"replay": HISTORY}, "cites": ranges(everything)},
+        "latency": {vn: {"values": [x for _, x in lat[vn]], "cites": [[lat[vn][0][0], lat[vn][-1][0]]],
+                         "select": {"stream": stream, "type": "ResultAdded", "data": {"variant": vn}, "has": "completion_time"},
                          "basis": {"values": "completion_time"}} for vn in names if lat[vn]},
         "cases": None,
     }  # fmt: skip

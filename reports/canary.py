@@ -190,7 +190,8 @@ def build(
                       "planned": st["percent"] / 100} for st in doc["results"]["by_stage"]],
             "cites": ranges(every), "basis": {"replay": READ, "path": ["results", "by_stage"]},
         },
-        "latency": {a: {"values": [x for _, x in lat[a]], "cites": ranges(p for p, _ in lat[a]),
+        "latency": {a: {"values": [x for _, x in lat[a]], "cites": [[lat[a][0][0], lat[a][-1][0]]],
+                        "select": {"stream": stream, "type": "CanaryResultAdded", "data": {"variant": a}, "has": "completion_time"},
                         "basis": {"values": "completion_time"}} for a in (control, candidate) if lat[a]},
     }  # fmt: skip
     return b.finish()

@@ -320,7 +320,8 @@ def build(
     plots: dict[str, Any] = {
         "lift": None,
         "latency_unit": "seconds",
-        "latency": {r: {"values": [x for _, x in latencies[r]], "cites": ranges(p for p, _ in latencies[r]),
+        "latency": {r: {"values": [x for _, x in latencies[r]], "cites": [[latencies[r][0][0], latencies[r][-1][0]]],
+                        "select": {"stream": stream[r], "type": "RolloutCompleted", "data": {}, "has": "latency_s"},
                         "basis": {"values": "latency_s"}} for r in runs if latencies[r]},
         "cases": None,
     }  # fmt: skip

@@ -253,7 +253,7 @@ class TestReportsOfEachKind:
             for who in doc["scope"]["by"]:
                 assert len(expand(who["cites"])) == who["events"]
             for name, plot in (doc["plots"].get("latency") or {}).items():
-                events = read_events(web_db.path, expand(plot["cites"]))
+                events = selected(read_events(web_db.path, expand(plot["cites"])), plot["select"])
                 assert [e["data"][plot["basis"]["values"]] for e in events] == plot["values"], name
         assert checked > 40
 
