@@ -137,6 +137,63 @@ def paired_interval(
     }
 
 
+def clustered_interval(
+    diffs: Sequence[float],
+    clusters: Sequence[str],
+    level: float = CI_LEVEL,
+    bounds: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """The paired interval for the mean of ``diffs`` clustered by ``clusters`` (the case id).
+
+    With several epochs of a case, its differences are not independent (a hard
+    case is hard in every epoch), so the interval treats each case as one draw:
+    the mean difference is the OLS intercept of ``diffs`` on a constant, its
+    variance the cluster-robust (CR1) sandwich
+    ``G/(G−1) · (N−1)/(N−1) · Σ_g (Σ_{i∈g} e_i)² / N²`` (``e`` the residuals,
+    ``G`` clusters, ``N`` pairs; the second factor is 1 with one regressor),
+    and the interval uses t with ``G − 1`` degrees of freedom: what
+    ``statsmodels`` OLS ``fit(cov_type="cluster", cov_kwds={"groups": …},
+    use_t=True).conf_int()`` gives. With one pair per case it equals
+    :func:`paired_interval`. Limited to ``bounds`` like it; ``ci`` is ``None``
+    with fewer than 2 cases or when the cluster sums do not vary.
+    """
+    from scipy.stats import t
+
+    n = len(diffs)
+    groups: dict[str, list[float]] = {}
+    for d, g in zip(diffs, clusters, strict=True):
+        groups.setdefault(g, []).append(d)
+    g_n = len(groups)
+    mean = sum(diffs) / n if n else None
+    se = None
+    ci: list[float] | None = None
+    note = None
+    if g_n < 2:
+        note = "fewer than 2 cases scored on both sides"
+    else:
+        assert mean is not None
+        meat = sum(sum(d - mean for d in ds) ** 2 for ds in groups.values())
+        se = math.sqrt(g_n / (g_n - 1) * meat) / n
+        if se == 0.0:
+            note = "the differences do not vary between cases"
+        else:
+            half = float(t.ppf(1 - (1 - level) / 2, g_n - 1)) * se
+            lo, hi = mean - half, mean + half
+            if bounds is not None:
+                lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+            ci = [lo, hi]
+    return {
+        "method": "cluster-robust paired interval (CR1, clustered by case, t with G-1 df)",
+        "pairs": n,
+        "clusters": g_n,
+        "level": level,
+        "lift": mean,
+        "se": se,
+        "ci": ci,
+        "note": note,
+    }
+
+
 def choose_basis(conn: sqlite3.Connection, run_a: str, run_b: str, scorer: str | None) -> str:
     names_a = {v.scorer for v in eval_queries.verdicts(conn, run_a)}
     names_b = {v.scorer for v in eval_queries.verdicts(conn, run_b)}
@@ -227,7 +284,14 @@ def compare(
         "failed_rollouts": failed,
         "scoring_errors": {"a": len(ma.scoring_errors), "b": len(mb.scoring_errors)},
         "unscored": {"a": len(ma.unscored), "b": len(mb.unscored)},
+        "cases": len({k[0] for k in keys}),
+        "epochs": len({k[1] for k in keys}),
         "paired": paired_interval([b[k].score - a[k].score for k in keys], bounds=bounds),
+        # epochs of one case are not independent: with more than one pair per case, this is the
+        # interval to read (eval compare prints it); with one per case it equals `paired`
+        "clustered": clustered_interval(
+            [b[k].score - a[k].score for k in keys], [k[0] for k in keys], bounds=bounds
+        ),
         "rows": pairs,
         "analysis": None,
     }

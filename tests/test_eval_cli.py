@@ -336,7 +336,9 @@ class TestBadInput:
         ]
         for args, error in cases:
             r = invoke("eval", *args)
-            assert (r.exit_code, r.output) == (1, error + "\n"), args
+            # an unreachable target is an infrastructure failure (exit 3), not a failed gate
+            code = 3 if "cannot reach" in error else 1
+            assert (r.exit_code, r.output) == (code, error + "\n"), args
         assert count_events(db_path) == 1
 
     def test_a_bad_scorer_in_a_case_names_the_case(
@@ -507,7 +509,7 @@ class TestCompareExportDemo:
             ("k2", "worse")
         ]
         text = invoke("eval", "compare", "good", "worse").output
-        assert "regressions: k1#1" in text
+        assert "regressions: 1 pair in 1 case: k1#1" in text
         assert (
             "failed rollouts (target errors, not scored, left out of the pairs): k2#1 in worse"
             in text

@@ -109,7 +109,7 @@ def test_compare_lists_failed_rollouts_apart_and_prints_a_sane_interval(
     )
     out = invoke("eval", "compare", "a", "b").output
     assert "pass rate 100.0% (n=3) → 50.0% (n=2)" in out
-    assert "regressions: k1#1" in out
+    assert "regressions: 1 pair in 1 case: k1#1" in out
     assert "failed rollouts (target errors, not scored, left out of the pairs): k2#1 in b" in out
     # two pairs: t with 1 degree of freedom, limited to what a difference of scores can be
     assert "paired difference: -0.5 over 2 pairs · 95% CI -1 to 1 (paired t, fixed-horizon)" in out

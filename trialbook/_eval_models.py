@@ -384,6 +384,19 @@ class PairedInterval(_Model):
     note: str | None
 
 
+class ClusteredInterval(_Model):
+    """The paired interval of B − A clustered by case (CR1, t with ``clusters`` − 1 df)."""
+
+    method: str
+    pairs: int
+    clusters: int
+    level: float
+    lift: float | None
+    se: float | None
+    ci: list[float] | None
+    note: str | None
+
+
 class FedToAB(_Model):
     """What ``compare(..., into_ab=NAME)`` did to A/B test ``test``."""
 
@@ -425,7 +438,12 @@ class Comparison(_Document):
     #: scoring errors / unscored rollouts left out, per side (``{"a": n, "b": n}``)
     scoring_errors: dict[str, int]
     unscored: dict[str, int]
+    #: distinct cases and epochs among the pairs ("50 cases × 2 epochs")
+    cases: int
+    epochs: int
     paired: PairedInterval
+    #: the interval to read when a case has more than one pair (epochs > 1)
+    clustered: ClusteredInterval
     rows: list[ComparedPair]
     analysis: dict[str, Any] | None
     into_ab: FedToAB | None = None
@@ -434,6 +452,7 @@ class Comparison(_Document):
 __all__ = [
     "Agreement",
     "CaseReport",
+    "ClusteredInterval",
     "ComparedPair",
     "Comparison",
     "EvalReport",

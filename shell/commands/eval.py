@@ -9,6 +9,7 @@ exit 1, and nothing is appended (every check runs before ``RunStarted``).
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -18,14 +19,19 @@ from trialbook.shell.commands.common import json_option, pass_app
 from trialbook.shell.commands.eval_progress import ProgressLine
 from trialbook.shell.commands.eval_render import (
     RESUME_HINT,
+    case_csv,
     case_lines,
+    case_markdown,
     compare_lines,
+    findings_lines,
     footer_lines,
+    headline_lines,
     markdown,
     render_plot,
     rollouts_csv,
     stalled,
     status,
+    summary_lines,
     table_rows,
     verdicts_table,
 )
@@ -52,8 +58,89 @@ def eval_() -> None:
 # --------------------------------------------------------------------------- helpers
 
 
+class GateFailed(click.ClickException):
+    """A CI gate (``--fail-under``, ``--max-failed``, ``--max-regressions``, ``--fail-on``) failed: exit 1."""
+
+    exit_code = 1
+
+
+class InfrastructureFailure(click.ClickException):
+    """The target could not be reached, or every rollout failed: exit 3 (not a failed gate)."""
+
+    exit_code = 3
+
+
 def _user_error(e: BaseException) -> click.ClickException:
+    from trialbook.runners.eval_errors import TargetUnavailable
+
+    if isinstance(e, TargetUnavailable):
+        return InfrastructureFailure(str(e))
     return click.ClickException(str(e))
+
+
+def gate_options(f: Any) -> Any:
+    """``--fail-under``, ``--max-failed``, ``--allow-all-failed`` and ``--junit`` (run, resume, retry-failed)."""
+    for option in reversed(
+        (
+            click.option(
+                "--fail-under",
+                "fail_under",
+                multiple=True,
+                metavar="SCORER=RATE",
+                help="Exit 1 if SCORER's pass rate is under RATE (0.8 or 80%); SCORER:mean=V gates "
+                "its mean score; `target` is the target's own score. Repeatable.",
+            ),
+            click.option(
+                "--max-failed",
+                type=click.IntRange(min=0),
+                metavar="N",
+                help="Exit 1 if more than N rollouts failed (target errors).",
+            ),
+            click.option(
+                "--allow-all-failed",
+                is_flag=True,
+                help="Exit 0 even if every rollout failed (by default that is exit 3).",
+            ),
+            click.option(
+                "--junit",
+                type=click.Path(dir_okay=False),
+                metavar="FILE",
+                help="Write JUnit XML to FILE: a testcase per case × epoch × scorer, and per gate.",
+            ),
+        )
+    ):
+        f = option(f)
+    return f
+
+
+def _gates(gate_opts: dict[str, Any], scorer_names: list[str]) -> Any:
+    """The checked gates of run/resume/retry-failed (before anything is recorded)."""
+    from trialbook.ledger import eval_gates
+    from trialbook.ledger.junit import check_junit_path
+
+    gates = eval_gates.parse_run_gates(
+        gate_opts.get("fail_under") or (),
+        gate_opts.get("max_failed"),
+        allow_all_failed=bool(gate_opts.get("allow_all_failed")),
+        scorer_names=scorer_names,
+    )
+    if gate_opts.get("junit"):
+        check_junit_path(gate_opts["junit"])
+    return gates
+
+
+def exit_for(outcome: Any, err: bool = False) -> None:
+    """Say the gates passed (on stderr with ``err``, as beside ``--json``), or raise the failed
+    gate (exit 1) or the infrastructure failure (exit 3)."""
+    passed = outcome.passed_line()
+    if passed:
+        click.echo(passed, err=err)
+    message = outcome.message()
+    if message is None:
+        return
+    if outcome.exit_code == 3:
+        raise InfrastructureFailure(message)
+    raise GateFailed(message)
 
 
 def _runner_errors() -> tuple[type[BaseException], ...]:
@@ -168,6 +255,7 @@ eval_.add_command(suite)
     show_default=True,
     help="Ask each LLM judge this many times per rollout.",
 )
+@gate_options
 @pass_app
 def run(
     app: App,
@@ -185,16 +273,20 @@ def run(
     seed: int | None,
     scorer_specs: tuple[str, ...],
     judge_repeats: int,
+    **gate_opts: Any,
 ) -> None:
     """Run every case of SUITE (× epochs) against a target and record each rollout.
 
     Ctrl-C stops the run; it stays resumable with `trialbook eval resume RUN`.
+    It ends with the headline scores; the gates (--fail-under, --max-failed) exit 1
+    when one fails, 3 when the target cannot be reached or every rollout failed.
 
     \b
     Examples:
       trialbook eval run qa --target http://127.0.0.1:8000/run --epochs 3 --concurrency 20
       trialbook eval run qa --target 'openai:gpt-4o-mini;api_key_env=OPENAI_API_KEY' --price gpt-4o-mini=0.15/0.6
       trialbook eval run qa --config run.toml --scorer equals --scorer judge:openai
+      trialbook eval run qa --target http://127.0.0.1:8000/run --scorer equals --fail-under equals=0.8 --junit evals.xml
     """
     try:
         prepared = evals.prepare_run(
@@ -218,27 +310,50 @@ def run(
         raise click.UsageError(str(e)) from None
     except _runner_errors() as e:
         raise _user_error(e) from e
-    _run_session(app, prepared)
+    from trialbook.ledger.eval_gates import scorer_names_of
+
+    gates = _gates(gate_opts, scorer_names_of(prepared.scoring))
+    _run_session(app, prepared, gates, gate_opts.get("junit"))
 
 
-def _run_session(app: App, prepared: evals.PreparedRun) -> None:
-    """Start or resume the prepared run with the progress line, then say how it ended."""
+def _run_session(
+    app: App, prepared: evals.PreparedRun, gates: Any, junit: str | None = None
+) -> None:
+    """Start or resume the prepared run with the progress line, say how it ended and its
+    headline scores, write the JUnit file, then check the gates (exit 1 or 3 if one fails)."""
+    from trialbook.ledger.eval_gates import judge_run
+
     progress = ProgressLine()
     _execute(app, prepared.run_id, prepared, progress)
     progress.close()
     _finish_message(app, prepared.run_id)
+    report, outcome = judge_run(app.ledger, prepared.run_id, gates, junit)
+    for line in headline_lines(report):
+        click.echo(line)
+    if junit is not None:
+        click.echo(f"JUnit XML written to {junit}.")
+    exit_for(outcome)
 
 
 def _resume(
-    app: App, run_id: str, mode: str, concurrency: int | None, budget: float | None
+    app: App,
+    run_id: str,
+    mode: str,
+    concurrency: int | None,
+    budget: float | None,
+    gate_opts: dict[str, Any],
 ) -> None:
+    from trialbook.ledger.eval_gates import scorer_names_of
+
     try:
         prepared = evals.prepare_resume(
             app.ledger, run_id, mode, concurrency=concurrency, budget=budget
         )
     except _runner_errors() as e:
         raise _user_error(e) from e
-    _run_session(app, prepared)
+    recorded = [s["name"] for s in evals.require_run(app.ledger, run_id).get("scorers") or []]
+    gates = _gates(gate_opts, [*scorer_names_of(prepared.scoring), *recorded])
+    _run_session(app, prepared, gates, gate_opts.get("junit"))
 
 
 @eval_.command("resume")
@@ -247,15 +362,18 @@ def _resume(
     "--concurrency", type=click.IntRange(min=1), help="Rollouts in flight (default: the run's)."
 )
 @click.option("--budget", type=float, metavar="USD", help="A new total budget for the run.")
+@gate_options
 @pass_app
-def resume(app: App, run_id: str, concurrency: int | None, budget: float | None) -> None:
+def resume(
+    app: App, run_id: str, concurrency: int | None, budget: float | None, **gate_opts: Any
+) -> None:
     """Run exactly the rollouts of RUN that have no completed outcome (in flight when it stopped, never run, failed).
 
     \b
     Example:
       trialbook eval resume 20250131-142502-7f3a9c --concurrency 20
     """
-    _resume(app, run_id, "resume", concurrency, budget)
+    _resume(app, run_id, "resume", concurrency, budget, gate_opts)
 
 
 @eval_.command("retry-failed")
@@ -263,15 +381,16 @@ def resume(app: App, run_id: str, concurrency: int | None, budget: float | None)
 @click.option(
     "--concurrency", type=click.IntRange(min=1), help="Rollouts in flight (default: the run's)."
 )
+@gate_options
 @pass_app
-def retry_failed(app: App, run_id: str, concurrency: int | None) -> None:
+def retry_failed(app: App, run_id: str, concurrency: int | None, **gate_opts: Any) -> None:
     """Run the failed rollouts of RUN again, as new attempts (earlier attempts stay in the log).
 
     \b
     Example:
       trialbook eval retry-failed 20250131-142502-7f3a9c
     """
-    _resume(app, run_id, "retry-failed", concurrency, None)
+    _resume(app, run_id, "retry-failed", concurrency, None, gate_opts)
 
 
 @eval_.command("rescore")
@@ -413,7 +532,10 @@ def show(
     as_of: str | None,
     at: int | None,
 ) -> None:
-    """Show RUN's rollouts, their scores and verdicts, and the run's totals.
+    """Show RUN's totals and pass rates, what failed (grouped by case), then its rollouts.
+
+    Long lists stop after 10 cases with "… and N more"; --json has everything.
+    With --case, --csv and --markdown give that case's criterion rows.
 
     \b
     Examples:
@@ -421,6 +543,7 @@ def show(
       trialbook eval show RUN --plot
       trialbook eval show RUN --case q1
       trialbook eval show RUN --csv > run.csv
+      trialbook eval show RUN --case q1 --csv
     """
     if sum((as_json, as_csv, as_markdown)) > 1:
         raise click.UsageError("choose one of --json, --csv and --markdown")
@@ -436,9 +559,13 @@ def show(
         )
         if as_json:
             echo_json(detail)
-            return
-        for line in case_lines(case_id, detail):
-            click.echo(line)
+        elif as_csv:
+            click.echo(case_csv(detail), nl=False)
+        elif as_markdown:
+            click.echo(case_markdown(detail))
+        else:
+            for line in case_lines(case_id, detail):
+                click.echo(line)
         return
     data = evals.run_report(app.ledger, run_id, all_verdicts=all_verdicts, at=at, as_of=as_of)
     run_ = data["run"]
@@ -461,9 +588,11 @@ def show(
     )
     if run_.get("runner") == "gone" and as_of is None and at is None:
         click.echo(stalled(run_id))
-    click.echo(table(rows, headers, align="lr" + "r" * 5 + "l" * (len(headers) - 7)))
-    for line in footer_lines(data):
+    # the totals and pass rates first, what went wrong next, then the rows
+    for line in summary_lines(data) + findings_lines(data):
         click.echo(line)
+    click.echo("")
+    click.echo(table(rows, headers, align="lr" + "r" * 5 + "l" * (len(headers) - 7)))
     if show_plot:
         click.echo("\n" + render_plot(data))
     if all_verdicts and data.get("verdicts"):
@@ -507,21 +636,51 @@ def export(app: App, run_id: str, traces_dir: str) -> None:
     metavar="NAME",
     help="Create (or feed) the A/B test NAME with the paired rollouts, so `ab analyze` compares them.",
 )
+@click.option(
+    "--max-regressions",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Exit 1 if more than N pairs passed in RUN_A and fail in RUN_B.",
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    multiple=True,
+    metavar="DECISION",
+    help="Exit 1 if the recommendation is DECISION: keep_control, no_difference, continue, "
+    "blocked or ship (repeatable, or comma-separated).",
+)
 @json_option
 @pass_app
 def compare(
-    app: App, run_a: str, run_b: str, scorer: str | None, into_ab: str | None, as_json: bool
+    app: App,
+    run_a: str,
+    run_b: str,
+    scorer: str | None,
+    into_ab: str | None,
+    max_regressions: int | None,
+    fail_on: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Pair RUN_B's rollouts with RUN_A's by case and epoch: wins, losses, regressions and paired statistics.
+
+    With several epochs, the interval is clustered by case (epochs of a case are not independent).
 
     \b
     Examples:
       trialbook eval compare baseline candidate
       trialbook eval compare baseline candidate --into-ab model-swap
+      trialbook eval compare baseline candidate --max-regressions 0 --fail-on keep_control
     """
+    from trialbook.ledger import eval_gates
+
+    gates = eval_gates.parse_compare_gates(max_regressions, fail_on)
     data = evals.compare_runs(app.ledger, run_a, run_b, scorer=scorer, into_ab=into_ab)
+    outcome = eval_gates.check_compare(data, gates)
     if as_json:
         echo_json(data)
-        return
-    for line in compare_lines(data, run_a, run_b, into_ab):
-        click.echo(line)
+    else:
+        for line in compare_lines(data, run_a, run_b, into_ab):
+            click.echo(line)
+    if gates:
+        exit_for(outcome, err=as_json)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 from trialbook.domain.verdict_values import on_scale
@@ -104,67 +105,171 @@ def table_rows(data: dict[str, Any]) -> tuple[list[list[Any]], list[str]]:
     return rows, headers
 
 
-def footer_lines(data: dict[str, Any]) -> list[str]:
+#: how many cases a findings line lists before "… and N more" (``--json`` has them all)
+LIST_LIMIT = 10
+
+
+def case_order(case_id: str) -> tuple[Any, ...]:
+    """A sort key for case ids: by their text, runs of digits by value (``c2`` before ``c10``)."""
+    return tuple(
+        (0, int(part), part) if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", case_id)
+        if part
+    )
+
+
+def listed(items: list[str], limit: int = LIST_LIMIT, sep: str = ", ") -> str:
+    """The first ``limit`` items joined, then "… and N more" for the rest."""
+    shown = sep.join(items[:limit])
+    rest = len(items) - limit
+    return shown + (f" … and {rest} more" if rest > 0 else "")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def scorer_line(name: str, sc: dict[str, Any]) -> str:
+    """A scorer's headline: mean, pass rate with its 95% interval, and what it left out."""
+    lo, hi = sc["pass_interval"]
+    line = (
+        f"{name}: mean {shown_mean(sc)} · pass {pct(sc['pass_rate'])} "
+        f"(95% CI {pct(lo)}–{pct(hi)}, n={sc['scored']})"
+    )
+    if sc["abstained"]:
+        line += f" · {sc['abstained']} abstained"
+    if sc["errors"]:
+        line += f" · {sc['errors']} scoring errors"
+    if sc["repeat_sd"] is not None:
+        line += f" · repeat sd {fmt(sc['repeat_sd'])}"
+    pk = sc.get("pass_at_k")
+    if pk and pk["k"] > 1:
+        line += f" · pass@{pk['k']} {pct(pk['pass_at_k'])} · pass^{pk['k']} {pct(pk['pass_hat_k'])}"
+    if sc["judge_prompt_tokens"] or sc["judge_completion_tokens"] or sc["judge_cost_usd"]:
+        line += (
+            f" · judge tokens {sc['judge_prompt_tokens']}+{sc['judge_completion_tokens']}"
+            f" · judge cost ${sc['judge_cost_usd']:.4f}"
+        )
+    return line
+
+
+def _target_line(s: dict[str, Any]) -> str:
+    return (
+        f"target pass rate (score ≥ 0.7): {pct(s['target_pass_rate'])}"
+        if s["mean_score"] is not None
+        else "target pass rate: - (the target reported no scores)"
+    )
+
+
+def headline_lines(data: dict[str, Any]) -> list[str]:
+    """The run's headline scores (``eval run`` ends with them): each scorer's, else the target's."""
+    lines = [scorer_line(n, data["scorers"][n]) for n in data["scorer_names"]]
+    if not lines or data["summary"]["mean_score"] is not None:
+        lines.insert(0, _target_line(data["summary"]))
+    return lines
+
+
+def summary_lines(data: dict[str, Any]) -> list[str]:
+    """Counts, the target's pass rate, latency, tokens and cost, then each scorer's headline."""
     s = data["summary"]
     run_ = data["run"]
     lines = [
         f"{s['completed']} completed, {s['failed']} failed"
         + (f", {s['pending']} pending" if s["pending"] else "")
         + f" of {run_['total']} · status {run_['status']}",
-        f"target pass rate (score ≥ 0.7): {pct(s['target_pass_rate'])}"
-        if s["mean_score"] is not None
-        else "target pass rate: - (the target reported no scores)",
+        _target_line(s),
         f"latency p50 {ms(s['latency_p50_s'])} · p95 {ms(s['latency_p95_s'])} · p99 {ms(s['latency_p99_s'])}",
         f"tokens {s['prompt_tokens']} in + {s['completion_tokens']} out · cost "
         + ("-" if s["cost_usd"] is None else f"${s['cost_usd']:.4f}"),
     ]
-    for name in data["scorer_names"]:
-        sc = data["scorers"][name]
-        lo, hi = sc["pass_interval"]
-        line = (
-            f"{name}: mean {shown_mean(sc)} · pass {pct(sc['pass_rate'])} "
-            f"(95% CI {pct(lo)}–{pct(hi)}, n={sc['scored']})"
-        )
-        if sc["abstained"]:
-            line += f" · {sc['abstained']} abstained"
-        if sc["errors"]:
-            line += f" · {sc['errors']} scoring errors"
-        if sc["repeat_sd"] is not None:
-            line += f" · repeat sd {fmt(sc['repeat_sd'])}"
-        pk = sc.get("pass_at_k")
-        if pk and pk["k"] > 1:
-            line += (
-                f" · pass@{pk['k']} {pct(pk['pass_at_k'])} · pass^{pk['k']} {pct(pk['pass_hat_k'])}"
-            )
-        if sc["judge_prompt_tokens"] or sc["judge_completion_tokens"] or sc["judge_cost_usd"]:
-            line += (
-                f" · judge tokens {sc['judge_prompt_tokens']}+{sc['judge_completion_tokens']}"
-                f" · judge cost ${sc['judge_cost_usd']:.4f}"
-            )
-        lines.append(line)
-    failed_by_case: dict[str, set[str]] = {}
+    lines += [scorer_line(n, data["scorers"][n]) for n in data["scorer_names"]]
+    return lines
+
+
+def _epochs(epochs: list[int]) -> str:
+    return "#" + ",".join(str(e) for e in sorted(epochs))
+
+
+def findings_lines(data: dict[str, Any]) -> list[str]:
+    """What went wrong, compactly: failing cases, their failed criteria, flaky cases, judge
+    disagreements (each sorted by case id, grouped by case with its scorers, counts first,
+    cut after :data:`LIST_LIMIT` cases with "… and N more"), then agreement between scorers."""
+    lines = []
+    failing: dict[str, dict[str, list[int]]] = {}
+    criteria: dict[str, set[str]] = {}
+    target_failed: dict[str, list[int]] = {}
     for r in data["rollouts"]:
+        if r["status"] != "completed":
+            target_failed.setdefault(r["case_id"], []).append(r["epoch"])
         for name, v in r["verdicts"].items():
+            if v["passed"] is False:
+                failing.setdefault(r["case_id"], {}).setdefault(name, []).append(r["epoch"])
             if v["failed_criteria"]:
-                failed_by_case.setdefault(r["case_id"], set()).update(
+                criteria.setdefault(r["case_id"], set()).update(
                     f"{name}: {c}" for c in v["failed_criteria"]
                 )
-    for case_id, crit in failed_by_case.items():
-        lines.append(f"failed criteria of {case_id}: " + "; ".join(sorted(crit)))
-    if data["flaky_cases"]:
+    if target_failed:
+        n = sum(len(e) for e in target_failed.values())
         lines.append(
-            "flaky cases: "
-            + ", ".join(
-                f"{c['case_id']} ({c['scorer']}: passed epochs {fmt(c['passed_epochs'])}, failed {fmt(c['failed_epochs'])})"
-                for c in data["flaky_cases"]
+            f"failed rollouts: {_plural(n, 'rollout')} of {_plural(len(target_failed), 'case')}: "
+            + listed(
+                [f"{c}{_epochs(target_failed[c])}" for c in sorted(target_failed, key=case_order)]
+            )
+        )
+    if failing:
+        n = sum(len(e) for by in failing.values() for e in by.values())
+        lines.append(
+            f"failing: {_plural(len(failing), 'case')} ({_plural(n, 'failed verdict')}): "
+            + listed(
+                [
+                    f"{c} ("
+                    + ", ".join(
+                        f"{name} {_epochs(failing[c][name])}" for name in sorted(failing[c])
+                    )
+                    + ")"
+                    for c in sorted(failing, key=case_order)
+                ]
+            )
+        )
+    if criteria:
+        lines.append(
+            f"failed criteria: {_plural(len(criteria), 'case')}: "
+            + listed(
+                [
+                    f"{c}: " + "; ".join(sorted(criteria[c]))
+                    for c in sorted(criteria, key=case_order)
+                ],
+                sep=" · ",
+            )
+        )
+    if data["flaky_cases"]:
+        flaky: dict[str, list[str]] = {}
+        for c in data["flaky_cases"]:
+            flaky.setdefault(c["case_id"], []).append(
+                f"{c['scorer']} pass {_epochs(c['passed_epochs'])} fail {_epochs(c['failed_epochs'])}"
+            )
+        lines.append(
+            f"flaky cases: {_plural(len(flaky), 'case')} pass in some epochs and fail in others: "
+            + listed(
+                [
+                    f"{c} (" + ", ".join(sorted(flaky[c])) + ")"
+                    for c in sorted(flaky, key=case_order)
+                ]
             )
         )
     if data["judge_disagreements"]:
+        split: dict[str, list[str]] = {}
+        for d in data["judge_disagreements"]:
+            split.setdefault(d["case_id"], []).append(
+                f"{d['scorer']} #{d['epoch']} {d['passes']} pass/{d['fails']} fail"
+            )
         lines.append(
-            "judge repeats disagree on: "
-            + ", ".join(
-                f"{d['case_id']}#{d['epoch']} ({d['scorer']} {d['passes']} pass/{d['fails']} fail)"
-                for d in data["judge_disagreements"]
+            f"judge repeats disagree on {_plural(len(split), 'case')}: "
+            + listed(
+                [
+                    f"{c} (" + ", ".join(sorted(split[c])) + ")"
+                    for c in sorted(split, key=case_order)
+                ]
             )
         )
     for a in data["agreements"]:
@@ -174,6 +279,11 @@ def footer_lines(data: dict[str, Any]) -> list[str]:
             + (f" · {a['scoring_errors']} scoring errors left out" if a["scoring_errors"] else "")
         )
     return lines
+
+
+def footer_lines(data: dict[str, Any]) -> list[str]:
+    """Every line ``eval show`` prints besides the table: :func:`summary_lines`, :func:`findings_lines`."""
+    return summary_lines(data) + findings_lines(data)
 
 
 def rollouts_csv(rows: list[dict[str, Any]], names: list[str]) -> str:
@@ -230,6 +340,36 @@ def render_plot(data: dict[str, Any], encoding: str | None = None) -> str:
     return "\n".join(out)
 
 
+CASE_HEADERS = ["scorer", "epoch", "repeat", "score", "passed", "criterion", "ok", "reason"]
+
+
+def case_rows(detail: dict[str, Any]) -> list[list[Any]]:
+    """One row per criterion of every verdict of the case (a verdict without criteria: one row)."""
+    rows = []
+    for v in detail["verdicts"]:
+        head = [v["scorer"], v["epoch"], v["repeat"], shown_score(v), fmt(v["passed"])]
+        if not v["evaluation"]:
+            rows.append([*head, "-", "-", v["error"] or v["result"] or ""])
+        for c in v["evaluation"]:
+            rows.append([*head, c["criteria"], fmt(c["passed"]), c["reason"]])
+    return rows
+
+
+def case_csv(detail: dict[str, Any]) -> str:
+    """``eval show RUN --case ID --csv``: the case's criterion rows (with the case id) as CSV."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["case", *CASE_HEADERS])
+    for row in case_rows(detail):
+        w.writerow([detail["case_id"], *row])
+    return buf.getvalue()
+
+
+def case_markdown(detail: dict[str, Any]) -> str:
+    """``eval show RUN --case ID --markdown``: the case's criterion rows as a Markdown table."""
+    return markdown(case_rows(detail), CASE_HEADERS)
+
+
 def case_lines(case_id: str, detail: dict[str, Any]) -> list[str]:
     """``eval show RUN --case ID``: one line per rollout (with its output), then the criterion table."""
     lines = []
@@ -241,18 +381,12 @@ def case_lines(case_id: str, detail: dict[str, Any]) -> list[str]:
         )
         if r["output"] is not None:
             lines.append(f"  output: {short(json.dumps(r['output'], ensure_ascii=False), 200)}")
-    rows = []
-    for v in detail["verdicts"]:
-        head = [v["scorer"], v["epoch"], v["repeat"], shown_score(v), fmt(v["passed"])]
-        if not v["evaluation"]:
-            rows.append([*head, "-", "-", v["error"] or v["result"] or ""])
-        for c in v["evaluation"]:
-            rows.append([*head, c["criteria"], fmt(c["passed"]), c["reason"]])
+    rows = case_rows(detail)
     if rows:
         lines.append(
             table(
                 rows,
-                ["scorer", "epoch", "repeat", "score", "passed", "criterion", "ok", "reason"],
+                CASE_HEADERS,
                 align="lrrrllll",
             )
         )
@@ -290,11 +424,21 @@ def verdicts_table(data: dict[str, Any]) -> str:
     )
 
 
+def pairs_text(data: dict[str, Any]) -> str:
+    """ "50 cases × 2 epochs" when the pairs fill that grid, else "N pairs of C cases (E epochs)"."""
+    pairs, cases, epochs = data["pairs"], data.get("cases"), data.get("epochs")
+    if cases is None or epochs is None:
+        return _plural(pairs, "pair")
+    if cases * epochs == pairs:
+        return f"{_plural(cases, 'case')} × {_plural(epochs, 'epoch')}"
+    return f"{_plural(pairs, 'pair')} of {_plural(cases, 'case')} ({_plural(epochs, 'epoch')})"
+
+
 def compare_lines(data: dict[str, Any], run_a: str, run_b: str, into_ab: str | None) -> list[str]:
     """``eval compare``: the pairs, wins and losses, regressions, paired statistics, recommendation."""
     lines = []
     lines.append(
-        f"{run_b} against {run_a} on {data['basis']} · {data['pairs']} pairs"
+        f"{run_b} against {run_a} on {data['basis']} · {pairs_text(data)}"
         + (
             f" ({data['only_in_a']} only in {run_a}, {data['only_in_b']} only in {run_b})"
             if data["only_in_a"] or data["only_in_b"]
@@ -309,19 +453,39 @@ def compare_lines(data: dict[str, Any], run_a: str, run_b: str, into_ab: str | N
     for label in ("regressions", "improvements"):
         items = data[label]
         if items:
-            lines.append(f"{label}: " + ", ".join(f"{p['case_id']}#{p['epoch']}" for p in items))
+            by_case: dict[str, list[int]] = {}
+            for p in items:
+                by_case.setdefault(p["case_id"], []).append(p["epoch"])
+            lines.append(
+                f"{label}: {_plural(len(items), 'pair')} in {_plural(len(by_case), 'case')}: "
+                + listed([f"{c}{_epochs(by_case[c])}" for c in sorted(by_case, key=case_order)])
+            )
     if data["failed_rollouts"]:
+        failed = sorted(
+            data["failed_rollouts"], key=lambda f: (case_order(f["case_id"]), f["epoch"])
+        )
         lines.append(
             "failed rollouts (target errors, not scored, left out of the pairs): "
-            + ", ".join(
-                f"{f['case_id']}#{f['epoch']} in {f['failed_in']}" for f in data["failed_rollouts"]
-            )
+            + listed([f"{f['case_id']}#{f['epoch']} in {f['failed_in']}" for f in failed])
         )
     errs = data["scoring_errors"]
     if errs["a"] or errs["b"]:
         lines.append(f"scoring errors left out: {errs['a']} in {run_a}, {errs['b']} in {run_b}")
     fixed = data["paired"]
-    if fixed["pairs"]:
+    clustered = data.get("clustered")
+    if clustered and data["pairs"] > clustered["clusters"] >= 1:
+        ci = clustered["ci"]
+        lines.append(
+            f"paired difference: {fmt(clustered['lift'])} over {clustered['pairs']} pairs of "
+            f"{clustered['clusters']} cases · "
+            + (
+                f"{clustered['level']:.0%} CI {fmt(ci[0])} to {fmt(ci[1])} "
+                f"(cluster-robust by case, t with {clustered['clusters'] - 1} df)"
+                if ci
+                else f"CI - ({clustered['note']})"
+            )
+        )
+    elif fixed["pairs"]:
         ci = fixed["ci"]
         lines.append(
             f"paired difference: {fmt(fixed['lift'])} over {fixed['pairs']} pairs · "
