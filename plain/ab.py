@@ -172,7 +172,15 @@ def analyze(req: Request) -> Translation:
             if req.w(i) == "detectable" and req.w(i - 1) == "minimum":
                 req.use(i - 1)
             break
+        # the number before the cue: "a 10% minimum detectable effect", "a 2.5 second mde"
+        k = i - 1 if req.w(i - 1) == "minimum" else i
+        if req.w(i) != "detect" and k > 0 and toks[k - 1].kind == "num" and req.free(k - 1):
+            mde = toks[k - 1]
+            end = i + 1 + (req.w(i + 1) == "effect")
+            req.use(*range(k - 1, end))
+            break
     history = False
+    plotting = req.index({"plot", "chart", "graph", "draw"}, names_too=True) >= 0
     for words in (
         ("history",),
         ("trajectory",),
@@ -184,7 +192,7 @@ def analyze(req: Request) -> Translation:
     ):
         k = req.seq(*words)
         if k >= 0:
-            history = True
+            history = history or not (plotting and words == ("over", "time"))
             req.use(*range(k, k + len(words)))
     metrics: list[str] = []
     i = 0
@@ -220,9 +228,43 @@ def analyze(req: Request) -> Translation:
     if history:
         opts.append("--history")
     if mde is not None:
-        assert mde.value is not None
-        opts += ["--mde", fmt(mde.value / 100 if mde.unit == "%" else mde.value)]
+        effect = margin_text(req, mde, metrics[0] if metrics else None)
+        if isinstance(effect, Translation):
+            return effect
+        opts += ["--mde", effect]
     return command(req.text, ["ab", "analyze", test, *opts])
+
+
+def margin_text(req: Request, tok: Token, metric: str | None) -> str | Translation:
+    """An effect size as typed, in the form ``--mde``/``--margin`` take, checked for the metric.
+
+    "5 points"/"5pp" are percentage points, "5 %" is relative to control, "0.05" and
+    "2.5" are in the metric's units, "30 s" and "$0.01" carry theirs. With the metric
+    known (said in the request) the margin is read by :func:`trialbook.domain.units.parse_margin`,
+    the same rule as the CLI's, so a margin that cannot be right for the metric (a bare
+    5 or 150 points on a proportion) is refused with its reason. With the metric not
+    said, a bare number of 1 or more could be 5 seconds or 500 points: it is asked about.
+    """
+    from trialbook.domain.units import UnitError, parse_margin
+
+    value = fmt(tok.value)
+    text = {"%": f"{value}%", "pp": f"{value}pp", "s": f"{value}s", "usd": f"${value}"}.get(
+        tok.unit or "", value
+    )
+    if metric is None:
+        if tok.unit is None and tok.value >= 1:
+            return incomplete(
+                req.text,
+                ["ab", "analyze", *[n for n in req.names_of("test")[:1]]],
+                ["--mde EFFECT"],
+                f"an effect of {tok.text}: is that {value}pp (points), {value}% (relative to "
+                "control), or in the metric's units? say it with its unit, or name the metric",
+            )
+        return text if tok.unit != "s" else fmt(tok.value)
+    try:
+        return str(parse_margin(text, metric))
+    except UnitError as e:
+        return refused(req.text, str(e))
 
 
 def _alpha(req: Request) -> Token | None:

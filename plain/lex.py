@@ -27,7 +27,7 @@ _TOKEN_RE = re.compile(
   | (?P<money>\$\s?(?:{_NUM}|\.\d+)(?P<msuf>k)?(?![\w]))
   | (?P<compound>\d+(?:\.\d+)?(?:h|m|s)(?:\d+(?:\.\d+)?(?:ms|m|s))+(?![\w]))
   | (?P<kv>[a-z_][a-z0-9_-]*=[^\s,;]+)
-  | (?P<num>(?:(?<![\w.])-)?(?:{_NUM}|\.\d+)(?P<suf>%|k|ms|s|secs?|mins?|m|h|hrs?)?(?![\w]|[-.][\w]))
+  | (?P<num>(?:(?<![\w.])-)?(?:{_NUM}|\.\d+)(?P<suf>%|pp|k|ms|s|secs?|mins?|m|h|hrs?)?(?![\w]|[-.][\w]))
   | (?P<word>[^\W_][\w'.-]*\w|[^\W_])
   | (?P<punct>[,;:?!()=+&/#\[\]{{}}]|\.|-+)
   | (?P<other>\S)
@@ -79,10 +79,12 @@ UNIT_WORDS: dict[str, tuple[str, Decimal]] = {
     **{w: ("usd", Decimal(1)) for w in ("usd", "dollar", "dollars", "bucks")},
     **{w: ("usd", Decimal("0.01")) for w in ("cent", "cents", "¢")},
     **{w: ("%", Decimal(1)) for w in ("percent", "pct", "%")},
+    **{w: ("pp", Decimal(1)) for w in ("pp", "point", "points", "pts", "pt")},
 }
 MULTIPLIERS = {"k": Decimal(1000), "thousand": Decimal(1000), "million": Decimal(1_000_000)}
 _SUFFIX = {
     "%": ("%", Decimal(1)),
+    "pp": ("pp", Decimal(1)),
     "ms": ("s", Decimal("0.001")),
     "s": ("s", Decimal(1)),
     "sec": ("s", Decimal(1)),
@@ -107,7 +109,7 @@ class Token:
     end: int
     norm: str = ""  # lowercase form used for matching
     value: Decimal = Decimal(0)  # for numbers and the numerator of an N/M fraction
-    unit: str | None = None  # "s" (seconds), "usd", "%" or None
+    unit: str | None = None  # "s" (seconds), "usd", "%", "pp" (percentage points) or None
     value2: Decimal = Decimal(0)  # the denominator of an N/M fraction
     spelled: bool = False  # a number written in words ("twelve")
     scale: Decimal | None = None  # for durations: seconds per unit typed (60 for minutes)
@@ -314,6 +316,14 @@ def _merge_units(tokens: list[Token]) -> list[Token]:
                     t.unit, t.value = None, t.value * 1_000_000
                 else:
                     t.unit, t.value, t.scale = "s", t.value * 60, Decimal(60)
+            elif (
+                t.unit is None
+                and nw == "percentage"
+                and i + 2 < len(tokens)
+                and tokens[i + 2].norm in ("points", "point")
+            ):
+                t = _span(t, tokens[i + 2], value=t.value, unit="pp")
+                i += 2
             elif t.unit is None and nw in UNIT_WORDS:
                 unit, factor = UNIT_WORDS[nw]
                 t = _span(t, nxt, value=t.value * factor, unit=unit)  # type: ignore[arg-type]

@@ -202,7 +202,7 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab analyze", "analyze onboarding with 95% confidence", None, "? ab analyze onboarding [--alpha]"),
     ("ab analyze", "analyze onboarding with alpha", None, "? ab analyze onboarding [--alpha]"),
     ("ab analyze", "show the recommendation history for checkout-flow", None, "ab analyze checkout-flow --history"),
-    ("ab analyze", "how many more sessions do we need for onboarding to detect a 5% lift", None, "ab analyze onboarding --mde 0.05"),
+    ("ab analyze", "how many more sessions do we need for onboarding to detect a 5% lift", None, "ab analyze onboarding --mde 5%"),
     ("ab analyze", "should we ship warm?", None, "ab analyze checkout-flow"),
     ("ab analyze", "is treatment winning on cost?", None, "ab analyze onboarding --metric cost"),
     ("ab analyze", "which is cheaper, terse or verbose?", None, "ab analyze prompt-style --metric cost"),
