@@ -268,6 +268,12 @@ class PreparedRun:
             scorers=self.scoring if self.scoring else None,
             cache=self.cache,
         )
+        if self.cache is not None and self.scoring:
+            from trialbook.runners.judge_openai import JudgeScorer
+
+            for scorer in [*self.scoring.common, *self.scoring.by_spec.values()]:
+                if isinstance(scorer, JudgeScorer):
+                    scorer.cache = self.cache  # judge calls are cached the same way
         if self.cache is not None and self.start is not None and self._all_cached():
             options.preflight = False  # every rollout is answered from the cache: no call at all
         try:

@@ -11,7 +11,8 @@ instead of calling again. Off unless asked for (``eval run --cache``, ``cache = 
 - Only successful answers are stored; failed calls are always made again.
 - Storage: one SQLite file, ``$XDG_CACHE_HOME/trialbook/responses.sqlite``
   (``~/.cache/trialbook`` by default), table ``responses(key, kind, value, stored_at)``;
-  ``value`` is the answer as canonical JSON. Deleting the file empties the cache.
+  ``value`` is the answer as compact JSON, in the order it came (a judge reading a cached
+  output sees the same text). Deleting the file empties the cache.
 - TTL: with ``ttl_s`` an entry older than that is a miss (and is replaced by the
   fresh answer); ``--cache-ttl 1d`` (:func:`parse_duration`).
 - A hit is recorded as such: the rollout event has ``cached: true``, its latency is
@@ -69,6 +70,11 @@ def cache_key(kind: str, target: Mapping[str, Any], request: Any, seed: int | No
     """Contract: hex SHA-256 of ``canonical_json({"kind", "target", "request", "seed"})``."""
     doc = {"kind": kind, "target": dict(target), "request": request, "seed": seed}
     return hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
+
+
+def _as_stored(value: Mapping[str, Any]) -> str:
+    """An answer as compact JSON in its own key order (read back exactly as it came)."""
+    return json.dumps(dict(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 class ResponseCache:
@@ -129,7 +135,7 @@ class ResponseCache:
         conn = self._db()
         conn.execute(
             "INSERT OR REPLACE INTO responses (key, kind, value, stored_at) VALUES (?, ?, ?, ?)",
-            (key, kind, canonical_json(dict(value)), time.time()),
+            (key, kind, _as_stored(value), time.time()),
         )
         conn.commit()
 

@@ -55,6 +55,7 @@ from trialbook.domain.verdicts import (
     Verdict,
     parse_judge_answer,
 )
+from trialbook.runners.cache import ResponseCache, cache_key
 from trialbook.runners.http_client import (
     OPENAI_BASE_URL,
     Backoff,
@@ -612,6 +613,9 @@ class JudgeScorer:
         self._owns_client = client is None
         #: False once the server refused ``response_format`` (json_mode auto)
         self._json_mode = config.json_mode != "off"
+        #: the response cache (``eval run --cache``): an answer to the same messages and repeat
+        #: is read back instead of asked again (its usage says ``cached``, no cost, no latency)
+        self.cache: ResponseCache | None = None
 
     def __repr__(self) -> str:
         return f"JudgeScorer({self.name!r}, model={self.config.model!r}, base_url={self.config.base_url!r})"
@@ -676,22 +680,30 @@ class JudgeScorer:
                 raw=raw,
             )
 
-        try:
-            response = await self._complete(messages, attempts)
-        except _Failed as e:
-            return failed(str(e))
-        try:
-            body = response.json()
-        except ValueError:
-            return failed(
-                f"judge returned a body that is not JSON: {_short(response.text)}", response.text
-            )
-        tokens = self._usage_fields(body)
+        key = stored = None
+        if self.cache is not None:
+            request = {"messages": messages, "repeat": repeat, "body": self._body(messages)}
+            key = cache_key("judge", self.describe(), request, None)
+            stored = self.cache.get(key)
+        if stored is not None:
+            body, text = stored["body"], json.dumps(stored["body"])
+            tokens = {k: v for k, v in self._usage_fields(body).items() if k != "cost_usd"}
+        else:
+            try:
+                response = await self._complete(messages, attempts)
+            except _Failed as e:
+                return failed(str(e))
+            text = response.text
+            try:
+                body = response.json()
+            except ValueError:
+                return failed(f"judge returned a body that is not JSON: {_short(text)}", text)
+            tokens = self._usage_fields(body)
+            if key is not None and self.cache is not None and chat_message(body) is not None:
+                self.cache.put(key, "judge", {"body": body})
         message = chat_message(body)
         if message is None:
-            return failed(
-                f"judge answer has no choices[0].message: {_short(response.text)}", response.text
-            )
+            return failed(f"judge answer has no choices[0].message: {_short(text)}", text)
         refusal = message.get("refusal")
         content = _content_text(message.get("content"))
         if refusal and not content.strip():
@@ -704,6 +716,9 @@ class JudgeScorer:
             lenient_scores=cfg.lenient_scores,
             rules=cfg.rules,
         )
+        if stored is not None:
+            cached = JudgeUsage(model=cfg.model, cached=True, **tokens)
+            return verdict.model_copy(update={"repeat": repeat, "usage": cached})
         return verdict.model_copy(update={"repeat": repeat, "usage": usage(**tokens)})
 
     def _usage_fields(self, body: Any) -> dict[str, Any]:

@@ -238,3 +238,39 @@ def test_durations(text: str | int, seconds: float) -> None:
 def test_bad_durations(bad: object) -> None:
     with pytest.raises(TargetConfigError, match="--cache-ttl"):
         parse_duration(bad)
+
+
+def test_judge_calls_are_cached_the_same_way(
+    invoke: Invoke, app: SynthTaskApp, tmp_path: Path, db_path: Path
+) -> None:
+    from tests.judge_server import JudgeServer
+    from tests.judge_server import Reply as JudgeReply
+
+    answer = {"score": 0.75, "evaluation": [], "result": "fine"}
+    cfg = str(config(tmp_path, app.url, seeds="[0, 1]"))
+    with JudgeServer() as judge:
+        model = judge.script("cj", JudgeReply(content=json.dumps(answer)))
+        spec = f"judge:j,base_url={judge.base_url},model={model},key_env=none"
+        for run in ("j1", "j2"):
+            r = invoke("eval", "run", "--config", cfg, "--scorer", spec, "--name", run, "--cache")
+            assert r.exit_code == 0, r.output
+        assert len(judge.requests(model)) == 2  # asked once per rollout, in the first run only
+        r = invoke("eval", "run", "--config", cfg, "--scorer", spec, "--name", "j3")
+        assert r.exit_code == 0 and len(judge.requests(model)) == 4  # no --cache: asked again
+    conn = sqlite3.connect(db_path)
+    try:
+        rows = conn.execute(
+            "SELECT stream_id, data FROM events WHERE type = 'VerdictRecorded' ORDER BY position"
+        ).fetchall()
+    finally:
+        conn.close()
+    usage = {
+        (s.removeprefix("eval-run:"), json.loads(d)["case_id"]): json.loads(d)["usage"]
+        for s, d in rows
+    }
+    for case in ("seed-0", "seed-1"):
+        assert "cached" not in usage[("j1", case)] and usage[("j1", case)]["latency_s"] is not None
+        assert usage[("j2", case)]["cached"] is True
+        assert "latency_s" not in usage[("j2", case)] and "cost_usd" not in usage[("j2", case)]
+        assert usage[("j2", case)]["prompt_tokens"] == usage[("j1", case)]["prompt_tokens"]
+    assert show_json(invoke, "j2")["scorers"]["judge:j"]["mean"] == pytest.approx(0.75)
