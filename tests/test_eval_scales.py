@@ -476,3 +476,31 @@ class TestStatisticsIgnoreTheScale:
         data.pop("scale")
         old = VerdictRecorded.model_validate(data)
         assert (old.scale, old.raw_score, old.score) == ((0.0, 1.0), 0.4, 0.4)
+
+
+class TestPythonApi:
+    def test_a_bad_scale_raises_the_clis_message_and_records_nothing(
+        self, db_path: Path, evaluators: str
+    ) -> None:
+        import trialbook
+
+        with trialbook.open(db_path) as tb:
+            tb.evals.add_suite(CASES[:2], name="api")
+            before = count_events(db_path)
+            with pytest.raises(trialbook.InvalidCommand) as e:
+                tb.evals.run(
+                    "api",
+                    f"python:{MODULE}:answer_a",
+                    scorers=[f"python:{MODULE}:ten,scale=10-1"],
+                )
+            assert "scale '10-1': the minimum 10 must be below the maximum 1" in str(e.value)
+            assert count_events(db_path) == before
+            report = tb.evals.run(
+                "api", f"python:{MODULE}:answer_a", scorers=[f"python:{MODULE}:ten,scale=1..10"]
+            )
+            cell = report.rollouts[0].verdicts[f"python:{MODULE}:ten"]
+            assert (cell.raw_score, cell.scale) == (6, [1, 10])
+            summary = report.scorers[f"python:{MODULE}:ten"]
+            assert summary.scale == [1, 10]
+            assert summary.mean_on_scale == pytest.approx((6 + 8) / 2)
+            assert summary.mean == pytest.approx(((6 - 1) / 9 + (8 - 1) / 9) / 2)

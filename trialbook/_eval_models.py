@@ -124,6 +124,10 @@ class RolloutScore(_Model):
     scoring_error: bool
     error: str | None
     failed_criteria: list[str]
+    #: the mean score of the usable repeats on the scorer's own scale, and that scale
+    #: (``None`` when the repeats mixed scales); ``score`` is normalised to 0–1
+    raw_score: float | None = None
+    scale: list[float] | None = None
 
 
 class RolloutResult(_Model):
@@ -234,6 +238,10 @@ class ScorerSummary(_Document):
     judge_completion_tokens: int
     judge_cost_usd: float
     pass_at_k: PassAtK | None = None
+    #: the scorer's scale (``None`` when its verdicts mixed scales) and its mean on it;
+    #: ``mean`` and every other figure are on the normalised 0–1 score
+    scale: list[float] | None = None
+    mean_on_scale: float | None = None
 
 
 class FlakyCase(_Model):
@@ -283,6 +291,8 @@ class Verdict(_Model):
     repeat: int
     score: float | None
     raw_score: float | None
+    #: the scale ``raw_score`` is on (``score`` is normalised to 0–1)
+    scale: list[float] = [0.0, 1.0]
     passed: bool | None
     abstained: bool
     error: str | None
