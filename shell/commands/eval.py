@@ -239,7 +239,27 @@ eval_.add_command(suite)
 @click.option(
     "--budget", type=float, metavar="USD", help="Stop the run cleanly once this much is spent."
 )
-@click.option("--seed", type=int, help="Base seed sent to task apps (per case and epoch).")
+@click.option(
+    "--seed",
+    type=int,
+    help="Base seed: a case without its own seed gets one derived from it (per case and epoch).",
+)
+@click.option(
+    "--seeds",
+    metavar="LIST",
+    help="Run a suite of seeds, each sent exactly: 0-49, 0,3,7 or 0-9,20 (a synth-ai config's seeds).",
+)
+@click.option(
+    "--cache/--no-cache",
+    "cache",
+    default=None,
+    help="Reuse stored answers to identical requests (off unless asked for; `cache` in --config).",
+)
+@click.option(
+    "--cache-ttl",
+    metavar="DURATION",
+    help="With --cache: ignore stored answers older than this (90s, 30m, 12h, 1d, 2w).",
+)
 @click.option(
     "--scorer",
     "scorer_specs",
@@ -271,6 +291,9 @@ def run(
     prices: tuple[str, ...],
     budget: float | None,
     seed: int | None,
+    seeds: str | None,
+    cache: bool | None,
+    cache_ttl: str | None,
     scorer_specs: tuple[str, ...],
     judge_repeats: int,
     **gate_opts: Any,
@@ -287,6 +310,7 @@ def run(
       trialbook eval run qa --target 'openai:gpt-4o-mini;api_key_env=OPENAI_API_KEY' --price gpt-4o-mini=0.15/0.6
       trialbook eval run qa --config run.toml --scorer equals --scorer judge:openai
       trialbook eval run qa --target http://127.0.0.1:8000/run --scorer equals --fail-under equals=0.8 --junit evals.xml
+      trialbook eval run --config synth_eval.toml --seeds 0-49 --cache
     """
     try:
         prepared = evals.prepare_run(
@@ -305,6 +329,9 @@ def run(
             seed=seed,
             scorers=scorer_specs,
             judge_repeats=judge_repeats,
+            seeds=seeds,
+            cache=cache,
+            cache_ttl=cache_ttl,
         )
     except evals.MissingRunOption as e:
         raise click.UsageError(str(e)) from None
@@ -519,6 +546,14 @@ def list_(app: App, as_json: bool) -> None:
     metavar="POSITION",
     help="The run as it was at this log position.",
 )
+@click.option(
+    "--columns",
+    type=click.Choice(["default", "synth"]),
+    default="default",
+    show_default=True,
+    help="synth: the seed tool's columns (seed, score, reward_mean, outcome, events, latency_ms, "
+    "verifier, tokens, cost_usd, error) with an average row.",
+)
 @pass_app
 def show(
     app: App,
@@ -531,6 +566,7 @@ def show(
     show_plot: bool,
     as_of: str | None,
     at: int | None,
+    columns: str,
 ) -> None:
     """Show RUN's totals and pass rates, what failed (grouped by case), then its rollouts.
 
@@ -540,6 +576,7 @@ def show(
     \b
     Examples:
       trialbook eval show RUN
+      trialbook eval show RUN --columns synth
       trialbook eval show RUN --plot
       trialbook eval show RUN --case q1
       trialbook eval show RUN --csv > run.csv
@@ -553,6 +590,9 @@ def show(
         )
     if as_of is not None and at is not None:
         raise click.UsageError("give --as-of or --at, not both")
+    if columns == "synth":
+        _show_synth(app, run_id, at, as_of, as_json, as_csv, as_markdown, show_plot, case_id)
+        return
     if case_id is not None:
         detail = evals.case_report(
             app.ledger, run_id, case_id, all_verdicts=all_verdicts, at=at, as_of=as_of
@@ -593,11 +633,35 @@ def show(
         click.echo(line)
     click.echo("")
     click.echo(table(rows, headers, align="lr" + "r" * 5 + "l" * (len(headers) - 7)))
+    cached = evals.seed_report(app.ledger, run_id, at=at, as_of=as_of)["cached"]
+    if cached:
+        click.echo(
+            f"{cached} rollout(s) read from the response cache (not called now; latency not measured)"
+        )
     if show_plot:
         click.echo("\n" + render_plot(data))
     if all_verdicts and data.get("verdicts"):
         click.echo("")
         click.echo(verdicts_table(data))
+
+
+def _show_synth(app: App, run_id: str, at: int | None, as_of: str | None, *flags: Any) -> None:
+    """``eval show RUN --columns synth`` (see :mod:`shell.commands.eval_synth`)."""
+    from trialbook.shell.commands.eval_synth import synth_table_lines
+
+    as_json, as_csv, as_markdown, show_plot, case_id = flags
+    if as_csv or as_markdown or show_plot or case_id is not None:
+        raise click.UsageError(
+            "--columns synth prints its own table: give it without --csv, --markdown, --plot or --case"
+        )
+    data = evals.seed_report(app.ledger, run_id, at=at, as_of=as_of)
+    if as_json:
+        echo_json(data)
+        return
+    run_ = data["run"]
+    click.echo(f"Run {run_id} · suite {run_['suite']} v{run_['suite_version']} · {status(run_)}")
+    for line in synth_table_lines(data):
+        click.echo(line)
 
 
 @eval_.command("export")
