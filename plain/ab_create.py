@@ -31,26 +31,85 @@ _CREATE_STOP = _w(
     guardrails description described category difficulty task where and for comparing"""
 )
 _LIST_SEP = frozenset({"and", "or", "vs", "versus", "v", "against"})
+#: words that name the role of the variant after them: "control strict and treatment lenient"
+_ROLE_CANDIDATE = frozenset({"treatment", "candidate", "challenger", "variant", "new"})
 
 
-def _list_items(req: Request, j: int) -> tuple[list[str], int]:
-    """Names separated by commas, "and", "vs", "/": ``cold, warm and hot``. Returns (items, end)."""
+def _roles_named(req: Request) -> tuple[list[str], str | None]:
+    """Variants named by their roles: "control strict and treatment lenient" (control first)."""
+    toks = req.tokens
+    control = None
+    others: list[str] = []
+    for i in req.indexes({"control", "baseline"}, names_too=True):
+        j = skip(req, i + 1, BE | {"is", "variant", "arm"}, ":=")
+        if j < len(toks) and toks[j].kind == "word" and req.free(j) and toks[j].norm not in KNOWN:
+            control = toks[j].norm
+            req.use(*range(i, j + 1))
+            break
+    if control is None:
+        return [], None
+    for i in req.indexes(_ROLE_CANDIDATE, names_too=True):
+        j = skip(req, i + 1, BE | {"is", "arm"}, ":=")
+        if j < len(toks) and toks[j].kind == "word" and req.free(j) and toks[j].norm not in KNOWN:
+            others.append(toks[j].norm)
+            req.use(*range(i, j + 1))
+            if req.w(i - 1) == "and":
+                req.use(i - 1)
+    if not others:
+        return [], None
+    return [control, *others], control
+
+
+def _item(req: Request, j: int) -> str | None:
+    """The new name at token ``j`` of a list, if it can be one: a word, a quoted name, or a
+    number with a scale typed as a name ("8k", "32k"); never a plain number or amount."""
+    t = req.tokens[j]
+    if t.kind in ("word", "quote"):
+        return t.norm if t.kind == "word" else t.text.lower()
+    if t.kind == "num" and not t.spelled and t.unit is None and NAME_RE.match(t.text.lower()):
+        if not t.text.replace(".", "").isdigit():
+            return t.text.lower()
+    if t.kind == "num" and t.spelled and t.unit is None:
+        return t.norm
+    return None
+
+
+def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
+    """Names in one list: ``cold, warm and hot``, ``a vs b vs c``, ``x and y``, ``new against old``.
+
+    The list is delimited unambiguously: its separators are all of one kind (commas,
+    with an optional "and"/"or" before the last name; or "vs"; or "and"/"or"), and a
+    name after "and"/"or" ends it. So in "baseline vs terse, measured on completion
+    time" the list is ``baseline, terse``: the comma after a "vs" list ends it.
+    Returns (items, end, control): ``control`` is a name the words give that role
+    ("A against B" and "B vs baseline A" make B and A the control).
+    """
     items: list[str] = []
     toks = req.tokens
+    kind: str | None = None
+    control: str | None = None
+    last = False
     while j < len(toks):
         t = toks[j]
-        if (
-            t.kind not in ("word", "quote", "num")
-            or t.unit is not None
-            or (t.kind == "num" and not t.spelled)
-        ):
+        if t.kind == "word" and t.norm in ("baseline", "control") and items and kind:
+            nxt = j + 1
+            if nxt < len(toks) and toks[nxt].kind == "word" and toks[nxt].norm not in KNOWN:
+                req.use(j)
+                control = toks[nxt].norm
+                j = nxt
+                t = toks[j]
+        name = _item(req, j)
+        if name is None:
             break
-        nxt = req.tokens[j + 1] if j + 1 < len(toks) else None
+        nxt_tok = toks[j + 1] if j + 1 < len(toks) else None
         if (
             items
             and t.norm in ("control", "baseline")
-            and nxt is not None
-            and ((nxt.kind == "word" and nxt.norm not in _LIST_SEP) or req.p(j + 1) in (":", "="))
+            and nxt_tok is not None
+            and (
+                (nxt_tok.kind == "word" and nxt_tok.norm not in _LIST_SEP)
+                or req.p(j + 1) in (":", "=")
+            )
         ):
             break
         if items and t.norm in _CREATE_STOP - {"and", "control", "baseline"}:
@@ -65,20 +124,40 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int]:
             break
         if req.w(j + 1) == "difficulty":
             break
-        items.append(t.norm if t.kind != "quote" else t.text.lower())
+        items.append(name)
         req.use(j)
+        if last:
+            return items, j + 1, control
         k = j + 1
         if req.p(k) in (",", "/", "&", "+"):
+            sep = "comma"
             k += 1
             if req.w(k) in ("and", "or"):
                 k += 1
-        elif req.w(k) in _LIST_SEP:
+                last = True
+        elif req.w(k) in ("vs", "versus", "v"):
+            sep = "vs"
             k += 1
+        elif req.w(k) in ("and", "or"):
+            sep = "and"
+            k += 1
+            last = True
+        elif req.w(k) == "against":
+            sep = "against"
+            k += 1
+            last = True
         else:
-            return items, k
+            return items, k, control
+        if kind is not None and sep != kind and not (kind == "comma" and last):
+            return items, j + 1, control  # separators changed: the list ended
+        if sep == "against" and control is None:
+            control = "@next"
+        kind = kind or sep
+        if kind == "and" and sep == "and":
+            last = True
         req.use(*range(j + 1, k))
         j = k
-    return items, j
+    return items, j, control
 
 
 def create(req: Request) -> Translation:
@@ -103,19 +182,31 @@ def create(req: Request) -> Translation:
     cue = req.index(
         {"variants", "arms", "groups", "variations", "comparing", "between", "versus", "testing"}
     )
+    role: str | None = None
     if not variants and cue >= 0:
         req.use(cue)
         j = skip(req, cue + 1, BE | {"of", "called", "named"}, ":=")
-        variants, _ = _list_items(req, j)
+        variants, _, role = _list_items(req, j)
     if not variants:
         for i in range(len(toks)):
             if (
                 i not in req.used
                 and toks[i].kind == "word"
-                and req.w(i + 1) in ("vs", "versus", "v")
+                and req.w(i + 1) in ("vs", "versus", "v", "against")
             ):
-                variants, _ = _list_items(req, i)
+                variants, _, role = _list_items(req, i)
                 break
+    if not variants:
+        variants, role = _roles_named(req)
+    if not variants:
+        k = req.index({"with"})
+        if k >= 0 and req.w(k + 2) in ("and", "or", "vs"):
+            found, end, role = _list_items(req, k + 1)
+            if len(found) == 2:
+                variants = found
+                req.use(k)
+    if role == "@next":
+        role = variants[-1] if len(variants) == 2 else None
     control = None
     for i in req.indexes({"control", "baseline"}, names_too=True):
         if i in req.used:
@@ -157,6 +248,8 @@ def create(req: Request) -> Translation:
                 f"control {toks[j].text!r} is not one of the variants ({', '.join(variants)})",
                 variants,
             )
+    if control is None and role is not None and role in variants:
+        control = role
     metric = _create_metric(req)
     guardrails = _guardrails(req)
     extras: list[str] = []
@@ -348,6 +441,7 @@ def _create_metric(req: Request) -> str | None | Translation:
     for i in req.indexes(
         {
             "metric",
+            "measured",
             "measuring",
             "measure",
             "optimize",

@@ -433,6 +433,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or bool(ws & {"create", "define"})
         or req.seq("set", "up") >= 0
     )
+    if create_verb and fw == "open" and (runs or suites) and not ws & TEST_WORDS:
+        create_verb = False  # "open eval run bad": open to read it
     if create_verb and not (ws & RESULT_WORDS and variants):
         if req.seq("set", "up") >= 0:
             req.use(req.seq("set", "up"), req.seq("set", "up") + 1)
@@ -514,6 +516,8 @@ def _adds_result(req: Request, ws: set[str], fw: str, first: int, variants: list
         return True
     if (ws & {"add", "record"}) and (ws & RESULT_WORDS or variants):
         return True
+    if fw in ANALYZE_WORDS | SHOW_WORDS | SUMMARY_WORDS | {"compare", "list", "audit"}:
+        return False  # "analyze it on success": a read that names a result word
     signals = ws & (
         CALL_NOUNS
         | TOKEN_NOUNS
