@@ -362,3 +362,30 @@ def test_the_run_records_the_metrics_on_the_rollout_event(
     assert event["metrics"]["verifier_score"] == pytest.approx(want["verifier_score"])
     assert event["metrics"]["events_score"] == pytest.approx(want["events_score"])
     assert "cached" not in event  # a fresh call: the field is absent, as in older events
+
+
+def test_the_python_api_runs_seeds_and_says_what_the_cli_says(
+    app: SynthTaskApp, db_path: Path
+) -> None:
+    import trialbook
+
+    with trialbook.open(db_path) as tb:
+        report = tb.evals.run(target=f"rollout:{app.url};env_name=e", seeds=[4, 8], name="api")
+        assert report.run.status == "finished"
+        assert sorted(app.seeds) == [4, 8]
+        with pytest.raises(trialbook.TrialbookError, match="--seeds: seed 4 is given twice"):
+            tb.evals.run(target=f"rollout:{app.url}", seeds="4,4")
+
+
+def test_a_recorded_rollout_target_rebuilds_as_the_same_target() -> None:
+    env = {"ENVIRONMENT_API_KEY": "k"}
+    target = make_target(
+        {
+            "kind": "rollout",
+            "url": "http://127.0.0.1:9",
+            "env_name": "e",
+            "policy_config": {"m": 1},
+        },
+        env=env,
+    )
+    assert make_target(target.describe(), env=env).describe() == target.describe()

@@ -15,6 +15,7 @@ from trialbook._eval_models import (
     EvalReport,
     EvalRun,
     Export,
+    Gates,
     Rescore,
     Rollout,
     Suite,
@@ -200,6 +201,9 @@ class Evals:
         name: str | None = None,
         version: int | None = None,
         config: str | os.PathLike[str] | None = None,
+        seeds: str | Iterable[int] | None = None,
+        cache: bool | None = None,
+        cache_ttl: str | float | None = None,
     ) -> EvalReport:
         """Run every case of ``suite`` (× ``epochs``) against ``target``, score each rollout,
         and return the run's report (``eval run``, then ``eval show --json``). Blocks until done.
@@ -216,7 +220,9 @@ class Evals:
         input/output tokens (``{"gpt-4o-mini": "0.15/0.6"}``); ``budget`` stops
         the run cleanly once that many USD are spent; ``name`` is the run's id
         (default: a new time-ordered id); ``version`` the suite version (default:
-        the latest).
+        the latest). ``seeds`` (``"0-49"``, ``[0, 3, 7]``) runs a suite of seeds, each sent
+        exactly (a synth-ai eval config ``config`` gives its own); ``cache=True`` reads
+        answers to identical requests back from the response cache (``cache_ttl``: ``"1d"``).
 
         Everything is checked before ``RunStarted`` is recorded; an unreachable
         target raises ``TrialbookError`` naming it. The report's ``run.status``
@@ -229,7 +235,8 @@ class Evals:
             suite, target, scorers=scorers, epochs=epochs, concurrency=concurrency,
             timeout=timeout, retries=retries, budget=budget, prices=prices, seed=seed,
             judge_repeats=judge_repeats, judges=judges, policy=policy, name=name,
-            version=version, config=config,
+            version=version, config=config, seeds=_seed_list(seeds), cache=cache,
+            cache_ttl=cache_ttl,
         )  # fmt: skip
         return self._execute(prepared, "run")
 
@@ -252,6 +259,9 @@ class Evals:
         name: str | None = None,
         version: int | None = None,
         config: str | os.PathLike[str] | None = None,
+        seeds: str | Iterable[int] | None = None,
+        cache: bool | None = None,
+        cache_ttl: str | float | None = None,
     ) -> EvalReport:
         """:meth:`run`, awaitable: the rollouts run on the calling event loop (an ``async def``
         target is awaited on it; a plain function runs in a thread pool), the checks and
@@ -262,7 +272,8 @@ class Evals:
             suite, target, scorers=scorers, epochs=epochs, concurrency=concurrency,
             timeout=timeout, retries=retries, budget=budget, prices=prices, seed=seed,
             judge_repeats=judge_repeats, judges=judges, policy=policy, name=name,
-            version=version, config=config,
+            version=version, config=config, seeds=_seed_list(seeds), cache=cache,
+            cache_ttl=cache_ttl,
         )  # fmt: skip
         return await self._execute_async(prepared)
 
@@ -448,3 +459,67 @@ class Evals:
         with self._tb._use("evals.compare" if into_ab is not None else None) as ledger:
             doc = app.compare_runs(ledger, run_a, run_b, scorer=scorer, into_ab=into_ab)
         return Comparison.model_validate(doc)
+
+    def gates(
+        self,
+        run: str,
+        *,
+        fail_under: str | Iterable[str] = (),
+        max_failed: int | None = None,
+        allow_all_failed: bool = False,
+        junit: str | os.PathLike[str] | None = None,
+    ) -> Gates:
+        """Check CI gates on ``run`` as ``eval run --fail-under … --max-failed …`` does at its end.
+
+        ``fail_under``: ``"SCORER=RATE"`` (pass rate, ``0.8`` or ``"80%"``),
+        ``"SCORER:mean=VALUE"``, ``"target=RATE"``; a run whose rollouts all
+        failed gives ``exit_code`` 3 unless ``allow_all_failed``. ``junit`` writes
+        the JUnit XML file. Bad gates raise ``TrialbookError`` with the CLI's message.
+        """
+        from trialbook.ledger import eval_gates
+        from trialbook.ledger import evals as app
+        from trialbook.ledger.junit import check_junit_path, write_junit
+
+        specs = (fail_under,) if isinstance(fail_under, str) else tuple(fail_under)
+        with self._tb._use() as ledger:
+            report = app.run_report(ledger, run)
+            recorded = [s["name"] for s in report["run"].get("scorers") or []]
+            parsed = eval_gates.parse_run_gates(
+                specs,
+                max_failed,
+                allow_all_failed=allow_all_failed,
+                scorer_names=[*report["scorer_names"], *recorded],
+            )
+            if junit is not None:
+                check_junit_path(junit)
+            outcome = eval_gates.check_run(report, parsed)
+            if junit is not None:
+                write_junit(junit, report, outcome.to_json())
+        return Gates.model_validate({**outcome.to_json(), "message": outcome.message()})
+
+    def compare_gates(
+        self,
+        run_a: str,
+        run_b: str,
+        *,
+        scorer: str | None = None,
+        max_regressions: int | None = None,
+        fail_on: str | Iterable[str] = (),
+    ) -> Gates:
+        """Check ``eval compare``'s gates (``--max-regressions``, ``--fail-on DECISION``) on two runs."""
+        from trialbook.ledger import eval_gates
+        from trialbook.ledger import evals as app
+
+        words = (fail_on,) if isinstance(fail_on, str) else tuple(fail_on)
+        parsed = eval_gates.parse_compare_gates(max_regressions, words)
+        with self._tb._use() as ledger:
+            data = app.compare_runs(ledger, run_a, run_b, scorer=scorer)
+        outcome = eval_gates.check_compare(data, parsed)
+        return Gates.model_validate({**outcome.to_json(), "message": outcome.message()})
+
+
+def _seed_list(seeds: str | Iterable[int] | None) -> str | list[int] | None:
+    """``seeds`` as :func:`ledger.evals.prepare_run` takes them: text as it is, else a list."""
+    if seeds is None or isinstance(seeds, str):
+        return seeds
+    return list(seeds)
