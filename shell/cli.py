@@ -16,6 +16,7 @@ import click
 
 from trialbook.shell.app import App
 from trialbook.shell.group import INTERNAL_ERROR, cli
+from trialbook.shell.render import color
 
 __all__ = ["cli", "main", "run_shell"]
 
@@ -33,7 +34,7 @@ cli.repl = run_shell
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, never showing a traceback unless asked."""
     try:
-        cli.main(args=argv, prog_name="trialbook", standalone_mode=True)
+        cli.main(args=argv, prog_name="trialbook", standalone_mode=True, color=color())
     except SystemExit:
         raise
     except KeyboardInterrupt:  # pragma: no cover - interactive
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("TRIALBOOK_DEBUG"):
             raise
         click.secho(
-            "Error: " + INTERNAL_ERROR.format(kind=type(e).__name__, message=e), fg="red", err=True
+            "Error: " + INTERNAL_ERROR.format(kind=type(e).__name__, message=e),
+            fg="red",
+            err=True,
+            color=color(),
         )
         sys.exit(1)

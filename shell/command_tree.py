@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 EXIT_WORDS = {"exit", "quit", ":q"}
 HELP_WORDS = {"help", "?"}
-SHELL_WORDS = (*sorted(HELP_WORDS), "use", "exit", "quit")
+SHELL_WORDS = (*sorted(HELP_WORDS), "use", "clear", "exit", "quit")
 
 #: what a value of a parameter names: a store kind ("test", "variant", "suite", "run",
 #: "scorer", "stream", "test-or-run", "canary"), a fixed tuple of choices, or None (free text)
@@ -200,8 +200,9 @@ def completions(
 
     Command and option names come from the click group; argument and option values
     from the store (``vocab``): tests after ``ab summary``, the test's variants after
-    ``--variant``, runs, suites, scorers, choices. On a plain request (a line that
-    does not start with a command) the candidates are store names.
+    ``--variant``, runs, suites, scorers, choices; options after ``-`` or once every
+    argument is given. On a plain request (a line that does not start with a command)
+    the candidates are store names.
     """
     try:
         words = shlex.split(line)
@@ -241,6 +242,8 @@ def completions(
         return match(names_for(leaf.values[waiting], vocab, test))
     if current.startswith("-"):
         return match(leaf.options)
+    if len(positional) >= len(leaf.arguments) and not current:
+        return match(leaf.options)  # every argument given: what is left to type is options
     kind = leaf.arguments[len(positional)] if len(positional) < len(leaf.arguments) else None
     return match(names_for(kind, vocab, test))
 
@@ -265,14 +268,33 @@ def split_line(line: str) -> list[str]:
         raise click.UsageError(f"cannot read that line ({e}); check the quotes") from None
 
 
-def toolbar_text(app: App) -> str:
-    """The bottom toolbar: the database, the focus, a write awaiting confirmation."""
+def toolbar_text(app: App, width: int | None = None) -> str:
+    """The bottom toolbar: the database, the focus, and a write awaiting confirmation.
+
+    The pending write is shown whole, wrapped to ``width`` columns (default: the
+    terminal's) on lines of its own: never cut short, so what ``y`` runs is what
+    the toolbar shows.
+    """
+    import shutil
+    import textwrap
+
+    width = width or shutil.get_terminal_size().columns
     parts = [f" db: {app.db_name}"]
     if app.focus:
         parts.append(f"focus: {app.focus}")
-    if app.pending:
-        parts.append(f"pending write: {app.pending} [y/N]")
-    return "  │  ".join(parts)
+    head = "  │  ".join(parts)
+    if not app.pending:
+        return head
+    body = textwrap.wrap(
+        f"{app.pending} [y/N]",
+        width=max(width - 4, 20),
+        initial_indent=" pending write: ",
+        subsequent_indent="   ",
+        break_long_words=True,
+        break_on_hyphens=False,
+        drop_whitespace=True,
+    )
+    return "\n".join([head, *body])
 
 
 __all__ = [

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import click
+
+
+def color() -> bool | None:
+    """click's ``color=`` for this process: False when ``NO_COLOR`` is set (https://no-color.org).
+
+    None leaves click's own rule (colour on a terminal, none when piped).
+    """
+    return False if os.environ.get("NO_COLOR") else None
 
 
 def fmt(value: Any, digits: int = 3) -> str:

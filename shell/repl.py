@@ -23,6 +23,7 @@ terminal session starts.
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 import shutil
 import sys
@@ -74,10 +75,15 @@ Shell:
   help examples      plain requests beside the commands they become
   help COMMAND       a command's options, e.g. `help ab add-result`
   use NAME           focus a test or run; later lines may leave it out (`use -` clears)
+  clear              clear the screen
   exit, quit         leave (or Ctrl-D on an empty line)
+  A command copied from the README with its `trialbook ` prefix runs as it is.
 
-Keys: Tab completes (fuzzy; names from the store); Ctrl-C clears the line or
-cancels a running command; Esc Enter inserts a newline; Up/Down walk history."""
+Keys: Tab completes commands, options and names from the store (one match:
+at once; several: the menu, Tab again walks it); Ctrl-C clears the line or
+cancels a running command (an eval run is recorded as interrupted, and
+`eval resume` takes it up); Esc Enter inserts a newline; Up/Down walk history.
+NO_COLOR=1 turns colours off."""
 PIPED_WRITE = (
     "plain-language writes need a [y/N] confirmation, which piped input cannot give; "
     'pipe the command line itself, or use `trialbook ask "…" --yes`'
@@ -90,8 +96,37 @@ PIPED_WRITE = (
 def invoke(app: App, argv: Sequence[str]) -> None:
     """Run one command line through the click group with the session's App; errors propagate."""
     from trialbook.shell.group import cli
+    from trialbook.shell.render import color
 
-    cli.main(args=list(argv), prog_name="trialbook", standalone_mode=False, obj=app)
+    cli.main(args=list(argv), prog_name="trialbook", standalone_mode=False, obj=app, color=color())
+
+
+#: ``trialbook ab list`` or ``$ trialbook ab list`` pasted from the README: the prefix goes
+_PREFIX = re.compile(r"^(?:\$\s+)?trialbook(?:\s+|$)")
+
+
+def without_prefix(text: str) -> str:
+    """``text`` without a leading ``trialbook `` (or ``$ trialbook ``), as the README writes commands.
+
+    Only when what follows is a command, a shell word or an option (so a plain request
+    that starts with the word "trialbook" is left alone); ``trialbook`` alone is ``help``.
+    """
+    m = _PREFIX.match(text)
+    if not m:
+        return text
+    rest = text[m.end() :].strip()
+    if not rest:
+        return "help"
+    first = rest.split()[0]
+    if first.startswith("-") or first in SHELL_WORDS or Shell.is_command(first):
+        return rest
+    return text
+
+
+def shell_spelling(message: str) -> str:
+    """A message as the shell spells commands: `ab list`, not `trialbook ab list`."""
+    message = re.sub(r"([`'\"])trialbook ", r"\1", message)
+    return re.sub(r"Try '([^']*?) --help'", r"Try `help \1`", message)
 
 
 def examples_text() -> str:
@@ -242,11 +277,14 @@ class Shell:
     # ---------------------------------------------------------------- dispatch
     def handle(self, line: str) -> bool:
         """Run one line; False when it failed (the error is already printed)."""
-        text = line.strip()
+        text = without_prefix(line.strip())
         if not text or text.startswith("#"):
             return True
         first = text.split()[0]
         try:
+            if text == "clear":
+                click.clear()
+                return True
             if first in HELP_WORDS:
                 return self.help(split_line(text)[1:])
             if first == "use":
@@ -265,7 +303,7 @@ class Shell:
         return word in cli.list_commands(click.Context(cli))
 
     def error(self, message: str) -> None:
-        click.secho(f"Error: {message}", fg="red", err=True)
+        click.secho(f"Error: {shell_spelling(message)}", fg="red", err=True)
 
     # ---------------------------------------------------------------- shell words
     def help(self, args: list[str]) -> bool:
@@ -390,13 +428,16 @@ class Shell:
             return True
         except click.exceptions.Exit as e:
             return e.exit_code == 0
+        except SystemExit as e:  # a command that exits itself (eval run on Ctrl-C: 130)
+            return e.code in (0, None)
+        except click.exceptions.NoArgsIsHelpError as e:  # a group alone (`ab`): its help
+            click.echo(e.format_message())
+            return True
         except click.ClickException as e:
             self.error(e.format_message())
             if isinstance(e, click.UsageError) and e.ctx is not None:
-                click.echo(
-                    f"Try `{e.ctx.command_path.removeprefix('trialbook').strip()} --help`.",
-                    err=True,
-                )
+                path = e.ctx.command_path.removeprefix("trialbook").strip()
+                click.echo(f"Try `help {path}`." if path else "Try `help`.", err=True)
             return False
         except click.Abort as e:
             if isinstance(e.__context__, KeyboardInterrupt):
@@ -465,6 +506,19 @@ def _completer(app: App) -> Any:
 
     fuzzy = FuzzyCompleter(Candidates(), WORD=True)
 
+    def options(document: Document) -> Iterator[Completion] | None:
+        """An option being typed (``--var``, ``--``): prefix matches of the command's options.
+
+        The fuzzy layer hands its completer the line without the word at the cursor, so
+        it cannot tell an option from an argument; options are completed here instead.
+        """
+        text = document.text_before_cursor
+        word = "" if not text or text[-1].isspace() else text.split()[-1]
+        if not word.startswith("-") or without_prefix(text).split()[0].startswith("-"):
+            return None
+        found = completions(tree(), without_prefix(text), app.vocabulary(), app.focus)
+        return iter([Completion(c, start_position=-len(word)) for c in found])
+
     class ShellCompleter(Completer):
         """Plain requests complete store names only from two typed characters on."""
 
@@ -478,6 +532,16 @@ def _completer(app: App) -> Any:
                 and words[0] not in (*tree(), *SHELL_WORDS)
             )
             if plain and len(word) < 2:
+                return
+            typed = options(document)
+            if typed is not None:
+                yield from typed
+                return
+            prefixed = without_prefix(text)
+            if prefixed != text and prefixed != "help":  # `trialbook ab su` completes as `ab su`
+                cut = len(text) - len(text.lstrip()) + (len(text.lstrip()) - len(prefixed))
+                inner = Document(text[cut:], len(text) - cut)
+                yield from fuzzy.get_completions(inner, complete_event)
                 return
             yield from fuzzy.get_completions(document, complete_event)
 
@@ -497,7 +561,39 @@ def _key_bindings() -> Any:
     def _newline(event: Any) -> None:
         event.current_buffer.insert_text("\n")
 
+    @kb.add("tab")
+    def _complete(event: Any) -> None:
+        """One match: put it in at once (and a space); several: open or walk the menu."""
+        complete(event.current_buffer)
+
     return kb
+
+
+def complete(buffer: Any) -> None:
+    """What Tab does to ``buffer``: a single completion is applied in one press.
+
+    The candidates are computed now, from the text as it is (the menu shown while
+    typing may be a keystroke behind), so Enter right after runs the completed line.
+    """
+    from prompt_toolkit.completion import CompleteEvent
+
+    if buffer.completer is None:
+        return
+    found = list(
+        buffer.completer.get_completions(buffer.document, CompleteEvent(completion_requested=True))
+    )
+    unique = {(c.text, c.start_position) for c in found}
+    if len(unique) == 1:
+        if buffer.complete_state:
+            buffer.cancel_completion()
+        buffer.apply_completion(found[0])
+        if not buffer.document.text_after_cursor[:1].isspace():
+            buffer.insert_text(" ")
+        return
+    if buffer.complete_state:
+        buffer.complete_next()
+    elif found:
+        buffer.start_completion(insert_common_part=True)
 
 
 def _sessions(app: App, input: Any = None, output: Any = None) -> tuple[Any, Any]:
@@ -526,9 +622,21 @@ def _sessions(app: App, input: Any = None, output: Any = None) -> tuple[Any, Any
         key_bindings=_key_bindings(),
         input=input,
         output=output,
+        color_depth=_color_depth(),
     )
-    yes_no: PromptSession[str] = PromptSession(bottom_toolbar=toolbar, input=input, output=output)
+    yes_no: PromptSession[str] = PromptSession(
+        bottom_toolbar=toolbar, input=input, output=output, color_depth=_color_depth()
+    )
     return main, yes_no
+
+
+def _color_depth() -> Any:
+    """One colour (none) when ``NO_COLOR`` is set, else prompt_toolkit's own choice."""
+    from prompt_toolkit.output import ColorDepth
+
+    from trialbook.shell.render import color
+
+    return ColorDepth.DEPTH_1_BIT if color() is False else None
 
 
 def warm_up(app: App) -> None:
@@ -580,7 +688,20 @@ def repl(app: App, input: Any = None, output: Any = None) -> int:
 
     shell = Shell(app, confirm=confirm, edit=edit, page=output is None)
     _warm_up_after_first_draw(main, app)
-    click.echo(BANNER)
+    with _colors():
+        click.echo(BANNER)
+        return _loop(main, shell)
+
+
+def _colors() -> click.Context:
+    """A click context for the shell's own lines, with ``NO_COLOR`` honoured (see :func:`render.color`)."""
+    from trialbook.shell.group import cli
+    from trialbook.shell.render import color
+
+    return click.Context(cli, color=color())
+
+
+def _loop(main: Any, shell: Shell) -> int:
     while True:
         try:
             line = main.prompt()
@@ -600,7 +721,8 @@ def run_repl(app: App) -> None:
     """Start the shell on a terminal, or run piped lines when stdin is not one."""
     if not sys.stdin.isatty():
         app.interactive = False  # events record tier "stdin"
-        sys.exit(run_lines(app, sys.stdin))
+        with _colors():
+            sys.exit(run_lines(app, sys.stdin))
     sys.exit(repl(app))
 
 

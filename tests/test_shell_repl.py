@@ -178,7 +178,7 @@ class TestFocus:
         assert toolbar_text(app) == f" db: {app.db_path}"
         app.focus = "checkout-flow"
         app.pending = WARM_LINE
-        text = toolbar_text(app)
+        text = toolbar_text(app, width=200)
         assert "focus: checkout-flow" in text and f"pending write: {WARM_LINE} [y/N]" in text
 
 
