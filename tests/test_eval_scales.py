@@ -504,3 +504,41 @@ class TestPythonApi:
             assert summary.scale == [1, 10]
             assert summary.mean_on_scale == pytest.approx((6 + 8) / 2)
             assert summary.mean == pytest.approx(((6 - 1) / 9 + (8 - 1) / 9) / 2)
+
+
+class TestJudgeOptions:
+    BASE = {"base_url": "http://127.0.0.1:9/v1", "model": "m", "key_env": "none"}
+
+    def test_a_run_config_table_may_give_the_scale_as_a_list_and_no_score_as_a_number(
+        self,
+    ) -> None:
+        from trialbook.runners.judge_openai import judge_config
+
+        config, _ = judge_config("t", {**self.BASE, "scale": [0, 100], "no_score": 70}, {})
+        assert (config.scale, config.no_score, config.pass_score) == ((0.0, 100.0), 70.0, None)
+        assert "Score the result from 0 to 100" in config.system_prompt
+        assert config.describe()["scale"] == [0.0, 100.0]
+        default, _ = judge_config("t", dict(self.BASE), {})
+        assert default.system_prompt == JUDGE_SYSTEM_PROMPT
+        assert not {"scale", "rubric", "no_score", "fraction"} & default.describe().keys()
+
+    @pytest.mark.parametrize(
+        ("options", "message"),
+        [
+            ("no_score=zero", "no_score must be criteria-share, midpoint, error or a number"),
+            ("scale=1-10,no_score=11", "no_score 11 is outside the scale 1–10"),
+            ("rubric=strict", "rubric must be one of default, banded-1-10, not 'strict'"),
+            ("fraction=half", "fraction must be one of share, scale, numerator, error"),
+            ("scale=0-1,threshold=7", "pass_score must be between 0 and 1"),
+            ("threshold=7,pass_score=7", "give threshold or pass_score, not both"),
+            ("rubric=banded-1-10,scale=0-100", "rubric banded-1-10 scores 1–10"),
+        ],
+    )
+    def test_a_bad_option_is_one_line(self, options: str, message: str) -> None:
+        from trialbook.domain.verdicts import ScorerConfigError
+        from trialbook.runners.scorers import resolve_scorers
+
+        inline = ",".join(f"{k}={v}" for k, v in self.BASE.items())
+        with pytest.raises(ScorerConfigError) as e:
+            resolve_scorers([f"judge:t,{inline},{options}"], {})
+        assert message in str(e.value) and "\n" not in str(e.value)
