@@ -505,6 +505,21 @@ class TestTranscripts:
         assert row["provenance"]["canary"] == "router"
         assert row["provenance"]["stage"] == 1
 
+    def test_a_measured_session_records_its_transcript(self, tb: Any) -> None:
+        tb.ab.create("live", variants=["a", "b"])
+        with tb.ab.session("live", variant="a", case_id="k9") as s:
+            s.tool_call(ok=True)
+            s.transcript(TRANSCRIPT)
+        tb.canaries.create("live-c", control="a", candidate="b", stages=[50, 100])
+        with tb.canary("live-c").session("u1") as cs:
+            cs.transcript(TRANSCRIPT[:2] + [TRANSCRIPT[4]])
+        (row,) = tb.export_dataset("ab:live", format="jsonl")["records"]
+        assert row["record"]["messages"] == EXPORTED
+        assert row["record"]["result"]["tool_calls"] == 1
+        (row,) = tb.export_dataset("live-c", format="jsonl")["records"]
+        assert row["record"]["messages"] == [TRANSCRIPT[0], TRANSCRIPT[1], TRANSCRIPT[4]]
+        assert row["provenance"]["unit_id"] == "u1"
+
     @pytest.mark.parametrize(
         ("transcript", "message"),
         [

@@ -424,6 +424,7 @@ class Session:
         self.metrics: dict[str, float] = dict(metrics or {})
         self.failed = False
         self.recorded: Recorded | None = None
+        self._transcript: list[Mapping[str, Any]] | None = None
         self._started: float | None = None
 
     def tool_call(self, ok: bool = True, *, error: str | None = None) -> None:
@@ -454,6 +455,11 @@ class Session:
     def score(self, value: float) -> None:
         """Set the session's score."""
         self._score = value
+
+    def transcript(self, messages: Iterable[Mapping[str, Any]]) -> None:
+        """Set the session's chat messages (``{role, content, tool_calls?, …}``), recorded with
+        the result as a blob (``trialbook export dataset`` writes them out)."""
+        self._transcript = list(messages)
 
     def fail(self, reason: str | None = None) -> None:
         """Record this session as a failure (the block may still end normally)."""
@@ -486,6 +492,7 @@ class Session:
             "score": self._score,
             "metrics": self.metrics or None,
             "notes": self.notes,
+            "transcript": self._transcript,
         }
 
     def __exit__(
