@@ -304,7 +304,8 @@ def build(
         changes.append(
             "new results moving an interval across 0 or a margin (the call, once made, stays made)"
         )
-    b.recommend(word, rec["reason"], changes, rec.get("variant"))
+    b.recommend(word, rec["reason"], changes, rec.get("variant"), cites=everything,
+                basis={"replay": READ, "path": ["recommendation", "reason"]})  # fmt: skip
 
     # ------------------------------------------------------------------ plots
     snap = snapshot(ledger, name, at=at, as_of=as_of, rows=True)

@@ -177,9 +177,11 @@ def build(
     }[word]  # fmt: skip
     b.recommend(
         word,
-        nxt["reason"][0].upper() + nxt["reason"][1:],
+        nxt["reason"],
         changes,
         candidate if word == "ship" else None,
+        cites=every,
+        basis={"replay": READ, "path": ["next", "reason"]},
     )
     b.doc["plots"] = {
         "lift": None,

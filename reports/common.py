@@ -191,8 +191,16 @@ class Builder:
         )
 
     def recommend(
-        self, decision: str, reason: str, would_change: Sequence[str], variant: str | None = None
+        self,
+        decision: str,
+        reason: str,
+        would_change: Sequence[str],
+        variant: str | None = None,
+        *,
+        cites: Iterable[int] = (),
+        basis: dict[str, Any] | None = None,
     ) -> None:
+        """The recommendation; ``basis`` (a ``replay``) says where its ``reason`` is read from."""
         if decision not in DECISIONS:  # pragma: no cover
             raise AssertionError(decision)
         self.doc["recommendation"] = {
@@ -200,6 +208,8 @@ class Builder:
             "variant": variant,
             "reason": reason,
             "would_change": list(would_change),
+            "cites": ranges(cites),
+            "basis": basis,
         }
 
     def finish(self) -> dict[str, Any]:

@@ -202,9 +202,9 @@ def build(
         if analysis is not None:
             v = next(x for x in analysis["variants"] if x["name"] == vb)
             for field in ("lift", "ci", "p_value"):
-                path = ["analysis", "variants", {"name": vb}, field]
+                step: list[Any] = ["analysis", "variants", {"name": vb}, field]
                 b.figure(f"always_valid.{field}", f"always-valid {field.replace('_', ' ')} of {run} vs {baseline}",
-                         v[field], cites, {"replay": COMPARE, "path": path, "runs": [baseline, run]})  # fmt: skip
+                         v[field], cites, {"replay": COMPARE, "path": step, "runs": [baseline, run]})  # fmt: skip
             rec_doc = analysis["recommendation"]
             decided = rec_doc["decision"] in ("ship", "keep_control", "no_difference")
             b.row("primary", f"Paired comparison ({cmp['basis']})",
@@ -230,11 +230,14 @@ def build(
     agreements = shown.get("agreements") or []
     if agreements:
         worst = min(agreements, key=lambda a: a["percent"] if a["percent"] is not None else -1)
-        path = ["agreements", {"scorer_a": worst["scorer_a"], "scorer_b": worst["scorer_b"]}]
+        pick: list[Any] = [
+            "agreements",
+            {"scorer_a": worst["scorer_a"], "scorer_b": worst["scorer_b"]},
+        ]
         b.figure("agreement.percent", f"share of rollouts {worst['scorer_a']} and {worst['scorer_b']} agree on",
-                 worst["percent"], every_of(events[run]), {"replay": SHOW, "path": [*path, "percent"], "runs": [run]}, unit="share")  # fmt: skip
+                 worst["percent"], every_of(events[run]), {"replay": SHOW, "path": [*pick, "percent"], "runs": [run]}, unit="share")  # fmt: skip
         b.figure("agreement.kappa", "their Cohen's kappa", worst["kappa"], every_of(events[run]),
-                 {"replay": SHOW, "path": [*path, "kappa"], "runs": [run]})  # fmt: skip
+                 {"replay": SHOW, "path": [*pick, "kappa"], "runs": [run]})  # fmt: skip
         ok = worst["percent"] is not None and worst["percent"] >= AGREEMENT_READY
         b.row("judge_agreement", "Judge agreement", "ready" if ok else "partial",
               f"{worst['scorer_a']} and {worst['scorer_b']} agree on {b.text('agreement.percent')} of "
@@ -313,8 +316,8 @@ def build(
             changes.append("a regression appearing in more epochs, or a budget being exceeded")
         else:
             changes.append("a new candidate run whose per-case scores move the interval")
-        b.recommend(word, rec_doc["reason"].replace(cmp["variants"][1], run).replace(cmp["variants"][0], baseline) if cmp and cmp["variants"] != [baseline, run] else rec_doc["reason"],
-                    changes, variant)  # fmt: skip
+        b.recommend(word, rec_doc["reason"], changes, variant, cites=every + suite_positions,
+                    basis={"replay": COMPARE, "path": ["analysis", "recommendation", "reason"], "runs": [baseline, run]})  # fmt: skip
 
     # ------------------------------------------------------------------ plots
     plots: dict[str, Any] = {

@@ -39,7 +39,8 @@ def render(doc: dict[str, Any]) -> str:
     out += [
         f"Report schema {doc['schema_version']}, read at {seen}, recorded {doc['recorded_at'] or '-'}.",
         "",
-        f"**Recommendation: {cell(decision_text(rec))}.** {cell(rec['reason'])}",
+        f"**Recommendation: {cell(decision_text(rec))}.** {cell(rec['reason'][:1].upper() + rec['reason'][1:])}"
+        + (f" [{cite_text(rec['cites'])}]" if rec["cites"] else ""),
         "",
         f"**Check:** {'passes' if doc['check']['passed'] else 'fails'}: {cell(doc['check']['reason'])}",
         "",

@@ -250,6 +250,11 @@ class TestReportsOfEachKind:
                 got = recompute(tmp_path, web_db.path, doc, f)
                 assert same(f["value"], got), (doc["subject"], f["key"], f["value"], got)
                 checked += 1
+            rec = doc["recommendation"]
+            if rec["basis"] is not None:  # the reason is the analysis's own words, replayed
+                fake = {"cites": rec["cites"], "select": None, "basis": rec["basis"]}
+                assert recompute(tmp_path, web_db.path, doc, fake) == rec["reason"], doc["subject"]
+                checked += 1
             for who in doc["scope"]["by"]:
                 assert len(expand(who["cites"])) == who["events"]
             for name, plot in (doc["plots"].get("latency") or {}).items():
@@ -414,3 +419,31 @@ class TestFiles:
             text = cell(payload)
             assert "<" not in text and ">" not in text and "\n" not in text
             assert re.search(r"(?<!\\)\|", text) is None  # a pipe cannot end the cell
+
+
+class TestCanaryReady:
+    def test_a_canary_the_stage_rule_would_advance_reads_ship_and_passes_the_check(
+        self, tmp_path: Path
+    ) -> None:
+        db = tmp_path / "canary.db"
+        with trialbook.open(db) as tb:
+            c = tb.canaries.create("fast", control="a", candidate="b", stages="10,50,100",
+                                   min_results=20, salt="s")  # fmt: skip
+            c.add_results(
+                {
+                    "variant": c.assign(f"u{i}"),
+                    "success": i % 5 != 0,
+                    "completion_time": 1.0 + i % 7,
+                }
+                for i in range(400)
+            )
+            status = c.status()
+            report = tb.report.canary("fast", latency_budget=10.0)
+        assert status.next["action"] == "advance"
+        assert report.recommendation.decision == "ship" and report.recommendation.variant == "b"
+        rows = {r.id: r.status for r in report.matrix}
+        assert rows["latency_budget"] == "ready" and "gap" not in rows.values()
+        assert report.check.passed
+        r = run(db, "canary", "fast", "--latency-budget", "10", "--check", "--format", "json")
+        assert r.exit_code == 0 and json.loads(r.stdout)["check"]["passed"]
+        assert run(db, "canary", "fast", "--latency-budget", "5", "--check").exit_code == 1

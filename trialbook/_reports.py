@@ -53,6 +53,8 @@ class ReportRecommendation(_Model):
     variant: str | None
     reason: str
     would_change: list[str]
+    cites: list[list[int]]
+    basis: dict[str, Any] | None
 
 
 class ReportCheck(_Model):
