@@ -180,7 +180,8 @@ PROPORTION_KINDS = ("binary", "rate")
 
 
 def is_proportion(metric: Metric) -> bool:
-    """Whether differences of ``metric`` are shares (success, error rate, failed-call ratio)."""
+    """Whether differences of ``metric`` are shares (success, error and tool success rates,
+    failed-call ratio)."""
     return metric.kind in PROPORTION_KINDS or metric.name == "failed_call_ratio"
 
 
@@ -216,7 +217,7 @@ def parse_guardrail(text: str) -> Guardrail:
     if unit and unit != "%" and not is_proportion(metric):
         raise InvalidCommand(
             f"guardrail {name}: percentage points are for rates and shares (success, error_rate, "
-            f"failed_call_ratio); write {name}:+10% (relative) or {name}:+{value:g} (units)"
+            f"tool_success_rate, failed_call_ratio); write {name}:+10% (relative) or {name}:+{value:g} (units)"
         )
     if unit == "%":
         return Guardrail(metric=name, limit=value / 100, relative=True)

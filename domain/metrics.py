@@ -3,7 +3,9 @@
 Kinds:
 - ``binary``: 0/1 per result (success); two-proportion methods.
 - ``continuous``: one number per result (time, tokens, cost, score …); Welch.
-- ``rate``: a per-session rate averaged over sessions (mean of per-session error rates).
+- ``rate``: a per-session rate averaged over sessions (mean of per-session error rates,
+  or of tool success rates): a continuous mean over sessions, not a share of sessions;
+  Welch. A session without tool calls has no rate and is left out of the mean.
 - ``ratio``: a pooled ratio of two per-result sums (failed calls / all calls,
   cost per success); the delta method, from :class:`~domain.stats.moments.CoMoments`.
 
@@ -47,6 +49,13 @@ METRICS: dict[str, Metric] = {
             "mean of per-session failed-call rates (failed / tool calls)",
         ),
         Metric(
+            "tool_success_rate",
+            "rate",
+            False,
+            "mean of per-session succeeded-call rates (successful / tool calls); the "
+            "warm-session framework's avg_success_rate",
+        ),
+        Metric(
             "failed_call_ratio",
             "ratio",
             True,
@@ -73,6 +82,12 @@ METRICS: dict[str, Metric] = {
     ]
 }
 
+#: the metrics whose values are proportions (0 to 1): a difference of two lies in [-1, 1] and
+#: a margin or limit on one may be written in percentage points
+PROPORTIONS: frozenset[str] = frozenset(
+    {"success", "error_rate", "tool_success_rate", "failed_call_ratio"}
+)
+
 #: the pooled ratios whose co-moments the A/B projection keeps, as (numerator, denominator)
 RATIO_PAIRS: tuple[tuple[str, str], ...] = tuple(
     (m.numerator, m.denominator)
@@ -85,8 +100,8 @@ RATIO_PAIRS: tuple[tuple[str, str], ...] = tuple(
 #: mean two things
 SUCCESS_RATE_IS_AMBIGUOUS = (
     "'success_rate' means two things, so name one: success is the share of sessions that "
-    "succeeded (trialbook's success rate); error_rate is the mean share of a session's tool "
-    "calls that failed, one minus the warm-session framework's success_rate"
+    "succeeded (trialbook's success rate); tool_success_rate is the mean over sessions of the "
+    "share of a session's tool calls that succeeded (the warm-session framework's success_rate)"
 )
 
 #: names a custom ``--metric key=value`` may not take: the catalogue's metrics and the
@@ -107,7 +122,8 @@ def metric_named(name: str, lower_is_better: Mapping[str, bool] | None = None) -
 def observations(result: Mapping[str, Any]) -> dict[str, float]:
     """The per-result values every metric is computed from, for one result's data.
 
-    Missing values are left out (a result without tool calls has no error rate).
+    Missing values are left out (a result without tool calls has no error rate and no
+    tool success rate: there is no call to succeed or fail).
     Custom metrics appear under their own names.
     """
     obs: dict[str, float] = {}
@@ -123,6 +139,7 @@ def observations(result: Mapping[str, Any]) -> dict[str, float]:
             obs["failed_calls"] = float(failed)
             if tool_calls > 0:
                 obs["error_rate"] = failed / tool_calls
+                obs["tool_success_rate"] = ok_calls / tool_calls
     errors = result.get("errors")
     if errors is None and result.get("error_messages"):
         errors = len(result["error_messages"])  # messages given without a count: count them

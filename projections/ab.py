@@ -59,7 +59,8 @@ DDL = [
         position INTEGER PRIMARY KEY, test TEXT NOT NULL, variant TEXT NOT NULL, session_id TEXT,
         case_id TEXT, success INTEGER, tool_calls INTEGER, successful_calls INTEGER, errors INTEGER,
         completion_time REAL, messages INTEGER, corrections INTEGER, tokens INTEGER, cost REAL,
-        score REAL, metrics TEXT, error_messages TEXT, notes TEXT, recorded_at TEXT NOT NULL)""",
+        score REAL, metrics TEXT, error_messages TEXT, notes TEXT, start_time, end_time,
+        recorded_at TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS ab_results_test ON ab_results (test)",
     """CREATE TABLE IF NOT EXISTS ab_moments (
         test TEXT NOT NULL, variant TEXT NOT NULL, metric TEXT NOT NULL, n INTEGER NOT NULL,
@@ -82,6 +83,8 @@ RESULT_COLUMNS = (
     "metrics",
     "error_messages",
     "notes",
+    "start_time",
+    "end_time",
     "recorded_at",
 )
 _INSERT_RESULT = f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
@@ -89,6 +92,18 @@ _INSERT_RESULT = f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) VALUES (
 
 def _json_or_none(value: Any) -> str | None:
     return None if value is None else canonical_json(value)
+
+
+def _as_recorded(value: Any) -> Any:
+    """A session time for its untyped ``ab_results`` column, as SQLite's ``json_extract`` reads it.
+
+    Times are kept as recorded (ISO 8601 text, or seconds since the epoch as a whole
+    or a decimal number); a whole number beyond a 64-bit integer is read as a float,
+    as ``json_extract`` reads it in a rebuild.
+    """
+    if type(value) is int and not -(2**63) <= value < 2**63:
+        return float(value)
+    return value
 
 
 def test_name(stream_id: str) -> str:
@@ -102,8 +117,9 @@ class ABProjection(TableProjection):
     name = "ab"
     #: 2: the errors metric counts error messages given without a count;
     #: 3: WITHOUT ROWID tables, test result counts derived when read;
-    #: 4: tests keep expected_tools and success_criteria
-    version = 4
+    #: 4: tests keep expected_tools and success_criteria;
+    #: 5: results keep start_time and end_time, and the tool_success_rate metric is folded
+    version = 5
     handles = frozenset({"TestCreated", "ResultAdded", "TestArchived", "TestRestored"})
     ddl = DDL
     tables = TABLES
@@ -216,6 +232,8 @@ class ABProjection(TableProjection):
                     canonical_json(metrics) if metrics else None,
                     canonical_json(errors) if errors else None,
                     get("notes"),
+                    _as_recorded(get("start_time")),
+                    _as_recorded(get("end_time")),
                     e.recorded_at,
                 )
             )
@@ -479,6 +497,7 @@ class _Statistics:
                 "tool_calls": [float(v) for v in calls if v is not None],
                 "failed_calls": [f for f, _ in failed_calls],
                 "error_rate": [(c - k) / c for c, k in both if c > 0],
+                "tool_success_rate": [k / c for c, k in both if c > 0],
                 "errors": [float(v) for v in errors if v is not None],
             }
             for name, column in zip(PLAIN_VALUE_COLUMNS, plain, strict=True):
@@ -571,7 +590,15 @@ class _Statistics:
 
 #: the observation names ``row_observations`` derives from the ``ab_results`` columns
 BUILT_IN_OBSERVATIONS = frozenset(
-    {"success", "tool_calls", "failed_calls", "error_rate", "errors", *VALUE_COLUMNS[4:]}
+    {
+        "success",
+        "tool_calls",
+        "failed_calls",
+        "error_rate",
+        "tool_success_rate",
+        "errors",
+        *VALUE_COLUMNS[4:],
+    }
 )
 #: the value columns that are observations as they are (after success, tool_calls,
 #: successful_calls and errors)
@@ -599,7 +626,8 @@ _BULK_RESULTS = (
     "json_extract(data, '$.completion_time'), json_extract(data, '$.messages'), "
     "json_extract(data, '$.corrections'), json_extract(data, '$.tokens'), json_extract(data, '$.cost'), "
     f"json_extract(data, '$.score'), {_json_or_null('$.metrics')}, {_json_or_null('$.error_messages')}, "
-    "json_extract(data, '$.notes'), recorded_at FROM events WHERE type = ? AND {bound}"
+    "json_extract(data, '$.notes'), json_extract(data, '$.start_time'), "
+    "json_extract(data, '$.end_time'), recorded_at FROM events WHERE type = ? AND {bound}"
 )
 
 

@@ -42,7 +42,7 @@ def row_observations(values: Sequence[Any], metrics: str | None) -> dict[str, fl
     return observations(fields)
 
 
-SUMMARY_METRICS = ("error_rate", "completion_time", "messages")
+SUMMARY_METRICS = ("error_rate", "tool_success_rate", "completion_time", "messages")
 
 
 def _test_row(r: sqlite3.Row) -> dict[str, Any]:
@@ -154,7 +154,8 @@ def summary(conn: sqlite3.Connection, name: str) -> list[dict[str, Any]]:
 
     Keys per variant: ``variant``, ``control``, ``results``, ``successes``,
     ``success_known`` (results that recorded success or failure), ``success_rate``,
-    ``mean_error_rate``, ``mean_completion_time``, ``mean_messages``,
+    ``mean_error_rate``, ``mean_tool_success_rate`` (the warm-session framework's
+    ``avg_success_rate``), ``mean_completion_time``, ``mean_messages``,
     ``total_tokens``, ``total_cost``. A mean is ``null`` when no result has the value.
     """
     stats = moments(conn, name)

@@ -87,7 +87,8 @@ class CanaryProjection:
     """Folds canary events into the ``canary_*`` tables."""
 
     name = "canary"
-    version = 1
+    #: 2: the tool_success_rate metric is folded
+    version = 2
     handles = frozenset({"CanaryCreated", "CanaryResultAdded", *DECISIONS})
 
     def create(self, conn: sqlite3.Connection) -> None:

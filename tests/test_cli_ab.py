@@ -180,6 +180,7 @@ class TestSummary:
             "success_known": 2,
             "success_rate": 0.5,
             "mean_error_rate": (0.1 + 0.3) / 2,
+            "mean_tool_success_rate": (0.9 + 0.7) / 2,
             "mean_completion_time": 40.0,
             "mean_messages": 3.0,
             "total_tokens": 200,
@@ -187,6 +188,7 @@ class TestSummary:
         }
         assert warm["successes"] == 2 and warm["success_rate"] == 1.0
         assert abs(warm["mean_error_rate"] - 0.125) < 1e-12
+        assert abs(warm["mean_tool_success_rate"] - 0.875) < 1e-12
         text = invoke("ab", "summary", "checkout-flow").output
         assert "cold (control)" in text and "50.0%" in text and "100.0%" in text
 

@@ -716,8 +716,9 @@ BAD = [
     ),
     (
         ["ab", "analyze", "t", "--metric", "Bad"],
-        "Error: metric 'Bad' is unknown; use one of success, error_rate, failed_call_ratio, completion_time, "
-        "tool_calls, errors, messages, corrections, tokens, cost, score, cost_per_success or a custom name",
+        "Error: metric 'Bad' is unknown; use one of success, error_rate, tool_success_rate, "
+        "failed_call_ratio, completion_time, tool_calls, errors, messages, corrections, tokens, "
+        "cost, score, cost_per_success or a custom name",
     ),
     (
         ["ab", "analyze", "t", "--metric", "latency"],
@@ -727,14 +728,16 @@ BAD = [
     (
         ["ab", "analyze", "t", "--metric", "success_rate"],
         "Error: --metric: 'success_rate' means two things, so name one: success is the share of "
-        "sessions that succeeded (trialbook's success rate); error_rate is the mean share of a "
-        "session's tool calls that failed, one minus the warm-session framework's success_rate",
+        "sessions that succeeded (trialbook's success rate); tool_success_rate is the mean over "
+        "sessions of the share of a session's tool calls that succeeded (the warm-session "
+        "framework's success_rate)",
     ),
     (
         ["ab", "conclude", "t", "--stop", "--metric", "success_rate"],
         "Error: --metric: 'success_rate' means two things, so name one: success is the share of "
-        "sessions that succeeded (trialbook's success rate); error_rate is the mean share of a "
-        "session's tool calls that failed, one minus the warm-session framework's success_rate",
+        "sessions that succeeded (trialbook's success rate); tool_success_rate is the mean over "
+        "sessions of the share of a session's tool calls that succeeded (the warm-session "
+        "framework's success_rate)",
     ),
     (
         ["ab", "create", "u", "--expected-results", "1"],

@@ -460,7 +460,13 @@ class TestRowsFromResults:
         rows = rows_from_results(stored)
         assert rows[0] == ResultRow(
             "cold",
-            {"success": 1.0, "tool_calls": 10.0, "failed_calls": 2.0, "error_rate": 0.2},
+            {
+                "success": 1.0,
+                "tool_calls": 10.0,
+                "failed_calls": 2.0,
+                "error_rate": 0.2,
+                "tool_success_rate": 0.8,
+            },
             case_id="a",
         )
         assert rows[2].values == {"completion_time": 12.5, "judge": 0.7} and rows[2].case_id is None

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from trialbook.domain.metrics import METRICS, Metric
+from trialbook.domain.metrics import METRICS, PROPORTIONS, Metric
 from trialbook.domain.stats import bayes, engine, frequentist
 from trialbook.domain.stats.engine import DECISIONS, Evaluation, Spec
 from trialbook.domain.stats.frequentist import FixedResult
@@ -34,8 +34,6 @@ METHOD_VERSIONS = ("1.0", "2.0")
 #: the method: an audit recomputes with it, so changing it changes ``METHOD_VERSION``.
 ROWS_FOR_ALL_LOOKS = 20_000
 
-#: metrics whose values are proportions: differences lie in [-1, 1]
-PROPORTIONS = frozenset({"success", "error_rate", "failed_call_ratio"})
 #: catalogue metrics that cannot be negative: a relative change lies above -100 %
 NONNEGATIVE = frozenset(name for name in METRICS if name != "score")
 #: an interval wider than this many standard deviations of single results says nothing yet
