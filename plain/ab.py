@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from trialbook.domain.names import NAME_RE
 from trialbook.plain.ab_common import (
     BE,
     find_metric,
@@ -46,6 +47,7 @@ from trialbook.plain.request import (
 from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import (
     KEEP_CONTROL,
+    KNOWN,
     SHIP_VERBS,
     STOP_WORDS,
     TEST_WORDS,
@@ -74,6 +76,16 @@ __all__ = [
 def import_results(req: Request) -> Translation:
     """``ab import NAME FILE`` from "import results.jsonl into checkout": the first path token."""
     path = next((i for i, t in enumerate(req.tokens) if t.kind == "path"), -1)
+    saved = path >= 0 and req.tokens[path].text.lower().endswith(".json")
+    k = req.index({"as", "called", "named"})
+    if saved and k > path and k + 1 < len(req.tokens) and req.free(k + 1):
+        # a test the warm-session framework saved: importing it creates test NAME
+        name = req.tokens[k + 1]
+        if name.kind == "word" and NAME_RE.match(name.norm) and name.norm not in KNOWN:
+            req.use(path, k, k + 1)
+            for i in req.indexes({"import", "load", "saved", "test", "file"}):
+                req.use(i)
+            return command(req.text, ["ab", "import", name.norm, req.tokens[path].text])
     test = resolve_test(req, ["ab", "import"])
     if isinstance(test, Translation):
         if test.status == "incomplete" and path >= 0:
@@ -89,6 +101,8 @@ def import_results(req: Request) -> Translation:
         return incomplete(
             req.text, ["ab", "import", test], ["FILE"], "which file? (JSONL, one result per line)"
         )
+    for i in req.indexes({"pull", "bring", "in", "into", "for", "from", "results", "sessions"}):
+        req.use(i)
     req.use(path)
     return command(req.text, ["ab", "import", test, req.tokens[path].text])
 
@@ -215,6 +229,17 @@ def analyze(req: Request) -> Translation:
             req.text,
             f"{stray[0]!r} is not a variant of {test} ({', '.join(req.vocab.variants_of(test))})",
         )
+    against = _baseline_named(req, test)
+    if against is not None:
+        control = req.vocab.variants_of(test)[0]
+        return incomplete(
+            req.text,
+            ["ab", "analyze", test],
+            ["--metric M"],
+            f"`ab analyze` compares each variant with the control, {control}; {against} is not "
+            f"the control, so it cannot answer that comparison directly: analyze {test} "
+            f"and read both rows against {control}?",
+        )
     refusal = number_refusal(req)
     if refusal:
         return refusal
@@ -233,6 +258,29 @@ def analyze(req: Request) -> Translation:
             return effect
         opts += ["--mde", effect]
     return command(req.text, ["ab", "analyze", test, *opts])
+
+
+#: words that put the variant after them in the baseline's place: "b over a", "relative to a"
+_BASELINE_AFTER = frozenset({"against", "over", "than", "to", "versus", "vs"})
+
+
+def _baseline_named(req: Request, test: str) -> str | None:
+    """A variant the words make the baseline ("is b cheaper than c", "how does b compare
+    to c", "relative to c") when it is not the test's control, else None. The control
+    is the first variant (the store's order); a comparison between two other variants
+    is not what ``ab analyze`` shows."""
+    variants = req.vocab.variants_of(test)
+    if not variants:
+        return None
+    control = variants[0]
+    for m in variant_mentions(req):
+        before = req.w(m.start - 1)
+        if before == "the":
+            before = req.w(m.start - 2)
+        if before in _BASELINE_AFTER or (before == "to" and req.w(m.start - 2) == "relative"):
+            if m.name != control:
+                return m.name
+    return None
 
 
 def margin_text(req: Request, tok: Token, metric: str | None) -> str | Translation:

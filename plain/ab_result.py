@@ -657,6 +657,13 @@ def _id_slots(req: Request, s: Slots) -> None:
             j = skip(req, i + 1, frozenset({"id", "is"}), ":=#")
             if j < len(toks) and toks[j].kind in ("word", "num", "quote") and req.free(j):
                 s.set("session_id", toks[j].text, *range(i, j + 1))
+        elif t.norm == "session" and i + 1 < len(toks) and req.free(i + 1):
+            # "session s-991": an id has a digit in it; a word ("session succeeded") is not one
+            nxt = toks[i + 1]
+            if nxt.kind == "word" and nxt.norm not in KNOWN and any(c.isdigit() for c in nxt.text):
+                s.set("session_id", nxt.text, i, i + 1)
+        elif t.norm == "custom" and req.w(i + 1) in ("metric", "metrics"):
+            req.use(i, i + 1)
 
 
 def _success(req: Request) -> str | Translation | None:

@@ -471,6 +471,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or req.seq("should", "we") >= 0
         or req.seq("how", {"many", "much"}, {"more", "longer"}) >= 0
         or (ws & {"enough", "power"})
+        or (req.seq("relative", "to") >= 0 and variants)
+        or (req.seq("any", "good") >= 0 and variants)
         or (ws & (COMPARE_WORDS | {"compare"}) and (tests or variants or req.focus))
     ):
         return ab.analyze(req)

@@ -48,7 +48,7 @@ ANALYZE_WORDS = _w(
     ahead leading leader better best worse worst significant significance significantly
     recommend recommendation recommendations recommended lift lifts uplift p-value pvalue
     p-values confidence beating beats beat outperform outperforms outperforming faster slower
-    cheaper pricier effect effective decide verdict inference statistically stats-test
+    cheaper pricier quicker worth effect effective decide verdict inference statistically stats-test
     difference different improve improved improvement improves regress regression"""
 )
 SUMMARY_WORDS = _w(
@@ -70,10 +70,10 @@ VERIFY_WORDS = _w(
 )
 EXPORT_WORDS = _w("export dump backup")
 REBUILD_WORDS = _w(
-    "rebuild rebuilt recompute regenerate reindex refresh recreate re-build re-run rerun"
+    "rebuild rebuilt recompute regenerate reindex refresh recreate re-build re-run rerun refold"
 )
 PROJECTION_WORDS = _w(
-    "projection projections read-model read-models model models tables views view index indexes cache caches"
+    "projection projections read-model read-models model models tables views view index indexes cache caches stale"
 )
 AUDIT_WORDS = _w(
     "audit audits auditing reproduce reproduces reproducible reproducibility justify justified evidence replay"
@@ -250,6 +250,7 @@ KNOWN: frozenset[str] = frozenset().union(
         filtered where whose format markdown json md called named as per all none both either
         neither until yet instead whether were comparing compared testing between bring back
         undo off rid hold holds valid stand stands lately ledger check nobody anyone write
-        wins losses ties regressions quick running right now"""
+        wins losses ties regressions quick running right now reading pull
+        good relative use"""
     ),
 )
