@@ -445,3 +445,32 @@ class TestCompareGates:
             "Error: --fail-on 'worse' is not a recommendation; use one of continue, ship, "
             "keep_control, no_difference, blocked\n",
         )
+
+
+# --------------------------------------------------------------------------- Python API
+
+
+class TestPythonAPI:
+    def test_gates_from_code_are_the_clis(
+        self, invoke: Invoke, server: TaskServer, tmp_path: Path, db_path: Path
+    ) -> None:
+        import trialbook
+
+        add_suite(invoke, tmp_path / "qa.jsonl", cases(4, wrong={3}))
+        r = run(invoke, server, "py", "--fail-under", "equals=0.8", "--max-failed", "0")
+        assert r.exit_code == 1
+        junit = tmp_path / "py.xml"
+        with trialbook.open(db_path) as tb:
+            g = tb.evals.gates("py", fail_under="equals=0.8", max_failed=0, junit=junit)
+            assert (g.exit_code, g.passed) == (1, False)
+            assert f"Error: {g.message}" == last_line(r.output)
+            assert [(c.gate, c.passed) for c in g.checks] == [
+                ("--fail-under equals=0.8", False),
+                ("--max-failed 0", True),
+            ]
+            assert ET.parse(junit).getroot().get("failures") == "2"  # c3's verdict and the gate
+            assert tb.evals.gates("py", fail_under=["equals=0.75"]).passed
+            with pytest.raises(trialbook.TrialbookError, match="the run has no scorer 'nosuch'"):
+                tb.evals.gates("py", fail_under="nosuch=1")
+            cmp = tb.evals.compare_gates("py", "py", max_regressions=0, fail_on="keep_control")
+            assert cmp.passed and cmp.checks[0].detail == "0 regressions in 0 cases of 4 pairs"

@@ -407,6 +407,32 @@ class ClusteredInterval(_Model):
     note: str | None
 
 
+class GateCheck(_Model):
+    """One CI gate checked: the option as the CLI spells it, whether it passed, and the figures."""
+
+    gate: str
+    passed: bool
+    detail: str
+
+
+class Gates(_Model):
+    """The gates checked on a run or a comparison (``tb.evals.gates``, ``tb.evals.compare_gates``).
+
+    ``exit_code`` is the CLI's: 0 every gate passed, 1 one failed, 3 an
+    infrastructure failure (``infrastructure`` says why: every rollout failed).
+    """
+
+    exit_code: int
+    checks: list[GateCheck]
+    infrastructure: str | None
+    #: the CLI's one line for a failure, None when every gate passed
+    message: str | None
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+
 class FedToAB(_Model):
     """What ``compare(..., into_ab=NAME)`` did to A/B test ``test``."""
 
@@ -471,6 +497,8 @@ __all__ = [
     "FailedPair",
     "FedToAB",
     "FlakyCase",
+    "GateCheck",
+    "Gates",
     "JudgeDisagreement",
     "PairedInterval",
     "PassAtK",
