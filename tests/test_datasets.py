@@ -273,6 +273,20 @@ class TestOpenAIChatFromAnEvalRun:
             "2 traces were not chat messages (exported without).\n"
         )
 
+    def test_without_output_the_records_go_to_stdout_and_the_summary_to_stderr(
+        self, invoke: Invoke, tb: Any, run: str
+    ) -> None:
+        r = invoke("export", "dataset", run, "--format", "openai-chat")
+        assert r.exit_code == 0, r.output
+        lines = [json.loads(x) for x in r.stdout.splitlines()]
+        assert lines == [
+            row["record"] for row in tb.export_dataset(run, format="openai-chat")["records"]
+        ]
+        assert r.stderr.startswith(
+            "Exported 12 records of eval run r1; left out: failed rollouts (2)"
+        )
+        assert "with --output FILE it goes to FILE.provenance.jsonl" in r.stderr
+
     def test_the_case_input_and_the_output_are_the_conversation(self, tb: Any, run: str) -> None:
         rows = tb.export_dataset(run, format="openai-chat")["records"]
         g2 = next(r for r in rows if r["provenance"]["case_id"] == "g2")["record"]

@@ -128,4 +128,6 @@ def summary(result: dict[str, Any]) -> str:
     if result["traces_not_chat"]:
         n = result["traces_not_chat"]
         text += f"; {n} trace{'s were' if n != 1 else ' was'} not chat messages (exported without)"
+    if not files and result["format"] == "openai-chat" and result["records"]:
+        text += "; openai-chat lines hold no provenance: with --output FILE it goes to FILE.provenance.jsonl"
     return text + "."
