@@ -22,7 +22,8 @@ from trialbook.shell.unit_options import (
 )
 
 METRIC_HELP = (
-    "Primary metric: success, error_rate, failed_call_ratio, completion_time, tool_calls, errors, "
+    "Primary metric: success, error_rate, tool_success_rate, failed_call_ratio, completion_time, "
+    "tool_calls, errors, "
     "messages, corrections, tokens, cost, score, cost_per_success, or a custom metric name."
 )
 IMPORT_KEYS = (
@@ -511,6 +512,10 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
         ]
         for r in rows
     ]
+    timed = any(r["start_time"] is not None or r["end_time"] is not None for r in rows)
+    if timed:  # the session's times as recorded (text, or epoch seconds in full)
+        for line, r in zip(body, rows, strict=True):
+            line.extend(None if t is None else str(t) for t in (r["start_time"], r["end_time"]))
     click.echo(
         table(
             body,
@@ -527,6 +532,7 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
                 "tokens",
                 "cost",
                 "score",
+                *(["started", "ended"] if timed else []),
             ],
         )
     )
