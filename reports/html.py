@@ -58,7 +58,12 @@ def _latency(plot: dict[str, Any] | None, unit: str) -> Safe | None:
         parts.append(el("h3", name))
         parts.append(svg.histogram(xs, fmt=fmt, unit="results", x_label=p["basis"]["values"]))
         parts.append(
-            el("p", f"{len(xs)} values, events {cite_text(p['cites'])}.", class_="small muted")
+            el(
+                "p",
+                f"{len(xs)} values of {p['basis']['values']} from events {cite_text(p['cites'])}, "
+                f"those of {name}.",
+                class_="small muted",
+            )
         )
     if not parts:
         return None
@@ -66,6 +71,8 @@ def _latency(plot: dict[str, Any] | None, unit: str) -> Safe | None:
 
 
 ORDER = {"loss": 0, "win": 1, "tie": 2}
+#: badge classes of the view's stylesheet for a case's outcome
+OUTCOMES = {"win": "better", "loss": "worse", "tie": "tie"}
 
 
 def _cases(plot: dict[str, Any] | None) -> Safe | None:
@@ -74,7 +81,7 @@ def _cases(plot: dict[str, Any] | None) -> Safe | None:
     rows = [
         el("tr", el("td", r["case_id"]), el("td", str(r["epoch"]), class_="num"),
            el("td", fmt_value(r["a"]), class_="num"), el("td", fmt_value(r["b"]), class_="num"),
-           el("td", _badge({"win": "ready", "loss": "gap"}.get(r["outcome"], "partial")), " ", r["outcome"]),
+           el("td", el("span", r["outcome"], class_=f"badge {OUTCOMES.get(r['outcome'], 'tie')}")),
            data_case=r["case_id"])
         for r in sorted(plot["rows"], key=lambda r: ORDER.get(r["outcome"], 1))
     ]  # fmt: skip
