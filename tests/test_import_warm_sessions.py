@@ -691,6 +691,33 @@ class TestPythonAPI:
             )
             assert tb.ab.results("t")[0]["completion_time"] == 2.5
 
+    def test_add_result_keeps_start_and_end_times_and_results_return_them(
+        self, db_path: Path
+    ) -> None:
+        with trialbook.open(db_path) as tb:
+            tb.ab.create("t", variants=["cold", "warm"])
+            tb.ab.add_result(
+                "t",
+                variant="cold",
+                start_time="2025-01-14T09:30:00",
+                end_time="2025-01-14T09:31:30.5",
+                tool_calls=4,
+                successful_calls=3,
+            )
+            (r,) = tb.ab.results("t")
+            assert (r["start_time"], r["end_time"]) == (
+                "2025-01-14T09:30:00",
+                "2025-01-14T09:31:30.5",
+            )
+            assert r["completion_time"] == 90.5
+            (cold, _) = tb.ab.summary("t")
+            assert cold["mean_tool_success_rate"] == 0.75
+            with pytest.raises(trialbook.InvalidCommand, match="written in different ways"):
+                tb.ab.add_result(
+                    "t", variant="cold", start_time="2025-01-14T09:30:00", end_time=5.0
+                )
+            assert len(tb.ab.results("t")) == 1
+
 
 def test_ab_show_gives_back_the_tasks_expected_tools_and_success_criteria(
     invoke: Invoke, saved: tuple[Any, Path]

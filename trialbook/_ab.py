@@ -141,6 +141,8 @@ class ABTests:
         errors: int | None = None,
         error_messages: Sequence[str] = (),
         completion_time: float | None = None,
+        start_time: str | float | None = None,
+        end_time: str | float | None = None,
         messages: int | None = None,
         corrections: int | None = None,
         tokens: int | None = None,
@@ -154,7 +156,9 @@ class ABTests:
     ) -> Recorded:
         """Record one session's result for ``variant`` of ``test`` (``ab add-result``).
 
-        Durable when it returns. ``case_id`` pairs results across variants;
+        Durable when it returns. ``start_time``/``end_time`` (ISO 8601 text or epoch
+        seconds) are kept as given, and give ``completion_time`` when it is not given;
+        ``results`` returns them. ``case_id`` pairs results across variants;
         ``metrics`` holds custom metrics; ``transcript`` the session's chat messages
         (``{role, content, tool_calls?, name?, tool_call_id?}``, stored as a blob the
         event names by hash; ``trialbook export dataset`` writes them out). Pass your
@@ -171,6 +175,8 @@ class ABTests:
             "errors": errors,
             "error_messages": tuple(error_messages) or None,
             "completion_time": completion_time,
+            "start_time": start_time,
+            "end_time": end_time,
             "messages": messages,
             "corrections": corrections,
             "tokens": tokens,
