@@ -252,7 +252,7 @@ def create(req: Request) -> Translation:
         control = role
     metric = _create_metric(req)
     guardrails = _guardrails(req)
-    extras: list[str] = []
+    extras: list[str] = _create_extras(req)
     for words, opt in (({"task"}, "--task-id"), ({"category"}, "--category")):
         for i in req.indexes(words):
             j = skip(req, i + 1, frozenset({"id", "is"}) if opt == "--task-id" else BE, ":=")
@@ -535,4 +535,66 @@ def _guardrails(req: Request) -> list[str]:
                 f"?--guardrail {metric}:+N%|how much worse may {metric} get? e.g. {metric}:+10%"
             )
             req.use(*range(i, k))
+    return out
+
+
+_WORSE = _w(
+    """must may should can not no more than get go be rise grow increase by at most worse up
+    higher to"""
+)
+
+
+def _create_extras(req: Request) -> list[str]:
+    """``--prompt 'text'`` ("with the prompt '…'"), ``--split a=3,b=1`` ("a split of …"),
+    ``--expected-results N`` ("one thousand results expected", "expecting 500 results"),
+    and guardrails said without the word ("completion time must not get more than 10%
+    worse", as :func:`_guardrails` reads them after "guardrail")."""
+    toks = req.tokens
+    out: list[str] = []
+    for i in req.indexes({"prompt", "task"}):
+        j = skip(req, i + 1, BE | {"of", "text"}, ":=")
+        if req.w(i) == "prompt" and j < len(toks) and toks[j].kind == "quote" and req.free(j):
+            req.use(*range(i, j + 1))
+            if req.w(i - 1) == "the" and req.w(i - 2) == "with":
+                req.use(i - 1, i - 2)
+            out += ["--prompt", toks[j].text]
+    for i in req.indexes({"split", "weights", "allocation"}):
+        j = skip(req, i + 1, BE | {"of"}, ":=")
+        if j < len(toks) and toks[j].kind == "kv" and req.free(j):
+            parts = [toks[j].text.lower()]
+            end = j + 1
+            while req.p(end) == "," and end + 1 < len(toks) and toks[end + 1].kind == "kv":
+                parts.append(toks[end + 1].text.lower())
+                end += 2
+            req.use(*range(i, end))
+            for k in (i - 1, i - 2, i - 3):
+                if req.w(k) in ("a", "with"):
+                    req.use(k)
+            out += ["--split", ",".join(parts)]
+    for i, t in enumerate(toks):
+        if not (t.is_int and req.free(i) and req.w(i + 1) in ("results", "sessions")):
+            continue
+        if req.w(i + 2) in ("expected", "planned") or req.w(i - 1) in ("expect", "expecting"):
+            req.use(i, i + 1, i + 2 if req.w(i + 2) in ("expected", "planned") else i - 1)
+            out += ["--expected-results", fmt(t.value)]
+    for i in range(len(toks)):
+        found = find_metric(req, i, anywhere=False) if req.free(i) else None
+        if not found:
+            continue
+        metric, a, b = found
+        k = skip(req, b, _WORSE)
+        if k == b or k >= len(toks) or toks[k].kind != "num" or not req.free(k):
+            continue
+        t = toks[k]
+        if t.unit == "%":
+            limit = f"+{fmt(t.value)}%"
+        elif t.unit == "pp":
+            limit = f"+{fmt(t.value)}pp"
+        else:
+            continue
+        end = skip(req, k + 1, frozenset({"worse", "more", "higher"}))
+        if req.w(a - 1) == "and" and req.p(a - 2) == ",":
+            req.use(a - 1)
+        req.use(*range(a, end))
+        out += ["--guardrail", f"{metric}:{limit}"]
     return out

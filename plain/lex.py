@@ -26,6 +26,7 @@ _TOKEN_RE = re.compile(
   | (?P<path>(?<![\w/])(?:~|\.{{1,2}})?/[\w./-]+|[\w./~-]*[\w-]\.(?:jsonl|ndjson|json|ya?ml|csv|toml|txt|md|html)\b)
   | (?P<money>\$\s?(?:{_NUM}|\.\d+)(?P<msuf>k)?(?![\w]))
   | (?P<compound>\d+(?:\.\d+)?(?:h|m|s)(?:\d+(?:\.\d+)?(?:ms|m|s))+(?![\w]))
+  | (?P<actor>\b[\w.-]+@[\w.-]*\w)
   | (?P<kv>[a-z_][a-z0-9_-]*=[^\s,;]+)
   | (?P<num>(?:(?<![\w.])-)?(?:{_NUM}|\.\d+)(?P<suf>%|pp|k|ms|s|secs?|mins?|m|h|hrs?)?(?![\w]|[-.][\w]))
   | (?P<word>[^\W_][\w'.-]*\w|[^\W_])
@@ -103,7 +104,7 @@ _TIME_ORDER = {Decimal(3600): 3, Decimal(60): 2, Decimal(1): 1, Decimal("0.001")
 class Token:
     """One piece of a request, with its place in the original text."""
 
-    kind: str  # word num quote path url spec scorer kv frac date punct other
+    kind: str  # word num quote path url spec scorer actor kv frac date punct other
     text: str  # as typed (for a quote: the inside)
     start: int
     end: int
@@ -198,8 +199,8 @@ def _make(kind: str, m: re.Match[str]) -> list[Token]:
     if kind in ("url", "spec", "path", "scorer"):
         trimmed = s.rstrip(".)")
         return [Token(kind, trimmed, start, start + len(trimmed), norm=trimmed.lower())]
-    if kind == "kv":
-        return [Token("kv", s, start, end, norm=s.lower())]
+    if kind in ("kv", "actor"):
+        return [Token(kind, s, start, end, norm=s.lower())]
     return [Token("punct" if kind == "punct" else "other", s, start, end, norm=s.lower())]
 
 

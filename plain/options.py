@@ -43,7 +43,7 @@ TAKES: dict[tuple[str, ...], frozenset[str]] = {
     ("eval", "resume"): _w("--concurrency"),
     ("eval", "retry-failed"): _w("--concurrency"),
     ("eval", "rescore"): _w("--concurrency"),
-    ("events", "log"): _w("--json --limit --since --until"),
+    ("events", "log"): _w("--json --limit --since --until --actor"),
     ("events", "show"): _w("--json"),
     ("events", "verify"): _w("--json"),
     ("events", "export"): _w("--since --output"),
@@ -160,6 +160,11 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
     k = req.seq({"every", "all"}, "single", {"result", "results", "session", "sessions"})
     if k >= 0:
         take("--limit", "0", k, k + 3)
+    # who recorded it: "what did ann@laptop record?", "events by ann@laptop"
+    for i, t in enumerate(toks):
+        if t.kind == "actor" and req.free(i):
+            a = i - 1 if req.w(i - 1) in ("by", "from") else i
+            take("--actor", t.text, a, i + 1)
     # an output file: "into audit.md", "to log.jsonl", "output report.md"
     for i, t in enumerate(toks):
         if t.kind == "path" and req.free(i) and req.w(i - 1) in _FILE_CUES:

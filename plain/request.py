@@ -191,7 +191,7 @@ class Request:
         return [
             t
             for i, t in enumerate(self.tokens)
-            if t.kind in ("word", "kv", "quote", "path", "url", "spec", "scorer", "date")
+            if t.kind in ("word", "kv", "quote", "path", "url", "spec", "scorer", "actor", "date")
             and self.free(i)
             and (t.kind != "word" or t.norm not in KNOWN)
         ]

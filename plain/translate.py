@@ -302,6 +302,9 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     ):
         return ledger.events_verify(req)
 
+    if any(t.kind == "actor" for t in req.tokens) and not (tests or runs or suites):
+        return ledger.events_log(req)
+
     # ---- eval traces, failed rollouts
     if ws & {"traces", "trace"} and (runs or req.focus in req.vocab.runs) and not tests:
         return ev.export(req)
@@ -335,6 +338,11 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if (
         ws & RESCORE_WORDS
         or req.seq("score", "again") >= 0
+        or (
+            ws & {"score", "grade", "judge"}
+            and "again" in ws
+            and (runs or req.focus in req.vocab.runs)
+        )
         or req.seq({"re-run", "rerun"}, {"scorer", "scorers", "judge"}) >= 0
     ):
         return ev.rescore(req)
@@ -361,6 +369,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         and not (tests or ws & SUITE_WORDS or ws & RESULT_WORDS)
     ):
         return ledger.events_import(req)
+    if has_path and ws & {"config", "configuration"} and (suites or ws & RUN_VERBS):
+        return ev.run(req)
     if has_path:
         path = next(t for t in req.tokens if t.kind == "path")
         suite_like = (
@@ -435,7 +445,9 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     )
     if create_verb and fw == "open" and (runs or suites) and not ws & TEST_WORDS:
         create_verb = False  # "open eval run bad": open to read it
-    if create_verb and not (ws & RESULT_WORDS and variants):
+    if create_verb and not (
+        ws & RESULT_WORDS and variants and fw not in ("create", "define", "setup")
+    ):
         if req.seq("set", "up") >= 0:
             req.use(req.seq("set", "up"), req.seq("set", "up") + 1)
         return ab.create(req)
