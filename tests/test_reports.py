@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 import trialbook
 from tests.web_fixture import CANARY, PAYLOADS, TEST, XSS_CASE, XSS_TEST, WebDb, build
@@ -447,3 +449,55 @@ class TestCanaryReady:
         r = run(db, "canary", "fast", "--latency-budget", "10", "--check", "--format", "json")
         assert r.exit_code == 0 and json.loads(r.stdout)["check"]["passed"]
         assert run(db, "canary", "fast", "--latency-budget", "5", "--check").exit_code == 1
+
+
+class TestCitations:
+    @given(st.sets(st.integers(min_value=1, max_value=500), max_size=60))
+    def test_ranges_round_trip_through_their_text(self, positions: set[int]) -> None:
+        from trialbook.reports.common import ranges
+
+        runs = ranges(positions)
+        assert expand(runs) == sorted(positions)
+        assert parse_cites(cite_text(runs)) == runs
+        # runs are maximal: two never touch
+        assert all(b[0] > a[1] + 1 for a, b in zip(runs, runs[1:], strict=False))
+
+    @given(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=32), min_size=1, max_size=40),
+           st.sampled_from([0.0, 0.25, 0.5, 0.95, 1.0]))  # fmt: skip
+    def test_the_quantile_is_numpys_linear_one(self, xs: list[float], q: float) -> None:
+        from trialbook.reports.common import quantile
+
+        got = quantile(xs, q)
+        assert got is not None and math.isclose(
+            got, float(np.quantile(xs, q)), rel_tol=1e-9, abs_tol=1e-9
+        )
+
+
+class TestEvalAsOf:
+    def test_an_eval_report_at_a_position_counts_what_was_recorded_by_then(
+        self, web_db: WebDb
+    ) -> None:
+        conn = sqlite3.connect(web_db.path)
+        done = [p for (p,) in conn.execute(
+            "SELECT position FROM events WHERE stream_id = 'eval-run:cand' AND type = 'RolloutCompleted' "
+            "ORDER BY position")]  # fmt: skip
+        conn.close()
+        middle = done[len(done) // 2]
+        r = run(
+            web_db.path,
+            "eval",
+            "cand",
+            "--baseline",
+            "base",
+            "--at",
+            str(middle),
+            "--format",
+            "json",
+        )
+        assert r.exit_code == 0, r.output
+        doc = json.loads(r.output)
+        figures = {f["key"]: f["value"] for f in doc["figures"]}
+        assert doc["position"] == middle
+        assert figures["completed.cand"] == len([p for p in done if p <= middle])
+        assert figures["pairs"] <= figures["completed.cand"]
+        assert next(x for x in doc["matrix"] if x["id"] == "enough_results")["status"] == "partial"
