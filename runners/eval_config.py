@@ -57,10 +57,12 @@ table (keys from synth-ai's ``synth_ai/cli/commands/eval/config.py``,
     provider = "openai"
 
 becomes a suite of seeds (one case per seed, sent exactly; the suite is named
-after ``app_id``, else ``env_name``) and a ``rollout`` target. ``model`` and
+after ``app_id``, else ``env_name``) and a ``rollout`` target. ``seeds`` may be
+synth-ai's range ``{start, end, step}``; its defaults apply (``env_name`` =
+``app_id``, min(20, seeds) in flight, 600 s per rollout). ``model`` and
 ``provider`` go into ``policy_config`` as synth-ai does; ``metadata``,
 ``output_txt``, ``output_json``, ``traces_dir``, ``backend_url``,
-``poll_interval`` and ``verifier_config`` are synth-ai's own output and backend
+``poll_interval``, ``verifier_config`` and ``defaults_version`` are synth-ai's own output and backend
 options, accepted and not used. trialbook's keys (``epochs``, ``retries``,
 ``budget``, ``name``, ``suite``, ``prices``, ``judges``, ``cache``, ``cache_ttl``,
 ``api_key_env``) may be added in ``[eval]`` or at the top level. Any other key
@@ -81,7 +83,7 @@ from pydantic import ValidationError
 from trialbook.domain.commands import explain
 from trialbook.domain.errors import InvalidCommand
 from trialbook.domain.evals import Price, RunSettings, looks_secret, parse_price
-from trialbook.domain.suites import parse_seeds
+from trialbook.domain.suites import MAX_SEEDS, parse_seeds
 from trialbook.runners.cache import parse_duration
 from trialbook.runners.eval_errors import TargetConfigError
 from trialbook.runners.targets import parse_target_spec, secret_options
@@ -265,6 +267,9 @@ SYNTH_TARGET_KEYS = {
     "mode": "mode",
     "api_key_env": "api_key_env",
 }
+#: synth-ai's eval defaults (``synth_ai.config_expansion``, defaults v1)
+SYNTH_MAX_CONCURRENT = 20
+SYNTH_TIMEOUT_S = 600.0
 #: synth-ai ``[eval]`` key → trialbook run config key
 SYNTH_SETTING_KEYS = {
     "concurrency": "concurrency",
@@ -273,6 +278,7 @@ SYNTH_SETTING_KEYS = {
 }
 #: synth-ai's own output/backend options: accepted, not used
 SYNTH_IGNORED_KEYS = (
+    "defaults_version",
     "metadata",
     "output_txt",
     "output_json",
@@ -303,6 +309,28 @@ SYNTH_EXTRA_KEYS = (
     "cache",
     "cache_ttl",
 )
+
+
+def _seed_range(value: Any, filename: str) -> Any:
+    """synth-ai's range form of ``seeds``, ``{start, end, step?}`` (end excluded), as a list;
+    any other value as it is."""
+    if not isinstance(value, dict):
+        return value
+    unknown = sorted(set(value) - {"start", "end", "step"})
+    parts = [value.get(k, 1 if k == "step" else None) for k in ("start", "end", "step")]
+    if (
+        unknown
+        or not all(isinstance(p, int) and not isinstance(p, bool) for p in parts)
+        or parts[2] < 1
+    ):
+        raise TargetConfigError(
+            f"{filename}: seeds as a range is {{ start = 0, end = 50 }} (end excluded; "
+            "step = N optional, at least 1)"
+        )
+    start, end, step = parts
+    if (end - start) // step > MAX_SEEDS:
+        raise TargetConfigError(f"{filename}: seeds: more than {MAX_SEEDS} seeds; split the run")
+    return list(range(start, end, step))
 
 
 def parse_synth_eval(doc: Mapping[str, Any], *, filename: str = "synth_eval.toml") -> RunConfig:
@@ -357,11 +385,13 @@ def parse_synth_eval(doc: Mapping[str, Any], *, filename: str = "synth_eval.toml
     seeds = None
     if section.get("seeds") is not None:
         try:
-            seeds = parse_seeds(section["seeds"], what=f"{filename}: seeds")
+            seeds = parse_seeds(_seed_range(section["seeds"], filename), what=f"{filename}: seeds")
         except InvalidCommand as e:
             raise TargetConfigError(str(e)) from None
-    env_name = target.get("env_name")
     app_id = target.get("app_id")
+    if "env_name" not in target and isinstance(app_id, str):
+        target["env_name"] = app_id  # synth-ai's expand_eval_config: env_name defaults to app_id
+    env_name = target.get("env_name")
     values: dict[str, Any] = {k: v for k, v in doc.items() if k != "eval"}
     for key in SYNTH_EXTRA_KEYS:
         if key in section:
@@ -369,6 +399,12 @@ def parse_synth_eval(doc: Mapping[str, Any], *, filename: str = "synth_eval.toml
     for key, setting in SYNTH_SETTING_KEYS.items():
         if section.get(key) is not None:
             values[setting] = section[key]
+    # synth-ai's defaults for an [eval] with task_app_url and seeds (expand_eval_config):
+    # at most 20 rollouts in flight (fewer with fewer seeds) and 600 s per rollout
+    if seeds and "concurrency" not in values:
+        values["concurrency"] = min(SYNTH_MAX_CONCURRENT, len(seeds))
+    if "timeout" not in values:
+        values["timeout"] = SYNTH_TIMEOUT_S
     values["target"] = target
     if "suite" not in values:
         values["suite"] = app_id or env_name or "seeds"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Invoke, count_events
+from tests.conftest import Invoke, count_events, show_json
 from tests.synth_task_app import SynthTaskApp, expected_for
 from trialbook.domain.evals import rollout_seed
 from trialbook.domain.suites import Case, SuiteFileError, parse_seeds, seed_cases
@@ -389,3 +389,26 @@ def test_a_recorded_rollout_target_rebuilds_as_the_same_target() -> None:
         env=env,
     )
     assert make_target(target.describe(), env=env).describe() == target.describe()
+
+
+def test_synth_defaults_and_the_range_form_of_seeds(
+    invoke: Invoke, app: SynthTaskApp, tmp_path: Path
+) -> None:
+    path = tmp_path / "minimal.toml"
+    path.write_text(
+        f'[eval]\napp_id = "b77"\ntask_app_url = "{app.url}"\n'
+        "seeds = { start = 10, end = 20, step = 3 }\n",
+        encoding="utf-8",
+    )
+    r = invoke("eval", "run", "--config", str(path), "--name", "mini")
+    assert r.exit_code == 0, r.output
+    assert sorted(app.seeds) == list(range(10, 20, 3))
+    assert {b["env"]["env_name"] for b in app.bodies} == {"b77"}  # env_name defaults to app_id
+    settings = show_json(invoke, "mini")["run"]["settings"]
+    # synth-ai's expand_eval_config defaults: min(20, seeds) in flight, 600 s per rollout
+    assert (settings["concurrency"], settings["timeout_s"]) == (4, 600.0)
+    path.write_text(
+        f'[eval]\ntask_app_url = "{app.url}"\nseeds = {{ start = 0 }}\n', encoding="utf-8"
+    )
+    r = invoke("eval", "run", "--config", str(path))
+    assert r.exit_code == 1 and "seeds as a range is { start = 0, end = 50 }" in r.output
