@@ -99,10 +99,20 @@ def test_totals_and_pass_rates_come_before_the_rows_and_failures_are_grouped(
         f"flaky cases: {N_FLAKY} cases pass in some epochs and fail in others: "
         + ", ".join(f"{c} ({', '.join(sorted(v))})" for c, v in sorted(by_case.items()))
     )
-    criteria = next(ln for ln in lines if ln.startswith("failed criteria:"))
-    assert criteria.startswith(f"failed criteria: {bad} cases: c1: contains:echo: ")
-    assert criteria.endswith(f" … and {bad - LIST_LIMIT} more")
-    assert len(criteria) < 2000
+    # one line per failed criterion, the cases it failed in listed once each, sorted, cut
+    crit_lines = [ln for ln in lines if ln.startswith("failed criterion ")]
+    assert [ln.split(" — ")[0] for ln in crit_lines] == [
+        "failed criterion contains:echo: output contains 'echo'",
+        "failed criterion equals: output equals the expected value",
+    ]
+    contains = next(ln for ln in crit_lines if ln.startswith("failed criterion contains:echo: "))
+    assert contains.endswith(
+        f" — {bad} cases: "
+        + ", ".join(f"c{i}" for i in range(1, 11))
+        + f" … and {bad - LIST_LIMIT} more"
+    )
+    assert crit_lines[1].endswith(contains.split(" — ")[1])
+    assert all(len(ln) < 400 for ln in crit_lines)
 
 
 def test_case_with_csv_and_markdown_gives_its_criterion_rows(
@@ -123,3 +133,33 @@ def test_case_with_csv_and_markdown_gives_its_criterion_rows(
     md = invoke("eval", "show", report_run, "--case", "c1", "--markdown").output
     assert md.startswith("| scorer | epoch | repeat | score | passed | criterion | ok | reason |")
     assert md.count("\n| ") == 4  # the separator row starts "|---"
+
+
+def test_failed_criteria_are_one_line_each_most_cases_first_and_cut_after_ten() -> None:
+    from trialbook.shell.commands.eval_render import findings_lines
+
+    def verdict(crit: list[str]) -> dict:
+        return {"passed": False, "failed_criteria": crit, "score": 0.0}
+
+    # criterion k fails in cases 1..k (so criterion 12 fails most often)
+    rollouts = [
+        {
+            "case_id": f"c{i}",
+            "epoch": 1,
+            "status": "completed",
+            "verdicts": {"judge:j": verdict([f"crit {k:02d}" for k in range(i, 13)])},
+        }
+        for i in range(1, 13)
+    ]
+    data = {"rollouts": rollouts, "flaky_cases": [], "judge_disagreements": [], "agreements": []}
+    lines = [ln for ln in findings_lines(data) if "criteri" in ln]
+    assert lines[0] == (
+        "failed criterion judge:j: crit 12 — 12 cases: "
+        + ", ".join(f"c{i}" for i in range(1, 11))
+        + " … and 2 more"
+    )
+    assert [ln.split(" — ")[0].removeprefix("failed criterion judge:j: ") for ln in lines[:10]] == [
+        f"crit {k:02d}" for k in range(12, 2, -1)
+    ]
+    assert lines[10] == "… and 2 more failed criteria in 12 cases (see --json or --case ID)"
+    assert len(lines) == 11

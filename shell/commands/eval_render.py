@@ -232,16 +232,21 @@ def findings_lines(data: dict[str, Any]) -> list[str]:
             )
         )
     if criteria:
-        lines.append(
-            f"failed criteria: {_plural(len(criteria), 'case')}: "
-            + listed(
-                [
-                    f"{c}: " + "; ".join(sorted(criteria[c]))
-                    for c in sorted(criteria, key=case_order)
-                ],
-                sep=" · ",
+        by_criterion: dict[str, list[str]] = {}
+        for c, crit in criteria.items():
+            for one in crit:
+                by_criterion.setdefault(one, []).append(c)
+        ordered = sorted(by_criterion.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        for crit, cs in ordered[:LIST_LIMIT]:
+            lines.append(
+                f"failed criterion {crit} — {_plural(len(cs), 'case')}: "
+                + listed(sorted(cs, key=case_order))
             )
-        )
+        if len(ordered) > LIST_LIMIT:
+            lines.append(
+                f"… and {len(ordered) - LIST_LIMIT} more failed criteria in "
+                f"{_plural(len(criteria), 'case')} (see --json or --case ID)"
+            )
     if data["flaky_cases"]:
         flaky: dict[str, list[str]] = {}
         for c in data["flaky_cases"]:
