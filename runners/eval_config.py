@@ -62,11 +62,11 @@ synth-ai's range ``{start, end, step}``; its defaults apply (``env_name`` =
 ``app_id``, min(20, seeds) in flight, 600 s per rollout). ``model`` and
 ``provider`` go into ``policy_config`` as synth-ai does; ``metadata``,
 ``output_txt``, ``output_json``, ``traces_dir``, ``backend_url``,
-``poll_interval``, ``verifier_config`` and ``defaults_version`` are synth-ai's own output and backend
-options, accepted and not used. trialbook's keys (``epochs``, ``retries``,
-``budget``, ``name``, ``suite``, ``prices``, ``judges``, ``cache``, ``cache_ttl``,
-``api_key_env``) may be added in ``[eval]`` or at the top level. Any other key
-is an error naming it.
+``poll_interval``, ``verifier_config`` and ``defaults_version`` are synth-ai's
+own output and backend options, accepted and not used. trialbook's keys (``epochs``, ``retries``,
+``budget``, ``name``, ``suite``, ``prices``, ``judges``, ``cache``, ``cache_ttl``)
+may be added in ``[eval]`` or at the top level, and ``api_key_env`` (the variable
+holding the task app's key) in ``[eval]``. Any other key is an error naming it.
 """
 
 from __future__ import annotations
