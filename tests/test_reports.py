@@ -262,6 +262,26 @@ class TestReportsOfEachKind:
             for name, plot in (doc["plots"].get("latency") or {}).items():
                 events = selected(read_events(web_db.path, expand(plot["cites"])), plot["select"])
                 assert [e["data"][plot["basis"]["values"]] for e in events] == plot["values"], name
+            cases = doc["plots"].get("cases")
+            if cases:
+                got = recompute(tmp_path, web_db.path, doc, {**cases, "select": None})
+                assert [
+                    (r["case_id"], r["epoch"], r["a_score"], r["b_score"], r["outcome"])
+                    for r in got
+                ] == [
+                    (r["case_id"], r["epoch"], r["a"], r["b"], r["outcome"]) for r in cases["rows"]
+                ]
+                outcomes = [r["outcome"] for r in got]
+                assert [cases[k] for k in ("wins", "ties", "losses")] == [
+                    outcomes.count(k) for k in ("win", "tie", "loss")
+                ]
+            stages = doc["plots"].get("stages")
+            if stages:
+                got = recompute(tmp_path, web_db.path, doc, {**stages, "select": None})
+                assert [(r["rate"], r["planned"]) for r in stages["rows"]] == [
+                    (s["candidate_share"], s["percent"] / 100) for s in got
+                ]
+                checked += 2
         assert checked > 40
 
     def test_the_lift_plot_is_the_replayed_history(
@@ -501,3 +521,22 @@ class TestEvalAsOf:
         assert figures["completed.cand"] == len([p for p in done if p <= middle])
         assert figures["pairs"] <= figures["completed.cand"]
         assert next(x for x in doc["matrix"] if x["id"] == "enough_results")["status"] == "partial"
+
+
+class TestCanaryAsOf:
+    def test_a_canary_report_at_its_advance_is_the_status_of_then(self, web_db: WebDb) -> None:
+        conn = sqlite3.connect(web_db.path)
+        (advanced,) = conn.execute(
+            "SELECT position FROM events WHERE type = 'CanaryAdvanced'"
+        ).fetchone()
+        conn.close()
+        r = run(web_db.path, "canary", CANARY, "--at", str(advanced - 1), "--format", "json")
+        assert r.exit_code == 0, r.output
+        doc = json.loads(r.output)
+        then = web_db.cli("canary", "status", CANARY, "--at", str(advanced - 1))
+        figures = {f["key"]: f["value"] for f in doc["figures"]}
+        assert doc["position"] == then["position"] == advanced - 1
+        assert figures["metric.ci"] == then["metric"]["ci"]
+        assert figures["results.1.router-v2"] == then["results"]["by_stage"][0]["candidate"]
+        assert doc["recommendation"]["reason"] == then["next"]["reason"]
+        assert not any(k.startswith("results.2.") for k in figures)
