@@ -460,6 +460,12 @@ def _seed_suite(rec: LedgerRecorder, name: str, seeds: Any, config: Any) -> tupl
         description=f"{len(chosen)} seeds",
     )
     state = rec.suite_state(command.name)
+    latest = state.latest
+    if latest is not None and any(c.seed is None for c in latest.cases):
+        raise InvalidCommand(
+            f"suite {command.name!r} holds cases that are not seeds; a run of seeds registers its "
+            "own suite: give it another name (trialbook eval run NAME --seeds …) or leave out --seeds"
+        )
     for event in SUITES.decide(state, command):
         state = SUITES.evolve(state, event)
     return command, state

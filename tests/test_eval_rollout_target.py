@@ -412,3 +412,16 @@ def test_synth_defaults_and_the_range_form_of_seeds(
     )
     r = invoke("eval", "run", "--config", str(path))
     assert r.exit_code == 1 and "seeds as a range is { start = 0, end = 50 }" in r.output
+
+
+def test_seeds_never_replace_a_suite_of_ordinary_cases(
+    invoke: Invoke, app: SynthTaskApp, tmp_path: Path, db_path: Path
+) -> None:
+    suite = tmp_path / "qa.jsonl"
+    suite.write_text(json.dumps({"id": "q1", "input": "hello"}) + "\n", encoding="utf-8")
+    assert invoke("eval", "suite", "add", str(suite)).exit_code == 0
+    before = count_events(db_path)
+    r = invoke("eval", "run", "qa", "--target", f"rollout:{app.url}", "--seeds", "0-3")
+    assert r.exit_code == 1 and r.output.count("\n") == 1
+    assert "suite 'qa' holds cases that are not seeds" in r.output
+    assert count_events(db_path) == before and app.requests == 0
