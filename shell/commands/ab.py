@@ -560,6 +560,7 @@ def summary(app: App, name: str, as_json: bool) -> None:
             r["successes"],
             pct(r["success_rate"]),
             pct(r["mean_error_rate"]),
+            pct(r["mean_tool_success_rate"]),
             r["mean_completion_time"],
             r["mean_messages"],
             r["total_tokens"],
@@ -577,12 +578,13 @@ def summary(app: App, name: str, as_json: bool) -> None:
                 "successes",
                 "success rate",
                 "error rate",
+                "tool success",
                 "mean time s",
                 "mean msgs",
                 "tokens",
                 "cost USD",
             ],
-            align="lrrrrrrrr",
+            align="lrrrrrrrrr",
         )
     )
 
