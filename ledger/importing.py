@@ -578,7 +578,7 @@ def _notes(batches: Sequence[Batch]) -> list[str]:
         notes.append(
             f"Note: error_rate and success_rate of {derived} session{'s' * (derived != 1)} were "
             "not stored: the framework derives them from tool_calls and successful_tool_calls, "
-            "and trialbook computes its own from those (metric error_rate)."
+            "and trialbook computes its own from those (metrics error_rate and tool_success_rate)."
         )
     summaries = [b for b in batches if b.summary]
     if summaries:
@@ -590,7 +590,10 @@ def _notes(batches: Sequence[Batch]) -> list[str]:
             else f"Note: the summary blocks were not stored: `trialbook ab summary NAME` "
             f"({names}) computes their counts and averages from the results"
         )
-        notes[-1] += " (the framework's avg_success_rate is 1 - mean error rate there)."
+        notes[-1] += (
+            " (the framework's avg_success_rate is mean_tool_success_rate there: metric "
+            "tool_success_rate, the mean of each session's successful / tool calls)."
+        )
     return notes
 
 

@@ -169,6 +169,9 @@ class TestSavedTestFiles:
             assert mine["mean_messages"] == pytest.approx(theirs["avg_message_count"])
             # trialbook's success rate is the share of sessions that succeeded: none recorded
             assert (mine["success_known"], mine["success_rate"]) == (0, None)
+        text = invoke("ab", "summary", TEST_ID).output
+        assert "tool success" in text
+        assert all(f"{seed[k]['avg_success_rate'] * 100:.1f}%" in text for k in ("cold", "warm"))
 
     def test_derived_figures_and_the_summary_are_not_stored_and_a_note_says_so(
         self, invoke: Invoke, saved: tuple[Any, Path]
@@ -180,6 +183,11 @@ class TestSavedTestFiles:
             "derives them from tool_calls and successful_tool_calls" in r.stderr
         )
         assert f"`trialbook ab summary {TEST_ID}` computes its counts and averages" in r.stderr
+        assert "(metrics error_rate and tool_success_rate)" in r.stderr
+        assert (
+            "the framework's avg_success_rate is mean_tool_success_rate there: metric "
+            "tool_success_rate, the mean of each session's successful / tool calls"
+        ) in " ".join(r.stderr.split())
 
     def test_importing_the_same_file_again_changes_nothing(
         self, invoke: Invoke, saved: tuple[Any, Path], db_path: Path
