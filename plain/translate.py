@@ -547,7 +547,7 @@ def _adds_result(req: Request, ws: set[str], fw: str, first: int, variants: list
         | {"took", "succeed", "pass"}
     )
     units = any(t.kind == "num" and t.unit in ("s", "usd") for t in req.tokens) or any(
-        t.kind == "frac" for t in req.tokens
+        t.kind in ("frac", "kv") for t in req.tokens
     )
     return bool(variants or ws & RESULT_WORDS or req.focus in req.vocab.tests) and bool(
         signals or units
