@@ -540,3 +540,34 @@ class TestCanaryAsOf:
         assert figures["results.1.router-v2"] == then["results"]["by_stage"][0]["candidate"]
         assert doc["recommendation"]["reason"] == then["next"]["reason"]
         assert not any(k.startswith("results.2.") for k in figures)
+
+
+class TestInTheShell:
+    def test_the_repl_writes_a_report_says_an_error_in_one_line_and_keeps_going(
+        self, web_db: WebDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from tests.test_repl import drive
+        from trialbook.shell.app import App
+
+        out_file = tmp_path / "r.md"
+        before = _count(web_db.path)
+        app = App(web_db.path, interactive=True)
+        status = drive(
+            app,
+            "report ab nope\r"
+            f"report ab {XSS_TEST} --check\r"
+            f"report ab {TEST} --output {out_file} --check\r"
+            "exit\r",
+        )
+        app.close()
+        out, err = capsys.readouterr()
+        assert status == 0
+        assert (
+            "Error: no A/B test named 'nope'; see `ab list`" in err
+        )  # the shell drops 'trialbook'
+        assert "check failed: the recommendation is keep collecting" in err
+        assert "check passed: ship warm" in err
+        assert out_file.read_text(encoding="utf-8").startswith(
+            f"# Decision report: A/B test {TEST}"
+        )
+        assert _count(web_db.path) == before
