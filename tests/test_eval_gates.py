@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import Invoke, add_suite, count_events, show_json
 from tests.servers import Behaviour, TaskServer
@@ -474,3 +476,73 @@ class TestPythonAPI:
                 tb.evals.gates("py", fail_under="nosuch=1")
             cmp = tb.evals.compare_gates("py", "py", max_regressions=0, fail_on="keep_control")
             assert cmp.passed and cmp.checks[0].detail == "0 regressions in 0 cases of 4 pairs"
+
+
+# --------------------------------------------------------------------------- properties, the shell
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    passed=st.integers(min_value=0, max_value=50),
+    extra=st.integers(min_value=0, max_value=50),
+    failed=st.integers(min_value=0, max_value=5),
+    threshold=st.integers(min_value=0, max_value=100),
+    max_failed=st.integers(min_value=0, max_value=5),
+)
+def test_a_gate_fails_exactly_when_its_figure_is_beyond_its_bound(
+    passed: int, extra: int, failed: int, threshold: int, max_failed: int
+) -> None:
+    from trialbook.ledger.eval_gates import check_run
+
+    scored = passed + extra
+    rate = passed / scored if scored else None
+    report = {
+        "summary": {
+            "rollouts": scored + failed,
+            "completed": scored,
+            "failed": failed,
+            "target_pass_rate": None,
+            "mean_score": None,
+        },
+        "rollouts": [],
+        "scorers": {
+            "equals": {"pass_rate": rate, "mean": rate, "scored": scored, "passed": passed}
+        },
+    }
+    gates = parse_run_gates([f"equals={threshold}%"], max_failed, scorer_names=["equals"])
+    outcome = check_run(report, gates)
+    rate_ok = rate is not None and rate >= threshold / 100
+    assert [c.passed for c in outcome.checks] == [rate_ok, failed <= max_failed]
+    all_failed = scored == 0 and failed > 0
+    expected = 3 if all_failed else 0 if rate_ok and failed <= max_failed else 1
+    assert outcome.exit_code == expected
+    assert (outcome.message() is None) == (expected == 0)
+
+
+def test_a_failed_gate_in_the_shell_is_a_red_line_and_the_shell_goes_on(
+    invoke: Invoke,
+    server: TaskServer,
+    tmp_path: Path,
+    db_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from trialbook.shell.app import App
+    from trialbook.shell.repl import repl
+
+    TestCompareGates().setup_runs(invoke, server, tmp_path, 3, {2})
+    capsys.readouterr()
+    app = App(db_path, interactive=True)
+    try:
+        with create_pipe_input() as inp, create_app_session(input=inp, output=DummyOutput()):
+            inp.send_text("eval compare base cand --max-regressions 0\reval list\rexit\r")
+            repl(app, input=inp, output=DummyOutput())
+    finally:
+        app.close()
+    out, err = capsys.readouterr()
+    assert "gate --max-regressions 0 failed: 1 regression in 1 case of 3 pairs, more than 0" in err
+    # `eval list` still ran after the failed gate: its row of the candidate run
+    assert any(ln.startswith("cand ") and "qa v2" in ln for ln in out.splitlines())
