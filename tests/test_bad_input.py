@@ -128,9 +128,23 @@ CASES = [
     (
         ["ab", "create", "t", "--metric", "Bad-Metric"],
         1,
-        "Error: metric: metric 'Bad-Metric' is unknown; use one of success, error_rate, failed_call_ratio, "
-        "completion_time, tool_calls, errors, messages, corrections, tokens, cost, score, cost_per_success or a "
-        "custom name (got 'Bad-Metric')",
+        "Error: metric: metric 'Bad-Metric' is unknown; use one of success, error_rate, "
+        "tool_success_rate, failed_call_ratio, completion_time, tool_calls, errors, messages, "
+        "corrections, tokens, cost, score, cost_per_success or a custom name (got 'Bad-Metric')",
+    ),
+    (
+        [
+            "ab",
+            "add-result",
+            "checkout-flow",
+            "--variant",
+            "warm",
+            "--metric",
+            "tool_success_rate=0.5",
+        ],
+        1,
+        "Error: custom metric 'tool_success_rate' has the name of a built-in metric; record that "
+        "value with its own field or option, or name it otherwise",
     ),
     (
         ["ab", "add-result", "checkout-flow", "--variant", "warm", "--metric", "success=7"],
