@@ -145,9 +145,17 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         return translation
     left = req.leftover_numbers()
     unknown = req.unknown_words()
-    if not left and not unknown:
+    carried = " ".join(translation.argv)
+    dropped = [
+        m
+        for m in req.named("test", "archived", "suite", "run", "canary")
+        if not any(i in req.used for i in range(m.start, m.end))
+        and not any(m.name == a or a.endswith(f":{m.name}") for a in translation.argv)
+        and m.name not in carried
+    ]
+    if not left and not unknown and not dropped:
         return translation
-    what = left[0].text if left else unknown[0].text
+    what = left[0].text if left else unknown[0].text if unknown else dropped[0].name
     return incomplete(
         req.text,
         translation.argv,

@@ -253,4 +253,18 @@ KNOWN: frozenset[str] = frozenset().union(
         wins losses ties regressions quick running right now reading pull
         good relative use"""
     ),
+    #: common words that carry no part of a command (the request's every other word must
+    #: fill a slot, name something, or make the request unsure)
+    _w(
+        """thing things stuff evolved evolve evolving table produce generate print output
+        currently actually basically overall looks seem seems seemed kind sort bit little lot
+        lots something anything everything everyone anybody somebody someone folks team guys
+        mine ours yours their them they he she his her it's already yet still ever
+        also maybe perhaps probably exactly precisely roughly basically simply literally
+        okay alright sure fine great cool nice awesome thanks cheers quickly soon asap
+        currently present presently far so-far thus hence therefore anyway though although
+        while whilst whether either neither nor else instead rather quite pretty fairly
+        lately recently overview full complete whole entire detailed brief short long
+        current actual real general specific particular certain usual normal"""
+    ),
 )

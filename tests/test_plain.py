@@ -38,7 +38,8 @@ VOCAB = Vocabulary(
     archived={"old-pricing": ("monthly", "annual")},
     suites={"smoke", "regression"},
     runs={"baseline-0401", "candidate-0402", "20250131-142502-7f3a9c"},
-    scorers={"exact", "contains", "judge", "regex"},
+    scorers={"exact", "contains", "judge", "regex", "equals"},
+    canaries={"router-v2": (1.0, 10.0, 50.0, 100.0)},
 )
 CF = "checkout-flow"
 AR = f"ab add-result {CF}"
