@@ -38,11 +38,13 @@ def build(
     """The report document of A/B test ``name`` (see docs/reports.md for its keys)."""
     from trialbook.domain.ab import stream_for
     from trialbook.domain.catalog import read_as
-    from trialbook.domain.stats import interval_history
-    from trialbook.ledger.analysis import analysis_input, analyze_test, snapshot
+    from trialbook.domain.stats import analyze, interval_history
+    from trialbook.ledger.analysis import analysis_document, analysis_input, snapshot
     from trialbook.web.reads import PLOT_LOOKS
 
-    doc = analyze_test(ledger, name, at=at, as_of=as_of)
+    # exactly `ab analyze`'s document (ledger.analysis.analyze_test, spelled out to keep its snapshot)
+    snap = snapshot(ledger, name, at=at, as_of=as_of)
+    doc = analysis_document(analyze(analysis_input(snap)), snap.position)
     position = int(doc["position"])
     head = ledger.store.get(position) if position else None
     b = Builder("ab", name, position, head.recorded_at if head else None)
@@ -88,7 +90,7 @@ def build(
         "to": last,
         "by": who,
         "decisions": decisions,
-        "cites": [[everything[0], position]] if everything else [],
+        "cites": ranges(everything),
     }
 
     # ------------------------------------------------------------------ figures
@@ -308,7 +310,9 @@ def build(
                 basis={"replay": READ, "path": ["recommendation", "reason"]})  # fmt: skip
 
     # ------------------------------------------------------------------ plots
-    snap = snapshot(ledger, name, at=at, as_of=as_of, rows=True)
+    total_results = sum(v.results for v in snap.variants)
+    if snap.rows is None or len(snap.rows) != total_results:  # the analysis read no or some rows
+        snap = snapshot(ledger, name, at=at, as_of=as_of, rows=True)
     hist = interval_history(analysis_input(snap), max_looks=PLOT_LOOKS)
     b.doc["plots"] = {
         "lift": {**hist, "results": len(snap.rows or ()), "metric": doc["metric"], "kind": doc["kind"],

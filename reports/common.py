@@ -46,11 +46,24 @@ DECISIONS = (
 def ranges(positions: Iterable[int]) -> list[list[int]]:
     """Sorted, distinct positions as ``[[start, end], …]`` runs: ``[2, 3, 4, 9]`` → ``[[2, 4], [9, 9]]``."""
     out: list[list[int]] = []
-    for p in sorted(set(int(p) for p in positions)):
-        if out and p == out[-1][1] + 1:
-            out[-1][1] = p
+    last = None
+    for p in sorted(set(positions)):
+        if last is not None and p == last[1] + 1:
+            last[1] = p
         else:
-            out.append([p, p])
+            last = [int(p), int(p)]
+            out.append(last)
+    return out
+
+
+def merge(*runs: Sequence[Sequence[int]]) -> list[list[int]]:
+    """The union of several lists of runs, as runs (without expanding them to positions)."""
+    out: list[list[int]] = []
+    for a, b in sorted((int(a), int(b)) for rs in runs for a, b in rs):
+        if out and a <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
     return out
 
 
@@ -79,7 +92,8 @@ def parse_cites(text: str) -> list[list[int]]:
 
 
 def fmt_value(value: Any, unit: str | None = None) -> str:
-    """A figure's value as the Markdown and HTML write it (enough digits to compare exactly to 4 places)."""
+    """A figure's value as the Markdown and HTML write it: integers whole, floats to 6 significant
+    digits (``unit="share"``: a percentage to 2 decimals), intervals as ``[low, high]``."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -134,9 +148,11 @@ class Builder:
         one range from the first to the last of ``positions`` and the figure rests on the
         events in it that match ``select`` (which must be exactly ``positions``).
         """
-        positions = sorted(set(cites))
+        positions = list(cites)
         if select is not None and positions:
-            cites = range(positions[0], positions[-1] + 1)
+            runs = [[min(positions), max(positions)]]
+        else:
+            runs = ranges(positions)
         if key in self.keys:  # pragma: no cover - a builder's own mistake
             raise AssertionError(f"figure {key!r} twice")
         self.keys.add(key)
@@ -146,10 +162,9 @@ class Builder:
                 "label": label,
                 "value": value,
                 "unit": unit,
-                "cites": ranges(cites),
+                "cites": runs,
                 "select": select,
                 "basis": basis,
-                "exact": positions,
             }
         )
         return key
@@ -175,10 +190,10 @@ class Builder:
         """Add one readiness row; its citations are its own plus those of its figures."""
         if status not in STATUSES:  # pragma: no cover - a builder's own mistake
             raise AssertionError(status)
-        positions = set(cites)
+        cited = [ranges(cites)]
         for f in self.doc["figures"]:
             if f["key"] in figures:
-                positions.update(expand(f["cites"]) if f["select"] is None else f["exact"])
+                cited.append(f["cites"])
         self.doc["matrix"].append(
             {
                 "id": id,
@@ -186,7 +201,7 @@ class Builder:
                 "status": status,
                 "summary": summary,
                 "figures": list(figures),
-                "cites": ranges(positions),
+                "cites": merge(*cited),
             }
         )
 
@@ -213,8 +228,6 @@ class Builder:
         }
 
     def finish(self) -> dict[str, Any]:
-        for f in self.doc["figures"]:
-            f.pop("exact", None)
         self.doc["check"] = check(self.doc)
         return self.doc
 
