@@ -150,7 +150,7 @@ class TestRun:
             len(rows) == 6 and rows[2]["status"] == "failed" and rows[0]["equals:passed"] == "True"
         )
         md = invoke("eval", "show", "r1", "--markdown").output
-        assert md.startswith("| case | epoch | score |")
+        assert md.startswith("- 5 completed, 1 failed of 6") and "\n| case | epoch | score |" in md
         detail = invoke("eval", "show", "r1", "--case", "q2").output
         assert "output contains 'echo'" in detail and "found it" in detail
 

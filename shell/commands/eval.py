@@ -617,10 +617,11 @@ def show(
         return
     rows, headers = table_rows(data)
     if as_markdown:
-        click.echo(markdown(rows, headers))
-        click.echo("")
+        # as the text: the totals and what went wrong first, then the rows
         for line in footer_lines(data):
             click.echo(f"- {line}")
+        click.echo("")
+        click.echo(markdown(rows, headers))
         return
     click.echo(
         f"Run {run_id} · suite {run_['suite']} v{run_['suite_version']} · target "
