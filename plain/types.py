@@ -40,6 +40,10 @@ WRITE_COMMANDS: frozenset[tuple[str, ...]] = frozenset(
 )
 
 
+#: commands that are one word, with no subcommand
+SINGLE_WORD_COMMANDS = frozenset({"demo", "view"})
+
+
 def command_path(argv: Iterable[str]) -> tuple[str, ...]:
     """The command words of ``argv`` (``("eval", "suite", "add")``), without arguments."""
     args = list(argv)
@@ -47,6 +51,8 @@ def command_path(argv: Iterable[str]) -> tuple[str, ...]:
         return ()
     if args[0] == "eval" and len(args) > 2 and args[1] == "suite":
         return tuple(args[:3])
+    if args[0] in SINGLE_WORD_COMMANDS:
+        return (args[0],)
     if args[0] == "audit":
         return ("audit", "report") if len(args) > 1 and args[1] == "report" else ("audit",)
     return tuple(args[:2])
