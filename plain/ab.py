@@ -277,9 +277,9 @@ def _baseline_named(req: Request, test: str) -> str | None:
         before = req.w(m.start - 1)
         if before == "the":
             before = req.w(m.start - 2)
-        if before in _BASELINE_AFTER or (before == "to" and req.w(m.start - 2) == "relative"):
-            if m.name != control:
-                return m.name
+        said = before in _BASELINE_AFTER or (before == "to" and req.w(m.start - 2) == "relative")
+        if said and m.name != control:
+            return m.name
     return None
 
 

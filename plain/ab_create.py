@@ -66,9 +66,9 @@ def _item(req: Request, j: int) -> str | None:
     t = req.tokens[j]
     if t.kind in ("word", "quote"):
         return t.norm if t.kind == "word" else t.text.lower()
-    if t.kind == "num" and not t.spelled and t.unit is None and NAME_RE.match(t.text.lower()):
-        if not t.text.replace(".", "").isdigit():
-            return t.text.lower()
+    scaled = not t.text.replace(".", "").isdigit()  # "8k", not "8"
+    if t.kind == "num" and not t.spelled and t.unit is None and scaled:
+        return t.text.lower() if NAME_RE.match(t.text.lower()) else None
     if t.kind == "num" and t.spelled and t.unit is None:
         return t.norm
     return None

@@ -314,14 +314,17 @@ def plan(req: Request) -> Translation:
         opts += ["--stages", ",".join(stages)]
     for i, t in enumerate(toks):
         if (
-            t.kind == "num"
-            and t.unit is None
-            and req.free(i)
-            and req.w(i + 1) in ("results", "result")
+            (
+                t.kind == "num"
+                and t.unit is None
+                and req.free(i)
+                and req.w(i + 1) in ("results", "result")
+            )
+            and req.w(i + 2) == "per"
+            and req.w(i + 3) == "stage"
         ):
-            if req.w(i + 2) == "per" and req.w(i + 3) == "stage":
-                req.use(*range(i, i + 4))
-                opts += ["--min-results", fmt(t.value)]
+            req.use(*range(i, i + 4))
+            opts += ["--min-results", fmt(t.value)]
     for i in req.indexes(_w("unit units")):
         j = skip(req, i + 1, _w("is are the"), ":=")
         w = req.w(j)

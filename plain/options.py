@@ -167,10 +167,10 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
             take("--actor", t.text, a, i + 1)
     # an output file: "into audit.md", "to log.jsonl", "output report.md"
     for i, t in enumerate(toks):
-        if t.kind == "path" and req.free(i) and req.w(i - 1) in _FILE_CUES:
-            if t.text.lower().endswith((".md", ".json", ".jsonl", ".html", ".txt")):
-                out.append(Found("--output", t.text, _span(req, i - 1, i + 1)))
-                req.use(i)  # the cue stays free: "import … into" rules still read it
+        written = t.text.lower().endswith((".md", ".json", ".jsonl", ".html", ".txt"))
+        if t.kind == "path" and req.free(i) and req.w(i - 1) in _FILE_CUES and written:
+            out.append(Found("--output", t.text, _span(req, i - 1, i + 1)))
+            req.use(i)  # the cue stays free: "import … into" rules still read it
     return out
 
 
