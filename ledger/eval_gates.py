@@ -2,7 +2,8 @@
 
 ``eval run`` (and ``eval resume``, ``eval retry-failed``) take
 ``--fail-under SCORER=RATE`` (the scorer's pass rate), ``--fail-under
-SCORER:mean=VALUE`` (its mean score, as ``eval show --json`` reports it in
+SCORER:mean=VALUE`` (its mean score: on the scorer's own scale when it has
+one, ``scorers.NAME.mean_on_scale`` of ``eval show --json``, else the 0–1
 ``scorers.NAME.mean``) and ``--max-failed N`` (rollouts whose target failed);
 ``target`` names the target's own score (pass at ≥ 0.7, as ``eval show``). A
 run whose rollouts all failed is an infrastructure failure unless
@@ -230,11 +231,22 @@ def _num(value: float) -> str:
 def _score_check(report: dict[str, Any], g: ScoreGate) -> Check:
     gate = f"--fail-under {g.spec}"
     summary = report["summary"]
+    on_scale = ""
     if g.scorer in report["scorers"]:
         sc = report["scorers"][g.scorer]
         value, n = (sc["pass_rate"] if g.stat == "pass_rate" else sc["mean"]), sc["scored"]
         passed_n = sc["passed"]
         label = g.scorer
+        scale = sc.get("scale")
+        if (
+            g.stat == "mean"
+            and scale
+            and list(scale) != [0, 1]
+            and sc.get("mean_on_scale") is not None
+        ):
+            # a mean gate reads on the scorer's own scale, as `eval show` shows it (6.5/10)
+            value = sc["mean_on_scale"]
+            on_scale = f" on its {scale[0]:g}–{scale[1]:g} scale"
     elif g.scorer == TARGET:
         value = summary["target_pass_rate"] if g.stat == "pass_rate" else summary["mean_score"]
         scores = [
@@ -252,7 +264,7 @@ def _score_check(report: dict[str, Any], g: ScoreGate) -> Check:
         figures = f"{label} pass rate {_pct(value)} ({passed_n} of {n} scored)"
         bound = _pct(g.threshold)
     else:
-        figures = f"{label} mean {_num(value)} (n={n})"
+        figures = f"{label} mean {_num(value)}{on_scale} (n={n})"
         bound = _num(g.threshold)
     if value < g.threshold:
         return Check(gate, False, f"{figures} is under {bound}")

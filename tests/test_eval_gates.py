@@ -546,3 +546,28 @@ def test_a_failed_gate_in_the_shell_is_a_red_line_and_the_shell_goes_on(
     assert "gate --max-regressions 0 failed: 1 regression in 1 case of 3 pairs, more than 0" in err
     # `eval list` still ran after the failed gate: its row of the candidate run
     assert any(ln.startswith("cand ") and "qa v2" in ln for ln in out.splitlines())
+
+
+def test_a_mean_gate_reads_on_the_scorers_own_scale(
+    invoke: Invoke, server: TaskServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1–10 evaluator shown as N/10: ``:mean=3`` is 3 on that scale (its 0–1 mean is 1.5/9)."""
+    (tmp_path / "tb_gate_scale.py").write_text(
+        "import re\n\n\ndef ten(prompt, output):\n"
+        "    return {'score': int(re.search(r'\\d+', str(output)).group(0))}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    add_suite(invoke, tmp_path / "qa.jsonl", cases(4))  # outputs echo: w1 … echo: w4
+    spec, name = "python:tb_gate_scale:ten,scale=1-10", "python:tb_gate_scale:ten"
+    r = invoke(
+        "eval", "run", "qa", "--target", f"{server.url}/run", "--name", "sc", "--scorer", spec,
+        "--fail-under", f"{name}:mean=3",
+    )  # fmt: skip
+    assert r.exit_code == 1, r.output
+    assert last_line(r.output) == (
+        f"Error: gate --fail-under {name}:mean=3 failed: {name} mean 2.5 on its 1–10 scale (n=4) "
+        "is under 3"
+    )
+    shown = show_json(invoke, "sc")["scorers"][name]
+    assert shown["mean_on_scale"] == pytest.approx(2.5) and shown["mean"] == pytest.approx(1.5 / 9)
