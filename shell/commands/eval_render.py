@@ -237,9 +237,9 @@ def findings_lines(data: dict[str, Any]) -> list[str]:
             for one in crit:
                 by_criterion.setdefault(one, []).append(c)
         ordered = sorted(by_criterion.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        for crit, cs in ordered[:LIST_LIMIT]:
+        for criterion, cs in ordered[:LIST_LIMIT]:
             lines.append(
-                f"failed criterion {crit} — {_plural(len(cs), 'case')}: "
+                f"failed criterion {criterion} — {_plural(len(cs), 'case')}: "
                 + listed(sorted(cs, key=case_order))
             )
         if len(ordered) > LIST_LIMIT:
