@@ -571,3 +571,31 @@ class TestInTheShell:
             f"# Decision report: A/B test {TEST}"
         )
         assert _count(web_db.path) == before
+
+
+class TestTheDocumentedShape:
+    def test_docs_reports_md_lists_exactly_the_json_keys(self, docs: dict[str, Any]) -> None:
+        text = (Path(__file__).parent.parent / "docs" / "reports.md").read_text(encoding="utf-8")
+        table = text.split("## The JSON shape", 1)[1].split("\n\n", 2)[1]
+        documented = []
+        for line in table.splitlines()[2:]:
+            documented += re.findall(r"`([a-z_]+)`", line.split("|")[1])
+        for doc in docs.values():
+            assert documented == list(doc), documented
+            assert all(
+                list(r) == ["id", "criterion", "status", "summary", "figures", "cites"]
+                for r in doc["matrix"]
+            )
+            assert all(
+                list(f) == ["key", "label", "value", "unit", "cites", "select", "basis"]
+                for f in doc["figures"]
+            )
+            assert list(doc["recommendation"])[:4] == [
+                "decision",
+                "variant",
+                "reason",
+                "would_change",
+            ]
+        ids = {r["id"].split(".")[0] for doc in docs.values() for r in doc["matrix"]}
+        for row_id in ids:
+            assert f"`{row_id}" in text, f"matrix row {row_id} is not documented"
