@@ -82,10 +82,13 @@ METRICS: dict[str, Metric] = {
     ]
 }
 
-#: the metrics whose values are proportions (0 to 1): a difference of two lies in [-1, 1] and
-#: a margin or limit on one may be written in percentage points
+#: the metrics whose values are proportions (0 to 1): the binary ones, the per-session rates and
+#: the pooled failed-call ratio. A difference of two lies in [-1, 1]; a margin or limit on one
+#: may be written in percentage points.
 PROPORTIONS: frozenset[str] = frozenset(
-    {"success", "error_rate", "tool_success_rate", "failed_call_ratio"}
+    m.name
+    for m in METRICS.values()
+    if m.kind in ("binary", "rate") or m.name == "failed_call_ratio"
 )
 
 #: the pooled ratios whose co-moments the A/B projection keeps, as (numerator, denominator)

@@ -68,6 +68,16 @@ class TestTheMetric:
         assert (m.kind, m.lower_is_better) == ("rate", False)
         assert "avg_success_rate" in m.description
 
+    def test_it_is_a_proportion_wherever_proportions_are_named(self) -> None:
+        from trialbook.domain.metrics import PROPORTIONS
+        from trialbook.domain.units import PROPORTION_METRICS, parse_margin
+
+        assert {"success", "error_rate", "tool_success_rate", "failed_call_ratio"} == PROPORTIONS
+        assert PROPORTION_METRICS == PROPORTIONS
+        assert {n for n, m in METRICS.items() if c.is_proportion(m)} == PROPORTIONS
+        margin = parse_margin("5pp", "tool_success_rate")
+        assert (margin.value, margin.relative) == (pytest.approx(0.05), False)
+
     @pytest.mark.parametrize(
         ("fields", "expected"),
         [
