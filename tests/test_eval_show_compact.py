@@ -163,3 +163,42 @@ def test_failed_criteria_are_one_line_each_most_cases_first_and_cut_after_ten() 
     ]
     assert lines[10] == "… and 2 more failed criteria in 12 cases (see --json or --case ID)"
     assert len(lines) == 11
+
+
+def test_failed_rollouts_flaky_cases_and_judge_disagreements_are_grouped_by_case() -> None:
+    from trialbook.shell.commands.eval_render import findings_lines
+
+    rollouts = [
+        {"case_id": f"c{i}", "epoch": e, "status": "failed", "verdicts": {}}
+        for i in (12, 3)
+        for e in (2, 1)
+    ]
+    flaky = [
+        {"scorer": s, "case_id": f"c{i}", "passed_epochs": [1], "failed_epochs": [2, 3]}
+        for i in range(13, 0, -1)
+        for s in ("judge:b", "equals")
+    ]
+    disagree = [
+        {"scorer": "judge:b", "case_id": "c2", "epoch": 2, "passes": 1, "fails": 2},
+        {"scorer": "judge:a", "case_id": "c2", "epoch": 1, "passes": 2, "fails": 1},
+        {"scorer": "judge:a", "case_id": "c10", "epoch": 1, "passes": 1, "fails": 1},
+    ]
+    data = {
+        "rollouts": rollouts,
+        "flaky_cases": flaky,
+        "judge_disagreements": disagree,
+        "agreements": [],
+    }
+    lines = findings_lines(data)
+    assert lines[0] == "failed rollouts: 4 rollouts of 2 cases: c3#1,2, c12#1,2"
+    assert lines[1] == (
+        "flaky cases: 13 cases pass in some epochs and fail in others: "
+        + ", ".join(
+            f"c{i} (equals pass #1 fail #2,3, judge:b pass #1 fail #2,3)" for i in range(1, 11)
+        )
+        + " … and 3 more"
+    )
+    assert lines[2] == (
+        "judge repeats disagree on 2 cases: c2 (judge:a #1 2 pass/1 fail, judge:b #2 1 pass/2 fail), "
+        "c10 (judge:a #1 1 pass/1 fail)"
+    )
