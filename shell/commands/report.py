@@ -41,7 +41,7 @@ def _options(fn: Any) -> Any:
             click.option("--cost-budget", type=float, metavar="USD",
                          help="Most mean cost per result or rollout the candidate may have."),
             click.option("--check", is_flag=True,
-                         help="Exit 0 only if the recommendation is ship and no criterion is a gap (else 1, and say why)."),
+                         help="Exit 0 only if the recommendation is ship and no criterion is a gap (else 1, saying why; errors exit 2)."),
         ]
     ):  # fmt: skip
         fn = option(fn)
