@@ -31,6 +31,11 @@ _CREATE_STOP = _w(
     guardrails description described category difficulty task where and for comparing"""
 )
 _LIST_SEP = frozenset({"and", "or", "vs", "versus", "v", "against"})
+#: words after a list that start the next part of the definition, never a name in it
+_NOT_NAMES = _w(
+    """metric guardrail guardrails description category difficulty task prompt split
+    expected primary measuring measured optimize control baseline treatment"""
+)
 #: words that name the role of the variant after them: "control strict and treatment lenient"
 _ROLE_CANDIDATE = frozenset({"treatment", "candidate", "challenger", "variant", "new"})
 
@@ -127,6 +132,19 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
         items.append(name)
         req.use(j)
         if last:
+            k = j + 1
+            more = req.w(k) in ("and", "or", "vs", "versus") or req.p(k) in (",", "/")
+            after = req.tokens[k + 1] if k + 1 < len(toks) else None
+            if (
+                more
+                and after is not None
+                and after.kind in ("word", "quote")
+                and after.norm not in _CREATE_STOP | FILLER | {"a", "an", "the"}
+                and not (after.kind == "word" and after.norm in _NOT_NAMES)
+                and req.w(k + 2) not in ("difficulty", "task", "one", "is", "as")
+            ):
+                # "fast and slow and medium": where the list ends is not clear; ask
+                return [*items, "?" + after.norm], k + 2, control
             return items, j + 1, control
         k = j + 1
         if req.p(k) in (",", "/", "&", "+"):
@@ -316,6 +334,16 @@ def create(req: Request) -> Translation:
             )
         return refused(
             req.text, f"I don't understand {t.text!r} in this test definition; nothing was guessed"
+        )
+    unclear = [v for v in variants if v.startswith("?")]
+    if unclear:
+        named = [v for v in variants if not v.startswith("?")]
+        return incomplete(
+            req.text,
+            ["ab", "create", *([name] if name else [])],
+            ["--variants A,B"],
+            f"is {unclear[0][1:]!r} a variant too? the list ({', '.join(named)}, …) does not "
+            "say where it ends: say 'variants a, b and c'",
         )
     for v in variants:
         if not NAME_RE.match(v):
@@ -520,6 +548,14 @@ def _guardrails(req: Request) -> list[str]:
                 "should",
                 "increase",
                 "rise",
+                "may",
+                "can",
+                "could",
+                "go",
+                "grow",
+                "higher",
+                "above",
+                "over",
             },
             ":=+",
         )

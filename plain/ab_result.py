@@ -158,6 +158,15 @@ def add_result(req: Request) -> Translation:
         argv = ["ab", "add-result", test, *(["--variant", names[0]] if names else [])]
         missing, reason = checks
         return incomplete(req.text, [*argv, *_result_options(s, None)], missing, reason)
+    vague = [i for i in req.indexes(_VAGUE_OUTCOME) if req.free(i) and "success" not in s.values]
+    if vague:
+        argv = ["ab", "add-result", test, *(["--variant", names[0]] if names else [])]
+        return incomplete(
+            req.text,
+            [*argv, *_result_options(s, None)],
+            ["--success"],
+            f"did it succeed? {req.tokens[vague[0]].text!r} does not say: --success or --failure",
+        )
     unknown = req.unknown_words()
     if unknown and not names and unknown[0].kind == "word":
         return no_such_variant(req, test, unknown[0].text, choices)
@@ -282,6 +291,9 @@ def _variant_cue_unknown(req: Request) -> str | None:
             return req.tokens[j].text
     return None
 
+
+#: words that judge a session without saying whether it succeeded ("warm was ok")
+_VAGUE_OUTCOME = frozenset({"ok", "okay", "fine", "good", "well", "great", "bad", "poor", "decent"})
 
 _KV_NUMERIC = {
     "tool_calls": "tool_calls",

@@ -156,7 +156,11 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
             b = i + 1 + (req.w(i + 1) in _LIMIT_NOUNS)
             take("--limit", fmt(t.value), i - 1, b)
         elif req.w(i + 1) in ("latest", "newest", "recent") and req.free(i + 1):
-            take("--limit", fmt(t.value), i, i + 2)
+            b = i + 2 + (req.w(i + 2) in _LIMIT_NOUNS)
+            take("--limit", fmt(t.value), i, b)
+        elif req.w(i + 1) == "most" and req.w(i + 2) in ("recent", "latest"):
+            b = i + 3 + (req.w(i + 3) in _LIMIT_NOUNS)
+            take("--limit", fmt(t.value), i, b)
     k = req.seq({"every", "all"}, "single", {"result", "results", "session", "sessions"})
     if k >= 0:
         take("--limit", "0", k, k + 3)

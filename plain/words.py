@@ -265,6 +265,7 @@ KNOWN: frozenset[str] = frozenset().union(
         currently present presently far so-far thus hence therefore anyway though although
         while whilst whether either neither nor else instead rather quite pretty fairly
         lately recently overview full complete whole entire detailed brief short long
-        current actual real general specific particular certain usual normal"""
+        current actual real general specific particular certain usual normal say said says
+        tell told know"""
     ),
 )

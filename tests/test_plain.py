@@ -578,6 +578,10 @@ ISSUE_CASES: list[tuple[str, str | None, str]] = [
     # a new name must be delimited: the comma after a "vs" list ends it
     ("create a test t2 comparing a vs b, measured by cost", None, "ab create t2 --variants a,b --metric cost"),
     ("create a test t3 comparing fast vs slow, nightly", None, "~"),
+    ("create test speed comparing fast and slow and medium", None, "? ab create speed [--variants]"),
+    # a word that judges a session without saying whether it succeeded is asked about
+    ("warm was ok", CF, "? ab add-result checkout-flow --variant warm [--success]"),
+    ("show the 20 most recent results of onboarding", None, "ab show onboarding --limit 20"),
     # every number and name typed is carried, or the request is unsure
     ("show the last 10 events of checkout-flow as json", None, "events log --stream ab:checkout-flow --limit 10 --json"),
     ("show checkout-flow 10", None, "~"),
