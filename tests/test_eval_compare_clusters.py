@@ -134,3 +134,7 @@ def test_compare_of_two_epoch_runs_says_cases_times_epochs_and_clusters(
         f"paired difference: {mean:.3g} over 16 pairs of 8 cases · 95% CI {cl['ci'][0]:.3g} to "
         f"{cl['ci'][1]:.3g} (cluster-robust by case, t with 7 df)"
     ) in text
+    always_valid = next(ln for ln in text.splitlines() if ln.startswith("always-valid "))
+    assert always_valid.endswith(
+        " · pairs each case × epoch as independent (read the clustered interval)"
+    )

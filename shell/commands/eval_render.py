@@ -512,6 +512,8 @@ def compare_lines(data: dict[str, Any], run_a: str, run_b: str, into_ab: str | N
                 " ·"
             )
         )
+        if clustered and data["pairs"] > clustered["clusters"] >= 1:
+            lines[-1] += " · pairs each case × epoch as independent (read the clustered interval)"
         rec = analysis["recommendation"]
         lines.append(
             f"recommendation: {rec['decision']}"
