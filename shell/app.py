@@ -135,6 +135,36 @@ def _builtin_scorers() -> tuple[str, ...]:
     return (*BUILTINS, "judge")
 
 
+#: "no A/B test named 'x'" and its kin: the kind and the name a message says does not exist
+_NOT_FOUND = re.compile(r"\bno (A/B test|canary|suite|eval run)(?: named)? '([^']+)'")
+
+
+def did_you_mean(message: str, vocab: Vocabulary) -> str:
+    """``message`` with the closest existing names after a name it says does not exist.
+
+    ``no A/B test named 'chekout-flow'; …`` becomes ``no A/B test named 'chekout-flow'
+    (did you mean checkout-flow?); …``. The names come from the store (``vocab``) and
+    are chosen by :func:`trialbook.plain.request.suggest`, the function the shell's
+    plain requests use, so the CLI and the shell suggest the same names.
+    """
+    m = _NOT_FOUND.search(message)
+    if m is None or "did you mean" in message:
+        return message
+    kind, name = m.groups()
+    pool = {
+        "A/B test": [*vocab.tests, *vocab.archived],
+        "canary": list(vocab.canaries),
+        "suite": list(vocab.suites),
+        "eval run": list(vocab.runs),
+    }[kind]
+    from trialbook.plain.request import suggest
+
+    close = [c for c in suggest(name, pool) if c != name]
+    if not close:
+        return message
+    return f"{message[: m.end()]} (did you mean {' or '.join(close)}?){message[m.end() :]}"
+
+
 class App:
     """The database a session works on, opened on first use."""
 
@@ -179,6 +209,7 @@ class App:
         if self._ledger is None:
             from trialbook.ledger import Ledger
 
+            self._refuse_a_missing_file_to_read()
             if not self.explicit_db:
                 # the default location is ours to create
                 self.db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,6 +219,32 @@ class App:
             meta.pop(key, None)
         meta.update(self.event_metadata())
         return self._ledger
+
+    def _refuse_a_missing_file_to_read(self) -> None:
+        """A read command on a named file that does not exist is an error, not a new empty log.
+
+        ``trialbook --db tset.db ab list`` would otherwise create ``tset.db`` and say there
+        are no tests. Writes (``ab create``, ``demo``, ``events import``) still create the file.
+        """
+        if not self.explicit_db or self.db_url is not None or self.db_path.exists():
+            return
+        if self.tier == "repl":  # the shell shows its file in its toolbar; a write creates it
+            return
+        import click
+
+        ctx = click.get_current_context(silent=True)
+        words = tuple(ctx.command_path.split()[1:]) if ctx is not None else ()
+        from trialbook.plain.types import command_path
+        from trialbook.shell.command_kinds import READ_ONLY_COMMANDS
+
+        if command_path(words) not in READ_ONLY_COMMANDS | {("view",)}:
+            return
+        from trialbook.store.errors import StoreUnavailable
+
+        raise StoreUnavailable(
+            f"no trialbook database at {self.db_path}; check the --db path (or $TRIALBOOK_DB): "
+            "a read never creates one, a write such as `trialbook ab create NAME` does"
+        )
 
     @property
     def tb(self) -> Trialbook:

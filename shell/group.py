@@ -80,8 +80,21 @@ class TrialbookGroup(click.Group):
             raise
         except Exception as e:
             if isinstance(e, user_errors()):
-                raise click.ClickException(str(e)) from e
+                raise click.ClickException(_with_names(ctx, str(e))) from e
             raise
+
+
+def _with_names(ctx: click.Context, message: str) -> str:
+    """An error with "did you mean" for a mistyped name (see :func:`shell.app.did_you_mean`)."""
+    app = ctx.find_object(App)
+    if app is None or "named '" not in message and "eval run '" not in message:
+        return message
+    from trialbook.shell.app import did_you_mean
+
+    try:
+        return did_you_mean(message, app.vocabulary())
+    except Exception:  # the names are a hint: never let them hide the error itself
+        return message
 
 
 @click.group(

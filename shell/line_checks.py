@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from trialbook.shell.command_kinds import READ_ONLY_COMMANDS
 from trialbook.shell.command_tree import is_number, names_for, store_names, takes_value, value_kind
 
 if TYPE_CHECKING:
@@ -24,32 +25,6 @@ if TYPE_CHECKING:
 
 #: options a translated command line may never carry
 FORBIDDEN_OPTIONS = {"--help", "-h"}
-#: commands known to only read (and print to stdout); a translation to any other
-#: command, or one that writes a file (``--output``), is confirmed like a write, so a
-#: command added later is safe before anyone classifies it
-READ_ONLY_COMMANDS: frozenset[tuple[str, ...]] = frozenset(
-    {
-        ("ab", "list"),
-        ("ab", "show"),
-        ("ab", "summary"),
-        ("ab", "analyze"),
-        ("events", "log"),
-        ("events", "show"),
-        ("events", "verify"),
-        ("events", "export"),
-        ("eval", "list"),
-        ("eval", "show"),
-        ("eval", "compare"),
-        ("eval", "suite", "list"),
-        ("eval", "suite", "show"),
-        ("audit",),
-        ("audit", "report"),
-        ("canary", "list"),
-        ("canary", "status"),
-        ("canary", "assign"),
-        ("canary", "audit"),
-    }
-)
 _FILE_OPTIONS = ("-o", "--output")
 #: how a value's number may differ from one written in the request: unit conversions only
 #: (minutes, hours, milliseconds to seconds; cents and percent; k and million)

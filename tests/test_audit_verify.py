@@ -120,7 +120,10 @@ class TestAnIntactLog:
         assert path.read_bytes() == before
 
     def test_an_empty_log_verifies_at_position_zero(self, invoke: Invoke, db_path: Path) -> None:
-        assert invoke("ab", "list").exit_code == 0  # creates the file
+        import trialbook
+
+        with trialbook.open(db_path):  # creates the file (a read command never does)
+            pass
         r = invoke("events", "verify")
         assert r.exit_code == 0
         assert r.output.splitlines()[-1] == "Head: position 0, hash " + "0" * 64

@@ -304,7 +304,7 @@ class TestAddResultUnits:
     @pytest.mark.parametrize(
         ("option", "value", "forms"),
         [("--completion-time", "soon", units.DURATION_FORMS),
-         ("--tokens", "1.2345k", units.TOKEN_FORMS), ("--cost", "-1", units.COST_FORMS)],
+         ("--tokens", "1.2345k", units.TOKEN_FORMS), ("--cost", "3 euros", units.COST_FORMS)],
     )  # fmt: skip
     def test_a_bad_amount_is_one_line_naming_the_forms_and_records_nothing(
         self, invoke: Invoke, db_path: Path, option: str, value: str, forms: str

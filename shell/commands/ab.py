@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from trialbook.domain.units import format_cost
 from trialbook.shell.app import App
 from trialbook.shell.commands.ab_analysis import analyze_cmd, conclude
 from trialbook.shell.commands.common import json_option, parse_key_values, pass_app
@@ -45,7 +46,6 @@ def ab() -> None:
     """
 
 
-@ab.command("create")
 def _guardrail(text: str) -> Any:
     """``METRIC:+LIMIT`` with the limit in any form a margin takes on that metric.
 
@@ -72,6 +72,7 @@ def _guardrail(text: str) -> Any:
     return d.Guardrail(metric=name, limit=parsed.value, relative=parsed.relative)
 
 
+@ab.command("create")
 @click.argument("name")
 @click.option(
     "--variants",
@@ -440,23 +441,76 @@ def list_(app: App, include_archived: bool, as_json: bool) -> None:
     click.echo(table(rows, ["test", "variants", "control", "metric", "results", "created (UTC)"]))
 
 
+#: how many results ``ab show`` lists in its table unless --limit says otherwise
+SHOW_LIMIT = 50
+
+
+def results_csv(rows: list[dict[str, Any]]) -> str:
+    """``ab show --csv``: one row per result, every field; custom metrics as ``metric:NAME`` columns.
+
+    Lists (error messages) are JSON text; a missing value is an empty cell.
+    """
+    import csv
+    import io
+
+    scalar = [k for k in (rows[0] if rows else {}) if k not in ("metrics", "error_messages")]
+    if not rows:  # the header alone
+        scalar = [
+            "position", "variant", "session_id", "case_id", "success", "tool_calls",
+            "successful_calls", "errors", "completion_time", "messages", "corrections",
+            "tokens", "cost", "score", "notes", "start_time", "end_time", "recorded_at",
+        ]  # fmt: skip
+    metrics = sorted({k for r in rows for k in r.get("metrics") or {}})
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*scalar, "error_messages", *(f"metric:{m}" for m in metrics)])
+    for r in rows:
+        errors = r.get("error_messages") or []
+        w.writerow(
+            [("" if r.get(k) is None else r[k]) for k in scalar]
+            + [json.dumps(list(errors), ensure_ascii=False) if errors else ""]
+            + [
+                ("" if (r.get("metrics") or {}).get(m) is None else r["metrics"][m])
+                for m in metrics
+            ]
+        )
+    return buf.getvalue()
+
+
 @ab.command("show")
 @click.argument("name")
 @click.option(
     "--limit",
     type=click.IntRange(min=0),
-    default=50,
-    show_default=True,
-    help="Show the last N results (0 for all).",
+    default=None,
+    help=f"Show the last N results (0 for all; default: the last {SHOW_LIMIT} in the table, "
+    "all with --json or --csv).",
 )
 @json_option
+@click.option("--csv", "as_csv", is_flag=True, help="Print the results as CSV (all of them).")
 @pass_app
-def show(app: App, name: str, limit: int, as_json: bool) -> None:
-    """Show test NAME's definition and its results."""
+def show(app: App, name: str, limit: int | None, as_json: bool, as_csv: bool) -> None:
+    """Show test NAME's definition and its results.
+
+    The table lists the last 50 results (and says how many it leaves out); --json
+    and --csv give every result unless --limit says otherwise.
+
+    \b
+    Examples:
+      trialbook ab show checkout-flow
+      trialbook ab show checkout-flow --csv > results.csv
+    """
     from trialbook.projections.ab_decisions import describe
 
+    if as_json and as_csv:
+        raise click.UsageError("give --json or --csv, not both")
+    if limit is None:
+        limit = 0 if (as_json or as_csv) else SHOW_LIMIT
     test = app.tb.ab.get(name).model_dump()
     rows = app.tb.ab.results(name, limit=limit or None)
+    if as_csv:
+        click.echo(results_csv(rows), nl=False)
+        return
     decision = app.tb.ab.decision(name)
     if as_json:
         echo_json({"test": test, "results": rows, "decision": decision})
@@ -507,7 +561,7 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
             r["completion_time"],
             r["messages"],
             r["tokens"],
-            r["cost"],
+            format_cost(r["cost"]) if r["cost"] is not None else None,
             r["score"],
         ]
         for r in rows
@@ -564,7 +618,7 @@ def summary(app: App, name: str, as_json: bool) -> None:
             r["mean_completion_time"],
             r["mean_messages"],
             r["total_tokens"],
-            r["total_cost"],
+            format_cost(r["total_cost"]) if r["total_cost"] is not None else None,
         ]
         for r in rows
     ]
@@ -582,7 +636,7 @@ def summary(app: App, name: str, as_json: bool) -> None:
                 "mean time s",
                 "mean msgs",
                 "tokens",
-                "cost USD",
+                "cost",
             ],
             align="lrrrrrrrrr",
         )

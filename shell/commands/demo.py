@@ -15,6 +15,20 @@ DEMO_SUITE = "arithmetic"
 DEMO_RUN = "demo-arithmetic"
 
 
+def _use_db(app: App, db: str) -> None:
+    """``demo --db FILE``: the demo's file, as if ``trialbook --db FILE demo`` had named it."""
+    from trialbook.shell.app import resolve_db
+
+    url, path = resolve_db(db)
+    if app.db_option and (url, path) != (app.db_url, app.db_path):
+        raise click.UsageError(f"--db is given twice ({app.db_name} and {db}); give it once")
+    if app.tier in ("repl", "stdin") or app._ledger is not None:
+        raise click.UsageError(
+            "--db cannot be changed inside the shell; restart trialbook with --db"
+        )
+    app.db_url, app.db_path, app.explicit_db, app.db_option = url, path, True, True
+
+
 def demo_path() -> Path:
     return data_dir() / "demo.db"
 
@@ -122,9 +136,15 @@ def record_eval_demo(app: App) -> None:
     show_default=True,
     help="Also record a small eval run (a Python target shipped with trialbook) and show its table.",
 )
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False),
+    help="Write the demo to this new file (the same as `trialbook --db FILE demo`).",
+)
 @click.pass_context
 @pass_app
-def demo(app: App, ctx: click.Context, sessions: int, with_eval: bool) -> None:
+def demo(app: App, ctx: click.Context, sessions: int, with_eval: bool, db: str | None) -> None:
     """Record a sample A/B test in a fresh database file and show its summary and analysis.
 
     Without --db it writes ~/.local/share/trialbook/demo.db (replacing an older
@@ -136,6 +156,8 @@ def demo(app: App, ctx: click.Context, sessions: int, with_eval: bool) -> None:
     """
     from trialbook.domain.errors import StateConflict
 
+    if db is not None:
+        _use_db(app, db)
     if not app.db_option:
         app.db_path, app.explicit_db, app.db_url = demo_path(), False, None
         app.db_path.parent.mkdir(parents=True, exist_ok=True)

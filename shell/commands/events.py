@@ -66,8 +66,39 @@ def events() -> None:
 
 
 def _brief(data: dict[str, Any], width: int = 60) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, (dict, list)) or v)
+    """An event's data as JSON on one line (empty lists and objects left out), cut at ``width``."""
+    import json
+
+    shown = {k: v for k, v in data.items() if not isinstance(v, (dict, list)) or v}
+    text = json.dumps(shown, ensure_ascii=False, separators=(", ", ": "), default=str)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+#: the kinds of stream, by the prefix of their ids
+STREAM_PREFIXES = ("ab:", "canary:", "suite:", "eval-run:")
+
+
+def _check_stream(conn: sqlite3.Connection, stream: str) -> None:
+    """Refuse a stream the log has never written to, suggesting the stream id meant.
+
+    ``checkout-flow`` is a test's name; its stream is ``ab:checkout-flow``.
+    """
+    from trialbook.domain.errors import InvalidCommand
+    from trialbook.plain.request import suggest
+    from trialbook.projections import log_queries
+
+    if log_queries.matching_positions(conn, stream=stream, limit=1):
+        return
+    named = [p + stream for p in STREAM_PREFIXES if stream in log_queries.stream_names(conn, p)]
+    if not named:
+        every = [p + n for p in STREAM_PREFIXES for n in log_queries.stream_names(conn, p)]
+        named = suggest(stream, every) or suggest(stream.partition(":")[2] or stream, every)
+    hint = (
+        f"did you mean {' or '.join(named)}?"
+        if named
+        else "stream ids are KIND:NAME, e.g. ab:checkout-flow (see `trialbook events log`)"
+    )
+    raise InvalidCommand(f"--stream: no events were recorded in stream {stream!r}; {hint}")
 
 
 def _line(env: dict[str, Any]) -> str:
@@ -132,6 +163,8 @@ def log(
     store = app.ledger.store
     if type_ is not None:
         _check_event_type(store.conn, type_)
+    if stream is not None:
+        _check_stream(store.conn, stream)
     positions = log_queries.matching_positions(
         store.conn, stream=stream, type_=type_, since=since, until=until, actor=actor, limit=limit
     )
