@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from trialbook.domain.errors import InvalidCommand
@@ -93,7 +93,6 @@ class GateOutcome:
 
     checks: tuple[Check, ...] = ()
     infrastructure: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[Check]:

@@ -9,7 +9,8 @@ exit 1, and nothing is appended (every check runs before ``RunStarted``).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -39,7 +40,12 @@ from trialbook.shell.commands.eval_suite import suite
 from trialbook.shell.commands.events import ISO_TIME
 from trialbook.shell.render import echo_json, table
 
+if TYPE_CHECKING:
+    from trialbook.ledger.eval_gates import GateOutcome, RunGates
+
 __all__ = ["ProgressLine", "eval_", "redact_command", "render_plot"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group("eval")
@@ -78,7 +84,7 @@ def _user_error(e: BaseException) -> click.ClickException:
     return click.ClickException(str(e))
 
 
-def gate_options(f: Any) -> Any:
+def gate_options(f: F) -> F:
     """``--fail-under``, ``--max-failed``, ``--allow-all-failed`` and ``--junit`` (run, resume, retry-failed)."""
     for option in reversed(
         (
@@ -113,7 +119,7 @@ def gate_options(f: Any) -> Any:
     return f
 
 
-def _gates(gate_opts: dict[str, Any], scorer_names: list[str]) -> Any:
+def _gates(gate_opts: dict[str, Any], scorer_names: list[str]) -> RunGates:
     """The checked gates of run/resume/retry-failed (before anything is recorded)."""
     from trialbook.ledger import eval_gates
     from trialbook.ledger.junit import check_junit_path
@@ -129,7 +135,7 @@ def _gates(gate_opts: dict[str, Any], scorer_names: list[str]) -> Any:
     return gates
 
 
-def exit_for(outcome: Any, err: bool = False) -> None:
+def exit_for(outcome: GateOutcome, err: bool = False) -> None:
     """Say the gates passed (on stderr with ``err``, as beside ``--json``), or raise the failed
     gate (exit 1) or the infrastructure failure (exit 3)."""
     passed = outcome.passed_line()
@@ -344,7 +350,7 @@ def run(
 
 
 def _run_session(
-    app: App, prepared: evals.PreparedRun, gates: Any, junit: str | None = None
+    app: App, prepared: evals.PreparedRun, gates: RunGates, junit: str | None = None
 ) -> None:
     """Start or resume the prepared run with the progress line, say how it ended and its
     headline scores, write the JUnit file, then check the gates (exit 1 or 3 if one fails)."""
