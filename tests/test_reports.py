@@ -379,6 +379,10 @@ class TestCheck:
         "args, message",
         [
             (("ab", "nope"), "Error: no A/B test named 'nope'; see `trialbook ab list`"),
+            (
+                ("ab", "checkout-flo"),
+                "Error: no A/B test named 'checkout-flo' (did you mean checkout-flow?)",
+            ),
             (("canary", "nope"), "Error: no canary named 'nope'"),
             (("eval", "nope"), "Error: no eval run"),
             (("eval", "cand", "--baseline", "cand"), "Error: --baseline 'cand' is the run itself"),

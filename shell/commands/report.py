@@ -57,7 +57,9 @@ def _run(
     try:
         report = app.tb.report(kind, name, **options)
     except (DomainError, StoreError) as e:
-        raise ReportError(str(e)) from e
+        from trialbook.shell.group import _with_names  # "did you mean", as every command says it
+
+        raise ReportError(_with_names(click.get_current_context(), str(e))) from e
     text = report.render(fmt)
     if output is None:
         click.echo(text, nl=False)
