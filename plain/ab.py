@@ -193,6 +193,14 @@ def analyze(req: Request) -> Translation:
             end = i + 1 + (req.w(i + 1) == "effect")
             req.use(*range(k - 1, end))
             break
+    margin = None
+    for i in req.indexes({"margin", "equivalence"}):
+        j = skip(req, i + 1, BE | {"of", "a", "an", "margin", "the"}, ":=")
+        if j < len(toks) and toks[j].kind == "num" and req.free(j):
+            margin = toks[j]
+            a = i - 1 if req.w(i - 1) in ("a", "an", "equivalence") else i
+            req.use(*range(a, j + 1))
+            break
     history = False
     plotting = req.index({"plot", "chart", "graph", "draw"}, names_too=True) >= 0
     for words in (
@@ -257,6 +265,11 @@ def analyze(req: Request) -> Translation:
         if isinstance(effect, Translation):
             return effect
         opts += ["--mde", effect]
+    if margin is not None:
+        effect = margin_text(req, margin, metrics[0] if metrics else None)
+        if isinstance(effect, Translation):
+            return effect
+        opts += ["--margin", effect]
     return command(req.text, ["ab", "analyze", test, *opts])
 
 

@@ -80,7 +80,7 @@ def note_text(
             and t.norm != "as"
             and (t.norm != "since" or req.w(j) != "position")
         ):
-            start = j + 1 if req.p(j) == ":" else j
+            start = j + 1 if req.p(j) == ":" or (t.norm == "because" and req.w(j) == "of") else j
         elif t.norm == "with" and req.w(j) in cues and j + 1 < len(req.tokens):
             start = skip(req, j + 1, frozenset(), ":=")
         else:
@@ -103,6 +103,10 @@ def is_article(req: Request, m: NameMatch) -> bool:
         return False
     if tok.text == "A" and m.start > 0:
         return False
+    if prev in ("add", "record", "log", "enter", "save", "track") and any(
+        v.start != m.start for v in req.named("variant")
+    ):
+        return True  # "add a failed cold session": the article, cold the variant
     nxt = m.start + 1
     if nxt < len(req.tokens) and req.tokens[nxt].kind in ("num", "quote"):
         return True

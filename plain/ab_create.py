@@ -34,7 +34,8 @@ _LIST_SEP = frozenset({"and", "or", "vs", "versus", "v", "against"})
 #: words after a list that start the next part of the definition, never a name in it
 _NOT_NAMES = _w(
     """metric guardrail guardrails description category difficulty task prompt split
-    expected primary measuring measured optimize control baseline treatment"""
+    expected expecting expect primary measuring measured optimize control baseline treatment
+    with where for"""
 )
 #: words that name the role of the variant after them: "control strict and treatment lenient"
 _ROLE_CANDIDATE = frozenset({"treatment", "candidate", "challenger", "variant", "new"})
@@ -422,6 +423,9 @@ def _new_name(req: Request) -> Token | None | Translation:
         cands.append(i + 1)
     for i in req.indexes({"create", "make", "setup", "define", "start", "new"}):
         cands.append(skip(req, i + 1, frozenset({"a", "an", "new", "the"})))
+    k = req.seq("set", "up")
+    if k >= 0:
+        cands.append(skip(req, k + 2, frozenset({"a", "an", "new", "the"})))
     for i, t in enumerate(toks):
         if t.kind == "kv" and t.text.lower().startswith("name="):
             req.use(i)
@@ -562,7 +566,8 @@ def _guardrails(req: Request) -> list[str]:
         if k < len(req.tokens) and req.tokens[k].kind == "num" and req.free(k):
             t = req.tokens[k]
             assert t.value is not None
-            limit = f"{metric}:+{fmt(t.value)}%" if t.unit == "%" else f"{metric}:+{fmt(t.value)}"
+            suffix = {"%": "%", "pp": "pp"}.get(t.unit or "", "")
+            limit = f"{metric}:+{fmt(t.value)}{suffix}"
             out.append(limit)
             end = skip(req, k + 1, frozenset({"worse", "more", "higher", "increase"}))
             req.use(*range(i, end))

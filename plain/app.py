@@ -30,7 +30,7 @@ def is_help(req: Request) -> bool:
         return False
     if ws[0] == "help" or req.seq("what", "can", "you", "do") >= 0:
         return True
-    if req.seq("what", {"options", "flags", "arguments"}) >= 0:
+    if req.seq("what", {"options", "flags", "arguments", "commands"}) >= 0:
         return True
     return req.seq("how", "do", {"i", "we", "you"}) >= 0
 
@@ -80,9 +80,14 @@ def demo(req: Request) -> Translation:
             opts += ["--sessions", fmt(t.value)]
             break
     k = req.seq({"no", "without", "skip"}, {"eval", "evals", "evaluation"})
+    n = 2
+    if k < 0:
+        k, n = req.seq({"no", "without", "skip"}, {"the", "an", "any"}, {"eval", "evals"}), 3
     if k >= 0:
-        req.use(*range(k, k + 2 + (req.w(k + 2) in ("run", "runs"))))
+        req.use(*range(k, k + n + (req.w(k + n) in ("run", "runs"))))
         opts.append("--no-eval")
+    elif req.index({"eval", "evals", "evaluation"}) >= 0:
+        return refused(req.text, "the demo records an eval run unless you say 'without the eval'")
     refusal = number_refusal(req) or unknown_refusal(req)
     return refusal or command(req.text, ["demo", *opts])
 
@@ -91,7 +96,7 @@ def view(req: Request) -> Translation:
     """``view [--port N] [--open]`` from "serve the view on port 9000 and open it in my browser"."""
     opts: list[str] = []
     toks = req.tokens
-    for i in req.indexes(_w("view web serve start launch run")):
+    for i in req.indexes(_w("view web serve start launch run ui dashboard")):
         req.use(i)
     for i in req.indexes(_w("port")):
         j = i + 1 + (req.p(i + 1) in (":", "="))

@@ -204,8 +204,11 @@ def route(req: Request) -> Translation | None:
                     opts += ["--timeout", fmt(t.value)]
                 break
         k = req.seq({"automatically", "auto", "itself"})
-        if k >= 0:
-            req.use(k)
+        own = req.seq("on", "its", "own")
+        if k >= 0 or own >= 0:
+            req.use(k, *(range(own, own + 3) if own >= 0 else []))
+            for i in req.indexes({"act", "decide", "by", "and", "let", "it"}):
+                req.use(i)
             opts.append("--auto")
     _mark_words(
         req,

@@ -222,20 +222,7 @@ def _run_extras(req: Request) -> list[str] | Translation:
     "name it X"), ``--config`` ("the config run.toml"), ``--retries`` ("2 retries"),
     ``--seed`` ("seed 7")."""
     toks = req.tokens
-    opts: list[str] = []
-    for i, t in enumerate(toks):
-        if not (t.kind == "num" and t.unit == "usd" and req.free(i)):
-            continue
-        near = [
-            k for k in (i - 3, i - 2, i - 1, i + 1) if req.w(k) in ("budget", "spend", "spending")
-        ]
-        if near:
-            k = near[0]
-            a, b = min(k, i), max(k, i) + 1
-            while req.w(a - 1) in ("a", "of", "with", "at", "most", "max") and a > 0:
-                a -= 1
-            req.use(*range(a, b))
-            opts += ["--budget", fmt(t.value)]
+    opts: list[str] = _budget(req)
     for i in req.indexes({"call", "name", "named", "called"}):
         j = skip(req, i + 1, frozenset({"the", "run", "it", "as"}))
         if j < len(toks) and toks[j].kind in ("word", "quote") and req.free(j):
@@ -269,11 +256,32 @@ def _run_extras(req: Request) -> list[str] | Translation:
 
 
 def resume(req: Request) -> Translation:
+    """``eval resume RUN [--budget USD]`` (``--concurrency`` is read for every command)."""
+    budget = _budget(req)
     r = resolve(req, "run", ["eval", "resume"], single=False, label="run")
     if isinstance(r, Translation):
         return r
     refusal = number_refusal(req)
-    return refusal or command(req.text, ["eval", "resume", r])
+    return refusal or command(req.text, ["eval", "resume", r, *budget])
+
+
+def _budget(req: Request) -> list[str]:
+    """``--budget USD`` from "a $5 budget", "budget of $5", "spend at most $5"."""
+    toks = req.tokens
+    for i, t in enumerate(toks):
+        if not (t.kind == "num" and t.unit == "usd" and req.free(i)):
+            continue
+        near = [
+            k for k in (i - 3, i - 2, i - 1, i + 1) if req.w(k) in ("budget", "spend", "spending")
+        ]
+        if near:
+            k = near[0]
+            a, b = min(k, i), max(k, i) + 1
+            while req.w(a - 1) in ("a", "of", "with", "at", "most", "max") and a > 0:
+                a -= 1
+            req.use(*range(a, b))
+            return ["--budget", fmt(t.value)]
+    return []
 
 
 def show(req: Request) -> Translation:

@@ -242,8 +242,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if "demo" in ws and not (tests or runs or suites):
         return app.demo(req)
     if (
-        ws & {"view"}
-        and ws & {"web", "serve", "browser", "port"} | {"start", "open", "launch"}
+        ws & {"view", "ui", "dashboard"}
+        and ws & {"web", "serve", "browser", "port", "start", "open", "launch", "ui", "dashboard"}
         and not (tests or runs or suites)
     ):
         return app.view(req)

@@ -48,7 +48,7 @@ ANALYZE_WORDS = _w(
     ahead leading leader better best worse worst significant significance significantly
     recommend recommendation recommendations recommended lift lifts uplift p-value pvalue
     p-values confidence beating beats beat outperform outperforms outperforming faster slower
-    cheaper pricier quicker worth effect effective decide verdict inference statistically stats-test
+    cheaper pricier quicker fewer worth effect effective decide verdict inference statistically stats-test
     difference different improve improved improvement improves regress regression"""
 )
 SUMMARY_WORDS = _w(
@@ -119,7 +119,7 @@ VAGUE_WORDS = _w("few several many couple lots bunch handful plenty most numerou
 CASE_CUES = _w("case instance")
 NOTE_CUES = _w("note notes noting comment remark")
 BECAUSE = _w("because since reason as")
-KEEP_CONTROL = _w("keep stick stay retain remain")
+KEEP_CONTROL = _w("keep keeping stick sticking stay retain remain")
 STOP_WORDS = _w("stop end abandon halt cancel kill abort terminate")
 
 #: metric names and the words that mean them, longest phrase first

@@ -582,6 +582,18 @@ ISSUE_CASES: list[tuple[str, str | None, str]] = [
     # a word that judges a session without saying whether it succeeded is asked about
     ("warm was ok", CF, "? ab add-result checkout-flow --variant warm [--success]"),
     ("show the 20 most recent results of onboarding", None, "ab show onboarding --limit 20"),
+    ("add a failed cold session that took 2 minutes and made 3 errors", None, "ab add-result checkout-flow --variant cold --errors 3 --completion-time 120 --failure"),
+    ("new test hints: none vs short, guardrail on error rate of 2 points", None, "ab create hints --variants none,short --guardrail error_rate:+2pp"),
+    ("set up model-test comparing gpt4o against claude, with claude as control", None, "ab create model-test --variants gpt4o,claude --control claude"),
+    ("create test planner with variants shallow and deep, expecting 2000 results", None, "ab create planner --variants shallow,deep --expected-results 2000"),
+    ("analyze onboarding on error rate with a margin of 2 points", None, "ab analyze onboarding --metric error_rate --margin 2pp"),
+    ("we're keeping the control on search-v2", None, "ab conclude search-v2 --keep-control"),
+    ("resume baseline-0401 with a $3 budget", None, "eval resume baseline-0401 --budget 3"),
+    ("demo without the eval", None, "demo --no-eval"),
+    ("demo with the eval skipped", None, "~"),
+    ("watch router-v2 and act on its own", None, "canary watch router-v2 --auto"),
+    ("export everything since 2026-01-01 to all.jsonl", None, "events export --since 2026-01-01 --output all.jsonl"),
+    ("show the events from yesterday", None, "~"),
     # every number and name typed is carried, or the request is unsure
     ("show the last 10 events of checkout-flow as json", None, "events log --stream ab:checkout-flow --limit 10 --json"),
     ("show checkout-flow 10", None, "~"),
