@@ -30,6 +30,9 @@ READ_ONLY_COMMANDS: frozenset[tuple[str, ...]] = frozenset(
         ("canary", "status"),
         ("canary", "assign"),
         ("canary", "audit"),
+        ("report", "ab"),
+        ("report", "eval"),
+        ("report", "canary"),
     }
 )
 

@@ -603,3 +603,10 @@ class TestTheDocumentedShape:
         ids = {r["id"].split(".")[0] for doc in docs.values() for r in doc["matrix"]}
         for row_id in ids:
             assert f"`{row_id}" in text, f"matrix row {row_id} is not documented"
+
+
+def test_a_report_on_a_missing_database_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    r = run(missing, "ab", TEST, "--check")
+    assert r.exit_code == 2 and r.output.startswith(f"Error: no trialbook database at {missing}")
+    assert not missing.exists()
