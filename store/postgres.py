@@ -99,6 +99,11 @@ _UNREACHABLE = (
 
 
 _URL_IN_TEXT = re.compile(r"postgres(?:ql)?://[^\s\"']*", re.I)
+#: what libpq puts before its own reason (the URL names the server already)
+_SERVER_PREFIX = re.compile(
+    r'^(?:connection failed: )?(?:connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ '
+    r"failed: )?(?:fe_sendauth: )?"
+)
 
 
 def driver() -> Any:
@@ -107,7 +112,19 @@ def driver() -> Any:
         import psycopg
     except ImportError:
         raise StoreUnavailable(INSTALL_HINT) from None
+    if not _quiet.is_set():
+        # psycopg logs "error ignored terminating <Pipeline>" when a connection dies inside a
+        # pipeline; without a handler of the application's own, Python's last-resort handler
+        # would print it to stderr beside the one-line error. The application's handlers
+        # (propagation to the root logger) still get it.
+        import logging
+
+        logging.getLogger("psycopg").addHandler(logging.NullHandler())
+        _quiet.set()
     return psycopg
+
+
+_quiet = threading.Event()
 
 
 def is_lost(error: BaseException) -> bool:
@@ -135,6 +152,7 @@ def translate(error: BaseException, url: str, *, connecting: bool = False) -> St
     text = (str(error).strip().splitlines() or [type(error).__name__])[0]
     # libpq prefixes messages with the server address; keep only the server's reason
     text = text.split("FATAL:", 1)[-1].strip()
+    text = _SERVER_PREFIX.sub("", text)
     text = scrub(text, url)
     low = text.lower()
     sqlstate = getattr(error, "sqlstate", None)
