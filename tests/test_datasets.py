@@ -320,6 +320,32 @@ class TestOpenAIChatFromAnEvalRun:
         assert g3["messages"][-1] == {"role": "assistant", "content": "ok"}
 
 
+class TestOutputsStoredAsBlobs:
+    def test_a_large_output_is_read_back_from_its_blob(
+        self, invoke: Invoke, tb: Any, tmp_path: Path, module: str
+    ) -> None:
+        big = "y" * 9000  # over the 8 KiB kept inline: the rollout names a blob
+        add_suite(
+            invoke,
+            tmp_path / "big.jsonl",
+            [{"id": "b1", "input": "long?", "metadata": {"answer": big}}],
+        )
+        r = invoke("eval", "run", "big", "--target", f"python:{module}:answer", "--name", "big-run")
+        assert r.exit_code == 0, r.output
+        (stored,) = tb.events.read(types=["RolloutCompleted"])
+        assert stored.data.get("output") is None and stored.data["output_blob"]
+        (row,) = tb.export_dataset("big-run", format="openai-chat")["records"]
+        assert row["record"]["messages"][-1] == {"role": "assistant", "content": big}
+        # a run without scorers has no scores to filter on
+        message = _error(
+            invoke, "export", "dataset", "big-run", "--format", "jsonl", "--min-score", "0.5"
+        )
+        assert message == (
+            "--min-score needs scores, and eval run 'big-run' has none; score it with "
+            "`trialbook eval rescore big-run --scorer SPEC`"
+        )
+
+
 class TestFilters:
     @pytest.mark.parametrize("threshold", [0.2, 0.4999999, 0.5, 0.5000001, 0.7, 1.0, 1.5])
     def test_min_score_keeps_exactly_the_rollouts_scoring_at_least_x(
