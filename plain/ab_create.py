@@ -97,7 +97,7 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
     last = False
     while j < len(toks):
         t = toks[j]
-        if t.kind == "word" and t.norm in ("baseline", "control") and items and kind:
+        if t.kind == "word" and t.norm in ("baseline", "control") and items and kind == "vs":
             nxt = j + 1
             if nxt < len(toks) and toks[nxt].kind == "word" and toks[nxt].norm not in KNOWN:
                 req.use(j)

@@ -88,6 +88,18 @@ def _intent(req: Request) -> str | None:
     )
     if ws & IMPORT_VERBS and any(t.kind == "path" for t in req.tokens):
         return "import"
+    cut = req.index(BECAUSE | NOTE_CUES)
+    said = set(
+        req.words()[: len([t for t in req.tokens[:cut] if t.kind == "word"])] if cut >= 0 else ws
+    )
+    changes = {
+        "rollback": bool(said & ROLLBACK_VERBS) or {"roll", "back"} <= said,
+        "halt": bool(said & HALT_VERBS),
+        "complete": bool(said & COMPLETE_VERBS),
+        "advance": bool(said & (ADVANCE_VERBS - {"go", "take"})) and not {"roll", "back"} <= said,
+    }
+    if sum(changes.values()) > 1:
+        return "several"
     if ws & WATCH_VERBS:
         return "watch"
     if req.seq("roll", "back") >= 0 or req.seq("revert", "to") >= 0 or ws & ROLLBACK_VERBS:
@@ -168,6 +180,8 @@ def route(req: Request) -> Translation | None:
                 "back, complete it, audit it",
             )
         return None
+    if intent == "several":
+        return refused(req.text, "one canary step at a time: advance, halt, roll back or complete?")
     if intent == "create":
         return plan(req)
     if intent == "list":

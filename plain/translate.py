@@ -355,7 +355,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     ):
         return ev.rescore(req)
     run_names = req.names_of("run")
-    if len(run_names) >= 2 or (
+    other_run_verb = fw in RESUME_WORDS | {"retry", "export", "resume", "rescore", "show", "open"}
+    if (len(run_names) >= 2 and not other_run_verb) or (
         ws & {"compare", "comparison", "diff", "vs", "versus"}
         and (run_names or ws & {"runs", "evals"})
         and not tests

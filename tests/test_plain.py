@@ -594,6 +594,9 @@ ISSUE_CASES: list[tuple[str, str | None, str]] = [
     ("watch router-v2 and act on its own", None, "canary watch router-v2 --auto"),
     ("export everything since 2026-01-01 to all.jsonl", None, "events export --since 2026-01-01 --output all.jsonl"),
     ("show the events from yesterday", None, "~"),
+    ("halt router-v2 and roll it back", None, "! one canary step at a time"),
+    ("resume baseline-0401 and candidate-0402", None, "! which run"),
+    ("create test ab-2 with variants x,y,z, control y", None, "ab create ab-2 --variants x,y,z --control y"),
     # every number and name typed is carried, or the request is unsure
     ("show the last 10 events of checkout-flow as json", None, "events log --stream ab:checkout-flow --limit 10 --json"),
     ("show checkout-flow 10", None, "~"),
