@@ -177,8 +177,8 @@ def build(
     srm = [a for a in alerts if a["kind"] == "sample_ratio_mismatch"]
     b.row(
         "sample_ratio", "Sample-ratio check",
-        "gap" if srm else "ready",
-        srm[0]["message"] if srm else f"{listed}: no mismatch with the planned split "
+        "gap" if srm else "ready" if total else "partial",
+        srm[0]["message"] if srm else "no results yet" if not total else f"{listed}: no mismatch with the planned split "
         f"(sequential multinomial test, alert below p {settings['alert_p']:g})",
         figures=count_keys,
     )  # fmt: skip
@@ -247,7 +247,7 @@ def build(
         figures = [f"{key}.{n}" for n in shown]
         observed = ", ".join(f"{n} {b.text(f'{key}.{n}')}" for n in shown)
         if not shown:
-            b.row(f"{kind}_budget", f"{kind.title()} budget", "partial" if given is None and not on else "gap",
+            b.row(f"{kind}_budget", f"{kind.title()} budget", "partial" if given is None else "gap",
                   f"no {metric} recorded" + ("" if given is None else f"; the budget of {given:g} cannot be checked"))  # fmt: skip
             return
         if given is not None:

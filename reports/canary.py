@@ -126,8 +126,10 @@ def build(
           f"{b.text(keys[0]) if keys else 0} control", figures=keys)  # fmt: skip
     srm_keys = [f"srm_p.{s['stage']}" for s in doc["results"]["by_stage"]]
     bad = [s for s in doc["results"]["by_stage"] if s["srm_p"] is not None and s["srm_p"] < ALERT_P]
-    b.row("sample_ratio", "Sample-ratio check", "gap" if bad else "ready",
+    tested = [s for s in doc["results"]["by_stage"] if s["srm_p"] is not None]
+    b.row("sample_ratio", "Sample-ratio check", "gap" if bad else "ready" if tested else "partial",
           ("mismatch at stage " + ", ".join(str(s["stage"]) for s in bad)) if bad else
+          "no results yet" if not tested else
           "per-stage always-valid p " + ", ".join(f"{b.text(k)}" for k in srm_keys) + f" (alert below {ALERT_P:g})",
           figures=srm_keys)  # fmt: skip
     status = {"better": "ready", "worse": "ready", "unclear": "partial"}.get(m["status"], "partial")

@@ -610,3 +610,34 @@ def test_a_report_on_a_missing_database_says_so_and_creates_nothing(tmp_path: Pa
     r = run(missing, "ab", TEST, "--check")
     assert r.exit_code == 2 and r.output.startswith(f"Error: no trialbook database at {missing}")
     assert not missing.exists()
+
+
+class TestEdges:
+    def test_an_empty_test_a_fresh_canary_and_three_paired_variants_report_without_error(
+        self, tmp_path: Path
+    ) -> None:
+        with trialbook.open(tmp_path / "edge.db") as tb:
+            tb.ab.create("empty", variants=["a", "b"])
+            tb.ab.create("three", variants=["a", "b", "c"], guardrails=["completion_time:+10%"])
+            tb.ab.add_results("three", [{"variant": v, "success": i % 2 == 0, "case_id": f"c{i}", "cost": 0.01}
+                                        for i in range(10) for v in ("a", "b", "c")])  # fmt: skip
+            tb.canaries.create("fresh", control="x", candidate="y")
+            reports = {
+                name: tb.report(kind, name, cost_budget=0.005)
+                for kind, name in (("ab", "empty"), ("ab", "three"), ("canary", "fresh"))
+            }
+        for name, r in reports.items():
+            for fmt in ("markdown", "json", "html"):
+                assert r.render(fmt)
+            assert not r.check.passed and r.check.reason.startswith("gap in "), name
+        rows = {name: {m.id: m.status for m in r.matrix} for name, r in reports.items()}
+        assert (
+            rows["empty"]["enough_results"] == "gap" and rows["empty"]["sample_ratio"] == "partial"
+        )
+        assert rows["three"]["pairing"] == "ready" and {"primary.b", "primary.c"} <= set(
+            rows["three"]
+        )
+        assert (
+            rows["three"]["cost_budget"] == "gap" and rows["three"]["latency_budget"] == "partial"
+        )
+        assert rows["fresh"]["sample_ratio"] == "partial" and rows["fresh"]["primary"] == "gap"
