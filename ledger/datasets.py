@@ -335,7 +335,7 @@ def _collect_eval(ledger: Ledger, run_id: str) -> Collected:
                     "run": run_id,
                     "suite": run["suite"],
                     "suite_version": run["suite_version"],
-                    "suite_hash": run.get("suite_hash"),
+                    "suite_hash": suite.hash,
                     "case_id": r["case_id"],
                     "epoch": r["epoch"],
                     "attempt": attempt,

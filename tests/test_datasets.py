@@ -262,6 +262,8 @@ class TestOpenAIChatFromAnEvalRun:
             assert event.type == "RolloutCompleted"
             assert (event.data["case_id"], event.data["epoch"]) == (prov["case_id"], prov["epoch"])
             assert event.stream_id == f"eval-run:{run}"
+            assert (prov["suite"], prov["suite_version"]) == ("qa", 1)
+            assert prov["suite_hash"] == tb.evals.suite("qa").hash
             for scorer, positions in prov["verdict_positions"].items():
                 for pos in positions:
                     verdict = tb.events.get(pos)
