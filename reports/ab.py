@@ -223,10 +223,20 @@ def build(
         )  # fmt: skip
     paired = [v for v in others if v.get("paired")]
     if paired:
-        p = paired[0]["paired"]
-        b.row("pairing", "Pairing by case", "ready",
-              f"paired by case id: {p.get('pairs', p.get('n', '?'))} pairs ({p.get('method', 'paired')})",
-              cites=everything)  # fmt: skip
+        keys, parts, used = [], [], True
+        for v in paired:
+            vn = v["name"]
+            keys.append(b.figure(
+                f"pairs.{vn}", f"case pairs of {vn} and {control}", v["paired"]["pairs"], everything,
+                {"replay": READ, "path": ["variants", {"name": vn}, "paired", "pairs"]},
+            ))  # fmt: skip
+            used = used and bool(v["paired"].get("used_for_decision"))
+            parts.append(
+                f"{vn} {b.text(f'pairs.{vn}')} pairs"
+                + ("" if v["paired"].get("used_for_decision") else " (too few to decide on)")
+            )
+        b.row("pairing", "Pairing by case", "ready" if used else "partial",
+              f"paired by case id: {', '.join(parts)}", figures=keys)  # fmt: skip
     else:
         b.row(
             "pairing", "Pairing by case", "partial",

@@ -641,3 +641,10 @@ class TestEdges:
             rows["three"]["cost_budget"] == "gap" and rows["three"]["latency_budget"] == "partial"
         )
         assert rows["fresh"]["sample_ratio"] == "partial" and rows["fresh"]["primary"] == "gap"
+        replays = tmp_path / "replays"
+        replays.mkdir()
+        for r in reports.values():  # paired figures, and figures of empty streams, recompute too
+            doc = r.model_dump(mode="json")
+            for f in doc["figures"]:
+                assert same(f["value"], recompute(replays, tmp_path / "edge.db", doc, f)), f["key"]
+        assert "pairs.c" in {f.key for f in reports["three"].figures}
