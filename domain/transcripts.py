@@ -131,12 +131,16 @@ def read_transcript(text: str, where: str) -> tuple[ChatMessage, ...]:
     if not stripped:
         raise InvalidCommand(f"{where}: is empty; write a JSON list of chat messages")
     try:
-        return parse_transcript(json.loads(stripped), where)
+        whole_value = json.loads(stripped)
     except json.JSONDecodeError as whole:
         if not stripped.startswith("{"):
             raise InvalidCommand(
                 f"{where}: not valid JSON ({whole.msg} at line {whole.lineno}, column {whole.colno})"
             ) from None
+    else:
+        if isinstance(whole_value, dict) and "role" in whole_value:
+            whole_value = [whole_value]  # JSONL of one message
+        return parse_transcript(whole_value, where)
     messages = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

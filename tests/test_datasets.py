@@ -566,7 +566,8 @@ class TestTranscripts:
         ("transcript", "message"),
         [
             ("[]", "--transcript {file}: is empty; give at least one message"),
-            ('{"role": "user"}', "--transcript {file}: expected a list of chat messages"),
+            ('"hello"', "--transcript {file}: expected a list of chat messages"),
+            ('{"role": "user"}', '--transcript {file}: message 1: needs "content" as text'),
             (
                 '[{"role": "robot", "content": "x"}]',
                 "--transcript {file}: message 1: role: Input should be 'system', 'developer', "
