@@ -203,6 +203,8 @@ class PostgresEventStore:
         self.name = redact_url(url)
         self.path = self.name  # what messages name, as a file's path is for SQLite
         self.connect_timeout = connect_timeout
+        #: connections refuse every write (``set_read_only``)
+        self.read_only = False
         self.lock = threading.RLock()
         self._depth = 0
         #: (position, hash, recorded_at) of the head and stream versions, inside a write transaction
@@ -237,6 +239,7 @@ class PostgresEventStore:
                 autocommit=True,
                 connect_timeout=self.connect_timeout,
                 application_name="trialbook",
+                **({"options": "-c default_transaction_read_only=on"} if self.read_only else {}),
             )
         except psycopg.Error as e:
             raise translate(e, self.url, connecting=True) from None
@@ -244,6 +247,12 @@ class PostgresEventStore:
             raise StoreUnavailable(
                 f"cannot use {self.name} as a PostgreSQL URL: {scrub(str(e), self.url)}"
             ) from None
+
+    def set_read_only(self) -> None:
+        """From now on the server refuses any write from this store (on every reconnection too)."""
+        with self.lock:
+            self.read_only = True
+            self.run(lambda conn: conn.execute("SET default_transaction_read_only = on"))
 
     def ensure_connected(self) -> None:
         """Replace a connection the server closed (call outside a transaction)."""

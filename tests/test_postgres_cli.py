@@ -245,11 +245,3 @@ def test_incremental_projection_equals_a_rebuild_a_replica_and_sqlite_on_postgre
         copy = sqlite3.connect(path)
         assert dump(copy) == incremental
         copy.close()
-
-
-def test_view_on_a_url_is_refused_in_one_line_without_the_password(pg_url: str) -> None:
-    url = pg_url.replace("://", "://ann:s3cret@", 1) if "@" not in pg_url else pg_url
-    r = run(url, "view", "--port", "0")
-    assert r.exit_code == 1
-    assert r.output.startswith("Error: trialbook view reads SQLite files only for now")
-    assert "s3cret" not in r.output and len(r.output.strip().splitlines()) == 1

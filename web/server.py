@@ -5,7 +5,10 @@ JSON they are built from under ``/api/``, and the one script and stylesheet
 under ``/static/``); :class:`Handler` serves it over HTTP. There is no write
 route: only ``GET`` and ``HEAD`` are answered (anything else is ``405``), and
 every database handle the view opens has SQLite's ``query_only`` switched on,
-so even a bug in a read path could not append to the log.
+so even a bug in a read path could not append to the log. On a ``postgresql://``
+URL the local replica must stay writable (it catches up before each read), so
+there the guard is the server's: the view's connections open with
+``default_transaction_read_only``, and PostgreSQL refuses any INSERT into the log.
 
 By default the server binds 127.0.0.1 and answers only requests addressed to
 a loopback name (a ``Host`` header of another name, as a DNS-rebinding page
@@ -118,11 +121,18 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 
 class View:
-    """The web view of one database file: routes a request path to a response, reading only."""
+    """The web view of one database (a file or a URL): routes a request path to a response, reading only."""
 
     def __init__(self, path: str | Path, *, poll_ms: int = 2000) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
+        from trialbook.store.urls import is_postgres_url, redact_url
+
+        self.url = str(path) if is_postgres_url(path) else None
+        self.path = Path(path) if self.url is None else Path()
+        #: how pages name the database: the path, or the URL without its password
+        self.name = redact_url(self.url) if self.url else str(self.path)
+        if self.url is not None:
+            self._check_log(self.url)
+        elif not self.path.is_file():
             raise ViewError(
                 f"no database at {self.path}; record something first (trialbook ab create …) or pass --db"
             )
@@ -137,13 +147,29 @@ class View:
 
     # ------------------------------------------------------------------ handles
 
+    @staticmethod
+    def _check_log(url: str) -> None:
+        """A URL must hold a trialbook log already: the view creates nothing on the server."""
+        from trialbook.store.errors import StoreError
+        from trialbook.store.postgres import PostgresEventStore
+
+        try:
+            PostgresEventStore(url, migrate=False).close()
+        except StoreError as e:
+            raise ViewError(str(e)) from None
+
     def _open(self) -> Trialbook:
         import trialbook
 
-        tb = trialbook.open(self.path)
+        tb = trialbook.open(self.url or self.path)
         with tb._use() as ledger:
-            # from here on SQLite refuses any write on this connection, whatever calls it
-            ledger.conn.execute("PRAGMA query_only = ON")
+            remote = getattr(ledger.store, "remote", None)
+            if remote is not None:
+                # the server refuses any write on the log's connection, whatever calls it
+                remote.set_read_only()
+            else:
+                # from here on SQLite refuses any write on this connection, whatever calls it
+                ledger.conn.execute("PRAGMA query_only = ON")
         with self._lock:
             self._all.append(tb)
         return tb
@@ -173,7 +199,7 @@ class View:
     def frame(self, ledger: Ledger) -> dict[str, Any]:
         return {
             "position": ledger.store.head()[0],
-            "database": str(self.path),
+            "database": self.name,
             "poll_ms": self.poll_ms,
         }
 
@@ -211,7 +237,7 @@ class View:
             with self.ledger() as ledger:
                 frame = self.frame(ledger)
         except Exception:
-            frame = {"position": 0, "database": str(self.path), "poll_ms": self.poll_ms}
+            frame = {"position": 0, "database": self.name, "poll_ms": self.poll_ms}
         body = pages.message_page(title, message, active="", **frame)
         return Response(status, body.encode("utf-8"))
 
@@ -320,13 +346,13 @@ class View:
 
     def verified(self, ledger: Ledger) -> dict[str, Any]:
         """``events verify --json`` for the current head, computed once per head position."""
-        from trialbook.store.verify import verify_file
+        from trialbook.store.backends import verify_database
 
         position = ledger.store.head()[0]
         cached = self._verified
         if cached is not None and cached[0] == position:
             return cached[1]
-        report = verify_file(self.path).to_dict()
+        report = verify_database(self.url or self.path).to_dict()
         self._verified = (position, report)
         return report
 

@@ -52,18 +52,12 @@ def view(app: App, port: int, host: str, open_browser: bool, allow_remote: bool)
     """
     from trialbook.web import ViewError, make_server
 
-    if app.db_url:
-        # its connections are query_only, so a PostgreSQL replica could never catch up
-        raise click.ClickException(
-            f"trialbook view reads SQLite files only for now, not {app.db_name}; "
-            "export the log (trialbook events export) into a file and view that"
-        )
     try:
-        server = make_server(app.db_path, host, port, allow_remote=allow_remote)
+        server = make_server(app.db_url or app.db_path, host, port, allow_remote=allow_remote)
     except ViewError as e:
         raise click.ClickException(str(e)) from None
     url = server.url
-    click.echo(f"Serving {app.db_path} read-only at {url} (Ctrl-C stops it)", err=False)
+    click.echo(f"Serving {app.db_name} read-only at {url} (Ctrl-C stops it)", err=False)
     if open_browser:
         import webbrowser
 
