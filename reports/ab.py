@@ -330,6 +330,55 @@ def build(
         "latency": {vn: {"values": [x for _, x in lat[vn]], "cites": [[lat[vn][0][0], lat[vn][-1][0]]],
                          "select": {"stream": stream, "type": "ResultAdded", "data": {"variant": vn}, "has": "completion_time"},
                          "basis": {"values": "completion_time"}} for vn in names if lat[vn]},
-        "cases": None,
+        "cases": _cases(doc, results, stream, paired),
     }  # fmt: skip
     return b.finish()
+
+
+def case_outcomes(
+    rows: list[tuple[str, str, float]], variant: str, control: str, lower_is_better: bool
+) -> list[dict[str, Any]]:
+    """Per case id: the mean of the metric for ``control`` (``a``) and ``variant`` (``b``) over
+    ``rows`` (``(case_id, variant, value)``) and whether the variant wins, loses or ties there
+    (cases both have, in the order first seen)."""
+    sums: dict[str, dict[str, list[float]]] = {}
+    for case, v, x in rows:
+        if v in (variant, control):
+            sums.setdefault(case, {}).setdefault(v, []).append(x)
+    out = []
+    for case, by in sums.items():
+        if variant in by and control in by:
+            a, b = sum(by[control]) / len(by[control]), sum(by[variant]) / len(by[variant])
+            better = (b < a) if lower_is_better else (b > a)
+            out.append({"case_id": case, "epoch": None, "a": a, "b": b,
+                        "outcome": "tie" if a == b else "win" if better else "loss"})  # fmt: skip
+    return out
+
+
+def _cases(
+    doc: dict[str, Any],
+    results: dict[str, list[tuple[int, dict[str, Any]]]],
+    stream: str,
+    paired: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """The per-case wins and losses of the first paired variant against control (None if unpaired)."""
+    if not paired:
+        return None
+    from trialbook.domain.metrics import observations
+
+    variant, control, metric = paired[0]["name"], doc["control"], doc["metric"]
+    rows, cited = [], []
+    for v in (control, variant):
+        for p, d in results.get(v, []):
+            x = observations(d).get(metric)
+            if d.get("case_id") is not None and x is not None:
+                rows.append((str(d["case_id"]), v, float(x)))
+                cited.append(p)
+    out = case_outcomes(rows, variant, control, doc["lower_is_better"])
+    outcomes = [r["outcome"] for r in out]
+    return {
+        "wins": outcomes.count("win"), "ties": outcomes.count("tie"), "losses": outcomes.count("loss"),
+        "rows": out, "variant": variant,
+        "cites": ranges(cited),
+        "basis": {"cases": metric, "variant": variant, "control": control},
+    }  # fmt: skip

@@ -79,7 +79,7 @@ def _cases(plot: dict[str, Any] | None) -> Safe | None:
     if not plot:
         return None
     rows = [
-        el("tr", el("td", r["case_id"]), el("td", str(r["epoch"]), class_="num"),
+        el("tr", el("td", r["case_id"]), el("td", "-" if r["epoch"] is None else str(r["epoch"]), class_="num"),
            el("td", fmt_value(r["a"]), class_="num"), el("td", fmt_value(r["b"]), class_="num"),
            el("td", el("span", r["outcome"], class_=f"badge {OUTCOMES.get(r['outcome'], 'tie')}")),
            data_case=r["case_id"])

@@ -619,8 +619,8 @@ class TestEdges:
         with trialbook.open(tmp_path / "edge.db") as tb:
             tb.ab.create("empty", variants=["a", "b"])
             tb.ab.create("three", variants=["a", "b", "c"], guardrails=["completion_time:+10%"])
-            tb.ab.add_results("three", [{"variant": v, "success": i % 2 == 0, "case_id": f"c{i}", "cost": 0.01}
-                                        for i in range(10) for v in ("a", "b", "c")])  # fmt: skip
+            tb.ab.add_results("three", [{"variant": v, "success": (i + k) % 3 == 0, "case_id": f"c{i}", "cost": 0.01}
+                                        for i in range(10) for k, v in enumerate(("a", "b", "c"))])  # fmt: skip
             tb.canaries.create("fresh", control="x", candidate="y")
             reports = {
                 name: tb.report(kind, name, cost_budget=0.005)
@@ -648,3 +648,19 @@ class TestEdges:
             for f in doc["figures"]:
                 assert same(f["value"], recompute(replays, tmp_path / "edge.db", doc, f)), f["key"]
         assert "pairs.c" in {f.key for f in reports["three"].figures}
+        # the per-case plot, by hand: each case's success of b against a's, from the cited events
+        cases = reports["three"].plots["cases"]
+        by: dict[tuple[str, str], list[float]] = {}
+        for e in read_events(tmp_path / "edge.db", expand(cases["cites"])):
+            by.setdefault((e["data"]["case_id"], e["data"]["variant"]), []).append(
+                float(e["data"]["success"])
+            )
+        expected = []
+        for case in dict.fromkeys(c for c, _ in by):
+            a, b = (float(np.mean(by[(case, v)])) for v in ("a", "b"))
+            expected.append((case, a, b, "tie" if a == b else "win" if b > a else "loss"))
+        assert [(r["case_id"], r["a"], r["b"], r["outcome"]) for r in cases["rows"]] == expected
+        assert cases["wins"] + cases["losses"] > 0
+        assert [cases[k] for k in ("wins", "ties", "losses")] == [
+            [x[3] for x in expected].count(k) for k in ("win", "tie", "loss")
+        ]
