@@ -27,6 +27,36 @@ def web_db(tmp_path_factory: pytest.TempPathFactory) -> WebDb:
     return build(tmp_path_factory.mktemp("reports-browser"))
 
 
+@pytest.fixture(scope="module")
+def paired_db(tmp_path_factory: pytest.TempPathFactory) -> WebDb:
+    """A paired A/B test whose case ids include a payload."""
+    import trialbook
+
+    db = tmp_path_factory.mktemp("reports-paired") / "paired.db"
+    cases = [XSS_CASE, *(f"c{i}" for i in range(11))]
+    with trialbook.open(db) as tb:
+        tb.ab.create("paired", variants=["a", "b"])
+        tb.ab.add_results("paired", [{"variant": v, "success": (i + k) % 3 == 0, "case_id": c}
+                                     for i, c in enumerate(cases) for k, v in enumerate(("a", "b"))])  # fmt: skip
+    return WebDb(db)
+
+
+def test_a_paired_ab_report_shows_its_cases_and_keeps_a_payload_case_id_text(
+    browser: WebDriver,  # noqa: F811
+    paired_db: WebDb,
+    tmp_path: Path,
+) -> None:
+    page = write(paired_db, tmp_path / "paired.html", "ab", "paired")
+    open_file(browser, page)
+    assert browser.find_elements(By.CSS_SELECTOR, "#plot-cases svg rect.outcome")
+    cases = [
+        c.text for c in browser.find_elements(By.CSS_SELECTOR, "#case-outcomes td:first-child")
+    ]
+    assert XSS_CASE in cases and len(cases) == 12
+    assert browser.execute_script("return window.__pwned === undefined")
+    assert errors(browser) == []
+
+
 def write(db: WebDb, out: Path, *args: str) -> Path:
     r = CliRunner().invoke(
         cli, ["--db", str(db.path), "report", *args, "--format", "html", "--output", str(out)],
