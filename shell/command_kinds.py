@@ -33,6 +33,7 @@ READ_ONLY_COMMANDS: frozenset[tuple[str, ...]] = frozenset(
         ("report", "ab"),
         ("report", "eval"),
         ("report", "canary"),
+        ("export", "dataset"),
     }
 )
 

@@ -718,6 +718,15 @@ class TestBadInput:
             f"--output: directory {out.parent} does not exist; create it first"
         )
 
+    def test_a_missing_database_is_named_and_not_created(
+        self, invoke: Invoke, tmp_path: Path
+    ) -> None:
+        missing = tmp_path / "typo.db"
+        r = invoke("export", "dataset", "t", "--format", "jsonl", db=missing)
+        assert r.exit_code == 1
+        assert r.output.startswith(f"Error: no trialbook database at {missing}")
+        assert not missing.exists()
+
     def test_a_name_two_sources_share_must_be_chosen(self, tb: Any, test_db: str) -> None:
         tb.canaries.create("t", control="a", candidate="b", stages=[50, 100])
         with pytest.raises(trialbook.InvalidCommand) as e:
