@@ -328,6 +328,46 @@ def margin_text(req: Request, tok: Token, metric: str | None) -> str | Translati
         return refused(req.text, str(e))
 
 
+def _analysis_options(req: Request) -> list[str] | Translation:
+    """What a decision was judged on: ``--metric`` ("on completion time", "metric
+    success") and ``--mde``/``--margin`` ("with an mde of 5 points"), as ``ab conclude``
+    records them with the analysis."""
+    toks = req.tokens
+    metrics: list[str] = []
+    i = 0
+    while i < len(toks):
+        found = find_metric(req, i, anywhere=False) if req.free(i) else None
+        if found:
+            metrics.append(found[0])
+            a = found[1]
+            while req.w(a - 1) in ("on", "by", "judged", "metric", "measured", "for") and req.free(
+                a - 1
+            ):
+                a -= 1
+            req.use(*range(a, found[2]))
+            i = found[2]
+        else:
+            i += 1
+    refusal = metric_refusal(req, metrics)
+    if refusal:
+        return refusal
+    opts = ["--metric", metrics[0]] if metrics else []
+    for cue, option in (({"mde", "detectable"}, "--mde"), ({"margin"}, "--margin")):
+        for k in req.indexes(cue):
+            j = skip(req, k + 1, BE | {"of", "a", "an", "the", "effect"}, ":=")
+            if j < len(toks) and toks[j].kind == "num" and req.free(j):
+                effect = margin_text(req, toks[j], metrics[0] if metrics else None)
+                if isinstance(effect, Translation):
+                    return effect
+                a = k
+                while req.w(a - 1) in ("with", "an", "a", "minimum") and req.free(a - 1):
+                    a -= 1
+                req.use(*range(a, j + 1))
+                opts += [option, effect]
+                break
+    return opts
+
+
 def _alpha(req: Request) -> Token | None:
     """A significance level: "alpha 0.01", "at 1% significance", "significance level of 0.1"."""
     toks = req.tokens
@@ -490,6 +530,10 @@ def conclude(req: Request) -> Translation:
     for i in req.indexes(TEST_WORDS | {"it", "this", "experiment"}):
         req.use(i)
     opts = ["--ship", ship_variant[0]] if mode == "ship" else [f"--{mode}"]
+    judged = _analysis_options(req)
+    if isinstance(judged, Translation):
+        return judged
+    opts += judged
     alpha = _alpha(req)
     if alpha is not None:
         level = _alpha_option(req, alpha)

@@ -30,6 +30,8 @@ def is_help(req: Request) -> bool:
         return False
     if ws[0] == "help" or req.seq("what", "can", "you", "do") >= 0:
         return True
+    if "help" in ws and ws[0] in ("show", "give", "get", "need", "i", "display"):
+        return True
     if req.seq("what", {"options", "flags", "arguments", "commands"}) >= 0:
         return True
     return req.seq("how", "do", {"i", "we", "you"}) >= 0
@@ -39,9 +41,11 @@ def help_request(req: Request) -> Translation:
     """Point at the shell's ``help`` for the command the question names (nothing runs)."""
     ws = req.words()
     topic: list[str] = []
-    for w in ws:
+    for at, w in enumerate(ws):
         if w in _FAMILIES:
-            subs = [x for x in ws if x in _FAMILIES[w]]
+            subs = [x for x in ws[at + 1 :] if x in _FAMILIES[w]] or [
+                x for x in ws if x in _FAMILIES[w]
+            ]
             rare = [x for x in subs if x not in ("run", "show", "list")]
             topic = [w, *(rare or subs)[:1]]
             break

@@ -43,7 +43,7 @@ TAKES: dict[tuple[str, ...], frozenset[str]] = {
     ("eval", "resume"): _w("--concurrency"),
     ("eval", "retry-failed"): _w("--concurrency"),
     ("eval", "rescore"): _w("--concurrency"),
-    ("events", "log"): _w("--json --limit --since --until --actor"),
+    ("events", "log"): _w("--json --jsonl --limit --since --until --actor"),
     ("events", "show"): _w("--json"),
     ("events", "verify"): _w("--json"),
     ("events", "export"): _w("--since --output"),
@@ -86,7 +86,13 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
     for i, t in enumerate(toks):
         if not (req.free(i) and t.kind == "word"):
             continue
-        flag = {"json": "--json", "markdown": "--markdown", "md": "--markdown", "csv": "--csv"}
+        flag = {
+            "json": "--json",
+            "jsonl": "--jsonl",
+            "markdown": "--markdown",
+            "md": "--markdown",
+            "csv": "--csv",
+        }
         if t.norm in flag:
             a = i - 1 if req.w(i - 1) in ("as", "in", "into") and req.free(i - 1) else i
             b = i + 1 + (req.w(i + 1) in ("output", "format") and req.free(i + 1))

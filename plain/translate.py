@@ -153,9 +153,30 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         and not any(m.name == a or a.endswith(f":{m.name}") for a in translation.argv)
         and m.name not in carried
     ]
-    if not left and not unknown and not dropped:
+    unread: list[str] = []
+    if translation.writes:
+        # a metric said beside a change ("ship warm on cost") must be carried or asked about
+        from trialbook.plain.ab_common import find_metric
+
+        for i in range(len(req.tokens)):
+            found = find_metric(req, i, anywhere=False) if req.free(i) else None
+            if (
+                found
+                and found[0] not in translation.argv
+                and not any(found[0] in a for a in translation.argv)
+            ):
+                unread.append(req.text[req.tokens[found[1]].start : req.tokens[found[2] - 1].end])
+    if not left and not unknown and not dropped and not unread:
         return translation
-    what = left[0].text if left else unknown[0].text if unknown else dropped[0].name
+    what = (
+        left[0].text
+        if left
+        else unknown[0].text
+        if unknown
+        else dropped[0].name
+        if dropped
+        else unread[0]
+    )
     return incomplete(
         req.text,
         translation.argv,
@@ -491,6 +512,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         ws & ANALYZE_WORDS
         or req.seq("should", "we") >= 0
         or req.seq("how", {"many", "much"}, {"more", "longer"}) >= 0
+        or (req.seq("how", "many") >= 0 and "need" in ws)
         or (ws & {"enough", "power"})
         or (req.seq("relative", "to") >= 0 and variants)
         or (req.seq("any", "good") >= 0 and variants)

@@ -597,6 +597,11 @@ ISSUE_CASES: list[tuple[str, str | None, str]] = [
     ("halt router-v2 and roll it back", None, "! one canary step at a time"),
     ("resume baseline-0401 and candidate-0402", None, "! which run"),
     ("create test ab-2 with variants x,y,z, control y", None, "ab create ab-2 --variants x,y,z --control y"),
+    # what a decision was judged on is carried, never dropped
+    ("ship warm on completion time", CF, "ab conclude checkout-flow --ship warm --metric completion_time"),
+    ("ship b with an mde of 5 points", "search-v2", "ab conclude search-v2 --ship b --mde 5pp"),
+    ("create test q2 with variants a and b on cost", None, "~"),
+    ("show help for eval run", None, "! `help eval run`"),
     # every number and name typed is carried, or the request is unsure
     ("show the last 10 events of checkout-flow as json", None, "events log --stream ab:checkout-flow --limit 10 --json"),
     ("show checkout-flow 10", None, "~"),
@@ -1092,22 +1097,32 @@ def _names_in(argv: tuple[str, ...]) -> list[str]:
             out.append(arg)
         if i > 0 and argv[i - 1] == "--variants":
             out.extend(arg.split(","))
-    head = list(argv[:3])
-    if head[:1] == ["ab"] and len(argv) > 2 and head[1] not in ("list",):
-        out.append(argv[2])
-    if (
-        head[:1] == ["eval"]
-        and len(argv) > 2
-        and head[1] in ("run", "resume", "show", "rescore", "compare")
-    ):
-        out.extend(argv[2:4])
-    if head[:1] == ["audit"] and len(argv) > 1:
-        out.append(argv[2] if argv[1] == "report" and len(argv) > 2 else argv[1])
+    path = command_path(argv)
+    if path in GRAMMAR and path[0] in ("ab", "eval", "audit", "canary") and path != ("ab", "list"):
+        _, valued, _ = GRAMMAR[path]
+        rest, positional = list(argv[len(path) :]), []
+        while rest:
+            arg = rest.pop(0)
+            if arg in valued and rest:
+                rest.pop(0)
+            elif not arg.startswith("--"):
+                positional.append(arg)
+        if path not in (("eval", "suite", "add"), ("ab", "import"), ("canary", "import")):
+            out.extend(positional[:2])
+        elif path != ("eval", "suite", "add"):
+            out.extend(positional[:1])
     return [name for name in out if not name.startswith("--")]
 
 
 def _known_name(name: str, text: str, vocab: Vocabulary) -> bool:
-    pool = {*vocab.tests, *vocab.archived, *vocab.suites, *vocab.runs, *vocab.scorers}
+    pool = {
+        *vocab.tests,
+        *vocab.archived,
+        *vocab.suites,
+        *vocab.runs,
+        *vocab.scorers,
+        *vocab.canaries,
+    }
     for variants in [*vocab.tests.values(), *vocab.archived.values()]:
         pool.update(variants)
     return name in pool or name.lower() in text.lower()
