@@ -56,14 +56,26 @@ def build(
     if kind == "ab":
         from trialbook.reports import ab
 
-        return ab.build(ledger, name, at=at, as_of=as_of, **budgets)
-    if kind == "eval":
+        doc = ab.build(ledger, name, at=at, as_of=as_of, **budgets)
+    elif kind == "eval":
         from trialbook.reports import evals
 
-        return evals.build(ledger, name, baseline=baseline, at=at, as_of=as_of, **budgets)
-    from trialbook.reports import canary
+        doc = evals.build(ledger, name, baseline=baseline, at=at, as_of=as_of, **budgets)
+    else:
+        from trialbook.reports import canary
 
-    return canary.build(ledger, name, at=at, as_of=as_of, **budgets)
+        doc = canary.build(ledger, name, at=at, as_of=as_of, **budgets)
+    doc["generated_by"]["tool_version"] = _tool_version()
+    return doc
+
+
+def _tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("trialbook")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree without installing
+        return "unknown"
 
 
 def render(doc: dict[str, Any], fmt: str) -> str:

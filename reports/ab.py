@@ -20,9 +20,8 @@ HISTORY = "ab.history"
 DECISION_WORDS = {"continue": "keep_collecting"}
 
 
-def _g(
-    guardrails: list[dict[str, Any]], metric: str
-) -> list[dict[str, Any]]:  # the guardrails on one metric
+def _g(guardrails: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """The guardrails on ``metric``."""
     return [g for g in guardrails if g["metric"] == metric]
 
 
