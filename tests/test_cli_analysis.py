@@ -398,7 +398,10 @@ class TestPaired:
         doc.pop("position")
         assert rounded(doc) == rounded(reference(results, metric="score", rows=True))
         out = invoke("ab", "analyze", "t").output
-        assert "Paired by case id:\n  warm vs cold: 30 pairs, used for the decision;" in out
+        assert (
+            "Paired by case id:\n  warm vs cold: 30 pairs hold 30 of 30 warm and 30 of 30 cold "
+            "results; used for the decision;"
+        ) in out
 
     def test_the_same_scores_without_case_ids_cannot_tell(
         self, invoke: Invoke, tmp_path: Path

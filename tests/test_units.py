@@ -347,6 +347,25 @@ class TestGuardrailUnits:
         assert count_events(db_path) == 0
 
 
+class TestCanaryGuardrailUnits:
+    def test_canary_guardrails_take_seconds_cents_and_points(self, invoke: Invoke) -> None:
+        r = invoke(
+            "canary", "create", "c", "--control", "a", "--candidate", "b",
+            "--guardrail", "completion_time:+30s", "--guardrail", "cost:+2c",
+            "--guardrail", "error_rate:+2 points",
+        )  # fmt: skip
+        assert r.exit_code == 0, r.output
+        assert "completion_time:+30, cost:+0.02, error_rate:+2pp" in r.output
+
+    def test_a_bare_5_on_a_proportion_is_refused_for_a_canary_too(
+        self, invoke: Invoke, db_path: Path
+    ) -> None:
+        r = invoke("canary", "create", "c", "--control", "a", "--candidate", "b",
+                   "--guardrail", "error_rate:+5")  # fmt: skip
+        assert r.exit_code == 1 and "500 points" in r.output
+        assert count_events(db_path) == 0
+
+
 def test_the_module_states_every_form_it_accepts() -> None:
     doc = units.__doc__ or ""
     for form in ("1h30m", "1.5k", "$0.03", "5pp", "5%", "0.05"):

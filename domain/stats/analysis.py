@@ -26,9 +26,11 @@ from trialbook.domain.stats.model import AnalysisInput, Effect
 from trialbook.domain.stats.moments import CoMoments, Moments
 
 #: recorded with every analysis so an audit knows which rules produced it; bump on any change of method
-METHOD_VERSION = "2.0"
-#: every method version this code can compute (older ones by their frozen copies)
-METHOD_VERSIONS = ("1.0", "2.0")
+#: 2.1: pairs are used when they cover nine in ten of each arm's results (2.0: half); see
+#: ``engine.PAIRED_COVERAGE``. This code computes 2.0 too (its one difference is that share).
+METHOD_VERSION = "2.1"
+#: every method version this code can compute (1.0 by its frozen copy, 2.0 by this code)
+METHOD_VERSIONS = ("1.0", "2.0", "2.1")
 #: ``analyze`` intersects intervals over every look when its rows cover the test; the ledger
 #: reads all rows of a test up to this many results (beyond it, the current look alone). Part of
 #: the method: an audit recomputes with it, so changing it changes ``METHOD_VERSION``.
@@ -71,6 +73,11 @@ class PairedResult:
     p_value: float | None
     fixed_horizon: FixedResult
     wilcoxon_p: float | None
+    #: (variant, control): results in the pairs, and results with a value of the metric
+    covered: tuple[int, int] = (0, 0)
+    results: tuple[int, int] = (0, 0)
+    #: the share of each arm the pairs must cover to be used (``engine.PAIRED_COVERAGE``)
+    coverage_needed: float = engine.PAIRED_COVERAGE
 
     def to_json(self) -> dict[str, Any]:
         """The ``paired`` block of a variant in ``ab analyze --json``."""
@@ -78,6 +85,9 @@ class PairedResult:
             "pairs": self.pairs,
             "clustered_by_case": self.repeated,
             "used_for_decision": self.used,
+            "results_paired": {"variant": self.covered[0], "control": self.covered[1]},
+            "results": {"variant": self.results[0], "control": self.results[1]},
+            "coverage_needed": self.coverage_needed,
             "lift": _num(self.lift),
             "ci": _json_interval(self.ci),
             "p_value": _num(self.p_value),
@@ -354,8 +364,8 @@ def _legacy(inp: AnalysisInput) -> Any:
         from trialbook.domain.stats.v1 import analysis as v1
 
         return v1
-    if version is None or version == METHOD_VERSION or version == METHOD_VERSIONS[-1]:
-        return None
+    if version is None or version == METHOD_VERSION or version in METHOD_VERSIONS[1:]:
+        return None  # 2.0 differs from 2.1 only in its pairing share, which engine.spec_of applies
     raise ValueError(
         f"unknown statistics method version {version!r}; this trialbook computes "
         + ", ".join(METHOD_VERSIONS)
@@ -420,6 +430,7 @@ def analyze(inp: AnalysisInput) -> Analysis:
         guardrails=guardrails,
         alerts=alerts,
         recommendation=Recommendation(decision, variant, reason),
+        method_version=inp.method_version or METHOD_VERSION,
         settings={
             "tuning": inp.tuning,
             "min_results": inp.min_results,
@@ -619,6 +630,7 @@ def _paired_result(
     signed-rank test on the differences. ``used`` records whether the decision used the pairs.
     """
     pa, detail = pair
+    arms = ev.arms[metric.name]
     chosen = ev.pairing[metric.name].get(i)
     if chosen is not None:
         # the paired confidence sequence itself, intersected over the looks as the decision does
@@ -667,6 +679,9 @@ def _paired_result(
         p_value=_num(p) if valid else None,
         fixed_horizon=fixed,
         wilcoxon_p=frequentist.wilcoxon_p((x - y).tolist()),
+        covered=(int(pa.cover_x[-1]), int(pa.cover_y[-1])),
+        results=(int(arms[i].n[-1]), int(arms[spec.control].n[-1])),
+        coverage_needed=spec.paired_coverage,
     )
 
 

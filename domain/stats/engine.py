@@ -52,8 +52,14 @@ from trialbook.domain.stats.model import AnalysisInput, Effect, ResultRow
 DECISIONS = ("continue", "ship", "keep_control", "no_difference", "blocked")
 CONTINUE, SHIP, KEEP_CONTROL, NO_DIFFERENCE, BLOCKED = range(5)
 GUARD_OK, GUARD_UNCLEAR, GUARD_BROKEN = 0, 1, 2
-#: a paired analysis replaces the unpaired one when at least this share of both arms' results is paired
-PAIRED_COVERAGE = 0.5
+#: a paired analysis replaces the unpaired one when at least this share of both arms' results is
+#: paired (and at least ``min_results`` pairs exist). Method 2.1: nine in ten, so the paired
+#: analysis leaves out at most a tenth of the results. Method 2.0 used half
+#: (:data:`PAIRED_COVERAGE_2_0`): near it the paired analysis dropped half the results, and one
+#: result that completed a pair switched a test to a much wider interval (issue #24).
+PAIRED_COVERAGE = 0.9
+#: the share of method 2.0, kept so decisions recorded with it are audited with its rule
+PAIRED_COVERAGE_2_0 = 0.5
 #: the Dirichlet prior concentration of the sequential sample-ratio and imbalance tests
 SRM_CONCENTRATION = 100.0
 
@@ -510,6 +516,8 @@ class Spec:
     margin: Effect | None
     min_n: int
     alert_p: float
+    #: the share of each arm's results the pairs must cover to be used (see PAIRED_COVERAGE)
+    paired_coverage: float = PAIRED_COVERAGE
 
     @property
     def others(self) -> list[int]:
@@ -561,6 +569,7 @@ def spec_of(inp: AnalysisInput) -> Spec:
         margin=inp.equivalence_margin or inp.mde,
         min_n=inp.min_results,
         alert_p=inp.alert_p,
+        paired_coverage=PAIRED_COVERAGE_2_0 if inp.method_version == "2.0" else PAIRED_COVERAGE,
     )
 
 
@@ -631,8 +640,8 @@ def _comparison(
     paired = compare_pairs(pa, h, r, spec.min_n, binary=metric.kind == "binary")
     use = (
         (pa.n >= spec.min_n)
-        & (pa.cover_x >= PAIRED_COVERAGE * arms[i].n)
-        & (pa.cover_y >= PAIRED_COVERAGE * arms[c].n)
+        & (pa.cover_x >= spec.paired_coverage * arms[i].n)
+        & (pa.cover_y >= spec.paired_coverage * arms[c].n)
     )
     return choose(use, unpaired, paired), Chosen(unpaired, paired, use)
 

@@ -94,6 +94,17 @@ class _Units:
         return self.effect(effect.value)
 
 
+def _coverage(paired: dict[str, Any], name: str, control: str) -> str:
+    """How many of each arm's results the pairs hold: ``212 of 214 warm and 213 of 214 cold results``."""
+    got, of = paired.get("results_paired") or {}, paired.get("results") or {}
+    if not of:  # a document recorded before these counts
+        return f"{paired['pairs']} pairs"
+    return (
+        f"{paired['pairs']} pairs hold {got['variant']} of {of['variant']} {name} and "
+        f"{got['control']} of {of['control']} {control} results"
+    )
+
+
 def _wrap(text: str, indent: str = "  ") -> str:
     return textwrap.fill(text, width=WIDTH, initial_indent=indent, subsequent_indent=indent)
 
@@ -171,10 +182,10 @@ def render_report(doc: dict[str, Any]) -> str:
         lines += ["", "Paired by case id:"]
         for v in paired:
             pr = v["paired"]
-            use = (
+            use = f"{_coverage(pr, v['name'], control)}; " + (
                 "used for the decision"
                 if pr["used_for_decision"]
-                else "not used (too few results pair up)"
+                else f"not used (pairs are used from {pr['coverage_needed']:.0%} of each)"
             )
             clustered = (
                 ", results averaged per case (cases repeat)" if pr["clustered_by_case"] else ""
@@ -182,9 +193,23 @@ def render_report(doc: dict[str, Any]) -> str:
             fh = pr["fixed_horizon"]
             lines.append(
                 _wrap(
-                    f"{v['name']} vs {control}: {pr['pairs']} pairs, {use}{clustered}; mean difference "
+                    f"{v['name']} vs {control}: {use}{clustered}; mean difference "
                     f"{u.diff(pr['lift'])}, always-valid {level} CI {u.interval(pr['ci'])}, p {_p(pr['p_value'])}; "
                     f"fixed-horizon {fh['method']}: p {_p(fh['p_value'])}; Wilcoxon signed-rank p {_p(pr['wilcoxon_p'])}"
+                )
+            )
+        used = [v for v in paired if v["paired"]["used_for_decision"]]
+        if used:
+            lines.append(
+                _wrap(
+                    "The rates in the table are over all results; the lift, interval and p-value "
+                    + " and ".join(
+                        f"of {v['name']} are over its {v['paired']['pairs']} paired cases "
+                        f"({v['paired']['results_paired']['variant']} of {v['paired']['results']['variant']} results)"
+                        for v in used
+                    )
+                    + ".",
+                    indent="",
                 )
             )
     lines += ["", FIXED_HORIZON_LABEL]

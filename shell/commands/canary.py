@@ -24,11 +24,13 @@ from trialbook.shell.unit_options import (
     DURATION,
     TOKENS,
     TOKENS_HELP,
+    canary_guardrail,
 )
 
 GUARDRAIL_HELP = (
     "A limit on how much worse the candidate may be than the control: error_rate:+2pp "
-    "(points), completion_time:+10% (relative), cost:+0.02 (units). Repeatable. Default: the "
+    "(points), completion_time:+10% (relative), completion_time:+30s, cost:+0.02 or cost:+2c "
+    "(units). Repeatable. Default: the "
     "primary metric may not get worse at all (e.g. success:+0)."
 )
 
@@ -125,7 +127,8 @@ def create(
           --stages 10,50,100 --guardrail error_rate:+2pp --guardrail completion_time:+10%
     """
     info = app.tb.canaries.create(
-        name, control=control, candidate=candidate, stages=stages, guardrails=guardrails,
+        name, control=control, candidate=candidate, stages=stages,
+        guardrails=tuple(canary_guardrail(g) for g in guardrails),
         metric=metric, min_results=min_results, unit=unit, alpha=alpha,
         expected_results=expected_results, salt=salt, description=description,
     ).info()  # fmt: skip
