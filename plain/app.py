@@ -100,7 +100,7 @@ def view(req: Request) -> Translation:
     """``view [--port N] [--open]`` from "serve the view on port 9000 and open it in my browser"."""
     opts: list[str] = []
     toks = req.tokens
-    for i in req.indexes(_w("view web serve start launch run ui dashboard")):
+    for i in req.indexes(_w("view viewer web serve start launch run ui dashboard")):
         req.use(i)
     for i in req.indexes(_w("port")):
         j = i + 1 + (req.p(i + 1) in (":", "="))

@@ -69,9 +69,12 @@ def suite_add(req: Request) -> Translation:
             description = req.tokens[k + 2].text
             req.use(k, k + 1, k + 2)
     opts: list[str] = []
-    for i in req.indexes({"called", "named", "as", "name"}):
+    for i in req.indexes({"called", "named", "as", "name", "call"}):
         j = skip(
-            req, i + 1, frozenset({"the", "a", "suite", "is", "next", "new", "version", "of"}), ":="
+            req,
+            i + 1,
+            frozenset({"the", "a", "suite", "is", "next", "new", "version", "of", "it"}),
+            ":=",
         )
         if j >= len(req.tokens):
             continue
@@ -252,6 +255,13 @@ def _run_extras(req: Request) -> list[str] | Translation:
         elif req.w(i - 1) == "seed" and req.free(i - 1):
             req.use(i - 1, i)
             opts += ["--seed", fmt(t.value)]
+    for i, t in enumerate(toks):
+        if t.kind == "num" and t.unit == "s" and req.free(i):
+            k = req.index({"timeout", "timeouts"})
+            if k >= 0 and 0 < i - k <= 3:
+                a = k - 1 if req.w(k - 1) in ("a", "with") else k
+                req.use(*range(a, i + 1))
+                opts += ["--timeout", fmt(t.value)]
     return opts
 
 
@@ -403,7 +413,7 @@ def _compare_options(req: Request) -> list[str] | Translation:
         opts += ["--scorer", scorers[0]]
         for m in req.named("scorer"):
             req.use_match(m)
-    k = req.index({"into", "feed", "create"})
+    k = req.index({"into", "feed", "create", "put"})
     if k >= 0 and (req.named("test") or req.index({"a/b", "ab", "test", "experiment"}) >= 0):
         tests = req.names_of("test")
         called = req.index({"called", "named"})

@@ -263,8 +263,20 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if "demo" in ws and not (tests or runs or suites):
         return app.demo(req)
     if (
-        ws & {"view", "ui", "dashboard"}
-        and ws & {"web", "serve", "browser", "port", "start", "open", "launch", "ui", "dashboard"}
+        ws & {"view", "viewer", "ui", "dashboard"}
+        and ws
+        & {
+            "web",
+            "serve",
+            "browser",
+            "port",
+            "start",
+            "open",
+            "launch",
+            "ui",
+            "dashboard",
+            "viewer",
+        }
         and not (tests or runs or suites)
     ):
         return app.view(req)
@@ -504,7 +516,10 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ev.suite_show(req)
     if runs and not tests:
         return ev.show(req)
-    if ws & {"runs", "evals", "evaluations"} and not tests:
+    if (
+        ws & {"runs", "evals", "evaluations"}
+        or ("list" in ws and ws & {"eval", "run"} and not runs)
+    ) and not tests:
         return _command(text, ["eval", "list"])
     if ws & {"run", "eval", "evaluation"} and ws & SHOW_WORDS and not tests:
         return ev.show(req)

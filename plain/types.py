@@ -59,8 +59,13 @@ def command_path(argv: Iterable[str]) -> tuple[str, ...]:
 
 
 def is_write(argv: Iterable[str]) -> bool:
-    """Whether the command line ``argv`` (without the program name) writes: confirm it first."""
-    return command_path(argv) in WRITE_COMMANDS
+    """Whether the command line ``argv`` (without the program name) writes: confirm it first.
+
+    ``eval compare --into-ab NAME`` writes too: it creates (or feeds) the A/B test NAME."""
+    args = tuple(argv)
+    return command_path(args) in WRITE_COMMANDS or any(
+        a == "--into-ab" or a.startswith("--into-ab=") for a in args
+    )
 
 
 def _frozen_map(

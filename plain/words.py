@@ -266,6 +266,6 @@ KNOWN: frozenset[str] = frozenset().union(
         while whilst whether either neither nor else instead rather quite pretty fairly
         lately recently overview full complete whole entire detailed brief short long
         current actual real general specific particular certain usual normal say said says
-        tell told know"""
+        tell told know written saved stored kept"""
     ),
 )
