@@ -130,8 +130,8 @@ class RolloutScore(_Model):
     scale: list[float] | None = None
 
 
-class RolloutResult(_Model):
-    """A row of ``eval show``: the outcome of one (case, epoch) and its scorers' verdicts."""
+class _RolloutOutcome(_Model):
+    """The columns every rollout row has: the latest attempt at one (case, epoch) and how it went."""
 
     case_id: str
     epoch: int
@@ -146,32 +146,24 @@ class RolloutResult(_Model):
     error: str | None
     error_kind: str | None
     tries: int
+
+
+class RolloutResult(_RolloutOutcome):
+    """A row of ``eval show``: the outcome of one (case, epoch) and its scorers' verdicts."""
+
     output_blob: str | None
     tokens: int | None
     #: scorer name -> its verdict
     verdicts: dict[str, RolloutScore]
 
 
-class Rollout(_Model):
+class Rollout(_RolloutOutcome):
     """The outcome of one (case, epoch) with its output (``eval show --case``, ``eval export``).
 
     ``output`` is the target's output; an output too large to keep inline is in
     the blob ``output_blob`` (``evals.rollouts`` reads it back into ``output``).
     """
 
-    case_id: str
-    epoch: int
-    attempt: int
-    status: Literal["completed", "failed"]
-    score: float | None
-    reward: float | None
-    latency_s: float | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    cost_usd: float | None
-    error: str | None
-    error_kind: str | None
-    tries: int
     output: Any
     output_blob: str | None
     trace_blob: str | None
