@@ -88,6 +88,8 @@ def _intent(req: Request) -> str | None:
     )
     if ws & IMPORT_VERBS and any(t.kind == "path" for t in req.tokens):
         return "import"
+    if ws & _w("assign assigned assignment bucket gets get") and _unit_ids(req):
+        return "assign"
     cut = req.index(BECAUSE | NOTE_CUES)
     said = set(
         req.words()[: len([t for t in req.tokens[:cut] if t.kind == "word"])] if cut >= 0 else ws
@@ -112,6 +114,8 @@ def _intent(req: Request) -> str | None:
         return "complete"
     if first in CREATE_VERBS or ws & _w("create plan define"):
         return "create"
+    if ws & _w("record add") and not req.is_question():
+        return "add-result"
     if ws & ADVANCE_VERBS or req.seq("next", "stage") >= 0 or _percent_tokens(req):
         return "advance"
     if "canaries" in ws and not req.named("canary"):
@@ -119,6 +123,18 @@ def _intent(req: Request) -> str | None:
     if req.is_question() or ws & STATUS_WORDS:
         return "status"
     return None
+
+
+def _unit_ids(req: Request) -> list[int]:
+    """Unit ids typed in a request: words with a digit ("user-17", "u5") that are no store name."""
+    return [
+        i
+        for i, t in enumerate(req.tokens)
+        if t.kind == "word"
+        and req.free(i)
+        and any(c.isdigit() for c in t.text)
+        and any(c.isalpha() for c in t.text)
+    ]
 
 
 def _mark_words(req: Request, words: frozenset[str]) -> None:
@@ -180,6 +196,29 @@ def route(req: Request) -> Translation | None:
                 "back, complete it, audit it",
             )
         return None
+    if intent == "add-result":
+        return refused(
+            req.text,
+            "a canary result names the variant as the canary knows it: type `canary add-result "
+            "NAME --variant V [--unit-id U] [--stage N]` with the options of `ab add-result`",
+        )
+    if intent == "assign":
+        name = _resolve(req, ["canary", "assign"])
+        if isinstance(name, Translation):
+            return name
+        units = _unit_ids(req)
+        for i in units:
+            req.use(i)
+        _mark_words(
+            req,
+            _w(
+                "assign assigned assignment bucket gets get which variant does do users user units unit and in for"
+            ),
+        )
+        left = number_refusal(req) or unknown_refusal(req)
+        return left or command(
+            req.text, ["canary", "assign", name, *[req.tokens[i].text for i in units]]
+        )
     if intent == "several":
         return refused(req.text, "one canary step at a time: advance, halt, roll back or complete?")
     if intent == "create":

@@ -606,6 +606,9 @@ ISSUE_CASES: list[tuple[str, str | None, str]] = [
     ("add the suite in data/qa.yaml, call it qa, described as 'customer questions'", None, "eval suite add data/qa.yaml --name qa --description 'customer questions'"),
     ("run smoke on python:pkg.mod:fn with a timeout of 30 seconds", None, "eval run smoke --target python:pkg.mod:fn --timeout 30"),
     ("eval list in json", None, "eval list --json"),
+    ("which variant does user-17 get in router-v2?", None, "canary assign router-v2 user-17"),
+    ("assign user-17 and user-18 in router-v2", None, "canary assign router-v2 user-17 user-18"),
+    ("record a canary result for router-v2: 3 calls, success", None, "! canary add-result NAME --variant V"),
     # every number and name typed is carried, or the request is unsure
     ("show the last 10 events of checkout-flow as json", None, "events log --stream ab:checkout-flow --limit 10 --json"),
     ("show checkout-flow 10", None, "~"),
