@@ -908,6 +908,10 @@ def test_every_help_example_translates_to_its_command() -> None:
         assert t.status == "command" and _canon(t.argv) == _canon(shlex.split(cmd)), (request, t)
 
 
+#: commands whose last argument takes one or more values (`canary assign NAME UNIT_ID...`)
+VARIADIC: set[tuple[str, ...]] = set()
+
+
 def _cli_grammar() -> dict[tuple[str, ...], tuple[int, set[str], set[str]]]:
     """The CLI's own grammar, read from the click group: command -> (positional arguments,
     options that take a value, flags). The parser targets exactly what the CLI takes."""
@@ -932,6 +936,8 @@ def _cli_grammar() -> dict[tuple[str, ...], tuple[int, set[str], set[str]]]:
                 (flags if p.is_flag else valued).update(names)
             else:
                 npos += 1
+                if p.nargs == -1:
+                    VARIADIC.add(path)
         out[path] = (npos, valued - {"--help"}, flags - {"--help"})
 
     walk(cli, (), click.Context(cli))
@@ -965,6 +971,8 @@ def conforms(argv: tuple[str, ...], complete: bool = True) -> str | None:
             return f"unknown option {arg}"
         else:
             positional += 1
+    if path in VARIADIC and positional > npos:
+        positional = npos
     if positional > npos or (complete and positional != npos):
         return f"{positional} arguments, expected {npos}"
     dupes = {o for o in seen if seen.count(o) > 1 and o not in _REPEATABLE}
