@@ -129,8 +129,9 @@ _CLOCK = re.compile(r"\s*(?:([0-9]+):)?([0-9]+):([0-5][0-9](?:\.[0-9]*)?)\s*")
 def parse_duration(text: str) -> float:
     """Seconds in ``text``: ``45``, ``45s``, ``2min``, ``1h30m``, ``1.5 minutes``, ``1:30``.
 
-    A bare number is seconds; parts with units add up (``1h 30m``); ``m:ss`` and
-    ``h:mm:ss`` are clock forms. Negative durations are refused.
+    A bare number is seconds; parts with units add up (``1h 30m``), and a bare whole
+    number after hours or minutes is the next unit down (``1h30``, ``2m15``); ``m:ss``
+    and ``h:mm:ss`` are clock forms. Negative durations are refused.
     """
     what, forms = "duration", DURATION_FORMS
     source = str(text)
@@ -143,12 +144,19 @@ def parse_duration(text: str) -> float:
         total = Decimal(hours or 0) * 3600 + Decimal(minutes) * 60 + Decimal(seconds)
         return _finite(total, source, what, forms)
     total, at, parts = Decimal(0), 0, 0
+    last = Decimal(0)
     while at < len(source) and source[at:].strip():
         m = _DURATION_PART.match(source, at)
         if not m:
+            # a bare whole number after hours or minutes is the next unit down: 1h30, 2m15
+            tail = re.fullmatch(r"\s*([0-9]+)\s*", source[at:])
+            if tail and parts and last in (Decimal(3600), Decimal(60)):
+                total += Decimal(tail.group(1)) * (last / 60)
+                break
             raise UnitError(f"duration {source!r} is not valid; write {forms}")
         number, unit = m.groups()
-        total += _decimal(number, source, what, forms) * _DURATION_UNITS[unit.lower()]
+        last = _DURATION_UNITS[unit.lower()]
+        total += _decimal(number, source, what, forms) * last
         at, parts = m.end(), parts + 1
     if parts == 0:
         raise UnitError(f"duration {source!r} is not valid; write {forms}")
