@@ -15,7 +15,8 @@ Sets of requests, all against the vocabulary of ``tests/test_plain.py``:
 
 - ``fresh table``: 183 requests a newcomer wrote from the README and ``--help`` only
   (#24; ``bench/plain_fresh_table.txt``). Before the #24 changes: 91/183 (49.7 %;
-  declined 47, wrong reads 36, wrong writes 9). They are now in the test table too.
+  declined 47, wrong reads 36, wrong writes 9); after: 180/183 (98.4 %; declined 2,
+  wrong reads 1, wrong writes 0). The 180 are now in the test table too.
 - ``fresh held-out`` (``--heldout``): the other third, 83 requests, scored only by the
   lead at the end (before: 39/83 = 47.0 %, 3 wrong writes). Run
   ``.venv/bin/python bench/plain_accuracy.py --heldout``.
@@ -240,7 +241,7 @@ def _parse(block: str) -> list[tuple[str, str, str | None, str]]:
 def _outcome(text: str, focus: str | None, expected: str) -> str:
     """ok, declined, wrong-write, wrong-read or accepted-bad (a command where none was expected)."""
     t = translate(text, tp.VOCAB, focus)
-    if expected.startswith(("!", "?")):  # the test table's notation
+    if expected.startswith(("!", "?", "~")):  # the test table's notation
         good = tp.matches(t, expected)
         want_command = False
     elif expected in ("INCOMPLETE", "REFUSED"):
@@ -298,11 +299,7 @@ def fresh(heldout: bool = False) -> None:
         *([("fresh held-out", FRESH_HELDOUT)] if heldout else []),
     ]:
         rows = _read_fresh(path)
-        good = sum(_strict(text, focus, expected) == "ok" for _, text, focus, expected in rows)
-        report(
-            f"{name} ({path.name}; strict: INCOMPLETE/REFUSED/UNSURE = no command)", rows, _strict
-        )
-        print(f"   strict: {good}/{len(rows)}")
+        report(f"{name} ({path.name}; INCOMPLETE/REFUSED/UNSURE = no command)", rows, _strict)
 
 
 def _strict(text: str, focus: str | None, expected: str) -> str:
