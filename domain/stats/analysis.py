@@ -1128,10 +1128,10 @@ def _rel(r: float | None) -> str:
 
 
 def _margin(m: Metric, e: Effect) -> str:
-    """An effect (margin or MDE) for a person: ``±5%`` relative, ``±2 points`` on a binary metric, else ``±0.3``."""
+    """An effect (margin or MDE) for a person: ``±5% (relative)``, ``±2 points`` on a proportion, else ``±0.3``."""
     if e.relative:
-        return f"±{e.value * 100:g}%"
-    return f"±{e.value * 100:g} points" if m.kind == "binary" else f"±{e.value:g}"
+        return f"±{e.value * 100:g}% (relative)"
+    return f"±{e.value * 100:g} points" if m.name in PROPORTIONS else f"±{e.value:g}"
 
 
 def _describe(m: Metric, v: VariantResult, c: VariantResult, level: float) -> str:
