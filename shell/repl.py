@@ -125,7 +125,7 @@ def without_prefix(text: str) -> str:
 
 def shell_spelling(message: str) -> str:
     """A message as the shell spells commands: `ab list`, not `trialbook ab list`."""
-    message = re.sub(r"([`'\"])trialbook ", r"\1", message)
+    message = re.sub(r"([`'\"])trialbook (?!--db)", r"\1", message)  # --db: a new session
     return re.sub(r"Try '([^']*?) --help'", r"Try `help \1`", message)
 
 

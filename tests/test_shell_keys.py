@@ -139,6 +139,7 @@ class TestShellWords:
 
     def test_messages_name_commands_without_the_prefix(self) -> None:
         assert shell_spelling("see `trialbook ab list`") == "see `ab list`"
+        assert shell_spelling("run `trialbook --db x.db`") == "run `trialbook --db x.db`"
         assert shell_spelling("Try 'trialbook ab --help' for help.") == "Try `help ab` for help."
 
     def test_a_group_alone_shows_its_help(
