@@ -313,7 +313,7 @@ def create(req: Request) -> Translation:
             "which difficulty?",
             ["easy", "medium", "hard"],
         )
-    refusal = number_refusal(req)
+    refusal = number_refusal(req) or _guardrail_refusal(req, [*guardrails, *extras])
     if refusal:
         return refusal
     leftover_unknown = [t for t in req.unknown_words() if t is not name_tok]
@@ -525,6 +525,14 @@ def _guardrails(req: Request) -> list[str]:
         j = skip(req, i + 1, BE | {"on", "of", "for", "that", "the", "a"}, ":=")
         found = find_metric(req, j, anywhere=False)
         if found is None:
+            # "a success guardrail of 5 points": the metric before the word
+            for k in (i - 1, i - 2):
+                before = find_metric(req, k, anywhere=False) if k >= 0 and req.free(k) else None
+                if before is not None and before[2] == i:
+                    found = (before[0], before[1], i + 1)
+                    req.use(*range(before[1], i))
+                    break
+        if found is None:
             out.append("?--guardrail METRIC:+N%|which metric and limit? e.g. completion_time:+10%")
             req.use(i)
             continue
@@ -618,6 +626,15 @@ def _create_extras(req: Request) -> list[str]:
         if req.w(i + 2) in ("expected", "planned") or req.w(i - 1) in ("expect", "expecting"):
             req.use(i, i + 1, i + 2 if req.w(i + 2) in ("expected", "planned") else i - 1)
             out += ["--expected-results", fmt(t.value)]
+    for i, t in enumerate(toks):
+        if (
+            t.is_int
+            and req.free(i)
+            and req.w(i + 1) in ("expected", "planned")
+            and req.w(i + 2) in ("results", "sessions")
+        ):
+            req.use(i, i + 1, i + 2)
+            out += ["--expected-results", fmt(t.value)]
     for i in range(len(toks)):
         found = find_metric(req, i, anywhere=False) if req.free(i) else None
         if not found:
@@ -639,3 +656,19 @@ def _create_extras(req: Request) -> list[str]:
         req.use(*range(a, end))
         out += ["--guardrail", f"{metric}:{limit}"]
     return out
+
+
+def _guardrail_refusal(req: Request, opts: list[str]) -> Translation | None:
+    """Refuse a guardrail whose limit cannot be right for its metric (``domain/units.py``'s
+    rule): points on a metric that is no proportion, 100 points or more on one."""
+    from trialbook.domain.units import UnitError, parse_margin
+
+    for g in opts:
+        metric, sep, limit = g.partition(":+")
+        if not sep or not limit.endswith("pp"):
+            continue
+        try:
+            parse_margin(limit, metric, allow_zero=True)
+        except UnitError as e:
+            return refused(req.text, f"guardrail {g}: {e}")
+    return None

@@ -262,22 +262,11 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return app.help_request(req)
     if "demo" in ws and not (tests or runs or suites):
         return app.demo(req)
+    viewish = bool(ws & {"view", "viewer", "dashboard"}) or {"web", "ui"} <= ws
     if (
-        ws & {"view", "viewer", "ui", "dashboard"}
-        and ws
-        & {
-            "web",
-            "serve",
-            "browser",
-            "port",
-            "start",
-            "open",
-            "launch",
-            "ui",
-            "dashboard",
-            "viewer",
-        }
-        and not (tests or runs or suites)
+        viewish
+        and ws & {"web", "serve", "browser", "port", "start", "open", "launch", "ui", "viewer"}
+        and not (tests or runs or suites or ws & TEST_WORDS)
     ):
         return app.view(req)
     if canary.is_canary_request(req):

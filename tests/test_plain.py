@@ -607,6 +607,11 @@ ISSUE_CASES: list[tuple[str, str | None, str]] = [
     ("run smoke on python:pkg.mod:fn with a timeout of 30 seconds", None, "eval run smoke --target python:pkg.mod:fn --timeout 30"),
     ("eval list in json", None, "eval list --json"),
     ("which variant does user-17 get in router-v2?", None, "canary assign router-v2 user-17"),
+    ("create test cards with variants red and blue, category ui, task id ui-7", None, "ab create cards --variants red,blue --task-id ui-7 --category ui"),
+    ("create a test called onboarding-v2 with variants old and new and a success guardrail of 5 points", None, "ab create onboarding-v2 --variants old,new --guardrail success:+5pp"),
+    ("create test x1 comparing a and b with 500 expected results", None, "ab create x1 --variants a,b --expected-results 500"),
+    ("create test g1 with variants a and b, guardrail on cost of 5 points", None, "! points are percentage points of a proportion"),
+    ("create test g2 with variants a and b, error rate guardrail of 150 points", None, "! 150 points"),
     ("assign user-17 and user-18 in router-v2", None, "canary assign router-v2 user-17 user-18"),
     ("record a canary result for router-v2: 3 calls, success", None, "! canary add-result NAME --variant V"),
     # every number and name typed is carried, or the request is unsure
