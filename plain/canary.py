@@ -408,7 +408,10 @@ def plan(req: Request) -> Translation:
                 limit = fmt(t.value)
             req.use(*range(a, end))
             opts += ["--guardrail", f"{metric}:+{limit}"]
-    refusal = number_refusal(req) or unknown_refusal(req)
+    from trialbook.plain.ab_create import _guardrail_refusal
+
+    guardrails = [opts[i + 1] for i, o in enumerate(opts) if o == "--guardrail"]
+    refusal = number_refusal(req) or unknown_refusal(req) or _guardrail_refusal(req, guardrails)
     if refusal:
         return refusal
     return command(req.text, ["canary", "create", name, *opts])
