@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from trialbook.ledger.documents import compare, plain, spans
+from trialbook.ledger.documents import Recorders, compare, plain, spans
 
 if TYPE_CHECKING:
     from trialbook.ledger import Ledger
@@ -48,7 +48,7 @@ def evidence(ledger: Ledger, name: str, until: int) -> dict[str, Any]:
     from trialbook.domain.catalog import read_as
 
     by_variant: dict[str, list[int]] = {}
-    recorders: dict[tuple[str, str, str], dict[str, Any]] = {}
+    recorders = Recorders()
     count = 0
     for e in ledger.store.read_all(
         until_position=until, stream_id=stream_for(name), types=["ResultAdded"]
@@ -56,35 +56,14 @@ def evidence(ledger: Ledger, name: str, until: int) -> dict[str, Any]:
         count += 1
         variant = read_as(e.type, e.schema_version, e.data)[1].get("variant", "?")
         by_variant.setdefault(variant, []).append(e.position)
-        meta = e.metadata
-        key = (
-            str(meta.get("actor", "unknown")),
-            str(meta.get("tier", "-")),
-            str(meta.get("command", "-")),
-        )
-        r = recorders.get(key)
-        if r is None:
-            r = recorders[key] = {
-                "actor": key[0],
-                "tier": key[1],
-                "command": key[2],
-                "results": 0,
-                "positions": [],
-                "first_recorded_at": e.recorded_at,
-                "last_recorded_at": e.recorded_at,
-            }
-        r["results"] += 1
-        r["positions"].append(e.position)
-        r["last_recorded_at"] = e.recorded_at
-    for r in recorders.values():
-        r["positions"] = spans(r["positions"])
+        recorders.add(e, e.metadata.get("command", "-"))
     return {
         "results": count,
         "up_to_position": until,
         "by_variant": {
             v: {"results": len(ps), "positions": spans(ps)} for v, ps in by_variant.items()
         },
-        "recorders": list(recorders.values()),
+        "recorders": recorders.rows(),
     }
 
 

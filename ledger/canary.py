@@ -370,11 +370,11 @@ def step(ledger: Ledger, name: str, *, advance: bool = True) -> dict[str, Any]:
 def evidence(ledger: Ledger, name: str, until: int) -> dict[str, Any]:
     """The result events of canary ``name`` up to ``until``: per stage and arm, and per recorder."""
     from trialbook.domain.canary import stream_for
-    from trialbook.ledger.documents import spans
+    from trialbook.ledger.documents import Recorders, spans
 
     row = require(ledger, name)
     cells: dict[tuple[int, str], list[int]] = {}
-    recorders: dict[tuple[str, str, str], dict[str, Any]] = {}
+    recorders = Recorders()
     count = 0
     for e in ledger.store.read_all(
         until_position=until, stream_id=stream_for(name), types=["CanaryResultAdded"]
@@ -382,28 +382,7 @@ def evidence(ledger: Ledger, name: str, until: int) -> dict[str, Any]:
         count += 1
         arm = "candidate" if e.data.get("variant") == row["candidate"] else "control"
         cells.setdefault((int(e.data["stage"]), arm), []).append(e.position)
-        meta = e.metadata
-        key = (
-            str(meta.get("actor", "unknown")),
-            str(meta.get("tier", "-")),
-            str(meta.get("call") or meta.get("command", "-")),
-        )
-        r = recorders.setdefault(
-            key,
-            {
-                "actor": key[0],
-                "tier": key[1],
-                "command": key[2],
-                "results": 0,
-                "positions": [],
-                "first_recorded_at": e.recorded_at,
-            },
-        )
-        r["results"] += 1
-        r["positions"].append(e.position)
-        r["last_recorded_at"] = e.recorded_at
-    for r in recorders.values():
-        r["positions"] = spans(r["positions"])
+        recorders.add(e, e.metadata.get("call") or e.metadata.get("command", "-"))
     return {
         "results": count,
         "up_to_position": until,
@@ -411,7 +390,7 @@ def evidence(ledger: Ledger, name: str, until: int) -> dict[str, Any]:
             {"stage": s, "arm": arm, "results": len(ps), "positions": spans(ps)}
             for (s, arm), ps in sorted(cells.items())
         ],
-        "recorders": list(recorders.values()),
+        "recorders": recorders.rows(),
     }
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trialbook.store.base import RecordedEvent
 
 
 def _label(item: Any, index: int) -> str:
@@ -75,3 +78,36 @@ def spans(positions: Iterable[int]) -> str:
     if start is not None:
         out.append(f"{start}" if start == prev else f"{start}-{prev}")
     return ", ".join(out) if out else "none"
+
+
+class Recorders:
+    """Who recorded a run of events, for an audit's evidence: one row per (actor, parser tier,
+    command text) with its count, its positions as :func:`spans` and its first and last
+    ``recorded_at``, in the order the recorders first appear."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def add(self, event: RecordedEvent, command: Any) -> None:
+        """Count ``event`` for its recorder; ``command`` is the command text the caller reads
+        from the event's metadata (``"-"`` when there is none)."""
+        meta = event.metadata
+        key = (str(meta.get("actor", "unknown")), str(meta.get("tier", "-")), str(command))
+        row = self._rows.setdefault(
+            key,
+            {
+                "actor": key[0],
+                "tier": key[1],
+                "command": key[2],
+                "results": 0,
+                "positions": [],
+                "first_recorded_at": event.recorded_at,
+            },
+        )
+        row["results"] += 1
+        row["positions"].append(event.position)
+        row["last_recorded_at"] = event.recorded_at
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The recorders' rows, positions as spans."""
+        return [{**row, "positions": spans(row["positions"])} for row in self._rows.values()]
