@@ -402,6 +402,10 @@ def plan(req: Request) -> Translation:
             end = j + 1
             if t.unit == "%":
                 limit = f"{fmt(t.value)}%"
+            elif t.unit == "pp":
+                limit = f"{fmt(t.value)}pp"
+            elif t.unit is not None:
+                return refused(req.text, f"a guardrail limit of {t.text} is not one I can read")
             elif req.w(j + 1) in ("points", "point", "pp"):
                 limit, end = f"{fmt(t.value)}pp", j + 2
             else:

@@ -612,6 +612,9 @@ ISSUE_CASES: list[tuple[str, str | None, str]] = [
     ("create test x1 comparing a and b with 500 expected results", None, "ab create x1 --variants a,b --expected-results 500"),
     ("create test g1 with variants a and b, guardrail on cost of 5 points", None, "! points are percentage points of a proportion"),
     ("create test g2 with variants a and b, error rate guardrail of 150 points", None, "! 150 points"),
+    ("create a canary r3 with control r1 and candidate r3, error rate may rise at most 2 points", None, "canary create r3 --control r1 --candidate r3 --guardrail error_rate:+2pp"),
+    ("create a canary r3 with control r1 and candidate r3, cost may rise at most 2 points", None, "! points are percentage points"),
+    ("create a canary r3 with control r1 and candidate r3, stages 10, 50 and 100", None, "canary create r3 --control r1 --candidate r3 --stages 10,50,100"),
     ("assign user-17 and user-18 in router-v2", None, "canary assign router-v2 user-17 user-18"),
     ("record a canary result for router-v2: 3 calls, success", None, "! canary add-result NAME --variant V"),
     # every number and name typed is carried, or the request is unsure
