@@ -11,6 +11,13 @@ Contract (what the shell relies on):
   (``2 min`` → 120 and ``3 cents`` → 0.03 are unit conversions, never arithmetic
   between numbers); its names are names from the :class:`Vocabulary`, or for a new
   test or suite, names typed in the request.
+- Every token is accounted for (:func:`_accounted`): a ``command`` is given only when
+  each number, word and store name of the request filled a slot of it or is a known
+  filler word. A number or name no rule read is never dropped: the request becomes
+  ``incomplete``, the understood line pre-filled for editing with what was not read
+  named. A new variant, test or suite name must be delimited ("variants a, b and c",
+  "a vs b"); argument roles come from the words ("A against B" makes B the baseline);
+  effect sizes keep their kind (``domain/units.py``).
 - A required value that is not in the request gives ``incomplete`` (an editable,
   pre-filled line); ambiguity, unknown names and anything out of scope give
   ``refused`` with a one-line reason and "did you mean" suggestions, which are
