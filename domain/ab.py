@@ -38,10 +38,13 @@ from trialbook.domain.metrics import (
     METRICS,
     RESERVED_METRIC_NAMES,
     SUCCESS_RATE_IS_AMBIGUOUS,
+    metric_named,
 )
 from trialbook.domain.names import NAME_RE, NAME_RULE
 
 Difficulty = Literal["easy", "medium", "hard"]
+#: the name of a result's dimension (``dimensions`` keys; ``ab analyze --by KEY``)
+DIMENSION_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def stream_for(name: str) -> str:
@@ -144,13 +147,17 @@ class Guardrail(Value):
     @classmethod
     def parse(cls, text: str) -> Guardrail:
         """Parse ``metric:+10%`` or ``metric:+2.5`` (units of the metric)."""
-        m = re.fullmatch(r"\s*([a-z][a-z0-9_]*)\s*:\s*\+?\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text)
+        m = re.fullmatch(
+            r"\s*([a-z][a-z0-9_]*(?::p[0-9.]+)?)\s*:\s*\+?\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text
+        )
         if not m:
             raise ValueError(
                 f"guardrail {text!r} is not valid; write METRIC:+N% or METRIC:+N, e.g. completion_time:+10%"
             )
         name, number, pct = m.groups()
-        if name not in METRICS and not CUSTOM_METRIC_RE.match(name):
+        if ":p" in name:
+            metric_named(name)  # a quantile of a per-result number; its error names the form
+        elif name not in METRICS and not CUSTOM_METRIC_RE.match(name):
             raise ValueError(f"guardrail metric {name!r} is unknown")
         value = float(number)
         if not math.isfinite(value):
@@ -206,6 +213,22 @@ class ResultFields(Value):
     #: the SHA-256 of the session's transcript (chat messages), stored as a blob beside the
     #: event (:mod:`trialbook.domain.transcripts`); absent when none was recorded
     transcript_blob: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    #: what the result's segment is: ``{"category": "billing", "model": "m1", ...}`` (text
+    #: values); ``ab analyze NAME --by KEY`` breaks the analysis down by one of them
+    dimensions: dict[str, str] | None = None
+
+    @field_validator("dimensions")
+    @classmethod
+    def _dimension_items(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        if v is None:
+            return v
+        for key, value in v.items():
+            if not DIMENSION_KEY_RE.match(key):
+                raise ValueError(
+                    f"dimension name {key!r} is not valid; use letters, digits, '_' and '-'"
+                )
+            check_text(value, f"dimension {key}")
+        return v
 
     @field_validator("metrics")
     @classmethod
@@ -292,6 +315,10 @@ class TestCreated(Event):
     #: warm-session framework's task defines them)
     expected_tools: tuple[str, ...] | None = None
     success_criteria: tuple[str, ...] | None = None
+    #: caps fixed at creation (``cost:p99``, ``completion_time:600``), applied to every analysis
+    #: of their metric; and the dimensions named for segment breakdowns (``ab analyze --by``)
+    caps: tuple[str, ...] | None = None
+    segments: tuple[str, ...] | None = None
 
     @model_validator(mode="wrap")
     @classmethod
@@ -393,6 +420,38 @@ class CreateTest(Command):
     expected_results: int | None = Field(default=None, ge=2, le=MAX_COUNT, strict=True)
     expected_tools: tuple[str, ...] | None = None
     success_criteria: tuple[str, ...] | None = None
+    caps: tuple[str, ...] | None = None
+    segments: tuple[str, ...] | None = None
+
+    @field_validator("caps")
+    @classmethod
+    def _caps(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if not v:
+            return None
+        from trialbook.domain.stats.cap_rule import Cap
+
+        out: list[str] = []
+        for text in v:
+            cap = Cap.parse(text)
+            kind = metric_named(cap.metric).kind
+            if kind not in ("continuous", "rate"):
+                raise ValueError(
+                    f"cap {text!r}: {cap.metric} is {kind}; caps apply to per-result numbers "
+                    "such as cost or completion_time"
+                )
+            if any(c.startswith(cap.metric + ":") for c in out):
+                raise ValueError(f"cap {text!r}: {cap.metric} is capped twice; give one cap each")
+            out.append(str(cap))
+        return tuple(out)
+
+    @field_validator("segments")
+    @classmethod
+    def _segments(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if not v:
+            return None
+        from trialbook.domain.stats.segments import dimension_key
+
+        return tuple(dict.fromkeys(dimension_key(s.strip(), "--segment") for s in v))
 
     @field_validator("name")
     @classmethod
@@ -434,7 +493,9 @@ class CreateTest(Command):
     def _metric(cls, v: str) -> str:
         if v == "success_rate":
             raise ValueError(SUCCESS_RATE_IS_AMBIGUOUS)
-        if v not in METRICS and not CUSTOM_METRIC_RE.match(v):
+        if ":p" in v:
+            metric_named(v)  # a quantile of a per-result number; its error names the form
+        elif v not in METRICS and not CUSTOM_METRIC_RE.match(v):
             raise ValueError(
                 f"metric {v!r} is unknown; use one of {', '.join(METRICS)} or a custom name"
             )
@@ -591,6 +652,8 @@ def _(command: CreateTest, state: ABTestState) -> Sequence[Event]:
             expected_results=command.expected_results,
             expected_tools=command.expected_tools,
             success_criteria=command.success_criteria,
+            caps=command.caps,
+            segments=command.segments,
         )
     ]
 

@@ -20,9 +20,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Kind = Literal["binary", "continuous", "rate", "ratio"]
+Kind = Literal["binary", "continuous", "rate", "ratio", "quantile"]
 
 CUSTOM_METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+#: ``BASE:pNN`` (``completion_time:p95``, ``cost:p99.9``): a quantile of a per-result metric
+QUANTILE_METRIC_RE = re.compile(r"^([a-z][a-z0-9_]{0,63}):p(\d{1,2}(?:\.\d{1,3})?)$")
+
+
+def parse_quantile(name: str) -> tuple[str, float] | None:
+    """``("completion_time", 0.95)`` for ``completion_time:p95``; None for a name without ``:pNN``.
+
+    Raises ``ValueError`` for ``:p0`` or a malformed percentile.
+    """
+    m = QUANTILE_METRIC_RE.match(name)
+    if m is None:
+        if ":p" in name:
+            raise ValueError(
+                f"quantile metric {name!r} is not valid; write METRIC:pNN, e.g. completion_time:p95"
+            )
+        return None
+    p = float(m.group(2)) / 100.0
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"quantile metric {name!r}: the percentile must lie between 0 and 100")
+    return m.group(1), p
 
 
 @dataclass(frozen=True)
@@ -113,9 +133,21 @@ RESERVED_METRIC_NAMES: frozenset[str] = frozenset(METRICS) | {"failed_calls", "s
 
 
 def metric_named(name: str, lower_is_better: Mapping[str, bool] | None = None) -> Metric:
-    """The metric called ``name``: a built-in, or a custom continuous metric."""
+    """The metric called ``name``: a built-in, a custom continuous metric, or a quantile of one (``cost:p99``)."""
     if name in METRICS:
         return METRICS[name]
+    quantile = parse_quantile(name)
+    if quantile is not None:
+        base = metric_named(quantile[0], lower_is_better)
+        if base.kind not in ("continuous", "rate"):
+            raise ValueError(
+                f"quantile metric {name!r}: {base.name} is {base.kind}; a quantile needs a "
+                "per-result number such as completion_time, cost or tokens"
+            )
+        return Metric(
+            name, "quantile", base.lower_is_better, f"{quantile[1] * 100:g}th percentile of {base.name}",
+            numerator=base.name,
+        )  # fmt: skip
     if not CUSTOM_METRIC_RE.match(name):
         raise ValueError(f"{name!r} is not a metric name")
     lower = bool((lower_is_better or {}).get(name, False))

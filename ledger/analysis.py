@@ -103,10 +103,20 @@ def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
             for v in ab_queries.variant_counts(conn, name)
         )
         paired = ab_queries.has_pairs(conn, name, test["control"])
-        every = rows or sum(v.results for v in variants) <= _rows_for_all_looks()
+        every = (
+            rows
+            or sum(v.results for v in variants) <= _rows_for_all_looks()
+            or needs_rows(definition)
+        )
         result_rows = read_rows(conn, name, with_case_only=not every) if paired or every else None
         position = ledger.store.head()[0]
     return Snapshot(test, definition, variants, result_rows, paired, position)
+
+
+def needs_rows(definition: Any, metric: str | None = None, covariate: str | None = None) -> bool:
+    """Whether an analysis needs every result's row: quantile metrics, caps and covariates do."""
+    names = [metric or definition.metric, *(g.metric for g in definition.guardrails or ())]
+    return bool(covariate or getattr(definition, "caps", None) or any(":p" in n for n in names))
 
 
 def _rows_for_all_looks() -> int:
@@ -123,6 +133,7 @@ def analysis_input(
     mde: str | None = None,
     margin: str | None = None,
     method_version: str | None = None,
+    covariate: str | None = None,
 ) -> AnalysisInput:
     """The :class:`AnalysisInput` of a snapshot; bad options raise a one-line ``InvalidCommand``.
 
@@ -141,6 +152,7 @@ def analysis_input(
         mde=mde,
         margin=margin,
         method_version=method_version,
+        covariate=covariate,
     )
 
 
@@ -164,7 +176,8 @@ def analyze_test(
     """
     from trialbook.domain.stats import analyze
 
-    snap = snapshot(ledger, name, at=at, as_of=as_of)
+    rows = ":p" in (options.get("metric") or "") or options.get("covariate") is not None
+    snap = snapshot(ledger, name, at=at, as_of=as_of, rows=rows)
     return analysis_document(analyze(analysis_input(snap, **options)), snap.position)
 
 

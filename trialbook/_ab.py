@@ -84,6 +84,8 @@ class ABTests:
         expected_results: int | None = None,
         expected_tools: Sequence[str] | None = None,
         success_criteria: Sequence[str] | None = None,
+        caps: Sequence[str] = (),
+        segments: Sequence[str] = (),
     ) -> Test:
         """Create test ``name`` (``trialbook ab create``); returns its definition.
 
@@ -91,7 +93,9 @@ class ABTests:
         must not break; ``expected_results`` tunes the always-valid boundary and is
         fixed here so it cannot be re-tuned while watching. ``expected_tools`` (a
         list, or ``"a,b"``) and ``success_criteria`` (a list of texts) are kept on
-        the test as the warm-session framework's task defines them. Raises
+        the test as the warm-session framework's task defines them. ``caps``
+        (``"cost:p99"``, ``"completion_time:600"``) cap those metrics in every analysis;
+        ``segments`` names the result dimensions planned for ``analyze(by=)``. Raises
         ``AlreadyExists`` or ``InvalidCommand`` (nothing recorded then).
         """
         from trialbook.domain import ab as d
@@ -124,6 +128,8 @@ class ABTests:
             expected_results=expected_results,
             expected_tools=tuple(expected_tools) if expected_tools else None,
             success_criteria=tuple(success_criteria) if success_criteria else None,
+            caps=tuple(caps) or None,
+            segments=tuple(segments) or None,
         )
         with self._tb._use("ab.create") as ledger:
             ledger.execute(command)
@@ -153,6 +159,7 @@ class ABTests:
         notes: str | None = None,
         transcript: Sequence[Mapping[str, Any]] | None = None,
         event_id: str | None = None,
+        dimensions: Mapping[str, str] | None = None,
     ) -> Recorded:
         """Record one session's result for ``variant`` of ``test`` (``ab add-result``).
 
@@ -186,6 +193,7 @@ class ABTests:
             "metrics": dict(metrics) if metrics else None,
             "notes": notes,
             "transcript": transcript,
+            "dimensions": dict(dimensions) if dimensions else None,
         }
         (recorded,) = self._add(test, [fields], "ab.add_result", [event_id] if event_id else None)
         return recorded
@@ -388,11 +396,14 @@ class ABTests:
         margin: str | None = None,
         as_of: str | datetime | None = None,
         at: int | None = None,
+        covariate: str | None = None,
     ) -> Analysis:
         """The analysis of ``test`` (``ab analyze --json``, typed): each variant against
         control with always-valid intervals, fixed-horizon figures beside, and a
         recommendation. ``as_of`` (an ISO time, UTC) or ``at`` (a log position) replays the
         log to that point first (a time without a zone is UTC). ``mde``/``margin`` are ``"10%"``, ``"5pp"`` or ``"2.5"``.
+        ``metric`` may be a quantile (``"completion_time:p95"``); ``covariate`` CUPED-adjusts
+        the metric by that per-result value.
         """
         from trialbook.ledger.analysis import analyze_test
         from trialbook.ledger.times import utc_text
@@ -401,8 +412,9 @@ class ABTests:
             as_of = utc_text(as_of)
         with self._tb._use() as ledger:
             doc = analyze_test(
-                ledger, test, metric=metric, alpha=alpha, mde=mde, margin=margin, as_of=as_of, at=at
-            )
+                ledger, test, metric=metric, alpha=alpha, mde=mde, margin=margin, as_of=as_of,
+                at=at, covariate=covariate,
+            )  # fmt: skip
         return Analysis.model_validate(doc)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from trialbook.domain.metrics import METRICS, PROPORTIONS, Metric
-from trialbook.domain.stats import bayes, engine, frequentist
+from trialbook.domain.stats import bayes, engine, frequentist, row_arms, row_report
 from trialbook.domain.stats.engine import DECISIONS, Evaluation, Spec
 from trialbook.domain.stats.frequentist import FixedResult
 from trialbook.domain.stats.model import AnalysisInput, Effect
@@ -379,11 +379,11 @@ def covers_all_results(inp: AnalysisInput) -> bool:
 
 def _evaluate(inp: AnalysisInput, spec: Spec, *, all_looks: bool) -> Evaluation:
     """Evaluate the current look; with ``all_looks``, every look of the rows, the last from the moments."""
-    final = engine.step_data_of_input(spec, inp)
+    final = row_arms.attach(spec, engine.step_data_of_input(spec, inp), inp.rows, last=True)
     if not all_looks:
         return engine.evaluate(spec, final)
     assert inp.rows is not None
-    path = engine.step_data_of_rows(spec, inp.rows)
+    path = row_arms.attach(spec, engine.step_data_of_rows(spec, inp.rows), inp.rows, last=False)
     return engine.evaluate(spec, engine.with_final_look(path, final))
 
 
@@ -402,6 +402,10 @@ def analyze(inp: AnalysisInput) -> Analysis:
         return legacy.analyze(inp)  # type: ignore[no-any-return]
     spec = engine.spec_of(inp)
     all_looks = covers_all_results(inp) and bool(inp.rows)
+    if row_arms.row_metrics(spec) and not all_looks and any(v.results for v in inp.variants):
+        raise ValueError(
+            "quantile metrics, caps and --covariate need every result's row (AnalysisInput.rows)"
+        )
     ev = _evaluate(inp, spec, all_looks=all_looks)
     details = engine.batch_pairs(spec, inp.rows) if inp.rows else {}
     primary = _metric_result(inp, spec, ev, spec.primary, details, with_power=True)
@@ -441,6 +445,7 @@ def analyze(inp: AnalysisInput) -> Analysis:
             "secondary_metrics": list(inp.secondary_metrics),
             "holm_family": spec.family,
             "looks_intersected": looks,
+            **row_report.settings(inp, spec, ev),
         },
     )
 
@@ -474,7 +479,8 @@ def _path_evaluation(inp: AnalysisInput, spec: Spec) -> Evaluation:
     assert inp.rows is not None
     if covers_all_results(inp):
         return _evaluate(inp, spec, all_looks=True)
-    return engine.evaluate(spec, engine.step_data_of_rows(spec, inp.rows))
+    path = row_arms.attach(spec, engine.step_data_of_rows(spec, inp.rows), inp.rows, last=False)
+    return engine.evaluate(spec, path)
 
 
 def interval_history(inp: AnalysisInput, max_looks: int | None = None) -> dict[str, Any]:
@@ -556,6 +562,8 @@ def _method_name(metric: Metric, paired: bool, repeated: bool) -> str:
         what = "difference of means of per-session rates (Welch)"
     elif metric.kind == "ratio":
         what = "difference of pooled ratios (delta method)"
+    elif metric.kind == "quantile":
+        what = "difference of quantiles (order-statistic standard error; asymptotic)"
     else:
         what = "difference of means (Welch)"
     return f"always-valid confidence sequence on the {what}"
@@ -831,7 +839,7 @@ def _metric_result(
         )
         if spread_note:
             notes.append(("no_spread", spread_note))
-        fixed = _fixed(
+        fixed = row_report.fixed_horizon(inp, spec, metric, name, spec.names[c]) or _fixed(
             metric, _stats_of(metric, inp, name), _stats_of(metric, inp, spec.names[c]), inp.alpha
         )
         if not rel_ok:
@@ -846,7 +854,8 @@ def _metric_result(
                 p_value=_num(ev.p_running[metric.name][i][-1]) if valid else None,
                 p_value_adjusted=_num(ev.p_adjusted[metric.name][i][-1]) if valid else None,
                 status=_status(ev, i) if metric.name == spec.primary.name else None,
-                method=_method_name(metric, paired_used, bool(paired and paired.repeated)),
+                method=_method_name(metric, paired_used, bool(paired and paired.repeated))
+                + row_report.method_suffix(spec, metric),
                 fixed_horizon=fixed,
                 paired=paired,
                 p_beats_control=beats,

@@ -196,3 +196,37 @@ def information_horizon(plan: float, variance_reduction: Array) -> Array:
     """
     vr = np.nan_to_num(np.asarray(variance_reduction, dtype=float), nan=0.0)
     return plan * (1.0 - np.clip(vr, 0.0, MAX_REDUCTION))
+
+
+@dataclass
+class AdjustedMany:
+    """CUPED over several arms at once: one slope pooled within all arms, every look."""
+
+    theta: Array
+    arms: list[Any]  # engine.Arm per arm
+    raw_var: list[Array]  # unadjusted variance of each arm's mean
+
+    def reduction(self, i: int, c: int) -> Array:
+        """The variance reduction of the difference of arm ``i`` and arm ``c``."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            adjusted = self.arms[i].var_est + self.arms[c].var_est
+            return 1.0 - adjusted / (self.raw_var[i] + self.raw_var[c])
+
+
+def adjust_many(sums: list[CoSums]) -> AdjustedMany:
+    """:func:`adjust` for any number of arms (the slope and ``x̄`` pooled over all of them)."""
+    from trialbook.domain.stats.engine import Arm
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sxx = sum(s.m2_x for s in sums)
+        theta = np.where(sxx > 0, sum(s.c_xy for s in sums) / sxx, 0.0)
+        total = sum(s.n for s in sums)
+        xbar = sum(s.n * np.nan_to_num(s.mean_x) for s in sums) / total
+        arms, raw = [], []
+        for s in sums:
+            est = s.mean_y - theta * (s.mean_x - xbar)
+            m2_r = np.maximum(s.m2_y - 2 * theta * s.c_xy + theta * theta * s.m2_x, 0.0)
+            var_obs = np.where(s.n >= 2, m2_r / (s.n - 1.0), np.nan)
+            arms.append(Arm(s.n, np.where(s.n > 0, est, np.nan), var_obs / s.n, var_obs, m2_r))
+            raw.append(np.where(s.n >= 2, s.m2_y / (s.n - 1.0) / s.n, np.nan))
+    return AdjustedMany(theta, arms, raw)

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -516,6 +516,10 @@ class Spec:
     margin: Effect | None
     min_n: int
     alert_p: float
+    #: caps recorded at ``ab create`` (``domain.stats.capping.Cap``) and ``--covariate``: metrics
+    #: analysed this way take their arms from the rows (``domain.stats.row_arms``)
+    caps: tuple[Any, ...] = ()
+    covariate: str | None = None
     #: the share of each arm's results the pairs must cover to be used (see PAIRED_COVERAGE)
     paired_coverage: float = PAIRED_COVERAGE
 
@@ -569,6 +573,8 @@ def spec_of(inp: AnalysisInput) -> Spec:
         margin=inp.equivalence_margin or inp.mde,
         min_n=inp.min_results,
         alert_p=inp.alert_p,
+        caps=tuple(inp.caps),
+        covariate=inp.covariate,
         paired_coverage=PAIRED_COVERAGE_2_0 if inp.method_version == "2.0" else PAIRED_COVERAGE,
     )
 
@@ -593,6 +599,11 @@ class StepData:
     stats: dict[str, list[MomentArrays | CoMomentArrays]]
     pairs: dict[str, dict[int, PairArrays]]
     paths: Paths = None
+    #: metric name -> per-variant arms computed from the rows (quantiles, caps, CUPED), used in
+    #: place of the moments'; ``horizon_scale``: metric -> variant -> the share of the plan
+    #: each look's comparison needs (CUPED's information-based plan)
+    arms: dict[str, list[Arm]] = field(default_factory=dict)
+    horizon_scale: dict[str, dict[int, Array]] = field(default_factory=dict)
 
 
 @dataclass
@@ -646,6 +657,13 @@ def _comparison(
     return choose(use, unpaired, paired), Chosen(unpaired, paired, use)
 
 
+def rescaled(cmp: Comparison, scale: Array) -> Comparison:
+    """``cmp`` on a plan of ``scale`` times its own (look by look): its p-value recomputed."""
+    horizon = cmp.horizon * scale
+    p = np.where(cmp.valid, _design_p(cmp.z, cmp.n_obs, horizon, cmp.rho), 1.0)
+    return replace(cmp, horizon=horizon, p=p)
+
+
 def _worsening(lower_is_better: bool, lo: Array, hi: Array) -> tuple[Array, Array]:
     return (lo, hi) if lower_is_better else (-hi, -lo)
 
@@ -675,15 +693,20 @@ def evaluate(spec: Spec, data: StepData) -> Evaluation:
     others = spec.others
     paths = data.paths
     looks = data.results.shape[1]
-    arms = {m.name: [arm_of(m, s) for s in data.stats[m.name]] for m in spec.tracked}
+    arms = {
+        m.name: data.arms.get(m.name) or [arm_of(m, s) for s in data.stats[m.name]]
+        for m in spec.tracked
+    }
     comps: dict[str, dict[int, Comparison]] = {}
     chosen: dict[str, dict[int, Chosen | None]] = {}
     for m in spec.tracked:
         comps[m.name], chosen[m.name] = {}, {}
+        pairs = {} if m.name in data.arms else data.pairs.get(m.name, {})
         for i in others:
-            comps[m.name][i], chosen[m.name][i] = _comparison(
-                spec, m, arms[m.name], data.pairs.get(m.name, {}), i
-            )
+            comps[m.name][i], chosen[m.name][i] = _comparison(spec, m, arms[m.name], pairs, i)
+            scale = data.horizon_scale.get(m.name, {}).get(i)
+            if scale is not None:
+                comps[m.name][i] = rescaled(comps[m.name][i], scale)
     # running p-values per side; Holm across variants × goal metrics on the smaller side
     sides = {
         m.name: {
@@ -864,7 +887,7 @@ def step_data_of_input(spec: Spec, inp: AnalysisInput) -> StepData:
                     )
                 )
             else:
-                mo = v.moments.get(m.name, Moments())
+                mo = v.moments.get(_values_of(m), Moments())
                 per.append(MomentArrays(_one(mo.n), _one(mo.mean), _one(mo.m2)))
         stats[m.name] = per
     pairs = batch_pairs(spec, inp.rows) if inp.rows else {}
@@ -874,6 +897,11 @@ def step_data_of_input(spec: Spec, inp: AnalysisInput) -> StepData:
         stats=stats,
         pairs={name: {i: pa for i, (pa, _) in per_v.items()} for name, per_v in pairs.items()},
     )
+
+
+def _values_of(m: Metric) -> str:
+    """The per-result values a metric's moments are those of (a quantile's: its base metric's)."""
+    return (m.numerator or m.name) if m.kind == "quantile" else m.name
 
 
 @dataclass
@@ -904,7 +932,7 @@ def batch_pairs(
     n_cases = len(codes)
     out: dict[str, dict[int, tuple[PairArrays, PairDetail]]] = {}
     for m in spec.tracked:
-        if m.kind == "ratio":
+        if m.kind in ("ratio", "quantile"):
             continue
         vals = np.fromiter(
             (r.values.get(m.name, math.nan) for r in rows), dtype=float, count=len(rows)
@@ -962,7 +990,7 @@ def step_data_of_rows(spec: Spec, rows: Sequence[ResultRow]) -> StepData:
             present = np.isfinite(x) & np.isfinite(y)
             stats[m.name] = [_cum_co(x, y, present & onehot[j]) for j in range(k)]
         else:
-            x = column(m.name)
+            x = column(_values_of(m))
             present = np.isfinite(x)
             stats[m.name] = [_cum_moments(x, present & onehot[j]) for j in range(k)]
     pairs = incremental_pairs(spec, rows) if any(r.case_id is not None for r in rows) else {}
@@ -995,12 +1023,22 @@ def with_final_look(path: StepData, final: StepData) -> StepData:
             i: merge(pa, final.pairs[name][i]) if i in final.pairs.get(name, {}) else pa
             for i, pa in per.items()
         }
+    arms = {
+        name: [merge(a, b) for a, b in zip(per, final.arms[name], strict=True)]
+        for name, per in path.arms.items()
+    }
+    scale = {
+        name: {i: put(s, final.horizon_scale[name][i]) for i, s in per.items()}
+        for name, per in path.horizon_scale.items()
+    }
     return StepData(
         results=put(path.results, final.results),
         failed=put(path.failed, final.failed),
         stats=stats,
         pairs=pairs,
         paths=path.paths,
+        arms=arms,
+        horizon_scale=scale,
     )
 
 
@@ -1046,7 +1084,7 @@ def incremental_pairs(spec: Spec, rows: Sequence[ResultRow]) -> dict[str, dict[i
     index = {name: i for i, name in enumerate(spec.names)}
     out: dict[str, dict[int, PairArrays]] = {}
     for m in spec.tracked:
-        if m.kind == "ratio":
+        if m.kind in ("ratio", "quantile"):
             continue
         vals = [r.values.get(m.name) for r in rows]
         finite = [float(v) for v in vals if v is not None and math.isfinite(v)]

@@ -233,6 +233,10 @@ class AnalysisInput:
     lower_is_better: Mapping[str, bool] = field(default_factory=dict)
     rows: tuple[ResultRow, ...] | None = None
     method_version: str | None = None
+    #: caps fixed at ``ab create`` (``domain.stats.capping.Cap``; applied to their metrics)
+    caps: tuple[Any, ...] = ()
+    #: ``--covariate NAME``: the per-result value the primary metric is CUPED-adjusted by
+    covariate: str | None = None
 
     def __post_init__(self) -> None:
         names = [v.name for v in self.variants]
@@ -303,6 +307,7 @@ class AnalysisInput:
         mde: str | None = None,
         margin: str | None = None,
         method_version: str | None = None,
+        covariate: str | None = None,
     ) -> AnalysisInput:
         """The input of an analysis a user asked for, with its options checked.
 
@@ -326,7 +331,20 @@ class AnalysisInput:
                 f"--alpha must lie between 0 and 0.5 (exclusive), e.g. 0.05; got {alpha:g}"
             )
         chosen = metric or definition.metric
-        if chosen not in METRICS:
+        quantile = None
+        if ":p" in chosen:  # a quantile of a per-result number: completion_time:p95
+            from trialbook.domain.metrics import metric_named
+
+            try:
+                quantile = metric_named(chosen).numerator
+            except ValueError as e:
+                raise InvalidCommand(f"--metric: {e}") from None
+            if all(quantile not in v.moments for v in variants):
+                raise InvalidCommand(
+                    f"test {definition.name!r} has no values of {quantile!r}, so no {chosen}; "
+                    "name another with --metric"
+                )
+        elif chosen not in METRICS:
             if not CUSTOM_METRIC_RE.match(chosen):
                 raise InvalidCommand(
                     f"metric {chosen!r} is unknown; use one of {', '.join(METRICS)} or a custom name"
@@ -356,6 +374,23 @@ class AnalysisInput:
             options["equivalence_margin"] = effects["--margin"]
         if getattr(definition, "expected_results", None) is not None:
             options["tuning"] = float(definition.expected_results)
+        if getattr(definition, "caps", None):
+            from trialbook.domain.stats.cap_rule import Cap
+
+            options["caps"] = tuple(Cap.parse(c) for c in definition.caps)
+        if covariate is not None:
+            if covariate == chosen or quantile is not None:
+                raise InvalidCommand(
+                    f"--covariate {covariate}: adjust a mean or a rate by another per-result "
+                    f"value (not {chosen} itself, nor a quantile)"
+                )
+            if all(covariate not in v.moments for v in variants):
+                recorded = sorted({k for v in variants for k in v.moments})
+                raise InvalidCommand(
+                    f"--covariate {covariate}: test {definition.name!r} has no values of it; "
+                    f"its results carry: {', '.join(recorded) or 'no numbers'}"
+                )
+            options["covariate"] = covariate
         try:
             return cls.from_definition(definition, variants, rows, **options)
         except ValueError as e:

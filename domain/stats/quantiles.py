@@ -22,36 +22,24 @@ from __future__ import annotations
 
 import bisect
 import math
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-#: ``BASE:pNN`` (``completion_time:p95``, ``cost:p99.9``): a quantile of a per-result metric
-QUANTILE_RE = re.compile(r"^([a-z][a-z0-9_]{0,63}):p(\d{1,2}(?:\.\d{1,3})?)$")
+from trialbook.domain.metrics import parse_quantile
+
 #: the normal quantile the order-statistic interval is read at to give a standard error
 Z0 = 1.959963984540054
 
 Array = np.ndarray
-
-
-def parse_quantile(name: str) -> tuple[str, float] | None:
-    """``("completion_time", 0.95)`` for ``completion_time:p95``; None for a name without ``:pNN``.
-
-    Raises ``ValueError`` for ``:p0`` or a malformed percentile.
-    """
-    m = QUANTILE_RE.match(name)
-    if m is None:
-        if ":p" in name:
-            raise ValueError(
-                f"quantile metric {name!r} is not valid; write METRIC:pNN, e.g. completion_time:p95"
-            )
-        return None
-    p = float(m.group(2)) / 100.0
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"quantile metric {name!r}: the percentile must lie between 0 and 100")
-    return m.group(1), p
+__all__ = [
+    "parse_quantile",
+    "quantile_and_se",
+    "running_quantile",
+    "compare_looks",
+    "fixed_horizon",
+]
 
 
 def _interp(xs: Sequence[float], h: float) -> float:

@@ -18,6 +18,7 @@ breakdown is labelled **exploratory**: it was chosen after seeing the data.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,12 +30,12 @@ NONE_SEGMENT = "(none)"
 DIMENSIONS = ("category", "difficulty", "model")
 
 
-def dimension_key(by: str) -> str:
+def dimension_key(by: str, option: str = "--by") -> str:
     """The ``dimensions`` key ``--by`` reads: ``category`` or ``metadata.KEY`` -> ``KEY``."""
     key = by[len("metadata.") :] if by.startswith("metadata.") else by
-    if not key or not all(ch.isalnum() or ch in "_-" for ch in key):
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", key):
         raise ValueError(
-            f"--by {by!r} is not valid; write category, difficulty, model or metadata.KEY"
+            f"{option} {by!r} is not valid; write category, difficulty, model or metadata.KEY"
         )
     return key
 

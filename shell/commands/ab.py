@@ -59,14 +59,19 @@ def _guardrail(text: str) -> Any:
     from trialbook.domain.metrics import CUSTOM_METRIC_RE, METRICS
     from trialbook.domain.units import parse_margin
 
-    m = re.fullmatch(r"\s*([a-z][a-z0-9_]*)\s*:(.*)", text, re.DOTALL)
+    m = re.fullmatch(r"\s*([a-z][a-z0-9_]*(?::p[0-9.]+)?)\s*:(.*)", text, re.DOTALL)
     if not m:
         return d.Guardrail.parse(text)  # its one-line error names the form
     name, limit = m.group(1), m.group(2)
-    if name not in METRICS and not CUSTOM_METRIC_RE.match(name):
+    units = name
+    if ":p" in name:  # a quantile (completion_time:p95:+10%): limits in the base metric's units
+        from trialbook.domain.metrics import metric_named
+
+        units = metric_named(name).numerator or name
+    elif name not in METRICS and not CUSTOM_METRIC_RE.match(name):
         raise ValueError(f"guardrail metric {name!r} is unknown")
     try:
-        parsed = parse_margin(limit, name, allow_zero=True)
+        parsed = parse_margin(limit, units, allow_zero=True)
     except ValueError as e:
         raise ValueError(f"guardrail {text.strip()!r}: {e}") from None
     return d.Guardrail(metric=name, limit=parsed.value, relative=parsed.relative)
@@ -108,6 +113,23 @@ def _guardrail(text: str) -> Any:
     "(default 500). Fixed at creation so it cannot be re-tuned while watching.",
 )
 @click.option(
+    "--cap",
+    "caps",
+    multiple=True,
+    metavar="METRIC:pNN|METRIC:N",
+    help="Cap a heavy-tailed metric in every analysis: cost:p99 (at the pooled 99th percentile) "
+    "or completion_time:600 (at 600). Fixed at creation; the uncapped figure is shown beside. "
+    "Repeatable.",
+)
+@click.option(
+    "--segment",
+    "segments",
+    multiple=True,
+    metavar="KEY",
+    help="A result dimension you plan to break the analysis down by (ab analyze --by KEY); "
+    "named here, its breakdown is not labelled exploratory. Repeatable.",
+)
+@click.option(
     "--expected-tools",
     metavar="A,B",
     help="Comma-separated tools the task is expected to use, e.g. search,read_file.",
@@ -130,6 +152,8 @@ def create(
     split: str | None,
     expected_tools: str | None,
     success_criteria: tuple[str, ...],
+    caps: tuple[str, ...],
+    segments: tuple[str, ...],
     **fields: Any,
 ) -> None:
     """Create an A/B test called NAME.
@@ -158,6 +182,8 @@ def create(
         split=weights,
         expected_tools=_items(expected_tools) if expected_tools is not None else None,
         success_criteria=success_criteria or None,
+        caps=caps or None,
+        segments=segments or None,
         **fields,
     )
     recorded = app.ledger.execute(command)
@@ -167,9 +193,10 @@ def create(
         if created.get("expected_results")
         else ""
     )
+    capped = f", capped: {', '.join(created['caps'])}" if created.get("caps") else ""
     click.echo(
         f"Created A/B test {created['name']} with variants {', '.join(created['variants'])} "
-        f"(control: {created['control']}, metric: {created['metric']}{planned})."
+        f"(control: {created['control']}, metric: {created['metric']}{planned}{capped})."
     )
     for custom in _custom_metrics(created):
         click.echo(custom, err=True)
@@ -198,6 +225,20 @@ def _custom_metrics(created: dict[str, Any]) -> list[str]:
     return notes
 
 
+def parse_dimensions(values: tuple[str, ...]) -> dict[str, str]:
+    """``("category=billing",)`` -> ``{"category": "billing"}``; a usage error names the bad item."""
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise click.BadParameter(
+                f"{item!r} is not KEY=VALUE, e.g. --dimension category=billing",
+                param_hint="--dimension",
+            )
+        out[key.strip()] = value.strip()
+    return out
+
+
 def read_transcript_file(path: str) -> Any:
     """The messages of a ``--transcript FILE`` ('-' for stdin); a one-line error names the file."""
     from trialbook.domain.transcripts import read_transcript
@@ -215,6 +256,9 @@ def result_fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
     if errors_list:
         fields["error_messages"] = tuple(errors_list)
     fields["metrics"] = parse_key_values(options.get("metrics") or (), "--metric")
+    dimensions = fields.pop("dimensions", ())
+    if dimensions:
+        fields["dimensions"] = parse_dimensions(dimensions)
     fields.setdefault("session_id", new_event_id())
     return fields
 
@@ -241,6 +285,14 @@ def result_fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
     "--metric", "metrics", multiple=True, metavar="KEY=VALUE", help="A custom metric. Repeatable."
 )
 @click.option("--notes", help="Free-form notes.")
+@click.option(
+    "--dimension",
+    "dimensions",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="What segment the session is in, e.g. category=billing or model=m1 (for "
+    "ab analyze --by KEY). Repeatable.",
+)
 @click.option(
     "--transcript",
     metavar="FILE",

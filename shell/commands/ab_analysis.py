@@ -400,6 +400,19 @@ def analysis_options(fn: Any) -> Any:
     is_flag=True,
     help="Also draw each variant's lift and always-valid interval over the results (text).",
 )
+@click.option(
+    "--covariate",
+    metavar="NAME",
+    help="CUPED: adjust the metric by this per-result value the variant cannot change (a "
+    "pre-period value, a case's difficulty or earlier score); shows the variance reduction.",
+)
+@click.option(
+    "--by",
+    "by",
+    metavar="KEY",
+    help="Break the analysis down by a result dimension: category, difficulty, model or "
+    "metadata.KEY (Holm across segments; exploratory unless named with ab create --segment).",
+)
 @json_option
 @pass_app
 def analyze_cmd(
@@ -414,6 +427,8 @@ def analyze_cmd(
     at: int | None,
     diff_now: bool,
     show_plot: bool,
+    covariate: str | None,
+    by: str | None,
     as_json: bool,
 ) -> None:
     """Analyze test NAME: each variant against control, and a recommendation you can re-check any time.
@@ -430,6 +445,8 @@ def analyze_cmd(
       trialbook ab analyze checkout-flow --history
       trialbook ab analyze checkout-flow --plot
       trialbook ab analyze checkout-flow --as-of 2025-03-03T10:00Z --diff-now
+      trialbook ab analyze checkout-flow --metric completion_time:p95
+      trialbook ab analyze checkout-flow --covariate prior_score --by category
     """
     from trialbook.domain.stats import analyze, history
     from trialbook.ledger.analysis import snapshot
@@ -442,9 +459,12 @@ def analyze_cmd(
         raise click.UsageError(
             "--plot draws beside the report: give it without --json or --history"
         )
-    snap = snapshot(app.ledger, name, at=at, as_of=as_of, rows=show_history or show_plot)
+    every = show_history or show_plot or bool(by or covariate) or ":p" in (metric or "")
+    snap = snapshot(app.ledger, name, at=at, as_of=as_of, rows=every)
     past = None if as_of is None and at is None else snap
-    inp = analysis_input(snap, metric=metric, alpha=alpha, mde=mde, margin=margin)
+    inp = analysis_input(
+        snap, metric=metric, alpha=alpha, mde=mde, margin=margin, covariate=covariate
+    )
     if show_history:
         trajectory = history(inp)
         if as_json:
@@ -453,11 +473,18 @@ def analyze_cmd(
             click.echo(render_history(name, trajectory))
         return
     doc = analysis_document(analyze(inp), snap.position)
+    if by is not None:
+        from trialbook.ledger.segments import segments_document
+
+        doc["segments"] = segments_document(app.ledger, snap, by, metric=metric, alpha=alpha)
     now = (
-        analyze_test(app.ledger, name, metric=metric, alpha=alpha, mde=mde, margin=margin)
+        analyze_test(
+            app.ledger, name, metric=metric, alpha=alpha, mde=mde, margin=margin,
+            covariate=covariate,
+        )
         if diff_now
         else None
-    )
+    )  # fmt: skip
     if as_json:
         echo_json(doc if now is None else {"then": doc, "now": now})
     else:
@@ -467,6 +494,11 @@ def analyze_cmd(
                 f"the log now ends at {app.ledger.store.head()[0]}):\n"
             )
         click.echo(render_report(doc))
+        from trialbook.shell.commands.ab_extras import render_extras
+
+        extras = render_extras(doc)
+        if extras:
+            click.echo(extras)
         if show_plot:
             click.echo("\n" + render_plot(doc, inp))
         if now is not None:

@@ -1,0 +1,71 @@
+"""The parts of the ``ab analyze`` report for caps, covariates and segments (``--cap``, ``--covariate``, ``--by``)."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+WIDTH = 100
+
+
+def _f(x: float | None, digits: int = 4) -> str:
+    return "-" if x is None else f"{x:+.{digits}g}"
+
+
+def _ci(ci: list[float] | None) -> str:
+    return "-" if not ci else f"{ci[0]:+.4g} to {ci[1]:+.4g}"
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def render_extras(doc: dict[str, Any]) -> str:
+    """Lines about caps, the covariate and the segment breakdown ("" when none is in ``doc``)."""
+    lines: list[str] = []
+    settings = doc.get("settings") or {}
+    for cap in settings.get("caps") or ():
+        lines += ["", f"Capped at {cap['cap']} (fixed at ab create):"]
+        lines.append(
+            f"  threshold {cap['threshold']:.4g}; {cap['capped_results']} result(s) above it were "
+            "capped"
+        )
+        for name, un in cap["uncapped"].items():
+            lines.append(
+                f"  {name}: capped lift {_f(cap['capped_lift'].get(name))}, "
+                f"uncapped lift {_f(un['lift'])} (uncapped means {un['estimate']:.4g} vs "
+                f"{un['control_estimate']:.4g})"
+                if un["estimate"] is not None and un["control_estimate"] is not None
+                else f"  {name}: capped lift {_f(cap['capped_lift'].get(name))}"
+            )
+    cov = settings.get("covariate")
+    if cov:
+        lines += ["", f"CUPED: adjusted by {cov['name']} (the analysis above is the adjusted one):"]
+        for name, c in cov["variants"].items():
+            vr = c["variance_reduction"]
+            lines.append(
+                f"  {name}: adjusted lift {_f(c['adjusted_lift'])}, unadjusted {_f(c['unadjusted_lift'])}; "
+                f"variance reduction {'-' if vr is None else f'{vr:.0%}'} "
+                f"(theta {_f(c['theta'])}, {c['results_with_covariate']} results with {cov['name']})"
+            )
+            if c.get("note"):
+                lines.append(
+                    textwrap.fill(c["note"], WIDTH, initial_indent="    ", subsequent_indent="    ")
+                )
+    seg = doc.get("segments")
+    if seg:
+        lines += [
+            "",
+            f"By {seg['by']} ({seg['label']}; {seg['correction']}), {seg['metric']}:",
+        ]
+        for name, rows in seg["variants"].items():
+            for r in rows:
+                mark = "  different" if r["different"] else ""
+                lines.append(
+                    f"  {name} / {r['segment']}: n {r['n_variant']} vs {r['n_control']}, "
+                    f"lift {_f(r['diff'])}, always-valid CI {_ci([r['ci_low'], r['ci_high']] if r['ci_low'] is not None and r['ci_high'] is not None else None)}, "
+                    f"p {_p(r['p_value'])}, Holm p {_p(r['p_adjusted'])}{mark}"
+                )
+    return "\n".join(lines)
