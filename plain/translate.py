@@ -59,6 +59,7 @@ from trialbook.plain.words import (
     EXPORT_WORDS,
     FAIL_WORDS,
     FORMAT_WORDS,
+    HEDGES,
     KEEP_CONTROL,
     LOG_WORDS,
     MESSAGE_NOUNS,
@@ -162,6 +163,7 @@ def _accounted(req: Request, translation: Translation) -> Translation:
     ]
     unread: list[str] = []
     if translation.writes:
+        unread += [t.text for i, t in enumerate(req.tokens) if t.norm in HEDGES and req.free(i)]
         # a metric said beside a change ("ship warm on cost") must be carried or asked about
         from trialbook.plain.ab_common import find_metric
 

@@ -260,7 +260,7 @@ KNOWN: frozenset[str] = frozenset().union(
         currently actually basically overall looks seem seems seemed kind sort bit little lot
         lots something anything everything everyone anybody somebody someone folks team guys
         mine ours yours their them they he she his her it's already yet still ever
-        also maybe perhaps probably exactly precisely roughly basically simply literally
+        also exactly precisely roughly basically simply literally
         okay alright sure fine great cool nice awesome thanks cheers quickly soon asap
         currently present presently far so-far thus hence therefore anyway though although
         while whilst whether either neither nor else instead rather quite pretty fairly
@@ -268,4 +268,12 @@ KNOWN: frozenset[str] = frozenset().union(
         current actual real general specific particular certain usual normal say said says
         tell told know written saved stored kept"""
     ),
+)
+
+#: words that change what a change means ("ship warm only if it is faster", "on both
+#: tests", "maybe ship warm"): a write is never made while one of them is left unread
+HEDGES = _w(
+    """if unless only both each every either maybe perhaps probably possibly until when
+    whenever except but same again twice thrice later tomorrow tonight soon eventually
+    might should"""
 )

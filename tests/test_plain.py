@@ -610,6 +610,13 @@ ISSUE_CASES: list[tuple[str, str | None, str]] = [
     ("create test cards with variants red and blue, category ui, task id ui-7", None, "ab create cards --variants red,blue --task-id ui-7 --category ui"),
     ("create a test called onboarding-v2 with variants old and new and a success guardrail of 5 points", None, "ab create onboarding-v2 --variants old,new --guardrail success:+5pp"),
     ("create test x1 comparing a and b with 500 expected results", None, "ab create x1 --variants a,b --expected-results 500"),
+    # a word that changes what a change means is never left unread
+    ("ship warm on both tests", None, "~"),
+    ("ship warm only if it is faster", None, "~"),
+    ("maybe ship warm", None, "~"),
+    ("add a warm result for each variant", CF, "~"),
+    ("rescore candidate-0402 with judge but only the failures", None, "~"),
+    ("run smoke against http://127.0.0.1:8000/run until it passes", None, "~"),
     ("create test g1 with variants a and b, guardrail on cost of 5 points", None, "! points are percentage points of a proportion"),
     ("create test g2 with variants a and b, error rate guardrail of 150 points", None, "! 150 points"),
     ("create a canary r3 with control r1 and candidate r3, error rate may rise at most 2 points", None, "canary create r3 --control r1 --candidate r3 --guardrail error_rate:+2pp"),
