@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from trialbook.ledger.documents import Recorders, compare, plain, spans
+from trialbook.ledger.documents import Recorders, audit_failures, chain_check, compare, plain, spans
 
 if TYPE_CHECKING:
     from trialbook.ledger import Ledger
@@ -181,17 +181,7 @@ def audit_test(ledger: Ledger, name: str, *, verify: bool = True) -> dict[str, A
     if test is None:
         raise NotFound(f"no A/B test named {name!r}; see `trialbook ab list`")
     head, head_hash = ledger.store.head()
-    chain: dict[str, Any] = {"verified": False}
-    if verify:
-        report = ledger.verify()
-        first = report.first
-        chain = {
-            "verified": True,
-            "ok": report.ok,
-            "head_position": report.head_position,
-            "head_hash": report.head_hash,
-            "first_problem": None if first is None else first.to_dict(),
-        }
+    chain = chain_check(ledger, verify)
     concluded = list(ledger.store.read_all(stream_id=stream_for(name), types=["TestConcluded"]))
     nows: dict[str, tuple[dict[str, Any] | None, str | None]] = {}
     decisions = []
@@ -221,19 +211,7 @@ def audit_test(ledger: Ledger, name: str, *, verify: bool = True) -> dict[str, A
 
 def failures(doc: dict[str, Any]) -> list[str]:
     """Why the audit fails (empty when every decision reproduces and the chain verifies)."""
-    out = []
-    chain = doc["chain"]
-    if chain.get("verified") and not chain["ok"]:
-        p = chain["first_problem"]
-        out.append(f"the log fails verification at position {p['position']} ({p['kind']})")
-    bad = [d for d in doc["decisions"] if not d["reproduces"]]
-    if bad:
-        which = ", ".join(f"#{d['position']}" for d in bad)
-        out.append(
-            f"{len(bad)} of {len(doc['decisions'])} decision{'s' if len(doc['decisions']) != 1 else ''} "
-            f"of {doc['test']} do{'es' if len(bad) == 1 else ''} not reproduce ({which})"
-        )
-    return out
+    return audit_failures(doc, doc["test"])
 
 
 # --------------------------------------------------------------------------- rendering

@@ -417,21 +417,11 @@ def audit(ledger: Ledger, name: str, *, verify: bool = True) -> dict[str, Any]:
     """Every decision on canary ``name`` replayed to the position it saw, recomputed and compared."""
     from trialbook.domain.canary import DECISION_TYPES, METHOD_VERSION, stream_for
     from trialbook.domain.errors import DomainError
-    from trialbook.ledger.documents import compare, plain
+    from trialbook.ledger.documents import chain_check, compare, plain
 
     row = require(ledger, name)
     head, head_hash = ledger.store.head()
-    chain: dict[str, Any] = {"verified": False}
-    if verify:
-        report = _verify(ledger)
-        first = report.first
-        chain = {
-            "verified": True,
-            "ok": report.ok,
-            "head_position": report.head_position,
-            "head_hash": report.head_hash,
-            "first_problem": None if first is None else first.to_dict(),
-        }
+    chain = chain_check(ledger, verify)
     events = list(ledger.store.read_all(stream_id=stream_for(name), types=list(DECISION_TYPES)))
     decisions = []
     for e in events:
@@ -489,16 +479,6 @@ def audit(ledger: Ledger, name: str, *, verify: bool = True) -> dict[str, Any]:
     }
 
 
-def _verify(ledger: Ledger) -> Any:
-    """``events verify`` of the ledger's database (``Ledger.verify`` where the backend has one)."""
-    verify = getattr(ledger, "verify", None)
-    if verify is not None:
-        return verify()
-    from trialbook.store.verify import verify_file
-
-    return verify_file(ledger.path)
-
-
 def _summary(doc: dict[str, Any]) -> dict[str, Any]:
     """The figures an audit shows beside each other: stage, next step, every guardrail."""
     return {
@@ -515,20 +495,11 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def failures(doc: dict[str, Any]) -> list[str]:
-    """Why a canary audit fails (empty when every decision reproduces and the chain verifies)."""
-    out = []
-    chain = doc["chain"]
-    if chain.get("verified") and not chain["ok"]:
-        p = chain["first_problem"]
-        out.append(f"the log fails verification at position {p['position']} ({p['kind']})")
-    bad = [d for d in doc["decisions"] if not d["reproduces"]]
-    if bad:
-        which = ", ".join(f"#{d['position']}" for d in bad)
-        n = len(doc["decisions"])
-        out.append(
-            f"{len(bad)} of {n} decision{'s' if n != 1 else ''} of canary {doc['canary']} "
-            f"do{'es' if len(bad) == 1 else ''} not reproduce ({which})"
-        )
+    """Why a canary audit fails (empty when every decision reproduces, the chain verifies and
+    the stage rule allowed each decision on the replayed data)."""
+    from trialbook.ledger.documents import audit_failures
+
+    out = audit_failures(doc, f"canary {doc['canary']}")
     broke = [d for d in doc["decisions"] if d["rule_held"] is False]
     if broke:
         which = ", ".join(f"#{d['position']}" for d in broke)

@@ -111,3 +111,47 @@ class Recorders:
     def rows(self) -> list[dict[str, Any]]:
         """The recorders' rows, positions as spans."""
         return [{**row, "positions": spans(row["positions"])} for row in self._rows.values()]
+
+
+def chain_check(ledger: Any, verify: bool) -> dict[str, Any]:
+    """An audit's ``chain`` part: ``{"verified": False}`` unless ``verify``; else whether the
+    hash chain of the whole database verifies (``events verify``), its head and first problem.
+
+    ``Ledger.verify`` checks it where the ledger has one; else the SQLite file at ``ledger.path``.
+    """
+    if not verify:
+        return {"verified": False}
+    check = getattr(ledger, "verify", None)
+    if check is not None:
+        report = check()
+    else:
+        from trialbook.store.verify import verify_file
+
+        report = verify_file(ledger.path)
+    first = report.first
+    return {
+        "verified": True,
+        "ok": report.ok,
+        "head_position": report.head_position,
+        "head_hash": report.head_hash,
+        "first_problem": None if first is None else first.to_dict(),
+    }
+
+
+def audit_failures(doc: dict[str, Any], subject: str) -> list[str]:
+    """Why an audit document fails on its chain or its decisions (empty when the chain verifies
+    and every decision reproduces); ``subject`` names what was audited (``"canary c1"``)."""
+    out = []
+    chain = doc["chain"]
+    if chain.get("verified") and not chain["ok"]:
+        p = chain["first_problem"]
+        out.append(f"the log fails verification at position {p['position']} ({p['kind']})")
+    bad = [d for d in doc["decisions"] if not d["reproduces"]]
+    if bad:
+        which = ", ".join(f"#{d['position']}" for d in bad)
+        n = len(doc["decisions"])
+        out.append(
+            f"{len(bad)} of {n} decision{'s' if n != 1 else ''} of {subject} "
+            f"do{'es' if len(bad) == 1 else ''} not reproduce ({which})"
+        )
+    return out
