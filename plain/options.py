@@ -21,7 +21,7 @@ from trialbook.plain.words import CONCURRENCY_WORDS, _w
 #: the generic options each command has (the CLI's; tests/test_plain.py checks them against click)
 TAKES: dict[tuple[str, ...], frozenset[str]] = {
     ("ab", "list"): _w("--json"),
-    ("ab", "show"): _w("--json --limit"),
+    ("ab", "show"): _w("--json --csv --limit"),
     ("ab", "summary"): _w("--json"),
     ("ab", "analyze"): _w("--json --plot --as-of --at --diff-now"),
     ("ab", "conclude"): _w("--json"),
@@ -53,7 +53,7 @@ TAKES: dict[tuple[str, ...], frozenset[str]] = {
 
 #: commands that say the output format with ``--format markdown|json``
 _FORMAT_COMMANDS = frozenset({("audit", "report"), ("canary", "audit")})
-_LIMIT_BEFORE = _w("last latest recent newest first top limit")
+_LIMIT_BEFORE = _w("last latest recent newest limit")  # not "first": --limit keeps the newest
 _LIMIT_NOUNS = _w("results result sessions session rows events event entries lines rollouts")
 _SINCE = _w("since after from")
 _UNTIL = _w("until till before through")
