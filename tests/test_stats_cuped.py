@@ -104,7 +104,7 @@ class TestSequential:
 
     def test_aa_with_a_look_after_every_result_keeps_false_winners_below_alpha(self) -> None:
         y, x, arm = self._looks(0.0, 300, 400, 5)
-        cmp, _ = cuped.compare_looks(y, x, arm, 800.0)
+        cmp, _ = cuped.compare_looks(y, x, arm, 800.0, kind="continuous")
         good, bad = self._sides(cmp, y.shape)
         assert ((good < 0.05) & (good < bad)).any(axis=1).mean() <= 0.05
 
@@ -112,7 +112,7 @@ class TestSequential:
         from trialbook.domain.stats import sequential
 
         y, x, arm = self._looks(0.2, 100, 600, 6)
-        cmp, _ = cuped.compare_looks(y, x, arm, 1200.0)
+        cmp, _ = cuped.compare_looks(y, x, arm, 1200.0, kind="continuous")
         arms = []
         for side in (1, 0):
             c = cuped.cumulative(y, y, arm == side)

@@ -157,14 +157,22 @@ def note(variance_reduction: float) -> str | None:
 
 
 def compare_looks(
-    y: Array, x: Array, arm: Array, plan: float, alpha: float = 0.05, min_n: int = 5
+    y: Array,
+    x: Array,
+    arm: Array,
+    plan: float,
+    alpha: float = 0.05,
+    min_n: int = 5,
+    kind: str = "binary",
 ) -> tuple[Any, Adjusted]:
     """The always-valid CUPED comparison of arm 1 with arm 0 after every result.
 
     ``y`` (outcome), ``x`` (covariate) and ``arm`` (1 = variant, 0 = control) have shape
     ``(results,)`` or ``(tests, results)``. Returns the
     :class:`~domain.stats.engine.Comparison` (flattened test by test) and the
-    :class:`Adjusted` statistics behind it.
+    :class:`Adjusted` statistics behind it. ``kind`` is the outcome's metric kind, as the
+    analysis passes it to ``engine.compare_arms`` (``continuous``: Welch's degrees of
+    freedom and the variance floor on the residuals; ``binary``: the normal scale).
     """
     from trialbook.domain.stats import engine, sequential
 
@@ -177,7 +185,7 @@ def compare_looks(
 
     adj = adjust(flat(cumulative(y2, x2, a2 == 1)), flat(cumulative(y2, x2, a2 == 0)))
     rho = sequential.reserve_rho(alpha, plan)
-    cmp = engine.compare_arms("adjusted", adj.variant, adj.control, plan, rho, min_n)
+    cmp = engine.compare_arms(kind, adj.variant, adj.control, plan, rho, min_n)
     # information-based monitoring: the plan is the information of `plan` unadjusted results,
     # which the adjusted comparison reaches after plan * (1 - reduction) results
     horizon = information_horizon(plan, adj.variance_reduction)
