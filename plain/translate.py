@@ -137,7 +137,30 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
     req = Request(text, vocab, focus)
     found = options.read(req)
     translation = options.attach(req, _route(req), found)
-    return _unnegated(req, _accounted(req, translation))
+    return _asked(req, _unnegated(req, _accounted(req, translation)))
+
+
+#: how a question that only asks begins ("did baseline-0401 finish?"); "can you …" is a request
+_ASKING = frozenset(
+    "did does do is are was were has have had why what which who whom whose how when where".split()
+)
+
+
+def _asked(req: Request, translation: Translation) -> Translation:
+    """A question that asks ("did baseline-0401 finish?", "is warm shipped?") never becomes a
+    change: it is answered by a read, or the request is refused with what to type."""
+    if translation.status == "refused" or not translation.writes:
+        return translation
+    words = req.words()
+    first = _first(req)
+    lead = req.w(first) if first < len(req.tokens) else ""
+    if req.is_question() and (lead in _ASKING or (words and words[0] in _ASKING)):
+        return refused(
+            req.text,
+            f"that asks a question, and a question never changes anything here; to do it, say "
+            f"it as a request (`{translation.line}` is the command)",
+        )
+    return translation
 
 
 def _accounted(req: Request, translation: Translation) -> Translation:

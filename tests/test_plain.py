@@ -614,6 +614,9 @@ ISSUE_CASES: list[tuple[str, str | None, str]] = [
     ("ship warm on both tests", None, "~"),
     ("ship warm only if it is faster", None, "~"),
     ("maybe ship warm", None, "~"),
+    # a question that asks never becomes a change
+    ("did baseline-0401 finish?", None, "! asks a question"),
+    ("is warm shipped?", None, "~"),
     ("add a warm result for each variant", CF, "~"),
     ("rescore candidate-0402 with judge but only the failures", None, "~"),
     ("run smoke against http://127.0.0.1:8000/run until it passes", None, "~"),
