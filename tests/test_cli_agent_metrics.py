@@ -160,7 +160,7 @@ class TestCovariate:
 
         invoke("ab", "create", "v", "--variants", "cold,warm", "--metric", "score")
         rng = np.random.default_rng(5)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for i in range(400):
             prior = float(rng.normal())
             rows.append(
