@@ -141,8 +141,8 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
 
 
 #: how a question that only asks begins ("did baseline-0401 finish?"); "can you …" is a request
-_ASKING = frozenset(
-    "did does do is are was were has have had why what which who whom whose how when where".split()
+_ASKING = _w(
+    "did does do is are was were has have had why what which who whom whose how when where"
 )
 
 
