@@ -93,6 +93,25 @@ def _measure(conn: sqlite3.Connection, run_id: str, basis: str) -> Measured:
     return out
 
 
+def _t_interval(
+    mean: float,
+    spread: float,
+    per: float,
+    df: int,
+    level: float,
+    bounds: tuple[float, float] | None,
+) -> list[float]:
+    """``mean ± t(level, df) · spread / per``, limited to ``bounds`` (the range the mean can
+    take; the true value always lies there, so coverage is kept)."""
+    from scipy.stats import t
+
+    half = float(t.ppf(1 - (1 - level) / 2, df)) * spread / per
+    lo, hi = mean - half, mean + half
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return [lo, hi]
+
+
 def paired_interval(
     diffs: Sequence[float],
     level: float = CI_LEVEL,
@@ -106,8 +125,6 @@ def paired_interval(
     true difference always lies there, so coverage is kept). ``ci`` is
     ``None`` with fewer than 2 pairs or when the differences do not vary.
     """
-    from scipy.stats import t
-
     n = len(diffs)
     mean = sum(diffs) / n if n else None
     sd = None
@@ -121,11 +138,7 @@ def paired_interval(
         if sd == 0.0:
             note = "the differences do not vary"
         else:
-            half = float(t.ppf(1 - (1 - level) / 2, n - 1)) * sd / math.sqrt(n)
-            lo, hi = mean - half, mean + half
-            if bounds is not None:
-                lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
-            ci = [lo, hi]
+            ci = _t_interval(mean, sd, math.sqrt(n), n - 1, level, bounds)
     return {
         "method": "paired t interval (fixed-horizon)",
         "pairs": n,
@@ -157,8 +170,6 @@ def clustered_interval(
     :func:`paired_interval`. Limited to ``bounds`` like it; ``ci`` is ``None``
     with fewer than 2 cases or when the cluster sums do not vary.
     """
-    from scipy.stats import t
-
     n = len(diffs)
     groups: dict[str, list[float]] = {}
     for d, g in zip(diffs, clusters, strict=True):
@@ -177,11 +188,7 @@ def clustered_interval(
         if se == 0.0:
             note = "the differences do not vary between cases"
         else:
-            half = float(t.ppf(1 - (1 - level) / 2, g_n - 1)) * se
-            lo, hi = mean - half, mean + half
-            if bounds is not None:
-                lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
-            ci = [lo, hi]
+            ci = _t_interval(mean, se, 1.0, g_n - 1, level, bounds)
     return {
         "method": "cluster-robust paired interval (CR1, clustered by case, t with G-1 df)",
         "pairs": n,
