@@ -459,12 +459,13 @@ def conclude(req: Request) -> Translation:
             modes.append("stop")
             req.use(i)
     for i in req.indexes(
-        SHIP_VERBS | {"go", "pick", "choose", "select", "switch", "promote", "roll", "launch"}
+        SHIP_VERBS
+        | {"go", "going", "went", "pick", "choose", "select", "switch", "promote", "roll", "launch"}
     ):
         if not req.free(i):
             continue
         w = req.w(i)
-        if w == "go" and req.w(i + 1) != "with":
+        if w in ("go", "going", "went") and req.w(i + 1) != "with":
             continue
         if w == "roll" and req.w(i + 1) not in ("out",):
             continue

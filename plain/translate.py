@@ -491,7 +491,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         ws & SHIP_VERBS
         or req.seq(KEEP_CONTROL, {"the", "with"}, {"control", "baseline"}) >= 0
         or req.seq(KEEP_CONTROL, {"control", "baseline"}) >= 0
-        or req.seq("go", "with") >= 0
+        or req.seq({"go", "going", "went"}, "with") >= 0
         or req.seq("roll", "out") >= 0
         or req.seq("switch", "to") >= 0
         or req.seq({"pick", "choose", "select", "promote"}) >= 0

@@ -39,7 +39,7 @@ IMPORT_VERBS = _w("import load ingest upload bulk read")
 ARCHIVE_VERBS = _w("archive delete remove hide trash retire drop discard shelve bin")
 RESTORE_VERBS = _w("restore unarchive undelete recover unhide revive resurrect reinstate")
 DESTROY_WORDS = _w("purge erase wipe destroy obliterate truncate shred permanently forever nuke")
-SHIP_VERBS = _w("ship shipping conclude deploy rollout finalize finalise adopt")
+SHIP_VERBS = _w("ship shipping shipped conclude deploy rollout finalize finalise adopt")
 QUESTION_START = _w(
     "should shall can could would is are do does which what who how was did has have will why am"
 )

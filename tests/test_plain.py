@@ -575,6 +575,9 @@ ISSUE_CASES: list[tuple[str, str | None, str]] = [
     ("we're shipping warm", CF, "ab conclude checkout-flow --ship warm"),
     ("we decided on terse", None, "ab conclude prompt-style --ship terse"),
     ("stop and keep the control", CF, "ab conclude checkout-flow --keep-control"),
+    ("we shipped warm", CF, "ab conclude checkout-flow --ship warm"),
+    ("we went with terse", None, "ab conclude prompt-style --ship terse"),
+    ("why was warm shipped?", None, "audit checkout-flow"),
     # a new name must be delimited: the comma after a "vs" list ends it
     ("create a test t2 comparing a vs b, measured by cost", None, "ab create t2 --variants a,b --metric cost"),
     ("create a test t3 comparing fast vs slow, nightly", None, "~"),
