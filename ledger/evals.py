@@ -25,7 +25,7 @@ import json
 import math
 import os
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -279,18 +279,11 @@ class PreparedRun:
         try:
             if self.register is not None:
                 await self._register_seed_suite(options)
+            begin: Callable[..., Awaitable[RunReport]] = start_run
+            extra = self.start or {}
             if self.resume is not None:
-                return await resume_run(
-                    self.recorder,
-                    self.suite,
-                    self.target,
-                    run_id=self.run_id,
-                    trialbook_version=tool_version(),
-                    git_sha=git_sha(),
-                    options=options,
-                    **self.resume,
-                )
-            return await start_run(
+                begin, extra = resume_run, self.resume
+            return await begin(
                 self.recorder,
                 self.suite,
                 self.target,
@@ -298,7 +291,7 @@ class PreparedRun:
                 trialbook_version=tool_version(),
                 git_sha=git_sha(),
                 options=options,
-                **(self.start or {}),
+                **extra,
             )
         finally:
             if self.scoring:
