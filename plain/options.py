@@ -101,8 +101,10 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
             take(flag[t.norm], None, a, b)
         elif t.norm in ("plot", "chart", "graph", "draw"):
             take("--plot", None, i, i + 1)
-    # log positions: "at position 120", "right after position 1200", "as of position 7"
-    for i in req.indexes({"position", "pos"}):
+    # log positions: "at position 120", "right after position 1200", "as of position 7", for
+    # something as it was then (a test, run or canary); "show position 17" is one event
+    as_of_something = bool(req.named("test", "archived", "run", "canary")) or bool(req.focus)
+    for i in req.indexes({"position", "pos"}) if as_of_something else []:
         j = i + 1 + (req.p(i + 1) == "#")
         if j < len(toks) and toks[j].is_int and req.free(j) and req.free(i):
             a = i

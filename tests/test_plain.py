@@ -270,7 +270,7 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("events log", "history of onboarding", None, "events log --stream ab:onboarding"),
     ("events log", "show the audit trail", None, "events log"),
     ("events log", "recent activity on checkout-flow, last 10", None, "events log --stream ab:checkout-flow --limit 10"),
-    ("events log", "show events since position 100", None, "! 'position 100'"),
+    ("events log", "show events since position 100", None, "! '100'"),
     ("events log", "events for checkout-flow and onboarding", None, "! one stream at a time"),
     ("events verify", "is the ledger intact?", None, "events verify"),
     ("events verify", "check that nobody tampered with the log", None, "events verify"),
@@ -578,6 +578,8 @@ ISSUE_CASES: list[tuple[str, str | None, str]] = [
     ("we shipped warm", CF, "ab conclude checkout-flow --ship warm"),
     ("we went with terse", None, "ab conclude prompt-style --ship terse"),
     ("why was warm shipped?", None, "audit checkout-flow"),
+    ("show position 17", None, "events show 17"),
+    ("show the event at position 5", None, "events show 5"),
     # a new name must be delimited: the comma after a "vs" list ends it
     ("create a test t2 comparing a vs b, measured by cost", None, "ab create t2 --variants a,b --metric cost"),
     ("create a test t3 comparing fast vs slow, nightly", None, "~"),
