@@ -166,26 +166,14 @@ def add_results(
 
 def read_file(path: Any) -> tuple[list[Any], list[str]]:
     """The results of a JSONL file (``canary import``), each line checked, with its label."""
-    import json
     from pathlib import Path
 
-    from trialbook.domain.errors import InvalidCommand
-    from trialbook.ledger.importing import read_text
+    from trialbook.ledger.importing import json_lines, read_text
 
-    text = read_text(Path(path))
     rows, sources = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"line {number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InvalidCommand(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+    for where, obj in json_lines(read_text(Path(path)), path):
         rows.append(result_fields(obj, where))
         sources.append(where)
-    if not rows:
-        raise InvalidCommand(f"{path} has no results; write one JSON object per line")
     return rows, sources
 
 
@@ -232,13 +220,53 @@ def read_snapshot(ledger: Any, name: str) -> Snapshot:
             raise AssertionError(f"canary_canaries names position {row['created_position']}")
         cells = q.stage_statistics(conn, name)
         position = ledger.store.head()[0]
+    values = _quantile_values(ledger, definition, position)
     stages = []
     for number in range(1, row["stage"] + 1):
         arms = cells.get(number, {})
         c = arms.get("control", (0, {}, {}))
         t = arms.get("candidate", (0, {}, {}))
-        stages.append(StageData(ArmData(*c), ArmData(*t)))
+        stages.append(
+            StageData(
+                ArmData(*c, values=values.get((number, "control"), {})),
+                ArmData(*t, values=values.get((number, "candidate"), {})),
+            )
+        )
     return Snapshot(row, definition, tuple(stages), position)
+
+
+def _quantile_values(
+    ledger: Any, definition: Any, position: int
+) -> dict[tuple[int, str], dict[str, tuple[float, ...]]]:
+    """(stage, arm) -> base metric -> values, for the canary's quantile guardrails (none: ``{}``).
+
+    The canary projection keeps moments only, so the values are read from the canary's
+    ``CanaryResultAdded`` events up to ``position``.
+    """
+    from trialbook.domain.canary import stream_for
+    from trialbook.domain.metrics import metric_named, observations
+
+    bases = {
+        metric_named(g.metric).numerator or g.metric
+        for g in definition.guardrails
+        if ":p" in g.metric
+    }
+    if not bases:
+        return {}
+    out: dict[tuple[int, str], dict[str, list[float]]] = {}
+    for event in ledger.store.read_stream(stream_for(definition.name)):
+        if event.position > position:
+            break
+        if event.type != "CanaryResultAdded":
+            continue
+        data = event.data
+        arm = "candidate" if data.get("variant") == definition.candidate else "control"
+        obs = observations(data)
+        cell = out.setdefault((int(data["stage"]), arm), {})
+        for base in bases:
+            if base in obs:
+                cell.setdefault(base, []).append(float(obs[base]))
+    return {k: {b: tuple(v) for b, v in per.items()} for k, per in out.items()}
 
 
 def open_as_of(

@@ -254,14 +254,7 @@ def _jsonl(
     from trialbook.domain.transcripts import stash_transcript
 
     results, sources, derived = [], [], 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"line {number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InvalidCommand(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+    for where, obj in json_lines(text, path):
         if isinstance(obj, dict) and ("transcript" in obj or "transcript_blob" in obj):
             obj, blob = stash_transcript(obj, f"{where}: transcript")
             if blob is not None and blobs is not None:
@@ -270,9 +263,29 @@ def _jsonl(
         results.append(fields)
         sources.append(where)
         derived += bool(seen)
-    if not results:
-        raise InvalidCommand(f"{path} has no results; write one JSON object per line")
     return tuple(results), tuple(sources), derived
+
+
+def json_lines(text: str, path: Any) -> Iterator[tuple[str, Any]]:
+    """Each non-blank line of the JSONL file ``path`` as ``("line N", value)``.
+
+    Read as it is consumed, so the first bad line (its JSON or, checked by the
+    caller, its fields) is the one named. A line that is not JSON, or a file
+    with no line at all, raises ``InvalidCommand``.
+    """
+    count = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"line {number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InvalidCommand(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+        count += 1
+        yield where, obj
+    if not count:
+        raise InvalidCommand(f"{path} has no results; write one JSON object per line")
 
 
 def _whole_json(text: str) -> Any:
