@@ -362,7 +362,13 @@ def parse_margin(text: str, metric: str, *, allow_zero: bool = False) -> Margin:
     return Margin(float(number), False, number)
 
 
+def _base(metric: str) -> str:
+    """The metric whose units ``metric`` is in: a quantile's (``completion_time:p95``) is its base's."""
+    return metric.partition(":")[0]
+
+
 def _unit_forms(metric: str) -> str:
+    metric = _base(metric)
     if metric in DURATION_METRICS:
         return "30 (seconds), 30s, 2min or 10% (relative to control)"
     if metric in COST_METRICS:
@@ -375,6 +381,7 @@ def _unit_forms(metric: str) -> str:
 def _margin_in_units(text: str, metric: str, *, allow_zero: bool) -> Margin | None:
     """A margin with the metric's own unit (``30s``, ``$0.01``, ``1.5k``) in plain units, if it is one."""
     value: float | None = None
+    metric = _base(metric)
     try:
         if metric in DURATION_METRICS:
             value = parse_duration(text)

@@ -178,7 +178,8 @@ class TestMargins:
         ("text", "metric", "value"),
         [("30s", "completion_time", 30.0), ("2min", "completion_time", 120.0),
          ("$0.01", "cost", 0.01), ("1c", "cost", 0.01), ("1.5k", "tokens", 1500.0),
-         ("2.5", "score", 2.5), ("5", "completion_time", 5.0)],
+         ("2.5", "score", 2.5), ("5", "completion_time", 5.0),
+         ("30s", "completion_time:p95", 30.0)],
     )  # fmt: skip
     def test_other_metrics_take_their_own_units(self, text: str, metric: str, value: float) -> None:
         m = units.parse_margin(text, metric)
