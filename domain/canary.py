@@ -49,7 +49,7 @@ from trialbook.domain.ab import (
 from trialbook.domain.commands import Command, explain
 from trialbook.domain.errors import AlreadyExists, InvalidCommand, NotFound, StateConflict
 from trialbook.domain.events import Event
-from trialbook.domain.metrics import METRICS, RESERVED_METRIC_NAMES, Metric
+from trialbook.domain.metrics import METRICS, RESERVED_METRIC_NAMES, Metric, metric_named
 
 #: buckets a unit can fall in; a stage of p % sends buckets 0 … p·100 − 1 to the candidate
 BUCKETS = 10_000
@@ -200,7 +200,8 @@ def parse_guardrail(text: str) -> Guardrail:
     is tolerated; ``success:+0`` tolerates none. ``InvalidCommand`` names what is wrong.
     """
     m = re.fullmatch(
-        r"\s*([a-z][a-z0-9_]*)\s*:\s*\+?\s*([0-9]*\.?[0-9]+)\s*(%|pp|points?)?\s*", text
+        r"\s*([a-z][a-z0-9_]*(?::p[0-9.]+)?)\s*:\s*\+?\s*([0-9]*\.?[0-9]+)\s*(%|pp|points?)?\s*",
+        text,
     )
     if not m:
         raise InvalidCommand(
@@ -208,7 +209,7 @@ def parse_guardrail(text: str) -> Guardrail:
             "METRIC:+N% (relative), e.g. error_rate:+2pp"
         )
     name, value_text, unit = m.groups()
-    metric = METRICS.get(name)
+    metric = watched_metric(name)
     if metric is None:
         raise unknown_metric(name, "guardrail metric")
     value = float(value_text)
@@ -224,9 +225,22 @@ def parse_guardrail(text: str) -> Guardrail:
     return Guardrail(metric=name, limit=value / 100 if unit else value, relative=False)
 
 
+def watched_metric(name: str) -> Metric | None:
+    """The catalogue's metric ``name``, or a quantile of one (``completion_time:p95``, guardrails
+    only); None when it is neither. A bad percentile raises ``InvalidCommand``."""
+    if name in METRICS:
+        return METRICS[name]
+    if ":p" not in name or name.split(":")[0] not in METRICS:
+        return None
+    try:
+        return metric_named(name)
+    except ValueError as e:
+        raise InvalidCommand(f"guardrail: {e}") from None
+
+
 def guardrail_text(g: Guardrail) -> str:
     """A guardrail as it is written: ``error_rate:+2pp``, ``completion_time:+10%``, ``cost:+0.02``."""
-    metric = METRICS[g.metric]
+    metric = watched_metric(g.metric) or METRICS[g.metric]
     if g.relative:
         return f"{g.metric}:+{g.limit * 100:g}%"
     if is_proportion(metric):
@@ -458,7 +472,7 @@ class CreateCanary(Command):
                 "variants, e.g. --control router-v1 --candidate router-v2"
             )
         for g in self.guardrails:
-            if g.metric not in METRICS:
+            if watched_metric(g.metric) is None:
                 raise unknown_metric(g.metric, "guardrail metric")
         return self
 

@@ -50,7 +50,7 @@ from trialbook.domain.canary import (
     stage_label,
     threshold_of,
 )
-from trialbook.domain.metrics import METRICS, Metric
+from trialbook.domain.metrics import METRICS, Metric, metric_named
 from trialbook.domain.stats import engine, sequential
 from trialbook.domain.stats.engine import Arm, CoMomentArrays, MomentArrays
 from trialbook.domain.stats.moments import CoMoments, Moments
@@ -77,6 +77,9 @@ class ArmData:
     results: int = 0
     moments: Mapping[str, Moments] = field(default_factory=dict)
     comoments: Mapping[tuple[str, str], CoMoments] = field(default_factory=dict)
+    #: per-result values of the metrics a quantile guardrail reads (``completion_time`` for
+    #: ``completion_time:p95``), read from the events: the projection keeps moments only
+    values: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ def plan_of(definition: Any) -> Plan:
         stages=tuple(float(p) for p in definition.stages),
         metric=METRICS[definition.metric],
         guards=tuple(
-            Guard(METRICS[g.metric], float(g.limit), bool(g.relative))
+            Guard(metric_named(g.metric), float(g.limit), bool(g.relative))
             for g in definition.guardrails
         ),
         alpha=float(definition.alpha),
@@ -153,6 +156,8 @@ class Looks:
     results: list[tuple[Array, Array]]
     stats: dict[str, list[tuple[Stats, Stats]]]
     stage: Array
+    #: metric -> per stage ``(candidate, control)`` arms computed from values (quantiles)
+    arms: dict[str, list[tuple[Arm, Arm]]] = field(default_factory=dict)
 
 
 def _one(x: float) -> Array:
@@ -170,8 +175,21 @@ def _arrays(metric: Metric, arm: ArmData) -> Stats:
             _one(co.m2_y),
             _one(co.c_xy),
         )
-    mo = arm.moments.get(metric.name, Moments())
+    mo = arm.moments.get(
+        metric.numerator or metric.name if metric.kind == "quantile" else metric.name, Moments()
+    )
     return MomentArrays(_one(mo.n), _one(mo.mean), _one(mo.m2))
+
+
+def _quantile_arm(metric: Metric, arm: ArmData) -> Arm:
+    """One stage arm's quantile (``domain.stats.quantiles``) from its values."""
+    from trialbook.domain.stats import quantiles
+
+    base, p = quantiles.parse_quantile(metric.name) or ("", 0.5)
+    xs = sorted(x for x in arm.values.get(base, ()) if math.isfinite(x))
+    est, se = quantiles.quantile_and_se(xs, p)
+    arm_: Arm = quantiles.quantile_arm(_one(len(xs)), _one(est), _one(se))
+    return arm_
 
 
 def looks_of(plan: Plan, stages: Sequence[StageData], stage: int) -> Looks:
@@ -184,6 +202,11 @@ def looks_of(plan: Plan, stages: Sequence[StageData], stage: int) -> Looks:
             for m in plan.tracked
         },
         stage=np.array([stage - 1]),
+        arms={
+            m.name: [(_quantile_arm(m, s.candidate), _quantile_arm(m, s.control)) for s in padded]
+            for m in plan.tracked
+            if m.kind == "quantile"
+        },
     )
 
 
@@ -395,7 +418,9 @@ def evaluate(plan: Plan, looks: Looks) -> Evaluation:
     """The comparisons, guardrail verdicts, alerts and the stage rule at every look."""
     comparisons: dict[str, Stratified] = {}
     for m in plan.tracked:
-        strata = [(engine.arm_of(m, t), engine.arm_of(m, c)) for c, t in looks.stats[m.name]]
+        strata = looks.arms.get(m.name) or [
+            (engine.arm_of(m, t), engine.arm_of(m, c)) for c, t in looks.stats[m.name]
+        ]
         comparisons[m.name] = stratified(m, strata, plan.rho)
     primary = comparisons[plan.metric.name]
     guards = []
@@ -522,7 +547,7 @@ def status_document(
         written = guardrail_text(
             Guardrail(metric=g.metric.name, limit=g.limit, relative=g.relative)
         )
-        limit_text = written.split(":", 1)[1]
+        limit_text = written.rsplit(":", 1)[1]  # after a quantile name too (completion_time:p95)
         verdict = VERDICTS[int(gd.status[0])]
         if ci is None:
             summary = f"not yet measurable, limit {limit_text}"

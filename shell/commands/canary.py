@@ -343,10 +343,10 @@ def status(app: App, name: str, as_of: str | None, at: int | None, as_json: bool
 
 
 def _amount(g: dict[str, Any], x: float | None) -> str:
-    from trialbook.domain.metrics import METRICS
+    from trialbook.domain.metrics import metric_named
     from trialbook.domain.stats.canary import amount
 
-    return amount(METRICS[g["metric"]], g["relative"], x)
+    return amount(metric_named(g["metric"]), g["relative"], x)  # a quantile too (cost:p99)
 
 
 def render_status(doc: dict[str, Any]) -> str:
