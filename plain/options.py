@@ -222,4 +222,7 @@ def attach(req: Request, t: Translation, found: list[Found]) -> Translation:
         return t
     from dataclasses import replace
 
-    return replace(t, argv=(*t.argv, *extra))
+    from trialbook.plain.types import is_write
+
+    argv = (*t.argv, *extra)
+    return replace(t, argv=argv, writes=is_write(argv))

@@ -36,6 +36,11 @@ WRITE_COMMANDS: frozenset[tuple[str, ...]] = frozenset(
         ("canary", "complete"),
         # `canary watch --auto` records decisions: confirmed like a write, with or without --auto
         ("canary", "watch"),
+        # not the log, but confirmed all the same: a demo store is written, a server started,
+        # trace files written
+        ("demo",),
+        ("view",),
+        ("eval", "export"),
     }
 )
 
@@ -61,10 +66,13 @@ def command_path(argv: Iterable[str]) -> tuple[str, ...]:
 def is_write(argv: Iterable[str]) -> bool:
     """Whether the command line ``argv`` (without the program name) writes: confirm it first.
 
-    ``eval compare --into-ab NAME`` writes too: it creates (or feeds) the A/B test NAME."""
+    ``eval compare --into-ab NAME`` writes too (it creates or feeds the A/B test NAME), and so
+    does any command with ``--output``/``-o`` (it writes a file) or ``eval export`` (traces)."""
     args = tuple(argv)
     return command_path(args) in WRITE_COMMANDS or any(
-        a == "--into-ab" or a.startswith("--into-ab=") for a in args
+        a in ("--into-ab", "--output", "-o", "--traces")
+        or a.startswith(("--into-ab=", "--output="))
+        for a in args
     )
 
 
