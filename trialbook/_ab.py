@@ -513,13 +513,23 @@ class Session:
             "transcript": self._transcript,
         }
 
+    def _row(self, exc: BaseException | None) -> dict[str, Any] | None:
+        """What the block's end records (taken as it ends, so the time is the block's); None: nothing."""
+        return self._fields(exc)
+
+    def _record(self, row: dict[str, Any]) -> Recorded:
+        (recorded,) = self._tests._add(self.test, [row], "ab.session", None)
+        return recorded
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        (self.recorded,) = self._tests._add(self.test, [self._fields(exc)], "ab.session", None)
+        row = self._row(exc)
+        if row is not None:
+            self.recorded = self._record(row)
 
     async def __aenter__(self) -> Session:
         return self.__enter__()
@@ -530,7 +540,6 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        fields = self._fields(exc)
-        (self.recorded,) = await asyncio.to_thread(
-            self._tests._add, self.test, [fields], "ab.session", None
-        )
+        row = self._row(exc)
+        if row is not None:
+            self.recorded = await asyncio.to_thread(self._record, row)

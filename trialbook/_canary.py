@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from hashlib import sha256
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
@@ -454,31 +453,15 @@ class CanarySession(Session):
         super().__enter__()
         return self
 
-    def _row(self, exc: BaseException | None) -> dict[str, Any]:
+    def _row(self, exc: BaseException | None) -> dict[str, Any] | None:
+        """Nothing when the canary was not running as the session started."""
+        if self.stage is None:
+            return None
         return {**self._fields(exc), "stage": self.stage, "unit_id": self.unit_id}
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.stage is not None:
-            (self.recorded,) = self._canary._add([self._row(exc)], "canary.session", None)
+    def _record(self, row: dict[str, Any]) -> Recorded:
+        (recorded,) = self._canary._add([row], "canary.session", None)
+        return recorded
 
     async def __aenter__(self) -> CanarySession:
         return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        import asyncio
-
-        if self.stage is not None:
-            row = self._row(exc)
-            (self.recorded,) = await asyncio.to_thread(
-                self._canary._add, [row], "canary.session", None
-            )
