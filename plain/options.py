@@ -170,8 +170,9 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
             b = i + 3 + (req.w(i + 3) in _LIMIT_NOUNS)
             take("--limit", fmt(t.value), i, b)
     k = req.seq({"every", "all"}, "single", {"result", "results", "session", "sessions"})
-    if k >= 0:
-        take("--limit", "0", k, k + 3)
+    if k >= 0:  # all of them is --limit 0, a number not typed: the user types it
+        out.append(Found("--limit", None, _span(req, k, k + 3)))
+        req.use(*range(k, k + 3))
     # who recorded it: "what did ann@laptop record?", "events by ann@laptop"
     for i, t in enumerate(toks):
         if t.kind == "actor" and req.free(i):
@@ -196,6 +197,16 @@ def attach(req: Request, t: Translation, found: list[Found]) -> Translation:
     seen: dict[str, str | None] = {}
     formats = {"--json": "json", "--markdown": "markdown"}
     for f in found:
+        if f.option == "--limit" and f.value is None and "--limit" in takes:
+            from trialbook.plain.types import incomplete
+
+            return incomplete(
+                req.text,
+                t.argv,
+                ["--limit N"],
+                f"{f.said!r}: every result is --limit 0 (type it; I never write a number you "
+                "did not)",
+            )
         if f.option in formats and path in _FORMAT_COMMANDS:
             if "--format" not in t.argv and "--format" not in extra:
                 extra += ["--format", formats[f.option]]
