@@ -23,7 +23,10 @@ counts false ships; calls in either direction are shown beside. The cells:
   at sigma 0.4, L = 0: the design cannot reach 80 % at 500 per variant for wider spreads);
 - ``cuped_speed``: success 0.50 -> 0.56 with the rho = 0.6 covariate; results per
   variant at which the test first calls the right winner, adjusted against unadjusted
-  (median over tests; up to 3,000 per variant, plan 4,000).
+  (median over tests; up to 3,000 per variant, plan 4,000);
+- ``canary_p95``: an identical candidate in a one-stage canary (lognormal(3, 1) times,
+  300 results per arm) with the guardrail ``completion_time:p95:+0%`` checked after every
+  result (the canary's normal-mixture interval): how often it would halt.
 """
 
 from __future__ import annotations
@@ -232,6 +235,34 @@ def cuped_speed(rng: np.random.Generator, sims: int) -> bool:
     return saving >= 0.25
 
 
+def canary_p95(rng: np.random.Generator, sims: int) -> bool:
+    from trialbook.domain.metrics import metric_named
+    from trialbook.domain.stats import canary, quantiles, sequential
+
+    per = 300
+    metric = metric_named("completion_time:p95")
+    rho = sequential.rho(ALPHA, 2.0 * per)
+    arm = np.arange(2 * per) % 2
+    halts = np.zeros(sims, dtype=bool)
+    calls = np.zeros(sims, dtype=bool)
+    for i in range(sims):
+        y = rng.lognormal(3.0, 1.0, 2 * per)
+        cand = quantiles.quantile_arm(*quantiles.running_quantile_masked(y, arm == 1, 0.95))
+        ctrl = quantiles.quantile_arm(*quantiles.running_quantile_masked(y, arm == 0, 0.95))
+        _, _, rlo, rhi = canary.stratified(metric, [(cand, ctrl)], rho).bounds(ALPHA)
+        with np.errstate(invalid="ignore"):
+            halts[i] = bool((rlo > 0).any())
+            calls[i] = bool(((rlo > 0) | (rhi < 0)).any())
+    text, hi = rate(halts)
+    ok = halts.mean() <= ALPHA and hi <= 1.5 * ALPHA
+    print(
+        f"  {'canary A/A, guardrail completion_time:p95:+0%, 300/arm':<44} false halts {text}  "
+        f"{'ok' if ok else 'NOT MET'}"
+    )
+    print(f"  {'':<44} any call (either direction) {rate(calls)[0]}")
+    return ok
+
+
 CELLS = {
     "aa_p95": aa_p95,
     "aa_cap": aa_cap,
@@ -239,6 +270,7 @@ CELLS = {
     "aa_segments": aa_segments,
     "guard_p95": guard_p95,
     "cuped_speed": cuped_speed,
+    "canary_p95": canary_p95,
 }
 
 
