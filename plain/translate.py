@@ -682,6 +682,12 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
         "eval run smoke --target http://127.0.0.1:8000/task --epochs 3",
     ),
     ("compare baseline with candidate", "eval compare baseline candidate"),
+    ("is candidate an improvement over baseline?", "eval compare baseline candidate"),
+    ("show the last 10 results as json", "ab show checkout-flow --limit 10 --json"),
+    (
+        "analyze checkout-flow on success to detect a 5 point lift",
+        "ab analyze checkout-flow --metric success --mde 5pp",
+    ),
     ("rescore candidate with judge", "eval rescore candidate --scorer judge"),
     ("how is the canary doing?", "canary status router-v2"),
     ("move router-v2 to 50%", "canary advance router-v2 --to 50"),
