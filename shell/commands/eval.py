@@ -721,6 +721,13 @@ def export(app: App, run_id: str, traces_dir: str) -> None:
     help="Exit 1 if the recommendation is DECISION: keep_control, no_difference, continue, "
     "blocked or ship (repeatable, or comma-separated).",
 )
+@click.option(
+    "--by",
+    "by",
+    metavar="KEY",
+    help="Also break the comparison down by case metadata: metadata.KEY (or category, "
+    "difficulty, model); Holm across segments, labelled exploratory.",
+)
 @json_option
 @pass_app
 def compare(
@@ -731,6 +738,7 @@ def compare(
     into_ab: str | None,
     max_regressions: int | None,
     fail_on: tuple[str, ...],
+    by: str | None,
     as_json: bool,
 ) -> None:
     """Pair RUN_B's rollouts with RUN_A's by case and epoch: wins, losses, regressions and paired statistics.
@@ -747,11 +755,17 @@ def compare(
 
     gates = eval_gates.parse_compare_gates(max_regressions, fail_on)
     data = evals.compare_runs(app.ledger, run_a, run_b, scorer=scorer, into_ab=into_ab)
+    if by is not None:
+        from trialbook.ledger.eval_segments import by_segment, segment_lines
+
+        data["segments"] = by_segment(app.ledger, data, by)
     outcome = eval_gates.check_compare(data, gates)
     if as_json:
         echo_json(data)
     else:
         for line in compare_lines(data, run_a, run_b, into_ab):
+            click.echo(line)
+        for line in segment_lines(data["segments"]) if by is not None else []:
             click.echo(line)
     if gates:
         exit_for(outcome, err=as_json)
