@@ -88,6 +88,13 @@ def suite_add(req: Request) -> Translation:
             opts = ["--name", t.norm]
             req.use(*range(i, j + 1))
             break
+    if not opts and req.named("suite"):
+        # "a new version of smoke from cases/smoke-v2.yaml": the suite it adds a version to
+        m = req.named("suite")[0]
+        opts = ["--name", m.name]
+        req.use_match(m)
+        for i in req.indexes({"new", "next", "version", "of", "from", "to"}):
+            req.use(i)
     if path < 0:
         return incomplete(
             req.text, ["eval", "suite", "add", *opts], ["FILE"], "which file? (JSONL or YAML cases)"

@@ -176,13 +176,14 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         return translation
     left = req.leftover_numbers()
     unknown = req.unknown_words()
-    carried = " ".join(translation.argv)
     dropped = [
         m
         for m in req.named("test", "archived", "suite", "run", "canary")
         if not any(i in req.used for i in range(m.start, m.end))
-        and not any(m.name == a or a.endswith(f":{m.name}") for a in translation.argv)
-        and m.name not in carried
+        and not any(
+            m.name == a or a.endswith(f":{m.name}") or m.name in a.split(",")
+            for a in translation.argv
+        )
     ]
     unread: list[str] = []
     if translation.writes:

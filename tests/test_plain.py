@@ -579,6 +579,8 @@ ISSUE_CASES: list[tuple[str, str | None, str]] = [
     ("we went with terse", None, "ab conclude prompt-style --ship terse"),
     ("why was warm shipped?", None, "audit checkout-flow"),
     ("show position 17", None, "events show 17"),
+    ("add a new version of smoke from cases/smoke-v2.yaml", None, "eval suite add cases/smoke-v2.yaml --name smoke"),
+    ("register cases/smoke.jsonl", None, "eval suite add cases/smoke.jsonl"),
     ("show the event at position 5", None, "events show 5"),
     # a new name must be delimited: the comma after a "vs" list ends it
     ("create a test t2 comparing a vs b, measured by cost", None, "ab create t2 --variants a,b --metric cost"),
