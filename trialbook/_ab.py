@@ -22,13 +22,8 @@ Difficulty = Literal["easy", "medium", "hard"]
 
 
 def _recorded(e: RecordedEvent) -> Recorded:
-    return Recorded(
-        position=e.position,
-        event_id=e.event_id,
-        stream_id=e.stream_id,
-        version=e.version,
-        type=e.type,
-    )
+    """The public :class:`Recorded` of a stored envelope (its fields read by name)."""
+    return Recorded.model_validate(e, from_attributes=True)
 
 
 def _result(fields: Any, blobs: list[bytes] | None = None) -> Any:

@@ -18,20 +18,9 @@ BATCH = 1_000
 
 
 def to_event(e: RecordedEvent) -> Event:
-    """The public :class:`Event` of a stored envelope."""
-    return Event(
-        position=e.position,
-        event_id=e.event_id,
-        stream_id=e.stream_id,
-        version=e.version,
-        type=e.type,
-        schema_version=e.schema_version,
-        data=e.data,
-        metadata=e.metadata,
-        recorded_at=e.recorded_at,
-        prev_hash=e.prev_hash,
-        hash=e.hash,
-    )
+    """The public :class:`Event` of a stored envelope (its fields read by name; ``data`` and
+    ``metadata`` parsed)."""
+    return Event.model_validate(e, from_attributes=True)
 
 
 class Events:
