@@ -34,7 +34,7 @@ Target = str | Mapping[str, Any] | Callable[..., Any]
 
 
 def _specs(scorers: str | Iterable[str]) -> tuple[str, ...]:
-    """Scorer specs as a tuple (one spec given as a bare string is one spec, not its letters)."""
+    """Specs (scorers, gates) as a tuple: one given as a bare string is one spec, not its letters."""
     return (scorers,) if isinstance(scorers, str) else tuple(scorers)
 
 
@@ -480,7 +480,7 @@ class Evals:
         from trialbook.ledger import evals as app
         from trialbook.ledger.junit import check_junit_path, write_junit
 
-        specs = (fail_under,) if isinstance(fail_under, str) else tuple(fail_under)
+        specs = _specs(fail_under)
         with self._tb._use() as ledger:
             report = app.run_report(ledger, run)
             recorded = [s["name"] for s in report["run"].get("scorers") or []]
@@ -510,7 +510,7 @@ class Evals:
         from trialbook.ledger import eval_gates
         from trialbook.ledger import evals as app
 
-        words = (fail_on,) if isinstance(fail_on, str) else tuple(fail_on)
+        words = _specs(fail_on)
         parsed = eval_gates.parse_compare_gates(max_regressions, words)
         with self._tb._use() as ledger:
             data = app.compare_runs(ledger, run_a, run_b, scorer=scorer)
