@@ -317,12 +317,9 @@ def _seed_range(value: Any, filename: str) -> Any:
     if not isinstance(value, dict):
         return value
     unknown = sorted(set(value) - {"start", "end", "step"})
-    parts = [value.get(k, 1 if k == "step" else None) for k in ("start", "end", "step")]
-    if (
-        unknown
-        or not all(isinstance(p, int) and not isinstance(p, bool) for p in parts)
-        or parts[2] < 1
-    ):
+    raw = [value.get(k, 1 if k == "step" else None) for k in ("start", "end", "step")]
+    parts = [p for p in raw if isinstance(p, int) and not isinstance(p, bool)]
+    if unknown or len(parts) != 3 or parts[2] < 1:
         raise TargetConfigError(
             f"{filename}: seeds as a range is {{ start = 0, end = 50 }} (end excluded; "
             "step = N optional, at least 1)"
