@@ -21,11 +21,12 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-Array = np.ndarray
+    Array = np.ndarray
 NONE_SEGMENT = "(none)"
 DIMENSIONS = ("category", "difficulty", "model")
 
@@ -84,6 +85,8 @@ def analyze_segments(
     ``(results,)`` or ``(tests, results)``; ``kind`` is ``binary`` or ``continuous``;
     ``plan`` the results planned for the whole comparison (both arms).
     """
+    import numpy as np
+
     from trialbook.domain.stats import engine, sequential
     from trialbook.domain.stats.cuped import cumulative
 
@@ -144,6 +147,7 @@ def segment_report(
     looks: list[SegmentLooks], alpha: float, exploratory: bool, by: str
 ) -> dict[str, Any]:
     """The last look of each segment as a JSON-able document."""
+    import numpy as np
 
     def num(x: Any) -> float | None:
         v = float(np.asarray(x).reshape(-1)[-1])
