@@ -14,7 +14,7 @@ import math
 import os
 import socket
 import sqlite3
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -399,6 +399,10 @@ def report(
         "cost_reported": len(costs),
     }
     scorers: dict[str, Any] = {}
+    # verdicts whose judge cost is known (priced, or reported by the gateway): none means no price
+    priced = Counter(
+        v.scorer for v in latest if v.usage is not None and v.usage.cost_usd is not None
+    )
     for name, s in summarize(latest).items():
         scale = scorer_scales.get(name)
         scorers[name] = {
@@ -423,6 +427,7 @@ def report(
             "judge_prompt_tokens": s.prompt_tokens,
             "judge_completion_tokens": s.completion_tokens,
             "judge_cost_usd": s.cost_usd,
+            "judge_cost_reported": priced[name],
         }
     epochs = int(run["epochs"])
     pk = pass_k(latest, epochs) if latest else {}

@@ -144,6 +144,7 @@ def build(
                 f"cost_mean.{vn}", f"mean cost of {vn}", mean([x for _, x in cost[vn]]),
                 [p for p, _ in cost[vn]], {"mean": "cost"},
                 select={"stream": stream, "type": "ResultAdded", "data": {"variant": vn}, "has": "cost"},
+                unit="usd",
             )  # fmt: skip
 
     # ------------------------------------------------------------------ readiness

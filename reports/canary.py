@@ -110,7 +110,7 @@ def build(
                      [p for p, _ in lat[arm]], {"quantile": 0.95, "field": "completion_time"}, select={**sel, "has": "completion_time"})  # fmt: skip
         if cost[arm]:
             b.figure(f"cost_mean.{arm}", f"mean cost of {arm}", mean([x for _, x in cost[arm]]),
-                     [p for p, _ in cost[arm]], {"mean": "cost"}, select={**sel, "has": "cost"})  # fmt: skip
+                     [p for p, _ in cost[arm]], {"mean": "cost"}, select={**sel, "has": "cost"}, unit="usd")  # fmt: skip
 
     # ------------------------------------------------------------------ readiness
     minimum = doc["settings"]["min_results"]

@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from trialbook.domain.units import format_cost
+
 SCHEMA_VERSION = 1
 STATUSES = ("ready", "partial", "gap")
 KINDS = ("ab", "eval", "canary")
@@ -93,11 +95,14 @@ def parse_cites(text: str) -> list[list[int]]:
 
 def fmt_value(value: Any, unit: str | None = None) -> str:
     """A figure's value as the Markdown and HTML write it: integers whole, floats to 6 significant
-    digits (``unit="share"``: a percentage to 2 decimals), intervals as ``[low, high]``."""
+    digits (``unit="share"``: a percentage to 2 decimals; ``unit="usd"``: a cost as the CLI prints
+    it, :func:`~trialbook.domain.units.format_cost`), intervals as ``[low, high]``."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if unit == "usd" and isinstance(value, (int, float)):
+        return format_cost(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):

@@ -135,7 +135,7 @@ def build(
                          {"quantile": q, "field": "latency_s"}, select={**sel, "has": "latency_s"})  # fmt: skip
         if costs[r]:
             b.figure(f"cost_mean.{r}", f"mean cost of {r} (USD)", mean([x for _, x in costs[r]]),
-                     [p for p, _ in costs[r]], {"mean": "cost_usd"}, select={**sel, "has": "cost_usd"})  # fmt: skip
+                     [p for p, _ in costs[r]], {"mean": "cost_usd"}, select={**sel, "has": "cost_usd"}, unit="usd")  # fmt: skip
         verdicts = [e for e in events[r] if e.type == "VerdictRecorded"]
         for scorer in sorted({e.data["scorer"] for e in verdicts}):
             mine = [

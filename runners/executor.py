@@ -59,6 +59,7 @@ from trialbook.domain.evals import (
     rollout_seed,
 )
 from trialbook.domain.suites import Case
+from trialbook.domain.units import format_cost
 from trialbook.runners.cache import ResponseCache, cache_key
 from trialbook.runners.eval_errors import (
     EvalRunnerError,
@@ -276,7 +277,7 @@ class Progress:
     def line(self) -> str:
         """A one-line summary: ``120/200 done · 3 failed · 20 in flight · 38.1/s · ETA 2s``."""
         eta = f"{self.eta_s:.0f}s" if self.eta_s is not None else "?"
-        cost = f" · ${self.cost_usd:.4f}" if self.cost_usd else ""
+        cost = f" · {format_cost(self.cost_usd)}" if self.cost_usd else ""
         return (
             f"{self.done}/{self.total} done · {self.failed} failed · {self.in_flight} in flight · "
             f"{self.rate:.1f}/s · ETA {eta}{cost}"

@@ -576,12 +576,12 @@ class TestConfigAndBudget:
         r = invoke("eval", "run", "--config", str(config))
         assert r.exit_code == 0, r.output
         assert (
-            "Run paid1 stopped (budget of $1 spent): 2 completed, 0 failed, 4 pending · $1.0000; "
+            "Run paid1 stopped (budget of $1 spent): 2 completed, 0 failed, 4 pending · $1.00; "
             "resume it with `trialbook eval resume paid1`." in r.output
         )
         assert events_of(db_path, "RunInterrupted")[0]["reason"] == "budget of $1 spent"
         r = invoke("eval", "resume", "paid1", "--budget", "10")
-        assert "Run paid1 finished: 6 completed, 0 failed · $3.0000." in r.output
+        assert "Run paid1 finished: 6 completed, 0 failed · $3.00." in r.output
         listed = json.loads(invoke("eval", "list", "--json").output)
         assert listed[0]["cost_usd"] == pytest.approx(3.0) and listed[0]["status"] == "finished"
 

@@ -160,7 +160,7 @@ class TestBudget:
         r = invoke("eval", "run", "p", "--target", target, "--budget", "0.05", *args)
         assert r.exit_code == 0, r.output
         assert (
-            "Run n4 stopped (budget of $0.05 spent): 10 completed, 0 failed, 5 pending · $0.0500"
+            "Run n4 stopped (budget of $0.05 spent): 10 completed, 0 failed, 5 pending · $0.05"
             in r.output
         )
         # resuming with the same (spent) budget sends nothing more
@@ -169,7 +169,7 @@ class TestBudget:
         assert "10 completed, 0 failed, 5 pending" in r.output
         assert server.requests == requests
         r = invoke("eval", "resume", "n4", "--budget", "0.06")
-        assert "12 completed, 0 failed, 3 pending · $0.0600" in r.output
+        assert "12 completed, 0 failed, 3 pending · $0.06" in r.output
 
 
 class TestBadTargetsAndOptions:

@@ -38,10 +38,10 @@ def test_the_average_row_is_over_rollouts_that_reported_tokens_and_cost(
     invoke("eval", "run", "avg", "--target", target_module, "--name", "avg", "--retries", "0")
     out = invoke("eval", "show", "avg").output
     # average, score, reward, latency, tokens, cost
-    assert average_row(out)[4:6] == ["3", "0.500000"]
+    assert average_row(out)[4:6] == ["3", "$0.50"]
     md = invoke("eval", "show", "avg", "--markdown").output
     (row,) = [ln for ln in md.splitlines() if ln.startswith("| average")]
-    assert [c.strip() for c in row.split("|")][6:8] == ["3", "0.500000"]
+    assert [c.strip() for c in row.split("|")][6:8] == ["3", "$0.50"]
 
 
 def test_no_tokens_reported_shows_a_dash(

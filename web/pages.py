@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from trialbook.domain.units import format_cost
 from trialbook.web import svg
 from trialbook.web.html import Safe, el, join, link, url
 
@@ -88,8 +89,16 @@ def ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 
 
-def usd(x: float | None) -> str:
-    return "-" if x is None else f"${x:.4f}" if x >= 0.01 else f"${x:.6f}"
+#: a cost, as the CLI prints it (``$0.000018``, ``$1,234.50``, ``-`` when unknown)
+usd = format_cost
+
+
+def judge_cost(sc: dict[str, Any]) -> str:
+    """A scorer's judge cost: its priced verdicts' sum; "no price" for a judge that has tokens
+    but no price (as ``eval show`` says); "-" for a scorer that asked no judge."""
+    if sc.get("judge_cost_reported"):
+        return usd(sc.get("judge_cost_usd"))
+    return "no price" if sc.get("judge_prompt_tokens") or sc.get("judge_completion_tokens") else "-"
 
 
 def when(text: str | None) -> str:
@@ -800,7 +809,7 @@ def run_page(data: dict[str, Any], others: list[dict[str, Any]], **frame: Any) -
                 fig(f"{sc.get('abstained', 0):,}", sc.get("abstained")),
                 fig(f"{sc.get('errors', 0):,}", sc.get("errors")),
                 fig(f"{pct(pk['pass_at_k'])} / {pct(pk['pass_hat_k'])}" if pk else "-", pk["pass_at_k"] if pk else None),
-                fig(usd(sc.get("judge_cost_usd")), sc.get("judge_cost_usd")),
+                fig(judge_cost(sc), sc.get("judge_cost_usd")),
                 data_scorer=n,
             )
         )  # fmt: skip

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from trialbook.domain.units import format_cost
 from trialbook.ledger import evals
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, pass_app
@@ -184,7 +185,7 @@ def _execute(app: App, run_id: str, prepared: evals.PreparedRun, progress: Progr
 
 def _finish_message(app: App, run_id: str) -> None:
     state = evals.run_state(app.ledger, run_id)
-    cost = f" · ${state.cost_usd:.4f}" if state.cost_usd else ""
+    cost = f" · {format_cost(state.cost_usd)}" if state.cost_usd else ""
     if state.status == "finished":
         click.echo(
             f"Run {run_id} finished: {state.completed} completed, {state.failed} failed{cost}. "
@@ -505,7 +506,7 @@ def list_(app: App, as_json: bool) -> None:
             status(r),
             f"{r['completed']}/{r['total']}",
             r["failed"],
-            r["cost_usd"],
+            format_cost(r["cost_usd"]),
             r["started_at"],
         ]
         for r in runs

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from trialbook.domain.units import format_cost
 from trialbook.domain.verdict_values import on_scale
 from trialbook.shell.render import fmt, pct, table
 
@@ -34,9 +35,19 @@ def stalled(run_id: str) -> str:
     )
 
 
-def usd(value: float | None) -> str:
-    """A rollout's cost: six decimals (fractions of a cent are common), '-' when unknown."""
-    return "-" if value is None else f"{value:.6f}"
+#: what the judge cost reads when the judge's tokens are known but no price was
+JUDGE_NO_PRICE = "unknown (no price known: give the judge price_in and price_out)"
+
+
+def judge_cost(sc: dict[str, Any]) -> str:
+    """A scorer's judge cost: the sum of its priced verdicts, or that no price was known.
+
+    A judge without ``price_in``/``price_out`` (and whose gateway reports no cost)
+    records tokens but no cost; that reads :data:`JUDGE_NO_PRICE`, never ``$0.00``.
+    """
+    if sc.get("judge_cost_reported"):
+        return format_cost(sc["judge_cost_usd"])
+    return JUDGE_NO_PRICE
 
 
 def ms(seconds: float | None) -> str:
@@ -83,7 +94,7 @@ def table_rows(data: dict[str, Any]) -> tuple[list[list[Any]], list[str]]:
                 fmt(r["reward"]),
                 ms(r["latency_s"]),
                 fmt(r["tokens"]),
-                usd(r["cost_usd"]),
+                format_cost(r["cost_usd"]),
                 *(scorer_cell(r["verdicts"].get(n)) for n in names),
                 short(r["error"], 60) if r["error"] else ("-" if outcome == "ok" else outcome),
             ]
@@ -97,7 +108,7 @@ def table_rows(data: dict[str, Any]) -> tuple[list[list[Any]], list[str]]:
             fmt(s["mean_reward"]),
             ms(s["mean_latency_s"]),
             fmt(s["mean_tokens"]),
-            usd(s["mean_cost_usd"]),
+            format_cost(s["mean_cost_usd"]),
             *(shown_mean(data["scorers"][n]) for n in names),
             "",
         ]
@@ -145,10 +156,10 @@ def scorer_line(name: str, sc: dict[str, Any]) -> str:
     pk = sc.get("pass_at_k")
     if pk and pk["k"] > 1:
         line += f" · pass@{pk['k']} {pct(pk['pass_at_k'])} · pass^{pk['k']} {pct(pk['pass_hat_k'])}"
-    if sc["judge_prompt_tokens"] or sc["judge_completion_tokens"] or sc["judge_cost_usd"]:
+    if sc["judge_prompt_tokens"] or sc["judge_completion_tokens"] or sc.get("judge_cost_reported"):
         line += (
             f" · judge tokens {sc['judge_prompt_tokens']}+{sc['judge_completion_tokens']}"
-            f" · judge cost ${sc['judge_cost_usd']:.4f}"
+            f" · judge cost {judge_cost(sc)}"
         )
     return line
 
@@ -180,7 +191,7 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         _target_line(s),
         f"latency p50 {ms(s['latency_p50_s'])} · p95 {ms(s['latency_p95_s'])} · p99 {ms(s['latency_p99_s'])}",
         f"tokens {s['prompt_tokens']} in + {s['completion_tokens']} out · cost "
-        + ("-" if s["cost_usd"] is None else f"${s['cost_usd']:.4f}"),
+        + format_cost(s["cost_usd"]),
     ]
     lines += [scorer_line(n, data["scorers"][n]) for n in data["scorer_names"]]
     return lines

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trialbook.domain.units import format_cost
 from trialbook.shell.render import fmt, table
 
 #: ``--columns`` values
@@ -19,7 +20,7 @@ def _cell(name: str, value: Any) -> str:
     if name == "latency_ms":
         return f"{value:.0f}"
     if name == "cost_usd":
-        return f"{value:.6f}"
+        return format_cost(value)
     if name == "tokens":
         return f"{value:.0f}" if isinstance(value, float) else str(value)
     if name == "error":
