@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trialbook.reports.common import Builder, actors, mean, quantile, ranges
+from trialbook.reports.common import Builder, actors, mean, quantile, ranges, say
 
 if TYPE_CHECKING:
     from trialbook.ledger import Ledger
@@ -93,6 +93,7 @@ def build(
     }
 
     # ------------------------------------------------------------------ figures
+    binary = doc["kind"] == "binary"
     for v in doc["variants"]:
         vn = v["name"]
         mine = [p for p, _ in results.get(vn, [])]
@@ -103,6 +104,7 @@ def build(
         b.figure(
             f"estimate.{vn}", f"{doc['metric']} of {vn}", v["estimate"], everything,
             {"replay": READ, "path": ["variants", {"name": vn}, "estimate"]},
+            unit="share" if binary else None,
         )  # fmt: skip
         if v["is_control"]:
             continue
@@ -110,6 +112,7 @@ def build(
             b.figure(
                 f"{field}.{vn}", f"{label} of {vn} vs {control}", v[field], everything,
                 {"replay": READ, "path": ["variants", {"name": vn}, field]},
+                unit="p" if field == "p_value" else "points" if binary else "difference",
             )  # fmt: skip
     for g in doc["guardrails"]:
         for field in ("worsening", "ci"):
@@ -118,7 +121,7 @@ def build(
                 f"{g['metric']} worsening of {g['variant']}" + (" (interval)" if field == "ci" else ""),
                 g[field], everything,
                 {"replay": READ, "path": ["guardrails", {"metric": g["metric"], "variant": g["variant"]}, field]},
-                unit="share" if g["relative"] else None,
+                unit="change" if g["relative"] else "difference",
             )  # fmt: skip
     lat: dict[str, list[tuple[int, float]]] = {}
     cost: dict[str, list[tuple[int, float]]] = {}
@@ -253,25 +256,31 @@ def build(
         what: str,
     ) -> None:
         on = _g(doc["guardrails"], metric)
+        limit = say(given, "usd" if kind == "cost" else None)
         shown = [n for n in names if per[n]]
         figures = [f"{key}.{n}" for n in shown]
         observed = ", ".join(f"{n} {b.text(f'{key}.{n}')}" for n in shown)
         if not shown:
             b.row(f"{kind}_budget", f"{kind.title()} budget", "partial" if given is None else "gap",
-                  f"no {metric} recorded" + ("" if given is None else f"; the budget of {given:g} cannot be checked"))  # fmt: skip
+                  f"no {metric} recorded" + ("" if given is None else f"; the budget of {limit} cannot be checked"))  # fmt: skip
             return
         if given is not None:
             over = [n for n in shown if n != control and b.value(f"{key}.{n}") > given]
             b.row(f"{kind}_budget", f"{kind.title()} budget", "gap" if over else "ready",
-                  f"{what} {observed}; budget {given:g}" + (f": {', '.join(over)} over it" if over else ""),
+                  f"{what} {observed}; budget {limit}" + (f": {', '.join(over)} over it" if over else ""),
                   figures=figures)  # fmt: skip
         elif on:
             worst = {"ok": "ready", "unclear": "partial"}
             status = max(
                 (worst.get(g["status"], "gap") for g in on), key=["ready", "partial", "gap"].index
             )
+            held = ", ".join(
+                f"{g['variant']} {g['status']}, worsening interval "
+                + b.text(f"guardrail.{metric}.{g['variant']}.ci")
+                for g in on
+            )
             b.row(f"{kind}_budget", f"{kind.title()} budget", status,
-                  f"the {metric} guardrail is the budget ({', '.join(g['status'] for g in on)}); {what} {observed}",
+                  f"the {metric} guardrail is the budget ({held}); {what} {observed}",
                   figures=figures + [f"guardrail.{metric}.{g['variant']}.ci" for g in on])  # fmt: skip
         else:
             b.row(f"{kind}_budget", f"{kind.title()} budget", "partial",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trialbook.reports.common import Builder, actors, mean, quantile, ranges
+from trialbook.reports.common import Builder, actors, mean, quantile, ranges, say
 
 if TYPE_CHECKING:
     from trialbook.ledger import Ledger
@@ -29,8 +29,9 @@ def build(
     cost_budget: float | None = None,
 ) -> dict[str, Any]:
     """The report document of canary ``name`` (see docs/reports.md for its keys)."""
-    from trialbook.domain.canary import stream_for
+    from trialbook.domain.canary import is_proportion, stream_for
     from trialbook.domain.catalog import read_as
+    from trialbook.domain.metrics import METRICS
     from trialbook.domain.stats.canary import ALERT_P
     from trialbook.ledger import canary as app
 
@@ -81,16 +82,22 @@ def build(
                      {"count": True}, select={"stream": stream, "type": "CanaryResultAdded",
                                               "data": {"stage": n, "variant": arm}})  # fmt: skip
         b.figure(f"srm_p.{n}", f"sample-ratio p at stage {n}", stage["srm_p"], every,
-                 {"replay": READ, "path": ["results", "by_stage", {"stage": n}, "srm_p"]})  # fmt: skip
+                 {"replay": READ, "path": ["results", "by_stage", {"stage": n}, "srm_p"]}, unit="p")  # fmt: skip
     m = doc["metric"]
+
+    def diff_unit(metric: str) -> str:
+        """Differences of a proportion are in points (as ``canary status`` prints them)."""
+        return "points" if metric in METRICS and is_proportion(METRICS[metric]) else "difference"
+
     for field in ("difference", "ci", "p_value"):
         b.figure(f"metric.{field}", f"{m['metric']} {field.replace('_', ' ')} ({candidate} - {control})",
-                 m[field], every, {"replay": READ, "path": ["metric", field]})  # fmt: skip
+                 m[field], every, {"replay": READ, "path": ["metric", field]},
+                 unit="p" if field == "p_value" else diff_unit(m["metric"]))  # fmt: skip
     for g in doc["guardrails"]:
         for field in ("worsening", "ci"):
             b.figure(f"guardrail.{g['metric']}.{field}", f"{g['metric']} worsening" + (" (interval)" if field == "ci" else ""),
                      g[field], every, {"replay": READ, "path": ["guardrails", {"metric": g["metric"]}, field]},
-                     unit="share" if g["relative"] else None)  # fmt: skip
+                     unit="change" if g["relative"] else diff_unit(g["metric"]))  # fmt: skip
     lat: dict[str, list[tuple[int, float]]] = {}
     cost: dict[str, list[tuple[int, float]]] = {}
     for arm in (control, candidate):
@@ -156,7 +163,7 @@ def build(
         else:
             over = b.value(f"{key}.{candidate}") > given
             b.row(f"{kind}_budget", f"{kind.title()} budget", "gap" if over else "ready",
-                  f"{what} {observed}; budget {given:g}", figures=[f"{key}.{a}" for a in have])  # fmt: skip
+                  f"{what} {observed}; budget {say(given, 'usd' if kind == 'cost' else None)}", figures=[f"{key}.{a}" for a in have])  # fmt: skip
     tools = ", ".join(sorted(versions)) or "unknown"
     b.row("reproducibility", "Reproducibility", "ready" if created and len(versions) <= 1 else "partial",
           f"plan and salt fixed at #{created[0] if created else '?'} (sticky assignment); method {doc['method_version']}; "

@@ -108,10 +108,66 @@ def fmt_value(value: Any, unit: str | None = None) -> str:
     if isinstance(value, float):
         if unit == "share":
             return f"{value * 100:.2f}%"
+        if unit == "change":
+            return f"{value * 100:+.2f}%"
         return f"{value:.6g}"
     if isinstance(value, (list, tuple)) and len(value) == 2:
         return f"[{fmt_value(value[0], unit)}, {fmt_value(value[1], unit)}]"
     return str(value)
+
+
+#: what a figure's ``unit`` says about its value (docs/reports.md), and so how a summary writes it
+UNITS = {
+    None: "a count, or a number in the metric's own unit (4 significant digits)",
+    "share": "a proportion, written as a percentage (77.0%)",
+    "points": "a difference of two proportions, in percentage points (+17.3 pts)",
+    "difference": "a difference in the metric's own unit, signed (+0.1733)",
+    "change": "a relative change, a signed percentage (+12.3%)",
+    "p": "a p-value (p < 0.001, 0.012)",
+    "usd": "a cost in US dollars ($0.0345)",
+    "seconds": "a duration in seconds (written in ms)",
+}
+
+
+def say(value: Any, unit: str | None = None) -> str:
+    """A figure's value as a readiness summary writes it: the way ``ab analyze``, ``eval show``
+    and the web view print the same quantity (the same functions: :class:`trialbook.web.pages.Units`
+    for proportions and differences, its ``p_text`` for p-values, :func:`trialbook.domain.units.
+    format_cost` for costs). An interval ``[lo, hi]`` reads ``lo to hi`` (``+8.6 to +24.9 pts``),
+    a missing one "not yet defined"."""
+    from trialbook.domain.units import format_cost
+    from trialbook.web.pages import Units, ms, p_text, pct
+
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        if unit == "points":
+            return Units("binary").interval(value)
+        if unit == "difference":
+            return Units("continuous").interval(value)
+        return f"{say(value[0], unit)} to {say(value[1], unit)}"
+    if value is None:
+        return "not yet defined" if unit in ("points", "difference") else "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int) and unit is None:
+        return str(value)
+    x = float(value)
+    if unit == "share":
+        return pct(x)
+    if unit == "points":
+        return Units("binary").diff(x)
+    if unit == "difference":
+        return Units("continuous").diff(x)
+    if unit == "change":
+        from trialbook.domain.stats.analysis import percent
+
+        return percent(x)
+    if unit == "p":
+        return p_text(x)
+    if unit == "usd":
+        return format_cost(x)
+    if unit == "seconds":
+        return ms(x)
+    return Units("continuous").value(x)
 
 
 class Builder:
@@ -158,6 +214,8 @@ class Builder:
             runs = [[min(positions), max(positions)]]
         else:
             runs = ranges(positions)
+        if unit not in UNITS:  # pragma: no cover - a builder's own mistake
+            raise AssertionError(f"figure {key!r}: unit {unit!r}")
         if key in self.keys:  # pragma: no cover - a builder's own mistake
             raise AssertionError(f"figure {key!r} twice")
         self.keys.add(key)
@@ -178,9 +236,9 @@ class Builder:
         return next(f["value"] for f in self.doc["figures"] if f["key"] == key)
 
     def text(self, key: str) -> str:
-        """A figure's value as written in the report (for summaries that quote it)."""
+        """A figure's value as a summary quotes it (:func:`say`, in its unit)."""
         f = next(f for f in self.doc["figures"] if f["key"] == key)
-        return fmt_value(f["value"], f["unit"])
+        return say(f["value"], f["unit"])
 
     def row(
         self,

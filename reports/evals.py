@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trialbook.reports.common import Builder, actors, mean, quantile, ranges
+from trialbook.reports.common import Builder, actors, mean, quantile, ranges, say
 
 if TYPE_CHECKING:
     from trialbook.ledger import Ledger
@@ -132,7 +132,7 @@ def build(
             for q in (0.5, 0.95):
                 b.figure(f"latency_p{round(q * 100)}.{r}", f"latency p{round(q * 100)} of {r} (s)",
                          quantile([x for _, x in latencies[r]], q), [p for p, _ in latencies[r]],
-                         {"quantile": q, "field": "latency_s"}, select={**sel, "has": "latency_s"})  # fmt: skip
+                         {"quantile": q, "field": "latency_s"}, select={**sel, "has": "latency_s"}, unit="seconds")  # fmt: skip
         if costs[r]:
             b.figure(f"cost_mean.{r}", f"mean cost of {r} (USD)", mean([x for _, x in costs[r]]),
                      [p for p, _ in costs[r]], {"mean": "cost_usd"}, select={**sel, "has": "cost_usd"}, unit="usd")  # fmt: skip
@@ -147,7 +147,7 @@ def build(
                 b.figure(f"pass_rate.{r}.{scorer}", f"pass rate of {r} by {scorer}",
                          mean([float(e.data["passed"]) for e in mine]), [e.position for e in mine],
                          {"mean": "passed"}, select={"stream": stream[r], "type": "VerdictRecorded",
-                                                     "data": {"scorer": scorer}, "has": "passed"})  # fmt: skip
+                                                     "data": {"scorer": scorer}, "has": "passed"}, unit="share")  # fmt: skip
         errors = [e for e in verdicts if e.data.get("error")]
         b.figure(f"scoring_errors.{r}", f"verdicts of {r} that are scoring errors", len(errors),
                  [e.position for e in errors] or [started[r].position], {"count": True},
@@ -179,6 +179,8 @@ def build(
         cmp = _compare(ledger, run, baseline, position, live)
         va, vb = cmp["variants"]
         cites = every + suite_positions
+        # a difference of pass/fail (completion) is in points, of scores in the score's unit
+        diff_unit = "points" if cmp["basis"] == "completion" else "difference"
         for key, path, label in (
             ("pairs", ["pairs"], "pairs by case and epoch"),
             ("wins", ["wins"], f"cases {run} wins"),
@@ -197,6 +199,7 @@ def build(
                 _get(cmp, path),
                 cites,
                 {"replay": COMPARE, "path": path, "runs": [baseline, run]},
+                unit=diff_unit if key.startswith("paired.") else None,
             )
         analysis = cmp["analysis"]
         if analysis is not None:
@@ -204,13 +207,14 @@ def build(
             for field in ("lift", "ci", "p_value"):
                 step: list[Any] = ["analysis", "variants", {"name": vb}, field]
                 b.figure(f"always_valid.{field}", f"always-valid {field.replace('_', ' ')} of {run} vs {baseline}",
-                         v[field], cites, {"replay": COMPARE, "path": step, "runs": [baseline, run]})  # fmt: skip
+                         v[field], cites, {"replay": COMPARE, "path": step, "runs": [baseline, run]},
+                         unit="p" if field == "p_value" else diff_unit)  # fmt: skip
             rec_doc = analysis["recommendation"]
             decided = rec_doc["decision"] in ("ship", "keep_control", "no_difference")
             b.row("primary", f"Paired comparison ({cmp['basis']})",
                   "ready" if decided else ("partial" if v["ci"] is not None else "gap"),
                   f"{run} - {baseline}: {b.text('always_valid.lift')}, always-valid interval "
-                  f"{b.text('always_valid.ci')}, p {b.text('always_valid.p_value')}; "
+                  f"{b.text('always_valid.ci')}, p {b.text('always_valid.p_value')} ({v['status'] or 'no call'}); "
                   f"{b.text('wins')} wins, {b.text('losses')} losses, {b.text('ties')} ties",
                   figures=["always_valid.lift", "always_valid.ci", "always_valid.p_value", "wins", "losses", "ties"])  # fmt: skip
         else:
@@ -261,6 +265,7 @@ def build(
     ) -> None:
         have = [r for r in runs if per[r]]
         observed = ", ".join(f"{r} {b.text(f'{key}.{r}')}" for r in have)
+        limit = say(given, "usd" if kind == "cost" else "seconds")
         figures = [f"{key}.{r}" for r in have]
         if run not in have:
             b.row(f"{kind}_budget", f"{kind.title()} budget", "partial" if given is None else "gap",
@@ -271,10 +276,10 @@ def build(
         else:
             over = b.value(f"{key}.{run}") > given
             b.row(f"{kind}_budget", f"{kind.title()} budget", "gap" if over else "ready",
-                  f"{what} {observed}; budget {given:g}" + (f": {run} is over it" if over else ""), figures=figures)  # fmt: skip
+                  f"{what} {observed}; budget {limit}" + (f": {run} is over it" if over else ""), figures=figures)  # fmt: skip
 
-    budget("latency", latencies, "latency_p95", latency_budget, "latency p95 (s)")
-    budget("cost", costs, "cost_mean", cost_budget, "mean cost (USD)")
+    budget("latency", latencies, "latency_p95", latency_budget, "latency p95")
+    budget("cost", costs, "cost_mean", cost_budget, "mean cost")
 
     hashes = {started[r].data.get("suite_hash") for r in runs}
     settings_ok = all(

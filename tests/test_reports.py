@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import trialbook
 from tests.web_fixture import CANARY, PAYLOADS, TEST, XSS_CASE, XSS_TEST, WebDb, build
-from trialbook.reports.common import cite_text, expand, fmt_value, parse_cites
+from trialbook.reports.common import cite_text, expand, fmt_value, parse_cites, say
 from trialbook.shell.cli import cli
 from trialbook.store.base import NewEvent
 
@@ -299,12 +299,11 @@ class TestReportsOfEachKind:
                 assert all(1 <= p <= doc["position"] for p in expand(r["cites"]))
                 for k in r["figures"]:
                     assert k in keys, (r["id"], k)
-                    # the numbers a summary quotes are its figures' values, as the report writes them
-                    if keys[k]["value"] is not None and not isinstance(keys[k]["value"], list):
-                        assert fmt_value(keys[k]["value"], keys[k]["unit"]) in r["summary"], (
-                            r["id"],
-                            k,
-                        )
+                    # the numbers a summary quotes are its figures' values (intervals too), in
+                    # their units as `ab analyze` and `eval show` print them
+                    if keys[k]["value"] is not None:
+                        shown = say(keys[k]["value"], keys[k]["unit"])
+                        assert shown in r["summary"], (r["id"], k, shown, r["summary"])
 
     def test_the_markdown_says_the_same_numbers_and_citations(
         self, docs: dict[str, Any], web_db: WebDb
