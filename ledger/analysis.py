@@ -260,7 +260,7 @@ def conclude(
             + (f" (got {' and '.join('--' + g.replace('_', '-') for g in given)})" if given else "")
         )
     choice = given[0]
-    snap = read_snapshot(ledger, name)
+    snap = read_snapshot(ledger, name, rows=":p" in (options.get("metric") or ""))
     doc = analysis_document(analyze(analysis_input(snap, **options)), snap.position)
     command = build(
         d.ConcludeTest,

@@ -121,7 +121,9 @@ def _audit_decision(
     error = None
     try:
         with open_as_of(ledger, name, at=seen) as view:
-            snap = read_snapshot(view, name)  # type: ignore[arg-type]
+            # a quantile metric needs every row whatever the test's size (#21)
+            rows = ":p" in str(recorded.get("metric") or "")
+            snap = read_snapshot(view, name, rows=rows)  # type: ignore[arg-type]
             # with the method the decision was recorded with (older ones stay selectable)
             inp = analysis_input(snap, **_options(recorded), method_version=data["method_version"])
             recomputed = plain(analysis_document(analyze(inp), seen))

@@ -267,3 +267,25 @@ def test_the_api_takes_caps_dimensions_and_covariates(tmp_path: Path) -> None:
             )
         got = tb.ab.analyze("a", covariate="prior")
         assert got.variants[1].lift is not None
+
+
+@pytest.mark.parametrize("rows_limit", [None, 100])
+def test_decisions_on_quantiles_and_caps_reproduce_in_the_audit(
+    invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_limit: int | None
+) -> None:
+    """Also above the row limit, where an analysis without these options reads moments only."""
+    if rows_limit is not None:
+        from trialbook.domain.stats import analysis as analysis_module
+
+        monkeypatch.setattr(analysis_module, "ROWS_FOR_ALL_LOOKS", rows_limit)
+    invoke("ab", "create", "q", "--variants", "cold,warm")
+    invoke("ab", "create", "c", "--variants", "cold,warm", "--metric", "cost", "--cap", "cost:p99")
+    for name in ("q", "c"):
+        _import(invoke, tmp_path, name, _rows(11, n=150))
+    r = invoke("ab", "conclude", "q", "--keep-control", "--metric", "completion_time:p95")
+    assert r.exit_code == 0, r.output
+    r = invoke("ab", "conclude", "c", "--stop")
+    assert r.exit_code == 0, r.output
+    for name in ("q", "c"):
+        doc = json.loads(invoke("audit", name, "--json").output)
+        assert (doc["reproduced"], doc["not_reproduced"]) == (1, 0)
