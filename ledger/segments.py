@@ -69,6 +69,15 @@ def segments_document(
     code = {n: i for i, n in enumerate(names)}
     seg = np.array([code[x] for x in labels], dtype=np.int64)
     y = np.array([r.values.get(m.name, np.nan) for r in rows], dtype=float)
+    cap_text = next(
+        (c for c in getattr(snap.definition, "caps", None) or () if c.split(":")[0] == m.name),
+        None,
+    )
+    if cap_text is not None:  # capped in every analysis: here at the current pooled threshold
+        from trialbook.domain.stats.cap_rule import Cap
+
+        cap = Cap.parse(cap_text)
+        y = cap.apply(y, cap.threshold(y))
     variants = snap.definition.variants
     control = snap.definition.control
     plan = float(snap.definition.expected_results or 500)
@@ -105,4 +114,5 @@ def segments_document(
         "correction": f"Holm across {len(flat)} comparisons (segments x variants); "
         f"intervals at alpha/{len(names)} per variant",
         "variants": {v: r["segments"] for v, r in reports.items()},
+        "cap": cap_text,
     }

@@ -254,7 +254,7 @@ def test_the_api_takes_caps_dimensions_and_covariates(tmp_path: Path) -> None:
 
     with trialbook.open(tmp_path / "api.db") as tb:
         tb.ab.create(
-            "a", variants=["cold", "warm"], metric="score", caps=["score:p99"], segments=["model"]
+            "a", variants=["cold", "warm"], metric="score", caps=["cost:p99"], segments=["model"]
         )
         rng = np.random.default_rng(10)
         for i in range(60):
@@ -289,3 +289,32 @@ def test_decisions_on_quantiles_and_caps_reproduce_in_the_audit(
     for name in ("q", "c"):
         doc = json.loads(invoke("audit", name, "--json").output)
         assert (doc["reproduced"], doc["not_reproduced"]) == (1, 0)
+
+
+def test_a_capped_metric_is_capped_in_its_breakdown_and_refuses_a_covariate(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    invoke("ab", "create", "k", "--variants", "cold,warm", "--metric", "cost", "--cap", "cost:p90")
+    rows = _rows(12)
+    _import(invoke, tmp_path, "k", rows)
+    doc = _analyze(invoke, "k", "--by", "difficulty")
+    costs = np.array([r["cost"] for r in rows])
+    t = float(np.quantile(costs, 0.9))
+    got = {s["segment"]: s for s in doc["segments"]["variants"]["warm"]}
+    for name, s in got.items():
+
+        def capped(v: str, name: str = name) -> float:
+            return float(
+                np.mean(
+                    [
+                        min(r["cost"], t)
+                        for r in rows
+                        if r["variant"] == v and r["dimensions"]["difficulty"] == name
+                    ]
+                )
+            )
+
+        assert s["diff"] == pytest.approx(capped("warm") - capped("cold"))
+    assert doc["segments"]["cap"] == "cost:p90"
+    r = invoke("ab", "analyze", "k", "--covariate", "prior")
+    assert r.exit_code != 0 and "cost is capped" in r.output

@@ -390,6 +390,11 @@ class AnalysisInput:
                     f"--covariate {covariate}: test {definition.name!r} has no values of it; "
                     f"its results carry: {', '.join(recorded) or 'no numbers'}"
                 )
+            if any(c.split(":")[0] == chosen for c in getattr(definition, "caps", None) or ()):
+                raise InvalidCommand(
+                    f"--covariate: {chosen} is capped (ab create --cap), and CUPED on capped "
+                    "values is not supported yet; adjust another metric or analyze without it"
+                )
             options["covariate"] = covariate
         try:
             return cls.from_definition(definition, variants, rows, **options)
