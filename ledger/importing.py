@@ -19,12 +19,13 @@ An import is one transaction: a bad line, file or field raises one
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sys
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -189,6 +190,23 @@ class Batch:
     test_id: str | None = None
     #: the transcripts its JSONL lines carried, stored with the results (their hashes are in them)
     blobs: tuple[bytes, ...] = ()
+    #: a JSONL file read as it is imported, :data:`CHUNK` results at a time (memory stays
+    #: flat for any size); ``results`` is then empty and ``derived`` counted on the way
+    chunks: Generator[Chunk, None, None] | None = None
+
+
+#: results validated and decided per command while a JSONL file streams in
+CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Up to :data:`CHUNK` consecutive results of a JSONL file, checked, and their transcripts."""
+
+    results: tuple[Any, ...]
+    sources: tuple[str, ...]
+    derived: int
+    blobs: tuple[bytes, ...] = ()
 
 
 def read_import(path: Path, test: str | None = None) -> list[Batch]:
@@ -220,7 +238,30 @@ def read_import(path: Path, test: str | None = None) -> list[Batch]:
                 )
             batches.setdefault(batch.test, batch)
         return list(batches.values())
-    text = read_text(path)
+    lines = numbered_lines(path)
+    blank: list[str] = []
+    first = None
+    for number, line in lines:
+        if line.strip():
+            first = (number, line)
+            break
+        blank.append(line)
+    if first is None:
+        raise InvalidCommand(f"{path} has no results; write one JSON object per line")
+    head = first[1].strip()
+    if head in ("{", "[") or is_test_file(_whole_json(head)):
+        # one JSON value, as save_test writes it (pretty-printed, or on one line): read it whole
+        text = "\n".join([*blank, first[1], *(line for _, line in lines)])
+        return _whole_file(text, path, test)
+    if test is None:
+        lines.close()
+        raise InvalidCommand(NAME_FOR_JSONL.format(file=path))
+    chunks = _jsonl_chunks(itertools.chain([first], lines), lines)
+    return [Batch(test, str(path), None, (), (), chunks=chunks)]
+
+
+def _whole_file(text: str, path: Path, test: str | None) -> list[Batch]:
+    """A file holding one JSON value (a saved test, or another shape: refused) — or JSONL."""
     obj = _whole_json(text)
     if is_test_file(obj):
         return [test_file_batch(obj, path, test)]
@@ -241,6 +282,71 @@ def read_import(path: Path, test: str | None = None) -> list[Batch]:
     return [Batch(test, str(path), None, results, sources, derived=derived, blobs=tuple(blobs))]
 
 
+def numbered_lines(path: Path) -> Generator[tuple[int, str], None, None]:
+    """The file's lines ('-': stdin) as UTF-8 text with their numbers, read as they are needed.
+
+    Numbered as ``str.splitlines`` numbers the whole text (a BOM at the start is dropped);
+    a missing or unreadable file and a byte that is not UTF-8 raise one-line errors, the
+    latter naming its line.
+    """
+    try:
+        stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
+    except FileNotFoundError:
+        raise InvalidCommand(f"file {path} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise InvalidCommand(f"{path} is a directory; name a file") from None
+    except OSError as e:
+        raise InvalidCommand(f"cannot read {path}: {e.strerror}") from None
+    return _numbered(stream, path)
+
+
+def _numbered(stream: Any, path: Path) -> Generator[tuple[int, str], None, None]:
+    number = 0
+    try:
+        for i, raw in enumerate(stream):
+            if i == 0 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidCommand(
+                    f"{path} is not UTF-8 text (bad byte at line {number + 1}); save it as UTF-8 "
+                    "and import again"
+                ) from None
+            # \r, \x0b, \u2028 … end lines too, as they do for splitlines on the whole text
+            for line in text.splitlines() or [""]:
+                number += 1
+                yield number, line
+    except OSError as e:
+        raise InvalidCommand(f"cannot read {path}: {e.strerror}") from None
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def _jsonl_chunks(
+    lines: Iterator[tuple[int, str]], source: Generator[tuple[int, str], None, None]
+) -> Generator[Chunk, None, None]:
+    """The results of JSONL lines, :data:`CHUNK` at a time; the first bad line raises.
+
+    ``source`` (the file's :func:`numbered_lines`) is closed when this is, read or not.
+    """
+    try:
+        yield from _chunked(lines)
+    finally:
+        source.close()
+
+
+def _chunked(lines: Iterator[tuple[int, str]]) -> Iterator[Chunk]:
+    values = _json_values(lines, None)
+    while True:
+        blobs: list[bytes] = []
+        results, sources, derived = _results(itertools.islice(values, CHUNK), blobs)
+        if not results:
+            return
+        yield Chunk(results, sources, derived, tuple(blobs))
+
+
 def read_results(path: Path) -> tuple[tuple[Any, ...], tuple[str, ...]]:
     """All results of a JSONL file with their line labels; the first bad line raises."""
     results, sources, _ = _jsonl(read_text(path), path)
@@ -251,10 +357,17 @@ def _jsonl(
     text: str, path: Path, blobs: list[bytes] | None = None
 ) -> tuple[tuple[Any, ...], tuple[str, ...], int]:
     """The results of a JSONL file; a line's ``transcript`` becomes its hash, the bytes go to ``blobs``."""
+    return _results(json_lines(text, path), blobs)
+
+
+def _results(
+    values: Iterable[tuple[str, Any]], blobs: list[bytes] | None
+) -> tuple[tuple[Any, ...], tuple[str, ...], int]:
+    """Decoded JSONL lines as result fields, their line labels and how many held derived keys."""
     from trialbook.domain.transcripts import stash_transcript
 
     results, sources, derived = [], [], 0
-    for where, obj in json_lines(text, path):
+    for where, obj in values:
         if isinstance(obj, dict) and ("transcript" in obj or "transcript_blob" in obj):
             obj, blob = stash_transcript(obj, f"{where}: transcript")
             if blob is not None and blobs is not None:
@@ -273,8 +386,14 @@ def json_lines(text: str, path: Any) -> Iterator[tuple[str, Any]]:
     caller, its fields) is the one named. A line that is not JSON, or a file
     with no line at all, raises ``InvalidCommand``.
     """
+    return _json_values(enumerate(text.splitlines(), start=1), path)
+
+
+def _json_values(lines: Iterable[tuple[int, str]], path: Any) -> Iterator[tuple[str, Any]]:
+    """:func:`json_lines` over numbered lines; ``path`` None: no "no results" error (the caller
+    saw a line already)."""
     count = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in lines:
         if not line.strip():
             continue
         where = f"line {number}"
@@ -284,7 +403,7 @@ def json_lines(text: str, path: Any) -> Iterator[tuple[str, Any]]:
             raise InvalidCommand(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
         count += 1
         yield where, obj
-    if not count:
+    if not count and path is not None:
         raise InvalidCommand(f"{path} has no results; write one JSON object per line")
 
 
@@ -438,16 +557,21 @@ def test_file_batch(obj: dict[str, Any], path: Path, test: str | None) -> Batch:
 # --------------------------------------------------------------------------- recording
 
 
-@dataclass(frozen=True)
+@dataclass
 class Outcome:
     """What one batch recorded."""
 
     batch: Batch
     #: the ``TestCreated`` recorded for it (None: JSONL, or the test existed)
     created: RecordedEvent | None
+    #: the results recorded (empty when the import was asked not to keep them)
     results: list[RecordedEvent]
     #: its results an earlier import had recorded (skipped)
     before: int = 0
+    #: how many results were recorded, and the positions of the first and the last
+    count: int = 0
+    first: int | None = None
+    last: int | None = None
 
 
 @dataclass
@@ -458,27 +582,48 @@ class Imported:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def count(self) -> int:
+        """How many events were recorded (tests created and results)."""
+        return sum(o.count + (o.created is not None) for o in self.outcomes)
+
+    @property
     def recorded(self) -> list[RecordedEvent]:
         """Every event recorded, in order."""
         return [e for o in self.outcomes for e in ([o.created] if o.created else []) + o.results]
 
 
-def import_batches(ledger: Ledger, batches: Sequence[Batch]) -> Imported:
+def import_batches(ledger: Ledger, batches: Sequence[Batch], *, keep: bool = True) -> Imported:
     """Record every batch in one transaction: all of them, or (on any error) none.
 
     A saved test file creates its test, or finds the test an earlier import (or an
-    identical ``ab create``) defined; its sessions already recorded are skipped.
+    identical ``ab create``) defined; its sessions already recorded are skipped. A
+    streamed JSONL batch is decided :data:`CHUNK` results at a time inside the same
+    transaction. With ``keep=False`` the recorded events are counted, not kept (memory
+    stays flat however large the file).
     """
     from trialbook.domain import ab as d
 
-    out = Imported(notes=_notes(batches))
+    out = Imported()
+    derived = 0
     with _one_transaction(ledger, [d.stream_for(b.test) for b in batches]):
         for b in batches:
+            if b.chunks is not None:
+                outcome = Outcome(b, None, [])
+                with closing(b.chunks):
+                    for chunk in b.chunks:
+                        for blob in chunk.blobs:
+                            ledger.store.put_blob(blob, "application/json")
+                        recorded = _execute_results(ledger, b, chunk.results, chunk.sources, None)
+                        _tally(outcome, recorded, keep)
+                        derived += chunk.derived
+                out.outcomes.append(outcome)
+                continue
+            derived += b.derived
             for blob in b.blobs:
                 ledger.store.put_blob(blob, "application/json")
             if b.create is None:
                 recorded = _execute_results(ledger, b, b.results, b.sources, None)
-                out.outcomes.append(Outcome(b, None, recorded))
+                out.outcomes.append(_tally(Outcome(b, None, []), recorded, keep))
                 continue
             created = None
             if _existing_definition(ledger, b) is None:
@@ -491,8 +636,20 @@ def import_batches(ledger: Ledger, batches: Sequence[Batch]) -> Imported:
                 tuple(b.sources[i] for i in fresh),
                 [b.event_ids[i] for i in fresh] if b.event_ids else None,
             )
-            out.outcomes.append(Outcome(b, created, recorded, len(b.results) - len(fresh)))
+            outcome = Outcome(b, created, [], len(b.results) - len(fresh))
+            out.outcomes.append(_tally(outcome, recorded, keep))
+    out.notes = _notes(batches, derived)
     return out
+
+
+def _tally(outcome: Outcome, recorded: list[RecordedEvent], keep: bool) -> Outcome:
+    if recorded:
+        outcome.count += len(recorded)
+        outcome.first = recorded[0].position if outcome.first is None else outcome.first
+        outcome.last = recorded[-1].position
+        if keep:
+            outcome.results.extend(recorded)
+    return outcome
 
 
 @contextmanager
@@ -580,13 +737,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _notes(batches: Sequence[Batch]) -> list[str]:
+def _notes(batches: Sequence[Batch], derived: int) -> list[str]:
     notes = [
         f"Note: {b.source}: test id {b.test_id!r} is named {b.test!r} here."
         for b in batches
         if b.test_id
     ]
-    derived = sum(b.derived for b in batches)
     if derived:
         notes.append(
             f"Note: error_rate and success_rate of {derived} session{'s' * (derived != 1)} were "

@@ -380,21 +380,21 @@ def import_(app: App, name: str | None, file: Path | None) -> None:
         if name is None:
             raise click.UsageError("Missing argument 'FILE|DIR'.")
         file, name = Path(name), None
-    imported = import_batches(app.ledger, read_import(file.expanduser(), name))
+    imported = import_batches(app.ledger, read_import(file.expanduser(), name), keep=False)
     for o in imported.outcomes:
         b = o.batch
-        span = _positions(o.results)
+        span = _positions(o.first, o.last)
         if o.created is not None:
             click.echo(
                 f"Created test {b.test} from {b.source} (variants cold, warm; control: cold; "
                 f"metric: error_rate; event #{o.created.position}) and imported "
-                f"{_results(len(o.results))}{span}."
+                f"{_results(o.count)}{span}."
             )
         elif b.create is None:
-            click.echo(f"Imported {_results(len(o.results))} into {b.test}{span}.")
-        elif o.results:
+            click.echo(f"Imported {_results(o.count)} into {b.test}{span}.")
+        elif o.count:
             click.echo(
-                f"Imported {_results(len(o.results), 'new ')} from {b.source} into {b.test}{span}; "
+                f"Imported {_results(o.count, 'new ')} from {b.source} into {b.test}{span}; "
                 f"{o.before} {'was' if o.before == 1 else 'were'} imported before."
             )
         else:
@@ -402,7 +402,7 @@ def import_(app: App, name: str | None, file: Path | None) -> None:
                 f"Nothing new in {b.source}: test {b.test} and its {_results(o.before)} "
                 "were imported before."
             )
-    for note in imported.notes if imported.recorded else ():
+    for note in imported.notes if imported.count else ():
         click.echo(note, err=True)
     for o in imported.outcomes:
         if o.created is not None:
@@ -413,10 +413,9 @@ def _results(n: int, adjective: str = "") -> str:
     return f"{n} {adjective}result{'s' * (n != 1)}"
 
 
-def _positions(recorded: list[Any]) -> str:
-    if not recorded:
+def _positions(first: int | None, last: int | None) -> str:
+    if first is None:
         return ""
-    first, last = recorded[0].position, recorded[-1].position
     return f" (event #{first})" if first == last else f" (events #{first}-#{last})"
 
 
