@@ -89,6 +89,56 @@ def matching_positions(
     """The positions of the last ``limit`` events (all when 0) matching every filter given,
     in position order. ``since``/``until`` bound the recorded UTC time, both included;
     ``actor`` is the metadata's actor; ``before`` a position (excluded), for paging back."""
+    where, params = _filters(stream, type_, since, until, actor, before)
+    sql = f"SELECT position FROM events {_where(where)} ORDER BY position DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return sorted(r[0] for r in conn.execute(sql, params))
+
+
+def matching_events(
+    conn: sqlite3.Connection,
+    *,
+    stream: str | None = None,
+    type_: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    actor: str | None = None,
+    limit: int = 0,
+    size: int = 1_000,
+) -> Iterator[Any]:
+    """The events :func:`matching_positions` names, as ``RecordedEvent`` in position order,
+    read ``size`` rows at a time (memory stays flat however many match)."""
+    from trialbook.store.base import RecordedEvent
+
+    where, params = _filters(stream, type_, since, until, actor, None)
+    if limit:
+        bound = conn.execute(
+            f"SELECT position FROM events {_where(where)} ORDER BY position DESC "
+            f"LIMIT 1 OFFSET {int(limit) - 1}",
+            params,
+        ).fetchone()
+        if bound is not None:
+            where, params = [*where, "position >= ?"], [*params, bound[0]]
+    cur = conn.cursor()
+    try:
+        cur.execute(
+            f"SELECT {ENVELOPE_COLUMNS} FROM events {_where(where)} ORDER BY position", params
+        )
+        while rows := cur.fetchmany(size):
+            yield from (RecordedEvent(*r) for r in rows)
+    finally:
+        cur.close()
+
+
+def _filters(
+    stream: str | None,
+    type_: str | None,
+    since: str | None,
+    until: str | None,
+    actor: str | None,
+    before: int | None,
+) -> tuple[list[str], list[Any]]:
     where, params = [], []
     for clause, value in (
         ("stream_id = ?", stream),
@@ -101,11 +151,11 @@ def matching_positions(
         if value is not None:
             where.append(clause)
             params.append(value)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    sql = f"SELECT position FROM events {clause} ORDER BY position DESC"
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    return sorted(r[0] for r in conn.execute(sql, params))
+    return where, params
+
+
+def _where(where: list[str]) -> str:
+    return f"WHERE {' AND '.join(where)}" if where else ""
 
 
 def envelope_batches(

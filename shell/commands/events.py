@@ -17,7 +17,6 @@ from typing import IO, Any, TextIO
 
 import click
 
-from trialbook.domain.catalog import read_as
 from trialbook.ledger.times import utc_text
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, output_option, pass_app
@@ -165,17 +164,17 @@ def log(
         _check_event_type(store.conn, type_)
     if stream is not None:
         _check_stream(store.conn, stream)
-    positions = log_queries.matching_positions(
+    store.refresh()  # a replicated store catches up first (a file: nothing to do)
+    events = log_queries.matching_events(
         store.conn, stream=stream, type_=type_, since=since, until=until, actor=actor, limit=limit
     )
-    found = [store.get(p) for p in positions]
-    recorded = [e for e in found if e is not None]
+    if as_jsonl:  # streamed: memory stays flat for any number of events
+        for e in events:
+            click.echo(_line(e.to_dict()))
+        return
+    recorded = list(events)
     if as_json:
         echo_json([e.to_dict() for e in recorded])
-        return
-    if as_jsonl:
-        for e in recorded:
-            click.echo(_line(e.to_dict()))
         return
     if not recorded:
         filtered = any(v is not None for v in (stream, type_, since, until, actor))
@@ -230,6 +229,8 @@ def show(app: App, key: str, as_json: bool) -> None:
             f"no event with id {key.strip()!r}; give a position or an event id "
             "(see `trialbook events log`)"
         )
+    from trialbook.domain.catalog import read_as  # every event module: only when shown
+
     matches = event.hash == event.expected_hash()
     version, data = read_as(event.type, event.schema_version, event.data)
     if as_json:
@@ -398,6 +399,7 @@ def _write(f: TextIO, chunks: Iterator[str]) -> int:
 
 def _upcast_line(row: tuple[Any, ...]) -> str:
     """An event as it reads today: data upgraded to the current schema, no hashes."""
+    from trialbook.domain.catalog import read_as
     from trialbook.store.base import RecordedEvent
     from trialbook.store.verify import UPCAST_KEY
 
@@ -514,4 +516,4 @@ def rebuild(app: App, as_json: bool) -> None:
     click.echo(f"Done in {seconds:.2f} s.")
 
 
-__all__ = ["events", "projections", "ISO_TIME", "utc_text", "read_as"]
+__all__ = ["events", "projections", "ISO_TIME", "utc_text"]
