@@ -20,12 +20,15 @@ import math
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trialbook.domain.errors import InvalidCommand
 from trialbook.domain.names import NAME_RE
 from trialbook.domain.verdicts import DEFAULT_PASS_THRESHOLD, rollouts
 from trialbook.projections import eval_queries
+
+if TYPE_CHECKING:
+    from trialbook.domain.stats import AnalysisInput
 
 #: confidence level of the fixed-horizon paired interval
 CI_LEVEL = 0.95
@@ -302,33 +305,57 @@ def compare(
         "rows": pairs,
         "analysis": None,
     }
-    if len(keys) >= 2:
-        from trialbook.domain.stats import AnalysisInput, ResultRow, analyze, variant_data_from_rows
+    inp = _analysis_input(run_a, run_b, basis, ma, mb)
+    if inp is not None:
+        from trialbook.domain.stats import analyze
 
-        rows = []
-        for k in keys:
-            for name, side in ((va, a[k]), (vb, b[k])):
-                rows.append(
-                    ResultRow(
-                        variant=name,
-                        values={"score": side.score, "success": float(side.passed)},
-                        case_id=f"{k[0]}#{k[1]}",
-                        failed=side.row["status"] != "completed",
-                    )
-                )
-        metric = "success" if basis == "completion" else "score"
-        analysis = analyze(
-            AnalysisInput(
-                test=f"{run_a} vs {run_b}",
-                variants=variant_data_from_rows(rows, [va, vb]),
-                control=va,
-                metric=metric,
-                rows=tuple(rows),
-                min_results=2,
-            )
-        )
-        data["analysis"] = analysis.to_json()
+        data["analysis"] = analyze(inp).to_json()
     return data
+
+
+def _analysis_input(
+    run_a: str, run_b: str, basis: str, ma: Measured, mb: Measured
+) -> AnalysisInput | None:
+    """The A/B analysis input of the always-valid comparison: one result per side of each pair
+    (in pair order, ``case_id`` ``CASE#EPOCH`` so they pair), or None with fewer than 2 pairs."""
+    a, b = ma.scored, mb.scored
+    keys = [k for k in a if k in b]
+    if len(keys) < 2:
+        return None
+    from trialbook.domain.stats import AnalysisInput, ResultRow, variant_data_from_rows
+
+    va, vb = variant_names(run_a, run_b)
+    rows = []
+    for k in keys:
+        for name, side in ((va, a[k]), (vb, b[k])):
+            rows.append(
+                ResultRow(
+                    variant=name,
+                    values={"score": side.score, "success": float(side.passed)},
+                    case_id=f"{k[0]}#{k[1]}",
+                    failed=side.row["status"] != "completed",
+                )
+            )
+    return AnalysisInput(
+        test=f"{run_a} vs {run_b}",
+        variants=variant_data_from_rows(rows, [va, vb]),
+        control=va,
+        metric="success" if basis == "completion" else "score",
+        rows=tuple(rows),
+        min_results=2,
+    )
+
+
+def analysis_input(
+    conn: sqlite3.Connection, run_a: str, run_b: str, scorer: str | None = None
+) -> AnalysisInput | None:
+    """The :class:`~trialbook.domain.stats.AnalysisInput` whose analysis is :func:`compare`'s
+    ``analysis`` (B against A, on the same basis and pairs), rows included, so
+    ``interval_history`` can draw its lift after every pair; None with fewer than 2 pairs."""
+    basis = choose_basis(conn, run_a, run_b, scorer)
+    return _analysis_input(
+        run_a, run_b, basis, _measure(conn, run_a, basis), _measure(conn, run_b, basis)
+    )
 
 
 def ab_results(data: dict[str, Any], conn: sqlite3.Connection) -> list[dict[str, Any]]:

@@ -17,14 +17,20 @@ if TYPE_CHECKING:
 
 SHOW = "evals.show"
 COMPARE = "evals.compare"
+#: the lift plot: ``interval_history`` of the comparison's analysis input
+#: (:func:`trialbook.ledger.eval_compare.analysis_input`), replayed
+HISTORY = "evals.history"
 ROLLOUTS = ["RolloutCompleted", "RolloutFailed"]
 DECISION_WORDS = {"continue": "keep_collecting"}
 #: a run whose scorers agree on fewer than this share of rollouts is only partly ready
 AGREEMENT_READY = 0.8
 
 
-def _compare(ledger: Ledger, run: str, baseline: str, position: int, live: bool) -> dict[str, Any]:
-    from trialbook.ledger import eval_compare
+def _compare(
+    ledger: Ledger, run: str, baseline: str, position: int, live: bool
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``eval compare baseline run``'s document and the lift history of its always-valid
+    analysis (None with fewer than 2 pairs), read in one transaction or replayed view."""
     from trialbook.ledger.evals import require_run
     from trialbook.projections.evals import EvalsProjection
     from trialbook.projections.replay import replay_to
@@ -32,12 +38,32 @@ def _compare(ledger: Ledger, run: str, baseline: str, position: int, live: bool)
     require_run(ledger, baseline)
     if live:
         with ledger.store.read_transaction() as conn:
-            return eval_compare.compare(conn, baseline, run)
+            return _read(conn, run, baseline)
     view = replay_to(ledger.store, [EvalsProjection()], position)
     try:
-        return eval_compare.compare(view.conn, baseline, run)
+        return _read(view.conn, run, baseline)
     finally:
         view.close()
+
+
+def _read(conn: Any, run: str, baseline: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    from trialbook.ledger import eval_compare
+
+    cmp = eval_compare.compare(conn, baseline, run)
+    return cmp, history(conn, baseline, run)
+
+
+def history(conn: Any, baseline: str, run: str) -> dict[str, Any] | None:
+    """The lift of ``run`` over ``baseline`` and its always-valid interval after every pair (the
+    looks the web view plots), from the input ``eval compare``'s analysis reads."""
+    from trialbook.domain.stats import interval_history
+    from trialbook.ledger.eval_compare import analysis_input
+    from trialbook.web.reads import PLOT_LOOKS
+
+    inp = analysis_input(conn, baseline, run)
+    if inp is None:
+        return None
+    return {**interval_history(inp, max_looks=PLOT_LOOKS), "results": len(inp.rows or ())}
 
 
 def build(
@@ -164,6 +190,7 @@ def build(
           f"{b.text(f'failed.{run}')} failed attempts", figures=[f"completed.{run}", f"failed.{run}"])  # fmt: skip
 
     cmp = None
+    hist = None
     rec_doc: dict[str, Any] | None = None
     if baseline is None:
         b.row("primary", "Comparison with a baseline", "gap",
@@ -176,7 +203,7 @@ def build(
             cites=[started[run].position],
         )
     else:
-        cmp = _compare(ledger, run, baseline, position, live)
+        cmp, hist = _compare(ledger, run, baseline, position, live)
         va, vb = cmp["variants"]
         cites = every + suite_positions
         # a difference of pass/fail (completion) is in points, of scores in the score's unit
@@ -333,6 +360,11 @@ def build(
                         "basis": {"values": "latency_s"}} for r in runs if latencies[r]},
         "cases": None,
     }  # fmt: skip
+    if cmp is not None and hist is not None and cmp["analysis"] is not None:
+        analysis = cmp["analysis"]
+        plots["lift"] = {**hist, "metric": analysis["metric"], "kind": analysis["kind"],
+                         "basis": {"replay": HISTORY, "runs": [baseline, run]},
+                         "cites": ranges(every + suite_positions)}  # fmt: skip
     if cmp is not None:
         plots["cases"] = {
             "wins": cmp["wins"], "ties": cmp["ties"], "losses": cmp["losses"],

@@ -155,6 +155,15 @@ def _replay(
             with tb._use() as ledger:
                 snap = snapshot(ledger, subject, rows=True)
                 return interval_history(analysis_input(snap), max_looks=PLOT_LOOKS)
+        if read == "evals.history":  # the pairs eval compare analyses, look after look
+            from trialbook.domain.stats import interval_history
+            from trialbook.ledger.eval_compare import analysis_input
+            from trialbook.web.reads import PLOT_LOOKS
+
+            with tb._use() as ledger, ledger.store.read_transaction() as conn:
+                inp = analysis_input(conn, runs[0], runs[1])
+                assert inp is not None
+                return interval_history(inp, max_looks=PLOT_LOOKS)
         if read == "evals.compare":
             return tb.evals.compare(runs[0], runs[1]).model_dump(mode="json")
         if read == "evals.show":
@@ -284,13 +293,29 @@ class TestReportsOfEachKind:
                 checked += 2
         assert checked > 40
 
+    @pytest.mark.parametrize("key, candidate", [("ab", "warm"), ("eval", "cand")])
     def test_the_lift_plot_is_the_replayed_history(
-        self, docs: dict[str, Any], web_db: WebDb, tmp_path: Path
+        self, docs: dict[str, Any], web_db: WebDb, tmp_path: Path, key: str, candidate: str
     ) -> None:
-        plot = docs["ab"]["plots"]["lift"]
-        got = replayed(tmp_path, web_db.path, expand(plot["cites"]), "ab.history", [], TEST)
+        doc = docs[key]
+        plot = doc["plots"]["lift"]
+        basis = plot["basis"]
+        got = replayed(tmp_path, web_db.path, expand(plot["cites"]), basis["replay"],
+                       basis.get("runs", []), doc["subject"])  # fmt: skip
         assert got["n"] == plot["n"] and got["decision"] == plot["decision"]
-        assert same(got["variants"]["warm"]["ci"], plot["variants"]["warm"]["ci"])
+        assert set(plot["variants"]) == {candidate} and len(plot["n"]) >= 2
+        for field in ("lift", "ci"):
+            assert same(got["variants"][candidate][field], plot["variants"][candidate][field])
+
+    def test_the_eval_lift_plot_ends_at_the_compared_analysis(self, docs: dict[str, Any]) -> None:
+        """Its last look is the always-valid lift and interval the primary row quotes, after
+        every pair: two results per pair, both runs' (case, epoch) scored on both sides."""
+        doc = docs["eval"]
+        plot, figures = doc["plots"]["lift"], {f["key"]: f["value"] for f in doc["figures"]}
+        assert plot["n"][-1] == plot["results"] == 2 * figures["pairs"]
+        assert same(plot["variants"]["cand"]["lift"][-1], figures["always_valid.lift"])
+        assert same(plot["variants"]["cand"]["ci"][-1], figures["always_valid.ci"])
+        assert docs["canary"]["plots"]["lift"] is None  # the canary keeps its per-stage plot
 
     def test_every_row_cites_events_that_exist_and_its_figures(self, docs: dict[str, Any]) -> None:
         for doc in docs.values():

@@ -78,7 +78,7 @@ def open_file(driver: WebDriver, path: Path) -> None:
     [
         (("ab", TEST), ["plot-lift", "plot-latency"]),
         (("ab", XSS_TEST), ["plot-lift"]),
-        (("eval", "cand", "--baseline", "base"), ["plot-cases", "plot-latency"]),
+        (("eval", "cand", "--baseline", "base"), ["plot-lift", "plot-cases", "plot-latency"]),
         (("canary", CANARY), ["plot-stages"]),
     ],
 )
