@@ -260,7 +260,8 @@ def conclude(
             + (f" (got {' and '.join('--' + g.replace('_', '-') for g in given)})" if given else "")
         )
     choice = given[0]
-    snap = read_snapshot(ledger, name, rows=":p" in (options.get("metric") or ""))
+    rows = ":p" in (options.get("metric") or "") or options.get("covariate") is not None
+    snap = read_snapshot(ledger, name, rows=rows)
     doc = analysis_document(analyze(analysis_input(snap, **options)), snap.position)
     command = build(
         d.ConcludeTest,

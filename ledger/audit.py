@@ -84,6 +84,8 @@ def _options(doc: dict[str, Any]) -> dict[str, Any]:
         "alpha": doc.get("alpha", 0.05),
         "mde": settings.get("mde"),
         "margin": settings.get("equivalence_margin"),
+        # a CUPED-adjusted decision (#21) is replayed adjusted by the same covariate
+        "covariate": (settings.get("covariate") or {}).get("name"),
     }
 
 
@@ -122,7 +124,9 @@ def _audit_decision(
     try:
         with open_as_of(ledger, name, at=seen) as view:
             # a quantile metric needs every row whatever the test's size (#21)
-            rows = ":p" in str(recorded.get("metric") or "")
+            rows = ":p" in str(recorded.get("metric") or "") or bool(
+                (recorded.get("settings") or {}).get("covariate")
+            )
             snap = read_snapshot(view, name, rows=rows)  # type: ignore[arg-type]
             # with the method the decision was recorded with (older ones stay selectable)
             inp = analysis_input(snap, **_options(recorded), method_version=data["method_version"])

@@ -318,3 +318,30 @@ def test_a_capped_metric_is_capped_in_its_breakdown_and_refuses_a_covariate(
     assert doc["segments"]["cap"] == "cost:p90"
     r = invoke("ab", "analyze", "k", "--covariate", "prior")
     assert r.exit_code != 0 and "cost is capped" in r.output
+
+
+def test_a_cuped_decision_records_the_adjusted_analysis_and_reproduces(
+    invoke: Invoke, tmp_path: Path, db_path: Path
+) -> None:
+    import sqlite3
+
+    invoke("ab", "create", "z", "--variants", "cold,warm", "--metric", "score")
+    rng = np.random.default_rng(13)
+    rows: list[dict[str, Any]] = []
+    for i in range(300):
+        prior = float(rng.normal())
+        score = float(0.1 * (i % 2) + 0.6 * prior + 0.8 * rng.normal())
+        rows.append(
+            {"variant": "warm" if i % 2 else "cold", "score": score, "metrics": {"prior": prior}}
+        )
+    _import(invoke, tmp_path, "z", rows)
+    r = invoke("ab", "conclude", "z", "--stop", "--covariate", "prior")
+    assert r.exit_code == 0, r.output
+    conn = sqlite3.connect(db_path)
+    (data,) = conn.execute("SELECT data FROM events WHERE type = 'TestConcluded'").fetchone()
+    conn.close()
+    analysis = json.loads(data)["analysis"]
+    assert analysis["settings"]["covariate"]["name"] == "prior"
+    assert "CUPED" in analysis["variants"][1]["method"]
+    audit = json.loads(invoke("audit", "z", "--json").output)
+    assert (audit["reproduced"], audit["not_reproduced"]) == (1, 0)

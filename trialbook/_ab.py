@@ -280,6 +280,7 @@ class ABTests:
         alpha: float = 0.05,
         mde: str | None = None,
         margin: str | None = None,
+        covariate: str | None = None,
     ) -> Decision:
         """Record a decision on ``test`` with the analysis it rests on (``ab conclude``).
 
@@ -293,7 +294,7 @@ class ABTests:
         with self._tb._use("ab.conclude") as ledger:
             doc = conclude(
                 ledger, test, ship=ship, keep_control=keep_control, stop=stop, note=note,
-                metric=metric, alpha=alpha, mde=mde, margin=margin,
+                metric=metric, alpha=alpha, mde=mde, margin=margin, covariate=covariate,
             )  # fmt: skip
         return Decision.model_validate(doc)
 

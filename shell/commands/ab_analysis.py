@@ -512,6 +512,11 @@ def analyze_cmd(
 @click.option("--stop", is_flag=True, help="Stop the test without choosing a variant.")
 @click.option("--note", help="Why: recorded with the decision.")
 @analysis_options
+@click.option(
+    "--covariate",
+    metavar="NAME",
+    help="Record the CUPED-adjusted analysis (as ab analyze --covariate NAME shows it).",
+)
 @json_option
 @pass_app
 def conclude(
@@ -525,6 +530,7 @@ def conclude(
     alpha: float,
     mde: str | None,
     margin: str | None,
+    covariate: str | None,
     as_json: bool,
 ) -> None:
     """Record your decision on test NAME with the analysis it is based on.
@@ -546,7 +552,7 @@ def conclude(
     try:
         doc = record_decision(
             app.ledger, name, ship=ship, keep_control=keep_control, stop=stop, note=note,
-            metric=metric, alpha=alpha, mde=mde, margin=margin,
+            metric=metric, alpha=alpha, mde=mde, margin=margin, covariate=covariate,
         )  # fmt: skip
     except InvalidCommand as e:
         if str(e).startswith("give exactly one of"):
