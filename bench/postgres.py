@@ -15,7 +15,14 @@
 3. Aggregate throughput of 1, 4 and 8 writer processes, each appending one
    result per ``Ledger.execute`` for a fixed time, all on one machine (one
    shared replica) and, for comparison, each with its own replica (as on
-   separate machines).
+   separate machines); beside raw psycopg writer processes inserting one row
+   per transaction with the same append lock (the advisory lock, read and
+   move a head row, INSERT, COMMIT: the floor of this design) and without it
+   (positions from a sequence), rounds alternating. With one writer it prints
+   how long an append holds the lock out of its whole time: writers serialised
+   on the lock can reach at most (append time / lock time) × one writer.
+   The import part also prints what parsing each line alone costs (the floor
+   of an exact import in Python) beside raw COPY.
 
 Each run makes its own databases and drops them.
 
@@ -188,6 +195,56 @@ def import_log(url: str, lines: list[str], *, replica: bool) -> float:
     return len(lines) / seconds
 
 
+def parse_floor(lines: list[str]) -> dict[str, float]:
+    """Lines per second of the least an exact import must do per line in Python, no insert.
+
+    ``parse_line`` (what ``events import`` does): ``json.loads`` and the
+    canonical text of data and metadata again; ``loads + one dumps``: the
+    cheapest exact check with the standard library (a line is canonical iff
+    ``canonical_json`` of what it parses to is the line); the same with the
+    C encoder built once (``_prebuilt_canonical_encoder``); ``loads``: parsing
+    alone, which no check can skip (the fields must be read).
+    """
+    from trialbook.domain.canonical import canonical_json
+    from trialbook.store.verify import parse_line
+
+    texts = [t.rstrip("\n") for t in lines]
+
+    fast = _prebuilt_canonical_encoder()
+    assert all(fast(json.loads(t)) == canonical_json(json.loads(t)) == t for t in texts[:1000])
+    fns = {
+        "parse_line": lambda ts: [parse_line(t) for t in ts],
+        "loads + one dumps": lambda ts: [canonical_json(json.loads(t)) == t for t in ts],
+        "loads + one dumps, prebuilt encoder": lambda ts: [fast(json.loads(t)) == t for t in ts],
+        "loads": lambda ts: [
+            type(json.loads(t)) for t in ts
+        ],  # kept alive, the dicts would cost GC
+    }
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(5):  # rounds alternate (the machine is shared); the best of each
+        for name, fn in fns.items():
+            best[name] = min(best[name], _seconds(fn, texts))
+    return {name: len(texts) / s for name, s in best.items()}
+
+
+def _prebuilt_canonical_encoder() -> Any:
+    """``canonical_json`` with its C encoder made once: the same text without building a
+    ``JSONEncoder`` per call (which is most of ``json.dumps``'s time for small values)."""
+    from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+
+    def refuse(value: Any) -> Any:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+    encode = c_make_encoder(None, refuse, encode_basestring, None, ":", ",", True, False, False)
+    return lambda value: "".join(encode(value, 0))
+
+
+def _seconds(fn: Any, arg: Any) -> float:
+    started = time.perf_counter()
+    fn(arg)
+    return time.perf_counter() - started
+
+
 WRITER = textwrap.dedent(
     """
     import sys, time, random, json
@@ -204,49 +261,125 @@ WRITER = textwrap.dedent(
     start, seconds = map(float, sys.stdin.readline().split())
     while time.time() < start:
         time.sleep(0.001)
+    remote, held, since = ledger.store.remote, [0.0], [0.0]
+    begin, end = remote._begin, remote._end
+    def timed_begin():
+        since[0] = time.perf_counter()  # BEGIN + the append lock: held from here ...
+        begin()
+    def timed_end(commit):
+        try:
+            end(commit)
+        finally:  # ... to the end of COMMIT (PostgreSQL releases it once the commit is flushed)
+            held[0] += time.perf_counter() - since[0]
+    remote._begin, remote._end = timed_begin, timed_end
     n = 0
     while time.time() < start + seconds:
         fields = sample_result(rng, i=n)
         ledger.execute(build(ab.AddResults, test=test, results=(ab.ResultFields(**fields),)))
         n += 1
     ledger.close()
-    print(json.dumps({"n": n}), flush=True)
+    print(json.dumps({"n": n, "held": held[0]}), flush=True)
+    """
+)
+
+#: a raw psycopg writer with trialbook's locking: the advisory lock and the head, one row, COMMIT
+RAW_WRITER = textwrap.dedent(
+    """
+    import sys, time, json, secrets
+    import psycopg
+    url, stream, locked = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+    conn = psycopg.connect(url, autocommit=True)
+    print("ready", flush=True)
+    start, seconds = map(float, sys.stdin.readline().split())
+    while time.time() < start:
+        time.sleep(0.001)
+    n = held = 0
+    data = json.dumps({"variant": "warm", "success": True, "tokens": 1234, "cost": 0.01})
+    while time.time() < start + seconds:
+        t = time.perf_counter()
+        with conn.transaction():
+            if locked:
+                conn.execute("SELECT pg_advisory_xact_lock(1)")
+                head = conn.execute("SELECT position FROM raw_head").fetchone()[0] + 1
+                conn.execute("UPDATE raw_head SET position = %s", (head,))
+            else:
+                head = conn.execute("SELECT nextval('raw_seq')").fetchone()[0]
+            conn.execute(
+                "INSERT INTO raw_events VALUES (%s, %s, %s, %s, 'ResultAdded', 1, %s, '{}', "
+                "'2026-12-03T00:00:00.000000Z', %s, %s)",
+                (head, secrets.token_hex(16), stream, n + 1, data, "0" * 64, secrets.token_hex(32)),
+            )
+        held += time.perf_counter() - t
+        n += 1
+    print(json.dumps({"n": n, "held": held if locked else 0.0}), flush=True)
     """
 )
 
 
-def aggregate(server: str, writers: int, seconds: float, *, shared: bool) -> float:
-    """Events per second of ``writers`` processes appending for ``seconds``, all started first."""
+def run_writers(
+    commands: list[tuple[list[str], dict[str, str]]], seconds: float
+) -> list[dict[str, Any]]:
+    """Start every writer, wait until each is ready, start them together; their reports."""
+    procs = [
+        subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for argv, env in commands
+    ]
+    for p in procs:  # every writer started, imported and caught up
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    start = time.time() + 0.5
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write(f"{start} {seconds}\n")
+        p.stdin.flush()
+    return [json.loads(p.communicate()[0]) for p in procs]
+
+
+def raw_aggregate(server: str, writers: int, seconds: float, *, locked: bool) -> dict[str, float]:
+    """Raw psycopg writer processes (one row per transaction), with or without the append lock."""
+    with Database(server) as db:
+        with psycopg.connect(db.url, autocommit=True) as c:
+            c.execute(RAW_DDL)
+            c.execute(
+                "CREATE TABLE raw_head (position bigint NOT NULL); INSERT INTO raw_head VALUES (0)"
+            )
+            c.execute("CREATE SEQUENCE raw_seq")
+        reports = run_writers(
+            [
+                (
+                    [sys.executable, "-c", RAW_WRITER, db.url, f"s{w}", "1" if locked else "0"],
+                    dict(os.environ),
+                )
+                for w in range(writers)
+            ],
+            seconds,
+        )
+    n = sum(r["n"] for r in reports)
+    return {"rate": n / seconds, "held_ms": 1000 * sum(r["held"] for r in reports) / max(n, 1)}
+
+
+def aggregate(server: str, writers: int, seconds: float, *, shared: bool) -> dict[str, float]:
+    """Events per second of ``writers`` processes appending for ``seconds``, all started first,
+    and the mean time an append held the append lock (ms)."""
     root = str(Path(__file__).resolve().parent.parent)
     with Database(server) as db, tempfile.TemporaryDirectory() as tmp:
         with Ledger(db.url) as ledger:
             for w in range(writers):
                 ledger.execute(build(ab.CreateTest, name=f"t{w}", variants=("cold", "warm")))
-        procs = []
-        for w in range(writers):
-            cache = Path(tmp) / ("shared" if shared else f"m{w}")
-            env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
-            procs.append(
-                subprocess.Popen(
+        reports = run_writers(
+            [
+                (
                     [sys.executable, "-c", WRITER, db.url, f"t{w}", root],
-                    env=env,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    text=True,
+                    {
+                        **os.environ,
+                        "XDG_CACHE_HOME": str(Path(tmp) / ("shared" if shared else f"m{w}")),
+                    },
                 )
-            )
-        for p in procs:  # every writer started, imported and caught up
-            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-        start = time.time() + 0.5
-        for p in procs:
-            assert p.stdin is not None
-            p.stdin.write(f"{start} {seconds}\n")
-            p.stdin.flush()
-        total = 0
-        for p in procs:
-            out, _ = p.communicate()
-            total += json.loads(out)["n"]
-        return total / seconds
+                for w in range(writers)
+            ],
+            seconds,
+        )
+    n = sum(r["n"] for r in reports)
+    return {"rate": n / seconds, "held_ms": 1000 * sum(r["held"] for r in reports) / max(n, 1)}
 
 
 def main() -> None:
@@ -314,6 +447,15 @@ def main() -> None:
                     copy = raw_copy(db.url, rows)
                     many = raw_executemany(db.url, rows)
         best = max(copy, many)
+        floor = parse_floor(lines)
+        out["import_floor"] = {k: round(v) for k, v in floor.items()}
+        for what, r in floor.items():
+            # even with nothing else to do, parsing then COPY one after the other caps the ratio
+            print(
+                f"  {what} alone: {r:,.0f} lines/s ({1e6 / r:.1f} us a line, raw COPY "
+                f"{1e6 / copy:.1f} us a row): an import doing only this and COPY reaches at most "
+                f"{1 / (1 + copy / r):.2f} of raw COPY"
+            )
         out["import"] = {
             "events": len(lines),
             "log_only": round(parts["log"]),
@@ -330,23 +472,55 @@ def main() -> None:
         )
 
     if "aggregate" not in skip:
-        out["aggregate"] = {}
-        for shared in (True, False):
-            label = "shared replica" if shared else "one replica each"
-            rates = {}
+        # rounds alternate: trialbook (shared replica, one replica each), raw psycopg with the
+        # same append lock, raw psycopg with a sequence (no lock); medians per writer count
+        kinds = {
+            "shared replica": lambda w: aggregate(args.server, w, args.seconds, shared=True),
+            "one replica each": lambda w: aggregate(args.server, w, args.seconds, shared=False),
+            "raw psycopg, same lock": lambda w: raw_aggregate(
+                args.server, w, args.seconds, locked=True
+            ),
+            "raw psycopg, no lock": lambda w: raw_aggregate(
+                args.server, w, args.seconds, locked=False
+            ),
+        }
+        got: dict[str, dict[int, list[dict[str, float]]]] = {
+            k: {1: [], 4: [], 8: []} for k in kinds
+        }
+        for _ in range(args.rounds):
             for writers in (1, 4, 8):
-                rates[writers] = statistics.median(
-                    aggregate(args.server, writers, args.seconds, shared=shared)
-                    for _ in range(args.rounds)
-                )
-            out["aggregate"][label] = {str(k): round(v) for k, v in rates.items()}
+                for label, measure in kinds.items():
+                    got[label][writers].append(measure(writers))
+        out["aggregate"] = {}
+        out["load_average"] = os.getloadavg()
+        for label, by_writers in got.items():
+            rates = {w: statistics.median(r["rate"] for r in rs) for w, rs in by_writers.items()}
+            held = {w: statistics.median(r["held_ms"] for r in rs) for w, rs in by_writers.items()}
+            out["aggregate"][label] = {
+                "rate": {str(k): round(v) for k, v in rates.items()},
+                # from asking for the append lock to the end of COMMIT, a mean per append
+                # (with one writer: the time the lock is held; with more, the wait too)
+                "begin_to_commit_ms": {str(k): round(v, 3) for k, v in held.items()},
+                "rounds_8_over_1": [
+                    round(e["rate"] / o["rate"], 2)
+                    for o, e in zip(by_writers[1], by_writers[8], strict=True)
+                ],
+            }
             print(
                 f"aggregate, {label}: "
                 + ", ".join(
                     f"{w} writer{'s' if w > 1 else ''} {r:,.0f}/s" for w, r in rates.items()
                 )
                 + f"; 8 / 1 = {rates[8] / rates[1]:.2f}"
+                + (
+                    f"; one writer: {1000 / rates[1]:.2f} ms an append, the lock held "
+                    f"{held[1]:.2f} ms of it (so at most {1000 / held[1]:,.0f}/s serialised, "
+                    f"{(1000 / held[1]) / rates[1]:.2f}x one writer)"
+                    if held[1]
+                    else ""
+                )
             )
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(json.dumps(out))
 
 
