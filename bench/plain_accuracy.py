@@ -206,6 +206,10 @@ archive checkout-flow and onboarding||REFUSED
 FRESH_TABLE = ROOT / "bench" / "plain_fresh_table.txt"
 #: the held-out third: scored only by the lead, at the end (`--heldout`); never read otherwise
 FRESH_HELDOUT = ROOT / "bench" / "plain_fresh_heldout.txt"
+#: the second newcomer's development set (#24 round 2): the misses were grouped by capability
+FRESH2_DEV = ROOT / "bench" / "plain_fresh2_dev.txt"
+#: the second newcomer's held-out set: scored only by the lead, at the end (`--heldout`)
+FRESH2_HELDOUT = ROOT / "bench" / "plain_fresh2_heldout.txt"
 
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
@@ -296,7 +300,12 @@ def fresh(heldout: bool = False) -> None:
     tests/test_plain.py) and, with ``--heldout``, on the held-out third (the lead's run)."""
     for name, path in [
         ("fresh table", FRESH_TABLE),
-        *([("fresh held-out", FRESH_HELDOUT)] if heldout else []),
+        ("fresh2 dev", FRESH2_DEV),
+        *(
+            [("fresh held-out", FRESH_HELDOUT), ("fresh2 held-out", FRESH2_HELDOUT)]
+            if heldout
+            else []
+        ),
     ]:
         rows = _read_fresh(path)
         report(f"{name} ({path.name}; INCOMPLETE/REFUSED/UNSURE = no command)", rows, _strict)
@@ -320,6 +329,9 @@ def _strict(text: str, focus: str | None, expected: str) -> str:
 def main() -> None:
     if "--heldout" in sys.argv:
         fresh(heldout=True)
+        return
+    if "--dev2" in sys.argv:
+        report(f"fresh2 dev ({FRESH2_DEV.name})", _read_fresh(FRESH2_DEV), _strict)
         return
     report("table (tests/test_plain.py)", tp.CASES)
     fresh()

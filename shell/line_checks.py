@@ -32,6 +32,20 @@ UNIT_FACTORS = tuple(Decimal(f) for f in ("1", "60", "3600", "0.001", "0.01", "1
 _TIME_UNITS = (Decimal(3600), Decimal(60), Decimal(1), Decimal("0.001"))
 _NUMBER_RE = re.compile(r"(?<![\w.])-?(?:\d[\d,]*(?:\.\d+)?|\.\d+)|\d+(?:\.\d+)?")
 _ZERO_WORDS = re.compile(r"\b(no|none|without|zero|never)\b", re.IGNORECASE)
+#: the unit suffixes the parser writes after a number (its normalisations, the forms of
+#: domain/units.py), each with the ways a request may have said it: "5 points" is ``5pp``
+_UNIT_SAID: dict[str, tuple[str, ...]] = {
+    "pp": ("pp", "p.p.", "pt", "pts", "point", "points"),
+    "%": ("%", "percent", "per cent"),
+    "ms": ("ms", "msec", "millisecond"),
+    "s": ("s", "sec", "second"),
+    "min": ("m", "min", "minute"),
+    "h": ("h", "hr", "hour"),
+    "k": ("k", "thousand"),
+}
+_UNIT_AFTER_NUMBER = re.compile(r"(?<=\d)(pp|%|ms|min|s|h|k)(?![a-z])")
+#: words that say "all of them", which ``--limit 0`` means
+_ALL_WORDS = re.compile(r"\b(every|all)\b", re.IGNORECASE)
 
 
 class NotACommand(click.UsageError):
@@ -176,6 +190,54 @@ def _param_values(cmd: click.Command, args: Sequence[str]) -> list[tuple[click.P
     return out
 
 
+def _unit_said(unit: str, low: str) -> bool:
+    """Whether the request said ``unit`` in one of its forms, right after a number."""
+    forms = "|".join(re.escape(f) for f in _UNIT_SAID[unit])
+    return re.search(rf"\d\s*(?:{forms})", low) is not None
+
+
+def _text_value_problem(
+    value: str, low: str, pieces: set[str], mentions: set[Decimal]
+) -> str | None:
+    """Why a text value (a margin, a guardrail, a list of stages) is not grounded in the request.
+
+    The parser's own normalisations are grounded in what was typed: a unit it wrote
+    after a number (``5pp`` from "5 points", ``2min``) must have been said in one of
+    its forms; a list (``5,25,100``) is checked item by item; every other word of the
+    value must be in the request or a name in the store.
+    """
+    items = value.split(",")
+    grouped = len(items) > 1 and all(re.fullmatch(r"\d{3}", i) for i in items[1:])
+    if grouped and _text_value_problem(value.replace(",", ""), low, pieces, mentions) is None:
+        return None  # "1,200" written as one grouped number
+    for item in items:
+        letters = item.lower()
+        if [
+            w
+            for w in re.findall(r"[a-z]+", _UNIT_AFTER_NUMBER.sub(" ", letters))
+            if w not in pieces
+        ]:
+            return f"{value!r} is neither in your request nor a name in the store"
+        for m in _NUMBER_RE.finditer(item):
+            try:
+                number = Decimal(m.group(0).replace(",", ""))
+            except InvalidOperation:  # pragma: no cover - the regex only passes numerals
+                continue
+            if not grounded(abs(number), mentions):
+                return f"{m.group(0)} is not a number in your request"
+        for m in _UNIT_AFTER_NUMBER.finditer(letters):
+            if not _unit_said(m.group(1), low):
+                return f"{m.group(0)!r} in {value!r} is not a unit of your request"
+    return None
+
+
+def _creates_test(path: Sequence[str], pairs: Sequence[tuple[click.Parameter, str]]) -> bool:
+    """``ab import NAME saved.json`` creates test NAME (the warm-session framework's saved test)."""
+    return tuple(path) == ("ab", "import") and any(
+        v.lower().endswith(".json") for p, v in pairs if p.name == "file"
+    )
+
+
 def _named_test(
     path: Sequence[str],
     pairs: Sequence[tuple[click.Parameter, str]],
@@ -216,27 +278,24 @@ def ungrounded(t: Translation, vocab: Vocabulary, focus: str | None = None) -> s
             continue
         if kind in ("test", "run", "suite", "test-or-run", "variant", "stream"):
             pool = names_for(kind, vocab, test)
+            if kind == "test" and _creates_test(path, pairs) and value.lower() in low:
+                continue
             if value not in pool:
                 close = suggest(value, pool)
                 hint = f"; did you mean {' or '.join(close)}?" if close else ""
                 return f"there is no {what.replace('-or-', ' or ')} named {value!r}{hint}"
             continue
         if isinstance(param.type, (click.types.IntParamType, click.types.FloatParamType)):
+            if param.name == "limit" and value == "0" and _ALL_WORDS.search(text):
+                continue  # "every single result": --limit 0 shows them all
             if not (is_number(value) and grounded(Decimal(value.replace(",", "")), mentions)):
                 return f"{value} (for {param.opts[0] if isinstance(param, click.Option) else what}) is not a number in your request"
             continue
         if value in names or (len(value) > 0 and value.lower() in low):
             continue
-        unknown = [w for w in re.findall(r"[a-z]+", value.lower()) if w not in pieces]
-        if unknown:
-            return f"{value!r} is neither in your request nor a name in the store"
-        for m in _NUMBER_RE.finditer(value):
-            try:
-                number = Decimal(m.group(0).replace(",", ""))
-            except InvalidOperation:  # pragma: no cover - the regex only passes numerals
-                continue
-            if not grounded(abs(number), mentions):
-                return f"{m.group(0)} is not a number in your request"
+        problem = _text_value_problem(value, low, pieces, mentions)
+        if problem:
+            return problem
     return None
 
 

@@ -166,3 +166,53 @@ class TestTheCommandLine:
         kept = check(rules, VOCAB).suggestions
         for s in kept:
             assert command_exists(s.split("  →  ")[1].split())
+
+
+class TestTheParsersNormalisations:
+    """Values the parser writes from what was typed (units, lists, dates) are grounded in it."""
+
+    @pytest.mark.parametrize(
+        "text, line",
+        [
+            ("detect a 5 point lift on onboarding", "ab analyze onboarding --mde 5pp"),
+            ("an mde of 3 pts on onboarding", "ab analyze onboarding --mde 3pp"),
+            ("a 10 percent mde on onboarding", "ab analyze onboarding --mde 10%"),
+            (
+                "new test t2 with a and b, guardrail error rate up to 2 points",
+                "ab create t2 --variants a,b --guardrail error_rate:+2pp",
+            ),
+            (
+                "canary r2: candidate new over control old, stages 5, 25 and 100",
+                "canary create r2 --control old --candidate new --stages 5,25,100",
+            ),
+            ("the log since 2026-11-01", "events log --since 2026-11-01"),
+            ("onboarding as of 2026-11-01T09:30", "ab analyze onboarding --as-of 2026-11-01T09:30"),
+            ("every single result of onboarding", "ab show onboarding --limit 0"),
+            (
+                "import the saved test x.json as debug-cold",
+                "ab import debug-cold x.json",
+            ),
+        ],
+    )
+    def test_is_grounded(self, text: str, line: str) -> None:
+        t = check(proposed(text, line), VOCAB)
+        assert t.status == "command", t.reason
+
+    @pytest.mark.parametrize(
+        "text, line, why",
+        [
+            ("a 5 % mde on onboarding", "ab analyze onboarding --mde 5pp", "'5pp'"),
+            ("an mde of 5 on onboarding", "ab analyze onboarding --mde 5pp", "'5pp'"),
+            (
+                "canary r2: candidate new over control old, stages 5 and 100",
+                "canary create r2 --control old --candidate new --stages 5,25,100",
+                "25 is not a number",
+            ),
+            ("the last results of onboarding", "ab show onboarding --limit 0", "0 (for --limit)"),
+            ("import x.jsonl as debug-cold", "ab import debug-cold x.jsonl", "no test named"),
+            ("import the saved test x.json", "ab import debug-cold x.json", "no test named"),
+        ],
+    )
+    def test_an_unit_item_or_name_not_typed_is_not(self, text: str, line: str, why: str) -> None:
+        t = check(proposed(text, line), VOCAB)
+        assert t.status == "refused" and why in t.reason, t.reason
