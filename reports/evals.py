@@ -362,7 +362,10 @@ def build(
     }  # fmt: skip
     if cmp is not None and hist is not None and cmp["analysis"] is not None:
         analysis = cmp["analysis"]
-        plots["lift"] = {**hist, "metric": analysis["metric"], "kind": analysis["kind"],
+        # a difference of scores in [0, 1] (or of pass/fail) lies within -1 to 1: the range the
+        # HTML draws the intervals in (eval compare limits its paired interval to it too)
+        bounds = None if cmp["basis"] == "target_score" else [-1.0, 1.0]
+        plots["lift"] = {**hist, "metric": analysis["metric"], "kind": analysis["kind"], "bounds": bounds,
                          "basis": {"replay": HISTORY, "runs": [baseline, run]},
                          "cites": ranges(every + suite_positions)}  # fmt: skip
     if cmp is not None:

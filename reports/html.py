@@ -36,12 +36,21 @@ def _lift_plot(plot: dict[str, Any] | None) -> Safe | None:
         return None
     u = Units(plot.get("kind", "continuous"))
     series = [{"name": name, **s} for name, s in plot["variants"].items()]
+    bounds = plot.get("bounds")
+    note = ""
+    if bounds:  # drawn within what the lift can be (the JSON keeps the intervals as computed)
+        lo, hi = bounds
+        series = [
+            {**s, "ci": [None if c is None else [max(c[0], lo), min(c[1], hi)] for c in s["ci"]]}
+            for s in series
+        ]
+        note = f" Intervals drawn within {u.diff(lo)} to {u.diff(hi)}, the range a lift can take."
     return el(
         "div",
         el("h2", "The lift and its always-valid interval after every result"),
         svg.interval_plot(plot["n"], series, fmt=u.tick, decisions=plot.get("decision"),
                           y_label=f"{plot.get('metric', '')} lift"),
-        el("p", f"Rests on events {cite_text(plot['cites'])}.", class_="small muted"),
+        el("p", f"Rests on events {cite_text(plot['cites'])}.{note}", class_="small muted"),
         class_="card", id="plot-lift",
     )  # fmt: skip
 

@@ -316,6 +316,13 @@ class TestReportsOfEachKind:
         assert same(plot["variants"]["cand"]["lift"][-1], figures["always_valid.lift"])
         assert same(plot["variants"]["cand"]["ci"][-1], figures["always_valid.ci"])
         assert docs["canary"]["plots"]["lift"] is None  # the canary keeps its per-stage plot
+        # early intervals are far wider than a difference of scores can be: the JSON keeps them,
+        # the HTML draws them within -1 to 1
+        from trialbook.reports import render
+
+        assert plot["bounds"] == [-1.0, 1.0] and docs["ab"]["plots"]["lift"].get("bounds") is None
+        assert max(c[1] for c in plot["variants"]["cand"]["ci"] if c is not None) > 1
+        assert "Intervals drawn within -1 to +1" in render(doc, "html")
 
     def test_every_row_cites_events_that_exist_and_its_figures(self, docs: dict[str, Any]) -> None:
         for doc in docs.values():
