@@ -528,6 +528,37 @@ class TestCitations:
         )
 
 
+class TestSummaryNumbers:
+    """A summary writes a figure as the analysis texts print the same quantity."""
+
+    @given(st.floats(min_value=-1, max_value=1), st.floats(min_value=-1, max_value=1))
+    def test_proportions_and_differences_read_as_ab_analyze_prints_them(
+        self, x: float, y: float
+    ) -> None:
+        from trialbook.shell.commands.ab_analysis import _p, _Units
+
+        binary, continuous = _Units("binary"), _Units("continuous")
+        lo, hi = min(x, y), max(x, y)
+        assert say(abs(x), "share") == binary.value(abs(x))
+        assert say(x, "points") == binary.diff(x)
+        assert say([lo, hi], "points") == binary.interval([lo, hi])
+        assert say(x * 40, "difference") == continuous.diff(x * 40)
+        assert say([lo, hi], "difference") == continuous.interval([lo, hi])
+        assert say(x * 40) == continuous.value(x * 40)
+        assert say(abs(x), "p") == _p(abs(x))
+
+    @given(st.floats(min_value=0, max_value=5000, allow_nan=False))
+    def test_costs_and_relative_changes_read_the_one_way_trialbook_prints_them(
+        self, x: float
+    ) -> None:
+        from trialbook.domain.stats.analysis import percent
+        from trialbook.domain.units import format_cost
+
+        assert say(x, "usd") == format_cost(x)
+        assert say(x / 1000 - 2, "change") == percent(x / 1000 - 2)
+        assert say(None, "points") == "not yet defined" and say(None) == "-"
+
+
 class TestEvalAsOf:
     def test_an_eval_report_at_a_position_counts_what_was_recorded_by_then(
         self, web_db: WebDb
