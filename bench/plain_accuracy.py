@@ -21,6 +21,9 @@ Sets of requests, all against the vocabulary of ``tests/test_plain.py``:
   lead at the end (before: 39/83 = 47.0 %, 3 wrong writes). Run
   ``.venv/bin/python bench/plain_accuracy.py --heldout``.
 
+An expected ``help …`` (the shell's own help, not a command line of the CLI) is right when
+the answer runs nothing and offers that line.
+
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
 
@@ -118,7 +121,7 @@ rescore candidate-0402||INCOMPLETE
 why did we ship warm?||audit checkout-flow
 would we still make the same call on onboarding?||audit onboarding
 write an audit report for checkout-flow in markdown||audit report checkout-flow --format markdown
-audit report for onboarding||INCOMPLETE
+audit report for onboarding||audit report onboarding
 what's the weather in Paris||REFUSED
 drop table events||REFUSED
 summarize chekout-flow||REFUSED
@@ -315,6 +318,10 @@ def _strict(text: str, focus: str | None, expected: str) -> str:
     """The lead's scoring (/tmp/score_fresh_lead.py): an expected INCOMPLETE, REFUSED or
     UNSURE is right for any answer that is not a command."""
     t = translate(text, tp.VOCAB, focus)
+    if expected.startswith("help "):  # the shell's own help: named in the answer, nothing runs
+        if t.status != "command":
+            return "ok" if expected in t.suggestions else "declined"
+        return "wrong-write" if is_write(t.argv) else "wrong-read"
     if expected in ("UNSURE", "INCOMPLETE", "REFUSED"):
         if t.status != "command":
             return "ok"

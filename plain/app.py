@@ -6,6 +6,8 @@ CLI, so a request for it is answered with what to type rather than run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from trialbook.plain.lex import fmt
 from trialbook.plain.request import Request, number_refusal, unknown_refusal
 from trialbook.plain.types import Translation, command, refused
@@ -23,6 +25,10 @@ _FAMILIES = {
 _DEMO_MIN, _DEMO_MAX = 3, 10000
 
 
+#: how a help question names what it wants to do: "how do I add a result?", "how can we …"
+_HOW = ("how", {"do", "can", "should", "would"}, {"i", "we", "you"})
+
+
 def is_help(req: Request) -> bool:
     """ "help me", "what can you do?", "what options does ab create take?", "how do I …?"."""
     ws = req.words()
@@ -34,14 +40,29 @@ def is_help(req: Request) -> bool:
         return True
     if req.seq("what", {"options", "flags", "arguments", "commands"}) >= 0:
         return True
-    return req.seq("how", "do", {"i", "we", "you"}) >= 0
+    if {"examples", "example"} & set(ws) and ws[0] in ("show", "give", "list", "any", "some"):
+        return True
+    return req.seq(*_HOW) >= 0
 
 
-def help_request(req: Request) -> Translation:
-    """Point at the shell's ``help`` for the command the question names (nothing runs)."""
+def help_request(req: Request, read: Callable[[str], tuple[str, ...]] | None = None) -> Translation:
+    """Point at the shell's ``help`` for the command the question names (nothing runs).
+
+    The command is named by its words ("what options does eval run take?") or by what
+    the question wants done ("how do I add a result?": the command ``read`` makes of
+    "add a result", whether or not it is complete); "examples" is ``help examples``.
+    """
     ws = req.words()
+    if {"examples", "example"} & set(ws) and not _FAMILIES.keys() & set(ws):
+        return refused(
+            req.text, "type `help examples` to see requests I understand", ["help examples"]
+        )
     topic: list[str] = []
-    for at, w in enumerate(ws):
+    k = req.seq(*_HOW)
+    if read is not None and k >= 0 and k + 3 < len(req.tokens):
+        rest = req.text[req.tokens[k + 3].start :].rstrip(" ?")
+        topic = list(read(rest))
+    for at, w in enumerate(ws if not topic else []):
         if w in _FAMILIES:
             subs = [x for x in ws[at + 1 :] if x in _FAMILIES[w]] or [
                 x for x in ws if x in _FAMILIES[w]

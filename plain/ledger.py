@@ -162,12 +162,6 @@ def audit(req: Request, report: bool) -> Translation:
     formats = list(dict.fromkeys(FORMAT_WORDS[w] for w in req.words() if w in FORMAT_WORDS))
     if len(formats) > 1:
         return refused(req.text, "one format at a time: markdown or json?", ["markdown", "json"])
-    if not formats:
-        return incomplete(
-            req.text,
-            ["audit", "report", test],
-            ["--format markdown|json"],
-            "markdown or json?",
-            ["markdown", "json"],
-        )
+    if not formats:  # markdown is its default (`audit report --help`)
+        return command(req.text, ["audit", "report", test])
     return command(req.text, ["audit", "report", test, "--format", formats[0]])

@@ -49,10 +49,25 @@ TAKES: dict[tuple[str, ...], frozenset[str]] = {
     ("events", "export"): _w("--since --output"),
     ("events", "import"): _w("--json"),
     ("projections", "rebuild"): _w("--json"),
+    ("report", "ab"): _w("--output --as-of --at"),
+    ("report", "eval"): _w("--output --as-of --at"),
+    ("report", "canary"): _w("--output --as-of --at"),
+    ("export", "dataset"): _w("--output"),
 }
 
 #: commands that say the output format with ``--format markdown|json``
-_FORMAT_COMMANDS = frozenset({("audit", "report"), ("canary", "audit")})
+_FORMAT_COMMANDS = frozenset(
+    {
+        ("audit", "report"),
+        ("canary", "audit"),
+        ("report", "ab"),
+        ("report", "eval"),
+        ("report", "canary"),
+    }
+)
+#: what an output file's extension says of the format (markdown is their default: not added)
+_EXTENSION_FORMATS = {".json": "json", ".html": "html"}
+_HTML_COMMANDS = frozenset({("report", "ab"), ("report", "eval"), ("report", "canary")})
 _LIMIT_BEFORE = _w("last latest recent newest limit")  # not "first": --limit keeps the newest
 _LIMIT_NOUNS = _w("results result sessions session rows events event entries lines rollouts")
 _SINCE = _w("since after from")
@@ -211,8 +226,25 @@ def attach(req: Request, t: Translation, found: list[Found]) -> Translation:
             if "--format" not in t.argv and "--format" not in extra:
                 extra += ["--format", formats[f.option]]
             continue
+        if f.option == "--jsonl" and path == ("export", "dataset") and "jsonl" in t.argv:
+            continue  # "as jsonl": the dataset's format, read by its rule
         if f.option == "--output" and f.option not in takes:
             continue  # "import x.jsonl into …": a file the rule read itself
+        if f.option == "--output" and path in _FORMAT_COMMANDS and f.value is not None:
+            ext = f.value[f.value.rfind(".") :].lower() if "." in f.value else ""
+            said = _EXTENSION_FORMATS.get(ext)
+            if said == "html" and path not in _HTML_COMMANDS:
+                return refused(
+                    req.text,
+                    f"`{' '.join(path)}` writes markdown or json, not html ({f.said!r})",
+                )
+            given = next(
+                (x for a, x in zip(t.argv, t.argv[1:], strict=False) if a == "--format"), None
+            )
+            if said and given is None and "--format" not in extra:
+                extra += ["--format", said]
+            elif said and (given or extra[extra.index("--format") + 1]) != said:
+                return refused(req.text, f"{f.said!r} is {said}, but the format said is another")
         if f.option not in takes:
             name = " ".join(path)
             return refused(

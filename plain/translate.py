@@ -34,6 +34,7 @@ from trialbook.plain import canary as canary
 from trialbook.plain import evals as ev
 from trialbook.plain import ledger as ledger
 from trialbook.plain import options as options
+from trialbook.plain import reports as reports
 from trialbook.plain.lex import name_parts
 from trialbook.plain.request import Request
 from trialbook.plain.types import (
@@ -292,7 +293,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             _close_examples(req),
         )
     if app.is_help(req):
-        return app.help_request(req)
+        return app.help_request(req, lambda rest: _topic(rest, req))
     if "demo" in ws and not (tests or runs or suites):
         return app.demo(req)
     viewish = bool(ws & {"view", "viewer", "dashboard"}) or {"web", "ui"} <= ws
@@ -347,6 +348,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if audit_cue:
         report = bool(ws & REPORT_WORDS) or bool({"markdown", "md"} & ws)
         return ledger.audit(req, report)
+    if reports.is_decision_report(req):
+        return reports.decision_report(req)
     if (
         ws & REPORT_WORDS
         and set(FORMAT_WORDS) & ws
@@ -367,6 +370,10 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
 
     if any(t.kind == "actor" for t in req.tokens) and not (tests or runs or suites):
         return ledger.events_log(req)
+
+    # ---- datasets for other tools (before the traces and the log's export)
+    if reports.is_dataset_export(req) and not ws & {"traces", "trace"}:
+        return reports.dataset(req)
 
     # ---- eval traces, failed rollouts
     if ws & {"traces", "trace"} and (runs or req.focus in req.vocab.runs) and not tests:
@@ -579,6 +586,14 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if ws & {"test", "experiment"} and ws & {"list", "what", "which"}:
         return ab.list_tests(req)
     return _not_understood(req)
+
+
+def _topic(rest: str, req: Request) -> tuple[str, ...]:
+    """The command a help question's "how do I …" part would become (for `help COMMAND`)."""
+    inner = Request(rest, req.vocab, req.focus)
+    if app.is_help(inner):
+        return ()
+    return command_path(_route(inner).argv)
 
 
 def _same_family(groups: list[frozenset[str]]) -> bool:

@@ -337,7 +337,7 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("audit", "why did we stop?", CF, "audit checkout-flow"),
     ("audit report", "write an audit report for checkout-flow in markdown", None, "audit report checkout-flow --format markdown"),
     ("audit report", "audit report for onboarding as json", None, "audit report onboarding --format json"),
-    ("audit report", "audit report for onboarding", None, "? audit report onboarding [--format]"),
+    ("audit report", "audit report for onboarding", None, "audit report onboarding"),  # markdown is its default (--help)
     ("audit report", "audit report for onboarding in markdown and json", None, "! one format"),
     # ------------------------------------------------------------------ out of scope and nonsense
     ("refused", "what's the weather in Paris", None, "! outside"),

@@ -1,0 +1,144 @@
+"""Rules for what is written out for others: decision reports and datasets (#24, round 2).
+
+``report ab|eval|canary NAME`` ("decision report for checkout-flow", "html report of
+onboarding into onboarding.html", "report on candidate-0402 against baseline-0401") and
+``export dataset RUN|TEST --format F`` ("export candidate-0402 as openai chat to
+train.jsonl", "make a tensorzero dataset from checkout-flow, passed sessions only").
+
+The kind of report comes from the kind of name (a run, a canary, a test, the focus);
+the baseline of an eval report from the role words ``eval compare`` reads; a format
+said in words or by the output file's extension is carried, never guessed: a
+dataset with no format asks which.
+"""
+
+from __future__ import annotations
+
+from trialbook.plain.request import Request, resolve_test
+from trialbook.plain.types import Translation, command, incomplete, refused
+from trialbook.plain.words import _w
+
+#: "decision report", "a report on X", "html report"
+_REPORT_NOUNS = _w("report reports write-up writeup packet")
+_REPORT_BEFORE = _w("decision html markdown md json a an the")
+_REPORT_AFTER = _w("on of for about")
+#: a dataset's formats as said: "openai chat", "openai-chat", "tensorzero", "jsonl"
+_DATASET_FORMATS = {
+    "openai": "openai-chat",
+    "openai-chat": "openai-chat",
+    "tensorzero": "tensorzero",
+    "jsonl": "jsonl",
+}
+_DATASET_WORDS = _w("dataset datapoints fine-tuning finetuning fine-tune training")
+_PASSED = _w("passed passing successful succeeded")
+
+
+def is_decision_report(req: Request) -> bool:
+    """A "report" that is a noun for a decision report: "decision report for X", "report on X"."""
+    for i in req.indexes(_REPORT_NOUNS):
+        if req.w(i - 1) in _REPORT_BEFORE or req.w(i + 1) in _REPORT_AFTER or i == 0:
+            return True
+    return False
+
+
+def decision_report(req: Request) -> Translation:
+    """``report eval RUN [--baseline RUN]``, ``report canary NAME`` or ``report ab NAME``."""
+    from trialbook.plain.evals import _baseline_first
+
+    for i in req.indexes(_REPORT_NOUNS | {"decision"}):
+        req.use(i)
+    opts: list[str] = []
+    html = req.indexes({"html"})
+    if html:
+        req.use(*html)
+        opts += ["--format", "html"]
+    runs = req.names_of("run")
+    canaries = req.names_of("canary")
+    if runs and not canaries and not req.named("test", "archived"):
+        for m in req.named("run"):
+            req.use_match(m)
+        if len(runs) > 2:
+            return refused(req.text, "a report is on one run, against at most one baseline", runs)
+        if len(runs) == 2:
+            baseline, run = _baseline_first(req, runs[0], runs[1])
+            for i in req.indexes({"baseline", "vs", "versus", "compared"}):
+                req.use(i)
+            return command(req.text, ["report", "eval", run, "--baseline", baseline, *opts])
+        return command(req.text, ["report", "eval", runs[0], *opts])
+    if canaries and not runs:
+        if len(canaries) > 1:
+            return refused(req.text, f"which canary: {' or '.join(canaries)}?", canaries)
+        for m in req.named("canary"):
+            req.use_match(m)
+        return command(req.text, ["report", "canary", canaries[0], *opts])
+    if runs or canaries:
+        return refused(req.text, "a report is on one test, run or canary at a time")
+    if req.focus in req.vocab.runs:
+        return command(req.text, ["report", "eval", req.focus, *opts])
+    if req.focus in req.vocab.canaries:
+        return command(req.text, ["report", "canary", req.focus, *opts])
+    test = resolve_test(req, ["report", "ab"], archived=True, single=False)
+    if isinstance(test, Translation):
+        return test
+    return command(req.text, ["report", "ab", test, *opts])
+
+
+def is_dataset_export(req: Request) -> bool:
+    """ "export X as openai chat", "make a tensorzero dataset from X", "fine-tuning data from X"."""
+    ws = set(req.words())
+    said_format = bool(ws & (set(_DATASET_FORMATS) - {"jsonl"}))
+    source = any(m.kind in ("run", "test", "archived", "canary") for m in req.matches)
+    verb = ws & _w("export make build write create")
+    return said_format or bool(ws & _DATASET_WORDS and verb and source)
+
+
+def dataset(req: Request) -> Translation:
+    """``export dataset RUN|TEST --format F [--passed-only] [--min-score X] [--scorer S]``."""
+    sources = [m for m in req.matches if m.kind in ("run", "test", "archived", "canary")]
+    names = list(dict.fromkeys(m.name for m in sources))
+    if len(names) > 1:
+        return refused(req.text, f"export one at a time: {' or '.join(names)}?", names)
+    for m in sources:
+        req.use_match(m)
+    for i in req.indexes(_DATASET_WORDS | _w("export make build write create dataset")):
+        req.use(i)
+    source = names[0] if names else req.focus
+    formats: list[str] = []
+    for i, t in enumerate(req.tokens):
+        # "jsonl" is read first as the generic --jsonl flag: here it is the format
+        if t.kind == "word" and t.norm in _DATASET_FORMATS and (req.free(i) or t.norm == "jsonl"):
+            formats.append(_DATASET_FORMATS[t.norm])
+            req.use(i)
+            if t.norm == "openai" and req.w(i + 1) in ("chat", "fine-tuning", "finetuning"):
+                req.use(i + 1)
+    formats = list(dict.fromkeys(formats))
+    argv = ["export", "dataset", *([source] if source else [])]
+    if len(formats) > 1:
+        return refused(req.text, f"one format at a time: {' or '.join(formats)}?", formats)
+    opts: list[str] = []
+    k = req.seq(_PASSED, {"sessions", "results", "rollouts", "ones", "cases"}, "only")
+    j = req.seq("only", _PASSED)
+    if k >= 0:
+        req.use(k, k + 1, k + 2)
+        opts.append("--passed-only")
+    elif j >= 0:
+        end = j + 2 + (req.w(j + 2) in ("sessions", "results", "rollouts", "ones", "cases"))
+        req.use(*range(j, end))
+        opts.append("--passed-only")
+    scorers = req.names_of("scorer")
+    if len(scorers) > 1:
+        return refused(req.text, f"filter on one scorer: {' or '.join(scorers)}?", scorers)
+    if scorers:
+        for m in req.named("scorer"):
+            req.use_match(m)
+        opts += ["--scorer", scorers[0]]
+    if source is None:
+        return incomplete(req.text, argv, ["RUN|TEST"], "export which run or test?")
+    if not formats:
+        return incomplete(
+            req.text,
+            argv,
+            ["--format openai-chat|tensorzero|jsonl"],
+            "which format: openai-chat, tensorzero or jsonl?",
+            ["openai-chat", "tensorzero", "jsonl"],
+        )
+    return command(req.text, [*argv, "--format", formats[0], *opts])
