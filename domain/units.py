@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -274,6 +275,60 @@ def format_cost(usd: float | None) -> str:
         whole, _, frac = text.partition(".")
         text = f"{whole}.{frac.ljust(2, '0')}"
     return f"{sign}${text}"
+
+
+# --------------------------------------------------------------------------- metric values
+
+
+def format_number(x: float, *, signed: bool = False) -> str:
+    """A metric's value for people: four significant digits, never in exponent form between
+    1e-6 and 1e15 (``0.00005033``, not ``5.033e-05``; ``12345``, not ``1.234e+04``)."""
+    sign = "+" if signed and x >= 0 else ""
+    a = abs(x)
+    if a == 0 or not math.isfinite(a):
+        return f"{x:+g}" if signed else f"{x:g}"
+    if not 1e-6 <= a < 1e15:
+        return f"{x:+.4g}" if signed else f"{x:.4g}"
+    decimals = max(0, 3 - math.floor(math.log10(a)))
+    text = f"{x:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return sign + text
+
+
+class MetricUnits:
+    """How one metric's values and differences read: proportions in %, their differences in
+    points, everything else as :func:`format_number` (the same in the CLI, the web view and
+    reports)."""
+
+    def __init__(self, kind: str) -> None:
+        self.binary = kind == "binary"
+
+    def value(self, x: float | None) -> str:
+        if x is None:
+            return "-"
+        return f"{x * 100:.1f}%" if self.binary else format_number(x)
+
+    def diff(self, d: float | None) -> str:
+        if d is None:
+            return "-"
+        return f"{d * 100:+.1f} pts" if self.binary else format_number(d, signed=True)
+
+    def interval(self, ci: Sequence[float] | None) -> str:
+        if ci is None:
+            return "not yet defined"
+        if self.binary:
+            return f"{ci[0] * 100:+.1f} to {ci[1] * 100:+.1f} pts"
+        return f"{format_number(ci[0], signed=True)} to {format_number(ci[1], signed=True)}"
+
+    def effect(self, x: float | None) -> str:
+        if x is None:
+            return "-"
+        return f"{x * 100:.1f} pts" if self.binary else format_number(x)
+
+    def tick(self, d: float) -> str:
+        """An axis label: whole points, or three significant digits."""
+        return f"{d * 100:+.0f} pts" if self.binary else f"{d:+.3g}"
 
 
 # --------------------------------------------------------------------------- margins

@@ -374,3 +374,48 @@ def test_the_module_states_every_form_it_accepts() -> None:
     for form in ("1h30m", "1.5k", "$0.03", "5pp", "5%", "0.05"):
         assert form in doc
     assert math.isclose(units.parse_margin("5 %", "success").value, 0.05)
+
+
+class TestMetricValues:
+    """How metric values read, the same in `ab analyze`, the web view and reports."""
+
+    @pytest.mark.parametrize(
+        ("x", "text"),
+        [
+            (5.033e-05, "0.00005033"),
+            (12345.0, "12345"),
+            (12.5, "12.5"),
+            (0.1234, "0.1234"),
+            (0.0, "0"),
+        ],
+    )
+    def test_a_value_reads_without_an_exponent(self, x: float, text: str) -> None:
+        from trialbook.domain.units import format_number
+
+        assert format_number(x) == text
+
+    @given(st.floats(min_value=1e-6, max_value=1e14), st.booleans(), st.booleans())
+    def test_a_value_reads_back_within_four_significant_digits(
+        self, x: float, negative: bool, signed: bool
+    ) -> None:
+        from trialbook.domain.units import format_number
+
+        x = -x if negative else x
+        text = format_number(x, signed=signed)
+        assert "e" not in text
+        assert abs(float(text) - x) <= 5e-4 * abs(x)
+        assert text.startswith("-" if negative else ("+" if signed else tuple("0123456789")))
+
+    def test_the_cli_the_web_view_and_reports_share_one_formatter(self) -> None:
+        from trialbook.domain.units import MetricUnits
+        from trialbook.shell.commands.ab_analysis import _Units
+        from trialbook.web.pages import Units
+
+        assert Units is MetricUnits and issubclass(_Units, MetricUnits)
+        u = MetricUnits("continuous")
+        assert (u.value(4.2e-05), u.diff(4e-06), u.interval([-1e-05, 2e-05])) == (
+            "0.000042",
+            "+0.000004",
+            "-0.00001 to +0.00002",
+        )
+        assert MetricUnits("binary").interval([0.086, 0.249]) == "+8.6 to +24.9 pts"

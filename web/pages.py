@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from trialbook.domain.units import format_cost
+from trialbook.domain.units import MetricUnits, format_cost
 from trialbook.web import svg
 from trialbook.web.html import Safe, el, join, link, url
 
@@ -36,31 +36,7 @@ CHOICES = {"ship": "ship {variant}", "keep_control": "keep control ({variant})",
 # --------------------------------------------------------------------------- formatting
 
 
-class Units:
-    """How one metric's values and differences read (proportions in %, differences in points)."""
-
-    def __init__(self, kind: str) -> None:
-        self.binary = kind == "binary"
-
-    def value(self, x: float | None) -> str:
-        if x is None:
-            return "-"
-        return f"{x * 100:.1f}%" if self.binary else f"{x:.4g}"
-
-    def diff(self, d: float | None) -> str:
-        if d is None:
-            return "-"
-        return f"{d * 100:+.1f} pts" if self.binary else f"{d:+.4g}"
-
-    def tick(self, d: float) -> str:
-        return f"{d * 100:+.0f} pts" if self.binary else f"{d:+.3g}"
-
-    def interval(self, ci: Sequence[float] | None) -> str:
-        if ci is None:
-            return "not yet defined"
-        if self.binary:
-            return f"{ci[0] * 100:+.1f} to {ci[1] * 100:+.1f} pts"
-        return f"{ci[0]:+.4g} to {ci[1]:+.4g}"
+Units = MetricUnits  # one way to print a metric's values: the CLI's, the reports'
 
 
 def p_text(p: float | None) -> str:

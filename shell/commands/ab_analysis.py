@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from trialbook.domain.units import MetricUnits
 from trialbook.ledger.analysis import analysis_document, analysis_input, analyze_test
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, pass_app
@@ -56,33 +57,8 @@ def _signed_pct(x: float | None) -> str:
     return "-" if x is None else percent(x)
 
 
-class _Units:
-    """How to print values and differences of one metric (proportions in %, points for differences)."""
-
-    def __init__(self, kind: str) -> None:
-        self.binary = kind == "binary"
-
-    def value(self, x: float | None) -> str:
-        if x is None:
-            return "-"
-        return f"{x * 100:.1f}%" if self.binary else f"{x:.4g}"
-
-    def diff(self, d: float | None) -> str:
-        if d is None:
-            return "-"
-        return f"{d * 100:+.1f} pts" if self.binary else f"{d:+.4g}"
-
-    def interval(self, ci: list[float] | None) -> str:
-        if ci is None:
-            return "not yet defined"
-        if self.binary:
-            return f"{ci[0] * 100:+.1f} to {ci[1] * 100:+.1f} pts"
-        return f"{ci[0]:+.4g} to {ci[1]:+.4g}"
-
-    def effect(self, x: float | None) -> str:
-        if x is None:
-            return "-"
-        return f"{x * 100:.1f} pts" if self.binary else f"{x:.4g}"
+class _Units(MetricUnits):
+    """:class:`domain.units.MetricUnits`, and an effect as it was recorded."""
 
     def target(self, text: str) -> str:
         """An effect as recorded: ``10%``, ``10pp``, ``0.1`` (any form ``--mde`` takes) in words."""
