@@ -193,6 +193,8 @@ def analyze(req: Request) -> Translation:
             end = i + 1 + (req.w(i + 1) == "effect")
             req.use(*range(k - 1, end))
             break
+    if mde is None:
+        mde = _effect_worth(req)
     margin = None
     for i in req.indexes({"margin", "equivalence"}):
         j = skip(req, i + 1, BE | {"of", "a", "an", "margin", "the"}, ":=")
@@ -221,11 +223,18 @@ def analyze(req: Request) -> Translation:
     while i < len(toks):
         found = find_metric(req, i, anywhere=False) if req.free(i) else None
         if found:
-            metrics.append(found[0])
-            req.use(*range(found[1], found[2]))
+            metric, a, b = found
+            q = _quantile(req, a - 1) or _quantile(req, b)
+            if q is not None:
+                metric = f"{metric}:{q[0]}"
+                req.use(*q[1])
+            metrics.append(metric)
+            req.use(*range(a, b))
             i = found[2]
         else:
             i += 1
+    quantiles = {m.partition(":")[0] for m in metrics if ":" in m}
+    metrics = [m for m in metrics if m not in quantiles]  # "faster … at p99 completion time"
     refusal = metric_refusal(req, metrics)
     if refusal:
         return refusal
@@ -271,6 +280,57 @@ def analyze(req: Request) -> Translation:
             return effect
         opts += ["--margin", effect]
     return command(req.text, ["ab", "analyze", test, *opts])
+
+
+#: "if I only care about 3 points or more", "lifts of 2pp or more matter": the smallest effect
+#: worth finding (--mde), said without the word "mde"; only with a unit (points or %)
+_CARE = ("care", "cares", "matter", "matters", "count", "counts", "worth")
+_OR_MORE = _w("more bigger larger greater above higher")
+
+
+def _effect_worth(req: Request) -> Token | None:
+    """An effect with its unit that the words make the one worth detecting, else None."""
+    toks = req.tokens
+    for j, t in enumerate(toks):
+        if not (t.kind == "num" and t.unit in ("pp", "%") and req.free(j)):
+            continue
+        b = j + 1
+        if req.w(b) in ("lift", "lifts", "gain", "gains", "difference", "effect", "effects"):
+            b += 1
+        more = req.w(b) == "or" and req.w(b + 1) in _OR_MORE
+        a = j
+        while req.w(a - 1) in ("a", "an", "of", "least", "at", "about") and (
+            req.free(a - 1) or req.w(a - 1) in ("a", "an")  # the article, not variant "a"
+        ):
+            a -= 1
+        care_before = req.w(a - 1) in _CARE
+        after = b + 2 if more else b
+        care_after = req.w(after) in _CARE
+        if not (care_before or care_after or (more and req.w(a - 1) in ("about", "least"))):
+            continue
+        span = list(range(a - (1 if care_before else 0), after + (1 if care_after else 0)))
+        if care_before:  # "if I only care about", "what I care about is"
+            k = a - 2
+            while req.w(k) in ("only", "really", "i", "we", "if", "just", "what") and req.free(k):
+                span.append(k)
+                k -= 1
+        req.use(*span)
+        return t
+    return None
+
+
+def _quantile(req: Request, i: int) -> tuple[str, list[int]] | None:
+    """``pNN`` beside a metric ("p95 completion time", "cost p99", "median cost"): its quantile."""
+    import re
+
+    w = req.w(i)
+    if not req.free(i):
+        return None
+    if re.fullmatch(r"p\d{1,2}(?:\.\d+)?", w):
+        return w, [i]
+    if w == "median":
+        return "p50", [i]
+    return None
 
 
 #: words that put the variant after them in the baseline's place: "b over a", "relative to a"

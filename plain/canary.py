@@ -182,7 +182,36 @@ def _note(req: Request) -> str | None:
     from trialbook.plain.ab_common import note_text
 
     note, _ = note_text(req, NOTE_CUES, because=True)
-    return note
+    return note or _clause_note(req)
+
+
+def _clause_note(req: Request) -> str | None:
+    """A reason in a clause after the name and a comma: "stop router-v2, error rate spiked".
+
+    Only words, at least two, none a negation ("halt router-v2, not yet" is not a reason to
+    halt), a verb of another canary change, a name or a number: otherwise it is not a reason
+    but part of the request, and the rules read (or refuse) it as such.
+    """
+    from trialbook.plain.ab_common import rest_text
+    from trialbook.plain.words import FILLER, NEGATORS
+
+    names = req.named("canary")
+    if len(names) != 1 or req.p(names[0].end) != ",":
+        return None
+    start = names[0].end + 1
+    clause = range(start, len(req.tokens))
+    verbs = ADVANCE_VERBS | HALT_VERBS | ROLLBACK_VERBS | COMPLETE_VERBS
+    words = [req.w(i) for i in clause if req.tokens[i].kind == "word"]
+    if (
+        len(words) < 2
+        or any(not req.free(i) or req.tokens[i].kind not in ("word", "punct") for i in clause)
+        or set(words) & (NEGATORS | verbs | {"then", "and", "also", "too"})
+        or all(w in FILLER for w in words)
+        or any(req.tokens[i].norm in ("n't", "not") for i in clause)
+    ):
+        return None
+    req.use(start - 1, *clause)
+    return rest_text(req, start) or None
 
 
 def route(req: Request) -> Translation | None:

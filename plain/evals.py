@@ -410,6 +410,41 @@ def _baseline_first(req: Request, first: str, second: str) -> tuple[str, str]:
     return first, second
 
 
+#: the case metadata `eval compare --by KEY` names without the ``metadata.`` prefix
+_BY_KEYS = _w("category difficulty model")
+#: words that say a breakdown before "by"/"per": "broken down by", "split by", "segmented by"
+_BREAKDOWN = _w("down split segment segmented segments grouped group breakdown")
+
+
+def _compare_by(req: Request) -> list[str] | Translation:
+    """``--by KEY``: "broken down by difficulty", "per category", "break … down by model",
+    "split by metadata.lang". A key outside category/difficulty/model is carried only when a
+    breakdown word says so ("split by lang" is ``--by metadata.lang``)."""
+    toks = req.tokens
+    for i in req.indexes({"by", "per"}):
+        j = i + 1
+        if j >= len(toks) or not req.free(j) or toks[j].kind not in ("word", "kv", "path"):
+            continue
+        key = toks[j].text
+        said = req.w(i - 1) in _BREAKDOWN
+        if key.lower() in _BY_KEYS:
+            value = key.lower()
+        elif key.lower().startswith("metadata.") and len(key) > len("metadata."):
+            value = key
+        elif said and toks[j].kind == "word" and key.lower() not in KNOWN:
+            value = f"metadata.{key}"
+        else:
+            continue
+        req.use(i, j)
+        if said:
+            req.use(i - 1)
+            k = req.index({"break", "broken", "breaking", "split", "splitting"})
+            if k >= 0:
+                req.use(k)
+        return ["--by", value]
+    return []
+
+
 def _compare_options(req: Request) -> list[str] | Translation:
     """``--scorer S`` ("on the exact scorer", "on contains") and ``--into-ab NAME``."""
     opts: list[str] = []
@@ -420,6 +455,10 @@ def _compare_options(req: Request) -> list[str] | Translation:
         opts += ["--scorer", scorers[0]]
         for m in req.named("scorer"):
             req.use_match(m)
+    by = _compare_by(req)
+    if isinstance(by, Translation):
+        return by
+    opts += by
     k = req.index({"into", "feed", "create", "put"})
     if k >= 0 and (req.named("test") or req.index({"a/b", "ab", "test", "experiment"}) >= 0):
         tests = req.names_of("test")

@@ -70,6 +70,7 @@ _EXTENSION_FORMATS = {".json": "json", ".html": "html"}
 _HTML_COMMANDS = frozenset({("report", "ab"), ("report", "eval"), ("report", "canary")})
 _LIMIT_BEFORE = _w("last latest recent newest limit")  # not "first": --limit keeps the newest
 _LIMIT_NOUNS = _w("results result sessions session rows events event entries lines rollouts")
+_ALL_NOUNS = _w("result results session sessions event events row rows entries")
 _SINCE = _w("since after from")
 _UNTIL = _w("until till before through")
 _FILE_CUES = _w("into to output file")
@@ -184,10 +185,18 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
         elif req.w(i + 1) == "most" and req.w(i + 2) in ("recent", "latest"):
             b = i + 3 + (req.w(i + 3) in _LIMIT_NOUNS)
             take("--limit", fmt(t.value), i, b)
-    k = req.seq({"every", "all"}, "single", {"result", "results", "session", "sessions"})
-    if k >= 0:  # all of them is --limit 0, a number not typed: the user types it
-        out.append(Found("--limit", None, _span(req, k, k + 3)))
-        req.use(*range(k, k + 3))
+    # all of them: --limit 0 (the CLI's "0 for all"): "every single result", "each and every
+    # event", "all the sessions" (never "all tests": that is `ab list --all`)
+    for words in (
+        ({"every", "all"}, "single", _ALL_NOUNS),
+        ("each", "and", "every", _ALL_NOUNS),
+        ("all", "the", _ALL_NOUNS),
+        ("all", "of", "the", _ALL_NOUNS),
+    ):
+        k = req.seq(*words)
+        if k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
+            take("--limit", "0", k, k + len(words))
+            break
     # who recorded it: "what did ann@laptop record?", "events by ann@laptop"
     for i, t in enumerate(toks):
         if t.kind == "actor" and req.free(i):
@@ -212,16 +221,6 @@ def attach(req: Request, t: Translation, found: list[Found]) -> Translation:
     seen: dict[str, str | None] = {}
     formats = {"--json": "json", "--markdown": "markdown"}
     for f in found:
-        if f.option == "--limit" and f.value is None and "--limit" in takes:
-            from trialbook.plain.types import incomplete
-
-            return incomplete(
-                req.text,
-                t.argv,
-                ["--limit N"],
-                f"{f.said!r}: every result is --limit 0 (type it; I never write a number you "
-                "did not)",
-            )
         if f.option in formats and path in _FORMAT_COMMANDS:
             if "--format" not in t.argv and "--format" not in extra:
                 extra += ["--format", formats[f.option]]

@@ -28,6 +28,8 @@ Contract (what the shell relies on):
 
 from __future__ import annotations
 
+import re
+
 from trialbook.plain import ab as ab
 from trialbook.plain import app as app
 from trialbook.plain import canary as canary
@@ -120,6 +122,8 @@ _WRITE_GROUPS: tuple[frozenset[str], ...] = (
     frozenset({"export", "dump"}),
 )
 _MAX_LEN = 2000
+#: a quantile beside a metric: "p95 completion time"
+_QUANTILE = re.compile(r"p\d{1,2}(?:\.\d+)?")
 
 
 def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Translation:
@@ -557,7 +561,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or req.seq("should", "we") >= 0
         or req.seq("how", {"many", "much"}, {"more", "longer"}) >= 0
         or (req.seq("how", "many") >= 0 and "need" in ws)
-        or (ws & {"enough", "power"})
+        or (ws & {"enough", "power", "mde", "detectable", "median"})
+        or any(_QUANTILE.fullmatch(w) for w in ws)
         or (req.seq("relative", "to") >= 0 and variants)
         or (req.seq("any", "good") >= 0 and variants)
         or (ws & (COMPARE_WORDS | {"compare"}) and (tests or variants or req.focus))
@@ -603,6 +608,8 @@ def _same_family(groups: list[frozenset[str]]) -> bool:
 
 def _adds_result(req: Request, ws: set[str], fw: str, first: int, variants: list) -> bool:
     """Whether a statement records a result: a verb like "add"/"record"/"log", or a variant with numbers."""
+    if ws & {"median", "percentile"} or any(_QUANTILE.fullmatch(w) for w in ws):
+        return False  # "median cost, terse vs verbose", "p95 completion time": a statistic
     if fw in ADD_VERBS - {"log", "note", "report", "store", "register"}:
         return True
     if (

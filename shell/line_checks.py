@@ -293,6 +293,8 @@ def ungrounded(t: Translation, vocab: Vocabulary, focus: str | None = None) -> s
             continue
         if value in names or (len(value) > 0 and value.lower() in low):
             continue
+        if param.name == "by" and value.startswith("metadata."):
+            value = value[len("metadata.") :]  # "broken down by lang": a case metadata key
         problem = _text_value_problem(value, low, pieces, mentions)
         if problem:
             return problem

@@ -406,7 +406,7 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab list", "what A/B tests exist?", None, "ab list"),
     ("ab list", "list every test, archived ones too", None, "ab list --all"),
     ("ab show", "show the last 10 results of search-v2", None, "ab show search-v2 --limit 10"),
-    ("ab show", "show every single result of prompt-style", None, "? ab show prompt-style [--limit]"),  # 0 is not typed
+    ("ab show", "show every single result of prompt-style", None, "ab show prompt-style --limit 0"),  # round 2: the CLI's 0 for all
     ("ab list", "tests as json", None, "ab list --json"),
     ('ab show', "what is checkout-flow's definition?", None, 'ab show checkout-flow'),
     ("unsure", "show me the results", None, "~"),
@@ -1072,6 +1072,8 @@ def _mentions(text: str) -> set[Decimal]:
                 break
             found.add(Decimal(total))
     if re.search(r"\b(no|none|without|zero)\b", low):
+        found.add(Decimal(0))
+    if re.search(r"\b(every|all)\s+single\b|\beach and every\b|\ball (of )?the\b", low):
         found.add(Decimal(0))
     return found
 
