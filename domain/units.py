@@ -96,21 +96,21 @@ def _decimal(number: str, text: str, what: str, forms: str) -> Decimal:
     try:
         value = Decimal(number.replace(",", ""))
     except InvalidOperation:  # pragma: no cover - the patterns only pass numbers
-        raise UnitError(f"{what} {text!r} is not valid; write {forms}") from None
+        raise UnitError(f"{what} {quoted(text)} is not valid; write {forms}") from None
     if not value.is_finite():  # pragma: no cover - the patterns only pass finite numbers
-        raise UnitError(f"{what} {text!r} is not valid; write {forms}")
+        raise UnitError(f"{what} {quoted(text)} is not valid; write {forms}")
     return value
 
 
 def _not_negative(text: str, what: str, forms: str) -> None:
     if str(text).strip().startswith("-"):
-        raise UnitError(f"{what} {text!r} is negative; write {forms}")
+        raise UnitError(f"{what} {quoted(text)} is negative; write {forms}")
 
 
 def _finite(value: Decimal, text: str, what: str, forms: str) -> float:
     out = float(value)
     if not math.isfinite(out):
-        raise UnitError(f"{what} {text!r} is too large to be a number; write {forms}")
+        raise UnitError(f"{what} {quoted(text)} is too large to be a number; write {forms}")
     return out
 
 
@@ -154,13 +154,13 @@ def parse_duration(text: str) -> float:
             if tail and parts and last in (Decimal(3600), Decimal(60)):
                 total += Decimal(tail.group(1)) * (last / 60)
                 break
-            raise UnitError(f"duration {source!r} is not valid; write {forms}")
+            raise UnitError(f"duration {quoted(source)} is not valid; write {forms}")
         number, unit = m.groups()
         last = _DURATION_UNITS[unit.lower()]
         total += _decimal(number, source, what, forms) * last
         at, parts = m.end(), parts + 1
     if parts == 0:
-        raise UnitError(f"duration {source!r} is not valid; write {forms}")
+        raise UnitError(f"duration {quoted(source)} is not valid; write {forms}")
     return _finite(total, source, what, forms)
 
 
@@ -192,7 +192,7 @@ def _token_amount(text: str) -> Decimal:
     _not_negative(text, "token count", TOKEN_FORMS)
     m = _TOKENS.fullmatch(str(text))
     if not m:
-        raise UnitError(f"token count {text!r} is not valid; write {TOKEN_FORMS}")
+        raise UnitError(f"token count {quoted(text)} is not valid; write {TOKEN_FORMS}")
     number, scale = m.groups()
     value = _decimal(number, text, "token count", TOKEN_FORMS)
     if scale:
@@ -209,11 +209,11 @@ def parse_tokens(text: str) -> int:
     value = _token_amount(text)
     if value != value.to_integral_value():
         raise UnitError(
-            f"token count {text!r} is not a whole number of tokens ({value.normalize():f}); "
+            f"token count {quoted(text)} is not a whole number of tokens ({value.normalize():f}); "
             f"write {TOKEN_FORMS}"
         )
     if value > _MAX_COUNT:
-        raise UnitError(f"token count {text!r} is too large; write {TOKEN_FORMS}")
+        raise UnitError(f"token count {quoted(text)} is too large; write {TOKEN_FORMS}")
     return int(value)
 
 
@@ -240,12 +240,12 @@ def parse_cost(text: str) -> float:
     _not_negative(source, "cost", COST_FORMS)
     m = _COST.fullmatch(source)
     if not m:
-        raise UnitError(f"cost {source!r} is not valid; write {COST_FORMS}")
+        raise UnitError(f"cost {quoted(source)} is not valid; write {COST_FORMS}")
     dollar, number, unit = m.groups()
     unit = (unit or "").lower()
     cents = unit in {"c", "cent", "cents", "¢"}
     if dollar and (cents or unit == "$"):
-        raise UnitError(f"cost {source!r} is not valid; write {COST_FORMS}")
+        raise UnitError(f"cost {quoted(source)} is not valid; write {COST_FORMS}")
     value = _decimal(number, source, "cost", COST_FORMS)
     return _finite(value / 100 if cents else value, source, "cost", COST_FORMS)
 
@@ -275,6 +275,12 @@ def format_cost(usd: float | None) -> str:
         whole, _, frac = text.partition(".")
         text = f"{whole}.{frac.ljust(2, '0')}"
     return f"{sign}${text}"
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """``text`` quoted for an error message, cut to ``limit`` characters (a pasted value of
+    thousands of digits stays one readable line)."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 # --------------------------------------------------------------------------- metric values
@@ -378,7 +384,7 @@ def parse_margin(text: str, metric: str, *, allow_zero: bool = False) -> Margin:
     forms = MARGIN_FORMS if proportion else _unit_forms(metric)
     if source.strip().startswith("-"):
         raise UnitError(
-            f"{source!r} is negative; an effect or margin is a size, larger than zero: write {forms}"
+            f"{quoted(source)} is negative; an effect or margin is a size, larger than zero: write {forms}"
         )
     m = _MARGIN.fullmatch(source)
     if not m:
@@ -386,30 +392,30 @@ def parse_margin(text: str, metric: str, *, allow_zero: bool = False) -> Margin:
         converted = _margin_in_units(unsigned, metric, allow_zero=allow_zero)
         if converted is not None:
             return converted
-        raise UnitError(f"{source!r} is not valid on {metric}; write {forms}")
+        raise UnitError(f"{quoted(source)} is not valid on {metric}; write {forms}")
     number, unit = m.groups()
     value = _finite(_decimal(number, source, "margin", forms), source, "margin", forms)
     unit = re.sub(r"\s+", " ", (unit or "").lower())
     if not (value > 0 or (allow_zero and value == 0)):
-        raise UnitError(f"{source!r} must be larger than zero; write {forms}")
+        raise UnitError(f"{quoted(source)} must be larger than zero; write {forms}")
     if unit in {"%", "percent", "per cent"}:
         return Margin(float(number) / 100, True, f"{number}%")
     if unit:  # points
         if not proportion:
             raise UnitError(
-                f"{source!r}: points are percentage points of a proportion, and {metric} "
+                f"{quoted(source)}: points are percentage points of a proportion, and {metric} "
                 f"is not one ({kind}); write {forms}"
             )
         points = float(number)
         if points >= 100:
             raise UnitError(
-                f"{source!r} is {points:g} points on {metric}, a proportion: two "
+                f"{quoted(source)} is {points:g} points on {metric}, a proportion: two "
                 f"proportions differ by less than 100 points; write e.g. 5pp"
             )
         return Margin(points / 100, False, f"{number}pp")
     if proportion and value >= 1:
         raise UnitError(
-            f"{source!r} on {metric} (a proportion) would be {value * 100:g} points, and "
+            f"{quoted(source)} on {metric} (a proportion) would be {value * 100:g} points, and "
             f"two proportions differ by less than 1 (100 points); write {value:g}pp for "
             f"{value:g} points, {value:g}% for {value:g} % of control's rate, or "
             f"{value / 100:g} as a proportion"
@@ -449,7 +455,7 @@ def _margin_in_units(text: str, metric: str, *, allow_zero: bool) -> Margin | No
     if value is None:
         return None
     if not value > 0:
-        raise UnitError(f"{text!r} must be larger than zero; write {_unit_forms(metric)}")
+        raise UnitError(f"{quoted(text)} must be larger than zero; write {_unit_forms(metric)}")
     return Margin(value, False, _exact_text(value))
 
 

@@ -112,8 +112,9 @@ class TestPlannedResults:
 CREATE_CASES = [
     (
         ["--guardrail", "completion_time:+" + "9" * 400],
-        "Error: guardrail completion_time: its limit is too large to be a number; "
-        "write a limit like completion_time:+10%",
+        "Error: guardrail 'completion_time:+99999999999999999999...': margin "
+        "'+999999999999999999999999999999999999...' is too large to be a number; "
+        "write 30 (seconds), 30s, 2min or 10% (relative to control)",
     ),
     (
         ["--split", "a=1e-320,b=1e300"],

@@ -57,7 +57,7 @@ def _guardrail(text: str) -> Any:
 
     from trialbook.domain import ab as d
     from trialbook.domain.metrics import CUSTOM_METRIC_RE, METRICS
-    from trialbook.domain.units import parse_margin
+    from trialbook.domain.units import parse_margin, quoted
 
     m = re.fullmatch(r"\s*([a-z][a-z0-9_]*(?::p[0-9.]+)?)\s*:(.*)", text, re.DOTALL)
     if not m:
@@ -73,7 +73,7 @@ def _guardrail(text: str) -> Any:
     try:
         parsed = parse_margin(limit, units, allow_zero=True)
     except ValueError as e:
-        raise ValueError(f"guardrail {text.strip()!r}: {e}") from None
+        raise ValueError(f"guardrail {quoted(text.strip())}: {e}") from None
     return d.Guardrail(metric=name, limit=parsed.value, relative=parsed.relative)
 
 
