@@ -14,7 +14,7 @@ numpy and scipy are imported only when an analysis is computed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class Snapshot:
     position: int
     #: when the event at ``position`` was recorded, for a snapshot of the past
     recorded_at: str | None = None
+    #: the event log it was read from (a keyed ``--covariate`` reads its source there)
+    store: Any = field(default=None, repr=False, compare=False)
 
 
 def read_rows(conn: Any, name: str, *, with_case_only: bool = False) -> tuple[ResultRow, ...]:
@@ -110,7 +112,7 @@ def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
         )
         result_rows = read_rows(conn, name, with_case_only=not every) if paired or every else None
         position = ledger.store.head()[0]
-    return Snapshot(test, definition, variants, result_rows, paired, position)
+    return Snapshot(test, definition, variants, result_rows, paired, position, store=ledger.store)
 
 
 def needs_rows(definition: Any, metric: str | None = None, covariate: str | None = None) -> bool:
@@ -140,9 +142,15 @@ def analysis_input(
     The always-valid design is planned for the test's ``expected_results``
     (recorded at creation), else the statistics' default. ``method_version``
     computes with an older method (an audit of a decision recorded with it).
+    ``covariate`` is a field of the results or a keyed source (``case:RUN``,
+    ``test:OTHER.METRIC``; :mod:`ledger.covariates`), read as of the snapshot.
     """
     from trialbook.domain.stats import AnalysisInput
 
+    if covariate is not None:
+        from trialbook.ledger.covariates import attach
+
+        snap = attach(snap, covariate)
     return AnalysisInput.from_request(
         snap.definition,
         snap.variants,

@@ -169,6 +169,10 @@ def settings(inp: Any, spec: Any, ev: Any) -> dict[str, Any]:
                 "adjusted_lift": _num(ev.comparisons[m][i].diff[-1]),
                 "note": cuped.note(vr),
             }
+            if ":" in spec.covariate:  # keyed by case (ledger.covariates): say how many it missed
+                per[spec.names[i]]["results_without_covariate"] = int(
+                    np.isfinite(raw_v).sum() + np.isfinite(raw_c).sum() - len(yv) - len(yc)
+                )
         out["covariate"] = {"name": spec.covariate, "variants": per}
     return out
 

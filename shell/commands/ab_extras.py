@@ -50,6 +50,11 @@ def render_extras(doc: dict[str, Any]) -> str:
                 f"variance reduction {'-' if vr is None else f'{vr:.0%}'} "
                 f"(theta {_f(c['theta'])}, {c['results_with_covariate']} results with {cov['name']})"
             )
+            if c.get("results_without_covariate"):
+                lines.append(
+                    f"    {c['results_without_covariate']} result(s) without a value of "
+                    f"{cov['name']} (no case id, or a case it lacks) are left out of the comparison"
+                )
             if c.get("note"):
                 lines.append(
                     textwrap.fill(c["note"], WIDTH, initial_indent="    ", subsequent_indent="    ")
