@@ -244,6 +244,12 @@ def attach(req: Request, t: Translation, found: list[Found]) -> Translation:
                 extra += ["--format", said]
             elif said and (given or extra[extra.index("--format") + 1]) != said:
                 return refused(req.text, f"{f.said!r} is {said}, but the format said is another")
+        if f.option == "--since" and path == ("events", "export"):
+            return refused(
+                req.text,
+                f"`events export --since` takes a log position (POS), not a date ({f.said!r}); "
+                "`events log --since` reads dates",
+            )
         if f.option not in takes:
             name = " ".join(path)
             return refused(

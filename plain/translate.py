@@ -307,6 +307,11 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         and not (tests or runs or suites or ws & TEST_WORDS)
     ):
         return app.view(req)
+    # ---- written out for others: decision reports and datasets (a canary's too)
+    if reports.is_decision_report(req) and not ws & AUDIT_WORDS:
+        return reports.decision_report(req)
+    if reports.is_dataset_export(req) and not ws & {"traces", "trace"}:
+        return reports.dataset(req)
     if canary.is_canary_request(req):
         routed = canary.route(req)
         if routed is not None:
@@ -352,8 +357,6 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if audit_cue:
         report = bool(ws & REPORT_WORDS) or bool({"markdown", "md"} & ws)
         return ledger.audit(req, report)
-    if reports.is_decision_report(req):
-        return reports.decision_report(req)
     if (
         ws & REPORT_WORDS
         and set(FORMAT_WORDS) & ws
@@ -375,10 +378,6 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if any(t.kind == "actor" for t in req.tokens) and not (tests or runs or suites):
         return ledger.events_log(req)
 
-    # ---- datasets for other tools (before the traces and the log's export)
-    if reports.is_dataset_export(req) and not ws & {"traces", "trace"}:
-        return reports.dataset(req)
-
     # ---- eval traces, failed rollouts
     if ws & {"traces", "trace"} and (runs or req.focus in req.vocab.runs) and not tests:
         return ev.export(req)
@@ -398,7 +397,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ledger.events_export(req)
     if (
         (ws & {"event", "position"} or req.p(first) == "#")
-        and not ws & {"last", "latest", "recent", "events", "log", "logs"}
+        and not ws & {"last", "latest", "recent", "events", "log", "logs", "every", "each"}
         and (
             any(t.is_int and req.free(i) for i, t in enumerate(req.tokens))
             or ("event" in ws and not tests and not runs)

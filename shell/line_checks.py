@@ -44,6 +44,8 @@ _UNIT_SAID: dict[str, tuple[str, ...]] = {
     "k": ("k", "thousand"),
 }
 _UNIT_AFTER_NUMBER = re.compile(r"(?<=\d)(pp|%|ms|min|s|h|k)(?![a-z])")
+#: a metric's quantile the parser writes (``completion_time:p95``)
+_QUANTILE_SUFFIX = re.compile(r":(p\d{1,2}(?:\.\d+)?)$")
 #: words that say "all of them", which ``--limit 0`` means
 _ALL_WORDS = re.compile(r"\b(every|all)\b", re.IGNORECASE)
 
@@ -190,6 +192,16 @@ def _param_values(cmd: click.Command, args: Sequence[str]) -> list[tuple[click.P
     return out
 
 
+def _quantile_said(q: str, low: str) -> bool:
+    """Whether the request said quantile ``pNN`` ("p95", "95th percentile", "median" for p50)."""
+    n = q[1:]
+    if re.search(rf"\b{re.escape(q)}\b", low) or re.search(
+        rf"\b{re.escape(n)}(?:th)? percentile", low
+    ):
+        return True
+    return n == "50" and re.search(r"\bmedian\b", low) is not None
+
+
 def _unit_said(unit: str, low: str) -> bool:
     """Whether the request said ``unit`` in one of its forms, right after a number."""
     forms = "|".join(re.escape(f) for f in _UNIT_SAID[unit])
@@ -293,6 +305,9 @@ def ungrounded(t: Translation, vocab: Vocabulary, focus: str | None = None) -> s
             continue
         if value in names or (len(value) > 0 and value.lower() in low):
             continue
+        q = _QUANTILE_SUFFIX.search(value)
+        if q and _quantile_said(q.group(1), low):
+            value = value[: q.start()]  # "median cost": cost:p50, "p95 completion time"
         if param.name == "by" and value.startswith("metadata."):
             value = value[len("metadata.") :]  # "broken down by lang": a case metadata key
         problem = _text_value_problem(value, low, pieces, mentions)
