@@ -39,6 +39,8 @@ import asyncio
 import contextlib
 import inspect
 import random
+import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +79,7 @@ __all__ = [
     "RolloutJob",
     "RolloutOutcome",
     "RunReport",
+    "WRITER_SWITCH_INTERVAL",
     "WriterFailed",
     "WriterStats",
     "all_cached",
@@ -544,6 +547,30 @@ async def run_rollouts(
     return report
 
 
+#: the interpreter's thread switch interval while a writer thread runs (seconds): the event
+#: loop waits at most this long for the GIL when the writer holds it (Python's default,
+#: 5 ms, was recorded as latency by every request that finished meanwhile; issue #25)
+WRITER_SWITCH_INTERVAL = 0.0005
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.0
+
+
+def _short_switch_interval(enter: bool) -> None:
+    """Lower ``sys.setswitchinterval`` while any writer thread runs; restore it after the last."""
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if enter:
+            if _switch_users == 0:
+                _switch_saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(_switch_saved, WRITER_SWITCH_INTERVAL))
+            _switch_users += 1
+        else:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
+
+
 class WriterFailed(EvalRunnerError):
     """Writing a batch of outcomes failed; the run stops, unwritten rollouts stay pending."""
 
@@ -569,7 +596,9 @@ class BatchWriter:
     waiting or ``max_delay_s`` after the drain started waiting, whichever is first;
     while one batch is being written the next one grows. ``write_batch(list_of_outcomes)`` runs in one
     dedicated thread (``in_thread=False`` runs it on the loop; an ``async def``
-    is awaited), so a SQLite commit never stalls the requests in flight. Leaving
+    is awaited), so a SQLite commit never stalls the requests in flight; while that thread
+    exists the interpreter's switch interval is :data:`WRITER_SWITCH_INTERVAL` (restored
+    after), so the loop never waits long for the GIL the writer holds. Leaving
     the ``async with`` block writes what is left, also on cancellation. If a
     write raises, the next ``writer(outcome)`` raises :class:`WriterFailed` (so the
     run stops) and leaving the block re-raises it; unwritten outcomes are simply
@@ -617,6 +646,7 @@ class BatchWriter:
     async def __aenter__(self) -> BatchWriter:
         if self.in_thread:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialbook-writer")
+            _short_switch_interval(True)
         self._task = asyncio.create_task(self._drain())
         return self
 
@@ -637,6 +667,7 @@ class BatchWriter:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
+                _short_switch_interval(False)
 
     async def _drain(self) -> None:
         while True:

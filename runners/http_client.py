@@ -295,31 +295,40 @@ class ShardedClients:
 class _WireClock:
     """Times one request on the wire through httpcore's trace hook.
 
-    From the first thing done for the request on a connection (connecting, or
-    writing the request headers on a reused one) to the last byte of the
-    response body read. httpx's own work before and after (building the
-    request, picking a pooled connection, wrapping the response) is not the
-    target's latency, and under load it is what made recorded latencies run
-    several milliseconds above the server's.
+    From the request's last byte handed to the kernel (``send_request_body``
+    complete) to the response's last byte read (``receive_response_body``
+    complete). Everything the client does before and after is not the target's
+    latency: connecting, httpx building the request and picking a pooled
+    connection, and above all the event-loop turns between writing the headers
+    and writing the body (anyio yields to the loop before each write). Under
+    load those turns are queueing behind other requests, and counting them made
+    recorded latencies several times the server's (issue #25). When the hook
+    does not fire, the earliest stamp it did give (or the whole call) is used.
     """
 
-    __slots__ = ("called", "started", "finished")
+    __slots__ = ("called", "started", "sent", "finished")
 
     def __init__(self) -> None:
         self.called = time.perf_counter()
         self.started: float | None = None
+        self.sent: float | None = None
         self.finished: float | None = None
 
     async def __call__(self, name: str, info: dict[str, Any]) -> None:
-        if self.started is None and name.endswith(".started"):
-            self.started = time.perf_counter()
+        if name == "http11.send_request_body.complete":
+            self.sent = time.perf_counter()
         elif name == "http11.receive_response_body.complete":
             self.finished = time.perf_counter()
+        elif self.started is None and name.endswith(".started"):
+            self.started = time.perf_counter()
 
     def latency(self) -> float:
         """Seconds on the wire; the whole call's time when the hook did not fire."""
         end = self.finished if self.finished is not None else time.perf_counter()
-        return end - (self.started if self.started is not None else self.called)
+        for start in (self.sent, self.started):
+            if start is not None:
+                return end - start
+        return end - self.called
 
 
 # --------------------------------------------------------------------------- the OpenAI chat call
