@@ -188,6 +188,15 @@ class TestTheParsersNormalisations:
             ("the log since 2026-11-01", "events log --since 2026-11-01"),
             ("onboarding as of 2026-11-01T09:30", "ab analyze onboarding --as-of 2026-11-01T09:30"),
             ("every single result of onboarding", "ab show onboarding --limit 0"),
+            ("median cost on onboarding", "ab analyze onboarding --metric cost:p50"),
+            (
+                "p95 completion time on onboarding",
+                "ab analyze onboarding --metric completion_time:p95",
+            ),
+            (
+                "compare baseline, broken down by lang",
+                "eval compare baseline baseline --by metadata.lang",
+            ),
             (
                 "import the saved test x.json as debug-cold",
                 "ab import debug-cold x.json",
@@ -209,6 +218,11 @@ class TestTheParsersNormalisations:
                 "25 is not a number",
             ),
             ("the last results of onboarding", "ab show onboarding --limit 0", "0 (for --limit)"),
+            (
+                "p95 cost on onboarding",
+                "ab analyze onboarding --metric cost:p99",
+                "99 is not a number",
+            ),
             ("import x.jsonl as debug-cold", "ab import debug-cold x.jsonl", "no test named"),
             ("import the saved test x.json", "ab import debug-cold x.json", "no test named"),
         ],
