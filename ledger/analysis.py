@@ -176,17 +176,35 @@ def analysis_document(analysis: Any, position: int) -> dict[str, Any]:
 
 
 def analyze_test(
-    ledger: Ledger, name: str, *, at: int | None = None, as_of: str | None = None, **options: Any
+    ledger: Ledger,
+    name: str,
+    *,
+    at: int | None = None,
+    as_of: str | None = None,
+    by: str | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """The ``ab analyze --json`` document of test ``name`` (options as :func:`analysis_input`).
 
     Now, or replayed to log position ``at`` or time ``as_of`` (see :func:`open_as_of`).
+    ``by`` adds the breakdown by that dimension (``segments``, as ``ab analyze --by KEY``).
     """
     from trialbook.domain.stats import analyze
 
-    rows = ":p" in (options.get("metric") or "") or options.get("covariate") is not None
+    rows = (
+        ":p" in (options.get("metric") or "")
+        or options.get("covariate") is not None
+        or by is not None
+    )
     snap = snapshot(ledger, name, at=at, as_of=as_of, rows=rows)
-    return analysis_document(analyze(analysis_input(snap, **options)), snap.position)
+    doc = analysis_document(analyze(analysis_input(snap, **options)), snap.position)
+    if by is not None:
+        from trialbook.ledger.segments import segments_document
+
+        doc["segments"] = segments_document(
+            ledger, snap, by, metric=options.get("metric"), alpha=options.get("alpha", 0.05)
+        )
+    return doc
 
 
 def snapshot(

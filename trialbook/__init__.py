@@ -91,6 +91,7 @@ if TYPE_CHECKING:
         ReportRecommendation,
         Reports,
     )
+    from trialbook._segments import SegmentAnalysis, SegmentedAnalysis, Segments
     from trialbook.runners.eval_errors import TargetUnavailable
 
 __all__ = [
@@ -108,6 +109,9 @@ __all__ = [
     "Evals",
     "Analysis",
     "VariantAnalysis",
+    "SegmentedAnalysis",
+    "Segments",
+    "SegmentAnalysis",
     "Recommendation",
     "Decision",
     "Event",
@@ -186,6 +190,7 @@ _LAZY = {
         "trialbook._reports",
     ),
     "TargetUnavailable": "trialbook.runners.eval_errors",
+    **dict.fromkeys(("SegmentedAnalysis", "Segments", "SegmentAnalysis"), "trialbook._segments"),
 }  # fmt: skip
 
 

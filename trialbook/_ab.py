@@ -393,13 +393,17 @@ class ABTests:
         as_of: str | datetime | None = None,
         at: int | None = None,
         covariate: str | None = None,
+        by: str | None = None,
     ) -> Analysis:
         """The analysis of ``test`` (``ab analyze --json``, typed): each variant against
         control with always-valid intervals, fixed-horizon figures beside, and a
         recommendation. ``as_of`` (an ISO time, UTC) or ``at`` (a log position) replays the
         log to that point first (a time without a zone is UTC). ``mde``/``margin`` are ``"10%"``, ``"5pp"`` or ``"2.5"``.
         ``metric`` may be a quantile (``"completion_time:p95"``); ``covariate`` CUPED-adjusts
-        the metric by that per-result value.
+        the metric by a per-result value (``"prior"``) or a case's value elsewhere
+        (``"case:RUN"``, ``"test:OTHER.METRIC"``). ``by`` (``"category"``, ``"metadata.KEY"``)
+        returns a :class:`SegmentedAnalysis`: the same analysis with ``segments``, the
+        breakdown ``ab analyze --by KEY --json`` prints.
         """
         from trialbook.ledger.analysis import analyze_test
         from trialbook.ledger.times import utc_text
@@ -409,8 +413,12 @@ class ABTests:
         with self._tb._use() as ledger:
             doc = analyze_test(
                 ledger, test, metric=metric, alpha=alpha, mde=mde, margin=margin, as_of=as_of,
-                at=at, covariate=covariate,
+                at=at, covariate=covariate, by=by,
             )  # fmt: skip
+        if by is not None:
+            from trialbook._segments import SegmentedAnalysis
+
+            return SegmentedAnalysis.model_validate(doc)
         return Analysis.model_validate(doc)
 
 

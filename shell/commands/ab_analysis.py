@@ -379,8 +379,9 @@ def analysis_options(fn: Any) -> Any:
 @click.option(
     "--covariate",
     metavar="NAME",
-    help="CUPED: adjust the metric by this per-result value the variant cannot change (a "
-    "pre-period value, a case's difficulty or earlier score); shows the variance reduction.",
+    help="CUPED: adjust the metric by a value the variant cannot change: a per-result field "
+    "(prior_score), a case's mean score in an earlier eval run (case:RUN) or its mean in a "
+    "pre-period test (test:OTHER.METRIC); shows the variance reduction.",
 )
 @click.option(
     "--by",
@@ -423,6 +424,7 @@ def analyze_cmd(
       trialbook ab analyze checkout-flow --as-of 2025-03-03T10:00Z --diff-now
       trialbook ab analyze checkout-flow --metric completion_time:p95
       trialbook ab analyze checkout-flow --covariate prior_score --by category
+      trialbook ab analyze checkout-flow --covariate case:baseline-run
     """
     from trialbook.domain.stats import analyze, history
     from trialbook.ledger.analysis import snapshot
@@ -491,7 +493,8 @@ def analyze_cmd(
 @click.option(
     "--covariate",
     metavar="NAME",
-    help="Record the CUPED-adjusted analysis (as ab analyze --covariate NAME shows it).",
+    help="Record the CUPED-adjusted analysis (as ab analyze --covariate NAME|case:RUN|"
+    "test:OTHER.METRIC shows it).",
 )
 @json_option
 @pass_app
