@@ -693,8 +693,31 @@ def _(command: AddResults, state: ABTestState) -> Sequence[Event]:
                 f"{_where(command, i)}custom metric {taken[0]!r} has the name of a built-in "
                 "metric; record that value with its own field or option, or name it otherwise"
             )
+        check_magnitudes(r, _where(command, i))
         events.append(ResultAdded.of(r))
     return events
+
+
+#: the largest magnitude a measured value (time, cost, score, custom metric) may have: the
+#: statistics square and sum values (Welch's degrees of freedom take fourth powers), which
+#: overflow a float far below its 1.8e308; 1e15 seconds or dollars is beyond any session
+MAX_VALUE = 1e15
+
+
+def check_magnitudes(r: ResultFields, where: str = "") -> None:
+    """Refuse a result whose measured values are too large to analyse (one-line error).
+
+    Checked when a result is recorded, not on the model: results stored before the
+    bound still load as they were recorded.
+    """
+    values = {"completion_time": r.completion_time, "cost": r.cost, "score": r.score}
+    values.update({f"metric {k}": v for k, v in r.metrics.items()})
+    for name, value in values.items():
+        if value is not None and abs(value) > MAX_VALUE:
+            raise InvalidCommand(
+                f"{where}{name} {value:g} is too large to analyse; values up to "
+                f"{MAX_VALUE:g} in size are accepted (record it in another unit)"
+            )
 
 
 def _where(command: AddResults, i: int) -> str:

@@ -43,6 +43,7 @@ from trialbook.domain.ab import (
     Guardrail,
     ResultFields,
     UnreadableEvent,
+    check_magnitudes,
     check_name,
     check_text,
 )
@@ -781,6 +782,7 @@ def _(command: AddCanaryResults, state: CanaryState) -> Sequence[Event]:
                 f"{where}custom metric {taken[0]!r} has the name of a built-in metric; record "
                 "that value with its own field or option, or name it otherwise"
             )
+        check_magnitudes(r, where)
         values = {k: v for k, v in r.__dict__.items() if k not in ("stage", "unit_id")}
         events.append(CanaryResultAdded(**values, stage=stage, unit_id=r.unit_id))
     return events

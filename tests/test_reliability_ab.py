@@ -252,3 +252,27 @@ class TestStoredResultsStayLax:
         r = invoke("ab", "summary", "t", "--json")
         rows = {v["variant"]: v for v in json.loads(r.output)["variants"]}
         assert rows["a"]["successes"] == 1 and rows["b"]["successes"] == 1
+
+
+@pytest.mark.parametrize(
+    "option,value,name",
+    [
+        ("--score", "1e77", "score 1e+77"),
+        ("--completion-time", "1e300", "completion_time 1e+300"),
+        ("--metric", "x=-1e308", "metric x -1e+308"),
+    ],
+)
+def test_a_value_too_large_to_analyse_is_refused_and_nothing_is_recorded(
+    invoke: Any, db_path: Path, option: str, value: str, name: str
+) -> None:
+    # squares and fourth powers of such values overflow the statistics (an internal error
+    # in analyze, or a mean of 0 for +1e308 and -1e308 together)
+    invoke("ab", "create", "t", "--metric", "score")
+    before = count_events(db_path)
+    r = invoke("ab", "add-result", "t", "--variant", "control", option, value)
+    assert r.exit_code == 1
+    assert r.output == (
+        f"Error: {name} is too large to analyse; values up to 1e+15 in size are accepted "
+        "(record it in another unit)\n"
+    )
+    assert count_events(db_path) == before
