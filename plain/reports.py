@@ -30,6 +30,20 @@ _DATASET_FORMATS = {
 }
 _DATASET_WORDS = _w("dataset datapoints fine-tuning finetuning fine-tune training")
 _PASSED = _w("passed passing successful succeeded")
+#: words that turn what follows around: never dropped, never guessed at
+_NEGATING = _w("not never no without except excluding but n't")
+
+
+def _negation(req: Request) -> Translation | None:
+    """A refusal when the request holds a negation ("without html", "but not the failed ones")."""
+    for t in req.tokens:
+        if t.kind == "word" and t.norm in _NEGATING:
+            return refused(
+                req.text,
+                f"the request says {t.text!r}, and I do not guess what it leaves out; say what "
+                "to include, or type the command",
+            )
+    return None
 
 
 def is_decision_report(req: Request) -> bool:
@@ -44,6 +58,9 @@ def decision_report(req: Request) -> Translation:
     """``report eval RUN [--baseline RUN]``, ``report canary NAME`` or ``report ab NAME``."""
     from trialbook.plain.evals import _baseline_first
 
+    negated = _negation(req)
+    if negated:
+        return negated
     for i in req.indexes(_REPORT_NOUNS | {"decision"}):
         req.use(i)
     opts: list[str] = []
@@ -93,6 +110,9 @@ def is_dataset_export(req: Request) -> bool:
 
 def dataset(req: Request) -> Translation:
     """``export dataset RUN|TEST --format F [--passed-only] [--min-score X] [--scorer S]``."""
+    negated = _negation(req)
+    if negated:
+        return negated
     sources = [m for m in req.matches if m.kind in ("run", "test", "archived", "canary")]
     names = list(dict.fromkeys(m.name for m in sources))
     if len(names) > 1:

@@ -230,10 +230,12 @@ def _unnegated(req: Request, translation: Translation) -> Translation:
     Rules that understand a negation ("did not succeed", "no errors", "don't ship
     warm") mark its word as used; any other negation could mean the opposite of
     the line (``never ship warm`` is not ``ab conclude --ship warm``), so a write
-    is never made from it.
+    is never made from it, and a read is offered pre-filled (:func:`_read_unnegated`).
     """
-    if translation.status == "refused" or not is_write(translation.argv):
+    if translation.status == "refused":
         return translation
+    if not is_write(translation.argv):
+        return _read_unnegated(req, translation)
     for i, t in enumerate(req.tokens):
         if t.kind == "word" and t.norm in NEGATORS and req.free(i):
             before = req.tokens[i - 1] if i else None
@@ -243,6 +245,25 @@ def _unnegated(req: Request, translation: Translation) -> Translation:
                 req.text,
                 f"the request says {said!r}, and I do not turn a negated request into a change; "
                 "say what to do without it, or type the command",
+            )
+    return translation
+
+
+def _read_unnegated(req: Request, translation: Translation) -> Translation:
+    """A read whose request holds a "not", "never" or "no" that no rule read is asked about.
+
+    "compare a and b, not broken down by difficulty" or "I don't care about 2 points" read
+    without the negation would be the opposite request: the line is offered pre-filled
+    instead, naming the word (#24 round 2; the rules that understand a negation mark it used).
+    """
+    for i, t in enumerate(req.tokens):
+        if t.kind == "word" and t.norm in NEGATORS and req.free(i):
+            return incomplete(
+                req.text,
+                translation.argv,
+                [repr(t.text)],
+                f"the request says {t.text!r}, and I read this much without it; edit the line "
+                "to say what you want",
             )
     return translation
 

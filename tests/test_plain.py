@@ -596,6 +596,12 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab show", "show all of the sessions in search-v2 as json", None, "ab show search-v2 --json --limit 0"),
     ("events log", "show every single event", None, "events log --limit 0"),
     ("refused", "summarize all the results of onboarding", None, "! no --limit"),
+    # a negation no rule read: a read is asked about (pre-filled), a report or dataset refused
+    ("unsure", "compare baseline-0401 and candidate-0402, not broken down by difficulty", None, "? eval compare baseline-0401 candidate-0402 --by difficulty ['not']"),
+    ("unsure", "analyze onboarding, I don't care about 2 points", None, "~"),
+    ("unsure", "which tests are not archived?", None, "~"),
+    ("refused", "export checkout-flow as tensorzero without failed sessions", None, "! says 'without'"),
+    ("refused", "decision report for checkout-flow but not as html", None, "! says 'but'"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
