@@ -24,6 +24,16 @@ Sets of requests, all against the vocabulary of ``tests/test_plain.py``:
 An expected ``help …`` (the shell's own help, not a command line of the CLI) is right when
 the answer runs nothing and offers that line.
 
+- ``fresh2 dev`` (``--dev2``): 100 requests by a second newcomer who never read the parser
+  (``bench/plain_fresh2_dev.txt``). Before round 2: 85/100 (declined 13, wrong reads 2,
+  wrong writes 0); the misses were grouped by the capability they lacked (decision reports,
+  dataset exports, help questions, a format from a file's extension, an effect said without
+  "mde", quantiles, breakdowns, a canary change's reason, --limit 0) and each capability was
+  added with paraphrases of its own in the test table, not the dev lines: after, 100/100.
+  One expectation was fixed against ``--help`` (``report on candidate-0402`` is
+  ``report eval candidate-0402``: ``--baseline`` is optional). Its held-out set
+  (``bench/plain_fresh2_heldout.txt``) is scored only with ``--heldout``.
+
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
 
