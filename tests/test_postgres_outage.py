@@ -132,8 +132,16 @@ class TestTheServerGoesAway:
             assert run.returncode == 1
             error = err.splitlines()[-1]
             # where the cut fell (between transactions, inside one, during its COMMIT) picks the line
-            either = "|".join((lost(shown), re.escape(down(shown)), re.escape(unknown(shown))))
-            assert re.fullmatch(f"Error: recording rollouts failed: ({either})", error), error
+            batch = lost(shown).replace(
+                "nothing was recorded: run the command again once the server is back",
+                "its last batch was not recorded",
+            )
+            either = "|".join((batch, re.escape(down(shown)), re.escape(unknown(shown))))
+            kept = re.escape(
+                "; the rollouts recorded before it are kept: resume it with "
+                "`trialbook eval resume r1`"
+            )
+            assert re.fullmatch(f"Error: recording rollouts failed: ({either}){kept}", error), error
             assert "Traceback" not in err and SECRET not in err
             assert [line for line in err.splitlines() if "rror" in line] == [err.splitlines()[-1]]
 

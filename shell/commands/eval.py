@@ -77,11 +77,23 @@ class InfrastructureFailure(click.ClickException):
     exit_code = 3
 
 
-def _user_error(e: BaseException) -> click.ClickException:
+#: what a store says of a lost connection, which is right for one command and wrong for a
+#: run whose earlier batches were recorded
+_LOST_TAIL = "nothing was recorded: run the command again once the server is back"
+
+
+def _user_error(e: BaseException, run_id: str | None = None) -> click.ClickException:
     from trialbook.runners.eval_errors import TargetUnavailable
+    from trialbook.runners.executor import WriterFailed
 
     if isinstance(e, TargetUnavailable):
         return InfrastructureFailure(str(e))
+    if run_id is not None and isinstance(e, WriterFailed):
+        # the batches written before the failure stay recorded: resuming runs the rest only
+        text = str(e).replace(_LOST_TAIL, "its last batch was not recorded")
+        return click.ClickException(
+            f"{text}; the rollouts recorded before it are kept: {RESUME_HINT.format(run=run_id)}"
+        )
     return click.ClickException(str(e))
 
 
@@ -180,7 +192,7 @@ def _execute(app: App, run_id: str, prepared: evals.PreparedRun, progress: Progr
         sys.exit(130)
     except _runner_errors() as e:
         progress.close()
-        raise _user_error(e) from e
+        raise _user_error(e, run_id) from e
 
 
 def _finish_message(app: App, run_id: str) -> None:
