@@ -21,6 +21,7 @@ from trialbook.plain.words import _w
 _REPORT_NOUNS = _w("report reports write-up writeup packet")
 _REPORT_BEFORE = _w("decision html markdown md json a an the")
 _REPORT_AFTER = _w("on of for about")
+_POLITE = _w("please can could would you kindly just now let's lets i we want to")
 #: a dataset's formats as said: "openai chat", "openai-chat", "tensorzero", "jsonl"
 _DATASET_FORMATS = {
     "openai": "openai-chat",
@@ -47,9 +48,24 @@ def _negation(req: Request) -> Translation | None:
 
 
 def is_decision_report(req: Request) -> bool:
-    """A "report" that is a noun for a decision report: "decision report for X", "report on X"."""
+    """A "report" that is a noun for a decision report: "decision report for X", "report on X".
+
+    "report" first is also the verb of a result ("report a warm result: 12 calls", "report
+    for warm: success"): there it is a report only before a test, run or canary name, or
+    before "on"/"of"/"about".
+    """
+    first = next(
+        (i for i, t in enumerate(req.tokens) if t.kind == "word" and t.norm not in _POLITE), -1
+    )
     for i in req.indexes(_REPORT_NOUNS):
-        if req.w(i - 1) in _REPORT_BEFORE or req.w(i + 1) in _REPORT_AFTER or i == 0:
+        if i == first:
+            nxt = req.in_name.get(i + 1, [])
+            if any(m.kind in ("test", "archived", "run", "canary") for m in nxt):
+                return True
+            if req.w(i + 1) in ("on", "of", "about", "ab", "eval", "canary"):
+                return True
+            continue
+        if req.w(i - 1) in _REPORT_BEFORE or req.w(i + 1) in _REPORT_AFTER:
             return True
     return False
 

@@ -557,6 +557,9 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("report eval", "a report on baseline-0401 vs candidate-0402", None, "report eval candidate-0402 --baseline baseline-0401"),
     ("report canary", "decision report for router-v2 into canary.html", None, "report canary router-v2 --format html --output canary.html"),
     ("refused", "report on candidate-0402 and baseline-0401 and 20250131-142502-7f3a9c", None, "! one run"),
+    ("ab add-result", "report a warm result: 12 calls, 11 ok", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11"),  # the verb, not a report
+    ("ab add-result", "please report for warm: 3 calls", CF, f"{AR} --variant warm --tool-calls 3"),
+    ("report ab", "report on onboarding", None, "report ab onboarding"),
     # datasets for other tools: the format said (never guessed), passed-only, one source
     ("export dataset", "export baseline-0401 as a jsonl dataset", None, "export dataset baseline-0401 --format jsonl"),
     ("export dataset", "build fine-tuning data from candidate-0402 in openai chat format, only passed rollouts", None, "export dataset candidate-0402 --format openai-chat --passed-only"),
