@@ -121,7 +121,33 @@ def is_dataset_export(req: Request) -> bool:
     said_format = bool(ws & (set(_DATASET_FORMATS) - {"jsonl"}))
     source = any(m.kind in ("run", "test", "archived", "canary") for m in req.matches)
     verb = ws & _w("export make build write create")
-    return said_format or bool(ws & _DATASET_WORDS and verb and source)
+    # "export X as jsonl": a dataset of X (the log's export has no format to say)
+    as_jsonl = "jsonl" in ws and "export" in ws and source
+    return said_format or as_jsonl or bool(ws & _DATASET_WORDS and verb and source)
+
+
+def _min_score(req: Request) -> str | None:
+    """``--min-score X``: "scoring at least 0.8", "a min score of 0.8", "score 0.8 or more"."""
+    from trialbook.plain.lex import fmt
+
+    toks = req.tokens
+    for i in req.indexes({"score", "scores", "scoring", "scored"}):
+        a = i - (req.w(i - 1) in ("min", "minimum", "with", "a")) - (req.w(i - 2) in ("a", "with"))
+        j = i + 1
+        while req.w(j) in ("of", "at", "least", "above", ">=", "over"):
+            j += 1
+        if j < len(toks) and toks[j].kind == "num" and toks[j].unit is None and req.free(j):
+            b = j + 1
+            if req.w(b) == "or" and req.w(b + 1) in ("more", "better", "higher", "above"):
+                b += 2
+            said_floor = b > j + 1 or any(
+                req.w(k) in ("least", "min", "minimum") for k in range(a, j)
+            )
+            if not said_floor:
+                continue  # "above 0.8" is more than, not at least: asked, not guessed
+            req.use(*range(a, b))
+            return fmt(toks[j].value)
+    return None
 
 
 def dataset(req: Request) -> Translation:
@@ -160,6 +186,9 @@ def dataset(req: Request) -> Translation:
         end = j + 2 + (req.w(j + 2) in ("sessions", "results", "rollouts", "ones", "cases"))
         req.use(*range(j, end))
         opts.append("--passed-only")
+    floor = _min_score(req)
+    if floor:
+        opts += ["--min-score", floor]
     scorers = req.names_of("scorer")
     if len(scorers) > 1:
         return refused(req.text, f"filter on one scorer: {' or '.join(scorers)}?", scorers)

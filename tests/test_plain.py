@@ -565,6 +565,9 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("export dataset", "build fine-tuning data from candidate-0402 in openai chat format, only passed rollouts", None, "export dataset candidate-0402 --format openai-chat --passed-only"),
     ("export dataset", "make a dataset from onboarding", None, "? export dataset onboarding [--format]"),
     ("refused", "export a tensorzero dataset from checkout-flow and onboarding", None, "! one at a time"),
+    ("export dataset", "export candidate-0402 as openai chat, scoring at least 0.8", None, "export dataset candidate-0402 --format openai-chat --min-score 0.8"),
+    ("export dataset", "export candidate-0402 as jsonl with a min score of 0.7 on judge", None, "export dataset candidate-0402 --format jsonl --min-score 0.7 --scorer judge"),
+    ("unsure", "export candidate-0402 as openai chat with scores above 0.8", None, "~"),  # more than, or at least?
     # a help question names its command by what it wants done; "examples"
     ("refused", "how do I archive a test?", None, "! `help ab archive`"),
     ("refused", "how can we resume an interrupted run", None, "! `help eval resume`"),
