@@ -79,7 +79,9 @@ def decision_report(req: Request) -> Translation:
         return negated
     for i in req.indexes(_REPORT_NOUNS | {"decision"}):
         req.use(i)
-    opts: list[str] = []
+    opts = _budgets(req)
+    if isinstance(opts, Translation):
+        return opts
     html = req.indexes({"html"})
     if html:
         req.use(*html)
@@ -113,6 +115,60 @@ def decision_report(req: Request) -> Translation:
     if isinstance(test, Translation):
         return test
     return command(req.text, ["report", "ab", test, *opts])
+
+
+def _budgets(req: Request) -> list[str] | Translation:
+    """``--latency-budget S``, ``--cost-budget USD`` and ``--check`` of a decision report:
+    "with a latency budget of 2s", "p95 latency under 3 seconds", "cost budget 3 cents",
+    "as a gate"/"check it is ready to ship". A bare number is in the option's unit (seconds,
+    dollars); another unit is refused."""
+    from trialbook.plain.lex import fmt
+
+    toks = req.tokens
+    opts: list[str] = []
+    for cue, unit, option in (
+        ("latency", "s", "--latency-budget"),
+        ("cost", "usd", "--cost-budget"),
+    ):
+        for i in req.indexes({cue}):
+            a = i - (req.w(i - 1) in ("p95", "a", "the")) - (req.w(i - 2) in ("a", "with"))
+            j = i + 1
+            while req.w(j) in (
+                "budget",
+                "of",
+                "under",
+                "below",
+                "at",
+                "most",
+                "max",
+                "is",
+                "within",
+            ):
+                j += 1
+            if j == i + 1 or not (j < len(toks) and toks[j].kind == "num" and req.free(j)):
+                continue
+            if toks[j].unit not in (unit, None):  # bare: the option's unit (--help)
+                return refused(
+                    req.text,
+                    f"a {cue} budget is in {'seconds' if unit == 's' else 'dollars'}: "
+                    f"{toks[j].text!r} is not; say it with its unit",
+                )
+            req.use(*range(max(a, 0), j + 1))
+            if req.w(j + 1) in ("per",) and req.w(j + 2) in ("result", "rollout", "session"):
+                req.use(j + 1, j + 2)
+            opts += [option, fmt(toks[j].value)]
+            break
+    gate = req.index({"gate", "check", "checked"})
+    if gate >= 0:
+        req.use(gate)
+        k = req.seq({"ready", "fit", "ok"}, "to", "ship")
+        if k >= 0:
+            req.use(k, k + 1, k + 2)
+        for i in req.indexes({"as", "a", "it", "is", "whether", "if"}):
+            if i < gate + 3:
+                req.use(i)
+        opts.append("--check")
+    return opts
 
 
 def is_dataset_export(req: Request) -> bool:

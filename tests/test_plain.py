@@ -560,6 +560,12 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab add-result", "report a warm result: 12 calls, 11 ok", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11"),  # the verb, not a report
     ("ab add-result", "please report for warm: 3 calls", CF, f"{AR} --variant warm --tool-calls 3"),
     ("report ab", "report on onboarding", None, "report ab onboarding"),
+    ("report ab", "decision report for checkout-flow with a latency budget of 2s", None, "report ab checkout-flow --latency-budget 2"),
+    ("report canary", "report on router-v2, cost budget 3 cents per result", None, "report canary router-v2 --cost-budget 0.03"),
+    ("report eval", "report on candidate-0402 against baseline-0401, p95 latency under 3 seconds, and check it is ready to ship", None, "report eval candidate-0402 --baseline baseline-0401 --latency-budget 3 --check"),
+    ("refused", "report on checkout-flow with a latency budget of $2", None, "! in seconds"),
+    ("ab show", "show checkout-flow as csv", None, "ab show checkout-flow --csv"),
+    ("eval show", "show candidate-0402 as csv", None, "eval show candidate-0402 --csv"),
     # datasets for other tools: the format said (never guessed), passed-only, one source
     ("export dataset", "export baseline-0401 as a jsonl dataset", None, "export dataset baseline-0401 --format jsonl"),
     ("export dataset", "build fine-tuning data from candidate-0402 in openai chat format, only passed rollouts", None, "export dataset candidate-0402 --format openai-chat --passed-only"),
