@@ -227,8 +227,8 @@ def parse_guardrail(text: str) -> Guardrail:
 
 
 def watched_metric(name: str) -> Metric | None:
-    """The catalogue's metric ``name``, or a quantile of one (``completion_time:p95``, guardrails
-    only); None when it is neither. A bad percentile raises ``InvalidCommand``."""
+    """The catalogue's metric ``name``, or a quantile of one (``completion_time:p95``: a guardrail
+    or the primary metric); None when it is neither. A bad percentile raises ``InvalidCommand``."""
     if name in METRICS:
         return METRICS[name]
     if ":p" not in name or name.split(":")[0] not in METRICS:
@@ -449,7 +449,12 @@ class CreateCanary(Command):
     @field_validator("metric")
     @classmethod
     def _metric(cls, v: str) -> str:
-        if v not in METRICS:
+        # a catalogue metric or a quantile of one (completion_time:p95, #21)
+        try:
+            known = watched_metric(v)
+        except InvalidCommand as e:
+            raise ValueError(str(e).removeprefix("guardrail: ")) from None
+        if known is None:
             raise unknown_metric(v, "metric")
         return v
 

@@ -238,7 +238,7 @@ def read_snapshot(ledger: Any, name: str) -> Snapshot:
 def _quantile_values(
     ledger: Any, definition: Any, position: int
 ) -> dict[tuple[int, str], dict[str, tuple[float, ...]]]:
-    """(stage, arm) -> base metric -> values, for the canary's quantile guardrails (none: ``{}``).
+    """(stage, arm) -> base metric -> values, for the canary's quantile metrics (none: ``{}``).
 
     The canary projection keeps moments only, so the values are read from the canary's
     ``CanaryResultAdded`` events up to ``position``.
@@ -247,9 +247,9 @@ def _quantile_values(
     from trialbook.domain.metrics import metric_named, observations
 
     bases = {
-        metric_named(g.metric).numerator or g.metric
-        for g in definition.guardrails
-        if ":p" in g.metric
+        metric_named(name).numerator or name
+        for name in (definition.metric, *(g.metric for g in definition.guardrails))
+        if ":p" in name
     }
     if not bases:
         return {}

@@ -50,7 +50,7 @@ from trialbook.domain.canary import (
     stage_label,
     threshold_of,
 )
-from trialbook.domain.metrics import METRICS, Metric, metric_named
+from trialbook.domain.metrics import Metric, metric_named
 from trialbook.domain.stats import engine, sequential
 from trialbook.domain.stats.engine import Arm, CoMomentArrays, MomentArrays
 from trialbook.domain.stats.moments import CoMoments, Moments
@@ -133,7 +133,7 @@ def plan_of(definition: Any) -> Plan:
     """The plan of a ``CanaryCreated`` (or anything with its fields)."""
     return Plan(
         stages=tuple(float(p) for p in definition.stages),
-        metric=METRICS[definition.metric],
+        metric=metric_named(definition.metric),  # a quantile too (completion_time:p95)
         guards=tuple(
             Guard(metric_named(g.metric), float(g.limit), bool(g.relative))
             for g in definition.guardrails

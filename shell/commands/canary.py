@@ -75,7 +75,8 @@ def canary() -> None:
     "--metric",
     default="success",
     show_default=True,
-    help="The primary metric, reported with its always-valid interval.",
+    help="The primary metric, reported with its always-valid interval (a quantile too: "
+    "completion_time:p95).",
 )
 @click.option(
     "--min-results",
@@ -399,10 +400,10 @@ def render_status(doc: dict[str, Any]) -> str:
             f"({ci}) from {g['n_candidate']} candidate and {g['n_control']} control results"
         )
     m = doc["metric"]
-    from trialbook.domain.metrics import METRICS
+    from trialbook.domain.metrics import metric_named
     from trialbook.domain.stats.canary import amount
 
-    metric = METRICS[m["metric"]]
+    metric = metric_named(m["metric"])  # a quantile too (completion_time:p95)
 
     def value(x: float | None) -> str:
         if x is None:
