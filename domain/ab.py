@@ -175,6 +175,42 @@ class Guardrail(Value):
         )
 
 
+def read_guardrail(text: str) -> Guardrail:
+    """``METRIC:+LIMIT`` as typed (``ab create --guardrail``, ``tb.ab.create(guardrails=)``),
+    with the limit in any form a margin takes on that metric.
+
+    ``completion_time:+10%`` (relative), ``completion_time:+30s``, ``cost:+3c``,
+    ``success:+5pp`` (points), ``completion_time:p95:+10%`` (a quantile: limits in the
+    base metric's units); a bare ``success:+5`` is refused (500 points), as
+    :func:`trialbook.domain.units.parse_margin` explains. Raises ``ValueError``.
+    """
+    from trialbook.domain.metrics import CUSTOM_METRIC_RE, METRICS, metric_named
+    from trialbook.domain.units import parse_margin, quoted
+
+    m = re.fullmatch(r"\s*([a-z][a-z0-9_]*(?::p[0-9.]+)?)\s*:(.*)", text, re.DOTALL)
+    if not m:
+        return Guardrail.parse(text)  # its one-line error names the form
+    name, limit = m.group(1), m.group(2)
+    units = name
+    if ":p" in name:
+        units = metric_named(name).numerator or name
+    elif name not in METRICS and not CUSTOM_METRIC_RE.match(name):
+        raise ValueError(f"guardrail metric {name!r} is unknown")
+    try:
+        parsed = parse_margin(limit, units, allow_zero=True)
+    except ValueError as e:
+        raise ValueError(f"guardrail {quoted(text.strip())}: {e}") from None
+    return Guardrail(metric=name, limit=parsed.value, relative=parsed.relative)
+
+
+def read_guardrails(texts: Sequence[str]) -> tuple[Guardrail, ...]:
+    """:func:`read_guardrail` of each; the first bad one raises ``InvalidCommand``."""
+    try:
+        return tuple(read_guardrail(t) for t in texts)
+    except ValueError as e:
+        raise InvalidCommand(str(e)) from None
+
+
 #: the largest count a result (or a test's planned total) may hold: a 64-bit signed
 #: integer, what the read models store and the largest whole number the log is read back as
 MAX_COUNT = 2**63 - 1

@@ -91,6 +91,21 @@ class TestABFromCode:
             tb.ab.create("v", expected_tools=[""])
         assert count_events(db_path) == 2
 
+    def test_create_reads_guardrails_as_the_cli_does(
+        self, tb: Any, invoke: Invoke, db_path: Path
+    ) -> None:
+        rails = ["completion_time:+30s", "cost:+3c", "error_rate:+2pp", "completion_time:p95:+10%"]
+        created = tb.ab.create("t", guardrails=rails)
+        invoke("ab", "create", "u", *(f"--guardrail={g}" for g in rails))
+        assert created.guardrails == tb.ab.get("u").guardrails
+        assert [g["limit"] for g in created.guardrails] == [30.0, 0.03, 0.02, 0.1]
+        before = count_events(db_path)
+        with pytest.raises(trialbook.InvalidCommand) as refused:
+            tb.ab.create("v", guardrails=["success:+5"])
+        r = invoke("ab", "create", "v", "--guardrail", "success:+5")
+        assert (r.exit_code, r.output) == (1, f"Error: {refused.value}\n")
+        assert count_events(db_path) == before
+
     def test_create_add_and_analyze_match_the_cli_on_the_same_file(
         self, tb: Any, invoke: Invoke
     ) -> None:

@@ -95,7 +95,6 @@ class ABTests:
         """
         from trialbook.domain import ab as d
         from trialbook.domain.commands import build
-        from trialbook.domain.errors import InvalidCommand
 
         if isinstance(variants, str):
             variants = tuple(v.strip() for v in variants.split(","))
@@ -103,10 +102,7 @@ class ABTests:
             expected_tools = tuple(t.strip() for t in expected_tools.split(","))
         if isinstance(success_criteria, str):
             success_criteria = (success_criteria,)
-        try:
-            rails = tuple(d.Guardrail.parse(g) for g in guardrails)
-        except ValueError as e:
-            raise InvalidCommand(str(e)) from None
+        rails = d.read_guardrails(guardrails)
         command = build(
             d.CreateTest,
             name=name,

@@ -46,37 +46,6 @@ def ab() -> None:
     """
 
 
-def _guardrail(text: str) -> Any:
-    """``METRIC:+LIMIT`` with the limit in any form a margin takes on that metric.
-
-    ``completion_time:+10%`` (relative), ``completion_time:+30s``, ``cost:+3c``,
-    ``success:+5pp`` (points); a bare ``success:+5`` is refused (500 points), as
-    :func:`trialbook.domain.units.parse_margin` explains. Raises ``ValueError``.
-    """
-    import re
-
-    from trialbook.domain import ab as d
-    from trialbook.domain.metrics import CUSTOM_METRIC_RE, METRICS
-    from trialbook.domain.units import parse_margin, quoted
-
-    m = re.fullmatch(r"\s*([a-z][a-z0-9_]*(?::p[0-9.]+)?)\s*:(.*)", text, re.DOTALL)
-    if not m:
-        return d.Guardrail.parse(text)  # its one-line error names the form
-    name, limit = m.group(1), m.group(2)
-    units = name
-    if ":p" in name:  # a quantile (completion_time:p95:+10%): limits in the base metric's units
-        from trialbook.domain.metrics import metric_named
-
-        units = metric_named(name).numerator or name
-    elif name not in METRICS and not CUSTOM_METRIC_RE.match(name):
-        raise ValueError(f"guardrail metric {name!r} is unknown")
-    try:
-        parsed = parse_margin(limit, units, allow_zero=True)
-    except ValueError as e:
-        raise ValueError(f"guardrail {quoted(text.strip())}: {e}") from None
-    return d.Guardrail(metric=name, limit=parsed.value, relative=parsed.relative)
-
-
 @ab.command("create")
 @click.argument("name")
 @click.option(
@@ -165,12 +134,8 @@ def create(
     """
     from trialbook.domain import ab as d
     from trialbook.domain.commands import build
-    from trialbook.domain.errors import InvalidCommand
 
-    try:
-        rails = tuple(_guardrail(g) for g in guardrails)
-    except ValueError as e:
-        raise InvalidCommand(str(e)) from None
+    rails = d.read_guardrails(guardrails)
     weights = parse_key_values(_items(split), "--split") if split else None
     command = build(
         d.CreateTest,
