@@ -201,8 +201,9 @@ def analyze_test(
     if by is not None:
         from trialbook.ledger.segments import segments_document
 
+        seen: Any = snap  # the Snapshot of this module (mypy sees it under two names)
         doc["segments"] = segments_document(
-            ledger, snap, by, metric=options.get("metric"), alpha=options.get("alpha", 0.05)
+            ledger, seen, by, metric=options.get("metric"), alpha=options.get("alpha", 0.05)
         )
     return doc
 

@@ -30,10 +30,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from trialbook.ledger.analysis import Snapshot
+from typing import Any
 
 #: the forms a keyed covariate takes, for error messages
 FORMS = "case:RUN (a case's mean score in eval run RUN) or test:OTHER.METRIC"
@@ -127,8 +124,8 @@ def per_case(store: Any, position: int, source: Source, test: str) -> dict[str, 
     return {case: sum(xs) / len(xs) for case, xs in by_case.items()}
 
 
-def attach(snap: Snapshot, text: str) -> Snapshot:
-    """``snap`` with the keyed covariate ``text`` in its rows and moments (unchanged for a field)."""
+def attach(snap: Any, text: str) -> Any:
+    """``snap`` (a ``ledger.analysis.Snapshot``) with the keyed covariate ``text`` in its rows and moments (unchanged for a field)."""
     from trialbook.domain.errors import InvalidCommand
     from trialbook.domain.stats import ResultRow
     from trialbook.domain.stats.moments import Moments
