@@ -21,6 +21,7 @@ other rule modules use.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from trialbook.domain.names import NAME_RE
@@ -224,7 +225,7 @@ def analyze(req: Request) -> Translation:
         found = find_metric(req, i, anywhere=False) if req.free(i) else None
         if found:
             metric, a, b = found
-            q = _quantile(req, a - 1) or _quantile(req, b)
+            q = _quantile(req, a - 1) or _quantile(req, b) or _quantile_apart(req)
             if q is not None:
                 metric = f"{metric}:{q[0]}"
                 req.use(*q[1])
@@ -286,6 +287,8 @@ def analyze(req: Request) -> Translation:
 #: worth finding (--mde), said without the word "mde"; only with a unit (points or %)
 _CARE = ("care", "cares", "matter", "matters", "count", "counts", "worth")
 _OR_MORE = _w("more bigger larger greater above higher")
+#: "to see 4 points", "looking for a 1.5pp lift", "to catch 2 points"
+_SEE = _w("see spot catch find notice detect for")
 
 
 def _effect_worth(req: Request) -> Token | None:
@@ -303,15 +306,28 @@ def _effect_worth(req: Request) -> Token | None:
             req.free(a - 1) or req.w(a - 1) in ("a", "an")  # the article, not variant "a"
         ):
             a -= 1
-        care_before = req.w(a - 1) in _CARE
+        care_before = req.w(a - 1) in _CARE or (
+            req.w(a - 1) in _SEE and req.w(a - 2) not in ("not", "never", "n't")
+        )
         after = b + 2 if more else b
         care_after = req.w(after) in _CARE
         if not (care_before or care_after or (more and req.w(a - 1) in ("about", "least"))):
             continue
         span = list(range(a - (1 if care_before else 0), after + (1 if care_after else 0)))
-        if care_before:  # "if I only care about", "what I care about is"
+        if care_before:  # "if I only care about", "what I care about is", "looking for"
             k = a - 2
-            while req.w(k) in ("only", "really", "i", "we", "if", "just", "what") and req.free(k):
+            while req.w(k) in (
+                "only",
+                "really",
+                "i",
+                "we",
+                "if",
+                "just",
+                "what",
+                "to",
+                "looking",
+                "look",
+            ) and req.free(k):
                 span.append(k)
                 k -= 1
         req.use(*span)
@@ -319,10 +335,20 @@ def _effect_worth(req: Request) -> Token | None:
     return None
 
 
+def _quantile_apart(req: Request) -> tuple[str, list[int]] | None:
+    """A quantile said apart from the metric: "cost at the 99th percentile"."""
+    for i in req.indexes({"percentile"}):
+        q = _quantile(req, i)
+        if q:
+            for k in (q[1][0] - 1, q[1][0] - 2):
+                if req.w(k) in ("the", "at", "on", "by") and req.free(k):
+                    q[1].append(k)
+            return q
+    return None
+
+
 def _quantile(req: Request, i: int) -> tuple[str, list[int]] | None:
     """``pNN`` beside a metric ("p95 completion time", "cost p99", "median cost"): its quantile."""
-    import re
-
     w = req.w(i)
     if not req.free(i):
         return None
@@ -330,6 +356,14 @@ def _quantile(req: Request, i: int) -> tuple[str, list[int]] | None:
         return w, [i]
     if w == "median":
         return "p50", [i]
+    if w == "percentile":  # "the 99th percentile": the ordinal before it
+        m = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)", req.tokens[i - 1].text.lower()) if i else None
+        if m and req.free(i - 1):
+            return f"p{m.group(1)}", [i - 1, i]
+        return None
+    m = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)", w)
+    if m and req.w(i + 1) == "percentile" and req.free(i + 1):
+        return f"p{m.group(1)}", [i, i + 1]
     return None
 
 

@@ -21,6 +21,8 @@ _FAMILIES = {
     "canary": _w("create status advance halt rollback complete watch audit list import"),
     "audit": _w("report"),
     "projections": _w("rebuild"),
+    "report": _w("ab eval canary"),
+    "export": _w("dataset"),
 }
 _DEMO_MIN, _DEMO_MAX = 3, 10000
 
@@ -40,6 +42,9 @@ def is_help(req: Request) -> bool:
         return True
     if req.seq("what", {"options", "flags", "arguments", "commands"}) >= 0:
         return True
+    said = {"options", "flags", "arguments"} & set(ws)
+    if said and req.is_question() or (said and ws[0] in ("what", "which", "list", "show")):
+        return bool(_FAMILIES.keys() & set(ws))  # "what are the options of report ab"
     if {"examples", "example"} & set(ws) and ws[0] in ("show", "give", "list", "any", "some"):
         return True
     return req.seq(*_HOW) >= 0

@@ -426,7 +426,8 @@ def _compare_by(req: Request) -> list[str] | Translation:
         if j >= len(toks) or not req.free(j) or toks[j].kind not in ("word", "kv", "path"):
             continue
         key = toks[j].text
-        said = req.w(i - 1) in _BREAKDOWN
+        broken = req.seq({"break", "broken", "breaking"}, "down")
+        said = req.w(i - 1) in _BREAKDOWN or broken >= 0
         if key.lower() in _BY_KEYS:
             value = key.lower()
         elif key.lower().startswith("metadata.") and len(key) > len("metadata."):
@@ -437,7 +438,10 @@ def _compare_by(req: Request) -> list[str] | Translation:
             continue
         req.use(i, j)
         if said:
-            req.use(i - 1)
+            if req.w(i - 1) in _BREAKDOWN:
+                req.use(i - 1)
+            if broken >= 0:
+                req.use(broken, broken + 1)
             k = req.index({"break", "broken", "breaking", "split", "splitting"})
             if k >= 0:
                 req.use(k)

@@ -130,6 +130,17 @@ def events_export(req: Request) -> Translation:
         req.use(i)
         if "--upcast" not in opts:
             opts.append("--upcast")
+    # "after position 500", "since event 500": --since POS (the other copy's last position)
+    for i in req.indexes({"position", "pos", "event"}):
+        j = i + 1 + (req.p(i + 1) == "#")
+        cue = req.w(i - 1) in ("after", "since", "from", "past") or (
+            req.w(i - 1) == "the" and req.w(i - 2) in ("after", "since", "from")
+        )
+        if cue and j < len(req.tokens) and req.tokens[j].is_int and req.free(j):
+            a = i - 1 - (req.w(i - 1) == "the")
+            req.use(*range(a, j + 1))
+            opts += ["--since", fmt(req.tokens[j].value)]
+            break
     path = next((t for i, t in enumerate(req.tokens) if t.kind == "path" and req.free(i)), None)
     if path is not None:
         return refused(
@@ -139,7 +150,11 @@ def events_export(req: Request) -> Translation:
         )
     refusal = number_refusal(req)
     if refusal:
-        return refused(req.text, refusal.reason + " (events export takes no options here)")
+        return refused(
+            req.text,
+            refusal.reason
+            + " (events export reads 'after position N', a stream and 'upcast' here)",
+        )
     return command(req.text, ["events", "export", *opts])
 
 

@@ -179,7 +179,39 @@ def is_dataset_export(req: Request) -> bool:
     verb = ws & _w("export make build write create")
     # "export X as jsonl": a dataset of X (the log's export has no format to say)
     as_jsonl = "jsonl" in ws and "export" in ws and source
-    return said_format or as_jsonl or bool(ws & _DATASET_WORDS and verb and source)
+    named = bool(ws & _DATASET_WORDS and verb and (source or "export" in ws))
+    return said_format or as_jsonl or named
+
+
+def _split(req: Request) -> list[str] | Translation:
+    """``--split NAME=SHARE,…`` ("split train=0.9,val=0.1") and ``--seed N`` ("seed 7")."""
+    from trialbook.plain.lex import fmt
+
+    toks = req.tokens
+    opts: list[str] = []
+    for i in req.indexes({"split", "splits", "split into"}):
+        j = i + 1 + (req.w(i + 1) in ("into", "as", "of"))
+        if (
+            j < len(toks)
+            and toks[j].kind in ("kv", "word", "path", "other")
+            and "=" in toks[j].text
+        ):
+            end = j + 1
+            text = toks[j].text
+            while req.p(end) == "," and end + 1 < len(toks) and "=" in toks[end + 1].text:
+                text += "," + toks[end + 1].text
+                end += 2
+            req.use(*range(i, end))
+            opts += ["--split", text]
+            break
+    for i in req.indexes({"seed"}):
+        j = i + 1 + (req.w(i + 1) in ("of", "is") or req.p(i + 1) in ("=", ":"))
+        if j < len(toks) and toks[j].is_int and req.free(j):
+            a = i - (req.w(i - 1) in ("with", "a", "the")) - (req.w(i - 2) in ("with",))
+            req.use(*range(a, j + 1))
+            opts += ["--seed", fmt(toks[j].value)]
+            break
+    return opts
 
 
 def _min_score(req: Request) -> str | None:
@@ -245,6 +277,12 @@ def dataset(req: Request) -> Translation:
     floor = _min_score(req)
     if floor:
         opts += ["--min-score", floor]
+    split = _split(req)
+    if isinstance(split, Translation):
+        return split
+    opts += split
+    for i in req.indexes({"file", "files", "data", "set", "records", "lines"}):
+        req.use(i)
     scorers = req.names_of("scorer")
     if len(scorers) > 1:
         return refused(req.text, f"filter on one scorer: {' or '.join(scorers)}?", scorers)

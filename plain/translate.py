@@ -581,7 +581,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or req.seq("should", "we") >= 0
         or req.seq("how", {"many", "much"}, {"more", "longer"}) >= 0
         or (req.seq("how", "many") >= 0 and "need" in ws)
-        or (ws & {"enough", "power", "mde", "detectable", "median"})
+        or (ws & {"enough", "power", "mde", "detectable", "median", "percentile"})
+        or any(t.kind == "num" and t.unit == "pp" for t in req.tokens)
         or any(_QUANTILE.fullmatch(w) for w in ws)
         or (req.seq("relative", "to") >= 0 and variants)
         or (req.seq("any", "good") >= 0 and variants)

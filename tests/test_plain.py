@@ -614,6 +614,26 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("unsure", "which tests are not archived?", None, "~"),
     ("refused", "export checkout-flow as tensorzero without failed sessions", None, "! says 'without'"),
     ("refused", "decision report for checkout-flow but not as html", None, "! says 'but'"),
+    # a dataset's split, seed and plain nouns ("file", "data"); help on it
+    ("export dataset", "export candidate-0402 to train.jsonl as openai-chat, split train=0.9,val=0.1", None, "export dataset candidate-0402 --format openai-chat --split train=0.9,val=0.1 --output train.jsonl"),
+    ("export dataset", "export checkout-flow as tensorzero, split train=0.8,test=0.2 with seed 3", None, "export dataset checkout-flow --format tensorzero --split train=0.8,test=0.2 --seed 3"),
+    ("export dataset", "give me the openai fine-tuning file for candidate-0402", None, "export dataset candidate-0402 --format openai-chat"),
+    ("refused", "how can I export a dataset?", None, "! `help export dataset`"),
+    ("refused", "what are the options of report ab", None, "! `help report ab`"),
+    ("refused", "which flags does export dataset have?", None, "! `help export dataset`"),
+    # a quantile said as a percentile; a breakdown said "break down … by"
+    ("ab analyze", "is warm better on cost at the 99th percentile?", CF, "ab analyze checkout-flow --metric cost:p99"),
+    ("ab analyze", "90th percentile tokens on search-v2", None, "ab analyze search-v2 --metric tokens:p90"),
+    ("eval compare", "break down candidate-0402 vs baseline-0401 by category", None, "eval compare baseline-0401 candidate-0402 --by category"),
+    # an effect to see: "looking for", "to see", "spot"; with a negation it is asked
+    ("ab analyze", "analyze onboarding looking for a 1.5pp lift", None, "ab analyze onboarding --mde 1.5pp"),
+    ("ab analyze", "how many sessions to see 4 points on onboarding", None, "ab analyze onboarding --mde 4pp"),
+    ("ab analyze", "can we spot a 2pp gain on onboarding?", None, "ab analyze onboarding --mde 2pp"),
+    ("unsure", "I don't need to see 4 points on onboarding", None, "~"),
+    # events export --since POS: "after position 500", "from position 42", "after event 1200"
+    ("events export", "export the events after position 500 to delta.jsonl", None, "events export --since 500 --output delta.jsonl"),
+    ("events export", "export events from position 42 into part.jsonl", None, "events export --since 42 --output part.jsonl"),
+    ("events export", "export the log after event 1200 upcast", None, "events export --since 1200 --upcast"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
