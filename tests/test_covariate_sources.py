@@ -45,6 +45,10 @@ def _analyze(invoke: Invoke, *args: str) -> dict[str, Any]:
 def prior_run(invoke: Invoke, tmp_path: Path, task_server: TaskServer) -> dict[str, float]:
     """Eval run ``prior`` over 40 cases: the app answers every case, and the expected answer
     matches for k0..k14 only, so each case's score there is 1 or 0. Returns them."""
+    return _run_prior(invoke, tmp_path, task_server)
+
+
+def _run_prior(invoke: Invoke, tmp_path: Path, task_server: TaskServer) -> dict[str, float]:
     task_server.reset()
     cases = [
         {"id": f"k{i}", "input": f"w{i}", "expected": f"echo: w{i}" if i < 15 else "other"}
@@ -121,6 +125,30 @@ class TestCaseScoreInAnEarlierRun:
         assert r.exit_code == 0, r.output
         audit = json.loads(invoke("audit", "d", "--json").output)
         assert (audit["reproduced"], audit["not_reproduced"]) == (1, 0)
+
+    def test_the_source_is_read_as_of_the_analysed_position(
+        self, invoke: Invoke, tmp_path: Path, db_path: Path, task_server: TaskServer
+    ) -> None:
+        invoke("ab", "create", "early", "--variants", "cold,warm")
+        prior = {f"k{i}": 1.0 if i < 15 else 0.0 for i in range(CASES)}
+        _import(invoke, tmp_path, "early", _ab_rows(5, 200, prior, lift=0.0))
+        before_run = count_events(db_path)
+        _run_prior(invoke, tmp_path, task_server)
+        now = _analyze(invoke, "early", "--covariate", "case:prior")
+        assert now["settings"]["covariate"]["variants"]["warm"]["results_with_covariate"] > 0
+        r = invoke("ab", "analyze", "early", "--at", str(before_run), "--covariate", "case:prior")
+        assert r.exit_code == 1
+        assert f"no eval run named 'prior' at log position {before_run}" in r.output
+        import sqlite3
+
+        with sqlite3.connect(db_path) as conn:
+            (started,) = conn.execute(
+                "SELECT position FROM events WHERE type = 'RunStarted'"
+            ).fetchone()
+        conn.close()
+        r = invoke("ab", "analyze", "early", "--at", str(started), "--covariate", "case:prior")
+        assert r.exit_code == 1  # the run has started but scored nothing yet: no case has a value
+        assert "has a case id that eval run 'prior' has a value for" in r.output
 
     def test_the_api_takes_it(self, db_path: Path, prior_run: dict[str, float]) -> None:
         import trialbook
