@@ -127,8 +127,6 @@ def per_case(store: Any, position: int, source: Source, test: str) -> dict[str, 
 def attach(snap: Any, text: str) -> Any:
     """``snap`` (a ``ledger.analysis.Snapshot``) with the keyed covariate ``text`` in its rows and moments (unchanged for a field)."""
     from trialbook.domain.errors import InvalidCommand
-    from trialbook.domain.stats import ResultRow
-    from trialbook.domain.stats.moments import Moments
 
     source = parse(text)
     if source is None:
@@ -136,6 +134,23 @@ def attach(snap: Any, text: str) -> Any:
     if snap.store is None or snap.rows is None:  # pragma: no cover - the ledger reads them
         raise AssertionError("a keyed covariate needs the snapshot's log and rows")
     values = per_case(snap.store, snap.position, source, snap.definition.name)
+    got = joined(snap, text, values)
+    if got is None:
+        where = "eval run" if source.kind == "case" else "test"
+        raise InvalidCommand(
+            f"--covariate {text}: no result of test {snap.definition.name!r} has a case id that "
+            f"{where} {source.name!r} has a value for; record case ids (--case-id) or name "
+            "another source"
+        )
+    return got
+
+
+def joined(snap: Any, text: str, values: dict[str, float]) -> Any:
+    """``snap`` with ``values[case_id]`` as the value ``text`` of each result whose case has one,
+    and each variant's moments of it; None when no result has one. Pure."""
+    from trialbook.domain.stats import ResultRow
+    from trialbook.domain.stats.moments import Moments
+
     rows = []
     found: dict[str, list[float]] = defaultdict(list)
     for r in snap.rows:
@@ -146,12 +161,7 @@ def attach(snap: Any, text: str) -> Any:
         found[r.variant].append(x)
         rows.append(ResultRow(r.variant, {**r.values, text: x}, r.case_id, r.failed))
     if not found:
-        where = "eval run" if source.kind == "case" else "test"
-        raise InvalidCommand(
-            f"--covariate {text}: no result of test {snap.definition.name!r} has a case id that "
-            f"{where} {source.name!r} has a value for; record case ids (--case-id) or name "
-            "another source"
-        )
+        return None
     variants = tuple(
         replace(v, moments={**v.moments, text: Moments.of(found[v.name])}) if v.name in found else v
         for v in snap.variants

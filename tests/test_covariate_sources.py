@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import Invoke, count_events
 from tests.servers import Behaviour, TaskServer
@@ -251,3 +254,59 @@ def test_aa_with_a_covariate_missing_for_some_results_keeps_false_winners_at_alp
     # Wilson upper bound of 0.05 at 300 tests is ~0.083: allow noise, not inflation
     assert false_winners <= 0.08
     assert float(np.nanmedian(adj.variance_reduction.reshape(sims, n)[:, -1])) > 0.25
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.integers(0, 12), st.floats(-50, 50)), min_size=8, max_size=60
+    ),
+    st.dictionaries(st.integers(0, 9), st.floats(-20, 20), max_size=10),
+)
+def test_the_joined_covariate_is_each_cases_value_and_the_lift_is_ols_on_the_kept_results(
+    results: list[tuple[bool, int, float]], source: dict[int, float]
+) -> None:
+    """Pure: whatever the results and the source, a result has the value of its case (or none),
+    each variant's moments are those of its values, and the adjusted lift is OLS's."""
+    import statsmodels.api as sm
+
+    from trialbook.domain.stats import AnalysisInput, ResultRow, analyze, variant_data_from_rows
+    from trialbook.ledger.analysis import Snapshot
+    from trialbook.ledger.covariates import joined
+
+    rows = tuple(
+        ResultRow("warm" if warm else "cold", {"score": y}, None if case > 10 else f"c{case}")
+        for warm, case, y in results
+    )
+    values = {f"c{k}": v for k, v in source.items()}
+    definition = SimpleNamespace(
+        name="t", variants=("cold", "warm"), control="cold", metric="score", guardrails=(),
+        split=None, expected_results=None, caps=None,
+    )  # fmt: skip
+    snap = Snapshot({}, definition, variant_data_from_rows(rows, ["cold", "warm"]), rows, False, 1)
+    got = joined(snap, "case:r", values)
+    kept = [r for r in rows if r.case_id in values]
+    if not kept:
+        assert got is None
+        return
+    for before, after in zip(rows, got.rows, strict=True):
+        assert after.values.get("case:r") == values.get(before.case_id or "")
+    for v in got.variants:
+        xs = [values[r.case_id or ""] for r in kept if r.variant == v.name]
+        if xs:
+            assert v.moments["case:r"].n == len(xs)
+            assert v.moments["case:r"].mean == pytest.approx(float(np.mean(xs)))
+        else:
+            assert "case:r" not in v.moments
+    treat = np.array([r.variant == "warm" for r in kept], dtype=float)
+    x = np.array([values[r.case_id or ""] for r in kept])
+    if (
+        min(treat.sum(), len(kept) - treat.sum()) < 3
+        or np.ptp(x[treat == 1]) + np.ptp(x[treat == 0]) < 1e-3
+    ):
+        return  # OLS needs both arms and within-arm spread of the covariate
+    inp = AnalysisInput.from_request(definition, got.variants, got.rows, covariate="case:r")
+    adjusted = analyze(inp).to_json()["variants"][1]["fixed_horizon"]["lift"]
+    y = np.array([r.values["score"] for r in kept])
+    fit = sm.OLS(y, sm.add_constant(np.column_stack([treat, x]), has_constant="add")).fit()
+    assert adjusted == pytest.approx(fit.params[1], rel=1e-6, abs=1e-6)
