@@ -120,7 +120,9 @@ def list_tests(req: Request) -> Translation:
 
 
 def read_test(req: Request, verb: str) -> Translation:
-    """``ab show|summary NAME``."""
+    """``ab show|summary NAME``; "how is X doing on error rate" names a metric: the analysis."""
+    if verb == "summary" and find_metric(req) is not None:
+        return analyze(req)
     test = resolve_test(
         req, ["ab", verb], archived=True, variants=[m.name for m in variant_mentions(req)]
     )

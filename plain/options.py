@@ -192,6 +192,7 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
         ("each", "and", "every", _ALL_NOUNS),
         ("all", "the", _ALL_NOUNS),
         ("all", "of", "the", _ALL_NOUNS),
+        *([("all", "of", "them")] if req.has(_ALL_NOUNS) else []),
     ):
         k = req.seq(*words)
         if k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
@@ -227,7 +228,7 @@ def attach(req: Request, t: Translation, found: list[Found]) -> Translation:
             continue
         if f.option == "--jsonl" and path == ("export", "dataset") and "jsonl" in t.argv:
             continue  # "as jsonl": the dataset's format, read by its rule
-        if f.option == "--output" and f.option not in takes:
+        if f.option == "--output" and f.option not in takes and f.value in t.argv:
             continue  # "import x.jsonl into …": a file the rule read itself
         if f.option == "--output" and path in _FORMAT_COMMANDS and f.value is not None:
             ext = f.value[f.value.rfind(".") :].lower() if "." in f.value else ""

@@ -193,17 +193,18 @@ def _accounted(req: Request, translation: Translation) -> Translation:
     unread: list[str] = []
     if translation.writes:
         unread += [t.text for i, t in enumerate(req.tokens) if t.norm in HEDGES and req.free(i)]
-        # a metric said beside a change ("ship warm on cost") must be carried or asked about
-        from trialbook.plain.ab_common import find_metric
+    # a metric said beside a change ("ship warm on cost") or a read that does not take one
+    # ("show checkout-flow on cost") must be carried or asked about
+    from trialbook.plain.ab_common import find_metric
 
-        for i in range(len(req.tokens)):
-            found = find_metric(req, i, anywhere=False) if req.free(i) else None
-            if (
-                found
-                and found[0] not in translation.argv
-                and not any(found[0] in a for a in translation.argv)
-            ):
-                unread.append(req.text[req.tokens[found[1]].start : req.tokens[found[2] - 1].end])
+    for i in range(len(req.tokens)):
+        found = find_metric(req, i, anywhere=False) if req.free(i) else None
+        if (
+            found
+            and found[0] not in translation.argv
+            and not any(found[0] in a for a in translation.argv)
+        ):
+            unread.append(req.text[req.tokens[found[1]].start : req.tokens[found[2] - 1].end])
     if not left and not unknown and not dropped and not unread:
         return translation
     what = (
@@ -367,6 +368,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or bool(ws & (AUDIT_WORDS - {"audit", "audits", "auditing", "replay"}))
         or req.seq("how", "did", "we", {"decide", "conclude"}) >= 0
         or ("decision" in ws and ws & {"still", "hold", "holds", "valid", "stand", "stands"})
+        or (ws & {"decision", "decisions"} and ws & {"check", "verify", "recheck"})
     )
     if audit_cue and (
         "trail" in ws
@@ -376,7 +378,11 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             return ledger.events_log(req)
         return ledger.events_verify(req)
     if audit_cue:
-        report = bool(ws & REPORT_WORDS) or bool({"markdown", "md"} & ws)
+        # "audit X into a.md": a document written to a file is the audit report
+        written = any(
+            t.kind == "path" and t.text.lower().endswith((".md", ".json")) for t in req.tokens
+        )
+        report = bool(ws & REPORT_WORDS) or bool({"markdown", "md"} & ws) or written
         return ledger.audit(req, report)
     if (
         ws & REPORT_WORDS

@@ -45,7 +45,7 @@ QUESTION_START = _w(
 )
 ANALYZE_WORDS = _w(
     """analyze analyse analysis analyses analyzing analysing winning winner winners wins win won
-    ahead leading leader better best worse worst significant significance significantly
+    ahead leading leads leader better best worse worst significant significance significantly
     recommend recommendation recommendations recommended lift lifts uplift p-value pvalue
     p-values confidence beating beats beat outperform outperforms outperforming faster slower
     cheaper pricier quicker fewer worth effect effective decide verdict inference statistically stats-test

@@ -634,6 +634,16 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("events export", "export the events after position 500 to delta.jsonl", None, "events export --since 500 --output delta.jsonl"),
     ("events export", "export events from position 42 into part.jsonl", None, "events export --since 42 --output part.jsonl"),
     ("events export", "export the log after event 1200 upcast", None, "events export --since 1200 --upcast"),
+    # a metric named on a read is carried (the analysis) or asked about, never dropped
+    ("ab analyze", "how is search-v2 doing on error rate", None, "ab analyze search-v2 --metric error_rate"),
+    ("ab analyze", "which arm of search-v2 leads on success", None, "ab analyze search-v2 --metric success"),
+    ("unsure", "show checkout-flow's results on cost", None, "~"),
+    # a file typed is carried: an audit written to a file is the audit report
+    ("audit report", "audit onboarding into a.md", None, "audit report onboarding --output a.md"),
+    ("audit report", "write the audit of prompt-style as json to p.json", None, "audit report prompt-style --format json --output p.json"),
+    ("refused", "show the log into log.md", None, "! no --output"),
+    ("audit", "check the decisions of search-v2", None, "audit search-v2"),
+    ("ab show", "show results of checkout-flow, all of them", None, "ab show checkout-flow --limit 0"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
