@@ -357,7 +357,7 @@ def plan(req: Request) -> Translation:
     candidate = _word_after(req, _w("candidate"))
     name = None
     for i in req.indexes(_w("canary called named")):
-        j = skip(req, i + 1, frozenset(), ":")
+        j = skip(req, i + 1, _w("called named"), ":")  # "a canary called r3"
         if j < len(toks) and toks[j].kind in ("word", "quote"):
             if j in req.in_name and any(m.kind == "canary" for m in req.in_name[j]):
                 m = next(m for m in req.in_name[j] if m.kind == "canary")

@@ -644,6 +644,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("refused", "show the log into log.md", None, "! no --output"),
     ("audit", "check the decisions of search-v2", None, "audit search-v2"),
     ("ab show", "show results of checkout-flow, all of them", None, "ab show checkout-flow --limit 0"),
+    # a canary's name after "canary called" (not the word "called")
+    ("canary create", "create a canary called r3 with control old and candidate new", None, "canary create r3 --control old --candidate new"),
+    ("canary create", "define a canary named r4: candidate v2 against control v1", None, "canary create r4 --control v1 --candidate v2"),
+    ("canary create", "plan a canary called r5, control base, candidate next, stages 5 and 100", None, "canary create r5 --control base --candidate next --stages 5,100"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
