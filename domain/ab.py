@@ -718,18 +718,13 @@ def _(command: AddResults, state: ABTestState) -> Sequence[Event]:
         raise InvalidCommand("no results to add")
     events = []
     for i, r in enumerate(command.results, start=1):
+        where = result_source(command.sources, len(command.results), i)
         if r.variant not in state.variants:
             raise InvalidCommand(
-                f"{_where(command, i)}variant {r.variant!r} is not in test {command.test!r}; "
+                f"{where}variant {r.variant!r} is not in test {command.test!r}; "
                 f"use one of: {', '.join(state.variants)}"
             )
-        taken = sorted(RESERVED_METRIC_NAMES.intersection(r.metrics))
-        if taken:
-            raise InvalidCommand(
-                f"{_where(command, i)}custom metric {taken[0]!r} has the name of a built-in "
-                "metric; record that value with its own field or option, or name it otherwise"
-            )
-        check_magnitudes(r, _where(command, i))
+        check_measures(r, where)
         events.append(ResultAdded.of(r))
     return events
 
@@ -756,11 +751,36 @@ def check_magnitudes(r: ResultFields, where: str = "") -> None:
             )
 
 
-def _where(command: AddResults, i: int) -> str:
-    """Where result ``i`` (from 1) of ``command`` came from, as an error message prefix."""
-    if command.sources:
-        return f"{command.sources[i - 1]}: "
-    return f"result {i}: " if len(command.results) > 1 else ""
+def check_measures(r: ResultFields, where: str = "") -> None:
+    """Refuse a result whose custom metrics take a built-in name or whose values are too large.
+
+    The per-result checks every result command (A/B test, canary) makes before its event.
+    """
+    taken = sorted(RESERVED_METRIC_NAMES.intersection(r.metrics))
+    if taken:
+        raise InvalidCommand(
+            f"{where}custom metric {taken[0]!r} has the name of a built-in metric; record that "
+            "value with its own field or option, or name it otherwise"
+        )
+    check_magnitudes(r, where)
+
+
+def result_source(sources: Sequence[str] | None, count: int, i: int) -> str:
+    """Where result ``i`` (from 1) of ``count`` came from, as an error message prefix."""
+    if sources:
+        return f"{sources[i - 1]}: "
+    return f"result {i}: " if count > 1 else ""
+
+
+def optional_note(v: str | None) -> str | None:
+    """A decision's note as recorded: checked text, stripped, None when empty."""
+    return (check_text(v, "note").strip() or None) if v is not None else None
+
+
+def decision_data(event: Event) -> dict[str, Any]:
+    """A decision event's stored body: only top-level None fields dropped, so the analysis
+    it carries is stored exactly as shown, nulls included."""
+    return {k: v for k, v in event.model_dump(mode="json").items() if v is not None}
 
 
 @decide.register
@@ -866,8 +886,7 @@ class TestConcluded(Event):
     analysis: dict[str, Any]
 
     def to_data(self) -> dict[str, Any]:
-        # drop only top-level None fields: the analysis is stored exactly as shown, nulls included
-        return {k: v for k, v in self.model_dump(mode="json").items() if v is not None}
+        return decision_data(self)
 
 
 class ConcludeTest(Command):
@@ -884,7 +903,7 @@ class ConcludeTest(Command):
     @field_validator("note")
     @classmethod
     def _note(cls, v: str | None) -> str | None:
-        return (check_text(v, "note").strip() or None) if v is not None else None
+        return optional_note(v)
 
     def stream_id(self) -> str:
         return stream_for(self.test)

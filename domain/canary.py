@@ -43,14 +43,17 @@ from trialbook.domain.ab import (
     Guardrail,
     ResultFields,
     UnreadableEvent,
-    check_magnitudes,
+    check_measures,
     check_name,
     check_text,
+    decision_data,
+    optional_note,
+    result_source,
 )
 from trialbook.domain.commands import Command, explain
 from trialbook.domain.errors import AlreadyExists, InvalidCommand, NotFound, StateConflict
 from trialbook.domain.events import Event
-from trialbook.domain.metrics import METRICS, RESERVED_METRIC_NAMES, Metric, metric_named
+from trialbook.domain.metrics import METRICS, Metric, metric_named
 
 #: buckets a unit can fall in; a stage of p % sends buckets 0 … p·100 − 1 to the candidate
 BUCKETS = 10_000
@@ -344,8 +347,7 @@ class _Decision(Event):
     analysis: dict[str, Any]
 
     def to_data(self) -> dict[str, Any]:
-        # drop only top-level None fields: the analysis is stored exactly as shown
-        return {k: v for k, v in self.model_dump(mode="json").items() if v is not None}
+        return decision_data(self)
 
 
 class CanaryAdvanced(_Decision):
@@ -516,7 +518,7 @@ class DecideCanary(Command):
     @field_validator("note")
     @classmethod
     def _note(cls, v: str | None) -> str | None:
-        return (check_text(v, "note").strip() or None) if v is not None else None
+        return optional_note(v)
 
     def stream_id(self) -> str:
         return stream_for(self.canary)
@@ -740,11 +742,7 @@ def _(command: AddCanaryResults, state: CanaryState) -> Sequence[Event]:
         raise InvalidCommand("no results to add")
     events = []
     for i, r in enumerate(command.results, start=1):
-        where = (
-            f"{command.sources[i - 1]}: "
-            if command.sources
-            else (f"result {i}: " if len(command.results) > 1 else "")
-        )
+        where = result_source(command.sources, len(command.results), i)
         arms = (state.control, state.candidate)
         if r.variant not in arms:
             raise InvalidCommand(
@@ -781,13 +779,7 @@ def _(command: AddCanaryResults, state: CanaryState) -> Sequence[Event]:
                     f"{stage_label(state.stages, stage)}, not {r.variant}; record the variant the "
                     "unit was served (or leave out the unit id)"
                 )
-        taken = sorted(RESERVED_METRIC_NAMES.intersection(r.metrics))
-        if taken:
-            raise InvalidCommand(
-                f"{where}custom metric {taken[0]!r} has the name of a built-in metric; record "
-                "that value with its own field or option, or name it otherwise"
-            )
-        check_magnitudes(r, where)
+        check_measures(r, where)
         values = {k: v for k, v in r.__dict__.items() if k not in ("stage", "unit_id")}
         events.append(CanaryResultAdded(**values, stage=stage, unit_id=r.unit_id))
     return events
