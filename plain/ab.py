@@ -236,6 +236,15 @@ def analyze(req: Request) -> Translation:
             i = found[2]
         else:
             i += 1
+    if len(set(metrics)) == 1 and ":" not in metrics[0]:  # "is it faster at p95?"
+        apart = [i for i in range(len(toks)) if req.free(i) and _quantile(req, i)]
+        if len(apart) == 1:
+            q = _quantile(req, apart[0])
+            assert q is not None
+            metrics = [f"{metrics[0]}:{q[0]}"]
+            req.use(*q[1])
+            if req.w(apart[0] - 1) in ("at", "on", "the") and req.free(apart[0] - 1):
+                req.use(apart[0] - 1)
     quantiles = {m.partition(":")[0] for m in metrics if ":" in m}
     metrics = [m for m in metrics if m not in quantiles]  # "faster … at p99 completion time"
     refusal = metric_refusal(req, metrics)

@@ -196,11 +196,19 @@ def _clause_note(req: Request) -> str | None:
     from trialbook.plain.words import FILLER, NEGATORS
 
     names = req.named("canary")
-    if len(names) != 1 or req.p(names[0].end) != ",":
-        return None
-    start = names[0].end + 1
-    clause = range(start, len(req.tokens))
     verbs = ADVANCE_VERBS | HALT_VERBS | ROLLBACK_VERBS | COMPLETE_VERBS
+    if len(names) == 1 and req.p(names[0].end) == ",":
+        start = names[0].end + 1
+    elif not names and req.focus in req.vocab.canaries:  # "halt it, errors doubled"
+        comma = next((i for i in range(len(req.tokens)) if req.p(i) == ","), -1)
+        lead = [req.w(i) for i in range(comma)]
+        said = _w("it this the canary please now back roll") | verbs
+        if comma < 1 or not all(w in said for w in lead):
+            return None
+        start = comma + 1
+    else:
+        return None
+    clause = range(start, len(req.tokens))
     words = [req.w(i) for i in clause if req.tokens[i].kind == "word"]
     if (
         len(words) < 2

@@ -389,7 +389,21 @@ def _baseline_first(req: Request, first: str, second: str) -> tuple[str, str]:
     """
     spans = {m.name: m for m in req.named("run")}
     if first not in spans or second not in spans:
-        return first, second  # one of them is the run in focus: it is the one compared against
+        # one of them is the run in focus ("it"): the named one is the baseline when the words
+        # or its name say so ("break it down against baseline-0401"), else the focus is
+        named = first if first in spans else second
+        focus = second if named == first else first
+        m = spans.get(named)
+        before = req.w(m.start - 1) if m else ""
+        if m and (
+            before in _BASELINE_AFTER | {"baseline", "reference"}
+            or set(name_parts(named)) & _BASELINE_PIECES
+            and not set(name_parts(focus)) & _BASELINE_PIECES
+        ):
+            if before in _BASELINE_AFTER:
+                req.use(m.start - 1)
+            return named, focus
+        return focus, named
     for name, other in ((first, second), (second, first)):
         m = spans[name]
         if req.w(m.start - 1) in ("baseline", "reference") or (

@@ -192,6 +192,7 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
         ("each", "and", "every", _ALL_NOUNS),
         ("all", "the", _ALL_NOUNS),
         ("all", "of", "the", _ALL_NOUNS),
+        ("all", "of", {"its", "their"}, _ALL_NOUNS),
         *([("all", "of", "them")] if req.has(_ALL_NOUNS) else []),
     ):
         k = req.seq(*words)

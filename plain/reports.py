@@ -175,7 +175,11 @@ def is_dataset_export(req: Request) -> bool:
     """ "export X as openai chat", "make a tensorzero dataset from X", "fine-tuning data from X"."""
     ws = set(req.words())
     said_format = bool(ws & (set(_DATASET_FORMATS) - {"jsonl"}))
-    source = any(m.kind in ("run", "test", "archived", "canary") for m in req.matches)
+    source = any(m.kind in ("run", "test", "archived", "canary") for m in req.matches) or (
+        req.focus is not None
+        and bool({"it", "this", "its"} & ws)
+        and (req.focus in req.vocab.runs or req.focus in req.vocab.tests)
+    )
     verb = ws & _w("export make build write create")
     # "export X as jsonl": a dataset of X (the log's export has no format to say)
     as_jsonl = "jsonl" in ws and "export" in ws and source
@@ -267,8 +271,12 @@ def dataset(req: Request) -> Translation:
     opts: list[str] = []
     k = req.seq(_PASSED, {"sessions", "results", "rollouts", "ones", "cases"}, "only")
     j = req.seq("only", _PASSED)
+    short = req.seq(_PASSED, "only")
     if k >= 0:
         req.use(k, k + 1, k + 2)
+        opts.append("--passed-only")
+    elif short >= 0:  # "passed only"
+        req.use(short, short + 1)
         opts.append("--passed-only")
     elif j >= 0:
         end = j + 2 + (req.w(j + 2) in ("sessions", "results", "rollouts", "ones", "cases"))
@@ -277,6 +285,19 @@ def dataset(req: Request) -> Translation:
     floor = _min_score(req)
     if floor:
         opts += ["--min-score", floor]
+    outcome = [
+        t.text
+        for i, t in enumerate(req.tokens)
+        if req.free(i) and t.norm in _PASSED | _w("failed failing failures unsuccessful errored")
+    ]
+    if outcome:  # a filter said another way ("only failed ones"): asked, never dropped
+        return incomplete(
+            req.text,
+            [*argv, *(["--format", formats[0]] if formats else []), *opts],
+            [repr(outcome[0])],
+            f"I read this much, but not what {outcome[0]!r} keeps; the filters are "
+            "--passed-only and --min-score X",
+        )
     split = _split(req)
     if isinstance(split, Translation):
         return split

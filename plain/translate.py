@@ -448,11 +448,21 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ev.rescore(req)
     run_names = req.names_of("run")
     other_run_verb = fw in RESUME_WORDS | {"retry", "export", "resume", "rescore", "show", "open"}
-    if (len(run_names) >= 2 and not other_run_verb) or (
-        ws & {"compare", "comparison", "diff", "vs", "versus"}
-        and (run_names or ws & {"runs", "evals"})
-        and not tests
-        and not variants
+    against_focus = (
+        len(run_names) == 1
+        and req.focus in req.vocab.runs
+        and req.focus != run_names[0]
+        and bool(ws & (COMPARE_WORDS | {"over", "relative", "break", "broken"}))
+    )
+    if (
+        (len(run_names) >= 2 and not other_run_verb)
+        or against_focus
+        or (
+            ws & {"compare", "comparison", "diff", "vs", "versus"}
+            and (run_names or ws & {"runs", "evals"})
+            and not tests
+            and not variants
+        )
     ):
         return ev.compare(req)
     if (

@@ -648,6 +648,18 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("canary create", "create a canary called r3 with control old and candidate new", None, "canary create r3 --control old --candidate new"),
     ("canary create", "define a canary named r4: candidate v2 against control v1", None, "canary create r4 --control v1 --candidate v2"),
     ("canary create", "plan a canary called r5, control base, candidate next, stages 5 and 100", None, "canary create r5 --control base --candidate next --stages 5,100"),
+    # a pronoun with the focus: the new families read "it" as the run, test or canary in focus,
+    # and the role words place the focus against a named run
+    ("report eval", "report on it", "candidate-0402", "report eval candidate-0402"),
+    ("export dataset", "export this run as jsonl", "baseline-0401", "export dataset baseline-0401 --format jsonl"),
+    ("export dataset", "make a tensorzero dataset from it, passed only", CF, "export dataset checkout-flow --format tensorzero --passed-only"),
+    ("unsure", "export checkout-flow as tensorzero, only failed ones", None, "~"),
+    ("canary halt", "halt it, errors doubled", "router-v2", "canary halt router-v2 --note 'errors doubled'"),
+    ("ab analyze", "is it faster at p95?", CF, "ab analyze checkout-flow --metric completion_time:p95"),
+    ("ab show", "show all of its results", "search-v2", "ab show search-v2 --limit 0"),
+    ("eval compare", "break it down by difficulty against baseline-0401", "candidate-0402", "eval compare baseline-0401 candidate-0402 --by difficulty"),
+    ("eval compare", "how does it do against candidate-0402", "20250131-142502-7f3a9c", "eval compare candidate-0402 20250131-142502-7f3a9c"),
+    ("eval compare", "compare it with baseline-0401", "candidate-0402", "eval compare baseline-0401 candidate-0402"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
