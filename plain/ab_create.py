@@ -465,6 +465,22 @@ def _new_name(req: Request) -> Token | None | Translation:
     return None
 
 
+def _metric_before(req: Request, i: int) -> tuple[str, int] | None:
+    """The metric before "metric" at ``i`` in "M is the (primary) metric", "M as the metric"."""
+    if req.w(i) != "metric":
+        return None
+    k = i - 1
+    while req.w(k) in ("the", "primary", "main", "our") and req.free(k):
+        k -= 1
+    if req.w(k) not in ("is", "as") or not req.free(k):
+        return None
+    for a in range(max(k - 3, 0), k):
+        found = find_metric(req, a, anywhere=False)
+        if found and found[2] == k:
+            return found[0], a
+    return None
+
+
 def _create_metric(req: Request) -> str | None | Translation:
     """The primary metric: "metric success", "primary metric: error rate", "measuring
     completion time", "optimize for cost", "goal: tokens", "judged on score"; "metric
@@ -486,6 +502,11 @@ def _create_metric(req: Request) -> str | None | Translation:
     ):
         if not req.free(i):
             continue
+        back = _metric_before(req, i)
+        if back is not None:  # "success is the metric", "with error rate as the primary metric"
+            metric, a = back
+            req.use(*range(a, i + 1))
+            return metric
         j = skip(req, i + 1, BE | {"for", "on", "by", "of", "the", "to"}, ":=")
         found = find_metric(req, j, anywhere=False)
         if found:

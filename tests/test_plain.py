@@ -660,6 +660,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval compare", "break it down by difficulty against baseline-0401", "candidate-0402", "eval compare baseline-0401 candidate-0402 --by difficulty"),
     ("eval compare", "how does it do against candidate-0402", "20250131-142502-7f3a9c", "eval compare candidate-0402 20250131-142502-7f3a9c"),
     ("eval compare", "compare it with baseline-0401", "candidate-0402", "eval compare baseline-0401 candidate-0402"),
+    # the metric named before its role word: "M is the metric"
+    ("ab create", "new experiment retriever: bm25 vs hybrid, success is the metric", None, "ab create retriever --variants bm25,hybrid --metric success"),
+    ("ab create", "new test r3: p vs q, completion time is our main metric", None, "ab create r3 --variants p,q --metric completion_time"),
+    ("refused", "new test r4: p vs q, banana is the metric", None, "! 'banana'"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
