@@ -36,9 +36,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from trialbook.domain.errors import InvalidCommand
 from trialbook.domain.metrics import METRICS
@@ -300,6 +301,22 @@ def format_number(x: float, *, signed: bool = False) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return sign + text
+
+
+def guardrail_texts(g: Mapping[str, Any]) -> tuple[str, str, str]:
+    """One guardrail of an ``ab analyze --json`` document as people read it: its worsening,
+    its always-valid interval and its limit (``+2.0%`` on a relative guardrail, ``+0.05``
+    on an absolute one). The CLI's analysis and the web view print these same texts."""
+    relative = g["relative"]
+
+    def amount(x: float | None) -> str:
+        if x is None:
+            return "-"
+        return f"{x * 100:+.1f}%" if relative else f"{x:+.4g}"
+
+    ci = "not yet defined" if g["ci"] is None else f"{amount(g['ci'][0])} to {amount(g['ci'][1])}"
+    limit = f"+{g['limit'] * 100:g}%" if relative else f"+{g['limit']:g}"
+    return amount(g["worsening"]), ci, limit
 
 
 class MetricUnits:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from trialbook.domain.units import MetricUnits, format_cost
+from trialbook.domain.units import MetricUnits, format_cost, guardrail_texts
 from trialbook.web import svg
 from trialbook.web.html import Safe, el, join, link, url
 
@@ -337,25 +337,14 @@ def _plot(doc: dict[str, Any], hist: dict[str, Any] | None, u: Units) -> Safe:
 def _guardrails(doc: dict[str, Any]) -> Safe:
     rows = []
     for g in doc["guardrails"]:
-
-        def amount(x: float | None, relative: bool = g["relative"]) -> str:
-            if x is None:
-                return "-"
-            return f"{x * 100:+.1f}%" if relative else f"{x:+.4g}"
-
-        ci = (
-            "not yet defined"
-            if g["ci"] is None
-            else f"{amount(g['ci'][0])} to {amount(g['ci'][1])}"
-        )
-        limit = f"+{g['limit'] * 100:g}%" if g["relative"] else f"+{g['limit']:g}"
+        worsening, ci, limit = guardrail_texts(g)
         rows.append(
             el(
                 "tr",
                 el("td", g["metric"]),
                 el("td", g["variant"]),
                 el("td", badge(g["status"])),
-                fig(amount(g["worsening"]), g["worsening"], data_field="worsening"),
+                fig(worsening, g["worsening"], data_field="worsening"),
                 fig(ci, g["ci"], data_field="ci"),
                 fig(limit, g["limit"]),
                 data_guardrail=f"{g['metric']}:{g['variant']}",

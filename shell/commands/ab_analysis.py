@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from trialbook.domain.units import MetricUnits
+from trialbook.domain.units import MetricUnits, guardrail_texts
 from trialbook.ledger.analysis import analysis_document, analysis_input, analyze_test
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, pass_app
@@ -230,21 +230,10 @@ def render_report(doc: dict[str, Any]) -> str:
     if doc["guardrails"]:
         lines += ["", "Guardrails:"]
         for g in doc["guardrails"]:
-
-            def amount(x: float | None, relative: bool = g["relative"]) -> str:
-                if x is None:
-                    return "-"
-                return f"{x * 100:+.1f}%" if relative else f"{x:+.4g}"
-
-            ci = (
-                "not yet defined"
-                if g["ci"] is None
-                else f"{amount(g['ci'][0])} to {amount(g['ci'][1])}"
-            )
-            limit = f"+{g['limit'] * 100:g}%" if g["relative"] else f"+{g['limit']:g}"
+            worsening, ci, limit = guardrail_texts(g)
             lines.append(
                 _wrap(
-                    f"{g['metric']} for {g['variant']}: {g['status']}; worsening {amount(g['worsening'])} "
+                    f"{g['metric']} for {g['variant']}: {g['status']}; worsening {worsening} "
                     f"(always-valid CI {ci}), limit {limit}"
                 )
             )
