@@ -189,11 +189,14 @@ def _clause_note(req: Request) -> str | None:
     """A reason in a clause after the name and a comma: "stop router-v2, error rate spiked".
 
     Only words, at least two, none a negation ("halt router-v2, not yet" is not a reason to
-    halt), a verb of another canary change, a name or a number: otherwise it is not a reason
-    but part of the request, and the rules read (or refuse) it as such.
+    halt), a hedge ("stop it, I think"), a verb of another canary change, a name or a
+    number: otherwise it is not a reason but part of the request, and the rules read (or
+    refuse) it as such.
     """
     from trialbook.plain.ab_common import rest_text
-    from trialbook.plain.words import FILLER, NEGATORS
+    from trialbook.plain.words import FILLER, HEDGES, NEGATORS
+
+    unsure = HEDGES | _w("think guess suppose unsure sure wonder or not?")
 
     names = req.named("canary")
     verbs = ADVANCE_VERBS | HALT_VERBS | ROLLBACK_VERBS | COMPLETE_VERBS
@@ -213,7 +216,7 @@ def _clause_note(req: Request) -> str | None:
     if (
         len(words) < 2
         or any(not req.free(i) or req.tokens[i].kind not in ("word", "punct") for i in clause)
-        or set(words) & (NEGATORS | verbs | {"then", "and", "also", "too"})
+        or set(words) & (NEGATORS | verbs | unsure | {"then", "and", "also", "too"})
         or all(w in FILLER for w in words)
         or any(req.tokens[i].norm in ("n't", "not") for i in clause)
     ):

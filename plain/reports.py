@@ -111,6 +111,10 @@ def decision_report(req: Request) -> Translation:
         return command(req.text, ["report", "eval", req.focus, *opts])
     if req.focus in req.vocab.canaries:
         return command(req.text, ["report", "canary", req.focus, *opts])
+    if "canary" in req.words():  # "report on the canary": which one (never the only one)
+        return incomplete(
+            req.text, ["report", "canary"], ["NAME"], "which canary?", sorted(req.vocab.canaries)
+        )
     test = resolve_test(req, ["report", "ab"], archived=True, single=False)
     if isinstance(test, Translation):
         return test

@@ -664,6 +664,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab create", "new experiment retriever: bm25 vs hybrid, success is the metric", None, "ab create retriever --variants bm25,hybrid --metric success"),
     ("ab create", "new test r3: p vs q, completion time is our main metric", None, "ab create r3 --variants p,q --metric completion_time"),
     ("refused", "new test r4: p vs q, banana is the metric", None, "! 'banana'"),
+    # a hedged clause is no reason; a report on "the canary" asks which
+    ("refused", "stop it, i think", "router-v2", "! 'think'"),
+    ("refused", "halt router-v2, maybe later", None, "! nothing was guessed"),
+    ("report canary", "report on the canary", None, "? report canary [NAME]"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
