@@ -21,7 +21,7 @@ FILLER = _w(
     need needs needed go going some any what which who when where why how quickly right away
     okay sure well currently current so-far far ever anything something everything
     whole full total overall entire named called titled name its they them their okay new
-    i'd we'd let's put make made able mind actually maybe time"""
+    i'd we'd let's put make made able mind actually maybe time uses use reached reach"""
 )
 # NB: "time" stays known so "last time" does not count as unknown; durations need a number.
 
@@ -48,7 +48,7 @@ ANALYZE_WORDS = _w(
     ahead leading leads leader better best worse worst significant significance significantly
     recommend recommendation recommendations recommended lift lifts uplift p-value pvalue
     p-values confidence beating beats beat outperform outperforms outperforming faster slower
-    cheaper pricier quicker fewer worth effect effective decide verdict inference statistically stats-test
+    cheaper pricier quicker fewer lower higher worth effect effective decide verdict inference statistically stats-test
     difference different improve improved improvement improves regress regression"""
 )
 SUMMARY_WORDS = _w(

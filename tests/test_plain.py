@@ -668,6 +668,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("refused", "stop it, i think", "router-v2", "! 'think'"),
     ("refused", "halt router-v2, maybe later", None, "! nothing was guessed"),
     ("report canary", "report on the canary", None, "? report canary [NAME]"),
+    # comparatives "lower"/"higher" with a metric; "uses", "reached" as filler
+    ("ab analyze", "are errors lower with warm?", CF, "ab analyze checkout-flow --metric errors"),
+    ("ab analyze", "is the error rate higher for treatment on onboarding", None, "ab analyze onboarding --metric error_rate"),
+    ("ab analyze", "which variant of checkout-flow uses fewer tokens", None, "ab analyze checkout-flow --metric tokens"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
