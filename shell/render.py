@@ -78,3 +78,24 @@ def to_json(value: Any) -> str:
 
 def echo_json(value: Any) -> None:
     click.echo(to_json(value))
+
+
+def audit_head(subject: str, doc: dict[str, Any]) -> list[str]:
+    """The first lines of an audit's terminal summary (a test's or a canary's): what was
+    audited, at which position and method, and the hash chain's verdict when it was checked."""
+    n = len(doc["decisions"])
+    lines = [
+        f"Audit of {subject}: {n} decision{'s' if n != 1 else ''}, log at position "
+        f"{doc['audited_at_position']}, method version {doc['method_version_now']}."
+    ]
+    chain = doc["chain"]
+    if chain.get("verified"):
+        if chain["ok"]:
+            lines.append(
+                f"Hash chain verified up to position {chain['head_position']} "
+                f"(head hash {chain['head_hash']})."
+            )
+        else:
+            p = chain["first_problem"]
+            lines.append(f"HASH CHAIN FAILS at position {p['position']}: {p['message']}")
+    return lines

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from trialbook.shell.app import App
-from trialbook.shell.commands.common import json_option, pass_app
-from trialbook.shell.render import echo_json
+from trialbook.shell.commands.common import json_option, output_option, pass_app
+from trialbook.shell.render import audit_head, echo_json
 
 if TYPE_CHECKING:
     pass
@@ -80,20 +80,7 @@ def _recorders(ev: dict[str, Any]) -> str:
 def render_text(doc: dict[str, Any]) -> str:
     """The terminal summary of an audit document."""
     n = len(doc["decisions"])
-    lines = [
-        f"Audit of {doc['test']}: {n} decision{'s' if n != 1 else ''}, log at position "
-        f"{doc['audited_at_position']}, method version {doc['method_version_now']}."
-    ]
-    chain = doc["chain"]
-    if chain.get("verified"):
-        if chain["ok"]:
-            lines.append(
-                f"Hash chain verified up to position {chain['head_position']} "
-                f"(head hash {chain['head_hash']})."
-            )
-        else:
-            p = chain["first_problem"]
-            lines.append(f"HASH CHAIN FAILS at position {p['position']}: {p['message']}")
+    lines = audit_head(doc["test"], doc)
     if not n:
         lines.append(
             f"No decision recorded yet; record one with `trialbook ab conclude {doc['test']}`."
@@ -396,12 +383,7 @@ def check(app: App, name: str, as_json: bool) -> None:
     show_default=True,
     help="Markdown for reviewers, JSON for tools.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write to this file instead of standard output.",
-)
+@output_option
 @pass_app
 def report(app: App, name: str, fmt: str, output: str | None) -> None:
     """Write the audit of test NAME as a document citing event positions for every number.

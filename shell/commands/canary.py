@@ -14,9 +14,9 @@ from typing import Any
 import click
 
 from trialbook.shell.app import App
-from trialbook.shell.commands.common import json_option, parse_key_values, pass_app
+from trialbook.shell.commands.common import json_option, output_option, parse_key_values, pass_app
 from trialbook.shell.commands.events import ISO_TIME
-from trialbook.shell.render import echo_json, table
+from trialbook.shell.render import audit_head, echo_json, table
 from trialbook.shell.unit_options import (
     COMPLETION_TIME_HELP,
     COST,
@@ -634,12 +634,7 @@ def _watch_line(doc: dict[str, Any]) -> str:
     "--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
     show_default=True, help="A terminal summary, a Markdown report, or JSON.",
 )  # fmt: skip
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write to this file instead of standard output.",
-)
+@output_option
 @pass_app
 def audit_cmd(app: App, name: str, fmt: str, output: str | None) -> None:
     """Check that every decision on canary NAME reproduces from the log.
@@ -731,17 +726,7 @@ def _verdict(d: dict[str, Any]) -> str:
 def render_audit(doc: dict[str, Any]) -> str:
     """The terminal summary of a canary audit."""
     n = len(doc["decisions"])
-    lines = [
-        f"Audit of canary {doc['canary']}: {n} decision{'s' if n != 1 else ''}, log at position "
-        f"{doc['audited_at_position']}, method version {doc['method_version_now']}."
-    ]
-    chain = doc["chain"]
-    if chain.get("verified"):
-        lines.append(
-            f"Hash chain verified up to position {chain['head_position']} (head hash {chain['head_hash']})."
-            if chain["ok"]
-            else f"HASH CHAIN FAILS at position {chain['first_problem']['position']}: {chain['first_problem']['message']}"
-        )
+    lines = audit_head(f"canary {doc['canary']}", doc)
     if not n:
         lines.append(
             f"No decision recorded yet (`trialbook canary advance {doc['canary']}` records one)."
