@@ -91,6 +91,13 @@ def events_show(req: Request) -> Translation:
     toks = req.tokens
     for i, t in enumerate(toks):
         if req.free(i) and t.is_int:
+            before = req.w(i - 1) if req.w(i - 1) not in ("position", "pos", "#") else req.w(i - 2)
+            if before in ("after", "since", "before", "from", "until", "past", "following"):
+                return refused(  # "the event after 12": one event, or the ones after it?
+                    req.text,
+                    f"{before} {t.text}: `events show N` shows event N itself; `events log` "
+                    "lists events (by time), `events export --since N` the ones after N",
+                )
             req.use(i)
             refusal = number_refusal(req)
             if refusal:

@@ -510,6 +510,14 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ev.run(req)
     if ws & {"suites", "datasets"} and not suites:
         return _command(text, ["eval", "suite", "list"])
+    if fw in ("run", "rerun", "re-run", "redo", "repeat") and (
+        ws & {"again", "rerun", "re-run", "redo", "repeat"}
+    ):
+        return refused(  # "run it again": a run is never re-run in place
+            text,
+            "a run is not run again in place: `eval run SUITE --target T` starts a new one, "
+            "`eval retry-failed RUN` retries its failures, `eval resume RUN` finishes it",
+        )
     if runs and not tests and ws & STOP_WORDS:
         return refused(text, "a running eval stops with Ctrl-C; `eval resume RUN` continues it")
 

@@ -672,6 +672,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab analyze", "are errors lower with warm?", CF, "ab analyze checkout-flow --metric errors"),
     ("ab analyze", "is the error rate higher for treatment on onboarding", None, "ab analyze onboarding --metric error_rate"),
     ("ab analyze", "which variant of checkout-flow uses fewer tokens", None, "ab analyze checkout-flow --metric tokens"),
+    # "the event after 12" is not event 12; "run it again" is not a read of the run
+    ("refused", "show the event after 12", None, "! `events show N` shows event N itself"),
+    ("refused", "run it again", "candidate-0402", "! not run again in place"),
+    ("refused", "rerun baseline-0401", None, "! not run again in place"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
