@@ -49,16 +49,21 @@ def events_log(req: Request) -> Translation:
         if t.kind == "word" and _CAMEL.match(t.text) and req.free(i):
             types.append(t.text)
             req.use(i)
-    for i in req.indexes({"event", "events", "type"}):
+    for i in req.indexes({"event", "events", "type", "only"}):
         for k in (i - 1, i + 1, i + 2):
             w = req.w(k)
             if (
                 w in EVENT_TYPE_WORDS
                 and req.free(k)
-                and (k < i or req.w(i) == "type" or req.w(i + 1) in ("of", "type"))
+                and (
+                    k < i
+                    or req.w(i) in ("type", "only")  # "only the decisions in the log"
+                    or req.w(i + 1) in ("of", "type")
+                )
+                and not (req.w(i) == "only" and k < i)
             ):
                 types.append(EVENT_TYPE_WORDS[w])
-                req.use(k)
+                req.use(k, *([i] if req.w(i) == "only" else []))
     refusal = _at_most_one(req, types, "event type", "--type", opts)
     if refusal:
         return refusal

@@ -368,7 +368,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or bool(ws & (AUDIT_WORDS - {"audit", "audits", "auditing", "replay"}))
         or req.seq("how", "did", "we", {"decide", "conclude"}) >= 0
         or ("decision" in ws and ws & {"still", "hold", "holds", "valid", "stand", "stands"})
-        or (ws & {"decision", "decisions"} and ws & {"check", "verify", "recheck"})
+        or (ws & {"decision", "decisions"} and ws & {"check", "verify", "recheck", "replay"})
     )
     if audit_cue and (
         "trail" in ws

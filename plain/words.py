@@ -177,6 +177,9 @@ EVENT_TYPE_WORDS = {
     "rollouts": "RolloutCompleted",
     "verdict": "VerdictRecorded",
     "verdicts": "VerdictRecorded",
+    "decision": "TestConcluded",
+    "decisions": "TestConcluded",
+    "conclusions": "TestConcluded",
 }
 
 OUT_OF_SCOPE = _w(

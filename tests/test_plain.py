@@ -676,6 +676,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("refused", "show the event after 12", None, "! `events show N` shows event N itself"),
     ("refused", "run it again", "candidate-0402", "! not run again in place"),
     ("refused", "rerun baseline-0401", None, "! not run again in place"),
+    # "only the decisions": an event type after "only"; "replay the decisions" is the audit
+    ("events log", "only the decisions in the log", None, "events log --type TestConcluded"),
+    ("events log", "decision events", None, "events log --type TestConcluded"),
+    ("audit", "replay the decisions of checkout-flow", None, "audit checkout-flow"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
