@@ -325,6 +325,10 @@ def _effect_worth(req: Request) -> Token | None:
         if not (care_before or care_after or (more and req.w(a - 1) in ("about", "least"))):
             continue
         span = list(range(a - (1 if care_before else 0), after + (1 if care_after else 0)))
+        k = a - 1 - (1 if care_before else 0)
+        while care_after and req.w(k) in ("only", "if", "just") and req.free(k):
+            span.append(k)  # "if only 5% or bigger counts"
+            k -= 1
         if care_before:  # "if I only care about", "what I care about is", "looking for"
             k = a - 2
             while req.w(k) in (

@@ -64,6 +64,8 @@ def events_log(req: Request) -> Translation:
             ):
                 types.append(EVENT_TYPE_WORDS[w])
                 req.use(k, *([i] if req.w(i) == "only" else []))
+    if types:  # "only ResultAdded events": the filter is the type
+        req.use(*req.indexes({"only"}))
     refusal = _at_most_one(req, types, "event type", "--type", opts)
     if refusal:
         return refusal

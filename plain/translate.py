@@ -266,6 +266,15 @@ def _read_unnegated(req: Request, translation: Translation) -> Translation:
                 f"the request says {t.text!r}, and I read this much without it; edit the line "
                 "to say what you want",
             )
+    for i, t in enumerate(req.tokens):  # "show only warm results": a filter no rule read
+        if t.kind == "word" and t.norm == "only" and req.free(i) and req.w(i + 1) != "show":
+            return incomplete(
+                req.text,
+                translation.argv,
+                [repr(t.text)],
+                "the request says 'only', and this command shows everything; edit the line "
+                "with the option that filters, if it has one",
+            )
     return translation
 
 

@@ -680,6 +680,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("events log", "only the decisions in the log", None, "events log --type TestConcluded"),
     ("events log", "decision events", None, "events log --type TestConcluded"),
     ("audit", "replay the decisions of checkout-flow", None, "audit checkout-flow"),
+    # "only" on a read is a filter: read by its rule (a type, passed only, an effect) or asked
+    ("unsure", "show only warm results of checkout-flow", None, "? ab show checkout-flow ['only']"),
+    ("unsure", "show only the failed rollouts of candidate-0402", None, "~"),
+    ("events log", "only verdict events since 2026-11-01", None, "events log --type VerdictRecorded --since 2026-11-01"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
