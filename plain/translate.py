@@ -122,6 +122,8 @@ _WRITE_GROUPS: tuple[frozenset[str], ...] = (
     frozenset({"export", "dump"}),
 )
 _MAX_LEN = 2000
+#: event types named by a word that also reads as an analysis ("verdict events")
+_TYPE_WORDS = frozenset({"verdict", "verdicts"})
 #: a quantile beside a metric: "p95 completion time"
 _QUANTILE = re.compile(r"p\d{1,2}(?:\.\d+)?")
 
@@ -594,7 +596,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         "happening",
         "timeline",
         "activity",
-    } and not (ws & ANALYZE_WORDS or ws & SUMMARY_WORDS - {"going"}):
+    } and not (ws & ANALYZE_WORDS - _TYPE_WORDS or ws & SUMMARY_WORDS - {"going"}):
         return ledger.events_log(req)
     if suites and not runs and not tests:
         return ev.suite_show(req)
