@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trialbook.domain.canonical import canonical_json
-from trialbook.projections.base import TableProjection
+from trialbook.projections.base import TableProjection, select
 from trialbook.store.base import RecordedEvent
 
 TABLES = ("ab_decisions",)
@@ -97,6 +97,15 @@ def _decision(row: sqlite3.Row, with_analysis: bool) -> dict[str, Any]:
         "variant": row["variant"],
         "against_recommendation": bool(row["against_recommendation"]),
         "recommendation": {"decision": row["recommended"], "variant": row["recommended_variant"]},
+        **recorded(row, with_analysis),
+    }
+    return out
+
+
+def recorded(row: sqlite3.Row, with_analysis: bool) -> dict[str, Any]:
+    """What every decision row (a test's, a canary's) says of its record: the note, who and
+    when, the position its analysis saw, the method version, and the analysis when asked."""
+    out = {
         "note": row["note"],
         "actor": row["actor"],
         "recorded_at": row["recorded_at"],
@@ -108,26 +117,17 @@ def _decision(row: sqlite3.Row, with_analysis: bool) -> dict[str, Any]:
     return out
 
 
-def _select(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    cur = conn.cursor()
-    cur.row_factory = sqlite3.Row
-    try:
-        return cur.execute(sql, params).fetchall()
-    finally:
-        cur.close()
-
-
 def decisions(
     conn: sqlite3.Connection, test: str, with_analysis: bool = False
 ) -> list[dict[str, Any]]:
     """Every decision recorded for ``test``, oldest first."""
-    rows = _select(conn, "SELECT * FROM ab_decisions WHERE test = ? ORDER BY position", (test,))
+    rows = select(conn, "SELECT * FROM ab_decisions WHERE test = ? ORDER BY position", (test,))
     return [_decision(r, with_analysis) for r in rows]
 
 
 def latest_decision(conn: sqlite3.Connection, test: str) -> dict[str, Any] | None:
     """The most recent decision recorded for ``test`` (without its analysis), or None."""
-    rows = _select(
+    rows = select(
         conn, "SELECT * FROM ab_decisions WHERE test = ? ORDER BY position DESC LIMIT 1", (test,)
     )
     return _decision(rows[0], False) if rows else None
@@ -135,7 +135,7 @@ def latest_decision(conn: sqlite3.Connection, test: str) -> dict[str, Any] | Non
 
 def latest_decisions(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     """Test name → its most recent decision (without the analysis), for tests that have one."""
-    rows = _select(
+    rows = select(
         conn,
         "SELECT d.* FROM ab_decisions d JOIN (SELECT test, max(position) AS position FROM ab_decisions "
         "GROUP BY test) latest ON d.position = latest.position ORDER BY d.position",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from trialbook.domain.metrics import observations
 from trialbook.domain.stats.moments import CoMoments, Moments
+from trialbook.projections.base import select
 from trialbook.store.base import parse_json
 
 if TYPE_CHECKING:
@@ -76,30 +77,24 @@ _TESTS = (
 )
 
 
-def _rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    cur = conn.cursor()
-    cur.row_factory = sqlite3.Row
-    return cur.execute(sql, params).fetchall()
-
-
 def list_tests(conn: sqlite3.Connection, include_archived: bool = False) -> list[dict[str, Any]]:
     """Every test, oldest first; archived ones only when asked."""
     where = "" if include_archived else "WHERE archived = 0"
-    return [_test_row(r) for r in _rows(conn, f"{_TESTS} {where} ORDER BY created_position")]
+    return [_test_row(r) for r in select(conn, f"{_TESTS} {where} ORDER BY created_position")]
 
 
 def get_test(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
     """One test's definition, or None."""
-    rows = _rows(conn, f"{_TESTS} WHERE name = ?", (name,))
+    rows = select(conn, f"{_TESTS} WHERE name = ?", (name,))
     return _test_row(rows[0]) if rows else None
 
 
 def results(conn: sqlite3.Connection, name: str, limit: int | None = None) -> list[dict[str, Any]]:
     """A test's results in recording order (the last ``limit`` if given)."""
     if limit is None:
-        rows = _rows(conn, "SELECT * FROM ab_results WHERE test = ? ORDER BY position", (name,))
+        rows = select(conn, "SELECT * FROM ab_results WHERE test = ? ORDER BY position", (name,))
     else:
-        rows = _rows(
+        rows = select(
             conn,
             "SELECT * FROM (SELECT * FROM ab_results WHERE test = ? ORDER BY position DESC LIMIT ?) "
             "ORDER BY position",

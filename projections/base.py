@@ -33,6 +33,17 @@ class Extraction(Protocol):
 Extract = Callable[[Sequence[Statement]], Extraction]
 
 
+def select(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    """The rows a read-model query returns, as :class:`sqlite3.Row` (by column name), on a
+    cursor of its own so the connection's row factory is left as it was."""
+    cur = conn.cursor()
+    cur.row_factory = sqlite3.Row
+    try:
+        return cur.execute(sql, params).fetchall()
+    finally:
+        cur.close()
+
+
 @contextmanager
 def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """``BEGIN IMMEDIATE`` … ``COMMIT`` on a connection in autocommit mode, ``ROLLBACK`` on error

@@ -29,6 +29,8 @@ from trialbook.domain.canonical import canonical_json
 from trialbook.domain.events import upcast
 from trialbook.domain.metrics import RATIO_PAIRS, observations
 from trialbook.domain.stats.moments import CoMoments, Moments, co_welford, welford
+from trialbook.projections.ab_decisions import recorded
+from trialbook.projections.base import select
 from trialbook.store.base import RecordedEvent
 
 TABLES = (
@@ -254,15 +256,6 @@ def _fold_results(conn: sqlite3.Connection, run: Sequence[RecordedEvent]) -> Non
 # --------------------------------------------------------------------------- queries
 
 
-def _rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    cur = conn.cursor()
-    cur.row_factory = sqlite3.Row
-    try:
-        return cur.execute(sql, params).fetchall()
-    finally:
-        cur.close()
-
-
 def _canary(r: sqlite3.Row) -> dict[str, Any]:
     stages = json.loads(r["stages"])
     return {
@@ -296,12 +289,12 @@ _CANARIES = (
 
 def list_canaries(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every canary, oldest first."""
-    return [_canary(r) for r in _rows(conn, f"{_CANARIES} ORDER BY created_position")]
+    return [_canary(r) for r in select(conn, f"{_CANARIES} ORDER BY created_position")]
 
 
 def get_canary(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
     """One canary's plan and where it is, or None."""
-    rows = _rows(conn, f"{_CANARIES} WHERE name = ?", (name,))
+    rows = select(conn, f"{_CANARIES} WHERE name = ?", (name,))
     return _canary(rows[0]) if rows else None
 
 
@@ -349,7 +342,7 @@ def decisions(
 ) -> list[dict[str, Any]]:
     """Every decision recorded on canary ``name``, oldest first."""
     out = []
-    for r in _rows(
+    for r in select(
         conn, "SELECT * FROM canary_decisions WHERE canary = ? ORDER BY position", (name,)
     ):
         d = {
@@ -361,14 +354,8 @@ def decisions(
             "automatic": bool(r["automatic"]),
             "breached": json.loads(r["breached"]) if r["breached"] else [],
             "overrode": r["overrode"],
-            "note": r["note"],
-            "actor": r["actor"],
-            "recorded_at": r["recorded_at"],
-            "analysis_position": r["analysis_position"],
-            "method_version": r["method_version"],
+            **recorded(r, with_analysis),
         }
-        if with_analysis:
-            d["analysis"] = json.loads(r["analysis"])
         out.append(d)
     return out
 
