@@ -42,12 +42,33 @@ def is_help(req: Request) -> bool:
         return True
     if req.seq("what", {"options", "flags", "arguments", "commands"}) >= 0:
         return True
+    if "commands" in ws and ws[0] in ("list", "show", "which", "all"):
+        return True  # "list the commands"
     said = {"options", "flags", "arguments"} & set(ws)
     if said and req.is_question() or (said and ws[0] in ("what", "which", "list", "show")):
         return bool(_FAMILIES.keys() & set(ws))  # "what are the options of report ab"
     if {"examples", "example"} & set(ws) and ws[0] in ("show", "give", "list", "any", "some"):
         return True
+    # a command named by its words in a question about it: "what does canary advance do?",
+    # "explain ab analyze", "the syntax for eval run", "usage of report eval"
+    if _named_command(ws) and (
+        set(ws) & _ABOUT_COMMAND or req.seq("what", {"does", "do"}) >= 0 and ws[-1] == "do"
+    ):
+        return True
+    if req.seq("how", "to") >= 0 and ws[0] in ("how", "tell", "show", "explain"):
+        return True
+    if req.seq({"a", "the"}, "command", {"to", "for"}) >= 0:
+        return True
     return req.seq(*_HOW) >= 0
+
+
+#: words that ask about a command rather than run it
+_ABOUT_COMMAND = _w("explain syntax usage documentation docs manual")
+
+
+def _named_command(ws: list[str]) -> bool:
+    """Whether ``ws`` holds a family word right before one of its commands ("canary advance")."""
+    return any(w in _FAMILIES and n in _FAMILIES[w] for w, n in zip(ws, ws[1:], strict=False))
 
 
 def help_request(req: Request, read: Callable[[str], tuple[str, ...]] | None = None) -> Translation:
@@ -63,9 +84,13 @@ def help_request(req: Request, read: Callable[[str], tuple[str, ...]] | None = N
             req.text, "type `help examples` to see requests I understand", ["help examples"]
         )
     topic: list[str] = []
-    k = req.seq(*_HOW)
-    if read is not None and k >= 0 and k + 3 < len(req.tokens):
-        rest = req.text[req.tokens[k + 3].start :].rstrip(" ?")
+    k, n = req.seq(*_HOW), 3
+    if k < 0:  # "tell me how to import results", "is there a command to export datasets?"
+        k, n = req.seq("how", "to"), 2
+    if k < 0:
+        k, n = req.seq({"a", "the"}, "command", {"to", "for"}), 3
+    if read is not None and not _named_command(ws) and k >= 0 and k + n < len(req.tokens):
+        rest = req.text[req.tokens[k + n].start :].rstrip(" ?")
         topic = list(read(rest))
     for at, w in enumerate(ws if not topic else []):
         if w in _FAMILIES:

@@ -29,7 +29,7 @@ _DATASET_FORMATS = {
     "tensorzero": "tensorzero",
     "jsonl": "jsonl",
 }
-_DATASET_WORDS = _w("dataset datapoints fine-tuning finetuning fine-tune training")
+_DATASET_WORDS = _w("dataset datasets datapoints fine-tuning finetuning fine-tune training")
 _PASSED = _w("passed passing successful succeeded")
 #: words that turn what follows around: never dropped, never guessed at
 _NEGATING = _w("not never no without except excluding but n't")

@@ -684,6 +684,13 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("unsure", "show only warm results of checkout-flow", None, "? ab show checkout-flow ['only']"),
     ("unsure", "show only the failed rollouts of candidate-0402", None, "~"),
     ("events log", "only verdict events since 2026-11-01", None, "events log --type VerdictRecorded --since 2026-11-01"),
+    # a command named by its words in a question about it is its help, never a run of it
+    ("refused", "what does canary advance do?", None, "! `help canary advance`"),
+    ("refused", "explain ab analyze", None, "! `help ab analyze`"),
+    ("refused", "usage of report eval", None, "! `help report eval`"),
+    ("refused", "tell me how to import results", None, "! `help ab import`"),
+    ("refused", "is there a command to export datasets?", None, "! `help export dataset`"),
+    ("refused", "list the commands", None, "! `help`"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
