@@ -33,17 +33,8 @@ COLUMNS = (
     "cost_usd",
     "error",
 )
-#: the columns averaged in the last row
-NUMERIC = (
-    "score",
-    "reward_mean",
-    "outcome",
-    "events",
-    "latency_ms",
-    "verifier",
-    "tokens",
-    "cost_usd",
-)
+#: the columns averaged in the last row: all but the seed and the error
+NUMERIC = tuple(c for c in COLUMNS if c not in ("seed", "error"))
 
 
 def _seed(case_id: str) -> int | str:
