@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from trialbook.domain.units import format_cost
@@ -197,6 +198,18 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _per_case(
+    items: list[dict[str, Any]], what: Callable[[dict[str, Any]], str]
+) -> tuple[int, str]:
+    """How many cases ``items`` name, and the list ``case (what, what…)``, cases in suite order."""
+    grouped: dict[str, list[str]] = {}
+    for x in items:
+        grouped.setdefault(x["case_id"], []).append(what(x))
+    return len(grouped), listed(
+        [f"{c} (" + ", ".join(sorted(grouped[c])) + ")" for c in sorted(grouped, key=case_order)]
+    )
+
+
 def _epochs(epochs: list[int]) -> str:
     return "#" + ",".join(str(e) for e in sorted(epochs))
 
@@ -259,35 +272,21 @@ def findings_lines(data: dict[str, Any]) -> list[str]:
                 f"{_plural(len(criteria), 'case')} (see --json or --case ID)"
             )
     if data["flaky_cases"]:
-        flaky: dict[str, list[str]] = {}
-        for c in data["flaky_cases"]:
-            flaky.setdefault(c["case_id"], []).append(
+        n, text = _per_case(
+            data["flaky_cases"],
+            lambda c: (
                 f"{c['scorer']} pass {_epochs(c['passed_epochs'])} fail {_epochs(c['failed_epochs'])}"
-            )
+            ),
+        )
         lines.append(
-            f"flaky cases: {_plural(len(flaky), 'case')} pass in some epochs and fail in others: "
-            + listed(
-                [
-                    f"{c} (" + ", ".join(sorted(flaky[c])) + ")"
-                    for c in sorted(flaky, key=case_order)
-                ]
-            )
+            f"flaky cases: {_plural(n, 'case')} pass in some epochs and fail in others: " + text
         )
     if data["judge_disagreements"]:
-        split: dict[str, list[str]] = {}
-        for d in data["judge_disagreements"]:
-            split.setdefault(d["case_id"], []).append(
-                f"{d['scorer']} #{d['epoch']} {d['passes']} pass/{d['fails']} fail"
-            )
-        lines.append(
-            f"judge repeats disagree on {_plural(len(split), 'case')}: "
-            + listed(
-                [
-                    f"{c} (" + ", ".join(sorted(split[c])) + ")"
-                    for c in sorted(split, key=case_order)
-                ]
-            )
+        n, text = _per_case(
+            data["judge_disagreements"],
+            lambda d: f"{d['scorer']} #{d['epoch']} {d['passes']} pass/{d['fails']} fail",
         )
+        lines.append(f"judge repeats disagree on {_plural(n, 'case')}: " + text)
     for a in data["agreements"]:
         lines.append(
             f"agreement {a['scorer_a']} vs {a['scorer_b']}: {pct(a['percent'])} of {a['n']} · "
