@@ -97,6 +97,16 @@ def _user_error(e: BaseException, run_id: str | None = None) -> click.ClickExcep
     return click.ClickException(str(e))
 
 
+#: ``--judge-repeats N``, the same for ``eval run`` and ``eval rescore``
+judge_repeats_option = click.option(
+    "--judge-repeats",
+    type=click.IntRange(min=1, max=100),
+    default=1,
+    show_default=True,
+    help="Ask each LLM judge this many times per rollout.",
+)
+
+
 def gate_options(f: F) -> F:
     """``--fail-under``, ``--max-failed``, ``--allow-all-failed`` and ``--junit`` (run, resume, retry-failed)."""
     for option in reversed(
@@ -287,13 +297,7 @@ eval_.add_command(suite)
     help="Score each rollout as it completes: equals, contains:TEXT, regex:RE, json_field:PATH=V, "
     "python:MODULE:FUNCTION, judge:NAME… Repeatable.",
 )
-@click.option(
-    "--judge-repeats",
-    type=click.IntRange(min=1, max=100),
-    default=1,
-    show_default=True,
-    help="Ask each LLM judge this many times per rollout.",
-)
+@judge_repeats_option
 @gate_options
 @pass_app
 def run(
@@ -449,13 +453,7 @@ def retry_failed(app: App, run_id: str, concurrency: int | None, **gate_opts: An
     metavar="SPEC",
     help="A scorer spec (as for `eval run`). Repeatable.",
 )
-@click.option(
-    "--judge-repeats",
-    type=click.IntRange(min=1, max=100),
-    default=1,
-    show_default=True,
-    help="Ask each LLM judge this many times per rollout.",
-)
+@judge_repeats_option
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
