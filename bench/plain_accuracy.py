@@ -32,7 +32,7 @@ the answer runs nothing and offers that line.
   added with paraphrases of its own in the test table, not the dev lines: after, 100/100.
   One expectation was fixed against ``--help`` (``report on candidate-0402`` is
   ``report eval candidate-0402``: ``--baseline`` is optional). The test table grew from
-  485 to 599 requests (paraphrases and the refusals that bound each capability). Its held-out set
+  485 to 603 requests (paraphrases and the refusals that bound each capability). Its held-out set
   (``bench/plain_fresh2_heldout.txt``) is scored only with ``--heldout``.
 
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right

@@ -122,6 +122,10 @@ _WRITE_GROUPS: tuple[frozenset[str], ...] = (
     frozenset({"export", "dump"}),
 )
 _MAX_LEN = 2000
+#: words that make the number after them an estimate
+_APPROX = frozenset(
+    {"about", "around", "roughly", "approximately", "approx", "circa", "nearly", "almost", "~"}
+)
 #: event types named by a word that also reads as an analysis ("verdict events")
 _TYPE_WORDS = frozenset({"verdict", "verdicts"})
 #: a quantile beside a metric: "p95 completion time"
@@ -195,6 +199,25 @@ def _accounted(req: Request, translation: Translation) -> Translation:
     unread: list[str] = []
     if translation.writes:
         unread += [t.text for i, t in enumerate(req.tokens) if t.norm in HEDGES and req.free(i)]
+        # a number said as an estimate ("about 12 calls", "roughly 40s") is not a value to record
+        estimates = [
+            f"{t.text} {req.tokens[i + 1].text}"
+            for i, t in enumerate(req.tokens[:-1])
+            if t.kind == "word"
+            and t.norm in _APPROX
+            and req.tokens[i + 1].kind in ("num", "money", "frac")
+        ]
+        if estimates:
+            return incomplete(
+                req.text,
+                translation.argv,
+                [repr(estimates[0])],
+                f"{estimates[0]!r} is an estimate, and a result records what happened: "
+                "edit the line with the exact number",
+            )
+        k = req.seq("for", "now")
+        if k >= 0:
+            unread.append("for now")
     # a metric said beside a change ("ship warm on cost") or a read that does not take one
     # ("show checkout-flow on cost") must be carried or asked about
     from trialbook.plain.ab_common import find_metric

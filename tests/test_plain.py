@@ -691,6 +691,11 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("refused", "tell me how to import results", None, "! `help ab import`"),
     ("refused", "is there a command to export datasets?", None, "! `help export dataset`"),
     ("refused", "list the commands", None, "! `help`"),
+    # an estimate is not a value to record; "for now" hedges a decision
+    ("unsure", "add a warm result, about 12 calls", CF, "~"),
+    ("unsure", "add a warm result with roughly 40s", CF, "~"),
+    ("unsure", "cold took around 2 minutes and failed", CF, "~"),
+    ("unsure", "keep the control for now", "onboarding", "~"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
 ]
