@@ -525,10 +525,12 @@ def conclude(req: Request) -> Translation:
             modes.append("keep-control")
             req.use(*range(start, start + n))
             break
+    declined = False  # "don't ship V": keeping the control only when V is the one candidate
     for words in (("do", "not", "ship"), ("don", "not", "ship"), ("no", "change"), ("not", "ship")):
         k = req.seq(*words)
         if k >= 0:
             modes.append("keep-control")
+            declined = declined or words[-1] == "ship"
             req.use(*range(k, k + len(words)))
     test_named = req.names_of("test")
     owner = test_named[0] if len(test_named) == 1 else req.focus
@@ -635,6 +637,18 @@ def conclude(req: Request) -> Translation:
             req.use_match(m)
     elif names and mode != "keep-control":
         return refused(req.text, f"ambiguous: stop the test, or ship {names[0]}?")
+    candidates = [c for c in choices if c != choices[0]]
+    if declined and len(candidates) > 1:
+        # not shipping one of several candidates leaves the others: never read as keeping control
+        return refused(
+            req.text,
+            f"{test} has {len(candidates)} variants besides the control: ship another one, "
+            "keep the control, or stop?",
+            [
+                f"ab conclude {test} --keep-control",
+                *(f"ab conclude {test} --ship {c}" for c in candidates),
+            ],
+        )
     for m in mentions:
         req.use_match(m)
     for i in req.indexes(TEST_WORDS | {"it", "this", "experiment"}):

@@ -227,6 +227,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab conclude", "conclude search-v2: ship b", None, "ab conclude search-v2 --ship b"),
     ("ab conclude", "keep control on onboarding", None, "ab conclude onboarding --keep-control"),
     ("ab conclude", "don't ship anything on checkout-flow", None, "ab conclude checkout-flow --keep-control"),
+    # not shipping one of several candidates is not keeping the control (found by held-out 1, after it was scored)
+    ("ab conclude", "don't ship c", "search-v2", "! 2 variants besides the control"),
+    ("ab conclude", "do not ship b on search-v2", None, "! 2 variants besides the control"),
+    ("ab conclude", "don't ship warm", "checkout-flow", "ab conclude checkout-flow --keep-control"),
     ("ab conclude", "stop the test", CF, "ab conclude checkout-flow --stop"),
     ("ab conclude", "ship treatment", None, "ab conclude onboarding --ship treatment"),
     ("ab conclude", "roll out warm on checkout-flow", None, "ab conclude checkout-flow --ship warm"),
