@@ -73,18 +73,27 @@ class ABDecisionsProjection(TableProjection):
                     int(d.get("against_recommendation", False)),
                     rec.get("decision"),
                     rec.get("variant"),
-                    d.get("note"),
-                    e.metadata.get("actor"),
-                    e.recorded_at,
-                    d["position"],
-                    d["method_version"],
-                    canonical_json(d["analysis"]),
+                    *recorded_values(e),
                 )
             )
         conn.executemany(
             f"INSERT INTO ab_decisions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
             rows,
         )
+
+
+def recorded_values(e: RecordedEvent) -> tuple[Any, ...]:
+    """The record columns of a decision row (a test's, a canary's), in table order: note,
+    actor, recorded_at, analysis_position, method_version, analysis (canonical JSON)."""
+    d = e.data
+    return (
+        d.get("note"),
+        e.metadata.get("actor"),
+        e.recorded_at,
+        d["position"],
+        d["method_version"],
+        canonical_json(d["analysis"]),
+    )
 
 
 # --------------------------------------------------------------------------- queries

@@ -29,7 +29,7 @@ from trialbook.domain.canonical import canonical_json
 from trialbook.domain.events import upcast
 from trialbook.domain.metrics import RATIO_PAIRS, observations
 from trialbook.domain.stats.moments import CoMoments, Moments, co_welford, welford
-from trialbook.projections.ab_decisions import recorded
+from trialbook.projections.ab_decisions import recorded, recorded_values
 from trialbook.projections.base import select
 from trialbook.store.base import RecordedEvent
 
@@ -177,12 +177,7 @@ def _decided(conn: sqlite3.Connection, e: RecordedEvent) -> None:
             int(bool(d.get("automatic", False))),
             canonical_json(breached) if breached else None,
             d.get("overrode"),
-            d.get("note"),
-            e.metadata.get("actor"),
-            e.recorded_at,
-            d["position"],
-            d["method_version"],
-            canonical_json(d["analysis"]),
+            *recorded_values(e),
         ),
     )
 
