@@ -99,3 +99,17 @@ def audit_head(subject: str, doc: dict[str, Any]) -> list[str]:
             p = chain["first_problem"]
             lines.append(f"HASH CHAIN FAILS at position {p['position']}: {p['message']}")
     return lines
+
+
+def emit_audit(text: str, output: str | None, subject: str, problems: Sequence[str]) -> None:
+    """Print an audit (or write it to ``output``, saying so on stderr), then fail with the
+    problems it found, if any: exit 1 after the audit is out (``audit report``, ``canary audit``)."""
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        from pathlib import Path
+
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"Wrote the audit of {subject} to {output}.", err=True)
+    if problems:
+        raise click.ClickException("; ".join(problems))

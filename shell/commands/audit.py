@@ -16,7 +16,6 @@ report that cites an event position for every number.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -396,21 +395,14 @@ def report(app: App, name: str, fmt: str, output: str | None) -> None:
       trialbook audit report checkout-flow --format json --output audit.json
     """
     from trialbook.shell.commands.canary import is_canary_only, run_audit
-    from trialbook.shell.render import to_json
+    from trialbook.shell.render import emit_audit, to_json
 
     if is_canary_only(app, name):  # no A/B test of that name: the canary's decisions
         run_audit(app, name, fmt, output)
         return
     doc = audit_test(app.ledger, name)
     text = render_markdown(doc) if fmt == "markdown" else to_json(doc) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"Wrote the audit of {name} to {output}.", err=True)
-    problems = failures(doc)
-    if problems:
-        raise click.ClickException("; ".join(problems))
+    emit_audit(text, output, name, failures(doc))
 
 
 __all__ = ["audit", "audit_test", "compare", "render_changes", "spans"]

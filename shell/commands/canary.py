@@ -665,19 +665,12 @@ def is_canary_only(app: App, name: str) -> bool:
 def run_audit(app: App, name: str, fmt: str, output: str | None) -> None:
     """The canary audit, rendered (``canary audit`` and ``audit NAME`` for a canary)."""
     from trialbook.ledger.canary import failures
-    from trialbook.shell.render import to_json
+    from trialbook.shell.render import emit_audit, to_json
 
     doc = app.tb.canary(name).audit()
     text = {"text": render_audit, "markdown": render_audit_markdown}.get(fmt)
     out = text(doc) + "\n" if text else to_json(doc) + "\n"
-    if output is None:
-        click.echo(out, nl=False)
-    else:
-        Path(output).write_text(out, encoding="utf-8")
-        click.echo(f"Wrote the audit of canary {name} to {output}.", err=True)
-    problems = failures(doc)
-    if problems:
-        raise click.ClickException("; ".join(problems))
+    emit_audit(out, output, f"canary {name}", failures(doc))
 
 
 _KIND_TEXT = {
