@@ -85,16 +85,24 @@ NAME_FOR_JSONL = (
 )
 
 
-def read_text(path: Path) -> str:
-    """The file's text as UTF-8 ('-' reads stdin); a one-line error otherwise."""
+@contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """Turn a missing, directory or unreadable ``path`` met inside the block into a
+    one-line InvalidCommand that names it."""
     try:
-        raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+        yield
     except FileNotFoundError:
         raise InvalidCommand(f"file {path} does not exist; check the path") from None
     except IsADirectoryError:
         raise InvalidCommand(f"{path} is a directory; name a file") from None
     except OSError as e:
         raise InvalidCommand(f"cannot read {path}: {e.strerror}") from None
+
+
+def read_text(path: Path) -> str:
+    """The file's text as UTF-8 ('-' reads stdin); a one-line error otherwise."""
+    with _opening(path):
+        raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -289,14 +297,8 @@ def numbered_lines(path: Path) -> Generator[tuple[int, str], None, None]:
     a missing or unreadable file and a byte that is not UTF-8 raise one-line errors, the
     latter naming its line.
     """
-    try:
+    with _opening(path):
         stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
-    except FileNotFoundError:
-        raise InvalidCommand(f"file {path} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise InvalidCommand(f"{path} is a directory; name a file") from None
-    except OSError as e:
-        raise InvalidCommand(f"cannot read {path}: {e.strerror}") from None
     return _numbered(stream, path)
 
 
