@@ -100,6 +100,16 @@ def _runner(e: RecordedEvent) -> str | None:
     return _json(process) if isinstance(process, dict) else None
 
 
+#: the status of a pair's latest attempt, read when a retry is folded. ``+is_latest`` keeps
+#: SQLite from choosing eval_rollouts_latest (run_id, is_latest, epoch, …), which scans every
+#: latest rollout of the epoch (a retry cost 11 ms at 30,000 cases); the primary key's prefix
+#: (run_id, case_id, epoch) finds the pair's few attempts directly
+LATEST_STATUS_SQL = (
+    "SELECT status FROM eval_rollouts WHERE run_id = ? AND case_id = ? AND epoch = ? "
+    "AND +is_latest = 1"
+)
+
+
 class EvalsProjection(TableProjection):
     """Suites, runs, rollouts and verdicts (see the module docstring)."""
 
@@ -236,10 +246,7 @@ class EvalsProjection(TableProjection):
         case_id, epoch, attempt = d["case_id"], d["epoch"], d.get("attempt", 1)
         latest = 1
         if attempt > 1:
-            row = conn.execute(
-                "SELECT status FROM eval_rollouts WHERE run_id = ? AND case_id = ? AND epoch = ? AND is_latest = 1",
-                (run_id, case_id, epoch),
-            ).fetchone()
+            row = conn.execute(LATEST_STATUS_SQL, (run_id, case_id, epoch)).fetchone()
             if row is not None and row[0] == "completed" and not completed:
                 latest = 0  # a completed pair stays completed
             elif row is not None:
