@@ -28,8 +28,21 @@ from trialbook.store.errors import ConcurrencyError
 #: event ids for the events a command produces: a list, or a function of the decided events
 EventIds = Sequence[str | None] | Callable[[Sequence[Event]], Sequence[str | None]]
 
-#: snapshot a stream's state when this many events were appended since the last one
+#: snapshot a stream's state when this many events were appended since the last one …
 SNAPSHOT_EVERY = 50
+#: … or, for a longer stream, as many as it held at the last snapshot, up to this many: a
+#: snapshot serialises the whole state (an eval run's every rollout), so a fixed gap made
+#: recording a run quadratic in its size; a growing gap keeps it linear, and a cold load
+#: replays at most this many events beyond the snapshot
+SNAPSHOT_MAX_GAP = 5_000
+
+
+def snapshot_due(version: int, snapshot_version: int) -> bool:
+    """Whether a stream at ``version``, last snapshotted at ``snapshot_version``, needs one now."""
+    gap = max(SNAPSHOT_EVERY, min(snapshot_version, SNAPSHOT_MAX_GAP))
+    return version - snapshot_version >= gap
+
+
 MAX_ATTEMPTS = 5
 
 
@@ -179,7 +192,7 @@ class Ledger:
         def in_transaction(conn: Any, recorded: Sequence[RecordedEvent]) -> None:
             nonlocal saved
             self.projector.in_transaction(conn, recorded, generation=self.store.generation)
-            if final_version - snapshot_version >= SNAPSHOT_EVERY:
+            if snapshot_due(final_version, snapshot_version):
                 self.store.save_snapshot(
                     stream_id,
                     final_version,

@@ -27,3 +27,20 @@ def test_the_latest_row_lookup_of_a_retried_rollout_searches_by_the_whole_pair_k
     # the statement the projection runs (not a copy of it)
     details = plan(LATEST_STATUS_SQL, ("r", "c", 1))
     assert any("SEARCH" in d and "case_id=?" in d for d in details), details
+
+
+def test_snapshots_grow_apart_as_a_stream_grows_so_recording_stays_linear() -> None:
+    # a snapshot serialises the whole state: at a fixed gap of 50 a batch of 256 rollouts
+    # snapshotted the whole run every batch (quadratic in the run's size)
+    from trialbook.ledger.ledger import SNAPSHOT_EVERY, SNAPSHOT_MAX_GAP, snapshot_due
+
+    taken, last = [], 0
+    for version in range(1, 200_001):
+        if snapshot_due(version, last):
+            taken.append(version)
+            last = version
+    assert taken[:4] == [SNAPSHOT_EVERY, 2 * SNAPSHOT_EVERY, 4 * SNAPSHOT_EVERY, 8 * SNAPSHOT_EVERY]
+    gaps = [b - a for a, b in zip(taken, taken[1:], strict=False)]
+    assert max(gaps) == SNAPSHOT_MAX_GAP  # a cold load replays at most this many events
+    # the events serialised by all snapshots together stay within a few times the stream
+    assert sum(taken) < 25 * 200_000
