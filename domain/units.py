@@ -303,6 +303,18 @@ def format_number(x: float, *, signed: bool = False) -> str:
     return sign + text
 
 
+def p_text(p: float | None) -> str:
+    """A p-value as analyses print it: ``0.012``, ``< 0.001``, ``-`` for none."""
+    if p is None:
+        return "-"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    """A share as a percentage: ``12.5%``, ``-`` for none."""
+    return "-" if x is None else f"{x * 100:.{digits}f}%"
+
+
 def guardrail_texts(g: Mapping[str, Any]) -> tuple[str, str, str]:
     """One guardrail of an ``ab analyze --json`` document as people read it: its worsening,
     its always-valid interval and its limit (``+2.0%`` on a relative guardrail, ``+0.05``

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from trialbook.domain.units import pct as pct  # the one percentage format, re-exported
+
 
 def color() -> bool | None:
     """click's ``color=`` for this process: False when ``NO_COLOR`` is set (https://no-color.org).
@@ -38,10 +40,6 @@ def fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(fmt(v) for v in value)
     return str(value)
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value * 100:.{digits}f}%"
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], align: str | None = None) -> str:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from trialbook.domain.units import MetricUnits, format_cost, guardrail_texts
+from trialbook.domain.units import MetricUnits, format_cost, guardrail_texts, p_text, pct
 from trialbook.web import svg
 from trialbook.web.html import Safe, el, join, link, url
 
@@ -37,16 +37,6 @@ CHOICES = {"ship": "ship {variant}", "keep_control": "keep control ({variant})",
 
 
 Units = MetricUnits  # one way to print a metric's values: the CLI's, the reports'
-
-
-def p_text(p: float | None) -> str:
-    if p is None:
-        return "-"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def pct(x: float | None, digits: int = 1) -> str:
-    return "-" if x is None else f"{x * 100:.{digits}f}%"
 
 
 def num(x: Any, digits: int = 4) -> str:

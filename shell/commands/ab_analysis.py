@@ -18,6 +18,8 @@ from typing import Any
 import click
 
 from trialbook.domain.units import MetricUnits, guardrail_texts
+from trialbook.domain.units import p_text as _p  # the names the analysis texts (and tests) use
+from trialbook.domain.units import pct as _pct
 from trialbook.ledger.analysis import analysis_document, analysis_input, analyze_test
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import json_option, pass_app
@@ -39,16 +41,6 @@ WIDTH = 100
 
 
 # --------------------------------------------------------------------------- rendering
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "-"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _pct(x: float | None, digits: int = 1) -> str:
-    return "-" if x is None else f"{x * 100:.{digits}f}%"
 
 
 def _signed_pct(x: float | None) -> str:

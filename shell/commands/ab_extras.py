@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from trialbook.domain.units import p_text
+
 WIDTH = 100
 
 
@@ -14,12 +16,6 @@ def _f(x: float | None, digits: int = 4) -> str:
 
 def _ci(ci: list[float] | None) -> str:
     return "-" if not ci else f"{ci[0]:+.4g} to {ci[1]:+.4g}"
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "-"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def render_extras(doc: dict[str, Any]) -> str:
@@ -71,6 +67,6 @@ def render_extras(doc: dict[str, Any]) -> str:
                 lines.append(
                     f"  {name} / {r['segment']}: n {r['n_variant']} vs {r['n_control']}, "
                     f"lift {_f(r['diff'])}, always-valid CI {_ci([r['ci_low'], r['ci_high']] if r['ci_low'] is not None and r['ci_high'] is not None else None)}, "
-                    f"p {_p(r['p_value'])}, Holm p {_p(r['p_adjusted'])}{mark}"
+                    f"p {p_text(r['p_value'])}, Holm p {p_text(r['p_adjusted'])}{mark}"
                 )
     return "\n".join(lines)
