@@ -52,7 +52,7 @@ from trialbook.domain.canary import (
 )
 from trialbook.domain.metrics import Metric, metric_named
 from trialbook.domain.stats import engine, sequential
-from trialbook.domain.stats.engine import Arm, CoMomentArrays, MomentArrays
+from trialbook.domain.stats.engine import Arm, CoMomentArrays, MomentArrays, one_look
 from trialbook.domain.stats.moments import CoMoments, Moments
 
 Array = np.ndarray
@@ -165,20 +165,7 @@ def _one(x: float) -> Array:
 
 
 def _arrays(metric: Metric, arm: ArmData) -> Stats:
-    if metric.kind == "ratio":
-        co = arm.comoments.get((metric.numerator or "", metric.denominator or ""), CoMoments())
-        return CoMomentArrays(
-            _one(co.n),
-            _one(co.mean_x),
-            _one(co.mean_y),
-            _one(co.m2_x),
-            _one(co.m2_y),
-            _one(co.c_xy),
-        )
-    mo = arm.moments.get(
-        metric.numerator or metric.name if metric.kind == "quantile" else metric.name, Moments()
-    )
-    return MomentArrays(_one(mo.n), _one(mo.mean), _one(mo.m2))
+    return one_look(metric, arm.moments, arm.comoments)
 
 
 def _quantile_arm(metric: Metric, arm: ArmData) -> Arm:

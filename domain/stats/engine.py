@@ -39,15 +39,18 @@ metrics. The data-quality checks are sequential too (Lindon & Malek 2020).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from trialbook.domain.metrics import Metric, metric_named
 from trialbook.domain.stats import sequential
 from trialbook.domain.stats.model import AnalysisInput, Effect, ResultRow
+
+if TYPE_CHECKING:
+    from trialbook.domain.stats.moments import CoMoments, Moments
 
 DECISIONS = ("continue", "ship", "keep_control", "no_difference", "blocked")
 CONTINUE, SHIP, KEEP_CONTROL, NO_DIFFERENCE, BLOCKED = range(5)
@@ -868,27 +871,11 @@ def _one(x: float) -> Array:
 
 def step_data_of_input(spec: Spec, inp: AnalysisInput) -> StepData:
     """One look: the current sufficient statistics, plus pairs from the rows when present."""
-    from trialbook.domain.stats.moments import CoMoments, Moments
-
     stats: dict[str, list[MomentArrays | CoMomentArrays]] = {}
     for m in spec.tracked:
         per: list[MomentArrays | CoMomentArrays] = []
         for v in inp.variants:
-            if m.kind == "ratio":
-                co = v.comoments.get((m.numerator or "", m.denominator or ""), CoMoments())
-                per.append(
-                    CoMomentArrays(
-                        _one(co.n),
-                        _one(co.mean_x),
-                        _one(co.mean_y),
-                        _one(co.m2_x),
-                        _one(co.m2_y),
-                        _one(co.c_xy),
-                    )
-                )
-            else:
-                mo = v.moments.get(_values_of(m), Moments())
-                per.append(MomentArrays(_one(mo.n), _one(mo.mean), _one(mo.m2)))
+            per.append(one_look(m, v.moments, v.comoments))
         stats[m.name] = per
     pairs = batch_pairs(spec, inp.rows) if inp.rows else {}
     return StepData(
@@ -897,6 +884,29 @@ def step_data_of_input(spec: Spec, inp: AnalysisInput) -> StepData:
         stats=stats,
         pairs={name: {i: pa for i, (pa, _) in per_v.items()} for name, per_v in pairs.items()},
     )
+
+
+def one_look(
+    m: Metric,
+    moments: Mapping[str, Moments],
+    comoments: Mapping[tuple[str, str], CoMoments],
+) -> MomentArrays | CoMomentArrays:
+    """One arm's sufficient statistics for ``m`` as a single look (arrays of length one):
+    its co-moments for a ratio, else the moments of the values it is computed from."""
+    from trialbook.domain.stats.moments import CoMoments, Moments
+
+    if m.kind == "ratio":
+        co = comoments.get((m.numerator or "", m.denominator or ""), CoMoments())
+        return CoMomentArrays(
+            _one(co.n),
+            _one(co.mean_x),
+            _one(co.mean_y),
+            _one(co.m2_x),
+            _one(co.m2_y),
+            _one(co.c_xy),
+        )
+    mo = moments.get(_values_of(m), Moments())
+    return MomentArrays(_one(mo.n), _one(mo.mean), _one(mo.m2))
 
 
 def _values_of(m: Metric) -> str:
