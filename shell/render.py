@@ -99,15 +99,21 @@ def audit_head(subject: str, doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def emit_audit(text: str, output: str | None, subject: str, problems: Sequence[str]) -> None:
-    """Print an audit (or write it to ``output``, saying so on stderr), then fail with the
-    problems it found, if any: exit 1 after the audit is out (``audit report``, ``canary audit``)."""
+def emit(text: str, output: str | None, what: str) -> None:
+    """Print a document, or write it to ``output`` (``--output/-o``) and say so on stderr:
+    ``Wrote WHAT to FILE.``"""
     if output is None:
         click.echo(text, nl=False)
     else:
         from pathlib import Path
 
         Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"Wrote the audit of {subject} to {output}.", err=True)
+        click.echo(f"Wrote {what} to {output}.", err=True)
+
+
+def emit_audit(text: str, output: str | None, subject: str, problems: Sequence[str]) -> None:
+    """Print an audit (or write it to ``output``, saying so on stderr), then fail with the
+    problems it found, if any: exit 1 after the audit is out (``audit report``, ``canary audit``)."""
+    emit(text, output, f"the audit of {subject}")
     if problems:
         raise click.ClickException("; ".join(problems))

@@ -6,7 +6,6 @@ standard output or a file, and ``--check`` turns it into an exit status for CI.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -14,6 +13,7 @@ import click
 from trialbook.shell.app import App
 from trialbook.shell.commands.common import output_option, pass_app
 from trialbook.shell.commands.events import ISO_TIME
+from trialbook.shell.render import emit
 
 #: exit status of ``--check`` when the report is not ready (errors exit 2)
 NOT_READY = 1
@@ -61,11 +61,7 @@ def _run(
 
         raise ReportError(_with_names(click.get_current_context(), str(e))) from e
     text = report.render(fmt)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"Wrote the {kind} report on {name} to {output}.", err=True)
+    emit(text, output, f"the {kind} report on {name}")
     if check:
         verdict = report.check
         click.echo(f"check {'passed' if verdict.passed else 'failed'}: {verdict.reason}", err=True)
