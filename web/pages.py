@@ -12,7 +12,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from trialbook.domain.units import MetricUnits, format_cost, guardrail_texts, p_text, pct
+from trialbook.domain.units import MetricUnits as Units  # the CLI's and the reports' too
+from trialbook.domain.units import format_cost, guardrail_texts, p_text, pct
 from trialbook.web import svg
 from trialbook.web.html import Safe, el, join, link, url
 
@@ -34,9 +35,6 @@ CHOICES = {"ship": "ship {variant}", "keep_control": "keep control ({variant})",
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-Units = MetricUnits  # one way to print a metric's values: the CLI's, the reports'
 
 
 def num(x: Any, digits: int = 4) -> str:
