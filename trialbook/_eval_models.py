@@ -229,6 +229,8 @@ class ScorerSummary(_Document):
     judge_prompt_tokens: int
     judge_completion_tokens: int
     judge_cost_usd: float
+    #: how many of its verdicts had a known judge cost (0: no price known, not $0)
+    judge_cost_reported: int = 0
     pass_at_k: PassAtK | None = None
     #: the scorer's scale (``None`` when its verdicts mixed scales) and its mean on it;
     #: ``mean`` and every other figure are on the normalised 0–1 score
