@@ -176,16 +176,21 @@ def _custom_metrics(created: dict[str, Any]) -> list[str]:
     """A note for each metric of a new test that is not built in (a typo reads as a custom one)."""
     import difflib
 
-    from trialbook.domain.metrics import METRICS
+    from trialbook.domain.metrics import METRICS, parse_quantile
 
     names = [created["metric"], *(g["metric"] for g in created.get("guardrails", ()))]
     notes = []
-    for name in dict.fromkeys(n for n in names if n not in METRICS):
-        close = difflib.get_close_matches(name, METRICS, n=1)
+    for name in dict.fromkeys(names):
+        quantile = parse_quantile(name)  # completion_time:p95 is a quantile of completion_time
+        base = quantile[0] if quantile else name
+        if base in METRICS:
+            continue
+        close = difflib.get_close_matches(base, METRICS, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
+        of = f" (in {name})" if quantile else ""
         notes.append(
-            f"Note: {name!r} is not a built-in metric: its values come from results recorded "
-            f"with --metric {name}=VALUE{hint}"
+            f"Note: {base!r}{of} is not a built-in metric: its values come from results recorded "
+            f"with --metric {base}=VALUE{hint}"
         )
     return notes
 

@@ -24,10 +24,14 @@ def render_extras(doc: dict[str, Any]) -> str:
     settings = doc.get("settings") or {}
     for cap in settings.get("caps") or ():
         lines += ["", f"Capped at {cap['cap']} (fixed at ab create):"]
-        lines.append(
-            f"  threshold {cap['threshold']:.4g}; {cap['capped_results']} result(s) above it were "
-            "capped"
-        )
+        if cap["threshold"] is None:
+            metric = str(cap["cap"]).split(":", 1)[0]
+            lines.append(f"  no threshold yet: no result has a value of {metric}")
+        else:
+            lines.append(
+                f"  threshold {cap['threshold']:.4g}; {cap['capped_results']} result(s) above it "
+                "were capped"
+            )
         for name, un in cap["uncapped"].items():
             lines.append(
                 f"  {name}: capped lift {_f(cap['capped_lift'].get(name))}, "
