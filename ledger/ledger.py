@@ -14,7 +14,6 @@ import getpass
 import os
 import socket
 from collections.abc import Callable, Sequence
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,8 @@ MAX_ATTEMPTS = 5
 
 
 def tool_version() -> str:
+    from importlib import metadata as importlib_metadata  # ~15 ms to import: only when recording
+
     try:
         return importlib_metadata.version("trialbook")
     except importlib_metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
@@ -216,3 +217,18 @@ class Ledger:
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM snapshots")
             return self.projector.rebuild(conn, names)
+
+
+def execute_with_blobs(
+    ledger: Ledger, command: Command, blobs: Sequence[bytes], **options: Any
+) -> list[RecordedEvent]:
+    """``ledger.execute(command)`` with ``blobs`` stored in the same write transaction.
+
+    A refused command rolls the blobs back with it; without blobs it is ``execute``.
+    """
+    if not blobs:
+        return ledger.execute(command, **options)
+    with ledger.store.transaction():
+        for blob in blobs:
+            ledger.store.put_blob(blob, "application/json")
+        return ledger.execute(command, **options)

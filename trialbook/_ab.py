@@ -3,7 +3,6 @@ analyse, conclude."""
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,7 +34,6 @@ def _result(fields: Any, blobs: list[bytes] | None = None) -> Any:
     from trialbook.domain import ab as d
     from trialbook.domain.canonical import new_event_id
     from trialbook.domain.commands import build
-    from trialbook.domain.transcripts import stash_transcript
 
     if isinstance(fields, d.ResultFields):
         return fields
@@ -45,9 +43,13 @@ def _result(fields: Any, blobs: list[bytes] | None = None) -> Any:
         raise InvalidCommand(
             f"a result is a mapping of result fields (variant, success, …), not {type(fields).__name__}"
         )
-    values, blob = stash_transcript({k: v for k, v in fields.items() if v is not None})
-    if blob is not None and blobs is not None:
-        blobs.append(blob)
+    values = {k: v for k, v in fields.items() if v is not None}
+    if "transcript" in values or "transcript_blob" in values:
+        from trialbook.domain.transcripts import stash_transcript
+
+        values, blob = stash_transcript(values)
+        if blob is not None and blobs is not None:
+            blobs.append(blob)
     if "error_messages" in values:
         values["error_messages"] = tuple(values["error_messages"])
     values.setdefault("session_id", new_event_id())
@@ -217,7 +219,7 @@ class ABTests:
     ) -> list[Recorded]:
         from trialbook.domain import ab as d
         from trialbook.domain.commands import build
-        from trialbook.ledger.datasets import execute_with_blobs
+        from trialbook.ledger.ledger import execute_with_blobs
 
         blobs = [] if blobs is None else blobs
         results = tuple(_result(r, blobs) for r in rows)
@@ -542,4 +544,6 @@ class Session:
     ) -> None:
         row = self._row(exc)
         if row is not None:
+            import asyncio  # only sessions used with `async with` need it
+
             self.recorded = await asyncio.to_thread(self._record, row)
