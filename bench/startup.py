@@ -69,6 +69,24 @@ def main() -> None:
         add_s, add_heavy = timed(
             ["--db", db, "ab", "add-result", "t", "--variant", "control", "--success"], args.runs
         )
+        # wall time on a shared VM moves with its load; CPU time (user + sys) much less
+        add_cpu = _cpu(
+            [
+                sys.executable,
+                "-m",
+                "trialbook",
+                "--db",
+                db,
+                "ab",
+                "add-result",
+                "t",
+                "--variant",
+                "control",
+                "--success",
+            ],
+            args.runs,
+        )
+        floor_cpu = _cpu([sys.executable, "-c", FLOOR], args.runs)
     print(f"bare python start   : {base * 1000:6.0f} ms")
     print(
         f"trialbook --help    : {help_s * 1000:6.0f} ms  ({help_s / base:.1f}x bare)  heavy imports: "
@@ -82,6 +100,23 @@ def main() -> None:
         f"click + pydantic only : {floor * 1000:6.0f} ms  -> ab add-result is {add_s / floor:.2f}x it "
         "(goal <= 1.5x)"
     )
+    print(
+        f"CPU time (user + sys) : ab add-result {add_cpu * 1000:.0f} ms, click + pydantic "
+        f"{floor_cpu * 1000:.0f} ms -> {add_cpu / floor_cpu:.2f}x"
+    )
+
+
+def _cpu(cmd: list[str], runs: int) -> float:
+    """Median CPU seconds (user + sys) of ``cmd`` as a child process."""
+    import resource
+
+    out = []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(out)
 
 
 def _time(cmd: list[str]) -> float:
