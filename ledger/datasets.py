@@ -624,13 +624,23 @@ def lines(rows: Iterable[dict[str, Any]]) -> str:
 
 
 def _write_all(files: dict[Path, str]) -> None:
-    """Write every file beside its path, then rename each into place; on error remove them all."""
+    """Write every file beside its path, then rename each into place; on error remove them all.
+
+    A path that is not a regular file (``/dev/stdout``, a named pipe) is written to
+    directly: renaming over it would replace the device or pipe with a file.
+    """
     temps: list[tuple[Path, Path]] = []
+    direct = {path: text for path, text in files.items() if path.exists() and not path.is_file()}
     try:
         for path, text in files.items():
+            if path in direct:
+                continue
             temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             temp.write_text(text, encoding="utf-8")
             temps.append((temp, path))
+        for path, text in direct.items():
+            with path.open("w", encoding="utf-8") as f:
+                f.write(text)
         for temp, path in temps:
             os.replace(temp, path)
     except OSError as e:

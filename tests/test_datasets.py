@@ -718,6 +718,28 @@ class TestBadInput:
             f"--output: directory {out.parent} does not exist; create it first"
         )
 
+    def test_an_output_that_is_a_pipe_is_written_to_not_replaced(
+        self, invoke: Invoke, test_db: str, tmp_path: Path
+    ) -> None:
+        import os
+        import stat
+        import threading
+
+        fifo = tmp_path / "pipe.jsonl"  # as -o /dev/stdout is: renaming over it replaced it
+        os.mkfifo(fifo)
+        got: list[str] = []
+        reader = threading.Thread(target=lambda: got.append(fifo.read_text(encoding="utf-8")))
+        reader.start()
+        r = invoke("export", "dataset", "t", "--format", "jsonl", "-o", str(fifo))
+        if reader.is_alive():  # the bug: nothing opened the pipe; unblock the reader
+            with fifo.open("w"):
+                pass
+        reader.join(5)
+        assert r.exit_code == 0, r.output
+        assert stat.S_ISFIFO(fifo.stat().st_mode)
+        assert [json.loads(line)["provenance"]["test"] for line in got[0].splitlines()] == ["t"]
+        assert not list(tmp_path.glob(".pipe*"))  # no temp file left
+
     def test_a_missing_database_is_named_and_not_created(
         self, invoke: Invoke, tmp_path: Path
     ) -> None:
