@@ -324,6 +324,22 @@ def test_the_score_is_the_outcome_score_else_reward_mean_else_mean_return() -> N
         read_rollout_response({"metrics": {**base, "outcome_score": "high"}}, 0.1, what="r")
 
 
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        ('{"metrics": {"outcome_score": 1' + "0" * 400 + "}}", "an integer too large"),
+        ('{"metrics": {"reward_mean": 1e400}}', "inf"),
+        ('{"metrics": {"details": {"cost_usd": -1' + "0" * 400 + "}}}", "an integer too large"),
+    ],
+)
+def test_a_metric_too_large_for_a_number_is_a_bad_response_naming_it(body: str, shown: str) -> None:
+    # json.loads reads 1 followed by 400 zeros as an int that float() cannot hold: it was an
+    # OverflowError recorded as "OverflowError: int too large to convert to float"
+    with pytest.raises(RolloutRefused, match=f"has metrics.* = {shown}.*; it must be finite") as e:
+        read_rollout_response(json.loads(body), 0.1, what="r")
+    assert e.value.kind == "bad_response"
+
+
 def test_the_target_description_names_the_key_variable_never_the_key() -> None:
     target = make_target(
         {"kind": "rollout", "url": "http://127.0.0.1:9/rollout", "env_name": "e"},

@@ -51,6 +51,7 @@ but 2xx stops it with one line naming the URL and the status.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -252,13 +253,18 @@ def _metric(value: Any, name: str, what: str, latency_s: float) -> float | None:
             kind="bad_response",
             latency_s=latency_s,
         )
-    if value in (float("inf"), float("-inf")):
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer too large for a float (1 followed by 400 zeros)
+        number = math.inf
+    if not math.isfinite(number):
+        shown = f"{value!r}" if isinstance(value, float) else "an integer too large for a number"
         raise RolloutRefused(
-            f"{what} has metrics.{name} = {value!r}; it must be finite",
+            f"{what} has metrics.{name} = {shown}; it must be finite",
             kind="bad_response",
             latency_s=latency_s,
         )
-    return float(value)
+    return number
 
 
 def read_rollout_response(data: Any, latency_s: float, *, what: str) -> TargetReply:
