@@ -430,6 +430,21 @@ class TestCheck:
         assert r.output.startswith(message) and len(r.output.strip().splitlines()) == 1
         assert _count(web_db.path) == before  # nothing appended
 
+    def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(
+        self, web_db: WebDb, tmp_path: Path
+    ) -> None:
+        missing = tmp_path / "no" / "such.md"
+        r = run(web_db.path, "ab", TEST, "--output", str(missing))
+        assert r.exit_code == 2, r.output
+        assert (
+            r.output
+            == f"Error: --output: directory {missing.parent} does not exist; create it first\n"
+        )
+        full = run(web_db.path, "ab", TEST, "--output", "/dev/full")  # a write that fails
+        assert full.exit_code == 2, full.output
+        assert full.output == "Error: --output: cannot write /dev/full: No space left on device\n"
+        assert not missing.parent.exists()
+
     def test_the_api_raises_the_public_exceptions(self, web_db: WebDb) -> None:
         with trialbook.open(web_db.path) as tb:
             with pytest.raises(trialbook.NotFound, match="no A/B test named 'nope'"):

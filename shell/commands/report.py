@@ -54,6 +54,13 @@ def _run(
     from trialbook.domain.errors import DomainError
     from trialbook.store.errors import StoreError
 
+    if output is not None:
+        from pathlib import Path
+
+        if not Path(output).parent.is_dir():
+            raise ReportError(
+                f"--output: directory {Path(output).parent} does not exist; create it first"
+            )
     try:
         report = app.tb.report(kind, name, **options)
     except (DomainError, StoreError) as e:
@@ -61,7 +68,10 @@ def _run(
 
         raise ReportError(_with_names(click.get_current_context(), str(e))) from e
     text = report.render(fmt)
-    emit(text, output, f"the {kind} report on {name}")
+    try:
+        emit(text, output, f"the {kind} report on {name}")
+    except OSError as e:
+        raise ReportError(f"--output: cannot write {output}: {e.strerror}") from None
     if check:
         verdict = report.check
         click.echo(f"check {'passed' if verdict.passed else 'failed'}: {verdict.reason}", err=True)
