@@ -86,6 +86,8 @@ def build(
     require_run(ledger, run)
     if baseline == run:
         raise InvalidCommand(f"--baseline {baseline!r} is the run itself; name another run")
+    if baseline is not None:
+        require_run(ledger, baseline)
     live = at is None and as_of is None
     position = resolve_position(ledger.store, at=at, as_of=as_of)
     shown = run_report(ledger, run, at=position if not live else None)

@@ -417,6 +417,10 @@ class TestCheck:
             (("canary", "nope"), "Error: no canary named 'nope'"),
             (("eval", "nope"), "Error: no eval run"),
             (("eval", "cand", "--baseline", "cand"), "Error: --baseline 'cand' is the run itself"),
+            (
+                ("eval", "cand", "--baseline", "nope"),
+                "Error: no eval run 'nope'; see `trialbook eval list`",
+            ),
             (("ab", TEST, "--at", "1", "--as-of", "2020-01-01T00:00:00Z"), "Error: give --as-of"),
             (("ab", TEST, "--at", "99999"), "Error: position 99999 is not in the log"),
         ],
