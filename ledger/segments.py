@@ -60,15 +60,22 @@ def segments_document(
     if len(dims) != len(rows):  # pragma: no cover - a read model out of step with its log
         raise AssertionError(f"{len(dims)} results in the log, {len(rows)} in the read model")
     labels = [segment_of(d, by) for d in dims]
-    names = sorted(set(labels))
-    if names == ["(none)"]:
+    if set(labels) == {"(none)"}:
         raise InvalidCommand(
             f"no result of test {snap.definition.name!r} has a dimension {key!r}; record it "
             f'with `ab add-result … --dimension {key}=VALUE` (or "dimensions" in ab import)'
         )
-    code = {n: i for i, n in enumerate(names)}
-    seg = np.array([code[x] for x in labels], dtype=np.int64)
     y = np.array([r.values.get(m.name, np.nan) for r in rows], dtype=float)
+    # a segment none of whose results has a value of the metric is no comparison: left out
+    # (it would only widen the correction), its results with it
+    names = sorted({x for x, v in zip(labels, y, strict=True) if np.isfinite(v)})
+    if not names:
+        raise InvalidCommand(
+            f"no result of test {snap.definition.name!r} has a value of {m.name}; "
+            "name a metric the results carry with --metric"
+        )
+    code = {n: i for i, n in enumerate(names)}
+    seg = np.array([code.get(x, -1) for x in labels], dtype=np.int64)
     cap_text = next(
         (c for c in getattr(snap.definition, "caps", None) or () if c.split(":")[0] == m.name),
         None,

@@ -3,6 +3,7 @@ the edge cases found broken, each with the test that failed before its fix."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.conftest import Invoke, count_events
@@ -39,3 +40,31 @@ def test_a_quantile_of_a_built_in_metric_is_not_called_a_custom_metric(
         "recorded with --metric latncy=VALUE" in r.output
     )
     assert count_events(db_path) == 1
+
+
+def test_a_segment_without_values_of_the_metric_is_not_counted_as_a_comparison(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    rows = [
+        {"variant": v, "completion_time": 10.0 + i, "dimensions": {"seg": f"s{i % 3}"}}
+        for i in range(12)
+        for v in ("control", "treatment")
+    ]
+    # results without completion_time (and without the dimension): the segment (none) holds no value
+    rows += [{"variant": v, "success": True} for v in ("control", "treatment")]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert invoke("ab", "create", "t", "--metric", "completion_time").exit_code == 0
+    assert invoke("ab", "import", "t", str(path)).exit_code == 0
+    r = invoke("ab", "analyze", "t", "--by", "seg", "--json")
+    assert r.exit_code == 0, r.output
+    seg = json.loads(r.output)["segments"]
+    assert [s["segment"] for s in seg["variants"]["treatment"]] == ["s0", "s1", "s2"]
+    assert seg["correction"].startswith("Holm across 3 comparisons")
+    assert "alpha/3 per variant" in seg["correction"]
+    r = invoke("ab", "analyze", "t", "--by", "seg", "--metric", "score")
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines()[-1] == (
+        "Error: no result of test 't' has a value of score; name a metric the results carry "
+        "with --metric"
+    )
