@@ -285,6 +285,8 @@ def parse_judge_spec(spec: str) -> tuple[str, dict[str, str]]:
             raise ScorerConfigError(
                 f"scorer {spec!r}: set {key} in the run config's judge table, not inline"
             )
+        if key in options:
+            raise ScorerConfigError(f"scorer {spec!r}: option {key!r} is given twice; give it once")
         options[key] = value.strip()
     return name, options
 

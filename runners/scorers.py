@@ -552,6 +552,8 @@ def _python_options(spec: str, arg: str) -> EvaluatorOptions:
             raise ScorerConfigError(
                 f"scorer {spec!r}: unknown option {key!r}; a code evaluator takes scale=MIN-MAX and threshold=T"
             )
+        if key in values:
+            raise ScorerConfigError(f"scorer {spec!r}: option {key!r} is given twice; give it once")
         values[key] = value.strip()
     scale: tuple[float, float] | None = None
     if "scale" in values:

@@ -1,0 +1,58 @@
+"""Bad input to the issue #18 eval features found by exploratory QA: each is a one-line
+error, exit 1, and nothing is appended (real SQLite files, a real task app on 127.0.0.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Invoke, count_events
+from tests.synth_task_app import SynthTaskApp
+
+KEY = "env-key-qa"
+
+
+@pytest.fixture(scope="module")
+def shared_app() -> Iterator[SynthTaskApp]:
+    with SynthTaskApp(api_key=KEY) as app:
+        yield app
+
+
+@pytest.fixture
+def app(shared_app: SynthTaskApp, monkeypatch: pytest.MonkeyPatch) -> SynthTaskApp:
+    shared_app.reset()
+    monkeypatch.setenv("ENVIRONMENT_API_KEY", KEY)
+    return shared_app
+
+
+def run_seeds(invoke: Invoke, app: SynthTaskApp, *args: str):  # type: ignore[no-untyped-def]
+    return invoke(
+        "eval", "run", "--target", f"rollout:{app.url};env_name=qa", "--seeds", "0,1", *args
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "option"),
+    [
+        ("python:tb_qa_mod:fn,scale=1-10,threshold=7,threshold=8", "threshold"),
+        ("python:tb_qa_mod:fn,scale=1-10,scale=0-5", "scale"),
+        (
+            "judge:j,base_url=http://127.0.0.1:9/v1,model=m,key_env=none,threshold=7,threshold=8",
+            "threshold",
+        ),
+        (
+            "judge:j,base_url=http://127.0.0.1:9/v1,model=m,key_env=none,scale=1-10,scale=0-5",
+            "scale",
+        ),
+    ],
+)
+def test_a_scorer_option_given_twice_is_refused_not_last_one_wins(
+    invoke: Invoke, app: SynthTaskApp, db_path: Path, spec: str, option: str
+) -> None:
+    # it was silently the last value: threshold=7,threshold=8 gated at 8
+    r = run_seeds(invoke, app, "--scorer", spec)
+    assert r.exit_code == 1, r.output
+    assert r.output == f"Error: scorer {spec!r}: option {option!r} is given twice; give it once\n"
+    assert count_events(db_path) == 0 and app.rollouts == 0
