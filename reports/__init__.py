@@ -39,6 +39,8 @@ def build(
     unit) and mean cost per result or rollout. Raises ``InvalidCommand`` or
     ``NotFound`` with a one-line message.
     """
+    import math
+
     from trialbook.domain.errors import InvalidCommand
     from trialbook.ledger.times import utc_text
 
@@ -53,6 +55,15 @@ def build(
             "--baseline is for eval reports: trialbook report eval RUN --baseline RUN"
         )
     budgets = {"latency_budget": latency_budget, "cost_budget": cost_budget}
+    for key, value in budgets.items():
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            option = "--" + key.replace("_", "-")
+            raise InvalidCommand(f"{option}: {value!r} is not a budget; give a finite number ≥ 0")
     if kind == "ab":
         from trialbook.reports import ab
 

@@ -423,6 +423,18 @@ class TestCheck:
             ),
             (("ab", TEST, "--at", "1", "--as-of", "2020-01-01T00:00:00Z"), "Error: give --as-of"),
             (("ab", TEST, "--at", "99999"), "Error: position 99999 is not in the log"),
+            (
+                ("ab", TEST, "--latency-budget", "-5"),
+                "Error: --latency-budget: -5.0 is not a budget; give a finite number ≥ 0",
+            ),
+            (
+                ("canary", CANARY, "--cost-budget", "nan"),
+                "Error: --cost-budget: nan is not a budget; give a finite number ≥ 0",
+            ),
+            (
+                ("eval", "cand", "--cost-budget", "inf"),
+                "Error: --cost-budget: inf is not a budget; give a finite number ≥ 0",
+            ),
         ],
     )
     def test_errors_are_one_line_and_exit_2(
@@ -455,6 +467,10 @@ class TestCheck:
                 tb.report("ab", "nope")
             with pytest.raises(trialbook.InvalidCommand, match="unknown report kind"):
                 tb.report("survey", TEST)
+            with pytest.raises(
+                trialbook.InvalidCommand, match="^--latency-budget: -1 is not a budget"
+            ):
+                tb.report.ab(TEST, latency_budget=-1)
 
 
 def _count(db: Path) -> int:
