@@ -68,3 +68,24 @@ def test_a_segment_without_values_of_the_metric_is_not_counted_as_a_comparison(
         "Error: no result of test 't' has a value of score; name a metric the results carry "
         "with --metric"
     )
+
+
+def test_a_covariate_on_a_quantile_metric_names_the_metric_as_the_problem(
+    invoke: Invoke, db_path: Path
+) -> None:
+    assert invoke("ab", "create", "t", "--metric", "completion_time:p95").exit_code == 0
+    for i in range(4):
+        v = "control" if i % 2 else "treatment"
+        r = invoke(
+            "ab", "add-result", "t", "--variant", v, "--completion-time", "10", "--tokens", "5"
+        )
+        assert r.exit_code == 0, r.output
+    before = count_events(db_path)
+    for cmd in (("analyze", "t"), ("conclude", "t", "--stop")):
+        r = invoke("ab", *cmd, "--covariate", "tokens")
+        assert r.exit_code == 1
+        assert r.output.strip().splitlines() == [
+            "Error: --covariate adjusts means and rates; completion_time:p95 is a quantile "
+            "metric: name one with --metric (e.g. --metric completion_time)"
+        ]
+    assert count_events(db_path) == before

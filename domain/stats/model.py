@@ -379,10 +379,15 @@ class AnalysisInput:
 
             options["caps"] = tuple(Cap.parse(c) for c in definition.caps)
         if covariate is not None:
-            if covariate == chosen or quantile is not None:
+            if quantile is not None:
+                raise InvalidCommand(
+                    f"--covariate adjusts means and rates; {chosen} is a quantile metric: "
+                    f"name one with --metric (e.g. --metric {quantile})"
+                )
+            if covariate == chosen:
                 raise InvalidCommand(
                     f"--covariate {covariate}: adjust a mean or a rate by another per-result "
-                    f"value (not {chosen} itself, nor a quantile)"
+                    f"value, not {chosen} itself"
                 )
             if all(covariate not in v.moments for v in variants):
                 recorded = sorted({k for v in variants for k in v.moments})
