@@ -89,3 +89,20 @@ def test_a_covariate_on_a_quantile_metric_names_the_metric_as_the_problem(
             "metric: name one with --metric (e.g. --metric completion_time)"
         ]
     assert count_events(db_path) == before
+
+
+def test_a_dimension_given_twice_is_refused_not_silently_overwritten(
+    invoke: Invoke, db_path: Path
+) -> None:
+    assert invoke("ab", "create", "t").exit_code == 0
+    before = count_events(db_path)
+    r = invoke(
+        "ab", "add-result", "t", "--variant", "control",
+        "--dimension", "model=m1", "--dimension", "model=m2",
+    )  # fmt: skip
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines()[-1] == (
+        "Error: Invalid value for --dimension: 'model' is given twice (model=m1, model=m2); "
+        "give each key once"
+    )
+    assert count_events(db_path) == before

@@ -205,7 +205,13 @@ def parse_dimensions(values: tuple[str, ...]) -> dict[str, str]:
                 f"{item!r} is not KEY=VALUE, e.g. --dimension category=billing",
                 param_hint="--dimension",
             )
-        out[key.strip()] = value.strip()
+        key = key.strip()
+        if key in out:
+            raise click.BadParameter(
+                f"{key!r} is given twice ({key}={out[key]}, {item.strip()}); give each key once",
+                param_hint="--dimension",
+            )
+        out[key] = value.strip()
     return out
 
 
