@@ -603,11 +603,19 @@ def provenance_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.provenance{path.suffix or '.jsonl'}")
 
 
-def _check_output(output: Path) -> None:
+def _check_output(output: Path, ledger: Ledger) -> None:
     if output.is_dir():
         raise InvalidCommand(f"--output: {output} is a directory; name a file")
     if not output.parent.is_dir():
         raise InvalidCommand(f"--output: directory {output.parent} does not exist; create it first")
+    database = getattr(ledger.store, "path", None)  # SQLite: writing over it destroyed the log
+    if database and database != ":memory:":
+        db = Path(database).resolve()
+        files = {db, *(db.with_name(db.name + end) for end in ("-wal", "-shm", "-journal"))}
+        if output.resolve() in files:
+            raise InvalidCommand(
+                f"--output: {output} is the trialbook database (or its journal); name another file"
+            )
 
 
 def lines(rows: Iterable[dict[str, Any]]) -> str:
@@ -681,7 +689,7 @@ def export_dataset(
         raise InvalidCommand("--seed chooses how cases fall into splits; give --split too")
     out_path = Path(output).expanduser() if output is not None else None
     if out_path is not None:
-        _check_output(out_path)
+        _check_output(out_path, ledger)
     kind, name = resolve_source(ledger, source)
     with _no_cyclic_gc():
         return _export(

@@ -718,6 +718,23 @@ class TestBadInput:
             f"--output: directory {out.parent} does not exist; create it first"
         )
 
+    def test_an_output_that_is_the_database_is_refused(
+        self, invoke: Invoke, tb: Any, test_db: str, db_path: Path
+    ) -> None:
+        before = count_events(db_path)
+        for out in (db_path, db_path.with_name(db_path.name + "-wal")):
+            message = (
+                f"--output: {out} is the trialbook database (or its journal); name another file"
+            )
+            assert (
+                _error(invoke, "export", "dataset", "t", "--format", "jsonl", "-o", str(out))
+                == message
+            )
+            with pytest.raises(trialbook.InvalidCommand) as e:
+                tb.export_dataset("t", format="jsonl", output=out)
+            assert str(e.value) == message
+        assert count_events(db_path) == before  # the log is still there, whole
+
     def test_an_output_that_is_a_pipe_is_written_to_not_replaced(
         self, invoke: Invoke, test_db: str, tmp_path: Path
     ) -> None:
