@@ -168,12 +168,18 @@ def write_junit(
 
 def check_junit_path(path: str | os.PathLike[str]) -> None:
     """Refuse, before anything runs, a ``--junit`` path that cannot be written (``InvalidCommand``)."""
+    if not str(path).strip():
+        raise InvalidCommand("--junit '': give a file name such as report.xml")
     target = Path(path)
     if target.is_dir():
         raise InvalidCommand(
             f"--junit {path}: that is a directory; give a file name such as report.xml"
         )
     parent = target.parent if str(target.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise InvalidCommand(
+            f"--junit {path}: {parent} is a file, not a directory; give a path in a directory"
+        )
     if not parent.is_dir():
         raise InvalidCommand(f"--junit {path}: directory {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):

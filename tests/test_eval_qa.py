@@ -56,3 +56,43 @@ def test_a_scorer_option_given_twice_is_refused_not_last_one_wins(
     assert r.exit_code == 1, r.output
     assert r.output == f"Error: scorer {spec!r}: option {option!r} is given twice; give it once\n"
     assert count_events(db_path) == 0 and app.rollouts == 0
+
+
+def test_an_empty_junit_path_is_refused_before_the_run_records_anything(
+    invoke: Invoke, app: SynthTaskApp, db_path: Path
+) -> None:
+    # it was skipped by the check (empty is falsy), the run was recorded and then
+    # "cannot write the JUnit file : Is a directory" ended it
+    r = run_seeds(invoke, app, "--junit", "")
+    assert (r.exit_code, r.output) == (
+        1,
+        "Error: --junit '': give a file name such as report.xml\n",
+    )
+    assert count_events(db_path) == 0 and app.rollouts == 0
+
+
+def test_a_junit_path_under_a_file_says_it_is_a_file(
+    invoke: Invoke, app: SynthTaskApp, db_path: Path, tmp_path: Path
+) -> None:
+    # it said "directory … does not exist; create it first", which cannot be done
+    (tmp_path / "notes").write_text("x", encoding="utf-8")
+    path = tmp_path / "notes" / "out.xml"
+    r = run_seeds(invoke, app, "--junit", str(path))
+    assert r.exit_code == 1
+    assert r.output == (
+        f"Error: --junit {path}: {path.parent} is a file, not a directory; give a path in a directory\n"
+    )
+    assert count_events(db_path) == 0 and app.rollouts == 0
+
+
+def test_the_api_refuses_an_empty_junit_path_with_the_same_message(
+    invoke: Invoke, app: SynthTaskApp, db_path: Path
+) -> None:
+    import trialbook as tb
+
+    assert run_seeds(invoke, app, "--name", "qa").exit_code == 0, "the run itself"
+    before = count_events(db_path)
+    with tb.open(db_path) as t, pytest.raises(tb.InvalidCommand) as e:
+        t.evals.gates("qa", fail_under="target=0.1", junit="")
+    assert str(e.value) == "--junit '': give a file name such as report.xml"
+    assert count_events(db_path) == before

@@ -153,7 +153,7 @@ def _gates(gate_opts: dict[str, Any], scorer_names: list[str]) -> RunGates:
         allow_all_failed=bool(gate_opts.get("allow_all_failed")),
         scorer_names=scorer_names,
     )
-    if gate_opts.get("junit"):
+    if gate_opts.get("junit") is not None:
         check_junit_path(gate_opts["junit"])
     return gates
 
