@@ -4,9 +4,13 @@ the edge cases found broken, each with the test that failed before its fix."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Invoke, count_events
+from trialbook.domain.stats import quantiles
 
 
 def test_a_cap_on_a_metric_no_result_has_reports_no_threshold_instead_of_crashing(
@@ -106,3 +110,34 @@ def test_a_dimension_given_twice_is_refused_not_silently_overwritten(
         "give each key once"
     )
     assert count_events(db_path) == before
+
+
+@pytest.mark.parametrize("p", [0.5, 0.75, 0.9, 0.95, 0.975, 0.99, 0.999, 0.05])
+def test_min_results_is_the_first_size_at_which_a_quantile_has_a_standard_error(p: float) -> None:
+    need = quantiles.min_results(p)
+    sizes = range(1, need + 3000)
+    defined = [n for n in sizes if math.isfinite(quantiles.quantile_and_se(range(n), p)[1])]
+    assert defined[0] == need
+    assert defined == list(range(need, need + 3000))  # and from then on
+
+
+def test_a_quantile_metric_too_small_for_an_interval_says_how_many_results_it_needs(
+    invoke: Invoke,
+) -> None:
+    assert invoke("ab", "create", "t", "--metric", "completion_time:p95").exit_code == 0
+    for i in range(16):
+        v = "control" if i % 2 else "treatment"
+        args = ("--variant", v, "--completion-time", str(10 + i))
+        assert invoke("ab", "add-result", "t", *args).exit_code == 0
+    r = invoke("ab", "analyze", "t")
+    assert r.exit_code == 0, r.output
+    need = quantiles.min_results(0.95)
+    assert " ".join(r.output.split()).endswith(
+        f"completion_time:p95 has no interval until each variant has {need} results with a value "
+        "of completion_time (control has 8, treatment has 8); no call is made before. A lower "
+        "percentile needs fewer."
+    )
+    assert quantiles.min_results(0.5) <= 8  # a median has its interval at 8 a side
+    r = invoke("ab", "analyze", "t", "--metric", "completion_time:p50")
+    assert r.exit_code == 0, r.output
+    assert "has no interval until" not in r.output

@@ -36,6 +36,7 @@ Array = np.ndarray
 __all__ = [
     "parse_quantile",
     "quantile_and_se",
+    "min_results",
     "running_quantile",
     "compare_looks",
     "fixed_horizon",
@@ -47,6 +48,25 @@ def _interp(xs: Sequence[float], h: float) -> float:
     lo = math.floor(h)
     hi = min(lo + 1, len(xs) - 1)
     return xs[lo] + (h - lo) * (xs[hi] - xs[lo])
+
+
+def min_results(p: float, z0: float = Z0) -> int:
+    """The fewest values for which :func:`quantile_and_se` gives the ``p`` quantile a standard error.
+
+    Both ranks ``n p ± z0 sqrt(n p (1 - p))`` must lie in ``1..n``: about 73 values for a
+    p95, 381 for a p99 (fewer values give an estimate but no interval and no call).
+    """
+    b = z0 * math.sqrt(p * (1.0 - p))
+    n = math.ceil(max(z0 * z0 * p / (1.0 - p), ((b + math.sqrt(b * b + 4.0 * p)) / (2.0 * p)) ** 2))
+    n = max(1, n - 2)
+    while not _ranks_inside(n, p, z0):
+        n += 1
+    return n
+
+
+def _ranks_inside(n: int, p: float, z0: float) -> bool:
+    s = math.sqrt(n * p * (1.0 - p))
+    return n * p - z0 * s >= 1 and n * p + z0 * s <= n
 
 
 def quantile_and_se(
@@ -65,7 +85,7 @@ def quantile_and_se(
     est = _interp(sorted_values, (n - 1) * p)
     s = math.sqrt(n * p * (1.0 - p))
     lo, hi = n * p - z0 * s, n * p + z0 * s
-    if lo < 1 or hi > n:
+    if not _ranks_inside(n, p, z0):
         return est, math.nan
     return est, (_interp(sorted_values, hi - 1) - _interp(sorted_values, lo - 1)) / (2.0 * z0)
 

@@ -18,10 +18,32 @@ def _ci(ci: list[float] | None) -> str:
     return "-" if not ci else f"{ci[0]:+.4g} to {ci[1]:+.4g}"
 
 
+def _quantile_size(doc: dict[str, Any]) -> list[str]:
+    """A note while a variant has too few values for the quantile to have an interval (p95: 73)."""
+    from trialbook.domain.metrics import parse_quantile
+    from trialbook.domain.stats.quantiles import min_results
+
+    parsed = parse_quantile(str(doc["metric"]))
+    if parsed is None:
+        return []
+    need = min_results(parsed[1])
+    counts = [(v["name"], int(v.get("n") or 0)) for v in doc.get("variants", ())]
+    if all(n >= need for _, n in counts):
+        return []
+    have = ", ".join(f"{name} has {n:,}" for name, n in counts)
+    text = (
+        f"{doc['metric']} has no interval until each variant has {need:,} results with a value "
+        f"of {parsed[0]} ({have}); no call is made before. A lower percentile needs fewer."
+    )
+    return ["", textwrap.fill(text, WIDTH)]
+
+
 def render_extras(doc: dict[str, Any]) -> str:
     """Lines about caps, the covariate and the segment breakdown ("" when none is in ``doc``)."""
     lines: list[str] = []
     settings = doc.get("settings") or {}
+    if doc.get("kind") == "quantile":
+        lines += _quantile_size(doc)
     for cap in settings.get("caps") or ():
         lines += ["", f"Capped at {cap['cap']} (fixed at ab create):"]
         if cap["threshold"] is None:
