@@ -461,6 +461,16 @@ class TestCheck:
         assert full.output == "Error: --output: cannot write /dev/full: No space left on device\n"
         assert not missing.parent.exists()
 
+    def test_an_output_that_is_the_database_is_refused(self, web_db: WebDb) -> None:
+        before = _count(web_db.path)
+        r = run(web_db.path, "ab", TEST, "--output", str(web_db.path))
+        assert r.exit_code == 2, r.output
+        assert r.output == (
+            f"Error: --output: {web_db.path} is the trialbook database (or its journal); "
+            "name another file\n"
+        )
+        assert _count(web_db.path) == before  # the log is still there, whole
+
     def test_the_api_raises_the_public_exceptions(self, web_db: WebDb) -> None:
         with trialbook.open(web_db.path) as tb:
             with pytest.raises(trialbook.NotFound, match="no A/B test named 'nope'"):

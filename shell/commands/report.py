@@ -48,6 +48,24 @@ def _options(fn: Any) -> Any:
     return fn
 
 
+def _check_output(app: App, output: str) -> None:
+    """Refuse, before building anything, an --output that cannot be written or is the log."""
+    from pathlib import Path
+
+    path = Path(output)
+    if not path.parent.is_dir():
+        raise ReportError(f"--output: directory {path.parent} does not exist; create it first")
+    if app.db_url is None:  # writing over the SQLite file destroyed the log
+        db = app.db_path.resolve()
+        if path.resolve() in {
+            db,
+            *(db.with_name(db.name + e) for e in ("-wal", "-shm", "-journal")),
+        }:
+            raise ReportError(
+                f"--output: {output} is the trialbook database (or its journal); name another file"
+            )
+
+
 def _run(
     app: App, kind: str, name: str, fmt: str, output: str | None, check: bool, **options: Any
 ) -> None:
@@ -55,12 +73,7 @@ def _run(
     from trialbook.store.errors import StoreError
 
     if output is not None:
-        from pathlib import Path
-
-        if not Path(output).parent.is_dir():
-            raise ReportError(
-                f"--output: directory {Path(output).parent} does not exist; create it first"
-            )
+        _check_output(app, output)
     try:
         report = app.tb.report(kind, name, **options)
     except (DomainError, StoreError) as e:
