@@ -684,7 +684,9 @@ def export_dataset(
         )
     if min_score is not None and (isinstance(min_score, bool) or not math.isfinite(min_score)):
         raise InvalidCommand(f"--min-score: {min_score!r} is not a finite number")
-    splits = parse_split(split) if isinstance(split, str) else tuple(split or ())
+    if split is not None and not isinstance(split, str):  # Split objects: the same rules as text
+        split = ",".join(f"{s.name}={s.share!r}" for s in split) or None
+    splits = parse_split(split) if split is not None else ()
     if seed is not None and not splits:
         raise InvalidCommand("--seed chooses how cases fall into splits; give --split too")
     out_path = Path(output).expanduser() if output is not None else None

@@ -102,6 +102,26 @@ class TestParsingSplits:
             parse_split(text)
         assert str(e.value).startswith(message), str(e.value)
 
+    @pytest.mark.parametrize(
+        ("splits", "message"),
+        [
+            ([Split("a", 2.0)], "--split: a=2.0: a share is above 0 and at most 1"),
+            ([Split("a", 0.3), Split("a", 0.7)], "--split: 'a' is named twice; name each split once"),
+            ([Split("a/b", 1.0)], "--split: 'a/b' is not a split name; use letters, digits, '_' or '-'"),
+        ],
+    )  # fmt: skip
+    def test_split_objects_are_checked_as_the_text_is(
+        self, tmp_path: Path, splits: list[Split], message: str
+    ) -> None:
+        from trialbook.ledger.datasets import export_dataset  # it takes Split objects too
+
+        with trialbook.open(tmp_path / "t.db") as tb:
+            tb.ab.create("t", variants=["a", "b"])
+            with tb._use() as ledger, pytest.raises(InvalidCommand) as e:
+                export_dataset(ledger, "t", split=splits, output=tmp_path / "out.jsonl")
+        assert str(e.value) == message
+        assert not list(tmp_path.glob("out*"))
+
 
 # --------------------------------------------------------------------------- real runs
 
