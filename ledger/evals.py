@@ -472,6 +472,14 @@ def _response_cache(
 
     on = cache if cache is not None else bool(config.cache)
     if not on:
+        if ttl is not None:  # else a TTL is silently dropped and the user thinks the cache is on
+            from trialbook.runners.eval_errors import TargetConfigError
+
+            parse_duration(ttl)
+            raise TargetConfigError(
+                "--cache-ttl: the response cache is off for this run, so a TTL does nothing; "
+                "add --cache (or cache = true in the run config), or drop --cache-ttl"
+            )
         return None
     ttl_s = parse_duration(ttl) if ttl is not None else config.cache_ttl_s
     return ResponseCache(ttl_s=ttl_s).open()

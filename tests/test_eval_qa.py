@@ -96,3 +96,25 @@ def test_the_api_refuses_an_empty_junit_path_with_the_same_message(
         t.evals.gates("qa", fail_under="target=0.1", junit="")
     assert str(e.value) == "--junit '': give a file name such as report.xml"
     assert count_events(db_path) == before
+
+
+@pytest.mark.parametrize("args", [["--cache-ttl", "1d"], ["--no-cache", "--cache-ttl", "1d"]])
+def test_a_cache_ttl_without_the_cache_is_refused_not_silently_dropped(
+    invoke: Invoke, app: SynthTaskApp, db_path: Path, args: list[str]
+) -> None:
+    # it ran uncached without a word: a CI job meaning `--cache --cache-ttl 1d` paid for every call
+    r = run_seeds(invoke, app, *args)
+    assert (r.exit_code, r.output) == (
+        1,
+        "Error: --cache-ttl: the response cache is off for this run, so a TTL does nothing; "
+        "add --cache (or cache = true in the run config), or drop --cache-ttl\n",
+    )
+    assert count_events(db_path) == 0 and app.rollouts == 0
+
+
+def test_a_bad_cache_ttl_without_the_cache_names_the_bad_duration(
+    invoke: Invoke, app: SynthTaskApp, db_path: Path
+) -> None:
+    r = run_seeds(invoke, app, "--cache-ttl", "1x")
+    assert r.exit_code == 1 and r.output.startswith("Error: --cache-ttl: '1x' is not a duration")
+    assert count_events(db_path) == 0
