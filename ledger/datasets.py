@@ -689,6 +689,12 @@ def export_dataset(
     splits = parse_split(split) if split is not None else ()
     if seed is not None and not splits:
         raise InvalidCommand("--seed chooses how cases fall into splits; give --split too")
+    if function_name is not None and format != "tensorzero":
+        raise InvalidCommand(
+            f"--function names tensorzero datapoints; drop it, or give --format tensorzero (not {format})"
+        )
+    if function_name is not None and not function_name.strip():
+        raise InvalidCommand("--function: the function name is empty; name the TensorZero function")
     out_path = Path(output).expanduser() if output is not None else None
     if out_path is not None:
         _check_output(out_path, ledger)

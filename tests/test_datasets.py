@@ -666,6 +666,8 @@ class TestBadInput:
             (["t", "--format", "jsonl", "--split", "train"], "--split: 'train' is not NAME=SHARE; write e.g. --split train=0.9,val=0.1"),
             (["t", "--format", "jsonl", "--split", "a=x,b=1"], "--split: a='x': the share is not a number"),
             (["t", "--format", "jsonl", "--seed", "3"], "--seed chooses how cases fall into splits; give --split too"),
+            (["t", "--format", "jsonl", "--function", "qa"], "--function names tensorzero datapoints; drop it, or give --format tensorzero (not jsonl)"),
+            (["t", "--format", "tensorzero", "--function", " "], "--function: the function name is empty; name the TensorZero function"),
             (["t", "--format", "jsonl", "--min-score", "0.5"], "--min-score needs scores, and A/B test 't' has none; record results with --score or --metric"),
             (["t", "--format", "jsonl", "--scorer", "judge"], "--scorer: A/B test 't' has no scores named 'judge' (its scores: none)"),
         ],
@@ -689,7 +691,9 @@ class TestBadInput:
         options = dict(zip(args[1::2], args[2::2], strict=True))
         kwargs: dict[str, Any] = {"format": options.pop("--format")}
         for key, value in options.items():
-            name = key.removeprefix("--").replace("-", "_")
+            name = {"function": "function_name"}.get(
+                n := key.removeprefix("--").replace("-", "_"), n
+            )
             kwargs[name] = (
                 float(value) if name == "min_score" else int(value) if name == "seed" else value
             )
