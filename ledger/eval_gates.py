@@ -21,7 +21,7 @@ gate passed, 1 when one failed, 3 for an infrastructure failure.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,19 +178,40 @@ def parse_fail_under(spec: str, scorer_names: Iterable[str] | None = None) -> Sc
     return ScoreGate(spec=spec, scorer=name, stat=stat, threshold=threshold)
 
 
+def check_mean_on_scale(gate: ScoreGate, scale: Sequence[float] | None) -> None:
+    """Refuse a mean gate off ``scale`` (the scores the scorer records; 0–1 when None): such a
+    gate could never fail (``judge:j:mean=0.7`` on 1–10) or never pass (``mean=11``)."""
+    if gate.stat != "mean" or gate.scorer == TARGET:
+        return
+    low, high = (float(scale[0]), float(scale[1])) if scale else (0.0, 1.0)
+    if not low <= gate.threshold <= high:
+        raise InvalidCommand(
+            f"--fail-under {gate.spec!r}: {_num(gate.threshold)} is outside {gate.scorer}'s "
+            f"{_num(low)}–{_num(high)} scale; give a mean on its scale"
+        )
+
+
 def parse_run_gates(
     fail_under: Sequence[str] = (),
     max_failed: int | None = None,
     *,
     allow_all_failed: bool = False,
     scorer_names: Iterable[str] | None = None,
+    scorer_scales: Mapping[str, Sequence[float] | None] | None = None,
 ) -> RunGates:
-    """``eval run``'s gate options, checked (``InvalidCommand`` naming the first wrong one)."""
+    """``eval run``'s gate options, checked (``InvalidCommand`` naming the first wrong one).
+
+    ``scorer_scales`` (name → the scale its verdicts are recorded on, None for 0–1) also
+    checks that a ``SCORER:mean=VALUE`` lies on the scorer's scale."""
     names = None if scorer_names is None else list(scorer_names)
     if max_failed is not None and max_failed < 0:
         raise InvalidCommand(f"--max-failed {max_failed}: give a count of 0 or more")
+    parsed = tuple(parse_fail_under(s, names) for s in fail_under)
+    for g in parsed:
+        if scorer_scales is not None and g.scorer in scorer_scales:
+            check_mean_on_scale(g, scorer_scales[g.scorer])
     return RunGates(
-        fail_under=tuple(parse_fail_under(s, names) for s in fail_under),
+        fail_under=parsed,
         max_failed=max_failed,
         allow_all_failed=allow_all_failed,
     )
@@ -351,6 +372,18 @@ def scorer_names_of(scoring: Any) -> list[str]:
             [*(s.name for s in scoring.common), *(s.name for s in scoring.by_spec.values())]
         )
     ]
+
+
+def scorer_scales_of(scoring: Any) -> dict[str, tuple[float, float] | None]:
+    """Each scorer of a prepared run → the scale its verdicts are recorded on (None: 0–1)."""
+    if not scoring:
+        return {}
+    out: dict[str, tuple[float, float] | None] = {}
+    for s in [*scoring.common, *scoring.by_spec.values()]:
+        config = getattr(s, "config", None)
+        rules = getattr(config, "rules", None)
+        out[s.name] = rules.recorded_scale if rules is not None else getattr(s, "scale", None)
+    return out
 
 
 def judge_run(

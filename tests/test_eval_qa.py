@@ -118,3 +118,59 @@ def test_a_bad_cache_ttl_without_the_cache_names_the_bad_duration(
     r = run_seeds(invoke, app, "--cache-ttl", "1x")
     assert r.exit_code == 1 and r.output.startswith("Error: --cache-ttl: '1x' is not a duration")
     assert count_events(db_path) == 0
+
+
+@pytest.fixture
+def seven(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A code evaluator on disk that scores 7 on 1–10."""
+    (tmp_path / "tb_qa_seven.py").write_text(
+        "def seven(prompt, output, **context):\n    return {'score': 7}\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "python:tb_qa_seven:seven,scale=1-10"
+
+
+@pytest.mark.parametrize(("value", "scale"), [("0.7", "1–10"), ("11", "1–10")])
+def test_a_mean_gate_off_the_scorers_scale_is_refused_before_the_run(
+    invoke: Invoke, app: SynthTaskApp, db_path: Path, seven: str, value: str, scale: str
+) -> None:
+    # mean=0.7 on a 1–10 evaluator (a 0–1 habit) always passed; mean=11 could never pass
+    spec = f"python:tb_qa_seven:seven:mean={value}"
+    r = run_seeds(invoke, app, "--scorer", seven, "--fail-under", spec)
+    assert (r.exit_code, r.output) == (
+        1,
+        f"Error: --fail-under {spec!r}: {value} is outside python:tb_qa_seven:seven's {scale} scale; "
+        "give a mean on its scale\n",
+    )
+    assert count_events(db_path) == 0 and app.rollouts == 0
+
+
+def test_a_mean_gate_on_an_unscaled_scorer_lies_in_0_to_1(
+    invoke: Invoke, app: SynthTaskApp, db_path: Path
+) -> None:
+    r = run_seeds(invoke, app, "--scorer", "equals", "--fail-under", "equals:mean=7")
+    assert r.output == (
+        "Error: --fail-under 'equals:mean=7': 7 is outside equals's 0–1 scale; "
+        "give a mean on its scale\n"
+    )
+    assert count_events(db_path) == 0
+
+
+def test_a_mean_gate_on_the_scale_still_runs_and_the_api_refuses_the_same(
+    invoke: Invoke, app: SynthTaskApp, db_path: Path, seven: str
+) -> None:
+    import trialbook as tb
+
+    name = "python:tb_qa_seven:seven"
+    r = run_seeds(invoke, app, "--scorer", seven, "--fail-under", f"{name}:mean=7", "--name", "m")
+    assert r.exit_code == 0, r.output
+    before = count_events(db_path)
+    with tb.open(db_path) as t:
+        with pytest.raises(tb.InvalidCommand) as e:
+            t.evals.gates("m", fail_under=f"{name}:mean=0.7")
+        assert str(e.value) == (
+            f"--fail-under '{name}:mean=0.7': 0.7 is outside {name}'s 1–10 scale; "
+            "give a mean on its scale"
+        )
+        assert t.evals.gates("m", fail_under=f"{name}:mean=7").exit_code == 0
+    assert count_events(db_path) == before

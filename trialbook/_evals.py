@@ -489,6 +489,7 @@ class Evals:
                 max_failed,
                 allow_all_failed=allow_all_failed,
                 scorer_names=[*report["scorer_names"], *recorded],
+                scorer_scales={n: sc.get("scale") for n, sc in report["scorers"].items()},
             )
             if junit is not None:
                 check_junit_path(junit)

@@ -142,7 +142,9 @@ def gate_options(f: F) -> F:
     return f
 
 
-def _gates(gate_opts: dict[str, Any], scorer_names: list[str]) -> RunGates:
+def _gates(
+    gate_opts: dict[str, Any], scorer_names: list[str], scorer_scales: Any = None
+) -> RunGates:
     """The checked gates of run/resume/retry-failed (before anything is recorded)."""
     from trialbook.ledger import eval_gates
     from trialbook.ledger.junit import check_junit_path
@@ -152,6 +154,7 @@ def _gates(gate_opts: dict[str, Any], scorer_names: list[str]) -> RunGates:
         gate_opts.get("max_failed"),
         allow_all_failed=bool(gate_opts.get("allow_all_failed")),
         scorer_names=scorer_names,
+        scorer_scales=scorer_scales,
     )
     if gate_opts.get("junit") is not None:
         check_junit_path(gate_opts["junit"])
@@ -360,9 +363,9 @@ def run(
         raise click.UsageError(str(e)) from None
     except _runner_errors() as e:
         raise _user_error(e) from e
-    from trialbook.ledger.eval_gates import scorer_names_of
+    from trialbook.ledger.eval_gates import scorer_names_of, scorer_scales_of
 
-    gates = _gates(gate_opts, scorer_names_of(prepared.scoring))
+    gates = _gates(gate_opts, scorer_names_of(prepared.scoring), scorer_scales_of(prepared.scoring))
     _run_session(app, prepared, gates, gate_opts.get("junit"))
 
 
@@ -393,7 +396,7 @@ def _resume(
     budget: float | None,
     gate_opts: dict[str, Any],
 ) -> None:
-    from trialbook.ledger.eval_gates import scorer_names_of
+    from trialbook.ledger.eval_gates import scorer_names_of, scorer_scales_of
 
     try:
         prepared = evals.prepare_resume(
@@ -402,7 +405,11 @@ def _resume(
     except _runner_errors() as e:
         raise _user_error(e) from e
     recorded = [s["name"] for s in evals.require_run(app.ledger, run_id).get("scorers") or []]
-    gates = _gates(gate_opts, [*scorer_names_of(prepared.scoring), *recorded])
+    gates = _gates(
+        gate_opts,
+        [*scorer_names_of(prepared.scoring), *recorded],
+        scorer_scales_of(prepared.scoring),
+    )
     _run_session(app, prepared, gates, gate_opts.get("junit"))
 
 
