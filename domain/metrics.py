@@ -34,6 +34,13 @@ def parse_quantile(name: str) -> tuple[str, float] | None:
     """
     m = QUANTILE_METRIC_RE.match(name)
     if m is None:
+        if re.fullmatch(
+            r"[a-z][a-z0-9_]{0,63}:p(?:100(?:\.0{1,3})?|-\d{1,3}(?:\.\d{1,3})?)", name
+        ):  # p100, p-5
+            raise ValueError(
+                f"quantile metric {name!r}: the percentile must lie between 0 and 100 "
+                "(exclusive), e.g. completion_time:p95 or cost:p99.9"
+            )
         if ":p" in name:
             raise ValueError(
                 f"quantile metric {name!r} is not valid; write METRIC:pNN, e.g. completion_time:p95"
@@ -41,7 +48,10 @@ def parse_quantile(name: str) -> tuple[str, float] | None:
         return None
     p = float(m.group(2)) / 100.0
     if not 0.0 < p < 1.0:
-        raise ValueError(f"quantile metric {name!r}: the percentile must lie between 0 and 100")
+        raise ValueError(
+            f"quantile metric {name!r}: the percentile must lie between 0 and 100 "
+            "(exclusive), e.g. completion_time:p95 or cost:p99.9"
+        )
     return m.group(1), p
 
 

@@ -141,3 +141,44 @@ def test_a_quantile_metric_too_small_for_an_interval_says_how_many_results_it_ne
     r = invoke("ab", "analyze", "t", "--metric", "completion_time:p50")
     assert r.exit_code == 0, r.output
     assert "has no interval until" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--metric", "completion_time:p100"),
+            "Error: metric: quantile metric 'completion_time:p100': the percentile must lie "
+            "between 0 and 100 (exclusive), e.g. completion_time:p95 or cost:p99.9 "
+            "(got 'completion_time:p100')",
+        ),
+        (
+            ("--metric", "completion_time:p0"),
+            "Error: metric: quantile metric 'completion_time:p0': the percentile must lie "
+            "between 0 and 100 (exclusive), e.g. completion_time:p95 or cost:p99.9 "
+            "(got 'completion_time:p0')",
+        ),
+        (
+            ("--guardrail", "completion_time:p100:+10%"),
+            "Error: quantile metric 'completion_time:p100': the percentile must lie between 0 "
+            "and 100 (exclusive), e.g. completion_time:p95 or cost:p99.9",
+        ),
+        (
+            ("--cap", "cost:p100"),
+            "Error: caps: cap cost:p100: the percentile must be at least 50 and below "
+            "100, e.g. cost:p99",
+        ),
+        (
+            ("--cap", "cost:p0"),
+            "Error: caps: cap cost:p0: the percentile must be at least 50 and below "
+            "100, e.g. cost:p99",
+        ),
+    ],
+)
+def test_a_percentile_out_of_range_is_named_as_such_at_both_ends(
+    invoke: Invoke, db_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    r = invoke("ab", "create", "t", *args)
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == [message]
+    assert count_events(db_path) == 0

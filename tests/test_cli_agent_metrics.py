@@ -89,7 +89,8 @@ class TestQuantiles:
     @pytest.mark.parametrize(
         ("args", "message"),
         [
-            (("--metric", "completion_time:p100"), "METRIC:pNN"),
+            (("--metric", "completion_time:p100"), "between 0 and 100 (exclusive)"),
+            (("--metric", "completion_time:pxx"), "METRIC:pNN"),
             (("--metric", "completion_time:p0"), "between 0 and 100"),
             (("--metric", "success:p95"), "success is binary"),
             (("--metric", "tokens:p95"), "no values of 'tokens'"),
@@ -137,7 +138,7 @@ class TestCaps:
     @pytest.mark.parametrize(
         ("cap", "message"),
         [
-            ("cost:p10", "between 50 and 100"),
+            ("cost:p10", "at least 50 and below 100"),
             ("success:p99", "success is binary"),
             ("cost", "METRIC:pNN"),
         ],

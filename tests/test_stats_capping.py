@@ -26,7 +26,7 @@ class TestParse:
             Cap.parse(text)
 
     def test_a_percentile_below_the_median_is_refused(self) -> None:
-        with pytest.raises(ValueError, match="between 50 and 100"):
+        with pytest.raises(ValueError, match="at least 50 and below 100"):
             Cap.parse("cost:p10")
 
 

@@ -31,7 +31,9 @@ class Cap:
         if (self.quantile is None) == (self.value is None):
             raise ValueError("a cap has either a quantile or a value")
         if self.quantile is not None and not 0.5 <= self.quantile < 1.0:
-            raise ValueError(f"cap {self}: the percentile must lie between 50 and 100")
+            raise ValueError(
+                f"cap {self}: the percentile must be at least 50 and below 100, e.g. cost:p99"
+            )
         if self.value is not None and not (math.isfinite(self.value) and self.value > 0):
             raise ValueError(f"cap {self}: the value must be a positive number")
 
@@ -44,6 +46,13 @@ class Cap:
     def parse(cls, text: str) -> Cap:
         """``Cap("cost", quantile=0.99)`` for ``cost:p99``; ``Cap("completion_time", value=600)`` for ``completion_time:600``."""
         m = CAP_RE.match(text.strip())
+        if m is None and re.fullmatch(
+            r"[a-z][a-z0-9_]{0,63}:p(?:100(?:\.0{1,3})?|-\d{1,3}(?:\.\d{1,3})?)", text.strip()
+        ):
+            raise ValueError(  # cost:p100, cost:p-1: a percentile out of range, not a typo
+                f"cap {text.strip()}: the percentile must be at least 50 and below 100, "
+                "e.g. cost:p99"
+            )
         if m is None:
             raise ValueError(f"cap {text!r} is not valid; {CAP_HELP}")
         metric, pct, number = m.groups()
