@@ -198,7 +198,16 @@ def build(
         vn = v["name"]
         keys = [f"lift.{vn}", f"ci.{vn}", f"p_value.{vn}", f"estimate.{vn}", f"estimate.{control}"]
         if v["ci"] is None:
-            status, text = "gap", f"{vn} vs {control}: no interval yet (too few results)"
+            few = min(counts[vn], counts[control]) < settings["min_results"]
+            said = [
+                a["message"].removeprefix(f"{vn}: ")
+                for a in alerts
+                if a["message"].startswith(f"{vn}: ")
+            ]
+            why = (
+                "too few results" if few else (said[0] if said else "the analysis defines none yet")
+            )
+            status, text = "gap", f"{vn} vs {control}: no interval yet ({why})"
         else:
             status = (
                 "ready"

@@ -483,6 +483,18 @@ class TestCheck:
                 tb.report.ab(TEST, latency_budget=-1)
 
 
+def test_no_interval_with_enough_results_says_why_not_too_few(tmp_path: Path) -> None:
+    with trialbook.open(tmp_path / "t.db") as tb:
+        tb.ab.create("flat", variants=["a", "b"], metric="completion_time")
+        for i in range(6):  # enough results, every one the same: no spread, no interval
+            for v in ("a", "b"):
+                tb.ab.add_result("flat", variant=v, completion_time=0, case_id=f"c{i}")
+        row = next(r for r in tb.report.ab("flat").matrix if r.id == "primary.b")
+    assert row.status == "gap"
+    assert "too few results" not in row.summary
+    assert row.summary.startswith("b vs a: no interval yet (no spread in the data")
+
+
 def _count(db: Path) -> int:
     conn = sqlite3.connect(db)
     try:
