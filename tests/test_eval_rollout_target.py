@@ -441,3 +441,15 @@ def test_seeds_never_replace_a_suite_of_ordinary_cases(
     assert r.exit_code == 1 and r.output.count("\n") == 1
     assert "suite 'qa' holds cases that are not seeds" in r.output
     assert count_events(db_path) == before and app.requests == 0
+
+
+def test_a_url_with_a_query_is_refused_naming_it_without_its_secret() -> None:
+    # /health was appended after the query (http://h:1?api_key=…/health) and the app
+    # answered 404: "is it running and healthy?"
+    with pytest.raises(TargetConfigError) as e:
+        make_target(
+            {"kind": "rollout", "url": "http://127.0.0.1:9?api_key=zz-secret", "env_name": "e"},
+            env={"ENVIRONMENT_API_KEY": "k"},
+        )
+    assert "has a query or fragment; give the task app's base URL" in str(e.value)
+    assert "zz-secret" not in str(e.value)

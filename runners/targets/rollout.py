@@ -123,6 +123,13 @@ class RolloutTarget(ShardedClients, Target):
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.url = base_url(check_url(url, "rollout target"))
+        if "?" in self.url or "#" in self.url:
+            # /health and /rollout are appended to the base URL: after a query they land in it
+            raise TargetConfigError(
+                f"rollout target URL {redact_url(self.url)!r} has a query or fragment; give the "
+                "task app's base URL, e.g. http://127.0.0.1:8103 (its key goes in the "
+                "variable api_key_env names)"
+            )
         self.env_name = _text(env_name, "env_name")
         self.env_config = _table(env_config, "env_config")
         self.policy_name = _text(policy_name, "policy_name")
