@@ -51,6 +51,10 @@ def parse(text: str) -> Source | None:
     from trialbook.domain.errors import InvalidCommand
     from trialbook.domain.metrics import CUSTOM_METRIC_RE
 
+    if not text.strip():
+        raise InvalidCommand(
+            f"--covariate is empty; name a value the results carry (e.g. --covariate prior) or {FORMS}"
+        )
     if ":" not in text:
         return None
     kind, _, rest = text.partition(":")

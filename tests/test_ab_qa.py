@@ -182,3 +182,18 @@ def test_a_percentile_out_of_range_is_named_as_such_at_both_ends(
     assert r.exit_code == 1
     assert r.output.strip().splitlines() == [message]
     assert count_events(db_path) == 0
+
+
+def test_an_empty_covariate_asks_for_a_name(invoke: Invoke, db_path: Path) -> None:
+    assert invoke("ab", "create", "t", "--metric", "completion_time").exit_code == 0
+    r = invoke("ab", "add-result", "t", "--variant", "control", "--completion-time", "5")
+    assert r.exit_code == 0
+    before = count_events(db_path)
+    for cmd in (("analyze", "t"), ("conclude", "t", "--stop")):
+        r = invoke("ab", *cmd, "--covariate", " ")
+        assert r.exit_code == 1
+        assert r.output.strip().splitlines() == [
+            "Error: --covariate is empty; name a value the results carry (e.g. --covariate "
+            "prior) or case:RUN (a case's mean score in eval run RUN) or test:OTHER.METRIC"
+        ]
+    assert count_events(db_path) == before
