@@ -608,9 +608,11 @@ def _check_output(output: Path, ledger: Ledger) -> None:
         raise InvalidCommand(f"--output: {output} is a directory; name a file")
     if not output.parent.is_dir():
         raise InvalidCommand(f"--output: directory {output.parent} does not exist; create it first")
-    database = getattr(ledger.store, "path", None)  # SQLite: writing over it destroyed the log
-    if database and database != ":memory:":
-        db = Path(database).resolve()
+    from trialbook.store.sqlite import SQLiteEventStore  # PostgreSQL's path is a name, no file
+
+    store = ledger.store  # SQLite: writing over its file destroyed the log
+    if isinstance(store, SQLiteEventStore) and store.path != ":memory:":
+        db = Path(store.path).resolve()
         files = {db, *(db.with_name(db.name + end) for end in ("-wal", "-shm", "-journal"))}
         if output.resolve() in files:
             raise InvalidCommand(
