@@ -46,9 +46,7 @@ from typing import TYPE_CHECKING, Any
 from trialbook.domain.errors import InvalidCommand, NotFound
 
 if TYPE_CHECKING:
-    from trialbook.domain.commands import Command
     from trialbook.ledger import Ledger
-    from trialbook.store.base import RecordedEvent
 
 FORMATS = ("openai-chat", "tensorzero", "jsonl")
 #: the ``schema_version`` of trialbook's own record (``--format jsonl``)
@@ -59,24 +57,6 @@ SHARE_TOLERANCE = 1e-9
 #: the score name of an A/B or canary result's ``score`` field
 RESULT_SCORE = "score"
 SOURCE_PREFIXES = ("eval", "ab", "canary")
-
-
-# --------------------------------------------------------------------------- writing results with blobs
-
-
-def execute_with_blobs(
-    ledger: Ledger, command: Command, blobs: Sequence[bytes], **options: Any
-) -> list[RecordedEvent]:
-    """``ledger.execute(command)`` with ``blobs`` stored in the same write transaction.
-
-    A refused command rolls the blobs back with it; without blobs it is ``execute``.
-    """
-    if not blobs:
-        return ledger.execute(command, **options)
-    with ledger.store.transaction():
-        for blob in blobs:
-            ledger.store.put_blob(blob, "application/json")
-        return ledger.execute(command, **options)
 
 
 # --------------------------------------------------------------------------- splits
