@@ -261,7 +261,8 @@ class ResultFields(Value):
         for key, value in v.items():
             if not DIMENSION_KEY_RE.match(key):
                 raise ValueError(
-                    f"dimension name {key!r} is not valid; use letters, digits, '_' and '-'"
+                    f"dimension name {key!r} is not valid; use at most 64 ASCII letters, "
+                    "digits, '_' and '-' (e.g. model or task-type)"
                 )
             check_text(value, f"dimension {key}")
         return v

@@ -197,3 +197,15 @@ def test_an_empty_covariate_asks_for_a_name(invoke: Invoke, db_path: Path) -> No
             "prior) or case:RUN (a case's mean score in eval run RUN) or test:OTHER.METRIC"
         ]
     assert count_events(db_path) == before
+
+
+@pytest.mark.parametrize("key", ["ключ", "a" * 65, "a b"])
+def test_a_dimension_key_outside_ascii_says_ascii(invoke: Invoke, db_path: Path, key: str) -> None:
+    assert invoke("ab", "create", "t").exit_code == 0
+    r = invoke("ab", "add-result", "t", "--variant", "control", "--dimension", f"{key}=x")
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == [
+        f"Error: dimensions: dimension name {key!r} is not valid; use at most 64 ASCII letters, "
+        "digits, '_' and '-' (e.g. model or task-type)"
+    ]
+    assert count_events(db_path) == 1
