@@ -49,6 +49,7 @@ __all__ = [
     "chat_message",
     "chat_url",
     "error_from_status",
+    "header_safe",
     "new_client",
     "parse_retry_after",
     "redact_headers",
@@ -181,6 +182,12 @@ def redact_url(url: str) -> str:
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers with secret-looking values (Authorization, X-Api-Key …) replaced by ``<redacted>``."""
     return {k: (REDACTED if looks_secret(k) else v) for k, v in headers.items()}
+
+
+def header_safe(value: str) -> bool:
+    """Whether ``value`` can be sent as a header value as it is (visible ASCII, inner spaces):
+    httpx refuses others mid-request with a message that quotes the value (a key)."""
+    return value == value.strip() and all(" " <= c <= "~" for c in value)
 
 
 def without_credentials(url: str) -> str:

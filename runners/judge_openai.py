@@ -62,6 +62,7 @@ from trialbook.runners.http_client import (
     chat_body,
     chat_message,
     chat_url,
+    header_safe,
     new_client,
     parse_retry_after,
     retryable_status,
@@ -433,6 +434,13 @@ def judge_config(
         api_key = env.get(key_env)
         if not api_key:
             raise ScorerConfigError(f"judge {name!r}: environment variable {key_env} is not set")
+        if not header_safe(api_key):
+            # sent as it is, httpx's error quoted "Bearer <the key>" into the verdict's error
+            raise ScorerConfigError(
+                f"judge {name!r}: the key in {key_env} holds a character an HTTP header cannot "
+                "carry (a newline, a space at an end, or a non-ASCII letter); set "
+                f"{key_env} to the key alone"
+            )
     if values.get("json_mode", "auto") not in ("auto", "on", "off"):
         raise ScorerConfigError(
             f"judge {name!r}: json_mode must be auto, on or off, not {values['json_mode']!r}"

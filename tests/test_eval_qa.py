@@ -174,3 +174,20 @@ def test_a_mean_gate_on_the_scale_still_runs_and_the_api_refuses_the_same(
         )
         assert t.evals.gates("m", fail_under=f"{name}:mean=7").exit_code == 0
     assert count_events(db_path) == before
+
+
+def test_a_judge_key_no_header_can_carry_is_refused_and_never_recorded(
+    invoke: Invoke, app: SynthTaskApp, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it was sent: httpx's "Illegal header value b'Bearer <key>\\n'" became the verdict's error,
+    # so the judge's key was written into the event log
+    monkeypatch.setenv("TB_QA_JUDGE_KEY", "judge-secret-9\n")
+    spec = "judge:j,base_url=http://127.0.0.1:9/v1,model=m,key_env=TB_QA_JUDGE_KEY"
+    r = run_seeds(invoke, app, "--scorer", spec)
+    assert (r.exit_code, r.output) == (
+        1,
+        "Error: judge 'j': the key in TB_QA_JUDGE_KEY holds a character an HTTP header cannot "
+        "carry (a newline, a space at an end, or a non-ASCII letter); set TB_QA_JUDGE_KEY to "
+        "the key alone\n",
+    )
+    assert count_events(db_path) == 0 and app.rollouts == 0

@@ -57,7 +57,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from trialbook.runners.eval_errors import RolloutRefused, TargetConfigError, TargetUnavailable
-from trialbook.runners.http_client import ShardedClients, error_from_status, redact_url
+from trialbook.runners.http_client import (
+    ShardedClients,
+    error_from_status,
+    header_safe,
+    redact_url,
+)
 from trialbook.runners.targets.base import (
     PREFLIGHT_TIMEOUT,
     RolloutRequest,
@@ -153,7 +158,7 @@ class RolloutTarget(ShardedClients, Target):
             api_key_env = None
         self.api_key_env = api_key_env
         key = read_key(os.environ if env is None else env, api_key_env, "rollout target")
-        if key is not None and not _header_safe(key):
+        if key is not None and not header_safe(key):
             # httpx refused it mid-request and its message quoted the key itself
             raise TargetConfigError(
                 f"rollout target: the key in {api_key_env} holds a character an HTTP header "
@@ -240,11 +245,6 @@ class RolloutTarget(ShardedClients, Target):
             raise error_from_status(response, latency, url)
         what = f"the response from {redact_url(url)}"
         return read_rollout_response(response_json(response, latency, what), latency, what=what)
-
-
-def _header_safe(value: str) -> bool:
-    """Whether ``value`` can be sent as a header value as it is (visible ASCII, inner spaces)."""
-    return value == value.strip() and all(" " <= c <= "~" for c in value)
 
 
 def _text(value: Any, name: str) -> str | None:
