@@ -456,17 +456,20 @@ def test_a_url_with_a_query_is_refused_naming_it_without_its_secret() -> None:
 
 
 @pytest.mark.parametrize("key", ["k-secret-1\n", " k-secret-1", "k-sécret-1", "k-secret\t1"])
-def test_a_key_no_header_can_carry_is_refused_without_showing_it(key: str) -> None:
+@pytest.mark.parametrize("kind", ["rollout", "http"])
+def test_a_key_no_header_can_carry_is_refused_without_showing_it(key: str, kind: str) -> None:
     # a trailing newline (echo > file; export KEY=$(cat file) keeps none, but CI secrets can)
     # was "cannot reach … (Illegal header value b'k-secret-1\\n')": the key in the CI log,
     # exit 3; a non-ASCII one an internal error
     with pytest.raises(TargetConfigError) as e:
         make_target(
-            {"kind": "rollout", "url": "http://127.0.0.1:9", "env_name": "e"},
+            {"kind": kind, "url": "http://127.0.0.1:9", "env_name": "e"}
+            if kind == "rollout"
+            else {"kind": kind, "url": "http://127.0.0.1:9", "api_key_env": "ENVIRONMENT_API_KEY"},
             env={"ENVIRONMENT_API_KEY": key},
         )
     assert str(e.value) == (
-        "rollout target: the key in ENVIRONMENT_API_KEY holds a character an HTTP header cannot "
+        f"{kind} target: the key in ENVIRONMENT_API_KEY holds a character an HTTP header cannot "
         "carry (a newline, a space at an end, or a non-ASCII letter); set ENVIRONMENT_API_KEY "
         "to the key alone"
     )

@@ -13,7 +13,7 @@ import httpx
 
 from trialbook.domain.suites import Case
 from trialbook.runners.eval_errors import RolloutRefused, TargetConfigError, TargetUnavailable
-from trialbook.runners.http_client import new_client, redact_url, snippet, split_url
+from trialbook.runners.http_client import header_safe, new_client, redact_url, snippet, split_url
 
 PREFLIGHT_TIMEOUT = 5.0
 
@@ -213,6 +213,12 @@ def read_key(env: Mapping[str, str], var: str | None, what: str) -> str | None:
         raise TargetConfigError(
             f"{what}: environment variable {var} is not set; export {var}=… "
             "or set api_key_env to the variable holding your key"
+        )
+    if not header_safe(value):
+        # sent as it is, httpx refuses it mid-request with a message quoting the key
+        raise TargetConfigError(
+            f"{what}: the key in {var} holds a character an HTTP header cannot carry (a newline, "
+            f"a space at an end, or a non-ASCII letter); set {var} to the key alone"
         )
     return value
 

@@ -60,7 +60,6 @@ from trialbook.runners.eval_errors import RolloutRefused, TargetConfigError, Tar
 from trialbook.runners.http_client import (
     ShardedClients,
     error_from_status,
-    header_safe,
     redact_url,
 )
 from trialbook.runners.targets.base import (
@@ -158,13 +157,6 @@ class RolloutTarget(ShardedClients, Target):
             api_key_env = None
         self.api_key_env = api_key_env
         key = read_key(os.environ if env is None else env, api_key_env, "rollout target")
-        if key is not None and not header_safe(key):
-            # httpx refused it mid-request and its message quoted the key itself
-            raise TargetConfigError(
-                f"rollout target: the key in {api_key_env} holds a character an HTTP header "
-                "cannot carry (a newline, a space at an end, or a non-ASCII letter); set "
-                f"{api_key_env} to the key alone"
-            )
         self._default_headers = {KEY_HEADER: key} if key is not None else {}
 
     def describe(self) -> dict[str, Any]:
