@@ -209,3 +209,19 @@ def test_a_dimension_key_outside_ascii_says_ascii(invoke: Invoke, db_path: Path,
         "digits, '_' and '-' (e.g. model or task-type)"
     ]
     assert count_events(db_path) == 1
+
+
+def test_the_api_reads_one_rule_given_as_text_as_that_rule(tmp_path: Path) -> None:
+    import trialbook
+
+    tb = trialbook.open(tmp_path / "api.db")
+    tb.ab.create(
+        "t", metric="cost", segments="model", caps="cost:p99", guardrails="completion_time:+10%"
+    )
+    from trialbook.domain.ab import stream_for
+
+    with tb._use("qa") as ledger:
+        data = next(iter(ledger.store.read_stream(stream_for("t")))).data
+    assert data["segments"] == ["model"]  # not ["m", "o", "d", "e", "l"]
+    assert data["caps"] == ["cost:p99"]
+    assert [g["metric"] for g in data["guardrails"]] == ["completion_time"]

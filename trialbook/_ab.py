@@ -104,6 +104,10 @@ class ABTests:
             expected_tools = tuple(t.strip() for t in expected_tools.split(","))
         if isinstance(success_criteria, str):
             success_criteria = (success_criteria,)
+        # one rule given as text is that rule, not its characters ("model" is one segment)
+        guardrails, caps, segments = (
+            (x,) if isinstance(x, str) else x for x in (guardrails, caps, segments)
+        )
         rails = d.read_guardrails(guardrails)
         command = build(
             d.CreateTest,
