@@ -191,3 +191,18 @@ def test_a_judge_key_no_header_can_carry_is_refused_and_never_recorded(
         "the key alone\n",
     )
     assert count_events(db_path) == 0 and app.rollouts == 0
+
+
+@pytest.mark.parametrize("field", ["score", "reward", "cost_usd"])
+def test_an_http_reply_number_too_large_for_a_float_is_a_bad_response(field: str) -> None:
+    import json
+
+    from trialbook.runners.eval_errors import RolloutRefused
+    from trialbook.runners.targets.base import reply_from_json
+
+    # math.isfinite(10**400) is an OverflowError: the rollout failed as "OverflowError: …"
+    data = json.loads('{"output": "x", "' + field + '": 1' + "0" * 400 + "}")
+    with pytest.raises(RolloutRefused) as e:
+        reply_from_json(data, 0.1, what="r")
+    assert str(e.value) == f'r has "{field}": an integer too large for a number; it must be finite'
+    assert e.value.kind == "bad_response"

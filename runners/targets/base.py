@@ -155,6 +155,12 @@ def _json_type(value: Any) -> str:
 def _number(value: Any, name: str, what: str, latency_s: float) -> float | None:
     if value is None:
         return None
+    if isinstance(value, int) and abs(value) > 2**1023:  # float() of it is an OverflowError
+        raise RolloutRefused(
+            f'{what} has "{name}": an integer too large for a number; it must be finite',
+            kind="bad_response",
+            latency_s=latency_s,
+        )
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise RolloutRefused(
             f'{what} has "{name}": {value!r}; it must be a finite number or absent',
