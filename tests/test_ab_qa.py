@@ -225,3 +225,31 @@ def test_the_api_reads_one_rule_given_as_text_as_that_rule(tmp_path: Path) -> No
     assert data["segments"] == ["model"]  # not ["m", "o", "d", "e", "l"]
     assert data["caps"] == ["cost:p99"]
     assert [g["metric"] for g in data["guardrails"]] == ["completion_time"]
+
+
+def test_a_breakdown_into_too_many_segments_is_refused_before_it_is_computed(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    from trialbook.ledger.segments import MAX_SEGMENTS
+
+    rows = [
+        {"variant": v, "success": i % 3 == 0, "dimensions": {"u": f"u{i}"}}
+        for i in range(MAX_SEGMENTS + 1)
+        for v in ("control", "treatment")
+    ]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert invoke("ab", "create", "t").exit_code == 0
+    assert invoke("ab", "import", "t", str(path)).exit_code == 0
+    r = invoke("ab", "analyze", "t", "--by", "u")
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == [
+        f"Error: --by u: test 't' has {MAX_SEGMENTS + 1} values of 'u'; a breakdown compares at "
+        f"most {MAX_SEGMENTS} segments (each look of each is computed); break it down by a "
+        "dimension with fewer values"
+    ]
+    # at the limit it is computed
+    r = invoke(
+        "ab", "analyze", "t", "--by", "u", "--metric", "success", "--at", str(2 * MAX_SEGMENTS + 1)
+    )
+    assert r.exit_code == 0, r.output
