@@ -209,9 +209,10 @@ def parse_tokens(text: str) -> int:
     """
     value = _token_amount(text)
     if value != value.to_integral_value():
+        amount = f"{value.normalize():f}"
+        of = "" if amount == text.strip() else f" ({amount})"  # 1.2345k is 1234.5; 1.5 is 1.5
         raise UnitError(
-            f"token count {quoted(text)} is not a whole number of tokens ({value.normalize():f}); "
-            f"write {TOKEN_FORMS}"
+            f"token count {quoted(text)} is not a whole number of tokens{of}; write {TOKEN_FORMS}"
         )
     if value > _MAX_COUNT:
         raise UnitError(f"token count {quoted(text)} is too large; write {TOKEN_FORMS}")

@@ -253,3 +253,24 @@ def test_a_breakdown_into_too_many_segments_is_refused_before_it_is_computed(
         "ab", "analyze", "t", "--by", "u", "--metric", "success", "--at", str(2 * MAX_SEGMENTS + 1)
     )
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1.5", "token count '1.5' is not a whole number of tokens; write 1200, 1,200, 1.5k or 2M"),
+        (
+            "1.2345k",
+            "token count '1.2345k' is not a whole number of tokens (1234.5); write 1200, 1,200, "
+            "1.5k or 2M",
+        ),
+    ],
+)
+def test_a_fractional_token_count_names_the_amount_only_when_it_differs(
+    text: str, message: str
+) -> None:
+    from trialbook.domain.units import UnitError, parse_tokens
+
+    with pytest.raises(UnitError) as e:
+        parse_tokens(text)
+    assert str(e.value) == message
