@@ -104,7 +104,7 @@ def _decimal(number: str, text: str, what: str, forms: str) -> Decimal:
 
 
 def _not_negative(text: str, what: str, forms: str) -> None:
-    if str(text).strip().startswith("-"):
+    if str(text).strip().lstrip("$").lstrip().startswith("-"):  # -1, $-1
         raise UnitError(f"{what} {quoted(text)} is negative; write {forms}")
 
 

@@ -274,3 +274,16 @@ def test_a_fractional_token_count_names_the_amount_only_when_it_differs(
     with pytest.raises(UnitError) as e:
         parse_tokens(text)
     assert str(e.value) == message
+
+
+def test_a_negative_cost_after_a_dollar_sign_is_named_negative(
+    invoke: Invoke, db_path: Path
+) -> None:
+    assert invoke("ab", "create", "t").exit_code == 0
+    r = invoke("ab", "add-result", "t", "--variant", "control", "--cost", "$-1")
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines()[-1] == (
+        "Error: Invalid value for '--cost': cost '$-1' is negative; write 0.03, $0.03 or 3c "
+        "(US dollars)"
+    )
+    assert count_events(db_path) == 1
