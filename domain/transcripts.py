@@ -39,6 +39,9 @@ from trialbook.domain.events import Value
 TranscriptRole = Literal["system", "developer", "user", "assistant", "tool"]
 #: the most messages one transcript may hold
 MAX_MESSAGES = 10_000
+#: the largest transcript stored, as canonical JSON (it is written in the result's transaction
+#: and kept for ever: a runaway log pasted as one message should not grow the file by 60 MB)
+MAX_TRANSCRIPT_BYTES = 8 * 1024 * 1024
 
 
 class ToolFunction(Value):
@@ -185,5 +188,10 @@ def stash_transcript(
     if value is None:
         return out, None
     digest, data = transcript_blob(parse_transcript(value, where))
+    if len(data) > MAX_TRANSCRIPT_BYTES:
+        raise InvalidCommand(
+            f"{where}: is {len(data) / 2**20:.1f} MiB; at most {MAX_TRANSCRIPT_BYTES // 2**20} MiB "
+            "is stored: trim long tool outputs or keep the full log elsewhere"
+        )
     out["transcript_blob"] = digest
     return out, data

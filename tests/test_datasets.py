@@ -776,3 +776,22 @@ class TestBadInput:
             tb.export_dataset("t")
         assert str(e.value) == "'t' names both ab:t and canary:t; write one of those to choose"
         assert len(tb.export_dataset("ab:t")["records"]) == 1
+
+
+def test_a_transcript_larger_than_8_mib_is_refused_and_nothing_is_stored(
+    tmp_path: Path, invoke: Invoke, db_path: Path
+) -> None:
+    # kept for ever in the result's transaction: a 60 MB pasted log grew the file by 60 MB
+    invoke("ab", "create", "t")
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps([{"role": "user", "content": "x" * (9 * 1024 * 1024)}]))
+    r = invoke("ab", "add-result", "t", "--variant", "control", "--transcript", str(big))
+    assert r.exit_code == 1
+    assert r.output == (
+        "Error: transcript: is 9.0 MiB; at most 8 MiB is stored: trim long tool outputs or "
+        "keep the full log elsewhere\n"
+    )
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM blobs").fetchone()[0] == 0
+    conn.close()
