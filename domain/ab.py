@@ -764,6 +764,13 @@ def check_measures(r: ResultFields, where: str = "") -> None:
             "value with its own field or option, or name it otherwise"
         )
     check_magnitudes(r, where)
+    for key, value in (r.dimensions or {}).items():
+        # the CLI refuses `--dimension k=` already; import lines and the API came through
+        if not value.strip() or "\n" in value or "\r" in value:
+            raise InvalidCommand(
+                f"{where}dimension {key!r} has an empty or multi-line value {value[:40]!r}; "
+                "give one line of text, e.g. category=billing"
+            )
 
 
 def result_source(sources: Sequence[str] | None, count: int, i: int) -> str:

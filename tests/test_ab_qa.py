@@ -287,3 +287,32 @@ def test_a_negative_cost_after_a_dollar_sign_is_named_negative(
         "(US dollars)"
     )
     assert count_events(db_path) == 1
+
+
+@pytest.mark.parametrize("value", ["", "   ", "two\nlines"])
+def test_an_empty_or_multi_line_dimension_from_an_import_is_refused(
+    tmp_path: Path, invoke: Invoke, db_path: Path, value: str
+) -> None:
+    # the CLI refused `--dimension k=`; import lines and the API recorded it, and "(none)"
+    # segments then merged with results that had no dimension
+    invoke("ab", "create", "t")
+    before = count_events(db_path)
+    line = json.dumps({"variant": "control", "dimensions": {"model": value}})
+    r = invoke("ab", "import", "t", "-", input=line + "\n")
+    assert r.exit_code == 1
+    assert r.output.startswith("Error: line 1: dimension 'model' has an empty or multi-line value")
+    assert r.output.count("\n") == 1
+    assert count_events(db_path) == before
+
+
+def test_a_custom_metric_given_twice_is_refused_not_last_wins(
+    invoke: Invoke, db_path: Path
+) -> None:
+    invoke("ab", "create", "t")
+    before = count_events(db_path)
+    r = invoke(
+        "ab", "add-result", "t", "--variant", "control", "--metric", "foo=1", "--metric", "foo=2"
+    )
+    assert r.exit_code == 2
+    assert "'foo' is given twice (1 and 2); give it once" in r.output
+    assert count_events(db_path) == before
