@@ -35,6 +35,11 @@ def parse_key_values(values: tuple[str, ...], option: str) -> dict[str, float]:
             raise click.BadParameter(
                 f"{item!r} is not KEY=VALUE, e.g. {option} latency_p95=1.2", param_hint=option
             )
+        if key in out:
+            raise click.BadParameter(
+                f"{key!r} is given twice ({out[key]:g} and {raw.strip()}); give it once",
+                param_hint=option,
+            )
         try:
             out[key] = float(raw)
         except ValueError:
