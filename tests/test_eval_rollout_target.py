@@ -264,6 +264,23 @@ def test_a_missing_key_variable_is_a_one_line_error_and_nothing_is_appended(
     assert count_events(db_path) == 0 and app.health_calls == 0
 
 
+def test_an_empty_key_variable_is_called_empty_not_unset(
+    tmp_path: Path,
+    invoke: Invoke,
+    db_path: Path,
+    app: SynthTaskApp,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT_API_KEY", "")
+    r = invoke("eval", "run", "--config", str(write_config(tmp_path, app.url)))
+    assert r.exit_code == 1 and r.output.count("\n") == 1
+    assert (
+        "environment variable ENVIRONMENT_API_KEY is empty; export ENVIRONMENT_API_KEY=…"
+        in r.output
+    )
+    assert count_events(db_path) == 0
+
+
 def test_a_config_without_seeds_asks_for_them(
     invoke: Invoke, app: SynthTaskApp, tmp_path: Path, db_path: Path
 ) -> None:

@@ -216,8 +216,9 @@ def read_key(env: Mapping[str, str], var: str | None, what: str) -> str | None:
         raise TargetConfigError(f"{what}: api_key_env must name an environment variable")
     value = env.get(var)
     if not value:
+        state = "is empty" if value is not None else "is not set"
         raise TargetConfigError(
-            f"{what}: environment variable {var} is not set; export {var}=… "
+            f"{what}: environment variable {var} {state}; export {var}=… "
             "or set api_key_env to the variable holding your key"
         )
     if not header_safe(value):
