@@ -5,17 +5,19 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from trialbook.domain.units import p_text
+from trialbook.domain.units import MetricUnits, p_text
 
 WIDTH = 100
+#: the one way metric differences print (ab analyze, the web view and reports use it too)
+_UNITS = MetricUnits("continuous")
 
 
-def _f(x: float | None, digits: int = 4) -> str:
-    return "-" if x is None else f"{x:+.{digits}g}"
+def _f(x: float | None) -> str:
+    return _UNITS.diff(x)
 
 
 def _ci(ci: list[float] | None) -> str:
-    return "-" if not ci else f"{ci[0]:+.4g} to {ci[1]:+.4g}"
+    return "-" if not ci else _UNITS.interval(ci)
 
 
 def _quantile_size(doc: dict[str, Any]) -> list[str]:
