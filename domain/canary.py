@@ -197,12 +197,37 @@ def unknown_metric(name: str, what: str) -> InvalidCommand:
     )
 
 
+def _units_normalised(text: str) -> str:
+    """A guardrail text with its limit in the canonical form :func:`parse_guardrail` reads.
+
+    ``completion_time:+30s`` becomes ``completion_time:+30.0``, ``cost:+3c``
+    ``cost:+0.03``, ``error_rate:+2 points`` ``error_rate:+2pp``; a bare number of 1 or
+    more on a proportion (``error_rate:+5``, 500 points) is refused, as ``--mde`` refuses
+    it. Any other text is passed on unchanged: the parser names what is wrong.
+    """
+    from trialbook.domain import units
+
+    m = re.fullmatch(r"\s*([a-z][a-z0-9_]*)\s*:(.*)", text, re.DOTALL)
+    if not m or m.group(1) not in METRICS:
+        return text
+    name, limit = m.group(1), m.group(2)
+    try:
+        margin = units.parse_margin(limit, name, allow_zero=True)
+    except units.UnitError as e:
+        if units.is_proportion(name) and re.fullmatch(r"\s*\+?\s*[0-9]*\.?[0-9]+\s*", limit):
+            raise InvalidCommand(f"guardrail {name}: {e}") from None
+        return text
+    return f"{name}:+{margin.text}"
+
+
 def parse_guardrail(text: str) -> Guardrail:
     """``error_rate:+2pp`` (points), ``completion_time:+10%`` (relative) or ``cost:+0.02`` (units).
 
     The limit is the largest worsening of the candidate against the control that
-    is tolerated; ``success:+0`` tolerates none. ``InvalidCommand`` names what is wrong.
+    is tolerated; ``success:+0`` tolerates none. The limit may be given in any unit a
+    margin takes (``30s``, ``3c``, ``2 points``). ``InvalidCommand`` names what is wrong.
     """
+    text = _units_normalised(text)
     m = re.fullmatch(
         r"\s*([a-z][a-z0-9_]*(?::p[0-9.]+)?)\s*:\s*\+?\s*([0-9]*\.?[0-9]+)\s*(%|pp|points?)?\s*",
         text,

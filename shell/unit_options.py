@@ -58,27 +58,3 @@ COST = UnitType("cost", units.parse_cost, float)
 COMPLETION_TIME_HELP = "Time to complete: 40 (seconds), 40s, 2min, 1h30m."
 TOKENS_HELP = "Tokens used: 1200, 1,200, 1.5k, 2M."
 COST_HELP = "Cost in US dollars: 0.03, $0.03, 3c."
-
-
-def canary_guardrail(text: str) -> str:
-    """A ``canary create --guardrail`` text with its limit in a canonical form the canary reads.
-
-    ``completion_time:+30s`` becomes ``completion_time:+30.0``, ``cost:+3c``
-    ``cost:+0.03``, ``error_rate:+2 points`` ``error_rate:+2pp``; a bare number of 1 or
-    more on a proportion (``error_rate:+5``, 500 points) is refused, as ``--mde`` refuses
-    it. Any other text is passed on unchanged: the canary's own parser names what is wrong.
-    """
-    from trialbook.domain.errors import InvalidCommand
-    from trialbook.domain.metrics import METRICS
-
-    m = re.fullmatch(r"\s*([a-z][a-z0-9_]*)\s*:(.*)", text, re.DOTALL)
-    if not m or m.group(1) not in METRICS:
-        return text
-    name, limit = m.group(1), m.group(2)
-    try:
-        margin = units.parse_margin(limit, name, allow_zero=True)
-    except units.UnitError as e:
-        if units.is_proportion(name) and re.fullmatch(r"\s*\+?\s*[0-9]*\.?[0-9]+\s*", limit):
-            raise InvalidCommand(f"guardrail {name}: {e}") from None
-        return text
-    return f"{name}:+{margin.text}"

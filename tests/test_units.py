@@ -360,6 +360,23 @@ class TestCanaryGuardrailUnits:
         assert r.exit_code == 0, r.output
         assert "completion_time:+30, cost:+0.02, error_rate:+2pp" in r.output
 
+    def test_the_api_reads_canary_guardrails_as_the_cli_does(
+        self, invoke: Invoke, tmp_path: Path
+    ) -> None:
+        # the units are read by the canary's own guardrail parser, not by the CLI alone
+        import trialbook
+
+        rails = ("completion_time:+30s", "cost:+2c", "error_rate:+2 points")
+        invoke("canary", "create", "c", "--control", "a", "--candidate", "b",
+               *(x for g in rails for x in ("--guardrail", g)))  # fmt: skip
+        with trialbook.open(tmp_path / "api.db") as tb:
+            api = tb.canaries.create("c", control="a", candidate="b", guardrails=rails).info()
+        cli = invoke("canary", "status", "c", "--json")
+        assert [g["limit"] for g in json.loads(cli.output)["guardrails"]] == [
+            g["limit"] for g in api.guardrails
+        ]
+        assert [g["limit"] for g in api.guardrails] == [30.0, 0.02, 0.02]
+
     def test_a_bare_5_on_a_proportion_is_refused_for_a_canary_too(
         self, invoke: Invoke, db_path: Path
     ) -> None:

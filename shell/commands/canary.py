@@ -24,7 +24,6 @@ from trialbook.shell.unit_options import (
     DURATION,
     TOKENS,
     TOKENS_HELP,
-    canary_guardrail,
 )
 
 GUARDRAIL_HELP = (
@@ -129,7 +128,7 @@ def create(
     """
     info = app.tb.canaries.create(
         name, control=control, candidate=candidate, stages=stages,
-        guardrails=tuple(canary_guardrail(g) for g in guardrails),
+        guardrails=guardrails,
         metric=metric, min_results=min_results, unit=unit, alpha=alpha,
         expected_results=expected_results, salt=salt, description=description,
     ).info()  # fmt: skip
