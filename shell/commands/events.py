@@ -343,14 +343,24 @@ def verify(app: App, as_json: bool) -> None:
     is_flag=True,
     help="Write data as it reads today (old schemas upgraded), without hashes: for reading, not importing.",
 )
+@click.option(
+    "--no-blobs",
+    is_flag=True,
+    help="Leave out the transcripts, outputs and traces events name by hash (events only).",
+)
 @output_option
 @pass_app
-def export(app: App, after: int, stream: str | None, upcast: bool, output: str | None) -> None:
+def export(
+    app: App, after: int, stream: str | None, upcast: bool, no_blobs: bool, output: str | None
+) -> None:
     """Write the log as JSONL: one event per line, in position order, with its hashes.
 
     Each line is the canonical JSON of the whole envelope (position, event_id,
     stream_id, version, type, schema_version, data, metadata, recorded_at,
     prev_hash, hash), so export -> import -> export gives the same bytes.
+    The transcripts, outputs and traces events name by hash travel with them:
+    each on a line of its own before the first event that names it (a
+    "blob" line, outside the hash chain; --no-blobs leaves them out).
 
     \b
     Examples:
@@ -359,6 +369,7 @@ def export(app: App, after: int, stream: str | None, upcast: bool, output: str |
       trialbook events export --stream ab:checkout-flow --upcast
     """
     from trialbook.projections import log_queries
+    from trialbook.store.blob_lines import blob_line, references
     from trialbook.store.verify import export_line
 
     store = app.ledger.store
@@ -367,12 +378,32 @@ def export(app: App, after: int, stream: str | None, upcast: bool, output: str |
         raise click.ClickException(
             f"--since {after} is beyond the end of the log (position {head})"
         )
+    with_blobs = not (no_blobs or upcast)  # --upcast is for reading: events only
+    written: set[str] = set()
+    carried: list[str] = []
+
+    def blobs_of(row: tuple[Any, ...]) -> str:
+        out = []
+        for digest in references(row[6]):
+            if digest in written:
+                continue
+            written.add(digest)
+            found = _read_blob(store, digest)
+            if found is not None:  # a blob this log never had is not invented
+                out.append(blob_line(digest, *found) + "\n")
+                carried.append(digest)
+        return "".join(out)
 
     def lines() -> Iterator[str]:
         for rows in log_queries.envelope_batches(
             store.conn, after=after, stream=stream, size=EXPORT_BATCH
         ):
-            yield "".join((_upcast_line(r) if upcast else export_line(r)) + "\n" for r in rows)
+            if upcast:
+                yield "".join(_upcast_line(r) + "\n" for r in rows)
+            elif with_blobs:
+                yield "".join(blobs_of(r) + export_line(r) + "\n" for r in rows)
+            else:
+                yield "".join(export_line(r) + "\n" for r in rows)
 
     if output is None:
         sys.stdout.flush()
@@ -384,9 +415,21 @@ def export(app: App, after: int, stream: str | None, upcast: bool, output: str |
     target = Path(output)
     partial = target.with_name(target.name + ".partial")
     with open(partial, "w", encoding="utf-8", newline="\n") as f:
-        n = _write(f, lines())
+        n = _write(f, lines()) - len(carried)
     partial.replace(target)
-    click.echo(f"Exported {n:,} events to {target}.", err=True)
+    blobs = f" and {len(carried):,} blobs" if carried else ""
+    click.echo(f"Exported {n:,} events{blobs} to {target}.", err=True)
+
+
+def _read_blob(store: Any, digest: str) -> tuple[bytes, str] | None:
+    """A blob's bytes and content type: from this file's blobs table, else from the store."""
+    row = store.conn.execute(
+        "SELECT content, content_type FROM blobs WHERE hash = ?", (digest,)
+    ).fetchone()
+    if row is not None:
+        return bytes(row[0]), str(row[1])
+    content = store.get_blob(digest)  # a replica falls back to its server
+    return None if content is None else (content, "application/octet-stream")
 
 
 def _write(f: TextIO, chunks: Iterator[str]) -> int:
@@ -422,31 +465,48 @@ def import_(app: App, file: str, as_json: bool) -> None:
     transaction: events this log already has must be identical (they are
     skipped, so importing twice changes nothing); the rest must continue this
     log's chain. A file from a log that diverged from this one is refused.
-    Read models are brought up to date in the same transaction. FILE '-'
-    reads standard input.
+    Read models are brought up to date in the same transaction. Blob lines
+    (transcripts, outputs, traces) are checked against their hash and stored
+    with the events. FILE '-' reads standard input.
 
     \b
     Examples:
       trialbook --db copy.db events import log.jsonl
       trialbook events export | trialbook --db copy.db events import -
     """
+    from trialbook.store.blob_lines import is_blob_line, parse_blob_line, references
     from trialbook.store.verify import parse_line
 
     name = "standard input" if file == "-" else file
     if file != "-" and not Path(file).is_file():
         raise click.ClickException(f"cannot read {file}: no such file")
     ledger = app.ledger
+    carried: set[str] = set()  # blobs the file holds
+    named: set[str] = set()  # blobs its events name
 
     def rows(stream: IO[str]) -> Iterator[tuple[Any, ...]]:
         for number, text in enumerate(stream, start=1):
             if not text.strip():
                 continue
+            if is_blob_line(text):
+                try:
+                    digest, content, content_type = parse_blob_line(text)
+                except ValueError as e:
+                    raise click.ClickException(
+                        f"{name} line {number} is not an exported blob: {e}; nothing was imported"
+                    ) from None
+                # in the import's transaction on SQLite (rolled back with it on an error)
+                ledger.store.put_blob(content, content_type)
+                carried.add(digest)
+                continue
             try:
-                yield parse_line(text)
+                row = parse_line(text)
             except ValueError as e:
                 raise click.ClickException(
                     f"{name} line {number} is not an exported event: {e}; nothing was imported"
                 ) from None
+            named.update(references(row[6]))
+            yield row
 
     def refold(conn: Any, head: int) -> None:
         ledger.projector.ensure(conn, head)
@@ -465,18 +525,30 @@ def import_(app: App, file: str, as_json: bool) -> None:
         ) from None
     seconds = time.perf_counter() - started
     head, head_hash = ledger.store.head()
+    missing = sorted(d for d in named - carried if ledger.store.get_blob(d) is None)
     if as_json:
         echo_json(
             {
                 "file": name,
                 "imported": inserted,
                 "already_present": skipped,
+                "blobs": len(carried),
+                "blobs_missing": missing,
                 "head_position": head,
                 "head_hash": head_hash,
                 "seconds": round(seconds, 3),
             }
         )
         return
+    if missing:
+        click.echo(
+            f"warning: {len(missing):,} transcripts, outputs or traces the events name are neither "
+            f"in {name} nor in this log (first {missing[0][:12]}…); they read as missing. "
+            "Export with a version of trialbook that writes blob lines to carry them.",
+            err=True,
+        )
+    if carried:
+        click.echo(f"Stored {len(carried):,} blobs (transcripts, outputs, traces) from {name}.")
     if inserted:
         click.echo(
             f"Imported {inserted:,} events from {name} (positions {head - inserted + 1}-{head}); "
