@@ -16,12 +16,20 @@ pass_app = click.make_pass_decorator(App)
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print JSON (stable keys) instead of a table."
 )
+
+
 #: ``--output/-o FILE`` for commands that write a file or standard output
+def stdout_dash(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--output -`` is standard output (the Unix convention), not a file named ``-``."""
+    return None if value == "-" else value
+
+
 output_option = click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write to this file instead of standard output.",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    callback=stdout_dash,
+    help="Write to this file instead of standard output ('-': standard output).",
 )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from trialbook.shell.app import App
-from trialbook.shell.commands.common import pass_app
+from trialbook.shell.commands.common import pass_app, stdout_dash
 
 FORMAT_CHOICES = ("openai-chat", "tensorzero", "jsonl")
 
@@ -43,8 +43,9 @@ def export() -> None:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write to this file (one file per split) instead of standard output.",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    callback=stdout_dash,
+    help="Write to this file (one file per split) instead of standard output ('-': standard output).",
 )
 @click.option(
     "--min-score",
