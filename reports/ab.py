@@ -57,8 +57,13 @@ def build(
     results: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     created = None
     decisions = []
+    archived: dict[str, Any] | None = None
     for e in events:
         data = read_as(e.type, e.schema_version, e.data)[1]
+        if e.type == "TestArchived":
+            archived = {"position": e.position, "actor": e.metadata.get("actor")}
+        elif e.type == "TestRestored":
+            archived = None
         if e.type == "ResultAdded":
             results.setdefault(data.get("variant", "?"), []).append((e.position, data))
         elif e.type == "TestCreated":
@@ -89,6 +94,7 @@ def build(
         "to": last,
         "by": who,
         "decisions": decisions,
+        "archived": archived,
         "cites": ranges(everything),
     }
 

@@ -152,6 +152,20 @@ def render(doc: dict[str, Any]) -> str:
                 ),
             )
         )
+    if scope.get("archived"):
+        a = scope["archived"]
+        facts.append(
+            el(
+                "tr",
+                el("th", "archived"),
+                el(
+                    "td",
+                    f"at #{a['position']}" + (f" by {a['actor']}" if a.get("actor") else ""),
+                    f" (read-only; trialbook ab restore {doc['subject']} brings it back)",
+                ),
+                data_archived=str(a["position"]),
+            )
+        )
     matrix = [
         el("tr", el("td", r["criterion"]), el("td", _badge(r["status"])), el("td", r["summary"]),
            el("td", cite_text(r["cites"]), class_="cites"), data_row=r["id"], data_status=r["status"])

@@ -65,6 +65,13 @@ def render(doc: dict[str, Any]) -> str:
             + (f" {cell(d['variant'])}" if d.get("variant") else "")
             + (f" by {cell(d['actor'])}" if d.get("actor") else "")
         )
+    if scope.get("archived"):
+        a = scope["archived"]
+        out.append(
+            f"- archived at #{a['position']}"
+            + (f" by {cell(a['actor'])}" if a.get("actor") else "")
+            + f" (read-only; `trialbook ab restore {cell(doc['subject'])}` brings it back)"
+        )
     out += ["", "## Readiness", "", "| criterion | status | summary | cites |", "|---|---|---|---|"]
     for r in doc["matrix"]:
         out.append(
