@@ -30,3 +30,21 @@ def test_the_report_says_archived_in_every_format_and_not_before_or_after(invoke
     assert invoke("ab", "restore", "t").exit_code == 0
     assert json.loads(_report(invoke, "--format", "json"))["scope"]["archived"] is None
     assert "archived at" not in _report(invoke)
+
+
+def test_a_plot_renders_to_the_same_bytes_every_time_and_different_plots_get_different_ids() -> (
+    None
+):
+    import re
+
+    from trialbook.web import svg
+
+    def plot(lift: float) -> str:
+        series = [{"name": "b", "lift": [lift, lift / 2], "ci": [[-1.0, 1.0], [-0.5, 0.5]]}]
+        return svg.interval_plot([10, 20], series, fmt=str)
+
+    one, again, other = plot(0.2), plot(0.2), plot(0.3)
+    assert one == again
+    ids = re.findall(r'<clipPath id="(plot-area-[0-9a-f]{12})"', one)
+    assert len(ids) == 1 and f'clip-path="url(#{ids[0]})"' in one
+    assert re.findall(r'<clipPath id="(plot-area-[0-9a-f]{12})"', other) != ids

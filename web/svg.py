@@ -13,7 +13,7 @@ Policy needs no inline styles.
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,8 +33,8 @@ GRID = "#e2e8f0"
 INK = "#334155"
 
 Fmt = Callable[[float], str]
-#: ids of the clip paths (unique within a page, never derived from data)
-_ids = itertools.count(1)
+#: stands for a plot's clip-path id until the plot is drawn (then its content's digest)
+_CLIP = "plot-area-PENDING"
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -116,7 +116,7 @@ def interval_plot(
     y = _Scale(yticks[0], yticks[-1], top + ph, top)
     x0, x1 = (n[0], n[-1]) if n else (0, 1)
     x = _Scale(x0, x1, left, left + pw)
-    clip = f"plot-area-{next(_ids)}"
+    clip = _CLIP
     parts: list[str] = [
         el("clipPath", el("rect", x=left, y=top, width=pw, height=ph), id=clip),
         el("rect", x=left, y=top, width=pw, height=ph, fill="#ffffff", stroke=GRID),
@@ -265,11 +265,15 @@ def interval_plot(
             transform=f"rotate(-90 14 {_f(top + ph / 2)})",
         )  # fmt: skip
     )
-    return el(
+    drawing = el(
         "svg", el("title", "lift and always-valid interval after every result"), *parts,
         viewBox=f"0 0 {width} {height}", class_="plot interval-plot", role="img",
         xmlns="http://www.w3.org/2000/svg",
     )  # fmt: skip
+    # the id names what is drawn (hex digits, never user text): the same plot renders to the same
+    # bytes in every process and every call, and two different plots on one page never share one
+    digest = hashlib.sha256(drawing.encode("utf-8")).hexdigest()[:12]
+    return Safe(drawing.replace(_CLIP, f"plot-area-{digest}"))
 
 
 def histogram(
