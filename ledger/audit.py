@@ -28,6 +28,8 @@ __all__ = [
     "failures",
     "recommendation_of",
     "said",
+    "setup_of",
+    "setup_text",
     "spans",
 ]
 
@@ -89,6 +91,42 @@ def _options(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def setup_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """How a recorded analysis was set up: the options it was computed with and the caps in force."""
+    settings = doc.get("settings") or {}
+    return {
+        **_options(doc),
+        "caps": [
+            {
+                "cap": c.get("cap"),
+                "threshold": c.get("threshold"),
+                "capped_results": c.get("capped_results"),
+            }
+            for c in settings.get("caps") or []
+        ],
+    }
+
+
+def setup_text(setup: dict[str, Any]) -> str:
+    """``metric cost, alpha 0.05, CUPED-adjusted by prior, cost capped at p99 (0.09; 3 results)``."""
+    parts = [f"metric {setup.get('metric')}", f"alpha {setup.get('alpha')}"]
+    if setup.get("mde") is not None:
+        parts.append(f"mde {setup['mde']}")
+    if setup.get("margin") is not None:
+        parts.append(f"equivalence margin {setup['margin']}")
+    if setup.get("covariate"):
+        parts.append(f"CUPED-adjusted by {setup['covariate']}")
+    for c in setup.get("caps") or []:
+        metric, _, at = str(c["cap"]).partition(":")
+        n = c.get("capped_results")
+        parts.append(
+            f"{metric} capped at {at} ({c['threshold']:.6g}; {n} result{'s' if n != 1 else ''} capped)"
+            if isinstance(c.get("threshold"), int | float)
+            else f"{metric} capped at {at}"
+        )
+    return ", ".join(parts)
+
+
 def recommendation_of(doc: dict[str, Any] | None) -> dict[str, Any]:
     rec = (doc or {}).get("recommendation") or {}
     return {"decision": rec.get("decision"), "variant": rec.get("variant")}
@@ -146,6 +184,7 @@ def _audit_decision(
         "note": data.get("note"),
         "against_recommendation": bool(data.get("against_recommendation")),
         "analysis_position": seen,
+        "analysis": setup_of(recorded),
         "method_version": data["method_version"],
         "method_version_now": METHOD_VERSION,
         "same_method": same_method,

@@ -290,6 +290,20 @@ def test_decisions_on_quantiles_and_caps_reproduce_in_the_audit(
     for name in ("q", "c"):
         doc = json.loads(invoke("audit", name, "--json").output)
         assert (doc["reproduced"], doc["not_reproduced"]) == (1, 0)
+    # the audit says how each decision's analysis was set up: the quantile, the cap in force
+    q = json.loads(invoke("audit", "q", "--json").output)["decisions"][0]["analysis"]
+    assert q["metric"] == "completion_time:p95" and q["caps"] == []
+    c = json.loads(invoke("audit", "c", "--json").output)["decisions"][0]["analysis"]
+    (cap,) = c["caps"]
+    costs = sorted(float(r["cost"]) for r in _rows(11, n=150))
+    assert cap["cap"] == "cost:p99" and cap["threshold"] == pytest.approx(np.quantile(costs, 0.99))
+    capped = sum(x > cap["threshold"] for x in costs)
+    assert cap["capped_results"] == capped
+    text = invoke("audit", "c").output
+    assert (
+        f"  Analysis: metric cost, alpha 0.05, cost capped at p99 ({cap['threshold']:.6g}; " in text
+    )
+    assert "metric completion_time:p95, alpha 0.05." in invoke("audit", "report", "q").output
 
 
 def test_a_capped_metric_is_capped_in_its_breakdown_and_refuses_a_covariate(
@@ -346,3 +360,12 @@ def test_a_cuped_decision_records_the_adjusted_analysis_and_reproduces(
     assert "CUPED" in analysis["variants"][1]["method"]
     audit = json.loads(invoke("audit", "z", "--json").output)
     assert (audit["reproduced"], audit["not_reproduced"]) == (1, 0)
+    assert audit["decisions"][0]["analysis"]["covariate"] == "prior"
+    assert (
+        "  Analysis: metric score, alpha 0.05, CUPED-adjusted by prior."
+        in invoke("audit", "z").output
+    )
+    assert (
+        ": metric score, alpha 0.05, CUPED-adjusted by prior."
+        in invoke("audit", "report", "z").output
+    )

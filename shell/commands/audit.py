@@ -35,6 +35,7 @@ from trialbook.ledger.audit import (  # noqa: E402 - the audit itself lives in t
     failures,
     recommendation_of,
     said,
+    setup_text,
     spans,
 )
 
@@ -96,6 +97,7 @@ def render_text(doc: dict[str, Any]) -> str:
             f"recommendation then: {said(d['recorded']['recommendation'])}"
             + (" (decided against it)" if d["against_recommendation"] else "")
             + ".",
+            f"  Analysis: {setup_text(d['analysis'])}.",
         ]
         method = (
             f"method {d['method_version_now']}"
@@ -210,7 +212,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
             f"TestConcluded at position {d['position']}."
             + (f" Note: {d['note']}" if d["note"] else ""),
             f"- The analysis it was based on saw the log up to position {d['analysis_position']} and was "
-            f"computed with method version {d['method_version']}.",
+            f"computed with method version {d['method_version']}: {setup_text(d['analysis'])}.",
             f"- Recommendation then: {said(d['recorded']['recommendation'])}"
             + (" (the decision went against it)." if d["against_recommendation"] else "."),
         ]
