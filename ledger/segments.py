@@ -35,6 +35,25 @@ def dimensions_of(ledger: Ledger, name: str, position: int) -> list[dict[str, An
     return out
 
 
+def dimensions_at(conn: Any, positions: list[int]) -> dict[int, dict[str, Any]]:
+    """The ``dimensions`` of the results at ``positions`` (those that have any), read from their
+    events (the read model keeps none): ``ab show --json``/``--csv`` and ``tb.ab.results``."""
+    import json
+
+    out: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(positions), 500):
+        chunk = positions[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for position, dims in conn.execute(
+            f"SELECT position, json_extract(data, '$.dimensions') FROM events "  # noqa: S608 - marks only
+            f"WHERE position IN ({marks}) AND type = 'ResultAdded'",
+            chunk,
+        ):
+            if dims:
+                out[int(position)] = json.loads(dims)
+    return out
+
+
 def segments_document(
     ledger: Ledger,
     snap: Snapshot,

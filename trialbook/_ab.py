@@ -351,13 +351,21 @@ class ABTests:
             return [Test.model_validate(t) for t in ab_queries.list_tests(conn, include_archived)]
 
     def results(self, test: str, *, limit: int | None = None) -> builtins.list[dict[str, Any]]:
-        """``test``'s results in recording order (the last ``limit`` if given), as ``ab show --json``."""
+        """``test``'s results in recording order (the last ``limit`` if given), as ``ab show --json``.
+
+        Each has its ``dimensions`` (``{}`` when recorded without any).
+        """
         from trialbook.ledger.analysis import require_test
+        from trialbook.ledger.segments import dimensions_at
         from trialbook.projections import ab_queries
 
         with self._tb._use() as ledger, ledger.store.read_transaction() as conn:
             require_test(ledger, test)
-            return ab_queries.results(conn, test, limit)
+            rows = ab_queries.results(conn, test, limit)
+            dims = dimensions_at(conn, [r["position"] for r in rows])
+        for r in rows:
+            r["dimensions"] = dims.get(r["position"], {})
+        return rows
 
     def decision(self, test: str) -> dict[str, Any] | None:
         """The latest decision recorded on ``test`` (as ``ab show --json`` prints it), or None."""

@@ -473,14 +473,16 @@ SHOW_LIMIT = 50
 
 
 def results_csv(rows: list[dict[str, Any]]) -> str:
-    """``ab show --csv``: one row per result, every field; custom metrics as ``metric:NAME`` columns.
+    """``ab show --csv``: one row per result, every field; custom metrics as ``metric:NAME`` and
+    dimensions as ``dimension:KEY`` columns.
 
     Lists (error messages) are JSON text; a missing value is an empty cell.
     """
     import csv
     import io
 
-    scalar = [k for k in (rows[0] if rows else {}) if k not in ("metrics", "error_messages")]
+    nested = ("metrics", "error_messages", "dimensions")
+    scalar = [k for k in (rows[0] if rows else {}) if k not in nested]
     if not rows:  # the header alone
         scalar = [
             "position", "variant", "session_id", "case_id", "success", "tool_calls",
@@ -488,9 +490,17 @@ def results_csv(rows: list[dict[str, Any]]) -> str:
             "tokens", "cost", "score", "notes", "start_time", "end_time", "recorded_at",
         ]  # fmt: skip
     metrics = sorted({k for r in rows for k in r.get("metrics") or {}})
+    dims = sorted({k for r in rows for k in r.get("dimensions") or {}})
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*scalar, "error_messages", *(f"metric:{m}" for m in metrics)])
+    w.writerow(
+        [
+            *scalar,
+            "error_messages",
+            *(f"metric:{m}" for m in metrics),
+            *(f"dimension:{d}" for d in dims),
+        ]
+    )
     for r in rows:
         errors = r.get("error_messages") or []
         w.writerow(
@@ -500,6 +510,7 @@ def results_csv(rows: list[dict[str, Any]]) -> str:
                 ("" if (r.get("metrics") or {}).get(m) is None else r["metrics"][m])
                 for m in metrics
             ]
+            + [(r.get("dimensions") or {}).get(d, "") for d in dims]
         )
     return buf.getvalue()
 
