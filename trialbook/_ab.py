@@ -56,6 +56,23 @@ def _result(fields: Any, blobs: list[bytes] | None = None) -> Any:
     return build(d.ResultFields, **values)
 
 
+def _test(ledger: Any, row: dict[str, Any]) -> Test:
+    """A read-model row of ``ab_tests`` with what only the definition event holds (the planned
+    results, caps and segments fixed at creation)."""
+    from trialbook.domain.catalog import read_as
+
+    created = ledger.store.get(row["created_position"])
+    data = read_as(created.type, created.schema_version, created.data)[1] if created else {}
+    return Test.model_validate(
+        {
+            **row,
+            "expected_results": data.get("expected_results"),
+            "caps": list(data.get("caps") or ()),
+            "segments": list(data.get("segments") or ()),
+        }
+    )
+
+
 class ABTests:
     """The A/B tests of one database. Names are the CLI's: ``create`` is ``ab create``, …"""
 
@@ -341,14 +358,14 @@ class ABTests:
         from trialbook.ledger.analysis import require_test
 
         with self._tb._use() as ledger:
-            return Test.model_validate(require_test(ledger, test))
+            return _test(ledger, require_test(ledger, test))
 
     def list(self, *, include_archived: bool = False) -> builtins.list[Test]:
         """Every test, oldest first (archived ones only with ``include_archived``)."""
         from trialbook.projections import ab_queries
 
         with self._tb._use() as ledger, ledger.store.read_transaction() as conn:
-            return [Test.model_validate(t) for t in ab_queries.list_tests(conn, include_archived)]
+            return [_test(ledger, t) for t in ab_queries.list_tests(conn, include_archived)]
 
     def results(self, test: str, *, limit: int | None = None) -> builtins.list[dict[str, Any]]:
         """``test``'s results in recording order (the last ``limit`` if given), as ``ab show --json``.

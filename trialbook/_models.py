@@ -58,6 +58,11 @@ class Test(_Model):
     created_at: str
     created_position: int
     last_position: int
+    #: fixed at creation: the planned results the always-valid boundary is tuned for, the caps
+    #: applied in every analysis (``cost:p99``) and the segments planned for ``analyze(by=)``
+    expected_results: int | None = None
+    caps: list[str] = []
+    segments: list[str] = []
 
 
 class VariantAnalysis(_Model):

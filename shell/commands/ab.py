@@ -132,38 +132,27 @@ def create(
       trialbook ab create checkout-flow --variants cold,warm --metric success \\
           --guardrail completion_time:+10%
     """
-    from trialbook.domain import ab as d
-    from trialbook.domain.commands import build
-
-    rails = d.read_guardrails(guardrails)
     weights = parse_key_values(_items(split), "--split") if split else None
-    command = build(
-        d.CreateTest,
-        name=name,
+    test = app.tb.ab.create(
+        name,
         variants=_items(variants),
         control=control,
         metric=metric,
-        guardrails=rails,
+        guardrails=guardrails,
         split=weights,
         expected_tools=_items(expected_tools) if expected_tools is not None else None,
         success_criteria=success_criteria or None,
-        caps=caps or None,
-        segments=segments or None,
+        caps=caps,
+        segments=segments,
         **fields,
     )
-    recorded = app.ledger.execute(command)
-    created = json.loads(recorded[0].data_json)
-    planned = (
-        f", planned results: {created['expected_results']}"
-        if created.get("expected_results")
-        else ""
-    )
-    capped = f", capped: {', '.join(created['caps'])}" if created.get("caps") else ""
+    planned = f", planned results: {test.expected_results}" if test.expected_results else ""
+    capped = f", capped: {', '.join(test.caps)}" if test.caps else ""
     click.echo(
-        f"Created A/B test {created['name']} with variants {', '.join(created['variants'])} "
-        f"(control: {created['control']}, metric: {created['metric']}{planned}{capped})."
+        f"Created A/B test {test.name} with variants {', '.join(test.variants)} "
+        f"(control: {test.control}, metric: {test.metric}{planned}{capped})."
     )
-    for custom in _custom_metrics(created):
+    for custom in _custom_metrics(test.model_dump()):
         click.echo(custom, err=True)
 
 
