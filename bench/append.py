@@ -6,7 +6,9 @@ transaction. Raw baseline: the same event rows trialbook records (read back
 from an untimed run, so ids, metadata, times and hashes are real) into an
 equally indexed table with plain sqlite3, one row per BEGIN IMMEDIATE
 transaction (single) and one executemany in one transaction (batch), at the
-same synchronous setting.
+same synchronous setting. Single appends of trialbook, raw and the SQL floor
+run interleaved, 25 at a time each in turn, so the three see the same sync
+latency on a shared machine.
 
 Concurrent writers (``--writers``, #25): the same single appends split between
 8 writer processes on one file, all recording results of one test, beside one
@@ -104,22 +106,6 @@ def _insert_result(rows: list[tuple]) -> str:
     return f"INSERT INTO ab_results VALUES ({', '.join('?' * len(rows[0]))})"
 
 
-def floor_single(path: Path, rows: tuple[list[tuple], list[tuple]], synchronous: str) -> float:
-    """Each result's event row and ``ab_results`` row in one BEGIN IMMEDIATE transaction."""
-    events, results = rows
-    conn = floor_file(path, synchronous)
-    insert_result = _insert_result(results)
-    started = time.perf_counter()
-    for event, result in zip(events, results, strict=True):
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(_INSERT_EVENT, event)
-        conn.execute(insert_result, result)
-        conn.execute("COMMIT")
-    seconds = time.perf_counter() - started
-    conn.close()
-    return len(events) / seconds
-
-
 def floor_batch(path: Path, rows: tuple[list[tuple], list[tuple]], synchronous: str) -> float:
     """All event rows and ``ab_results`` rows, two executemany in one transaction."""
     events, results = rows
@@ -134,18 +120,6 @@ def floor_batch(path: Path, rows: tuple[list[tuple], list[tuple]], synchronous: 
     return len(events) / seconds
 
 
-def raw_single(path: Path, rows: list[tuple], synchronous: str) -> float:
-    conn = raw_connection(path, synchronous)
-    started = time.perf_counter()
-    for row in rows:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(_INSERT_EVENT, row)
-        conn.execute("COMMIT")
-    seconds = time.perf_counter() - started
-    conn.close()
-    return len(rows) / seconds
-
-
 def raw_batch(path: Path, rows: list[tuple], synchronous: str) -> float:
     conn = raw_connection(path, synchronous)
     started = time.perf_counter()
@@ -155,6 +129,60 @@ def raw_batch(path: Path, rows: list[tuple], synchronous: str) -> float:
     seconds = time.perf_counter() - started
     conn.close()
     return len(rows) / seconds
+
+
+def interleaved_single(
+    tmp: Path,
+    results: list[dict],
+    rows: tuple[list[tuple], list[tuple]],
+    synchronous: str,
+    chunk: int = 25,
+) -> tuple[float, float, float]:
+    """(trialbook, raw, floor) single appends per second, measured in interleaved chunks.
+
+    The three writers run side by side on three files, ``chunk`` appends at a time
+    in turn (the order rotating), so a sync latency that drifts with the load of a
+    shared machine falls on all three alike instead of on whichever ran during a
+    slow second.
+    """
+    events, result_rows = rows
+    ledger = Ledger(tmp / "full.db", synchronous=synchronous)
+    ledger.execute(build(ab.CreateTest, name="bench", variants=("cold", "warm")))
+    raw = raw_connection(tmp / "raw.db", synchronous)
+    floor = floor_file(tmp / "floor.db", synchronous)
+    insert_result = _insert_result(result_rows)
+
+    def full_one(i: int) -> None:
+        ledger.execute(build(ab.AddResults, test="bench", results=(ab.ResultFields(**results[i]),)))
+
+    def raw_one(i: int) -> None:
+        raw.execute("BEGIN IMMEDIATE")
+        raw.execute(_INSERT_EVENT, events[i])
+        raw.execute("COMMIT")
+
+    def floor_one(i: int) -> None:
+        floor.execute("BEGIN IMMEDIATE")
+        floor.execute(_INSERT_EVENT, events[i])
+        floor.execute(insert_result, result_rows[i])
+        floor.execute("COMMIT")
+
+    writers = [full_one, raw_one, floor_one]
+    spent = [0.0, 0.0, 0.0]
+    try:
+        for k, start in enumerate(range(0, len(results), chunk)):
+            span = range(start, min(start + chunk, len(results)))
+            for j in range(3):
+                w = (j + k) % 3
+                started = time.perf_counter()
+                for i in span:
+                    writers[w](i)
+                spent[w] += time.perf_counter() - started
+    finally:
+        ledger.close()
+        raw.close()
+        floor.close()
+    n = len(results)
+    return n / spent[0], n / spent[1], n / spent[2]
 
 
 def wal_pages_per_append(path: Path, append_one: Callable[[int], None], n: int = 200) -> float:
@@ -300,10 +328,12 @@ def main() -> None:
         rows1, rows2 = recorded_rows(tmp / "rows1.db"), recorded_rows(tmp / "rows2.db")
         some = (rows1[0][: args.single], rows1[1][: args.single])
         for r in range(args.rounds):
-            raw_s = raw_single(tmp / f"raw1-{r}.db", some[0], args.synchronous)
-            full_s = full_single(tmp / f"full1-{r}.db", singles[: args.single], args.synchronous)
-            floor_s = floor_single(tmp / f"floor1-{r}.db", some, args.synchronous)
-            single_rates.append((full_s, raw_s, floor_s))
+            (tmp / f"single-{r}").mkdir()
+            single_rates.append(
+                interleaved_single(
+                    tmp / f"single-{r}", singles[: args.single], some, args.synchronous
+                )
+            )
             raw_b = raw_batch(tmp / f"raw2-{r}.db", rows2[0], args.synchronous)
             full_b = full_batch(tmp / f"full2-{r}.db", batch, args.synchronous)
             floor_b = floor_batch(tmp / f"floor2-{r}.db", rows2, args.synchronous)
@@ -335,6 +365,10 @@ def main() -> None:
         print(
             f"  SQL floor (same event + ab_results rows, no Python) {floor:10,.0f}/s   "
             f"ratio {floor_ratio:5.2f}  (rounds {', '.join(f'{x / r:.2f}' for _, r, x in rates)})"
+        )
+        print(
+            f"  trialbook / SQL floor {statistics.median(f / x for f, _, x in rates):5.2f}  "
+            f"(rounds {', '.join(f'{f / x:.2f}' for f, _, x in rates)})"
         )
     if writer_rates:
         one = statistics.median(o for o, _ in writer_rates)
