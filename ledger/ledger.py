@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,54 @@ MAX_ATTEMPTS = 5
 
 
 def tool_version() -> str:
-    from importlib import metadata as importlib_metadata  # ~15 ms to import: only when recording
+    """The installed trialbook's version, as ``importlib.metadata.version("trialbook")`` gives it.
+
+    Every write records it, and ``importlib.metadata`` costs ~15 ms of imports (email,
+    zipfile, csv …) to a process that records one result: the metadata file of the
+    first ``trialbook`` distribution on ``sys.path`` is read directly instead, and
+    ``importlib.metadata`` asked only when there is none (a zipped install, say).
+    """
+    global _TOOL_VERSION
+    if _TOOL_VERSION is None:
+        _TOOL_VERSION = _version_on_path() or _version_from_metadata()
+    return _TOOL_VERSION
+
+
+_TOOL_VERSION: str | None = None
+
+
+def _version_on_path() -> str | None:
+    """The ``Version:`` of the first ``trialbook-*.dist-info`` or ``trialbook[-*].egg-info``
+    directory on ``sys.path``, searched in ``importlib.metadata``'s order; None if none."""
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in sorted(names):
+            low = name.lower()
+            if low.endswith(".dist-info"):
+                meta = "METADATA"
+            elif low.endswith(".egg-info"):
+                meta = "PKG-INFO"
+            else:
+                continue
+            if low.rpartition(".")[0].partition("-")[0] != "trialbook":
+                continue
+            try:
+                with open(os.path.join(entry or ".", name, meta), encoding="utf-8") as f:
+                    for line in f:
+                        if line.startswith("Version:"):
+                            return line.partition(":")[2].strip()
+                        if not line.strip():  # the headers end at the first blank line
+                            break
+            except OSError:
+                continue
+    return None
+
+
+def _version_from_metadata() -> str:
+    from importlib import metadata as importlib_metadata
 
     try:
         return importlib_metadata.version("trialbook")

@@ -24,7 +24,6 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from trialbook.domain.canary import BUCKETS, CanaryResultAdded, stage_label, threshold_of
 from trialbook.domain.canonical import canonical_json
 from trialbook.domain.events import upcast
 from trialbook.domain.metrics import RATIO_PAIRS, observations
@@ -69,8 +68,6 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS canary_decisions_canary ON canary_decisions (canary, position)",
 ]
 
-RESULT_VERSION = CanaryResultAdded.schema_version
-
 #: decision event type -> (the ``kind`` stored, the status it leaves the canary in)
 DECISIONS = {
     "CanaryAdvanced": ("advanced", "running"),
@@ -78,6 +75,15 @@ DECISIONS = {
     "CanaryRolledBack": ("rolled_back", "rolled_back"),
     "CanaryCompleted": ("completed", "completed"),
 }
+
+
+def _domain() -> Any:
+    """``domain.canary``, imported when a canary event is folded or read: every write opens
+    this projection, and a write that records an A/B result should not build the canary's
+    pydantic models."""
+    from trialbook.domain import canary
+
+    return canary
 
 
 def canary_name(stream_id: str) -> str:
@@ -140,7 +146,7 @@ def _created(conn: sqlite3.Connection, e: RecordedEvent) -> None:
             d.get("alpha", 0.05),
             d["expected_results"],
             d.get("description"),
-            threshold_of("running", stages, 1),
+            _domain().threshold_of("running", stages, 1),
             e.recorded_at,
             e.position,
             e.position,
@@ -160,7 +166,7 @@ def _decided(conn: sqlite3.Connection, e: RecordedEvent) -> None:
     conn.execute(
         "UPDATE canary_canaries SET status = ?, stage = ?, threshold = ?, updated_position = ? "
         "WHERE name = ?",
-        (status, stage, threshold_of(status, stages, stage), e.position, name),
+        (status, stage, _domain().threshold_of(status, stages, stage), e.position, name),
     )
     breached = d.get("breached")
     conn.execute(
@@ -188,9 +194,10 @@ def _fold_results(conn: sqlite3.Connection, run: Sequence[RecordedEvent]) -> Non
     counts: dict[tuple[str, int, str], list[int]] = {}
     values: dict[tuple[str, int, str, str], list[float]] = {}
     pairs: dict[tuple[str, int, str, str, str], list[tuple[float, float]]] = {}
+    result_version = _domain().CanaryResultAdded.schema_version
     for e in run:
         d = e.data
-        if e.schema_version != RESULT_VERSION:
+        if e.schema_version != result_version:
             d = upcast(e.type, e.schema_version, d)
         name = canary_name(e.stream_id)
         if name not in candidates:
@@ -268,7 +275,7 @@ def _canary(r: sqlite3.Row) -> dict[str, Any]:
         "status": r["status"],
         "stage": r["stage"],
         "percent": stages[r["stage"] - 1],
-        "exposure_percent": r["threshold"] * 100 / BUCKETS,
+        "exposure_percent": r["threshold"] * 100 / _domain().BUCKETS,
         "results": r["results"],
         "created_at": r["created_at"],
         "created_position": r["created_position"],
@@ -358,6 +365,7 @@ def decisions(
 def describe(decision: dict[str, Any], stages: Sequence[float]) -> str:
     """One line for terminals: ``advanced to stage 2 (50%) by ann at 2026-12-03 10:12 UTC (event #41)``."""
     kind = decision["kind"]
+    stage_label = _domain().stage_label
     if kind == "advanced":
         what = f"advanced to {stage_label(stages, decision['to_stage'])}"
     elif kind == "halted":

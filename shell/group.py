@@ -48,15 +48,14 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return (DomainError, StoreError)
 
 
-class TrialbookGroup(click.Group):
-    """A group whose subcommands are imported on first use, and whose errors are one line."""
+class LazyGroup(click.Group):
+    """A group whose subcommands named in ``lazy`` ("module:attribute") are imported on first use,
+    so a command's module does not import its siblings' (``ab add-result`` never loads the
+    analysis behind ``ab analyze``)."""
 
     def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
-        #: what runs when the group is invoked with no subcommand; ``shell/cli.py``
-        #: sets the REPL here, so this module never imports the terminal code
-        self.repl: Callable[[App], None] | None = None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
@@ -66,6 +65,16 @@ class TrialbookGroup(click.Group):
             module, _, attr = self.lazy[name].partition(":")
             self.add_command(getattr(importlib.import_module(module), attr), name)
         return super().get_command(ctx, name)
+
+
+class TrialbookGroup(LazyGroup):
+    """The top group: subcommands imported on first use, and errors in one line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: what runs when the group is invoked with no subcommand; ``shell/cli.py``
+        #: sets the REPL here, so this module never imports the terminal code
+        self.repl: Callable[[App], None] | None = None
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if ctx.parent is None:

@@ -29,7 +29,6 @@ from trialbook.store.errors import (
     StoreError,
     StoreUnavailable,
 )
-from trialbook.store.imports import conflicting_ids, import_rows
 from trialbook.store.migrations import APPLICATION_ID
 from trialbook.store.rows import (
     Prepared,
@@ -449,6 +448,8 @@ class SQLiteEventStore:
         problem nothing is written and ``ChainError`` names the position.
         Returns ``(skipped, inserted)``.
         """
+        from trialbook.store.imports import import_rows  # with store.verify: not on the append path
+
         with self.transaction() as conn:
             self.forget()  # the rows go in behind the append path's back
             head = self.head()[0]
@@ -505,6 +506,8 @@ class _ImportInto:
                 f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
             )
         except sqlite3.IntegrityError as e:
+            from trialbook.store.imports import conflicting_ids
+
             raise conflicting_ids(rows[0][0], rows[-1][0]) from e
         self.store._also_write(rows)
 

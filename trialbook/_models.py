@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # each class's validator is built when it is first used, not when the module is imported:
+    # a process that records one result returns one Recorded and builds nothing else
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Recorded(_Model):

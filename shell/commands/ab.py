@@ -10,8 +10,8 @@ import click
 
 from trialbook.domain.units import format_cost
 from trialbook.shell.app import App
-from trialbook.shell.commands.ab_analysis import analyze_cmd, conclude
 from trialbook.shell.commands.common import json_option, parse_key_values, pass_app
+from trialbook.shell.group import LazyGroup
 from trialbook.shell.render import echo_json, fmt, pct, table
 from trialbook.shell.unit_options import (
     COMPLETION_TIME_HELP,
@@ -33,7 +33,13 @@ IMPORT_KEYS = (
 )
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    lazy={  # `ab analyze` and `ab conclude` live in their own module, imported when used
+        "analyze": "trialbook.shell.commands.ab_analysis:analyze_cmd",
+        "conclude": "trialbook.shell.commands.ab_analysis:conclude",
+    },
+)
 def ab() -> None:
     """A/B tests: variants of an agent or model compared on recorded sessions.
 
@@ -690,9 +696,5 @@ def restore(app: App, name: str) -> None:
     app.tb.ab.restore(name)
     click.echo(f"Restored {name}.")
 
-
-# `ab analyze` and `ab conclude` live in their own module
-ab.add_command(analyze_cmd)
-ab.add_command(conclude)
 
 __all__ = ["ab", "fmt"]
