@@ -40,7 +40,6 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
-import orjson
 
 from trialbook.domain.evals import REDACTED, looks_secret
 from trialbook.runners.eval_errors import RetryableError, RolloutRefused
@@ -246,12 +245,9 @@ class WireResponse:
         return self.content.decode(self.charset or "utf-8", errors="replace")
 
     def json(self) -> Any:
-        """The body as JSON; ValueError when it is not (orjson first, the json module for
-        what orjson refuses but JSON readers take: NaN, integers beyond 64 bits)."""
-        try:
-            return orjson.loads(self.content)
-        except ValueError:
-            return json.loads(self.content)
+        """The body as JSON (ValueError when it is not), read by the json module as httpx
+        read it: orjson would turn integers beyond 64 bits into floats and refuse NaN."""
+        return json.loads(self.content)
 
 
 class WireClient:
@@ -296,10 +292,7 @@ class WireClient:
         :class:`RetryableError` (``timeout`` or ``connection``)."""
         if self._session is None:
             await self.start()
-        try:
-            body = orjson.dumps(payload)
-        except TypeError:  # what orjson refuses (integers beyond 64 bits …) json may write
-            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         stamps = _WireStamps()
         token = _STAMPS.set(stamps)
         called = time.perf_counter()
