@@ -264,6 +264,7 @@ class WireClient:
 
     _session: Any = None
     _client_error: type[Exception] = OSError
+    _proxies: dict[str, tuple[Any, Any]]
     _default_headers: dict[str, str]
 
     async def start(self, *, concurrency: int = 10, timeout: float = 60.0) -> None:
@@ -277,10 +278,30 @@ class WireClient:
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers=self._default_headers,
+            # as httpx did, cookies also from IP hosts; proxies: see _proxy
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
             # per phase, as httpx's: the executor bounds each try as a whole
             timeout=aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout),
         )
         self._client_error = aiohttp.ClientError
+        self._proxies = {}
+
+    def _proxy(self, url: str) -> tuple[Any, Any]:
+        """The proxy (and its credentials) for ``url`` from HTTP(S)_PROXY / NO_PROXY, as httpx
+        honoured them; ``(None, None)`` for none. Read once per URL: aiohttp's own
+        ``trust_env`` reads the environment and ~/.netrc again on every request (~0.4 ms
+        each here, more than the rest of the request)."""
+        found = self._proxies.get(url)
+        if found is None:
+            from aiohttp.helpers import get_env_proxy_for_url
+            from yarl import URL
+
+            try:
+                found = get_env_proxy_for_url(URL(url))
+            except (LookupError, ValueError):
+                found = (None, None)
+            self._proxies[url] = found
+        return found
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -293,11 +314,14 @@ class WireClient:
         if self._session is None:
             await self.start()
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        proxy, proxy_auth = self._proxy(url)
         stamps = _WireStamps()
         token = _STAMPS.set(stamps)
         called = time.perf_counter()
         try:
-            async with self._session.post(url, data=body, headers=_JSON) as response:
+            async with self._session.post(
+                url, data=body, headers=_JSON, proxy=proxy, proxy_auth=proxy_auth
+            ) as response:
                 content = await response.read()
                 ended = time.perf_counter()
                 latency = stamps.latency()

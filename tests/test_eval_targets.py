@@ -270,6 +270,19 @@ class TestHttpTarget:
         if step.startswith("429"):
             assert e.value.retry_after == 3.0
 
+    def test_http_proxy_and_no_proxy_from_the_environment_are_honoured(
+        self, task_server, monkeypatch
+    ):
+        closed = f"http://127.0.0.1:{free_port()}/run"  # nothing listens there
+        monkeypatch.setenv("HTTP_PROXY", task_server.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        reply = run(call_once(make_target(closed)))  # the proxy (the task app) answered
+        assert reply.output == "echo: hello world" and len(task_server.bodies) == 1
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        with pytest.raises(RetryableError, match="connection to .* failed"):
+            run(call_once(make_target(closed)))
+
     def test_a_dropped_connection_is_a_retryable_connection_error(self, task_server):
         case = Case(id="dropped", input="x", metadata={"script": ["drop"]})
         with pytest.raises(RetryableError, match="connection to http://127.0.0.1:.* failed") as e:
