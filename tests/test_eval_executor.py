@@ -193,6 +193,47 @@ class TestConcurrencyAndLatency:
         assert elapsed >= 0.3  # the answer really was read late
         assert outcome.ok and 0.1 <= outcome.latency_s < 0.2
 
+    @pytest.mark.skipif(sys.platform != "linux", reason="the kernel's packet stamps (Linux)")
+    @pytest.mark.parametrize("read", ["recv", "recv_into"])
+    def test_the_stamped_socket_reads_what_a_plain_one_reads(self, read):
+        """``recv`` (plain connections) and ``recv_into`` (TLS: asyncio's SSL protocol reads
+        into a buffer) return the bytes a plain socket would, and stamp the exchange."""
+        import socket as socket_module
+
+        from trialbook.runners import http_client
+
+        with socket_module.create_server(("127.0.0.1", 0)) as listener:
+            client = http_client._stamped_socket(
+                (socket_module.AF_INET, socket_module.SOCK_STREAM, 0)
+            )
+            assert isinstance(client, http_client._StampedSocket)
+            with client:
+                client.connect(listener.getsockname())
+                peer, _ = listener.accept()
+                with peer:
+                    stamps = http_client._WireStamps()
+                    token = http_client._STAMPS.set(stamps)
+                    try:
+                        client.send(b"question")
+                    finally:
+                        http_client._STAMPS.reset(token)
+                    assert peer.recv(100) == b"question"
+                    answered = time.time_ns()
+                    peer.sendall(b"the answer")
+                    time.sleep(0.02)  # the answer waits in the socket
+                    read_at = time.time_ns()
+                    if read == "recv":
+                        got = client.recv(100)
+                    else:
+                        buffer = bytearray(b"." * 20)
+                        n = client.recv_into(buffer, 6)
+                        got = bytes(buffer[:n])
+                        assert buffer[n:] == b"." * (20 - n)
+                    assert got == (b"the answer" if read == "recv" else b"the an")
+        # the kernel stamped the answer's arrival, before it was read
+        assert stamps.sent_ns < answered <= stamps.received_ns < read_at
+        assert stamps.latency() is not None
+
     def test_latency_falls_back_to_the_time_around_the_call_without_stamps(
         self, slow_server, monkeypatch
     ):
