@@ -387,6 +387,9 @@ class _StampedSocket(socket.socket):
     target's latency, and counting it made recorded latencies several times the server's
     (issue #25). A connection carries one request at a time: a send made in a request's
     task (``_STAMPS`` set) makes that request the one whose response the next packets are.
+    Linux turns stamping on system-wide a moment after the first socket asks for it (a
+    deferred work item), so a process's first responses may come unstamped: those are
+    timed around the call.
     """
 
     __slots__ = ("current",)
