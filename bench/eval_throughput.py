@@ -1,20 +1,26 @@
-"""Eval throughput: trialbook's executor beside a minimal asyncio + semaphore + httpx loop.
+"""Eval throughput: trialbook's executor beside a plain aiohttp loop and a hand-written floor.
 
-Both run in this process against the same task server, which runs in its own
-process (``tests/servers.py``) with a fixed latency, so neither client competes
-with the server for the GIL. For each scenario (cases × concurrency) it prints:
+Every client runs in this process against the same task server, which runs in its own
+process (``tests/servers.py``) with a fixed latency, so no client competes with the
+server for the GIL. For each scenario (cases × concurrency) it prints, per client, the
+median of ``--repeat`` rounds (the clients take turns within each round):
 
-- request span: first request sent → last response received (client side);
+- request span: first request sent → last response received (client side), and that
+  span against the ideal (cases × latency / concurrency);
+- CPU: this process's CPU time over the requests (and, for trialbook, its writes) per
+  request;
 - wall: the whole in-process run (target start, rollouts, event batches written,
   target closed), and the full process time of ``python bench/eval_throughput.py
   --child …`` (interpreter start and imports included), as peers are measured;
-- recorded latency p50 against the server's true handling time p50 (from ``/_stats``),
-  and their ratio;
-- three clients: ``floor`` (HTTP/1.1 by hand on asyncio streams: the least work per
-  request Python can do), ``baseline`` (a minimal httpx loop with its pool configured as
-  its tracker recommends), ``trialbook``; and whether the baseline is sound (within 1.3x
-  of the ideal span, or of the floor where even the floor cannot reach the ideal);
-- how the batching writer grouped the outcomes.
+- recorded latency p50 against the server's true handling time p50 (from ``/_stats``);
+- the clients: ``floor`` (HTTP/1.1 by hand on asyncio streams: the least work per
+  request Python can do), ``baseline`` (a plain aiohttp loop: one session, ``concurrency``
+  workers over one queue), ``trialbook``; with ``--httpx`` also ``httpx`` (a minimal httpx
+  loop with its pool sharded as its tracker recommends, trialbook's client until issue #25);
+- whether the baseline is sound: its span within 1.3x of the ideal, or, where even the
+  floor cannot reach the ideal (the server or the CPU is the bound), within 1.3x of the
+  floor; trialbook's span is compared with a sound baseline only;
+- how the batching writer grouped the outcomes, and the load average before and after.
 
 Usage::
 
@@ -45,6 +51,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 
 from trialbook.domain.evals import RegisterSuite, RunSettings, plan_run  # noqa: E402
@@ -52,11 +59,14 @@ from trialbook.domain.suites import Case  # noqa: E402
 from trialbook.ledger import Ledger  # noqa: E402
 from trialbook.runners.eval_session import record_batch  # noqa: E402
 from trialbook.runners.executor import BatchWriter, RolloutOutcome, make_jobs, run_rollouts  # noqa: E402
-from trialbook.runners.http_client import POOL_SHARD_SIZE  # noqa: E402
 from trialbook.runners.ledger_recorder import LedgerRecorder  # noqa: E402
 from trialbook.runners.targets import make_target  # noqa: E402
 
 SCENARIOS = [(200, 20), (2000, 100), (2000, 200)]
+#: connections per httpx pool in the httpx loop (encode/httpx#3215)
+POOL_SHARD_SIZE = 8
+#: BatchWriter options (for experiments: set from the environment in diag runs)
+WRITER_OPTIONS: dict[str, Any] = {}
 
 
 def make_cases(n: int) -> list[Case]:
@@ -117,6 +127,8 @@ class Result:
     wall_s: float
     latencies: list[float]
     failed: int
+    #: this process's CPU seconds over the requests (trialbook: and the writes)
+    cpu_s: float = 0.0
     batches: int = 0
     largest_batch: int = 0
     write_s: float = 0.0
@@ -144,7 +156,8 @@ async def run_trialbook(url: str, cases: list[Case], concurrency: int) -> Result
             outcomes.extend(batch)
             write(batch)
 
-        async with BatchWriter(write_batch) as writer:
+        cpu = time.process_time()
+        async with BatchWriter(write_batch, **WRITER_OPTIONS) as writer:
             report = await run_rollouts(
                 make_jobs(cases),
                 target,
@@ -154,6 +167,7 @@ async def run_trialbook(url: str, cases: list[Case], concurrency: int) -> Result
                 timeout=30,
                 retries=3,
             )
+        cpu = time.process_time() - cpu
         state = recorder.run_state("bench")
         assert state.completed + state.failed == len(cases), (
             state.completed,
@@ -166,6 +180,7 @@ async def run_trialbook(url: str, cases: list[Case], concurrency: int) -> Result
         wall,
         [o.latency_s for o in outcomes if o.ok and o.latency_s is not None],
         report.failed,
+        cpu,
         writer.stats.batches,
         writer.stats.largest_batch,
         writer.stats.write_seconds,
@@ -182,7 +197,7 @@ def _payload(case: Case) -> dict[str, Any]:
     }
 
 
-async def run_baseline(url: str, cases: list[Case], concurrency: int) -> Result:
+async def run_httpx(url: str, cases: list[Case], concurrency: int) -> Result:
     """The minimal httpx loop, done right: ``concurrency`` workers over one queue, each
     request on a pool of at most POOL_SHARD_SIZE connections.
 
@@ -219,14 +234,16 @@ async def run_baseline(url: str, cases: list[Case], concurrency: int) -> Result:
             latencies.append(got - sent)
             marks.append((sent, got))
 
+    cpu = time.process_time()
     try:
         await asyncio.gather(*(worker(clients[i % shards]) for i in range(concurrency)))
     finally:
         for client in clients:
             await client.aclose()
+    cpu = time.process_time() - cpu
     wall = time.perf_counter() - t0
     span = max(g for _, g in marks) - min(s for s, _ in marks)
-    return Result(span, wall, latencies, 0)
+    return Result(span, wall, latencies, 0, cpu)
 
 
 async def run_floor(url: str, cases: list[Case], concurrency: int) -> Result:
@@ -266,13 +283,54 @@ async def run_floor(url: str, cases: list[Case], concurrency: int) -> Result:
         finally:
             writer.close()
 
+    cpu = time.process_time()
     await asyncio.gather(*(connection() for _ in range(concurrency)))
+    cpu = time.process_time() - cpu
     wall = time.perf_counter() - t0
     span = max(g for _, g in marks) - min(s for s, _ in marks)
-    return Result(span, wall, latencies, 0)
+    return Result(span, wall, latencies, 0, cpu)
 
 
-RUNNERS = {"floor": run_floor, "baseline": run_baseline, "trialbook": run_trialbook}
+async def run_baseline(url: str, cases: list[Case], concurrency: int) -> Result:
+    """The baseline, a plain aiohttp loop: ``concurrency`` workers over one queue, one
+    ClientSession whose connector allows ``concurrency`` keep-alive connections, each
+    request timed around the call. aiohttp with its defaults, as its docs show it."""
+    t0 = time.perf_counter()
+    latencies: list[float] = []
+    marks: list[tuple[float, float]] = []
+    queue: asyncio.Queue[Case] = asyncio.Queue()
+    for c in cases:
+        queue.put_nowait(c)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
+
+        async def worker() -> None:
+            while not queue.empty():
+                case = queue.get_nowait()
+                sent = time.perf_counter()
+                async with session.post(f"{url}/run", json=_payload(case)) as r:
+                    data = await r.read()
+                got = time.perf_counter()
+                json.loads(data)
+                latencies.append(got - sent)
+                marks.append((sent, got))
+
+        cpu = time.process_time()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        cpu = time.process_time() - cpu
+    wall = time.perf_counter() - t0
+    span = max(g for _, g in marks) - min(s for s, _ in marks)
+    return Result(span, wall, latencies, 0, cpu)
+
+
+RUNNERS = {
+    "floor": run_floor,
+    "baseline": run_baseline,
+    "httpx": run_httpx,
+    "trialbook": run_trialbook,
+}
 
 
 def child(kind: str, url: str, n: int, concurrency: int) -> None:
@@ -301,9 +359,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs per client and scenario; the median is shown"
+        "--repeat", type=int, default=3, help="rounds per scenario; the median is shown"
     )
-    parser.add_argument("--quick", action="store_true", help="only the first scenario, one repeat")
+    parser.add_argument("--quick", action="store_true", help="only the first scenario, one round")
+    parser.add_argument("--httpx", action="store_true", help="also the httpx loop (slow)")
+    parser.add_argument("--no-proc", action="store_true", help="skip the whole-process times")
     parser.add_argument(
         "--child", nargs=4, metavar=("KIND", "URL", "N", "K"), help=argparse.SUPPRESS
     )
@@ -314,41 +374,45 @@ def main() -> None:
         return
     scenarios = SCENARIOS[:1] if args.quick else SCENARIOS
     repeat = 1 if args.quick else args.repeat
+    kinds = ("floor", "baseline", *(("httpx",) if args.httpx else ()), "trialbook")
     server = ServerProcess(args.latency)
     print(
-        f"python {sys.version.split()[0]} · {os.cpu_count()} cpu · server latency {args.latency * 1000:.0f} ms "
-        f"(separate process) · median of {repeat} · load average {os.getloadavg()[0]:.2f}"
+        f"python {sys.version.split()[0]} · {os.cpu_count()} cpu · server latency "
+        f"{args.latency * 1000:.0f} ms (separate process) · median of {repeat} rounds"
     )
     try:
         for n, k in scenarios:
             ideal = n / k * args.latency
-            print(f"\n{n} cases at concurrency {k}  (ideal span {ideal:.2f} s)")
-            print(
-                f"  {'client':<10} {'span s':>7} {'×base':>6} {'wall s':>7} {'proc s':>7} "
-                f"{'p50 ms':>7} {'true ms':>8} {'ratio':>6} {'p95 ms':>7}  batches"
-            )
-            kinds = ("floor", "baseline", "trialbook")
+            load_before = os.getloadavg()[0]
             rows: dict[str, list[tuple[Result, float]]] = {kind: [] for kind in kinds}
             for _ in range(repeat):
-                for kind in kinds:
+                for kind in kinds:  # the clients take turns within each round
                     server.reset()
                     r = asyncio.run(RUNNERS[kind](server.url, make_cases(n), k))
                     true_p50 = statistics.median(server.stats()["durations"])
                     rows[kind].append((r, true_p50))
-            spans = {kind: statistics.median(r.span_s for r, _ in rows[kind]) for kind in kinds}
-            p50s = {
-                kind: statistics.median(pct(r.latencies, 0.5) for r, _ in rows[kind])
-                for kind in kinds
-            }
+            load_after = os.getloadavg()[0]
+            print(
+                f"\n{n} cases at concurrency {k}  (ideal span {ideal:.3f} s; load average "
+                f"{load_before:.2f} before, {load_after:.2f} after)"
+            )
+            print(
+                f"  {'client':<10} {'span s':>7} {'×ideal':>7} {'×base':>6} {'cpu µs':>7} "
+                f"{'wall s':>7} {'proc s':>7} {'p50 ms':>7} {'true ms':>8} {'×true':>6} "
+                f"{'p95 ms':>7}  batches"
+            )
+            med = statistics.median
+            spans = {kind: med(r.span_s for r, _ in rows[kind]) for kind in kinds}
+            p50s = {kind: med(pct(r.latencies, 0.5) for r, _ in rows[kind]) for kind in kinds}
+            trues = {kind: med(t for _, t in rows[kind]) for kind in kinds}
             base_span = spans["baseline"]
             for kind in kinds:
                 results = rows[kind]
                 span = spans[kind]
-                wall = statistics.median(r.wall_s for r, _ in results)
-                p50 = p50s[kind]
-                p95 = statistics.median(pct(r.latencies, 0.95) for r, _ in results)
-                true = statistics.median(t for _, t in results)
-                proc = process_time(kind, server.url, n, k)
+                wall = med(r.wall_s for r, _ in results)
+                cpu = med(r.cpu_s for r, _ in results) / n * 1e6
+                p95 = med(pct(r.latencies, 0.95) for r, _ in results)
+                proc = float("nan") if args.no_proc else process_time(kind, server.url, n, k)
                 last = results[-1][0]
                 batches = (
                     f"{last.batches} (max {last.largest_batch}, {last.write_s * 1000:.0f} ms)"
@@ -356,34 +420,36 @@ def main() -> None:
                     else "-"
                 )
                 print(
-                    f"  {kind:<10} {span:7.3f} {span / base_span:6.2f} {wall:7.3f} {proc:7.2f} "
-                    f"{p50 * 1000:7.1f} {true * 1000:8.1f} {p50 / true:6.2f} {p95 * 1000:7.1f}  {batches}"
+                    f"  {kind:<10} {span:7.3f} {span / ideal:7.2f} {span / base_span:6.2f} "
+                    f"{cpu:7.0f} {wall:7.3f} {proc:7.2f} {p50s[kind] * 1000:7.1f} "
+                    f"{trues[kind] * 1000:8.1f} {p50s[kind] / trues[kind]:6.2f} "
+                    f"{p95 * 1000:7.1f}  {batches}"
                 )
             # is the baseline sound? near the ideal span, or (where the machine cannot reach the
             # ideal: even the hand-written floor misses it) near the floor
             bound = max(ideal, spans["floor"])
             sound = base_span <= 1.3 * bound
             print(
-                f"  baseline {'sound' if sound else 'NOT SOUND'}: span {base_span / ideal:.2f}x ideal, "
-                f"{base_span / spans['floor']:.2f}x the floor (needs <= 1.3x of "
-                f"{'the ideal' if bound == ideal else 'the floor, which is ' + format(spans['floor'] / ideal, '.1f') + 'x the ideal'})"
-            )
-            print(
-                f"  trialbook: span {spans['trialbook'] / base_span:.2f}x the baseline (goal <= 1.25), "
-                f"{spans['trialbook'] / spans['floor']:.2f}x the floor; "
-                f"recorded p50 {p50s['trialbook'] / p50s['floor']:.2f}x the floor's and "
-                f"{p50s['trialbook'] / statistics.median(t for _, t in rows['trialbook']):.2f}x the server's"
-            )
-            # the recorded-latency goal (within 10 % of the server's) where the floor can meet
-            # it; where even the floor records more, within 10 % of the floor's is what is left
-            floor_ratio = p50s["floor"] / statistics.median(t for _, t in rows["floor"])
-            print(
-                f"  latency goal: the floor records {floor_ratio:.2f}x the server's p50, so "
+                f"  baseline {'sound' if sound else 'NOT SOUND'}: span {base_span / ideal:.2f}x "
+                f"the ideal, {base_span / spans['floor']:.2f}x the floor (needs <= 1.3x of "
                 + (
-                    "trialbook's goal is <= 1.10x the server's"
-                    if floor_ratio <= 1.1
-                    else "1.10x the server's is out of reach here; the goal is <= 1.10x the floor's"
+                    "the ideal)"
+                    if bound == ideal
+                    else f"the floor, which is {spans['floor'] / ideal:.2f}x the ideal)"
                 )
+            )
+            ratio = spans["trialbook"] / base_span
+            verdict = ("met" if ratio <= 1.25 else "NOT met") if sound else "not checked"
+            print(
+                f"  trialbook: span {ratio:.2f}x the baseline (goal <= 1.25: {verdict}), "
+                f"{spans['trialbook'] / spans['floor']:.2f}x the floor"
+            )
+            lat = p50s["trialbook"] / trues["trialbook"]
+            print(
+                f"  trialbook: recorded p50 {lat:.2f}x the server's (goal <= 1.10: "
+                f"{'met' if abs(lat - 1) <= 0.10 else 'NOT met'}); the floor records "
+                f"{p50s['floor'] / trues['floor']:.2f}x and the baseline "
+                f"{p50s['baseline'] / trues['baseline']:.2f}x, timed around the call"
             )
     finally:
         server.close()

@@ -1,8 +1,9 @@
 """The HTTP layer of the eval runners, shared by targets (``runners/targets``) and judges.
 
-- Clients: :func:`new_client` builds every httpx client the runners open;
-  :class:`ShardedClients` spreads a run's connections over small pools and times
-  each request on the wire (:class:`_WireClock`).
+- Clients: :class:`WireClient` is the targets' client (aiohttp, one keep-alive connection
+  per rollout in flight, each request timed on the wire by the kernel's packet stamps:
+  :class:`_StampedSocket`); :func:`new_client` builds the httpx clients of the judge and
+  the preflight probes.
 - Retries: which failures are worth another try (:func:`retryable_status`), how
   long the server asks to wait (:func:`parse_retry_after`: capped at
   :data:`MAX_RETRY_AFTER`, non-finite values refused) and how long to back off
@@ -20,12 +21,17 @@ Importing this module also works around httpcore's failed ``import sniffio``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import email.utils
+import functools
 import importlib.util
 import json
 import math
 import random
+import socket
+import struct
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -41,10 +47,8 @@ from trialbook.runners.eval_errors import RetryableError, RolloutRefused
 __all__ = [
     "MAX_RETRY_AFTER",
     "OPENAI_BASE_URL",
-    "POOL_SHARD_SIZE",
     "RETRY_STATUSES",
     "Backoff",
-    "ShardedClients",
     "chat_body",
     "chat_message",
     "chat_url",
@@ -57,8 +61,9 @@ __all__ = [
     "retryable_status",
     "snippet",
     "split_url",
-    "transport_error",
     "without_credentials",
+    "WireClient",
+    "WireResponse",
 ]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -129,7 +134,7 @@ def snippet(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def error_from_status(response: httpx.Response, latency_s: float, url: str) -> Exception:
+def error_from_status(response: WireResponse, latency_s: float, url: str) -> Exception:
     """A target's failed try for a non-2xx answer: :class:`RetryableError` when
     :func:`retryable_status` (with its Retry-After), else :class:`RolloutRefused`;
     the message names the status, the redacted URL and the server's error message."""
@@ -154,17 +159,10 @@ def error_from_status(response: httpx.Response, latency_s: float, url: str) -> E
     return RolloutRefused(message, kind="http_status", status_code=status, latency_s=latency_s)
 
 
-def transport_error(e: httpx.TransportError, url: str) -> RetryableError:
-    """A target's failed try for a request that got no answer (timeout or connection)."""
-    if isinstance(e, httpx.TimeoutException):
-        return RetryableError(f"timed out waiting for {redact_url(url)}", kind="timeout")
-    reason = str(e) or type(e).__name__
-    return RetryableError(f"connection to {redact_url(url)} failed: {reason}", kind="connection")
-
-
 # --------------------------------------------------------------------------- redaction
 
 
+@functools.lru_cache(maxsize=256)  # a target's URL is redacted in every message and reply
 def redact_url(url: str) -> str:
     """The URL with any password and secret-looking query values replaced by ``<redacted>``."""
     parts = urlsplit(url)
@@ -225,11 +223,6 @@ def _avoid_failed_sniffio_imports() -> None:
 
 _avoid_failed_sniffio_imports()
 
-#: connections per httpx client: httpcore's pool does O(connections²) work per
-#: request (encode/httpx#3215), so a run's connections are spread over several
-#: small pools instead of one large one
-POOL_SHARD_SIZE = 8
-
 
 def new_client(timeout: float, **options: Any) -> httpx.AsyncClient:
     """An httpx client for the runners: ``timeout`` seconds per request; ``options``
@@ -237,105 +230,219 @@ def new_client(timeout: float, **options: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=timeout, **options)
 
 
-class ShardedClients:
-    """Sharded httpx clients: ``concurrency`` connections over pools of ≤ POOL_SHARD_SIZE.
+@dataclass(frozen=True)
+class WireResponse:
+    """A target's answer, read whole: status, headers, body and the latency on the wire."""
 
-    Each request goes to the least busy pool, so while no more than
-    ``concurrency`` requests are in flight a connection is always free and the
-    measured latency never includes waiting for one. A mixin for targets: the
-    class sets ``_default_headers`` (sent with every request).
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+    latency_s: float
+    charset: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.charset or "utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON (ValueError when it is not), read by the json module as httpx
+        read it: orjson would turn integers beyond 64 bits into floats and refuse NaN."""
+        return json.loads(self.content)
+
+
+class WireClient:
+    """A target's HTTP client: one aiohttp session with ``concurrency`` keep-alive connections,
+    each request timed on the wire (:class:`_StampedSocket`). A mixin for targets: the class
+    sets ``_default_headers`` (sent with every request).
+
+    aiohttp rather than httpx for the rollouts (issue #25): at 2,000 requests and 200 in
+    flight, httpx spent ~62 % of the run's CPU in its own request path (even with its pool
+    split in shards of 8, encode/httpx#3215) and took 3.2 s where a plain aiohttp loop took
+    0.6 s. While no more than ``concurrency`` requests are in flight a connection is always
+    free, so a request never waits for one.
     """
 
-    _clients: list[httpx.AsyncClient] | None = None
-    _load: list[int]
+    _session: Any = None
+    _client_error: type[Exception] = OSError
+    _proxies: dict[str, tuple[Any, Any]]
     _default_headers: dict[str, str]
 
     async def start(self, *, concurrency: int = 10, timeout: float = 60.0) -> None:
-        if self._clients is not None:
+        if self._session is not None:
             return
-        shards = max(1, -(-concurrency // POOL_SHARD_SIZE))
-        sizes = [
-            concurrency // shards + (1 if i < concurrency % shards else 0) for i in range(shards)
-        ]
-        ssl_context = httpx.create_ssl_context()  # one for all shards: each costs ~50 ms to load
-        self._clients = [
-            new_client(
-                timeout,
-                verify=ssl_context,
-                headers=self._default_headers,
-                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-            )
-            for size in sizes
-        ]
-        self._load = [0] * shards
+        import aiohttp  # lazily: ~0.1 s of imports that only a run needs
+
+        connector = aiohttp.TCPConnector(
+            limit=concurrency, limit_per_host=0, socket_factory=_stamped_socket
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers=self._default_headers,
+            # as httpx did, cookies also from IP hosts; proxies: see _proxy
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            # per phase, as httpx's: the executor bounds each try as a whole
+            timeout=aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout),
+        )
+        self._client_error = aiohttp.ClientError
+        self._proxies = {}
+
+    def _proxy(self, url: str) -> tuple[Any, Any]:
+        """The proxy (and its credentials) for ``url`` from HTTP(S)_PROXY / NO_PROXY, as httpx
+        honoured them; ``(None, None)`` for none. Read once per URL: aiohttp's own
+        ``trust_env`` reads the environment and ~/.netrc again on every request (~0.4 ms
+        each here, more than the rest of the request)."""
+        found = self._proxies.get(url)
+        if found is None:
+            from aiohttp.helpers import get_env_proxy_for_url
+            from yarl import URL
+
+            try:
+                found = get_env_proxy_for_url(URL(url))
+            except (LookupError, ValueError):
+                found = (None, None)
+            self._proxies[url] = found
+        return found
 
     async def aclose(self) -> None:
-        if self._clients is not None:
-            clients, self._clients = self._clients, None
-            for client in clients:
-                await client.aclose()
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
 
-    async def _post(self, url: str, payload: dict[str, Any]) -> tuple[httpx.Response, float]:
-        """POST ``payload`` as JSON on the least busy pool: the response and its wire latency;
-        no answer is a :func:`transport_error`."""
-        if self._clients is None:
+    async def _post(self, url: str, payload: dict[str, Any]) -> WireResponse:
+        """POST ``payload`` as JSON: the whole response and its wire latency; no answer is a
+        :class:`RetryableError` (``timeout`` or ``connection``)."""
+        if self._session is None:
             await self.start()
-        assert self._clients is not None
-        load = self._load
-        shard = min(range(len(load)), key=load.__getitem__)
-        client = self._clients[shard]
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        headers = {"content-type": "application/json"}
-        load[shard] += 1
-        clock = _WireClock()
+        proxy, proxy_auth = self._proxy(url)
+        stamps = _WireStamps()
+        token = _STAMPS.set(stamps)
+        called = time.perf_counter()
         try:
-            response = await client.post(
-                url, content=body, headers=headers, extensions={"trace": clock}
-            )
-        except httpx.TransportError as e:
-            raise transport_error(e, url) from None
+            async with self._session.post(
+                url, data=body, headers=_JSON, proxy=proxy, proxy_auth=proxy_auth
+            ) as response:
+                content = await response.read()
+                ended = time.perf_counter()
+                latency = stamps.latency()
+                return WireResponse(
+                    response.status,
+                    response.headers,
+                    content,
+                    ended - called if latency is None else latency,
+                    response.charset,
+                )
+        except (asyncio.TimeoutError, TimeoutError):
+            raise RetryableError(
+                f"timed out waiting for {redact_url(url)}", kind="timeout"
+            ) from None
+        except self._client_error as e:
+            reason = str(e) or type(e).__name__
+            raise RetryableError(
+                f"connection to {redact_url(url)} failed: {reason}", kind="connection"
+            ) from None
         finally:
-            load[shard] -= 1
-        return response, clock.latency()
+            _STAMPS.reset(token)
 
 
-class _WireClock:
-    """Times one request on the wire through httpcore's trace hook.
+_JSON = {"Content-Type": "application/json"}
 
-    From the request's last byte handed to the kernel (``send_request_body``
-    complete) to the response's last byte read (``receive_response_body``
-    complete). Everything the client does before and after is not the target's
-    latency: connecting, httpx building the request and picking a pooled
-    connection, and above all the event-loop turns between writing the headers
-    and writing the body (anyio yields to the loop before each write). Under
-    load those turns are queueing behind other requests, and counting them made
-    recorded latencies several times the server's (issue #25). When the hook
-    does not fire, the earliest stamp it did give (or the whole call) is used.
-    """
+# Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS; the socket module does not name it)
+_SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@qq")
+_ANCILLARY_SIZE = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 64
 
-    __slots__ = ("called", "started", "sent", "finished")
+
+class _WireStamps:
+    """When one request's last byte was handed to the kernel and when the kernel received its
+    response's last packet (``time.time_ns()`` clock; 0 while unknown)."""
+
+    __slots__ = ("sent_ns", "received_ns")
 
     def __init__(self) -> None:
-        self.called = time.perf_counter()
-        self.started: float | None = None
-        self.sent: float | None = None
-        self.finished: float | None = None
+        self.sent_ns = 0
+        self.received_ns = 0
 
-    async def __call__(self, name: str, info: dict[str, Any]) -> None:
-        if name == "http11.send_request_body.complete":
-            self.sent = time.perf_counter()
-        elif name == "http11.receive_response_body.complete":
-            self.finished = time.perf_counter()
-        elif self.started is None and name.endswith(".started"):
-            self.started = time.perf_counter()
+    def latency(self) -> float | None:
+        if self.sent_ns and self.received_ns > self.sent_ns:
+            return (self.received_ns - self.sent_ns) / 1e9
+        return None
 
-    def latency(self) -> float:
-        """Seconds on the wire; the whole call's time when the hook did not fire."""
-        end = self.finished if self.finished is not None else time.perf_counter()
-        for start in (self.sent, self.started):
-            if start is not None:
-                return end - start
-        return end - self.called
+
+#: the stamps of the request being sent in this task (the socket's ``send`` reads it)
+_STAMPS: contextvars.ContextVar[_WireStamps | None] = contextvars.ContextVar(
+    "trialbook_wire_stamps", default=None
+)
+
+
+class _StampedSocket(socket.socket):
+    """A TCP socket that stamps each request's departure and its response's arrival.
+
+    The clock is the kernel's, not the event loop's: the response's arrival is the receive
+    time the kernel stamped on its last packet (``SO_TIMESTAMPNS``), and the request's
+    departure is read just before its last byte is handed to the kernel (asyncio writes at
+    once while the socket's buffer has room). When the loop is busy (hundreds of requests
+    in flight, the writer thread holding the GIL) a response can wait in the socket for
+    milliseconds before Python reads it; that wait is the client's queueing, not the
+    target's latency, and counting it made recorded latencies several times the server's
+    (issue #25). A connection carries one request at a time: a send made in a request's
+    task (``_STAMPS`` set) makes that request the one whose response the next packets are.
+    Linux turns stamping on system-wide a moment after the first socket asks for it (a
+    deferred work item), so a process's first responses may come unstamped: those are
+    timed around the call.
+    """
+
+    __slots__ = ("current",)
+    current: _WireStamps | None
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        stamps = _STAMPS.get()
+        if stamps is not None:
+            self.current = stamps
+        now = time.time_ns()
+        n = super().send(data, flags)
+        if self.current is not None:
+            self.current.sent_ns = now
+        return n
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        data, ancillary, _, _ = self.recvmsg(bufsize, _ANCILLARY_SIZE, flags)
+        if data:
+            self._received(ancillary)
+        return data
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        view = memoryview(buffer)
+        n, ancillary, _, _ = self.recvmsg_into(
+            [view[:nbytes] if nbytes else view], _ANCILLARY_SIZE, flags
+        )
+        if n:
+            self._received(ancillary)
+        return n
+
+    def _received(self, ancillary: list[tuple[int, int, bytes]]) -> None:
+        if self.current is None:
+            return
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+                s, ns = _TIMESPEC.unpack_from(value)
+                self.current.received_ns = s * 1_000_000_000 + ns
+
+
+def _stamped_socket(addr_info: Any) -> socket.socket:
+    """aiohttp's ``socket_factory``: a :class:`_StampedSocket` where the kernel stamps received
+    packets (Linux), else a plain socket (the latency is then timed around the call)."""
+    family, type_, proto = addr_info[0], addr_info[1], addr_info[2]
+    if sys.platform != "linux":
+        return socket.socket(family, type_, proto)
+    sock = _StampedSocket(family, type_, proto)
+    sock.current = None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    except OSError:
+        sock.close()
+        return socket.socket(family, type_, proto)
+    return sock
 
 
 # --------------------------------------------------------------------------- the OpenAI chat call

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import statistics
+import sys
 import threading
 import time
 
@@ -55,6 +56,40 @@ async def collect(jobs, target, **kw) -> tuple[list[RolloutOutcome], object]:
 def run_cases(server, case_list, **kw):
     target = make_target(f"{server.url}/run")
     return asyncio.run(collect(make_jobs(case_list), target, **kw))
+
+
+@pytest.fixture
+def kernel_stamps():
+    """Linux turns packet stamping on for the whole system a moment after the first socket
+    asks for it (a deferred work item; until then packets come unstamped and latency is
+    timed around the call): hold one stamped connection open until its packets are
+    stamped, so the test's own first packets are."""
+    import socket as socket_module
+
+    from trialbook.runners import http_client
+
+    with socket_module.create_server(("127.0.0.1", 0)) as listener:
+        sock = http_client._stamped_socket((socket_module.AF_INET, socket_module.SOCK_STREAM, 0))
+        with sock:
+            sock.connect(listener.getsockname())
+            peer, _ = listener.accept()
+            with peer:
+                for _ in range(200):
+                    stamps = http_client._WireStamps()
+                    token = http_client._STAMPS.set(stamps)
+                    try:
+                        sock.send(b"?")
+                    finally:
+                        http_client._STAMPS.reset(token)
+                    peer.recv(10)
+                    peer.sendall(b"!")
+                    sock.recv(10)
+                    if stamps.received_ns:
+                        break
+                    time.sleep(0.005)
+                else:
+                    pytest.fail("the kernel never stamped a packet")
+                yield
 
 
 @pytest.fixture(scope="module")
@@ -143,33 +178,112 @@ class TestConcurrencyAndLatency:
         assert elapsed >= 0.4  # four waves of 0.1 s: later cases waited in the queue
         recorded = statistics.median(o.latency_s for o in outcomes)
         true = statistics.median(slow_server.durations)
-        assert true <= recorded <= true * 1.3 + 0.01  # the benchmark checks the 10 % goal unloaded
+        # the kernel stamps the wire; the server (a thread of this process) stamps its handling
+        # in Python, a little late when it waits for the GIL: so "true" may exceed the wire
+        assert true - 0.005 <= recorded <= true * 1.3 + 0.01  # the benchmark checks 10 %
         assert (
             max(o.latency_s for o in outcomes) < 0.19
         )  # queue wait would add ≥ 0.1 s to half of them
 
-    def test_latency_is_timed_on_the_wire_not_around_httpx(self, slow_server, monkeypatch):
-        """The clock starts when httpcore has written the request's last byte and stops at the
-        response's last byte (issue #25: loop turns between headers and body are queueing)."""
+    @pytest.mark.skipif(sys.platform != "linux", reason="the kernel's packet stamps (Linux)")
+    def test_latency_is_timed_by_the_kernel_not_by_a_busy_event_loop(
+        self, slow_server, kernel_stamps
+    ):
+        """A response that waits in the socket while the loop is busy (here: blocked for 0.3 s
+        after the request went out) is recorded with the server's 0.1 s, not the 0.3 s the
+        client took to read it (issue #25: queueing in the client is not the target's latency)."""
         from trialbook.runners import http_client
 
-        clocks: list[http_client._WireClock] = []
-        real = http_client._WireClock
+        sockets: list[http_client._StampedSocket] = []
+        real = http_client._stamped_socket
 
-        def spy() -> http_client._WireClock:
-            clocks.append(real())
-            return clocks[-1]
+        def spy(addr_info):
+            sock = real(addr_info)
+            sockets.append(sock)
+            return sock
 
-        monkeypatch.setattr(http_client, "_WireClock", spy)
-        outcomes, _ = run_cases(slow_server, cases(3), concurrency=1)
-        assert len(clocks) == 3
-        for clock, outcome in zip(clocks, outcomes, strict=True):
-            # the hook fired: neither end fell back to the time around client.post
-            assert clock.started is not None and clock.sent is not None
-            assert clock.finished is not None
-            assert clock.called < clock.started <= clock.sent < clock.finished
-            assert outcome.latency_s == pytest.approx(clock.finished - clock.sent)
-            assert 0.1 <= outcome.latency_s < 0.19
+        async def main():
+            target = make_target(f"{slow_server.url}/run")
+            out: list[RolloutOutcome] = []
+
+            async def block_loop() -> None:
+                while slow_server.in_flight == 0:
+                    await asyncio.sleep(0.001)
+                time.sleep(0.3)  # the loop stalls; the answer arrives after 0.1 s and waits
+
+            blocker = asyncio.create_task(block_loop())
+            started = time.perf_counter()
+            await run_rollouts(
+                make_jobs(cases(1)), target, run_id="r1", on_result=out.append, timeout=5
+            )
+            await blocker
+            return out, time.perf_counter() - started
+
+        original = http_client._stamped_socket
+        http_client._stamped_socket = spy
+        try:
+            (outcome,), elapsed = asyncio.run(main())
+        finally:
+            http_client._stamped_socket = original
+        assert isinstance(sockets[0], http_client._StampedSocket)
+        assert elapsed >= 0.3  # the answer really was read late
+        assert outcome.ok and 0.1 <= outcome.latency_s < 0.2
+
+    @pytest.mark.skipif(sys.platform != "linux", reason="the kernel's packet stamps (Linux)")
+    @pytest.mark.parametrize("read", ["recv", "recv_into"])
+    def test_the_stamped_socket_reads_what_a_plain_one_reads(self, read, kernel_stamps):
+        """``recv`` (plain connections) and ``recv_into`` (TLS: asyncio's SSL protocol reads
+        into a buffer) return the bytes a plain socket would, and stamp the exchange."""
+        import socket as socket_module
+
+        from trialbook.runners import http_client
+
+        with socket_module.create_server(("127.0.0.1", 0)) as listener:
+            client = http_client._stamped_socket(
+                (socket_module.AF_INET, socket_module.SOCK_STREAM, 0)
+            )
+            assert isinstance(client, http_client._StampedSocket)
+            with client:
+                client.connect(listener.getsockname())
+                peer, _ = listener.accept()
+                with peer:
+                    stamps = http_client._WireStamps()
+                    token = http_client._STAMPS.set(stamps)
+                    try:
+                        client.send(b"question")
+                    finally:
+                        http_client._STAMPS.reset(token)
+                    assert peer.recv(100) == b"question"
+                    answered = time.time_ns()
+                    peer.sendall(b"the answer")
+                    time.sleep(0.02)  # the answer waits in the socket
+                    read_at = time.time_ns()
+                    if read == "recv":
+                        got = client.recv(100)
+                    else:
+                        buffer = bytearray(b"." * 20)
+                        n = client.recv_into(buffer, 6)
+                        got = bytes(buffer[:n])
+                        assert buffer[n:] == b"." * (20 - n)
+                    assert got == (b"the answer" if read == "recv" else b"the an")
+        # the kernel stamped the answer's arrival, before it was read
+        assert stamps.sent_ns < answered <= stamps.received_ns < read_at
+        assert stamps.latency() is not None
+
+    def test_latency_falls_back_to_the_time_around_the_call_without_stamps(
+        self, slow_server, monkeypatch
+    ):
+        import socket as socket_module
+
+        from trialbook.runners import http_client
+
+        monkeypatch.setattr(
+            http_client,
+            "_stamped_socket",
+            lambda info: socket_module.socket(info[0], info[1], info[2]),
+        )
+        outcomes, _ = run_cases(slow_server, cases(2), concurrency=1)
+        assert all(o.ok and 0.1 <= o.latency_s < 0.19 for o in outcomes)
 
     def test_latency_excludes_backoff(self, slow_server):
         (o,), _ = run_cases(

@@ -270,6 +270,46 @@ class TestHttpTarget:
         if step.startswith("429"):
             assert e.value.retry_after == 3.0
 
+    def test_http_proxy_and_no_proxy_from_the_environment_are_honoured(
+        self, task_server, monkeypatch
+    ):
+        closed = f"http://127.0.0.1:{free_port()}/run"  # nothing listens there
+        monkeypatch.setenv("HTTP_PROXY", task_server.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        reply = run(call_once(make_target(closed)))  # the proxy (the task app) answered
+        assert reply.output == "echo: hello world" and len(task_server.bodies) == 1
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        with pytest.raises(RetryableError, match="connection to .* failed"):
+            run(call_once(make_target(closed)))
+
+    def test_a_dropped_connection_is_a_retryable_connection_error(self, task_server):
+        case = Case(id="dropped", input="x", metadata={"script": ["drop"]})
+        with pytest.raises(RetryableError, match="connection to http://127.0.0.1:.* failed") as e:
+            run(call_once(make_target(f"{task_server.url}/run"), request(case)))
+        assert e.value.kind == "connection"
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            (float("nan"), '"score": nan; it must be a finite number'),
+            (10**400, '"score": an integer too large'),
+        ],
+    )
+    def test_replies_are_read_as_the_json_module_reads_them(self, value, message):
+        """NaN and integers beyond 64 bits are read as the json module reads them (orjson
+        refuses the one and turns the other into a float), so the reply is refused for
+        what it says, not called "not JSON"."""
+        from trialbook.runners.http_client import WireResponse
+        from trialbook.runners.targets.base import reply_from_json, response_json
+
+        content = ('{"output": "x", "score": %s}' % ("NaN" if value != value else value)).encode()
+        data = response_json(WireResponse(200, {}, content, 0.01), 0.01, "the reply")
+        if value == value:
+            assert data["score"] == value and isinstance(data["score"], int)
+        with pytest.raises(RolloutRefused, match=message.replace("(", r"\(")):
+            reply_from_json(data, 0.01, what="the reply")
+
     def test_wrong_types_in_the_reply_are_named(self, task_server):
         case = Case(id="r", input="x", metadata={"reward": "high"})
         with pytest.raises(RolloutRefused, match="\"reward\": 'high'; it must be a finite number"):

@@ -77,7 +77,6 @@ from __future__ import annotations
 from trialbook.runners.http_client import (
     MAX_RETRY_AFTER,
     OPENAI_BASE_URL,
-    POOL_SHARD_SIZE,
     RETRY_STATUSES,
     parse_retry_after,
     redact_headers,
@@ -108,7 +107,6 @@ from trialbook.runners.targets.specs import (
 __all__ = [
     "MAX_RETRY_AFTER",
     "OPENAI_BASE_URL",
-    "POOL_SHARD_SIZE",
     "PREFLIGHT_TIMEOUT",
     "RETRY_STATUSES",
     "SPEC_HELP",

@@ -13,7 +13,14 @@ import httpx
 
 from trialbook.domain.suites import Case
 from trialbook.runners.eval_errors import RolloutRefused, TargetConfigError, TargetUnavailable
-from trialbook.runners.http_client import header_safe, new_client, redact_url, snippet, split_url
+from trialbook.runners.http_client import (
+    WireResponse,
+    header_safe,
+    new_client,
+    redact_url,
+    snippet,
+    split_url,
+)
 
 PREFLIGHT_TIMEOUT = 5.0
 
@@ -266,7 +273,7 @@ async def probe(
         ) from None
 
 
-def response_json(response: httpx.Response, latency_s: float, what: str) -> Any:
+def response_json(response: WireResponse, latency_s: float, what: str) -> Any:
     """The JSON body of a target's answer; :class:`RolloutRefused` saying "WHAT is not JSON" else."""
     try:
         return response.json()

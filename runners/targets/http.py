@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trialbook.runners.http_client import (
-    ShardedClients,
+    WireClient,
     error_from_status,
     redact_headers,
     redact_url,
@@ -26,7 +26,7 @@ from trialbook.runners.targets.base import (
 )
 
 
-class HttpTarget(ShardedClients, Target):
+class HttpTarget(WireClient, Target):
     """A task app that takes one rollout per POST."""
 
     kind = "http"
@@ -79,7 +79,8 @@ class HttpTarget(ShardedClients, Target):
             "seed": request.seed,
             "policy": dict(request.policy),
         }
-        response, latency = await self._post(self.url, payload)
+        response = await self._post(self.url, payload)
+        latency = response.latency_s
         if response.status_code >= 300:
             raise error_from_status(response, latency, self.url)
         what = f"the response from {redact_url(self.url)}"

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from trialbook.runners.eval_errors import RolloutRefused, TargetConfigError
 from trialbook.runners.http_client import (
     OPENAI_BASE_URL,
-    ShardedClients,
+    WireClient,
     chat_body,
     chat_message,
     chat_url,
@@ -32,7 +32,7 @@ from trialbook.runners.targets.base import (
 )
 
 
-class OpenAITarget(ShardedClients, Target):
+class OpenAITarget(WireClient, Target):
     """An OpenAI-compatible ``/chat/completions`` endpoint."""
 
     kind = "openai"
@@ -131,7 +131,8 @@ class OpenAITarget(ShardedClients, Target):
             max_tokens=self.max_tokens,
             seed=request.seed if self.seed else None,
         )
-        response, latency = await self._post(self.url, payload)
+        response = await self._post(self.url, payload)
+        latency = response.latency_s
         if response.status_code >= 300:
             raise error_from_status(response, latency, self.url)
         what = f"the chat completion from {redact_url(self.url)}"

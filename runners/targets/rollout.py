@@ -58,7 +58,7 @@ from typing import Any
 
 from trialbook.runners.eval_errors import RolloutRefused, TargetConfigError, TargetUnavailable
 from trialbook.runners.http_client import (
-    ShardedClients,
+    WireClient,
     error_from_status,
     redact_url,
 )
@@ -92,7 +92,7 @@ def base_url(url: str) -> str:
     return url.removesuffix("/rollout").rstrip("/")
 
 
-class RolloutTarget(ShardedClients, Target):
+class RolloutTarget(WireClient, Target):
     """A synth-ai task app: one ``POST /rollout`` per rollout (see the module docstring)."""
 
     kind = "rollout"
@@ -232,7 +232,8 @@ class RolloutTarget(ShardedClients, Target):
 
     async def call(self, request: RolloutRequest) -> TargetReply:
         url = f"{self.url}/rollout"
-        response, latency = await self._post(url, self.payload(request))
+        response = await self._post(url, self.payload(request))
+        latency = response.latency_s
         if response.status_code >= 300:
             raise error_from_status(response, latency, url)
         what = f"the response from {redact_url(url)}"
