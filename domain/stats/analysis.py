@@ -409,7 +409,7 @@ def analyze(inp: AnalysisInput) -> Analysis:
     if all_looks and row_arms.row_metrics(spec) and len(inp.rows or ()) > ROWS_FOR_ALL_LOOKS:
         all_looks = False  # each look of a quantile or a cap costs O(n): the current look only
     ev = _evaluate(inp, spec, all_looks=all_looks)
-    details = engine.batch_pairs(spec, inp.rows) if inp.rows else {}
+    details = engine.pairs_of_input(spec, inp)
     primary = _metric_result(inp, spec, ev, spec.primary, details, with_power=True)
     secondary = tuple(
         _metric_result(inp, spec, ev, m, details, with_power=False) for m in spec.goals[1:]
