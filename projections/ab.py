@@ -23,6 +23,7 @@ written last are kept in memory between appends (see :meth:`ABProjection.forget`
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 from collections.abc import Generator, Sequence
 from contextlib import nullcontext
@@ -31,7 +32,7 @@ from typing import Any
 from trialbook.domain.ab import ResultAdded
 from trialbook.domain.canonical import canonical_json
 from trialbook.domain.events import upcast
-from trialbook.domain.metrics import RATIO_PAIRS, observations
+from trialbook.domain.metrics import RATIO_PAIRS
 from trialbook.domain.stats.moments import co_welford, welford
 from trialbook.projections import ab_cases
 from trialbook.projections.ab_queries import VALUE_COLUMNS, row_observations
@@ -88,6 +89,16 @@ RESULT_COLUMNS = (
     "start_time",
     "end_time",
     "recorded_at",
+)
+#: an ``ab_results`` row (RESULT_COLUMNS) as the statistics fold it:
+#: ``(position, test, variant, metrics, *VALUE_COLUMNS, case_id)``
+_STATS_ROW = operator.itemgetter(
+    0,
+    1,
+    2,
+    RESULT_COLUMNS.index("metrics"),
+    *(RESULT_COLUMNS.index(c) for c in VALUE_COLUMNS),
+    RESULT_COLUMNS.index("case_id"),
 )
 _INSERT_RESULT = f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
 
@@ -243,12 +254,12 @@ class ABProjection(TableProjection):
                     e.recorded_at,
                 )
             )
-            obs = observations(d)
-            stats.add(test, d["variant"], obs)
-            if case_id is not None:
-                cases.add(test, case_id, d["variant"], e.position, obs)
         conn.executemany(_INSERT_RESULT, rows)
+        # statistics a column at a time, from the rows as stored (the rebuild's fold)
+        folded = [_STATS_ROW(r) for r in rows]
+        stats.add_rows(folded)
         stats.write()
+        cases.add_rows(folded)
         cases.write()
 
     # ------------------------------------------------------------------ bulk catch-up
@@ -390,9 +401,7 @@ def _fold_rows_after(
         last = rows[-1][0]
         stats.add_rows(rows)
         stats.fold()  # keep memory bounded: fold each batch into the running state
-        for row in rows:
-            if row[-1] is not None:
-                cases.add(row[1], row[-1], row[2], row[0], row_observations(row[4:-1], row[3]))
+        cases.add_rows(rows)
         with write_transaction(conn) if own_transaction else nullcontext():
             cases.write()
     cur.close()

@@ -109,7 +109,30 @@ class CaseFold:
     def add(
         self, test: str, case_id: str, variant: str, position: int, obs: Mapping[str, float]
     ) -> None:
+        """One result's values (``domain.metrics.observations``), in position order."""
         self.items.append((test, case_id, variant, position, obs))
+
+    def add_rows(self, rows: Iterable[Sequence[Any]]) -> None:
+        """``add`` each result row ``(position, test, variant, metrics, *VALUE_COLUMNS, case_id)``
+        that has a case id, its values taken from the columns the test's slots need."""
+        for row in rows:
+            case_id = row[-1]
+            if case_id is None:
+                continue
+            layout = self.layout(row[1])
+            if layout is None or not layout.slots:
+                continue
+            if row[3]:  # custom metrics (which may reuse a built-in name): the full rule
+                from trialbook.projections.ab_queries import row_observations
+
+                obs: Mapping[str, float] = row_observations(row[4:-1], row[3])
+            else:
+                obs = {}
+                for name in layout.slots:
+                    value = _column_value(name, row)
+                    if value is not None:
+                        obs[name] = value
+            self.items.append((row[1], case_id, row[2], row[0], obs))
 
     def write(self) -> None:
         items, self.items = self.items, []
@@ -158,6 +181,47 @@ class CaseFold:
             "ON CONFLICT (test, case_id) DO UPDATE SET stats = excluded.stats",
             [(t, c, cell[0], cell[1].tobytes()) for (t, c), cell in cells.items() if cell],
         )
+
+
+#: the position of each plain value column in a result row (after position, test, variant, metrics)
+_PLAIN = {
+    name: 4 + i
+    for i, name in enumerate(
+        (
+            "success",
+            "tool_calls",
+            "successful_calls",
+            "errors",
+            "completion_time",
+            "messages",
+            "corrections",
+            "tokens",
+            "cost",
+            "score",
+        )
+    )
+}
+
+
+def _column_value(name: str, row: Sequence[Any]) -> float | None:
+    """Metric ``name`` of a result row without custom metrics, as ``observations`` derives it."""
+    if name == "success":
+        v = row[4]
+        return None if v is None else (1.0 if v else 0.0)
+    if name in ("failed_calls", "error_rate", "tool_success_rate"):
+        calls, ok = row[5], row[6]
+        if calls is None or ok is None:
+            return None
+        if name == "failed_calls":
+            return float(calls - ok)
+        if not calls > 0:
+            return None
+        return (calls - ok) / calls if name == "error_rate" else ok / calls
+    at = _PLAIN.get(name)
+    if at is None or name == "successful_calls":  # a custom name: absent without custom metrics
+        return None
+    v = row[at]
+    return None if v is None else float(v)
 
 
 def read_cases(conn: sqlite3.Connection, test: str) -> tuple[Layout, Any] | None:
