@@ -6,9 +6,8 @@ each metric the analysis tracks, cases in the order they first appeared. This
 table keeps exactly that, so ``ab analyze`` of a million paired results reads
 one small row per case instead of every result.
 
-``ab_cases`` has one row per test × case id: ``first`` is the log position of the
-case's first result (any variant), ``stats`` a packed array of float64 — for each
-*slot* (the test's primary metric, then its guardrail metrics, as defined at
+``ab_cases`` has one row per test × case id; ``stats`` is a packed array of float64:
+the log position of the case's first result (any variant), then for each *slot* (the test's primary metric, then its guardrail metrics, as defined at
 creation; quantile and ratio metrics have no per-case means) and each variant in
 definition order, the number of finite values and their sum. Sums are added one
 value at a time in position order starting from 0.0, exactly as
@@ -28,7 +27,7 @@ from typing import Any
 from trialbook.domain.metrics import metric_named
 
 DDL = """CREATE TABLE IF NOT EXISTS ab_cases (
-    test TEXT NOT NULL, case_id TEXT NOT NULL, first INTEGER NOT NULL, stats BLOB NOT NULL,
+    test TEXT NOT NULL, case_id TEXT NOT NULL, stats BLOB NOT NULL,
     PRIMARY KEY (test, case_id)) WITHOUT ROWID"""
 
 #: the largest number of cases looked up per statement when a batch continues known cases
@@ -60,8 +59,8 @@ class Layout:
         self.slots = slots
         self.variants = tuple(variants)
         self.index = {v: i for i, v in enumerate(self.variants)}
-        #: floats per case: (count, sum) per slot × variant
-        self.width = 2 * len(slots) * len(self.variants)
+        #: floats per case: the first position, then (count, sum) per slot × variant
+        self.width = 1 + 2 * len(slots) * len(self.variants)
 
 
 def layout_of_definition(data: Mapping[str, Any]) -> Layout:
@@ -149,14 +148,14 @@ class CaseFold:
         for test, case_ids in wanted.items():
             for start in range(0, len(case_ids), _LOOKUP):
                 chunk = case_ids[start : start + _LOOKUP]
-                for case_id, first, stats in conn.execute(
-                    "SELECT case_id, first, stats FROM ab_cases WHERE test = ? AND case_id IN "
+                for case_id, stats in conn.execute(
+                    "SELECT case_id, stats FROM ab_cases WHERE test = ? AND case_id IN "
                     f"({', '.join('?' * len(chunk))})",
                     (test, *chunk),
                 ):
                     values = array("d")
                     values.frombytes(stats)
-                    cells[(test, case_id)] = [first, values]
+                    cells[(test, case_id)] = [values]
         isfinite = math.isfinite
         for test, case_id, variant, position, obs in items:
             layout = self.layout(test)
@@ -164,8 +163,10 @@ class CaseFold:
                 continue
             cell = cells[(test, case_id)]
             if not cell:
-                cell.extend((position, array("d", bytes(8 * layout.width))))
-            values = cell[1]
+                fresh = array("d", bytes(8 * layout.width))
+                fresh[0] = float(position)
+                cell.append(fresh)
+            values = cell[0]
             if len(values) < layout.width:  # pragma: no cover - layouts never change
                 values.extend([0.0] * (layout.width - len(values)))
             k = len(layout.variants)
@@ -173,13 +174,13 @@ class CaseFold:
             for j, name in enumerate(layout.slots):
                 x = obs.get(name)
                 if x is not None and isfinite(x):
-                    at = 2 * (j * k + vi)
+                    at = 1 + 2 * (j * k + vi)
                     values[at] += 1.0
                     values[at + 1] += x
         conn.executemany(
-            "INSERT INTO ab_cases (test, case_id, first, stats) VALUES (?, ?, ?, ?) "
+            "INSERT INTO ab_cases (test, case_id, stats) VALUES (?, ?, ?) "
             "ON CONFLICT (test, case_id) DO UPDATE SET stats = excluded.stats",
-            [(t, c, cell[0], cell[1].tobytes()) for (t, c), cell in cells.items() if cell],
+            [(t, c, cell[0].tobytes()) for (t, c), cell in cells.items() if cell],
         )
 
 
@@ -229,32 +230,29 @@ def read_cases(conn: sqlite3.Connection, test: str) -> tuple[Layout, Any] | None
 
     ``sums`` (float64) and ``counts`` (int64) are arrays of shape (cases, variants),
     cases in the order they first appeared, variants in definition order. None
-    when the test is not there. numpy is imported here (reads only).
+    when the test is not there. SQLite concatenates the arrays itself (one value
+    back, not a row per case); numpy is imported here (reads only).
     """
     import numpy as np
 
     layout = load_layout(conn, test)
     if layout is None:
         return None
-    firsts: list[int] = []
-    blobs: list[bytes] = []
-    cur = conn.execute("SELECT first, stats FROM ab_cases WHERE test = ?", (test,))
-    try:
-        while batch := cur.fetchmany(50_000):
-            for first, stats in batch:
-                firsts.append(first)
-                blobs.append(stats)
-    finally:
-        cur.close()
     width = layout.width
-    if any(len(b) != 8 * width for b in blobs):  # pragma: no cover - layouts never change
-        blobs = [b.ljust(8 * width, b"\0") for b in blobs]
-    flat = np.frombuffer(b"".join(blobs), dtype=np.float64).reshape(len(blobs), width)
-    order = np.argsort(np.asarray(firsts, dtype=np.int64), kind="stable")
-    flat = flat[order]
+    joined, cases = conn.execute(
+        "SELECT CAST(group_concat(stats, '') AS BLOB), count(*) FROM ab_cases WHERE test = ?",
+        (test,),
+    ).fetchone()
+    if len(joined or b"") != 8 * width * cases:  # pragma: no cover - a text encoding not UTF-8
+        joined = b"".join(
+            bytes(r[0]).ljust(8 * width, b"\0")
+            for r in conn.execute("SELECT stats FROM ab_cases WHERE test = ?", (test,))
+        )
+    flat = np.frombuffer(joined or b"", dtype=np.float64).reshape(cases, width)
+    flat = flat[np.argsort(flat[:, 0], kind="stable")]
     k = len(layout.variants)
     out = {}
     for j, name in enumerate(layout.slots):
-        block = flat[:, 2 * j * k : 2 * (j + 1) * k]
+        block = flat[:, 1 + 2 * j * k : 1 + 2 * (j + 1) * k]
         out[name] = (np.ascontiguousarray(block[:, 1::2]), block[:, 0::2].astype(np.int64))
     return layout, out
