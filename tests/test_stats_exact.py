@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -42,6 +43,7 @@ def test_mcnemar_equals_scipy_on_large_tables(b: int, c: int) -> None:
 def test_wilcoxon_equals_scipy(diffs: list[float]) -> None:
     nonzero = [d for d in diffs if d != 0]
     got = frequentist.wilcoxon_p(diffs)
+    assert frequentist.wilcoxon_p(np.asarray(diffs)) == got
     if len(nonzero) < 2:
         assert got is None
         return

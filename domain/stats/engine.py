@@ -869,15 +869,21 @@ def _one(x: float) -> Array:
     return np.array([float(x)])
 
 
-def step_data_of_input(spec: Spec, inp: AnalysisInput) -> StepData:
-    """One look: the current sufficient statistics, plus pairs from the rows when present."""
+def step_data_of_input(
+    spec: Spec,
+    inp: AnalysisInput,
+    pairs: dict[str, dict[int, tuple[PairArrays, PairDetail]]] | None = None,
+) -> StepData:
+    """One look: the current sufficient statistics, plus pairs from the rows or per-case
+    statistics when present (``pairs``: :func:`pairs_of_input`, when computed already)."""
     stats: dict[str, list[MomentArrays | CoMomentArrays]] = {}
     for m in spec.tracked:
         per: list[MomentArrays | CoMomentArrays] = []
         for v in inp.variants:
             per.append(one_look(m, v.moments, v.comoments))
         stats[m.name] = per
-    pairs = pairs_of_input(spec, inp)
+    if pairs is None:
+        pairs = pairs_of_input(spec, inp)
     return StepData(
         results=np.array([[float(v.results)] for v in inp.variants]),
         failed=np.array([[float(v.failed)] for v in inp.variants]),

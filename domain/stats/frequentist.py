@@ -362,13 +362,17 @@ def _binomtest_half(k: int, n: int, u: Any) -> float:
     return min(1.0, pval)
 
 
-def wilcoxon_p(diffs: Sequence[float]) -> float | None:
-    """Two-sided p-value of the Wilcoxon signed-rank test on per-case differences.
+def wilcoxon_p(diffs: Any) -> float | None:
+    """Two-sided p-value of the Wilcoxon signed-rank test on per-case differences (a sequence
+    or a numpy array).
 
     Zero differences are dropped (Wilcoxon's original treatment); None with fewer
     than two non-zero differences.
     """
-    nonzero = [d for d in diffs if d != 0]
+    if hasattr(diffs, "dtype"):  # a numpy array: the same values, filtered without a list
+        nonzero = diffs[diffs != 0].tolist()
+    else:
+        nonzero = [d for d in diffs if d != 0]
     if len(nonzero) < 2:
         return None
     if len(nonzero) > 50:  # scipy's normal approximation, without importing scipy.stats
