@@ -18,7 +18,6 @@ an analysis of the rows (property-tested), and a rebuild stores the same bytes.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
@@ -51,16 +50,21 @@ def slots_of(metric: str, guardrail_metrics: Iterable[str]) -> tuple[str, ...]:
 
 
 class Layout:
-    """Where a test's per-case values go in its ``stats`` array."""
+    """Where a test's per-case values go in its ``stats`` array, and how a row gives them."""
 
-    __slots__ = ("slots", "variants", "index", "width")
+    __slots__ = ("slots", "variants", "index", "width", "offsets", "extractors")
 
     def __init__(self, slots: tuple[str, ...], variants: Sequence[str]) -> None:
         self.slots = slots
         self.variants = tuple(variants)
         self.index = {v: i for i, v in enumerate(self.variants)}
+        k = len(self.variants)
         #: floats per case: the first position, then (count, sum) per slot × variant
-        self.width = 1 + 2 * len(slots) * len(self.variants)
+        self.width = 1 + 2 * len(slots) * k
+        #: per variant index: where each slot's count is
+        self.offsets = [tuple(1 + 2 * (j * k + vi) for j in range(len(slots))) for vi in range(k)]
+        #: per slot: its value in a result row without custom metrics (None when absent)
+        self.extractors = tuple(_extractor(name) for name in slots)
 
 
 def layout_of_definition(data: Mapping[str, Any]) -> Layout:
@@ -87,15 +91,16 @@ def load_layout(conn: sqlite3.Connection, test: str) -> Layout | None:
 class CaseFold:
     """Per-case statistics of one batch of results, folded onto the stored rows and written once.
 
-    ``add`` takes results in position order; ``write`` looks up the cases the batch
-    continues, adds the values in that same order and upserts one row per case.
+    ``add``/``add_rows`` take results in position order; ``write`` looks up the cases the
+    batch continues, adds the values in that same order and upserts one row per case.
     """
 
     def __init__(self, conn: sqlite3.Connection, layouts: dict[str, Layout | None]) -> None:
         self.conn = conn
         #: test -> layout, shared between folds of one connection (layouts never change)
         self.layouts = layouts
-        self.items: list[tuple[str, str, str, int, Mapping[str, float]]] = []
+        #: ((test, case id), position, count offsets, values by slot, layout), in position order
+        self.items: list[tuple[tuple[str, str], int, tuple[int, ...], tuple[Any, ...], Layout]] = []
 
     def layout(self, test: str) -> Layout | None:
         if test in self.layouts:
@@ -109,42 +114,43 @@ class CaseFold:
         self, test: str, case_id: str, variant: str, position: int, obs: Mapping[str, float]
     ) -> None:
         """One result's values (``domain.metrics.observations``), in position order."""
-        self.items.append((test, case_id, variant, position, obs))
+        layout = self.layout(test)
+        if layout is not None and layout.slots:
+            values = tuple(obs.get(name) for name in layout.slots)
+            offsets = layout.offsets[layout.index[variant]]
+            self.items.append(((test, case_id), position, offsets, values, layout))
 
     def add_rows(self, rows: Iterable[Sequence[Any]]) -> None:
         """``add`` each result row ``(position, test, variant, metrics, *VALUE_COLUMNS, case_id)``
         that has a case id, its values taken from the columns the test's slots need."""
+        items = self.items
         for row in rows:
             case_id = row[-1]
             if case_id is None:
                 continue
-            layout = self.layout(row[1])
+            test = row[1]
+            layout = self.layouts.get(test) or self.layout(test)
             if layout is None or not layout.slots:
                 continue
             if row[3]:  # custom metrics (which may reuse a built-in name): the full rule
                 from trialbook.projections.ab_queries import row_observations
 
-                obs: Mapping[str, float] = row_observations(row[4:-1], row[3])
+                obs = row_observations(row[4:-1], row[3])
+                values = tuple(obs.get(name) for name in layout.slots)
             else:
-                obs = {}
-                for name in layout.slots:
-                    value = _column_value(name, row)
-                    if value is not None:
-                        obs[name] = value
-            self.items.append((row[1], case_id, row[2], row[0], obs))
+                values = tuple(f(row) for f in layout.extractors)
+            offsets = layout.offsets[layout.index[row[2]]]
+            items.append(((test, case_id), row[0], offsets, values, layout))
 
     def write(self) -> None:
         items, self.items = self.items, []
         if not items:
             return
         conn = self.conn
-        cells: dict[tuple[str, str], list[Any]] = {}
+        cells: dict[tuple[str, str], Any] = dict.fromkeys(item[0] for item in items)
         wanted: dict[str, list[str]] = {}
-        for test, case_id, *_ in items:
-            key = (test, case_id)
-            if key not in cells:
-                cells[key] = []  # filled below
-                wanted.setdefault(test, []).append(case_id)
+        for test, case_id in cells:
+            wanted.setdefault(test, []).append(case_id)
         for test, case_ids in wanted.items():
             for start in range(0, len(case_ids), _LOOKUP):
                 chunk = case_ids[start : start + _LOOKUP]
@@ -155,32 +161,20 @@ class CaseFold:
                 ):
                     values = array("d")
                     values.frombytes(stats)
-                    cells[(test, case_id)] = [values]
-        isfinite = math.isfinite
-        for test, case_id, variant, position, obs in items:
-            layout = self.layout(test)
-            if layout is None or not layout.slots:
-                continue
-            cell = cells[(test, case_id)]
-            if not cell:
-                fresh = array("d", bytes(8 * layout.width))
-                fresh[0] = float(position)
-                cell.append(fresh)
-            values = cell[0]
-            if len(values) < layout.width:  # pragma: no cover - layouts never change
-                values.extend([0.0] * (layout.width - len(values)))
-            k = len(layout.variants)
-            vi = layout.index[variant]
-            for j, name in enumerate(layout.slots):
-                x = obs.get(name)
-                if x is not None and isfinite(x):
-                    at = 1 + 2 * (j * k + vi)
-                    values[at] += 1.0
-                    values[at + 1] += x
+                    cells[(test, case_id)] = values
+        for key, position, offsets, xs, layout in items:
+            cell = cells[key]
+            if cell is None:
+                cell = cells[key] = array("d", bytes(8 * layout.width))
+                cell[0] = float(position)
+            for at, x in zip(offsets, xs, strict=True):
+                if x is not None and x - x == 0.0:  # a finite value (inf - inf and nan are nan)
+                    cell[at] += 1.0
+                    cell[at + 1] += x
         conn.executemany(
             "INSERT INTO ab_cases (test, case_id, stats) VALUES (?, ?, ?) "
             "ON CONFLICT (test, case_id) DO UPDATE SET stats = excluded.stats",
-            [(t, c, cell[0].tobytes()) for (t, c), cell in cells.items() if cell],
+            [(t, c, cell.tobytes()) for (t, c), cell in cells.items()],
         )
 
 
@@ -223,6 +217,16 @@ def _column_value(name: str, row: Sequence[Any]) -> float | None:
         return None
     v = row[at]
     return None if v is None else float(v)
+
+
+def _extractor(name: str) -> Any:
+    """A function of a result row without custom metrics giving metric ``name`` (or None)."""
+    if name == "success":
+        return lambda row: None if row[4] is None else (1.0 if row[4] else 0.0)
+    at = _PLAIN.get(name)
+    if at is not None and name not in ("success", "successful_calls"):
+        return lambda row: None if row[at] is None else float(row[at])
+    return lambda row: _column_value(name, row)
 
 
 def read_cases(conn: sqlite3.Connection, test: str) -> tuple[Layout, Any] | None:
