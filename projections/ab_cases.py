@@ -52,7 +52,7 @@ def slots_of(metric: str, guardrail_metrics: Iterable[str]) -> tuple[str, ...]:
 class Layout:
     """Where a test's per-case values go in its ``stats`` array, and how a row gives them."""
 
-    __slots__ = ("slots", "variants", "index", "width", "offsets", "extractors")
+    __slots__ = ("slots", "variants", "index", "width", "offsets", "extract")
 
     def __init__(self, slots: tuple[str, ...], variants: Sequence[str]) -> None:
         self.slots = slots
@@ -63,8 +63,8 @@ class Layout:
         self.width = 1 + 2 * len(slots) * k
         #: per variant index: where each slot's count is
         self.offsets = [tuple(1 + 2 * (j * k + vi) for j in range(len(slots))) for vi in range(k)]
-        #: per slot: its value in a result row without custom metrics (None when absent)
-        self.extractors = tuple(_extractor(name) for name in slots)
+        #: a result row without custom metrics -> its value of each slot (None when absent)
+        self.extract = _extract_all(tuple(_extractor(name) for name in slots))
 
 
 def layout_of_definition(data: Mapping[str, Any]) -> Layout:
@@ -138,7 +138,7 @@ class CaseFold:
                 obs = row_observations(row[4:-1], row[3])
                 values = tuple(obs.get(name) for name in layout.slots)
             else:
-                values = tuple(f(row) for f in layout.extractors)
+                values = layout.extract(row)
             offsets = layout.offsets[layout.index[row[2]]]
             items.append(((test, case_id), row[0], offsets, values, layout))
 
@@ -217,6 +217,14 @@ def _column_value(name: str, row: Sequence[Any]) -> float | None:
         return None
     v = row[at]
     return None if v is None else float(v)
+
+
+def _extract_all(extractors: tuple[Any, ...]) -> Any:
+    """One function giving every slot's value of a row (one call per row for one slot)."""
+    if len(extractors) == 1:
+        (only,) = extractors
+        return lambda row: (only(row),)
+    return lambda row: tuple([f(row) for f in extractors])
 
 
 def _extractor(name: str) -> Any:
