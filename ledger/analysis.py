@@ -129,7 +129,7 @@ def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
         result_rows = read_rows(conn, name) if every else None
         cases = None
         if paired and not every:
-            from trialbook.projections.ab_queries import case_statistics
+            from trialbook.projections.ab_cases import case_statistics
 
             cases = case_statistics(conn, name)
         position = ledger.store.head()[0]

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from trialbook.domain.metrics import metric_named
+from trialbook.projections.ab_queries import row_observations
 
 DDL = """CREATE TABLE IF NOT EXISTS ab_cases (
     test TEXT NOT NULL, case_id TEXT NOT NULL, stats BLOB NOT NULL,
@@ -133,8 +134,6 @@ class CaseFold:
             if layout is None or not layout.slots:
                 continue
             if row[3]:  # custom metrics (which may reuse a built-in name): the full rule
-                from trialbook.projections.ab_queries import row_observations
-
                 obs = row_observations(row[4:-1], row[3])
                 values = tuple(obs.get(name) for name in layout.slots)
             else:
@@ -268,3 +267,10 @@ def read_cases(conn: sqlite3.Connection, test: str) -> tuple[Layout, Any] | None
         block = flat[:, 1 + 2 * j * k : 1 + 2 * (j + 1) * k]
         out[name] = (np.ascontiguousarray(block[:, 1::2]), block[:, 0::2].astype(np.int64))
     return layout, out
+
+
+def case_statistics(conn: sqlite3.Connection, name: str) -> tuple[tuple[str, ...], Any] | None:
+    """Test ``name``'s per-case statistics: the metrics they cover and ``{metric: (sums,
+    counts)}`` as ``AnalysisInput.cases`` takes them (:func:`read_cases`); None if no such test."""
+    got = read_cases(conn, name)
+    return None if got is None else (got[0].slots, got[1])

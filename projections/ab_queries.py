@@ -232,13 +232,3 @@ def read_rows(
     finally:
         cur.close()
     return tuple(out)
-
-
-def case_statistics(conn: sqlite3.Connection, name: str) -> tuple[tuple[str, ...], Any] | None:
-    """Test ``name``'s per-case statistics (``ab_cases``): the metrics they cover and
-    ``{metric: (sums, counts)}`` as ``AnalysisInput.cases`` takes them; None if no such test.
-    Imports numpy (reads only)."""
-    from trialbook.projections.ab_cases import read_cases
-
-    got = read_cases(conn, name)
-    return None if got is None else (got[0].slots, got[1])

@@ -18,7 +18,7 @@ from trialbook.domain.commands import build
 from trialbook.domain.stats import AnalysisInput, analyze, engine
 from trialbook.ledger import Ledger
 from trialbook.ledger import analysis as la
-from trialbook.projections import ab_queries
+from trialbook.projections import ab_cases, ab_queries
 
 VARIANTS = ("cold", "warm", "hot")
 
@@ -111,7 +111,7 @@ def test_a_paired_analysis_from_per_case_statistics_equals_the_one_from_rows(
 def test_stored_per_case_statistics_are_the_arrays_the_rows_give(test: Any) -> None:
     create, batches = test
     with ledger_with(create, batches) as ledger:
-        got = ab_queries.case_statistics(ledger.conn, "t")
+        got = ab_cases.case_statistics(ledger.conn, "t")
         assert got is not None
         covered, cells = got
         rows = ab_queries.read_rows(ledger.conn, "t", with_case_only=True)
@@ -126,7 +126,7 @@ def test_stored_per_case_statistics_are_the_arrays_the_rows_give(test: Any) -> N
             assert counts.dtype == np.int64 and np.array_equal(counts, want[name][1])
             assert sums.tobytes() == want[name][0].tobytes()  # bit for bit
         ledger.rebuild_projections()
-        again = ab_queries.case_statistics(ledger.conn, "t")
+        again = ab_cases.case_statistics(ledger.conn, "t")
         assert again is not None and again[0] == covered
         for name in covered:
             assert again[1][name][0].tobytes() == cells[name][0].tobytes()
