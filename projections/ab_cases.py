@@ -7,12 +7,15 @@ table keeps exactly that, so ``ab analyze`` of a million paired results reads
 one small row per case instead of every result.
 
 ``ab_cases`` has one row per test × case id; ``stats`` is a packed array of float64:
-the log position of the case's first result (any variant), then for each *slot* (the test's primary metric, then its guardrail metrics, as defined at
-creation; quantile and ratio metrics have no per-case means) and each variant in
-definition order, the number of finite values and their sum. Sums are added one
-value at a time in position order starting from 0.0, exactly as
-``numpy.bincount`` adds them over the rows, so the figures are bit-identical to
-an analysis of the rows (property-tested), and a rebuild stores the same bytes.
+the log position of the case's first result (any variant), then for each *slot*
+(the test's primary metric, then its guardrail metrics, as defined at creation;
+quantile and ratio metrics have no per-case means) and each variant in definition
+order, the number of finite values and their sum. Sums are added one value at a
+time in position order starting from 0.0, exactly as ``numpy.bincount`` adds them
+over the rows, so the figures are bit-identical to an analysis of the rows
+(property-tested), and a rebuild stores the same bytes. A batch of results (an
+import's chunk, a rebuild's 20,000 rows) looks up the cases it continues in a few
+statements and writes each case it touched once.
 """
 
 from __future__ import annotations
