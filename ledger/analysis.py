@@ -14,6 +14,7 @@ numpy and scipy are imported only when an analysis is computed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -39,9 +40,10 @@ def require_test(ledger: Ledger, name: str) -> dict[str, Any]:
 class Snapshot:
     """What an analysis of one test reads, all from one consistent read of the database.
 
-    ``rows`` is None when per-result rows were not read (no paired data and no
-    history asked for); for an analysis of paired data they are the results with
-    a case id, for a history all results. ``position`` is the log head the read saw.
+    ``rows`` is None when per-result rows were not read (more results than
+    ``ROWS_FOR_ALL_LOOKS`` and no history asked for), else all results. A paired
+    test's per-case statistics are then in ``cases`` (read model ``ab_cases``,
+    one row per case). ``position`` is the log head the read saw.
     """
 
     test: dict[str, Any]
@@ -54,25 +56,39 @@ class Snapshot:
     recorded_at: str | None = None
     #: the event log it was read from (a keyed ``--covariate`` reads its source there)
     store: Any = field(default=None, repr=False, compare=False)
+    #: paired and without rows: the metrics ``ab_cases`` covers and their per-case statistics
+    cases: tuple[tuple[str, ...], Any] | None = field(default=None, repr=False, compare=False)
+    #: paired and without rows: reads the results with a case id up to ``position`` (for
+    #: a metric ``cases`` does not cover, and for methods 1.0 and 2.0); None once closed
+    case_rows: Callable[[], tuple[ResultRow, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
 
-def read_rows(conn: Any, name: str, *, with_case_only: bool = False) -> tuple[ResultRow, ...]:
+def read_rows(
+    conn: Any, name: str, *, with_case_only: bool = False, until: int | None = None
+) -> tuple[ResultRow, ...]:
     """``projections.ab_queries.read_rows`` (the one seam the analysis reads per-result rows through)."""
     from trialbook.projections import ab_queries
 
-    return ab_queries.read_rows(conn, name, with_case_only=with_case_only)
+    return ab_queries.read_rows(conn, name, with_case_only=with_case_only, until=until)
+
+
+#: methods whose paired comparison is computed from the rows with a case id, as they were
+#: (their frozen code, or their audits, read rows; see :func:`analysis_input`)
+ROW_METHODS = ("1.0", "2.0")
 
 
 def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
-    """Read test ``name``'s sufficient statistics (and its rows if paired or ``rows``) and the log head.
+    """Read test ``name``'s sufficient statistics (and its rows if ``rows``) and the log head.
 
     Per-result rows are read only when the analysis needs them: all of them when
-    ``rows`` is true (``--history``) or the test has at most
+    ``rows`` is true (``--history``), the test has at most
     ``domain.stats.analysis.ROWS_FOR_ALL_LOOKS`` results (so that ``analyze``
-    intersects its intervals over every look, as ``--history`` does); those with a
-    case id when results pair up by case id across control and another variant.
-    Otherwise everything comes from the per-variant moments and the only per-result
-    work is SQLite looking for one case id.
+    intersects its intervals over every look, as ``--history`` does) or its
+    metrics need them. Otherwise everything comes from the per-variant moments
+    and, when results pair up by case id across control and another variant, from
+    the per-case statistics (``ab_cases``: one small row per case, not per result).
     """
     from trialbook.domain.ab import TestCreated
     from trialbook.domain.errors import NotFound
@@ -110,9 +126,30 @@ def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:
             or sum(v.results for v in variants) <= _rows_for_all_looks()
             or needs_rows(definition)
         )
-        result_rows = read_rows(conn, name, with_case_only=not every) if paired or every else None
+        result_rows = read_rows(conn, name) if every else None
+        cases = None
+        if paired and not every:
+            from trialbook.projections.ab_cases import case_statistics
+
+            cases = case_statistics(conn, name)
         position = ledger.store.head()[0]
-    return Snapshot(test, definition, variants, result_rows, paired, position, store=ledger.store)
+    case_rows = None
+    if cases is not None:
+
+        def case_rows() -> tuple[ResultRow, ...]:
+            return read_rows(ledger.conn, name, with_case_only=True, until=position)
+
+    return Snapshot(
+        test,
+        definition,
+        variants,
+        result_rows,
+        paired,
+        position,
+        store=ledger.store,
+        cases=cases,
+        case_rows=case_rows,
+    )
 
 
 def needs_rows(definition: Any, metric: str | None = None, covariate: str | None = None) -> bool:
@@ -151,17 +188,46 @@ def analysis_input(
         from trialbook.ledger.covariates import attach
 
         snap = attach(snap, covariate)
-    return AnalysisInput.from_request(
+    rows, cases = snap.rows, None
+    if rows is None and snap.cases is not None:
+        covered, cells = snap.cases
+        guards = [g.metric for g in snap.definition.guardrails or ()]
+        from trialbook.projections.ab_cases import slots_of
+
+        wanted = slots_of(metric or snap.definition.metric, guards)
+        if method_version in ROW_METHODS or not set(wanted) <= set(covered):
+            rows = _case_rows(snap, metric)
+        else:
+            cases = cells
+    inp = AnalysisInput.from_request(
         snap.definition,
         snap.variants,
-        snap.rows,
+        rows,
         metric=metric,
         alpha=alpha,
         mde=mde,
         margin=margin,
         method_version=method_version,
         covariate=covariate,
+        cases=cases,
     )
+    if rows is not None and snap.rows is None and method_version not in ROW_METHODS:
+        # a metric ab_cases does not keep: the same per-case statistics, from the rows
+        from trialbook.domain.stats import engine
+
+        inp = replace(inp, rows=None, cases=engine.case_cells(engine.spec_of(inp), rows))
+    return inp
+
+
+def _case_rows(snap: Snapshot, metric: str | None) -> tuple[ResultRow, ...]:
+    from trialbook.domain.errors import InvalidCommand
+
+    if snap.case_rows is None:
+        raise InvalidCommand(
+            f"the analysis of {metric or snap.definition.metric!r} as of position "
+            f"{snap.position} needs the paired results; give --metric to the snapshot"
+        )
+    return snap.case_rows()
 
 
 def analysis_document(analysis: Any, position: int) -> dict[str, Any]:
@@ -196,7 +262,7 @@ def analyze_test(
         or options.get("covariate") is not None
         or by is not None
     )
-    snap = snapshot(ledger, name, at=at, as_of=as_of, rows=rows)
+    snap = snapshot(ledger, name, at=at, as_of=as_of, rows=rows, metric=options.get("metric"))
     doc = analysis_document(analyze(analysis_input(snap, **options)), snap.position)
     if by is not None:
         from trialbook.ledger.segments import segments_document
@@ -215,16 +281,29 @@ def snapshot(
     at: int | None = None,
     as_of: str | None = None,
     rows: bool = False,
+    metric: str | None = None,
 ) -> Snapshot:
-    """:func:`read_snapshot` now, or of the log replayed to ``at``/``as_of`` (closed after reading)."""
+    """:func:`read_snapshot` now, or of the log replayed to ``at``/``as_of`` (closed after reading).
+
+    A replayed paired test whose per-case statistics do not cover ``metric`` (the
+    test's own by default) has its rows with a case id read before the replay closes.
+    """
     if at is None and as_of is None:
         return read_snapshot(ledger, name, rows=rows)
     past = open_as_of(ledger, name, at=at, as_of=as_of)
     try:
         snap = read_snapshot(past, name, rows=rows)  # type: ignore[arg-type]
+        kept = None
+        if snap.cases is not None and snap.case_rows is not None:
+            from trialbook.projections.ab_cases import slots_of
+
+            guards = [g.metric for g in snap.definition.guardrails or ()]
+            if not set(slots_of(metric or snap.definition.metric, guards)) <= set(snap.cases[0]):
+                kept = snap.case_rows()
     finally:
         past.close()
-    return replace(snap, recorded_at=past.recorded_at)
+    read = None if kept is None else (lambda: kept)
+    return replace(snap, recorded_at=past.recorded_at, case_rows=read)
 
 
 def open_as_of(

@@ -129,6 +129,11 @@ def result_fields(obj: Any, where: str) -> tuple[Any, tuple[str, ...]]:
 
     if not isinstance(obj, dict):
         raise InvalidCommand(f'{where}: expected a JSON object like {{"variant": "warm", ...}}')
+    if _PLAIN_KEYS.issuperset(obj):  # trialbook's own keys only: nothing to map (most lines)
+        try:
+            return ResultFields.model_validate(obj), ()
+        except ValidationError:
+            pass  # the mapping below words the error
     fields: dict[str, Any] = {}
     spelled: dict[str, str] = {}  # result field -> the key the file gave it under
     derived: list[str] = []
@@ -166,6 +171,32 @@ def result_fields(obj: Any, where: str) -> tuple[Any, tuple[str, ...]]:
         if target in spelled and (spelled[target] in SEED_KEYS or spelled[target] == "errors"):
             message = spelled[target] + message[len(target) :]  # the framework's word for it
         raise InvalidCommand(f"{where}: {message}") from None
+
+
+#: keys a JSONL line may give that ``result_fields`` takes as they are (no framework word,
+#: alias or derived figure; ``errors`` and ``error_messages`` can be read two ways)
+_PLAIN_KEYS = frozenset(
+    {
+        "variant",
+        "session_id",
+        "success",
+        "tool_calls",
+        "successful_calls",
+        "completion_time",
+        "start_time",
+        "end_time",
+        "messages",
+        "corrections",
+        "tokens",
+        "cost",
+        "score",
+        "case_id",
+        "metrics",
+        "notes",
+        "transcript_blob",
+        "dimensions",
+    }
+)
 
 
 def parse_result_line(obj: Any, where: str) -> Any:

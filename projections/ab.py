@@ -23,6 +23,7 @@ written last are kept in memory between appends (see :meth:`ABProjection.forget`
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 from collections.abc import Generator, Sequence
 from contextlib import nullcontext
@@ -31,8 +32,9 @@ from typing import Any
 from trialbook.domain.ab import ResultAdded
 from trialbook.domain.canonical import canonical_json
 from trialbook.domain.events import upcast
-from trialbook.domain.metrics import RATIO_PAIRS, observations
+from trialbook.domain.metrics import RATIO_PAIRS
 from trialbook.domain.stats.moments import co_welford, welford
+from trialbook.projections import ab_cases
 from trialbook.projections.ab_queries import VALUE_COLUMNS, row_observations
 from trialbook.projections.base import Extract, Extraction, TableProjection, write_transaction
 from trialbook.store.base import RecordedEvent, parse_json
@@ -41,7 +43,7 @@ from trialbook.store.errors import ChainError
 RESULT_TYPE = ResultAdded.event_type
 RESULT_VERSION = ResultAdded.schema_version
 
-TABLES = ("ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments")
+TABLES = ("ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments", "ab_cases")
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS ab_tests (
@@ -70,6 +72,7 @@ DDL = [
         n INTEGER NOT NULL, mean_x REAL NOT NULL, mean_y REAL NOT NULL, m2_x REAL NOT NULL,
         m2_y REAL NOT NULL, c_xy REAL NOT NULL, PRIMARY KEY (test, variant, numerator, denominator))
         WITHOUT ROWID""",
+    ab_cases.DDL,
 ]
 
 #: the ``ab_results`` columns a result is inserted with; its values as ``ab_queries`` reads them
@@ -86,6 +89,16 @@ RESULT_COLUMNS = (
     "start_time",
     "end_time",
     "recorded_at",
+)
+#: an ``ab_results`` row (RESULT_COLUMNS) as the statistics fold it:
+#: ``(position, test, variant, metrics, *VALUE_COLUMNS, case_id)``
+_STATS_ROW = operator.itemgetter(
+    0,
+    1,
+    2,
+    RESULT_COLUMNS.index("metrics"),
+    *(RESULT_COLUMNS.index(c) for c in VALUE_COLUMNS),
+    RESULT_COLUMNS.index("case_id"),
 )
 _INSERT_RESULT = f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
 
@@ -118,8 +131,9 @@ class ABProjection(TableProjection):
     #: 2: the errors metric counts error messages given without a count;
     #: 3: WITHOUT ROWID tables, test result counts derived when read;
     #: 4: tests keep expected_tools and success_criteria;
-    #: 5: results keep start_time and end_time, and the tool_success_rate metric is folded
-    version = 5
+    #: 5: results keep start_time and end_time, and the tool_success_rate metric is folded;
+    #: 6: per-case statistics of the tracked metrics (``ab_cases``) for paired analyses
+    version = 6
     handles = frozenset({"TestCreated", "ResultAdded", "TestArchived", "TestRestored"})
     ddl = DDL
     tables = TABLES
@@ -206,9 +220,12 @@ class ABProjection(TableProjection):
         self, conn: sqlite3.Connection, run: list[tuple[RecordedEvent, str, dict[str, Any]]]
     ) -> None:
         rows: list[tuple[Any, ...]] = []
-        stats = _Statistics(conn, self._cache_for(conn))
+        cache = self._cache_for(conn)
+        stats = _Statistics(conn, cache)
+        cases = ab_cases.CaseFold(conn, cache.layouts)
         for e, test, d in run:
             get = d.get
+            case_id = get("case_id")
             success = get("success")
             metrics = get("metrics")
             errors = get("error_messages")
@@ -218,7 +235,7 @@ class ABProjection(TableProjection):
                     test,
                     d["variant"],
                     get("session_id"),
-                    get("case_id"),
+                    case_id,
                     None if success is None else int(success),
                     get("tool_calls"),
                     get("successful_calls"),
@@ -237,9 +254,13 @@ class ABProjection(TableProjection):
                     e.recorded_at,
                 )
             )
-            stats.add(test, d["variant"], observations(d))
         conn.executemany(_INSERT_RESULT, rows)
+        # statistics a column at a time, from the rows as stored (the rebuild's fold)
+        folded = [_STATS_ROW(r) for r in rows]
+        stats.add_rows(folded)
         stats.write()
+        cases.add_rows(folded)
+        cases.write()
 
     # ------------------------------------------------------------------ bulk catch-up
 
@@ -292,12 +313,18 @@ class ABProjection(TableProjection):
             ]
             if any(e.type == RESULT_TYPE for e in found):
                 return None
-            stats = _Statistics(conn, self._cache_for(conn))
+            cache = self._cache_for(conn)
+            for e in found:  # definitions are applied last: the results' layouts come from them
+                if e.type == "TestCreated":
+                    data = json.loads(e.data_json)
+                    cache.layouts[test_name(e.stream_id)] = ab_cases.layout_of_definition(data)
+            stats = _Statistics(conn, cache)
+            cases = ab_cases.CaseFold(conn, cache.layouts)
             extracted = folded = 0
             last = max(first, after)
             for count in extraction:  # each chunk's rows, once committed
                 extracted += count
-                last, n = _fold_rows_after(conn, stats, last)
+                last, n = _fold_rows_after(conn, stats, cases, last, extract is not None)
                 folded += n
         finally:
             extraction.close()
@@ -352,11 +379,19 @@ def _inline(
     yield conn.execute(sql, params).rowcount
 
 
-def _fold_rows_after(conn: sqlite3.Connection, stats: _Statistics, last: int) -> tuple[int, int]:
+def _fold_rows_after(
+    conn: sqlite3.Connection,
+    stats: _Statistics,
+    cases: ab_cases.CaseFold,
+    last: int,
+    own_transaction: bool,
+) -> tuple[int, int]:
     """Fold the ``ab_results`` rows after position ``last``; returns the new last position and
-    how many rows were folded."""
+    how many rows were folded. Per-case statistics are written chunk by chunk (memory stays
+    bounded), each chunk in its own transaction when the caller holds none
+    (``own_transaction``)."""
     cur = conn.execute(
-        f"SELECT position, test, variant, metrics, {', '.join(VALUE_COLUMNS)} "
+        f"SELECT position, test, variant, metrics, {', '.join(VALUE_COLUMNS)}, case_id "
         "FROM ab_results WHERE position > ? ORDER BY position",
         (last,),
     )
@@ -366,6 +401,9 @@ def _fold_rows_after(conn: sqlite3.Connection, stats: _Statistics, last: int) ->
         last = rows[-1][0]
         stats.add_rows(rows)
         stats.fold()  # keep memory bounded: fold each batch into the running state
+        cases.add_rows(rows)
+        with write_transaction(conn) if own_transaction else nullcontext():
+            cases.write()
     cur.close()
     return last, folded
 
@@ -412,6 +450,8 @@ class _Cache:
         self.conn = conn
         self.moments: dict[tuple[str, str], dict[str, list[Any]]] = {}
         self.comoments: dict[tuple[str, str, str, str], list[Any]] = {}
+        #: test -> where its per-case statistics go (``ab_cases``); fixed when a test is created
+        self.layouts: dict[str, ab_cases.Layout | None] = {}
 
     def keep(
         self,
@@ -463,7 +503,7 @@ class _Statistics:
     def add_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """``add`` each ``ab_results`` row in order, a column at a time.
 
-        Rows are ``(position, test, variant, metrics, *VALUE_COLUMNS)`` in position
+        Rows are ``(position, test, variant, metrics, *VALUE_COLUMNS, case_id)`` in position
         order. Per test × variant, each metric's values (``row_observations``) are
         taken from its column in row order, which is the order ``add`` would see
         them in, so the fold is the same; list comprehensions over columns cost a
@@ -482,10 +522,10 @@ class _Statistics:
             customs = [parse_json(row[3]) for row in group if row[3]]
             if any(BUILT_IN_OBSERVATIONS.intersection(c) for c in customs):
                 for row in group:
-                    self.add(key[0], key[1], row_observations(row[4:], row[3]))
+                    self.add(key[0], key[1], row_observations(row[4:-1], row[3]))
                 continue
             self.counts[key] = self.counts.get(key, 0) + len(group)
-            _, _, _, _, success, calls, ok_calls, errors, *plain = zip(*group, strict=True)
+            _, _, _, _, success, calls, ok_calls, errors, *plain, _ = zip(*group, strict=True)
             both = [
                 (c, k)
                 for c, k in zip(calls, ok_calls, strict=True)

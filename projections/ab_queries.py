@@ -202,21 +202,27 @@ def has_pairs(conn: sqlite3.Connection, name: str, control: str) -> bool:
 
 
 def read_rows(
-    conn: sqlite3.Connection, name: str, *, with_case_only: bool = False
+    conn: sqlite3.Connection,
+    name: str,
+    *,
+    with_case_only: bool = False,
+    until: int | None = None,
 ) -> tuple[ResultRow, ...]:
     """Test ``name``'s results in recording order, as the paired methods and ``history`` read them.
 
     Reads only the columns metric values come from (faster than :func:`results`,
     which returns every column for display). ``with_case_only`` keeps the results
     that carry a case id: all the paired methods use (``history`` needs them all).
+    ``until`` keeps those recorded at or before that log position.
     """
     from trialbook.domain.stats import ResultRow
 
     cur = conn.execute(
         f"SELECT variant, case_id, metrics, {', '.join(VALUE_COLUMNS)} FROM ab_results WHERE test = ? "
         + ("AND case_id IS NOT NULL " if with_case_only else "")
+        + ("AND position <= ? " if until is not None else "")
         + "ORDER BY position",
-        (name,),
+        (name,) if until is None else (name, until),
     )
     out = []
     try:

@@ -45,6 +45,7 @@ def result_rows(draw: Any) -> list[tuple[Any, ...]]:
                 draw(st.none() | st.integers(0, 10**9)),  # tokens
                 draw(real),  # cost
                 draw(real),  # score
+                draw(st.none() | st.sampled_from(["c1", "c2"])),  # case_id
             )
         )
     return rows
@@ -59,7 +60,7 @@ def folded(rows: list[tuple[Any, ...]], columnar: bool, split: int) -> tuple[Any
             stats.add_rows(chunk)
         else:
             for row in chunk:
-                stats.add(row[1], row[2], row_observations(row[4:], row[3]))
+                stats.add(row[1], row[2], row_observations(row[4:-1], row[3]))
         stats.fold()
     return stats.moments, stats.comoments, stats.counts
 
@@ -72,8 +73,8 @@ def test_columns_fold_to_the_same_numbers_as_rows(rows: list[tuple[Any, ...]], s
 
 def test_zero_calls_have_no_error_rate_and_three_calls_do() -> None:
     rows = [
-        (1, "t", "a", None, 1, 0, 0, None, None, None, None, None, None, None),
-        (2, "t", "a", None, 0, 3, 1, None, None, None, None, None, 0.5, None),
+        (1, "t", "a", None, 1, 0, 0, None, None, None, None, None, None, None, None),
+        (2, "t", "a", None, 0, 3, 1, None, None, None, None, None, 0.5, None, "c"),
     ]
     moments, comoments, counts = folded(rows, columnar=True, split=1)
     assert moments[("t", "a")]["error_rate"] == [1, 2 / 3, 0.0]

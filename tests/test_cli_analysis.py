@@ -430,15 +430,20 @@ class TestPaired:
                 snap = read_snapshot(ledger, name)
                 assert not snap.paired
             assert len(read_snapshot(ledger, "plain", rows=True).rows or ()) == 60
-        # a test this small is read whole (every look is replayed); a large one only when
-        # cases pair up (test_a_large_test_is_analyzed_from_moments_without_reading_rows)
+        # a test this small is read whole (every look is replayed); a large one never: its
+        # pairs come from the per-case statistics (ab_cases), one row per case
+        # (test_a_large_test_is_analyzed_from_moments_without_reading_rows)
         from trialbook.domain.stats import analysis as stats
 
         monkeypatch.setattr(stats, "ROWS_FOR_ALL_LOOKS", 10)
         with Ledger(db_path) as ledger:
-            assert len(read_snapshot(ledger, "paired").rows or ()) == 60
+            large = read_snapshot(ledger, "paired")
+            assert large.rows is None and large.cases is not None
+            covered, cells = large.cases
+            assert covered == ("success",) and cells["success"][1].shape == (30, 2)  # 30 cases
             for name in ("plain", "one-sided"):
-                assert read_snapshot(ledger, name).rows is None
+                snap = read_snapshot(ledger, name)
+                assert snap.rows is None and snap.cases is None
 
 
 # --------------------------------------------------------------------------- conclude

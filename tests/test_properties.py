@@ -176,8 +176,16 @@ def command_sequences(draw: Any) -> list[Any]:
             st.sampled_from(["create", "result", "result", "results", "archive", "restore"])
         )
         if kind == "create":
+            # the primary and guardrail metrics are the per-case statistics' slots (ab_cases)
+            guards = draw(st.lists(st.sampled_from(["cost", "completion_time", "m_a"]), max_size=2))
             seq.append(
-                build(ab.CreateTest, name=test, variants=variants[: draw(st.integers(2, 3))])
+                build(
+                    ab.CreateTest,
+                    name=test,
+                    variants=variants[: draw(st.integers(2, 3))],
+                    metric=draw(st.sampled_from(["success", "completion_time", "error_rate"])),
+                    guardrails=tuple(ab.Guardrail(metric=g, limit=0.1) for g in guards),
+                )
             )
         elif kind in ("result", "results"):
             k = 1 if kind == "result" else draw(st.integers(2, 6))
@@ -190,7 +198,7 @@ def command_sequences(draw: Any) -> list[Any]:
     return seq
 
 
-TABLES = ["ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments"]
+TABLES = ["ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments", "ab_cases"]
 
 
 def dump(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:

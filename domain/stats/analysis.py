@@ -377,9 +377,9 @@ def covers_all_results(inp: AnalysisInput) -> bool:
     return inp.rows is not None and len(inp.rows) == sum(v.results for v in inp.variants)
 
 
-def _evaluate(inp: AnalysisInput, spec: Spec, *, all_looks: bool) -> Evaluation:
+def _evaluate(inp: AnalysisInput, spec: Spec, *, all_looks: bool, pairs: Any = None) -> Evaluation:
     """Evaluate the current look; with ``all_looks``, every look of the rows, the last from the moments."""
-    final = row_arms.attach(spec, engine.step_data_of_input(spec, inp), inp.rows, last=True)
+    final = row_arms.attach(spec, engine.step_data_of_input(spec, inp, pairs), inp.rows, last=True)
     if not all_looks:
         return engine.evaluate(spec, final)
     assert inp.rows is not None
@@ -408,8 +408,8 @@ def analyze(inp: AnalysisInput) -> Analysis:
         )
     if all_looks and row_arms.row_metrics(spec) and len(inp.rows or ()) > ROWS_FOR_ALL_LOOKS:
         all_looks = False  # each look of a quantile or a cap costs O(n): the current look only
-    ev = _evaluate(inp, spec, all_looks=all_looks)
-    details = engine.batch_pairs(spec, inp.rows) if inp.rows else {}
+    details = engine.pairs_of_input(spec, inp)
+    ev = _evaluate(inp, spec, all_looks=all_looks, pairs=details)
     primary = _metric_result(inp, spec, ev, spec.primary, details, with_power=True)
     secondary = tuple(
         _metric_result(inp, spec, ev, m, details, with_power=False) for m in spec.goals[1:]
@@ -688,7 +688,7 @@ def _paired_result(
         ci=ci,
         p_value=_num(p) if valid else None,
         fixed_horizon=fixed,
-        wilcoxon_p=frequentist.wilcoxon_p((x - y).tolist()),
+        wilcoxon_p=frequentist.wilcoxon_p(x - y),
         covered=(int(pa.cover_x[-1]), int(pa.cover_y[-1])),
         results=(int(arms[i].n[-1]), int(arms[spec.control].n[-1])),
         coverage_needed=spec.paired_coverage,

@@ -869,15 +869,21 @@ def _one(x: float) -> Array:
     return np.array([float(x)])
 
 
-def step_data_of_input(spec: Spec, inp: AnalysisInput) -> StepData:
-    """One look: the current sufficient statistics, plus pairs from the rows when present."""
+def step_data_of_input(
+    spec: Spec,
+    inp: AnalysisInput,
+    pairs: dict[str, dict[int, tuple[PairArrays, PairDetail]]] | None = None,
+) -> StepData:
+    """One look: the current sufficient statistics, plus pairs from the rows or per-case
+    statistics when present (``pairs``: :func:`pairs_of_input`, when computed already)."""
     stats: dict[str, list[MomentArrays | CoMomentArrays]] = {}
     for m in spec.tracked:
         per: list[MomentArrays | CoMomentArrays] = []
         for v in inp.variants:
             per.append(one_look(m, v.moments, v.comoments))
         stats[m.name] = per
-    pairs = batch_pairs(spec, inp.rows) if inp.rows else {}
+    if pairs is None:
+        pairs = pairs_of_input(spec, inp)
     return StepData(
         results=np.array([[float(v.results)] for v in inp.variants]),
         failed=np.array([[float(v.failed)] for v in inp.variants]),
@@ -927,9 +933,32 @@ def batch_pairs(
     spec: Spec, rows: Sequence[ResultRow]
 ) -> dict[str, dict[int, tuple[PairArrays, PairDetail]]]:
     """Pairs of per-case means for every non-ratio tracked metric, from all rows at once."""
+    cells = case_cells(spec, rows)
+    return {} if cells is None else pairs_of_cases(spec, cells)
+
+
+def pairs_of_input(
+    spec: Spec, inp: AnalysisInput
+) -> dict[str, dict[int, tuple[PairArrays, PairDetail]]]:
+    """:func:`batch_pairs` of ``inp.rows``, else :func:`pairs_of_cases` of ``inp.cases``."""
+    if inp.rows:
+        return batch_pairs(spec, inp.rows)
+    if inp.cases is not None:
+        return pairs_of_cases(spec, inp.cases)
+    return {}
+
+
+def case_cells(spec: Spec, rows: Sequence[ResultRow]) -> dict[str, tuple[Array, Array]] | None:
+    """Per-case sums and counts of each tracked metric's finite values (cases × variants).
+
+    Cases are numbered in the order they first appear among ``rows`` (any variant, with
+    or without the metric), variants are ``spec.names``; sums add the values in row
+    order from 0.0. None when no row has a case id. The A/B read model keeps the same
+    arrays (``ab_cases``), so :func:`pairs_of_cases` of either gives the same figures.
+    """
     cases = [r.case_id for r in rows]
     if not any(c is not None for c in cases):
-        return {}
+        return None
     k = len(spec.names)
     index = {name: i for i, name in enumerate(spec.names)}
     vi = np.fromiter((index[r.variant] for r in rows), dtype=np.int64, count=len(rows))
@@ -940,7 +969,7 @@ def batch_pairs(
         count=len(rows),
     )
     n_cases = len(codes)
-    out: dict[str, dict[int, tuple[PairArrays, PairDetail]]] = {}
+    out: dict[str, tuple[Array, Array]] = {}
     for m in spec.tracked:
         if m.kind in ("ratio", "quantile"):
             continue
@@ -951,6 +980,22 @@ def batch_pairs(
         cell = ci[ok] * k + vi[ok]
         sums = np.bincount(cell, weights=vals[ok], minlength=n_cases * k).reshape(n_cases, k)
         counts = np.bincount(cell, minlength=n_cases * k).reshape(n_cases, k)
+        out[m.name] = (sums, counts)
+    return out
+
+
+def pairs_of_cases(
+    spec: Spec, cells: Mapping[str, tuple[Array, Array]]
+) -> dict[str, dict[int, tuple[PairArrays, PairDetail]]]:
+    """Pairs of per-case means for every non-ratio tracked metric, from per-case sums and
+    counts (:func:`case_cells`, or the read model's ``ab_cases``)."""
+    out: dict[str, dict[int, tuple[PairArrays, PairDetail]]] = {}
+    for m in spec.tracked:
+        if m.kind in ("ratio", "quantile"):
+            continue
+        if m.name not in cells:
+            raise ValueError(f"no per-case statistics of {m.name!r} (AnalysisInput.cases)")
+        sums, counts = cells[m.name]
         c = spec.control
         per: dict[int, tuple[PairArrays, PairDetail]] = {}
         for i in spec.others:

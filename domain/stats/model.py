@@ -237,6 +237,11 @@ class AnalysisInput:
     caps: tuple[Any, ...] = ()
     #: ``--covariate NAME``: the per-result value the primary metric is CUPED-adjusted by
     covariate: str | None = None
+    #: per-case statistics for the paired comparison when ``rows`` are not given: metric ->
+    #: ``(sums, counts)``, arrays of shape (cases, variants) with cases in the order they first
+    #: appeared and variants in this input's order (``engine.case_cells`` of the rows with a
+    #: case id gives the same arrays; the A/B read model keeps them in ``ab_cases``)
+    cases: Mapping[str, tuple[Any, Any]] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         names = [v.name for v in self.variants]
@@ -308,6 +313,7 @@ class AnalysisInput:
         margin: str | None = None,
         method_version: str | None = None,
         covariate: str | None = None,
+        cases: Mapping[str, tuple[Any, Any]] | None = None,
     ) -> AnalysisInput:
         """The input of an analysis a user asked for, with its options checked.
 
@@ -366,6 +372,8 @@ class AnalysisInput:
             if text is not None:
                 effects[option] = _effect(option, text, chosen, new=method_version is None)
         options: dict[str, Any] = {"metric": chosen, "alpha": alpha}
+        if cases is not None:
+            options["cases"] = cases
         if method_version is not None:
             options["method_version"] = method_version
         if "--mde" in effects:

@@ -419,7 +419,7 @@ def analyze_cmd(
             "--plot draws beside the report: give it without --json or --history"
         )
     every = show_history or show_plot or bool(by or covariate) or ":p" in (metric or "")
-    snap = snapshot(app.ledger, name, at=at, as_of=as_of, rows=every)
+    snap = snapshot(app.ledger, name, at=at, as_of=as_of, rows=every, metric=metric)
     past = None if as_of is None and at is None else snap
     inp = analysis_input(
         snap, metric=metric, alpha=alpha, mde=mde, margin=margin, covariate=covariate

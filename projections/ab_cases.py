@@ -1,0 +1,279 @@
+"""Per-case sufficient statistics of the A/B read model (``ab_cases``), folded and read.
+
+A paired analysis compares per-case means (``domain.stats.engine.pairs_of_cases``):
+for each case and variant it needs the count and the sum of the case's values of
+each metric the analysis tracks, cases in the order they first appeared. This
+table keeps exactly that, so ``ab analyze`` of a million paired results reads
+one small row per case instead of every result.
+
+``ab_cases`` has one row per test × case id; ``stats`` is a packed array of float64:
+the log position of the case's first result (any variant), then for each *slot*
+(the test's primary metric, then its guardrail metrics, as defined at creation;
+quantile and ratio metrics have no per-case means) and each variant in definition
+order, the number of finite values and their sum. Sums are added one value at a
+time in position order starting from 0.0, exactly as ``numpy.bincount`` adds them
+over the rows, so the figures are bit-identical to an analysis of the rows
+(property-tested), and a rebuild stores the same bytes. A batch of results (an
+import's chunk, a rebuild's 20,000 rows) looks up the cases it continues in a few
+statements and writes each case it touched once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from trialbook.domain.metrics import metric_named
+from trialbook.projections.ab_queries import row_observations
+
+DDL = """CREATE TABLE IF NOT EXISTS ab_cases (
+    test TEXT NOT NULL, case_id TEXT NOT NULL, stats BLOB NOT NULL,
+    PRIMARY KEY (test, case_id)) WITHOUT ROWID"""
+
+#: the largest number of cases looked up per statement when a batch continues known cases
+_LOOKUP = 500
+
+
+def slots_of(metric: str, guardrail_metrics: Iterable[str]) -> tuple[str, ...]:
+    """The metrics a test keeps per-case statistics of: its primary metric, then its
+    guardrails' (once each), leaving out quantile and ratio metrics (no per-case mean)."""
+    out: list[str] = []
+    for name in (metric, *guardrail_metrics):
+        if name in out:
+            continue
+        try:
+            kind = metric_named(name).kind
+        except ValueError:  # pragma: no cover - definitions are validated when created
+            continue
+        if kind not in ("ratio", "quantile"):
+            out.append(name)
+    return tuple(out)
+
+
+class Layout:
+    """Where a test's per-case values go in its ``stats`` array, and how a row gives them."""
+
+    __slots__ = ("slots", "variants", "index", "width", "offsets", "extract")
+
+    def __init__(self, slots: tuple[str, ...], variants: Sequence[str]) -> None:
+        self.slots = slots
+        self.variants = tuple(variants)
+        self.index = {v: i for i, v in enumerate(self.variants)}
+        k = len(self.variants)
+        #: floats per case: the first position, then (count, sum) per slot × variant
+        self.width = 1 + 2 * len(slots) * k
+        #: per variant index: where each slot's count is
+        self.offsets = [tuple(1 + 2 * (j * k + vi) for j in range(len(slots))) for vi in range(k)]
+        #: a result row without custom metrics -> its value of each slot (None when absent)
+        self.extract = _extract_all(tuple(_extractor(name) for name in slots))
+
+
+def layout_of_definition(data: Mapping[str, Any]) -> Layout:
+    """The layout of a test from its ``TestCreated`` data."""
+    guards = [g["metric"] for g in data.get("guardrails") or ()]
+    return Layout(slots_of(data.get("metric", "success"), guards), data["variants"])
+
+
+def load_layout(conn: sqlite3.Connection, test: str) -> Layout | None:
+    """The layout of a test from ``ab_tests``/``ab_variants``; None if it is not there yet."""
+    row = conn.execute("SELECT metric, guardrails FROM ab_tests WHERE name = ?", (test,)).fetchone()
+    if row is None:
+        return None
+    variants = [
+        r[0]
+        for r in conn.execute(
+            "SELECT variant FROM ab_variants WHERE test = ? ORDER BY ord", (test,)
+        )
+    ]
+    guards = [g["metric"] for g in json.loads(row[1])]
+    return Layout(slots_of(row[0], guards), variants)
+
+
+class CaseFold:
+    """Per-case statistics of one batch of results, folded onto the stored rows and written once.
+
+    ``add``/``add_rows`` take results in position order; ``write`` looks up the cases the
+    batch continues, adds the values in that same order and upserts one row per case.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, layouts: dict[str, Layout | None]) -> None:
+        self.conn = conn
+        #: test -> layout, shared between folds of one connection (layouts never change)
+        self.layouts = layouts
+        #: ((test, case id), position, count offsets, values by slot, layout), in position order
+        self.items: list[tuple[tuple[str, str], int, tuple[int, ...], tuple[Any, ...], Layout]] = []
+
+    def layout(self, test: str) -> Layout | None:
+        if test in self.layouts:
+            return self.layouts[test]
+        found = load_layout(self.conn, test)
+        if found is not None:  # a test not defined yet (a rebuild folds results first) is not kept
+            self.layouts[test] = found
+        return found
+
+    def add(
+        self, test: str, case_id: str, variant: str, position: int, obs: Mapping[str, float]
+    ) -> None:
+        """One result's values (``domain.metrics.observations``), in position order."""
+        layout = self.layout(test)
+        if layout is not None and layout.slots:
+            values = tuple(obs.get(name) for name in layout.slots)
+            offsets = layout.offsets[layout.index[variant]]
+            self.items.append(((test, case_id), position, offsets, values, layout))
+
+    def add_rows(self, rows: Iterable[Sequence[Any]]) -> None:
+        """``add`` each result row ``(position, test, variant, metrics, *VALUE_COLUMNS, case_id)``
+        that has a case id, its values taken from the columns the test's slots need."""
+        items = self.items
+        for row in rows:
+            case_id = row[-1]
+            if case_id is None:
+                continue
+            test = row[1]
+            layout = self.layouts.get(test) or self.layout(test)
+            if layout is None or not layout.slots:
+                continue
+            if row[3]:  # custom metrics (which may reuse a built-in name): the full rule
+                obs = row_observations(row[4:-1], row[3])
+                values = tuple(obs.get(name) for name in layout.slots)
+            else:
+                values = layout.extract(row)
+            offsets = layout.offsets[layout.index[row[2]]]
+            items.append(((test, case_id), row[0], offsets, values, layout))
+
+    def write(self) -> None:
+        items, self.items = self.items, []
+        if not items:
+            return
+        conn = self.conn
+        cells: dict[tuple[str, str], Any] = dict.fromkeys(item[0] for item in items)
+        wanted: dict[str, list[str]] = {}
+        for test, case_id in cells:
+            wanted.setdefault(test, []).append(case_id)
+        for test, case_ids in wanted.items():
+            for start in range(0, len(case_ids), _LOOKUP):
+                chunk = case_ids[start : start + _LOOKUP]
+                for case_id, stats in conn.execute(
+                    "SELECT case_id, stats FROM ab_cases WHERE test = ? AND case_id IN "
+                    f"({', '.join('?' * len(chunk))})",
+                    (test, *chunk),
+                ):
+                    values = array("d")
+                    values.frombytes(stats)
+                    cells[(test, case_id)] = values
+        for key, position, offsets, xs, layout in items:
+            cell = cells[key]
+            if cell is None:
+                cell = cells[key] = array("d", bytes(8 * layout.width))
+                cell[0] = float(position)
+            for at, x in zip(offsets, xs, strict=True):
+                if x is not None and x - x == 0.0:  # a finite value (inf - inf and nan are nan)
+                    cell[at] += 1.0
+                    cell[at + 1] += x
+        conn.executemany(
+            "INSERT INTO ab_cases (test, case_id, stats) VALUES (?, ?, ?) "
+            "ON CONFLICT (test, case_id) DO UPDATE SET stats = excluded.stats",
+            [(t, c, cell.tobytes()) for (t, c), cell in cells.items()],
+        )
+
+
+#: the position of each plain value column in a result row (after position, test, variant, metrics)
+_PLAIN = {
+    name: 4 + i
+    for i, name in enumerate(
+        (
+            "success",
+            "tool_calls",
+            "successful_calls",
+            "errors",
+            "completion_time",
+            "messages",
+            "corrections",
+            "tokens",
+            "cost",
+            "score",
+        )
+    )
+}
+
+
+def _column_value(name: str, row: Sequence[Any]) -> float | None:
+    """Metric ``name`` of a result row without custom metrics, as ``observations`` derives it."""
+    if name == "success":
+        v = row[4]
+        return None if v is None else (1.0 if v else 0.0)
+    if name in ("failed_calls", "error_rate", "tool_success_rate"):
+        calls, ok = row[5], row[6]
+        if calls is None or ok is None:
+            return None
+        if name == "failed_calls":
+            return float(calls - ok)
+        if not calls > 0:
+            return None
+        return (calls - ok) / calls if name == "error_rate" else ok / calls
+    at = _PLAIN.get(name)
+    if at is None or name == "successful_calls":  # a custom name: absent without custom metrics
+        return None
+    v = row[at]
+    return None if v is None else float(v)
+
+
+def _extract_all(extractors: tuple[Any, ...]) -> Any:
+    """One function giving every slot's value of a row (one call per row for one slot)."""
+    if len(extractors) == 1:
+        (only,) = extractors
+        return lambda row: (only(row),)
+    return lambda row: tuple([f(row) for f in extractors])
+
+
+def _extractor(name: str) -> Any:
+    """A function of a result row without custom metrics giving metric ``name`` (or None)."""
+    if name == "success":
+        return lambda row: None if row[4] is None else (1.0 if row[4] else 0.0)
+    at = _PLAIN.get(name)
+    if at is not None and name not in ("success", "successful_calls"):
+        return lambda row: None if row[at] is None else float(row[at])
+    return lambda row: _column_value(name, row)
+
+
+def read_cases(conn: sqlite3.Connection, test: str) -> tuple[Layout, Any] | None:
+    """A test's per-case statistics: its layout and ``{slot: (sums, counts)}``.
+
+    ``sums`` (float64) and ``counts`` (int64) are arrays of shape (cases, variants),
+    cases in the order they first appeared, variants in definition order. None
+    when the test is not there. SQLite concatenates the arrays itself (one value
+    back, not a row per case); numpy is imported here (reads only).
+    """
+    import numpy as np
+
+    layout = load_layout(conn, test)
+    if layout is None:
+        return None
+    width = layout.width
+    joined, cases = conn.execute(
+        "SELECT CAST(group_concat(stats, '') AS BLOB), count(*) FROM ab_cases WHERE test = ?",
+        (test,),
+    ).fetchone()
+    if len(joined or b"") != 8 * width * cases:  # pragma: no cover - a text encoding not UTF-8
+        joined = b"".join(
+            bytes(r[0]).ljust(8 * width, b"\0")
+            for r in conn.execute("SELECT stats FROM ab_cases WHERE test = ?", (test,))
+        )
+    flat = np.frombuffer(joined or b"", dtype=np.float64).reshape(cases, width)
+    flat = flat[np.argsort(flat[:, 0], kind="stable")]
+    k = len(layout.variants)
+    out = {}
+    for j, name in enumerate(layout.slots):
+        block = flat[:, 1 + 2 * j * k : 1 + 2 * (j + 1) * k]
+        out[name] = (np.ascontiguousarray(block[:, 1::2]), block[:, 0::2].astype(np.int64))
+    return layout, out
+
+
+def case_statistics(conn: sqlite3.Connection, name: str) -> tuple[tuple[str, ...], Any] | None:
+    """Test ``name``'s per-case statistics: the metrics they cover and ``{metric: (sums,
+    counts)}`` as ``AnalysisInput.cases`` takes them (:func:`read_cases`); None if no such test."""
+    got = read_cases(conn, name)
+    return None if got is None else (got[0].slots, got[1])
