@@ -76,7 +76,7 @@ def read_rows(
 
 #: methods whose paired comparison is computed from the rows with a case id, as they were
 #: (their frozen code, or their audits, read rows; see :func:`analysis_input`)
-ROW_METHODS = ("1.0", "2.0")
+ROW_METHODS = ("1.0", "2.0", "2.1")
 
 
 def read_snapshot(ledger: Ledger, name: str, *, rows: bool = False) -> Snapshot:

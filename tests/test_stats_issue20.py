@@ -291,7 +291,7 @@ class TestMethodVersions:
     def test_the_current_version_is_recorded_and_1_0_is_still_selectable(self) -> None:
         m = lambda p: Moments(100, p, 100 * p * (1 - p))  # noqa: E731
         inp = two(m(0.6), m(0.7), metric="success")
-        assert analyze(inp).to_json()["method_version"] == METHOD_VERSION == "2.1"
+        assert analyze(inp).to_json()["method_version"] == METHOD_VERSION == "2.2"
         old = analyze(AnalysisInput(**{**inp.__dict__, "method_version": "1.0"}))
         assert old.to_json() == v1.analyze(inp).to_json()
         assert old.to_json()["method_version"] == "1.0"

@@ -66,7 +66,7 @@ class TestTheIssueExample:
         assert (a["paired"]["pairs"], b["paired"]["pairs"]) == (106, 107)
         assert not a["paired"]["used_for_decision"] and not b["paired"]["used_for_decision"]
         assert b["ci"] == pytest.approx(a["ci"], abs=0.01)
-        assert a["method_version"] == METHOD_VERSION == "2.1"
+        assert a["method_version"] == METHOD_VERSION == "2.2"
 
     def test_method_2_0_switched_there_and_its_audits_still_do(self) -> None:
         before = issue_24_test()

@@ -27,10 +27,13 @@ from trialbook.domain.stats.moments import CoMoments, Moments
 
 #: recorded with every analysis so an audit knows which rules produced it; bump on any change of method
 #: 2.1: pairs are used when they cover nine in ten of each arm's results (2.0: half); see
-#: ``engine.PAIRED_COVERAGE``. This code computes 2.0 too (its one difference is that share).
-METHOD_VERSION = "2.1"
-#: every method version this code can compute (1.0 by its frozen copy, 2.0 by this code)
-METHOD_VERSIONS = ("1.0", "2.0", "2.1")
+#: ``engine.PAIRED_COVERAGE``. 2.2: a paired test above ``ROWS_FOR_ALL_LOOKS`` results is
+#: analysed at its current look from per-case statistics, like every other test of that size
+#: (2.1 read its rows with a case id and intersected every look when they covered the test).
+#: This code computes 2.0 and 2.1 too (``ledger.analysis.ROW_METHODS`` read their rows).
+METHOD_VERSION = "2.2"
+#: every method version this code can compute (1.0 by its frozen copy, the others by this code)
+METHOD_VERSIONS = ("1.0", "2.0", "2.1", "2.2")
 #: ``analyze`` intersects intervals over every look when its rows cover the test; the ledger
 #: reads all rows of a test up to this many results (beyond it, the current look alone). Part of
 #: the method: an audit recomputes with it, so changing it changes ``METHOD_VERSION``.
