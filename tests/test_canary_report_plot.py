@@ -1,0 +1,131 @@
+"""The canary report's lift plot (``plots.lift``): ``canary status``'s primary comparison after
+every result, from :func:`trialbook.domain.stats.canary.interval_history`.
+
+Each look must be exactly what ``canary status --at`` says at that result's position (the
+difference, its always-valid interval and the stage rule's next action), for a proportion,
+a mean, a quantile and a pooled ratio as the primary metric, across stages that drift, a 100 %
+stage without control, and decisions in between.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import trialbook
+from trialbook.domain.canary import stream_for
+from trialbook.ledger import canary as app
+
+NAME = "plot-me"
+
+
+def _record(db: Path, metric: str, *, end: str | None = "rollback") -> None:
+    """A canary through three stages (20 % → 50 % → 100 %), the success rate drifting between
+    stages, forced advances, and ``end`` (a decision) after the last result."""
+    rng = random.Random(7)
+    with trialbook.open(db, synchronous="OFF") as tb:
+        c = tb.canaries.create(NAME, control="old", candidate="new", stages="20,50,100",
+                               metric=metric, min_results=8, salt="plot",
+                               guardrails=["error_rate:+2pp", "completion_time:p95:+10%",
+                                           "failed_call_ratio:+3pp"])  # fmt: skip
+        for stage, units, p in ((1, 60, 0.9), (2, 50, 0.6), (3, 12, 0.7)):
+            c.add_results(
+                {"variant": c.assign(f"u{stage}-{i}"), "success": rng.random() < p,
+                 "tool_calls": 5, "successful_calls": 5 - (rng.random() < 0.1),
+                 "completion_time": rng.lognormvariate(0, 0.4)}
+                for i in range(units)
+            )  # fmt: skip
+            if stage < 3:
+                c.advance(force=True)
+        if end == "rollback":
+            c.rollback()
+        elif end == "halt":
+            c.halt()
+
+
+def _result_positions(ledger: Any) -> list[int]:
+    return [
+        e.position
+        for e in ledger.store.read_all(stream_id=stream_for(NAME), types=["CanaryResultAdded"])
+    ]
+
+
+@pytest.mark.parametrize(
+    "metric", ["success", "completion_time", "completion_time:p50", "failed_call_ratio"]
+)
+def test_every_look_is_canary_status_at_that_result(db_path: Path, metric: str) -> None:
+    _record(db_path, metric)
+    with trialbook.open(db_path) as tb, tb._use() as ledger:
+        hist = app.history(ledger, NAME)
+        positions = _result_positions(ledger)
+        assert hist["n"] == list(range(1, len(positions) + 1)) == list(range(1, 123))
+        cand = hist["variants"]["new"]
+        defined = 0
+        for i, at in enumerate(positions):
+            if i % 3 and i != len(positions) - 1:
+                continue
+            doc = app.status(ledger, NAME, at=at)
+            got = (cand["lift"][i], cand["ci"][i], hist["action"][i], hist["stage"][i])
+            want = (doc["metric"]["difference"], doc["metric"]["ci"], doc["next"]["action"],
+                    doc["stage"])  # fmt: skip
+            assert got == want, (i, got, want)
+            assert hist["status"][i] == doc["status"] == "running"
+            defined += want[1] is not None
+        assert defined > 20
+        # the 100 % stage has no control and adds nothing: its looks keep the last comparison
+        assert hist["stage"][-12:] == [3] * 12 and len(set(map(str, cand["ci"][-12:]))) == 1
+        now = app.status(ledger, NAME)
+        assert now["status"] == "rolled_back" and now["next"]["action"] == "none"
+        assert (cand["lift"][-1], cand["ci"][-1]) == (
+            now["metric"]["difference"],
+            now["metric"]["ci"],
+        )
+        kinds = [(m["kind"], m["n"], m["stage"], m["percent"]) for m in hist["markers"]]
+        assert kinds == [("advanced", 60, 2, 50.0), ("advanced", 110, 3, 100.0),
+                         ("rolled_back", 122, 3, 100.0)]  # fmt: skip
+
+
+def test_fewer_looks_are_the_same_looks_first_and_last_kept(db_path: Path) -> None:
+    _record(db_path, "success")
+    with trialbook.open(db_path) as tb, tb._use() as ledger:
+        full = app.history(ledger, NAME)
+        few = app.history(ledger, NAME, max_looks=9)
+    assert len(few["n"]) == 9 and few["n"][0] == 1 and few["n"][-1] == 122
+    for j, n in enumerate(few["n"]):
+        i = n - 1
+        assert few["action"][j] == full["action"][i] and few["stage"][j] == full["stage"][i]
+        for field in ("lift", "ci"):
+            assert few["variants"]["new"][field][j] == full["variants"]["new"][field][i]
+    assert few["markers"] == full["markers"]
+
+
+def test_a_halt_after_the_last_result_is_a_marker_and_the_recommendation(db_path: Path) -> None:
+    _record(db_path, "success", end="halt")
+    with trialbook.open(db_path) as tb:
+        doc = tb.report.canary(NAME).model_dump(mode="json")
+        html = tb.report.canary(NAME).render("html")
+    plot = doc["plots"]["lift"]
+    assert doc["recommendation"]["decision"] == "halt"
+    assert plot["markers"][-1]["kind"] == "halted" and plot["markers"][-1]["n"] == 122
+    assert plot["decision"][:3] == ["keep_collecting"] * 3  # no interval, no candidate results yet
+    assert 'id="plot-lift"' in html and "halted" in html and "advanced to 100%" in html
+
+
+def test_a_canary_without_results_has_an_empty_plot_and_no_lift_card(db_path: Path) -> None:
+    with trialbook.open(db_path) as tb:
+        tb.canaries.create(NAME, control="old", candidate="new", salt="s")
+        report = tb.report.canary(NAME)
+    plot = report.plots["lift"]
+    assert plot["n"] == [] and plot["variants"] == {"new": {"lift": [], "ci": []}}
+    assert plot["markers"] == [] and plot["results"] == 0
+    assert 'id="plot-lift"' not in report.render("html")
+
+
+def test_the_history_of_an_unknown_canary_is_a_not_found(db_path: Path) -> None:
+    from trialbook.domain.errors import NotFound
+
+    with trialbook.open(db_path) as tb, tb._use() as ledger, pytest.raises(NotFound):
+        app.history(ledger, "nope")
