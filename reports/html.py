@@ -17,7 +17,7 @@ from trialbook.reports.markdown import TITLES, decision_text
 from trialbook.web import svg
 from trialbook.web.assets import CSS
 from trialbook.web.html import Safe, el
-from trialbook.web.pages import Units, ms
+from trialbook.web.pages import Units, marker_text, ms
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 EXTRA_CSS = """
@@ -57,13 +57,6 @@ def _lift_plot(plot: dict[str, Any] | None) -> Safe | None:
         el("p", f"Rests on events {cite_text(plot['cites'])}.{note}", class_="small muted"),
         class_="card", id="plot-lift",
     )  # fmt: skip
-
-
-def marker_text(m: dict[str, Any]) -> str:
-    """A canary decision on its plot: ``advanced to 50%``, ``halted``, ``rolled back``, ``completed``."""
-    if m["kind"] == "advanced":
-        return f"advanced to {m['percent']:g}%"
-    return str(m["kind"]).replace("_", " ")
 
 
 def _latency(plot: dict[str, Any] | None, unit: str) -> Safe | None:

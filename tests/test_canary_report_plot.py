@@ -129,3 +129,31 @@ def test_the_history_of_an_unknown_canary_is_a_not_found(db_path: Path) -> None:
 
     with trialbook.open(db_path) as tb, tb._use() as ledger, pytest.raises(NotFound):
         app.history(ledger, "nope")
+
+
+def test_the_web_page_draws_the_reports_plot(db_path: Path) -> None:
+    """Variant names are validated (no markup can reach the plot); the page's free text is escaped."""
+    from trialbook.web import pages, reads
+
+    bad = '<img src=x onerror="alert(1)">'
+    rng = random.Random(3)
+    with trialbook.open(db_path, synchronous="OFF") as tb:
+        c = tb.canaries.create(NAME, control="old", candidate="new", stages="50,100",
+                               min_results=10, salt="w", description=bad)  # fmt: skip
+        c.add_results(
+            {"variant": c.assign(f"u{i}"), "success": rng.random() < 0.7} for i in range(90)
+        )
+        c.advance(note=bad)
+        report = tb.report.canary(NAME)
+        with tb._use() as ledger:
+            data = reads.canary_page(ledger, NAME)
+    page = pages.canary_page(data, position=data["status"]["position"], database="x.db")
+    plot = report.plots["lift"]
+    assert data["history"]["decision"] == plot["decision"] and data["history"]["n"] == plot["n"]
+    assert data["history"]["variants"] == plot["variants"] and len(plot["n"]) == 90
+    card = page.split('id="metric"', 1)[1]
+    assert (
+        card.count('class="lift"') == 1 and 'class="marker"' in card and "advanced to 100%" in card
+    )
+    assert "sw-ship" in card and "stratified by stage" in card and "success lift vs old" in card
+    assert bad not in page and bad not in report.render("html") and "&lt;img src=x" in page

@@ -233,13 +233,21 @@ def interval_plot(
         legend.append(el("text", s["name"], x=lx + 17, y=18, class_="legend"))
     parts.append(el("g", *drawn, clip_path=f"url(#{clip})"))
     for at, label in markers:
-        mx = _f(x(min(max(at, x0), x1)))
+        px = x(min(max(at, x0), x1))
+        mx, late = _f(px), px > left + pw * 0.8  # a label near the right edge goes to its left
         parts.append(
             el(
                 "g",
                 el("title", f"after {at:,.0f} results: {label}"),
                 el("line", x1=mx, x2=mx, y1=top, y2=top + ph, stroke=INK, stroke_dasharray="2 3"),
-                el("text", label, x=_f(float(mx) + 3), y=top + 12, class_="tick"),
+                el(
+                    "text",
+                    label,
+                    x=_f(px - 3 if late else px + 3),
+                    y=top + 12,
+                    text_anchor="end" if late else "start",
+                    class_="tick",
+                ),
                 class_="marker",
             )  # fmt: skip
         )
