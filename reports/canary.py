@@ -196,7 +196,7 @@ def build(
         cites=every,
         basis={"replay": READ, "path": ["next", "reason"]},
     )
-    hist = app.history(ledger, name, until=position, max_looks=PLOT_LOOKS)
+    hist = app.history(ledger, name, until=position, max_looks=PLOT_LOOKS, events=events)
     b.doc["plots"] = {
         "lift": {**hist, "decision": [look_word(st, a) for st, a in zip(hist["status"], hist["action"], strict=True)],
                  "variant": [candidate if look_word(st, a) == "ship" else None

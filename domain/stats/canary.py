@@ -31,6 +31,7 @@ Everything is vectorised over looks (the last axis), so :func:`evaluate` serves
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -748,7 +749,12 @@ def interval_history(
         for m in tracked
         if m.kind == "ratio" and (m.numerator or "", m.denominator or "") in set(RATIO_PAIRS)
     }
-    quantile_bases = {engine._values_of(m) for m in tracked if m.kind == "quantile"}
+    quantile_metrics = [
+        (m.name, *(quantiles.parse_quantile(m.name) or ("", 0.5)))
+        for m in tracked
+        if m.kind == "quantile"
+    ]
+    quantile_bases = {base for _, base, _ in quantile_metrics}
     # the running state, per (stage index, arm index 0 control / 1 candidate)
     counts = [[0, 0] for _ in range(k)]
     mom: dict[tuple[int, int, str], tuple[int, float, float]] = {}
@@ -784,8 +790,8 @@ def interval_history(
             if base in obs:
                 x = obs[base]
                 mom[(s, a, base)] = welford(*mom.get((s, a, base), (0, 0.0, 0.0)), (x,))
-                if base in quantile_bases and math.isfinite(x):  # what a quantile reads
-                    vals.setdefault((s, a, base), []).append(float(x))
+                if base in quantile_bases and math.isfinite(x):  # what a quantile reads, sorted
+                    bisect.insort(vals.setdefault((s, a, base), []), float(x))
         for num, den in pairs:
             if num in obs and den in obs:
                 old = com.get((s, a, (num, den)), (0, 0.0, 0.0, 0.0, 0.0, 0.0))
@@ -799,7 +805,12 @@ def interval_history(
                     "counts": [tuple(c) for c in counts],
                     "mom": dict(mom),
                     "com": dict(com),
-                    "vals": {key: len(v) for key, v in vals.items()},  # how many so far
+                    "q": {
+                        (name, *key[:2]): (len(v), *quantiles.quantile_and_se(v, p))
+                        for name, base, p in quantile_metrics
+                        for key, v in vals.items()
+                        if key[2] == base
+                    },
                 }
             )
         seen += 1
@@ -832,15 +843,8 @@ def interval_history(
         return moment_arrays(s, a, engine._values_of(m))
 
     def quantile_arm(m: Metric, s: int, a: int) -> Arm:
-        base, p = quantiles.parse_quantile(m.name) or ("", 0.5)
-        every = np.array(vals.get((s, a, base), ()), dtype=float)
-        xs = [np.sort(every[: sn["vals"].get((s, a, base), 0)]).tolist() for sn in snaps]
-        est_se = [quantiles.quantile_and_se(x, p) for x in xs]
-        arm: Arm = quantiles.quantile_arm(
-            np.array([float(len(x)) for x in xs]),
-            np.array([e for e, _ in est_se]),
-            np.array([se for _, se in est_se]),
-        )
+        got = [sn["q"].get((m.name, s, a), (0, math.nan, math.nan)) for sn in snaps]
+        arm: Arm = quantiles.quantile_arm(*(np.array([float(g[i]) for g in got]) for i in range(3)))
         return arm
 
     looks = Looks(
