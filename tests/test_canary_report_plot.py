@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import trialbook
 from trialbook.domain.canary import stream_for
@@ -157,3 +159,82 @@ def test_the_web_page_draws_the_reports_plot(db_path: Path) -> None:
     )
     assert "sw-ship" in card and "stratified by stage" in card and "success lift vs old" in card
     assert bad not in page and bad not in report.render("html") and "&lt;img src=x" in page
+
+
+# --------------------------------------------------------------------------- pure, by property
+
+_results = st.lists(
+    st.tuples(
+        st.integers(1, 2),  # stage
+        st.booleans(),  # candidate?
+        st.booleans(),  # success
+        st.integers(0, 4),  # failed calls of 4
+        st.floats(0.01, 50.0, allow_nan=False),  # completion_time
+    ),
+    min_size=1,
+    max_size=90,
+).map(lambda rows: rows * 3)  # repeated rows: most draws reach 5 results per arm, and an interval
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=_results, metric=st.sampled_from(["success", "completion_time", "failed_call_ratio"]))
+def test_the_last_look_is_status_document_of_the_same_results(
+    rows: list[tuple[int, bool, bool, int, float]], metric: str
+) -> None:
+    """For any results, the history's last look is ``status_document`` of the per-stage
+    statistics folded from the same results (Welford, in order), to the last bit."""
+    from trialbook.domain.ab import Guardrail
+    from trialbook.domain.canary import CanaryCreated
+    from trialbook.domain.metrics import RATIO_PAIRS, observations
+    from trialbook.domain.stats.canary import ArmData, StageData, interval_history, status_document
+    from trialbook.domain.stats.moments import CoMoments, Moments, co_welford, welford
+
+    rows = sorted(rows, key=lambda r: r[0])  # stage 2 comes after stage 1
+    definition = CanaryCreated(
+        name="p", control="a", candidate="b", stages=(30, 100), metric=metric, min_results=3,
+        salt="s", expected_results=200,
+        guardrails=(Guardrail(metric="error_rate", limit=0.02, relative=False),
+                    Guardrail(metric="completion_time:p50", limit=0.1, relative=True)),
+    )  # fmt: skip
+    data = [
+        {"variant": "b" if cand else "a", "stage": s, "success": ok, "tool_calls": 4,
+         "successful_calls": 4 - failed, "completion_time": t}
+        for s, cand, ok, failed, t in rows
+    ]  # fmt: skip
+    stage = max(r[0] for r in rows)
+    events = [(i + 2, "CanaryResultAdded", d) for i, d in enumerate(data)]
+    if stage == 2:  # the advance comes just before the first stage-2 result
+        first = next(i for i, d in enumerate(data) if d["stage"] == 2)
+        events.insert(first, (0, "CanaryAdvanced", {"stage": 1, "to_stage": 2}))
+    hist = interval_history(definition, events)
+    cells: dict[tuple[int, str], dict[str, Any]] = {}
+    for d in data:
+        c = cells.setdefault((d["stage"], "candidate" if d["variant"] == "b" else "control"),
+                             {"n": 0, "m": {}, "co": {}, "v": []})  # fmt: skip
+        c["n"] += 1
+        obs = observations(d)
+        for k, x in obs.items():
+            c["m"][k] = welford(*c["m"].get(k, (0, 0.0, 0.0)), (x,))
+        for pair in RATIO_PAIRS:
+            if pair[0] in obs and pair[1] in obs:
+                old = c["co"].get(pair, (0, 0.0, 0.0, 0.0, 0.0, 0.0))
+                c["co"][pair] = co_welford(*old, ((obs[pair[0]], obs[pair[1]]),))
+        c["v"].append(obs["completion_time"])
+
+    def arm(s: int, which: str) -> ArmData:
+        c = cells.get((s, which))
+        if c is None:
+            return ArmData()
+        return ArmData(c["n"], {k: Moments(*v) for k, v in c["m"].items()},
+                       {k: CoMoments(*v) for k, v in c["co"].items()},
+                       {"completion_time": tuple(c["v"])})  # fmt: skip
+
+    doc = status_document(
+        definition, status="running", stage=stage, position=99,
+        stages=tuple(StageData(arm(s, "control"), arm(s, "candidate")) for s in range(1, stage + 1)),
+    )  # fmt: skip
+    cand = hist["variants"]["b"]
+    assert hist["n"][-1] == len(rows) and hist["stage"][-1] == stage
+    assert cand["lift"][-1] == doc["metric"]["difference"]
+    assert cand["ci"][-1] == doc["metric"]["ci"]
+    assert hist["action"][-1] == doc["next"]["action"]
