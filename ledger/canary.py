@@ -301,6 +301,41 @@ def status(
         return read_snapshot(view, name).document()
 
 
+def history(
+    ledger: Ledger,
+    name: str,
+    *,
+    until: int | None = None,
+    max_looks: int | None = None,
+    events: Sequence[RecordedEvent] | None = None,
+) -> dict[str, Any]:
+    """Canary ``name``'s primary comparison after every result up to position ``until`` (the
+    log head if None), and its decisions: :func:`trialbook.domain.stats.canary.interval_history`
+    of the canary's events. Reads only; the last look is ``canary status --at until``'s.
+    ``events``: the canary stream's events up to ``until``, when the caller has read them."""
+    from trialbook.domain.canary import CanaryCreated, stream_for
+    from trialbook.domain.catalog import read_as
+    from trialbook.domain.events import load_event
+    from trialbook.domain.stats.canary import interval_history
+
+    if events is None:
+        with ledger.store.read_transaction():
+            if until is None:
+                require(ledger, name)
+                until = ledger.store.head()[0]
+            events = list(ledger.store.read_all(until_position=until, stream_id=stream_for(name)))
+    definition = None
+    later = []
+    for e in events:
+        if e.type == "CanaryCreated" and definition is None:
+            definition = load_event(e.type, e.schema_version, e.data)
+        elif definition is not None:
+            later.append((e.position, e.type, read_as(e.type, e.schema_version, e.data)[1]))
+    if not isinstance(definition, CanaryCreated):
+        raise not_found(name)
+    return interval_history(definition, later, max_looks=max_looks)
+
+
 # --------------------------------------------------------------------------- deciding
 
 

@@ -14,9 +14,17 @@ if TYPE_CHECKING:
     from trialbook.ledger import Ledger
 
 READ = "canary.status"
+#: the primary comparison after every result (:func:`trialbook.ledger.canary.history`)
+HISTORY = "canary.history"
 #: the stage rule's next action -> the report's recommendation
 ACTIONS = {"advance": "ship", "complete": "ship", "wait": "keep_collecting", "halt": "halt"}
 ENDED = {"completed": "ship", "halted": "halt", "rolled_back": "rollback"}
+
+
+def look_word(status: str, action: str) -> str:
+    """The report's recommendation for a canary in ``status`` whose stage rule says ``action``."""
+    word = ENDED.get(status) if action == "none" else ACTIONS.get(action, "keep_collecting")
+    return word or "keep_collecting"
 
 
 def build(
@@ -34,6 +42,7 @@ def build(
     from trialbook.domain.metrics import METRICS
     from trialbook.domain.stats.canary import ALERT_P
     from trialbook.ledger import canary as app
+    from trialbook.web.reads import PLOT_LOOKS
 
     doc = app.status(ledger, name, at=at, as_of=as_of)
     position = int(doc["position"])
@@ -172,12 +181,7 @@ def build(
 
     # ------------------------------------------------------------------ recommendation
     nxt = doc["next"]
-    word = (
-        ENDED.get(doc["status"])
-        if nxt["action"] == "none"
-        else ACTIONS.get(nxt["action"], "keep_collecting")
-    )
-    word = word or "keep_collecting"
+    word = look_word(doc["status"], nxt["action"])
     changes = {
         "ship": ["a guardrail breaking or a sample-ratio mismatch at the next stage would halt it"],
         "keep_collecting": [f"{max(0, minimum - here)} more candidate results at stage {stage_n}, with the guardrails holding"],
@@ -192,8 +196,13 @@ def build(
         cites=every,
         basis={"replay": READ, "path": ["next", "reason"]},
     )
+    hist = app.history(ledger, name, until=position, max_looks=PLOT_LOOKS, events=events)
     b.doc["plots"] = {
-        "lift": None,
+        "lift": {**hist, "decision": [look_word(st, a) for st, a in zip(hist["status"], hist["action"], strict=True)],
+                 "variant": [candidate if look_word(st, a) == "ship" else None
+                             for st, a in zip(hist["status"], hist["action"], strict=True)],
+                 "results": len(results), "metric": m["metric"], "kind": m["kind"],
+                 "basis": {"replay": HISTORY}, "cites": ranges(every)},
         "cases": None,
         "latency_unit": "",
         "stages": {

@@ -17,7 +17,7 @@ from trialbook.reports.markdown import TITLES, decision_text
 from trialbook.web import svg
 from trialbook.web.assets import CSS
 from trialbook.web.html import Safe, el
-from trialbook.web.pages import Units, ms
+from trialbook.web.pages import Units, marker_text, ms
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 EXTRA_CSS = """
@@ -45,10 +45,14 @@ def _lift_plot(plot: dict[str, Any] | None) -> Safe | None:
             for s in series
         ]
         note = f" Intervals drawn within {u.diff(lo)} to {u.diff(hi)}, the range a lift can take."
+    markers = [(m["n"], marker_text(m)) for m in plot.get("markers") or ()]
+    if "markers" in plot:  # a canary: the stage rule's word under each look, its decisions as lines
+        note += (" Candidate minus control, stratified by stage, as `canary status` computes it; the strip"
+                 " is the stage rule's recommendation after each result, the lines the decisions recorded.")  # fmt: skip
     return el(
         "div",
         el("h2", "The lift and its always-valid interval after every result"),
-        svg.interval_plot(plot["n"], series, fmt=u.tick, decisions=plot.get("decision"),
+        svg.interval_plot(plot["n"], series, fmt=u.tick, decisions=plot.get("decision"), markers=markers,
                           y_label=f"{plot.get('metric', '')} lift"),
         el("p", f"Rests on events {cite_text(plot['cites'])}.{note}", class_="small muted"),
         class_="card", id="plot-lift",

@@ -173,6 +173,12 @@ def _replay(
                 return run_report(ledger, runs[0])
         if read == "canary.status":
             return tb.canary(subject).status().model_dump(mode="json")
+        if read == "canary.history":  # canary status's comparison, look after look
+            from trialbook.ledger.canary import history
+            from trialbook.web.reads import PLOT_LOOKS
+
+            with tb._use() as ledger:
+                return history(ledger, subject, max_looks=PLOT_LOOKS)
     raise AssertionError(read)
 
 
@@ -307,6 +313,103 @@ class TestReportsOfEachKind:
         for field in ("lift", "ci"):
             assert same(got["variants"][candidate][field], plot["variants"][candidate][field])
 
+    def test_the_canary_lift_plot_is_the_replayed_history(
+        self, docs: dict[str, Any], web_db: WebDb, tmp_path: Path
+    ) -> None:
+        """Appending exactly the cited events to an empty log and asking for the canary's
+        history there gives the plot; the strip is the stage rule's word at each look."""
+        doc = docs["canary"]
+        plot = doc["plots"]["lift"]
+        assert plot["basis"] == {"replay": "canary.history"}
+        cited = expand(plot["cites"])
+        got = replayed(tmp_path, web_db.path, cited, "canary.history", [], doc["subject"])
+        for field in ("n", "stage", "status", "action", "level"):
+            assert got[field] == plot[field], field
+        assert set(plot["variants"]) == {"router-v2"} and len(plot["n"]) == 400  # PLOT_LOOKS
+        for field in ("lift", "ci"):
+            assert got["variants"]["router-v2"][field] == plot["variants"]["router-v2"][field]
+        # the same decisions after the same counts of results (positions are the original log's)
+        strip = lambda ms: [{k: v for k, v in m.items() if k != "position"} for m in ms]  # noqa: E731
+        assert strip(got["markers"]) == strip(plot["markers"])
+        assert [m["kind"] for m in plot["markers"]] == ["advanced", "halted"]
+        types = {e["position"]: e["type"] for e in read_events(web_db.path, cited)}
+        assert [types[m["position"]] for m in plot["markers"]] == ["CanaryAdvanced", "CanaryHalted"]
+        assert plot["markers"][0]["n"] == 300 and plot["markers"][1]["n"] == plot["results"] == 420
+        ended = {"halted": "halt", "rolled_back": "rollback", "completed": "ship"}
+        said = {"advance": "ship", "complete": "ship", "wait": "keep_collecting", "halt": "halt"}
+        assert plot["decision"] == [
+            ended[st] if a == "none" else said[a]
+            for st, a in zip(plot["status"], plot["action"], strict=True)
+        ]
+        assert {"ship", "keep_collecting"} <= set(plot["decision"])  # stage 1 got ready
+
+    def test_the_canary_lift_plot_ends_at_canary_status(
+        self, docs: dict[str, Any], web_db: WebDb
+    ) -> None:
+        """The last look is exactly `canary status --json`'s comparison at the report's position,
+        and its rule is that status's as of the last result (the halt came after it)."""
+        doc = docs["canary"]
+        plot, cand = doc["plots"]["lift"], doc["plots"]["lift"]["variants"]["router-v2"]
+        now = web_db.cli("canary", "status", CANARY)
+        assert now["position"] == doc["position"] and now["status"] == "halted"
+        assert plot["n"][-1] == now["results"]["total"]
+        assert cand["lift"][-1] == now["metric"]["difference"] is not None
+        assert cand["ci"][-1] == now["metric"]["ci"] is not None
+        last = max(e["position"] for e in read_events(web_db.path, expand(plot["cites"]))
+                   if e["type"] == "CanaryResultAdded")  # fmt: skip
+        then = web_db.cli("canary", "status", CANARY, "--at", str(last))
+        assert plot["action"][-1] == then["next"]["action"] and plot["status"][-1] == "running"
+        assert (
+            cand["lift"][-1] == then["metric"]["difference"]
+            and cand["ci"][-1] == then["metric"]["ci"]
+        )
+        # stage 2 had its 20 candidate results and the rule said advance; the halt by hand came after
+        assert (
+            plot["stage"][0] == 1 and plot["stage"][-1] == 2 and then["next"]["action"] == "advance"
+        )
+        assert plot["decision"][-1] == "ship" and doc["recommendation"]["decision"] == "halt"
+
+    def test_a_canary_report_at_a_position_plots_only_what_was_known_then(
+        self, docs: dict[str, Any], web_db: WebDb
+    ) -> None:
+        plot = docs["canary"]["plots"]["lift"]
+        results = [e for e in read_events(web_db.path, expand(plot["cites"]))
+                   if e["type"] == "CanaryResultAdded"]  # fmt: skip
+        at = results[309]["position"]  # 10 results into stage 2: the advance is known, the halt not
+        r = run(web_db.path, "canary", CANARY, "--at", str(at), "--format", "json")
+        assert r.exit_code == 0, r.output
+        past = json.loads(r.output)["plots"]["lift"]
+        assert past["n"] == list(range(1, 311)) and past["results"] == 310
+        assert [m["kind"] for m in past["markers"]] == ["advanced"]
+        assert all(p <= at for p in expand(past["cites"]))
+        then = web_db.cli("canary", "status", CANARY, "--at", str(at))
+        cand = past["variants"]["router-v2"]
+        assert (
+            cand["lift"][-1] == then["metric"]["difference"]
+            and cand["ci"][-1] == then["metric"]["ci"]
+        )
+        assert past["action"][-1] == then["next"]["action"]
+        # every look is the full history's look after as many results (nothing later leaks in)
+        from trialbook.ledger.canary import history
+
+        with trialbook.open(web_db.path) as tb, tb._use() as ledger:
+            full = history(ledger, CANARY)
+        for field in ("stage", "status", "action"):
+            assert past[field] == full[field][:310], field
+        for field in ("lift", "ci"):
+            assert cand[field] == full["variants"]["router-v2"][field][:310], field
+
+    def test_the_canary_html_draws_the_plot_with_its_decisions(self, docs: dict[str, Any]) -> None:
+        from trialbook.reports import render
+
+        page = render(docs["canary"], "html")
+        lift = page.split('id="plot-lift"', 1)[1].split('id="plot-stages"', 1)[0]
+        assert 'class="lift"' in lift and 'class="band"' in lift
+        assert lift.count('class="marker"') == 2 and "advanced to 50%" in lift and "halted" in lift
+        assert 'data-decision="ship"' in lift and 'data-decision="keep_collecting"' in lift
+        assert "success lift" in lift
+        assert render(docs["canary"], "markdown").count("Plots: render this report with") == 1
+
     def test_the_eval_lift_plot_ends_at_the_compared_analysis(self, docs: dict[str, Any]) -> None:
         """Its last look is the always-valid lift and interval the primary row quotes, after
         every pair: two results per pair, both runs' (case, epoch) scored on both sides."""
@@ -315,7 +418,6 @@ class TestReportsOfEachKind:
         assert plot["n"][-1] == plot["results"] == 2 * figures["pairs"]
         assert same(plot["variants"]["cand"]["lift"][-1], figures["always_valid.lift"])
         assert same(plot["variants"]["cand"]["ci"][-1], figures["always_valid.ci"])
-        assert docs["canary"]["plots"]["lift"] is None  # the canary keeps its per-stage plot
         # early intervals are far wider than a difference of scores can be: the JSON keeps them,
         # the HTML draws them within -1 to 1
         from trialbook.reports import render

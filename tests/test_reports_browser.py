@@ -79,7 +79,7 @@ def open_file(driver: WebDriver, path: Path) -> None:
         (("ab", TEST), ["plot-lift", "plot-latency"]),
         (("ab", XSS_TEST), ["plot-lift"]),
         (("eval", "cand", "--baseline", "base"), ["plot-lift", "plot-cases", "plot-latency"]),
-        (("canary", CANARY), ["plot-stages"]),
+        (("canary", CANARY), ["plot-lift", "plot-stages"]),
     ],
 )
 def test_the_report_renders_its_plots_offline_and_runs_no_payload(

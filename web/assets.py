@@ -72,6 +72,7 @@ button { cursor:pointer; background:#f1f5f9; }
 .swatch { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:4px; vertical-align:middle; }
 .sw-continue { background:#cbd5e1; } .sw-ship { background:#16a34a; } .sw-keep_control { background:#64748b; }
 .sw-no_difference { background:#0ea5e9; } .sw-blocked { background:#dc2626; }
+.sw-keep_collecting { background:#cbd5e1; } .sw-halt { background:#dc2626; } .sw-rollback { background:#64748b; }
 tr.hidden { display:none; }
 .empty { padding:24px; text-align:center; color:var(--muted); }
 """

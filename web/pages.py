@@ -31,6 +31,13 @@ STRIP_LABELS = {
     "no_difference": "no meaningful difference",
     "blocked": "blocked by an alert",
 }
+#: a canary's strip: the stage rule's word after each result (the report's recommendation)
+CANARY_STRIP = {
+    "ship": "ship: the rule lets it advance or complete",
+    "keep_collecting": "keep collecting",
+    "halt": "halt: a guardrail is breached, or it was halted",
+    "rollback": "rolled back",
+}
 CHOICES = {"ship": "ship {variant}", "keep_control": "keep control ({variant})", "stop": "stop"}
 
 
@@ -1222,6 +1229,40 @@ def _stage_plot(info: dict[str, Any], decisions: list[dict[str, Any]], head: int
               aria_label="candidate share over log positions", class_="plot")  # fmt: skip
 
 
+def marker_text(m: dict[str, Any]) -> str:
+    """A canary decision on its plot: ``advanced to 50%``, ``halted``, ``rolled back``, ``completed``."""
+    if m["kind"] == "advanced":
+        return f"advanced to {m['percent']:g}%"
+    return str(m["kind"]).replace("_", " ")
+
+
+def _canary_plot(doc: dict[str, Any], hist: dict[str, Any] | None, u: Units) -> Safe:
+    """The primary comparison after every result, with its decisions (the report's ``plots.lift``)."""
+    if hist is None or not hist["n"]:
+        return el("p", "No results yet: nothing to plot.", class_="muted")
+    series = [{"name": name, **s} for name, s in hist["variants"].items()]
+    plot = svg.interval_plot(
+        hist["n"], series, fmt=u.tick, decisions=hist["decision"],
+        markers=[(m["n"], marker_text(m)) for m in hist["markers"]],
+        y_label=f"{doc['metric']['metric']} lift vs {doc['control']}",
+    )  # fmt: skip
+    legend = el(
+        "div",
+        *(el("span", el("span", class_=f"swatch sw-{d}"), CANARY_STRIP.get(d, d))
+          for d in dict.fromkeys(hist["decision"])),
+        class_="legend-row",
+    )  # fmt: skip
+    shown, total = len(hist["n"]), hist["n"][-1]
+    note = (
+        f"After each of {total:,} results"
+        + (" (every look drawn)" if shown == total else f" ({shown} evenly spaced looks drawn)")
+        + f": {doc['candidate']} minus {doc['control']}, stratified by stage, and its always-valid "
+        f"{(1 - hist['level']) * 100:.4g}% interval, as `canary status` would have shown it then; "
+        "under the plot the stage rule's word at each look, and a line at each decision recorded."
+    )
+    return join(plot, legend, el("p", note, class_="small muted"))
+
+
 def canary_page(data: dict[str, Any], **frame: Any) -> str:
     info, doc, decisions = data["info"], data["status"], data["decisions"]
     name = info["name"]
@@ -1348,7 +1389,8 @@ def canary_page(data: dict[str, Any], **frame: Any) -> str:
               stat(doc["candidate"], u.value(m["candidate"]), m["candidate"], "metric.candidate"),
               stat("difference", u.diff(m["difference"]), m["difference"], "metric.difference"),
               stat("always-valid interval", u.interval(m["ci"]), m["ci"], "metric.ci"),
-              stat("status", m["status"].replace("_", " ")), class_="grid"), class_="card", id="metric"),
+              stat("status", m["status"].replace("_", " ")), class_="grid"),
+           _canary_plot(doc, data.get("history"), u), class_="card", id="metric"),
         el("div",
            el("div", el("h2", "Guardrails"), table(
                ["guardrail", "status", "worsening", "always-valid interval", "level", "control n", "candidate n", "summary"],

@@ -263,14 +263,20 @@ def canary_status(ledger: Ledger, name: str) -> dict[str, Any]:
 
 
 def canary_page(ledger: Ledger, name: str) -> dict[str, Any]:
-    """A canary's page: ``info`` (``canary list``'s row), ``status`` (``canary status --json``)
-    and ``decisions`` (each recorded advance, halt, rollback or completion, oldest first)."""
+    """A canary's page: ``info`` (``canary list``'s row), ``status`` (``canary status --json``),
+    ``decisions`` (each recorded advance, halt, rollback or completion, oldest first) and
+    ``history`` (the primary comparison after every result, the report's ``plots.lift``)."""
     from trialbook._canary import CanaryInfo
     from trialbook.ledger import canary as app
     from trialbook.projections import canary as q
+    from trialbook.reports.canary import look_word
 
     with ledger.store.read_transaction():
         info = CanaryInfo.model_validate(app.require(ledger, name)).model_dump()
         status = canary_status(ledger, name)
         decisions = q.decisions(ledger.conn, name)
-    return {"info": info, "status": status, "decisions": decisions}
+        history = app.history(ledger, name, until=status["position"], max_looks=PLOT_LOOKS)
+    history["decision"] = [
+        look_word(s, a) for s, a in zip(history["status"], history["action"], strict=True)
+    ]
+    return {"info": info, "status": status, "decisions": decisions, "history": history}

@@ -27,6 +27,10 @@ DECISION_COLOURS = {
     "keep_control": "#64748b",
     "no_difference": "#0ea5e9",
     "blocked": "#dc2626",
+    # a canary's looks: the stage rule's word for each (reports/canary.py)
+    "keep_collecting": "#cbd5e1",
+    "halt": "#dc2626",
+    "rollback": "#64748b",
 }
 AXIS = "#94a3b8"
 GRID = "#e2e8f0"
@@ -86,6 +90,7 @@ def interval_plot(
     fmt: Fmt,
     decisions: Sequence[str] | None = None,
     margin: float | None = None,
+    markers: Sequence[tuple[float, str]] = (),
     x_label: str = "results recorded",
     y_label: str = "lift vs control",
     width: int = 760,
@@ -95,7 +100,8 @@ def interval_plot(
 
     ``series``: ``{"name", "lift": [...], "ci": [[lo, hi] | None, ...]}`` aligned with
     ``n``. A dashed line marks no difference (0) and, if given, ±``margin``. Under the
-    plot, ``decisions`` (one per look) colour a strip by the recommendation.
+    plot, ``decisions`` (one per look) colour a strip by the recommendation. ``markers``
+    ``(n, label)`` draw a vertical line after ``n`` results (a canary's decisions).
     """
     left, right, top, bottom = 70, 16, 28, 58 if decisions else 44
     pw, ph = width - left - right, height - top - bottom
@@ -226,6 +232,25 @@ def interval_plot(
         legend.append(el("rect", x=lx, y=8, width=12, height=12, fill=colour, fill_opacity="0.6"))
         legend.append(el("text", s["name"], x=lx + 17, y=18, class_="legend"))
     parts.append(el("g", *drawn, clip_path=f"url(#{clip})"))
+    for at, label in markers:
+        px = x(min(max(at, x0), x1))
+        mx, late = _f(px), px > left + pw * 0.8  # a label near the right edge goes to its left
+        parts.append(
+            el(
+                "g",
+                el("title", f"after {at:,.0f} results: {label}"),
+                el("line", x1=mx, x2=mx, y1=top, y2=top + ph, stroke=INK, stroke_dasharray="2 3"),
+                el(
+                    "text",
+                    label,
+                    x=_f(px - 3 if late else px + 3),
+                    y=top + 12,
+                    text_anchor="end" if late else "start",
+                    class_="tick",
+                ),
+                class_="marker",
+            )  # fmt: skip
+        )
     parts += legend
     if decisions:
         sy = top + ph + 24

@@ -31,6 +31,7 @@ Everything is vectorised over looks (the last axis), so :func:`evaluate` serves
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -689,3 +690,193 @@ def _clean(x: Any) -> Any:
     if isinstance(x, np.generic):
         return _clean(x.item())
     return x
+
+
+# --------------------------------------------------------------------------- the history of looks
+
+#: decision event type -> (what the history calls it, the status it leaves the canary in)
+DECISION_KINDS = {
+    "CanaryAdvanced": ("advanced", "running"),
+    "CanaryHalted": ("halted", "halted"),
+    "CanaryRolledBack": ("rolled_back", "rolled_back"),
+    "CanaryCompleted": ("completed", "completed"),
+}
+
+
+def _look_indices(t: int, max_looks: int | None) -> Array:
+    """The looks a plot keeps of ``t``: all of them, or ``max_looks`` evenly spaced (first and last kept)."""
+    if max_looks is None or max_looks >= t:
+        return np.arange(t)
+    return np.unique(np.linspace(0, t - 1, max(2, max_looks)).round().astype(np.int64))
+
+
+def interval_history(
+    definition: Any,
+    events: Sequence[tuple[int, str, Mapping[str, Any]]],
+    max_looks: int | None = None,
+) -> dict[str, Any]:
+    """The primary comparison of ``canary status`` after every result, and where each decision fell.
+
+    ``definition`` is the ``CanaryCreated`` event; ``events`` the canary's later events,
+    ``(position, type, data)`` in position order (results and decisions; others are
+    ignored). Look ``i`` is the canary as of its ``i``-th result: the per-stage
+    statistics of the results so far, folded with Welford's update in position order
+    exactly as the read model folds them, and the status and stage the decisions
+    recorded before that result left it in. Every look is evaluated by :func:`evaluate`
+    and read as :func:`status_document` reads its one look, so the last look's
+    ``lift`` and ``ci`` are the ``metric.difference`` and ``metric.ci`` of the status
+    as of the last result (and of any later position: decisions do not move them), and
+    its ``action`` that status's ``next.action``. ``max_looks`` keeps that many evenly
+    spaced looks (always the first and the last). Pure.
+
+    Returns ``{"n": [...], "stage": [...], "status": [...], "action": [...],
+    "variants": {candidate: {"lift": [...], "ci": [[lo, hi] | None, ...]}},
+    "markers": [{"n", "position", "kind", "stage", "percent"}], "level": alpha}``:
+    ``n`` counts results, ``markers`` are the decisions, each after the ``n`` results
+    recorded before it.
+    """
+    from trialbook.domain.metrics import RATIO_PAIRS, observations
+    from trialbook.domain.stats import quantiles
+    from trialbook.domain.stats.moments import co_welford, welford
+
+    plan = plan_of(definition)
+    candidate = definition.candidate
+    k = len(plan.stages)
+    tracked = plan.tracked
+    bases = {engine._values_of(m) for m in tracked if m.kind != "ratio"}
+    pairs = {
+        (m.numerator or "", m.denominator or "")
+        for m in tracked
+        if m.kind == "ratio" and (m.numerator or "", m.denominator or "") in set(RATIO_PAIRS)
+    }
+    quantile_metrics = [
+        (m.name, *(quantiles.parse_quantile(m.name) or ("", 0.5)))
+        for m in tracked
+        if m.kind == "quantile"
+    ]
+    quantile_bases = {base for _, base, _ in quantile_metrics}
+    # the running state, per (stage index, arm index 0 control / 1 candidate)
+    counts = [[0, 0] for _ in range(k)]
+    mom: dict[tuple[int, int, str], tuple[int, float, float]] = {}
+    com: dict[tuple[int, int, tuple[str, str]], tuple[int, float, float, float, float, float]] = {}
+    vals: dict[tuple[int, int, str], list[float]] = {}
+    status, stage = "running", 1
+    markers: list[dict[str, Any]] = []
+    snaps: list[dict[str, Any]] = []
+    results = [e for e in events if e[1] == "CanaryResultAdded"]
+    keep = set(_look_indices(len(results), max_looks).tolist())
+    seen = 0
+    for position, kind, data in events:
+        if kind in DECISION_KINDS:
+            word, status = DECISION_KINDS[kind]
+            stage = int(data.get("to_stage") or stage)
+            markers.append(
+                {
+                    "n": seen,
+                    "position": position,
+                    "kind": word,
+                    "stage": stage,
+                    "percent": plan.stages[stage - 1],
+                }
+            )
+            continue
+        if kind != "CanaryResultAdded":
+            continue
+        s = int(data["stage"]) - 1
+        a = 1 if data.get("variant") == candidate else 0
+        counts[s][a] += 1
+        obs = observations(data)
+        for base in bases:
+            if base in obs:
+                x = obs[base]
+                mom[(s, a, base)] = welford(*mom.get((s, a, base), (0, 0.0, 0.0)), (x,))
+                if base in quantile_bases and math.isfinite(x):  # what a quantile reads, sorted
+                    bisect.insort(vals.setdefault((s, a, base), []), float(x))
+        for num, den in pairs:
+            if num in obs and den in obs:
+                old = com.get((s, a, (num, den)), (0, 0.0, 0.0, 0.0, 0.0, 0.0))
+                com[(s, a, (num, den))] = co_welford(*old, ((obs[num], obs[den]),))
+        if seen in keep:
+            snaps.append(
+                {
+                    "n": seen + 1,
+                    "stage": stage,
+                    "status": status,
+                    "counts": [tuple(c) for c in counts],
+                    "mom": dict(mom),
+                    "com": dict(com),
+                    "q": {
+                        (name, *key[:2]): (len(v), *quantiles.quantile_and_se(v, p))
+                        for name, base, p in quantile_metrics
+                        for key, v in vals.items()
+                        if key[2] == base
+                    },
+                }
+            )
+        seen += 1
+    out: dict[str, Any] = {
+        "n": [sn["n"] for sn in snaps],
+        "stage": [sn["stage"] for sn in snaps],
+        "status": [sn["status"] for sn in snaps],
+        "action": [],
+        "variants": {candidate: {"lift": [], "ci": []}},
+        "markers": markers,
+        "level": plan.alpha,
+    }
+    if not snaps:
+        return out
+
+    def col(f: Any) -> Array:
+        return np.array([float(f(sn)) for sn in snaps])
+
+    def moment_arrays(s: int, a: int, base: str) -> MomentArrays:
+        get = [sn["mom"].get((s, a, base), (0, 0.0, 0.0)) for sn in snaps]
+        return MomentArrays(*(np.array([float(g[i]) for g in get]) for i in range(3)))
+
+    def co_arrays(s: int, a: int, pair: tuple[str, str]) -> CoMomentArrays:
+        get = [sn["com"].get((s, a, pair), (0, 0.0, 0.0, 0.0, 0.0, 0.0)) for sn in snaps]
+        return CoMomentArrays(*(np.array([float(g[i]) for g in get]) for i in range(6)))
+
+    def stats(m: Metric, s: int, a: int) -> Stats:
+        if m.kind == "ratio":
+            return co_arrays(s, a, (m.numerator or "", m.denominator or ""))
+        return moment_arrays(s, a, engine._values_of(m))
+
+    def quantile_arm(m: Metric, s: int, a: int) -> Arm:
+        got = [sn["q"].get((m.name, s, a), (0, math.nan, math.nan)) for sn in snaps]
+        arm: Arm = quantiles.quantile_arm(*(np.array([float(g[i]) for g in got]) for i in range(3)))
+        return arm
+
+    looks = Looks(
+        results=[
+            (col(lambda sn, s=s: sn["counts"][s][0]), col(lambda sn, s=s: sn["counts"][s][1]))
+            for s in range(k)
+        ],
+        stats={m.name: [(stats(m, s, 0), stats(m, s, 1)) for s in range(k)] for m in tracked},
+        stage=np.array([sn["stage"] - 1 for sn in snaps]),
+        arms={
+            m.name: [(quantile_arm(m, s, 1), quantile_arm(m, s, 0)) for s in range(k)]
+            for m in tracked
+            if m.kind == "quantile"
+        },
+    )
+    ev = evaluate(plan, looks)
+    cmp = ev.primary
+    lo, hi, _, _ = cmp.bounds(plan.alpha)
+    actions = []
+    for i, sn in enumerate(snaps):
+        if sn["status"] != "running":
+            actions.append("none")
+        elif ev.broken[i]:
+            actions.append("halt")
+        elif ev.ready[i]:
+            actions.append("complete" if sn["stage"] == k else "advance")
+        else:
+            actions.append("wait")
+    out["action"] = actions
+    valid = cmp.valid.tolist()
+    out["variants"][candidate] = {
+        "lift": [_num(d) if v else None for d, v in zip(cmp.diff.tolist(), valid, strict=True)],
+        "ci": [_pair(a, b) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)],
+    }
+    return out
