@@ -224,6 +224,10 @@ FRESH_HELDOUT = ROOT / "bench" / "plain_fresh_heldout.txt"
 FRESH2_DEV = ROOT / "bench" / "plain_fresh2_dev.txt"
 #: the second newcomer's held-out set: scored only by the lead, at the end (`--heldout`)
 FRESH2_HELDOUT = ROOT / "bench" / "plain_fresh2_heldout.txt"
+#: the third newcomer's development set (#24 round 3, `--dev3`)
+FRESH3_DEV = ROOT / "bench" / "plain_fresh3_dev.txt"
+#: the third newcomer's held-out set: added and scored only by the lead (`--heldout3`)
+FRESH3_HELDOUT = ROOT / "bench" / "plain_fresh3_heldout.txt"
 
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
@@ -329,7 +333,7 @@ def _strict(text: str, focus: str | None, expected: str) -> str:
     """The lead's scoring (/tmp/score_fresh_lead.py): an expected INCOMPLETE, REFUSED or
     UNSURE is right for any answer that is not a command."""
     t = translate(text, tp.VOCAB, focus)
-    if expected.startswith("help "):  # the shell's own help: named in the answer, nothing runs
+    if expected == "help" or expected.startswith("help "):  # the shell's own help: named in the answer, nothing runs
         if t.status != "command":
             return "ok" if expected in t.suggestions else "declined"
         return "wrong-write" if is_write(t.argv) else "wrong-read"
@@ -337,11 +341,55 @@ def _strict(text: str, focus: str | None, expected: str) -> str:
         if t.status != "command":
             return "ok"
         return "wrong-write" if is_write(t.argv) else "wrong-read"
-    if t.status == "command" and tp._canon(t.argv) == tp._canon(shlex.split(expected)):
+    if t.status == "command" and _same(t.argv, shlex.split(expected)):
         return "ok"
     if t.status != "command":
         return "declined"
     return "wrong-write" if is_write(t.argv) else "wrong-read"
+
+
+#: options whose value the CLI reads with a unit: compared by what they mean (``4min`` is 240)
+_UNIT_OPTIONS = {
+    "--completion-time": "duration",
+    "--timeout": "duration",
+    "--tokens": "tokens",
+    "--cost": "cost",
+    "--budget": "cost",
+}
+#: commands whose ``--format`` defaults to markdown (``--format markdown`` says the default)
+_MARKDOWN_DEFAULT = {
+    ("audit", "report"),
+    ("canary", "audit"),
+    ("report", "ab"),
+    ("report", "eval"),
+    ("report", "canary"),
+}
+
+
+def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[str, ...]]]:
+    """A command line as the CLI reads it: option order aside (``_canon``), unit values by their
+    value through the CLI's own parsers (``domain/units.py``: ``4min`` = ``240``, ``2c`` =
+    ``0.02``, ``1.2k`` = ``1200``), and ``--format markdown`` where markdown is the default."""
+    from trialbook.domain.units import UnitError, parse_cost, parse_duration, parse_tokens
+
+    parse = {"duration": parse_duration, "tokens": parse_tokens, "cost": parse_cost}
+    pos, opts = tp._canon(argv)
+    out: list[tuple[str, ...]] = []
+    for o in opts:
+        if len(o) == 2 and o[0] in _UNIT_OPTIONS:
+            try:
+                out.append((o[0], repr(float(parse[_UNIT_OPTIONS[o[0]]](o[1])))))
+                continue
+            except (UnitError, ValueError):
+                pass
+        if o == ("--format", "markdown") and tuple(pos[:2]) in _MARKDOWN_DEFAULT:
+            continue
+        out.append(o)
+    return pos, sorted(out)
+
+
+def _same(argv: list[str] | tuple[str, ...], expected: list[str]) -> bool:
+    return _meaning(argv) == _meaning(expected)
 
 
 def main() -> None:
@@ -350,6 +398,14 @@ def main() -> None:
         return
     if "--dev2" in sys.argv:
         report(f"fresh2 dev ({FRESH2_DEV.name})", _read_fresh(FRESH2_DEV), _strict)
+        return
+    if "--dev3" in sys.argv:
+        report(f"fresh3 dev ({FRESH3_DEV.name})", _read_fresh(FRESH3_DEV), _strict)
+        return
+    if "--heldout3" in sys.argv:
+        if not FRESH3_HELDOUT.exists():
+            sys.exit(f"{FRESH3_HELDOUT} is not there yet: the lead adds it to score it")
+        report(f"fresh3 held-out ({FRESH3_HELDOUT.name})", _read_fresh(FRESH3_HELDOUT), _strict)
         return
     report("table (tests/test_plain.py)", tp.CASES)
     fresh()

@@ -139,6 +139,7 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
             if (
                 more
                 and after is not None
+                and req.free(k + 1)
                 and after.kind in ("word", "quote")
                 and after.norm not in _CREATE_STOP | FILLER | {"a", "an", "the"}
                 and not (after.kind == "word" and after.norm in _NOT_NAMES)
@@ -190,6 +191,11 @@ def create(req: Request) -> Translation:
     """
     toks = req.tokens
     description, _ = note_text(req, frozenset({"description", "desc", "described"}))
+    if description is None:
+        description = quoted_after(req, ("described", "as"), ("description", "of"))
+    criteria = quoted_after(
+        req, ("success", "criteria"), ("success", "criterion"), ("criteria",), ("criterion",)
+    )
     name_tok = _new_name(req)
     if isinstance(name_tok, Translation):
         return name_tok
@@ -272,6 +278,11 @@ def create(req: Request) -> Translation:
     metric = _create_metric(req)
     guardrails = _guardrails(req)
     extras: list[str] = _create_extras(req)
+    tools = _expected_tools(req)
+    if tools:
+        extras += ["--expected-tools", ",".join(tools)]
+    if criteria is not None:
+        extras += ["--success-criteria", criteria]
     for words, opt in (({"task"}, "--task-id"), ({"category"}, "--category")):
         for i in req.indexes(words):
             j = skip(req, i + 1, frozenset({"id", "is"}) if opt == "--task-id" else BE, ":=")
@@ -412,6 +423,10 @@ _NAME_BLOCK = (
 )
 
 
+#: words that start an option's phrase after the name ("create x expecting the tools a and b")
+_OPTION_LEADS = _w("expecting expected described measured planned")
+
+
 def _new_name(req: Request) -> Token | None | Translation:
     """The new test's name: after "called"/"named", after "test", or right after the verb."""
     toks = req.tokens
@@ -452,7 +467,7 @@ def _new_name(req: Request) -> Token | None | Translation:
             if (
                 nxt < len(toks)
                 and toks[nxt].kind == "word"
-                and toks[nxt].norm not in KNOWN
+                and toks[nxt].norm not in KNOWN | _OPTION_LEADS
                 and t.kind == "word"
             ):
                 return incomplete(
@@ -614,6 +629,42 @@ _WORSE = _w(
 )
 
 
+#: words that plan a number of results ("we plan to collect 600 results", "aim for 600")
+_PLAN = _w("expect expecting plan planning collect collecting gather gathering aim target for get")
+#: what introduces the tools a task is expected to call ("expecting the tools a and b")
+_TOOL_CUES = _w("tools tool")
+
+
+def quoted_after(req: Request, *phrases: tuple[str, ...]) -> str | None:
+    """The quoted text right after one of ``phrases`` ("success criteria 'cites a source'",
+    "described as '…'"), with an optional ":" or "is" between; its tokens become used."""
+    for words in phrases:
+        k = req.seq(*words)
+        if k < 0 or not all(req.free(x) for x in range(k, k + len(words))):
+            continue
+        j = skip(req, k + len(words), frozenset({"is", "are", "as", "of"}), ":=")
+        if j < len(req.tokens) and req.tokens[j].kind == "quote" and req.free(j):
+            a = k - 1 if req.w(k - 1) in ("with", "and", "its", "the") else k
+            req.use(*range(a, j + 1))
+            return req.tokens[j].text
+    return None
+
+
+def _expected_tools(req: Request) -> list[str]:
+    """``--expected-tools A,B``: "expecting the tools search and read_file", "expected tools:
+    search, fetch", "it should call the tools a and b" (a delimited list after "tools")."""
+    for i in req.indexes(_TOOL_CUES):
+        lead = [k for k in (i - 1, i - 2, i - 3) if req.w(k) in _w("expecting expected expect call calls use uses using")]
+        if not lead or not req.free(i):
+            continue
+        j = skip(req, i + 1, BE | {"of", "called", "named"}, ":=")
+        items, end, _ = _list_items(req, j)
+        if items and not any(x.startswith("?") for x in items):
+            req.use(i, *range(lead[0], i))
+            return items
+    return []
+
+
 def _create_extras(req: Request) -> list[str]:
     """``--prompt 'text'`` ("with the prompt '…'"), ``--split a=3,b=1`` ("a split of …"),
     ``--expected-results N`` ("one thousand results expected", "expecting 500 results"),
@@ -644,8 +695,13 @@ def _create_extras(req: Request) -> list[str]:
     for i, t in enumerate(toks):
         if not (t.is_int and req.free(i) and req.w(i + 1) in ("results", "sessions")):
             continue
-        if req.w(i + 2) in ("expected", "planned") or req.w(i - 1) in ("expect", "expecting"):
+        if req.w(i + 2) in ("expected", "planned") or req.w(i - 1) in _PLAN:
             req.use(i, i + 1, i + 2 if req.w(i + 2) in ("expected", "planned") else i - 1)
+            # "we plan to collect 600 results", "we aim for 600 results", "planning on 600"
+            k = i - 1
+            while req.w(k - 1) in _PLAN | _w("we to i about on") and req.free(k - 1):
+                k -= 1
+                req.use(k)
             out += ["--expected-results", fmt(t.value)]
     for i, t in enumerate(toks):
         if (

@@ -31,6 +31,8 @@ HALT_VERBS = _w("halt pause freeze stop suspend")
 ROLLBACK_VERBS = _w("rollback revert abort abandon undo")
 COMPLETE_VERBS = _w("complete finish finalize finalise")
 WATCH_VERBS = _w("watch monitor follow")
+#: words that override the stage rule: `canary advance --force`
+_FORCE = _w("force forced forcing override overriding regardless")
 IMPORT_VERBS = _w("import load ingest")
 #: the canary commands that change it: they need the canary named or in focus, never the only one
 WRITES = frozenset({"advance", "halt", "rollback", "complete", "import", "watch"})
@@ -116,7 +118,7 @@ def _intent(req: Request) -> str | None:
         return "create"
     if ws & _w("record add") and not req.is_question():
         return "add-result"
-    if ws & ADVANCE_VERBS or req.seq("next", "stage") >= 0 or _percent_tokens(req):
+    if ws & (ADVANCE_VERBS | _FORCE) or req.seq("next", "stage") >= 0 or _percent_tokens(req):
         return "advance"
     if "canaries" in ws and not req.named("canary"):
         return "list"
@@ -298,10 +300,15 @@ def route(req: Request) -> Translation | None:
                 break
         k = req.seq({"automatically", "auto", "itself"})
         own = req.seq("on", "its", "own")
+        rule = req.seq({"act", "acting", "follow", "apply", "enforce"}, {"on", "by"}, "the", "rule")
+        if rule < 0:
+            rule = req.seq({"act", "acting", "follow", "apply", "enforce"}, "the", "rule")
         if k >= 0 or own >= 0:
             req.use(k, *(range(own, own + 3) if own >= 0 else []))
             for i in req.indexes({"act", "decide", "by", "and", "let", "it"}):
                 req.use(i)
+            if rule >= 0:  # "act on the rule by itself": the rule is what --auto follows
+                req.use(*range(rule, rule + 4 - (req.w(rule + 1) == "the")))
             opts.append("--auto")
     _mark_words(
         req,
@@ -311,6 +318,15 @@ def route(req: Request) -> Translation | None:
     if intent == "status":  # "should we move it to 50%?": the percentage is part of the question
         req.use(*_percent_tokens(req))
     if intent == "advance":
+        forced = [i for i in req.indexes(_FORCE) if req.free(i)]
+        if forced:  # "force it to the next stage", "advance regardless of the rule"
+            req.use(*forced)
+            for words in (("of", "the", "rule"), ("the", "rule"), ("the", "stage", "rule")):
+                k = req.seq(*words, start=forced[0])
+                if k >= 0 and k <= forced[-1] + 2:
+                    req.use(*range(k, k + len(words)))
+                    break
+            opts.append("--force")
         percents = [i for i in _percent_tokens(req) if req.free(i)]
         if len(percents) > 1:
             return refused(req.text, "one stage at a time: which percentage?")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from trialbook.plain import named
 from trialbook.plain.ab_common import skip
 from trialbook.plain.lex import fmt, name_parts
 from trialbook.plain.request import Request, number_refusal, suggest, unknown_refusal
@@ -119,7 +120,7 @@ def suite_show(req: Request) -> Translation:
 def run(req: Request) -> Translation:
     """``eval run SUITE --target SPEC [--epochs N] [--concurrency K] [--scorer S]…``."""
     toks = req.tokens
-    opts: list[str] = []
+    opts: list[str] = _judge_repeats(req)  # first: "ask the judge 3 times" is not 3 epochs
     epochs = None
     for i, t in enumerate(toks):
         if not (req.free(i) and t.is_int):
@@ -262,13 +263,62 @@ def _run_extras(req: Request) -> list[str] | Translation:
         elif req.w(i - 1) == "seed" and req.free(i - 1):
             req.use(i - 1, i)
             opts += ["--seed", fmt(t.value)]
-    for i, t in enumerate(toks):
-        if t.kind == "num" and t.unit == "s" and req.free(i):
-            k = req.index({"timeout", "timeouts"})
-            if k >= 0 and 0 < i - k <= 3:
-                a = k - 1 if req.w(k - 1) in ("a", "with") else k
-                req.use(*range(a, i + 1))
-                opts += ["--timeout", fmt(t.value)]
+    timeout = named.near(req, {"timeout", "timeouts"}, named.seconds)
+    if timeout is not None:
+        for i in req.indexes({"per", "each"}):  # "a 45s timeout per request"
+            if req.w(i + 1) in ("request", "call", "case", "rollout") and req.free(i + 1):
+                req.use(i, i + 1)
+        opts += ["--timeout", fmt(timeout.value)]
+    price = _price(req)
+    if isinstance(price, Translation):
+        return price
+    opts += price
+    opts += _gates(req)
+    return opts
+
+
+#: "pricing m=0.15/0.6", "price gpt-4o-mini at 0.15/0.6": USD per million input/output tokens
+_PRICE_WORDS = _w("price prices pricing priced cost costs rate rates")
+
+
+def _price(req: Request) -> list[str] | Translation:
+    """``--price MODEL=IN/OUT`` from "pricing gpt-4o-mini=0.15/0.6" (a key=IN/OUT after a price
+    word); a price said another way is asked about, never guessed."""
+    opts: list[str] = []
+    for i, t in enumerate(req.tokens):
+        if t.kind != "kv" or not req.free(i):
+            continue
+        key, _, value = t.text.partition("=")
+        a, slash, b = value.partition("/")
+        numeric = all(x.replace(".", "", 1).isdigit() for x in (a, b) if x)
+        k = i - 1
+        while k >= 0 and req.w(k) in ("at", "of", "the", "with", "using"):
+            k -= 1
+        if req.w(k) in _PRICE_WORDS and req.free(k) and slash and a and b and numeric:
+            req.use(*range(k, i + 1))
+            if req.w(k - 1) in ("with", "using", "and") and req.free(k - 1):
+                req.use(k - 1)
+            opts += ["--price", t.text]
+    return opts
+
+
+def _gates(req: Request) -> list[str]:
+    """``--max-failed N`` ("fail if more than 3 rollouts failed", "at most 3 failures") and
+    ``--fail-under SCORER=RATE`` ("fail under exact=0.8")."""
+    opts: list[str] = []
+    for i, t in enumerate(req.tokens):
+        if not (t.is_int and req.free(i)):
+            continue
+        nouns = ("failures", "failed", "failed-rollouts", "rollouts", "errors", "errored")
+        if req.w(i + 1) in nouns and req.w(i - 1) in ("than", "most", "max", "maximum"):
+            a = i - 1
+            while req.w(a - 1) in ("more", "at", "if", "fail", "exit", "there", "are", "is", "than"):
+                a -= 1
+            b = i + 2
+            while req.w(b) in ("rollouts", "failed", "fail"):
+                b += 1
+            req.use(*range(a, b))
+            opts += ["--max-failed", fmt(t.value)]
     return opts
 
 
@@ -284,21 +334,10 @@ def resume(req: Request) -> Translation:
 
 def _budget(req: Request) -> list[str]:
     """``--budget USD`` from "a $5 budget", "budget of $5", "spend at most $5"."""
-    toks = req.tokens
-    for i, t in enumerate(toks):
-        if not (t.kind == "num" and t.unit == "usd" and req.free(i)):
-            continue
-        near = [
-            k for k in (i - 3, i - 2, i - 1, i + 1) if req.w(k) in ("budget", "spend", "spending")
-        ]
-        if near:
-            k = near[0]
-            a, b = min(k, i), max(k, i) + 1
-            while req.w(a - 1) in ("a", "of", "with", "at", "most", "max") and a > 0:
-                a -= 1
-            req.use(*range(a, b))
-            return ["--budget", fmt(t.value)]
-    return []
+    t = named.near(req, {"budget"}, named.dollars) or named.near(
+        req, {"spend", "spending"}, lambda t: t.kind == "num" and t.unit == "usd"
+    )
+    return [] if t is None else ["--budget", fmt(t.value)]
 
 
 def show(req: Request) -> Translation:
@@ -477,6 +516,7 @@ def _compare_options(req: Request) -> list[str] | Translation:
     if isinstance(by, Translation):
         return by
     opts += by
+    opts += _max_regressions(req)
     k = req.index({"into", "feed", "create", "put"})
     if k >= 0 and (req.named("test") or req.index({"a/b", "ab", "test", "experiment"}) >= 0):
         tests = req.names_of("test")
@@ -500,6 +540,26 @@ def _compare_options(req: Request) -> list[str] | Translation:
     return opts
 
 
+def _max_regressions(req: Request) -> list[str]:
+    """``--max-regressions N``: "fail if there are more than 2 regressions", "at most 2
+    regressions", "max regressions 2", "allow 2 regressions"."""
+    if not req.has({"than", "most", "max", "maximum", "allow", "allowed", "allowing", "tolerate"}):
+        return []  # "2 regressions" alone is not a limit: left unread, asked about
+    t = named.near(
+        req,
+        {"regressions", "regression", "regressed"},
+        named.count,
+        fill=named.FILL | _w("than more allow allowed allowing tolerate"),
+    )
+    if t is None:
+        return []
+    for i in req.indexes({"fail", "exit", "error", "if", "there", "are", "more", "than", "allow"}):
+        req.use(i)
+    for i in req.indexes({"pairs", "cases"}):
+        req.use(i)
+    return ["--max-regressions", fmt(t.value)]
+
+
 def scorer_specs(req: Request) -> list[str]:
     """The scorers a request names, in order: store scorers and scorer specs
     (``judge:openai``, ``regex:^yes``); their tokens become used."""
@@ -507,6 +567,8 @@ def scorer_specs(req: Request) -> list[str]:
     for m in req.named("scorer"):
         if m.start + 1 < len(req.tokens) and req.tokens[m.start].kind == "scorer":
             continue
+        if any(i in req.used for i in range(m.start, m.end)):
+            continue  # read by another phrase: "ask the judge 3 times"
         found.append((m.start, m.name))
         req.use_match(m)
     for i, t in enumerate(req.tokens):
@@ -518,6 +580,14 @@ def scorer_specs(req: Request) -> list[str]:
 
 def _judge_repeats(req: Request) -> list[str]:
     """``--judge-repeats N`` from "three repeats", "ask the judge 3 times", "judge repeats 3"."""
+    k = req.seq("ask", "the", {"judge", "judges", "grader"}, start=0)
+    k = k if k >= 0 else req.seq("ask", {"judge", "judges", "grader"})
+    if k >= 0:
+        n = 3 if req.w(k + 1) == "the" else 2
+        j = k + n
+        if j < len(req.tokens) and req.tokens[j].is_int and req.w(j + 1) == "times":
+            req.use(*range(k, j + 2))
+            return ["--judge-repeats", fmt(req.tokens[j].value)]
     for i, t in enumerate(req.tokens):
         if not (t.is_int and req.free(i)):
             continue

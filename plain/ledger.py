@@ -41,6 +41,24 @@ def events_log(req: Request) -> Translation:
         else:
             continue
         req.use_match(m)
+    if not streams and req.focus:  # "the log for this test": the test in focus
+        for i in req.indexes({"this", "current"}):
+            if req.w(i + 1) in ("test", "experiment", "run", "canary") and req.free(i + 1):
+                v = req.vocab
+                kind = (
+                    "ab"
+                    if req.focus in v.tests or req.focus in v.archived
+                    else "eval-run"
+                    if req.focus in v.runs
+                    else "canary"
+                    if req.focus in v.canaries
+                    else ""
+                )
+                said = {"ab": "test experiment", "eval-run": "run", "canary": "canary"}
+                if kind and req.w(i + 1) in said[kind].split():
+                    streams.append(f"{kind}:{req.focus}")
+                    req.use(i, i + 1)
+                break
     refusal = _at_most_one(req, streams, "stream", "--stream", opts)
     if refusal:
         return refusal
@@ -137,6 +155,24 @@ def events_export(req: Request) -> Translation:
     streams += [f"eval-run:{m.name}" for m in req.named("run")]
     for m in req.named("test", "archived", "run"):
         req.use_match(m)
+    if not streams and req.focus:  # "the log for this test": the test in focus
+        for i in req.indexes({"this", "current"}):
+            if req.w(i + 1) in ("test", "experiment", "run", "canary") and req.free(i + 1):
+                v = req.vocab
+                kind = (
+                    "ab"
+                    if req.focus in v.tests or req.focus in v.archived
+                    else "eval-run"
+                    if req.focus in v.runs
+                    else "canary"
+                    if req.focus in v.canaries
+                    else ""
+                )
+                said = {"ab": "test experiment", "eval-run": "run", "canary": "canary"}
+                if kind and req.w(i + 1) in said[kind].split():
+                    streams.append(f"{kind}:{req.focus}")
+                    req.use(i, i + 1)
+                break
     refusal = _at_most_one(req, streams, "stream", "--stream", opts)
     if refusal:
         return refusal

@@ -230,6 +230,7 @@ def _accounted(req: Request, translation: Translation) -> Translation:
             and not any(found[0] in a for a in translation.argv)
         ):
             unread.append(req.text[req.tokens[found[1]].start : req.tokens[found[2] - 1].end])
+    unread += _unresolved_references(req, translation)
     if not left and not unknown and not dropped and not unread:
         return translation
     what = (
@@ -248,6 +249,57 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         f"I read this much, but not what {what!r} is for; edit the line, or say it with "
         "its option name",
     )
+
+
+#: what "this"/"that" may point at, by the kind of name the focus (``use NAME``) holds
+_POINTED = {
+    "test": _w("test experiment a/b one"),
+    "run": _w("run eval evaluation one"),
+    "canary": _w("canary rollout one"),
+}
+#: "the new one", "the other one": a thing picked by a description the store cannot check
+_DESCRIBED = _w("new old other first second third last latest previous newer older better worse")
+
+
+def _unresolved_references(req: Request, translation: Translation) -> list[str]:
+    """ "that position", "this run", "the new one": a thing pointed at, not named. It is read
+    as the name in focus when the focus is of that kind and the command carries it; otherwise
+    the request is asked about (never resolved by a guess)."""
+    focus = req.focus or ""
+    kind = (
+        "test"
+        if focus in req.vocab.tests or focus in req.vocab.archived
+        else "run"
+        if focus in req.vocab.runs
+        else "canary"
+        if focus in req.vocab.canaries
+        else ""
+    )
+    carried = any(a == focus or a.endswith(f":{focus}") for a in translation.argv) and focus
+    out: list[str] = []
+    toks = req.tokens
+    for i, t in enumerate(toks):
+        if not (t.kind == "word" and req.free(i)):
+            continue
+        nxt = req.w(i + 1)
+        said = f"{t.text} {toks[i + 1].text}" if i + 1 < len(toks) else t.text
+        if i + 1 < len(toks) and toks[i + 1].norm == "one":
+            nxt = "one"  # "one" is lexed as a number
+        if t.norm in ("this", "that", "these", "those", "same") and nxt:
+            if kind and carried and nxt in _POINTED[kind]:
+                req.use(i, i + 1)
+            elif nxt in _w("position event result results session case stage one ones") or any(
+                nxt in nouns for nouns in _POINTED.values()
+            ):
+                out.append(said)
+        elif (
+            t.norm == "the"
+            and nxt in _DESCRIBED
+            and i + 2 < len(toks)
+            and toks[i + 2].norm in ("one", "ones")
+        ):
+            out.append(f"{said} {toks[i + 2].text}")
+    return out
 
 
 def _unnegated(req: Request, translation: Translation) -> Translation:
@@ -384,7 +436,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             text,
             "the event log is append-only: events and results cannot be deleted (a test can be archived)",
         )
-    if ";" in text or "then" in ws or req.seq("after", "that") >= 0:
+    if _several_clauses(req) or "then" in ws or req.seq("after", "that") >= 0:
         return refused(text, "one request at a time, please")
     groups = [g for g in _WRITE_GROUPS if ws & g]
     if len(groups) > 1 and not _same_family(groups):
@@ -428,7 +480,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if (
         ws & _VERIFY_STRONG
         or (
-            ws & {"check", "validate", "test"}
+            (ws & {"check", "validate"} or fw == "test")
             and ws & {"log", "chain", "ledger", "hashes", "hash"}
             and not tests
         )
@@ -452,7 +504,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ev.export(req)
 
     # ---- single events, export, rebuild
-    if ws & EXPORT_WORDS or req.seq("back", "up") >= 0:
+    backup = req.seq("back", "up")
+    if ws & EXPORT_WORDS or (backup >= 0 and req.w(backup - 1) not in ("it", "pick", "them")):
         if ws & (SUITE_WORDS | {"run", "runs", "eval", "evals"}):
             return refused(text, "only the event log can be exported here (`events export`)")
         return ledger.events_export(req)
@@ -576,7 +629,17 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             )
         if not tests and (runs or suites):
             return refused(text, "only A/B tests can be archived")
-        return ab.archive(req)
+        archived = ab.archive(req)
+        if archived.status == "command" and ws & {"delete", "deleting", "deleted"}:
+            # "delete X" asks to destroy it, and trialbook never does: archiving is another
+            # change (X is hidden, and `ab restore` brings it back), so it is offered, not made
+            return refused(
+                text,
+                "tests are never deleted; archiving hides one from `ab list` (`ab restore` "
+                f"brings it back): to do that, type `{archived.line}`",
+                [archived.line],
+            )
+        return archived
     if not question and (
         ws & SHIP_VERBS
         or req.seq(KEEP_CONTROL, {"the", "with"}, {"control", "baseline"}) >= 0
@@ -680,6 +743,27 @@ def _topic(rest: str, req: Request) -> tuple[str, ...]:
     return command_path(_route(inner).argv)
 
 
+#: verbs that start a request of their own after a ";" ("create x; ship warm")
+_CLAUSE_VERBS = (
+    ADD_VERBS | ARCHIVE_VERBS | RESTORE_VERBS | SHIP_VERBS | STOP_WORDS | RUN_VERBS | RESCORE_WORDS
+    | RESUME_WORDS | EXPORT_WORDS | REBUILD_WORDS | VERIFY_WORDS | ANALYZE_WORDS | SHOW_WORDS
+    | SUMMARY_WORDS | _w("create make import load delete remove compare list conclude")
+)  # fmt: skip
+
+
+def _several_clauses(req: Request) -> bool:
+    """Whether a ";" starts a second request: a clause after it that begins with a verb of its
+    own ("create x; ship warm"). "…; we plan to collect 600 results" adds to the first."""
+    cuts = [i for i, t in enumerate(req.tokens) if t.text == ";"]
+    for i in cuts:
+        k = i + 1
+        while req.w(k) in _LEAD | _w("also and then") and k < len(req.tokens):
+            k += 1
+        if k >= len(req.tokens) or req.w(k) in _CLAUSE_VERBS or req.w(k) == "":
+            return True
+    return False
+
+
 def _same_family(groups: list[frozenset[str]]) -> bool:
     """ "import … add …" (a suite or results) is one request, not two."""
     return {min(g) for g in groups} <= {"import", "add"}
@@ -775,7 +859,7 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
         "ship warm because it is faster",
         "ab conclude checkout-flow --ship warm --note 'it is faster'",
     ),
-    ("delete checkout-flow", "ab archive checkout-flow"),
+    ("archive checkout-flow", "ab archive checkout-flow"),
     ("why did we ship warm?", "audit checkout-flow"),
     ("show me the log", "events log"),
     ("is the log intact?", "events verify"),

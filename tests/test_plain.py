@@ -243,10 +243,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab conclude", "ship warm and keep the control", None, "! ambiguous"),
     # ------------------------------------------------------------------ ab archive / restore
     ("ab archive", "archive checkout-flow", None, "ab archive checkout-flow"),
-    ("ab archive", "delete the onboarding test", None, "ab archive onboarding"),
+    ("ab archive", "delete the onboarding test", None, "! tests are never deleted"),
     ("ab archive", "remove prompt-style", None, "ab archive prompt-style"),
     ("ab archive", "hide search-v2", None, "ab archive search-v2"),
-    ("ab archive", "delete it", CF, "ab archive checkout-flow"),
+    ("ab archive", "delete it", CF, "! type `ab archive checkout-flow`"),
     ("ab archive", "archive checkout-flow because we are done with it", None, "ab archive checkout-flow --reason 'we are done with it'"),
     ("ab archive", "delete checkout-flow permanently", None, "! never destroys"),
     ("ab archive", "delete all tests", None, "! one test at a time"),
