@@ -35,6 +35,25 @@ the answer runs nothing and offers that line.
   485 to 603 requests (paraphrases and the refusals that bound each capability). Its held-out set
   (``bench/plain_fresh2_heldout.txt``) is scored only with ``--heldout``.
 
+- Round 3 (#24): both held-out sets were scored and reported, so they became dev data; with
+  the third newcomer's dev set (``--dev3``, ``bench/plain_fresh3_dev.txt``, 107 requests) the
+  misses were grouped by capability (options said by their own name with the value on either
+  side, ``plain/named.py``; "how does X work" help; a ";" clause that adds detail; "this
+  test" as the focus and "that position"/"the new one" asked about; misspelt core words;
+  dimensions (``category=billing``, "in segment x"); ``ab analyze --by``/``--covariate`` in
+  words; forced and automatic canary steps; run roles that the words and a name disagree on
+  asked about; "delete X" offered as ``ab archive X``, never made) and each was added with
+  paraphrases of its own in the test table (606 → 641 requests). Before → after (exact;
+  declined / wrong reads / wrong writes):
+  fresh held-out 59/83 = 71.1 % (21/3/0) → 70/83 = 84.3 % (12/1/0);
+  fresh2 held-out 37/50 = 74.0 % (10/3/0) → 44/50 = 88.0 % (4/2/0);
+  fresh3 dev 70/107 = 65.4 % (31/3/3) → 85/107 = 79.4 % (22/0/0).
+  Two of fresh3's three "wrong writes" before were the scorer's: ``--completion-time 4min``
+  against ``240`` and a default ``--format markdown``; values with a unit are now compared
+  by what the CLI reads them as (``_meaning``), so 72/107 with 1 wrong write ("delete
+  checkout-flow" made ``ab archive``) is the fair before. ``--heldout3`` scores
+  ``bench/plain_fresh3_heldout.txt`` (the lead adds it; never read here).
+
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
 
@@ -333,7 +352,9 @@ def _strict(text: str, focus: str | None, expected: str) -> str:
     """The lead's scoring (/tmp/score_fresh_lead.py): an expected INCOMPLETE, REFUSED or
     UNSURE is right for any answer that is not a command."""
     t = translate(text, tp.VOCAB, focus)
-    if expected == "help" or expected.startswith("help "):  # the shell's own help: named in the answer, nothing runs
+    if expected == "help" or expected.startswith(
+        "help "
+    ):  # the shell's own help: named in the answer, nothing runs
         if t.status != "command":
             return "ok" if expected in t.suggestions else "declined"
         return "wrong-write" if is_write(t.argv) else "wrong-read"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from trialbook.domain.metrics import CUSTOM_METRIC_RE
 from trialbook.domain.names import NAME_RE
 from trialbook.plain.ab_common import (
     BE,
@@ -247,6 +248,7 @@ def analyze(req: Request) -> Translation:
                 req.use(apart[0] - 1)
     quantiles = {m.partition(":")[0] for m in metrics if ":" in m}
     metrics = [m for m in metrics if m not in quantiles]  # "faster … at p99 completion time"
+    opts += _breakdown(req) + _covariate(req)
     refusal = metric_refusal(req, metrics)
     if refusal:
         return refusal
@@ -292,6 +294,65 @@ def analyze(req: Request) -> Translation:
             return effect
         opts += ["--margin", effect]
     return command(req.text, ["ab", "analyze", test, *opts])
+
+
+#: result dimensions a breakdown names without a breakdown word ("by difficulty", "per model")
+_DIMENSIONS = _w("category difficulty model segment region language tier")
+_BREAKS = _w("down split segment segmented segments grouped group breakdown broken break breaking")
+
+
+def _breakdown(req: Request) -> list[str]:
+    """``--by KEY``: "by difficulty", "per category", "break X down by model", "split by
+    region". A key that is no usual dimension is read only after a breakdown word ("split by
+    lang"); a metric after "by" was read before as the metric ("by cost")."""
+    toks = req.tokens
+    for i in req.indexes({"by", "per"}):
+        j = i + 1
+        if j >= len(toks) or not req.free(i) or not req.free(j) or toks[j].kind != "word":
+            continue
+        key = toks[j].norm
+        said = [k for k in req.indexes(_BREAKS) if req.free(k) and k < i]
+        if key in _DIMENSIONS or (said and key not in KNOWN and CUSTOM_METRIC_RE.match(key)):
+            req.use(i, j, *said)
+            return ["--by", key]
+    return []
+
+
+def _covariate(req: Request) -> list[str]:
+    """``--covariate NAME`` (CUPED): "cuped on prior_score", "adjust for prior_score",
+    "controlling for X", "with X as the covariate"."""
+    toks = req.tokens
+    for words in (
+        ({"cuped"}, {"on", "with", "using", "for", "by"}),
+        ({"adjust", "adjusted", "adjusting", "adjustment"}, {"for", "by"}),
+        ({"control", "controlling", "controlled"}, {"for"}),
+        ({"covariate"},),
+    ):
+        k = req.index(words[0])
+        if k < 0 or not req.free(k):
+            continue
+        j = k + 1
+        while j in req.in_name:  # "adjust checkout-flow for prior_score"
+            j += 1
+        if len(words) > 1:
+            if req.w(j) not in words[1] or not req.free(j):
+                continue
+            req.use(j)
+            j += 1
+        if req.p(j) in (":", "="):
+            j += 1
+        if j < len(toks) and req.free(j) and toks[j].kind == "word" and toks[j].norm not in KNOWN:
+            req.use(k, j)
+            for x in req.indexes({"cuped"}):
+                req.use(x)
+            return ["--covariate", toks[j].text]
+    for i, t in enumerate(toks):  # "with prior_score as the covariate"
+        if t.kind == "word" and req.free(i) and t.norm not in KNOWN and req.w(i + 1) == "as":
+            e = i + 2 + (req.w(i + 2) in ("the", "a"))
+            if req.w(e) == "covariate":
+                req.use(*range(i - (req.w(i - 1) in ("with", "using")), e + 1))
+                return ["--covariate", t.text]
+    return []
 
 
 #: "if I only care about 3 points or more", "lifts of 2pp or more matter": the smallest effect

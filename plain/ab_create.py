@@ -654,7 +654,11 @@ def _expected_tools(req: Request) -> list[str]:
     """``--expected-tools A,B``: "expecting the tools search and read_file", "expected tools:
     search, fetch", "it should call the tools a and b" (a delimited list after "tools")."""
     for i in req.indexes(_TOOL_CUES):
-        lead = [k for k in (i - 1, i - 2, i - 3) if req.w(k) in _w("expecting expected expect call calls use uses using")]
+        lead = [
+            k
+            for k in (i - 1, i - 2, i - 3)
+            if req.w(k) in _w("expecting expected expect call calls use uses using")
+        ]
         if not lead or not req.free(i):
             continue
         j = skip(req, i + 1, BE | {"of", "called", "named"}, ":=")

@@ -70,6 +70,7 @@ _OPTION_ORDER = (
     "success",
     "case_id",
     "metric",
+    "dimension",
     "notes",
 )
 
@@ -80,7 +81,7 @@ class Slots:
     def __init__(self, req: Request) -> None:
         self.req = req
         self.values: dict[str, str] = {}
-        self.lists: dict[str, list[str]] = {"error": [], "metric": []}
+        self.lists: dict[str, list[str]] = {"error": [], "metric": [], "dimension": []}
         self.conflict: str | None = None
 
     def set(self, key: str, value: str, *idx: int) -> None:
@@ -102,6 +103,7 @@ def add_result(req: Request) -> Translation:
     _count_slots(req, s)
     _money_time_score(req, s)
     _id_slots(req, s)
+    _dimension_words(req, s)
     outcome = _success(req)
     if isinstance(outcome, Translation):
         return outcome
@@ -195,7 +197,7 @@ def _result_options(s: Slots, variant: str | None) -> list[str]:
             if flag:
                 out.append(f"--{flag}")
             continue
-        if key in ("error", "metric"):
+        if key in ("error", "metric", "dimension"):
             for item in s.lists[key]:
                 out += [f"--{key}", item]
             continue
@@ -358,6 +360,12 @@ def _kv_slots(req: Request, s: Slots) -> None:
                 s.set("success", "failure", i)
             continue
         toks = tokenize(raw)
+        words = len(toks) == 1 and toks[0].kind == "word"
+        if words and key not in _KV_NUMERIC and CUSTOM_METRIC_RE.match(key):
+            # "category=billing", "model=m2": a segment the session is in (a number is a metric)
+            s.lists["dimension"].append(f"{key}={raw}")
+            req.use(i)
+            continue
         if len(toks) != 1 or toks[0].kind != "num" or toks[0].value is None:
             continue
         num = toks[0]
@@ -376,6 +384,27 @@ def _kv_slots(req: Request, s: Slots) -> None:
         ):
             continue
         s.set(slot, fmt(num.value), i)
+
+
+#: dimension keys said as words before their value ("in category billing", "model m2")
+_DIMENSION_KEYS = frozenset({"category", "segment", "model", "region", "language", "tier"})
+
+
+def _dimension_words(req: Request, s: Slots) -> None:
+    """``--dimension KEY=VALUE`` from "in category billing", "category: billing", "on model
+    m2": a dimension key word right before one value that is no known word or store name."""
+    toks = req.tokens
+    for i in req.indexes(_DIMENSION_KEYS):
+        if not req.free(i):
+            continue
+        j = i + 1 + (req.p(i + 1) in (":", "="))
+        if j >= len(toks) or not req.free(j) or toks[j].kind != "word" or toks[j].norm in KNOWN:
+            continue
+        if not CUSTOM_METRIC_RE.match(toks[j].norm):
+            continue
+        a = i - 1 if req.w(i - 1) in ("in", "on", "for", "from") and req.free(i - 1) else i
+        s.lists["dimension"].append(f"{req.w(i)}={toks[j].text}")
+        req.use(*range(a, j + 1))
 
 
 def _after_calls_noun(req: Request, j: int) -> tuple[bool, int]:

@@ -312,7 +312,17 @@ def _gates(req: Request) -> list[str]:
         nouns = ("failures", "failed", "failed-rollouts", "rollouts", "errors", "errored")
         if req.w(i + 1) in nouns and req.w(i - 1) in ("than", "most", "max", "maximum"):
             a = i - 1
-            while req.w(a - 1) in ("more", "at", "if", "fail", "exit", "there", "are", "is", "than"):
+            while req.w(a - 1) in (
+                "more",
+                "at",
+                "if",
+                "fail",
+                "exit",
+                "there",
+                "are",
+                "is",
+                "than",
+            ):
                 a -= 1
             b = i + 2
             while req.w(b) in ("rollouts", "failed", "fail"):
@@ -404,7 +414,18 @@ def compare(req: Request) -> Translation:
             "compare which two runs?",
             sorted(req.vocab.runs),
         )
-    a, b = _baseline_first(req, names[0], names[1])
+    try:
+        a, b = _baseline_first(req, names[0], names[1])
+    except _RolesDisagree as e:
+        named, other = e.args
+        return incomplete(
+            req.text,
+            ["eval", "compare"],
+            ["RUN_A RUN_B"],
+            f"which run is the baseline? {named} is named so, but 'against' puts {other} in "
+            f"that place: `eval compare BASELINE CANDIDATE`",
+            [f"eval compare {named} {other}", f"eval compare {other} {named}"],
+        )
     opts = _compare_options(req)
     if isinstance(opts, Translation):
         return opts
@@ -452,15 +473,23 @@ def _baseline_first(req: Request, first: str, second: str) -> tuple[str, str]:
     late = second if spans[second].start > spans[first].start else first
     early = first if late == second else second
     between = range(spans[early].end, spans[late].start)
+    roles = [n for n in (first, second) if set(name_parts(n)) & _BASELINE_PIECES]
+    if any(req.w(i) in _BASELINE_AFTER for i in between) and roles == [early]:
+        # "compare baseline-0401 against candidate-0402": the words make the second run the
+        # baseline, its name the first; which is meant is asked (the order decides the verdict)
+        raise _RolesDisagree(early, late)
     if any(req.w(i) in _BASELINE_AFTER for i in between):
         for i in between:
             if req.w(i) in _BASELINE_AFTER:
                 req.use(i)
         return late, early
-    roles = [n for n in (first, second) if set(name_parts(n)) & _BASELINE_PIECES]
     if len(roles) == 1:
         return roles[0], second if roles[0] == first else first
     return first, second
+
+
+class _RolesDisagree(Exception):
+    """The words and a run's name give the baseline's role to different runs."""
 
 
 #: the case metadata `eval compare --by KEY` names without the ``metadata.`` prefix

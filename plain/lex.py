@@ -28,7 +28,7 @@ _TOKEN_RE = re.compile(
   | (?P<compound>\d+(?:\.\d+)?(?:h|m|s)(?:\d+(?:\.\d+)?(?:ms|m|s))+(?![\w]))
   | (?P<actor>\b[\w.-]+@[\w.-]*\w)
   | (?P<kv>[a-z_][a-z0-9_-]*=[^\s,;]+)
-  | (?P<num>(?:(?<![\w.])-)?(?:{_NUM}|\.\d+)(?P<suf>%|pp|k|ms|s|secs?|mins?|m|h|hrs?)?(?![\w]|[-.][\w]))
+  | (?P<num>(?:(?<![\w.])-)?(?:{_NUM}|\.\d+)(?P<suf>%|pp|k|ms|s|secs?|mins?|m|h|hrs?|c)?(?![\w]|[-.][\w]))
   | (?P<word>[^\W_][\w'.-]*\w|[^\W_])
   | (?P<punct>[,;:?!()=+&/#\[\]{{}}]|\.|-+)
   | (?P<other>\S)
@@ -95,6 +95,7 @@ _SUFFIX = {
     "h": ("s", Decimal(3600)),
     "hr": ("s", Decimal(3600)),
     "hrs": ("s", Decimal(3600)),
+    "c": ("usd", Decimal("0.01")),  # "3c": cents, as the CLI's --cost reads it
 }
 _COMPOUND = {"h": Decimal(3600), "m": Decimal(60), "s": Decimal(1), "ms": Decimal("0.001")}
 _TIME_ORDER = {Decimal(3600): 3, Decimal(60): 2, Decimal(1): 1, Decimal("0.001"): 0}

@@ -72,7 +72,7 @@ def is_decision_report(req: Request) -> bool:
 
 def decision_report(req: Request) -> Translation:
     """``report eval RUN [--baseline RUN]``, ``report canary NAME`` or ``report ab NAME``."""
-    from trialbook.plain.evals import _baseline_first
+    from trialbook.plain.evals import _baseline_first, _RolesDisagree
 
     negated = _negation(req)
     if negated:
@@ -94,7 +94,14 @@ def decision_report(req: Request) -> Translation:
         if len(runs) > 2:
             return refused(req.text, "a report is on one run, against at most one baseline", runs)
         if len(runs) == 2:
-            baseline, run = _baseline_first(req, runs[0], runs[1])
+            try:
+                baseline, run = _baseline_first(req, runs[0], runs[1])
+            except _RolesDisagree as e:  # the words and a name give the baseline to two runs
+                return refused(
+                    req.text,
+                    f"which run is the baseline, {' or '.join(map(str, e.args))}? "
+                    "say 'report on RUN against BASELINE'",
+                )
             for i in req.indexes({"baseline", "vs", "versus", "compared"}):
                 req.use(i)
             return command(req.text, ["report", "eval", run, "--baseline", baseline, *opts])

@@ -505,7 +505,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
 
     # ---- single events, export, rebuild
     backup = req.seq("back", "up")
-    if ws & EXPORT_WORDS or (backup >= 0 and req.w(backup - 1) not in ("it", "pick", "them")):
+    picked = 0 <= req.index({"pick", "picking"}) < backup  # "pick X back up" resumes X
+    if ws & EXPORT_WORDS or (backup >= 0 and not picked):
         if ws & (SUITE_WORDS | {"run", "runs", "eval", "evals"}):
             return refused(text, "only the event log can be exported here (`events export`)")
         return ledger.events_export(req)
@@ -691,7 +692,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if runs and not tests:
         return ev.show(req)
     if (
-        ws & {"runs", "evals", "evaluations"}
+        (ws & {"runs", "evals", "evaluations"} and fw not in RUN_VERBS)  # "run the evals": which?
         or ("list" in ws and ws & {"eval", "run"} and not runs)
     ) and not tests:
         return _command(text, ["eval", "list"])
@@ -707,6 +708,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or any(_QUANTILE.fullmatch(w) for w in ws)
         or (req.seq("relative", "to") >= 0 and variants)
         or (req.seq("any", "good") >= 0 and variants)
+        or ws & {"cuped", "covariate", "adjust", "adjusted", "adjusting", "breakdown"}
+        or (ws & {"break", "broken", "breaking"} and "down" in ws and (tests or req.focus))
         or (ws & (COMPARE_WORDS | {"compare"}) and (tests or variants or req.focus))
     ):
         return ab.analyze(req)
