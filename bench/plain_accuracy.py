@@ -405,6 +405,14 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
                 pass
         if o == ("--format", "markdown") and tuple(pos[:2]) in _MARKDOWN_DEFAULT:
             continue
+        if len(o) == 2 and o[0] in ("--mde", "--margin"):
+            # in the metric's units: "30s" and "$0.01" say the unit of a time or cost metric
+            bare = o[1].removeprefix("$").removesuffix("s")
+            try:
+                out.append((o[0], repr(float(bare))))
+                continue
+            except ValueError:
+                pass
         out.append(o)
     return pos, sorted(out)
 

@@ -124,6 +124,13 @@ def read_test(req: Request, verb: str) -> Translation:
     """``ab show|summary NAME``; "how is X doing on error rate" names a metric: the analysis."""
     if verb == "summary" and find_metric(req) is not None:
         return analyze(req)
+    if verb == "summary":  # "the raw numbers, no stats": what a summary is (an analysis is not)
+        k = req.seq({"no", "without"}, {"stats", "statistics", "analysis", "significance", "tests"})
+        if k >= 0:
+            req.use(k, k + 1)
+        for i in req.indexes({"raw", "per-variant", "plain"}):  # "the raw per-variant numbers"
+            if req.w(i + 1) in ("numbers", "counts", "totals", "per-variant", "stats"):
+                req.use(i)
     test = resolve_test(
         req, ["ab", verb], archived=True, variants=[m.name for m in variant_mentions(req)]
     )
@@ -207,6 +214,17 @@ def analyze(req: Request) -> Translation:
             a = i - 1 if req.w(i - 1) in ("a", "an", "equivalence") else i
             req.use(*range(a, j + 1))
             break
+        # "with a 2pp margin", "a 30s equivalence margin": the value said first
+        k = i - 1 if req.w(i) == "margin" and req.w(i - 1) == "equivalence" else i
+        if toks[k - 1].kind == "num" and req.free(k - 1) and k > 0 and req.w(i) == "margin":
+            margin = toks[k - 1]
+            a = k - 1 - (req.w(k - 2) in ("a", "an"))
+            req.use(*range(a, i + 1))
+            if req.w(a - 1) == "with" and req.free(a - 1):
+                req.use(a - 1)
+            for x in req.indexes({"equivalence", "check", "equivalent"}):
+                req.use(x)
+            break
     history = False
     plotting = req.index({"plot", "chart", "graph", "draw"}, names_too=True) >= 0
     for words in (
@@ -254,7 +272,16 @@ def analyze(req: Request) -> Translation:
         return refusal
     if isinstance(test, Translation):
         return test
-    stray = [m.name for m in variant_mentions(req) if m.name not in req.vocab.variants_of(test)]
+    for m in variant_mentions(req):  # "compared to control": the role, when no variant is named so
+        if m.name in ("control", "baseline") and m.name not in req.vocab.variants_of(test):
+            if req.w(m.start - 1) in ("to", "the", "vs", "versus", "against", "than", "over"):
+                req.use_match(m)
+    stray = [
+        m.name
+        for m in variant_mentions(req)
+        if m.name not in req.vocab.variants_of(test)
+        and not any(i in req.used for i in range(m.start, m.end))
+    ]
     if stray:
         return refused(
             req.text,
@@ -359,6 +386,8 @@ def _covariate(req: Request) -> list[str]:
 #: worth finding (--mde), said without the word "mde"; only with a unit (points or %)
 _CARE = ("care", "cares", "matter", "matters", "count", "counts", "worth")
 _OR_MORE = _w("more bigger larger greater above higher")
+#: comparatives an effect may be said with ("at least 30s quicker")
+_COMPARATIVES = _w("quicker faster slower cheaper better worse higher lower more less fewer")
 #: "to see 4 points", "looking for a 1.5pp lift", "to catch 2 points"
 _SEE = _w("see spot catch find notice detect for")
 
@@ -367,8 +396,14 @@ def _effect_worth(req: Request) -> Token | None:
     """An effect with its unit that the words make the one worth detecting, else None."""
     toks = req.tokens
     for j, t in enumerate(toks):
-        if not (t.kind == "num" and t.unit in ("pp", "%") and req.free(j)):
+        if not (t.kind == "num" and t.unit in ("pp", "%", "s", "usd") and req.free(j)):
             continue
+        # "at least 30s quicker than cold": the comparative stays for the metric reader
+        if req.w(j - 1) == "least" and req.w(j - 2) == "at" and req.w(j + 1) in _COMPARATIVES:
+            req.use(j - 2, j - 1, j)
+            if req.w(j - 3) == "by" and req.free(j - 3):
+                req.use(j - 3)
+            return t
         b = j + 1
         if req.w(b) in ("lift", "lifts", "gain", "gains", "difference", "effect", "effects"):
             b += 1
@@ -378,6 +413,11 @@ def _effect_worth(req: Request) -> Token | None:
             req.free(a - 1) or req.w(a - 1) in ("a", "an")  # the article, not variant "a"
         ):
             a -= 1
+        if req.w(a - 1) in ("is", "=") and req.w(a - 2) in ("about", *_CARE) and req.free(a - 1):
+            a -= 2  # "the smallest effect I care about is 5pp"
+            for k in req.indexes({"smallest", "effect", "minimum", "difference", "lift"}):
+                if k < a and req.free(k):
+                    req.use(k)
         care_before = req.w(a - 1) in _CARE or (
             req.w(a - 1) in _SEE and req.w(a - 2) not in ("not", "never", "n't")
         )
@@ -457,6 +497,8 @@ def _baseline_named(req: Request, test: str) -> str | None:
         return None
     control = variants[0]
     for m in variant_mentions(req):
+        if m.name not in variants:
+            continue  # "compared to control" on a test with no variant so named: the role
         before = req.w(m.start - 1)
         if before == "the":
             before = req.w(m.start - 2)
@@ -493,9 +535,13 @@ def margin_text(req: Request, tok: Token, metric: str | None) -> str | Translati
             )
         return text if tok.unit != "s" else fmt(tok.value)
     try:
-        return str(parse_margin(text, metric))
+        out = str(parse_margin(text, metric))
     except UnitError as e:
         return refused(req.text, str(e))
+    try:
+        return fmt(Decimal(out))  # "30", not "30.0"
+    except ArithmeticError:
+        return out  # "5pp", "10%"
 
 
 def _analysis_options(req: Request) -> list[str] | Translation:
@@ -621,6 +667,23 @@ def conclude(req: Request) -> Translation:
         if req.w(end) in ("variant", "winner", "one", "anything"):
             end += 1
         req.use(*range(k, end))
+    # "call it off", "call off the test": stop; "no winner", "without a winner": no variant
+    k = req.seq("call", {"it", "this", "the", "off"})
+    if k >= 0:
+        end = k + 1
+        while end < len(req.tokens) and (
+            req.w(end) in ("it", "this", "the", "test") or end in req.in_name
+        ):
+            end += 1
+        if req.w(end) == "off":
+            modes.append("stop")
+            req.use(k, end, *[x for x in range(k + 1, end) if x not in req.in_name])
+    k = req.seq({"no", "without"}, {"winner", "clear"})
+    if k >= 0 and ("stop" in modes or req.has(STOP_WORDS)):
+        end = k + 2 + (req.w(k + 1) == "clear" and req.w(k + 2) == "winner")
+        req.use(*range(k, end))
+        if req.w(k - 1) == "a" or req.w(k + 1) == "a":
+            req.use(k - 1)
     # past and present decisions: "we decided on verbose", "we're shipping warm"
     k = req.seq({"decided", "decide", "settled", "picked", "chose", "choosing"}, {"on", "for"})
     if k >= 0:

@@ -115,8 +115,20 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
             if req.w(a - 1) in ("me", "give") or req.w(a - 1) == "and":
                 pass
             take(flag[t.norm], None, a, b)
-        elif t.norm in ("plot", "chart", "graph", "draw"):
+        elif t.norm in ("plot", "chart", "graph", "draw", "histogram", "histograms"):
             take("--plot", None, i, i + 1)
+        elif t.norm in ("distribution", "distributions"):
+            # "the score and latency distributions of X", "the distribution of scores": what
+            # `--plot` draws (eval show: scores and latencies)
+            drawn = _w("score scores latency latencies and")
+            a, b = i, i + 1
+            while req.w(a - 1) in drawn and req.free(a - 1):
+                a -= 1
+            if req.w(b) == "of" and req.w(b + 1) in drawn:
+                b += 2
+                while req.w(b) in drawn:
+                    b += 1
+            take("--plot", None, a, b)
     # log positions: "at position 120", "right after position 1200", "as of position 7", for
     # something as it was then (a test, run or canary); "show position 17" is one event
     as_of_something = bool(req.named("test", "archived", "run", "canary")) or bool(req.focus)
@@ -172,6 +184,16 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
             while req.w(b) in ("requests", "calls", "workers", "concurrent", "parallel"):
                 b += 1
             take("--concurrency", fmt(t.value), a, b)
+    # "all events, not just the last 20": every one (--limit 0), the number is what is not wanted
+    k = req.seq("not", {"just", "only"}, {"the", "last", "latest"})
+    if k >= 0 and req.index({"all", "every"}) >= 0:
+        e = k + 2 + (req.w(k + 2) == "the")
+        if req.w(e) in ("last", "latest", "newest", "recent") and e + 1 < len(toks):
+            n = e + 1
+            if toks[n].is_int and all(req.free(x) for x in range(k, n + 1)):
+                a = req.index({"all", "every"})
+                take("--limit", "0", k, n + 1 + (req.w(n + 1) in _LIMIT_NOUNS))
+                req.use(a)
     # limits: "the last 10 results", "20 latest events", "every single result"
     for i, t in enumerate(toks):
         if not (req.free(i) and t.is_int):

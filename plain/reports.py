@@ -111,6 +111,7 @@ def decision_report(req: Request) -> Translation:
             return refused(req.text, f"which canary: {' or '.join(canaries)}?", canaries)
         for m in req.named("canary"):
             req.use_match(m)
+        req.use(*req.indexes({"canary"}))  # "canary report for router-v2"
         return command(req.text, ["report", "canary", canaries[0], *opts])
     if runs or canaries:
         return refused(req.text, "a report is on one test, run or canary at a time")

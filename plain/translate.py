@@ -502,6 +502,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ev.retry_failed(req)
     if ws & EXPORT_WORDS and runs and not tests:
         return ev.export(req)
+    if ws & EXPORT_WORDS and tests and ws & {"csv", "json"} and not ws & {"events", "log"}:
+        return ab.read_test(req, "show")  # "dump the checkout-flow results as csv": ab show --csv
 
     # ---- single events, export, rebuild
     backup = req.seq("back", "up")
@@ -651,6 +653,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or req.seq({"pick", "choose", "select", "promote"}) >= 0
         and variants
         or (fw in STOP_WORDS and not runs)
+        or ("call" in ws and "off" in ws and req.index({"call"}) < req.index({"off"}))
         or req.seq({"decided", "settled"}, {"on", "for"}) >= 0
         or any(req.w(m.start - 1) in KEEP_CONTROL for m in variants)
     ):
@@ -708,9 +711,10 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or any(_QUANTILE.fullmatch(w) for w in ws)
         or (req.seq("relative", "to") >= 0 and variants)
         or (req.seq("any", "good") >= 0 and variants)
-        or ws & {"cuped", "covariate", "adjust", "adjusted", "adjusting", "breakdown"}
+        or ws & {"cuped", "covariate", "adjust", "adjusted", "adjusting"}
         or (ws & {"break", "broken", "breaking"} and "down" in ws and (tests or req.focus))
         or (ws & (COMPARE_WORDS | {"compare"}) and (tests or variants or req.focus))
+        or (req.seq({"compared", "relative"}, {"to", "with"}) >= 0 and (tests or variants))
     ):
         return ab.analyze(req)
     if ws & {"run", "eval", "evaluation"} and not tests:
@@ -776,6 +780,14 @@ def _adds_result(req: Request, ws: set[str], fw: str, first: int, variants: list
     """Whether a statement records a result: a verb like "add"/"record"/"log", or a variant with numbers."""
     if ws & {"median", "percentile"} or any(_QUANTILE.fullmatch(w) for w in ws):
         return False  # "median cost, terse vs verbose", "p95 completion time": a statistic
+    for m, n in zip(variants, variants[1:], strict=False):
+        if any(req.w(k) in ("vs", "versus", "against", "than") for k in range(m.end, n.start)):
+            return False  # "error rate: warm vs cold": two variants set against each other
+    if fw not in ADD_VERBS and any(
+        req.w(m.start - 1) in ("to", "with") and req.w(m.start - 2) in ("compared", "relative")
+        for m in variants
+    ):
+        return False  # "tool success rate on search-v2 compared to control": a comparison
     if fw in ADD_VERBS - {"log", "note", "report", "store", "register"}:
         return True
     if (

@@ -125,6 +125,11 @@ STOP_WORDS = _w("stop end abandon halt cancel kill abort terminate")
 #: metric names and the words that mean them, longest phrase first
 METRIC_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("cost", "per", "success"), "cost_per_success"),
+    (("cost", "per", "successful", "session"), "cost_per_success"),
+    (("tool", "success", "rate"), "tool_success_rate"),
+    (("tool-call", "success", "rate"), "tool_success_rate"),
+    (("tool", "call", "success", "rate"), "tool_success_rate"),
+    (("tool_success_rate",), "tool_success_rate"),
     (("failed", "call", "ratio"), "failed_call_ratio"),
     (("failed", "calls", "ratio"), "failed_call_ratio"),
     (("failed-call", "ratio"), "failed_call_ratio"),
