@@ -88,6 +88,31 @@ def import_results(req: Request) -> Translation:
             for i in req.indexes({"import", "load", "saved", "test", "file"}):
                 req.use(i)
             return command(req.text, ["ab", "import", name.norm, req.tokens[path].text])
+    directory = path >= 0 and "." not in req.tokens[path].text.rsplit("/", 1)[-1]
+    if directory and not req.named("test", "archived") and req.has({"tests", "every", "all"}):
+        # "import every saved test in ~/.hermes/ab_tests": a DIR of saved tests, each under
+        # its own test id (the CLI takes no NAME then)
+        req.use(path)
+        for i in req.indexes(
+            {"import", "load", "saved", "tests", "every", "all", "my", "in", "from", "the"}
+        ):
+            req.use(i)
+        for i, t in enumerate(req.tokens):
+            if t.kind == "word" and t.norm.endswith(("-session", "-sessions")) and req.free(i):
+                req.use(i)  # "warm-session tests": the framework that saved them
+        return command(req.text, ["ab", "import", req.tokens[path].text])
+    stdin = req.index({"stdin", "pipe", "piped"})
+    if stdin < 0 and req.seq("standard", "input") >= 0:
+        stdin = req.seq("standard", "input")
+        req.use(stdin + 1)
+    if path < 0 and stdin >= 0:  # "read search-v2 results from stdin": FILE is '-'
+        test = resolve_test(req, ["ab", "import"])
+        if isinstance(test, Translation):
+            return test
+        req.use(stdin)
+        for i in req.indexes({"read", "import", "load", "from", "results", "sessions", "the"}):
+            req.use(i)
+        return command(req.text, ["ab", "import", test, "-"])
     test = resolve_test(req, ["ab", "import"])
     if isinstance(test, Translation):
         if test.status == "incomplete" and path >= 0:

@@ -72,6 +72,7 @@ _OPTION_ORDER = (
     "metric",
     "dimension",
     "notes",
+    "transcript",
 )
 
 
@@ -690,6 +691,15 @@ def _id_slots(req: Request, s: Slots) -> None:
                 if toks[j].kind == "num" and toks[j].unit is not None:
                     continue
                 s.set("case_id", toks[j].text, *range(i, j + 1))
+                if req.w(i - 1) in ("same", "the") and req.free(i - 1):
+                    req.use(i - 1)  # "same case t-21": the case is named, so it pairs
+        elif t.norm in ("transcript", "transcripts", "conversation", "chat"):
+            # "with transcript cold-17.json": the session's messages (--transcript FILE)
+            j = skip(req, i + 1, frozenset({"in", "at", "from", "file", "is"}), ":=")
+            if j < len(toks) and toks[j].kind == "path" and req.free(j):
+                s.set("transcript", toks[j].text, *range(i, j + 1))
+                if req.w(i - 1) in ("with", "the", "its", "a") and req.free(i - 1):
+                    req.use(i - 1)
         elif (t.norm == "session" and req.w(i + 1) == "id") or t.norm in (
             "session-id",
             "session_id",

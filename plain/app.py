@@ -177,7 +177,7 @@ def demo(req: Request) -> Translation:
     if k < 0:
         k, n = req.seq({"no", "without", "skip"}, {"the", "an", "any"}, {"eval", "evals"}), 3
     if k >= 0:
-        req.use(*range(k, k + n + (req.w(k + n) in ("run", "runs"))))
+        req.use(*range(k, k + n + (req.w(k + n) in ("run", "runs", "part", "step", "bit"))))
         opts.append("--no-eval")
     elif req.index({"eval", "evals", "evaluation"}) >= 0:
         return refused(req.text, "the demo records an eval run unless you say 'without the eval'")

@@ -338,6 +338,12 @@ def resume(req: Request) -> Translation:
     r = resolve(req, "run", ["eval", "resume"], single=False, label="run")
     if isinstance(r, Translation):
         return r
+    for m in req.named("run"):  # "candidate-0402 crashed, pick it up again": why it is resumed
+        if req.w(m.end) in ("crashed", "died", "stalled", "stopped", "broke", "hung"):
+            req.use(m.end)
+    for i in req.indexes({"pick", "picking"}):
+        if req.w(i + 1) == "it" and req.w(i + 2) == "up" and req.w(i + 3) == "again":
+            req.use(i + 3)
     refusal = number_refusal(req)
     return refusal or command(req.text, ["eval", "resume", r, *budget])
 

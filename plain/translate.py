@@ -102,6 +102,8 @@ __all__ = [
     "translate",
 ]
 
+#: what a run's state is called ("any stalled runs?", "candidate-0402 crashed, resume it")
+_RUN_STATES = _w("stalled stuck crashed died dead hung unfinished interrupted incomplete running")
 #: words that only lead into a request ("please", "can you", "I want to")
 _LEAD = _w(
     "please pls can could would you i we want wanna to let us let's lets now ok okay hey hi so just kindly go ahead and"
@@ -572,6 +574,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ledger.events_import(req)
     if has_path and ws & {"config", "configuration"} and (suites or ws & RUN_VERBS):
         return ev.run(req)
+    if has_path and ws & {"transcript", "transcripts"} and not ws & SUITE_WORDS:
+        return ab.add_result(req)  # "record a cold session … with transcript cold-17.json"
     if has_path:
         path = next(t for t in req.tokens if t.kind == "path")
         suite_like = (
@@ -584,6 +588,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         if suite_like and not (tests and ws & RESULT_WORDS):
             return ev.suite_add(req)
         return ab.import_results(req)
+    if ws & {"stdin", "piped"} or req.seq("standard", "input") >= 0:
+        return ab.import_results(req)  # "read search-v2 results from stdin"
     if fw in ("import", "load", "ingest", "upload", "bulk") or (
         fw in ("add", "register") and ws & SUITE_WORDS and not variants
     ):
@@ -698,6 +704,10 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         (ws & {"runs", "evals", "evaluations"} and fw not in RUN_VERBS)  # "run the evals": which?
         or ("list" in ws and ws & {"eval", "run"} and not runs)
     ) and not tests:
+        # "any stalled runs?": the list shows each run's state
+        for i in req.indexes(_RUN_STATES):
+            if req.w(i + 1) in ("runs", "evals", "ones"):
+                req.use(i)
         return _command(text, ["eval", "list"])
     if ws & {"run", "eval", "evaluation"} and ws & SHOW_WORDS and not tests:
         return ev.show(req)
@@ -789,6 +799,9 @@ def _adds_result(req: Request, ws: set[str], fw: str, first: int, variants: list
     ):
         return False  # "tool success rate on search-v2 compared to control": a comparison
     if fw in ADD_VERBS - {"log", "note", "report", "store", "register"}:
+        return True
+    if fw == "ran" and variants and variants[0].start == first + 1:
+        req.use(first)  # "just ran warm on checkout-flow - 8 calls, …": a session to record
         return True
     if (
         fw in ("log", "register", "report", "store", "track")
