@@ -32,7 +32,7 @@ ROLLBACK_VERBS = _w("rollback revert abort abandon undo")
 COMPLETE_VERBS = _w("complete finish finalize finalise")
 WATCH_VERBS = _w("watch monitor follow")
 #: words that override the stage rule: `canary advance --force`
-_FORCE = _w("force forced forcing override overriding regardless")
+_FORCE = _w("force forced forcing override overriding regardless anyway anyhow")
 IMPORT_VERBS = _w("import load ingest")
 #: the canary commands that change it: they need the canary named or in focus, never the only one
 WRITES = frozenset({"advance", "halt", "rollback", "complete", "import", "watch"})
@@ -202,8 +202,16 @@ def _clause_note(req: Request) -> str | None:
 
     names = req.named("canary")
     verbs = ADVANCE_VERBS | HALT_VERBS | ROLLBACK_VERBS | COMPLETE_VERBS
+    comma = next((i for i in range(len(req.tokens)) if req.p(i) == ","), -1)
+    between = range(names[0].end, comma) if len(names) == 1 and comma > names[0].end else range(0)
+    step = _w("to the next stage up")
     if len(names) == 1 and req.p(names[0].end) == ",":
         start = names[0].end + 1
+    elif between and all(
+        req.w(i) in step or (req.tokens[i].kind == "num" and req.tokens[i].unit == "%")
+        for i in between
+    ):
+        start = comma + 1  # "advance router-v2 to 50%, guardrails are green"
     elif not names and req.focus in req.vocab.canaries:  # "halt it, errors doubled"
         comma = next((i for i in range(len(req.tokens)) if req.p(i) == ","), -1)
         lead = [req.w(i) for i in range(comma)]
@@ -328,6 +336,13 @@ def route(req: Request) -> Translation | None:
                     break
             opts.append("--force")
         percents = [i for i in _percent_tokens(req) if req.free(i)]
+        stages_of = {float(p) for p in req.vocab.canaries.get(name) or ()}
+        for i, t in enumerate(req.tokens):  # "push it up to 100": a bare stage after "to"
+            if t.is_int and req.free(i) and req.w(i - 1) == "to" and float(t.value) in stages_of:
+                percents.append(i)
+        for i in req.indexes({"it"}):  # "…, force it"
+            if req.w(i - 1) in _FORCE and "--force" in opts:
+                req.use(i)
         if len(percents) > 1:
             return refused(req.text, "one stage at a time: which percentage?")
         if percents:

@@ -379,6 +379,23 @@ def show(req: Request) -> Translation:
     return command(req.text, ["eval", "show", r, *opts])
 
 
+def _glued_path(req: Request) -> tuple[int, int, str] | None:
+    """A relative path typed after "into"/"to"/"in" as words and slashes with no space between
+    ("out/jan-run"): its token span (the cue included) and its text."""
+    toks = req.tokens
+    for i in req.indexes({"into", "to", "in", "under"}):
+        a = i + 1
+        b = a
+        while b < len(toks) and (b == a or toks[b].start == toks[b - 1].end):
+            if toks[b].kind not in ("word", "punct", "num") or not req.free(b):
+                break
+            b += 1
+        text = req.text[toks[a].start : toks[b - 1].end] if b > a else ""
+        if "/" in text and text[-1] != "/" and text[0] != "/" and toks[a].kind == "word":
+            return i, b, text
+    return None
+
+
 def _version(req: Request) -> list[str]:
     """``--version N`` from "version 2 of smoke", "smoke v2" is not read (a name may end so)."""
     for i in req.indexes({"version"}):
@@ -684,6 +701,16 @@ def export(req: Request) -> Translation:
     if isinstance(r, Translation):
         return r
     where = next((i for i, t in enumerate(req.tokens) if t.kind == "path" and req.free(i)), -1)
+    glued = _glued_path(req)
+    if where < 0 and glued is not None:  # "into out/jan-run": a relative directory
+        a, b, path = glued
+        req.use(*range(a, b))
+        for i in req.indexes({"traces", "trace", "export", "write", "save", "dump", "rollouts"}):
+            req.use(i)
+        for i in req.indexes({"and", "the", "of"}):
+            if i < a:
+                req.use(i)
+        return command(req.text, ["eval", "export", r, "--traces", path])
     if where < 0:
         return incomplete(
             req.text,

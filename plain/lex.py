@@ -155,7 +155,7 @@ def tokenize(text: str) -> list[Token]:
         if kind in ("msuf", "suf"):  # pragma: no cover - inner groups never end a match
             kind = "num"
         raw.extend(_make(kind, m))
-    return _merge_units(_merge_number_words(raw))
+    return _merge_units(_merge_halves(_merge_number_words(raw)))
 
 
 def _make(kind: str, m: re.Match[str]) -> list[Token]:
@@ -296,6 +296,50 @@ def _merge_number_words(tokens: list[Token]) -> list[Token]:
             )
         )
         i = last + 1
+    return out
+
+
+def _merge_halves(tokens: list[Token]) -> list[Token]:
+    """``two and a half`` → 2.5, ``half a`` / ``half an`` → 0.5 (before a unit word): a number
+    said in words, not arithmetic between numbers (``an hour and a half`` is not read)."""
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        nx = [x.norm if x.kind == "word" else "" for x in tokens[i + 1 : i + 4]]
+        if t.kind == "num" and t.unit is None and nx == ["and", "a", "half"]:
+            end = tokens[i + 3]
+            out.append(
+                Token(
+                    "num",
+                    f"{t.text} and a half",
+                    t.start,
+                    end.end,
+                    norm=f"{t.norm} and a half",
+                    value=t.value + Decimal("0.5"),
+                    spelled=t.spelled,
+                )
+            )
+            i += 4
+            continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        unit = tokens[i + 2].norm if i + 2 < len(tokens) else ""
+        if (
+            t.kind == "word"
+            and t.norm == "half"
+            and nxt is not None
+            and nxt.norm in ("a", "an")
+            and unit in UNIT_WORDS
+        ):
+            out.append(
+                Token(
+                    "num", "half", t.start, nxt.end, norm="half", value=Decimal("0.5"), spelled=True
+                )
+            )
+            i += 2
+            continue
+        out.append(t)
+        i += 1
     return out
 
 

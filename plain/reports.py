@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from trialbook.plain.request import Request, resolve_test
 from trialbook.plain.types import Translation, command, incomplete, refused
-from trialbook.plain.words import _w
+from trialbook.plain.words import KNOWN, _w
 
 #: "decision report", "a report on X", "html report"
 _REPORT_NOUNS = _w("report reports write-up writeup packet")
@@ -196,6 +196,8 @@ def is_dataset_export(req: Request) -> bool:
     # "export X as jsonl": a dataset of X (the log's export has no format to say)
     as_jsonl = "jsonl" in ws and "export" in ws and source
     named = bool(ws & _DATASET_WORDS and verb and (source or "export" in ws))
+    if ws & _w("dataset datasets") and source:
+        return True  # "dataset from onboarding": the dataset rule asks what it lacks
     return said_format or as_jsonl or named
 
 
@@ -219,6 +221,28 @@ def _split(req: Request) -> list[str] | Translation:
                 end += 2
             req.use(*range(i, end))
             opts += ["--split", text]
+            break
+        # "split train 0.9 val 0.1", "split train 0.8, test 0.2": NAME SHARE pairs after "split"
+        pairs: list[str] = []
+        k = j
+        while (
+            k + 1 < len(toks)
+            and toks[k].kind == "word"
+            and (
+                toks[k].norm not in KNOWN or toks[k].norm in ("train", "test", "val", "dev", "eval")
+            )
+            and toks[k + 1].kind == "num"
+            and toks[k + 1].unit is None
+            and req.free(k)
+            and req.free(k + 1)
+        ):
+            pairs.append(f"{toks[k].norm}={fmt(toks[k + 1].value)}")
+            k += 2
+            if req.p(k) == "," or req.w(k) == "and":
+                k += 1
+        if len(pairs) >= 2:
+            req.use(*range(i, k))
+            opts += ["--split", ",".join(pairs)]
             break
     for i in req.indexes({"seed"}):
         j = i + 1 + (req.w(i + 1) in ("of", "is") or req.p(i + 1) in ("=", ":"))

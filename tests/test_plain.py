@@ -118,6 +118,43 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("unsure", "is the old one faster?", CF, "~"),
     ("unsure", "run the evals", None, "~"),
     ("ab archive", "delete search-v2", None, "! tests are never deleted"),
+    # effects and margins in the metric's units, said around their words
+    ("ab analyze", "is terse cheaper on prompt-style? a $0.01 difference matters", None, "ab analyze prompt-style --metric cost --mde 0.01"),
+    ("ab analyze", "is treatment at least 20s faster than control?", "onboarding", "ab analyze onboarding --metric completion_time --mde 20"),
+    ("ab analyze", "for onboarding the smallest lift we care about is 3pp", None, "ab analyze onboarding --mde 3pp"),
+    ("ab analyze", "check equivalence of onboarding with a 1pp margin", None, "ab analyze onboarding --margin 1pp"),
+    ("ab analyze", "is treatment 20s faster than control?", "onboarding", "~"),
+    ("ab analyze", "analyze onboarding on tool success rate", None, "ab analyze onboarding --metric tool_success_rate"),
+    ("ab analyze", "latency: verbose vs terse", None, "ab analyze prompt-style --metric completion_time"),
+    ("ab analyze", "messages on onboarding compared to control", None, "ab analyze onboarding --metric messages"),
+    ("ab summary", "just the plain numbers for prompt-style, no statistics", None, "ab summary prompt-style"),
+    ("ab conclude", "call off search-v2, no clear winner", None, "ab conclude search-v2 --stop"),
+    ("ab conclude", "call it off", "onboarding", "ab conclude onboarding --stop"),
+    ("ab conclude", "ship b, no winner", "search-v2", "~"),
+    ("ab show", "all the sessions of prompt-style, not just the last 10", None, "ab show prompt-style --limit 0"),
+    ("ab show", "export the prompt-style results as csv", None, "ab show prompt-style --csv"),
+    ("events log", "the events, not just the last 5", None, "~"),
+    ("eval show", "plot the score distribution of baseline-0401", None, "eval show baseline-0401 --plot"),
+    ("eval show", "a histogram of baseline-0401", None, "eval show baseline-0401 --plot"),
+    # imports from a directory of saved tests or stdin; a result's transcript
+    ("ab import", "import all the saved tests in /data/saved", None, "ab import /data/saved"),
+    ("ab import", "import the onboarding results from standard input", None, "ab import onboarding -"),
+    ("ab import", "load /data/saved", None, "? ab import [NAME]"),
+    ("ab add-result", "add a verbose result with transcript chats/v-3.json, failed", "prompt-style", "ab add-result prompt-style --variant verbose --transcript chats/v-3.json --failure"),
+    ("ab add-result", "same case q-4 for c: score 0.6", "search-v2", "ab add-result search-v2 --variant c --case-id q-4 --score 0.6"),
+    ("ab add-result", "just ran terse: 3 calls, 3 ok, 12s", "prompt-style", "ab add-result prompt-style --variant terse --tool-calls 3 --successful-calls 3 --completion-time 12"),
+    ("ab add-result", "terse took three and a half minutes", "prompt-style", "ab add-result prompt-style --variant terse --completion-time 210"),
+    ("ab add-result", "terse took half an hour", "prompt-style", "ab add-result prompt-style --variant terse --completion-time 1800"),
+    ("ab add-result", "terse took about half an hour", "prompt-style", "~"),
+    ("eval resume", "baseline-0401 died, resume it", None, "eval resume baseline-0401"),
+    ("eval list", "any crashed runs?", None, "eval list"),
+    ("demo", "a demo without the eval step", None, "demo --no-eval"),
+    ("eval export", "write the traces of baseline-0401 into runs/base", None, "eval export baseline-0401 --traces runs/base"),
+    ("canary advance", "move router-v2 to 10%, error rate is flat", None, "canary advance router-v2 --to 10 --note 'error rate is flat'"),
+    ("canary advance", "take router-v2 to 50 anyway", None, "canary advance router-v2 --to 50 --force"),
+    ("canary advance", "move router-v2 to 40", None, "~"),
+    ("export dataset", "export baseline-0401 as jsonl, split train 0.7, val 0.3", None, "export dataset baseline-0401 --format jsonl --split train=0.7,val=0.3"),
+    ("export dataset", "a dataset of search-v2", None, "~"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
     ("ab add-result", "add a cold result to checkout-flow: 11 of 12 calls ok", None, f"{AR} --variant cold --tool-calls 12 --successful-calls 11"),
@@ -1130,6 +1167,10 @@ def test_every_help_example_translates_to_its_command() -> None:
 VARIADIC: set[tuple[str, ...]] = set()
 
 
+#: commands with arguments click does not require (counted in ``_cli_grammar``)
+OPTIONAL_ARGS: dict[tuple[str, ...], int] = {}
+
+
 def _cli_grammar() -> dict[tuple[str, ...], tuple[int, set[str], set[str]]]:
     """The CLI's own grammar, read from the click group: command -> (positional arguments,
     options that take a value, flags). The parser targets exactly what the CLI takes."""
@@ -1154,6 +1195,8 @@ def _cli_grammar() -> dict[tuple[str, ...], tuple[int, set[str], set[str]]]:
                 (flags if p.is_flag else valued).update(names)
             else:
                 npos += 1
+                if not p.required:  # `ab import [NAME] FILE|DIR`: one argument is a DIR
+                    OPTIONAL_ARGS[path] = OPTIONAL_ARGS.get(path, 0) + 1
                 if p.nargs == -1:
                     VARIADIC.add(path)
         out[path] = (npos, valued - {"--help"}, flags - {"--help"})
@@ -1191,7 +1234,7 @@ def conforms(argv: tuple[str, ...], complete: bool = True) -> str | None:
             positional += 1
     if path in VARIADIC and positional > npos:
         positional = npos
-    if positional > npos or (complete and positional != npos):
+    if positional > npos or (complete and not npos - OPTIONAL_ARGS.get(path, 0) <= positional):
         return f"{positional} arguments, expected {npos}"
     dupes = {o for o in seen if seen.count(o) > 1 and o not in _REPEATABLE}
     if dupes:
