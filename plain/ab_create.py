@@ -144,6 +144,7 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
                 and after.norm not in _CREATE_STOP | FILLER | {"a", "an", "the"}
                 and not (after.kind == "word" and after.norm in _NOT_NAMES)
                 and req.w(k + 2) not in ("difficulty", "task", "one", "is", "as")
+                and not (k + 2 < len(toks) and toks[k + 2].kind == "num")  # ", plan 800 results"
             ):
                 # "fast and slow and medium": where the list ends is not clear; ask
                 return [*items, "?" + after.norm], k + 2, control

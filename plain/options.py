@@ -143,6 +143,23 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
     for i, t in enumerate(toks):
         if t.kind != "date" or not req.free(i):
             continue
+        # "on 2026-03-03 at 17:00": the time of day said apart from the date
+        if (
+            "T" not in t.norm
+            and req.w(i + 1) == "at"
+            and i + 4 < len(toks) + 1
+            and i + 3 < len(toks)
+            and toks[i + 2].is_int
+            and req.p(i + 3) == ":"
+            and i + 4 < len(toks)
+            and toks[i + 4].kind == "num"
+            and toks[i + 4].text.isdigit()
+            and len(toks[i + 4].text) == 2
+            and toks[i + 2].value < 24
+        ):
+            hh, mm = int(toks[i + 2].value), toks[i + 4].text
+            t.text = t.norm = f"{t.text}T{hh:02d}:{mm}"
+            req.use(i + 1, i + 2, i + 3, i + 4)
         before = req.w(i - 1)
         if before in _SINCE:
             take("--since", t.text, i - 1, i + 1)

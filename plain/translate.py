@@ -149,7 +149,14 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
         )
     req = Request(text, vocab, focus)
     found = options.read(req)
-    translation = options.attach(req, _route(req), found)
+    routed = _route(req)
+    if command_path(routed.argv) in (("ab", "summary"), ("ab", "show")) and any(
+        f.option in ("--as-of", "--at") for f in found
+    ):
+        # "how did checkout-flow look at position 40?": a test as it was is its analysis then
+        # (`ab summary`/`ab show` have no --as-of/--at)
+        routed = ab.analyze(req)
+    translation = options.attach(req, routed, found)
     return _asked(req, _unnegated(req, _accounted(req, translation)))
 
 

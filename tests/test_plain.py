@@ -155,6 +155,9 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("canary advance", "move router-v2 to 40", None, "~"),
     ("export dataset", "export baseline-0401 as jsonl, split train 0.7, val 0.3", None, "export dataset baseline-0401 --format jsonl --split train=0.7,val=0.3"),
     ("export dataset", "a dataset of search-v2", None, "~"),
+    ("ab create", "start a test chunking with small and large, plan 300 results", None, "ab create chunking --variants small,large --expected-results 300"),
+    ("ab analyze", "how did prompt-style look at position 15?", None, "ab analyze prompt-style --at 15"),
+    ("ab analyze", "show search-v2 as it was on 2026-11-02 at 09:30", None, "ab analyze search-v2 --as-of 2026-11-02T09:30"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
     ("ab add-result", "add a cold result to checkout-flow: 11 of 12 calls ok", None, f"{AR} --variant cold --tool-calls 12 --successful-calls 11"),
