@@ -90,7 +90,7 @@ def _intent(req: Request) -> str | None:
     )
     if ws & IMPORT_VERBS and any(t.kind == "path" for t in req.tokens):
         return "import"
-    if ws & _w("assign assigned assignment bucket gets get") and _unit_ids(req):
+    if ws & _w("assign assigned assignment bucket gets get goes go routed sent") and _unit_ids(req):
         return "assign"
     cut = req.index(BECAUSE | NOTE_CUES)
     said = set(
@@ -262,7 +262,7 @@ def route(req: Request) -> Translation | None:
         _mark_words(
             req,
             _w(
-                "assign assigned assignment bucket gets get which variant does do users user units unit and in for"
+                "assign assigned assignment bucket gets get goes go routed sent where which variant does do users user units unit and in for"
             ),
         )
         left = number_refusal(req) or unknown_refusal(req)

@@ -644,7 +644,7 @@ def _judge_repeats(req: Request) -> list[str]:
         if not (t.is_int and req.free(i)):
             continue
         if req.w(i + 1) in ("repeats", "repeat", "repetitions") or (
-            req.w(i + 1) == "times" and req.index({"judge", "ask"}) >= 0
+            req.w(i + 1) == "times" and req.index({"judge", "ask", "grader"}, names_too=True) >= 0
         ):
             req.use(i, i + 1)
             return ["--judge-repeats", fmt(t.value)]

@@ -64,6 +64,7 @@ from trialbook.plain.words import (
     FORMAT_WORDS,
     HEDGES,
     KEEP_CONTROL,
+    LIST_WORDS,
     LOG_WORDS,
     MESSAGE_NOUNS,
     NEGATORS,
@@ -494,6 +495,12 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             and not tests
         )
         or req.seq("hash", "chain") >= 0
+        or (
+            question
+            and ws & {"log", "ledger", "chain"}
+            and ws & {"ok", "okay", "fine", "healthy", "sound", "corrupt", "corrupted", "broken"}
+            and not (tests or runs or suites)
+        )
     ):
         return ledger.events_verify(req)
 
@@ -611,7 +618,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         run_verb and (suites or ws & SUITE_WORDS) and not runs and not (tests and not suites)
     ):
         return ev.run(req)
-    if ws & {"suites", "datasets"} and not suites:
+    if (ws & {"suites", "datasets"} or ("list" in ws and "suite" in ws)) and not suites:
         return _command(text, ["eval", "suite", "list"])
     if fw in ("run", "rerun", "re-run", "redo", "repeat") and (
         ws & {"again", "rerun", "re-run", "redo", "repeat"}
@@ -751,12 +758,44 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     ):
         if ws & LOG_WORDS - {"recorded"} and not ws & RESULT_WORDS:
             return ledger.events_log(req)
-        return ab.read_test(req, "show")
+        shown = ab.read_test(req, "show")
+        said = _unplaced_words(req)
+        if shown.status == "command" and said:
+            # "put onboarding away", "are we there yet on onboarding?": nothing asked to show it;
+            # the words are not read, so the line is offered, not run
+            return incomplete(
+                text,
+                shown.argv,
+                [repr(said[0])],
+                f"I read only the test's name, not what {said[0]!r} asks; edit the line, or "
+                "say what to do with it",
+            )
+        return shown
     if ws & LOG_WORDS or req.seq("what", {"happened", "changed"}) >= 0:
         return ledger.events_log(req)
     if ws & {"test", "experiment"} and ws & {"list", "what", "which"}:
         return ab.list_tests(req)
     return _not_understood(req)
+
+
+#: words a request that only shows a test may hold besides its name ("show me the onboarding test")
+_SHOW_FILLER = (
+    SHOW_WORDS | TEST_WORDS | RESULT_WORDS | LIST_WORDS
+    | _w("a an the me us please pls can could would you i we want to let about on for of in its it "
+         "what whats what's is are was how how's tell give get current currently called named "
+         "our my this that so far up recorded stored data and with all everything any its "
+         "there do does have has just now again full whole entire table rows like looks "
+         "looking status state")
+)  # fmt: skip
+
+
+def _unplaced_words(req: Request) -> list[str]:
+    """Free words of a request that shows a test which say something else ("away", "yet")."""
+    return [
+        t.text
+        for i, t in enumerate(req.tokens)
+        if t.kind == "word" and req.free(i) and t.norm not in _SHOW_FILLER
+    ]
 
 
 def _topic(rest: str, req: Request) -> tuple[str, ...]:
@@ -783,7 +822,7 @@ def _several_clauses(req: Request) -> bool:
         k = i + 1
         while req.w(k) in _LEAD | _w("also and then") and k < len(req.tokens):
             k += 1
-        if k >= len(req.tokens) or req.w(k) in _CLAUSE_VERBS or req.w(k) == "":
+        if k >= len(req.tokens) or req.w(k) in _CLAUSE_VERBS:
             return True
     return False
 

@@ -158,6 +158,15 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab create", "start a test chunking with small and large, plan 300 results", None, "ab create chunking --variants small,large --expected-results 300"),
     ("ab analyze", "how did prompt-style look at position 15?", None, "ab analyze prompt-style --at 15"),
     ("ab analyze", "show search-v2 as it was on 2026-11-02 at 09:30", None, "ab analyze search-v2 --as-of 2026-11-02T09:30"),
+    # a request that names a test and asks nothing the rules read is offered, not run
+    ("unsure", "put search-v2 away", None, "? ab show search-v2 ['put']"),
+    ("unsure", "prompt-style, finally", None, "~"),
+    ("ab show", "what does prompt-style look like", None, "ab show prompt-style"),
+    ("events verify", "is the ledger fine?", None, "events verify"),
+    ("eval suite list", "suite list please", None, "eval suite list"),
+    ("eval rescore", "rescore baseline-0401 with the judge 2 times", None, "eval rescore baseline-0401 --scorer judge --judge-repeats 2"),
+    ("canary assign", "where does user-3 go on router-v2?", None, "canary assign router-v2 user-3"),
+    ("ab add-result", "warm was successful; 4 calls, 4 ok", CF, f"{AR} --variant warm --tool-calls 4 --successful-calls 4 --success"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
     ("ab add-result", "add a cold result to checkout-flow: 11 of 12 calls ok", None, f"{AR} --variant cold --tool-calls 12 --successful-calls 11"),
