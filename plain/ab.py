@@ -142,6 +142,9 @@ def list_tests(req: Request) -> Translation:
     wants_all = req.has(
         {"archived", "hidden", "deleted", "removed", "including", "include", "archive"}
     )
+    if wants_all:  # "archived and active tests": both is what --all lists
+        for i in req.indexes({"active", "live", "current", "open", "unarchived"}):
+            req.use(i)
     return command(req.text, ["ab", "list", *(["--all"] if wants_all else [])])
 
 
@@ -266,11 +269,13 @@ def analyze(req: Request) -> Translation:
             history = history or not (plotting and words == ("over", "time"))
             req.use(*range(k, k + len(words)))
     metrics: list[str] = []
+    said_by: dict[str, str] = {}  # metric -> the word it was read from
     i = 0
     while i < len(toks):
         found = find_metric(req, i, anywhere=False) if req.free(i) else None
         if found:
             metric, a, b = found
+            said_by.setdefault(metric, req.w(a) if b == a + 1 else "")
             q = _quantile(req, a - 1) or _quantile(req, b) or _quantile_apart(req)
             if q is not None:
                 metric = f"{metric}:{q[0]}"
@@ -291,6 +296,16 @@ def analyze(req: Request) -> Translation:
                 req.use(apart[0] - 1)
     quantiles = {m.partition(":")[0] for m in metrics if ":" in m}
     metrics = [m for m in metrics if m not in quantiles]  # "faster … at p99 completion time"
+    # "is warm cheaper … on cost per success?": the comparative says which way, the metric
+    # named says which (a comparative's metric is part of the one named)
+    metrics = [
+        m
+        for m in metrics
+        if not (
+            said_by.get(m) in _COMPARATIVES
+            and any(o != m and o.startswith(f"{m}_") for o in metrics)
+        )
+    ]
     opts += _breakdown(req) + _covariate(req)
     refusal = metric_refusal(req, metrics)
     if refusal:
@@ -412,7 +427,9 @@ def _covariate(req: Request) -> list[str]:
 _CARE = ("care", "cares", "matter", "matters", "count", "counts", "worth")
 _OR_MORE = _w("more bigger larger greater above higher")
 #: comparatives an effect may be said with ("at least 30s quicker")
-_COMPARATIVES = _w("quicker faster slower cheaper better worse higher lower more less fewer")
+_COMPARATIVES = _w(
+    "quicker faster slower cheaper pricier better worse higher lower more less fewer"
+)
 #: "to see 4 points", "looking for a 1.5pp lift", "to catch 2 points"
 _SEE = _w("see spot catch find notice detect for")
 

@@ -109,7 +109,8 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
             "md": "--markdown",
             "csv": "--csv",
         }
-        if t.norm in flag:
+        cued = req.w(i - 1) in ("as", "in", "into") or req.w(i + 1) in ("output", "format")
+        if t.norm in flag and (t.norm != "md" or cued):  # "variants md and plain": a name
             a = i - 1 if req.w(i - 1) in ("as", "in", "into") and req.free(i - 1) else i
             b = i + 1 + (req.w(i + 1) in ("output", "format") and req.free(i + 1))
             if req.w(a - 1) in ("me", "give") or req.w(a - 1) == "and":

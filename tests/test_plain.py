@@ -167,6 +167,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval rescore", "rescore baseline-0401 with the judge 2 times", None, "eval rescore baseline-0401 --scorer judge --judge-repeats 2"),
     ("canary assign", "where does user-3 go on router-v2?", None, "canary assign router-v2 user-3"),
     ("ab add-result", "warm was successful; 4 calls, 4 ok", CF, f"{AR} --variant warm --tool-calls 4 --successful-calls 4 --success"),
+    ("ab analyze", "is verbose cheaper than terse on cost per success?", None, "ab analyze prompt-style --metric cost_per_success"),
+    ("ab analyze", "is terse faster on cost?", None, "! which metric"),
+    ("ab create", "create test fmt2 with variants md and html", None, "ab create fmt2 --variants md,html"),
+    ("ab list", "list the active and archived tests", None, "ab list --all"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
     ("ab add-result", "add a cold result to checkout-flow: 11 of 12 calls ok", None, f"{AR} --variant cold --tool-calls 12 --successful-calls 11"),
