@@ -105,6 +105,10 @@ def add_result(req: Request) -> Translation:
     _money_time_score(req, s)
     _id_slots(req, s)
     _dimension_words(req, s)
+    keys = [d.partition("=")[0] for d in s.lists["dimension"]]
+    for k in keys:
+        if keys.count(k) > 1 and s.conflict is None:  # "category=billing, category=refunds"
+            s.conflict = f"dimension {k} is given twice"
     outcome = _success(req)
     if isinstance(outcome, Translation):
         return outcome

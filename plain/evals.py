@@ -452,6 +452,14 @@ def compare(req: Request) -> Translation:
     opts = _compare_options(req)
     if isinstance(opts, Translation):
         return opts
+    bound = req.has({"most", "max", "maximum", "than", "allow", "tolerate"})
+    if bound and any(req.free(i) for i in req.indexes({"regressions", "regression"})):
+        return incomplete(  # "at most regressions": the limit has no number
+            req.text,
+            ["eval", "compare", a, b, *opts],
+            ["--max-regressions N"],
+            "how many regressions at most? e.g. 'at most 2 regressions'",
+        )
     return command(req.text, ["eval", "compare", a, b, *opts])
 
 

@@ -86,10 +86,10 @@ def find_names(tokens: list[Token], vocab: Vocabulary) -> list[NameMatch]:
 _CORE = sorted(
     _w(
         "success successful succeeded failed failure results result sessions session which winning "
-        "analyze analyse verify archived archive summary summarize summarise variant variants compare "
-        "export import restore experiment tokens calls errors corrections messages including "
-        "completion significance significant history events recommendation scorer judge rescore "
-        "resume canary advance rollback guardrail guardrails latest between against"
+        "analyze analyse verify archived summary summarize summarise variant variants compare "
+        "experiment tokens calls errors corrections messages including completion significance "
+        "significant history events recommendation scorer judge canary guardrail guardrails "
+        "latest between against"
     )
 )
 #: abbreviations read as their word
@@ -118,14 +118,25 @@ def _correct_spelling(tokens: list[Token], matches: list[NameMatch], vocab: Voca
             continue
         if len(t.norm) < 4 or not t.norm.isalpha():
             continue
-        close = [
-            w
-            for w in difflib.get_close_matches(t.norm, _CORE, n=2, cutoff=0.85)
-            if w[0] == t.norm[0]
-        ]
+        close = [w for w in _CORE if w[0] == t.norm[0] and _one_edit(t.norm, w)]
         if len(close) == 1 and not difflib.get_close_matches(t.norm, names, n=1, cutoff=0.72):
             t.norm = close[0]
             t.parts = (t.norm,)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` is one typo from ``b``: a letter left out, added, changed, or two
+    neighbours swapped ("wich", "verfy", "reuslts")."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        i = diff[0]
+        return len(diff) == 2 and diff[1] == i + 1 and a[i] == b[i + 1] and a[i + 1] == b[i]
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def suggest(word: str, names: Iterable[str], n: int = 3) -> list[str]:

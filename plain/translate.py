@@ -653,7 +653,13 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         if not tests and (runs or suites):
             return refused(text, "only A/B tests can be archived")
         archived = ab.archive(req)
-        if archived.status == "command" and ws & {"delete", "deleting", "deleted"}:
+        cut = req.index({"because", "reason", "since", "as", "note", "notes", "why"})
+        said = (
+            set(req.words()[: len([t for t in req.tokens[:cut] if t.kind == "word"])])
+            if cut >= 0
+            else ws
+        )
+        if archived.status == "command" and said & {"delete", "deleting", "deleted"}:
             # "delete X" asks to destroy it, and trialbook never does: archiving is another
             # change (X is hidden, and `ab restore` brings it back), so it is offered, not made
             return refused(

@@ -171,6 +171,11 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab analyze", "is terse faster on cost?", None, "! which metric"),
     ("ab create", "create test fmt2 with variants md and html", None, "ab create fmt2 --variants md,html"),
     ("ab list", "list the active and archived tests", None, "ab list --all"),
+    ("ab add-result", "add a reslut for terse: faild", "prompt-style", "ab add-result prompt-style --variant terse --failure"),
+    ("ab add-result", "record terse: file", "prompt-style", "~"),
+    ("ab add-result", "add a terse result, region=eu, region=us", "prompt-style", "! region is given twice"),
+    ("ab archive", "archive search-v2 because its index was deleted", None, "ab archive search-v2 --reason 'its index was deleted'"),
+    ("eval compare", "compare baseline-0401 and candidate-0402, at most regressions", None, "? eval compare baseline-0401 candidate-0402 [--max-regressions]"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
     ("ab add-result", "add a cold result to checkout-flow: 11 of 12 calls ok", None, f"{AR} --variant cold --tool-calls 12 --successful-calls 11"),
