@@ -405,6 +405,9 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
                 pass
         if o == ("--format", "markdown") and tuple(pos[:2]) in _MARKDOWN_DEFAULT:
             continue
+        if len(o) == 2 and o[0] in ("--as-of", "--since", "--until"):
+            out.append((o[0], o[1].replace(" ", "T")))  # ISO 8601 either way
+            continue
         if len(o) == 2 and o[0] in ("--mde", "--margin"):
             # in the metric's units: "30s" and "$0.01" say the unit of a time or cost metric
             bare = o[1].removeprefix("$").removesuffix("s")

@@ -312,10 +312,14 @@ def analyze(req: Request) -> Translation:
         return refusal
     if isinstance(test, Translation):
         return test
-    for m in variant_mentions(req):  # "compared to control": the role, when no variant is named so
-        if m.name in ("control", "baseline") and m.name not in req.vocab.variants_of(test):
-            if req.w(m.start - 1) in ("to", "the", "vs", "versus", "against", "than", "over"):
-                req.use_match(m)
+    roles = ("to", "the", "vs", "versus", "against", "than", "over")
+    for m in variant_mentions(req):  # "compared to control": the role, when no variant is so named
+        if (
+            m.name in ("control", "baseline")
+            and m.name not in req.vocab.variants_of(test)
+            and req.w(m.start - 1) in roles
+        ):
+            req.use_match(m)
     stray = [
         m.name
         for m in variant_mentions(req)

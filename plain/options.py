@@ -159,7 +159,7 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
             and toks[i + 2].value < 24
         ):
             hh, mm = int(toks[i + 2].value), toks[i + 4].text
-            t.text = t.norm = f"{t.text}T{hh:02d}:{mm}"
+            t.text = t.norm = f"{t.text} {hh:02d}:{mm}"  # the CLI reads "D HH:MM" as "DTHH:MM"
             req.use(i + 1, i + 2, i + 3, i + 4)
         before = req.w(i - 1)
         if before in _SINCE:

@@ -318,6 +318,9 @@ def dataset(req: Request) -> Translation:
         end = j + 2 + (req.w(j + 2) in ("sessions", "results", "rollouts", "ones", "cases"))
         req.use(*range(j, end))
         opts.append("--passed-only")
+    elif req.index({"passed-only", "passed_only"}) >= 0:  # the option's own name
+        req.use(req.index({"passed-only", "passed_only"}))
+        opts.append("--passed-only")
     floor = _min_score(req)
     if floor:
         opts += ["--min-score", floor]

@@ -103,6 +103,11 @@ __all__ = [
     "translate",
 ]
 
+#: verbs a polite request starts with ("could you record …", "can you run …")
+_POLITE_VERBS = (
+    ADD_VERBS | ARCHIVE_VERBS | RESTORE_VERBS | SHIP_VERBS | RUN_VERBS | RESCORE_WORDS
+    | RESUME_WORDS | EXPORT_WORDS | _w("create make import load start set please")
+)  # fmt: skip
 #: what a run's state is called ("any stalled runs?", "candidate-0402 crashed, resume it")
 _RUN_STATES = _w("stalled stuck crashed died dead hung unfinished interrupted incomplete running")
 #: words that only lead into a request ("please", "can you", "I want to")
@@ -378,7 +383,10 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     ws = set(req.words())
     first = _first(req)
     fw = req.w(first)
-    question = req.is_question()
+    words = req.words()
+    # "could you record a warm result …": a request put politely, not a question
+    polite = len(words) > 2 and words[0] in ("can", "could", "would", "will") and words[1] == "you"
+    question = req.is_question() and not (polite and words[2] in _POLITE_VERBS)
     tests = req.named("test", "archived")
     runs = req.named("run")
     suites = req.named("suite")
@@ -765,15 +773,15 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         if ws & LOG_WORDS - {"recorded"} and not ws & RESULT_WORDS:
             return ledger.events_log(req)
         shown = ab.read_test(req, "show")
-        said = _unplaced_words(req)
-        if shown.status == "command" and said:
+        stray = _unplaced_words(req)
+        if shown.status == "command" and stray:
             # "put onboarding away", "are we there yet on onboarding?": nothing asked to show it;
             # the words are not read, so the line is offered, not run
             return incomplete(
                 text,
                 shown.argv,
-                [repr(said[0])],
-                f"I read only the test's name, not what {said[0]!r} asks; edit the line, or "
+                [repr(stray[0])],
+                f"I read only the test's name, not what {stray[0]!r} asks; edit the line, or "
                 "say what to do with it",
             )
         return shown

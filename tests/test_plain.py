@@ -157,7 +157,7 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("export dataset", "a dataset of search-v2", None, "~"),
     ("ab create", "start a test chunking with small and large, plan 300 results", None, "ab create chunking --variants small,large --expected-results 300"),
     ("ab analyze", "how did prompt-style look at position 15?", None, "ab analyze prompt-style --at 15"),
-    ("ab analyze", "show search-v2 as it was on 2026-11-02 at 09:30", None, "ab analyze search-v2 --as-of 2026-11-02T09:30"),
+    ("ab analyze", "show search-v2 as it was on 2026-11-02 at 09:30", None, "ab analyze search-v2 --as-of '2026-11-02 09:30'"),
     # a request that names a test and asks nothing the rules read is offered, not run
     ("unsure", "put search-v2 away", None, "? ab show search-v2 ['put']"),
     ("unsure", "prompt-style, finally", None, "~"),
@@ -176,6 +176,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab add-result", "add a terse result, region=eu, region=us", "prompt-style", "! region is given twice"),
     ("ab archive", "archive search-v2 because its index was deleted", None, "ab archive search-v2 --reason 'its index was deleted'"),
     ("eval compare", "compare baseline-0401 and candidate-0402, at most regressions", None, "? eval compare baseline-0401 candidate-0402 [--max-regressions]"),
+    ("ab add-result", "could you record a terse result: 2 calls, 2 ok", "prompt-style", "ab add-result prompt-style --variant terse --tool-calls 2 --successful-calls 2"),
+    ("ab archive", "can you archive search-v2?", None, "ab archive search-v2"),
+    ("refused", "did we archive search-v2?", None, "~"),
+    ("export dataset", "a passed-only tensorzero dataset from baseline-0401", None, "export dataset baseline-0401 --format tensorzero --passed-only"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
     ("ab add-result", "add a cold result to checkout-flow: 11 of 12 calls ok", None, f"{AR} --variant cold --tool-calls 12 --successful-calls 11"),
