@@ -190,6 +190,12 @@ def analyze(req: Request) -> Translation:
                 ["--alpha A"],
                 f"{t.text} confidence is given as a significance level: type --alpha (e.g. 1 - confidence)",
             )
+    for i in req.indexes({"confident", "sure", "certain"}):  # "how confident are we that …"
+        if req.w(i - 1) == "how":
+            req.use(i)
+    for i in req.indexes({"pulled", "pulling", "pull", "pulls", "edged", "edging"}):
+        if req.w(i + 1) in ("ahead", "away", "in", "front"):  # "has treatment pulled ahead?"
+            req.use(i)
     if alpha is None and req.index({"alpha"}) >= 0:
         argv = ["ab", "analyze", test] if isinstance(test, str) else ["ab", "analyze"]
         return incomplete(

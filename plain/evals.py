@@ -126,7 +126,11 @@ def run(req: Request) -> Translation:
         if not (req.free(i) and t.is_int):
             continue
         w1 = req.w(i + 1)
-        if w1 in ("epoch", "epochs", "repeats", "repetitions", "passes", "times"):
+        if req.p(i - 1) in ("=", ":") and req.w(i - 2) in ("epochs", "epoch") and req.free(i - 2):
+            epochs = (i - 2, i + 1)  # "epochs=3", "epochs: 3"
+        elif req.p(i - 1) in ("=", ":"):
+            continue  # "concurrency=4": another key's value
+        elif w1 in ("epoch", "epochs", "repeats", "repetitions", "passes", "times"):
             epochs = (i, i + 2)
         elif req.w(i - 1) in ("epochs", "epoch", "repeat") and req.free(i - 1):
             epochs = (i - 1, i + 1 + (w1 == "times"))
@@ -138,6 +142,8 @@ def run(req: Request) -> Translation:
     for i, t in enumerate(toks):
         if not (req.free(i) and t.is_int):
             continue
+        if req.p(i - 1) in ("=", ":") and req.w(i - 2) not in ("concurrency", "parallelism"):
+            continue  # "epochs=3 concurrency=4": 3 is the epochs' value
         w1 = req.w(i + 1)
         span = None
         if w1 in CONCURRENCY_WORDS or (

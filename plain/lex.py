@@ -97,6 +97,21 @@ _SUFFIX = {
     "hrs": ("s", Decimal(3600)),
     "c": ("usd", Decimal("0.01")),  # "3c": cents, as the CLI's --cost reads it
 }
+#: keys of a key=value that name an option, not a result's metric or dimension
+_OPTION_KEYS = frozenset(
+    {
+        "alpha",
+        "mde",
+        "margin",
+        "epochs",
+        "concurrency",
+        "timeout",
+        "budget",
+        "limit",
+        "seed",
+        "retries",
+    }
+)
 _COMPOUND = {"h": Decimal(3600), "m": Decimal(60), "s": Decimal(1), "ms": Decimal("0.001")}
 _TIME_ORDER = {Decimal(3600): 3, Decimal(60): 2, Decimal(1): 1, Decimal("0.001"): 0}
 
@@ -200,6 +215,29 @@ def _make(kind: str, m: re.Match[str]) -> list[Token]:
     if kind in ("url", "spec", "path", "scorer"):
         trimmed = s.rstrip(".)")
         return [Token(kind, trimmed, start, start + len(trimmed), norm=trimmed.lower())]
+    if kind == "kv" and s.split("=", 1)[0].lower() in _OPTION_KEYS:
+        # "alpha=0.1", "epochs=3": an option said as key=value reads as "alpha = 0.1"
+        key, _, value = s.partition("=")
+        k_end = start + len(key)
+        return [
+            *_words(key, start),
+            Token("punct", "=", k_end, k_end + 1, norm="="),
+            *[
+                Token(
+                    x.kind,
+                    x.text,
+                    x.start + k_end + 1,
+                    x.end + k_end + 1,
+                    norm=x.norm,
+                    value=x.value,
+                    unit=x.unit,
+                    spelled=x.spelled,
+                    scale=x.scale,
+                    parts=x.parts,
+                )
+                for x in tokenize(value)
+            ],
+        ]
     if kind in ("kv", "actor"):
         return [Token(kind, s, start, end, norm=s.lower())]
     return [Token("punct" if kind == "punct" else "other", s, start, end, norm=s.lower())]

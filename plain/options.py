@@ -182,6 +182,8 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
     for i, t in enumerate(toks):
         if not (req.free(i) and t.is_int):
             continue
+        if req.p(i - 1) in ("=", ":") and req.w(i - 2) not in ("concurrency", "parallelism"):
+            continue  # "epochs=3 concurrency=4": 3 is the epochs' value
         w1 = req.w(i + 1)
         span = None
         if w1 == "at" and req.w(i + 2) == "a" and req.w(i + 3) == "time":
@@ -303,6 +305,9 @@ def attach(req: Request, t: Translation, found: list[Found]) -> Translation:
                 return refused(req.text, f"{f.option} is given twice ({f.said!r}); say it once")
             continue
         if f.option in t.argv:
+            given = t.argv[t.argv.index(f.option) + 1] if f.value is not None else None
+            if given is not None and given != f.value:  # never drop one of two values
+                return refused(req.text, f"{f.option} is given twice ({f.said!r}); say it once")
             continue
         seen[f.option] = f.value
         extra += [f.option] if f.value is None else [f.option, f.value]

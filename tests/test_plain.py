@@ -180,6 +180,12 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab archive", "can you archive search-v2?", None, "ab archive search-v2"),
     ("refused", "did we archive search-v2?", None, "~"),
     ("export dataset", "a passed-only tensorzero dataset from baseline-0401", None, "export dataset baseline-0401 --format tensorzero --passed-only"),
+    # key=value for an option; two values for one option are refused, never one dropped
+    ("ab analyze", "analyze search-v2 alpha=0.05", None, "ab analyze search-v2 --alpha 0.05"),
+    ("eval run", "run regression against openai:gpt-4o epochs=2 concurrency=3", None, "eval run regression --target openai:gpt-4o --epochs 2 --concurrency 3"),
+    ("eval run", "run regression against openai:gpt-4o, 2 concurrent, concurrency 6", None, "! given twice"),
+    ("ab analyze", "has c pulled ahead?", "search-v2", "ab analyze search-v2"),
+    ("ab analyze", "how sure are we that treatment is better?", None, "ab analyze onboarding"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
     ("ab add-result", "add a cold result to checkout-flow: 11 of 12 calls ok", None, f"{AR} --variant cold --tool-calls 12 --successful-calls 11"),
