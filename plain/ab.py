@@ -80,6 +80,9 @@ def import_results(req: Request) -> Translation:
     path = next((i for i, t in enumerate(req.tokens) if t.kind == "path"), -1)
     saved = path >= 0 and req.tokens[path].text.lower().endswith(".json")
     k = req.index({"as", "called", "named"})
+    if req.w(k + 1) in ("test", "experiment") and req.free(k + 1):
+        req.use(k + 1)  # "load saved.json as test abc"
+        k += 1
     if saved and k > path and k + 1 < len(req.tokens) and req.free(k + 1):
         # a test the warm-session framework saved: importing it creates test NAME
         name = req.tokens[k + 1]
@@ -710,8 +713,11 @@ def conclude(req: Request) -> Translation:
     # "stop and keep the control": keeping the control is how this test stops
     if "keep-control" in modes:
         for i in req.indexes(STOP_WORDS):
-            if req.free(i) and (req.w(i + 1) == "and" or req.p(i + 1) == ","):
-                req.use(i, i + 1)
+            j = i + 1
+            while j in req.in_name:  # "end onboarding and keep control"
+                j += 1
+            if req.free(i) and (req.w(j) == "and" or req.p(j) == ","):
+                req.use(i, j)
     # "stop … without picking a variant": no variant shipped, said outright
     k = req.seq("without", {"picking", "choosing", "shipping", "selecting"})
     if k >= 0:

@@ -101,6 +101,9 @@ def suite_add(req: Request) -> Translation:
             req.text, ["eval", "suite", "add", *opts], ["FILE"], "which file? (JSONL or YAML cases)"
         )
     req.use(path)
+    for i in req.indexes({"file", "cases"}):  # "add suite file x.jsonl"
+        if abs(i - path) <= 2:
+            req.use(i)
     refusal = number_refusal(req) or unknown_refusal(req)
     if refusal:
         return refusal
@@ -657,6 +660,14 @@ def _judge_repeats(req: Request) -> list[str]:
     for i, t in enumerate(req.tokens):
         if not (t.is_int and req.free(i)):
             continue
+        if req.w(i + 1) in ("judge", "judges", "grader") and req.w(i + 2) in (
+            "repeats",
+            "repeat",
+            "repetitions",
+            "calls",
+        ):
+            req.use(i, i + 2)  # "3 judge repeats": the judge word stays for the scorer reader
+            return ["--judge-repeats", fmt(t.value)]
         if req.w(i + 1) in ("repeats", "repeat", "repetitions") or (
             req.w(i + 1) == "times" and req.index({"judge", "ask", "grader"}, names_too=True) >= 0
         ):

@@ -186,6 +186,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval run", "run regression against openai:gpt-4o, 2 concurrent, concurrency 6", None, "! given twice"),
     ("ab analyze", "has c pulled ahead?", "search-v2", "ab analyze search-v2"),
     ("ab analyze", "how sure are we that treatment is better?", None, "ab analyze onboarding"),
+    ("ab conclude", "end search-v2 and keep the control", None, "ab conclude search-v2 --keep-control"),
+    ("ab import", "load /tmp/saved/t9.json as test t9", None, "ab import t9 /tmp/saved/t9.json"),
+    ("eval suite add", "add suite file cases/new.yaml", None, "eval suite add cases/new.yaml"),
+    ("eval run", "run regression against openai:gpt-4o, judge scorer, 2 judge repeats", None, "eval run regression --target openai:gpt-4o --scorer judge --judge-repeats 2"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
     ("ab add-result", "add a cold result to checkout-flow: 11 of 12 calls ok", None, f"{AR} --variant cold --tool-calls 12 --successful-calls 11"),
