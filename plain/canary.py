@@ -104,9 +104,14 @@ def _intent(req: Request) -> str | None:
     }
     if sum(changes.values()) > 1:
         return "several"
-    if ws & WATCH_VERBS:
-        return "watch"
-    if req.seq("roll", "back") >= 0 or req.seq("revert", "to") >= 0 or ws & ROLLBACK_VERBS:
+    if ws & WATCH_VERBS or req.seq("keep", {"an", "watch"}) >= 0 and "eye" in ws | {"watch"}:
+        return "watch"  # "keep an eye on router-v2"
+    if (
+        req.seq("roll", "back") >= 0
+        or req.seq("revert", "to") >= 0
+        or ws & ROLLBACK_VERBS
+        or ({"roll", "back"} <= ws and req.index({"roll"}) < req.index({"back"}))
+    ):
         return "rollback"
     if ws & AUDIT_WORDS or req.seq("why", {"did", "was", "were"}) >= 0:
         return "audit"
@@ -204,7 +209,7 @@ def _clause_note(req: Request) -> str | None:
     verbs = ADVANCE_VERBS | HALT_VERBS | ROLLBACK_VERBS | COMPLETE_VERBS
     comma = next((i for i in range(len(req.tokens)) if req.p(i) == ","), -1)
     between = range(names[0].end, comma) if len(names) == 1 and comma > names[0].end else range(0)
-    step = _w("to the next stage up")
+    step = _w("to the next stage up back now please immediately right away asap")
     if len(names) == 1 and req.p(names[0].end) == ",":
         start = names[0].end + 1
     elif between and all(
@@ -238,6 +243,9 @@ def _clause_note(req: Request) -> str | None:
 def route(req: Request) -> Translation | None:
     """The canary command ``req`` asks for, or None when it is not a canary request."""
     intent = _intent(req)
+    log_words = _w("log logs events event history happened timeline activity")
+    if intent is None and set(req.words()) & log_words:
+        return None  # "the log of router-v2": its events (`events log --stream canary:NAME`)
     if intent is None:
         if set(req.words()) & CANARY_WORDS or req.named("canary"):
             return refused(
@@ -294,6 +302,9 @@ def route(req: Request) -> Translation | None:
         opts.append(req.tokens[path].text)
     if intent == "watch":
         _mark_words(req, WATCH_VERBS)
+        k = req.seq("keep", "an", "eye", "on")
+        if k >= 0:
+            req.use(k, k + 1, k + 2, k + 3)
         for i, t in enumerate(req.tokens):
             if t.kind == "num" and t.unit == "s" and req.free(i):
                 k = req.seq({"give", "stop"}, "up", "after")

@@ -38,6 +38,8 @@ def events_log(req: Request) -> Translation:
             streams.append(f"eval-run:{m.name}")
         elif m.kind == "suite":
             streams.append(f"suite:{m.name}")
+        elif m.kind == "canary":
+            streams.append(f"canary:{m.name}")
         else:
             continue
         req.use_match(m)

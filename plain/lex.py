@@ -217,7 +217,7 @@ def _make(kind: str, m: re.Match[str]) -> list[Token]:
         return [Token(kind, trimmed, start, start + len(trimmed), norm=trimmed.lower())]
     if kind == "kv" and s.split("=", 1)[0].lower() in _OPTION_KEYS:
         # "alpha=0.1", "epochs=3": an option said as key=value reads as "alpha = 0.1"
-        key, _, value = s.partition("=")
+        key, _, raw = s.partition("=")
         k_end = start + len(key)
         return [
             *_words(key, start),
@@ -235,7 +235,7 @@ def _make(kind: str, m: re.Match[str]) -> list[Token]:
                     scale=x.scale,
                     parts=x.parts,
                 )
-                for x in tokenize(value)
+                for x in tokenize(raw)
             ],
         ]
     if kind in ("kv", "actor"):

@@ -189,6 +189,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab conclude", "end search-v2 and keep the control", None, "ab conclude search-v2 --keep-control"),
     ("ab import", "load /tmp/saved/t9.json as test t9", None, "ab import t9 /tmp/saved/t9.json"),
     ("eval suite add", "add suite file cases/new.yaml", None, "eval suite add cases/new.yaml"),
+    ("events log", "the history of router-v2", None, "events log --stream canary:router-v2"),
+    ("canary halt", "halt router-v2 now, latency tripled", None, "canary halt router-v2 --note 'latency tripled'"),
+    ("canary rollback", "roll router-v2 back, costs are up", None, "canary rollback router-v2 --note 'costs are up'"),
+    ("canary watch", "keep an eye on router-v2", None, "canary watch router-v2"),
     ("eval run", "run regression against openai:gpt-4o, judge scorer, 2 judge repeats", None, "eval run regression --target openai:gpt-4o --scorer judge --judge-repeats 2"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
