@@ -28,6 +28,7 @@ from trialbook.domain.metrics import CUSTOM_METRIC_RE
 from trialbook.domain.names import NAME_RE
 from trialbook.plain.ab_common import (
     BE,
+    clause_reason,
     find_metric,
     metric_refusal,
     no_such_variant,
@@ -677,6 +678,8 @@ def _alpha_option(req: Request, alpha: Token) -> list[str] | Translation:
 def conclude(req: Request) -> Translation:
     """``ab conclude NAME (--ship V | --keep-control | --stop) [--note TEXT]``."""
     note, note_at = note_text(req, because=True)
+    if note is None:  # "ship warm, the numbers are clear": a reason in a last clause
+        note, note_at = clause_reason(req)
     modes: list[str] = []
     ship_variant: list[str] = []
     k = req.seq(KEEP_CONTROL, {"with", "the", "using"}, {"control", "baseline"})
@@ -861,6 +864,8 @@ def conclude(req: Request) -> Translation:
 def archive(req: Request) -> Translation:
     """``ab archive NAME``: hides the test; nothing is destroyed."""
     reason, _ = note_text(req, _w("reason note notes why"), because=True)
+    if reason is None:  # "archive onboarding, it is finished"
+        reason, _ = clause_reason(req)
     gone = req.named("archived")
     if gone and not req.named("test"):
         return refused(

@@ -193,6 +193,9 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("canary halt", "halt router-v2 now, latency tripled", None, "canary halt router-v2 --note 'latency tripled'"),
     ("canary rollback", "roll router-v2 back, costs are up", None, "canary rollback router-v2 --note 'costs are up'"),
     ("canary watch", "keep an eye on router-v2", None, "canary watch router-v2"),
+    ("ab archive", "archive prompt-style, it is finished", None, "ab archive prompt-style --reason 'it is finished'"),
+    ("ab conclude", "ship c, the numbers are clear", "search-v2", "ab conclude search-v2 --ship c --note 'the numbers are clear'"),
+    ("ab conclude", "ship c, i guess", "search-v2", "~"),
     ("eval run", "run regression against openai:gpt-4o, judge scorer, 2 judge repeats", None, "eval run regression --target openai:gpt-4o --scorer judge --judge-repeats 2"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
