@@ -278,6 +278,9 @@ def analyze(req: Request) -> Translation:
         if k >= 0:
             history = history or not (plotting and words == ("over", "time"))
             req.use(*range(k, k + len(words)))
+    if history:  # "what would I have seen if I'd checked after every result?"
+        for i in req.indexes({"seen", "checked", "looked", "peeked", "i'd", "we'd", "been"}):
+            req.use(i)
     metrics: list[str] = []
     said_by: dict[str, str] = {}  # metric -> the word it was read from
     i = 0

@@ -54,6 +54,8 @@ def is_decision_report(req: Request) -> bool:
     for warm: success"): there it is a report only before a test, run or canary name, or
     before "on"/"of"/"about".
     """
+    if req.seq({"latency", "cost"}, "budget") >= 0 or req.seq("ci", {"check", "gate"}) >= 0:
+        return True  # "a ci check with a 50 s latency budget": what a decision report gates
     first = next(
         (i for i, t in enumerate(req.tokens) if t.kind == "word" and t.norm not in _POLITE), -1
     )
@@ -143,6 +145,18 @@ def _budgets(req: Request) -> list[str] | Translation:
         ("cost", "usd", "--cost-budget"),
     ):
         for i in req.indexes({cue}):
+            b = i - 1  # "with a 50 s latency budget": the value said first
+            if req.w(i + 1) == "budget" and b >= 0 and toks[b].kind == "num" and req.free(b):
+                if toks[b].unit not in (unit, None):
+                    return refused(
+                        req.text,
+                        f"a {cue} budget is in {'seconds' if unit == 's' else 'dollars'}: "
+                        f"{toks[b].text!r} is not; say it with its unit",
+                    )
+                a = b - (req.w(b - 1) in ("a", "the")) - (req.w(b - 2) == "with")
+                req.use(*range(max(a, 0), i + 2))
+                opts += [option, fmt(toks[b].value)]
+                break
             a = i - (req.w(i - 1) in ("p95", "a", "the")) - (req.w(i - 2) in ("a", "with"))
             j = i + 1
             while req.w(j) in (
@@ -173,6 +187,8 @@ def _budgets(req: Request) -> list[str] | Translation:
     gate = req.index({"gate", "check", "checked"})
     if gate >= 0:
         req.use(gate)
+        if req.w(gate - 1) == "ci":  # "a ci check"
+            req.use(gate - 1)
         k = req.seq({"ready", "fit", "ok"}, "to", "ship")
         if k >= 0:
             req.use(k, k + 1, k + 2)

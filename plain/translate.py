@@ -750,6 +750,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or (req.seq("relative", "to") >= 0 and variants)
         or (req.seq("any", "good") >= 0 and variants)
         or ws & {"cuped", "covariate", "adjust", "adjusted", "adjusting"}
+        or req.seq("after", {"each", "every"}, {"result", "session"}) >= 0  # the --history
         or (ws & {"break", "broken", "breaking"} and "down" in ws and (tests or req.focus))
         or (ws & (COMPARE_WORDS | {"compare"}) and (tests or variants or req.focus))
         or (req.seq({"compared", "relative"}, {"to", "with"}) >= 0 and (tests or variants))

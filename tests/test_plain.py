@@ -196,6 +196,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab archive", "archive prompt-style, it is finished", None, "ab archive prompt-style --reason 'it is finished'"),
     ("ab conclude", "ship c, the numbers are clear", "search-v2", "ab conclude search-v2 --ship c --note 'the numbers are clear'"),
     ("ab conclude", "ship c, i guess", "search-v2", "~"),
+    ("ab analyze", "what would we have seen if we had peeked after each result on search-v2?", None, "ab analyze search-v2 --history"),
+    ("report ab", "ci check on onboarding with a 30s latency budget", None, "report ab onboarding --latency-budget 30 --check"),
+    ("report ab", "search-v2 with a $0.02 cost budget, as a gate", None, "report ab search-v2 --cost-budget 0.02 --check"),
+    ("report ab", "ci check on onboarding with a 3 point latency budget", None, "! latency budget is in seconds"),
     ("eval run", "run regression against openai:gpt-4o, judge scorer, 2 judge repeats", None, "eval run regression --target openai:gpt-4o --scorer judge --judge-repeats 2"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
