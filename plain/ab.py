@@ -194,6 +194,10 @@ def analyze(req: Request) -> Translation:
                 ["--alpha A"],
                 f"{t.text} confidence is given as a significance level: type --alpha (e.g. 1 - confidence)",
             )
+    for i in req.indexes({"average", "mean", "typical"}):  # "the average number of tool calls"
+        req.use(i)
+        if req.w(i + 1) == "number" and req.w(i + 2) == "of":
+            req.use(i + 1, i + 2)
     for i in req.indexes({"confident", "sure", "certain"}):  # "how confident are we that …"
         if req.w(i - 1) == "how":
             req.use(i)

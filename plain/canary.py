@@ -347,10 +347,15 @@ def route(req: Request) -> Translation | None:
                     break
             opts.append("--force")
         percents = [i for i in _percent_tokens(req) if req.free(i)]
-        stages_of = {float(p) for p in req.vocab.canaries.get(name) or ()}
-        for i, t in enumerate(req.tokens):  # "push it up to 100": a bare stage after "to"
-            if t.is_int and req.free(i) and req.w(i - 1) == "to" and float(t.value) in stages_of:
-                percents.append(i)
+        for i, t in enumerate(req.tokens):  # "push it up to 100": a stage is said with its %
+            if t.is_int and req.free(i) and req.w(i - 1) == "to" and not percents:
+                return incomplete(
+                    req.text,
+                    ["canary", "advance", name, *opts],
+                    ["--to PERCENT"],
+                    f"is {t.text} the {t.text}% stage? say it with its '%' (`--to` is checked "
+                    "against the stages)",
+                )
         for i in req.indexes({"it"}):  # "…, force it"
             if req.w(i - 1) in _FORCE and "--force" in opts:
                 req.use(i)

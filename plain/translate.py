@@ -157,10 +157,10 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
     found = options.read(req)
     routed = _route(req)
     if command_path(routed.argv) in (("ab", "summary"), ("ab", "show")) and any(
-        f.option in ("--as-of", "--at") for f in found
+        f.option in ("--as-of", "--at", "--plot") for f in found
     ):
-        # "how did checkout-flow look at position 40?": a test as it was is its analysis then
-        # (`ab summary`/`ab show` have no --as-of/--at)
+        # "how did checkout-flow look at position 40?", "the plot for onboarding": a test as it
+        # was, or drawn, is its analysis (`ab summary`/`ab show` have no --as-of/--at/--plot)
         routed = ab.analyze(req)
     translation = options.attach(req, routed, found)
     return _asked(req, _unnegated(req, _accounted(req, translation)))
@@ -751,6 +751,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or (req.seq("any", "good") >= 0 and variants)
         or ws & {"cuped", "covariate", "adjust", "adjusted", "adjusting"}
         or req.seq("after", {"each", "every"}, {"result", "session"}) >= 0  # the --history
+        or (question and (variants or tests) and _names_metric(req))
         or (ws & {"break", "broken", "breaking"} and "down" in ws and (tests or req.focus))
         or (ws & (COMPARE_WORDS | {"compare"}) and (tests or variants or req.focus))
         or (req.seq({"compared", "relative"}, {"to", "with"}) >= 0 and (tests or variants))
@@ -798,7 +799,7 @@ _SHOW_FILLER = (
     SHOW_WORDS | TEST_WORDS | RESULT_WORDS | LIST_WORDS
     | _w("a an the me us please pls can could would you i we want to let about on for of in its it "
          "what whats what's is are was how how's tell give get current currently called named "
-         "our my this that so far up recorded stored data and with all everything any its "
+         "our my this that so far recorded stored data and with all everything any its "
          "there do does have has just now again full whole entire table rows like looks "
          "looking status state")
 )  # fmt: skip
@@ -811,6 +812,13 @@ def _unplaced_words(req: Request) -> list[str]:
         for i, t in enumerate(req.tokens)
         if t.kind == "word" and req.free(i) and t.norm not in _SHOW_FILLER
     ]
+
+
+def _names_metric(req: Request) -> bool:
+    """Whether a metric is named ("what is the success rate of treatment?")."""
+    from trialbook.plain.ab_common import find_metric
+
+    return find_metric(req) is not None
 
 
 def _topic(rest: str, req: Request) -> tuple[str, ...]:
