@@ -37,21 +37,32 @@ the answer runs nothing and offers that line.
 
 - Round 3 (#24): both held-out sets were scored and reported, so they became dev data; with
   the third newcomer's dev set (``--dev3``, ``bench/plain_fresh3_dev.txt``, 107 requests) the
-  misses were grouped by capability (options said by their own name with the value on either
-  side, ``plain/named.py``; "how does X work" help; a ";" clause that adds detail; "this
-  test" as the focus and "that position"/"the new one" asked about; misspelt core words;
-  dimensions (``category=billing``, "in segment x"); ``ab analyze --by``/``--covariate`` in
-  words; forced and automatic canary steps; run roles that the words and a name disagree on
-  asked about; "delete X" offered as ``ab archive X``, never made) and each was added with
-  paraphrases of its own in the test table (606 → 641 requests). Before → after (exact;
-  declined / wrong reads / wrong writes):
-  fresh held-out 59/83 = 71.1 % (21/3/0) → 70/83 = 84.3 % (12/1/0);
-  fresh2 held-out 37/50 = 74.0 % (10/3/0) → 44/50 = 88.0 % (4/2/0);
-  fresh3 dev 70/107 = 65.4 % (31/3/3) → 85/107 = 79.4 % (22/0/0).
+  misses were grouped by the capability they lacked and each capability was added with
+  paraphrases of its own in the test table (606 → 725 requests), never the lines:
+  options said by their own name with the value on either side (``plain/named.py``:
+  timeout, budget, price, judge repeats, max regressions/failed, expected results/tools,
+  success criteria, ``--by``/``--covariate``/``--dimension`` in words, ``key=value``);
+  effects and margins in the metric's units said around their words; "how does X work"
+  help; a ";" or a last comma clause that adds detail or a reason; "this test" as the
+  focus, and "that position"/"the new one" asked about; misspelt core words (one edit,
+  never into a write verb); polite requests ("could you record …"); a test as it was
+  (``--as-of``/``--at``) or drawn (``--plot``) is its analysis; a metric question about
+  a variant is an analysis; forced/automatic canary steps and a canary's log; a
+  directory of saved tests, stdin, ``--transcript``; "N and a half"; relative trace
+  directories; dataset splits said as words. Made safer: run roles that the words and a
+  name disagree on ("compare baseline-0401 against candidate-0402") are asked; "delete X"
+  is refused with ``ab archive X`` offered; a request that names a test and asks nothing
+  the rules read is offered as ``ab show``, not run; a generic option the rule already set
+  with another value is refused (one of the two was silently dropped before).
+  Before → after (exact; declined / wrong reads / wrong writes):
+  fresh held-out 59/83 = 71.1 % (21/3/0) → 79/83 = 95.2 % (3/1/0);
+  fresh2 held-out 37/50 = 74.0 % (10/3/0) → 49/50 = 98.0 % (0/1/0);
+  fresh3 dev 70/107 = 65.4 % (31/3/3) → 103/107 = 96.3 % (4/0/0).
   Two of fresh3's three "wrong writes" before were the scorer's: ``--completion-time 4min``
-  against ``240`` and a default ``--format markdown``; values with a unit are now compared
-  by what the CLI reads them as (``_meaning``), so 72/107 with 1 wrong write ("delete
-  checkout-flow" made ``ab archive``) is the fair before. ``--heldout3`` scores
+  against ``240`` and a default ``--format markdown``; values with a unit, effects in a
+  metric's units and ISO times are now compared by what the CLI reads them as
+  (``_meaning``), so 72/107 with 1 wrong write ("delete checkout-flow" made
+  ``ab archive``) is the fair before. ``--heldout3`` scores
   ``bench/plain_fresh3_heldout.txt`` (the lead adds it; never read here).
 
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
