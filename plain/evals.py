@@ -449,12 +449,12 @@ def compare(req: Request) -> Translation:
     try:
         a, b = _baseline_first(req, names[0], names[1])
     except _RolesDisagree as e:
-        named, other = e.args
+        named, other, word = e.args
         return incomplete(
             req.text,
             ["eval", "compare"],
             ["RUN_A RUN_B"],
-            f"which run is the baseline? {named} is named so, but 'against' puts {other} in "
+            f"which run is the baseline? {named} is named so, but {word!r} puts {other} in "
             f"that place: `eval compare BASELINE CANDIDATE`",
             [f"eval compare {named} {other}", f"eval compare {other} {named}"],
         )
@@ -517,7 +517,8 @@ def _baseline_first(req: Request, first: str, second: str) -> tuple[str, str]:
     if any(req.w(i) in _BASELINE_AFTER for i in between) and roles == [early]:
         # "compare baseline-0401 against candidate-0402": the words make the second run the
         # baseline, its name the first; which is meant is asked (the order decides the verdict)
-        raise _RolesDisagree(early, late)
+        word = next(req.w(i) for i in between if req.w(i) in _BASELINE_AFTER)
+        raise _RolesDisagree(early, late, word)
     if any(req.w(i) in _BASELINE_AFTER for i in between):
         for i in between:
             if req.w(i) in _BASELINE_AFTER:

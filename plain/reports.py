@@ -101,7 +101,7 @@ def decision_report(req: Request) -> Translation:
             except _RolesDisagree as e:  # the words and a name give the baseline to two runs
                 return refused(
                     req.text,
-                    f"which run is the baseline, {' or '.join(map(str, e.args))}? "
+                    f"which run is the baseline, {' or '.join(map(str, e.args[:2]))}? "
                     "say 'report on RUN against BASELINE'",
                 )
             for i in req.indexes({"baseline", "vs", "versus", "compared"}):
