@@ -132,6 +132,15 @@ def import_results(req: Request) -> Translation:
         return incomplete(
             req.text, ["ab", "import", test], ["FILE"], "which file? (JSONL, one result per line)"
         )
+    if directory:  # "import /data/saved into onboarding": a DIR takes no test name
+        return incomplete(
+            req.text,
+            ["ab", "import"],
+            ["FILE"],
+            f"is {req.tokens[path].text} a directory? a directory imports every saved test in "
+            f"it under its own id (`ab import {req.tokens[path].text}`, no NAME); a file of "
+            f"results goes into {test} (`ab import {test} FILE`)",
+        )
     for i in req.indexes({"pull", "bring", "in", "into", "for", "from", "results", "sessions"}):
         req.use(i)
     req.use(path)

@@ -65,13 +65,14 @@ def near(
 
 
 def seconds(t: Token) -> bool:
-    """A duration ("45s", "2 minutes") or a bare number (the CLI's seconds)."""
-    return t.kind == "num" and t.unit in ("s", None) and t.value is not None and t.value >= 0
+    """A duration ("45s", "2 minutes") or a bare number (the CLI's seconds), more than 0."""
+    return t.kind == "num" and t.unit in ("s", None) and t.value is not None and t.value > 0
 
 
 def dollars(t: Token) -> bool:
-    """An amount of money ("$10", "10 dollars") or a bare number (the CLI's US dollars)."""
-    return t.kind in ("money", "num") and t.unit in ("usd", None) and t.value is not None
+    """An amount of money ("$10", "10 dollars") or a bare number (the CLI's US dollars), more
+    than 0 (a zero or negative budget is left unread, so the request is asked about)."""
+    return t.kind == "num" and t.unit in ("usd", None) and t.value is not None and t.value > 0
 
 
 def count(t: Token) -> bool:

@@ -205,6 +205,9 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab analyze", "what's the mean number of messages for treatment?", None, "ab analyze onboarding --metric messages"),
     ("ab analyze", "draw the chart for prompt-style", None, "ab analyze prompt-style --plot"),
     ("unsure", "what's up with prompt-style?", None, "~"),
+    ("eval run", "run smoke against openai:gpt-4o, timeout 0", None, "~"),
+    ("eval run", "run smoke against openai:gpt-4o with a budget of -2", None, "~"),
+    ("ab import", "import /data/saved into prompt-style", None, "? ab import [FILE]"),
     ("eval run", "run regression against openai:gpt-4o, judge scorer, 2 judge repeats", None, "eval run regression --target openai:gpt-4o --scorer judge --judge-repeats 2"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
