@@ -203,6 +203,9 @@ def analyze(req: Request) -> Translation:
                 ["--alpha A"],
                 f"{t.text} confidence is given as a significance level: type --alpha (e.g. 1 - confidence)",
             )
+    k = req.seq({"ready", "good"}, "to", {"ship", "go"})  # "is it ready to ship?"
+    if k >= 0 and req.is_question():
+        req.use(k, k + 1, k + 2)
     for i in req.indexes({"average", "mean", "typical"}):  # "the average number of tool calls"
         req.use(i)
         if req.w(i + 1) == "number" and req.w(i + 2) == "of":

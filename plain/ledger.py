@@ -43,9 +43,28 @@ def events_log(req: Request) -> Translation:
         else:
             continue
         req.use_match(m)
-    if not streams and req.focus:  # "the log for this test": the test in focus
-        for i in req.indexes({"this", "current"}):
-            if req.w(i + 1) in ("test", "experiment", "run", "canary") and req.free(i + 1):
+    if not streams and req.focus:  # "the log for this test", "its log": the one in focus
+        for i in req.indexes({"this", "current", "its", "it"}):
+            nxt = req.w(i + 1)
+            if req.w(i) in ("its", "it") and (
+                nxt in ("log", "logs", "events", "history", "timeline", "")
+                or req.w(i - 1) in ("of", "for", "on", "to")
+            ):
+                v = req.vocab
+                prefix = (
+                    "ab"
+                    if req.focus in v.tests or req.focus in v.archived
+                    else "eval-run"
+                    if req.focus in v.runs
+                    else "canary"
+                    if req.focus in v.canaries
+                    else ""
+                )
+                if prefix:
+                    streams.append(f"{prefix}:{req.focus}")
+                    req.use(i)
+                break
+            if nxt in ("test", "experiment", "run", "canary") and req.free(i + 1):
                 v = req.vocab
                 kind = (
                     "ab"
@@ -157,9 +176,28 @@ def events_export(req: Request) -> Translation:
     streams += [f"eval-run:{m.name}" for m in req.named("run")]
     for m in req.named("test", "archived", "run"):
         req.use_match(m)
-    if not streams and req.focus:  # "the log for this test": the test in focus
-        for i in req.indexes({"this", "current"}):
-            if req.w(i + 1) in ("test", "experiment", "run", "canary") and req.free(i + 1):
+    if not streams and req.focus:  # "the log for this test", "its log": the one in focus
+        for i in req.indexes({"this", "current", "its", "it"}):
+            nxt = req.w(i + 1)
+            if req.w(i) in ("its", "it") and (
+                nxt in ("log", "logs", "events", "history", "timeline", "")
+                or req.w(i - 1) in ("of", "for", "on", "to")
+            ):
+                v = req.vocab
+                prefix = (
+                    "ab"
+                    if req.focus in v.tests or req.focus in v.archived
+                    else "eval-run"
+                    if req.focus in v.runs
+                    else "canary"
+                    if req.focus in v.canaries
+                    else ""
+                )
+                if prefix:
+                    streams.append(f"{prefix}:{req.focus}")
+                    req.use(i)
+                break
+            if nxt in ("test", "experiment", "run", "canary") and req.free(i + 1):
                 v = req.vocab
                 kind = (
                     "ab"

@@ -752,6 +752,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or ws & {"cuped", "covariate", "adjust", "adjusted", "adjusting"}
         or req.seq("after", {"each", "every"}, {"result", "session"}) >= 0  # the --history
         or (question and (variants or tests) and _names_metric(req))
+        or (question and req.seq("ready", "to", "ship") >= 0 and (tests or req.focus))
         or (ws & {"break", "broken", "breaking"} and "down" in ws and (tests or req.focus))
         or (ws & (COMPARE_WORDS | {"compare"}) and (tests or variants or req.focus))
         or (req.seq({"compared", "relative"}, {"to", "with"}) >= 0 and (tests or variants))
@@ -764,6 +765,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or req.seq("how", {"is", "are", "did", "does"}) >= 0
         or (fw == "how" and tests)
     ):
+        if req.focus in req.vocab.runs and not tests:
+            return ev.show(req)  # "how did it do?" with a run in focus
         return ab.read_test(req, "summary")
     if (ws & {"tests", "experiments"} or (fw in ("list", "ls") and not tests)) and not tests:
         return ab.list_tests(req)

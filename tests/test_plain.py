@@ -208,6 +208,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval run", "run smoke against openai:gpt-4o, timeout 0", None, "~"),
     ("eval run", "run smoke against openai:gpt-4o with a budget of -2", None, "~"),
     ("ab import", "import /data/saved into prompt-style", None, "? ab import [FILE]"),
+    ("eval show", "how did it go?", "baseline-0401", "eval show baseline-0401"),
+    ("events log", "show its history", "prompt-style", "events log --stream ab:prompt-style"),
+    ("events log", "the log of it", "router-v2", "events log --stream canary:router-v2"),
+    ("ab analyze", "is prompt-style ready to ship?", None, "ab analyze prompt-style"),
     ("eval run", "run regression against openai:gpt-4o, judge scorer, 2 judge repeats", None, "eval run regression --target openai:gpt-4o --scorer judge --judge-repeats 2"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
