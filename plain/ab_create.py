@@ -144,6 +144,7 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
                 and after.norm not in _CREATE_STOP | FILLER | {"a", "an", "the"}
                 and not (after.kind == "word" and after.norm in _NOT_NAMES)
                 and req.w(k + 2) not in ("difficulty", "task", "one", "is", "as")
+                and not (after.kind == "word" and after.norm in _OPTION_WORDS)
                 and not (k + 2 < len(toks) and toks[k + 2].kind == "num")  # ", plan 800 results"
             ):
                 # "fast and slow and medium": where the list ends is not clear; ask
@@ -279,6 +280,7 @@ def create(req: Request) -> Translation:
     metric = _create_metric(req)
     guardrails = _guardrails(req)
     extras: list[str] = _create_extras(req)
+    extras += _segment_and_cap(req)
     tools = _expected_tools(req)
     if tools:
         extras += ["--expected-tools", ",".join(tools)]
@@ -424,6 +426,8 @@ _NAME_BLOCK = (
 )
 
 
+#: words that start an option's phrase after a list ("a and b, segment by region")
+_OPTION_WORDS = _w("segment segmented cap capped capping winsorize winsorise split expecting")
 #: words that start an option's phrase after the name ("create x expecting the tools a and b")
 _OPTION_LEADS = _w("expecting expected described measured planned")
 
@@ -649,6 +653,48 @@ def quoted_after(req: Request, *phrases: tuple[str, ...]) -> str | None:
             req.use(*range(a, j + 1))
             return req.tokens[j].text
     return None
+
+
+def _segment_and_cap(req: Request) -> list[str]:
+    """``--segment KEY`` ("segment by region", "broken down by model") and ``--cap M:pNN`` /
+    ``--cap M:N`` ("cap completion time at p95", "cap cost at 0.5")."""
+    import re
+
+    toks = req.tokens
+    out: list[str] = []
+    for i in req.indexes({"segment", "segmented", "segments", "breakdown", "broken", "break"}):
+        j = i + 1 + (req.w(i + 1) == "down")
+        if req.w(j) not in ("by", "per") or not req.free(i):
+            continue
+        k = j + 1
+        if (
+            k < len(toks)
+            and req.free(k)
+            and toks[k].kind == "word"
+            and CUSTOM_METRIC_RE.match(toks[k].norm)
+        ):
+            if toks[k].norm in KNOWN and toks[k].norm not in ("category", "difficulty", "model"):
+                continue
+            req.use(*range(i, k + 1))
+            out += ["--segment", toks[k].norm]
+            break
+    for i in req.indexes({"cap", "capped", "capping", "winsorize", "winsorise"}):
+        found = find_metric(req, i + 1, anywhere=False) if req.free(i) else None
+        if not found or found[1] != i + 1:
+            continue
+        metric, _, b = found
+        if req.w(b) != "at" or b + 1 >= len(toks) or not req.free(b + 1):
+            continue
+        t = toks[b + 1]
+        if t.kind == "word" and re.fullmatch(r"p\d{1,2}", t.norm):
+            limit = t.norm
+        elif t.kind == "num" and t.unit in (None, "s", "usd") and t.value > 0:
+            limit = fmt(t.value)
+        else:
+            continue
+        req.use(i, *range(i + 1, b + 2))
+        out += ["--cap", f"{metric}:{limit}"]
+    return out
 
 
 def _expected_tools(req: Request) -> list[str]:

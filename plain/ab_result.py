@@ -105,6 +105,9 @@ def add_result(req: Request) -> Translation:
     _money_time_score(req, s)
     _id_slots(req, s)
     _dimension_words(req, s)
+    for i in req.indexes({"again"}):  # "warm passed again": one more result, like "another"
+        if req.w(i - 1) in ("passed", "failed", "succeeded", "worked") and req.free(i):
+            req.use(i)
     keys = [d.partition("=")[0] for d in s.lists["dimension"]]
     for k in keys:
         if keys.count(k) > 1 and s.conflict is None:  # "category=billing, category=refunds"

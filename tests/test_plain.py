@@ -212,6 +212,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("events log", "show its history", "prompt-style", "events log --stream ab:prompt-style"),
     ("events log", "the log of it", "router-v2", "events log --stream canary:router-v2"),
     ("ab analyze", "is prompt-style ready to ship?", None, "ab analyze prompt-style"),
+    ("ab create", "create test seg with variants a and b, segment by category", None, "ab create seg --variants a,b --segment category"),
+    ("ab create", "create test capx with variants a and b, cap tokens at p99", None, "ab create capx --variants a,b --cap tokens:p99"),
+    ("ab create", "create test capy with variants a and b, cap cost at", None, "~"),
+    ("ab add-result", "verbose failed again", "prompt-style", "ab add-result prompt-style --variant verbose --failure"),
     ("eval run", "run regression against openai:gpt-4o, judge scorer, 2 judge repeats", None, "eval run regression --target openai:gpt-4o --scorer judge --judge-repeats 2"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
