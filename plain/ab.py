@@ -206,6 +206,8 @@ def analyze(req: Request) -> Translation:
     k = req.seq({"ready", "good"}, "to", {"ship", "go"})  # "is it ready to ship?"
     if k >= 0 and req.is_question():
         req.use(k, k + 1, k + 2)
+    for i in req.indexes({"rewind", "replay", "replayed", "rewound"}):  # "rewind X to position 30"
+        req.use(i)
     for i in req.indexes({"average", "mean", "typical"}):  # "the average number of tool calls"
         req.use(i)
         if req.w(i + 1) == "number" and req.w(i + 2) == "of":

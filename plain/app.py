@@ -136,7 +136,7 @@ def help_request(req: Request, read: Callable[[str], tuple[str, ...]] | None = N
             rare = [x for x in subs if x not in ("run", "show", "list")]
             topic = [w, *(rare or subs)[:1]]
             break
-    if not topic and _how_it_works(req) and _family_of(ws):
+    if not topic and _family_of(ws):  # "how do canaries work?", "help with canaries"
         topic = [_family_of(ws)]
     if not topic:
         for family, subs in _FAMILIES.items():

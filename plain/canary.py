@@ -37,7 +37,7 @@ IMPORT_VERBS = _w("import load ingest")
 #: the canary commands that change it: they need the canary named or in focus, never the only one
 WRITES = frozenset({"advance", "halt", "rollback", "complete", "import", "watch"})
 STATUS_WORDS = (
-    SUMMARY_WORDS | SHOW_WORDS | _w("stage stages guardrail guardrails healthy safe")
+    SUMMARY_WORDS | SHOW_WORDS | _w("stage stages guardrail guardrails healthy safe state")
 ) - _w("open")
 #: words a canary request may hold besides its name, intent and note: they add nothing
 _CANARY_FILLER = _w(

@@ -716,8 +716,12 @@ def retry_failed(req: Request) -> Translation:
     r = resolve(req, "run", ["eval", "retry-failed"], single=False)
     if isinstance(r, Translation):
         return r
-    for i in req.indexes({"retry", "re-run", "rerun", "failed", "failures", "failing", "errored"}):
+    for i in req.indexes(
+        {"retry", "re-run", "rerun", "redo", "failed", "failures", "failing", "errored", "cases"}
+    ):
         req.use(i)
+    if {"try", "again"} <= set(req.words()):  # "try the failed ones again"
+        req.use(*req.indexes({"try", "again"}))
     return command(req.text, ["eval", "retry-failed", r])
 
 

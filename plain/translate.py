@@ -429,7 +429,20 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     viewish = bool(ws & {"view", "viewer", "dashboard"}) or {"web", "ui"} <= ws
     if (
         viewish
-        and ws & {"web", "serve", "browser", "port", "start", "open", "launch", "ui", "viewer"}
+        and ws
+        & {
+            "web",
+            "serve",
+            "browser",
+            "port",
+            "start",
+            "open",
+            "launch",
+            "ui",
+            "viewer",
+            "up",
+            "run",
+        }
         and not (tests or runs or suites or ws & TEST_WORDS)
     ):
         return app.view(req)
@@ -521,7 +534,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if ws & {"traces", "trace"} and ws & (EXPORT_WORDS | {"write", "save"}):
         return ev.export(req)
     if (
-        ws & {"retry", "re-run", "rerun"} and ws & {"failed", "failures", "failing", "errored"}
+        (ws & {"retry", "re-run", "rerun", "redo"} or {"try", "again"} <= ws)
+        and ws & {"failed", "failures", "failing", "errored"}
     ) and (runs or req.focus in req.vocab.runs or ws & {"rollouts", "run", "eval"}):
         return ev.retry_failed(req)
     if ws & EXPORT_WORDS and runs and not tests:
