@@ -112,11 +112,32 @@ def add_result(req: Request) -> Translation:
     for k in keys:
         if keys.count(k) > 1 and s.conflict is None:  # "category=billing, category=refunds"
             s.conflict = f"dimension {k} is given twice"
+    for words in (  # "errored out", "crashed", "timed out", "gave up": the session failed
+        ({"errored", "erred", "bombed", "conked"}, "out"),
+        ({"timed"}, "out"),
+        ({"gave", "giving"}, "up"),
+        ({"crashed", "aborted"},),
+    ):
+        k = req.seq(*words)
+        if k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
+            req.use(*range(k, k + len(words)))
+            s.set("success", "failure")
+    for i in req.indexes({"but", "yet"}):  # "… 14 messages but passed": a conjunction
+        if req.w(i + 1) in SUCCESS_POS | SUCCESS_NEG | {"still"} and req.free(i):
+            req.use(i)
+            if req.w(i + 1) == "still":
+                req.use(i + 1)
     outcome = _success(req)
     if isinstance(outcome, Translation):
         return outcome
     if outcome:
         s.set("success", outcome)
+    said = [t.text for i, t in enumerate(req.tokens) if req.free(i) and t.norm in _OUTCOME_LEFT]
+    if said and "success" not in s.values:
+        # an outcome word no phrase read ("cold broken after 3 calls"): asked, never dropped
+        s.conflict = (
+            s.conflict or f"did it succeed? {said[0]!r} does not say (--success or --failure)"
+        )
 
     # the variant: store names only, the article "a" excluded
     mentions = variant_mentions(req)
@@ -303,6 +324,8 @@ def _variant_cue_unknown(req: Request) -> str | None:
 
 
 #: words that judge a session without saying whether it succeeded ("warm was ok")
+#: outcome words that, left unread, would drop what the request says of the session
+_OUTCOME_LEFT = frozenset({"errored", "broken", "wrong", "failing", "failures", "crash", "crashes"})
 _VAGUE_OUTCOME = frozenset({"ok", "okay", "fine", "good", "well", "great", "bad", "poor", "decent"})
 
 _KV_NUMERIC = {

@@ -224,6 +224,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("report eval", "report for baseline-0401 compared to candidate-0402", None, "! which run is the baseline"),
     ("report eval", "report for candidate-0402 compared to baseline-0401", None, "report eval candidate-0402 --baseline baseline-0401"),
     ("refused", "help with the event log", None, "! `help events`"),
+    ("ab add-result", "terse errored out after 12 seconds", "prompt-style", "ab add-result prompt-style --variant terse --completion-time 12 --failure"),
+    ("ab add-result", "verbose timed out after 2 min", "prompt-style", "ab add-result prompt-style --variant verbose --completion-time 120 --failure"),
+    ("ab add-result", "verbose needed 3 corrections but passed", "prompt-style", "ab add-result prompt-style --variant verbose --corrections 3 --success"),
+    ("ab add-result", "terse broken after 4 calls", "prompt-style", "! did it succeed"),
     ("eval run", "run regression against openai:gpt-4o, judge scorer, 2 judge repeats", None, "eval run regression --target openai:gpt-4o --scorer judge --judge-repeats 2"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
