@@ -154,6 +154,7 @@ METRIC_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("faster",), "completion_time"),
     (("slower",), "completion_time"),
     (("quicker",), "completion_time"),
+    (("pricier",), "cost"),
     (("errors",), "errors"),
     (("messages",), "messages"),
     (("corrections",), "corrections"),
