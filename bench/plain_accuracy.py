@@ -38,7 +38,7 @@ the answer runs nothing and offers that line.
 - Round 3 (#24): both held-out sets were scored and reported, so they became dev data; with
   the third newcomer's dev set (``--dev3``, ``bench/plain_fresh3_dev.txt``, 107 requests) the
   misses were grouped by the capability they lacked and each capability was added with
-  paraphrases of its own in the test table (606 → 748 requests), never the lines:
+  paraphrases of its own in the test table (606 → 753 requests), never the lines:
   options said by their own name with the value on either side (``plain/named.py``:
   timeout, budget, price, judge repeats, max regressions/failed, expected results/tools,
   success criteria, ``--by``/``--covariate``/``--dimension`` in words, ``key=value``);

@@ -103,6 +103,13 @@ def events_log(req: Request) -> Translation:
             ):
                 types.append(EVENT_TYPE_WORDS[w])
                 req.use(k, *([i] if req.w(i) == "only" else []))
+    for i, t in enumerate(toks):  # "the decisions in the log", "results from the ledger"
+        if t.kind == "word" and t.norm in EVENT_TYPE_WORDS and req.free(i) and not types:
+            j = i + 1 + (req.w(i + 1) in ("in", "of", "from", "on"))
+            j += req.w(j) == "the"
+            if j > i + 1 and req.w(j) in ("log", "events", "ledger", "history"):
+                types.append(EVENT_TYPE_WORDS[t.norm])
+                req.use(i)
     if types:  # "only ResultAdded events": the filter is the type
         req.use(*req.indexes({"only"}))
     refusal = _at_most_one(req, types, "event type", "--type", opts)
@@ -249,6 +256,9 @@ def events_export(req: Request) -> Translation:
 
 
 def events_verify(req: Request) -> Translation:
+    # "is the event chain unbroken?": what verify answers
+    for i in req.indexes({"unbroken", "untampered", "valid", "consistent", "intact", "sound"}):
+        req.use(i)
     return command(req.text, ["events", "verify"])
 
 
@@ -262,6 +272,9 @@ def audit(req: Request, report: bool) -> Translation:
     test = resolve_test(req, argv, archived=True, variants=[m.name for m in variant_mentions(req)])
     if isinstance(test, Translation):
         return test
+    # "could the decision be reproduced?", "re-check the decision": what an audit replays
+    for i in req.indexes({"reproduced", "reproduce", "reproducible", "re-check", "recheck"}):
+        req.use(i)
     if not report:
         return command(req.text, ["audit", test])
     formats = list(dict.fromkeys(FORMAT_WORDS[w] for w in req.words() if w in FORMAT_WORDS))

@@ -485,7 +485,22 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or bool(ws & (AUDIT_WORDS - {"audit", "audits", "auditing", "replay"}))
         or req.seq("how", "did", "we", {"decide", "conclude"}) >= 0
         or ("decision" in ws and ws & {"still", "hold", "holds", "valid", "stand", "stands"})
-        or (ws & {"decision", "decisions"} and ws & {"check", "verify", "recheck", "replay"})
+        or (
+            ws & {"decision", "decisions"}
+            and ws
+            & {
+                "check",
+                "verify",
+                "recheck",
+                "re-check",
+                "replay",
+                "reproduce",
+                "reproduced",
+                "reproducible",
+                "rerun",
+                "redo",
+            }
+        )
     )
     if audit_cue and (
         "trail" in ws
@@ -519,7 +534,21 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or (
             question
             and ws & {"log", "ledger", "chain"}
-            and ws & {"ok", "okay", "fine", "healthy", "sound", "corrupt", "corrupted", "broken"}
+            and ws
+            & {
+                "ok",
+                "okay",
+                "fine",
+                "healthy",
+                "sound",
+                "corrupt",
+                "corrupted",
+                "broken",
+                "unbroken",
+                "untampered",
+                "valid",
+                "consistent",
+            }
             and not (tests or runs or suites)
         )
     ):

@@ -228,6 +228,11 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab add-result", "verbose timed out after 2 min", "prompt-style", "ab add-result prompt-style --variant verbose --completion-time 120 --failure"),
     ("ab add-result", "verbose needed 3 corrections but passed", "prompt-style", "ab add-result prompt-style --variant verbose --corrections 3 --success"),
     ("ab add-result", "terse broken after 4 calls", "prompt-style", "! did it succeed"),
+    ("events log", "show me the archivings in the log", None, "~"),
+    ("events log", "the rollouts in the log", None, "events log --type RolloutCompleted"),
+    ("events verify", "is the hash chain untampered?", None, "events verify"),
+    ("audit", "re-check the search-v2 decision", None, "audit search-v2"),
+    ("audit", "can the prompt-style decision be reproduced?", None, "audit prompt-style"),
     ("eval run", "run regression against openai:gpt-4o, judge scorer, 2 judge repeats", None, "eval run regression --target openai:gpt-4o --scorer judge --judge-repeats 2"),
     # ------------------------------------------------------------------ ab add-result
     ("ab add-result", "add a warm result: 12 calls, 11 ok, took 40s", None, f"{AR} --variant warm --tool-calls 12 --successful-calls 11 --completion-time 40"),
