@@ -35,6 +35,36 @@ the answer runs nothing and offers that line.
   485 to 603 requests (paraphrases and the refusals that bound each capability). Its held-out set
   (``bench/plain_fresh2_heldout.txt``) is scored only with ``--heldout``.
 
+- Round 3 (#24): both held-out sets were scored and reported, so they became dev data; with
+  the third newcomer's dev set (``--dev3``, ``bench/plain_fresh3_dev.txt``, 107 requests) the
+  misses were grouped by the capability they lacked and each capability was added with
+  paraphrases of its own in the test table (606 → 753 requests), never the lines:
+  options said by their own name with the value on either side (``plain/named.py``:
+  timeout, budget, price, judge repeats, max regressions/failed, expected results/tools,
+  success criteria, ``--by``/``--covariate``/``--dimension`` in words, ``key=value``);
+  effects and margins in the metric's units said around their words; "how does X work"
+  help; a ";" or a last comma clause that adds detail or a reason; "this test" as the
+  focus, and "that position"/"the new one" asked about; misspelt core words (one edit,
+  never into a write verb); polite requests ("could you record …"); a test as it was
+  (``--as-of``/``--at``) or drawn (``--plot``) is its analysis; a metric question about
+  a variant is an analysis; forced/automatic canary steps and a canary's log; a
+  directory of saved tests, stdin, ``--transcript``; "N and a half"; relative trace
+  directories; dataset splits said as words. Made safer: run roles that the words and a
+  name disagree on ("compare baseline-0401 against candidate-0402") are asked; "delete X"
+  is refused with ``ab archive X`` offered; a request that names a test and asks nothing
+  the rules read is offered as ``ab show``, not run; a generic option the rule already set
+  with another value is refused (one of the two was silently dropped before).
+  Before → after (exact; declined / wrong reads / wrong writes):
+  fresh held-out 59/83 = 71.1 % (21/3/0) → 79/83 = 95.2 % (3/1/0);
+  fresh2 held-out 37/50 = 74.0 % (10/3/0) → 49/50 = 98.0 % (0/1/0);
+  fresh3 dev 70/107 = 65.4 % (31/3/3) → 103/107 = 96.3 % (4/0/0).
+  Two of fresh3's three "wrong writes" before were the scorer's: ``--completion-time 4min``
+  against ``240`` and a default ``--format markdown``; values with a unit, effects in a
+  metric's units and ISO times are now compared by what the CLI reads them as
+  (``_meaning``), so 72/107 with 1 wrong write ("delete checkout-flow" made
+  ``ab archive``) is the fair before. ``--heldout3`` scores
+  ``bench/plain_fresh3_heldout.txt`` (the lead adds it; never read here).
+
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
 
@@ -224,6 +254,10 @@ FRESH_HELDOUT = ROOT / "bench" / "plain_fresh_heldout.txt"
 FRESH2_DEV = ROOT / "bench" / "plain_fresh2_dev.txt"
 #: the second newcomer's held-out set: scored only by the lead, at the end (`--heldout`)
 FRESH2_HELDOUT = ROOT / "bench" / "plain_fresh2_heldout.txt"
+#: the third newcomer's development set (#24 round 3, `--dev3`)
+FRESH3_DEV = ROOT / "bench" / "plain_fresh3_dev.txt"
+#: the third newcomer's held-out set: added and scored only by the lead (`--heldout3`)
+FRESH3_HELDOUT = ROOT / "bench" / "plain_fresh3_heldout.txt"
 
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
@@ -329,7 +363,9 @@ def _strict(text: str, focus: str | None, expected: str) -> str:
     """The lead's scoring (/tmp/score_fresh_lead.py): an expected INCOMPLETE, REFUSED or
     UNSURE is right for any answer that is not a command."""
     t = translate(text, tp.VOCAB, focus)
-    if expected.startswith("help "):  # the shell's own help: named in the answer, nothing runs
+    if expected == "help" or expected.startswith(
+        "help "
+    ):  # the shell's own help: named in the answer, nothing runs
         if t.status != "command":
             return "ok" if expected in t.suggestions else "declined"
         return "wrong-write" if is_write(t.argv) else "wrong-read"
@@ -337,11 +373,66 @@ def _strict(text: str, focus: str | None, expected: str) -> str:
         if t.status != "command":
             return "ok"
         return "wrong-write" if is_write(t.argv) else "wrong-read"
-    if t.status == "command" and tp._canon(t.argv) == tp._canon(shlex.split(expected)):
+    if t.status == "command" and _same(t.argv, shlex.split(expected)):
         return "ok"
     if t.status != "command":
         return "declined"
     return "wrong-write" if is_write(t.argv) else "wrong-read"
+
+
+#: options whose value the CLI reads with a unit: compared by what they mean (``4min`` is 240)
+_UNIT_OPTIONS = {
+    "--completion-time": "duration",
+    "--timeout": "duration",
+    "--tokens": "tokens",
+    "--cost": "cost",
+    "--budget": "cost",
+}
+#: commands whose ``--format`` defaults to markdown (``--format markdown`` says the default)
+_MARKDOWN_DEFAULT = {
+    ("audit", "report"),
+    ("canary", "audit"),
+    ("report", "ab"),
+    ("report", "eval"),
+    ("report", "canary"),
+}
+
+
+def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[str, ...]]]:
+    """A command line as the CLI reads it: option order aside (``_canon``), unit values by their
+    value through the CLI's own parsers (``domain/units.py``: ``4min`` = ``240``, ``2c`` =
+    ``0.02``, ``1.2k`` = ``1200``), and ``--format markdown`` where markdown is the default."""
+    from trialbook.domain.units import UnitError, parse_cost, parse_duration, parse_tokens
+
+    parse = {"duration": parse_duration, "tokens": parse_tokens, "cost": parse_cost}
+    pos, opts = tp._canon(argv)
+    out: list[tuple[str, ...]] = []
+    for o in opts:
+        if len(o) == 2 and o[0] in _UNIT_OPTIONS:
+            try:
+                out.append((o[0], repr(float(parse[_UNIT_OPTIONS[o[0]]](o[1])))))
+                continue
+            except (UnitError, ValueError):
+                pass
+        if o == ("--format", "markdown") and tuple(pos[:2]) in _MARKDOWN_DEFAULT:
+            continue
+        if len(o) == 2 and o[0] in ("--as-of", "--since", "--until"):
+            out.append((o[0], o[1].replace(" ", "T")))  # ISO 8601 either way
+            continue
+        if len(o) == 2 and o[0] in ("--mde", "--margin"):
+            # in the metric's units: "30s" and "$0.01" say the unit of a time or cost metric
+            bare = o[1].removeprefix("$").removesuffix("s")
+            try:
+                out.append((o[0], repr(float(bare))))
+                continue
+            except ValueError:
+                pass
+        out.append(o)
+    return pos, sorted(out)
+
+
+def _same(argv: list[str] | tuple[str, ...], expected: list[str]) -> bool:
+    return _meaning(argv) == _meaning(expected)
 
 
 def main() -> None:
@@ -350,6 +441,14 @@ def main() -> None:
         return
     if "--dev2" in sys.argv:
         report(f"fresh2 dev ({FRESH2_DEV.name})", _read_fresh(FRESH2_DEV), _strict)
+        return
+    if "--dev3" in sys.argv:
+        report(f"fresh3 dev ({FRESH3_DEV.name})", _read_fresh(FRESH3_DEV), _strict)
+        return
+    if "--heldout3" in sys.argv:
+        if not FRESH3_HELDOUT.exists():
+            sys.exit(f"{FRESH3_HELDOUT} is not there yet: the lead adds it to score it")
+        report(f"fresh3 held-out ({FRESH3_HELDOUT.name})", _read_fresh(FRESH3_HELDOUT), _strict)
         return
     report("table (tests/test_plain.py)", tp.CASES)
     fresh()

@@ -24,9 +24,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from trialbook.domain.metrics import CUSTOM_METRIC_RE
 from trialbook.domain.names import NAME_RE
 from trialbook.plain.ab_common import (
     BE,
+    clause_reason,
     find_metric,
     metric_refusal,
     no_such_variant,
@@ -79,6 +81,9 @@ def import_results(req: Request) -> Translation:
     path = next((i for i, t in enumerate(req.tokens) if t.kind == "path"), -1)
     saved = path >= 0 and req.tokens[path].text.lower().endswith(".json")
     k = req.index({"as", "called", "named"})
+    if req.w(k + 1) in ("test", "experiment") and req.free(k + 1):
+        req.use(k + 1)  # "load saved.json as test abc"
+        k += 1
     if saved and k > path and k + 1 < len(req.tokens) and req.free(k + 1):
         # a test the warm-session framework saved: importing it creates test NAME
         name = req.tokens[k + 1]
@@ -87,6 +92,31 @@ def import_results(req: Request) -> Translation:
             for i in req.indexes({"import", "load", "saved", "test", "file"}):
                 req.use(i)
             return command(req.text, ["ab", "import", name.norm, req.tokens[path].text])
+    directory = path >= 0 and "." not in req.tokens[path].text.rsplit("/", 1)[-1]
+    if directory and not req.named("test", "archived") and req.has({"tests", "every", "all"}):
+        # "import every saved test in ~/.hermes/ab_tests": a DIR of saved tests, each under
+        # its own test id (the CLI takes no NAME then)
+        req.use(path)
+        for i in req.indexes(
+            {"import", "load", "saved", "tests", "every", "all", "my", "in", "from", "the"}
+        ):
+            req.use(i)
+        for i, t in enumerate(req.tokens):
+            if t.kind == "word" and t.norm.endswith(("-session", "-sessions")) and req.free(i):
+                req.use(i)  # "warm-session tests": the framework that saved them
+        return command(req.text, ["ab", "import", req.tokens[path].text])
+    stdin = req.index({"stdin", "pipe", "piped"})
+    if stdin < 0 and req.seq("standard", "input") >= 0:
+        stdin = req.seq("standard", "input")
+        req.use(stdin + 1)
+    if path < 0 and stdin >= 0:  # "read search-v2 results from stdin": FILE is '-'
+        test = resolve_test(req, ["ab", "import"])
+        if isinstance(test, Translation):
+            return test
+        req.use(stdin)
+        for i in req.indexes({"read", "import", "load", "from", "results", "sessions", "the"}):
+            req.use(i)
+        return command(req.text, ["ab", "import", test, "-"])
     test = resolve_test(req, ["ab", "import"])
     if isinstance(test, Translation):
         if test.status == "incomplete" and path >= 0:
@@ -102,6 +132,15 @@ def import_results(req: Request) -> Translation:
         return incomplete(
             req.text, ["ab", "import", test], ["FILE"], "which file? (JSONL, one result per line)"
         )
+    if directory:  # "import /data/saved into onboarding": a DIR takes no test name
+        return incomplete(
+            req.text,
+            ["ab", "import"],
+            ["FILE"],
+            f"is {req.tokens[path].text} a directory? a directory imports every saved test in "
+            f"it under its own id (`ab import {req.tokens[path].text}`, no NAME); a file of "
+            f"results goes into {test} (`ab import {test} FILE`)",
+        )
     for i in req.indexes({"pull", "bring", "in", "into", "for", "from", "results", "sessions"}):
         req.use(i)
     req.use(path)
@@ -116,6 +155,9 @@ def list_tests(req: Request) -> Translation:
     wants_all = req.has(
         {"archived", "hidden", "deleted", "removed", "including", "include", "archive"}
     )
+    if wants_all:  # "archived and active tests": both is what --all lists
+        for i in req.indexes({"active", "live", "current", "open", "unarchived"}):
+            req.use(i)
     return command(req.text, ["ab", "list", *(["--all"] if wants_all else [])])
 
 
@@ -123,6 +165,13 @@ def read_test(req: Request, verb: str) -> Translation:
     """``ab show|summary NAME``; "how is X doing on error rate" names a metric: the analysis."""
     if verb == "summary" and find_metric(req) is not None:
         return analyze(req)
+    if verb == "summary":  # "the raw numbers, no stats": what a summary is (an analysis is not)
+        k = req.seq({"no", "without"}, {"stats", "statistics", "analysis", "significance", "tests"})
+        if k >= 0:
+            req.use(k, k + 1)
+        for i in req.indexes({"raw", "per-variant", "plain"}):  # "the raw per-variant numbers"
+            if req.w(i + 1) in ("numbers", "counts", "totals", "per-variant", "stats"):
+                req.use(i)
     test = resolve_test(
         req, ["ab", verb], archived=True, variants=[m.name for m in variant_mentions(req)]
     )
@@ -154,6 +203,21 @@ def analyze(req: Request) -> Translation:
                 ["--alpha A"],
                 f"{t.text} confidence is given as a significance level: type --alpha (e.g. 1 - confidence)",
             )
+    k = req.seq({"ready", "good"}, "to", {"ship", "go"})  # "is it ready to ship?"
+    if k >= 0 and req.is_question():
+        req.use(k, k + 1, k + 2)
+    for i in req.indexes({"rewind", "replay", "replayed", "rewound"}):  # "rewind X to position 30"
+        req.use(i)
+    for i in req.indexes({"average", "mean", "typical"}):  # "the average number of tool calls"
+        req.use(i)
+        if req.w(i + 1) == "number" and req.w(i + 2) == "of":
+            req.use(i + 1, i + 2)
+    for i in req.indexes({"confident", "sure", "certain"}):  # "how confident are we that …"
+        if req.w(i - 1) == "how":
+            req.use(i)
+    for i in req.indexes({"pulled", "pulling", "pull", "pulls", "edged", "edging"}):
+        if req.w(i + 1) in ("ahead", "away", "in", "front"):  # "has treatment pulled ahead?"
+            req.use(i)
     if alpha is None and req.index({"alpha"}) >= 0:
         argv = ["ab", "analyze", test] if isinstance(test, str) else ["ab", "analyze"]
         return incomplete(
@@ -206,6 +270,17 @@ def analyze(req: Request) -> Translation:
             a = i - 1 if req.w(i - 1) in ("a", "an", "equivalence") else i
             req.use(*range(a, j + 1))
             break
+        # "with a 2pp margin", "a 30s equivalence margin": the value said first
+        k = i - 1 if req.w(i) == "margin" and req.w(i - 1) == "equivalence" else i
+        if toks[k - 1].kind == "num" and req.free(k - 1) and k > 0 and req.w(i) == "margin":
+            margin = toks[k - 1]
+            a = k - 1 - (req.w(k - 2) in ("a", "an"))
+            req.use(*range(a, i + 1))
+            if req.w(a - 1) == "with" and req.free(a - 1):
+                req.use(a - 1)
+            for x in req.indexes({"equivalence", "check", "equivalent"}):
+                req.use(x)
+            break
     history = False
     plotting = req.index({"plot", "chart", "graph", "draw"}, names_too=True) >= 0
     for words in (
@@ -221,12 +296,17 @@ def analyze(req: Request) -> Translation:
         if k >= 0:
             history = history or not (plotting and words == ("over", "time"))
             req.use(*range(k, k + len(words)))
+    if history:  # "what would I have seen if I'd checked after every result?"
+        for i in req.indexes({"seen", "checked", "looked", "peeked", "i'd", "we'd", "been"}):
+            req.use(i)
     metrics: list[str] = []
+    said_by: dict[str, str] = {}  # metric -> the word it was read from
     i = 0
     while i < len(toks):
         found = find_metric(req, i, anywhere=False) if req.free(i) else None
         if found:
             metric, a, b = found
+            said_by.setdefault(metric, req.w(a) if b == a + 1 else "")
             q = _quantile(req, a - 1) or _quantile(req, b) or _quantile_apart(req)
             if q is not None:
                 metric = f"{metric}:{q[0]}"
@@ -247,12 +327,36 @@ def analyze(req: Request) -> Translation:
                 req.use(apart[0] - 1)
     quantiles = {m.partition(":")[0] for m in metrics if ":" in m}
     metrics = [m for m in metrics if m not in quantiles]  # "faster … at p99 completion time"
+    # "is warm cheaper … on cost per success?": the comparative says which way, the metric
+    # named says which (a comparative's metric is part of the one named)
+    metrics = [
+        m
+        for m in metrics
+        if not (
+            said_by.get(m) in _COMPARATIVES
+            and any(o != m and o.startswith(f"{m}_") for o in metrics)
+        )
+    ]
+    opts += _breakdown(req) + _covariate(req)
     refusal = metric_refusal(req, metrics)
     if refusal:
         return refusal
     if isinstance(test, Translation):
         return test
-    stray = [m.name for m in variant_mentions(req) if m.name not in req.vocab.variants_of(test)]
+    roles = ("to", "the", "vs", "versus", "against", "than", "over")
+    for m in variant_mentions(req):  # "compared to control": the role, when no variant is so named
+        if (
+            m.name in ("control", "baseline")
+            and m.name not in req.vocab.variants_of(test)
+            and req.w(m.start - 1) in roles
+        ):
+            req.use_match(m)
+    stray = [
+        m.name
+        for m in variant_mentions(req)
+        if m.name not in req.vocab.variants_of(test)
+        and not any(i in req.used for i in range(m.start, m.end))
+    ]
     if stray:
         return refused(
             req.text,
@@ -294,10 +398,73 @@ def analyze(req: Request) -> Translation:
     return command(req.text, ["ab", "analyze", test, *opts])
 
 
+#: result dimensions a breakdown names without a breakdown word ("by difficulty", "per model")
+_DIMENSIONS = _w("category difficulty model segment region language tier")
+_BREAKS = _w("down split segment segmented segments grouped group breakdown broken break breaking")
+
+
+def _breakdown(req: Request) -> list[str]:
+    """``--by KEY``: "by difficulty", "per category", "break X down by model", "split by
+    region". A key that is no usual dimension is read only after a breakdown word ("split by
+    lang"); a metric after "by" was read before as the metric ("by cost")."""
+    toks = req.tokens
+    for i in req.indexes({"by", "per"}):
+        j = i + 1
+        if j >= len(toks) or not req.free(i) or not req.free(j) or toks[j].kind != "word":
+            continue
+        key = toks[j].norm
+        said = [k for k in req.indexes(_BREAKS) if req.free(k) and k < i]
+        if key in _DIMENSIONS or (said and key not in KNOWN and CUSTOM_METRIC_RE.match(key)):
+            req.use(i, j, *said)
+            return ["--by", key]
+    return []
+
+
+def _covariate(req: Request) -> list[str]:
+    """``--covariate NAME`` (CUPED): "cuped on prior_score", "adjust for prior_score",
+    "controlling for X", "with X as the covariate"."""
+    toks = req.tokens
+    for words in (
+        ({"cuped"}, {"on", "with", "using", "for", "by"}),
+        ({"adjust", "adjusted", "adjusting", "adjustment"}, {"for", "by"}),
+        ({"control", "controlling", "controlled"}, {"for"}),
+        ({"covariate"},),
+    ):
+        k = req.index(words[0])
+        if k < 0 or not req.free(k):
+            continue
+        j = k + 1
+        while j in req.in_name:  # "adjust checkout-flow for prior_score"
+            j += 1
+        if len(words) > 1:
+            if req.w(j) not in words[1] or not req.free(j):
+                continue
+            req.use(j)
+            j += 1
+        if req.p(j) in (":", "="):
+            j += 1
+        if j < len(toks) and req.free(j) and toks[j].kind == "word" and toks[j].norm not in KNOWN:
+            req.use(k, j)
+            for x in req.indexes({"cuped"}):
+                req.use(x)
+            return ["--covariate", toks[j].text]
+    for i, t in enumerate(toks):  # "with prior_score as the covariate"
+        if t.kind == "word" and req.free(i) and t.norm not in KNOWN and req.w(i + 1) == "as":
+            e = i + 2 + (req.w(i + 2) in ("the", "a"))
+            if req.w(e) == "covariate":
+                req.use(*range(i - (req.w(i - 1) in ("with", "using")), e + 1))
+                return ["--covariate", t.text]
+    return []
+
+
 #: "if I only care about 3 points or more", "lifts of 2pp or more matter": the smallest effect
 #: worth finding (--mde), said without the word "mde"; only with a unit (points or %)
 _CARE = ("care", "cares", "matter", "matters", "count", "counts", "worth")
 _OR_MORE = _w("more bigger larger greater above higher")
+#: comparatives an effect may be said with ("at least 30s quicker")
+_COMPARATIVES = _w(
+    "quicker faster slower cheaper pricier better worse higher lower more less fewer"
+)
 #: "to see 4 points", "looking for a 1.5pp lift", "to catch 2 points"
 _SEE = _w("see spot catch find notice detect for")
 
@@ -306,8 +473,14 @@ def _effect_worth(req: Request) -> Token | None:
     """An effect with its unit that the words make the one worth detecting, else None."""
     toks = req.tokens
     for j, t in enumerate(toks):
-        if not (t.kind == "num" and t.unit in ("pp", "%") and req.free(j)):
+        if not (t.kind == "num" and t.unit in ("pp", "%", "s", "usd") and req.free(j)):
             continue
+        # "at least 30s quicker than cold": the comparative stays for the metric reader
+        if req.w(j - 1) == "least" and req.w(j - 2) == "at" and req.w(j + 1) in _COMPARATIVES:
+            req.use(j - 2, j - 1, j)
+            if req.w(j - 3) == "by" and req.free(j - 3):
+                req.use(j - 3)
+            return t
         b = j + 1
         if req.w(b) in ("lift", "lifts", "gain", "gains", "difference", "effect", "effects"):
             b += 1
@@ -317,6 +490,11 @@ def _effect_worth(req: Request) -> Token | None:
             req.free(a - 1) or req.w(a - 1) in ("a", "an")  # the article, not variant "a"
         ):
             a -= 1
+        if req.w(a - 1) in ("is", "=") and req.w(a - 2) in ("about", *_CARE) and req.free(a - 1):
+            a -= 2  # "the smallest effect I care about is 5pp"
+            for k in req.indexes({"smallest", "effect", "minimum", "difference", "lift"}):
+                if k < a and req.free(k):
+                    req.use(k)
         care_before = req.w(a - 1) in _CARE or (
             req.w(a - 1) in _SEE and req.w(a - 2) not in ("not", "never", "n't")
         )
@@ -396,6 +574,8 @@ def _baseline_named(req: Request, test: str) -> str | None:
         return None
     control = variants[0]
     for m in variant_mentions(req):
+        if m.name not in variants:
+            continue  # "compared to control" on a test with no variant so named: the role
         before = req.w(m.start - 1)
         if before == "the":
             before = req.w(m.start - 2)
@@ -432,9 +612,13 @@ def margin_text(req: Request, tok: Token, metric: str | None) -> str | Translati
             )
         return text if tok.unit != "s" else fmt(tok.value)
     try:
-        return str(parse_margin(text, metric))
+        out = str(parse_margin(text, metric))
     except UnitError as e:
         return refused(req.text, str(e))
+    try:
+        return fmt(Decimal(out))  # "30", not "30.0"
+    except ArithmeticError:
+        return out  # "5pp", "10%"
 
 
 def _analysis_options(req: Request) -> list[str] | Translation:
@@ -515,6 +699,8 @@ def _alpha_option(req: Request, alpha: Token) -> list[str] | Translation:
 def conclude(req: Request) -> Translation:
     """``ab conclude NAME (--ship V | --keep-control | --stop) [--note TEXT]``."""
     note, note_at = note_text(req, because=True)
+    if note is None:  # "ship warm, the numbers are clear": a reason in a last clause
+        note, note_at = clause_reason(req)
     modes: list[str] = []
     ship_variant: list[str] = []
     k = req.seq(KEEP_CONTROL, {"with", "the", "using"}, {"control", "baseline"})
@@ -551,8 +737,11 @@ def conclude(req: Request) -> Translation:
     # "stop and keep the control": keeping the control is how this test stops
     if "keep-control" in modes:
         for i in req.indexes(STOP_WORDS):
-            if req.free(i) and (req.w(i + 1) == "and" or req.p(i + 1) == ","):
-                req.use(i, i + 1)
+            j = i + 1
+            while j in req.in_name:  # "end onboarding and keep control"
+                j += 1
+            if req.free(i) and (req.w(j) == "and" or req.p(j) == ","):
+                req.use(i, j)
     # "stop … without picking a variant": no variant shipped, said outright
     k = req.seq("without", {"picking", "choosing", "shipping", "selecting"})
     if k >= 0:
@@ -560,6 +749,23 @@ def conclude(req: Request) -> Translation:
         if req.w(end) in ("variant", "winner", "one", "anything"):
             end += 1
         req.use(*range(k, end))
+    # "call it off", "call off the test": stop; "no winner", "without a winner": no variant
+    k = req.seq("call", {"it", "this", "the", "off"})
+    if k >= 0:
+        end = k + 1
+        while end < len(req.tokens) and (
+            req.w(end) in ("it", "this", "the", "test") or end in req.in_name
+        ):
+            end += 1
+        if req.w(end) == "off":
+            modes.append("stop")
+            req.use(k, end, *[x for x in range(k + 1, end) if x not in req.in_name])
+    k = req.seq({"no", "without"}, {"winner", "clear"})
+    if k >= 0 and ("stop" in modes or req.has(STOP_WORDS)):
+        end = k + 2 + (req.w(k + 1) == "clear" and req.w(k + 2) == "winner")
+        req.use(*range(k, end))
+        if req.w(k - 1) == "a" or req.w(k + 1) == "a":
+            req.use(k - 1)
     # past and present decisions: "we decided on verbose", "we're shipping warm"
     k = req.seq({"decided", "decide", "settled", "picked", "chose", "choosing"}, {"on", "for"})
     if k >= 0:
@@ -679,6 +885,8 @@ def conclude(req: Request) -> Translation:
 def archive(req: Request) -> Translation:
     """``ab archive NAME``: hides the test; nothing is destroyed."""
     reason, _ = note_text(req, _w("reason note notes why"), because=True)
+    if reason is None:  # "archive onboarding, it is finished"
+        reason, _ = clause_reason(req)
     gone = req.named("archived")
     if gone and not req.named("test"):
         return refused(

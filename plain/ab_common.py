@@ -91,6 +91,45 @@ def note_text(
     return None, -1
 
 
+#: how a last clause that is part of the request, not a reason, may begin
+_NOT_REASON_START = _w(
+    "on judged measured metric mde margin with by for in at as using variant arm note reason"
+)
+
+
+def clause_reason(req: Request) -> tuple[str | None, int]:
+    """A reason said in the last clause after a comma: "ship warm, the numbers are clear",
+    "archive onboarding, it is finished" (the note, and where it starts; else (None, -1)).
+
+    Only a clause of two words or more with no store name, number, negation, hedge or verb
+    of another request, that does not begin like an option ("judged on cost"); otherwise
+    the words are the rule's to read, or to ask about (never dropped).
+    """
+    from trialbook.plain.words import HEDGES, NEGATORS
+
+    commas = [i for i, t in enumerate(req.tokens) if t.text == ","]
+    if not commas:
+        return None, -1
+    start = commas[-1] + 1
+    clause = range(start, len(req.tokens))
+    words = [req.w(i) for i in clause if req.tokens[i].kind == "word"]
+    others = _w(
+        "ship conclude stop keep archive restore delete add record create run resume export "
+        "import halt advance rollback then and also too or not think guess maybe"
+    )
+    if (
+        len(words) < 2
+        or req.w(start) in _NOT_REASON_START
+        or any(not req.free(i) or req.tokens[i].kind not in ("word", "punct") for i in clause)
+        or any(req.tokens[i].text in (",", ";", ":") for i in clause)
+        or set(words) & (NEGATORS | HEDGES | others)
+    ):
+        return None, -1
+    text = rest_text(req, start)
+    req.use(start - 1, *clause)
+    return (text or None), start
+
+
 def is_article(req: Request, m: NameMatch) -> bool:
     """Whether a one-letter variant ``a`` is the article ("add a warm result"), not variant A."""
     if m.end - m.start != 1:

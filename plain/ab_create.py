@@ -139,10 +139,13 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
             if (
                 more
                 and after is not None
+                and req.free(k + 1)
                 and after.kind in ("word", "quote")
                 and after.norm not in _CREATE_STOP | FILLER | {"a", "an", "the"}
                 and not (after.kind == "word" and after.norm in _NOT_NAMES)
                 and req.w(k + 2) not in ("difficulty", "task", "one", "is", "as")
+                and not (after.kind == "word" and after.norm in _OPTION_WORDS)
+                and not (k + 2 < len(toks) and toks[k + 2].kind == "num")  # ", plan 800 results"
             ):
                 # "fast and slow and medium": where the list ends is not clear; ask
                 return [*items, "?" + after.norm], k + 2, control
@@ -190,6 +193,11 @@ def create(req: Request) -> Translation:
     """
     toks = req.tokens
     description, _ = note_text(req, frozenset({"description", "desc", "described"}))
+    if description is None:
+        description = quoted_after(req, ("described", "as"), ("description", "of"))
+    criteria = quoted_after(
+        req, ("success", "criteria"), ("success", "criterion"), ("criteria",), ("criterion",)
+    )
     name_tok = _new_name(req)
     if isinstance(name_tok, Translation):
         return name_tok
@@ -272,6 +280,12 @@ def create(req: Request) -> Translation:
     metric = _create_metric(req)
     guardrails = _guardrails(req)
     extras: list[str] = _create_extras(req)
+    extras += _segment_and_cap(req)
+    tools = _expected_tools(req)
+    if tools:
+        extras += ["--expected-tools", ",".join(tools)]
+    if criteria is not None:
+        extras += ["--success-criteria", criteria]
     for words, opt in (({"task"}, "--task-id"), ({"category"}, "--category")):
         for i in req.indexes(words):
             j = skip(req, i + 1, frozenset({"id", "is"}) if opt == "--task-id" else BE, ":=")
@@ -412,6 +426,12 @@ _NAME_BLOCK = (
 )
 
 
+#: words that start an option's phrase after a list ("a and b, segment by region")
+_OPTION_WORDS = _w("segment segmented cap capped capping winsorize winsorise split expecting")
+#: words that start an option's phrase after the name ("create x expecting the tools a and b")
+_OPTION_LEADS = _w("expecting expected described measured planned")
+
+
 def _new_name(req: Request) -> Token | None | Translation:
     """The new test's name: after "called"/"named", after "test", or right after the verb."""
     toks = req.tokens
@@ -452,7 +472,7 @@ def _new_name(req: Request) -> Token | None | Translation:
             if (
                 nxt < len(toks)
                 and toks[nxt].kind == "word"
-                and toks[nxt].norm not in KNOWN
+                and toks[nxt].norm not in KNOWN | _OPTION_LEADS
                 and t.kind == "word"
             ):
                 return incomplete(
@@ -614,6 +634,88 @@ _WORSE = _w(
 )
 
 
+#: words that plan a number of results ("we plan to collect 600 results", "aim for 600")
+_PLAN = _w("expect expecting plan planning collect collecting gather gathering aim target for get")
+#: what introduces the tools a task is expected to call ("expecting the tools a and b")
+_TOOL_CUES = _w("tools tool")
+
+
+def quoted_after(req: Request, *phrases: tuple[str, ...]) -> str | None:
+    """The quoted text right after one of ``phrases`` ("success criteria 'cites a source'",
+    "described as '…'"), with an optional ":" or "is" between; its tokens become used."""
+    for words in phrases:
+        k = req.seq(*words)
+        if k < 0 or not all(req.free(x) for x in range(k, k + len(words))):
+            continue
+        j = skip(req, k + len(words), frozenset({"is", "are", "as", "of"}), ":=")
+        if j < len(req.tokens) and req.tokens[j].kind == "quote" and req.free(j):
+            a = k - 1 if req.w(k - 1) in ("with", "and", "its", "the") else k
+            req.use(*range(a, j + 1))
+            return req.tokens[j].text
+    return None
+
+
+def _segment_and_cap(req: Request) -> list[str]:
+    """``--segment KEY`` ("segment by region", "broken down by model") and ``--cap M:pNN`` /
+    ``--cap M:N`` ("cap completion time at p95", "cap cost at 0.5")."""
+    import re
+
+    toks = req.tokens
+    out: list[str] = []
+    for i in req.indexes({"segment", "segmented", "segments", "breakdown", "broken", "break"}):
+        j = i + 1 + (req.w(i + 1) == "down")
+        if req.w(j) not in ("by", "per") or not req.free(i):
+            continue
+        k = j + 1
+        if (
+            k < len(toks)
+            and req.free(k)
+            and toks[k].kind == "word"
+            and CUSTOM_METRIC_RE.match(toks[k].norm)
+        ):
+            if toks[k].norm in KNOWN and toks[k].norm not in ("category", "difficulty", "model"):
+                continue
+            req.use(*range(i, k + 1))
+            out += ["--segment", toks[k].norm]
+            break
+    for i in req.indexes({"cap", "capped", "capping", "winsorize", "winsorise"}):
+        found = find_metric(req, i + 1, anywhere=False) if req.free(i) else None
+        if not found or found[1] != i + 1:
+            continue
+        metric, _, b = found
+        if req.w(b) != "at" or b + 1 >= len(toks) or not req.free(b + 1):
+            continue
+        t = toks[b + 1]
+        if t.kind == "word" and re.fullmatch(r"p\d{1,2}", t.norm):
+            limit = t.norm
+        elif t.kind == "num" and t.unit in (None, "s", "usd") and t.value > 0:
+            limit = fmt(t.value)
+        else:
+            continue
+        req.use(i, *range(i + 1, b + 2))
+        out += ["--cap", f"{metric}:{limit}"]
+    return out
+
+
+def _expected_tools(req: Request) -> list[str]:
+    """``--expected-tools A,B``: "expecting the tools search and read_file", "expected tools:
+    search, fetch", "it should call the tools a and b" (a delimited list after "tools")."""
+    for i in req.indexes(_TOOL_CUES):
+        lead = [
+            k
+            for k in (i - 1, i - 2, i - 3)
+            if req.w(k) in _w("expecting expected expect call calls use uses using")
+        ]
+        if not lead or not req.free(i):
+            continue
+        j = skip(req, i + 1, BE | {"of", "called", "named"}, ":=")
+        items, end, _ = _list_items(req, j)
+        if items and not any(x.startswith("?") for x in items):
+            req.use(i, *range(lead[0], i))
+            return items
+    return []
+
+
 def _create_extras(req: Request) -> list[str]:
     """``--prompt 'text'`` ("with the prompt '…'"), ``--split a=3,b=1`` ("a split of …"),
     ``--expected-results N`` ("one thousand results expected", "expecting 500 results"),
@@ -644,8 +746,13 @@ def _create_extras(req: Request) -> list[str]:
     for i, t in enumerate(toks):
         if not (t.is_int and req.free(i) and req.w(i + 1) in ("results", "sessions")):
             continue
-        if req.w(i + 2) in ("expected", "planned") or req.w(i - 1) in ("expect", "expecting"):
+        if req.w(i + 2) in ("expected", "planned") or req.w(i - 1) in _PLAN:
             req.use(i, i + 1, i + 2 if req.w(i + 2) in ("expected", "planned") else i - 1)
+            # "we plan to collect 600 results", "we aim for 600 results", "planning on 600"
+            k = i - 1
+            while req.w(k - 1) in _PLAN | _w("we to i about on") and req.free(k - 1):
+                k -= 1
+                req.use(k)
             out += ["--expected-results", fmt(t.value)]
     for i, t in enumerate(toks):
         if (

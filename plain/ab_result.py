@@ -70,7 +70,9 @@ _OPTION_ORDER = (
     "success",
     "case_id",
     "metric",
+    "dimension",
     "notes",
+    "transcript",
 )
 
 
@@ -80,7 +82,7 @@ class Slots:
     def __init__(self, req: Request) -> None:
         self.req = req
         self.values: dict[str, str] = {}
-        self.lists: dict[str, list[str]] = {"error": [], "metric": []}
+        self.lists: dict[str, list[str]] = {"error": [], "metric": [], "dimension": []}
         self.conflict: str | None = None
 
     def set(self, key: str, value: str, *idx: int) -> None:
@@ -102,11 +104,40 @@ def add_result(req: Request) -> Translation:
     _count_slots(req, s)
     _money_time_score(req, s)
     _id_slots(req, s)
+    _dimension_words(req, s)
+    for i in req.indexes({"again"}):  # "warm passed again": one more result, like "another"
+        if req.w(i - 1) in ("passed", "failed", "succeeded", "worked") and req.free(i):
+            req.use(i)
+    keys = [d.partition("=")[0] for d in s.lists["dimension"]]
+    for k in keys:
+        if keys.count(k) > 1 and s.conflict is None:  # "category=billing, category=refunds"
+            s.conflict = f"dimension {k} is given twice"
+    for words in (  # "errored out", "crashed", "timed out", "gave up": the session failed
+        ({"errored", "erred", "bombed", "conked"}, "out"),
+        ({"timed"}, "out"),
+        ({"gave", "giving"}, "up"),
+        ({"crashed", "aborted"},),
+    ):
+        k = req.seq(*words)
+        if k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
+            req.use(*range(k, k + len(words)))
+            s.set("success", "failure")
+    for i in req.indexes({"but", "yet"}):  # "… 14 messages but passed": a conjunction
+        if req.w(i + 1) in SUCCESS_POS | SUCCESS_NEG | {"still"} and req.free(i):
+            req.use(i)
+            if req.w(i + 1) == "still":
+                req.use(i + 1)
     outcome = _success(req)
     if isinstance(outcome, Translation):
         return outcome
     if outcome:
         s.set("success", outcome)
+    said = [t.text for i, t in enumerate(req.tokens) if req.free(i) and t.norm in _OUTCOME_LEFT]
+    if said and "success" not in s.values:
+        # an outcome word no phrase read ("cold broken after 3 calls"): asked, never dropped
+        s.conflict = (
+            s.conflict or f"did it succeed? {said[0]!r} does not say (--success or --failure)"
+        )
 
     # the variant: store names only, the article "a" excluded
     mentions = variant_mentions(req)
@@ -195,7 +226,7 @@ def _result_options(s: Slots, variant: str | None) -> list[str]:
             if flag:
                 out.append(f"--{flag}")
             continue
-        if key in ("error", "metric"):
+        if key in ("error", "metric", "dimension"):
             for item in s.lists[key]:
                 out += [f"--{key}", item]
             continue
@@ -293,6 +324,8 @@ def _variant_cue_unknown(req: Request) -> str | None:
 
 
 #: words that judge a session without saying whether it succeeded ("warm was ok")
+#: outcome words that, left unread, would drop what the request says of the session
+_OUTCOME_LEFT = frozenset({"errored", "broken", "wrong", "failing", "failures", "crash", "crashes"})
 _VAGUE_OUTCOME = frozenset({"ok", "okay", "fine", "good", "well", "great", "bad", "poor", "decent"})
 
 _KV_NUMERIC = {
@@ -358,6 +391,12 @@ def _kv_slots(req: Request, s: Slots) -> None:
                 s.set("success", "failure", i)
             continue
         toks = tokenize(raw)
+        words = len(toks) == 1 and toks[0].kind == "word"
+        if words and key not in _KV_NUMERIC and CUSTOM_METRIC_RE.match(key):
+            # "category=billing", "model=m2": a segment the session is in (a number is a metric)
+            s.lists["dimension"].append(f"{key}={raw}")
+            req.use(i)
+            continue
         if len(toks) != 1 or toks[0].kind != "num" or toks[0].value is None:
             continue
         num = toks[0]
@@ -376,6 +415,27 @@ def _kv_slots(req: Request, s: Slots) -> None:
         ):
             continue
         s.set(slot, fmt(num.value), i)
+
+
+#: dimension keys said as words before their value ("in category billing", "model m2")
+_DIMENSION_KEYS = frozenset({"category", "segment", "model", "region", "language", "tier"})
+
+
+def _dimension_words(req: Request, s: Slots) -> None:
+    """``--dimension KEY=VALUE`` from "in category billing", "category: billing", "on model
+    m2": a dimension key word right before one value that is no known word or store name."""
+    toks = req.tokens
+    for i in req.indexes(_DIMENSION_KEYS):
+        if not req.free(i):
+            continue
+        j = i + 1 + (req.p(i + 1) in (":", "="))
+        if j >= len(toks) or not req.free(j) or toks[j].kind != "word" or toks[j].norm in KNOWN:
+            continue
+        if not CUSTOM_METRIC_RE.match(toks[j].norm):
+            continue
+        a = i - 1 if req.w(i - 1) in ("in", "on", "for", "from") and req.free(i - 1) else i
+        s.lists["dimension"].append(f"{req.w(i)}={toks[j].text}")
+        req.use(*range(a, j + 1))
 
 
 def _after_calls_noun(req: Request, j: int) -> tuple[bool, int]:
@@ -661,6 +721,15 @@ def _id_slots(req: Request, s: Slots) -> None:
                 if toks[j].kind == "num" and toks[j].unit is not None:
                     continue
                 s.set("case_id", toks[j].text, *range(i, j + 1))
+                if req.w(i - 1) in ("same", "the") and req.free(i - 1):
+                    req.use(i - 1)  # "same case t-21": the case is named, so it pairs
+        elif t.norm in ("transcript", "transcripts", "conversation", "chat"):
+            # "with transcript cold-17.json": the session's messages (--transcript FILE)
+            j = skip(req, i + 1, frozenset({"in", "at", "from", "file", "is"}), ":=")
+            if j < len(toks) and toks[j].kind == "path" and req.free(j):
+                s.set("transcript", toks[j].text, *range(i, j + 1))
+                if req.w(i - 1) in ("with", "the", "its", "a") and req.free(i - 1):
+                    req.use(i - 1)
         elif (t.norm == "session" and req.w(i + 1) == "id") or t.norm in (
             "session-id",
             "session_id",

@@ -57,9 +57,45 @@ def is_help(req: Request) -> bool:
         return True
     if req.seq("how", "to") >= 0 and ws[0] in ("how", "tell", "show", "explain"):
         return True
+    if _how_it_works(req) and (_named_command(ws) or _family_of(ws)):
+        return True  # "how does canary advance work?", "how do canaries work", "explain how evals work"
     if req.seq({"a", "the"}, "command", {"to", "for"}) >= 0:
         return True
     return req.seq(*_HOW) >= 0
+
+
+#: a family named by a word of its own: "how do canaries work?" is `help canary`
+_FAMILY_WORDS = {
+    "canary": "canary",
+    "canaries": "canary",
+    "eval": "eval",
+    "evals": "eval",
+    "evaluations": "eval",
+    "a/b": "ab",
+    "ab": "ab",
+    "experiments": "ab",
+    "events": "events",
+    "event": "events",
+    "log": "events",
+    "ledger": "events",
+    "audit": "audit",
+    "audits": "audit",
+    "projections": "projections",
+    "reports": "report",
+    "report": "report",
+    "datasets": "export",
+}
+
+
+def _family_of(ws: list[str]) -> str:
+    return next((_FAMILY_WORDS[w] for w in ws if w in _FAMILY_WORDS), "")
+
+
+def _how_it_works(req: Request) -> bool:
+    """ "how does X work?", "how do X work", "how X works", "explain how X works"."""
+    ws = req.words()
+    works = bool(ws) and ws[-1] in ("work", "works", "working")
+    return works and "how" in ws and ws.index("how") <= 1
 
 
 #: words that ask about a command rather than run it
@@ -100,6 +136,8 @@ def help_request(req: Request, read: Callable[[str], tuple[str, ...]] | None = N
             rare = [x for x in subs if x not in ("run", "show", "list")]
             topic = [w, *(rare or subs)[:1]]
             break
+    if not topic and _family_of(ws):  # "how do canaries work?", "help with canaries"
+        topic = [_family_of(ws)]
     if not topic:
         for family, subs in _FAMILIES.items():
             verbs = [w for w in ws if w in subs and w not in ("show", "list", "create", "import")]
@@ -139,7 +177,7 @@ def demo(req: Request) -> Translation:
     if k < 0:
         k, n = req.seq({"no", "without", "skip"}, {"the", "an", "any"}, {"eval", "evals"}), 3
     if k >= 0:
-        req.use(*range(k, k + n + (req.w(k + n) in ("run", "runs"))))
+        req.use(*range(k, k + n + (req.w(k + n) in ("run", "runs", "part", "step", "bit"))))
         opts.append("--no-eval")
     elif req.index({"eval", "evals", "evaluation"}) >= 0:
         return refused(req.text, "the demo records an eval run unless you say 'without the eval'")

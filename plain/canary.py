@@ -31,11 +31,13 @@ HALT_VERBS = _w("halt pause freeze stop suspend")
 ROLLBACK_VERBS = _w("rollback revert abort abandon undo")
 COMPLETE_VERBS = _w("complete finish finalize finalise")
 WATCH_VERBS = _w("watch monitor follow")
+#: words that override the stage rule: `canary advance --force`
+_FORCE = _w("force forced forcing override overriding regardless anyway anyhow")
 IMPORT_VERBS = _w("import load ingest")
 #: the canary commands that change it: they need the canary named or in focus, never the only one
 WRITES = frozenset({"advance", "halt", "rollback", "complete", "import", "watch"})
 STATUS_WORDS = (
-    SUMMARY_WORDS | SHOW_WORDS | _w("stage stages guardrail guardrails healthy safe")
+    SUMMARY_WORDS | SHOW_WORDS | _w("stage stages guardrail guardrails healthy safe state")
 ) - _w("open")
 #: words a canary request may hold besides its name, intent and note: they add nothing
 _CANARY_FILLER = _w(
@@ -88,7 +90,7 @@ def _intent(req: Request) -> str | None:
     )
     if ws & IMPORT_VERBS and any(t.kind == "path" for t in req.tokens):
         return "import"
-    if ws & _w("assign assigned assignment bucket gets get") and _unit_ids(req):
+    if ws & _w("assign assigned assignment bucket gets get goes go routed sent") and _unit_ids(req):
         return "assign"
     cut = req.index(BECAUSE | NOTE_CUES)
     said = set(
@@ -102,9 +104,14 @@ def _intent(req: Request) -> str | None:
     }
     if sum(changes.values()) > 1:
         return "several"
-    if ws & WATCH_VERBS:
-        return "watch"
-    if req.seq("roll", "back") >= 0 or req.seq("revert", "to") >= 0 or ws & ROLLBACK_VERBS:
+    if ws & WATCH_VERBS or req.seq("keep", {"an", "watch"}) >= 0 and "eye" in ws | {"watch"}:
+        return "watch"  # "keep an eye on router-v2"
+    if (
+        req.seq("roll", "back") >= 0
+        or req.seq("revert", "to") >= 0
+        or ws & ROLLBACK_VERBS
+        or ({"roll", "back"} <= ws and req.index({"roll"}) < req.index({"back"}))
+    ):
         return "rollback"
     if ws & AUDIT_WORDS or req.seq("why", {"did", "was", "were"}) >= 0:
         return "audit"
@@ -116,7 +123,7 @@ def _intent(req: Request) -> str | None:
         return "create"
     if ws & _w("record add") and not req.is_question():
         return "add-result"
-    if ws & ADVANCE_VERBS or req.seq("next", "stage") >= 0 or _percent_tokens(req):
+    if ws & (ADVANCE_VERBS | _FORCE) or req.seq("next", "stage") >= 0 or _percent_tokens(req):
         return "advance"
     if "canaries" in ws and not req.named("canary"):
         return "list"
@@ -200,8 +207,16 @@ def _clause_note(req: Request) -> str | None:
 
     names = req.named("canary")
     verbs = ADVANCE_VERBS | HALT_VERBS | ROLLBACK_VERBS | COMPLETE_VERBS
+    comma = next((i for i in range(len(req.tokens)) if req.p(i) == ","), -1)
+    between = range(names[0].end, comma) if len(names) == 1 and comma > names[0].end else range(0)
+    step = _w("to the next stage up back now please immediately right away asap")
     if len(names) == 1 and req.p(names[0].end) == ",":
         start = names[0].end + 1
+    elif between and all(
+        req.w(i) in step or (req.tokens[i].kind == "num" and req.tokens[i].unit == "%")
+        for i in between
+    ):
+        start = comma + 1  # "advance router-v2 to 50%, guardrails are green"
     elif not names and req.focus in req.vocab.canaries:  # "halt it, errors doubled"
         comma = next((i for i in range(len(req.tokens)) if req.p(i) == ","), -1)
         lead = [req.w(i) for i in range(comma)]
@@ -228,6 +243,9 @@ def _clause_note(req: Request) -> str | None:
 def route(req: Request) -> Translation | None:
     """The canary command ``req`` asks for, or None when it is not a canary request."""
     intent = _intent(req)
+    log_words = _w("log logs events event history happened timeline activity")
+    if intent is None and set(req.words()) & log_words:
+        return None  # "the log of router-v2": its events (`events log --stream canary:NAME`)
     if intent is None:
         if set(req.words()) & CANARY_WORDS or req.named("canary"):
             return refused(
@@ -252,7 +270,7 @@ def route(req: Request) -> Translation | None:
         _mark_words(
             req,
             _w(
-                "assign assigned assignment bucket gets get which variant does do users user units unit and in for"
+                "assign assigned assignment bucket gets get goes go routed sent where which variant does do users user units unit and in for"
             ),
         )
         left = number_refusal(req) or unknown_refusal(req)
@@ -284,6 +302,9 @@ def route(req: Request) -> Translation | None:
         opts.append(req.tokens[path].text)
     if intent == "watch":
         _mark_words(req, WATCH_VERBS)
+        k = req.seq("keep", "an", "eye", "on")
+        if k >= 0:
+            req.use(k, k + 1, k + 2, k + 3)
         for i, t in enumerate(req.tokens):
             if t.kind == "num" and t.unit == "s" and req.free(i):
                 k = req.seq({"give", "stop"}, "up", "after")
@@ -298,10 +319,15 @@ def route(req: Request) -> Translation | None:
                 break
         k = req.seq({"automatically", "auto", "itself"})
         own = req.seq("on", "its", "own")
+        rule = req.seq({"act", "acting", "follow", "apply", "enforce"}, {"on", "by"}, "the", "rule")
+        if rule < 0:
+            rule = req.seq({"act", "acting", "follow", "apply", "enforce"}, "the", "rule")
         if k >= 0 or own >= 0:
             req.use(k, *(range(own, own + 3) if own >= 0 else []))
             for i in req.indexes({"act", "decide", "by", "and", "let", "it"}):
                 req.use(i)
+            if rule >= 0:  # "act on the rule by itself": the rule is what --auto follows
+                req.use(*range(rule, rule + 4 - (req.w(rule + 1) == "the")))
             opts.append("--auto")
     _mark_words(
         req,
@@ -311,7 +337,28 @@ def route(req: Request) -> Translation | None:
     if intent == "status":  # "should we move it to 50%?": the percentage is part of the question
         req.use(*_percent_tokens(req))
     if intent == "advance":
+        forced = [i for i in req.indexes(_FORCE) if req.free(i)]
+        if forced:  # "force it to the next stage", "advance regardless of the rule"
+            req.use(*forced)
+            for words in (("of", "the", "rule"), ("the", "rule"), ("the", "stage", "rule")):
+                k = req.seq(*words, start=forced[0])
+                if k >= 0 and k <= forced[-1] + 2:
+                    req.use(*range(k, k + len(words)))
+                    break
+            opts.append("--force")
         percents = [i for i in _percent_tokens(req) if req.free(i)]
+        for i, t in enumerate(req.tokens):  # "push it up to 100": a stage is said with its %
+            if t.is_int and req.free(i) and req.w(i - 1) == "to" and not percents:
+                return incomplete(
+                    req.text,
+                    ["canary", "advance", name, *opts],
+                    ["--to PERCENT"],
+                    f"is {t.text} the {t.text}% stage? say it with its '%' (`--to` is checked "
+                    "against the stages)",
+                )
+        for i in req.indexes({"it"}):  # "…, force it"
+            if req.w(i - 1) in _FORCE and "--force" in opts:
+                req.use(i)
         if len(percents) > 1:
             return refused(req.text, "one stage at a time: which percentage?")
         if percents:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from trialbook.plain import named
 from trialbook.plain.ab_common import skip
 from trialbook.plain.lex import fmt, name_parts
 from trialbook.plain.request import Request, number_refusal, suggest, unknown_refusal
@@ -100,6 +101,9 @@ def suite_add(req: Request) -> Translation:
             req.text, ["eval", "suite", "add", *opts], ["FILE"], "which file? (JSONL or YAML cases)"
         )
     req.use(path)
+    for i in req.indexes({"file", "cases"}):  # "add suite file x.jsonl"
+        if abs(i - path) <= 2:
+            req.use(i)
     refusal = number_refusal(req) or unknown_refusal(req)
     if refusal:
         return refusal
@@ -119,13 +123,17 @@ def suite_show(req: Request) -> Translation:
 def run(req: Request) -> Translation:
     """``eval run SUITE --target SPEC [--epochs N] [--concurrency K] [--scorer S]…``."""
     toks = req.tokens
-    opts: list[str] = []
+    opts: list[str] = _judge_repeats(req)  # first: "ask the judge 3 times" is not 3 epochs
     epochs = None
     for i, t in enumerate(toks):
         if not (req.free(i) and t.is_int):
             continue
         w1 = req.w(i + 1)
-        if w1 in ("epoch", "epochs", "repeats", "repetitions", "passes", "times"):
+        if req.p(i - 1) in ("=", ":") and req.w(i - 2) in ("epochs", "epoch") and req.free(i - 2):
+            epochs = (i - 2, i + 1)  # "epochs=3", "epochs: 3"
+        elif req.p(i - 1) in ("=", ":"):
+            continue  # "concurrency=4": another key's value
+        elif w1 in ("epoch", "epochs", "repeats", "repetitions", "passes", "times"):
             epochs = (i, i + 2)
         elif req.w(i - 1) in ("epochs", "epoch", "repeat") and req.free(i - 1):
             epochs = (i - 1, i + 1 + (w1 == "times"))
@@ -137,6 +145,8 @@ def run(req: Request) -> Translation:
     for i, t in enumerate(toks):
         if not (req.free(i) and t.is_int):
             continue
+        if req.p(i - 1) in ("=", ":") and req.w(i - 2) not in ("concurrency", "parallelism"):
+            continue  # "epochs=3 concurrency=4": 3 is the epochs' value
         w1 = req.w(i + 1)
         span = None
         if w1 in CONCURRENCY_WORDS or (
@@ -262,13 +272,72 @@ def _run_extras(req: Request) -> list[str] | Translation:
         elif req.w(i - 1) == "seed" and req.free(i - 1):
             req.use(i - 1, i)
             opts += ["--seed", fmt(t.value)]
-    for i, t in enumerate(toks):
-        if t.kind == "num" and t.unit == "s" and req.free(i):
-            k = req.index({"timeout", "timeouts"})
-            if k >= 0 and 0 < i - k <= 3:
-                a = k - 1 if req.w(k - 1) in ("a", "with") else k
-                req.use(*range(a, i + 1))
-                opts += ["--timeout", fmt(t.value)]
+    timeout = named.near(req, {"timeout", "timeouts"}, named.seconds)
+    if timeout is not None:
+        for i in req.indexes({"per", "each"}):  # "a 45s timeout per request"
+            if req.w(i + 1) in ("request", "call", "case", "rollout") and req.free(i + 1):
+                req.use(i, i + 1)
+        opts += ["--timeout", fmt(timeout.value)]
+    price = _price(req)
+    if isinstance(price, Translation):
+        return price
+    opts += price
+    opts += _gates(req)
+    return opts
+
+
+#: "pricing m=0.15/0.6", "price gpt-4o-mini at 0.15/0.6": USD per million input/output tokens
+_PRICE_WORDS = _w("price prices pricing priced cost costs rate rates")
+
+
+def _price(req: Request) -> list[str] | Translation:
+    """``--price MODEL=IN/OUT`` from "pricing gpt-4o-mini=0.15/0.6" (a key=IN/OUT after a price
+    word); a price said another way is asked about, never guessed."""
+    opts: list[str] = []
+    for i, t in enumerate(req.tokens):
+        if t.kind != "kv" or not req.free(i):
+            continue
+        key, _, value = t.text.partition("=")
+        a, slash, b = value.partition("/")
+        numeric = all(x.replace(".", "", 1).isdigit() for x in (a, b) if x)
+        k = i - 1
+        while k >= 0 and req.w(k) in ("at", "of", "the", "with", "using"):
+            k -= 1
+        if req.w(k) in _PRICE_WORDS and req.free(k) and slash and a and b and numeric:
+            req.use(*range(k, i + 1))
+            if req.w(k - 1) in ("with", "using", "and") and req.free(k - 1):
+                req.use(k - 1)
+            opts += ["--price", t.text]
+    return opts
+
+
+def _gates(req: Request) -> list[str]:
+    """``--max-failed N`` ("fail if more than 3 rollouts failed", "at most 3 failures") and
+    ``--fail-under SCORER=RATE`` ("fail under exact=0.8")."""
+    opts: list[str] = []
+    for i, t in enumerate(req.tokens):
+        if not (t.is_int and req.free(i)):
+            continue
+        nouns = ("failures", "failed", "failed-rollouts", "rollouts", "errors", "errored")
+        if req.w(i + 1) in nouns and req.w(i - 1) in ("than", "most", "max", "maximum"):
+            a = i - 1
+            while req.w(a - 1) in (
+                "more",
+                "at",
+                "if",
+                "fail",
+                "exit",
+                "there",
+                "are",
+                "is",
+                "than",
+            ):
+                a -= 1
+            b = i + 2
+            while req.w(b) in ("rollouts", "failed", "fail"):
+                b += 1
+            req.use(*range(a, b))
+            opts += ["--max-failed", fmt(t.value)]
     return opts
 
 
@@ -278,27 +347,22 @@ def resume(req: Request) -> Translation:
     r = resolve(req, "run", ["eval", "resume"], single=False, label="run")
     if isinstance(r, Translation):
         return r
+    for m in req.named("run"):  # "candidate-0402 crashed, pick it up again": why it is resumed
+        if req.w(m.end) in ("crashed", "died", "stalled", "stopped", "broke", "hung"):
+            req.use(m.end)
+    for i in req.indexes({"pick", "picking"}):
+        if req.w(i + 1) == "it" and req.w(i + 2) == "up" and req.w(i + 3) == "again":
+            req.use(i + 3)
     refusal = number_refusal(req)
     return refusal or command(req.text, ["eval", "resume", r, *budget])
 
 
 def _budget(req: Request) -> list[str]:
     """``--budget USD`` from "a $5 budget", "budget of $5", "spend at most $5"."""
-    toks = req.tokens
-    for i, t in enumerate(toks):
-        if not (t.kind == "num" and t.unit == "usd" and req.free(i)):
-            continue
-        near = [
-            k for k in (i - 3, i - 2, i - 1, i + 1) if req.w(k) in ("budget", "spend", "spending")
-        ]
-        if near:
-            k = near[0]
-            a, b = min(k, i), max(k, i) + 1
-            while req.w(a - 1) in ("a", "of", "with", "at", "most", "max") and a > 0:
-                a -= 1
-            req.use(*range(a, b))
-            return ["--budget", fmt(t.value)]
-    return []
+    t = named.near(req, {"budget"}, named.dollars) or named.near(
+        req, {"spend", "spending"}, lambda t: t.kind == "num" and t.unit == "usd"
+    )
+    return [] if t is None else ["--budget", fmt(t.value)]
 
 
 def show(req: Request) -> Translation:
@@ -322,6 +386,23 @@ def show(req: Request) -> Translation:
             req.use(i)
         opts.append("--all-verdicts")
     return command(req.text, ["eval", "show", r, *opts])
+
+
+def _glued_path(req: Request) -> tuple[int, int, str] | None:
+    """A relative path typed after "into"/"to"/"in" as words and slashes with no space between
+    ("out/jan-run"): its token span (the cue included) and its text."""
+    toks = req.tokens
+    for i in req.indexes({"into", "to", "in", "under"}):
+        a = i + 1
+        b = a
+        while b < len(toks) and (b == a or toks[b].start == toks[b - 1].end):
+            if toks[b].kind not in ("word", "punct", "num") or not req.free(b):
+                break
+            b += 1
+        text = req.text[toks[a].start : toks[b - 1].end] if b > a else ""
+        if "/" in text and text[-1] != "/" and text[0] != "/" and toks[a].kind == "word":
+            return i, b, text
+    return None
 
 
 def _version(req: Request) -> list[str]:
@@ -365,10 +446,29 @@ def compare(req: Request) -> Translation:
             "compare which two runs?",
             sorted(req.vocab.runs),
         )
-    a, b = _baseline_first(req, names[0], names[1])
+    try:
+        a, b = _baseline_first(req, names[0], names[1])
+    except _RolesDisagree as e:
+        named, other, word = e.args
+        return incomplete(
+            req.text,
+            ["eval", "compare"],
+            ["RUN_A RUN_B"],
+            f"which run is the baseline? {named} is named so, but {word!r} puts {other} in "
+            f"that place: `eval compare BASELINE CANDIDATE`",
+            [f"eval compare {named} {other}", f"eval compare {other} {named}"],
+        )
     opts = _compare_options(req)
     if isinstance(opts, Translation):
         return opts
+    bound = req.has({"most", "max", "maximum", "than", "allow", "tolerate"})
+    if bound and any(req.free(i) for i in req.indexes({"regressions", "regression"})):
+        return incomplete(  # "at most regressions": the limit has no number
+            req.text,
+            ["eval", "compare", a, b, *opts],
+            ["--max-regressions N"],
+            "how many regressions at most? e.g. 'at most 2 regressions'",
+        )
     return command(req.text, ["eval", "compare", a, b, *opts])
 
 
@@ -413,15 +513,24 @@ def _baseline_first(req: Request, first: str, second: str) -> tuple[str, str]:
     late = second if spans[second].start > spans[first].start else first
     early = first if late == second else second
     between = range(spans[early].end, spans[late].start)
+    roles = [n for n in (first, second) if set(name_parts(n)) & _BASELINE_PIECES]
+    if any(req.w(i) in _BASELINE_AFTER for i in between) and roles == [early]:
+        # "compare baseline-0401 against candidate-0402": the words make the second run the
+        # baseline, its name the first; which is meant is asked (the order decides the verdict)
+        word = next(req.w(i) for i in between if req.w(i) in _BASELINE_AFTER)
+        raise _RolesDisagree(early, late, word)
     if any(req.w(i) in _BASELINE_AFTER for i in between):
         for i in between:
             if req.w(i) in _BASELINE_AFTER:
                 req.use(i)
         return late, early
-    roles = [n for n in (first, second) if set(name_parts(n)) & _BASELINE_PIECES]
     if len(roles) == 1:
         return roles[0], second if roles[0] == first else first
     return first, second
+
+
+class _RolesDisagree(Exception):
+    """The words and a run's name give the baseline's role to different runs."""
 
 
 #: the case metadata `eval compare --by KEY` names without the ``metadata.`` prefix
@@ -477,6 +586,7 @@ def _compare_options(req: Request) -> list[str] | Translation:
     if isinstance(by, Translation):
         return by
     opts += by
+    opts += _max_regressions(req)
     k = req.index({"into", "feed", "create", "put"})
     if k >= 0 and (req.named("test") or req.index({"a/b", "ab", "test", "experiment"}) >= 0):
         tests = req.names_of("test")
@@ -500,6 +610,26 @@ def _compare_options(req: Request) -> list[str] | Translation:
     return opts
 
 
+def _max_regressions(req: Request) -> list[str]:
+    """``--max-regressions N``: "fail if there are more than 2 regressions", "at most 2
+    regressions", "max regressions 2", "allow 2 regressions"."""
+    if not req.has({"than", "most", "max", "maximum", "allow", "allowed", "allowing", "tolerate"}):
+        return []  # "2 regressions" alone is not a limit: left unread, asked about
+    t = named.near(
+        req,
+        {"regressions", "regression", "regressed"},
+        named.count,
+        fill=named.FILL | _w("than more allow allowed allowing tolerate"),
+    )
+    if t is None:
+        return []
+    for i in req.indexes({"fail", "exit", "error", "if", "there", "are", "more", "than", "allow"}):
+        req.use(i)
+    for i in req.indexes({"pairs", "cases"}):
+        req.use(i)
+    return ["--max-regressions", fmt(t.value)]
+
+
 def scorer_specs(req: Request) -> list[str]:
     """The scorers a request names, in order: store scorers and scorer specs
     (``judge:openai``, ``regex:^yes``); their tokens become used."""
@@ -507,6 +637,8 @@ def scorer_specs(req: Request) -> list[str]:
     for m in req.named("scorer"):
         if m.start + 1 < len(req.tokens) and req.tokens[m.start].kind == "scorer":
             continue
+        if any(i in req.used for i in range(m.start, m.end)):
+            continue  # read by another phrase: "ask the judge 3 times"
         found.append((m.start, m.name))
         req.use_match(m)
     for i, t in enumerate(req.tokens):
@@ -518,11 +650,27 @@ def scorer_specs(req: Request) -> list[str]:
 
 def _judge_repeats(req: Request) -> list[str]:
     """``--judge-repeats N`` from "three repeats", "ask the judge 3 times", "judge repeats 3"."""
+    k = req.seq("ask", "the", {"judge", "judges", "grader"}, start=0)
+    k = k if k >= 0 else req.seq("ask", {"judge", "judges", "grader"})
+    if k >= 0:
+        n = 3 if req.w(k + 1) == "the" else 2
+        j = k + n
+        if j < len(req.tokens) and req.tokens[j].is_int and req.w(j + 1) == "times":
+            req.use(*range(k, j + 2))
+            return ["--judge-repeats", fmt(req.tokens[j].value)]
     for i, t in enumerate(req.tokens):
         if not (t.is_int and req.free(i)):
             continue
+        if req.w(i + 1) in ("judge", "judges", "grader") and req.w(i + 2) in (
+            "repeats",
+            "repeat",
+            "repetitions",
+            "calls",
+        ):
+            req.use(i, i + 2)  # "3 judge repeats": the judge word stays for the scorer reader
+            return ["--judge-repeats", fmt(t.value)]
         if req.w(i + 1) in ("repeats", "repeat", "repetitions") or (
-            req.w(i + 1) == "times" and req.index({"judge", "ask"}) >= 0
+            req.w(i + 1) == "times" and req.index({"judge", "ask", "grader"}, names_too=True) >= 0
         ):
             req.use(i, i + 1)
             return ["--judge-repeats", fmt(t.value)]
@@ -568,8 +716,12 @@ def retry_failed(req: Request) -> Translation:
     r = resolve(req, "run", ["eval", "retry-failed"], single=False)
     if isinstance(r, Translation):
         return r
-    for i in req.indexes({"retry", "re-run", "rerun", "failed", "failures", "failing", "errored"}):
+    for i in req.indexes(
+        {"retry", "re-run", "rerun", "redo", "failed", "failures", "failing", "errored", "cases"}
+    ):
         req.use(i)
+    if {"try", "again"} <= set(req.words()):  # "try the failed ones again"
+        req.use(*req.indexes({"try", "again"}))
     return command(req.text, ["eval", "retry-failed", r])
 
 
@@ -579,6 +731,16 @@ def export(req: Request) -> Translation:
     if isinstance(r, Translation):
         return r
     where = next((i for i, t in enumerate(req.tokens) if t.kind == "path" and req.free(i)), -1)
+    glued = _glued_path(req)
+    if where < 0 and glued is not None:  # "into out/jan-run": a relative directory
+        a, b, path = glued
+        req.use(*range(a, b))
+        for i in req.indexes({"traces", "trace", "export", "write", "save", "dump", "rollouts"}):
+            req.use(i)
+        for i in req.indexes({"and", "the", "of"}):
+            if i < a:
+                req.use(i)
+        return command(req.text, ["eval", "export", r, "--traces", path])
     if where < 0:
         return incomplete(
             req.text,

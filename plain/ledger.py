@@ -38,9 +38,48 @@ def events_log(req: Request) -> Translation:
             streams.append(f"eval-run:{m.name}")
         elif m.kind == "suite":
             streams.append(f"suite:{m.name}")
+        elif m.kind == "canary":
+            streams.append(f"canary:{m.name}")
         else:
             continue
         req.use_match(m)
+    if not streams and req.focus:  # "the log for this test", "its log": the one in focus
+        for i in req.indexes({"this", "current", "its", "it"}):
+            nxt = req.w(i + 1)
+            if req.w(i) in ("its", "it") and (
+                nxt in ("log", "logs", "events", "history", "timeline", "")
+                or req.w(i - 1) in ("of", "for", "on", "to")
+            ):
+                v = req.vocab
+                prefix = (
+                    "ab"
+                    if req.focus in v.tests or req.focus in v.archived
+                    else "eval-run"
+                    if req.focus in v.runs
+                    else "canary"
+                    if req.focus in v.canaries
+                    else ""
+                )
+                if prefix:
+                    streams.append(f"{prefix}:{req.focus}")
+                    req.use(i)
+                break
+            if nxt in ("test", "experiment", "run", "canary") and req.free(i + 1):
+                v = req.vocab
+                kind = (
+                    "ab"
+                    if req.focus in v.tests or req.focus in v.archived
+                    else "eval-run"
+                    if req.focus in v.runs
+                    else "canary"
+                    if req.focus in v.canaries
+                    else ""
+                )
+                said = {"ab": "test experiment", "eval-run": "run", "canary": "canary"}
+                if kind and req.w(i + 1) in said[kind].split():
+                    streams.append(f"{kind}:{req.focus}")
+                    req.use(i, i + 1)
+                break
     refusal = _at_most_one(req, streams, "stream", "--stream", opts)
     if refusal:
         return refusal
@@ -64,6 +103,13 @@ def events_log(req: Request) -> Translation:
             ):
                 types.append(EVENT_TYPE_WORDS[w])
                 req.use(k, *([i] if req.w(i) == "only" else []))
+    for i, t in enumerate(toks):  # "the decisions in the log", "results from the ledger"
+        if t.kind == "word" and t.norm in EVENT_TYPE_WORDS and req.free(i) and not types:
+            j = i + 1 + (req.w(i + 1) in ("in", "of", "from", "on"))
+            j += req.w(j) == "the"
+            if j > i + 1 and req.w(j) in ("log", "events", "ledger", "history"):
+                types.append(EVENT_TYPE_WORDS[t.norm])
+                req.use(i)
     if types:  # "only ResultAdded events": the filter is the type
         req.use(*req.indexes({"only"}))
     refusal = _at_most_one(req, types, "event type", "--type", opts)
@@ -137,6 +183,43 @@ def events_export(req: Request) -> Translation:
     streams += [f"eval-run:{m.name}" for m in req.named("run")]
     for m in req.named("test", "archived", "run"):
         req.use_match(m)
+    if not streams and req.focus:  # "the log for this test", "its log": the one in focus
+        for i in req.indexes({"this", "current", "its", "it"}):
+            nxt = req.w(i + 1)
+            if req.w(i) in ("its", "it") and (
+                nxt in ("log", "logs", "events", "history", "timeline", "")
+                or req.w(i - 1) in ("of", "for", "on", "to")
+            ):
+                v = req.vocab
+                prefix = (
+                    "ab"
+                    if req.focus in v.tests or req.focus in v.archived
+                    else "eval-run"
+                    if req.focus in v.runs
+                    else "canary"
+                    if req.focus in v.canaries
+                    else ""
+                )
+                if prefix:
+                    streams.append(f"{prefix}:{req.focus}")
+                    req.use(i)
+                break
+            if nxt in ("test", "experiment", "run", "canary") and req.free(i + 1):
+                v = req.vocab
+                kind = (
+                    "ab"
+                    if req.focus in v.tests or req.focus in v.archived
+                    else "eval-run"
+                    if req.focus in v.runs
+                    else "canary"
+                    if req.focus in v.canaries
+                    else ""
+                )
+                said = {"ab": "test experiment", "eval-run": "run", "canary": "canary"}
+                if kind and req.w(i + 1) in said[kind].split():
+                    streams.append(f"{kind}:{req.focus}")
+                    req.use(i, i + 1)
+                break
     refusal = _at_most_one(req, streams, "stream", "--stream", opts)
     if refusal:
         return refusal
@@ -173,6 +256,9 @@ def events_export(req: Request) -> Translation:
 
 
 def events_verify(req: Request) -> Translation:
+    # "is the event chain unbroken?": what verify answers
+    for i in req.indexes({"unbroken", "untampered", "valid", "consistent", "intact", "sound"}):
+        req.use(i)
     return command(req.text, ["events", "verify"])
 
 
@@ -186,6 +272,9 @@ def audit(req: Request, report: bool) -> Translation:
     test = resolve_test(req, argv, archived=True, variants=[m.name for m in variant_mentions(req)])
     if isinstance(test, Translation):
         return test
+    # "could the decision be reproduced?", "re-check the decision": what an audit replays
+    for i in req.indexes({"reproduced", "reproduce", "reproducible", "re-check", "recheck"}):
+        req.use(i)
     if not report:
         return command(req.text, ["audit", test])
     formats = list(dict.fromkeys(FORMAT_WORDS[w] for w in req.words() if w in FORMAT_WORDS))

@@ -28,7 +28,7 @@ _TOKEN_RE = re.compile(
   | (?P<compound>\d+(?:\.\d+)?(?:h|m|s)(?:\d+(?:\.\d+)?(?:ms|m|s))+(?![\w]))
   | (?P<actor>\b[\w.-]+@[\w.-]*\w)
   | (?P<kv>[a-z_][a-z0-9_-]*=[^\s,;]+)
-  | (?P<num>(?:(?<![\w.])-)?(?:{_NUM}|\.\d+)(?P<suf>%|pp|k|ms|s|secs?|mins?|m|h|hrs?)?(?![\w]|[-.][\w]))
+  | (?P<num>(?:(?<![\w.])-)?(?:{_NUM}|\.\d+)(?P<suf>%|pp|k|ms|s|secs?|mins?|m|h|hrs?|c)?(?![\w]|[-.][\w]))
   | (?P<word>[^\W_][\w'.-]*\w|[^\W_])
   | (?P<punct>[,;:?!()=+&/#\[\]{{}}]|\.|-+)
   | (?P<other>\S)
@@ -95,7 +95,23 @@ _SUFFIX = {
     "h": ("s", Decimal(3600)),
     "hr": ("s", Decimal(3600)),
     "hrs": ("s", Decimal(3600)),
+    "c": ("usd", Decimal("0.01")),  # "3c": cents, as the CLI's --cost reads it
 }
+#: keys of a key=value that name an option, not a result's metric or dimension
+_OPTION_KEYS = frozenset(
+    {
+        "alpha",
+        "mde",
+        "margin",
+        "epochs",
+        "concurrency",
+        "timeout",
+        "budget",
+        "limit",
+        "seed",
+        "retries",
+    }
+)
 _COMPOUND = {"h": Decimal(3600), "m": Decimal(60), "s": Decimal(1), "ms": Decimal("0.001")}
 _TIME_ORDER = {Decimal(3600): 3, Decimal(60): 2, Decimal(1): 1, Decimal("0.001"): 0}
 
@@ -154,7 +170,7 @@ def tokenize(text: str) -> list[Token]:
         if kind in ("msuf", "suf"):  # pragma: no cover - inner groups never end a match
             kind = "num"
         raw.extend(_make(kind, m))
-    return _merge_units(_merge_number_words(raw))
+    return _merge_units(_merge_halves(_merge_number_words(raw)))
 
 
 def _make(kind: str, m: re.Match[str]) -> list[Token]:
@@ -199,6 +215,29 @@ def _make(kind: str, m: re.Match[str]) -> list[Token]:
     if kind in ("url", "spec", "path", "scorer"):
         trimmed = s.rstrip(".)")
         return [Token(kind, trimmed, start, start + len(trimmed), norm=trimmed.lower())]
+    if kind == "kv" and s.split("=", 1)[0].lower() in _OPTION_KEYS:
+        # "alpha=0.1", "epochs=3": an option said as key=value reads as "alpha = 0.1"
+        key, _, raw = s.partition("=")
+        k_end = start + len(key)
+        return [
+            *_words(key, start),
+            Token("punct", "=", k_end, k_end + 1, norm="="),
+            *[
+                Token(
+                    x.kind,
+                    x.text,
+                    x.start + k_end + 1,
+                    x.end + k_end + 1,
+                    norm=x.norm,
+                    value=x.value,
+                    unit=x.unit,
+                    spelled=x.spelled,
+                    scale=x.scale,
+                    parts=x.parts,
+                )
+                for x in tokenize(raw)
+            ],
+        ]
     if kind in ("kv", "actor"):
         return [Token(kind, s, start, end, norm=s.lower())]
     return [Token("punct" if kind == "punct" else "other", s, start, end, norm=s.lower())]
@@ -295,6 +334,50 @@ def _merge_number_words(tokens: list[Token]) -> list[Token]:
             )
         )
         i = last + 1
+    return out
+
+
+def _merge_halves(tokens: list[Token]) -> list[Token]:
+    """``two and a half`` → 2.5, ``half a`` / ``half an`` → 0.5 (before a unit word): a number
+    said in words, not arithmetic between numbers (``an hour and a half`` is not read)."""
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        nx = [x.norm if x.kind == "word" else "" for x in tokens[i + 1 : i + 4]]
+        if t.kind == "num" and t.unit is None and nx == ["and", "a", "half"]:
+            end = tokens[i + 3]
+            out.append(
+                Token(
+                    "num",
+                    f"{t.text} and a half",
+                    t.start,
+                    end.end,
+                    norm=f"{t.norm} and a half",
+                    value=t.value + Decimal("0.5"),
+                    spelled=t.spelled,
+                )
+            )
+            i += 4
+            continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        unit = tokens[i + 2].norm if i + 2 < len(tokens) else ""
+        if (
+            t.kind == "word"
+            and t.norm == "half"
+            and nxt is not None
+            and nxt.norm in ("a", "an")
+            and unit in UNIT_WORDS
+        ):
+            out.append(
+                Token(
+                    "num", "half", t.start, nxt.end, norm="half", value=Decimal("0.5"), spelled=True
+                )
+            )
+            i += 2
+            continue
+        out.append(t)
+        i += 1
     return out
 
 

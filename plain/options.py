@@ -109,14 +109,27 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
             "md": "--markdown",
             "csv": "--csv",
         }
-        if t.norm in flag:
+        cued = req.w(i - 1) in ("as", "in", "into") or req.w(i + 1) in ("output", "format")
+        if t.norm in flag and (t.norm != "md" or cued):  # "variants md and plain": a name
             a = i - 1 if req.w(i - 1) in ("as", "in", "into") and req.free(i - 1) else i
             b = i + 1 + (req.w(i + 1) in ("output", "format") and req.free(i + 1))
             if req.w(a - 1) in ("me", "give") or req.w(a - 1) == "and":
                 pass
             take(flag[t.norm], None, a, b)
-        elif t.norm in ("plot", "chart", "graph", "draw"):
+        elif t.norm in ("plot", "chart", "graph", "draw", "histogram", "histograms"):
             take("--plot", None, i, i + 1)
+        elif t.norm in ("distribution", "distributions"):
+            # "the score and latency distributions of X", "the distribution of scores": what
+            # `--plot` draws (eval show: scores and latencies)
+            drawn = _w("score scores latency latencies and")
+            a, b = i, i + 1
+            while req.w(a - 1) in drawn and req.free(a - 1):
+                a -= 1
+            if req.w(b) == "of" and req.w(b + 1) in drawn:
+                b += 2
+                while req.w(b) in drawn:
+                    b += 1
+            take("--plot", None, a, b)
     # log positions: "at position 120", "right after position 1200", "as of position 7", for
     # something as it was then (a test, run or canary); "show position 17" is one event
     as_of_something = bool(req.named("test", "archived", "run", "canary")) or bool(req.focus)
@@ -131,6 +144,23 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
     for i, t in enumerate(toks):
         if t.kind != "date" or not req.free(i):
             continue
+        # "on 2026-03-03 at 17:00": the time of day said apart from the date
+        if (
+            "T" not in t.norm
+            and req.w(i + 1) == "at"
+            and i + 4 < len(toks) + 1
+            and i + 3 < len(toks)
+            and toks[i + 2].is_int
+            and req.p(i + 3) == ":"
+            and i + 4 < len(toks)
+            and toks[i + 4].kind == "num"
+            and toks[i + 4].text.isdigit()
+            and len(toks[i + 4].text) == 2
+            and toks[i + 2].value < 24
+        ):
+            hh, mm = int(toks[i + 2].value), toks[i + 4].text
+            t.text = t.norm = f"{t.text} {hh:02d}:{mm}"  # the CLI reads "D HH:MM" as "DTHH:MM"
+            req.use(i + 1, i + 2, i + 3, i + 4)
         before = req.w(i - 1)
         if before in _SINCE:
             take("--since", t.text, i - 1, i + 1)
@@ -152,6 +182,8 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
     for i, t in enumerate(toks):
         if not (req.free(i) and t.is_int):
             continue
+        if req.p(i - 1) in ("=", ":") and req.w(i - 2) not in ("concurrency", "parallelism"):
+            continue  # "epochs=3 concurrency=4": 3 is the epochs' value
         w1 = req.w(i + 1)
         span = None
         if w1 == "at" and req.w(i + 2) == "a" and req.w(i + 3) == "time":
@@ -172,6 +204,16 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
             while req.w(b) in ("requests", "calls", "workers", "concurrent", "parallel"):
                 b += 1
             take("--concurrency", fmt(t.value), a, b)
+    # "all events, not just the last 20": every one (--limit 0), the number is what is not wanted
+    k = req.seq("not", {"just", "only"}, {"the", "last", "latest"})
+    if k >= 0 and req.index({"all", "every"}) >= 0:
+        e = k + 2 + (req.w(k + 2) == "the")
+        if req.w(e) in ("last", "latest", "newest", "recent") and e + 1 < len(toks):
+            n = e + 1
+            if toks[n].is_int and all(req.free(x) for x in range(k, n + 1)):
+                a = req.index({"all", "every"})
+                take("--limit", "0", k, n + 1 + (req.w(n + 1) in _LIMIT_NOUNS))
+                req.use(a)
     # limits: "the last 10 results", "20 latest events", "every single result"
     for i, t in enumerate(toks):
         if not (req.free(i) and t.is_int):
@@ -263,6 +305,9 @@ def attach(req: Request, t: Translation, found: list[Found]) -> Translation:
                 return refused(req.text, f"{f.option} is given twice ({f.said!r}); say it once")
             continue
         if f.option in t.argv:
+            given = t.argv[t.argv.index(f.option) + 1] if f.value is not None else None
+            if given is not None and given != f.value:  # never drop one of two values
+                return refused(req.text, f"{f.option} is given twice ({f.said!r}); say it once")
             continue
         seen[f.option] = f.value
         extra += [f.option] if f.value is None else [f.option, f.value]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from trialbook.plain.request import Request, resolve_test
 from trialbook.plain.types import Translation, command, incomplete, refused
-from trialbook.plain.words import _w
+from trialbook.plain.words import KNOWN, _w
 
 #: "decision report", "a report on X", "html report"
 _REPORT_NOUNS = _w("report reports write-up writeup packet")
@@ -54,6 +54,8 @@ def is_decision_report(req: Request) -> bool:
     for warm: success"): there it is a report only before a test, run or canary name, or
     before "on"/"of"/"about".
     """
+    if req.seq({"latency", "cost"}, "budget") >= 0 or req.seq("ci", {"check", "gate"}) >= 0:
+        return True  # "a ci check with a 50 s latency budget": what a decision report gates
     first = next(
         (i for i, t in enumerate(req.tokens) if t.kind == "word" and t.norm not in _POLITE), -1
     )
@@ -64,6 +66,9 @@ def is_decision_report(req: Request) -> bool:
                 return True
             if req.w(i + 1) in ("on", "of", "about", "ab", "eval", "canary"):
                 return True
+            after = req.in_name.get(i + 2, [])  # "report for candidate-0402 …"
+            if req.w(i + 1) == "for" and any(m.kind in ("run", "canary") for m in after):
+                return True
             continue
         if req.w(i - 1) in _REPORT_BEFORE or req.w(i + 1) in _REPORT_AFTER:
             return True
@@ -72,7 +77,7 @@ def is_decision_report(req: Request) -> bool:
 
 def decision_report(req: Request) -> Translation:
     """``report eval RUN [--baseline RUN]``, ``report canary NAME`` or ``report ab NAME``."""
-    from trialbook.plain.evals import _baseline_first
+    from trialbook.plain.evals import _baseline_first, _RolesDisagree
 
     negated = _negation(req)
     if negated:
@@ -94,7 +99,14 @@ def decision_report(req: Request) -> Translation:
         if len(runs) > 2:
             return refused(req.text, "a report is on one run, against at most one baseline", runs)
         if len(runs) == 2:
-            baseline, run = _baseline_first(req, runs[0], runs[1])
+            try:
+                baseline, run = _baseline_first(req, runs[0], runs[1])
+            except _RolesDisagree as e:  # the words and a name give the baseline to two runs
+                return refused(
+                    req.text,
+                    f"which run is the baseline, {' or '.join(map(str, e.args[:2]))}? "
+                    "say 'report on RUN against BASELINE'",
+                )
             for i in req.indexes({"baseline", "vs", "versus", "compared"}):
                 req.use(i)
             return command(req.text, ["report", "eval", run, "--baseline", baseline, *opts])
@@ -104,6 +116,7 @@ def decision_report(req: Request) -> Translation:
             return refused(req.text, f"which canary: {' or '.join(canaries)}?", canaries)
         for m in req.named("canary"):
             req.use_match(m)
+        req.use(*req.indexes({"canary"}))  # "canary report for router-v2"
         return command(req.text, ["report", "canary", canaries[0], *opts])
     if runs or canaries:
         return refused(req.text, "a report is on one test, run or canary at a time")
@@ -135,6 +148,18 @@ def _budgets(req: Request) -> list[str] | Translation:
         ("cost", "usd", "--cost-budget"),
     ):
         for i in req.indexes({cue}):
+            b = i - 1  # "with a 50 s latency budget": the value said first
+            if req.w(i + 1) == "budget" and b >= 0 and toks[b].kind == "num" and req.free(b):
+                if toks[b].unit not in (unit, None):
+                    return refused(
+                        req.text,
+                        f"a {cue} budget is in {'seconds' if unit == 's' else 'dollars'}: "
+                        f"{toks[b].text!r} is not; say it with its unit",
+                    )
+                a = b - (req.w(b - 1) in ("a", "the")) - (req.w(b - 2) == "with")
+                req.use(*range(max(a, 0), i + 2))
+                opts += [option, fmt(toks[b].value)]
+                break
             a = i - (req.w(i - 1) in ("p95", "a", "the")) - (req.w(i - 2) in ("a", "with"))
             j = i + 1
             while req.w(j) in (
@@ -165,6 +190,8 @@ def _budgets(req: Request) -> list[str] | Translation:
     gate = req.index({"gate", "check", "checked"})
     if gate >= 0:
         req.use(gate)
+        if req.w(gate - 1) == "ci":  # "a ci check"
+            req.use(gate - 1)
         k = req.seq({"ready", "fit", "ok"}, "to", "ship")
         if k >= 0:
             req.use(k, k + 1, k + 2)
@@ -188,6 +215,8 @@ def is_dataset_export(req: Request) -> bool:
     # "export X as jsonl": a dataset of X (the log's export has no format to say)
     as_jsonl = "jsonl" in ws and "export" in ws and source
     named = bool(ws & _DATASET_WORDS and verb and (source or "export" in ws))
+    if ws & _w("dataset datasets") and source:
+        return True  # "dataset from onboarding": the dataset rule asks what it lacks
     return said_format or as_jsonl or named
 
 
@@ -211,6 +240,28 @@ def _split(req: Request) -> list[str] | Translation:
                 end += 2
             req.use(*range(i, end))
             opts += ["--split", text]
+            break
+        # "split train 0.9 val 0.1", "split train 0.8, test 0.2": NAME SHARE pairs after "split"
+        pairs: list[str] = []
+        k = j
+        while (
+            k + 1 < len(toks)
+            and toks[k].kind == "word"
+            and (
+                toks[k].norm not in KNOWN or toks[k].norm in ("train", "test", "val", "dev", "eval")
+            )
+            and toks[k + 1].kind == "num"
+            and toks[k + 1].unit is None
+            and req.free(k)
+            and req.free(k + 1)
+        ):
+            pairs.append(f"{toks[k].norm}={fmt(toks[k + 1].value)}")
+            k += 2
+            if req.p(k) == "," or req.w(k) == "and":
+                k += 1
+        if len(pairs) >= 2:
+            req.use(*range(i, k))
+            opts += ["--split", ",".join(pairs)]
             break
     for i in req.indexes({"seed"}):
         j = i + 1 + (req.w(i + 1) in ("of", "is") or req.p(i + 1) in ("=", ":"))
@@ -285,6 +336,9 @@ def dataset(req: Request) -> Translation:
     elif j >= 0:
         end = j + 2 + (req.w(j + 2) in ("sessions", "results", "rollouts", "ones", "cases"))
         req.use(*range(j, end))
+        opts.append("--passed-only")
+    elif req.index({"passed-only", "passed_only"}) >= 0:  # the option's own name
+        req.use(req.index({"passed-only", "passed_only"}))
         opts.append("--passed-only")
     floor = _min_score(req)
     if floor:

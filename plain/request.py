@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from trialbook.plain.lex import Token, name_parts, tokenize
 from trialbook.plain.types import Translation, Vocabulary, incomplete, refused
-from trialbook.plain.words import KNOWN, QUESTION_START
+from trialbook.plain.words import KNOWN, QUESTION_START, _w
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,63 @@ def find_names(tokens: list[Token], vocab: Vocabulary) -> list[NameMatch]:
     return sorted(kept, key=lambda m: m.start)
 
 
+#: the words a request is built on, for reading a misspelt one as meant ("wich", "sucess")
+_CORE = sorted(
+    _w(
+        "success successful succeeded failed failure results result sessions session which winning "
+        "analyze analyse verify archived summary summarize summarise variant variants compare "
+        "experiment tokens calls errors corrections messages including completion significance "
+        "significant history events recommendation scorer judge canary guardrail guardrails "
+        "latest between against"
+    )
+)
+#: abbreviations read as their word
+_ABBREVIATIONS = {"incl": "including", "w/": "with", "thx": "thanks", "pls": "please"}
+
+
+def _correct_spelling(tokens: list[Token], matches: list[NameMatch], vocab: Vocabulary) -> None:
+    """Read a word one letter off a core word ("wich", "reuslts", "verfy") as that word.
+
+    Only words that are neither known words nor store names, of four letters or more, with
+    the same first letter and one close core word, and not close to any store name (a
+    misspelt name gets "did you mean" instead). ``text`` keeps what was typed.
+    """
+    if sum(t.kind == "word" for t in tokens) < 2:
+        return  # one word alone may be a mistyped command ("evnts"): the shell says which
+    in_names = {i for m in matches for i in range(m.start, m.end)}
+    names: list[str] = [*vocab.tests, *vocab.archived, *vocab.suites, *vocab.runs, *vocab.canaries]
+    for variants in [*vocab.tests.values(), *vocab.archived.values()]:
+        names.extend(variants)
+    for i, t in enumerate(tokens):
+        if t.kind != "word" or i in in_names or t.norm in KNOWN:
+            continue
+        if t.norm in _ABBREVIATIONS:
+            t.norm = _ABBREVIATIONS[t.norm]
+            t.parts = (t.norm,)
+            continue
+        if len(t.norm) < 4 or not t.norm.isalpha():
+            continue
+        close = [w for w in _CORE if w[0] == t.norm[0] and _one_edit(t.norm, w)]
+        if len(close) == 1 and not difflib.get_close_matches(t.norm, names, n=1, cutoff=0.72):
+            t.norm = close[0]
+            t.parts = (t.norm,)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` is one typo from ``b``: a letter left out, added, changed, or two
+    neighbours swapped ("wich", "verfy", "reuslts")."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        i = diff[0]
+        return len(diff) == 2 and diff[1] == i + 1 and a[i] == b[i + 1] and a[i + 1] == b[i]
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
 def suggest(word: str, names: Iterable[str], n: int = 3) -> list[str]:
     """Names close to ``word`` ("did you mean"), best first; prefixes and pieces count too."""
     pool = sorted(set(names))
@@ -103,6 +160,7 @@ class Request:
             if t.kind == "quote":
                 t.parts = name_parts(t.text)
         self.matches = find_names(self.tokens, vocab)
+        _correct_spelling(self.tokens, self.matches, vocab)
         self.in_name: dict[int, list[NameMatch]] = {}
         for m in self.matches:
             for i in range(m.start, m.end):

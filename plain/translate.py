@@ -64,6 +64,7 @@ from trialbook.plain.words import (
     FORMAT_WORDS,
     HEDGES,
     KEEP_CONTROL,
+    LIST_WORDS,
     LOG_WORDS,
     MESSAGE_NOUNS,
     NEGATORS,
@@ -102,6 +103,13 @@ __all__ = [
     "translate",
 ]
 
+#: verbs a polite request starts with ("could you record …", "can you run …")
+_POLITE_VERBS = (
+    ADD_VERBS | ARCHIVE_VERBS | RESTORE_VERBS | SHIP_VERBS | RUN_VERBS | RESCORE_WORDS
+    | RESUME_WORDS | EXPORT_WORDS | _w("create make import load start set please")
+)  # fmt: skip
+#: what a run's state is called ("any stalled runs?", "candidate-0402 crashed, resume it")
+_RUN_STATES = _w("stalled stuck crashed died dead hung unfinished interrupted incomplete running")
 #: words that only lead into a request ("please", "can you", "I want to")
 _LEAD = _w(
     "please pls can could would you i we want wanna to let us let's lets now ok okay hey hi so just kindly go ahead and"
@@ -147,7 +155,14 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
         )
     req = Request(text, vocab, focus)
     found = options.read(req)
-    translation = options.attach(req, _route(req), found)
+    routed = _route(req)
+    if command_path(routed.argv) in (("ab", "summary"), ("ab", "show")) and any(
+        f.option in ("--as-of", "--at", "--plot") for f in found
+    ):
+        # "how did checkout-flow look at position 40?", "the plot for onboarding": a test as it
+        # was, or drawn, is its analysis (`ab summary`/`ab show` have no --as-of/--at/--plot)
+        routed = ab.analyze(req)
+    translation = options.attach(req, routed, found)
     return _asked(req, _unnegated(req, _accounted(req, translation)))
 
 
@@ -230,6 +245,7 @@ def _accounted(req: Request, translation: Translation) -> Translation:
             and not any(found[0] in a for a in translation.argv)
         ):
             unread.append(req.text[req.tokens[found[1]].start : req.tokens[found[2] - 1].end])
+    unread += _unresolved_references(req, translation)
     if not left and not unknown and not dropped and not unread:
         return translation
     what = (
@@ -248,6 +264,57 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         f"I read this much, but not what {what!r} is for; edit the line, or say it with "
         "its option name",
     )
+
+
+#: what "this"/"that" may point at, by the kind of name the focus (``use NAME``) holds
+_POINTED = {
+    "test": _w("test experiment a/b one"),
+    "run": _w("run eval evaluation one"),
+    "canary": _w("canary rollout one"),
+}
+#: "the new one", "the other one": a thing picked by a description the store cannot check
+_DESCRIBED = _w("new old other first second third last latest previous newer older better worse")
+
+
+def _unresolved_references(req: Request, translation: Translation) -> list[str]:
+    """ "that position", "this run", "the new one": a thing pointed at, not named. It is read
+    as the name in focus when the focus is of that kind and the command carries it; otherwise
+    the request is asked about (never resolved by a guess)."""
+    focus = req.focus or ""
+    kind = (
+        "test"
+        if focus in req.vocab.tests or focus in req.vocab.archived
+        else "run"
+        if focus in req.vocab.runs
+        else "canary"
+        if focus in req.vocab.canaries
+        else ""
+    )
+    carried = any(a == focus or a.endswith(f":{focus}") for a in translation.argv) and focus
+    out: list[str] = []
+    toks = req.tokens
+    for i, t in enumerate(toks):
+        if not (t.kind == "word" and req.free(i)):
+            continue
+        nxt = req.w(i + 1)
+        said = f"{t.text} {toks[i + 1].text}" if i + 1 < len(toks) else t.text
+        if i + 1 < len(toks) and toks[i + 1].norm == "one":
+            nxt = "one"  # "one" is lexed as a number
+        if t.norm in ("this", "that", "these", "those", "same") and nxt:
+            if kind and carried and nxt in _POINTED[kind]:
+                req.use(i, i + 1)
+            elif nxt in _w("position event result results session case stage one ones") or any(
+                nxt in nouns for nouns in _POINTED.values()
+            ):
+                out.append(said)
+        elif (
+            t.norm == "the"
+            and nxt in _DESCRIBED
+            and i + 2 < len(toks)
+            and toks[i + 2].norm in ("one", "ones")
+        ):
+            out.append(f"{said} {toks[i + 2].text}")
+    return out
 
 
 def _unnegated(req: Request, translation: Translation) -> Translation:
@@ -316,7 +383,10 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     ws = set(req.words())
     first = _first(req)
     fw = req.w(first)
-    question = req.is_question()
+    words = req.words()
+    # "could you record a warm result …": a request put politely, not a question
+    polite = len(words) > 2 and words[0] in ("can", "could", "would", "will") and words[1] == "you"
+    question = req.is_question() and not (polite and words[2] in _POLITE_VERBS)
     tests = req.named("test", "archived")
     runs = req.named("run")
     suites = req.named("suite")
@@ -359,7 +429,20 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     viewish = bool(ws & {"view", "viewer", "dashboard"}) or {"web", "ui"} <= ws
     if (
         viewish
-        and ws & {"web", "serve", "browser", "port", "start", "open", "launch", "ui", "viewer"}
+        and ws
+        & {
+            "web",
+            "serve",
+            "browser",
+            "port",
+            "start",
+            "open",
+            "launch",
+            "ui",
+            "viewer",
+            "up",
+            "run",
+        }
         and not (tests or runs or suites or ws & TEST_WORDS)
     ):
         return app.view(req)
@@ -384,7 +467,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             text,
             "the event log is append-only: events and results cannot be deleted (a test can be archived)",
         )
-    if ";" in text or "then" in ws or req.seq("after", "that") >= 0:
+    if _several_clauses(req) or "then" in ws or req.seq("after", "that") >= 0:
         return refused(text, "one request at a time, please")
     groups = [g for g in _WRITE_GROUPS if ws & g]
     if len(groups) > 1 and not _same_family(groups):
@@ -402,7 +485,22 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or bool(ws & (AUDIT_WORDS - {"audit", "audits", "auditing", "replay"}))
         or req.seq("how", "did", "we", {"decide", "conclude"}) >= 0
         or ("decision" in ws and ws & {"still", "hold", "holds", "valid", "stand", "stands"})
-        or (ws & {"decision", "decisions"} and ws & {"check", "verify", "recheck", "replay"})
+        or (
+            ws & {"decision", "decisions"}
+            and ws
+            & {
+                "check",
+                "verify",
+                "recheck",
+                "re-check",
+                "replay",
+                "reproduce",
+                "reproduced",
+                "reproducible",
+                "rerun",
+                "redo",
+            }
+        )
     )
     if audit_cue and (
         "trail" in ws
@@ -428,11 +526,31 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if (
         ws & _VERIFY_STRONG
         or (
-            ws & {"check", "validate", "test"}
+            (ws & {"check", "validate"} or fw == "test")
             and ws & {"log", "chain", "ledger", "hashes", "hash"}
             and not tests
         )
         or req.seq("hash", "chain") >= 0
+        or (
+            question
+            and ws & {"log", "ledger", "chain"}
+            and ws
+            & {
+                "ok",
+                "okay",
+                "fine",
+                "healthy",
+                "sound",
+                "corrupt",
+                "corrupted",
+                "broken",
+                "unbroken",
+                "untampered",
+                "valid",
+                "consistent",
+            }
+            and not (tests or runs or suites)
+        )
     ):
         return ledger.events_verify(req)
 
@@ -445,14 +563,19 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if ws & {"traces", "trace"} and ws & (EXPORT_WORDS | {"write", "save"}):
         return ev.export(req)
     if (
-        ws & {"retry", "re-run", "rerun"} and ws & {"failed", "failures", "failing", "errored"}
+        (ws & {"retry", "re-run", "rerun", "redo"} or {"try", "again"} <= ws)
+        and ws & {"failed", "failures", "failing", "errored"}
     ) and (runs or req.focus in req.vocab.runs or ws & {"rollouts", "run", "eval"}):
         return ev.retry_failed(req)
     if ws & EXPORT_WORDS and runs and not tests:
         return ev.export(req)
+    if ws & EXPORT_WORDS and tests and ws & {"csv", "json"} and not ws & {"events", "log"}:
+        return ab.read_test(req, "show")  # "dump the checkout-flow results as csv": ab show --csv
 
     # ---- single events, export, rebuild
-    if ws & EXPORT_WORDS or req.seq("back", "up") >= 0:
+    backup = req.seq("back", "up")
+    picked = 0 <= req.index({"pick", "picking"}) < backup  # "pick X back up" resumes X
+    if ws & EXPORT_WORDS or (backup >= 0 and not picked):
         if ws & (SUITE_WORDS | {"run", "runs", "eval", "evals"}):
             return refused(text, "only the event log can be exported here (`events export`)")
         return ledger.events_export(req)
@@ -516,6 +639,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ledger.events_import(req)
     if has_path and ws & {"config", "configuration"} and (suites or ws & RUN_VERBS):
         return ev.run(req)
+    if has_path and ws & {"transcript", "transcripts"} and not ws & SUITE_WORDS:
+        return ab.add_result(req)  # "record a cold session … with transcript cold-17.json"
     if has_path:
         path = next(t for t in req.tokens if t.kind == "path")
         suite_like = (
@@ -528,6 +653,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         if suite_like and not (tests and ws & RESULT_WORDS):
             return ev.suite_add(req)
         return ab.import_results(req)
+    if ws & {"stdin", "piped"} or req.seq("standard", "input") >= 0:
+        return ab.import_results(req)  # "read search-v2 results from stdin"
     if fw in ("import", "load", "ingest", "upload", "bulk") or (
         fw in ("add", "register") and ws & SUITE_WORDS and not variants
     ):
@@ -542,7 +669,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         run_verb and (suites or ws & SUITE_WORDS) and not runs and not (tests and not suites)
     ):
         return ev.run(req)
-    if ws & {"suites", "datasets"} and not suites:
+    if (ws & {"suites", "datasets"} or ("list" in ws and "suite" in ws)) and not suites:
         return _command(text, ["eval", "suite", "list"])
     if fw in ("run", "rerun", "re-run", "redo", "repeat") and (
         ws & {"again", "rerun", "re-run", "redo", "repeat"}
@@ -576,7 +703,23 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             )
         if not tests and (runs or suites):
             return refused(text, "only A/B tests can be archived")
-        return ab.archive(req)
+        archived = ab.archive(req)
+        cut = req.index({"because", "reason", "since", "as", "note", "notes", "why"})
+        said = (
+            set(req.words()[: len([t for t in req.tokens[:cut] if t.kind == "word"])])
+            if cut >= 0
+            else ws
+        )
+        if archived.status == "command" and said & {"delete", "deleting", "deleted"}:
+            # "delete X" asks to destroy it, and trialbook never does: archiving is another
+            # change (X is hidden, and `ab restore` brings it back), so it is offered, not made
+            return refused(
+                text,
+                "tests are never deleted; archiving hides one from `ab list` (`ab restore` "
+                f"brings it back): to do that, type `{archived.line}`",
+                [archived.line],
+            )
+        return archived
     if not question and (
         ws & SHIP_VERBS
         or req.seq(KEEP_CONTROL, {"the", "with"}, {"control", "baseline"}) >= 0
@@ -587,6 +730,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or req.seq({"pick", "choose", "select", "promote"}) >= 0
         and variants
         or (fw in STOP_WORDS and not runs)
+        or ("call" in ws and "off" in ws and req.index({"call"}) < req.index({"off"}))
         or req.seq({"decided", "settled"}, {"on", "for"}) >= 0
         or any(req.w(m.start - 1) in KEEP_CONTROL for m in variants)
     ):
@@ -628,9 +772,13 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if runs and not tests:
         return ev.show(req)
     if (
-        ws & {"runs", "evals", "evaluations"}
+        (ws & {"runs", "evals", "evaluations"} and fw not in RUN_VERBS)  # "run the evals": which?
         or ("list" in ws and ws & {"eval", "run"} and not runs)
     ) and not tests:
+        # "any stalled runs?": the list shows each run's state
+        for i in req.indexes(_RUN_STATES):
+            if req.w(i + 1) in ("runs", "evals", "ones"):
+                req.use(i)
         return _command(text, ["eval", "list"])
     if ws & {"run", "eval", "evaluation"} and ws & SHOW_WORDS and not tests:
         return ev.show(req)
@@ -644,7 +792,13 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or any(_QUANTILE.fullmatch(w) for w in ws)
         or (req.seq("relative", "to") >= 0 and variants)
         or (req.seq("any", "good") >= 0 and variants)
+        or ws & {"cuped", "covariate", "adjust", "adjusted", "adjusting"}
+        or req.seq("after", {"each", "every"}, {"result", "session"}) >= 0  # the --history
+        or (question and (variants or tests) and _names_metric(req))
+        or (question and req.seq("ready", "to", "ship") >= 0 and (tests or req.focus))
+        or (ws & {"break", "broken", "breaking"} and "down" in ws and (tests or req.focus))
         or (ws & (COMPARE_WORDS | {"compare"}) and (tests or variants or req.focus))
+        or (req.seq({"compared", "relative"}, {"to", "with"}) >= 0 and (tests or variants))
     ):
         return ab.analyze(req)
     if ws & {"run", "eval", "evaluation"} and not tests:
@@ -654,6 +808,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or req.seq("how", {"is", "are", "did", "does"}) >= 0
         or (fw == "how" and tests)
     ):
+        if req.focus in req.vocab.runs and not tests:
+            return ev.show(req)  # "how did it do?" with a run in focus
         return ab.read_test(req, "summary")
     if (ws & {"tests", "experiments"} or (fw in ("list", "ls") and not tests)) and not tests:
         return ab.list_tests(req)
@@ -664,12 +820,51 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     ):
         if ws & LOG_WORDS - {"recorded"} and not ws & RESULT_WORDS:
             return ledger.events_log(req)
-        return ab.read_test(req, "show")
+        shown = ab.read_test(req, "show")
+        stray = _unplaced_words(req)
+        if shown.status == "command" and stray:
+            # "put onboarding away", "are we there yet on onboarding?": nothing asked to show it;
+            # the words are not read, so the line is offered, not run
+            return incomplete(
+                text,
+                shown.argv,
+                [repr(stray[0])],
+                f"I read only the test's name, not what {stray[0]!r} asks; edit the line, or "
+                "say what to do with it",
+            )
+        return shown
     if ws & LOG_WORDS or req.seq("what", {"happened", "changed"}) >= 0:
         return ledger.events_log(req)
     if ws & {"test", "experiment"} and ws & {"list", "what", "which"}:
         return ab.list_tests(req)
     return _not_understood(req)
+
+
+#: words a request that only shows a test may hold besides its name ("show me the onboarding test")
+_SHOW_FILLER = (
+    SHOW_WORDS | TEST_WORDS | RESULT_WORDS | LIST_WORDS
+    | _w("a an the me us please pls can could would you i we want to let about on for of in its it "
+         "what whats what's is are was how how's tell give get current currently called named "
+         "our my this that so far recorded stored data and with all everything any its "
+         "there do does have has just now again full whole entire table rows like looks "
+         "looking status state")
+)  # fmt: skip
+
+
+def _unplaced_words(req: Request) -> list[str]:
+    """Free words of a request that shows a test which say something else ("away", "yet")."""
+    return [
+        t.text
+        for i, t in enumerate(req.tokens)
+        if t.kind == "word" and req.free(i) and t.norm not in _SHOW_FILLER
+    ]
+
+
+def _names_metric(req: Request) -> bool:
+    """Whether a metric is named ("what is the success rate of treatment?")."""
+    from trialbook.plain.ab_common import find_metric
+
+    return find_metric(req) is not None
 
 
 def _topic(rest: str, req: Request) -> tuple[str, ...]:
@@ -678,6 +873,27 @@ def _topic(rest: str, req: Request) -> tuple[str, ...]:
     if app.is_help(inner):
         return ()
     return command_path(_route(inner).argv)
+
+
+#: verbs that start a request of their own after a ";" ("create x; ship warm")
+_CLAUSE_VERBS = (
+    ADD_VERBS | ARCHIVE_VERBS | RESTORE_VERBS | SHIP_VERBS | STOP_WORDS | RUN_VERBS | RESCORE_WORDS
+    | RESUME_WORDS | EXPORT_WORDS | REBUILD_WORDS | VERIFY_WORDS | ANALYZE_WORDS | SHOW_WORDS
+    | SUMMARY_WORDS | _w("create make import load delete remove compare list conclude")
+)  # fmt: skip
+
+
+def _several_clauses(req: Request) -> bool:
+    """Whether a ";" starts a second request: a clause after it that begins with a verb of its
+    own ("create x; ship warm"). "…; we plan to collect 600 results" adds to the first."""
+    cuts = [i for i, t in enumerate(req.tokens) if t.text == ";"]
+    for i in cuts:
+        k = i + 1
+        while req.w(k) in _LEAD | _w("also and then") and k < len(req.tokens):
+            k += 1
+        if k >= len(req.tokens) or req.w(k) in _CLAUSE_VERBS:
+            return True
+    return False
 
 
 def _same_family(groups: list[frozenset[str]]) -> bool:
@@ -689,7 +905,18 @@ def _adds_result(req: Request, ws: set[str], fw: str, first: int, variants: list
     """Whether a statement records a result: a verb like "add"/"record"/"log", or a variant with numbers."""
     if ws & {"median", "percentile"} or any(_QUANTILE.fullmatch(w) for w in ws):
         return False  # "median cost, terse vs verbose", "p95 completion time": a statistic
+    for m, n in zip(variants, variants[1:], strict=False):
+        if any(req.w(k) in ("vs", "versus", "against", "than") for k in range(m.end, n.start)):
+            return False  # "error rate: warm vs cold": two variants set against each other
+    if fw not in ADD_VERBS and any(
+        req.w(m.start - 1) in ("to", "with") and req.w(m.start - 2) in ("compared", "relative")
+        for m in variants
+    ):
+        return False  # "tool success rate on search-v2 compared to control": a comparison
     if fw in ADD_VERBS - {"log", "note", "report", "store", "register"}:
+        return True
+    if fw == "ran" and variants and variants[0].start == first + 1:
+        req.use(first)  # "just ran warm on checkout-flow - 8 calls, …": a session to record
         return True
     if (
         fw in ("log", "register", "report", "store", "track")
@@ -775,7 +1002,7 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
         "ship warm because it is faster",
         "ab conclude checkout-flow --ship warm --note 'it is faster'",
     ),
-    ("delete checkout-flow", "ab archive checkout-flow"),
+    ("archive checkout-flow", "ab archive checkout-flow"),
     ("why did we ship warm?", "audit checkout-flow"),
     ("show me the log", "events log"),
     ("is the log intact?", "events verify"),

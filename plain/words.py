@@ -125,6 +125,11 @@ STOP_WORDS = _w("stop end abandon halt cancel kill abort terminate")
 #: metric names and the words that mean them, longest phrase first
 METRIC_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("cost", "per", "success"), "cost_per_success"),
+    (("cost", "per", "successful", "session"), "cost_per_success"),
+    (("tool", "success", "rate"), "tool_success_rate"),
+    (("tool-call", "success", "rate"), "tool_success_rate"),
+    (("tool", "call", "success", "rate"), "tool_success_rate"),
+    (("tool_success_rate",), "tool_success_rate"),
     (("failed", "call", "ratio"), "failed_call_ratio"),
     (("failed", "calls", "ratio"), "failed_call_ratio"),
     (("failed-call", "ratio"), "failed_call_ratio"),
@@ -149,6 +154,7 @@ METRIC_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("faster",), "completion_time"),
     (("slower",), "completion_time"),
     (("quicker",), "completion_time"),
+    (("pricier",), "cost"),
     (("errors",), "errors"),
     (("messages",), "messages"),
     (("corrections",), "corrections"),

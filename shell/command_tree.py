@@ -183,6 +183,7 @@ def names_for(kind: Kind, vocab: Vocabulary | None, test: str | None = None) -> 
             *(f"ab:{t}" for t in tests),
             *(f"suite:{s}" for s in sorted(vocab.suites)),
             *(f"eval-run:{r}" for r in sorted(vocab.runs)),
+            *(f"canary:{c}" for c in sorted(vocab.canaries)),
         ]
     return []
 

@@ -250,6 +250,11 @@ def _creates_test(path: Sequence[str], pairs: Sequence[tuple[click.Parameter, st
     )
 
 
+def _imports_dir(path: Sequence[str], pairs: Sequence[tuple[click.Parameter, str]]) -> bool:
+    """``ab import DIR`` (one argument): every saved test in DIR, each under its own id."""
+    return tuple(path) == ("ab", "import") and not any(p.name == "file" for p, _ in pairs)
+
+
 def _named_test(
     path: Sequence[str],
     pairs: Sequence[tuple[click.Parameter, str]],
@@ -292,6 +297,8 @@ def ungrounded(t: Translation, vocab: Vocabulary, focus: str | None = None) -> s
             pool = names_for(kind, vocab, test)
             if kind == "test" and _creates_test(path, pairs) and value.lower() in low:
                 continue
+            if kind == "test" and _imports_dir(path, pairs) and value.lower() in low:
+                continue  # `ab import DIR`: the one argument is the directory, not a NAME
             if value not in pool:
                 close = suggest(value, pool)
                 hint = f"; did you mean {' or '.join(close)}?" if close else ""
