@@ -63,7 +63,12 @@ the answer runs nothing and offers that line.
   metric's units and ISO times are now compared by what the CLI reads them as
   (``_meaning``), so 72/107 with 1 wrong write ("delete checkout-flow" made
   ``ab archive``) is the fair before. ``--heldout3`` scores
-  ``bench/plain_fresh3_heldout.txt`` (the lead adds it; never read here).
+  ``bench/plain_fresh3_heldout.txt`` (43 requests, added by the lead at the end; never
+  read while the parser changed). Scored by the lead: before (5efce7c, this scorer)
+  32/43 = 74.4 % (declined 9, wrong reads 1, wrong writes 1); after 35/43 = 81.4 %
+  (declined 7, wrong reads 1, wrong writes 0). The goal (90 %) is met on the sets the
+  parser was developed against after they were scored, not on a fresh one: the gap
+  between 96 % on dev and 81 % held-out is the measure of fitting that remains.
 
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
