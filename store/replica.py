@@ -54,11 +54,6 @@ if TYPE_CHECKING:
 PULL_BATCH = 5_000
 #: a pull longer than this folds the read models in bulk (``Projector.ensure``) rather than incrementally
 BULK_PULL = 20_000
-#: hand Ledger.execute's appends to the append lock's holder (``command_transaction``). Off:
-#: with it on, kill -9 of writers that share a replica file left that replica's ``ab_variants``
-#: counts one short of a rebuild in most runs of tests/test_postgres_combining.py (not yet
-#: explained; the lock path passes the same test). The benchmark turns it on to measure it.
-COMBINE = os.environ.get("TRIALBOOK_PG_COMBINE") == "1"
 #: how often, and how long apart, the replica's write lock is tried before SQLite's busy handler
 QUICK_TRIES = 50
 QUICK_WAIT = 0.0002
@@ -263,7 +258,7 @@ class ReplicatedEventStore(SQLiteEventStore):
         ``transaction()`` does. Inside another transaction it joins that one.
         """
         with self.lock:
-            if self._depth or not (COMBINE and self.remote.combining) or self._locked_next:
+            if self._depth or not self.remote.combining or self._locked_next:
                 self._locked_next = False
                 return self.transaction()
         return _CombiningTransaction(self)

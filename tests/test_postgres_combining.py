@@ -23,7 +23,7 @@ from tests.test_postgres_concurrency import spawn
 from trialbook.domain import ab
 from trialbook.domain.commands import build
 from trialbook.ledger import Ledger
-from trialbook.store import replica
+from trialbook.store import postgres
 from trialbook.store.base import NewEvent
 from trialbook.store.errors import ConcurrencyError, IdempotencyConflict, StoreUnavailable
 from trialbook.store.postgres import PostgresEventStore
@@ -35,8 +35,8 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture(autouse=True)
 def combining(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Command transactions hand their appends over (off by default: see ``replica.COMBINE``)."""
-    monkeypatch.setattr(replica, "COMBINE", True)
+    """Command transactions hand their appends over (off by default: see ``postgres.COMBINE``)."""
+    monkeypatch.setattr(postgres, "COMBINE", True)
     monkeypatch.setenv("TRIALBOOK_PG_COMBINE", "1")  # and in the writer processes
 
 
@@ -268,7 +268,7 @@ COMMAND_WRITER = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.xfail(
     reason="with handing over on, the shared replica's ab_variants counts end one short of a "
-    "rebuild in most runs (replica.COMBINE stays off until this is explained)",
+    "rebuild in most runs (postgres.COMBINE stays off until this is explained)",
     strict=False,
 )
 def test_kill_9_of_command_writers_loses_nothing_acknowledged(
