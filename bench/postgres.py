@@ -261,8 +261,8 @@ WRITER = textwrap.dedent(
     start, seconds = map(float, sys.stdin.readline().split())
     while time.time() < start:
         time.sleep(0.001)
-    remote, held, since = ledger.store.remote, [0.0], [0.0]
-    begin, end = remote._begin, remote._end
+    remote, held, since, commits = ledger.store.remote, [0.0], [0.0], [0]
+    begin, end, taken = remote._begin, remote._end, remote._append_taken
     def timed_begin():
         since[0] = time.perf_counter()  # BEGIN + the append lock: held from here ...
         begin()
@@ -271,14 +271,18 @@ WRITER = textwrap.dedent(
             end(commit)
         finally:  # ... to the end of COMMIT (PostgreSQL releases it once the commit is flushed)
             held[0] += time.perf_counter() - since[0]
-    remote._begin, remote._end = timed_begin, timed_end
+            commits[0] += not remote.combining
+    def counted_taken(*args, **kw):  # a holder's commit of its own and the handed-over batches
+        commits[0] += 1
+        return taken(*args, **kw)
+    remote._begin, remote._end, remote._append_taken = timed_begin, timed_end, counted_taken
     n = 0
     while time.time() < start + seconds:
         fields = sample_result(rng, i=n)
         ledger.execute(build(ab.AddResults, test=test, results=(ab.ResultFields(**fields),)))
         n += 1
     ledger.close()
-    print(json.dumps({"n": n, "held": held[0]}), flush=True)
+    print(json.dumps({"n": n, "held": held[0], "commits": commits[0]}), flush=True)
     """
 )
 
@@ -357,7 +361,9 @@ def raw_aggregate(server: str, writers: int, seconds: float, *, locked: bool) ->
     return {"rate": n / seconds, "held_ms": 1000 * sum(r["held"] for r in reports) / max(n, 1)}
 
 
-def aggregate(server: str, writers: int, seconds: float, *, shared: bool) -> dict[str, float]:
+def aggregate(
+    server: str, writers: int, seconds: float, *, shared: bool, combine: bool = False
+) -> dict[str, float]:
     """Events per second of ``writers`` processes appending for ``seconds``, all started first,
     and the mean time an append held the append lock (ms)."""
     root = str(Path(__file__).resolve().parent.parent)
@@ -372,6 +378,7 @@ def aggregate(server: str, writers: int, seconds: float, *, shared: bool) -> dic
                     {
                         **os.environ,
                         "XDG_CACHE_HOME": str(Path(tmp) / ("shared" if shared else f"m{w}")),
+                        "TRIALBOOK_PG_COMBINE": "1" if combine else "0",
                     },
                 )
                 for w in range(writers)
@@ -379,7 +386,12 @@ def aggregate(server: str, writers: int, seconds: float, *, shared: bool) -> dic
             seconds,
         )
     n = sum(r["n"] for r in reports)
-    return {"rate": n / seconds, "held_ms": 1000 * sum(r["held"] for r in reports) / max(n, 1)}
+    commits = sum(r["commits"] for r in reports)
+    return {
+        "rate": n / seconds,
+        "held_ms": 0.0 if combine else 1000 * sum(r["held"] for r in reports) / max(n, 1),
+        "per_commit": n / max(commits, 1),
+    }
 
 
 def main() -> None:
@@ -475,8 +487,13 @@ def main() -> None:
         # rounds alternate: trialbook (shared replica, one replica each), raw psycopg with the
         # same append lock, raw psycopg with a sequence (no lock); medians per writer count
         kinds = {
-            "shared replica": lambda w: aggregate(args.server, w, args.seconds, shared=True),
-            "one replica each": lambda w: aggregate(args.server, w, args.seconds, shared=False),
+            "shared replica, lock": lambda w: aggregate(args.server, w, args.seconds, shared=True),
+            "shared replica, handing over": lambda w: aggregate(
+                args.server, w, args.seconds, shared=True, combine=True
+            ),
+            "one replica each, handing over": lambda w: aggregate(
+                args.server, w, args.seconds, shared=False, combine=True
+            ),
             "raw psycopg, same lock": lambda w: raw_aggregate(
                 args.server, w, args.seconds, locked=True
             ),
@@ -501,6 +518,10 @@ def main() -> None:
                 # from asking for the append lock to the end of COMMIT, a mean per append
                 # (with one writer: the time the lock is held; with more, the wait too)
                 "begin_to_commit_ms": {str(k): round(v, 3) for k, v in held.items()},
+                "events_per_commit": {
+                    str(w): round(statistics.median(r.get("per_commit", 1.0) for r in rs), 2)
+                    for w, rs in by_writers.items()
+                },
                 "rounds_8_over_1": [
                     round(e["rate"] / o["rate"], 2)
                     for o, e in zip(by_writers[1], by_writers[8], strict=True)
@@ -511,7 +532,17 @@ def main() -> None:
                 + ", ".join(
                     f"{w} writer{'s' if w > 1 else ''} {r:,.0f}/s" for w, r in rates.items()
                 )
-                + f"; 8 / 1 = {rates[8] / rates[1]:.2f}"
+                + f"; 8 / 1 = {rates[8] / rates[1]:.2f} (rounds "
+                + ", ".join(f"{x:.2f}" for x in out["aggregate"][label]["rounds_8_over_1"])
+                + ")"
+                + (
+                    "; events a commit "
+                    + " / ".join(
+                        f"{v}" for v in out["aggregate"][label]["events_per_commit"].values()
+                    )
+                    if "handing" in label
+                    else ""
+                )
                 + (
                     f"; one writer: {1000 / rates[1]:.2f} ms an append, the lock held "
                     f"{held[1]:.2f} ms of it (so at most {1000 / held[1]:,.0f}/s serialised, "

@@ -201,9 +201,12 @@ class Ledger:
         command is refused: nothing is appended then.
         """
         meta = {**self.metadata, **(metadata or {})}
+        # one decision on one stream and its append: a backend may decide outside its write
+        # lock and check the stream's version under it (PostgreSQL hands the append over)
+        begin = getattr(self.store, "command_transaction", self.store.transaction)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                with self.store.transaction():
+                with begin():
                     return self._execute_once(command, meta, event_ids)
             except BaseException as e:
                 # aggregates may evolve state in place: a failed command leaves no cached state behind

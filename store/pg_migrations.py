@@ -137,6 +137,52 @@ CREATE TRIGGER blobs_append_only
     FOR EACH STATEMENT EXECUTE FUNCTION trialbook.refuse_change('blobs');
 """,
     ),
+    (
+        "pg003_pending",
+        """
+-- Batches decided by writers that found the append lock taken, for its holder to append
+-- in its own transaction (one commit for several writers: store.postgres.combine).
+-- UNLOGGED: nothing here is acknowledged, so nothing here needs to survive a crash.
+CREATE UNLOGGED TABLE trialbook.pending (
+    batch text COLLATE "C" PRIMARY KEY,
+    stream_id text COLLATE "C" NOT NULL,
+    expected_version bigint,
+    event_ids text[] NOT NULL,
+    types text[] NOT NULL,
+    schema_versions integer[] NOT NULL,
+    data text[] NOT NULL,
+    metadata text[] NOT NULL
+);
+
+-- If the caller holds (or can take at once) the append lock: first a row with the log's
+-- head (batch NULL; position in expected_version, ARRAY[hash, recorded_at] in event_ids),
+-- then every pending batch, deleted in the caller's transaction, each with its stream's
+-- version in the log and whether any of its ids is there already. Without the lock: no rows.
+-- Each statement here takes its own snapshot after the lock is held, so it sees every commit
+-- before it.
+CREATE FUNCTION trialbook.take_pending(lock_key bigint)
+RETURNS TABLE (batch text, stream_id text, expected_version bigint, event_ids text[],
+               types text[], schema_versions integer[], data text[], metadata text[],
+               current_version bigint, seen boolean)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(lock_key) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT NULL::text, NULL::text, h.position, ARRAY[h.hash, h.recorded_at],
+        NULL::text[], NULL::integer[], NULL::text[], NULL::text[], NULL::bigint, NULL::boolean
+        FROM trialbook.log_head h;
+    RETURN QUERY WITH d AS (DELETE FROM trialbook.pending RETURNING *)
+        SELECT d.batch, d.stream_id, d.expected_version, d.event_ids, d.types,
+            d.schema_versions, d.data, d.metadata,
+            (SELECT max(e.version) FROM trialbook.events e WHERE e.stream_id = d.stream_id),
+            EXISTS (SELECT 1 FROM trialbook.events e WHERE e.event_id = ANY (d.event_ids))
+        FROM d ORDER BY d.batch;
+END
+$$;
+""",
+    ),
 ]
 
 #: the newest migration's name: a database that has it needs no migrating

@@ -39,9 +39,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trialbook.domain.canonical import GENESIS_HASH
-from trialbook.store.base import RecordedEvent
-from trialbook.store.errors import StoreError, StoreUnavailable
+from trialbook.store.base import InTransaction, NewEvent, RecordedEvent
+from trialbook.store.errors import ConcurrencyError, StoreError, StoreUnavailable
 from trialbook.store.postgres import PostgresEventStore
+from trialbook.store.rows import prepare, records
 from trialbook.store.sqlite import COLUMNS, SQLiteEventStore, _Transaction
 from trialbook.store.urls import replica_path
 
@@ -82,6 +83,11 @@ class ReplicatedEventStore(SQLiteEventStore):
         self.projector = projector
         self._remote_tx: Any = None
         self._checkpoints_ready = False
+        #: inside a command transaction that hands its append over (``command_transaction``)
+        self._combining = False
+        self._appended = False
+        #: the next command transaction decides holding the lock (the last one's stream moved)
+        self._locked_next = False
         where = Path(cache) if cache is not None else replica_path(url)
         try:
             where.parent.mkdir(parents=True, exist_ok=True)
@@ -240,6 +246,94 @@ class ReplicatedEventStore(SQLiteEventStore):
         """The append lock on PostgreSQL, then ``BEGIN IMMEDIATE`` on the replica, caught up."""
         return _ReplicaTransaction(self)
 
+    def command_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A transaction for one decision on one stream and its one append (``Ledger.execute``).
+
+        Outside any other transaction, and if the role may hand batches over, it
+        decides on the replica caught up to the log, without the append lock, and
+        its append is handed to the lock's holder (``PostgresEventStore.combine``):
+        several writers' appends then share one commit. The stream's version is
+        checked under the lock; if it moved the append raises ``ConcurrencyError``
+        and the next command transaction decides holding the lock, as
+        ``transaction()`` does. Inside another transaction it joins that one.
+        """
+        with self.lock:
+            if self._depth or not self.remote.combining or self._locked_next:
+                self._locked_next = False
+                return self.transaction()
+        return _CombiningTransaction(self)
+
+    def append(
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        events: Sequence[NewEvent],
+        *,
+        in_transaction: InTransaction | None = None,
+    ) -> list[RecordedEvent]:
+        if not self._combining:
+            return super().append(
+                stream_id, expected_version, events, in_transaction=in_transaction
+            )
+        return self._append_combined(stream_id, expected_version, events, in_transaction)
+
+    def _append_combined(
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        events: Sequence[NewEvent],
+        in_transaction: InTransaction | None,
+    ) -> list[RecordedEvent]:
+        """The append of a command transaction: handed over, then folded into the replica."""
+        if not events:
+            return []
+        if self._appended:
+            raise StoreError("a command transaction appends once (use transaction() for more)")
+        self._appended = True
+        prepared = prepare(events)
+        if any(e.event_id for e in events):
+            existing = self._existing(prepared, stream_id)
+            if existing is not None:
+                return existing
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")  # the read snapshot the decision was made on
+        rows = self.remote.combine(stream_id, expected_version, prepared)
+        if rows is None:
+            self._locked_next = True  # decide again, holding the lock
+            raise ConcurrencyError(
+                f"stream {stream_id} moved on while deciding; deciding again holding the lock"
+            )
+        # ours, as decided (not the same events appended before, which are returned as they are)
+        own = expected_version is not None and [(r[1], r[3]) for r in rows] == [
+            (eid, expected_version + i) for i, (_, eid, _, _) in enumerate(prepared, start=1)
+        ]
+        recorded = records(rows, prepared) if own else [RecordedEvent(*r) for r in rows]
+        # into the replica: the log's rows before these, then these with the caller's fold
+        self._depth, self._combining = 0, False
+        try:
+            with _Transaction(self) as conn:
+                first, last = int(rows[0][0]), int(rows[-1][0])
+                if self._head is None:
+                    self._head = conn.execute(
+                        "SELECT position, hash, recorded_at FROM events "
+                        "ORDER BY position DESC LIMIT 1"
+                    ).fetchone() or (0, GENESIS_HASH, "")
+                if self._head[0] < first - 1:
+                    self._pull(first - 1)
+                if own and self._head[0] == first - 1:
+                    conn.executemany(_INSERT, rows)
+                    self._head = (last, rows[-1][10], rows[-1][8])
+                    self._versions.clear()
+                    if in_transaction is not None:
+                        in_transaction(conn, recorded)
+                elif self._head[0] < last:  # appended before, or folded by another writer here
+                    self._pull(last)
+        except StoreError:
+            pass  # recorded in the log; the replica is behind and catches up on its next read
+        finally:
+            self._depth, self._combining = 1, True
+        return recorded
+
     def _also_write(self, rows: Sequence[Sequence[Any]]) -> None:
         """Rows just inserted into the replica go into the log too, in its open transaction."""
         self.remote.insert_rows(rows, defer=True)  # checked here already: sent with the COMMIT
@@ -261,8 +355,27 @@ class ReplicatedEventStore(SQLiteEventStore):
         return super().head()
 
     def stream_version(self, stream_id: str) -> int:
+        if self._combining and stream_id not in self._versions:
+            # deciding without the lock: catch up if this stream moved in the log (one query;
+            # other streams' events are pulled when the append lands)
+            theirs = self.remote.stream_version(stream_id)
+            if theirs > super().stream_version(stream_id):
+                self._catch_up_between_reads()
         self.refresh()
         return super().stream_version(stream_id)
+
+    def _catch_up_between_reads(self) -> None:
+        """In a command transaction's read snapshot: pull the log into the replica, read on."""
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+        self._depth, self._combining = 0, False
+        try:
+            self.refresh()
+        finally:
+            self._depth, self._combining = 1, True
+        self.conn.execute("BEGIN")
+        self._versions.clear()
+        self._head = None
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> Iterator[RecordedEvent]:
         self.refresh()
@@ -364,5 +477,43 @@ class _ReplicaTransaction:
             # the replica commits second; if it cannot, it is behind and catches up later
             with contextlib.suppress(StoreError):
                 local.__exit__(None, None, None)
+        finally:
+            store.lock.release()
+
+
+class _CombiningTransaction:
+    """``command_transaction()`` outside any other: decide on the replica, caught up, without
+    the append lock; the append is handed over (``ReplicatedEventStore._append_combined``)."""
+
+    def __init__(self, store: ReplicatedEventStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        store = self.store
+        store.lock.acquire()
+        if store._depth:  # another thread's transaction cannot be open: we hold the lock
+            store._depth += 1
+            return store.conn
+        try:
+            # the decision's stream is caught up if it moved (``stream_version``)
+            store.conn.execute("BEGIN")  # one snapshot of the replica for the decision
+            store._versions.clear()
+            store._head = None
+        except BaseException:
+            store.lock.release()
+            raise
+        store._depth, store._combining, store._appended = 1, True, False
+        return store.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        store = self.store
+        store._depth -= 1
+        try:
+            if store._depth == 0:
+                store._combining = False
+                store._versions.clear()
+                store._head = None
+                if store.conn.in_transaction:
+                    store.conn.execute("ROLLBACK")  # only read
         finally:
             store.lock.release()
