@@ -266,11 +266,6 @@ COMMAND_WRITER = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="with handing over on, the shared replica's ab_variants counts end one short of a "
-    "rebuild in most runs (postgres.COMBINE stays off until this is explained)",
-    strict=False,
-)
 def test_kill_9_of_command_writers_loses_nothing_acknowledged(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -317,7 +312,13 @@ def test_kill_9_of_command_writers_loses_nothing_acknowledged(
             query = "SELECT test, variant, results FROM ab_variants ORDER BY 1, 2"
             incremental = ledger.conn.execute(query).fetchall()
             ledger.rebuild_projections()
-            assert ledger.conn.execute(query).fetchall() == incremental
+            if ledger.conn.execute(query).fetchall() != incremental:
+                # the log's guarantees above are asserted; this known bug of the opt-in mode
+                # (a local replica's cache, rebuildable) is shown as xfail until it is found
+                pytest.xfail(
+                    "known bug of TRIALBOOK_PG_COMBINE=1: after kill -9 of writers sharing a "
+                    "replica, its ab_variants counts end one short of a rebuild (docs/postgres.md)"
+                )
 
 
 @pytest.mark.slow
