@@ -25,7 +25,9 @@ Tables:
   ``score`` is normalised to 0–1; ``raw_score`` is on the scorer's scale
   ``scale_low``–``scale_high`` (0–1 for an event that recorded none).
 - ``eval_run_cases``: each run's case ids with their place in the suite, so a
-  rollout finds its ``case_index`` by key.
+  rollout finds its ``case_index`` by key. (They are not a JSON list in
+  ``eval_runs``: its row is rewritten with the totals after every batch, and a
+  row that long cost O(cases) to read and rewrite, over 1 MB at 100,000 cases.)
 
 Recording a rollout or a verdict costs the same in a run of 100,000 cases as
 in one of 2,000 (issue #25): every statement a rollout or verdict runs finds
@@ -57,7 +59,7 @@ DDL = [
         PRIMARY KEY (name, version))""",
     """CREATE TABLE IF NOT EXISTS eval_runs (
         run_id TEXT PRIMARY KEY, name TEXT NOT NULL, suite TEXT NOT NULL, suite_version INTEGER NOT NULL,
-        suite_hash TEXT NOT NULL, case_ids TEXT NOT NULL, target TEXT NOT NULL, settings TEXT NOT NULL,
+        suite_hash TEXT NOT NULL, target TEXT NOT NULL, settings TEXT NOT NULL,
         scorers TEXT NOT NULL, status TEXT NOT NULL, epochs INTEGER NOT NULL, total INTEGER NOT NULL,
         completed INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
         attempts INTEGER NOT NULL DEFAULT 0, cost_usd REAL, prompt_tokens INTEGER NOT NULL DEFAULT 0,
@@ -72,7 +74,12 @@ DDL = [
         error_kind TEXT, status_code INTEGER, tries INTEGER NOT NULL, position INTEGER NOT NULL,
         recorded_at TEXT NOT NULL, cached INTEGER NOT NULL DEFAULT 0, metrics TEXT,
         PRIMARY KEY (run_id, case_id, epoch, attempt))""",
-    "CREATE INDEX IF NOT EXISTS eval_rollouts_latest ON eval_rollouts (run_id, is_latest, epoch, case_index)",
+    # each pair's outcome in the order a run is read (epoch, suite order). Partial: a retry
+    # that becomes the outcome takes the old outcome's entry out and puts its own in the same
+    # place, one index page, where an is_latest column in the key moved an entry across the
+    # index (a page far away in a large run)
+    "CREATE INDEX IF NOT EXISTS eval_rollouts_outcomes "
+    "ON eval_rollouts (run_id, epoch, case_index, case_id) WHERE is_latest = 1",
     """CREATE TABLE IF NOT EXISTS eval_verdicts (
         position INTEGER PRIMARY KEY, run_id TEXT NOT NULL, case_id TEXT NOT NULL, epoch INTEGER NOT NULL,
         scorer TEXT NOT NULL, repeat INTEGER NOT NULL, score REAL, raw_score REAL, passed INTEGER,
@@ -80,11 +87,13 @@ DDL = [
         usage TEXT, judge_prompt_tokens INTEGER, judge_completion_tokens INTEGER, judge_cost_usd REAL,
         scale_low REAL NOT NULL DEFAULT 0, scale_high REAL NOT NULL DEFAULT 1,
         raw_blob TEXT, is_latest INTEGER NOT NULL, recorded_at TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS eval_verdicts_run ON eval_verdicts (run_id, is_latest, scorer)",
+    # a run's verdicts in log order (appended at its end, never moved by a rescore)
+    "CREATE INDEX IF NOT EXISTS eval_verdicts_run ON eval_verdicts (run_id, position)",
     # each new verdict marks the one it replaces: without the whole key that UPDATE scanned
-    # every earlier verdict of the run (quadratic in the run's size)
-    "CREATE INDEX IF NOT EXISTS eval_verdicts_key "
-    "ON eval_verdicts (run_id, scorer, case_id, epoch, repeat, is_latest)",
+    # every earlier verdict of the run (quadratic in the run's size). Partial, like
+    # eval_rollouts_outcomes: the replaced verdict's entry leaves, the new one takes its place
+    "CREATE INDEX IF NOT EXISTS eval_verdicts_latest "
+    "ON eval_verdicts (run_id, scorer, case_id, epoch, repeat) WHERE is_latest = 1",
     # a rollout's case_index by key: reading the run's case_ids JSON and indexing it cost
     # O(cases) per batch (quadratic in the run's size)
     """CREATE TABLE IF NOT EXISTS eval_run_cases (
@@ -114,8 +123,8 @@ def _runner(e: RecordedEvent) -> str | None:
 
 
 #: the status of a pair's latest attempt, read when a retry is folded. ``+is_latest`` keeps
-#: SQLite from choosing eval_rollouts_latest (run_id, is_latest, epoch, …), which scans every
-#: latest rollout of the epoch (a retry cost 11 ms at 30,000 cases); the primary key's prefix
+#: SQLite from choosing eval_rollouts_outcomes (run_id, epoch, …), which scans every latest
+#: rollout of the epoch (a retry cost 11 ms at 30,000 cases); the primary key's prefix
 #: (run_id, case_id, epoch) finds the pair's few attempts directly
 LATEST_STATUS_SQL = (
     "SELECT status FROM eval_rollouts WHERE run_id = ? AND case_id = ? AND epoch = ? "
@@ -127,7 +136,7 @@ UNMARK_LATEST_ROLLOUT_SQL = (
     "UPDATE eval_rollouts SET is_latest = 0 WHERE run_id = ? AND case_id = ? AND epoch = ?"
 )
 
-#: a new verdict replaces the pair's latest one (the whole key: eval_verdicts_key)
+#: a new verdict replaces the pair's latest one (the whole key: eval_verdicts_latest)
 UNMARK_LATEST_VERDICT_SQL = (
     "UPDATE eval_verdicts SET is_latest = 0 WHERE run_id = ? AND scorer = ? AND case_id = ? "
     "AND epoch = ? AND repeat = ? AND is_latest = 1"
@@ -234,7 +243,9 @@ class EvalsProjection(TableProjection):
     #: 3: an index on the verdicts' whole key;
     #: 4: eval_verdicts.scale_low and .scale_high (the scale raw_score is on);
     #: 5: eval_rollouts.cached and .metrics (a cached rollout's latency is NULL: not measured);
-    #: 6: eval_run_cases (a rollout's case_index by key), totals kept by delta
+    #: 6: eval_run_cases (a rollout's case_index by key; eval_runs.case_ids dropped), totals
+    #: kept by delta, partial indexes on the latest rollouts and verdicts, eval_verdicts_run
+    #: on (run_id, position)
     version = 6
     handles = frozenset(
         {
@@ -334,16 +345,15 @@ class EvalsProjection(TableProjection):
         settings = data["settings"]
         epochs = int(settings.get("epochs", 1))
         conn.execute(
-            "INSERT OR REPLACE INTO eval_runs (run_id, name, suite, suite_version, suite_hash, case_ids, "
+            "INSERT OR REPLACE INTO eval_runs (run_id, name, suite, suite_version, suite_hash, "
             "target, settings, scorers, status, epochs, total, trialbook_version, git_sha, started_at, "
-            "runner, last_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+            "runner, last_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 data["name"],
                 data["suite"],
                 data["suite_version"],
                 data["suite_hash"],
-                _json(data["case_ids"]),
                 _json(data["target"]),
                 _json(settings),
                 _json(data.get("scorers") or []),

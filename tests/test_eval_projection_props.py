@@ -8,7 +8,6 @@ rebuild."""
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 from pathlib import Path
@@ -257,6 +256,6 @@ def test_recording_through_the_ledger_equals_a_rebuild(
         assert run == (len(fails), 0, len(fails) + sum(fails), len(fails) + rescore)
         ledger.rebuild_projections(["evals"])
         assert dump(ledger.store.conn) == before
-        assert json.loads(
-            ledger.store.conn.execute("SELECT case_ids FROM eval_runs").fetchone()[0]
-        ) == [c.id for c in cases]
+        assert ledger.store.conn.execute(
+            "SELECT case_id FROM eval_run_cases ORDER BY case_index"
+        ).fetchall() == [(c.id,) for c in cases]
