@@ -30,7 +30,7 @@ to the smallest size (linear is ≈ 1.0; quadratic grows with the size).
 Usage::
 
     .venv/bin/python bench/eval_scale.py [--sizes 2000,10000,30000,100000] [--rounds 3]
-        [--batch 256] [--reads] [--read-sizes 2000,100000]
+        [--batch 256] [--reads] [--read-sizes 2000,100000] [--read-rounds 1] [--no-writes]
 """
 
 from __future__ import annotations
@@ -283,6 +283,7 @@ def main() -> None:
     )
     parser.add_argument("--reads", action="store_true", help="also time eval show / compare")
     parser.add_argument("--read-sizes", default="2000,100000")
+    parser.add_argument("--read-rounds", type=int, default=1, help="timings per read (median)")
     parser.add_argument("--no-writes", action="store_true", help="only the --reads part")
     args = parser.parse_args()
     print(
@@ -292,7 +293,7 @@ def main() -> None:
     if not args.no_writes:
         writes([int(s) for s in args.sizes.split(",")], args.rounds, args.batch, args.spread)
     if args.reads or args.no_writes:
-        reads([int(s) for s in args.read_sizes.split(",")], args.rounds, args.batch)
+        reads([int(s) for s in args.read_sizes.split(",")], args.read_rounds, args.batch)
 
 
 if __name__ == "__main__":
