@@ -259,3 +259,24 @@ def test_recording_through_the_ledger_equals_a_rebuild(
         assert ledger.store.conn.execute(
             "SELECT case_id FROM eval_run_cases ORDER BY case_index"
         ).fetchall() == [(c.id,) for c in cases]
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=st.lists(st.one_of(rollout, verdict), max_size=30), case_id=st.sampled_from(CASES))
+def test_one_cases_rows_read_by_key_are_the_runs_rows_of_that_case(
+    steps: list[dict[str, Any]], case_id: str
+) -> None:
+    # ``eval show RUN --case ID`` reads the case by key instead of the whole run
+    from trialbook.projections import eval_queries
+
+    conn = fold(to_events(steps), [])
+    for run in RUNS:
+        rows = eval_queries.rollout_rows(conn, run)
+        assert eval_queries.rollout_rows(conn, run, case_id) == [
+            r for r in rows if r["case_id"] == case_id
+        ]
+        for every in (False, True):
+            vs = eval_queries.verdicts(conn, run, all_verdicts=every)
+            assert eval_queries.verdicts(conn, run, all_verdicts=every, case_id=case_id) == [
+                v for v in vs if v.case_id == case_id
+            ]
