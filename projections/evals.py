@@ -29,10 +29,10 @@ Tables:
   ``eval_runs``: its row is rewritten with the totals after every batch, and a
   row that long cost O(cases) to read and rewrite, over 1 MB at 100,000 cases.)
 
-Recording a rollout or a verdict costs the same in a run of 100,000 cases as
-in one of 2,000 (issue #25): every statement a rollout or verdict runs finds
-its rows by their whole key, and the counts and sums in ``eval_runs`` are kept
-by delta: each batch reads the run's row once, adds what each event changed
+No statement a rollout or a verdict runs reads or rewrites more than a few
+rows, however large its run (issue #25; ``bench/eval_scale.py`` measures it):
+each finds its rows by their whole key, and the counts and sums in
+``eval_runs`` are kept by delta: each batch reads the run's row once, adds what each event changed
 (in position order, so the sums are the same floats however the log is split
 into batches) and writes it back, in the same transaction as the rows. Only a
 fold that replaces a row already there (the same rollout attempt or verdict
