@@ -203,7 +203,7 @@ def rollout_rows(
         where, params = "run_id = ? AND case_id = ? AND +is_latest = 1", [run_id, case_id]
     rows = conn.execute(
         f"SELECT {', '.join(ROLLOUT_KEYS)} FROM eval_rollouts WHERE {where} "
-        "ORDER BY epoch, case_index, case_id",
+        "ORDER BY epoch, case_index, case_id, attempt",
         params,
     ).fetchall()
     out = []
@@ -261,6 +261,11 @@ class StoredVerdict:
         }
 
 
+def _models(model: Any, text: str) -> tuple[Any, ...]:
+    """The models of a stored JSON list (most verdicts store none: ``[]`` is not parsed)."""
+    return () if text == "[]" else tuple(model.model_validate(x) for x in json.loads(text))
+
+
 def verdicts(
     conn: sqlite3.Connection,
     run_id: str,
@@ -296,9 +301,9 @@ def verdicts(
                 passed=None if r[7] is None else bool(r[7]),
                 abstained=bool(r[8]),
                 error=r[9],
-                evaluation=tuple(Criterion.model_validate(c) for c in json.loads(r[10])),
+                evaluation=_models(Criterion, r[10]),
                 result=r[11],
-                flags=tuple(Flag.model_validate(f) for f in json.loads(r[12])),
+                flags=_models(Flag, r[12]),
                 usage=JudgeUsage.model_validate(usage) if usage else None,
                 raw_blob=r[14],
                 is_latest=bool(r[15]),

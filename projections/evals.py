@@ -79,7 +79,7 @@ DDL = [
     # place, one index page, where an is_latest column in the key moved an entry across the
     # index (a page far away in a large run)
     "CREATE INDEX IF NOT EXISTS eval_rollouts_outcomes "
-    "ON eval_rollouts (run_id, epoch, case_index, case_id) WHERE is_latest = 1",
+    "ON eval_rollouts (run_id, epoch, case_index, case_id, attempt) WHERE is_latest = 1",
     """CREATE TABLE IF NOT EXISTS eval_verdicts (
         position INTEGER PRIMARY KEY, run_id TEXT NOT NULL, case_id TEXT NOT NULL, epoch INTEGER NOT NULL,
         scorer TEXT NOT NULL, repeat INTEGER NOT NULL, score REAL, raw_score REAL, passed INTEGER,
