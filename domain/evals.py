@@ -925,6 +925,9 @@ class EvalRunAggregate:
     """
 
     state_version = 1
+    #: a snapshot holds every rollout, so the ledger spaces them out as the run grows
+    #: (``ledger.ledger.snapshot_due``): recording stays flat in the run's size
+    snapshot_grows = True
 
     def initial(self) -> EvalRunState:
         return EvalRunState()

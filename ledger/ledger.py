@@ -37,10 +37,16 @@ SNAPSHOT_EVERY = 50
 SNAPSHOT_MAX_GAP = 5_000
 
 
-def snapshot_due(version: int, snapshot_version: int) -> bool:
-    """Whether a stream at ``version``, last snapshotted at ``snapshot_version``, needs one now."""
-    gap = max(SNAPSHOT_EVERY, min(snapshot_version, SNAPSHOT_MAX_GAP))
-    return version - snapshot_version >= gap
+def snapshot_due(version: int, snapshot_version: int, *, grows: bool = False) -> bool:
+    """Whether a stream at ``version``, last snapshotted at ``snapshot_version``, needs one now.
+
+    ``grows``: the state grows with the stream (an eval run holds every rollout), so each
+    snapshot costs as much as the stream so far; then the gap keeps doubling past
+    ``SNAPSHOT_MAX_GAP`` (all snapshots together serialise about twice the stream, and a
+    cold load replays at most half of it, about what reading such a snapshot costs).
+    """
+    cap = snapshot_version if grows else min(snapshot_version, SNAPSHOT_MAX_GAP)
+    return version - snapshot_version >= max(SNAPSHOT_EVERY, cap)
 
 
 MAX_ATTEMPTS = 5
@@ -244,7 +250,8 @@ class Ledger:
         def in_transaction(conn: Any, recorded: Sequence[RecordedEvent]) -> None:
             nonlocal saved
             self.projector.in_transaction(conn, recorded, generation=self.store.generation)
-            if snapshot_due(final_version, snapshot_version):
+            grows = getattr(aggregate, "snapshot_grows", False)
+            if snapshot_due(final_version, snapshot_version, grows=grows):
                 self.store.save_snapshot(
                     stream_id,
                     final_version,

@@ -191,12 +191,20 @@ def runner_state(process: Any) -> str | None:
     return "alive"
 
 
-def rollout_rows(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
-    """The outcome (latest attempt) of every (case, epoch) pair, epoch by epoch in suite order."""
+def rollout_rows(
+    conn: sqlite3.Connection, run_id: str, case_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The outcome (latest attempt) of every (case, epoch) pair, epoch by epoch in suite order
+    (only ``case_id``'s, found by key, when given)."""
+    where, params = "run_id = ? AND is_latest = 1", [run_id]
+    if case_id is not None:
+        # ``+is_latest``: the primary key's (run_id, case_id) finds the case's few rows, where
+        # eval_rollouts_outcomes would scan the whole run
+        where, params = "run_id = ? AND case_id = ? AND +is_latest = 1", [run_id, case_id]
     rows = conn.execute(
-        f"SELECT {', '.join(ROLLOUT_KEYS)} FROM eval_rollouts WHERE run_id = ? AND is_latest = 1 "
-        "ORDER BY epoch, case_index, case_id",
-        (run_id,),
+        f"SELECT {', '.join(ROLLOUT_KEYS)} FROM eval_rollouts WHERE {where} "
+        "ORDER BY epoch, case_index, case_id, attempt",
+        params,
     ).fetchall()
     out = []
     for r in rows:
@@ -253,16 +261,30 @@ class StoredVerdict:
         }
 
 
+def _models(model: Any, text: str) -> tuple[Any, ...]:
+    """The models of a stored JSON list (most verdicts store none: ``[]`` is not parsed)."""
+    return () if text == "[]" else tuple(model.model_validate(x) for x in json.loads(text))
+
+
 def verdicts(
-    conn: sqlite3.Connection, run_id: str, *, all_verdicts: bool = False
+    conn: sqlite3.Connection,
+    run_id: str,
+    *,
+    all_verdicts: bool = False,
+    case_id: str | None = None,
 ) -> list[StoredVerdict]:
-    """The run's verdicts in log order: the latest per (scorer, case, epoch, repeat), or all of them."""
+    """The run's verdicts in log order: the latest per (scorer, case, epoch, repeat), or all of
+    them; only ``case_id``'s when given (picked out in SQL, before any row is decoded)."""
     where = "" if all_verdicts else " AND is_latest = 1"
+    params: list[Any] = [run_id]
+    if case_id is not None:
+        where += " AND case_id = ?"
+        params.append(case_id)
     rows = conn.execute(
         "SELECT position, scorer, case_id, epoch, repeat, score, raw_score, passed, abstained, error, evaluation, "
         f"result, flags, usage, raw_blob, is_latest, recorded_at, scale_low, scale_high FROM eval_verdicts WHERE run_id = ?{where} "
         "ORDER BY position",
-        (run_id,),
+        params,
     ).fetchall()
     out = []
     for r in rows:
@@ -279,9 +301,9 @@ def verdicts(
                 passed=None if r[7] is None else bool(r[7]),
                 abstained=bool(r[8]),
                 error=r[9],
-                evaluation=tuple(Criterion.model_validate(c) for c in json.loads(r[10])),
+                evaluation=_models(Criterion, r[10]),
                 result=r[11],
-                flags=tuple(Flag.model_validate(f) for f in json.loads(r[12])),
+                flags=_models(Flag, r[12]),
                 usage=JudgeUsage.model_validate(usage) if usage else None,
                 raw_blob=r[14],
                 is_latest=bool(r[15]),
@@ -488,10 +510,8 @@ def case_report(
     conn: sqlite3.Connection, run: dict[str, Any], case_id: str, *, all_verdicts: bool = False
 ) -> dict[str, Any]:
     """One case of a run: its rollouts and every verdict with each criterion row and reason."""
-    rows = [r for r in rollout_rows(conn, run["run_id"]) if r["case_id"] == case_id]
-    vs = [
-        v for v in verdicts(conn, run["run_id"], all_verdicts=all_verdicts) if v.case_id == case_id
-    ]
+    rows = rollout_rows(conn, run["run_id"], case_id)
+    vs = verdicts(conn, run["run_id"], all_verdicts=all_verdicts, case_id=case_id)
     return {
         "run_id": run["run_id"],
         "case_id": case_id,

@@ -44,3 +44,21 @@ def test_snapshots_grow_apart_as_a_stream_grows_so_recording_stays_linear() -> N
     assert max(gaps) == SNAPSHOT_MAX_GAP  # a cold load replays at most this many events
     # the events serialised by all snapshots together stay within a few times the stream
     assert sum(taken) < 25 * 200_000
+
+
+def test_an_eval_runs_snapshots_keep_doubling_apart_so_each_costs_its_share() -> None:
+    # an eval run's snapshot holds every rollout: spaced at most 5,000 apart, a run of 100,000
+    # cases (≈ 210,000 events with its verdicts) serialised ≈ 20 × its size, growing with it
+    from trialbook.domain.evals import EVAL_RUNS
+    from trialbook.ledger.ledger import SNAPSHOT_MAX_GAP, snapshot_due
+
+    assert EVAL_RUNS.snapshot_grows
+    for stream in (2_000, 20_000, 200_000, 2_000_000):
+        taken, last = [], 0
+        for version in range(1, stream + 1):
+            if snapshot_due(version, last, grows=True):
+                taken.append(version)
+                last = version
+        assert sum(taken) <= 2 * stream  # all snapshots serialise at most twice the stream
+        assert stream - taken[-1] <= stream // 2  # a cold load replays at most half of it
+    assert max(b - a for a, b in zip(taken, taken[1:], strict=False)) > SNAPSHOT_MAX_GAP
