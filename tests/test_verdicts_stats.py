@@ -290,3 +290,26 @@ class TestFlakyCases:
             "broken": 2,
             "half-abstained": 1,
         }
+
+
+# --------------------------------------------------------------------------- order
+
+
+@given(
+    st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=40),
+    st.randoms(use_true_random=False),
+)
+@settings(max_examples=200, deadline=None)
+def test_a_summary_is_the_same_float_in_whatever_order_verdicts_were_recorded(
+    scores: list[float], rng: Any
+) -> None:
+    """Rollouts finish (and their verdicts are recorded) in any order: the mean, sd and the
+    pass@k figures shown must not move in the last digit with it (6.125 printed 6.12 or 6.13)."""
+    verdicts = [rec("s", f"c{i}", 1, x, passed=x >= 0.5) for i, x in enumerate(scores)]
+    shuffled = list(verdicts)
+    rng.shuffle(shuffled)
+    a, b = summarize(verdicts)["s"], summarize(shuffled)["s"]
+    assert (a.mean, a.sd, a.pass_rate) == (b.mean, b.sd, b.pass_rate)
+    assert a.mean == pytest.approx(float(np.mean(scores)), abs=1e-12)
+    if len(scores) >= 2:
+        assert a.sd == pytest.approx(float(np.std(scores, ddof=1)), abs=1e-12)

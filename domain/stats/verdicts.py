@@ -99,12 +99,18 @@ class RolloutVerdict:
         return self.passes > 0 and self.fails > 0
 
 
+def _mean(values: Sequence[float]) -> float | None:
+    """The mean with an exactly rounded sum (``math.fsum``): the same float whatever order the
+    verdicts were recorded in (a plain sum showed 6.125 as 6.12 or 6.13 by completion order)."""
+    return math.fsum(values) / len(values) if values else None
+
+
 def _sd(values: Sequence[float]) -> float | None:
     n = len(values)
     if n < 2:
         return None
-    mean = sum(values) / n
-    return math.sqrt(max(sum((x - mean) ** 2 for x in values) / (n - 1), 0.0))
+    mean = math.fsum(values) / n
+    return math.sqrt(max(math.fsum((x - mean) ** 2 for x in values) / (n - 1), 0.0))
 
 
 def rollouts(verdicts: Iterable[ScoredRollout]) -> list[RolloutVerdict]:
@@ -129,7 +135,7 @@ def rollouts(verdicts: Iterable[ScoredRollout]) -> list[RolloutVerdict]:
                 errors=len(errors),
                 passes=passes,
                 fails=fails,
-                score=sum(scores) / len(scores) if scores else None,
+                score=_mean(scores),
                 score_sd=_sd(scores),
                 passed=(passes > fails) if scored else None,
                 error=errors[0] if errors else None,
@@ -221,9 +227,9 @@ def summarize(
             rollouts=len(rs),
             abstained=len(rs) - len(scored) - errors,
             errors=errors,
-            mean=sum(scores) / len(scores) if scores else None,
+            mean=_mean(scores),
             sd=_sd(scores),
-            repeat_sd=sum(repeat_sds) / len(repeat_sds) if repeat_sds else None,
+            repeat_sd=_mean(repeat_sds),
             passed=passed,
             pass_rate=passed / len(scored) if scored else None,
             pass_low=low,
@@ -325,8 +331,8 @@ def pass_k(verdicts: Iterable[ScoredRollout], k: int) -> dict[str, PassK]:
             k=k,
             cases=len(usable),
             skipped=len(cases) - len(usable),
-            pass_at_k=sum(at) / len(at) if at else None,
-            pass_hat_k=sum(hat) / len(hat) if hat else None,
+            pass_at_k=_mean(at),
+            pass_hat_k=_mean(hat),
         )
     return out
 
