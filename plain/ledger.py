@@ -44,42 +44,7 @@ def events_log(req: Request) -> Translation:
             continue
         req.use_match(m)
     if not streams and req.focus:  # "the log for this test", "its log": the one in focus
-        for i in req.indexes({"this", "current", "its", "it"}):
-            nxt = req.w(i + 1)
-            if req.w(i) in ("its", "it") and (
-                nxt in ("log", "logs", "events", "history", "timeline", "")
-                or req.w(i - 1) in ("of", "for", "on", "to")
-            ):
-                v = req.vocab
-                prefix = (
-                    "ab"
-                    if req.focus in v.tests or req.focus in v.archived
-                    else "eval-run"
-                    if req.focus in v.runs
-                    else "canary"
-                    if req.focus in v.canaries
-                    else ""
-                )
-                if prefix:
-                    streams.append(f"{prefix}:{req.focus}")
-                    req.use(i)
-                break
-            if nxt in ("test", "experiment", "run", "canary") and req.free(i + 1):
-                v = req.vocab
-                kind = (
-                    "ab"
-                    if req.focus in v.tests or req.focus in v.archived
-                    else "eval-run"
-                    if req.focus in v.runs
-                    else "canary"
-                    if req.focus in v.canaries
-                    else ""
-                )
-                said = {"ab": "test experiment", "eval-run": "run", "canary": "canary"}
-                if kind and req.w(i + 1) in said[kind].split():
-                    streams.append(f"{kind}:{req.focus}")
-                    req.use(i, i + 1)
-                break
+        _focus_stream(req, streams)
     refusal = _at_most_one(req, streams, "stream", "--stream", opts)
     if refusal:
         return refusal
@@ -184,42 +149,7 @@ def events_export(req: Request) -> Translation:
     for m in req.named("test", "archived", "run"):
         req.use_match(m)
     if not streams and req.focus:  # "the log for this test", "its log": the one in focus
-        for i in req.indexes({"this", "current", "its", "it"}):
-            nxt = req.w(i + 1)
-            if req.w(i) in ("its", "it") and (
-                nxt in ("log", "logs", "events", "history", "timeline", "")
-                or req.w(i - 1) in ("of", "for", "on", "to")
-            ):
-                v = req.vocab
-                prefix = (
-                    "ab"
-                    if req.focus in v.tests or req.focus in v.archived
-                    else "eval-run"
-                    if req.focus in v.runs
-                    else "canary"
-                    if req.focus in v.canaries
-                    else ""
-                )
-                if prefix:
-                    streams.append(f"{prefix}:{req.focus}")
-                    req.use(i)
-                break
-            if nxt in ("test", "experiment", "run", "canary") and req.free(i + 1):
-                v = req.vocab
-                kind = (
-                    "ab"
-                    if req.focus in v.tests or req.focus in v.archived
-                    else "eval-run"
-                    if req.focus in v.runs
-                    else "canary"
-                    if req.focus in v.canaries
-                    else ""
-                )
-                said = {"ab": "test experiment", "eval-run": "run", "canary": "canary"}
-                if kind and req.w(i + 1) in said[kind].split():
-                    streams.append(f"{kind}:{req.focus}")
-                    req.use(i, i + 1)
-                break
+        _focus_stream(req, streams)
     refusal = _at_most_one(req, streams, "stream", "--stream", opts)
     if refusal:
         return refusal
@@ -283,3 +213,35 @@ def audit(req: Request, report: bool) -> Translation:
     if not formats:  # markdown is its default (`audit report --help`)
         return command(req.text, ["audit", "report", test])
     return command(req.text, ["audit", "report", test, "--format", formats[0]])
+
+
+def _focus_kind(req: Request) -> str:
+    """The stream prefix of the test, run or canary in focus ('' when it is none of them)."""
+    v = req.vocab
+    if req.focus in v.tests or req.focus in v.archived:
+        return "ab"
+    if req.focus in v.runs:
+        return "eval-run"
+    return "canary" if req.focus in v.canaries else ""
+
+
+def _focus_stream(req: Request, streams: list[str]) -> None:
+    """ "its log", "the events of this test": the stream of the one in focus, added to ``streams``."""
+    for i in req.indexes({"this", "current", "its", "it"}):
+        nxt = req.w(i + 1)
+        if req.w(i) in ("its", "it") and (
+            nxt in ("log", "logs", "events", "history", "timeline", "")
+            or req.w(i - 1) in ("of", "for", "on", "to")
+        ):
+            kind = _focus_kind(req)
+            if kind:
+                streams.append(f"{kind}:{req.focus}")
+                req.use(i)
+            break
+        if nxt in ("test", "experiment", "run", "canary") and req.free(i + 1):
+            kind = _focus_kind(req)
+            said = {"ab": "test experiment", "eval-run": "run", "canary": "canary"}
+            if kind and req.w(i + 1) in said[kind].split():
+                streams.append(f"{kind}:{req.focus}")
+                req.use(i, i + 1)
+            break
