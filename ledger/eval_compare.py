@@ -205,8 +205,8 @@ def clustered_interval(
 
 
 def choose_basis(conn: sqlite3.Connection, run_a: str, run_b: str, scorer: str | None) -> str:
-    names_a = {v.scorer for v in eval_queries.verdicts(conn, run_a)}
-    names_b = {v.scorer for v in eval_queries.verdicts(conn, run_b)}
+    ordered_a = eval_queries.scorer_names(conn, run_a)  # not the verdicts: names only
+    names_a, names_b = set(ordered_a), set(eval_queries.scorer_names(conn, run_b))
     if scorer is not None:
         if scorer not in names_a or scorer not in names_b:
             raise InvalidCommand(
@@ -214,7 +214,7 @@ def choose_basis(conn: sqlite3.Connection, run_a: str, run_b: str, scorer: str |
                 f"{', '.join(sorted(names_a & names_b)) or 'none'}"
             )
         return f"scorer:{scorer}"
-    shared = [v.scorer for v in eval_queries.verdicts(conn, run_a) if v.scorer in names_b]
+    shared = [name for name in ordered_a if name in names_b]
     if shared:
         return f"scorer:{shared[0]}"
     a_scores = any(r["score"] is not None for r in eval_queries.rollout_rows(conn, run_a))

@@ -266,6 +266,19 @@ def _models(model: Any, text: str) -> tuple[Any, ...]:
     return () if text == "[]" else tuple(model.model_validate(x) for x in json.loads(text))
 
 
+def scorer_names(conn: sqlite3.Connection, run_id: str) -> list[str]:
+    """The scorers of the run's latest verdicts, in the order :func:`verdicts` first shows them
+    (log order), read in SQL without decoding a verdict."""
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT scorer FROM eval_verdicts WHERE run_id = ? AND is_latest = 1 "
+            "GROUP BY scorer ORDER BY min(position)",
+            (run_id,),
+        )
+    ]
+
+
 def verdicts(
     conn: sqlite3.Connection,
     run_id: str,

@@ -280,3 +280,17 @@ def test_one_cases_rows_read_by_key_are_the_runs_rows_of_that_case(
             assert eval_queries.verdicts(conn, run, all_verdicts=every, case_id=case_id) == [
                 v for v in vs if v.case_id == case_id
             ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=st.lists(st.one_of(rollout, verdict), max_size=30))
+def test_scorer_names_are_the_latest_verdicts_scorers_in_first_seen_order(
+    steps: list[dict[str, Any]],
+) -> None:
+    # ``eval compare`` picks its basis from the names alone, without decoding every verdict
+    from trialbook.projections import eval_queries
+
+    conn = fold(to_events(steps), [])
+    for run in RUNS:
+        seen = [v.scorer for v in eval_queries.verdicts(conn, run)]
+        assert eval_queries.scorer_names(conn, run) == list(dict.fromkeys(seen))
