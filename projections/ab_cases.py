@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from trialbook.domain.metrics import metric_named
-from trialbook.projections.ab_queries import row_observations
+from trialbook.projections.ab_queries import VALUE_COLUMNS, row_observations
 
 DDL = """CREATE TABLE IF NOT EXISTS ab_cases (
     test TEXT NOT NULL, case_id TEXT NOT NULL, stats BLOB NOT NULL,
@@ -181,23 +181,7 @@ class CaseFold:
 
 
 #: the position of each plain value column in a result row (after position, test, variant, metrics)
-_PLAIN = {
-    name: 4 + i
-    for i, name in enumerate(
-        (
-            "success",
-            "tool_calls",
-            "successful_calls",
-            "errors",
-            "completion_time",
-            "messages",
-            "corrections",
-            "tokens",
-            "cost",
-            "score",
-        )
-    )
-}
+_PLAIN = {name: 4 + i for i, name in enumerate(VALUE_COLUMNS)}
 
 
 def _column_value(name: str, row: Sequence[Any]) -> float | None:

@@ -26,6 +26,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 #: a field naming a blob, as the stored canonical JSON spells it
 REFERENCE = re.compile(r'"[a-z_]*_blob":"([0-9a-f]{64})"')
@@ -70,3 +71,64 @@ def parse_blob_line(text: str) -> tuple[str, bytes, str]:
     if hashlib.sha256(content).hexdigest() != digest:
         raise ValueError(f"the bytes of blob {digest[:12]}… do not hash to its name")
     return digest, content, content_type
+
+
+def read_blob(store: Any, digest: str) -> tuple[bytes, str] | None:
+    """A blob's bytes and content type: from the file's blobs table (a SQLite log, or a
+    PostgreSQL client's local replica), else from the store (a replica asks its server)."""
+    row = store.conn.execute(
+        "SELECT content, content_type FROM blobs WHERE hash = ?", (digest,)
+    ).fetchone()
+    if row is not None:
+        return bytes(row[0]), str(row[1])
+    content = store.get_blob(digest)
+    return None if content is None else (content, "application/octet-stream")
+
+
+class ExportBlobs:
+    """The blob lines of one export: each blob an exported event names, once, before it."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.seen: set[str] = set()
+        self.written = 0
+
+    def before(self, data_json: str) -> str:
+        """The lines (each ending in a newline) to write before the event whose data this is."""
+        out = []
+        for digest in references(data_json):
+            if digest in self.seen:
+                continue
+            self.seen.add(digest)
+            found = read_blob(self.store, digest)
+            if found is not None:  # a blob this log never had is not invented
+                out.append(blob_line(digest, *found) + "\n")
+                self.written += 1
+        return "".join(out)
+
+
+class ImportBlobs:
+    """What one import learns of blobs: those the file carries (stored as they are read, in
+    the import's transaction on SQLite) and those its events name."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.carried: set[str] = set()
+        self.named: set[str] = set()
+
+    def take(self, text: str) -> bool:
+        """Store ``text`` if it is a blob line (``ValueError`` says what is wrong with it)."""
+        if not is_blob_line(text):
+            return False
+        digest, content, content_type = parse_blob_line(text)
+        self.store.put_blob(content, content_type)
+        self.carried.add(digest)
+        return True
+
+    def saw(self, data_json: str) -> None:
+        """Note the blobs an imported event's data names."""
+        self.named.update(references(data_json))
+
+    def missing(self) -> list[str]:
+        """Blobs the events name that are neither in the file nor already in the log."""
+        return sorted(d for d in self.named - self.carried if self.store.get_blob(d) is None)

@@ -369,7 +369,7 @@ def export(
       trialbook events export --stream ab:checkout-flow --upcast
     """
     from trialbook.projections import log_queries
-    from trialbook.store.blob_lines import blob_line, references
+    from trialbook.store.blob_lines import ExportBlobs
     from trialbook.store.verify import export_line
 
     store = app.ledger.store
@@ -378,21 +378,7 @@ def export(
         raise click.ClickException(
             f"--since {after} is beyond the end of the log (position {head})"
         )
-    with_blobs = not (no_blobs or upcast)  # --upcast is for reading: events only
-    written: set[str] = set()
-    carried: list[str] = []
-
-    def blobs_of(row: tuple[Any, ...]) -> str:
-        out = []
-        for digest in references(row[6]):
-            if digest in written:
-                continue
-            written.add(digest)
-            found = _read_blob(store, digest)
-            if found is not None:  # a blob this log never had is not invented
-                out.append(blob_line(digest, *found) + "\n")
-                carried.append(digest)
-        return "".join(out)
+    blobs = None if no_blobs or upcast else ExportBlobs(store)  # --upcast is for reading
 
     def lines() -> Iterator[str]:
         for rows in log_queries.envelope_batches(
@@ -400,8 +386,8 @@ def export(
         ):
             if upcast:
                 yield "".join(_upcast_line(r) + "\n" for r in rows)
-            elif with_blobs:
-                yield "".join(blobs_of(r) + export_line(r) + "\n" for r in rows)
+            elif blobs is not None:
+                yield "".join(blobs.before(r[6]) + export_line(r) + "\n" for r in rows)
             else:
                 yield "".join(export_line(r) + "\n" for r in rows)
 
@@ -415,21 +401,10 @@ def export(
     target = Path(output)
     partial = target.with_name(target.name + ".partial")
     with open(partial, "w", encoding="utf-8", newline="\n") as f:
-        n = _write(f, lines()) - len(carried)
+        n = _write(f, lines()) - (blobs.written if blobs else 0)
     partial.replace(target)
-    blobs = f" and {len(carried):,} blobs" if carried else ""
-    click.echo(f"Exported {n:,} events{blobs} to {target}.", err=True)
-
-
-def _read_blob(store: Any, digest: str) -> tuple[bytes, str] | None:
-    """A blob's bytes and content type: from this file's blobs table, else from the store."""
-    row = store.conn.execute(
-        "SELECT content, content_type FROM blobs WHERE hash = ?", (digest,)
-    ).fetchone()
-    if row is not None:
-        return bytes(row[0]), str(row[1])
-    content = store.get_blob(digest)  # a replica falls back to its server
-    return None if content is None else (content, "application/octet-stream")
+    carried = f" and {blobs.written:,} blobs" if blobs and blobs.written else ""
+    click.echo(f"Exported {n:,} events{carried} to {target}.", err=True)
 
 
 def _write(f: TextIO, chunks: Iterator[str]) -> int:
@@ -474,38 +449,33 @@ def import_(app: App, file: str, as_json: bool) -> None:
       trialbook --db copy.db events import log.jsonl
       trialbook events export | trialbook --db copy.db events import -
     """
-    from trialbook.store.blob_lines import is_blob_line, parse_blob_line, references
+    from trialbook.store.blob_lines import ImportBlobs
     from trialbook.store.verify import parse_line
 
     name = "standard input" if file == "-" else file
     if file != "-" and not Path(file).is_file():
         raise click.ClickException(f"cannot read {file}: no such file")
     ledger = app.ledger
-    carried: set[str] = set()  # blobs the file holds
-    named: set[str] = set()  # blobs its events name
+    blobs = ImportBlobs(ledger.store)
 
     def rows(stream: IO[str]) -> Iterator[tuple[Any, ...]]:
         for number, text in enumerate(stream, start=1):
             if not text.strip():
                 continue
-            if is_blob_line(text):
-                try:
-                    digest, content, content_type = parse_blob_line(text)
-                except ValueError as e:
-                    raise click.ClickException(
-                        f"{name} line {number} is not an exported blob: {e}; nothing was imported"
-                    ) from None
-                # in the import's transaction on SQLite (rolled back with it on an error)
-                ledger.store.put_blob(content, content_type)
-                carried.add(digest)
-                continue
+            try:
+                if blobs.take(text):  # a blob line, stored in the import's transaction
+                    continue
+            except ValueError as e:
+                raise click.ClickException(
+                    f"{name} line {number} is not an exported blob: {e}; nothing was imported"
+                ) from None
             try:
                 row = parse_line(text)
             except ValueError as e:
                 raise click.ClickException(
                     f"{name} line {number} is not an exported event: {e}; nothing was imported"
                 ) from None
-            named.update(references(row[6]))
+            blobs.saw(row[6])
             yield row
 
     def refold(conn: Any, head: int) -> None:
@@ -525,14 +495,14 @@ def import_(app: App, file: str, as_json: bool) -> None:
         ) from None
     seconds = time.perf_counter() - started
     head, head_hash = ledger.store.head()
-    missing = sorted(d for d in named - carried if ledger.store.get_blob(d) is None)
+    missing = blobs.missing()
     if as_json:
         echo_json(
             {
                 "file": name,
                 "imported": inserted,
                 "already_present": skipped,
-                "blobs": len(carried),
+                "blobs": len(blobs.carried),
                 "blobs_missing": missing,
                 "head_position": head,
                 "head_hash": head_hash,
@@ -547,8 +517,9 @@ def import_(app: App, file: str, as_json: bool) -> None:
             "Export with a version of trialbook that writes blob lines to carry them.",
             err=True,
         )
-    if carried:
-        click.echo(f"Stored {len(carried):,} blobs (transcripts, outputs, traces) from {name}.")
+    if blobs.carried:
+        n = len(blobs.carried)
+        click.echo(f"Stored {n:,} blobs (transcripts, outputs, traces) from {name}.")
     if inserted:
         click.echo(
             f"Imported {inserted:,} events from {name} (positions {head - inserted + 1}-{head}); "
