@@ -25,6 +25,7 @@ from trialbook.domain.verdicts import (
     Flag,
     JudgeUsage,
     agreements,
+    case_epochs,
     flaky_cases,
     pass_k,
     repeat_disagreements,
@@ -380,7 +381,11 @@ def report(
             c.criteria for c in v.evaluation if not c.passed
         )
     on_scale, scorer_scales = _on_scales(latest)
-    for rv in rollouts(latest):
+    # grouped once: every summary below reads the same rollouts (a 100k-case run regrouped
+    # its verdicts five times)
+    grouped = rollouts(latest)
+    epochs_of_cases = case_epochs(latest, grouped=grouped)
+    for rv in grouped:
         failed = sorted(failed_rows.get((rv.scorer, rv.case_id, rv.epoch), ()))
         raw_score, scale = on_scale[(rv.scorer, rv.case_id, rv.epoch)]
         per_rollout[(rv.case_id, rv.epoch)][rv.scorer] = {
@@ -438,7 +443,7 @@ def report(
     priced = Counter(
         v.scorer for v in latest if v.usage is not None and v.usage.cost_usd is not None
     )
-    for name, s in summarize(latest).items():
+    for name, s in summarize(latest, grouped=grouped).items():
         scale = scorer_scales.get(name)
         scorers[name] = {
             "rollouts": s.rollouts,
@@ -465,7 +470,7 @@ def report(
             "judge_cost_reported": priced[name],
         }
     epochs = int(run["epochs"])
-    pk = pass_k(latest, epochs) if latest else {}
+    pk = pass_k(latest, epochs, epochs=epochs_of_cases) if latest else {}
     for name, p in pk.items():
         scorers[name]["pass_at_k"] = {
             "k": p.k,
@@ -487,7 +492,7 @@ def report(
                 "passed_epochs": list(c.passed_epochs),
                 "failed_epochs": list(c.failed_epochs),
             }
-            for c in flaky_cases(latest)
+            for c in flaky_cases(latest, epochs=epochs_of_cases)
         ],
         "judge_disagreements": [
             {
@@ -497,7 +502,7 @@ def report(
                 "passes": r.passes,
                 "fails": r.fails,
             }
-            for r in repeat_disagreements(latest)
+            for r in repeat_disagreements(latest, grouped=grouped)
         ],
         "agreements": [
             {
@@ -509,7 +514,7 @@ def report(
                 "scoring_errors": a.scoring_errors,
                 "disagreements": [list(k) for k in a.disagreements],
             }
-            for a in agreements(latest)
+            for a in agreements(latest, grouped=grouped)
         ]
         if len(scorer_names) > 1
         else [],

@@ -197,12 +197,19 @@ class ScorerSummary:
 
 
 def summarize(
-    verdicts: Iterable[ScoredRollout], confidence: float = 0.95
+    verdicts: Iterable[ScoredRollout],
+    confidence: float = 0.95,
+    *,
+    grouped: Sequence[RolloutVerdict] | None = None,
 ) -> dict[str, ScorerSummary]:
-    """A :class:`ScorerSummary` per scorer, in first-seen order."""
+    """A :class:`ScorerSummary` per scorer, in first-seen order.
+
+    ``grouped`` is ``rollouts(verdicts)`` when the caller has it already (a report that
+    needs several of these summaries groups a large run's verdicts once, not per summary).
+    """
     items = list(verdicts)
     by_scorer: dict[str, list[RolloutVerdict]] = defaultdict(list)
-    for r in rollouts(items):
+    for r in rollouts(items) if grouped is None else grouped:
         by_scorer[r.scorer].append(r)
     flags: dict[str, Counter[str]] = defaultdict(Counter)
     tokens: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -284,10 +291,13 @@ class CaseEpochs:
         return bool(self.passed_epochs) and bool(self.failed_epochs)
 
 
-def case_epochs(verdicts: Iterable[ScoredRollout]) -> list[CaseEpochs]:
-    """Per (scorer, case): the epochs it passed and failed, from the rollouts' combined pass/fail."""
+def case_epochs(
+    verdicts: Iterable[ScoredRollout], *, grouped: Sequence[RolloutVerdict] | None = None
+) -> list[CaseEpochs]:
+    """Per (scorer, case): the epochs it passed and failed, from the rollouts' combined pass/fail
+    (``grouped``: ``rollouts(verdicts)`` when the caller has it, as in :func:`summarize`)."""
     acc: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
-    for r in rollouts(verdicts):
+    for r in rollouts(verdicts) if grouped is None else grouped:
         if r.passed is None:
             continue
         ok, bad = acc.setdefault((r.scorer, r.case_id), ([], []))
@@ -297,9 +307,17 @@ def case_epochs(verdicts: Iterable[ScoredRollout]) -> list[CaseEpochs]:
     ]
 
 
-def flaky_cases(verdicts: Iterable[ScoredRollout]) -> list[CaseEpochs]:
-    """Cases that passed in some epochs and failed in others, per scorer."""
-    return [c for c in case_epochs(verdicts) if c.flaky]
+def flaky_cases(
+    verdicts: Iterable[ScoredRollout],
+    *,
+    grouped: Sequence[RolloutVerdict] | None = None,
+    epochs: Sequence[CaseEpochs] | None = None,
+) -> list[CaseEpochs]:
+    """Cases that passed in some epochs and failed in others, per scorer (``epochs``:
+    ``case_epochs(verdicts)`` when the caller has it)."""
+    if epochs is None:
+        epochs = case_epochs(verdicts, grouped=grouped)
+    return [c for c in epochs if c.flaky]
 
 
 @dataclass(frozen=True)
@@ -314,12 +332,19 @@ class PassK:
     pass_hat_k: float | None
 
 
-def pass_k(verdicts: Iterable[ScoredRollout], k: int) -> dict[str, PassK]:
-    """pass@k and pass^k per scorer; cases with fewer than ``k`` scored epochs are counted in ``skipped``."""
+def pass_k(
+    verdicts: Iterable[ScoredRollout],
+    k: int,
+    *,
+    grouped: Sequence[RolloutVerdict] | None = None,
+    epochs: Sequence[CaseEpochs] | None = None,
+) -> dict[str, PassK]:
+    """pass@k and pass^k per scorer; cases with fewer than ``k`` scored epochs are counted in
+    ``skipped`` (``grouped``/``epochs``: already computed by the caller, as in :func:`flaky_cases`)."""
     if k < 1:
         raise ValueError(f"k must be at least 1, not {k}")
     per: dict[str, list[CaseEpochs]] = defaultdict(list)
-    for c in case_epochs(verdicts):
+    for c in case_epochs(verdicts, grouped=grouped) if epochs is None else epochs:
         per[c.scorer].append(c)
     out = {}
     for scorer, cases in per.items():
@@ -337,9 +362,11 @@ def pass_k(verdicts: Iterable[ScoredRollout], k: int) -> dict[str, PassK]:
     return out
 
 
-def repeat_disagreements(verdicts: Iterable[ScoredRollout]) -> list[RolloutVerdict]:
+def repeat_disagreements(
+    verdicts: Iterable[ScoredRollout], *, grouped: Sequence[RolloutVerdict] | None = None
+) -> list[RolloutVerdict]:
     """Rollouts on which a judge's repeats split on pass/fail (a "flickering" judge)."""
-    return [r for r in rollouts(verdicts) if r.disagrees]
+    return [r for r in (rollouts(verdicts) if grouped is None else grouped) if r.disagrees]
 
 
 def cohens_kappa(both_pass: int, a_only: int, b_only: int, both_fail: int) -> float | None:
@@ -386,16 +413,23 @@ class Agreement:
         return (self.both_pass + self.both_fail) / self.n if self.n else None
 
 
-def agreement(verdicts: Iterable[ScoredRollout], scorer_a: str, scorer_b: str) -> Agreement:
+def agreement(
+    verdicts: Iterable[ScoredRollout],
+    scorer_a: str,
+    scorer_b: str,
+    *,
+    grouped: Sequence[RolloutVerdict] | None = None,
+) -> Agreement:
     """Agreement of two scorers on pass/fail over rollouts both scored (repeats combined by majority).
 
     Abstentions and scoring errors are no pass/fail, so those rollouts are left
-    out; the ones left out for a scoring error are counted.
+    out; the ones left out for a scoring error are counted. ``grouped``: as in
+    :func:`summarize`.
     """
     a: dict[tuple[str, int], bool] = {}
     b: dict[tuple[str, int], bool] = {}
     errored: set[tuple[str, int]] = set()
-    for r in rollouts(verdicts):
+    for r in rollouts(verdicts) if grouped is None else grouped:
         if r.scoring_error and r.scorer in (scorer_a, scorer_b):
             errored.add((r.case_id, r.epoch))
         if r.passed is None:
@@ -427,9 +461,15 @@ def agreement(verdicts: Iterable[ScoredRollout], scorer_a: str, scorer_b: str) -
 
 
 def agreements(
-    verdicts: Iterable[ScoredRollout], scorers: Sequence[str] | None = None
+    verdicts: Iterable[ScoredRollout],
+    scorers: Sequence[str] | None = None,
+    *,
+    grouped: Sequence[RolloutVerdict] | None = None,
 ) -> list[Agreement]:
-    """:func:`agreement` for every pair of ``scorers`` (default: every scorer seen, in first-seen order)."""
+    """:func:`agreement` for every pair of ``scorers`` (default: every scorer seen, in first-seen
+    order); the verdicts are grouped into rollouts once for all pairs."""
     items = list(verdicts)
     names = list(scorers) if scorers is not None else list(dict.fromkeys(v.scorer for v in items))
-    return [agreement(items, x, y) for x, y in combinations(names, 2)]
+    if grouped is None:
+        grouped = rollouts(items)
+    return [agreement(items, x, y, grouped=grouped) for x, y in combinations(names, 2)]
