@@ -68,7 +68,7 @@ def _measure(conn: sqlite3.Connection, run_id: str, basis: str) -> Measured:
     by_pair: dict[tuple[str, int], Any] = {}
     if basis.startswith("scorer:"):
         name = basis.removeprefix("scorer:")
-        for r in rollouts(v for v in eval_queries.verdicts(conn, run_id) if v.scorer == name):
+        for r in rollouts(eval_queries.verdicts(conn, run_id, scorer=name)):
             by_pair[(r.case_id, r.epoch)] = r
     out = Measured({}, {}, {}, set())
     for row in rows:

@@ -286,14 +286,19 @@ def verdicts(
     *,
     all_verdicts: bool = False,
     case_id: str | None = None,
+    scorer: str | None = None,
 ) -> list[StoredVerdict]:
     """The run's verdicts in log order: the latest per (scorer, case, epoch, repeat), or all of
-    them; only ``case_id``'s when given (picked out in SQL, before any row is decoded)."""
+    them; only ``case_id``'s and ``scorer``'s when given (picked out in SQL, before any row is
+    decoded)."""
     where = "" if all_verdicts else " AND is_latest = 1"
     params: list[Any] = [run_id]
     if case_id is not None:
         where += " AND case_id = ?"
         params.append(case_id)
+    if scorer is not None:
+        where += " AND scorer = ?"
+        params.append(scorer)
     rows = conn.execute(
         "SELECT position, scorer, case_id, epoch, repeat, score, raw_score, passed, abstained, error, evaluation, "
         f"result, flags, usage, raw_blob, is_latest, recorded_at, scale_low, scale_high FROM eval_verdicts WHERE run_id = ?{where} "
