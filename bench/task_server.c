@@ -1,9 +1,10 @@
 /* A task server for bench/eval_throughput.py that costs next to no CPU per request.
 
    One thread, epoll, HTTP/1.1 keep-alive. Every POST (any path but /_*) is answered
-   LATENCY seconds after its body was read with the same small rollout reply; GET
-   /_stats answers {"requests": N, "durations": [seconds, ...]} (body read -> reply
-   written, as tests/servers.py measures it) and POST /_reset clears them. The latency
+   LATENCY seconds after its last packet arrived (the kernel's SO_TIMESTAMPNS stamp) with
+   the same small rollout reply; GET /_stats answers {"requests": N, "durations": [seconds,
+   ...]} (request arrived -> reply written: the true latency, including any wait of this
+   process for a core on a loaded machine) and POST /_reset clears them. The latency
    is the same for every request, so the pending replies are due in the order they
    came: a FIFO is the timer queue.
 
@@ -52,6 +53,7 @@ static size_t q_head, q_tail, q_cap;
 static double *durations;
 static size_t n_durations, cap_durations;
 static long requests;
+static double arrived; /* the kernel's arrival stamp of the last read (0: none) */
 
 static double now(void) {
     struct timespec t;
@@ -144,7 +146,9 @@ static void parse(int fd, double latency) {
                 reply(fd, "{\"ok\": true}", 12);
             }
         } else {
-            double t = now();
+            /* due LATENCY after the request's last packet reached the machine (the kernel's
+               stamp), so time this process waited for a core counts as the server's */
+            double t = arrived ? arrived : now();
             requests++;
             push((struct pending){fd, c->gen, t + latency, t});
         }
@@ -194,6 +198,7 @@ int main(int argc, char **argv) {
                         continue;
                     }
                     setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    setsockopt(cfd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
                     conns[cfd].open = 1;
                     conns[cfd].len = 0;
                     if (!conns[cfd].in) conns[cfd].in = malloc(BUF);
@@ -203,7 +208,21 @@ int main(int argc, char **argv) {
                 continue;
             }
             struct conn *c = &conns[fd];
-            ssize_t r = read(fd, buf, BUF - c->len);
+            char control[256];
+            struct iovec iov = {.iov_base = buf, .iov_len = BUF - c->len};
+            struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                                 .msg_controllen = sizeof control};
+            ssize_t r = recvmsg(fd, &msg, 0);
+            arrived = 0;
+            for (struct cmsghdr *m = CMSG_FIRSTHDR(&msg); r > 0 && m; m = CMSG_NXTHDR(&msg, m)) {
+                if (m->cmsg_level == SOL_SOCKET && m->cmsg_type == SCM_TIMESTAMPNS) {
+                    struct timespec k, real;
+                    memcpy(&k, CMSG_DATA(m), sizeof k);
+                    clock_gettime(CLOCK_REALTIME, &real);
+                    /* the kernel's arrival stamp, moved onto the monotonic clock */
+                    arrived = now() - ((real.tv_sec - k.tv_sec) + (real.tv_nsec - k.tv_nsec) / 1e9);
+                }
+            }
             if (r <= 0) {
                 if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
                 close_conn(epfd, fd);
