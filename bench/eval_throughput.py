@@ -63,8 +63,10 @@ from trialbook.domain.suites import Case  # noqa: E402
 from trialbook.ledger import Ledger  # noqa: E402
 from trialbook.runners.eval_session import record_batch  # noqa: E402
 from trialbook.runners.executor import BatchWriter, RolloutOutcome, make_jobs, run_rollouts  # noqa: E402
+from trialbook.runners.http_client import WireResponse  # noqa: E402
 from trialbook.runners.ledger_recorder import LedgerRecorder  # noqa: E402
-from trialbook.runners.targets import make_target  # noqa: E402
+from trialbook.runners.targets import Target, make_target  # noqa: E402
+from trialbook.runners.targets.http import HttpTarget  # noqa: E402
 
 SCENARIOS = [(200, 20), (2000, 100), (2000, 200)]
 #: connections per httpx pool in the httpx loop (encode/httpx#3215)
@@ -164,9 +166,20 @@ class Result:
     marks: list[tuple[float, float]] = field(default_factory=list)
 
 
-async def run_trialbook(url: str, cases: list[Case], concurrency: int) -> Result:
+async def run_trialbook(
+    url: str,
+    cases: list[Case],
+    concurrency: int,
+    *,
+    record: bool = True,
+    target: Target | None = None,
+) -> Result:
+    """trialbook's executor, its ``http`` target and its batching writer into the SQLite
+    ledger; ``record=False`` (diagnosis) hands the batches to a no-op instead, ``target``
+    replaces the http target (diagnosis: :class:`RawHttpTarget`)."""
     t0 = time.perf_counter()
-    target = make_target(f"http:{url}/run")
+    if target is None:
+        target = make_target(f"http:{url}/run")
     outcomes: list[RolloutOutcome] = []
     with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "bench.db") as ledger:
         recorder = LedgerRecorder(ledger)
@@ -184,7 +197,8 @@ async def run_trialbook(url: str, cases: list[Case], concurrency: int) -> Result
 
         def write_batch(batch: list[RolloutOutcome]) -> None:
             outcomes.extend(batch)
-            write(batch)
+            if record:
+                write(batch)
 
         cpu = time.process_time()
         async with BatchWriter(write_batch, **WRITER_OPTIONS) as writer:
@@ -199,7 +213,7 @@ async def run_trialbook(url: str, cases: list[Case], concurrency: int) -> Result
             )
         cpu = time.process_time() - cpu
         state = recorder.run_state("bench")
-        assert state.completed + state.failed == len(cases), (
+        assert not record or state.completed + state.failed == len(cases), (
             state.completed,
             state.failed,
             len(cases),
@@ -438,12 +452,95 @@ async def run_baseline(url: str, cases: list[Case], concurrency: int) -> Result:
     return Result(span, wall, latencies, 0, cpu)
 
 
+class _RawPooled(asyncio.Protocol):
+    """One keep-alive connection of :class:`RawHttpTarget`: one request at a time."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.waiter: asyncio.Future[WireResponse] | None = None
+        self.sent = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        at = self.buffer.find(b"Content-Length: ", 0, end)
+        length = int(self.buffer[at + 16 : self.buffer.index(b"\r\n", at)])
+        if len(self.buffer) < end + 4 + length or self.waiter is None:
+            return
+        status = int(self.buffer[9:12])
+        content = self.buffer[end + 4 : end + 4 + length]
+        self.buffer = self.buffer[end + 4 + length :]
+        waiter, self.waiter = self.waiter, None
+        waiter.set_result(WireResponse(status, {}, content, time.perf_counter() - self.sent))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("connection lost"))
+
+
+class RawHttpTarget(HttpTarget):
+    """Diagnosis only (``--split``): trialbook's http target with its HTTP layer (aiohttp and
+    the kernel's stamps) replaced by the raw client's, to show how much of trialbook's
+    cost is the HTTP client and how much the executor and the recording."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+        self._address = (host, int(port))
+        self._head = (
+            f"POST /{url.split('//', 1)[1].split('/', 1)[1]} HTTP/1.1\r\nHost: {host}\r\n"
+            "Content-Type: application/json\r\nContent-Length: "
+        ).encode()
+        self._free: list[_RawPooled] = []
+        self._all: list[_RawPooled] = []
+
+    async def start(self, *, concurrency: int = 10, timeout: float = 60.0) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        for c in self._all:
+            c.transport.close()
+
+    async def _post(self, url: str, payload: dict[str, Any]) -> WireResponse:
+        loop = asyncio.get_running_loop()
+        if self._free:
+            conn = self._free.pop()
+        else:
+            _, conn = await loop.create_connection(_RawPooled, *self._address)
+            self._all.append(conn)
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        conn.waiter = loop.create_future()
+        conn.sent = time.perf_counter()
+        conn.transport.write(self._head + str(len(body)).encode() + b"\r\n\r\n" + body)
+        try:
+            return await conn.waiter
+        finally:
+            self._free.append(conn)
+
+
+async def run_tb_norec(url: str, cases: list[Case], concurrency: int) -> Result:
+    """Diagnosis (``--split``): trialbook without the recording (batches to a no-op)."""
+    return await run_trialbook(url, cases, concurrency, record=False)
+
+
+async def run_tb_rawhttp(url: str, cases: list[Case], concurrency: int) -> Result:
+    """Diagnosis (``--split``): trialbook, recording included, over the raw HTTP layer."""
+    return await run_trialbook(url, cases, concurrency, target=RawHttpTarget(f"{url}/run"))
+
+
 RUNNERS = {
     "raw": run_raw,
     "floor": run_floor,
     "baseline": run_baseline,
     "httpx": run_httpx,
     "trialbook": run_trialbook,
+    "tb-norec": run_tb_norec,
+    "tb-rawhttp": run_tb_rawhttp,
 }
 
 
@@ -479,6 +576,12 @@ def main() -> None:
     parser.add_argument("--httpx", action="store_true", help="also the httpx loop (slow)")
     parser.add_argument("--proc", action="store_true", help="also the whole-process times")
     parser.add_argument(
+        "--split",
+        action="store_true",
+        help="also trialbook without recording (tb-norec) and over the raw HTTP layer "
+        "(tb-rawhttp): where its time goes",
+    )
+    parser.add_argument(
         "--server",
         choices=("c", "python"),
         default="c",
@@ -504,7 +607,14 @@ def main() -> None:
     if args.scenario:
         scenarios = [(int(a), int(b)) for a, b in (x.split("x") for x in args.scenario)]
     repeat = 1 if args.quick else args.repeat
-    kinds = ("raw", "floor", "baseline", *(("httpx",) if args.httpx else ()), "trialbook")
+    kinds = (
+        "raw",
+        "floor",
+        "baseline",
+        *(("httpx",) if args.httpx else ()),
+        "trialbook",
+        *(("tb-norec", "tb-rawhttp") if args.split else ()),
+    )
     server = ServerProcess(args.latency, args.server)
     print(
         f"python {sys.version.split()[0]} · {os.cpu_count()} cpu · {server.kind} task server, "
