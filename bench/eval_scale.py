@@ -16,6 +16,10 @@ rounds, the sizes alternating within each round):
   verdicts), which looks up and replaces the pair's latest row;
 - rescore: a new verdict for one case in ten (at least 2,000), replacing the
   pair's latest one;
+- whether the ledger snapshotted the whole run inside the retry and the rescore pass:
+  those passes are short, the ledger snapshots at doubling gaps (amortised O(1) per
+  event over the run), so one lands inside a pass at some sizes and not at others, and
+  where it does it adds the run's whole state, serialised, to that pass alone;
 - each figure's ratio to the first size's, measured in the same rounds
   (flat is ≈ 1.0). The ratios are trusted only when the first size is steady:
   its rounds within ``--spread`` of their median (on 2 shared cores, other
@@ -46,7 +50,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trialbook.domain.evals import RecordVerdicts, RegisterSuite, RunSettings, plan_run  # noqa: E402
+from trialbook.domain.evals import (  # noqa: E402
+    RecordVerdicts,
+    RegisterSuite,
+    RunSettings,
+    plan_run,
+    run_stream,
+)
 from trialbook.domain.suites import Case  # noqa: E402
 from trialbook.domain.verdict_values import Verdict  # noqa: E402
 from trialbook.ledger import Ledger  # noqa: E402
@@ -124,6 +134,12 @@ def record(
     write = record_batch(recorder, run_id, verdicts)
     tail_from = n - n // 10
     tail_start = 0
+    stream = run_stream(run_id)
+
+    def snapshot_version() -> int:
+        found = recorder.ledger.store.load_snapshot(stream)
+        return found[0] if found else 0
+
     whole, tail = Clock(), Clock()
     for start in range(0, n, batch):
         if start <= tail_from < start + batch:
@@ -131,10 +147,12 @@ def record(
             tail_start = start
         write(outcomes[start : start + batch])
     pass_t, tail_t = whole.read(), tail.read()
+    before_retry = snapshot_version()
     clock = Clock()
     for start in range(0, len(retries), batch):
         write(retries[start : start + batch])
     retry_t = clock.read()
+    before_rescore = snapshot_version()
     rescored = [
         e
         for i, c in enumerate(cases[:: max(1, n // max(n // 10, min(n, 2000)))])
@@ -148,9 +166,15 @@ def record(
             )
         )
     rescore_t = clock.read()
+    after_rescore = snapshot_version()
     state = recorder.run_state(run_id)
     assert (state.completed, state.failed, state.pending) == (n, 0, 0), state
-    out = {"seconds": pass_t[0] + retry_t[0] + rescore_t[0]}
+    out = {
+        "seconds": pass_t[0] + retry_t[0] + rescore_t[0],
+        # whether the ledger snapshotted the whole run (O(run) work) inside the pass
+        "retry_snapshot": float(before_rescore != before_retry),
+        "rescore_snapshot": float(after_rescore != before_rescore),
+    }
     for key, (wall, cpu), count in (
         ("pass_us", pass_t, n),
         ("tail_us", tail_t, n - tail_start),
@@ -205,6 +229,19 @@ def writes(sizes: list[int], rounds: int, batch: int, spread: float) -> bool:
     for k in FIGURES:
         for key in (k, "cpu_" + k):
             print(ratio_line(labels[key], {n: medians[n][key] for n in sizes}, base[key], "µs"))
+    # the retry and rescore passes are short (a tenth of the run; >= 2,000 verdicts): the
+    # ledger snapshots the whole run at doubling gaps (amortised O(1) per event over the run),
+    # so whether one lands inside a pass depends on the size, and one that does adds O(run)
+    # work to that pass alone
+    for k in ("retry", "rescore"):
+        print(
+            f"  whole-run snapshot in the {k} pass: "
+            + ", ".join(
+                f"{n:,}: {'yes' if statistics.median(x[k + '_snapshot'] for x in runs[n]) else 'no'}"
+                for n in sizes
+            )
+            + " (a yes adds the run's whole state, serialised, to that pass's cost)"
+        )
     # the baseline is sound when its own rounds agree (its ideal: every round the same)
     steady = True
     for k in figures:
