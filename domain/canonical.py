@@ -23,7 +23,9 @@ def canonical_json(value: Any) -> str:
     NaN/Infinity refused (``ValueError``), so that equal values always produce
     the same text and therefore the same hash.
     """
-    return _CANONICAL.encode(value)
+    if _ENCODE is None:  # pragma: no cover - a Python without json's C accelerator
+        return _CANONICAL.encode(value)
+    return "".join(_ENCODE(value, 0))
 
 
 #: what ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -31,6 +33,27 @@ def canonical_json(value: Any) -> str:
 #: for the small dicts every append serialises)
 _CANONICAL = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+#: and the C encoder its ``encode`` makes at every call (arguments in the order
+#: ``JSONEncoder.iterencode`` passes them), made once: the same text, another third faster.
+#: No circular-reference markers (an event body is a tree; a cycle raises RecursionError
+#: instead of ValueError), which also leaves it no state shared between threads.
+_C_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE = (
+    None
+    if _C_MAKE_ENCODER is None
+    else _C_MAKE_ENCODER(
+        None,
+        _CANONICAL.default,
+        encode_basestring,
+        None,
+        _CANONICAL.key_separator,
+        _CANONICAL.item_separator,
+        _CANONICAL.sort_keys,
+        _CANONICAL.skipkeys,
+        _CANONICAL.allow_nan,
+    )
 )
 
 
@@ -98,3 +121,31 @@ def new_event_id() -> str:
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | _seq << 64 | 0b10 << 62 | rand_b
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def new_event_ids(count: int) -> list[str]:
+    """``count`` new UUIDv7s, as ``count`` calls of :func:`new_event_id` make them.
+
+    The same clock and counter (strictly increasing, after every id made before), with
+    the random bits of all of them drawn from the OS at once (``os.urandom`` was a
+    third of an id's cost).
+    """
+    global _last_ms, _seq
+    rand = os.urandom(8 * count)
+    low = (1 << 62) - 1
+    ids = []
+    for i in range(0, 8 * count, 8):
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last_ms:
+            _seq += 1
+            if _seq > 0xFFF:
+                _last_ms += 1
+                _seq = 0
+            ms = _last_ms
+        else:
+            _last_ms = ms
+            _seq = 0
+        rand_b = int.from_bytes(rand[i : i + 8], "big") & low
+        h = f"{(ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | _seq << 64 | 0b10 << 62 | rand_b:032x}"
+        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return ids
