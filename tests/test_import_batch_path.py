@@ -177,8 +177,26 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=500, deadline=None)
-@given(json_values)
+event_bodies = st.dictionaries(
+    st.text(max_size=4),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**65), max_value=2**65),
+        st.floats(),
+        st.sampled_from([1e-4, 9.999999999999999e-05, 5e-5, -1e-7, 1e16, 1e22, -0.0, 5e-324]),
+        st.text(),
+        st.lists(st.one_of(st.text(max_size=3), st.floats(), st.integers()), max_size=3),
+        st.tuples(st.text(max_size=3)),
+        st.dictionaries(st.one_of(st.text(max_size=3), st.integers()), st.floats(), max_size=3),
+        st.dictionaries(st.text(max_size=3), st.dictionaries(st.text(max_size=2), st.floats())),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(json_values, event_bodies))
 def test_canonical_json_is_the_text_json_dumps_gives(value: Any) -> None:
     try:
         expected = json.dumps(
@@ -191,7 +209,17 @@ def test_canonical_json_is_the_text_json_dumps_gives(value: Any) -> None:
     assert c.canonical_json(value) == expected
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, {"x": [1, -math.inf]}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        math.nan,
+        math.inf,
+        {"x": [1, -math.inf]},
+        {"x": math.inf},
+        {"x": [-math.inf]},
+        {"m": {"a": math.nan}},
+    ],
+)
 def test_canonical_json_still_refuses_nan_and_infinity(bad: Any) -> None:
     with pytest.raises(ValueError):
         c.canonical_json(bad)
@@ -410,3 +438,52 @@ def test_a_bad_line_is_refused_with_the_message_of_the_per_line_path(
             assert count_events(db) == 1
             outputs.append(r.output)
     assert outputs[0] == outputs[1]
+
+
+def api_rows() -> list[dict[str, Any]]:
+    return [
+        {"session_id": f"s-{i}", **r}
+        for i, r in enumerate(VARIED)
+        if "session_type" not in r and "error" not in r and r.get("dimensions") != {}
+    ]
+
+
+def test_add_results_stores_what_add_result_stores_row_by_row(tmp_path: Path) -> None:
+    rows = api_rows() * 2
+    with trialbook.open(tmp_path / "many.db") as tb:
+        tb.ab.create("t", variants=["cold", "warm"])
+        tb.ab.add_results("t", rows)
+    with trialbook.open(tmp_path / "one.db") as tb:
+        tb.ab.create("t", variants=["cold", "warm"])
+        for row in rows:
+            tb.ab.add_result("t", **row)
+    assert stored(tmp_path / "many.db") == stored(tmp_path / "one.db")
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"variant": "warm", "tool_calls": -1}, "result 4: tool_calls"),
+        ({"variant": "warm", "cost": math.nan}, "result 4: cost"),
+        # every row is validated before the test's variants are looked at, as before
+        ({"variant": "nope"}, "result 15: tool_calls"),
+        ({"variant": "warm", "transcript": "not a list"}, "result 4: "),
+        (["not", "a", "mapping"], "result 4: a result is a mapping"),
+    ],
+)
+def test_add_results_refuses_a_bad_row_as_the_per_row_path_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: Any, message: str
+) -> None:
+    rows = [*api_rows()[:3], bad, *api_rows()[3:], {"variant": "warm", "tool_calls": -2}]
+    errors = []
+    for quick in (True, False):
+        if not quick:
+            monkeypatch.setattr(d, "quick_results", lambda objs: [None] * len(objs))
+        with trialbook.open(tmp_path / f"{quick}.db") as tb:
+            tb.ab.create("t", variants=["cold", "warm"])
+            with pytest.raises(trialbook.InvalidCommand) as e:
+                tb.ab.add_results("t", rows)
+            assert tb.ab.results("t") == []
+        errors.append(str(e.value))
+    assert errors[0] == errors[1]
+    assert errors[0].startswith(message), errors[0]
