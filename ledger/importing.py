@@ -378,7 +378,8 @@ def _chunked(lines: Iterator[tuple[int, str]]) -> Iterator[Chunk]:
     the plain lines most files hold; a line it does not take is read again the way
     :func:`_results` reads every line (``json``, the framework's words, pydantic), which
     accepts it the same or refuses it with its one-line message. Lines are read in order,
-    so the first bad line is the one named.
+    so the first bad line is the one named (a line that cannot be read, not UTF-8, is
+    named after the bad lines before it, as when every line was read and checked in turn).
     """
     from orjson import loads as quick_loads
 
@@ -387,17 +388,23 @@ def _chunked(lines: Iterator[tuple[int, str]]) -> Iterator[Chunk]:
     while True:
         numbered: list[tuple[int, str]] = []
         objs: list[Any] = []
-        for number, line in lines:
-            if not line or line.isspace():
-                continue
-            numbered.append((number, line))
-            try:
-                objs.append(quick_loads(line))
-            except ValueError:  # orjson's JSONDecodeError; json words the error below
-                objs.append(None)
-            if len(numbered) == CHUNK:
-                break
+        unreadable: InvalidCommand | None = None
+        try:
+            for number, line in lines:
+                if not line or line.isspace():
+                    continue
+                numbered.append((number, line))
+                try:
+                    objs.append(quick_loads(line))
+                except ValueError:  # orjson's JSONDecodeError; json words the error below
+                    objs.append(None)
+                if len(numbered) == CHUNK:
+                    break
+        except InvalidCommand as e:
+            unreadable = e
         if not numbered:
+            if unreadable is not None:
+                raise unreadable
             return
         results = quick_results(objs)
         sources = [f"line {number}" for number, _ in numbered]
@@ -410,6 +417,8 @@ def _chunked(lines: Iterator[tuple[int, str]]) -> Iterator[Chunk]:
                 ((where, obj),) = _json_values([numbered[i]], None)
                 (results[i],), _, held = _results([(where, obj)], blobs)
                 derived += held
+        if unreadable is not None:
+            raise unreadable
         yield Chunk(tuple(results), tuple(sources), derived, tuple(blobs))
 
 

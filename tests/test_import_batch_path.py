@@ -487,3 +487,25 @@ def test_add_results_refuses_a_bad_row_as_the_per_row_path_does(
         errors.append(str(e.value))
     assert errors[0] == errors[1]
     assert errors[0].startswith(message), errors[0]
+
+
+@pytest.mark.parametrize("chunk", [4, 5_000])
+def test_a_bad_line_before_a_byte_that_is_not_utf8_is_the_one_named(
+    tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(importing, "CHUNK", chunk)
+    path = write_lines(tmp_path / "r.jsonl", [{"variant": "cold"}] * 2 + ["{oops"] + [{}] * 3)
+    path.write_bytes(path.read_bytes() + b'{"variant": "cold", "notes": "\xff"}\n')
+    invoke("ab", "create", "t", "--variants", "cold,warm")
+    r = invoke("ab", "import", "t", str(path))
+    assert r.exit_code == 1
+    assert r.output.startswith("Error: line 3: not valid JSON"), r.output
+    path.write_bytes(path.read_bytes().replace(b"{oops", b'{"variant": "cold"}'))
+    r = invoke("ab", "import", "t", str(path))
+    assert r.output.startswith("Error: line 4: "), r.output  # {} has no variant
+    path.write_bytes(path.read_bytes().replace(b"{}", b'{"variant": "warm"}'))
+    r = invoke("ab", "import", "t", str(path))
+    assert r.output == (
+        f"Error: {path} is not UTF-8 text (bad byte at line 7); save it as UTF-8 and import again\n"
+    )
+    assert count_events(tmp_path / "trialbook.db") == 1
