@@ -99,10 +99,18 @@ class CaseFold:
     batch continues, adds the values in that same order and upserts one row per case.
     """
 
-    def __init__(self, conn: sqlite3.Connection, layouts: dict[str, Layout | None]) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        layouts: dict[str, Layout | None],
+        known: dict[tuple[str, str], array[float]] | None = None,
+    ) -> None:
         self.conn = conn
         #: test -> layout, shared between folds of one connection (layouts never change)
         self.layouts = layouts
+        #: (test, case id) -> its stats as last written, kept between folds of one connection
+        #: (the caller drops it whenever the table may have changed behind it); None: keep none
+        self.known = known
         #: ((test, case id), position, count offsets, values by slot, layout), in position order
         self.items: list[tuple[tuple[str, str], int, tuple[int, ...], tuple[Any, ...], Layout]] = []
 
@@ -149,10 +157,18 @@ class CaseFold:
         if not items:
             return
         conn = self.conn
-        cells: dict[tuple[str, str], Any] = dict.fromkeys(item[0] for item in items)
+        known = self.known if self.known is not None else {}
+        if len(items) == 1:  # one result (a single append): one row, no lookups but its own
+            self._write_one(items[0], known)
+            return
+        cells: dict[tuple[str, str], Any] = {}
         wanted: dict[str, list[str]] = {}
-        for test, case_id in cells:
-            wanted.setdefault(test, []).append(case_id)
+        for item in items:
+            key = item[0]
+            if key not in cells:
+                cell = cells[key] = known.get(key)
+                if cell is None:
+                    wanted.setdefault(key[0], []).append(key[1])
         for test, case_ids in wanted.items():
             for start in range(0, len(case_ids), _LOOKUP):
                 chunk = case_ids[start : start + _LOOKUP]
@@ -173,11 +189,44 @@ class CaseFold:
                 if x is not None and x - x == 0.0:  # a finite value (inf - inf and nan are nan)
                     cell[at] += 1.0
                     cell[at + 1] += x
-        conn.executemany(
-            "INSERT INTO ab_cases (test, case_id, stats) VALUES (?, ?, ?) "
-            "ON CONFLICT (test, case_id) DO UPDATE SET stats = excluded.stats",
-            [(t, c, cell.tobytes()) for (t, c), cell in cells.items()],
-        )
+        rows = [(t, c, cell.tobytes()) for (t, c), cell in cells.items()]
+        if len(rows) == 1:
+            conn.execute(_UPSERT, rows[0])
+        else:
+            conn.executemany(_UPSERT, rows)
+        if self.known is not None:
+            self.known.update(cells)
+
+    def _write_one(
+        self,
+        item: tuple[tuple[str, str], int, tuple[int, ...], tuple[Any, ...], Layout],
+        known: dict[tuple[str, str], array[float]],
+    ) -> None:
+        key, position, offsets, xs, layout = item
+        cell = known.get(key)
+        if cell is None:
+            row = self.conn.execute(
+                "SELECT stats FROM ab_cases WHERE test = ? AND case_id = ?", key
+            ).fetchone()
+            cell = array("d")
+            if row is None:
+                cell.frombytes(bytes(8 * layout.width))
+                cell[0] = float(position)
+            else:
+                cell.frombytes(row[0])
+        for at, x in zip(offsets, xs, strict=True):
+            if x is not None and x - x == 0.0:  # a finite value (inf - inf and nan are nan)
+                cell[at] += 1.0
+                cell[at + 1] += x
+        self.conn.execute(_UPSERT, (key[0], key[1], cell.tobytes()))
+        if self.known is not None:
+            known[key] = cell
+
+
+_UPSERT = (
+    "INSERT INTO ab_cases (test, case_id, stats) VALUES (?, ?, ?) "
+    "ON CONFLICT (test, case_id) DO UPDATE SET stats = excluded.stats"
+)
 
 
 #: the position of each plain value column in a result row (after position, test, variant, metrics)

@@ -22,6 +22,7 @@ from trialbook.domain import ab
 from trialbook.domain.commands import build
 from trialbook.domain.errors import DomainError
 from trialbook.ledger import Ledger
+from trialbook.projections.ab_queries import moments
 
 try:
     from tests.test_properties import command_sequences, dump
@@ -96,14 +97,9 @@ def test_a_rolled_back_append_leaves_nothing_cached(tmp_path: Path) -> None:
     ledger.execute(build(ab.AddResults, test="t", results=(second,)))
     check_log(ledger)
     assert ledger.store.head()[0] == 3  # the failed append took no position
-    moments = dict(
-        (m, (n, mean))
-        for m, n, mean in ledger.conn.execute(
-            "SELECT metric, n, mean FROM ab_moments WHERE test = 't' AND variant = 'a'"
-        )
-    )
-    assert moments["completion_time"] == (2, 4.0)
-    assert moments["success"] == (2, 0.5)
+    got = moments(ledger.conn, "t")["a"]
+    assert (got["completion_time"].n, got["completion_time"].mean) == (2, 4.0)
+    assert (got["success"].n, got["success"].mean) == (2, 0.5)
     before = dump(ledger.conn)
     ledger.rebuild_projections()
     assert dump(ledger.conn) == before
@@ -124,10 +120,7 @@ def test_an_append_after_another_connection_wrote_continues_its_chain(tmp_path: 
             )
         )
     check_log(one)
-    n, mean = one.conn.execute(
-        "SELECT n, mean FROM ab_moments WHERE test = 't' AND variant = 'a' "
-        "AND metric = 'completion_time'"
-    ).fetchone()
-    assert (n, mean) == (6, 2.5)
+    got = moments(one.conn, "t")["a"]["completion_time"]
+    assert (got.n, got.mean) == (6, 2.5)
     one.close()
     two.close()
