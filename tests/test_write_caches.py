@@ -124,3 +124,59 @@ def test_an_append_after_another_connection_wrote_continues_its_chain(tmp_path: 
     assert (got.n, got.mean) == (6, 2.5)
     one.close()
     two.close()
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 1),  # writer
+            st.sampled_from(["a", "b"]),
+            st.sampled_from(["c1", "c2", None]),
+            st.floats(0, 50, allow_nan=False),
+            st.integers(1, 6),  # results in the append (up to 4 are folded one by one)
+            st.integers(0, 4),  # 0: the append is rolled back after folding
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+@settings(deadline=None, max_examples=40)
+def test_cached_variant_and_case_rows_follow_both_writers_and_rollbacks(
+    appends: list[tuple[int, str, str | None, float, int, int]],
+) -> None:
+    """The statistics and per-case sums a ledger keeps between appends (``ab_variants``,
+    ``ab_cases``) are dropped when the other ledger writes or an append rolls back: the
+    tables stay byte-identical to a rebuild's, and the sums to the rows' own."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "c.db"
+        ledgers = [Ledger(path, synchronous="OFF"), Ledger(path, synchronous="OFF")]
+        ledgers[0].execute(
+            build(
+                ab.CreateTest,
+                name="t",
+                variants=("a", "b"),
+                metric="completion_time",
+                guardrails=(ab.Guardrail(metric="cost", limit=0.1),),
+            )
+        )
+        for writer, variant, case, value, k, fail in appends:
+            ledger = ledgers[writer]
+            if fail == 0:
+                fail_after_folding(ledger)
+            results = tuple(
+                ab.ResultFields(variant=variant, case_id=case, completion_time=value + i, cost=1.5)
+                for i in range(k)
+            )
+            with contextlib.suppress(Boom):
+                ledger.execute(build(ab.AddResults, test="t", results=results))
+        seen = [dump(led.conn) for led in ledgers]
+        ledgers[0].rebuild_projections()
+        assert seen[0] == seen[1] == dump(ledgers[0].conn)
+        conn = ledgers[0].conn
+        for variant, n, total in conn.execute(
+            "SELECT variant, count(*), sum(completion_time) FROM ab_results GROUP BY variant"
+        ):
+            got = moments(conn, "t")[variant]["completion_time"]
+            assert got.n == n and abs(got.mean * n - total) <= 1e-9 * max(1.0, abs(total))
+        for led in ledgers:
+            led.close()
