@@ -505,35 +505,64 @@ def _extent(
 class _VariantStats:
     """One test × variant's statistics, as its ``ab_variants`` row holds them (see :func:`pack_stats`).
 
-    ``moments``: metric -> ``[n, mean, m2]``; ``comoments``: (numerator, denominator) ->
-    ``[n, mean_x, mean_y, m2_x, m2_y, c_xy]``; ``keys``: the packed keys while no metric
-    or pair was added since they were made (None: make them again).
+    ``flat`` is the row's ``stats`` as a list of floats (counts too: exact below 2**53, and
+    Welford's steps give the same numbers with a float count as with an int); ``at`` and
+    ``pair_at`` give where each metric's ``n, mean, m2`` and each pair's ``n, mean_x,
+    mean_y, m2_x, m2_y, c_xy`` start, metrics and pairs in sorted order, so every fold
+    (whatever order metrics first appeared in) stores the same bytes.
     """
 
-    __slots__ = ("moments", "comoments", "keys", "order")
+    __slots__ = ("flat", "at", "pair_at", "keys")
 
     def __init__(
         self,
         moments: dict[str, list[Any]] | None = None,
         comoments: dict[tuple[str, str], list[Any]] | None = None,
     ) -> None:
-        self.moments = moments if moments is not None else {}
-        self.comoments = comoments if comoments is not None else {}
-        self.keys: str | None = None
-        self.order: tuple[list[str], list[tuple[str, str]]] = ([], [])
+        self._lay_out(moments or {}, comoments or {})
+
+    def _lay_out(
+        self, moments: dict[str, list[Any]], comoments: dict[tuple[str, str], list[Any]]
+    ) -> None:
+        names, pairs = sorted(moments), sorted(comoments)
+        self.at = {name: 3 * i for i, name in enumerate(names)}
+        base = 3 * len(names)
+        self.pair_at = {pair: base + 6 * j for j, pair in enumerate(pairs)}
+        self.flat: list[float] = [float(x) for name in names for x in moments[name]]
+        self.flat.extend(float(x) for pair in pairs for x in comoments[pair])
+        self.keys = canonical_json([names, [list(p) for p in pairs]])
+
+    @property
+    def moments(self) -> dict[str, list[Any]]:
+        """metric -> ``[n, mean, m2]``"""
+        f = self.flat
+        return {m: [int(f[i]), f[i + 1], f[i + 2]] for m, i in self.at.items()}
+
+    @property
+    def comoments(self) -> dict[tuple[str, str], list[Any]]:
+        """(numerator, denominator) -> ``[n, mean_x, mean_y, m2_x, m2_y, c_xy]``"""
+        f = self.flat
+        return {p: [int(f[j]), *f[j + 1 : j + 6]] for p, j in self.pair_at.items()}
+
+    def metric_at(self, metric: str) -> int:
+        """Where ``metric``'s statistics start, made (empty) if it has none yet."""
+        at = self.at.get(metric)
+        if at is None:
+            self._lay_out({**self.moments, metric: [0, 0.0, 0.0]}, self.comoments)
+            at = self.at[metric]
+        return at
+
+    def pair_start(self, pair: tuple[str, str]) -> int:
+        """Where ``pair``'s co-moments start, made (empty) if it has none yet."""
+        at = self.pair_at.get(pair)
+        if at is None:
+            self._lay_out(self.moments, {**self.comoments, pair: [0, 0.0, 0.0, 0.0, 0.0, 0.0]})
+            at = self.pair_at[pair]
+        return at
 
     def packed(self) -> tuple[str, bytes]:
-        """``(stats_keys, stats)`` of the row: metrics and pairs in sorted order, so every
-        fold (whatever order metrics first appeared in) stores the same bytes."""
-        if self.keys is None:
-            self.order = (sorted(self.moments), sorted(self.comoments))
-            self.keys = canonical_json([self.order[0], [list(p) for p in self.order[1]]])
-        names, pairs = self.order
-        moments, comoments = self.moments, self.comoments
-        flat = array("d", [x for name in names for x in moments[name]])
-        for pair in pairs:
-            flat.extend(comoments[pair])
-        return self.keys, flat.tobytes()
+        """``(stats_keys, stats)`` of the row."""
+        return self.keys, array("d", self.flat).tobytes()
 
 
 def pack_stats(
@@ -626,26 +655,39 @@ class _Statistics:
         key = (test, variant)
         self.counts[key] = self.counts.get(key, 0) + 1
         st = self.state(key)
-        moments = st.moments
+        at = st.at
         for metric, x in obs.items():
-            s = moments.get(metric)
-            if s is None:
-                moments[metric] = list(welford(0, 0.0, 0.0, (x,)))
-                st.keys = None
-            else:
-                n = s[0] + 1
-                mean = s[1]
-                delta = x - mean
-                mean += delta / n
-                s[0], s[1], s[2] = n, mean, s[2] + delta * (x - mean)
+            i = at.get(metric)
+            if i is None:
+                i = st.metric_at(metric)
+                at = st.at
+            f = st.flat
+            n = f[i] + 1.0
+            mean = f[i + 1]
+            delta = x - mean
+            mean += delta / n
+            f[i] = n
+            f[i + 1] = mean
+            f[i + 2] += delta * (x - mean)
         for pair in RATIO_PAIRS:
             num, den = pair
             if num in obs and den in obs:
-                c = st.comoments.get(pair)
-                if c is None:
-                    c = st.comoments[pair] = [0, 0.0, 0.0, 0.0, 0.0, 0.0]
-                    st.keys = None
-                c[:] = co_welford(*c, ((obs[num], obs[den]),))
+                x, y = obs[num], obs[den]
+                j = st.pair_at.get(pair)
+                if j is None:
+                    j = st.pair_start(pair)
+                f = st.flat
+                n = f[j] + 1.0
+                mean_x, mean_y = f[j + 1], f[j + 2]
+                dx, dy = x - mean_x, y - mean_y
+                mean_x += dx / n
+                mean_y += dy / n
+                f[j] = n
+                f[j + 1] = mean_x
+                f[j + 2] = mean_y
+                f[j + 3] += dx * (x - mean_x)
+                f[j + 4] += dy * (y - mean_y)
+                f[j + 5] += dx * (y - mean_y)
 
     def add_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """``add`` each ``ab_results`` row in order, a column at a time.
@@ -728,22 +770,16 @@ class _Statistics:
         """Fold the collected values into the running statistics, in position order."""
         for key, group in self.values.items():
             st = self.state(key)
-            moments = st.moments
             for metric, xs in group.items():
-                s = moments.get(metric)
-                if s is None:
-                    moments[metric] = list(welford(0, 0.0, 0.0, xs))
-                    st.keys = None
-                else:
-                    s[:] = welford(s[0], s[1], s[2], xs)
+                i = st.metric_at(metric)
+                f = st.flat
+                f[i : i + 3] = welford(f[i], f[i + 1], f[i + 2], xs)
         for key, by_pair in self.pairs.items():
             st = self.state(key)
             for pair, xys in by_pair.items():
-                c = st.comoments.get(pair)
-                if c is None:
-                    c = st.comoments[pair] = [0, 0.0, 0.0, 0.0, 0.0, 0.0]
-                    st.keys = None
-                c[:] = co_welford(*c, xys)
+                j = st.pair_start(pair)
+                f = st.flat
+                f[j : j + 6] = co_welford(*f[j : j + 6], xys)
         self.values, self.pairs = {}, {}
 
     def write(self) -> None:
@@ -816,7 +852,4 @@ def _load_stats(conn: sqlite3.Connection, key: tuple[str, str]) -> _VariantStats
     row = conn.execute(
         "SELECT stats_keys, stats FROM ab_variants WHERE test = ? AND variant = ?", key
     ).fetchone()
-    st = _VariantStats(*unpack_stats(*row)) if row else _VariantStats()
-    if row:
-        st.packed()  # sets keys and order
-    return st
+    return _VariantStats(*unpack_stats(*row)) if row else _VariantStats()
