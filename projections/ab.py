@@ -594,7 +594,7 @@ class _Cache:
         self.conn = conn
         self.variants: dict[tuple[str, str], _VariantStats] = {}
         #: (test, case id) -> its ``ab_cases`` stats as last written
-        self.cases: dict[tuple[str, str], array[float]] = {}
+        self.cases: dict[tuple[str, str], list[float]] = {}
         #: test -> where its per-case statistics go (``ab_cases``); fixed when a test is created
         self.layouts: dict[str, ab_cases.Layout | None] = {}
 

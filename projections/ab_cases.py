@@ -101,7 +101,7 @@ class CaseFold:
         self,
         conn: sqlite3.Connection,
         layouts: dict[str, Layout | None],
-        known: dict[tuple[str, str], array[float]] | None = None,
+        known: dict[tuple[str, str], list[float]] | None = None,
     ) -> None:
         self.conn = conn
         #: test -> layout, shared between folds of one connection (layouts never change)
@@ -170,7 +170,8 @@ class CaseFold:
         if len(items) == 1:  # one result (a single append): one row, no lookups but its own
             self._write_one(items[0], known)
             return
-        cells: dict[tuple[str, str], Any] = {}
+        # cells are lists of floats while they are summed (the same doubles an array holds)
+        cells: dict[tuple[str, str], list[float] | None] = {}
         wanted: dict[str, list[str]] = {}
         for item in items:
             key = item[0]
@@ -186,30 +187,27 @@ class CaseFold:
                     f"({', '.join('?' * len(chunk))})",
                     (test, *chunk),
                 ):
-                    values = array("d")
-                    values.frombytes(stats)
-                    cells[(test, case_id)] = values
+                    cells[(test, case_id)] = _unpack(stats)
         for key, position, offsets, xs, layout in items:
             cell = cells[key]
             if cell is None:
-                cell = cells[key] = array("d", bytes(8 * layout.width))
+                cell = cells[key] = [0.0] * layout.width
                 cell[0] = float(position)
             for at, x in zip(offsets, xs, strict=True):
                 if x is not None and x - x == 0.0:  # a finite value (inf - inf and nan are nan)
                     cell[at] += 1.0
                     cell[at + 1] += x
-        rows = [(t, c, cell.tobytes()) for (t, c), cell in cells.items()]
-        if len(rows) == 1:
-            conn.execute(_UPSERT, rows[0])
-        else:
-            conn.executemany(_UPSERT, rows)
+        conn.executemany(
+            _UPSERT,
+            [(t, c, array("d", cell).tobytes()) for (t, c), cell in cells.items() if cell],
+        )
         if self.known is not None:
-            self.known.update(cells)
+            self.known.update(cells)  # type: ignore[arg-type]
 
     def _write_one(
         self,
         item: tuple[tuple[str, str], int, tuple[int, ...], tuple[Any, ...], Layout],
-        known: dict[tuple[str, str], array[float]],
+        known: dict[tuple[str, str], list[float]],
     ) -> None:
         key, position, offsets, xs, layout = item
         cell = known.get(key)
@@ -217,19 +215,25 @@ class CaseFold:
             row = self.conn.execute(
                 "SELECT stats FROM ab_cases WHERE test = ? AND case_id = ?", key
             ).fetchone()
-            cell = array("d")
             if row is None:
-                cell.frombytes(bytes(8 * layout.width))
+                cell = [0.0] * layout.width
                 cell[0] = float(position)
             else:
-                cell.frombytes(row[0])
+                cell = _unpack(row[0])
         for at, x in zip(offsets, xs, strict=True):
             if x is not None and x - x == 0.0:  # a finite value (inf - inf and nan are nan)
                 cell[at] += 1.0
                 cell[at + 1] += x
-        self.conn.execute(_UPSERT, (key[0], key[1], cell.tobytes()))
+        self.conn.execute(_UPSERT, (key[0], key[1], array("d", cell).tobytes()))
         if self.known is not None:
             known[key] = cell
+
+
+def _unpack(stats: bytes) -> list[float]:
+    """A stored ``stats`` blob as a list of floats."""
+    values = array("d")
+    values.frombytes(stats)
+    return values.tolist()
 
 
 _UPSERT = (
