@@ -3,21 +3,23 @@
 Tables (browsable with sqlite-utils or Datasette):
 
 - ``ab_tests``: one row per test (definition, archived flag, positions of its definition events).
-- ``ab_variants``: one row per test × variant (control flag, planned share, result count).
+- ``ab_variants``: one row per test × variant: control flag, planned share, result count,
+  and the variant's sufficient statistics (``stats_keys``, ``stats``, see :func:`pack_stats`):
+  count, mean and M2 per metric, co-moments per pooled-ratio pair.
 - ``ab_results``: one row per result, keyed by its log position.
-- ``ab_moments``: count, mean and M2 per test × variant × metric.
-- ``ab_comoments``: co-moments per test × variant × pooled-ratio pair.
 
 Statistics are folded with Welford's sequential update, one event at a time in
 position order, so the stored numbers are bit-for-bit the same however the log
 is split into batches (incremental appends and a rebuild agree exactly).
 
 A result append is the hot path, and on a fast disk its cost is mostly the
-pages the commit writes: the small tables are ``WITHOUT ROWID`` (one b-tree
-each, not a table and a key index), a result touches its row, its variant's
-statistics and its variant's count and nothing per test (a test's result count
-and last position are derived when read), and the statistics of the variants
-written last are kept in memory between appends (see :meth:`ABProjection.forget`).
+pages the commit writes and the statements it runs: the small tables are
+``WITHOUT ROWID`` (one b-tree each, not a table and a key index), a result
+touches its row, its variant's row (count and every statistic, one statement)
+and its case's row, and nothing per test (a test's result count and last
+position are derived when read); the statistics of the variants and the
+per-case sums written last are kept in memory between appends (see
+:meth:`ABProjection.forget`), so an append reads none of them back.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import operator
 import sqlite3
+from array import array
 from collections.abc import Generator, Sequence
 from contextlib import nullcontext
 from typing import Any
@@ -35,15 +38,18 @@ from trialbook.domain.events import upcast
 from trialbook.domain.metrics import RATIO_PAIRS
 from trialbook.domain.stats.moments import co_welford, welford
 from trialbook.projections import ab_cases
-from trialbook.projections.ab_queries import VALUE_COLUMNS, row_observations
+from trialbook.projections.ab_queries import VALUE_COLUMNS, row_observations, unpack_stats
 from trialbook.projections.base import Extract, Extraction, TableProjection, write_transaction
 from trialbook.store.base import RecordedEvent, parse_json
 from trialbook.store.errors import ChainError
 
 RESULT_TYPE = ResultAdded.event_type
+#: runs of at most this many results are folded result by result (no column lists)
+_FEW = 4
 RESULT_VERSION = ResultAdded.schema_version
 
-TABLES = ("ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments", "ab_cases")
+#: ``ab_moments`` and ``ab_comoments`` held the statistics before version 7: dropped with the rest
+TABLES = ("ab_tests", "ab_variants", "ab_results", "ab_cases", "ab_moments", "ab_comoments")
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS ab_tests (
@@ -55,8 +61,9 @@ DDL = [
         defined_position INTEGER NOT NULL) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS ab_variants (
         test TEXT NOT NULL, variant TEXT NOT NULL, ord INTEGER NOT NULL, is_control INTEGER NOT NULL,
-        planned_share REAL, results INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (test, variant))
-        WITHOUT ROWID""",
+        planned_share REAL, results INTEGER NOT NULL DEFAULT 0,
+        stats_keys TEXT NOT NULL DEFAULT '[[],[]]', stats BLOB NOT NULL DEFAULT x'',
+        PRIMARY KEY (test, variant)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS ab_results (
         position INTEGER PRIMARY KEY, test TEXT NOT NULL, variant TEXT NOT NULL, session_id TEXT,
         case_id TEXT, success INTEGER, tool_calls INTEGER, successful_calls INTEGER, errors INTEGER,
@@ -64,14 +71,6 @@ DDL = [
         score REAL, metrics TEXT, error_messages TEXT, notes TEXT, start_time, end_time,
         recorded_at TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS ab_results_test ON ab_results (test)",
-    """CREATE TABLE IF NOT EXISTS ab_moments (
-        test TEXT NOT NULL, variant TEXT NOT NULL, metric TEXT NOT NULL, n INTEGER NOT NULL,
-        mean REAL NOT NULL, m2 REAL NOT NULL, PRIMARY KEY (test, variant, metric)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS ab_comoments (
-        test TEXT NOT NULL, variant TEXT NOT NULL, numerator TEXT NOT NULL, denominator TEXT NOT NULL,
-        n INTEGER NOT NULL, mean_x REAL NOT NULL, mean_y REAL NOT NULL, m2_x REAL NOT NULL,
-        m2_y REAL NOT NULL, c_xy REAL NOT NULL, PRIMARY KEY (test, variant, numerator, denominator))
-        WITHOUT ROWID""",
     ab_cases.DDL,
 ]
 
@@ -100,7 +99,42 @@ _STATS_ROW = operator.itemgetter(
     *(RESULT_COLUMNS.index(c) for c in VALUE_COLUMNS),
     RESULT_COLUMNS.index("case_id"),
 )
+#: (name, index in RESULT_COLUMNS) of the value columns that are observations as they are
+_PLAIN_AT = tuple(
+    (name, RESULT_COLUMNS.index(name))
+    for name in ("completion_time", "messages", "corrections", "tokens", "cost", "score")
+)
+assert RESULT_COLUMNS[5:16] == (*VALUE_COLUMNS, "metrics"), "row_values reads these by index"
 _INSERT_RESULT = f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
+
+
+def row_values(row: Sequence[Any]) -> dict[str, float]:
+    """``row_observations`` of an ``ab_results`` row (RESULT_COLUMNS), without the dict of
+    fields for a row without custom metrics (the same values, in the same order)."""
+    if row[15]:
+        return row_observations(row[5:15], row[15])
+    obs: dict[str, float] = {}
+    success = row[5]
+    if success is not None:
+        obs["success"] = 1.0 if success else 0.0
+    calls = row[6]
+    if calls is not None:
+        obs["tool_calls"] = float(calls)
+        ok = row[7]
+        if ok is not None:
+            failed = calls - ok
+            obs["failed_calls"] = float(failed)
+            if calls > 0:
+                obs["error_rate"] = failed / calls
+                obs["tool_success_rate"] = ok / calls
+    errors = row[8]
+    if errors is not None:
+        obs["errors"] = float(errors)
+    for name, at in _PLAIN_AT:
+        value = row[at]
+        if value is not None:
+            obs[name] = float(value)
+    return obs
 
 
 def _json_or_none(value: Any) -> str | None:
@@ -132,8 +166,9 @@ class ABProjection(TableProjection):
     #: 3: WITHOUT ROWID tables, test result counts derived when read;
     #: 4: tests keep expected_tools and success_criteria;
     #: 5: results keep start_time and end_time, and the tool_success_rate metric is folded;
-    #: 6: per-case statistics of the tracked metrics (``ab_cases``) for paired analyses
-    version = 6
+    #: 6: per-case statistics of the tracked metrics (``ab_cases``) for paired analyses;
+    #: 7: a variant's statistics packed in its ``ab_variants`` row (one statement per append)
+    version = 7
     handles = frozenset({"TestCreated", "ResultAdded", "TestArchived", "TestRestored"})
     ddl = DDL
     tables = TABLES
@@ -219,10 +254,19 @@ class ABProjection(TableProjection):
     def _fold_results(
         self, conn: sqlite3.Connection, run: list[tuple[RecordedEvent, str, dict[str, Any]]]
     ) -> None:
+        try:
+            self._fold_run(conn, run)
+        except BaseException:
+            self.forget()  # the cache may hold values folded half-way
+            raise
+
+    def _fold_run(
+        self, conn: sqlite3.Connection, run: list[tuple[RecordedEvent, str, dict[str, Any]]]
+    ) -> None:
         rows: list[tuple[Any, ...]] = []
         cache = self._cache_for(conn)
         stats = _Statistics(conn, cache)
-        cases = ab_cases.CaseFold(conn, cache.layouts)
+        cases = ab_cases.CaseFold(conn, cache.layouts, cache.cases)
         for e, test, d in run:
             get = d.get
             case_id = get("case_id")
@@ -254,12 +298,22 @@ class ABProjection(TableProjection):
                     e.recorded_at,
                 )
             )
-        conn.executemany(_INSERT_RESULT, rows)
-        # statistics a column at a time, from the rows as stored (the rebuild's fold)
-        folded = [_STATS_ROW(r) for r in rows]
-        stats.add_rows(folded)
+        if len(rows) <= _FEW:
+            # a few results (a single append): each folded straight onto its variant's
+            # statistics, its values as the rows give them (``row_observations``)
+            for row in rows:
+                conn.execute(_INSERT_RESULT, row)
+                obs = row_values(row)
+                stats.add_one(row[1], row[2], obs)
+                if row[4] is not None:
+                    cases.add(row[1], row[4], row[2], row[0], obs)
+        else:
+            conn.executemany(_INSERT_RESULT, rows)
+            # statistics a column at a time, from the rows as stored (the rebuild's fold)
+            folded = [_STATS_ROW(r) for r in rows]
+            stats.add_rows(folded)
+            cases.add_rows(folded)
         stats.write()
-        cases.add_rows(folded)
         cases.write()
 
     # ------------------------------------------------------------------ bulk catch-up
@@ -292,6 +346,20 @@ class ABProjection(TableProjection):
         transaction on ``conn``; definitions and statistics are written in one
         transaction at the end.
         """
+        try:
+            return self._catch_up(conn, after, until, stream_id, extract)
+        except BaseException:
+            self.forget()  # the cache may hold values folded half-way
+            raise
+
+    def _catch_up(
+        self,
+        conn: sqlite3.Connection,
+        after: int,
+        until: int | None,
+        stream_id: str | None,
+        extract: Extract | None,
+    ) -> int | None:
         bound = "position > ?" + ("" if until is None else " AND position <= ?")
         params: tuple[Any, ...] = (after,) if until is None else (after, until)
         if stream_id is not None:  # one test's tables only (point-in-time reads of one test)
@@ -319,7 +387,7 @@ class ABProjection(TableProjection):
                     data = json.loads(e.data_json)
                     cache.layouts[test_name(e.stream_id)] = ab_cases.layout_of_definition(data)
             stats = _Statistics(conn, cache)
-            cases = ab_cases.CaseFold(conn, cache.layouts)
+            cases = ab_cases.CaseFold(conn, cache.layouts, cache.cases)
             extracted = folded = 0
             last = max(first, after)
             for count in extraction:  # each chunk's rows, once committed
@@ -434,6 +502,79 @@ def _extent(
     return low, high
 
 
+class _VariantStats:
+    """One test × variant's statistics, as its ``ab_variants`` row holds them (see :func:`pack_stats`).
+
+    ``flat`` is the row's ``stats`` as a list of floats (counts too: exact below 2**53, and
+    Welford's steps give the same numbers with a float count as with an int); ``at`` and
+    ``pair_at`` give where each metric's ``n, mean, m2`` and each pair's ``n, mean_x,
+    mean_y, m2_x, m2_y, c_xy`` start, metrics and pairs in sorted order, so every fold
+    (whatever order metrics first appeared in) stores the same bytes.
+    """
+
+    __slots__ = ("flat", "at", "pair_at", "keys")
+
+    def __init__(
+        self,
+        moments: dict[str, list[Any]] | None = None,
+        comoments: dict[tuple[str, str], list[Any]] | None = None,
+    ) -> None:
+        self._lay_out(moments or {}, comoments or {})
+
+    def _lay_out(
+        self, moments: dict[str, list[Any]], comoments: dict[tuple[str, str], list[Any]]
+    ) -> None:
+        names, pairs = sorted(moments), sorted(comoments)
+        self.at = {name: 3 * i for i, name in enumerate(names)}
+        base = 3 * len(names)
+        self.pair_at = {pair: base + 6 * j for j, pair in enumerate(pairs)}
+        self.flat: list[float] = [float(x) for name in names for x in moments[name]]
+        self.flat.extend(float(x) for pair in pairs for x in comoments[pair])
+        self.keys = canonical_json([names, [list(p) for p in pairs]])
+
+    @property
+    def moments(self) -> dict[str, list[Any]]:
+        """metric -> ``[n, mean, m2]``"""
+        f = self.flat
+        return {m: [int(f[i]), f[i + 1], f[i + 2]] for m, i in self.at.items()}
+
+    @property
+    def comoments(self) -> dict[tuple[str, str], list[Any]]:
+        """(numerator, denominator) -> ``[n, mean_x, mean_y, m2_x, m2_y, c_xy]``"""
+        f = self.flat
+        return {p: [int(f[j]), *f[j + 1 : j + 6]] for p, j in self.pair_at.items()}
+
+    def metric_at(self, metric: str) -> int:
+        """Where ``metric``'s statistics start, made (empty) if it has none yet."""
+        at = self.at.get(metric)
+        if at is None:
+            self._lay_out({**self.moments, metric: [0, 0.0, 0.0]}, self.comoments)
+            at = self.at[metric]
+        return at
+
+    def pair_start(self, pair: tuple[str, str]) -> int:
+        """Where ``pair``'s co-moments start, made (empty) if it has none yet."""
+        at = self.pair_at.get(pair)
+        if at is None:
+            self._lay_out(self.moments, {**self.comoments, pair: [0, 0.0, 0.0, 0.0, 0.0, 0.0]})
+            at = self.pair_at[pair]
+        return at
+
+    def packed(self) -> tuple[str, bytes]:
+        """``(stats_keys, stats)`` of the row."""
+        return self.keys, array("d", self.flat).tobytes()
+
+
+def pack_stats(
+    moments: dict[str, list[Any]], comoments: dict[tuple[str, str], list[Any]]
+) -> tuple[str, bytes]:
+    """A variant's statistics as its ``ab_variants`` row keeps them: ``stats_keys`` is the
+    canonical JSON ``[[metric, …], [[numerator, denominator], …]]`` (both sorted) and
+    ``stats`` packed float64: ``n, mean, m2`` per metric, then ``n, mean_x, mean_y, m2_x,
+    m2_y, c_xy`` per pair, in that order (``ab_queries.unpack_stats`` reads them)."""
+    return _VariantStats(moments, comoments).packed()
+
+
 class _Cache:
     """Statistics rows of one connection as last written, kept between appends.
 
@@ -441,27 +582,27 @@ class _Cache:
     (``ABProjection.forget``) when another connection commits, a transaction
     rolls back, or a catch-up rewrites the tables. Values are the floats that
     were written, so a fold continuing from the cache stores the same numbers
-    as one continuing from the rows.
+    as one continuing from the rows. The folds update the cached values in
+    place: whatever stops a fold half-way also ends its transaction, and a
+    rollback drops the cache.
     """
 
     LIMIT = 256  # test × variant groups kept; more are read from the tables again
+    CASES = 4096  # per-case rows kept (``ab_cases``); more are read again
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.moments: dict[tuple[str, str], dict[str, list[Any]]] = {}
-        self.comoments: dict[tuple[str, str, str, str], list[Any]] = {}
+        self.variants: dict[tuple[str, str], _VariantStats] = {}
+        #: (test, case id) -> its ``ab_cases`` stats as last written
+        self.cases: dict[tuple[str, str], list[float]] = {}
         #: test -> where its per-case statistics go (``ab_cases``); fixed when a test is created
         self.layouts: dict[str, ab_cases.Layout | None] = {}
 
-    def keep(
-        self,
-        moments: dict[tuple[str, str], dict[str, list[Any]]],
-        comoments: dict[tuple[str, str, str, str], list[Any]],
-    ) -> None:
-        self.moments.update(moments)
-        self.comoments.update(comoments)
-        if len(self.moments) > self.LIMIT:  # a rebuild of many tests: keep nothing
-            self.moments, self.comoments = {}, {}
+    def trim(self) -> None:
+        if len(self.variants) > self.LIMIT:  # a rebuild of many tests: keep nothing
+            self.variants = {}
+        if len(self.cases) > self.CASES:
+            self.cases = {}
 
 
 class _Statistics:
@@ -476,13 +617,17 @@ class _Statistics:
         self.conn = conn
         self.cache = cache
         self.values: dict[tuple[str, str], dict[str, list[float]]] = {}
-        self.pairs: dict[tuple[str, str, str, str], list[tuple[float, float]]] = {}
-        self.moments: dict[tuple[str, str], dict[str, list[Any]]] = {}
-        self.comoments: dict[tuple[str, str, str, str], list[Any]] = {}
-        #: metrics and ratio pairs folded since the last write (only these are written)
-        self.changed: set[tuple[str, str, str]] = set()
-        self.changed_pairs: set[tuple[str, str, str, str]] = set()
+        self.pairs: dict[tuple[str, str], dict[tuple[str, str], list[tuple[float, float]]]] = {}
+        #: results folded per test × variant since the last write (only these are written)
         self.counts: dict[tuple[str, str], int] = {}
+
+    def state(self, key: tuple[str, str]) -> _VariantStats:
+        """The variant's statistics: cached, else read from its row."""
+        variants = self.cache.variants
+        found = variants.get(key)
+        if found is None:
+            found = variants[key] = _load_stats(self.conn, key)
+        return found
 
     def add(self, test: str, variant: str, obs: dict[str, float]) -> None:
         key = (test, variant)
@@ -498,7 +643,51 @@ class _Statistics:
                 xs.append(x)
         for num, den in RATIO_PAIRS:
             if num in obs and den in obs:
-                self.pairs.setdefault((test, variant, num, den), []).append((obs[num], obs[den]))
+                self.pairs.setdefault(key, {}).setdefault((num, den), []).append(
+                    (obs[num], obs[den])
+                )
+
+    def add_one(self, test: str, variant: str, obs: dict[str, float]) -> None:
+        """``add`` then ``fold`` of one result, straight onto the variant's statistics (the
+        same Welford steps as :func:`welford` and :func:`co_welford`, the same numbers)."""
+        if self.values or self.pairs:
+            self.fold()
+        key = (test, variant)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        st = self.state(key)
+        at = st.at
+        for metric, x in obs.items():
+            i = at.get(metric)
+            if i is None:
+                i = st.metric_at(metric)
+                at = st.at
+            f = st.flat
+            n = f[i] + 1.0
+            mean = f[i + 1]
+            delta = x - mean
+            mean += delta / n
+            f[i] = n
+            f[i + 1] = mean
+            f[i + 2] += delta * (x - mean)
+        for pair in RATIO_PAIRS:
+            num, den = pair
+            if num in obs and den in obs:
+                x, y = obs[num], obs[den]
+                j = st.pair_at.get(pair)
+                if j is None:
+                    j = st.pair_start(pair)
+                f = st.flat
+                n = f[j] + 1.0
+                mean_x, mean_y = f[j + 1], f[j + 2]
+                dx, dy = x - mean_x, y - mean_y
+                mean_x += dx / n
+                mean_y += dy / n
+                f[j] = n
+                f[j + 1] = mean_x
+                f[j + 2] = mean_y
+                f[j + 3] += dx * (x - mean_x)
+                f[j + 4] += dy * (y - mean_y)
+                f[j + 5] += dx * (y - mean_y)
 
     def add_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """``add`` each ``ab_results`` row in order, a column at a time.
@@ -555,8 +744,10 @@ class _Statistics:
                         values[name] = xs
                     else:
                         have.extend(xs)
-            test, variant = key
             cost = plain[PLAIN_VALUE_COLUMNS.index("cost")]
+            pairs = self.pairs.get(key)
+            if pairs is None:
+                pairs = self.pairs[key] = {}
             for pair, xys in (
                 (("failed_calls", "tool_calls"), failed_calls),
                 (
@@ -569,63 +760,48 @@ class _Statistics:
                 ),
             ):
                 if xys:
-                    self.pairs.setdefault((test, variant, *pair), []).extend(xys)
+                    have_pairs = pairs.get(pair)
+                    if have_pairs is None:
+                        pairs[pair] = xys
+                    else:
+                        have_pairs.extend(xys)
 
     def fold(self) -> None:
         """Fold the collected values into the running statistics, in position order."""
-        cache = self.cache
-        for (test, variant), group in self.values.items():
-            state = self.moments.get((test, variant))
-            if state is None:
-                known = cache.moments.get((test, variant))
-                state = self.moments[(test, variant)] = (
-                    {m: list(v) for m, v in known.items()}
-                    if known is not None
-                    else {m: list(v) for m, v in _load_moments(self.conn, test, variant).items()}
-                )
+        for key, group in self.values.items():
+            st = self.state(key)
             for metric, xs in group.items():
-                n, mean, m2 = state.get(metric) or (0, 0.0, 0.0)
-                state[metric] = list(welford(n, mean, m2, xs))
-                self.changed.add((test, variant, metric))
-        for key, xys in self.pairs.items():
-            self.changed_pairs.add(key)
-            c = self.comoments.get(key)
-            if c is None:
-                known_pair = cache.comoments.get(key)
-                c = self.comoments[key] = (
-                    list(known_pair)
-                    if known_pair is not None
-                    else list(_load_comoments(self.conn, key))
-                )
-            c[:] = co_welford(*c, xys)
+                i = st.metric_at(metric)
+                f = st.flat
+                f[i : i + 3] = welford(f[i], f[i + 1], f[i + 2], xs)
+        for key, by_pair in self.pairs.items():
+            st = self.state(key)
+            for pair, xys in by_pair.items():
+                j = st.pair_start(pair)
+                f = st.flat
+                f[j : j + 6] = co_welford(*f[j : j + 6], xys)
         self.values, self.pairs = {}, {}
 
     def write(self) -> None:
-        """Fold what is left and write the changed statistics and the result counts."""
+        """Fold what is left and write each changed variant's row once (count and statistics)."""
         self.fold()
-        conn = self.conn
-        moments = self.moments
-        conn.executemany(
-            "INSERT INTO ab_moments (test, variant, metric, n, mean, m2) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (test, variant, metric) DO UPDATE SET n = excluded.n, mean = excluded.mean, "
-            "m2 = excluded.m2",
-            [(t, v, m, *moments[(t, v)][m]) for t, v, m in sorted(self.changed)],
-        )
-        if self.changed_pairs:
-            conn.executemany(
-                "INSERT INTO ab_comoments (test, variant, numerator, denominator, n, mean_x, "
-                "mean_y, m2_x, m2_y, c_xy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (test, variant, numerator, denominator) DO UPDATE SET n = excluded.n, "
-                "mean_x = excluded.mean_x, mean_y = excluded.mean_y, m2_x = excluded.m2_x, "
-                "m2_y = excluded.m2_y, c_xy = excluded.c_xy",
-                [(*k, *self.comoments[k]) for k in sorted(self.changed_pairs)],
-            )
-        conn.executemany(
-            "UPDATE ab_variants SET results = results + ? WHERE test = ? AND variant = ?",
-            [(n, t, v) for (t, v), n in self.counts.items()],
-        )
-        self.cache.keep(moments, self.comoments)
-        self.changed, self.changed_pairs, self.counts = set(), set(), {}
+        counts, self.counts = self.counts, {}
+        variants = self.cache.variants
+        rows = []
+        for key, n in counts.items():
+            keys, blob = variants[key].packed()
+            rows.append((n, keys, blob, key[0], key[1]))
+        if len(rows) == 1:
+            self.conn.execute(_UPDATE_VARIANT, rows[0])
+        else:
+            self.conn.executemany(_UPDATE_VARIANT, rows)
+        self.cache.trim()
+
+
+_UPDATE_VARIANT = (
+    "UPDATE ab_variants SET results = results + ?, stats_keys = ?, stats = ? "
+    "WHERE test = ? AND variant = ?"
+)
 
 
 #: the observation names ``row_observations`` derives from the ``ab_results`` columns
@@ -671,22 +847,9 @@ _BULK_RESULTS = (
 )
 
 
-def _load_moments(
-    conn: sqlite3.Connection, test: str, variant: str
-) -> dict[str, tuple[int, float, float]]:
-    return {
-        r[0]: (r[1], r[2], r[3])
-        for r in conn.execute(
-            "SELECT metric, n, mean, m2 FROM ab_moments WHERE test = ? AND variant = ?",
-            (test, variant),
-        )
-    }
-
-
-def _load_comoments(conn: sqlite3.Connection, key: tuple[str, str, str, str]) -> tuple[Any, ...]:
+def _load_stats(conn: sqlite3.Connection, key: tuple[str, str]) -> _VariantStats:
+    """A variant's statistics as its row holds them (none if it has no row)."""
     row = conn.execute(
-        "SELECT n, mean_x, mean_y, m2_x, m2_y, c_xy FROM ab_comoments "
-        "WHERE test = ? AND variant = ? AND numerator = ? AND denominator = ?",
-        key,
+        "SELECT stats_keys, stats FROM ab_variants WHERE test = ? AND variant = ?", key
     ).fetchone()
-    return tuple(row) if row else (0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    return _VariantStats(*unpack_stats(*row)) if row else _VariantStats()

@@ -56,7 +56,7 @@ def slots_of(metric: str, guardrail_metrics: Iterable[str]) -> tuple[str, ...]:
 class Layout:
     """Where a test's per-case values go in its ``stats`` array, and how a row gives them."""
 
-    __slots__ = ("slots", "variants", "index", "width", "offsets", "extract")
+    __slots__ = ("slots", "variants", "index", "width", "offsets")
 
     def __init__(self, slots: tuple[str, ...], variants: Sequence[str]) -> None:
         self.slots = slots
@@ -67,8 +67,6 @@ class Layout:
         self.width = 1 + 2 * len(slots) * k
         #: per variant index: where each slot's count is
         self.offsets = [tuple(1 + 2 * (j * k + vi) for j in range(len(slots))) for vi in range(k)]
-        #: a result row without custom metrics -> its value of each slot (None when absent)
-        self.extract = _extract_all(tuple(_extractor(name) for name in slots))
 
 
 def layout_of_definition(data: Mapping[str, Any]) -> Layout:
@@ -99,10 +97,18 @@ class CaseFold:
     batch continues, adds the values in that same order and upserts one row per case.
     """
 
-    def __init__(self, conn: sqlite3.Connection, layouts: dict[str, Layout | None]) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        layouts: dict[str, Layout | None],
+        known: dict[tuple[str, str], list[float]] | None = None,
+    ) -> None:
         self.conn = conn
         #: test -> layout, shared between folds of one connection (layouts never change)
         self.layouts = layouts
+        #: (test, case id) -> its stats as last written, kept between folds of one connection
+        #: (the caller drops it whenever the table may have changed behind it); None: keep none
+        self.known = known
         #: ((test, case id), position, count offsets, values by slot, layout), in position order
         self.items: list[tuple[tuple[str, str], int, tuple[int, ...], tuple[Any, ...], Layout]] = []
 
@@ -126,33 +132,53 @@ class CaseFold:
 
     def add_rows(self, rows: Iterable[Sequence[Any]]) -> None:
         """``add`` each result row ``(position, test, variant, metrics, *VALUE_COLUMNS, case_id)``
-        that has a case id, its values taken from the columns the test's slots need."""
-        items = self.items
+        that has a case id, its values taken from the columns the test's slots need (a
+        column at a time per test; rows with custom metrics by the full rule)."""
+        by_test: dict[str, list[Sequence[Any]]] = {}
         for row in rows:
-            case_id = row[-1]
-            if case_id is None:
-                continue
-            test = row[1]
+            if row[-1] is not None:
+                group = by_test.get(row[1])
+                if group is None:
+                    by_test[row[1]] = [row]
+                else:
+                    group.append(row)
+        items = self.items
+        for test, group in by_test.items():
             layout = self.layouts.get(test) or self.layout(test)
             if layout is None or not layout.slots:
                 continue
-            if row[3]:  # custom metrics (which may reuse a built-in name): the full rule
-                obs = row_observations(row[4:-1], row[3])
-                values = tuple(obs.get(name) for name in layout.slots)
-            else:
-                values = layout.extract(row)
-            offsets = layout.offsets[layout.index[row[2]]]
-            items.append(((test, case_id), row[0], offsets, values, layout))
+            columns = [_column(name, group) for name in layout.slots]
+            values: list[tuple[Any, ...]] = list(zip(*columns, strict=True))
+            for i, row in enumerate(group):
+                if row[3]:  # custom metrics (which may reuse a built-in name): the full rule
+                    obs = row_observations(row[4:-1], row[3])
+                    values[i] = tuple(obs.get(name) for name in layout.slots)
+            offsets = {v: layout.offsets[i] for v, i in layout.index.items()}
+            items.extend(
+                [
+                    ((test, row[-1]), row[0], offsets[row[2]], xs, layout)
+                    for row, xs in zip(group, values, strict=True)
+                ]
+            )
 
     def write(self) -> None:
         items, self.items = self.items, []
         if not items:
             return
         conn = self.conn
-        cells: dict[tuple[str, str], Any] = dict.fromkeys(item[0] for item in items)
+        known = self.known if self.known is not None else {}
+        if len(items) == 1:  # one result (a single append): one row, no lookups but its own
+            self._write_one(items[0], known)
+            return
+        # cells are lists of floats while they are summed (the same doubles an array holds)
+        cells: dict[tuple[str, str], list[float] | None] = {}
         wanted: dict[str, list[str]] = {}
-        for test, case_id in cells:
-            wanted.setdefault(test, []).append(case_id)
+        for item in items:
+            key = item[0]
+            if key not in cells:
+                cell = cells[key] = known.get(key)
+                if cell is None:
+                    wanted.setdefault(key[0], []).append(key[1])
         for test, case_ids in wanted.items():
             for start in range(0, len(case_ids), _LOOKUP):
                 chunk = case_ids[start : start + _LOOKUP]
@@ -161,23 +187,59 @@ class CaseFold:
                     f"({', '.join('?' * len(chunk))})",
                     (test, *chunk),
                 ):
-                    values = array("d")
-                    values.frombytes(stats)
-                    cells[(test, case_id)] = values
+                    cells[(test, case_id)] = _unpack(stats)
         for key, position, offsets, xs, layout in items:
             cell = cells[key]
             if cell is None:
-                cell = cells[key] = array("d", bytes(8 * layout.width))
+                cell = cells[key] = [0.0] * layout.width
                 cell[0] = float(position)
             for at, x in zip(offsets, xs, strict=True):
                 if x is not None and x - x == 0.0:  # a finite value (inf - inf and nan are nan)
                     cell[at] += 1.0
                     cell[at + 1] += x
         conn.executemany(
-            "INSERT INTO ab_cases (test, case_id, stats) VALUES (?, ?, ?) "
-            "ON CONFLICT (test, case_id) DO UPDATE SET stats = excluded.stats",
-            [(t, c, cell.tobytes()) for (t, c), cell in cells.items()],
+            _UPSERT,
+            [(t, c, array("d", cell).tobytes()) for (t, c), cell in cells.items() if cell],
         )
+        if self.known is not None:
+            self.known.update(cells)  # type: ignore[arg-type]
+
+    def _write_one(
+        self,
+        item: tuple[tuple[str, str], int, tuple[int, ...], tuple[Any, ...], Layout],
+        known: dict[tuple[str, str], list[float]],
+    ) -> None:
+        key, position, offsets, xs, layout = item
+        cell = known.get(key)
+        if cell is None:
+            row = self.conn.execute(
+                "SELECT stats FROM ab_cases WHERE test = ? AND case_id = ?", key
+            ).fetchone()
+            if row is None:
+                cell = [0.0] * layout.width
+                cell[0] = float(position)
+            else:
+                cell = _unpack(row[0])
+        for at, x in zip(offsets, xs, strict=True):
+            if x is not None and x - x == 0.0:  # a finite value (inf - inf and nan are nan)
+                cell[at] += 1.0
+                cell[at + 1] += x
+        self.conn.execute(_UPSERT, (key[0], key[1], array("d", cell).tobytes()))
+        if self.known is not None:
+            known[key] = cell
+
+
+def _unpack(stats: bytes) -> list[float]:
+    """A stored ``stats`` blob as a list of floats."""
+    values = array("d")
+    values.frombytes(stats)
+    return values.tolist()
+
+
+_UPSERT = (
+    "INSERT INTO ab_cases (test, case_id, stats) VALUES (?, ?, ?) "
+    "ON CONFLICT (test, case_id) DO UPDATE SET stats = excluded.stats"
+)
 
 
 #: the position of each plain value column in a result row (after position, test, variant, metrics)
@@ -205,22 +267,15 @@ def _column_value(name: str, row: Sequence[Any]) -> float | None:
     return None if v is None else float(v)
 
 
-def _extract_all(extractors: tuple[Any, ...]) -> Any:
-    """One function giving every slot's value of a row (one call per row for one slot)."""
-    if len(extractors) == 1:
-        (only,) = extractors
-        return lambda row: (only(row),)
-    return lambda row: tuple([f(row) for f in extractors])
-
-
-def _extractor(name: str) -> Any:
-    """A function of a result row without custom metrics giving metric ``name`` (or None)."""
+def _column(name: str, rows: Sequence[Sequence[Any]]) -> list[float | None]:
+    """Metric ``name`` of each result row without custom metrics (``_column_value``), a
+    column at a time (rows with custom metrics get a value here too, replaced by the caller)."""
     if name == "success":
-        return lambda row: None if row[4] is None else (1.0 if row[4] else 0.0)
+        return [None if r[4] is None else (1.0 if r[4] else 0.0) for r in rows]
     at = _PLAIN.get(name)
-    if at is not None and name not in ("success", "successful_calls"):
-        return lambda row: None if row[at] is None else float(row[at])
-    return lambda row: _column_value(name, row)
+    if at is not None and name != "successful_calls":
+        return [None if r[at] is None else float(r[at]) for r in rows]
+    return [_column_value(name, r) for r in rows]
 
 
 def read_cases(conn: sqlite3.Connection, test: str) -> tuple[Layout, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from array import array
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -111,25 +112,53 @@ def results(conn: sqlite3.Connection, name: str, limit: int | None = None) -> li
     return out
 
 
+def unpack_stats(
+    keys: str, stats: bytes
+) -> tuple[dict[str, list[Any]], dict[tuple[str, str], list[Any]]]:
+    """A variant's statistics from its ``ab_variants`` row (``stats_keys``, ``stats``, as
+    ``projections.ab.pack_stats`` writes them): metric -> ``[n, mean, m2]`` and
+    (numerator, denominator) -> ``[n, mean_x, mean_y, m2_x, m2_y, c_xy]``."""
+    names, pairs = json.loads(keys)
+    flat = array("d")
+    flat.frombytes(stats)
+    moments = {
+        name: [int(flat[3 * i]), flat[3 * i + 1], flat[3 * i + 2]] for i, name in enumerate(names)
+    }
+    at = 3 * len(names)
+    comoments = {}
+    for num, den in pairs:
+        comoments[(num, den)] = [int(flat[at]), *flat[at + 1 : at + 6]]
+        at += 6
+    return moments, comoments
+
+
+def _variant_stats(
+    conn: sqlite3.Connection, name: str
+) -> list[tuple[str, tuple[dict[str, list[Any]], dict[tuple[str, str], list[Any]]]]]:
+    return [
+        (variant, unpack_stats(keys, stats))
+        for variant, keys, stats in conn.execute(
+            "SELECT variant, stats_keys, stats FROM ab_variants WHERE test = ? ORDER BY variant",
+            (name,),
+        )
+    ]
+
+
 def moments(conn: sqlite3.Connection, name: str) -> dict[str, dict[str, Moments]]:
-    """Variant → metric → Moments of a test."""
+    """Variant → metric → Moments of a test (variants with values only)."""
     out: dict[str, dict[str, Moments]] = {}
-    for variant, metric, n, mean, m2 in conn.execute(
-        "SELECT variant, metric, n, mean, m2 FROM ab_moments WHERE test = ?", (name,)
-    ):
-        out.setdefault(variant, {})[metric] = Moments(n, mean, m2)
+    for variant, (ms, _) in _variant_stats(conn, name):
+        for metric, (n, mean, m2) in ms.items():
+            out.setdefault(variant, {})[metric] = Moments(n, mean, m2)
     return out
 
 
 def comoments(conn: sqlite3.Connection, name: str) -> dict[str, dict[tuple[str, str], CoMoments]]:
-    """Variant → (numerator, denominator) → CoMoments of a test."""
+    """Variant → (numerator, denominator) → CoMoments of a test (variants with pairs only)."""
     out: dict[str, dict[tuple[str, str], CoMoments]] = {}
-    for variant, num, den, *vals in conn.execute(
-        "SELECT variant, numerator, denominator, n, mean_x, mean_y, m2_x, m2_y, c_xy "
-        "FROM ab_comoments WHERE test = ?",
-        (name,),
-    ):
-        out.setdefault(variant, {})[(num, den)] = CoMoments(*vals)
+    for variant, (_, cs) in _variant_stats(conn, name):
+        for pair, vals in cs.items():
+            out.setdefault(variant, {})[pair] = CoMoments(*vals)
     return out
 
 

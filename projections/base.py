@@ -125,6 +125,13 @@ class Projector:
 
     def __init__(self, projections: Iterable[Projection]) -> None:
         self.projections = list(projections)
+        #: every projection's checkpoint set in one statement (an append runs it once)
+        self._set_all = (
+            "INSERT INTO projection_checkpoints (name, version, position) VALUES "
+            + ", ".join(["(?, ?, ?)"] * len(self.projections))
+            + " ON CONFLICT(name) DO UPDATE SET version = excluded.version, "
+            "position = excluded.position"
+        )
         #: the checkpoints as this projector last wrote them, and the store
         #: generation they belong to (see ``in_transaction``)
         self._known: dict[str, tuple[int, int]] | None = None
@@ -154,13 +161,16 @@ class Projector:
         else:
             self.forget()
             checkpoints = self._checkpoints(conn)
+        params: list[Any] = []
         for p in self.projections:
             at = checkpoints.get(p.name)
             if at is None or at[0] != p.version or at[1] != first - 1:
                 # behind (another tool wrote to the log) or never built: catch up first
                 self._catch_up(conn, p, at, until=first - 1)
             self._fold(conn, p, recorded)
-        conn.executemany(_SET_CHECKPOINT, [(p.name, p.version, last) for p in self.projections])
+            params += (p.name, p.version, last)
+        if params:
+            conn.execute(self._set_all, params)
         if generation is not None:
             self._known = {p.name: (p.version, last) for p in self.projections}
             self._generation = generation
@@ -243,7 +253,12 @@ class Projector:
 
     @staticmethod
     def _fold(conn: sqlite3.Connection, p: Projection, events: Sequence[RecordedEvent]) -> None:
-        mine = [e for e in events if e.type in p.handles]
+        handles = p.handles
+        if len(events) == 1:  # a single append
+            if events[0].type in handles:
+                p.apply(conn, events)
+            return
+        mine = [e for e in events if e.type in handles]
         if mine:
             p.apply(conn, mine)
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trialbook.domain.canonical import canonical_json
-from trialbook.projections.ab import ABProjection, _Cache, _Statistics
+from trialbook.projections.ab import ABProjection, _Cache, _Statistics, row_values
 from trialbook.projections.ab_queries import row_observations
 
 small = st.none() | st.integers(0, 6)
@@ -51,24 +51,36 @@ def result_rows(draw: Any) -> list[tuple[Any, ...]]:
     return rows
 
 
-def folded(rows: list[tuple[Any, ...]], columnar: bool, split: int) -> tuple[Any, ...]:
+def folded(rows: list[tuple[Any, ...]], mode: str, split: int) -> tuple[Any, ...]:
+    """The statistics ``rows`` fold to in two chunks: a column at a time (``columns``, imports
+    and rebuilds), collected row by row (``rows``) or each row straight onto the running
+    statistics (``one``, single appends)."""
     conn = sqlite3.connect(":memory:")
     ABProjection().create(conn)
-    stats = _Statistics(conn, _Cache(conn))
+    cache = _Cache(conn)
+    stats = _Statistics(conn, cache)
     for chunk in (rows[:split], rows[split:]):
-        if columnar:
+        for row in chunk if mode != "columns" else ():
+            obs = row_observations(row[4:-1], row[3])
+            (stats.add if mode == "rows" else stats.add_one)(row[1], row[2], obs)
+        if mode == "columns":
             stats.add_rows(chunk)
-        else:
-            for row in chunk:
-                stats.add(row[1], row[2], row_observations(row[4:-1], row[3]))
         stats.fold()
-    return stats.moments, stats.comoments, stats.counts
+    groups = sorted(cache.variants.items())
+    return (
+        {k: g.moments for k, g in groups},
+        {k: g.comoments for k, g in groups},
+        stats.counts,
+        {k: g.packed() for k, g in groups},
+    )
 
 
 @given(result_rows(), st.integers(0, 40))
 @settings(max_examples=300, deadline=None)
 def test_columns_fold_to_the_same_numbers_as_rows(rows: list[tuple[Any, ...]], split: int) -> None:
-    assert folded(rows, columnar=True, split=split) == folded(rows, columnar=False, split=split)
+    by_rows = folded(rows, "rows", split=split)
+    assert folded(rows, "columns", split=split) == by_rows
+    assert folded(rows, "one", split=split) == by_rows
 
 
 def test_zero_calls_have_no_error_rate_and_three_calls_do() -> None:
@@ -76,8 +88,17 @@ def test_zero_calls_have_no_error_rate_and_three_calls_do() -> None:
         (1, "t", "a", None, 1, 0, 0, None, None, None, None, None, None, None, None),
         (2, "t", "a", None, 0, 3, 1, None, None, None, None, None, 0.5, None, "c"),
     ]
-    moments, comoments, counts = folded(rows, columnar=True, split=1)
+    moments, comoments, counts, _ = folded(rows, "columns", split=1)
     assert moments[("t", "a")]["error_rate"] == [1, 2 / 3, 0.0]
     assert moments[("t", "a")]["failed_calls"][0] == 2
-    assert comoments[("t", "a", "cost", "success")][0] == 1
+    assert comoments[("t", "a")][("cost", "success")][0] == 1
     assert counts == {("t", "a"): 2}
+
+
+@given(result_rows())
+@settings(max_examples=200, deadline=None)
+def test_a_single_appends_values_are_the_rows_observations(rows: list[tuple[Any, ...]]) -> None:
+    for position, test, variant, metrics, *values, case_id in rows:
+        stored = (position, test, variant, None, case_id, *values, metrics, None, None, None, None)
+        expected = row_observations(values, metrics)
+        assert list(row_values(stored).items()) == list(expected.items())

@@ -153,7 +153,7 @@ def test_any_log_round_trips_through_export_and_import(commands: list[Any]) -> N
         (Path(d) / "x.jsonl").write_bytes(first)
         assert run(dst, "events", "import", str(Path(d) / "x.jsonl")).exit_code == 0
         assert export_bytes(dst) == first
-        tables = ["ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments"]
+        tables = ["ab_tests", "ab_variants", "ab_results", "ab_cases"]
         a, b = sqlite3.connect(src), sqlite3.connect(dst)
         for t in tables:
             assert (

@@ -26,7 +26,7 @@ from trialbook.ledger.audit import audit_test, compare, spans
 from trialbook.projections import default_projections
 from trialbook.projections.replay import replay_to
 
-TABLES = ["ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments", "ab_decisions"]
+TABLES = ["ab_tests", "ab_variants", "ab_results", "ab_cases", "ab_decisions"]
 
 
 def dump(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:

@@ -501,7 +501,7 @@ def start_writer(path: Path, run: int) -> tuple[int, int]:
     return pid, r
 
 
-TABLES = ["ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments"]
+TABLES = ["ab_tests", "ab_variants", "ab_results", "ab_cases"]
 
 
 def dump(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:

@@ -35,7 +35,7 @@ def read_models(path: Path) -> dict[str, list[tuple]]:
     conn = sqlite3.connect(path)
     try:
         out = {}
-        for table in ("ab_results", "ab_moments", "ab_comoments", "ab_variants"):
+        for table in ("ab_results", "ab_cases", "ab_variants"):
             cols = [
                 r[1]
                 for r in conn.execute(f"PRAGMA table_info({table})")

@@ -76,7 +76,7 @@ def spawn(script: str, *args: str, cache: Path) -> subprocess.Popen[str]:
 
 
 def ab_tables(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
-    tables = ["ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments"]
+    tables = ["ab_tests", "ab_variants", "ab_results", "ab_cases"]
     return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall() for t in tables}
 
 

@@ -18,7 +18,7 @@ def file_digest(path: Path) -> str:
     conn = sqlite3.connect(path)
     rows = [
         conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
-        for t in ("events", "ab_results", "ab_moments")
+        for t in ("events", "ab_results", "ab_variants")
     ]
     conn.close()
     return hashlib.sha256(repr(rows).encode()).hexdigest()

@@ -115,7 +115,7 @@ def test_a_chunked_replay_equals_one_in_a_single_chunk(tmp_path: Path, chunk: in
             ) as whole:
                 expected = {
                     t: whole.conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall()
-                    for t in ("ab_tests", "ab_variants", "ab_results", "ab_moments", "ab_comoments")
+                    for t in ("ab_tests", "ab_variants", "ab_results", "ab_cases")
                 }
             with (
                 mock.patch("trialbook.projections.ab.EXTRACT_CHUNK", chunk),

@@ -22,6 +22,7 @@ from trialbook.domain import ab
 from trialbook.domain.commands import build
 from trialbook.domain.errors import DomainError
 from trialbook.ledger import Ledger
+from trialbook.projections.ab_queries import moments
 
 try:
     from tests.test_properties import command_sequences, dump
@@ -96,14 +97,9 @@ def test_a_rolled_back_append_leaves_nothing_cached(tmp_path: Path) -> None:
     ledger.execute(build(ab.AddResults, test="t", results=(second,)))
     check_log(ledger)
     assert ledger.store.head()[0] == 3  # the failed append took no position
-    moments = dict(
-        (m, (n, mean))
-        for m, n, mean in ledger.conn.execute(
-            "SELECT metric, n, mean FROM ab_moments WHERE test = 't' AND variant = 'a'"
-        )
-    )
-    assert moments["completion_time"] == (2, 4.0)
-    assert moments["success"] == (2, 0.5)
+    got = moments(ledger.conn, "t")["a"]
+    assert (got["completion_time"].n, got["completion_time"].mean) == (2, 4.0)
+    assert (got["success"].n, got["success"].mean) == (2, 0.5)
     before = dump(ledger.conn)
     ledger.rebuild_projections()
     assert dump(ledger.conn) == before
@@ -124,10 +120,63 @@ def test_an_append_after_another_connection_wrote_continues_its_chain(tmp_path: 
             )
         )
     check_log(one)
-    n, mean = one.conn.execute(
-        "SELECT n, mean FROM ab_moments WHERE test = 't' AND variant = 'a' "
-        "AND metric = 'completion_time'"
-    ).fetchone()
-    assert (n, mean) == (6, 2.5)
+    got = moments(one.conn, "t")["a"]["completion_time"]
+    assert (got.n, got.mean) == (6, 2.5)
     one.close()
     two.close()
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 1),  # writer
+            st.sampled_from(["a", "b"]),
+            st.sampled_from(["c1", "c2", None]),
+            st.floats(0, 50, allow_nan=False),
+            st.integers(1, 6),  # results in the append (up to 4 are folded one by one)
+            st.integers(0, 4),  # 0: the append is rolled back after folding
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+@settings(deadline=None, max_examples=40)
+def test_cached_variant_and_case_rows_follow_both_writers_and_rollbacks(
+    appends: list[tuple[int, str, str | None, float, int, int]],
+) -> None:
+    """The statistics and per-case sums a ledger keeps between appends (``ab_variants``,
+    ``ab_cases``) are dropped when the other ledger writes or an append rolls back: the
+    tables stay byte-identical to a rebuild's, and the sums to the rows' own."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "c.db"
+        ledgers = [Ledger(path, synchronous="OFF"), Ledger(path, synchronous="OFF")]
+        ledgers[0].execute(
+            build(
+                ab.CreateTest,
+                name="t",
+                variants=("a", "b"),
+                metric="completion_time",
+                guardrails=(ab.Guardrail(metric="cost", limit=0.1),),
+            )
+        )
+        for writer, variant, case, value, k, fail in appends:
+            ledger = ledgers[writer]
+            if fail == 0:
+                fail_after_folding(ledger)
+            results = tuple(
+                ab.ResultFields(variant=variant, case_id=case, completion_time=value + i, cost=1.5)
+                for i in range(k)
+            )
+            with contextlib.suppress(Boom):
+                ledger.execute(build(ab.AddResults, test="t", results=results))
+        seen = [dump(led.conn) for led in ledgers]
+        ledgers[0].rebuild_projections()
+        assert seen[0] == seen[1] == dump(ledgers[0].conn)
+        conn = ledgers[0].conn
+        for variant, n, total in conn.execute(
+            "SELECT variant, count(*), sum(completion_time) FROM ab_results GROUP BY variant"
+        ):
+            got = moments(conn, "t")[variant]["completion_time"]
+            assert got.n == n and abs(got.mean * n - total) <= 1e-9 * max(1.0, abs(total))
+        for led in ledgers:
+            led.close()
