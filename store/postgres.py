@@ -69,9 +69,12 @@ COPY_ABOVE = 64
 PREFETCH = 1_000
 SUBMIT = (
     "INSERT INTO trialbook.pending (batch, stream_id, expected_version, event_ids, types, "
-    "schema_versions, data, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    "schema_versions, data, metadata, owner) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
-TAKE_PENDING = "SELECT * FROM trialbook.take_pending(%s)"
+#: the append lock's holder drains the pending batches of live writers (migration pg004)
+TAKE_PENDING = "SELECT * FROM trialbook.take_pending(%s, %s::bigint)"
+#: a connection that hands batches over holds this session lock on its owner key for its life
+OWN = "SELECT pg_advisory_lock(%s)"
 WITHDRAW = "DELETE FROM trialbook.pending WHERE batch = %s RETURNING 1"
 #: one snapshot: is the batch still pending, and the log's rows with its ids
 OUTCOME = (
@@ -239,6 +242,8 @@ class PostgresEventStore:
         self.prefetched: list[tuple[Any, ...]] | None = None
         #: this role may hand batches to the append lock's holder and drain them (``combine``)
         self.combining = False
+        #: the owner key of this connection's pending batches, its session lock held (``combine``)
+        self._owner: int | None = None
         self.conn: psycopg.Connection[Any] = self._connect()
         try:
             if migrate:
@@ -282,6 +287,7 @@ class PostgresEventStore:
         """Replace a connection the server closed (call outside a transaction)."""
         if self.conn.closed or self.conn.broken:
             self.conn.close()
+            self._owner = None  # its session lock went with the old connection
             self.conn = self._connect()
 
     def run(self, fn: Callable[[Any], Any]) -> Any:
@@ -414,7 +420,7 @@ class PostgresEventStore:
                     if deferred:
                         self._insert_now(deferred)
                     self.conn.execute("SAVEPOINT trialbook_drain")
-                    cur = self.conn.execute(TAKE_PENDING, (APPEND_LOCK,))
+                    cur = self.conn.execute(TAKE_PENDING, (APPEND_LOCK, self._owner))
                 self._append_taken(cur.fetchall())
             elif deferred:
                 with self.conn.pipeline():
@@ -546,13 +552,17 @@ class PostgresEventStore:
                 while True:
                     with conn.pipeline():
                         if not submitted:  # committed on its own (unlogged: nothing to flush)
+                            owner = self._owner
+                            if owner is None:  # held until the connection ends
+                                owner = self._owner = _owner_key()
+                                conn.execute(OWN, (owner,))
                             conn.execute("BEGIN")
                             conn.execute("SET LOCAL synchronous_commit = off")
-                            conn.execute(SUBMIT, values)
+                            conn.execute(SUBMIT, (*values, owner))
                             conn.execute("COMMIT")
                         conn.execute("BEGIN")
                         conn.execute("SAVEPOINT trialbook_drain")
-                        cur = conn.execute(TAKE_PENDING, (APPEND_LOCK,))
+                        cur = conn.execute(TAKE_PENDING, (APPEND_LOCK, self._owner))
                     submitted = True
                     taken = cur.fetchall()
                     if taken:  # the lock is ours: one commit for every batch pending
@@ -930,10 +940,18 @@ class _Decided:
         self.schema_version = schema_version
 
 
+def _owner_key() -> int:
+    """A random advisory lock key for a connection's pending batches (not one of the log's)."""
+    while True:
+        key = secrets.randbits(63)
+        if key not in (APPEND_LOCK, MIGRATE_LOCK):
+            return key
+
+
 def _may_combine(conn: Any) -> bool:
     """True if this role may hand batches over and drain them (``trialbook.pending``)."""
     row = conn.execute(
-        "SELECT to_regclass('trialbook.pending') IS NOT NULL "
+        "SELECT to_regprocedure('trialbook.take_pending(bigint, bigint)') IS NOT NULL "
         "AND has_table_privilege('trialbook.pending', 'INSERT') "
         "AND has_table_privilege('trialbook.pending', 'DELETE') "
         "AND has_table_privilege('trialbook.pending', 'SELECT') "
