@@ -82,6 +82,11 @@ OUTCOME = (
     + ", ".join(f"e.{c.strip()}" for c in COLUMNS.split(","))
     + f" FROM (VALUES (1)) one LEFT JOIN {EVENTS} e ON e.event_id = ANY(%s) ORDER BY e.position"
 )
+#: the log's rows after a position and before a batch's first row (what a replica folds first)
+BEFORE_BATCH = (
+    f"SELECT {COLUMNS} FROM {EVENTS} WHERE position > %s AND position < "
+    f"(SELECT min(position) FROM {EVENTS} WHERE event_id = ANY(%s)) ORDER BY position LIMIT %s"
+)
 #: hand Ledger.execute's appends to the append lock's holder (``ReplicatedEventStore.command_transaction``), and
 #: the lock's holders drain what is handed over (``combine``). Off:
 #: with it on, kill -9 of writers that share a replica file left that replica's ``ab_variants``
@@ -458,7 +463,9 @@ class PostgresEventStore:
             ) from None
         return row is not None and row[0] == written[1]
 
-    def _append_taken(self, taken: Sequence[tuple[Any, ...]], mine: str | None = None) -> Any:
+    def _append_taken(
+        self, taken: Sequence[tuple[Any, ...]], mine: str | None = None, after: int | None = None
+    ) -> Any:
         """Chain the drained batches after the head (``take_pending``'s first row), insert the
         accepted ones and ``COMMIT``; the rows of batch ``mine``, if it was accepted.
 
@@ -492,10 +499,20 @@ class PostgresEventStore:
         conn = self.conn
         if rows:
             try:
+                before = None
                 with conn.pipeline():
                     self._insert_now(rows)
                     conn.execute("RELEASE SAVEPOINT trialbook_drain")
+                    if own is not None and after is not None and after < int(own[0][0]) - 1:
+                        # what the caller's replica lacks before its batch, in this round trip
+                        before = conn.execute(
+                            f"SELECT {COLUMNS} FROM {EVENTS} WHERE position > %s AND "
+                            "position < %s ORDER BY position LIMIT %s",
+                            (after, int(own[0][0]), PREFETCH),
+                        )
                     conn.execute("COMMIT")
+                if before is not None:
+                    self.prefetched = before.fetchall()
                 return own
             except driver().Error as e:
                 if is_lost(e) or conn.broken:
@@ -513,7 +530,12 @@ class PostgresEventStore:
         return None
 
     def combine(
-        self, stream_id: str, expected_version: int | None, prepared: Sequence[Prepared]
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        prepared: Sequence[Prepared],
+        *,
+        after: int | None = None,
     ) -> list[tuple[Any, ...]] | None:
         """Append a batch decided outside the append lock, in whoever's commit comes first.
 
@@ -530,6 +552,9 @@ class PostgresEventStore:
         idempotency), None if it was refused (the caller decides again, holding the
         lock). A connection lost on the way withdraws the batch if it is still
         pending, so "nothing was recorded" stays true.
+
+        ``after`` is a replica's head: the log's rows after it and before the batch's
+        (up to ``PREFETCH``) are then fetched in the same round trips, into ``prefetched``.
         """
         psycopg = driver()
         batch = secrets.token_hex(16)
@@ -546,18 +571,19 @@ class PostgresEventStore:
         )
         with self.lock:
             self.ensure_connected()
+            self.prefetched = None
             conn = self.conn
             submitted = False
             try:
                 while True:
                     with conn.pipeline():
-                        if not submitted:  # committed on its own (unlogged: nothing to flush)
+                        if not submitted:  # committed on its own: unlogged, so it writes no
+                            # WAL and its COMMIT waits for no flush (synchronous_commit or not)
                             owner = self._owner
                             if owner is None:  # held until the connection ends
                                 owner = self._owner = _owner_key()
                                 conn.execute(OWN, (owner,))
                             conn.execute("BEGIN")
-                            conn.execute("SET LOCAL synchronous_commit = off")
                             conn.execute(SUBMIT, (*values, owner))
                             conn.execute("COMMIT")
                         conn.execute("BEGIN")
@@ -566,16 +592,21 @@ class PostgresEventStore:
                     submitted = True
                     taken = cur.fetchall()
                     if taken:  # the lock is ours: one commit for every batch pending
-                        own = self._append_taken(taken, mine=batch)
+                        own = self._append_taken(taken, mine=batch, after=after)
                         if own is not None:
                             return own
                         return self._outcome(batch, stream_id, prepared, ids)
+                    before = None
                     with conn.pipeline():
                         conn.execute("ROLLBACK")
                         conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (APPEND_LOCK,))
                         cur = conn.execute(OUTCOME, (batch, ids))
+                        if after is not None:  # (nothing if the batch is not in the log)
+                            before = conn.execute(BEFORE_BATCH, (after, ids, PREFETCH))
                     found = cur.fetchall()
                     if not found[0][0]:  # no longer pending
+                        if before is not None:
+                            self.prefetched = before.fetchall()
                         return self._landed(found, stream_id, prepared)
             except psycopg.errors.UniqueViolation as e:
                 self._rollback_quietly()
