@@ -88,10 +88,9 @@ BEFORE_BATCH = (
     f"(SELECT min(position) FROM {EVENTS} WHERE event_id = ANY(%s)) ORDER BY position LIMIT %s"
 )
 #: hand Ledger.execute's appends to the append lock's holder (``ReplicatedEventStore.command_transaction``), and
-#: the lock's holders drain what is handed over (``combine``). Off:
-#: with it on, kill -9 of writers that share a replica file left that replica's ``ab_variants``
-#: counts one short of a rebuild in most runs of tests/test_postgres_combining.py (not yet
-#: explained; the lock path passes the same test). The benchmark turns it on to measure it.
+#: the lock's holders drain what is handed over (``combine``). Off: it batches writers of
+#: different streams, but writers of one stream (agents reporting to one A/B test) refuse
+#: each other's batches and cost more than the lock path (docs/postgres.md, run E).
 COMBINE = os.environ.get("TRIALBOOK_PG_COMBINE") == "1"
 INSTALL_HINT = (
     "PostgreSQL needs the psycopg driver, which is not installed; "
