@@ -57,6 +57,10 @@ BULK_PULL = 20_000
 #: how often, and how long apart, the replica's write lock is tried before SQLite's busy handler
 QUICK_TRIES = 50
 QUICK_WAIT = 0.0002
+#: after a handed-over append is refused (another writer moved its stream), this many
+#: command transactions decide holding the lock: writers of one hot stream would refuse
+#: each other's batches again
+LOCKED_AFTER_REFUSAL = 16
 _INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -86,8 +90,8 @@ class ReplicatedEventStore(SQLiteEventStore):
         #: inside a command transaction that hands its append over (``command_transaction``)
         self._combining = False
         self._appended = False
-        #: the next command transaction decides holding the lock (the last one's stream moved)
-        self._locked_next = False
+        #: how many command transactions decide holding the lock (a handed-over one was refused)
+        self._locked_next = 0
         #: stream -> its version after this store's last handed-over append to it (the stream
         #: has not moved since, unless its version in the replica differs: ``stream_version``)
         self._own_versions: dict[str, int] = {}
@@ -257,12 +261,14 @@ class ReplicatedEventStore(SQLiteEventStore):
         its append is handed to the lock's holder (``PostgresEventStore.combine``):
         several writers' appends then share one commit. The stream's version is
         checked under the lock; if it moved the append raises ``ConcurrencyError``
-        and the next command transaction decides holding the lock, as
+        and the next ``LOCKED_AFTER_REFUSAL`` command transactions decide holding the lock, as
         ``transaction()`` does. Inside another transaction it joins that one.
         """
         with self.lock:
-            if self._depth or not self.remote.combining or self._locked_next:
-                self._locked_next = False
+            if self._depth or not self.remote.combining:
+                return self.transaction()
+            if self._locked_next:
+                self._locked_next -= 1
                 return self.transaction()
         return _CombiningTransaction(self)
 
@@ -308,7 +314,7 @@ class ReplicatedEventStore(SQLiteEventStore):
         before, self.remote.prefetched = self.remote.prefetched, None
         if rows is None:
             self._own_versions.pop(stream_id, None)
-            self._locked_next = True  # decide again, holding the lock
+            self._locked_next = LOCKED_AFTER_REFUSAL  # decide again, holding the lock
             raise ConcurrencyError(
                 f"stream {stream_id} moved on while deciding; deciding again holding the lock"
             )

@@ -27,7 +27,7 @@ from trialbook.store import postgres
 from trialbook.store.base import NewEvent
 from trialbook.store.errors import ConcurrencyError, IdempotencyConflict, StoreUnavailable
 from trialbook.store.postgres import PostgresEventStore
-from trialbook.store.replica import ReplicatedEventStore, _ReplicaTransaction
+from trialbook.store.replica import LOCKED_AFTER_REFUSAL, ReplicatedEventStore, _ReplicaTransaction
 from trialbook.store.rows import prepare
 
 pytestmark = pytest.mark.postgres
@@ -250,6 +250,9 @@ class TestCommandTransactions:
                 assert store.stream_version("s") == 1
                 store.append("s", 1, [ev(2)])
             assert [e.data["n"] for e in store.read_all()] == [1, 2]
+            # a hot stream's writers would refuse each other again: a while on the lock path
+            for _ in range(LOCKED_AFTER_REFUSAL - 1):
+                assert isinstance(store.command_transaction(), _ReplicaTransaction)
             assert not isinstance(store.command_transaction(), _ReplicaTransaction)
         assert pending(pg_url) == 0
 
