@@ -276,13 +276,32 @@ WRITER = textwrap.dedent(
         commits[0] += 1
         return taken(*args, **kw)
     remote._begin, remote._end, remote._append_taken = timed_begin, timed_end, counted_taken
+    profile = sys.argv[4] if len(sys.argv) > 4 else ""
+    if profile:
+        import cProfile
+        profiler = cProfile.Profile()  # wall-clock time: waits show in the calls that wait
+        profiler.enable()
+    def server_cpu():  # the writer's PostgreSQL backend (a local server), in seconds
+        try:
+            with open(f"/proc/{remote.conn.info.backend_pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            return 0.0
+    import os
+    cpu0, server0 = time.process_time(), server_cpu()
     n = 0
     while time.time() < start + seconds:
         fields = sample_result(rng, i=n)
         ledger.execute(build(ab.AddResults, test=test, results=(ab.ResultFields(**fields),)))
         n += 1
+    cpu, server = time.process_time() - cpu0, server_cpu() - server0
+    if profile:
+        profiler.disable()
+        profiler.dump_stats(profile)
     ledger.close()
-    print(json.dumps({"n": n, "held": held[0], "commits": commits[0]}), flush=True)
+    print(json.dumps({"n": n, "held": held[0], "commits": commits[0], "cpu": cpu,
+                      "server_cpu": server}), flush=True)
     """
 )
 
@@ -361,12 +380,25 @@ def raw_aggregate(server: str, writers: int, seconds: float, *, locked: bool) ->
     return {"rate": n / seconds, "held_ms": 1000 * sum(r["held"] for r in reports) / max(n, 1)}
 
 
+#: every writer of the aggregate part appends to one test's stream (``--hot``)
+HOT = False
+
+
 def aggregate(
-    server: str, writers: int, seconds: float, *, shared: bool, combine: bool = False
+    server: str,
+    writers: int,
+    seconds: float,
+    *,
+    shared: bool,
+    combine: bool = False,
+    profile: str = "",
+    base: str = "",
 ) -> dict[str, float]:
     """Events per second of ``writers`` processes appending for ``seconds``, all started first,
-    and the mean time an append held the append lock (ms)."""
-    root = str(Path(__file__).resolve().parent.parent)
+    and the mean time an append held the append lock (ms). ``base``: the writers run the
+    checkout of this virtual environment (``DIR/.venv``) instead of this one."""
+    root = base or str(Path(__file__).resolve().parent.parent)
+    python = str(Path(base, ".venv", "bin", "python")) if base else sys.executable
     with Database(server) as db, tempfile.TemporaryDirectory() as tmp:
         with Ledger(db.url) as ledger:
             for w in range(writers):
@@ -374,7 +406,15 @@ def aggregate(
         reports = run_writers(
             [
                 (
-                    [sys.executable, "-c", WRITER, db.url, f"t{w}", root],
+                    [
+                        python,
+                        "-c",
+                        WRITER,
+                        db.url,
+                        "t0" if HOT else f"t{w}",
+                        root,
+                        *([f"{profile}/{writers}w-{w}.prof"] if profile else []),
+                    ],
                     {
                         **os.environ,
                         "XDG_CACHE_HOME": str(Path(tmp) / ("shared" if shared else f"m{w}")),
@@ -391,6 +431,9 @@ def aggregate(
         "rate": n / seconds,
         "held_ms": 0.0 if combine else 1000 * sum(r["held"] for r in reports) / max(n, 1),
         "per_commit": n / max(commits, 1),
+        # CPU an append costs: the writers' processes, and their server backends
+        "cpu_ms": 1000 * sum(r["cpu"] for r in reports) / max(n, 1),
+        "server_cpu_ms": 1000 * sum(r["server_cpu"] for r in reports) / max(n, 1),
     }
 
 
@@ -407,7 +450,34 @@ def main() -> None:
     parser.add_argument(
         "--skip", default="", help="comma-separated parts to skip: single,batch,import,aggregate"
     )
+    parser.add_argument(
+        "--writers", default="1,4,8", help="writer counts of the aggregate part (1 and 8 needed)"
+    )
+    parser.add_argument(
+        "--kinds",
+        default="lock,hand,hand-own,raw-lock,raw",
+        help="the aggregate part's writers: lock, hand (handing over, shared replica), hand-own "
+        "(handing over, one replica each), raw-lock, raw",
+    )
+    parser.add_argument(
+        "--hot",
+        action="store_true",
+        help="the aggregate part's trialbook writers all append to one test (one stream)",
+    )
+    parser.add_argument(
+        "--base",
+        default="",
+        help="another checkout with its .venv (e.g. a git worktree of the commit before a "
+        "change): adds kinds lock-base and hand-base, its writers in the same rounds",
+    )
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="a directory: each trialbook writer of the aggregate part dumps a cProfile there",
+    )
     args = parser.parse_args()
+    global HOT
+    HOT = args.hot
     skip = set(filter(None, args.skip.split(",")))
     out: dict[str, Any] = {}
     cache = tempfile.mkdtemp()
@@ -486,26 +556,69 @@ def main() -> None:
     if "aggregate" not in skip:
         # rounds alternate: trialbook (shared replica, one replica each), raw psycopg with the
         # same append lock, raw psycopg with a sequence (no lock); medians per writer count
-        kinds = {
-            "shared replica, lock": lambda w: aggregate(args.server, w, args.seconds, shared=True),
-            "shared replica, handing over": lambda w: aggregate(
-                args.server, w, args.seconds, shared=True, combine=True
+        counts = [int(w) for w in args.writers.split(",")]
+        chosen = set(args.kinds.split(",")) | ({"lock-base", "hand-base"} if args.base else set())
+
+        def profiled(kind: str) -> str:
+            if not args.profile:
+                return ""
+            Path(args.profile, kind).mkdir(parents=True, exist_ok=True)
+            return str(Path(args.profile, kind))
+
+        every = {
+            "lock": (
+                "shared replica, lock",
+                lambda w: aggregate(
+                    args.server, w, args.seconds, shared=True, profile=profiled("lock")
+                ),
             ),
-            "one replica each, handing over": lambda w: aggregate(
-                args.server, w, args.seconds, shared=False, combine=True
+            "hand": (
+                "shared replica, handing over",
+                lambda w: aggregate(
+                    args.server,
+                    w,
+                    args.seconds,
+                    shared=True,
+                    combine=True,
+                    profile=profiled("hand"),
+                ),
             ),
-            "raw psycopg, same lock": lambda w: raw_aggregate(
-                args.server, w, args.seconds, locked=True
+            "hand-own": (
+                "one replica each, handing over",
+                lambda w: aggregate(
+                    args.server,
+                    w,
+                    args.seconds,
+                    shared=False,
+                    combine=True,
+                    profile=profiled("hand-own"),
+                ),
             ),
-            "raw psycopg, no lock": lambda w: raw_aggregate(
-                args.server, w, args.seconds, locked=False
+            "lock-base": (
+                "shared replica, lock (base checkout)",
+                lambda w: aggregate(args.server, w, args.seconds, shared=True, base=args.base),
+            ),
+            "hand-base": (
+                "shared replica, handing over (base checkout)",
+                lambda w: aggregate(
+                    args.server, w, args.seconds, shared=True, combine=True, base=args.base
+                ),
+            ),
+            "raw-lock": (
+                "raw psycopg, same lock",
+                lambda w: raw_aggregate(args.server, w, args.seconds, locked=True),
+            ),
+            "raw": (
+                "raw psycopg, no lock",
+                lambda w: raw_aggregate(args.server, w, args.seconds, locked=False),
             ),
         }
+        kinds = {label: fn for key, (label, fn) in every.items() if key in chosen}
         got: dict[str, dict[int, list[dict[str, float]]]] = {
-            k: {1: [], 4: [], 8: []} for k in kinds
+            k: {w: [] for w in counts} for k in kinds
         }
         for _ in range(args.rounds):
-            for writers in (1, 4, 8):
+            for writers in counts:
                 for label, measure in kinds.items():
                     got[label][writers].append(measure(writers))
         out["aggregate"] = {}
@@ -526,6 +639,16 @@ def main() -> None:
                     round(e["rate"] / o["rate"], 2)
                     for o, e in zip(by_writers[1], by_writers[8], strict=True)
                 ],
+                "rounds_rate": {
+                    str(w): [round(r["rate"]) for r in rs] for w, rs in by_writers.items()
+                },
+                "cpu_ms_client_server": {
+                    str(w): [
+                        round(statistics.median(r.get("cpu_ms", 0.0) for r in rs), 2),
+                        round(statistics.median(r.get("server_cpu_ms", 0.0) for r in rs), 2),
+                    ]
+                    for w, rs in by_writers.items()
+                },
             }
             print(
                 f"aggregate, {label}: "
@@ -535,6 +658,11 @@ def main() -> None:
                 + f"; 8 / 1 = {rates[8] / rates[1]:.2f} (rounds "
                 + ", ".join(f"{x:.2f}" for x in out["aggregate"][label]["rounds_8_over_1"])
                 + ")"
+                + "; CPU an append (client + server, ms) "
+                + " / ".join(
+                    f"{c:.2f}+{v:.2f}"
+                    for c, v in out["aggregate"][label]["cpu_ms_client_server"].values()
+                )
                 + (
                     "; events a commit "
                     + " / ".join(

@@ -183,6 +183,54 @@ END
 $$;
 """,
     ),
+    (
+        "pg004_pending_owners",
+        """
+-- A batch is the decision of a live writer: its connection holds a session advisory lock
+-- on ``owner`` while the batch is pending. A batch whose owner's connection is gone (the
+-- writer was killed, or lost the server) is dropped when drained, not appended later by
+-- whoever holds the lock next: it was never acknowledged, and nobody waits for its outcome.
+-- Batches without an owner (written by clients before this migration) are taken as before.
+ALTER TABLE trialbook.pending ADD COLUMN owner bigint;
+
+-- take_pending(lock_key, own): as take_pending(lock_key), but a batch whose owner lock is
+-- free (its writer's session ended) is deleted without being returned. ``own`` is the
+-- caller's owner key: its own session holds that lock, which cannot be probed from itself.
+CREATE FUNCTION trialbook.take_pending(lock_key bigint, own bigint)
+RETURNS TABLE (batch text, stream_id text, expected_version bigint, event_ids text[],
+               types text[], schema_versions integer[], data text[], metadata text[],
+               current_version bigint, seen boolean)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(lock_key) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT NULL::text, NULL::text, h.position, ARRAY[h.hash, h.recorded_at],
+        NULL::text[], NULL::integer[], NULL::text[], NULL::text[], NULL::bigint, NULL::boolean
+        FROM trialbook.log_head h;
+    RETURN QUERY WITH d AS (DELETE FROM trialbook.pending RETURNING *)
+        SELECT d.batch, d.stream_id, d.expected_version, d.event_ids, d.types,
+            d.schema_versions, d.data, d.metadata,
+            (SELECT max(e.version) FROM trialbook.events e WHERE e.stream_id = d.stream_id),
+            EXISTS (SELECT 1 FROM trialbook.events e WHERE e.event_id = ANY (d.event_ids))
+        FROM d
+        -- the owner's lock is held (by another session: a shared try fails at once)
+        WHERE d.owner IS NULL OR d.owner = own OR NOT pg_try_advisory_xact_lock_shared(d.owner)
+        ORDER BY d.batch;
+END
+$$;
+
+-- what clients before this migration call: they own no batch
+CREATE OR REPLACE FUNCTION trialbook.take_pending(lock_key bigint)
+RETURNS TABLE (batch text, stream_id text, expected_version bigint, event_ids text[],
+               types text[], schema_versions integer[], data text[], metadata text[],
+               current_version bigint, seen boolean)
+LANGUAGE sql AS $$
+    SELECT * FROM trialbook.take_pending(lock_key, NULL::bigint)
+$$;
+""",
+    ),
 ]
 
 #: the newest migration's name: a database that has it needs no migrating

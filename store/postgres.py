@@ -69,9 +69,12 @@ COPY_ABOVE = 64
 PREFETCH = 1_000
 SUBMIT = (
     "INSERT INTO trialbook.pending (batch, stream_id, expected_version, event_ids, types, "
-    "schema_versions, data, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    "schema_versions, data, metadata, owner) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
-TAKE_PENDING = "SELECT * FROM trialbook.take_pending(%s)"
+#: the append lock's holder drains the pending batches of live writers (migration pg004)
+TAKE_PENDING = "SELECT * FROM trialbook.take_pending(%s, %s::bigint)"
+#: a connection that hands batches over holds this session lock on its owner key for its life
+OWN = "SELECT pg_advisory_lock(%s)"
 WITHDRAW = "DELETE FROM trialbook.pending WHERE batch = %s RETURNING 1"
 #: one snapshot: is the batch still pending, and the log's rows with its ids
 OUTCOME = (
@@ -79,11 +82,15 @@ OUTCOME = (
     + ", ".join(f"e.{c.strip()}" for c in COLUMNS.split(","))
     + f" FROM (VALUES (1)) one LEFT JOIN {EVENTS} e ON e.event_id = ANY(%s) ORDER BY e.position"
 )
+#: the log's rows after a position and before a batch's first row (what a replica folds first)
+BEFORE_BATCH = (
+    f"SELECT {COLUMNS} FROM {EVENTS} WHERE position > %s AND position < "
+    f"(SELECT min(position) FROM {EVENTS} WHERE event_id = ANY(%s)) ORDER BY position LIMIT %s"
+)
 #: hand Ledger.execute's appends to the append lock's holder (``ReplicatedEventStore.command_transaction``), and
-#: the lock's holders drain what is handed over (``combine``). Off:
-#: with it on, kill -9 of writers that share a replica file left that replica's ``ab_variants``
-#: counts one short of a rebuild in most runs of tests/test_postgres_combining.py (not yet
-#: explained; the lock path passes the same test). The benchmark turns it on to measure it.
+#: the lock's holders drain what is handed over (``combine``). Off: it batches writers of
+#: different streams, but writers of one stream (agents reporting to one A/B test) refuse
+#: each other's batches and cost more than the lock path (docs/postgres.md, run E).
 COMBINE = os.environ.get("TRIALBOOK_PG_COMBINE") == "1"
 INSTALL_HINT = (
     "PostgreSQL needs the psycopg driver, which is not installed; "
@@ -239,6 +246,8 @@ class PostgresEventStore:
         self.prefetched: list[tuple[Any, ...]] | None = None
         #: this role may hand batches to the append lock's holder and drain them (``combine``)
         self.combining = False
+        #: the owner key of this connection's pending batches, its session lock held (``combine``)
+        self._owner: int | None = None
         self.conn: psycopg.Connection[Any] = self._connect()
         try:
             if migrate:
@@ -282,6 +291,7 @@ class PostgresEventStore:
         """Replace a connection the server closed (call outside a transaction)."""
         if self.conn.closed or self.conn.broken:
             self.conn.close()
+            self._owner = None  # its session lock went with the old connection
             self.conn = self._connect()
 
     def run(self, fn: Callable[[Any], Any]) -> Any:
@@ -414,7 +424,7 @@ class PostgresEventStore:
                     if deferred:
                         self._insert_now(deferred)
                     self.conn.execute("SAVEPOINT trialbook_drain")
-                    cur = self.conn.execute(TAKE_PENDING, (APPEND_LOCK,))
+                    cur = self.conn.execute(TAKE_PENDING, (APPEND_LOCK, self._owner))
                 self._append_taken(cur.fetchall())
             elif deferred:
                 with self.conn.pipeline():
@@ -452,7 +462,9 @@ class PostgresEventStore:
             ) from None
         return row is not None and row[0] == written[1]
 
-    def _append_taken(self, taken: Sequence[tuple[Any, ...]], mine: str | None = None) -> Any:
+    def _append_taken(
+        self, taken: Sequence[tuple[Any, ...]], mine: str | None = None, after: int | None = None
+    ) -> Any:
         """Chain the drained batches after the head (``take_pending``'s first row), insert the
         accepted ones and ``COMMIT``; the rows of batch ``mine``, if it was accepted.
 
@@ -486,10 +498,20 @@ class PostgresEventStore:
         conn = self.conn
         if rows:
             try:
+                before = None
                 with conn.pipeline():
                     self._insert_now(rows)
                     conn.execute("RELEASE SAVEPOINT trialbook_drain")
+                    if own is not None and after is not None and after < int(own[0][0]) - 1:
+                        # what the caller's replica lacks before its batch, in this round trip
+                        before = conn.execute(
+                            f"SELECT {COLUMNS} FROM {EVENTS} WHERE position > %s AND "
+                            "position < %s ORDER BY position LIMIT %s",
+                            (after, int(own[0][0]), PREFETCH),
+                        )
                     conn.execute("COMMIT")
+                if before is not None:
+                    self.prefetched = before.fetchall()
                 return own
             except driver().Error as e:
                 if is_lost(e) or conn.broken:
@@ -507,7 +529,12 @@ class PostgresEventStore:
         return None
 
     def combine(
-        self, stream_id: str, expected_version: int | None, prepared: Sequence[Prepared]
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        prepared: Sequence[Prepared],
+        *,
+        after: int | None = None,
     ) -> list[tuple[Any, ...]] | None:
         """Append a batch decided outside the append lock, in whoever's commit comes first.
 
@@ -524,6 +551,9 @@ class PostgresEventStore:
         idempotency), None if it was refused (the caller decides again, holding the
         lock). A connection lost on the way withdraws the batch if it is still
         pending, so "nothing was recorded" stays true.
+
+        ``after`` is a replica's head: the log's rows after it and before the batch's
+        (up to ``PREFETCH``) are then fetched in the same round trips, into ``prefetched``.
         """
         psycopg = driver()
         batch = secrets.token_hex(16)
@@ -540,32 +570,42 @@ class PostgresEventStore:
         )
         with self.lock:
             self.ensure_connected()
+            self.prefetched = None
             conn = self.conn
             submitted = False
             try:
                 while True:
                     with conn.pipeline():
-                        if not submitted:  # committed on its own (unlogged: nothing to flush)
+                        if not submitted:  # committed on its own: unlogged, so it writes no
+                            # WAL and its COMMIT waits for no flush (synchronous_commit or not)
+                            owner = self._owner
+                            if owner is None:  # held until the connection ends
+                                owner = self._owner = _owner_key()
+                                conn.execute(OWN, (owner,))
                             conn.execute("BEGIN")
-                            conn.execute("SET LOCAL synchronous_commit = off")
-                            conn.execute(SUBMIT, values)
+                            conn.execute(SUBMIT, (*values, owner))
                             conn.execute("COMMIT")
                         conn.execute("BEGIN")
                         conn.execute("SAVEPOINT trialbook_drain")
-                        cur = conn.execute(TAKE_PENDING, (APPEND_LOCK,))
+                        cur = conn.execute(TAKE_PENDING, (APPEND_LOCK, self._owner))
                     submitted = True
                     taken = cur.fetchall()
                     if taken:  # the lock is ours: one commit for every batch pending
-                        own = self._append_taken(taken, mine=batch)
+                        own = self._append_taken(taken, mine=batch, after=after)
                         if own is not None:
                             return own
                         return self._outcome(batch, stream_id, prepared, ids)
+                    before = None
                     with conn.pipeline():
                         conn.execute("ROLLBACK")
                         conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (APPEND_LOCK,))
                         cur = conn.execute(OUTCOME, (batch, ids))
+                        if after is not None:  # (nothing if the batch is not in the log)
+                            before = conn.execute(BEFORE_BATCH, (after, ids, PREFETCH))
                     found = cur.fetchall()
                     if not found[0][0]:  # no longer pending
+                        if before is not None:
+                            self.prefetched = before.fetchall()
                         return self._landed(found, stream_id, prepared)
             except psycopg.errors.UniqueViolation as e:
                 self._rollback_quietly()
@@ -930,10 +970,18 @@ class _Decided:
         self.schema_version = schema_version
 
 
+def _owner_key() -> int:
+    """A random advisory lock key for a connection's pending batches (not one of the log's)."""
+    while True:
+        key = secrets.randbits(63)
+        if key not in (APPEND_LOCK, MIGRATE_LOCK):
+            return key
+
+
 def _may_combine(conn: Any) -> bool:
     """True if this role may hand batches over and drain them (``trialbook.pending``)."""
     row = conn.execute(
-        "SELECT to_regclass('trialbook.pending') IS NOT NULL "
+        "SELECT to_regprocedure('trialbook.take_pending(bigint, bigint)') IS NOT NULL "
         "AND has_table_privilege('trialbook.pending', 'INSERT') "
         "AND has_table_privilege('trialbook.pending', 'DELETE') "
         "AND has_table_privilege('trialbook.pending', 'SELECT') "

@@ -57,6 +57,10 @@ BULK_PULL = 20_000
 #: how often, and how long apart, the replica's write lock is tried before SQLite's busy handler
 QUICK_TRIES = 50
 QUICK_WAIT = 0.0002
+#: after a handed-over append is refused (another writer moved its stream), this many
+#: command transactions decide holding the lock: writers of one hot stream would refuse
+#: each other's batches again
+LOCKED_AFTER_REFUSAL = 16
 _INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -86,8 +90,11 @@ class ReplicatedEventStore(SQLiteEventStore):
         #: inside a command transaction that hands its append over (``command_transaction``)
         self._combining = False
         self._appended = False
-        #: the next command transaction decides holding the lock (the last one's stream moved)
-        self._locked_next = False
+        #: how many command transactions decide holding the lock (a handed-over one was refused)
+        self._locked_next = 0
+        #: stream -> its version after this store's last handed-over append to it (the stream
+        #: has not moved since, unless its version in the replica differs: ``stream_version``)
+        self._own_versions: dict[str, int] = {}
         where = Path(cache) if cache is not None else replica_path(url)
         try:
             where.parent.mkdir(parents=True, exist_ok=True)
@@ -254,12 +261,14 @@ class ReplicatedEventStore(SQLiteEventStore):
         its append is handed to the lock's holder (``PostgresEventStore.combine``):
         several writers' appends then share one commit. The stream's version is
         checked under the lock; if it moved the append raises ``ConcurrencyError``
-        and the next command transaction decides holding the lock, as
+        and the next ``LOCKED_AFTER_REFUSAL`` command transactions decide holding the lock, as
         ``transaction()`` does. Inside another transaction it joins that one.
         """
         with self.lock:
-            if self._depth or not self.remote.combining or self._locked_next:
-                self._locked_next = False
+            if self._depth or not self.remote.combining:
+                return self.transaction()
+            if self._locked_next:
+                self._locked_next -= 1
                 return self.transaction()
         return _CombiningTransaction(self)
 
@@ -295,11 +304,17 @@ class ReplicatedEventStore(SQLiteEventStore):
             existing = self._existing(prepared, stream_id)
             if existing is not None:
                 return existing
+        # the replica's head: the log's rows after it and before ours come back with ours
+        after = int(
+            self.conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
+        )
         if self.conn.in_transaction:
             self.conn.execute("COMMIT")  # the read snapshot the decision was made on
-        rows = self.remote.combine(stream_id, expected_version, prepared)
+        rows = self.remote.combine(stream_id, expected_version, prepared, after=after)
+        before, self.remote.prefetched = self.remote.prefetched, None
         if rows is None:
-            self._locked_next = True  # decide again, holding the lock
+            self._own_versions.pop(stream_id, None)
+            self._locked_next = LOCKED_AFTER_REFUSAL  # decide again, holding the lock
             raise ConcurrencyError(
                 f"stream {stream_id} moved on while deciding; deciding again holding the lock"
             )
@@ -308,6 +323,10 @@ class ReplicatedEventStore(SQLiteEventStore):
             (eid, expected_version + i) for i, (_, eid, _, _) in enumerate(prepared, start=1)
         ]
         recorded = records(rows, prepared) if own else [RecordedEvent(*r) for r in rows]
+        if own:
+            self._own_versions[stream_id] = int(rows[-1][3])
+        else:
+            self._own_versions.pop(stream_id, None)
         # into the replica: the log's rows before these, then these with the caller's fold
         self._depth, self._combining = 0, False
         try:
@@ -319,7 +338,7 @@ class ReplicatedEventStore(SQLiteEventStore):
                         "ORDER BY position DESC LIMIT 1"
                     ).fetchone() or (0, GENESIS_HASH, "")
                 if self._head[0] < first - 1:
-                    self._pull(first - 1)
+                    self._pull(first - 1, before)
                 if own and self._head[0] == first - 1:
                     conn.executemany(_INSERT, rows)
                     self._head = (last, rows[-1][10], rows[-1][8])
@@ -357,10 +376,15 @@ class ReplicatedEventStore(SQLiteEventStore):
     def stream_version(self, stream_id: str) -> int:
         if self._combining and stream_id not in self._versions:
             # deciding without the lock: catch up if this stream moved in the log (one query;
-            # other streams' events are pulled when the append lands)
-            theirs = self.remote.stream_version(stream_id)
-            if theirs > super().stream_version(stream_id):
-                self._catch_up_between_reads()
+            # other streams' events are pulled when the append lands). Not asked when this
+            # store appended the stream's last version in the replica: a writer usually
+            # appends to its stream alone, and if another did meanwhile the append is refused
+            # under the lock and decided again holding it (as ``transaction()`` does)
+            mine = super().stream_version(stream_id)
+            if self._own_versions.get(stream_id) != mine:
+                theirs = self.remote.stream_version(stream_id)
+                if theirs > mine:
+                    self._catch_up_between_reads()
         self.refresh()
         return super().stream_version(stream_id)
 

@@ -80,3 +80,18 @@ def sql(url: str, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
         cur = conn.execute(statement, params)
         return cur.fetchall() if cur.description else []
+
+
+def wait_for_sessions_to_end(url: str, seconds: float = 10.0) -> None:
+    """Wait until no other session is connected to ``url``'s database (killed clients' ones end
+    when the server sees their sockets closed)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while sql(
+        url,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()",
+    )[0][0]:
+        assert time.monotonic() < deadline, "sessions of killed clients did not end"
+        time.sleep(0.01)
