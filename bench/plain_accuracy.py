@@ -264,6 +264,11 @@ FRESH3_DEV = ROOT / "bench" / "plain_fresh3_dev.txt"
 #: the third newcomer's held-out set: added and scored only by the lead (`--heldout3`)
 FRESH3_HELDOUT = ROOT / "bench" / "plain_fresh3_heldout.txt"
 
+#: the fourth newcomer's development set (#24 round 4, `--dev4`): two thirds of their requests
+FRESH4_DEV = ROOT / "bench" / "plain_fresh4_dev.txt"
+#: the fourth newcomer's held-out third: added and scored only by the lead (`--heldout4`)
+FRESH4_HELDOUT = ROOT / "bench" / "plain_fresh4_heldout.txt"
+
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
     """Rows of a fresh file: ``text|focus|expected``; ``#`` lines are comments."""
@@ -396,11 +401,29 @@ _UNIT_OPTIONS = {
 #: commands whose ``--format`` defaults to markdown (``--format markdown`` says the default)
 _MARKDOWN_DEFAULT = {
     ("audit", "report"),
-    ("canary", "audit"),
     ("report", "ab"),
     ("report", "eval"),
     ("report", "canary"),
 }
+
+
+def _canary_audit(argv: list[str]) -> list[str]:
+    """``audit NAME`` of a name that is a canary (and no A/B test) is ``canary audit NAME``
+    (``trialbook audit --help``, ``canary audit --help``: "`trialbook audit NAME` does the same
+    for a name that is a canary"); ``audit report NAME`` is its markdown report."""
+    canary = lambda n: n in tp.VOCAB.canaries and n not in tp.VOCAB.tests  # noqa: E731
+    if argv[:2] == ["audit", "report"] and len(argv) > 2 and canary(argv[2]):
+        rest = argv[3:]
+        return [
+            "canary",
+            "audit",
+            argv[2],
+            *rest,
+            *([] if "--format" in rest else ["--format", "markdown"]),
+        ]
+    if argv[:1] == ["audit"] and len(argv) > 1 and canary(argv[1]):
+        return ["canary", "audit", *argv[1:]]
+    return argv
 
 
 def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[str, ...]]]:
@@ -410,7 +433,7 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
     from trialbook.domain.units import UnitError, parse_cost, parse_duration, parse_tokens
 
     parse = {"duration": parse_duration, "tokens": parse_tokens, "cost": parse_cost}
-    pos, opts = tp._canon(argv)
+    pos, opts = tp._canon(_canary_audit(list(argv)))
     out: list[tuple[str, ...]] = []
     for o in opts:
         if len(o) == 2 and o[0] in _UNIT_OPTIONS:
@@ -454,6 +477,14 @@ def main() -> None:
         if not FRESH3_HELDOUT.exists():
             sys.exit(f"{FRESH3_HELDOUT} is not there yet: the lead adds it to score it")
         report(f"fresh3 held-out ({FRESH3_HELDOUT.name})", _read_fresh(FRESH3_HELDOUT), _strict)
+        return
+    if "--dev4" in sys.argv:
+        report(f"fresh4 dev ({FRESH4_DEV.name})", _read_fresh(FRESH4_DEV), _strict)
+        return
+    if "--heldout4" in sys.argv:
+        if not FRESH4_HELDOUT.exists():
+            sys.exit(f"{FRESH4_HELDOUT} is not there yet: the lead adds it to score it")
+        report(f"fresh4 held-out ({FRESH4_HELDOUT.name})", _read_fresh(FRESH4_HELDOUT), _strict)
         return
     report("table (tests/test_plain.py)", tp.CASES)
     fresh()

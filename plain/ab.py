@@ -183,6 +183,7 @@ def read_test(req: Request, verb: str) -> Translation:
 def analyze(req: Request) -> Translation:
     """``ab analyze NAME [--metric M] [--alpha A] [--history] [--mde X]``."""
     toks = req.tokens
+    case_covariate = _case_covariate(req)  # before the metrics: its "score" is no metric
     test = resolve_test(
         req, ["ab", "analyze"], archived=True, variants=[m.name for m in variant_mentions(req)]
     )
@@ -337,7 +338,7 @@ def analyze(req: Request) -> Translation:
             and any(o != m and o.startswith(f"{m}_") for o in metrics)
         )
     ]
-    opts += _breakdown(req) + _covariate(req)
+    opts += _breakdown(req) + (case_covariate or _covariate(req))
     refusal = metric_refusal(req, metrics)
     if refusal:
         return refusal
@@ -418,6 +419,53 @@ def _breakdown(req: Request) -> list[str]:
             req.use(i, j, *said)
             return ["--by", key]
     return []
+
+
+#: words that ask for CUPED, the adjustment by a value the variant cannot change
+COVARIATE_CUES = _w(
+    "cuped adjust adjusted adjusting adjustment covariate controlling controlled normalise "
+    "normalize normalised normalized"
+)
+#: words a case covariate may be said with ("by each case's score in RUN")
+_CASE_FILL = _w(
+    "by for on with using from in of the each every per case cases per-case mean average "
+    "score scores scored as a covariate how it did its their"
+)
+
+
+def _case_covariate(req: Request) -> list[str]:
+    """``--covariate case:RUN``: a case's mean score in an earlier eval run, said in words:
+    "by each case's score in RUN", "cuped on the case scores from RUN", "with RUN's per-case
+    scores as the covariate". One run named, a covariate cue, a case word and a score word;
+    every word between them is filler of the phrase (any other stays unread: unsure)."""
+    runs = req.named("run")
+    if len({m.name for m in runs}) != 1:
+        return []
+    cues = [i for i in req.indexes(COVARIATE_CUES) if req.free(i)]
+    if req.seq({"control", "controlling"}, "for") >= 0:
+        cues.append(req.seq({"control", "controlling"}, "for"))
+    scores = [i for i in req.indexes({"score", "scores", "scored"}) if req.free(i)]
+    cases = [i for i in req.indexes({"case", "cases", "per-case"}) if req.free(i)]
+    if not (cues and scores and cases):
+        return []
+    run = runs[0]
+    lo = min(cues[0], scores[0], cases[0], run.start)
+    hi = max(cues[0], scores[0], cases[0], run.end - 1)
+    inside = [
+        i
+        for i in range(lo, hi + 1)
+        if req.free(i) and (req.w(i) in _CASE_FILL | COVARIATE_CUES or req.w(i) == "control")
+    ]
+    if cases[0] not in inside or scores[0] not in inside:
+        return []
+    req.use(*inside, cues[0])
+    req.use_match(run)
+    e = hi + 1  # "… as the covariate" after the run
+    if req.w(e) == "as":
+        end = e + 1 + (req.w(e + 1) in ("the", "a"))
+        if req.w(end) == "covariate":
+            req.use(*range(e, end + 1))
+    return ["--covariate", f"case:{run.name}"]
 
 
 def _covariate(req: Request) -> list[str]:

@@ -323,6 +323,9 @@ def _variant_cue_unknown(req: Request) -> str | None:
     return None
 
 
+#: words that say what the result they stand before was ("a failing warm result")
+_OUTCOME_ADJECTIVES = {"failing": "failure", "passing": "success", "errored": "failure"}
+_RESULT_NOUNS = frozenset({"result", "session", "run", "attempt", "episode", "one"})
 #: words that judge a session without saying whether it succeeded ("warm was ok")
 #: outcome words that, left unread, would drop what the request says of the session
 _OUTCOME_LEFT = frozenset({"errored", "broken", "wrong", "failing", "failures", "crash", "crashes"})
@@ -751,6 +754,15 @@ def _success(req: Request) -> str | Translation | None:
     """ "succeeded"/"passed" → success; "failed"/"did not succeed"/"unsuccessful" → failure."""
     found: dict[str, list[int]] = {"success": [], "failure": []}
     toks = req.tokens
+    for i in req.indexes(_OUTCOME_ADJECTIVES):
+        # "a failing warm result", "one passing cold session": the word says what the result
+        # it describes was, when a result noun follows it (past a variant's name)
+        j = i + 1
+        while j in req.in_name and any(m.kind == "variant" for m in req.in_name[j]):
+            j += 1
+        if req.free(i) and req.w(j) in _RESULT_NOUNS and req.w(i - 1) not in NEGATORS:
+            found[_OUTCOME_ADJECTIVES[req.w(i)]].append(i)
+            req.use(i)
     for i, t in enumerate(toks):
         if t.kind != "word" or not req.free(i):
             continue

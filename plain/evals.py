@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from trialbook.plain import named
 from trialbook.plain.ab_common import skip
-from trialbook.plain.lex import fmt, name_parts
+from trialbook.plain.lex import Token, fmt, name_parts
 from trialbook.plain.request import Request, number_refusal, suggest, unknown_refusal
 from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import (
@@ -206,6 +206,7 @@ def run(req: Request) -> Translation:
                 close or sorted(req.vocab.scorers),
             )
         req.use(i)
+    opts += fail_under(req, scorer_names)
     target = next((i for i, t in enumerate(toks) if t.kind in ("url", "spec")), -1)
     suite = resolve(req, "suite", ["eval", "run"])
     if isinstance(suite, Translation):
@@ -339,6 +340,59 @@ def _gates(req: Request) -> list[str]:
             req.use(*range(a, b))
             opts += ["--max-failed", fmt(t.value)]
     return opts
+
+
+#: words that say the gate's comparison: "under 90%", "below 0.8", "less than 85%"
+_UNDER = _w("under below beneath lower less")
+#: words that may stand between "fail" and the comparison ("fail if its pass rate drops under")
+_GATE_FILL = _w(
+    "if when whenever it its the a pass passes passing rate score scores scored is are falls "
+    "fall drops drop goes go gets get comes come ends end up on for of than exit with code 1 "
+    "run suite"
+)
+
+
+def fail_under(req: Request, scorers: list[str]) -> list[str]:
+    """``--fail-under SCORER=RATE`` said in words: "fail if it's under 90%", "fail when the
+    exact pass rate drops below 0.8", "exit 1 if equals passes less than 85%". The scorer is
+    the one named inside the phrase, else the only scorer of the request (two, or none, and
+    the phrase stays unread: asked about). A rate is a percentage or a share up to 1."""
+    toks = req.tokens
+    for k in req.indexes({"fail", "exit", "error", "fails"}):
+        if not req.free(k):
+            continue
+        inside: list[str] = []
+        j = k + 1
+        while j < len(toks) and j - k <= 10:
+            named_here = [m for m in req.in_name.get(j, []) if m.kind == "scorer"]
+            if named_here:
+                inside.append(named_here[0].name)
+                j = named_here[0].end
+                continue
+            if toks[j].kind == "num" and toks[j].is_int and req.w(j - 1) == "exit":
+                j += 1  # "exit 1 if …"
+                continue
+            if req.w(j) in _UNDER or not (req.free(j) and req.w(j) in _GATE_FILL):
+                break
+            j += 1
+        if req.w(j) not in _UNDER or not req.free(j):
+            continue
+        v = j + 1 + (req.w(j + 1) == "than")
+        if v >= len(toks) or toks[v].kind != "num" or not req.free(v) or toks[v].value is None:
+            continue
+        t = toks[v]
+        if t.unit == "%" and 0 < t.value <= 100:
+            rate = f"{fmt(t.value)}%"
+        elif t.unit is None and 0 < t.value <= 1:
+            rate = fmt(t.value)
+        else:
+            continue
+        names = list(dict.fromkeys(inside)) or (scorers if len(scorers) == 1 else [])
+        if len(names) != 1:
+            continue
+        req.use(*range(k, v + 1))
+        return ["--fail-under", f"{names[0]}={rate}"]
+    return []
 
 
 def resume(req: Request) -> Translation:
@@ -514,6 +568,16 @@ def _baseline_first(req: Request, first: str, second: str) -> tuple[str, str]:
     early = first if late == second else second
     between = range(spans[early].end, spans[late].start)
     roles = [n for n in (first, second) if set(name_parts(n)) & _BASELINE_PIECES]
+    if req.w(spans[early].start - 1) == "from" and [req.w(i) for i in between] in (
+        ["to"],
+        ["into"],
+        ["on", "to"],
+    ):
+        # "going from A to B", "from A on to B": a change from the baseline A to the candidate B
+        if roles == [late]:
+            raise _RolesDisagree(late, early, "from")
+        req.use(spans[early].start - 1, *between)
+        return early, late
     if any(req.w(i) in _BASELINE_AFTER for i in between) and roles == [early]:
         # "compare baseline-0401 against candidate-0402": the words make the second run the
         # baseline, its name the first; which is meant is asked (the order decides the verdict)
@@ -613,7 +677,9 @@ def _compare_options(req: Request) -> list[str] | Translation:
 def _max_regressions(req: Request) -> list[str]:
     """``--max-regressions N``: "fail if there are more than 2 regressions", "at most 2
     regressions", "max regressions 2", "allow 2 regressions"."""
-    if not req.has({"than", "most", "max", "maximum", "allow", "allowed", "allowing", "tolerate"}):
+    if not req.has(
+        {"than", "most", "max", "maximum", "allow", "allowed", "allowing", "tolerate", "over"}
+    ):
         return []  # "2 regressions" alone is not a limit: left unread, asked about
     t = named.near(
         req,
@@ -622,12 +688,37 @@ def _max_regressions(req: Request) -> list[str]:
         fill=named.FILL | _w("than more allow allowed allowing tolerate"),
     )
     if t is None:
+        t = _bound_apart(req)
+    if t is None:
         return []
     for i in req.indexes({"fail", "exit", "error", "if", "there", "are", "more", "than", "allow"}):
         req.use(i)
     for i in req.indexes({"pairs", "cases"}):
         req.use(i)
     return ["--max-regressions", fmt(t.value)]
+
+
+def _bound_apart(req: Request) -> Token | None:
+    """ "any regressions …? fail if more than 0": the limit said in a clause of its own, with
+    the regressions named once elsewhere in the request (the only thing it can count)."""
+    k = req.seq({"fail", "exit", "error"}, {"if", "when"}, {"more", "over"})
+    if k < 0 or not all(req.free(x) for x in range(k, k + 3)):
+        return None
+    j = k + 3 + (req.w(k + 3) == "than")
+    nouns = [
+        i for i in req.indexes({"regressions", "regression", "regressed", "regress"}) if req.free(i)
+    ]
+    if j >= len(req.tokens) or not named.count(req.tokens[j]) or not req.free(j) or not nouns:
+        return None
+    if req.w(j + 1) and req.w(j + 1) not in ("regressions", "regression", "of", "them"):
+        return None  # "fail if more than 2 cases …": counts something else
+    end = j + 1
+    while req.w(end) in ("regressions", "regression", "of", "them"):
+        end += 1
+    req.use(*range(k, end), nouns[0])
+    if req.w(nouns[0] - 1) in ("any", "the") and req.free(nouns[0] - 1):
+        req.use(nouns[0] - 1)
+    return req.tokens[j]
 
 
 def scorer_specs(req: Request) -> list[str]:

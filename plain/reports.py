@@ -217,6 +217,10 @@ def is_dataset_export(req: Request) -> bool:
     named = bool(ws & _DATASET_WORDS and verb and (source or "export" in ws))
     if ws & _w("dataset datasets") and source:
         return True  # "dataset from onboarding": the dataset rule asks what it lacks
+    if ws & _w("fine-tuning finetuning fine-tune training") and source:
+        # "fine-tuning data from X", "training examples out of X as jsonl": what it is for
+        # names the dataset, a verb or not (the dataset rule asks what it lacks)
+        return bool(ws & (_w("data examples set records pairs") | set(_DATASET_FORMATS)))
     return said_format or as_jsonl or named
 
 
@@ -360,7 +364,7 @@ def dataset(req: Request) -> Translation:
     if isinstance(split, Translation):
         return split
     opts += split
-    for i in req.indexes({"file", "files", "data", "set", "records", "lines"}):
+    for i in req.indexes({"file", "files", "data", "set", "records", "lines", "examples", "pairs"}):
         req.use(i)
     scorers = req.names_of("scorer")
     if len(scorers) > 1:

@@ -315,7 +315,8 @@ def resolve_test(
     choices = list(req.vocab.archived if only_archived else req.vocab.tests)
     if archived and not only_archived:
         choices += list(req.vocab.archived)
-    other = req.named("suite", "run")
+    # a run or suite a phrase already read ("by each case's score in RUN") is not the test
+    other = [m for m in req.named("suite", "run") if not req.used & set(range(m.start, m.end))]
     misspelt = req.close_names([*req.vocab.tests, *req.vocab.archived])
     if misspelt:
         word, close = misspelt[0]

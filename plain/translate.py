@@ -156,12 +156,27 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
     req = Request(text, vocab, focus)
     found = options.read(req)
     routed = _route(req)
-    if command_path(routed.argv) in (("ab", "summary"), ("ab", "show")) and any(
-        f.option in ("--as-of", "--at", "--plot") for f in found
+    path = command_path(routed.argv)
+    as_was = any(f.option in ("--as-of", "--at", "--plot", "--diff-now") for f in found)
+    if as_was and (
+        path in (("ab", "summary"), ("ab", "show"))
+        or (
+            path == ("events", "log")
+            and (req.named("test", "archived") or req.focus in req.vocab.tests)
+            and not any(f.option in ("--since", "--until", "--limit") for f in found)
+            and any(f.option in ("--as-of", "--at", "--diff-now") for f in found)
+        )
     ):
-        # "how did checkout-flow look at position 40?", "the plot for onboarding": a test as it
-        # was, or drawn, is its analysis (`ab summary`/`ab show` have no --as-of/--at/--plot)
+        # "how did checkout-flow look at position 40?", "the plot for onboarding", "what did
+        # search-v2 say on 2026-11-01, and what changed since?": a test as it was, or drawn,
+        # is its analysis (`ab summary`/`ab show`/`events log` have no --as-of/--at/--plot)
         routed = ab.analyze(req)
+    elif not routed.ok and not routed.argv and any(f.option == "--plot" for f in found):
+        # "plot the score distribution" with a run or a test in focus: what is drawn is its own
+        if req.focus in req.vocab.runs and not req.named("test", "archived", "canary"):
+            routed = ev.show(req)
+        elif req.focus in req.vocab.tests and not req.named("run", "suite", "canary"):
+            routed = ab.analyze(req)
     translation = options.attach(req, routed, found)
     return _asked(req, _unnegated(req, _accounted(req, translation)))
 
@@ -556,6 +571,10 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
 
     if any(t.kind == "actor" for t in req.tokens) and not (tests or runs or suites):
         return ledger.events_log(req)
+
+    # ---- CUPED by a run's case scores ("adjust by each case's score in RUN"): a test's analysis
+    if ws & ab.COVARIATE_CUES and (tests or req.focus in req.vocab.tests) and runs:
+        return ab.analyze(req)
 
     # ---- eval traces, failed rollouts
     if ws & {"traces", "trace"} and (runs or req.focus in req.vocab.runs) and not tests:

@@ -856,6 +856,40 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("unsure", "keep the control for now", "onboarding", "~"),
     # events export --since is a log position, not a date
     ("refused", "export events since 2026-11-01 into x.jsonl", None, "! not a date"),
+    # ------------------------------------------------------------------ #24 round 4: capabilities
+    # CUPED by a case's mean score in an earlier run (--covariate case:RUN), said in words
+    ("ab analyze", "analyze search-v2 with cuped on the case scores from candidate-0402", None, "ab analyze search-v2 --covariate case:candidate-0402"),
+    ("ab analyze", "use baseline-0401's per-case scores as the covariate for prompt-style", None, "ab analyze prompt-style --covariate case:baseline-0401"),
+    ("ab analyze", "adjust by each case's mean score in baseline-0401", "onboarding", "ab analyze onboarding --covariate case:baseline-0401"),
+    ("ab analyze", "adjust search-v2 by each case's weird score in baseline-0401", None, "~"),
+    ("ab analyze", "adjust search-v2 by each case's score in baseline-0401 and candidate-0402", None, "~"),
+    # a pass-rate gate said in words (--fail-under SCORER=RATE): the scorer is the one said
+    ("eval run", "run smoke against openai:gpt-4o with the exact scorer, fail when the pass rate drops below 0.8", None, "eval run smoke --target openai:gpt-4o --scorer exact --fail-under exact=0.8"),
+    ("eval run", "run smoke against openai:gpt-4o scored by contains; exit 1 if contains passes less than 85 percent", None, "eval run smoke --target openai:gpt-4o --scorer contains --fail-under contains=85%"),
+    ("eval run", "run smoke against openai:gpt-4o with exact and judge, fail if judge is below 70%", None, "eval run smoke --target openai:gpt-4o --scorer exact --scorer judge --fail-under judge=70%"),
+    ("eval run", "run smoke against openai:gpt-4o with exact and judge, fail if under 90%", None, "~"),
+    ("eval run", "run smoke against openai:gpt-4o, fail if it's under 90%", None, "~"),
+    ("eval run", "run smoke against openai:gpt-4o with exact, fail if it is under 150%", None, "~"),
+    # a change "from A to B" (A the baseline); a limit said in a clause of its own
+    ("eval compare", "what regressed from baseline-0401 to candidate-0402? fail if more than 2", None, "eval compare baseline-0401 candidate-0402 --max-regressions 2"),
+    ("eval compare", "going from 20250131-142502-7f3a9c to candidate-0402, did anything regress? exit if over 1", None, "eval compare 20250131-142502-7f3a9c candidate-0402 --max-regressions 1"),
+    ("eval compare", "compare from candidate-0402 to baseline-0401", None, "? eval compare [RUN_A]"),
+    ("eval compare", "compare baseline-0401 and candidate-0402, fail if more than 2 cases", None, "~"),
+    # a test as it was ("what did X say on D"), and what changed since, is its analysis
+    ("ab analyze", "what did onboarding say at position 40 and what has changed since", None, "ab analyze onboarding --at 40 --diff-now"),
+    ("ab analyze", "what did it say on 2026-10-01, and what changed since?", "prompt-style", "ab analyze prompt-style --as-of 2026-10-01 --diff-now"),
+    # a plot of what is in focus
+    ("eval show", "draw the latency distribution", "baseline-0401", "eval show baseline-0401 --plot"),
+    ("ab analyze", "plot it", "onboarding", "ab analyze onboarding --plot"),
+    ("unsure", "plot the score distribution", None, "~"),
+    # what a dataset is for names it ("fine-tuning data from X")
+    ("export dataset", "training data from baseline-0401 as tensorzero, scoring at least 0.9 with exact", None, "export dataset baseline-0401 --format tensorzero --min-score 0.9 --scorer exact"),
+    ("export dataset", "training examples out of candidate-0402 in openai chat format, passed only", None, "export dataset candidate-0402 --format openai-chat --passed-only"),
+    ("export dataset", "fine-tuning data from onboarding", None, "? export dataset onboarding [--format]"),
+    # an outcome said as the result's adjective ("a failing warm result")
+    ("ab add-result", "record a passing terse session on prompt-style, 3 calls, 3 ok", None, "ab add-result prompt-style --variant terse --tool-calls 3 --successful-calls 3 --success"),
+    ("ab add-result", "log an errored cold run with error \"gateway 502\"", CF, "ab add-result checkout-flow --variant cold --error 'gateway 502' --failure"),
+    ("ab add-result", "add a failing warm result that passed", CF, "! both that it succeeded and that it failed"),
 ]
 # fmt: on
 
