@@ -204,6 +204,30 @@ def analyze(req: Request) -> Translation:
                 ["--alpha A"],
                 f"{t.text} confidence is given as a significance level: type --alpha (e.g. 1 - confidence)",
             )
+    for i in req.indexes({"min"}):  # "min detectable effect 10%": the abbreviation
+        if req.w(i + 1) in ("detectable", "effect", "lift") and req.free(i):
+            toks[i].norm = "minimum"
+    powers: tuple[tuple[str | set[str], ...], ...] = (
+        ("power", {"check", "analysis", "calculation", "estimate"}),
+        ("statistical", "power"),
+    )
+    for said in powers:  # "a power check", "power analysis on X": what the mde answers
+        k = req.seq(*said)
+        if k >= 0 and (
+            req.index({"mde", "detectable", "detect"}) >= 0 or req.seq("how", "many") >= 0
+        ):
+            req.use(k, k + 1)
+    if req.index({"plot", "chart", "graph", "draw"}, names_too=True) >= 0:
+        for k in req.indexes({"lift", "lifts", "confidence"}):
+            if req.w(k + 1) in ("interval", "intervals") and req.free(k + 1):
+                req.use(k, k + 1)  # "plot the lift interval": what --plot draws
+    k = req.seq("no", {"meaningful", "real", "practical"}, "difference")
+    if k >= 0 and req.index({"margin", "equivalence", "equivalent"}) >= 0:
+        # "is there no meaningful difference within a 2pp margin?": the equivalence test's own
+        # words (its verdict is named so), with the margin said
+        req.use(k, k + 1, k + 2)
+        for i in req.indexes({"within", "inside"}):
+            req.use(i)
     k = req.seq({"ready", "good"}, "to", {"ship", "go"})  # "is it ready to ship?"
     if k >= 0 and req.is_question():
         req.use(k, k + 1, k + 2)
@@ -227,7 +251,10 @@ def analyze(req: Request) -> Translation:
     mde = None
     for i in req.indexes({"mde", "detect", "detectable"}):
         j = skip(
-            req, i + 1, BE | {"of", "a", "an", "effect", "minimum", "the", "at", "least"}, ":="
+            req,
+            i + 1,
+            BE | {"of", "a", "an", "effect", "minimum", "the", "at", "least", "lift", "difference"},
+            ":=",
         )
         if j < len(toks) and toks[j].kind == "num" and req.free(j):
             mde = toks[j]

@@ -97,6 +97,8 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
     last = False
     while j < len(toks):
         t = toks[j]
+        if j in req.used:
+            break  # read by another phrase ("and a 1:3 split off to on"): the list ended
         if t.kind == "word" and t.norm in ("baseline", "control") and items and kind == "vs":
             nxt = j + 1
             if nxt < len(toks) and toks[nxt].kind == "word" and toks[nxt].norm not in KNOWN:
@@ -201,6 +203,7 @@ def create(req: Request) -> Translation:
     name_tok = _new_name(req)
     if isinstance(name_tok, Translation):
         return name_tok
+    ratio = _ratio_split(req)  # first: "and a 1:3 split off to on" is no list of variants
     variants: list[str] = []
     for i, t in enumerate(toks):
         if t.kind == "kv" and t.text.lower().startswith("variants="):
@@ -232,6 +235,14 @@ def create(req: Request) -> Translation:
             if len(found) == 2:
                 variants = found
                 req.use(k)
+    defaults = -1
+    if not variants:
+        # "with the default variants": the CLI's own (control,treatment), so none are named
+        defaults = req.seq({"default", "standard", "usual"}, {"variants", "arms", "groups"})
+        if defaults >= 0:
+            req.use(defaults, defaults + 1)
+            if req.w(defaults - 1) == "the" and req.w(defaults - 2) in ("with", "using", "keep"):
+                req.use(defaults - 1, defaults - 2)
     if role == "@next":
         role = variants[-1] if len(variants) == 2 else None
     control = None
@@ -280,6 +291,15 @@ def create(req: Request) -> Translation:
     metric = _create_metric(req)
     guardrails = _guardrails(req)
     extras: list[str] = _create_extras(req)
+    if ratio:
+        split_names = [x.partition("=")[0] for x in ratio.split(",")]
+        if not set(split_names) <= set(variants) or len(set(split_names)) != 2:
+            return refused(
+                req.text,
+                f"the split names {' and '.join(split_names)}, which are not two of the "
+                f"variants ({', '.join(variants) or 'none named'})",
+            )
+        extras += ["--split", ratio]
     extras += _segment_and_cap(req)
     tools = _expected_tools(req)
     if tools:
@@ -405,7 +425,7 @@ def create(req: Request) -> Translation:
             ["--variants A,B"],
             f"a test needs at least two variants; only {variants[0]!r} was given",
         )
-    if not variants:
+    if not variants and defaults < 0:
         return incomplete(
             req.text,
             ["ab", "create", name, *opts],
@@ -784,6 +804,40 @@ def _create_extras(req: Request) -> list[str]:
         req.use(*range(a, end))
         out += ["--guardrail", f"{metric}:{limit}"]
     return out
+
+
+def _ratio_split(req: Request) -> str | None:
+    """``--split A=N,B=M`` from a ratio said with the variants it is between: "a 1:3 split off
+    to on", "split 1:3 between off and on", "a 3:1 split (off:on)". The shares pair with the
+    variants in the order said there; the names must be two of the test's variants."""
+    from trialbook.plain.lex import fmt
+
+    toks = req.tokens
+    for i in range(len(toks) - 2):
+        if not (toks[i].is_int and req.p(i + 1) == ":" and toks[i + 2].is_int):
+            continue
+        if not all(req.free(x) for x in (i, i + 1, i + 2)):
+            continue
+        j = i + 3
+        k = i - 1 - (req.w(i - 1) in ("of", "at")) if req.w(i + 3) != "split" else i
+        if req.w(j) == "split":
+            j += 1
+        elif req.w(k) != "split":
+            continue
+        split_at = j - 1 if req.w(j - 1) == "split" else k
+        j += req.w(j) in ("between", "of", "for", "from") or req.p(j) == "("
+        names = [j, j + 2]
+        if not (req.w(j + 1) in ("to", "and", "vs") or req.p(j + 1) in (":", "/")):
+            continue
+        if any(x >= len(toks) or toks[x].kind != "word" or x in req.used for x in names):
+            continue
+        a, b = (toks[x].norm for x in names)
+        end = j + 3 + (req.p(j + 3) == ")")
+        start = min(i, split_at)
+        start -= req.w(start - 1) in ("a", "an", "with")
+        req.use(*range(start, end))
+        return f"{a}={fmt(toks[i].value)},{b}={fmt(toks[i + 2].value)}"
+    return None
 
 
 def _guardrail_refusal(req: Request, opts: list[str]) -> Translation | None:

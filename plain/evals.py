@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from trialbook.domain.names import NAME_RE
 from trialbook.plain import named
 from trialbook.plain.ab_common import skip
 from trialbook.plain.lex import Token, fmt, name_parts
@@ -209,9 +212,11 @@ def run(req: Request) -> Translation:
     opts += fail_under(req, scorer_names)
     target = next((i for i, t in enumerate(toks) if t.kind in ("url", "spec")), -1)
     suite = resolve(req, "suite", ["eval", "run"])
+    if isinstance(suite, Translation) and suite.status == "incomplete" and "--config" in opts:
+        suite = ""  # "run the config in nightly.toml": the config names the suite (--help)
     if isinstance(suite, Translation):
         return suite
-    argv = ["eval", "run", suite]
+    argv = ["eval", "run", *([suite] if suite else [])]
     scorer_opts = [x for name in scorer_names for x in ("--scorer", name)]
     if target < 0 and "--config" in opts:
         refusal = number_refusal(req) or unknown_refusal(req)
@@ -284,6 +289,70 @@ def _run_extras(req: Request) -> list[str] | Translation:
         return price
     opts += price
     opts += _gates(req)
+    opts += run_files(req)
+    return opts
+
+
+#: the seeds a synth config runs: "0-49", "0,3,7", "0-9,20"
+_SEEDS = re.compile(r"\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*")
+
+
+def run_files(req: Request) -> list[str]:
+    """``eval run`` options said by their own name: ``--junit FILE`` ("junit to evals.xml",
+    "write junit xml into ci/out.xml"), ``--config FILE`` (a ``.toml`` run config: "from
+    synth_eval.toml"), ``--seeds LIST`` ("over seeds 0-49", "seeds 0,3,7"), ``--cache``
+    ("with the cache on", "cached") and ``--cache-ttl D`` ("ttl 12h", with the cache said)."""
+    toks = req.tokens
+    opts: list[str] = []
+    for i in req.indexes({"junit"}):
+        j = skip(req, i + 1, _w("xml report file results to into in at as"))
+        if j < len(toks) and req.free(j) and toks[j].text.lower().endswith(".xml"):
+            a = i - (req.w(i - 1) in ("write", "writing", "with", "and", "a", "the"))
+            req.use(*range(a, j + 1))
+            opts += ["--junit", toks[j].text]
+            break
+    for i, t in enumerate(toks):
+        if t.kind == "path" and req.free(i) and t.text.lower().endswith(".toml"):
+            a = i - (req.w(i - 1) in ("from", "using", "with", "in", "per", "by"))
+            if req.w(a - 1) in ("the", "config") and req.free(a - 1):
+                a -= 1
+            req.use(*range(a, i + 1))
+            opts += ["--config", t.text]
+            break
+    for i in req.indexes({"seeds"}):
+        j = i + 1 + (req.w(i + 1) in ("of", "from"))
+        e = j
+        while e + 2 < len(toks) + 1 and req.p(e + 1) == "," and e + 2 < len(toks):
+            e += 2  # "seeds 0,3,7" is lexed as numbers between commas
+        said = req.text[toks[j].start : toks[e].end] if j < len(toks) else ""
+        if j < len(toks) and all(req.free(x) for x in range(j, e + 1)) and _SEEDS.fullmatch(said):
+            a = i - (req.w(i - 1) in ("over", "for", "on", "with", "across", "the"))
+            req.use(*range(a, e + 1))
+            opts += ["--seeds", said]
+            break
+    cache = -1
+    for words in (
+        ("cache", "on"),
+        ("cache", "enabled"),
+        ("cache",),
+        ("cached",),
+        ("caching",),
+    ):
+        k = req.seq(*words)
+        if k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
+            a = k - (req.w(k - 1) in ("the", "a"))
+            a -= req.w(a - 1) in ("with", "use", "using", "and")
+            req.use(*range(a, k + len(words)))
+            cache = k
+            break
+    if cache >= 0:
+        opts.append("--cache")
+        for i in req.indexes({"ttl"}):
+            j = skip(req, i + 1, _w("of is at"), ":=")
+            if j < len(toks) and req.free(j) and toks[j].kind == "num" and toks[j].unit == "s":
+                req.use(*range(i, j + 1))
+                opts += ["--cache-ttl", toks[j].text.replace(" ", "")]
+                break
     return opts
 
 
@@ -433,6 +502,15 @@ def show(req: Request) -> Translation:
                 req.use(i - 1)
             opts += ["--case", req.tokens[j].text]
             break
+    for i in req.indexes({"synth", "synth-ai"}):
+        # "the synth columns", "columns synth", "in the synth layout": --columns synth
+        j = i + 1 if req.w(i + 1) in ("columns", "column", "layout", "view", "table") else i - 1
+        if req.free(i) and req.w(j) in ("columns", "column", "layout", "view", "table"):
+            a, b = min(i, j), max(i, j)
+            a -= req.w(a - 1) in ("the", "with", "in", "as")
+            req.use(*range(a, b + 1))
+            opts += ["--columns", "synth"]
+            break
     k = req.seq({"every", "all"}, {"verdict", "verdicts"})
     if k >= 0:
         req.use(k, k + 1)
@@ -522,6 +600,15 @@ def compare(req: Request) -> Translation:
             ["eval", "compare", a, b, *opts],
             ["--max-regressions N"],
             "how many regressions at most? e.g. 'at most 2 regressions'",
+        )
+    gate = [i for i in req.indexes({"fail", "fails", "exit", "exits"}) if req.free(i)]
+    if gate:  # "fail on keep control": a gate no rule read is asked about, never dropped
+        return incomplete(
+            req.text,
+            ["eval", "compare", a, b, *opts],
+            [repr(req.tokens[gate[0]].text)],
+            f"I read this much, but not the gate {req.tokens[gate[0]].text!r} asks for: "
+            "--max-regressions N or --fail-on DECISION (keep_control, no_difference, …)",
         )
     return command(req.text, ["eval", "compare", a, b, *opts])
 
@@ -651,6 +738,7 @@ def _compare_options(req: Request) -> list[str] | Translation:
         return by
     opts += by
     opts += _max_regressions(req)
+    opts += _fail_on(req)
     k = req.index({"into", "feed", "create", "put"})
     if k >= 0 and (req.named("test") or req.index({"a/b", "ab", "test", "experiment"}) >= 0):
         tests = req.names_of("test")
@@ -663,6 +751,21 @@ def _compare_options(req: Request) -> list[str] | Translation:
         elif called >= 0 and called + 1 < len(req.tokens) and req.tokens[called + 1].kind == "word":
             name = req.tokens[called + 1].norm
             req.use(called, called + 1)
+        else:  # "into an ab test model-swap": a new name right after the test noun
+            noun = req.index({"a/b", "ab", "test", "experiment"}, k)
+            noun += req.w(noun) in ("a/b", "ab") and req.w(noun + 1) in ("test", "experiment")
+            nxt = noun + 1
+            if (
+                noun > k
+                and nxt < len(req.tokens)
+                and req.free(nxt)
+                and req.tokens[nxt].kind == "word"
+                and req.tokens[nxt].norm not in KNOWN
+                and NAME_RE.fullmatch(req.tokens[nxt].norm)
+                and (nxt == len(req.tokens) - 1 or req.p(nxt + 1) in (",", ".", ";"))
+            ):
+                name = req.tokens[nxt].norm
+                req.use(nxt)
         if not name:
             return refused(
                 req.text, "feed the pairs into which A/B test? say 'into an A/B test called NAME'"
@@ -696,6 +799,40 @@ def _max_regressions(req: Request) -> list[str]:
     for i in req.indexes({"pairs", "cases"}):
         req.use(i)
     return ["--max-regressions", fmt(t.value)]
+
+
+#: the recommendations `eval compare --fail-on` can gate on, and the words that say them
+_DECISIONS = {
+    "keep_control": "keep_control",
+    "no_difference": "no_difference",
+    "continue": "continue",
+    "blocked": "blocked",
+    "ship": "ship",
+}
+
+
+def _fail_on(req: Request) -> list[str]:
+    """``--fail-on DECISION``: "fail on keep_control", "exit 1 if it says keep_control", "…
+    or on no_difference": the recommendation named by its own name after a fail cue."""
+    if not req.has({"fail", "exit", "error", "fails"}):
+        return []
+    found: list[str] = []
+    for i, t in enumerate(req.tokens):
+        if t.kind == "word" and req.free(i) and t.norm in _DECISIONS and "_" in t.norm:
+            found.append(_DECISIONS[t.norm])
+            a = i
+            while req.w(a - 1) in _w("on or if it says recommends is the recommendation") and (
+                req.free(a - 1)
+            ):
+                a -= 1
+            req.use(*range(a, i + 1))
+    if not found:
+        return []
+    for i in req.indexes({"fail", "exit", "fails"}):
+        req.use(i)
+        if req.w(i) == "exit" and i + 1 < len(req.tokens) and req.tokens[i + 1].text == "1":
+            req.use(i + 1)  # "exit 1 if …": the gate's exit code
+    return ["--fail-on", ",".join(dict.fromkeys(found))]
 
 
 def _bound_apart(req: Request) -> Token | None:
@@ -760,10 +897,21 @@ def _judge_repeats(req: Request) -> list[str]:
         ):
             req.use(i, i + 2)  # "3 judge repeats": the judge word stays for the scorer reader
             return ["--judge-repeats", fmt(t.value)]
+        judged = req.index({"judge", "ask", "asked", "grader"}, names_too=True) >= 0 or any(
+            x.kind == "scorer" and x.text.lower().startswith("judge") for x in req.tokens
+        )
         if req.w(i + 1) in ("repeats", "repeat", "repetitions") or (
-            req.w(i + 1) == "times" and req.index({"judge", "ask", "grader"}, names_too=True) >= 0
+            req.w(i + 1) == "times" and judged
         ):
             req.use(i, i + 1)
+            if req.w(i - 1) in ("asked", "ask", "queried", "called") and req.free(i - 1):
+                req.use(i - 1)  # "judge:openai asked 3 times"
+            if req.w(i + 2) in ("per", "each", "a") and req.w(i + 3) in (
+                "rollout",
+                "case",
+                "answer",
+            ):
+                req.use(i + 2, i + 3)
             return ["--judge-repeats", fmt(t.value)]
         if req.w(i - 1) in ("repeats", "repeat") and req.free(i - 1):
             req.use(i - 1, i)

@@ -31,6 +31,8 @@ def events_log(req: Request) -> Translation:
     toks = req.tokens
     opts: list[str] = []
     streams: list[str] = []
+    for i in req.indexes({"logged"}):  # "what's been logged on X?" (never a result to add)
+        req.use(i)
     for m in req.matches:
         if m.kind in ("test", "archived"):
             streams.append(f"ab:{m.name}")

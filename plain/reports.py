@@ -13,6 +13,7 @@ dataset with no format asks which.
 
 from __future__ import annotations
 
+from trialbook.plain.ab_common import skip
 from trialbook.plain.request import Request, resolve_test
 from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import KNOWN, _w
@@ -267,6 +268,10 @@ def _split(req: Request) -> list[str] | Translation:
             req.use(*range(i, k))
             opts += ["--split", ",".join(pairs)]
             break
+        slashed = _slashed_split(req, i)
+        if slashed:
+            opts += ["--split", slashed]
+            break
     for i in req.indexes({"seed"}):
         j = i + 1 + (req.w(i + 1) in ("of", "is") or req.p(i + 1) in ("=", ":"))
         if j < len(toks) and toks[j].is_int and req.free(j):
@@ -275,6 +280,48 @@ def _split(req: Request) -> list[str] | Translation:
             opts += ["--seed", fmt(toks[j].value)]
             break
     return opts
+
+
+def _slashed(req: Request, j: int, kind: str) -> tuple[list[int], int]:
+    """Tokens of ``kind`` joined by "/" from ``j`` ("train/val/test", "0.8/0.1/0.1")."""
+    got: list[int] = []
+    k = j
+    while k < len(req.tokens) and req.free(k) and req.tokens[k].kind == kind:
+        got.append(k)
+        if req.p(k + 1) != "/":
+            break
+        k += 2
+    return got, (got[-1] + 1 if got else j)
+
+
+def _slashed_split(req: Request, i: int) -> str | None:
+    """ "train/val/test split 0.8/0.1/0.1", "split train/test 0.9/0.1": names and shares
+    written as two lists of the same length, paired in order."""
+    from trialbook.plain.lex import fmt
+
+    for start in (i + 1, i - 1):
+        # the names' list ends at "split" when said before it: step back over "a/b/c"
+        a = start
+        if start < i:
+            while a - 2 >= 0 and req.p(a - 1) == "/" and req.tokens[a - 2].kind == "word":
+                a -= 2
+        names, end = _slashed(req, a, "word")
+        if len(names) < 2 or any(req.tokens[n].norm in KNOWN - _SPLIT_NAMES for n in names):
+            continue
+        j = end if start > i else i + 1
+        j += req.w(j) in ("of", "as", "at", "into")
+        shares, after = _slashed(req, j, "num")
+        if len(shares) != len(names) or any(req.tokens[x].unit for x in shares):
+            continue
+        req.use(*range(min(a, i), max(after, i + 1)))
+        return ",".join(
+            f"{req.tokens[n].norm}={fmt(req.tokens[x].value)}"
+            for n, x in zip(names, shares, strict=True)
+        )
+    return None
+
+
+_SPLIT_NAMES = _w("train test val dev eval")
 
 
 def _min_score(req: Request) -> str | None:
@@ -366,6 +413,14 @@ def dataset(req: Request) -> Translation:
     opts += split
     for i in req.indexes({"file", "files", "data", "set", "records", "lines", "examples", "pairs"}):
         req.use(i)
+    for i in req.indexes({"function", "function_name", "function-name"}):
+        # tensorzero's function_name: "with function name route_query", "function: route_query"
+        j = skip(req, i + 1, _w("name named called is"), ":=")
+        if j < len(req.tokens) and req.free(j) and req.tokens[j].kind == "word":
+            a = i - (req.w(i - 1) in ("with", "the", "a", "its", "for"))
+            req.use(*range(a, j + 1))
+            opts += ["--function", req.tokens[j].text]
+            break
     scorers = req.names_of("scorer")
     if len(scorers) > 1:
         return refused(req.text, f"filter on one scorer: {' or '.join(scorers)}?", scorers)

@@ -171,12 +171,15 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
         # search-v2 say on 2026-11-01, and what changed since?": a test as it was, or drawn,
         # is its analysis (`ab summary`/`ab show`/`events log` have no --as-of/--at/--plot)
         routed = ab.analyze(req)
-    elif not routed.ok and not routed.argv and any(f.option == "--plot" for f in found):
-        # "plot the score distribution" with a run or a test in focus: what is drawn is its own
-        if req.focus in req.vocab.runs and not req.named("test", "archived", "canary"):
+    elif routed.status == "refused" and not routed.argv and found and not req.matches:
+        # "plot the score distribution", "last 10 results" with a run or a test in focus: only
+        # options were said, so they are options of what is in focus (drawn: its analysis;
+        # else shown); a word no rule read still makes the request unsure
+        drawn = any(f.option in ("--plot", "--as-of", "--at") for f in found)
+        if req.focus in req.vocab.runs:
             routed = ev.show(req)
-        elif req.focus in req.vocab.tests and not req.named("run", "suite", "canary"):
-            routed = ab.analyze(req)
+        elif req.focus in req.vocab.tests:
+            routed = ab.analyze(req) if drawn else ab.read_test(req, "show")
     translation = options.attach(req, routed, found)
     return _asked(req, _unnegated(req, _accounted(req, translation)))
 
@@ -261,6 +264,18 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         ):
             unread.append(req.text[req.tokens[found[1]].start : req.tokens[found[2] - 1].end])
     unread += _unresolved_references(req, translation)
+    for i in req.indexes({"fail", "fails", "exit", "exits"}):
+        # "…, fail on keep control", "exit if it's worse": a gate no rule read is never dropped
+        if req.free(i) and req.w(i + 1) in (
+            "if",
+            "when",
+            "on",
+            "unless",
+            "under",
+            "below",
+            "whenever",
+        ):
+            unread.append(f"{req.tokens[i].text} {req.tokens[i + 1].text}")
     if not left and not unknown and not dropped and not unread:
         return translation
     what = (
@@ -656,7 +671,15 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         and not (tests or ws & SUITE_WORDS or ws & RESULT_WORDS)
     ):
         return ledger.events_import(req)
-    if has_path and ws & {"config", "configuration"} and (suites or ws & RUN_VERBS):
+    if has_path and (
+        (ws & {"config", "configuration"} and (suites or ws & RUN_VERBS))
+        or (
+            (ws & RUN_VERBS or any(t.kind in ("url", "spec") for t in req.tokens))
+            and all(
+                t.text.lower().endswith((".toml", ".xml")) for t in req.tokens if t.kind == "path"
+            )
+        )
+    ):  # a run config, or the JUnit file a run writes
         return ev.run(req)
     if has_path and ws & {"transcript", "transcripts"} and not ws & SUITE_WORDS:
         return ab.add_result(req)  # "record a cold session … with transcript cold-17.json"
@@ -777,6 +800,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         "events",
         "log",
         "logs",
+        "logged",
         "history",
         "happened",
         "happening",

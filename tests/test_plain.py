@@ -890,6 +890,44 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab add-result", "record a passing terse session on prompt-style, 3 calls, 3 ok", None, "ab add-result prompt-style --variant terse --tool-calls 3 --successful-calls 3 --success"),
     ("ab add-result", "log an errored cold run with error \"gateway 502\"", CF, "ab add-result checkout-flow --variant cold --error 'gateway 502' --failure"),
     ("ab add-result", "add a failing warm result that passed", CF, "! both that it succeeded and that it failed"),
+    # only options said, with a test or run in focus: options of what is in focus
+    ("ab show", "the 5 newest sessions as json", "onboarding", "ab show onboarding --limit 5 --json"),
+    ("unsure", "the 5 newest sessions as json", None, "~"),
+    # "logged" asks for the log; a session "we logged" is not recorded again
+    ("events log", "what has been logged for onboarding lately", None, "events log --stream ab:onboarding"),
+    ("unsure", "we logged a warm session, 3 calls, 3 ok", CF, "~"),
+    # a power check, "min" for minimum, the plotted intervals, the equivalence verdict's own words
+    ("ab analyze", "a power analysis for onboarding with a min detectable lift of 3 points", None, "ab analyze onboarding --mde 3pp"),
+    ("ab analyze", "chart the lift intervals of checkout-flow", None, "ab analyze checkout-flow --plot"),
+    ("ab analyze", "plot the interval of error for search-v2", None, "~"),
+    ("ab analyze", "is there no real difference on onboarding within an equivalence margin of 1pp?", None, "ab analyze onboarding --margin 1pp"),
+    ("ab analyze", "is there no difference on onboarding within 1pp?", None, "~"),
+    # eval run options said by their own name: --junit, --config FILE.toml, --seeds, --cache(-ttl)
+    ("eval run", "run smoke against http://localhost:9000/agent, junit to evals.xml", None, "eval run smoke --target http://localhost:9000/agent --junit evals.xml"),
+    ("eval run", "run smoke against openai:gpt-4o cached, write junit xml into ci/out.xml", None, "eval run smoke --target openai:gpt-4o --cache --junit ci/out.xml"),
+    ("eval run", "run regression using nightly.toml over seeds 0-9,20", None, "eval run regression --config nightly.toml --seeds 0-9,20"),
+    ("eval run", "run the config in runs/nightly.toml for seeds 0,3,7", None, "eval run --config runs/nightly.toml --seeds 0,3,7"),
+    ("eval run", "run smoke on openai:gpt-4o using the cache, ttl 30m", None, "eval run smoke --target openai:gpt-4o --cache --cache-ttl 30m"),
+    ("eval run", "run smoke against openai:gpt-4o with a ttl of 2h", None, "~"),
+    ("eval run", "run smoke against openai:gpt-4o, judge:openai queried 2 times per answer", None, "eval run smoke --target openai:gpt-4o --scorer judge:openai --judge-repeats 2"),
+    ("eval show", "show candidate-0402 with the synth columns", None, "eval show candidate-0402 --columns synth"),
+    # a gate on the comparison's recommendation; a gate no rule read is never dropped
+    ("eval compare", "compare baseline-0401 with candidate-0402 and exit 1 if it says no_difference", None, "eval compare baseline-0401 candidate-0402 --fail-on no_difference"),
+    ("eval compare", "compare baseline-0401 and candidate-0402, fail on keep control", None, "~"),
+    ("eval run", "run smoke against openai:gpt-4o, fail on keep control", None, "~"),
+    ("eval compare", "put baseline-0401 vs candidate-0402 into an a/b test pair-2", None, "eval compare baseline-0401 candidate-0402 --into-ab pair-2"),
+    # dataset options by name: tensorzero's function, a split as two slashed lists, -o FILE
+    ("export dataset", "export candidate-0402 as tensorzero with function: answer_q", None, "export dataset candidate-0402 --format tensorzero --function answer_q"),
+    ("export dataset", "export baseline-0401 as jsonl, split train/test 0.9/0.1, output to b.jsonl", None, "export dataset baseline-0401 --format jsonl --split train=0.9,test=0.1 --output b.jsonl"),
+    ("export dataset", "export baseline-0401 as jsonl, split train/test 0.9/0.05/0.05", None, "~"),
+    ("audit report", "audit report for checkout-flow -o a.md", None, "audit report checkout-flow --output a.md"),
+    # a test with the CLI's default variants; a planned ratio between two variants
+    ("ab create", "create a test called dv with the default variants", None, "ab create dv"),
+    ("ab create", "set up test dv2 using the standard arms, metric cost", None, "ab create dv2 --metric cost"),
+    ("ab create", "create test m4 with variants a and b, split 2:1 between a and b", None, "ab create m4 --variants a,b --split a=2,b=1"),
+    ("ab create", "create test m8 comparing cold vs warm with a 1:2 split cold to warm", None, "ab create m8 --variants cold,warm --split cold=1,warm=2"),
+    ("ab create", "create test m5 with variants a and b, a 2:1 split x to y", None, "! not two of the variants"),
+    ("ab create", "create test m7 with variants a and b and a 1:3 split", None, "~"),
 ]
 # fmt: on
 
