@@ -447,6 +447,10 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
         if len(o) == 2 and o[0] in ("--as-of", "--since", "--until"):
             out.append((o[0], o[1].replace(" ", "T")))  # ISO 8601 either way
             continue
+        if len(o) == 2 and o[0] == "--guardrail":
+            # by what the CLI reads: "completion_time:+30s" is "completion_time:+30"
+            out.append((o[0], _guardrail(pos, o[1])))
+            continue
         if len(o) == 2 and o[0] in ("--mde", "--margin"):
             # in the metric's units: "30s" and "$0.01" say the unit of a time or cost metric
             bare = o[1].removeprefix("$").removesuffix("s")
@@ -457,6 +461,19 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
                 pass
         out.append(o)
     return pos, sorted(out)
+
+
+def _guardrail(pos: list[str], text: str) -> str:
+    """A guardrail as ``ab create`` (``domain/ab.py``) or ``canary create``
+    (``domain/canary.py``) reads it; as typed when it does not read."""
+    from trialbook.domain.ab import read_guardrail
+    from trialbook.domain.canary import parse_guardrail
+
+    try:
+        g = parse_guardrail(text) if pos[:1] == ["canary"] else read_guardrail(text)
+    except Exception:  # noqa: BLE001 - not readable: compared as typed
+        return text
+    return repr(g)
 
 
 def _same(argv: list[str] | tuple[str, ...], expected: list[str]) -> bool:

@@ -460,7 +460,8 @@ def _new_name(req: Request) -> Token | None | Translation:
         j = skip(req, i + 1, BE, ":=")
         cands.append(j)
     for i in req.indexes(TEST_WORDS):
-        cands.append(i + 1)
+        if req.w(i + 1) not in ("create", "make", "new"):  # "ab create x": the command's words
+            cands.append(i + 1)
     for i in req.indexes({"create", "make", "setup", "define", "start", "new"}):
         cands.append(skip(req, i + 1, frozenset({"a", "an", "new", "the"})))
     k = req.seq("set", "up")
@@ -597,55 +598,69 @@ def _guardrails(req: Request) -> list[str]:
             out.append("?--guardrail METRIC:+N%|which metric and limit? e.g. completion_time:+10%")
             req.use(i)
             continue
-        metric, _, k = found
-        k = skip(
-            req,
-            k,
-            BE
-            | {
-                "of",
-                "at",
-                "no",
-                "not",
-                "more",
-                "than",
-                "by",
-                "within",
-                "worse",
-                "up",
-                "to",
-                "max",
-                "maximum",
-                "must",
-                "get",
-                "should",
-                "increase",
-                "rise",
-                "may",
-                "can",
-                "could",
-                "go",
-                "grow",
-                "higher",
-                "above",
-                "over",
-            },
-            ":=+",
-        )
-        if k < len(req.tokens) and req.tokens[k].kind == "num" and req.free(k):
-            t = req.tokens[k]
-            assert t.value is not None
-            suffix = {"%": "%", "pp": "pp"}.get(t.unit or "", "")
-            limit = f"{metric}:+{fmt(t.value)}{suffix}"
-            out.append(limit)
-            end = skip(req, k + 1, frozenset({"worse", "more", "higher", "increase"}))
-            req.use(*range(i, end))
-        else:
-            out.append(
-                f"?--guardrail {metric}:+N%|how much worse may {metric} get? e.g. {metric}:+10%"
-            )
-            req.use(*range(i, k))
+        while found is not None:
+            found = _one_guardrail(req, i, found, out)
     return out
+
+
+def _one_guardrail(
+    req: Request, i: int, found: tuple[str, int, int], out: list[str]
+) -> tuple[str, int, int] | None:
+    """The limit after a guardrail's metric; returns the next metric of a list of them
+    ("guardrails cost +0.02 and completion_time +30s"), if one follows."""
+    metric, _, k = found
+    k = skip(
+        req,
+        k,
+        BE
+        | {
+            "of",
+            "at",
+            "no",
+            "not",
+            "more",
+            "than",
+            "by",
+            "within",
+            "worse",
+            "up",
+            "to",
+            "max",
+            "maximum",
+            "must",
+            "get",
+            "should",
+            "increase",
+            "rise",
+            "may",
+            "can",
+            "could",
+            "go",
+            "grow",
+            "higher",
+            "above",
+            "over",
+        },
+        ":=+",
+    )
+    if k < len(req.tokens) and req.tokens[k].kind == "num" and req.free(k):
+        t = req.tokens[k]
+        assert t.value is not None
+        suffix = {"%": "%", "pp": "pp"}.get(t.unit or "", "")
+        limit = f"{metric}:+{fmt(t.value)}{suffix}"
+        out.append(limit)
+        end = skip(req, k + 1, frozenset({"worse", "more", "higher", "increase"}))
+        req.use(*range(i, end))
+        nxt = skip(req, end, frozenset({"and"}), ",")
+        if nxt > end and req.free(nxt):
+            more = find_metric(req, nxt, anywhere=False)
+            if more is not None and more[1] == nxt:
+                req.use(*range(end, nxt))
+                return more
+    else:
+        out.append(f"?--guardrail {metric}:+N%|how much worse may {metric} get? e.g. {metric}:+10%")
+        req.use(*range(i, k))
+    return None
 
 
 _WORSE = _w(

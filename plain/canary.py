@@ -413,6 +413,14 @@ def plan(req: Request) -> Translation:
     _mark_words(req, CREATE_VERBS | _w("plan create define canary rollout"))
     control = _word_after(req, _w("control"))
     candidate = _word_after(req, _w("candidate"))
+    k = req.seq("from")
+    if control is None and candidate is None and k >= 0 and req.w(k + 2) == "to":
+        # "from prompt-v2 to prompt-v3": units move from the control to the candidate
+        pair = [k + 1, k + 3]
+        if all(x < len(toks) and toks[x].kind == "word" for x in pair):
+            control = (toks[k + 1].text.lower(), k + 1)
+            candidate = (toks[k + 3].text.lower(), k + 3)
+            req.use(k, k + 1, k + 2, k + 3)
     name = None
     for i in req.indexes(_w("canary called named")):
         j = skip(req, i + 1, _w("called named"), ":")  # "a canary called r3"
@@ -432,11 +440,35 @@ def plan(req: Request) -> Translation:
     for i in req.indexes(_w("over against versus vs")):
         req.use(i)
     k = req.index(_w("stages stage"))
+    if k < 0:
+        # "at 5, 25, 100 percent": a list of shares that ends in a percentage is the stages
+        for i in req.indexes(_w("at through via")):
+            j = i + 1
+            while j < len(toks) and toks[j].kind == "num" and toks[j].unit is None:
+                j += 1
+                j += req.p(j) == ","
+                j += req.w(j) == "and"
+            if j > i + 1 and j < len(toks) and toks[j].kind == "num" and toks[j].unit == "%":
+                k = i
+                break
     if k >= 0:
         stages: list[str] = []
         j = skip(req, k + 1, _w("of at are"), ":=")
         last = False
         while j < len(toks) and toks[j].kind == "num" and toks[j].unit in (None, "%"):
+            if "," in toks[j].text and all(
+                p.isdigit() and len(p) <= 3 for p in toks[j].text.split(",")
+            ):
+                # "5,25,100" is lexed as 5 and 25,100: in a list of stages, a comma separates
+                stages += toks[j].text.split(",")[:-1]
+                stages.append(toks[j].text.split(",")[-1])
+                req.use(j)
+                j += 1
+                if last or not (req.p(j) == "," or req.w(j) == "and"):
+                    break
+                req.use(j)
+                j += 1
+                continue
             stages.append(fmt(toks[j].value))
             req.use(j)
             j += 1
@@ -482,7 +514,11 @@ def plan(req: Request) -> Translation:
         j = skip(
             req,
             b,
-            _w("may must can should rise get grow increase go up worse by at most no more than"),
+            _w(
+                "may must can should rise get grow increase go up worse by at most no more than "
+                "guardrail guardrails limit of"
+            ),
+            "+:",
         )
         if j < len(toks) and toks[j].kind == "num" and req.free(j):
             t = toks[j]
@@ -491,6 +527,10 @@ def plan(req: Request) -> Translation:
                 limit = f"{fmt(t.value)}%"
             elif t.unit == "pp":
                 limit = f"{fmt(t.value)}pp"
+            elif (t.unit == "usd" and metric.startswith("cost")) or (
+                t.unit == "s" and metric.startswith("completion_time")
+            ):
+                limit = fmt(t.value)  # "+3c", "+30s": in the metric's own units (dollars, seconds)
             elif t.unit is not None:
                 return refused(req.text, f"a guardrail limit of {t.text} is not one I can read")
             elif req.w(j + 1) in ("points", "point", "pp"):

@@ -928,6 +928,17 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab create", "create test m8 comparing cold vs warm with a 1:2 split cold to warm", None, "ab create m8 --variants cold,warm --split cold=1,warm=2"),
     ("ab create", "create test m5 with variants a and b, a 2:1 split x to y", None, "! not two of the variants"),
     ("ab create", "create test m7 with variants a and b and a 1:3 split", None, "~"),
+    # a list of guardrails; the command's own words typed as the request's verb
+    ("ab create", "create test g5 with variants a and b, guardrails cost +5% and error rate +2pp", None, "ab create g5 --variants a,b --guardrail cost:+5% --guardrail error_rate:+2pp"),
+    ("ab create", "create test g6 with variants a and b, guardrails cost +5% and error rate", None, "? ab create g6 --variants a,b --guardrail cost:+5% [--guardrail]"),
+    ("ab create", "ab create t9 variants a,b", None, "ab create t9 --variants a,b"),
+    ("ab create", "a/b create t11 with variants x and y", None, "ab create t11 --variants x,y"),
+    # a canary planned "from A to B" at a list of percentages; "5,25,100" is a list of stages
+    ("canary create", "create a canary r4 from r1 to r4 at 10, 30 and 100%", None, "canary create r4 --control r1 --candidate r4 --stages 10,30,100"),
+    ("canary create", "create a canary r7: control r1, candidate r7, stages 10,50,100, cost guardrail +3c", None, "canary create r7 --control r1 --candidate r7 --stages 10,50,100 --guardrail cost:+0.03"),
+    ("canary create", "create a canary r6 from r1 to r6 at 10 and 100 users", None, "~"),
+    ("canary create", "create a canary r8: control r1, candidate r8, latency guardrail +30s", None, "canary create r8 --control r1 --candidate r8 --guardrail completion_time:+30"),
+    ("canary create", "create a canary r8: control r1, candidate r8, cost guardrail +30s", None, "~"),
 ]
 # fmt: on
 
