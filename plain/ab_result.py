@@ -667,6 +667,8 @@ def _money_time_score(req: Request, s: Slots) -> None:
             s.set("cost", fmt(t.value), i)
             if req.w(i - 1) in COST_WORDS | {"for", "at"} and req.free(i - 1):
                 req.use(i - 1)
+            if req.w(i + 1) in COST_WORDS and req.free(i + 1):
+                req.use(i + 1)  # "$0.05 cost", "3 cents spent"
             if req.w(i - 1) == "of" and req.w(i - 2) in COST_WORDS:
                 req.use(i - 1, i - 2)
         elif t.unit == "s":

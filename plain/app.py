@@ -144,6 +144,8 @@ def help_request(req: Request, read: Callable[[str], tuple[str, ...]] | None = N
             if verbs and (family != "eval" or {"eval", "run", "runs"} & set(ws)):
                 topic = [family, verbs[0]]
                 break
+    if topic == ["export"]:
+        topic = ["export", "dataset"]  # its one command ("help with datasets")
     line = " ".join(["help", *topic])
     return refused(
         req.text,

@@ -317,6 +317,14 @@ def route(req: Request) -> Translation | None:
                             req.use(j)
                     opts += ["--timeout", fmt(t.value)]
                 break
+        if "--timeout" not in opts:
+            from trialbook.plain import named
+
+            timeout = named.near(
+                req, {"timeout"}, named.seconds
+            )  # "timeout 600s", "a 10 min timeout"
+            if timeout is not None:
+                opts += ["--timeout", fmt(timeout.value)]
         k = req.seq({"automatically", "auto", "itself"})
         own = req.seq("on", "its", "own")
         rule = req.seq({"act", "acting", "follow", "apply", "enforce"}, {"on", "by"}, "the", "rule")

@@ -438,6 +438,10 @@ def fail_under(req: Request, scorers: list[str]) -> list[str]:
                 inside.append(named_here[0].name)
                 j = named_here[0].end
                 continue
+            if toks[j].kind == "scorer" and toks[j].text in scorers:
+                inside.append(toks[j].text)  # a scorer spec run too ("judge:openai")
+                j += 1
+                continue
             if toks[j].kind == "num" and toks[j].is_int and req.w(j - 1) == "exit":
                 j += 1  # "exit 1 if …"
                 continue
@@ -792,6 +796,23 @@ def _max_regressions(req: Request) -> list[str]:
     )
     if t is None:
         t = _bound_apart(req)
+    if t is None:
+        # "at most 1 regression": the word is also the suite "regression", read here as a count
+        for i in req.indexes({"regression"}, names_too=True):
+            if (
+                i in req.in_name
+                and i not in req.used
+                and i > 0
+                and named.count(req.tokens[i - 1])
+                and req.free(i - 1)
+                and req.w(i - 2) in ("than", "most", "max", "maximum", "allow", "tolerate")
+            ):
+                t = req.tokens[i - 1]
+                a = i - 2
+                while req.w(a - 1) in ("at", "more", "if", "fail", "exit") and req.free(a - 1):
+                    a -= 1
+                req.use(*range(a, i + 1))
+                break
     if t is None:
         return []
     for i in req.indexes({"fail", "exit", "error", "if", "there", "are", "more", "than", "allow"}):

@@ -68,7 +68,9 @@ def is_decision_report(req: Request) -> bool:
             if req.w(i + 1) in ("on", "of", "about", "ab", "eval", "canary"):
                 return True
             after = req.in_name.get(i + 2, [])  # "report for candidate-0402 …"
-            if req.w(i + 1) == "for" and any(m.kind in ("run", "canary") for m in after):
+            if req.w(i + 1) == "for" and any(
+                m.kind in ("run", "canary", "test", "archived") for m in after
+            ):
                 return True
             continue
         if req.w(i - 1) in _REPORT_BEFORE or req.w(i + 1) in _REPORT_AFTER:

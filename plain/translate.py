@@ -708,8 +708,15 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or req.seq("kick", "off") >= 0
     )
     if target or (
-        run_verb and (suites or ws & SUITE_WORDS) and not runs and not (tests and not suites)
-    ):
+        run_verb
+        and (
+            suites
+            or ws & SUITE_WORDS
+            or (fw in ("run", "execute", "launch", "start", "kick") and ws & {"eval", "evaluation"})
+        )
+        and not runs
+        and not (tests and not suites)
+    ):  # "run an eval" is a run, of a suite it asks for
         return ev.run(req)
     if (ws & {"suites", "datasets"} or ("list" in ws and "suite" in ws)) and not suites:
         return _command(text, ["eval", "suite", "list"])

@@ -939,6 +939,18 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("canary create", "create a canary r6 from r1 to r6 at 10 and 100 users", None, "~"),
     ("canary create", "create a canary r8: control r1, candidate r8, latency guardrail +30s", None, "canary create r8 --control r1 --candidate r8 --guardrail completion_time:+30"),
     ("canary create", "create a canary r8: control r1, candidate r8, cost guardrail +30s", None, "~"),
+    # the suite named "regression" read as a count's noun; an amount before its noun
+    ("eval compare", "compare baseline-0401 and candidate-0402, at most 1 regression", None, "eval compare baseline-0401 candidate-0402 --max-regressions 1"),
+    ("eval compare", "compare baseline-0401 and candidate-0402 on regression", None, "~"),
+    ("ab add-result", "add a success for warm on checkout-flow with 2.4k tokens and $0.05 cost", None, "ab add-result checkout-flow --variant warm --tokens 2400 --cost 0.05 --success"),
+    # a gate on a scorer spec; a canary watch's timeout by name; "run an eval"; help for datasets
+    ("eval run", "run smoke on http://127.0.0.1:8000/run with the judge:openai scorer, fail if judge:openai pass rate is under 80%", None, "eval run smoke --target http://127.0.0.1:8000/run --scorer judge:openai --fail-under judge:openai=80%"),
+    ("canary watch", "watch router-v2 with a 10 min timeout", None, "canary watch router-v2 --timeout 600"),
+    ("eval run", "run an eval of smoke against openai:gpt-4o", None, "eval run smoke --target openai:gpt-4o"),
+    ("eval run", "run an eval", None, "? eval run [SUITE]"),
+    ("refused", "how do I run an eval?", None, "! `help eval run`"),
+    ("refused", "help with datasets", None, "! `help export dataset`"),
+    ("report ab", "report for search-v2 as json", None, "report ab search-v2 --format json"),
 ]
 # fmt: on
 
