@@ -172,6 +172,11 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
             last = True
         else:
             return items, k, control
+        if toks[k - 1].kind == "word" and (
+            k >= len(toks) or (toks[k].kind == "punct" and req.p(k) not in ("'", '"'))
+        ):
+            # "a vs b vs": a separator with no name after it; where the list ends is not clear
+            return [*items, "?" + req.text[toks[k - 1].start : toks[k - 1].end]], k, control
         if kind is not None and sep != kind and not (kind == "comma" and last):
             return items, j + 1, control  # separators changed: the list ended
         if sep == "against" and control is None:

@@ -355,7 +355,18 @@ def route(req: Request) -> Translation | None:
                     break
             opts.append("--force")
         percents = [i for i in _percent_tokens(req) if req.free(i)]
-        for i, t in enumerate(req.tokens):  # "push it up to 100": a stage is said with its %
+        stages_of = {float(p) for p in req.vocab.canaries.get(name) or ()}
+        for i, t in enumerate(req.tokens):  # "push it up to 100": 100 is one of its stages
+            if t.is_int and req.free(i) and req.w(i - 1) == "to" and float(t.value) in stages_of:
+                percents = percents or [i]
+        for i in percents:
+            if req.w(i - 1) in ("by", "another", "additional", "extra", "more"):
+                return refused(  # "advance router-v2 by 10%": a step, not the stage to move to
+                    req.text,
+                    f"{req.tokens[i - 1].text} {req.tokens[i].text} is a step, and a canary moves "
+                    f"to a stage: say which (`--to PERCENT`)",
+                )
+        for i, t in enumerate(req.tokens):  # "push it up to 70": a stage is said with its %
             if t.is_int and req.free(i) and req.w(i - 1) == "to" and not percents:
                 return incomplete(
                     req.text,

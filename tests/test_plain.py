@@ -152,7 +152,8 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval export", "write the traces of baseline-0401 into runs/base", None, "eval export baseline-0401 --traces runs/base"),
     ("canary advance", "move router-v2 to 10%, error rate is flat", None, "canary advance router-v2 --to 10 --note 'error rate is flat'"),
     ("canary advance", "take router-v2 to 50% anyway", None, "canary advance router-v2 --to 50 --force"),
-    ("canary advance", "take router-v2 to 50 anyway", None, "? canary advance router-v2 --force [--to]"),
+    # round 4: a bare number that is one of the canary's stages is that stage (any other is asked)
+    ("canary advance", "take router-v2 to 50 anyway", None, "canary advance router-v2 --to 50 --force"),
     ("canary advance", "move router-v2 to 40", None, "~"),
     ("export dataset", "export baseline-0401 as jsonl, split train 0.7, val 0.3", None, "export dataset baseline-0401 --format jsonl --split train=0.7,val=0.3"),
     ("export dataset", "a dataset of search-v2", None, "~"),
@@ -951,6 +952,11 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("refused", "how do I run an eval?", None, "! `help eval run`"),
     ("refused", "help with datasets", None, "! `help export dataset`"),
     ("report ab", "report for search-v2 as json", None, "report ab search-v2 --format json"),
+    # a list that ends on its separator; a canary step said as "by N%" (a step, not a stage)
+    ("ab create", "new test t4: a vs b vs", None, "? ab create t4 [--variants]"),
+    ("ab create", "create test t6 with variants a, b.", None, "ab create t6 --variants a,b"),
+    ("canary advance", "advance router-v2 by 10%", None, "! is a step"),
+    ("canary advance", "move router-v2 to 70", None, "? canary advance router-v2 [--to]"),
 ]
 # fmt: on
 
