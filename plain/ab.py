@@ -835,12 +835,18 @@ def conclude(req: Request) -> Translation:
         if req.w(end) == "off":
             modes.append("stop")
             req.use(k, end, *[x for x in range(k + 1, end) if x not in req.in_name])
-    k = req.seq({"no", "without"}, {"winner", "clear"})
-    if k >= 0 and ("stop" in modes or req.has(STOP_WORDS)):
-        end = k + 2 + (req.w(k + 1) == "clear" and req.w(k + 2) == "winner")
-        req.use(*range(k, end))
-        if req.w(k - 1) == "a" or req.w(k + 1) == "a":
-            req.use(k - 1)
+    # "no winner", "without a clear winner", "without a decision": a stop ships nothing
+    for k in req.indexes({"no", "without"}):
+        j = k + 1 + (req.w(k + 1) in ("a", "any", "an"))
+        j += req.w(j) == "clear"
+        said = req.w(j) in ("winner", "decision", "verdict", "pick") or (
+            req.w(j - 1) == "clear" and j == k + 2
+        )
+        if said and ("stop" in modes or req.has(STOP_WORDS)):
+            end = j + (req.w(j) in ("winner", "decision", "verdict", "pick"))
+            req.use(*range(k, end))
+            if req.w(k - 1) == "a":
+                req.use(k - 1)
     # past and present decisions: "we decided on verbose", "we're shipping warm"
     k = req.seq({"decided", "decide", "settled", "picked", "chose", "choosing"}, {"on", "for"})
     if k >= 0:

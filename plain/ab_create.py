@@ -21,7 +21,9 @@ from trialbook.plain.request import (
 from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import (
     FILLER,
+    HEDGES,
     KNOWN,
+    NEGATORS,
     TEST_WORDS,
     _w,
 )
@@ -37,6 +39,8 @@ _NOT_NAMES = _w(
     expected expecting expect primary measuring measured optimize control baseline treatment
     with where for"""
 )
+#: words that are never a new variant's name: they negate, hedge or date what they stand by
+_NEVER_NAMES = (HEDGES | NEGATORS | _w("tomorrow yesterday today")) - _w("both either each")
 #: words that name the role of the variant after them: "control strict and treatment lenient"
 _ROLE_CANDIDATE = frozenset({"treatment", "candidate", "challenger", "variant", "new"})
 
@@ -70,6 +74,8 @@ def _item(req: Request, j: int) -> str | None:
     """The new name at token ``j`` of a list, if it can be one: a word, a quoted name, or a
     number with a scale typed as a name ("8k", "32k"); never a plain number or amount."""
     t = req.tokens[j]
+    if t.kind == "word" and t.norm in _NEVER_NAMES:
+        return None  # "monthly vs not annual", "a and tomorrow b": a word that changes the list
     if t.kind in ("word", "quote"):
         return t.norm if t.kind == "word" else t.text.lower()
     scaled = not t.text.replace(".", "").isdigit()  # "8k", not "8"

@@ -18,6 +18,8 @@ from trialbook.plain.words import (
     BECAUSE,
     CANARY_WORDS,
     CREATE_VERBS,
+    HEDGES,
+    NEGATORS,
     NOTE_CUES,
     SHOW_WORDS,
     SUMMARY_WORDS,
@@ -522,7 +524,7 @@ def plan(req: Request) -> Translation:
     for i in req.indexes(_w("unit units")):
         j = skip(req, i + 1, _w("is are the"), ":=")
         w = req.w(j)
-        if w and req.free(j):
+        if w and req.free(j) and w not in HEDGES | NEGATORS:
             req.use(*range(i, j + 1))
             opts += ["--unit", w[:-1] if w.endswith("s") and len(w) > 3 else w]
     for i in range(len(toks)):

@@ -61,6 +61,7 @@ from trialbook.plain.words import (
     ERROR_NOUNS,
     EXPORT_WORDS,
     FAIL_WORDS,
+    FILLER,
     FORMAT_WORDS,
     HEDGES,
     KEEP_CONTROL,
@@ -232,6 +233,15 @@ def _accounted(req: Request, translation: Translation) -> Translation:
     unread: list[str] = []
     if translation.writes:
         unread += [t.text for i, t in enumerate(req.tokens) if t.norm in HEDGES and req.free(i)]
+        # a variant of some test named in a change and not read ("create x: cold vs previous
+        # warm" read as cold,previous) is never dropped
+        unread += [
+            m.name
+            for m in req.named("variant")
+            if m.name not in FILLER  # the article "a" (a variant of search-v2)
+            and not any(i in req.used for i in range(m.start, m.end))
+            and not any(m.name == a or m.name in a.split(",") for a in translation.argv)
+        ]
         # a number said as an estimate ("about 12 calls", "roughly 40s") is not a value to record
         estimates = [
             f"{t.text} {req.tokens[i + 1].text}"

@@ -284,5 +284,5 @@ KNOWN: frozenset[str] = frozenset().union(
 HEDGES = _w(
     """if unless only both each every either maybe perhaps probably possibly until when
     whenever except but same again twice thrice later tomorrow tonight soon eventually
-    might should"""
+    might should instead without rather otherwise excluding hardly barely previous"""
 )

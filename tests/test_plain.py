@@ -957,6 +957,16 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab create", "create test t6 with variants a, b.", None, "ab create t6 --variants a,b"),
     ("canary advance", "advance router-v2 by 10%", None, "! is a step"),
     ("canary advance", "move router-v2 to 70", None, "? canary advance router-v2 [--to]"),
+    # words that negate, hedge or date are never a new variant's name; a store's variant name
+    # left unread in a change is never dropped; "instead"/"without" unread make a change unsure
+    ("ab create", "create a test checkout-v3 comparing cold vs previous warm", None, "~"),
+    ("ab create", "new a/b test pricing-page comparing monthly vs not annual", None, "~"),
+    ("ab create", "create test speed with variants a and tomorrow b", None, "~"),
+    ("unsure", "ship warm instead", CF, "~"),
+    ("unsure", "add a warm result without 3 calls", CF, "~"),
+    ("ab conclude", "stop onboarding without a clear winner", None, "ab conclude onboarding --stop"),
+    ("ab conclude", "stop onboarding with no winner", None, "ab conclude onboarding --stop"),
+    ("canary create", "plan a canary r9: candidate r9 over control r1, units are hardly sessions", None, "~"),
 ]
 # fmt: on
 
