@@ -21,9 +21,8 @@ from trialbook.plain.request import (
 from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import (
     FILLER,
-    HEDGES,
     KNOWN,
-    NEGATORS,
+    NEVER_VALUES,
     TEST_WORDS,
     _w,
 )
@@ -40,7 +39,7 @@ _NOT_NAMES = _w(
     with where for"""
 )
 #: words that are never a new variant's name: they negate, hedge or date what they stand by
-_NEVER_NAMES = (HEDGES | NEGATORS | _w("tomorrow yesterday today")) - _w("both either each")
+_NEVER_NAMES = NEVER_VALUES
 #: words that name the role of the variant after them: "control strict and treatment lenient"
 _ROLE_CANDIDATE = frozenset({"treatment", "candidate", "challenger", "variant", "new"})
 
@@ -324,7 +323,7 @@ def create(req: Request) -> Translation:
                 j < len(toks)
                 and toks[j].kind in ("word", "num", "quote")
                 and req.free(j)
-                and toks[j].norm not in KNOWN
+                and toks[j].norm not in KNOWN | NEVER_VALUES
             ):
                 extras += [opt, toks[j].text]
                 req.use(*range(i, j + 1))
@@ -718,6 +717,7 @@ def _segment_and_cap(req: Request) -> list[str]:
             and req.free(k)
             and toks[k].kind == "word"
             and CUSTOM_METRIC_RE.match(toks[k].norm)
+            and toks[k].norm not in NEVER_VALUES
         ):
             if toks[k].norm in KNOWN and toks[k].norm not in ("category", "difficulty", "model"):
                 continue
@@ -757,7 +757,8 @@ def _expected_tools(req: Request) -> list[str]:
         j = skip(req, i + 1, BE | {"of", "called", "named"}, ":=")
         items, end, _ = _list_items(req, j)
         if items and not any(x.startswith("?") for x in items):
-            req.use(i, *range(lead[0], i))
+            between = range(lead[0] + 1, i)  # "expecting the tools": filler, or left unread
+            req.use(i, lead[0], *[k for k in between if req.w(k) in _w("the to a its")])
             return items
     return []
 

@@ -44,6 +44,7 @@ from trialbook.plain.words import (
     KNOWN,
     MESSAGE_NOUNS,
     NEGATORS,
+    NEVER_VALUES,
     OK_WORDS,
     SCORE_WORDS,
     SUCCESS_NEG,
@@ -434,7 +435,7 @@ def _dimension_words(req: Request, s: Slots) -> None:
         j = i + 1 + (req.p(i + 1) in (":", "="))
         if j >= len(toks) or not req.free(j) or toks[j].kind != "word" or toks[j].norm in KNOWN:
             continue
-        if not CUSTOM_METRIC_RE.match(toks[j].norm):
+        if not CUSTOM_METRIC_RE.match(toks[j].norm) or toks[j].norm in NEVER_VALUES:
             continue
         a = i - 1 if req.w(i - 1) in ("in", "on", "for", "from") and req.free(i - 1) else i
         s.lists["dimension"].append(f"{req.w(i)}={toks[j].text}")
@@ -721,7 +722,7 @@ def _id_slots(req: Request, s: Slots) -> None:
                 j < len(toks)
                 and toks[j].kind in ("word", "num", "quote")
                 and req.free(j)
-                and toks[j].norm not in KNOWN
+                and toks[j].norm not in KNOWN | NEVER_VALUES
             ):
                 if toks[j].kind == "num" and toks[j].unit is not None:
                     continue

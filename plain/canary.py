@@ -18,8 +18,7 @@ from trialbook.plain.words import (
     BECAUSE,
     CANARY_WORDS,
     CREATE_VERBS,
-    HEDGES,
-    NEGATORS,
+    NEVER_VALUES,
     NOTE_CUES,
     SHOW_WORDS,
     SUMMARY_WORDS,
@@ -313,7 +312,8 @@ def route(req: Request) -> Translation | None:
                 if k < 0:
                     k = req.seq({"timeout", "stop", "quit"}, {"after", "of"})
                 if k >= 0 and k < i:
-                    req.use(*range(k, i + 1))
+                    fill = _w("give stop up after timeout quit of a an")
+                    req.use(*[x for x in range(k, i + 1) if x == i or req.w(x) in fill])
                     for j in req.indexes({"without", "no", "new", "results", "result", "but"}):
                         if j > i or req.w(j) == "but":
                             req.use(j)
@@ -416,6 +416,8 @@ def _word_after(req: Request, cues: frozenset[str]) -> tuple[str, int] | None:
         if j < len(req.tokens) and req.tokens[j].kind in ("word", "quote"):
             if j in req.in_name and not any(m.kind == "canary" for m in req.in_name[j]):
                 continue
+            if req.tokens[j].norm in NEVER_VALUES:
+                continue  # "candidate otherwise new": no name
             req.use(*range(i, j + 1))
             return req.tokens[j].text.lower(), j
     return None
@@ -524,7 +526,7 @@ def plan(req: Request) -> Translation:
     for i in req.indexes(_w("unit units")):
         j = skip(req, i + 1, _w("is are the"), ":=")
         w = req.w(j)
-        if w and req.free(j) and w not in HEDGES | NEGATORS:
+        if w and req.free(j) and w not in NEVER_VALUES:
             req.use(*range(i, j + 1))
             opts += ["--unit", w[:-1] if w.endswith("s") and len(w) > 3 else w]
     for i in range(len(toks)):

@@ -262,7 +262,8 @@ def _run_extras(req: Request) -> list[str] | Translation:
     for i in req.indexes({"config", "configuration"}):
         path = next((k for k in range(i + 1, min(i + 3, len(toks))) if toks[k].kind == "path"), -1)
         if path >= 0 and req.free(path):
-            req.use(*range(i, path + 1))
+            # "the config in run.toml": the word between is filler, or it stays unread
+            req.use(i, path, *[k for k in range(i + 1, path) if req.w(k) in _CONFIG_FILL])
             if req.w(i - 1) == "the" and req.w(i - 2) in ("using", "with", "from"):
                 req.use(i - 1, i - 2)
             opts += ["--config", toks[path].text]
@@ -356,6 +357,7 @@ def run_files(req: Request) -> list[str]:
     return opts
 
 
+_CONFIG_FILL = _w("file in at from is of")
 #: "pricing m=0.15/0.6", "price gpt-4o-mini at 0.15/0.6": USD per million input/output tokens
 _PRICE_WORDS = _w("price prices pricing priced cost costs rate rates")
 

@@ -286,3 +286,7 @@ HEDGES = _w(
     whenever except but same again twice thrice later tomorrow tonight soon eventually
     might should instead without rather otherwise excluding hardly barely previous"""
 )
+
+#: words that are never a value typed for a slot (a name, a key, an id): they negate, hedge or
+#: date what they stand by ("candidate otherwise new", "segment by excluding category")
+NEVER_VALUES = (HEDGES | NEGATORS | _w("tomorrow yesterday today")) - _w("both either each")
