@@ -16,7 +16,7 @@ from __future__ import annotations
 from trialbook.plain.ab_common import skip
 from trialbook.plain.request import Request, resolve_test
 from trialbook.plain.types import Translation, command, incomplete, refused
-from trialbook.plain.words import KNOWN, _w
+from trialbook.plain.words import KNOWN, METRIC_NAMES, _w
 
 #: "decision report", "a report on X", "html report"
 _REPORT_NOUNS = _w("report reports write-up writeup packet")
@@ -255,7 +255,8 @@ def _split(req: Request) -> list[str] | Translation:
             k + 1 < len(toks)
             and toks[k].kind == "word"
             and (
-                toks[k].norm not in KNOWN or toks[k].norm in ("train", "test", "val", "dev", "eval")
+                toks[k].norm not in KNOWN | _w("seed seeds function format min minimum scorer")
+                or toks[k].norm in ("train", "test", "val", "dev", "eval")
             )
             and toks[k + 1].kind == "num"
             and toks[k + 1].unit is None
@@ -424,6 +425,12 @@ def dataset(req: Request) -> Translation:
             opts += ["--function", req.tokens[j].text]
             break
     scorers = req.names_of("scorer")
+    for i in req.indexes({"scorer"}):
+        # "scorer score", "scorer success": an A/B test's score or metric named as the scorer
+        j = skip(req, i + 1, _w("is the"), ":=")
+        if req.free(i) and req.free(j) and (req.w(j) == "score" or req.w(j) in METRIC_NAMES):
+            req.use(*range(i, j + 1))
+            scorers.append(req.w(j))
     if len(scorers) > 1:
         return refused(req.text, f"filter on one scorer: {' or '.join(scorers)}?", scorers)
     if scorers:

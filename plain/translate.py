@@ -274,6 +274,12 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         ):
             unread.append(req.text[req.tokens[found[1]].start : req.tokens[found[2] - 1].end])
     unread += _unresolved_references(req, translation)
+    # a word that names an option ("scorer", "alpha", "seed") no rule read: its value is lost
+    unread += [
+        t.text
+        for i, t in enumerate(req.tokens)
+        if t.kind == "word" and t.norm in _OPTION_NOUNS and req.free(i) and not _beside_read(req, i)
+    ]
     for i in req.indexes({"fail", "fails", "exit", "exits"}):
         # "…, fail on keep control", "exit if it's worse": a gate no rule read is never dropped
         if req.free(i) and req.w(i + 1) in (
@@ -304,6 +310,26 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         f"I read this much, but not what {what!r} is for; edit the line, or say it with "
         "its option name",
     )
+
+
+#: words that name an option of some command: left unread, what they name was not carried
+_OPTION_NOUNS = _w(
+    """scorer scorers alpha epochs epoch concurrency budget timeout seed seeds split splits
+    function guardrail guardrails stages mde margin covariate junit ttl retries repeats"""
+)
+
+
+def _beside_read(req: Request, i: int) -> bool:
+    """Whether the word at ``i`` stands beside something a rule read ("the exact scorer",
+    "3 epochs"), past "the", "a", "of", "is" and ":"."""
+    skip = {"the", "a", "an", "of", "is"}
+    for step in (-1, 1):
+        j = i + step
+        while 0 <= j < len(req.tokens) and (req.w(j) in skip or req.p(j) in (":", "=")):
+            j += step
+        if 0 <= j < len(req.tokens) and (j in req.used or j in req.in_name):
+            return True
+    return False
 
 
 #: what "this"/"that" may point at, by the kind of name the focus (``use NAME``) holds
@@ -875,6 +901,14 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ab.list_tests(req)
     if ws & SHOW_WORDS and req.focus in req.vocab.runs and not tests:
         return ev.show(req)
+    if (
+        (tests or req.focus in req.vocab.tests)
+        and not ws & (SHOW_WORDS | LIST_WORDS | LOG_WORDS | RESULT_WORDS)
+        and _names_metric(req)
+    ):
+        # "cost per success on checkout-flow", "error rate for onboarding": a metric of a test,
+        # with nothing else asked, is its analysis on that metric
+        return ab.analyze(req)
     if tests or (
         ws & SHOW_WORDS and (ws & TEST_WORDS or ws & RESULT_WORDS or req.focus in req.vocab.tests)
     ):

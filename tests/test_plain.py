@@ -970,6 +970,16 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab create", "create test seg with variants a and b, segment by excluding category", None, "~"),
     ("canary create", "create a canary called r3 with control old and candidate otherwise new", None, "~"),
     ("eval run", "run regression using the config tomorrow run.toml", None, "~"),
+    # a metric of a test with nothing else asked is its analysis on that metric
+    ("ab analyze", "cost per success on checkout-flow", None, "ab analyze checkout-flow --metric cost_per_success"),
+    ("ab analyze", "tokens on prompt-style", None, "ab analyze prompt-style --metric tokens"),
+    ("ab show", "show checkout-flow on cost", None, "~"),
+    # a dataset's "seed N" is no split; an A/B score named as the scorer; an option's name
+    # that no rule read (its value lost) makes the request unsure
+    ("export dataset", "fine-tuning data from checkout-flow, openai-chat, split train 0.8 val 0.2, seed 1", None, "export dataset checkout-flow --format openai-chat --split train=0.8,val=0.2 --seed 1"),
+    ("export dataset", "dataset from prompt-style in jsonl format, scorer score, min score 0.5", None, "export dataset prompt-style --format jsonl --min-score 0.5 --scorer score"),
+    ("export dataset", "dataset from prompt-style in jsonl format, min score 0.5, scorer", None, "~"),
+    ("eval compare", "compare baseline-0401 and candidate-0402 with the scorer", None, "~"),
 ]
 # fmt: on
 
