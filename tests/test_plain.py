@@ -938,7 +938,7 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("canary create", "create a canary r4 from r1 to r4 at 10, 30 and 100%", None, "canary create r4 --control r1 --candidate r4 --stages 10,30,100"),
     ("canary create", "create a canary r7: control r1, candidate r7, stages 10,50,100, cost guardrail +3c", None, "canary create r7 --control r1 --candidate r7 --stages 10,50,100 --guardrail cost:+0.03"),
     ("canary create", "create a canary r6 from r1 to r6 at 10 and 100 users", None, "~"),
-    ("canary create", "create a canary r8: control r1, candidate r8, latency guardrail +30s", None, "canary create r8 --control r1 --candidate r8 --guardrail completion_time:+30"),
+    ("canary create", "create a canary r8: control r1, candidate r8, completion time guardrail +30s", None, "canary create r8 --control r1 --candidate r8 --guardrail completion_time:+30"),
     ("canary create", "create a canary r8: control r1, candidate r8, cost guardrail +30s", None, "~"),
     # the suite named "regression" read as a count's noun; an amount before its noun
     ("eval compare", "compare baseline-0401 and candidate-0402, at most 1 regression", None, "eval compare baseline-0401 candidate-0402 --max-regressions 1"),
