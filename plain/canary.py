@@ -10,6 +10,8 @@ parts to guess: it is refused with the command to type.
 
 from __future__ import annotations
 
+import re
+
 from trialbook.plain.lex import fmt
 from trialbook.plain.request import Request, number_refusal, suggest, unknown_refusal
 from trialbook.plain.types import Translation, command, incomplete, refused
@@ -18,6 +20,7 @@ from trialbook.plain.words import (
     BECAUSE,
     CANARY_WORDS,
     CREATE_VERBS,
+    FILLER,
     NEVER_VALUES,
     NOTE_CUES,
     SHOW_WORDS,
@@ -122,6 +125,13 @@ def _intent(req: Request) -> str | None:
         return "complete"
     if first in CREATE_VERBS or ws & _w("create plan define"):
         return "create"
+    if (
+        first == "canary"
+        and req.w(1) == "for"
+        and not req.named("canary")
+        and (ws & _w("vs versus over against") or "control" in ws)
+    ):
+        return "create"  # "canary for planner-v3 vs planner-v2 (control), …": a plan
     if ws & _w("record add") and not req.is_question():
         return "add-result"
     if ws & (ADVANCE_VERBS | _FORCE) or req.seq("next", "stage") >= 0 or _percent_tokens(req):
@@ -444,6 +454,23 @@ def plan(req: Request) -> Translation:
             control = (toks[k + 1].text.lower(), k + 1)
             candidate = (toks[k + 3].text.lower(), k + 3)
             req.use(k, k + 1, k + 2, k + 3)
+    for j in range(len(toks) - 3):
+        # "planner-v3 vs planner-v2 (control)": the role said in brackets after a name, the other
+        # side of the "vs" taking the other role
+        if not (req.p(j + 1) == "(" and req.w(j + 2) in ("control", "candidate", "baseline")):
+            continue
+        if req.p(j + 3) != ")" or toks[j].kind != "word" or toks[j].norm in NEVER_VALUES:
+            continue
+        other = j - 2 if req.w(j - 1) in ("vs", "versus", "over", "against") else -1
+        if other < 0 or toks[other].kind != "word" or toks[other].norm in NEVER_VALUES:
+            continue
+        role_control = req.w(j + 2) in ("control", "baseline")
+        said, rest = (toks[j], toks[other]) if role_control else (toks[other], toks[j])
+        if control is None and candidate is None:
+            control = (said.text.lower(), j if role_control else other)
+            candidate = (rest.text.lower(), other if role_control else j)
+            req.use(other, other + 1, j, j + 1, j + 2, j + 3)
+        break
     name = None
     for i in req.indexes(_w("canary called named")):
         j = skip(req, i + 1, _w("called named"), ":")  # "a canary called r3"
@@ -453,16 +480,26 @@ def plan(req: Request) -> Translation:
                 return refused(
                     req.text, f"there is already a canary named {m.name!r}; pick another name"
                 )
+            if toks[j].kind == "word" and toks[j].norm in FILLER | NEVER_VALUES:
+                continue  # "canary for X": "for" is no name
             if req.free(j) or (candidate and candidate[1] == j):
                 name = toks[j].text.lower()
                 req.use(j)
                 break
+    k = req.seq({"canary", "rollout"}, "for")
+    if name is None and candidate is not None and k >= 0 and candidate[1] == k + 2:
+        name = candidate[
+            0
+        ]  # "a canary for planner-v3 vs …": the canary is named by what it rolls out
+        req.use(k + 1)
     if name is None or control is None or candidate is None:
         return refused(req.text, PLAN_HINT)
     opts = ["--control", control[0], "--candidate", candidate[0]]
     for i in req.indexes(_w("over against versus vs")):
         req.use(i)
-    k = req.index(_w("stages stage"))
+    k = next(
+        (i for i in req.indexes(_w("stages stage")) if req.w(i - 1) not in ("per", "each")), -1
+    )
     if k < 0:
         # "at 5, 25, 100 percent": a list of shares that ends in a percentage is the stages
         for i in req.indexes(_w("at through via")):
@@ -511,10 +548,12 @@ def plan(req: Request) -> Translation:
             )
         opts += ["--stages", ",".join(stages)]
     for i, t in enumerate(toks):
+        # "200 results per stage"; "200 min results per stage" (lexed as 200 minutes)
+        minimum = t.kind == "num" and t.unit == "s" and t.text.replace(" ", "").endswith("min")
         if (
             (
                 t.kind == "num"
-                and t.unit is None
+                and (t.unit is None or minimum)
                 and req.free(i)
                 and req.w(i + 1) in ("results", "result")
             )
@@ -522,7 +561,8 @@ def plan(req: Request) -> Translation:
             and req.w(i + 3) == "stage"
         ):
             req.use(*range(i, i + 4))
-            opts += ["--min-results", fmt(t.value)]
+            value = t.text.replace(" ", "")[:-3] if minimum else fmt(t.value)
+            opts += ["--min-results", value]
     for i in req.indexes(_w("unit units")):
         j = skip(req, i + 1, _w("is are the"), ":=")
         w = req.w(j)
@@ -534,6 +574,17 @@ def plan(req: Request) -> Translation:
         if not found:
             continue
         metric, a, b = found
+        qa = a - 1 if re.fullmatch(r"p\d{1,2}", req.w(a - 1)) and req.free(a - 1) else -1
+        lead = qa if qa >= 0 else a
+        if req.w(b) == "metric" or req.w(lead - 1) == "metric":
+            # "p95 completion time metric", "primary metric error_rate": the primary metric
+            said = [lead, *range(a, b)]
+            said += [b] if req.w(b) == "metric" else [lead - 1]
+            if req.w(min(said) - 1) == "primary":
+                said.append(min(said) - 1)
+            req.use(*said)
+            opts += ["--metric", f"{metric}:{req.w(qa)}" if qa >= 0 else metric]
+            continue
         j = skip(
             req,
             b,

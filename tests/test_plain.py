@@ -980,6 +980,13 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("export dataset", "dataset from prompt-style in jsonl format, scorer score, min score 0.5", None, "export dataset prompt-style --format jsonl --min-score 0.5 --scorer score"),
     ("export dataset", "dataset from prompt-style in jsonl format, min score 0.5, scorer", None, "~"),
     ("eval compare", "compare baseline-0401 and candidate-0402 with the scorer", None, "~"),
+    # a canary "for X vs Y (control)": roles in brackets, named by what it rolls out; its
+    # primary metric by name; "N min results per stage"
+    ("canary create", "canary for r2 vs r1 (control), stages 10, 50 and 100", None, "canary create r2 --control r1 --candidate r2 --stages 10,50,100"),
+    ("canary create", "canary for r2 vs r1 (candidate)", None, "~"),
+    ("canary create", "plan a canary called r5 with r5 over r1 (control)", None, "canary create r5 --control r1 --candidate r5"),
+    ("canary create", "create a canary r3 with control r1 and candidate r3, primary metric error rate", None, "canary create r3 --control r1 --candidate r3 --metric error_rate"),
+    ("canary create", "create a canary r6 with control r1 and candidate r6, p99 cost metric, 50 min results per stage", None, "canary create r6 --control r1 --candidate r6 --metric cost:p99 --min-results 50"),
 ]
 # fmt: on
 
