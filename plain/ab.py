@@ -76,6 +76,10 @@ __all__ = [
 # --------------------------------------------------------------------- recording results: import
 
 
+#: words that say who saved the tests of a directory, or when ("the old hermes tests")
+_SAVED_BY = _w("hermes old older earlier existing warm-session")
+
+
 def import_results(req: Request) -> Translation:
     """``ab import NAME FILE`` from "import results.jsonl into checkout": the first path token."""
     path = next((i for i, t in enumerate(req.tokens) if t.kind == "path"), -1)
@@ -104,6 +108,11 @@ def import_results(req: Request) -> Translation:
         for i, t in enumerate(req.tokens):
             if t.kind == "word" and t.norm.endswith(("-session", "-sessions")) and req.free(i):
                 req.use(i)  # "warm-session tests": the framework that saved them
+        for i in req.indexes({"tests", "test", "saved", "framework"}):
+            k = i - 1  # "the old hermes tests": which saved tests they are, said before
+            while req.w(k) in _SAVED_BY and req.free(k):
+                req.use(k)
+                k -= 1
         return command(req.text, ["ab", "import", req.tokens[path].text])
     stdin = req.index({"stdin", "pipe", "piped"})
     if stdin < 0 and req.seq("standard", "input") >= 0:

@@ -987,6 +987,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("canary create", "plan a canary called r5 with r5 over r1 (control)", None, "canary create r5 --control r1 --candidate r5"),
     ("canary create", "create a canary r3 with control r1 and candidate r3, primary metric error rate", None, "canary create r3 --control r1 --candidate r3 --metric error_rate"),
     ("canary create", "create a canary r6 with control r1 and candidate r6, p99 cost metric, 50 min results per stage", None, "canary create r6 --control r1 --candidate r6 --metric cost:p99 --min-results 50"),
+    # a directory of saved tests said with who saved them, or when
+    ("ab import", "import all the existing saved tests in /data/h", None, "ab import /data/h"),
+    ("ab import", "import all the hermes tests in /data/h", None, "ab import /data/h"),
+    ("ab import", "import all the tests from /data/h except the old ones", None, "~"),
 ]
 # fmt: on
 
