@@ -194,7 +194,11 @@ def analyze(req: Request) -> Translation:
     toks = req.tokens
     case_covariate = _case_covariate(req)  # before the metrics: its "score" is no metric
     test = resolve_test(
-        req, ["ab", "analyze"], archived=True, variants=[m.name for m in variant_mentions(req)]
+        req,
+        ["ab", "analyze"],
+        archived=True,
+        variants=[m.name for m in variant_mentions(req)],
+        besides=[a.removeprefix("case:") for a in case_covariate[1:]],
     )
     opts: list[str] = []
     alpha = _alpha(req)

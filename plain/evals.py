@@ -331,6 +331,24 @@ def run_files(req: Request) -> list[str]:
             req.use(*range(a, e + 1))
             opts += ["--seeds", said]
             break
+    off = -1
+    offs: tuple[tuple[str, ...], ...] = (
+        ("no", "cache"),
+        ("without", "the", "cache"),
+        ("without", "cache"),
+    )
+    for words in offs:
+        k = req.seq(*words)
+        if k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
+            off = k
+            req.use(*range(k, k + len(words)))
+            break
+    k = req.seq("cache", {"off", "disabled"})
+    if off < 0 and k >= 0 and req.free(k) and req.free(k + 1):
+        off = k
+        a = k - (req.w(k - 1) == "the")
+        a -= req.w(a - 1) in ("with", "and")
+        req.use(*range(a, k + 2))
     cache = -1
     for words in (
         ("cache", "on"),
@@ -340,20 +358,33 @@ def run_files(req: Request) -> list[str]:
         ("caching",),
     ):
         k = req.seq(*words)
-        if k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
+        if off < 0 and k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
             a = k - (req.w(k - 1) in ("the", "a"))
             a -= req.w(a - 1) in ("with", "use", "using", "and")
             req.use(*range(a, k + len(words)))
             cache = k
             break
+    if off >= 0:
+        opts.append("--no-cache")  # "no cache", "with the cache off"
     if cache >= 0:
         opts.append("--cache")
         for i in req.indexes({"ttl"}):
             j = skip(req, i + 1, _w("of is at"), ":=")
-            if j < len(toks) and req.free(j) and toks[j].kind == "num" and toks[j].unit == "s":
+            ttl = toks[j] if j < len(toks) and req.free(j) else None
+            if ttl is not None and (
+                (ttl.kind == "num" and ttl.unit == "s") or re.fullmatch(r"\d+[dw]", ttl.text)
+            ):  # "12h", "30m", "1d", "2w" (the CLI's durations)
                 req.use(*range(i, j + 1))
-                opts += ["--cache-ttl", toks[j].text.replace(" ", "")]
+                opts += ["--cache-ttl", ttl.text.replace(" ", "")]
                 break
+    k = req.seq("allow", {"all", "every"})
+    if k >= 0:
+        # "allow all rollouts to fail", "allow every rollout to fail": --allow-all-failed
+        e = k + 2 + (req.w(k + 2) in ("rollouts", "rollout", "of"))
+        e += req.w(e) == "them"
+        if req.w(e) == "to" and req.w(e + 1) in ("fail", "error"):
+            req.use(*range(k, e + 2))
+            opts.append("--allow-all-failed")
     return opts
 
 

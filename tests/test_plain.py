@@ -991,6 +991,12 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab import", "import all the existing saved tests in /data/h", None, "ab import /data/h"),
     ("ab import", "import all the hermes tests in /data/h", None, "ab import /data/h"),
     ("ab import", "import all the tests from /data/h except the old ones", None, "~"),
+    # the cache turned off in words (never read as on), a ttl in days, every rollout allowed to fail
+    ("eval run", "run smoke against openai:gpt-4o with the cache off", None, "eval run smoke --target openai:gpt-4o --no-cache"),
+    ("eval run", "run smoke against openai:gpt-4o without the cache", None, "eval run smoke --target openai:gpt-4o --no-cache"),
+    ("eval run", "run smoke against openai:gpt-4o, no cache, cached", None, "~"),
+    ("eval run", "run smoke against openai:gpt-4o with the cache on, ttl 1d", None, "eval run smoke --target openai:gpt-4o --cache --cache-ttl 1d"),
+    ("eval run", "run smoke against openai:gpt-4o and allow all rollouts to fail", None, "eval run smoke --target openai:gpt-4o --allow-all-failed"),
 ]
 # fmt: on
 
