@@ -408,6 +408,11 @@ def _unnegated(req: Request, translation: Translation) -> Translation:
     return translation
 
 
+#: words that leave out what follows them ("analyze X without the plot"): a read that did not
+#: read one is asked about, as with "not"
+_READ_NEGATORS = _w("without except excluding instead")
+
+
 def _read_unnegated(req: Request, translation: Translation) -> Translation:
     """A read whose request holds a "not", "never" or "no" that no rule read is asked about.
 
@@ -416,7 +421,7 @@ def _read_unnegated(req: Request, translation: Translation) -> Translation:
     instead, naming the word (#24 round 2; the rules that understand a negation mark it used).
     """
     for i, t in enumerate(req.tokens):
-        if t.kind == "word" and t.norm in NEGATORS and req.free(i):
+        if t.kind == "word" and t.norm in NEGATORS | _READ_NEGATORS and req.free(i):
             return incomplete(
                 req.text,
                 translation.argv,

@@ -997,6 +997,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval run", "run smoke against openai:gpt-4o, no cache, cached", None, "~"),
     ("eval run", "run smoke against openai:gpt-4o with the cache on, ttl 1d", None, "eval run smoke --target openai:gpt-4o --cache --cache-ttl 1d"),
     ("eval run", "run smoke against openai:gpt-4o and allow all rollouts to fail", None, "eval run smoke --target openai:gpt-4o --allow-all-failed"),
+    # a read never drops a "without" (or "except") that no rule read: it leaves something out
+    ("ab analyze", "analyze onboarding without the plot", None, "? ab analyze onboarding --plot ['without']"),
+    ("eval compare", "compare baseline-0401 and candidate-0402 without the breakdown by difficulty", None, "~"),
+    ("demo", "demo without the eval", None, "demo --no-eval"),
 ]
 # fmt: on
 
