@@ -255,7 +255,7 @@ def route(req: Request) -> Translation | None:
     """The canary command ``req`` asks for, or None when it is not a canary request."""
     intent = _intent(req)
     log_words = _w("log logs events event history happened timeline activity")
-    if intent is None and set(req.words()) & log_words:
+    if intent in (None, "status") and set(req.words()) & log_words:
         return None  # "the log of router-v2": its events (`events log --stream canary:NAME`)
     if intent is None:
         if set(req.words()) & CANARY_WORDS or req.named("canary"):

@@ -1001,6 +1001,11 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab analyze", "analyze onboarding without the plot", None, "? ab analyze onboarding --plot ['without']"),
     ("eval compare", "compare baseline-0401 and candidate-0402 without the breakdown by difficulty", None, "~"),
     ("demo", "demo without the eval", None, "demo --no-eval"),
+    # the log's export without its blobs; "the first N events" (--limit keeps the newest);
+    # a canary's log with a date
+    ("events export", "export the log with no blobs", None, "events export --no-blobs"),
+    ("unsure", "the first 10 events", None, "~"),
+    ("events log", "show the log for router-v2 since 2026-01-01", None, "events log --stream canary:router-v2 --since 2026-01-01"),
 ]
 # fmt: on
 
