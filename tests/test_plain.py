@@ -1006,6 +1006,7 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("events export", "export the log with no blobs", None, "events export --no-blobs"),
     ("unsure", "the first 10 events", None, "~"),
     ("events log", "show the log for router-v2 since 2026-01-01", None, "events log --stream canary:router-v2 --since 2026-01-01"),
+    ("refused", "how do I set up a canary?", None, "! `help canary create`"),
 ]
 # fmt: on
 
