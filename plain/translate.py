@@ -113,7 +113,7 @@ _POLITE_VERBS = (
 _RUN_STATES = _w("stalled stuck crashed died dead hung unfinished interrupted incomplete running")
 #: words that only lead into a request ("please", "can you", "I want to")
 _LEAD = _w(
-    "please pls can could would you i we want wanna to let us let's lets now ok okay hey hi so just kindly go ahead and"
+    "please pls can could would you i we want wanna to let us let's lets now ok okay hey hi so just kindly go ahead and trialbook"
 )
 _VERIFY_STRONG = VERIFY_WORDS - {"chain", "hash", "hashes", "consistent"}
 _EDIT_VERBS = _w("edit modify update change fix correct rename overwrite amend alter rewrite")
@@ -902,7 +902,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         if req.focus in req.vocab.runs and not tests:
             return ev.show(req)  # "how did it do?" with a run in focus
         return ab.read_test(req, "summary")
-    if (ws & {"tests", "experiments"} or (fw in ("list", "ls") and not tests)) and not tests:
+    ab_list = fw == "ab" and req.w(first + 1) in ("list", "ls")  # the command's words, typed
+    if (ws & {"tests", "experiments"} or (fw in ("list", "ls") or ab_list)) and not tests:
         return ab.list_tests(req)
     if ws & SHOW_WORDS and req.focus in req.vocab.runs and not tests:
         return ev.show(req)

@@ -21,7 +21,8 @@ FILLER = _w(
     need needs needed go going some any what which who when where why how quickly right away
     okay sure well currently current so-far far ever anything something everything
     whole full total overall entire named called titled name its they them their okay new
-    i'd we'd let's put make made able mind actually maybe time uses use reached reach"""
+    i'd we'd let's put make made able mind actually maybe time uses use reached reach
+    trialbook"""
 )
 # NB: "time" stays known so "last time" does not count as unknown; durations need a number.
 

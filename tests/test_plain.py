@@ -1007,6 +1007,9 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("unsure", "the first 10 events", None, "~"),
     ("events log", "show the log for router-v2 since 2026-01-01", None, "events log --stream canary:router-v2 --since 2026-01-01"),
     ("refused", "how do I set up a canary?", None, "! `help canary create`"),
+    # the command's own words typed as a request, with or without the program's name
+    ("ab list", "ab list as json", None, "ab list --json"),
+    ("ab summary", "trialbook ab summary checkout-flow", None, "ab summary checkout-flow"),
 ]
 # fmt: on
 
