@@ -688,6 +688,15 @@ def _baseline_first(req: Request, first: str, second: str) -> tuple[str, str]:
             req.w(m.start - 1) == "the" and req.w(m.start - 2) in ("baseline", "reference")
         ):
             return name, other
+        # "X as the baseline", "X is the reference": the role said after the run
+        j = m.end + 1 + (req.w(m.end + 1) in ("the", "a", "our"))
+        if req.w(m.end) in ("as", "is") and req.w(j) in ("baseline", "reference", "base"):
+            if set(name_parts(other)) & _BASELINE_PIECES and not (
+                set(name_parts(name)) & _BASELINE_PIECES
+            ):
+                raise _RolesDisagree(other, name, f"{req.w(m.end)} the {req.w(j)}")
+            req.use(*range(m.end, j + 1))
+            return name, other
     late = second if spans[second].start > spans[first].start else first
     early = first if late == second else second
     between = range(spans[early].end, spans[late].start)

@@ -1010,6 +1010,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # the command's own words typed as a request, with or without the program's name
     ("ab list", "ab list as json", None, "ab list --json"),
     ("ab summary", "trialbook ab summary checkout-flow", None, "ab summary checkout-flow"),
+    # a run's role said after it ("X as the baseline"); asked when a name says otherwise
+    ("eval compare", "compare candidate-0402 with 20250131-142502-7f3a9c as the baseline", None, "eval compare 20250131-142502-7f3a9c candidate-0402"),
+    ("eval compare", "compare 20250131-142502-7f3a9c and candidate-0402, candidate-0402 is the baseline", None, "eval compare candidate-0402 20250131-142502-7f3a9c"),
+    ("eval compare", "compare baseline-0401 and candidate-0402 with candidate-0402 as baseline", None, "? eval compare [RUN_A]"),
 ]
 # fmt: on
 
