@@ -51,6 +51,7 @@ from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import (
     KEEP_CONTROL,
     KNOWN,
+    NEVER_VALUES,
     SHIP_VERBS,
     STOP_WORDS,
     TEST_WORDS,
@@ -289,7 +290,8 @@ def analyze(req: Request) -> Translation:
                     }
                 ),
             )
-            start = i - 2 if req.w(i - 1) == "minimum" else i
+            start = i - 1 if req.w(i - 1) == "minimum" else i
+            start -= req.w(start - 1) in ("a", "an", "the") and start < i
             req.use(*range(max(start, 0), end))
             if req.w(i) == "detectable" and req.w(i - 1) == "minimum":
                 req.use(i - 1)
@@ -454,6 +456,8 @@ def _breakdown(req: Request) -> list[str]:
         if j >= len(toks) or not req.free(i) or not req.free(j) or toks[j].kind != "word":
             continue
         key = toks[j].norm
+        if key in NEVER_VALUES:
+            continue  # "by except difficulty": no key
         said = [k for k in req.indexes(_BREAKS) if req.free(k) and k < i]
         if key in _DIMENSIONS or (said and key not in KNOWN and CUSTOM_METRIC_RE.match(key)):
             req.use(i, j, *said)

@@ -13,6 +13,7 @@ from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import (
     CONCURRENCY_WORDS,
     KNOWN,
+    NEVER_VALUES,
     SCORER_WORDS,
     TARGET_CUES,
     _w,
@@ -752,7 +753,7 @@ def _compare_by(req: Request) -> list[str] | Translation:
             value = key.lower()
         elif key.lower().startswith("metadata.") and len(key) > len("metadata."):
             value = key
-        elif said and toks[j].kind == "word" and key.lower() not in KNOWN:
+        elif said and toks[j].kind == "word" and key.lower() not in KNOWN | NEVER_VALUES:
             value = f"metadata.{key}"
         else:
             continue

@@ -1861,3 +1861,32 @@ def test_a_word_no_rule_reads_put_anywhere_into_a_change_makes_it_unsure() -> No
                 wrong.append(f"{mutated!r} (focus {focus}) -> {t.line}")
     assert tried > 1000
     assert not wrong, "\n".join(wrong)
+
+
+#: words that leave out or turn around what follows them
+_NEGATING = ("without", "except", "instead", "excluding", "not", "never")
+
+
+def test_a_negating_word_put_anywhere_into_a_read_makes_it_unsure() -> None:
+    """Each read of the table, with one of :data:`_NEGATING` put in before each of its words (and
+    at the end), is never a command: read without the word it could be the opposite request
+    (#24 round 4: 'analyze onboarding without the plot' drew the plot)."""
+    wrong = []
+    tried = 0
+    for k, (_, text, focus, _) in enumerate(CASES):
+        said = set(re.split(r"[\s,:]+", text.lower()))
+        t0 = translate(text, VOCAB, focus)
+        if t0.status != "command" or t0.writes or "'" in text or '"' in text:
+            continue
+        if said & _FREE_TEXT:
+            continue
+        word = _NEGATING[k % len(_NEGATING)]
+        parts = text.split()
+        for i in range(len(parts) + 1):
+            mutated = " ".join([*parts[:i], word, *parts[i:]])
+            t = translate(mutated, VOCAB, focus)
+            tried += 1
+            if t.status == "command":
+                wrong.append(f"{mutated!r} (focus {focus}) -> {t.line}")
+    assert tried > 1000
+    assert not wrong, "\n".join(wrong)
