@@ -227,20 +227,24 @@ def analyze(req: Request) -> Translation:
     )
     for said in powers:  # "a power check", "power analysis on X": what the mde answers
         k = req.seq(*said)
-        if k >= 0 and (
-            req.index({"mde", "detectable", "detect"}) >= 0 or req.seq("how", "many") >= 0
-        ):
+        if k >= 0:  # the analysis says how many more results an effect needs
             req.use(k, k + 1)
     if req.index({"plot", "chart", "graph", "draw"}, names_too=True) >= 0:
         for k in req.indexes({"lift", "lifts", "confidence"}):
             if req.w(k + 1) in ("interval", "intervals") and req.free(k + 1):
                 req.use(k, k + 1)  # "plot the lift interval": what --plot draws
     k = req.seq("no", {"meaningful", "real", "practical"}, "difference")
-    if k >= 0 and req.index({"margin", "equivalence", "equivalent"}) >= 0:
-        # "is there no meaningful difference within a 2pp margin?": the equivalence test's own
-        # words (its verdict is named so), with the margin said
+    if k >= 0:
+        # "is there no meaningful difference (within a 2pp margin)?": the equivalence verdict's
+        # own words, which `ab analyze` answers
         req.use(k, k + 1, k + 2)
+    within: Token | None = None  # "within 2 points": the margin itself, said with "within"
+    if k >= 0 or req.index({"equivalence", "equivalent"}) >= 0:
         for i in req.indexes({"within", "inside"}):
+            j = i + 1 + (req.w(i + 1) in ("a", "an"))
+            if j < len(toks) and toks[j].kind == "num" and req.free(j) and req.w(j + 1) != "margin":
+                within = toks[j]
+                req.use(j)
             req.use(i)
     k = req.seq({"ready", "good"}, "to", {"ship", "go"})  # "is it ready to ship?"
     if k >= 0 and req.is_question():
@@ -324,6 +328,15 @@ def analyze(req: Request) -> Translation:
             for x in req.indexes({"equivalence", "check", "equivalent"}):
                 req.use(x)
             break
+    if margin is not None and within is not None and margin is not within:
+        return refused(
+            req.text, f"the margin is given twice ({within.text} and {margin.text}); say it once"
+        )
+    if margin is None and within is not None:
+        margin = within
+    if margin is not None:
+        for x in req.indexes({"equivalence", "equivalent"}):
+            req.use(x)  # "an equivalence check within 2 points"
     history = False
     plotting = req.index({"plot", "chart", "graph", "draw"}, names_too=True) >= 0
     for words in (

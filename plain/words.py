@@ -120,8 +120,8 @@ VAGUE_WORDS = _w("few several many couple lots bunch handful plenty most numerou
 CASE_CUES = _w("case instance")
 NOTE_CUES = _w("note notes noting comment remark")
 BECAUSE = _w("because since reason as")
-KEEP_CONTROL = _w("keep keeping stick sticking stay retain remain")
-STOP_WORDS = _w("stop end abandon halt cancel kill abort terminate")
+KEEP_CONTROL = _w("keep keeping kept stick sticking stuck stay retain remain")
+STOP_WORDS = _w("stop stopping stopped end abandon halt cancel kill abort terminate")
 
 #: metric names and the words that mean them, longest phrase first
 METRIC_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (

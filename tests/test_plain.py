@@ -1014,6 +1014,14 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval compare", "compare candidate-0402 with 20250131-142502-7f3a9c as the baseline", None, "eval compare 20250131-142502-7f3a9c candidate-0402"),
     ("eval compare", "compare 20250131-142502-7f3a9c and candidate-0402, candidate-0402 is the baseline", None, "eval compare candidate-0402 20250131-142502-7f3a9c"),
     ("eval compare", "compare baseline-0401 and candidate-0402 with candidate-0402 as baseline", None, "? eval compare [RUN_A]"),
+    # a power check on its own; the equivalence verdict asked by its words, its margin "within"
+    ("ab analyze", "power analysis for checkout-flow", None, "ab analyze checkout-flow"),
+    ("ab analyze", "is there no real difference on onboarding?", None, "ab analyze onboarding"),
+    ("ab analyze", "equivalence check on onboarding within 2 points", None, "ab analyze onboarding --margin 2pp"),
+    ("ab analyze", "equivalence check on onboarding within 2 points and a 1pp margin", None, "! given twice"),
+    # decisions said in the past tense or with the verb's -ing form
+    ("ab conclude", "we kept the control", "onboarding", "ab conclude onboarding --keep-control"),
+    ("ab conclude", "conclude search-v2 by stopping it", None, "ab conclude search-v2 --stop"),
 ]
 # fmt: on
 
