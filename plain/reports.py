@@ -220,6 +220,8 @@ def is_dataset_export(req: Request) -> bool:
     named = bool(ws & _DATASET_WORDS and verb and (source or "export" in ws))
     if ws & _w("dataset datasets") and source:
         return True  # "dataset from onboarding": the dataset rule asks what it lacks
+    if source and ws & _w("split splits") and ws & _SPLIT_NAMES:
+        return True  # "train/test split 0.9/0.1 of X": only a dataset is split so
     if ws & _w("fine-tuning finetuning fine-tune training") and source:
         # "fine-tuning data from X", "training examples out of X as jsonl": what it is for
         # names the dataset, a verb or not (the dataset rule asks what it lacks)
@@ -234,7 +236,10 @@ def _split(req: Request) -> list[str] | Translation:
     toks = req.tokens
     opts: list[str] = []
     for i in req.indexes({"split", "splits", "split into"}):
-        j = i + 1 + (req.w(i + 1) in ("into", "as", "of"))
+        j = i + 1
+        while j in req.in_name:  # "split baseline-0401 into train 0.8 and test 0.2"
+            j += 1
+        j += req.w(j) in ("into", "as", "of")
         if (
             j < len(toks)
             and toks[j].kind in ("kv", "word", "path", "other")

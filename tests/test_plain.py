@@ -1022,6 +1022,9 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # decisions said in the past tense or with the verb's -ing form
     ("ab conclude", "we kept the control", "onboarding", "ab conclude onboarding --keep-control"),
     ("ab conclude", "conclude search-v2 by stopping it", None, "ab conclude search-v2 --stop"),
+    # a split of a run or test into train/test is a dataset of it
+    ("export dataset", "split baseline-0401 into train 0.8 and test 0.2 as jsonl", None, "export dataset baseline-0401 --format jsonl --split train=0.8,test=0.2"),
+    ("export dataset", "train/test split 0.9/0.1 of search-v2 as tensorzero", None, "export dataset search-v2 --format tensorzero --split train=0.9,test=0.1"),
 ]
 # fmt: on
 
