@@ -549,6 +549,13 @@ def show(req: Request) -> Translation:
             req.use(*range(a, b + 1))
             opts += ["--columns", "synth"]
             break
+    if (
+        req.index({"plot", "chart", "graph", "draw", "histogram", "histograms"}, names_too=True)
+        >= 0
+    ):
+        for i in req.indexes({"score", "scores", "latency", "latencies", "and"}):
+            if req.w(i) != "and" or req.w(i - 1) in ("score", "scores"):
+                req.use(i)  # "plot its scores (and latencies)": what `eval show --plot` draws
     k = req.seq({"every", "all"}, {"verdict", "verdicts"})
     if k >= 0:
         req.use(k, k + 1)

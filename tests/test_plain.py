@@ -1025,6 +1025,9 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # a split of a run or test into train/test is a dataset of it
     ("export dataset", "split baseline-0401 into train 0.8 and test 0.2 as jsonl", None, "export dataset baseline-0401 --format jsonl --split train=0.8,test=0.2"),
     ("export dataset", "train/test split 0.9/0.1 of search-v2 as tensorzero", None, "export dataset search-v2 --format tensorzero --split train=0.9,test=0.1"),
+    # what `eval show --plot` draws, named with it
+    ("eval show", "plot scores and latencies of candidate-0402", None, "eval show candidate-0402 --plot"),
+    ("eval show", "plot the cost of candidate-0402", None, "~"),
 ]
 # fmt: on
 
