@@ -1717,11 +1717,14 @@ def _typed_numbers(text: str) -> set[Decimal]:
 
 
 def _carried_numbers(argv: tuple[str, ...]) -> list[Decimal]:
-    """Every number in the command's values: ``40``, ``5pp``, ``cost:+10%``, ``a=3``."""
+    """Every number in the command's values: ``40``, ``5pp``, ``cost:+10%``, ``a=3``, and a
+    grouped one kept as typed in a note (``1,200``)."""
     out: list[Decimal] = []
     for arg in argv:
         for m in re.finditer(r"\d+(?:\.\d+)?", arg):
             out.append(Decimal(m.group(0)))
+        for m in re.finditer(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", arg):
+            out.append(Decimal(m.group(0).replace(",", "")))
     return out
 
 
