@@ -29,6 +29,7 @@ Contract (what the shell relies on):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from trialbook.plain import ab as ab
 from trialbook.plain import app as app
@@ -159,30 +160,41 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
     routed = _route(req)
     path = command_path(routed.argv)
     as_was = any(f.option in ("--as-of", "--at", "--plot", "--diff-now") for f in found)
-    if as_was and (
-        path in (("ab", "summary"), ("ab", "show"))
-        or (
-            path == ("events", "log")
-            and (req.named("test", "archived") or req.focus in req.vocab.tests)
-            and not any(f.option in ("--since", "--until", "--limit") for f in found)
-            and any(f.option in ("--as-of", "--at", "--diff-now") for f in found)
-        )
-    ):
-        # "how did checkout-flow look at position 40?", "the plot for onboarding", "what did
-        # search-v2 say on 2026-11-01, and what changed since?": a test as it was, or drawn,
-        # is its analysis (`ab summary`/`ab show`/`events log` have no --as-of/--at/--plot)
+    if as_was and path in (("ab", "summary"), ("ab", "show")):
+        # "how did checkout-flow look at position 40?", "the plot for onboarding": a test as it
+        # was, or drawn, is its analysis (`ab summary`/`ab show` have no --as-of/--at/--plot)
         routed = ab.analyze(req)
+    elif (
+        as_was
+        and path == ("events", "log")
+        and (req.named("test", "archived") or req.focus in req.vocab.tests)
+        and not any(f.option in ("--since", "--until", "--limit") for f in found)
+        and any(f.option in ("--as-of", "--at", "--diff-now") for f in found)
+    ):
+        # "what did search-v2 say on 2026-11-01, and what changed since?": its analysis then,
+        # read afresh (what the log's rule used is not read twice, nor dropped)
+        req, found, routed = _afresh(text, vocab, focus, ab.analyze)
     elif routed.status == "refused" and not routed.argv and found and not req.matches:
         # "plot the score distribution", "last 10 results" with a run or a test in focus: only
         # options were said, so they are options of what is in focus (drawn: its analysis;
-        # else shown); a word no rule read still makes the request unsure
+        # else shown), read afresh; a word no rule read still makes the request unsure
         drawn = any(f.option in ("--plot", "--as-of", "--at") for f in found)
-        if req.focus in req.vocab.runs:
-            routed = ev.show(req)
-        elif req.focus in req.vocab.tests:
-            routed = ab.analyze(req) if drawn else ab.read_test(req, "show")
+        if focus in vocab.runs:
+            req, found, routed = _afresh(text, vocab, focus, ev.show)
+        elif focus in vocab.tests:
+            rule = ab.analyze if drawn else (lambda r: ab.read_test(r, "show"))
+            req, found, routed = _afresh(text, vocab, focus, rule)
     translation = options.attach(req, routed, found)
     return _asked(req, _unnegated(req, _accounted(req, translation)))
+
+
+def _afresh(
+    text: str, vocab: Vocabulary, focus: str | None, rule: Callable[[Request], Translation]
+) -> tuple[Request, list[options.Found], Translation]:
+    """``rule`` on the request read anew: no token another rule used stays used."""
+    req = Request(text, vocab, focus)
+    found = options.read(req)
+    return req, found, rule(req)
 
 
 #: how a question that only asks begins ("did baseline-0401 finish?"); "can you …" is a request

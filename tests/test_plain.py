@@ -1028,6 +1028,8 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # what `eval show --plot` draws, named with it
     ("eval show", "plot scores and latencies of candidate-0402", None, "eval show candidate-0402 --plot"),
     ("eval show", "plot the cost of candidate-0402", None, "~"),
+    # a request read again for what is in focus is read afresh: nothing a first rule used is lost
+    ("unsure", "$5 calls last 12", CF, "~"),
 ]
 # fmt: on
 
