@@ -97,6 +97,17 @@ def import_results(req: Request) -> Translation:
             for i in req.indexes({"import", "load", "saved", "test", "file"}):
                 req.use(i)
             return command(req.text, ["ab", "import", name.norm, req.tokens[path].text])
+    said_saved = req.has({"saved"}) or "ab_tests/" in req.tokens[path].text if saved else False
+    if saved and said_saved and not req.named("test", "archived") and k < 0:
+        # "import the saved test ~/.hermes/ab_tests/x.json": its own test id names it (--help)
+        req.use(path)
+        for i in req.indexes({"import", "load", "saved", "test", "file", "the", "a"}):
+            req.use(i)
+        k = path - 1  # "the old hermes test …": who saved it, said before
+        while k >= 0 and req.w(k) in _SAVED_BY and req.free(k):
+            req.use(k)
+            k -= 1
+        return command(req.text, ["ab", "import", req.tokens[path].text])
     directory = path >= 0 and "." not in req.tokens[path].text.rsplit("/", 1)[-1]
     if directory and not req.named("test", "archived") and req.has({"tests", "every", "all"}):
         # "import every saved test in ~/.hermes/ab_tests": a DIR of saved tests, each under

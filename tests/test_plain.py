@@ -1030,6 +1030,9 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval show", "plot the cost of candidate-0402", None, "~"),
     # a request read again for what is in focus is read afresh: nothing a first rule used is lost
     ("unsure", "$5 calls last 12", CF, "~"),
+    # a saved test's file names its own test (its test id): no NAME needed
+    ("ab import", "import the saved test ~/.hermes/ab_tests/test_ab12.json", None, "ab import ~/.hermes/ab_tests/test_ab12.json"),
+    ("ab import", "import data/x.json", None, "? ab import [NAME]"),
 ]
 # fmt: on
 
