@@ -70,6 +70,29 @@ the answer runs nothing and offers that line.
   parser was developed against after they were scored, not on a fresh one: the gap
   between 96 % on dev and 81 % held-out is the measure of fitting that remains.
 
+- Round 4 (#24): fresh3 held-out, scored, became dev data; a fourth newcomer's dev set
+  (``--dev4``, ``bench/plain_fresh4_dev.txt``, 112 requests, all 112 expected lines valid
+  for click's ``make_context``) was scored as it came, at 6797218: 89/112 = 79.5 % (declined
+  23, wrong reads 0, wrong writes 0). Its misses and fresh3 held-out's were grouped by the
+  capability they lacked and each was added with paraphrases of its own (753 → 889 table
+  requests): options said by their own name (``--junit``, a ``.toml`` config, ``--seeds``,
+  ``--cache``/``--no-cache``/``--cache-ttl``, ``--fail-under`` and ``--fail-on`` in words,
+  ``--columns synth``, ``--function``, ``--no-blobs``, ``-o FILE``, ``--allow-all-failed``),
+  a case covariate from a run, a change "from A to B", a test as it was ("what did X say on
+  D"), options alone with a test or run in focus, ratio splits, lists of guardrails, the
+  CLI's default variants, canary plans "from A to B" / "for X vs Y (control)". Made safer,
+  from paraphrases and a mutation run of my own: a word that negates, hedges or dates is never
+  a value or a new name and never dropped from a change (a property test puts one into every
+  write of the table), an option's name no rule read makes a request unsure, a read never
+  drops "without", "advance by 10%" and "the first 10 events" are asked, "with the cache off"
+  is ``--no-cache``, "X as the baseline" puts X first, a request routed again is read afresh.
+  Before → after: fresh4 dev 89/112 → 111/112 (the one miss a misspelt test name, declined by
+  design); fresh3 held-out 36/43 (35 with the old scorer) → 43/43; fresh3 dev 103 → 105/107;
+  the 889-request table at 6797218: 783/889 (declined 70, wrong reads 13, wrong writes 15).
+  The scorer reads ``audit NAME`` of a canary as ``canary audit NAME`` (``--help`` says they
+  are the same) and guardrails by what ``domain/`` reads (``+30s`` is ``+30``).
+  ``--heldout4`` scores ``bench/plain_fresh4_heldout.txt`` (added by the lead; never read).
+
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
 
@@ -264,6 +287,11 @@ FRESH3_DEV = ROOT / "bench" / "plain_fresh3_dev.txt"
 #: the third newcomer's held-out set: added and scored only by the lead (`--heldout3`)
 FRESH3_HELDOUT = ROOT / "bench" / "plain_fresh3_heldout.txt"
 
+#: the fourth newcomer's development set (#24 round 4, `--dev4`): two thirds of their requests
+FRESH4_DEV = ROOT / "bench" / "plain_fresh4_dev.txt"
+#: the fourth newcomer's held-out third: added and scored only by the lead (`--heldout4`)
+FRESH4_HELDOUT = ROOT / "bench" / "plain_fresh4_heldout.txt"
+
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
     """Rows of a fresh file: ``text|focus|expected``; ``#`` lines are comments."""
@@ -396,11 +424,29 @@ _UNIT_OPTIONS = {
 #: commands whose ``--format`` defaults to markdown (``--format markdown`` says the default)
 _MARKDOWN_DEFAULT = {
     ("audit", "report"),
-    ("canary", "audit"),
     ("report", "ab"),
     ("report", "eval"),
     ("report", "canary"),
 }
+
+
+def _canary_audit(argv: list[str]) -> list[str]:
+    """``audit NAME`` of a name that is a canary (and no A/B test) is ``canary audit NAME``
+    (``trialbook audit --help``, ``canary audit --help``: "`trialbook audit NAME` does the same
+    for a name that is a canary"); ``audit report NAME`` is its markdown report."""
+    canary = lambda n: n in tp.VOCAB.canaries and n not in tp.VOCAB.tests  # noqa: E731
+    if argv[:2] == ["audit", "report"] and len(argv) > 2 and canary(argv[2]):
+        rest = argv[3:]
+        return [
+            "canary",
+            "audit",
+            argv[2],
+            *rest,
+            *([] if "--format" in rest else ["--format", "markdown"]),
+        ]
+    if argv[:1] == ["audit"] and len(argv) > 1 and canary(argv[1]):
+        return ["canary", "audit", *argv[1:]]
+    return argv
 
 
 def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[str, ...]]]:
@@ -410,7 +456,7 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
     from trialbook.domain.units import UnitError, parse_cost, parse_duration, parse_tokens
 
     parse = {"duration": parse_duration, "tokens": parse_tokens, "cost": parse_cost}
-    pos, opts = tp._canon(argv)
+    pos, opts = tp._canon(_canary_audit(list(argv)))
     out: list[tuple[str, ...]] = []
     for o in opts:
         if len(o) == 2 and o[0] in _UNIT_OPTIONS:
@@ -424,6 +470,10 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
         if len(o) == 2 and o[0] in ("--as-of", "--since", "--until"):
             out.append((o[0], o[1].replace(" ", "T")))  # ISO 8601 either way
             continue
+        if len(o) == 2 and o[0] == "--guardrail":
+            # by what the CLI reads: "completion_time:+30s" is "completion_time:+30"
+            out.append((o[0], _guardrail(pos, o[1])))
+            continue
         if len(o) == 2 and o[0] in ("--mde", "--margin"):
             # in the metric's units: "30s" and "$0.01" say the unit of a time or cost metric
             bare = o[1].removeprefix("$").removesuffix("s")
@@ -434,6 +484,19 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
                 pass
         out.append(o)
     return pos, sorted(out)
+
+
+def _guardrail(pos: list[str], text: str) -> str:
+    """A guardrail as ``ab create`` (``domain/ab.py``) or ``canary create``
+    (``domain/canary.py``) reads it; as typed when it does not read."""
+    from trialbook.domain.ab import read_guardrail
+    from trialbook.domain.canary import parse_guardrail
+
+    try:
+        g = parse_guardrail(text) if pos[:1] == ["canary"] else read_guardrail(text)
+    except Exception:  # noqa: BLE001 - not readable: compared as typed
+        return text
+    return repr(g)
 
 
 def _same(argv: list[str] | tuple[str, ...], expected: list[str]) -> bool:
@@ -454,6 +517,14 @@ def main() -> None:
         if not FRESH3_HELDOUT.exists():
             sys.exit(f"{FRESH3_HELDOUT} is not there yet: the lead adds it to score it")
         report(f"fresh3 held-out ({FRESH3_HELDOUT.name})", _read_fresh(FRESH3_HELDOUT), _strict)
+        return
+    if "--dev4" in sys.argv:
+        report(f"fresh4 dev ({FRESH4_DEV.name})", _read_fresh(FRESH4_DEV), _strict)
+        return
+    if "--heldout4" in sys.argv:
+        if not FRESH4_HELDOUT.exists():
+            sys.exit(f"{FRESH4_HELDOUT} is not there yet: the lead adds it to score it")
+        report(f"fresh4 held-out ({FRESH4_HELDOUT.name})", _read_fresh(FRESH4_HELDOUT), _strict)
         return
     report("table (tests/test_plain.py)", tp.CASES)
     fresh()

@@ -51,6 +51,7 @@ from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import (
     KEEP_CONTROL,
     KNOWN,
+    NEVER_VALUES,
     SHIP_VERBS,
     STOP_WORDS,
     TEST_WORDS,
@@ -76,6 +77,10 @@ __all__ = [
 # --------------------------------------------------------------------- recording results: import
 
 
+#: words that say who saved the tests of a directory, or when ("the old hermes tests")
+_SAVED_BY = _w("hermes old older earlier existing warm-session")
+
+
 def import_results(req: Request) -> Translation:
     """``ab import NAME FILE`` from "import results.jsonl into checkout": the first path token."""
     path = next((i for i, t in enumerate(req.tokens) if t.kind == "path"), -1)
@@ -92,6 +97,17 @@ def import_results(req: Request) -> Translation:
             for i in req.indexes({"import", "load", "saved", "test", "file"}):
                 req.use(i)
             return command(req.text, ["ab", "import", name.norm, req.tokens[path].text])
+    said_saved = req.has({"saved"}) or "ab_tests/" in req.tokens[path].text if saved else False
+    if saved and said_saved and not req.named("test", "archived") and k < 0:
+        # "import the saved test ~/.hermes/ab_tests/x.json": its own test id names it (--help)
+        req.use(path)
+        for i in req.indexes({"import", "load", "saved", "test", "file", "the", "a"}):
+            req.use(i)
+        k = path - 1  # "the old hermes test …": who saved it, said before
+        while k >= 0 and req.w(k) in _SAVED_BY and req.free(k):
+            req.use(k)
+            k -= 1
+        return command(req.text, ["ab", "import", req.tokens[path].text])
     directory = path >= 0 and "." not in req.tokens[path].text.rsplit("/", 1)[-1]
     if directory and not req.named("test", "archived") and req.has({"tests", "every", "all"}):
         # "import every saved test in ~/.hermes/ab_tests": a DIR of saved tests, each under
@@ -104,6 +120,11 @@ def import_results(req: Request) -> Translation:
         for i, t in enumerate(req.tokens):
             if t.kind == "word" and t.norm.endswith(("-session", "-sessions")) and req.free(i):
                 req.use(i)  # "warm-session tests": the framework that saved them
+        for i in req.indexes({"tests", "test", "saved", "framework"}):
+            k = i - 1  # "the old hermes tests": which saved tests they are, said before
+            while req.w(k) in _SAVED_BY and req.free(k):
+                req.use(k)
+                k -= 1
         return command(req.text, ["ab", "import", req.tokens[path].text])
     stdin = req.index({"stdin", "pipe", "piped"})
     if stdin < 0 and req.seq("standard", "input") >= 0:
@@ -183,8 +204,13 @@ def read_test(req: Request, verb: str) -> Translation:
 def analyze(req: Request) -> Translation:
     """``ab analyze NAME [--metric M] [--alpha A] [--history] [--mde X]``."""
     toks = req.tokens
+    case_covariate = _case_covariate(req)  # before the metrics: its "score" is no metric
     test = resolve_test(
-        req, ["ab", "analyze"], archived=True, variants=[m.name for m in variant_mentions(req)]
+        req,
+        ["ab", "analyze"],
+        archived=True,
+        variants=[m.name for m in variant_mentions(req)],
+        besides=[a.removeprefix("case:") for a in case_covariate[1:]],
     )
     opts: list[str] = []
     alpha = _alpha(req)
@@ -203,6 +229,34 @@ def analyze(req: Request) -> Translation:
                 ["--alpha A"],
                 f"{t.text} confidence is given as a significance level: type --alpha (e.g. 1 - confidence)",
             )
+    for i in req.indexes({"min"}):  # "min detectable effect 10%": the abbreviation
+        if req.w(i + 1) in ("detectable", "effect", "lift") and req.free(i):
+            toks[i].norm = "minimum"
+    powers: tuple[tuple[str | set[str], ...], ...] = (
+        ("power", {"check", "analysis", "calculation", "estimate"}),
+        ("statistical", "power"),
+    )
+    for said in powers:  # "a power check", "power analysis on X": what the mde answers
+        k = req.seq(*said)
+        if k >= 0:  # the analysis says how many more results an effect needs
+            req.use(k, k + 1)
+    if req.index({"plot", "chart", "graph", "draw"}, names_too=True) >= 0:
+        for k in req.indexes({"lift", "lifts", "confidence"}):
+            if req.w(k + 1) in ("interval", "intervals") and req.free(k + 1):
+                req.use(k, k + 1)  # "plot the lift interval": what --plot draws
+    k = req.seq("no", {"meaningful", "real", "practical"}, "difference")
+    if k >= 0:
+        # "is there no meaningful difference (within a 2pp margin)?": the equivalence verdict's
+        # own words, which `ab analyze` answers
+        req.use(k, k + 1, k + 2)
+    within: Token | None = None  # "within 2 points": the margin itself, said with "within"
+    if k >= 0 or req.index({"equivalence", "equivalent"}) >= 0:
+        for i in req.indexes({"within", "inside"}):
+            j = i + 1 + (req.w(i + 1) in ("a", "an"))
+            if j < len(toks) and toks[j].kind == "num" and req.free(j) and req.w(j + 1) != "margin":
+                within = toks[j]
+                req.use(j)
+            req.use(i)
     k = req.seq({"ready", "good"}, "to", {"ship", "go"})  # "is it ready to ship?"
     if k >= 0 and req.is_question():
         req.use(k, k + 1, k + 2)
@@ -226,7 +280,10 @@ def analyze(req: Request) -> Translation:
     mde = None
     for i in req.indexes({"mde", "detect", "detectable"}):
         j = skip(
-            req, i + 1, BE | {"of", "a", "an", "effect", "minimum", "the", "at", "least"}, ":="
+            req,
+            i + 1,
+            BE | {"of", "a", "an", "effect", "minimum", "the", "at", "least", "lift", "difference"},
+            ":=",
         )
         if j < len(toks) and toks[j].kind == "num" and req.free(j):
             mde = toks[j]
@@ -248,7 +305,8 @@ def analyze(req: Request) -> Translation:
                     }
                 ),
             )
-            start = i - 2 if req.w(i - 1) == "minimum" else i
+            start = i - 1 if req.w(i - 1) == "minimum" else i
+            start -= req.w(start - 1) in ("a", "an", "the") and start < i
             req.use(*range(max(start, 0), end))
             if req.w(i) == "detectable" and req.w(i - 1) == "minimum":
                 req.use(i - 1)
@@ -281,6 +339,15 @@ def analyze(req: Request) -> Translation:
             for x in req.indexes({"equivalence", "check", "equivalent"}):
                 req.use(x)
             break
+    if margin is not None and within is not None and margin is not within:
+        return refused(
+            req.text, f"the margin is given twice ({within.text} and {margin.text}); say it once"
+        )
+    if margin is None and within is not None:
+        margin = within
+    if margin is not None:
+        for x in req.indexes({"equivalence", "equivalent"}):
+            req.use(x)  # "an equivalence check within 2 points"
     history = False
     plotting = req.index({"plot", "chart", "graph", "draw"}, names_too=True) >= 0
     for words in (
@@ -337,7 +404,7 @@ def analyze(req: Request) -> Translation:
             and any(o != m and o.startswith(f"{m}_") for o in metrics)
         )
     ]
-    opts += _breakdown(req) + _covariate(req)
+    opts += _breakdown(req) + (case_covariate or _covariate(req))
     refusal = metric_refusal(req, metrics)
     if refusal:
         return refusal
@@ -413,11 +480,60 @@ def _breakdown(req: Request) -> list[str]:
         if j >= len(toks) or not req.free(i) or not req.free(j) or toks[j].kind != "word":
             continue
         key = toks[j].norm
+        if key in NEVER_VALUES:
+            continue  # "by except difficulty": no key
         said = [k for k in req.indexes(_BREAKS) if req.free(k) and k < i]
         if key in _DIMENSIONS or (said and key not in KNOWN and CUSTOM_METRIC_RE.match(key)):
             req.use(i, j, *said)
             return ["--by", key]
     return []
+
+
+#: words that ask for CUPED, the adjustment by a value the variant cannot change
+COVARIATE_CUES = _w(
+    "cuped adjust adjusted adjusting adjustment covariate controlling controlled normalise "
+    "normalize normalised normalized"
+)
+#: words a case covariate may be said with ("by each case's score in RUN")
+_CASE_FILL = _w(
+    "by for on with using from in of the each every per case cases per-case mean average "
+    "score scores scored as a covariate how it did its their"
+)
+
+
+def _case_covariate(req: Request) -> list[str]:
+    """``--covariate case:RUN``: a case's mean score in an earlier eval run, said in words:
+    "by each case's score in RUN", "cuped on the case scores from RUN", "with RUN's per-case
+    scores as the covariate". One run named, a covariate cue, a case word and a score word;
+    every word between them is filler of the phrase (any other stays unread: unsure)."""
+    runs = req.named("run")
+    if len({m.name for m in runs}) != 1:
+        return []
+    cues = [i for i in req.indexes(COVARIATE_CUES) if req.free(i)]
+    if req.seq({"control", "controlling"}, "for") >= 0:
+        cues.append(req.seq({"control", "controlling"}, "for"))
+    scores = [i for i in req.indexes({"score", "scores", "scored"}) if req.free(i)]
+    cases = [i for i in req.indexes({"case", "cases", "per-case"}) if req.free(i)]
+    if not (cues and scores and cases):
+        return []
+    run = runs[0]
+    lo = min(cues[0], scores[0], cases[0], run.start)
+    hi = max(cues[0], scores[0], cases[0], run.end - 1)
+    inside = [
+        i
+        for i in range(lo, hi + 1)
+        if req.free(i) and (req.w(i) in _CASE_FILL | COVARIATE_CUES or req.w(i) == "control")
+    ]
+    if cases[0] not in inside or scores[0] not in inside:
+        return []
+    req.use(*inside, cues[0])
+    req.use_match(run)
+    e = hi + 1  # "… as the covariate" after the run
+    if req.w(e) == "as":
+        end = e + 1 + (req.w(e + 1) in ("the", "a"))
+        if req.w(end) == "covariate":
+            req.use(*range(e, end + 1))
+    return ["--covariate", f"case:{run.name}"]
 
 
 def _covariate(req: Request) -> list[str]:
@@ -760,12 +876,18 @@ def conclude(req: Request) -> Translation:
         if req.w(end) == "off":
             modes.append("stop")
             req.use(k, end, *[x for x in range(k + 1, end) if x not in req.in_name])
-    k = req.seq({"no", "without"}, {"winner", "clear"})
-    if k >= 0 and ("stop" in modes or req.has(STOP_WORDS)):
-        end = k + 2 + (req.w(k + 1) == "clear" and req.w(k + 2) == "winner")
-        req.use(*range(k, end))
-        if req.w(k - 1) == "a" or req.w(k + 1) == "a":
-            req.use(k - 1)
+    # "no winner", "without a clear winner", "without a decision": a stop ships nothing
+    for k in req.indexes({"no", "without"}):
+        j = k + 1 + (req.w(k + 1) in ("a", "any", "an"))
+        j += req.w(j) == "clear"
+        said = req.w(j) in ("winner", "decision", "verdict", "pick") or (
+            req.w(j - 1) == "clear" and j == k + 2
+        )
+        if said and ("stop" in modes or req.has(STOP_WORDS)):
+            end = j + (req.w(j) in ("winner", "decision", "verdict", "pick"))
+            req.use(*range(k, end))
+            if req.w(k - 1) == "a":
+                req.use(k - 1)
     # past and present decisions: "we decided on verbose", "we're shipping warm"
     k = req.seq({"decided", "decide", "settled", "picked", "chose", "choosing"}, {"on", "for"})
     if k >= 0:

@@ -22,6 +22,7 @@ from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import (
     FILLER,
     KNOWN,
+    NEVER_VALUES,
     TEST_WORDS,
     _w,
 )
@@ -37,6 +38,8 @@ _NOT_NAMES = _w(
     expected expecting expect primary measuring measured optimize control baseline treatment
     with where for"""
 )
+#: words that are never a new variant's name: they negate, hedge or date what they stand by
+_NEVER_NAMES = NEVER_VALUES
 #: words that name the role of the variant after them: "control strict and treatment lenient"
 _ROLE_CANDIDATE = frozenset({"treatment", "candidate", "challenger", "variant", "new"})
 
@@ -70,6 +73,8 @@ def _item(req: Request, j: int) -> str | None:
     """The new name at token ``j`` of a list, if it can be one: a word, a quoted name, or a
     number with a scale typed as a name ("8k", "32k"); never a plain number or amount."""
     t = req.tokens[j]
+    if t.kind == "word" and t.norm in _NEVER_NAMES:
+        return None  # "monthly vs not annual", "a and tomorrow b": a word that changes the list
     if t.kind in ("word", "quote"):
         return t.norm if t.kind == "word" else t.text.lower()
     scaled = not t.text.replace(".", "").isdigit()  # "8k", not "8"
@@ -97,6 +102,8 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
     last = False
     while j < len(toks):
         t = toks[j]
+        if j in req.used:
+            break  # read by another phrase ("and a 1:3 split off to on"): the list ended
         if t.kind == "word" and t.norm in ("baseline", "control") and items and kind == "vs":
             nxt = j + 1
             if nxt < len(toks) and toks[nxt].kind == "word" and toks[nxt].norm not in KNOWN:
@@ -170,6 +177,11 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
             last = True
         else:
             return items, k, control
+        if toks[k - 1].kind == "word" and (
+            k >= len(toks) or (toks[k].kind == "punct" and req.p(k) not in ("'", '"'))
+        ):
+            # "a vs b vs": a separator with no name after it; where the list ends is not clear
+            return [*items, "?" + req.text[toks[k - 1].start : toks[k - 1].end]], k, control
         if kind is not None and sep != kind and not (kind == "comma" and last):
             return items, j + 1, control  # separators changed: the list ended
         if sep == "against" and control is None:
@@ -201,6 +213,7 @@ def create(req: Request) -> Translation:
     name_tok = _new_name(req)
     if isinstance(name_tok, Translation):
         return name_tok
+    ratio = _ratio_split(req)  # first: "and a 1:3 split off to on" is no list of variants
     variants: list[str] = []
     for i, t in enumerate(toks):
         if t.kind == "kv" and t.text.lower().startswith("variants="):
@@ -232,6 +245,14 @@ def create(req: Request) -> Translation:
             if len(found) == 2:
                 variants = found
                 req.use(k)
+    defaults = -1
+    if not variants:
+        # "with the default variants": the CLI's own (control,treatment), so none are named
+        defaults = req.seq({"default", "standard", "usual"}, {"variants", "arms", "groups"})
+        if defaults >= 0:
+            req.use(defaults, defaults + 1)
+            if req.w(defaults - 1) == "the" and req.w(defaults - 2) in ("with", "using", "keep"):
+                req.use(defaults - 1, defaults - 2)
     if role == "@next":
         role = variants[-1] if len(variants) == 2 else None
     control = None
@@ -280,6 +301,15 @@ def create(req: Request) -> Translation:
     metric = _create_metric(req)
     guardrails = _guardrails(req)
     extras: list[str] = _create_extras(req)
+    if ratio:
+        split_names = [x.partition("=")[0] for x in ratio.split(",")]
+        if not set(split_names) <= set(variants) or len(set(split_names)) != 2:
+            return refused(
+                req.text,
+                f"the split names {' and '.join(split_names)}, which are not two of the "
+                f"variants ({', '.join(variants) or 'none named'})",
+            )
+        extras += ["--split", ratio]
     extras += _segment_and_cap(req)
     tools = _expected_tools(req)
     if tools:
@@ -293,7 +323,7 @@ def create(req: Request) -> Translation:
                 j < len(toks)
                 and toks[j].kind in ("word", "num", "quote")
                 and req.free(j)
-                and toks[j].norm not in KNOWN
+                and toks[j].norm not in KNOWN | NEVER_VALUES
             ):
                 extras += [opt, toks[j].text]
                 req.use(*range(i, j + 1))
@@ -405,7 +435,7 @@ def create(req: Request) -> Translation:
             ["--variants A,B"],
             f"a test needs at least two variants; only {variants[0]!r} was given",
         )
-    if not variants:
+    if not variants and defaults < 0:
         return incomplete(
             req.text,
             ["ab", "create", name, *opts],
@@ -440,7 +470,8 @@ def _new_name(req: Request) -> Token | None | Translation:
         j = skip(req, i + 1, BE, ":=")
         cands.append(j)
     for i in req.indexes(TEST_WORDS):
-        cands.append(i + 1)
+        if req.w(i + 1) not in ("create", "make", "new"):  # "ab create x": the command's words
+            cands.append(i + 1)
     for i in req.indexes({"create", "make", "setup", "define", "start", "new"}):
         cands.append(skip(req, i + 1, frozenset({"a", "an", "new", "the"})))
     k = req.seq("set", "up")
@@ -577,55 +608,69 @@ def _guardrails(req: Request) -> list[str]:
             out.append("?--guardrail METRIC:+N%|which metric and limit? e.g. completion_time:+10%")
             req.use(i)
             continue
-        metric, _, k = found
-        k = skip(
-            req,
-            k,
-            BE
-            | {
-                "of",
-                "at",
-                "no",
-                "not",
-                "more",
-                "than",
-                "by",
-                "within",
-                "worse",
-                "up",
-                "to",
-                "max",
-                "maximum",
-                "must",
-                "get",
-                "should",
-                "increase",
-                "rise",
-                "may",
-                "can",
-                "could",
-                "go",
-                "grow",
-                "higher",
-                "above",
-                "over",
-            },
-            ":=+",
-        )
-        if k < len(req.tokens) and req.tokens[k].kind == "num" and req.free(k):
-            t = req.tokens[k]
-            assert t.value is not None
-            suffix = {"%": "%", "pp": "pp"}.get(t.unit or "", "")
-            limit = f"{metric}:+{fmt(t.value)}{suffix}"
-            out.append(limit)
-            end = skip(req, k + 1, frozenset({"worse", "more", "higher", "increase"}))
-            req.use(*range(i, end))
-        else:
-            out.append(
-                f"?--guardrail {metric}:+N%|how much worse may {metric} get? e.g. {metric}:+10%"
-            )
-            req.use(*range(i, k))
+        while found is not None:
+            found = _one_guardrail(req, i, found, out)
     return out
+
+
+def _one_guardrail(
+    req: Request, i: int, found: tuple[str, int, int], out: list[str]
+) -> tuple[str, int, int] | None:
+    """The limit after a guardrail's metric; returns the next metric of a list of them
+    ("guardrails cost +0.02 and completion_time +30s"), if one follows."""
+    metric, _, k = found
+    k = skip(
+        req,
+        k,
+        BE
+        | {
+            "of",
+            "at",
+            "no",
+            "not",
+            "more",
+            "than",
+            "by",
+            "within",
+            "worse",
+            "up",
+            "to",
+            "max",
+            "maximum",
+            "must",
+            "get",
+            "should",
+            "increase",
+            "rise",
+            "may",
+            "can",
+            "could",
+            "go",
+            "grow",
+            "higher",
+            "above",
+            "over",
+        },
+        ":=+",
+    )
+    if k < len(req.tokens) and req.tokens[k].kind == "num" and req.free(k):
+        t = req.tokens[k]
+        assert t.value is not None
+        suffix = {"%": "%", "pp": "pp"}.get(t.unit or "", "")
+        limit = f"{metric}:+{fmt(t.value)}{suffix}"
+        out.append(limit)
+        end = skip(req, k + 1, frozenset({"worse", "more", "higher", "increase"}))
+        req.use(*range(i, end))
+        nxt = skip(req, end, frozenset({"and"}), ",")
+        if nxt > end and req.free(nxt):
+            more = find_metric(req, nxt, anywhere=False)
+            if more is not None and more[1] == nxt:
+                req.use(*range(end, nxt))
+                return more
+    else:
+        out.append(f"?--guardrail {metric}:+N%|how much worse may {metric} get? e.g. {metric}:+10%")
+        req.use(*range(i, k))
+    return None
 
 
 _WORSE = _w(
@@ -672,6 +717,7 @@ def _segment_and_cap(req: Request) -> list[str]:
             and req.free(k)
             and toks[k].kind == "word"
             and CUSTOM_METRIC_RE.match(toks[k].norm)
+            and toks[k].norm not in NEVER_VALUES
         ):
             if toks[k].norm in KNOWN and toks[k].norm not in ("category", "difficulty", "model"):
                 continue
@@ -711,7 +757,8 @@ def _expected_tools(req: Request) -> list[str]:
         j = skip(req, i + 1, BE | {"of", "called", "named"}, ":=")
         items, end, _ = _list_items(req, j)
         if items and not any(x.startswith("?") for x in items):
-            req.use(i, *range(lead[0], i))
+            between = range(lead[0] + 1, i)  # "expecting the tools": filler, or left unread
+            req.use(i, lead[0], *[k for k in between if req.w(k) in _w("the to a its")])
             return items
     return []
 
@@ -784,6 +831,40 @@ def _create_extras(req: Request) -> list[str]:
         req.use(*range(a, end))
         out += ["--guardrail", f"{metric}:{limit}"]
     return out
+
+
+def _ratio_split(req: Request) -> str | None:
+    """``--split A=N,B=M`` from a ratio said with the variants it is between: "a 1:3 split off
+    to on", "split 1:3 between off and on", "a 3:1 split (off:on)". The shares pair with the
+    variants in the order said there; the names must be two of the test's variants."""
+    from trialbook.plain.lex import fmt
+
+    toks = req.tokens
+    for i in range(len(toks) - 2):
+        if not (toks[i].is_int and req.p(i + 1) == ":" and toks[i + 2].is_int):
+            continue
+        if not all(req.free(x) for x in (i, i + 1, i + 2)):
+            continue
+        j = i + 3
+        k = i - 1 - (req.w(i - 1) in ("of", "at")) if req.w(i + 3) != "split" else i
+        if req.w(j) == "split":
+            j += 1
+        elif req.w(k) != "split":
+            continue
+        split_at = j - 1 if req.w(j - 1) == "split" else k
+        j += req.w(j) in ("between", "of", "for", "from") or req.p(j) == "("
+        names = [j, j + 2]
+        if not (req.w(j + 1) in ("to", "and", "vs") or req.p(j + 1) in (":", "/")):
+            continue
+        if any(x >= len(toks) or toks[x].kind != "word" or x in req.used for x in names):
+            continue
+        a, b = (toks[x].norm for x in names)
+        end = j + 3 + (req.p(j + 3) == ")")
+        start = min(i, split_at)
+        start -= req.w(start - 1) in ("a", "an", "with")
+        req.use(*range(start, end))
+        return f"{a}={fmt(toks[i].value)},{b}={fmt(toks[i + 2].value)}"
+    return None
 
 
 def _guardrail_refusal(req: Request, opts: list[str]) -> Translation | None:

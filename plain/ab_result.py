@@ -44,6 +44,7 @@ from trialbook.plain.words import (
     KNOWN,
     MESSAGE_NOUNS,
     NEGATORS,
+    NEVER_VALUES,
     OK_WORDS,
     SCORE_WORDS,
     SUCCESS_NEG,
@@ -323,6 +324,9 @@ def _variant_cue_unknown(req: Request) -> str | None:
     return None
 
 
+#: words that say what the result they stand before was ("a failing warm result")
+_OUTCOME_ADJECTIVES = {"failing": "failure", "passing": "success", "errored": "failure"}
+_RESULT_NOUNS = frozenset({"result", "session", "run", "attempt", "episode", "one"})
 #: words that judge a session without saying whether it succeeded ("warm was ok")
 #: outcome words that, left unread, would drop what the request says of the session
 _OUTCOME_LEFT = frozenset({"errored", "broken", "wrong", "failing", "failures", "crash", "crashes"})
@@ -431,7 +435,7 @@ def _dimension_words(req: Request, s: Slots) -> None:
         j = i + 1 + (req.p(i + 1) in (":", "="))
         if j >= len(toks) or not req.free(j) or toks[j].kind != "word" or toks[j].norm in KNOWN:
             continue
-        if not CUSTOM_METRIC_RE.match(toks[j].norm):
+        if not CUSTOM_METRIC_RE.match(toks[j].norm) or toks[j].norm in NEVER_VALUES:
             continue
         a = i - 1 if req.w(i - 1) in ("in", "on", "for", "from") and req.free(i - 1) else i
         s.lists["dimension"].append(f"{req.w(i)}={toks[j].text}")
@@ -664,6 +668,8 @@ def _money_time_score(req: Request, s: Slots) -> None:
             s.set("cost", fmt(t.value), i)
             if req.w(i - 1) in COST_WORDS | {"for", "at"} and req.free(i - 1):
                 req.use(i - 1)
+            if req.w(i + 1) in COST_WORDS and req.free(i + 1):
+                req.use(i + 1)  # "$0.05 cost", "3 cents spent"
             if req.w(i - 1) == "of" and req.w(i - 2) in COST_WORDS:
                 req.use(i - 1, i - 2)
         elif t.unit == "s":
@@ -716,7 +722,7 @@ def _id_slots(req: Request, s: Slots) -> None:
                 j < len(toks)
                 and toks[j].kind in ("word", "num", "quote")
                 and req.free(j)
-                and toks[j].norm not in KNOWN
+                and toks[j].norm not in KNOWN | NEVER_VALUES
             ):
                 if toks[j].kind == "num" and toks[j].unit is not None:
                     continue
@@ -751,6 +757,15 @@ def _success(req: Request) -> str | Translation | None:
     """ "succeeded"/"passed" → success; "failed"/"did not succeed"/"unsuccessful" → failure."""
     found: dict[str, list[int]] = {"success": [], "failure": []}
     toks = req.tokens
+    for i in req.indexes(_OUTCOME_ADJECTIVES):
+        # "a failing warm result", "one passing cold session": the word says what the result
+        # it describes was, when a result noun follows it (past a variant's name)
+        j = i + 1
+        while j in req.in_name and any(m.kind == "variant" for m in req.in_name[j]):
+            j += 1
+        if req.free(i) and req.w(j) in _RESULT_NOUNS and req.w(i - 1) not in NEGATORS:
+            found[_OUTCOME_ADJECTIVES[req.w(i)]].append(i)
+            req.use(i)
     for i, t in enumerate(toks):
         if t.kind != "word" or not req.free(i):
             continue

@@ -138,12 +138,16 @@ def help_request(req: Request, read: Callable[[str], tuple[str, ...]] | None = N
             break
     if not topic and _family_of(ws):  # "how do canaries work?", "help with canaries"
         topic = [_family_of(ws)]
+    if topic == ["canary"] and set(ws) & _w("plan create new set start"):
+        topic = ["canary", "create"]  # "how do I plan a canary?"
     if not topic:
         for family, subs in _FAMILIES.items():
             verbs = [w for w in ws if w in subs and w not in ("show", "list", "create", "import")]
             if verbs and (family != "eval" or {"eval", "run", "runs"} & set(ws)):
                 topic = [family, verbs[0]]
                 break
+    if topic == ["export"]:
+        topic = ["export", "dataset"]  # its one command ("help with datasets")
     line = " ".join(["help", *topic])
     return refused(
         req.text,

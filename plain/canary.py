@@ -10,6 +10,8 @@ parts to guess: it is refused with the command to type.
 
 from __future__ import annotations
 
+import re
+
 from trialbook.plain.lex import fmt
 from trialbook.plain.request import Request, number_refusal, suggest, unknown_refusal
 from trialbook.plain.types import Translation, command, incomplete, refused
@@ -18,6 +20,8 @@ from trialbook.plain.words import (
     BECAUSE,
     CANARY_WORDS,
     CREATE_VERBS,
+    FILLER,
+    NEVER_VALUES,
     NOTE_CUES,
     SHOW_WORDS,
     SUMMARY_WORDS,
@@ -121,6 +125,13 @@ def _intent(req: Request) -> str | None:
         return "complete"
     if first in CREATE_VERBS or ws & _w("create plan define"):
         return "create"
+    if (
+        first == "canary"
+        and req.w(1) == "for"
+        and not req.named("canary")
+        and (ws & _w("vs versus over against") or "control" in ws)
+    ):
+        return "create"  # "canary for planner-v3 vs planner-v2 (control), …": a plan
     if ws & _w("record add") and not req.is_question():
         return "add-result"
     if ws & (ADVANCE_VERBS | _FORCE) or req.seq("next", "stage") >= 0 or _percent_tokens(req):
@@ -244,7 +255,7 @@ def route(req: Request) -> Translation | None:
     """The canary command ``req`` asks for, or None when it is not a canary request."""
     intent = _intent(req)
     log_words = _w("log logs events event history happened timeline activity")
-    if intent is None and set(req.words()) & log_words:
+    if intent in (None, "status") and set(req.words()) & log_words:
         return None  # "the log of router-v2": its events (`events log --stream canary:NAME`)
     if intent is None:
         if set(req.words()) & CANARY_WORDS or req.named("canary"):
@@ -311,12 +322,21 @@ def route(req: Request) -> Translation | None:
                 if k < 0:
                     k = req.seq({"timeout", "stop", "quit"}, {"after", "of"})
                 if k >= 0 and k < i:
-                    req.use(*range(k, i + 1))
+                    fill = _w("give stop up after timeout quit of a an")
+                    req.use(*[x for x in range(k, i + 1) if x == i or req.w(x) in fill])
                     for j in req.indexes({"without", "no", "new", "results", "result", "but"}):
                         if j > i or req.w(j) == "but":
                             req.use(j)
                     opts += ["--timeout", fmt(t.value)]
                 break
+        if "--timeout" not in opts:
+            from trialbook.plain import named
+
+            timeout = named.near(
+                req, {"timeout"}, named.seconds
+            )  # "timeout 600s", "a 10 min timeout"
+            if timeout is not None:
+                opts += ["--timeout", fmt(timeout.value)]
         k = req.seq({"automatically", "auto", "itself"})
         own = req.seq("on", "its", "own")
         rule = req.seq({"act", "acting", "follow", "apply", "enforce"}, {"on", "by"}, "the", "rule")
@@ -347,7 +367,18 @@ def route(req: Request) -> Translation | None:
                     break
             opts.append("--force")
         percents = [i for i in _percent_tokens(req) if req.free(i)]
-        for i, t in enumerate(req.tokens):  # "push it up to 100": a stage is said with its %
+        stages_of = {float(p) for p in req.vocab.canaries.get(name) or ()}
+        for i, t in enumerate(req.tokens):  # "push it up to 100": 100 is one of its stages
+            if t.is_int and req.free(i) and req.w(i - 1) == "to" and float(t.value) in stages_of:
+                percents = percents or [i]
+        for i in percents:
+            if req.w(i - 1) in ("by", "another", "additional", "extra", "more"):
+                return refused(  # "advance router-v2 by 10%": a step, not the stage to move to
+                    req.text,
+                    f"{req.tokens[i - 1].text} {req.tokens[i].text} is a step, and a canary moves "
+                    f"to a stage: say which (`--to PERCENT`)",
+                )
+        for i, t in enumerate(req.tokens):  # "push it up to 70": a stage is said with its %
             if t.is_int and req.free(i) and req.w(i - 1) == "to" and not percents:
                 return incomplete(
                     req.text,
@@ -395,6 +426,8 @@ def _word_after(req: Request, cues: frozenset[str]) -> tuple[str, int] | None:
         if j < len(req.tokens) and req.tokens[j].kind in ("word", "quote"):
             if j in req.in_name and not any(m.kind == "canary" for m in req.in_name[j]):
                 continue
+            if req.tokens[j].norm in NEVER_VALUES:
+                continue  # "candidate otherwise new": no name
             req.use(*range(i, j + 1))
             return req.tokens[j].text.lower(), j
     return None
@@ -413,6 +446,31 @@ def plan(req: Request) -> Translation:
     _mark_words(req, CREATE_VERBS | _w("plan create define canary rollout"))
     control = _word_after(req, _w("control"))
     candidate = _word_after(req, _w("candidate"))
+    k = req.seq("from")
+    if control is None and candidate is None and k >= 0 and req.w(k + 2) == "to":
+        # "from prompt-v2 to prompt-v3": units move from the control to the candidate
+        pair = [k + 1, k + 3]
+        if all(x < len(toks) and toks[x].kind == "word" for x in pair):
+            control = (toks[k + 1].text.lower(), k + 1)
+            candidate = (toks[k + 3].text.lower(), k + 3)
+            req.use(k, k + 1, k + 2, k + 3)
+    for j in range(len(toks) - 3):
+        # "planner-v3 vs planner-v2 (control)": the role said in brackets after a name, the other
+        # side of the "vs" taking the other role
+        if not (req.p(j + 1) == "(" and req.w(j + 2) in ("control", "candidate", "baseline")):
+            continue
+        if req.p(j + 3) != ")" or toks[j].kind != "word" or toks[j].norm in NEVER_VALUES:
+            continue
+        other = j - 2 if req.w(j - 1) in ("vs", "versus", "over", "against") else -1
+        if other < 0 or toks[other].kind != "word" or toks[other].norm in NEVER_VALUES:
+            continue
+        role_control = req.w(j + 2) in ("control", "baseline")
+        said, rest = (toks[j], toks[other]) if role_control else (toks[other], toks[j])
+        if control is None and candidate is None:
+            control = (said.text.lower(), j if role_control else other)
+            candidate = (rest.text.lower(), other if role_control else j)
+            req.use(other, other + 1, j, j + 1, j + 2, j + 3)
+        break
     name = None
     for i in req.indexes(_w("canary called named")):
         j = skip(req, i + 1, _w("called named"), ":")  # "a canary called r3"
@@ -422,21 +480,55 @@ def plan(req: Request) -> Translation:
                 return refused(
                     req.text, f"there is already a canary named {m.name!r}; pick another name"
                 )
+            if toks[j].kind == "word" and toks[j].norm in FILLER | NEVER_VALUES:
+                continue  # "canary for X": "for" is no name
             if req.free(j) or (candidate and candidate[1] == j):
                 name = toks[j].text.lower()
                 req.use(j)
                 break
+    k = req.seq({"canary", "rollout"}, "for")
+    if name is None and candidate is not None and k >= 0 and candidate[1] == k + 2:
+        name = candidate[
+            0
+        ]  # "a canary for planner-v3 vs …": the canary is named by what it rolls out
+        req.use(k + 1)
     if name is None or control is None or candidate is None:
         return refused(req.text, PLAN_HINT)
     opts = ["--control", control[0], "--candidate", candidate[0]]
     for i in req.indexes(_w("over against versus vs")):
         req.use(i)
-    k = req.index(_w("stages stage"))
+    k = next(
+        (i for i in req.indexes(_w("stages stage")) if req.w(i - 1) not in ("per", "each")), -1
+    )
+    if k < 0:
+        # "at 5, 25, 100 percent": a list of shares that ends in a percentage is the stages
+        for i in req.indexes(_w("at through via")):
+            j = i + 1
+            while j < len(toks) and toks[j].kind == "num" and toks[j].unit is None:
+                j += 1
+                j += req.p(j) == ","
+                j += req.w(j) == "and"
+            if j > i + 1 and j < len(toks) and toks[j].kind == "num" and toks[j].unit == "%":
+                k = i
+                break
     if k >= 0:
         stages: list[str] = []
         j = skip(req, k + 1, _w("of at are"), ":=")
         last = False
         while j < len(toks) and toks[j].kind == "num" and toks[j].unit in (None, "%"):
+            if "," in toks[j].text and all(
+                p.isdigit() and len(p) <= 3 for p in toks[j].text.split(",")
+            ):
+                # "5,25,100" is lexed as 5 and 25,100: in a list of stages, a comma separates
+                stages += toks[j].text.split(",")[:-1]
+                stages.append(toks[j].text.split(",")[-1])
+                req.use(j)
+                j += 1
+                if last or not (req.p(j) == "," or req.w(j) == "and"):
+                    break
+                req.use(j)
+                j += 1
+                continue
             stages.append(fmt(toks[j].value))
             req.use(j)
             j += 1
@@ -456,10 +548,12 @@ def plan(req: Request) -> Translation:
             )
         opts += ["--stages", ",".join(stages)]
     for i, t in enumerate(toks):
+        # "200 results per stage"; "200 min results per stage" (lexed as 200 minutes)
+        minimum = t.kind == "num" and t.unit == "s" and t.text.replace(" ", "").endswith("min")
         if (
             (
                 t.kind == "num"
-                and t.unit is None
+                and (t.unit is None or minimum)
                 and req.free(i)
                 and req.w(i + 1) in ("results", "result")
             )
@@ -467,11 +561,12 @@ def plan(req: Request) -> Translation:
             and req.w(i + 3) == "stage"
         ):
             req.use(*range(i, i + 4))
-            opts += ["--min-results", fmt(t.value)]
+            value = t.text.replace(" ", "")[:-3] if minimum else fmt(t.value)
+            opts += ["--min-results", value]
     for i in req.indexes(_w("unit units")):
         j = skip(req, i + 1, _w("is are the"), ":=")
         w = req.w(j)
-        if w and req.free(j):
+        if w and req.free(j) and w not in NEVER_VALUES:
             req.use(*range(i, j + 1))
             opts += ["--unit", w[:-1] if w.endswith("s") and len(w) > 3 else w]
     for i in range(len(toks)):
@@ -479,10 +574,25 @@ def plan(req: Request) -> Translation:
         if not found:
             continue
         metric, a, b = found
+        qa = a - 1 if re.fullmatch(r"p\d{1,2}", req.w(a - 1)) and req.free(a - 1) else -1
+        lead = qa if qa >= 0 else a
+        if req.w(b) == "metric" or req.w(lead - 1) == "metric":
+            # "p95 completion time metric", "primary metric error_rate": the primary metric
+            said = [lead, *range(a, b)]
+            said += [b] if req.w(b) == "metric" else [lead - 1]
+            if req.w(min(said) - 1) == "primary":
+                said.append(min(said) - 1)
+            req.use(*said)
+            opts += ["--metric", f"{metric}:{req.w(qa)}" if qa >= 0 else metric]
+            continue
         j = skip(
             req,
             b,
-            _w("may must can should rise get grow increase go up worse by at most no more than"),
+            _w(
+                "may must can should rise get grow increase go up worse by at most no more than "
+                "guardrail guardrails limit of"
+            ),
+            "+:",
         )
         if j < len(toks) and toks[j].kind == "num" and req.free(j):
             t = toks[j]
@@ -491,6 +601,10 @@ def plan(req: Request) -> Translation:
                 limit = f"{fmt(t.value)}%"
             elif t.unit == "pp":
                 limit = f"{fmt(t.value)}pp"
+            elif (t.unit == "usd" and metric.startswith("cost")) or (
+                t.unit == "s" and metric.startswith("completion_time")
+            ):
+                limit = fmt(t.value)  # "+3c", "+30s": in the metric's own units (dollars, seconds)
             elif t.unit is not None:
                 return refused(req.text, f"a guardrail limit of {t.text} is not one I can read")
             elif req.w(j + 1) in ("points", "point", "pp"):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
+from trialbook.domain.names import NAME_RE
 from trialbook.plain import named
 from trialbook.plain.ab_common import skip
-from trialbook.plain.lex import fmt, name_parts
+from trialbook.plain.lex import Token, fmt, name_parts
 from trialbook.plain.request import Request, number_refusal, suggest, unknown_refusal
 from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import (
     CONCURRENCY_WORDS,
     KNOWN,
+    NEVER_VALUES,
     SCORER_WORDS,
     TARGET_CUES,
     _w,
@@ -206,11 +210,14 @@ def run(req: Request) -> Translation:
                 close or sorted(req.vocab.scorers),
             )
         req.use(i)
+    opts += fail_under(req, scorer_names)
     target = next((i for i, t in enumerate(toks) if t.kind in ("url", "spec")), -1)
     suite = resolve(req, "suite", ["eval", "run"])
+    if isinstance(suite, Translation) and suite.status == "incomplete" and "--config" in opts:
+        suite = ""  # "run the config in nightly.toml": the config names the suite (--help)
     if isinstance(suite, Translation):
         return suite
-    argv = ["eval", "run", suite]
+    argv = ["eval", "run", *([suite] if suite else [])]
     scorer_opts = [x for name in scorer_names for x in ("--scorer", name)]
     if target < 0 and "--config" in opts:
         refusal = number_refusal(req) or unknown_refusal(req)
@@ -256,7 +263,8 @@ def _run_extras(req: Request) -> list[str] | Translation:
     for i in req.indexes({"config", "configuration"}):
         path = next((k for k in range(i + 1, min(i + 3, len(toks))) if toks[k].kind == "path"), -1)
         if path >= 0 and req.free(path):
-            req.use(*range(i, path + 1))
+            # "the config in run.toml": the word between is filler, or it stays unread
+            req.use(i, path, *[k for k in range(i + 1, path) if req.w(k) in _CONFIG_FILL])
             if req.w(i - 1) == "the" and req.w(i - 2) in ("using", "with", "from"):
                 req.use(i - 1, i - 2)
             opts += ["--config", toks[path].text]
@@ -283,9 +291,105 @@ def _run_extras(req: Request) -> list[str] | Translation:
         return price
     opts += price
     opts += _gates(req)
+    opts += run_files(req)
     return opts
 
 
+#: the seeds a synth config runs: "0-49", "0,3,7", "0-9,20"
+_SEEDS = re.compile(r"\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*")
+
+
+def run_files(req: Request) -> list[str]:
+    """``eval run`` options said by their own name: ``--junit FILE`` ("junit to evals.xml",
+    "write junit xml into ci/out.xml"), ``--config FILE`` (a ``.toml`` run config: "from
+    synth_eval.toml"), ``--seeds LIST`` ("over seeds 0-49", "seeds 0,3,7"), ``--cache``
+    ("with the cache on", "cached") and ``--cache-ttl D`` ("ttl 12h", with the cache said)."""
+    toks = req.tokens
+    opts: list[str] = []
+    for i in req.indexes({"junit"}):
+        j = skip(req, i + 1, _w("xml report file results to into in at as"))
+        if j < len(toks) and req.free(j) and toks[j].text.lower().endswith(".xml"):
+            a = i - (req.w(i - 1) in ("write", "writing", "with", "and", "a", "the"))
+            req.use(*range(a, j + 1))
+            opts += ["--junit", toks[j].text]
+            break
+    for i, t in enumerate(toks):
+        if t.kind == "path" and req.free(i) and t.text.lower().endswith(".toml"):
+            a = i - (req.w(i - 1) in ("from", "using", "with", "in", "per", "by"))
+            if req.w(a - 1) in ("the", "config") and req.free(a - 1):
+                a -= 1
+            req.use(*range(a, i + 1))
+            opts += ["--config", t.text]
+            break
+    for i in req.indexes({"seeds"}):
+        j = i + 1 + (req.w(i + 1) in ("of", "from"))
+        e = j
+        while e + 2 < len(toks) + 1 and req.p(e + 1) == "," and e + 2 < len(toks):
+            e += 2  # "seeds 0,3,7" is lexed as numbers between commas
+        said = req.text[toks[j].start : toks[e].end] if j < len(toks) else ""
+        if j < len(toks) and all(req.free(x) for x in range(j, e + 1)) and _SEEDS.fullmatch(said):
+            a = i - (req.w(i - 1) in ("over", "for", "on", "with", "across", "the"))
+            req.use(*range(a, e + 1))
+            opts += ["--seeds", said]
+            break
+    off = -1
+    offs: tuple[tuple[str, ...], ...] = (
+        ("no", "cache"),
+        ("without", "the", "cache"),
+        ("without", "cache"),
+    )
+    for words in offs:
+        k = req.seq(*words)
+        if k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
+            off = k
+            req.use(*range(k, k + len(words)))
+            break
+    k = req.seq("cache", {"off", "disabled"})
+    if off < 0 and k >= 0 and req.free(k) and req.free(k + 1):
+        off = k
+        a = k - (req.w(k - 1) == "the")
+        a -= req.w(a - 1) in ("with", "and")
+        req.use(*range(a, k + 2))
+    cache = -1
+    for words in (
+        ("cache", "on"),
+        ("cache", "enabled"),
+        ("cache",),
+        ("cached",),
+        ("caching",),
+    ):
+        k = req.seq(*words)
+        if off < 0 and k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
+            a = k - (req.w(k - 1) in ("the", "a"))
+            a -= req.w(a - 1) in ("with", "use", "using", "and")
+            req.use(*range(a, k + len(words)))
+            cache = k
+            break
+    if off >= 0:
+        opts.append("--no-cache")  # "no cache", "with the cache off"
+    if cache >= 0:
+        opts.append("--cache")
+        for i in req.indexes({"ttl"}):
+            j = skip(req, i + 1, _w("of is at"), ":=")
+            ttl = toks[j] if j < len(toks) and req.free(j) else None
+            if ttl is not None and (
+                (ttl.kind == "num" and ttl.unit == "s") or re.fullmatch(r"\d+[dw]", ttl.text)
+            ):  # "12h", "30m", "1d", "2w" (the CLI's durations)
+                req.use(*range(i, j + 1))
+                opts += ["--cache-ttl", ttl.text.replace(" ", "")]
+                break
+    k = req.seq("allow", {"all", "every"})
+    if k >= 0:
+        # "allow all rollouts to fail", "allow every rollout to fail": --allow-all-failed
+        e = k + 2 + (req.w(k + 2) in ("rollouts", "rollout", "of"))
+        e += req.w(e) == "them"
+        if req.w(e) == "to" and req.w(e + 1) in ("fail", "error"):
+            req.use(*range(k, e + 2))
+            opts.append("--allow-all-failed")
+    return opts
+
+
+_CONFIG_FILL = _w("file in at from is of")
 #: "pricing m=0.15/0.6", "price gpt-4o-mini at 0.15/0.6": USD per million input/output tokens
 _PRICE_WORDS = _w("price prices pricing priced cost costs rate rates")
 
@@ -341,6 +445,63 @@ def _gates(req: Request) -> list[str]:
     return opts
 
 
+#: words that say the gate's comparison: "under 90%", "below 0.8", "less than 85%"
+_UNDER = _w("under below beneath lower less")
+#: words that may stand between "fail" and the comparison ("fail if its pass rate drops under")
+_GATE_FILL = _w(
+    "if when whenever it its the a pass passes passing rate score scores scored is are falls "
+    "fall drops drop goes go gets get comes come ends end up on for of than exit with code 1 "
+    "run suite"
+)
+
+
+def fail_under(req: Request, scorers: list[str]) -> list[str]:
+    """``--fail-under SCORER=RATE`` said in words: "fail if it's under 90%", "fail when the
+    exact pass rate drops below 0.8", "exit 1 if equals passes less than 85%". The scorer is
+    the one named inside the phrase, else the only scorer of the request (two, or none, and
+    the phrase stays unread: asked about). A rate is a percentage or a share up to 1."""
+    toks = req.tokens
+    for k in req.indexes({"fail", "exit", "error", "fails"}):
+        if not req.free(k):
+            continue
+        inside: list[str] = []
+        j = k + 1
+        while j < len(toks) and j - k <= 10:
+            named_here = [m for m in req.in_name.get(j, []) if m.kind == "scorer"]
+            if named_here:
+                inside.append(named_here[0].name)
+                j = named_here[0].end
+                continue
+            if toks[j].kind == "scorer" and toks[j].text in scorers:
+                inside.append(toks[j].text)  # a scorer spec run too ("judge:openai")
+                j += 1
+                continue
+            if toks[j].kind == "num" and toks[j].is_int and req.w(j - 1) == "exit":
+                j += 1  # "exit 1 if …"
+                continue
+            if req.w(j) in _UNDER or not (req.free(j) and req.w(j) in _GATE_FILL):
+                break
+            j += 1
+        if req.w(j) not in _UNDER or not req.free(j):
+            continue
+        v = j + 1 + (req.w(j + 1) == "than")
+        if v >= len(toks) or toks[v].kind != "num" or not req.free(v) or toks[v].value is None:
+            continue
+        t = toks[v]
+        if t.unit == "%" and 0 < t.value <= 100:
+            rate = f"{fmt(t.value)}%"
+        elif t.unit is None and 0 < t.value <= 1:
+            rate = fmt(t.value)
+        else:
+            continue
+        names = list(dict.fromkeys(inside)) or (scorers if len(scorers) == 1 else [])
+        if len(names) != 1:
+            continue
+        req.use(*range(k, v + 1))
+        return ["--fail-under", f"{names[0]}={rate}"]
+    return []
+
+
 def resume(req: Request) -> Translation:
     """``eval resume RUN [--budget USD]`` (``--concurrency`` is read for every command)."""
     budget = _budget(req)
@@ -379,6 +540,22 @@ def show(req: Request) -> Translation:
                 req.use(i - 1)
             opts += ["--case", req.tokens[j].text]
             break
+    for i in req.indexes({"synth", "synth-ai"}):
+        # "the synth columns", "columns synth", "in the synth layout": --columns synth
+        j = i + 1 if req.w(i + 1) in ("columns", "column", "layout", "view", "table") else i - 1
+        if req.free(i) and req.w(j) in ("columns", "column", "layout", "view", "table"):
+            a, b = min(i, j), max(i, j)
+            a -= req.w(a - 1) in ("the", "with", "in", "as")
+            req.use(*range(a, b + 1))
+            opts += ["--columns", "synth"]
+            break
+    if (
+        req.index({"plot", "chart", "graph", "draw", "histogram", "histograms"}, names_too=True)
+        >= 0
+    ):
+        for i in req.indexes({"score", "scores", "latency", "latencies", "and"}):
+            if req.w(i) != "and" or req.w(i - 1) in ("score", "scores"):
+                req.use(i)  # "plot its scores (and latencies)": what `eval show --plot` draws
     k = req.seq({"every", "all"}, {"verdict", "verdicts"})
     if k >= 0:
         req.use(k, k + 1)
@@ -469,6 +646,15 @@ def compare(req: Request) -> Translation:
             ["--max-regressions N"],
             "how many regressions at most? e.g. 'at most 2 regressions'",
         )
+    gate = [i for i in req.indexes({"fail", "fails", "exit", "exits"}) if req.free(i)]
+    if gate:  # "fail on keep control": a gate no rule read is asked about, never dropped
+        return incomplete(
+            req.text,
+            ["eval", "compare", a, b, *opts],
+            [repr(req.tokens[gate[0]].text)],
+            f"I read this much, but not the gate {req.tokens[gate[0]].text!r} asks for: "
+            "--max-regressions N or --fail-on DECISION (keep_control, no_difference, …)",
+        )
     return command(req.text, ["eval", "compare", a, b, *opts])
 
 
@@ -510,10 +696,29 @@ def _baseline_first(req: Request, first: str, second: str) -> tuple[str, str]:
             req.w(m.start - 1) == "the" and req.w(m.start - 2) in ("baseline", "reference")
         ):
             return name, other
+        # "X as the baseline", "X is the reference": the role said after the run
+        j = m.end + 1 + (req.w(m.end + 1) in ("the", "a", "our"))
+        if req.w(m.end) in ("as", "is") and req.w(j) in ("baseline", "reference", "base"):
+            if set(name_parts(other)) & _BASELINE_PIECES and not (
+                set(name_parts(name)) & _BASELINE_PIECES
+            ):
+                raise _RolesDisagree(other, name, f"{req.w(m.end)} the {req.w(j)}")
+            req.use(*range(m.end, j + 1))
+            return name, other
     late = second if spans[second].start > spans[first].start else first
     early = first if late == second else second
     between = range(spans[early].end, spans[late].start)
     roles = [n for n in (first, second) if set(name_parts(n)) & _BASELINE_PIECES]
+    if req.w(spans[early].start - 1) == "from" and [req.w(i) for i in between] in (
+        ["to"],
+        ["into"],
+        ["on", "to"],
+    ):
+        # "going from A to B", "from A on to B": a change from the baseline A to the candidate B
+        if roles == [late]:
+            raise _RolesDisagree(late, early, "from")
+        req.use(spans[early].start - 1, *between)
+        return early, late
     if any(req.w(i) in _BASELINE_AFTER for i in between) and roles == [early]:
         # "compare baseline-0401 against candidate-0402": the words make the second run the
         # baseline, its name the first; which is meant is asked (the order decides the verdict)
@@ -555,7 +760,7 @@ def _compare_by(req: Request) -> list[str] | Translation:
             value = key.lower()
         elif key.lower().startswith("metadata.") and len(key) > len("metadata."):
             value = key
-        elif said and toks[j].kind == "word" and key.lower() not in KNOWN:
+        elif said and toks[j].kind == "word" and key.lower() not in KNOWN | NEVER_VALUES:
             value = f"metadata.{key}"
         else:
             continue
@@ -587,6 +792,7 @@ def _compare_options(req: Request) -> list[str] | Translation:
         return by
     opts += by
     opts += _max_regressions(req)
+    opts += _fail_on(req)
     k = req.index({"into", "feed", "create", "put"})
     if k >= 0 and (req.named("test") or req.index({"a/b", "ab", "test", "experiment"}) >= 0):
         tests = req.names_of("test")
@@ -599,6 +805,21 @@ def _compare_options(req: Request) -> list[str] | Translation:
         elif called >= 0 and called + 1 < len(req.tokens) and req.tokens[called + 1].kind == "word":
             name = req.tokens[called + 1].norm
             req.use(called, called + 1)
+        else:  # "into an ab test model-swap": a new name right after the test noun
+            noun = req.index({"a/b", "ab", "test", "experiment"}, k)
+            noun += req.w(noun) in ("a/b", "ab") and req.w(noun + 1) in ("test", "experiment")
+            nxt = noun + 1
+            if (
+                noun > k
+                and nxt < len(req.tokens)
+                and req.free(nxt)
+                and req.tokens[nxt].kind == "word"
+                and req.tokens[nxt].norm not in KNOWN
+                and NAME_RE.fullmatch(req.tokens[nxt].norm)
+                and (nxt == len(req.tokens) - 1 or req.p(nxt + 1) in (",", ".", ";"))
+            ):
+                name = req.tokens[nxt].norm
+                req.use(nxt)
         if not name:
             return refused(
                 req.text, "feed the pairs into which A/B test? say 'into an A/B test called NAME'"
@@ -613,7 +834,9 @@ def _compare_options(req: Request) -> list[str] | Translation:
 def _max_regressions(req: Request) -> list[str]:
     """``--max-regressions N``: "fail if there are more than 2 regressions", "at most 2
     regressions", "max regressions 2", "allow 2 regressions"."""
-    if not req.has({"than", "most", "max", "maximum", "allow", "allowed", "allowing", "tolerate"}):
+    if not req.has(
+        {"than", "most", "max", "maximum", "allow", "allowed", "allowing", "tolerate", "over"}
+    ):
         return []  # "2 regressions" alone is not a limit: left unread, asked about
     t = named.near(
         req,
@@ -622,12 +845,88 @@ def _max_regressions(req: Request) -> list[str]:
         fill=named.FILL | _w("than more allow allowed allowing tolerate"),
     )
     if t is None:
+        t = _bound_apart(req)
+    if t is None:
+        # "at most 1 regression": the word is also the suite "regression", read here as a count
+        for i in req.indexes({"regression"}, names_too=True):
+            if (
+                i in req.in_name
+                and i not in req.used
+                and i > 0
+                and named.count(req.tokens[i - 1])
+                and req.free(i - 1)
+                and req.w(i - 2) in ("than", "most", "max", "maximum", "allow", "tolerate")
+            ):
+                t = req.tokens[i - 1]
+                a = i - 2
+                while req.w(a - 1) in ("at", "more", "if", "fail", "exit") and req.free(a - 1):
+                    a -= 1
+                req.use(*range(a, i + 1))
+                break
+    if t is None:
         return []
     for i in req.indexes({"fail", "exit", "error", "if", "there", "are", "more", "than", "allow"}):
         req.use(i)
     for i in req.indexes({"pairs", "cases"}):
         req.use(i)
     return ["--max-regressions", fmt(t.value)]
+
+
+#: the recommendations `eval compare --fail-on` can gate on, and the words that say them
+_DECISIONS = {
+    "keep_control": "keep_control",
+    "no_difference": "no_difference",
+    "continue": "continue",
+    "blocked": "blocked",
+    "ship": "ship",
+}
+
+
+def _fail_on(req: Request) -> list[str]:
+    """``--fail-on DECISION``: "fail on keep_control", "exit 1 if it says keep_control", "…
+    or on no_difference": the recommendation named by its own name after a fail cue."""
+    if not req.has({"fail", "exit", "error", "fails"}):
+        return []
+    found: list[str] = []
+    for i, t in enumerate(req.tokens):
+        if t.kind == "word" and req.free(i) and t.norm in _DECISIONS and "_" in t.norm:
+            found.append(_DECISIONS[t.norm])
+            a = i
+            while req.w(a - 1) in _w("on or if it says recommends is the recommendation") and (
+                req.free(a - 1)
+            ):
+                a -= 1
+            req.use(*range(a, i + 1))
+    if not found:
+        return []
+    for i in req.indexes({"fail", "exit", "fails"}):
+        req.use(i)
+        if req.w(i) == "exit" and i + 1 < len(req.tokens) and req.tokens[i + 1].text == "1":
+            req.use(i + 1)  # "exit 1 if …": the gate's exit code
+    return ["--fail-on", ",".join(dict.fromkeys(found))]
+
+
+def _bound_apart(req: Request) -> Token | None:
+    """ "any regressions …? fail if more than 0": the limit said in a clause of its own, with
+    the regressions named once elsewhere in the request (the only thing it can count)."""
+    k = req.seq({"fail", "exit", "error"}, {"if", "when"}, {"more", "over"})
+    if k < 0 or not all(req.free(x) for x in range(k, k + 3)):
+        return None
+    j = k + 3 + (req.w(k + 3) == "than")
+    nouns = [
+        i for i in req.indexes({"regressions", "regression", "regressed", "regress"}) if req.free(i)
+    ]
+    if j >= len(req.tokens) or not named.count(req.tokens[j]) or not req.free(j) or not nouns:
+        return None
+    if req.w(j + 1) and req.w(j + 1) not in ("regressions", "regression", "of", "them"):
+        return None  # "fail if more than 2 cases …": counts something else
+    end = j + 1
+    while req.w(end) in ("regressions", "regression", "of", "them"):
+        end += 1
+    req.use(*range(k, end), nouns[0])
+    if req.w(nouns[0] - 1) in ("any", "the") and req.free(nouns[0] - 1):
+        req.use(nouns[0] - 1)
+    return req.tokens[j]
 
 
 def scorer_specs(req: Request) -> list[str]:
@@ -669,10 +968,21 @@ def _judge_repeats(req: Request) -> list[str]:
         ):
             req.use(i, i + 2)  # "3 judge repeats": the judge word stays for the scorer reader
             return ["--judge-repeats", fmt(t.value)]
+        judged = req.index({"judge", "ask", "asked", "grader"}, names_too=True) >= 0 or any(
+            x.kind == "scorer" and x.text.lower().startswith("judge") for x in req.tokens
+        )
         if req.w(i + 1) in ("repeats", "repeat", "repetitions") or (
-            req.w(i + 1) == "times" and req.index({"judge", "ask", "grader"}, names_too=True) >= 0
+            req.w(i + 1) == "times" and judged
         ):
             req.use(i, i + 1)
+            if req.w(i - 1) in ("asked", "ask", "queried", "called") and req.free(i - 1):
+                req.use(i - 1)  # "judge:openai asked 3 times"
+            if req.w(i + 2) in ("per", "each", "a") and req.w(i + 3) in (
+                "rollout",
+                "case",
+                "answer",
+            ):
+                req.use(i + 2, i + 3)
             return ["--judge-repeats", fmt(t.value)]
         if req.w(i - 1) in ("repeats", "repeat") and req.free(i - 1):
             req.use(i - 1, i)

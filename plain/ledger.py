@@ -31,6 +31,8 @@ def events_log(req: Request) -> Translation:
     toks = req.tokens
     opts: list[str] = []
     streams: list[str] = []
+    for i in req.indexes({"logged"}):  # "what's been logged on X?" (never a result to add)
+        req.use(i)
     for m in req.matches:
         if m.kind in ("test", "archived"):
             streams.append(f"ab:{m.name}")
@@ -84,6 +86,8 @@ def events_log(req: Request) -> Translation:
         if not (req.free(i) and t.is_int):
             continue
         before, after = req.w(i - 1), req.w(i + 1)
+        if before in ("first", "oldest", "earliest"):
+            continue  # `--limit` keeps the newest: "the first 10 events" is asked about
         if before in ("last", "latest", "limit", "recent", "top", "newest") or after in (
             "events",
             "event",
@@ -157,6 +161,12 @@ def events_export(req: Request) -> Translation:
         req.use(i)
         if "--upcast" not in opts:
             opts.append("--upcast")
+    for words in (("without", "the", "blobs"), ("without", "blobs"), ("no", "blobs")):
+        k = req.seq(*words)  # "without the blobs": transcripts and traces left out
+        if k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
+            req.use(*range(k, k + len(words)))
+            opts.append("--no-blobs")
+            break
     # "after position 500", "since event 500": --since POS (the other copy's last position)
     for i in req.indexes({"position", "pos", "event"}):
         j = i + 1 + (req.p(i + 1) == "#")

@@ -23,7 +23,7 @@ _TOKEN_RE = re.compile(
   | (?P<ab>\ba/b\b)
   | (?P<date>\b\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{1,2}}:\d{{2}}(?::\d{{2}})?Z?)?(?![\w-]))
   | (?P<frac>\d+\s*/\s*\d+(?![\w/]))
-  | (?P<path>(?<![\w/])(?:~|\.{{1,2}})?/[\w./-]+|[\w./~-]*[\w-]\.(?:jsonl|ndjson|json|ya?ml|csv|toml|txt|md|html)\b)
+  | (?P<path>(?<![\w/])(?:~|\.{{1,2}})?/[\w./-]+|[\w./~-]*[\w-]\.(?:jsonl|ndjson|json|ya?ml|csv|toml|txt|md|html|xml)\b)
   | (?P<money>\$\s?(?:{_NUM}|\.\d+)(?P<msuf>k)?(?![\w]))
   | (?P<compound>\d+(?:\.\d+)?(?:h|m|s)(?:\d+(?:\.\d+)?(?:ms|m|s))+(?![\w]))
   | (?P<actor>\b[\w.-]+@[\w.-]*\w)

@@ -248,6 +248,25 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
             take("--actor", t.text, a, i + 1)
     # an output file: "into audit.md", "to log.jsonl", "output report.md"
     for i, t in enumerate(toks):
+        # "-o cand.jsonl", "--output x.md": the option typed as it is
+        if (
+            t.kind == "path"
+            and req.free(i)
+            and i >= 2
+            and req.p(i - 2) == "-"
+            and req.w(i - 1) == "o"
+        ):
+            take("--output", t.text, i - 2, i + 1)
+            continue
+        if (
+            t.kind == "path"
+            and req.free(i)
+            and i >= 1
+            and req.w(i - 1) == "output"
+            and req.p(i - 2) == "-"
+        ):
+            take("--output", t.text, i - 2 - (req.p(i - 3) == "-"), i + 1)
+            continue
         written = t.text.lower().endswith((".md", ".json", ".jsonl", ".html", ".txt"))
         if t.kind == "path" and req.free(i) and req.w(i - 1) in _FILE_CUES and written:
             out.append(Found("--output", t.text, _span(req, i - 1, i + 1)))

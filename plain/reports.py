@@ -13,9 +13,10 @@ dataset with no format asks which.
 
 from __future__ import annotations
 
+from trialbook.plain.ab_common import skip
 from trialbook.plain.request import Request, resolve_test
 from trialbook.plain.types import Translation, command, incomplete, refused
-from trialbook.plain.words import KNOWN, _w
+from trialbook.plain.words import KNOWN, METRIC_NAMES, _w
 
 #: "decision report", "a report on X", "html report"
 _REPORT_NOUNS = _w("report reports write-up writeup packet")
@@ -67,7 +68,9 @@ def is_decision_report(req: Request) -> bool:
             if req.w(i + 1) in ("on", "of", "about", "ab", "eval", "canary"):
                 return True
             after = req.in_name.get(i + 2, [])  # "report for candidate-0402 …"
-            if req.w(i + 1) == "for" and any(m.kind in ("run", "canary") for m in after):
+            if req.w(i + 1) == "for" and any(
+                m.kind in ("run", "canary", "test", "archived") for m in after
+            ):
                 return True
             continue
         if req.w(i - 1) in _REPORT_BEFORE or req.w(i + 1) in _REPORT_AFTER:
@@ -217,6 +220,12 @@ def is_dataset_export(req: Request) -> bool:
     named = bool(ws & _DATASET_WORDS and verb and (source or "export" in ws))
     if ws & _w("dataset datasets") and source:
         return True  # "dataset from onboarding": the dataset rule asks what it lacks
+    if source and ws & _w("split splits") and ws & _SPLIT_NAMES:
+        return True  # "train/test split 0.9/0.1 of X": only a dataset is split so
+    if ws & _w("fine-tuning finetuning fine-tune training") and source:
+        # "fine-tuning data from X", "training examples out of X as jsonl": what it is for
+        # names the dataset, a verb or not (the dataset rule asks what it lacks)
+        return bool(ws & (_w("data examples set records pairs") | set(_DATASET_FORMATS)))
     return said_format or as_jsonl or named
 
 
@@ -227,7 +236,10 @@ def _split(req: Request) -> list[str] | Translation:
     toks = req.tokens
     opts: list[str] = []
     for i in req.indexes({"split", "splits", "split into"}):
-        j = i + 1 + (req.w(i + 1) in ("into", "as", "of"))
+        j = i + 1
+        while j in req.in_name:  # "split baseline-0401 into train 0.8 and test 0.2"
+            j += 1
+        j += req.w(j) in ("into", "as", "of")
         if (
             j < len(toks)
             and toks[j].kind in ("kv", "word", "path", "other")
@@ -248,7 +260,8 @@ def _split(req: Request) -> list[str] | Translation:
             k + 1 < len(toks)
             and toks[k].kind == "word"
             and (
-                toks[k].norm not in KNOWN or toks[k].norm in ("train", "test", "val", "dev", "eval")
+                toks[k].norm not in KNOWN | _w("seed seeds function format min minimum scorer")
+                or toks[k].norm in ("train", "test", "val", "dev", "eval")
             )
             and toks[k + 1].kind == "num"
             and toks[k + 1].unit is None
@@ -263,6 +276,10 @@ def _split(req: Request) -> list[str] | Translation:
             req.use(*range(i, k))
             opts += ["--split", ",".join(pairs)]
             break
+        slashed = _slashed_split(req, i)
+        if slashed:
+            opts += ["--split", slashed]
+            break
     for i in req.indexes({"seed"}):
         j = i + 1 + (req.w(i + 1) in ("of", "is") or req.p(i + 1) in ("=", ":"))
         if j < len(toks) and toks[j].is_int and req.free(j):
@@ -271,6 +288,48 @@ def _split(req: Request) -> list[str] | Translation:
             opts += ["--seed", fmt(toks[j].value)]
             break
     return opts
+
+
+def _slashed(req: Request, j: int, kind: str) -> tuple[list[int], int]:
+    """Tokens of ``kind`` joined by "/" from ``j`` ("train/val/test", "0.8/0.1/0.1")."""
+    got: list[int] = []
+    k = j
+    while k < len(req.tokens) and req.free(k) and req.tokens[k].kind == kind:
+        got.append(k)
+        if req.p(k + 1) != "/":
+            break
+        k += 2
+    return got, (got[-1] + 1 if got else j)
+
+
+def _slashed_split(req: Request, i: int) -> str | None:
+    """ "train/val/test split 0.8/0.1/0.1", "split train/test 0.9/0.1": names and shares
+    written as two lists of the same length, paired in order."""
+    from trialbook.plain.lex import fmt
+
+    for start in (i + 1, i - 1):
+        # the names' list ends at "split" when said before it: step back over "a/b/c"
+        a = start
+        if start < i:
+            while a - 2 >= 0 and req.p(a - 1) == "/" and req.tokens[a - 2].kind == "word":
+                a -= 2
+        names, end = _slashed(req, a, "word")
+        if len(names) < 2 or any(req.tokens[n].norm in KNOWN - _SPLIT_NAMES for n in names):
+            continue
+        j = end if start > i else i + 1
+        j += req.w(j) in ("of", "as", "at", "into")
+        shares, after = _slashed(req, j, "num")
+        if len(shares) != len(names) or any(req.tokens[x].unit for x in shares):
+            continue
+        req.use(*range(min(a, i), max(after, i + 1)))
+        return ",".join(
+            f"{req.tokens[n].norm}={fmt(req.tokens[x].value)}"
+            for n, x in zip(names, shares, strict=True)
+        )
+    return None
+
+
+_SPLIT_NAMES = _w("train test val dev eval")
 
 
 def _min_score(req: Request) -> str | None:
@@ -360,9 +419,23 @@ def dataset(req: Request) -> Translation:
     if isinstance(split, Translation):
         return split
     opts += split
-    for i in req.indexes({"file", "files", "data", "set", "records", "lines"}):
+    for i in req.indexes({"file", "files", "data", "set", "records", "lines", "examples", "pairs"}):
         req.use(i)
+    for i in req.indexes({"function", "function_name", "function-name"}):
+        # tensorzero's function_name: "with function name route_query", "function: route_query"
+        j = skip(req, i + 1, _w("name named called is"), ":=")
+        if j < len(req.tokens) and req.free(j) and req.tokens[j].kind == "word":
+            a = i - (req.w(i - 1) in ("with", "the", "a", "its", "for"))
+            req.use(*range(a, j + 1))
+            opts += ["--function", req.tokens[j].text]
+            break
     scorers = req.names_of("scorer")
+    for i in req.indexes({"scorer"}):
+        # "scorer score", "scorer success": an A/B test's score or metric named as the scorer
+        j = skip(req, i + 1, _w("is the"), ":=")
+        if req.free(i) and req.free(j) and (req.w(j) == "score" or req.w(j) in METRIC_NAMES):
+            req.use(*range(i, j + 1))
+            scorers.append(req.w(j))
     if len(scorers) > 1:
         return refused(req.text, f"filter on one scorer: {' or '.join(scorers)}?", scorers)
     if scorers:

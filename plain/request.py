@@ -286,6 +286,7 @@ def resolve_test(
     variants: Iterable[str] = (),
     single: bool = True,
     focus: bool = True,
+    besides: Iterable[str] = (),
 ) -> str | Translation:
     """The A/B test a request is about, or why it cannot be told.
 
@@ -293,6 +294,7 @@ def resolve_test(
     owning the variants mentioned; the only active test (when ``single``). Two named
     tests are ambiguous; none gives ``incomplete`` (or "did you mean" for a misspelling).
     """
+    besides = frozenset(besides)
     kinds = ("archived",) if only_archived else ("test", "archived") if archived else ("test",)
     named = [m for m in req.named("test", "archived")]
     names = list(dict.fromkeys(m.name for m in named))
@@ -315,7 +317,8 @@ def resolve_test(
     choices = list(req.vocab.archived if only_archived else req.vocab.tests)
     if archived and not only_archived:
         choices += list(req.vocab.archived)
-    other = req.named("suite", "run")
+    # a run a rule read as a value ("by each case's score in RUN") is not the test
+    other = [m for m in req.named("suite", "run") if m.name not in besides]
     misspelt = req.close_names([*req.vocab.tests, *req.vocab.archived])
     if misspelt:
         word, close = misspelt[0]

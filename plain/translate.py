@@ -29,6 +29,7 @@ Contract (what the shell relies on):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from trialbook.plain import ab as ab
 from trialbook.plain import app as app
@@ -61,6 +62,7 @@ from trialbook.plain.words import (
     ERROR_NOUNS,
     EXPORT_WORDS,
     FAIL_WORDS,
+    FILLER,
     FORMAT_WORDS,
     HEDGES,
     KEEP_CONTROL,
@@ -112,7 +114,7 @@ _POLITE_VERBS = (
 _RUN_STATES = _w("stalled stuck crashed died dead hung unfinished interrupted incomplete running")
 #: words that only lead into a request ("please", "can you", "I want to")
 _LEAD = _w(
-    "please pls can could would you i we want wanna to let us let's lets now ok okay hey hi so just kindly go ahead and"
+    "please pls can could would you i we want wanna to let us let's lets now ok okay hey hi so just kindly go ahead and trialbook"
 )
 _VERIFY_STRONG = VERIFY_WORDS - {"chain", "hash", "hashes", "consistent"}
 _EDIT_VERBS = _w("edit modify update change fix correct rename overwrite amend alter rewrite")
@@ -156,14 +158,43 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
     req = Request(text, vocab, focus)
     found = options.read(req)
     routed = _route(req)
-    if command_path(routed.argv) in (("ab", "summary"), ("ab", "show")) and any(
-        f.option in ("--as-of", "--at", "--plot") for f in found
-    ):
+    path = command_path(routed.argv)
+    as_was = any(f.option in ("--as-of", "--at", "--plot", "--diff-now") for f in found)
+    if as_was and path in (("ab", "summary"), ("ab", "show")):
         # "how did checkout-flow look at position 40?", "the plot for onboarding": a test as it
         # was, or drawn, is its analysis (`ab summary`/`ab show` have no --as-of/--at/--plot)
         routed = ab.analyze(req)
+    elif (
+        as_was
+        and path == ("events", "log")
+        and (req.named("test", "archived") or req.focus in req.vocab.tests)
+        and not any(f.option in ("--since", "--until", "--limit") for f in found)
+        and any(f.option in ("--as-of", "--at", "--diff-now") for f in found)
+    ):
+        # "what did search-v2 say on 2026-11-01, and what changed since?": its analysis then,
+        # read afresh (what the log's rule used is not read twice, nor dropped)
+        req, found, routed = _afresh(text, vocab, focus, ab.analyze)
+    elif routed.status == "refused" and not routed.argv and found and not req.matches:
+        # "plot the score distribution", "last 10 results" with a run or a test in focus: only
+        # options were said, so they are options of what is in focus (drawn: its analysis;
+        # else shown), read afresh; a word no rule read still makes the request unsure
+        drawn = any(f.option in ("--plot", "--as-of", "--at") for f in found)
+        if focus in vocab.runs:
+            req, found, routed = _afresh(text, vocab, focus, ev.show)
+        elif focus in vocab.tests:
+            rule = ab.analyze if drawn else (lambda r: ab.read_test(r, "show"))
+            req, found, routed = _afresh(text, vocab, focus, rule)
     translation = options.attach(req, routed, found)
     return _asked(req, _unnegated(req, _accounted(req, translation)))
+
+
+def _afresh(
+    text: str, vocab: Vocabulary, focus: str | None, rule: Callable[[Request], Translation]
+) -> tuple[Request, list[options.Found], Translation]:
+    """``rule`` on the request read anew: no token another rule used stays used."""
+    req = Request(text, vocab, focus)
+    found = options.read(req)
+    return req, found, rule(req)
 
 
 #: how a question that only asks begins ("did baseline-0401 finish?"); "can you …" is a request
@@ -214,6 +245,15 @@ def _accounted(req: Request, translation: Translation) -> Translation:
     unread: list[str] = []
     if translation.writes:
         unread += [t.text for i, t in enumerate(req.tokens) if t.norm in HEDGES and req.free(i)]
+        # a variant of some test named in a change and not read ("create x: cold vs previous
+        # warm" read as cold,previous) is never dropped
+        unread += [
+            m.name
+            for m in req.named("variant")
+            if m.name not in FILLER  # the article "a" (a variant of search-v2)
+            and not any(i in req.used for i in range(m.start, m.end))
+            and not any(m.name == a or m.name in a.split(",") for a in translation.argv)
+        ]
         # a number said as an estimate ("about 12 calls", "roughly 40s") is not a value to record
         estimates = [
             f"{t.text} {req.tokens[i + 1].text}"
@@ -246,6 +286,24 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         ):
             unread.append(req.text[req.tokens[found[1]].start : req.tokens[found[2] - 1].end])
     unread += _unresolved_references(req, translation)
+    # a word that names an option ("scorer", "alpha", "seed") no rule read: its value is lost
+    unread += [
+        t.text
+        for i, t in enumerate(req.tokens)
+        if t.kind == "word" and t.norm in _OPTION_NOUNS and req.free(i) and not _beside_read(req, i)
+    ]
+    for i in req.indexes({"fail", "fails", "exit", "exits"}):
+        # "…, fail on keep control", "exit if it's worse": a gate no rule read is never dropped
+        if req.free(i) and req.w(i + 1) in (
+            "if",
+            "when",
+            "on",
+            "unless",
+            "under",
+            "below",
+            "whenever",
+        ):
+            unread.append(f"{req.tokens[i].text} {req.tokens[i + 1].text}")
     if not left and not unknown and not dropped and not unread:
         return translation
     what = (
@@ -264,6 +322,26 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         f"I read this much, but not what {what!r} is for; edit the line, or say it with "
         "its option name",
     )
+
+
+#: words that name an option of some command: left unread, what they name was not carried
+_OPTION_NOUNS = _w(
+    """scorer scorers alpha epochs epoch concurrency budget timeout seed seeds split splits
+    function guardrail guardrails stages mde margin covariate junit ttl retries repeats"""
+)
+
+
+def _beside_read(req: Request, i: int) -> bool:
+    """Whether the word at ``i`` stands beside something a rule read ("the exact scorer",
+    "3 epochs"), past "the", "a", "of", "is" and ":"."""
+    skip = {"the", "a", "an", "of", "is"}
+    for step in (-1, 1):
+        j = i + step
+        while 0 <= j < len(req.tokens) and (req.w(j) in skip or req.p(j) in (":", "=")):
+            j += step
+        if 0 <= j < len(req.tokens) and (j in req.used or j in req.in_name):
+            return True
+    return False
 
 
 #: what "this"/"that" may point at, by the kind of name the focus (``use NAME``) holds
@@ -342,6 +420,11 @@ def _unnegated(req: Request, translation: Translation) -> Translation:
     return translation
 
 
+#: words that leave out what follows them ("analyze X without the plot"): a read that did not
+#: read one is asked about, as with "not"
+_READ_NEGATORS = _w("without except excluding instead")
+
+
 def _read_unnegated(req: Request, translation: Translation) -> Translation:
     """A read whose request holds a "not", "never" or "no" that no rule read is asked about.
 
@@ -350,7 +433,7 @@ def _read_unnegated(req: Request, translation: Translation) -> Translation:
     instead, naming the word (#24 round 2; the rules that understand a negation mark it used).
     """
     for i, t in enumerate(req.tokens):
-        if t.kind == "word" and t.norm in NEGATORS and req.free(i):
+        if t.kind == "word" and t.norm in NEGATORS | _READ_NEGATORS and req.free(i):
             return incomplete(
                 req.text,
                 translation.argv,
@@ -557,6 +640,10 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if any(t.kind == "actor" for t in req.tokens) and not (tests or runs or suites):
         return ledger.events_log(req)
 
+    # ---- CUPED by a run's case scores ("adjust by each case's score in RUN"): a test's analysis
+    if ws & ab.COVARIATE_CUES and (tests or req.focus in req.vocab.tests) and runs:
+        return ab.analyze(req)
+
     # ---- eval traces, failed rollouts
     if ws & {"traces", "trace"} and (runs or req.focus in req.vocab.runs) and not tests:
         return ev.export(req)
@@ -637,7 +724,15 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         and not (tests or ws & SUITE_WORDS or ws & RESULT_WORDS)
     ):
         return ledger.events_import(req)
-    if has_path and ws & {"config", "configuration"} and (suites or ws & RUN_VERBS):
+    if has_path and (
+        (ws & {"config", "configuration"} and (suites or ws & RUN_VERBS))
+        or (
+            (ws & RUN_VERBS or any(t.kind in ("url", "spec") for t in req.tokens))
+            and all(
+                t.text.lower().endswith((".toml", ".xml")) for t in req.tokens if t.kind == "path"
+            )
+        )
+    ):  # a run config, or the JUnit file a run writes
         return ev.run(req)
     if has_path and ws & {"transcript", "transcripts"} and not ws & SUITE_WORDS:
         return ab.add_result(req)  # "record a cold session … with transcript cold-17.json"
@@ -666,8 +761,15 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or req.seq("kick", "off") >= 0
     )
     if target or (
-        run_verb and (suites or ws & SUITE_WORDS) and not runs and not (tests and not suites)
-    ):
+        run_verb
+        and (
+            suites
+            or ws & SUITE_WORDS
+            or (fw in ("run", "execute", "launch", "start", "kick") and ws & {"eval", "evaluation"})
+        )
+        and not runs
+        and not (tests and not suites)
+    ):  # "run an eval" is a run, of a suite it asks for
         return ev.run(req)
     if (ws & {"suites", "datasets"} or ("list" in ws and "suite" in ws)) and not suites:
         return _command(text, ["eval", "suite", "list"])
@@ -758,6 +860,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         "events",
         "log",
         "logs",
+        "logged",
         "history",
         "happened",
         "happening",
@@ -811,10 +914,19 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         if req.focus in req.vocab.runs and not tests:
             return ev.show(req)  # "how did it do?" with a run in focus
         return ab.read_test(req, "summary")
-    if (ws & {"tests", "experiments"} or (fw in ("list", "ls") and not tests)) and not tests:
+    ab_list = fw == "ab" and req.w(first + 1) in ("list", "ls")  # the command's words, typed
+    if (ws & {"tests", "experiments"} or (fw in ("list", "ls") or ab_list)) and not tests:
         return ab.list_tests(req)
     if ws & SHOW_WORDS and req.focus in req.vocab.runs and not tests:
         return ev.show(req)
+    if (
+        (tests or req.focus in req.vocab.tests)
+        and not ws & (SHOW_WORDS | LIST_WORDS | LOG_WORDS | RESULT_WORDS)
+        and _names_metric(req)
+    ):
+        # "cost per success on checkout-flow", "error rate for onboarding": a metric of a test,
+        # with nothing else asked, is its analysis on that metric
+        return ab.analyze(req)
     if tests or (
         ws & SHOW_WORDS and (ws & TEST_WORDS or ws & RESULT_WORDS or req.focus in req.vocab.tests)
     ):

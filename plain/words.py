@@ -21,7 +21,8 @@ FILLER = _w(
     need needs needed go going some any what which who when where why how quickly right away
     okay sure well currently current so-far far ever anything something everything
     whole full total overall entire named called titled name its they them their okay new
-    i'd we'd let's put make made able mind actually maybe time uses use reached reach"""
+    i'd we'd let's put make made able mind actually maybe time uses use reached reach
+    trialbook"""
 )
 # NB: "time" stays known so "last time" does not count as unknown; durations need a number.
 
@@ -119,8 +120,8 @@ VAGUE_WORDS = _w("few several many couple lots bunch handful plenty most numerou
 CASE_CUES = _w("case instance")
 NOTE_CUES = _w("note notes noting comment remark")
 BECAUSE = _w("because since reason as")
-KEEP_CONTROL = _w("keep keeping stick sticking stay retain remain")
-STOP_WORDS = _w("stop end abandon halt cancel kill abort terminate")
+KEEP_CONTROL = _w("keep keeping kept stick sticking stuck stay retain remain")
+STOP_WORDS = _w("stop stopping stopped end abandon halt cancel kill abort terminate")
 
 #: metric names and the words that mean them, longest phrase first
 METRIC_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -284,5 +285,9 @@ KNOWN: frozenset[str] = frozenset().union(
 HEDGES = _w(
     """if unless only both each every either maybe perhaps probably possibly until when
     whenever except but same again twice thrice later tomorrow tonight soon eventually
-    might should"""
+    might should instead without rather otherwise excluding hardly barely previous"""
 )
+
+#: words that are never a value typed for a slot (a name, a key, an id): they negate, hedge or
+#: date what they stand by ("candidate otherwise new", "segment by excluding category")
+NEVER_VALUES = (HEDGES | NEGATORS | _w("tomorrow yesterday today")) - _w("both either each")
