@@ -91,7 +91,15 @@ the answer runs nothing and offers that line.
   the 889-request table at 6797218: 783/889 (declined 70, wrong reads 13, wrong writes 15).
   The scorer reads ``audit NAME`` of a canary as ``canary audit NAME`` (``--help`` says they
   are the same) and guardrails by what ``domain/`` reads (``+30s`` is ``+30``).
-  ``--heldout4`` scores ``bench/plain_fresh4_heldout.txt`` (added by the lead; never read).
+  ``--heldout4`` scores ``bench/plain_fresh4_heldout.txt`` (53 requests, added by the lead
+  after round 4 and scored once): 37/53 = 69.8 % at 6797218 (declined 15, wrong reads 1,
+  wrong writes 0) and 37/53 = 69.8 % after round 4, the same misses: the capabilities round 4
+  added for its dev set did not carry over to the held-out third at all. The misses are
+  requests with a meaning-light word the rules do not know ("crashed", "burned", "even though",
+  "only", "keeping"; three of them pre-filled with exactly the expected command), options
+  said in words no rule reads (a cap "at 600", ``--prompt``, ``--expected-tools``, a price "at
+  0.15/0.6"), a canary's candidate named by its role, and a misspelt test name (declined by
+  design). Scored, it is dev data from here on.
 
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
