@@ -44,6 +44,8 @@ COLUMNS = (
     "position, event_id, stream_id, version, type, schema_version, data, metadata, "
     "recorded_at, prev_hash, hash"
 )
+#: the one statement text every append inserts its rows with (sqlite3 keeps it prepared)
+INSERT_EVENTS = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
@@ -234,9 +236,8 @@ class SQLiteEventStore:
         if not events:
             return []
         prepared = prepare(events)
-        supplied = [eid for (e, eid, _, _) in prepared if e.event_id]
         with self.transaction() as conn:
-            if supplied:
+            if any(e.event_id for e in events):
                 existing = self._existing(prepared, stream_id)
                 if existing is not None:
                     return existing
@@ -272,9 +273,10 @@ class SQLiteEventStore:
             ).fetchone() or (0, GENESIS_HASH, "")
         rows = chain_rows(stream_id, current, head, prepared)
         try:
-            self.conn.executemany(
-                f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
+            if len(rows) == 1:  # a single append
+                self.conn.execute(INSERT_EVENTS, rows[0])
+            else:
+                self.conn.executemany(INSERT_EVENTS, rows)
         except sqlite3.IntegrityError as e:
             if "event_id" in str(e):
                 raise IdempotencyConflict(
@@ -502,9 +504,7 @@ class _ImportInto:
 
     def insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         try:
-            self.conn.executemany(
-                f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
+            self.conn.executemany(INSERT_EVENTS, rows)
         except sqlite3.IntegrityError as e:
             from trialbook.store.imports import conflicting_ids
 
