@@ -182,8 +182,9 @@ class Ledger:
         State comes from this process's cache, else the stored snapshot, else the
         initial state; then the events appended after it are folded in.
         """
-        aggregate = command.aggregate
-        stream_id = command.stream_id()
+        return self._load(command.aggregate, command.stream_id())
+
+    def _load(self, aggregate: Any, stream_id: str) -> tuple[Any, int, int]:
         cached = self._states.get(stream_id)
         if cached is not None and cached[0] is aggregate:
             _, version, state, snapshot_version = cached
@@ -245,7 +246,7 @@ class Ledger:
     ) -> list[RecordedEvent]:
         aggregate = command.aggregate
         stream_id = command.stream_id()
-        state, version, snapshot_version = self.load(command)
+        state, version, snapshot_version = self._load(aggregate, stream_id)
         events = list(aggregate.decide(state, command))
         if not events:
             return []

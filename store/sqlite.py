@@ -106,6 +106,9 @@ class SQLiteEventStore:
             raise translate(e, self.path) from e
         self.lock = threading.RLock()
         self._depth = 0
+        #: what ``transaction()`` returns: it keeps no state of its own (the depth and the
+        #: lock are the store's), so one serves every use, nested or not
+        self._transaction = _Transaction(self)
         #: bumped whenever what this connection cached may be stale: another
         #: connection committed (``PRAGMA data_version`` moved), or a write
         #: transaction rolled back. Caches keyed by it are only used inside a
@@ -237,7 +240,7 @@ class SQLiteEventStore:
             return []
         prepared = prepare(events)
         with self.transaction() as conn:
-            if any(e.event_id for e in events):
+            if events[0].event_id if len(events) == 1 else any(e.event_id for e in events):
                 existing = self._existing(prepared, stream_id)
                 if existing is not None:
                     return existing
@@ -471,7 +474,7 @@ class SQLiteEventStore:
         The ledger reads a stream's state and appends inside one such transaction,
         so on SQLite a concurrent writer waits instead of clashing.
         """
-        return _Transaction(self)
+        return self._transaction
 
 
 class _ImportInto:
