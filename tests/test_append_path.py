@@ -101,3 +101,13 @@ def test_metadata_recorded_is_the_ledgers_at_each_append(tmp_path: Path) -> None
     assert "tier" not in metas[1] and "command" not in metas[1]
     assert metas[2]["tier"] == "api" and metas[2]["command"] == "ab add-result t"
     assert metas[3]["tier"] == "api" and "command" not in metas[3]
+
+
+def test_a_result_evolves_the_state_as_the_dispatched_evolve_does() -> None:
+    event = ab.ResultAdded.of(result())
+    counted = ab.AB_TESTS.evolve(STATE, event)
+    assert counted == ab.evolve(event, STATE) == dataclasses.replace(STATE, results=4)
+    assert type(counted) is ab.ABTestState and hash(counted) == hash(ab.evolve(event, STATE))
+    assert STATE.results == 3  # the state evolved from is left as it was
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        counted.results = 0  # type: ignore[misc]
