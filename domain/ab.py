@@ -966,15 +966,16 @@ def _shares(weights: dict[str, float], variants: tuple[str, ...]) -> dict[str, f
 
 
 @decide.register
-def _(command: AddResults, state: ABTestState) -> Sequence[Event]:
+def _add_results(command: AddResults, state: ABTestState) -> Sequence[Event]:
     _require_active(state, command.test)
     if not command.results:
         raise InvalidCommand("no results to add")
     # one pass over the batch: the common result (a known variant, no custom metric or
     # dimension, measures in range) costs a few comparisons; any other is checked in full,
     # in the same order, so the first bad result is refused with the same message
-    variants = frozenset(state.variants)
     count = len(command.results)
+    # a single result looks its variant up once: the tuple does it without a set built
+    variants = state.variants if count == 1 else frozenset(state.variants)
     events = []
     for i, r in enumerate(command.results, start=1):
         if (
@@ -1088,12 +1089,16 @@ class ABTestAggregate:
 
     def evolve(self, state: ABTestState, event: Event) -> ABTestState:
         if event.__class__ is ResultAdded:  # most events by far: counted without dispatch
-            return ABTestState(
-                state.name, state.variants, state.control, state.archived, state.results + 1
-            )
+            # the state with one more result, without the frozen dataclass's __init__ (it
+            # sets each field through object.__setattr__: most of an evolve's cost)
+            counted = object.__new__(ABTestState)
+            counted.__dict__.update(state.__dict__, results=state.results + 1)
+            return counted
         return evolve(event, state)
 
     def decide(self, state: ABTestState, command: Command) -> Sequence[Event]:
+        if command.__class__ is AddResults:  # most commands by far: decided without dispatch
+            return _add_results(command, state)
         return decide(command, state)
 
     def snapshot(self, state: ABTestState) -> dict[str, Any]:

@@ -139,6 +139,12 @@ class Ledger:
             "tool_version": tool_version(),
             "process": {"host": socket.gethostname(), "pid": os.getpid()},
         }
+        #: the transaction a command decides and appends in: a backend may decide outside
+        #: its write lock and check the stream's version under it (PostgreSQL hands the
+        #: append over)
+        self._begin: Callable[[], Any] = getattr(
+            self.store, "command_transaction", self.store.transaction
+        )
         head = self.store.head()[0]
         if not self.projector.is_current(self.store.conn, head):
             with self.store.transaction() as conn:
@@ -176,8 +182,9 @@ class Ledger:
         State comes from this process's cache, else the stored snapshot, else the
         initial state; then the events appended after it are folded in.
         """
-        aggregate = command.aggregate
-        stream_id = command.stream_id()
+        return self._load(command.aggregate, command.stream_id())
+
+    def _load(self, aggregate: Any, stream_id: str) -> tuple[Any, int, int]:
         cached = self._states.get(stream_id)
         if cached is not None and cached[0] is aggregate:
             _, version, state, snapshot_version = cached
@@ -207,10 +214,10 @@ class Ledger:
         giving them) make the append idempotent. Raises ``DomainError`` when the
         command is refused: nothing is appended then.
         """
-        meta = {**self.metadata, **(metadata or {})}
-        # one decision on one stream and its append: a backend may decide outside its write
-        # lock and check the stream's version under it (PostgreSQL hands the append over)
-        begin = getattr(self.store, "command_transaction", self.store.transaction)
+        # the ledger's own dict when nothing is added (the store only reads it, while the
+        # command appends: its canonical text goes into the rows)
+        meta = {**self.metadata, **metadata} if metadata else self.metadata
+        begin = self._begin
         # a command of many events (an import's batch) allocates objects that all live until
         # it ends: the cyclic collector's passes over them find nothing to free and cost a
         # quarter of a large import, so it waits until the command is done (and then runs as
@@ -239,19 +246,13 @@ class Ledger:
     ) -> list[RecordedEvent]:
         aggregate = command.aggregate
         stream_id = command.stream_id()
-        state, version, snapshot_version = self.load(command)
+        state, version, snapshot_version = self._load(aggregate, stream_id)
         events = list(aggregate.decide(state, command))
         if not events:
             return []
         ids = event_ids(events) if callable(event_ids) else event_ids
         new = [
-            NewEvent(
-                type=e.event_type,
-                data=e.to_data(),
-                schema_version=e.schema_version,
-                metadata=meta,
-                event_id=ids[i] if ids else None,
-            )
+            NewEvent.of(e.event_type, e.to_data(), e.schema_version, meta, ids[i] if ids else None)
             for i, e in enumerate(events)
         ]
         final_state = state
@@ -259,13 +260,16 @@ class Ledger:
             final_state = aggregate.evolve(final_state, e)
         final_version = version + len(events)
         saved = snapshot_version
+        due = snapshot_due(
+            final_version, snapshot_version, grows=getattr(aggregate, "snapshot_grows", False)
+        )
+        projector, store = self.projector, self.store
 
         def in_transaction(conn: Any, recorded: Sequence[RecordedEvent]) -> None:
             nonlocal saved
-            self.projector.in_transaction(conn, recorded, generation=self.store.generation)
-            grows = getattr(aggregate, "snapshot_grows", False)
-            if snapshot_due(final_version, snapshot_version, grows=grows):
-                self.store.save_snapshot(
+            projector.in_transaction(conn, recorded, generation=store.generation)
+            if due:
+                store.save_snapshot(
                     stream_id,
                     final_version,
                     aggregate.state_version,

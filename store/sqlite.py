@@ -44,6 +44,8 @@ COLUMNS = (
     "position, event_id, stream_id, version, type, schema_version, data, metadata, "
     "recorded_at, prev_hash, hash"
 )
+#: the one statement text every append inserts its rows with (sqlite3 keeps it prepared)
+INSERT_EVENTS = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
@@ -104,6 +106,9 @@ class SQLiteEventStore:
             raise translate(e, self.path) from e
         self.lock = threading.RLock()
         self._depth = 0
+        #: what ``transaction()`` returns: it keeps no state of its own (the depth and the
+        #: lock are the store's), so one serves every use, nested or not
+        self._transaction = _Transaction(self)
         #: bumped whenever what this connection cached may be stale: another
         #: connection committed (``PRAGMA data_version`` moved), or a write
         #: transaction rolled back. Caches keyed by it are only used inside a
@@ -234,9 +239,8 @@ class SQLiteEventStore:
         if not events:
             return []
         prepared = prepare(events)
-        supplied = [eid for (e, eid, _, _) in prepared if e.event_id]
         with self.transaction() as conn:
-            if supplied:
+            if events[0].event_id if len(events) == 1 else any(e.event_id for e in events):
                 existing = self._existing(prepared, stream_id)
                 if existing is not None:
                     return existing
@@ -272,9 +276,10 @@ class SQLiteEventStore:
             ).fetchone() or (0, GENESIS_HASH, "")
         rows = chain_rows(stream_id, current, head, prepared)
         try:
-            self.conn.executemany(
-                f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
+            if len(rows) == 1:  # a single append
+                self.conn.execute(INSERT_EVENTS, rows[0])
+            else:
+                self.conn.executemany(INSERT_EVENTS, rows)
         except sqlite3.IntegrityError as e:
             if "event_id" in str(e):
                 raise IdempotencyConflict(
@@ -469,7 +474,7 @@ class SQLiteEventStore:
         The ledger reads a stream's state and appends inside one such transaction,
         so on SQLite a concurrent writer waits instead of clashing.
         """
-        return _Transaction(self)
+        return self._transaction
 
 
 class _ImportInto:
@@ -502,9 +507,7 @@ class _ImportInto:
 
     def insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         try:
-            self.conn.executemany(
-                f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
+            self.conn.executemany(INSERT_EVENTS, rows)
         except sqlite3.IntegrityError as e:
             from trialbook.store.imports import conflicting_ids
 
