@@ -443,6 +443,8 @@ def _read_unnegated(req: Request, translation: Translation) -> Translation:
             )
     for i, t in enumerate(req.tokens):  # "show only warm results": a filter no rule read
         if t.kind == "word" and t.norm == "only" and req.free(i) and req.w(i + 1) != "show":
+            if _only_filters(req, i, translation):
+                continue
             return incomplete(
                 req.text,
                 translation.argv,
@@ -451,6 +453,42 @@ def _read_unnegated(req: Request, translation: Translation) -> Translation:
                 "with the option that filters, if it has one",
             )
     return translation
+
+
+#: options that restrict what a command shows or exports to part of it: "only" beside what
+#: filled one of them says no more than the option ("show case q3 only", "keeping only judge
+#: scores of at least 0.8")
+_FILTERS = _w(
+    """--case --variant --min-score --max-score --scorer --type --stream --actor --failed
+    --stalled --status --split --suite --stage --unit-id"""
+)
+
+
+def _only_filters(req: Request, i: int, translation: Translation) -> bool:
+    """Whether the free "only" at ``i`` stands beside (past "the", and "keeping" before it) a
+    token a rule read into a filtering option of ``translation`` (then it adds nothing)."""
+    if not any(a in _FILTERS for a in translation.argv):
+        return False
+    before, after = i - 1, i + 1
+    if req.w(after) in ("the",) and req.free(after):
+        after += 1
+    read = lambda j: 0 <= j < len(req.tokens) and (j in req.used or j in req.in_name)  # noqa: E731
+    values = {
+        a for k, a in enumerate(translation.argv[1:], 1) if translation.argv[k - 1] in _FILTERS
+    }
+    near = [j for j in (before, after) if read(j) and req.tokens[j].kind != "punct"]
+    if not any(
+        req.tokens[j].text in values
+        or req.tokens[j].norm in values
+        or j in req.in_name
+        or any(req.tokens[j].norm in v for v in values)
+        for j in near
+    ):
+        return False
+    if req.w(before) == "keeping" and req.free(before):
+        req.use(before)
+    req.use(i)
+    return True
 
 
 def _first(req: Request) -> int:
