@@ -38,6 +38,12 @@ _NOT_NAMES = _w(
     expected expecting expect primary measuring measured optimize control baseline treatment
     with where for"""
 )
+#: words that start the next part of a definition after a comma list ("zero, one, two,
+#: expected tools …"), never one more name in it
+_NEXT_PART = _w(
+    """metric guardrail guardrails description category difficulty task prompt split expected
+    expecting expect primary measuring measured optimize optimise cap segment"""
+)
 #: words that are never a new variant's name: they negate, hedge or date what they stand by
 _NEVER_NAMES = NEVER_VALUES
 #: words that name the role of the variant after them: "control strict and treatment lenient"
@@ -127,6 +133,8 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
             break
         if items and t.norm in _CREATE_STOP - {"and", "control", "baseline"}:
             break
+        if items and t.kind == "word" and t.norm in _NEXT_PART:
+            break  # "a, b, expected tools x and y": the next part, never a name in the list
         if t.norm in items and req.w(j + 1) in ("as", "is"):
             break
         if t.norm in ("a", "an", "the") and req.w(j + 1) in (_CREATE_STOP - {"and"}) | {

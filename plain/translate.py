@@ -38,6 +38,7 @@ from trialbook.plain import evals as ev
 from trialbook.plain import ledger as ledger
 from trialbook.plain import options as options
 from trialbook.plain import reports as reports
+from trialbook.plain import spoken as spoken
 from trialbook.plain.lex import name_parts
 from trialbook.plain.request import Request
 from trialbook.plain.types import (
@@ -156,8 +157,17 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
             text[:80], f"that request is longer than {_MAX_LEN} characters; say one thing at a time"
         )
     req = Request(text, vocab, focus)
+    said = spoken.read(req)
     found = options.read(req)
     routed = _route(req)
+    path = command_path(routed.argv)
+    if said and routed.argv and not spoken.fits(said, path):
+        # "case q-4" is --case of `eval show` but --case-id of a result: read again with only
+        # the options of the command chosen, their words back to its rule
+        req = Request(text, vocab, focus)
+        said = spoken.read(req, only=path)
+        found = options.read(req)
+        routed = _route(req)
     path = command_path(routed.argv)
     as_was = any(f.option in ("--as-of", "--at", "--plot", "--diff-now") for f in found)
     if as_was and path in (("ab", "summary"), ("ab", "show")):
@@ -173,28 +183,29 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
     ):
         # "what did search-v2 say on 2026-11-01, and what changed since?": its analysis then,
         # read afresh (what the log's rule used is not read twice, nor dropped)
-        req, found, routed = _afresh(text, vocab, focus, ab.analyze)
+        req, said, found, routed = _afresh(text, vocab, focus, ab.analyze)
     elif routed.status == "refused" and not routed.argv and found and not req.matches:
         # "plot the score distribution", "last 10 results" with a run or a test in focus: only
         # options were said, so they are options of what is in focus (drawn: its analysis;
         # else shown), read afresh; a word no rule read still makes the request unsure
         drawn = any(f.option in ("--plot", "--as-of", "--at") for f in found)
         if focus in vocab.runs:
-            req, found, routed = _afresh(text, vocab, focus, ev.show)
+            req, said, found, routed = _afresh(text, vocab, focus, ev.show)
         elif focus in vocab.tests:
             rule = ab.analyze if drawn else (lambda r: ab.read_test(r, "show"))
-            req, found, routed = _afresh(text, vocab, focus, rule)
-    translation = options.attach(req, routed, found)
+            req, said, found, routed = _afresh(text, vocab, focus, rule)
+    translation = spoken.attach(req, options.attach(req, routed, found), said)
     return _asked(req, _unnegated(req, _accounted(req, translation)))
 
 
 def _afresh(
     text: str, vocab: Vocabulary, focus: str | None, rule: Callable[[Request], Translation]
-) -> tuple[Request, list[options.Found], Translation]:
+) -> tuple[Request, list[spoken.Spoken], list[options.Found], Translation]:
     """``rule`` on the request read anew: no token another rule used stays used."""
     req = Request(text, vocab, focus)
+    said = spoken.read(req)
     found = options.read(req)
-    return req, found, rule(req)
+    return req, said, found, rule(req)
 
 
 #: how a question that only asks begins ("did baseline-0401 finish?"); "can you …" is a request
@@ -291,6 +302,13 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         t.text
         for i, t in enumerate(req.tokens)
         if t.kind == "word" and t.norm in _OPTION_NOUNS and req.free(i) and not _beside_read(req, i)
+    ]
+    # "description hi": the name of an option of this command no rule read (its value is lost)
+    named = spoken.single_names(command_path(translation.argv))
+    unread += [
+        t.text
+        for i, t in enumerate(req.tokens)
+        if t.kind == "word" and t.norm in named and req.free(i) and not _beside_read(req, i)
     ]
     for i in req.indexes({"fail", "fails", "exit", "exits"}):
         # "…, fail on keep control", "exit if it's worse": a gate no rule read is never dropped
