@@ -42,6 +42,7 @@ VOCAB = Vocabulary(
     runs={"baseline-0401", "candidate-0402", "20250131-142502-7f3a9c"},
     scorers={"exact", "contains", "judge", "regex", "equals"},
     canaries={"router-v2": (1.0, 10.0, 50.0, 100.0)},
+    canary_arms={"router-v2": ("router-v1", "router-v2")},
 )
 CF = "checkout-flow"
 AR = f"ab add-result {CF}"
