@@ -591,7 +591,28 @@ def _create_metric(req: Request) -> str | None | Translation:
                 ),
             )
         return incomplete(req.text, ["ab", "create"], ["--metric M"], "which metric?")
-    return None
+    return _compared_on(req)
+
+
+def _compared_on(req: Request) -> str | None:
+    """ "comparing haiku and sonnet on cost": a metric right after the list of variants that
+    "comparing" brought in, past "on", ending its clause (the metric they are compared on);
+    once only, else left unread."""
+    said: list[tuple[str, int, int]] = []
+    if not req.has({"comparing", "compare", "compared", "compares"}):
+        return None  # "variants a and b on cost": the metric or a guardrail? asked
+    for i in req.indexes({"on"}):
+        if not (req.free(i) and (i - 1) in req.used):
+            continue
+        j = i + 1 + (req.w(i + 1) == "the" and req.free(i + 1))
+        found = find_metric(req, j, anywhere=False)
+        if found and (found[2] >= len(req.tokens) or req.p(found[2]) in (",", ";", ".")):
+            said.append((found[0], i, found[2]))
+    if len(said) != 1:
+        return None
+    metric, a, b = said[0]
+    req.use(*range(a, b))
+    return metric
 
 
 def _guardrails(req: Request) -> list[str]:

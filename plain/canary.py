@@ -193,6 +193,7 @@ def _arm_result(req: Request) -> Translation | None:
         return None
     cut = {i - 1 for i in units} | set(units)
     cut |= {i for i in req.indexes(CANARY_WORDS) if req.free(i)}
+    cut |= req.used  # options read before any rule (errors "…", "as json"): added once, outside
     role = "candidate" if kinds == {True} else "control"
     parts: list[str] = []
     last = 0

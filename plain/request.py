@@ -92,6 +92,8 @@ _CORE = sorted(
         "latest between against"
     )
 )
+#: what may follow a meaning-light verb as its particle ("burned through", "chewed up")
+_PARTICLES = _w("through thru up away")
 #: abbreviations read as their word
 _ABBREVIATIONS = {"incl": "including", "w/": "with", "thx": "thanks", "pls": "please"}
 
@@ -157,6 +159,13 @@ class Request:
         self.focus = focus
         self.tokens = tokenize(text)
         self.light = [t for t in self.tokens if t.kind == "word" and self._light(t.norm)]
+        # "chewed through", "burned up": the verb's particle goes with it (left alone,
+        # "through" would read as "went through")
+        self.light += [
+            b
+            for a, b in zip(self.tokens, self.tokens[1:], strict=False)
+            if any(a is x for x in self.light) and b.kind == "word" and b.norm in _PARTICLES
+        ]
         if self.light:  # meaning-light words ("um", "btw", "burned") are read by no rule
             self.tokens = [t for t in self.tokens if not any(t is x for x in self.light)]
         for t in self.tokens:
