@@ -101,6 +101,36 @@ the answer runs nothing and offers that line.
   0.15/0.6"), a canary's candidate named by its role, and a misspelt test name (declined by
   design). Scored, it is dev data from here on.
 
+- Round 5 (#24): mechanisms for sets not seen, not the lines. (1) Meaning-light words
+  (``plain/words.py`` ``LIGHT``: narrative verbs that say no outcome, "burned", "chewed"; discourse
+  words, "btw", "um", "honestly", "yeah") are taken out of the tokens before any rule reads, so
+  none is a value, a name or a break in a phrase ("keep, um, the control"); none is a known word,
+  a negation, a hedge, a quantifier, a time, an outcome ("crashed" and "timed out" are a failed
+  result), nor one edit from an option, a command or a core word, nor (4+ letters) one edit from a
+  store name; "only" beside what filled a filtering option ("show case q3 only", "keeping only
+  judge scores") adds nothing; a run's stop reason is read past "run"/"has" ("the X run
+  crashed, pick it back up"). Property tests (``tests/test_plain_fillers.py``): each filler, and
+  "only", put before every word of every table write and read gives the same command or an
+  unsure request, never another command. (2) Every text/list option of the target command said
+  by its own name (``plain/spoken.py``, its table derived from the click commands and checked
+  against them): quoted texts, repeated ``--error "a" and "b"``, lists, ``KEY at N``
+  (``--cap``, ``--price``), bare ids; an option said that the command lacks is refused or read
+  again with the command's own options, never dropped; an option's name the command has but no
+  rule read makes a change unsure ("description hi" was dropped). (3) A canary's arm by its role
+  ("a router-v2 candidate result for user-17: …") when ``Vocabulary.canary_arms`` knows the
+  arms, the result read as an A/B result. (4) "comparing a and b on cost" gives the metric.
+  Found by the new tests and fixed (wrong writes on main): "arms zero, one, two, expected tools
+  a, b" made "expected" a variant; "keep, the control" was ``--stop``; "description hi" was
+  dropped. Before (f7972e4) → after: table 889/889 → 907/907 (18 new paraphrases); fresh table 180/183 → 180/183; fresh2 dev
+  100/100 → 100/100; held-out 1 80/80, held-out 2 65/65 unchanged; fresh held-out 79/83 →
+  79/83; fresh2 held-out 49/50 → 49/50; fresh3 dev 105/107 → 105/107; fresh4 dev 111/112 →
+  111/112; fresh3 held-out 43/43 → 43/43; fresh4 held-out 37/53 = 69.8 % (declined 15, wrong
+  reads 1) → 44/53 = 83.0 % (declined 8, wrong reads 1), 0 wrong writes both times. Its
+  remaining misses: a misspelt test name (by design), "the planner prompt"/"the search agent"
+  (an option's or a store's word used as a description: asked, by design), "ab test called X",
+  "even though it doesn't …", "X is at 100, mark it complete", "html eval report, A against B",
+  "import log.jsonl into this db", and "score at least 0.7" without a scorer.
+
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
 

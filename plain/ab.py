@@ -827,6 +827,15 @@ def conclude(req: Request) -> Translation:
             modes.append("keep-control")
             req.use(*range(start, start + n))
             break
+    else:  # "keep, the control": a comma between (the words alone were dropped before)
+        for i in req.indexes(KEEP_CONTROL):
+            j = i + 1
+            while req.free(j) and (req.p(j) == "," or req.w(j) in ("with", "the", "using")):
+                j += 1
+            if req.free(i) and req.w(j) in ("control", "baseline") and j not in req.used:
+                modes.append("keep-control")
+                req.use(*range(i, j + 1))
+                break
     declined = False  # "don't ship V": keeping the control only when V is the one candidate
     for words in (("do", "not", "ship"), ("don", "not", "ship"), ("no", "change"), ("not", "ship")):
         k = req.seq(*words)

@@ -38,6 +38,12 @@ _NOT_NAMES = _w(
     expected expecting expect primary measuring measured optimize control baseline treatment
     with where for"""
 )
+#: words that start the next part of a definition after a comma list ("zero, one, two,
+#: expected tools …"), never one more name in it
+_NEXT_PART = _w(
+    """metric guardrail guardrails description category difficulty task prompt split expected
+    expecting expect primary measuring measured optimize optimise cap segment"""
+)
 #: words that are never a new variant's name: they negate, hedge or date what they stand by
 _NEVER_NAMES = NEVER_VALUES
 #: words that name the role of the variant after them: "control strict and treatment lenient"
@@ -127,6 +133,8 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
             break
         if items and t.norm in _CREATE_STOP - {"and", "control", "baseline"}:
             break
+        if items and t.kind == "word" and t.norm in _NEXT_PART:
+            break  # "a, b, expected tools x and y": the next part, never a name in the list
         if t.norm in items and req.w(j + 1) in ("as", "is"):
             break
         if t.norm in ("a", "an", "the") and req.w(j + 1) in (_CREATE_STOP - {"and"}) | {
@@ -583,7 +591,28 @@ def _create_metric(req: Request) -> str | None | Translation:
                 ),
             )
         return incomplete(req.text, ["ab", "create"], ["--metric M"], "which metric?")
-    return None
+    return _compared_on(req)
+
+
+def _compared_on(req: Request) -> str | None:
+    """ "comparing haiku and sonnet on cost": a metric right after the list of variants that
+    "comparing" brought in, past "on", ending its clause (the metric they are compared on);
+    once only, else left unread."""
+    said: list[tuple[str, int, int]] = []
+    if not req.has({"comparing", "compare", "compared", "compares"}):
+        return None  # "variants a and b on cost": the metric or a guardrail? asked
+    for i in req.indexes({"on"}):
+        if not (req.free(i) and (i - 1) in req.used):
+            continue
+        j = i + 1 + (req.w(i + 1) == "the" and req.free(i + 1))
+        found = find_metric(req, j, anywhere=False)
+        if found and (found[2] >= len(req.tokens) or req.p(found[2]) in (",", ";", ".")):
+            said.append((found[0], i, found[2]))
+    if len(said) != 1:
+        return None
+    metric, a, b = said[0]
+    req.use(*range(a, b))
+    return metric
 
 
 def _guardrails(req: Request) -> list[str]:

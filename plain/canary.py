@@ -134,6 +134,13 @@ def _intent(req: Request) -> str | None:
         return "create"  # "canary for planner-v3 vs planner-v2 (control), …": a plan
     if ws & _w("record add") and not req.is_question():
         return "add-result"
+    if (
+        ws & _w("result session")
+        and ws & (_CANDIDATE_ROLE | _CONTROL_ROLE)
+        and req.named("canary")
+        and not req.is_question()
+    ):
+        return "add-result"  # "router-v2 candidate result: 3 calls, success"
     if ws & (ADVANCE_VERBS | _FORCE) or req.seq("next", "stage") >= 0 or _percent_tokens(req):
         return "advance"
     if "canaries" in ws and not req.named("canary"):
@@ -153,6 +160,66 @@ def _unit_ids(req: Request) -> list[int]:
         and any(c.isdigit() for c in t.text)
         and any(c.isalpha() for c in t.text)
     ]
+
+
+#: a canary's arm named by its role ("a router-v2 candidate result", "control result")
+_CANDIDATE_ROLE = _w("candidate treatment")
+_CONTROL_ROLE = _w("control")
+#: options of `ab add-result` that `canary add-result` does not have
+_AB_ONLY = _w("--dimension --by")
+
+
+def _arm_result(req: Request) -> Translation | None:
+    """``canary add-result NAME --variant V [--unit-id U] …`` when the arm is named by its role
+    ("record a router-v2 candidate result for user-17: 12 calls, 11 ok, 40s, success") and the
+    canary's arms are known; the result itself is read exactly as an A/B result (every token
+    accounted there), with the canary as its test and the roles as its variants. None when the
+    canary, the role or the arms cannot be told (the request is refused as before)."""
+    names = req.names_of("canary")
+    arms = req.vocab.canary_arms.get(names[0]) if len(names) == 1 else None
+    if arms is None or len(arms) != 2:
+        return None
+    name = names[0]
+    roles = [  # "control" may also be some A/B test's variant: here it is the canary's role
+        i
+        for i in req.indexes(_CANDIDATE_ROLE | _CONTROL_ROLE, names_too=True)
+        if i not in req.used and all(m.kind == "variant" for m in req.in_name.get(i, []))
+    ]
+    kinds = {req.w(i) in _CANDIDATE_ROLE for i in roles}
+    if len(roles) != 1 or len(kinds) != 1:
+        return None  # no role, or both: which arm is not told
+    units = [i for i in _unit_ids(req) if req.w(i - 1) in ("for", "unit", "user")]
+    if len(units) > 1:
+        return None
+    cut = {i - 1 for i in units} | set(units)
+    cut |= {i for i in req.indexes(CANARY_WORDS) if req.free(i)}
+    cut |= req.used  # options read before any rule (errors "…", "as json"): added once, outside
+    role = "candidate" if kinds == {True} else "control"
+    parts: list[str] = []
+    last = 0
+    for i, t in enumerate(req.tokens):
+        if i in cut or i == roles[0]:
+            parts.append(req.text[last : t.start])
+            parts.append(role if i == roles[0] else "")
+            last = t.end
+    parts.append(req.text[last:])
+    from trialbook.plain.translate import translate
+    from trialbook.plain.types import Vocabulary
+
+    inner = translate(
+        "".join(parts),
+        Vocabulary(tests={name: ("control", "candidate")}, scorers=req.vocab.scorers),
+    )
+    argv = list(inner.argv)
+    if inner.status != "command" or argv[:3] != ["ab", "add-result", name]:
+        return None
+    if "--variant" not in argv or any(a in _AB_ONLY for a in argv):
+        return None
+    k = argv.index("--variant") + 1
+    argv[k] = arms[1] if argv[k] == "candidate" else arms[0]
+    unit = ["--unit-id", req.tokens[units[0]].text] if units else []
+    req.use(*range(len(req.tokens)))  # each was accounted for by the result's reading
+    return command(req.text, ["canary", "add-result", name, *argv[3:5], *unit, *argv[5:]])
 
 
 def _mark_words(req: Request, words: frozenset[str]) -> None:
@@ -266,6 +333,9 @@ def route(req: Request) -> Translation | None:
             )
         return None
     if intent == "add-result":
+        by_role = _arm_result(req)
+        if by_role is not None:
+            return by_role
         return refused(
             req.text,
             "a canary result names the variant as the canary knows it: type `canary add-result "

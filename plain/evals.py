@@ -502,6 +502,12 @@ def fail_under(req: Request, scorers: list[str]) -> list[str]:
     return []
 
 
+#: what a run that stopped did ("candidate-0402 crashed"): the reason it is resumed
+_STOPPED = _w("crashed died stalled stopped broke hung froze aborted interrupted")
+#: words between a run's name and what it did ("the X run has just crashed")
+_RUN_NOUN_AUX = _w("run eval evaluation has had just was got")
+
+
 def resume(req: Request) -> Translation:
     """``eval resume RUN [--budget USD]`` (``--concurrency`` is read for every command)."""
     budget = _budget(req)
@@ -509,8 +515,11 @@ def resume(req: Request) -> Translation:
     if isinstance(r, Translation):
         return r
     for m in req.named("run"):  # "candidate-0402 crashed, pick it up again": why it is resumed
-        if req.w(m.end) in ("crashed", "died", "stalled", "stopped", "broke", "hung"):
-            req.use(m.end)
+        k = m.end  # past "run", "has", "just" ("the X run just crashed")
+        while req.w(k) in _RUN_NOUN_AUX and req.free(k):
+            k += 1
+        if req.w(k) in _STOPPED:
+            req.use(*range(m.end, k + 1))
     for i in req.indexes({"pick", "picking"}):
         if req.w(i + 1) == "it" and req.w(i + 2) == "up" and req.w(i + 3) == "again":
             req.use(i + 3)

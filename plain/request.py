@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from trialbook.plain.lex import Token, name_parts, tokenize
 from trialbook.plain.types import Translation, Vocabulary, incomplete, refused
-from trialbook.plain.words import KNOWN, QUESTION_START, _w
+from trialbook.plain.words import KNOWN, LIGHT, QUESTION_START, _w
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,8 @@ _CORE = sorted(
         "latest between against"
     )
 )
+#: what may follow a meaning-light verb as its particle ("burned through", "chewed up")
+_PARTICLES = _w("through thru up away")
 #: abbreviations read as their word
 _ABBREVIATIONS = {"incl": "including", "w/": "with", "thx": "thanks", "pls": "please"}
 
@@ -110,7 +112,7 @@ def _correct_spelling(tokens: list[Token], matches: list[NameMatch], vocab: Voca
     for variants in [*vocab.tests.values(), *vocab.archived.values()]:
         names.extend(variants)
     for i, t in enumerate(tokens):
-        if t.kind != "word" or i in in_names or t.norm in KNOWN:
+        if t.kind != "word" or i in in_names or t.norm in KNOWN or t.norm in LIGHT:
             continue
         if t.norm in _ABBREVIATIONS:
             t.norm = _ABBREVIATIONS[t.norm]
@@ -156,6 +158,16 @@ class Request:
         self.vocab = vocab
         self.focus = focus
         self.tokens = tokenize(text)
+        self.light = [t for t in self.tokens if t.kind == "word" and self._light(t.norm)]
+        # "chewed through", "burned up": the verb's particle goes with it (left alone,
+        # "through" would read as "went through")
+        self.light += [
+            b
+            for a, b in zip(self.tokens, self.tokens[1:], strict=False)
+            if any(a is x for x in self.light) and b.kind == "word" and b.norm in _PARTICLES
+        ]
+        if self.light:  # meaning-light words ("um", "btw", "burned") are read by no rule
+            self.tokens = [t for t in self.tokens if not any(t is x for x in self.light)]
         for t in self.tokens:
             if t.kind == "quote":
                 t.parts = name_parts(t.text)
@@ -253,6 +265,22 @@ class Request:
             and self.free(i)
             and (t.kind != "word" or t.norm not in KNOWN)
         ]
+
+    def _light(self, word: str) -> bool:
+        """Whether ``word`` is a meaning-light word here: in ``LIGHT``, not a piece of a store
+        name and (four letters or more) not one edit from one (a misspelt name is asked about,
+        never read as filler)."""
+        if word not in LIGHT:
+            return False
+        v = self.vocab
+        names = [*v.tests, *v.archived, *v.suites, *v.runs, *v.scorers, *v.canaries]
+        for variants in [*v.tests.values(), *v.archived.values()]:
+            names.extend(variants)
+        pieces = {p for n in names for p in (n, *name_parts(n))}
+        if word in pieces:
+            return False
+        # a short word is one edit from many ("ah" from a variant "a"): only spelt out it counts
+        return len(word) < 4 or not any(_one_edit(word, p) for p in pieces)
 
     def all_names(self) -> list[str]:
         v = self.vocab

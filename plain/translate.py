@@ -38,6 +38,7 @@ from trialbook.plain import evals as ev
 from trialbook.plain import ledger as ledger
 from trialbook.plain import options as options
 from trialbook.plain import reports as reports
+from trialbook.plain import spoken as spoken
 from trialbook.plain.lex import name_parts
 from trialbook.plain.request import Request
 from trialbook.plain.types import (
@@ -156,8 +157,17 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
             text[:80], f"that request is longer than {_MAX_LEN} characters; say one thing at a time"
         )
     req = Request(text, vocab, focus)
+    said = spoken.read(req)
     found = options.read(req)
     routed = _route(req)
+    path = command_path(routed.argv)
+    if said and routed.argv and not spoken.fits(said, path):
+        # "case q-4" is --case of `eval show` but --case-id of a result: read again with only
+        # the options of the command chosen, their words back to its rule
+        req = Request(text, vocab, focus)
+        said = spoken.read(req, only=path)
+        found = options.read(req)
+        routed = _route(req)
     path = command_path(routed.argv)
     as_was = any(f.option in ("--as-of", "--at", "--plot", "--diff-now") for f in found)
     if as_was and path in (("ab", "summary"), ("ab", "show")):
@@ -173,28 +183,29 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
     ):
         # "what did search-v2 say on 2026-11-01, and what changed since?": its analysis then,
         # read afresh (what the log's rule used is not read twice, nor dropped)
-        req, found, routed = _afresh(text, vocab, focus, ab.analyze)
+        req, said, found, routed = _afresh(text, vocab, focus, ab.analyze)
     elif routed.status == "refused" and not routed.argv and found and not req.matches:
         # "plot the score distribution", "last 10 results" with a run or a test in focus: only
         # options were said, so they are options of what is in focus (drawn: its analysis;
         # else shown), read afresh; a word no rule read still makes the request unsure
         drawn = any(f.option in ("--plot", "--as-of", "--at") for f in found)
         if focus in vocab.runs:
-            req, found, routed = _afresh(text, vocab, focus, ev.show)
+            req, said, found, routed = _afresh(text, vocab, focus, ev.show)
         elif focus in vocab.tests:
             rule = ab.analyze if drawn else (lambda r: ab.read_test(r, "show"))
-            req, found, routed = _afresh(text, vocab, focus, rule)
-    translation = options.attach(req, routed, found)
+            req, said, found, routed = _afresh(text, vocab, focus, rule)
+    translation = spoken.attach(req, options.attach(req, routed, found), said)
     return _asked(req, _unnegated(req, _accounted(req, translation)))
 
 
 def _afresh(
     text: str, vocab: Vocabulary, focus: str | None, rule: Callable[[Request], Translation]
-) -> tuple[Request, list[options.Found], Translation]:
+) -> tuple[Request, list[spoken.Spoken], list[options.Found], Translation]:
     """``rule`` on the request read anew: no token another rule used stays used."""
     req = Request(text, vocab, focus)
+    said = spoken.read(req)
     found = options.read(req)
-    return req, found, rule(req)
+    return req, said, found, rule(req)
 
 
 #: how a question that only asks begins ("did baseline-0401 finish?"); "can you …" is a request
@@ -291,6 +302,13 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         t.text
         for i, t in enumerate(req.tokens)
         if t.kind == "word" and t.norm in _OPTION_NOUNS and req.free(i) and not _beside_read(req, i)
+    ]
+    # "description hi": the name of an option of this command no rule read (its value is lost)
+    named = spoken.single_names(command_path(translation.argv))
+    unread += [
+        t.text
+        for i, t in enumerate(req.tokens)
+        if t.kind == "word" and t.norm in named and req.free(i) and not _beside_read(req, i)
     ]
     for i in req.indexes({"fail", "fails", "exit", "exits"}):
         # "…, fail on keep control", "exit if it's worse": a gate no rule read is never dropped
@@ -443,6 +461,8 @@ def _read_unnegated(req: Request, translation: Translation) -> Translation:
             )
     for i, t in enumerate(req.tokens):  # "show only warm results": a filter no rule read
         if t.kind == "word" and t.norm == "only" and req.free(i) and req.w(i + 1) != "show":
+            if _only_filters(req, i, translation):
+                continue
             return incomplete(
                 req.text,
                 translation.argv,
@@ -451,6 +471,42 @@ def _read_unnegated(req: Request, translation: Translation) -> Translation:
                 "with the option that filters, if it has one",
             )
     return translation
+
+
+#: options that restrict what a command shows or exports to part of it: "only" beside what
+#: filled one of them says no more than the option ("show case q3 only", "keeping only judge
+#: scores of at least 0.8")
+_FILTERS = _w(
+    """--case --variant --min-score --max-score --scorer --type --stream --actor --failed
+    --stalled --status --split --suite --stage --unit-id"""
+)
+
+
+def _only_filters(req: Request, i: int, translation: Translation) -> bool:
+    """Whether the free "only" at ``i`` stands beside (past "the", and "keeping" before it) a
+    token a rule read into a filtering option of ``translation`` (then it adds nothing)."""
+    if not any(a in _FILTERS for a in translation.argv):
+        return False
+    before, after = i - 1, i + 1
+    if req.w(after) in ("the",) and req.free(after):
+        after += 1
+    read = lambda j: 0 <= j < len(req.tokens) and (j in req.used or j in req.in_name)  # noqa: E731
+    values = {
+        a for k, a in enumerate(translation.argv[1:], 1) if translation.argv[k - 1] in _FILTERS
+    }
+    near = [j for j in (before, after) if read(j) and req.tokens[j].kind != "punct"]
+    if not any(
+        req.tokens[j].text in values
+        or req.tokens[j].norm in values
+        or j in req.in_name
+        or any(req.tokens[j].norm in v for v in values)
+        for j in near
+    ):
+        return False
+    if req.w(before) == "keeping" and req.free(before):
+        req.use(before)
+    req.use(i)
+    return True
 
 
 def _first(req: Request) -> int:

@@ -100,8 +100,12 @@ class Vocabulary:
     runs: AbstractSet[str] = frozenset()
     scorers: AbstractSet[str] = frozenset()
     canaries: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    #: each canary's (control, candidate) variant names, when known: "a candidate result of
+    #: router-v2" names the candidate by its role
+    canary_arms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "canary_arms", _frozen_map(self.canary_arms))
         object.__setattr__(self, "tests", _frozen_map(self.tests))
         object.__setattr__(self, "archived", _frozen_map(self.archived))
         object.__setattr__(self, "canaries", _frozen_map(self.canaries))  # type: ignore[arg-type]
@@ -117,6 +121,7 @@ class Vocabulary:
                 self.runs,
                 self.scorers,
                 tuple(sorted(self.canaries.items())),
+                tuple(sorted(self.canary_arms.items())),
             )
         )
 

@@ -195,6 +195,22 @@ OUT_OF_SCOPE = _w(
 )
 CANARY_WORDS = _w("canary canaries rollout-percentage")
 
+#: common words that carry no part of a command (the request's every other word must
+#: fill a slot, name something, or make the request unsure)
+COMMON = _w(
+    """thing things stuff evolved evolve evolving table produce generate print output
+    currently actually basically overall looks seem seems seemed kind sort bit little lot
+    lots something anything everything everyone anybody somebody someone folks team guys
+    mine ours yours their them they he she his her it's already yet still ever
+    also exactly precisely roughly basically simply literally
+    okay alright sure fine great cool nice awesome thanks cheers quickly soon asap
+    currently present presently far so-far thus hence therefore anyway though although
+    while whilst whether either neither nor else instead rather quite pretty fairly
+    lately recently overview full complete whole entire detailed brief short long
+    current actual real general specific particular certain usual normal say said says
+    tell told know written saved stored kept"""
+)
+
 KNOWN: frozenset[str] = frozenset().union(
     FILLER,
     TEST_WORDS,
@@ -263,21 +279,7 @@ KNOWN: frozenset[str] = frozenset().union(
         wins losses ties regressions quick running right now reading pull
         good relative use"""
     ),
-    #: common words that carry no part of a command (the request's every other word must
-    #: fill a slot, name something, or make the request unsure)
-    _w(
-        """thing things stuff evolved evolve evolving table produce generate print output
-        currently actually basically overall looks seem seems seemed kind sort bit little lot
-        lots something anything everything everyone anybody somebody someone folks team guys
-        mine ours yours their them they he she his her it's already yet still ever
-        also exactly precisely roughly basically simply literally
-        okay alright sure fine great cool nice awesome thanks cheers quickly soon asap
-        currently present presently far so-far thus hence therefore anyway though although
-        while whilst whether either neither nor else instead rather quite pretty fairly
-        lately recently overview full complete whole entire detailed brief short long
-        current actual real general specific particular certain usual normal say said says
-        tell told know written saved stored kept"""
-    ),
+    COMMON,
 )
 
 #: words that change what a change means ("ship warm only if it is faster", "on both
@@ -291,3 +293,17 @@ HEDGES = _w(
 #: words that are never a value typed for a slot (a name, a key, an id): they negate, hedge or
 #: date what they stand by ("candidate otherwise new", "segment by excluding category")
 NEVER_VALUES = (HEDGES | NEGATORS | _w("tomorrow yesterday today")) - _w("both either each")
+
+#: meaning-light words: narrative verbs of what happened that say no outcome ("cold one burned
+#: 2M tokens"; "crashed", "timed out", "hung" are outcomes a result reads, never filler) and
+#: discourse words ("honestly", "btw", "yeah"). :class:`~trialbook.plain.request.Request` takes
+#: them out of the tokens before any rule reads (so "keep, um, the control" is "keep the
+#: control", and none is ever a value or a new name), unless one is, or is one edit from, a
+#: piece of a store name. None is a known word, a negation, a hedge, a quantifier, a time, a
+#: comparative or an outcome, nor one edit from an option's, a command's or a core word
+#: (tests/test_plain_fillers.py checks this, and that one put anywhere into a table request
+#: never changes its command).
+LIGHT = _w(
+    """burned burnt burning chewed honestly seriously obviously kinda sorta hmm um uh eh yeah
+    yup anyways luckily unfortunately definitely bro dude btw fyi fwiw tbh gonna gotta"""
+)

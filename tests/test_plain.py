@@ -42,6 +42,7 @@ VOCAB = Vocabulary(
     runs={"baseline-0401", "candidate-0402", "20250131-142502-7f3a9c"},
     scorers={"exact", "contains", "judge", "regex", "equals"},
     canaries={"router-v2": (1.0, 10.0, 50.0, 100.0)},
+    canary_arms={"router-v2": ("router-v1", "router-v2")},
 )
 CF = "checkout-flow"
 AR = f"ab add-result {CF}"
@@ -1033,6 +1034,27 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # a saved test's file names its own test (its test id): no NAME needed
     ("ab import", "import the saved test ~/.hermes/ab_tests/test_ab12.json", None, "ab import ~/.hermes/ab_tests/test_ab12.json"),
     ("ab import", "import data/x.json", None, "? ab import [NAME]"),
+    # round 5: meaning-light words are no part of the command; outcomes and hedges still are
+    ("ab add-result", "warm one chewed through 3k tokens btw, 4 calls, success", CF, "ab add-result checkout-flow --variant warm --tokens 3000 --tool-calls 4 --success"),
+    ("ab add-result", "honestly the cold session burned 900 tokens and failed", CF, "ab add-result checkout-flow --variant cold --tokens 900 --failure"),
+    ("ab conclude", "end search-v2 and keep, um, the control", None, "ab conclude search-v2 --keep-control"),
+    ("ab conclude", "end search-v2 and keep, the control", None, "ab conclude search-v2 --keep-control"),
+    ("unsure", "yeah ship warm maybe", CF, "~"),
+    ("eval show", "just the case q7 of baseline-0401 only", None, "eval show baseline-0401 --case q7"),
+    ("unsure", "show only the warm results of checkout-flow", None, "~"),
+    ("eval resume", "candidate-0402 has just died, resume it", None, "eval resume candidate-0402"),
+    # round 5: options said by their own name, read from the CLI's parameters
+    ("ab create", "create test t9 with variants a and b, prompt: \"sum these numbers\", category \"math\"", None, "ab create t9 --variants a,b --prompt 'sum these numbers' --category math"),
+    ("ab create", "create test t9 with variants a and b, cap tokens at 5000", None, "ab create t9 --variants a,b --cap tokens:5000"),
+    ("ab create", "create test t9 with variants a and b, description hi", None, "~"),
+    ("ab create", "create test t9 with arms x, y, expected tools srch, rdfile", None, "ab create t9 --variants x,y --expected-tools srch,rdfile"),
+    ("ab add-result", "warm, 2 calls, failed, errors \"timeout\" and \"429\"", CF, "ab add-result checkout-flow --variant warm --tool-calls 2 --failure --error timeout --error 429"),
+    ("eval run", "run smoke on openai:gpt-4o, price gpt-4o at 2.5/10", None, "eval run smoke --target openai:gpt-4o --price gpt-4o=2.5/10"),
+    ("unsure", "archive checkout-flow, price gpt-4o at 2.5/10", None, "~"),
+    # round 5: a metric the variants are compared on; a canary's arm by its role
+    ("ab create", "new test t9 comparing a vs b on completion time", None, "ab create t9 --variants a,b --metric completion_time"),
+    ("ab create", "new test t9 comparing a and b on cost and on tokens", None, "~"),
+    ("unsure", "router-v2 candidate and control result: 3 calls, success", None, "~"),
 ]
 # fmt: on
 

@@ -121,7 +121,8 @@ def test_no_canary_command_gets_a_percentage_that_is_not_in_the_request_or_a_nam
     assert t.argv[2] in VOCAB.canaries or t.argv[2].startswith("--"), t.argv
     if "--to" in t.argv:
         value = t.argv[t.argv.index("--to") + 1]
-        assert f"{value}%" in text.replace(" %", "%"), (text, t.argv)
+        # "to 50%", or a bare "to 10" that is one of the canary's stages (checked below)
+        assert value in text.replace("%", " ").split(), (text, t.argv)
         assert float(value) in VOCAB.canaries[t.argv[2]]
 
 
@@ -151,3 +152,57 @@ def test_canary_reads_need_no_confirmation_and_its_writes_do() -> None:
         assert not needs_confirmation(read), read
     for write in (["canary", "advance", "r"], ["canary", "halt", "r"], ["canary", "rollback", "r"]):
         assert needs_confirmation(write), write
+
+
+class TestACanaryArmNamedByItsRole:
+    """ "a router-v2 candidate result": the canary's candidate or control, when its arms are
+    known (``Vocabulary.canary_arms``); the result read exactly as an A/B result (#24 round 5)."""
+
+    ARMS = Vocabulary(
+        tests={"checkout-flow": ("cold", "warm"), "onboarding": ("control", "treatment")},
+        canaries={"router-v2": (10.0, 50.0, 100.0)},
+        canary_arms={"router-v2": ("router-v1", "router-v2")},
+    )
+
+    @pytest.mark.parametrize(
+        ("said", "variant"),
+        [
+            ("record a router-v2 candidate result for user-17: 12 calls, 11 ok, 40s, success", R),
+            ("router-v2 treatment result for user-17: 12 calls, 11 ok, 40s, success", R),
+            (
+                "log a control result on router-v2 for user-17: 12 calls, 11 ok, 40s, success",
+                "router-v1",
+            ),
+        ],
+    )
+    def test_the_role_is_the_arm_and_the_numbers_are_the_ab_results(
+        self, said: str, variant: str
+    ) -> None:
+        t = translate(said, self.ARMS)
+        assert t.status == "command", t.reason
+        assert t.argv[:5] == ("canary", "add-result", R, "--variant", variant)
+        assert t.argv[5:7] == ("--unit-id", "user-17")
+        ab = translate(
+            "add a cold result: 12 calls, 11 ok, 40s, success", self.ARMS, "checkout-flow"
+        )
+        assert t.argv[7:] == ab.argv[5:]  # the same options as the A/B result
+
+    @pytest.mark.parametrize(
+        "said",
+        [
+            "router-v2 candidate and control result: 3 calls, success",  # which arm?
+            "router-v2 candidate result for user-1 and user-2: 3 calls, success",  # which unit?
+            "router-v2 candidate result: about 12 calls, success",  # an estimate
+            "router-v2 candidate result: 3 calls, success, category=billing",  # no --dimension
+            "did the router-v2 candidate result have 3 calls?",  # a question
+            "router-v2 candidate result: 3 calls, tomorrow, success",  # a word no rule reads
+        ],
+    )
+    def test_what_cannot_be_told_is_never_written(self, said: str) -> None:
+        assert translate(said, self.ARMS).status != "command"
+
+    def test_without_the_arms_the_role_is_refused_as_before(self) -> None:
+        vocab = Vocabulary(canaries={"router-v2": (10.0, 50.0, 100.0)})
+        t = translate("record a router-v2 candidate result: 3 calls, success", vocab)
+        assert t.status == "refused"
+        assert "--variant V" in t.reason
