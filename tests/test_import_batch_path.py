@@ -12,6 +12,8 @@ import json
 import math
 import re
 import sqlite3
+import struct
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +236,33 @@ def test_ids_made_in_a_batch_are_uuid7s_increasing_with_those_made_one_by_one() 
     assert all(UUID7.match(i) for i in ids)
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert c.new_event_ids(0) == []
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    random=st.binary(min_size=8 * 40, max_size=8 * 40),
+    ms=st.integers(0, 2**48 - 2),
+    seq=st.integers(-1, 0xFFF),
+)
+def test_batch_ids_are_the_uuid7_bits_of_their_random_bytes(
+    random: bytes, ms: int, seq: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hex-at-once ids are the RFC 9562 layout of the same clock, counter and bytes
+    (48-bit ms, version 7, 12-bit counter running into the next ms, variant 0b10, 62 bits)."""
+    monkeypatch.setattr(c.os, "urandom", lambda n: random[:n])
+    monkeypatch.setattr(c, "_last_ms", 2**48 + ms)  # ahead of the clock: kept
+    monkeypatch.setattr(c, "_seq", seq)
+    expected = []
+    last, counter = 2**48 + ms, seq
+    for (rand_b,) in struct.iter_unpack(">Q", random):
+        counter += 1
+        if counter > 0xFFF:
+            last, counter = last + 1, 0
+        value = (last % 2**48) << 80 | 7 << 76 | counter << 64 | 2 << 62 | rand_b % 2**62
+        expected.append(str(uuid.UUID(int=value)))
+    assert c.new_event_ids(40) == expected
 
 
 @settings(max_examples=200, deadline=None)
