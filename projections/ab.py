@@ -131,7 +131,7 @@ def _insert_rows(
         group.append(row)
     for shape, group in groups.items():
         sql, pick = getters[shape]
-        conn.executemany(sql, [pick(row) for row in group])
+        conn.executemany(sql, list(map(pick, group)))
 
 
 def _shape_of(shape: tuple[Any, ...]) -> tuple[str, Any]:
@@ -370,7 +370,7 @@ class ABProjection(TableProjection):
         else:
             _insert_rows(conn, run, rows)
             # statistics a column at a time, from the rows as stored (the rebuild's fold)
-            folded = [_STATS_ROW(r) for r in rows]
+            folded = list(map(_STATS_ROW, rows))
             stats.add_rows(folded)
             cases.add_rows(folded)
         stats.write()
