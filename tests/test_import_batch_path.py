@@ -409,6 +409,40 @@ def test_an_import_stores_what_adding_each_result_with_the_api_stores(
     assert stored(tmp_path / "import.db") == stored(tmp_path / "api.db")
 
 
+def typed_results(path: Path) -> list[tuple[Any, ...]]:
+    """Every ``ab_results`` column of every row with its SQLite type, but the time recorded."""
+    conn = sqlite3.connect(path)
+    try:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(ab_results)")]
+        picked = [c for c in columns if c != "recorded_at"]
+        return conn.execute(
+            f"SELECT {', '.join(f'{c}, typeof({c})' for c in picked)} FROM ab_results "
+            "ORDER BY position"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def test_the_batch_fold_stores_the_result_rows_a_single_append_stores(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """An import's rows name only the columns their results fill: the same values and
+    SQLite types as the single append's insert of every column (NULLs bound)."""
+    rows = [
+        {"session_id": f"s-{i}", **r}
+        for i, r in enumerate(VARIED)
+        if "session_type" not in r and "error" not in r and r.get("dimensions") != {}
+    ]
+    assert len(rows) > 4  # more than a single append's few: the batch fold
+    file = write_lines(tmp_path / "r.jsonl", rows)
+    assert import_into(invoke, tmp_path / "import.db", file).exit_code == 0
+    with trialbook.open(tmp_path / "api.db") as tb:
+        tb.ab.create("t", variants=["cold", "warm"])
+        for row in rows:
+            tb.ab.add_result("t", **row)
+    assert typed_results(tmp_path / "import.db") == typed_results(tmp_path / "api.db")
+
+
 #: lines each refused with one message, at any place in a file of good lines
 BAD_LINES = [
     "not json",
