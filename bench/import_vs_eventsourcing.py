@@ -86,8 +86,9 @@ def peak_children_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stdout of one child process (RSS via wait4)."""
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system), peak RSS (MB) and stdout of one child
+    process (CPU and RSS via wait4)."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env or ENV)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -96,7 +97,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     err = proc.stderr.read().decode() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{cmd[:4]} failed: {err.strip()[-500:]}")
-    return seconds, usage.ru_maxrss / 1024, out
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
 def main() -> None:
@@ -115,6 +116,8 @@ def main() -> None:
                 f.write(json.dumps(sample_result(rng, i=i)) + "\n")
         tb_runs: list[tuple[float, float]] = []
         es_runs: list[tuple[float, float, int]] = []
+        tb_cpu: list[float] = []
+        es_cpu: list[float] = []
         loads = []
         for r in range(args.rounds):
             db = tmp / f"trialbook-{r}.db"
@@ -125,14 +128,15 @@ def main() -> None:
                 capture_output=True,
                 env=ENV,
             )
-            tb_s, tb_mb, _ = timed([*tb, "ab", "import", "bench", str(data)])
+            tb_s, cpu, tb_mb, _ = timed([*tb, "ab", "import", "bench", str(data)])
             tb_runs.append((tb_s, tb_mb))
+            tb_cpu.append(cpu)
             loads.append(os.getloadavg()[0])
             db.unlink()
             if args.skip_eventsourcing:
                 continue
             es_db = tmp / f"eventsourcing-{r}.db"
-            es_s, es_mb, out = timed(
+            es_s, cpu, es_mb, out = timed(
                 [sys.executable, "-c", ES_CHILD, str(es_db), str(data), str(PER_AGGREGATE)]
             )
             got = json.loads(out)
@@ -141,6 +145,7 @@ def main() -> None:
                     f"eventsourcing ran at synchronous={got['synchronous']}, not FULL (2)"
                 )
             es_runs.append((es_s, es_mb, got["events"]))
+            es_cpu.append(cpu)
             loads.append(os.getloadavg()[0])
             es_db.unlink()
         print(
@@ -154,6 +159,10 @@ def main() -> None:
             f"  trialbook ab import : {n / tb_s:9,.0f} results/s  ({tb_s:6.2f} s, peak RSS {tb_mb:6.0f} MB;"
             f" rounds {', '.join(f'{n / s:,.0f}' for s, _ in tb_runs)})"
         )
+        print(
+            f"  trialbook CPU       : {statistics.median(tb_cpu):6.2f} s median"
+            f" (rounds {', '.join(f'{c:.2f}' for c in tb_cpu)})"
+        )
         if args.skip_eventsourcing:
             return
         es_s = statistics.median(s for s, _, _ in es_runs)
@@ -164,12 +173,22 @@ def main() -> None:
             f" {events:,} events in aggregates of {PER_AGGREGATE:,};"
             f" rounds {', '.join(f'{events / s:,.0f}' for s, _, _ in es_runs)})"
         )
+        print(
+            f"  eventsourcing CPU   : {statistics.median(es_cpu):6.2f} s median"
+            f" (rounds {', '.join(f'{c:.2f}' for c in es_cpu)})"
+        )
         ratios = [
             (n / a) / (events / b) for (a, _), (b, _, _) in zip(tb_runs, es_runs, strict=True)
         ]
         print(
             f"  ratio trialbook / eventsourcing: {(n / tb_s) / (events / es_s):.2f}x of the medians"
             f" (per round {', '.join(f'{x:.2f}' for x in ratios)}; goal >= 1.0)"
+        )
+        cpu_ratios = [(n / a) / (events / b) for a, b in zip(tb_cpu, es_cpu, strict=True)]
+        print(
+            f"  ratio by CPU time (results per CPU second): "
+            f"{(n / statistics.median(tb_cpu)) / (events / statistics.median(es_cpu)):.2f}x"
+            f" of the medians (per round {', '.join(f'{x:.2f}' for x in cpu_ratios)})"
         )
 
 

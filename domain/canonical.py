@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 import time
 from json.encoder import encode_basestring  # the C escaper, as json.dumps(ensure_ascii=False) uses
 from typing import Any
@@ -53,12 +52,14 @@ def _plain(data: dict[Any, Any]) -> bool:
     """
     for v in data.values():
         t = type(v)
+        if t in _SCALARS:  # most values of an event body: checked first
+            continue
         if t is float:
             if not (1e-4 <= v < _INF or -_INF < v <= -1e-4 or v == 0):
                 return False
-        elif t in _SCALARS:
-            continue
         elif t is dict or t is tuple or t is list:
+            if not v:
+                continue
             for x in v.values() if t is dict else v:
                 tx = type(x)
                 if tx is float:
@@ -178,13 +179,29 @@ def new_event_ids(count: int) -> list[str]:
     ms = time.time_ns() // 1_000_000
     if ms > _last_ms:
         _last_ms, _seq = ms, -1
-    low = (1 << 62) - 1
+    # the random bits as hex at once: the 16 digits of each id's rand_b are those of its
+    # 8 bytes, the first with its top two bits set to the variant (0b10)
+    random = os.urandom(8 * count).hex()
+    variant = _VARIANT_DIGIT
     ids = []
-    for rand_b in struct.unpack(f">{count}Q", os.urandom(8 * count)):
+    prefix = _ms_prefix(_last_ms)
+    for i in range(0, 16 * count, 16):
         _seq += 1
         if _seq > 0xFFF:
             _last_ms += 1
             _seq = 0
-        h = f"{(_last_ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | _seq << 64 | 0b10 << 62 | rand_b & low:032x}"
-        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+            prefix = _ms_prefix(_last_ms)
+        ids.append(
+            f"{prefix}7{_seq:03x}-{variant[random[i]]}{random[i + 1 : i + 4]}-{random[i + 4 : i + 16]}"
+        )
     return ids
+
+
+def _ms_prefix(ms: int) -> str:
+    """The first two groups of a UUIDv7 of millisecond ``ms`` and the dash after them."""
+    h = f"{ms & ((1 << 48) - 1):012x}"
+    return f"{h[:8]}-{h[8:]}-"
+
+
+#: a random hex digit with its top two bits set to 0b10 (RFC 9562's variant)
+_VARIANT_DIGIT = {f"{n:x}": f"{0b1000 | (n & 0b11):x}" for n in range(16)}

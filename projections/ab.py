@@ -108,6 +108,66 @@ assert RESULT_COLUMNS[5:16] == (*VALUE_COLUMNS, "metrics"), "row_values reads th
 _INSERT_RESULT = f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
 
 
+def _insert_rows(
+    conn: sqlite3.Connection,
+    run: Sequence[tuple[RecordedEvent, str, dict[str, Any]]],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """Insert ``rows`` (RESULT_COLUMNS, built from ``run``'s data), each naming only the
+    columns it may give a value (the rest are NULL as they would be bound).
+
+    Binding the ~8 NULLs of a typical result was half the cost of its ``ab_results``
+    insert; rows are grouped by the columns they give (most files: one group), each
+    group inserted in position order with one statement.
+    """
+    groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    getters: dict[tuple[Any, ...], Any] = {}
+    for (_, _, d), row in zip(run, rows, strict=True):
+        shape = (tuple(d), row[8] is None, row[15] is None, row[16] is None)
+        group = groups.get(shape)
+        if group is None:
+            group = groups[shape] = []
+            getters[shape] = _shape_of(shape)
+        group.append(row)
+    for shape, group in groups.items():
+        sql, pick = getters[shape]
+        conn.executemany(sql, list(map(pick, group)))
+
+
+def _shape_of(shape: tuple[Any, ...]) -> tuple[str, Any]:
+    """The INSERT and the row picker of a shape ``(data keys, errors, metrics and error
+    messages are NULL)``: the columns that can hold a value in such a row, a superset of
+    those that do (a value the data holds as null is bound as NULL)."""
+    found = _SHAPES.get(shape)
+    if found is not None:
+        return found
+    keys, no_errors, no_metrics, no_messages = shape
+    maybe = {"position", "test", "variant", "recorded_at", *keys}
+    maybe.discard("errors")
+    maybe.discard("metrics")
+    maybe.discard("error_messages")
+    if not no_errors:
+        maybe.add("errors")
+    if not no_metrics:
+        maybe.add("metrics")
+    if not no_messages:
+        maybe.add("error_messages")
+    at = [i for i, c in enumerate(RESULT_COLUMNS) if c in maybe]
+    names = [RESULT_COLUMNS[i] for i in at]
+    found = (
+        f"INSERT INTO ab_results ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+        operator.itemgetter(*at),
+    )
+    if len(_SHAPES) >= 256:
+        _SHAPES.clear()
+    _SHAPES[shape] = found
+    return found
+
+
+#: the statements and row pickers of the shapes of rows met so far (see _insert_rows)
+_SHAPES: dict[tuple[Any, ...], tuple[str, Any]] = {}
+
+
 def row_values(row: Sequence[Any]) -> dict[str, float]:
     """``row_observations`` of an ``ab_results`` row (RESULT_COLUMNS), without the dict of
     fields for a row without custom metrics (the same values, in the same order)."""
@@ -308,9 +368,9 @@ class ABProjection(TableProjection):
                 if row[4] is not None:
                     cases.add(row[1], row[4], row[2], row[0], obs)
         else:
-            conn.executemany(_INSERT_RESULT, rows)
+            _insert_rows(conn, run, rows)
             # statistics a column at a time, from the rows as stored (the rebuild's fold)
-            folded = [_STATS_ROW(r) for r in rows]
+            folded = list(map(_STATS_ROW, rows))
             stats.add_rows(folded)
             cases.add_rows(folded)
         stats.write()

@@ -12,6 +12,8 @@ import json
 import math
 import re
 import sqlite3
+import struct
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +238,33 @@ def test_ids_made_in_a_batch_are_uuid7s_increasing_with_those_made_one_by_one() 
     assert c.new_event_ids(0) == []
 
 
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    random=st.binary(min_size=8 * 40, max_size=8 * 40),
+    ms=st.integers(0, 2**48 - 2),
+    seq=st.integers(-1, 0xFFF),
+)
+def test_batch_ids_are_the_uuid7_bits_of_their_random_bytes(
+    random: bytes, ms: int, seq: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hex-at-once ids are the RFC 9562 layout of the same clock, counter and bytes
+    (48-bit ms, version 7, 12-bit counter running into the next ms, variant 0b10, 62 bits)."""
+    monkeypatch.setattr(c.os, "urandom", lambda n: random[:n])
+    monkeypatch.setattr(c, "_last_ms", 2**48 + ms)  # ahead of the clock: kept
+    monkeypatch.setattr(c, "_seq", seq)
+    expected = []
+    last, counter = 2**48 + ms, seq
+    for (rand_b,) in struct.iter_unpack(">Q", random):
+        counter += 1
+        if counter > 0xFFF:
+            last, counter = last + 1, 0
+        value = (last % 2**48) << 80 | 7 << 76 | counter << 64 | 2 << 62 | rand_b % 2**62
+        expected.append(str(uuid.UUID(int=value)))
+    assert c.new_event_ids(40) == expected
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.text(min_size=1, max_size=8),
@@ -378,6 +407,40 @@ def test_an_import_stores_what_adding_each_result_with_the_api_stores(
         for row in rows:
             tb.ab.add_result("t", **row)
     assert stored(tmp_path / "import.db") == stored(tmp_path / "api.db")
+
+
+def typed_results(path: Path) -> list[tuple[Any, ...]]:
+    """Every ``ab_results`` column of every row with its SQLite type, but the time recorded."""
+    conn = sqlite3.connect(path)
+    try:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(ab_results)")]
+        picked = [c for c in columns if c != "recorded_at"]
+        return conn.execute(
+            f"SELECT {', '.join(f'{c}, typeof({c})' for c in picked)} FROM ab_results "
+            "ORDER BY position"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def test_the_batch_fold_stores_the_result_rows_a_single_append_stores(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """An import's rows name only the columns their results fill: the same values and
+    SQLite types as the single append's insert of every column (NULLs bound)."""
+    rows = [
+        {"session_id": f"s-{i}", **r}
+        for i, r in enumerate(VARIED)
+        if "session_type" not in r and "error" not in r and r.get("dimensions") != {}
+    ]
+    assert len(rows) > 4  # more than a single append's few: the batch fold
+    file = write_lines(tmp_path / "r.jsonl", rows)
+    assert import_into(invoke, tmp_path / "import.db", file).exit_code == 0
+    with trialbook.open(tmp_path / "api.db") as tb:
+        tb.ab.create("t", variants=["cold", "warm"])
+        for row in rows:
+            tb.ab.add_result("t", **row)
+    assert typed_results(tmp_path / "import.db") == typed_results(tmp_path / "api.db")
 
 
 #: lines each refused with one message, at any place in a file of good lines
