@@ -329,6 +329,8 @@ FRESH3_HELDOUT = ROOT / "bench" / "plain_fresh3_heldout.txt"
 FRESH4_DEV = ROOT / "bench" / "plain_fresh4_dev.txt"
 #: the fourth newcomer's held-out third: added and scored only by the lead (`--heldout4`)
 FRESH4_HELDOUT = ROOT / "bench" / "plain_fresh4_heldout.txt"
+#: the fifth newcomer's 120 requests, held out whole and scored once (#24 round 5, `--heldout5`)
+FRESH5_HELDOUT = ROOT / "bench" / "plain_fresh5_heldout.txt"
 
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
@@ -563,6 +565,9 @@ def main() -> None:
         if not FRESH4_HELDOUT.exists():
             sys.exit(f"{FRESH4_HELDOUT} is not there yet: the lead adds it to score it")
         report(f"fresh4 held-out ({FRESH4_HELDOUT.name})", _read_fresh(FRESH4_HELDOUT), _strict)
+        return
+    if "--heldout5" in sys.argv:
+        report(f"fresh5 held-out ({FRESH5_HELDOUT.name})", _read_fresh(FRESH5_HELDOUT), _strict)
         return
     report("table (tests/test_plain.py)", tp.CASES)
     fresh()

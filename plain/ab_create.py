@@ -145,6 +145,17 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
             break
         if req.w(j + 1) == "difficulty":
             break
+        if (
+            len(items) >= 2
+            and kind == "comma"
+            and nxt_tok is not None
+            and nxt_tok.kind == "word"
+            and req.free(j + 1)
+            and nxt_tok.norm not in _LIST_SEP | _CREATE_STOP | _NOT_NAMES | _OPTION_WORDS
+        ):
+            # "variants none,backoff, we plan for 800 results": a word running on into more
+            # words starts a clause, it is not one more name (left for the rules, or unsure)
+            break
         items.append(name)
         req.use(j)
         if last:

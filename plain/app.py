@@ -52,7 +52,10 @@ def is_help(req: Request) -> bool:
     # a command named by its words in a question about it: "what does canary advance do?",
     # "explain ab analyze", "the syntax for eval run", "usage of report eval"
     if _named_command(ws) and (
-        set(ws) & _ABOUT_COMMAND or req.seq("what", {"does", "do"}) >= 0 and ws[-1] == "do"
+        set(ws) & _ABOUT_COMMAND
+        or req.seq("what", {"does", "do"}) >= 0
+        and "do" in ws[1:]
+        and set(ws[len(ws) - ws[::-1].index("do") :]) <= _AFTER_DO
     ):
         return True
     if req.seq("how", "to") >= 0 and ws[0] in ("how", "tell", "show", "explain"):
@@ -62,6 +65,10 @@ def is_help(req: Request) -> bool:
     if req.seq({"a", "the"}, "command", {"to", "for"}) >= 0:
         return True
     return req.seq(*_HOW) >= 0
+
+
+#: words that may follow the last "do" of "what does X do": "what does canary advance do exactly?"
+_AFTER_DO = frozenset({"exactly", "precisely", "actually", "really", "again", "here", "there"})
 
 
 #: a family named by a word of its own: "how do canaries work?" is `help canary`

@@ -267,7 +267,31 @@ def _note(req: Request) -> str | None:
     from trialbook.plain.ab_common import note_text
 
     note, _ = note_text(req, NOTE_CUES, because=True)
-    return note or _clause_note(req)
+    return note or _cue_clause_note(req) or _clause_note(req)
+
+
+def _cue_clause_note(req: Request) -> str | None:
+    """A last clause that begins with a note cue and no colon: "complete router-v2, force it,
+    note all green" (the note is what follows the cue; the clauses before it are read as usual)."""
+    from trialbook.plain.ab_common import rest_text
+
+    commas = [i for i in range(len(req.tokens)) if req.p(i) == ","]
+    if not commas:
+        return None
+    cue = commas[-1] + 1
+    if cue + 1 >= len(req.tokens) or req.w(cue) not in NOTE_CUES or not req.free(cue):
+        return None
+    if any(not req.free(i) for i in range(cue, len(req.tokens))):
+        return None
+    text = rest_text(req, cue + 1)
+    if not text:
+        return None
+    req.use(commas[-1], *range(cue, len(req.tokens)))
+    return text
+
+
+#: words that make a last clause part of the request, not a reason
+_CLAUSE_STOPS = frozenset({"then", "and", "also", "too"})
 
 
 def _clause_note(req: Request) -> str | None:
@@ -309,7 +333,7 @@ def _clause_note(req: Request) -> str | None:
     if (
         len(words) < 2
         or any(not req.free(i) or req.tokens[i].kind not in ("word", "punct") for i in clause)
-        or set(words) & (NEGATORS | verbs | unsure | {"then", "and", "also", "too"})
+        or set(words) & (NEGATORS | verbs | unsure | _FORCE | NOTE_CUES | _CLAUSE_STOPS)
         or all(w in FILLER for w in words)
         or any(req.tokens[i].norm in ("n't", "not") for i in clause)
     ):
@@ -426,7 +450,7 @@ def route(req: Request) -> Translation | None:
     )  # fmt: skip
     if intent == "status":  # "should we move it to 50%?": the percentage is part of the question
         req.use(*_percent_tokens(req))
-    if intent == "advance":
+    if intent in ("advance", "complete"):  # both take --force (the stage rule overridden)
         forced = [i for i in req.indexes(_FORCE) if req.free(i)]
         if forced:  # "force it to the next stage", "advance regardless of the rule"
             req.use(*forced)
@@ -436,6 +460,7 @@ def route(req: Request) -> Translation | None:
                     req.use(*range(k, k + len(words)))
                     break
             opts.append("--force")
+    if intent == "advance":
         percents = [i for i in _percent_tokens(req) if req.free(i)]
         stages_of = {float(p) for p in req.vocab.canaries.get(name) or ()}
         for i, t in enumerate(req.tokens):  # "push it up to 100": 100 is one of its stages

@@ -18,7 +18,7 @@ _TOKEN_RE = re.compile(
     rf"""
     (?P<quote>"[^"]*"|'[^']*'(?!\w))
   | (?P<url>https?://[^\s,;]+)
-  | (?P<spec>\b(?:openai|http|https|python|command|cmd|shell):[^\s,;]+)
+  | (?P<spec>\b(?:openai|http|https|python|command|cmd|shell|rollout):[^\s,;]+)
   | (?P<scorer>\b(?:equals|contains|icontains|regex|json_field|numeric|length|judge):[^\s,;]+)
   | (?P<ab>\ba/b\b)
   | (?P<date>\b\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{1,2}}:\d{{2}}(?::\d{{2}})?Z?)?(?![\w-]))

@@ -159,11 +159,13 @@ def _budgets(req: Request) -> list[str] | Translation:
                         f"a {cue} budget is in {'seconds' if unit == 's' else 'dollars'}: "
                         f"{toks[b].text!r} is not; say it with its unit",
                     )
-                a = b - (req.w(b - 1) in ("a", "the")) - (req.w(b - 2) == "with")
+                a = b - (req.w(b - 1) in ("a", "the"))
+                a -= a < b and req.w(b - 2) == "with"  # "with a …", never over another word
                 req.use(*range(max(a, 0), i + 2))
                 opts += [option, fmt(toks[b].value)]
                 break
-            a = i - (req.w(i - 1) in ("p95", "a", "the")) - (req.w(i - 2) in ("a", "with"))
+            a = i - (req.w(i - 1) in ("p95", "a", "the"))
+            a -= a < i and req.w(i - 2) in ("a", "with")  # only over the word just before
             j = i + 1
             while req.w(j) in (
                 "budget",
@@ -283,7 +285,8 @@ def _split(req: Request) -> list[str] | Translation:
     for i in req.indexes({"seed"}):
         j = i + 1 + (req.w(i + 1) in ("of", "is") or req.p(i + 1) in ("=", ":"))
         if j < len(toks) and toks[j].is_int and req.free(j):
-            a = i - (req.w(i - 1) in ("with", "a", "the")) - (req.w(i - 2) in ("with",))
+            a = i - (req.w(i - 1) in ("with", "a", "the"))
+            a -= a < i and req.w(i - 2) == "with"  # only over the word just before
             req.use(*range(a, j + 1))
             opts += ["--seed", fmt(toks[j].value)]
             break
@@ -338,7 +341,8 @@ def _min_score(req: Request) -> str | None:
 
     toks = req.tokens
     for i in req.indexes({"score", "scores", "scoring", "scored"}):
-        a = i - (req.w(i - 1) in ("min", "minimum", "with", "a")) - (req.w(i - 2) in ("a", "with"))
+        a = i - (req.w(i - 1) in ("min", "minimum", "with", "a"))
+        a -= a < i and req.w(i - 2) in ("a", "with")  # only over the word just before
         j = i + 1
         while req.w(j) in ("of", "at", "least", "above", ">=", "over"):
             j += 1

@@ -205,7 +205,7 @@ COMMON = _w(
     also exactly precisely roughly basically simply literally
     okay alright sure fine great cool nice awesome thanks cheers quickly soon asap
     currently present presently far so-far thus hence therefore anyway though although
-    while whilst whether either neither nor else instead rather quite pretty fairly
+    while whilst whether either neither nor else rather quite pretty fairly
     lately recently overview full complete whole entire detailed brief short long
     current actual real general specific particular certain usual normal say said says
     tell told know written saved stored kept"""

@@ -81,6 +81,20 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab create", "create test gr with variants a and b and a guardrail on cost", None, "? ab create gr --variants a,b [--guardrail]"),
     ("ab create", "create test solo with variants only-one", None, "? ab create solo [--variants]"),
     ("ab create", "create test gr with variants a and b, 3 guardrails", None, "! '3'"),
+    # ------------------------------------------------------------------ #24 round 5, lead: wrong writes the fifth held-out set found
+    # every target kind of `--target` is one token (a rollout: target lost its kind)
+    ("eval run", "run regression against rollout:http://127.0.0.1:8103 with 3 epochs", None, "eval run regression --target rollout:http://127.0.0.1:8103 --epochs 3"),
+    ("eval run", "evaluate smoke on rollout:http://127.0.0.1:9000 with the cache", None, "eval run smoke --target rollout:http://127.0.0.1:9000 --cache"),
+    # canary complete takes --force as advance does; a last clause beginning with "note" is the note
+    ("canary complete", "finish router-v2, force it", None, "canary complete router-v2 --force"),
+    ("canary complete", "complete router-v2 regardless of the rule, note: metrics fine", None, "canary complete router-v2 --force --note 'metrics fine'"),
+    ("canary complete", "complete router-v2, override the rule, note looks healthy", None, "canary complete router-v2 --force --note 'looks healthy'"),
+    ("canary advance", "advance router-v2, force it, note errors flat", None, "canary advance router-v2 --force --note 'errors flat'"),
+    ("canary complete", "complete router-v2, note", None, "? canary complete router-v2 ['note']"),
+    # a comma list ends before a word that runs on into a clause
+    ("ab create", "create test retry-2 with variants zero,one, we plan for 600 results", None, "ab create retry-2 --variants zero,one --expected-results 600"),
+    ("ab create", "create test retry-3 with variants zero,one, we expect about 600 results", None, "! '600'"),
+    ("ab create", "new test tone-2 with variants plain, warm, formal, all on the same prompt", None, "~"),
     # ------------------------------------------------------------------ #24 round 3: capabilities
     # options said by their own name, the value on either side (plain/named.py)
     ("eval run", "run smoke against openai:gpt-4o with a 90 second timeout", None, "eval run smoke --target openai:gpt-4o --timeout 90"),
@@ -846,6 +860,8 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("events log", "only verdict events since 2026-11-01", None, "events log --type VerdictRecorded --since 2026-11-01"),
     # a command named by its words in a question about it is its help, never a run of it
     ("refused", "what does canary advance do?", None, "! `help canary advance`"),
+    ("refused", "what does eval resume do exactly?", None, "! `help eval resume`"),
+    ("refused", "what does ab conclude actually do, really?", None, "! `help ab conclude`"),
     ("refused", "explain ab analyze", None, "! `help ab analyze`"),
     ("refused", "usage of report eval", None, "! `help report eval`"),
     ("refused", "tell me how to import results", None, "! `help ab import`"),
@@ -1909,6 +1925,8 @@ def test_a_word_no_rule_reads_put_anywhere_into_a_change_makes_it_unsure() -> No
 
 #: words that leave out or turn around what follows them
 _NEGATING = ("without", "except", "instead", "excluding", "not", "never")
+#: negations a rule reads for what they say: "summary without stats" is what a summary is
+_READ_NEGATIONS = ("without stats",)
 
 
 def test_a_negating_word_put_anywhere_into_a_read_makes_it_unsure() -> None:
@@ -1917,20 +1935,20 @@ def test_a_negating_word_put_anywhere_into_a_read_makes_it_unsure() -> None:
     (#24 round 4: 'analyze onboarding without the plot' drew the plot)."""
     wrong = []
     tried = 0
-    for k, (_, text, focus, _) in enumerate(CASES):
+    for _, text, focus, _ in CASES:
         said = set(re.split(r"[\s,:]+", text.lower()))
         t0 = translate(text, VOCAB, focus)
         if t0.status != "command" or t0.writes or "'" in text or '"' in text:
             continue
         if said & _FREE_TEXT:
             continue
-        word = _NEGATING[k % len(_NEGATING)]
         parts = text.split()
-        for i in range(len(parts) + 1):
-            mutated = " ".join([*parts[:i], word, *parts[i:]])
-            t = translate(mutated, VOCAB, focus)
-            tried += 1
-            if t.status == "command":
-                wrong.append(f"{mutated!r} (focus {focus}) -> {t.line}")
-    assert tried > 1000
+        for word in _NEGATING:  # every word (one per request depended on the table's order)
+            for i in range(len(parts) + 1):
+                mutated = " ".join([*parts[:i], word, *parts[i:]])
+                t = translate(mutated, VOCAB, focus)
+                tried += 1
+                if t.status == "command" and not any(n in mutated for n in _READ_NEGATIONS):
+                    wrong.append(f"{mutated!r} (focus {focus}) -> {t.line}")
+    assert tried > 6000
     assert not wrong, "\n".join(wrong)
