@@ -130,6 +130,17 @@ the answer runs nothing and offers that line.
   (an option's or a store's word used as a description: asked, by design), "ab test called X",
   "even though it doesn't …", "X is at 100, mark it complete", "html eval report, A against B",
   "import log.jsonl into this db", and "score at least 0.7" without a scorer.
+- The fifth newcomer's set (``--heldout5``, ``bench/plain_fresh5_heldout.txt``, 120 requests,
+  written from the README and ``--help`` only while round 5 ran, held out whole, never shown to
+  it) scored once by the lead: after round 4, 92/120 = 76.7 % (declined 23, wrong reads 1,
+  wrong writes 4); after round 5, 94/120 = 78.3 % (declined 22, wrong reads 1, wrong writes 3).
+  The goal (>= 90 %, 0 wrong writes) is not met. The three wrong writes were then fixed (so the
+  set is dev data now: 97/120, 0 wrong writes): a ``rollout:`` target lost its kind and ran as
+  an http target; "complete router-v2, force it, note all green" put "force it" in the note;
+  "variants none,backoff, we plan for 800 results" made "we" a variant. The 22 declined are
+  asked or refused, never run: misspelt names, "died halfway", "mark it failed", "cuped it with
+  X", "what would it take to detect a 5pp lift", "dump … rollouts scoring at least 0.8",
+  "train/val/test 0.8/0.1/0.1".
 
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
