@@ -115,14 +115,23 @@ def read_vocabulary(conn: sqlite3.Connection) -> Vocabulary:
     except sqlite3.OperationalError:  # not a trialbook log (yet)
         pass
     canaries: dict[str, tuple[float, ...]] = {}
+    arms: dict[str, tuple[str, ...]] = {}
     try:
         from trialbook.projections import canary as canary_queries
 
-        canaries = {c["name"]: tuple(c["stages"]) for c in canary_queries.list_canaries(conn)}
+        for c in canary_queries.list_canaries(conn):
+            canaries[c["name"]] = tuple(c["stages"])
+            arms[c["name"]] = (c["control"], c["candidate"])  # "a router-v2 candidate result"
     except sqlite3.OperationalError:  # no canary read model in this file yet
         pass
     return Vocabulary(
-        tests=tests, archived=archived, suites=suites, runs=runs, scorers=scorers, canaries=canaries
+        tests=tests,
+        archived=archived,
+        suites=suites,
+        runs=runs,
+        scorers=scorers,
+        canaries=canaries,
+        canary_arms=arms,
     )
 
 

@@ -165,6 +165,8 @@ def names_for(kind: Kind, vocab: Vocabulary | None, test: str | None = None) -> 
     if kind == "test":
         return tests
     if kind == "variant":
+        if test and test in vocab.canary_arms and test not in vocab.tests:
+            return list(vocab.canary_arms[test])  # a canary's arms: `canary add-result --variant`
         if test:
             return list(vocab.variants_of(test))
         return sorted({v for vs in (*vocab.tests.values(), *vocab.archived.values()) for v in vs})

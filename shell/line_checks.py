@@ -261,9 +261,12 @@ def _named_test(
     vocab: Vocabulary,
     focus: str | None,
 ) -> str | None:
-    """The test a command line names, else the focus when it is a test."""
+    """The test a command line names (or the canary, whose arms its ``--variant`` takes), else
+    the focus when it is a test."""
     for param, value in pairs:
         if value_kind(path, param) == "test":
+            return value
+        if value_kind(path, param) == "canary" and value in vocab.canary_arms:
             return value
     return focus if focus and vocab.variants_of(focus) else None
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tests.conftest import Invoke
 from tests.test_plain import CASES
 from tests.test_plain import VOCAB as PARSER_VOCAB
 from trialbook.plain.translate import Translation, Vocabulary, is_write, translate
@@ -230,3 +233,40 @@ class TestTheParsersNormalisations:
     def test_an_unit_item_or_name_not_typed_is_not(self, text: str, line: str, why: str) -> None:
         t = check(proposed(text, line), VOCAB)
         assert t.status == "refused" and why in t.reason, t.reason
+
+
+def test_a_canary_result_named_by_its_role_passes_the_shell_on_a_real_store(
+    invoke: Invoke, db_path: Path
+) -> None:
+    """The shell reads a canary's arms from the store (``canary_arms``) and grounds a canary
+    result's ``--variant`` in them: "a router-v2 candidate result …" becomes the command and
+    the line check keeps it; then it runs and is recorded (#24 round 5)."""
+    import sqlite3
+
+    from trialbook.shell.app import read_vocabulary
+
+    r = invoke(
+        "canary", "create", "router-v2", "--control", "router-v1", "--candidate", "router-v2"
+    )
+    assert r.exit_code == 0, r.output
+    with sqlite3.connect(db_path) as conn:
+        conn.row_factory = sqlite3.Row
+        vocab = read_vocabulary(conn)
+    assert vocab.canary_arms == {"router-v2": ("router-v1", "router-v2")}
+    text = "record a router-v2 candidate result: 12 calls, 11 ok, 40s, success"
+    t = translate(text, vocab, None)
+    assert t.status == "command", (t.status, t.reason)
+    assert check(t, vocab, None) == t
+    argv = list(t.argv)
+    assert argv[:3] == ["canary", "add-result", "router-v2"]
+    assert argv[argv.index("--variant") + 1] == "router-v2"
+    r = invoke(*argv)
+    assert r.exit_code == 0, r.output
+    # a variant that is neither arm is still refused by the check
+    wrong = Translation(
+        "command",
+        text,
+        ("canary", "add-result", "router-v2", "--variant", "nope", "--success"),
+        writes=True,
+    )
+    assert check(wrong, vocab, None).status != "command"
