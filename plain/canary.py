@@ -11,10 +11,11 @@ parts to guess: it is refused with the command to type.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from trialbook.plain.lex import fmt
 from trialbook.plain.request import Request, number_refusal, suggest, unknown_refusal
-from trialbook.plain.types import Translation, command, incomplete, refused
+from trialbook.plain.types import Translation, Vocabulary, command, incomplete, refused
 from trialbook.plain.words import (
     AUDIT_WORDS,
     BECAUSE,
@@ -27,6 +28,9 @@ from trialbook.plain.words import (
     SUMMARY_WORDS,
     _w,
 )
+
+#: the whole parser (``translate.translate``), handed to :func:`route` by its caller
+ReadRequest = Callable[[str, Vocabulary], Translation]
 
 ADVANCE_VERBS = _w(
     "move advance promote ramp bump increase raise expand widen grow proceed scale push take go"
@@ -169,7 +173,7 @@ _CONTROL_ROLE = _w("control")
 _AB_ONLY = _w("--dimension --by")
 
 
-def _arm_result(req: Request) -> Translation | None:
+def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
     """``canary add-result NAME --variant V [--unit-id U] …`` when the arm is named by its role
     ("record a router-v2 candidate result for user-17: 12 calls, 11 ok, 40s, success") and the
     canary's arms are known; the result itself is read exactly as an A/B result (every token
@@ -203,10 +207,7 @@ def _arm_result(req: Request) -> Translation | None:
             parts.append(role if i == roles[0] else "")
             last = t.end
     parts.append(req.text[last:])
-    from trialbook.plain.translate import translate
-    from trialbook.plain.types import Vocabulary
-
-    inner = translate(
+    inner = read(
         "".join(parts),
         Vocabulary(tests={name: ("control", "candidate")}, scorers=req.vocab.scorers),
     )
@@ -342,8 +343,11 @@ def _clause_note(req: Request) -> str | None:
     return rest_text(req, start) or None
 
 
-def route(req: Request) -> Translation | None:
-    """The canary command ``req`` asks for, or None when it is not a canary request."""
+def route(req: Request, read: ReadRequest) -> Translation | None:
+    """The canary command ``req`` asks for, or None when it is not a canary request.
+
+    ``read`` is the whole parser (``translate``): a result whose arm is named by its role is
+    read by it as an A/B result (passed in, so this module does not import its caller)."""
     intent = _intent(req)
     log_words = _w("log logs events event history happened timeline activity")
     if intent in (None, "status") and set(req.words()) & log_words:
@@ -357,7 +361,7 @@ def route(req: Request) -> Translation | None:
             )
         return None
     if intent == "add-result":
-        by_role = _arm_result(req)
+        by_role = _arm_result(req, read)
         if by_role is not None:
             return by_role
         return refused(

@@ -591,7 +591,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if reports.is_dataset_export(req) and not ws & {"traces", "trace"}:
         return reports.dataset(req)
     if canary.is_canary_request(req):
-        routed = canary.route(req)
+        routed = canary.route(req, translate)
         if routed is not None:
             return routed
     if fw in _EDIT_VERBS:
