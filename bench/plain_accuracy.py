@@ -558,28 +558,20 @@ def main() -> None:
     if "--heldout" in sys.argv:
         fresh(heldout=True)
         return
-    if "--dev2" in sys.argv:
-        report(f"fresh2 dev ({FRESH2_DEV.name})", _read_fresh(FRESH2_DEV), _strict)
-        return
-    if "--dev3" in sys.argv:
-        report(f"fresh3 dev ({FRESH3_DEV.name})", _read_fresh(FRESH3_DEV), _strict)
-        return
-    if "--heldout3" in sys.argv:
-        if not FRESH3_HELDOUT.exists():
-            sys.exit(f"{FRESH3_HELDOUT} is not there yet: the lead adds it to score it")
-        report(f"fresh3 held-out ({FRESH3_HELDOUT.name})", _read_fresh(FRESH3_HELDOUT), _strict)
-        return
-    if "--dev4" in sys.argv:
-        report(f"fresh4 dev ({FRESH4_DEV.name})", _read_fresh(FRESH4_DEV), _strict)
-        return
-    if "--heldout4" in sys.argv:
-        if not FRESH4_HELDOUT.exists():
-            sys.exit(f"{FRESH4_HELDOUT} is not there yet: the lead adds it to score it")
-        report(f"fresh4 held-out ({FRESH4_HELDOUT.name})", _read_fresh(FRESH4_HELDOUT), _strict)
-        return
-    if "--heldout5" in sys.argv:
-        report(f"fresh5 held-out ({FRESH5_HELDOUT.name})", _read_fresh(FRESH5_HELDOUT), _strict)
-        return
+    sets = {  # option -> (label, file)
+        "--dev2": ("fresh2 dev", FRESH2_DEV),
+        "--dev3": ("fresh3 dev", FRESH3_DEV),
+        "--heldout3": ("fresh3 held-out", FRESH3_HELDOUT),
+        "--dev4": ("fresh4 dev", FRESH4_DEV),
+        "--heldout4": ("fresh4 held-out", FRESH4_HELDOUT),
+        "--heldout5": ("fresh5 held-out", FRESH5_HELDOUT),
+    }
+    for option, (label, path) in sets.items():
+        if option in sys.argv:
+            if not path.exists():
+                sys.exit(f"{path} is not there yet: the lead adds it to score it")
+            report(f"{label} ({path.name})", _read_fresh(path), _strict)
+            return
     report("table (tests/test_plain.py)", tp.CASES)
     fresh()
     report("held-out 1 (written before the parser)", _parse(HELD_OUT_1))

@@ -31,19 +31,18 @@ one case never lands in two splits and the assignment depends on nothing else
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trialbook.domain.errors import InvalidCommand, NotFound
+from trialbook.ledger.ledger import no_cyclic_gc
 
 if TYPE_CHECKING:
     from trialbook.ledger import Ledger
@@ -681,24 +680,11 @@ def export_dataset(
     if out_path is not None:
         _check_output(out_path, ledger)
     kind, name = resolve_source(ledger, source)
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         return _export(
             ledger, kind, name, format, out_path, min_score, passed_only, scorer, splits, seed,
             function_name,
         )  # fmt: skip
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: an export builds many small acyclic objects, and
-    the collector's passes over them took half its time (bench/datasets.py)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _export(

@@ -19,7 +19,6 @@ An import is one transaction: a bad line, file or field raises one
 
 from __future__ import annotations
 
-import gc
 import itertools
 import json
 import re
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trialbook.domain.errors import InvalidCommand
+from trialbook.ledger.ledger import no_cyclic_gc
 
 if TYPE_CHECKING:
     from trialbook.ledger.ledger import Ledger
@@ -706,7 +706,7 @@ def import_batches(ledger: Ledger, batches: Sequence[Batch], *, keep: bool = Tru
     out = Imported()
     derived = 0
     streams = [d.stream_for(b.test) for b in batches]
-    with _no_cyclic_gc(), _one_transaction(ledger, streams):
+    with no_cyclic_gc(), _one_transaction(ledger, streams):
         for b in batches:
             if b.chunks is not None:
                 outcome = Outcome(b, None, [])
@@ -751,20 +751,6 @@ def _tally(outcome: Outcome, recorded: list[RecordedEvent], keep: bool) -> Outco
         if keep:
             outcome.results.extend(recorded)
     return outcome
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: an import builds many small acyclic objects
-    (fields, events, rows), and the collector's passes over them took a third of its time
-    (bench/import_vs_eventsourcing.py). Reference counting frees each chunk as before."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @contextmanager

@@ -15,7 +15,8 @@ import getpass
 import os
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,22 @@ def default_actor() -> str:
     except Exception:  # pragma: no cover - no user database in some containers
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a large piece of work that builds many small
+    acyclic objects (an import's fields, events and rows; an export's records): its passes
+    over them free nothing and took a third to a half of the time. Reference counting frees
+    everything as before; the collector runs again as it was when the work ends.
+    (:meth:`Ledger.execute` does the same inline, on its hot path.)"""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Ledger:
