@@ -164,19 +164,15 @@ def metric_named(name: str, lower_is_better: Mapping[str, bool] | None = None) -
     return Metric(name, "continuous", lower, f"custom metric {name}")
 
 
-def observations(result: Mapping[str, Any]) -> dict[str, float]:
-    """The per-result values every metric is computed from, for one result's data.
-
-    Missing values are left out (a result without tool calls has no error rate and no
-    tool success rate: there is no call to succeed or fail).
-    Custom metrics appear under their own names.
-    """
-    obs: dict[str, float] = {}
-    success = result.get("success")
+def add_outcome_and_calls(
+    obs: dict[str, float], success: Any, tool_calls: Any, ok_calls: Any, errors: Any
+) -> None:
+    """Put the outcome and the tool-call values into ``obs``: success, tool calls, failed calls,
+    error rate and tool success rate (only with calls), errors. The one statement of these
+    rules, for :func:`observations` and for the A/B read model's rows
+    (``projections.ab.row_values``)."""
     if success is not None:
         obs["success"] = 1.0 if success else 0.0
-    tool_calls = result.get("tool_calls")
-    ok_calls = result.get("successful_calls")
     if tool_calls is not None:
         obs["tool_calls"] = float(tool_calls)
         if ok_calls is not None:
@@ -185,11 +181,24 @@ def observations(result: Mapping[str, Any]) -> dict[str, float]:
             if tool_calls > 0:
                 obs["error_rate"] = failed / tool_calls
                 obs["tool_success_rate"] = ok_calls / tool_calls
+    if errors is not None:
+        obs["errors"] = float(errors)
+
+
+def observations(result: Mapping[str, Any]) -> dict[str, float]:
+    """The per-result values every metric is computed from, for one result's data.
+
+    Missing values are left out (a result without tool calls has no error rate and no
+    tool success rate: there is no call to succeed or fail).
+    Custom metrics appear under their own names.
+    """
+    obs: dict[str, float] = {}
     errors = result.get("errors")
     if errors is None and result.get("error_messages"):
         errors = len(result["error_messages"])  # messages given without a count: count them
-    if errors is not None:
-        obs["errors"] = float(errors)
+    add_outcome_and_calls(
+        obs, result.get("success"), result.get("tool_calls"), result.get("successful_calls"), errors
+    )
     for name in ("completion_time", "messages", "corrections", "tokens", "cost", "score"):
         value = result.get(name)
         if value is not None:

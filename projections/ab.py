@@ -35,7 +35,7 @@ from typing import Any
 from trialbook.domain.ab import ResultAdded
 from trialbook.domain.canonical import canonical_json
 from trialbook.domain.events import upcast
-from trialbook.domain.metrics import RATIO_PAIRS
+from trialbook.domain.metrics import RATIO_PAIRS, add_outcome_and_calls
 from trialbook.domain.stats.moments import co_welford, welford
 from trialbook.projections import ab_cases
 from trialbook.projections.ab_queries import VALUE_COLUMNS, row_observations, unpack_stats
@@ -174,22 +174,7 @@ def row_values(row: Sequence[Any]) -> dict[str, float]:
     if row[15]:
         return row_observations(row[5:15], row[15])
     obs: dict[str, float] = {}
-    success = row[5]
-    if success is not None:
-        obs["success"] = 1.0 if success else 0.0
-    calls = row[6]
-    if calls is not None:
-        obs["tool_calls"] = float(calls)
-        ok = row[7]
-        if ok is not None:
-            failed = calls - ok
-            obs["failed_calls"] = float(failed)
-            if calls > 0:
-                obs["error_rate"] = failed / calls
-                obs["tool_success_rate"] = ok / calls
-    errors = row[8]
-    if errors is not None:
-        obs["errors"] = float(errors)
+    add_outcome_and_calls(obs, row[5], row[6], row[7], row[8])
     for name, at in _PLAIN_AT:
         value = row[at]
         if value is not None:
