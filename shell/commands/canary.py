@@ -206,7 +206,7 @@ def _fields(options: dict[str, Any]) -> dict[str, Any]:
 @click.option(
     "--stage",
     type=click.IntRange(min=1),
-    help="The stage the session ran under (default: the current one).",
+    help="The stage the session ran under, by its number (1 is the first step, not its percentage; default: the current one).",
 )
 @click.option("--unit-id", help="The unit the session served; its assignment is checked.")
 @_result_options

@@ -761,6 +761,8 @@ def compare(
 ) -> None:
     """Pair RUN_B's rollouts with RUN_A's by case and epoch: wins, losses, regressions and paired statistics.
 
+    RUN_A is the baseline and RUN_B the candidate ("B against A", "B over A" name them the other way round).
+
     With several epochs, the interval is clustered by case (epochs of a case are not independent).
 
     \b
