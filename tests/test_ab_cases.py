@@ -176,3 +176,78 @@ def test_a_metric_the_table_does_not_keep_is_paired_from_the_rows_the_same_way(
             analyze(la.analysis_input(past, metric="score")), past.position
         )
         assert again == got
+
+
+def _cases(ledger: Ledger) -> list[tuple[Any, ...]]:
+    return ledger.conn.execute("SELECT * FROM ab_cases ORDER BY test, case_id").fetchall()
+
+
+@given(recorded_tests())
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+def test_single_appends_through_two_connections_fold_the_cases_a_rebuild_does(test: Any) -> None:
+    """Each result appended alone, by two ledgers on one file in turn: every append finds the
+    other's commit, drops its cached cases, and either starts a case or continues one it
+    has not cached (read back and updated); the rows equal a rebuild's, bit for bit."""
+    create, batches = test
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "c.db"
+        first, second = Ledger(path, synchronous="OFF"), Ledger(path, synchronous="OFF")
+        try:
+            first.execute(create)
+            singles = [r for batch in batches for r in batch]
+            for i, result in enumerate(singles):
+                (first, second)[i % 2].execute(build(ab.AddResults, test="t", results=(result,)))
+            incremental = _cases(second)
+            second.rebuild_projections()
+            assert _cases(second) == incremental
+        finally:
+            first.close()
+            second.close()
+
+
+def test_a_single_append_starts_a_case_or_continues_one_not_cached(tmp_path: Path) -> None:
+    """Both ways a single append writes a case it has not cached: a new case is one insert;
+    a stored one (written by another connection) is read back and updated."""
+    path = tmp_path / "c.db"
+    with Ledger(path, synchronous="OFF") as other:
+        other.execute(build(ab.CreateTest, name="t", variants=("cold", "warm"), metric="score"))
+        other.execute(
+            build(
+                ab.AddResults,
+                test="t",
+                results=(ab.ResultFields(variant="cold", case_id="c1", score=1.5),),
+            )
+        )
+    with Ledger(path, synchronous="OFF") as ledger:
+        statements: list[str] = []
+        ledger.conn.set_trace_callback(statements.append)
+        ledger.execute(
+            build(
+                ab.AddResults,
+                test="t",
+                results=(ab.ResultFields(variant="warm", case_id="c1", score=2.0),),
+            )
+        )
+        ledger.execute(
+            build(
+                ab.AddResults,
+                test="t",
+                results=(ab.ResultFields(variant="warm", case_id="c2", score=4.0),),
+            )
+        )
+        ledger.conn.set_trace_callback(None)
+        case_writes = [
+            " ".join(s.split()[:3]) for s in statements if "ab_cases" in s and "SELECT" not in s
+        ]
+        assert case_writes == [
+            "INSERT INTO ab_cases",  # c1 is stored: nothing inserted …
+            "UPDATE ab_cases SET",  # … read back and updated
+            "INSERT INTO ab_cases",  # c2 is new: one insert
+        ]
+        got = ab_cases.case_statistics(ledger.conn, "t")
+        assert got is not None and got[0] == ("score",)
+        sums, counts = got[1]["score"]
+        assert counts.tolist() == [[1, 1], [0, 1]] and sums.tolist() == [[1.5, 2.0], [0.0, 4.0]]
+        before = _cases(ledger)
+        ledger.rebuild_projections()
+        assert _cases(ledger) == before
