@@ -215,38 +215,23 @@ class CaseFold:
         known: dict[tuple[str, str], list[float]],
     ) -> None:
         key, position, offsets, xs, layout = item
-        conn = self.conn
         cell = known.get(key)
-        if cell is not None:  # the case as this connection last wrote it
-            _add_values(cell, offsets, xs)
-            conn.execute(_UPSERT, (key[0], key[1], array("d", cell).tobytes()))
-        else:
-            # not cached: most such results start a case, so try it as a new row first (one
-            # statement, where a lookup that finds nothing and an insert are two); only a
-            # case already stored is read back and updated
-            cell = [0.0] * layout.width
-            cell[0] = float(position)
-            _add_values(cell, offsets, xs)
-            if not conn.execute(_INSERT_NEW, (key[0], key[1], array("d", cell).tobytes())).rowcount:
-                (stats,) = conn.execute(
-                    "SELECT stats FROM ab_cases WHERE test = ? AND case_id = ?", key
-                ).fetchone()
-                cell = _unpack(stats)
-                _add_values(cell, offsets, xs)
-                conn.execute(
-                    "UPDATE ab_cases SET stats = ? WHERE test = ? AND case_id = ?",
-                    (array("d", cell).tobytes(), key[0], key[1]),
-                )
+        if cell is None:
+            row = self.conn.execute(
+                "SELECT stats FROM ab_cases WHERE test = ? AND case_id = ?", key
+            ).fetchone()
+            if row is None:
+                cell = [0.0] * layout.width
+                cell[0] = float(position)
+            else:
+                cell = _unpack(row[0])
+        for at, x in zip(offsets, xs, strict=True):
+            if x is not None and x - x == 0.0:  # a finite value (inf - inf and nan are nan)
+                cell[at] += 1.0
+                cell[at + 1] += x
+        self.conn.execute(_UPSERT, (key[0], key[1], array("d", cell).tobytes()))
         if self.known is not None:
             known[key] = cell
-
-
-def _add_values(cell: list[float], offsets: Sequence[int], xs: Sequence[Any]) -> None:
-    """Add one result's values (``xs``, one per slot) into a case's cell, at ``offsets``."""
-    for at, x in zip(offsets, xs, strict=True):
-        if x is not None and x - x == 0.0:  # a finite value (inf - inf and nan are nan)
-            cell[at] += 1.0
-            cell[at + 1] += x
 
 
 def _unpack(stats: bytes) -> list[float]:
@@ -260,8 +245,6 @@ _UPSERT = (
     "INSERT INTO ab_cases (test, case_id, stats) VALUES (?, ?, ?) "
     "ON CONFLICT (test, case_id) DO UPDATE SET stats = excluded.stats"
 )
-#: a case's first row; inserts nothing (a row count of 0) when the case is stored already
-_INSERT_NEW = "INSERT INTO ab_cases (test, case_id, stats) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 
 
 #: the position of each plain value column in a result row (after position, test, variant, metrics)
