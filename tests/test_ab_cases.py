@@ -176,3 +176,61 @@ def test_a_metric_the_table_does_not_keep_is_paired_from_the_rows_the_same_way(
             analyze(la.analysis_input(past, metric="score")), past.position
         )
         assert again == got
+
+
+def _cases(ledger: Ledger) -> list[tuple[Any, ...]]:
+    return ledger.conn.execute("SELECT * FROM ab_cases ORDER BY test, case_id").fetchall()
+
+
+@given(recorded_tests())
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+def test_single_appends_through_two_connections_fold_the_cases_a_rebuild_does(test: Any) -> None:
+    """Each result appended alone, by two ledgers on one file in turn: every append finds the
+    other's commit, drops its cached cases, and either starts a case or continues one it
+    has not cached (read back and updated); the rows equal a rebuild's, bit for bit."""
+    create, batches = test
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "c.db"
+        first, second = Ledger(path, synchronous="OFF"), Ledger(path, synchronous="OFF")
+        try:
+            first.execute(create)
+            singles = [r for batch in batches for r in batch]
+            for i, result in enumerate(singles):
+                (first, second)[i % 2].execute(build(ab.AddResults, test="t", results=(result,)))
+            incremental = _cases(second)
+            second.rebuild_projections()
+            assert _cases(second) == incremental
+        finally:
+            first.close()
+            second.close()
+
+
+def test_a_single_append_continues_a_case_another_connection_stored(tmp_path: Path) -> None:
+    """A case this connection has not cached (stored by another one) is continued from its
+    stored sums, not started again; a new case starts at zero; both equal a rebuild."""
+    path = tmp_path / "c.db"
+    with Ledger(path, synchronous="OFF") as other:
+        other.execute(build(ab.CreateTest, name="t", variants=("cold", "warm"), metric="score"))
+        other.execute(
+            build(
+                ab.AddResults,
+                test="t",
+                results=(ab.ResultFields(variant="cold", case_id="c1", score=1.5),),
+            )
+        )
+    with Ledger(path, synchronous="OFF") as ledger:
+        for case_id, score in (("c1", 2.0), ("c2", 4.0), ("c1", 0.25)):
+            ledger.execute(
+                build(
+                    ab.AddResults,
+                    test="t",
+                    results=(ab.ResultFields(variant="warm", case_id=case_id, score=score),),
+                )
+            )
+        got = ab_cases.case_statistics(ledger.conn, "t")
+        assert got is not None and got[0] == ("score",)
+        sums, counts = got[1]["score"]
+        assert counts.tolist() == [[1, 2], [0, 1]] and sums.tolist() == [[1.5, 2.25], [0.0, 4.0]]
+        before = _cases(ledger)
+        ledger.rebuild_projections()
+        assert _cases(ledger) == before
