@@ -483,7 +483,12 @@ def quick_results(objs: Sequence[Any]) -> list[ResultFields | None]:
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, obj in enumerate(objs):
         if type(obj) is dict:
-            groups.setdefault(tuple(obj), []).append(i)
+            keys = tuple(obj)
+            group = groups.get(keys)
+            if group is None:
+                groups[keys] = [i]
+            else:
+                group.append(i)
     new = object.__new__
     set_dict, set_fields_set = _SET_DICT, _SET_FIELDS_SET
     set_extra, set_private = _SET_EXTRA, _SET_PRIVATE
@@ -499,15 +504,16 @@ def quick_results(objs: Sequence[Any]) -> list[ResultFields | None]:
             for i in index:
                 out[i] = quick_result_fields(objs[i])
             continue
-        names = tuple(replaced)
-        fixed = list(zip(*replaced.values(), strict=True)) if names else None
         given = frozenset(keys)
-        for j, i in enumerate(index):
-            values = {**_UNSET, **rows[j]}
-            if fixed is not None:
-                values.update(zip(names, fixed[j], strict=True))
-            if values["metrics"] is _NO_METRICS:
+        unset = _UNSET
+        rows = [{**unset, **row} for row in rows]  # each row's fields, in the model's order
+        for key, column in replaced.items():  # then the changed values, a column at a time
+            for values, value in zip(rows, column, strict=True):
+                values[key] = value
+        if "metrics" not in given:  # (given, they are in ``replaced``: copies)
+            for values in rows:
                 values["metrics"] = {}
+        for i, values in zip(index, rows, strict=True):
             fields = new(ResultFields)  # _bare's steps, inline (once a result)
             set_dict(fields, values)
             set_fields_set(fields, set(given))
