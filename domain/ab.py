@@ -17,6 +17,7 @@ from functools import singledispatch
 from typing import Any, Literal
 
 from pydantic import (
+    BaseModel,
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
@@ -336,6 +337,27 @@ _UNSET: dict[str, Any] = {
 }
 
 
+#: a model's ``__dict__`` and pydantic's three per-instance slots, set through their own
+#: descriptors: what ``model_construct`` leaves on a model without extra or private
+#: attributes, at half the cost of ``object.__setattr__`` by name (an import builds two
+#: models a result: its fields, then its event)
+_SET_DICT = BaseModel.__dict__["__dict__"].__set__
+_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def _bare(cls: type[Any], values: dict[str, Any], given: set[str]) -> Any:
+    """An instance of the pydantic model ``cls`` holding ``values`` (already checked) with
+    fields ``given`` set, built without validation (as ``model_construct`` builds it)."""
+    model = object.__new__(cls)
+    _SET_DICT(model, values)
+    _SET_FIELDS_SET(model, given)
+    _SET_EXTRA(model, None)
+    _SET_PRIVATE(model, None)
+    return model
+
+
 #: the result fields ``quick_result_fields`` checks itself, by kind
 _COUNT_FIELDS = frozenset(
     {"tool_calls", "successful_calls", "errors", "messages", "corrections", "tokens"}
@@ -445,12 +467,7 @@ def quick_result_fields(obj: dict[str, Any]) -> ResultFields | None:
         return None
     if values["metrics"] is _NO_METRICS:
         values["metrics"] = {}
-    fields = ResultFields.__new__(ResultFields)
-    object.__setattr__(fields, "__dict__", values)
-    object.__setattr__(fields, "__pydantic_fields_set__", set(obj))
-    object.__setattr__(fields, "__pydantic_extra__", None)
-    object.__setattr__(fields, "__pydantic_private__", None)
-    return fields
+    return _bare(ResultFields, values, set(obj))  # type: ignore[no-any-return]
 
 
 def quick_results(objs: Sequence[Any]) -> list[ResultFields | None]:
@@ -466,8 +483,15 @@ def quick_results(objs: Sequence[Any]) -> list[ResultFields | None]:
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, obj in enumerate(objs):
         if type(obj) is dict:
-            groups.setdefault(tuple(obj), []).append(i)
-    new, put = ResultFields.__new__, object.__setattr__
+            keys = tuple(obj)
+            group = groups.get(keys)
+            if group is None:
+                groups[keys] = [i]
+            else:
+                group.append(i)
+    new = object.__new__
+    set_dict, set_fields_set = _SET_DICT, _SET_FIELDS_SET
+    set_extra, set_private = _SET_EXTRA, _SET_PRIVATE
     for keys, index in groups.items():
         if "variant" not in keys or not QUICK_KEYS.issuperset(keys):
             continue
@@ -480,20 +504,21 @@ def quick_results(objs: Sequence[Any]) -> list[ResultFields | None]:
             for i in index:
                 out[i] = quick_result_fields(objs[i])
             continue
-        names = tuple(replaced)
-        fixed = list(zip(*replaced.values(), strict=True)) if names else None
         given = frozenset(keys)
-        for j, i in enumerate(index):
-            values = {**_UNSET, **rows[j]}
-            if fixed is not None:
-                values.update(zip(names, fixed[j], strict=True))
-            if values["metrics"] is _NO_METRICS:
+        unset = _UNSET
+        rows = [{**unset, **row} for row in rows]  # each row's fields, in the model's order
+        for key, column in replaced.items():  # then the changed values, a column at a time
+            for values, value in zip(rows, column, strict=True):
+                values[key] = value
+        if "metrics" not in given:  # (given, they are in ``replaced``: copies)
+            for values in rows:
                 values["metrics"] = {}
-            fields = new(ResultFields)
-            put(fields, "__dict__", values)
-            put(fields, "__pydantic_fields_set__", set(given))
-            put(fields, "__pydantic_extra__", None)
-            put(fields, "__pydantic_private__", None)
+        for i, values in zip(index, rows, strict=True):
+            fields = new(ResultFields)  # _bare's steps, inline (once a result)
+            set_dict(fields, values)
+            set_fields_set(fields, set(given))
+            set_extra(fields, None)
+            set_private(fields, None)
             out[i] = fields
     return out
 
@@ -655,12 +680,12 @@ class ResultAdded(ResultFields, Event):
         Same result as ``model_construct`` (which is several times slower): the
         fields were checked when ``fields`` was built, and the two classes share them.
         """
-        event = cls.__new__(cls)
-        object.__setattr__(event, "__dict__", dict(fields.__dict__))
-        object.__setattr__(event, "__pydantic_fields_set__", set(fields.__pydantic_fields_set__))
-        object.__setattr__(event, "__pydantic_extra__", None)
-        object.__setattr__(event, "__pydantic_private__", None)
-        return event
+        event = object.__new__(cls)  # _bare's steps, inline (once a result of a batch)
+        _SET_DICT(event, fields.__dict__.copy())
+        _SET_FIELDS_SET(event, fields.__pydantic_fields_set__.copy())
+        _SET_EXTRA(event, None)
+        _SET_PRIVATE(event, None)
+        return event  # type: ignore[no-any-return]
 
     def to_data(self) -> dict[str, Any]:
         # every field is a JSON primitive, a tuple of strings or a str->float dict:
@@ -1095,6 +1120,16 @@ class ABTestAggregate:
             counted.__dict__.update(state.__dict__, results=state.results + 1)
             return counted
         return evolve(event, state)
+
+    def evolve_all(self, state: ABTestState, events: Sequence[Event]) -> ABTestState:
+        """``evolve`` of each of ``events`` in turn; a batch of results at once (one state)."""
+        if all(e.__class__ is ResultAdded for e in events):
+            counted = object.__new__(ABTestState)
+            counted.__dict__.update(state.__dict__, results=state.results + len(events))
+            return counted
+        for e in events:
+            state = self.evolve(state, e)
+        return state
 
     def decide(self, state: ABTestState, command: Command) -> Sequence[Event]:
         if command.__class__ is AddResults:  # most commands by far: decided without dispatch

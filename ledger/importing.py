@@ -25,7 +25,7 @@ import re
 import sys
 import uuid
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -706,7 +706,17 @@ def import_batches(ledger: Ledger, batches: Sequence[Batch], *, keep: bool = Tru
     out = Imported()
     derived = 0
     streams = [d.stream_for(b.test) for b in batches]
-    with no_cyclic_gc(), _one_transaction(ledger, streams):
+    bulk_mode: list[bool] = []
+    with no_cyclic_gc(), _one_transaction(ledger, streams), ExitStack() as bulk:
+
+        def many(results: Sequence[Any]) -> None:
+            """Before a large append: the store's bulk mode, once (see ``_BULK``)."""
+            if len(results) >= _BULK and not bulk_mode:
+                enter = getattr(ledger.store, "appending_in_bulk", None)
+                if enter is not None:
+                    bulk.enter_context(enter())
+                bulk_mode.append(True)
+
         for b in batches:
             if b.chunks is not None:
                 outcome = Outcome(b, None, [])
@@ -714,6 +724,7 @@ def import_batches(ledger: Ledger, batches: Sequence[Batch], *, keep: bool = Tru
                     for chunk in b.chunks:
                         for blob in chunk.blobs:
                             ledger.store.put_blob(blob, "application/json")
+                        many(chunk.results)
                         recorded = _execute_results(ledger, b, chunk.results, chunk.sources, None)
                         _tally(outcome, recorded, keep)
                         derived += chunk.derived
@@ -722,6 +733,7 @@ def import_batches(ledger: Ledger, batches: Sequence[Batch], *, keep: bool = Tru
             derived += b.derived
             for blob in b.blobs:
                 ledger.store.put_blob(blob, "application/json")
+            many(b.results)
             if b.create is None:
                 recorded = _execute_results(ledger, b, b.results, b.sources, None)
                 out.outcomes.append(_tally(Outcome(b, None, []), recorded, keep))
@@ -741,6 +753,13 @@ def import_batches(ledger: Ledger, batches: Sequence[Batch], *, keep: bool = Tru
             out.outcomes.append(_tally(outcome, recorded, keep))
     out.notes = _notes(batches, derived)
     return out
+
+
+#: results in one append from which an import puts the store in bulk mode (on SQLite the
+#: insert guard is left out of the transaction's own inserts, ``appending_in_bulk``): the
+#: schema change that costs is paid once, and a file of a few results is recorded as any
+#: append is
+_BULK = 1_000
 
 
 def _tally(outcome: Outcome, recorded: list[RecordedEvent], keep: bool) -> Outcome:

@@ -272,9 +272,15 @@ class Ledger:
             NewEvent.of(e.event_type, e.to_data(), e.schema_version, meta, ids[i] if ids else None)
             for i, e in enumerate(events)
         ]
-        final_state = state
-        for e in events:
-            final_state = aggregate.evolve(final_state, e)
+        # an aggregate may fold a command's events at once (an import's batch: one state,
+        # not one a result); the same state as evolving them one by one
+        evolve_all = getattr(aggregate, "evolve_all", None)
+        if evolve_all is not None:
+            final_state = evolve_all(state, events)
+        else:
+            final_state = state
+            for e in events:
+                final_state = aggregate.evolve(final_state, e)
         final_version = version + len(events)
         saved = snapshot_version
         due = snapshot_due(

@@ -108,6 +108,25 @@ assert RESULT_COLUMNS[5:16] == (*VALUE_COLUMNS, "metrics"), "row_values reads th
 _INSERT_RESULT = f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
 
 
+#: the data keys of a result's ``ab_results`` row, from ``variant`` to ``end_time`` in
+#: RESULT_COLUMNS order (``errors`` as given; ``metrics`` and ``error_messages`` as
+#: values), picked at once from the data over a row of NULLs (``ABProjection._fold_run``)
+_VALUE_KEYS = (
+    "variant",
+    "session_id",
+    "case_id",
+    *VALUE_COLUMNS,
+    "metrics",
+    "error_messages",
+    "notes",
+    "start_time",
+    "end_time",
+)
+assert RESULT_COLUMNS[2:-1] == _VALUE_KEYS, "_fold_run builds rows from _VALUE_KEYS in order"
+_PICK_VALUES = operator.itemgetter(*_VALUE_KEYS)
+_NO_VALUES: dict[str, Any] = dict.fromkeys(_VALUE_KEYS)
+
+
 def _insert_rows(
     conn: sqlite3.Connection,
     run: Sequence[tuple[RecordedEvent, str, dict[str, Any]]],
@@ -312,13 +331,21 @@ class ABProjection(TableProjection):
         cache = self._cache_for(conn)
         stats = _Statistics(conn, cache)
         cases = ab_cases.CaseFold(conn, cache.layouts, cache.cases)
+        append = rows.append
+        none, pick = _NO_VALUES, _PICK_VALUES
         for e, test, d in run:
+            v = pick({**none, **d})
+            if not (v[13] or v[14]) and v[16] is None and v[17] is None:
+                # no custom metric, error message or session time (most results): the row is
+                # the data's values as they are (success as a bool binds as the integer)
+                append((e.position, test, *v[:13], None, None, v[15], None, None, e.recorded_at))
+                continue
             get = d.get
             case_id = get("case_id")
             success = get("success")
             metrics = get("metrics")
             errors = get("error_messages")
-            rows.append(
+            append(
                 (
                     e.position,
                     test,

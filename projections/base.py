@@ -162,12 +162,17 @@ class Projector:
             self.forget()
             checkpoints = self._checkpoints(conn)
         params: list[Any] = []
+        # the batch's event types once (an import's batch: one type), not once a projection
+        types = frozenset([recorded[0].type] if len(recorded) == 1 else [e.type for e in recorded])
         for p in self.projections:
             at = checkpoints.get(p.name)
             if at is None or at[0] != p.version or at[1] != first - 1:
                 # behind (another tool wrote to the log) or never built: catch up first
                 self._catch_up(conn, p, at, until=first - 1)
-            self._fold(conn, p, recorded)
+            if types <= p.handles:
+                p.apply(conn, recorded)
+            elif not types.isdisjoint(p.handles):
+                self._fold(conn, p, recorded)
             params += (p.name, p.version, last)
         if params:
             conn.execute(self._set_all, params)

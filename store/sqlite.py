@@ -47,6 +47,8 @@ COLUMNS = (
 #: the one statement text every append inserts its rows with (sqlite3 keeps it prepared)
 INSERT_EVENTS = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+#: the trigger that refuses inserts replacing an event (migration m004)
+_INSERT_GUARD = "events_append_only_insert"
 
 
 def _row(r: tuple[Any, ...]) -> RecordedEvent:
@@ -291,6 +293,38 @@ class SQLiteEventStore:
         self._head = (rows[-1][0], rows[-1][10], rows[-1][8])
         self._versions[stream_id] = rows[-1][3]
         return records(rows, prepared)
+
+    @contextmanager
+    def appending_in_bulk(self) -> Iterator[None]:
+        """Inside a write transaction: many appends to come (an import), the insert guard's
+        per-row cost left out of them, every state another connection can see guarded.
+
+        The ``events_append_only_insert`` trigger (m004) refuses an ``INSERT OR REPLACE``
+        over a taken key; calling it costs more than a third of each event's insert. This
+        transaction's own inserts are plain ``INSERT``s (a taken key fails on its unique
+        index as before), and no other connection can write until it ends, so the trigger is
+        dropped here and created again, from its stored text, before the block ends: the
+        commit writes it back byte for byte and a rollback never lost it. A DDL statement
+        is part of the transaction in SQLite, so no other connection ever sees the file
+        without it (a test checks, and that ``events verify`` passes after an import).
+        """
+        if not self._depth:
+            raise RuntimeError("appending_in_bulk() runs inside a write transaction")
+        conn = self.conn
+        found = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_INSERT_GUARD,)
+        ).fetchone()
+        if found is None:  # a damaged file (`events verify` says so): nothing to restore
+            yield
+            return
+        conn.execute(f"DROP TRIGGER {_INSERT_GUARD}")
+        try:
+            yield
+        finally:
+            # an SQLite error that ended the transaction has restored the trigger with it;
+            # otherwise it is back before anything can commit
+            if conn.in_transaction:
+                conn.execute(found[0])
 
     def _also_write(self, rows: Sequence[Sequence[Any]]) -> None:
         """Called with the rows just inserted, inside the write transaction (a replica

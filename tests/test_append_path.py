@@ -111,3 +111,15 @@ def test_a_result_evolves_the_state_as_the_dispatched_evolve_does() -> None:
     assert STATE.results == 3  # the state evolved from is left as it was
     with pytest.raises(dataclasses.FrozenInstanceError):
         counted.results = 0  # type: ignore[misc]
+
+
+def test_a_batch_evolves_the_state_as_its_events_one_by_one() -> None:
+    results = [ab.ResultAdded.of(result()) for _ in range(5)]
+    for events in (results, [*results[:2], ab.TestArchived(), *results[2:]], []):
+        one_by_one = STATE
+        for e in events:
+            one_by_one = ab.AB_TESTS.evolve(one_by_one, e)
+        at_once = ab.AB_TESTS.evolve_all(STATE, events)
+        assert at_once == one_by_one and type(at_once) is ab.ABTestState
+        assert hash(at_once) == hash(one_by_one)
+    assert STATE.results == 3
