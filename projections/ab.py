@@ -244,6 +244,21 @@ class ABProjection(TableProjection):
         """Drop the statistics kept between appends (the projector calls this, see base)."""
         self._cache = None
 
+    def forget_streams(self, streams: dict[str, set[str]]) -> None:
+        """Drop the statistics kept of the tests of ``streams`` (others' appends folded)."""
+        cache = self._cache
+        if cache is None:
+            return
+        tests = set()
+        for stream_id, types in streams.items():
+            if not types.isdisjoint(self.handles):
+                if not stream_id.startswith("ab:"):
+                    self._cache = None  # (not an A/B test's stream: cannot tell what it moved)
+                    return
+                tests.add(test_name(stream_id))
+        if tests:
+            cache.forget_tests(tests)
+
     def _cache_for(self, conn: sqlite3.Connection) -> _Cache:
         if self._cache is None or self._cache.conn is not conn:
             self._cache = _Cache(conn)
@@ -669,6 +684,14 @@ class _Cache:
         self.cases: dict[tuple[str, str], list[float]] = {}
         #: test -> where its per-case statistics go (``ab_cases``); fixed when a test is created
         self.layouts: dict[str, ab_cases.Layout | None] = {}
+
+    def forget_tests(self, tests: set[str]) -> None:
+        """Drop what is kept of these tests."""
+        for kept in (self.variants, self.cases):
+            for key in [k for k in kept if k[0] in tests]:
+                del kept[key]
+        for test in tests:
+            self.layouts.pop(test, None)
 
     def trim(self) -> None:
         if len(self.variants) > self.LIMIT:  # a rebuild of many tests: keep nothing

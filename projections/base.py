@@ -97,6 +97,11 @@ class Projection(Protocol):
     # between appends. The projector calls it whenever those tables may have changed
     # behind its back: another connection committed, a transaction rolled back, or
     # a catch-up or rebuild rewrote them.
+    #
+    # Optional: ``forget_streams(streams)`` drops only what it cached of the given
+    # streams' events (``streams``: stream id -> the event types appended to it), when
+    # another connection has only folded those events (``Projector.folded_elsewhere``);
+    # a projection with ``forget()`` but without it forgets everything then.
 
 
 class TableProjection:
@@ -179,6 +184,37 @@ class Projector:
         if generation is not None:
             self._known = {p.name: (p.version, last) for p in self.projections}
             self._generation = generation
+
+    def folded_elsewhere(
+        self,
+        conn: sqlite3.Connection,
+        streams: dict[str, set[str]],
+        head: int,
+        *,
+        generation: int,
+    ) -> bool:
+        """After another connection appended events up to ``head`` (to ``streams``) and folded
+        them: keep the caches of what they did not touch, if every checkpoint says so.
+
+        True if this projector's checkpoints and caches (of ``generation``) are now
+        true as of ``head``: every projection's checkpoint is at ``head`` with its
+        current version, so the other connection folded the new events with this
+        code (a fold from any path stores the same rows). False (nothing kept) if
+        it cannot tell: the caller then forgets everything.
+        """
+        if self._known is None or generation != self._generation:
+            return False
+        checkpoints = self._checkpoints(conn)
+        if any(checkpoints.get(p.name) != (p.version, head) for p in self.projections):
+            return False
+        for p in self.projections:
+            forget_streams = getattr(p, "forget_streams", None)
+            if forget_streams is not None:
+                forget_streams(streams)
+            else:
+                _forget(p)
+        self._known = {p.name: (p.version, head) for p in self.projections}
+        return True
 
     def forget(self) -> None:
         """Drop the checkpoints and projection caches kept between appends."""

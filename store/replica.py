@@ -61,6 +61,10 @@ QUICK_WAIT = 0.0002
 #: command transactions decide holding the lock: writers of one hot stream would refuse
 #: each other's batches again
 LOCKED_AFTER_REFUSAL = 16
+#: up to this many events appended to the replica by other connections (writers on this
+#: machine) since this one's last transaction, it keeps its caches of the streams they did
+#: not touch (``_changed_elsewhere``); more, and it forgets everything
+KEEP_CACHES_UP_TO = 256
 _INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -147,6 +151,42 @@ class ReplicatedEventStore(SQLiteEventStore):
     def verify(self) -> Report:
         """Verify the log on the server (the replica is only a cache)."""
         return self.remote.verify()
+
+    def _changed_elsewhere(self) -> None:
+        """Another connection committed to the replica since this one's last transaction.
+
+        Writers on this machine share the replica: between two appends of one, the
+        others usually appended and folded their own events, each on its own stream.
+        If that is all that happened (the replica continues this connection's last
+        head, and every projection's checkpoint is at the new head with its current
+        version: ``Projector.folded_elsewhere``), only the caches of those streams are
+        stale, and the rest (other tests' statistics and layouts, the checkpoints, the
+        head) are kept: an append does not read them back. Anything else forgets all.
+        """
+        head, projector = self._head, self.projector
+        if head is None or head[0] == 0 or projector is None:
+            self.forget()
+            return
+        rows = self.conn.execute(
+            "SELECT position, hash, recorded_at, stream_id, type FROM events "
+            "WHERE position >= ? ORDER BY position LIMIT ?",
+            (head[0], KEEP_CACHES_UP_TO + 2),
+        ).fetchall()
+        if not 2 <= len(rows) <= KEEP_CACHES_UP_TO + 1 or tuple(rows[0][:2]) != head[:2]:
+            self.forget()
+            return
+        streams: dict[str, set[str]] = {}
+        for row in rows[1:]:
+            streams.setdefault(row[3], set()).add(row[4])
+        last = rows[-1]
+        if not projector.folded_elsewhere(
+            self.conn, streams, int(last[0]), generation=self.generation
+        ):
+            self.forget()
+            return
+        self._head = (int(last[0]), last[1], last[2])
+        for stream_id in streams:
+            self._versions.pop(stream_id, None)
 
     # ------------------------------------------------------------------ catching up
 

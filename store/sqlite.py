@@ -399,6 +399,12 @@ class SQLiteEventStore:
 
         return verify_file(self.path)
 
+    def _changed_elsewhere(self) -> None:
+        """Another connection committed since this one's last transaction (in a new write
+        transaction): drop what this connection cached (``ReplicatedEventStore`` keeps what
+        the other connection's appends did not touch)."""
+        self.forget()
+
     def forget(self) -> None:
         """Drop what this connection cached about the file and start a new generation."""
         self.generation += 1
@@ -583,8 +589,11 @@ class _Transaction:
                 store.lock.release()
                 raise translate(e, store.path) from e
             if version != store._data_version:
-                store._data_version = version
-                store.forget()
+                known, store._data_version = store._data_version, version
+                if known is None:
+                    store.forget()
+                else:
+                    store._changed_elsewhere()
         store._depth += 1
         return store.conn
 
