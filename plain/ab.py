@@ -290,24 +290,13 @@ def analyze(req: Request) -> Translation:
             end = skip(
                 req,
                 j + 1,
-                frozenset(
-                    {
-                        "lift",
-                        "difference",
-                        "change",
-                        "effect",
-                        "improvement",
-                        "gain",
-                        "increase",
-                        "drop",
-                        "decrease",
-                        "reduction",
-                    }
-                ),
+                _EFFECT_NOUNS | {"reduction"},
             )
             start = i - 1 if req.w(i - 1) == "minimum" else i
             start -= req.w(start - 1) in ("a", "an", "the") and start < i
             req.use(*range(max(start, 0), end))
+            if req.w(i) == "detect":
+                req.use(*_power_lead(req, i))
             if req.w(i) == "detectable" and req.w(i - 1) == "minimum":
                 req.use(i - 1)
             break
@@ -581,8 +570,28 @@ _OR_MORE = _w("more bigger larger greater above higher")
 _COMPARATIVES = _w(
     "quicker faster slower cheaper pricier better worse higher lower more less fewer"
 )
+#: what an effect is called after its size ("a 5pp lift", "a 10% change")
+_EFFECT_NOUNS = _w(
+    """lift lifts gain gains difference differences effect effects change changes improvement
+    improvements increase increases drop drops decrease decreases shift delta"""
+)
 #: "to see 4 points", "looking for a 1.5pp lift", "to catch 2 points"
 _SEE = _w("see spot catch find notice detect for")
+
+
+def _power_lead(req: Request, i: int) -> list[int]:
+    """The free words before ``i`` (a "detect"/"see" of an effect) that ask how many results
+    it needs: "what would it take to", "how long will it take to"; else none."""
+    k = i - 1
+    if req.w(k) == "to" and req.free(k):
+        k -= 1
+    if not (req.w(k) in ("take", "takes") and req.w(k - 1) == "it" and req.free(k)):
+        return []
+    span, k = [i - 1, k, k - 1], k - 2
+    while req.w(k) in ("would", "will", "does", "what", "how", "long") and req.free(k):
+        span.append(k)
+        k -= 1
+    return span
 
 
 def _effect_worth(req: Request) -> Token | None:
@@ -598,7 +607,7 @@ def _effect_worth(req: Request) -> Token | None:
                 req.use(j - 3)
             return t
         b = j + 1
-        if req.w(b) in ("lift", "lifts", "gain", "gains", "difference", "effect", "effects"):
+        if req.w(b) in _EFFECT_NOUNS:
             b += 1
         more = req.w(b) == "or" and req.w(b + 1) in _OR_MORE
         a = j
@@ -639,6 +648,7 @@ def _effect_worth(req: Request) -> Token | None:
             ) and req.free(k):
                 span.append(k)
                 k -= 1
+            span += _power_lead(req, k + 1)
         req.use(*span)
         return t
     return None

@@ -504,6 +504,8 @@ def fail_under(req: Request, scorers: list[str]) -> list[str]:
 
 #: what a run that stopped did ("candidate-0402 crashed"): the reason it is resumed
 _STOPPED = _w("crashed died stalled stopped broke hung froze aborted interrupted")
+#: how far or when a run that stopped got ("died halfway", "crashed overnight")
+_STOP_HOW = _w("halfway midway partway overnight again early")
 #: words between a run's name and what it did ("the X run has just crashed")
 _RUN_NOUN_AUX = _w("run eval evaluation has had just was got")
 
@@ -514,12 +516,19 @@ def resume(req: Request) -> Translation:
     r = resolve(req, "run", ["eval", "resume"], single=False, label="run")
     if isinstance(r, Translation):
         return r
-    for m in req.named("run"):  # "candidate-0402 crashed, pick it up again": why it is resumed
-        k = m.end  # past "run", "has", "just" ("the X run just crashed")
+    # "candidate-0402 crashed, pick it up again", "the run died halfway, resume X": why it is
+    # resumed, said of the run by its name or by "the run"/"it"
+    starts = [m.end for m in req.named("run")]
+    starts += [i for i in req.indexes({"run", "eval", "evaluation", "it"}) if req.free(i)]
+    for start in starts:
+        k = start  # past "run", "has", "just" ("the X run just crashed")
         while req.w(k) in _RUN_NOUN_AUX and req.free(k):
             k += 1
-        if req.w(k) in _STOPPED:
-            req.use(*range(m.end, k + 1))
+        if req.w(k) in _STOPPED and req.free(k):
+            end = k + 1
+            while req.w(end) in _STOP_HOW and req.free(end):
+                end += 1
+            req.use(*range(start, end))
     for i in req.indexes({"pick", "picking"}):
         if req.w(i + 1) == "it" and req.w(i + 2) == "up" and req.w(i + 3) == "again":
             req.use(i + 3)

@@ -8,7 +8,7 @@ from trialbook.plain.ab import variant_mentions
 from trialbook.plain.lex import fmt
 from trialbook.plain.request import Request, number_refusal, resolve_test
 from trialbook.plain.types import Translation, command, incomplete, refused
-from trialbook.plain.words import EVENT_TYPE_WORDS, FORMAT_WORDS
+from trialbook.plain.words import EVENT_TYPE_WORDS, FORMAT_WORDS, _w
 
 _CAMEL = re.compile(r"^[A-Z][a-z]+(?:[A-Z][a-z]+)+$")
 
@@ -139,7 +139,9 @@ def events_import(req: Request) -> Translation:
     """``events import FILE``: another trialbook's exported log, appended to this one."""
     path = next(i for i, t in enumerate(req.tokens) if t.kind == "path")
     req.use(path)
-    for i in req.indexes({"import", "load", "ingest", "into", "this", "log", "events", "ledger"}):
+    for i in req.indexes(
+        _w("import load ingest into this the log events ledger db database store trialbook")
+    ):
         req.use(i)
     return command(req.text, ["events", "import", req.tokens[path].text])
 
@@ -199,7 +201,22 @@ def events_verify(req: Request) -> Translation:
     # "is the event chain unbroken?": what verify answers
     for i in req.indexes({"unbroken", "untampered", "valid", "consistent", "intact", "sound"}):
         req.use(i)
+    # "(check) the log hasn't been tampered with", "nobody altered it": the negated damage is
+    # exactly what verify checks for, so its "not" is read here (never dropped elsewhere)
+    for i in req.indexes(_DAMAGED):
+        k = i - 1
+        while req.w(k) in ("been", "has", "have", "was", "is", "it", "the", "log") and req.free(k):
+            k -= 1
+        if req.w(k) in ("not", "never", "nobody", "no") and req.free(k):
+            end = i + 1 + (req.w(i + 1) == "with")
+            req.use(*range(k, end))
+            if req.w(k - 1) in ("that", "whether", "if") and req.free(k - 1):
+                req.use(k - 1)
     return command(req.text, ["events", "verify"])
+
+
+#: what a log that verify checks may have suffered ("tampered with", "altered")
+_DAMAGED = _w("tampered altered modified corrupted changed edited forged rewritten touched")
 
 
 def rebuild(req: Request) -> Translation:

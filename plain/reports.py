@@ -16,7 +16,7 @@ from __future__ import annotations
 from trialbook.plain.ab_common import skip
 from trialbook.plain.request import Request, resolve_test
 from trialbook.plain.types import Translation, command, incomplete, refused
-from trialbook.plain.words import KNOWN, METRIC_NAMES, _w
+from trialbook.plain.words import EXPORT_WORDS, KNOWN, METRIC_NAMES, _w
 
 #: "decision report", "a report on X", "html report"
 _REPORT_NOUNS = _w("report reports write-up writeup packet")
@@ -217,8 +217,10 @@ def is_dataset_export(req: Request) -> bool:
         and (req.focus in req.vocab.runs or req.focus in req.vocab.tests)
     )
     verb = ws & _w("export make build write create")
-    # "export X as jsonl": a dataset of X (the log's export has no format to say)
-    as_jsonl = "jsonl" in ws and "export" in ws and source
+    # "export X as jsonl", "dump X as jsonl", "train/val/test 0.8/0.1/0.1 of X, jsonl": a
+    # dataset of X (the log's export has no format to say, and only a dataset is split)
+    as_jsonl = "jsonl" in ws and bool(ws & (EXPORT_WORDS | _w("need want give"))) and source
+    as_jsonl = as_jsonl or ("jsonl" in ws and source and _split_lists(req))
     named = bool(ws & _DATASET_WORDS and verb and (source or "export" in ws))
     if ws & _w("dataset datasets") and source:
         return True  # "dataset from onboarding": the dataset rule asks what it lacks
@@ -282,6 +284,27 @@ def _split(req: Request) -> list[str] | Translation:
         if slashed:
             opts += ["--split", slashed]
             break
+    if not any(o == "--split" for o in opts):
+        # "train/val/test 0.8/0.1/0.1" without the word "split": split names said as one
+        # "/" list and their shares as another of the same length
+        for j in range(len(toks)):
+            if req.p(j - 1) == "/":
+                continue
+            names, end = _slashed(req, j, "word")
+            if len(names) < 2 or any(toks[n].norm not in _SPLIT_NAMES for n in names):
+                continue
+            k = end + (req.w(end) in ("of", "as", "at"))
+            shares, after = _slashed(req, k, "num")
+            if len(shares) == len(names) and not any(toks[x].unit for x in shares):
+                req.use(*range(j, after))
+                opts += [
+                    "--split",
+                    ",".join(
+                        f"{toks[n].norm}={fmt(toks[x].value)}"
+                        for n, x in zip(names, shares, strict=True)
+                    ),
+                ]
+                break
     for i in req.indexes({"seed"}):
         j = i + 1 + (req.w(i + 1) in ("of", "is") or req.p(i + 1) in ("=", ":"))
         if j < len(toks) and toks[j].is_int and req.free(j):
@@ -333,6 +356,19 @@ def _slashed_split(req: Request, i: int) -> str | None:
 
 
 _SPLIT_NAMES = _w("train test val dev eval")
+#: what a dataset is made of, said beside it ("the transcripts of X", "X's rollouts as jsonl")
+_CONTENT = _w(
+    """file files data set records lines examples pairs transcripts transcript rollouts
+    sessions conversations"""
+)
+
+
+def _split_lists(req: Request) -> bool:
+    """Whether the request holds split names joined by "/" ("train/val/test")."""
+    return any(
+        len(names) >= 2 and all(req.tokens[n].norm in _SPLIT_NAMES for n in names)
+        for names in (_slashed(req, j, "word")[0] for j in range(len(req.tokens)))
+    )
 
 
 def _min_score(req: Request) -> str | None:
@@ -423,7 +459,7 @@ def dataset(req: Request) -> Translation:
     if isinstance(split, Translation):
         return split
     opts += split
-    for i in req.indexes({"file", "files", "data", "set", "records", "lines", "examples", "pairs"}):
+    for i in req.indexes(_CONTENT):  # what the dataset holds: "X transcripts as jsonl"
         req.use(i)
     for i in req.indexes({"function", "function_name", "function-name"}):
         # tensorzero's function_name: "with function name route_query", "function: route_query"

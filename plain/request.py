@@ -150,6 +150,31 @@ def suggest(word: str, names: Iterable[str], n: int = 3) -> list[str]:
     return list(dict.fromkeys([*close, *pieces]))[:n]
 
 
+#: what a thing is marked as ("mark it failed", "flag this as a success", "mark it complete")
+_MARK_STATES = frozenset(
+    """failed failure success successful succeeded passed complete completed done finished
+    halted""".split()
+)
+
+
+def _marked(tokens: list[Token]) -> list[Token]:
+    """The words of "mark it (as) (a)" before a state word: they say no more than the state
+    word, which the rules read ("mark it failed" is "failed")."""
+    out: list[Token] = []
+    norm = lambda i: tokens[i].norm if 0 <= i < len(tokens) and tokens[i].kind == "word" else ""  # noqa: E731
+    for i in range(len(tokens)):
+        if norm(i) not in ("mark", "flag") or norm(i + 1) not in ("it", "this", "that"):
+            continue
+        j = i + 2
+        if norm(j) == "as":
+            j += 1
+        if norm(j) in ("a", "an"):
+            j += 1
+        if norm(j) in _MARK_STATES:
+            out += tokens[i:j]
+    return out
+
+
 class Request:
     """A tokenized request with the store names found in it."""
 
@@ -166,6 +191,7 @@ class Request:
             for a, b in zip(self.tokens, self.tokens[1:], strict=False)
             if any(a is x for x in self.light) and b.kind == "word" and b.norm in _PARTICLES
         ]
+        self.light += _marked(self.tokens)
         if self.light:  # meaning-light words ("um", "btw", "burned") are read by no rule
             self.tokens = [t for t in self.tokens if not any(t is x for x in self.light)]
         for t in self.tokens:

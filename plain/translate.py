@@ -198,6 +198,20 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
     return _asked(req, _unnegated(req, _accounted(req, translation)))
 
 
+#: what an exported log is imported into, or is called ("into this db", "the events")
+_LOG_PLACES = _w("log events ledger db database store trialbook")
+
+
+def _log_file(req: Request) -> bool:
+    """Whether the request's one file is named as an event log ("log.jsonl", "events-0401.jsonl",
+    "prod_ledger.jsonl"): a word of its stem is log, logs, events or ledger."""
+    paths = [t.text for t in req.tokens if t.kind == "path"]
+    if len(paths) != 1:
+        return False
+    stem = paths[0].replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0].lower()
+    return bool(set(re.split(r"[-_ ]+", stem)) & {"log", "logs", "events", "ledger"})
+
+
 def _afresh(
     text: str, vocab: Vocabulary, focus: str | None, rule: Callable[[Request], Translation]
 ) -> tuple[Request, list[spoken.Spoken], list[options.Found], Translation]:
@@ -242,6 +256,11 @@ def _accounted(req: Request, translation: Translation) -> Translation:
     """
     if translation.status != "command":
         return translation
+    for i in req.indexes({"only", "just", "merely"}):
+        # "only 5 went through": before a number a rule read, it stresses the number
+        if req.free(i) and i + 1 < len(req.tokens) and req.tokens[i + 1].kind in ("num", "money"):
+            if not req.free(i + 1) and i + 1 not in req.in_name:
+                req.use(i)
     left = req.leftover_numbers()
     unknown = req.unknown_words()
     dropped = [
@@ -776,9 +795,11 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if (
         has_path
         and ws & {"import", "load", "ingest"}
-        and ws & {"log", "events", "ledger"}
+        and (ws & _LOG_PLACES or _log_file(req))
         and not (tests or ws & SUITE_WORDS or ws & RESULT_WORDS)
     ):
+        # "import log.jsonl into this db", "load events-0401.jsonl": the file or the place
+        # it goes into is the event log, not a test (`events export > log.jsonl`, --help)
         return ledger.events_import(req)
     if has_path and (
         (ws & {"config", "configuration"} and (suites or ws & RUN_VERBS))
@@ -912,7 +933,12 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ab.add_result(req)
 
     # ---- reads
-    if ws & {
+    recorded = (
+        question
+        and req.seq("what", {"was", "were", "got", "has", "have", "is"}) >= 0
+        and ws & {"recorded", "appended", "logged", "written"}
+    )  # "what was recorded on X since D?": what the log holds, not the results' table
+    if recorded or ws & {
         "events",
         "log",
         "logs",

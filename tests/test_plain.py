@@ -1071,6 +1071,47 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab create", "new test t9 comparing a vs b on completion time", None, "ab create t9 --variants a,b --metric completion_time"),
     ("ab create", "new test t9 comparing a and b on cost and on tokens", None, "~"),
     ("unsure", "router-v2 candidate and control result: 3 calls, success", None, "~"),
+    # ------------------------------------------------------------------ #24 round 6: general rules
+    # "one" right after a variant is the result it names, never a count of calls
+    ("ab add-result", "a warm one failed after 8 calls, 5 ok", CF, f"{AR} --variant warm --tool-calls 8 --successful-calls 5 --failure"),
+    ("ab add-result", "terse one passed: 4 calls, 4 ok", "prompt-style", "ab add-result prompt-style --variant terse --tool-calls 4 --successful-calls 4 --success"),
+    ("ab add-result", "warm: 3 calls, one failed, 2 ok", CF, f"{AR} --variant warm --tool-calls 3 --successful-calls 2"),
+    # a call verb keeps its particle ("went through", "worked fine"); "only" before a number read
+    ("ab add-result", "cold failed, 9 tool calls and just 4 went through", CF, f"{AR} --variant cold --tool-calls 9 --successful-calls 4 --failure"),
+    ("ab add-result", "warm: 6 calls, 6 worked fine, success", CF, f"{AR} --variant warm --tool-calls 6 --successful-calls 6 --success"),
+    ("unsure", "show only 5 results of search-v2", None, "~"),
+    # "mark it (as) X": the state word says it all
+    ("ab add-result", "warm on checkout-flow, 3 calls, 1 ok, mark it as a failure", None, f"{AR} --variant warm --tool-calls 3 --successful-calls 1 --failure"),
+    ("ab add-result", "verbose on prompt-style: 2 calls, 2 ok; flag it successful", None, "ab add-result prompt-style --variant verbose --tool-calls 2 --successful-calls 2 --success"),
+    ("canary complete", "router-v2 looks fine, mark it as complete", None, "canary complete router-v2"),
+    ("unsure", "mark it", CF, "~"),
+    # a session or a run that "died" (halfway) failed / stopped
+    ("ab add-result", "warm died midway on checkout-flow after 5 calls, 3 ok", None, f"{AR} --variant warm --tool-calls 5 --successful-calls 3 --failure"),
+    ("eval resume", "the eval crashed partway, resume candidate-0402", None, "eval resume candidate-0402"),
+    ("eval resume", "the run stalled overnight, pick candidate-0402 back up", None, "eval resume candidate-0402"),
+    # how many results an effect needs, asked as a question; what the effect is called
+    ("ab analyze", "what would it take to see a 4pp improvement on search-v2?", None, "ab analyze search-v2 --mde 4pp"),
+    ("ab analyze", "how long will it take to detect a 2pp drop on onboarding", None, "ab analyze onboarding --mde 2pp"),
+    ("ab analyze", "how many more sessions to spot a 15% increase in cost on prompt-style?", None, "ab analyze prompt-style --metric cost --mde 15%"),
+    ("unsure", "what would it take to ship warm?", CF, "~"),
+    # what a dataset is made of; "dump"/"give me" … jsonl; split lists joined by "/"
+    ("export dataset", "dump the onboarding transcripts as jsonl", None, "export dataset onboarding --format jsonl"),
+    ("export dataset", "export candidate-0402's rollouts in openai chat format", None, "export dataset candidate-0402 --format openai-chat"),
+    ("export dataset", "give me baseline-0401 as jsonl, train/test 0.9/0.1, seed 5", None, "export dataset baseline-0401 --format jsonl --split train=0.9,test=0.1 --seed 5"),
+    ("export dataset", "train/dev 0.7/0.3 of search-v2, jsonl", None, "export dataset search-v2 --format jsonl --split train=0.7,dev=0.3"),
+    ("unsure", "train/dev 0.7/0.3/0.1 of search-v2, jsonl", None, "~"),
+    # a file named as a log, or the store it goes into, is `events import`
+    ("events import", "load events-backup.jsonl", None, "events import events-backup.jsonl"),
+    ("events import", "ingest old/prod_ledger.jsonl into the database", None, "events import old/prod_ledger.jsonl"),
+    ("ab import", "import sessions.jsonl into search-v2", None, "ab import search-v2 sessions.jsonl"),
+    ("unsure", "import dialog.jsonl", None, "~"),
+    # "what was recorded": the log
+    ("events log", "what has been recorded for prompt-style?", None, "events log --stream ab:prompt-style"),
+    ("events log", "what got logged on search-v2 since 2025-02-01?", None, "events log --stream ab:search-v2 --since 2025-02-01"),
+    # a negated damage is what verify checks
+    ("events verify", "make sure nobody tampered with the log", None, "events verify"),
+    ("events verify", "check that the ledger was not altered", None, "events verify"),
+    ("unsure", "verify the log, not the projections", None, "~"),
 ]
 # fmt: on
 
