@@ -135,6 +135,8 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
             break
         if items and t.kind == "word" and t.norm in _NEXT_PART:
             break  # "a, b, expected tools x and y": the next part, never a name in the list
+        if items and kind == "comma" and nxt_tok is not None and nxt_tok.norm in _NEXT_PART:
+            break  # "short, long, success guardrail +5pp": what the next part is about
         if t.norm in items and req.w(j + 1) in ("as", "is"):
             break
         if t.norm in ("a", "an", "the") and req.w(j + 1) in (_CREATE_STOP - {"and"}) | {
@@ -169,7 +171,8 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
                 and after.kind in ("word", "quote")
                 and after.norm not in _CREATE_STOP | FILLER | {"a", "an", "the"}
                 and not (after.kind == "word" and after.norm in _NOT_NAMES)
-                and req.w(k + 2) not in ("difficulty", "task", "one", "is", "as")
+                and req.w(k + 2) not in {"difficulty", "task", "one", "is", "as", *_NEXT_PART}
+                and not _metric_of_next_part(req, k + 1)
                 and not (after.kind == "word" and after.norm in _OPTION_WORDS)
                 and not (k + 2 < len(toks) and toks[k + 2].kind == "num")  # ", plan 800 results"
             ):
@@ -213,6 +216,29 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
     return items, j, control
 
 
+def _metric_of_next_part(req: Request, j: int) -> bool:
+    """Whether a metric phrase at ``j`` is followed by the word of the part it qualifies
+    ("…, error rate metric", "…, completion time guardrail +10%")."""
+    found = find_metric(req, j, anywhere=False)
+    return found is not None and req.w(found[2]) in _NEXT_PART
+
+
+def _spaced_items(req: Request, j: int) -> list[str]:
+    """Names after a cue with only spaces between them, the list closed by "," or ";" or the
+    end ("variants v1 v2 v3, metric …"): each a word no rule knows, else none (a known word or
+    a number inside leaves where the list ends unclear, for :func:`_list_items`)."""
+    toks = req.tokens
+    k = j
+    while k < len(toks) and toks[k].kind == "word" and req.free(k):
+        if toks[k].norm in KNOWN | _NEVER_NAMES | _NEXT_PART:
+            return []
+        k += 1
+    if k - j < 2 or not (k >= len(toks) or req.p(k) in (",", ";")):
+        return []
+    req.use(*range(j, k))
+    return [toks[x].norm for x in range(j, k)]
+
+
 def create(req: Request) -> Translation:
     """``ab create NAME --variants A,B …`` from "create a test called x comparing cold vs warm".
 
@@ -245,7 +271,21 @@ def create(req: Request) -> Translation:
     if not variants and cue >= 0:
         req.use(cue)
         j = skip(req, cue + 1, BE | {"of", "called", "named"}, ":=")
-        variants, _, role = _list_items(req, j)
+        variants = _spaced_items(req, j)
+        if not variants:
+            variants, _, role = _list_items(req, j)
+    if not variants and name_tok is not None:
+        # "create x: a, b; …", "create x (a, b) with …": the list right after the new name
+        n = next((i for i, t in enumerate(toks) if t is name_tok), -1)
+        if n >= 0 and req.p(n + 1) in (":", "("):
+            found, end, role = _list_items(req, n + 2)
+            closed = req.p(n + 1) == ":" or req.p(end) == ")"
+            if len(found) >= 2 and closed:
+                variants = found
+                req.use(n + 1, *([end] if req.p(end) == ")" else []))
+            else:
+                req.used.difference_update(range(n + 2, end))
+                role = None
     if not variants:
         for i in range(len(toks)):
             if (
@@ -543,7 +583,10 @@ def _metric_before(req: Request, i: int) -> tuple[str, int] | None:
     while req.w(k) in ("the", "primary", "main", "our") and req.free(k):
         k -= 1
     if req.w(k) not in ("is", "as") or not req.free(k):
-        return None
+        # "success metric", "a cost metric": the metric right before the word, none after it
+        if k != i - 1 or find_metric(req, i + 1 + (req.p(i + 1) in (":", "=")), anywhere=False):
+            return None
+        k = i
     for a in range(max(k - 3, 0), k):
         found = find_metric(req, a, anywhere=False)
         if found and found[2] == k:

@@ -8,7 +8,7 @@ from trialbook.plain.ab import variant_mentions
 from trialbook.plain.lex import fmt
 from trialbook.plain.request import Request, number_refusal, resolve_test
 from trialbook.plain.types import Translation, command, incomplete, refused
-from trialbook.plain.words import EVENT_TYPE_WORDS, FORMAT_WORDS, _w
+from trialbook.plain.words import EVENT_TYPE_WORDS, FORMAT_WORDS, NEGATORS, _w
 
 _CAMEL = re.compile(r"^[A-Z][a-z]+(?:[A-Z][a-z]+)+$")
 
@@ -202,21 +202,31 @@ def events_verify(req: Request) -> Translation:
     for i in req.indexes({"unbroken", "untampered", "valid", "consistent", "intact", "sound"}):
         req.use(i)
     # "(check) the log hasn't been tampered with", "nobody altered it": the negated damage is
-    # exactly what verify checks for, so its "not" is read here (never dropped elsewhere)
+    # exactly what verify checks for, so its "not" is read here (never dropped elsewhere); the
+    # negation must be the log's ("the log was not", "it has never") or "nobody"'s
     for i in req.indexes(_DAMAGED):
         k = i - 1
-        while req.w(k) in ("been", "has", "have", "was", "is", "it", "the", "log") and req.free(k):
+        if req.w(k) == "been" and req.free(k):
             k -= 1
-        if req.w(k) in ("not", "never", "nobody", "no") and req.free(k):
+        span = []
+        if req.w(k) in ("not", "never") and req.w(k - 1) in _AUX and req.free(k):
+            subject = k - 2
+            if req.w(subject) in _LOG_SUBJECTS:
+                span = list(range(subject, i + 1))
+        elif req.w(k) == "nobody" and req.free(k) and req.w(k - 1) not in NEGATORS:
+            span = list(range(k, i + 1))
+        if span:
             end = i + 1 + (req.w(i + 1) == "with")
-            req.use(*range(k, end))
-            if req.w(k - 1) in ("that", "whether", "if") and req.free(k - 1):
-                req.use(k - 1)
+            req.use(*span, *range(i, end))
+            if req.w(span[0] - 1) in ("that", "whether", "if") and req.free(span[0] - 1):
+                req.use(span[0] - 1)
     return command(req.text, ["events", "verify"])
 
 
 #: what a log that verify checks may have suffered ("tampered with", "altered")
 _DAMAGED = _w("tampered altered modified corrupted changed edited forged rewritten touched")
+_AUX = _w("has have had was were is")
+_LOG_SUBJECTS = _w("log ledger chain it events history")
 
 
 def rebuild(req: Request) -> Translation:

@@ -20,7 +20,7 @@ from trialbook.plain.words import EXPORT_WORDS, KNOWN, METRIC_NAMES, _w
 
 #: "decision report", "a report on X", "html report"
 _REPORT_NOUNS = _w("report reports write-up writeup packet")
-_REPORT_BEFORE = _w("decision html markdown md json a an the")
+_REPORT_BEFORE = _w("decision html markdown md json a an the eval ab canary experiment")
 _REPORT_AFTER = _w("on of for about")
 _POLITE = _w("please can could would you kindly just now let's lets i we want to")
 #: a dataset's formats as said: "openai chat", "openai-chat", "tensorzero", "jsonl"

@@ -198,6 +198,20 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
     return _asked(req, _unnegated(req, _accounted(req, translation)))
 
 
+def _test_named_new(req: Request) -> bool:
+    """Whether the request names a test that does not exist yet, right after a word for a test:
+    "(an) A/B test called x", "experiment named x", "ab test x: a vs b" (a name and a colon)."""
+    for i in req.indexes(TEST_WORDS - {"tests", "experiments", "trials", "studies"}):
+        j = i + 1
+        if req.w(j) in ("called", "named", "titled"):
+            j += 1
+        elif req.p(j + 1) != ":":
+            continue
+        if j < len(req.tokens) and req.free(j) and req.tokens[j].kind in ("word", "quote"):
+            return req.w(j) not in FILLER
+    return False
+
+
 #: what an exported log is imported into, or is called ("into this db", "the events")
 _LOG_PLACES = _w("log events ledger db database store trialbook")
 
@@ -929,6 +943,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ab.create(req)
     if "new" in ws and ws & TEST_WORDS and not question and not ws & RESULT_WORDS:
         return ab.create(req)
+    if not question and not ws & RESULT_WORDS and _test_named_new(req):
+        return ab.create(req)  # "an A/B test called x, variants …", "ab test x: a vs b"
     if not question and _adds_result(req, ws, fw, first, variants):
         return ab.add_result(req)
 

@@ -1112,6 +1112,26 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("events verify", "make sure nobody tampered with the log", None, "events verify"),
     ("events verify", "check that the ledger was not altered", None, "events verify"),
     ("unsure", "verify the log, not the projections", None, "~"),
+    # a test named new right after a word for a test is its creation (no verb needed)
+    ("ab create", "an experiment called tone-3, variants plain and warm", None, "ab create tone-3 --variants plain,warm"),
+    ("ab create", "a/b test retry-4: zero vs one vs two, metric errors", None, "ab create retry-4 --variants zero,one,two --metric errors"),
+    ("ab create", "we need an ab test named cache-ttl with arms short and long", None, "ab create cache-ttl --variants short,long"),
+    ("unsure", "an experiment called checkout-flow, variants a and b", None, "~"),
+    # variants: spaced after their cue up to "," or the end; a list right after the new name
+    ("ab create", "create test ctx with variants tiny mid huge, metric cost", None, "ab create ctx --variants tiny,mid,huge --metric cost"),
+    ("ab create", "create test ctx with arms tiny mid huge", None, "ab create ctx --variants tiny,mid,huge"),
+    ("unsure", "create test ctx with variants tiny mid huge with cost", None, "~"),
+    ("ab create", "create ctx-2: small, large; metric tokens", None, "ab create ctx-2 --variants small,large --metric tokens"),
+    ("ab create", "new test ctx-3 (small, large, huge), small as control", None, "ab create ctx-3 --variants small,large,huge --control small"),
+    ("unsure", "new test ctx-3 (small, large", None, "~"),
+    # a metric before its word ("success metric", "a cost guardrail of +5%"), after a comma list
+    ("ab create", "create test t10 with variants a and b, error_rate metric", None, "ab create t10 --variants a,b --metric error_rate"),
+    ("ab create", "create test t10 with variants a and b, completion time guardrail +10%", None, "ab create t10 --variants a,b --guardrail completion_time:+10%"),
+    ("ab create", "create test t10 with variants p, q, cost guardrail +5%", None, "ab create t10 --variants p,q --guardrail cost:+5%"),
+    ("ab create", "create test t10 with variants p, q, tokens metric, cost guardrail +0.02", None, "ab create t10 --variants p,q --metric tokens --guardrail cost:+0.02"),
+    # a report said after its kind ("eval report", "ab report")
+    ("report eval", "json eval report: candidate-0402 over baseline-0401", None, "report eval candidate-0402 --baseline baseline-0401 --format json"),
+    ("report ab", "an ab report on prompt-style, html", None, "report ab prompt-style --format html"),
 ]
 # fmt: on
 
