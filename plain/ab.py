@@ -359,7 +359,9 @@ def analyze(req: Request) -> Translation:
     said_by: dict[str, str] = {}  # metric -> the word it was read from
     i = 0
     while i < len(toks):
-        found = find_metric(req, i, anywhere=False) if req.free(i) else None
+        found = _rate_apart(req, i) or (
+            find_metric(req, i, anywhere=False) if req.free(i) else None
+        )
         if found:
             metric, a, b = found
             said_by.setdefault(metric, req.w(a) if b == a + 1 else "")
@@ -541,10 +543,13 @@ def _covariate(req: Request) -> list[str]:
         j = k + 1
         while j in req.in_name:  # "adjust checkout-flow for prior_score"
             j += 1
+        obj = j
+        while req.w(j) in ("it", "this", "that", "them") and req.free(j):
+            j += 1  # "cuped it with prior_score", "adjust this for X": the test in focus
         if len(words) > 1:
             if req.w(j) not in words[1] or not req.free(j):
                 continue
-            req.use(j)
+            req.use(*range(obj, j + 1))
             j += 1
         if req.p(j) in (":", "="):
             j += 1
@@ -577,6 +582,38 @@ _EFFECT_NOUNS = _w(
 )
 #: "to see 4 points", "looking for a 1.5pp lift", "to catch 2 points"
 _SEE = _w("see spot catch find notice detect for")
+
+
+def _rate_apart(req: Request, i: int) -> tuple[str, int, int] | None:
+    """A "X per Y" metric with its comparative inside: "cost less per success" is
+    cost_per_success (the comparative says which way, as "cheaper" does)."""
+    from trialbook.plain.words import METRIC_PHRASES
+
+    if not req.free(i):
+        return None
+    if req.w(i) in ("cheaper", "pricier") and req.w(i + 1) == "per" and req.free(i + 1):
+        i += 1  # "cheaper per success": the cost, per success
+        for phrase, metric in METRIC_PHRASES:
+            if phrase[:1] == ("cost",) and all(
+                req.w(i + k - 1) == w for k, w in enumerate(phrase) if k
+            ):
+                return metric, i - 1, i + len(phrase) - 1
+        return None
+    if req.w(i) in ("cost", "costs") and req.w(i + 1) in ("less", "more") and req.free(i + 1):
+        if req.w(i + 2) != "per":
+            req.use(i + 1)  # "does warm cost less than cold?": the comparative, as "cheaper"
+            return "cost", i, i + 1
+    for phrase, metric in METRIC_PHRASES:
+        if "per" not in phrase:
+            continue
+        p = phrase.index("per")
+        if not all(req.w(i + k) == w for k, w in enumerate(phrase[:p])):
+            continue
+        if req.w(i + p) not in _w("less more fewer lower higher") or not req.free(i + p):
+            continue
+        if all(req.w(i + p + 1 + k) == w for k, w in enumerate(phrase[p:])):
+            return metric, i, i + len(phrase) + 1
+    return None
 
 
 def _power_lead(req: Request, i: int) -> list[int]:

@@ -145,6 +145,12 @@ def _intent(req: Request) -> str | None:
         and not req.is_question()
     ):
         return "add-result"  # "router-v2 candidate result: 3 calls, success"
+    if (
+        ws & _w("result session served handled")
+        and _named_arm(req) is not None
+        and not req.is_question()
+    ):
+        return "add-result"  # "router-v2 served user-17 in 30s": the arm the canary is named for
     if ws & (ADVANCE_VERBS | _FORCE) or req.seq("next", "stage") >= 0 or _percent_tokens(req):
         return "advance"
     if "canaries" in ws and not req.named("canary"):
@@ -173,6 +179,20 @@ _CONTROL_ROLE = _w("control")
 _AB_ONLY = _w("--dimension --by")
 
 
+def _named_arm(req: Request) -> str | None:
+    """The arm a canary is named for, when the request names the canary once, no role word,
+    and the canary's name is one of its two arms (router-v2 rolling out router-v2)."""
+    names = req.named("canary")
+    if len(names) != 1:
+        return None
+    arms = req.vocab.canary_arms.get(names[0].name)
+    if arms is None or len(arms) != 2 or names[0].name not in arms:
+        return None
+    if req.indexes(_CANDIDATE_ROLE | _CONTROL_ROLE, names_too=True):
+        return None
+    return names[0].name
+
+
 def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
     """``canary add-result NAME --variant V [--unit-id U] …`` when the arm is named by its role
     ("record a router-v2 candidate result for user-17: 12 calls, 11 ok, 40s, success") and the
@@ -190,9 +210,18 @@ def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
         if i not in req.used and all(m.kind == "variant" for m in req.in_name.get(i, []))
     ]
     kinds = {req.w(i) in _CANDIDATE_ROLE for i in roles}
-    if len(roles) != 1 or len(kinds) != 1:
+    implied = _named_arm(req) if not roles else None
+    if implied is not None:
+        # no role said, and the canary is named for one of its arms (`canary add-result
+        # router-v2 --variant router-v2`, --help): the name is that arm's result
+        kinds = {implied == arms[1]}
+    elif len(roles) != 1 or len(kinds) != 1:
         return None  # no role, or both: which arm is not told
-    units = [i for i in _unit_ids(req) if req.w(i - 1) in ("for", "unit", "user")]
+    units = [
+        i
+        for i in _unit_ids(req)
+        if req.w(i - 1) in ("for", "unit", "user", "served", "handled", "serving")
+    ]
     if len(units) > 1:
         return None
     cut = {i - 1 for i in units} | set(units)
@@ -201,10 +230,15 @@ def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
     role = "candidate" if kinds == {True} else "control"
     parts: list[str] = []
     last = 0
+    at = roles[0] if roles else -1
+    after = req.named("canary")[0].end - 1 if implied is not None else -1
     for i, t in enumerate(req.tokens):
-        if i in cut or i == roles[0]:
+        if i in cut or i == at:
             parts.append(req.text[last : t.start])
-            parts.append(role if i == roles[0] else "")
+            parts.append(role if i == at else "")
+            last = t.end
+        elif i == after:
+            parts.append(req.text[last : t.end] + f" {role}")
             last = t.end
     parts.append(req.text[last:])
     inner = read(

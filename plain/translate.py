@@ -949,6 +949,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ab.add_result(req)
 
     # ---- reads
+    if runs and not tests and "case" in ws and ws & {"happened", "happen", "went", "going"}:
+        return ev.show(req)  # "what happened on case q1 in RUN?": the case's rollouts
     recorded = (
         question
         and req.seq("what", {"was", "were", "got", "has", "have", "is"}) >= 0

@@ -1132,6 +1132,21 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # a report said after its kind ("eval report", "ab report")
     ("report eval", "json eval report: candidate-0402 over baseline-0401", None, "report eval candidate-0402 --baseline baseline-0401 --format json"),
     ("report ab", "an ab report on prompt-style, html", None, "report ab prompt-style --format html"),
+    # a canary named for one of its arms names that arm's result when no role is said
+    ("canary add-result", "router-v2 handled user-3: 2 calls, failed", None, "canary add-result router-v2 --variant router-v2 --unit-id user-3 --tool-calls 2 --failure"),
+    ("canary add-result", "record a router-v2 session for user-9, 45s, success", None, "canary add-result router-v2 --variant router-v2 --unit-id user-9 --completion-time 45 --success"),
+    ("unsure", "router-v2 served user-17 and user-18, success", None, "~"),
+    # the object of a covariate verb ("cuped it with X", "adjust this for X")
+    ("ab analyze", "adjust it for prior_tokens", "onboarding", "ab analyze onboarding --covariate prior_tokens"),
+    ("ab analyze", "cuped this with baseline_score", "search-v2", "ab analyze search-v2 --covariate baseline_score"),
+    ("unsure", "cuped it with baseline_score", None, "~"),
+    # a case of a run, asked what happened to it, is the run's case
+    ("eval show", "how did case add-3 go in baseline-0401?", None, "eval show baseline-0401 --case add-3"),
+    ("eval show", "what happened with case q7 in candidate-0402", None, "eval show candidate-0402 --case q7"),
+    # "X per Y" with the comparative inside; "cost less" is the cost
+    ("ab analyze", "does b cost more per successful session than a?", "search-v2", "ab analyze search-v2 --metric cost_per_success"),
+    ("ab analyze", "is verbose cheaper per success than terse?", None, "ab analyze prompt-style --metric cost_per_success"),
+    ("ab analyze", "does treatment cost less than control?", "onboarding", "ab analyze onboarding --metric cost"),
 ]
 # fmt: on
 
