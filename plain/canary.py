@@ -297,6 +297,31 @@ def _resolve(req: Request, argv: list[str], *, only_one: bool = True) -> str | T
     return incomplete(req.text, argv, ["NAME"], "which canary?", sorted(canaries))
 
 
+#: words that open a concession: what a forced change goes ahead despite
+_CONCEDE = (("even", "though"), ("even", "if"), ("although",), ("though",), ("despite",))
+
+
+def _concession(req: Request) -> None:
+    """ "force router-v2 forward even though it doesn't have its min results": with --force,
+    a clause that concedes what the rule says (to the next comma or the end) is what --force
+    overrides, its negation inside it. Words only: a number, name or quote in it leaves the
+    clause unread (never dropped)."""
+    toks = req.tokens
+    for words in _CONCEDE:
+        k = req.seq(*words)
+        if k < 0 or not all(req.free(x) for x in range(k, k + len(words))):
+            continue
+        end = k + len(words)
+        while end < len(toks) and req.p(end) not in (",", ";", "."):
+            if toks[end].kind != "word" or end in req.in_name:
+                return
+            end += 1
+        if end == k + len(words):
+            return
+        req.use(*range(k, end))
+        return
+
+
 def _note(req: Request) -> str | None:
     """A reason given with ``because …`` or ``note: …`` (the rest of the request)."""
     from trialbook.plain.ab_common import note_text
@@ -498,6 +523,7 @@ def route(req: Request, read: ReadRequest) -> Translation | None:
                     req.use(*range(k, k + len(words)))
                     break
             opts.append("--force")
+            _concession(req)
     if intent == "advance":
         percents = [i for i in _percent_tokens(req) if req.free(i)]
         stages_of = {float(p) for p in req.vocab.canaries.get(name) or ()}

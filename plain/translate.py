@@ -515,6 +515,12 @@ _FILTERS = _w(
 )
 
 
+#: the words of a filter a rule read ("scoring at least 0.6", "passed ones")
+_FILTER_CUES = _w("scoring scored score passed passing succeeded successful failed failing")
+#: what a filter keeps, said between "only" and the filter ("only sessions scoring …")
+_KEPT = _w("sessions results rollouts ones cases records those with that which a an")
+
+
 def _only_filters(req: Request, i: int, translation: Translation) -> bool:
     """Whether the free "only" at ``i`` stands beside (past "the", and "keeping" before it) a
     token a rule read into a filtering option of ``translation`` (then it adds nothing)."""
@@ -522,6 +528,9 @@ def _only_filters(req: Request, i: int, translation: Translation) -> bool:
         return False
     before, after = i - 1, i + 1
     if req.w(after) in ("the",) and req.free(after):
+        after += 1
+    # "only (the) sessions (with a) score of at least 0.6": past what is kept, to the filter
+    while req.w(after) in _KEPT and after not in req.in_name:
         after += 1
     read = lambda j: 0 <= j < len(req.tokens) and (j in req.used or j in req.in_name)  # noqa: E731
     values = {
@@ -533,6 +542,7 @@ def _only_filters(req: Request, i: int, translation: Translation) -> bool:
         or req.tokens[j].norm in values
         or j in req.in_name
         or any(req.tokens[j].norm in v for v in values)
+        or req.tokens[j].norm in _FILTER_CUES
         for j in near
     ):
         return False

@@ -1147,6 +1147,14 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab analyze", "does b cost more per successful session than a?", "search-v2", "ab analyze search-v2 --metric cost_per_success"),
     ("ab analyze", "is verbose cheaper per success than terse?", None, "ab analyze prompt-style --metric cost_per_success"),
     ("ab analyze", "does treatment cost less than control?", "onboarding", "ab analyze onboarding --metric cost"),
+    # with --force, a concession ("even though …", "although …") is what the force overrides
+    ("canary advance", "force router-v2 to 50% although the error rate is up", None, "canary advance router-v2 --force --to 50"),
+    ("canary complete", "complete router-v2 even if the rule disagrees, force it", None, "canary complete router-v2 --force"),
+    ("unsure", "advance router-v2 even though it does not have enough results", None, "~"),
+    ("unsure", "force router-v2 forward even though it only has 12 results", None, "~"),
+    # an A/B test's dataset floor said with "score" is on its score
+    ("export dataset", "export prompt-style as jsonl, only sessions scoring at least 0.6", None, "export dataset prompt-style --format jsonl --min-score 0.6 --scorer score"),
+    ("export dataset", "export baseline-0401 as jsonl, scoring at least 0.5", None, "export dataset baseline-0401 --format jsonl --min-score 0.5"),
 ]
 # fmt: on
 
