@@ -22,6 +22,8 @@ from trialbook.plain.words import (
     CANARY_WORDS,
     CREATE_VERBS,
     FILLER,
+    KNOWN,
+    NEGATORS,
     NEVER_VALUES,
     NOTE_CUES,
     SHOW_WORDS,
@@ -301,6 +303,15 @@ def _resolve(req: Request, argv: list[str], *, only_one: bool = True) -> str | T
 _CONCEDE = (("even", "though"), ("even", "if"), ("although",), ("though",), ("despite",))
 
 
+#: what a concession says of the stage rule ("even though it lacks its min results")
+_RULE_WORDS = _w(
+    """results result enough min minimum stage rule rules guardrail guardrails error errors
+    rate up high higher low lower yet disagrees says lacks short sessions"""
+)
+#: words a concession never swallows: they change what it says (a hedge, a time, "instead")
+_NOT_CONCEDED = (NEVER_VALUES - NEGATORS) | _w("instead otherwise previous excluding except without")
+
+
 def _concession(req: Request) -> None:
     """ "force router-v2 forward even though it doesn't have its min results": with --force,
     a clause that concedes what the rule says (to the next comma or the end) is what --force
@@ -312,9 +323,18 @@ def _concession(req: Request) -> None:
         if k < 0 or not all(req.free(x) for x in range(k, k + len(words))):
             continue
         end = k + len(words)
+        negated = False
         while end < len(toks) and req.p(end) not in (",", ";", "."):
-            if toks[end].kind != "word" or end in req.in_name:
+            w = req.w(end)
+            if toks[end].kind != "word" or end in req.in_name or w in _NOT_CONCEDED:
                 return
+            if w in NEGATORS:
+                # the concession's own "not": once, right after its verb ("it doesn't have")
+                if negated or req.w(end - 1) not in _w("does do did has have is are was were"):
+                    return
+                negated = True
+            elif w not in KNOWN | _RULE_WORDS:
+                return  # a word no rule knows: left unread (the request is unsure)
             end += 1
         if end == k + len(words):
             return
