@@ -182,15 +182,21 @@ def list_tests(req: Request) -> Translation:
     return command(req.text, ["ab", "list", *(["--all"] if wants_all else [])])
 
 
+#: what a summary leaves out ("no stats", "without inference"): the analysis
+NO_INFERENCE = frozenset(
+    {"stats", "statistics", "analysis", "significance", "tests", "inference", "p-values", "testing"}
+)
+
+
 def read_test(req: Request, verb: str) -> Translation:
     """``ab show|summary NAME``; "how is X doing on error rate" names a metric: the analysis."""
     if verb == "summary" and find_metric(req) is not None:
         return analyze(req)
     if verb == "summary":  # "the raw numbers, no stats": what a summary is (an analysis is not)
-        k = req.seq({"no", "without"}, {"stats", "statistics", "analysis", "significance", "tests"})
+        k = req.seq({"no", "without"}, NO_INFERENCE)
         if k >= 0:
             req.use(k, k + 1)
-        for i in req.indexes({"raw", "per-variant", "plain"}):  # "the raw per-variant numbers"
+        for i in req.indexes({"raw", "per-variant", "plain", "descriptive"}):  # "the raw numbers"
             if req.w(i + 1) in ("numbers", "counts", "totals", "per-variant", "stats"):
                 req.use(i)
     test = resolve_test(
@@ -599,10 +605,10 @@ def _rate_apart(req: Request, i: int) -> tuple[str, int, int] | None:
             ):
                 return metric, i - 1, i + len(phrase) - 1
         return None
-    if req.w(i) in ("cost", "costs") and req.w(i + 1) in ("less", "more") and req.free(i + 1):
-        if req.w(i + 2) != "per":
-            req.use(i + 1)  # "does warm cost less than cold?": the comparative, as "cheaper"
-            return "cost", i, i + 1
+    cost_less = req.w(i) in ("cost", "costs") and req.w(i + 1) in ("less", "more")
+    if cost_less and req.free(i + 1) and req.w(i + 2) != "per":
+        req.use(i + 1)  # "does warm cost less than cold?": the comparative, as "cheaper"
+        return "cost", i, i + 1
     for phrase, metric in METRIC_PHRASES:
         if "per" not in phrase:
             continue

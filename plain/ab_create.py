@@ -249,6 +249,7 @@ def create(req: Request) -> Translation:
     "task t-1", "category search", and "difficulty hard" / "a hard task".
     """
     toks = req.tokens
+    said_before = bool(req.used)  # options said by name, read before any rule (`--prompt`)
     description, _ = note_text(req, frozenset({"description", "desc", "described"}))
     if description is None:
         description = quoted_after(req, ("described", "as"), ("description", "of"))
@@ -419,6 +420,7 @@ def create(req: Request) -> Translation:
     refusal = number_refusal(req) or _guardrail_refusal(req, [*guardrails, *extras])
     if refusal:
         return refusal
+    req.use_intentions()  # "… and I plan to segment by category"
     leftover_unknown = [t for t in req.unknown_words() if t is not name_tok]
     name = (
         name_tok.norm
@@ -494,7 +496,9 @@ def create(req: Request) -> Translation:
             ["--variants A,B"],
             f"a test needs at least two variants; only {variants[0]!r} was given",
         )
-    if not variants and defaults < 0:
+    if not variants and defaults < 0 and (not (opts or said_before) or "--control" in opts):
+        # a bare name asks (the definition has only begun); a test defined by other parts
+        # and no variants has the CLI's default ones (`--variants` [default: control,treatment])
         return incomplete(
             req.text,
             ["ab", "create", name, *opts],

@@ -119,6 +119,15 @@ def add_result(req: Request) -> Translation:
     for k in keys:
         if keys.count(k) > 1 and s.conflict is None:  # "category=billing, category=refunds"
             s.conflict = f"dimension {k} is given twice"
+    for verb in ({"got", "gets", "get"}, {"nailed"}):
+        # "b got it right", "warm got it wrong", "nailed it": the task's outcome, said idiomatically
+        k = req.seq(verb, "it", *([{"right", "wrong"}] if "got" in verb else []))
+        if k >= 0 and all(req.free(x) for x in range(k, k + 2 + ("got" in verb))):
+            wrong = req.w(k + 2) == "wrong"
+            if req.w(k - 1) in NEGATORS or req.w(k - 2) in NEGATORS:
+                continue  # "didn't get it right": left for the negation check (asked)
+            req.use(*range(k, k + 2 + ("got" in verb)))
+            s.set("success", "failure" if wrong else "success")
     for words in (  # "errored out", "crashed", "timed out", "gave up": the session failed
         ({"errored", "erred", "bombed", "conked"}, "out"),
         ({"timed"}, "out"),

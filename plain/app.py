@@ -38,6 +38,10 @@ def is_help(req: Request) -> bool:
         return False
     if ws[0] == "help" or req.seq("what", "can", "you", "do") >= 0:
         return True
+    # "what can I type here?", "what can I ask?", "what may I say": what the shell reads
+    k = req.seq("what", {"can", "could", "may", "should"}, {"i", "we"}, _w("type ask say write do"))
+    if k == 0 and all(w in _w("here now in this shell prompt") for w in ws[4:]):
+        return True
     if "help" in ws and ws[0] in ("show", "give", "get", "need", "i", "display"):
         return True
     if req.seq("what", {"options", "flags", "arguments", "commands"}) >= 0:

@@ -141,7 +141,7 @@ def _intent(req: Request) -> str | None:
     if ws & _w("record add") and not req.is_question():
         return "add-result"
     if (
-        ws & _w("result session")
+        ws & _w("result session served handled")
         and ws & (_CANDIDATE_ROLE | _CONTROL_ROLE)
         and req.named("canary")
         and not req.is_question()
@@ -309,7 +309,9 @@ _RULE_WORDS = _w(
     rate up high higher low lower yet disagrees says lacks short sessions"""
 )
 #: words a concession never swallows: they change what it says (a hedge, a time, "instead")
-_NOT_CONCEDED = (NEVER_VALUES - NEGATORS) | _w("instead otherwise previous excluding except without")
+_NOT_CONCEDED = (NEVER_VALUES - NEGATORS) | _w(
+    "instead otherwise previous excluding except without"
+)
 
 
 def _concession(req: Request) -> None:
@@ -340,6 +342,41 @@ def _concession(req: Request) -> None:
             return
         req.use(*range(k, end))
         return
+
+
+#: a clause that says what a complete or a rollback does ("everybody gets the candidate")
+_EFFECT_WORDS = _w(
+    """everybody everyone all users user traffic gets get goes go moves move sent served on
+    to back the every unit units session sessions requests"""
+)
+
+
+def _said_effect(req: Request, arm: str) -> str | None:
+    """ "finish router-v2, everybody gets the candidate", "roll it back, all traffic to the
+    control": a comma clause that only says where all traffic goes is the change itself,
+    read (not a note) when it names the arm the change sends traffic to; naming the other
+    arm, it is left unread (the request is asked about)."""
+    commas = [i for i in range(len(req.tokens)) if req.p(i) == ","]
+    for c, nxt in zip(commas, [*commas[1:], len(req.tokens)], strict=False):
+        end = c + 1
+        while end < nxt and req.w(end) and req.w(end) not in NOTE_CUES | BECAUSE | {"with"}:
+            end += 1  # to the end of the clause, or to its note or reason
+        clause = range(c + 1, end)
+        words = [req.w(i) for i in clause]
+        roles = [w for w in words if w in ("candidate", "control")]
+        if (
+            len(roles) != 1
+            or not all(
+                w in _EFFECT_WORDS | {roles[0]} and (req.free(i) or w in _EFFECT_WORDS | {roles[0]})
+                for i, w in zip(clause, words, strict=True)
+            )
+            or not {"everybody", "everyone", "all", "every"} & set(words)
+        ):
+            continue
+        if roles[0] != arm:
+            return roles[0]
+        req.use(c, *clause)
+    return None
 
 
 def _note(req: Request) -> str | None:
@@ -479,6 +516,15 @@ def route(req: Request, read: ReadRequest) -> Translation | None:
     verb = intent
     argv = ["canary", verb]
     opts: list[str] = []
+    if intent in ("complete", "rollback"):
+        arm = "candidate" if intent == "complete" else "control"
+        other = _said_effect(req, arm)
+        if other:
+            return refused(
+                req.text,
+                f"{intent} sends all traffic to the {arm}, but the request says the {other}: "
+                "which is it?",
+            )
     note = _note(req) if intent in ("advance", "halt", "rollback", "complete") else None
     name = _resolve(req, argv, only_one=intent not in WRITES)
     if isinstance(name, Translation):

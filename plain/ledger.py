@@ -194,12 +194,34 @@ def events_export(req: Request) -> Translation:
             refusal.reason
             + " (events export reads 'after position N', a stream and 'upcast' here)",
         )
+    said = set(req.words())
+    backup = req.seq("back", "up") >= 0  # "back up everything": the whole log
+    if (
+        not opts
+        and not backup
+        and not said & _LOG_NOUNS
+        and said & _w("everything all anything whole")
+    ):
+        # "export everything": the log, a dataset or a run's traces? what is not named is asked
+        return incomplete(
+            req.text,
+            ["events", "export"],
+            ["'everything'"],
+            "export what: the event log (`events export`), a run's or a test's dataset "
+            "(`export dataset NAME`) or a run's traces (`eval export RUN`)?",
+        )
     return command(req.text, ["events", "export", *opts])
+
+
+#: what the log is called in a request ("export the log", "back up the events")
+_LOG_NOUNS = _w("log logs event events ledger history db database store backup chain")
 
 
 def events_verify(req: Request) -> Translation:
     # "is the event chain unbroken?": what verify answers
     for i in req.indexes({"unbroken", "untampered", "valid", "consistent", "intact", "sound"}):
+        req.use(i)
+    for i in req.indexes(_w("db database store")):  # "has anyone tampered with the db?"
         req.use(i)
     # "(check) the log hasn't been tampered with", "nobody altered it": the negated damage is
     # exactly what verify checks for, so its "not" is read here (never dropped elsewhere); the

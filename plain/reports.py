@@ -477,9 +477,9 @@ def dataset(req: Request) -> Translation:
             req.use(*range(i, j + 1))
             scorers.append(req.w(j))
     ab_source = source in req.vocab.tests or source in req.vocab.archived
-    if floor and not scorers and ab_source:
+    if floor and not scorers and ab_source and {"score", "scores"} & set(req.words()):
         # "results with score at least 0.7" of an A/B test: the floor is on its score (an
-        # A/B test's scorer is its score or a metric, `export dataset --help`)
+        # A/B test's scorer is its score or a metric, `export dataset --help`); the word typed
         scorers.append("score")
     if len(scorers) > 1:
         return refused(req.text, f"filter on one scorer: {' or '.join(scorers)}?", scorers)

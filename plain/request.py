@@ -92,6 +92,9 @@ _CORE = sorted(
         "latest between against"
     )
 )
+#: short core words read as meant only when two neighbouring letters were swapped ("lsit"):
+#: one letter changed or missing is as likely a new name ("lint", "lst")
+_CORE_SWAPPED = _w("list canaries")
 #: what may follow a meaning-light verb as its particle ("burned through", "chewed up")
 _PARTICLES = _w("through thru up away")
 #: abbreviations read as their word
@@ -121,9 +124,21 @@ def _correct_spelling(tokens: list[Token], matches: list[NameMatch], vocab: Voca
         if len(t.norm) < 4 or not t.norm.isalpha():
             continue
         close = [w for w in _CORE if w[0] == t.norm[0] and _one_edit(t.norm, w)]
+        close += [w for w in _CORE_SWAPPED if _swapped(t.norm, w)]
         if len(close) == 1 and not difflib.get_close_matches(t.norm, names, n=1, cutoff=0.72):
             t.norm = close[0]
             t.parts = (t.norm,)
+
+
+def _swapped(a: str, b: str) -> bool:
+    """Whether ``a`` is ``b`` with two neighbouring letters swapped ("lsit")."""
+    diff = [i for i in range(len(a)) if len(a) == len(b) and a[i] != b[i]]
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
+        and a[diff[1]] == b[diff[0]]
+    )
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -151,9 +166,9 @@ def suggest(word: str, names: Iterable[str], n: int = 3) -> list[str]:
 
 
 #: what a thing is marked as ("mark it failed", "flag this as a success", "mark it complete")
-_MARK_STATES = frozenset(
+_MARK_STATES = _w(
     """failed failure success successful succeeded passed complete completed done finished
-    halted""".split()
+    halted"""
 )
 
 
@@ -270,6 +285,15 @@ class Request:
 
     def use_match(self, m: NameMatch) -> None:
         self.used.update(range(m.start, m.end))
+
+    def use_intentions(self) -> None:
+        """ "I plan to segment by category", "we intend to cap cost at p99": the intention
+        before what a rule read says nothing of its own."""
+        for i in self.indexes({"plan", "plans", "planning", "intend", "intending", "aim"}):
+            nxt = i + 2
+            said = self.free(i) and self.w(i + 1) == "to" and nxt < len(self.tokens)
+            if said and not self.free(nxt) and nxt not in self.in_name:
+                self.use(i, i + 1)
 
     def free(self, i: int) -> bool:
         return 0 <= i < len(self.tokens) and i not in self.used and i not in self.in_name

@@ -270,11 +270,19 @@ def _accounted(req: Request, translation: Translation) -> Translation:
     """
     if translation.status != "command":
         return translation
+    for i in req.indexes({"but", "and", "also", "plus"}):
+        # "…, but warm is the control", "…, and cold is the baseline": a conjunction opening a
+        # clause a rule read (its next word was read) joins it, it says nothing of its own
+        nxt = i + 1 + (req.w(i + 1) in ("the", "a", "an") and req.free(i + 1))
+        read_next = nxt < len(req.tokens) and (not req.free(nxt))
+        if req.free(i) and req.p(i - 1) in (",", ";") and read_next:
+            req.use(i)
+    req.use_intentions()  # "I plan to segment by category"
     for i in req.indexes({"only", "just", "merely"}):
         # "only 5 went through": before a number a rule read, it stresses the number
-        if req.free(i) and i + 1 < len(req.tokens) and req.tokens[i + 1].kind in ("num", "money"):
-            if not req.free(i + 1) and i + 1 not in req.in_name:
-                req.use(i)
+        number = i + 1 < len(req.tokens) and req.tokens[i + 1].kind in ("num", "money")
+        if req.free(i) and number and not req.free(i + 1) and i + 1 not in req.in_name:
+            req.use(i)
     left = req.leftover_numbers()
     unknown = req.unknown_words()
     dropped = [
@@ -966,17 +974,22 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         and req.seq("what", {"was", "were", "got", "has", "have", "is"}) >= 0
         and ws & {"recorded", "appended", "logged", "written"}
     )  # "what was recorded on X since D?": what the log holds, not the results' table
-    if recorded or ws & {
-        "events",
-        "log",
-        "logs",
-        "logged",
-        "history",
-        "happened",
-        "happening",
-        "timeline",
-        "activity",
-    } and not (ws & ANALYZE_WORDS - _TYPE_WORDS or ws & SUMMARY_WORDS - {"going"}):
+    if (
+        recorded
+        or ws
+        & {
+            "events",
+            "log",
+            "logs",
+            "logged",
+            "history",
+            "happened",
+            "happening",
+            "timeline",
+            "activity",
+        }
+        and not (ws & ANALYZE_WORDS - _TYPE_WORDS or ws & SUMMARY_WORDS - {"going"})
+    ):
         return ledger.events_log(req)
     if suites and not runs and not tests:
         return ev.suite_show(req)
@@ -995,6 +1008,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return _command(text, ["eval", "list"])
     if ws & {"run", "eval", "evaluation"} and ws & SHOW_WORDS and not tests:
         return ev.show(req)
+    if req.seq({"no", "without"}, ab.NO_INFERENCE) >= 0 and (tests or req.focus in req.vocab.tests):
+        return ab.read_test(req, "summary")  # "the numbers for X, no inference": not an analysis
     if (
         ws & ANALYZE_WORDS
         or req.seq("should", "we") >= 0

@@ -1153,8 +1153,37 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("unsure", "advance router-v2 even though it does not have enough results", None, "~"),
     ("unsure", "force router-v2 forward even though it only has 12 results", None, "~"),
     # an A/B test's dataset floor said with "score" is on its score
-    ("export dataset", "export prompt-style as jsonl, only sessions scoring at least 0.6", None, "export dataset prompt-style --format jsonl --min-score 0.6 --scorer score"),
+    ("export dataset", "export prompt-style as jsonl, only sessions with a score of at least 0.6", None, "export dataset prompt-style --format jsonl --min-score 0.6 --scorer score"),
+    ("export dataset", "export prompt-style as jsonl, only sessions scoring at least 0.6", None, "export dataset prompt-style --format jsonl --min-score 0.6"),
     ("export dataset", "export baseline-0401 as jsonl, scoring at least 0.5", None, "export dataset baseline-0401 --format jsonl --min-score 0.5"),
+    # a last clause that says where all traffic goes is the change itself (or contradicts it)
+    ("canary complete", "complete router-v2, everyone on the candidate", None, "canary complete router-v2"),
+    ("canary rollback", "roll back router-v2, all traffic back to the control", None, "canary rollback router-v2"),
+    ("refused", "complete router-v2, all users get the control", None, "! which is it"),
+    ("canary complete", "finish router-v2, metrics look fine", None, "canary complete router-v2 --note 'metrics look fine'"),
+    # "export everything" names nothing to export
+    ("unsure", "export everything", None, "~"),
+    ("events export", "back up everything", None, "events export"),
+    # misspelt core words, a swap of two letters in a short one
+    ("canary list", "lsit the canaries", None, "canary list"),
+    ("ab create", "create test lx with variants lint and nolint", None, "ab create lx --variants lint,nolint"),
+    # "what can I type here?" is help
+    ("refused", "what can I say here?", None, "! `help`"),
+    # "no inference" is the summary, not the analysis
+    ("ab summary", "the descriptive numbers for onboarding, without significance tests", None, "ab summary onboarding"),
+    ("ab summary", "onboarding numbers, no inference", None, "ab summary onboarding"),
+    # idioms of an outcome: "got it right/wrong", "nailed it"
+    ("ab add-result", "c got it right with 4 tool calls", "search-v2", "ab add-result search-v2 --variant c --tool-calls 4 --success"),
+    ("ab add-result", "verbose got it wrong after 30s", "prompt-style", "ab add-result prompt-style --variant verbose --completion-time 30 --failure"),
+    ("unsure", "warm didn't get it right", CF, "~"),
+    # a conjunction opening a clause a rule read; an intention before an option
+    ("ab create", "create test t11 with variants x and y, but y is the control", None, "ab create t11 --variants x,y --control y"),
+    ("ab create", "create test t11 with variants x and y, and we intend to segment by region", None, "ab create t11 --variants x,y --segment region"),
+    # a test defined by other parts and no variants has the CLI's default ones; a bare name asks
+    ("ab create", "create test t12 with metric cost and a guardrail on tokens of +10%", None, "ab create t12 --metric cost --guardrail tokens:+10%"),
+    ("ab create", "new test t12, category search, prompt \"find it\"", None, "ab create t12 --category search --prompt 'find it'"),
+    ("ab create", "create test t12", None, "? ab create t12 [--variants]"),
+    ("ab create", "create test t12 with control warm", None, "~"),
 ]
 # fmt: on
 
