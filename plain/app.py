@@ -6,6 +6,7 @@ CLI, so a request for it is answered with what to type rather than run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from trialbook.plain.lex import fmt
@@ -225,5 +226,28 @@ def view(req: Request) -> Translation:
     k = req.seq("so", "it", "picks", "a", "free", "port")
     if k >= 0:
         req.use(*range(k, k + 6))
+    hosts = [i for i, t in enumerate(toks) if t.kind == "word" and _IPV4.fullmatch(t.norm)]
+    hosts += req.indexes({"localhost"})
+    if len(hosts) > 1:
+        return refused(req.text, "one address at a time: which --host?")
+    if hosts:  # "on 0.0.0.0", "host 192.168.1.5", "bind to 0.0.0.0"
+        i = hosts[0]
+        req.use(i, *[j for j in (i - 1, i - 2) if req.w(j) in ("on", "host", "bind", "to", "at")])
+        opts += ["--host", toks[i].norm]
+    k = req.seq("allow", {"remote", "remotely"})
+    k = k if k >= 0 else req.seq({"remote"}, {"access", "allowed"})
+    if k >= 0:  # "allow remote", "remote access": --allow-remote, never said for the user
+        req.use(k, k + 1)
+        if req.w(k + 2) in ("access", "connections") and req.free(k + 2):
+            req.use(k + 2)
+        opts.append("--allow-remote")
+    for i in req.indexes({"share", "sharing"}):  # "share the view with the team": serve it
+        req.use(i)
+        j = req.seq("with", "the", {"team", "others", "colleagues"}, start=i)
+        if j >= 0:
+            req.use(j, j + 1, j + 2)
     refusal = number_refusal(req) or unknown_refusal(req)
     return refusal or command(req.text, ["view", *opts])
+
+
+_IPV4 = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}")

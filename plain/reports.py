@@ -152,6 +152,8 @@ def _budgets(req: Request) -> list[str] | Translation:
     ):
         for i in req.indexes({cue}):
             b = i - 1  # "with a 50 s latency budget": the value said first
+            if req.w(b) == "p95" and req.free(b) and cue == "latency":
+                b -= 1  # "a 45 s p95 latency budget": the budget is on p95 latency (--help)
             if req.w(i + 1) == "budget" and b >= 0 and toks[b].kind == "num" and req.free(b):
                 if toks[b].unit not in (unit, None):
                     return refused(
@@ -160,7 +162,7 @@ def _budgets(req: Request) -> list[str] | Translation:
                         f"{toks[b].text!r} is not; say it with its unit",
                     )
                 a = b - (req.w(b - 1) in ("a", "the"))
-                a -= a < b and req.w(b - 2) == "with"  # "with a …", never over another word
+                a -= a < b and req.w(b - 2) in ("with", "within")  # never over another word
                 req.use(*range(max(a, 0), i + 2))
                 opts += [option, fmt(toks[b].value)]
                 break
@@ -193,6 +195,15 @@ def _budgets(req: Request) -> list[str] | Translation:
             opts += [option, fmt(toks[j].value)]
             break
     gate = req.index({"gate", "check", "checked"})
+    code = req.seq("exit", {"code", "status"})
+    if code >= 0:  # "give me the exit code": what --check sets (1 unless ship)
+        req.use(code, code + 1)
+        gate = gate if gate >= 0 else code
+    if gate < 0 and opts:
+        # "is X ready to ship within a 45 s latency budget?": the budget is the report's answer
+        k = req.seq({"ready", "fit", "ok"}, "to", "ship")
+        if k >= 0 and req.is_question():
+            req.use(k, k + 1, k + 2)
     if gate >= 0:
         req.use(gate)
         if req.w(gate - 1) == "ci":  # "a ci check"

@@ -632,6 +632,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             "viewer",
             "up",
             "run",
+            "share",
         }
         and not (tests or runs or suites or ws & TEST_WORDS)
     ):
@@ -1001,10 +1002,16 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         (ws & {"runs", "evals", "evaluations"} and fw not in RUN_VERBS)  # "run the evals": which?
         or ("list" in ws and ws & {"eval", "run"} and not runs)
     ) and not tests:
-        # "any stalled runs?": the list shows each run's state
+        # "any stalled runs?", "list eval runs, are any stalled?": the list shows each run's
+        # state (a question of which runs are in it, answered by the list)
         for i in req.indexes(_RUN_STATES):
-            if req.w(i + 1) in ("runs", "evals", "ones"):
+            asked = req.w(i - 1) in ("any", "which") or (
+                req.w(i - 1) in ("stalled", "still") and req.w(i - 2) == "any"
+            )
+            if req.w(i + 1) in ("runs", "evals", "ones") or asked:
                 req.use(i)
+                if asked and req.w(i - 2) in ("are", "is", "were") and req.free(i - 2):
+                    req.use(i - 2)
         return _command(text, ["eval", "list"])
     if ws & {"run", "eval", "evaluation"} and ws & SHOW_WORDS and not tests:
         return ev.show(req)

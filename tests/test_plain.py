@@ -1184,6 +1184,17 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab create", "new test t12, category search, prompt \"find it\"", None, "ab create t12 --category search --prompt 'find it'"),
     ("ab create", "create test t12", None, "? ab create t12 [--variants]"),
     ("ab create", "create test t12 with control warm", None, "~"),
+    # the view: an address is --host, "allow remote"/"remote access" is --allow-remote; "share"
+    ("view", "serve the view on 0.0.0.0 port 9000 with remote access", None, "view --port 9000 --host 0.0.0.0 --allow-remote"),
+    ("view", "share the dashboard with the team on port 8800", None, "view --port 8800"),
+    ("view", "start the viewer, host 192.168.1.5, allow remote connections", None, "view --host 192.168.1.5 --allow-remote"),
+    ("refused", "start the viewer on 0.0.0.0 and 10.0.0.1", None, "! one address"),
+    # a question of which runs are stalled is answered by the list
+    ("eval list", "show the eval runs, which crashed?", None, "eval list"),
+    ("eval list", "list the runs, are any still running?", None, "eval list"),
+    # a budget on p95 said before its words; "the exit code" is --check; "ready to ship" asked
+    ("report ab", "is onboarding ready to ship within a 30 s p95 latency budget?", None, "report ab onboarding --latency-budget 30"),
+    ("report ab", "report on prompt-style with a $0.05 cost budget, and give me the exit code", None, "report ab prompt-style --cost-budget 0.05 --check"),
 ]
 # fmt: on
 
