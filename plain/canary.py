@@ -696,6 +696,20 @@ def plan(req: Request) -> Translation:
             candidate = (rest.text.lower(), other if role_control else j)
             req.use(other, other + 1, j, j + 1, j + 2, j + 3)
         break
+    if control is None and candidate is None:
+        # "retriever-b against retriever-a", "planner-v3 over planner-v2": the name after
+        # "against"/"over" is the baseline (the control), the one before it rolls out
+        for j in range(1, len(toks) - 1):
+            if req.w(j) not in ("against", "over") or not req.free(j):
+                continue
+            a, b = toks[j - 1], toks[j + 1]
+            if all(
+                t.kind == "word" and t.norm not in KNOWN | NEVER_VALUES and req.free(x)
+                for t, x in ((a, j - 1), (b, j + 1))
+            ):
+                candidate, control = (a.text.lower(), j - 1), (b.text.lower(), j + 1)
+                req.use(j - 1, j, j + 1)
+            break
     name = None
     for i in req.indexes(_w("canary called named")):
         j = skip(req, i + 1, _w("called named"), ":")  # "a canary called r3"
@@ -801,6 +815,10 @@ def plan(req: Request) -> Translation:
         metric, a, b = found
         qa = a - 1 if re.fullmatch(r"p\d{1,2}", req.w(a - 1)) and req.free(a - 1) else -1
         lead = qa if qa >= 0 else a
+        as_the = req.w(b) == "as" and req.w(b + 1) == "the" and req.w(b + 2) == "metric"
+        if as_the:  # "p95 completion time as the metric"
+            req.use(b, b + 1)
+            b += 2
         if req.w(b) == "metric" or req.w(lead - 1) == "metric":
             # "p95 completion time metric", "primary metric error_rate": the primary metric
             said = [lead, *range(a, b)]

@@ -664,6 +664,9 @@ def compare(req: Request) -> Translation:
             ["--max-regressions N"],
             "how many regressions at most? e.g. 'at most 2 regressions'",
         )
+    if any(o in opts for o in ("--max-regressions", "--fail-on")):
+        for i in req.indexes({"gate", "check"}):  # "CI gate: fail if …": what those options are
+            req.use(i, *([i - 1] if req.w(i - 1) == "ci" else []))
     gate = [i for i in req.indexes({"fail", "fails", "exit", "exits"}) if req.free(i)]
     if gate:  # "fail on keep control": a gate no rule read is asked about, never dropped
         return incomplete(

@@ -55,8 +55,10 @@ def is_decision_report(req: Request) -> bool:
     for warm: success"): there it is a report only before a test, run or canary name, or
     before "on"/"of"/"about".
     """
-    if req.seq({"latency", "cost"}, "budget") >= 0 or req.seq("ci", {"check", "gate"}) >= 0:
+    if req.seq({"latency", "cost"}, "budget") >= 0:
         return True  # "a ci check with a 50 s latency budget": what a decision report gates
+    if req.seq("ci", {"check", "gate"}) >= 0 and not req.has(_w("regressions regression")):
+        return True  # a gate on regressions is `eval compare --max-regressions` (no report's)
     first = next(
         (i for i, t in enumerate(req.tokens) if t.kind == "word" and t.norm not in _POLITE), -1
     )

@@ -1195,6 +1195,14 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # a budget on p95 said before its words; "the exit code" is --check; "ready to ship" asked
     ("report ab", "is onboarding ready to ship within a 30 s p95 latency budget?", None, "report ab onboarding --latency-budget 30"),
     ("report ab", "report on prompt-style with a $0.05 cost budget, and give me the exit code", None, "report ab prompt-style --cost-budget 0.05 --check"),
+    # a gate on regressions is eval compare's, whatever it is called ("CI gate: …")
+    ("eval compare", "CI gate: fail if candidate-0402 has more than 2 regressions against baseline-0401", None, "eval compare baseline-0401 candidate-0402 --max-regressions 2"),
+    ("report eval", "a ci check of candidate-0402 against baseline-0401", None, "report eval candidate-0402 --baseline baseline-0401 --check"),
+    ("eval compare", "ci gate: compare baseline-0401 and candidate-0402, fail if more than 3 regressions", None, "eval compare baseline-0401 candidate-0402 --max-regressions 3"),
+    # a canary planned with "A against B" / "A over B": B is the control; "M as the metric"
+    ("canary create", "new canary r3: model-b over model-a, stages 10, 50 and 100", None, "canary create r3 --control model-a --candidate model-b --stages 10,50,100"),
+    ("canary create", "create canary r4, model-b against model-a, error rate as the metric", None, "canary create r4 --control model-a --candidate model-b --metric error_rate"),
+    ("refused", "new canary r4, model-b vs model-a", None, "! canary create NAME"),
 ]
 # fmt: on
 
