@@ -767,7 +767,9 @@ _WORSE = _w(
 
 
 #: words that plan a number of results ("we plan to collect 600 results", "aim for 600")
-_PLAN = _w("expect expecting plan planning collect collecting gather gathering aim target for get")
+_PLAN = _w(
+    "expect expecting expected plan planned planning collect collecting gather gathering aim target for get"
+)
 #: what introduces the tools a task is expected to call ("expecting the tools a and b")
 _TOOL_CUES = _w("tools tool")
 

@@ -63,6 +63,10 @@ def resolve(
     return incomplete(req.text, argv, [kind.upper()], f"which {label}?", pool)
 
 
+#: what a suite's file is called ("add suite file x.jsonl"): never the suite's name
+_FILE_NOUNS = _w("file files cases case yaml jsonl")
+
+
 def suite_add(req: Request) -> Translation:
     path = next((i for i, t in enumerate(req.tokens) if t.kind == "path"), -1)
     from trialbook.plain.ab_common import note_text
@@ -92,6 +96,21 @@ def suite_add(req: Request) -> Translation:
         if req.free(j) and t.kind in ("word", "quote") and t.norm not in KNOWN:
             opts = ["--name", t.norm]
             req.use(*range(i, j + 1))
+            break
+    for i in req.indexes({"suite"}) if not opts else []:
+        # "add suite nightly from cases/n.yaml": a new name right after "suite", delimited by
+        # a file, "from"/"in"/"with", a comma or the end
+        j = i + 1
+        if j >= len(req.tokens):
+            continue
+        t = req.tokens[j]
+        ends = j + 1 >= len(req.tokens) or req.tokens[j + 1].kind == "path"
+        ends = ends or req.w(j + 1) in ("from", "in", "with", "using") or req.p(j + 1) == ","
+        never = KNOWN | _FILE_NOUNS | NEVER_VALUES  # "add suite hardly x.jsonl" is no name
+        named = t.kind == "word" and t.norm not in never and NAME_RE.match(t.norm)
+        if named and req.free(j) and ends:
+            opts = ["--name", t.norm]
+            req.use(i, j, *([j + 1] if req.w(j + 1) in ("from", "in", "using") else []))
             break
     if not opts and req.named("suite"):
         # "a new version of smoke from cases/smoke-v2.yaml": the suite it adds a version to

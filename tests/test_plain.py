@@ -1203,6 +1203,13 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("canary create", "new canary r3: model-b over model-a, stages 10, 50 and 100", None, "canary create r3 --control model-a --candidate model-b --stages 10,50,100"),
     ("canary create", "create canary r4, model-b against model-a, error rate as the metric", None, "canary create r4 --control model-a --candidate model-b --metric error_rate"),
     ("refused", "new canary r4, model-b vs model-a", None, "! canary create NAME"),
+    # results planned said with "expected"/"planned" before the number
+    ("ab create", "set up an ab test named tools-v2 comparing none and some, planned 400 sessions", None, "ab create tools-v2 --variants none,some --expected-results 400"),
+    ("ab create", "create test t13 with variants a and b, expected 250 results", None, "ab create t13 --variants a,b --expected-results 250"),
+    # a new suite's name right after "suite", delimited by its file or "from"
+    ("eval suite add", "add suite nightly from cases/n.yaml", None, "eval suite add cases/n.yaml --name nightly"),
+    ("eval suite add", "register suite math-2 with suites/math2.jsonl", None, "eval suite add suites/math2.jsonl --name math-2"),
+    ("eval suite add", "add suite file cases/new2.yaml", None, "eval suite add cases/new2.yaml"),
 ]
 # fmt: on
 
