@@ -643,6 +643,21 @@ def _effect_worth(req: Request) -> Token | None:
     for j, t in enumerate(toks):
         if not (t.kind == "num" and t.unit in ("pp", "%", "s", "usd") and req.free(j)):
             continue
+        # "is treatment better than control by at least 2pp?": the margin a comparative said
+        # before it must reach (the effect worth detecting)
+        # before it must reach (the effect worth detecting); "by 10s" alone states an effect,
+        # as "10s faster" does, and is asked about
+        by = j - 3
+        if (
+            req.w(by) == "by"
+            and req.w(j - 1) == "least"
+            and req.w(j - 2) == "at"
+            and all(req.free(x) for x in range(by, j))
+            and any(req.w(x) in _COMPARATIVES for x in range(by))
+            and req.w(j + 1) in ("", "on", "for", "in")
+        ):
+            req.use(*range(by, j + 1))
+            return t
         # "at least 30s quicker than cold": the comparative stays for the metric reader
         if req.w(j - 1) == "least" and req.w(j - 2) == "at" and req.w(j + 1) in _COMPARATIVES:
             req.use(j - 2, j - 1, j)

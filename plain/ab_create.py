@@ -193,8 +193,8 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
             sep = "and"
             k += 1
             last = True
-        elif req.w(k) == "against":
-            sep = "against"
+        elif req.w(k) == "against" or (req.w(k) == "over" and len(items) == 1):
+            sep = "against"  # "new against old", "new over old": the second is the control
             k += 1
             last = True
         else:
@@ -292,7 +292,7 @@ def create(req: Request) -> Translation:
             if (
                 i not in req.used
                 and toks[i].kind == "word"
-                and req.w(i + 1) in ("vs", "versus", "v", "against")
+                and req.w(i + 1) in ("vs", "versus", "v", "against", "over")
             ):
                 variants, _, role = _list_items(req, i)
                 break

@@ -1210,6 +1210,13 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval suite add", "add suite nightly from cases/n.yaml", None, "eval suite add cases/n.yaml --name nightly"),
     ("eval suite add", "register suite math-2 with suites/math2.jsonl", None, "eval suite add suites/math2.jsonl --name math-2"),
     ("eval suite add", "add suite file cases/new2.yaml", None, "eval suite add cases/new2.yaml"),
+    # "A over B" in a new test puts B as the control, as "against" does
+    ("ab create", "create test pay comparing fresh over stale", None, "ab create pay --variants fresh,stale --control stale"),
+    ("ab create", "new test pay-2: v2 over v1, metric tokens", None, "ab create pay-2 --variants v2,v1 --control v1 --metric tokens"),
+    # a comparative's floor "by at least N": the effect worth detecting; "by N" alone is asked
+    ("ab analyze", "is treatment better than control by at least 3pp?", "onboarding", "ab analyze onboarding --mde 3pp"),
+    ("ab analyze", "is verbose cheaper than terse by at least 10% on prompt-style", None, "ab analyze prompt-style --metric cost --mde 10%"),
+    ("unsure", "is warm faster than cold by 10s?", CF, "~"),
 ]
 # fmt: on
 
