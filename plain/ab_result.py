@@ -673,12 +673,17 @@ def _count_slots(req: Request, s: Slots) -> None:
             req.use(i)
     # errors named in quotes: error "timeout", errors: "a", "b"
     for i in req.indexes(ERROR_NOUNS | {"message", "messages"}):
-        j = skip(req, i + 1, frozenset({"was", "were", "of", "with"}), ":=")
+        j = skip(req, i + 1, frozenset({"was", "were", "of", "with"}), ":=(")
         texts, k = [], j
         while k < len(toks) and toks[k].kind == "quote" and req.free(k):
             texts.append(toks[k].text)
             k = skip(req, k + 1, frozenset({"and"}), ",")
         if texts and req.w(i) in ERROR_NOUNS:
+            # '2 errors ("timeout", "bad gateway")': the list in brackets, closed
+            if req.p(j - 1) == "(" and req.p(k) == ")":
+                k += 1
+            elif req.p(j - 1) == "(":
+                continue
             s.lists["error"].extend(texts)
             req.use(*range(i, k))
 

@@ -172,6 +172,17 @@ _MARK_STATES = _w(
 )
 
 
+def _announced(tokens: list[Token]) -> list[Token]:
+    """ "quick question: …", "one question, …", "question:": a request announced as a
+    question says no more than the question that follows (its ":" or "," too)."""
+    words = [t.norm if t.kind in ("word", "num") else "" for t in tokens[:3]]
+    k = 1 if words[:1] in (["quick"], ["one"], ["a"], ["small"]) else 0
+    said = len(tokens) > k + 2 and words[k : k + 1] == ["question"]
+    if said and tokens[k + 1].kind == "punct" and tokens[k + 1].norm in (":", ",", "-"):
+        return tokens[: k + 2]
+    return []
+
+
 def _marked(tokens: list[Token]) -> list[Token]:
     """The words of "mark it (as) (a)" before a state word: they say no more than the state
     word, which the rules read ("mark it failed" is "failed")."""
@@ -206,7 +217,7 @@ class Request:
             for a, b in zip(self.tokens, self.tokens[1:], strict=False)
             if any(a is x for x in self.light) and b.kind == "word" and b.norm in _PARTICLES
         ]
-        self.light += _marked(self.tokens)
+        self.light += _marked(self.tokens) + _announced(self.tokens)
         if self.light:  # meaning-light words ("um", "btw", "burned") are read by no rule
             self.tokens = [t for t in self.tokens if not any(t is x for x in self.light)]
         for t in self.tokens:

@@ -212,6 +212,10 @@ def _test_named_new(req: Request) -> bool:
     return False
 
 
+#: words that show a test's rows (`ab show`); "see"/"look" at a metric ask for its analysis
+_SHOW_ROWS = SHOW_WORDS - _w("see look")
+
+
 #: what an exported log is imported into, or is called ("into this db", "the events")
 _LOG_PLACES = _w("log events ledger db database store trialbook")
 
@@ -1053,7 +1057,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ev.show(req)
     if (
         (tests or req.focus in req.vocab.tests)
-        and not ws & (SHOW_WORDS | LIST_WORDS | LOG_WORDS | RESULT_WORDS)
+        and not ws & (_SHOW_ROWS | LIST_WORDS | LOG_WORDS | RESULT_WORDS)
         and _names_metric(req)
     ):
         # "cost per success on checkout-flow", "error rate for onboarding": a metric of a test,

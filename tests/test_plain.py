@@ -1217,6 +1217,16 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab analyze", "is treatment better than control by at least 3pp?", "onboarding", "ab analyze onboarding --mde 3pp"),
     ("ab analyze", "is verbose cheaper than terse by at least 10% on prompt-style", None, "ab analyze prompt-style --metric cost --mde 10%"),
     ("unsure", "is warm faster than cold by 10s?", CF, "~"),
+    # errors listed in brackets after their count
+    ("ab add-result", "warm failed with 2 errors (\"429\", \"bad gateway\")", CF, f"{AR} --variant warm --errors 2 --error 429 --error 'bad gateway' --failure"),
+    # "what changed in X since position N": the change from then to now
+    ("ab analyze", "what changed on search-v2 since position 75?", None, "ab analyze search-v2 --at 75 --diff-now"),
+    # "see"/"look at" a metric of a test is its analysis on it
+    ("ab analyze", "I'd like to see the cost per success for checkout-flow", None, "ab analyze checkout-flow --metric cost_per_success"),
+    ("ab analyze", "let's look at tokens on prompt-style", None, "ab analyze prompt-style --metric tokens"),
+    # a request announced as a question
+    ("ab analyze", "quick question: is treatment ahead on onboarding?", None, "ab analyze onboarding"),
+    ("events verify", "one question, is the log intact?", None, "events verify"),
 ]
 # fmt: on
 
