@@ -129,6 +129,8 @@ def _intent(req: Request) -> str | None:
         return "halt"
     if ws & COMPLETE_VERBS or req.seq("roll", "out", {"fully", "completely"}) >= 0:
         return "complete"
+    if _ships_to_all(req) >= 0:
+        return "complete"  # "ship router-v2 to everyone": all traffic to the candidate
     if first in CREATE_VERBS or ws & _w("create plan define"):
         return "create"
     if (
@@ -179,6 +181,18 @@ _CANDIDATE_ROLE = _w("candidate treatment")
 _CONTROL_ROLE = _w("control")
 #: options of `ab add-result` that `canary add-result` does not have
 _AB_ONLY = _w("--dimension --by")
+
+
+def _ships_to_all(req: Request) -> int:
+    """Where "ship/promote NAME to everyone/everybody/all (users)" ends, or -1."""
+    k = req.index({"ship", "promote"})
+    names = req.named("canary")
+    if k < 0 or len(names) != 1 or names[0].start != k + 1:
+        return -1
+    j = names[0].end
+    if req.w(j) == "to" and req.w(j + 1) in ("everyone", "everybody", "all"):
+        return j + 2 + (req.w(j + 2) in ("users", "units", "traffic"))
+    return -1
 
 
 def _named_arm(req: Request) -> str | None:
@@ -516,6 +530,9 @@ def route(req: Request, read: ReadRequest) -> Translation | None:
     verb = intent
     argv = ["canary", verb]
     opts: list[str] = []
+    end = _ships_to_all(req) if intent == "complete" else -1
+    if end >= 0:
+        req.use(req.index({"ship", "promote"}), *range(req.named("canary")[0].end, end))
     if intent in ("complete", "rollback"):
         arm = "candidate" if intent == "complete" else "control"
         other = _said_effect(req, arm)

@@ -675,6 +675,11 @@ def compare(req: Request) -> Translation:
     opts = _compare_options(req)
     if isinstance(opts, Translation):
         return opts
+    for k in range(1, len(req.tokens) - 1):  # "compare the two runs A and B": the two named
+        t = req.tokens[k]
+        two = t.norm == "two" and t.spelled and req.free(k)
+        if two and req.w(k - 1) in ("the", "both", "these") and req.w(k + 1) in ("runs", "evals"):
+            req.use(k - 1, k, k + 1)
     bound = req.has({"most", "max", "maximum", "than", "allow", "tolerate"})
     if bound and any(req.free(i) for i in req.indexes({"regressions", "regression"})):
         return incomplete(  # "at most regressions": the limit has no number

@@ -800,6 +800,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             and (runs or req.focus in req.vocab.runs)
         )
         or req.seq({"re-run", "rerun"}, {"scorer", "scorers", "judge"}) >= 0
+        or req.seq({"re-run", "rerun"}, "the", {"scorer", "scorers", "judge"}) >= 0
     ):
         return ev.rescore(req)
     run_names = req.names_of("run")
