@@ -269,12 +269,24 @@ def create(req: Request) -> Translation:
         {"variants", "arms", "groups", "variations", "comparing", "between", "versus", "testing"}
     )
     role: str | None = None
+    counted = None  # "3 variants: a, b, c": how many the list holds, said before it
+    if cue >= 0 and cue > 0 and req.tokens[cue - 1].is_int and req.free(cue - 1):
+        counted = cue - 1
     if not variants and cue >= 0:
         req.use(cue)
-        j = skip(req, cue + 1, BE | {"of", "called", "named"}, ":=")
+        j = skip(req, cue + 1, BE | {"of", "called", "named"}, ":=" + ("," if counted else ""))
         variants = _spaced_items(req, j)
         if not variants:
             variants, _, role = _list_items(req, j)
+    if counted is not None and variants:
+        n = req.tokens[counted].value
+        if n != len(variants):
+            return refused(
+                req.text,
+                f"{req.tokens[counted].text} variants, but {len(variants)} are named "
+                f"({', '.join(v.lstrip('?') for v in variants)}): which is it?",
+            )
+        req.use(counted)
     if not variants and name_tok is not None:
         # "create x: a, b; …", "create x (a, b) with …": the list right after the new name
         n = next((i for i, t in enumerate(toks) if t is name_tok), -1)
@@ -496,7 +508,12 @@ def create(req: Request) -> Translation:
             ["--variants A,B"],
             f"a test needs at least two variants; only {variants[0]!r} was given",
         )
-    if not variants and defaults < 0 and (not (opts or said_before) or "--control" in opts):
+    unnamed = cue >= 0 and req.w(cue) in ("variants", "arms", "groups", "variations")
+    if (
+        not variants
+        and defaults < 0
+        and (not (opts or said_before) or "--control" in opts or unnamed)
+    ):
         # a bare name asks (the definition has only begun); a test defined by other parts
         # and no variants has the CLI's default ones (`--variants` [default: control,treatment])
         return incomplete(
@@ -535,6 +552,8 @@ def _new_name(req: Request) -> Token | None | Translation:
     for i in req.indexes(TEST_WORDS):
         if req.w(i + 1) not in ("create", "make", "new"):  # "ab create x": the command's words
             cands.append(i + 1)
+        if req.p(i + 1) == ":" and req.p(i + 3) in (",", ";", ":"):
+            cands.append(i + 2)  # "a new a/b test: greeting-style, formal vs friendly"
     for i in req.indexes({"create", "make", "setup", "define", "start", "new"}):
         cands.append(skip(req, i + 1, frozenset({"a", "an", "new", "the"})))
     k = req.seq("set", "up")

@@ -1233,6 +1233,12 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # a canary shipped to everyone is completed
     ("canary complete", "promote router-v2 to all users", None, "canary complete router-v2"),
     ("unsure", "ship router-v2", None, "~"),
+    # the name right after "test:"; how many variants said before their list must match it
+    ("ab create", "a new experiment: tone-4, plain vs warm", None, "ab create tone-4 --variants plain,warm"),
+    ("ab create", "create test g2 with two arms, x and y", None, "ab create g2 --variants x,y"),
+    ("ab create", "create an experiment g4 with 3 variants: p, q, r", None, "ab create g4 --variants p,q,r"),
+    ("refused", "create an experiment g4 with 2 variants: p, q, r", None, "! which is it"),
+    ("ab create", "create test g3 with variants, metric cost", None, "~"),
 ]
 # fmt: on
 
