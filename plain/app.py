@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from trialbook.plain.lex import fmt
 from trialbook.plain.request import Request, number_refusal, unknown_refusal
-from trialbook.plain.types import Translation, command, refused
+from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import _w
 
 #: the command families `help` knows, for "what options does ab create take?"
@@ -247,7 +247,20 @@ def view(req: Request) -> Translation:
         if j >= 0:
             req.use(j, j + 1, j + 2)
     refusal = number_refusal(req) or unknown_refusal(req)
-    return refusal or command(req.text, ["view", *opts])
+    if refusal:
+        return refusal
+    host = opts[opts.index("--host") + 1] if "--host" in opts else "127.0.0.1"
+    loopback = host == "localhost" or host.startswith("127.")
+    if not loopback and "--allow-remote" not in opts:
+        # the view has no login: serving it beyond this machine is said, never assumed
+        return incomplete(
+            req.text,
+            ["view", *opts],
+            ["--allow-remote"],
+            f"{host} is reachable from other machines and the view has no login: say 'allow "
+            "remote' (--allow-remote) if anyone who reaches it may read everything",
+        )
+    return command(req.text, ["view", *opts])
 
 
 _IPV4 = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}")

@@ -1189,6 +1189,8 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("view", "share the dashboard with the team on port 8800", None, "view --port 8800"),
     ("view", "start the viewer, host 192.168.1.5, allow remote connections", None, "view --host 192.168.1.5 --allow-remote"),
     ("refused", "start the viewer on 0.0.0.0 and 10.0.0.1", None, "! one address"),
+    ("view", "serve the view on 0.0.0.0 so everyone can see it", None, "? view --host 0.0.0.0 [--allow-remote]"),
+    ("view", "start the viewer on localhost port 9000", None, "view --port 9000 --host localhost"),
     # a question of which runs are stalled is answered by the list
     ("eval list", "show the eval runs, which crashed?", None, "eval list"),
     ("eval list", "list the runs, are any still running?", None, "eval list"),
