@@ -173,11 +173,13 @@ _MARK_STATES = _w(
 
 
 def _announced(tokens: list[Token]) -> list[Token]:
-    """ "quick question: …", "one question, …", "question:": a request announced as a
-    question says no more than the question that follows (its ":" or "," too)."""
+    """ "quick question: …?", "one question, …?": a request announced as a question says no
+    more than the question that follows (its ":" or "," too); never before a request that
+    is no question ("question: ship warm" stays unsure)."""
     words = [t.norm if t.kind in ("word", "num") else "" for t in tokens[:3]]
     k = 1 if words[:1] in (["quick"], ["one"], ["a"], ["small"]) else 0
-    said = len(tokens) > k + 2 and words[k : k + 1] == ["question"]
+    asks = tokens[-1].kind == "punct" and tokens[-1].norm == "?"  # what follows is a question
+    said = asks and len(tokens) > k + 2 and words[k : k + 1] == ["question"]
     if said and tokens[k + 1].kind == "punct" and tokens[k + 1].norm in (":", ",", "-"):
         return tokens[: k + 2]
     return []
@@ -199,6 +201,10 @@ def _marked(tokens: list[Token]) -> list[Token]:
         if norm(j) in _MARK_STATES:
             out += tokens[i:j]
     return out
+
+
+#: the verbs of a test's definition an intention may stand before ("I plan to segment by …")
+_PLANNED = _w("segment break cap split collect gather measure track compare")
 
 
 class Request:
@@ -299,10 +305,11 @@ class Request:
 
     def use_intentions(self) -> None:
         """ "I plan to segment by category", "we intend to cap cost at p99": the intention
-        before what a rule read says nothing of its own."""
+        before an option's phrase a rule read says nothing of its own (never before a
+        command's verb: "we plan to ship warm" is no request to ship it now)."""
         for i in self.indexes({"plan", "plans", "planning", "intend", "intending", "aim"}):
             nxt = i + 2
-            said = self.free(i) and self.w(i + 1) == "to" and nxt < len(self.tokens)
+            said = self.free(i) and self.w(i + 1) == "to" and self.w(nxt) in _PLANNED
             if said and not self.free(nxt) and nxt not in self.in_name:
                 self.use(i, i + 1)
 

@@ -1229,6 +1229,7 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # a request announced as a question
     ("ab analyze", "quick question: is treatment ahead on onboarding?", None, "ab analyze onboarding"),
     ("events verify", "one question, is the log intact?", None, "events verify"),
+    ("unsure", "question: ship warm", CF, "~"),
     # "rerun the judge" rescores; "the two runs" named
     ("eval rescore", "rerun the judge on baseline-0401", None, "eval rescore baseline-0401 --scorer judge"),
     ("eval compare", "compare the two runs baseline-0401 and candidate-0402 on the exact scorer", None, "eval compare baseline-0401 candidate-0402 --scorer exact"),
