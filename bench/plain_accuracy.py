@@ -142,6 +142,41 @@ the answer runs nothing and offers that line.
   X", "what would it take to detect a 5pp lift", "dump … rollouts scoring at least 0.8",
   "train/val/test 0.8/0.1/0.1".
 
+- Round 6 (#24): general rules, each with table rows of its own (919 → 1046 requests), from the
+  misses of every dev set grouped by cause and then the sixth newcomer's dev set (100 requests,
+  ``/tmp/fresh6/dev.txt`` when it came; first score 81/100 at baff6c1 by the lead, 83/100 at
+  4e41bc6 when it came, 1 wrong write, 1 wrong read): "one" right after a variant is the result,
+  never a count ("cold one failed: 14 calls, 10 ok" was refused as 1+10≠14); a call verb keeps its
+  particle ("went through"); "mark it (as) X"; a session or run that "died (halfway)"; power
+  questions ("what would it take to detect a 5pp lift", "a 10% change"); a dataset's content nouns
+  (transcripts, rollouts), "dump/need … jsonl", "/" split lists without "split"; a file named as a
+  log or "into the db" is ``events import``; "what was recorded" is the log; a negated damage the
+  log's or nobody's ("hasn't been tampered with") is what verify checks; a test named new after a
+  word for a test ("an A/B test called x", "ab test x: a vs b") is its creation; variants spaced
+  after their cue, or right after the new name (": a, b;", "(a, b)"), their count checked; a metric
+  before its word ("success metric", "cost guardrail +5%"); "A over B" as "A against B"; a test
+  defined by other parts and no variants has the CLI's default variants (a bare name still asks);
+  a canary named for one of its arms names that arm's result (`--help`'s own example); a covariate
+  verb's object; a run's case asked about; "cost less per success"; with --force a concession
+  clause of known words; a comma clause saying where all traffic goes is the complete/rollback
+  itself (it was a note: fresh6's wrong write) or contradicts it (asked); "export everything" is
+  asked; swapped letters in short core words ("lsit"); "no inference" is the summary; "got it
+  right"; a conjunction or an intention ("I plan to segment by …") before what a rule read; the
+  view's --host and --allow-remote (a non-loopback host without "allow remote" asks); "are any
+  stalled?"; a p95 latency budget, "the exit code"; a regression gate is ``eval compare``'s; a
+  canary planned "A against B". Found by the property tests and the shell's grounding check while
+  doing so: "even if instead …", "nobody not tampered", "add suite hardly x.jsonl", "--scorer
+  score" from "scoring", and "slow" read as a misspelt "show". Before (baff6c1) → after, exact:
+  table 919/919 → 1046/1046; fresh table 180/183 → 182/183; fresh held-out 79/83 → 82/83; fresh2
+  dev 100/100 → 100/100; fresh2 held-out 49/50 → 49/50; fresh3 dev 105/107 → 106/107; fresh3
+  held-out 43/43 → 43/43; fresh4 dev 111/112 → 111/112; fresh4 held-out 44/53 → 49/53; fresh5
+  98/120 → 118/120; held-out 1 80/80 → 80/80; held-out 2 65/65 → 64/65 ("export everything",
+  which the sixth newcomer expects asked); fresh6 dev 83/100 (at 4e41bc6) → 98/100; 0 wrong
+  writes on every set. Left: misspelt test names and "rebuidl" (a write verb) are asked by design;
+  "compare baseline-0401 against/to candidate-0402" (the words and the names disagree) is asked;
+  "router-v2 is at 100, mark it complete"; an openai target's key said in words; "the planner
+  prompt"/"the search agent" as a description.
+
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
 

@@ -182,15 +182,21 @@ def list_tests(req: Request) -> Translation:
     return command(req.text, ["ab", "list", *(["--all"] if wants_all else [])])
 
 
+#: what a summary leaves out ("no stats", "without inference"): the analysis
+NO_INFERENCE = frozenset(
+    {"stats", "statistics", "analysis", "significance", "tests", "inference", "p-values", "testing"}
+)
+
+
 def read_test(req: Request, verb: str) -> Translation:
     """``ab show|summary NAME``; "how is X doing on error rate" names a metric: the analysis."""
     if verb == "summary" and find_metric(req) is not None:
         return analyze(req)
     if verb == "summary":  # "the raw numbers, no stats": what a summary is (an analysis is not)
-        k = req.seq({"no", "without"}, {"stats", "statistics", "analysis", "significance", "tests"})
+        k = req.seq({"no", "without"}, NO_INFERENCE)
         if k >= 0:
             req.use(k, k + 1)
-        for i in req.indexes({"raw", "per-variant", "plain"}):  # "the raw per-variant numbers"
+        for i in req.indexes({"raw", "per-variant", "plain", "descriptive"}):  # "the raw numbers"
             if req.w(i + 1) in ("numbers", "counts", "totals", "per-variant", "stats"):
                 req.use(i)
     test = resolve_test(
@@ -290,24 +296,13 @@ def analyze(req: Request) -> Translation:
             end = skip(
                 req,
                 j + 1,
-                frozenset(
-                    {
-                        "lift",
-                        "difference",
-                        "change",
-                        "effect",
-                        "improvement",
-                        "gain",
-                        "increase",
-                        "drop",
-                        "decrease",
-                        "reduction",
-                    }
-                ),
+                _EFFECT_NOUNS | {"reduction"},
             )
             start = i - 1 if req.w(i - 1) == "minimum" else i
             start -= req.w(start - 1) in ("a", "an", "the") and start < i
             req.use(*range(max(start, 0), end))
+            if req.w(i) == "detect":
+                req.use(*_power_lead(req, i))
             if req.w(i) == "detectable" and req.w(i - 1) == "minimum":
                 req.use(i - 1)
             break
@@ -370,7 +365,9 @@ def analyze(req: Request) -> Translation:
     said_by: dict[str, str] = {}  # metric -> the word it was read from
     i = 0
     while i < len(toks):
-        found = find_metric(req, i, anywhere=False) if req.free(i) else None
+        found = _rate_apart(req, i) or (
+            find_metric(req, i, anywhere=False) if req.free(i) else None
+        )
         if found:
             metric, a, b = found
             said_by.setdefault(metric, req.w(a) if b == a + 1 else "")
@@ -552,10 +549,13 @@ def _covariate(req: Request) -> list[str]:
         j = k + 1
         while j in req.in_name:  # "adjust checkout-flow for prior_score"
             j += 1
+        obj = j
+        while req.w(j) in ("it", "this", "that", "them") and req.free(j):
+            j += 1  # "cuped it with prior_score", "adjust this for X": the test in focus
         if len(words) > 1:
             if req.w(j) not in words[1] or not req.free(j):
                 continue
-            req.use(j)
+            req.use(*range(obj, j + 1))
             j += 1
         if req.p(j) in (":", "="):
             j += 1
@@ -581,8 +581,60 @@ _OR_MORE = _w("more bigger larger greater above higher")
 _COMPARATIVES = _w(
     "quicker faster slower cheaper pricier better worse higher lower more less fewer"
 )
+#: what an effect is called after its size ("a 5pp lift", "a 10% change")
+_EFFECT_NOUNS = _w(
+    """lift lifts gain gains difference differences effect effects change changes improvement
+    improvements increase increases drop drops decrease decreases shift delta"""
+)
 #: "to see 4 points", "looking for a 1.5pp lift", "to catch 2 points"
 _SEE = _w("see spot catch find notice detect for")
+
+
+def _rate_apart(req: Request, i: int) -> tuple[str, int, int] | None:
+    """A "X per Y" metric with its comparative inside: "cost less per success" is
+    cost_per_success (the comparative says which way, as "cheaper" does)."""
+    from trialbook.plain.words import METRIC_PHRASES
+
+    if not req.free(i):
+        return None
+    if req.w(i) in ("cheaper", "pricier") and req.w(i + 1) == "per" and req.free(i + 1):
+        i += 1  # "cheaper per success": the cost, per success
+        for phrase, metric in METRIC_PHRASES:
+            if phrase[:1] == ("cost",) and all(
+                req.w(i + k - 1) == w for k, w in enumerate(phrase) if k
+            ):
+                return metric, i - 1, i + len(phrase) - 1
+        return None
+    cost_less = req.w(i) in ("cost", "costs") and req.w(i + 1) in ("less", "more")
+    if cost_less and req.free(i + 1) and req.w(i + 2) != "per":
+        req.use(i + 1)  # "does warm cost less than cold?": the comparative, as "cheaper"
+        return "cost", i, i + 1
+    for phrase, metric in METRIC_PHRASES:
+        if "per" not in phrase:
+            continue
+        p = phrase.index("per")
+        if not all(req.w(i + k) == w for k, w in enumerate(phrase[:p])):
+            continue
+        if req.w(i + p) not in _w("less more fewer lower higher") or not req.free(i + p):
+            continue
+        if all(req.w(i + p + 1 + k) == w for k, w in enumerate(phrase[p:])):
+            return metric, i, i + len(phrase) + 1
+    return None
+
+
+def _power_lead(req: Request, i: int) -> list[int]:
+    """The free words before ``i`` (a "detect"/"see" of an effect) that ask how many results
+    it needs: "what would it take to", "how long will it take to"; else none."""
+    k = i - 1
+    if req.w(k) == "to" and req.free(k):
+        k -= 1
+    if not (req.w(k) in ("take", "takes") and req.w(k - 1) == "it" and req.free(k)):
+        return []
+    span, k = [i - 1, k, k - 1], k - 2
+    while req.w(k) in ("would", "will", "does", "what", "how", "long") and req.free(k):
+        span.append(k)
+        k -= 1
+    return span
 
 
 def _effect_worth(req: Request) -> Token | None:
@@ -591,6 +643,21 @@ def _effect_worth(req: Request) -> Token | None:
     for j, t in enumerate(toks):
         if not (t.kind == "num" and t.unit in ("pp", "%", "s", "usd") and req.free(j)):
             continue
+        # "is treatment better than control by at least 2pp?": the margin a comparative said
+        # before it must reach (the effect worth detecting)
+        # before it must reach (the effect worth detecting); "by 10s" alone states an effect,
+        # as "10s faster" does, and is asked about
+        by = j - 3
+        if (
+            req.w(by) == "by"
+            and req.w(j - 1) == "least"
+            and req.w(j - 2) == "at"
+            and all(req.free(x) for x in range(by, j))
+            and any(req.w(x) in _COMPARATIVES for x in range(by))
+            and req.w(j + 1) in ("", "on", "for", "in")
+        ):
+            req.use(*range(by, j + 1))
+            return t
         # "at least 30s quicker than cold": the comparative stays for the metric reader
         if req.w(j - 1) == "least" and req.w(j - 2) == "at" and req.w(j + 1) in _COMPARATIVES:
             req.use(j - 2, j - 1, j)
@@ -598,7 +665,7 @@ def _effect_worth(req: Request) -> Token | None:
                 req.use(j - 3)
             return t
         b = j + 1
-        if req.w(b) in ("lift", "lifts", "gain", "gains", "difference", "effect", "effects"):
+        if req.w(b) in _EFFECT_NOUNS:
             b += 1
         more = req.w(b) == "or" and req.w(b + 1) in _OR_MORE
         a = j
@@ -639,6 +706,7 @@ def _effect_worth(req: Request) -> Token | None:
             ) and req.free(k):
                 span.append(k)
                 k -= 1
+            span += _power_lead(req, k + 1)
         req.use(*span)
         return t
     return None

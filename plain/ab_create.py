@@ -135,6 +135,8 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
             break
         if items and t.kind == "word" and t.norm in _NEXT_PART:
             break  # "a, b, expected tools x and y": the next part, never a name in the list
+        if items and kind == "comma" and nxt_tok is not None and nxt_tok.norm in _NEXT_PART:
+            break  # "short, long, success guardrail +5pp": what the next part is about
         if t.norm in items and req.w(j + 1) in ("as", "is"):
             break
         if t.norm in ("a", "an", "the") and req.w(j + 1) in (_CREATE_STOP - {"and"}) | {
@@ -169,7 +171,8 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
                 and after.kind in ("word", "quote")
                 and after.norm not in _CREATE_STOP | FILLER | {"a", "an", "the"}
                 and not (after.kind == "word" and after.norm in _NOT_NAMES)
-                and req.w(k + 2) not in ("difficulty", "task", "one", "is", "as")
+                and req.w(k + 2) not in {"difficulty", "task", "one", "is", "as", *_NEXT_PART}
+                and not _metric_of_next_part(req, k + 1)
                 and not (after.kind == "word" and after.norm in _OPTION_WORDS)
                 and not (k + 2 < len(toks) and toks[k + 2].kind == "num")  # ", plan 800 results"
             ):
@@ -190,8 +193,8 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
             sep = "and"
             k += 1
             last = True
-        elif req.w(k) == "against":
-            sep = "against"
+        elif req.w(k) == "against" or (req.w(k) == "over" and len(items) == 1):
+            sep = "against"  # "new against old", "new over old": the second is the control
             k += 1
             last = True
         else:
@@ -213,6 +216,29 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
     return items, j, control
 
 
+def _metric_of_next_part(req: Request, j: int) -> bool:
+    """Whether a metric phrase at ``j`` is followed by the word of the part it qualifies
+    ("…, error rate metric", "…, completion time guardrail +10%")."""
+    found = find_metric(req, j, anywhere=False)
+    return found is not None and req.w(found[2]) in _NEXT_PART
+
+
+def _spaced_items(req: Request, j: int) -> list[str]:
+    """Names after a cue with only spaces between them, the list closed by "," or ";" or the
+    end ("variants v1 v2 v3, metric …"): each a word no rule knows, else none (a known word or
+    a number inside leaves where the list ends unclear, for :func:`_list_items`)."""
+    toks = req.tokens
+    k = j
+    while k < len(toks) and toks[k].kind == "word" and req.free(k):
+        if toks[k].norm in KNOWN | _NEVER_NAMES | _NEXT_PART:
+            return []
+        k += 1
+    if k - j < 2 or not (k >= len(toks) or req.p(k) in (",", ";")):
+        return []
+    req.use(*range(j, k))
+    return [toks[x].norm for x in range(j, k)]
+
+
 def create(req: Request) -> Translation:
     """``ab create NAME --variants A,B …`` from "create a test called x comparing cold vs warm".
 
@@ -223,6 +249,7 @@ def create(req: Request) -> Translation:
     "task t-1", "category search", and "difficulty hard" / "a hard task".
     """
     toks = req.tokens
+    said_before = bool(req.used)  # options said by name, read before any rule (`--prompt`)
     description, _ = note_text(req, frozenset({"description", "desc", "described"}))
     if description is None:
         description = quoted_after(req, ("described", "as"), ("description", "of"))
@@ -242,16 +269,42 @@ def create(req: Request) -> Translation:
         {"variants", "arms", "groups", "variations", "comparing", "between", "versus", "testing"}
     )
     role: str | None = None
+    counted = None  # "3 variants: a, b, c": how many the list holds, said before it
+    if cue >= 0 and cue > 0 and req.tokens[cue - 1].is_int and req.free(cue - 1):
+        counted = cue - 1
     if not variants and cue >= 0:
         req.use(cue)
-        j = skip(req, cue + 1, BE | {"of", "called", "named"}, ":=")
-        variants, _, role = _list_items(req, j)
+        j = skip(req, cue + 1, BE | {"of", "called", "named"}, ":=" + ("," if counted else ""))
+        variants = _spaced_items(req, j)
+        if not variants:
+            variants, _, role = _list_items(req, j)
+    if counted is not None and variants:
+        n = req.tokens[counted].value
+        if n != len(variants):
+            return refused(
+                req.text,
+                f"{req.tokens[counted].text} variants, but {len(variants)} are named "
+                f"({', '.join(v.lstrip('?') for v in variants)}): which is it?",
+            )
+        req.use(counted)
+    if not variants and name_tok is not None:
+        # "create x: a, b; …", "create x (a, b) with …": the list right after the new name
+        n = next((i for i, t in enumerate(toks) if t is name_tok), -1)
+        if n >= 0 and req.p(n + 1) in (":", "("):
+            found, end, role = _list_items(req, n + 2)
+            closed = req.p(n + 1) == ":" or req.p(end) == ")"
+            if len(found) >= 2 and closed:
+                variants = found
+                req.use(n + 1, *([end] if req.p(end) == ")" else []))
+            else:
+                req.used.difference_update(range(n + 2, end))
+                role = None
     if not variants:
         for i in range(len(toks)):
             if (
                 i not in req.used
                 and toks[i].kind == "word"
-                and req.w(i + 1) in ("vs", "versus", "v", "against")
+                and req.w(i + 1) in ("vs", "versus", "v", "against", "over")
             ):
                 variants, _, role = _list_items(req, i)
                 break
@@ -379,6 +432,7 @@ def create(req: Request) -> Translation:
     refusal = number_refusal(req) or _guardrail_refusal(req, [*guardrails, *extras])
     if refusal:
         return refusal
+    req.use_intentions()  # "… and I plan to segment by category"
     leftover_unknown = [t for t in req.unknown_words() if t is not name_tok]
     name = (
         name_tok.norm
@@ -454,7 +508,14 @@ def create(req: Request) -> Translation:
             ["--variants A,B"],
             f"a test needs at least two variants; only {variants[0]!r} was given",
         )
-    if not variants and defaults < 0:
+    unnamed = cue >= 0 and req.w(cue) in ("variants", "arms", "groups", "variations")
+    if (
+        not variants
+        and defaults < 0
+        and (not (opts or said_before) or "--control" in opts or unnamed)
+    ):
+        # a bare name asks (the definition has only begun); a test defined by other parts
+        # and no variants has the CLI's default ones (`--variants` [default: control,treatment])
         return incomplete(
             req.text,
             ["ab", "create", name, *opts],
@@ -491,6 +552,8 @@ def _new_name(req: Request) -> Token | None | Translation:
     for i in req.indexes(TEST_WORDS):
         if req.w(i + 1) not in ("create", "make", "new"):  # "ab create x": the command's words
             cands.append(i + 1)
+        if req.p(i + 1) == ":" and req.p(i + 3) in (",", ";", ":"):
+            cands.append(i + 2)  # "a new a/b test: greeting-style, formal vs friendly"
     for i in req.indexes({"create", "make", "setup", "define", "start", "new"}):
         cands.append(skip(req, i + 1, frozenset({"a", "an", "new", "the"})))
     k = req.seq("set", "up")
@@ -543,7 +606,10 @@ def _metric_before(req: Request, i: int) -> tuple[str, int] | None:
     while req.w(k) in ("the", "primary", "main", "our") and req.free(k):
         k -= 1
     if req.w(k) not in ("is", "as") or not req.free(k):
-        return None
+        # "success metric", "a cost metric": the metric right before the word, none after it
+        if k != i - 1 or find_metric(req, i + 1 + (req.p(i + 1) in (":", "=")), anywhere=False):
+            return None
+        k = i
     for a in range(max(k - 3, 0), k):
         found = find_metric(req, a, anywhere=False)
         if found and found[2] == k:
@@ -720,7 +786,9 @@ _WORSE = _w(
 
 
 #: words that plan a number of results ("we plan to collect 600 results", "aim for 600")
-_PLAN = _w("expect expecting plan planning collect collecting gather gathering aim target for get")
+_PLAN = _w(
+    "expect expecting expected plan planned planning collect collecting gather gathering aim target for get"
+)
 #: what introduces the tools a task is expected to call ("expecting the tools a and b")
 _TOOL_CUES = _w("tools tool")
 

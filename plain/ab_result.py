@@ -97,6 +97,12 @@ class Slots:
 def add_result(req: Request) -> Translation:
     """``ab add-result NAME --variant V …`` from "add a warm result: 12 calls, 11 ok, 40s"."""
     s = Slots(req)
+    for m in variant_mentions(req):
+        # "cold one failed", "a warm one: …": "one" right after a variant is the result it
+        # names (a pronoun), never a count ("one failed" read as 1 failed call)
+        t = req.tokens[m.end] if m.end < len(req.tokens) else None
+        if t is not None and t.spelled and t.norm == "one" and req.free(m.end):
+            req.use(m.end)
     notes, _ = note_text(req)
     if notes:
         s.set("notes", notes)
@@ -113,15 +119,27 @@ def add_result(req: Request) -> Translation:
     for k in keys:
         if keys.count(k) > 1 and s.conflict is None:  # "category=billing, category=refunds"
             s.conflict = f"dimension {k} is given twice"
+    for verb in ({"got", "gets", "get"}, {"nailed"}):
+        # "b got it right", "warm got it wrong", "nailed it": the task's outcome, said idiomatically
+        k = req.seq(verb, "it", *([{"right", "wrong"}] if "got" in verb else []))
+        if k >= 0 and all(req.free(x) for x in range(k, k + 2 + ("got" in verb))):
+            wrong = req.w(k + 2) == "wrong"
+            if req.w(k - 1) in NEGATORS or req.w(k - 2) in NEGATORS:
+                continue  # "didn't get it right": left for the negation check (asked)
+            req.use(*range(k, k + 2 + ("got" in verb)))
+            s.set("success", "failure" if wrong else "success")
     for words in (  # "errored out", "crashed", "timed out", "gave up": the session failed
         ({"errored", "erred", "bombed", "conked"}, "out"),
         ({"timed"}, "out"),
         ({"gave", "giving"}, "up"),
-        ({"crashed", "aborted"},),
+        ({"crashed", "aborted", "died"},),
     ):
         k = req.seq(*words)
         if k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
-            req.use(*range(k, k + len(words)))
+            end = k + len(words)
+            while req.w(end) in _HOW_FAR and req.free(end):  # "died halfway", "crashed early"
+                end += 1
+            req.use(*range(k, end))
             s.set("success", "failure")
     for i in req.indexes({"but", "yet"}):  # "… 14 messages but passed": a conjunction
         if req.w(i + 1) in SUCCESS_POS | SUCCESS_NEG | {"still"} and req.free(i):
@@ -324,6 +342,8 @@ def _variant_cue_unknown(req: Request) -> str | None:
     return None
 
 
+#: how far a session that failed got ("died halfway", "crashed early on")
+_HOW_FAR = frozenset({"halfway", "midway", "partway", "early", "immediately"})
 #: words that say what the result they stand before was ("a failing warm result")
 _OUTCOME_ADJECTIVES = {"failing": "failure", "passing": "success", "errored": "failure"}
 _RESULT_NOUNS = frozenset({"result", "session", "run", "attempt", "episode", "one"})
@@ -450,6 +470,11 @@ def _after_calls_noun(req: Request, j: int) -> tuple[bool, int]:
     return False, j
 
 
+#: verbs of a call that went well, and the particles that go with them ("5 went through")
+_PARTICLE_VERBS = frozenset({"went", "worked", "passed", "got", "came"})
+_PARTICLES = frozenset({"through", "fine", "ok", "okay", "well"})
+
+
 def _adjective(req: Request, j: int) -> tuple[str | None, int]:
     """An ok/failed word at ``j`` after optional "were"/"of them": ("ok"|"failed"|None, index after)."""
     k = skip(req, j, BE | {"of", "them", "which", "all"} if req.w(j) != "all" else BE)
@@ -458,6 +483,9 @@ def _adjective(req: Request, j: int) -> tuple[str | None, int]:
         k += 1
     w = req.w(k)
     if w in OK_WORDS and req.free(k):
+        # "went through", "went fine", "worked ok": the particle belongs to the verb
+        if w in _PARTICLE_VERBS and req.w(k + 1) in _PARTICLES and req.free(k + 1):
+            k += 1
         return ("failed" if neg else "ok"), k + 1
     if w in FAIL_WORDS and req.free(k):
         return ("ok" if neg else "failed"), k + 1
@@ -645,12 +673,17 @@ def _count_slots(req: Request, s: Slots) -> None:
             req.use(i)
     # errors named in quotes: error "timeout", errors: "a", "b"
     for i in req.indexes(ERROR_NOUNS | {"message", "messages"}):
-        j = skip(req, i + 1, frozenset({"was", "were", "of", "with"}), ":=")
+        j = skip(req, i + 1, frozenset({"was", "were", "of", "with"}), ":=(")
         texts, k = [], j
         while k < len(toks) and toks[k].kind == "quote" and req.free(k):
             texts.append(toks[k].text)
             k = skip(req, k + 1, frozenset({"and"}), ",")
         if texts and req.w(i) in ERROR_NOUNS:
+            # '2 errors ("timeout", "bad gateway")': the list in brackets, closed
+            if req.p(j - 1) == "(" and req.p(k) == ")":
+                k += 1
+            elif req.p(j - 1) == "(":
+                continue
             s.lists["error"].extend(texts)
             req.use(*range(i, k))
 

@@ -6,11 +6,12 @@ CLI, so a request for it is answered with what to type rather than run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from trialbook.plain.lex import fmt
 from trialbook.plain.request import Request, number_refusal, unknown_refusal
-from trialbook.plain.types import Translation, command, refused
+from trialbook.plain.types import Translation, command, incomplete, refused
 from trialbook.plain.words import _w
 
 #: the command families `help` knows, for "what options does ab create take?"
@@ -37,6 +38,10 @@ def is_help(req: Request) -> bool:
     if not ws:
         return False
     if ws[0] == "help" or req.seq("what", "can", "you", "do") >= 0:
+        return True
+    # "what can I type here?", "what can I ask?", "what may I say": what the shell reads
+    k = req.seq("what", {"can", "could", "may", "should"}, {"i", "we"}, _w("type ask say write do"))
+    if k == 0 and all(w in _w("here now in this shell prompt") for w in ws[4:]):
         return True
     if "help" in ws and ws[0] in ("show", "give", "get", "need", "i", "display"):
         return True
@@ -221,5 +226,41 @@ def view(req: Request) -> Translation:
     k = req.seq("so", "it", "picks", "a", "free", "port")
     if k >= 0:
         req.use(*range(k, k + 6))
+    hosts = [i for i, t in enumerate(toks) if t.kind == "word" and _IPV4.fullmatch(t.norm)]
+    hosts += req.indexes({"localhost"})
+    if len(hosts) > 1:
+        return refused(req.text, "one address at a time: which --host?")
+    if hosts:  # "on 0.0.0.0", "host 192.168.1.5", "bind to 0.0.0.0"
+        i = hosts[0]
+        req.use(i, *[j for j in (i - 1, i - 2) if req.w(j) in ("on", "host", "bind", "to", "at")])
+        opts += ["--host", toks[i].norm]
+    k = req.seq("allow", {"remote", "remotely"})
+    k = k if k >= 0 else req.seq({"remote"}, {"access", "allowed"})
+    if k >= 0:  # "allow remote", "remote access": --allow-remote, never said for the user
+        req.use(k, k + 1)
+        if req.w(k + 2) in ("access", "connections") and req.free(k + 2):
+            req.use(k + 2)
+        opts.append("--allow-remote")
+    for i in req.indexes({"share", "sharing"}):  # "share the view with the team": serve it
+        req.use(i)
+        j = req.seq("with", "the", {"team", "others", "colleagues"}, start=i)
+        if j >= 0:
+            req.use(j, j + 1, j + 2)
     refusal = number_refusal(req) or unknown_refusal(req)
-    return refusal or command(req.text, ["view", *opts])
+    if refusal:
+        return refusal
+    host = opts[opts.index("--host") + 1] if "--host" in opts else "127.0.0.1"
+    loopback = host == "localhost" or host.startswith("127.")
+    if not loopback and "--allow-remote" not in opts:
+        # the view has no login: serving it beyond this machine is said, never assumed
+        return incomplete(
+            req.text,
+            ["view", *opts],
+            ["--allow-remote"],
+            f"{host} is reachable from other machines and the view has no login: say 'allow "
+            "remote' (--allow-remote) if anyone who reaches it may read everything",
+        )
+    return command(req.text, ["view", *opts])
+
+
+_IPV4 = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}")

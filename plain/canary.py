@@ -22,6 +22,8 @@ from trialbook.plain.words import (
     CANARY_WORDS,
     CREATE_VERBS,
     FILLER,
+    KNOWN,
+    NEGATORS,
     NEVER_VALUES,
     NOTE_CUES,
     SHOW_WORDS,
@@ -127,6 +129,8 @@ def _intent(req: Request) -> str | None:
         return "halt"
     if ws & COMPLETE_VERBS or req.seq("roll", "out", {"fully", "completely"}) >= 0:
         return "complete"
+    if _ships_to_all(req) >= 0:
+        return "complete"  # "ship router-v2 to everyone": all traffic to the candidate
     if first in CREATE_VERBS or ws & _w("create plan define"):
         return "create"
     if (
@@ -139,12 +143,18 @@ def _intent(req: Request) -> str | None:
     if ws & _w("record add") and not req.is_question():
         return "add-result"
     if (
-        ws & _w("result session")
+        ws & _w("result session served handled")
         and ws & (_CANDIDATE_ROLE | _CONTROL_ROLE)
         and req.named("canary")
         and not req.is_question()
     ):
         return "add-result"  # "router-v2 candidate result: 3 calls, success"
+    if (
+        ws & _w("result session served handled")
+        and _named_arm(req) is not None
+        and not req.is_question()
+    ):
+        return "add-result"  # "router-v2 served user-17 in 30s": the arm the canary is named for
     if ws & (ADVANCE_VERBS | _FORCE) or req.seq("next", "stage") >= 0 or _percent_tokens(req):
         return "advance"
     if "canaries" in ws and not req.named("canary"):
@@ -173,6 +183,32 @@ _CONTROL_ROLE = _w("control")
 _AB_ONLY = _w("--dimension --by")
 
 
+def _ships_to_all(req: Request) -> int:
+    """Where "ship/promote NAME to everyone/everybody/all (users)" ends, or -1."""
+    k = req.index({"ship", "promote"})
+    names = req.named("canary")
+    if k < 0 or len(names) != 1 or names[0].start != k + 1:
+        return -1
+    j = names[0].end
+    if req.w(j) == "to" and req.w(j + 1) in ("everyone", "everybody", "all"):
+        return j + 2 + (req.w(j + 2) in ("users", "units", "traffic"))
+    return -1
+
+
+def _named_arm(req: Request) -> str | None:
+    """The arm a canary is named for, when the request names the canary once, no role word,
+    and the canary's name is one of its two arms (router-v2 rolling out router-v2)."""
+    names = req.named("canary")
+    if len(names) != 1:
+        return None
+    arms = req.vocab.canary_arms.get(names[0].name)
+    if arms is None or len(arms) != 2 or names[0].name not in arms:
+        return None
+    if req.indexes(_CANDIDATE_ROLE | _CONTROL_ROLE, names_too=True):
+        return None
+    return names[0].name
+
+
 def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
     """``canary add-result NAME --variant V [--unit-id U] …`` when the arm is named by its role
     ("record a router-v2 candidate result for user-17: 12 calls, 11 ok, 40s, success") and the
@@ -190,9 +226,18 @@ def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
         if i not in req.used and all(m.kind == "variant" for m in req.in_name.get(i, []))
     ]
     kinds = {req.w(i) in _CANDIDATE_ROLE for i in roles}
-    if len(roles) != 1 or len(kinds) != 1:
+    implied = _named_arm(req) if not roles else None
+    if implied is not None:
+        # no role said, and the canary is named for one of its arms (`canary add-result
+        # router-v2 --variant router-v2`, --help): the name is that arm's result
+        kinds = {implied == arms[1]}
+    elif len(roles) != 1 or len(kinds) != 1:
         return None  # no role, or both: which arm is not told
-    units = [i for i in _unit_ids(req) if req.w(i - 1) in ("for", "unit", "user")]
+    units = [
+        i
+        for i in _unit_ids(req)
+        if req.w(i - 1) in ("for", "unit", "user", "served", "handled", "serving")
+    ]
     if len(units) > 1:
         return None
     cut = {i - 1 for i in units} | set(units)
@@ -201,10 +246,15 @@ def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
     role = "candidate" if kinds == {True} else "control"
     parts: list[str] = []
     last = 0
+    at = roles[0] if roles else -1
+    after = req.named("canary")[0].end - 1 if implied is not None else -1
     for i, t in enumerate(req.tokens):
-        if i in cut or i == roles[0]:
+        if i in cut or i == at:
             parts.append(req.text[last : t.start])
-            parts.append(role if i == roles[0] else "")
+            parts.append(role if i == at else "")
+            last = t.end
+        elif i == after:
+            parts.append(req.text[last : t.end] + f" {role}")
             last = t.end
     parts.append(req.text[last:])
     inner = read(
@@ -261,6 +311,86 @@ def _resolve(req: Request, argv: list[str], *, only_one: bool = True) -> str | T
     if len(canaries) == 1 and only_one:
         return next(iter(canaries))
     return incomplete(req.text, argv, ["NAME"], "which canary?", sorted(canaries))
+
+
+#: words that open a concession: what a forced change goes ahead despite
+_CONCEDE = (("even", "though"), ("even", "if"), ("although",), ("though",), ("despite",))
+
+
+#: what a concession says of the stage rule ("even though it lacks its min results")
+_RULE_WORDS = _w(
+    """results result enough min minimum stage rule rules guardrail guardrails error errors
+    rate up high higher low lower yet disagrees says lacks short sessions"""
+)
+#: words a concession never swallows: they change what it says (a hedge, a time, "instead")
+_NOT_CONCEDED = (NEVER_VALUES - NEGATORS) | _w(
+    "instead otherwise previous excluding except without"
+)
+
+
+def _concession(req: Request) -> None:
+    """ "force router-v2 forward even though it doesn't have its min results": with --force,
+    a clause that concedes what the rule says (to the next comma or the end) is what --force
+    overrides, its negation inside it. Words only: a number, name or quote in it leaves the
+    clause unread (never dropped)."""
+    toks = req.tokens
+    for words in _CONCEDE:
+        k = req.seq(*words)
+        if k < 0 or not all(req.free(x) for x in range(k, k + len(words))):
+            continue
+        end = k + len(words)
+        negated = False
+        while end < len(toks) and req.p(end) not in (",", ";", "."):
+            w = req.w(end)
+            if toks[end].kind != "word" or end in req.in_name or w in _NOT_CONCEDED:
+                return
+            if w in NEGATORS:
+                # the concession's own "not": once, right after its verb ("it doesn't have")
+                if negated or req.w(end - 1) not in _w("does do did has have is are was were"):
+                    return
+                negated = True
+            elif w not in KNOWN | _RULE_WORDS:
+                return  # a word no rule knows: left unread (the request is unsure)
+            end += 1
+        if end == k + len(words):
+            return
+        req.use(*range(k, end))
+        return
+
+
+#: a clause that says what a complete or a rollback does ("everybody gets the candidate")
+_EFFECT_WORDS = _w(
+    """everybody everyone all users user traffic gets get goes go moves move sent served on
+    to back the every unit units session sessions requests"""
+)
+
+
+def _said_effect(req: Request, arm: str) -> str | None:
+    """ "finish router-v2, everybody gets the candidate", "roll it back, all traffic to the
+    control": a comma clause that only says where all traffic goes is the change itself,
+    read (not a note) when it names the arm the change sends traffic to; naming the other
+    arm, it is left unread (the request is asked about)."""
+    commas = [i for i in range(len(req.tokens)) if req.p(i) == ","]
+    for c, nxt in zip(commas, [*commas[1:], len(req.tokens)], strict=False):
+        end = c + 1
+        while end < nxt and req.w(end) and req.w(end) not in NOTE_CUES | BECAUSE | {"with"}:
+            end += 1  # to the end of the clause, or to its note or reason
+        clause = range(c + 1, end)
+        words = [req.w(i) for i in clause]
+        roles = [w for w in words if w in ("candidate", "control")]
+        if (
+            len(roles) != 1
+            or not all(
+                w in _EFFECT_WORDS | {roles[0]} and (req.free(i) or w in _EFFECT_WORDS | {roles[0]})
+                for i, w in zip(clause, words, strict=True)
+            )
+            or not {"everybody", "everyone", "all", "every"} & set(words)
+        ):
+            continue
+        if roles[0] != arm:
+            return roles[0]
+        req.use(c, *clause)
+    return None
 
 
 def _note(req: Request) -> str | None:
@@ -400,6 +530,18 @@ def route(req: Request, read: ReadRequest) -> Translation | None:
     verb = intent
     argv = ["canary", verb]
     opts: list[str] = []
+    end = _ships_to_all(req) if intent == "complete" else -1
+    if end >= 0:
+        req.use(req.index({"ship", "promote"}), *range(req.named("canary")[0].end, end))
+    if intent in ("complete", "rollback"):
+        arm = "candidate" if intent == "complete" else "control"
+        other = _said_effect(req, arm)
+        if other:
+            return refused(
+                req.text,
+                f"{intent} sends all traffic to the {arm}, but the request says the {other}: "
+                "which is it?",
+            )
     note = _note(req) if intent in ("advance", "halt", "rollback", "complete") else None
     name = _resolve(req, argv, only_one=intent not in WRITES)
     if isinstance(name, Translation):
@@ -464,6 +606,7 @@ def route(req: Request, read: ReadRequest) -> Translation | None:
                     req.use(*range(k, k + len(words)))
                     break
             opts.append("--force")
+            _concession(req)
     if intent == "advance":
         percents = [i for i in _percent_tokens(req) if req.free(i)]
         stages_of = {float(p) for p in req.vocab.canaries.get(name) or ()}
@@ -570,6 +713,20 @@ def plan(req: Request) -> Translation:
             candidate = (rest.text.lower(), other if role_control else j)
             req.use(other, other + 1, j, j + 1, j + 2, j + 3)
         break
+    if control is None and candidate is None:
+        # "retriever-b against retriever-a", "planner-v3 over planner-v2": the name after
+        # "against"/"over" is the baseline (the control), the one before it rolls out
+        for j in range(1, len(toks) - 1):
+            if req.w(j) not in ("against", "over") or not req.free(j):
+                continue
+            a, b = toks[j - 1], toks[j + 1]
+            if all(
+                t.kind == "word" and t.norm not in KNOWN | NEVER_VALUES and req.free(x)
+                for t, x in ((a, j - 1), (b, j + 1))
+            ):
+                candidate, control = (a.text.lower(), j - 1), (b.text.lower(), j + 1)
+                req.use(j - 1, j, j + 1)
+            break
     name = None
     for i in req.indexes(_w("canary called named")):
         j = skip(req, i + 1, _w("called named"), ":")  # "a canary called r3"
@@ -675,6 +832,10 @@ def plan(req: Request) -> Translation:
         metric, a, b = found
         qa = a - 1 if re.fullmatch(r"p\d{1,2}", req.w(a - 1)) and req.free(a - 1) else -1
         lead = qa if qa >= 0 else a
+        as_the = req.w(b) == "as" and req.w(b + 1) == "the" and req.w(b + 2) == "metric"
+        if as_the:  # "p95 completion time as the metric"
+            req.use(b, b + 1)
+            b += 2
         if req.w(b) == "metric" or req.w(lead - 1) == "metric":
             # "p95 completion time metric", "primary metric error_rate": the primary metric
             said = [lead, *range(a, b)]

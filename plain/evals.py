@@ -63,6 +63,10 @@ def resolve(
     return incomplete(req.text, argv, [kind.upper()], f"which {label}?", pool)
 
 
+#: what a suite's file is called ("add suite file x.jsonl"): never the suite's name
+_FILE_NOUNS = _w("file files cases case yaml jsonl")
+
+
 def suite_add(req: Request) -> Translation:
     path = next((i for i, t in enumerate(req.tokens) if t.kind == "path"), -1)
     from trialbook.plain.ab_common import note_text
@@ -92,6 +96,21 @@ def suite_add(req: Request) -> Translation:
         if req.free(j) and t.kind in ("word", "quote") and t.norm not in KNOWN:
             opts = ["--name", t.norm]
             req.use(*range(i, j + 1))
+            break
+    for i in req.indexes({"suite"}) if not opts else []:
+        # "add suite nightly from cases/n.yaml": a new name right after "suite", delimited by
+        # a file, "from"/"in"/"with", a comma or the end
+        j = i + 1
+        if j >= len(req.tokens):
+            continue
+        t = req.tokens[j]
+        ends = j + 1 >= len(req.tokens) or req.tokens[j + 1].kind == "path"
+        ends = ends or req.w(j + 1) in ("from", "in", "with", "using") or req.p(j + 1) == ","
+        never = KNOWN | _FILE_NOUNS | NEVER_VALUES  # "add suite hardly x.jsonl" is no name
+        named = t.kind == "word" and t.norm not in never and NAME_RE.match(t.norm)
+        if named and req.free(j) and ends:
+            opts = ["--name", t.norm]
+            req.use(i, j, *([j + 1] if req.w(j + 1) in ("from", "in", "using") else []))
             break
     if not opts and req.named("suite"):
         # "a new version of smoke from cases/smoke-v2.yaml": the suite it adds a version to
@@ -504,6 +523,8 @@ def fail_under(req: Request, scorers: list[str]) -> list[str]:
 
 #: what a run that stopped did ("candidate-0402 crashed"): the reason it is resumed
 _STOPPED = _w("crashed died stalled stopped broke hung froze aborted interrupted")
+#: how far or when a run that stopped got ("died halfway", "crashed overnight")
+_STOP_HOW = _w("halfway midway partway overnight again early")
 #: words between a run's name and what it did ("the X run has just crashed")
 _RUN_NOUN_AUX = _w("run eval evaluation has had just was got")
 
@@ -514,12 +535,19 @@ def resume(req: Request) -> Translation:
     r = resolve(req, "run", ["eval", "resume"], single=False, label="run")
     if isinstance(r, Translation):
         return r
-    for m in req.named("run"):  # "candidate-0402 crashed, pick it up again": why it is resumed
-        k = m.end  # past "run", "has", "just" ("the X run just crashed")
+    # "candidate-0402 crashed, pick it up again", "the run died halfway, resume X": why it is
+    # resumed, said of the run by its name or by "the run"/"it"
+    starts = [m.end for m in req.named("run")]
+    starts += [i for i in req.indexes({"run", "eval", "evaluation", "it"}) if req.free(i)]
+    for start in starts:
+        k = start  # past "run", "has", "just" ("the X run just crashed")
         while req.w(k) in _RUN_NOUN_AUX and req.free(k):
             k += 1
-        if req.w(k) in _STOPPED:
-            req.use(*range(m.end, k + 1))
+        if req.w(k) in _STOPPED and req.free(k):
+            end = k + 1
+            while req.w(end) in _STOP_HOW and req.free(end):
+                end += 1
+            req.use(*range(start, end))
     for i in req.indexes({"pick", "picking"}):
         if req.w(i + 1) == "it" and req.w(i + 2) == "up" and req.w(i + 3) == "again":
             req.use(i + 3)
@@ -647,6 +675,11 @@ def compare(req: Request) -> Translation:
     opts = _compare_options(req)
     if isinstance(opts, Translation):
         return opts
+    for k in range(1, len(req.tokens) - 1):  # "compare the two runs A and B": the two named
+        t = req.tokens[k]
+        two = t.norm == "two" and t.spelled and req.free(k)
+        if two and req.w(k - 1) in ("the", "both", "these") and req.w(k + 1) in ("runs", "evals"):
+            req.use(k - 1, k, k + 1)
     bound = req.has({"most", "max", "maximum", "than", "allow", "tolerate"})
     if bound and any(req.free(i) for i in req.indexes({"regressions", "regression"})):
         return incomplete(  # "at most regressions": the limit has no number
@@ -655,6 +688,9 @@ def compare(req: Request) -> Translation:
             ["--max-regressions N"],
             "how many regressions at most? e.g. 'at most 2 regressions'",
         )
+    if any(o in opts for o in ("--max-regressions", "--fail-on")):
+        for i in req.indexes({"gate", "check"}):  # "CI gate: fail if …": what those options are
+            req.use(i, *([i - 1] if req.w(i - 1) == "ci" else []))
     gate = [i for i in req.indexes({"fail", "fails", "exit", "exits"}) if req.free(i)]
     if gate:  # "fail on keep control": a gate no rule read is asked about, never dropped
         return incomplete(

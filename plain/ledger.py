@@ -8,7 +8,7 @@ from trialbook.plain.ab import variant_mentions
 from trialbook.plain.lex import fmt
 from trialbook.plain.request import Request, number_refusal, resolve_test
 from trialbook.plain.types import Translation, command, incomplete, refused
-from trialbook.plain.words import EVENT_TYPE_WORDS, FORMAT_WORDS
+from trialbook.plain.words import EVENT_TYPE_WORDS, FORMAT_WORDS, NEGATORS, _w
 
 _CAMEL = re.compile(r"^[A-Z][a-z]+(?:[A-Z][a-z]+)+$")
 
@@ -139,7 +139,9 @@ def events_import(req: Request) -> Translation:
     """``events import FILE``: another trialbook's exported log, appended to this one."""
     path = next(i for i, t in enumerate(req.tokens) if t.kind == "path")
     req.use(path)
-    for i in req.indexes({"import", "load", "ingest", "into", "this", "log", "events", "ledger"}):
+    for i in req.indexes(
+        _w("import load ingest into this the log events ledger db database store trialbook")
+    ):
         req.use(i)
     return command(req.text, ["events", "import", req.tokens[path].text])
 
@@ -192,14 +194,61 @@ def events_export(req: Request) -> Translation:
             refusal.reason
             + " (events export reads 'after position N', a stream and 'upcast' here)",
         )
+    said = set(req.words())
+    backup = req.seq("back", "up") >= 0  # "back up everything": the whole log
+    if (
+        not opts
+        and not backup
+        and not said & _LOG_NOUNS
+        and said & _w("everything all anything whole")
+    ):
+        # "export everything": the log, a dataset or a run's traces? what is not named is asked
+        return incomplete(
+            req.text,
+            ["events", "export"],
+            ["'everything'"],
+            "export what: the event log (`events export`), a run's or a test's dataset "
+            "(`export dataset NAME`) or a run's traces (`eval export RUN`)?",
+        )
     return command(req.text, ["events", "export", *opts])
+
+
+#: what the log is called in a request ("export the log", "back up the events")
+_LOG_NOUNS = _w("log logs event events ledger history db database store backup chain")
 
 
 def events_verify(req: Request) -> Translation:
     # "is the event chain unbroken?": what verify answers
     for i in req.indexes({"unbroken", "untampered", "valid", "consistent", "intact", "sound"}):
         req.use(i)
+    for i in req.indexes(_w("db database store")):  # "has anyone tampered with the db?"
+        req.use(i)
+    # "(check) the log hasn't been tampered with", "nobody altered it": the negated damage is
+    # exactly what verify checks for, so its "not" is read here (never dropped elsewhere); the
+    # negation must be the log's ("the log was not", "it has never") or "nobody"'s
+    for i in req.indexes(_DAMAGED):
+        k = i - 1
+        if req.w(k) == "been" and req.free(k):
+            k -= 1
+        span = []
+        if req.w(k) in ("not", "never") and req.w(k - 1) in _AUX and req.free(k):
+            subject = k - 2
+            if req.w(subject) in _LOG_SUBJECTS:
+                span = list(range(subject, i + 1))
+        elif req.w(k) == "nobody" and req.free(k) and req.w(k - 1) not in NEGATORS:
+            span = list(range(k, i + 1))
+        if span:
+            end = i + 1 + (req.w(i + 1) == "with")
+            req.use(*span, *range(i, end))
+            if req.w(span[0] - 1) in ("that", "whether", "if") and req.free(span[0] - 1):
+                req.use(span[0] - 1)
     return command(req.text, ["events", "verify"])
+
+
+#: what a log that verify checks may have suffered ("tampered with", "altered")
+_DAMAGED = _w("tampered altered modified corrupted changed edited forged rewritten touched")
+_AUX = _w("has have had was were is")
+_LOG_SUBJECTS = _w("log ledger chain it events history")
 
 
 def rebuild(req: Request) -> Translation:

@@ -178,6 +178,15 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
     if k >= 0 and any(f.option in ("--as-of", "--at") for f in out):
         n = 4 if req.w(k + 1) == "has" else 3
         take("--diff-now", None, k, k + n)
+    elif k < 0 and any(f.option in ("--as-of", "--at") for f in out):
+        # "what changed in X since position 120?": the change from then to now, the question
+        # and its "since" apart (X between them)
+        q = req.seq("what", {"changed", "changes"})
+        q = q if q >= 0 else req.seq("what", "has", "changed")
+        since = [i for i in req.indexes({"since"}) if req.free(i) and i > q]
+        if q >= 0 and len(since) == 1 and all(req.free(x) for x in range(q, q + 2)):
+            take("--diff-now", None, q, q + 2 + (req.w(q + 1) == "has"))
+            req.use(since[0])
     # concurrency: "4 at a time", "at most 5 in flight", "10 in parallel", "concurrency 8"
     for i, t in enumerate(toks):
         if not (req.free(i) and t.is_int):

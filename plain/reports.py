@@ -16,11 +16,11 @@ from __future__ import annotations
 from trialbook.plain.ab_common import skip
 from trialbook.plain.request import Request, resolve_test
 from trialbook.plain.types import Translation, command, incomplete, refused
-from trialbook.plain.words import KNOWN, METRIC_NAMES, _w
+from trialbook.plain.words import EXPORT_WORDS, KNOWN, METRIC_NAMES, _w
 
 #: "decision report", "a report on X", "html report"
 _REPORT_NOUNS = _w("report reports write-up writeup packet")
-_REPORT_BEFORE = _w("decision html markdown md json a an the")
+_REPORT_BEFORE = _w("decision html markdown md json a an the eval ab canary experiment")
 _REPORT_AFTER = _w("on of for about")
 _POLITE = _w("please can could would you kindly just now let's lets i we want to")
 #: a dataset's formats as said: "openai chat", "openai-chat", "tensorzero", "jsonl"
@@ -55,8 +55,10 @@ def is_decision_report(req: Request) -> bool:
     for warm: success"): there it is a report only before a test, run or canary name, or
     before "on"/"of"/"about".
     """
-    if req.seq({"latency", "cost"}, "budget") >= 0 or req.seq("ci", {"check", "gate"}) >= 0:
+    if req.seq({"latency", "cost"}, "budget") >= 0:
         return True  # "a ci check with a 50 s latency budget": what a decision report gates
+    if req.seq("ci", {"check", "gate"}) >= 0 and not req.has(_w("regressions regression")):
+        return True  # a gate on regressions is `eval compare --max-regressions` (no report's)
     first = next(
         (i for i, t in enumerate(req.tokens) if t.kind == "word" and t.norm not in _POLITE), -1
     )
@@ -152,6 +154,8 @@ def _budgets(req: Request) -> list[str] | Translation:
     ):
         for i in req.indexes({cue}):
             b = i - 1  # "with a 50 s latency budget": the value said first
+            if req.w(b) == "p95" and req.free(b) and cue == "latency":
+                b -= 1  # "a 45 s p95 latency budget": the budget is on p95 latency (--help)
             if req.w(i + 1) == "budget" and b >= 0 and toks[b].kind == "num" and req.free(b):
                 if toks[b].unit not in (unit, None):
                     return refused(
@@ -160,7 +164,7 @@ def _budgets(req: Request) -> list[str] | Translation:
                         f"{toks[b].text!r} is not; say it with its unit",
                     )
                 a = b - (req.w(b - 1) in ("a", "the"))
-                a -= a < b and req.w(b - 2) == "with"  # "with a …", never over another word
+                a -= a < b and req.w(b - 2) in ("with", "within")  # never over another word
                 req.use(*range(max(a, 0), i + 2))
                 opts += [option, fmt(toks[b].value)]
                 break
@@ -193,6 +197,15 @@ def _budgets(req: Request) -> list[str] | Translation:
             opts += [option, fmt(toks[j].value)]
             break
     gate = req.index({"gate", "check", "checked"})
+    code = req.seq("exit", {"code", "status"})
+    if code >= 0:  # "give me the exit code": what --check sets (1 unless ship)
+        req.use(code, code + 1)
+        gate = gate if gate >= 0 else code
+    if gate < 0 and opts:
+        # "is X ready to ship within a 45 s latency budget?": the budget is the report's answer
+        k = req.seq({"ready", "fit", "ok"}, "to", "ship")
+        if k >= 0 and req.is_question():
+            req.use(k, k + 1, k + 2)
     if gate >= 0:
         req.use(gate)
         if req.w(gate - 1) == "ci":  # "a ci check"
@@ -217,8 +230,10 @@ def is_dataset_export(req: Request) -> bool:
         and (req.focus in req.vocab.runs or req.focus in req.vocab.tests)
     )
     verb = ws & _w("export make build write create")
-    # "export X as jsonl": a dataset of X (the log's export has no format to say)
-    as_jsonl = "jsonl" in ws and "export" in ws and source
+    # "export X as jsonl", "dump X as jsonl", "train/val/test 0.8/0.1/0.1 of X, jsonl": a
+    # dataset of X (the log's export has no format to say, and only a dataset is split)
+    as_jsonl = "jsonl" in ws and bool(ws & (EXPORT_WORDS | _w("need want give"))) and source
+    as_jsonl = as_jsonl or ("jsonl" in ws and source and _split_lists(req))
     named = bool(ws & _DATASET_WORDS and verb and (source or "export" in ws))
     if ws & _w("dataset datasets") and source:
         return True  # "dataset from onboarding": the dataset rule asks what it lacks
@@ -282,6 +297,27 @@ def _split(req: Request) -> list[str] | Translation:
         if slashed:
             opts += ["--split", slashed]
             break
+    if not any(o == "--split" for o in opts):
+        # "train/val/test 0.8/0.1/0.1" without the word "split": split names said as one
+        # "/" list and their shares as another of the same length
+        for j in range(len(toks)):
+            if req.p(j - 1) == "/":
+                continue
+            names, end = _slashed(req, j, "word")
+            if len(names) < 2 or any(toks[n].norm not in _SPLIT_NAMES for n in names):
+                continue
+            k = end + (req.w(end) in ("of", "as", "at"))
+            shares, after = _slashed(req, k, "num")
+            if len(shares) == len(names) and not any(toks[x].unit for x in shares):
+                req.use(*range(j, after))
+                opts += [
+                    "--split",
+                    ",".join(
+                        f"{toks[n].norm}={fmt(toks[x].value)}"
+                        for n, x in zip(names, shares, strict=True)
+                    ),
+                ]
+                break
     for i in req.indexes({"seed"}):
         j = i + 1 + (req.w(i + 1) in ("of", "is") or req.p(i + 1) in ("=", ":"))
         if j < len(toks) and toks[j].is_int and req.free(j):
@@ -333,6 +369,19 @@ def _slashed_split(req: Request, i: int) -> str | None:
 
 
 _SPLIT_NAMES = _w("train test val dev eval")
+#: what a dataset is made of, said beside it ("the transcripts of X", "X's rollouts as jsonl")
+_CONTENT = _w(
+    """file files data set records lines examples pairs transcripts transcript rollouts
+    sessions conversations"""
+)
+
+
+def _split_lists(req: Request) -> bool:
+    """Whether the request holds split names joined by "/" ("train/val/test")."""
+    return any(
+        len(names) >= 2 and all(req.tokens[n].norm in _SPLIT_NAMES for n in names)
+        for names in (_slashed(req, j, "word")[0] for j in range(len(req.tokens)))
+    )
 
 
 def _min_score(req: Request) -> str | None:
@@ -423,7 +472,7 @@ def dataset(req: Request) -> Translation:
     if isinstance(split, Translation):
         return split
     opts += split
-    for i in req.indexes({"file", "files", "data", "set", "records", "lines", "examples", "pairs"}):
+    for i in req.indexes(_CONTENT):  # what the dataset holds: "X transcripts as jsonl"
         req.use(i)
     for i in req.indexes({"function", "function_name", "function-name"}):
         # tensorzero's function_name: "with function name route_query", "function: route_query"
@@ -440,6 +489,11 @@ def dataset(req: Request) -> Translation:
         if req.free(i) and req.free(j) and (req.w(j) == "score" or req.w(j) in METRIC_NAMES):
             req.use(*range(i, j + 1))
             scorers.append(req.w(j))
+    ab_source = source in req.vocab.tests or source in req.vocab.archived
+    if floor and not scorers and ab_source and {"score", "scores"} & set(req.words()):
+        # "results with score at least 0.7" of an A/B test: the floor is on its score (an
+        # A/B test's scorer is its score or a metric, `export dataset --help`); the word typed
+        scorers.append("score")
     if len(scorers) > 1:
         return refused(req.text, f"filter on one scorer: {' or '.join(scorers)}?", scorers)
     if scorers:

@@ -92,6 +92,9 @@ _CORE = sorted(
         "latest between against"
     )
 )
+#: short core words read as meant only when two neighbouring letters were swapped ("lsit"):
+#: one letter changed or missing is as likely a new name ("lint", "lst")
+_CORE_SWAPPED = _w("list canaries")
 #: what may follow a meaning-light verb as its particle ("burned through", "chewed up")
 _PARTICLES = _w("through thru up away")
 #: abbreviations read as their word
@@ -121,9 +124,21 @@ def _correct_spelling(tokens: list[Token], matches: list[NameMatch], vocab: Voca
         if len(t.norm) < 4 or not t.norm.isalpha():
             continue
         close = [w for w in _CORE if w[0] == t.norm[0] and _one_edit(t.norm, w)]
+        close += [w for w in _CORE_SWAPPED if _swapped(t.norm, w)]
         if len(close) == 1 and not difflib.get_close_matches(t.norm, names, n=1, cutoff=0.72):
             t.norm = close[0]
             t.parts = (t.norm,)
+
+
+def _swapped(a: str, b: str) -> bool:
+    """Whether ``a`` is ``b`` with two neighbouring letters swapped ("lsit")."""
+    diff = [i for i in range(len(a)) if len(a) == len(b) and a[i] != b[i]]
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
+        and a[diff[1]] == b[diff[0]]
+    )
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -150,6 +165,48 @@ def suggest(word: str, names: Iterable[str], n: int = 3) -> list[str]:
     return list(dict.fromkeys([*close, *pieces]))[:n]
 
 
+#: what a thing is marked as ("mark it failed", "flag this as a success", "mark it complete")
+_MARK_STATES = _w(
+    """failed failure success successful succeeded passed complete completed done finished
+    halted"""
+)
+
+
+def _announced(tokens: list[Token]) -> list[Token]:
+    """ "quick question: …?", "one question, …?": a request announced as a question says no
+    more than the question that follows (its ":" or "," too); never before a request that
+    is no question ("question: ship warm" stays unsure)."""
+    words = [t.norm if t.kind in ("word", "num") else "" for t in tokens[:3]]
+    k = 1 if words[:1] in (["quick"], ["one"], ["a"], ["small"]) else 0
+    asks = tokens[-1].kind == "punct" and tokens[-1].norm == "?"  # what follows is a question
+    said = asks and len(tokens) > k + 2 and words[k : k + 1] == ["question"]
+    if said and tokens[k + 1].kind == "punct" and tokens[k + 1].norm in (":", ",", "-"):
+        return tokens[: k + 2]
+    return []
+
+
+def _marked(tokens: list[Token]) -> list[Token]:
+    """The words of "mark it (as) (a)" before a state word: they say no more than the state
+    word, which the rules read ("mark it failed" is "failed")."""
+    out: list[Token] = []
+    norm = lambda i: tokens[i].norm if 0 <= i < len(tokens) and tokens[i].kind == "word" else ""  # noqa: E731
+    for i in range(len(tokens)):
+        if norm(i) not in ("mark", "flag") or norm(i + 1) not in ("it", "this", "that"):
+            continue
+        j = i + 2
+        if norm(j) == "as":
+            j += 1
+        if norm(j) in ("a", "an"):
+            j += 1
+        if norm(j) in _MARK_STATES:
+            out += tokens[i:j]
+    return out
+
+
+#: the verbs of a test's definition an intention may stand before ("I plan to segment by …")
+_PLANNED = _w("segment break cap split collect gather measure track compare")
+
+
 class Request:
     """A tokenized request with the store names found in it."""
 
@@ -166,6 +223,7 @@ class Request:
             for a, b in zip(self.tokens, self.tokens[1:], strict=False)
             if any(a is x for x in self.light) and b.kind == "word" and b.norm in _PARTICLES
         ]
+        self.light += _marked(self.tokens) + _announced(self.tokens)
         if self.light:  # meaning-light words ("um", "btw", "burned") are read by no rule
             self.tokens = [t for t in self.tokens if not any(t is x for x in self.light)]
         for t in self.tokens:
@@ -244,6 +302,16 @@ class Request:
 
     def use_match(self, m: NameMatch) -> None:
         self.used.update(range(m.start, m.end))
+
+    def use_intentions(self) -> None:
+        """ "I plan to segment by category", "we intend to cap cost at p99": the intention
+        before an option's phrase a rule read says nothing of its own (never before a
+        command's verb: "we plan to ship warm" is no request to ship it now)."""
+        for i in self.indexes({"plan", "plans", "planning", "intend", "intending", "aim"}):
+            nxt = i + 2
+            said = self.free(i) and self.w(i + 1) == "to" and self.w(nxt) in _PLANNED
+            if said and not self.free(nxt) and nxt not in self.in_name:
+                self.use(i, i + 1)
 
     def free(self, i: int) -> bool:
         return 0 <= i < len(self.tokens) and i not in self.used and i not in self.in_name

@@ -198,6 +198,38 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
     return _asked(req, _unnegated(req, _accounted(req, translation)))
 
 
+def _test_named_new(req: Request) -> bool:
+    """Whether the request names a test that does not exist yet, right after a word for a test:
+    "(an) A/B test called x", "experiment named x", "ab test x: a vs b" (a name and a colon)."""
+    for i in req.indexes(TEST_WORDS - {"tests", "experiments", "trials", "studies"}):
+        j = i + 1
+        if req.w(j) in ("called", "named", "titled"):
+            j += 1
+        elif req.p(j + 1) != ":":
+            continue
+        if j < len(req.tokens) and req.free(j) and req.tokens[j].kind in ("word", "quote"):
+            return req.w(j) not in FILLER
+    return False
+
+
+#: words that show a test's rows (`ab show`); "see"/"look" at a metric ask for its analysis
+_SHOW_ROWS = SHOW_WORDS - _w("see look")
+
+
+#: what an exported log is imported into, or is called ("into this db", "the events")
+_LOG_PLACES = _w("log events ledger db database store trialbook")
+
+
+def _log_file(req: Request) -> bool:
+    """Whether the request's one file is named as an event log ("log.jsonl", "events-0401.jsonl",
+    "prod_ledger.jsonl"): a word of its stem is log, logs, events or ledger."""
+    paths = [t.text for t in req.tokens if t.kind == "path"]
+    if len(paths) != 1:
+        return False
+    stem = paths[0].replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0].lower()
+    return bool(set(re.split(r"[-_ ]+", stem)) & {"log", "logs", "events", "ledger"})
+
+
 def _afresh(
     text: str, vocab: Vocabulary, focus: str | None, rule: Callable[[Request], Translation]
 ) -> tuple[Request, list[spoken.Spoken], list[options.Found], Translation]:
@@ -242,6 +274,19 @@ def _accounted(req: Request, translation: Translation) -> Translation:
     """
     if translation.status != "command":
         return translation
+    for i in req.indexes({"but", "and", "also", "plus"}):
+        # "…, but warm is the control", "…, and cold is the baseline": a conjunction opening a
+        # clause a rule read (its next word was read) joins it, it says nothing of its own
+        nxt = i + 1 + (req.w(i + 1) in ("the", "a", "an") and req.free(i + 1))
+        read_next = nxt < len(req.tokens) and (not req.free(nxt))
+        if req.free(i) and req.p(i - 1) in (",", ";") and read_next:
+            req.use(i)
+    req.use_intentions()  # "I plan to segment by category"
+    for i in req.indexes({"only", "just", "merely"}):
+        # "only 5 went through": before a number a rule read, it stresses the number
+        number = i + 1 < len(req.tokens) and req.tokens[i + 1].kind in ("num", "money")
+        if req.free(i) and number and not req.free(i + 1) and i + 1 not in req.in_name:
+            req.use(i)
     left = req.leftover_numbers()
     unknown = req.unknown_words()
     dropped = [
@@ -482,6 +527,12 @@ _FILTERS = _w(
 )
 
 
+#: the words of a filter a rule read ("scoring at least 0.6", "passed ones")
+_FILTER_CUES = _w("scoring scored score passed passing succeeded successful failed failing")
+#: what a filter keeps, said between "only" and the filter ("only sessions scoring …")
+_KEPT = _w("sessions results rollouts ones cases records those with that which a an")
+
+
 def _only_filters(req: Request, i: int, translation: Translation) -> bool:
     """Whether the free "only" at ``i`` stands beside (past "the", and "keeping" before it) a
     token a rule read into a filtering option of ``translation`` (then it adds nothing)."""
@@ -489,6 +540,9 @@ def _only_filters(req: Request, i: int, translation: Translation) -> bool:
         return False
     before, after = i - 1, i + 1
     if req.w(after) in ("the",) and req.free(after):
+        after += 1
+    # "only (the) sessions (with a) score of at least 0.6": past what is kept, to the filter
+    while req.w(after) in _KEPT and after not in req.in_name:
         after += 1
     read = lambda j: 0 <= j < len(req.tokens) and (j in req.used or j in req.in_name)  # noqa: E731
     values = {
@@ -500,6 +554,7 @@ def _only_filters(req: Request, i: int, translation: Translation) -> bool:
         or req.tokens[j].norm in values
         or j in req.in_name
         or any(req.tokens[j].norm in v for v in values)
+        or req.tokens[j].norm in _FILTER_CUES
         for j in near
     ):
         return False
@@ -581,6 +636,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             "viewer",
             "up",
             "run",
+            "share",
         }
         and not (tests or runs or suites or ws & TEST_WORDS)
     ):
@@ -744,6 +800,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
             and (runs or req.focus in req.vocab.runs)
         )
         or req.seq({"re-run", "rerun"}, {"scorer", "scorers", "judge"}) >= 0
+        or req.seq({"re-run", "rerun"}, "the", {"scorer", "scorers", "judge"}) >= 0
     ):
         return ev.rescore(req)
     run_names = req.names_of("run")
@@ -776,9 +833,11 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if (
         has_path
         and ws & {"import", "load", "ingest"}
-        and ws & {"log", "events", "ledger"}
+        and (ws & _LOG_PLACES or _log_file(req))
         and not (tests or ws & SUITE_WORDS or ws & RESULT_WORDS)
     ):
+        # "import log.jsonl into this db", "load events-0401.jsonl": the file or the place
+        # it goes into is the event log, not a test (`events export > log.jsonl`, --help)
         return ledger.events_import(req)
     if has_path and (
         (ws & {"config", "configuration"} and (suites or ws & RUN_VERBS))
@@ -908,21 +967,35 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ab.create(req)
     if "new" in ws and ws & TEST_WORDS and not question and not ws & RESULT_WORDS:
         return ab.create(req)
+    if not question and not ws & RESULT_WORDS and _test_named_new(req):
+        return ab.create(req)  # "an A/B test called x, variants …", "ab test x: a vs b"
     if not question and _adds_result(req, ws, fw, first, variants):
         return ab.add_result(req)
 
     # ---- reads
-    if ws & {
-        "events",
-        "log",
-        "logs",
-        "logged",
-        "history",
-        "happened",
-        "happening",
-        "timeline",
-        "activity",
-    } and not (ws & ANALYZE_WORDS - _TYPE_WORDS or ws & SUMMARY_WORDS - {"going"}):
+    if runs and not tests and "case" in ws and ws & {"happened", "happen", "went", "going"}:
+        return ev.show(req)  # "what happened on case q1 in RUN?": the case's rollouts
+    recorded = (
+        question
+        and req.seq("what", {"was", "were", "got", "has", "have", "is"}) >= 0
+        and ws & {"recorded", "appended", "logged", "written"}
+    )  # "what was recorded on X since D?": what the log holds, not the results' table
+    if (
+        recorded
+        or ws
+        & {
+            "events",
+            "log",
+            "logs",
+            "logged",
+            "history",
+            "happened",
+            "happening",
+            "timeline",
+            "activity",
+        }
+        and not (ws & ANALYZE_WORDS - _TYPE_WORDS or ws & SUMMARY_WORDS - {"going"})
+    ):
         return ledger.events_log(req)
     if suites and not runs and not tests:
         return ev.suite_show(req)
@@ -934,13 +1007,21 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         (ws & {"runs", "evals", "evaluations"} and fw not in RUN_VERBS)  # "run the evals": which?
         or ("list" in ws and ws & {"eval", "run"} and not runs)
     ) and not tests:
-        # "any stalled runs?": the list shows each run's state
+        # "any stalled runs?", "list eval runs, are any stalled?": the list shows each run's
+        # state (a question of which runs are in it, answered by the list)
         for i in req.indexes(_RUN_STATES):
-            if req.w(i + 1) in ("runs", "evals", "ones"):
+            asked = req.w(i - 1) in ("any", "which") or (
+                req.w(i - 1) in ("stalled", "still") and req.w(i - 2) == "any"
+            )
+            if req.w(i + 1) in ("runs", "evals", "ones") or asked:
                 req.use(i)
+                if asked and req.w(i - 2) in ("are", "is", "were") and req.free(i - 2):
+                    req.use(i - 2)
         return _command(text, ["eval", "list"])
     if ws & {"run", "eval", "evaluation"} and ws & SHOW_WORDS and not tests:
         return ev.show(req)
+    if req.seq({"no", "without"}, ab.NO_INFERENCE) >= 0 and (tests or req.focus in req.vocab.tests):
+        return ab.read_test(req, "summary")  # "the numbers for X, no inference": not an analysis
     if (
         ws & ANALYZE_WORDS
         or req.seq("should", "we") >= 0
@@ -977,7 +1058,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ev.show(req)
     if (
         (tests or req.focus in req.vocab.tests)
-        and not ws & (SHOW_WORDS | LIST_WORDS | LOG_WORDS | RESULT_WORDS)
+        and not ws & (_SHOW_ROWS | LIST_WORDS | LOG_WORDS | RESULT_WORDS)
         and _names_metric(req)
     ):
         # "cost per success on checkout-flow", "error rate for onboarding": a metric of a test,

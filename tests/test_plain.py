@@ -1071,6 +1071,177 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab create", "new test t9 comparing a vs b on completion time", None, "ab create t9 --variants a,b --metric completion_time"),
     ("ab create", "new test t9 comparing a and b on cost and on tokens", None, "~"),
     ("unsure", "router-v2 candidate and control result: 3 calls, success", None, "~"),
+    # ------------------------------------------------------------------ #24 round 6: general rules
+    # "one" right after a variant is the result it names, never a count of calls
+    ("ab add-result", "a warm one failed after 8 calls, 5 ok", CF, f"{AR} --variant warm --tool-calls 8 --successful-calls 5 --failure"),
+    ("ab add-result", "terse one passed: 4 calls, 4 ok", "prompt-style", "ab add-result prompt-style --variant terse --tool-calls 4 --successful-calls 4 --success"),
+    ("ab add-result", "warm: 3 calls, one failed, 2 ok", CF, f"{AR} --variant warm --tool-calls 3 --successful-calls 2"),
+    # a call verb keeps its particle ("went through", "worked fine"); "only" before a number read
+    ("ab add-result", "cold failed, 9 tool calls and just 4 went through", CF, f"{AR} --variant cold --tool-calls 9 --successful-calls 4 --failure"),
+    ("ab add-result", "warm: 6 calls, 6 worked fine, success", CF, f"{AR} --variant warm --tool-calls 6 --successful-calls 6 --success"),
+    ("unsure", "show only 5 results of search-v2", None, "~"),
+    # "mark it (as) X": the state word says it all
+    ("ab add-result", "warm on checkout-flow, 3 calls, 1 ok, mark it as a failure", None, f"{AR} --variant warm --tool-calls 3 --successful-calls 1 --failure"),
+    ("ab add-result", "verbose on prompt-style: 2 calls, 2 ok; flag it successful", None, "ab add-result prompt-style --variant verbose --tool-calls 2 --successful-calls 2 --success"),
+    ("canary complete", "router-v2 looks fine, mark it as complete", None, "canary complete router-v2"),
+    ("unsure", "mark it", CF, "~"),
+    # a session or a run that "died" (halfway) failed / stopped
+    ("ab add-result", "warm died midway on checkout-flow after 5 calls, 3 ok", None, f"{AR} --variant warm --tool-calls 5 --successful-calls 3 --failure"),
+    ("eval resume", "the eval crashed partway, resume candidate-0402", None, "eval resume candidate-0402"),
+    ("eval resume", "the run stalled overnight, pick candidate-0402 back up", None, "eval resume candidate-0402"),
+    # how many results an effect needs, asked as a question; what the effect is called
+    ("ab analyze", "what would it take to see a 4pp improvement on search-v2?", None, "ab analyze search-v2 --mde 4pp"),
+    ("ab analyze", "how long will it take to detect a 2pp drop on onboarding", None, "ab analyze onboarding --mde 2pp"),
+    ("ab analyze", "how many more sessions to spot a 15% increase in cost on prompt-style?", None, "ab analyze prompt-style --metric cost --mde 15%"),
+    ("unsure", "what would it take to ship warm?", CF, "~"),
+    # what a dataset is made of; "dump"/"give me" … jsonl; split lists joined by "/"
+    ("export dataset", "dump the onboarding transcripts as jsonl", None, "export dataset onboarding --format jsonl"),
+    ("export dataset", "export candidate-0402's rollouts in openai chat format", None, "export dataset candidate-0402 --format openai-chat"),
+    ("export dataset", "give me baseline-0401 as jsonl, train/test 0.9/0.1, seed 5", None, "export dataset baseline-0401 --format jsonl --split train=0.9,test=0.1 --seed 5"),
+    ("export dataset", "train/dev 0.7/0.3 of search-v2, jsonl", None, "export dataset search-v2 --format jsonl --split train=0.7,dev=0.3"),
+    ("unsure", "train/dev 0.7/0.3/0.1 of search-v2, jsonl", None, "~"),
+    # a file named as a log, or the store it goes into, is `events import`
+    ("events import", "load events-backup.jsonl", None, "events import events-backup.jsonl"),
+    ("events import", "ingest old/prod_ledger.jsonl into the database", None, "events import old/prod_ledger.jsonl"),
+    ("ab import", "import sessions.jsonl into search-v2", None, "ab import search-v2 sessions.jsonl"),
+    ("unsure", "import dialog.jsonl", None, "~"),
+    # "what was recorded": the log
+    ("events log", "what has been recorded for prompt-style?", None, "events log --stream ab:prompt-style"),
+    ("events log", "what got logged on search-v2 since 2025-02-01?", None, "events log --stream ab:search-v2 --since 2025-02-01"),
+    # a negated damage is what verify checks
+    ("events verify", "make sure nobody tampered with the log", None, "events verify"),
+    ("events verify", "check that the ledger was not altered", None, "events verify"),
+    ("unsure", "verify the log, not the projections", None, "~"),
+    # a test named new right after a word for a test is its creation (no verb needed)
+    ("ab create", "an experiment called tone-3, variants plain and warm", None, "ab create tone-3 --variants plain,warm"),
+    ("ab create", "a/b test retry-4: zero vs one vs two, metric errors", None, "ab create retry-4 --variants zero,one,two --metric errors"),
+    ("ab create", "we need an ab test named cache-ttl with arms short and long", None, "ab create cache-ttl --variants short,long"),
+    ("unsure", "an experiment called checkout-flow, variants a and b", None, "~"),
+    # variants: spaced after their cue up to "," or the end; a list right after the new name
+    ("ab create", "create test ctx with variants tiny mid huge, metric cost", None, "ab create ctx --variants tiny,mid,huge --metric cost"),
+    ("ab create", "create test ctx with arms tiny mid huge", None, "ab create ctx --variants tiny,mid,huge"),
+    ("unsure", "create test ctx with variants tiny mid huge with cost", None, "~"),
+    ("ab create", "create ctx-2: small, large; metric tokens", None, "ab create ctx-2 --variants small,large --metric tokens"),
+    ("ab create", "new test ctx-3 (small, large, huge), small as control", None, "ab create ctx-3 --variants small,large,huge --control small"),
+    ("unsure", "new test ctx-3 (small, large", None, "~"),
+    # a metric before its word ("success metric", "a cost guardrail of +5%"), after a comma list
+    ("ab create", "create test t10 with variants a and b, error_rate metric", None, "ab create t10 --variants a,b --metric error_rate"),
+    ("ab create", "create test t10 with variants a and b, completion time guardrail +10%", None, "ab create t10 --variants a,b --guardrail completion_time:+10%"),
+    ("ab create", "create test t10 with variants p, q, cost guardrail +5%", None, "ab create t10 --variants p,q --guardrail cost:+5%"),
+    ("ab create", "create test t10 with variants p, q, tokens metric, cost guardrail +0.02", None, "ab create t10 --variants p,q --metric tokens --guardrail cost:+0.02"),
+    # a report said after its kind ("eval report", "ab report")
+    ("report eval", "json eval report: candidate-0402 over baseline-0401", None, "report eval candidate-0402 --baseline baseline-0401 --format json"),
+    ("report ab", "an ab report on prompt-style, html", None, "report ab prompt-style --format html"),
+    # a canary named for one of its arms names that arm's result when no role is said
+    ("canary add-result", "router-v2 handled user-3: 2 calls, failed", None, "canary add-result router-v2 --variant router-v2 --unit-id user-3 --tool-calls 2 --failure"),
+    ("canary add-result", "record a router-v2 session for user-9, 45s, success", None, "canary add-result router-v2 --variant router-v2 --unit-id user-9 --completion-time 45 --success"),
+    ("unsure", "router-v2 served user-17 and user-18, success", None, "~"),
+    # the object of a covariate verb ("cuped it with X", "adjust this for X")
+    ("ab analyze", "adjust it for prior_tokens", "onboarding", "ab analyze onboarding --covariate prior_tokens"),
+    ("ab analyze", "cuped this with baseline_score", "search-v2", "ab analyze search-v2 --covariate baseline_score"),
+    ("unsure", "cuped it with baseline_score", None, "~"),
+    # a case of a run, asked what happened to it, is the run's case
+    ("eval show", "how did case add-3 go in baseline-0401?", None, "eval show baseline-0401 --case add-3"),
+    ("eval show", "what happened with case q7 in candidate-0402", None, "eval show candidate-0402 --case q7"),
+    # "X per Y" with the comparative inside; "cost less" is the cost
+    ("ab analyze", "does b cost more per successful session than a?", "search-v2", "ab analyze search-v2 --metric cost_per_success"),
+    ("ab analyze", "is verbose cheaper per success than terse?", None, "ab analyze prompt-style --metric cost_per_success"),
+    ("ab analyze", "does treatment cost less than control?", "onboarding", "ab analyze onboarding --metric cost"),
+    # with --force, a concession ("even though …", "although …") is what the force overrides
+    ("canary advance", "force router-v2 to 50% although the error rate is up", None, "canary advance router-v2 --force --to 50"),
+    ("canary complete", "complete router-v2 even if the rule disagrees, force it", None, "canary complete router-v2 --force"),
+    ("unsure", "advance router-v2 even though it does not have enough results", None, "~"),
+    ("unsure", "force router-v2 forward even though it only has 12 results", None, "~"),
+    # an A/B test's dataset floor said with "score" is on its score
+    ("export dataset", "export prompt-style as jsonl, only sessions with a score of at least 0.6", None, "export dataset prompt-style --format jsonl --min-score 0.6 --scorer score"),
+    ("export dataset", "export prompt-style as jsonl, only sessions scoring at least 0.6", None, "export dataset prompt-style --format jsonl --min-score 0.6"),
+    ("export dataset", "export baseline-0401 as jsonl, scoring at least 0.5", None, "export dataset baseline-0401 --format jsonl --min-score 0.5"),
+    # a last clause that says where all traffic goes is the change itself (or contradicts it)
+    ("canary complete", "complete router-v2, everyone on the candidate", None, "canary complete router-v2"),
+    ("canary rollback", "roll back router-v2, all traffic back to the control", None, "canary rollback router-v2"),
+    ("refused", "complete router-v2, all users get the control", None, "! which is it"),
+    ("canary complete", "finish router-v2, metrics look fine", None, "canary complete router-v2 --note 'metrics look fine'"),
+    # "export everything" names nothing to export
+    ("unsure", "export everything", None, "~"),
+    ("events export", "back up everything", None, "events export"),
+    # misspelt core words, a swap of two letters in a short one
+    ("canary list", "lsit the canaries", None, "canary list"),
+    ("ab create", "create test lx with variants lint and nolint", None, "ab create lx --variants lint,nolint"),
+    # "what can I type here?" is help
+    ("refused", "what can I say here?", None, "! `help`"),
+    # "no inference" is the summary, not the analysis
+    ("ab summary", "the descriptive numbers for onboarding, without significance tests", None, "ab summary onboarding"),
+    ("ab summary", "onboarding numbers, no inference", None, "ab summary onboarding"),
+    # idioms of an outcome: "got it right/wrong", "nailed it"
+    ("ab add-result", "c got it right with 4 tool calls", "search-v2", "ab add-result search-v2 --variant c --tool-calls 4 --success"),
+    ("ab add-result", "verbose got it wrong after 30s", "prompt-style", "ab add-result prompt-style --variant verbose --completion-time 30 --failure"),
+    ("unsure", "warm didn't get it right", CF, "~"),
+    # a conjunction opening a clause a rule read; an intention before an option
+    ("ab create", "create test t11 with variants x and y, but y is the control", None, "ab create t11 --variants x,y --control y"),
+    ("ab create", "create test t11 with variants x and y, and we intend to segment by region", None, "ab create t11 --variants x,y --segment region"),
+    # a test defined by other parts and no variants has the CLI's default ones; a bare name asks
+    ("ab create", "create test t12 with metric cost and a guardrail on tokens of +10%", None, "ab create t12 --metric cost --guardrail tokens:+10%"),
+    ("ab create", "new test t12, category search, prompt \"find it\"", None, "ab create t12 --category search --prompt 'find it'"),
+    ("ab create", "create test t12", None, "? ab create t12 [--variants]"),
+    ("ab create", "create test t12 with control warm", None, "~"),
+    # the view: an address is --host, "allow remote"/"remote access" is --allow-remote; "share"
+    ("view", "serve the view on 0.0.0.0 port 9000 with remote access", None, "view --port 9000 --host 0.0.0.0 --allow-remote"),
+    ("view", "share the dashboard with the team on port 8800", None, "view --port 8800"),
+    ("view", "start the viewer, host 192.168.1.5, allow remote connections", None, "view --host 192.168.1.5 --allow-remote"),
+    ("refused", "start the viewer on 0.0.0.0 and 10.0.0.1", None, "! one address"),
+    ("view", "serve the view on 0.0.0.0 so everyone can see it", None, "? view --host 0.0.0.0 [--allow-remote]"),
+    ("view", "start the viewer on localhost port 9000", None, "view --port 9000 --host localhost"),
+    # a question of which runs are stalled is answered by the list
+    ("eval list", "show the eval runs, which crashed?", None, "eval list"),
+    ("eval list", "list the runs, are any still running?", None, "eval list"),
+    # a budget on p95 said before its words; "the exit code" is --check; "ready to ship" asked
+    ("report ab", "is onboarding ready to ship within a 30 s p95 latency budget?", None, "report ab onboarding --latency-budget 30"),
+    ("report ab", "report on prompt-style with a $0.05 cost budget, and give me the exit code", None, "report ab prompt-style --cost-budget 0.05 --check"),
+    # a gate on regressions is eval compare's, whatever it is called ("CI gate: …")
+    ("eval compare", "CI gate: fail if candidate-0402 has more than 2 regressions against baseline-0401", None, "eval compare baseline-0401 candidate-0402 --max-regressions 2"),
+    ("report eval", "a ci check of candidate-0402 against baseline-0401", None, "report eval candidate-0402 --baseline baseline-0401 --check"),
+    ("eval compare", "ci gate: compare baseline-0401 and candidate-0402, fail if more than 3 regressions", None, "eval compare baseline-0401 candidate-0402 --max-regressions 3"),
+    # a canary planned with "A against B" / "A over B": B is the control; "M as the metric"
+    ("canary create", "new canary r3: model-b over model-a, stages 10, 50 and 100", None, "canary create r3 --control model-a --candidate model-b --stages 10,50,100"),
+    ("canary create", "create canary r4, model-b against model-a, error rate as the metric", None, "canary create r4 --control model-a --candidate model-b --metric error_rate"),
+    ("refused", "new canary r4, model-b vs model-a", None, "! canary create NAME"),
+    # results planned said with "expected"/"planned" before the number
+    ("ab create", "set up an ab test named tools-v2 comparing none and some, planned 400 sessions", None, "ab create tools-v2 --variants none,some --expected-results 400"),
+    ("ab create", "create test t13 with variants a and b, expected 250 results", None, "ab create t13 --variants a,b --expected-results 250"),
+    # a new suite's name right after "suite", delimited by its file or "from"
+    ("eval suite add", "add suite nightly from cases/n.yaml", None, "eval suite add cases/n.yaml --name nightly"),
+    ("eval suite add", "register suite math-2 with suites/math2.jsonl", None, "eval suite add suites/math2.jsonl --name math-2"),
+    ("eval suite add", "add suite file cases/new2.yaml", None, "eval suite add cases/new2.yaml"),
+    # "A over B" in a new test puts B as the control, as "against" does
+    ("ab create", "create test pay comparing fresh over stale", None, "ab create pay --variants fresh,stale --control stale"),
+    ("ab create", "new test pay-2: v2 over v1, metric tokens", None, "ab create pay-2 --variants v2,v1 --control v1 --metric tokens"),
+    # a comparative's floor "by at least N": the effect worth detecting; "by N" alone is asked
+    ("ab analyze", "is treatment better than control by at least 3pp?", "onboarding", "ab analyze onboarding --mde 3pp"),
+    ("ab analyze", "is verbose cheaper than terse by at least 10% on prompt-style", None, "ab analyze prompt-style --metric cost --mde 10%"),
+    ("unsure", "is warm faster than cold by 10s?", CF, "~"),
+    # errors listed in brackets after their count
+    ("ab add-result", "warm failed with 2 errors (\"429\", \"bad gateway\")", CF, f"{AR} --variant warm --errors 2 --error 429 --error 'bad gateway' --failure"),
+    # "what changed in X since position N": the change from then to now
+    ("ab analyze", "what changed on search-v2 since position 75?", None, "ab analyze search-v2 --at 75 --diff-now"),
+    # "see"/"look at" a metric of a test is its analysis on it
+    ("ab analyze", "I'd like to see the cost per success for checkout-flow", None, "ab analyze checkout-flow --metric cost_per_success"),
+    ("ab analyze", "let's look at tokens on prompt-style", None, "ab analyze prompt-style --metric tokens"),
+    # a request announced as a question
+    ("ab analyze", "quick question: is treatment ahead on onboarding?", None, "ab analyze onboarding"),
+    ("events verify", "one question, is the log intact?", None, "events verify"),
+    ("unsure", "question: ship warm", CF, "~"),
+    # "rerun the judge" rescores; "the two runs" named
+    ("eval rescore", "rerun the judge on baseline-0401", None, "eval rescore baseline-0401 --scorer judge"),
+    ("eval compare", "compare the two runs baseline-0401 and candidate-0402 on the exact scorer", None, "eval compare baseline-0401 candidate-0402 --scorer exact"),
+    # a canary shipped to everyone is completed
+    ("canary complete", "promote router-v2 to all users", None, "canary complete router-v2"),
+    ("unsure", "ship router-v2", None, "~"),
+    # the name right after "test:"; how many variants said before their list must match it
+    ("ab create", "a new experiment: tone-4, plain vs warm", None, "ab create tone-4 --variants plain,warm"),
+    ("ab create", "create test g2 with two arms, x and y", None, "ab create g2 --variants x,y"),
+    ("ab create", "create an experiment g4 with 3 variants: p, q, r", None, "ab create g4 --variants p,q,r"),
+    ("refused", "create an experiment g4 with 2 variants: p, q, r", None, "! which is it"),
+    ("ab create", "create test g3 with variants, metric cost", None, "~"),
 ]
 # fmt: on
 
