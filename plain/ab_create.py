@@ -4,7 +4,7 @@ checkout comparing cold vs warm, control cold, metric success, guardrail cost +1
 
 from __future__ import annotations
 
-from trialbook.domain.metrics import CUSTOM_METRIC_RE
+from trialbook.domain.metrics import CUSTOM_METRIC_RE, SUCCESS_RATE_IS_AMBIGUOUS
 from trialbook.domain.names import NAME_RE
 from trialbook.plain.ab_common import (
     BE,
@@ -656,6 +656,15 @@ def _create_metric(req: Request) -> str | None | Translation:
             and req.free(j)
             and req.tokens[j].norm not in KNOWN
         ):
+            if req.tokens[j].norm == "success_rate":  # refused by ab create too: asked
+                req.use(i, j)
+                return incomplete(
+                    req.text,
+                    ["ab", "create"],
+                    ["--metric M"],
+                    SUCCESS_RATE_IS_AMBIGUOUS,
+                    ["success", "tool_success_rate"],
+                )
             if CUSTOM_METRIC_RE.match(req.tokens[j].norm) and req.w(i) == "metric":
                 req.use(i, j, i - 1 if req.w(i - 1) in ("primary", "main") else i)
                 return req.tokens[j].norm

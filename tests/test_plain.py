@@ -71,6 +71,9 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab create", "create test speed with variants a and b, optimize for error rate", None, "ab create speed --variants a,b --metric error_rate"),
     ("ab create", "create a test called faq-bot", None, "? ab create faq-bot [--variants]"),
     ("ab create", "make a new experiment called faq-bot", None, "? ab create faq-bot [--variants]"),
+    # 'success_rate' means two things (ab create refuses it too): asked, never a custom metric
+    ("ab create", "create test latency-fix where the metric is success_rate", None, "? ab create latency-fix [--metric]"),
+    ("ab create", "create test x with variants a,b, metric success_rate", None, "? ab create x --variants a,b [--metric]"),
     ("ab create", "create a test with variants x and y", None, "? ab create --variants x,y [NAME]"),
     ("ab create", "create test checkout-flow with variants a and b", None, "! already a test named 'checkout-flow'"),
     ("ab create", "create test old-pricing with variants a and b", None, "! already an archived test"),
