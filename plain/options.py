@@ -28,6 +28,7 @@ TAKES: dict[tuple[str, ...], frozenset[str]] = {
     ("audit",): _w("--json"),
     ("audit", "report"): _w("--output"),
     ("canary", "list"): _w("--json"),
+    ("canary", "assign"): _w("--json"),
     ("canary", "status"): _w("--json --as-of --at"),
     ("canary", "advance"): _w("--json"),
     ("canary", "halt"): _w("--json"),

@@ -186,6 +186,7 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval suite list", "suite list please", None, "eval suite list"),
     ("eval rescore", "rescore baseline-0401 with the judge 2 times", None, "eval rescore baseline-0401 --scorer judge --judge-repeats 2"),
     ("canary assign", "where does user-3 go on router-v2?", None, "canary assign router-v2 user-3"),
+    ("canary assign", "assign user-1 user-2 user-3 on router-v2, json", None, "canary assign router-v2 user-1 user-2 user-3 --json"),
     ("ab add-result", "warm was successful; 4 calls, 4 ok", CF, f"{AR} --variant warm --tool-calls 4 --successful-calls 4 --success"),
     ("ab analyze", "is verbose cheaper than terse on cost per success?", None, "ab analyze prompt-style --metric cost_per_success"),
     ("ab analyze", "is terse faster on cost?", None, "! which metric"),
@@ -1525,6 +1526,22 @@ def test_every_generic_option_the_parser_adds_is_an_option_of_that_command() -> 
     for path, options in TAKES.items():
         _, valued, flags = GRAMMAR[path]
         assert options <= valued | flags, (path, options - valued - flags)
+
+
+def test_every_command_with_a_generic_option_is_known_to_take_it() -> None:
+    """The other direction: a command the CLI gives --json (or --limit, --as-of …) is in
+    TAKES with it, or "as json" on it is refused as an option it lacks ("canary assign … json")."""
+    from trialbook.plain.options import TAKES
+
+    generic = frozenset().union(*TAKES.values())
+    missing = {}
+    for path, (_, valued, flags) in GRAMMAR.items():
+        if path == ("ask",):
+            continue  # a plain request is never translated into `ask`
+        lacks = (generic & (valued | flags)) - TAKES.get(path, frozenset())
+        if lacks:
+            missing[" ".join(path)] = sorted(lacks)
+    assert not missing, missing
 
 
 # ---------------------------------------------------------------------- the API
