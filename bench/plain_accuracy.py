@@ -176,6 +176,16 @@ the answer runs nothing and offers that line.
   "compare baseline-0401 against/to candidate-0402" (the words and the names disagree) is asked;
   "router-v2 is at 100, mark it complete"; an openai target's key said in words; "the planner
   prompt"/"the search agent" as a description.
+- The sixth newcomer's held-out third (``--heldout6``, ``bench/plain_fresh6_heldout.txt``, 50
+  requests, never shown to round 6; the other 100 are ``--dev6``), scored by the lead: at baff6c1
+  39/50 = 78.0 % (declined 11, 0 wrong writes); after round 6 39/50 (declined 10, 1 wrong write:
+  "create test latency-fix where the metric is success_rate" became ``--metric success_rate``
+  with the default variants); with that fixed (the parser asks success or tool_success_rate, as
+  ``ab create`` does) 40/50 = 80.0 %, 0 wrong writes. The goal (>= 90 %) is not met: dev sets rose
+  81 → 98 while the held-out stayed at 78–80 %. Two of its ten misses pre-fill exactly the
+  expected line for one Enter ("shwo the last 10 results", "summary of onboarding instead"). Then
+  fixed (so dev data now): ``canary assign --json`` was unknown to the parser (a test now checks
+  every generic option of every command both ways).
 
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
@@ -377,6 +387,10 @@ FRESH4_DEV = ROOT / "bench" / "plain_fresh4_dev.txt"
 FRESH4_HELDOUT = ROOT / "bench" / "plain_fresh4_heldout.txt"
 #: the fifth newcomer's 120 requests, held out whole and scored once (#24 round 5, `--heldout5`)
 FRESH5_HELDOUT = ROOT / "bench" / "plain_fresh5_heldout.txt"
+#: the sixth newcomer's development set (#24 round 6, `--dev6`): two thirds of their requests
+FRESH6_DEV = ROOT / "bench" / "plain_fresh6_dev.txt"
+#: the sixth newcomer's held-out third, scored by the lead before and after round 6 (`--heldout6`)
+FRESH6_HELDOUT = ROOT / "bench" / "plain_fresh6_heldout.txt"
 
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
@@ -600,6 +614,8 @@ def main() -> None:
         "--dev4": ("fresh4 dev", FRESH4_DEV),
         "--heldout4": ("fresh4 held-out", FRESH4_HELDOUT),
         "--heldout5": ("fresh5 held-out", FRESH5_HELDOUT),
+        "--dev6": ("fresh6 dev", FRESH6_DEV),
+        "--heldout6": ("fresh6 held-out", FRESH6_HELDOUT),
     }
     for option, (label, path) in sets.items():
         if option in sys.argv:
