@@ -111,18 +111,7 @@ _INSERT_RESULT = f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) VALUES (
 #: the data keys of a result's ``ab_results`` row, from ``variant`` to ``end_time`` in
 #: RESULT_COLUMNS order (``errors`` as given; ``metrics`` and ``error_messages`` as
 #: values), picked at once from the data over a row of NULLs (``ABProjection._fold_run``)
-_VALUE_KEYS = (
-    "variant",
-    "session_id",
-    "case_id",
-    *VALUE_COLUMNS,
-    "metrics",
-    "error_messages",
-    "notes",
-    "start_time",
-    "end_time",
-)
-assert RESULT_COLUMNS[2:-1] == _VALUE_KEYS, "_fold_run builds rows from _VALUE_KEYS in order"
+_VALUE_KEYS = RESULT_COLUMNS[2:-1]
 _PICK_VALUES = operator.itemgetter(*_VALUE_KEYS)
 _NO_VALUES: dict[str, Any] = dict.fromkeys(_VALUE_KEYS)
 
