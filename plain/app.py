@@ -19,7 +19,9 @@ _FAMILIES = {
     "ab": _w("create add-result import list show summary analyze conclude archive restore"),
     "eval": _w("run resume retry-failed show list compare rescore export suite"),
     "events": _w("log show verify export import"),
-    "canary": _w("create status advance halt rollback complete watch audit list import"),
+    "canary": _w(
+        "create add-result assign status advance halt rollback complete watch audit list import"
+    ),
     "audit": _w("report"),
     "projections": _w("rebuild"),
     "report": _w("ab eval canary"),

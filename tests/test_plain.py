@@ -244,6 +244,8 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("report eval", "report for baseline-0401 compared to candidate-0402", None, "! which run is the baseline"),
     ("report eval", "report for candidate-0402 compared to baseline-0401", None, "report eval candidate-0402 --baseline baseline-0401"),
     ("refused", "help with the event log", None, "! `help events`"),
+    ("refused", "how do I use canary add-result?", None, "! `help canary add-result`"),
+    ("refused", "help with canary assign", None, "! `help canary assign`"),
     ("ab add-result", "terse errored out after 12 seconds", "prompt-style", "ab add-result prompt-style --variant terse --completion-time 12 --failure"),
     ("ab add-result", "verbose timed out after 2 min", "prompt-style", "ab add-result prompt-style --variant verbose --completion-time 120 --failure"),
     ("ab add-result", "verbose needed 3 corrections but passed", "prompt-style", "ab add-result prompt-style --variant verbose --corrections 3 --success"),
@@ -1526,6 +1528,15 @@ def test_every_generic_option_the_parser_adds_is_an_option_of_that_command() -> 
     for path, options in TAKES.items():
         _, valued, flags = GRAMMAR[path]
         assert options <= valued | flags, (path, options - valued - flags)
+
+
+def test_the_help_topics_name_every_command_of_each_family() -> None:
+    """``help_request``'s families list every subcommand click has ("how do I use canary
+    add-result?" pointed at ``help canary`` while add-result was missing)."""
+    from trialbook.plain.app import _FAMILIES
+
+    for family, subs in _FAMILIES.items():
+        assert subs == {p[1] for p in GRAMMAR if len(p) >= 2 and p[0] == family}, family
 
 
 def test_every_command_with_a_generic_option_is_known_to_take_it() -> None:
