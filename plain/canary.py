@@ -27,6 +27,8 @@ from trialbook.plain.words import (
     NEVER_VALUES,
     NOTE_CUES,
     SHOW_WORDS,
+    SUCCESS_NEG,
+    SUCCESS_POS,
     SUMMARY_WORDS,
     _w,
 )
@@ -143,7 +145,7 @@ def _intent(req: Request) -> str | None:
     if ws & _w("record add") and not req.is_question():
         return "add-result"
     if (
-        ws & _w("result session served handled")
+        ws & (_w("result session served handled") | SUCCESS_POS | SUCCESS_NEG)
         and ws & (_CANDIDATE_ROLE | _CONTROL_ROLE)
         and req.named("canary")
         and not req.is_question()
@@ -178,7 +180,7 @@ def _unit_ids(req: Request) -> list[int]:
 
 #: a canary's arm named by its role ("a router-v2 candidate result", "control result")
 _CANDIDATE_ROLE = _w("candidate treatment")
-_CONTROL_ROLE = _w("control")
+_CONTROL_ROLE = _w("control baseline")
 #: options of `ab add-result` that `canary add-result` does not have
 _AB_ONLY = _w("--dimension --by")
 

@@ -1140,6 +1140,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("report ab", "an ab report on prompt-style, html", None, "report ab prompt-style --format html"),
     # a canary named for one of its arms names that arm's result when no role is said
     ("canary add-result", "router-v2 handled user-3: 2 calls, failed", None, "canary add-result router-v2 --variant router-v2 --unit-id user-3 --tool-calls 2 --failure"),
+    # an arm named by its role ("baseline" is the control) with only an outcome: its result
+    ("canary add-result", "the baseline on router-v2 failed with 3 errors", None, "canary add-result router-v2 --variant router-v1 --errors 3 --failure"),
+    ("canary add-result", "the candidate on router-v2 succeeded for user-5 in 20s", None, "canary add-result router-v2 --variant router-v2 --unit-id user-5 --completion-time 20 --success"),
+    ("canary status", "did the candidate on router-v2 fail?", None, "~"),
     ("canary add-result", "record a router-v2 session for user-9, 45s, success", None, "canary add-result router-v2 --variant router-v2 --unit-id user-9 --completion-time 45 --success"),
     ("unsure", "router-v2 served user-17 and user-18, success", None, "~"),
     # the object of a covariate verb ("cuped it with X", "adjust this for X")

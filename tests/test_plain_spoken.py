@@ -114,7 +114,6 @@ TRIED = [
 #: shell grounds its --variant in the canary's arms, see tests/test_plain_canary.py), and
 #: every table request of `canary halt` has a --note already
 UNTRIED = {
-    (("canary", "add-result"), "--unit-id"),
     (("canary", "halt"), "--note"),
 }  # fmt: skip
 
