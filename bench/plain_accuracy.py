@@ -184,8 +184,10 @@ the answer runs nothing and offers that line.
   ``ab create`` does) 40/50 = 80.0 %, 0 wrong writes. The goal (>= 90 %) is not met: dev sets rose
   81 → 98 while the held-out stayed at 78–80 %. Two of its ten misses pre-fill exactly the
   expected line for one Enter ("shwo the last 10 results", "summary of onboarding instead"). Then
-  fixed (so dev data now): ``canary assign --json`` was unknown to the parser (a test now checks
-  every generic option of every command both ways).
+  fixed (so dev data now, 43/50): ``canary assign --json`` was unknown to the parser (a test now
+  checks every generic option of every command both ways); the shell's help lacked canary
+  add-result and assign (a test keeps its list equal to click's); a canary's arm named by its role
+  with only an outcome ("the baseline on router-v2 failed with 3 errors") is its result.
 
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.

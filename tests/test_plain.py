@@ -1655,6 +1655,25 @@ def test_is_write_knows_every_command(argv: list[str], writes: bool) -> None:
     assert is_write(argv) is writes
 
 
+#: every command of the CLI that only reads (or prints); a new command must join this set or
+#: WRITE_COMMANDS, so a write is never offered without its confirmation by default
+READ_ONLY_COMMANDS = {
+    ("ab", "analyze"), ("ab", "list"), ("ab", "show"), ("ab", "summary"), ("ask",), ("audit",),
+    ("audit", "report"), ("canary", "assign"), ("canary", "audit"), ("canary", "list"),
+    ("canary", "status"), ("eval", "compare"), ("eval", "list"), ("eval", "show"),
+    ("eval", "suite", "list"), ("eval", "suite", "show"), ("events", "export"), ("events", "log"),
+    ("events", "show"), ("events", "verify"), ("export", "dataset"), ("report", "ab"),
+    ("report", "canary"), ("report", "eval"),
+}  # fmt: skip
+
+
+def test_every_command_of_the_cli_is_classified_as_a_write_or_a_read() -> None:
+    from trialbook.plain.types import WRITE_COMMANDS
+
+    assert set(GRAMMAR) - WRITE_COMMANDS == READ_ONLY_COMMANDS
+    assert set(GRAMMAR) >= WRITE_COMMANDS
+
+
 def test_every_help_example_translates_to_its_command() -> None:
     pairs = examples()
     assert len(pairs) >= 10
