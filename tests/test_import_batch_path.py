@@ -391,9 +391,9 @@ def test_an_import_stores_the_bytes_the_per_line_path_stores(
     assert verified.exit_code == 0, verified.output
 
 
-def test_an_import_stores_what_adding_each_result_with_the_api_stores(
-    tmp_path: Path, invoke: Invoke
-) -> None:
+def import_and_add_each(tmp_path: Path, invoke: Invoke) -> int:
+    """The VARIED results the API takes imported into import.db and added one by one with
+    ``tb.ab.add_result`` into api.db; returns how many."""
     rows = [
         {"session_id": f"s-{i}", **r}
         for i, r in enumerate(VARIED)
@@ -406,6 +406,13 @@ def test_an_import_stores_what_adding_each_result_with_the_api_stores(
         tb.ab.create("t", variants=["cold", "warm"])
         for row in rows:
             tb.ab.add_result("t", **row)
+    return len(rows)
+
+
+def test_an_import_stores_what_adding_each_result_with_the_api_stores(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    import_and_add_each(tmp_path, invoke)
     assert stored(tmp_path / "import.db") == stored(tmp_path / "api.db")
 
 
@@ -428,18 +435,7 @@ def test_the_batch_fold_stores_the_result_rows_a_single_append_stores(
 ) -> None:
     """An import's rows name only the columns their results fill: the same values and
     SQLite types as the single append's insert of every column (NULLs bound)."""
-    rows = [
-        {"session_id": f"s-{i}", **r}
-        for i, r in enumerate(VARIED)
-        if "session_type" not in r and "error" not in r and r.get("dimensions") != {}
-    ]
-    assert len(rows) > 4  # more than a single append's few: the batch fold
-    file = write_lines(tmp_path / "r.jsonl", rows)
-    assert import_into(invoke, tmp_path / "import.db", file).exit_code == 0
-    with trialbook.open(tmp_path / "api.db") as tb:
-        tb.ab.create("t", variants=["cold", "warm"])
-        for row in rows:
-            tb.ab.add_result("t", **row)
+    assert import_and_add_each(tmp_path, invoke) > 4  # more than a single append's few
     assert typed_results(tmp_path / "import.db") == typed_results(tmp_path / "api.db")
 
 
