@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from trialbook.domain.errors import DomainError
 from trialbook.shell.command_kinds import READ_ONLY_COMMANDS
 from trialbook.shell.command_tree import is_number, names_for, store_names, takes_value, value_kind
 
@@ -366,7 +367,8 @@ def check(t: Translation, vocab: Vocabulary, focus: str | None = None) -> Transl
     if t.status == "incomplete":
         return t
     try:
-        parse_command(t.argv)
+        _, _, params = parse_command(t.argv)
+        _domain_check(path, params)
     except click.MissingParameter as e:
         param = e.param
         if isinstance(param, click.Option):
@@ -378,14 +380,24 @@ def check(t: Translation, vocab: Vocabulary, focus: str | None = None) -> Transl
         test = _named_test(path, _param_values(cmd, args), vocab, focus)
         allowed = names_for(kind, vocab, test)
         return with_tier(incomplete(t.text, t.argv, [missing], f"which {needed}?", allowed), t.tier)
-    except click.UsageError as e:
+    except (click.UsageError, DomainError) as e:
+        why = e.format_message() if isinstance(e, click.UsageError) else str(e)
         return with_tier(
-            refused(
-                t.text, f"that became `{t.line}`, which trialbook refuses: {e.format_message()}"
-            ),
-            t.tier,
+            refused(t.text, f"that became `{t.line}`, which trialbook refuses: {why}"), t.tier
         )
     return t
+
+
+def _domain_check(path: tuple[str, ...], params: dict[str, Any]) -> None:
+    """Hold a line that creates a test to the domain's own rules, as ``ab create`` would
+    (a metric, a guardrail, a cap or a control it refuses), without recording anything:
+    the shell never offers a write the command would then refuse."""
+    if path == ("ab", "create"):
+        from trialbook._ab import create_command
+        from trialbook.shell.commands.ab import create_arguments
+
+        fields = dict(params)
+        create_command(fields.pop("name"), **create_arguments(fields))
 
 
 def with_tier(t: Translation, tier: str) -> Translation:

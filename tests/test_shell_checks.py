@@ -270,3 +270,42 @@ def test_a_canary_result_named_by_its_role_passes_the_shell_on_a_real_store(
         writes=True,
     )
     assert check(wrong, vocab, None).status != "command"
+
+
+class TestDomainRules:
+    """A line that creates a test is held to the domain's own rules before it is offered: what
+    `ab create` would refuse (a metric, control, guardrail, cap, split or planned size) is refused
+    by the shell with the command's own reason, so a write the CLI then refuses is never offered
+    for confirmation (#24: "create test latency-fix where the metric is success_rate")."""
+
+    @pytest.mark.parametrize(
+        "line, why",
+        [
+            (
+                "ab create x1 --variants a,b --metric success_rate",
+                "'success_rate' means two things",
+            ),
+            ("ab create x1 --variants a,b --control c", "control 'c' is not one of the variants"),
+            ("ab create x1 --variants a,a", "variant 'a' is listed twice"),
+            ("ab create x1 --variants a,b --guardrail fast", "guardrail 'fast' is not valid"),
+            ("ab create x1 --variants a,b --cap success:p99", "success is binary"),
+            ("ab create x1 --variants a,b --split a=1", "split needs a positive weight"),
+            ("ab create x1 --variants a,b --expected-results 1", "greater than or equal to 2"),
+        ],
+    )
+    def test_a_line_the_command_refuses_is_refused_with_its_reason(
+        self, invoke: Invoke, db_path: Path, line: str, why: str
+    ) -> None:
+        t = check(proposed(line, line), VOCAB)
+        assert t.status == "refused" and "which trialbook refuses" in t.reason, t.reason
+        assert why in t.reason, t.reason
+        # the command itself refuses the same line for the same reason, and records nothing
+        r = invoke(*line.split())
+        assert r.exit_code != 0 and why in r.output, r.output
+        log = invoke("events", "log", "--jsonl", "--limit", "0")
+        assert log.exit_code == 0 and log.output.strip() == "", log.output
+
+    def test_a_line_the_command_takes_passes(self) -> None:
+        line = "ab create x1 --variants a,b,c --control b --metric cost --guardrail cost:+10%"
+        t = check(proposed(line, line), VOCAB)
+        assert t.status == "command", t.reason

@@ -15,6 +15,7 @@ from trialbook._models import Analysis, Decision, Recorded, Test
 
 if TYPE_CHECKING:
     from trialbook._client import Trialbook
+    from trialbook.domain.ab import CreateTest
     from trialbook.store.base import RecordedEvent
 
 Difficulty = Literal["easy", "medium", "hard"]
@@ -81,6 +82,62 @@ def _test(ledger: Any, row: dict[str, Any]) -> Test:
     )
 
 
+def create_command(
+    name: str,
+    *,
+    variants: Sequence[str] = ("control", "treatment"),
+    control: str | None = None,
+    metric: str = "success",
+    guardrails: Sequence[str] = (),
+    split: Mapping[str, float] | None = None,
+    task_id: str | None = None,
+    description: str | None = None,
+    prompt: str | None = None,
+    category: str | None = None,
+    difficulty: Difficulty | None = None,
+    expected_results: int | None = None,
+    expected_tools: Sequence[str] | None = None,
+    success_criteria: Sequence[str] | None = None,
+    caps: Sequence[str] = (),
+    segments: Sequence[str] = (),
+) -> CreateTest:
+    """The checked command ``AB.create`` records, built without a store: the domain's own
+    rules (names, variants, the metric, guardrails, caps, …) raise ``InvalidCommand`` here,
+    so the shell can hold an offered ``ab create`` line to them before anyone confirms it."""
+    from trialbook.domain import ab as d
+    from trialbook.domain.commands import build
+
+    if isinstance(variants, str):
+        variants = tuple(v.strip() for v in variants.split(","))
+    if isinstance(expected_tools, str):
+        expected_tools = tuple(t.strip() for t in expected_tools.split(","))
+    if isinstance(success_criteria, str):
+        success_criteria = (success_criteria,)
+    # one rule given as text is that rule, not its characters ("model" is one segment)
+    guardrails, caps, segments = (
+        (x,) if isinstance(x, str) else x for x in (guardrails, caps, segments)
+    )
+    return build(
+        d.CreateTest,
+        name=name,
+        variants=tuple(variants),
+        control=control,
+        metric=metric,
+        guardrails=d.read_guardrails(guardrails),
+        split=dict(split) if split is not None else None,
+        task_id=task_id,
+        description=description,
+        prompt=prompt,
+        category=category,
+        difficulty=difficulty,
+        expected_results=expected_results,
+        expected_tools=tuple(expected_tools) if expected_tools else None,
+        success_criteria=tuple(success_criteria) if success_criteria else None,
+        caps=tuple(caps) or None,
+        segments=tuple(segments) or None,
+    )
+
+
 class ABTests:
     """The A/B tests of one database. Names are the CLI's: ``create`` is ``ab create``, …"""
 
@@ -120,38 +177,23 @@ class ABTests:
         ``segments`` names the result dimensions planned for ``analyze(by=)``. Raises
         ``AlreadyExists`` or ``InvalidCommand`` (nothing recorded then).
         """
-        from trialbook.domain import ab as d
-        from trialbook.domain.commands import build
-
-        if isinstance(variants, str):
-            variants = tuple(v.strip() for v in variants.split(","))
-        if isinstance(expected_tools, str):
-            expected_tools = tuple(t.strip() for t in expected_tools.split(","))
-        if isinstance(success_criteria, str):
-            success_criteria = (success_criteria,)
-        # one rule given as text is that rule, not its characters ("model" is one segment)
-        guardrails, caps, segments = (
-            (x,) if isinstance(x, str) else x for x in (guardrails, caps, segments)
-        )
-        rails = d.read_guardrails(guardrails)
-        command = build(
-            d.CreateTest,
-            name=name,
-            variants=tuple(variants),
+        command = create_command(
+            name,
+            variants=variants,
             control=control,
             metric=metric,
-            guardrails=rails,
-            split=dict(split) if split is not None else None,
+            guardrails=guardrails,
+            split=split,
             task_id=task_id,
             description=description,
             prompt=prompt,
             category=category,
             difficulty=difficulty,
             expected_results=expected_results,
-            expected_tools=tuple(expected_tools) if expected_tools else None,
-            success_criteria=tuple(success_criteria) if success_criteria else None,
-            caps=tuple(caps) or None,
-            segments=tuple(segments) or None,
+            expected_tools=expected_tools,
+            success_criteria=success_criteria,
+            caps=caps,
+            segments=segments,
         )
         with self._tb._use("ab.create") as ledger:
             ledger.execute(command)

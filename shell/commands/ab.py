@@ -117,20 +117,7 @@ def ab() -> None:
     help="What counts as doing the task well. Repeatable.",
 )
 @pass_app
-def create(
-    app: App,
-    name: str,
-    variants: str,
-    control: str | None,
-    metric: str,
-    guardrails: tuple[str, ...],
-    split: str | None,
-    expected_tools: str | None,
-    success_criteria: tuple[str, ...],
-    caps: tuple[str, ...],
-    segments: tuple[str, ...],
-    **fields: Any,
-) -> None:
+def create(app: App, name: str, **params: Any) -> None:
     """Create an A/B test called NAME.
 
     \b
@@ -138,20 +125,7 @@ def create(
       trialbook ab create checkout-flow --variants cold,warm --metric success \\
           --guardrail completion_time:+10%
     """
-    weights = parse_key_values(_items(split), "--split") if split else None
-    test = app.tb.ab.create(
-        name,
-        variants=_items(variants),
-        control=control,
-        metric=metric,
-        guardrails=guardrails,
-        split=weights,
-        expected_tools=_items(expected_tools) if expected_tools is not None else None,
-        success_criteria=success_criteria or None,
-        caps=caps,
-        segments=segments,
-        **fields,
-    )
+    test = app.tb.ab.create(name, **create_arguments(params))
     planned = f", planned results: {test.expected_results}" if test.expected_results else ""
     capped = f", capped: {', '.join(test.caps)}" if test.caps else ""
     click.echo(
@@ -160,6 +134,20 @@ def create(
     )
     for custom in _custom_metrics(test.model_dump()):
         click.echo(custom, err=True)
+
+
+def create_arguments(params: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``tb.ab.create`` for the options of ``ab create`` as click
+    parsed them (the shell's line check builds the same command from them, unrecorded)."""
+    params = dict(params)
+    split, tools = params.pop("split"), params.pop("expected_tools")
+    return {
+        **params,
+        "variants": _items(params["variants"]),
+        "split": parse_key_values(_items(split), "--split") if split else None,
+        "expected_tools": _items(tools) if tools is not None else None,
+        "success_criteria": params["success_criteria"] or None,
+    }
 
 
 def _items(text: str) -> tuple[str, ...]:
