@@ -101,8 +101,8 @@ def clause_reason(req: Request) -> tuple[str | None, int]:
     """A reason said in the last clause after a comma: "ship warm, the numbers are clear",
     "archive onboarding, it is finished" (the note, and where it starts; else (None, -1)).
 
-    Only a clause of two words or more with no store name, number, negation, hedge or verb
-    of another request, that does not begin like an option ("judged on cost"); otherwise
+    Only a clause of two words or more with no store name, number, negation, hedge, metric or
+    verb of another request, that does not begin like an option ("judged on cost"); otherwise
     the words are the rule's to read, or to ask about (never dropped).
     """
     from trialbook.plain.words import HEDGES, NEGATORS
@@ -123,7 +123,10 @@ def clause_reason(req: Request) -> tuple[str | None, int]:
         or any(not req.free(i) or req.tokens[i].kind not in ("word", "punct") for i in clause)
         or any(req.tokens[i].text in (",", ";", ":") for i in clause)
         or set(words) & (NEGATORS | HEDGES | others)
+        or any(find_metric(req, i, anywhere=False) for i in clause)
     ):
+        # a clause naming a metric ("…, we decided on completion time") may be the analysis
+        # the decision rests on (--metric), not its reason: the rule reads it, or asks
         return None, -1
     text = rest_text(req, start)
     req.use(start - 1, *clause)

@@ -825,7 +825,8 @@ def _segment_and_cap(req: Request) -> list[str]:
     toks = req.tokens
     out: list[str] = []
     for i in req.indexes({"segment", "segmented", "segments", "breakdown", "broken", "break"}):
-        j = i + 1 + (req.w(i + 1) == "down")
+        j = i + 1 + (req.w(i + 1) in ("it", "them", "this", "results") and req.w(i + 2) == "down")
+        j += req.w(j) == "down"  # "break it down by category"
         if req.w(j) not in ("by", "per") or not req.free(i):
             continue
         k = j + 1
@@ -839,6 +840,8 @@ def _segment_and_cap(req: Request) -> list[str]:
             if toks[k].norm in KNOWN and toks[k].norm not in ("category", "difficulty", "model"):
                 continue
             req.use(*range(i, k + 1))
+            if req.w(k + 1) == "later" and req.free(k + 1):  # "… by category later": planned
+                req.use(k + 1)
             out += ["--segment", toks[k].norm]
             break
     for i in req.indexes({"cap", "capped", "capping", "winsorize", "winsorise"}):
@@ -849,6 +852,12 @@ def _segment_and_cap(req: Request) -> list[str]:
         if req.w(b) != "at" or b + 1 >= len(toks) or not req.free(b + 1):
             continue
         t = toks[b + 1]
+        nth = b + 1 + (req.w(b + 1) == "the")  # "at the 99th percentile"
+        ordinal = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)", req.w(nth))
+        if ordinal and req.w(nth + 1) in ("percentile", "pct") and req.free(nth + 1):
+            req.use(i, *range(i + 1, nth + 2))
+            out += ["--cap", f"{metric}:p{ordinal.group(1)}"]
+            continue
         if t.kind == "word" and re.fullmatch(r"p\d{1,2}", t.norm):
             limit = t.norm
         elif t.kind == "num" and t.unit in (None, "s", "usd") and t.value > 0:
@@ -878,6 +887,13 @@ def _expected_tools(req: Request) -> list[str]:
             req.use(i, lead[0], *[k for k in between if req.w(k) in _w("the to a its")])
             return items
     return []
+
+
+def _approximately(req: Request, i: int) -> bool:
+    """Whether token ``i`` says a planned number is rough: "~1000", "about 800", "roughly"."""
+    if not (0 <= i < len(req.tokens)) or not req.free(i):
+        return False
+    return req.tokens[i].text == "~" or req.w(i) in ("about", "around", "roughly", "approximately")
 
 
 def _create_extras(req: Request) -> list[str]:
@@ -910,10 +926,14 @@ def _create_extras(req: Request) -> list[str]:
     for i, t in enumerate(toks):
         if not (t.is_int and req.free(i) and req.w(i + 1) in ("results", "sessions")):
             continue
-        if req.w(i + 2) in ("expected", "planned") or req.w(i - 1) in _PLAN:
-            req.use(i, i + 1, i + 2 if req.w(i + 2) in ("expected", "planned") else i - 1)
+        about = i - 1 if _approximately(req, i - 1) else i  # "we plan ~1000", "about 800"
+        if req.w(i + 2) in ("expected", "planned") or req.w(about - 1) in _PLAN:
+            req.use(i, i + 1, i + 2 if req.w(i + 2) in ("expected", "planned") else about - 1)
+            req.use(*range(about, i))
+            if req.w(i + 2) == "total" or req.seq("in", "total") == i + 2:
+                req.use(i + 2, *([i + 3] if req.w(i + 2) == "in" else []))
             # "we plan to collect 600 results", "we aim for 600 results", "planning on 600"
-            k = i - 1
+            k = about - 1
             while req.w(k - 1) in _PLAN | _w("we to i about on") and req.free(k - 1):
                 k -= 1
                 req.use(k)

@@ -106,8 +106,10 @@ def _family_of(ws: list[str]) -> str:
 
 
 def _how_it_works(req: Request) -> bool:
-    """ "how does X work?", "how do X work", "how X works", "explain how X works"."""
+    """ "how does X work?", "how do X work (here)", "how X works", "explain how X works"."""
     ws = req.words()
+    while ws and ws[-1] in _AFTER_DO:  # "how do canaries work here?"
+        ws = ws[:-1]
     works = bool(ws) and ws[-1] in ("work", "works", "working")
     return works and "how" in ws and ws.index("how") <= 1
 

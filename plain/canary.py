@@ -142,6 +142,13 @@ def _intent(req: Request) -> str | None:
         and (ws & _w("vs versus over against") or "control" in ws)
     ):
         return "create"  # "canary for planner-v3 vs planner-v2 (control), …": a plan
+    if (
+        first == "canary"
+        and not req.named("canary")
+        and {"control", "candidate"} <= ws
+        and req.p(2) == ":"
+    ):
+        return "create"  # "canary search-ranker: control ranker-v1, candidate ranker-v2": a plan
     if ws & _w("record add") and not req.is_question():
         return "add-result"
     if (
@@ -181,6 +188,7 @@ def _unit_ids(req: Request) -> list[int]:
 #: a canary's arm named by its role ("a router-v2 candidate result", "control result")
 _CANDIDATE_ROLE = _w("candidate treatment")
 _CONTROL_ROLE = _w("control baseline")
+_DESTINATION = _w("to into for in on")
 #: options of `ab add-result` that `canary add-result` does not have
 _AB_ONLY = _w("--dimension --by")
 
@@ -207,6 +215,12 @@ def _named_arm(req: Request) -> str | None:
     if arms is None or len(arms) != 2 or names[0].name not in arms:
         return None
     if req.indexes(_CANDIDATE_ROLE | _CONTROL_ROLE, names_too=True):
+        return None
+    if req.w(names[0].start - 1) in _DESTINATION or (
+        req.w(names[0].start - 1) == "the" and req.w(names[0].start - 2) in _DESTINATION
+    ):
+        # "add a result to router-v2": the name says where the result goes (the canary), not
+        # which arm served it: asked, never read as the candidate's result
         return None
     return names[0].name
 

@@ -231,6 +231,21 @@ def run(req: Request) -> Translation:
         req.use(i)
     opts += fail_under(req, scorer_names)
     target = next((i for i, t in enumerate(toks) if t.kind in ("url", "spec")), -1)
+    if target < 0:
+        # "on openai gpt-4o-mini": the provider said as a word before its model (openai:MODEL)
+        for i in req.indexes({"openai"}):
+            j = i + 1
+            if (
+                j < len(toks)
+                and req.free(i)
+                and req.free(j)
+                and toks[j].kind == "word"
+                and any(c.isdigit() for c in toks[j].text)
+                and toks[j].start == toks[i].end + 1
+            ):
+                req.use(i)
+                target = j
+                break
     suite = resolve(req, "suite", ["eval", "run"])
     if isinstance(suite, Translation) and suite.status == "incomplete" and "--config" in opts:
         suite = ""  # "run the config in nightly.toml": the config names the suite (--help)
@@ -259,7 +274,8 @@ def run(req: Request) -> Translation:
     refusal = unknown_refusal(req)
     if refusal:
         return refusal
-    return command(req.text, [*argv, "--target", toks[target].text, *opts, *scorer_opts])
+    spec = toks[target].text if toks[target].kind != "word" else f"openai:{toks[target].text}"
+    return command(req.text, [*argv, "--target", spec, *opts, *scorer_opts])
 
 
 def _run_extras(req: Request) -> list[str] | Translation:
@@ -551,8 +567,16 @@ def resume(req: Request) -> Translation:
     for i in req.indexes({"pick", "picking"}):
         if req.w(i + 1) == "it" and req.w(i + 2) == "up" and req.w(i + 3) == "again":
             req.use(i + 3)
+    gates = _run_gates(req)
     refusal = number_refusal(req)
-    return refusal or command(req.text, ["eval", "resume", r, *budget])
+    return refusal or command(req.text, ["eval", "resume", r, *budget, *gates])
+
+
+def _run_gates(req: Request) -> list[str]:
+    """The CI gates a command that finishes a run takes (``eval resume``, ``eval retry-failed``,
+    as ``eval run``): ``--max-failed N`` and ``--fail-under SCORER=RATE`` with the scorer named
+    in the phrase ("fail if exact drops under 0.9"); a gate naming no scorer stays unread."""
+    return _gates(req) + fail_under(req, [])
 
 
 def _budget(req: Request) -> list[str]:
@@ -620,7 +644,8 @@ def _glued_path(req: Request) -> tuple[int, int, str] | None:
 
 
 def _version(req: Request) -> list[str]:
-    """``--version N`` from "version 2 of smoke", "smoke v2" is not read (a name may end so)."""
+    """``--version N`` from "version 2 of smoke" or "smoke v2" (a separate word after the suite's
+    name; "smoke-v2" is a name)."""
     for i in req.indexes({"version"}):
         j = i + 1 + (req.p(i + 1) in (":", "=", "#"))
         if j < len(req.tokens) and req.tokens[j].is_int and req.free(j):
@@ -628,6 +653,19 @@ def _version(req: Request) -> list[str]:
             if req.w(j + 1) == "of":
                 req.use(j + 1)
             return ["--version", fmt(req.tokens[j].value)]
+    for m in req.named("suite"):
+        # "regression v1 cases": a separate "vN" after a suite's name is its version (a name
+        # has no spaces, so "smoke-v2" or "smoke_v2" stays a name)
+        j = m.end
+        if (
+            j < len(req.tokens)
+            and req.tokens[j].kind == "word"
+            and re.fullmatch(r"v\d+", req.tokens[j].norm)
+            and req.tokens[j].start > req.tokens[j - 1].end
+            and req.free(j)
+        ):
+            req.use(j)
+            return ["--version", str(int(req.tokens[j].norm[1:]))]
     return []
 
 
@@ -1077,7 +1115,7 @@ def retry_failed(req: Request) -> Translation:
         req.use(i)
     if {"try", "again"} <= set(req.words()):  # "try the failed ones again"
         req.use(*req.indexes({"try", "again"}))
-    return command(req.text, ["eval", "retry-failed", r])
+    return command(req.text, ["eval", "retry-failed", r, *_run_gates(req)])
 
 
 def export(req: Request) -> Translation:

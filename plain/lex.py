@@ -21,6 +21,7 @@ _TOKEN_RE = re.compile(
   | (?P<spec>\b(?:openai|http|https|python|command|cmd|shell|rollout):[^\s,;]+)
   | (?P<scorer>\b(?:equals|contains|icontains|regex|json_field|numeric|length|judge):[^\s,;]+)
   | (?P<ab>\ba/b\b)
+  | (?P<wslash>\b[wW]/(?=\s|$))
   | (?P<date>\b\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{1,2}}:\d{{2}}(?::\d{{2}})?Z?)?(?![\w-]))
   | (?P<frac>\d+\s*/\s*\d+(?![\w/]))
   | (?P<path>(?<![\w/])(?:~|\.{{1,2}})?/[\w./-]+|[\w./~-]*[\w-]\.(?:jsonl|ndjson|json|ya?ml|csv|toml|txt|md|html|xml)\b)
@@ -208,6 +209,8 @@ def _make(kind: str, m: re.Match[str]) -> list[Token]:
         return [tok]
     if m.group("ab") is not None:
         return [Token("word", s, start, end, norm="a/b", parts=("a/b",))]
+    if m.group("wslash") is not None:  # "w/ variants cold,warm": the abbreviation of "with"
+        return [Token("word", s, start, end, norm="with", parts=("with",))]
     if m.group("word") is not None:
         return _words(s, start)
     if kind == "date":

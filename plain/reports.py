@@ -229,6 +229,8 @@ def is_dataset_export(req: Request) -> bool:
         and bool({"it", "this", "its"} & ws)
         and (req.focus in req.vocab.runs or req.focus in req.vocab.tests)
     )
+    if said_format and not source and any(m.kind == "suite" for m in req.matches):
+        said_format = False  # "run regression on openai gpt-4o-mini": a suite runs on a target
     verb = ws & _w("export make build write create")
     # "export X as jsonl", "dump X as jsonl", "train/val/test 0.8/0.1/0.1 of X, jsonl": a
     # dataset of X (the log's export has no format to say, and only a dataset is split)

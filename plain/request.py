@@ -92,13 +92,21 @@ _CORE = sorted(
         "latest between against"
     )
 )
+#: the verbs requests begin with, read through one typo only as the request's first word
+#: ("recrod a treatment result …"): anywhere else one letter off may be a new name
+_VERBS = sorted(
+    _w(
+        "record create conclude import export rollback restore archive advance rescore resume "
+        "retry analyze analyse compare verify rebuild replay audit watch complete"
+    )
+)
 #: short core words read as meant only when two neighbouring letters were swapped ("lsit"):
 #: one letter changed or missing is as likely a new name ("lint", "lst")
 _CORE_SWAPPED = _w("list canaries")
 #: what may follow a meaning-light verb as its particle ("burned through", "chewed up")
 _PARTICLES = _w("through thru up away")
 #: abbreviations read as their word
-_ABBREVIATIONS = {"incl": "including", "w/": "with", "thx": "thanks", "pls": "please"}
+_ABBREVIATIONS = {"incl": "including", "thx": "thanks", "pls": "please"}
 
 
 def _correct_spelling(tokens: list[Token], matches: list[NameMatch], vocab: Vocabulary) -> None:
@@ -123,7 +131,9 @@ def _correct_spelling(tokens: list[Token], matches: list[NameMatch], vocab: Voca
             continue
         if len(t.norm) < 4 or not t.norm.isalpha():
             continue
-        close = [w for w in _CORE if w[0] == t.norm[0] and _one_edit(t.norm, w)]
+        first = all(x.kind != "word" or x.norm in ("please", "pls") for x in tokens[:i])
+        core = [*_CORE, *_VERBS] if first else _CORE
+        close = [w for w in dict.fromkeys(core) if w[0] == t.norm[0] and _one_edit(t.norm, w)]
         close += [w for w in _CORE_SWAPPED if _swapped(t.norm, w)]
         if len(close) == 1 and not difflib.get_close_matches(t.norm, names, n=1, cutoff=0.72):
             t.norm = close[0]

@@ -39,7 +39,7 @@ from trialbook.plain import ledger as ledger
 from trialbook.plain import options as options
 from trialbook.plain import reports as reports
 from trialbook.plain import spoken as spoken
-from trialbook.plain.lex import name_parts
+from trialbook.plain.lex import fmt, name_parts
 from trialbook.plain.request import Request
 from trialbook.plain.types import (
     Translation,
@@ -212,6 +212,19 @@ def _test_named_new(req: Request) -> bool:
     return False
 
 
+def _defined_new_test(req: Request) -> bool:
+    """Whether the request opens with a word for a test, a new name and "with" its variants:
+    "ab test llm-swap with gpt4o vs sonnet, we plan 1000 results" (a definition, whatever else
+    it says about results)."""
+    for i in req.indexes(TEST_WORDS - {"tests", "experiments", "trials", "studies"}):
+        j = i + 1
+        if i > 1 or req.w(j + 1) != "with" or not req.has({"vs", "versus", "variants", "arms"}):
+            continue
+        if j < len(req.tokens) and req.free(j) and req.tokens[j].kind in ("word", "quote"):
+            return req.w(j) not in FILLER
+    return False
+
+
 #: words that show a test's rows (`ab show`); "see"/"look" at a metric ask for its analysis
 _SHOW_ROWS = SHOW_WORDS - _w("see look")
 
@@ -310,13 +323,17 @@ def _accounted(req: Request, translation: Translation) -> Translation:
             and not any(i in req.used for i in range(m.start, m.end))
             and not any(m.name == a or m.name in a.split(",") for a in translation.argv)
         ]
-        # a number said as an estimate ("about 12 calls", "roughly 40s") is not a value to record
+        # a number said as an estimate ("about 12 calls", "roughly 40s") is not a value to
+        # record; a plan is one ("we plan about 800 results": --expected-results)
+        argv = list(translation.argv)
+        planned = argv[argv.index("--expected-results") + 1] if "--expected-results" in argv else ""
         estimates = [
             f"{t.text} {req.tokens[i + 1].text}"
             for i, t in enumerate(req.tokens[:-1])
             if t.kind == "word"
             and t.norm in _APPROX
             and req.tokens[i + 1].kind in ("num", "money", "frac")
+            and not (req.tokens[i + 1].is_int and fmt(req.tokens[i + 1].value) == planned)
         ]
         if estimates:
             return incomplete(
@@ -967,6 +984,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ab.create(req)
     if "new" in ws and ws & TEST_WORDS and not question and not ws & RESULT_WORDS:
         return ab.create(req)
+    if not question and _defined_new_test(req):
+        return ab.create(req)  # "ab test llm-swap with gpt4o vs sonnet, we plan 1000 results"
     if not question and not ws & RESULT_WORDS and _test_named_new(req):
         return ab.create(req)  # "an A/B test called x, variants …", "ab test x: a vs b"
     if not question and _adds_result(req, ws, fw, first, variants):

@@ -16,6 +16,7 @@ import re
 import shlex
 from decimal import Decimal
 
+import click
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -96,7 +97,8 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("canary complete", "complete router-v2, note", None, "? canary complete router-v2 ['note']"),
     # a comma list ends before a word that runs on into a clause
     ("ab create", "create test retry-2 with variants zero,one, we plan for 600 results", None, "ab create retry-2 --variants zero,one --expected-results 600"),
-    ("ab create", "create test retry-3 with variants zero,one, we expect about 600 results", None, "! '600'"),
+    # a plan may be rough ("about 600"): it is what --expected-results says (#24 round 7)
+    ("ab create", "create test retry-3 with variants zero,one, we expect about 600 results", None, "ab create retry-3 --variants zero,one --expected-results 600"),
     ("ab create", "new test tone-2 with variants plain, warm, formal, all on the same prompt", None, "~"),
     # ------------------------------------------------------------------ #24 round 3: capabilities
     # options said by their own name, the value on either side (plain/named.py)
@@ -1252,6 +1254,44 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab create", "create an experiment g4 with 3 variants: p, q, r", None, "ab create g4 --variants p,q,r"),
     ("refused", "create an experiment g4 with 2 variants: p, q, r", None, "! which is it"),
     ("ab create", "create test g3 with variants, metric cost", None, "~"),
+    # #24 round 7 (the seventh newcomer's dev set): capabilities, each in paraphrases of its own
+    # a clause naming a metric after a decision is the analysis it rests on, not a note
+    ("ab conclude", "ship warm, we judged it on cost", CF, "ab conclude checkout-flow --ship warm --metric cost"),
+    ("ab conclude", "keep the control on onboarding, judged on error rate", None, "ab conclude onboarding --keep-control --metric error_rate"),
+    ("ab conclude", "ship c, the numbers are clear", "search-v2", "ab conclude search-v2 --ship c --note 'the numbers are clear'"),
+    # a canary named where the result goes ("to router-v2") is not its arm: asked which
+    ("unsure", "record a result for router-v2: success in 12s", None, "~"),
+    ("unsure", "log a result into the router-v2 canary, it failed", None, "~"),
+    ("canary add-result", "router-v2 handled user-3 in 9s, success", None, "canary add-result router-v2 --variant router-v2 --unit-id user-3 --completion-time 9 --success"),
+    # "w/" is "with"; a request's first word one typo off a command verb
+    ("ab create", "new test tone-9 w/ variants plain,warm", None, "ab create tone-9 --variants plain,warm"),
+    ("ab add-result", "recrod a cold result for checkout-flow, failed", None, "ab add-result checkout-flow --variant cold --failure"),
+    ("ab archive", "archvie onboarding", None, "ab archive onboarding"),
+    ("ab create", "creaet test lint-fix with variants a and b", None, "ab create lint-fix --variants a,b"),
+    # a separate "vN" after a suite's name is its version
+    ("eval suite show", "show me smoke v2", None, "eval suite show smoke --version 2"),
+    ("eval suite show", "the cases of regression v3", None, "eval suite show regression --version 3"),
+    # "how do X work here"
+    ("refused", "how does the event log work here?", None, "! `help events`"),
+    # gates on the commands that finish a run
+    ("eval resume", "resume candidate-0402 and fail if more than 2 rollouts failed", None, "eval resume candidate-0402 --max-failed 2"),
+    ("eval retry-failed", "retry the failures of baseline-0401, fail when contains drops below 80%", None, "eval retry-failed baseline-0401 --fail-under contains=80%"),
+    ("eval retry-failed", "retry the failures of baseline-0401, fail when it drops below 80%", None, "~"),
+    # a canary planned by its name and a colon
+    ("canary create", "canary ranker-2: control bm25, candidate hybrid, stages 10,50,100", None, "canary create ranker-2 --control bm25 --candidate hybrid --stages 10,50,100"),
+    # a rough plan; a cap at the Nth percentile; "break it down by X later"
+    ("ab create", "create test tips with variants on and off, we plan roughly 900 sessions", None, "ab create tips --variants on,off --expected-results 900"),
+    ("ab create", "create test tips with variants on and off, we are planning ~400 results in total", None, "ab create tips --variants on,off --expected-results 400"),
+    ("ab create", "create test tips with variants on and off, cap completion time at the 95th percentile", None, "ab create tips --variants on,off --cap completion_time:p95"),
+    ("ab create", "create test tips with variants on and off, we will break it down by model later", None, "ab create tips --variants on,off --segment model"),
+    # "ab test NAME with A vs B", whatever else it says about results
+    ("ab create", "ab test ranker-9 with bm25 vs dense, we plan 500 results", None, "ab create ranker-9 --variants bm25,dense --expected-results 500"),
+    ("ab create", "a/b test tone-10 with variants plain and warm", None, "ab create tone-10 --variants plain,warm"),
+    # "openai MODEL" as a run's target; "openai" then names no dataset format
+    ("eval run", "run smoke on openai gpt-4.1-mini", None, "eval run smoke --target openai:gpt-4.1-mini"),
+    ("eval run", "evaluate regression with openai o3-mini, 2 epochs", None, "eval run regression --target openai:o3-mini --epochs 2"),
+    # the shell refuses what the command would refuse (domain rules), with its reason
+    ("refused", "create test t7 with variants a and b, control c", None, "! not one of the variants"),
 ]
 # fmt: on
 
@@ -1557,6 +1597,34 @@ def test_every_command_with_a_generic_option_is_known_to_take_it() -> None:
         if lacks:
             missing[" ".join(path)] = sorted(lacks)
     assert not missing, missing
+
+
+def test_the_result_slots_are_the_options_of_ab_add_result() -> None:
+    """plain/ab_result's hand-kept tables name ``ab add-result``'s options: the order it writes
+    them in lists every option the command has (a new option the parser could never write would
+    be dropped from "… with 3 retries"), the ``key=value`` names map onto real options, and the
+    slots it reads as whole numbers are exactly the command's integer options."""
+    from trialbook.plain import ab_result as r
+    from trialbook.shell.line_checks import resolve_command
+
+    _, cmd, _, _ = resolve_command(["ab", "add-result", "x"])
+    options = {p.name: p for p in cmd.params if isinstance(p, click.Option)}
+    written = {"error": "error_messages", "metric": "metrics", "dimension": "dimensions"}
+    assert {written.get(k, k) for k in r._OPTION_ORDER} | {"variant"} == set(options)
+    assert set(r._KV_NUMERIC.values()) | set(r._KV_TEXT.values()) <= set(options)
+    assert {
+        n
+        for n, p in options.items()
+        if p.type is click.INT or getattr(p.type, "name", "") == "tokens"
+    } == r._INT_SLOTS
+
+
+def test_the_gate_decisions_are_the_analysis_decisions() -> None:
+    """``eval compare --fail-on`` names a recommendation; the parser's list is the engine's."""
+    from trialbook.domain.stats.engine import DECISIONS
+    from trialbook.plain.evals import _DECISIONS
+
+    assert set(_DECISIONS) == set(_DECISIONS.values()) == set(DECISIONS)
 
 
 # ---------------------------------------------------------------------- the API
