@@ -257,6 +257,17 @@ def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
     if len(units) > 1:
         return None
     cut = {i - 1 for i in units} | set(units)
+    stage: list[str] = []
+    for i in req.indexes({"stage"}):  # "from stage 2", "at stage 3": the stage's number
+        j = i + 1
+        if j < len(req.tokens) and req.tokens[j].is_int and req.free(i) and req.free(j):
+            stages = req.vocab.canaries.get(name) or ()
+            if not 1 <= req.tokens[j].value <= max(len(stages), 1):
+                return None
+            a = i - (req.w(i - 1) in ("from", "at", "in", "during", "of"))
+            cut |= set(range(a, j + 1))
+            stage = ["--stage", fmt(req.tokens[j].value)]
+            break
     cut |= {i for i in req.indexes(CANARY_WORDS) if req.free(i)}
     cut |= req.used  # options read before any rule (errors "…", "as json"): added once, outside
     role = "candidate" if kinds == {True} else "control"
@@ -286,7 +297,7 @@ def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
     argv[k] = arms[1] if argv[k] == "candidate" else arms[0]
     unit = ["--unit-id", req.tokens[units[0]].text] if units else []
     req.use(*range(len(req.tokens)))  # each was accounted for by the result's reading
-    return command(req.text, ["canary", "add-result", name, *argv[3:5], *unit, *argv[5:]])
+    return command(req.text, ["canary", "add-result", name, *argv[3:5], *unit, *stage, *argv[5:]])
 
 
 def _mark_words(req: Request, words: frozenset[str]) -> None:

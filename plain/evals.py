@@ -359,8 +359,12 @@ def run_files(req: Request) -> list[str]:
     for i in req.indexes({"seeds"}):
         j = i + 1 + (req.w(i + 1) in ("of", "from"))
         e = j
-        while e + 2 < len(toks) + 1 and req.p(e + 1) == "," and e + 2 < len(toks):
-            e += 2  # "seeds 0,3,7" is lexed as numbers between commas
+        while (
+            e + 2 < len(toks)
+            and req.p(e + 1) == ","
+            and re.fullmatch(r"\d+(?:-\d+)?", toks[e + 2].text)
+        ):
+            e += 2  # "seeds 0,3,7" is lexed as numbers between commas ("…, cache on" ends it)
         said = req.text[toks[j].start : toks[e].end] if j < len(toks) else ""
         if j < len(toks) and all(req.free(x) for x in range(j, e + 1)) and _SEEDS.fullmatch(said):
             a = i - (req.w(i - 1) in ("over", "for", "on", "with", "across", "the"))

@@ -213,11 +213,41 @@ def _budgets(req: Request) -> list[str] | Translation:
         k = req.seq({"ready", "fit", "ok"}, "to", "ship")
         if k >= 0:
             req.use(k, k + 1, k + 2)
+        for i in req.indexes({"ready"}):  # "is router-v2 ready? … in check mode": what it asks
+            if req.is_question() and req.free(i):
+                req.use(i)
+        if req.seq("in", "check", "mode") == gate - 1 or req.w(gate + 1) == "mode":
+            req.use(*[x for x in (gate - 1, gate + 1) if req.w(x) in ("in", "mode")])
         for i in req.indexes({"as", "a", "it", "is", "whether", "if"}):
             if i < gate + 3:
                 req.use(i)
         opts.append("--check")
     return opts
+
+
+def _ratio_split(req: Request, j: int) -> str:
+    """ "split 90/10 train/val" (or "train/val 90/10"): two shares said as one N/M, in percent
+    (summing to 100) or as shares (summing to 1), beside two split names; else ""."""
+    from decimal import Decimal
+
+    from trialbook.plain.lex import fmt
+
+    toks = req.tokens
+    for at, names_at in ((j, j + 1), (j + 3, j)):
+        if not (0 <= at < len(toks)) or toks[at].kind != "frac" or not req.free(at):
+            continue
+        names, end = _slashed(req, names_at, "word")
+        if len(names) != 2 or any(toks[n].norm not in _SPLIT_NAMES for n in names):
+            continue
+        a, b = toks[at].value, toks[at].value2
+        scale = Decimal(100) if a + b == 100 else Decimal(1) if a + b == 1 else None
+        if scale is None:
+            continue
+        req.use(at, *range(names_at, end))
+        return ",".join(
+            f"{toks[n].norm}={fmt(v / scale)}" for n, v in zip(names, (a, b), strict=True)
+        )
+    return ""
 
 
 def is_dataset_export(req: Request) -> bool:
@@ -298,6 +328,11 @@ def _split(req: Request) -> list[str] | Translation:
         slashed = _slashed_split(req, i)
         if slashed:
             opts += ["--split", slashed]
+            break
+        ratio = _ratio_split(req, j)
+        if ratio:
+            req.use(i)
+            opts += ["--split", ratio]
             break
     if not any(o == "--split" for o in opts):
         # "train/val/test 0.8/0.1/0.1" without the word "split": split names said as one

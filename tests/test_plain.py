@@ -1290,6 +1290,16 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # "openai MODEL" as a run's target; "openai" then names no dataset format
     ("eval run", "run smoke on openai gpt-4.1-mini", None, "eval run smoke --target openai:gpt-4.1-mini"),
     ("eval run", "evaluate regression with openai o3-mini, 2 epochs", None, "eval run regression --target openai:o3-mini --epochs 2"),
+    # seeds listed before another option; a check report asked as "is X ready … check mode"
+    ("eval run", "run smoke on openai:gpt-4o, seeds 1-20, with the cache", None, "eval run smoke --target openai:gpt-4o --seeds 1-20 --cache"),
+    ("report canary", "the canary report of router-v2 in check mode", None, "report canary router-v2 --check"),
+    # a split said as one ratio beside two split names
+    ("export dataset", "export baseline-0401 as jsonl, split train/test 80/20", None, "export dataset baseline-0401 --format jsonl --split train=0.8,test=0.2"),
+    ("export dataset", "jsonl dataset of baseline-0401, split 75/25 train/dev", None, "export dataset baseline-0401 --format jsonl --split train=0.75,dev=0.25"),
+    ("unsure", "export baseline-0401 as jsonl, split 70/20 train/test", None, "~"),
+    # a canary arm's result from a stage, by the stage's number
+    ("canary add-result", "record a candidate result for router-v2 at stage 3: success in 20s", None, "canary add-result router-v2 --variant router-v2 --stage 3 --completion-time 20 --success"),
+    ("unsure", "record a candidate result for router-v2 at stage 9: success", None, "~"),
     # the shell refuses what the command would refuse (domain rules), with its reason
     ("refused", "create test t7 with variants a and b, control c", None, "! not one of the variants"),
 ]
