@@ -189,6 +189,22 @@ the answer runs nothing and offers that line.
   add-result and assign (a test keeps its list equal to click's); a canary's arm named by its role
   with only an outcome ("the baseline on router-v2 failed with 3 errors") is its result.
 
+- The seventh newcomer (#24 round 7, 2026-12-04) had every ``--help`` only (the README copy
+  meant for them was missing), never the parser, and wrote 150 requests; every third request of
+  the file (50) is held out (``--heldout7``), the rest is ``--dev7``. Scores are of what the shell
+  answers (the rules held to the line check, which since round 7 also builds an offered
+  ``ab create`` with the domain's own rules). At 8247b39: dev 76/100 (2 wrong writes), held-out
+  45/50 = 90.0 % (0 wrong writes). After round 7: dev 90/100 (0 wrong writes), held-out 45/50 =
+  90.0 % (the same five declined; 0 wrong writes). The held-out was already at 90 % before: on
+  the whole file the rules went 121/150 = 80.7 % -> 135/150 = 90.0 %; a first split tried (every
+  third line of each family, 42 lines) scored 32/42 = 76.2 % at 8247b39 and was replaced by the
+  file-order split before any tuning because it held fewer than a third. The five held-out misses
+  were fixed afterwards (so dev data now, 48/50): a split said after the last variant ("a, b, c
+  split 2:1:1"), "VARIANT again", a target said 'the command "…"'. Not fixed, judged right to ask:
+  a bare "make a test called X" (pre-filled), a trailing "ok" as the outcome, "any regression" as
+  ``--max-regressions 0`` (a 0 nobody typed), "the 10% stage" as a stage number (a number nobody
+  typed), a model with no provider as a target.
+
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
 
@@ -401,6 +417,10 @@ FRESH5_HELDOUT = ROOT / "bench" / "plain_fresh5_heldout.txt"
 FRESH6_DEV = ROOT / "bench" / "plain_fresh6_dev.txt"
 #: the sixth newcomer's held-out third, scored by the lead before and after round 6 (`--heldout6`)
 FRESH6_HELDOUT = ROOT / "bench" / "plain_fresh6_heldout.txt"
+#: the seventh newcomer's development set (#24 round 7, `--dev7`): two thirds of their requests
+FRESH7_DEV = ROOT / "bench" / "plain_fresh7_dev.txt"
+#: the seventh newcomer's held-out third, scored by the lead before and after round 7 (`--heldout7`)
+FRESH7_HELDOUT = ROOT / "bench" / "plain_fresh7_heldout.txt"
 
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
@@ -626,6 +646,8 @@ def main() -> None:
         "--heldout5": ("fresh5 held-out", FRESH5_HELDOUT),
         "--dev6": ("fresh6 dev", FRESH6_DEV),
         "--heldout6": ("fresh6 held-out", FRESH6_HELDOUT),
+        "--dev7": ("fresh7 dev", FRESH7_DEV),
+        "--heldout7": ("fresh7 held-out", FRESH7_HELDOUT),
     }
     for option, (label, path) in sets.items():
         if option in sys.argv:

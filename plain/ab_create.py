@@ -135,8 +135,15 @@ def _list_items(req: Request, j: int) -> tuple[list[str], int, str | None]:
             break
         if items and t.kind == "word" and t.norm in _NEXT_PART:
             break  # "a, b, expected tools x and y": the next part, never a name in the list
-        if items and kind == "comma" and nxt_tok is not None and nxt_tok.norm in _NEXT_PART:
-            break  # "short, long, success guardrail +5pp": what the next part is about
+        if (
+            items
+            and kind == "comma"
+            and nxt_tok is not None
+            and nxt_tok.norm in _NEXT_PART - {"split"}
+        ):
+            # "short, long, success guardrail +5pp": what the next part is about ("a, b, c
+            # split …" is not: a split is of every variant, said after the last)
+            break
         if t.norm in items and req.w(j + 1) in ("as", "is"):
             break
         if t.norm in ("a", "an", "the") and req.w(j + 1) in (_CREATE_STOP - {"and"}) | {
@@ -382,6 +389,8 @@ def create(req: Request) -> Translation:
                 f"variants ({', '.join(variants) or 'none named'})",
             )
         extras += ["--split", ratio]
+    elif variants:
+        extras += _ordered_split(req, variants)
     extras += _segment_and_cap(req)
     tools = _expected_tools(req)
     if tools:
@@ -1002,6 +1011,29 @@ def _ratio_split(req: Request) -> str | None:
         req.use(*range(start, end))
         return f"{a}={fmt(toks[i].value)},{b}={fmt(toks[i + 2].value)}"
     return None
+
+
+def _ordered_split(req: Request, variants: list[str]) -> list[str]:
+    """``--split A=2,B=1,C=1`` from "a, b, c split 2:1:1": one share for each variant, in the
+    order the variants were named (a count that differs is left unread, so asked)."""
+    from trialbook.plain.lex import fmt
+
+    toks = req.tokens
+    for i in req.indexes({"split", "weights", "weighted"}):
+        j = i + 1 + (req.w(i + 1) in ("of", "is", "at"))
+        shares = [j]
+        while shares[-1] + 2 < len(toks) and req.p(shares[-1] + 1) == ":":
+            shares.append(shares[-1] + 2)
+        if len(shares) != len(variants) or not req.free(i):
+            continue
+        if not all(toks[x].is_int and toks[x].value > 0 and req.free(x) for x in shares):
+            continue
+        req.use(i, *range(j - (j > i + 1), shares[-1] + 1))
+        return [
+            "--split",
+            ",".join(f"{v}={fmt(toks[x].value)}" for v, x in zip(variants, shares, strict=True)),
+        ]
+    return []
 
 
 def _guardrail_refusal(req: Request, opts: list[str]) -> Translation | None:

@@ -103,6 +103,9 @@ def add_result(req: Request) -> Translation:
         t = req.tokens[m.end] if m.end < len(req.tokens) else None
         if t is not None and t.spelled and t.norm == "one" and req.free(m.end):
             req.use(m.end)
+        # "warm again: 10 calls …": one more result of that variant
+        if t is not None and t.norm == "again" and req.free(m.end) and m.start == 0:
+            req.use(m.end)
     notes, _ = note_text(req)
     if notes:
         s.set("notes", notes)

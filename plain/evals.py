@@ -231,6 +231,14 @@ def run(req: Request) -> Translation:
         req.use(i)
     opts += fail_under(req, scorer_names)
     target = next((i for i, t in enumerate(toks) if t.kind in ("url", "spec")), -1)
+    command_said = -1
+    for i in req.indexes({"command", "cmd"}):
+        # 'against the command "python agent.py"': a command target said by its kind word
+        j = i + 1
+        if target < 0 and j < len(toks) and toks[j].kind == "quote" and req.free(i) and req.free(j):
+            req.use(i)
+            target = command_said = j
+            break
     if target < 0:
         # "on openai gpt-4o-mini": the provider said as a word before its model (openai:MODEL)
         for i in req.indexes({"openai"}):
@@ -274,7 +282,11 @@ def run(req: Request) -> Translation:
     refusal = unknown_refusal(req)
     if refusal:
         return refusal
-    spec = toks[target].text if toks[target].kind != "word" else f"openai:{toks[target].text}"
+    spec = toks[target].text
+    if target == command_said:
+        spec = f"command:{spec}"
+    elif toks[target].kind == "word":
+        spec = f"openai:{spec}"
     return command(req.text, [*argv, "--target", spec, *opts, *scorer_opts])
 
 

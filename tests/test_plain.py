@@ -1300,6 +1300,13 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # a canary arm's result from a stage, by the stage's number
     ("canary add-result", "record a candidate result for router-v2 at stage 3: success in 20s", None, "canary add-result router-v2 --variant router-v2 --stage 3 --completion-time 20 --success"),
     ("unsure", "record a candidate result for router-v2 at stage 9: success", None, "~"),
+    # after scoring the seventh held-out (dev data since): a command target by its kind word,
+    # "VARIANT again", a split after the last variant, one share a variant in their order
+    ("eval run", 'evaluate smoke against the command "node bot.js" with 2 epochs', None, "eval run smoke --target 'command:node bot.js' --epochs 2"),
+    ("ab add-result", "cold again, failed after 20s", CF, "ab add-result checkout-flow --variant cold --completion-time 20 --failure"),
+    ("ab create", "create test w4 with arms p, q, r split p=1,q=1,r=2", None, "ab create w4 --variants p,q,r --split p=1,q=1,r=2"),
+    ("ab create", "create test w5 with variants x and y, split 3:1", None, "ab create w5 --variants x,y --split x=3,y=1"),
+    ("refused", "create test w6 with variants x and y, split 3:1:1", None, "! '3'"),
     # the shell refuses what the command would refuse (domain rules), with its reason
     ("refused", "create test t7 with variants a and b, control c", None, "! not one of the variants"),
 ]
