@@ -91,3 +91,18 @@ def test_ci_runs_exactly_the_readmes_test_command_and_it_runs_every_check() -> N
     check = (root / "scripts" / "check").read_text()
     for step in ('ruff" check .', 'ruff" format --check .', 'mypy"', 'pytest" "$@"'):
         assert step in check, step
+
+
+def test_help_shows_what_a_command_takes_where_its_usage_says_so() -> None:
+    """A newcomer reading only --help (#24, the seventh): `audit --help` listed no --json though
+    its usage line has it, and `eval run --help` showed SUITE as required while its own example
+    leaves it out for a --config."""
+    runner = CliRunner()
+    audit = runner.invoke(cli, ["audit", "--help"]).output
+    assert "Options of `audit NAME`" in audit and "--json" in audit.split("Options of")[-1]
+    run = runner.invoke(cli, ["eval", "run", "--help"]).output
+    assert "[OPTIONS] [SUITE]" in run and "--config file names them" in run
+    for line in [x for x in run.splitlines() if x.strip().startswith("trialbook eval run")]:
+        argv = shlex.split(line.replace("\\", ""))[3:]
+        suite_given = bool(argv) and not argv[0].startswith("-")
+        assert suite_given or "--config" in argv, line

@@ -333,6 +333,21 @@ class AuditGroup(click.Group):
             ctx.command_path, "NAME [--json] | report NAME [--format markdown|json]"
         )
 
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The options of ``audit NAME`` itself (``--json``) beside the group's own."""
+        super().format_options(ctx, formatter)
+        check = self.commands[self.default]
+        rows = [
+            r
+            for p in check.get_params(ctx)
+            if isinstance(p, click.Option) and "--help" not in p.opts
+            for r in [p.get_help_record(ctx)]
+            if r is not None
+        ]
+        if rows:
+            with formatter.section("Options of `audit NAME`"):
+                formatter.write_dl(rows)
+
 
 @click.group(cls=AuditGroup)
 def audit() -> None:

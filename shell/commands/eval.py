@@ -231,7 +231,7 @@ eval_.add_command(suite)
 
 
 @eval_.command("run")
-@click.argument("suite_name", metavar="SUITE", required=False)
+@click.argument("suite_name", metavar="[SUITE]", required=False)
 @click.option(
     "--target",
     "target_spec",
@@ -325,6 +325,9 @@ def run(
     **gate_opts: Any,
 ) -> None:
     """Run every case of SUITE (× epochs) against a target and record each rollout.
+
+    SUITE and --target may be left out when a --config file names them (its
+    `suite` and `target`); otherwise both are needed.
 
     Ctrl-C stops the run; it stays resumable with `trialbook eval resume RUN`.
     It ends with the headline scores; the gates (--fail-under, --max-failed) exit 1
