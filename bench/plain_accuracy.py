@@ -421,6 +421,10 @@ FRESH6_HELDOUT = ROOT / "bench" / "plain_fresh6_heldout.txt"
 FRESH7_DEV = ROOT / "bench" / "plain_fresh7_dev.txt"
 #: the seventh newcomer's held-out third, scored by the lead before and after round 7 (`--heldout7`)
 FRESH7_HELDOUT = ROOT / "bench" / "plain_fresh7_heldout.txt"
+#: the eighth newcomer's development set (#24 round 8, `--dev8`): two thirds of their requests
+FRESH8_DEV = ROOT / "bench" / "plain_fresh8_dev.txt"
+#: the eighth newcomer's held-out third, scored by the lead before and after round 8 (`--heldout8`)
+FRESH8_HELDOUT = ROOT / "bench" / "plain_fresh8_heldout.txt"
 
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
@@ -648,6 +652,8 @@ def main() -> None:
         "--heldout6": ("fresh6 held-out", FRESH6_HELDOUT),
         "--dev7": ("fresh7 dev", FRESH7_DEV),
         "--heldout7": ("fresh7 held-out", FRESH7_HELDOUT),
+        "--dev8": ("fresh8 dev", FRESH8_DEV),
+        "--heldout8": ("fresh8 held-out", FRESH8_HELDOUT),
     }
     for option, (label, path) in sets.items():
         if option in sys.argv:
