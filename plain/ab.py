@@ -211,12 +211,16 @@ def analyze(req: Request) -> Translation:
     """``ab analyze NAME [--metric M] [--alpha A] [--history] [--mde X]``."""
     toks = req.tokens
     case_covariate = _case_covariate(req)  # before the metrics: its "score" is no metric
+    case_covariate = case_covariate or _test_covariate(req)  # its test is not the one analyzed
     test = resolve_test(
         req,
         ["ab", "analyze"],
         archived=True,
         variants=[m.name for m in variant_mentions(req)],
-        besides=[a.removeprefix("case:") for a in case_covariate[1:]],
+        besides=[
+            a.removeprefix("case:").removeprefix("test:").partition(".")[0]
+            for a in case_covariate[1:]
+        ],
     )
     opts: list[str] = []
     alpha = _alpha(req)
@@ -284,7 +288,7 @@ def analyze(req: Request) -> Translation:
             req.text, argv, ["--alpha A"], "which significance level? e.g. --alpha 0.05"
         )
     mde = None
-    for i in req.indexes({"mde", "detect", "detectable"}):
+    for i in req.indexes({"mde", "detect", "detectable", "detecting"}):
         j = skip(
             req,
             i + 1,
@@ -299,6 +303,11 @@ def analyze(req: Request) -> Translation:
                 _EFFECT_NOUNS | {"reduction"},
             )
             start = i - 1 if req.w(i - 1) == "minimum" else i
+            if req.w(i) == "detecting":  # "the smallest effect worth detecting is 5pp"
+                while req.w(start - 1) in _WORTH_LEAD and req.free(start - 1):
+                    start -= 1
+                if start == i:
+                    continue
             start -= req.w(start - 1) in ("a", "an", "the") and start < i
             req.use(*range(max(start, 0), end))
             if req.w(i) == "detect":
@@ -533,6 +542,55 @@ def _case_covariate(req: Request) -> list[str]:
     return ["--covariate", f"case:{run.name}"]
 
 
+#: words that may stand between a covariate cue and the test it names ("a pre-period
+#: covariate: onboarding's tokens", "adjusted for the pre-period tokens of onboarding")
+_TEST_COV_FILL = _w("a the with using by for on from in its pre-period prior earlier previous as")
+
+
+def _test_covariate(req: Request) -> list[str]:
+    """``--covariate test:OTHER.METRIC``: a metric's mean in a pre-period test, said as the
+    other test's metric by a covariate cue: "with a pre-period covariate: onboarding's
+    tokens", "cuped on onboarding's completion time", "adjusted for the tokens of onboarding".
+    The request must name two tests (the analyzed one too) or have one in focus; the covariate's
+    test is the one the cue names, with a metric beside it."""
+    tests = req.named("test")
+    if not tests or (len({m.name for m in tests}) < 2 and not req.focus):
+        return []
+    cues = [i for i in req.indexes(COVARIATE_CUES) if req.free(i)]
+    if not cues:
+        return []
+    for m in tests:
+        # "onboarding's tokens" (the name, then its metric) or "the tokens of onboarding"
+        found = find_metric(req, m.end + (req.w(m.end) == "pre-period"), anywhere=False)
+        lo = m.start
+        if found is None and req.w(m.start - 1) == "of":
+            for k in range(m.start - 2, max(m.start - 5, -1), -1):
+                before = find_metric(req, k, anywhere=False) if req.free(k) else None
+                if before is not None and before[2] == m.start - 1:
+                    found, lo = before, k
+                    break
+        if found is None:
+            continue
+        cue = max((c for c in cues if c < lo), default=-1)
+        if cue < 0 or not all(
+            req.free(x) and (req.w(x) in _TEST_COV_FILL or req.p(x) in (":", "="))
+            for x in range(cue + 1, lo)
+        ):
+            continue
+        req.use(*range(cue, lo), *range(found[1], found[2]))
+        req.use_match(m)
+        if req.w(m.end) == "pre-period":
+            req.use(m.end)
+        if req.w(lo - 1) == "of" or req.w(m.start - 1) == "of":
+            req.use(m.start - 1)
+        a = cue - 1
+        while req.w(a) in ("a", "with", "using", "the", "pre-period") and req.free(a):
+            req.use(a)
+            a -= 1
+        return ["--covariate", f"test:{m.name}.{found[0]}"]
+    return []
+
+
 def _covariate(req: Request) -> list[str]:
     """``--covariate NAME`` (CUPED): "cuped on prior_score", "adjust for prior_score",
     "controlling for X", "with X as the covariate"."""
@@ -559,7 +617,12 @@ def _covariate(req: Request) -> list[str]:
             j += 1
         if req.p(j) in (":", "="):
             j += 1
-        if j < len(toks) and req.free(j) and toks[j].kind == "word" and toks[j].norm not in KNOWN:
+        if (
+            j < len(toks)
+            and req.free(j)
+            and toks[j].kind == "word"
+            and toks[j].norm not in KNOWN | NEVER_VALUES  # "adjusted for except …" names none
+        ):
             req.use(k, j)
             for x in req.indexes({"cuped"}):
                 req.use(x)
@@ -573,6 +636,8 @@ def _covariate(req: Request) -> list[str]:
     return []
 
 
+#: what may come before "detecting" in an effect's name ("the smallest effect worth detecting")
+_WORTH_LEAD = _w("worth effect lift difference change smallest minimum minimal least the a an")
 #: "if I only care about 3 points or more", "lifts of 2pp or more matter": the smallest effect
 #: worth finding (--mde), said without the word "mde"; only with a unit (points or %)
 _CARE = ("care", "cares", "matter", "matters", "count", "counts", "worth")
@@ -805,6 +870,10 @@ def margin_text(req: Request, tok: Token, metric: str | None) -> str | Translati
         return out  # "5pp", "10%"
 
 
+#: the words before the metric a decision was judged on
+_JUDGED_ON = _w("on by judged judging based going metric measured for the its")
+
+
 def _analysis_options(req: Request) -> list[str] | Translation:
     """What a decision was judged on: ``--metric`` ("on completion time", "metric
     success") and ``--mde``/``--margin`` ("with an mde of 5 points"), as ``ab conclude``
@@ -817,10 +886,8 @@ def _analysis_options(req: Request) -> list[str] | Translation:
         if found:
             metrics.append(found[0])
             a = found[1]
-            while req.w(a - 1) in ("on", "by", "judged", "metric", "measured", "for") and req.free(
-                a - 1
-            ):
-                a -= 1
+            while req.w(a - 1) in _JUDGED_ON and req.free(a - 1):
+                a -= 1  # "judged on cost", "based on completion_time", "going by success"
             req.use(*range(a, found[2]))
             i = found[2]
         else:

@@ -4,6 +4,8 @@ checkout comparing cold vs warm, control cold, metric success, guardrail cost +1
 
 from __future__ import annotations
 
+import re
+
 from trialbook.domain.metrics import CUSTOM_METRIC_RE, SUCCESS_RATE_IS_AMBIGUOUS
 from trialbook.domain.names import NAME_RE
 from trialbook.plain.ab_common import (
@@ -719,7 +721,7 @@ def _guardrails(req: Request) -> list[str]:
         if not req.free(i):
             continue
         j = skip(req, i + 1, BE | {"on", "of", "for", "that", "the", "a"}, ":=")
-        found = find_metric(req, j, anywhere=False)
+        found = _quantile_metric(req, j)
         if found is None:
             # "a success guardrail of 5 points": the metric before the word
             for k in (i - 1, i - 2):
@@ -735,6 +737,22 @@ def _guardrails(req: Request) -> list[str]:
         while found is not None:
             found = _one_guardrail(req, i, found, out)
     return out
+
+
+_QUANTILE = re.compile(r"p\d{1,2}")
+
+
+def _quantile_metric(req: Request, j: int) -> tuple[str, int, int] | None:
+    """The metric phrase at ``j``, with a quantile said beside it ("p95 completion time",
+    "completion time p95": ``completion_time:p95``, a guardrail on that quantile)."""
+    if j < len(req.tokens) and _QUANTILE.fullmatch(req.w(j)) and req.free(j):
+        found = find_metric(req, j + 1, anywhere=False)
+        if found is not None:
+            return f"{found[0]}:{req.w(j)}", j, found[2]
+    found = find_metric(req, j, anywhere=False)
+    if found is not None and _QUANTILE.fullmatch(req.w(found[2])) and req.free(found[2]):
+        return f"{found[0]}:{req.w(found[2])}", found[1], found[2] + 1
+    return found
 
 
 def _one_guardrail(
@@ -826,6 +844,26 @@ def quoted_after(req: Request, *phrases: tuple[str, ...]) -> str | None:
     return None
 
 
+#: verbs that ask for the segment a request already named ("so declare that segment")
+_DECLARE = _w("declare define register add record keep make set")
+
+
+def _segment_said_again(req: Request) -> None:
+    """After "break it down by category later": "(so) declare that segment", "add it as a
+    segment" ask for the same ``--segment`` and are used up with it."""
+    for s in req.indexes({"segment", "dimension"}):
+        if not req.free(s):
+            continue
+        a = s - 1
+        while req.w(a) in ("that", "this", "the", "it", "as", "a") and (
+            req.free(a) or req.w(a) == "a"  # the article, not variant "a" of another test
+        ):
+            a -= 1
+        if req.w(a) in _DECLARE and a < s - 1:  # the verb may have been read as one already
+            a -= req.w(a - 1) in ("so", "and", "then") and req.free(a - 1)
+            req.use(*range(a, s + 1))
+
+
 def _segment_and_cap(req: Request) -> list[str]:
     """``--segment KEY`` ("segment by region", "broken down by model") and ``--cap M:pNN`` /
     ``--cap M:N`` ("cap completion time at p95", "cap cost at 0.5")."""
@@ -852,6 +890,7 @@ def _segment_and_cap(req: Request) -> list[str]:
             if req.w(k + 1) == "later" and req.free(k + 1):  # "… by category later": planned
                 req.use(k + 1)
             out += ["--segment", toks[k].norm]
+            _segment_said_again(req)
             break
     for i in req.indexes({"cap", "capped", "capping", "winsorize", "winsorise"}):
         found = find_metric(req, i + 1, anywhere=False) if req.free(i) else None
@@ -924,9 +963,14 @@ def _create_extras(req: Request) -> list[str]:
         if j < len(toks) and toks[j].kind == "kv" and req.free(j):
             parts = [toks[j].text.lower()]
             end = j + 1
-            while req.p(end) == "," and end + 1 < len(toks) and toks[end + 1].kind == "kv":
-                parts.append(toks[end + 1].text.lower())
-                end += 2
+            while end < len(toks):  # "a=3,b=1", "a=3, b=1", "a=3 b=1", "a=3 and b=1"
+                step = 1 + (req.p(end) == "," or req.w(end) == "and")
+                if end + step - 1 >= len(toks) or toks[end + step - 1].kind != "kv":
+                    break
+                if not req.free(end + step - 1):
+                    break
+                parts.append(toks[end + step - 1].text.lower())
+                end += step
             req.use(*range(i, end))
             for k in (i - 1, i - 2, i - 3):
                 if req.w(k) in ("a", "with"):
@@ -957,7 +1001,7 @@ def _create_extras(req: Request) -> list[str]:
             req.use(i, i + 1, i + 2)
             out += ["--expected-results", fmt(t.value)]
     for i in range(len(toks)):
-        found = find_metric(req, i, anywhere=False) if req.free(i) else None
+        found = _quantile_metric(req, i) if req.free(i) else None
         if not found:
             continue
         metric, a, b = found

@@ -145,10 +145,11 @@ def add_result(req: Request) -> Translation:
             req.use(*range(k, end))
             s.set("success", "failure")
     for i in req.indexes({"but", "yet"}):  # "… 14 messages but passed": a conjunction
-        if req.w(i + 1) in SUCCESS_POS | SUCCESS_NEG | {"still"} and req.free(i):
-            req.use(i)
-            if req.w(i + 1) == "still":
-                req.use(i + 1)
+        # "but it succeeded", "but it still passed", "but still failed"
+        j = i + 1 + (req.w(i + 1) in ("it", "they", "this") and req.free(i + 1))
+        j += req.w(j) == "still" and req.free(j)
+        if req.w(j) in SUCCESS_POS | SUCCESS_NEG and req.free(i):
+            req.use(*range(i, j))
     outcome = _success(req)
     if isinstance(outcome, Translation):
         return outcome

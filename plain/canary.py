@@ -82,7 +82,8 @@ def is_canary_request(req: Request) -> bool:
     intent = _intent(req)
     if intent == "status":
         return bool(ws & (SUMMARY_WORDS | _w("stage stages guardrail guardrails healthy safe")))
-    return intent in ("advance", "halt", "rollback", "complete")
+    # "what do user-1 and user-2 get?": unit ids asked about are the focused canary's buckets
+    return intent in ("advance", "halt", "rollback", "complete", "assign")
 
 
 def _percent_tokens(req: Request) -> list[int]:
@@ -702,6 +703,49 @@ def _word_after(req: Request, cues: frozenset[str]) -> tuple[str, int] | None:
     return None
 
 
+def _plan_extras(req: Request) -> list[str]:
+    """``canary create``'s options said by their own name: ``--alpha A`` ("alpha 0.01", "at
+    alpha=0.01"), ``--salt S`` ("salt q3-2025", "hash salt: s1") and ``--description TEXT``
+    ("description 'faster cache'")."""
+    from decimal import Decimal
+
+    from trialbook.plain import named
+    from trialbook.plain.ab_common import skip
+
+    toks = req.tokens
+    opts: list[str] = []
+    alpha = named.near(
+        req,
+        {"alpha"},
+        lambda t: (
+            t.kind == "num"
+            and t.unit is None
+            and t.value is not None
+            and 0 < t.value < Decimal("0.5")
+        ),
+    )
+    if alpha is not None:
+        opts += ["--alpha", fmt(alpha.value)]  # type: ignore[arg-type]
+    for cue, option in ((_w("salt"), "--salt"), (_w("description described"), "--description")):
+        for i in req.indexes(cue):
+            j = skip(req, i + 1, _w("is of the as"), ":=")
+            if not (i < len(toks) and req.free(i) and j < len(toks) and req.free(j)):
+                continue
+            t = toks[j]
+            value_ok = t.kind == "quote" or (
+                option == "--salt"
+                and t.kind in ("word", "num")
+                and t.norm not in KNOWN | NEVER_VALUES
+            )
+            if value_ok:
+                a = i - (req.w(i - 1) in ("with", "a", "the", "hash") and req.free(i - 1))
+                a -= req.w(a - 1) in ("with", "a", "the") and req.free(a - 1) and a < i
+                req.use(*range(a, j + 1))
+                opts += [option, t.text]
+                break
+    return opts
+
+
 def plan(req: Request) -> Translation:
     """``canary create NAME --control A --candidate B [--stages …] [--guardrail …]
     [--min-results N] [--unit U]`` from "plan a canary model-v2: candidate model-v2 over
@@ -852,6 +896,7 @@ def plan(req: Request) -> Translation:
         if w and req.free(j) and w not in NEVER_VALUES:
             req.use(*range(i, j + 1))
             opts += ["--unit", w[:-1] if w.endswith("s") and len(w) > 3 else w]
+    opts += _plan_extras(req)
     for i in range(len(toks)):
         found = find_metric(req, i, anywhere=False) if req.free(i) else None
         if not found:
@@ -876,8 +921,8 @@ def plan(req: Request) -> Translation:
             req,
             b,
             _w(
-                "may must can should rise get grow increase go up worse by at most no more than "
-                "guardrail guardrails limit of"
+                "may must can should rise get grow increase go up worse by at most no not more "
+                "than guardrail guardrails limit of"
             ),
             "+:",
         )
@@ -898,6 +943,7 @@ def plan(req: Request) -> Translation:
                 limit, end = f"{fmt(t.value)}pp", j + 2
             else:
                 limit = fmt(t.value)
+            end += req.w(end) in ("worse", "higher", "more") and req.free(end)  # "20% worse"
             req.use(*range(a, end))
             opts += ["--guardrail", f"{metric}:+{limit}"]
     from trialbook.plain.ab_create import _guardrail_refusal

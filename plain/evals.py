@@ -146,6 +146,9 @@ def suite_show(req: Request) -> Translation:
 def run(req: Request) -> Translation:
     """``eval run SUITE --target SPEC [--epochs N] [--concurrency K] [--scorer S]…``."""
     toks = req.tokens
+    for i in req.indexes({"ci"}):  # "ci run: smoke vs …", "a CI run of smoke": the run itself
+        if req.w(i + 1) == "run" and req.free(i):
+            req.use(i)
     opts: list[str] = _judge_repeats(req)  # first: "ask the judge 3 times" is not 3 epochs
     epochs = None
     for i, t in enumerate(toks):
@@ -204,6 +207,8 @@ def run(req: Request) -> Translation:
     opts += extra
     opts += _version(req)
     scorer_names = scorer_specs(req)
+    # the gate first: its words ("the target's mean score is under 0.7") are not scorer names
+    gate = fail_under(req, scorer_names)
     for i in req.indexes(SCORER_WORDS):
         b = i - 1
         if (
@@ -229,7 +234,7 @@ def run(req: Request) -> Translation:
                 close or sorted(req.vocab.scorers),
             )
         req.use(i)
-    opts += fail_under(req, scorer_names)
+    opts += gate
     target = next((i for i, t in enumerate(toks) if t.kind in ("url", "spec")), -1)
     command_said = -1
     for i in req.indexes({"command", "cmd"}):
@@ -342,6 +347,18 @@ def _run_extras(req: Request) -> list[str] | Translation:
     return opts
 
 
+def _junit(req: Request) -> list[str]:
+    """``--junit FILE``: "junit to evals.xml", "write junit xml into ci/out.xml"."""
+    toks = req.tokens
+    for i in req.indexes({"junit"}):
+        j = skip(req, i + 1, _w("xml report file results to into in at as"))
+        if j < len(toks) and req.free(j) and toks[j].text.lower().endswith(".xml"):
+            a = i - (req.w(i - 1) in ("write", "writing", "with", "and", "a", "the"))
+            req.use(*range(a, j + 1))
+            return ["--junit", toks[j].text]
+    return []
+
+
 #: the seeds a synth config runs: "0-49", "0,3,7", "0-9,20"
 _SEEDS = re.compile(r"\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*")
 
@@ -353,13 +370,7 @@ def run_files(req: Request) -> list[str]:
     ("with the cache on", "cached") and ``--cache-ttl D`` ("ttl 12h", with the cache said)."""
     toks = req.tokens
     opts: list[str] = []
-    for i in req.indexes({"junit"}):
-        j = skip(req, i + 1, _w("xml report file results to into in at as"))
-        if j < len(toks) and req.free(j) and toks[j].text.lower().endswith(".xml"):
-            a = i - (req.w(i - 1) in ("write", "writing", "with", "and", "a", "the"))
-            req.use(*range(a, j + 1))
-            opts += ["--junit", toks[j].text]
-            break
+    opts += _junit(req)
     for i, t in enumerate(toks):
         if t.kind == "path" and req.free(i) and t.text.lower().endswith(".toml"):
             a = i - (req.w(i - 1) in ("from", "using", "with", "in", "per", "by"))
@@ -429,15 +440,59 @@ def run_files(req: Request) -> list[str]:
                 req.use(*range(i, j + 1))
                 opts += ["--cache-ttl", ttl.text.replace(" ", "")]
                 break
+    return opts + _allow_all_failed(req)
+
+
+def _allow_all_failed(req: Request) -> list[str]:
+    """``--allow-all-failed``: "allow all rollouts to fail", "allow every rollout to fail", or
+    the exit it changes ("don't exit 3 when everything fails")."""
     k = req.seq("allow", {"all", "every"})
     if k >= 0:
-        # "allow all rollouts to fail", "allow every rollout to fail": --allow-all-failed
         e = k + 2 + (req.w(k + 2) in ("rollouts", "rollout", "of"))
         e += req.w(e) == "them"
         if req.w(e) == "to" and req.w(e + 1) in ("fail", "error"):
             req.use(*range(k, e + 2))
-            opts.append("--allow-all-failed")
-    return opts
+            return ["--allow-all-failed"]
+    span = _all_failed_exit(req)
+    if span is not None:
+        req.use(*span)
+        return ["--allow-all-failed"]
+    return []
+
+
+#: what "every rollout failed" is said as after "if"/"when"
+_EVERY_FAILED = (
+    ("everything", {"fails", "failed", "fail"}),
+    ("every", {"rollout"}, {"fails", "failed"}),
+    ("all", {"rollouts"}, {"fail", "failed"}),
+    ("all", {"fail", "failed"}),
+)
+
+
+def _all_failed_exit(req: Request) -> range | None:
+    """``--allow-all-failed`` said as the exit it changes: "don't exit 3 when everything fails",
+    "never exit 3 if all rollouts fail", "exit 0 even if every rollout failed"."""
+    for k in req.indexes({"exit"}):
+        if not req.free(k) or k + 1 >= len(req.tokens):
+            continue
+        code = req.tokens[k + 1].text
+        a = k
+        if code == "3" and req.w(k - 1) == "never":
+            a = k - 1
+        elif code == "3" and req.w(k - 1) == "not" and req.w(k - 2) in ("do", "does"):
+            a = k - 2
+        elif code != "0":
+            continue
+        j = k + 2 + (req.w(k + 2) == "even")
+        if req.w(j) not in ("if", "when", "though"):
+            continue
+        j += 1
+        for words in _EVERY_FAILED:
+            if all(req.w(j + n) in (w if isinstance(w, set) else {w}) for n, w in enumerate(words)):
+                end = j + len(words)
+                if all(req.free(x) for x in range(a, end)):
+                    return range(a, end)
+    return None
 
 
 _CONFIG_FILL = _w("file in at from is of")
@@ -474,6 +529,20 @@ def _gates(req: Request) -> list[str]:
         if not (t.is_int and req.free(i)):
             continue
         nouns = ("failures", "failed", "failed-rollouts", "rollouts", "errors", "errored")
+        # "at most 2 may fail", "no more than 3 rollouts can fail"
+        e = i + 1 + (req.w(i + 1) in ("rollouts", "rollout", "cases"))
+        if (
+            req.w(i - 1) in ("than", "most", "max", "maximum")
+            and req.w(e) in ("may", "can")
+            and req.w(e + 1) in ("fail", "error")
+            and all(req.free(x) for x in range(i - 1, e + 2))
+        ):
+            a = i - 1
+            while req.w(a - 1) in ("more", "at", "no", "than") and req.free(a - 1):
+                a -= 1
+            req.use(*range(a, e + 2))
+            opts += ["--max-failed", fmt(t.value)]
+            continue
         if req.w(i + 1) in nouns and req.w(i - 1) in ("than", "most", "max", "maximum"):
             a = i - 1
             while req.w(a - 1) in (
@@ -550,6 +619,93 @@ def fail_under(req: Request, scorers: list[str]) -> list[str]:
             continue
         req.use(*range(k, v + 1))
         return ["--fail-under", f"{names[0]}={rate}"]
+    return _mean_under(req, scorers) or _must_pass(req, scorers)
+
+
+#: words that say a gate's statistic is the mean score ("the target's mean score is under 0.7")
+_MEAN = _w("mean average avg")
+
+
+def _mean_under(req: Request, scorers: list[str]) -> list[str]:
+    """``--fail-under SCORER:mean=V`` said in words: "fail if the target's mean score is under
+    0.7", "exit 1 when judge's average drops below 3.5". The scorer is named in the phrase
+    (``target``, the target's own score, is a name here as in ``--help``) or is the request's
+    only scorer; V is the number as typed (a mean is on the scorer's own scale)."""
+    toks = req.tokens
+    for k in req.indexes({"fail", "exit", "error", "fails"}):
+        if not req.free(k):
+            continue
+        inside: list[str] = []
+        mean = False
+        j = k + 1
+        while j < len(toks) and j - k <= 12 and req.w(j) not in _UNDER:
+            named_here = [m for m in req.in_name.get(j, []) if m.kind == "scorer"]
+            if named_here:
+                inside.append(named_here[0].name)
+                j = named_here[0].end
+                continue
+            if toks[j].kind == "scorer" and toks[j].text in scorers:
+                inside.append(toks[j].text)
+            elif req.w(j) == "target" and req.free(j):
+                inside.append("target")
+            elif req.w(j) in _MEAN and req.free(j):
+                mean = True
+            elif not (
+                (toks[j].kind == "num" and toks[j].is_int and req.w(j - 1) == "exit")
+                or (req.free(j) and req.w(j) in _GATE_FILL)
+            ):
+                break
+            j += 1
+        v = j + 1 + (req.w(j + 1) == "than")
+        if not mean or req.w(j) not in _UNDER or v >= len(toks) or not req.free(v):
+            continue
+        t = toks[v]
+        if t.kind != "num" or t.unit is not None or t.value is None:
+            continue
+        names = list(dict.fromkeys(inside)) or (scorers if len(scorers) == 1 else [])
+        if len(names) != 1:
+            continue
+        req.use(*range(k, v + 1))
+        return ["--fail-under", f"{names[0]}:mean={fmt(t.value)}"]
+    return []
+
+
+#: "equals must pass 90%", "exact has to pass at least 0.8", "contains should score 85%"
+_MUST = _w("must should has have needs need")
+_PASS = _w("pass score reach hit")
+
+
+def _must_pass(req: Request, scorers: list[str]) -> list[str]:
+    """``--fail-under SCORER=RATE`` said as what a scorer must reach: "scorer equals must pass
+    90%", "exact has to pass at least 0.8". The scorer is named right before "must"."""
+    toks = req.tokens
+    for i in req.indexes(_MUST):
+        if not req.free(i):
+            continue
+        before = [m for m in req.in_name.get(i - 1, []) if m.kind == "scorer"]
+        if before:
+            name = before[0].name
+        elif i > 0 and toks[i - 1].kind == "scorer" and toks[i - 1].text in scorers:
+            name = toks[i - 1].text
+        else:
+            continue
+        j = i + 1 + (req.w(i + 1) == "to")
+        if req.w(j) not in _PASS or not req.free(j):
+            continue
+        j += 1
+        if req.w(j) == "at" and req.w(j + 1) == "least":
+            j += 2
+        if j >= len(toks) or not req.free(j) or toks[j].kind != "num" or toks[j].value is None:
+            continue
+        t = toks[j]
+        if t.unit == "%" and 0 < t.value <= 100:
+            rate = f"{fmt(t.value)}%"
+        elif t.unit is None and 0 < t.value <= 1:
+            rate = fmt(t.value)
+        else:
+            continue
+        req.use(*range(i, j + 1))
+        return ["--fail-under", f"{name}={rate}"]
     return []
 
 
@@ -592,14 +748,30 @@ def _run_gates(req: Request) -> list[str]:
     """The CI gates a command that finishes a run takes (``eval resume``, ``eval retry-failed``,
     as ``eval run``): ``--max-failed N`` and ``--fail-under SCORER=RATE`` with the scorer named
     in the phrase ("fail if exact drops under 0.9"); a gate naming no scorer stays unread."""
-    return _gates(req) + fail_under(req, [])
+    return _gates(req) + fail_under(req, []) + _junit(req) + _allow_all_failed(req)
 
 
 def _budget(req: Request) -> list[str]:
     """``--budget USD`` from "a $5 budget", "budget of $5", "spend at most $5"."""
-    t = named.near(req, {"budget"}, named.dollars) or named.near(
-        req, {"spend", "spending"}, lambda t: t.kind == "num" and t.unit == "usd"
-    )
+    t = named.near(req, {"budget"}, named.dollars)
+    if t is None:
+        # "spend at most $5", "stop once we've spent 2 dollars", "halt when we spend $3"
+        for k in req.indexes({"spend", "spending", "spent"}):
+            j = skip(req, k + 1, _w("at most max maximum up to no more than"))
+            if not req.free(k) or j >= len(req.tokens) or not req.free(j):
+                continue
+            v = req.tokens[j]
+            if not (v.kind == "num" and v.unit == "usd" and v.value is not None and v.value > 0):
+                continue
+            a = k
+            while req.w(a - 1) in ("we", "i", "it", "have", "has", "to", "and") and req.free(a - 1):
+                a -= 1
+            if req.w(a - 1) in ("once", "when", "after", "if") and req.free(a - 1):
+                a -= 1
+                a -= req.w(a - 1) in ("stop", "halt", "quit") and req.free(a - 1)
+            req.use(*range(a, j + 1))
+            t = v
+            break
     return [] if t is None else ["--budget", fmt(t.value)]
 
 

@@ -101,6 +101,13 @@ def events_log(req: Request) -> Translation:
             opts += ["--limit", fmt(t.value)]  # type: ignore[arg-type]
             req.use(i)
             break
+    if "--limit" not in opts and not any(t.is_int for t in toks):
+        # "everything ann@laptop recorded", "show me everything": all of it, not the last 20
+        for i in req.indexes({"everything"}):
+            if req.free(i):
+                opts += ["--limit", "0"]
+                req.use(i)
+                break
     refusal = number_refusal(req)
     if refusal:
         return refused(
@@ -169,8 +176,26 @@ def events_export(req: Request) -> Translation:
             req.use(*range(k, k + len(words)))
             opts.append("--no-blobs")
             break
+    # "events after 1200", "everything since 500": a bare whole number after what is exported
+    # is a position (a date has its own form, and events export takes none)
+    for i in req.indexes({"after", "since", "past"}):
+        j = i + 1
+        if (
+            req.w(i - 1) in ("events", "everything", "anything", "all")
+            and j < len(req.tokens)
+            and req.tokens[j].is_int
+            and req.tokens[j].unit is None
+            and req.free(i)
+            and req.free(j)
+            and req.w(j + 1) not in ("events", "event", "results", "days", "hours")
+        ):
+            req.use(i, j)
+            opts += ["--since", fmt(req.tokens[j].value)]
+            break
     # "after position 500", "since event 500": --since POS (the other copy's last position)
     for i in req.indexes({"position", "pos", "event"}):
+        if "--since" in opts:
+            break
         j = i + 1 + (req.p(i + 1) == "#")
         cue = req.w(i - 1) in ("after", "since", "from", "past") or (
             req.w(i - 1) == "the" and req.w(i - 2) in ("after", "since", "from")

@@ -246,6 +246,8 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
         ("all", "of", "the", _ALL_NOUNS),
         ("all", "of", {"its", "their"}, _ALL_NOUNS),
         *([("all", "of", "them")] if req.has(_ALL_NOUNS) else []),
+        # "everything ann@laptop recorded, all of it": what was asked for, all of it
+        *([("all", "of", "it")] if req.has(_ALL_NOUNS | {"everything", "log", "history"}) else []),
     ):
         k = req.seq(*words)
         if k >= 0 and all(req.free(x) for x in range(k, k + len(words))):

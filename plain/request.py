@@ -402,7 +402,8 @@ def resolve_test(
     """
     besides = frozenset(besides)
     kinds = ("archived",) if only_archived else ("test", "archived") if archived else ("test",)
-    named = [m for m in req.named("test", "archived")]
+    # a test a rule read as a value ("a pre-period covariate: onboarding's tokens") is not it
+    named = [m for m in req.named("test", "archived") if m.name not in besides]
     names = list(dict.fromkeys(m.name for m in named))
     if len(names) > 1:
         return refused(req.text, f"which test: {' or '.join(names)}? name one at a time", names)

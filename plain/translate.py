@@ -212,6 +212,20 @@ def _test_named_new(req: Request) -> bool:
     return False
 
 
+def _clause_stop(req: Request) -> bool:
+    """A stop said at the start of a later clause, of the test: "we're done with prompt-style,
+    stop it", "onboarding is going nowhere, so end it". The word after it names the test ("it",
+    "this", "the test", its name) or says how ("without a winner")."""
+    for i in req.indexes(STOP_WORDS):
+        starts = req.p(i - 1) in (",", ";", ":") or (
+            req.w(i - 1) in ("so", "then", "just", "please") and req.p(i - 2) in (",", ";")
+        )
+        after = req.w(i + 1) in ("it", "this", "that", "the", "without") or (i + 1) in req.in_name
+        if starts and after and req.free(i):
+            return True
+    return False
+
+
 def _defined_new_test(req: Request) -> bool:
     """Whether the request opens with a word for a test, a new name and "with" its variants:
     "ab test llm-swap with gpt4o vs sonnet, we plan 1000 results" (a definition, whatever else
@@ -964,6 +978,7 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         or req.seq({"pick", "choose", "select", "promote"}) >= 0
         and variants
         or (fw in STOP_WORDS and not runs)
+        or (_clause_stop(req) and not runs and not req.named("canary"))
         or ("call" in ws and "off" in ws and req.index({"call"}) < req.index({"off"}))
         or req.seq({"decided", "settled"}, {"on", "for"}) >= 0
         or any(req.w(m.start - 1) in KEEP_CONTROL for m in variants)

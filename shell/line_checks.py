@@ -48,7 +48,7 @@ _UNIT_AFTER_NUMBER = re.compile(r"(?<=\d)(pp|%|ms|min|s|h|k)(?![a-z])")
 #: a metric's quantile the parser writes (``completion_time:p95``)
 _QUANTILE_SUFFIX = re.compile(r":(p\d{1,2}(?:\.\d+)?)$")
 #: words that say "all of them", which ``--limit 0`` means
-_ALL_WORDS = re.compile(r"\b(every|all)\b", re.IGNORECASE)
+_ALL_WORDS = re.compile(r"\b(every|all|everything)\b", re.IGNORECASE)
 
 
 class NotACommand(click.UsageError):
@@ -193,6 +193,12 @@ def _param_values(cmd: click.Command, args: Sequence[str]) -> list[tuple[click.P
     return out
 
 
+def _catalogue() -> frozenset[str]:
+    from trialbook.domain.metrics import METRICS
+
+    return frozenset(METRICS)
+
+
 def _quantile_said(q: str, low: str) -> bool:
     """Whether the request said quantile ``pNN`` ("p95", "95th percentile", "median" for p50)."""
     n = q[1:]
@@ -323,6 +329,17 @@ def ungrounded(t: Translation, vocab: Vocabulary, focus: str | None = None) -> s
                 continue  # a catalogue metric ("is it faster at p95?")
         if param.name == "by" and value.startswith("metadata."):
             value = value[len("metadata.") :]  # "broken down by lang": a case metadata key
+        if (
+            param.name in ("guardrail", "guardrails", "cap", "caps")
+            and value.partition(":")[0] in _catalogue()
+        ):
+            # a catalogue metric, read from its words ("latency" is completion_time) as --metric
+            # is; what follows it (the limit, a quantile) must still be typed
+            value = value.partition(":")[2]
+        if (param.name or "").startswith("fail_under"):
+            value = value.replace(":mean=", "=")  # the gate's own word ("average" says it too)
+        if param.name == "covariate" and value.startswith(("test:", "case:")):
+            value = value[5:]  # the spec's own kind word ("onboarding's tokens": test:…)
         problem = _text_value_problem(value, low, pieces, mentions)
         if problem:
             return problem

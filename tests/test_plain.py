@@ -1309,6 +1309,39 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("refused", "create test w6 with variants x and y, split 3:1:1", None, "! '3'"),
     # the shell refuses what the command would refuse (domain rules), with its reason
     ("refused", "create test t7 with variants a and b, control c", None, "! not one of the variants"),
+    # ---- round 8 (the eighth newcomer's dev set, #24): each capability in words of its own
+    # CI gates said as what a scorer must reach, a mean score, the exit code they change
+    ("eval run", "run smoke against http://127.0.0.1:8000/run with scorer contains, contains has to pass at least 0.8", None, "eval run smoke --target http://127.0.0.1:8000/run --scorer contains --fail-under contains=0.8"),
+    ("eval run", "run regression on http://127.0.0.1:9000/task, exit 1 if the target's average score drops below 0.6", None, "eval run regression --target http://127.0.0.1:9000/task --fail-under target:mean=0.6"),
+    ("unsure", "run regression on http://127.0.0.1:9000/task, exit 1 if the mean score drops below 0.6", None, "~"),
+    ("eval run", "run smoke against http://127.0.0.1:8000/run and never exit 3 if all rollouts fail", None, "eval run smoke --target http://127.0.0.1:8000/run --allow-all-failed"),
+    ("eval resume", "resume candidate-0402, exit 0 even if every rollout failed", None, "eval resume candidate-0402 --allow-all-failed"),
+    ("eval resume", "resume baseline-0401; no more than 3 rollouts can fail", None, "eval resume baseline-0401 --max-failed 3"),
+    ("eval retry-failed", "retry the failures of baseline-0401 and write junit to ci/retry.xml", None, "eval retry-failed baseline-0401 --junit ci/retry.xml"),
+    ("eval run", "a ci run of regression against http://127.0.0.1:8000/run", None, "eval run regression --target http://127.0.0.1:8000/run"),
+    ("eval run", "run smoke on http://127.0.0.1:8000/run and halt when we spend $4", None, "eval run smoke --target http://127.0.0.1:8000/run --budget 4"),
+    # a split's shares spaced or joined by "and"; a segment asked for again; a quantile guardrail
+    ("ab create", "new test tone-test with formal and casual, split formal=1 and casual=3", None, "ab create tone-test --variants formal,casual --split formal=1,casual=3"),
+    ("ab create", "create test hint-style with variants none,short; break it down by difficulty later, so register it as a segment", None, "ab create hint-style --variants none,short --segment difficulty"),
+    ("ab create", "new test cache-ttl with off vs on, guardrail: completion time p90 may not get more than 15% worse", None, "ab create cache-ttl --variants off,on --guardrail completion_time:p90:+15%"),
+    # "but it (still) passed": the outcome after a contrast
+    ("ab add-result", "cold on checkout-flow: 2 errors, but it still passed", None, "ab add-result checkout-flow --variant cold --errors 2 --success"),
+    # the effect "worth detecting"; a pre-period test's metric as the covariate
+    ("ab analyze", "analyze checkout-flow, the minimum lift worth detecting is 3pp", None, "ab analyze checkout-flow --mde 3pp"),
+    ("ab analyze", "analyze checkout-flow cuped on onboarding's completion time", None, "ab analyze checkout-flow --covariate test:onboarding.completion_time"),
+    ("ab analyze", "analyze it adjusted for the tokens of search-v2", CF, "ab analyze checkout-flow --covariate test:search-v2.tokens"),
+    ("refused", "analyze checkout-flow and onboarding's tokens", None, "! which test"),
+    # a stop at the start of a later clause; the metric a decision was "based on"
+    ("ab conclude", "we're finished with search-v2, so end it without a winner", None, "ab conclude search-v2 --stop"),
+    ("ab conclude", "ship warm on checkout-flow based on success", None, "ab conclude checkout-flow --ship warm --metric success"),
+    # canary plans with their alpha, salt and a latency guardrail; unit ids asked of the canary in focus
+    ("canary create", "plan canary ranker-v3: control ranker-v2, candidate ranker-v3, at alpha 0.02 with salt r3", None, "canary create ranker-v3 --control ranker-v2 --candidate ranker-v3 --alpha 0.02 --salt r3"),
+    ("canary create", "plan canary fast-path with control slow-path and candidate fast-path, latency may not get more than 20% worse", None, "canary create fast-path --control slow-path --candidate fast-path --guardrail completion_time:+20%"),
+    ("canary assign", "which arm does user-9 get?", "router-v2", "canary assign router-v2 user-9"),
+    # positions after "events"/"everything"; all of the log
+    ("events export", "export everything since 300", None, "events export --since 300"),
+    ("events log", "the log, all of it", None, "events log --limit 0"),
+    ("events log", "everything recorded by ann@laptop", None, "events log --actor ann@laptop --limit 0"),
 ]
 # fmt: on
 

@@ -204,6 +204,17 @@ class TestTheParsersNormalisations:
                 "import the saved test x.json as debug-cold",
                 "ab import debug-cold x.json",
             ),
+            # a pre-period test's metric: test: is the covariate's own kind word (#24 round 8)
+            (
+                "analyze checkout-flow cuped on onboarding's completion time",
+                "ab analyze checkout-flow --covariate test:onboarding.completion_time",
+            ),
+            # a catalogue metric read from its words, as --metric is; the limit as typed
+            (
+                "canary r2: candidate new over control old, latency may not get 20% worse",
+                "canary create r2 --control old --candidate new --guardrail completion_time:+20%",
+            ),
+            ("everything recorded by ann@laptop", "events log --actor ann@laptop --limit 0"),
         ],
     )
     def test_is_grounded(self, text: str, line: str) -> None:
@@ -228,6 +239,21 @@ class TestTheParsersNormalisations:
             ),
             ("import x.jsonl as debug-cold", "ab import debug-cold x.jsonl", "no test named"),
             ("import the saved test x.json", "ab import debug-cold x.json", "no test named"),
+            (
+                "analyze checkout-flow cuped on onboarding's tokens",
+                "ab analyze checkout-flow --covariate test:pre-launch.tokens",
+                "'pre-launch.tokens' is neither",
+            ),
+            (
+                "canary r2: candidate new over control old, latency may not get 20% worse",
+                "canary create r2 --control old --candidate new --guardrail completion_time:+25%",
+                "25 is not a number",
+            ),
+            (
+                "recorded by ann@laptop",
+                "events log --actor ann@laptop --limit 0",
+                "0 (for --limit)",
+            ),
         ],
     )
     def test_an_unit_item_or_name_not_typed_is_not(self, text: str, line: str, why: str) -> None:
