@@ -425,6 +425,10 @@ FRESH7_HELDOUT = ROOT / "bench" / "plain_fresh7_heldout.txt"
 FRESH8_DEV = ROOT / "bench" / "plain_fresh8_dev.txt"
 #: the eighth newcomer's held-out third, scored by the lead before and after round 8 (`--heldout8`)
 FRESH8_HELDOUT = ROOT / "bench" / "plain_fresh8_heldout.txt"
+#: the ninth newcomer's development set (#24 round 8, `--dev9`)
+FRESH9_DEV = ROOT / "bench" / "plain_fresh9_dev.txt"
+#: the ninth newcomer's held-out third, scored by the lead before and after round 8 (`--heldout9`)
+FRESH9_HELDOUT = ROOT / "bench" / "plain_fresh9_heldout.txt"
 
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
@@ -654,6 +658,8 @@ def main() -> None:
         "--heldout7": ("fresh7 held-out", FRESH7_HELDOUT),
         "--dev8": ("fresh8 dev", FRESH8_DEV),
         "--heldout8": ("fresh8 held-out", FRESH8_HELDOUT),
+        "--dev9": ("fresh9 dev", FRESH9_DEV),
+        "--heldout9": ("fresh9 held-out", FRESH9_HELDOUT),
     }
     for option, (label, path) in sets.items():
         if option in sys.argv:
