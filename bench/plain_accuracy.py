@@ -608,6 +608,10 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
         if len(o) == 2 and o[0] in ("--as-of", "--since", "--until"):
             out.append((o[0], o[1].replace(" ", "T")))  # ISO 8601 either way
             continue
+        if len(o) == 2 and o[0] == "--fail-on" and "," in o[1]:
+            # "repeatable, or comma-separated" (`eval compare --help`): the same gates either way
+            out.extend(("--fail-on", d) for d in o[1].split(","))
+            continue
         if len(o) == 2 and o[0] == "--guardrail":
             # by what the CLI reads: "completion_time:+30s" is "completion_time:+30"
             out.append((o[0], _guardrail(pos, o[1])))

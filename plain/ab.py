@@ -109,12 +109,19 @@ def import_results(req: Request) -> Translation:
             k -= 1
         return command(req.text, ["ab", "import", req.tokens[path].text])
     directory = path >= 0 and "." not in req.tokens[path].text.rsplit("/", 1)[-1]
-    if directory and not req.named("test", "archived") and req.has({"tests", "every", "all"}):
+    if (
+        directory
+        and not req.named("test", "archived")
+        and req.has({"tests", "every", "all", "everything"})
+    ):
         # "import every saved test in ~/.hermes/ab_tests": a DIR of saved tests, each under
         # its own test id (the CLI takes no NAME then)
         req.use(path)
         for i in req.indexes(
-            {"import", "load", "saved", "tests", "every", "all", "my", "in", "from", "the"}
+            {
+                *("import", "load", "saved", "tests", "every", "all", "my", "in", "from", "the"),
+                *("everything", "under", "inside"),
+            }
         ):
             req.use(i)
         for i, t in enumerate(req.tokens):
@@ -360,6 +367,7 @@ def analyze(req: Request) -> Translation:
         ("over", "time"),
         ("after", "each", "result"),
         ("after", "every", "result"),
+        ("after", {"every", "each"}, "single", "result"),
         ("each", "step"),
         ("as", "results", "came", "in"),
     ):
@@ -370,6 +378,8 @@ def analyze(req: Request) -> Translation:
     if history:  # "what would I have seen if I'd checked after every result?"
         for i in req.indexes({"seen", "checked", "looked", "peeked", "i'd", "we'd", "been"}):
             req.use(i)
+        for i in req.indexes({"recommendation", "recommendations", "verdict"}):
+            req.use(i)  # "what the recommendation would have been after every result"
     metrics: list[str] = []
     said_by: dict[str, str] = {}  # metric -> the word it was read from
     i = 0
@@ -1129,7 +1139,7 @@ def conclude(req: Request) -> Translation:
     judged = _analysis_options(req)
     if isinstance(judged, Translation):
         return judged
-    opts += judged
+    opts += judged + _covariate(req)  # "ship c with the cuped covariate prior_score"
     alpha = _alpha(req)
     if alpha is not None:
         level = _alpha_option(req, alpha)

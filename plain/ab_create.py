@@ -566,10 +566,14 @@ def _new_name(req: Request) -> Token | None | Translation:
         if req.p(i + 1) == ":" and req.p(i + 3) in (",", ";", ":"):
             cands.append(i + 2)  # "a new a/b test: greeting-style, formal vs friendly"
     for i in req.indexes({"create", "make", "setup", "define", "start", "new"}):
+        if req.w(i) == "new" and req.w(i - 1) in ("the", "for", "our", "my", "this", "of"):
+            continue  # "a test for the new reranker": a description, not the name said
         cands.append(skip(req, i + 1, frozenset({"a", "an", "new", "the"})))
     k = req.seq("set", "up")
     if k >= 0:
         cands.append(skip(req, k + 2, frozenset({"a", "an", "new", "the"})))
+    if req.p(1) == ":" and req.w(3) in ("vs", "versus"):
+        cands.append(0)  # "summarizer-ab: short vs long": the name, delimited by its colon
     for i, t in enumerate(toks):
         if t.kind == "kv" and t.text.lower().startswith("name="):
             req.use(i)
@@ -645,16 +649,45 @@ def _create_metric(req: Request) -> str | None | Translation:
             "optimizing",
             "optimising",
             "judged",
-        }
+            "judge",
+            "judging",
+            "compare",
+        },
+        names_too=True,  # "judge it on cost": the verb, though "judge" names a scorer too
     ):
-        if not req.free(i):
+        if req.w(i) in ("judge", "judging", "compare") and (req.free(i) or i in req.in_name):
+            # (as a verb, "judge" is no scorer's name here)
+            # "judge it on cost_per_success", "compare on cost": the verb needs "on"/"by"
+            k = i + 1 + (req.w(i + 1) in ("it", "them", "this", "these", "both"))
+            if req.w(k) not in ("on", "by") or not req.free(k):
+                continue
+            found = find_metric(req, k + 1, anywhere=False)
+            if found is not None:
+                req.use(*range(i, found[2]))
+                return found[0]
+            t = req.tokens[k + 1] if k + 1 < len(req.tokens) else None
+            if (
+                t is not None
+                and t.kind == "word"
+                and req.free(k + 1)
+                and t.norm not in KNOWN
+                and CUSTOM_METRIC_RE.match(t.norm)
+                and "_" in t.norm
+            ):  # a custom metric's name, written as one ("judge it on refund_accuracy")
+                req.use(*range(i, k + 2))
+                return t.norm
+            continue
+        if not req.free(i) or req.w(i) in ("judge", "judging", "compare") or i in req.in_name:
             continue
         back = _metric_before(req, i)
         if back is not None:  # "success is the metric", "with error rate as the primary metric"
             metric, a = back
             req.use(*range(a, i + 1))
             return metric
-        j = skip(req, i + 1, BE | {"for", "on", "by", "of", "the", "to"}, ":=")
+        # "primary metric is our custom refund_accuracy": whose metric it is says nothing more
+        j = skip(
+            req, i + 1, BE | {"for", "on", "by", "of", "the", "to", "our", "custom", "own"}, ":="
+        )
         found = find_metric(req, j, anywhere=False)
         if found:
             metric, a, b = found
@@ -677,7 +710,7 @@ def _create_metric(req: Request) -> str | None | Translation:
                     ["success", "tool_success_rate"],
                 )
             if CUSTOM_METRIC_RE.match(req.tokens[j].norm) and req.w(i) == "metric":
-                req.use(i, j, i - 1 if req.w(i - 1) in ("primary", "main") else i)
+                req.use(*range(i, j + 1), i - 1 if req.w(i - 1) in ("primary", "main") else i)
                 return req.tokens[j].norm
             return refused(
                 req.text,
@@ -696,6 +729,14 @@ def _compared_on(req: Request) -> str | None:
     "comparing" brought in, past "on", ending its clause (the metric they are compared on);
     once only, else left unread."""
     said: list[tuple[str, int, int]] = []
+    for i in req.indexes({"on"}):
+        # "new test latency-tuning on completion_time, …": the metric the new test is on,
+        # right after its name, ending its clause
+        if req.w(i - 2) in TEST_WORDS and req.free(i) and req.free(i - 1):
+            found = find_metric(req, i + 1, anywhere=False)
+            if found and (found[2] >= len(req.tokens) or req.p(found[2]) in (",", ";", ".")):
+                req.use(*range(i, found[2]))
+                return found[0]
     if not req.has({"comparing", "compare", "compared", "compares"}):
         return None  # "variants a and b on cost": the metric or a guardrail? asked
     for i in req.indexes({"on"}):
@@ -817,7 +858,7 @@ def _one_guardrail(
 
 _WORSE = _w(
     """must may should can not no more than get go be rise grow increase by at most worse up
-    higher to"""
+    higher to drop fall decrease decline dip sink down lower"""
 )
 
 
@@ -871,7 +912,20 @@ def _segment_and_cap(req: Request) -> list[str]:
 
     toks = req.tokens
     out: list[str] = []
-    for i in req.indexes({"segment", "segmented", "segments", "breakdown", "broken", "break"}):
+
+    def key_at(k: int) -> bool:
+        return (
+            k < len(toks)
+            and req.free(k)
+            and toks[k].kind == "word"
+            and bool(CUSTOM_METRIC_RE.match(toks[k].norm))
+            and toks[k].norm not in NEVER_VALUES | _OPTION_WORDS | _OPTION_LEADS
+            and (toks[k].norm not in KNOWN or toks[k].norm in ("category", "difficulty", "model"))
+        )
+
+    for i in req.indexes(
+        {"segment", "segmented", "segments", "breakdown", "breakdowns", "broken", "break"}
+    ):
         j = i + 1 + (req.w(i + 1) in ("it", "them", "this", "results") and req.w(i + 2) == "down")
         j += req.w(j) == "down"  # "break it down by category"
         if req.w(j) not in ("by", "per") or not req.free(i):
@@ -887,9 +941,21 @@ def _segment_and_cap(req: Request) -> list[str]:
             if toks[k].norm in KNOWN and toks[k].norm not in ("category", "difficulty", "model"):
                 continue
             req.use(*range(i, k + 1))
+            out += ["--segment", toks[k].norm]
+            while True:  # "by category and (by) model", "by category, model": each one
+                n = k + 1
+                if not (req.w(n) == "and" or req.p(n) == ","):
+                    break
+                m = n + 1 + (req.w(n + 1) in ("by", "per"))
+                if not key_at(m) or toks[m].norm in out:
+                    break
+                if req.p(n) == "," and not (req.w(m + 1) == "and" or req.p(m + 1) == ","):
+                    break  # "by category, cap cost at p99": a comma ends the list unless one goes on
+                req.use(*range(n, m + 1))
+                out += ["--segment", toks[m].norm]
+                k = m
             if req.w(k + 1) == "later" and req.free(k + 1):  # "… by category later": planned
                 req.use(k + 1)
-            out += ["--segment", toks[k].norm]
             _segment_said_again(req)
             break
     for i in req.indexes({"cap", "capped", "capping", "winsorize", "winsorise"}):
@@ -906,9 +972,11 @@ def _segment_and_cap(req: Request) -> list[str]:
             req.use(i, *range(i + 1, nth + 2))
             out += ["--cap", f"{metric}:p{ordinal.group(1)}"]
             continue
-        if t.kind == "word" and re.fullmatch(r"p\d{1,2}", t.norm):
-            limit = t.norm
-        elif t.kind == "num" and t.unit in (None, "s", "usd") and t.value > 0:
+        if re.fullmatch(r"p\d{1,2}", req.w(nth)) and req.free(nth):  # "at (the) p99"
+            req.use(i, *range(i + 1, nth + 1))
+            out += ["--cap", f"{metric}:{req.w(nth)}"]
+            continue
+        if t.kind == "num" and t.unit in (None, "s", "usd") and t.value > 0:
             limit = fmt(t.value)
         else:
             continue
@@ -1016,6 +1084,11 @@ def _create_extras(req: Request) -> list[str]:
         else:
             continue
         end = skip(req, k + 1, frozenset({"worse", "more", "higher"}))
+        if req.w(a - 1) == "let" and req.free(a - 1):  # "don't let success drop more than 5pp"
+            if req.w(a - 2) == "never" and req.free(a - 2):
+                a -= 2
+            elif req.w(a - 2) == "not" and req.w(a - 3) in ("do", "does") and req.free(a - 2):
+                a -= 3
         if req.w(a - 1) == "and" and req.p(a - 2) == ",":
             req.use(a - 1)
         req.use(*range(a, end))

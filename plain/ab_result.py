@@ -54,6 +54,7 @@ from trialbook.plain.words import (
     VAGUE_WORDS,
     VARIANT_CUES,
     ZERO_WORDS,
+    _w,
 )
 
 _OPTION_ORDER = (
@@ -115,6 +116,7 @@ def add_result(req: Request) -> Translation:
     _money_time_score(req, s)
     _id_slots(req, s)
     _dimension_words(req, s)
+    _failed_with(req, s)
     for i in req.indexes({"again"}):  # "warm passed again": one more result, like "another"
         if req.w(i - 1) in ("passed", "failed", "succeeded", "worked") and req.free(i):
             req.use(i)
@@ -135,6 +137,7 @@ def add_result(req: Request) -> Translation:
         ({"errored", "erred", "bombed", "conked"}, "out"),
         ({"timed"}, "out"),
         ({"gave", "giving"}, "up"),
+        ({"blew", "blown"}, "up"),  # "the candidate blew up for user-5"
         ({"crashed", "aborted", "died"},),
     ):
         k = req.seq(*words)
@@ -233,6 +236,22 @@ def add_result(req: Request) -> Translation:
     return command(
         req.text, ["ab", "add-result", test, "--variant", names[0], *_result_options(s, None)]
     )
+
+
+#: words that end a failure said before "with" its message ("died with", "blew up with")
+_FAILED_BEFORE_WITH = _w("failed died crashed errored broke up out aborted bombed")
+
+
+def _failed_with(req: Request, s: Slots) -> None:
+    """``--error TEXT`` from the message a failure was said with: 'c just died with "upstream
+    502"', 'blew up for user-5 with "null route"' (the quoted text right after "with", a
+    failure word at most three words before it; the outcome stays for the outcome reader)."""
+    for j, t in enumerate(req.tokens):
+        if t.kind != "quote" or not req.free(j) or req.w(j - 1) != "with" or not req.free(j - 1):
+            continue
+        if any(req.w(k) in _FAILED_BEFORE_WITH for k in range(j - 5, j - 1)):
+            s.lists["error"].append(t.text)
+            req.use(j - 1, j)
 
 
 def _owned(req: Request, variant: str) -> bool:

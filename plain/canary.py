@@ -82,8 +82,9 @@ def is_canary_request(req: Request) -> bool:
     intent = _intent(req)
     if intent == "status":
         return bool(ws & (SUMMARY_WORDS | _w("stage stages guardrail guardrails healthy safe")))
-    # "what do user-1 and user-2 get?": unit ids asked about are the focused canary's buckets
-    return intent in ("advance", "halt", "rollback", "complete", "assign")
+    # "what do user-1 and user-2 get?": unit ids asked about are the focused canary's buckets;
+    # "router-v1 failed at stage 2": a result of one of its arms, by the arm's name
+    return intent in ("advance", "halt", "rollback", "complete", "assign", "add-result")
 
 
 def _percent_tokens(req: Request) -> list[int]:
@@ -147,16 +148,25 @@ def _intent(req: Request) -> str | None:
         first == "canary"
         and not req.named("canary")
         and {"control", "candidate"} <= ws
-        and req.p(2) == ":"
+        and (req.p(2) in (":", ",") or req.w(2) in ("control", "candidate", "with"))
     ):
-        return "create"  # "canary search-ranker: control ranker-v1, candidate ranker-v2": a plan
+        # "canary search-ranker: control ranker-v1, candidate ranker-v2", "canary x control a
+        # candidate b": a new name, then both roles: a plan
+        return "create"
     if ws & _w("record add") and not req.is_question():
         return "add-result"
     if (
-        ws & (_w("result session served handled") | SUCCESS_POS | SUCCESS_NEG)
-        and ws & (_CANDIDATE_ROLE | _CONTROL_ROLE)
-        and req.named("canary")
+        _arm_said(req) is not None
+        and ws
+        & (_w("result session served handled crashed died calls") | SUCCESS_POS | SUCCESS_NEG)
         and not req.is_question()
+    ):
+        return "add-result"  # "router-v1 failure at stage 2, 5 calls 2 ok": an arm by its name
+    if (
+        ws & (_w("result session served handled crashed died") | SUCCESS_POS | SUCCESS_NEG)
+        or {"blew", "up"} <= ws
+    ) and (
+        ws & (_CANDIDATE_ROLE | _CONTROL_ROLE) and req.named("canary") and not req.is_question()
     ):
         return "add-result"  # "router-v2 candidate result: 3 calls, success"
     if (
@@ -206,6 +216,31 @@ def _ships_to_all(req: Request) -> int:
     return -1
 
 
+def _arm_said(req: Request) -> tuple[str, int, bool] | None:
+    """A canary's arm typed by its own name ("router-v1 failed at stage 2"): the canary (named
+    once, or in focus when the request names no other store thing), the arm's token and
+    whether it is the candidate. The canary's own name, when it is an arm too, is
+    :func:`_named_arm`'s; None when no arm or both arms are typed."""
+    names = req.names_of("canary")
+    if not names and req.focus in req.vocab.canaries:
+        if req.named("test", "archived", "suite", "run"):
+            return None
+        names = [req.focus]
+    if len(names) != 1:
+        return None
+    arms = req.vocab.canary_arms.get(names[0])
+    if arms is None or len(arms) != 2:
+        return None
+    said = [
+        i
+        for i, t in enumerate(req.tokens)
+        if t.kind == "word" and t.norm in arms and req.free(i) and i not in req.in_name
+    ]
+    if len({req.tokens[i].norm for i in said}) != 1:
+        return None
+    return names[0], said[0], req.tokens[said[0]].norm == arms[1]
+
+
 def _named_arm(req: Request) -> str | None:
     """The arm a canary is named for, when the request names the canary once, no role word,
     and the canary's name is one of its two arms (router-v2 rolling out router-v2)."""
@@ -233,6 +268,9 @@ def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
     accounted there), with the canary as its test and the roles as its variants. None when the
     canary, the role or the arms cannot be told (the request is refused as before)."""
     names = req.names_of("canary")
+    by_name = _arm_said(req)
+    if not names and by_name is not None:
+        names = [by_name[0]]  # the canary in focus
     arms = req.vocab.canary_arms.get(names[0]) if len(names) == 1 else None
     if arms is None or len(arms) != 2:
         return None
@@ -244,6 +282,9 @@ def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
     ]
     kinds = {req.w(i) in _CANDIDATE_ROLE for i in roles}
     implied = _named_arm(req) if not roles else None
+    if not roles and implied is None and by_name is not None:
+        roles = [by_name[1]]  # the arm typed by its name stands where a role word would
+        kinds = {by_name[2]}
     if implied is not None:
         # no role said, and the canary is named for one of its arms (`canary add-result
         # router-v2 --variant router-v2`, --help): the name is that arm's result
@@ -705,8 +746,8 @@ def _word_after(req: Request, cues: frozenset[str]) -> tuple[str, int] | None:
 
 def _plan_extras(req: Request) -> list[str]:
     """``canary create``'s options said by their own name: ``--alpha A`` ("alpha 0.01", "at
-    alpha=0.01"), ``--salt S`` ("salt q3-2025", "hash salt: s1") and ``--description TEXT``
-    ("description 'faster cache'")."""
+    alpha=0.01") and ``--salt S`` as a bare word ("salt q3-2025", "hash salt: s1"; a quoted
+    salt or description is :mod:`trialbook.plain.spoken`'s)."""
     from decimal import Decimal
 
     from trialbook.plain import named
@@ -726,23 +767,17 @@ def _plan_extras(req: Request) -> list[str]:
     )
     if alpha is not None:
         opts += ["--alpha", fmt(alpha.value)]  # type: ignore[arg-type]
-    for cue, option in ((_w("salt"), "--salt"), (_w("description described"), "--description")):
-        for i in req.indexes(cue):
-            j = skip(req, i + 1, _w("is of the as"), ":=")
-            if not (i < len(toks) and req.free(i) and j < len(toks) and req.free(j)):
-                continue
-            t = toks[j]
-            value_ok = t.kind == "quote" or (
-                option == "--salt"
-                and t.kind in ("word", "num")
-                and t.norm not in KNOWN | NEVER_VALUES
-            )
-            if value_ok:
-                a = i - (req.w(i - 1) in ("with", "a", "the", "hash") and req.free(i - 1))
-                a -= req.w(a - 1) in ("with", "a", "the") and req.free(a - 1) and a < i
-                req.use(*range(a, j + 1))
-                opts += [option, t.text]
-                break
+    for i in req.indexes({"salt"}):
+        j = skip(req, i + 1, _w("is of the as"), ":=")
+        if not (req.free(i) and j < len(toks) and req.free(j)):
+            continue
+        t = toks[j]
+        if t.kind in ("word", "num") and t.norm not in KNOWN | NEVER_VALUES:
+            a = i - (req.w(i - 1) in ("with", "a", "the", "hash") and req.free(i - 1))
+            a -= req.w(a - 1) in ("with", "a", "the") and req.free(a - 1) and a < i
+            req.use(*range(a, j + 1))
+            opts += ["--salt", t.text]
+            break
     return opts
 
 
@@ -759,6 +794,16 @@ def plan(req: Request) -> Translation:
     _mark_words(req, CREATE_VERBS | _w("plan create define canary rollout"))
     control = _word_after(req, _w("control"))
     candidate = _word_after(req, _w("candidate"))
+    for j in range(1, len(toks) - 1):
+        # "planner-old -> planner-new", "a → b": units move from the control to the candidate
+        width = 1 if toks[j].text in ("→", "=>") else 0
+        if toks[j].text == "-" and toks[j + 1].text == ">" and toks[j + 1].start == toks[j].end:
+            width = 2  # "->" is lexed as "-" and ">"
+        if control is None and candidate is None and width and j + width < len(toks):
+            a, b = toks[j - 1], toks[j + width]
+            if all(t.kind == "word" and t.norm not in KNOWN | NEVER_VALUES for t in (a, b)):
+                control, candidate = (a.text.lower(), j - 1), (b.text.lower(), j + width)
+                req.use(*range(j - 1, j + width + 1))
     k = req.seq("from")
     if control is None and candidate is None and k >= 0 and req.w(k + 2) == "to":
         # "from prompt-v2 to prompt-v3": units move from the control to the candidate
@@ -888,6 +933,8 @@ def plan(req: Request) -> Translation:
             and req.w(i + 3) == "stage"
         ):
             req.use(*range(i, i + 4))
+            if req.w(i - 1) in ("min", "minimum", "least") and req.free(i - 1):
+                req.use(i - 1, *([i - 2] if req.w(i - 2) == "at" else []))  # "min 200 results …"
             value = t.text.replace(" ", "")[:-3] if minimum else fmt(t.value)
             opts += ["--min-results", value]
     for i in req.indexes(_w("unit units")):

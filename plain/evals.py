@@ -528,7 +528,7 @@ def _gates(req: Request) -> list[str]:
     for i, t in enumerate(req.tokens):
         if not (t.is_int and req.free(i)):
             continue
-        nouns = ("failures", "failed", "failed-rollouts", "rollouts", "errors", "errored")
+        nouns = ("failures", "failure", "failed", "failed-rollouts", "rollouts", "errors", "errored")
         # "at most 2 may fail", "no more than 3 rollouts can fail"
         e = i + 1 + (req.w(i + 1) in ("rollouts", "rollout", "cases"))
         if (
@@ -555,6 +555,8 @@ def _gates(req: Request) -> list[str]:
                 "are",
                 "is",
                 "than",
+                "allow",
+                "allowing",
             ):
                 a -= 1
             b = i + 2
@@ -735,6 +737,11 @@ def resume(req: Request) -> Translation:
             end = k + 1
             while req.w(end) in _STOP_HOW and req.free(end):
                 end += 1
+                end += req.w(end) == "through" and req.w(end - 1) in (
+                    "halfway",
+                    "midway",
+                    "partway",
+                )
             req.use(*range(start, end))
     for i in req.indexes({"pick", "picking"}):
         if req.w(i + 1) == "it" and req.w(i + 2) == "up" and req.w(i + 3) == "again":
@@ -1170,6 +1177,14 @@ def _fail_on(req: Request) -> list[str]:
             req.use(*range(a, i + 1))
     if not found:
         return []
+    for i, t in enumerate(req.tokens):
+        # "fail on keep_control or blocked": a one-word decision listed after a named one
+        if t.kind == "word" and req.free(i) and t.norm in _DECISIONS and "_" not in t.norm:
+            j = i - 1
+            joined = req.w(j) in ("or", "and") or req.p(j) == ","
+            if joined and not req.free(j - 1) and req.tokens[j - 1].norm in _DECISIONS:
+                found.append(_DECISIONS[t.norm])
+                req.use(j, i)
     for i in req.indexes({"fail", "exit", "fails"}):
         req.use(i)
         if req.w(i) == "exit" and i + 1 < len(req.tokens) and req.tokens[i + 1].text == "1":
@@ -1200,6 +1215,35 @@ def _bound_apart(req: Request) -> Token | None:
     return req.tokens[j]
 
 
+#: scorers that take an argument after a colon (runners/scorers.py): "regex:^OK", "contains:refund"
+_ARGUMENT_SCORERS = frozenset({"regex", "contains", "icontains"})
+
+
+def _scorer_argument(req: Request, name: str, j: int) -> str | None:
+    """The argument typed after a scorer's name: a quoted text ('a contains scorer "refund"') or
+    a pattern typed as one run of characters with a symbol in it ("a regex scorer ^OK"); its
+    tokens become used. A plain word after the name is no argument (asked about, never read)."""
+    if name not in _ARGUMENT_SCORERS:
+        return None
+    toks = req.tokens
+    j += req.w(j) in ("scorer", "check", "matching", "for", "with")
+    if j >= len(toks) or not req.free(j):
+        return None
+    if toks[j].kind == "quote":
+        req.use(*range(j - (req.w(j - 1) in ("matching", "for", "with")), j + 1))
+        return toks[j].text
+    k = j
+    while k + 1 < len(toks) and toks[k + 1].start == toks[k].end and req.free(k + 1):
+        k += 1
+    while k > j and toks[k].text in (",", ";"):  # "regex ^[0-9]+$, 2 epochs": the clause ends
+        k -= 1
+    run = req.text[toks[j].start : toks[k].end]
+    if any(toks[x].kind in ("other", "punct") for x in range(j, k + 1)) and run[0] not in ",;.":
+        req.use(*range(j, k + 1))
+        return run
+    return None
+
+
 def scorer_specs(req: Request) -> list[str]:
     """The scorers a request names, in order: store scorers and scorer specs
     (``judge:openai``, ``regex:^yes``); their tokens become used."""
@@ -1209,7 +1253,8 @@ def scorer_specs(req: Request) -> list[str]:
             continue
         if any(i in req.used for i in range(m.start, m.end)):
             continue  # read by another phrase: "ask the judge 3 times"
-        found.append((m.start, m.name))
+        arg = _scorer_argument(req, m.name, m.end)
+        found.append((m.start, f"{m.name}:{arg}" if arg is not None else m.name))
         req.use_match(m)
     for i, t in enumerate(req.tokens):
         if t.kind == "scorer" and req.free(i):

@@ -250,6 +250,8 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
         *([("all", "of", "it")] if req.has(_ALL_NOUNS | {"everything", "log", "history"}) else []),
     ):
         k = req.seq(*words)
+        if req.w(k - 1) in ("after", "following", "per"):
+            continue  # "after every single result": when (the analysis' history), not how many
         if k >= 0 and all(req.free(x) for x in range(k, k + len(words))):
             take("--limit", "0", k, k + len(words))
             break

@@ -131,7 +131,10 @@ def _correct_spelling(tokens: list[Token], matches: list[NameMatch], vocab: Voca
             continue
         if len(t.norm) < 4 or not t.norm.isalpha():
             continue
-        first = all(x.kind != "word" or x.norm in ("please", "pls") for x in tokens[:i])
+        # the request's first word, or a clause's ("… died halfway, resmue it")
+        first = all(x.kind != "word" or x.norm in ("please", "pls") for x in tokens[:i]) or (
+            i > 0 and tokens[i - 1].kind == "punct" and tokens[i - 1].text in (",", ";")
+        )
         core = [*_CORE, *_VERBS] if first else _CORE
         close = [w for w in dict.fromkeys(core) if w[0] == t.norm[0] and _one_edit(t.norm, w)]
         close += [w for w in _CORE_SWAPPED if _swapped(t.norm, w)]

@@ -247,7 +247,21 @@ def _value(req: Request, j: int, shape: str) -> tuple[tuple[str, ...], int] | No
     value, end = toks[k].text, k + 1
     if req.p(end) == "/" and req.free(end) and req.free(end + 1) and toks[end + 1].kind == "num":
         value, end = f"{value}/{toks[end + 1].text}", end + 2
-    return (f"{toks[j].text}{sep}{value}",), end
+    key = toks[j].text
+    if sep == ":":  # a metric's cap: "cap latency at 600", "cap times at 600" cap completion_time
+        key = _CAP_WORDS.get(toks[j].norm, key)
+    return (f"{key}{sep}{value}",), end
+
+
+def _cap_words() -> dict[str, str]:
+    from trialbook.plain.words import METRIC_PHRASES
+
+    words = {p[0]: m for p, m in METRIC_PHRASES if len(p) == 1}
+    return {**words, "time": "completion_time", "times": "completion_time"}
+
+
+#: one word that names a catalogue metric, as a cap's key ("latency" is completion_time)
+_CAP_WORDS = _cap_words()
 
 
 def attach(req: Request, t: Translation, spoken: list[Spoken]) -> Translation:

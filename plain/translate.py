@@ -67,6 +67,7 @@ from trialbook.plain.words import (
     FORMAT_WORDS,
     HEDGES,
     KEEP_CONTROL,
+    KNOWN,
     LIST_WORDS,
     LOG_WORDS,
     MESSAGE_NOUNS,
@@ -210,6 +211,23 @@ def _test_named_new(req: Request) -> bool:
         if j < len(req.tokens) and req.free(j) and req.tokens[j].kind in ("word", "quote"):
             return req.w(j) not in FILLER
     return False
+
+
+def _name_colon_pair(req: Request) -> bool:
+    """Whether the request opens with a new name, a colon and two variants: "summarizer-ab:
+    short vs long, …" (a definition; the name is delimited by the colon, and written as a
+    name: with a hyphen, an underscore or a digit, so "note: a vs b" is not one)."""
+    toks = req.tokens
+    if len(toks) < 5 or req.p(1) != ":" or req.w(3) not in ("vs", "versus"):
+        return False
+    t = toks[0]
+    return (
+        t.kind == "word"
+        and 0 not in req.in_name
+        and t.norm not in KNOWN
+        and any(c in t.norm for c in "-_0123456789")
+        and all(toks[x].kind == "word" and x not in req.in_name for x in (2, 4))
+    )
 
 
 def _clause_stop(req: Request) -> bool:
@@ -999,6 +1017,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ab.create(req)
     if "new" in ws and ws & TEST_WORDS and not question and not ws & RESULT_WORDS:
         return ab.create(req)
+    if not question and _name_colon_pair(req):
+        return ab.create(req)  # "summarizer-ab: short vs long, compare on cost"
     if not question and _defined_new_test(req):
         return ab.create(req)  # "ab test llm-swap with gpt4o vs sonnet, we plan 1000 results"
     if not question and not ws & RESULT_WORDS and _test_named_new(req):
@@ -1007,7 +1027,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         return ab.add_result(req)
 
     # ---- reads
-    if runs and not tests and "case" in ws and ws & {"happened", "happen", "went", "going"}:
+    run_said = runs or (req.focus in req.vocab.runs and not tests)
+    if run_said and not tests and "case" in ws and ws & {"happened", "happen", "went", "going"}:
         return ev.show(req)  # "what happened on case q1 in RUN?": the case's rollouts
     recorded = (
         question
@@ -1224,6 +1245,7 @@ def _adds_result(req: Request, ws: set[str], fw: str, first: int, variants: list
         | CORRECTION_NOUNS
         | OK_WORDS
         | {"took", "succeed", "pass"}
+        | {"crashed", "died", "aborted", "bombed", "blew", "timed"}  # a session's end, said
     )
     units = any(t.kind == "num" and t.unit in ("s", "usd") for t in req.tokens) or any(
         t.kind in ("frac", "kv") for t in req.tokens

@@ -41,7 +41,19 @@ VOCAB = Vocabulary(
     archived={"old-pricing": ("monthly", "annual")},
     suites={"smoke", "regression"},
     runs={"baseline-0401", "candidate-0402", "20250131-142502-7f3a9c"},
-    scorers={"exact", "contains", "judge", "regex", "equals"},
+    # the shell's own scorer names (shell/app.py: runners.scorers.BUILTINS and judge), and "exact"
+    scorers={
+        "exact",
+        "contains",
+        "icontains",
+        "judge",
+        "regex",
+        "equals",
+        "json_valid",
+        "json_field",
+        "numeric",
+        "length",
+    },
     canaries={"router-v2": (1.0, 10.0, 50.0, 100.0)},
     canary_arms={"router-v2": ("router-v1", "router-v2")},
 )
@@ -1342,6 +1354,39 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("events export", "export everything since 300", None, "events export --since 300"),
     ("events log", "the log, all of it", None, "events log --limit 0"),
     ("events log", "everything recorded by ann@laptop", None, "events log --actor ann@laptop --limit 0"),
+    # ---- round 8, from the ninth newcomer's dev set: each capability in words of its own
+    # a name said as a description is asked ("a test for the new planner"); a scorer's argument
+    ("unsure", "make a test for the new planner, fast vs slow", None, "? ab create [NAME]"),
+    ("eval run", "run smoke on http://127.0.0.1:8000/run with a regex scorer ^yes$", None, "eval run smoke --target http://127.0.0.1:8000/run --scorer 'regex:^yes$'"),
+    ("eval run", 'evaluate regression against http://127.0.0.1:8000/run with a contains scorer "refund"', None, "eval run regression --target http://127.0.0.1:8000/run --scorer contains:refund"),
+    ("eval rescore", "rescore baseline-0401 with equals and icontains", None, "eval rescore baseline-0401 --scorer equals --scorer icontains"),
+    # a new test's metric: "judge it on", "our own X", "on METRIC" right after its name
+    ("ab create", "new test tone2 with formal vs casual, judge it on error rate", None, "ab create tone2 --variants formal,casual --metric error_rate"),
+    ("ab create", "create test t8, the metric is our own resolution_rate", None, "ab create t8 --metric resolution_rate"),
+    ("ab create", "new test speedy on completion time, variants a1 and b1", None, "ab create speedy --variants a1,b1 --metric completion_time"),
+    # a new name delimited by a colon before its two variants; caps; segments; "never let … fall"
+    ("ab create", "hint-test2: short vs chatty, compare on tokens", None, "ab create hint-test2 --variants short,chatty --metric tokens"),
+    ("unsure", "hint-test3: terse vs chatty", None, "~"),
+    ("ab create", "new test c10 with a1 vs b1, cap tokens at the p95", None, "ab create c10 --variants a1,b1 --cap tokens:p95"),
+    ("ab create", "new test c11 with a1 vs b1, cap latency at 300", None, "ab create c11 --variants a1,b1 --cap completion_time:300"),
+    ("ab create", "new test seg2 with a1 vs b1, segment by category, model and region", None, "ab create seg2 --variants a1,b1 --segment category --segment model --segment region"),
+    ("ab create", "new test seg3 with a1 vs b1, segment by category and cap cost at p99", None, "ab create seg3 --variants a1,b1 --segment category --cap cost:p99"),
+    ("ab create", "new test g2 with a1 vs b1; never let success fall by more than 3 points", None, "ab create g2 --variants a1,b1 --guardrail success:+3pp"),
+    # a failure's message after "with"; "blew up"; "after each single result"; a dir's "everything"
+    ("ab add-result", 'warm crashed with "tool timeout" on checkout-flow', None, "ab add-result checkout-flow --variant warm --error 'tool timeout' --failure"),
+    ("canary add-result", "the control on router-v2 blew up for user-8", None, "canary add-result router-v2 --variant router-v1 --unit-id user-8 --failure"),
+    ("ab analyze", "what would onboarding's verdict have been after each single result", None, "ab analyze onboarding --history"),
+    ("ab import", "import everything inside ./saved-tests", None, "ab import ./saved-tests"),
+    ("ab conclude", "keep the control on onboarding with the covariate prior_score", None, "ab conclude onboarding --keep-control --covariate prior_score"),
+    # a canary's arm by its own name (the canary in focus); plans without a colon, with an arrow
+    ("canary add-result", "router-v1 succeeded in 25s", "router-v2", "canary add-result router-v2 --variant router-v1 --completion-time 25 --success"),
+    ("canary create", "canary ranker-x control old-r candidate new-r", None, "canary create ranker-x --control old-r --candidate new-r"),
+    ("canary create", "plan canary ranker-y old-r -> new-r, at least 100 results per stage", None, "canary create ranker-y --control old-r --candidate new-r --min-results 100"),
+    # a verb mistyped at a clause's start; "allowing at most N"; a case of the run in focus; --fail-on lists
+    ("eval resume", "candidate-0402 stalled midway through, resmue it", None, "eval resume candidate-0402"),
+    ("eval retry-failed", "retry the failures of baseline-0401, allowing at most 1 failure", None, "eval retry-failed baseline-0401 --max-failed 1"),
+    ("eval show", "what happened on case c12?", "baseline-0401", "eval show baseline-0401 --case c12"),
+    ("eval compare", "compare baseline-0401 and candidate-0402, exit 1 on no_difference or continue", None, "eval compare baseline-0401 candidate-0402 --fail-on no_difference,continue"),
 ]
 # fmt: on
 
@@ -1806,6 +1851,9 @@ VARIADIC: set[tuple[str, ...]] = set()
 
 #: commands with arguments click does not require (counted in ``_cli_grammar``)
 OPTIONAL_ARGS: dict[tuple[str, ...], int] = {}
+#: each command's options that may be given more than once (click's ``multiple=True``; read in
+#: ``_cli_grammar``, so a repeatable option added to the CLI needs no list kept by hand here)
+REPEATABLE: dict[tuple[str, ...], set[str]] = {}
 
 
 def _cli_grammar() -> dict[tuple[str, ...], tuple[int, set[str], set[str]]]:
@@ -1830,6 +1878,8 @@ def _cli_grammar() -> dict[tuple[str, ...], tuple[int, set[str], set[str]]]:
             if isinstance(p, click.Option):
                 names = [o for o in [*p.opts, *p.secondary_opts] if o.startswith("--")]
                 (flags if p.is_flag else valued).update(names)
+                if p.multiple:
+                    REPEATABLE.setdefault(path, set()).update(names)
             else:
                 npos += 1
                 if not p.required:  # `ab import [NAME] FILE|DIR`: one argument is a DIR
@@ -1846,7 +1896,6 @@ def _cli_grammar() -> dict[tuple[str, ...], tuple[int, set[str], set[str]]]:
 
 #: the CLI grammar the parser targets: command -> (positional arguments, options that take a value, flags)
 GRAMMAR = _cli_grammar()
-_REPEATABLE = {"--guardrail", "--error", "--metric", "--scorer"}
 
 
 def conforms(argv: tuple[str, ...], complete: bool = True) -> str | None:
@@ -1873,7 +1922,7 @@ def conforms(argv: tuple[str, ...], complete: bool = True) -> str | None:
         positional = npos
     if positional > npos or (complete and not npos - OPTIONAL_ARGS.get(path, 0) <= positional):
         return f"{positional} arguments, expected {npos}"
-    dupes = {o for o in seen if seen.count(o) > 1 and o not in _REPEATABLE}
+    dupes = {o for o in seen if seen.count(o) > 1 and o not in REPEATABLE.get(path, set())}
     if dupes:
         return f"repeated {dupes}"
     if (
@@ -2295,3 +2344,19 @@ def test_a_negating_word_put_anywhere_into_a_read_makes_it_unsure() -> None:
                     wrong.append(f"{mutated!r} (focus {focus}) -> {t.line}")
     assert tried > 6000
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_grammar_knows_which_options_repeat_from_click() -> None:
+    """REPEATABLE is read from click (``multiple=True``), not kept by hand: a repeated single
+    option breaks the grammar, a repeatable one does not."""
+    assert conforms(("ab", "add-result", "x", "--variant", "a", "--variant", "b")) == (
+        "repeated {'--variant'}"
+    )
+    assert conforms(("ab", "create", "x", "--segment", "a", "--segment", "b")) is None
+    assert (
+        conforms(("eval", "compare", "r1", "r2", "--fail-on", "ship", "--fail-on", "blocked"))
+        is None
+    )
+    assert "--segment" in REPEATABLE[("ab", "create")] and "--variant" not in REPEATABLE.get(
+        ("ab", "add-result"), set()
+    )
