@@ -40,6 +40,7 @@ from trialbook.shell.commands.eval_render import (
 from trialbook.shell.commands.eval_suite import suite
 from trialbook.shell.commands.events import ISO_TIME
 from trialbook.shell.render import echo_json, table
+from trialbook.shell.unit_options import COST
 
 if TYPE_CHECKING:
     from trialbook.ledger.eval_gates import GateOutcome, RunGates
@@ -269,7 +270,10 @@ eval_.add_command(suite)
     help="USD per million input/output tokens, e.g. gpt-4o-mini=0.15/0.6 ('*' for any model). Repeatable.",
 )
 @click.option(
-    "--budget", type=float, metavar="USD", help="Stop the run cleanly once this much is spent."
+    "--budget",
+    type=COST,
+    metavar="USD",
+    help="Stop the run cleanly once this much is spent, in US dollars: 2, $2, 2 dollars, 200c.",
 )
 @click.option(
     "--seed",
@@ -421,7 +425,12 @@ def _resume(
 @click.option(
     "--concurrency", type=click.IntRange(min=1), help="Rollouts in flight (default: the run's)."
 )
-@click.option("--budget", type=float, metavar="USD", help="A new total budget for the run.")
+@click.option(
+    "--budget",
+    type=COST,
+    metavar="USD",
+    help="A new total budget for the run, in US dollars: 2, $2, 2 dollars, 200c.",
+)
 @gate_options
 @pass_app
 def resume(
