@@ -118,7 +118,9 @@ def gate_options(f: F) -> F:
                 multiple=True,
                 metavar="SCORER=RATE",
                 help="Exit 1 if SCORER's pass rate is under RATE (0.8 or 80%); SCORER:mean=V gates "
-                "its mean score; `target` is the target's own score. Repeatable.",
+                "its mean score (on the scorer's scale); `target` is the target's own score. Read from "
+                "the right, so a SCORER with ':' or '=' works: judge:openai:mean=0.7, "
+                "judge:openai=80%, json_field:ok=true=0.9. Repeatable.",
             ),
             click.option(
                 "--max-failed",
@@ -237,7 +239,9 @@ eval_.add_command(suite)
     "--target",
     "target_spec",
     metavar="SPEC",
-    help="http:URL, openai:MODEL[@BASE_URL][;api_key_env=VAR], python:MODULE:FUNCTION or "
+    help="A task app's URL as it is (http://127.0.0.1:8000/run; http:URL is the same), "
+    "rollout:URL (a synth-ai task app), "
+    "openai:MODEL[@BASE_URL][;api_key_env=VAR], python:MODULE:FUNCTION or "
     "command:SHELL COMMAND (or `target` in --config).",
 )
 @click.option(
@@ -294,7 +298,8 @@ eval_.add_command(suite)
 @click.option(
     "--cache-ttl",
     metavar="DURATION",
-    help="With --cache: ignore stored answers older than this (90s, 30m, 12h, 1d, 2w).",
+    help="With --cache: ignore stored answers older than this (90s, 30m, 12h, 1d, 2w). It does "
+    "not turn the cache on: without --cache (or cache = true in --config) it is refused.",
 )
 @click.option(
     "--scorer",
@@ -774,6 +779,7 @@ def compare(
     """Pair RUN_B's rollouts with RUN_A's by case and epoch: wins, losses, regressions and paired statistics.
 
     RUN_A is the baseline and RUN_B the candidate ("B against A", "B over A" name them the other way round).
+    `report eval` takes them the other way: `report eval RUN_B --baseline RUN_A`.
 
     With several epochs, the interval is clustered by case (epochs of a case are not independent).
 
