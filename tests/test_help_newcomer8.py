@@ -226,3 +226,35 @@ class TestErrorCountAndMessages:
             "count, the messages, or both agreeing\n",
         )
         assert count_events(db_path) == before
+
+
+class TestAQuantileGuardrailTakesUnitsOnCanariesAsOnTests:
+    @pytest.mark.parametrize(
+        ("typed", "metric", "limit"),
+        [
+            ("completion_time:p95:+30s", "completion_time:p95", 30.0),
+            ("completion_time:p95:+2min", "completion_time:p95", 120.0),
+            ("cost:p99:+2c", "cost:p99", 0.02),
+            ("tokens:p90:+1.5k", "tokens:p90", 1500.0),
+        ],
+    )
+    def test_canary_create_reads_the_limit_as_ab_create_does(
+        self, invoke: Invoke, typed: str, metric: str, limit: float
+    ) -> None:
+        r = invoke(
+            "canary", "create", "c", "--control", "a", "--candidate", "b", "--guardrail", typed
+        )
+        assert r.exit_code == 0, r.output
+        r = invoke("ab", "create", "t", "--variants", "a,b", "--guardrail", typed)
+        assert r.exit_code == 0, r.output
+        want = [{"limit": limit, "metric": metric, "relative": False}]
+        assert json.loads(invoke("canary", "list", "--json").output)[0]["guardrails"] == want
+        assert json.loads(invoke("ab", "list", "--json").output)[0]["guardrails"] == want
+
+    def test_points_on_a_quantile_are_still_refused_naming_the_forms(self, invoke: Invoke) -> None:
+        r = invoke("canary", "create", "c", "--control", "a", "--candidate", "b",
+                   "--guardrail", "completion_time:p95:+5pp")  # fmt: skip
+        assert r.exit_code == 1
+        assert r.output.startswith(
+            "Error: guardrail completion_time:p95: percentage points are for rates and shares"
+        )
