@@ -59,7 +59,8 @@ class TestHelpSaysWhatTheCodeDoes:
         text = help_of("ab", "create")
         metric = text.split("--metric TEXT")[1].split("--guardrail")[0]
         assert (
-            "a quantile of a per-result number (completion_time:p95, cost:p99: accepted)" in metric
+            "a quantile of a per-result number (completion_time:p95 and cost:p99 are accepted)"
+            in metric
         )
 
     def test_stage_is_a_number_and_to_is_a_percentage_each_beside_the_other(self) -> None:

@@ -26,7 +26,7 @@ METRIC_HELP = (
     "Primary metric: success, error_rate, tool_success_rate, failed_call_ratio, completion_time, "
     "tool_calls, errors, "
     "messages, corrections, tokens, cost, score, cost_per_success, a quantile of a per-result "
-    "number (completion_time:p95, cost:p99: accepted), or a custom metric name."
+    "number (completion_time:p95 and cost:p99 are accepted), or a custom metric name."
 )
 IMPORT_KEYS = (
     "variant, session_id, success, tool_calls, successful_calls, errors, error (list of messages), "
@@ -69,7 +69,8 @@ def ab() -> None:
     multiple=True,
     metavar="METRIC:+LIMIT",
     help="How much worse than the control a winner may be, whichever way is worse for the "
-    "metric (lower success or score, higher error_rate, time, cost): success:+5pp lets success "
+    "metric (lower success, tool_success_rate, score or a custom metric; higher for the others): "
+    "success:+5pp lets success "
     "drop 5 points, not rise. completion_time:+10% (relative), completion_time:+30s, cost:+0.02 "
     "or cost:+2c (units), completion_time:p95:+10%. Repeatable.",
 )

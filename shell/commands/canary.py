@@ -28,7 +28,8 @@ from trialbook.shell.unit_options import (
 
 GUARDRAIL_HELP = (
     "How much worse than the control the candidate may be, whichever way is worse for the "
-    "metric (lower success, higher error_rate, time, cost): success:+5pp lets success drop 5 "
+    "metric (lower success, tool_success_rate or score; higher for the others): success:+5pp "
+    "lets success drop 5 "
     "points, not rise. error_rate:+2pp (points), completion_time:+10% (relative), "
     "completion_time:+30s, cost:+0.02 or cost:+2c (units). Repeatable. Default (no "
     "--guardrail): the primary metric may not get worse at all (e.g. success:+0)."
