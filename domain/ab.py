@@ -324,7 +324,11 @@ class ResultFields(Value):
             and self.error_messages
             and self.errors != len(self.error_messages)
         ):
-            raise ValueError("give either an error count or error messages, not both")
+            n = len(self.error_messages)
+            raise ValueError(
+                f"the error count ({self.errors}) is not the number of error messages ({n}); "
+                "give the count, the messages, or both agreeing"
+            )
         return self
 
 

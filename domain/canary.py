@@ -203,21 +203,24 @@ def _units_normalised(text: str) -> str:
     ``completion_time:+30s`` becomes ``completion_time:+30.0``, ``cost:+3c``
     ``cost:+0.03``, ``error_rate:+2 points`` ``error_rate:+2pp``; a bare number of 1 or
     more on a proportion (``error_rate:+5``, 500 points) is refused, as ``--mde`` refuses
-    it. Any other text is passed on unchanged: the parser names what is wrong.
+    it. A quantile's limit is in its metric's units (``completion_time:p95:+30s``), as
+    ``ab create`` reads it. Any other text is passed on unchanged: the parser names what
+    is wrong.
     """
     from trialbook.domain import units
 
-    m = re.fullmatch(r"\s*([a-z][a-z0-9_]*)\s*:(.*)", text, re.DOTALL)
+    m = re.fullmatch(r"\s*([a-z][a-z0-9_]*)((?::p[0-9.]+)?)\s*:(.*)", text, re.DOTALL)
     if not m or m.group(1) not in METRICS:
         return text
-    name, limit = m.group(1), m.group(2)
+    name, quantile, limit = m.groups()
     try:
         margin = units.parse_margin(limit, name, allow_zero=True)
     except units.UnitError as e:
-        if units.is_proportion(name) and re.fullmatch(r"\s*\+?\s*[0-9]*\.?[0-9]+\s*", limit):
+        bare = re.fullmatch(r"\s*\+?\s*[0-9]*\.?[0-9]+\s*", limit)
+        if units.is_proportion(name) and not quantile and bare:
             raise InvalidCommand(f"guardrail {name}: {e}") from None
         return text
-    return f"{name}:+{margin.text}"
+    return f"{name}{quantile}:+{margin.text}"
 
 
 def parse_guardrail(text: str) -> Guardrail:

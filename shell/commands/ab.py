@@ -25,7 +25,8 @@ from trialbook.shell.unit_options import (
 METRIC_HELP = (
     "Primary metric: success, error_rate, tool_success_rate, failed_call_ratio, completion_time, "
     "tool_calls, errors, "
-    "messages, corrections, tokens, cost, score, cost_per_success, or a custom metric name."
+    "messages, corrections, tokens, cost, score, cost_per_success, a quantile of a per-result "
+    "number (completion_time:p95 and cost:p99 are accepted), or a custom metric name."
 )
 IMPORT_KEYS = (
     "variant, session_id, success, tool_calls, successful_calls, errors, error (list of messages), "
@@ -67,8 +68,11 @@ def ab() -> None:
     "guardrails",
     multiple=True,
     metavar="METRIC:+LIMIT",
-    help="A limit a winner must not break: completion_time:+10% (relative), completion_time:+30s, "
-    "cost:+0.02, success:+5pp (points). Repeatable.",
+    help="How much worse than the control a winner may be, whichever way is worse for the "
+    "metric (lower success, tool_success_rate, score or a custom metric; higher for the others): "
+    "success:+5pp lets success "
+    "drop 5 points, not rise. completion_time:+10% (relative), completion_time:+30s, cost:+0.02 "
+    "or cost:+2c (units), completion_time:p95:+10%. Repeatable.",
 )
 @click.option(
     "--split", help="Planned share of results per variant, e.g. cold=1,warm=1 (default: equal)."
@@ -228,9 +232,15 @@ def result_fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
 @click.option("--session-id", help="The session's id (default: a new unique id).")
 @click.option("--tool-calls", type=int, help="Tool calls made.")
 @click.option("--successful-calls", type=int, help="Tool calls that succeeded.")
-@click.option("--errors", type=int, help="Number of errors (or list them with --error).")
 @click.option(
-    "--error", "error_messages", multiple=True, metavar="TEXT", help="An error message. Repeatable."
+    "--errors", type=int, help="Number of errors; with --error, it must equal the messages given."
+)
+@click.option(
+    "--error",
+    "error_messages",
+    multiple=True,
+    metavar="TEXT",
+    help="An error message. Repeatable; alone, the count is the number of messages.",
 )
 @click.option("--completion-time", type=DURATION, metavar="TIME", help=COMPLETION_TIME_HELP)
 @click.option("--messages", type=int, help="Messages exchanged.")

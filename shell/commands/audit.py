@@ -360,6 +360,11 @@ def audit() -> None:
     The hash chain of the file is verified too. Exits 1 if a decision does not
     reproduce or the chain fails.
 
+    For a canary (a name no A/B test has), `audit NAME` is `canary audit NAME`:
+    --json is its --format json, and `audit report NAME` its --format markdown
+    or json. For a name that is both, `audit` audits the test and `canary
+    audit` the canary.
+
     \b
     Examples:
       trialbook audit checkout-flow

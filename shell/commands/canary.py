@@ -27,10 +27,12 @@ from trialbook.shell.unit_options import (
 )
 
 GUARDRAIL_HELP = (
-    "A limit on how much worse the candidate may be than the control: error_rate:+2pp "
-    "(points), completion_time:+10% (relative), completion_time:+30s, cost:+0.02 or cost:+2c "
-    "(units). Repeatable. Default: the "
-    "primary metric may not get worse at all (e.g. success:+0)."
+    "How much worse than the control the candidate may be, whichever way is worse for the "
+    "metric (lower success, tool_success_rate or score; higher for the others): success:+5pp "
+    "lets success drop 5 "
+    "points, not rise. error_rate:+2pp (points), completion_time:+10% (relative), "
+    "completion_time:+30s, cost:+0.02 or cost:+2c (units). Repeatable. Default (no "
+    "--guardrail): the primary metric may not get worse at all (e.g. success:+0)."
 )
 
 
@@ -161,8 +163,8 @@ RESULT_OPTIONS = [
     click.option("--session-id", help="The session's id (default: a new unique id)."),
     click.option("--tool-calls", type=int, help="Tool calls made."),
     click.option("--successful-calls", type=int, help="Tool calls that succeeded."),
-    click.option("--errors", type=int, help="Number of errors (or list them with --error)."),
-    click.option("--error", "error_messages", multiple=True, metavar="TEXT", help="An error message. Repeatable."),
+    click.option("--errors", type=int, help="Number of errors; with --error, it must equal the messages given."),
+    click.option("--error", "error_messages", multiple=True, metavar="TEXT", help="An error message. Repeatable; alone, the count is the number of messages."),
     click.option("--completion-time", type=DURATION, metavar="TIME", help=COMPLETION_TIME_HELP),
     click.option("--messages", type=int, help="Messages exchanged."),
     click.option("--corrections", type=int, help="User corrections needed."),
@@ -206,7 +208,10 @@ def _fields(options: dict[str, Any]) -> dict[str, Any]:
 @click.option(
     "--stage",
     type=click.IntRange(min=1),
-    help="The stage the session ran under, by its number (1 is the first step, not its percentage; default: the current one).",
+    metavar="N",
+    help="The stage the session ran under, by its number: --stage 2 is the second stage, not 2 % "
+    "(`canary advance --to` takes a percentage; `canary status` lists the stages). Default: the "
+    "current one.",
 )
 @click.option("--unit-id", help="The unit the session served; its assignment is checked.")
 @_result_options
@@ -463,7 +468,9 @@ force_option = click.option(
 @click.argument("name")
 @click.option(
     "--to", "to", type=float, metavar="PERCENT",
-    help="The percentage you expect to move to; refused unless it is the next stage.",
+    help="The percentage you expect to move to: --to 50 is 50 %, not stage 50 (`canary add-result "
+    "--stage` takes the stage's number; `canary status` lists the stages). Refused unless it is "
+    "the next stage.",
 )  # fmt: skip
 @force_option
 @note_option
@@ -642,7 +649,10 @@ def audit_cmd(app: App, name: str, fmt: str, output: str | None) -> None:
     position its analysis saw, recompute the status, and compare every number;
     check that the stage rule allowed what it did (unless forced or by hand).
     The hash chain is verified too. Exits 1 if anything does not hold.
-    `trialbook audit NAME` does the same for a name that is a canary.
+
+    `trialbook audit NAME` runs this for a name that is a canary and no A/B test:
+    its --json is --format json here, and `audit report NAME [--format
+    markdown|json]` is --format markdown|json.
 
     \b
     Examples:

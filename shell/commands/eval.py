@@ -40,6 +40,7 @@ from trialbook.shell.commands.eval_render import (
 from trialbook.shell.commands.eval_suite import suite
 from trialbook.shell.commands.events import ISO_TIME
 from trialbook.shell.render import echo_json, table
+from trialbook.shell.unit_options import COST
 
 if TYPE_CHECKING:
     from trialbook.ledger.eval_gates import GateOutcome, RunGates
@@ -117,7 +118,9 @@ def gate_options(f: F) -> F:
                 multiple=True,
                 metavar="SCORER=RATE",
                 help="Exit 1 if SCORER's pass rate is under RATE (0.8 or 80%); SCORER:mean=V gates "
-                "its mean score; `target` is the target's own score. Repeatable.",
+                "its mean score (on the scorer's scale); `target` is the target's own score. Read from "
+                "the right, so a SCORER with ':' or '=' works: judge:openai:mean=0.7, "
+                "judge:openai=80%, json_field:ok=true=0.9. Repeatable.",
             ),
             click.option(
                 "--max-failed",
@@ -236,7 +239,9 @@ eval_.add_command(suite)
     "--target",
     "target_spec",
     metavar="SPEC",
-    help="http:URL, openai:MODEL[@BASE_URL][;api_key_env=VAR], python:MODULE:FUNCTION or "
+    help="A task app's URL as it is (http://127.0.0.1:8000/run; http:URL is the same), "
+    "rollout:URL (a synth-ai task app), "
+    "openai:MODEL[@BASE_URL][;api_key_env=VAR], python:MODULE:FUNCTION or "
     "command:SHELL COMMAND (or `target` in --config).",
 )
 @click.option(
@@ -269,7 +274,10 @@ eval_.add_command(suite)
     help="USD per million input/output tokens, e.g. gpt-4o-mini=0.15/0.6 ('*' for any model). Repeatable.",
 )
 @click.option(
-    "--budget", type=float, metavar="USD", help="Stop the run cleanly once this much is spent."
+    "--budget",
+    type=COST,
+    metavar="USD",
+    help="Stop the run cleanly once this much is spent, in US dollars: 2, $2, 2 dollars, 200c.",
 )
 @click.option(
     "--seed",
@@ -290,7 +298,8 @@ eval_.add_command(suite)
 @click.option(
     "--cache-ttl",
     metavar="DURATION",
-    help="With --cache: ignore stored answers older than this (90s, 30m, 12h, 1d, 2w).",
+    help="With --cache: ignore stored answers older than this (90s, 30m, 12h, 1d, 2w). It does "
+    "not turn the cache on: without --cache (or cache = true in --config) it is refused.",
 )
 @click.option(
     "--scorer",
@@ -421,7 +430,12 @@ def _resume(
 @click.option(
     "--concurrency", type=click.IntRange(min=1), help="Rollouts in flight (default: the run's)."
 )
-@click.option("--budget", type=float, metavar="USD", help="A new total budget for the run.")
+@click.option(
+    "--budget",
+    type=COST,
+    metavar="USD",
+    help="A new total budget for the run, in US dollars: 2, $2, 2 dollars, 200c.",
+)
 @gate_options
 @pass_app
 def resume(
@@ -765,6 +779,7 @@ def compare(
     """Pair RUN_B's rollouts with RUN_A's by case and epoch: wins, losses, regressions and paired statistics.
 
     RUN_A is the baseline and RUN_B the candidate ("B against A", "B over A" name them the other way round).
+    `report eval` takes them the other way: `report eval RUN_B --baseline RUN_A`.
 
     With several epochs, the interval is clustered by case (epochs of a case are not independent).
 

@@ -125,7 +125,12 @@ def _check_event_type(conn: sqlite3.Connection, name: str) -> None:
 
 
 @events.command("log")
-@click.option("--stream", help="Only this stream, e.g. ab:checkout-flow.")
+@click.option(
+    "--stream",
+    metavar="KIND:NAME",
+    help="Only this stream: ab:TEST (an A/B test), canary:NAME (a canary: its results and "
+    "decisions), eval-run:RUN (a run's id), suite:NAME (an eval suite).",
+)
 @click.option("--type", "type_", help="Only this event type, e.g. ResultAdded.")
 @click.option("--since", type=ISO_TIME, help="Only events recorded at or after this time (UTC).")
 @click.option("--until", type=ISO_TIME, help="Only events recorded at or before this time (UTC).")
@@ -154,6 +159,15 @@ def log(
     """Show what was recorded, oldest first (the last --limit matching events).
 
     Times are compared with the recorded UTC time; a time without a zone is UTC.
+    Every event is in one stream, named KIND:NAME by what it is about (the
+    stream column): ab:, canary:, eval-run: and suite:. There is no `canary
+    log`: a canary's history is `events log --stream canary:NAME`.
+
+    \b
+    Examples:
+      trialbook events log --stream ab:checkout-flow
+      trialbook events log --stream canary:router-v2 --type CanaryAdvanced
+      trialbook events log --stream eval-run:20250131-142502-7f3a9c --limit 0
     """
     from trialbook.projections import log_queries
 

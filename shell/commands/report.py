@@ -123,12 +123,19 @@ def ab_cmd(app: App, name: str, fmt: str, output: str | None, check: bool, **opt
 @report.command("eval")
 @click.argument("run")
 @click.option(
-    "--baseline", metavar="RUN", help="The run to compare against (paired by case and epoch)."
+    "--baseline",
+    metavar="RUN",
+    help="The baseline run to compare RUN (the candidate) against, paired by case and epoch. "
+    "Without it the report has a gap.",
 )
 @_options
 @pass_app
 def eval_cmd(app: App, run: str, fmt: str, output: str | None, check: bool, **options: Any) -> None:
     """The decision report of eval run RUN (against --baseline RUN).
+
+    RUN is the candidate and --baseline the baseline: `report eval CAND
+    --baseline BASE` reports what `eval compare BASE CAND` compares (that
+    command takes the baseline first).
 
     \b
     Examples:
