@@ -217,6 +217,9 @@ def read_test(req: Request, verb: str) -> Translation:
 def analyze(req: Request) -> Translation:
     """``ab analyze NAME [--metric M] [--alpha A] [--history] [--mde X]``."""
     toks = req.tokens
+    for i in req.indexes({"even"}):  # "would we even detect a 5 point lift?": emphasis only
+        if req.free(i) and req.w(i + 1) in ("detect", "see", "notice", "spot", "catch", "tell"):
+            req.use(i)
     case_covariate = _case_covariate(req)  # before the metrics: its "score" is no metric
     case_covariate = case_covariate or _test_covariate(req)  # its test is not the one analyzed
     test = resolve_test(

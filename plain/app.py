@@ -222,8 +222,24 @@ def view(req: Request) -> Translation:
             if req.w(i - 1) == "on":
                 req.use(i - 1)
             opts += ["--port", fmt(toks[j].value)]
-    k = req.index(_w("browser open"))
+    # "on 0.0.0.0 so the team can see it": who may reach it said outright, as 'allow remote' is
+    k = req.seq("so", {"the", "my", "our"}, {"team", "others", "colleagues", "everyone"})
+    k = k if k >= 0 else req.seq("so", {"others", "colleagues", "everyone", "anyone"})
+    remote = False
     if k >= 0:
+        j = k + 2 + (req.w(k + 1) in ("the", "my", "our"))
+        who = req.w(j - 1) in ("team", "others", "colleagues", "everyone", "anyone")
+        can = req.w(j) in ("can", "may", "could")
+        if (
+            who
+            and can
+            and req.w(j + 1) in ("see", "reach", "open", "use", "view", "access", "read")
+        ):
+            end = j + 2 + (req.w(j + 2) in ("it", "this", "them"))
+            req.use(*range(k, end))
+            remote = True
+    k = next((i for i in req.indexes(_w("browser open")) if req.free(i)), -1)
+    if k >= 0:  # (not "so colleagues can open it": who else may reach it, read above)
         for i in req.indexes(_w("browser open it my in")):
             req.use(i)
         opts.append("--open")
@@ -244,6 +260,8 @@ def view(req: Request) -> Translation:
         req.use(k, k + 1)
         if req.w(k + 2) in ("access", "connections") and req.free(k + 2):
             req.use(k + 2)
+        opts.append("--allow-remote")
+    elif remote:
         opts.append("--allow-remote")
     for i in req.indexes({"share", "sharing"}):  # "share the view with the team": serve it
         req.use(i)

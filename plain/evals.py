@@ -281,6 +281,11 @@ def run(req: Request) -> Translation:
             f"which target? e.g. http://127.0.0.1:8000/task or openai:MODEL{hint}",
         )
     req.use(target, *[i for i in req.indexes(TARGET_CUES) if i < target])
+    key_env = (
+        _key_env(req)
+        if toks[target].text.startswith("openai:") or toks[target].kind == "word"
+        else None
+    )
     refusal = number_refusal(req)
     if refusal:
         return refusal
@@ -292,7 +297,35 @@ def run(req: Request) -> Translation:
         spec = f"command:{spec}"
     elif toks[target].kind == "word":
         spec = f"openai:{spec}"
+    if spec.startswith("openai:") and ";" not in spec and key_env is not None:
+        spec = f"{spec};api_key_env={key_env}"  # "with key env TOGETHER_KEY"
     return command(req.text, [*argv, "--target", spec, *opts, *scorer_opts])
+
+
+_ENV_VAR = re.compile(r"\$?([A-Z][A-Z0-9_]*)")
+
+
+def _key_env(req: Request) -> str | None:
+    """The environment variable an OpenAI-compatible target's key is in: "with key env
+    TOGETHER_KEY", "api key in $OPENROUTER_KEY", "key from env var GROQ_KEY" (the name as typed,
+    in capitals): the target's ``;api_key_env=VAR``."""
+    toks = req.tokens
+    for k in req.indexes({"key"}):
+        j = k + 1
+        while req.w(j) in ("env", "environment", "var", "variable", "in", "from", "is", "at"):
+            j += 1
+        if j < len(toks) and toks[j].text == "$" and j + 1 < len(toks):
+            j += toks[j + 1].start == toks[j].end  # "$OPENAI_KEY": the sign, then the name
+        if j == k + 1 or j >= len(toks) or not req.free(j):
+            continue
+        m = _ENV_VAR.fullmatch(req.text[toks[j].start : toks[j].end])
+        if m is None:
+            continue
+        a = k - (req.w(k - 1) == "api")
+        a -= req.w(a - 1) in ("with", "the", "its", "and") and a > 0
+        req.use(*range(a, j + 1))
+        return m.group(1)
+    return None
 
 
 def _run_extras(req: Request) -> list[str] | Translation:
@@ -317,8 +350,10 @@ def _run_extras(req: Request) -> list[str] | Translation:
         if path >= 0 and req.free(path):
             # "the config in run.toml": the word between is filler, or it stays unread
             req.use(i, path, *[k for k in range(i + 1, path) if req.w(k) in _CONFIG_FILL])
-            if req.w(i - 1) == "the" and req.w(i - 2) in ("using", "with", "from"):
-                req.use(i - 1, i - 2)
+            b = i - (req.w(i - 1) in ("synth", "synthetic", "run", "eval") and req.free(i - 1))
+            req.use(b)  # "the synth config synth_eval.toml": which kind of config it is
+            if req.w(b - 1) == "the" and req.w(b - 2) in ("using", "with", "from"):
+                req.use(b - 1, b - 2)
             opts += ["--config", toks[path].text]
     for i, t in enumerate(toks):
         if not (t.is_int and req.free(i)):
@@ -528,7 +563,15 @@ def _gates(req: Request) -> list[str]:
     for i, t in enumerate(req.tokens):
         if not (t.is_int and req.free(i)):
             continue
-        nouns = ("failures", "failure", "failed", "failed-rollouts", "rollouts", "errors", "errored")
+        nouns = (
+            "failures",
+            "failure",
+            "failed",
+            "failed-rollouts",
+            "rollouts",
+            "errors",
+            "errored",
+        )
         # "at most 2 may fail", "no more than 3 rollouts can fail"
         e = i + 1 + (req.w(i + 1) in ("rollouts", "rollout", "cases"))
         if (
@@ -779,6 +822,18 @@ def _budget(req: Request) -> list[str]:
             req.use(*range(a, j + 1))
             t = v
             break
+    if t is None:
+        # "stop at $5", "halt after 2 dollars": money where a run stops is its budget
+        for k in req.indexes({"stop", "halt"}):
+            j = k + 1 + (req.w(k + 1) in ("at", "after", "once", "past"))
+            v = req.tokens[j] if j < len(req.tokens) and j > k + 1 else None
+            money = v is not None and v.kind == "num" and v.unit == "usd"
+            if money and v is not None and v.value is not None and v.value > 0 and req.free(j):
+                if not req.free(k):
+                    continue
+                req.use(*range(k, j + 1))
+                t = v
+                break
     return [] if t is None else ["--budget", fmt(t.value)]
 
 

@@ -213,9 +213,12 @@ def _budgets(req: Request) -> list[str] | Translation:
         k = req.seq({"ready", "fit", "ok"}, "to", "ship")
         if k >= 0:
             req.use(k, k + 1, k + 2)
-        for i in req.indexes({"ready"}):  # "is router-v2 ready? … in check mode": what it asks
+        for i in req.indexes({"ready", "shippable"}):  # "is router-v2 ready/shippable? …"
             if req.is_question() and req.free(i):
                 req.use(i)
+        k = req.seq("per", "the", {"report", "gate"})  # "is X shippable per the report?"
+        if k >= 0:
+            req.use(k, k + 1, k + 2)
         if req.seq("in", "check", "mode") == gate - 1 or req.w(gate + 1) == "mode":
             req.use(*[x for x in (gate - 1, gate + 1) if req.w(x) in ("in", "mode")])
         for i in req.indexes({"as", "a", "it", "is", "whether", "if"}):

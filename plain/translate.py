@@ -888,8 +888,11 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         # "import log.jsonl into this db", "load events-0401.jsonl": the file or the place
         # it goes into is the event log, not a test (`events export > log.jsonl`, --help)
         return ledger.events_import(req)
+    toml_only = all(t.text.lower().endswith(".toml") for t in req.tokens if t.kind == "path")
     if has_path and (
         (ws & {"config", "configuration"} and (suites or ws & RUN_VERBS))
+        # "synth config synth_eval.toml, seeds 0-99": a run config (.toml) named as one
+        or (toml_only and ws & {"config", "configuration", "seeds", "synth"} and not tests)
         or (
             (ws & RUN_VERBS or any(t.kind in ("url", "spec") for t in req.tokens))
             and all(

@@ -336,6 +336,11 @@ def ungrounded(t: Translation, vocab: Vocabulary, focus: str | None = None) -> s
             # a catalogue metric, read from its words ("latency" is completion_time) as --metric
             # is; what follows it (the limit, a quantile) must still be typed
             value = value.partition(":")[2]
+        if (param.name or "").startswith("target") and ";api_key_env=" in value:
+            # the spec's own key word ("… with key env X"): the target and the variable typed
+            spec, _, var = value.partition(";api_key_env=")
+            if spec.lower() in low and var.lower() in low:
+                continue
         if (param.name or "").startswith("fail_under"):
             value = value.replace(":mean=", "=")  # the gate's own word ("average" says it too)
         if param.name == "covariate" and value.startswith(("test:", "case:")):

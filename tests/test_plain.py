@@ -1213,7 +1213,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("view", "share the dashboard with the team on port 8800", None, "view --port 8800"),
     ("view", "start the viewer, host 192.168.1.5, allow remote connections", None, "view --host 192.168.1.5 --allow-remote"),
     ("refused", "start the viewer on 0.0.0.0 and 10.0.0.1", None, "! one address"),
-    ("view", "serve the view on 0.0.0.0 so everyone can see it", None, "? view --host 0.0.0.0 [--allow-remote]"),
+    # who may reach it said outright is the consent 'allow remote' gives (two newcomers of round 8
+    # expected this; the line is still echoed and confirmed before the view starts)
+    ("view", "serve the view on 0.0.0.0 so everyone can see it", None, "view --host 0.0.0.0 --allow-remote"),
+    ("view", "serve the view on 0.0.0.0 so everyone can", None, "? view --host 0.0.0.0 [--allow-remote]"),
     ("view", "start the viewer on localhost port 9000", None, "view --port 9000 --host localhost"),
     # a question of which runs are stalled is answered by the list
     ("eval list", "show the eval runs, which crashed?", None, "eval list"),
@@ -1387,6 +1390,15 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval retry-failed", "retry the failures of baseline-0401, allowing at most 1 failure", None, "eval retry-failed baseline-0401 --max-failed 1"),
     ("eval show", "what happened on case c12?", "baseline-0401", "eval show baseline-0401 --case c12"),
     ("eval compare", "compare baseline-0401 and candidate-0402, exit 1 on no_difference or continue", None, "eval compare baseline-0401 candidate-0402 --fail-on no_difference,continue"),
+    # money where a run stops; an OpenAI-compatible target's key variable; a config by its kind
+    ("eval run", "run regression on openai:gpt-4o-mini, halt after $3", None, "eval run regression --target openai:gpt-4o-mini --budget 3"),
+    ("eval run", "evaluate smoke against openai:mistral-small@http://127.0.0.1:9000/v1, api key env MISTRAL_KEY", None, "eval run smoke --target 'openai:mistral-small@http://127.0.0.1:9000/v1;api_key_env=MISTRAL_KEY'"),
+    ("eval run", "run the synthetic config dev.toml, seeds 0-9", None, "eval run --config dev.toml --seeds 0-9"),
+    # "shippable per the report"; who may reach the view said outright (else it is asked)
+    ("report ab", "is checkout-flow shippable per the report? ci gate", None, "report ab checkout-flow --check"),
+    ("view", "serve the view on 0.0.0.0 so colleagues can open it", None, "view --host 0.0.0.0 --allow-remote"),
+    ("unsure", "serve the view on 0.0.0.0 so I can open it", None, "~"),
+    ("ab analyze", "could we even see a 3 point lift?", "onboarding", "ab analyze onboarding --mde 3pp"),
 ]
 # fmt: on
 
