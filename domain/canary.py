@@ -288,12 +288,38 @@ def default_expected_results(stages: Sequence[float], min_results: int) -> int:
 class CanaryResultFields(ResultFields):
     """A result as typed or imported for a canary: a result, the stage it ran under, its unit.
 
-    ``stage`` (1-based) defaults to the canary's current stage; ``unit_id``, when
-    given, must have been assigned the ``variant`` at that stage.
+    ``stage`` (1-based) defaults to the canary's current stage; it may also be given by its
+    percentage, ``"10%"`` (the stage sending 10 % of units to the candidate), which the decision
+    resolves to the stage's number against the plan. ``unit_id``, when given, must have been
+    assigned the ``variant`` at that stage.
     """
 
-    stage: int | None = Field(default=None, ge=1, le=1000)
+    stage: int | str | None = None
     unit_id: str | None = None
+
+    @field_validator("stage", mode="before")
+    @classmethod
+    def _stage(cls, v: Any) -> int | str | None:
+        if isinstance(v, str):
+            text = v.strip()
+            if re.fullmatch(r"\d+", text):
+                v = int(text)
+            elif re.fullmatch(r"\d+(?:\.\d+)?\s*%", text):
+                return text.replace(" ", "")
+            else:
+                raise ValueError(
+                    f"stage {v!r} is neither a stage's number (1 = the first) nor its percentage "
+                    "written with % (e.g. 10%)"
+                )
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)  # a JSON number written 2.0
+        if isinstance(v, bool) or (v is not None and not isinstance(v, int)):
+            raise ValueError(
+                "stage must be a whole number (1 = the first stage) or a percentage like 10%"
+            )
+        if v is not None and not 1 <= v <= 1000:
+            raise ValueError(f"stage {v} is not a stage's number: the first stage is 1")
+        return v
 
     @field_validator("unit_id")
     @classmethod
@@ -778,6 +804,15 @@ def _(command: AddCanaryResults, state: CanaryState) -> Sequence[Event]:
                 f"or {arms[1]} (candidate)"
             )
         stage = r.stage
+        if isinstance(stage, str):  # "10%": the stage with that percentage in the plan
+            at = [n for n, p in enumerate(state.stages, 1) if p == float(stage[:-1])]
+            if not at:
+                raise InvalidCommand(
+                    f"{where}canary {name!r} has no {stage} stage; its stages are "
+                    f"{', '.join(percent_text(p) for p in state.stages)} (give the stage's "
+                    "number, 1 = the first, or one of these percentages)"
+                )
+            stage = at[0]
         if stage is None:
             if state.status != "running":
                 raise StateConflict(

@@ -310,6 +310,23 @@ def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
             cut |= set(range(a, j + 1))
             stage = ["--stage", fmt(req.tokens[j].value)]
             break
+        # "at the 10% stage", "stage 10%": the stage by its percentage (`--stage 10%`)
+        for at in (i + 1, i - 1):
+            t = req.tokens[at] if 0 <= at < len(req.tokens) else None
+            if t is None or t.kind != "num" or t.unit != "%" or t.value is None:
+                continue
+            if not (req.free(at) and req.free(i)):
+                continue
+            if float(t.value) not in (req.vocab.canaries.get(name) or ()):
+                return None  # not a stage of the plan: asked, never guessed
+            lo, hi = min(at, i), max(at, i)
+            lo -= req.w(lo - 1) == "the"
+            lo -= req.w(lo - 1) in ("from", "at", "in", "during", "of")
+            cut |= set(range(lo, hi + 1))
+            stage = ["--stage", f"{fmt(t.value)}%"]
+            break
+        if stage:
+            break
     cut |= {i for i in req.indexes(CANARY_WORDS) if req.free(i)}
     cut |= req.used  # options read before any rule (errors "…", "as json"): added once, outside
     role = "candidate" if kinds == {True} else "control"

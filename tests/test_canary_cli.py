@@ -343,3 +343,48 @@ def test_write_commands_do_not_import_numpy(tmp_path: Path) -> None:
         )
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip().splitlines()[-1] == "[]", (args, r.stdout)
+
+
+class TestStageByPercentage:
+    """`--stage` takes the stage's number or its percentage with %: three newcomers (#24) read
+    `--stage 10` as the 10 % stage, the number `canary advance --to` takes."""
+
+    def test_a_stage_named_by_its_percentage_is_stored_as_its_number(
+        self, invoke: Invoke, db_path: Path, tmp_path: Path
+    ) -> None:
+        ok(invoke, *CREATE, "--stages", "1,10,50,100")
+        ok(invoke, "canary", "add-result", "router-v2", "--variant", "router-v1", "--stage", "1%")
+        ok(invoke, "canary", "advance", "router-v2", "--to", "10", "--force", "--note", "t")
+        ok(invoke, "canary", "add-result", "router-v2", "--variant", "router-v2", "--stage", "10%")
+        f = tmp_path / "r.jsonl"
+        f.write_text(
+            '{"variant": "router-v1", "stage": "10%"}\n{"variant": "router-v1", "stage": 1}\n'
+        )
+        ok(invoke, "canary", "import", "router-v2", str(f))
+        log = [json.loads(x) for x in ok(invoke, "events", "log", "--jsonl").splitlines()]
+        stages = [e["data"]["stage"] for e in log if e["type"] == "CanaryResultAdded"]
+        assert stages == [1, 2, 2, 1]  # as numbers: the stored events do not change shape
+
+    @pytest.mark.parametrize(
+        "value, message",
+        [
+            ("25%", "has no 25% stage; its stages are 1%, 10%, 50%, 100%"),
+            ("x", "'x' is neither a stage's number (1 = the first) nor its percentage"),
+            ("0", "'0' is neither a stage's number"),
+        ],
+    )
+    def test_a_stage_that_is_not_in_the_plan_is_one_line_and_nothing_is_recorded(
+        self, invoke: Invoke, db_path: Path, value: str, message: str
+    ) -> None:
+        ok(invoke, *CREATE, "--stages", "1,10,50,100")
+        r = invoke("canary", "add-result", "router-v2", "--variant", "router-v1", "--stage", value)
+        assert r.exit_code != 0 and message in r.output, r.output
+        assert "Traceback" not in r.output
+        assert count_events(db_path) == 1
+
+    def test_the_api_takes_the_percentage_too(self, db_path: Path) -> None:
+        with trialbook.open(db_path) as tb:
+            tb.canaries.create("r9", control="a", candidate="b", stages=(5, 50, 100), salt="s")
+            assert tb.canary("r9").add_result(variant="a", stage="5%", success=True).position == 2
+            with pytest.raises(trialbook.InvalidCommand, match="has not reached stage 2"):
+                tb.canary("r9").add_result(variant="a", stage="50%", success=True)

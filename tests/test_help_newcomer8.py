@@ -64,13 +64,13 @@ class TestHelpSaysWhatTheCodeDoes:
         )
 
     def test_stage_is_a_number_and_to_is_a_percentage_each_beside_the_other(self) -> None:
-        stage = help_of("canary", "add-result").split("--stage N")[1].split("--unit-id")[0]
-        assert "--stage 2 is the second stage, not 2 %" in stage
-        assert "`canary advance --to` takes a percentage" in stage
+        stage = help_of("canary", "add-result").split("--stage N|P%")[1].split("--unit-id")[0]
+        assert "(--stage 2 is the second stage, not 2 %)" in stage
+        assert "by its percentage written with % (--stage 10% is the stage at 10 %" in stage
         assert "`canary status` lists the stages" in stage
         to = help_of("canary", "advance").split("--to PERCENT")[1].split("--force")[0]
         assert "--to 50 is 50 %, not stage 50" in to
-        assert "--stage` takes the stage's number" in to
+        assert "--stage` takes the stage's number, or its percentage written 50%" in to
 
     def test_target_says_a_bare_url_and_rollout_are_accepted(self) -> None:
         target = help_of("eval", "run").split("--target SPEC")[1].split("--config")[0]

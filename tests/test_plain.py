@@ -1399,6 +1399,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("view", "serve the view on 0.0.0.0 so colleagues can open it", None, "view --host 0.0.0.0 --allow-remote"),
     ("unsure", "serve the view on 0.0.0.0 so I can open it", None, "~"),
     ("ab analyze", "could we even see a 3 point lift?", "onboarding", "ab analyze onboarding --mde 3pp"),
+    # a canary stage by its percentage, now that --stage takes one (`--stage 10%`); one the plan lacks is asked
+    ("canary add-result", "record a candidate result for router-v2 at the 10% stage: success in 20s", None, "canary add-result router-v2 --variant router-v2 --stage 10% --completion-time 20 --success"),
+    ("canary add-result", "router-v2 control result from stage 50%: failed", None, "canary add-result router-v2 --variant router-v1 --stage 50% --failure"),
+    ("unsure", "record a candidate result for router-v2 at the 25% stage: success", None, "~"),
 ]
 # fmt: on
 

@@ -266,7 +266,7 @@ class Canary:
         self,
         *,
         variant: str,
-        stage: int | None = None,
+        stage: int | str | None = None,
         unit_id: str | int | None = None,
         event_id: str | None = None,
         **fields: Any,
@@ -274,7 +274,8 @@ class Canary:
         """Record one session's result (``canary add-result``); ``fields`` as ``tb.ab.add_result``
         (``transcript``, the session's chat messages, included).
 
-        ``stage`` is the stage the session ran under (default: the current one);
+        ``stage`` is the stage the session ran under, by its number (1 = the first) or its
+        percentage as ``"10%"`` (default: the current one);
         ``unit_id``, when given, must have been assigned ``variant`` at that stage.
         Raises ``NotFound``, ``InvalidCommand`` or ``StateConflict`` (nothing recorded).
         """

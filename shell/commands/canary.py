@@ -203,20 +203,44 @@ def _fields(options: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+class _Stage(click.ParamType):
+    """A stage by its number (``2``) or by its percentage with a % sign (``10%``)."""
+
+    name = "stage"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value).strip()
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        if text.endswith("%") and text[:-1].replace(".", "", 1).isdigit():
+            return text
+        self.fail(
+            f"{value!r} is neither a stage's number (1 = the first) nor its percentage with % "
+            "(e.g. 10%)",
+            param,
+            ctx,
+        )
+
+
+STAGE = _Stage()
+
+
 @canary.command("add-result")
 @click.argument("name")
 @click.option(
     "--stage",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="The stage the session ran under, by its number: --stage 2 is the second stage, not 2 % "
-    "(`canary advance --to` takes a percentage; `canary status` lists the stages). Default: the "
-    "current one.",
+    type=STAGE,
+    metavar="N|P%",
+    help="The stage the session ran under: by its number (--stage 2 is the second stage, not "
+    "2 %) or by its percentage written with % (--stage 10% is the stage at 10 %, as `canary "
+    "advance --to 10` names it); `canary status` lists the stages. Default: the current one.",
 )
 @click.option("--unit-id", help="The unit the session served; its assignment is checked.")
 @_result_options
 @pass_app
-def add_result(app: App, name: str, stage: int | None, unit_id: str | None, **options: Any) -> None:
+def add_result(
+    app: App, name: str, stage: int | str | None, unit_id: str | None, **options: Any
+) -> None:
     """Record one session's result for canary NAME's control or candidate.
 
     The options are those of `ab add-result`. With --unit-id, the variant must be
@@ -469,8 +493,8 @@ force_option = click.option(
 @click.option(
     "--to", "to", type=float, metavar="PERCENT",
     help="The percentage you expect to move to: --to 50 is 50 %, not stage 50 (`canary add-result "
-    "--stage` takes the stage's number; `canary status` lists the stages). Refused unless it is "
-    "the next stage.",
+    "--stage` takes the stage's number, or its percentage written 50%; `canary status` lists the "
+    "stages). Refused unless it is the next stage.",
 )  # fmt: skip
 @force_option
 @note_option
