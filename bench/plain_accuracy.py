@@ -429,6 +429,10 @@ FRESH8_HELDOUT = ROOT / "bench" / "plain_fresh8_heldout.txt"
 FRESH9_DEV = ROOT / "bench" / "plain_fresh9_dev.txt"
 #: the ninth newcomer's held-out third, scored by the lead before and after round 8 (`--heldout9`)
 FRESH9_HELDOUT = ROOT / "bench" / "plain_fresh9_heldout.txt"
+#: the tenth newcomer's development set (#24 round 8, `--dev10`)
+FRESH10_DEV = ROOT / "bench" / "plain_fresh10_dev.txt"
+#: the tenth newcomer's held-out third, scored by the lead before and after (`--heldout10`)
+FRESH10_HELDOUT = ROOT / "bench" / "plain_fresh10_heldout.txt"
 
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
@@ -664,6 +668,8 @@ def main() -> None:
         "--heldout8": ("fresh8 held-out", FRESH8_HELDOUT),
         "--dev9": ("fresh9 dev", FRESH9_DEV),
         "--heldout9": ("fresh9 held-out", FRESH9_HELDOUT),
+        "--dev10": ("fresh10 dev", FRESH10_DEV),
+        "--heldout10": ("fresh10 held-out", FRESH10_HELDOUT),
     }
     for option, (label, path) in sets.items():
         if option in sys.argv:
