@@ -85,10 +85,46 @@ def note_text(
             start = skip(req, j + 1, frozenset(), ":=")
         else:
             continue
-        text = rest_text(req, start)
+        end = _closing_instruction(req, start)
+        text = rest_text(req, start) if end >= len(req.tokens) else _span_text(req, start, end)
         req.use(*range(i, len(req.tokens)))
         return (text or None), i
     return None, -1
+
+
+#: a last sentence that asks to record what came before, no part of a note ("… Record it.")
+_CLOSING = (
+    ("record", {"it", "that", "this"}),
+    ("log", {"it", "that", "this"}),
+    ("save", {"it", "that", "this"}),
+    ("please", "record", {"it", "that", "this"}),
+    ("thanks",),
+    ("thank", "you"),
+)
+
+
+def _closing_instruction(req: Request, start: int) -> int:
+    """Where a note ends before a closing sentence that only asks for the write ("note: faster
+    at the same success rate. Record it."): the position of that sentence's first word, else
+    the end. Only after a full stop, and only when nothing follows the closing words."""
+    toks = req.tokens
+    for k in range(start + 1, len(toks)):
+        if toks[k - 1].text not in (".", "!", ";"):
+            continue
+        for words in _CLOSING:
+            n = len(words)
+            if all(
+                req.w(k + x) in (w if isinstance(w, set) else {w}) for x, w in enumerate(words)
+            ) and all(toks[x].kind == "punct" for x in range(k + n, len(toks))):
+                return k - 1  # the note ends before its full stop
+    return len(toks)
+
+
+def _span_text(req: Request, start: int, end: int) -> str:
+    """The text as typed from token ``start`` up to (not including) token ``end``, trimmed."""
+    if start >= end:
+        return ""
+    return req.text[req.tokens[start].start : req.tokens[end - 1].end].strip().strip("\"'")
 
 
 #: how a last clause that is part of the request, not a reason, may begin
@@ -143,6 +179,8 @@ def is_article(req: Request, m: NameMatch) -> bool:
     prev = req.w(m.start - 1)
     if prev in VARIANT_CUES or req.p(m.start - 1) in ("=", ":"):
         return False
+    if prev in ("an", "the") and tok.norm == "a":
+        return False  # "add an a result", "the a arm": an article before it, so it is the name
     if tok.text == "A" and m.start > 0:
         return False
     if prev in ("add", "record", "log", "enter", "save", "track") and any(

@@ -117,6 +117,7 @@ def add_result(req: Request) -> Translation:
     _id_slots(req, s)
     _dimension_words(req, s)
     _failed_with(req, s)
+    _said_measures(req, s)
     for i in req.indexes({"again"}):  # "warm passed again": one more result, like "another"
         if req.w(i - 1) in ("passed", "failed", "succeeded", "worked") and req.free(i):
             req.use(i)
@@ -239,7 +240,7 @@ def add_result(req: Request) -> Translation:
 
 
 #: words that end a failure said before "with" its message ("died with", "blew up with")
-_FAILED_BEFORE_WITH = _w("failed died crashed errored broke up out aborted bombed")
+_FAILED_BEFORE_WITH = _w("failed fail fails died crashed errored broke up out aborted bombed")
 
 
 def _failed_with(req: Request, s: Slots) -> None:
@@ -252,6 +253,62 @@ def _failed_with(req: Request, s: Slots) -> None:
         if any(req.w(k) in _FAILED_BEFORE_WITH for k in range(j - 5, j - 1)):
             s.lists["error"].append(t.text)
             req.use(j - 1, j)
+
+
+def _said_measures(req: Request, s: Slots) -> None:
+    """Measures said in sentences: "csat 4.5 as a custom metric" (``--metric csat=4.5``), "the
+    user had to correct it 2 times" (``--corrections 2``), "the judge gave it 0.82" / "scored
+    0.82" (``--score``), and the count before the messages of ``--error`` ("1 error 'x'": the
+    messages are the count, so it is read only when it equals their number)."""
+    toks = req.tokens
+    for i, t in enumerate(toks):
+        if not req.free(i):
+            continue
+        # KEY N as a (custom) metric
+        if t.kind == "word" and CUSTOM_METRIC_RE.match(t.norm) and t.norm not in KNOWN:
+            v = i + 1
+            if v < len(toks) and toks[v].kind == "num" and toks[v].unit is None and req.free(v):
+                e = v + 1
+                if req.w(e) == "as":
+                    e += 1 + (req.w(e + 1) in ("a", "the"))
+                    e += req.w(e) == "custom"
+                    if req.w(e) == "metric":
+                        a = i - (req.w(i - 1) in ("log", "with", "and", "plus") and req.free(i - 1))
+                        req.use(*range(a, e + 1))
+                        s.lists["metric"].append(f"{t.norm}={toks[v].text}")
+                        continue
+        # correct(ed) it N times
+        if req.w(i) in ("correct", "corrected", "correcting", "fix", "fixed"):
+            j = i + 1 + (req.w(i + 1) in ("it", "them", "the"))
+            j += req.w(j) in ("agent", "bot", "answer")
+            if j < len(toks) and toks[j].is_int and req.w(j + 1) in ("times", "time"):
+                a = i
+                while req.w(a - 1) in ("had", "to", "user", "the", "customer") and req.free(a - 1):
+                    a -= 1
+                req.use(*range(a, j + 2))
+                s.set("corrections", str(toks[j].text))
+                continue
+        # the judge gave it 0.82, scored 0.82
+        if req.w(i) in ("gave", "rated", "scored"):
+            j = i + 1 + (req.w(i + 1) in ("it", "this", "that"))
+            j += req.w(j) in ("a", "an")
+            if j < len(toks) and toks[j].kind == "num" and toks[j].unit is None and req.free(j):
+                a = i
+                while req.w(a - 1) in ("judge", "the", "grader") and a > 0:
+                    a -= 1
+                req.use(*range(a, j + 1))
+                s.set("score", toks[j].text)
+                continue
+    # "1 error "x"": the count of the messages read after it, when it is that number
+    for i, t in enumerate(toks):
+        if t.is_int and req.free(i) and req.w(i + 1) in ERROR_NOUNS and not req.free(i + 1):
+            quotes = 0
+            k = i + 2
+            while k < len(toks) and toks[k].kind == "quote":
+                quotes += 1
+                k += 1 + (req.w(k + 1) == "and" or req.p(k + 1) == ",")
+            if quotes and t.value == quotes:
+                req.use(i)
 
 
 def _owned(req: Request, variant: str) -> bool:

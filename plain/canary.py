@@ -41,7 +41,7 @@ ADVANCE_VERBS = _w(
 )
 HALT_VERBS = _w("halt pause freeze stop suspend")
 ROLLBACK_VERBS = _w("rollback revert abort abandon undo")
-COMPLETE_VERBS = _w("complete finish finalize finalise")
+COMPLETE_VERBS = _w("complete finish finalize finalise wrap")  # "wrap up the rollout"
 WATCH_VERBS = _w("watch monitor follow")
 #: words that override the stage rule: `canary advance --force`
 _FORCE = _w("force forced forcing override overriding regardless anyway anyhow")
@@ -104,7 +104,12 @@ def _intent(req: Request) -> str | None:
     )
     if ws & IMPORT_VERBS and any(t.kind == "path" for t in req.tokens):
         return "import"
-    if ws & _w("assign assigned assignment bucket gets get goes go routed sent") and _unit_ids(req):
+    planning = first in CREATE_VERBS or bool(ws & _w("create plan define"))
+    if (
+        ws & _w("assign assigned assignment bucket gets get goes go routed sent")
+        and _unit_ids(req)
+        and not planning  # "plan a canary c5 …, go 5, 25 and 100 percent": new names, no units
+    ):
         return "assign"
     cut = req.index(BECAUSE | NOTE_CUES)
     said = set(
@@ -680,6 +685,9 @@ def route(req: Request, read: ReadRequest) -> Translation | None:
         ADVANCE_VERBS | HALT_VERBS | ROLLBACK_VERBS | COMPLETE_VERBS | STATUS_WORDS | AUDIT_WORDS
         | CANARY_WORDS | _CANARY_FILLER | BECAUSE | _w("roll out fully completely why did was were how"),
     )  # fmt: skip
+    for i in req.indexes({"wrap"}):
+        if req.w(i + 1) == "up":
+            req.use(i + 1)
     if intent == "status":  # "should we move it to 50%?": the percentage is part of the question
         req.use(*_percent_tokens(req))
     if intent in ("advance", "complete"):  # both take --force (the stage rule overridden)
@@ -693,9 +701,23 @@ def route(req: Request, read: ReadRequest) -> Translation | None:
                     break
             opts.append("--force")
             _concession(req)
+    stages_of = {float(p) for p in req.vocab.canaries.get(name) or ()}
+    if intent in ("advance", "complete"):
+        # "router-v2 has enough results at 10%, move it up to 50", "it is at 100% and clean,
+        # finish the rollout": where it is now, said beside the step (a stage of its plan)
+        now = [
+            i
+            for i in _percent_tokens(req)
+            if req.free(i) and req.w(i - 1) == "at" and float(req.tokens[i].value or 0) in stages_of
+        ]
+        to = [i for i, t in enumerate(req.tokens) if t.kind == "num" and req.w(i - 1) == "to"]
+        if len(now) == 1 and (intent == "complete" or to):
+            req.use(now[0] - 1, now[0])
+            for i in req.indexes({"enough", "results", "has", "is", "and", "clean", "healthy"}):
+                if i < now[0] + 3:
+                    req.use(i)
     if intent == "advance":
         percents = [i for i in _percent_tokens(req) if req.free(i)]
-        stages_of = {float(p) for p in req.vocab.canaries.get(name) or ()}
         for i, t in enumerate(req.tokens):  # "push it up to 100": 100 is one of its stages
             if t.is_int and req.free(i) and req.w(i - 1) == "to" and float(t.value) in stages_of:
                 percents = percents or [i]
@@ -891,12 +913,13 @@ def plan(req: Request) -> Translation:
     )
     if k < 0:
         # "at 5, 25, 100 percent": a list of shares that ends in a percentage is the stages
-        for i in req.indexes(_w("at through via")):
+        for i in req.indexes(_w("at through via go")):  # "go 5, 25 and then 100 percent"
             j = i + 1
             while j < len(toks) and toks[j].kind == "num" and toks[j].unit is None:
                 j += 1
                 j += req.p(j) == ","
                 j += req.w(j) == "and"
+                j += req.w(j) == "then"
             if j > i + 1 and j < len(toks) and toks[j].kind == "num" and toks[j].unit == "%":
                 k = i
                 break
@@ -928,6 +951,9 @@ def plan(req: Request) -> Translation:
             j += 1
             if req.w(j) == "and":
                 last = True
+                req.use(j)
+                j += 1
+            if last and req.w(j) == "then":  # "5, 25 and then 100"
                 req.use(j)
                 j += 1
         req.use(k)

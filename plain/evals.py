@@ -159,6 +159,8 @@ def run(req: Request) -> Translation:
             epochs = (i - 2, i + 1)  # "epochs=3", "epochs: 3"
         elif req.p(i - 1) in ("=", ":"):
             continue  # "concurrency=4": another key's value
+        elif w1 == "times" and any(req.w(x) in ("retry", "retries") for x in range(i - 3, i)):
+            continue  # "retry up to 5 times": the retries, read below
         elif w1 in ("epoch", "epochs", "repeats", "repetitions", "passes", "times"):
             epochs = (i, i + 2)
         elif req.w(i - 1) in ("epochs", "epoch", "repeat") and req.free(i - 1):
@@ -361,6 +363,19 @@ def _run_extras(req: Request) -> list[str] | Translation:
         if req.w(i + 1) in ("retries", "retry", "retry-attempts"):
             req.use(i, i + 1)
             opts += ["--retries", fmt(t.value)]
+        elif (
+            req.w(i + 1) == "times"
+            and req.w(i - 1) in ("to", "retry", "max", "most")
+            and "retry" in req.words()[: len([x for x in toks[:i] if x.kind == "word"])]
+        ):
+            # "retry up to 5 times (on flaky errors)": a rollout's retries
+            k = max(x for x in req.indexes({"retry"}) if x < i)
+            if all(req.free(x) or x == k for x in range(k, i)):
+                e = i + 2
+                if req.w(e) == "on" and req.w(e + 2) in ("errors", "failures", "timeouts"):
+                    e += 3 if req.w(e + 1) in ("flaky", "transient", "network") else 0
+                req.use(*range(k, e))
+                opts += ["--retries", fmt(t.value)]
         elif req.w(i - 1) in ("retries",) and req.free(i - 1):
             req.use(i - 1, i)
             opts += ["--retries", fmt(t.value)]
@@ -448,6 +463,21 @@ def run_files(req: Request) -> list[str]:
         a -= req.w(a - 1) in ("with", "and")
         req.use(*range(a, k + 2))
     cache = -1
+    k = req.seq({"cached", "stored"}, {"answers", "responses", "outputs", "replies"})
+    if off < 0 and k >= 0 and req.free(k) and req.free(k + 1):
+        # "using cached answers (no older than 12h)": the cache, and its age limit
+        a = k - (req.w(k - 1) in ("using", "with", "reuse", "reusing", "from") and req.free(k - 1))
+        req.use(*range(a, k + 2))
+        cache = k
+        n = k + 2
+        if req.w(n) == "no" and req.w(n + 1) == "older" and req.w(n + 2) == "than":
+            ttl = toks[n + 3] if n + 3 < len(toks) and req.free(n + 3) else None
+            if ttl is not None and (
+                (ttl.kind == "num" and ttl.unit == "s") or re.fullmatch(r"\d+[dw]", ttl.text)
+            ):
+                req.use(*range(n, n + 4))
+                opts += ["--cache", "--cache-ttl", ttl.text.replace(" ", "")]
+                return opts + _allow_all_failed(req)
     for words in (
         ("cache", "on"),
         ("cache", "enabled"),
@@ -626,7 +656,7 @@ def fail_under(req: Request, scorers: list[str]) -> list[str]:
     the one named inside the phrase, else the only scorer of the request (two, or none, and
     the phrase stays unread: asked about). A rate is a percentage or a share up to 1."""
     toks = req.tokens
-    for k in req.indexes({"fail", "exit", "error", "fails"}):
+    for k in req.indexes({"fail", "exit", "error", "fails", "failing"}):
         if not req.free(k):
             continue
         inside: list[str] = []
@@ -677,7 +707,7 @@ def _mean_under(req: Request, scorers: list[str]) -> list[str]:
     (``target``, the target's own score, is a name here as in ``--help``) or is the request's
     only scorer; V is the number as typed (a mean is on the scorer's own scale)."""
     toks = req.tokens
-    for k in req.indexes({"fail", "exit", "error", "fails"}):
+    for k in req.indexes({"fail", "exit", "error", "fails", "failing"}):
         if not req.free(k):
             continue
         inside: list[str] = []
@@ -707,12 +737,24 @@ def _mean_under(req: Request, scorers: list[str]) -> list[str]:
         t = toks[v]
         if t.kind != "num" or t.unit is not None or t.value is None:
             continue
-        names = list(dict.fromkeys(inside)) or (scorers if len(scorers) == 1 else [])
+        names = list(dict.fromkeys(_as_specs(inside, scorers))) or (
+            scorers if len(scorers) == 1 else []
+        )
         if len(names) != 1:
             continue
         req.use(*range(k, v + 1))
         return ["--fail-under", f"{names[0]}:mean={fmt(t.value)}"]
     return []
+
+
+def _as_specs(names: list[str], scorers: list[str]) -> list[str]:
+    """A scorer named in a gate by its kind ("the judge's mean") is the request's one scorer
+    of that kind ("judge:openai"), when there is exactly one."""
+    out = []
+    for n in names:
+        specs = [s for s in scorers if s.startswith(f"{n}:")]
+        out.append(specs[0] if n not in scorers and len(specs) == 1 else n)
+    return out
 
 
 #: "equals must pass 90%", "exact has to pass at least 0.8", "contains should score 85%"
@@ -1309,13 +1351,19 @@ def scorer_specs(req: Request) -> list[str]:
         if any(i in req.used for i in range(m.start, m.end)):
             continue  # read by another phrase: "ask the judge 3 times"
         arg = _scorer_argument(req, m.name, m.end)
+        provider = m.name == "judge" and req.w(m.start - 1) == "openai" and req.free(m.start - 1)
+        if provider and arg is None:  # "the openai judge": the judge on OpenAI (judge:openai)
+            req.use(m.start - 1)
+            arg = "openai"
         found.append((m.start, f"{m.name}:{arg}" if arg is not None else m.name))
         req.use_match(m)
     for i, t in enumerate(req.tokens):
         if t.kind == "scorer" and req.free(i):
             found.append((i, t.text))
             req.use(i)
-    return list(dict.fromkeys(name for _, name in sorted(found)))
+    names = list(dict.fromkeys(name for _, name in sorted(found)))
+    # "with the openai judge, … the judge's mean": one judge, said twice (the spec, then its kind)
+    return [n for n in names if not (":" not in n and any(x.startswith(f"{n}:") for x in names))]
 
 
 def _judge_repeats(req: Request) -> list[str]:

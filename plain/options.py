@@ -198,7 +198,12 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
         span = None
         if w1 == "at" and req.w(i + 2) == "a" and req.w(i + 3) == "time":
             span = (i, i + 4)
-        elif w1 == "in" and req.w(i + 2) in ("parallel", "flight"):
+        elif (
+            w1 == "at"
+            and req.w(i + 2) == "once"
+            or w1 == "in"
+            and req.w(i + 2) in ("parallel", "flight")
+        ):  # "16 at once"
             span = (i, i + 3)
         elif w1 in CONCURRENCY_WORDS:
             span = (i, i + 2)

@@ -264,6 +264,10 @@ def is_dataset_export(req: Request) -> bool:
     )
     if said_format and not source and any(m.kind == "suite" for m in req.matches):
         said_format = False  # "run regression on openai gpt-4o-mini": a suite runs on a target
+    judge = ws & _w("judge judges grader")
+    if said_format and judge and not ws & (_w("chat export dump") | _DATASET_WORDS):
+        # "rescore X with the openai judge": the judge's provider, not a dataset format
+        said_format = bool(ws & (set(_DATASET_FORMATS) - {"jsonl", "openai"}))
     verb = ws & _w("export make build write create")
     # "export X as jsonl", "dump X as jsonl", "train/val/test 0.8/0.1/0.1 of X, jsonl": a
     # dataset of X (the log's export has no format to say, and only a dataset is split)

@@ -72,6 +72,7 @@ from trialbook.plain.words import (
     LOG_WORDS,
     MESSAGE_NOUNS,
     NEGATORS,
+    NEVER_VALUES,
     OK_WORDS,
     OUT_OF_SCOPE,
     PROJECTION_WORDS,
@@ -327,6 +328,7 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         if req.free(i) and req.p(i - 1) in (",", ";") and read_next:
             req.use(i)
     req.use_intentions()  # "I plan to segment by category"
+    _use_purpose(req)  # "… as markdown for the wiki", "for CI: …": who it is for
     for i in req.indexes({"only", "just", "merely"}):
         # "only 5 went through": before a number a rule read, it stresses the number
         number = i + 1 < len(req.tokens) and req.tokens[i + 1].kind in ("num", "money")
@@ -434,6 +436,35 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         f"I read this much, but not what {what!r} is for; edit the line, or say it with "
         "its option name",
     )
+
+
+def _use_purpose(req: Request) -> None:
+    """Who or what a read is for, said at its end or before a colon at its start ("give me X
+    as markdown for the wiki", "for CI: fail if …"): one word no rule knows after "for" (and
+    an article), never a store name, a number or a known word; it asks for nothing more."""
+    toks = req.tokens
+
+    def purpose(j: int) -> bool:
+        t = toks[j] if j < len(toks) else None
+        return (
+            t is not None
+            and t.kind == "word"
+            and req.free(j)
+            and j not in req.in_name
+            and (t.norm not in KNOWN or t.norm in ("ci", "team", "review"))
+            and t.norm not in NEVER_VALUES
+        )
+
+    if req.w(0) == "for":  # "for CI: …", "for the wiki: …"
+        j = 1 + (req.w(1) in ("the", "our", "my", "a"))
+        if purpose(j) and req.p(j + 1) == ":":
+            req.use(*range(0, j + 2))
+    last = len(toks) - 1
+    while last >= 0 and toks[last].kind == "punct":
+        last -= 1
+    j = last - (req.w(last - 1) in ("the", "our", "my", "a", "an", "this"))
+    if j >= 1 and req.w(j - 1) == "for" and req.free(j - 1) and purpose(last):
+        req.use(*range(j - 1, last + 1))
 
 
 #: words that name an option of some command: left unread, what they name was not carried

@@ -1403,6 +1403,28 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("canary add-result", "record a candidate result for router-v2 at the 10% stage: success in 20s", None, "canary add-result router-v2 --variant router-v2 --stage 10% --completion-time 20 --success"),
     ("canary add-result", "router-v2 control result from stage 50%: failed", None, "canary add-result router-v2 --variant router-v1 --stage 50% --failure"),
     ("unsure", "record a candidate result for router-v2 at the 25% stage: success", None, "~"),
+    # ---- round 8, from the tenth newcomer's dev set (sentences): each capability in words of its own
+    # a note ends before a closing "Record it." (it was part of the note: a wrong write)
+    ("ab conclude", "we're keeping the control on onboarding, note: no lift after a week. Log it.", None, "ab conclude onboarding --keep-control --note 'no lift after a week'"),
+    # measures said in sentences
+    ("ab add-result", "log a warm result on checkout-flow with nps 9 as a custom metric, success", None, "ab add-result checkout-flow --variant warm --metric nps=9 --success"),
+    ("ab add-result", "warm on checkout-flow: the grader rated it 0.9, success", None, "ab add-result checkout-flow --variant warm --score 0.9 --success"),
+    ("ab add-result", "cold on checkout-flow failed and the user had to correct it 3 times", None, "ab add-result checkout-flow --variant cold --corrections 3 --failure"),
+    ("ab add-result", 'warm on checkout-flow: 2 errors "timeout" and "bad json", failed', None, "ab add-result checkout-flow --variant warm --error timeout --error 'bad json' --failure"),
+    ("unsure", 'warm on checkout-flow: 3 errors "timeout" and "bad json", failed', None, "~"),
+    ("ab add-result", "add an a result to search-v2, success", None, "ab add-result search-v2 --variant a --success"),
+    ("ab add-result", 'a cold session on checkout-flow fail with "card declined" after 20s', None, "ab add-result checkout-flow --variant cold --error 'card declined' --completion-time 20 --failure"),
+    # who a read is for; a scorer by its provider; retries and concurrency in words; cached answers
+    ("audit report", "write the checkout-flow audit to audit.md for the retro", None, "audit report checkout-flow --output audit.md"),
+    ("eval rescore", "rescore candidate-0402 with the openai judge", None, "eval rescore candidate-0402 --scorer judge:openai"),
+    ("eval run", "run regression on openai:gpt-4o-mini with the openai judge, failing if the judge's average is below 0.6", None, "eval run regression --target openai:gpt-4o-mini --scorer judge:openai --fail-under judge:openai:mean=0.6"),
+    ("eval run", "run smoke on http://127.0.0.1:8000/run, retry up to 3 times on transient errors", None, "eval run smoke --target http://127.0.0.1:8000/run --retries 3"),
+    ("eval run", "run smoke on http://127.0.0.1:8000/run, 12 at once", None, "eval run smoke --target http://127.0.0.1:8000/run --concurrency 12"),
+    ("eval run", "run smoke against http://127.0.0.1:8000/run reusing cached answers no older than 2d", None, "eval run smoke --target http://127.0.0.1:8000/run --cache --cache-ttl 2d"),
+    # a canary's stage now, said beside its step; plan stages "and then"; new names are no unit ids
+    ("canary advance", "router-v2 is at 10% and healthy, move it up to 50", None, "canary advance router-v2 --to 50"),
+    ("canary complete", "router-v2 is at 100% and clean, wrap up the rollout", None, "canary complete router-v2"),
+    ("canary create", "plan a canary c6 with control a1 and candidate b1, go 10 and then 100 percent", None, "canary create c6 --control a1 --candidate b1 --stages 10,100"),
 ]
 # fmt: on
 
