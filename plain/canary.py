@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from trialbook.plain.lex import fmt
+from trialbook.plain.lex import Token, fmt
 from trialbook.plain.request import Request, number_refusal, suggest, unknown_refusal
 from trialbook.plain.types import Translation, Vocabulary, command, incomplete, refused
 from trialbook.plain.words import (
@@ -106,7 +106,7 @@ def _intent(req: Request) -> str | None:
         return "import"
     planning = first in CREATE_VERBS or bool(ws & _w("create plan define"))
     if (
-        ws & _w("assign assigned assignment bucket gets get goes go routed sent")
+        ws & _w("assign assigned assignment bucket gets get getting goes go routed sent land lands")
         and _unit_ids(req)
         and not planning  # "plan a canary c5 …, go 5, 25 and 100 percent": new names, no units
     ):
@@ -121,9 +121,12 @@ def _intent(req: Request) -> str | None:
         "complete": bool(said & COMPLETE_VERBS),
         "advance": bool(said & (ADVANCE_VERBS - {"go", "take"})) and not {"roll", "back"} <= said,
     }
+    watching = ws & WATCH_VERBS or req.seq("keep", {"an", "watch"}) >= 0 and "eye" in ws | {"watch"}
+    if watching and (ws & _w("itself automatically auto") or req.seq("on", "its", "own") >= 0):
+        return "watch"  # "keep an eye on it and let it advance or halt by itself": --auto
     if sum(changes.values()) > 1:
         return "several"
-    if ws & WATCH_VERBS or req.seq("keep", {"an", "watch"}) >= 0 and "eye" in ws | {"watch"}:
+    if watching:
         return "watch"  # "keep an eye on router-v2"
     if (
         req.seq("roll", "back") >= 0
@@ -219,6 +222,31 @@ def _ships_to_all(req: Request) -> int:
     if req.w(j) == "to" and req.w(j + 1) in ("everyone", "everybody", "all"):
         return j + 2 + (req.w(j + 2) in ("users", "units", "traffic"))
     return -1
+
+
+def _quiet_for(req: Request) -> Token | None:
+    """How long a watch waits for a result: "(stop watching) if nothing comes in for 600
+    seconds", "after 10 minutes without results", "… of silence"."""
+    toks = req.tokens
+    for i, t in enumerate(toks):
+        if t.kind != "num" or t.unit not in ("s", None) or not req.free(i) or not t.value:
+            continue
+        quiet = (
+            req.w(i - 1) == "for" and req.seq({"nothing", "no"}, start=max(i - 6, 0)) >= 0
+        ) or (req.w(i + 1) in ("without", "of") and req.w(i + 2) in ("results", "silence", "news"))
+        if not quiet:
+            continue
+        a = req.seq({"nothing", "no"}, start=max(i - 6, 0)) if req.w(i - 1) == "for" else i
+        a = i if a < 0 else a
+        while req.w(a - 1) in ("if", "when", "stop", "watching", "after", "and") and req.free(
+            a - 1
+        ):
+            a -= 1
+        b = i + 1 if req.w(i - 1) == "for" else i + 3
+        if all(req.free(x) for x in range(a, b)):
+            req.use(*range(a, b))
+            return t
+    return None
 
 
 def _arm_said(req: Request) -> tuple[str, int, bool] | None:
@@ -333,6 +361,9 @@ def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
         if stage:
             break
     cut |= {i for i in req.indexes(CANARY_WORDS) if req.free(i)}
+    for m in req.named("canary"):  # "the router canary": a name shorter than the canary's
+        if m.end - m.start > 1 or req.tokens[m.start].norm != m.name:
+            cut |= set(range(m.start, m.end))
     cut |= req.used  # options read before any rule (errors "…", "as json"): added once, outside
     role = "candidate" if kinds == {True} else "control"
     parts: list[str] = []
@@ -601,6 +632,7 @@ def route(req: Request, read: ReadRequest) -> Translation | None:
             req,
             _w(
                 "assign assigned assignment bucket gets get goes go routed sent where which variant does do users user units unit and in for"
+                " land lands arm would right now customer customers"
             ),
         )
         left = number_refusal(req) or unknown_refusal(req)
@@ -666,6 +698,8 @@ def route(req: Request, read: ReadRequest) -> Translation | None:
             timeout = named.near(
                 req, {"timeout"}, named.seconds
             )  # "timeout 600s", "a 10 min timeout"
+            if timeout is None:
+                timeout = _quiet_for(req)  # "stop watching if nothing comes in for 600 seconds"
             if timeout is not None:
                 opts += ["--timeout", fmt(timeout.value)]
         k = req.seq({"automatically", "auto", "itself"})

@@ -112,6 +112,22 @@ def suite_add(req: Request) -> Translation:
             opts = ["--name", t.norm]
             req.use(i, j, *([j + 1] if req.w(j + 1) in ("from", "in", "using") else []))
             break
+    if opts and description is None:
+        # 'as a new suite called billing-qa, "refund questions from March"': a quoted text
+        # right after the new name and a comma describes the suite
+        after = [
+            j
+            for j, t in enumerate(req.tokens)
+            if t.kind == "quote" and req.free(j) and req.p(j - 1) in (",", ":", "-")
+            and j >= 2 and not req.free(j - 2)
+        ]  # fmt: skip
+        if len(after) == 1:
+            description = req.tokens[after[0]].text
+            req.use(after[0] - 1, after[0])
+    for i in req.indexes({"updated", "changed", "edited", "rewrote"}):
+        # "I updated regression.yaml — add it as …": why a version is added
+        if req.free(i) and path >= 0 and i + 1 == path:
+            req.use(*range(i - (req.w(i - 1) in ("i", "we") and req.free(i - 1)), i + 1))
     if not opts and req.named("suite"):
         # "a new version of smoke from cases/smoke-v2.yaml": the suite it adds a version to
         m = req.named("suite")[0]
@@ -246,6 +262,23 @@ def run(req: Request) -> Translation:
             req.use(i)
             target = command_said = j
             break
+    if target < 0:
+        # "against gpt-4o-mini through openai": the provider said after its model (openai:MODEL)
+        for i in req.indexes({"openai"}):
+            j = i - 2
+            if (
+                j >= 0
+                and req.w(i - 1) in ("through", "via", "on", "with", "at")
+                and req.free(i)
+                and req.free(j)
+                and req.free(i - 1)
+                and toks[j].kind == "word"
+                and any(c.isdigit() for c in toks[j].text)
+                and j not in req.in_name
+            ):
+                req.use(i - 1, i)
+                target = j
+                break
     if target < 0:
         # "on openai gpt-4o-mini": the provider said as a word before its model (openai:MODEL)
         for i in req.indexes({"openai"}):
@@ -583,6 +616,26 @@ def _price(req: Request) -> list[str] | Translation:
             if req.w(k - 1) in ("with", "using", "and") and req.free(k - 1):
                 req.use(k - 1)
             opts += ["--price", t.text]
+    toks = req.tokens
+    for k in req.indexes(_PRICE_WORDS):
+        # "price gpt-4o at 2.5 in / 10 out per million tokens": USD per million in and out
+        j = k + 1
+        if not (
+            req.free(k) and j + 6 < len(toks) and toks[j].kind == "word" and req.w(j + 1) == "at"
+        ):
+            continue
+        x, y = toks[j + 2], toks[j + 5]
+        split = req.p(j + 4) == "/" or req.w(j + 4) == "and"
+        if not (
+            x.kind == "num" and y.kind == "num" and x.unit in (None, "usd") and y.unit in (None, "usd")
+            and req.w(j + 3) in ("in", "input") and split and req.w(j + 6) in ("out", "output")
+        ):  # fmt: skip
+            continue
+        end = j + 7
+        if req.w(end) == "per" and req.w(end + 1) in ("million", "1m", "m"):
+            end += 2 + (req.w(end + 2) in ("tokens", "token"))
+        req.use(*range(k, end))
+        opts += ["--price", f"{toks[j].text}={x.text.lstrip('$')}/{y.text.lstrip('$')}"]
     return opts
 
 
@@ -602,6 +655,26 @@ def _gates(req: Request) -> list[str]:
             "errors",
             "errored",
         )
+        # "fail if more than 1 rollout still errors out", "… 2 rollouts still fail"
+        e = i + 1 + (req.w(i + 1) in ("rollout", "rollouts", "case", "cases"))
+        e += req.w(e) == "still"
+        if (
+            e > i + 1
+            and req.w(i - 1) == "than"
+            and req.w(e) in ("errors", "error", "fails", "fail", "errored", "failed")
+            and all(
+                req.free(x)
+                or req.w(x) in ("rollout", "rollouts", "case", "cases", "failed", "fail")
+                for x in range(i - 1, e + 1)
+            )
+        ):
+            end = e + 1 + (req.w(e + 1) == "out")
+            a = i - 1
+            while req.w(a - 1) in ("more", "if", "fail", "exit", "and") and req.free(a - 1):
+                a -= 1
+            req.use(*range(a, end))
+            opts += ["--max-failed", fmt(t.value)]
+            continue
         # "at most 2 may fail", "no more than 3 rollouts can fail"
         e = i + 1 + (req.w(i + 1) in ("rollouts", "rollout", "cases"))
         if (
@@ -831,6 +904,17 @@ def resume(req: Request) -> Translation:
     for i in req.indexes({"pick", "picking"}):
         if req.w(i + 1) == "it" and req.w(i + 2) == "up" and req.w(i + 3) == "again":
             req.use(i + 3)
+    k = req.seq("where", {"it", "we"}, "left", "off")  # "pick it up where it left off"
+    if k >= 0:
+        req.use(*range(k - (req.w(k - 1) == "from"), k + 4))
+    # "my laptop died halfway through X": why it stopped, said of what ran it
+    k = req.seq({"my", "the", "our"}, _w("laptop machine vm box server process connection runner"))
+    if k >= 0 and req.w(k + 2) in _STOPPED:
+        e = k + 3
+        while req.w(e) in _STOP_HOW | _w("through during in while"):
+            e += 1
+        if all(req.free(x) for x in range(k, e)):
+            req.use(*range(k, e))
     gates = _run_gates(req)
     refusal = number_refusal(req)
     return refusal or command(req.text, ["eval", "resume", r, *budget, *gates])
@@ -965,6 +1049,9 @@ def compare(req: Request) -> Translation:
     names = req.names_of("run")
     for m in req.named("run"):
         req.use_match(m)
+    k = req.seq({"stack", "stacks", "measure", "measures"}, "up")  # "how does X stack up against Y"
+    if k >= 0 and req.w(k + 2) in ("against", "to", "vs", "with"):
+        req.use(k, k + 1)
     if (
         len(names) == 1
         and req.focus is not None

@@ -251,6 +251,7 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
         ("all", "of", "the", _ALL_NOUNS),
         ("all", "of", {"its", "their"}, _ALL_NOUNS),
         *([("all", "of", "them")] if req.has(_ALL_NOUNS) else []),
+        ("every", _ALL_NOUNS),  # "…, every event" (not "after every result": see below)
         # "everything ann@laptop recorded, all of it": what was asked for, all of it
         *([("all", "of", "it")] if req.has(_ALL_NOUNS | {"everything", "log", "history"}) else []),
     ):
@@ -290,6 +291,17 @@ def read(req: Request) -> list[Found]:  # noqa: C901 - one reader per phrase fam
         if t.kind == "path" and req.free(i) and req.w(i - 1) in _FILE_CUES and written:
             out.append(Found("--output", t.text, _span(req, i - 1, i + 1)))
             req.use(i)  # the cue stays free: "import … into" rules still read it
+        elif (
+            t.kind == "path"
+            and req.free(i)
+            and written
+            and req.p(i - 1) in (",", ":")
+            and req.w(i - 2) == "file"
+            and req.free(i - 2)
+        ):
+            # "as an HTML file, checkout-report.html": the file named right after the word
+            out.append(Found("--output", t.text, _span(req, i - 2, i + 1)))
+            req.use(i - 2, i)
     return out
 
 

@@ -475,6 +475,10 @@ def dataset(req: Request) -> Translation:
             req.use(i)
             if t.norm == "openai" and req.w(i + 1) in ("chat", "fine-tuning", "finetuning"):
                 req.use(i + 1)
+            if req.w(i - 1) == "plain" and req.free(i - 1):  # "as plain jsonl (records)"
+                req.use(i - 1)
+            if req.w(i + 1) in ("records", "lines", "rows") and req.free(i + 1):
+                req.use(i + 1)
     formats = list(dict.fromkeys(formats))
     argv = ["export", "dataset", *([source] if source else [])]
     if len(formats) > 1:
@@ -496,9 +500,29 @@ def dataset(req: Request) -> Translation:
     elif req.index({"passed-only", "passed_only"}) >= 0:  # the option's own name
         req.use(req.index({"passed-only", "passed_only"}))
         opts.append("--passed-only")
+    else:
+        # "only the rollouts that passed", "only the ones which succeeded"
+        m = req.seq("only", "the", {"rollouts", "ones", "cases", "results", "sessions"})
+        w = m + 3 + (req.w(m + 3) in ("that", "which", "who"))
+        if m >= 0 and req.w(w) in _PASSED and all(req.free(x) for x in range(m, w + 1)):
+            req.use(*range(m, w + 1))
+            opts.append("--passed-only")
     floor = _min_score(req)
     if floor:
         opts += ["--min-score", floor]
+        for i in req.indexes({"only"}):  # "keeping only scores of at least 0.9": the floor
+            if (
+                req.free(i)
+                and req.w(i - 1) in ("keeping", "keep", "with")
+                and req.w(i + 1)
+                in (
+                    "scores",
+                    "score",
+                    "rollouts",
+                    "ones",
+                )
+            ):
+                req.use(i - 1, i)
     outcome = [
         t.text
         for i, t in enumerate(req.tokens)

@@ -72,6 +72,19 @@ def find_names(tokens: list[Token], vocab: Vocabulary) -> list[NameMatch]:
                 k, j = k + len(tp), j + 1
             if k == len(parts):
                 found.append(NameMatch(kind, name, i, j, owner))
+    # "the router canary": a canary named by the first part of its name, with its kind word
+    # after it, when exactly one canary's name starts so ("router-v2")
+    for i, tok in enumerate(tokens[:-1]):
+        nxt = tokens[i + 1]
+        if tok.kind != "word" or nxt.kind != "word" or nxt.norm not in ("canary", "rollout"):
+            continue
+        if any(m.start <= i < m.end for m in found):
+            continue
+        starting = [
+            n for n in vocab.canaries if len(name_parts(n)) > 1 and name_parts(n)[0] == tok.norm
+        ]
+        if len(starting) == 1:
+            found.append(NameMatch("canary", starting[0], i, i + 2, ""))  # its kind word too
     found.sort(key=lambda m: (m.start - m.end, m.start))
     spans: set[tuple[int, int]] = set()
     kept: list[NameMatch] = []

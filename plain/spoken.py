@@ -245,6 +245,8 @@ def _value(req: Request, j: int, shape: str) -> tuple[tuple[str, ...], int] | No
     if not (req.free(k) and toks[k].kind == "num" and toks[k].unit is None):
         return None
     value, end = toks[k].text, k + 1
+    if req.w(end) in ("in", "input"):
+        return None  # "price gpt-4o at 2.5 in / 10 out": both prices, read by the run's rule
     if req.p(end) == "/" and req.free(end) and req.free(end + 1) and toks[end + 1].kind == "num":
         value, end = f"{value}/{toks[end + 1].text}", end + 2
     key = toks[j].text

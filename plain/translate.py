@@ -325,10 +325,15 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         # clause a rule read (its next word was read) joins it, it says nothing of its own
         nxt = i + 1 + (req.w(i + 1) in ("the", "a", "an") and req.free(i + 1))
         read_next = nxt < len(req.tokens) and (not req.free(nxt))
-        if req.free(i) and req.p(i - 1) in (",", ";") and read_next:
+        joined = req.p(i - 1) in (",", ";") or (i > 0 and not req.free(i - 1))
+        if req.free(i) and joined and read_next:  # "… on URL but stop once we've spent $5"
             req.use(i)
     req.use_intentions()  # "I plan to segment by category"
     _use_purpose(req)  # "… as markdown for the wiki", "for CI: …": who it is for
+    if any(a in ("--as-of", "--since", "--until") for a in translation.argv):
+        for i in req.indexes({"utc", "gmt"}):  # "at 17:00 UTC": the CLI's times are UTC
+            if req.free(i) and i > 0 and not req.free(i - 1):
+                req.use(i)
     for i in req.indexes({"only", "just", "merely"}):
         # "only 5 went through": before a number a rule read, it stresses the number
         number = i + 1 < len(req.tokens) and req.tokens[i + 1].kind in ("num", "money")
@@ -406,6 +411,13 @@ def _accounted(req: Request, translation: Translation) -> Translation:
         for i, t in enumerate(req.tokens)
         if t.kind == "word" and t.norm in named and req.free(i) and not _beside_read(req, i)
     ]
+    if command_path(translation.argv) == ("eval", "compare"):
+        # "fail if it has any regressions": a gate on regressions no rule read (0 was not typed)
+        unread += [
+            req.tokens[i].text
+            for i in req.indexes({"regressions", "regression", "regressed"})
+            if req.free(i) and i not in req.in_name
+        ]
     for i in req.indexes({"fail", "fails", "exit", "exits"}):
         # "…, fail on keep control", "exit if it's worse": a gate no rule read is never dropped
         if req.free(i) and req.w(i + 1) in (
@@ -470,7 +482,8 @@ def _use_purpose(req: Request) -> None:
 #: words that name an option of some command: left unread, what they name was not carried
 _OPTION_NOUNS = _w(
     """scorer scorers alpha epochs epoch concurrency budget timeout seed seeds split splits
-    function guardrail guardrails stages mde margin covariate junit ttl retries repeats"""
+    function guardrail guardrails stages mde margin covariate junit ttl retries repeats
+    regressions"""
 )
 
 

@@ -339,8 +339,10 @@ def ungrounded(t: Translation, vocab: Vocabulary, focus: str | None = None) -> s
         if (param.name or "").startswith("target") and ";api_key_env=" in value:
             # the spec's own key word ("… with key env X"): the target and the variable typed
             spec, _, var = value.partition(";api_key_env=")
-            if spec.lower() in low and var.lower() in low:
-                continue
+            if var.lower() in low:
+                value = spec  # the variable typed; the spec is checked as any other below
+                if spec.lower() in low:
+                    continue
         if (param.name or "").startswith("fail_under"):
             value = value.replace(":mean=", "=")  # the gate's own word ("average" says it too)
         if param.name == "covariate" and value.startswith(("test:", "case:")):

@@ -1425,6 +1425,24 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("canary advance", "router-v2 is at 10% and healthy, move it up to 50", None, "canary advance router-v2 --to 50"),
     ("canary complete", "router-v2 is at 100% and clean, wrap up the rollout", None, "canary complete router-v2"),
     ("canary create", "plan a canary c6 with control a1 and candidate b1, go 10 and then 100 percent", None, "canary create c6 --control a1 --candidate b1 --stages 10,100"),
+    # a canary by the first part of its name and its kind word ("the router canary")
+    ("canary add-result", "record a control result for the router canary at stage 1: success", None, "canary add-result router-v2 --variant router-v1 --stage 1 --success"),
+    ("events log", "every event of the router canary", None, "events log --stream canary:router-v2 --limit 0"),
+    ("canary watch", "watch router-v2 and let it act on its own, stop after 300 seconds without results", None, "canary watch router-v2 --auto --timeout 300"),
+    ("canary assign", "which arm would user-31 land in on router-v2?", None, "canary assign router-v2 user-31"),
+    # runs: "measure up against", what stopped them, gates on what still fails, providers after models, prices in words
+    ("eval compare", "how does candidate-0402 measure up against baseline-0401?", None, "eval compare baseline-0401 candidate-0402"),
+    ("eval resume", "the vm crashed midway through candidate-0402, pick it up from where it left off", None, "eval resume candidate-0402"),
+    ("eval retry-failed", "retry the failures of baseline-0401 and fail if more than 2 cases still fail", None, "eval retry-failed baseline-0401 --max-failed 2"),
+    ("eval run", "run smoke against gpt-4.1-mini via openai, 2 epochs", None, "eval run smoke --target openai:gpt-4.1-mini --epochs 2"),
+    ("eval run", "run smoke on http://127.0.0.1:8000/run, price gpt-4o-mini at 0.15 in / 0.6 out per million tokens", None, "eval run smoke --target http://127.0.0.1:8000/run --price gpt-4o-mini=0.15/0.6"),
+    ("eval run", "run smoke on http://127.0.0.1:8000/run but stop at $3", None, "eval run smoke --target http://127.0.0.1:8000/run --budget 3"),
+    ("unsure", "compare baseline-0401 and candidate-0402, fail on any regressions", None, "~"),
+    # UTC times; a file named after the word; a suite's description after its name; dataset filters in words
+    ("ab analyze", "how did onboarding look at 2026-11-01 09:30 UTC?", None, "ab analyze onboarding --as-of '2026-11-01 09:30'"),
+    ("report ab", "the decision report for onboarding as a markdown file, onboarding.md", None, "report ab onboarding --format markdown --output onboarding.md"),
+    ("eval suite add", 'add cases/q.jsonl as a suite named faq, "questions from the help centre"', None, "eval suite add cases/q.jsonl --name faq --description 'questions from the help centre'"),
+    ("export dataset", "export baseline-0401 as jsonl, only the ones that passed", None, "export dataset baseline-0401 --format jsonl --passed-only"),
 ]
 # fmt: on
 
