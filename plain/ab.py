@@ -129,7 +129,9 @@ def import_results(req: Request) -> Translation:
                 req.use(i)  # "warm-session tests": the framework that saved them
         for i in req.indexes({"tests", "test", "saved", "framework"}):
             k = i - 1  # "the old hermes tests": which saved tests they are, said before
-            while req.w(k) in _SAVED_BY and req.free(k):
+            while (req.w(k) in _SAVED_BY and req.free(k)) or req.w(k).endswith(
+                ("-session", "-sessions")  # "the old warm-session tests"
+            ):
                 req.use(k)
                 k -= 1
         return command(req.text, ["ab", "import", req.tokens[path].text])
@@ -462,6 +464,9 @@ def analyze(req: Request) -> Translation:
     refusal = number_refusal(req)
     if refusal:
         return refusal
+    if not metrics:
+        custom = _custom_metric(req)
+        metrics = [custom] if custom else []
     if metrics:
         opts += ["--metric", metrics[0]]
     if alpha is not None:
@@ -743,6 +748,7 @@ def _effect_worth(req: Request) -> Token | None:
                 req.use(j - 3)
             return t
         b = j + 1
+        b += req.w(b) == "relative" and req.w(b + 1) in _EFFECT_NOUNS  # "a 10% relative lift"
         if req.w(b) in _EFFECT_NOUNS:
             b += 1
         more = req.w(b) == "or" and req.w(b + 1) in _OR_MORE
@@ -751,6 +757,26 @@ def _effect_worth(req: Request) -> Token | None:
             req.free(a - 1) or req.w(a - 1) in ("a", "an")  # the article, not variant "a"
         ):
             a -= 1
+            if req.w(a) == "of" and req.w(a - 1) in _EFFECT_NOUNS and req.free(a - 1):
+                a -= 1  # "a lift of at least 5 points": the effect's noun before its size
+        # "a 10% relative lift is the smallest we'd care about": the effect, then what it is
+        k = b
+        if req.w(k) == "is" and req.w(k + 1) == "the" and req.w(k + 2) in ("smallest", "least"):
+            e = k + 3
+            while req.w(e) in (
+                "we",
+                "i",
+                "we'd",
+                "i'd",
+                "would",
+                "really",
+                "actually",
+            ) and req.free(e):
+                e += 1
+            if req.w(e) in _CARE and all(req.free(x) for x in range(k, e + 1)):
+                e += req.w(e + 1) == "about"
+                req.use(*range(a, e + 1))
+                return t
         if req.w(a - 1) in ("is", "=") and req.w(a - 2) in ("about", *_CARE) and req.free(a - 1):
             a -= 2  # "the smallest effect I care about is 5pp"
             for k in req.indexes({"smallest", "effect", "minimum", "difference", "lift"}):
@@ -881,6 +907,33 @@ def margin_text(req: Request, tok: Token, metric: str | None) -> str | Translati
         return fmt(Decimal(out))  # "30", not "30.0"
     except ArithmeticError:
         return out  # "5pp", "10%"
+
+
+def _custom_metric(req: Request) -> str | None:
+    """A custom metric named as one ("the csat metric", "the custom csat metric", "metric
+    csat"): a word no rule knows, beside "metric", after "on"/"the"/"custom" or before it; the
+    CLI checks it exists (a results' metric or a catalogue one)."""
+    toks = req.tokens
+    for k in req.indexes({"metric"}):
+        if not req.free(k):
+            continue
+        for j in (k - 1, k + 1):
+            t = toks[j] if 0 <= j < len(toks) else None
+            if (
+                t is None
+                or t.kind != "word"
+                or not req.free(j)
+                or j in req.in_name
+                or t.norm in KNOWN | NEVER_VALUES
+                or not CUSTOM_METRIC_RE.match(t.norm)
+            ):
+                continue
+            a, b = min(j, k), max(j, k)
+            while req.w(a - 1) in ("the", "custom", "our", "own", "on", "by") and req.free(a - 1):
+                a -= 1
+            req.use(*range(a, b + 1))
+            return t.norm
+    return None
 
 
 #: the words before the metric a decision was judged on

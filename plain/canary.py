@@ -632,7 +632,7 @@ def route(req: Request, read: ReadRequest) -> Translation | None:
             req,
             _w(
                 "assign assigned assignment bucket gets get goes go routed sent where which variant does do users user units unit and in for"
-                " land lands arm would right now customer customers"
+                " land lands arm would right now customer customers getting"
             ),
         )
         left = number_refusal(req) or unknown_refusal(req)

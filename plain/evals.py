@@ -993,6 +993,15 @@ def show(req: Request) -> Translation:
         for i in req.indexes({"score", "scores", "latency", "latencies", "and"}):
             if req.w(i) != "and" or req.w(i - 1) in ("score", "scores"):
                 req.use(i)  # "plot its scores (and latencies)": what `eval show --plot` draws
+    # "with the judge's reasons": what eval show prints beside each verdict
+    k = req.seq(
+        "with",
+        "the",
+        {"judge", "judges", "grader", "scorer"},
+        {"reasons", "reasoning", "explanations"},
+    )
+    if k >= 0:
+        req.use(k, k + 1, k + 3)
     k = req.seq({"every", "all"}, {"verdict", "verdicts"})
     if k >= 0:
         req.use(k, k + 1)

@@ -77,6 +77,9 @@ def is_decision_report(req: Request) -> bool:
             continue
         if req.w(i - 1) in _REPORT_BEFORE or req.w(i + 1) in _REPORT_AFTER:
             return True
+        before = req.in_name.get(i - 1, [])  # "the onboarding report", "router-v2's report"
+        if any(m.kind in ("test", "archived", "run", "canary") for m in before):
+            return True
     return False
 
 

@@ -1112,8 +1112,8 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         # "any stalled runs?", "list eval runs, are any stalled?": the list shows each run's
         # state (a question of which runs are in it, answered by the list)
         for i in req.indexes(_RUN_STATES):
-            asked = req.w(i - 1) in ("any", "which") or (
-                req.w(i - 1) in ("stalled", "still") and req.w(i - 2) == "any"
+            asked = req.w(i - 1) in ("any", "which", "anything", "something") or (
+                req.w(i - 1) in ("stalled", "still") and req.w(i - 2) in ("any", "anything")
             )
             if req.w(i + 1) in ("runs", "evals", "ones") or asked:
                 req.use(i)

@@ -1443,6 +1443,16 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("report ab", "the decision report for onboarding as a markdown file, onboarding.md", None, "report ab onboarding --format markdown --output onboarding.md"),
     ("eval suite add", 'add cases/q.jsonl as a suite named faq, "questions from the help centre"', None, "eval suite add cases/q.jsonl --name faq --description 'questions from the help centre'"),
     ("export dataset", "export baseline-0401 as jsonl, only the ones that passed", None, "export dataset baseline-0401 --format jsonl --passed-only"),
+    # effects said in sentences; a custom metric named as one; a test's report by its name
+    ("ab analyze", "analyze onboarding, we only care about an improvement of at least 3 points", None, "ab analyze onboarding --mde 3pp"),
+    ("ab analyze", "a 5% relative lift is the smallest we'd care about on onboarding", None, "ab analyze onboarding --mde 5%"),
+    ("ab analyze", "analyze onboarding on the custom nps metric", None, "ab analyze onboarding --metric nps"),
+    ("unsure", "analyze onboarding on nps", None, "~"),
+    ("report ab", "what would the checkout-flow report have said at position 300?", None, "report ab checkout-flow --at 300"),
+    # the old warm-session tests of a directory; 'is anything stalled'; the judge's reasons
+    ("ab import", "pull in the old warm-session tests from ./saved", None, "ab import ./saved"),
+    ("eval list", "which eval runs are there, and is anything stuck?", None, "eval list"),
+    ("eval show", "case q3 in baseline-0401 with the judge's reasons", None, "eval show baseline-0401 --case q3"),
 ]
 # fmt: on
 
