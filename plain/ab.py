@@ -950,12 +950,15 @@ def _analysis_options(req: Request) -> list[str] | Translation:
     while i < len(toks):
         found = find_metric(req, i, anywhere=False) if req.free(i) else None
         if found:
-            metrics.append(found[0])
-            a = found[1]
+            a, b = found[1], found[2]
+            quantile = re.fullmatch(r"p\d{1,2}", req.w(a - 1)) and req.free(a - 1)
+            metrics.append(f"{found[0]}:{req.w(a - 1)}" if quantile else found[0])
+            a -= bool(quantile)  # "based on the p95 completion time (analysis)"
             while req.w(a - 1) in _JUDGED_ON and req.free(a - 1):
                 a -= 1  # "judged on cost", "based on completion_time", "going by success"
-            req.use(*range(a, found[2]))
-            i = found[2]
+            b += req.w(b) in ("analysis", "figures", "numbers") and req.free(b)
+            req.use(*range(a, b))
+            i = b
         else:
             i += 1
     refusal = metric_refusal(req, metrics)

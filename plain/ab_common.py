@@ -143,10 +143,13 @@ def clause_reason(req: Request) -> tuple[str | None, int]:
     """
     from trialbook.plain.words import HEDGES, NEGATORS
 
-    commas = [i for i, t in enumerate(req.tokens) if t.text == ","]
+    commas = [i for i, t in enumerate(req.tokens) if t.text in (",", ";")]
     if not commas:
         return None, -1
     start = commas[-1] + 1
+    # after ";" the reason is a sentence of its own, and may say what did not happen ("keep the
+    # control; the treatment didn't move anything"): a negation there is the reason's
+    sentence = req.tokens[commas[-1]].text == ";"
     clause = range(start, len(req.tokens))
     words = [req.w(i) for i in clause if req.tokens[i].kind == "word"]
     others = _w(
@@ -158,7 +161,7 @@ def clause_reason(req: Request) -> tuple[str | None, int]:
         or req.w(start) in _NOT_REASON_START
         or any(not req.free(i) or req.tokens[i].kind not in ("word", "punct") for i in clause)
         or any(req.tokens[i].text in (",", ";", ":") for i in clause)
-        or set(words) & (NEGATORS | HEDGES | others)
+        or set(words) & (HEDGES | others | (set() if sentence else NEGATORS))
         or any(find_metric(req, i, anywhere=False) for i in clause)
     ):
         # a clause naming a metric ("…, we decided on completion time") may be the analysis

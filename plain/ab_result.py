@@ -118,6 +118,13 @@ def add_result(req: Request) -> Translation:
     _dimension_words(req, s)
     _failed_with(req, s)
     _said_measures(req, s)
+    for i in req.indexes({"attach", "attaching"}):
+        # "attach the transcript t.json to a new treatment result": the result it goes with
+        if req.free(i) and "transcript" in s.values and req.has({"result", "session"}):
+            req.use(i)
+            k = req.seq("to", {"a", "the"}, "new")
+            if k >= 0:
+                req.use(k, k + 1, k + 2)
     for i in req.indexes({"again"}):  # "warm passed again": one more result, like "another"
         if req.w(i - 1) in ("passed", "failed", "succeeded", "worked") and req.free(i):
             req.use(i)
@@ -299,6 +306,20 @@ def _said_measures(req: Request, s: Slots) -> None:
                 req.use(*range(a, j + 1))
                 s.set("score", toks[j].text)
                 continue
+    # "resolution score 0.7": what the score is called there, before the score that was read
+    for i in req.indexes({"score"}):
+        k = i - 1
+        t = toks[k] if k >= 0 else None
+        if (
+            t is not None
+            and not req.free(i)
+            and req.free(k)
+            and t.kind == "word"
+            and k not in req.in_name
+            and t.norm not in KNOWN | NEVER_VALUES
+            and req.p(k - 1) in (",", ":", "")
+        ):
+            req.use(k)
     # "1 error "x"": the count of the messages read after it, when it is that number
     for i, t in enumerate(toks):
         if t.is_int and req.free(i) and req.w(i + 1) in ERROR_NOUNS and not req.free(i + 1):

@@ -178,7 +178,7 @@ def _intent(req: Request) -> str | None:
     ):
         return "add-result"  # "router-v2 candidate result: 3 calls, success"
     if (
-        ws & _w("result session served handled")
+        ws & (_w("result session served handled arm") | SUCCESS_POS | SUCCESS_NEG)
         and _named_arm(req) is not None
         and not req.is_question()
     ):

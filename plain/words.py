@@ -269,7 +269,7 @@ KNOWN: frozenset[str] = frozenset().union(
     _w(
         """control baseline treatment alpha level mde minimum detectable guardrail guardrails
         metric metrics primary goal optimize optimise measure measuring description described
-        category difficulty easy medium hard task id session_id sid user users
+        category difficulty easy medium hard task id session_id sid user users customer customers
         more longer enough many sample size still same call made decision decided decisions
         position number latest last first recent most each after every step steps trajectory
         came order along include including archived hidden deleted removed ones only filter

@@ -1453,6 +1453,15 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab import", "pull in the old warm-session tests from ./saved", None, "ab import ./saved"),
     ("eval list", "which eval runs are there, and is anything stuck?", None, "eval list"),
     ("eval show", "case q3 in baseline-0401 with the judge's reasons", None, "eval show baseline-0401 --case q3"),
+    # who gave up; the quantile a decision rests on; a canary's arm by the canary's name and "arm"
+    ("ab add-result", "cold on checkout-flow, the customer gave up, failure", None, "ab add-result checkout-flow --variant cold --failure"),
+    ("ab conclude", "ship b on search-v2 based on the p90 cost analysis", None, "ab conclude search-v2 --ship b --metric cost:p90"),
+    ("canary add-result", "router-v2 arm, user u-7: failed", None, "canary add-result router-v2 --variant router-v2 --unit-id u-7 --failure"),
+    # a transcript attached to a new result; a score by the name it has there; a reason sentence after ";"
+    ("ab add-result", "attach the transcript ./t/x.json to a new cold result on checkout-flow, failure", None, "ab add-result checkout-flow --variant cold --transcript ./t/x.json --failure"),
+    ("ab add-result", "cold on checkout-flow: helpfulness score 0.4, failure", None, "ab add-result checkout-flow --variant cold --score 0.4 --failure"),
+    ("ab conclude", "ship warm on checkout-flow; the numbers are clear", None, "ab conclude checkout-flow --ship warm --note 'the numbers are clear'"),
+    ("ab conclude", "stop prompt-style; it never won anything", None, "ab conclude prompt-style --stop --note 'it never won anything'"),
 ]
 # fmt: on
 
