@@ -426,6 +426,19 @@ def analyze(req: Request) -> Translation:
         )
     ]
     opts += _breakdown(req) + (case_covariate or _covariate(req))
+    k = req.seq({"for", "per", "by", "of"}, {"each", "every"}, {"variant", "arm"})
+    k = k if k >= 0 else req.seq({"per", "by"}, {"variant", "arm"})
+    if len(set(metrics)) > 1 and k >= 0 and not opts and not isinstance(test, Translation):
+        # "what's the success rate and total cost for each variant?": figures per variant, of
+        # several metrics at once, are the summary's (descriptive; no test between them)
+        req.use(*range(k, k + (3 if req.w(k + 1) in ("each", "every") else 2)))
+        for i in req.indexes({"total", "totals", "and", "what", "what's", "the"}):
+            req.use(i)
+        for i in range(len(req.tokens)):
+            found = find_metric(req, i, anywhere=False) if req.free(i) else None
+            if found:
+                req.use(*range(found[1], found[2]))
+        return command(req.text, ["ab", "summary", test])
     refusal = metric_refusal(req, metrics)
     if refusal:
         return refusal

@@ -471,12 +471,12 @@ def _use_purpose(req: Request) -> None:
         j = 1 + (req.w(1) in ("the", "our", "my", "a"))
         if purpose(j) and req.p(j + 1) == ":":
             req.use(*range(0, j + 2))
-    last = len(toks) - 1
-    while last >= 0 and toks[last].kind == "punct":
-        last -= 1
-    j = last - (req.w(last - 1) in ("the", "our", "my", "a", "an", "this"))
-    if j >= 1 and req.w(j - 1) == "for" and req.free(j - 1) and purpose(last):
-        req.use(*range(j - 1, last + 1))
+    for k in req.indexes({"for"}):
+        # "… for the wiki", "as markdown for the wiki, with …": the phrase ends its clause
+        j = k + 1 + (req.w(k + 1) in ("the", "our", "my", "a", "an", "this"))
+        ends = j + 1 >= len(toks) or toks[j + 1].text in (",", ";", ".", "!", "?")
+        if req.free(k) and purpose(j) and ends:
+            req.use(*range(k, j + 1))
 
 
 #: words that name an option of some command: left unread, what they name was not carried
@@ -880,7 +880,10 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
         )
     ):
         return ledger.events_show(req)
-    if ws & REBUILD_WORDS and (ws & PROJECTION_WORDS or not (tests or runs or suites)):
+    a_run = bool(suites) and any(t.kind in ("url", "spec") for t in req.tokens)
+    if ws & REBUILD_WORDS and (
+        (ws & PROJECTION_WORDS and not a_run) or not (tests or runs or suites)
+    ):  # (not "rerun smoke on URL with no cache": a suite on a target is a run)
         return ledger.rebuild(req)
 
     # ---- evals

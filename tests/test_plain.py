@@ -1462,6 +1462,13 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab add-result", "cold on checkout-flow: helpfulness score 0.4, failure", None, "ab add-result checkout-flow --variant cold --score 0.4 --failure"),
     ("ab conclude", "ship warm on checkout-flow; the numbers are clear", None, "ab conclude checkout-flow --ship warm --note 'the numbers are clear'"),
     ("ab conclude", "stop prompt-style; it never won anything", None, "ab conclude prompt-style --stop --note 'it never won anything'"),
+    # a suite on a target is a run even with "rerun … no cache"; who a read is for, mid-sentence;
+    # several metrics per variant are the summary's
+    ("eval run", "rerun regression on http://127.0.0.1:8000/run with no cache", None, "eval run regression --target http://127.0.0.1:8000/run --no-cache"),
+    ("projections rebuild", "the cache looks stale, rebuild it", None, "projections rebuild"),
+    ("eval show", "candidate-0402 as markdown for the retro, with the synth columns", None, "eval show candidate-0402 --markdown --columns synth"),
+    ("ab summary", "what are the success rate and cost for each variant of onboarding?", None, "ab summary onboarding"),
+    ("refused", "is treatment better on success and cost?", "onboarding", "! which metric"),
 ]
 # fmt: on
 
