@@ -612,6 +612,18 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
         if len(o) == 2 and o[0] in ("--as-of", "--since", "--until"):
             out.append((o[0], o[1].replace(" ", "T")))  # ISO 8601 either way
             continue
+        if (
+            len(o) == 2
+            and o[0] == "--stage"
+            and o[1].endswith("%")
+            and pos[:2] == ["canary", "add-result"]
+        ):
+            # `--stage 10%` is the stage at 10 % of the plan (`canary add-result --help`)
+            stages = [float(p) for p in tp.VOCAB.canaries.get(pos[2], ())] if len(pos) > 2 else []
+            pct = float(o[1][:-1])
+            if pct in stages:
+                out.append(("--stage", str(stages.index(pct) + 1)))
+                continue
         if len(o) == 2 and o[0] == "--fail-on" and "," in o[1]:
             # "repeatable, or comma-separated" (`eval compare --help`): the same gates either way
             out.extend(("--fail-on", d) for d in o[1].split(","))

@@ -86,8 +86,14 @@ def import_results(req: Request) -> Translation:
     path = next((i for i, t in enumerate(req.tokens) if t.kind == "path"), -1)
     saved = path >= 0 and req.tokens[path].text.lower().endswith(".json")
     k = req.index({"as", "called", "named"})
+    if req.w(k + 1) in ("a", "the") and req.w(k + 2) in ("test", "experiment"):
+        req.use(k + 1)  # "as a test named memory-warm"
+        k += 1
     if req.w(k + 1) in ("test", "experiment") and req.free(k + 1):
         req.use(k + 1)  # "load saved.json as test abc"
+        k += 1
+    if req.w(k + 1) in ("called", "named") and req.free(k + 1):
+        req.use(k + 1)
         k += 1
     if saved and k > path and k + 1 < len(req.tokens) and req.free(k + 1):
         # a test the warm-session framework saved: importing it creates test NAME

@@ -602,6 +602,7 @@ def _new_name(req: Request) -> Token | None | Translation:
                 and toks[nxt].kind == "word"
                 and toks[nxt].norm not in KNOWN | _OPTION_LEADS
                 and t.kind == "word"
+                and req.w(nxt + 1) not in ("vs", "versus")  # "called x cold vs warm": the arms
             ):
                 return incomplete(
                     req.text,
@@ -781,6 +782,9 @@ def _guardrails(req: Request) -> list[str]:
 
 
 _QUANTILE = re.compile(r"p\d{1,2}")
+#: metrics whose guardrail may be said in their own units, and the unit a bare number is in
+#: ("any": a bare number or that unit): money in dollars, times in seconds
+_IN_OWN_UNITS = {"cost": "any", "cost_per_success": "any", "completion_time": "s"}
 
 
 def _quantile_metric(req: Request, j: int) -> tuple[str, int, int] | None:
@@ -1081,6 +1085,15 @@ def _create_extras(req: Request) -> list[str]:
             limit = f"+{fmt(t.value)}%"
         elif t.unit == "pp":
             limit = f"+{fmt(t.value)}pp"
+        elif (
+            t.unit in (None, "usd", "s")
+            and t.value is not None
+            and metric.partition(":")[0] in _IN_OWN_UNITS
+            and _IN_OWN_UNITS[metric.partition(":")[0]] in (t.unit or "any", "any")
+        ):
+            # "cost may not rise more than 0.02" (dollars), "completion time … more than 30s":
+            # a limit in the metric's own units, as `ab create --guardrail cost:+0.02` reads it
+            limit = f"+{fmt(t.value)}"
         else:
             continue
         end = skip(req, k + 1, frozenset({"worse", "more", "higher"}))

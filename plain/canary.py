@@ -81,7 +81,11 @@ def is_canary_request(req: Request) -> bool:
     # canary step or how it is doing (not "show me the log")
     intent = _intent(req)
     if intent == "status":
-        return bool(ws & (SUMMARY_WORDS | _w("stage stages guardrail guardrails healthy safe")))
+        # "where are we?", "how far along is it?": where the focused canary has got to
+        where = req.is_question() and bool(ws & _w("where far along"))
+        return where or bool(
+            ws & (SUMMARY_WORDS | _w("stage stages guardrail guardrails healthy safe"))
+        )
     # "what do user-1 and user-2 get?": unit ids asked about are the focused canary's buckets;
     # "router-v1 failed at stage 2": a result of one of its arms, by the arm's name
     return intent in ("advance", "halt", "rollback", "complete", "assign", "add-result")
@@ -152,9 +156,10 @@ def _intent(req: Request) -> str | None:
         and (ws & _w("vs versus over against") or "control" in ws)
     ):
         return "create"  # "canary for planner-v3 vs planner-v2 (control), …": a plan
+    new_name = 1 not in req.in_name  # "canary router-v3: control router-v2, …": a new one
     if (
         first == "canary"
-        and not req.named("canary")
+        and new_name
         and {"control", "candidate"} <= ws
         and (req.p(2) in (":", ",") or req.w(2) in ("control", "candidate", "with"))
     ):

@@ -497,13 +497,18 @@ def run_files(req: Request) -> list[str]:
         req.use(*range(a, k + 2))
     cache = -1
     k = req.seq({"cached", "stored"}, {"answers", "responses", "outputs", "replies"})
+    k2 = req.seq("cache", {"answers", "responses", "outputs", "replies"})  # "cache answers"
+    k = k if k >= 0 else k2
     if off < 0 and k >= 0 and req.free(k) and req.free(k + 1):
         # "using cached answers (no older than 12h)": the cache, and its age limit
         a = k - (req.w(k - 1) in ("using", "with", "reuse", "reusing", "from") and req.free(k - 1))
         req.use(*range(a, k + 2))
         cache = k
         n = k + 2
-        if req.w(n) == "no" and req.w(n + 1) == "older" and req.w(n + 2) == "than":
+        if req.w(n) == "but" and req.w(n + 1) == "not" and req.w(n + 2) == "older":
+            req.use(n)  # "cache answers but not older than 12h"
+            n += 1
+        if req.w(n) in ("no", "not") and req.w(n + 1) == "older" and req.w(n + 2) == "than":
             ttl = toks[n + 3] if n + 3 < len(toks) and req.free(n + 3) else None
             if ttl is not None and (
                 (ttl.kind == "num" and ttl.unit == "s") or re.fullmatch(r"\d+[dw]", ttl.text)
@@ -531,11 +536,15 @@ def run_files(req: Request) -> list[str]:
         opts.append("--cache")
         for i in req.indexes({"ttl"}):
             j = skip(req, i + 1, _w("of is at"), ":=")
-            ttl = toks[j] if j < len(toks) and req.free(j) else None
+            if j >= len(toks) or not req.free(j):  # "with a 12h ttl": the age said before it
+                j = i - 1
+                if j >= 0 and req.w(j - 1) in ("a", "an") and req.free(j - 1):
+                    req.use(j - 1, *([j - 2] if req.w(j - 2) == "with" else []))
+            ttl = toks[j] if 0 <= j < len(toks) and req.free(j) else None
             if ttl is not None and (
                 (ttl.kind == "num" and ttl.unit == "s") or re.fullmatch(r"\d+[dw]", ttl.text)
             ):  # "12h", "30m", "1d", "2w" (the CLI's durations)
-                req.use(*range(i, j + 1))
+                req.use(*range(min(i, j), max(i, j) + 1))
                 opts += ["--cache-ttl", ttl.text.replace(" ", "")]
                 break
     return opts + _allow_all_failed(req)
@@ -1007,6 +1016,9 @@ def show(req: Request) -> Translation:
         req.use(k, k + 1)
         for i in req.indexes({"including", "replaced", "superseded", "old", "ones", "too"}):
             req.use(i)
+        for i in req.indexes({"even"}):  # "every verdict, even the replaced ones"
+            if req.w(i + 1) in ("the", "replaced", "superseded", "old"):
+                req.use(i, *([i + 1] if req.w(i + 1) == "the" else []))
         opts.append("--all-verdicts")
     return command(req.text, ["eval", "show", r, *opts])
 

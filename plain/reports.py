@@ -440,14 +440,21 @@ def _min_score(req: Request) -> str | None:
         a = i - (req.w(i - 1) in ("min", "minimum", "with", "a"))
         a -= a < i and req.w(i - 2) in ("a", "with")  # only over the word just before
         j = i + 1
-        while req.w(j) in ("of", "at", "least", "above", ">=", "over"):
+        ge = False
+        while j < len(toks) and (
+            req.w(j) in ("of", "at", "least", "above", "over") or toks[j].text in (">", "≥")
+        ):
+            if toks[j].text in (">", "≥"):  # "score >= 0.8", "score ≥ 0.8"
+                ge = toks[j].text == "≥" or req.p(j + 1) == "="
+                j += 1 + (req.p(j + 1) == "=")
+                continue
             j += 1
         if j < len(toks) and toks[j].kind == "num" and toks[j].unit is None and req.free(j):
             b = j + 1
             if req.w(b) == "or" and req.w(b + 1) in ("more", "better", "higher", "above"):
                 b += 2
-            said_floor = b > j + 1 or any(
-                req.w(k) in ("least", "min", "minimum") for k in range(a, j)
+            said_floor = (
+                ge or b > j + 1 or any(req.w(k) in ("least", "min", "minimum") for k in range(a, j))
             )
             if not said_floor:
                 continue  # "above 0.8" is more than, not at least: asked, not guessed
@@ -514,18 +521,8 @@ def dataset(req: Request) -> Translation:
     if floor:
         opts += ["--min-score", floor]
         for i in req.indexes({"only"}):  # "keeping only scores of at least 0.9": the floor
-            if (
-                req.free(i)
-                and req.w(i - 1) in ("keeping", "keep", "with")
-                and req.w(i + 1)
-                in (
-                    "scores",
-                    "score",
-                    "rollouts",
-                    "ones",
-                )
-            ):
-                req.use(i - 1, i)
+            if req.free(i) and req.w(i + 1) in ("scores", "score", "rollouts", "ones"):
+                req.use(i, *([i - 1] if req.w(i - 1) in ("keeping", "keep", "with") else []))
     outcome = [
         t.text
         for i, t in enumerate(req.tokens)

@@ -207,8 +207,10 @@ def _test_named_new(req: Request) -> bool:
         j = i + 1
         if req.w(j) in ("called", "named", "titled"):
             j += 1
-        elif req.p(j + 1) != ":":
-            continue
+        elif req.p(j + 1) != ":" and not (
+            req.p(j + 1) == "," and i <= 1 and req.w(j + 2) in ("variants", "arms")
+        ):
+            continue  # "ab test x: a vs b", "ab test booking-bot, variants …"
         if j < len(req.tokens) and req.free(j) and req.tokens[j].kind in ("word", "quote"):
             return req.w(j) not in FILLER
     return False
@@ -1059,8 +1061,10 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     )
     if create_verb and fw == "open" and (runs or suites) and not ws & TEST_WORDS:
         create_verb = False  # "open eval run bad": open to read it
-    if create_verb and not (
-        ws & RESULT_WORDS and variants and fw not in ("create", "define", "setup")
+    named_new = req.seq(TEST_WORDS, {"called", "named"}) >= 0  # "make a test called x, …"
+    if create_verb and (
+        named_new
+        or not (ws & RESULT_WORDS and variants and fw not in ("create", "define", "setup"))
     ):
         if req.seq("set", "up") >= 0:
             req.use(req.seq("set", "up"), req.seq("set", "up") + 1)

@@ -1469,6 +1469,18 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval show", "candidate-0402 as markdown for the retro, with the synth columns", None, "eval show candidate-0402 --markdown --columns synth"),
     ("ab summary", "what are the success rate and cost for each variant of onboarding?", None, "ab summary onboarding"),
     ("refused", "is treatment better on success and cost?", "onboarding", "! which metric"),
+    # after scoring the eighth and ninth held-out sets (dev data since): each in words of its own
+    ("ab create", "make a test called cw3 cold vs warm, we plan about 600 results", None, "ab create cw3 --variants cold,warm --expected-results 600"),
+    ("ab create", "ab test hint-q, variants terse2,chatty2, prompt \"Find me a cheap flight\"", None, "ab create hint-q --variants terse2,chatty2 --prompt 'Find me a cheap flight'"),
+    ("ab create", "new test t13 with a1 vs b1, cost may not rise more than 0.05", None, "ab create t13 --variants a1,b1 --guardrail cost:+0.05"),
+    ("ab import", "pull in ./saved/test_1.json as a test named mem-2", None, "ab import mem-2 ./saved/test_1.json"),
+    ("canary create", "canary router-v4: control router-v2, candidate router-v4, stages 5,50,100", None, "canary create router-v4 --control router-v2 --candidate router-v4 --stages 5,50,100"),
+    ("canary status", "how far along is it?", "router-v2", "canary status router-v2"),
+    ("eval run", "run smoke on http://127.0.0.1:8000/run, cache on with a 6h ttl", None, "eval run smoke --target http://127.0.0.1:8000/run --cache --cache-ttl 6h"),
+    ("eval run", "run smoke on http://127.0.0.1:8000/run, cache answers but not older than 1d", None, "eval run smoke --target http://127.0.0.1:8000/run --cache --cache-ttl 1d"),
+    ("eval show", "candidate-0402 with every verdict, even the replaced ones", None, "eval show candidate-0402 --all-verdicts"),
+    ("export dataset", "dataset from baseline-0401, jsonl, only score >= 0.7", None, "export dataset baseline-0401 --format jsonl --min-score 0.7"),
+    ("unsure", "dataset from baseline-0401, jsonl, score > 0.7", None, "~"),
 ]
 # fmt: on
 
