@@ -205,6 +205,31 @@ the answer runs nothing and offers that line.
   ``--max-regressions 0`` (a 0 nobody typed), "the 10% stage" as a stage number (a number nobody
   typed), a model with no provider as a target.
 
+- Round 8 (#24, 2026-12-04): three more newcomers, each briefed with the README's command
+  reference and every ``--help`` (as #24 asks) and a persona: the eighth a plain newcomer
+  (``--dev8``/``--heldout8``), the ninth a week-old user typing fast (``--dev9``/``--heldout9``),
+  the tenth a team lead writing full sentences and reports of what happened
+  (``--dev10``/``--heldout10``). Every third request of each file is held out, scored by the lead
+  only at the start and at the end (at 0b1a8b7, before any of its lines was looked at). Exact, by
+  this scorer, in each set's own venv (a worktree shares the editable install otherwise):
+
+  ========  ======================  ======================  ========================
+  set       dev at 91e0986 -> end   held-out before         held-out after (0b1a8b7)
+  ========  ======================  ======================  ========================
+  fresh8    83 -> 100 /100          38/50 = 76.0 %, 0 ww    41/50 = 82.0 %, 0 ww
+  fresh9    70 (2 ww) -> 93 /100    39/50 = 78.0 %, 1 ww    41/50 = 82.0 %, 1 ww
+  fresh10   36 (1 ww) -> 80 /100    18/50 = 36.0 %, 0 ww    20/50 = 40.0 %, 0 ww
+  ========  ======================  ======================  ========================
+
+  (ww: wrong writes.) The goal (>= 90 % held-out, 0 wrong writes) is not met on any of them, and
+  the tenth shows the limit of the rules plainly: dev 36 -> 80 while its held-out moved 36 -> 40.
+  The ninth's held-out wrong write is "stop router-v2" read as ``canary halt`` (the writer
+  expected a question; ``canary halt --help`` begins "Stop canary NAME by hand", so it is kept).
+  Wrong writes found on the dev sets and fixed at their cause: "a test for the new reranker" named
+  a test "reranker"; "a regex scorer ^OK" dropped the pattern; "note: … Record it." kept the
+  closing instruction in the note. After scoring, the eighth's and ninth's held-out misses were
+  grouped by cause and fixed as dev data (92 % and 94 % since; the tenth's 42 %).
+
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
 
