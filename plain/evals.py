@@ -764,12 +764,8 @@ def fail_under(req: Request, scorers: list[str]) -> list[str]:
         v = j + 1 + (req.w(j + 1) == "than")
         if v >= len(toks) or toks[v].kind != "num" or not req.free(v) or toks[v].value is None:
             continue
-        t = toks[v]
-        if t.unit == "%" and 0 < t.value <= 100:
-            rate = f"{fmt(t.value)}%"
-        elif t.unit is None and 0 < t.value <= 1:
-            rate = fmt(t.value)
-        else:
+        rate = _rate(toks[v])
+        if rate is None:
             continue
         names = list(dict.fromkeys(inside)) or (scorers if len(scorers) == 1 else [])
         if len(names) != 1:
@@ -866,16 +862,23 @@ def _must_pass(req: Request, scorers: list[str]) -> list[str]:
             j += 2
         if j >= len(toks) or not req.free(j) or toks[j].kind != "num" or toks[j].value is None:
             continue
-        t = toks[j]
-        if t.unit == "%" and 0 < t.value <= 100:
-            rate = f"{fmt(t.value)}%"
-        elif t.unit is None and 0 < t.value <= 1:
-            rate = fmt(t.value)
-        else:
+        rate = _rate(toks[j])
+        if rate is None:
             continue
         req.use(*range(i, j + 1))
         return ["--fail-under", f"{name}={rate}"]
     return []
+
+
+def _rate(t: Token) -> str | None:
+    """A pass rate as ``--fail-under`` takes it: a percentage up to 100 or a share up to 1."""
+    if t.value is None:
+        return None
+    if t.unit == "%" and 0 < t.value <= 100:
+        return f"{fmt(t.value)}%"
+    if t.unit is None and 0 < t.value <= 1:
+        return fmt(t.value)
+    return None
 
 
 #: what a run that stopped did ("candidate-0402 crashed"): the reason it is resumed
