@@ -214,11 +214,21 @@ def read_test(req: Request, verb: str) -> Translation:
         for i in req.indexes({"raw", "per-variant", "plain", "descriptive"}):  # "the raw numbers"
             if req.w(i + 1) in ("numbers", "counts", "totals", "per-variant", "stats"):
                 req.use(i)
-    test = resolve_test(
-        req, ["ab", verb], archived=True, variants=[m.name for m in variant_mentions(req)]
-    )
+    mentions = variant_mentions(req)
+    test = resolve_test(req, ["ab", verb], archived=True, variants=[m.name for m in mentions])
     if isinstance(test, Translation):
         return test
+    named = [m.name for m in mentions if m.start not in req.used]
+    if named:
+        # "show checkout-flow for warm": the command lists every variant; one variant's rows
+        # are not a thing it can show, so the variant is asked about, never dropped
+        return incomplete(
+            req.text,
+            ["ab", verb, test],
+            [repr(named[0])],
+            f"`ab {verb}` shows every variant of {test}; it has no filter for {named[0]} "
+            f"(`ab analyze {test}` compares it with the control)",
+        )
     return command(req.text, ["ab", verb, test])
 
 

@@ -1481,6 +1481,9 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("eval show", "candidate-0402 with every verdict, even the replaced ones", None, "eval show candidate-0402 --all-verdicts"),
     ("export dataset", "dataset from baseline-0401, jsonl, only score >= 0.7", None, "export dataset baseline-0401 --format jsonl --min-score 0.7"),
     ("unsure", "dataset from baseline-0401, jsonl, score > 0.7", None, "~"),
+    # a variant said with ab show/summary, which list every variant: asked, never dropped (it was)
+    ("unsure", "show checkout-flow for warm", None, "? ab show checkout-flow ['warm']"),
+    ("unsure", "the last 10 cold results of checkout-flow", None, "? ab show checkout-flow --limit 10 ['cold']"),
 ]
 # fmt: on
 
