@@ -504,6 +504,36 @@ class TestCheck:
         assert r.stderr.strip() == "check failed: " + doc["check"]["reason"]
         assert doc["check"]["reason"].startswith("gap in latency_budget")
 
+    def test_budgets_take_units_as_the_other_commands_do(self, web_db: WebDb) -> None:
+        """`--latency-budget 30s` and `--cost-budget '$0.5'`/`50c` are the plain numbers' reports
+        (`--budget` of eval run reads money so, and a newcomer tried it here, #24)."""
+        docs = []
+        for latency, cost in (("30", "0.5"), ("30s", "$0.5"), ("0.5min", "50c")):
+            r = run(web_db.path, "ab", TEST, "--latency-budget", latency, "--cost-budget", cost,
+                    "--format", "json")  # fmt: skip
+            assert r.exit_code == 0, r.output
+            doc = json.loads(r.stdout)
+            docs.append([x for x in doc["matrix"] if x["id"] in ("latency_budget", "cost_budget")])
+        assert docs[0] == docs[1] == docs[2] and len(docs[0]) == 2
+        other = json.loads(
+            run(
+                web_db.path,
+                "ab",
+                TEST,
+                "--latency-budget",
+                "31",
+                "--cost-budget",
+                "0.6",
+                "--format",
+                "json",
+            ).stdout  # fmt: skip
+        )
+        assert [x for x in other["matrix"] if x["id"] in ("latency_budget", "cost_budget")] != docs[
+            0
+        ]
+        r = run(web_db.path, "ab", TEST, "--cost-budget", "two dollars")
+        assert r.exit_code == 2 and "--cost-budget" in r.output and "Traceback" not in r.output
+
     def test_a_halted_canary_and_an_unclear_eval_exit_1(self, web_db: WebDb) -> None:
         assert run(web_db.path, "canary", CANARY, "--check").exit_code == 1
         assert run(web_db.path, "eval", "cand", "--baseline", "base", "--check").exit_code == 1

@@ -14,6 +14,7 @@ from trialbook.shell.app import App
 from trialbook.shell.commands.common import output_option, pass_app
 from trialbook.shell.commands.events import ISO_TIME
 from trialbook.shell.render import emit
+from trialbook.shell.unit_options import COST, DURATION
 
 #: exit status of ``--check`` when the report is not ready (errors exit 2)
 NOT_READY = 1
@@ -36,10 +37,10 @@ def _options(fn: Any) -> Any:
             click.option("--as-of", "as_of", type=ISO_TIME, help="The report as it was at this time (UTC)."),
             click.option("--at", "at", type=click.IntRange(min=0), metavar="POSITION",
                          help="The report as it was right after this log position."),
-            click.option("--latency-budget", type=float, metavar="SECONDS",
-                         help="Most p95 latency the candidate may have (A/B: completion_time units)."),
-            click.option("--cost-budget", type=float, metavar="USD",
-                         help="Most mean cost per result or rollout the candidate may have."),
+            click.option("--latency-budget", type=DURATION, metavar="SECONDS",
+                         help="Most p95 latency the candidate may have, in seconds: 45, 45s, 2min (A/B: completion_time units)."),
+            click.option("--cost-budget", type=COST, metavar="USD",
+                         help="Most mean cost per result or rollout the candidate may have, in US dollars: 0.02, $0.02, 2c."),
             click.option("--check", is_flag=True,
                          help="Exit 0 only if the recommendation is ship and no criterion is a gap (else 1, saying why; errors exit 2)."),
         ]
