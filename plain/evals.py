@@ -738,27 +738,10 @@ def fail_under(req: Request, scorers: list[str]) -> list[str]:
     the one named inside the phrase, else the only scorer of the request (two, or none, and
     the phrase stays unread: asked about). A rate is a percentage or a share up to 1."""
     toks = req.tokens
-    for k in req.indexes({"fail", "exit", "error", "fails", "failing"}):
+    for k in req.indexes(_FAIL_CUES):
         if not req.free(k):
             continue
-        inside: list[str] = []
-        j = k + 1
-        while j < len(toks) and j - k <= 10:
-            named_here = [m for m in req.in_name.get(j, []) if m.kind == "scorer"]
-            if named_here:
-                inside.append(named_here[0].name)
-                j = named_here[0].end
-                continue
-            if toks[j].kind == "scorer" and toks[j].text in scorers:
-                inside.append(toks[j].text)  # a scorer spec run too ("judge:openai")
-                j += 1
-                continue
-            if toks[j].kind == "num" and toks[j].is_int and req.w(j - 1) == "exit":
-                j += 1  # "exit 1 if …"
-                continue
-            if req.w(j) in _UNDER or not (req.free(j) and req.w(j) in _GATE_FILL):
-                break
-            j += 1
+        inside, _, j = _gate_scan(req, k, scorers, means=False)
         if req.w(j) not in _UNDER or not req.free(j):
             continue
         v = j + 1 + (req.w(j + 1) == "than")
@@ -777,6 +760,39 @@ def fail_under(req: Request, scorers: list[str]) -> list[str]:
 
 #: words that say a gate's statistic is the mean score ("the target's mean score is under 0.7")
 _MEAN = _w("mean average avg")
+#: the words a CI gate is said with ("fail if …", "exit 1 when …")
+_FAIL_CUES = _w("fail exit error fails failing")
+
+
+def _gate_scan(
+    req: Request, k: int, scorers: list[str], *, means: bool
+) -> tuple[list[str], bool, int]:
+    """Read a gate's phrase from its cue at ``k`` up to the comparison ("under", "below"): the
+    scorers named inside it, whether it is about the mean (with ``means``: a mean word, and
+    "target" as a name), and where it stopped. Only filler words may stand between."""
+    toks = req.tokens
+    inside: list[str] = []
+    mean = False
+    j = k + 1
+    while j < len(toks) and j - k <= (12 if means else 10) and req.w(j) not in _UNDER:
+        named_here = [m for m in req.in_name.get(j, []) if m.kind == "scorer"]
+        if named_here:
+            inside.append(named_here[0].name)
+            j = named_here[0].end
+            continue
+        if toks[j].kind == "scorer" and toks[j].text in scorers:
+            inside.append(toks[j].text)  # a scorer spec run too ("judge:openai")
+        elif means and req.w(j) == "target" and req.free(j):
+            inside.append("target")
+        elif means and req.w(j) in _MEAN and req.free(j):
+            mean = True
+        elif not (
+            (toks[j].kind == "num" and toks[j].is_int and req.w(j - 1) == "exit")  # "exit 1 if"
+            or (req.free(j) and req.w(j) in _GATE_FILL)
+        ):
+            break
+        j += 1
+    return inside, mean, j
 
 
 def _mean_under(req: Request, scorers: list[str]) -> list[str]:
@@ -785,30 +801,10 @@ def _mean_under(req: Request, scorers: list[str]) -> list[str]:
     (``target``, the target's own score, is a name here as in ``--help``) or is the request's
     only scorer; V is the number as typed (a mean is on the scorer's own scale)."""
     toks = req.tokens
-    for k in req.indexes({"fail", "exit", "error", "fails", "failing"}):
+    for k in req.indexes(_FAIL_CUES):
         if not req.free(k):
             continue
-        inside: list[str] = []
-        mean = False
-        j = k + 1
-        while j < len(toks) and j - k <= 12 and req.w(j) not in _UNDER:
-            named_here = [m for m in req.in_name.get(j, []) if m.kind == "scorer"]
-            if named_here:
-                inside.append(named_here[0].name)
-                j = named_here[0].end
-                continue
-            if toks[j].kind == "scorer" and toks[j].text in scorers:
-                inside.append(toks[j].text)
-            elif req.w(j) == "target" and req.free(j):
-                inside.append("target")
-            elif req.w(j) in _MEAN and req.free(j):
-                mean = True
-            elif not (
-                (toks[j].kind == "num" and toks[j].is_int and req.w(j - 1) == "exit")
-                or (req.free(j) and req.w(j) in _GATE_FILL)
-            ):
-                break
-            j += 1
+        inside, mean, j = _gate_scan(req, k, scorers, means=True)
         v = j + 1 + (req.w(j + 1) == "than")
         if not mean or req.w(j) not in _UNDER or v >= len(toks) or not req.free(v):
             continue
@@ -949,7 +945,7 @@ def _budget(req: Request) -> list[str]:
             if not req.free(k) or j >= len(req.tokens) or not req.free(j):
                 continue
             v = req.tokens[j]
-            if not (v.kind == "num" and v.unit == "usd" and v.value is not None and v.value > 0):
+            if not named.money(v):
                 continue
             a = k
             while req.w(a - 1) in ("we", "i", "it", "have", "has", "to", "and") and req.free(a - 1):
@@ -965,10 +961,7 @@ def _budget(req: Request) -> list[str]:
         for k in req.indexes({"stop", "halt"}):
             j = k + 1 + (req.w(k + 1) in ("at", "after", "once", "past"))
             v = req.tokens[j] if j < len(req.tokens) and j > k + 1 else None
-            money = v is not None and v.kind == "num" and v.unit == "usd"
-            if money and v is not None and v.value is not None and v.value > 0 and req.free(j):
-                if not req.free(k):
-                    continue
+            if v is not None and named.money(v) and req.free(j) and req.free(k):
                 req.use(*range(k, j + 1))
                 t = v
                 break

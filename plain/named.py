@@ -75,6 +75,11 @@ def dollars(t: Token) -> bool:
     return t.kind == "num" and t.unit in ("usd", None) and t.value is not None and t.value > 0
 
 
+def money(t: Token) -> bool:
+    """An amount said as money ("$5", "2 dollars"), more than 0 (a bare number is not)."""
+    return t.kind == "num" and t.unit == "usd" and t.value is not None and t.value > 0
+
+
 def count(t: Token) -> bool:
     """A whole number with no unit."""
     return t.is_int and t.unit is None
