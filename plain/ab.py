@@ -52,6 +52,7 @@ from trialbook.plain.words import (
     KEEP_CONTROL,
     KNOWN,
     NEVER_VALUES,
+    QUANTILE_WORD,
     SHIP_VERBS,
     STOP_WORDS,
     TEST_WORDS,
@@ -980,7 +981,7 @@ def _analysis_options(req: Request) -> list[str] | Translation:
         found = find_metric(req, i, anywhere=False) if req.free(i) else None
         if found:
             a, b = found[1], found[2]
-            quantile = re.fullmatch(r"p\d{1,2}", req.w(a - 1)) and req.free(a - 1)
+            quantile = QUANTILE_WORD.fullmatch(req.w(a - 1)) and req.free(a - 1)
             metrics.append(f"{found[0]}:{req.w(a - 1)}" if quantile else found[0])
             a -= bool(quantile)  # "based on the p95 completion time (analysis)"
             while req.w(a - 1) in _JUDGED_ON and req.free(a - 1):

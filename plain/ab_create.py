@@ -25,6 +25,7 @@ from trialbook.plain.words import (
     FILLER,
     KNOWN,
     NEVER_VALUES,
+    QUANTILE_WORD,
     TEST_WORDS,
     _w,
 )
@@ -781,7 +782,6 @@ def _guardrails(req: Request) -> list[str]:
     return out
 
 
-_QUANTILE = re.compile(r"p\d{1,2}")
 #: metrics whose guardrail may be said in their own units, and the unit a bare number is in
 #: ("any": a bare number or that unit): money in dollars, times in seconds
 _IN_OWN_UNITS = {"cost": "any", "cost_per_success": "any", "completion_time": "s"}
@@ -790,12 +790,12 @@ _IN_OWN_UNITS = {"cost": "any", "cost_per_success": "any", "completion_time": "s
 def _quantile_metric(req: Request, j: int) -> tuple[str, int, int] | None:
     """The metric phrase at ``j``, with a quantile said beside it ("p95 completion time",
     "completion time p95": ``completion_time:p95``, a guardrail on that quantile)."""
-    if j < len(req.tokens) and _QUANTILE.fullmatch(req.w(j)) and req.free(j):
+    if j < len(req.tokens) and QUANTILE_WORD.fullmatch(req.w(j)) and req.free(j):
         found = find_metric(req, j + 1, anywhere=False)
         if found is not None:
             return f"{found[0]}:{req.w(j)}", j, found[2]
     found = find_metric(req, j, anywhere=False)
-    if found is not None and _QUANTILE.fullmatch(req.w(found[2])) and req.free(found[2]):
+    if found is not None and QUANTILE_WORD.fullmatch(req.w(found[2])) and req.free(found[2]):
         return f"{found[0]}:{req.w(found[2])}", found[1], found[2] + 1
     return found
 
@@ -912,7 +912,6 @@ def _segment_said_again(req: Request) -> None:
 def _segment_and_cap(req: Request) -> list[str]:
     """``--segment KEY`` ("segment by region", "broken down by model") and ``--cap M:pNN`` /
     ``--cap M:N`` ("cap completion time at p95", "cap cost at 0.5")."""
-    import re
 
     toks = req.tokens
     out: list[str] = []
@@ -976,7 +975,7 @@ def _segment_and_cap(req: Request) -> list[str]:
             req.use(i, *range(i + 1, nth + 2))
             out += ["--cap", f"{metric}:p{ordinal.group(1)}"]
             continue
-        if re.fullmatch(r"p\d{1,2}", req.w(nth)) and req.free(nth):  # "at (the) p99"
+        if QUANTILE_WORD.fullmatch(req.w(nth)) and req.free(nth):  # "at (the) p99"
             req.use(i, *range(i + 1, nth + 1))
             out += ["--cap", f"{metric}:{req.w(nth)}"]
             continue

@@ -10,7 +10,6 @@ parts to guess: it is refused with the command to type.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from trialbook.plain.lex import Token, fmt
@@ -26,6 +25,7 @@ from trialbook.plain.words import (
     NEGATORS,
     NEVER_VALUES,
     NOTE_CUES,
+    QUANTILE_WORD,
     SHOW_WORDS,
     SUCCESS_NEG,
     SUCCESS_POS,
@@ -1031,7 +1031,7 @@ def plan(req: Request) -> Translation:
         if not found:
             continue
         metric, a, b = found
-        qa = a - 1 if re.fullmatch(r"p\d{1,2}", req.w(a - 1)) and req.free(a - 1) else -1
+        qa = a - 1 if QUANTILE_WORD.fullmatch(req.w(a - 1)) and req.free(a - 1) else -1
         lead = qa if qa >= 0 else a
         as_the = req.w(b) == "as" and req.w(b + 1) == "the" and req.w(b + 2) == "metric"
         if as_the:  # "p95 completion time as the metric"

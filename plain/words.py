@@ -7,6 +7,8 @@ write with an unknown word is refused rather than half-understood.
 
 from __future__ import annotations
 
+import re
+
 
 def _w(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -122,6 +124,9 @@ NOTE_CUES = _w("note notes noting comment remark")
 BECAUSE = _w("because since reason as")
 KEEP_CONTROL = _w("keep keeping kept stick sticking stuck stay retain remain")
 STOP_WORDS = _w("stop stopping stopped end abandon halt cancel kill abort terminate")
+
+#: a quantile said as a word: "p95", "p99" (``METRIC:pNN`` in a command line)
+QUANTILE_WORD = re.compile(r"p\d{1,2}")
 
 #: metric names and the words that mean them, longest phrase first
 METRIC_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
