@@ -554,6 +554,14 @@ _OPTION_WORDS = _w("segment segmented cap capped capping winsorize winsorise spl
 _OPTION_LEADS = _w("expecting expected described measured planned")
 
 
+#: verbs of other requests: right after a new name, a second word of it or a mistake, never
+#: dropped ("create test tomorrow summarize …" asks)
+_VERB_AFTER = _w(
+    "summarize summarise analyze analyse compare verify audit replay export import archive "
+    "restore conclude"
+)
+
+
 def _new_name(req: Request) -> Token | None | Translation:
     """The new test's name: after "called"/"named", after "test", or right after the verb."""
     toks = req.tokens
@@ -601,7 +609,7 @@ def _new_name(req: Request) -> Token | None | Translation:
             if (
                 nxt < len(toks)
                 and toks[nxt].kind == "word"
-                and toks[nxt].norm not in KNOWN | _OPTION_LEADS
+                and (toks[nxt].norm not in KNOWN | _OPTION_LEADS or toks[nxt].norm in _VERB_AFTER)
                 and t.kind == "word"
                 and req.w(nxt + 1) not in ("vs", "versus")  # "called x cold vs warm": the arms
             ):
@@ -609,7 +617,7 @@ def _new_name(req: Request) -> Token | None | Translation:
                     req.text,
                     ["ab", "create"],
                     ["NAME"],
-                    f"name the test with one word, e.g. {t.norm}-{toks[nxt].norm}",
+                    f"name the test with one word, e.g. {t.norm}-{toks[nxt].typed or toks[nxt].norm}",
                 )
             return t
     return None

@@ -132,6 +132,7 @@ class Token:
     spelled: bool = False  # a number written in words ("twelve")
     scale: Decimal | None = None  # for durations: seconds per unit typed (60 for minutes)
     parts: tuple[str, ...] = field(default=())  # name pieces, for matching slugs
+    typed: str = ""  # a word read as a core word it is one typo from: its own lowercase form
 
     @property
     def is_int(self) -> bool:

@@ -8,7 +8,9 @@ nobody understood means the request is refused, never dropped).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from trialbook.plain.lex import Token, name_parts, tokenize
@@ -122,6 +124,21 @@ _PARTICLES = _w("through thru up away")
 _ABBREVIATIONS = {"incl": "including", "thx": "thanks", "pls": "please"}
 
 
+#: words read as typed, not as the core word they are one typo from (see :func:`as_typed`)
+_AS_TYPED: ContextVar[frozenset[str]] = ContextVar("as_typed", default=frozenset())
+
+
+@contextmanager
+def as_typed(words: Iterable[str]) -> Iterator[None]:
+    """Requests made inside read ``words`` as typed: a word "corrected" into a core word that
+    then became a name or a value ("create test summarizer" -> ``summarize``) was the name."""
+    token = _AS_TYPED.set(_AS_TYPED.get() | frozenset(words))
+    try:
+        yield
+    finally:
+        _AS_TYPED.reset(token)
+
+
 def _correct_spelling(tokens: list[Token], matches: list[NameMatch], vocab: Vocabulary) -> None:
     """Read a word one letter off a core word ("wich", "reuslts", "verfy") as that word.
 
@@ -135,8 +152,11 @@ def _correct_spelling(tokens: list[Token], matches: list[NameMatch], vocab: Voca
     names: list[str] = [*vocab.tests, *vocab.archived, *vocab.suites, *vocab.runs, *vocab.canaries]
     for variants in [*vocab.tests.values(), *vocab.archived.values()]:
         names.extend(variants)
+    keep = _AS_TYPED.get()
     for i, t in enumerate(tokens):
         if t.kind != "word" or i in in_names or t.norm in KNOWN or t.norm in LIGHT:
+            continue
+        if t.norm in keep:
             continue
         if t.norm in _ABBREVIATIONS:
             t.norm = _ABBREVIATIONS[t.norm]
@@ -152,6 +172,7 @@ def _correct_spelling(tokens: list[Token], matches: list[NameMatch], vocab: Voca
         close = [w for w in dict.fromkeys(core) if w[0] == t.norm[0] and _one_edit(t.norm, w)]
         close += [w for w in _CORE_SWAPPED if _swapped(t.norm, w)]
         if len(close) == 1 and not difflib.get_close_matches(t.norm, names, n=1, cutoff=0.72):
+            t.typed = t.norm
             t.norm = close[0]
             t.parts = (t.norm,)
 

@@ -29,7 +29,7 @@ Contract (what the shell relies on):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from trialbook.plain import ab as ab
 from trialbook.plain import app as app
@@ -40,7 +40,7 @@ from trialbook.plain import options as options
 from trialbook.plain import reports as reports
 from trialbook.plain import spoken as spoken
 from trialbook.plain.lex import fmt, name_parts
-from trialbook.plain.request import Request
+from trialbook.plain.request import Request, as_typed
 from trialbook.plain.types import (
     Translation,
     Vocabulary,
@@ -145,11 +145,21 @@ _TYPE_WORDS = frozenset({"verdict", "verdicts"})
 _QUANTILE = re.compile(r"p\d{1,2}(?:\.\d+)?")
 
 
+#: options whose values are names (of a test's variants, a canary's arms, a run)
+_NAME_OPTIONS = frozenset(
+    {"--variants", "--variant", "--control", "--candidate", "--baseline", "--name", "--ship"}
+)
+
+
 def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Translation:
     """Translate one plain request into one command line of the trialbook CLI.
 
     ``vocab`` holds the names that exist in the store; ``focus`` is the test or run
     chosen with ``use NAME`` (used when the request names none).
+
+    A word read as the core word it is one typo from ("wich", "sucess") that then became a
+    name ("create test summarizer" as ``ab create summarize``) was a name: the request is
+    read again with that word as typed.
     """
     text = text.strip()
     if not text:
@@ -158,6 +168,38 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
         return refused(
             text[:80], f"that request is longer than {_MAX_LEN} characters; say one thing at a time"
         )
+    translation, req = _translate(text, vocab, focus)
+    if translation.status == "incomplete" or translation.argv:
+        names = set(_names_in(translation.argv))
+        hit = {t.typed for t in req.tokens if t.typed and t.norm in names}
+        if hit:
+            with as_typed(hit):
+                translation, _ = _translate(text, vocab, focus)
+    return translation
+
+
+def _names_in(argv: tuple[str, ...]) -> Iterator[str]:
+    """The names an argv gives: its arguments after the command words, and the values of
+    the options that take names (split at commas, ``=`` and ``:``)."""
+    path = command_path(argv)
+    rest = argv[len(path) :]
+    k = 0
+    while k < len(rest):
+        a = rest[k]
+        if a.startswith("--"):
+            if a in _NAME_OPTIONS and k + 1 < len(rest):
+                yield from re.split(r"[,=:]", rest[k + 1].lower())
+            k += 2 if k + 1 < len(rest) and not rest[k + 1].startswith("--") else 1
+            continue
+        yield a.lower()
+        k += 1
+
+
+def _translate(
+    text: str, vocab: Vocabulary, focus: str | None = None
+) -> tuple[Translation, Request]:
+    """:func:`translate` of a request that is not empty nor too long, and the request as it
+    was read last."""
     req = Request(text, vocab, focus)
     said = spoken.read(req)
     found = options.read(req)
@@ -197,7 +239,7 @@ def translate(text: str, vocab: Vocabulary, focus: str | None = None) -> Transla
             rule = ab.analyze if drawn else (lambda r: ab.read_test(r, "show"))
             req, said, found, routed = _afresh(text, vocab, focus, rule)
     translation = spoken.attach(req, options.attach(req, routed, found), said)
-    return _asked(req, _unnegated(req, _accounted(req, translation)))
+    return _asked(req, _unnegated(req, _accounted(req, translation))), req
 
 
 def _test_named_new(req: Request) -> bool:
@@ -769,7 +811,12 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     audit_cue = (
         "audit" in ws
         or "audits" in ws
-        or req.seq("why", {"did", "was", "were", "have", "had"}) >= 0
+        or (
+            req.seq("why", {"did", "was", "were", "have", "had"}) >= 0
+            # "why did case q7 fail in baseline-0401?": a run's case, shown (runs hold no
+            # decisions to audit)
+            and not (req.named("run") and not tests)
+        )
         or req.seq("would", "we", "still") >= 0
         or req.seq("did", "we", {"ship", "conclude", "decide", "stop", "keep"}) >= 0
         or bool(ws & (AUDIT_WORDS - {"audit", "audits", "auditing", "replay"}))
