@@ -74,7 +74,11 @@ def resolve_command(
         try:
             ctx = group.make_context(name, args, parent=ctx)
         except click.UsageError as e:
-            raise NotACommand(e.format_message()) from None
+            # one line (a group that prints its help when called bare gives the whole text)
+            first = next((x for x in e.format_message().splitlines() if x.strip()), "")
+            if first.startswith("Usage:"):
+                first = f"it needs its arguments ({first.removeprefix('Usage:').strip()})"
+            raise NotACommand(first) from None
         args = [*getattr(ctx, "_protected_args", []), *ctx.args]
         if not args or args[0].startswith("-"):
             raise NotACommand(f"`{' '.join(path) or 'trialbook'}` needs a command after it")
