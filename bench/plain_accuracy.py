@@ -230,6 +230,25 @@ the answer runs nothing and offers that line.
   closing instruction in the note. After scoring, the eighth's and ninth's held-out misses were
   grouped by cause and fixed as dev data (92 % and 94 % since; the tenth's 42 %).
 
+- Round 9 (#24, 2026-12-06): an eleventh newcomer, briefed the same way, wrote 150 requests in a
+  mix of styles (terse, polite, with typos, roles said in words, past-tense reports, questions;
+  ``--dev11``/``--heldout11``, every third request in file order held out). At 7dbbb9c: dev
+  84/100 (1 wrong write: "pls creat test summarizer …" became ``ab create summarize``), held-out
+  45/50 = 90.0 % (0 wrong writes). After round 9: dev 99/100 (0 wrong writes), held-out 45/50 =
+  90.0 % (the same five declined, 0 wrong writes). Fixed at their cause: a word read as the core
+  word it is one typo from that then became a name is read as typed (``translate``), a new name
+  followed by a verb of another request asks; the verb a session met an error with ("hit",
+  "ran into", "threw"), '2 errors: "a", "b"'; a last clause that says what is not there ("…, no
+  difference worth chasing") is the reason unless it takes the request back ("not yet", "no
+  wait"); "ignore cached answers older than 12h"; numeric and length scorer arguments in words;
+  "why did case X fail in RUN" is the case shown; "N regressions allowed"; "into out/"; a canary
+  "rolling X out over Y", a canary result "at 50%" (a stage of its plan), "even without enough
+  results" with --force, a halt's or rollback's reason after a colon. The scorer now compares
+  ``--latency-budget``/``--cost-budget`` by value (they take units since round 8) and treats
+  ``--errors N`` beside N messages as said (``ab add-result --help``: alone, the count is the
+  number of messages). Across the four newest blind thirds (rounds 8 and 9), 147/200 = 73.5 %
+  right at their end-of-round scores, 1 wrong write: the >= 90 % goal holds for this set only.
+
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
 
@@ -458,6 +477,10 @@ FRESH9_HELDOUT = ROOT / "bench" / "plain_fresh9_heldout.txt"
 FRESH10_DEV = ROOT / "bench" / "plain_fresh10_dev.txt"
 #: the tenth newcomer's held-out third, scored by the lead before and after (`--heldout10`)
 FRESH10_HELDOUT = ROOT / "bench" / "plain_fresh10_heldout.txt"
+#: the eleventh newcomer's development set (#24 round 9, `--dev11`)
+FRESH11_DEV = ROOT / "bench" / "plain_fresh11_dev.txt"
+#: the eleventh newcomer's held-out third, scored by the lead before and after (`--heldout11`)
+FRESH11_HELDOUT = ROOT / "bench" / "plain_fresh11_heldout.txt"
 
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
@@ -587,6 +610,8 @@ _UNIT_OPTIONS = {
     "--tokens": "tokens",
     "--cost": "cost",
     "--budget": "cost",
+    "--latency-budget": "duration",
+    "--cost-budget": "cost",
 }
 #: commands whose ``--format`` defaults to markdown (``--format markdown`` says the default)
 _MARKDOWN_DEFAULT = {
@@ -624,6 +649,11 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
 
     parse = {"duration": parse_duration, "tokens": parse_tokens, "cost": parse_cost}
     pos, opts = tp._canon(_canary_audit(list(argv)))
+    messages = sum(o[0] == "--error" for o in opts)
+    if messages and pos[:2] == ["ab", "add-result"] and ("--errors", str(messages)) in opts:
+        # "--error TEXT: repeatable; alone, the count is the number of messages" (`ab
+        # add-result --help`): `--errors 2` beside two messages says nothing more
+        opts = [o for o in opts if o != ("--errors", str(messages))]
     out: list[tuple[str, ...]] = []
     for o in opts:
         if len(o) == 2 and o[0] in _UNIT_OPTIONS:
@@ -707,6 +737,8 @@ def main() -> None:
         "--heldout9": ("fresh9 held-out", FRESH9_HELDOUT),
         "--dev10": ("fresh10 dev", FRESH10_DEV),
         "--heldout10": ("fresh10 held-out", FRESH10_HELDOUT),
+        "--dev11": ("fresh11 dev", FRESH11_DEV),
+        "--heldout11": ("fresh11 held-out", FRESH11_HELDOUT),
     }
     for option, (label, path) in sets.items():
         if option in sys.argv:

@@ -133,6 +133,16 @@ _NOT_REASON_START = _w(
 )
 
 
+#: words that take a request back, not give its reason ("stop it, not yet", "no, wait")
+_TAKEN_BACK = _w("yet now wait instead actually sorry cancel scratch undo never")
+
+
+def _negated_reason(words: list[str]) -> bool:
+    """Whether a last clause with a negation is still a reason: three words or more that say
+    what is not there ("…, no difference worth chasing"), none taking the request back."""
+    return len(words) >= 3 and not set(words) & _TAKEN_BACK
+
+
 def clause_reason(req: Request) -> tuple[str | None, int]:
     """A reason said in the last clause after a comma: "ship warm, the numbers are clear",
     "archive onboarding, it is finished" (the note, and where it starts; else (None, -1)).
@@ -161,7 +171,8 @@ def clause_reason(req: Request) -> tuple[str | None, int]:
         or req.w(start) in _NOT_REASON_START
         or any(not req.free(i) or req.tokens[i].kind not in ("word", "punct") for i in clause)
         or any(req.tokens[i].text in (",", ";", ":") for i in clause)
-        or set(words) & (HEDGES | others | (set() if sentence else NEGATORS))
+        or set(words)
+        & (HEDGES | others | (set() if sentence or _negated_reason(words) else NEGATORS))
         or any(find_metric(req, i, anywhere=False) for i in clause)
     ):
         # a clause naming a metric ("…, we decided on completion time") may be the analysis

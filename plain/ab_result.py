@@ -118,6 +118,9 @@ def add_result(req: Request) -> Translation:
     _dimension_words(req, s)
     _failed_with(req, s)
     _said_measures(req, s)
+    for i in req.indexes(ERROR_NOUNS):
+        if not req.free(i):  # the error (its count or message) was read: its verb with it
+            _error_verb(req, i)
     for i in req.indexes({"attach", "attaching"}):
         # "attach the transcript t.json to a new treatment result": the result it goes with
         if req.free(i) and "transcript" in s.values and req.has({"result", "session"}):
@@ -324,7 +327,7 @@ def _said_measures(req: Request, s: Slots) -> None:
     for i, t in enumerate(toks):
         if t.is_int and req.free(i) and req.w(i + 1) in ERROR_NOUNS and not req.free(i + 1):
             quotes = 0
-            k = i + 2
+            k = i + 2 + (req.p(i + 2) == ":")  # '2 errors: "a" and "b"'
             while k < len(toks) and toks[k].kind == "quote":
                 quotes += 1
                 k += 1 + (req.w(k + 1) == "and" or req.p(k + 1) == ",")
@@ -787,6 +790,24 @@ def _count_slots(req: Request, s: Slots) -> None:
                 continue
             s.lists["error"].extend(texts)
             req.use(*range(i, k))
+
+
+#: verbs a session meets an error with ("hit the error 'x'", "threw an error 'x'")
+_ERROR_VERBS = _w("hit hits threw throws raised raises returned returns saw reported showed")
+
+
+def _error_verb(req: Request, i: int) -> None:
+    """The verb before an error noun whose count or message was read ("the warm session hit the
+    error 'timeout'", "ran into an error 'x'", "hit 3 errors"): read with them."""
+    a = i - 1
+    if a >= 0 and not req.free(a) and (req.tokens[a].kind == "num" or req.w(a) in ZERO_WORDS):
+        a -= 1  # "hit 3 errors", "saw no errors": the count was read
+    while req.w(a) in ("the", "an", "a", "this", "that") and req.free(a):
+        a -= 1
+    if req.w(a) in _ERROR_VERBS and req.free(a):
+        req.use(*range(a, i))
+    elif req.w(a) == "into" and req.w(a - 1) in ("ran", "run", "runs") and req.free(a - 1):
+        req.use(*range(a - 1, i))
 
 
 def _money_time_score(req: Request, s: Slots) -> None:

@@ -365,6 +365,16 @@ def _arm_result(req: Request, read: ReadRequest) -> Translation | None:
             break
         if stage:
             break
+    for i in req.indexes({"at", "during"}) if not stage else ():
+        # "… on router-v2 at 50%, took 1min": a share that is a stage of the plan is that stage
+        t = req.tokens[i + 1] if i + 1 < len(req.tokens) else None
+        if t is None or t.kind != "num" or t.unit != "%" or not (req.free(i) and req.free(i + 1)):
+            continue
+        if float(t.value) not in (req.vocab.canaries.get(name) or ()):
+            return None  # not a stage of the plan: asked, never guessed
+        cut |= {i, i + 1}
+        stage = ["--stage", f"{fmt(t.value)}%"]
+        break
     cut |= {i for i in req.indexes(CANARY_WORDS) if req.free(i)}
     for m in req.named("canary"):  # "the router canary": a name shorter than the canary's
         if m.end - m.start > 1 or req.tokens[m.start].norm != m.name:
@@ -441,7 +451,14 @@ def _resolve(req: Request, argv: list[str], *, only_one: bool = True) -> str | T
 
 
 #: words that open a concession: what a forced change goes ahead despite
-_CONCEDE = (("even", "though"), ("even", "if"), ("although",), ("though",), ("despite",))
+_CONCEDE = (
+    ("even", "though"),
+    ("even", "if"),
+    ("even", "without"),  # "even without enough results"
+    ("although",),
+    ("though",),
+    ("despite",),
+)
 
 
 #: what a concession says of the stage rule ("even though it lacks its min results")
@@ -525,7 +542,46 @@ def _note(req: Request) -> str | None:
     from trialbook.plain.ab_common import note_text
 
     note, _ = note_text(req, NOTE_CUES, because=True)
-    return note or _cue_clause_note(req) or _clause_note(req)
+    return note or _cue_clause_note(req) or _colon_note(req) or _clause_note(req)
+
+
+def _colon_note(req: Request) -> str | None:
+    """The reason of a halt or a rollback said after a colon: "roll back router-v2 for good:
+    p95 latency 40% worse". Before the colon only the verb, the canary and filler; after it
+    two words or more, none a verb of another change, a negation or a hedge. Numbers stay in
+    the note as typed (a halt or a rollback takes no number, so none is dropped or read)."""
+    from trialbook.plain.ab_common import rest_text
+    from trialbook.plain.words import FILLER, HEDGES, NEGATORS
+
+    names = req.named("canary")
+    colon = next((i for i in range(len(req.tokens)) if req.p(i) == ":"), -1)
+    if len(names) != 1 or colon <= names[0].end - 1 or colon + 2 >= len(req.tokens):
+        return None
+    said = set(req.words())
+    halted = said & (HALT_VERBS | ROLLBACK_VERBS) or req.seq("roll", "back") >= 0
+    if not halted or said & (ADVANCE_VERBS | COMPLETE_VERBS):
+        return None
+    lead = _w("roll back for good now please the canary it right away immediately")
+    before = [i for i in range(colon) if not (names[0].start <= i < names[0].end)]
+    if any(
+        req.tokens[i].kind != "word" or req.w(i) not in lead | HALT_VERBS | ROLLBACK_VERBS | FILLER
+        for i in before
+    ):
+        return None
+    clause = range(colon + 1, len(req.tokens))
+    words = [req.w(i) for i in clause if req.tokens[i].kind == "word"]
+    verbs = ADVANCE_VERBS | HALT_VERBS | ROLLBACK_VERBS | COMPLETE_VERBS
+    if (
+        len(words) < 2
+        or any(
+            not req.free(i) or req.tokens[i].kind not in ("word", "punct", "num") for i in clause
+        )
+        or set(words) & (NEGATORS | HEDGES | verbs | _FORCE | _CLAUSE_STOPS)
+    ):
+        return None
+    text = rest_text(req, colon + 1)
+    req.use(*[i for i in before if req.w(i) in lead and req.free(i)], colon, *clause)
+    return text or None
 
 
 def _cue_clause_note(req: Request) -> str | None:
@@ -859,6 +915,10 @@ def _plan_extras(req: Request) -> list[str]:
     return opts
 
 
+#: verbs a canary rolls its candidate out with ("rolling prompt-v4 out over prompt-v3")
+_ROLL = _w("rolling roll rolls")
+
+
 def plan(req: Request) -> Translation:
     """``canary create NAME --control A --candidate B [--stages …] [--guardrail …]
     [--min-results N] [--unit U]`` from "plan a canary model-v2: candidate model-v2 over
@@ -913,13 +973,17 @@ def plan(req: Request) -> Translation:
         for j in range(1, len(toks) - 1):
             if req.w(j) not in ("against", "over") or not req.free(j):
                 continue
-            a, b = toks[j - 1], toks[j + 1]
+            # "rolling prompt-v4 out over prompt-v3": the verb's particle before "over"
+            at = j - 1 - (req.w(j - 1) == "out" and req.w(j - 3) in _ROLL and j >= 3)
+            a, b = toks[at], toks[j + 1]
             if all(
                 t.kind == "word" and t.norm not in KNOWN | NEVER_VALUES and req.free(x)
-                for t, x in ((a, j - 1), (b, j + 1))
+                for t, x in ((a, at), (b, j + 1))
             ):
-                candidate, control = (a.text.lower(), j - 1), (b.text.lower(), j + 1)
-                req.use(j - 1, j, j + 1)
+                candidate, control = (a.text.lower(), at), (b.text.lower(), j + 1)
+                req.use(*range(at, j + 2))
+                if req.w(at - 1) in _ROLL and req.free(at - 1):
+                    req.use(at - 1)
             break
     name = None
     for i in req.indexes(_w("canary called named")):

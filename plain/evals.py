@@ -496,6 +496,7 @@ def run_files(req: Request) -> list[str]:
         a -= req.w(a - 1) in ("with", "and")
         req.use(*range(a, k + 2))
     cache = -1
+    aged: list[str] = []
     k = req.seq({"cached", "stored"}, {"answers", "responses", "outputs", "replies"})
     k2 = req.seq("cache", {"answers", "responses", "outputs", "replies"})  # "cache answers"
     k = k if k >= 0 else k2
@@ -516,6 +517,12 @@ def run_files(req: Request) -> list[str]:
                 req.use(*range(n, n + 4))
                 opts += ["--cache", "--cache-ttl", ttl.text.replace(" ", "")]
                 return opts + _allow_all_failed(req)
+        if req.w(n) == "older" and req.w(n + 1) == "than" and req.w(a - 1) in _IGNORE:
+            # "(with the cache,) ignore cached answers older than 12h": the age limit
+            ttl = toks[n + 2] if n + 2 < len(toks) and req.free(n + 2) else None
+            if ttl is not None and _is_ttl(ttl):
+                req.use(a - 1, *range(n, n + 3))
+                aged = ["--cache-ttl", ttl.text.replace(" ", "")]
     for words in (
         ("cache", "on"),
         ("cache", "enabled"),
@@ -534,6 +541,8 @@ def run_files(req: Request) -> list[str]:
         opts.append("--no-cache")  # "no cache", "with the cache off"
     if cache >= 0:
         opts.append("--cache")
+        if aged:
+            return opts + aged + _allow_all_failed(req)
         for i in req.indexes({"ttl"}):
             j = skip(req, i + 1, _w("of is at"), ":=")
             if j >= len(toks) or not req.free(j):  # "with a 12h ttl": the age said before it
@@ -548,6 +557,15 @@ def run_files(req: Request) -> list[str]:
                 opts += ["--cache-ttl", ttl.text.replace(" ", "")]
                 break
     return opts + _allow_all_failed(req)
+
+
+#: verbs that keep stored answers out ("ignore cached answers older than 12h")
+_IGNORE = _w("ignore ignoring skip skipping drop dropping discard discarding")
+
+
+def _is_ttl(t: Token) -> bool:
+    """A duration ``--cache-ttl`` takes: "12h", "30m", "1d", "2w"."""
+    return (t.kind == "num" and t.unit == "s") or re.fullmatch(r"\d+[dw]", t.text) is not None
 
 
 def _allow_all_failed(req: Request) -> list[str]:
@@ -1021,7 +1039,7 @@ def show(req: Request) -> Translation:
 
 def _glued_path(req: Request) -> tuple[int, int, str] | None:
     """A relative path typed after "into"/"to"/"in" as words and slashes with no space between
-    ("out/jan-run"): its token span (the cue included) and its text."""
+    ("out/jan-run", "out/"): its token span (the cue included) and its text."""
     toks = req.tokens
     for i in req.indexes({"into", "to", "in", "under"}):
         a = i + 1
@@ -1033,6 +1051,8 @@ def _glued_path(req: Request) -> tuple[int, int, str] | None:
         text = req.text[toks[a].start : toks[b - 1].end] if b > a else ""
         if "/" in text and text[-1] != "/" and text[0] != "/" and toks[a].kind == "word":
             return i, b, text
+        if text.count("/") == 1 and text.endswith("/") and len(text) > 1 and toks[a].kind == "word":
+            return i, b, text  # "into out/": a directory, said with its slash
     return None
 
 
@@ -1310,11 +1330,16 @@ def _compare_options(req: Request) -> list[str] | Translation:
     return opts
 
 
+#: what a count of regressions may be said to be after it ("zero regressions allowed")
+_ALLOWED = _w("allowed tolerated permitted")
+
+
 def _max_regressions(req: Request) -> list[str]:
     """``--max-regressions N``: "fail if there are more than 2 regressions", "at most 2
     regressions", "max regressions 2", "allow 2 regressions"."""
     if not req.has(
         {"than", "most", "max", "maximum", "allow", "allowed", "allowing", "tolerate", "over"}
+        | _ALLOWED
     ):
         return []  # "2 regressions" alone is not a limit: left unread, asked about
     t = named.near(
@@ -1334,9 +1359,15 @@ def _max_regressions(req: Request) -> list[str]:
                 and i > 0
                 and named.count(req.tokens[i - 1])
                 and req.free(i - 1)
-                and req.w(i - 2) in ("than", "most", "max", "maximum", "allow", "tolerate")
+                and (
+                    req.w(i - 2) in ("than", "most", "max", "maximum", "allow", "tolerate")
+                    or req.w(i + 1) in _ALLOWED  # "1 regression allowed"
+                )
             ):
                 t = req.tokens[i - 1]
+                if req.w(i + 1) in _ALLOWED:  # the bound is said after it: "1 regression allowed"
+                    req.use(i - 1, i, i + 1)
+                    break
                 a = i - 2
                 while req.w(a - 1) in ("at", "more", "if", "fail", "exit") and req.free(a - 1):
                     a -= 1
@@ -1346,6 +1377,9 @@ def _max_regressions(req: Request) -> list[str]:
         return []
     for i in req.indexes({"fail", "exit", "error", "if", "there", "are", "more", "than", "allow"}):
         req.use(i)
+    for i in req.indexes(_ALLOWED):
+        if not req.free(i - 1):  # "zero regressions allowed"
+            req.use(i)
     for i in req.indexes({"pairs", "cases"}):
         req.use(i)
     return ["--max-regressions", fmt(t.value)]
@@ -1420,13 +1454,42 @@ def _bound_apart(req: Request) -> Token | None:
 _ARGUMENT_SCORERS = frozenset({"regex", "contains", "icontains"})
 
 
+#: what a numeric scorer's tolerance is said with ("numeric tolerance 0.01", "within 1%")
+_TOLERANCE = _w("tolerance within")
+
+
 def _scorer_argument(req: Request, name: str, j: int) -> str | None:
     """The argument typed after a scorer's name: a quoted text ('a contains scorer "refund"') or
     a pattern typed as one run of characters with a symbol in it ("a regex scorer ^OK"); its
     tokens become used. A plain word after the name is no argument (asked about, never read)."""
+    toks = req.tokens
+    if name == "numeric":  # "numeric tolerance 0.01", "numeric within 1%": numeric:0.01, :1%
+        k = j + (req.w(j) in ("with", "at")) if req.w(j + 1) in _TOLERANCE else j
+        if req.w(k) in _TOLERANCE and k + 1 < len(toks) and req.free(k + 1) and req.free(k):
+            t = toks[k + 1]
+            if t.kind == "num" and t.value > 0 and t.unit in (None, "%"):
+                req.use(*range(j, k + 2))
+                return t.text
+        return None
+    if name == "length":  # "length 10-200", "length between 10 and 200": length:10-200
+        k = j + (req.w(j) in ("of", "in"))
+        if k < len(toks) and req.free(k) and re.fullmatch(r"\d+-\d+", toks[k].text):
+            req.use(*range(j, k + 1))
+            return toks[k].text
+        if (
+            req.w(k) == "between"
+            and k + 3 < len(toks)
+            and toks[k + 1].is_int
+            and req.w(k + 2) == "and"
+            and toks[k + 3].is_int
+            and all(req.free(x) for x in range(k, k + 4))
+        ):
+            e = k + 4 + (req.w(k + 4) in ("characters", "chars"))
+            req.use(*range(j, e))
+            return f"{toks[k + 1].text}-{toks[k + 3].text}"
+        return None
     if name not in _ARGUMENT_SCORERS:
         return None
-    toks = req.tokens
     j += req.w(j) in ("scorer", "check", "matching", "for", "with")
     if j >= len(toks) or not req.free(j):
         return None

@@ -160,7 +160,7 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab analyze", "latency: verbose vs terse", None, "ab analyze prompt-style --metric completion_time"),
     ("ab analyze", "messages on onboarding compared to control", None, "ab analyze onboarding --metric messages"),
     ("ab summary", "just the plain numbers for prompt-style, no statistics", None, "ab summary prompt-style"),
-    ("ab conclude", "call off search-v2, no clear winner", None, "ab conclude search-v2 --stop"),
+    ("ab conclude", "call off search-v2, no clear winner", None, "ab conclude search-v2 --stop --note 'no clear winner'"),
     ("ab conclude", "call it off", "onboarding", "ab conclude onboarding --stop"),
     ("ab conclude", "ship b, no winner", "search-v2", "~"),
     ("ab show", "all the sessions of prompt-style, not just the last 10", None, "ab show prompt-style --limit 0"),
@@ -1484,6 +1484,46 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # a variant said with ab show/summary, which list every variant: asked, never dropped (it was)
     ("unsure", "show checkout-flow for warm", None, "? ab show checkout-flow ['warm']"),
     ("unsure", "the last 10 cold results of checkout-flow", None, "? ab show checkout-flow --limit 10 ['cold']"),
+    # ---- round 9, from the eleventh newcomer's dev set (#24): each capability in words of its own
+    # a word one typo from a core word that became a name was the name ("summarizer", not "summarize")
+    ("ab create", "create test summarizer with variants short,long", None, "ab create summarizer --variants short,long"),
+    ("ab create", "new test analyzer: fast vs slow", None, "ab create analyzer --variants fast,slow"),
+    ("ab create", "create a test x9 with variants a1,b1, metric sucess", None, "ab create x9 --variants a1,b1 --metric success"),
+    # the verb a session met an error with
+    ("ab add-result", "the cold one ran into an error \"rate limit\"", CF, f"{AR} --variant cold --error 'rate limit'"),
+    ("ab add-result", "cold threw the error \"bad json\" and failed", CF, f"{AR} --variant cold --failure --error 'bad json'"),
+    ("ab add-result", "cold hit 3 errors and failed", CF, f"{AR} --variant cold --errors 3 --failure"),
+    ("ab add-result", "cold saw no errors and passed", CF, f"{AR} --variant cold --errors 0 --success"),
+    ("ab add-result", "warm failed with 2 errors: \"429\", \"bad gateway\"", CF, f"{AR} --variant warm --failure --error 429 --error 'bad gateway'"),
+    ("unsure", "warm failed with 3 errors: \"429\", \"bad gateway\"", CF, "~"),
+    # a reason that says what is not there is still a reason; one that takes the request back is not
+    ("ab conclude", "stop prompt-style, no effect worth chasing", None, "ab conclude prompt-style --stop --note 'no effect worth chasing'"),
+    ("refused", "stop prompt-style, not now please", None, "! says 'not'"),
+    ("refused", "stop prompt-style, no wait", None, "~"),
+    # the cache's age limit said as what to ignore
+    ("eval run", "run smoke on http://127.0.0.1:8000/run with the cache, skip cached answers older than 2d", None, "eval run smoke --target http://127.0.0.1:8000/run --cache --cache-ttl 2d"),
+    # scorer arguments in words
+    ("eval rescore", "rescore baseline-0401 with numeric within 1%", None, "eval rescore baseline-0401 --scorer numeric:1%"),
+    ("eval rescore", "rescore candidate-0402 with length between 20 and 500 characters", None, "eval rescore candidate-0402 --scorer length:20-500"),
+    ("eval rescore", "rescore candidate-0402 with numeric tolerance 0.5 and length 1-80", None, "eval rescore candidate-0402 --scorer numeric:0.5 --scorer length:1-80"),
+    ("unsure", "rescore baseline-0401 with numeric 0.01", None, "~"),
+    # "why did … fail" about a run's case is that case shown (a run has no decision to audit)
+    ("eval show", "why did case c-12 fail in candidate-0402", None, "eval show candidate-0402 --case c-12"),
+    ("audit", "why did we stop onboarding?", None, "audit onboarding"),
+    # a count of regressions "allowed"
+    ("eval compare", "compare baseline-0401 with candidate-0402, 1 regression tolerated", None, "eval compare baseline-0401 candidate-0402 --max-regressions 1"),
+    # a directory said with its trailing slash
+    ("eval export", "write the traces of candidate-0402 into traces/", None, "eval export candidate-0402 --traces traces/"),
+    # a canary that rolls its candidate "out over" the control
+    ("canary create", "plan a canary r5 rolling r5 out over r4", None, "canary create r5 --control r4 --candidate r5"),
+    # a canary result at a share that is one of its stages
+    ("canary add-result", "candidate on router-v2 at 10% failed", None, "canary add-result router-v2 --variant router-v2 --stage 10% --failure"),
+    ("refused", "candidate on router-v2 at 30% failed", None, "~"),
+    # a forced step "even without" what its rule asks
+    ("canary advance", "force router-v2 to 50% even without enough results", None, "canary advance router-v2 --force --to 50"),
+    # a halt's or a rollback's reason after a colon, its numbers as typed
+    ("canary halt", "halt router-v2: error rate doubled to 4%", None, "canary halt router-v2 --note 'error rate doubled to 4%'"),
+    ("refused", "roll back router-v2: not yet", None, "! says 'not'"),
 ]
 # fmt: on
 
