@@ -335,3 +335,13 @@ class TestDomainRules:
         line = "ab create x1 --variants a,b,c --control b --metric cost --guardrail cost:+10%"
         t = check(proposed(line, line), VOCAB)
         assert t.status == "command", t.reason
+
+
+@pytest.mark.parametrize("argv", [("audit",), ("ab",), ("eval", "suite"), ("canary",)])
+def test_a_line_short_of_its_command_is_refused_in_one_line(argv: tuple[str, ...]) -> None:
+    """A group called bare prints its whole help under click; in the shell the reason is one
+    line naming what the command needs ('why did case q7 fail?' became a bare `audit`)."""
+    t = check(Translation("command", "x", argv=argv), PARSER_VOCAB)
+    assert t.status == "refused"
+    assert "\n" not in t.reason, t.reason
+    assert t.reason.startswith(f"that became `{' '.join(argv)}`")
