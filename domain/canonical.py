@@ -183,17 +183,23 @@ def new_event_ids(count: int) -> list[str]:
     # 8 bytes, the first with its top two bits set to the variant (0b10)
     random = os.urandom(8 * count).hex()
     variant = _VARIANT_DIGIT
-    ids = []
-    prefix = _ms_prefix(_last_ms)
-    for i in range(0, 16 * count, 16):
-        _seq += 1
-        if _seq > 0xFFF:
+    seqs = _SEQ_TEXT
+    ids: list[str] = []
+    at = 0  # where the next id's random digits start
+    while len(ids) < count:
+        if _seq >= 0xFFF:  # this millisecond's counter is spent: on into the next
             _last_ms += 1
-            _seq = 0
-            prefix = _ms_prefix(_last_ms)
-        ids.append(
-            f"{prefix}7{_seq:03x}-{variant[random[i]]}{random[i + 1 : i + 4]}-{random[i + 4 : i + 16]}"
-        )
+            _seq = -1
+        start = _seq + 1
+        take = min(count - len(ids), 0x1000 - start)
+        prefix = _ms_prefix(_last_ms)
+        # the ids of one millisecond at once (the counter's text looked up, not formatted)
+        ids += [
+            f"{prefix}{seqs[s]}{variant[random[i]]}{random[i + 1 : i + 4]}-{random[i + 4 : i + 16]}"
+            for s, i in zip(range(start, start + take), range(at, at + 16 * take, 16), strict=True)
+        ]
+        _seq = start + take - 1
+        at += 16 * take
     return ids
 
 
@@ -202,6 +208,9 @@ def _ms_prefix(ms: int) -> str:
     h = f"{ms & ((1 << 48) - 1):012x}"
     return f"{h[:8]}-{h[8:]}-"
 
+
+#: each counter value's text in an id: the version digit, the counter and the dash after them
+_SEQ_TEXT = [f"7{s:03x}-" for s in range(0x1000)]
 
 #: a random hex digit with its top two bits set to 0b10 (RFC 9562's variant)
 _VARIANT_DIGIT = {f"{n:x}": f"{0b1000 | (n & 0b11):x}" for n in range(16)}

@@ -200,6 +200,8 @@ def _plain_run(
 #: the ``ab_results`` columns a plain result's data may give (``_plain_run``), in table order
 _PLAIN_COLUMNS = (*RESULT_COLUMNS[2:15], "notes")
 _POSITION = operator.attrgetter("position")
+_DATA = operator.attrgetter("data")
+_KIND = operator.attrgetter("type", "schema_version", "stream_id")
 _RECORDED_AT = operator.attrgetter("recorded_at")
 
 
@@ -315,6 +317,17 @@ class ABProjection(TableProjection):
         return self._cache
 
     def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
+        if len(events) > _FEW:
+            kinds = set(map(_KIND, events))
+            if len(kinds) == 1:
+                ((kind, version, stream_id),) = kinds
+                if kind == RESULT_TYPE and version == RESULT_VERSION:
+                    # one append's batch of results (an import's): the run at once
+                    test = itertools.repeat(test_name(stream_id))
+                    self._fold_results(
+                        conn, list(zip(events, test, map(_DATA, events), strict=False))
+                    )
+                    return
         run: list[tuple[RecordedEvent, str, dict[str, Any]]] = []
         for e in events:
             if e.type == RESULT_TYPE:

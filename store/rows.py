@@ -143,12 +143,13 @@ def chain_rows(
         if kind is None:
             kind = f"{int(e.schema_version)},{_STREAM_KEY}{stream},{_TYPE_KEY}{quote(e.type)}"
             types[(e.type, e.schema_version)] = kind
-        env = (
-            f'{{"data":{data_json},"event_id":{quote(eid)},"metadata":{meta_json},'
+        # the hash covers prev_hash + envelope: the one text built at once
+        linked = (
+            f'{prev_hash}{{"data":{data_json},"event_id":{quote(eid)},"metadata":{meta_json},'
             f'"position":{position},"prev_hash":{quote(prev_hash)},"recorded_at":{at},'
             f'"schema_version":{kind},"version":{version}}}'
         )
-        h = sha256((prev_hash + env).encode()).hexdigest()
+        h = sha256(linked.encode()).hexdigest()
         rows.append(
             (
                 position,
