@@ -1007,7 +1007,7 @@ def _add_results(command: AddResults, state: ABTestState) -> Sequence[Event]:
     count = len(command.results)
     # a single result looks its variant up once: the tuple does it without a set built
     variants = state.variants if count == 1 else frozenset(state.variants)
-    if count > _FEW_RESULTS and _plain_batch(command.results, variants):
+    if count > _FEW_RESULTS and _plain_batch(command.results, frozenset(variants)):
         # (an import's batch: the same checks a column at a time, every result passing)
         return list(map(ResultAdded.of, command.results))
     events = []
