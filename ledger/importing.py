@@ -416,10 +416,11 @@ def _chunked(lines: Iterator[tuple[int, str]]) -> Iterator[Chunk]:
         objs: list[Any] = []
         unreadable: InvalidCommand | None = None
         try:
-            for number, line in lines:
+            for item in lines:
+                line = item[1]
                 if not line or line.isspace():
                     continue
-                numbered.append((number, line))
+                numbered.append(item)  # (number, line), as read
                 try:
                     objs.append(quick_loads(line))
                 except ValueError:  # orjson's JSONDecodeError; json words the error below

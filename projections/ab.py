@@ -158,9 +158,9 @@ def _plain_run(
     """
     first = run[0]
     test = first[1]
-    datas = [d for _, _, d in run]
+    events, tests, datas = zip(*run, strict=True)
     shapes = set(map(tuple, datas))
-    if len(shapes) != 1 or any(t != test for _, t, _ in run):
+    if len(shapes) != 1 or tests.count(test) != len(tests):
         return None
     (keys,) = shapes
     columns = dict(zip(keys, zip(*map(dict.values, datas), strict=True), strict=True))
@@ -171,7 +171,6 @@ def _plain_run(
         given = columns.get(key)
         if given is not None and given.count(None) != n:
             return None
-    events = [e for e, _, _ in run]
     positions = list(map(_POSITION, events))
     names = [c for c in _PLAIN_COLUMNS if c in columns]
     sql = (
