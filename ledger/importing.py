@@ -246,7 +246,8 @@ class Chunk:
     """Up to :data:`CHUNK` consecutive results of a JSONL file, checked, and their transcripts."""
 
     results: tuple[Any, ...]
-    sources: tuple[str, ...]
+    #: "line N" of each result (:class:`LineLabels`: made when an error message asks)
+    sources: Sequence[str]
     derived: int
     blobs: tuple[bytes, ...] = ()
 
@@ -415,10 +416,11 @@ def _chunked(lines: Iterator[tuple[int, str]]) -> Iterator[Chunk]:
         objs: list[Any] = []
         unreadable: InvalidCommand | None = None
         try:
-            for number, line in lines:
+            for item in lines:
+                line = item[1]
                 if not line or line.isspace():
                     continue
-                numbered.append((number, line))
+                numbered.append(item)  # (number, line), as read
                 try:
                     objs.append(quick_loads(line))
                 except ValueError:  # orjson's JSONDecodeError; json words the error below
@@ -432,7 +434,7 @@ def _chunked(lines: Iterator[tuple[int, str]]) -> Iterator[Chunk]:
                 raise unreadable
             return
         results = quick_results(objs)
-        sources = [f"line {number}" for number, _ in numbered]
+        sources = LineLabels([number for number, _ in numbered])
         blobs: list[bytes] = []
         derived = 0
         for i, fields in enumerate(results):
@@ -444,7 +446,25 @@ def _chunked(lines: Iterator[tuple[int, str]]) -> Iterator[Chunk]:
                 derived += held
         if unreadable is not None:
             raise unreadable
-        yield Chunk(tuple(results), tuple(sources), derived, tuple(blobs))
+        yield Chunk(tuple(results), sources, derived, tuple(blobs))
+
+
+class LineLabels(Sequence[str]):
+    """The labels ("line 7") of results read from these line numbers, each made when it is
+    read: only an error message reads one (making them all was ~1 % of an import)."""
+
+    __slots__ = ("numbers",)
+
+    def __init__(self, numbers: list[int]) -> None:
+        self.numbers = numbers
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [f"line {n}" for n in self.numbers[i]]
+        return f"line {self.numbers[i]}"
 
 
 def read_results(path: Path) -> tuple[tuple[Any, ...], tuple[str, ...]]:
@@ -788,7 +808,7 @@ def _execute_results(
     ledger: Ledger,
     b: Batch,
     results: tuple[Any, ...],
-    sources: tuple[str, ...],
+    sources: Sequence[str],
     event_ids: list[str] | None,
 ) -> list[RecordedEvent]:
     from trialbook.domain import ab as d

@@ -268,10 +268,15 @@ class Ledger:
         if not events:
             return []
         ids = event_ids(events) if callable(event_ids) else event_ids
-        new = [
-            NewEvent.of(e.event_type, e.to_data(), e.schema_version, meta, ids[i] if ids else None)
-            for i, e in enumerate(events)
-        ]
+        of = NewEvent.of
+        new = (
+            [
+                of(e.event_type, e.to_data(), e.schema_version, meta, ids[i])
+                for i, e in enumerate(events)
+            ]
+            if ids
+            else [of(e.event_type, e.to_data(), e.schema_version, meta, None) for e in events]
+        )
         # an aggregate may fold a command's events at once (an import's batch: one state,
         # not one a result); the same state as evolving them one by one
         evolve_all = getattr(aggregate, "evolve_all", None)

@@ -178,6 +178,15 @@ class CaseFold:
             if cell is None:
                 wanted.setdefault(key[0], []).append(key[1])
         for test, case_ids in wanted.items():
+            if len(case_ids) > 1 and set(map(type, case_ids)) == {str}:
+                # new cases in a range the table has none in (an import's batch): no lookups.
+                # (SQLite orders TEXT by its UTF-8 bytes, which is code point order, as min
+                # and max order str)
+                (found,) = conn.execute(
+                    _ANY_IN_RANGE, (test, min(case_ids), max(case_ids))
+                ).fetchone()
+                if not found:
+                    continue
             for start in range(0, len(case_ids), _LOOKUP):
                 chunk = case_ids[start : start + _LOOKUP]
                 for case_id, stats in conn.execute(
@@ -240,6 +249,8 @@ def _unpack(stats: bytes) -> list[float]:
     values.frombytes(stats)
     return values.tolist()
 
+
+_ANY_IN_RANGE = "SELECT EXISTS (SELECT 1 FROM ab_cases WHERE test = ? AND case_id BETWEEN ? AND ?)"
 
 _UPSERT = (
     "INSERT INTO ab_cases (test, case_id, stats) VALUES (?, ?, ?) "

@@ -10,6 +10,7 @@ SQLite and PostgreSQL, and a log moves between them byte for byte.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from hashlib import sha256
@@ -136,6 +137,42 @@ def chain_rows(
     types: dict[tuple[str, int], str] = {}
     rows: list[Row] = []
     version = current
+    if (
+        len(prepared) > 1
+        and _ESCAPED.search("".join([prev_hash, *[p[1] for p in prepared]])) is None
+    ):
+        # ids and hashes with nothing to escape (UUIDs, hex digests; every hash after the
+        # first is one): quoted as they are, the same text as quote() gives
+        for e, eid, data_json, meta_json in prepared:
+            position += 1
+            version += 1
+            kind = types.get((e.type, e.schema_version))
+            if kind is None:
+                kind = f"{int(e.schema_version)},{_STREAM_KEY}{stream},{_TYPE_KEY}{quote(e.type)}"
+                types[(e.type, e.schema_version)] = kind
+            linked = (
+                f'{prev_hash}{{"data":{data_json},"event_id":"{eid}","metadata":{meta_json},'
+                f'"position":{position},"prev_hash":"{prev_hash}","recorded_at":{at},'
+                f'"schema_version":{kind},"version":{version}}}'
+            )
+            h = sha256(linked.encode()).hexdigest()
+            rows.append(
+                (
+                    position,
+                    eid,
+                    stream_id,
+                    version,
+                    e.type,
+                    e.schema_version,
+                    data_json,
+                    meta_json,
+                    recorded_at,
+                    prev_hash,
+                    h,
+                )
+            )
+            prev_hash = h
+        return rows
     for e, eid, data_json, meta_json in prepared:
         position += 1
         version += 1
@@ -143,12 +180,13 @@ def chain_rows(
         if kind is None:
             kind = f"{int(e.schema_version)},{_STREAM_KEY}{stream},{_TYPE_KEY}{quote(e.type)}"
             types[(e.type, e.schema_version)] = kind
-        env = (
-            f'{{"data":{data_json},"event_id":{quote(eid)},"metadata":{meta_json},'
+        # the hash covers prev_hash + envelope: the one text built at once
+        linked = (
+            f'{prev_hash}{{"data":{data_json},"event_id":{quote(eid)},"metadata":{meta_json},'
             f'"position":{position},"prev_hash":{quote(prev_hash)},"recorded_at":{at},'
             f'"schema_version":{kind},"version":{version}}}'
         )
-        h = sha256((prev_hash + env).encode()).hexdigest()
+        h = sha256(linked.encode()).hexdigest()
         rows.append(
             (
                 position,
@@ -168,6 +206,8 @@ def chain_rows(
     return rows
 
 
+#: what ``encode_basestring`` escapes in a text (json's C escaper, ensure_ascii off)
+_ESCAPED = re.compile(r'[\x00-\x1f"\\]')
 _STREAM_KEY = '"stream_id":'
 _TYPE_KEY = '"type":'
 

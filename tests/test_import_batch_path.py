@@ -275,18 +275,23 @@ def test_batch_ids_are_the_uuid7_bits_of_their_random_bytes(
             st.integers(1, 3),
             st.dictionaries(st.text(max_size=4), st.one_of(st.integers(), st.text()), max_size=3),
             st.text(max_size=6),
+            # a supplied event id, which may hold what JSON escapes (the chain quotes it)
+            st.none() | st.text(min_size=1, max_size=6),
         ),
         min_size=1,
         max_size=6,
     ),
-    st.sampled_from([c.GENESIS_HASH, "ab" * 32]),
+    st.sampled_from([c.GENESIS_HASH, "ab" * 32, 'a"b\\c\n']),
 )
 def test_the_batch_chain_gives_the_hashes_of_the_envelope_functions(
-    stream: str, current: int, events: list[tuple[str, int, dict[str, Any], str]], head: str
+    stream: str,
+    current: int,
+    events: list[tuple[str, int, dict[str, Any], str, str | None]],
+    head: str,
 ) -> None:
     new = [
-        NewEvent(type=t, data=data, schema_version=v, metadata={"actor": who}, event_id=None)
-        for t, v, data, who in events
+        NewEvent(type=t, data=data, schema_version=v, metadata={"actor": who}, event_id=eid)
+        for t, v, data, who, eid in events
     ]
     prepared = store_rows.prepare(new)
     rows = store_rows.chain_rows(stream, current, (41, head, ""), prepared)
@@ -312,6 +317,16 @@ def test_the_batch_chain_gives_the_hashes_of_the_envelope_functions(
         )
         assert recorded.hash == c.chain_hash(prev, envelope) == recorded.expected_hash()
         prev = recorded.hash
+
+
+def test_the_chain_quotes_as_it_is_only_what_json_would_not_escape() -> None:
+    """``chain_rows`` writes ids and hashes without ``encode_basestring`` when its pattern
+    finds nothing to escape: the two agree on every code point."""
+    from json.encoder import encode_basestring
+
+    for n in range(0x110000):
+        ch = chr(n)
+        assert (encode_basestring(ch) == f'"{ch}"') == (store_rows._ESCAPED.search(ch) is None)
 
 
 # --------------------------------------------------------------------------- a whole import
