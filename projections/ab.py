@@ -493,7 +493,8 @@ class ABProjection(TableProjection):
         ``json_extract`` by ``INSERT … SELECT``, the statistics are folded from those
         rows with the same Welford update in position order, and definitions go
         through ``apply``. Logs holding results of an older schema version, which
-        need upcasting in code, return None and are folded by ``apply``.
+        need upcasting in code, or a NUL character in a result's text (which
+        ``json_extract`` cuts short), return None and are folded by ``apply``.
         ``stream_id`` limits the fold to one test's stream.
 
         Without ``extract`` the rows are extracted in one statement inside the
@@ -533,9 +534,10 @@ class ABProjection(TableProjection):
                 for r in conn.execute(
                     "SELECT position, event_id, stream_id, version, type, schema_version, data, "
                     f"metadata, recorded_at, '', '' FROM events WHERE {scan} AND "
-                    "(type IN (?, ?, ?) OR (type = ? AND schema_version != ?)) ORDER BY position",
+                    "(type IN (?, ?, ?) OR (type = ? AND (schema_version != ? OR "
+                    "instr(data, ?) > 0))) ORDER BY position",
                     (*scan_params, "TestCreated", "TestArchived", "TestRestored")
-                    + (RESULT_TYPE, RESULT_VERSION),
+                    + (RESULT_TYPE, RESULT_VERSION, _NUL_ESCAPE),
                 )
             ]
             if any(e.type == RESULT_TYPE for e in found):
@@ -999,6 +1001,10 @@ def _json_or_null(path: str) -> str:
         f"ELSE json_extract(data, '{path}') END"
     )
 
+
+#: a NUL character as canonical JSON writes it: SQLite's json_extract ends a text there
+#: ("a\u0000b" reads "a"), so a log holding one is folded by ``apply``, not extracted in SQL
+_NUL_ESCAPE = "\\u0000"
 
 _BULK_RESULTS = (
     f"INSERT INTO ab_results ({', '.join(RESULT_COLUMNS)}) SELECT position, substr(stream_id, 4), "
