@@ -220,11 +220,13 @@ class CaseFold:
     ) -> None:
         key, position, offsets, xs, layout = item
         cur = self.cursor
-        cell = known.get(key)
-        fresh = cell is None
-        if fresh:  # not kept: most likely a new case, inserted as one unless it has a row
+        kept = known.get(key)
+        fresh = kept is None
+        if kept is None:  # not kept: most likely a new case, inserted as one unless it has a row
             cell = [0.0] * layout.width
             cell[0] = float(position)
+        else:
+            cell = kept
         for at, x in zip(offsets, xs, strict=True):
             if x is not None and x - x == 0.0:  # a finite value (inf - inf and nan are nan)
                 cell[at] += 1.0

@@ -14,7 +14,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from pydantic import ValidationError
 
+from tests.test_import_batch_path import assert_same_fields, pydantic_fields, result_like
 from trialbook.domain import ab
 from trialbook.domain.commands import build
 from trialbook.domain.errors import DomainError
@@ -31,6 +34,36 @@ def test_new_event_of_is_the_dataclass_built_by_its_init() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.type = "Other"  # type: ignore[misc]
     assert NewEvent.of("T", {}, 1, {}, "id-1").event_id == "id-1"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(result_like)
+def test_result_fields_from_keywords_are_the_fields_pydantic_validates(obj: object) -> None:
+    """``ResultFields(**values)`` checks plain results itself (``quick_result_fields``):
+    the same fields as pydantic's, and pydantic's error for anything else."""
+    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
+        return
+    slow = pydantic_fields(obj)
+    try:
+        fast = ab.ResultFields(**obj)
+    except (ValidationError, ValueError):
+        assert slow is None, f"refused what pydantic takes: {obj!r}"
+        return
+    assert slow is not None, f"took what pydantic refuses: {obj!r}"
+    assert_same_fields(fast, slow)
+
+
+def test_validation_inside_models_does_not_go_through_the_keyword_shortcut() -> None:
+    """``model_validate`` and nested fields validate as pydantic does (its own ``__init__``
+    is not called for them), and stored events (a subclass) are read as before."""
+    assert not ab.ResultFields.__pydantic_custom_init__
+    assert not ab.ResultAdded.__pydantic_custom_init__
+    command = build(ab.AddResults, test="t", results=({"variant": "cold", "tool_calls": 2},))
+    assert command.results[0] == ab.ResultFields(variant="cold", tool_calls=2)
+    event = ab.ResultAdded.model_validate({"variant": "cold", "success": "true"})  # lax
+    assert event.success is True
+    with pytest.raises(ValidationError):
+        ab.ResultFields(variant="cold", success="true")  # strict
 
 
 STATE = ab.ABTestState(name="t", variants=("cold", "warm"), control="cold", results=3)
