@@ -877,8 +877,37 @@ class AddResults(Command):
     #: where each result came from ("line 7"), to name it in errors
     sources: tuple[str, ...] | None = None
 
+    def __init__(self, /, **data: Any) -> None:
+        """Validate ``data`` as pydantic does; a test name and a tuple of results already
+        built as ``ResultFields`` (what the API and single appends give) are taken as they
+        are, as pydantic takes them (an instance is not validated again), without its
+        second run of the results' model checks, which they passed when they were built.
+
+        Marked as pydantic's own ``__init__``, as :class:`ResultFields` marks its own.
+        """
+        if (
+            type(self) is AddResults
+            and type(data.get("test")) is str
+            and type(data.get("results")) is tuple
+            and data.get("sources") is None
+            and _ADD_KEYS.issuperset(data)
+            and all(type(r) is ResultFields for r in data["results"])
+        ):
+            _SET_DICT(self, {"test": data["test"], "results": data["results"], "sources": None})
+            _SET_FIELDS_SET(self, set(data))
+            _SET_EXTRA(self, None)
+            _SET_PRIVATE(self, None)
+            return
+        super().__init__(**data)
+
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     def stream_id(self) -> str:
         return stream_for(self.test)
+
+
+#: the fields of AddResults (its quick ``__init__`` takes no other key)
+_ADD_KEYS = frozenset({"test", "results", "sources"})
 
 
 class ArchiveTest(Command):

@@ -66,6 +66,47 @@ def test_validation_inside_models_does_not_go_through_the_keyword_shortcut() -> 
         ab.ResultFields(variant="cold", success="true")  # strict
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"test": "t", "results": (ab.ResultFields(variant="cold"),)},
+        {"test": "t", "results": (ab.ResultFields(variant="cold"), ab.ResultFields(variant="w"))},
+        {"test": "t", "results": ()},
+        {"test": "t", "results": (ab.ResultFields(variant="cold"),), "sources": None},
+        {"test": "t", "results": ({"variant": "cold"},)},
+        {"test": "t", "results": (ab.ResultFields(variant="cold"),), "sources": ("line 1",)},
+    ],
+)
+def test_add_results_built_from_built_results_is_what_pydantic_validates(
+    values: dict[str, object],
+) -> None:
+    fast = build(ab.AddResults, **values)
+    slow = ab.AddResults.model_validate(values)
+    assert fast == slow and fast.__dict__ == slow.__dict__
+    assert fast.model_fields_set == slow.model_fields_set
+    given = values["results"]
+    assert isinstance(given, tuple)
+    for kept, passed in zip(fast.results, given, strict=True):
+        if isinstance(passed, ab.ResultFields):
+            assert kept is passed
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"test": "t", "results": (ab.ResultFields(variant="cold"),), "extra": 1},
+        {"test": 1, "results": (ab.ResultFields(variant="cold"),)},
+        {"test": "t", "results": [1]},
+        {"test": "t"},
+    ],
+)
+def test_add_results_refuses_what_pydantic_refuses(values: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        ab.AddResults.model_validate(values)
+    with pytest.raises(DomainError):
+        build(ab.AddResults, **values)
+
+
 STATE = ab.ABTestState(name="t", variants=("cold", "warm"), control="cold", results=3)
 
 
