@@ -137,10 +137,16 @@ class Projector:
             + " ON CONFLICT(name) DO UPDATE SET version = excluded.version, "
             "position = excluded.position"
         )
-        #: the checkpoints as this projector last wrote them, and the store
-        #: generation they belong to (see ``in_transaction``)
-        self._known: dict[str, tuple[int, int]] | None = None
+        #: the position every projection's checkpoint is at (with its current version) as
+        #: this projector wrote them last, and the store generation that belongs to (see
+        #: ``in_transaction``); None: read them from the table
+        self._at: int | None = None
         self._generation: int | None = None
+        #: the cursor the checkpoints are set through, on the connection it was made on
+        #: (``conn.execute`` makes a cursor each time: about half a small statement's cost)
+        self._cursor: sqlite3.Cursor | None = None
+        #: event type -> the projections that fold it, in order
+        self._folding: dict[str, tuple[Projection, ...]] = {}
 
     # -------------------------------------------------------------- inside an append
 
@@ -161,28 +167,47 @@ class Projector:
         if not recorded:
             return
         first, last = recorded[0].position, recorded[-1].position
-        if generation is not None and generation == self._generation and self._known is not None:
-            checkpoints = self._known
-        else:
-            self.forget()
-            checkpoints = self._checkpoints(conn)
-        params: list[Any] = []
-        # the batch's event types once (an import's batch: one type), not once a projection
-        types = frozenset([recorded[0].type] if len(recorded) == 1 else [e.type for e in recorded])
-        for p in self.projections:
-            at = checkpoints.get(p.name)
-            if at is None or at[0] != p.version or at[1] != first - 1:
-                # behind (another tool wrote to the log) or never built: catch up first
-                self._catch_up(conn, p, at, until=first - 1)
-            if types <= p.handles:
+        known = self._at if generation is not None and generation == self._generation else None
+        if known is not None and known == first - 1 and len(recorded) == 1:
+            # one event right after the checkpoints this projector wrote (a single append):
+            # every projection is current; the ones folding its type fold it
+            kind = recorded[0].type
+            folding = self._folding.get(kind)
+            if folding is None:
+                folding = self._folding[kind] = tuple(
+                    p for p in self.projections if kind in p.handles
+                )
+            for p in folding:
                 p.apply(conn, recorded)
-            elif not types.isdisjoint(p.handles):
-                self._fold(conn, p, recorded)
+        else:
+            if known is not None:
+                checkpoints = {p.name: (p.version, known) for p in self.projections}
+            else:
+                self.forget()
+                checkpoints = self._checkpoints(conn)
+            # the batch's event types once (an import's batch: one type), not once a projection
+            types = frozenset(
+                [recorded[0].type] if len(recorded) == 1 else [e.type for e in recorded]
+            )
+            for p in self.projections:
+                at = checkpoints.get(p.name)
+                if at is None or at[0] != p.version or at[1] != first - 1:
+                    # behind (another tool wrote to the log) or never built: catch up first
+                    self._catch_up(conn, p, at, until=first - 1)
+                if types <= p.handles:
+                    p.apply(conn, recorded)
+                elif not types.isdisjoint(p.handles):
+                    self._fold(conn, p, recorded)
+        params: list[Any] = []
+        for p in self.projections:
             params += (p.name, p.version, last)
         if params:
-            conn.execute(self._set_all, params)
+            cur = self._cursor
+            if cur is None or cur.connection is not conn:
+                cur = self._cursor = conn.cursor()
+            cur.execute(self._set_all, params)
         if generation is not None:
-            self._known = {p.name: (p.version, last) for p in self.projections}
+            self._at = last
             self._generation = generation
 
     def folded_elsewhere(
@@ -202,7 +227,7 @@ class Projector:
         code (a fold from any path stores the same rows). False (nothing kept) if
         it cannot tell: the caller then forgets everything.
         """
-        if self._known is None or generation != self._generation:
+        if self._at is None or generation != self._generation:
             return False
         checkpoints = self._checkpoints(conn)
         if any(checkpoints.get(p.name) != (p.version, head) for p in self.projections):
@@ -213,12 +238,12 @@ class Projector:
                 forget_streams(streams)
             else:
                 _forget(p)
-        self._known = {p.name: (p.version, head) for p in self.projections}
+        self._at = head
         return True
 
     def forget(self) -> None:
         """Drop the checkpoints and projection caches kept between appends."""
-        self._known = self._generation = None
+        self._at = self._generation = None
         for p in self.projections:
             _forget(p)
 
@@ -311,7 +336,7 @@ class Projector:
         until: int | None,
         batch: int = 10_000,
     ) -> int:
-        self._known = None
+        self._at = None
         _forget(p)
         if at is None or at[0] != p.version:
             p.drop(conn)

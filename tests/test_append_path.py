@@ -14,7 +14,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from pydantic import ValidationError
 
+from tests.test_import_batch_path import assert_same_fields, pydantic_fields, result_like
 from trialbook.domain import ab
 from trialbook.domain.commands import build
 from trialbook.domain.errors import DomainError
@@ -31,6 +34,77 @@ def test_new_event_of_is_the_dataclass_built_by_its_init() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.type = "Other"  # type: ignore[misc]
     assert NewEvent.of("T", {}, 1, {}, "id-1").event_id == "id-1"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(result_like)
+def test_result_fields_from_keywords_are_the_fields_pydantic_validates(obj: object) -> None:
+    """``ResultFields(**values)`` checks plain results itself (``quick_result_fields``):
+    the same fields as pydantic's, and pydantic's error for anything else."""
+    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
+        return
+    slow = pydantic_fields(obj)
+    try:
+        fast = ab.ResultFields(**obj)
+    except (ValidationError, ValueError):
+        assert slow is None, f"refused what pydantic takes: {obj!r}"
+        return
+    assert slow is not None, f"took what pydantic refuses: {obj!r}"
+    assert_same_fields(fast, slow)
+
+
+def test_validation_inside_models_does_not_go_through_the_keyword_shortcut() -> None:
+    """``model_validate`` and nested fields validate as pydantic does (its own ``__init__``
+    is not called for them), and stored events (a subclass) are read as before."""
+    assert not ab.ResultFields.__pydantic_custom_init__
+    assert not ab.ResultAdded.__pydantic_custom_init__
+    command = build(ab.AddResults, test="t", results=({"variant": "cold", "tool_calls": 2},))
+    assert command.results[0] == ab.ResultFields(variant="cold", tool_calls=2)
+    event = ab.ResultAdded.model_validate({"variant": "cold", "success": "true"})  # lax
+    assert event.success is True
+    with pytest.raises(ValidationError):
+        ab.ResultFields(variant="cold", success="true")  # strict
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"test": "t", "results": (ab.ResultFields(variant="cold"),)},
+        {"test": "t", "results": (ab.ResultFields(variant="cold"), ab.ResultFields(variant="w"))},
+        {"test": "t", "results": ()},
+        {"test": "t", "results": (ab.ResultFields(variant="cold"),), "sources": None},
+        {"test": "t", "results": ({"variant": "cold"},)},
+        {"test": "t", "results": (ab.ResultFields(variant="cold"),), "sources": ("line 1",)},
+    ],
+)
+def test_add_results_built_from_built_results_is_what_pydantic_validates(
+    values: dict[str, object],
+) -> None:
+    fast = build(ab.AddResults, **values)
+    slow = ab.AddResults.model_validate(values)
+    assert fast == slow and fast.__dict__ == slow.__dict__
+    assert fast.model_fields_set == slow.model_fields_set
+    given = values["results"]
+    assert isinstance(given, tuple)
+    for kept, passed in zip(fast.results, given, strict=True):
+        if isinstance(passed, ab.ResultFields):
+            assert kept is passed
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"test": "t", "results": (ab.ResultFields(variant="cold"),), "extra": 1},
+        {"test": 1, "results": (ab.ResultFields(variant="cold"),)},
+        {"test": "t", "results": [1]},
+        {"test": "t"},
+    ],
+)
+def test_add_results_refuses_what_pydantic_refuses(values: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        ab.AddResults.model_validate(values)
+    with pytest.raises(DomainError):
+        build(ab.AddResults, **values)
 
 
 STATE = ab.ABTestState(name="t", variants=("cold", "warm"), control="cold", results=3)
