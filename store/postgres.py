@@ -69,7 +69,12 @@ COPY_ABOVE = 64
 PREFETCH = 1_000
 #: a writer's append handed over, in one statement (migration pg005: the batch pending, then
 #: the holder's drain chained by the server, or the wait for its commit) and the outcome
-HAND_OVER = "CALL trialbook.hand_over(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+#: (parameters bound in binary: psycopg escapes each element of a text array with a regular
+#: expression, ~60 us an append, where the binary format copies them)
+HAND_OVER = (
+    "CALL trialbook.hand_over(%b::text, %b::text, %b::bigint, %b::text[], %b::text[], "
+    "%b::integer[], %b::text[], %b::text[], %b::bigint, %b::bigint)"
+)
 #: the append lock's holder drains the pending batches of live writers, chained by the server
 DRAIN = "SELECT appended FROM trialbook.drain_pending(%s, %s::bigint)"
 #: a connection that hands batches over holds this session lock on its owner key for its life
@@ -84,7 +89,8 @@ OUTCOME = (
 #: the log's rows after a position and before a batch's first row (what a replica folds first)
 BEFORE_BATCH = (
     f"SELECT {COLUMNS} FROM {EVENTS} WHERE position > %s AND position < "
-    f"(SELECT min(position) FROM {EVENTS} WHERE event_id = ANY(%s)) ORDER BY position LIMIT %s"
+    f"(SELECT min(position) FROM {EVENTS} WHERE event_id = ANY(%b::text[])) "
+    "ORDER BY position LIMIT %s"
 )
 #: what begins a write transaction (``_begin``): the append lock, then (a statement of its
 #: own, so its snapshot is taken once the lock is held) the head; and the events after a
