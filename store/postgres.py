@@ -266,6 +266,8 @@ class PostgresEventStore:
         self._owner: int | None = None
         #: commits of this connection that appended events (its own, or as the drain's holder)
         self.commits = 0
+        #: the last handed-over append found other writers' rows before its own (``combine``)
+        self._others_between = True
         self.conn: psycopg.Connection[Any] = self._connect()
         #: a client-side-binding cursor of ``conn`` (``_statements``)
         self._multi: tuple[Any, Any] | None = None
@@ -523,14 +525,16 @@ class PostgresEventStore:
     ) -> list[tuple[Any, ...]] | None:
         """Append a batch decided outside the append lock, in whoever's commit comes first.
 
-        The batch goes into ``trialbook.pending`` (unlogged: no flush). Then: if the
-        append lock is free, this writer takes it, drains every pending batch (its own
-        and other writers'), chains and inserts them and commits: one flush for all. If
-        it is taken, this writer waits for its holder to finish (a shared lock on the
-        append lock, granted to every waiter at once when it is released) and looks:
-        its events are in the log, or its batch was refused, or it is still pending
-        (handed over after the holder drained): then it tries again. Positions are
-        still given under the append lock, in commit order, by one chain.
+        One statement, ``CALL trialbook.hand_over`` (migration ``pg005_server_chain``): if
+        the append lock is free, the server appends this batch and every pending one
+        (other writers'), chained by the server, and commits: one flush for all. If it is
+        taken, the batch goes into ``trialbook.pending`` (unlogged: no flush) and the
+        server waits for the holder to finish (a shared lock on the append lock, granted
+        to every waiter at once when it is released) and looks: its events are in the
+        log, or its batch was refused, or it is still pending (handed over after the
+        holder drained): then it queues for the lock and drains. Positions are still
+        given under the append lock, in commit order, by one chain; ``recorded_at`` is
+        the server's clock.
 
         Returns the log's rows of the batch (or of the same events appended before:
         idempotency), None if it was refused (the caller decides again, holding the
@@ -538,7 +542,8 @@ class PostgresEventStore:
         pending, so "nothing was recorded" stays true.
 
         ``after`` is a replica's head: the log's rows after it and before the batch's
-        (up to ``PREFETCH``) are then fetched in the same round trips, into ``prefetched``.
+        (up to ``PREFETCH``) are then fetched in the same round trip, into
+        ``prefetched`` (while the last append found such rows: a writer alone never does).
         """
         psycopg = driver()
         batch = secrets.token_hex(16)
@@ -565,7 +570,8 @@ class PostgresEventStore:
                         owner = self._owner = _owner_key()
                         conn.execute(OWN, (owner,))
                     cur = conn.execute(HAND_OVER, (*values, owner, APPEND_LOCK))
-                    if after is not None:  # (nothing if the batch is not in the log)
+                    if after is not None and self._others_between:
+                        # (nothing if the batch is not in the log)
                         before = conn.execute(BEFORE_BATCH, (after, ids, PREFETCH))
                 got = cur.fetchone()
                 assert got is not None, "CALL returns one row"
@@ -575,6 +581,10 @@ class PostgresEventStore:
                 if outcome == "appended":
                     if before is not None:
                         self.prefetched = before.fetchall()
+                    if after is not None:
+                        # other writers' rows came between the replica's head and ours: ask
+                        # for them with the next append too (a writer alone never needs to)
+                        self._others_between = positions[0] > after + 1
                     return [
                         (p, eid, stream_id, v, e.type, e.schema_version, d, m, at, prev, h)
                         for (e, eid, d, m), p, v, at, prev, h in zip(

@@ -9,6 +9,7 @@ and moves between backends whichever path wrote it.
 
 from __future__ import annotations
 
+import secrets
 import signal
 import textwrap
 import threading
@@ -217,6 +218,31 @@ class TestServerClock:
             assert got is not None and got[0][8] == "2999-01-01T00:00:00.000000Z"
             times = [e.recorded_at for e in log.read_all()]
             assert times == sorted(times)
+
+
+def test_a_role_with_the_documented_grants_hands_over(
+    pg_url: str, pg_database: str, combining: None
+) -> None:
+    PostgresEventStore(pg_url).close()  # the owner creates the schema
+    role = f"tb_writer_{secrets.token_hex(4)}"
+    sql(pg_url, f"CREATE ROLE {role} LOGIN")
+    try:
+        for grant in (  # docs/postgres.md, Roles
+            f"GRANT USAGE ON SCHEMA trialbook TO {role}",
+            f"GRANT SELECT, INSERT ON trialbook.events, trialbook.blobs TO {role}",
+            f"GRANT SELECT ON trialbook.log_head, trialbook.migrations TO {role}",
+            f"GRANT SELECT, INSERT, DELETE ON trialbook.pending TO {role}",
+        ):
+            sql(pg_url, grant)
+        with PostgresEventStore(url_for(pg_database, user=role)) as s:
+            assert s.combining
+            assert s.combine("s", 0, prepare([ev(1)])) is not None
+            with s.transaction():  # the lock path's holder drains too
+                s.append("s", 1, [ev(2)])
+            assert s.verify().ok and s.head()[0] == 2
+    finally:
+        sql(pg_url, f"DROP OWNED BY {role}")
+        sql(pg_url, f"DROP ROLE {role}")
 
 
 class _CommandAppends(ReplicatedEventStore):
