@@ -266,7 +266,7 @@ WRITER = textwrap.dedent(
     while time.time() < start:
         time.sleep(0.001)
     remote, held, since, commits = ledger.store.remote, [0.0], [0.0], [0]
-    begin, end, taken = remote._begin, remote._end, remote._append_taken
+    begin, end, taken = remote._begin, remote._end, getattr(remote, "_append_taken", None)
     def timed_begin():
         since[0] = time.perf_counter()  # BEGIN + the append lock: held from here ...
         begin()
@@ -275,11 +275,14 @@ WRITER = textwrap.dedent(
             end(commit)
         finally:  # ... to the end of COMMIT (PostgreSQL releases it once the commit is flushed)
             held[0] += time.perf_counter() - since[0]
-            commits[0] += not remote.combining
+            commits[0] += taken is not None and not remote.combining
     def counted_taken(*args, **kw):  # a holder's commit of its own and the handed-over batches
         commits[0] += 1
         return taken(*args, **kw)
-    remote._begin, remote._end, remote._append_taken = timed_begin, timed_end, counted_taken
+    remote._begin, remote._end = timed_begin, timed_end
+    if taken is not None:  # a checkout before the server chained (it counts its commits itself)
+        remote._append_taken = counted_taken
+    commits0 = getattr(remote, "commits", 0)
     profile = sys.argv[4] if len(sys.argv) > 4 else ""
     if profile:
         import cProfile
@@ -301,6 +304,8 @@ WRITER = textwrap.dedent(
         ledger.execute(build(ab.AddResults, test=test, results=(ab.ResultFields(**fields),)))
         n += 1
     cpu, server = time.process_time() - cpu0, server_cpu() - server0
+    if taken is None:
+        commits[0] = remote.commits - commits0
     if profile:
         profiler.disable()
         profiler.dump_stats(profile)

@@ -67,12 +67,16 @@ EVENTS = "trialbook.events"
 COPY_ABOVE = 64
 #: events fetched with the head when a replica's write transaction begins
 PREFETCH = 1_000
-SUBMIT = (
-    "INSERT INTO trialbook.pending (batch, stream_id, expected_version, event_ids, types, "
-    "schema_versions, data, metadata, owner) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+#: a writer's append handed over, in one statement (migration pg005: the batch pending, then
+#: the holder's drain chained by the server, or the wait for its commit) and the outcome
+#: (parameters bound in binary: psycopg escapes each element of a text array with a regular
+#: expression, ~60 us an append, where the binary format copies them)
+HAND_OVER = (
+    "CALL trialbook.hand_over(%b::text, %b::text, %b::bigint, %b::text[], %b::text[], "
+    "%b::integer[], %b::text[], %b::text[], %b::bigint, %b::bigint)"
 )
-#: the append lock's holder drains the pending batches of live writers (migration pg004)
-TAKE_PENDING = "SELECT * FROM trialbook.take_pending(%s, %s::bigint)"
+#: the append lock's holder drains the pending batches of live writers, chained by the server
+DRAIN = "SELECT appended FROM trialbook.drain_pending(%s, %s::bigint)"
 #: a connection that hands batches over holds this session lock on its owner key for its life
 OWN = "SELECT pg_advisory_lock(%s)"
 WITHDRAW = "DELETE FROM trialbook.pending WHERE batch = %s RETURNING 1"
@@ -85,7 +89,8 @@ OUTCOME = (
 #: the log's rows after a position and before a batch's first row (what a replica folds first)
 BEFORE_BATCH = (
     f"SELECT {COLUMNS} FROM {EVENTS} WHERE position > %s AND position < "
-    f"(SELECT min(position) FROM {EVENTS} WHERE event_id = ANY(%s)) ORDER BY position LIMIT %s"
+    f"(SELECT min(position) FROM {EVENTS} WHERE event_id = ANY(%b::text[])) "
+    "ORDER BY position LIMIT %s"
 )
 #: what begins a write transaction (``_begin``): the append lock, then (a statement of its
 #: own, so its snapshot is taken once the lock is held) the head; and the events after a
@@ -259,6 +264,10 @@ class PostgresEventStore:
         self.combining = False
         #: the owner key of this connection's pending batches, its session lock held (``combine``)
         self._owner: int | None = None
+        #: commits of this connection that appended events (its own, or as the drain's holder)
+        self.commits = 0
+        #: the last handed-over append found other writers' rows before its own (``combine``)
+        self._others_between = True
         self.conn: psycopg.Connection[Any] = self._connect()
         #: a client-side-binding cursor of ``conn`` (``_statements``)
         self._multi: tuple[Any, Any] | None = None
@@ -448,13 +457,23 @@ class PostgresEventStore:
                 raise psycopg.OperationalError("the connection is lost")
             if self.combining:
                 # the lock's holder appends the batches other writers handed it, after its own
-                # rows, in its own commit (see ``combine``)
-                with self.conn.pipeline():
-                    if deferred:
-                        self._insert_now(deferred)
-                    self.conn.execute("SAVEPOINT trialbook_drain")
-                    cur = self.conn.execute(TAKE_PENDING, (APPEND_LOCK, self._owner))
-                self._append_taken(cur.fetchall())
+                # rows, in its own commit, the server chaining them (see ``combine``); the
+                # deferred rows, the drain and the COMMIT in one message
+                insert = (
+                    f"INSERT INTO {EVENTS} ({COLUMNS}) VALUES "
+                    + ", ".join([_ROW] * len(deferred))
+                    + "; "
+                    if deferred
+                    else ""
+                )
+                cur = self._statements(
+                    insert + DRAIN + "; COMMIT",
+                    [*(v for r in deferred for v in r), APPEND_LOCK, self._owner],
+                )
+                if deferred:
+                    cur.nextset()
+                drained = cur.fetchone()[0]
+                self.commits += bool(deferred or written or drained)
             elif deferred:  # (at most COPY_ABOVE rows) and COMMIT, in one message
                 self._statements(
                     f"INSERT INTO {EVENTS} ({COLUMNS}) VALUES "
@@ -464,6 +483,8 @@ class PostgresEventStore:
                 )
             else:
                 self.conn.execute("COMMIT")
+            if not self.combining:
+                self.commits += 1
         except psycopg.errors.UniqueViolation as e:
             self._rollback_quietly()
             raise self._clash(e) from None
@@ -494,72 +515,6 @@ class PostgresEventStore:
             ) from None
         return row is not None and row[0] == written[1]
 
-    def _append_taken(
-        self, taken: Sequence[tuple[Any, ...]], mine: str | None = None, after: int | None = None
-    ) -> Any:
-        """Chain the drained batches after the head (``take_pending``'s first row), insert the
-        accepted ones and ``COMMIT``; the rows of batch ``mine``, if it was accepted.
-
-        A batch is refused (dropped: its writer sees it gone without its events, and tries
-        again holding the lock) if its stream is no longer at the version it decided on, or
-        an id of it is in the log or in another batch of this commit. If their insert fails
-        anyway, the batches are dropped and the holder's own rows commit alone.
-        """
-        assert taken and taken[0][0] is None, "take_pending starts with the head"
-        head_row = taken[0]
-        head: tuple[int, str, str] = (int(head_row[2]), head_row[3][0], head_row[3][1])
-        versions: dict[str, int] = {}
-        ids: set[str] = set()
-        rows: list[Sequence[Any]] = []
-        own: list[Sequence[Any]] | None = None
-        for batch, stream, expected, eids, types, schemas, data, meta, current, seen in taken[1:]:
-            version = versions.get(stream, int(current or 0))
-            if seen or (expected is not None and expected != version) or not ids.isdisjoint(eids):
-                continue
-            prepared = [
-                (_Decided(t, v), eid, d, m)
-                for eid, t, v, d, m in zip(eids, types, schemas, data, meta, strict=True)
-            ]
-            chained = chain_rows(stream, version, head, prepared)  # type: ignore[arg-type]
-            rows.extend(chained)
-            head = (int(chained[-1][0]), chained[-1][10], chained[-1][8])
-            versions[stream] = version + len(chained)
-            ids.update(eids)
-            if batch == mine:
-                own = chained
-        conn = self.conn
-        if rows:
-            try:
-                before = None
-                with conn.pipeline():
-                    self._insert_now(rows)
-                    conn.execute("RELEASE SAVEPOINT trialbook_drain")
-                    if own is not None and after is not None and after < int(own[0][0]) - 1:
-                        # what the caller's replica lacks before its batch, in this round trip
-                        before = conn.execute(
-                            f"SELECT {COLUMNS} FROM {EVENTS} WHERE position > %s AND "
-                            "position < %s ORDER BY position LIMIT %s",
-                            (after, int(own[0][0]), PREFETCH),
-                        )
-                    conn.execute("COMMIT")
-                if before is not None:
-                    self.prefetched = before.fetchall()
-                return own
-            except driver().Error as e:
-                if is_lost(e) or conn.broken:
-                    raise
-            # not expected (every check the server makes was made above): drop the batches
-            with conn.pipeline():
-                conn.execute("ROLLBACK TO SAVEPOINT trialbook_drain")
-                conn.execute(
-                    "DELETE FROM trialbook.pending WHERE batch = ANY(%s)",
-                    ([t[0] for t in taken[1:]],),
-                )
-                conn.execute("COMMIT")
-            return None
-        conn.execute("COMMIT")
-        return None
-
     def combine(
         self,
         stream_id: str,
@@ -570,14 +525,16 @@ class PostgresEventStore:
     ) -> list[tuple[Any, ...]] | None:
         """Append a batch decided outside the append lock, in whoever's commit comes first.
 
-        The batch goes into ``trialbook.pending`` (unlogged: no flush). Then: if the
-        append lock is free, this writer takes it, drains every pending batch (its own
-        and other writers'), chains and inserts them and commits: one flush for all. If
-        it is taken, this writer waits for its holder to finish (a shared lock on the
-        append lock, granted to every waiter at once when it is released) and looks:
-        its events are in the log, or its batch was refused, or it is still pending
-        (handed over after the holder drained): then it tries again. Positions are
-        still given under the append lock, in commit order, by one chain.
+        One statement, ``CALL trialbook.hand_over`` (migration ``pg005_server_chain``): if
+        the append lock is free, the server appends this batch and every pending one
+        (other writers'), chained by the server, and commits: one flush for all. If it is
+        taken, the batch goes into ``trialbook.pending`` (unlogged: no flush) and the
+        server waits for the holder to finish (a shared lock on the append lock, granted
+        to every waiter at once when it is released) and looks: its events are in the
+        log, or its batch was refused, or it is still pending (handed over after the
+        holder drained): then it queues for the lock and drains. Positions are still
+        given under the append lock, in commit order, by one chain; ``recorded_at`` is
+        the server's clock.
 
         Returns the log's rows of the batch (or of the same events appended before:
         idempotency), None if it was refused (the caller decides again, holding the
@@ -585,7 +542,8 @@ class PostgresEventStore:
         pending, so "nothing was recorded" stays true.
 
         ``after`` is a replica's head: the log's rows after it and before the batch's
-        (up to ``PREFETCH``) are then fetched in the same round trips, into ``prefetched``.
+        (up to ``PREFETCH``) are then fetched in the same round trip, into
+        ``prefetched`` (while the last append found such rows: a writer alone never does).
         """
         psycopg = driver()
         batch = secrets.token_hex(16)
@@ -604,57 +562,47 @@ class PostgresEventStore:
             self.ensure_connected()
             self.prefetched = None
             conn = self.conn
-            submitted = False
             try:
-                while True:
-                    with conn.pipeline():
-                        if not submitted:  # committed on its own: unlogged, so it writes no
-                            # WAL and its COMMIT waits for no flush (synchronous_commit or not)
-                            owner = self._owner
-                            if owner is None:  # held until the connection ends
-                                owner = self._owner = _owner_key()
-                                conn.execute(OWN, (owner,))
-                            conn.execute("BEGIN")
-                            conn.execute(SUBMIT, (*values, owner))
-                            conn.execute("COMMIT")
-                        conn.execute("BEGIN")
-                        conn.execute("SAVEPOINT trialbook_drain")
-                        cur = conn.execute(TAKE_PENDING, (APPEND_LOCK, self._owner))
-                    submitted = True
-                    taken = cur.fetchall()
-                    if taken:  # the lock is ours: one commit for every batch pending
-                        own = self._append_taken(taken, mine=batch, after=after)
-                        if own is not None:
-                            return own
-                        return self._outcome(batch, stream_id, prepared, ids)
-                    before = None
-                    with conn.pipeline():
-                        conn.execute("ROLLBACK")
-                        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (APPEND_LOCK,))
-                        cur = conn.execute(OUTCOME, (batch, ids))
-                        if after is not None:  # (nothing if the batch is not in the log)
-                            before = conn.execute(BEFORE_BATCH, (after, ids, PREFETCH))
-                    found = cur.fetchall()
-                    if not found[0][0]:  # no longer pending
-                        if before is not None:
-                            self.prefetched = before.fetchall()
-                        return self._landed(found, stream_id, prepared)
+                before = None
+                with conn.pipeline():
+                    owner = self._owner
+                    if owner is None:  # held until the connection ends
+                        owner = self._owner = _owner_key()
+                        conn.execute(OWN, (owner,))
+                    cur = conn.execute(HAND_OVER, (*values, owner, APPEND_LOCK))
+                    if after is not None and self._others_between:
+                        # (nothing if the batch is not in the log)
+                        before = conn.execute(BEFORE_BATCH, (after, ids, PREFETCH))
+                got = cur.fetchone()
+                assert got is not None, "CALL returns one row"
+                outcome, positions, versions, ats, prevs, hashes, drained = got
+                if drained:
+                    self.commits += 1
+                if outcome == "appended":
+                    if before is not None:
+                        self.prefetched = before.fetchall()
+                    if after is not None:
+                        # other writers' rows came between the replica's head and ours: ask
+                        # for them with the next append too (a writer alone never needs to)
+                        self._others_between = positions[0] > after + 1
+                    return [
+                        (p, eid, stream_id, v, e.type, e.schema_version, d, m, at, prev, h)
+                        for (e, eid, d, m), p, v, at, prev, h in zip(
+                            prepared, positions, versions, ats, prevs, hashes, strict=True
+                        )
+                    ]
+                if outcome == "refused":
+                    return None
+                # ids in the log with other content: the original rows, or IdempotencyConflict
+                return self._landed(
+                    conn.execute(OUTCOME, (batch, ids)).fetchall(), stream_id, prepared
+                )
             except psycopg.errors.UniqueViolation as e:
                 self._rollback_quietly()
                 raise self._clash(e) from None
             except psycopg.Error as e:
                 self._rollback_quietly()
                 return self._settle(e, batch, stream_id, prepared, ids)
-
-    def _outcome(
-        self, batch: str, stream_id: str, prepared: Sequence[Prepared], ids: list[str]
-    ) -> list[tuple[Any, ...]] | None:
-        found = self.conn.execute(OUTCOME, (batch, ids)).fetchall()
-        if found[0][0]:  # not taken (every pending batch was drained): withdrawn, to try again
-            if self.conn.execute(WITHDRAW, (batch,)).fetchone() is not None:
-                return None
-            found = self.conn.execute(OUTCOME, (batch, ids)).fetchall()
-        return self._landed(found, stream_id, prepared)
 
     def _landed(
         self, found: Sequence[tuple[Any, ...]], stream_id: str, prepared: Sequence[Prepared]
@@ -992,16 +940,6 @@ class PostgresEventStore:
         return self.run(check)  # type: ignore[no-any-return]
 
 
-class _Decided:
-    """What ``chain_rows`` reads of a handed-over event (its type and schema version)."""
-
-    __slots__ = ("type", "schema_version")
-
-    def __init__(self, type: str, schema_version: int) -> None:
-        self.type = type
-        self.schema_version = schema_version
-
-
 def _owner_key() -> int:
     """A random advisory lock key for a connection's pending batches (not one of the log's)."""
     while True:
@@ -1013,7 +951,11 @@ def _owner_key() -> int:
 def _may_combine(conn: Any) -> bool:
     """True if this role may hand batches over and drain them (``trialbook.pending``)."""
     row = conn.execute(
-        "SELECT to_regprocedure('trialbook.take_pending(bigint, bigint)') IS NOT NULL "
+        "SELECT to_regprocedure('trialbook.hand_over(text, text, bigint, text[], text[], "
+        "integer[], text[], text[], bigint, bigint, text, bigint[], bigint[], text[], text[], "
+        "text[], integer)') IS NOT NULL "
+        # the server chains with to_json's escaping and sha256 of UTF-8 text (migration pg005)
+        "AND current_setting('server_encoding') = 'UTF8' "
         "AND has_table_privilege('trialbook.pending', 'INSERT') "
         "AND has_table_privilege('trialbook.pending', 'DELETE') "
         "AND has_table_privilege('trialbook.pending', 'SELECT') "

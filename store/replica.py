@@ -356,7 +356,8 @@ class ReplicatedEventStore(SQLiteEventStore):
             self._own_versions.pop(stream_id, None)
             self._locked_next = LOCKED_AFTER_REFUSAL  # decide again, holding the lock
             raise ConcurrencyError(
-                f"stream {stream_id} moved on while deciding; deciding again holding the lock"
+                f"stream {stream_id} is no longer at version {expected_version}: another writer "
+                "appended first; deciding again holding the lock"
             )
         # ours, as decided (not the same events appended before, which are returned as they are)
         own = expected_version is not None and [(r[1], r[3]) for r in rows] == [

@@ -61,7 +61,13 @@ class TestSchema:
         with PostgresEventStore(pg_url) as s:
             assert s.head()[0] == 1
         names = [r[0] for r in sql(pg_url, "SELECT name FROM trialbook.migrations")]
-        assert names == ["pg001_events", "pg002_blobs", "pg003_pending", "pg004_pending_owners"]
+        assert names == [
+            "pg001_events",
+            "pg002_blobs",
+            "pg003_pending",
+            "pg004_pending_owners",
+            "pg005_server_chain",
+        ]
 
     def test_updates_deletes_and_truncates_are_refused_by_the_server(self, pg_url: str) -> None:
         with PostgresEventStore(pg_url) as s:
