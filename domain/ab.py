@@ -267,10 +267,7 @@ class ResultFields(Value):
         if type(self) is ResultFields:
             values = _quick_values(data)
             if values is not None:
-                _SET_DICT(self, values)
-                _SET_FIELDS_SET(self, set(data))
-                _SET_EXTRA(self, None)
-                _SET_PRIVATE(self, None)
+                _constructed(self, values, set(data))
                 return
         super().__init__(**data)
 
@@ -372,14 +369,19 @@ _SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
 _SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
+def _constructed(model: BaseModel, values: dict[str, Any], fields_set: set[str]) -> None:
+    """Fill ``model`` with ``values`` already checked, as pydantic's own construction does."""
+    _SET_DICT(model, values)
+    _SET_FIELDS_SET(model, fields_set)
+    _SET_EXTRA(model, None)
+    _SET_PRIVATE(model, None)
+
+
 def _bare(cls: type[Any], values: dict[str, Any], given: set[str]) -> Any:
     """An instance of the pydantic model ``cls`` holding ``values`` (already checked) with
     fields ``given`` set, built without validation (as ``model_construct`` builds it)."""
     model = object.__new__(cls)
-    _SET_DICT(model, values)
-    _SET_FIELDS_SET(model, given)
-    _SET_EXTRA(model, None)
-    _SET_PRIVATE(model, None)
+    _constructed(model, values, given)
     return model
 
 
@@ -895,10 +897,8 @@ class AddResults(Command):
             and _ADD_KEYS.issuperset(data)
             and all(type(r) is ResultFields for r in data["results"])
         ):
-            _SET_DICT(self, {"test": data["test"], "results": data["results"], "sources": None})
-            _SET_FIELDS_SET(self, set(data))
-            _SET_EXTRA(self, None)
-            _SET_PRIVATE(self, None)
+            values = {"test": data["test"], "results": data["results"], "sources": None}
+            _constructed(self, values, set(data))
             return
         super().__init__(**data)
 

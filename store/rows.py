@@ -172,42 +172,12 @@ def chain_rows(
     types: dict[tuple[str, int], str] = {}
     rows: list[Row] = []
     version = current
-    if (
+    # ids and hashes with nothing to escape (UUIDs, hex digests; every hash after the first is
+    # one) are quoted as they are: the same text as quote() gives, without a call per event
+    plain = (
         len(prepared) > 1
         and _ESCAPED.search("".join([prev_hash, *[p[1] for p in prepared]])) is None
-    ):
-        # ids and hashes with nothing to escape (UUIDs, hex digests; every hash after the
-        # first is one): quoted as they are, the same text as quote() gives
-        for e, eid, data_json, meta_json in prepared:
-            position += 1
-            version += 1
-            kind = types.get((e.type, e.schema_version))
-            if kind is None:
-                kind = f"{int(e.schema_version)},{_STREAM_KEY}{stream},{_TYPE_KEY}{quote(e.type)}"
-                types[(e.type, e.schema_version)] = kind
-            linked = (
-                f'{prev_hash}{{"data":{data_json},"event_id":"{eid}","metadata":{meta_json},'
-                f'"position":{position},"prev_hash":"{prev_hash}","recorded_at":{at},'
-                f'"schema_version":{kind},"version":{version}}}'
-            )
-            h = sha256(linked.encode()).hexdigest()
-            rows.append(
-                (
-                    position,
-                    eid,
-                    stream_id,
-                    version,
-                    e.type,
-                    e.schema_version,
-                    data_json,
-                    meta_json,
-                    recorded_at,
-                    prev_hash,
-                    h,
-                )
-            )
-            prev_hash = h
-        return rows
+    )
     for e, eid, data_json, meta_json in prepared:
         position += 1
         version += 1
@@ -215,10 +185,12 @@ def chain_rows(
         if kind is None:
             kind = f"{int(e.schema_version)},{_STREAM_KEY}{stream},{_TYPE_KEY}{quote(e.type)}"
             types[(e.type, e.schema_version)] = kind
+        quoted_id = f'"{eid}"' if plain else quote(eid)
+        quoted_prev = f'"{prev_hash}"' if plain else quote(prev_hash)
         # the hash covers prev_hash + envelope: the one text built at once
         linked = (
-            f'{prev_hash}{{"data":{data_json},"event_id":{quote(eid)},"metadata":{meta_json},'
-            f'"position":{position},"prev_hash":{quote(prev_hash)},"recorded_at":{at},'
+            f'{prev_hash}{{"data":{data_json},"event_id":{quoted_id},"metadata":{meta_json},'
+            f'"position":{position},"prev_hash":{quoted_prev},"recorded_at":{at},'
             f'"schema_version":{kind},"version":{version}}}'
         )
         h = sha256(linked.encode()).hexdigest()
