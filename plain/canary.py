@@ -551,7 +551,7 @@ def _colon_note(req: Request) -> str | None:
     two words or more, none a verb of another change, a negation or a hedge. Numbers stay in
     the note as typed (a halt or a rollback takes no number, so none is dropped or read)."""
     from trialbook.plain.ab_common import rest_text
-    from trialbook.plain.words import FILLER, HEDGES, NEGATORS
+    from trialbook.plain.words import FILLER
 
     names = req.named("canary")
     colon = next((i for i in range(len(req.tokens)) if req.p(i) == ":"), -1)
@@ -569,15 +569,7 @@ def _colon_note(req: Request) -> str | None:
     ):
         return None
     clause = range(colon + 1, len(req.tokens))
-    words = [req.w(i) for i in clause if req.tokens[i].kind == "word"]
-    verbs = ADVANCE_VERBS | HALT_VERBS | ROLLBACK_VERBS | COMPLETE_VERBS
-    if (
-        len(words) < 2
-        or any(
-            not req.free(i) or req.tokens[i].kind not in ("word", "punct", "num") for i in clause
-        )
-        or set(words) & (NEGATORS | HEDGES | verbs | _FORCE | _CLAUSE_STOPS)
-    ):
+    if not _reason_clause(req, clause, ("word", "punct", "num")):
         return None
     text = rest_text(req, colon + 1)
     req.use(*[i for i in before if req.w(i) in lead and req.free(i)], colon, *clause)
@@ -608,6 +600,24 @@ def _cue_clause_note(req: Request) -> str | None:
 _CLAUSE_STOPS = frozenset({"then", "and", "also", "too"})
 
 
+def _reason_clause(req: Request, clause: range, kinds: tuple[str, ...]) -> bool:
+    """Whether the tokens of ``clause`` can be a canary change's reason: all unread and of
+    ``kinds``, two words or more, not only filler, and none a negation, a hedge, a verb of a
+    canary change, a force word, a note cue or a word that joins another request."""
+    from trialbook.plain.words import FILLER, HEDGES, NEGATORS
+
+    unsure = HEDGES | _w("think guess suppose unsure sure wonder or not?")
+    verbs = ADVANCE_VERBS | HALT_VERBS | ROLLBACK_VERBS | COMPLETE_VERBS
+    words = [req.w(i) for i in clause if req.tokens[i].kind == "word"]
+    return not (
+        len(words) < 2
+        or any(not req.free(i) or req.tokens[i].kind not in kinds for i in clause)
+        or set(words) & (NEGATORS | verbs | unsure | _FORCE | NOTE_CUES | _CLAUSE_STOPS)
+        or all(w in FILLER for w in words)
+        or any(req.tokens[i].norm in ("n't", "not") for i in clause)
+    )
+
+
 def _clause_note(req: Request) -> str | None:
     """A reason in a clause after the name and a comma: "stop router-v2, error rate spiked".
 
@@ -617,9 +627,6 @@ def _clause_note(req: Request) -> str | None:
     refuse) it as such.
     """
     from trialbook.plain.ab_common import rest_text
-    from trialbook.plain.words import FILLER, HEDGES, NEGATORS
-
-    unsure = HEDGES | _w("think guess suppose unsure sure wonder or not?")
 
     names = req.named("canary")
     verbs = ADVANCE_VERBS | HALT_VERBS | ROLLBACK_VERBS | COMPLETE_VERBS
@@ -643,14 +650,7 @@ def _clause_note(req: Request) -> str | None:
     else:
         return None
     clause = range(start, len(req.tokens))
-    words = [req.w(i) for i in clause if req.tokens[i].kind == "word"]
-    if (
-        len(words) < 2
-        or any(not req.free(i) or req.tokens[i].kind not in ("word", "punct") for i in clause)
-        or set(words) & (NEGATORS | verbs | unsure | _FORCE | NOTE_CUES | _CLAUSE_STOPS)
-        or all(w in FILLER for w in words)
-        or any(req.tokens[i].norm in ("n't", "not") for i in clause)
-    ):
+    if not _reason_clause(req, clause, ("word", "punct")):
         return None
     req.use(start - 1, *clause)
     return rest_text(req, start) or None
