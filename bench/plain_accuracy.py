@@ -260,6 +260,7 @@ split into writes and reads; writes are still echoed and need confirmation).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import shlex
 import sys
@@ -481,6 +482,11 @@ FRESH10_HELDOUT = ROOT / "bench" / "plain_fresh10_heldout.txt"
 FRESH11_DEV = ROOT / "bench" / "plain_fresh11_dev.txt"
 #: the eleventh newcomer's held-out third, scored by the lead before and after (`--heldout11`)
 FRESH11_HELDOUT = ROOT / "bench" / "plain_fresh11_heldout.txt"
+#: the twelfth newcomer's requests (round 10, #24): two thirds dev, every third held out
+FRESH12_DEV = ROOT / "bench" / "plain_fresh12_dev.txt"
+FRESH12_HELDOUT = ROOT / "bench" / "plain_fresh12_heldout.txt"
+#: the sets scored in the store their writer presumed (:func:`_presumed`)
+PRESUMED = ("--dev12", "--heldout12")
 
 
 def _read_fresh(path: Path) -> list[tuple[str, str, str | None, str]]:
@@ -582,10 +588,10 @@ def fresh(heldout: bool = False) -> None:
         report(f"{name} ({path.name}; INCOMPLETE/REFUSED/UNSURE = no command)", rows, _strict)
 
 
-def _strict(text: str, focus: str | None, expected: str) -> str:
+def _strict(text: str, focus: str | None, expected: str, vocab: Vocabulary | None = None) -> str:
     """The lead's scoring (/tmp/score_fresh_lead.py): an expected INCOMPLETE, REFUSED or
     UNSURE is right for any answer that is not a command."""
-    t = translate(text, tp.VOCAB, focus)
+    t = translate(text, vocab or tp.VOCAB, focus)
     if expected == "help" or expected.startswith(
         "help "
     ):  # the shell's own help: named in the answer, nothing runs
@@ -695,8 +701,41 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
                 continue
             except ValueError:
                 pass
+        if len(o) == 2 and _says_default(pos, o[0], o[1]):
+            continue
         out.append(o)
     return pos, sorted(out)
+
+
+def _says_default(pos: list[str], option: str, value: str) -> bool:
+    """Whether ``option value`` only says the command's documented default (``--alpha 0.05``
+    of ``ab analyze``, ``--variants control,treatment`` of ``ab create``): the same command
+    with or without it, as click reads both."""
+    import click
+
+    from trialbook.shell.group import cli
+
+    command: click.Command = cli
+    ctx = click.Context(cli, info_name="trialbook")
+    for word in pos:
+        if not isinstance(command, click.Group):
+            break
+        sub = command.get_command(ctx, word)
+        if sub is None:
+            break
+        command, ctx = sub, click.Context(sub, info_name=word, parent=ctx)
+    for param in command.params:
+        if isinstance(param, click.Option) and option in param.opts and not param.multiple:
+            default = param.get_default(ctx)
+            if default is None or param.is_flag:
+                return False
+            try:
+                return bool(
+                    param.type_cast_value(ctx, value) == param.type_cast_value(ctx, default)
+                )
+            except (click.BadParameter, TypeError, ValueError):
+                return False
+    return False
 
 
 def _guardrail(pos: list[str], text: str) -> str:
@@ -710,6 +749,145 @@ def _guardrail(pos: list[str], text: str) -> str:
     except Exception:  # noqa: BLE001 - not readable: compared as typed
         return text
     return repr(g)
+
+
+_TEST_COMMANDS = {"add-result", "show", "summary", "analyze", "conclude", "archive"}
+_CANARY_COMMANDS = {
+    "add-result",
+    "advance",
+    "status",
+    "watch",
+    "assign",
+    "halt",
+    "rollback",
+    "complete",
+    "audit",
+}
+_RUN_COMMANDS = {"resume", "retry-failed", "rescore", "show", "export"}
+
+
+def _presumed(rows: list[tuple[str, str, str | None, str]]) -> Callable[[str], Vocabulary]:
+    """The store a writer briefed without a vocabulary imagined (round 10's newcomer was
+    not told which tests, runs and canaries exist): the test table's names plus every
+    test, archived test, canary, run and suite an expected command presumes exists (a
+    command's NAME, the focus, ``--variant``/``--ship``/``--control`` values, the runs
+    compared or reported on), in one store for the whole set. Only where two lines
+    presume opposite states (``ab archive X`` and ``ab restore X``; ``ab create X`` of a
+    name another line uses) does a line get its own state of that one name. Returns the
+    vocabulary for a line's expected command."""
+    base = tp.VOCAB
+    tests = {k: list(v) for k, v in base.tests.items()}
+    archived = {k: list(v) for k, v in base.archived.items()}
+    canaries = dict(base.canaries)
+    arms = {k: list(v) for k, v in base.canary_arms.items()}
+    runs, suites = set(base.runs), set(base.suites)
+    stages = base.canaries["router-v2"]
+
+    def values(words: list[str], option: str) -> list[str]:
+        return [words[i + 1] for i, w in enumerate(words[:-1]) if w == option]
+
+    def positional(words: list[str], start: int) -> list[str]:
+        out, skip = [], False
+        for w in words[start:]:
+            if skip:
+                skip = False
+            elif w.startswith("--"):
+                skip = "=" not in w and w not in _FLAGS
+            else:
+                out.append(w)
+        return out
+
+    for _, _text, focus, expected in rows:
+        if expected in ("UNSURE", "INCOMPLETE", "REFUSED") or expected.startswith("help"):
+            continue
+        w = shlex.split(expected)
+        variants = values(w, "--variant") + values(w, "--ship") + values(w, "--control")
+        named: str | None = None
+        if w[0] == "ab" and w[1] in _TEST_COMMANDS and len(w) > 2:
+            named = w[2]
+        if focus and w[0] == "ab" and w[1] in _TEST_COMMANDS:
+            named = named or focus
+        if w[0] == "ab" and w[1] == "restore":
+            archived.setdefault(w[2], [])
+        if w[:2] in (["report", "ab"], ["audit", "report"]) and len(w) > 2:
+            named = w[2]
+        if w[0] == "audit" and len(w) > 1 and w[1] != "report":
+            named = w[1]
+        if named and named not in archived:
+            tests.setdefault(named, [])
+        if named:
+            for v in variants:
+                if v not in (tests.get(named) or archived.get(named, [])):
+                    (tests if named in tests else archived)[named].append(v)
+        for value in values(w, "--covariate"):
+            if value.startswith("test:"):
+                tests.setdefault(value[5:].split(".")[0], [])
+        for value in values(w, "--into-ab"):
+            tests.setdefault(value, [])
+        if w[0] == "canary" and w[1] in _CANARY_COMMANDS and len(w) > 2:
+            canaries.setdefault(w[2], stages)
+            arms.setdefault(w[2], [])
+            for v in values(w, "--variant"):
+                if v not in arms[w[2]]:
+                    arms[w[2]].append(v)
+        if w[0] == "eval" and w[1] in _RUN_COMMANDS and len(w) > 2:
+            runs.add(w[2])
+        if w[:2] == ["eval", "compare"]:
+            runs.update(positional(w, 2)[:2])
+        if w[:2] == ["report", "eval"] or w[:2] == ["export", "dataset"]:
+            runs.update(positional(w, 2)[:1])
+            runs.update(values(w, "--baseline"))
+        if w[:2] == ["eval", "run"]:
+            suites.update(positional(w, 2)[:1])
+        if w[:3] == ["eval", "suite", "show"]:
+            suites.add(w[3])
+    store = Vocabulary(
+        tests={k: tuple(v) for k, v in tests.items()},
+        archived={k: tuple(v) for k, v in archived.items()},
+        suites=suites,
+        runs=runs,
+        scorers=base.scorers,
+        canaries=canaries,
+        canary_arms={k: tuple(v) for k, v in arms.items()},
+    )
+
+    def for_line(expected: str) -> Vocabulary:
+        if expected in ("UNSURE", "INCOMPLETE", "REFUSED") or expected.startswith("help"):
+            return store
+        w = shlex.split(expected)
+        if len(w) < 3 or w[0] != "ab" or w[1] not in ("archive", "restore", "create"):
+            return store
+        t, a = dict(store.tests), dict(store.archived)
+        name = w[2]
+        if w[1] == "archive" and name in a:
+            t[name] = a.pop(name)
+        elif w[1] == "restore" and name in t:
+            a[name] = t.pop(name)
+        elif w[1] == "create":
+            t.pop(name, None)
+            a.pop(name, None)
+        return dataclasses.replace(store, tests=t, archived=a)
+
+    return for_line
+
+
+#: options that take no value (for _presumed's positional arguments)
+_FLAGS = {
+    "--json",
+    "--csv",
+    "--force",
+    "--check",
+    "--history",
+    "--stop",
+    "--keep-control",
+    "--success",
+    "--failure",
+    "--all",
+    "--quiet",
+    "--yes",
+    "--no-cache",
+    "--rows",
+}
 
 
 def _same(argv: list[str] | tuple[str, ...], expected: list[str]) -> bool:
@@ -739,12 +917,25 @@ def main() -> None:
         "--heldout10": ("fresh10 held-out", FRESH10_HELDOUT),
         "--dev11": ("fresh11 dev", FRESH11_DEV),
         "--heldout11": ("fresh11 held-out", FRESH11_HELDOUT),
+        "--dev12": ("fresh12 dev", FRESH12_DEV),
+        "--heldout12": ("fresh12 held-out", FRESH12_HELDOUT),
     }
     for option, (label, path) in sets.items():
         if option in sys.argv:
             if not path.exists():
                 sys.exit(f"{path} is not there yet: the lead adds it to score it")
-            report(f"{label} ({path.name})", _read_fresh(path), _strict)
+            rows = _read_fresh(path)
+            if option in PRESUMED:
+                store = _presumed(_read_fresh(FRESH12_DEV) + _read_fresh(FRESH12_HELDOUT))
+                report(
+                    f"{label} ({path.name}; names as the writer presumed them)",
+                    rows,
+                    lambda text, focus, expected, store=store: _strict(
+                        text, focus, expected, store(expected)
+                    ),
+                )
+                return
+            report(f"{label} ({path.name})", rows, _strict)
             return
     report("table (tests/test_plain.py)", tp.CASES)
     fresh()
