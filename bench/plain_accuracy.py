@@ -267,6 +267,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -660,6 +661,10 @@ def _meaning(argv: list[str] | tuple[str, ...]) -> tuple[list[str], list[tuple[s
         # "--error TEXT: repeatable; alone, the count is the number of messages" (`ab
         # add-result --help`): `--errors 2` beside two messages says nothing more
         opts = [o for o in opts if o != ("--errors", str(messages))]
+    if pos[:2] == ["ab", "create"]:
+        # "the first is the control unless --control says otherwise" (`ab create --help`)
+        variants = dict(o for o in opts if len(o) == 2).get("--variants", "control,treatment")
+        opts = [o for o in opts if o != ("--control", variants.split(",")[0])]
     out: list[tuple[str, ...]] = []
     for o in opts:
         if len(o) == 2 and o[0] in _UNIT_OPTIONS:
@@ -752,27 +757,38 @@ def _guardrail(pos: list[str], text: str) -> str:
 
 
 _TEST_COMMANDS = {"add-result", "show", "summary", "analyze", "conclude", "archive"}
-_CANARY_COMMANDS = {
-    "add-result",
-    "advance",
-    "status",
-    "watch",
-    "assign",
-    "halt",
-    "rollback",
-    "complete",
-    "audit",
-}
 _RUN_COMMANDS = {"resume", "retry-failed", "rescore", "show", "export"}
+
+
+def _parsed(expected: str) -> tuple[list[str], dict[str, Any]]:
+    """An expected command line as click reads it: the command's path and its parameters."""
+    import click
+
+    from trialbook.shell.group import cli
+
+    words = shlex.split(expected)
+    command: click.Command = cli
+    ctx = click.Context(cli, info_name="trialbook")
+    path: list[str] = []
+    while isinstance(command, click.Group) and words:
+        sub = command.get_command(ctx, words[0])
+        if sub is None:
+            break
+        path.append(words.pop(0))
+        command, ctx = sub, click.Context(sub, info_name=path[-1], parent=ctx)
+    if not path:  # the shell's own words (use, clear)
+        return [], {}
+    params = command.make_context(path[-1], words, parent=ctx.parent, resilient_parsing=True).params
+    return path, params
 
 
 def _presumed(rows: list[tuple[str, str, str | None, str]]) -> Callable[[str], Vocabulary]:
     """The store a writer briefed without a vocabulary imagined (round 10's newcomer was
     not told which tests, runs and canaries exist): the test table's names plus every
     test, archived test, canary, run and suite an expected command presumes exists (a
-    command's NAME, the focus, ``--variant``/``--ship``/``--control`` values, the runs
-    compared or reported on), in one store for the whole set. Only where two lines
-    presume opposite states (``ab archive X`` and ``ab restore X``; ``ab create X`` of a
+    command's NAME as click reads it, the focus, ``--variant``/``--ship``/``--control``
+    values, the runs compared or reported on), in one store for the whole set. Only where
+    two lines presume opposite states (``ab archive X`` and ``ab restore X``; creating a
     name another line uses) does a line get its own state of that one name. Returns the
     vocabulary for a line's expected command."""
     base = tp.VOCAB
@@ -781,66 +797,78 @@ def _presumed(rows: list[tuple[str, str, str | None, str]]) -> Callable[[str], V
     canaries = dict(base.canaries)
     arms = {k: list(v) for k, v in base.canary_arms.items()}
     runs, suites = set(base.runs), set(base.suites)
+    sources: set[str] = set()
+    created: dict[str, list[str]] = {}
+    created_arms: dict[str, list[str]] = {}
     stages = base.canaries["router-v2"]
 
-    def values(words: list[str], option: str) -> list[str]:
-        return [words[i + 1] for i, w in enumerate(words[:-1]) if w == option]
-
-    def positional(words: list[str], start: int) -> list[str]:
-        out, skip = [], False
-        for w in words[start:]:
-            if skip:
-                skip = False
-            elif w.startswith("--"):
-                skip = "=" not in w and w not in _FLAGS
-            else:
-                out.append(w)
-        return out
+    def listed(value: Any) -> list[str]:
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
 
     for _, _text, focus, expected in rows:
         if expected in ("UNSURE", "INCOMPLETE", "REFUSED") or expected.startswith("help"):
             continue
-        w = shlex.split(expected)
-        variants = values(w, "--variant") + values(w, "--ship") + values(w, "--control")
+        path, params = _parsed(expected)
+        if not path:
+            continue
+        cmd = tuple(path)
         named: str | None = None
-        if w[0] == "ab" and w[1] in _TEST_COMMANDS and len(w) > 2:
-            named = w[2]
-        if focus and w[0] == "ab" and w[1] in _TEST_COMMANDS:
-            named = named or focus
-        if w[0] == "ab" and w[1] == "restore":
-            archived.setdefault(w[2], [])
-        if w[:2] in (["report", "ab"], ["audit", "report"]) and len(w) > 2:
-            named = w[2]
-        if w[0] == "audit" and len(w) > 1 and w[1] != "report":
-            named = w[1]
+        if cmd[0] == "ab" and cmd[1:] and cmd[1] in _TEST_COMMANDS:
+            named = params.get("name") or focus
+        if cmd in (("report", "ab"), ("audit", "report")):
+            named = params.get("name")
+        if cmd == ("ab", "restore"):
+            archived.setdefault(params["name"], [])
+        if cmd == ("ab", "create"):
+            created[params["name"]] = listed(params.get("variants", "").split(","))
+        if cmd == ("canary", "create"):
+            created_arms[params["name"]] = listed(params.get("control")) + listed(
+                params.get("candidate")
+            )
         if named and named not in archived:
             tests.setdefault(named, [])
         if named:
-            for v in variants:
-                if v not in (tests.get(named) or archived.get(named, [])):
-                    (tests if named in tests else archived)[named].append(v)
-        for value in values(w, "--covariate"):
+            known = tests if named in tests else archived
+            for option in ("variant", "ship", "control"):
+                for v in listed(params.get(option)):
+                    if v not in known[named]:
+                        known[named].append(v)
+        for value in listed(params.get("covariate")):
             if value.startswith("test:"):
                 tests.setdefault(value[5:].split(".")[0], [])
-        for value in values(w, "--into-ab"):
+        for value in listed(params.get("into_ab")):
             tests.setdefault(value, [])
-        if w[0] == "canary" and w[1] in _CANARY_COMMANDS and len(w) > 2:
-            canaries.setdefault(w[2], stages)
-            arms.setdefault(w[2], [])
-            for v in values(w, "--variant"):
-                if v not in arms[w[2]]:
-                    arms[w[2]].append(v)
-        if w[0] == "eval" and w[1] in _RUN_COMMANDS and len(w) > 2:
-            runs.add(w[2])
-        if w[:2] == ["eval", "compare"]:
-            runs.update(positional(w, 2)[:2])
-        if w[:2] == ["report", "eval"] or w[:2] == ["export", "dataset"]:
-            runs.update(positional(w, 2)[:1])
-            runs.update(values(w, "--baseline"))
-        if w[:2] == ["eval", "run"]:
-            suites.update(positional(w, 2)[:1])
-        if w[:3] == ["eval", "suite", "show"]:
-            suites.add(w[3])
+        if cmd[0] == "canary" and cmd[1:] and cmd[1] not in ("create", "list", "import"):
+            name = params["name"]
+            canaries.setdefault(name, stages)
+            arms.setdefault(name, [])
+            for v in listed(params.get("variant")):
+                if v not in arms[name]:
+                    arms[name].append(v)
+        if cmd[0] == "eval" and cmd[1:] and cmd[1] in _RUN_COMMANDS:
+            runs.update(listed(params.get("run_id")))
+        if cmd == ("eval", "compare"):
+            runs.update(listed(params.get("run_a")) + listed(params.get("run_b")))
+        if cmd == ("report", "eval"):
+            runs.update(listed(params.get("run")) + listed(params.get("baseline")))
+        if cmd == ("export", "dataset"):
+            sources.update(listed(params.get("source")))
+        if cmd == ("eval", "run"):
+            suites.update(listed(params.get("suite_name")))
+        if cmd == ("eval", "suite", "show"):
+            suites.update(listed(params.get("name")))
+    runs.update(s for s in sources if s not in tests and s not in archived)
+    for name in archived:  # archived by one line, restored by another: archived here
+        tests.pop(name, None)
+    for name, variants in created.items():  # created by one line, used by another
+        for known in (tests, archived):
+            if name in known:
+                known[name] = list(dict.fromkeys([*variants, *known[name]]))
+    for name, named_arms in created_arms.items():
+        if name in canaries:
+            arms[name] = list(dict.fromkeys([*named_arms, *arms.get(name, [])]))
     store = Vocabulary(
         tests={k: tuple(v) for k, v in tests.items()},
         archived={k: tuple(v) for k, v in archived.items()},
@@ -854,40 +882,25 @@ def _presumed(rows: list[tuple[str, str, str | None, str]]) -> Callable[[str], V
     def for_line(expected: str) -> Vocabulary:
         if expected in ("UNSURE", "INCOMPLETE", "REFUSED") or expected.startswith("help"):
             return store
-        w = shlex.split(expected)
-        if len(w) < 3 or w[0] != "ab" or w[1] not in ("archive", "restore", "create"):
+        path, params = _parsed(expected)
+        if not path:
             return store
-        t, a = dict(store.tests), dict(store.archived)
-        name = w[2]
-        if w[1] == "archive" and name in a:
+        cmd, name = tuple(path), params.get("name")
+        t, a, c = dict(store.tests), dict(store.archived), dict(store.canaries)
+        if cmd == ("ab", "archive") and name in a:
             t[name] = a.pop(name)
-        elif w[1] == "restore" and name in t:
+        elif cmd == ("ab", "restore") and name in t:
             a[name] = t.pop(name)
-        elif w[1] == "create":
+        elif cmd == ("ab", "create"):
             t.pop(name, None)
             a.pop(name, None)
-        return dataclasses.replace(store, tests=t, archived=a)
+        elif cmd == ("canary", "create"):
+            c.pop(name, None)
+        else:
+            return store
+        return dataclasses.replace(store, tests=t, archived=a, canaries=c)
 
     return for_line
-
-
-#: options that take no value (for _presumed's positional arguments)
-_FLAGS = {
-    "--json",
-    "--csv",
-    "--force",
-    "--check",
-    "--history",
-    "--stop",
-    "--keep-control",
-    "--success",
-    "--failure",
-    "--all",
-    "--quiet",
-    "--yes",
-    "--no-cache",
-    "--rows",
-}
 
 
 def _same(argv: list[str] | tuple[str, ...], expected: list[str]) -> bool:
