@@ -940,13 +940,11 @@ def main() -> None:
             rows = _read_fresh(path)
             if option in PRESUMED:
                 store = _presumed(_read_fresh(FRESH12_DEV) + _read_fresh(FRESH12_HELDOUT))
-                report(
-                    f"{label} ({path.name}; names as the writer presumed them)",
-                    rows,
-                    lambda text, focus, expected, store=store: _strict(
-                        text, focus, expected, store(expected)
-                    ),
-                )
+
+                def judge(text: str, focus: str | None, expected: str) -> str:
+                    return _strict(text, focus, expected, store(expected))
+
+                report(f"{label} ({path.name}; names as the writer presumed them)", rows, judge)
                 return
             report(f"{label} ({path.name})", rows, _strict)
             return
