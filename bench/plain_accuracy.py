@@ -903,6 +903,15 @@ def _presumed(rows: list[tuple[str, str, str | None, str]]) -> Callable[[str], V
     return for_line
 
 
+def _judged_in(store: Callable[[str], Vocabulary]) -> Callable[[str, str | None, str], str]:
+    """:func:`_strict` in the store a line's expected command presumes."""
+
+    def judge(text: str, focus: str | None, expected: str) -> str:
+        return _strict(text, focus, expected, store(expected))
+
+    return judge
+
+
 def _same(argv: list[str] | tuple[str, ...], expected: list[str]) -> bool:
     return _meaning(argv) == _meaning(expected)
 
@@ -939,11 +948,9 @@ def main() -> None:
                 sys.exit(f"{path} is not there yet: the lead adds it to score it")
             rows = _read_fresh(path)
             if option in PRESUMED:
-                store = _presumed(_read_fresh(FRESH12_DEV) + _read_fresh(FRESH12_HELDOUT))
-
-                def judge(text: str, focus: str | None, expected: str) -> str:
-                    return _strict(text, focus, expected, store(expected))
-
+                judge = _judged_in(
+                    _presumed(_read_fresh(FRESH12_DEV) + _read_fresh(FRESH12_HELDOUT))
+                )
                 report(f"{label} ({path.name}; names as the writer presumed them)", rows, judge)
                 return
             report(f"{label} ({path.name})", rows, _strict)
