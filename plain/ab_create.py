@@ -698,7 +698,7 @@ def _create_metric(req: Request) -> str | None | Translation:
         j = skip(
             req, i + 1, BE | {"for", "on", "by", "of", "the", "to", "our", "custom", "own"}, ":="
         )
-        found = find_metric(req, j, anywhere=False)
+        found = _quantile_metric(req, j)  # "metric completion_time p95": that quantile
         if found:
             metric, a, b = found
             start = i - 1 if req.w(i - 1) in ("primary", "main") else i
@@ -803,8 +803,11 @@ def _quantile_metric(req: Request, j: int) -> tuple[str, int, int] | None:
         if found is not None:
             return f"{found[0]}:{req.w(j)}", j, found[2]
     found = find_metric(req, j, anywhere=False)
-    if found is not None and QUANTILE_WORD.fullmatch(req.w(found[2])) and req.free(found[2]):
-        return f"{found[0]}:{req.w(found[2])}", found[1], found[2] + 1
+    if found is None:
+        return None
+    q = found[2] + (req.p(found[2]) == ":")  # "completion_time:p95", as the option writes it
+    if QUANTILE_WORD.fullmatch(req.w(q)) and req.free(q):
+        return f"{found[0]}:{req.w(q)}", found[1], q + 1
     return found
 
 

@@ -110,7 +110,10 @@ def _intent(req: Request) -> str | None:
         return "import"
     planning = first in CREATE_VERBS or bool(ws & _w("create plan define"))
     if (
-        ws & _w("assign assigned assignment bucket gets get getting goes go routed sent land lands")
+        ws
+        & _w(
+            "assign assigned assignment assignments bucket buckets gets get getting goes go routed sent land lands"
+        )
         and _unit_ids(req)
         and not planning  # "plan a canary c5 …, go 5, 25 and 100 percent": new names, no units
     ):
@@ -290,9 +293,10 @@ def _named_arm(req: Request) -> str | None:
         return None
     if req.indexes(_CANDIDATE_ROLE | _CONTROL_ROLE, names_too=True):
         return None
-    if req.w(names[0].start - 1) in _DESTINATION or (
-        req.w(names[0].start - 1) == "the" and req.w(names[0].start - 2) in _DESTINATION
-    ):
+    k = names[0].start - 1
+    k -= req.w(k) == "canary"  # "on canary router-v2", "to the canary router-v2"
+    k -= req.w(k) == "the"
+    if req.w(k) in _DESTINATION:
         # "add a result to router-v2": the name says where the result goes (the canary), not
         # which arm served it: asked, never read as the candidate's result
         return None
@@ -693,7 +697,8 @@ def route(req: Request, read: ReadRequest) -> Translation | None:
             req,
             _w(
                 "assign assigned assignment bucket gets get goes go routed sent where which variant does do users user units unit and in for"
-                " land lands arm would right now customer customers getting"
+                " land lands arm would right now customer customers getting assignments buckets"
+                " check show on"
             ),
         )
         left = number_refusal(req) or unknown_refusal(req)
@@ -1096,7 +1101,16 @@ def plan(req: Request) -> Translation:
             continue
         metric, a, b = found
         qa = a - 1 if QUANTILE_WORD.fullmatch(req.w(a - 1)) and req.free(a - 1) else -1
-        lead = qa if qa >= 0 else a
+        after = b + (req.p(b) == ":")  # "completion_time p95", "completion_time:p95"
+        if (
+            qa < 0
+            and QUANTILE_WORD.fullmatch(req.w(after))
+            and req.free(after)
+            and "metric" in (req.w(a - 1), req.w(after + 1), req.w(after + 3))
+        ):  # the primary metric's quantile said after it ("… p95 as the metric")
+            qa, b = after, after + 1
+            req.use(*range(a, b))
+        lead = qa if 0 <= qa < a else a
         as_the = req.w(b) == "as" and req.w(b + 1) == "the" and req.w(b + 2) == "metric"
         if as_the:  # "p95 completion time as the metric"
             req.use(b, b + 1)

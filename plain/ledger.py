@@ -138,6 +138,7 @@ def events_show(req: Request) -> Translation:
             and t.kind == "word"
             and re.fullmatch(r"[0-9a-f]{8}-[0-9a-f-]{27,}|[0-9A-HJKMNP-TV-Z]{26}", t.text, re.I)
         ):
+            req.use(i)  # an event id: the event it names
             return command(req.text, ["events", "show", t.text])
     return incomplete(req.text, ["events", "show"], ["POSITION"], "which event? give its position")
 

@@ -1524,6 +1524,22 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # a halt's or a rollback's reason after a colon, its numbers as typed
     ("canary halt", "halt router-v2: error rate doubled to 4%", None, "canary halt router-v2 --note 'error rate doubled to 4%'"),
     ("refused", "roll back router-v2: not yet", None, "! says 'not'"),
+    # --- round 10 (#24): general readings behind the twelfth newcomer's dev misses
+    # a primary metric's quantile said after it, as a word or as the option writes it
+    ("ab create", "create test lat with a and b, metric completion_time p95", None, "ab create lat --variants a,b --metric completion_time:p95"),
+    ("ab create", "new test lat2 with variants fast and slow, primary metric completion_time:p99", None, "ab create lat2 --variants fast,slow --metric completion_time:p99"),
+    ("canary create", "canary emb-2 with control emb-1 and candidate emb-2, primary metric completion_time p95", None, "canary create emb-2 --control emb-1 --candidate emb-2 --metric completion_time:p95"),
+    ("canary create", "canary emb-3 with control emb-1 and candidate emb-3, completion_time:p90 as the metric", None, "canary create emb-3 --control emb-1 --candidate emb-3 --metric completion_time:p90"),
+    # an event by its id
+    ("events show", "show event 0190b7a5-3c1e-7f00-8a4b-2f6d1c9e0a11 as json", None, "events show 0190b7a5-3c1e-7f00-8a4b-2f6d1c9e0a11 --json"),
+    ("events show", "what is event 0190b7a5-3c1e-7f00-8a4b-2f6d1c9e0a11?", None, "events show 0190b7a5-3c1e-7f00-8a4b-2f6d1c9e0a11"),
+    # a canary's arm typed by its name beside "on canary NAME" (where the result goes)
+    ("canary add-result", "a router-v1 session failed at stage 2 on canary router-v2, 3 errors", None, "canary add-result router-v2 --variant router-v1 --stage 2 --errors 3 --failure"),
+    ("canary add-result", "router-v1 succeeded on the canary router-v2 in 30s", None, "canary add-result router-v2 --variant router-v1 --success --completion-time 30"),
+    ("refused", "add a result to canary router-v2: success", None, "~"),
+    # assignments and buckets of several units
+    ("canary assign", "check assignments for user-3, user-8 and user-21 on router-v2", None, "canary assign router-v2 user-3 user-8 user-21"),
+    ("canary assign", "show the buckets of user-3 on router-v2", None, "canary assign router-v2 user-3"),
 ]
 # fmt: on
 
