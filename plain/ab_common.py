@@ -164,7 +164,9 @@ def clause_reason(req: Request) -> tuple[str | None, int]:
     words = [req.w(i) for i in clause if req.tokens[i].kind == "word"]
     others = _w(
         "ship conclude stop keep archive restore delete add record create run resume export "
-        "import halt advance rollback then and also too or not think guess maybe"
+        "import halt advance rollback then and also too or not think guess maybe "
+        # an analysis option ("…, with prior_score as the covariate"): the rule's to read
+        "cuped covariate covariates adjusted adjusting controlling alpha"
     )
     if (
         len(words) < 2

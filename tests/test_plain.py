@@ -1540,6 +1540,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # assignments and buckets of several units
     ("canary assign", "check assignments for user-3, user-8 and user-21 on router-v2", None, "canary assign router-v2 user-3 user-8 user-21"),
     ("canary assign", "show the buckets of user-3 on router-v2", None, "canary assign router-v2 user-3"),
+    # a last clause naming an analysis option is the decision's analysis, never its note
+    ("ab conclude", "ship warm on checkout-flow, with prior_score as the covariate", None, "ab conclude checkout-flow --ship warm --covariate prior_score"),
+    ("ab conclude", "keep the control on onboarding, cuped on prior_score", None, "ab conclude onboarding --keep-control --covariate prior_score"),
+    ("refused", "conclude checkout-flow by shipping warm, recording the cuped analysis with prior_score as covariate", None, "~"),
 ]
 # fmt: on
 
