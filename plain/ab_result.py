@@ -868,6 +868,9 @@ def _id_slots(req: Request, s: Slots) -> None:
     "case-id q7"; "session id s-12", "session-id s-12", "sid s-12". A known word ("case
     succeeded") or a number with a unit is not an id."""
     toks = req.tokens
+    for i in req.indexes(CASE_CUES):
+        if req.w(i - 1) in ("ran", "run", "tried", "attempted") and req.free(i - 1):
+            req.use(i - 1)  # "b ran case q7 and got 0.82": the case it was run on
     for i, t in enumerate(toks):
         if t.kind != "word" or not req.free(i):
             continue

@@ -686,7 +686,7 @@ def _gates(req: Request) -> list[str]:
         e = i + 1 + (req.w(i + 1) in ("rollout", "rollouts", "case", "cases"))
         e += req.w(e) == "still"
         if (
-            e > i + 1
+            (e > i + 1 or req.w(e) in ("fail", "fails"))  # "fail if more than 2 fail"
             and req.w(i - 1) == "than"
             and req.w(e) in ("errors", "error", "fails", "fail", "errored", "failed")
             and all(
@@ -702,6 +702,16 @@ def _gates(req: Request) -> list[str]:
             req.use(*range(a, end))
             opts += ["--max-failed", fmt(t.value)]
             continue
+        # "max failed 0", "max-failed 2", "maximum failures: 3": the option's own words
+        k = i - 1 - (req.p(i - 1) in (":", "="))
+        if req.w(k) == "max-failed" or (
+            req.w(k) in ("failed", "failures", "fails") and req.w(k - 1) in ("max", "maximum")
+        ):
+            a = k - (req.w(k) != "max-failed")
+            if all(req.free(x) for x in range(a, i)):
+                req.use(*range(a, i + 1))
+                opts += ["--max-failed", fmt(t.value)]
+                continue
         # "at most 2 may fail", "no more than 3 rollouts can fail"
         e = i + 1 + (req.w(i + 1) in ("rollouts", "rollout", "cases"))
         if (
@@ -763,6 +773,13 @@ def fail_under(req: Request, scorers: list[str]) -> list[str]:
         if req.w(j) not in _UNDER or not req.free(j):
             continue
         v = j + 1 + (req.w(j + 1) == "than")
+        if v < len(toks) and toks[v].kind == "kv" and req.free(v) and not inside:
+            # "fail under equals=0.9": the option's own SCORER=RATE after its words
+            key, _, value = toks[v].text.partition("=")
+            shares = re.fullmatch(r"(0?\.\d+|1(\.0*)?)|(\d{1,2}(\.\d+)?|100)%", value)
+            if key.lower() in req.vocab.scorers | set(scorers) and shares:
+                req.use(*range(k, v + 1))
+                return ["--fail-under", f"{key.lower()}={value}"]
         if v >= len(toks) or toks[v].kind != "num" or not req.free(v) or toks[v].value is None:
             continue
         rate = _rate(toks[v])
@@ -1159,6 +1176,8 @@ def compare(req: Request) -> Translation:
 
 #: words that put the run after them in the baseline's place: "X against Y", "X over Y"
 _BASELINE_AFTER = _w("against over to relative than")
+#: words that name the run after them the candidate ("baseline X vs candidate Y")
+_CANDIDATE_ROLE = _w("candidate treatment challenger")
 #: name pieces that say a run is the reference ("baseline-0401", "prod-run")
 _BASELINE_PIECES = _w("baseline base control reference ref prod production old")
 
@@ -1194,6 +1213,8 @@ def _baseline_first(req: Request, first: str, second: str) -> tuple[str, str]:
         if req.w(m.start - 1) in ("baseline", "reference") or (
             req.w(m.start - 1) == "the" and req.w(m.start - 2) in ("baseline", "reference")
         ):
+            if req.w(spans[other].start - 1) in _CANDIDATE_ROLE:
+                req.use(spans[other].start - 1)  # "baseline X vs candidate Y": both roles said
             return name, other
         # "X as the baseline", "X is the reference": the role said after the run
         j = m.end + 1 + (req.w(m.end + 1) in ("the", "a", "our"))
@@ -1204,6 +1225,13 @@ def _baseline_first(req: Request, first: str, second: str) -> tuple[str, str]:
                 raise _RolesDisagree(other, name, f"{req.w(m.end)} the {req.w(j)}")
             req.use(*range(m.end, j + 1))
             return name, other
+    for name, other in ((first, second), (second, first)):
+        # "candidate Y vs X", "X vs the candidate Y": the other run is the baseline
+        k = spans[name].start - 1
+        k -= req.w(k) == "the"
+        if req.w(k) in _CANDIDATE_ROLE and req.free(k):
+            req.use(*range(k, spans[name].start))
+            return other, name
     late = second if spans[second].start > spans[first].start else first
     early = first if late == second else second
     between = range(spans[early].end, spans[late].start)

@@ -1544,6 +1544,21 @@ CASES: list[tuple[str, str, str | None, str]] = [
     ("ab conclude", "ship warm on checkout-flow, with prior_score as the covariate", None, "ab conclude checkout-flow --ship warm --covariate prior_score"),
     ("ab conclude", "keep the control on onboarding, cuped on prior_score", None, "ab conclude onboarding --keep-control --covariate prior_score"),
     ("refused", "conclude checkout-flow by shipping warm, recording the cuped analysis with prior_score as covariate", None, "~"),
+    # "make a test X …" creates X, though a plan's "results" and a variant are said
+    ("ab create", "make a test tr2 with variants v1,v2,v3, control v2, we plan 600 results", None, "ab create tr2 --variants v1,v2,v3 --control v2 --expected-results 600"),
+    ("ab create", "make a new test tr3 with variants cold and warm, we expect about 400 results", None, "ab create tr3 --variants cold,warm --expected-results 400"),
+    # the verb a case was run with
+    ("ab add-result", "b ran case q7 and got score 0.82", "search-v2", "ab add-result search-v2 --variant b --score 0.82 --case-id q7"),
+    ("ab add-result", "warm tried case t-3 and failed", "checkout-flow", "ab add-result checkout-flow --variant warm --failure --case-id t-3"),
+    # eval run's gates in the options' own words
+    ("eval run", "run smoke on http://localhost:9000/run, max failed 0", None, "eval run smoke --target http://localhost:9000/run --max-failed 0"),
+    ("eval run", "run smoke on http://localhost:9000/run, maximum failures: 3", None, "eval run smoke --target http://localhost:9000/run --max-failed 3"),
+    ("eval run", "run smoke on http://localhost:9000/run, fail if more than 2 fail", None, "eval run smoke --target http://localhost:9000/run --max-failed 2"),
+    ("eval run", "run smoke on http://localhost:9000/run, fail under exact=0.9", None, "eval run smoke --target http://localhost:9000/run --fail-under exact=0.9"),
+    ("refused", "run smoke on http://localhost:9000/run, fail under exact=7", None, "~"),
+    # both runs' roles in words
+    ("eval compare", "baseline baseline-0401 vs candidate candidate-0402", None, "eval compare baseline-0401 candidate-0402"),
+    ("eval compare", "compare candidate candidate-0402 with baseline-0401", None, "eval compare baseline-0401 candidate-0402"),
 ]
 # fmt: on
 
