@@ -989,6 +989,10 @@ def plan(req: Request) -> Translation:
                 req.use(*range(at, j + 2))
                 if req.w(at - 1) in _ROLL and req.free(at - 1):
                     req.use(at - 1)
+                elif (
+                    req.w(at - 1) == "out" and req.w(at - 2) in _ROLL and req.free(at - 1)
+                ):  # "rolling out prompt-v5 over prompt-v4": the particle before the name
+                    req.use(at - 2, at - 1)
             break
     name = None
     for i in req.indexes(_w("canary called named")):

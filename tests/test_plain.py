@@ -1559,6 +1559,9 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # both runs' roles in words
     ("eval compare", "baseline baseline-0401 vs candidate candidate-0402", None, "eval compare baseline-0401 candidate-0402"),
     ("eval compare", "compare candidate candidate-0402 with baseline-0401", None, "eval compare baseline-0401 candidate-0402"),
+    # "rolling out X over Y", the particle before the candidate
+    ("canary create", "plan a canary r6 rolling out r6 over r5", None, "canary create r6 --control r5 --candidate r6"),
+    ("canary create", "new canary r7 rolling out r7 over r5, salt s1", None, "canary create r7 --control r5 --candidate r7 --salt s1"),
 ]
 # fmt: on
 
