@@ -249,6 +249,23 @@ the answer runs nothing and offers that line.
   number of messages). Across the four newest blind thirds (rounds 8 and 9), 147/200 = 73.5 %
   right at their end-of-round scores, 1 wrong write: the >= 90 % goal holds for this set only.
 
+- Round 10 (#24, 2026-12-08): a twelfth newcomer (an engineer two days in: a third terse, a
+  third ordinary sentences, a third longer requests carrying two or three details) wrote 150
+  requests from the same two documents (``--dev12``/``--heldout12``, every third held out). Its
+  brief named no store, so its names are scored in the store it presumed (:func:`_presumed`:
+  every test, run, suite and canary an expected command presumes exists, read through click).
+  The scorer also compares options that only say their click default (``--alpha 0.05``) or the
+  default control (the first variant) as left out. At 0f5dbd6's parser: dev 84/100 (1 wrong
+  write), held-out 40/50 = 80.0 % (0 wrong writes, 1 wrong read). After round 10: dev 94/100 (0
+  wrong writes), held-out 40/50 = 80.0 % (the same 0 wrong writes and 1 wrong read): the dev
+  fixes moved the held-out third by nothing. Fixed at their cause: a last clause naming an
+  analysis option ("…, recording the cuped analysis with prior_score as covariate") was a
+  decision's --note (a wrong write); "make a test X …" with a plan's "results" fell through
+  every rule; an event id was asked back for itself; a metric's quantile after it
+  ("completion_time p95"); "on canary NAME" beside a typed arm; eval run's gates in the options'
+  own words ("max failed 0", "fail under exact=0.9"); both runs' roles ("baseline X vs
+  candidate Y"); "rolling out X over Y"; "b ran case q7".
+
 In the fresh sets an expected ``UNSURE`` (like ``INCOMPLETE`` and ``REFUSED``) is right
 for any answer that is not a command: a question, a pre-filled line, a refusal.
 
