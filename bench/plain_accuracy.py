@@ -610,9 +610,9 @@ def _strict(text: str, focus: str | None, expected: str, vocab: Vocabulary | Non
     """The lead's scoring (/tmp/score_fresh_lead.py): an expected INCOMPLETE, REFUSED or
     UNSURE is right for any answer that is not a command."""
     t = translate(text, vocab or tp.VOCAB, focus)
-    if expected == "help" or expected.startswith(
-        "help "
-    ):  # the shell's own help: named in the answer, nothing runs
+    if expected in ("help", "clear") or expected.startswith(
+        ("help ", "use ")
+    ):  # the shell's own help, focus and clear: named in the answer, nothing runs
         if t.status != "command":
             return "ok" if expected in t.suggestions else "declined"
         return "wrong-write" if is_write(t.argv) else "wrong-read"

@@ -805,7 +805,21 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if len(groups) > 1 and not _same_family(groups):
         return refused(text, "that asks for more than one change; one request at a time, please")
     if fw in ("use", "focus") and len(req.tokens) <= 3:
-        return refused(text, "`use NAME` is a shell command: type it as a command")
+        named = req.named("test", "canary")
+        line = f"use {named[0].name}" if len(named) == 1 else "use NAME"
+        return refused(text, f"`use NAME` is a shell command: type `{line}`", [line])
+    if fw in ("clear", "wipe", "blank") and set(words) <= {
+        "clear",
+        "wipe",
+        "blank",
+        "the",
+        "screen",
+        "terminal",
+        "display",
+        "please",
+        "my",
+    }:  # "clear the screen": the shell's own word, nothing to run
+        return refused(text, "`clear` is a shell command: type `clear`", ["clear"])
 
     # ---- audit and the log's integrity
     audit_cue = (

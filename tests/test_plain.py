@@ -1562,6 +1562,10 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # "rolling out X over Y", the particle before the candidate
     ("canary create", "plan a canary r6 rolling out r6 over r5", None, "canary create r6 --control r5 --candidate r6"),
     ("canary create", "new canary r7 rolling out r7 over r5, salt s1", None, "canary create r7 --control r5 --candidate r7 --salt s1"),
+    # the shell's own words said as requests: named in the answer, nothing runs
+    ("refused", "clear the screen", None, "! type `clear`"),
+    ("refused", "focus on checkout-flow", None, "! type `use checkout-flow`"),
+    ("refused", "clear the cache", None, "~"),
 ]
 # fmt: on
 
