@@ -1196,6 +1196,10 @@ class ABTestAggregate:
     """The A/B test aggregate, as the ledger sees it."""
 
     state_version = 1
+    #: a test's state is snapshotted when it is created: a later process (an import, a
+    #: result added from a script) then restores it instead of validating the stored
+    #: definition, whose model's first validation builds its schema (~20 ms of a start)
+    snapshot_first = True
 
     def initial(self) -> ABTestState:
         return ABTestState()
