@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import singledispatch
@@ -722,6 +722,21 @@ class ResultAdded(ResultFields, Event):
         _SET_PRIVATE(event, None)
         return event  # type: ignore[no-any-return]
 
+    @classmethod
+    def of_all(cls, results: Iterable[ResultFields]) -> list[ResultAdded]:
+        """``[ResultAdded.of(r) for r in results]``, its steps inline (a batch's events)."""
+        new, set_dict, set_given = object.__new__, _SET_DICT, _SET_FIELDS_SET
+        set_extra, set_private = _SET_EXTRA, _SET_PRIVATE
+        events = []
+        for fields in results:
+            event = new(cls)
+            set_dict(event, fields.__dict__)
+            set_given(event, fields.__pydantic_fields_set__)
+            set_extra(event, None)
+            set_private(event, None)
+            events.append(event)
+        return events
+
     def to_data(self) -> dict[str, Any]:
         # every field is a JSON primitive, a tuple of strings or a str->float dict:
         # the same output as model_dump(mode="json", exclude_none=True), several times faster
@@ -1065,7 +1080,7 @@ def _add_results(command: AddResults, state: ABTestState) -> Sequence[Event]:
     variants = state.variants if count == 1 else frozenset(state.variants)
     if count > _FEW_RESULTS and _plain_batch(command.results, frozenset(variants)):
         # (an import's batch: the same checks a column at a time, every result passing)
-        return list(map(ResultAdded.of, command.results))
+        return ResultAdded.of_all(command.results)
     events = []
     for i, r in enumerate(command.results, start=1):
         if (
@@ -1098,7 +1113,7 @@ def _plain_batch(results: Sequence[ResultFields], variants: frozenset[str]) -> b
     """Whether every one of ``results`` passes ``_add_results``'s quick test (a known variant,
     no custom metric or dimension, measures in range): then each is recorded as it is."""
     if not variants.issuperset(map(_VARIANT_OF, results)) or any(
-        a or b for a, b in map(_EXTRAS_OF, results)
+        map(any, map(_EXTRAS_OF, results))
     ):
         return False
     for column in zip(*map(_MEASURES_OF, results), strict=True):
@@ -1192,6 +1207,10 @@ def _(command: RestoreTest, state: ABTestState) -> Sequence[Event]:
     return [TestRestored()]
 
 
+#: the event classes ``ABTestAggregate.evolve_all`` counts at once
+_ONLY_RESULTS = frozenset({ResultAdded})
+
+
 class ABTestAggregate:
     """The A/B test aggregate, as the ledger sees it."""
 
@@ -1215,7 +1234,7 @@ class ABTestAggregate:
 
     def evolve_all(self, state: ABTestState, events: Sequence[Event]) -> ABTestState:
         """``evolve`` of each of ``events`` in turn; a batch of results at once (one state)."""
-        if all(e.__class__ is ResultAdded for e in events):
+        if set(map(type, events)) <= _ONLY_RESULTS:
             counted = object.__new__(ABTestState)
             counted.__dict__.update(state.__dict__, results=state.results + len(events))
             return counted

@@ -280,14 +280,22 @@ class Ledger:
             return []
         ids = event_ids(events) if callable(event_ids) else event_ids
         of = NewEvent.of
-        new = (
-            [
+        kinds: set[type[Event]] | None = (
+            set(map(type, events)) if len(events) > 1 and not ids else None
+        )
+        if kinds is not None and len(kinds) == 1:
+            # a batch of one event type (an import's results): its name and version once
+            (kind,) = kinds
+            new = NewEvent.all_of(
+                kind.event_type, map(kind.to_data, events), kind.schema_version, meta
+            )
+        elif ids:
+            new = [
                 of(e.event_type, e.to_data(), e.schema_version, meta, ids[i])
                 for i, e in enumerate(events)
             ]
-            if ids
-            else [of(e.event_type, e.to_data(), e.schema_version, meta, None) for e in events]
-        )
+        else:
+            new = [of(e.event_type, e.to_data(), e.schema_version, meta, None) for e in events]
         # an aggregate may fold a command's events at once (an import's batch: one state,
         # not one a result); the same state as evolving them one by one
         evolve_all = getattr(aggregate, "evolve_all", None)

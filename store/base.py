@@ -7,7 +7,7 @@ into streams with a per-stream ``version``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,6 +50,33 @@ class NewEvent:
             event_id=event_id,
         )
         return e
+
+    @classmethod
+    def all_of(
+        cls,
+        type: str,
+        datas: Iterable[dict[str, Any]],
+        schema_version: int,
+        metadata: dict[str, Any],
+    ) -> list[NewEvent]:
+        """``[NewEvent.of(type, d, schema_version, metadata, None) for d in datas]``, built
+        from one template (a batch of one event type: an import's results)."""
+        template = {
+            "type": type,
+            "data": None,
+            "schema_version": schema_version,
+            "metadata": metadata,
+            "event_id": None,
+        }
+        new = object.__new__
+        events = []
+        for data in datas:
+            e = new(cls)
+            fields = e.__dict__
+            fields.update(template)
+            fields["data"] = data
+            events.append(e)
+        return events
 
 
 @dataclass(slots=True)
