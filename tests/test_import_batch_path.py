@@ -135,6 +135,21 @@ def test_the_column_checks_agree_with_pydantic_row_by_row(objs: list[Any]) -> No
         assert_same_fields(quick, slow)
 
 
+
+@given(st.lists(result_like, max_size=12))
+def test_a_batch_of_events_is_the_events_of_each_result(objs: list[Any]) -> None:
+    fields = [f for f in map(pydantic_fields, objs) if f is not None]
+    many = d.ResultAdded.of_all(fields)
+    one_by_one = [d.ResultAdded.of(f) for f in fields]
+    assert many == one_by_one
+    for a, b in zip(many, one_by_one, strict=True):
+        assert type(a) is type(b) is d.ResultAdded
+        assert a.__dict__ is b.__dict__
+        assert a.__pydantic_fields_set__ == b.__pydantic_fields_set__
+        assert a.to_data() == b.to_data()
+    state = d.ABTestState(name="t", variants=("a", "b"), control="a", results=3)
+    assert d.AB_TESTS.evolve_all(state, many).results == 3 + len(many)
+
 def test_the_column_checks_take_the_plain_rows_of_a_file() -> None:
     """Not a check that cannot fail: the plain shapes are the ones the quick path is for."""
     objs = [
