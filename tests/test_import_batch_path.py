@@ -135,7 +135,6 @@ def test_the_column_checks_agree_with_pydantic_row_by_row(objs: list[Any]) -> No
         assert_same_fields(quick, slow)
 
 
-
 @given(st.lists(result_like, max_size=12))
 def test_a_batch_of_events_is_the_events_of_each_result(objs: list[Any]) -> None:
     fields = [f for f in map(pydantic_fields, objs) if f is not None]
@@ -149,6 +148,7 @@ def test_a_batch_of_events_is_the_events_of_each_result(objs: list[Any]) -> None
         assert a.to_data() == b.to_data()
     state = d.ABTestState(name="t", variants=("a", "b"), control="a", results=3)
     assert d.AB_TESTS.evolve_all(state, many).results == 3 + len(many)
+
 
 def test_the_column_checks_take_the_plain_rows_of_a_file() -> None:
     """Not a check that cannot fail: the plain shapes are the ones the quick path is for."""
