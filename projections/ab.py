@@ -208,6 +208,7 @@ _BOOLS = frozenset({bool, type(None)})
 _PLAIN_COLUMNS = (*RESULT_COLUMNS[2:15], "notes")
 _POSITION = operator.attrgetter("position")
 _DATA = operator.attrgetter("data")
+_WRITERS_DATA = operator.attrgetter("_data")
 _KIND = operator.attrgetter("type", "schema_version", "stream_id")
 _RECORDED_AT = operator.attrgetter("recorded_at")
 
@@ -347,9 +348,11 @@ class ABProjection(TableProjection):
                 if kind == RESULT_TYPE and version == RESULT_VERSION:
                     # one append's batch of results (an import's): the run at once
                     test = itertools.repeat(test_name(stream_id))
-                    self._fold_results(
-                        conn, list(zip(events, test, map(_DATA, events), strict=False))
-                    )
+                    # the writer's own bodies, as ``data`` gives them (parsed when one is not)
+                    datas = list(map(_WRITERS_DATA, events))
+                    if None in datas:
+                        datas = list(map(_DATA, events))
+                    self._fold_results(conn, list(zip(events, test, datas, strict=False)))
                     return
         run: list[tuple[RecordedEvent, str, dict[str, Any]]] = []
         for e in events:
