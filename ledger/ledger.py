@@ -286,8 +286,13 @@ class Ledger:
         if kinds is not None and len(kinds) == 1:
             # a batch of one event type (an import's results): its name and version once
             (kind,) = kinds
+            plain_bodies = getattr(aggregate, "plain_bodies", None)
             new = NewEvent.all_of(
-                kind.event_type, map(kind.to_data, events), kind.schema_version, meta
+                kind.event_type,
+                map(kind.to_data, events),
+                kind.schema_version,
+                meta,
+                plain_data=plain_bodies is not None and plain_bodies(command, events),
             )
         elif ids:
             new = [

@@ -18,7 +18,7 @@ from hashlib import sha256
 from json.encoder import encode_basestring
 from typing import Any
 
-from trialbook.domain.canonical import canonical_json, new_event_ids
+from trialbook.domain.canonical import canonical_json, new_event_ids, plain_json
 from trialbook.store.base import NewEvent, RecordedEvent
 from trialbook.store.errors import ConcurrencyError, IdempotencyConflict
 
@@ -107,7 +107,8 @@ def prepare(events: Sequence[NewEvent]) -> list[Prepared]:
                     meta,
                 )
             metas[id(e.metadata)] = meta
-        prepared.append((e, e.event_id or next(fresh), canonical_json(e.data), meta))
+        data = plain_json(e.data) if e.plain_data else canonical_json(e.data)
+        prepared.append((e, e.event_id or next(fresh), data, meta))
     return prepared
 
 
