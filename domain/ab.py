@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import singledispatch
@@ -512,7 +512,8 @@ def quick_results(objs: Sequence[Any]) -> list[ResultFields | None]:
     it does not take is checked row by row instead; a row either way yields None (the
     caller validates it with pydantic) or fields equal to ``model_validate``'s.
     """
-    out: list[ResultFields | None] = [None] * len(objs)
+    out = QuickResults([None] * len(objs))
+    plain = True
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, obj in enumerate(objs):
         if type(obj) is dict:
@@ -522,21 +523,27 @@ def quick_results(objs: Sequence[Any]) -> list[ResultFields | None]:
                 groups[keys] = [i]
             else:
                 group.append(i)
+        else:
+            plain = False
     new = object.__new__
     set_dict, set_fields_set = _SET_DICT, _SET_FIELDS_SET
     set_extra, set_private = _SET_EXTRA, _SET_PRIVATE
     for keys, index in groups.items():
         if "variant" not in keys or not QUICK_KEYS.issuperset(keys):
+            plain = False
             continue
         rows = [objs[i] for i in index]
         try:
-            replaced = _checked_columns(keys, rows)
+            checked = _checked_columns(keys, rows)
         except TypeError:  # a key that is not text, matched against a pattern
-            replaced = None
-        if replaced is None:
+            checked = None
+        if checked is None:
+            plain = False
             for i in index:
                 out[i] = quick_result_fields(objs[i])
             continue
+        replaced, plain_floats = checked
+        plain = plain and plain_floats
         given = frozenset(keys)
         unset = _UNSET
         rows = [{**unset, **row} for row in rows]  # each row's fields, in the model's order
@@ -553,7 +560,24 @@ def quick_results(objs: Sequence[Any]) -> list[ResultFields | None]:
             set_extra(fields, None)
             set_private(fields, None)
             out[i] = fields
+    out.plain = plain and bool(objs)
     return out
+
+
+class QuickResults(list[ResultFields | None]):
+    """What :func:`quick_results` gives: a list, and whether its results' bodies are plain."""
+
+    #: every row became fields checked a column at a time and holds no float orjson writes
+    #: otherwise than the canonical encoder (0 or 1e-4 and more in size): each event's body
+    #: passes ``canonical_json``'s check of a body (``canonical._plain``) without it
+    plain = False
+
+
+class PlainResults(tuple[ResultFields, ...]):
+    """Results whose bodies are plain, as :attr:`QuickResults.plain` says (an import's chunk,
+    decided as an ``AddResults``): their events are serialised without checking each body."""
+
+    __slots__ = ()
 
 
 _NONE_TYPE = type(None)
@@ -562,9 +586,11 @@ _NUMBER_TYPES = frozenset({float, int})
 
 def _checked_columns(
     keys: tuple[str, ...], rows: list[dict[str, Any]]
-) -> dict[str, list[Any]] | None:
+) -> tuple[dict[str, list[Any]], bool] | None:
     """The columns of ``rows`` (all with ``keys``) whose values ResultFields stores changed
-    (integers as floats, dicts copied); None when a value is one to check row by row."""
+    (integers as floats, dicts copied), and whether every float is 0 or 1e-4 and more in
+    size (see :class:`QuickResults`); None when a value is one to check row by row."""
+    plain = True
     columns = dict(zip(keys, zip(*(row.values() for row in rows), strict=True), strict=True))
     replaced: dict[str, list[Any]] = {}
     for key, column in columns.items():
@@ -600,6 +626,7 @@ def _checked_columns(
                     return None
                 if low < 0 and key in _NON_NEGATIVE:
                     return None
+                plain = plain and _plain_sizes(numbers)
             if key == "metrics":
                 replaced[key] = (
                     [dict(m) for m in column]
@@ -634,7 +661,7 @@ def _checked_columns(
                 return None  # some rows give it, some not: row by row
         elif calls is None or None in calls or not all(map(operator.le, ok, calls)):
             return None
-    return replaced
+    return replaced, plain
 
 
 # --------------------------------------------------------------------------- events
@@ -722,10 +749,34 @@ class ResultAdded(ResultFields, Event):
         _SET_PRIVATE(event, None)
         return event  # type: ignore[no-any-return]
 
+    @classmethod
+    def of_all(cls, results: Iterable[ResultFields]) -> list[ResultAdded]:
+        """``[ResultAdded.of(r) for r in results]``, its steps inline (a batch's events)."""
+        new, set_dict, set_given = object.__new__, _SET_DICT, _SET_FIELDS_SET
+        set_extra, set_private = _SET_EXTRA, _SET_PRIVATE
+        events = []
+        for fields in results:
+            event = new(cls)
+            set_dict(event, fields.__dict__)
+            set_given(event, fields.__pydantic_fields_set__)
+            set_extra(event, None)
+            set_private(event, None)
+            events.append(event)
+        return events
+
     def to_data(self) -> dict[str, Any]:
         # every field is a JSON primitive, a tuple of strings or a str->float dict:
         # the same output as model_dump(mode="json", exclude_none=True), several times faster
         return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def _plain_sizes(floats: Sequence[float]) -> bool:
+    """Whether each of ``floats`` is finite and 0 or at least 1e-4 in size."""
+    sizes = list(map(abs, floats))
+    total = sum(sizes)  # NaN, which min and max may pass over, makes it NaN
+    if total != total or max(sizes) == math.inf:
+        return False
+    return min(sizes) >= 1e-4 or all(x >= 1e-4 or x == 0 for x in sizes)
 
 
 @upcaster("ResultAdded", 1)
@@ -1065,7 +1116,7 @@ def _add_results(command: AddResults, state: ABTestState) -> Sequence[Event]:
     variants = state.variants if count == 1 else frozenset(state.variants)
     if count > _FEW_RESULTS and _plain_batch(command.results, frozenset(variants)):
         # (an import's batch: the same checks a column at a time, every result passing)
-        return list(map(ResultAdded.of, command.results))
+        return ResultAdded.of_all(command.results)
     events = []
     for i, r in enumerate(command.results, start=1):
         if (
@@ -1098,7 +1149,7 @@ def _plain_batch(results: Sequence[ResultFields], variants: frozenset[str]) -> b
     """Whether every one of ``results`` passes ``_add_results``'s quick test (a known variant,
     no custom metric or dimension, measures in range): then each is recorded as it is."""
     if not variants.issuperset(map(_VARIANT_OF, results)) or any(
-        a or b for a, b in map(_EXTRAS_OF, results)
+        map(any, map(_EXTRAS_OF, results))
     ):
         return False
     for column in zip(*map(_MEASURES_OF, results), strict=True):
@@ -1192,10 +1243,18 @@ def _(command: RestoreTest, state: ABTestState) -> Sequence[Event]:
     return [TestRestored()]
 
 
+#: the event classes ``ABTestAggregate.evolve_all`` counts at once
+_ONLY_RESULTS = frozenset({ResultAdded})
+
+
 class ABTestAggregate:
     """The A/B test aggregate, as the ledger sees it."""
 
     state_version = 1
+    #: a test's state is snapshotted when it is created: a later process (an import, a
+    #: result added from a script) then restores it instead of validating the stored
+    #: definition, whose model's first validation builds its schema (~20 ms of a start)
+    snapshot_first = True
 
     def initial(self) -> ABTestState:
         return ABTestState()
@@ -1209,9 +1268,20 @@ class ABTestAggregate:
             return counted
         return evolve(event, state)
 
+    def plain_bodies(self, command: Command, events: Sequence[Event]) -> bool:
+        """Whether the bodies of ``events``, decided from ``command``, are known to pass
+        ``canonical_json``'s check of a body: an import's chunk read as :class:`PlainResults`,
+        each recorded as it was read."""
+        return (
+            command.__class__ is AddResults
+            and type(command.results) is PlainResults  # type: ignore[attr-defined]
+            and len(events) == len(command.results)  # type: ignore[attr-defined]
+            and set(map(type, events)) <= _ONLY_RESULTS
+        )
+
     def evolve_all(self, state: ABTestState, events: Sequence[Event]) -> ABTestState:
         """``evolve`` of each of ``events`` in turn; a batch of results at once (one state)."""
-        if all(e.__class__ is ResultAdded for e in events):
+        if set(map(type, events)) <= _ONLY_RESULTS:
             counted = object.__new__(ABTestState)
             counted.__dict__.update(state.__dict__, results=state.results + len(events))
             return counted

@@ -36,6 +36,16 @@ def canonical_json(value: Any) -> str:
     return "".join(_ENCODE(value, 0))
 
 
+def plain_json(value: dict[str, Any]) -> str:
+    """``canonical_json(value)`` of a dict its writer has checked as ``_plain`` checks one
+    (a batch of event bodies checked a column at a time), without checking it again; an
+    integer beyond 64 bits, which orjson refuses, is still written by json's way."""
+    try:
+        return _orjson_dumps(value, option=_SORT_KEYS).decode()
+    except TypeError:
+        return canonical_json(value)
+
+
 #: the types orjson writes as json does (bool, not int subclasses; see _plain)
 _SCALARS = frozenset({str, int, bool, type(None)})
 _INF = float("inf")

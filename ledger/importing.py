@@ -409,7 +409,7 @@ def _chunked(lines: Iterator[tuple[int, str]]) -> Iterator[Chunk]:
     """
     from orjson import loads as quick_loads
 
-    from trialbook.domain.ab import quick_results
+    from trialbook.domain.ab import PlainResults, quick_results
 
     while True:
         numbered: list[tuple[int, str]] = []
@@ -434,11 +434,14 @@ def _chunked(lines: Iterator[tuple[int, str]]) -> Iterator[Chunk]:
                 raise unreadable
             return
         results = quick_results(objs)
+        # every line read the quick way, no float written otherwise by orjson: see PlainResults
+        plain = getattr(results, "plain", False)
         sources = LineLabels([number for number, _ in numbered])
         blobs: list[bytes] = []
         derived = 0
         for i, fields in enumerate(results):
             if fields is None:
+                plain = False
                 # orjson reads some values otherwise (integers beyond 64 bits as floats):
                 # decode with json, which this path has always used
                 ((where, obj),) = _json_values([numbered[i]], None)
@@ -446,7 +449,9 @@ def _chunked(lines: Iterator[tuple[int, str]]) -> Iterator[Chunk]:
                 derived += held
         if unreadable is not None:
             raise unreadable
-        yield Chunk(tuple(results), sources, derived, tuple(blobs))
+        yield Chunk(
+            PlainResults(results) if plain else tuple(results), sources, derived, tuple(blobs)
+        )
 
 
 class LineLabels(Sequence[str]):

@@ -217,7 +217,7 @@ class CaseFold:
                     cell[at + 1] += x
         conn.executemany(
             _UPSERT,
-            [(t, c, array("d", cell).tobytes()) for (t, c), cell in cells.items() if cell],
+            [(t, c, packed_floats(cell)) for (t, c), cell in cells.items() if cell],
         )
         if self.known is not None:
             self.known.update(cells)  # type: ignore[arg-type]

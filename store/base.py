@@ -7,7 +7,7 @@ into streams with a per-stream ``version``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +28,10 @@ class NewEvent:
     schema_version: int = 1
     metadata: dict[str, Any] = field(default_factory=dict)
     event_id: str | None = None
+    #: the writer checked that ``data`` passes ``canonical_json``'s check of a body
+    #: (``canonical.plain_json``: text, numbers and flat containers orjson writes as the
+    #: canonical encoder does), so it is written without checking each value again
+    plain_data: bool = field(default=False, compare=False, repr=False)
 
     @classmethod
     def of(
@@ -50,6 +54,37 @@ class NewEvent:
             event_id=event_id,
         )
         return e
+
+    @classmethod
+    def all_of(
+        cls,
+        type: str,
+        datas: Iterable[dict[str, Any]],
+        schema_version: int,
+        metadata: dict[str, Any],
+        *,
+        plain_data: bool = False,
+    ) -> list[NewEvent]:
+        """``[NewEvent.of(type, d, schema_version, metadata, None) for d in datas]``, built
+        from one template (a batch of one event type: an import's results), each with
+        ``plain_data`` as given."""
+        template = {
+            "type": type,
+            "data": None,
+            "schema_version": schema_version,
+            "metadata": metadata,
+            "event_id": None,
+            "plain_data": plain_data,
+        }
+        new = object.__new__
+        events = []
+        for data in datas:
+            e = new(cls)
+            fields = e.__dict__
+            fields.update(template)
+            fields["data"] = data
+            events.append(e)
+        return events
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ SQLite and PostgreSQL, and a log moves between them byte for byte.
 
 from __future__ import annotations
 
+import operator
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -17,10 +18,12 @@ from hashlib import sha256
 from json.encoder import encode_basestring
 from typing import Any
 
-from trialbook.domain.canonical import canonical_json, new_event_ids
+from trialbook.domain.canonical import canonical_json, new_event_ids, plain_json
 from trialbook.store.base import NewEvent, RecordedEvent
 from trialbook.store.errors import ConcurrencyError, IdempotencyConflict
 
+#: the event id a client supplied for an event to append (None: a new one is made)
+EVENT_ID = operator.attrgetter("event_id")
 #: an event to append with its id, data JSON and metadata JSON
 Prepared = tuple[NewEvent, str, str, str]
 #: a raw row in the column order of ``store.sqlite.COLUMNS``
@@ -88,7 +91,7 @@ def prepare(events: Sequence[NewEvent]) -> list[Prepared]:
     # a batch usually shares one metadata dict: serialise it once
     metas: dict[int, str] = {}
     prepared = []
-    fresh = iter(new_event_ids(sum(1 for e in events if not e.event_id)))
+    fresh = iter(new_event_ids(sum(map(operator.not_, map(EVENT_ID, events)))))
     for e in events:
         meta = metas.get(id(e.metadata))
         if meta is None:
@@ -104,7 +107,8 @@ def prepare(events: Sequence[NewEvent]) -> list[Prepared]:
                     meta,
                 )
             metas[id(e.metadata)] = meta
-        prepared.append((e, e.event_id or next(fresh), canonical_json(e.data), meta))
+        data = plain_json(e.data) if e.plain_data else canonical_json(e.data)
+        prepared.append((e, e.event_id or next(fresh), data, meta))
     return prepared
 
 

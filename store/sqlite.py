@@ -31,6 +31,7 @@ from trialbook.store.errors import (
 )
 from trialbook.store.migrations import APPLICATION_ID
 from trialbook.store.rows import (
+    EVENT_ID,
     Prepared,
     already_recorded,
     chain_rows,
@@ -247,7 +248,7 @@ class SQLiteEventStore:
             return []
         prepared = prepare(events)
         with self.transaction() as conn:
-            if events[0].event_id if len(events) == 1 else any(e.event_id for e in events):
+            if events[0].event_id if len(events) == 1 else any(map(EVENT_ID, events)):
                 existing = self._existing(prepared, stream_id)
                 if existing is not None:
                     return existing

@@ -86,3 +86,22 @@ def test_metadata_changed_in_place_between_appends_is_serialised_again() -> None
     meta["process"]["pid"] = True
     ((_, _, _, third),) = prepare([NewEvent(type="T", data={}, metadata=meta)])
     assert third == canonical_json(meta) and '"pid":true' in third
+
+
+@given(
+    st.lists(st.dictionaries(st.text(max_size=3), st.integers(), max_size=3), max_size=5),
+    st.sampled_from(["ResultAdded", "TestCreated"]),
+    st.integers(1, 3),
+)
+def test_events_made_from_one_template_are_those_made_one_by_one(
+    datas: list[dict], kind: str, version: int
+) -> None:
+    meta = {"actor": "a"}
+    many = NewEvent.all_of(kind, iter(datas), version, meta)
+    one_by_one = [NewEvent.of(kind, d, version, meta, None) for d in datas]
+    assert many == one_by_one == [NewEvent(kind, d, version, meta) for d in datas]
+    assert [e.plain_data for e in many] == [e.plain_data for e in one_by_one] == [False] * len(many)
+    fields = [{k: v for k, v in vars(e).items() if k != "plain_data"} for e in many]
+    assert fields == [vars(e) for e in one_by_one]
+    assert [list(f) for f in fields] == [list(vars(e)) for e in one_by_one]
+    assert all(e.data is d and e.metadata is meta for e, d in zip(many, datas, strict=True))
