@@ -189,6 +189,16 @@ def new_event_ids(count: int) -> list[str]:
     ms = time.time_ns() // 1_000_000
     if ms > _last_ms:
         _last_ms, _seq = ms, -1
+    if count == 1:  # a single append: the loop's one id, its random digits from the pool
+        if _seq >= 0xFFF:
+            _last_ms += 1
+            _seq = -1
+        _seq += 1
+        digits = _random_digits()
+        return [
+            f"{_prefix_of(_last_ms)}7{_seq:03x}-{_VARIANT_DIGIT[digits[0]]}{digits[1:4]}-"
+            f"{digits[4:]}"
+        ]
     # the random bits as hex at once: the 16 digits of each id's rand_b are those of its
     # 8 bytes, the first with its top two bits set to the variant (0b10)
     random = os.urandom(8 * count).hex()
@@ -219,6 +229,40 @@ def new_event_ids(count: int) -> list[str]:
         _seq = start + take - 1
         at += 16 * take
     return ids
+
+
+def _prefix_of(ms: int) -> str:
+    """``_ms_prefix(ms)``, kept for the millisecond it was last made for."""
+    global _prefix
+    if _prefix[0] != ms:
+        _prefix = (ms, _ms_prefix(ms))
+    return _prefix[1]
+
+
+#: the millisecond ``_prefix_of`` made a prefix for last, and the prefix
+_prefix: tuple[int, str] = (-1, "")
+
+
+def _random_digits() -> str:
+    """16 random hex digits (8 bytes from ``os.urandom``) for one id's ``rand_b``.
+
+    The OS is asked for the digits of 64 ids at once (a system call was most of a single
+    id's cost); each is taken by one ``list.pop``, which no two threads can both get.
+    A forked child drops the parent's (see below), so two processes never share digits.
+    """
+    try:
+        return _RANDOM_POOL.pop()
+    except IndexError:
+        digits = os.urandom(8 * 64).hex()
+        # (last first: popped in the order the OS gave them)
+        _RANDOM_POOL.extend([digits[i : i + 16] for i in range(16 * 63, 0, -16)])
+        return digits[:16]
+
+
+#: random digits drawn from the OS and not used yet (see _random_digits)
+_RANDOM_POOL: list[str] = []
+if hasattr(os, "register_at_fork"):  # (POSIX)
+    os.register_at_fork(after_in_child=_RANDOM_POOL.clear)
 
 
 def _ms_prefix(ms: int) -> str:

@@ -66,6 +66,9 @@ _SET_CHECKPOINT = (
     "INSERT INTO projection_checkpoints (name, version, position) VALUES (?, ?, ?) "
     "ON CONFLICT(name) DO UPDATE SET version = excluded.version, position = excluded.position"
 )
+#: every checkpoint moved to a position: an append's, when every row is the projector's own
+#: and at its current version (see ``Projector.in_transaction``)
+_MOVE_ALL = "UPDATE projection_checkpoints SET position = ?"
 
 
 class Projection(Protocol):
@@ -142,6 +145,11 @@ class Projector:
         #: ``in_transaction``); None: read them from the table
         self._at: int | None = None
         self._generation: int | None = None
+        #: the names of this projector's checkpoints, and whether the table held no other
+        #: rows when it was last read (valid with ``_at``: in one generation only this
+        #: projector writes the table, and only its own rows)
+        self._names = frozenset(p.name for p in self.projections)
+        self._only_ours = False
         #: the cursor the checkpoints are set through, on the connection it was made on
         #: (``conn.execute`` makes a cursor each time: about half a small statement's cost)
         self._cursor: sqlite3.Cursor | None = None
@@ -185,6 +193,7 @@ class Projector:
             else:
                 self.forget()
                 checkpoints = self._checkpoints(conn)
+                self._only_ours = self._names.issuperset(checkpoints)
             # the batch's event types once (an import's batch: one type), not once a projection
             types = frozenset(
                 [recorded[0].type] if len(recorded) == 1 else [e.type for e in recorded]
@@ -198,14 +207,20 @@ class Projector:
                     p.apply(conn, recorded)
                 elif not types.isdisjoint(p.handles):
                     self._fold(conn, p, recorded)
-        params: list[Any] = []
-        for p in self.projections:
-            params += (p.name, p.version, last)
-        if params:
+        if self.projections:
             cur = self._cursor
             if cur is None or cur.connection is not conn:
                 cur = self._cursor = conn.cursor()
-            cur.execute(self._set_all, params)
+            if known is not None and self._only_ours:
+                # every row is one of ours, written by this projector in this generation
+                # with its current version (a catch-up above writes only ours, at that
+                # version): moving them all is the upsert below, at ~60 % of its cost
+                cur.execute(_MOVE_ALL, (last,))
+            else:
+                params: list[Any] = []
+                for p in self.projections:
+                    params += (p.name, p.version, last)
+                cur.execute(self._set_all, params)
         if generation is not None:
             self._at = last
             self._generation = generation
@@ -232,6 +247,7 @@ class Projector:
         checkpoints = self._checkpoints(conn)
         if any(checkpoints.get(p.name) != (p.version, head) for p in self.projections):
             return False
+        self._only_ours = self._names.issuperset(checkpoints)
         for p in self.projections:
             forget_streams = getattr(p, "forget_streams", None)
             if forget_streams is not None:
@@ -244,6 +260,7 @@ class Projector:
     def forget(self) -> None:
         """Drop the checkpoints and projection caches kept between appends."""
         self._at = self._generation = None
+        self._only_ours = False
         for p in self.projections:
             _forget(p)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import re
 import sqlite3
@@ -351,6 +352,53 @@ def test_batch_ids_are_the_uuid7_bits_of_their_random_bytes(
         value = (last % 2**48) << 80 | 7 << 76 | counter << 64 | 2 << 62 | rand_b % 2**62
         expected.append(str(uuid.UUID(int=value)))
     assert c.new_event_ids(40) == expected
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    random=st.binary(min_size=8 * 64 * 2, max_size=8 * 64 * 2),
+    ms=st.integers(0, 2**48 - 2),
+    seq=st.integers(-1, 0xFFF),
+    n=st.integers(1, 100),
+)
+def test_single_ids_are_the_uuid7_bits_of_the_random_bytes_drawn_for_them(
+    random: bytes, ms: int, seq: int, n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An id made alone takes its 8 random bytes from a pool the OS fills 64 ids at a time,
+    in the order the OS gave them: the same RFC 9562 layout as a batch's ids."""
+    chunks = iter([random[: 8 * 64], random[8 * 64 :]])
+    monkeypatch.setattr(c.os, "urandom", lambda size: next(chunks)[:size])
+    monkeypatch.setattr(c, "_RANDOM_POOL", [])
+    monkeypatch.setattr(c, "_last_ms", 2**48 + ms)  # ahead of the clock: kept
+    monkeypatch.setattr(c, "_seq", seq)
+    expected = []
+    last, counter = 2**48 + ms, seq
+    for (rand_b,) in list(struct.iter_unpack(">Q", random))[:n]:
+        counter += 1
+        if counter > 0xFFF:
+            last, counter = last + 1, 0
+        value = (last % 2**48) << 80 | 7 << 76 | counter << 64 | 2 << 62 | rand_b % 2**62
+        expected.append(str(uuid.UUID(int=value)))
+    assert [c.new_event_ids(1)[0] for _ in range(n)] == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_reuse_the_random_digits_of_its_parents_ids() -> None:
+    c.new_event_ids(1)  # the pool holds the digits of 63 more ids
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, c.new_event_ids(1)[0].encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    parent = c.new_event_ids(1)[0]
+    assert UUID7.match(child) and UUID7.match(parent)
+    assert child[-16:] != parent[-16:]  # (the same digits, were the pool inherited)
 
 
 @settings(max_examples=200, deadline=None)
