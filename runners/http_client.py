@@ -275,6 +275,8 @@ class WireClient:
     _default_headers: dict[str, str]
     _concurrency: int = 10
     _timeout: float = 60.0
+    #: a response has set a cookie: every request goes through aiohttp (its jar) from then on
+    _cookies = False
 
     async def start(self, *, concurrency: int = 10, timeout: float = 60.0) -> None:
         if self._wire is not None:
@@ -323,6 +325,7 @@ class WireClient:
         return found
 
     async def aclose(self) -> None:
+        self._cookies = False  # the jar closes with the session
         if self._wire is not None:
             wire, self._wire = self._wire, None
             await wire.aclose()
@@ -337,7 +340,7 @@ class WireClient:
             await self.start()
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         wire = self._wire
-        if self._session is not None or not wire.handles(url):
+        if self._cookies or not wire.handles(url):
             return await self._send_aiohttp("POST", url, body, self._default_headers)
         from trialbook.runners.http_wire import HandOver
 
@@ -361,6 +364,7 @@ class WireClient:
             return
         from yarl import URL
 
+        self._cookies = True
         jar = self._aiohttp().cookie_jar
         for values, url in wire.cookies:
             jar.update_cookies_from_headers(values, URL(url))

@@ -101,6 +101,9 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_io = time.monotonic()
+        if self.waiter is None:  # unasked for (no request in flight): never reuse this one
+            self.closed = True
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as e:
@@ -170,7 +173,8 @@ class _Connection(asyncio.Protocol):
         if self.closed or self.transport is None or self.transport.is_closing():
             return True
         try:
-            return bool(socket.socket.recv(self.sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+            # the socket is non-blocking: nothing to read raises at once
+            return bool(socket.socket.recv(self.sock, 1, socket.MSG_PEEK))
         except (BlockingIOError, InterruptedError):
             return False
         except OSError:

@@ -12,6 +12,7 @@ import socket
 import socketserver
 import ssl
 import subprocess
+import sys
 import threading
 import zlib
 from collections.abc import Callable
@@ -388,6 +389,41 @@ class TestHandedToAiohttp:
         ]
         cookies = [s.headers.get("cookie") for s in server.seen]
         assert cookies == [None, "session=s1", "session=s1", "session=s1"]
+
+    def test_a_redirect_to_a_proxied_url_goes_through_the_proxy(self, serve, monkeypatch):
+        def handler(seen: Seen, n: int) -> bytes:
+            if seen.path == "/old":
+                return response(307, b"", {"Location": f"http://localhost:{server.port}/new"})
+            return response()
+
+        server = serve(handler)
+        monkeypatch.setenv("HTTP_PROXY", server.url)  # the same server plays the proxy
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        replies = run_calls(make_target(f"{server.url}/old"))
+        assert replies[0].output == "fine"
+        assert [(s.method, s.path) for s in server.seen] == [
+            ("POST", "/old"),
+            ("POST", f"http://localhost:{server.port}/new"),
+        ]
+        assert server.seen[1].body == server.seen[0].body
+
+    def test_a_run_against_a_plain_url_never_imports_aiohttp(self, serve):
+        server = serve(lambda seen, n: response())
+        code = (
+            "import asyncio, sys\n"
+            "from trialbook.domain.suites import Case\n"
+            "from trialbook.runners.executor import make_jobs, run_rollouts\n"
+            "from trialbook.runners.targets import make_target\n"
+            f"target = make_target('{server.url}/run')\n"
+            "out = []\n"
+            "asyncio.run(run_rollouts(make_jobs([Case(id='a', input='x')]), target,"
+            " run_id='r', on_result=out.append))\n"
+            "print(out[0].ok, 'aiohttp' in sys.modules)\n"
+        )
+        ran = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert ran.stdout.split() == ["True", "False"]
 
     def test_urls_with_credentials_or_proxies_go_through_aiohttp(self, serve, monkeypatch):
         from trialbook.runners.http_wire import WirePool
