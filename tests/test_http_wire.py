@@ -13,6 +13,7 @@ import socketserver
 import ssl
 import subprocess
 import sys
+import textwrap
 import threading
 import zlib
 from collections.abc import Callable
@@ -409,16 +410,17 @@ class TestHandedToAiohttp:
 
     def test_a_run_against_a_plain_url_never_imports_aiohttp(self, serve):
         server = serve(lambda seen, n: response())
-        code = (
-            "import asyncio, sys\n"
-            "from trialbook.domain.suites import Case\n"
-            "from trialbook.runners.executor import make_jobs, run_rollouts\n"
-            "from trialbook.runners.targets import make_target\n"
-            f"target = make_target('{server.url}/run')\n"
-            "out = []\n"
-            "asyncio.run(run_rollouts(make_jobs([Case(id='a', input='x')]), target,"
-            " run_id='r', on_result=out.append))\n"
-            "print(out[0].ok, 'aiohttp' in sys.modules)\n"
+        code = textwrap.dedent(
+            f"""
+            import asyncio, sys
+            from trialbook.domain.suites import Case
+            from trialbook.runners.executor import make_jobs, run_rollouts
+            from trialbook.runners.targets import make_target
+            jobs, out = make_jobs([Case(id="a", input="x")]), []
+            target = make_target("{server.url}/run")
+            asyncio.run(run_rollouts(jobs, target, run_id="r", on_result=out.append))
+            print(out[0].ok, "aiohttp" in sys.modules)
+            """
         )
         ran = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
