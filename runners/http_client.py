@@ -1,9 +1,8 @@
 """The HTTP layer of the eval runners, shared by targets (``runners/targets``) and judges.
 
-- Clients: :class:`WireClient` is the targets' client (one keep-alive connection per
-  rollout in flight on asyncio Protocols, :mod:`trialbook.runners.http_wire`, and aiohttp
-  for what that path leaves; each request timed on the wire by the kernel's packet
-  stamps: :class:`_StampedSocket`); :func:`new_client` builds the httpx clients of the
+- Clients: the targets' client is :class:`trialbook.runners.http_wire.WireClient`; what it
+  reads (:class:`WireResponse`) and how the kernel times each request on the wire
+  (:class:`_StampedSocket`) are here; :func:`new_client` builds the httpx clients of the
   judge and the preflight probes.
 - Retries: which failures are worth another try (:func:`retryable_status`), how
   long the server asks to wait (:func:`parse_retry_after`: capped at
@@ -22,7 +21,6 @@ Importing this module also works around httpcore's failed ``import sniffio``
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import email.utils
@@ -63,7 +61,6 @@ __all__ = [
     "snippet",
     "split_url",
     "without_credentials",
-    "WireClient",
     "WireResponse",
 ]
 
@@ -250,173 +247,6 @@ class WireResponse:
         read it: orjson would turn integers beyond 64 bits into floats and refuse NaN."""
         return json.loads(self.content)
 
-
-class WireClient:
-    """A target's HTTP client, each request timed on the wire (:class:`_StampedSocket`). A mixin
-    for targets: the class sets ``_default_headers`` (sent with every request).
-
-    Two paths (issue #25). :class:`~trialbook.runners.http_wire.WirePool` (asyncio Protocols,
-    ``httptools``; ~60-70 µs of CPU a request) sends what it handles: http(s) URLs no proxy
-    applies to, while no response has set a cookie (:meth:`WirePool.handles`; the rule and
-    what it covers are in :mod:`~trialbook.runners.http_wire`). Everything else goes
-    through one aiohttp session (~110-180 µs a request, and its cookie jar, proxies and
-    URL quoting), opened on first use; from the first cookie set, every request does.
-
-    aiohttp rather than httpx for the rest: at 2,000 requests and 200 in flight, httpx
-    spent ~62 % of the run's CPU in its own request path (even with its pool split in
-    shards of 8, encode/httpx#3215). Both keep ``concurrency`` connections alive, so while
-    no more than that are in flight a request never waits for one.
-    """
-
-    _session: Any = None
-    _wire: Any = None
-    _client_error: type[Exception] = OSError
-    _proxies: dict[str, tuple[Any, Any]]
-    _default_headers: dict[str, str]
-    _concurrency: int = 10
-    _timeout: float = 60.0
-    #: a response has set a cookie: every request goes through aiohttp (its jar) from then on
-    _cookies = False
-
-    async def start(self, *, concurrency: int = 10, timeout: float = 60.0) -> None:
-        if self._wire is not None:
-            return
-        from trialbook.runners.http_wire import WirePool  # lazily: only a run needs it
-
-        self._concurrency, self._timeout = concurrency, timeout
-        self._wire = WirePool(
-            headers=self._default_headers, concurrency=concurrency, timeout=timeout
-        )
-        self._proxies = {}
-
-    def _aiohttp(self) -> Any:
-        """The aiohttp session, opened on first use."""
-        if self._session is None:
-            import aiohttp  # lazily: ~0.1 s of imports that most runs never need
-
-            connector = aiohttp.TCPConnector(
-                limit=self._concurrency, limit_per_host=0, socket_factory=_stamped_socket
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                # as httpx did, cookies also from IP hosts; proxies: see _proxy
-                cookie_jar=aiohttp.CookieJar(unsafe=True),
-                # per phase, as httpx's: the executor bounds each try as a whole
-                timeout=aiohttp.ClientTimeout(sock_connect=self._timeout, sock_read=self._timeout),
-            )
-            self._client_error = aiohttp.ClientError
-        return self._session
-
-    def _proxy(self, url: str) -> tuple[Any, Any]:
-        """The proxy (and its credentials) for ``url`` from HTTP(S)_PROXY / NO_PROXY, as httpx
-        honoured them; ``(None, None)`` for none. Read once per URL: aiohttp's own
-        ``trust_env`` reads the environment and ~/.netrc again on every request (~0.4 ms
-        each here, more than the rest of the request)."""
-        found = self._proxies.get(url)
-        if found is None:
-            from aiohttp.helpers import get_env_proxy_for_url
-            from yarl import URL
-
-            try:
-                found = get_env_proxy_for_url(URL(url))
-            except (LookupError, ValueError):
-                found = (None, None)
-            self._proxies[url] = found
-        return found
-
-    async def aclose(self) -> None:
-        self._cookies = False  # the jar closes with the session
-        if self._wire is not None:
-            wire, self._wire = self._wire, None
-            await wire.aclose()
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
-
-    async def _post(self, url: str, payload: dict[str, Any]) -> WireResponse:
-        """POST ``payload`` as JSON: the whole response and its wire latency; no answer is a
-        :class:`RetryableError` (``timeout`` or ``connection``)."""
-        if self._wire is None:
-            await self.start()
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        wire = self._wire
-        if self._cookies or not wire.handles(url):
-            return await self._send_aiohttp("POST", url, body, self._default_headers)
-        from trialbook.runners.http_wire import HandOver
-
-        try:
-            response: WireResponse = await wire.post(url, body)
-        except HandOver as h:
-            self._take_cookies()
-            headers = self._default_headers
-            if h.drop_auth:  # a redirect to another origin, as aiohttp follows one
-                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-            return await self._send_aiohttp(h.method, h.url, h.body, headers)
-        if wire.cookies:
-            self._take_cookies()
-        return response
-
-    def _take_cookies(self) -> None:
-        """Hand the cookies the fast path saw to aiohttp's jar (every later request is
-        aiohttp's, so the cookies are sent as aiohttp sends them)."""
-        wire = self._wire
-        if wire is None or not wire.cookies:
-            return
-        from yarl import URL
-
-        self._cookies = True
-        jar = self._aiohttp().cookie_jar
-        for values, url in wire.cookies:
-            jar.update_cookies_from_headers(values, URL(url))
-        wire.cookies.clear()
-
-    async def _send_aiohttp(
-        self,
-        method: str,
-        url: str,
-        body: bytes | None,
-        headers: Mapping[str, str],
-    ) -> WireResponse:
-        """One request through aiohttp (``headers``: the target's; JSON's added for a body)."""
-        session = self._aiohttp()
-        proxy, proxy_auth = self._proxy(url)
-        stamps = _WireStamps()
-        token = _STAMPS.set(stamps)
-        called = time.perf_counter()
-        sent = {**headers, **_JSON} if body is not None else headers
-        try:
-            async with session.request(
-                method,
-                url,
-                data=body,
-                headers=sent,
-                proxy=proxy,
-                proxy_auth=proxy_auth,
-            ) as response:
-                content = await response.read()
-                ended = time.perf_counter()
-                latency = stamps.latency()
-                return WireResponse(
-                    response.status,
-                    response.headers,
-                    content,
-                    ended - called if latency is None else latency,
-                    response.charset,
-                )
-        except (asyncio.TimeoutError, TimeoutError):
-            raise RetryableError(
-                f"timed out waiting for {redact_url(url)}", kind="timeout"
-            ) from None
-        except self._client_error as e:
-            reason = str(e) or type(e).__name__
-            raise RetryableError(
-                f"connection to {redact_url(url)} failed: {reason}", kind="connection"
-            ) from None
-        finally:
-            _STAMPS.reset(token)
-
-
-_JSON = {"Content-Type": "application/json"}
 
 # Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS; the socket module does not name it)
 _SO_TIMESTAMPNS = 35

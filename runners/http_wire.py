@@ -1,6 +1,7 @@
-"""The targets' fast HTTP/1.1 path: keep-alive connections on asyncio Protocols (issue #25).
+"""The targets' HTTP client: :class:`WireClient`, and its fast HTTP/1.1 path (issue #25).
 
-:class:`WirePool` sends a target's requests on at most ``concurrency`` keep-alive
+:class:`WireClient` is the mixin the HTTP targets (``http``, ``openai``, ``rollout``) send
+their requests through. :class:`WirePool` sends a target's requests on at most ``concurrency`` keep-alive
 connections per origin, each an :class:`asyncio.Protocol` whose responses ``httptools``
 (llhttp, the parser uvicorn uses) reads in C, with no stream, task or timer of its own per
 request. Against a 5 ms server it spends ~60-70 µs of CPU a request where aiohttp spent
@@ -17,7 +18,7 @@ one; a POST is never sent twice, as aiohttp never resends one: a connection lost
 sending is a ``connection`` error the executor may retry); the kernel's wire stamps
 (:class:`~trialbook.runners.http_client._StampedSocket`), so latency is the wire time.
 
-What it leaves to aiohttp (:class:`~trialbook.runners.http_client.WireClient` decides):
+What it leaves to aiohttp (:class:`WireClient` decides):
 URLs a proxy from HTTP(S)_PROXY / NO_PROXY applies to, URLs with a user or password or
 characters aiohttp would quote, and, from the first response that sets a cookie, every
 request (aiohttp's cookie jar keeps and sends them): :class:`HandOver` carries a redirect
@@ -27,21 +28,26 @@ to such a URL, or a redirect whose response set a cookie, to aiohttp.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import ssl
 import time
 import urllib.request
 import zlib
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httptools
-
 from trialbook.runners import http_client
 from trialbook.runners.eval_errors import RetryableError
-from trialbook.runners.http_client import WireResponse, _WireStamps, redact_url
+from trialbook.runners.http_client import (
+    _STAMPS,
+    WireResponse,
+    _WireStamps,
+    redact_url,
+)
 
-__all__ = ["HandOver", "WirePool"]
+__all__ = ["HandOver", "WireClient", "WirePool"]
 
 #: redirects followed at most (aiohttp's ``max_redirects``)
 MAX_REDIRECTS = 10
@@ -79,7 +85,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, pool: WirePool) -> None:
         self.pool = pool
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser = pool.parser_type(self)
         self.transport: asyncio.Transport | None = None
         self.sock: Any = None
         self.stamped = False  # a _StampedSocket (Linux): the kernel times the request
@@ -106,7 +112,7 @@ class _Connection(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as e:
+        except self.pool.parse_error as e:
             self._fail(_Disconnected(f"Response is not HTTP/1.1: {e}"))
 
     def eof_received(self) -> bool | None:
@@ -191,6 +197,10 @@ class WirePool:
     """
 
     def __init__(self, *, headers: dict[str, str], concurrency: int, timeout: float) -> None:
+        import httptools  # lazily: ~8 ms of imports that only a run needs
+
+        self.parser_type: Any = httptools.HttpResponseParser
+        self.parse_error: type[Exception] = httptools.HttpParserError
         self.timeout = timeout
         self.concurrency = concurrency
         self.headers = headers
@@ -437,7 +447,7 @@ class WirePool:
         been silent for ``timeout`` seconds fails (aiohttp's ``sock_read``), with no timer
         per request."""
         if self._sweeper is None:
-            self._sweeper = loop.call_later(self.timeout / 10, self._sweep, loop)
+            self._sweeper = loop.call_later(max(self.timeout / 10, 0.01), self._sweep, loop)
 
     def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         self._sweeper = None
@@ -498,3 +508,169 @@ def _charset(content_type: str | None) -> str | None:
         if name.lower() == "charset":
             return value.strip().strip('"') or None
     return None
+
+
+class WireClient:
+    """A target's HTTP client, each request timed on the wire (:class:`_StampedSocket`). A mixin
+    for targets: the class sets ``_default_headers`` (sent with every request).
+
+    Two paths (issue #25). :class:`WirePool` (asyncio Protocols,
+    ``httptools``; ~60-70 µs of CPU a request) sends what it handles: http(s) URLs no proxy
+    applies to, while no response has set a cookie (:meth:`WirePool.handles`; the rule and
+    what it covers are in this module's docstring). Everything else goes
+    through one aiohttp session (~110-180 µs a request, and its cookie jar, proxies and
+    URL quoting), opened on first use; from the first cookie set, every request does.
+
+    aiohttp rather than httpx for the rest: at 2,000 requests and 200 in flight, httpx
+    spent ~62 % of the run's CPU in its own request path (even with its pool split in
+    shards of 8, encode/httpx#3215). Both keep ``concurrency`` connections alive, so while
+    no more than that are in flight a request never waits for one.
+    """
+
+    _session: Any = None
+    _wire: Any = None
+    _client_error: type[Exception] = OSError
+    _proxies: dict[str, tuple[Any, Any]]
+    _default_headers: dict[str, str]
+    _concurrency: int = 10
+    _timeout: float = 60.0
+    #: a response has set a cookie: every request goes through aiohttp (its jar) from then on
+    _cookies = False
+
+    async def start(self, *, concurrency: int = 10, timeout: float = 60.0) -> None:
+        if self._wire is not None:
+            return
+        self._concurrency, self._timeout = concurrency, timeout
+        self._wire = WirePool(
+            headers=self._default_headers, concurrency=concurrency, timeout=timeout
+        )
+        self._proxies = {}
+
+    def _aiohttp(self) -> Any:
+        """The aiohttp session, opened on first use."""
+        if self._session is None:
+            import aiohttp  # lazily: ~0.1 s of imports that most runs never need
+
+            connector = aiohttp.TCPConnector(
+                limit=self._concurrency,
+                limit_per_host=0,
+                socket_factory=lambda info: http_client._stamped_socket(info),
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                # as httpx did, cookies also from IP hosts; proxies: see _proxy
+                cookie_jar=aiohttp.CookieJar(unsafe=True),
+                # per phase, as httpx's: the executor bounds each try as a whole
+                timeout=aiohttp.ClientTimeout(sock_connect=self._timeout, sock_read=self._timeout),
+            )
+            self._client_error = aiohttp.ClientError
+        return self._session
+
+    def _proxy(self, url: str) -> tuple[Any, Any]:
+        """The proxy (and its credentials) for ``url`` from HTTP(S)_PROXY / NO_PROXY, as httpx
+        honoured them; ``(None, None)`` for none. Read once per URL: aiohttp's own
+        ``trust_env`` reads the environment and ~/.netrc again on every request (~0.4 ms
+        each here, more than the rest of the request)."""
+        found = self._proxies.get(url)
+        if found is None:
+            from aiohttp.helpers import get_env_proxy_for_url
+            from yarl import URL
+
+            try:
+                found = get_env_proxy_for_url(URL(url))
+            except (LookupError, ValueError):
+                found = (None, None)
+            self._proxies[url] = found
+        return found
+
+    async def aclose(self) -> None:
+        self._cookies = False  # the jar closes with the session
+        if self._wire is not None:
+            wire, self._wire = self._wire, None
+            await wire.aclose()
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def _post(self, url: str, payload: dict[str, Any]) -> WireResponse:
+        """POST ``payload`` as JSON: the whole response and its wire latency; no answer is a
+        :class:`RetryableError` (``timeout`` or ``connection``)."""
+        if self._wire is None:
+            await self.start()
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        wire = self._wire
+        if self._cookies or not wire.handles(url):
+            return await self._send_aiohttp("POST", url, body, self._default_headers)
+        try:
+            response: WireResponse = await wire.post(url, body)
+        except HandOver as h:
+            self._take_cookies()
+            headers = self._default_headers
+            if h.drop_auth:  # a redirect to another origin, as aiohttp follows one
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            return await self._send_aiohttp(h.method, h.url, h.body, headers)
+        if wire.cookies:
+            self._take_cookies()
+        return response
+
+    def _take_cookies(self) -> None:
+        """Hand the cookies the fast path saw to aiohttp's jar (every later request is
+        aiohttp's, so the cookies are sent as aiohttp sends them)."""
+        wire = self._wire
+        if wire is None or not wire.cookies:
+            return
+        from yarl import URL
+
+        self._cookies = True
+        jar = self._aiohttp().cookie_jar
+        for values, url in wire.cookies:
+            jar.update_cookies_from_headers(values, URL(url))
+        wire.cookies.clear()
+
+    async def _send_aiohttp(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+    ) -> WireResponse:
+        """One request through aiohttp (``headers``: the target's; JSON's added for a body)."""
+        session = self._aiohttp()
+        proxy, proxy_auth = self._proxy(url)
+        stamps = _WireStamps()
+        token = _STAMPS.set(stamps)
+        called = time.perf_counter()
+        sent = {**headers, **_JSON} if body is not None else headers
+        try:
+            async with session.request(
+                method,
+                url,
+                data=body,
+                headers=sent,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
+            ) as response:
+                content = await response.read()
+                ended = time.perf_counter()
+                latency = stamps.latency()
+                return WireResponse(
+                    response.status,
+                    response.headers,
+                    content,
+                    ended - called if latency is None else latency,
+                    response.charset,
+                )
+        except (asyncio.TimeoutError, TimeoutError):
+            raise RetryableError(
+                f"timed out waiting for {redact_url(url)}", kind="timeout"
+            ) from None
+        except self._client_error as e:
+            reason = str(e) or type(e).__name__
+            raise RetryableError(
+                f"connection to {redact_url(url)} failed: {reason}", kind="connection"
+            ) from None
+        finally:
+            _STAMPS.reset(token)
+
+
+_JSON = {"Content-Type": "application/json"}
