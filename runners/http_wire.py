@@ -31,6 +31,7 @@ import asyncio
 import json
 import socket
 import ssl
+import sys
 import time
 import urllib.request
 import zlib
@@ -52,6 +53,8 @@ __all__ = ["HandOver", "WireClient", "WirePool"]
 #: redirects followed at most (aiohttp's ``max_redirects``)
 MAX_REDIRECTS = 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: some endpoints (behind CDNs) refuse requests without one
+_USER_AGENT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} trialbook"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -259,6 +262,8 @@ class WirePool:
                 host = f"{host}:{origin.port}"
             lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
             lines += ["Accept: */*", "Accept-Encoding: gzip, deflate"]
+            if not any(k.lower() == "user-agent" for k in self.headers):
+                lines.append(f"User-Agent: {_USER_AGENT}")  # as aiohttp sends one
             lines += [
                 f"{k}: {v}"
                 for k, v in self.headers.items()

@@ -38,6 +38,8 @@ class Seen:
     headers: dict[str, str]
     body: bytes
     connection: int
+    #: the header lines as sent, in order
+    lines: list[str] = field(default_factory=list)
 
 
 def response(
@@ -95,11 +97,13 @@ class RawServer:
                         return
                     method, path, _ = line.decode().split(" ", 2)
                     headers: dict[str, str] = {}
+                    lines = []
                     while (h := reader.readline()) not in (b"\r\n", b""):
-                        k, _, v = h.decode().partition(":")
+                        lines.append(h.decode().rstrip("\r\n"))
+                        k, _, v = lines[-1].partition(":")
                         headers[k.strip().lower()] = v.strip()
                     body = reader.read(int(headers.get("content-length", "0")))
-                    seen = Seen(method, path, headers, body, number)
+                    seen = Seen(method, path, headers, body, number, lines)
                     outer.seen.append(seen)
                     answer = outer.handler(seen, n)
                     n += 1
@@ -190,6 +194,14 @@ class TestBodies:
         assert json.loads(first.body)["case"]["id"] == "c0"
         assert first.headers["content-type"] == "application/json"
         assert first.headers["host"] == f"127.0.0.1:{server.port}"
+        assert first.headers["user-agent"].startswith("Python/")
+
+    def test_the_targets_headers_are_sent_as_given(self, serve):
+        server = serve(lambda seen, n: response())
+        target = {"kind": "http", "url": f"{server.url}/run", "headers": {"User-Agent": "mine/1"}}
+        fast_only(make_target(target))
+        agents = [h for h in server.seen[0].lines if h.lower().startswith("user-agent:")]
+        assert agents == ["User-Agent: mine/1"]
 
     def test_chunked_bodies(self, serve):
         chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in (REPLY[:7], REPLY[7:]))
