@@ -510,9 +510,10 @@ class _RawPooled(asyncio.Protocol):
 
 
 class RawHttpTarget(HttpTarget):
-    """Diagnosis only (``--split``): trialbook's http target with its HTTP layer (aiohttp and
-    the kernel's stamps) replaced by the raw client's, to show how much of trialbook's
-    cost is the HTTP client and how much the executor and the recording."""
+    """Diagnosis only (``--split``): trialbook's http target with its HTTP layer
+    (``runners/http_wire.py`` and the kernel's stamps; aiohttp until issue #25) replaced by
+    the raw client's, to show how much of trialbook's cost is the HTTP client and how much
+    the executor and the recording."""
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

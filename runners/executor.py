@@ -303,18 +303,8 @@ class RunReport:
     span_s: float = 0.0
 
 
-def _timeout_ctx(seconds: float) -> Any:
-    return asyncio.timeout(seconds) if hasattr(asyncio, "timeout") else None
-
-
-async def _call_with_timeout(
-    target: Target, request: RolloutRequest, timeout: float
-) -> TargetReply:
-    ctx = _timeout_ctx(timeout)
-    if ctx is None:  # Python 3.10
-        return await asyncio.wait_for(target.call(request), timeout)
-    async with ctx:
-        return await target.call(request)
+#: asyncio.timeout (Python 3.11+) bounds a try in its own task; 3.10's wait_for makes one more
+_TIMEOUT = getattr(asyncio, "timeout", None)
 
 
 def rollout_cache_key(target: Target, request: RolloutRequest) -> str:
@@ -381,7 +371,11 @@ async def run_one(
     while True:
         tries += 1
         try:
-            reply = await _call_with_timeout(target, request, timeout)
+            if _TIMEOUT is None:  # Python 3.10
+                reply = await asyncio.wait_for(target.call(request), timeout)
+            else:  # inline, not a helper coroutine: one frame less resumed per try
+                async with _TIMEOUT(timeout):
+                    reply = await target.call(request)
         except (asyncio.TimeoutError, TimeoutError):
             err: RolloutError = RetryableError(f"no answer within {timeout:g} s", kind="timeout")
         except RolloutError as e:
@@ -512,7 +506,7 @@ async def run_rollouts(
                 report.failed += 1
             report.cost_usd += outcome.cost_usd or 0.0
             result = on_result(outcome)
-            if inspect.isawaitable(result):
+            if result is not None and inspect.isawaitable(result):
                 await result
 
     async def ticker() -> None:

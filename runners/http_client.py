@@ -1,9 +1,9 @@
 """The HTTP layer of the eval runners, shared by targets (``runners/targets``) and judges.
 
-- Clients: :class:`WireClient` is the targets' client (aiohttp, one keep-alive connection
-  per rollout in flight, each request timed on the wire by the kernel's packet stamps:
-  :class:`_StampedSocket`); :func:`new_client` builds the httpx clients of the judge and
-  the preflight probes.
+- Clients: the targets' client is :class:`trialbook.runners.http_wire.WireClient`; what it
+  reads (:class:`WireResponse`) and how the kernel times each request on the wire
+  (:class:`_StampedSocket`) are here; :func:`new_client` builds the httpx clients of the
+  judge and the preflight probes.
 - Retries: which failures are worth another try (:func:`retryable_status`), how
   long the server asks to wait (:func:`parse_retry_after`: capped at
   :data:`MAX_RETRY_AFTER`, non-finite values refused) and how long to back off
@@ -21,7 +21,6 @@ Importing this module also works around httpcore's failed ``import sniffio``
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import email.utils
@@ -62,7 +61,6 @@ __all__ = [
     "snippet",
     "split_url",
     "without_credentials",
-    "WireClient",
     "WireResponse",
 ]
 
@@ -249,103 +247,6 @@ class WireResponse:
         read it: orjson would turn integers beyond 64 bits into floats and refuse NaN."""
         return json.loads(self.content)
 
-
-class WireClient:
-    """A target's HTTP client: one aiohttp session with ``concurrency`` keep-alive connections,
-    each request timed on the wire (:class:`_StampedSocket`). A mixin for targets: the class
-    sets ``_default_headers`` (sent with every request).
-
-    aiohttp rather than httpx for the rollouts (issue #25): at 2,000 requests and 200 in
-    flight, httpx spent ~62 % of the run's CPU in its own request path (even with its pool
-    split in shards of 8, encode/httpx#3215) and took 3.2 s where a plain aiohttp loop took
-    0.6 s. While no more than ``concurrency`` requests are in flight a connection is always
-    free, so a request never waits for one.
-    """
-
-    _session: Any = None
-    _client_error: type[Exception] = OSError
-    _proxies: dict[str, tuple[Any, Any]]
-    _default_headers: dict[str, str]
-
-    async def start(self, *, concurrency: int = 10, timeout: float = 60.0) -> None:
-        if self._session is not None:
-            return
-        import aiohttp  # lazily: ~0.1 s of imports that only a run needs
-
-        connector = aiohttp.TCPConnector(
-            limit=concurrency, limit_per_host=0, socket_factory=_stamped_socket
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            headers=self._default_headers,
-            # as httpx did, cookies also from IP hosts; proxies: see _proxy
-            cookie_jar=aiohttp.CookieJar(unsafe=True),
-            # per phase, as httpx's: the executor bounds each try as a whole
-            timeout=aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout),
-        )
-        self._client_error = aiohttp.ClientError
-        self._proxies = {}
-
-    def _proxy(self, url: str) -> tuple[Any, Any]:
-        """The proxy (and its credentials) for ``url`` from HTTP(S)_PROXY / NO_PROXY, as httpx
-        honoured them; ``(None, None)`` for none. Read once per URL: aiohttp's own
-        ``trust_env`` reads the environment and ~/.netrc again on every request (~0.4 ms
-        each here, more than the rest of the request)."""
-        found = self._proxies.get(url)
-        if found is None:
-            from aiohttp.helpers import get_env_proxy_for_url
-            from yarl import URL
-
-            try:
-                found = get_env_proxy_for_url(URL(url))
-            except (LookupError, ValueError):
-                found = (None, None)
-            self._proxies[url] = found
-        return found
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
-
-    async def _post(self, url: str, payload: dict[str, Any]) -> WireResponse:
-        """POST ``payload`` as JSON: the whole response and its wire latency; no answer is a
-        :class:`RetryableError` (``timeout`` or ``connection``)."""
-        if self._session is None:
-            await self.start()
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        proxy, proxy_auth = self._proxy(url)
-        stamps = _WireStamps()
-        token = _STAMPS.set(stamps)
-        called = time.perf_counter()
-        try:
-            async with self._session.post(
-                url, data=body, headers=_JSON, proxy=proxy, proxy_auth=proxy_auth
-            ) as response:
-                content = await response.read()
-                ended = time.perf_counter()
-                latency = stamps.latency()
-                return WireResponse(
-                    response.status,
-                    response.headers,
-                    content,
-                    ended - called if latency is None else latency,
-                    response.charset,
-                )
-        except (asyncio.TimeoutError, TimeoutError):
-            raise RetryableError(
-                f"timed out waiting for {redact_url(url)}", kind="timeout"
-            ) from None
-        except self._client_error as e:
-            reason = str(e) or type(e).__name__
-            raise RetryableError(
-                f"connection to {redact_url(url)} failed: {reason}", kind="connection"
-            ) from None
-        finally:
-            _STAMPS.reset(token)
-
-
-_JSON = {"Content-Type": "application/json"}
 
 # Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS; the socket module does not name it)
 _SO_TIMESTAMPNS = 35

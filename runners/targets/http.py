@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from trialbook.runners.http_client import (
-    WireClient,
     error_from_status,
     redact_headers,
     redact_url,
 )
+from trialbook.runners.http_wire import WireClient
 from trialbook.runners.targets.base import (
     PREFLIGHT_TIMEOUT,
     RolloutRequest,

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from trialbook.runners.eval_errors import RolloutRefused, TargetConfigError
 from trialbook.runners.http_client import (
     OPENAI_BASE_URL,
-    WireClient,
     chat_body,
     chat_message,
     chat_url,
@@ -18,6 +17,7 @@ from trialbook.runners.http_client import (
     redact_headers,
     redact_url,
 )
+from trialbook.runners.http_wire import WireClient
 from trialbook.runners.targets.base import (
     PREFLIGHT_TIMEOUT,
     RolloutRequest,

@@ -58,10 +58,10 @@ from typing import Any
 
 from trialbook.runners.eval_errors import RolloutRefused, TargetConfigError, TargetUnavailable
 from trialbook.runners.http_client import (
-    WireClient,
     error_from_status,
     redact_url,
 )
+from trialbook.runners.http_wire import WireClient
 from trialbook.runners.targets.base import (
     PREFLIGHT_TIMEOUT,
     RolloutRequest,
