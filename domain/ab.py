@@ -503,7 +503,7 @@ def _quick_values(obj: dict[str, Any]) -> dict[str, Any] | None:
     return values
 
 
-def quick_results(objs: Sequence[Any]) -> list[ResultFields | None]:
+def quick_results(objs: Sequence[Any]) -> QuickResults:
     """:func:`quick_result_fields` of each of ``objs``, checked a column at a time.
 
     Rows with the same keys (in a file, nearly all) are checked together: each key's
@@ -751,18 +751,8 @@ class ResultAdded(ResultFields, Event):
 
     @classmethod
     def of_all(cls, results: Iterable[ResultFields]) -> list[ResultAdded]:
-        """``[ResultAdded.of(r) for r in results]``, its steps inline (a batch's events)."""
-        new, set_dict, set_given = object.__new__, _SET_DICT, _SET_FIELDS_SET
-        set_extra, set_private = _SET_EXTRA, _SET_PRIVATE
-        events = []
-        for fields in results:
-            event = new(cls)
-            set_dict(event, fields.__dict__)
-            set_given(event, fields.__pydantic_fields_set__)
-            set_extra(event, None)
-            set_private(event, None)
-            events.append(event)
-        return events
+        """``[ResultAdded.of(r) for r in results]`` (a batch's events)."""
+        return list(map(cls.of, results))
 
     def to_data(self) -> dict[str, Any]:
         # every field is a JSON primitive, a tuple of strings or a str->float dict:
