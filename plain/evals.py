@@ -774,12 +774,19 @@ def fail_under(req: Request, scorers: list[str]) -> list[str]:
             continue
         v = j + 1 + (req.w(j + 1) == "than")
         if v < len(toks) and toks[v].kind == "kv" and req.free(v) and not inside:
-            # "fail under equals=0.9": the option's own SCORER=RATE after its words
-            key, _, value = toks[v].text.partition("=")
-            shares = re.fullmatch(r"(0?\.\d+|1(\.0*)?)|(\d{1,2}(\.\d+)?|100)%", value)
-            if key.lower() in req.vocab.scorers | set(scorers) and shares:
+            # "fail under equals=0.9": the option's own SCORER=RATE after its words, as
+            # `eval run --fail-under` reads it (ledger.eval_gates)
+            from trialbook.domain.errors import InvalidCommand
+            from trialbook.ledger.eval_gates import parse_fail_under
+
+            spec = toks[v].text.lower()
+            try:
+                gate = parse_fail_under(spec)
+            except InvalidCommand:
+                continue
+            if gate.scorer in req.vocab.scorers | set(scorers):
                 req.use(*range(k, v + 1))
-                return ["--fail-under", f"{key.lower()}={value}"]
+                return ["--fail-under", spec]
         if v >= len(toks) or toks[v].kind != "num" or not req.free(v) or toks[v].value is None:
             continue
         rate = _rate(toks[v])
