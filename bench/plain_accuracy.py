@@ -735,17 +735,12 @@ def _says_default(pos: list[str], option: str, value: str) -> bool:
     with or without it, as click reads both."""
     import click
 
-    from trialbook.shell.group import cli
+    from trialbook.shell.line_checks import NotACommand, resolve_command
 
-    command: click.Command = cli
-    ctx = click.Context(cli, info_name="trialbook")
-    for word in pos:
-        if not isinstance(command, click.Group):
-            break
-        sub = command.get_command(ctx, word)
-        if sub is None:
-            break
-        command, ctx = sub, click.Context(sub, info_name=word, parent=ctx)
+    try:
+        _, command, ctx, _ = resolve_command(pos)
+    except NotACommand:
+        return False
     for param in command.params:
         if isinstance(param, click.Option) and option in param.opts and not param.multiple:
             default = param.get_default(ctx)
@@ -778,25 +773,17 @@ _RUN_COMMANDS = {"resume", "retry-failed", "rescore", "show", "export"}
 
 
 def _parsed(expected: str) -> tuple[list[str], dict[str, Any]]:
-    """An expected command line as click reads it: the command's path and its parameters."""
-    import click
+    """An expected command line as click reads it: the command's path and its parameters
+    (none for the shell's own words: use, clear)."""
+    from trialbook.shell.line_checks import NotACommand, resolve_command
 
-    from trialbook.shell.group import cli
-
-    words = shlex.split(expected)
-    command: click.Command = cli
-    ctx = click.Context(cli, info_name="trialbook")
-    path: list[str] = []
-    while isinstance(command, click.Group) and words:
-        sub = command.get_command(ctx, words[0])
-        if sub is None:
-            break
-        path.append(words.pop(0))
-        command, ctx = sub, click.Context(sub, info_name=path[-1], parent=ctx)
-    if not path:  # the shell's own words (use, clear)
+    try:
+        path, command, ctx, args = resolve_command(shlex.split(expected))
+    except NotACommand:
         return [], {}
-    params = command.make_context(path[-1], words, parent=ctx.parent, resilient_parsing=True).params
-    return path, params
+    return list(path), command.make_context(
+        path[-1], args, parent=ctx, resilient_parsing=True
+    ).params
 
 
 def _presumed(rows: list[tuple[str, str, str | None, str]]) -> Callable[[str], Vocabulary]:
