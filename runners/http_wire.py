@@ -58,6 +58,16 @@ _USER_AGENT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} trialbook"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def timed_out(url: str) -> RetryableError:
+    """No answer from ``url`` within the timeout (either path words it so)."""
+    return RetryableError(f"timed out waiting for {redact_url(url)}", kind="timeout")
+
+
+def connection_failed(url: str, reason: object) -> RetryableError:
+    """The connection to ``url`` failed for ``reason`` (either path words it so)."""
+    return RetryableError(f"connection to {redact_url(url)} failed: {reason}", kind="connection")
+
+
 class HandOver(Exception):  # noqa: N818 (not an error: a request for aiohttp to make)
     """A request the fast path leaves to aiohttp (a redirect to a proxied URL, or after a
     response set a cookie): its method, URL, body and headers to drop."""
@@ -299,18 +309,12 @@ class WirePool:
             new = urljoin(url, location)
             scheme = urlsplit(new).scheme
             if scheme not in _DEFAULT_PORTS:
-                raise RetryableError(
-                    f"connection to {redact_url(url)} failed: redirected to a non-HTTP URL",
-                    kind="connection",
-                )
+                raise connection_failed(url, "redirected to a non-HTTP URL")
             drop_auth = drop_auth or _origin_of(new) != _origin_of(url)
             url = new
             if cookies:
                 raise HandOver(method, url, data, drop_auth)
-        raise RetryableError(
-            f"connection to {redact_url(url)} failed: more than {MAX_REDIRECTS} redirects",
-            kind="connection",
-        )
+        raise connection_failed(url, f"more than {MAX_REDIRECTS} redirects")
 
     async def _send(
         self,
@@ -349,13 +353,9 @@ class WirePool:
             ended = time.perf_counter()
             ok = True
         except _Disconnected as e:
-            raise RetryableError(
-                f"connection to {redact_url(url)} failed: {e}", kind="connection"
-            ) from None
+            raise connection_failed(url, e) from None
         except (asyncio.TimeoutError, TimeoutError):
-            raise RetryableError(
-                f"timed out waiting for {redact_url(url)}", kind="timeout"
-            ) from None
+            raise timed_out(url) from None
         finally:
             self._busy.discard(conn)
             if conn.stamped:
@@ -383,19 +383,14 @@ class WirePool:
         try:
             return await asyncio.wait_for(self._open(origin), self.timeout)
         except (asyncio.TimeoutError, TimeoutError):
-            raise RetryableError(
-                f"timed out waiting for {redact_url(url)}", kind="timeout"
-            ) from None
+            raise timed_out(url) from None
         except OSError as e:  # refused, unreachable, the name did not resolve, TLS failed
             origin.addresses = None
             if isinstance(e, ssl.SSLError):
                 reason = f"ssl:default [{e.reason or e}]"
             else:
                 reason = f"[{e.strerror or e}]"
-            raise RetryableError(
-                f"connection to {redact_url(url)} failed: Cannot connect to host {where} {reason}",
-                kind="connection",
-            ) from None
+            raise connection_failed(url, f"Cannot connect to host {where} {reason}") from None
 
     async def _open(self, origin: _Origin) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -498,10 +493,7 @@ def _decoded(content: bytes, encoding: str, url: str) -> bytes:
             except zlib.error:
                 return zlib.decompress(content, -zlib.MAX_WBITS)
     except zlib.error:
-        raise RetryableError(
-            f"connection to {redact_url(url)} failed: Can not decode content-encoding: {encoding}",
-            kind="connection",
-        ) from None
+        raise connection_failed(url, f"Can not decode content-encoding: {encoding}") from None
     return content
 
 
@@ -666,14 +658,10 @@ class WireClient:
                     response.charset,
                 )
         except (asyncio.TimeoutError, TimeoutError):
-            raise RetryableError(
-                f"timed out waiting for {redact_url(url)}", kind="timeout"
-            ) from None
+            raise timed_out(url) from None
         except self._client_error as e:
             reason = str(e) or type(e).__name__
-            raise RetryableError(
-                f"connection to {redact_url(url)} failed: {reason}", kind="connection"
-            ) from None
+            raise connection_failed(url, reason) from None
         finally:
             _STAMPS.reset(token)
 
