@@ -1123,11 +1123,11 @@ def _route(req: Request) -> Translation:  # noqa: C901 - one ordered table of ru
     if create_verb and fw == "open" and (runs or suites) and not ws & TEST_WORDS:
         create_verb = False  # "open eval run bad": open to read it
     named_new = req.seq(TEST_WORDS, {"called", "named"}) >= 0  # "make a test called x, …"
-    k = first + 1 + (req.w(first + 1) in ("a", "an"))
-    k += req.w(k) in ("new", "a/b", "ab")
+    noun = first + 1 + (req.w(first + 1) in ("a", "an"))
+    noun += req.w(noun) in ("new", "a/b", "ab")
     # "make a test x with …, we plan 600 results": the verb's object is a test (a plan's
     # "results" are no result to record)
-    named_new = named_new or (create_verb and req.w(k) in TEST_WORDS)
+    named_new = named_new or (create_verb and req.w(noun) in TEST_WORDS)
     if create_verb and (
         named_new
         or not (ws & RESULT_WORDS and variants and fw not in ("create", "define", "setup"))
